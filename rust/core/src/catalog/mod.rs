@@ -1,0 +1,262 @@
+//! The catalog: hardware, models and model families as data. The shipped TOML files are embedded
+//! in the binary; user files (a path, or `SCALEPLAN_CATALOG`) add entries or replace shipped ones.
+
+mod hardware;
+mod model;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+pub use hardware::{Dtype, Hardware};
+pub use model::{Model, Moe};
+
+use crate::error::{NameKind, PlanError, Result};
+
+const SHIPPED: [(&str, &str); 2] = [
+    ("hardware.toml", include_str!("../../catalog/hardware.toml")),
+    ("models.toml", include_str!("../../catalog/models.toml")),
+];
+
+/// Environment variable listing extra catalog files, separated like `PATH`.
+pub const CATALOG_ENV: &str = "SCALEPLAN_CATALOG";
+
+/// An ordered list of catalog models of one design, smallest first.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Family {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub members: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Catalog {
+    pub hardware: BTreeMap<String, Hardware>,
+    pub models: BTreeMap<String, Model>,
+    pub families: BTreeMap<String, Family>,
+}
+
+impl Catalog {
+    /// The shipped catalog, parsed once per process.
+    pub fn shipped() -> &'static Catalog {
+        static SHIPPED_CATALOG: OnceLock<Catalog> = OnceLock::new();
+        SHIPPED_CATALOG.get_or_init(|| {
+            let mut catalog = Catalog::default();
+            for (file, text) in SHIPPED {
+                catalog
+                    .add_toml(file, text)
+                    .unwrap_or_else(|e| panic!("shipped catalog is invalid: {e}"));
+            }
+            catalog
+        })
+    }
+
+    /// The shipped catalog plus the files named in `SCALEPLAN_CATALOG`, in order.
+    pub fn from_env() -> Result<Catalog> {
+        let mut catalog = Catalog::shipped().clone();
+        if let Some(paths) = std::env::var_os(CATALOG_ENV) {
+            for path in std::env::split_paths(&paths).filter(|p| !p.as_os_str().is_empty()) {
+                catalog.add_file(&path)?;
+            }
+        }
+        Ok(catalog)
+    }
+
+    pub fn add_file(&mut self, path: &Path) -> Result<()> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| PlanError::Catalog {
+            file: file.clone(),
+            entry: "-".into(),
+            field: "-".into(),
+            reason: format!("cannot read: {e}"),
+        })?;
+        self.add_toml(&file, &text)
+    }
+
+    /// Add every entry of one TOML document. Nothing is added unless the whole file is valid.
+    pub fn add_toml(&mut self, file: &str, text: &str) -> Result<()> {
+        let err = |entry: &str, field: &str, reason: String| PlanError::Catalog {
+            file: file.to_string(),
+            entry: entry.to_string(),
+            field: field.to_string(),
+            reason,
+        };
+        let doc: toml::Table =
+            toml::from_str(text).map_err(|e| err("-", "-", e.message().to_string()))?;
+        let mut next = self.clone();
+        for (key, value) in doc {
+            let entries = match value {
+                toml::Value::Array(a) => a,
+                _ => {
+                    return Err(err(
+                        "-",
+                        &key,
+                        "must be an array of tables ([[...]])".into(),
+                    ))
+                }
+            };
+            match key.as_str() {
+                "hardware" => merge(
+                    &mut next.hardware,
+                    parse_entries::<Hardware>(file, &key, entries)?,
+                    |h| &h.name,
+                    |h| h.validate(),
+                )
+                .map_err(|(entry, e)| err(&entry, e.field(), reason_of(&e)))?,
+                "model" => merge(
+                    &mut next.models,
+                    parse_entries::<Model>(file, &key, entries)?,
+                    |m| &m.name,
+                    |m| m.validate(),
+                )
+                .map_err(|(entry, e)| err(&entry, e.field(), reason_of(&e)))?,
+                "family" => merge(
+                    &mut next.families,
+                    parse_entries::<Family>(file, &key, entries)?,
+                    |f| &f.name,
+                    |_| Ok(()),
+                )
+                .map_err(|(entry, e)| err(&entry, e.field(), reason_of(&e)))?,
+                _ => {
+                    return Err(err(
+                        "-",
+                        &key,
+                        "unknown section (expected [[hardware]], [[model]] or [[family]])".into(),
+                    ))
+                }
+            }
+        }
+        for family in next.families.values() {
+            next.check_family(family)
+                .map_err(|e| err(&family.name, e.field(), reason_of(&e)))?;
+        }
+        *self = next;
+        Ok(())
+    }
+
+    fn check_family(&self, family: &Family) -> Result<()> {
+        if family.members.is_empty() {
+            return Err(PlanError::invalid(
+                "members",
+                "must list at least one model",
+            ));
+        }
+        let mut previous = 0.0;
+        for name in &family.members {
+            let model = self.model(name).map_err(|_| {
+                PlanError::invalid("members", format!("'{name}' is not a catalog model"))
+            })?;
+            if model.flop_params <= previous {
+                return Err(PlanError::invalid(
+                    "members",
+                    "must be ordered by strictly increasing flop_params",
+                ));
+            }
+            previous = model.flop_params;
+        }
+        Ok(())
+    }
+
+    pub fn hardware(&self, name: &str) -> Result<&Hardware> {
+        lookup(&self.hardware, name, "hardware", NameKind::Hardware)
+    }
+
+    pub fn model(&self, name: &str) -> Result<&Model> {
+        lookup(&self.models, name, "model", NameKind::Model)
+    }
+
+    pub fn family(&self, name: &str) -> Result<&Family> {
+        lookup(&self.families, name, "family", NameKind::Family)
+    }
+}
+
+fn reason_of(e: &PlanError) -> String {
+    match e {
+        PlanError::InvalidArgument { reason, .. } | PlanError::Catalog { reason, .. } => {
+            reason.clone()
+        }
+        other => other.to_string(),
+    }
+}
+
+fn lookup<'a, T>(
+    map: &'a BTreeMap<String, T>,
+    name: &str,
+    field: &str,
+    kind: NameKind,
+) -> Result<&'a T> {
+    map.get(name).ok_or_else(|| PlanError::UnknownName {
+        field: field.to_string(),
+        kind,
+        name: name.to_string(),
+        known: map.keys().cloned().collect(),
+    })
+}
+
+fn entry_label(value: &toml::Value, section: &str, index: usize) -> String {
+    value
+        .get("name")
+        .and_then(toml::Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{section}[{index}]"))
+}
+
+/// Deserialize each entry on its own so an error names the entry and, where serde says which,
+/// the field (`unknown field `x``, `missing field `y``).
+fn parse_entries<T: DeserializeOwned>(
+    file: &str,
+    section: &str,
+    entries: Vec<toml::Value>,
+) -> Result<Vec<(String, T)>> {
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, value)| {
+            let label = entry_label(&value, section, i);
+            T::deserialize(value)
+                .map(|t| (label.clone(), t))
+                .map_err(|e| {
+                    let message = e.message().to_string();
+                    let field = message.split('`').nth(1).unwrap_or("-").to_string();
+                    PlanError::Catalog {
+                        file: file.to_string(),
+                        entry: label,
+                        field,
+                        reason: message,
+                    }
+                })
+        })
+        .collect()
+}
+
+fn merge<T>(
+    into: &mut BTreeMap<String, T>,
+    entries: Vec<(String, T)>,
+    name: impl Fn(&T) -> &String,
+    validate: impl Fn(&T) -> Result<()>,
+) -> std::result::Result<(), (String, PlanError)> {
+    let mut seen = std::collections::BTreeSet::new();
+    for (label, entry) in entries {
+        validate(&entry).map_err(|e| (label.clone(), e))?;
+        let key = name(&entry).clone();
+        if key != key.to_lowercase() || key.contains(char::is_whitespace) {
+            return Err((
+                label,
+                PlanError::invalid("name", "must be lowercase without spaces"),
+            ));
+        }
+        if !seen.insert(key.clone()) {
+            return Err((
+                label,
+                PlanError::invalid("name", "appears twice in this file"),
+            ));
+        }
+        into.insert(key, entry);
+    }
+    Ok(())
+}

@@ -1,0 +1,299 @@
+use super::attention::{dense_context_sum, sparse_context_sum, Attention};
+use crate::catalog::{Dtype, Hardware, Model};
+use crate::error::{check, PlanError, Result};
+
+/// The numbers that vary from one configuration to the next.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InferenceQuery {
+    /// L_in: prompt tokens (a mean length may be fractional).
+    pub prompt_tokens: f64,
+    /// L: generated tokens per sample.
+    pub gen_tokens: f64,
+    /// k: samples per query, decoded together.
+    pub samples: f64,
+    pub attention: Attention,
+}
+
+/// Sequences decoded together on one replica.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Batch {
+    /// B = infinity: weight reads fully amortised and dropped (the Kinetics convention).
+    #[default]
+    Amortized,
+    /// The largest batch whose KV cache fits in HBM beside the weights.
+    Max,
+    /// A batch size as given, capped by the largest that fits.
+    Fixed(f64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimeModel {
+    /// FLOPs / peak + bytes / bandwidth (Kinetics).
+    #[default]
+    Additive,
+    /// Per phase, the larger of compute time and memory time.
+    Roofline,
+}
+
+/// Conventions shared by a batch of configurations.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InferenceOptions {
+    /// The prompt's KV cache is read once per step for all k samples.
+    pub prefix_sharing: bool,
+    /// Charge the prompt's prefill (the Kinetics reference leaves it out).
+    pub prefill: bool,
+    pub batch: Batch,
+    pub time_model: TimeModel,
+    pub weight_dtype: Dtype,
+    pub kv_dtype: Dtype,
+    /// Arithmetic precision, which picks the peak FLOP/s and so the intensity I.
+    pub compute_dtype: Dtype,
+    /// GPUs serving one replica (ideal tensor parallelism: capacity, peak and bandwidth scale).
+    pub gpus: f64,
+}
+
+impl Default for InferenceOptions {
+    fn default() -> Self {
+        InferenceOptions {
+            prefix_sharing: true,
+            prefill: true,
+            batch: Batch::Amortized,
+            time_model: TimeModel::Additive,
+            weight_dtype: Dtype::Bf16,
+            kv_dtype: Dtype::Bf16,
+            compute_dtype: Dtype::Bf16,
+            gpus: 1.0,
+        }
+    }
+}
+
+/// What makes a configuration impossible to serve, if anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binding {
+    None,
+    /// The weights alone exceed the replica's HBM.
+    Weights,
+    /// The weights fit but one query's KV cache does not fit beside them.
+    KvCache,
+    /// prompt + generated tokens exceed the model's maximum context.
+    Context,
+}
+
+impl Binding {
+    pub fn name(self) -> &'static str {
+        match self {
+            Binding::None => "none",
+            Binding::Weights => "weights",
+            Binding::KvCache => "kv_cache",
+            Binding::Context => "context",
+        }
+    }
+}
+
+/// The cost of one query (k samples) and the memory fit of its configuration.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InferenceCost {
+    pub prefill_flops: f64,
+    pub decode_flops: f64,
+    pub flops: f64,
+    /// KV-cache bytes read by decode (plus block scores where block top-k is used).
+    pub kv_bytes: f64,
+    /// This query's share of the weight reads: weights once per step, split over the batch.
+    pub weight_bytes: f64,
+    pub bytes: f64,
+    /// FLOPs + I * bytes.
+    pub eflops: f64,
+    /// Replica time charged to this query (its share of a batched decode).
+    pub seconds: f64,
+    pub gpu_seconds: f64,
+    /// Time to first token: prefill of the prompt.
+    pub ttft_s: f64,
+    /// Time per output token of a decode step with the batch in use.
+    pub tpot_s: f64,
+    /// ttft + gen_tokens sequential decode steps.
+    pub latency_s: f64,
+    /// Sequences decoded together (infinite when the batch is unset).
+    pub batch: f64,
+    /// Largest number of sequences whose KV cache fits beside the weights (whole queries).
+    pub max_batch: f64,
+    /// Largest number of whole queries (k samples each) whose KV cache fits.
+    pub max_queries: f64,
+    pub weight_memory_bytes: f64,
+    /// HBM one query's KV cache occupies at full length.
+    pub kv_memory_bytes_per_query: f64,
+    pub feasible: bool,
+    pub binding: Binding,
+}
+
+impl InferenceQuery {
+    pub fn validate(&self) -> Result<()> {
+        check::non_negative("prompt_tokens", self.prompt_tokens)?;
+        check::positive("gen_tokens", self.gen_tokens)?;
+        check::whole_at_least("samples", self.samples, 1.0)?;
+        self.attention.validate()
+    }
+}
+
+impl InferenceOptions {
+    pub fn validate(&self) -> Result<()> {
+        check::whole_at_least("gpus", self.gpus, 1.0)?;
+        if let Batch::Fixed(b) = self.batch {
+            check::whole_at_least("batch", b, 1.0)?;
+        }
+        Ok(())
+    }
+}
+
+/// Price one query on one model and hardware (DESIGN section 3).
+pub fn inference_cost(
+    model: &Model,
+    hw: &Hardware,
+    q: &InferenceQuery,
+    opt: &InferenceOptions,
+) -> Result<InferenceCost> {
+    q.validate()?;
+    opt.validate()?;
+    let peak_per_gpu = hw.peak_flops(opt.compute_dtype)?;
+    let intensity = peak_per_gpu / hw.hbm_bytes_per_s;
+
+    let (l_in, l, k) = (q.prompt_tokens, q.gen_tokens, q.samples);
+    let n = model.flop_params;
+    let a = model.attention_dim();
+    let kv = model.kv_elems_per_token();
+    let (b_kv, b_w) = (opt.kv_dtype.bytes(), opt.weight_dtype.bytes());
+
+    let dense_sum = dense_context_sum(l_in, l);
+    // Context pairs the prompt contributes once per step and those each sample owns.
+    let shared_prompt = l_in * l;
+    let own = 0.5 * l * l;
+    let dense_reads = |elems: f64| {
+        if opt.prefix_sharing {
+            elems * (shared_prompt + k * own)
+        } else {
+            elems * k * dense_sum
+        }
+    };
+
+    let (attended, kv_reads, scoring_flops) = match q.attention {
+        Attention::Dense => (dense_sum, dense_reads(b_kv * kv), 0.0),
+        Attention::TopK { budget } => {
+            let s = sparse_context_sum(l_in, l, budget);
+            // Each sample selects its own tokens, so sparse reads are never shared.
+            (s, b_kv * kv * k * s, 0.0)
+        }
+        Attention::BlockTopK { budget, block_size } => {
+            let s = sparse_context_sum(l_in, l, budget);
+            let scores = dense_reads(b_kv * kv / 2.0) / block_size;
+            (
+                s,
+                b_kv * kv * k * s + scores,
+                k * 2.0 * a * dense_sum / block_size,
+            )
+        }
+    };
+
+    let prefill_flops = if opt.prefill {
+        2.0 * n * l_in + 2.0 * a * l_in * l_in
+    } else {
+        0.0
+    };
+    let decode_flops = k * (2.0 * n * l + 4.0 * a * attended) + scoring_flops;
+
+    // Memory fit: all weights stay resident; a query's cache grows to full length.
+    let capacity = hw.hbm_bytes * opt.gpus;
+    let weight_memory = b_w * model.total_params;
+    let cached_tokens = if opt.prefix_sharing {
+        l_in + k * l
+    } else {
+        k * (l_in + l)
+    };
+    let per_token_memory = match q.attention {
+        Attention::BlockTopK { block_size, .. } => b_kv * kv * (1.0 + 0.5 / block_size),
+        _ => b_kv * kv,
+    };
+    let kv_memory_per_query = per_token_memory * cached_tokens;
+    let free = capacity - weight_memory;
+    let max_queries = if free > 0.0 {
+        (free / kv_memory_per_query).floor()
+    } else {
+        0.0
+    };
+    let max_batch = max_queries * k;
+    let binding = if l_in + l > model.max_context as f64 {
+        Binding::Context
+    } else if free <= 0.0 {
+        Binding::Weights
+    } else if max_queries < 1.0 {
+        Binding::KvCache
+    } else {
+        Binding::None
+    };
+    let feasible = binding == Binding::None;
+
+    // Batch in use; an infeasible configuration is priced as if one query fit, so every number
+    // stays finite and the plan can still say what it would cost.
+    let fit_cap = if feasible { max_batch } else { k };
+    let batch = match opt.batch {
+        Batch::Amortized => f64::INFINITY,
+        Batch::Max => fit_cap,
+        Batch::Fixed(b) => {
+            if b < k {
+                return Err(PlanError::invalid(
+                    "batch",
+                    format!("must be at least samples ({k}) since a query's samples decode together, got {b}"),
+                ));
+            }
+            b.min(fit_cap)
+        }
+    };
+    let steps = l * k;
+    let weight_bytes = if batch.is_finite() {
+        b_w * model.weight_params_read(batch) * steps / batch
+    } else {
+        0.0
+    };
+
+    let flops = prefill_flops + decode_flops;
+    let bytes = kv_reads + weight_bytes;
+    let eflops = flops + intensity * bytes;
+
+    let peak = peak_per_gpu * opt.gpus * hw.prefill_mfu;
+    let bandwidth = hw.hbm_bytes_per_s * opt.gpus * hw.decode_bw_util;
+    let phase = |f: f64, b: f64| match opt.time_model {
+        TimeModel::Additive => f / peak + b / bandwidth,
+        TimeModel::Roofline => (f / peak).max(b / bandwidth),
+    };
+    // Prefill is compute-bound (intensity ~ L_in): it is priced by its FLOPs.
+    let ttft_s = phase(prefill_flops, 0.0);
+    let seconds = ttft_s + phase(decode_flops, bytes);
+    // Latency: L steps, each doing the work of every sequence in the batch (the query's k
+    // samples alone when the batch is unset), weights read once per step.
+    let latency_batch = if batch.is_finite() { batch } else { k };
+    let share = latency_batch / k;
+    let decode_latency = phase(
+        decode_flops * share,
+        kv_reads * share + b_w * model.weight_params_read(latency_batch) * l,
+    );
+
+    Ok(InferenceCost {
+        prefill_flops,
+        decode_flops,
+        flops,
+        kv_bytes: kv_reads,
+        weight_bytes,
+        bytes,
+        eflops,
+        seconds,
+        gpu_seconds: seconds * opt.gpus,
+        ttft_s,
+        tpot_s: decode_latency / l,
+        latency_s: ttft_s + decode_latency,
+        batch,
+        max_batch,
+        max_queries,
+        weight_memory_bytes: weight_memory,
+        kv_memory_bytes_per_query: kv_memory_per_query,
+        feasible,
+        binding,
+    })
+}

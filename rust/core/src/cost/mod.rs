@@ -1,0 +1,12 @@
+//! The cost model (DESIGN section 3): training FLOPs, and the FLOPs, memory traffic, time and
+//! memory fit of inference, priced the way the Kinetics test-time scaling work prices it.
+
+pub mod attention;
+mod inference;
+mod training;
+
+pub use attention::Attention;
+pub use inference::{
+    inference_cost, Batch, Binding, InferenceCost, InferenceOptions, InferenceQuery, TimeModel,
+};
+pub use training::{training_cost, TrainingCost, TrainingOptions};

@@ -1,0 +1,13 @@
+//! scaleplan-core: how a compute budget should be split between model parameters, training
+//! tokens and inference-time compute. Pure Rust; the Python binding lives in `scaleplan-py`.
+
+pub mod catalog;
+pub mod cost;
+pub mod error;
+
+pub use catalog::{Catalog, Dtype, Family, Hardware, Model, Moe};
+pub use cost::{
+    inference_cost, training_cost, Attention, Batch, Binding, InferenceCost, InferenceOptions,
+    InferenceQuery, TimeModel, TrainingCost, TrainingOptions,
+};
+pub use error::{PlanError, Result};

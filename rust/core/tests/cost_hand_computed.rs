@@ -1,0 +1,360 @@
+//! Each term of the cost model on cases small enough to compute by hand (arithmetic in comments).
+mod common;
+
+use common::{assert_close, toy_hardware, toy_model};
+use scaleplan_core::*;
+
+fn query(attention: Attention) -> InferenceQuery {
+    InferenceQuery {
+        prompt_tokens: 4.0,
+        gen_tokens: 6.0,
+        samples: 2.0,
+        attention,
+    }
+}
+
+fn kinetics() -> InferenceOptions {
+    InferenceOptions {
+        prefill: false,
+        ..InferenceOptions::default()
+    }
+}
+
+#[test]
+fn dense_decode_with_prefix_sharing() {
+    let c = inference_cost(
+        &toy_model(),
+        &toy_hardware(),
+        &query(Attention::Dense),
+        &kinetics(),
+    )
+    .unwrap();
+    // context sum 4*6 + 6^2/2 = 42; FLOPs 2*(2*1000*6 + 4*16*42) = 29376
+    assert_eq!(c.decode_flops, 29376.0);
+    assert_eq!(c.prefill_flops, 0.0);
+    // KV: 2 B * 16 * (4*6 + 2*18) = 1920
+    assert_eq!(c.kv_bytes, 1920.0);
+    assert_eq!(c.weight_bytes, 0.0);
+    // eFLOPs: 29376 + 100*1920
+    assert_eq!(c.eflops, 221376.0);
+    // additive: 29376/1000 + 1920/10
+    assert_close(c.seconds, 221.376, 1e-12);
+}
+
+#[test]
+fn dense_decode_without_prefix_sharing() {
+    let opt = InferenceOptions {
+        prefix_sharing: false,
+        ..kinetics()
+    };
+    let c = inference_cost(
+        &toy_model(),
+        &toy_hardware(),
+        &query(Attention::Dense),
+        &opt,
+    )
+    .unwrap();
+    // 2 B * 16 * 2 samples * 42
+    assert_eq!(c.kv_bytes, 2688.0);
+    assert_eq!(c.decode_flops, 29376.0);
+}
+
+#[test]
+fn prefill_flops_and_time() {
+    let c = inference_cost(
+        &toy_model(),
+        &toy_hardware(),
+        &query(Attention::Dense),
+        &InferenceOptions::default(),
+    )
+    .unwrap();
+    // 2*1000*4 + 2*16*4^2 = 8512
+    assert_eq!(c.prefill_flops, 8512.0);
+    assert_eq!(c.flops, 8512.0 + 29376.0);
+    assert_close(c.ttft_s, 8.512, 1e-12);
+}
+
+#[test]
+fn topk_budget_below_and_above_the_context() {
+    let c = inference_cost(
+        &toy_model(),
+        &toy_hardware(),
+        &query(Attention::TopK { budget: 5.0 }),
+        &kinetics(),
+    )
+    .unwrap();
+    // sum of min(5, 4+t) over t in [0,6): 4.5 + 25 = 29.5 = 5*6 - 1^2/2
+    assert_eq!(c.decode_flops, 2.0 * (12000.0 + 4.0 * 16.0 * 29.5));
+    // unshared: 2 B * 16 * 2 samples * 29.5
+    assert_eq!(c.kv_bytes, 1888.0);
+    // a budget the context never reaches is dense attention without sharing
+    let wide = inference_cost(
+        &toy_model(),
+        &toy_hardware(),
+        &query(Attention::TopK { budget: 20.0 }),
+        &kinetics(),
+    )
+    .unwrap();
+    assert_eq!(wide.decode_flops, 29376.0);
+    assert_eq!(wide.kv_bytes, 2688.0);
+}
+
+#[test]
+fn block_topk_adds_scoring() {
+    let att = Attention::BlockTopK {
+        budget: 5.0,
+        block_size: 2.0,
+    };
+    let c = inference_cost(&toy_model(), &toy_hardware(), &query(att), &kinetics()).unwrap();
+    // scoring FLOPs k*2*A*42/s = 2*2*16*42/2 = 1344
+    assert_eq!(c.decode_flops, 27776.0 + 1344.0);
+    // scoring bytes 2 B * (16/2) * (4*6 + 2*18) / 2 = 480, shared prompt
+    assert_eq!(c.kv_bytes, 1888.0 + 480.0);
+}
+
+#[test]
+fn fixed_batch_weight_reads_memory_and_latency() {
+    let opt = InferenceOptions {
+        batch: Batch::Fixed(4.0),
+        ..kinetics()
+    };
+    let c = inference_cost(
+        &toy_model(),
+        &toy_hardware(),
+        &query(Attention::Dense),
+        &opt,
+    )
+    .unwrap();
+    // weights read per step: 1000 - 10*8 (untied table) + 4 rows of 8 = 952; share 2*952*6*2/4
+    assert_eq!(c.weight_bytes, 5712.0);
+    assert_eq!(c.batch, 4.0);
+    // resident: weights 2000 B; a query caches 4 + 2*6 = 16 tokens * 32 B = 512 B
+    assert_eq!(c.weight_memory_bytes, 2000.0);
+    assert_eq!(c.kv_memory_bytes_per_query, 512.0);
+    assert_eq!(c.max_queries, (998000.0_f64 / 512.0).floor());
+    assert_eq!(c.max_batch, 2.0 * 1949.0);
+    // latency: two queries' work per step, weights once: 2*29376/1000 + (2*1920 + 2*952*6)/10
+    assert_close(c.latency_s, 1585.152, 1e-12);
+    assert_close(c.tpot_s, 1585.152 / 6.0, 1e-12);
+    assert!(c.feasible);
+}
+
+#[test]
+fn batch_max_and_cap() {
+    let max = InferenceOptions {
+        batch: Batch::Max,
+        ..kinetics()
+    };
+    let c = inference_cost(
+        &toy_model(),
+        &toy_hardware(),
+        &query(Attention::Dense),
+        &max,
+    )
+    .unwrap();
+    assert_eq!(c.batch, 3898.0);
+    let huge = InferenceOptions {
+        batch: Batch::Fixed(1e9),
+        ..kinetics()
+    };
+    let capped = inference_cost(
+        &toy_model(),
+        &toy_hardware(),
+        &query(Attention::Dense),
+        &huge,
+    )
+    .unwrap();
+    assert_eq!(capped.batch, 3898.0);
+    assert_eq!(capped.weight_bytes, c.weight_bytes);
+}
+
+#[test]
+fn roofline_takes_the_larger_phase_time() {
+    let opt = InferenceOptions {
+        time_model: TimeModel::Roofline,
+        ..kinetics()
+    };
+    let c = inference_cost(
+        &toy_model(),
+        &toy_hardware(),
+        &query(Attention::Dense),
+        &opt,
+    )
+    .unwrap();
+    assert_close(c.seconds, 192.0, 1e-12);
+}
+
+#[test]
+fn infeasible_configurations_name_the_binding_constraint() {
+    let mut hw = toy_hardware();
+    hw.hbm_bytes = 1500.0; // weights need 2000 B
+    let c = inference_cost(&toy_model(), &hw, &query(Attention::Dense), &kinetics()).unwrap();
+    assert!(!c.feasible);
+    assert_eq!(c.binding, Binding::Weights);
+    assert_eq!(c.max_batch, 0.0);
+    assert!(c.eflops.is_finite());
+
+    hw.hbm_bytes = 2400.0; // 400 B free, a query needs 512
+    let c = inference_cost(&toy_model(), &hw, &query(Attention::Dense), &kinetics()).unwrap();
+    assert_eq!(c.binding, Binding::KvCache);
+
+    let long = InferenceQuery {
+        gen_tokens: 997.0,
+        ..query(Attention::Dense)
+    };
+    let c = inference_cost(&toy_model(), &toy_hardware(), &long, &kinetics()).unwrap();
+    assert_eq!(c.binding, Binding::Context);
+}
+
+#[test]
+fn two_gpus_double_capacity_and_halve_time() {
+    let one = inference_cost(
+        &toy_model(),
+        &toy_hardware(),
+        &query(Attention::Dense),
+        &kinetics(),
+    )
+    .unwrap();
+    let opt = InferenceOptions {
+        gpus: 2.0,
+        ..kinetics()
+    };
+    let two = inference_cost(
+        &toy_model(),
+        &toy_hardware(),
+        &query(Attention::Dense),
+        &opt,
+    )
+    .unwrap();
+    assert_close(two.seconds, one.seconds / 2.0, 1e-12);
+    assert_close(two.gpu_seconds, one.seconds, 1e-12);
+    assert_eq!(two.eflops, one.eflops);
+    assert_eq!(two.max_queries, ((2e6_f64 - 2000.0) / 512.0).floor());
+}
+
+#[test]
+fn moe_weight_reads_grow_with_the_batch_to_all_experts() {
+    let mut m = toy_model();
+    m.moe = Some(Moe {
+        experts: 4,
+        active_experts: 1,
+        moe_intermediate_size: 2,
+        expert_params: 400.0,
+        active_params: 700.0,
+    });
+    m.tied_embeddings = true;
+    // one token touches 1 - (3/4)^1 = 1/4 of the experts: 1000 - 400*3/4
+    assert_close(m.weight_params_read(1.0), 700.0, 1e-12);
+    // two tokens: 1 - (3/4)^2 = 7/16
+    assert_close(m.weight_params_read(2.0), 600.0 + 400.0 * 7.0 / 16.0, 1e-12);
+    assert_close(m.weight_params_read(1e6), 1000.0, 1e-12);
+}
+
+#[test]
+fn training_cost_terms() {
+    let opt = TrainingOptions::default();
+    let c = training_cost(&toy_model(), &toy_hardware(), 100.0, &opt).unwrap();
+    // 6*1000*100 FLOPs at 1000 FLOP/s * 0.5 MFU
+    assert_eq!(c.flops, 600000.0);
+    assert_close(c.gpu_hours, 1200.0 / 3600.0, 1e-12);
+    let with_attention = TrainingOptions {
+        seq_len: Some(10.0),
+        gpus: 2.0,
+        ..opt
+    };
+    let c = training_cost(&toy_model(), &toy_hardware(), 100.0, &with_attention).unwrap();
+    // + 6*16*10*100
+    assert_eq!(c.flops, 600000.0 + 96000.0);
+    assert_close(c.wall_seconds, 696000.0 / 500.0 / 2.0, 1e-12);
+}
+
+#[test]
+fn bad_arguments_name_their_field() {
+    let m = toy_model();
+    let hw = toy_hardware();
+    let cases: Vec<(InferenceQuery, InferenceOptions, &str)> = vec![
+        (
+            InferenceQuery {
+                gen_tokens: f64::NAN,
+                ..query(Attention::Dense)
+            },
+            kinetics(),
+            "gen_tokens",
+        ),
+        (
+            InferenceQuery {
+                gen_tokens: 0.0,
+                ..query(Attention::Dense)
+            },
+            kinetics(),
+            "gen_tokens",
+        ),
+        (
+            InferenceQuery {
+                prompt_tokens: -1.0,
+                ..query(Attention::Dense)
+            },
+            kinetics(),
+            "prompt_tokens",
+        ),
+        (
+            InferenceQuery {
+                samples: 1.5,
+                ..query(Attention::Dense)
+            },
+            kinetics(),
+            "samples",
+        ),
+        (
+            InferenceQuery {
+                samples: f64::INFINITY,
+                ..query(Attention::Dense)
+            },
+            kinetics(),
+            "samples",
+        ),
+        (
+            query(Attention::TopK { budget: 0.0 }),
+            kinetics(),
+            "kv_budget",
+        ),
+        (
+            query(Attention::BlockTopK {
+                budget: 4.0,
+                block_size: 8.0,
+            }),
+            kinetics(),
+            "block_size",
+        ),
+        (
+            query(Attention::Dense),
+            InferenceOptions {
+                batch: Batch::Fixed(1.0),
+                ..kinetics()
+            },
+            "batch",
+        ),
+        (
+            query(Attention::Dense),
+            InferenceOptions {
+                gpus: 0.0,
+                ..kinetics()
+            },
+            "gpus",
+        ),
+        (
+            query(Attention::Dense),
+            InferenceOptions {
+                compute_dtype: Dtype::Fp8,
+                ..kinetics()
+            },
+            "compute_dtype",
+        ),
+    ];
+    for (q, opt, field) in cases {
+        let err = inference_cost(&m, &hw, &q, &opt).unwrap_err();
+        assert_eq!(err.field(), field, "{err}");
+    }
+    let err = training_cost(&m, &hw, -5.0, &TrainingOptions::default()).unwrap_err();
+    assert_eq!(err.field(), "tokens");
+}

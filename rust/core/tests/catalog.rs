@@ -231,3 +231,27 @@ fn unknown_names_list_the_known_ones() {
     assert_eq!(err.field(), "model");
     assert!(err.to_string().contains("qwen3-8b"), "{err}");
 }
+
+#[test]
+fn nested_and_mistyped_fields_are_named_by_path() {
+    let model = r#"
+[[model]]
+name = "m"
+total_params = 2e9
+flop_params = 2e9
+layers = "many"
+hidden_size = 8
+intermediate_size = 8
+query_heads = 2
+kv_heads = 1
+head_dim = 4
+vocab_size = 10
+max_context = 100
+tied_embeddings = false
+"#;
+    let (_, entry, field) = load_error(model);
+    assert_eq!((entry.as_str(), field.as_str()), ("m", "layers"));
+    let moe = model.replace("\"many\"", "2") + "[model.moe]\nexperts = 4\n";
+    let (_, _, field) = load_error(&moe);
+    assert_eq!(field, "moe.active_experts");
+}

@@ -1,1 +1,22 @@
+//! scaleplan._core: the PyO3 binding of scaleplan-core. Argument conversion, numpy arrays, GIL
+//! release and error mapping only; every formula lives in the core.
 
+mod catalog;
+mod cost;
+mod errors;
+
+use pyo3::prelude::*;
+
+/// Run a core computation with the GIL released. Every call that loops over configurations
+/// goes through here, so Python threads (the gRPC server's executor) run alongside it.
+pub(crate) fn detached<T: Send, F: FnOnce() -> T + Send>(py: Python<'_>, f: F) -> T {
+    py.detach(f)
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    catalog::register(m)?;
+    cost::register(m)?;
+    Ok(())
+}

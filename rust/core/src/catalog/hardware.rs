@@ -1,4 +1,4 @@
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{check, PlanError, Result};
 
@@ -38,7 +38,7 @@ impl Dtype {
 }
 
 /// An accelerator as its spec sheet describes it, plus assumed efficiencies.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Hardware {
     pub name: String,

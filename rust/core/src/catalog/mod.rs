@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub use hardware::{Dtype, Hardware};
 pub use model::{Model, Moe};
@@ -25,7 +25,7 @@ const SHIPPED: [(&str, &str); 2] = [
 pub const CATALOG_ENV: &str = "SCALEPLAN_CATALOG";
 
 /// An ordered list of catalog models of one design, smallest first.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Family {
     pub name: String,
@@ -206,8 +206,37 @@ fn entry_label(value: &toml::Value, section: &str, index: usize) -> String {
         .unwrap_or_else(|| format!("{section}[{index}]"))
 }
 
-/// Deserialize each entry on its own so an error names the entry and, where serde says which,
-/// the field (`unknown field `x``, `missing field `y``).
+/// Deserialize one entry, naming the field serde stopped at (`moe.experts`, `hbm_bytes`, ...).
+pub fn deserialize_entry<'de, T, D>(value: D) -> std::result::Result<T, (String, String)>
+where
+    T: Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+    D::Error: std::fmt::Display,
+{
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let message = e.inner().to_string();
+        let path = e.path().to_string();
+        // serde_path_to_error reports an unknown key at itself but a missing one at its parent.
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next());
+        let field = match (path.as_str(), missing) {
+            (".", Some(k)) => k.to_string(),
+            (p, Some(k)) => format!("{p}.{k}"),
+            (".", None) => "-".to_string(),
+            (p, None) => p.to_string(),
+        };
+        (field, message)
+    })
+}
+
+/// A catalog entry given as JSON (how the bindings pass user-built entries).
+pub fn entry_from_json<T: DeserializeOwned>(text: &str) -> Result<T> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    deserialize_entry(&mut de).map_err(|(field, reason)| PlanError::invalid(field, reason))
+}
+
+/// Deserialize each entry on its own so an error names the entry and the field.
 fn parse_entries<T: DeserializeOwned>(
     file: &str,
     section: &str,
@@ -218,17 +247,13 @@ fn parse_entries<T: DeserializeOwned>(
         .enumerate()
         .map(|(i, value)| {
             let label = entry_label(&value, section, i);
-            T::deserialize(value)
+            deserialize_entry(value)
                 .map(|t| (label.clone(), t))
-                .map_err(|e| {
-                    let message = e.message().to_string();
-                    let field = message.split('`').nth(1).unwrap_or("-").to_string();
-                    PlanError::Catalog {
-                        file: file.to_string(),
-                        entry: label,
-                        field,
-                        reason: message,
-                    }
+                .map_err(|(field, reason)| PlanError::Catalog {
+                    file: file.to_string(),
+                    entry: label,
+                    field,
+                    reason,
                 })
         })
         .collect()

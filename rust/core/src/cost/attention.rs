@@ -59,3 +59,46 @@ pub fn sparse_context_sum(prompt: f64, gen: f64, budget: f64) -> f64 {
         dense_context_sum(prompt, gen)
     }
 }
+
+impl Attention {
+    /// Build from the surface form: a kind name with its optional parameters.
+    pub fn from_parts(kind: &str, kv_budget: Option<f64>, block_size: Option<f64>) -> Result<Self> {
+        let need = |v: Option<f64>, field: &str| {
+            v.ok_or_else(|| {
+                PlanError::invalid(field, format!("is required with attention '{kind}'"))
+            })
+        };
+        let unused = |v: Option<f64>, field: &str| match v {
+            Some(_) => Err(PlanError::invalid(
+                field,
+                format!("does not apply to attention '{kind}'"),
+            )),
+            None => Ok(()),
+        };
+        let attention = match kind {
+            "dense" => {
+                unused(kv_budget, "kv_budget")?;
+                unused(block_size, "block_size")?;
+                Attention::Dense
+            }
+            "topk" => {
+                unused(block_size, "block_size")?;
+                Attention::TopK {
+                    budget: need(kv_budget, "kv_budget")?,
+                }
+            }
+            "block_topk" => Attention::BlockTopK {
+                budget: need(kv_budget, "kv_budget")?,
+                block_size: need(block_size, "block_size")?,
+            },
+            other => {
+                return Err(PlanError::invalid(
+                    "attention",
+                    format!("unknown attention '{other}' (expected dense, topk or block_topk)"),
+                ))
+            }
+        };
+        attention.validate()?;
+        Ok(attention)
+    }
+}

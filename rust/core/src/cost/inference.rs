@@ -121,8 +121,37 @@ pub struct InferenceCost {
     pub weight_memory_bytes: f64,
     /// HBM one query's KV cache occupies at full length.
     pub kv_memory_bytes_per_query: f64,
+    /// Fewest GPUs of this hardware whose HBM holds the weights and one query's KV cache.
+    pub min_gpus: f64,
     pub feasible: bool,
     pub binding: Binding,
+}
+
+impl TimeModel {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "additive" => Ok(TimeModel::Additive),
+            "roofline" => Ok(TimeModel::Roofline),
+            _ => Err(PlanError::invalid(
+                "time_model",
+                format!("unknown time model '{s}' (expected additive or roofline)"),
+            )),
+        }
+    }
+}
+
+impl Binding {
+    /// Every binding constraint, in the order of its numeric code.
+    pub const ALL: [Binding; 4] = [
+        Binding::None,
+        Binding::Weights,
+        Binding::KvCache,
+        Binding::Context,
+    ];
+
+    pub fn code(self) -> u8 {
+        self as u8
+    }
 }
 
 impl InferenceQuery {
@@ -293,6 +322,9 @@ pub fn inference_cost(
         max_queries,
         weight_memory_bytes: weight_memory,
         kv_memory_bytes_per_query: kv_memory_per_query,
+        min_gpus: ((weight_memory + kv_memory_per_query) / hw.hbm_bytes)
+            .ceil()
+            .max(1.0),
         feasible,
         binding,
     })

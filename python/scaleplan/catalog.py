@@ -1,0 +1,237 @@
+"""Catalog entries as typed, immutable dataclasses, and lookups by name.
+
+Entries are validated by the Rust core when they are built (a bad value raises an
+:class:`~scaleplan.errors.InvalidArgumentError` naming the field), so every object reaching a
+cost function or planner is known to be valid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Self
+
+from scaleplan import _core
+from scaleplan.errors import InvalidArgumentError
+
+
+def _fields_of(obj: Any) -> dict[str, Any]:
+    return {
+        f.name: (_fields_of(v) if dataclasses.is_dataclass(v) else v)
+        for f in dataclasses.fields(obj)
+        if f.init and (v := getattr(obj, f.name)) is not None
+    }
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """An accelerator: spec-sheet peaks (dense, SI units) and assumed efficiencies."""
+
+    name: str
+    peak_flops_bf16: float
+    hbm_bytes_per_s: float
+    hbm_bytes: float
+    train_mfu: float
+    prefill_mfu: float
+    decode_bw_util: float
+    peak_flops_fp8: float | None = None
+    interconnect_bytes_per_s: float | None = None
+    usd_per_hour: float | None = None
+    description: str = ""
+    source: str = ""
+    _native: _core.NativeHardware = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        native = _core.NativeHardware.from_json(json.dumps(_fields_of(self)))
+        object.__setattr__(self, "_native", native)
+
+    @classmethod
+    def _from_native(cls, native: _core.NativeHardware) -> Self:
+        return cls(**json.loads(native.to_json()))
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Moe:
+    """Mixture-of-experts layout of a model."""
+
+    experts: int
+    active_experts: int
+    moe_intermediate_size: int
+    expert_params: float
+    active_params: float
+
+
+@dataclass(frozen=True)
+class Model:
+    """A transformer as its config.json describes it, with the parameter counts charged."""
+
+    name: str
+    total_params: float
+    flop_params: float
+    layers: int
+    hidden_size: int
+    intermediate_size: int
+    query_heads: int
+    kv_heads: int
+    head_dim: int
+    vocab_size: int
+    max_context: int
+    tied_embeddings: bool
+    moe: Moe | None = None
+    description: str = ""
+    source: str = ""
+    _native: _core.NativeModel = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.moe, Mapping):
+            object.__setattr__(self, "moe", Moe(**self.moe))
+        native = _core.NativeModel.from_json(json.dumps(_fields_of(self)))
+        object.__setattr__(self, "_native", native)
+
+    @classmethod
+    def _from_native(cls, native: _core.NativeModel) -> Self:
+        return cls(**json.loads(native.to_json()))
+
+    @classmethod
+    def from_hf_config(cls, config: str | os.PathLike[str] | Mapping[str, Any], name: str) -> Self:
+        """Build a model from a Hugging Face ``config.json`` (a path or the parsed mapping),
+        counting its parameters from the architecture."""
+        text = json.dumps(config) if isinstance(config, Mapping) else Path(config).read_text()
+        return cls._from_native(_core.NativeModel.from_hf_config(name, text))
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Family:
+    """Catalog models of one design, smallest first."""
+
+    name: str
+    members: tuple[str, ...]
+    description: str = ""
+
+
+class Catalog:
+    """The shipped catalog plus user files. Lookups return validated dataclasses."""
+
+    def __init__(self, native: _core.Catalog) -> None:
+        self._native = native
+        self._lock = threading.Lock()
+        self._models: dict[str, Model] = {}
+        self._hardware: dict[str, Hardware] = {}
+
+    @classmethod
+    def from_env(cls) -> Catalog:
+        """The shipped catalog and the files listed in ``SCALEPLAN_CATALOG``."""
+        return cls(_core.Catalog.from_env())
+
+    @classmethod
+    def shipped(cls) -> Catalog:
+        return cls(_core.Catalog.shipped())
+
+    def add_file(self, path: str | os.PathLike[str]) -> None:
+        """Add (or replace) entries from a TOML file; nothing is added if any entry is bad."""
+        with self._lock:
+            self._native.add_file(os.fspath(path))
+            self._models.clear()
+            self._hardware.clear()
+
+    def add_toml(self, text: str, file: str = "<string>") -> None:
+        with self._lock:
+            self._native.add_toml(text, file)
+            self._models.clear()
+            self._hardware.clear()
+
+    def model(self, name: str) -> Model:
+        with self._lock:
+            if name not in self._models:
+                self._models[name] = Model._from_native(self._native.model(name))
+            return self._models[name]
+
+    def hardware(self, name: str) -> Hardware:
+        with self._lock:
+            if name not in self._hardware:
+                self._hardware[name] = Hardware._from_native(self._native.hardware(name))
+            return self._hardware[name]
+
+    def family(self, name: str) -> Family:
+        data = json.loads(self._native.family_json(name))
+        return Family(data["name"], tuple(data["members"]), data.get("description", ""))
+
+    def names(self) -> dict[str, list[str]]:
+        return {
+            "hardware": self._native.hardware_names(),
+            "models": self._native.model_names(),
+            "families": self._native.family_names(),
+        }
+
+
+_default: Catalog | None = None
+_default_lock = threading.Lock()
+
+
+def default_catalog() -> Catalog:
+    """The process-wide catalog: shipped entries plus ``SCALEPLAN_CATALOG`` files."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Catalog.from_env()
+        return _default
+
+
+def load_catalog(path: str | os.PathLike[str]) -> None:
+    """Add a user catalog file to the process-wide catalog."""
+    default_catalog().add_file(path)
+
+
+def hardware(name: str) -> Hardware:
+    return default_catalog().hardware(name)
+
+
+def model(name: str) -> Model:
+    return default_catalog().model(name)
+
+
+def family(name: str) -> Family:
+    return default_catalog().family(name)
+
+
+def catalog() -> dict[str, list[str]]:
+    """Names of every hardware entry, model and family in the process-wide catalog."""
+    return default_catalog().names()
+
+
+def resolve_model(value: str | Model, catalog: Catalog | None = None) -> Model:
+    """A model given by catalog name or as an object."""
+    if isinstance(value, Model):
+        return value
+    if not isinstance(value, str):
+        raise InvalidArgumentError(
+            f"model: expected a catalog name or a scaleplan.Model, got {type(value).__name__}",
+            field="model",
+        )
+    return (catalog or default_catalog()).model(value)
+
+
+def resolve_hardware(value: str | Hardware, catalog: Catalog | None = None) -> Hardware:
+    """A hardware entry given by catalog name or as an object."""
+    if isinstance(value, Hardware):
+        return value
+    if not isinstance(value, str):
+        raise InvalidArgumentError(
+            f"hardware: expected a catalog name or a scaleplan.Hardware, "
+            f"got {type(value).__name__}",
+            field="hardware",
+        )
+    return (catalog or default_catalog()).hardware(value)

@@ -1,0 +1,219 @@
+"""Training and inference cost (DESIGN section 3), scalars or numpy arrays that broadcast.
+
+Conventions, stated once: FLOPs count a multiply-add as 2; dense peaks (no 2:4 sparsity); bytes
+are SI; eFLOPs = FLOPs + I * bytes with I = peak FLOP/s / HBM B/s of the hardware (Kinetics);
+``seconds`` is the replica time charged to one query, ``latency_s`` the wall time it waits
+(time to first token + ``gen_tokens`` decode steps, each doing the whole batch's work).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from scaleplan import _core
+from scaleplan._arrays import Broadcast, FloatArray
+from scaleplan.catalog import Catalog, Hardware, Model, resolve_hardware, resolve_model
+from scaleplan.errors import InvalidArgumentError
+
+Number = float | int | npt.ArrayLike
+FloatOrArray = float | FloatArray
+Attention = Literal["dense", "topk", "block_topk"]
+TimeModel = Literal["additive", "roofline"]
+Dtype = Literal["bf16", "fp16", "fp8"]
+
+_BINDINGS = np.array(_core.BINDINGS)
+
+
+@dataclass(frozen=True)
+class InferenceCost:
+    """Cost of one query (``samples`` samples). Every numeric field is a float for scalar input
+    and an array of the broadcast shape for array input."""
+
+    prefill_flops: FloatOrArray
+    decode_flops: FloatOrArray
+    flops: FloatOrArray
+    kv_bytes: FloatOrArray
+    """KV-cache bytes read by decode (plus block scores under block top-k)."""
+    weight_bytes: FloatOrArray
+    """The query's share of weight reads (0 when the batch is unset: fully amortised)."""
+    bytes: FloatOrArray
+    eflops: FloatOrArray
+    seconds: FloatOrArray
+    gpu_seconds: FloatOrArray
+    ttft_s: FloatOrArray
+    tpot_s: FloatOrArray
+    latency_s: FloatOrArray
+    batch: FloatOrArray
+    """Sequences decoded together; ``inf`` when unset (the Kinetics convention)."""
+    max_batch: FloatOrArray
+    """Largest number of sequences (whole queries) whose KV cache fits beside the weights."""
+    max_queries: FloatOrArray
+    weight_memory_bytes: FloatOrArray
+    kv_memory_bytes_per_query: FloatOrArray
+    min_gpus: FloatOrArray
+    """Fewest GPUs whose HBM holds the weights and one query's KV cache."""
+    feasible: bool | npt.NDArray[np.bool_]
+    binding: str | npt.NDArray[np.str_]
+    """What makes the configuration infeasible: none, weights, kv_cache or context."""
+
+
+@dataclass(frozen=True)
+class TrainingCost:
+    flops: FloatOrArray
+    gpu_hours: FloatOrArray
+    wall_seconds: FloatOrArray
+    days: FloatOrArray
+    usd: FloatOrArray | None
+    """Cost at the hardware's ``usd_per_hour``; None when the catalog has no price."""
+
+
+def _batch_mode(batch: Literal["max"] | Number | None) -> tuple[str, Any]:
+    if batch is None:
+        return "amortized", None
+    if isinstance(batch, str):
+        if batch != "max":
+            raise InvalidArgumentError(
+                f"batch: expected None, 'max' or a number of sequences, got {batch!r}",
+                field="batch",
+            )
+        return "max", None
+    return "fixed", batch
+
+
+def inference_cost(
+    model: str | Model,
+    hardware: str | Hardware,
+    *,
+    prompt_tokens: Number,
+    gen_tokens: Number,
+    samples: Number = 1,
+    attention: Attention = "dense",
+    kv_budget: Number | None = None,
+    block_size: Number | None = None,
+    prefix_sharing: bool = True,
+    prefill: bool = True,
+    batch: Literal["max"] | Number | None = None,
+    time_model: TimeModel = "additive",
+    weight_dtype: Dtype = "bf16",
+    kv_dtype: Dtype = "bf16",
+    compute_dtype: Dtype = "bf16",
+    gpus: int = 1,
+    catalog: Catalog | None = None,
+) -> InferenceCost:
+    """Price one query: FLOPs, memory traffic, eFLOPs, time, latency and memory fit.
+
+    Numeric arguments broadcast like numpy; with arrays every field is an array of the broadcast
+    shape, computed in one call into Rust with the GIL released.
+
+    ``batch=None`` amortises weight reads fully (Kinetics); ``"max"`` uses the largest batch
+    whose KV cache fits beside the weights; a number is capped by that largest batch.
+    ``prefill=False`` leaves prefill out, as the Kinetics reference does. ``gpus`` GPUs serve one
+    replica with ideal tensor parallelism.
+    """
+    m = resolve_model(model, catalog)
+    hw = resolve_hardware(hardware, catalog)
+    mode, batch_size = _batch_mode(batch)
+    for name, flag in (("prefix_sharing", prefix_sharing), ("prefill", prefill)):
+        if not isinstance(flag, bool | np.bool_):
+            raise InvalidArgumentError(f"{name}: expected True or False, got {flag!r}", field=name)
+    args = Broadcast(
+        {
+            "prompt_tokens": prompt_tokens,
+            "gen_tokens": gen_tokens,
+            "samples": samples,
+            "kv_budget": kv_budget,
+            "block_size": block_size,
+            "batch": batch_size,
+        }
+    )
+    table = _core.inference_cost(
+        m._native,
+        hw._native,
+        _required(args, "prompt_tokens"),
+        _required(args, "gen_tokens"),
+        _required(args, "samples"),
+        args.flat("kv_budget"),
+        args.flat("block_size"),
+        args.flat("batch"),
+        attention=_text("attention", attention),
+        batch=mode,
+        prefix_sharing=bool(prefix_sharing),
+        prefill=bool(prefill),
+        time_model=_text("time_model", time_model),
+        weight_dtype=_text("weight_dtype", weight_dtype),
+        kv_dtype=_text("kv_dtype", kv_dtype),
+        compute_dtype=_text("compute_dtype", compute_dtype),
+        gpus=_count("gpus", gpus),
+    )
+    rows = dict(zip(_core.INFERENCE_COST_FIELDS, table, strict=True))
+    feasible = rows.pop("feasible") != 0
+    binding = _BINDINGS[rows.pop("binding").astype(np.intp)]
+    values = {name: args.shaped(row) for name, row in rows.items()}
+    if args.scalar:
+        return InferenceCost(**values, feasible=bool(feasible[0]), binding=str(binding[0]))
+    return InferenceCost(
+        **values, feasible=feasible.reshape(args.shape), binding=binding.reshape(args.shape)
+    )
+
+
+def training_cost(
+    model: str | Model,
+    tokens: Number,
+    hardware: str | Hardware,
+    *,
+    gpus: int = 1,
+    mfu: float | None = None,
+    seq_len: float | None = None,
+    compute_dtype: Dtype = "bf16",
+    catalog: Catalog | None = None,
+) -> TrainingCost:
+    """C = 6*N*D FLOPs (+ 6*l*H*d*seq_len*D for attention when ``seq_len`` is given), run at
+    peak * MFU (the hardware's assumed ``train_mfu`` unless ``mfu`` is given) on ``gpus`` GPUs."""
+    m = resolve_model(model, catalog)
+    hw = resolve_hardware(hardware, catalog)
+    args = Broadcast({"tokens": tokens})
+    table, priced = _core.training_cost(
+        m._native,
+        hw._native,
+        _required(args, "tokens"),
+        gpus=_count("gpus", gpus),
+        mfu=_optional_number("mfu", mfu),
+        seq_len=_optional_number("seq_len", seq_len),
+        compute_dtype=_text("compute_dtype", compute_dtype),
+    )
+    rows = dict(zip(_core.TRAINING_COST_FIELDS, table, strict=True))
+    usd = rows.pop("usd")
+    return TrainingCost(
+        **{name: args.shaped(row) for name, row in rows.items()},
+        usd=args.shaped(usd) if priced else None,
+    )
+
+
+def _required(args: Broadcast, name: str) -> FloatArray:
+    array = args.flat(name)
+    assert array is not None, name
+    return array
+
+
+def _text(name: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"{name}: expected a string, got {value!r}", field=name)
+    return value
+
+
+def _count(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise InvalidArgumentError(f"{name}: expected a whole number, got {value!r}", field=name)
+    return float(value)
+
+
+def _optional_number(name: str, value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise InvalidArgumentError(f"{name}: expected a number, got {value!r}", field=name)
+    return float(value)

@@ -1,0 +1,119 @@
+//! Catalog access. Entries cross the boundary as JSON (serde is the single definition of their
+//! fields); the typed Python dataclasses are built from it in the façade.
+
+use pyo3::prelude::*;
+use scaleplan_core::catalog::entry_from_json;
+use scaleplan_core::{Catalog, Hardware, Model, PlanError};
+
+use crate::errors::IntoPyResult;
+
+/// A validated model, opaque to Python; the façade's `Model` dataclass holds one.
+#[pyclass(frozen, module = "scaleplan._core")]
+pub struct NativeModel(pub Model);
+
+/// A validated hardware entry, opaque to Python; the façade's `Hardware` dataclass holds one.
+#[pyclass(frozen, module = "scaleplan._core")]
+pub struct NativeHardware(pub Hardware);
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("catalog entries serialise to JSON")
+}
+
+#[pymethods]
+impl NativeModel {
+    #[staticmethod]
+    fn from_json(py: Python<'_>, text: &str) -> PyResult<Self> {
+        let model: Model = entry_from_json(text).py_err(py)?;
+        model.validate().py_err(py)?;
+        Ok(NativeModel(model))
+    }
+
+    /// Count parameters from a Hugging Face config.json (its text).
+    #[staticmethod]
+    fn from_hf_config(py: Python<'_>, name: &str, config_json: &str) -> PyResult<Self> {
+        let value: serde_json::Value = serde_json::from_str(config_json)
+            .map_err(|e| PlanError::invalid("config", e.to_string()))
+            .py_err(py)?;
+        Ok(NativeModel(Model::from_hf_config(name, &value).py_err(py)?))
+    }
+
+    fn to_json(&self) -> String {
+        to_json(&self.0)
+    }
+}
+
+#[pymethods]
+impl NativeHardware {
+    #[staticmethod]
+    fn from_json(py: Python<'_>, text: &str) -> PyResult<Self> {
+        let hw: Hardware = entry_from_json(text).py_err(py)?;
+        hw.validate().py_err(py)?;
+        Ok(NativeHardware(hw))
+    }
+
+    fn to_json(&self) -> String {
+        to_json(&self.0)
+    }
+}
+
+/// The shipped catalog plus user files.
+#[pyclass(module = "scaleplan._core", name = "Catalog")]
+pub struct PyCatalog(pub Catalog);
+
+#[pymethods]
+impl PyCatalog {
+    /// The shipped catalog and the files listed in SCALEPLAN_CATALOG.
+    #[staticmethod]
+    fn from_env(py: Python<'_>) -> PyResult<Self> {
+        Ok(PyCatalog(Catalog::from_env().py_err(py)?))
+    }
+
+    #[staticmethod]
+    fn shipped() -> Self {
+        PyCatalog(Catalog::shipped().clone())
+    }
+
+    fn add_file(&mut self, py: Python<'_>, path: std::path::PathBuf) -> PyResult<()> {
+        self.0.add_file(&path).py_err(py)
+    }
+
+    #[pyo3(signature = (text, file = "<string>"))]
+    fn add_toml(&mut self, py: Python<'_>, text: &str, file: &str) -> PyResult<()> {
+        self.0.add_toml(file, text).py_err(py)
+    }
+
+    fn model(&self, py: Python<'_>, name: &str) -> PyResult<NativeModel> {
+        Ok(NativeModel(self.0.model(name).py_err(py)?.clone()))
+    }
+
+    fn hardware(&self, py: Python<'_>, name: &str) -> PyResult<NativeHardware> {
+        Ok(NativeHardware(self.0.hardware(name).py_err(py)?.clone()))
+    }
+
+    fn family(&self, py: Python<'_>, name: &str) -> PyResult<Vec<String>> {
+        Ok(self.0.family(name).py_err(py)?.members.clone())
+    }
+
+    fn family_json(&self, py: Python<'_>, name: &str) -> PyResult<String> {
+        Ok(to_json(self.0.family(name).py_err(py)?))
+    }
+
+    fn hardware_names(&self) -> Vec<String> {
+        self.0.hardware.keys().cloned().collect()
+    }
+
+    fn model_names(&self) -> Vec<String> {
+        self.0.models.keys().cloned().collect()
+    }
+
+    fn family_names(&self) -> Vec<String> {
+        self.0.families.keys().cloned().collect()
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<NativeModel>()?;
+    m.add_class::<NativeHardware>()?;
+    m.add_class::<PyCatalog>()?;
+    Ok(())
+}

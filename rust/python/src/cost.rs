@@ -1,0 +1,255 @@
+//! Vectorised cost entry points: equal-length float64 arrays in (the façade broadcasts), one
+//! (fields x n) float64 array out, the loop run in Rust with the GIL released.
+
+use numpy::{IntoPyArray, PyArray2, PyArrayMethods, PyReadonlyArray1};
+use pyo3::prelude::*;
+use scaleplan_core::{
+    inference_cost as core_inference_cost, training_cost as core_training_cost, Attention, Batch,
+    Binding, Dtype, InferenceCost, InferenceOptions, InferenceQuery, PlanError, TimeModel,
+    TrainingOptions,
+};
+
+use crate::catalog::{NativeHardware, NativeModel};
+use crate::detached;
+use crate::errors::{to_py, IntoPyResult};
+
+/// Row order of the array `inference_cost` returns; `feasible` is 0/1 and `binding` the index
+/// into BINDINGS.
+const INFERENCE_COST_FIELDS: [&str; 20] = [
+    "prefill_flops",
+    "decode_flops",
+    "flops",
+    "kv_bytes",
+    "weight_bytes",
+    "bytes",
+    "eflops",
+    "seconds",
+    "gpu_seconds",
+    "ttft_s",
+    "tpot_s",
+    "latency_s",
+    "batch",
+    "max_batch",
+    "max_queries",
+    "weight_memory_bytes",
+    "kv_memory_bytes_per_query",
+    "min_gpus",
+    "feasible",
+    "binding",
+];
+
+fn cost_row(c: &InferenceCost) -> [f64; 20] {
+    [
+        c.prefill_flops,
+        c.decode_flops,
+        c.flops,
+        c.kv_bytes,
+        c.weight_bytes,
+        c.bytes,
+        c.eflops,
+        c.seconds,
+        c.gpu_seconds,
+        c.ttft_s,
+        c.tpot_s,
+        c.latency_s,
+        c.batch,
+        c.max_batch,
+        c.max_queries,
+        c.weight_memory_bytes,
+        c.kv_memory_bytes_per_query,
+        c.min_gpus,
+        f64::from(u8::from(c.feasible)),
+        f64::from(c.binding.code()),
+    ]
+}
+
+const TRAINING_COST_FIELDS: [&str; 5] = ["flops", "gpu_hours", "wall_seconds", "days", "usd"];
+
+fn slice<'a>(
+    field: &str,
+    a: &'a PyReadonlyArray1<'_, f64>,
+    n: usize,
+) -> Result<&'a [f64], PlanError> {
+    let s = a
+        .as_slice()
+        .map_err(|_| PlanError::invalid(field, "must be a contiguous float64 array"))?;
+    if s.len() != n {
+        return Err(PlanError::invalid(
+            field,
+            format!("has {} elements where the other arrays have {n}", s.len()),
+        ));
+    }
+    Ok(s)
+}
+
+fn opt_slice<'a>(
+    field: &str,
+    a: &'a Option<PyReadonlyArray1<'_, f64>>,
+    n: usize,
+) -> Result<Option<&'a [f64]>, PlanError> {
+    a.as_ref().map(|a| slice(field, a, n)).transpose()
+}
+
+fn to_array<'py>(
+    py: Python<'py>,
+    rows: usize,
+    n: usize,
+    data: Vec<f64>,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    data.into_pyarray(py).reshape([rows, n])
+}
+
+#[pyfunction]
+#[pyo3(signature = (
+    model, hardware, prompt_tokens, gen_tokens, samples, kv_budget, block_size, batch_size, *,
+    attention, batch, prefix_sharing, prefill, time_model, weight_dtype, kv_dtype, compute_dtype,
+    gpus
+))]
+#[allow(clippy::too_many_arguments)]
+fn inference_cost<'py>(
+    py: Python<'py>,
+    model: &NativeModel,
+    hardware: &NativeHardware,
+    prompt_tokens: PyReadonlyArray1<'py, f64>,
+    gen_tokens: PyReadonlyArray1<'py, f64>,
+    samples: PyReadonlyArray1<'py, f64>,
+    kv_budget: Option<PyReadonlyArray1<'py, f64>>,
+    block_size: Option<PyReadonlyArray1<'py, f64>>,
+    batch_size: Option<PyReadonlyArray1<'py, f64>>,
+    attention: &str,
+    batch: &str,
+    prefix_sharing: bool,
+    prefill: bool,
+    time_model: &str,
+    weight_dtype: &str,
+    kv_dtype: &str,
+    compute_dtype: &str,
+    gpus: f64,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let n = prompt_tokens.len()?;
+    let prompt = slice("prompt_tokens", &prompt_tokens, n).py_err(py)?;
+    let gen = slice("gen_tokens", &gen_tokens, n).py_err(py)?;
+    let k = slice("samples", &samples, n).py_err(py)?;
+    let budget = opt_slice("kv_budget", &kv_budget, n).py_err(py)?;
+    let block = opt_slice("block_size", &block_size, n).py_err(py)?;
+    let batch_sizes = opt_slice("batch", &batch_size, n).py_err(py)?;
+    // Check the kind once with placeholder parameters; each element fills in its own below.
+    Attention::from_parts(attention, budget.map(|_| 1.0), block.map(|_| 1.0)).py_err(py)?;
+    let options = InferenceOptions {
+        prefix_sharing,
+        prefill,
+        batch: match (batch, batch_sizes) {
+            ("amortized", None) => Batch::Amortized,
+            ("max", None) => Batch::Max,
+            ("fixed", Some(_)) => Batch::Fixed(1.0),
+            _ => {
+                return Err(to_py(
+                    py,
+                    PlanError::invalid("batch", format!("unknown batch mode '{batch}'")),
+                    None,
+                ))
+            }
+        },
+        time_model: TimeModel::parse(time_model).py_err(py)?,
+        weight_dtype: Dtype::parse("weight_dtype", weight_dtype).py_err(py)?,
+        kv_dtype: Dtype::parse("kv_dtype", kv_dtype).py_err(py)?,
+        compute_dtype: Dtype::parse("compute_dtype", compute_dtype).py_err(py)?,
+        gpus,
+    };
+    let (m, hw) = (&model.0, &hardware.0);
+    let result = detached(py, || {
+        let rows = INFERENCE_COST_FIELDS.len();
+        let mut out = vec![0.0; rows * n];
+        for i in 0..n {
+            let attention = match attention {
+                "topk" => Attention::TopK {
+                    budget: budget.map_or(0.0, |b| b[i]),
+                },
+                "block_topk" => Attention::BlockTopK {
+                    budget: budget.map_or(0.0, |b| b[i]),
+                    block_size: block.map_or(0.0, |b| b[i]),
+                },
+                _ => Attention::Dense,
+            };
+            let q = InferenceQuery {
+                prompt_tokens: prompt[i],
+                gen_tokens: gen[i],
+                samples: k[i],
+                attention,
+            };
+            let opt = match batch_sizes {
+                Some(b) => InferenceOptions {
+                    batch: Batch::Fixed(b[i]),
+                    ..options
+                },
+                None => options,
+            };
+            let c = core_inference_cost(m, hw, &q, &opt).map_err(|e| (i, e))?;
+            for (r, v) in cost_row(&c).into_iter().enumerate() {
+                out[r * n + i] = v;
+            }
+        }
+        Ok(out)
+    });
+    let out = result.map_err(|(i, e)| to_py(py, e, (n > 1).then_some(i)))?;
+    to_array(py, INFERENCE_COST_FIELDS.len(), n, out)
+}
+
+/// Returns the (fields x n) array and whether the `usd` row is meaningful (a price is known).
+#[pyfunction]
+#[pyo3(signature = (model, hardware, tokens, *, gpus, mfu, seq_len, compute_dtype))]
+#[allow(clippy::too_many_arguments)]
+fn training_cost<'py>(
+    py: Python<'py>,
+    model: &NativeModel,
+    hardware: &NativeHardware,
+    tokens: PyReadonlyArray1<'py, f64>,
+    gpus: f64,
+    mfu: Option<f64>,
+    seq_len: Option<f64>,
+    compute_dtype: &str,
+) -> PyResult<(Bound<'py, PyArray2<f64>>, bool)> {
+    let n = tokens.len()?;
+    let tokens = slice("tokens", &tokens, n).py_err(py)?;
+    let opt = TrainingOptions {
+        gpus,
+        mfu,
+        seq_len,
+        compute_dtype: Dtype::parse("compute_dtype", compute_dtype).py_err(py)?,
+    };
+    let (m, hw) = (&model.0, &hardware.0);
+    let rows = TRAINING_COST_FIELDS.len();
+    let out = detached(py, || {
+        let mut out = vec![0.0; rows * n];
+        for (i, &d) in tokens.iter().enumerate() {
+            let c = core_training_cost(m, hw, d, &opt).map_err(|e| (i, e))?;
+            for (r, v) in [
+                c.flops,
+                c.gpu_hours,
+                c.wall_seconds,
+                c.days,
+                c.usd.unwrap_or(0.0),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                out[r * n + i] = v;
+            }
+        }
+        Ok(out)
+    })
+    .map_err(|(i, e)| to_py(py, e, (n > 1).then_some(i)))?;
+    Ok((to_array(py, rows, n, out)?, hw.usd_per_hour.is_some()))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("INFERENCE_COST_FIELDS", INFERENCE_COST_FIELDS.to_vec())?;
+    m.add("TRAINING_COST_FIELDS", TRAINING_COST_FIELDS.to_vec())?;
+    m.add(
+        "BINDINGS",
+        Binding::ALL.iter().map(|b| b.name()).collect::<Vec<_>>(),
+    )?;
+    m.add_function(wrap_pyfunction!(inference_cost, m)?)?;
+    m.add_function(wrap_pyfunction!(training_cost, m)?)?;
+    Ok(())
+}

@@ -70,7 +70,7 @@ def inference_cost(
     kv_dtype: str,
     compute_dtype: str,
     gpus: float,
-) -> npt.NDArray[np.float64]: ...
+) -> list[npt.NDArray[np.float64]]: ...
 def training_cost(
     model: NativeModel,
     hardware: NativeHardware,
@@ -80,4 +80,4 @@ def training_cost(
     mfu: float | None,
     seq_len: float | None,
     compute_dtype: str,
-) -> tuple[npt.NDArray[np.float64], bool]: ...
+) -> tuple[list[npt.NDArray[np.float64]], bool]: ...

@@ -52,6 +52,7 @@ impl fmt::Display for NameKind {
 }
 
 impl PlanError {
+    #[inline]
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
         PlanError::InvalidArgument {
             field: field.into(),
@@ -60,6 +61,7 @@ impl PlanError {
     }
 
     /// The input field the error is about.
+    #[inline]
     pub fn field(&self) -> &str {
         match self {
             PlanError::InvalidArgument { field, .. }
@@ -76,6 +78,7 @@ pub type Result<T> = std::result::Result<T, PlanError>;
 pub mod check {
     use super::{PlanError, Result};
 
+    #[inline]
     pub fn finite(field: &str, v: f64) -> Result<f64> {
         if v.is_finite() {
             Ok(v)
@@ -87,6 +90,7 @@ pub mod check {
         }
     }
 
+    #[inline]
     pub fn positive(field: &str, v: f64) -> Result<f64> {
         finite(field, v)?;
         if v > 0.0 {
@@ -96,6 +100,7 @@ pub mod check {
         }
     }
 
+    #[inline]
     pub fn non_negative(field: &str, v: f64) -> Result<f64> {
         finite(field, v)?;
         if v >= 0.0 {
@@ -106,6 +111,7 @@ pub mod check {
     }
 
     /// A fraction in (0, 1], such as an efficiency.
+    #[inline]
     pub fn unit_fraction(field: &str, v: f64) -> Result<f64> {
         positive(field, v)?;
         if v <= 1.0 {
@@ -119,6 +125,7 @@ pub mod check {
     }
 
     /// A whole number >= `min` carried as f64 (numpy float arrays reach the core this way).
+    #[inline]
     pub fn whole_at_least(field: &str, v: f64, min: f64) -> Result<f64> {
         finite(field, v)?;
         if v.fract() != 0.0 {

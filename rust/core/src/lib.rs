@@ -8,6 +8,6 @@ pub mod error;
 pub use catalog::{Catalog, Dtype, Family, Hardware, Model, Moe};
 pub use cost::{
     inference_cost, training_cost, Attention, Batch, Binding, InferenceCost, InferenceOptions,
-    InferenceQuery, TimeModel, TrainingCost, TrainingOptions,
+    InferenceQuery, Pricer, TimeModel, TrainingCost, TrainingOptions,
 };
 pub use error::{PlanError, Result};

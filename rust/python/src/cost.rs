@@ -1,19 +1,18 @@
 //! Vectorised cost entry points: equal-length float64 arrays in (the façade broadcasts), one
 //! (fields x n) float64 array out, the loop run in Rust with the GIL released.
 
-use numpy::{IntoPyArray, PyArray2, PyArrayMethods, PyReadonlyArray1};
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use scaleplan_core::{
-    inference_cost as core_inference_cost, training_cost as core_training_cost, Attention, Batch,
-    Binding, Dtype, InferenceCost, InferenceOptions, InferenceQuery, PlanError, TimeModel,
-    TrainingOptions,
+    training_cost as core_training_cost, Attention, Batch, Binding, Dtype, InferenceCost,
+    InferenceOptions, InferenceQuery, PlanError, Pricer, TimeModel, TrainingOptions,
 };
 
 use crate::catalog::{NativeHardware, NativeModel};
 use crate::detached;
 use crate::errors::{to_py, IntoPyResult};
 
-/// Row order of the array `inference_cost` returns; `feasible` is 0/1 and `binding` the index
+/// Order of the arrays `inference_cost` returns; `feasible` is 0/1 and `binding` the index
 /// into BINDINGS.
 const INFERENCE_COST_FIELDS: [&str; 20] = [
     "prefill_flops",
@@ -90,13 +89,25 @@ fn opt_slice<'a>(
     a.as_ref().map(|a| slice(field, a, n)).transpose()
 }
 
-fn to_array<'py>(
-    py: Python<'py>,
-    rows: usize,
-    n: usize,
-    data: Vec<f64>,
-) -> PyResult<Bound<'py, PyArray2<f64>>> {
-    data.into_pyarray(py).reshape([rows, n])
+/// One vector per result field. Separate allocations of n floats (not one of fields x n) keep
+/// each below glibc's mmap threshold, so repeated calls reuse memory instead of page-faulting.
+struct Columns(Vec<Vec<f64>>);
+
+impl Columns {
+    fn new(fields: usize, n: usize) -> Self {
+        Columns((0..fields).map(|_| vec![0.0; n]).collect())
+    }
+
+    #[inline]
+    fn set(&mut self, i: usize, row: &[f64]) {
+        for (column, &v) in self.0.iter_mut().zip(row) {
+            column[i] = v;
+        }
+    }
+
+    fn into_arrays(self, py: Python<'_>) -> Vec<Bound<'_, PyArray1<f64>>> {
+        self.0.into_iter().map(|c| c.into_pyarray(py)).collect()
+    }
 }
 
 #[pyfunction]
@@ -125,7 +136,7 @@ fn inference_cost<'py>(
     kv_dtype: &str,
     compute_dtype: &str,
     gpus: f64,
-) -> PyResult<Bound<'py, PyArray2<f64>>> {
+) -> PyResult<Vec<Bound<'py, PyArray1<f64>>>> {
     let n = prompt_tokens.len()?;
     let prompt = slice("prompt_tokens", &prompt_tokens, n).py_err(py)?;
     let gen = slice("gen_tokens", &gen_tokens, n).py_err(py)?;
@@ -133,8 +144,9 @@ fn inference_cost<'py>(
     let budget = opt_slice("kv_budget", &kv_budget, n).py_err(py)?;
     let block = opt_slice("block_size", &block_size, n).py_err(py)?;
     let batch_sizes = opt_slice("batch", &batch_size, n).py_err(py)?;
-    // Check the kind once with placeholder parameters; each element fills in its own below.
-    Attention::from_parts(attention, budget.map(|_| 1.0), block.map(|_| 1.0)).py_err(py)?;
+    // Parse the kind once with placeholder parameters; each element fills in its own below.
+    let kind =
+        Attention::from_parts(attention, budget.map(|_| 1.0), block.map(|_| 1.0)).py_err(py)?;
     let options = InferenceOptions {
         prefix_sharing,
         prefill,
@@ -156,20 +168,29 @@ fn inference_cost<'py>(
         compute_dtype: Dtype::parse("compute_dtype", compute_dtype).py_err(py)?,
         gpus,
     };
-    let (m, hw) = (&model.0, &hardware.0);
+    let pricer = Pricer::new(&model.0, &hardware.0, &options).py_err(py)?;
+    let fixed_batch = |b: f64| -> Result<Pricer<'_>, PlanError> {
+        Pricer::new(
+            &model.0,
+            &hardware.0,
+            &InferenceOptions {
+                batch: Batch::Fixed(b),
+                ..options
+            },
+        )
+    };
     let result = detached(py, || {
-        let rows = INFERENCE_COST_FIELDS.len();
-        let mut out = vec![0.0; rows * n];
+        let mut out = Columns::new(INFERENCE_COST_FIELDS.len(), n);
         for i in 0..n {
-            let attention = match attention {
-                "topk" => Attention::TopK {
+            let attention = match kind {
+                Attention::Dense => Attention::Dense,
+                Attention::TopK { .. } => Attention::TopK {
                     budget: budget.map_or(0.0, |b| b[i]),
                 },
-                "block_topk" => Attention::BlockTopK {
+                Attention::BlockTopK { .. } => Attention::BlockTopK {
                     budget: budget.map_or(0.0, |b| b[i]),
                     block_size: block.map_or(0.0, |b| b[i]),
                 },
-                _ => Attention::Dense,
             };
             let q = InferenceQuery {
                 prompt_tokens: prompt[i],
@@ -177,25 +198,20 @@ fn inference_cost<'py>(
                 samples: k[i],
                 attention,
             };
-            let opt = match batch_sizes {
-                Some(b) => InferenceOptions {
-                    batch: Batch::Fixed(b[i]),
-                    ..options
-                },
-                None => options,
-            };
-            let c = core_inference_cost(m, hw, &q, &opt).map_err(|e| (i, e))?;
-            for (r, v) in cost_row(&c).into_iter().enumerate() {
-                out[r * n + i] = v;
+            let c = match batch_sizes {
+                Some(b) => fixed_batch(b[i]).and_then(|p| p.price(&q)),
+                None => pricer.price(&q),
             }
+            .map_err(|e| (i, e))?;
+            out.set(i, &cost_row(&c));
         }
         Ok(out)
     });
     let out = result.map_err(|(i, e)| to_py(py, e, (n > 1).then_some(i)))?;
-    to_array(py, INFERENCE_COST_FIELDS.len(), n, out)
+    Ok(out.into_arrays(py))
 }
 
-/// Returns the (fields x n) array and whether the `usd` row is meaningful (a price is known).
+/// Returns one array per field and whether the `usd` row is meaningful (a price is known).
 #[pyfunction]
 #[pyo3(signature = (model, hardware, tokens, *, gpus, mfu, seq_len, compute_dtype))]
 #[allow(clippy::too_many_arguments)]
@@ -208,7 +224,7 @@ fn training_cost<'py>(
     mfu: Option<f64>,
     seq_len: Option<f64>,
     compute_dtype: &str,
-) -> PyResult<(Bound<'py, PyArray2<f64>>, bool)> {
+) -> PyResult<(Vec<Bound<'py, PyArray1<f64>>>, bool)> {
     let n = tokens.len()?;
     let tokens = slice("tokens", &tokens, n).py_err(py)?;
     let opt = TrainingOptions {
@@ -218,28 +234,25 @@ fn training_cost<'py>(
         compute_dtype: Dtype::parse("compute_dtype", compute_dtype).py_err(py)?,
     };
     let (m, hw) = (&model.0, &hardware.0);
-    let rows = TRAINING_COST_FIELDS.len();
     let out = detached(py, || {
-        let mut out = vec![0.0; rows * n];
+        let mut out = Columns::new(TRAINING_COST_FIELDS.len(), n);
         for (i, &d) in tokens.iter().enumerate() {
             let c = core_training_cost(m, hw, d, &opt).map_err(|e| (i, e))?;
-            for (r, v) in [
-                c.flops,
-                c.gpu_hours,
-                c.wall_seconds,
-                c.days,
-                c.usd.unwrap_or(0.0),
-            ]
-            .into_iter()
-            .enumerate()
-            {
-                out[r * n + i] = v;
-            }
+            out.set(
+                i,
+                &[
+                    c.flops,
+                    c.gpu_hours,
+                    c.wall_seconds,
+                    c.days,
+                    c.usd.unwrap_or(0.0),
+                ],
+            );
         }
         Ok(out)
     })
     .map_err(|(i, e)| to_py(py, e, (n > 1).then_some(i)))?;
-    Ok((to_array(py, rows, n, out)?, hw.usd_per_hour.is_some()))
+    Ok((out.into_arrays(py), hw.usd_per_hour.is_some()))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

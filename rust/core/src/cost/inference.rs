@@ -155,11 +155,37 @@ impl Binding {
 }
 
 impl InferenceQuery {
+    #[cold]
     pub fn validate(&self) -> Result<()> {
         check::non_negative("prompt_tokens", self.prompt_tokens)?;
         check::positive("gen_tokens", self.gen_tokens)?;
         check::whole_at_least("samples", self.samples, 1.0)?;
         self.attention.validate()
+    }
+}
+
+impl InferenceQuery {
+    /// The common case decided with a few comparisons; `validate` builds the error otherwise.
+    #[inline(always)]
+    fn plainly_valid(&self) -> bool {
+        let whole = |v: f64| v < 9.0e15 && (v as i64) as f64 == v;
+        let base = self.prompt_tokens >= 0.0
+            && self.prompt_tokens.is_finite()
+            && self.gen_tokens > 0.0
+            && self.gen_tokens.is_finite()
+            && self.samples >= 1.0
+            && whole(self.samples);
+        base && match self.attention {
+            Attention::Dense => true,
+            Attention::TopK { budget } => budget >= 1.0 && whole(budget),
+            Attention::BlockTopK { budget, block_size } => {
+                budget >= 1.0
+                    && whole(budget)
+                    && block_size >= 1.0
+                    && whole(block_size)
+                    && block_size <= budget
+            }
+        }
     }
 }
 
@@ -180,152 +206,223 @@ pub fn inference_cost(
     q: &InferenceQuery,
     opt: &InferenceOptions,
 ) -> Result<InferenceCost> {
-    q.validate()?;
-    opt.validate()?;
-    let peak_per_gpu = hw.peak_flops(opt.compute_dtype)?;
-    let intensity = peak_per_gpu / hw.hbm_bytes_per_s;
+    Pricer::new(model, hw, opt)?.price(q)
+}
 
-    let (l_in, l, k) = (q.prompt_tokens, q.gen_tokens, q.samples);
-    let n = model.flop_params;
-    let a = model.attention_dim();
-    let kv = model.kv_elems_per_token();
-    let (b_kv, b_w) = (opt.kv_dtype.bytes(), opt.weight_dtype.bytes());
+/// Prices many queries under one model, hardware and set of options: the options are checked
+/// and the per-model constants computed once, so vectorised calls and solvers pay only for the
+/// per-query arithmetic.
+#[derive(Debug, Clone)]
+pub struct Pricer<'a> {
+    model: &'a Model,
+    opt: InferenceOptions,
+    n: f64,
+    a: f64,
+    kv: f64,
+    b_kv: f64,
+    b_w: f64,
+    intensity: f64,
+    weight_memory: f64,
+    free_memory: f64,
+    max_context: f64,
+    // Reciprocals: the per-query path multiplies instead of dividing by constants.
+    inv_hbm_per_gpu: f64,
+    inv_peak: f64,
+    inv_bandwidth: f64,
+}
 
-    let dense_sum = dense_context_sum(l_in, l);
-    // Context pairs the prompt contributes once per step and those each sample owns.
-    let shared_prompt = l_in * l;
-    let own = 0.5 * l * l;
-    let dense_reads = |elems: f64| {
-        if opt.prefix_sharing {
-            elems * (shared_prompt + k * own)
-        } else {
-            elems * k * dense_sum
+impl<'a> Pricer<'a> {
+    pub fn new(model: &'a Model, hw: &Hardware, opt: &InferenceOptions) -> Result<Self> {
+        opt.validate()?;
+        let peak_per_gpu = hw.peak_flops(opt.compute_dtype)?;
+        let b_w = opt.weight_dtype.bytes();
+        let weight_memory = b_w * model.total_params;
+        Ok(Pricer {
+            model,
+            opt: *opt,
+            n: model.flop_params,
+            a: model.attention_dim(),
+            kv: model.kv_elems_per_token(),
+            b_kv: opt.kv_dtype.bytes(),
+            b_w,
+            intensity: peak_per_gpu / hw.hbm_bytes_per_s,
+            weight_memory,
+            free_memory: hw.hbm_bytes * opt.gpus - weight_memory,
+            max_context: model.max_context as f64,
+            inv_hbm_per_gpu: 1.0 / hw.hbm_bytes,
+            inv_peak: 1.0 / (peak_per_gpu * opt.gpus * hw.prefill_mfu),
+            inv_bandwidth: 1.0 / (hw.hbm_bytes_per_s * opt.gpus * hw.decode_bw_util),
+        })
+    }
+
+    #[inline]
+    fn phase(&self, flops: f64, bytes: f64) -> f64 {
+        let (compute, memory) = (flops * self.inv_peak, bytes * self.inv_bandwidth);
+        match self.opt.time_model {
+            TimeModel::Additive => compute + memory,
+            TimeModel::Roofline => compute.max(memory),
         }
-    };
+    }
 
-    let (attended, kv_reads, scoring_flops) = match q.attention {
-        Attention::Dense => (dense_sum, dense_reads(b_kv * kv), 0.0),
-        Attention::TopK { budget } => {
-            let s = sparse_context_sum(l_in, l, budget);
-            // Each sample selects its own tokens, so sparse reads are never shared.
-            (s, b_kv * kv * k * s, 0.0)
+    // Always inlined: returned by value, the 20-field result would otherwise be memmoved.
+    #[inline(always)]
+    pub fn price(&self, q: &InferenceQuery) -> Result<InferenceCost> {
+        if !q.plainly_valid() {
+            q.validate()?;
         }
-        Attention::BlockTopK { budget, block_size } => {
-            let s = sparse_context_sum(l_in, l, budget);
-            let scores = dense_reads(b_kv * kv / 2.0) / block_size;
-            (
-                s,
-                b_kv * kv * k * s + scores,
-                k * 2.0 * a * dense_sum / block_size,
-            )
-        }
-    };
+        let opt = &self.opt;
+        let (l_in, l, k) = (q.prompt_tokens, q.gen_tokens, q.samples);
+        let (n, a, kv, b_kv, b_w) = (self.n, self.a, self.kv, self.b_kv, self.b_w);
 
-    let prefill_flops = if opt.prefill {
-        2.0 * n * l_in + 2.0 * a * l_in * l_in
-    } else {
-        0.0
-    };
-    let decode_flops = k * (2.0 * n * l + 4.0 * a * attended) + scoring_flops;
-
-    // Memory fit: all weights stay resident; a query's cache grows to full length.
-    let capacity = hw.hbm_bytes * opt.gpus;
-    let weight_memory = b_w * model.total_params;
-    let cached_tokens = if opt.prefix_sharing {
-        l_in + k * l
-    } else {
-        k * (l_in + l)
-    };
-    let per_token_memory = match q.attention {
-        Attention::BlockTopK { block_size, .. } => b_kv * kv * (1.0 + 0.5 / block_size),
-        _ => b_kv * kv,
-    };
-    let kv_memory_per_query = per_token_memory * cached_tokens;
-    let free = capacity - weight_memory;
-    let max_queries = if free > 0.0 {
-        (free / kv_memory_per_query).floor()
-    } else {
-        0.0
-    };
-    let max_batch = max_queries * k;
-    let binding = if l_in + l > model.max_context as f64 {
-        Binding::Context
-    } else if free <= 0.0 {
-        Binding::Weights
-    } else if max_queries < 1.0 {
-        Binding::KvCache
-    } else {
-        Binding::None
-    };
-    let feasible = binding == Binding::None;
-
-    // Batch in use; an infeasible configuration is priced as if one query fit, so every number
-    // stays finite and the plan can still say what it would cost.
-    let fit_cap = if feasible { max_batch } else { k };
-    let batch = match opt.batch {
-        Batch::Amortized => f64::INFINITY,
-        Batch::Max => fit_cap,
-        Batch::Fixed(b) => {
-            if b < k {
-                return Err(PlanError::invalid(
-                    "batch",
-                    format!("must be at least samples ({k}) since a query's samples decode together, got {b}"),
-                ));
+        let dense_sum = dense_context_sum(l_in, l);
+        // Context pairs the prompt contributes once per step and those each sample owns.
+        let shared_prompt = l_in * l;
+        let own = 0.5 * l * l;
+        let dense_reads = |elems: f64| {
+            if opt.prefix_sharing {
+                elems * (shared_prompt + k * own)
+            } else {
+                elems * k * dense_sum
             }
-            b.min(fit_cap)
-        }
-    };
-    let steps = l * k;
-    let weight_bytes = if batch.is_finite() {
-        b_w * model.weight_params_read(batch) * steps / batch
+        };
+
+        let (attended, kv_reads, scoring_flops) = match q.attention {
+            Attention::Dense => (dense_sum, dense_reads(b_kv * kv), 0.0),
+            Attention::TopK { budget } => {
+                let s = sparse_context_sum(l_in, l, budget);
+                // Each sample selects its own tokens, so sparse reads are never shared.
+                (s, b_kv * kv * k * s, 0.0)
+            }
+            Attention::BlockTopK { budget, block_size } => {
+                let s = sparse_context_sum(l_in, l, budget);
+                let scores = dense_reads(b_kv * kv / 2.0) / block_size;
+                (
+                    s,
+                    b_kv * kv * k * s + scores,
+                    k * 2.0 * a * dense_sum / block_size,
+                )
+            }
+        };
+
+        let prefill_flops = if opt.prefill {
+            2.0 * n * l_in + 2.0 * a * l_in * l_in
+        } else {
+            0.0
+        };
+        let decode_flops = k * (2.0 * n * l + 4.0 * a * attended) + scoring_flops;
+
+        // Memory fit: all weights stay resident; a query's cache grows to full length.
+        let cached_tokens = if opt.prefix_sharing {
+            l_in + k * l
+        } else {
+            k * (l_in + l)
+        };
+        let per_token_memory = match q.attention {
+            Attention::BlockTopK { block_size, .. } => b_kv * kv * (1.0 + 0.5 / block_size),
+            _ => b_kv * kv,
+        };
+        let kv_memory_per_query = per_token_memory * cached_tokens;
+        let free = self.free_memory;
+        let max_queries = if free > 0.0 {
+            whole_part(free / kv_memory_per_query)
+        } else {
+            0.0
+        };
+        let max_batch = max_queries * k;
+        let binding = if l_in + l > self.max_context {
+            Binding::Context
+        } else if free <= 0.0 {
+            Binding::Weights
+        } else if max_queries < 1.0 {
+            Binding::KvCache
+        } else {
+            Binding::None
+        };
+        let feasible = binding == Binding::None;
+
+        // Batch in use; an infeasible configuration is priced as if one query fit, so every
+        // number stays finite and the plan can still say what it would cost.
+        let fit_cap = if feasible { max_batch } else { k };
+        let batch = match opt.batch {
+            Batch::Amortized => f64::INFINITY,
+            Batch::Max => fit_cap,
+            Batch::Fixed(b) => {
+                if b < k {
+                    return Err(PlanError::invalid(
+                        "batch",
+                        format!(
+                            "must be at least samples ({k}) since a query's samples decode \
+                             together, got {b}"
+                        ),
+                    ));
+                }
+                b.min(fit_cap)
+            }
+        };
+        let weight_bytes = if batch.is_finite() {
+            b_w * self.model.weight_params_read(batch) * l * k / batch
+        } else {
+            0.0
+        };
+
+        let flops = prefill_flops + decode_flops;
+        let bytes = kv_reads + weight_bytes;
+        let eflops = flops + self.intensity * bytes;
+
+        // Prefill is compute-bound (intensity ~ L_in): it is priced by its FLOPs.
+        let ttft_s = self.phase(prefill_flops, 0.0);
+        let seconds = ttft_s + self.phase(decode_flops, bytes);
+        // Latency: L steps, each doing the work of every sequence in the batch (the query's k
+        // samples alone when the batch is unset), weights read once per step.
+        let (latency_batch, share) = if batch.is_finite() {
+            (batch, batch / k)
+        } else {
+            (k, 1.0)
+        };
+        let decode_latency = self.phase(
+            decode_flops * share,
+            kv_reads * share + b_w * self.model.weight_params_read(latency_batch) * l,
+        );
+        let needed = (self.weight_memory + kv_memory_per_query) * self.inv_hbm_per_gpu;
+
+        Ok(InferenceCost {
+            prefill_flops,
+            decode_flops,
+            flops,
+            kv_bytes: kv_reads,
+            weight_bytes,
+            bytes,
+            eflops,
+            seconds,
+            gpu_seconds: seconds * opt.gpus,
+            ttft_s,
+            tpot_s: decode_latency / l,
+            latency_s: ttft_s + decode_latency,
+            batch,
+            max_batch,
+            max_queries,
+            weight_memory_bytes: self.weight_memory,
+            kv_memory_bytes_per_query: kv_memory_per_query,
+            min_gpus: ceil_positive(needed).max(1.0),
+            feasible,
+            binding,
+        })
+    }
+}
+
+/// floor() of a non-negative finite number. The cast compiles to one instruction where
+/// `f64::floor` is a libm call on baseline x86-64; both saturate far above any batch size.
+#[inline]
+fn whole_part(x: f64) -> f64 {
+    (x as u64) as f64
+}
+
+#[inline]
+fn ceil_positive(x: f64) -> f64 {
+    let w = whole_part(x);
+    if x > w {
+        w + 1.0
     } else {
-        0.0
-    };
-
-    let flops = prefill_flops + decode_flops;
-    let bytes = kv_reads + weight_bytes;
-    let eflops = flops + intensity * bytes;
-
-    let peak = peak_per_gpu * opt.gpus * hw.prefill_mfu;
-    let bandwidth = hw.hbm_bytes_per_s * opt.gpus * hw.decode_bw_util;
-    let phase = |f: f64, b: f64| match opt.time_model {
-        TimeModel::Additive => f / peak + b / bandwidth,
-        TimeModel::Roofline => (f / peak).max(b / bandwidth),
-    };
-    // Prefill is compute-bound (intensity ~ L_in): it is priced by its FLOPs.
-    let ttft_s = phase(prefill_flops, 0.0);
-    let seconds = ttft_s + phase(decode_flops, bytes);
-    // Latency: L steps, each doing the work of every sequence in the batch (the query's k
-    // samples alone when the batch is unset), weights read once per step.
-    let latency_batch = if batch.is_finite() { batch } else { k };
-    let share = latency_batch / k;
-    let decode_latency = phase(
-        decode_flops * share,
-        kv_reads * share + b_w * model.weight_params_read(latency_batch) * l,
-    );
-
-    Ok(InferenceCost {
-        prefill_flops,
-        decode_flops,
-        flops,
-        kv_bytes: kv_reads,
-        weight_bytes,
-        bytes,
-        eflops,
-        seconds,
-        gpu_seconds: seconds * opt.gpus,
-        ttft_s,
-        tpot_s: decode_latency / l,
-        latency_s: ttft_s + decode_latency,
-        batch,
-        max_batch,
-        max_queries,
-        weight_memory_bytes: weight_memory,
-        kv_memory_bytes_per_query: kv_memory_per_query,
-        min_gpus: ((weight_memory + kv_memory_per_query) / hw.hbm_bytes)
-            .ceil()
-            .max(1.0),
-        feasible,
-        binding,
-    })
+        w
+    }
 }

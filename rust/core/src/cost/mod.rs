@@ -7,6 +7,7 @@ mod training;
 
 pub use attention::Attention;
 pub use inference::{
-    inference_cost, Batch, Binding, InferenceCost, InferenceOptions, InferenceQuery, TimeModel,
+    inference_cost, Batch, Binding, InferenceCost, InferenceOptions, InferenceQuery, Pricer,
+    TimeModel,
 };
 pub use training::{training_cost, TrainingCost, TrainingOptions};

@@ -37,6 +37,7 @@ pub enum NameKind {
     Hardware,
     Model,
     Family,
+    Law,
     Option,
 }
 
@@ -46,6 +47,7 @@ impl fmt::Display for NameKind {
             NameKind::Hardware => "hardware",
             NameKind::Model => "model",
             NameKind::Family => "family",
+            NameKind::Law => "law",
             NameKind::Option => "option",
         })
     }

@@ -4,6 +4,8 @@
 pub mod catalog;
 pub mod cost;
 pub mod error;
+pub mod laws;
+pub mod plan;
 
 pub use catalog::{Catalog, Dtype, Family, Hardware, Model, Moe};
 pub use cost::{

@@ -167,9 +167,10 @@ fn inference_cost<'py>(
         kv_dtype: Dtype::parse("kv_dtype", kv_dtype).py_err(py)?,
         compute_dtype: Dtype::parse("compute_dtype", compute_dtype).py_err(py)?,
         gpus,
+        fractional_batch: false,
     };
     let pricer = Pricer::new(&model.0, &hardware.0, &options).py_err(py)?;
-    let fixed_batch = |b: f64| -> Result<Pricer<'_>, PlanError> {
+    let fixed_batch = |b: f64| -> Result<Pricer, PlanError> {
         Pricer::new(
             &model.0,
             &hardware.0,

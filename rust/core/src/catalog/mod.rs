@@ -15,10 +15,12 @@ pub use hardware::{Dtype, Hardware};
 pub use model::{Model, Moe};
 
 use crate::error::{NameKind, PlanError, Result};
+use crate::laws::LossLaw;
 
-const SHIPPED: [(&str, &str); 2] = [
+const SHIPPED: [(&str, &str); 3] = [
     ("hardware.toml", include_str!("../../catalog/hardware.toml")),
     ("models.toml", include_str!("../../catalog/models.toml")),
+    ("laws.toml", include_str!("../../catalog/laws.toml")),
 ];
 
 /// Environment variable listing extra catalog files, separated like `PATH`.
@@ -39,6 +41,7 @@ pub struct Catalog {
     pub hardware: BTreeMap<String, Hardware>,
     pub models: BTreeMap<String, Model>,
     pub families: BTreeMap<String, Family>,
+    pub laws: BTreeMap<String, LossLaw>,
 }
 
 impl Catalog {
@@ -115,6 +118,13 @@ impl Catalog {
                     |m| m.validate(),
                 )
                 .map_err(|(entry, e)| err(&entry, e.field(), reason_of(&e)))?,
+                "law" => merge(
+                    &mut next.laws,
+                    parse_entries::<LossLaw>(file, &key, entries)?,
+                    |l| &l.name,
+                    |l| l.validate(),
+                )
+                .map_err(|(entry, e)| err(&entry, e.field(), reason_of(&e)))?,
                 "family" => merge(
                     &mut next.families,
                     parse_entries::<Family>(file, &key, entries)?,
@@ -126,7 +136,8 @@ impl Catalog {
                     return Err(err(
                         "-",
                         &key,
-                        "unknown section (expected [[hardware]], [[model]] or [[family]])".into(),
+                        "unknown section (expected [[hardware]], [[model]], [[family]] or [[law]])"
+                            .into(),
                     ))
                 }
             }
@@ -172,6 +183,10 @@ impl Catalog {
 
     pub fn family(&self, name: &str) -> Result<&Family> {
         lookup(&self.families, name, "family", NameKind::Family)
+    }
+
+    pub fn law(&self, name: &str) -> Result<&LossLaw> {
+        lookup(&self.laws, name, "law", NameKind::Law)
     }
 }
 

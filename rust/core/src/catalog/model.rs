@@ -119,28 +119,10 @@ impl Model {
         (2 * self.kv_heads * self.head_dim * self.layers) as f64
     }
 
-    fn embedding_params(&self) -> f64 {
-        (self.vocab_size * self.hidden_size) as f64
-    }
-
-    /// Weights one decode step multiplies by, for `tokens` sequences decoded together.
-    ///
-    /// An untied input embedding table is gathered, not multiplied: a step reads one row per
-    /// token. A tied table is read whole as the output head. An MoE step reads the experts its
-    /// tokens are routed to; with uniform routing a layer's expert is touched by at least one of
-    /// `tokens` tokens with probability 1 - (1 - a/E)^tokens.
+    /// Weights one decode step multiplies by, for `tokens` sequences decoded together
+    /// (see [`crate::cost::CostShape::weight_params_read`]).
     pub fn weight_params_read(&self, tokens: f64) -> f64 {
-        let mut params = self.total_params;
-        if !self.tied_embeddings {
-            params -= self.embedding_params();
-            params += tokens * self.hidden_size as f64;
-        }
-        if let Some(moe) = &self.moe {
-            let per_token = moe.active_experts as f64 / moe.experts as f64;
-            let touched = 1.0 - (1.0 - per_token).powf(tokens);
-            params -= moe.expert_params * (1.0 - touched);
-        }
-        params
+        self.cost_shape().weight_params_read(tokens)
     }
 
     /// Build a model from a Hugging Face `config.json` (llama, mistral, qwen2, qwen3, qwen3_moe,

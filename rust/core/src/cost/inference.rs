@@ -1,4 +1,5 @@
 use super::attention::{dense_context_sum, sparse_context_sum, Attention};
+use super::shape::CostShape;
 use crate::catalog::{Dtype, Hardware, Model};
 use crate::error::{check, PlanError, Result};
 
@@ -50,6 +51,9 @@ pub struct InferenceOptions {
     pub compute_dtype: Dtype,
     /// GPUs serving one replica (ideal tensor parallelism: capacity, peak and bandwidth scale).
     pub gpus: f64,
+    /// Take the largest batch as the real number free HBM / KV per query instead of whole
+    /// queries: a fleet average, which keeps costs smooth in model size for the planners.
+    pub fractional_batch: bool,
 }
 
 impl Default for InferenceOptions {
@@ -63,6 +67,7 @@ impl Default for InferenceOptions {
             kv_dtype: Dtype::Bf16,
             compute_dtype: Dtype::Bf16,
             gpus: 1.0,
+            fractional_batch: false,
         }
     }
 }
@@ -213,8 +218,8 @@ pub fn inference_cost(
 /// and the per-model constants computed once, so vectorised calls and solvers pay only for the
 /// per-query arithmetic.
 #[derive(Debug, Clone)]
-pub struct Pricer<'a> {
-    model: &'a Model,
+pub struct Pricer {
+    shape: CostShape,
     opt: InferenceOptions,
     n: f64,
     a: f64,
@@ -231,24 +236,29 @@ pub struct Pricer<'a> {
     inv_bandwidth: f64,
 }
 
-impl<'a> Pricer<'a> {
-    pub fn new(model: &'a Model, hw: &Hardware, opt: &InferenceOptions) -> Result<Self> {
+impl Pricer {
+    pub fn new(model: &Model, hw: &Hardware, opt: &InferenceOptions) -> Result<Self> {
+        Pricer::for_shape(model.cost_shape(), hw, opt)
+    }
+
+    /// A pricer for a model known only by its cost shape (a family interpolated to some N).
+    pub fn for_shape(shape: CostShape, hw: &Hardware, opt: &InferenceOptions) -> Result<Self> {
         opt.validate()?;
         let peak_per_gpu = hw.peak_flops(opt.compute_dtype)?;
         let b_w = opt.weight_dtype.bytes();
-        let weight_memory = b_w * model.total_params;
+        let weight_memory = b_w * shape.total_params;
         Ok(Pricer {
-            model,
+            shape,
             opt: *opt,
-            n: model.flop_params,
-            a: model.attention_dim(),
-            kv: model.kv_elems_per_token(),
+            n: shape.flop_params,
+            a: shape.attention_dim,
+            kv: shape.kv_elems_per_token,
             b_kv: opt.kv_dtype.bytes(),
             b_w,
             intensity: peak_per_gpu / hw.hbm_bytes_per_s,
             weight_memory,
             free_memory: hw.hbm_bytes * opt.gpus - weight_memory,
-            max_context: model.max_context as f64,
+            max_context: shape.max_context,
             inv_hbm_per_gpu: 1.0 / hw.hbm_bytes,
             inv_peak: 1.0 / (peak_per_gpu * opt.gpus * hw.prefill_mfu),
             inv_bandwidth: 1.0 / (hw.hbm_bytes_per_s * opt.gpus * hw.decode_bw_util),
@@ -324,7 +334,12 @@ impl<'a> Pricer<'a> {
         let kv_memory_per_query = per_token_memory * cached_tokens;
         let free = self.free_memory;
         let max_queries = if free > 0.0 {
-            whole_part(free / kv_memory_per_query)
+            let fit = free / kv_memory_per_query;
+            if opt.fractional_batch {
+                fit
+            } else {
+                whole_part(fit)
+            }
         } else {
             0.0
         };
@@ -360,7 +375,7 @@ impl<'a> Pricer<'a> {
             }
         };
         let weight_bytes = if batch.is_finite() {
-            b_w * self.model.weight_params_read(batch) * l * k / batch
+            b_w * self.shape.weight_params_read(batch) * l * k / batch
         } else {
             0.0
         };
@@ -381,7 +396,7 @@ impl<'a> Pricer<'a> {
         };
         let decode_latency = self.phase(
             decode_flops * share,
-            kv_reads * share + b_w * self.model.weight_params_read(latency_batch) * l,
+            kv_reads * share + b_w * self.shape.weight_params_read(latency_batch) * l,
         );
         let needed = (self.weight_memory + kv_memory_per_query) * self.inv_hbm_per_gpu;
 

@@ -3,6 +3,7 @@
 
 pub mod attention;
 mod inference;
+mod shape;
 mod training;
 
 pub use attention::Attention;
@@ -10,4 +11,5 @@ pub use inference::{
     inference_cost, Batch, Binding, InferenceCost, InferenceOptions, InferenceQuery, Pricer,
     TimeModel,
 };
+pub use shape::{CostShape, FamilyShapes, MoeShape};
 pub use training::{training_cost, TrainingCost, TrainingOptions};

@@ -1,0 +1,142 @@
+//! Quality laws (DESIGN section 4): pretraining loss from parameters and tokens, its
+//! data-constrained variant, and the loss-to-task-error law.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{check, PlanError, Result};
+
+/// Muennighoff et al. 2023, fitted decay constant of repeated data (R*_D).
+pub const MUENNIGHOFF_R_STAR_DATA: f64 = 15.387756;
+
+/// L(N, D) = E + A / N^alpha + B / D^beta, optionally with a loss-to-error law on the same scale.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LossLaw {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub source: String,
+    #[serde(rename = "E")]
+    pub e: f64,
+    #[serde(rename = "A")]
+    pub a: f64,
+    #[serde(rename = "B")]
+    pub b: f64,
+    pub alpha: f64,
+    pub beta: f64,
+    /// Task error as a function of this law's loss (only meaningful on the same loss scale).
+    pub error: Option<ErrorLaw>,
+}
+
+/// Gadre et al. 2024: error(L) = eps - k * exp(-gamma * L), clipped to [0, 1].
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorLaw {
+    pub eps: f64,
+    pub k: f64,
+    pub gamma: f64,
+}
+
+/// Unique data available: repeated tokens are worth less (Muennighoff et al. 2023).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DataLimit {
+    pub unique_tokens: f64,
+    pub r_star: f64,
+}
+
+impl DataLimit {
+    pub fn new(unique_tokens: f64, r_star: Option<f64>) -> Result<Self> {
+        Ok(DataLimit {
+            unique_tokens: check::positive("unique_tokens", unique_tokens)?,
+            r_star: check::positive("r_star", r_star.unwrap_or(MUENNIGHOFF_R_STAR_DATA))?,
+        })
+    }
+
+    /// D' = U + U * R* * (1 - exp(-R / R*)) with R = D/U - 1 repetitions; D itself while D <= U.
+    pub fn effective_tokens(&self, d: f64) -> f64 {
+        let u = self.unique_tokens;
+        if d <= u {
+            return d;
+        }
+        let r = d / u - 1.0;
+        u + u * self.r_star * (-(-r / self.r_star).exp_m1())
+    }
+
+    /// dD'/dD: 1 while D <= U, then exp(-R / R*).
+    pub fn effective_tokens_slope(&self, d: f64) -> f64 {
+        if d <= self.unique_tokens {
+            1.0
+        } else {
+            (-(d / self.unique_tokens - 1.0) / self.r_star).exp()
+        }
+    }
+
+    /// What unlimited repetition tends to: U * (1 + R*).
+    pub fn saturated_tokens(&self) -> f64 {
+        self.unique_tokens * (1.0 + self.r_star)
+    }
+}
+
+impl LossLaw {
+    pub fn validate(&self) -> Result<()> {
+        if self.name.trim().is_empty() {
+            return Err(PlanError::invalid("name", "must not be empty"));
+        }
+        check::non_negative("E", self.e)?;
+        check::positive("A", self.a)?;
+        check::positive("B", self.b)?;
+        check::positive("alpha", self.alpha)?;
+        check::positive("beta", self.beta)?;
+        if let Some(err) = &self.error {
+            check::finite("error.eps", err.eps)?;
+            check::positive("error.k", err.k)?;
+            check::positive("error.gamma", err.gamma)?;
+        }
+        Ok(())
+    }
+
+    pub fn loss(&self, n: f64, d: f64) -> f64 {
+        self.e + self.a * n.powf(-self.alpha) + self.b * d.powf(-self.beta)
+    }
+
+    /// Loss with D replaced by the effective token count under a data limit.
+    pub fn loss_limited(&self, n: f64, d: f64, data: Option<&DataLimit>) -> f64 {
+        match data {
+            Some(limit) => self.loss(n, limit.effective_tokens(d)),
+            None => self.loss(n, d),
+        }
+    }
+
+    /// G = (alpha*A / (beta*B))^(1/(alpha+beta)): N* = G (C/6)^(beta/(alpha+beta)).
+    pub fn chinchilla_g(&self) -> f64 {
+        (self.alpha * self.a / (self.beta * self.b)).powf(1.0 / (self.alpha + self.beta))
+    }
+
+    /// The loss-optimal N and D for 6*N*D = C (closed form, no data limit).
+    pub fn chinchilla_optimum(&self, compute: f64) -> (f64, f64) {
+        let n = self.chinchilla_g() * (compute / 6.0).powf(self.beta / (self.alpha + self.beta));
+        (n, compute / (6.0 * n))
+    }
+
+    /// Inverse of the optimal-loss curve L*(C) = E + K (C/6)^-gamma: least compute reaching
+    /// `loss` (> E).
+    pub fn chinchilla_compute_for(&self, loss: f64) -> f64 {
+        let (al, be) = (self.alpha, self.beta);
+        let g = self.chinchilla_g();
+        let gamma = al * be / (al + be);
+        let k = self.a * g.powf(-al) + self.b * g.powf(be);
+        6.0 * ((loss - self.e) / k).powf(-1.0 / gamma)
+    }
+
+    /// Task error at `loss`, if the law carries an error law.
+    pub fn error_rate(&self, loss: f64) -> Option<f64> {
+        self.error.map(|e| e.error(loss))
+    }
+}
+
+impl ErrorLaw {
+    pub fn error(&self, loss: f64) -> f64 {
+        (self.eps - self.k * (-self.gamma * loss).exp()).clamp(0.0, 1.0)
+    }
+}

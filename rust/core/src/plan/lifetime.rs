@@ -1,0 +1,457 @@
+//! Problem 2 (DESIGN section 5, Sardana & Frankle 2023): the model size and token count that
+//! minimise training plus lifetime inference cost for a target loss, and the dual, the best loss
+//! for a total budget. Inference is priced at 2N FLOPs per token, or with the section 3 cost model
+//! on a hardware with the model size interpolated over a family.
+
+use super::scalar::grid_golden_min;
+use super::training::plan_training_target;
+use super::Constraint;
+use crate::catalog::Hardware;
+use crate::cost::{Attention, FamilyShapes, InferenceOptions, InferenceQuery, Pricer};
+use crate::error::{check, PlanError, Result};
+use crate::laws::{DataLimit, LossLaw};
+
+/// Expected inference demand over the model's life.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Demand {
+    pub queries: f64,
+    pub prompt_tokens: f64,
+    pub gen_tokens: f64,
+    pub samples: f64,
+}
+
+impl Demand {
+    pub fn validate(&self) -> Result<()> {
+        check::non_negative("queries", self.queries)?;
+        check::non_negative("prompt_tokens", self.prompt_tokens)?;
+        check::positive("gen_tokens", self.gen_tokens)?;
+        check::whole_at_least("samples", self.samples, 1.0)?;
+        Ok(())
+    }
+
+    /// Tokens a query runs through the model: its prompt and every sample's generation.
+    pub fn tokens_per_query(&self) -> f64 {
+        self.prompt_tokens + self.samples * self.gen_tokens
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CostUnit {
+    Flops,
+    Eflops,
+    GpuHours,
+    Usd,
+}
+
+impl CostUnit {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "flops" => Ok(CostUnit::Flops),
+            "eflops" => Ok(CostUnit::Eflops),
+            "gpu_hours" => Ok(CostUnit::GpuHours),
+            "usd" => Ok(CostUnit::Usd),
+            _ => Err(PlanError::invalid(
+                "unit",
+                format!("unknown unit '{s}' (expected flops, eflops, gpu_hours or usd)"),
+            )),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CostUnit::Flops => "flops",
+            CostUnit::Eflops => "eflops",
+            CostUnit::GpuHours => "gpu_hours",
+            CostUnit::Usd => "usd",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // built once per plan; boxing buys nothing
+pub enum InferencePricing {
+    /// 2N FLOPs per token processed, prompt and generated alike (Sardana & Frankle).
+    TwoN,
+    /// DESIGN section 3 on `hardware`, the model interpolated over `family` at each N. The
+    /// planner prices a largest-that-fits batch as a fleet average (`fractional_batch`).
+    CostModel {
+        family: FamilyShapes,
+        hardware: Hardware,
+        options: InferenceOptions,
+        attention: Attention,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct LifetimeOptions {
+    pub pricing: InferencePricing,
+    pub unit: CostUnit,
+    /// Hardware that trains (GPU-hours and money); the serving hardware unless given.
+    pub train_hardware: Option<Hardware>,
+    pub train_mfu: Option<f64>,
+    pub train_usd_per_hour: Option<f64>,
+    pub infer_usd_per_hour: Option<f64>,
+    pub data: Option<DataLimit>,
+    pub min_params: Option<f64>,
+    pub max_params: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LifetimeGoal {
+    TargetLoss(f64),
+    Budget(f64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LifetimePlan {
+    pub params: f64,
+    pub tokens: f64,
+    pub effective_tokens: f64,
+    pub loss: f64,
+    pub training_flops: f64,
+    pub training_cost: f64,
+    pub inference_cost_per_query: f64,
+    pub inference_cost: f64,
+    pub total_cost: f64,
+    /// The training-only (Chinchilla) optimum reaching the same loss, priced the same way.
+    pub chinchilla_params: f64,
+    pub chinchilla_tokens: f64,
+    pub chinchilla_total_cost: f64,
+    pub feasible: bool,
+    pub binding: Constraint,
+}
+
+impl LifetimePlan {
+    fn infeasible(binding: Constraint) -> Self {
+        LifetimePlan {
+            params: 0.0,
+            tokens: 0.0,
+            effective_tokens: 0.0,
+            loss: 0.0,
+            training_flops: 0.0,
+            training_cost: 0.0,
+            inference_cost_per_query: 0.0,
+            inference_cost: 0.0,
+            total_cost: 0.0,
+            chinchilla_params: 0.0,
+            chinchilla_tokens: 0.0,
+            chinchilla_total_cost: 0.0,
+            feasible: false,
+            binding,
+        }
+    }
+
+    /// What the plan saves against the Chinchilla-optimal model of equal loss.
+    pub fn cost_saved(&self) -> f64 {
+        self.chinchilla_total_cost - self.total_cost
+    }
+}
+
+/// Smallest model searched unless `min_params` says otherwise: the loss laws are fitted far
+/// above it, and without a floor a huge demand would be "served" by a model of a few parameters.
+pub const DEFAULT_MIN_PARAMS: f64 = 1e6;
+
+/// Grid points per interpolation segment before golden-section refinement.
+const GRID: usize = 24;
+const LN_TOL: f64 = 1e-9;
+
+/// Prices training and one query of inference at a model size, in one unit.
+struct Coster<'a> {
+    opt: &'a LifetimeOptions,
+    demand: Demand,
+    /// Unit per training FLOP.
+    per_train_flop: f64,
+    infer_scale: f64,
+    query: InferenceQuery,
+}
+
+impl<'a> Coster<'a> {
+    fn new(opt: &'a LifetimeOptions, demand: Demand) -> Result<Self> {
+        let serving = match &opt.pricing {
+            InferencePricing::TwoN => None,
+            InferencePricing::CostModel { hardware, .. } => Some(hardware),
+        };
+        if serving.is_none() && opt.unit != CostUnit::Flops {
+            return Err(PlanError::invalid(
+                "unit",
+                format!(
+                    "'{}' needs inference priced on a hardware (the cost model), not 2N FLOPs",
+                    opt.unit.name()
+                ),
+            ));
+        }
+        let train_hw = opt.train_hardware.as_ref().or(serving);
+        let gpu_hour_per_flop = || -> Result<f64> {
+            let hw = train_hw
+                .ok_or_else(|| PlanError::invalid("train_hardware", "is required for this unit"))?;
+            let mfu = match opt.train_mfu {
+                Some(m) => check::unit_fraction("train_mfu", m)?,
+                None => hw.train_mfu,
+            };
+            Ok(1.0 / (hw.peak_flops_bf16 * mfu * 3600.0))
+        };
+        let price = |given: Option<f64>, hw: Option<&Hardware>, field: &str| -> Result<f64> {
+            given
+                .map(|p| check::positive(field, p))
+                .or_else(|| hw.and_then(|h| h.usd_per_hour).map(Ok))
+                .unwrap_or_else(|| {
+                    Err(PlanError::invalid(
+                        field,
+                        "no price given and none in the catalog",
+                    ))
+                })
+        };
+        let (per_train_flop, infer_scale) = match opt.unit {
+            CostUnit::Flops | CostUnit::Eflops => (1.0, 1.0),
+            CostUnit::GpuHours => (gpu_hour_per_flop()?, 1.0 / 3600.0),
+            CostUnit::Usd => (
+                gpu_hour_per_flop()?
+                    * price(opt.train_usd_per_hour, train_hw, "train_usd_per_hour")?,
+                price(opt.infer_usd_per_hour, serving, "infer_usd_per_hour")? / 3600.0,
+            ),
+        };
+        let attention = match &opt.pricing {
+            InferencePricing::CostModel { attention, .. } => *attention,
+            InferencePricing::TwoN => Attention::Dense,
+        };
+        let query = InferenceQuery {
+            prompt_tokens: demand.prompt_tokens,
+            gen_tokens: demand.gen_tokens,
+            samples: demand.samples,
+            attention,
+        };
+        query.validate()?;
+        Ok(Coster {
+            opt,
+            demand,
+            per_train_flop,
+            infer_scale,
+            query,
+        })
+    }
+
+    fn training(&self, n: f64, d: f64) -> f64 {
+        6.0 * n * d * self.per_train_flop
+    }
+
+    /// One query at size n; infinite where the model does not fit the serving hardware.
+    fn per_query(&self, n: f64) -> f64 {
+        match &self.opt.pricing {
+            InferencePricing::TwoN => 2.0 * n * self.demand.tokens_per_query(),
+            InferencePricing::CostModel {
+                family,
+                hardware,
+                options,
+                ..
+            } => {
+                let options = &InferenceOptions {
+                    fractional_batch: true,
+                    ..*options
+                };
+                let Ok(pricer) = Pricer::for_shape(family.at(n), hardware, options) else {
+                    return f64::INFINITY;
+                };
+                match pricer.price(&self.query) {
+                    Ok(c) if c.feasible => match self.opt.unit {
+                        CostUnit::Flops => c.flops,
+                        CostUnit::Eflops => c.eflops,
+                        CostUnit::GpuHours | CostUnit::Usd => c.gpu_seconds * self.infer_scale,
+                    },
+                    _ => f64::INFINITY,
+                }
+            }
+        }
+    }
+
+    fn lifetime_inference(&self, n: f64) -> f64 {
+        if self.demand.queries == 0.0 {
+            0.0
+        } else {
+            self.demand.queries * self.per_query(n)
+        }
+    }
+
+    /// ln N intervals on which every priced quantity is one power law of N.
+    fn segments(&self, lo: f64, hi: f64) -> Vec<(f64, f64)> {
+        let mut cuts = vec![lo];
+        if let InferencePricing::CostModel { family, .. } = &self.opt.pricing {
+            cuts.extend(
+                family
+                    .breakpoints()
+                    .into_iter()
+                    .map(f64::ln)
+                    .filter(|&c| c > lo && c < hi),
+            );
+        }
+        cuts.push(hi);
+        cuts.windows(2).map(|w| (w[0], w[1])).collect()
+    }
+
+    fn minimise(&self, f: &impl Fn(f64) -> f64, lo: f64, hi: f64) -> (f64, f64) {
+        self.segments(lo, hi)
+            .into_iter()
+            .map(|(a, b)| grid_golden_min(f, a, b, GRID, LN_TOL * b.abs().max(1.0)))
+            .fold(
+                (lo, f64::INFINITY),
+                |best, c| if c.1 < best.1 { c } else { best },
+            )
+    }
+}
+
+/// D for loss `target` at size N (inverting D' under a data limit); None when unreachable.
+fn tokens_for(law: &LossLaw, n: f64, target: f64, data: Option<&DataLimit>) -> Option<(f64, f64)> {
+    let room = target - law.e - law.a * n.powf(-law.alpha);
+    if room <= 0.0 {
+        return None;
+    }
+    let effective = (law.b / room).powf(1.0 / law.beta);
+    match data {
+        None => Some((effective, effective)),
+        Some(l) if effective <= l.unique_tokens => Some((effective, effective)),
+        Some(l) => {
+            let fraction = (effective / l.unique_tokens - 1.0) / l.r_star;
+            if fraction >= 1.0 {
+                return None;
+            }
+            let repeats = -l.r_star * (-fraction).ln_1p();
+            Some((l.unique_tokens * (1.0 + repeats), effective))
+        }
+    }
+}
+
+pub fn plan_lifetime(
+    law: &LossLaw,
+    goal: LifetimeGoal,
+    demand: Demand,
+    opt: &LifetimeOptions,
+) -> Result<LifetimePlan> {
+    demand.validate()?;
+    let coster = Coster::new(opt, demand)?;
+    let data = opt.data.as_ref();
+    let bound = |v: Option<f64>, field: &str| {
+        v.map(|x| check::positive(field, x).map(f64::ln))
+            .transpose()
+    };
+    let (min_x, max_x) = (
+        bound(opt.min_params, "min_params")?,
+        bound(opt.max_params, "max_params")?,
+    );
+    if let (Some(a), Some(b)) = (min_x, max_x) {
+        if a > b {
+            return Err(PlanError::invalid(
+                "max_params",
+                "must be at least min_params",
+            ));
+        }
+    }
+
+    let (x, binding) = match goal {
+        LifetimeGoal::TargetLoss(target) => {
+            check::positive("target_loss", target)?;
+            if target <= law.e {
+                return Ok(LifetimePlan::infeasible(Constraint::LossFloor));
+            }
+            let floor = data.map_or(0.0, |l| law.b * l.saturated_tokens().powf(-law.beta));
+            if target <= law.e + floor {
+                return Ok(LifetimePlan::infeasible(Constraint::UniqueData));
+            }
+            // Below N_min no token count reaches the target.
+            let n_min_x = (law.a / (target - law.e - floor)).ln() / law.alpha;
+            let lo = min_x.unwrap_or(DEFAULT_MIN_PARAMS.ln()).max(n_min_x);
+            let hi = max_x.unwrap_or(n_min_x + 25.0);
+            if lo > hi {
+                return Ok(LifetimePlan::infeasible(Constraint::MaxParams));
+            }
+            let total = |x: f64| {
+                let n = x.exp();
+                match tokens_for(law, n, target, data) {
+                    Some((d, _)) => coster.training(n, d) + coster.lifetime_inference(n),
+                    None => f64::INFINITY,
+                }
+            };
+            let (x, best) = coster.minimise(&total, lo, hi);
+            if !best.is_finite() {
+                return Ok(LifetimePlan::infeasible(Constraint::Memory));
+            }
+            (x, bound_binding(x, min_x, max_x, Constraint::TargetLoss))
+        }
+        LifetimeGoal::Budget(budget) => {
+            check::positive("budget", budget)?;
+            // Centre the search on the training-only optimum for the whole budget.
+            let (n_ch, _) = law.chinchilla_optimum(budget / coster.per_train_flop);
+            let lo = min_x.unwrap_or(DEFAULT_MIN_PARAMS.ln().max(n_ch.ln() - 20.0));
+            let hi = max_x.unwrap_or(n_ch.ln() + 3.0);
+            let loss_at = |x: f64| {
+                let n = x.exp();
+                let left = budget - coster.lifetime_inference(n);
+                if left <= 0.0 {
+                    return f64::INFINITY;
+                }
+                let d = left / (6.0 * n * coster.per_train_flop);
+                law.loss_limited(n, d, data)
+            };
+            let (x, best) = coster.minimise(&loss_at, lo, hi);
+            if !best.is_finite() {
+                return Ok(LifetimePlan::infeasible(Constraint::InferenceExceedsBudget));
+            }
+            (x, bound_binding(x, min_x, max_x, Constraint::Budget))
+        }
+    };
+
+    let n = x.exp();
+    let inference_cost = coster.lifetime_inference(n);
+    let (d, effective) = match goal {
+        LifetimeGoal::TargetLoss(target) => {
+            tokens_for(law, n, target, data).expect("optimum is reachable")
+        }
+        LifetimeGoal::Budget(budget) => {
+            let d = (budget - inference_cost) / (6.0 * n * coster.per_train_flop);
+            (d, data.map_or(d, |l| l.effective_tokens(d)))
+        }
+    };
+    let loss = law.loss(n, effective);
+    let training_cost = coster.training(n, d);
+    let chinchilla = plan_training_target(law, loss * (1.0 + 1e-12), data)?;
+    let (chinchilla_total_cost, ch_n, ch_d) = if chinchilla.feasible {
+        let n = chinchilla.params;
+        (
+            coster.training(n, chinchilla.tokens) + coster.lifetime_inference(n),
+            n,
+            chinchilla.tokens,
+        )
+    } else {
+        (f64::INFINITY, 0.0, 0.0)
+    };
+    Ok(LifetimePlan {
+        params: n,
+        tokens: d,
+        effective_tokens: effective,
+        loss,
+        training_flops: 6.0 * n * d,
+        training_cost,
+        inference_cost_per_query: coster.per_query(n),
+        inference_cost,
+        total_cost: training_cost + inference_cost,
+        chinchilla_params: ch_n,
+        chinchilla_tokens: ch_d,
+        chinchilla_total_cost,
+        feasible: true,
+        binding,
+    })
+}
+
+fn bound_binding(
+    x: f64,
+    min_x: Option<f64>,
+    max_x: Option<f64>,
+    otherwise: Constraint,
+) -> Constraint {
+    let near = |b: Option<f64>| b.is_some_and(|b| (x - b).abs() <= 1e-6 * b.abs().max(1.0));
+    if near(min_x) {
+        Constraint::MinParams
+    } else if near(max_x) {
+        Constraint::MaxParams
+    } else {
+        otherwise
+    }
+}

@@ -1,0 +1,61 @@
+//! The planners (DESIGN section 5). Each returns a plan with `feasible` and the constraint that
+//! binds; an impossible request is an answer, not an error.
+
+pub mod lifetime;
+pub mod scalar;
+pub mod training;
+
+pub use lifetime::{
+    plan_lifetime, CostUnit, Demand, InferencePricing, LifetimeGoal, LifetimeOptions, LifetimePlan,
+};
+pub use training::{plan_training_budget, plan_training_target, TrainingPlan};
+
+/// The constraint that decides a plan (or makes it impossible).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Constraint {
+    /// The budget is spent: more budget would buy a better plan.
+    Budget,
+    /// The plan is the cheapest reaching the target loss.
+    TargetLoss,
+    /// The target is at or below the law's irreducible loss E.
+    LossFloor,
+    /// The unique data available cannot reach the target, however often repeated.
+    UniqueData,
+    /// The inference demand alone costs more than the budget.
+    InferenceExceedsBudget,
+    /// The model size sits at the lower or upper bound given.
+    MinParams,
+    MaxParams,
+    /// No model size in range fits in the serving hardware's memory.
+    Memory,
+}
+
+impl Constraint {
+    pub const ALL: [Constraint; 8] = [
+        Constraint::Budget,
+        Constraint::TargetLoss,
+        Constraint::LossFloor,
+        Constraint::UniqueData,
+        Constraint::InferenceExceedsBudget,
+        Constraint::MinParams,
+        Constraint::MaxParams,
+        Constraint::Memory,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Constraint::Budget => "budget",
+            Constraint::TargetLoss => "target_loss",
+            Constraint::LossFloor => "loss_floor",
+            Constraint::UniqueData => "unique_data",
+            Constraint::InferenceExceedsBudget => "inference_exceeds_budget",
+            Constraint::MinParams => "min_params",
+            Constraint::MaxParams => "max_params",
+            Constraint::Memory => "memory",
+        }
+    }
+
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}

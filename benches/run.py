@@ -16,8 +16,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_cost
+import bench_plan
 
-BENCHES = {"cost": bench_cost.main}
+BENCHES = {"cost": bench_cost.main, "plan": bench_plan.main}
 
 
 def main() -> int:

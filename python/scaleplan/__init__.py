@@ -16,22 +16,32 @@ from scaleplan.catalog import (
     model,
 )
 from scaleplan.cost import InferenceCost, TrainingCost, inference_cost, training_cost
+from scaleplan.laws import ErrorLaw, LossLaw, law
+from scaleplan.plan import LifetimePlan, Plan, TrainingPlan, plan_lifetime, plan_training
 
 __all__ = [
     "Catalog",
+    "ErrorLaw",
     "Family",
     "Hardware",
     "InferenceCost",
+    "LifetimePlan",
+    "LossLaw",
     "Model",
     "Moe",
+    "Plan",
     "TrainingCost",
+    "TrainingPlan",
     "__version__",
     "catalog",
     "default_catalog",
     "family",
     "hardware",
     "inference_cost",
+    "law",
     "load_catalog",
     "model",
+    "plan_lifetime",
+    "plan_training",
     "training_cost",
 ]

@@ -56,6 +56,13 @@ class Broadcast:
             return None
         return np.ascontiguousarray(np.broadcast_to(array, self.shape).reshape(-1))
 
+    def required(self, name: str) -> FloatArray:
+        """Like :meth:`flat`, for an argument that was given."""
+        array = self.flat(name)
+        if array is None:
+            raise InvalidArgumentError(f"{name}: is required", field=name)
+        return array
+
     def size(self) -> int:
         return int(np.prod(self.shape, dtype=np.int64))
 

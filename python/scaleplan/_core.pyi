@@ -9,15 +9,25 @@ __version__: str
 INFERENCE_COST_FIELDS: list[str]
 TRAINING_COST_FIELDS: list[str]
 BINDINGS: list[str]
+TRAINING_PLAN_FIELDS: list[str]
+LIFETIME_PLAN_FIELDS: list[str]
+CONSTRAINTS: list[str]
 __all__ = [
     "BINDINGS",
+    "CONSTRAINTS",
     "INFERENCE_COST_FIELDS",
+    "LIFETIME_PLAN_FIELDS",
     "TRAINING_COST_FIELDS",
+    "TRAINING_PLAN_FIELDS",
     "Catalog",
+    "CostModelPricing",
     "NativeHardware",
+    "NativeLaw",
     "NativeModel",
     "__version__",
     "inference_cost",
+    "plan_lifetime",
+    "plan_training",
     "training_cost",
 ]
 
@@ -36,6 +46,20 @@ class NativeHardware:
     def to_json(self) -> str: ...
 
 @final
+class NativeLaw:
+    @staticmethod
+    def from_json(text: str) -> NativeLaw: ...
+    def to_json(self) -> str: ...
+    def loss(
+        self,
+        params: npt.NDArray[np.float64],
+        tokens: npt.NDArray[np.float64],
+        unique_tokens: float | None = None,
+        r_star: float | None = None,
+    ) -> npt.NDArray[np.float64]: ...
+    def error_rate(self, loss: npt.NDArray[np.float64]) -> npt.NDArray[np.float64] | None: ...
+
+@final
 class Catalog:
     @staticmethod
     def from_env() -> Catalog: ...
@@ -50,6 +74,8 @@ class Catalog:
     def hardware_names(self) -> list[str]: ...
     def model_names(self) -> list[str]: ...
     def family_names(self) -> list[str]: ...
+    def law(self, name: str) -> NativeLaw: ...
+    def law_names(self) -> list[str]: ...
 
 def inference_cost(
     model: NativeModel,
@@ -81,3 +107,54 @@ def training_cost(
     seq_len: float | None,
     compute_dtype: str,
 ) -> tuple[list[npt.NDArray[np.float64]], bool]: ...
+
+@final
+class CostModelPricing:
+    def __new__(
+        cls,
+        catalog: Catalog,
+        family: str,
+        hardware: NativeHardware,
+        *,
+        attention: str,
+        kv_budget: float | None,
+        block_size: float | None,
+        batch: str,
+        batch_size: float | None,
+        prefix_sharing: bool,
+        prefill: bool,
+        time_model: str,
+        weight_dtype: str,
+        kv_dtype: str,
+        compute_dtype: str,
+        gpus: float,
+    ) -> CostModelPricing: ...
+
+def plan_training(
+    law: NativeLaw,
+    goal: str,
+    values: npt.NDArray[np.float64],
+    *,
+    unique_tokens: float | None,
+    r_star: float | None,
+) -> list[npt.NDArray[np.float64]]: ...
+def plan_lifetime(
+    law: NativeLaw,
+    goal: str,
+    values: npt.NDArray[np.float64],
+    queries: npt.NDArray[np.float64],
+    prompt_tokens: npt.NDArray[np.float64],
+    gen_tokens: npt.NDArray[np.float64],
+    samples: npt.NDArray[np.float64],
+    *,
+    pricing: CostModelPricing | None,
+    unit: str,
+    train_hardware: NativeHardware | None,
+    train_mfu: float | None,
+    train_usd_per_hour: float | None,
+    infer_usd_per_hour: float | None,
+    unique_tokens: float | None,
+    r_star: float | None,
+    min_params: float | None,
+    max_params: float | None,
+) -> list[npt.NDArray[np.float64]]: ...

@@ -174,6 +174,7 @@ class Catalog:
             "hardware": self._native.hardware_names(),
             "models": self._native.model_names(),
             "families": self._native.family_names(),
+            "laws": self._native.law_names(),
         }
 
 
@@ -208,7 +209,7 @@ def family(name: str) -> Family:
 
 
 def catalog() -> dict[str, list[str]]:
-    """Names of every hardware entry, model and family in the process-wide catalog."""
+    """Names of every hardware entry, model, family and law in the process-wide catalog."""
     return default_catalog().names()
 
 

@@ -133,9 +133,9 @@ def inference_cost(
     table = _core.inference_cost(
         m._native,
         hw._native,
-        _required(args, "prompt_tokens"),
-        _required(args, "gen_tokens"),
-        _required(args, "samples"),
+        args.required("prompt_tokens"),
+        args.required("gen_tokens"),
+        args.required("samples"),
         args.flat("kv_budget"),
         args.flat("block_size"),
         args.flat("batch"),
@@ -179,7 +179,7 @@ def training_cost(
     table, priced = _core.training_cost(
         m._native,
         hw._native,
-        _required(args, "tokens"),
+        args.required("tokens"),
         gpus=_count("gpus", gpus),
         mfu=_optional_number("mfu", mfu),
         seq_len=_optional_number("seq_len", seq_len),
@@ -191,12 +191,6 @@ def training_cost(
         **{name: args.shaped(row) for name, row in rows.items()},
         usd=args.shaped(usd) if priced else None,
     )
-
-
-def _required(args: Broadcast, name: str) -> FloatArray:
-    array = args.flat(name)
-    assert array is not None, name
-    return array
 
 
 def _text(name: str, value: object) -> str:

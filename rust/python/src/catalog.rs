@@ -3,6 +3,8 @@
 
 use pyo3::prelude::*;
 use scaleplan_core::catalog::entry_from_json;
+use scaleplan_core::error::check;
+use scaleplan_core::laws::{DataLimit, LossLaw};
 use scaleplan_core::{Catalog, Hardware, Model, PlanError};
 
 use crate::errors::IntoPyResult;
@@ -14,6 +16,68 @@ pub struct NativeModel(pub Model);
 /// A validated hardware entry, opaque to Python; the façade's `Hardware` dataclass holds one.
 #[pyclass(frozen, module = "scaleplan._core")]
 pub struct NativeHardware(pub Hardware);
+
+/// A validated loss law, opaque to Python; the façade's `LossLaw` dataclass holds one.
+#[pyclass(frozen, module = "scaleplan._core")]
+pub struct NativeLaw(pub LossLaw);
+
+#[pymethods]
+impl NativeLaw {
+    #[staticmethod]
+    fn from_json(py: Python<'_>, text: &str) -> PyResult<Self> {
+        let law: LossLaw = entry_from_json(text).py_err(py)?;
+        law.validate().py_err(py)?;
+        Ok(NativeLaw(law))
+    }
+
+    fn to_json(&self) -> String {
+        to_json(&self.0)
+    }
+
+    /// L(N, D) for equal-length arrays (D' under a data limit when `unique_tokens` is given).
+    #[pyo3(signature = (params, tokens, unique_tokens=None, r_star=None))]
+    fn loss<'py>(
+        &self,
+        py: Python<'py>,
+        params: numpy::PyReadonlyArray1<'py, f64>,
+        tokens: numpy::PyReadonlyArray1<'py, f64>,
+        unique_tokens: Option<f64>,
+        r_star: Option<f64>,
+    ) -> PyResult<Bound<'py, numpy::PyArray1<f64>>> {
+        use numpy::IntoPyArray;
+        let data = unique_tokens
+            .map(|u| DataLimit::new(u, r_star))
+            .transpose()
+            .py_err(py)?;
+        let (n, d) = (params.as_slice()?, tokens.as_slice()?);
+        let mut out = Vec::with_capacity(n.len());
+        for (i, (&n, &d)) in n.iter().zip(d).enumerate() {
+            let checked = check::positive("params", n).and_then(|_| check::positive("tokens", d));
+            checked.map_err(|e| crate::errors::to_py(py, e, Some(i)))?;
+            out.push(self.0.loss_limited(n, d, data.as_ref()));
+        }
+        Ok(out.into_pyarray(py))
+    }
+
+    /// Task error at each loss, if the law carries an error law (else None).
+    fn error_rate<'py>(
+        &self,
+        py: Python<'py>,
+        loss: numpy::PyReadonlyArray1<'py, f64>,
+    ) -> PyResult<Option<Bound<'py, numpy::PyArray1<f64>>>> {
+        use numpy::IntoPyArray;
+        let Some(law) = self.0.error else {
+            return Ok(None);
+        };
+        Ok(Some(
+            loss.as_slice()?
+                .iter()
+                .map(|&l| law.error(l))
+                .collect::<Vec<_>>()
+                .into_pyarray(py),
+        ))
+    }
+}
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("catalog entries serialise to JSON")
@@ -109,10 +173,19 @@ impl PyCatalog {
     fn family_names(&self) -> Vec<String> {
         self.0.families.keys().cloned().collect()
     }
+
+    fn law(&self, py: Python<'_>, name: &str) -> PyResult<NativeLaw> {
+        Ok(NativeLaw(self.0.law(name).py_err(py)?.clone()))
+    }
+
+    fn law_names(&self) -> Vec<String> {
+        self.0.laws.keys().cloned().collect()
+    }
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeModel>()?;
+    m.add_class::<NativeLaw>()?;
     m.add_class::<NativeHardware>()?;
     m.add_class::<PyCatalog>()?;
     Ok(())

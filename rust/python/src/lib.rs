@@ -4,6 +4,7 @@
 mod catalog;
 mod cost;
 mod errors;
+mod plan;
 
 use pyo3::prelude::*;
 
@@ -18,5 +19,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     catalog::register(m)?;
     cost::register(m)?;
+    plan::register(m)?;
     Ok(())
 }

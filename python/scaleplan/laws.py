@@ -1,0 +1,91 @@
+"""Quality laws (DESIGN section 4) as typed, validated dataclasses."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, Self
+
+from scaleplan import _core
+from scaleplan._arrays import Broadcast
+from scaleplan.catalog import Catalog, _fields_of, default_catalog
+from scaleplan.errors import InvalidArgumentError
+
+
+@dataclass(frozen=True)
+class ErrorLaw:
+    """Gadre et al. 2024: error(L) = eps - k * exp(-gamma * L), clipped to [0, 1]."""
+
+    eps: float
+    k: float
+    gamma: float
+
+
+@dataclass(frozen=True)
+class LossLaw:
+    """L(N, D) = E + A / N^alpha + B / D^beta, with an optional loss-to-error law fitted on the
+    same loss scale."""
+
+    name: str
+    E: float
+    A: float
+    B: float
+    alpha: float
+    beta: float
+    error: ErrorLaw | None = None
+    description: str = ""
+    source: str = ""
+    _native: _core.NativeLaw = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.error, dict):
+            object.__setattr__(self, "error", ErrorLaw(**self.error))
+        native = _core.NativeLaw.from_json(json.dumps(_fields_of(self)))
+        object.__setattr__(self, "_native", native)
+
+    @classmethod
+    def _from_native(cls, native: _core.NativeLaw) -> Self:
+        return cls(**json.loads(native.to_json()))
+
+    def replace(self, **changes: Any) -> Self:
+        return dataclasses.replace(self, **changes)
+
+    def loss(
+        self, params: Any, tokens: Any, *, unique_tokens: float | None = None,
+        r_star: float | None = None,
+    ) -> Any:  # fmt: skip
+        """L(N, D) for scalars or arrays (with D' under a data limit of ``unique_tokens``)."""
+        args = Broadcast({"params": params, "tokens": tokens})
+        n, d = args.required("params"), args.required("tokens")
+        return args.shaped(self._native.loss(n, d, unique_tokens, r_star))
+
+    def error_rate(self, loss: Any) -> Any:
+        """Task error at ``loss``; raises if this law has no error law."""
+        args = Broadcast({"loss": loss})
+        out = self._native.error_rate(args.required("loss"))
+        if out is None:
+            raise InvalidArgumentError(
+                f"law: '{self.name}' has no error law on its loss scale", field="law"
+            )
+        return args.shaped(out)
+
+
+def law(name: str, catalog: Catalog | None = None) -> LossLaw:
+    """A loss law from the catalog: hoffmann2022, besiroglu2024, sardana2023,
+    gadre2024-redpajama, or one added from a user file."""
+    return LossLaw._from_native((catalog or default_catalog())._native.law(name))
+
+
+def resolve_law(value: str | LossLaw, catalog: Catalog | None = None) -> LossLaw:
+    if isinstance(value, LossLaw):
+        return value
+    if not isinstance(value, str):
+        raise InvalidArgumentError(
+            f"law: expected a law name or a scaleplan.LossLaw, got {type(value).__name__}",
+            field="law",
+        )
+    return law(value, catalog)
+
+
+__all__ = ["ErrorLaw", "LossLaw", "law"]

@@ -1,0 +1,313 @@
+"""The training and lifetime planners (DESIGN section 5, problems 1 and 2).
+
+Every planner returns a :class:`Plan`: the decision values, the predicted loss, the cost
+breakdown, the constraint that binds, ``feasible``, and ``explain()``. An impossible request is a
+plan with ``feasible=False`` naming the constraint, never an exception. Goals may be numpy arrays;
+all of them are solved in one call into Rust.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from scaleplan import _core
+from scaleplan import _format as fmt
+from scaleplan._arrays import Broadcast, FloatArray
+from scaleplan.catalog import Catalog, Hardware, default_catalog, resolve_hardware
+from scaleplan.cost import Attention, Dtype, FloatOrArray, Number, TimeModel, _batch_mode, _text
+from scaleplan.errors import InvalidArgumentError
+from scaleplan.laws import LossLaw, resolve_law
+
+_CONSTRAINTS = np.array(_core.CONSTRAINTS)
+Unit = Literal["flops", "eflops", "gpu_hours", "usd"]
+
+_WHY = {
+    "budget": "the budget binds: more budget buys a lower loss",
+    "target_loss": "the target loss binds: this is the cheapest way to reach it",
+    "loss_floor": "the target is at or below the law's irreducible loss E",
+    "unique_data": "the unique data cannot reach the target, however often repeated",
+    "inference_exceeds_budget": "the inference demand alone costs more than the budget",
+    "min_params": "the model sits at the lower bound on its size (min_params)",
+    "max_params": "the model sits at the upper bound on its size (max_params)",
+    "memory": "no model size in range fits the serving hardware's memory",
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Fields shared by every plan; array-valued when the goal was an array."""
+
+    feasible: bool | npt.NDArray[np.bool_]
+    binding: str | npt.NDArray[np.str_]
+    """The constraint that decides the plan, or that makes it impossible."""
+
+    def _scalar(self) -> bool:
+        return isinstance(self.feasible, bool)
+
+    def at(self, index: int | tuple[int, ...]) -> Any:
+        """The plan for one element of an array-valued plan."""
+        values = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            item = v[index] if isinstance(v, np.ndarray) else v
+            values[f.name] = item.item() if isinstance(item, np.generic) else item
+        return type(self)(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def explain(self) -> str:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class TrainingPlan(Plan):
+    law: str
+    params: FloatOrArray
+    tokens: FloatOrArray
+    effective_tokens: FloatOrArray
+    """D' under a data limit (repeated tokens are worth less), else D."""
+    loss: FloatOrArray
+    compute_flops: FloatOrArray
+    tokens_per_param: FloatOrArray
+
+    def explain(self) -> str:
+        if not self._scalar():
+            return "\n".join(self.at(i).explain() for i in np.ndindex(np.shape(self.params)))
+        if not self.feasible:
+            return f"No plan: {_WHY[str(self.binding)]} (law {self.law})."
+        repeated = ""
+        if float(self.effective_tokens) < float(self.tokens) * (1 - 1e-12):
+            repeated = (
+                f" Data repeats: the {fmt.si(float(self.tokens))} tokens are worth "
+                f"{fmt.si(float(self.effective_tokens))} unique ones."
+            )
+        return (
+            f"Train a model of {fmt.si(float(self.params))} parameters on "
+            f"{fmt.si(float(self.tokens))} tokens ({float(self.tokens_per_param):.1f} tokens per "
+            f"parameter) with {float(self.compute_flops):.3g} FLOPs; the {self.law} law predicts "
+            f"loss {float(self.loss):.4f}. {_WHY[str(self.binding)].capitalize()}.{repeated}"
+        )
+
+
+@dataclass(frozen=True)
+class LifetimePlan(Plan):
+    law: str
+    unit: str
+    params: FloatOrArray
+    tokens: FloatOrArray
+    effective_tokens: FloatOrArray
+    loss: FloatOrArray
+    tokens_per_param: FloatOrArray
+    training_flops: FloatOrArray
+    training_cost: FloatOrArray
+    inference_cost_per_query: FloatOrArray
+    inference_cost: FloatOrArray
+    """Lifetime inference: queries x cost per query."""
+    total_cost: FloatOrArray
+    chinchilla_params: FloatOrArray
+    """The training-only (Chinchilla) optimum reaching the same loss, priced the same way."""
+    chinchilla_tokens: FloatOrArray
+    chinchilla_total_cost: FloatOrArray
+    cost_saved: FloatOrArray
+    """chinchilla_total_cost - total_cost: what accounting for inference saves."""
+
+    def explain(self) -> str:
+        if not self._scalar():
+            return "\n".join(self.at(i).explain() for i in np.ndindex(np.shape(self.params)))
+        if not self.feasible:
+            return f"No plan: {_WHY[str(self.binding)]} (law {self.law})."
+        unit = {"flops": "FLOPs", "eflops": "eFLOPs", "gpu_hours": "GPU-hours", "usd": "USD"}
+        u = unit[self.unit]
+        total, saved = float(self.total_cost), float(self.cost_saved)
+        share = float(self.inference_cost) / total if total > 0 else 0.0
+        ch_ratio = (
+            float(self.chinchilla_tokens) / float(self.chinchilla_params)
+            if float(self.chinchilla_params) > 0
+            else 0.0
+        )
+        return (
+            f"Train a model of {fmt.si(float(self.params))} parameters on "
+            f"{fmt.si(float(self.tokens))} tokens ({float(self.tokens_per_param):.1f} tokens per "
+            f"parameter) for loss {float(self.loss):.4f} ({self.law}). Lifetime cost "
+            f"{total:.4g} {u}: training {float(self.training_cost):.4g}, inference "
+            f"{float(self.inference_cost):.4g} ({share:.0%}). The Chinchilla-optimal model of "
+            f"the same loss ({fmt.si(float(self.chinchilla_params))} parameters, "
+            f"{ch_ratio:.1f} tokens per parameter) would cost "
+            f"{float(self.chinchilla_total_cost):.4g} {u}, {saved:.4g} more. "
+            f"{_WHY[str(self.binding)].capitalize()}."
+        )
+
+
+def _goal(budget: Any, target: Any, budget_name: str) -> tuple[str, Any]:
+    if (budget is None) == (target is None):
+        raise InvalidArgumentError(
+            f"{budget_name}: give exactly one of {budget_name} and target_loss", field=budget_name
+        )
+    return (budget_name, budget) if budget is not None else ("target_loss", target)
+
+
+def _assemble(args: Broadcast, fields: list[str], arrays: list[FloatArray]) -> dict[str, Any]:
+    rows = dict(zip(fields, arrays, strict=True))
+    feasible = rows.pop("feasible") != 0
+    binding = _CONSTRAINTS[rows.pop("binding").astype(np.intp)]
+    values: dict[str, Any] = {name: args.shaped(row) for name, row in rows.items()}
+    if args.scalar:
+        values["feasible"], values["binding"] = bool(feasible[0]), str(binding[0])
+    else:
+        values["feasible"] = feasible.reshape(args.shape)
+        values["binding"] = binding.reshape(args.shape)
+    return values
+
+
+def _ratio(tokens: Any, params: Any) -> Any:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(np.asarray(params) > 0, np.asarray(tokens) / np.asarray(params), 0.0)
+    return float(r) if np.ndim(r) == 0 else r
+
+
+def plan_training(
+    *,
+    budget_flops: Number | None = None,
+    target_loss: Number | None = None,
+    law: str | LossLaw = "besiroglu2024",
+    unique_tokens: float | None = None,
+    r_star: float | None = None,
+    catalog: Catalog | None = None,
+) -> TrainingPlan:
+    """The loss-optimal parameters and tokens for a training budget (6*N*D FLOPs), or the least
+    compute reaching ``target_loss``. ``unique_tokens`` limits unique data (Muennighoff et al.
+    2023; ``r_star`` defaults to their fitted 15.387756)."""
+    kind, values = _goal(budget_flops, target_loss, "budget_flops")
+    the_law = resolve_law(law, catalog)
+    args = Broadcast({kind: values})
+    arrays = _core.plan_training(
+        the_law._native,
+        kind,
+        args.required(kind),
+        unique_tokens=_opt(unique_tokens, "unique_tokens"),
+        r_star=_opt(r_star, "r_star"),
+    )
+    v = _assemble(args, _core.TRAINING_PLAN_FIELDS, arrays)
+    return TrainingPlan(law=the_law.name, tokens_per_param=_ratio(v["tokens"], v["params"]), **v)
+
+
+def plan_lifetime(
+    *,
+    target_loss: Number | None = None,
+    budget: Number | None = None,
+    queries: Number,
+    prompt_tokens: Number,
+    gen_tokens: Number,
+    samples: Number = 1,
+    law: str | LossLaw = "sardana2023",
+    hardware: str | Hardware | None = None,
+    family: str | None = None,
+    unit: Unit = "flops",
+    attention: Attention = "dense",
+    kv_budget: float | None = None,
+    block_size: float | None = None,
+    batch: Literal["max"] | float | None = None,
+    prefix_sharing: bool = True,
+    prefill: bool = True,
+    time_model: TimeModel = "additive",
+    weight_dtype: Dtype = "bf16",
+    kv_dtype: Dtype = "bf16",
+    compute_dtype: Dtype = "bf16",
+    gpus: int = 1,
+    train_hardware: str | Hardware | None = None,
+    train_mfu: float | None = None,
+    train_usd_per_hour: float | None = None,
+    infer_usd_per_hour: float | None = None,
+    unique_tokens: float | None = None,
+    r_star: float | None = None,
+    min_params: float | None = None,
+    max_params: float | None = None,
+    catalog: Catalog | None = None,
+) -> LifetimePlan:
+    """Training plus lifetime inference (Sardana & Frankle 2023): the model size and token count
+    that reach ``target_loss`` at the least total cost, or the lowest loss for a total
+    ``budget``, given ``queries`` queries of ``prompt_tokens`` + ``samples`` x ``gen_tokens``.
+
+    Without ``hardware``, inference costs 2N FLOPs per token (the paper's convention, unit
+    "flops"). With ``hardware`` and ``family`` it is priced by the section 3 cost model, the model
+    size interpolated over the family, in ``unit`` flops, eflops, gpu_hours or usd (training on
+    ``train_hardware``, default the same, at ``train_mfu`` and ``train_usd_per_hour``).
+    """
+    kind, values = _goal(budget, target_loss, "budget")
+    cat = catalog or default_catalog()
+    the_law = resolve_law(law, cat)
+    pricing = None
+    if hardware is not None or family is not None:
+        if hardware is None or family is None:
+            missing = "hardware" if hardware is None else "family"
+            raise InvalidArgumentError(
+                f"{missing}: pricing with the cost model needs both hardware and family",
+                field=missing,
+            )
+        mode, batch_size = _batch_mode(batch)
+        pricing = _core.CostModelPricing(
+            cat._native,
+            _text("family", family),
+            resolve_hardware(hardware, cat)._native,
+            attention=_text("attention", attention),
+            kv_budget=_opt(kv_budget, "kv_budget"),
+            block_size=_opt(block_size, "block_size"),
+            batch=mode,
+            batch_size=_opt(batch_size, "batch"),
+            prefix_sharing=bool(prefix_sharing),
+            prefill=bool(prefill),
+            time_model=_text("time_model", time_model),
+            weight_dtype=_text("weight_dtype", weight_dtype),
+            kv_dtype=_text("kv_dtype", kv_dtype),
+            compute_dtype=_text("compute_dtype", compute_dtype),
+            gpus=float(gpus),
+        )
+    args = Broadcast(
+        {
+            kind: values,
+            "queries": queries,
+            "prompt_tokens": prompt_tokens,
+            "gen_tokens": gen_tokens,
+            "samples": samples,
+        }
+    )
+    flat = {name: args.required(name) for name in args.arrays}
+    arrays = _core.plan_lifetime(
+        the_law._native,
+        kind,
+        flat[kind],
+        flat["queries"],
+        flat["prompt_tokens"],
+        flat["gen_tokens"],
+        flat["samples"],
+        pricing=pricing,
+        unit=_text("unit", unit),
+        train_hardware=None
+        if train_hardware is None
+        else resolve_hardware(train_hardware, cat)._native,
+        train_mfu=_opt(train_mfu, "train_mfu"),
+        train_usd_per_hour=_opt(train_usd_per_hour, "train_usd_per_hour"),
+        infer_usd_per_hour=_opt(infer_usd_per_hour, "infer_usd_per_hour"),
+        unique_tokens=_opt(unique_tokens, "unique_tokens"),
+        r_star=_opt(r_star, "r_star"),
+        min_params=_opt(min_params, "min_params"),
+        max_params=_opt(max_params, "max_params"),
+    )
+    v = _assemble(args, _core.LIFETIME_PLAN_FIELDS, arrays)
+    return LifetimePlan(
+        law=the_law.name, unit=str(unit), tokens_per_param=_ratio(v["tokens"], v["params"]), **v
+    )
+
+
+def _opt(value: object, name: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise InvalidArgumentError(f"{name}: expected a number, got {value!r}", field=name)
+    return float(value)

@@ -1,0 +1,317 @@
+//! Planner entry points: goal arrays in, one array per plan field out, solved in Rust with the
+//! GIL released.
+
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use pyo3::prelude::*;
+use scaleplan_core::cost::{Attention, Batch, FamilyShapes, InferenceOptions, TimeModel};
+use scaleplan_core::laws::DataLimit;
+use scaleplan_core::plan::{
+    plan_lifetime as core_plan_lifetime, plan_training_budget, plan_training_target, Constraint,
+    CostUnit, Demand, InferencePricing, LifetimeGoal, LifetimeOptions,
+};
+use scaleplan_core::{Dtype, PlanError};
+
+use crate::catalog::{NativeHardware, NativeLaw, PyCatalog};
+use crate::detached;
+use crate::errors::{to_py, IntoPyResult};
+
+const TRAINING_PLAN_FIELDS: [&str; 7] = [
+    "params",
+    "tokens",
+    "effective_tokens",
+    "loss",
+    "compute_flops",
+    "feasible",
+    "binding",
+];
+
+const LIFETIME_PLAN_FIELDS: [&str; 15] = [
+    "params",
+    "tokens",
+    "effective_tokens",
+    "loss",
+    "training_flops",
+    "training_cost",
+    "inference_cost_per_query",
+    "inference_cost",
+    "total_cost",
+    "chinchilla_params",
+    "chinchilla_tokens",
+    "chinchilla_total_cost",
+    "cost_saved",
+    "feasible",
+    "binding",
+];
+
+fn columns(fields: usize, n: usize) -> Vec<Vec<f64>> {
+    (0..fields).map(|_| Vec::with_capacity(n)).collect()
+}
+
+fn push(cols: &mut [Vec<f64>], row: &[f64]) {
+    for (c, &v) in cols.iter_mut().zip(row) {
+        c.push(v);
+    }
+}
+
+fn into_arrays(py: Python<'_>, cols: Vec<Vec<f64>>) -> Vec<Bound<'_, PyArray1<f64>>> {
+    cols.into_iter().map(|c| c.into_pyarray(py)).collect()
+}
+
+fn flag(b: bool) -> f64 {
+    f64::from(u8::from(b))
+}
+
+fn data_limit(
+    unique_tokens: Option<f64>,
+    r_star: Option<f64>,
+) -> Result<Option<DataLimit>, PlanError> {
+    match (unique_tokens, r_star) {
+        (Some(u), r) => DataLimit::new(u, r).map(Some),
+        (None, Some(_)) => Err(PlanError::invalid(
+            "r_star",
+            "applies only with unique_tokens",
+        )),
+        (None, None) => Ok(None),
+    }
+}
+
+/// `goal` is "budget_flops" or "target_loss"; `values` the budgets or targets.
+#[pyfunction]
+#[pyo3(signature = (law, goal, values, *, unique_tokens, r_star))]
+fn plan_training<'py>(
+    py: Python<'py>,
+    law: &NativeLaw,
+    goal: &str,
+    values: PyReadonlyArray1<'py, f64>,
+    unique_tokens: Option<f64>,
+    r_star: Option<f64>,
+) -> PyResult<Vec<Bound<'py, PyArray1<f64>>>> {
+    let data = data_limit(unique_tokens, r_star).py_err(py)?;
+    let values = values.as_slice()?;
+    let by_budget = match goal {
+        "budget_flops" => true,
+        "target_loss" => false,
+        _ => {
+            return Err(to_py(
+                py,
+                PlanError::invalid("goal", format!("unknown goal '{goal}'")),
+                None,
+            ))
+        }
+    };
+    let law = &law.0;
+    let n = values.len();
+    let cols = detached(py, || {
+        let mut cols = columns(TRAINING_PLAN_FIELDS.len(), n);
+        for (i, &v) in values.iter().enumerate() {
+            let plan = if by_budget {
+                plan_training_budget(law, v, data.as_ref())
+            } else {
+                plan_training_target(law, v, data.as_ref())
+            }
+            .map_err(|e| (i, e))?;
+            push(
+                &mut cols,
+                &[
+                    plan.params,
+                    plan.tokens,
+                    plan.effective_tokens,
+                    plan.loss,
+                    plan.compute,
+                    flag(plan.feasible),
+                    f64::from(plan.binding.code()),
+                ],
+            );
+        }
+        Ok(cols)
+    })
+    .map_err(|(i, e)| to_py(py, e, (n > 1).then_some(i)))?;
+    Ok(into_arrays(py, cols))
+}
+
+/// Inference priced with the section 3 cost model (absent: 2N FLOPs per token).
+#[pyclass(frozen, module = "scaleplan._core")]
+pub struct CostModelPricing(InferencePricing);
+
+#[pymethods]
+impl CostModelPricing {
+    #[new]
+    #[pyo3(signature = (
+        catalog, family, hardware, *, attention, kv_budget, block_size, batch, batch_size,
+        prefix_sharing, prefill, time_model, weight_dtype, kv_dtype, compute_dtype, gpus
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        catalog: &PyCatalog,
+        family: &str,
+        hardware: &NativeHardware,
+        attention: &str,
+        kv_budget: Option<f64>,
+        block_size: Option<f64>,
+        batch: &str,
+        batch_size: Option<f64>,
+        prefix_sharing: bool,
+        prefill: bool,
+        time_model: &str,
+        weight_dtype: &str,
+        kv_dtype: &str,
+        compute_dtype: &str,
+        gpus: f64,
+    ) -> PyResult<Self> {
+        let family = catalog.0.family(family).py_err(py)?;
+        let batch = match (batch, batch_size) {
+            ("amortized", None) => Batch::Amortized,
+            ("max", None) => Batch::Max,
+            ("fixed", Some(b)) => Batch::Fixed(b),
+            _ => {
+                return Err(to_py(
+                    py,
+                    PlanError::invalid("batch", format!("unknown batch mode '{batch}'")),
+                    None,
+                ))
+            }
+        };
+        let options = InferenceOptions {
+            prefix_sharing,
+            prefill,
+            batch,
+            time_model: TimeModel::parse(time_model).py_err(py)?,
+            weight_dtype: Dtype::parse("weight_dtype", weight_dtype).py_err(py)?,
+            kv_dtype: Dtype::parse("kv_dtype", kv_dtype).py_err(py)?,
+            compute_dtype: Dtype::parse("compute_dtype", compute_dtype).py_err(py)?,
+            gpus,
+            fractional_batch: false,
+        };
+        options.validate().py_err(py)?;
+        Ok(CostModelPricing(InferencePricing::CostModel {
+            family: FamilyShapes::new(&catalog.0, family).py_err(py)?,
+            hardware: hardware.0.clone(),
+            options,
+            attention: Attention::from_parts(attention, kv_budget, block_size).py_err(py)?,
+        }))
+    }
+}
+
+/// `goal` is "target_loss" or "budget"; every array has the same length.
+#[pyfunction]
+#[pyo3(signature = (
+    law, goal, values, queries, prompt_tokens, gen_tokens, samples, *, pricing, unit,
+    train_hardware, train_mfu, train_usd_per_hour, infer_usd_per_hour, unique_tokens, r_star,
+    min_params, max_params
+))]
+#[allow(clippy::too_many_arguments)]
+fn plan_lifetime<'py>(
+    py: Python<'py>,
+    law: &NativeLaw,
+    goal: &str,
+    values: PyReadonlyArray1<'py, f64>,
+    queries: PyReadonlyArray1<'py, f64>,
+    prompt_tokens: PyReadonlyArray1<'py, f64>,
+    gen_tokens: PyReadonlyArray1<'py, f64>,
+    samples: PyReadonlyArray1<'py, f64>,
+    pricing: Option<&CostModelPricing>,
+    unit: &str,
+    train_hardware: Option<&NativeHardware>,
+    train_mfu: Option<f64>,
+    train_usd_per_hour: Option<f64>,
+    infer_usd_per_hour: Option<f64>,
+    unique_tokens: Option<f64>,
+    r_star: Option<f64>,
+    min_params: Option<f64>,
+    max_params: Option<f64>,
+) -> PyResult<Vec<Bound<'py, PyArray1<f64>>>> {
+    let options = LifetimeOptions {
+        pricing: pricing.map_or(InferencePricing::TwoN, |p| p.0.clone()),
+        unit: CostUnit::parse(unit).py_err(py)?,
+        train_hardware: train_hardware.map(|h| h.0.clone()),
+        train_mfu,
+        train_usd_per_hour,
+        infer_usd_per_hour,
+        data: data_limit(unique_tokens, r_star).py_err(py)?,
+        min_params,
+        max_params,
+    };
+    let by_target = match goal {
+        "target_loss" => true,
+        "budget" => false,
+        _ => {
+            return Err(to_py(
+                py,
+                PlanError::invalid("goal", format!("unknown goal '{goal}'")),
+                None,
+            ))
+        }
+    };
+    let (values, queries) = (values.as_slice()?, queries.as_slice()?);
+    let (prompt, gen, samples) = (
+        prompt_tokens.as_slice()?,
+        gen_tokens.as_slice()?,
+        samples.as_slice()?,
+    );
+    let n = values.len();
+    if [queries.len(), prompt.len(), gen.len(), samples.len()]
+        .iter()
+        .any(|&l| l != n)
+    {
+        return Err(to_py(
+            py,
+            PlanError::invalid("queries", "arrays differ in length"),
+            None,
+        ));
+    }
+    let law = &law.0;
+    let cols = detached(py, || {
+        let mut cols = columns(LIFETIME_PLAN_FIELDS.len(), n);
+        for i in 0..n {
+            let goal = if by_target {
+                LifetimeGoal::TargetLoss(values[i])
+            } else {
+                LifetimeGoal::Budget(values[i])
+            };
+            let demand = Demand {
+                queries: queries[i],
+                prompt_tokens: prompt[i],
+                gen_tokens: gen[i],
+                samples: samples[i],
+            };
+            let p = core_plan_lifetime(law, goal, demand, &options).map_err(|e| (i, e))?;
+            push(
+                &mut cols,
+                &[
+                    p.params,
+                    p.tokens,
+                    p.effective_tokens,
+                    p.loss,
+                    p.training_flops,
+                    p.training_cost,
+                    p.inference_cost_per_query,
+                    p.inference_cost,
+                    p.total_cost,
+                    p.chinchilla_params,
+                    p.chinchilla_tokens,
+                    p.chinchilla_total_cost,
+                    p.cost_saved(),
+                    flag(p.feasible),
+                    f64::from(p.binding.code()),
+                ],
+            );
+        }
+        Ok(cols)
+    })
+    .map_err(|(i, e)| to_py(py, e, (n > 1).then_some(i)))?;
+    Ok(into_arrays(py, cols))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("TRAINING_PLAN_FIELDS", TRAINING_PLAN_FIELDS.to_vec())?;
+    m.add("LIFETIME_PLAN_FIELDS", LIFETIME_PLAN_FIELDS.to_vec())?;
+    m.add(
+        "CONSTRAINTS",
+        Constraint::ALL.iter().map(|c| c.name()).collect::<Vec<_>>(),
+    )?;
+    m.add_class::<CostModelPricing>()?;
+    m.add_function(wrap_pyfunction!(plan_training, m)?)?;
+    m.add_function(wrap_pyfunction!(plan_lifetime, m)?)?;
+    Ok(())
+}

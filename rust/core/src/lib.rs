@@ -6,6 +6,7 @@ pub mod cost;
 pub mod error;
 pub mod laws;
 pub mod plan;
+pub mod testtime;
 
 pub use catalog::{Catalog, Dtype, Family, Hardware, Model, Moe};
 pub use cost::{

@@ -16,11 +16,13 @@ pub use model::{Model, Moe};
 
 use crate::error::{NameKind, PlanError, Result};
 use crate::laws::LossLaw;
+use crate::testtime::BetaPreset;
 
-const SHIPPED: [(&str, &str); 3] = [
+const SHIPPED: [(&str, &str); 4] = [
     ("hardware.toml", include_str!("../../catalog/hardware.toml")),
     ("models.toml", include_str!("../../catalog/models.toml")),
     ("laws.toml", include_str!("../../catalog/laws.toml")),
+    ("testtime.toml", include_str!("../../catalog/testtime.toml")),
 ];
 
 /// Environment variable listing extra catalog files, separated like `PATH`.
@@ -42,6 +44,7 @@ pub struct Catalog {
     pub models: BTreeMap<String, Model>,
     pub families: BTreeMap<String, Family>,
     pub laws: BTreeMap<String, LossLaw>,
+    pub accuracy: BTreeMap<String, BetaPreset>,
 }
 
 impl Catalog {
@@ -125,6 +128,13 @@ impl Catalog {
                     |l| l.validate(),
                 )
                 .map_err(|(entry, e)| err(&entry, e.field(), reason_of(&e)))?,
+                "accuracy" => merge(
+                    &mut next.accuracy,
+                    parse_entries::<BetaPreset>(file, &key, entries)?,
+                    |a| &a.name,
+                    |a| a.validate(),
+                )
+                .map_err(|(entry, e)| err(&entry, e.field(), reason_of(&e)))?,
                 "family" => merge(
                     &mut next.families,
                     parse_entries::<Family>(file, &key, entries)?,
@@ -136,7 +146,7 @@ impl Catalog {
                     return Err(err(
                         "-",
                         &key,
-                        "unknown section (expected [[hardware]], [[model]], [[family]] or [[law]])"
+                        "unknown section (expected [[hardware]], [[model]], [[family]], [[law]] or [[accuracy]])"
                             .into(),
                     ))
                 }
@@ -183,6 +193,10 @@ impl Catalog {
 
     pub fn family(&self, name: &str) -> Result<&Family> {
         lookup(&self.families, name, "family", NameKind::Family)
+    }
+
+    pub fn accuracy_preset(&self, name: &str) -> Result<&BetaPreset> {
+        lookup(&self.accuracy, name, "accuracy", NameKind::Option)
     }
 
     pub fn law(&self, name: &str) -> Result<&LossLaw> {

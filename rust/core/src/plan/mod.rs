@@ -3,11 +3,13 @@
 
 pub mod lifetime;
 pub mod scalar;
+pub mod testtime;
 pub mod training;
 
 pub use lifetime::{
     plan_lifetime, CostUnit, Demand, InferencePricing, LifetimeGoal, LifetimeOptions, LifetimePlan,
 };
+pub use testtime::{BudgetUnit, Candidate, TestTimeOptions, TestTimePlan, TestTimeSolver};
 pub use training::{plan_training_budget, plan_training_target, TrainingPlan};
 
 /// The constraint that decides a plan (or makes it impossible).
@@ -28,10 +30,17 @@ pub enum Constraint {
     MaxParams,
     /// No model size in range fits in the serving hardware's memory.
     Memory,
+    /// The per-query latency SLO.
+    Latency,
+    /// The generation length reached its upper bound (the curve's range, the option, or the
+    /// model's context).
+    MaxGenTokens,
+    /// prompt + generation exceed every model's context.
+    Context,
 }
 
 impl Constraint {
-    pub const ALL: [Constraint; 8] = [
+    pub const ALL: [Constraint; 11] = [
         Constraint::Budget,
         Constraint::TargetLoss,
         Constraint::LossFloor,
@@ -40,6 +49,9 @@ impl Constraint {
         Constraint::MinParams,
         Constraint::MaxParams,
         Constraint::Memory,
+        Constraint::Latency,
+        Constraint::MaxGenTokens,
+        Constraint::Context,
     ];
 
     pub fn name(self) -> &'static str {
@@ -52,6 +64,9 @@ impl Constraint {
             Constraint::MinParams => "min_params",
             Constraint::MaxParams => "max_params",
             Constraint::Memory => "memory",
+            Constraint::Latency => "latency",
+            Constraint::MaxGenTokens => "max_gen_tokens",
+            Constraint::Context => "context",
         }
     }
 

@@ -1,0 +1,408 @@
+//! Problem 3 (DESIGN section 5, Kinetics): for a per-query budget, the model, samples k,
+//! generation length L and attention that maximise accuracy; and the frontier over budgets.
+//!
+//! Structure: for a fixed (model, attention, k), cost, latency and memory use all grow with L
+//! while accuracy never falls, so the best L is the largest one every constraint allows, found
+//! by a bracketed root search on ln L. Models, attention choices and k are enumerated.
+
+use super::Constraint;
+use crate::catalog::{Hardware, Model};
+use crate::cost::{Attention, InferenceCost, InferenceOptions, InferenceQuery, Pricer};
+use crate::error::{check, PlanError, Result};
+use crate::testtime::Curve;
+
+/// A model that may serve the query, with its accuracy curve.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub model: Model,
+    pub curve: Curve,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BudgetUnit {
+    /// FLOPs only, memory traffic free (the pricing Kinetics argues against).
+    Flops,
+    Eflops,
+    /// Replica time charged to the query.
+    Seconds,
+    Usd,
+}
+
+impl BudgetUnit {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "flops" => Ok(BudgetUnit::Flops),
+            "eflops" => Ok(BudgetUnit::Eflops),
+            "seconds" => Ok(BudgetUnit::Seconds),
+            "usd" => Ok(BudgetUnit::Usd),
+            _ => Err(PlanError::invalid(
+                "unit",
+                format!("unknown budget unit '{s}' (expected flops, eflops, seconds or usd)"),
+            )),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BudgetUnit::Flops => "flops",
+            BudgetUnit::Eflops => "eflops",
+            BudgetUnit::Seconds => "seconds",
+            BudgetUnit::Usd => "usd",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TestTimeOptions {
+    pub hardware: Hardware,
+    pub inference: InferenceOptions,
+    pub prompt_tokens: f64,
+    pub unit: BudgetUnit,
+    pub max_samples: u32,
+    pub attention: Vec<Attention>,
+    pub latency_slo_s: Option<f64>,
+    pub min_gen_tokens: f64,
+    pub max_gen_tokens: Option<f64>,
+    pub usd_per_hour: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TestTimePlan {
+    pub candidate: usize,
+    pub attention: usize,
+    pub samples: u32,
+    pub gen_tokens: f64,
+    pub accuracy: f64,
+    /// Cost of one query in the budget's unit.
+    pub cost: f64,
+    pub eflops: f64,
+    pub seconds: f64,
+    pub latency_s: f64,
+    pub feasible: bool,
+    pub binding: Constraint,
+}
+
+impl TestTimePlan {
+    fn none(binding: Constraint) -> Self {
+        TestTimePlan {
+            candidate: 0,
+            attention: 0,
+            samples: 0,
+            gen_tokens: 0.0,
+            accuracy: 0.0,
+            cost: 0.0,
+            eflops: 0.0,
+            seconds: 0.0,
+            latency_s: 0.0,
+            feasible: false,
+            binding,
+        }
+    }
+}
+
+/// What rules a (model, attention, k) configuration out at the shortest generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Blocker {
+    Budget,
+    Latency,
+    Memory,
+    Context,
+}
+
+/// One (model, attention, k): everything that does not depend on L, checked once.
+struct Config<'a> {
+    pricer: Pricer,
+    curve: &'a Curve,
+    prompt: f64,
+    samples: u32,
+    attention: Attention,
+    lo: f64,
+    hi: f64,
+}
+
+pub struct TestTimeSolver<'a> {
+    candidates: &'a [Candidate],
+    opt: &'a TestTimeOptions,
+    usd_per_second: f64,
+    configs: Vec<(usize, usize, Config<'a>)>,
+}
+
+impl<'a> TestTimeSolver<'a> {
+    pub fn new(candidates: &'a [Candidate], opt: &'a TestTimeOptions) -> Result<Self> {
+        if candidates.is_empty() {
+            return Err(PlanError::invalid("models", "must list at least one model"));
+        }
+        if opt.attention.is_empty() {
+            return Err(PlanError::invalid(
+                "attention",
+                "must list at least one choice",
+            ));
+        }
+        check::non_negative("prompt_tokens", opt.prompt_tokens)?;
+        check::positive("min_gen_tokens", opt.min_gen_tokens)?;
+        if opt.max_samples == 0 {
+            return Err(PlanError::invalid("k_max", "must be >= 1"));
+        }
+        if let Some(slo) = opt.latency_slo_s {
+            check::positive("latency_slo_s", slo)?;
+        }
+        let usd_per_second = match opt.unit {
+            BudgetUnit::Usd => {
+                let price = opt
+                    .usd_per_hour
+                    .or(opt.hardware.usd_per_hour)
+                    .ok_or_else(|| {
+                        PlanError::invalid(
+                            "usd_per_hour",
+                            "a USD budget needs a price (none in the catalog)",
+                        )
+                    })?;
+                check::positive("usd_per_hour", price)? / 3600.0
+            }
+            _ => 0.0,
+        };
+        let mut configs = Vec::new();
+        for (ci, cand) in candidates.iter().enumerate() {
+            let pricer = Pricer::new(&cand.model, &opt.hardware, &opt.inference)?;
+            let (curve_lo, curve_hi) = cand
+                .curve
+                .gen_range()
+                .unwrap_or((opt.min_gen_tokens, f64::INFINITY));
+            let context_room = cand.model.max_context as f64 - opt.prompt_tokens;
+            let lo = curve_lo.max(opt.min_gen_tokens);
+            let hi = curve_hi
+                .min(opt.max_gen_tokens.unwrap_or(f64::INFINITY))
+                .min(context_room);
+            let k_max = cand
+                .curve
+                .max_samples()
+                .map_or(opt.max_samples, |m| m.min(opt.max_samples));
+            for (ai, &attention) in opt.attention.iter().enumerate() {
+                attention.validate()?;
+                for k in 1..=k_max {
+                    configs.push((
+                        ci,
+                        ai,
+                        Config {
+                            pricer: pricer.clone(),
+                            curve: &cand.curve,
+                            prompt: opt.prompt_tokens,
+                            samples: k,
+                            attention,
+                            lo,
+                            hi,
+                        },
+                    ));
+                }
+            }
+        }
+        Ok(TestTimeSolver {
+            candidates,
+            opt,
+            usd_per_second,
+            configs,
+        })
+    }
+
+    fn cost_of(&self, c: &InferenceCost) -> f64 {
+        match self.opt.unit {
+            BudgetUnit::Flops => c.flops,
+            BudgetUnit::Eflops => c.eflops,
+            BudgetUnit::Seconds => c.seconds,
+            BudgetUnit::Usd => c.gpu_seconds * self.usd_per_second,
+        }
+    }
+
+    fn price(&self, cfg: &Config<'_>, gen: f64) -> InferenceCost {
+        let q = InferenceQuery {
+            prompt_tokens: cfg.prompt,
+            gen_tokens: gen,
+            samples: f64::from(cfg.samples),
+            attention: cfg.attention,
+        };
+        cfg.pricer
+            .price(&q)
+            .expect("query validated by construction")
+    }
+
+    /// Slack of the tightest constraint at `gen` (<= 0 where every constraint holds).
+    fn excess(&self, cfg: &Config<'_>, gen: f64, budget: f64) -> (f64, Option<Blocker>) {
+        let c = self.price(cfg, gen);
+        if !c.feasible {
+            return (1.0, Some(Blocker::Memory));
+        }
+        let over_budget = self.cost_of(&c) / budget - 1.0;
+        let over_latency = self
+            .opt
+            .latency_slo_s
+            .map_or(f64::NEG_INFINITY, |slo| c.latency_s / slo - 1.0);
+        if over_latency > over_budget {
+            (
+                over_latency,
+                (over_latency > 0.0).then_some(Blocker::Latency),
+            )
+        } else {
+            (over_budget, (over_budget > 0.0).then_some(Blocker::Budget))
+        }
+    }
+
+    /// The largest allowed L for one configuration, or what rules it out.
+    fn longest(
+        &self,
+        cfg: &Config<'_>,
+        budget: f64,
+    ) -> std::result::Result<(f64, Constraint), Blocker> {
+        if cfg.lo > cfg.hi {
+            return Err(Blocker::Context);
+        }
+        let (at_lo, why) = self.excess(cfg, cfg.lo, budget);
+        if at_lo > 0.0 {
+            return Err(why.unwrap_or(Blocker::Budget));
+        }
+        if cfg.hi.is_finite() {
+            let (at_hi, _) = self.excess(cfg, cfg.hi, budget);
+            if at_hi <= 0.0 {
+                return Ok((cfg.hi, Constraint::MaxGenTokens));
+            }
+        }
+        // Bracket [a, b] in ln L with excess(a) <= 0 < excess(b); Illinois false position.
+        let (mut a, mut fa) = (cfg.lo.ln(), at_lo);
+        let mut b = if cfg.hi.is_finite() {
+            cfg.hi.ln()
+        } else {
+            a + 1.0
+        };
+        let mut fb = self.excess(cfg, b.exp(), budget).0;
+        while fb <= 0.0 {
+            a = b;
+            fa = fb;
+            b += 2.0 * (b - cfg.lo.ln()).max(1.0);
+            fb = self.excess(cfg, b.exp(), budget).0;
+        }
+        let mut side = 0i8;
+        for _ in 0..200 {
+            if b - a <= 1e-13 * b.abs().max(1.0) {
+                break;
+            }
+            // A memory jump (fb = 1) makes the secant step meaningless: bisect instead.
+            let x = if fb >= 1.0 || fa >= 0.0 {
+                0.5 * (a + b)
+            } else {
+                (a * fb - b * fa) / (fb - fa)
+            };
+            let x = if x <= a || x >= b { 0.5 * (a + b) } else { x };
+            let fx = self.excess(cfg, x.exp(), budget).0;
+            if fx <= 0.0 {
+                a = x;
+                fa = fx;
+                if side == -1 {
+                    fb *= 0.5;
+                }
+                side = -1;
+            } else {
+                b = x;
+                fb = fx;
+                if side == 1 {
+                    fa *= 0.5;
+                }
+                side = 1;
+            }
+        }
+        let binding = match self.excess(cfg, b.exp(), budget).1 {
+            Some(Blocker::Latency) => Constraint::Latency,
+            Some(Blocker::Memory) => Constraint::Memory,
+            _ => Constraint::Budget,
+        };
+        Ok((a.exp(), binding))
+    }
+
+    /// The best plan for one per-query budget.
+    pub fn plan(&self, budget: f64) -> Result<TestTimePlan> {
+        check::positive("budget", budget)?;
+        let mut best: Option<TestTimePlan> = None;
+        let mut blocker = Blocker::Budget;
+        let mut any_blocker = false;
+        for (ci, ai, cfg) in &self.configs {
+            match self.longest(cfg, budget) {
+                Ok((gen, binding)) => {
+                    let accuracy = cfg.curve.accuracy(gen, cfg.samples);
+                    let better = match &best {
+                        None => true,
+                        Some(b) => accuracy > b.accuracy,
+                    };
+                    if better {
+                        let c = self.price(cfg, gen);
+                        best = Some(TestTimePlan {
+                            candidate: *ci,
+                            attention: *ai,
+                            samples: cfg.samples,
+                            gen_tokens: gen,
+                            accuracy,
+                            cost: self.cost_of(&c),
+                            eflops: c.eflops,
+                            seconds: c.seconds,
+                            latency_s: c.latency_s,
+                            feasible: true,
+                            binding,
+                        });
+                    }
+                }
+                Err(why) => {
+                    // Report the least fundamental reason: budget before latency, memory, context.
+                    blocker = if any_blocker { blocker.min(why) } else { why };
+                    any_blocker = true;
+                }
+            }
+        }
+        Ok(best.unwrap_or_else(|| {
+            TestTimePlan::none(match blocker {
+                Blocker::Budget => Constraint::Budget,
+                Blocker::Latency => Constraint::Latency,
+                Blocker::Memory => Constraint::Memory,
+                Blocker::Context => Constraint::Context,
+            })
+        }))
+    }
+
+    /// Best accuracy per candidate at one budget (0 where none of its configurations fits).
+    pub fn per_candidate(&self, budget: f64) -> Vec<f64> {
+        let mut best = vec![0.0; self.candidates.len()];
+        for (ci, _, cfg) in &self.configs {
+            if let Ok((gen, _)) = self.longest(cfg, budget) {
+                best[*ci] = f64::max(best[*ci], cfg.curve.accuracy(gen, cfg.samples));
+            }
+        }
+        best
+    }
+
+    /// The per-problem oracle with measured curves: each problem takes its own best
+    /// configuration among the measured budgets that fit (an upper bound, not a deployable
+    /// policy). None unless every candidate is measured on the same problems.
+    pub fn oracle(&self, budget: f64) -> Option<f64> {
+        let curves: Vec<_> = self
+            .candidates
+            .iter()
+            .map(|c| match &c.curve {
+                Curve::Measured(m) => Some(m),
+                Curve::Beta(_) => None,
+            })
+            .collect::<Option<_>>()?;
+        let problems = &curves.first()?.problems;
+        if curves.iter().any(|c| &c.problems != problems) {
+            return None;
+        }
+        let mut best = vec![0.0f64; problems.len()];
+        for (ci, _, cfg) in &self.configs {
+            let curve = curves[*ci];
+            for (j, &gen) in curve.budgets.iter().enumerate() {
+                if gen < cfg.lo || gen > cfg.hi || self.excess(cfg, gen, budget).0 > 0.0 {
+                    continue;
+                }
+                for (p, b) in best.iter_mut().enumerate() {
+                    *b = b.max(curve.problem_pass(p, j, cfg.samples));
+                }
+            }
+        }
+        Some(best.iter().sum::<f64>() / problems.len() as f64)
+    }
+}

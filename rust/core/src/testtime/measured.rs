@@ -1,0 +1,176 @@
+//! Measured test-time accuracy: per-problem results (n samples, c correct) at several generation
+//! budgets per model, as an eval harness writes them; pass@k by the unbiased estimator averaged
+//! over problems, made monotone in the budget and interpolated linearly in log length.
+
+use std::collections::BTreeMap;
+
+use super::passk::unbiased_pass_at_k;
+use crate::error::{PlanError, Result};
+
+/// One row of an eval: a model at a generation budget on one problem.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalRow {
+    pub model: String,
+    pub gen_tokens: f64,
+    pub problem: String,
+    pub n: u32,
+    pub c: u32,
+}
+
+/// One model's results: problems x budgets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeasuredCurve {
+    /// Ascending generation budgets.
+    pub budgets: Vec<f64>,
+    pub problems: Vec<String>,
+    /// counts[problem][budget] = (n, c).
+    counts: Vec<Vec<(u32, u32)>>,
+    /// The largest k every cell supports (k <= n).
+    pub max_samples: u32,
+    /// mean_pass[k-1][budget], made non-decreasing in the budget.
+    mean_pass: Vec<Vec<f64>>,
+}
+
+/// Group rows by model; every model must have every (problem, budget) cell exactly once.
+pub fn curves_from_rows(rows: &[EvalRow]) -> Result<BTreeMap<String, MeasuredCurve>> {
+    let mut by_model: BTreeMap<&str, Vec<&EvalRow>> = BTreeMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        let at = |f: &str| format!("rows[{i}].{f}");
+        if !(r.gen_tokens.is_finite() && r.gen_tokens > 0.0) {
+            return Err(PlanError::invalid(
+                at("gen_tokens"),
+                format!("must be > 0, got {}", r.gen_tokens),
+            ));
+        }
+        if r.n == 0 {
+            return Err(PlanError::invalid(at("n"), "must be > 0"));
+        }
+        if r.c > r.n {
+            return Err(PlanError::invalid(
+                at("c"),
+                format!("{} correct exceeds n = {}", r.c, r.n),
+            ));
+        }
+        by_model.entry(&r.model).or_default().push(r);
+    }
+    if by_model.is_empty() {
+        return Err(PlanError::invalid("rows", "no results"));
+    }
+    by_model
+        .into_iter()
+        .map(|(model, rows)| Ok((model.to_string(), MeasuredCurve::new(model, &rows)?)))
+        .collect()
+}
+
+impl MeasuredCurve {
+    fn new(model: &str, rows: &[&EvalRow]) -> Result<Self> {
+        let mut budgets: Vec<f64> = rows.iter().map(|r| r.gen_tokens).collect();
+        budgets.sort_by(f64::total_cmp);
+        budgets.dedup();
+        let mut problems: Vec<String> = rows.iter().map(|r| r.problem.clone()).collect();
+        problems.sort();
+        problems.dedup();
+        let mut counts = vec![vec![None; budgets.len()]; problems.len()];
+        for r in rows {
+            let p = problems.binary_search(&r.problem).expect("collected above");
+            let b = budgets
+                .binary_search_by(|x| x.total_cmp(&r.gen_tokens))
+                .expect("collected above");
+            if counts[p][b].replace((r.n, r.c)).is_some() {
+                return Err(PlanError::invalid(
+                    "rows",
+                    format!(
+                        "{model}: problem '{}' at {} tokens appears twice",
+                        r.problem, r.gen_tokens
+                    ),
+                ));
+            }
+        }
+        let counts: Vec<Vec<(u32, u32)>> = counts
+            .into_iter()
+            .zip(&problems)
+            .map(|(row, problem)| {
+                row.into_iter()
+                    .zip(&budgets)
+                    .map(|(cell, b)| {
+                        cell.ok_or_else(|| {
+                            PlanError::invalid(
+                                "rows",
+                                format!("{model}: problem '{problem}' has no result at {b} tokens"),
+                            )
+                        })
+                    })
+                    .collect()
+            })
+            .collect::<Result<_>>()?;
+        let max_samples = counts.iter().flatten().map(|&(n, _)| n).min().unwrap_or(0);
+        let mean_pass = (1..=max_samples)
+            .map(|k| {
+                let mut best = 0.0f64;
+                (0..budgets.len())
+                    .map(|b| {
+                        let mean = counts
+                            .iter()
+                            .map(|row| unbiased_pass_at_k(row[b].0, row[b].1, k))
+                            .sum::<f64>()
+                            / problems.len() as f64;
+                        // More tokens never hurt a budgeted policy: it may stop early.
+                        best = best.max(mean);
+                        best
+                    })
+                    .collect()
+            })
+            .collect();
+        Ok(MeasuredCurve {
+            budgets,
+            problems,
+            counts,
+            max_samples,
+            mean_pass,
+        })
+    }
+
+    pub fn gen_range(&self) -> (f64, f64) {
+        (
+            self.budgets[0],
+            *self.budgets.last().expect("at least one budget"),
+        )
+    }
+
+    /// Position of `gen_tokens` among the budgets: (lower index, weight of the upper one).
+    fn locate(&self, gen_tokens: f64) -> (usize, f64) {
+        let b = &self.budgets;
+        if gen_tokens <= b[0] || b.len() == 1 {
+            return (0, 0.0);
+        }
+        if gen_tokens >= b[b.len() - 1] {
+            return (b.len() - 2, 1.0);
+        }
+        let hi = b.partition_point(|&x| x <= gen_tokens);
+        let lo = hi - 1;
+        (
+            lo,
+            (gen_tokens.ln() - b[lo].ln()) / (b[hi].ln() - b[lo].ln()),
+        )
+    }
+
+    fn interpolate(values: &[f64], (lo, w): (usize, f64)) -> f64 {
+        if values.len() == 1 {
+            values[0]
+        } else {
+            values[lo] + w * (values[lo + 1] - values[lo])
+        }
+    }
+
+    /// Mean pass@k with at most `gen_tokens` tokens (k <= max_samples).
+    pub fn accuracy(&self, gen_tokens: f64, samples: u32) -> f64 {
+        let k = samples.clamp(1, self.max_samples.max(1));
+        Self::interpolate(&self.mean_pass[(k - 1) as usize], self.locate(gen_tokens))
+    }
+
+    /// One problem's pass@k at a measured budget index.
+    pub fn problem_pass(&self, problem: usize, budget: usize, samples: u32) -> f64 {
+        let (n, c) = self.counts[problem][budget];
+        unbiased_pass_at_k(n, c, samples.min(n))
+    }
+}

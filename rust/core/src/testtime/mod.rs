@@ -1,0 +1,40 @@
+//! Test-time accuracy (DESIGN section 4): how accuracy grows with generation length and samples.
+
+pub mod beta;
+pub mod measured;
+pub mod passk;
+
+pub use beta::{saturation, Aggregator, BetaCurve, BetaPreset};
+pub use measured::{curves_from_rows, EvalRow, MeasuredCurve};
+
+/// One model's accuracy as a function of generation length and samples.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Curve {
+    Beta(BetaCurve),
+    Measured(MeasuredCurve),
+}
+
+impl Curve {
+    pub fn accuracy(&self, gen_tokens: f64, samples: u32) -> f64 {
+        match self {
+            Curve::Beta(c) => c.accuracy(gen_tokens, samples),
+            Curve::Measured(c) => c.accuracy(gen_tokens, samples),
+        }
+    }
+
+    /// Generation lengths the curve speaks for (measured: the budgets evaluated).
+    pub fn gen_range(&self) -> Option<(f64, f64)> {
+        match self {
+            Curve::Beta(_) => None,
+            Curve::Measured(c) => Some(c.gen_range()),
+        }
+    }
+
+    /// The most samples the curve can price (measured: the fewest samples of any cell).
+    pub fn max_samples(&self) -> Option<u32> {
+        match self {
+            Curve::Beta(_) => None,
+            Curve::Measured(c) => Some(c.max_samples),
+        }
+    }
+}

@@ -4,7 +4,14 @@ use scaleplan_core::plan::*;
 use scaleplan_core::testtime::{Aggregator, Curve};
 use scaleplan_core::*;
 
-const QWEN3: [&str; 6] = ["qwen3-0.6b", "qwen3-1.7b", "qwen3-4b", "qwen3-8b", "qwen3-14b", "qwen3-32b"];
+const QWEN3: [&str; 6] = [
+    "qwen3-0.6b",
+    "qwen3-1.7b",
+    "qwen3-4b",
+    "qwen3-8b",
+    "qwen3-14b",
+    "qwen3-32b",
+];
 
 fn candidates() -> Vec<Candidate> {
     let c = Catalog::shipped();
@@ -20,8 +27,14 @@ fn candidates() -> Vec<Candidate> {
 
 fn kinetics(unit: BudgetUnit, attention: Vec<Attention>, k_max: u32) -> TestTimeOptions {
     TestTimeOptions {
-        hardware: Catalog::shipped().hardware("kinetics-b200").unwrap().clone(),
-        inference: InferenceOptions { prefill: false, ..InferenceOptions::default() },
+        hardware: Catalog::shipped()
+            .hardware("kinetics-b200")
+            .unwrap()
+            .clone(),
+        inference: InferenceOptions {
+            prefill: false,
+            ..InferenceOptions::default()
+        },
         prompt_tokens: 128.0,
         unit,
         max_samples: k_max,
@@ -34,7 +47,12 @@ fn kinetics(unit: BudgetUnit, attention: Vec<Attention>, k_max: u32) -> TestTime
 }
 
 fn cost(opt: &TestTimeOptions, m: &Model, gen: f64, k: u32, attention: Attention) -> InferenceCost {
-    let q = InferenceQuery { prompt_tokens: opt.prompt_tokens, gen_tokens: gen, samples: k as f64, attention };
+    let q = InferenceQuery {
+        prompt_tokens: opt.prompt_tokens,
+        gen_tokens: gen,
+        samples: k as f64,
+        attention,
+    };
     inference_cost(m, &opt.hardware, &q, &opt.inference).unwrap()
 }
 
@@ -71,13 +89,21 @@ fn grid_best(cands: &[Candidate], opt: &TestTimeOptions, budget: f64, points: us
 fn never_worse_than_the_grid_across_six_decades_with_an_optimality_certificate() {
     let cands = candidates();
     for unit in [BudgetUnit::Eflops, BudgetUnit::Flops] {
-        let opt = kinetics(unit, vec![Attention::Dense, Attention::TopK { budget: 1024.0 }], 8);
+        let opt = kinetics(
+            unit,
+            vec![Attention::Dense, Attention::TopK { budget: 1024.0 }],
+            8,
+        );
         let solver = TestTimeSolver::new(&cands, &opt).unwrap();
         for e in [12.0, 13.0, 14.0, 15.0, 16.0, 17.0, 18.0] {
             let budget = 10f64.powf(e);
             let plan = solver.plan(budget).unwrap();
             let grid = grid_best(&cands, &opt, budget, 400);
-            assert!(plan.accuracy >= grid - 1e-15, "{unit:?} {budget:e}: plan {} < grid {grid}", plan.accuracy);
+            assert!(
+                plan.accuracy >= grid - 1e-15,
+                "{unit:?} {budget:e}: plan {} < grid {grid}",
+                plan.accuracy
+            );
             if !plan.feasible {
                 assert_eq!(grid, 0.0);
                 continue;
@@ -91,7 +117,10 @@ fn never_worse_than_the_grid_across_six_decades_with_an_optimality_certificate()
             assert!(unit_cost(&opt, &c) <= budget * (1.0 + 1e-12));
             if plan.binding == Constraint::Budget {
                 let longer = cost(&opt, m, plan.gen_tokens * (1.0 + 1e-6), plan.samples, att);
-                assert!(unit_cost(&opt, &longer) > budget, "{budget:e}: L could grow");
+                assert!(
+                    unit_cost(&opt, &longer) > budget,
+                    "{budget:e}: L could grow"
+                );
             } else {
                 assert_eq!(plan.binding, Constraint::MaxGenTokens);
                 assert_eq!(plan.gen_tokens, 32768.0);
@@ -109,7 +138,11 @@ fn more_budget_never_lowers_accuracy() {
     for i in 0..60 {
         let budget = 10f64.powf(12.0 + 7.0 * i as f64 / 59.0);
         let p = solver.plan(budget).unwrap();
-        assert!(p.accuracy >= last - 1e-12, "{budget:e}: {} < {last}", p.accuracy);
+        assert!(
+            p.accuracy >= last - 1e-12,
+            "{budget:e}: {} < {last}",
+            p.accuracy
+        );
         last = p.accuracy;
     }
 }
@@ -121,10 +154,16 @@ fn sparse_attention_never_lowers_accuracy() {
     let mut choices = vec![Attention::Dense];
     for s in [256.0, 1024.0, 4096.0] {
         choices.push(Attention::TopK { budget: s });
-        choices.push(Attention::BlockTopK { budget: s, block_size: 16.0 });
+        choices.push(Attention::BlockTopK {
+            budget: s,
+            block_size: 16.0,
+        });
     }
     let sparse = kinetics(BudgetUnit::Eflops, choices, 16);
-    let (d, s) = (TestTimeSolver::new(&cands, &dense).unwrap(), TestTimeSolver::new(&cands, &sparse).unwrap());
+    let (d, s) = (
+        TestTimeSolver::new(&cands, &dense).unwrap(),
+        TestTimeSolver::new(&cands, &sparse).unwrap(),
+    );
     let mut strictly_better = 0;
     for i in 0..30 {
         let budget = 10f64.powf(13.0 + 5.0 * i as f64 / 29.0);
@@ -132,7 +171,10 @@ fn sparse_attention_never_lowers_accuracy() {
         assert!(ps.accuracy >= pd.accuracy, "{budget:e}");
         strictly_better += usize::from(ps.accuracy > pd.accuracy + 1e-6);
     }
-    assert!(strictly_better > 0, "sparse attention should buy accuracy somewhere");
+    assert!(
+        strictly_better > 0,
+        "sparse attention should buy accuracy somewhere"
+    );
 }
 
 /// Kinetics: once memory traffic is priced, small models with long generations lose their
@@ -144,29 +186,57 @@ fn eflops_pricing_switches_to_larger_models_earlier() {
         let opt = kinetics(unit, vec![Attention::Dense], 32);
         let solver = TestTimeSolver::new(&cands, &opt).unwrap();
         (0..400)
-            .map(|i| solver.plan(10f64.powf(10.0 + 10.0 * i as f64 / 399.0)).unwrap())
+            .map(|i| {
+                solver
+                    .plan(10f64.powf(10.0 + 10.0 * i as f64 / 399.0))
+                    .unwrap()
+            })
             .find(|p| p.feasible && p.candidate >= 3) // qwen3-8b or larger
             .map(|p| p.accuracy)
             .expect("a large model is chosen at some budget")
     };
-    let (with_memory, flops_only) = (switch_accuracy(BudgetUnit::Eflops), switch_accuracy(BudgetUnit::Flops));
-    assert!(with_memory < flops_only, "eFLOPs switches at accuracy {with_memory}, FLOPs at {flops_only}");
+    let (with_memory, flops_only) = (
+        switch_accuracy(BudgetUnit::Eflops),
+        switch_accuracy(BudgetUnit::Flops),
+    );
+    assert!(
+        with_memory < flops_only,
+        "eFLOPs switches at accuracy {with_memory}, FLOPs at {flops_only}"
+    );
 }
 
 #[test]
 fn infeasible_requests_name_the_constraint() {
     let cands = candidates();
     let opt = kinetics(BudgetUnit::Eflops, vec![Attention::Dense], 4);
-    let p = TestTimeSolver::new(&cands, &opt).unwrap().plan(1e6).unwrap();
+    let p = TestTimeSolver::new(&cands, &opt)
+        .unwrap()
+        .plan(1e6)
+        .unwrap();
     assert_eq!((p.feasible, p.binding), (false, Constraint::Budget));
-    let slo = TestTimeOptions { latency_slo_s: Some(1e-4), ..opt.clone() };
-    let p = TestTimeSolver::new(&cands, &slo).unwrap().plan(1e20).unwrap();
+    let slo = TestTimeOptions {
+        latency_slo_s: Some(1e-4),
+        ..opt.clone()
+    };
+    let p = TestTimeSolver::new(&cands, &slo)
+        .unwrap()
+        .plan(1e20)
+        .unwrap();
     assert_eq!((p.feasible, p.binding), (false, Constraint::Latency));
     // A loose SLO binds before the budget does.
-    let slo = TestTimeOptions { latency_slo_s: Some(5.0), ..opt.clone() };
-    let p = TestTimeSolver::new(&cands, &slo).unwrap().plan(1e20).unwrap();
+    let slo = TestTimeOptions {
+        latency_slo_s: Some(5.0),
+        ..opt.clone()
+    };
+    let p = TestTimeSolver::new(&cands, &slo)
+        .unwrap()
+        .plan(1e20)
+        .unwrap();
     assert!(p.feasible && p.latency_s <= 5.0 * (1.0 + 1e-9));
     assert_eq!(p.binding, Constraint::Latency);
-    let err = TestTimeSolver::new(&cands, &opt).unwrap().plan(f64::NAN).unwrap_err();
+    let err = TestTimeSolver::new(&cands, &opt)
+        .unwrap()
+        .plan(f64::NAN)
+        .unwrap_err();
     assert_eq!(err.field(), "budget");
 }

@@ -1,11 +1,13 @@
 //! The planners (DESIGN section 5). Each returns a plan with `feasible` and the constraint that
 //! binds; an impossible request is an answer, not an error.
 
+pub mod joint;
 pub mod lifetime;
 pub mod scalar;
 pub mod testtime;
 pub mod training;
 
+pub use joint::{JointOptions, JointPlan, JointSolver};
 pub use lifetime::{
     plan_lifetime, CostUnit, Demand, InferencePricing, LifetimeGoal, LifetimeOptions, LifetimePlan,
 };
@@ -37,10 +39,14 @@ pub enum Constraint {
     MaxGenTokens,
     /// prompt + generation exceed every model's context.
     Context,
+    /// Samples per query reached k_max.
+    MaxSamples,
+    /// The plan is the cheapest reaching the target accuracy (or, infeasible, none can).
+    TargetAccuracy,
 }
 
 impl Constraint {
-    pub const ALL: [Constraint; 11] = [
+    pub const ALL: [Constraint; 13] = [
         Constraint::Budget,
         Constraint::TargetLoss,
         Constraint::LossFloor,
@@ -52,6 +58,8 @@ impl Constraint {
         Constraint::Latency,
         Constraint::MaxGenTokens,
         Constraint::Context,
+        Constraint::MaxSamples,
+        Constraint::TargetAccuracy,
     ];
 
     pub fn name(self) -> &'static str {
@@ -67,6 +75,8 @@ impl Constraint {
             Constraint::Latency => "latency",
             Constraint::MaxGenTokens => "max_gen_tokens",
             Constraint::Context => "context",
+            Constraint::MaxSamples => "max_samples",
+            Constraint::TargetAccuracy => "target_accuracy",
         }
     }
 

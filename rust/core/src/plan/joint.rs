@@ -1,0 +1,390 @@
+//! Problem 4 (DESIGN section 5): one budget for training and a deployment of Q queries; choose
+//! model size N (continuous over a family), training tokens D, samples k, generation length L
+//! and attention to maximise task accuracy, or the least budget reaching a target accuracy.
+//!
+//! Accuracy chain: L(N, D) -> Gadre error law -> mu_inf = 1 - error -> mu(L) = mu_inf * sat(L)
+//! -> pass@k (beta coverage). For fixed k, pass@k grows with mu, so each (attention, k) maximises
+//! ln mu_inf(N, D) + ln sat(L): an outer search on ln N (per family segment) around an inner
+//! search on ln L, where L fixes the inference spend and D takes the rest of the budget.
+
+use super::lifetime::CostUnit;
+use super::scalar::{bisect_first, grid_golden_min};
+use super::Constraint;
+use crate::catalog::Hardware;
+use crate::cost::{
+    Attention, FamilyShapes, InferenceCost, InferenceOptions, InferenceQuery, Pricer,
+};
+use crate::error::{check, PlanError, Result};
+use crate::laws::{DataLimit, ErrorLaw, LossLaw};
+use crate::testtime::passk::beta_pass_at_k;
+use crate::testtime::saturation;
+
+#[derive(Debug, Clone)]
+pub struct JointOptions {
+    pub family: FamilyShapes,
+    pub hardware: Hardware,
+    pub inference: InferenceOptions,
+    pub attention: Vec<Attention>,
+    pub unit: CostUnit,
+    pub queries: f64,
+    pub prompt_tokens: f64,
+    /// Length saturation and dispersion of the test-time model (assumptions, as in the presets).
+    pub half_tokens: f64,
+    pub hill: f64,
+    pub kappa: f64,
+    pub max_samples: u32,
+    pub min_gen_tokens: f64,
+    pub max_gen_tokens: f64,
+    pub min_params: Option<f64>,
+    pub max_params: Option<f64>,
+    pub latency_slo_s: Option<f64>,
+    pub data: Option<DataLimit>,
+    pub train_mfu: Option<f64>,
+    pub train_usd_per_hour: Option<f64>,
+    pub infer_usd_per_hour: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct JointPlan {
+    pub params: f64,
+    pub tokens: f64,
+    pub samples: u32,
+    pub gen_tokens: f64,
+    pub attention: usize,
+    pub accuracy: f64,
+    pub loss: f64,
+    /// Mean accuracy at unlimited generation length (1 - task error).
+    pub mu_inf: f64,
+    pub training_cost: f64,
+    pub inference_cost: f64,
+    pub total_cost: f64,
+    pub latency_s: f64,
+    pub feasible: bool,
+    pub binding: Constraint,
+}
+
+impl JointPlan {
+    fn none(binding: Constraint) -> Self {
+        JointPlan {
+            params: 0.0,
+            tokens: 0.0,
+            samples: 0,
+            gen_tokens: 0.0,
+            attention: 0,
+            accuracy: 0.0,
+            loss: 0.0,
+            mu_inf: 0.0,
+            training_cost: 0.0,
+            inference_cost: 0.0,
+            total_cost: 0.0,
+            latency_s: 0.0,
+            feasible: false,
+            binding,
+        }
+    }
+}
+
+const N_GRID: usize = 16;
+const L_GRID: usize = 16;
+const TOL: f64 = 1e-9;
+
+pub struct JointSolver<'a> {
+    law: &'a LossLaw,
+    error: ErrorLaw,
+    opt: &'a JointOptions,
+    per_train_flop: f64,
+    per_gpu_second: f64,
+    n_lo: f64,
+    n_hi: f64,
+}
+
+/// The inner choice at one (N, attention, k).
+#[derive(Debug, Clone, Copy)]
+struct Inner {
+    gen: f64,
+    tokens: f64,
+    score: f64,
+    cost: InferenceCost,
+}
+
+impl<'a> JointSolver<'a> {
+    pub fn new(law: &'a LossLaw, opt: &'a JointOptions) -> Result<Self> {
+        let error = law.error.ok_or_else(|| {
+            PlanError::invalid(
+                "law",
+                format!(
+                    "'{}' has no error law on its loss scale (try gadre2024-redpajama)",
+                    law.name
+                ),
+            )
+        })?;
+        check::non_negative("queries", opt.queries)?;
+        check::non_negative("prompt_tokens", opt.prompt_tokens)?;
+        check::positive("half_tokens", opt.half_tokens)?;
+        check::positive("hill", opt.hill)?;
+        check::positive("kappa", opt.kappa)?;
+        check::positive("min_gen_tokens", opt.min_gen_tokens)?;
+        check::positive("max_gen_tokens", opt.max_gen_tokens)?;
+        if opt.max_gen_tokens < opt.min_gen_tokens {
+            return Err(PlanError::invalid(
+                "max_gen_tokens",
+                "must be at least min_gen_tokens",
+            ));
+        }
+        if opt.max_samples == 0 {
+            return Err(PlanError::invalid("k_max", "must be >= 1"));
+        }
+        if opt.attention.is_empty() {
+            return Err(PlanError::invalid(
+                "attention",
+                "must list at least one choice",
+            ));
+        }
+        for a in &opt.attention {
+            a.validate()?;
+        }
+        if let Some(slo) = opt.latency_slo_s {
+            check::positive("latency_slo_s", slo)?;
+        }
+        let hw = &opt.hardware;
+        let mfu = match opt.train_mfu {
+            Some(m) => check::unit_fraction("train_mfu", m)?,
+            None => hw.train_mfu,
+        };
+        let gpu_hours_per_flop = 1.0 / (hw.peak_flops_bf16 * mfu * 3600.0);
+        let price = |given: Option<f64>, field: &str| -> Result<f64> {
+            given
+                .or(hw.usd_per_hour)
+                .ok_or_else(|| PlanError::invalid(field, "no price given and none in the catalog"))
+                .and_then(|p| check::positive(field, p))
+        };
+        let (per_train_flop, per_gpu_second) = match opt.unit {
+            CostUnit::Flops | CostUnit::Eflops => (1.0, 0.0),
+            CostUnit::GpuHours => (gpu_hours_per_flop, 1.0 / 3600.0),
+            CostUnit::Usd => (
+                gpu_hours_per_flop * price(opt.train_usd_per_hour, "train_usd_per_hour")?,
+                price(opt.infer_usd_per_hour, "infer_usd_per_hour")? / 3600.0,
+            ),
+        };
+        let members = opt.family.members();
+        let n_lo = opt.min_params.map_or(Ok(members[0].flop_params), |v| {
+            check::positive("min_params", v)
+        })?;
+        let n_hi = opt
+            .max_params
+            .map_or(Ok(members[members.len() - 1].flop_params), |v| {
+                check::positive("max_params", v)
+            })?;
+        if n_lo > n_hi {
+            return Err(PlanError::invalid(
+                "max_params",
+                "must be at least min_params",
+            ));
+        }
+        Ok(JointSolver {
+            law,
+            error,
+            opt,
+            per_train_flop,
+            per_gpu_second,
+            n_lo,
+            n_hi,
+        })
+    }
+
+    fn query_cost(&self, c: &InferenceCost) -> f64 {
+        match self.opt.unit {
+            CostUnit::Flops => c.flops,
+            CostUnit::Eflops => c.eflops,
+            CostUnit::GpuHours | CostUnit::Usd => c.gpu_seconds * self.per_gpu_second,
+        }
+    }
+
+    fn mu_inf(&self, loss: f64) -> f64 {
+        1.0 - self.error.error(loss)
+    }
+
+    /// Best (L, D) at size n for one attention and k.
+    fn inner(
+        &self,
+        n: f64,
+        pricer: &Pricer,
+        attention: Attention,
+        k: u32,
+        budget: f64,
+    ) -> Option<Inner> {
+        let shape_context = self.opt.family.at(n).max_context - self.opt.prompt_tokens;
+        let hi = self.opt.max_gen_tokens.min(shape_context);
+        let lo = self.opt.min_gen_tokens;
+        if lo > hi {
+            return None;
+        }
+        let evaluate = |gen: f64| -> Option<Inner> {
+            let q = InferenceQuery {
+                prompt_tokens: self.opt.prompt_tokens,
+                gen_tokens: gen,
+                samples: f64::from(k),
+                attention,
+            };
+            let c = pricer.price(&q).ok()?;
+            if !c.feasible || self.opt.latency_slo_s.is_some_and(|slo| c.latency_s > slo) {
+                return None;
+            }
+            let left = budget - self.opt.queries * self.query_cost(&c);
+            if left <= 0.0 {
+                return None;
+            }
+            let tokens = left / (6.0 * n * self.per_train_flop);
+            let loss = self.law.loss_limited(n, tokens, self.opt.data.as_ref());
+            let mu = self.mu_inf(loss) * saturation(gen, self.opt.half_tokens, self.opt.hill);
+            (mu > 0.0).then(|| Inner {
+                gen,
+                tokens,
+                score: mu.ln(),
+                cost: c,
+            })
+        };
+        let objective = |x: f64| evaluate(x.exp()).map_or(f64::INFINITY, |i| -i.score);
+        let (x, best) = grid_golden_min(&objective, lo.ln(), hi.ln(), L_GRID, TOL);
+        if best.is_finite() {
+            evaluate(x.exp())
+        } else {
+            None
+        }
+    }
+
+    /// Best plan for one total budget.
+    pub fn plan(&self, budget: f64) -> Result<JointPlan> {
+        check::positive("budget", budget)?;
+        let mut best: Option<JointPlan> = None;
+        let cuts = {
+            let mut c = vec![self.n_lo.ln()];
+            c.extend(
+                self.opt
+                    .family
+                    .breakpoints()
+                    .into_iter()
+                    .map(f64::ln)
+                    .filter(|&b| b > self.n_lo.ln() && b < self.n_hi.ln()),
+            );
+            c.push(self.n_hi.ln());
+            c
+        };
+        for (ai, &attention) in self.opt.attention.iter().enumerate() {
+            for k in 1..=self.opt.max_samples {
+                let at = |x: f64| -> Option<(Inner, f64)> {
+                    let n = x.exp();
+                    let pricer = Pricer::for_shape(
+                        self.opt.family.at(n),
+                        &self.opt.hardware,
+                        &InferenceOptions {
+                            fractional_batch: true,
+                            ..self.opt.inference
+                        },
+                    )
+                    .ok()?;
+                    self.inner(n, &pricer, attention, k, budget).map(|i| (i, n))
+                };
+                let objective = |x: f64| at(x).map_or(f64::INFINITY, |(i, _)| -i.score);
+                let (x, score) = cuts
+                    .windows(2)
+                    .map(|w| {
+                        grid_golden_min(&objective, w[0], w[1], N_GRID, TOL * w[1].abs().max(1.0))
+                    })
+                    .fold(
+                        (cuts[0], f64::INFINITY),
+                        |b, c| if c.1 < b.1 { c } else { b },
+                    );
+                if !score.is_finite() {
+                    continue;
+                }
+                let Some((inner, n)) = at(x) else { continue };
+                let loss = self
+                    .law
+                    .loss_limited(n, inner.tokens, self.opt.data.as_ref());
+                let mu = inner.score.exp();
+                let accuracy = beta_pass_at_k(mu, self.opt.kappa, f64::from(k));
+                if best.is_none_or(|b| accuracy > b.accuracy) {
+                    let inference_cost = self.opt.queries * self.query_cost(&inner.cost);
+                    best = Some(JointPlan {
+                        params: n,
+                        tokens: inner.tokens,
+                        samples: k,
+                        gen_tokens: inner.gen,
+                        attention: ai,
+                        accuracy,
+                        loss,
+                        mu_inf: self.mu_inf(loss),
+                        training_cost: budget - inference_cost,
+                        inference_cost,
+                        total_cost: budget,
+                        latency_s: inner.cost.latency_s,
+                        feasible: true,
+                        binding: self.binding(n, inner.gen, k, &inner.cost),
+                    });
+                }
+            }
+        }
+        Ok(best.unwrap_or(JointPlan::none(Constraint::Budget)))
+    }
+
+    fn binding(&self, n: f64, gen: f64, k: u32, c: &InferenceCost) -> Constraint {
+        let near = |a: f64, b: f64| (a - b).abs() <= 1e-6 * b.abs();
+        if self
+            .opt
+            .latency_slo_s
+            .is_some_and(|slo| c.latency_s >= slo * (1.0 - 1e-6))
+        {
+            Constraint::Latency
+        } else if near(gen, self.opt.max_gen_tokens) {
+            Constraint::MaxGenTokens
+        } else if near(n, self.n_hi) && self.opt.max_params.is_some() {
+            Constraint::MaxParams
+        } else if near(n, self.n_lo) && self.opt.min_params.is_some() {
+            Constraint::MinParams
+        } else if k == self.opt.max_samples && self.opt.max_samples > 1 {
+            Constraint::MaxSamples
+        } else {
+            Constraint::Budget
+        }
+    }
+
+    /// The least budget whose best plan reaches `target` accuracy (bisection on ln budget; the
+    /// best accuracy never falls as the budget grows).
+    pub fn cheapest(&self, target: f64) -> Result<JointPlan> {
+        check::unit_fraction("target_accuracy", target)?;
+        let reaches = |log_b: f64| {
+            self.plan(log_b.exp())
+                .is_ok_and(|p| p.feasible && p.accuracy >= target)
+        };
+        // Scan up in steps of e^4 from a budget below any real one, then bisect the last step.
+        let cap = 150.0; // e^150 ~ 1e65: beyond any real budget in any unit
+        let mut hi = -20.0f64;
+        while !reaches(hi) {
+            hi += 4.0;
+            if hi > cap {
+                let best = self.plan(cap.exp())?;
+                return Ok(JointPlan {
+                    feasible: false,
+                    binding: Constraint::TargetAccuracy,
+                    ..best
+                });
+            }
+        }
+        let lo = hi - 4.0;
+        let log_b = bisect_first(&reaches, lo, hi, 1e-7);
+        let plan = self.plan(log_b.exp())?;
+        Ok(JointPlan {
+            binding: Constraint::TargetAccuracy,
+            ..plan
+        })
+    }
+
+    /// Accuracy gained per 1% more budget (what the next unit of budget buys).
+    pub fn marginal(&self, plan: &JointPlan) -> Result<f64> {
+        if !plan.feasible {
+            return Ok(0.0);
+        }
+        Ok(self.plan(plan.total_cost * 1.01)?.accuracy - plan.accuracy)
+    }
+}

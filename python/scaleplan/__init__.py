@@ -16,32 +16,48 @@ from scaleplan.catalog import (
     model,
 )
 from scaleplan.cost import InferenceCost, TrainingCost, inference_cost, training_cost
+from scaleplan.joint import JointPlan, frontier_joint, plan_joint
 from scaleplan.laws import ErrorLaw, LossLaw, law
 from scaleplan.plan import LifetimePlan, Plan, TrainingPlan, plan_lifetime, plan_training
+from scaleplan.testtime import (
+    Accuracy,
+    TestTimeFrontier,
+    TestTimePlan,
+    frontier_test_time,
+    plan_test_time,
+)
 
 __all__ = [
+    "Accuracy",
     "Catalog",
     "ErrorLaw",
     "Family",
     "Hardware",
     "InferenceCost",
+    "JointPlan",
     "LifetimePlan",
     "LossLaw",
     "Model",
     "Moe",
     "Plan",
+    "TestTimeFrontier",
+    "TestTimePlan",
     "TrainingCost",
     "TrainingPlan",
     "__version__",
     "catalog",
     "default_catalog",
     "family",
+    "frontier_joint",
+    "frontier_test_time",
     "hardware",
     "inference_cost",
     "law",
     "load_catalog",
     "model",
+    "plan_joint",
     "plan_lifetime",
+    "plan_test_time",
     "plan_training",
     "training_cost",
 ]

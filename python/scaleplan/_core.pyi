@@ -10,20 +10,27 @@ INFERENCE_COST_FIELDS: list[str]
 TRAINING_COST_FIELDS: list[str]
 BINDINGS: list[str]
 TRAINING_PLAN_FIELDS: list[str]
+TEST_TIME_FIELDS: list[str]
+JOINT_FIELDS: list[str]
 LIFETIME_PLAN_FIELDS: list[str]
 CONSTRAINTS: list[str]
 __all__ = [
     "BINDINGS",
     "CONSTRAINTS",
     "INFERENCE_COST_FIELDS",
+    "JOINT_FIELDS",
     "LIFETIME_PLAN_FIELDS",
+    "TEST_TIME_FIELDS",
     "TRAINING_COST_FIELDS",
     "TRAINING_PLAN_FIELDS",
+    "AccuracySource",
     "Catalog",
     "CostModelPricing",
+    "JointProblem",
     "NativeHardware",
     "NativeLaw",
     "NativeModel",
+    "TestTimeProblem",
     "__version__",
     "inference_cost",
     "plan_lifetime",
@@ -158,3 +165,91 @@ def plan_lifetime(
     min_params: float | None,
     max_params: float | None,
 ) -> list[npt.NDArray[np.float64]]: ...
+
+@final
+class AccuracySource:
+    @staticmethod
+    def preset(catalog: Catalog, name: str, aggregator: str) -> AccuracySource: ...
+    @staticmethod
+    def measured(
+        model: list[str], gen_tokens: list[float], problem: list[str], n: list[int], c: list[int]
+    ) -> AccuracySource: ...
+    def models(self, catalog: Catalog) -> list[str]: ...
+    def accuracy(
+        self,
+        catalog: Catalog,
+        model: str,
+        gen_tokens: npt.NDArray[np.float64],
+        samples: npt.NDArray[np.float64],
+    ) -> npt.NDArray[np.float64]: ...
+
+@final
+class TestTimeProblem:
+    def __new__(
+        cls,
+        catalog: Catalog,
+        models: list[str],
+        accuracy: AccuracySource,
+        hardware: NativeHardware,
+        *,
+        unit: str,
+        prompt_tokens: float,
+        k_max: int,
+        attention: list[tuple[str, float | None, float | None]],
+        latency_slo_s: float | None,
+        min_gen_tokens: float,
+        max_gen_tokens: float | None,
+        usd_per_hour: float | None,
+        batch: str,
+        batch_size: float | None,
+        prefix_sharing: bool,
+        prefill: bool,
+        time_model: str,
+        weight_dtype: str,
+        kv_dtype: str,
+        compute_dtype: str,
+        gpus: float,
+    ) -> TestTimeProblem: ...
+    def plan(self, budgets: npt.NDArray[np.float64]) -> list[npt.NDArray[np.float64]]: ...
+    def per_model(self, budgets: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
+
+@final
+class JointProblem:
+    def __new__(
+        cls,
+        catalog: Catalog,
+        law: NativeLaw,
+        family: str,
+        hardware: NativeHardware,
+        *,
+        unit: str,
+        queries: float,
+        prompt_tokens: float,
+        half_tokens: float,
+        hill: float,
+        kappa: float,
+        k_max: int,
+        attention: list[tuple[str, float | None, float | None]],
+        min_gen_tokens: float,
+        max_gen_tokens: float,
+        min_params: float | None,
+        max_params: float | None,
+        latency_slo_s: float | None,
+        unique_tokens: float | None,
+        r_star: float | None,
+        train_mfu: float | None,
+        train_usd_per_hour: float | None,
+        infer_usd_per_hour: float | None,
+        batch: str,
+        batch_size: float | None,
+        prefix_sharing: bool,
+        prefill: bool,
+        time_model: str,
+        weight_dtype: str,
+        kv_dtype: str,
+        compute_dtype: str,
+        gpus: float,
+    ) -> JointProblem: ...
+    def solve(
+        self, goal: str, values: npt.NDArray[np.float64]
+    ) -> list[npt.NDArray[np.float64]]: ...

@@ -62,6 +62,18 @@ impl PlanError {
         }
     }
 
+    /// The same error about another field: a surface that takes a list (`models`) reports
+    /// a lookup of one of its entries under the list's name.
+    pub fn for_field(mut self, name: &str) -> Self {
+        match &mut self {
+            PlanError::InvalidArgument { field, .. }
+            | PlanError::UnknownName { field, .. }
+            | PlanError::Catalog { field, .. }
+            | PlanError::LimitExceeded { field, .. } => *field = name.to_string(),
+        }
+        self
+    }
+
     /// The input field the error is about.
     #[inline]
     pub fn field(&self) -> &str {

@@ -5,6 +5,7 @@ mod catalog;
 mod cost;
 mod errors;
 mod plan;
+mod testtime;
 
 use pyo3::prelude::*;
 
@@ -20,5 +21,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     catalog::register(m)?;
     cost::register(m)?;
     plan::register(m)?;
+    testtime::register(m)?;
     Ok(())
 }

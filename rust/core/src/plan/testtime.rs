@@ -376,8 +376,7 @@ impl<'a> TestTimeSolver<'a> {
     }
 
     /// The per-problem oracle with measured curves: each problem takes its own best
-    /// configuration among the measured budgets that fit (an upper bound, not a deployable
-    /// policy). None unless every candidate is measured on the same problems.
+    /// configuration within the budget (an upper bound, not a deployable policy). None unless every candidate is measured on the same problems.
     pub fn oracle(&self, budget: f64) -> Option<f64> {
         let curves: Vec<_> = self
             .candidates
@@ -393,14 +392,11 @@ impl<'a> TestTimeSolver<'a> {
         }
         let mut best = vec![0.0f64; problems.len()];
         for (ci, _, cfg) in &self.configs {
-            let curve = curves[*ci];
-            for (j, &gen) in curve.budgets.iter().enumerate() {
-                if gen < cfg.lo || gen > cfg.hi || self.excess(cfg, gen, budget).0 > 0.0 {
-                    continue;
-                }
-                for (p, b) in best.iter_mut().enumerate() {
-                    *b = b.max(curve.problem_pass(p, j, cfg.samples));
-                }
+            let Ok((gen, _)) = self.longest(cfg, budget) else {
+                continue;
+            };
+            for (p, b) in best.iter_mut().enumerate() {
+                *b = b.max(curves[*ci].problem_accuracy(p, gen, cfg.samples));
             }
         }
         Some(best.iter().sum::<f64>() / problems.len() as f64)

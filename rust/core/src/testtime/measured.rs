@@ -168,9 +168,18 @@ impl MeasuredCurve {
         Self::interpolate(&self.mean_pass[(k - 1) as usize], self.locate(gen_tokens))
     }
 
-    /// One problem's pass@k at a measured budget index.
-    pub fn problem_pass(&self, problem: usize, budget: usize, samples: u32) -> f64 {
-        let (n, c) = self.counts[problem][budget];
-        unbiased_pass_at_k(n, c, samples.min(n))
+    /// One problem's pass@k with at most `gen_tokens` tokens: its own results made monotone in
+    /// the budget and interpolated like the mean (so the mean over problems is never below
+    /// `accuracy`).
+    pub fn problem_accuracy(&self, problem: usize, gen_tokens: f64, samples: u32) -> f64 {
+        let mut best = 0.0f64;
+        let envelope: Vec<f64> = self.counts[problem]
+            .iter()
+            .map(|&(n, c)| {
+                best = best.max(unbiased_pass_at_k(n, c, samples.clamp(1, n)));
+                best
+            })
+            .collect();
+        Self::interpolate(&envelope, self.locate(gen_tokens))
     }
 }

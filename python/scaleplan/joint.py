@@ -1,0 +1,177 @@
+"""Joint planning (DESIGN section 5, problem 4): one budget for training a model and serving a
+deployment; choose parameters, training tokens, samples, generation length and attention."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from scaleplan import _core
+from scaleplan import _format as fmt
+from scaleplan._arrays import Broadcast
+from scaleplan.catalog import Catalog, Hardware, default_catalog, resolve_hardware
+from scaleplan.cost import Dtype, FloatOrArray, TimeModel, _text
+from scaleplan.errors import InvalidArgumentError
+from scaleplan.laws import LossLaw, resolve_law
+from scaleplan.plan import _CONSTRAINTS, Plan, Unit, _opt
+from scaleplan.testtime import (
+    _WHY_TEST_TIME,
+    AttentionChoice,
+    _attention_choices,
+    _attention_label,
+    serving_options,
+)
+
+_WHY_JOINT = {
+    **_WHY_TEST_TIME,
+    "budget": "the total budget binds",
+    "target_accuracy": "this is the least total budget reaching the target accuracy",
+}
+
+
+@dataclass(frozen=True)
+class JointPlan(Plan):
+    """Training and serving decided together (arrays for an array of budgets or targets)."""
+
+    law: str
+    unit: str
+    params: FloatOrArray
+    tokens: FloatOrArray
+    samples: FloatOrArray
+    gen_tokens: FloatOrArray
+    attention: str | npt.NDArray[np.str_]
+    accuracy: FloatOrArray
+    loss: FloatOrArray
+    mu_inf: FloatOrArray
+    """Mean task accuracy at unlimited generation length: 1 - the Gadre error at the loss."""
+    training_cost: FloatOrArray
+    inference_cost: FloatOrArray
+    total_cost: FloatOrArray
+    latency_s: FloatOrArray
+    marginal_accuracy: FloatOrArray
+    """Accuracy that 1% more budget would add."""
+
+    def explain(self) -> str:
+        if not self._scalar():
+            return "\n".join(self.at(i).explain() for i in np.ndindex(np.shape(self.params)))
+        if not self.feasible:
+            return (
+                f"No plan reaches the target within any budget: the {self.law} law caps task "
+                f"accuracy at about {float(self.accuracy):.1%} here."
+                if self.binding == "target_accuracy"
+                else f"No plan fits: {_WHY_JOINT[str(self.binding)]}."
+            )
+        total = float(self.total_cost)
+        share = float(self.training_cost) / total if total > 0 else 0.0
+        return (
+            f"Train a model of {fmt.si(float(self.params))} parameters on "
+            f"{fmt.si(float(self.tokens))} tokens (loss {float(self.loss):.4f}), then answer each "
+            f"query with {int(self.samples)} samples of up to {fmt.si(float(self.gen_tokens))} "
+            f"tokens ({self.attention} attention, latency {fmt.seconds(float(self.latency_s))}): "
+            f"accuracy {float(self.accuracy):.1%}. Total {total:.4g} {self.unit}, {share:.0%} on "
+            f"training. {_WHY_JOINT[str(self.binding)].capitalize()}; 1% more budget would add "
+            f"{float(self.marginal_accuracy) * 100:.3f} accuracy points."
+        )
+
+
+def _solve(goal: str, values: Any, kwargs: dict[str, Any]) -> JointPlan:
+    cat: Catalog = kwargs.pop("catalog") or default_catalog()
+    law = resolve_law(kwargs.pop("law"), cat)
+    saturation = {name: _opt(kwargs.pop(name), name) for name in ("half_tokens", "hill", "kappa")}
+    choices = _attention_choices(kwargs.pop("attention"))
+    serving = serving_options(
+        kwargs.pop("batch"), kwargs.pop("prefix_sharing"), kwargs.pop("prefill"),
+        kwargs.pop("time_model"), kwargs.pop("weight_dtype"), kwargs.pop("kv_dtype"),
+        kwargs.pop("compute_dtype"), kwargs.pop("gpus"),
+    )  # fmt: skip
+    hardware = resolve_hardware(kwargs.pop("hardware"), cat)
+    numbers = {k: _opt(v, k) for k, v in kwargs.items() if k not in ("family", "unit", "k_max")}
+    problem = _core.JointProblem(
+        cat._native, law._native, _text("family", kwargs["family"]), hardware._native,
+        unit=_text("unit", kwargs["unit"]), k_max=int(kwargs["k_max"]), attention=choices,
+        **saturation,  # type: ignore[arg-type]
+        **numbers,  # type: ignore[arg-type]
+        **serving,
+    )  # fmt: skip
+    args = Broadcast({goal: values})
+    arrays = problem.solve(goal, args.required(goal))
+    rows = dict(zip(_core.JOINT_FIELDS, arrays, strict=True))
+    feasible = rows.pop("feasible") != 0
+    binding = _CONSTRAINTS[rows.pop("binding").astype(np.intp)]
+    labels = np.asarray([_attention_label(c) for c in choices])
+    attention = labels[rows.pop("attention").astype(np.intp)]
+    values_out: dict[str, Any] = {k: args.shaped(v) for k, v in rows.items()}
+    extra: dict[str, Any]
+    if args.scalar:
+        extra = {"feasible": bool(feasible[0]), "binding": str(binding[0]),
+                 "attention": str(attention[0])}  # fmt: skip
+    else:
+        extra = {"feasible": feasible.reshape(args.shape), "binding": binding.reshape(args.shape),
+                 "attention": attention.reshape(args.shape)}  # fmt: skip
+    return JointPlan(law=law.name, unit=str(kwargs["unit"]), **values_out, **extra)
+
+
+def plan_joint(
+    *,
+    budget: Any = None,
+    target_accuracy: Any = None,
+    queries: float,
+    prompt_tokens: float = 128,
+    family: str = "qwen3-dense",
+    hardware: str | Hardware = "h100-sxm",
+    law: str | LossLaw = "gadre2024-redpajama",
+    unit: Unit = "gpu_hours",
+    half_tokens: float = 4096,
+    hill: float = 1.5,
+    kappa: float = 1.0,
+    k_max: int = 16,
+    attention: Sequence[AttentionChoice] = ("dense",),
+    min_gen_tokens: float = 256,
+    max_gen_tokens: float = 32768,
+    min_params: float | None = None,
+    max_params: float | None = None,
+    latency_slo_s: float | None = None,
+    unique_tokens: float | None = None,
+    r_star: float | None = None,
+    train_mfu: float | None = None,
+    train_usd_per_hour: float | None = None,
+    infer_usd_per_hour: float | None = None,
+    batch: Literal["max"] | float | None = "max",
+    prefix_sharing: bool = True,
+    prefill: bool = True,
+    time_model: TimeModel = "additive",
+    weight_dtype: Dtype = "bf16",
+    kv_dtype: Dtype = "bf16",
+    compute_dtype: Dtype = "bf16",
+    gpus: int = 1,
+    catalog: Catalog | None = None,
+) -> JointPlan:
+    """Choose model size N (continuous over ``family``), training tokens D, samples k, generation
+    length L and attention for one total ``budget`` (in ``unit``) covering training plus
+    ``queries`` queries, maximising task accuracy; or the least budget reaching
+    ``target_accuracy``. Accuracy: ``law`` (with its error law) -> mean accuracy at unlimited
+    length -> saturation in L (``half_tokens``, ``hill``: assumptions, as in the aime24-qwen3
+    preset) -> pass@k with dispersion ``kappa``. Budgets or targets may be arrays.
+
+    ``batch`` defaults to "max": a deployment of many queries runs at the largest batch that fits.
+    """
+    if (budget is None) == (target_accuracy is None):
+        raise InvalidArgumentError(
+            "budget: give exactly one of budget and target_accuracy", field="budget"
+        )
+    goal, values = (
+        ("budget", budget) if budget is not None else ("target_accuracy", target_accuracy)
+    )
+    kwargs = dict(locals())
+    for name in ("budget", "target_accuracy", "goal", "values"):
+        kwargs.pop(name)
+    return _solve(goal, values, kwargs)
+
+
+def frontier_joint(*, budgets: Any, **kwargs: Any) -> JointPlan:
+    """:func:`plan_joint` at every budget of an array (one Rust call)."""
+    return plan_joint(budget=np.asarray(budgets, dtype=float), **kwargs)

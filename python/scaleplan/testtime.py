@@ -1,0 +1,340 @@
+"""Test-time planning (DESIGN section 5, problem 3: the Kinetics trade-off).
+
+For a per-query budget, pick the model, samples k, generation length L and attention that
+maximise accuracy, pricing inference by compute and memory traffic. Accuracy comes from a
+catalog preset (the parametric beta model) or from measured per-problem eval counts.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from scaleplan import _core
+from scaleplan import _format as fmt
+from scaleplan._arrays import Broadcast, FloatArray, as_float_array
+from scaleplan.catalog import Catalog, Hardware, default_catalog, resolve_hardware
+from scaleplan.cost import Dtype, FloatOrArray, TimeModel, _batch_mode, _text
+from scaleplan.errors import InvalidArgumentError
+from scaleplan.plan import _CONSTRAINTS, _WHY, Plan, _opt
+
+AttentionChoice = str | tuple[str, float] | tuple[str, float, float]
+Aggregator = Literal["coverage", "majority"]
+
+_WHY_TEST_TIME = {
+    **_WHY,
+    "budget": "the per-query budget binds: more budget buys more samples or tokens",
+    "latency": "the latency SLO binds",
+    "max_gen_tokens": "the generation length is at its bound; more budget goes to samples",
+    "context": "the prompt leaves no room in any model's context",
+    "max_samples": "samples per query are at k_max",
+}
+
+
+class Accuracy:
+    """Per-model test-time accuracy: a catalog preset (beta model) or measured eval counts."""
+
+    def __init__(self, native: _core.AccuracySource, label: str, catalog: Catalog) -> None:
+        self._native = native
+        self.label = label
+        self._catalog = catalog
+
+    @classmethod
+    def preset(
+        cls, name: str = "aime24-qwen3", aggregator: Aggregator = "coverage",
+        catalog: Catalog | None = None,
+    ) -> Accuracy:  # fmt: skip
+        """The beta model with a catalog preset; ``aggregator="majority"`` for majority vote
+        without a verifier."""
+        cat = catalog or default_catalog()
+        native = _core.AccuracySource.preset(cat._native, name, aggregator)
+        return cls(native, f"{name} ({aggregator})", cat)
+
+    @classmethod
+    def measured(
+        cls, source: str | os.PathLike[str] | Sequence[dict[str, Any]],
+        catalog: Catalog | None = None,
+    ) -> Accuracy:  # fmt: skip
+        """Per-problem results, one row per (model, gen_tokens, problem) with ``n`` samples and
+        ``c`` correct: a CSV or JSON (list of objects / JSON lines) file, or the rows."""
+        rows = _read_rows(source) if isinstance(source, str | os.PathLike) else list(source)
+        try:
+            columns = (
+                [str(r["model"]) for r in rows],
+                [float(r["gen_tokens"]) for r in rows],
+                [str(r["problem"]) for r in rows],
+                [int(r["n"]) for r in rows],
+                [int(r["c"]) for r in rows],
+            )
+        except KeyError as exc:
+            raise InvalidArgumentError(
+                f"rows: every row needs model, gen_tokens, problem, n, c (missing {exc})",
+                field="rows",
+            ) from None
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgumentError(f"rows: {exc}", field="rows") from None
+        if any(v < 0 for v in columns[3] + columns[4]):
+            raise InvalidArgumentError("rows: n and c must be >= 0", field="rows")
+        cat = catalog or default_catalog()
+        label = f"measured ({Path(source).name})" if isinstance(source, str | os.PathLike) else (
+            "measured"
+        )  # fmt: skip
+        return cls(_core.AccuracySource.measured(*columns), label, cat)
+
+    def models(self) -> list[str]:
+        return self._native.models(self._catalog._native)
+
+    def __call__(self, model: str, gen_tokens: Any, samples: Any = 1) -> Any:
+        """Accuracy of ``model`` with ``samples`` samples of at most ``gen_tokens`` tokens."""
+        args = Broadcast({"gen_tokens": gen_tokens, "samples": samples})
+        out = self._native.accuracy(
+            self._catalog._native, model, args.required("gen_tokens"), args.required("samples")
+        )
+        return args.shaped(out)
+
+
+def _read_rows(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    p = Path(path)
+    text = p.read_text()
+    if p.suffix == ".csv":
+        return list(csv.DictReader(text.splitlines()))
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        data = json.loads(text)
+        if not isinstance(data, list):
+            raise InvalidArgumentError(f"rows: {p} is not a list of objects", field="rows")
+        return data
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def _attention_choices(choices: Sequence[AttentionChoice]) -> list[tuple[str, float | None,
+                                                                        float | None]]:  # fmt: skip
+    out: list[tuple[str, float | None, float | None]] = []
+    if isinstance(choices, str):
+        choices = [choices]
+    for c in choices:
+        if isinstance(c, str):
+            out.append((c, None, None))
+        elif isinstance(c, tuple) and len(c) == 2:
+            out.append((str(c[0]), _opt(c[1], "attention"), None))
+        elif isinstance(c, tuple) and len(c) == 3:
+            out.append((str(c[0]), _opt(c[1], "attention"), _opt(c[2], "attention")))
+        else:
+            raise InvalidArgumentError(
+                f"attention: expected 'dense', ('topk', S) or ('block_topk', S, block), got {c!r}",
+                field="attention",
+            )
+    return out
+
+
+def _attention_label(choice: tuple[str, float | None, float | None]) -> str:
+    kind, s, b = choice
+    if s is None:
+        return kind
+    return f"{kind}({s:g})" if b is None else f"{kind}({s:g},{b:g})"
+
+
+def serving_options(
+    batch: Literal["max"] | float | None, prefix_sharing: bool, prefill: bool,
+    time_model: TimeModel, weight_dtype: Dtype, kv_dtype: Dtype, compute_dtype: Dtype, gpus: int,
+) -> dict[str, Any]:  # fmt: skip
+    """The inference options every planner takes, checked and in the binding's form."""
+    mode, batch_size = _batch_mode(batch)
+    return {
+        "batch": mode,
+        "batch_size": _opt(batch_size, "batch"),
+        "prefix_sharing": bool(prefix_sharing),
+        "prefill": bool(prefill),
+        "time_model": _text("time_model", time_model),
+        "weight_dtype": _text("weight_dtype", weight_dtype),
+        "kv_dtype": _text("kv_dtype", kv_dtype),
+        "compute_dtype": _text("compute_dtype", compute_dtype),
+        "gpus": float(gpus),
+    }
+
+
+@dataclass(frozen=True)
+class TestTimePlan(Plan):
+    """The best configuration for a per-query budget (arrays for an array of budgets)."""
+
+    __test__ = False  # not a pytest class
+
+    unit: str
+    budget: FloatOrArray
+    model: str | npt.NDArray[np.str_]
+    attention: str | npt.NDArray[np.str_]
+    samples: FloatOrArray
+    gen_tokens: FloatOrArray
+    accuracy: FloatOrArray
+    cost: FloatOrArray
+    """Cost of one query in ``unit``."""
+    eflops: FloatOrArray
+    seconds: FloatOrArray
+    latency_s: FloatOrArray
+    oracle_accuracy: FloatOrArray | None
+    """Upper bound with measured data: every problem takes its own best configuration (not a
+    deployable policy). None for the parametric model."""
+
+    def explain(self) -> str:
+        if not self._scalar():
+            return "\n".join(self.at(i).explain() for i in np.ndindex(np.shape(self.budget)))
+        if not self.feasible:
+            return f"No configuration fits {float(self.budget):.4g} {self.unit}: " + _WHY_TEST_TIME[
+                str(self.binding)
+            ] + "."  # fmt: skip
+        oracle = ""
+        if self.oracle_accuracy is not None:
+            oracle = f" Per-problem oracle (upper bound): {float(self.oracle_accuracy):.1%}."
+        return (
+            f"Serve {self.model} with {int(self.samples)} samples of up to "
+            f"{fmt.si(float(self.gen_tokens))} tokens, {self.attention} attention: accuracy "
+            f"{float(self.accuracy):.1%} for {float(self.cost):.4g} {self.unit} per query "
+            f"(latency {fmt.seconds(float(self.latency_s))}). "
+            f"{_WHY_TEST_TIME[str(self.binding)].capitalize()}.{oracle}"
+        )
+
+
+@dataclass(frozen=True)
+class TestTimeFrontier:
+    """The best plan at every budget, each model's own best accuracy, and (measured data) the
+    per-problem oracle upper bound."""
+
+    __test__ = False
+
+    budgets: FloatArray
+    plan: TestTimePlan
+    per_model: dict[str, FloatArray]
+    oracle: FloatArray | None
+
+
+def _budget(**budgets: Any) -> tuple[str, Any]:
+    given = [(k, v) for k, v in budgets.items() if v is not None]
+    if len(given) != 1:
+        names = ", ".join(f"budget_{k}" for k in budgets)
+        raise InvalidArgumentError(f"budget: give exactly one of {names}", field="budget")
+    return given[0]
+
+
+def _problem(
+    models: Sequence[str] | None, family: str | None, hardware: str | Hardware,
+    accuracy: str | Accuracy, unit: str, catalog: Catalog | None, **kw: Any,
+) -> tuple[_core.TestTimeProblem, list[str], list[str], Accuracy]:  # fmt: skip
+    cat = catalog or default_catalog()
+    acc = accuracy if isinstance(accuracy, Accuracy) else Accuracy.preset(accuracy, catalog=cat)
+    if models is not None and family is not None:
+        raise InvalidArgumentError("models: give models or family, not both", field="models")
+    if family is not None:
+        names = list(cat.family(family).members)
+    elif models is not None:
+        names = [models] if isinstance(models, str) else list(models)
+    else:
+        names = acc.models()
+    choices = _attention_choices(kw.pop("attention"))
+    problem = _core.TestTimeProblem(
+        cat._native, names, acc._native, resolve_hardware(hardware, cat)._native, unit=unit,
+        attention=choices, **kw,
+    )  # fmt: skip
+    return problem, names, [_attention_label(c) for c in choices], acc
+
+
+def frontier_test_time(
+    *,
+    budgets: npt.ArrayLike,
+    unit: Literal["flops", "eflops", "seconds", "usd"] = "eflops",
+    models: Sequence[str] | None = None,
+    family: str | None = None,
+    hardware: str | Hardware = "kinetics-b200",
+    prompt_tokens: float = 128,
+    accuracy: str | Accuracy = "aime24-qwen3",
+    k_max: int = 64,
+    attention: Sequence[AttentionChoice] = ("dense",),
+    latency_slo_s: float | None = None,
+    min_gen_tokens: float = 256,
+    max_gen_tokens: float | None = 32768,
+    usd_per_hour: float | None = None,
+    batch: Literal["max"] | float | None = None,
+    prefix_sharing: bool = True,
+    prefill: bool = True,
+    time_model: TimeModel = "additive",
+    weight_dtype: Dtype = "bf16",
+    kv_dtype: Dtype = "bf16",
+    compute_dtype: Dtype = "bf16",
+    gpus: int = 1,
+    catalog: Catalog | None = None,
+) -> TestTimeFrontier:
+    """The best test-time plan at every per-query budget in ``unit`` (one Rust call), each
+    model's best accuracy per budget, and the oracle upper bound with measured data."""
+    flat = as_float_array("budgets", budgets).reshape(-1).copy()
+    problem, names, labels, _ = _problem(
+        models, family, hardware, accuracy, _text("unit", unit), catalog,
+        prompt_tokens=float(prompt_tokens), k_max=int(k_max), attention=attention,
+        latency_slo_s=_opt(latency_slo_s, "latency_slo_s"),
+        min_gen_tokens=float(min_gen_tokens), max_gen_tokens=_opt(max_gen_tokens, "max_gen_tokens"),
+        usd_per_hour=_opt(usd_per_hour, "usd_per_hour"),
+        **serving_options(batch, prefix_sharing, prefill, time_model, weight_dtype, kv_dtype,
+                          compute_dtype, gpus),
+    )  # fmt: skip
+    plan = _assemble(problem.plan(flat), flat, names, labels, str(unit), scalar=False)
+    per = problem.per_model(flat)
+    return TestTimeFrontier(
+        budgets=flat,
+        plan=plan,
+        per_model={name: per[i] for i, name in enumerate(names)},
+        oracle=None if plan.oracle_accuracy is None else np.asarray(plan.oracle_accuracy),
+    )
+
+
+def plan_test_time(
+    *,
+    budget_eflops: float | None = None,
+    budget_seconds: float | None = None,
+    budget_usd: float | None = None,
+    budget_flops: float | None = None,
+    **kwargs: Any,
+) -> TestTimePlan:
+    """The model, samples k, generation length L and attention that maximise accuracy within a
+    per-query budget (give exactly one ``budget_*``). Takes every option of
+    :func:`frontier_test_time`; budgets may be arrays."""
+    unit, value = _budget(eflops=budget_eflops, seconds=budget_seconds, usd=budget_usd,
+                          flops=budget_flops)  # fmt: skip
+    args = Broadcast({f"budget_{unit}": value})
+    frontier = frontier_test_time(budgets=args.required(f"budget_{unit}"), unit=unit, **kwargs)  # type: ignore[arg-type]
+    p = frontier.plan
+    if args.scalar:
+        return p.at(0)  # type: ignore[no-any-return]
+    shaped: dict[str, Any] = {
+        k: (v.reshape(args.shape) if isinstance(v, np.ndarray) else v)
+        for k, v in p.to_dict().items()
+    }
+    return TestTimePlan(**shaped)
+
+
+def _assemble(
+    arrays: list[FloatArray], budgets: FloatArray, names: list[str], labels: list[str],
+    unit: str, *, scalar: bool,
+) -> TestTimePlan:  # fmt: skip
+    rows = dict(zip(_core.TEST_TIME_FIELDS, arrays, strict=True))
+    oracle = rows.pop("oracle")
+    feasible = rows.pop("feasible") != 0
+    model = np.asarray(names)[rows.pop("candidate").astype(np.intp)]
+    attention = np.asarray(labels)[rows.pop("attention").astype(np.intp)]
+    model = np.where(feasible, model, "")
+    attention = np.where(feasible, attention, "")
+    return TestTimePlan(
+        feasible=feasible,
+        binding=_CONSTRAINTS[rows.pop("binding").astype(np.intp)],
+        unit=unit,
+        budget=budgets,
+        model=model,
+        attention=attention,
+        oracle_accuracy=None if np.all(oracle < 0) else oracle,
+        **rows,
+    )

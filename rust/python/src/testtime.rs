@@ -1,0 +1,534 @@
+//! Test-time and joint planners: problems built once from Python arguments, then solved for
+//! arrays of budgets in Rust with the GIL released.
+
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
+use pyo3::prelude::*;
+use scaleplan_core::cost::{Attention, Batch, FamilyShapes, InferenceOptions, TimeModel};
+use scaleplan_core::laws::DataLimit;
+use scaleplan_core::plan::{
+    BudgetUnit, Candidate, CostUnit, JointOptions, JointSolver, TestTimeOptions, TestTimeSolver,
+};
+use scaleplan_core::testtime::{curves_from_rows, Aggregator, Curve, EvalRow};
+use scaleplan_core::{Dtype, PlanError};
+
+use crate::catalog::{NativeHardware, NativeLaw, PyCatalog};
+use crate::detached;
+use crate::errors::{to_py, IntoPyResult};
+
+const TEST_TIME_FIELDS: [&str; 12] = [
+    "candidate",
+    "attention",
+    "samples",
+    "gen_tokens",
+    "accuracy",
+    "cost",
+    "eflops",
+    "seconds",
+    "latency_s",
+    "feasible",
+    "binding",
+    "oracle",
+];
+
+const JOINT_FIELDS: [&str; 15] = [
+    "params",
+    "tokens",
+    "samples",
+    "gen_tokens",
+    "attention",
+    "accuracy",
+    "loss",
+    "mu_inf",
+    "training_cost",
+    "inference_cost",
+    "total_cost",
+    "latency_s",
+    "marginal_accuracy",
+    "feasible",
+    "binding",
+];
+
+/// Attention choices as (kind, kv_budget, block_size) triples.
+fn attentions(
+    choices: Vec<(String, Option<f64>, Option<f64>)>,
+) -> Result<Vec<Attention>, PlanError> {
+    choices
+        .into_iter()
+        .map(|(kind, s, b)| Attention::from_parts(&kind, s, b))
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn inference_options(
+    batch: &str,
+    batch_size: Option<f64>,
+    prefix_sharing: bool,
+    prefill: bool,
+    time_model: &str,
+    weight_dtype: &str,
+    kv_dtype: &str,
+    compute_dtype: &str,
+    gpus: f64,
+) -> Result<InferenceOptions, PlanError> {
+    let batch = match (batch, batch_size) {
+        ("amortized", None) => Batch::Amortized,
+        ("max", None) => Batch::Max,
+        ("fixed", Some(b)) => Batch::Fixed(b),
+        _ => {
+            return Err(PlanError::invalid(
+                "batch",
+                format!("unknown batch mode '{batch}'"),
+            ))
+        }
+    };
+    let options = InferenceOptions {
+        prefix_sharing,
+        prefill,
+        batch,
+        time_model: TimeModel::parse(time_model)?,
+        weight_dtype: Dtype::parse("weight_dtype", weight_dtype)?,
+        kv_dtype: Dtype::parse("kv_dtype", kv_dtype)?,
+        compute_dtype: Dtype::parse("compute_dtype", compute_dtype)?,
+        gpus,
+        fractional_batch: false,
+    };
+    options.validate()?;
+    Ok(options)
+}
+
+/// Per-model accuracy curves: a catalog preset, or measured eval rows.
+#[pyclass(frozen, module = "scaleplan._core")]
+pub struct AccuracySource(AccuracyKind);
+
+enum AccuracyKind {
+    Preset {
+        name: String,
+        aggregator: Aggregator,
+    },
+    Measured(std::collections::BTreeMap<String, Curve>),
+}
+
+#[pymethods]
+impl AccuracySource {
+    #[staticmethod]
+    fn preset(py: Python<'_>, catalog: &PyCatalog, name: &str, aggregator: &str) -> PyResult<Self> {
+        catalog.0.accuracy_preset(name).py_err(py)?;
+        Ok(AccuracySource(AccuracyKind::Preset {
+            name: name.to_string(),
+            aggregator: Aggregator::parse(aggregator).py_err(py)?,
+        }))
+    }
+
+    /// Eval rows as parallel columns: model, gen_tokens, problem, n, c.
+    #[staticmethod]
+    fn measured(
+        py: Python<'_>,
+        model: Vec<String>,
+        gen_tokens: Vec<f64>,
+        problem: Vec<String>,
+        n: Vec<u32>,
+        c: Vec<u32>,
+    ) -> PyResult<Self> {
+        let len = model.len();
+        if [gen_tokens.len(), problem.len(), n.len(), c.len()]
+            .iter()
+            .any(|&l| l != len)
+        {
+            return Err(to_py(
+                py,
+                PlanError::invalid("rows", "columns differ in length"),
+                None,
+            ));
+        }
+        let rows: Vec<EvalRow> = (0..len)
+            .map(|i| EvalRow {
+                model: model[i].clone(),
+                gen_tokens: gen_tokens[i],
+                problem: problem[i].clone(),
+                n: n[i],
+                c: c[i],
+            })
+            .collect();
+        let curves = curves_from_rows(&rows).py_err(py)?;
+        Ok(AccuracySource(AccuracyKind::Measured(
+            curves
+                .into_iter()
+                .map(|(m, c)| (m, Curve::Measured(c)))
+                .collect(),
+        )))
+    }
+
+    fn models(&self, catalog: &PyCatalog) -> Vec<String> {
+        match &self.0 {
+            AccuracyKind::Preset { name, .. } => catalog
+                .0
+                .accuracy_preset(name)
+                .map(|p| p.pass1.keys().cloned().collect())
+                .unwrap_or_default(),
+            AccuracyKind::Measured(curves) => curves.keys().cloned().collect(),
+        }
+    }
+
+    /// Accuracy of `model` at each (gen_tokens, samples) pair.
+    fn accuracy<'py>(
+        &self,
+        py: Python<'py>,
+        catalog: &PyCatalog,
+        model: &str,
+        gen_tokens: PyReadonlyArray1<'py, f64>,
+        samples: PyReadonlyArray1<'py, f64>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let curve = self.curve(catalog, model).py_err(py)?;
+        let (g, k) = (gen_tokens.as_slice()?, samples.as_slice()?);
+        let out: Vec<f64> = g
+            .iter()
+            .zip(k)
+            .map(|(&g, &k)| curve.accuracy(g, k.max(1.0) as u32))
+            .collect();
+        Ok(out.into_pyarray(py))
+    }
+}
+
+impl AccuracySource {
+    fn curve(&self, catalog: &PyCatalog, model: &str) -> Result<Curve, PlanError> {
+        match &self.0 {
+            AccuracyKind::Preset { name, aggregator } => Ok(Curve::Beta(
+                catalog.0.accuracy_preset(name)?.curve(model, *aggregator)?,
+            )),
+            AccuracyKind::Measured(curves) => {
+                curves
+                    .get(model)
+                    .cloned()
+                    .ok_or_else(|| PlanError::UnknownName {
+                        field: "models".into(),
+                        kind: scaleplan_core::error::NameKind::Model,
+                        name: format!("{model} (in the measured results)"),
+                        known: curves.keys().cloned().collect(),
+                    })
+            }
+        }
+    }
+}
+
+/// A test-time planning problem: candidates, hardware and options, solved per budget.
+#[pyclass(frozen, module = "scaleplan._core")]
+pub struct TestTimeProblem {
+    candidates: Vec<Candidate>,
+    options: TestTimeOptions,
+}
+
+#[pymethods]
+impl TestTimeProblem {
+    #[new]
+    #[pyo3(signature = (
+        catalog, models, accuracy, hardware, *, unit, prompt_tokens, k_max, attention,
+        latency_slo_s, min_gen_tokens, max_gen_tokens, usd_per_hour, batch, batch_size,
+        prefix_sharing, prefill, time_model, weight_dtype, kv_dtype, compute_dtype, gpus
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        catalog: &PyCatalog,
+        models: Vec<String>,
+        accuracy: &AccuracySource,
+        hardware: &NativeHardware,
+        unit: &str,
+        prompt_tokens: f64,
+        k_max: u32,
+        attention: Vec<(String, Option<f64>, Option<f64>)>,
+        latency_slo_s: Option<f64>,
+        min_gen_tokens: f64,
+        max_gen_tokens: Option<f64>,
+        usd_per_hour: Option<f64>,
+        batch: &str,
+        batch_size: Option<f64>,
+        prefix_sharing: bool,
+        prefill: bool,
+        time_model: &str,
+        weight_dtype: &str,
+        kv_dtype: &str,
+        compute_dtype: &str,
+        gpus: f64,
+    ) -> PyResult<Self> {
+        let build = || -> Result<Self, PlanError> {
+            let candidates = models
+                .iter()
+                .map(|m| {
+                    Ok(Candidate {
+                        model: catalog
+                            .0
+                            .model(m)
+                            .map_err(|e| e.for_field("models"))?
+                            .clone(),
+                        curve: accuracy.curve(catalog, m)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, PlanError>>()?;
+            let options = TestTimeOptions {
+                hardware: hardware.0.clone(),
+                inference: inference_options(
+                    batch,
+                    batch_size,
+                    prefix_sharing,
+                    prefill,
+                    time_model,
+                    weight_dtype,
+                    kv_dtype,
+                    compute_dtype,
+                    gpus,
+                )?,
+                prompt_tokens,
+                unit: BudgetUnit::parse(unit)?,
+                max_samples: k_max,
+                attention: attentions(attention)?,
+                latency_slo_s,
+                min_gen_tokens,
+                max_gen_tokens,
+                usd_per_hour,
+            };
+            TestTimeSolver::new(&candidates, &options)?;
+            Ok(TestTimeProblem {
+                candidates,
+                options,
+            })
+        };
+        build().py_err(py)
+    }
+
+    /// One array per field of TEST_TIME_FIELDS, one element per budget.
+    fn plan<'py>(
+        &self,
+        py: Python<'py>,
+        budgets: PyReadonlyArray1<'py, f64>,
+    ) -> PyResult<Vec<Bound<'py, PyArray1<f64>>>> {
+        let budgets = budgets.as_slice()?;
+        let n = budgets.len();
+        let cols = detached(py, || {
+            let solver =
+                TestTimeSolver::new(&self.candidates, &self.options).map_err(|e| (0, e))?;
+            let mut cols: Vec<Vec<f64>> = (0..TEST_TIME_FIELDS.len())
+                .map(|_| Vec::with_capacity(n))
+                .collect();
+            for (i, &b) in budgets.iter().enumerate() {
+                let p = solver.plan(b).map_err(|e| (i, e))?;
+                let oracle = solver.oracle(b).unwrap_or(-1.0);
+                let row = [
+                    p.candidate as f64,
+                    p.attention as f64,
+                    f64::from(p.samples),
+                    p.gen_tokens,
+                    p.accuracy,
+                    p.cost,
+                    p.eflops,
+                    p.seconds,
+                    p.latency_s,
+                    f64::from(u8::from(p.feasible)),
+                    f64::from(p.binding.code()),
+                    oracle,
+                ];
+                for (c, v) in cols.iter_mut().zip(row) {
+                    c.push(v);
+                }
+            }
+            Ok(cols)
+        })
+        .map_err(|(i, e)| to_py(py, e, (n > 1).then_some(i)))?;
+        Ok(cols.into_iter().map(|c| c.into_pyarray(py)).collect())
+    }
+
+    /// Best accuracy per candidate (rows) at each budget (columns).
+    fn per_model<'py>(
+        &self,
+        py: Python<'py>,
+        budgets: PyReadonlyArray1<'py, f64>,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let budgets = budgets.as_slice()?;
+        let rows = detached(py, || {
+            let solver = TestTimeSolver::new(&self.candidates, &self.options)?;
+            let per: Vec<Vec<f64>> = budgets.iter().map(|&b| solver.per_candidate(b)).collect();
+            Ok::<_, PlanError>(
+                (0..self.candidates.len())
+                    .map(|c| per.iter().map(|r| r[c]).collect::<Vec<_>>())
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .py_err(py)?;
+        PyArray2::from_vec2(py, &rows)
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
+    }
+}
+
+/// A joint planning problem, solved per total budget or target accuracy.
+#[pyclass(frozen, module = "scaleplan._core")]
+pub struct JointProblem {
+    law: scaleplan_core::laws::LossLaw,
+    options: JointOptions,
+}
+
+#[pymethods]
+impl JointProblem {
+    #[new]
+    #[pyo3(signature = (
+        catalog, law, family, hardware, *, unit, queries, prompt_tokens, half_tokens, hill, kappa,
+        k_max, attention, min_gen_tokens, max_gen_tokens, min_params, max_params, latency_slo_s,
+        unique_tokens, r_star, train_mfu, train_usd_per_hour, infer_usd_per_hour, batch,
+        batch_size, prefix_sharing, prefill, time_model, weight_dtype, kv_dtype, compute_dtype,
+        gpus
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        catalog: &PyCatalog,
+        law: &NativeLaw,
+        family: &str,
+        hardware: &NativeHardware,
+        unit: &str,
+        queries: f64,
+        prompt_tokens: f64,
+        half_tokens: f64,
+        hill: f64,
+        kappa: f64,
+        k_max: u32,
+        attention: Vec<(String, Option<f64>, Option<f64>)>,
+        min_gen_tokens: f64,
+        max_gen_tokens: f64,
+        min_params: Option<f64>,
+        max_params: Option<f64>,
+        latency_slo_s: Option<f64>,
+        unique_tokens: Option<f64>,
+        r_star: Option<f64>,
+        train_mfu: Option<f64>,
+        train_usd_per_hour: Option<f64>,
+        infer_usd_per_hour: Option<f64>,
+        batch: &str,
+        batch_size: Option<f64>,
+        prefix_sharing: bool,
+        prefill: bool,
+        time_model: &str,
+        weight_dtype: &str,
+        kv_dtype: &str,
+        compute_dtype: &str,
+        gpus: f64,
+    ) -> PyResult<Self> {
+        let build = || -> Result<Self, PlanError> {
+            let family = FamilyShapes::new(&catalog.0, catalog.0.family(family)?)?;
+            let data = match (unique_tokens, r_star) {
+                (Some(u), r) => Some(DataLimit::new(u, r)?),
+                (None, Some(_)) => {
+                    return Err(PlanError::invalid(
+                        "r_star",
+                        "applies only with unique_tokens",
+                    ))
+                }
+                (None, None) => None,
+            };
+            let options = JointOptions {
+                family,
+                hardware: hardware.0.clone(),
+                inference: inference_options(
+                    batch,
+                    batch_size,
+                    prefix_sharing,
+                    prefill,
+                    time_model,
+                    weight_dtype,
+                    kv_dtype,
+                    compute_dtype,
+                    gpus,
+                )?,
+                attention: attentions(attention)?,
+                unit: CostUnit::parse(unit)?,
+                queries,
+                prompt_tokens,
+                half_tokens,
+                hill,
+                kappa,
+                max_samples: k_max,
+                min_gen_tokens,
+                max_gen_tokens,
+                min_params,
+                max_params,
+                latency_slo_s,
+                data,
+                train_mfu,
+                train_usd_per_hour,
+                infer_usd_per_hour,
+            };
+            JointSolver::new(&law.0, &options)?;
+            Ok(JointProblem {
+                law: law.0.clone(),
+                options,
+            })
+        };
+        build().py_err(py)
+    }
+
+    /// `goal` "budget" or "target_accuracy"; one array per JOINT_FIELDS entry.
+    fn solve<'py>(
+        &self,
+        py: Python<'py>,
+        goal: &str,
+        values: PyReadonlyArray1<'py, f64>,
+    ) -> PyResult<Vec<Bound<'py, PyArray1<f64>>>> {
+        let by_budget = match goal {
+            "budget" => true,
+            "target_accuracy" => false,
+            _ => {
+                return Err(to_py(
+                    py,
+                    PlanError::invalid("goal", format!("unknown goal '{goal}'")),
+                    None,
+                ))
+            }
+        };
+        let values = values.as_slice()?;
+        let n = values.len();
+        let cols = detached(py, || {
+            let solver = JointSolver::new(&self.law, &self.options).map_err(|e| (0, e))?;
+            let mut cols: Vec<Vec<f64>> = (0..JOINT_FIELDS.len())
+                .map(|_| Vec::with_capacity(n))
+                .collect();
+            for (i, &v) in values.iter().enumerate() {
+                let p = if by_budget {
+                    solver.plan(v)
+                } else {
+                    solver.cheapest(v)
+                }
+                .map_err(|e| (i, e))?;
+                let marginal = solver.marginal(&p).map_err(|e| (i, e))?;
+                let row = [
+                    p.params,
+                    p.tokens,
+                    f64::from(p.samples),
+                    p.gen_tokens,
+                    p.attention as f64,
+                    p.accuracy,
+                    p.loss,
+                    p.mu_inf,
+                    p.training_cost,
+                    p.inference_cost,
+                    p.total_cost,
+                    p.latency_s,
+                    marginal,
+                    f64::from(u8::from(p.feasible)),
+                    f64::from(p.binding.code()),
+                ];
+                for (c, v) in cols.iter_mut().zip(row) {
+                    c.push(v);
+                }
+            }
+            Ok(cols)
+        })
+        .map_err(|(i, e)| to_py(py, e, (n > 1).then_some(i)))?;
+        Ok(cols.into_iter().map(|c| c.into_pyarray(py)).collect())
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("TEST_TIME_FIELDS", TEST_TIME_FIELDS.to_vec())?;
+    m.add("JOINT_FIELDS", JOINT_FIELDS.to_vec())?;
+    m.add_class::<AccuracySource>()?;
+    m.add_class::<TestTimeProblem>()?;
+    m.add_class::<JointProblem>()?;
+    Ok(())
+}

@@ -17,8 +17,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_cost
 import bench_plan
+import bench_testtime
 
-BENCHES = {"cost": bench_cost.main, "plan": bench_plan.main}
+BENCHES = {
+    "cost": bench_cost.main,
+    "plan": bench_plan.main,
+    "testtime": bench_testtime.main,
+    "grpc": bench_grpc.main,
+}
 
 
 def main() -> int:

@@ -210,8 +210,9 @@ class TestTimeProblem:
         compute_dtype: str,
         gpus: float,
     ) -> TestTimeProblem: ...
-    def plan(self, budgets: npt.NDArray[np.float64]) -> list[npt.NDArray[np.float64]]: ...
-    def per_model(self, budgets: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
+    def solve(
+        self, budgets: npt.NDArray[np.float64]
+    ) -> tuple[list[npt.NDArray[np.float64]], npt.NDArray[np.float64]]: ...
 
 @final
 class JointProblem:
@@ -250,6 +251,14 @@ class JointProblem:
         compute_dtype: str,
         gpus: float,
     ) -> JointProblem: ...
+    def evaluate(
+        self,
+        budget: float,
+        params: npt.NDArray[np.float64],
+        samples: npt.NDArray[np.float64],
+        gen_tokens: npt.NDArray[np.float64],
+        attention: npt.NDArray[np.float64],
+    ) -> npt.NDArray[np.float64]: ...
     def solve(
         self, goal: str, values: npt.NDArray[np.float64]
     ) -> list[npt.NDArray[np.float64]]: ...

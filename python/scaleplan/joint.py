@@ -3,6 +3,7 @@ deployment; choose parameters, training tokens, samples, generation length and a
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -78,7 +79,44 @@ class JointPlan(Plan):
         )
 
 
-def _solve(goal: str, values: Any, kwargs: dict[str, Any]) -> JointPlan:
+@dataclass(frozen=True)
+class JointProblem:
+    """A joint problem built once: ``evaluate`` is the objective the planner maximises (for
+    baselines and plots); ``plan_joint`` solves it."""
+
+    native: _core.JointProblem
+    law: str
+    unit: str
+    attention: tuple[str, ...]
+
+    def evaluate(
+        self, budget: float, params: Any, samples: Any, gen_tokens: Any, attention: Any = 0
+    ) -> Any:
+        """Accuracy at (N, k, L, attention index) with the rest of ``budget`` on training; 0
+        where a constraint fails."""
+        args = Broadcast(
+            {"params": params, "samples": samples, "gen_tokens": gen_tokens, "attention": attention}
+        )
+        out = self.native.evaluate(
+            float(budget), args.required("params"), args.required("samples"),
+            args.required("gen_tokens"), args.required("attention"),
+        )  # fmt: skip
+        return args.shaped(out)
+
+
+def joint_problem(**kwargs: Any) -> JointProblem:
+    """The problem :func:`plan_joint` solves, with the same keyword arguments (no goal)."""
+    defaults = dict(_DEFAULTS)
+    unknown = set(kwargs) - set(defaults)
+    if unknown:
+        name = sorted(unknown)[0]
+        raise InvalidArgumentError(f"{name}: unknown option", field=name)
+    defaults.update(kwargs)
+    return _build(defaults)
+
+
+def _build(kwargs: dict[str, Any]) -> JointProblem:
+    kwargs = dict(kwargs)
     cat: Catalog = kwargs.pop("catalog") or default_catalog()
     law = resolve_law(kwargs.pop("law"), cat)
     saturation = {name: _opt(kwargs.pop(name), name) for name in ("half_tokens", "hill", "kappa")}
@@ -97,13 +135,18 @@ def _solve(goal: str, values: Any, kwargs: dict[str, Any]) -> JointPlan:
         **numbers,  # type: ignore[arg-type]
         **serving,
     )  # fmt: skip
+    labels = tuple(_attention_label(c) for c in choices)
+    return JointProblem(problem, law.name, str(kwargs["unit"]), labels)
+
+
+def _solve(goal: str, values: Any, kwargs: dict[str, Any]) -> JointPlan:
+    problem = _build(kwargs)
     args = Broadcast({goal: values})
-    arrays = problem.solve(goal, args.required(goal))
+    arrays = problem.native.solve(goal, args.required(goal))
     rows = dict(zip(_core.JOINT_FIELDS, arrays, strict=True))
     feasible = rows.pop("feasible") != 0
     binding = _CONSTRAINTS[rows.pop("binding").astype(np.intp)]
-    labels = np.asarray([_attention_label(c) for c in choices])
-    attention = labels[rows.pop("attention").astype(np.intp)]
+    attention = np.asarray(problem.attention)[rows.pop("attention").astype(np.intp)]
     values_out: dict[str, Any] = {k: args.shaped(v) for k, v in rows.items()}
     extra: dict[str, Any]
     if args.scalar:
@@ -112,7 +155,7 @@ def _solve(goal: str, values: Any, kwargs: dict[str, Any]) -> JointPlan:
     else:
         extra = {"feasible": feasible.reshape(args.shape), "binding": binding.reshape(args.shape),
                  "attention": attention.reshape(args.shape)}  # fmt: skip
-    return JointPlan(law=law.name, unit=str(kwargs["unit"]), **values_out, **extra)
+    return JointPlan(law=problem.law, unit=problem.unit, **values_out, **extra)
 
 
 def plan_joint(
@@ -170,6 +213,14 @@ def plan_joint(
     for name in ("budget", "target_accuracy", "goal", "values"):
         kwargs.pop(name)
     return _solve(goal, values, kwargs)
+
+
+_DEFAULTS: dict[str, Any] = {
+    name: param.default
+    for name, param in inspect.signature(plan_joint).parameters.items()
+    if name not in ("budget", "target_accuracy")
+}
+_DEFAULTS["queries"] = 0.0
 
 
 def frontier_joint(*, budgets: Any, **kwargs: Any) -> JointPlan:

@@ -282,8 +282,8 @@ def frontier_test_time(
         **serving_options(batch, prefix_sharing, prefill, time_model, weight_dtype, kv_dtype,
                           compute_dtype, gpus),
     )  # fmt: skip
-    plan = _assemble(problem.plan(flat), flat, names, labels, str(unit), scalar=False)
-    per = problem.per_model(flat)
+    arrays, per = problem.solve(flat)
+    plan = _assemble(arrays, flat, names, labels, str(unit), scalar=False)
     return TestTimeFrontier(
         budgets=flat,
         plan=plan,

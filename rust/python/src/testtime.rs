@@ -295,23 +295,26 @@ impl TestTimeProblem {
         build().py_err(py)
     }
 
-    /// One array per field of TEST_TIME_FIELDS, one element per budget.
-    fn plan<'py>(
+    /// One array per field of TEST_TIME_FIELDS (one element per budget), and each candidate's
+    /// best accuracy (rows) at each budget (columns).
+    #[allow(clippy::type_complexity)]
+    fn solve<'py>(
         &self,
         py: Python<'py>,
         budgets: PyReadonlyArray1<'py, f64>,
-    ) -> PyResult<Vec<Bound<'py, PyArray1<f64>>>> {
+    ) -> PyResult<(Vec<Bound<'py, PyArray1<f64>>>, Bound<'py, PyArray2<f64>>)> {
         let budgets = budgets.as_slice()?;
         let n = budgets.len();
-        let cols = detached(py, || {
+        let (cols, per) = detached(py, || {
             let solver =
                 TestTimeSolver::new(&self.candidates, &self.options).map_err(|e| (0, e))?;
             let mut cols: Vec<Vec<f64>> = (0..TEST_TIME_FIELDS.len())
                 .map(|_| Vec::with_capacity(n))
                 .collect();
+            let mut per: Vec<Vec<f64>> = vec![Vec::with_capacity(n); self.candidates.len()];
             for (i, &b) in budgets.iter().enumerate() {
-                let p = solver.plan(b).map_err(|e| (i, e))?;
-                let oracle = solver.oracle(b).unwrap_or(-1.0);
+                let sol = solver.solve(b).map_err(|e| (i, e))?;
+                let p = sol.plan;
                 let row = [
                     p.candidate as f64,
                     p.attention as f64,
@@ -324,37 +327,21 @@ impl TestTimeProblem {
                     p.latency_s,
                     f64::from(u8::from(p.feasible)),
                     f64::from(p.binding.code()),
-                    oracle,
+                    sol.oracle.unwrap_or(-1.0),
                 ];
                 for (c, v) in cols.iter_mut().zip(row) {
                     c.push(v);
                 }
+                for (c, v) in per.iter_mut().zip(sol.per_candidate) {
+                    c.push(v);
+                }
             }
-            Ok(cols)
+            Ok((cols, per))
         })
         .map_err(|(i, e)| to_py(py, e, (n > 1).then_some(i)))?;
-        Ok(cols.into_iter().map(|c| c.into_pyarray(py)).collect())
-    }
-
-    /// Best accuracy per candidate (rows) at each budget (columns).
-    fn per_model<'py>(
-        &self,
-        py: Python<'py>,
-        budgets: PyReadonlyArray1<'py, f64>,
-    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        let budgets = budgets.as_slice()?;
-        let rows = detached(py, || {
-            let solver = TestTimeSolver::new(&self.candidates, &self.options)?;
-            let per: Vec<Vec<f64>> = budgets.iter().map(|&b| solver.per_candidate(b)).collect();
-            Ok::<_, PlanError>(
-                (0..self.candidates.len())
-                    .map(|c| per.iter().map(|r| r[c]).collect::<Vec<_>>())
-                    .collect::<Vec<_>>(),
-            )
-        })
-        .py_err(py)?;
-        PyArray2::from_vec2(py, &rows)
-            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
+        let per = PyArray2::from_vec2(py, &per)
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+        Ok((cols.into_iter().map(|c| c.into_pyarray(py)).collect(), per))
     }
 }
 
@@ -461,6 +448,42 @@ impl JointProblem {
             })
         };
         build().py_err(py)
+    }
+
+    /// The objective at points (params, samples, gen_tokens, attention index), for baselines.
+    fn evaluate<'py>(
+        &self,
+        py: Python<'py>,
+        budget: f64,
+        params: PyReadonlyArray1<'py, f64>,
+        samples: PyReadonlyArray1<'py, f64>,
+        gen_tokens: PyReadonlyArray1<'py, f64>,
+        attention: PyReadonlyArray1<'py, f64>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let (n, k, g, a) = (
+            params.as_slice()?,
+            samples.as_slice()?,
+            gen_tokens.as_slice()?,
+            attention.as_slice()?,
+        );
+        let out = detached(py, || {
+            let solver = JointSolver::new(&self.law, &self.options)?;
+            Ok::<_, PlanError>(
+                (0..n.len())
+                    .map(|i| {
+                        solver.evaluate(
+                            budget,
+                            n[i],
+                            k[i].max(0.0) as u32,
+                            g[i],
+                            a[i].max(0.0) as usize,
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .py_err(py)?;
+        Ok(out.into_pyarray(py))
     }
 
     /// `goal` "budget" or "target_accuracy"; one array per JOINT_FIELDS entry.

@@ -84,9 +84,10 @@ impl JointPlan {
     }
 }
 
-const N_GRID: usize = 16;
-const L_GRID: usize = 16;
-const TOL: f64 = 1e-9;
+const N_GRID: usize = 10;
+const L_GRID: usize = 10;
+// On ln N and ln L; the objective is flat at its optimum, so it is exact to ~TOL^2.
+const TOL: f64 = 1e-7;
 
 pub struct JointSolver<'a> {
     law: &'a LossLaw,
@@ -253,6 +254,55 @@ impl<'a> JointSolver<'a> {
         }
     }
 
+    /// Accuracy of one point (N, k, L, attention) with the rest of `budget` spent on training
+    /// tokens; 0 where a constraint fails. The objective `plan` maximises, for baselines.
+    pub fn evaluate(&self, budget: f64, n: f64, samples: u32, gen: f64, attention: usize) -> f64 {
+        let Some(&att) = self.opt.attention.get(attention) else {
+            return 0.0;
+        };
+        let in_range = n >= self.n_lo * (1.0 - 1e-12)
+            && n <= self.n_hi * (1.0 + 1e-12)
+            && (1..=self.opt.max_samples).contains(&samples)
+            && gen >= self.opt.min_gen_tokens
+            && gen
+                <= self
+                    .opt
+                    .max_gen_tokens
+                    .min(self.opt.family.at(n).max_context - self.opt.prompt_tokens);
+        if !in_range {
+            return 0.0;
+        }
+        let options = InferenceOptions {
+            fractional_batch: true,
+            ..self.opt.inference
+        };
+        let Ok(pricer) = Pricer::for_shape(self.opt.family.at(n), &self.opt.hardware, &options)
+        else {
+            return 0.0;
+        };
+        let q = InferenceQuery {
+            prompt_tokens: self.opt.prompt_tokens,
+            gen_tokens: gen,
+            samples: f64::from(samples),
+            attention: att,
+        };
+        let Ok(c) = pricer.price(&q) else { return 0.0 };
+        if !c.feasible || self.opt.latency_slo_s.is_some_and(|slo| c.latency_s > slo) {
+            return 0.0;
+        }
+        let left = budget - self.opt.queries * self.query_cost(&c);
+        if left <= 0.0 {
+            return 0.0;
+        }
+        let loss = self.law.loss_limited(
+            n,
+            left / (6.0 * n * self.per_train_flop),
+            self.opt.data.as_ref(),
+        );
+        let mu = self.mu_inf(loss) * saturation(gen, self.opt.half_tokens, self.opt.hill);
+        beta_pass_at_k(mu, self.opt.kappa, f64::from(samples))
+    }
+
     /// Best plan for one total budget.
     pub fn plan(&self, budget: f64) -> Result<JointPlan> {
         check::positive("budget", budget)?;
@@ -271,7 +321,17 @@ impl<'a> JointSolver<'a> {
             c
         };
         for (ai, &attention) in self.opt.attention.iter().enumerate() {
+            // Every (N, D, L) that fits with k samples also fits with fewer, so the best mean
+            // mu*(k) never grows with k: pass@k at the last mu* found bounds every later k,
+            // and once k does not fit, no larger k does.
+            let mut mu_bound = f64::INFINITY;
             for k in 1..=self.opt.max_samples {
+                if mu_bound.is_finite() {
+                    let bound = beta_pass_at_k(mu_bound, self.opt.kappa, f64::from(k));
+                    if best.is_some_and(|b| bound <= b.accuracy) {
+                        continue;
+                    }
+                }
                 let at = |x: f64| -> Option<(Inner, f64)> {
                     let n = x.exp();
                     let pricer = Pricer::for_shape(
@@ -296,9 +356,10 @@ impl<'a> JointSolver<'a> {
                         |b, c| if c.1 < b.1 { c } else { b },
                     );
                 if !score.is_finite() {
-                    continue;
+                    break;
                 }
-                let Some((inner, n)) = at(x) else { continue };
+                let Some((inner, n)) = at(x) else { break };
+                mu_bound = inner.score.exp();
                 let loss = self
                     .law
                     .loss_limited(n, inner.tokens, self.opt.data.as_ref());

@@ -11,7 +11,9 @@ pub use joint::{JointOptions, JointPlan, JointSolver};
 pub use lifetime::{
     plan_lifetime, CostUnit, Demand, InferencePricing, LifetimeGoal, LifetimeOptions, LifetimePlan,
 };
-pub use testtime::{BudgetUnit, Candidate, TestTimeOptions, TestTimePlan, TestTimeSolver};
+pub use testtime::{
+    BudgetUnit, Candidate, Solution, TestTimeOptions, TestTimePlan, TestTimeSolver,
+};
 pub use training::{plan_training_budget, plan_training_target, TrainingPlan};
 
 /// The constraint that decides a plan (or makes it impossible).

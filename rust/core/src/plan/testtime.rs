@@ -7,9 +7,9 @@
 
 use super::Constraint;
 use crate::catalog::{Hardware, Model};
-use crate::cost::{Attention, InferenceCost, InferenceOptions, InferenceQuery, Pricer};
+use crate::cost::{Attention, Batch, InferenceCost, InferenceOptions, InferenceQuery, Pricer};
 use crate::error::{check, PlanError, Result};
-use crate::testtime::Curve;
+use crate::testtime::{Curve, MeasuredCurve};
 
 /// A model that may serve the query, with its accuracy curve.
 #[derive(Debug, Clone)]
@@ -173,10 +173,14 @@ impl<'a> TestTimeSolver<'a> {
             let hi = curve_hi
                 .min(opt.max_gen_tokens.unwrap_or(f64::INFINITY))
                 .min(context_room);
-            let k_max = cand
+            let mut k_max = cand
                 .curve
                 .max_samples()
                 .map_or(opt.max_samples, |m| m.min(opt.max_samples));
+            if let Batch::Fixed(b) = opt.inference.batch {
+                // A query's samples decode together inside the batch.
+                k_max = k_max.min(b as u32);
+            }
             for (ai, &attention) in opt.attention.iter().enumerate() {
                 attention.validate()?;
                 for k in 1..=k_max {
@@ -318,66 +322,93 @@ impl<'a> TestTimeSolver<'a> {
 
     /// The best plan for one per-query budget.
     pub fn plan(&self, budget: f64) -> Result<TestTimePlan> {
+        Ok(self.solve(budget)?.plan)
+    }
+
+    /// The best plan, each candidate's best accuracy and (measured curves on shared problems)
+    /// the per-problem oracle, from one pass over the configurations.
+    pub fn solve(&self, budget: f64) -> Result<Solution> {
         check::positive("budget", budget)?;
+        let measured = self.measured_curves();
+        let mut oracle = measured.as_ref().map(|c| vec![0.0f64; c[0].problems.len()]);
+        let mut per_candidate = vec![0.0f64; self.candidates.len()];
         let mut best: Option<TestTimePlan> = None;
-        let mut blocker = Blocker::Budget;
-        let mut any_blocker = false;
+        let mut blocker: Option<Blocker> = None;
+        // Configurations come grouped by (candidate, attention) with k ascending. More samples
+        // cost more, so the longest allowed generation never grows with k: the last one found
+        // bounds every later k's, and accuracy at that length bounds theirs. A configuration
+        // whose bound cannot beat its candidate's best is skipped (unless the oracle needs
+        // every configuration), and once one k does not fit, no larger k does.
+        let mut group = (usize::MAX, usize::MAX);
+        let mut bound_gen: Option<f64> = None;
+        let mut dead = false;
         for (ci, ai, cfg) in &self.configs {
-            match self.longest(cfg, budget) {
-                Ok((gen, binding)) => {
-                    let accuracy = cfg.curve.accuracy(gen, cfg.samples);
-                    let better = match &best {
-                        None => true,
-                        Some(b) => accuracy > b.accuracy,
-                    };
-                    if better {
-                        let c = self.price(cfg, gen);
-                        best = Some(TestTimePlan {
-                            candidate: *ci,
-                            attention: *ai,
-                            samples: cfg.samples,
-                            gen_tokens: gen,
-                            accuracy,
-                            cost: self.cost_of(&c),
-                            eflops: c.eflops,
-                            seconds: c.seconds,
-                            latency_s: c.latency_s,
-                            feasible: true,
-                            binding,
-                        });
-                    }
-                }
-                Err(why) => {
-                    // Report the least fundamental reason: budget before latency, memory, context.
-                    blocker = if any_blocker { blocker.min(why) } else { why };
-                    any_blocker = true;
+            if (*ci, *ai) != group {
+                group = (*ci, *ai);
+                bound_gen = None;
+                dead = false;
+            }
+            if dead {
+                continue;
+            }
+            if let (Some(g), None) = (bound_gen, &oracle) {
+                if cfg.curve.accuracy(g, cfg.samples) <= per_candidate[*ci] {
+                    continue;
                 }
             }
+            let (gen, binding) = match self.longest(cfg, budget) {
+                Ok(found) => found,
+                Err(why) => {
+                    // Report the least fundamental reason: budget before latency, memory, context.
+                    blocker = Some(blocker.map_or(why, |b| b.min(why)));
+                    dead = true;
+                    continue;
+                }
+            };
+            bound_gen = Some(gen);
+            let accuracy = cfg.curve.accuracy(gen, cfg.samples);
+            per_candidate[*ci] = per_candidate[*ci].max(accuracy);
+            if let (Some(bests), Some(curves)) = (oracle.as_mut(), measured.as_ref()) {
+                for (p, b) in bests.iter_mut().enumerate() {
+                    *b = b.max(curves[*ci].problem_accuracy(p, gen, cfg.samples));
+                }
+            }
+            if best.is_none_or(|b| accuracy > b.accuracy) {
+                let c = self.price(cfg, gen);
+                best = Some(TestTimePlan {
+                    candidate: *ci,
+                    attention: *ai,
+                    samples: cfg.samples,
+                    gen_tokens: gen,
+                    accuracy,
+                    cost: self.cost_of(&c),
+                    eflops: c.eflops,
+                    seconds: c.seconds,
+                    latency_s: c.latency_s,
+                    feasible: true,
+                    binding,
+                });
+            }
         }
-        Ok(best.unwrap_or_else(|| {
-            TestTimePlan::none(match blocker {
+        let plan = best.unwrap_or_else(|| {
+            TestTimePlan::none(match blocker.unwrap_or(Blocker::Budget) {
                 Blocker::Budget => Constraint::Budget,
                 Blocker::Latency => Constraint::Latency,
                 Blocker::Memory => Constraint::Memory,
                 Blocker::Context => Constraint::Context,
             })
-        }))
+        });
+        let oracle = oracle.map(|b| b.iter().sum::<f64>() / b.len() as f64);
+        Ok(Solution {
+            plan,
+            per_candidate,
+            oracle,
+        })
     }
 
-    /// Best accuracy per candidate at one budget (0 where none of its configurations fits).
-    pub fn per_candidate(&self, budget: f64) -> Vec<f64> {
-        let mut best = vec![0.0; self.candidates.len()];
-        for (ci, _, cfg) in &self.configs {
-            if let Ok((gen, _)) = self.longest(cfg, budget) {
-                best[*ci] = f64::max(best[*ci], cfg.curve.accuracy(gen, cfg.samples));
-            }
-        }
-        best
-    }
-
-    /// The per-problem oracle with measured curves: each problem takes its own best
-    /// configuration within the budget (an upper bound, not a deployable policy). None unless every candidate is measured on the same problems.
-    pub fn oracle(&self, budget: f64) -> Option<f64> {
+    /// Every candidate's measured curve, when all are measured on the same problems (the
+    /// per-problem oracle needs that).
+    fn measured_curves(&self) -> Option<Vec<&MeasuredCurve>> {
         let curves: Vec<_> = self
             .candidates
             .iter()
@@ -387,18 +418,18 @@ impl<'a> TestTimeSolver<'a> {
             })
             .collect::<Option<_>>()?;
         let problems = &curves.first()?.problems;
-        if curves.iter().any(|c| &c.problems != problems) {
-            return None;
-        }
-        let mut best = vec![0.0f64; problems.len()];
-        for (ci, _, cfg) in &self.configs {
-            let Ok((gen, _)) = self.longest(cfg, budget) else {
-                continue;
-            };
-            for (p, b) in best.iter_mut().enumerate() {
-                *b = b.max(curves[*ci].problem_accuracy(p, gen, cfg.samples));
-            }
-        }
-        Some(best.iter().sum::<f64>() / problems.len() as f64)
+        curves
+            .iter()
+            .all(|c| &c.problems == problems)
+            .then_some(curves)
     }
+}
+
+/// One budget's answer: the plan, each candidate's best accuracy, and the per-problem oracle
+/// (an upper bound, not a deployable policy; measured curves only).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Solution {
+    pub plan: TestTimePlan,
+    pub per_candidate: Vec<f64>,
+    pub oracle: Option<f64>,
 }

@@ -23,7 +23,6 @@ BENCHES = {
     "cost": bench_cost.main,
     "plan": bench_plan.main,
     "testtime": bench_testtime.main,
-    "grpc": bench_grpc.main,
 }
 
 

@@ -7,7 +7,7 @@ STAMP    := $(VENV)/.installed-$(shell cksum < requirements-dev.txt | cut -d' ' 
 PYDIRS   := python tests benches
 export VIRTUAL_ENV := $(abspath $(VENV))
 
-.PHONY: run test build lint rust-test py-test bench clean
+.PHONY: run test build lint rust-test py-test bench clean proto proto-check
 
 $(STAMP): requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -17,14 +17,30 @@ $(STAMP): requirements-dev.txt
 build: $(STAMP)
 	$(VENV)/bin/maturin develop --release --quiet
 
+# The gRPC planning service on loopback; it prints a grpcurl line and a Python one-liner.
 run: build
-	$(VENV)/bin/scaleplan reference
+	$(VENV)/bin/scaleplan serve --host 127.0.0.1
 
 lint: $(STAMP)
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(VENV)/bin/ruff check $(PYDIRS)
 	$(VENV)/bin/ruff format --check $(PYDIRS)
+
+# Regenerate the committed Python stubs of proto/ (python/scaleplan/v1/*_pb2*.py{,i}).
+proto: $(STAMP)
+	scripts/gen_protos.sh
+
+# buf lint (STANDARD) and format, stubs in sync with proto/, and no breaking change since the
+# last release tag (once a tag with proto/ exists).
+proto-check: $(STAMP)
+	$(VENV)/bin/buf lint
+	$(VENV)/bin/buf format --diff --exit-code
+	scripts/gen_protos.sh --check
+	@tag=$$(git describe --tags --abbrev=0 2>/dev/null); \
+	if [ -n "$$tag" ] && git cat-file -e "$$tag:proto" 2>/dev/null; then \
+		$(VENV)/bin/buf breaking --against ".git#tag=$$tag"; \
+	else echo "buf breaking: no release tag with proto/ yet, skipped"; fi
 
 rust-test:
 	cargo test --workspace
@@ -34,7 +50,7 @@ py-test: build
 	$(PY) -m mypy.stubtest scaleplan._core
 	$(PY) -m pytest
 
-test: lint rust-test py-test
+test: lint proto-check rust-test py-test
 
 bench: build
 	$(PY) benches/run.py

@@ -16,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_cost
+import bench_grpc
 import bench_plan
 import bench_testtime
 
@@ -23,6 +24,7 @@ BENCHES = {
     "cost": bench_cost.main,
     "plan": bench_plan.main,
     "testtime": bench_testtime.main,
+    "grpc": bench_grpc.main,
 }
 
 

@@ -1,6 +1,8 @@
 """scaleplan: how a compute budget should be split between model size, training tokens and
 inference-time compute, with inference priced by compute and memory traffic (Kinetics)."""
 
+from typing import TYPE_CHECKING
+
 from scaleplan._core import __version__
 from scaleplan.catalog import (
     Catalog,
@@ -30,6 +32,7 @@ from scaleplan.testtime import (
 __all__ = [
     "Accuracy",
     "Catalog",
+    "Client",
     "ErrorLaw",
     "Family",
     "Hardware",
@@ -61,3 +64,15 @@ __all__ = [
     "plan_training",
     "training_cost",
 ]
+
+if TYPE_CHECKING:
+    from scaleplan.client import Client
+
+
+def __getattr__(name: str) -> object:
+    # The gRPC client imports grpc (about 0.1 s), so only when it is first used.
+    if name == "Client":
+        from scaleplan.client import Client
+
+        return Client
+    raise AttributeError(f"module 'scaleplan' has no attribute {name!r}")

@@ -12,6 +12,7 @@ def si(value: float, unit: str = "", digits: int = 3) -> str:
     """``si(2.59e16, "FLOP")`` -> ``'25.9 PFLOP'``; infinities print as ``inf``."""
     if not math.isfinite(value):
         return "inf" if value > 0 else ("-inf" if value < 0 else "nan")
+    value = float(f"{value:.{digits}g}")  # 999.96e3 -> 1e6: "1 M", not "1e+03 k"
     magnitude = abs(value)
     for scale, prefix in _PREFIXES:
         if magnitude >= scale:
@@ -31,9 +32,48 @@ def seconds(value: float) -> str:
     return f"{value / 3600:.3g} h"
 
 
-def table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+def count(value: float) -> str:
+    """A count of tokens, samples or sequences: exact below a million (``32768``), SI above
+    (``1.05 M``); ``inf`` for unbounded."""
+    if not math.isfinite(value):
+        return "inf" if value > 0 else ("-inf" if value < 0 else "nan")
+    if abs(value) < 1e6:
+        return f"{value:.0f}" if value == int(value) else f"{value:.4g}"
+    return si(value)
+
+
+def usd(value: float) -> str:
+    """``usd(39480.5)`` -> ``'$39.5 k'``."""
+    if not math.isfinite(value):
+        return "inf"
+    return ("-$" if value < 0 else "$") + si(abs(value))
+
+
+def quantity(value: float, unit: str) -> str:
+    """A cost in one of the planners' units: flops, eflops, gpu_hours, usd or seconds."""
+    if unit == "usd":
+        return usd(value)
+    if unit == "seconds":
+        return seconds(value)
+    if unit == "gpu_hours":
+        return si(value).replace(" ", "") + " GPU-h"
+    return si(value, {"flops": "FLOP", "eflops": "eFLOP"}.get(unit, unit))
+
+
+def table(header: list[str], rows: list[list[str]], align: str | None = None) -> str:
+    """Columns padded to their widest cell. Cells are right-aligned (numbers) unless ``align``
+    gives one letter per column, ``l`` or ``r``; headers follow their column's alignment, except
+    that by default they are left-aligned."""
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(header)]
+    sides = align or "r" * len(header)
+
+    def cell(text: str, width: int, side: str) -> str:
+        return text.ljust(width) if side == "l" else text.rjust(width)
+
+    head_sides = sides if align else "l" * len(header)
+    lines = ["  ".join(cell(h, w, s) for h, w, s in zip(header, widths, head_sides, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    return "\n".join(lines)
+    lines += [
+        "  ".join(cell(c, w, s) for c, w, s in zip(r, widths, sides, strict=True)) for r in rows
+    ]
+    return "\n".join(line.rstrip() for line in lines)

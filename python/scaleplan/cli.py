@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 
 from scaleplan import _format as fmt
 from scaleplan.catalog import default_catalog
+from scaleplan.commands import describe, register_all
 from scaleplan.cost import inference_cost
 from scaleplan.errors import ScaleplanError
+from scaleplan.server.cli import add_serve_command
 
 REFERENCE_PROMPT_TOKENS = 512
 REFERENCE_GEN_TOKENS = 8192
@@ -54,17 +55,6 @@ def _reference(args: argparse.Namespace) -> int:
     return 0
 
 
-def _catalog(args: argparse.Namespace) -> int:
-    names = default_catalog().names()
-    kinds = [args.kind] if args.kind else list(names)
-    if args.json:
-        print(json.dumps({k: names[k] for k in kinds}, indent=2))
-    else:
-        for k in kinds:
-            print(f"{k}: {', '.join(names[k])}")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="scaleplan",
@@ -78,14 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ref.add_argument("--hardware", default=DEFAULT_HARDWARE)
     ref.set_defaults(func=_reference)
-    cat = sub.add_parser(
-        "catalog",
-        help="list catalog entries",
-        epilog="example: scaleplan catalog models --json",
-    )
-    cat.add_argument("kind", nargs="?", choices=["hardware", "models", "families"])
-    cat.add_argument("--json", action="store_true")
-    cat.set_defaults(func=_catalog)
+    register_all(sub)  # catalog, cost, plan, sweep, plot (scaleplan.commands)
+    add_serve_command(sub)
     return parser
 
 
@@ -95,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(args)
     except ScaleplanError as exc:
-        print(f"scaleplan: error: {exc}", file=sys.stderr)
+        print(f"scaleplan: error: {describe(exc)}", file=sys.stderr)
         return 2
     return code
 

@@ -1,0 +1,110 @@
+"""What every subcommand shares: how it is added to the parser, and how errors become exit 2
+with a one-line message naming the option."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from scaleplan.commands._parse import UsageError
+from scaleplan.errors import ScaleplanError
+
+if TYPE_CHECKING:
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+else:
+    Subparsers = Any
+
+Handler = Callable[[argparse.Namespace], int]
+
+EXIT_OK = 0
+EXIT_INFEASIBLE = 1
+EXIT_USAGE = 2
+
+
+def option_name(field: str) -> str:
+    """The command-line option of a façade argument: ``gen_tokens`` -> ``--gen-tokens``."""
+    return "--" + field.replace("_", "-")
+
+
+def describe(exc: ScaleplanError, options: Mapping[str, str] | None = None) -> str:
+    """``gen_tokens: must be > 0, got 0`` -> ``--gen-tokens: must be > 0, got 0``: the field the
+    façade names, mapped to the option it came from (``options`` overrides the default rule)."""
+    field = exc.field
+    message = exc.message
+    if field and message.startswith(f"{field}: "):
+        message = message[len(field) + 2 :]
+    # The element index is into the flattened grid, which the user never sees; the message
+    # already carries the offending value.
+    message = re.sub(r" \(at element \d+\)$", "", message)
+    if not field:
+        return message
+    option = (options or {}).get(field, option_name(field))
+    return f"{option}: {message}"
+
+
+def fail(message: str) -> int:
+    print(f"scaleplan: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def guarded(options: Mapping[str, str] | None = None) -> Callable[[Handler], Handler]:
+    """Run a command: malformed values and façade errors print one line and exit 2; a closed
+    pipe (``| head``) ends quietly. ``options`` maps façade field names to option names where the
+    default ``--field-name`` rule does not hold; a handler may add ``args.option_map`` too."""
+
+    def wrap(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        def run(args: argparse.Namespace) -> int:
+            try:
+                return handler(args)
+            except UsageError as exc:
+                return fail(str(exc))
+            except ScaleplanError as exc:
+                mapping = {**(options or {}), **getattr(args, "option_map", {})}
+                return fail(describe(exc, mapping))
+            except BrokenPipeError:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                return EXIT_OK
+
+        return run
+
+    return wrap
+
+
+def add_command(
+    sub: Subparsers, name: str, *, help: str, examples: list[str], description: str | None = None
+) -> argparse.ArgumentParser:
+    """A subcommand whose ``--help`` ends with examples."""
+    epilog = "examples:\n" + "\n".join(f"  {e}" for e in examples)
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=help,
+        description=description or help[:1].upper() + help[1:] + ".",
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
+
+
+def add_format_options(parser: argparse.ArgumentParser, *, what: str = "rows") -> None:
+    """``--json`` / ``--csv`` (a human table when neither is given)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--json",
+        action="store_true",
+        help=f"JSON lines, one object per {what.rstrip('s')}; field names are the Python API's, "
+        "numbers in SI base units; infinite or not-applicable values are null",
+    )
+    group.add_argument(
+        "--csv", action="store_true", help="CSV with a header row, the same fields as --json"
+    )
+
+
+def output_format(args: argparse.Namespace) -> str:
+    return "json" if args.json else "csv" if args.csv else "table"

@@ -1,0 +1,120 @@
+"""Writing results: JSON lines and CSV for scripts, tables for people.
+
+Conventions (the same for every command):
+
+- field names are the Python API's: dataclass field names of the result (``eflops``,
+  ``latency_s``, ``params``, ...), plus the inputs of each row under their argument names
+  (``prompt_tokens``, ``budget``, ...);
+- numbers are SI base units (FLOPs, bytes, seconds, parameters, tokens), written as JSON numbers
+  with every digit (they round-trip to the same float64);
+- JSON has no infinity: infinite values and values that do not apply (``kv_budget`` under dense
+  attention; ``batch`` when unset, i.e. weight reads fully amortised) are ``null``. CSV writes
+  ``inf`` for infinity and an empty cell for not-applicable, booleans as ``true``/``false``.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import itertools
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TextIO
+
+import numpy as np
+
+
+def plain(value: Any) -> Any:
+    """A Python value for one cell: numpy scalars unwrapped, dataclasses as dicts (only their
+    constructor fields), tuples as lists."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
+    if isinstance(value, tuple | list):
+        return [plain(v) for v in value]
+    return value
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def json_line(row: Mapping[str, Any]) -> str:
+    """One JSON object on one line (non-finite numbers as null)."""
+    return json.dumps(_json_safe({k: plain(v) for k, v in row.items()}), allow_nan=False)
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value)
+    return value
+
+
+def _json_cell(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+SLICE_ROWS = 8192
+"""Rows turned into Python objects at a time when writing columns: bounds the writer's memory."""
+
+
+class RowWriter:
+    """Streams rows as JSON lines or CSV, given as mappings or as columns (numpy arrays, or
+    scalars that repeat)."""
+
+    def __init__(self, stream: TextIO, fmt: str, fields: Sequence[str]) -> None:
+        if fmt not in ("json", "csv"):
+            raise ValueError(f"unknown row format {fmt!r}")
+        self.stream = stream
+        self.fmt = fmt
+        self.fields = list(fields)
+        self.rows = 0
+        self._csv = csv.writer(stream, lineterminator="\n") if fmt == "csv" else None
+        if self._csv is not None:
+            self._csv.writerow(self.fields)
+
+    def _cells(self, column: Any, start: int, stop: int) -> Iterable[Any]:
+        cell = _csv_cell if self._csv is not None else _json_cell
+        if not isinstance(column, np.ndarray):
+            return itertools.repeat(cell(plain(column)), stop - start)
+        part = column[start:stop]
+        if part.dtype == np.bool_ or (part.dtype.kind == "f" and not np.isfinite(part).all()):
+            return [cell(v) for v in part.tolist()]
+        return part.tolist()  # type: ignore[no-any-return]
+
+    def write_columns(self, columns: Mapping[str, Any], n: int) -> None:
+        """Write ``n`` rows given as columns: arrays of length ``n``, or scalars that repeat."""
+        for start in range(0, n, SLICE_ROWS):
+            stop = min(n, start + SLICE_ROWS)
+            cells = [self._cells(columns.get(f), start, stop) for f in self.fields]
+            if self._csv is not None:
+                self._csv.writerows(zip(*cells, strict=True))
+            else:
+                names, write = self.fields, self.stream.write
+                for row in zip(*cells, strict=True):
+                    write(json.dumps(dict(zip(names, row, strict=True)), allow_nan=False))
+                    write("\n")
+        self.rows += n
+
+    def write_rows(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Write rows given as mappings (missing fields are empty / null)."""
+        for row in rows:
+            if self._csv is not None:
+                self._csv.writerow([_csv_cell(plain(row.get(f))) for f in self.fields])
+            else:
+                self.stream.write(json_line({f: row.get(f) for f in self.fields}) + "\n")
+            self.rows += 1

@@ -1,0 +1,215 @@
+"""Pricing grids of queries through :func:`scaleplan.inference_cost`, shared by ``cost``,
+``sweep`` and ``plot``: the options a grid varies, the row fields, and the cartesian product
+(evaluated by numpy broadcasting, one façade call per chunk)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import typing
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from scaleplan._arrays import FloatArray
+from scaleplan.commands import _parse
+from scaleplan.cost import Attention, Dtype, InferenceCost, TimeModel, inference_cost
+
+AXES = ("prompt_tokens", "gen_tokens", "samples", "kv_budget", "block_size", "batch")
+"""Numeric options of inference_cost that broadcast: a grid's numeric axes, in row order."""
+
+SETTING_FIELDS = (
+    "model",
+    "hardware",
+    "gpus",
+    "attention",
+    "prefill",
+    "prefix_sharing",
+    "time_model",
+    "weight_dtype",
+    "kv_dtype",
+    "compute_dtype",
+)
+INPUT_FIELDS = (
+    "model",
+    "hardware",
+    "gpus",
+    "attention",
+    "prompt_tokens",
+    "gen_tokens",
+    "samples",
+    "kv_budget",
+    "block_size",
+    "requested_batch",
+    "prefill",
+    "prefix_sharing",
+    "time_model",
+    "weight_dtype",
+    "kv_dtype",
+    "compute_dtype",
+)
+"""The inputs of one row; ``requested_batch`` is the ``batch`` argument (null when unset, "max",
+or a number) since the result's own ``batch`` is the batch used (capped by memory)."""
+COST_FIELDS = tuple(f.name for f in dataclasses.fields(InferenceCost))
+ROW_FIELDS = INPUT_FIELDS + COST_FIELDS
+
+ATTENTIONS: tuple[str, ...] = typing.get_args(Attention)
+TIME_MODELS: tuple[str, ...] = typing.get_args(TimeModel)
+DTYPES: tuple[str, ...] = typing.get_args(Dtype)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """The options of inference_cost that do not broadcast: one façade call each."""
+
+    model: str
+    hardware: str
+    gpus: int = 1
+    attention: str = "dense"
+    batch: str = "unset"
+    """"unset", "max" or "fixed" (sizes on the ``batch`` axis)."""
+    prefill: bool = True
+    prefix_sharing: bool = True
+    time_model: str = "additive"
+    weight_dtype: str = "bf16"
+    kv_dtype: str = "bf16"
+    compute_dtype: str = "bf16"
+
+
+def applicable_axes(setting: Setting, axes: Mapping[str, FloatArray | None]) -> dict[str, Any]:
+    """The axes that apply to ``setting``: KV budget only for sparse attention, block size only
+    for block top-k, batch sizes only for a fixed batch."""
+    keep = dict(axes)
+    if setting.attention == "dense":
+        keep["kv_budget"] = None
+    if setting.attention != "block_topk":
+        keep["block_size"] = None
+    if setting.batch != "fixed":
+        keep["batch"] = None
+    return {k: v for k, v in keep.items() if v is not None}
+
+
+def grid_size(axes: Mapping[str, FloatArray]) -> int:
+    size = 1
+    for a in axes.values():
+        size *= len(a)
+    return size
+
+
+def price(setting: Setting, axes: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
+    """Price every point of ``axes`` (arrays that broadcast together) in ONE inference_cost
+    call; returns flat row columns (inputs and results) and the number of rows."""
+    batch: Any = None if setting.batch == "unset" else "max"
+    if setting.batch == "fixed":
+        batch = axes["batch"]
+    cost = inference_cost(
+        setting.model,
+        setting.hardware,
+        prompt_tokens=axes["prompt_tokens"],
+        gen_tokens=axes["gen_tokens"],
+        samples=axes.get("samples", 1),
+        attention=typing.cast(Attention, setting.attention),
+        kv_budget=axes.get("kv_budget"),
+        block_size=axes.get("block_size"),
+        batch=batch,
+        prefix_sharing=setting.prefix_sharing,
+        prefill=setting.prefill,
+        time_model=typing.cast(TimeModel, setting.time_model),
+        weight_dtype=typing.cast(Dtype, setting.weight_dtype),
+        kv_dtype=typing.cast(Dtype, setting.kv_dtype),
+        compute_dtype=typing.cast(Dtype, setting.compute_dtype),
+        gpus=setting.gpus,
+    )
+    shape = np.shape(cost.flops)
+    n = int(np.prod(shape, dtype=np.int64))
+    columns: dict[str, Any] = {f: getattr(setting, f) for f in SETTING_FIELDS}
+    for name in ("prompt_tokens", "gen_tokens", "samples", "kv_budget", "block_size"):
+        value = axes.get(name, 1 if name == "samples" else None)
+        if value is not None:
+            value = np.broadcast_to(np.asarray(value, dtype=np.float64), shape).reshape(-1)
+        columns[name] = value
+    if setting.batch == "fixed":
+        columns["requested_batch"] = np.broadcast_to(
+            np.asarray(axes["batch"], dtype=np.float64), shape
+        ).reshape(-1)
+    else:
+        columns["requested_batch"] = None if setting.batch == "unset" else "max"
+    for name in COST_FIELDS:
+        columns[name] = np.asarray(getattr(cost, name)).reshape(-1)
+    return columns, n
+
+
+def open_mesh(axes: Mapping[str, FloatArray]) -> dict[str, FloatArray]:
+    """The axes reshaped to broadcast against each other (``np.ix_``): their cartesian product
+    in C order, first axis slowest, without materialising it."""
+    names = list(axes)
+    return dict(zip(names, np.ix_(*(axes[n] for n in names)), strict=True))
+
+
+def chunks(axes: Mapping[str, FloatArray], chunk_rows: int) -> Iterator[dict[str, FloatArray]]:
+    """The cartesian product of ``axes`` as flat arrays, ``chunk_rows`` points at a time (C
+    order, the same as :func:`open_mesh`): memory bounded by the chunk, not the grid."""
+    names = list(axes)
+    shape = tuple(len(axes[n]) for n in names)
+    total = grid_size(axes)
+    for start in range(0, total, chunk_rows):
+        index = np.arange(start, min(total, start + chunk_rows), dtype=np.int64)
+        coords = np.unravel_index(index, shape)
+        yield {n: axes[n][c] for n, c in zip(names, coords, strict=True)}
+
+
+# ---- options shared by the commands that price queries -----------------------------------
+
+
+def add_serving_options(parser: argparse.ArgumentParser, *, lists: bool = True) -> None:
+    """Options of inference_cost beyond model, hardware and the token counts. With ``lists``,
+    numeric ones accept lists and ranges (one row per combination)."""
+    many = " (list or range)" if lists else ""
+    parser.add_argument(
+        "--attention",
+        choices=ATTENTIONS,
+        default="dense",
+        help="attention over the KV cache (default: dense)",
+    )
+    parser.add_argument(
+        "--kv-budget", metavar="TOKENS", help=f"KV tokens attended by sparse attention{many}"
+    )
+    parser.add_argument(
+        "--block-size", metavar="TOKENS", help=f"block size of block_topk attention{many}"
+    )
+    parser.add_argument(
+        "--batch",
+        metavar="N|max",
+        help="sequences decoded together: a number"
+        + (" (list or range)" if lists else "")
+        + " capped by memory, or 'max' (largest that fits); unset: weight reads fully "
+        "amortised (the Kinetics convention)",
+    )
+    parser.add_argument(
+        "--no-prefill", dest="prefill", action="store_false", help="leave prefill out (Kinetics)"
+    )
+    parser.add_argument(
+        "--no-prefix-sharing",
+        dest="prefix_sharing",
+        action="store_false",
+        help="each sample reads the prompt's KV cache itself",
+    )
+    parser.add_argument("--time-model", choices=TIME_MODELS, default="additive")
+    parser.add_argument("--weight-dtype", choices=DTYPES, default="bf16")
+    parser.add_argument("--kv-dtype", choices=DTYPES, default="bf16")
+    parser.add_argument("--compute-dtype", choices=DTYPES, default="bf16")
+
+
+def numeric_axes(args: argparse.Namespace) -> tuple[dict[str, FloatArray], _parse.Batch]:
+    """The numeric axes given on the command line (lists and ranges parsed)."""
+    axes: dict[str, FloatArray] = {}
+    for name in ("prompt_tokens", "gen_tokens", "samples", "kv_budget", "block_size"):
+        text = getattr(args, name, None)
+        if text is not None:
+            axes[name] = _parse.values(f"--{name.replace('_', '-')}", text, integer=True)
+    batch = _parse.batch("--batch", args.batch)
+    if batch.sizes is not None:
+        axes["batch"] = batch.sizes
+    return axes, batch

@@ -1,0 +1,214 @@
+"""``scaleplan catalog``: the hardware, models, families and laws the planners know, with their
+values (what the Python API's dataclasses hold)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from scaleplan import _format as fmt
+from scaleplan.catalog import Family, Hardware, Model, Moe, default_catalog
+from scaleplan.commands import _common
+from scaleplan.commands._output import RowWriter, plain
+from scaleplan.laws import ErrorLaw, LossLaw, law
+
+KINDS = ("hardware", "models", "families", "laws")
+_CLASSES: dict[str, type] = {
+    "hardware": Hardware,
+    "models": Model,
+    "families": Family,
+    "laws": LossLaw,
+}
+_NESTED: dict[str, type] = {"moe": Moe, "error": ErrorLaw}
+"""Fields holding a dataclass (or None), flattened to ``moe_experts``, ... in CSV."""
+
+
+def register(sub: _common.Subparsers) -> None:
+    p = _common.add_command(
+        sub,
+        "catalog",
+        help="list catalog entries with their values",
+        description="Show the catalog: hardware (spec-sheet peaks, HBM, assumed efficiencies), "
+        "models (architecture from config.json, parameter counts), families and quality laws. "
+        "Includes the files named in SCALEPLAN_CATALOG. --json prints one object keyed by kind, "
+        "each a list of entries with the Python dataclasses' field names.",
+        examples=[
+            "scaleplan catalog",
+            "scaleplan catalog models",
+            "scaleplan catalog hardware --json",
+            "scaleplan catalog laws --csv",
+        ],
+    )
+    p.add_argument("kind", nargs="?", choices=KINDS, help="one kind only (default: all)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--json", action="store_true", help="one JSON object keyed by kind")
+    group.add_argument("--csv", action="store_true", help="CSV of one kind (nested fields flat)")
+    p.set_defaults(func=run)
+
+
+def entries(kind: str) -> list[Any]:
+    cat = default_catalog()
+    names = cat.names()[kind]
+    lookup: dict[str, Callable[[str], Any]] = {
+        "hardware": cat.hardware,
+        "models": cat.model,
+        "families": cat.family,
+        "laws": lambda n: law(n, cat),
+    }
+    return [lookup[kind](n) for n in names]
+
+
+def csv_fields(kind: str) -> list[str]:
+    """Stable CSV columns: the dataclass fields, nested ones flattened."""
+    out = []
+    for f in dataclasses.fields(_CLASSES[kind]):
+        if not f.init:
+            continue
+        if f.name in _NESTED:
+            out += [f"{f.name}_{g.name}" for g in dataclasses.fields(_NESTED[f.name])]
+        else:
+            out.append(f.name)
+    return out
+
+
+def flat(record: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        if key in _NESTED:
+            for g in dataclasses.fields(_NESTED[key]):
+                out[f"{key}_{g.name}"] = None if value is None else value[g.name]
+        else:
+            out[key] = value
+    return out
+
+
+@_common.guarded()
+def run(args: argparse.Namespace) -> int:
+    kinds = [args.kind] if args.kind else list(KINDS)
+    if args.json:
+        doc = {k: [plain(e) for e in entries(k)] for k in kinds}
+        print(json.dumps(doc, indent=2, allow_nan=False))
+        return _common.EXIT_OK
+    if args.csv:
+        if args.kind is None:
+            return _common.fail("--csv: needs one kind: " + ", ".join(KINDS))
+        writer = RowWriter(sys.stdout, "csv", csv_fields(args.kind))
+        writer.write_rows(flat(plain(e)) for e in entries(args.kind))
+        return _common.EXIT_OK
+    blocks = []
+    for k in kinds:
+        header, rows, align = _TABLES[k](entries(k))
+        blocks.append(f"{k}:\n" + fmt.table(header, rows, align=align))
+    print("\n\n".join(blocks))
+    return _common.EXIT_OK
+
+
+def _opt(value: float | None, render: Callable[[float], str]) -> str:
+    return "-" if value is None else render(value)
+
+
+def _hardware_table(items: list[Hardware]) -> tuple[list[str], list[list[str]], str]:
+    header = [
+        "name",
+        "bf16 peak",
+        "fp8 peak",
+        "HBM BW",
+        "HBM",
+        "train MFU",
+        "prefill MFU",
+        "decode BW util",
+        "$/h",
+        "description",
+    ]
+    rows = [
+        [
+            h.name,
+            fmt.si(h.peak_flops_bf16, "FLOP/s"),
+            _opt(h.peak_flops_fp8, lambda v: fmt.si(v, "FLOP/s")),
+            fmt.si(h.hbm_bytes_per_s, "B/s"),
+            fmt.si(h.hbm_bytes, "B"),
+            f"{h.train_mfu:.2f}",
+            f"{h.prefill_mfu:.2f}",
+            f"{h.decode_bw_util:.2f}",
+            _opt(h.usd_per_hour, lambda v: f"{v:.2f}"),
+            h.description,
+        ]
+        for h in items
+    ]
+    return header, rows, "l" + "r" * 8 + "l"
+
+
+def _moe(m: Model) -> str:
+    if m.moe is None:
+        return "-"
+    return f"{m.moe.active_experts}/{m.moe.experts} experts, {fmt.si(m.moe.active_params)} active"
+
+
+def _model_table(items: list[Model]) -> tuple[list[str], list[list[str]], str]:
+    header = [
+        "name",
+        "params",
+        "FLOP params",
+        "layers",
+        "hidden",
+        "heads",
+        "KV heads",
+        "head dim",
+        "vocab",
+        "context",
+        "tied emb.",
+        "MoE",
+    ]
+    rows = [
+        [
+            m.name,
+            fmt.si(m.total_params),
+            fmt.si(m.flop_params),
+            str(m.layers),
+            str(m.hidden_size),
+            str(m.query_heads),
+            str(m.kv_heads),
+            str(m.head_dim),
+            str(m.vocab_size),
+            str(m.max_context),
+            "yes" if m.tied_embeddings else "no",
+            _moe(m),
+        ]
+        for m in items
+    ]
+    return header, rows, "l" + "r" * 10 + "l"
+
+
+def _family_table(items: list[Family]) -> tuple[list[str], list[list[str]], str]:
+    rows = [[f.name, ", ".join(f.members), f.description] for f in items]
+    return ["name", "members", "description"], rows, "lll"
+
+
+def _law_table(items: list[LossLaw]) -> tuple[list[str], list[list[str]], str]:
+    header = ["name", "E", "A", "B", "alpha", "beta", "error law (eps, k, gamma)", "source"]
+    rows = [
+        [
+            x.name,
+            f"{x.E:.6g}",
+            f"{x.A:.6g}",
+            f"{x.B:.6g}",
+            f"{x.alpha:.4g}",
+            f"{x.beta:.4g}",
+            "-" if x.error is None else f"{x.error.eps:.4g}, {x.error.k:.4g}, {x.error.gamma:.4g}",
+            x.source,
+        ]
+        for x in items
+    ]
+    return header, rows, "lrrrrrll"
+
+
+_TABLES: dict[str, Callable[[Any], tuple[list[str], list[list[str]], str]]] = {
+    "hardware": _hardware_table,
+    "models": _model_table,
+    "families": _family_table,
+    "laws": _law_table,
+}

@@ -1,0 +1,378 @@
+"""``scaleplan plan <planner>``: the planners of :mod:`scaleplan.plan`, one subcommand each.
+
+Every goal (budget or target) may be a list or a range; all of them are solved in one call to the
+planner. Planners register through :data:`PLANNERS`: the test-time and joint planners get their
+``plan test-time`` / ``plan joint`` subcommands there when their Python API lands, reusing
+:func:`add_plan_options` and :func:`emit` (and ``_plot.allocation`` or a plot of their own).
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import sys
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from scaleplan import _format as fmt
+from scaleplan._arrays import FloatArray
+from scaleplan.commands import _common, _parse, _plot, _pricing
+from scaleplan.commands._output import RowWriter
+from scaleplan.plan import Plan, Unit, plan_lifetime, plan_training
+
+Column = tuple[str, str, Callable[[float], str]]
+"""A table column: field, header, how to render the value."""
+
+
+def _default(fn: Callable[..., Any], name: str) -> Any:
+    """A façade argument's default, so help text never restates it by hand."""
+    return inspect.signature(fn).parameters[name].default
+
+
+def register(sub: _common.Subparsers) -> None:
+    p = sub.add_parser(
+        "plan",
+        help="plan training or a model's lifetime (training + inference)",
+        description="Solve a planning problem. Goals take lists and ranges (1e18:1e26:30); "
+        "every goal is solved in one call. Exit 1 with --require-feasible when a plan is "
+        "infeasible.",
+        epilog="examples:\n  scaleplan plan training --budget 1e21,1e23\n"
+        "  scaleplan plan lifetime --target-loss 2.1 --queries 1e10 --prompt-tokens 512 "
+        "--gen-tokens 1024\n\nplanners: " + ", ".join(name for name, _ in PLANNERS),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    planners = p.add_subparsers(dest="planner", required=True, metavar="PLANNER")
+    for _, add in PLANNERS:
+        add(planners)
+
+
+def add_plan_options(p: argparse.ArgumentParser) -> None:
+    """Options every planner subcommand has."""
+    p.add_argument("--explain", action="store_true", help="say in words what each plan means")
+    p.add_argument(
+        "--require-feasible", action="store_true", help="exit 1 when any plan is infeasible"
+    )
+    p.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="write the allocation (params, tokens, tokens/param) against the goal to "
+        "FILE.png or FILE.svg",
+    )
+    _common.add_format_options(p, what="plans")
+
+
+# ---- plan training ---------------------------------------------------------------------------
+
+
+def add_training(planners: _common.Subparsers) -> None:
+    p = _common.add_command(
+        planners,
+        "training",
+        help="loss-optimal params and tokens for a training budget (Chinchilla)",
+        description="The parameters N and tokens D minimising the law's loss L(N, D) under a "
+        "training budget of 6*N*D FLOPs, or the least compute that reaches --target-loss. "
+        "With --unique-tokens, repeated data is worth less (Muennighoff et al. 2023).",
+        examples=[
+            "scaleplan plan training --budget 1e21,1e23 --explain",
+            "scaleplan plan training --target-loss 2.1 --law hoffmann2022 --json",
+            "scaleplan plan training --budget 1e18:1e26:30 --unique-tokens 1e12 --plot alloc.png",
+        ],
+    )
+    goal = p.add_mutually_exclusive_group(required=True)
+    goal.add_argument("--budget", metavar="FLOPS", help="training FLOPs (list or range)")
+    goal.add_argument("--target-loss", metavar="LOSS", help="loss to reach (list or range)")
+    p.add_argument(
+        "--law", default=_default(plan_training, "law"), help="loss law (default: %(default)s)"
+    )
+    p.add_argument("--unique-tokens", metavar="TOKENS", help="unique data available")
+    p.add_argument("--r-star", metavar="R", help="repetition constant R* (default: 15.387756)")
+    add_plan_options(p)
+    p.set_defaults(func=run_training)
+
+
+@_common.guarded({"budget_flops": "--budget"})
+def run_training(args: argparse.Namespace) -> int:
+    if args.budget is not None:
+        goal_name, label = "budget_flops", "budget"
+        goals, _ = _parse.budgets("--budget", args.budget, allowed=("flops",))
+    else:
+        goal_name, label = "target_loss", "target loss"
+        goals = _parse.values("--target-loss", args.target_loss)
+    _plot.check_path("--plot", args.plot, need_points=len(goals))
+    unique = _number("--unique-tokens", args.unique_tokens)
+    plan = plan_training(
+        budget_flops=goals if goal_name == "budget_flops" else None,
+        target_loss=goals if goal_name == "target_loss" else None,
+        law=args.law,
+        unique_tokens=unique,
+        r_star=_number("--r-star", args.r_star),
+    )
+    plans = [plan.at(i) for i in range(len(goals))]
+    inputs = [{goal_name: g} for g in goals.tolist()]
+    caption = f"Training plans, law {plan.law}" + (
+        f", {fmt.si(unique)} unique tokens" if unique is not None else ""
+    )
+    goal_render = (lambda v: fmt.si(v, "FLOP")) if goal_name == "budget_flops" else _loss
+    columns: list[Column] = [
+        (goal_name, label, goal_render),
+        ("params", "params", fmt.si),
+        ("tokens", "tokens", fmt.si),
+        ("tokens_per_param", "tokens/param", _ratio),
+        ("loss", "loss", _loss),
+        ("compute_flops", "compute", lambda v: fmt.si(v, "FLOP")),
+    ]
+    code = emit(args, plans, inputs, [goal_name], columns, caption)
+    if args.plot:
+        _plot.allocation(
+            args.plot,
+            goals,
+            [plans],
+            [""],
+            xlabel="training budget (FLOPs)" if goal_name == "budget_flops" else "target loss",
+            title=caption,
+        )
+        print(f"wrote {args.plot}", file=sys.stderr)
+    return code
+
+
+# ---- plan lifetime ---------------------------------------------------------------------------
+
+LIFETIME_UNITS = ("flops", "eflops", "gpu_hours", "usd")
+_LIFETIME_AXES = ("queries", "prompt_tokens", "gen_tokens", "samples")
+
+
+def add_lifetime(planners: _common.Subparsers) -> None:
+    p = _common.add_command(
+        planners,
+        "lifetime",
+        help="training + lifetime inference at least total cost (Sardana & Frankle 2023)",
+        description="The model size and training tokens reaching --target-loss at the least "
+        "training + inference cost for QUERIES queries of PROMPT + SAMPLES x GEN tokens, or "
+        "the lowest loss within a total --budget. Without --hardware, inference costs 2N FLOPs "
+        "per token (the paper's convention); with --hardware and --family it is priced by the "
+        "cost model (memory traffic included), the size interpolated over the family. "
+        "A budget's unit picks the plan's unit: 1e24 or 1e24flops, 1e24eflops, 2e5gpu-h, "
+        "'$5e6' (USD needs prices: --train-usd-per-hour and --infer-usd-per-hour, or catalog "
+        "prices). Demand options take lists and ranges (one plan per combination).",
+        examples=[
+            "scaleplan plan lifetime --target-loss 2.1 --queries 1e10 --prompt-tokens 512 "
+            "--gen-tokens 1024 --explain",
+            "scaleplan plan lifetime --budget 2e5gpu-h,1e6gpu-h --queries 1e9 --prompt-tokens "
+            "512 --gen-tokens 1024 --hardware h100-sxm --family qwen3-dense --batch max",
+            "scaleplan plan lifetime --budget '$1e5:$1e7:20' --queries 1e9,1e11 --prompt-tokens "
+            "512 --gen-tokens 1024 --hardware h100-sxm --family qwen3-dense "
+            "--train-usd-per-hour 2 --infer-usd-per-hour 2.5 --plot lifetime.png",
+        ],
+    )
+    goal = p.add_mutually_exclusive_group(required=True)
+    goal.add_argument(
+        "--budget", metavar="BUDGET", help="total budget with optional unit (list or range)"
+    )
+    goal.add_argument("--target-loss", metavar="LOSS", help="loss to reach (list or range)")
+    p.add_argument("--queries", required=True, help="queries over the model's life")
+    p.add_argument("--prompt-tokens", required=True, metavar="TOKENS")
+    p.add_argument("--gen-tokens", required=True, metavar="TOKENS", help="per sample")
+    p.add_argument("--samples", default="1", metavar="K", help="per query (default: 1)")
+    p.add_argument(
+        "--law", default=_default(plan_lifetime, "law"), help="loss law (default: %(default)s)"
+    )
+    p.add_argument("--hardware", help="price inference on this hardware (needs --family)")
+    p.add_argument("--family", help="model family interpolated over N (needs --hardware)")
+    p.add_argument(
+        "--unit",
+        choices=LIFETIME_UNITS,
+        help="cost unit when the budget has none (default: flops)",
+    )
+    _pricing.add_serving_options(p, lists=False)
+    p.add_argument("--gpus", default="1", metavar="N", help="GPUs per serving replica")
+    p.add_argument("--train-hardware", help="training hardware (default: --hardware)")
+    p.add_argument("--train-mfu", metavar="MFU", help="training MFU (default: the hardware's)")
+    p.add_argument("--train-usd-per-hour", metavar="USD", help="training price per GPU-hour")
+    p.add_argument("--infer-usd-per-hour", metavar="USD", help="serving price per GPU-hour")
+    p.add_argument("--unique-tokens", metavar="TOKENS", help="unique data available")
+    p.add_argument("--r-star", metavar="R", help="repetition constant R* (default: 15.387756)")
+    p.add_argument("--min-params", metavar="N", help="smallest model size allowed")
+    p.add_argument("--max-params", metavar="N", help="largest model size allowed")
+    add_plan_options(p)
+    p.set_defaults(func=run_lifetime)
+
+
+@_common.guarded()
+def run_lifetime(args: argparse.Namespace) -> int:
+    if args.budget is not None:
+        goal_name = "budget"
+        goals, unit = _parse.budgets("--budget", args.budget, allowed=LIFETIME_UNITS)
+        if unit is not None and args.unit is not None and unit != args.unit:
+            raise _parse.UsageError(
+                "--unit", f"{args.unit} conflicts with the unit of --budget ({unit})"
+            )
+        if unit is not None:
+            args.option_map = {"unit": "--budget"}
+        unit = unit or args.unit or "flops"
+    else:
+        goal_name = "target_loss"
+        goals = _parse.values("--target-loss", args.target_loss)
+        unit = args.unit or "flops"
+    axes: dict[str, FloatArray] = {goal_name: goals}
+    for name in _LIFETIME_AXES:
+        axes[name] = _parse.values(
+            _common.option_name(name), getattr(args, name), integer=name != "queries"
+        )
+    varying = [n for n in _LIFETIME_AXES if len(axes[n]) > 1]
+    _plot.check_path("--plot", args.plot, need_points=len(goals))
+    mesh = _pricing.open_mesh(axes)
+    batch = _parse.batch("--batch", args.batch)
+    if batch.sizes is not None and len(batch.sizes) != 1:
+        raise _parse.UsageError("--batch", "takes one value here")
+    plan = plan_lifetime(
+        budget=mesh[goal_name] if goal_name == "budget" else None,
+        target_loss=mesh[goal_name] if goal_name == "target_loss" else None,
+        queries=mesh["queries"],
+        prompt_tokens=mesh["prompt_tokens"],
+        gen_tokens=mesh["gen_tokens"],
+        samples=mesh["samples"],
+        law=args.law,
+        hardware=args.hardware,
+        family=args.family,
+        unit=typing.cast(Unit, unit),
+        attention=args.attention,
+        kv_budget=_number("--kv-budget", args.kv_budget),
+        block_size=_number("--block-size", args.block_size),
+        batch="max" if batch.mode == "max" else None if batch.sizes is None else batch.sizes[0],
+        prefix_sharing=args.prefix_sharing,
+        prefill=args.prefill,
+        time_model=args.time_model,
+        weight_dtype=args.weight_dtype,
+        kv_dtype=args.kv_dtype,
+        compute_dtype=args.compute_dtype,
+        gpus=_parse.whole("--gpus", args.gpus),
+        train_hardware=args.train_hardware,
+        train_mfu=_number("--train-mfu", args.train_mfu),
+        train_usd_per_hour=_number("--train-usd-per-hour", args.train_usd_per_hour),
+        infer_usd_per_hour=_number("--infer-usd-per-hour", args.infer_usd_per_hour),
+        unique_tokens=_number("--unique-tokens", args.unique_tokens),
+        r_star=_number("--r-star", args.r_star),
+        min_params=_number("--min-params", args.min_params),
+        max_params=_number("--max-params", args.max_params),
+    )
+    shape = tuple(len(a) for a in axes.values())
+    index = list(np.ndindex(shape))
+    plans = [plan.at(i) for i in index]
+    names = list(axes)
+    inputs = [{n: float(axes[n][k]) for n, k in zip(names, i, strict=True)} for i in index]
+    pricing = (
+        f"inference priced on {args.hardware} over family {args.family}"
+        if args.hardware
+        else "inference priced at 2N FLOPs per token"
+    )
+    caption = f"Lifetime plans, law {plan.law}, costs in {_parse.UNIT_LABELS[unit]}; {pricing}"
+    fixed = [
+        f"{n.replace('_', ' ')} {fmt.count(float(axes[n][0]))}"
+        for n in _LIFETIME_AXES
+        if n not in varying
+    ]
+    caption += "; " + ", ".join(fixed)
+
+    def cost(v: float) -> str:
+        return fmt.quantity(v, unit)
+
+    goal_render = cost if goal_name == "budget" else _loss
+    columns: list[Column] = [(goal_name, goal_name.replace("_", " "), goal_render)]
+    columns += [(n, n.replace("_", " "), fmt.count) for n in varying]
+    columns += [
+        ("params", "params", fmt.si),
+        ("tokens", "tokens", fmt.si),
+        ("tokens_per_param", "tokens/param", _ratio),
+        ("loss", "loss", _loss),
+        ("training_cost", "training", cost),
+        ("inference_cost", "inference", cost),
+        ("total_cost", "total", cost),
+        ("chinchilla_params", "Chinchilla params", fmt.si),
+        ("cost_saved", "saved vs Chinchilla", cost),
+    ]
+    code = emit(args, plans, inputs, [goal_name, *_LIFETIME_AXES], columns, caption)
+    if args.plot:
+        # One line per combination of the demand options that vary, the goal along x.
+        lines = [plans[k :: len(index) // len(goals)] for k in range(len(index) // len(goals))]
+        labels = [
+            ", ".join(f"{n.replace('_', ' ')} {fmt.count(inputs[k][n])}" for n in varying)
+            for k in range(len(lines))
+        ]
+        xlabel = (
+            f"lifetime budget ({_parse.UNIT_LABELS[unit]})"
+            if goal_name == "budget"
+            else "target loss"
+        )
+        _plot.allocation(args.plot, goals, lines, labels, xlabel=xlabel, title=caption)
+        print(f"wrote {args.plot}", file=sys.stderr)
+    return code
+
+
+# ---- shared ----------------------------------------------------------------------------------
+
+PLANNERS: list[tuple[str, Callable[[_common.Subparsers], None]]] = [
+    ("training", add_training),
+    ("lifetime", add_lifetime),
+]
+"""(name, register) per planner; test-time and joint join when their planners exist."""
+
+
+def emit(
+    args: argparse.Namespace,
+    plans: Sequence[Plan],
+    inputs: Sequence[Mapping[str, Any]],
+    input_fields: list[str],
+    columns: list[Column],
+    caption: str,
+) -> int:
+    """Print plans as a table (with ``--explain``, each plan in words after it), JSON lines or
+    CSV (with ``--explain``, an ``explanation`` field); exit 1 under ``--require-feasible`` if
+    any plan is infeasible."""
+    style = _common.output_format(args)
+    records = [{**i, **p.to_dict()} for i, p in zip(inputs, plans, strict=True)]
+    if style == "table":
+        header = [c[1] for c in columns] + ["binding"]
+        rows = []
+        for r in records:
+            cells = [
+                render(float(r[name])) if r["feasible"] or name in input_fields else "-"
+                for name, _, render in columns
+            ]
+            cells.append(str(r["binding"]) + ("" if r["feasible"] else " (infeasible)"))
+            rows.append(cells)
+        print(caption + ".")
+        print(fmt.table(header, rows, align="r" * len(columns) + "l"))
+        if args.explain:
+            print()
+            for p in plans:
+                print(p.explain())
+    else:
+        fields = input_fields + list(plans[0].to_dict()) + (["explanation"] if args.explain else [])
+        if args.explain:
+            for r, p in zip(records, plans, strict=True):
+                r["explanation"] = p.explain()
+        RowWriter(sys.stdout, style, fields).write_rows(records)
+    infeasible = [p for p in plans if not p.feasible]
+    if args.require_feasible and infeasible:
+        why = sorted({str(p.binding) for p in infeasible})
+        print(
+            f"scaleplan: {len(infeasible)} of {len(plans)} plans infeasible ({', '.join(why)})",
+            file=sys.stderr,
+        )
+        return _common.EXIT_INFEASIBLE
+    return _common.EXIT_OK
+
+
+def _number(option: str, text: str | None) -> float | None:
+    return None if text is None else _parse.number(option, text)
+
+
+def _loss(v: float) -> str:
+    return f"{v:.4f}"
+
+
+def _ratio(v: float) -> str:
+    return f"{v:.1f}"

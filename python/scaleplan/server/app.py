@@ -1,0 +1,236 @@
+"""Assembly of the gRPC server: services, interceptors, limits, TLS, metrics, signals and drain.
+
+``PlannerServer`` is the server as an object (tests run it in-process on port 0); ``serve`` runs
+one until SIGTERM or SIGINT, then drains: health turns NOT_SERVING, new calls are refused,
+calls in flight get up to ``grace_s`` seconds to finish, and it returns 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shlex
+import signal
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import grpc
+import grpc.aio
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from scaleplan.catalog import Catalog, default_catalog
+from scaleplan.server.interceptors import ObserveInterceptor, TokenInterceptor
+from scaleplan.server.metrics import Metrics, MetricsHTTPServer
+from scaleplan.server.service import SERVICE, Limits, PlannerService
+from scaleplan.v1 import planner_pb2_grpc
+
+log = logging.getLogger("scaleplan.server")
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost", "[::1]")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 50051
+    """0 binds any free port (``PlannerServer.port`` tells which)."""
+    metrics_port: int | None = None
+    """Serve Prometheus metrics on http://host:metrics_port/metrics (0: any free port)."""
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    """With TLS: require client certificates signed by this CA (mutual TLS)."""
+    token: str | None = None
+    """Require ``authorization: Bearer <token>`` on every call but health checks."""
+    max_sweep_points: int = Limits.max_sweep_points
+    grace_s: float = 10.0
+    max_message_bytes: int = 4 * 1024 * 1024
+    workers: int | None = None
+    """Threads running core calls; default: the CPU count (the core releases the GIL)."""
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
+
+    def check(self) -> None:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("--tls-cert and --tls-key go together")
+        if self.tls_client_ca is not None and self.tls_cert is None:
+            raise ValueError("--tls-client-ca needs --tls-cert and --tls-key")
+        if self.max_sweep_points < 1 or self.max_message_bytes < 1024:
+            raise ValueError("limits must be positive (--max-message-bytes at least 1024)")
+        if self.grace_s < 0:
+            raise ValueError("--grace-s must not be negative")
+
+
+def address(host: str, port: int) -> str:
+    return f"[{host.strip('[]')}]:{port}" if ":" in host.strip("[]") else f"{host}:{port}"
+
+
+def _credentials(config: ServerConfig) -> grpc.ServerCredentials | None:
+    if config.tls_cert is None or config.tls_key is None:
+        return None
+    ca = config.tls_client_ca.read_bytes() if config.tls_client_ca else None
+    return grpc.ssl_server_credentials(
+        [(config.tls_key.read_bytes(), config.tls_cert.read_bytes())],
+        root_certificates=ca,
+        require_client_auth=ca is not None,
+    )
+
+
+class PlannerServer:
+    """PlannerService plus health and reflection on one grpc.aio server. Create it, ``start``
+    and ``stop`` it inside one running event loop."""
+
+    def __init__(self, config: ServerConfig, catalog: Catalog | None = None) -> None:
+        config.check()
+        self.config = config
+        self.metrics = Metrics()
+        self.health = health.aio.HealthServicer()
+        self._executor = ThreadPoolExecutor(
+            max_workers=config.workers or max(2, os.cpu_count() or 2),
+            thread_name_prefix="scaleplan-core",
+        )
+        interceptors: list[grpc.aio.ServerInterceptor] = [ObserveInterceptor(self.metrics)]
+        if config.token:
+            interceptors.append(TokenInterceptor(config.token))
+        self._server = grpc.aio.server(
+            interceptors=interceptors,
+            options=[
+                ("grpc.max_receive_message_length", config.max_message_bytes),
+                ("grpc.max_send_message_length", config.max_message_bytes),
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        self.service = PlannerService(
+            catalog or default_catalog(),
+            self._executor,
+            self.metrics,
+            Limits.for_message_size(config.max_sweep_points, config.max_message_bytes),
+        )
+        planner_pb2_grpc.add_PlannerServiceServicer_to_server(self.service, self._server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
+        reflection.enable_server_reflection(
+            [SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME], self._server
+        )
+        bind = address(config.host, config.port)
+        try:
+            credentials = _credentials(config)
+            if credentials is None:
+                self.port = self._server.add_insecure_port(bind)
+            else:
+                self.port = self._server.add_secure_port(bind, credentials)
+        except RuntimeError:  # what grpc raises when the port is taken
+            self.port = 0
+        if self.port == 0:
+            self._executor.shutdown()
+            raise OSError(f"cannot listen on {bind} (in use, or not an address of this host)")
+        self._metrics_http: MetricsHTTPServer | None = None
+        if config.metrics_port is not None:
+            self._metrics_http = MetricsHTTPServer(self.metrics, config.host, config.metrics_port)
+        self.metrics_port = self._metrics_http.port if self._metrics_http else None
+
+    @property
+    def target(self) -> str:
+        return address(self.config.host, self.port)
+
+    async def start(self) -> None:
+        await self._server.start()
+        await self.health.set(health.OVERALL_HEALTH, health_pb2.HealthCheckResponse.SERVING)
+        await self.health.set(SERVICE, health_pb2.HealthCheckResponse.SERVING)
+        if self._metrics_http:
+            self._metrics_http.start()
+        if self.config.host not in LOOPBACK and not (self.config.tls and self.config.token):
+            log.warning(
+                "serving on %s without %s: anyone who can reach it can call it",
+                self.target,
+                " and ".join(
+                    w
+                    for w, off in (("TLS", not self.config.tls), ("a token", not self.config.token))
+                    if off
+                ),
+            )
+
+    async def stop(self, grace_s: float | None = None) -> None:
+        """Drain: NOT_SERVING, refuse new calls, give calls in flight ``grace_s`` to finish
+        (then cancel them), stop the worker pool and the metrics port."""
+        grace = self.config.grace_s if grace_s is None else grace_s
+        await self.health.enter_graceful_shutdown()
+        await self._server.stop(grace)
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        if self._metrics_http:
+            self._metrics_http.stop()
+
+    async def wait_for_termination(self) -> None:
+        await self._server.wait_for_termination()
+
+
+def banner(server: PlannerServer) -> str:
+    """How to call the server: the bound address, a grpcurl line and a Python one-liner."""
+    c = server.config
+    target = server.target
+    security = "TLS" + (" (client certificates required)" if c.tls_client_ca else "")
+    grpcurl = ["grpcurl"]
+    client_args = [repr(target)]
+    if c.tls:
+        grpcurl += ["-cacert", str(c.tls_cert)]
+        client_args.append(f"tls_ca={str(c.tls_cert)!r}")
+        if c.tls_client_ca:
+            grpcurl += ["-cert", "CLIENT.pem", "-key", "CLIENT.key"]
+            client_args += ["tls_cert='CLIENT.pem'", "tls_key='CLIENT.key'"]
+    else:
+        grpcurl.append("-plaintext")
+        security = "plaintext"
+    if c.token:
+        grpcurl += ["-H", "authorization: Bearer $SCALEPLAN_TOKEN"]
+        client_args.append("token=os.environ['SCALEPLAN_TOKEN']")
+        security += ", bearer token required"
+    request = (
+        '{"model": "qwen3-8b", "hardware": "h100-sxm", "prompt_tokens": 512, "gen_tokens": 8192}'
+    )
+    grpcurl += ["-d", request, target, f"{SERVICE}/InferenceCost"]
+    grpcurl_line = " ".join(
+        '"authorization: Bearer $SCALEPLAN_TOKEN"'
+        if a.startswith("authorization")
+        else shlex.quote(a)
+        for a in grpcurl
+    )
+    imports = "import os, scaleplan" if c.token else "import scaleplan"
+    python = (
+        f"{imports}; print(scaleplan.Client({', '.join(client_args)})"
+        ".inference_cost('qwen3-8b', 'h100-sxm', prompt_tokens=512, gen_tokens=8192))"
+    )
+    lines = [
+        f"scaleplan serve: listening on {target} ({security})",
+        f"  services: {SERVICE}, grpc.health.v1.Health, server reflection",
+    ]
+    if server.metrics_port is not None:
+        lines.append(f"  metrics:  http://{address(c.host, server.metrics_port)}/metrics")
+    lines += [
+        f"  grpcurl:  {grpcurl_line}",
+        f'  python:   python -c "{python}"',
+        f"  stop:     Ctrl-C or SIGTERM (calls in flight get {c.grace_s:g} s to finish)",
+    ]
+    return "\n".join(lines)
+
+
+async def serve(config: ServerConfig, out: TextIO = sys.stdout) -> int:
+    """Run a server until SIGTERM or SIGINT, then drain it; 0 when it stopped cleanly."""
+    server = PlannerServer(config)
+    await server.start()
+    print(banner(server), file=out, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    in_flight = server.metrics.in_flight()
+    log.info("draining: %d calls in flight, grace %g s", in_flight, config.grace_s)
+    await server.stop()
+    log.info("stopped")
+    return 0

@@ -1,0 +1,122 @@
+"""The one table from :mod:`scaleplan.errors` to gRPC status codes, and the rich status sent.
+
+A caller's mistake gets its own code and a ``google.rpc.BadRequest`` naming the request field
+(``grid.gen_tokens[3]`` for an element of a repeated field), plus a ``google.rpc.ErrorInfo``
+(domain ``scaleplan``) whose metadata carries the Python argument name and the error's data, so
+:class:`scaleplan.Client` can raise the same exception class the Python API raises. Anything else
+is INTERNAL with a generic message; its traceback is logged under a reference quoted in the
+message, and nothing of it reaches the caller.
+
+Why a limit is INVALID_ARGUMENT and not RESOURCE_EXHAUSTED: the limit (sweep length) is fixed
+configuration, so the same request fails the same way every time; RESOURCE_EXHAUSTED means
+"retry later" (quota, load) and retry policies and proxies treat it as retryable.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import NoReturn
+
+import grpc
+import grpc.aio
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from scaleplan.errors import (
+    CatalogError,
+    InvalidArgumentError,
+    LimitExceededError,
+    ScaleplanError,
+    UnknownNameError,
+)
+
+log = logging.getLogger("scaleplan.server")
+
+DOMAIN = "scaleplan"
+
+
+@dataclass(frozen=True)
+class ErrorMapping:
+    exception: type[ScaleplanError]
+    code: grpc.StatusCode
+    reason: str
+    """ErrorInfo.reason and BadRequest.FieldViolation.reason."""
+    public: bool
+    """Whether the message and details go to the caller (False: INTERNAL, generic, logged)."""
+
+
+# Most specific class first: the first entry the exception is an instance of applies.
+TABLE: tuple[ErrorMapping, ...] = (
+    ErrorMapping(LimitExceededError, grpc.StatusCode.INVALID_ARGUMENT, "LIMIT_EXCEEDED", True),
+    ErrorMapping(UnknownNameError, grpc.StatusCode.NOT_FOUND, "UNKNOWN_NAME", True),
+    # A bad catalog file is the operator's problem, and its message names server paths.
+    ErrorMapping(CatalogError, grpc.StatusCode.INTERNAL, "CATALOG_ERROR", False),
+    ErrorMapping(InvalidArgumentError, grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT", True),
+)
+
+
+def mapping_for(exc: BaseException) -> ErrorMapping | None:
+    for entry in TABLE:
+        if isinstance(exc, entry.exception):
+            return entry
+    return None
+
+
+def field_path(field: str, index: int | None, paths: Mapping[str, str]) -> str:
+    """The request field path of a Python argument name (and element index)."""
+    path = paths.get(field, field)
+    return path if index is None else f"{path}[{index}]"
+
+
+def _metadata(exc: ScaleplanError) -> dict[str, str]:
+    data = {"argument": exc.field}
+    if exc.index is not None:
+        data["index"] = str(exc.index)
+    if isinstance(exc, UnknownNameError):
+        data.update(kind=exc.kind, name=exc.name, known=",".join(exc.known))
+    if isinstance(exc, LimitExceededError):
+        data.update(limit=str(exc.limit), got=str(exc.got))
+    return data
+
+
+def _pack(message: error_details_pb2.BadRequest | error_details_pb2.ErrorInfo) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
+
+
+def status_for(exc: BaseException, paths: Mapping[str, str]) -> grpc.Status:
+    """The status an exception raised while serving a call becomes."""
+    entry = mapping_for(exc)
+    if entry is None or not entry.public or not isinstance(exc, ScaleplanError):
+        reference = uuid.uuid4().hex[:12]
+        log.error("internal error, reference %s", reference, exc_info=exc)
+        return rpc_status.to_status(
+            status_pb2.Status(
+                code=code_pb2.INTERNAL, message=f"internal error (reference {reference})"
+            )
+        )
+    violation = error_details_pb2.BadRequest.FieldViolation(
+        field=field_path(exc.field, exc.index, paths), description=exc.message, reason=entry.reason
+    )
+    info = error_details_pb2.ErrorInfo(reason=entry.reason, domain=DOMAIN, metadata=_metadata(exc))
+    status = status_pb2.Status(
+        code=entry.code.value[0],
+        message=str(exc),
+        details=[_pack(error_details_pb2.BadRequest(field_violations=[violation])), _pack(info)],
+    )
+    return rpc_status.to_status(status)
+
+
+async def abort(
+    context: grpc.aio.ServicerContext[object, object],
+    exc: BaseException,
+    paths: Mapping[str, str],
+) -> NoReturn:
+    """End the call with the status of ``exc`` (raises, as ``context.abort`` does)."""
+    await context.abort_with_status(status_for(exc, paths))
+    raise AssertionError("unreachable: abort_with_status raises")

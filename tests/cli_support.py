@@ -1,0 +1,65 @@
+"""Helpers of the CLI tests: run the real ``scaleplan`` console script as a subprocess."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+TIMEOUT_S = 120
+
+
+def command() -> list[str]:
+    """The installed console script (the one beside this interpreter, as in .venv/bin), else
+    the module."""
+    beside = Path(sys.executable).parent / "scaleplan"
+    if beside.exists():
+        return [str(beside)]
+    found = shutil.which("scaleplan")
+    return [found] if found else [sys.executable, "-m", "scaleplan.cli"]
+
+
+def run(*args: str, cwd: Path | None = None, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*command(), *args],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        cwd=cwd or REPO,
+        **kwargs,
+    )
+
+
+def ok(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    out = run(*args, **kwargs)
+    assert out.returncode == 0, out.stderr
+    return out
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def csv_rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def usage_error(out: subprocess.CompletedProcess[str], option: str) -> None:
+    """Exit 2 with one line ``scaleplan: error: OPTION...`` on stderr and nothing on stdout."""
+    assert out.returncode == 2, (out.returncode, out.stdout, out.stderr)
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith(f"scaleplan: error: {option}"), out.stderr
+    assert out.stdout == ""
+
+
+def png_ok(path: Path) -> None:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(data) > 10_000, len(data)

@@ -1,0 +1,51 @@
+"""``scaleplan catalog``, run as a subprocess."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import scaleplan as sp
+from cli_support import csv_rows, ok, run, usage_error
+
+
+def test_table_shows_values_of_every_kind() -> None:
+    out = ok("catalog").stdout
+    for kind, names in sp.catalog().items():
+        assert f"{kind}:" in out
+        for name in names:
+            assert name in out
+    assert "989 TFLOP/s" in out  # h100-sxm bf16 peak
+    assert "3.35 TB/s" in out
+    assert "8/128 experts" in out  # qwen3-30b-a3b
+
+
+def test_json_equals_the_python_api() -> None:
+    doc = json.loads(ok("catalog", "--json").stdout)
+    assert {k: [e["name"] for e in v] for k, v in doc.items()} == sp.catalog()
+    for entry in doc["hardware"]:
+        hw = sp.hardware(entry["name"])
+        assert entry == {f.name: getattr(hw, f.name) for f in dataclasses.fields(hw) if f.init}
+    for entry in doc["models"]:
+        m = sp.model(entry["name"])
+        assert entry["flop_params"] == m.flop_params and entry["kv_heads"] == m.kv_heads
+        assert (entry["moe"] is None) == (m.moe is None)
+    assert doc["families"][0]["members"] == list(sp.family(doc["families"][0]["name"]).members)
+    for entry in doc["laws"]:
+        assert entry["alpha"] == sp.law(entry["name"]).alpha
+
+
+def test_one_kind_json_and_csv() -> None:
+    doc = json.loads(ok("catalog", "laws", "--json").stdout)
+    assert list(doc) == ["laws"]
+    rows = csv_rows(ok("catalog", "models", "--csv").stdout)
+    assert [r["name"] for r in rows] == sp.catalog()["models"]
+    for r in rows:
+        m = sp.model(r["name"])
+        assert float(r["total_params"]) == m.total_params
+        assert r["tied_embeddings"] == ("true" if m.tied_embeddings else "false")
+        assert (r["moe_experts"] == "") == (m.moe is None)
+
+
+def test_csv_needs_one_kind() -> None:
+    usage_error(run("catalog", "--csv"), "--csv")

@@ -1,0 +1,183 @@
+"""``scaleplan cost``, run as a subprocess: one row per combination, the Python API's numbers."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from typing import Any
+
+import pytest
+import scaleplan as sp
+from cli_support import csv_rows, json_lines, ok, run, usage_error
+
+COST_FIELDS = [f.name for f in dataclasses.fields(sp.InferenceCost)]
+BASE = ("--hardware", "h100-sxm", "--prompt-tokens", "512")
+
+
+def same(cli: Any, api: Any) -> bool:
+    """A JSON value against the API's: null stands for infinity."""
+    if cli is None:
+        return not math.isfinite(float(api))
+    if isinstance(cli, float | int) and not isinstance(cli, bool):
+        return cli == pytest.approx(float(api), rel=1e-12, abs=0)
+    return bool(cli == api)
+
+
+def test_one_query_json_equals_the_python_api() -> None:
+    out = ok(
+        "cost", "--model", "qwen3-8b", *BASE, "--gen-tokens", "8192", "--samples", "8", "--json"
+    )
+    [row] = json_lines(out.stdout)
+    c = sp.inference_cost("qwen3-8b", "h100-sxm", prompt_tokens=512, gen_tokens=8192, samples=8)
+    for name in COST_FIELDS:
+        assert same(row[name], getattr(c, name)), name
+    assert row["batch"] is None  # unset: weights amortised, batch infinite
+    assert row["requested_batch"] is None and row["kv_budget"] is None
+
+
+def test_lists_and_ranges_give_every_combination_in_order() -> None:
+    out = ok(
+        "cost",
+        "--model",
+        "qwen3-8b,qwen3-32b",
+        "--hardware",
+        "h200",
+        "--prompt-tokens",
+        "512",
+        "--gen-tokens",
+        "1024:32768:6",
+        "--samples",
+        "1,8",
+        "--attention",
+        "block_topk",
+        "--kv-budget",
+        "1024,4096",
+        "--block-size",
+        "16",
+        "--batch",
+        "max",
+        "--json",
+    )
+    rows = json_lines(out.stdout)
+    gens = [1024, 2048, 4096, 8192, 16384, 32768]
+    combos = list(itertools.product(["qwen3-8b", "qwen3-32b"], gens, [1, 8], [1024, 4096]))
+    assert len(rows) == len(combos) == 48
+    for row, (model, gen, k, s) in zip(rows, combos, strict=True):
+        assert (row["model"], row["gen_tokens"], row["samples"], row["kv_budget"]) == (
+            model,
+            gen,
+            k,
+            s,
+        )
+        c = sp.inference_cost(
+            model,
+            "h200",
+            prompt_tokens=512,
+            gen_tokens=gen,
+            samples=k,
+            attention="block_topk",
+            kv_budget=s,
+            block_size=16,
+            batch="max",
+        )
+        for name in COST_FIELDS:
+            assert same(row[name], getattr(c, name)), (name, row)
+        assert row["requested_batch"] == "max"
+
+
+def test_csv_parses_and_matches_json() -> None:
+    args = ("cost", "--family", "qwen3-dense", *BASE, "--gen-tokens", "1024,8192", "--batch", "4")
+    rows = csv_rows(ok(*args, "--csv").stdout)
+    objs = json_lines(ok(*args, "--json").stdout)
+    assert len(rows) == len(objs) == 12
+    assert [r["model"] for r in rows[::2]] == list(sp.family("qwen3-dense").members)
+    for r, o in zip(rows, objs, strict=True):
+        assert list(r) == list(o)
+        for key, value in o.items():
+            if isinstance(value, bool):
+                assert r[key] == ("true" if value else "false")
+            elif isinstance(value, float):
+                assert float(r[key]) == value
+            elif value is None:
+                assert r[key] in ("", "inf")
+
+
+def test_table_has_units_and_says_what_is_fixed() -> None:
+    out = ok("cost", "--model", "qwen3-8b", *BASE, "--gen-tokens", "8192", "--samples", "1,8")
+    text = out.stdout
+    assert "One query per row" in text and "batch unset" in text and "prompt 512" in text
+    assert "eFLOPs" in text and " TB" in text and " s" in text
+    assert len(text.splitlines()) == 3 + 2  # caption, header, rule, two rows
+    assert "samples" in text.splitlines()[1]
+
+
+def test_infeasible_rows_say_what_binds() -> None:
+    out = ok("cost", "--model", "qwen3-8b", *BASE, "--gen-tokens", "100000")
+    assert "no (context)" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("extra", "option"),
+    [
+        (("--gen-tokens", "0"), "--gen-tokens: must be > 0, got 0"),
+        (("--gen-tokens", "10,0"), "--gen-tokens: must be > 0"),
+        (("--gen-tokens", "abc"), "--gen-tokens: not a number"),
+        (("--gen-tokens", "1:10:0"), "--gen-tokens: range"),
+        (("--gen-tokens", "10", "--samples", "2.5"), "--samples: must be a whole number"),
+        (("--gen-tokens", "10", "--kv-budget", "100"), "--kv-budget: does not apply"),
+        (("--gen-tokens", "10", "--attention", "topk"), "--kv-budget: is required"),
+        (("--gen-tokens", "10", "--batch", "0"), "--batch: must be >= 1"),
+        (("--gen-tokens", "10", "--batch", "max,2"), "--batch"),
+        (("--gen-tokens", "10", "--gpus", "0"), "--gpus: must be >= 1"),
+        (
+            ("--gen-tokens", "1:1e5:100", "--samples", "1:1000:300", "--max-rows", "1000"),
+            "--gen-tokens x --samples",
+        ),
+    ],
+)
+def test_bad_arguments_exit_2_naming_the_option(extra: tuple[str, ...], option: str) -> None:
+    usage_error(run("cost", "--model", "qwen3-8b", *BASE, *extra), option)
+
+
+def test_unknown_names_exit_2_naming_the_option() -> None:
+    usage_error(run("cost", "--model", "qwen3-9b", *BASE, "--gen-tokens", "1"), "--model")
+    out = run(
+        "cost",
+        "--model",
+        "qwen3-8b",
+        "--hardware",
+        "tpu",
+        "--prompt-tokens",
+        "1",
+        "--gen-tokens",
+        "1",
+    )
+    usage_error(out, "--hardware: unknown hardware 'tpu'")
+    usage_error(run("cost", "--family", "gpt", *BASE, "--gen-tokens", "1"), "--family")
+
+
+def test_argparse_errors_exit_2() -> None:
+    out = run("cost", "--model", "qwen3-8b", *BASE, "--gen-tokens", "1", "--attention", "foo")
+    assert out.returncode == 2 and "--attention" in out.stderr
+    out = run("cost", "--model", "qwen3-8b", *BASE)
+    assert out.returncode == 2 and "--gen-tokens" in out.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["reference"],
+        ["catalog"],
+        ["cost"],
+        ["plan"],
+        ["plan", "training"],
+        ["plan", "lifetime"],
+        ["sweep"],
+        ["plot"],
+        ["plot", "iso-cost"],
+    ],
+)
+def test_help_shows_an_example(command: list[str]) -> None:
+    out = ok(*command, "--help")
+    assert "example" in out.stdout and "scaleplan " + command[0] in out.stdout

@@ -1,14 +1,15 @@
 //! Vectorised cost entry points: equal-length float64 arrays in (the façade broadcasts), one
 //! (fields x n) float64 array out, the loop run in Rust with the GIL released.
 
-use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use scaleplan_core::{
     training_cost as core_training_cost, Attention, Batch, Binding, Dtype, InferenceCost,
-    InferenceOptions, InferenceQuery, PlanError, Pricer, TimeModel, TrainingOptions,
+    InferenceOptions, InferenceQuery, PlanError, Pricer, TrainingOptions,
 };
 
 use crate::catalog::{NativeHardware, NativeModel};
+use crate::convert::{flag, inference_options, Columns};
 use crate::detached;
 use crate::errors::{to_py, IntoPyResult};
 
@@ -57,7 +58,7 @@ fn cost_row(c: &InferenceCost) -> [f64; 20] {
         c.weight_memory_bytes,
         c.kv_memory_bytes_per_query,
         c.min_gpus,
-        f64::from(u8::from(c.feasible)),
+        flag(c.feasible),
         f64::from(c.binding.code()),
     ]
 }
@@ -87,27 +88,6 @@ fn opt_slice<'a>(
     n: usize,
 ) -> Result<Option<&'a [f64]>, PlanError> {
     a.as_ref().map(|a| slice(field, a, n)).transpose()
-}
-
-/// One vector per result field. Separate allocations of n floats (not one of fields x n) keep
-/// each below glibc's mmap threshold, so repeated calls reuse memory instead of page-faulting.
-struct Columns(Vec<Vec<f64>>);
-
-impl Columns {
-    fn new(fields: usize, n: usize) -> Self {
-        Columns((0..fields).map(|_| vec![0.0; n]).collect())
-    }
-
-    #[inline]
-    fn set(&mut self, i: usize, row: &[f64]) {
-        for (column, &v) in self.0.iter_mut().zip(row) {
-            column[i] = v;
-        }
-    }
-
-    fn into_arrays(self, py: Python<'_>) -> Vec<Bound<'_, PyArray1<f64>>> {
-        self.0.into_iter().map(|c| c.into_pyarray(py)).collect()
-    }
 }
 
 #[pyfunction]
@@ -147,28 +127,18 @@ fn inference_cost<'py>(
     // Parse the kind once with placeholder parameters; each element fills in its own below.
     let kind =
         Attention::from_parts(attention, budget.map(|_| 1.0), block.map(|_| 1.0)).py_err(py)?;
-    let options = InferenceOptions {
+    let options = inference_options(
+        batch,
+        batch_sizes.map(|_| 1.0),
         prefix_sharing,
         prefill,
-        batch: match (batch, batch_sizes) {
-            ("amortized", None) => Batch::Amortized,
-            ("max", None) => Batch::Max,
-            ("fixed", Some(_)) => Batch::Fixed(1.0),
-            _ => {
-                return Err(to_py(
-                    py,
-                    PlanError::invalid("batch", format!("unknown batch mode '{batch}'")),
-                    None,
-                ))
-            }
-        },
-        time_model: TimeModel::parse(time_model).py_err(py)?,
-        weight_dtype: Dtype::parse("weight_dtype", weight_dtype).py_err(py)?,
-        kv_dtype: Dtype::parse("kv_dtype", kv_dtype).py_err(py)?,
-        compute_dtype: Dtype::parse("compute_dtype", compute_dtype).py_err(py)?,
+        time_model,
+        weight_dtype,
+        kv_dtype,
+        compute_dtype,
         gpus,
-        fractional_batch: false,
-    };
+    )
+    .py_err(py)?;
     let pricer = Pricer::new(&model.0, &hardware.0, &options).py_err(py)?;
     let fixed_batch = |b: f64| -> Result<Pricer, PlanError> {
         Pricer::new(

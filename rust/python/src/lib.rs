@@ -2,6 +2,7 @@
 //! release and error mapping only; every formula lives in the core.
 
 mod catalog;
+mod convert;
 mod cost;
 mod errors;
 mod plan;

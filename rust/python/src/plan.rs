@@ -1,17 +1,18 @@
 //! Planner entry points: goal arrays in, one array per plan field out, solved in Rust with the
 //! GIL released.
 
-use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
-use scaleplan_core::cost::{Attention, Batch, FamilyShapes, InferenceOptions, TimeModel};
+use scaleplan_core::cost::{Attention, FamilyShapes};
 use scaleplan_core::laws::DataLimit;
 use scaleplan_core::plan::{
     plan_lifetime as core_plan_lifetime, plan_training_budget, plan_training_target, Constraint,
     CostUnit, Demand, InferencePricing, LifetimeGoal, LifetimeOptions,
 };
-use scaleplan_core::{Dtype, PlanError};
+use scaleplan_core::PlanError;
 
 use crate::catalog::{NativeHardware, NativeLaw, PyCatalog};
+use crate::convert::{flag, inference_options, Columns};
 use crate::detached;
 use crate::errors::{to_py, IntoPyResult};
 
@@ -42,24 +43,6 @@ const LIFETIME_PLAN_FIELDS: [&str; 15] = [
     "feasible",
     "binding",
 ];
-
-fn columns(fields: usize, n: usize) -> Vec<Vec<f64>> {
-    (0..fields).map(|_| Vec::with_capacity(n)).collect()
-}
-
-fn push(cols: &mut [Vec<f64>], row: &[f64]) {
-    for (c, &v) in cols.iter_mut().zip(row) {
-        c.push(v);
-    }
-}
-
-fn into_arrays(py: Python<'_>, cols: Vec<Vec<f64>>) -> Vec<Bound<'_, PyArray1<f64>>> {
-    cols.into_iter().map(|c| c.into_pyarray(py)).collect()
-}
-
-fn flag(b: bool) -> f64 {
-    f64::from(u8::from(b))
-}
 
 fn data_limit(
     unique_tokens: Option<f64>,
@@ -102,7 +85,7 @@ fn plan_training<'py>(
     let law = &law.0;
     let n = values.len();
     let cols = detached(py, || {
-        let mut cols = columns(TRAINING_PLAN_FIELDS.len(), n);
+        let mut cols = Columns::new(TRAINING_PLAN_FIELDS.len(), n);
         for (i, &v) in values.iter().enumerate() {
             let plan = if by_budget {
                 plan_training_budget(law, v, data.as_ref())
@@ -110,8 +93,8 @@ fn plan_training<'py>(
                 plan_training_target(law, v, data.as_ref())
             }
             .map_err(|e| (i, e))?;
-            push(
-                &mut cols,
+            cols.set(
+                i,
                 &[
                     plan.params,
                     plan.tokens,
@@ -126,7 +109,7 @@ fn plan_training<'py>(
         Ok(cols)
     })
     .map_err(|(i, e)| to_py(py, e, (n > 1).then_some(i)))?;
-    Ok(into_arrays(py, cols))
+    Ok(cols.into_arrays(py))
 }
 
 /// Inference priced with the section 3 cost model (absent: 2N FLOPs per token).
@@ -160,30 +143,18 @@ impl CostModelPricing {
         gpus: f64,
     ) -> PyResult<Self> {
         let family = catalog.0.family(family).py_err(py)?;
-        let batch = match (batch, batch_size) {
-            ("amortized", None) => Batch::Amortized,
-            ("max", None) => Batch::Max,
-            ("fixed", Some(b)) => Batch::Fixed(b),
-            _ => {
-                return Err(to_py(
-                    py,
-                    PlanError::invalid("batch", format!("unknown batch mode '{batch}'")),
-                    None,
-                ))
-            }
-        };
-        let options = InferenceOptions {
+        let options = inference_options(
+            batch,
+            batch_size,
             prefix_sharing,
             prefill,
-            batch,
-            time_model: TimeModel::parse(time_model).py_err(py)?,
-            weight_dtype: Dtype::parse("weight_dtype", weight_dtype).py_err(py)?,
-            kv_dtype: Dtype::parse("kv_dtype", kv_dtype).py_err(py)?,
-            compute_dtype: Dtype::parse("compute_dtype", compute_dtype).py_err(py)?,
+            time_model,
+            weight_dtype,
+            kv_dtype,
+            compute_dtype,
             gpus,
-            fractional_batch: false,
-        };
-        options.validate().py_err(py)?;
+        )
+        .py_err(py)?;
         Ok(CostModelPricing(InferencePricing::CostModel {
             family: FamilyShapes::new(&catalog.0, family).py_err(py)?,
             hardware: hardware.0.clone(),
@@ -262,7 +233,7 @@ fn plan_lifetime<'py>(
     }
     let law = &law.0;
     let cols = detached(py, || {
-        let mut cols = columns(LIFETIME_PLAN_FIELDS.len(), n);
+        let mut cols = Columns::new(LIFETIME_PLAN_FIELDS.len(), n);
         for i in 0..n {
             let goal = if by_target {
                 LifetimeGoal::TargetLoss(values[i])
@@ -276,8 +247,8 @@ fn plan_lifetime<'py>(
                 samples: samples[i],
             };
             let p = core_plan_lifetime(law, goal, demand, &options).map_err(|e| (i, e))?;
-            push(
-                &mut cols,
+            cols.set(
+                i,
                 &[
                     p.params,
                     p.tokens,
@@ -300,7 +271,7 @@ fn plan_lifetime<'py>(
         Ok(cols)
     })
     .map_err(|(i, e)| to_py(py, e, (n > 1).then_some(i)))?;
-    Ok(into_arrays(py, cols))
+    Ok(cols.into_arrays(py))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -3,15 +3,16 @@
 
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
 use pyo3::prelude::*;
-use scaleplan_core::cost::{Attention, Batch, FamilyShapes, InferenceOptions, TimeModel};
+use scaleplan_core::cost::{Attention, FamilyShapes};
 use scaleplan_core::laws::DataLimit;
 use scaleplan_core::plan::{
     BudgetUnit, Candidate, CostUnit, JointOptions, JointSolver, TestTimeOptions, TestTimeSolver,
 };
 use scaleplan_core::testtime::{curves_from_rows, Aggregator, Curve, EvalRow};
-use scaleplan_core::{Dtype, PlanError};
+use scaleplan_core::PlanError;
 
 use crate::catalog::{NativeHardware, NativeLaw, PyCatalog};
+use crate::convert::{flag, inference_options, Columns};
 use crate::detached;
 use crate::errors::{to_py, IntoPyResult};
 
@@ -56,44 +57,6 @@ fn attentions(
         .into_iter()
         .map(|(kind, s, b)| Attention::from_parts(&kind, s, b))
         .collect()
-}
-
-#[allow(clippy::too_many_arguments)]
-fn inference_options(
-    batch: &str,
-    batch_size: Option<f64>,
-    prefix_sharing: bool,
-    prefill: bool,
-    time_model: &str,
-    weight_dtype: &str,
-    kv_dtype: &str,
-    compute_dtype: &str,
-    gpus: f64,
-) -> Result<InferenceOptions, PlanError> {
-    let batch = match (batch, batch_size) {
-        ("amortized", None) => Batch::Amortized,
-        ("max", None) => Batch::Max,
-        ("fixed", Some(b)) => Batch::Fixed(b),
-        _ => {
-            return Err(PlanError::invalid(
-                "batch",
-                format!("unknown batch mode '{batch}'"),
-            ))
-        }
-    };
-    let options = InferenceOptions {
-        prefix_sharing,
-        prefill,
-        batch,
-        time_model: TimeModel::parse(time_model)?,
-        weight_dtype: Dtype::parse("weight_dtype", weight_dtype)?,
-        kv_dtype: Dtype::parse("kv_dtype", kv_dtype)?,
-        compute_dtype: Dtype::parse("compute_dtype", compute_dtype)?,
-        gpus,
-        fractional_batch: false,
-    };
-    options.validate()?;
-    Ok(options)
 }
 
 /// Per-model accuracy curves: a catalog preset, or measured eval rows.
@@ -308,9 +271,7 @@ impl TestTimeProblem {
         let (cols, per) = detached(py, || {
             let solver =
                 TestTimeSolver::new(&self.candidates, &self.options).map_err(|e| (0, e))?;
-            let mut cols: Vec<Vec<f64>> = (0..TEST_TIME_FIELDS.len())
-                .map(|_| Vec::with_capacity(n))
-                .collect();
+            let mut cols = Columns::new(TEST_TIME_FIELDS.len(), n);
             let mut per: Vec<Vec<f64>> = vec![Vec::with_capacity(n); self.candidates.len()];
             for (i, &b) in budgets.iter().enumerate() {
                 let sol = solver.solve(b).map_err(|e| (i, e))?;
@@ -325,13 +286,11 @@ impl TestTimeProblem {
                     p.eflops,
                     p.seconds,
                     p.latency_s,
-                    f64::from(u8::from(p.feasible)),
+                    flag(p.feasible),
                     f64::from(p.binding.code()),
                     sol.oracle.unwrap_or(-1.0),
                 ];
-                for (c, v) in cols.iter_mut().zip(row) {
-                    c.push(v);
-                }
+                cols.set(i, &row);
                 for (c, v) in per.iter_mut().zip(sol.per_candidate) {
                     c.push(v);
                 }
@@ -341,7 +300,7 @@ impl TestTimeProblem {
         .map_err(|(i, e)| to_py(py, e, (n > 1).then_some(i)))?;
         let per = PyArray2::from_vec2(py, &per)
             .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
-        Ok((cols.into_iter().map(|c| c.into_pyarray(py)).collect(), per))
+        Ok((cols.into_arrays(py), per))
     }
 }
 
@@ -508,9 +467,7 @@ impl JointProblem {
         let n = values.len();
         let cols = detached(py, || {
             let solver = JointSolver::new(&self.law, &self.options).map_err(|e| (0, e))?;
-            let mut cols: Vec<Vec<f64>> = (0..JOINT_FIELDS.len())
-                .map(|_| Vec::with_capacity(n))
-                .collect();
+            let mut cols = Columns::new(JOINT_FIELDS.len(), n);
             for (i, &v) in values.iter().enumerate() {
                 let p = if by_budget {
                     solver.plan(v)
@@ -533,17 +490,15 @@ impl JointProblem {
                     p.total_cost,
                     p.latency_s,
                     marginal,
-                    f64::from(u8::from(p.feasible)),
+                    flag(p.feasible),
                     f64::from(p.binding.code()),
                 ];
-                for (c, v) in cols.iter_mut().zip(row) {
-                    c.push(v);
-                }
+                cols.set(i, &row);
             }
             Ok(cols)
         })
         .map_err(|(i, e)| to_py(py, e, (n > 1).then_some(i)))?;
-        Ok(cols.into_iter().map(|c| c.into_pyarray(py)).collect())
+        Ok(cols.into_arrays(py))
     }
 }
 

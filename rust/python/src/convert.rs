@@ -1,0 +1,73 @@
+//! Conversions every entry point shares: the serving options from their string forms, and
+//! result columns handed to numpy without copying.
+
+use numpy::{IntoPyArray, PyArray1};
+use pyo3::prelude::*;
+use scaleplan_core::cost::{Batch, InferenceOptions, TimeModel};
+use scaleplan_core::{Dtype, PlanError};
+
+/// Inference options from the façade's forms; `batch` is "amortized", "max" or "fixed" (with
+/// `batch_size`).
+#[allow(clippy::too_many_arguments)]
+pub fn inference_options(
+    batch: &str,
+    batch_size: Option<f64>,
+    prefix_sharing: bool,
+    prefill: bool,
+    time_model: &str,
+    weight_dtype: &str,
+    kv_dtype: &str,
+    compute_dtype: &str,
+    gpus: f64,
+) -> Result<InferenceOptions, PlanError> {
+    let batch = match (batch, batch_size) {
+        ("amortized", None) => Batch::Amortized,
+        ("max", None) => Batch::Max,
+        ("fixed", Some(b)) => Batch::Fixed(b),
+        _ => {
+            return Err(PlanError::invalid(
+                "batch",
+                format!("unknown batch mode '{batch}'"),
+            ))
+        }
+    };
+    let options = InferenceOptions {
+        prefix_sharing,
+        prefill,
+        batch,
+        time_model: TimeModel::parse(time_model)?,
+        weight_dtype: Dtype::parse("weight_dtype", weight_dtype)?,
+        kv_dtype: Dtype::parse("kv_dtype", kv_dtype)?,
+        compute_dtype: Dtype::parse("compute_dtype", compute_dtype)?,
+        gpus,
+        fractional_batch: false,
+    };
+    options.validate()?;
+    Ok(options)
+}
+
+/// One vector per result field. Separate allocations of n floats (not one of fields x n) keep
+/// each below glibc's mmap threshold, so repeated calls reuse memory instead of page-faulting.
+pub struct Columns(Vec<Vec<f64>>);
+
+impl Columns {
+    pub fn new(fields: usize, n: usize) -> Self {
+        Columns((0..fields).map(|_| vec![0.0; n]).collect())
+    }
+
+    #[inline]
+    pub fn set(&mut self, i: usize, row: &[f64]) {
+        for (column, &v) in self.0.iter_mut().zip(row) {
+            column[i] = v;
+        }
+    }
+
+    pub fn into_arrays(self, py: Python<'_>) -> Vec<Bound<'_, PyArray1<f64>>> {
+        self.0.into_iter().map(|c| c.into_pyarray(py)).collect()
+    }
+}
+
+/// A boolean as the 0/1 the result columns carry.
+pub fn flag(b: bool) -> f64 {
+    f64::from(u8::from(b))
+}

@@ -120,13 +120,24 @@ def test_metrics_endpoint(server: ServerThread) -> None:
     assert server.server is not None and server.server.metrics_port
     with sp.Client(server.target, timeout_s=TIMEOUT_S) as client:
         client.catalog()
+        client.inference_cost_sweep("qwen3-8b", "h100-sxm", prompt_tokens=[128], gen_tokens=[64])
         with pytest.raises(sp.errors.UnknownNameError):
             client.model("nope")
     url = f"http://127.0.0.1:{server.server.metrics_port}"
-    with urllib.request.urlopen(f"{url}/metrics", timeout=TIMEOUT_S) as response:
-        assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
-        text = response.read().decode()
     labels = 'grpc_service="scaleplan.v1.PlannerService",grpc_method="ListCatalog"'
+    # The interceptor counts a call after its status is sent, so the client can see the error
+    # a moment before the counter moves: scrape until it does (bounded).
+    deadline = time.monotonic() + TIMEOUT_S
+    while True:
+        with urllib.request.urlopen(f"{url}/metrics", timeout=TIMEOUT_S) as response:
+            assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+            text = response.read().decode()
+        settled = 'grpc_method="GetModel",grpc_code="NOT_FOUND"} ' in text and (
+            f"scaleplan_grpc_server_in_flight{{{labels}}} 0" in text
+        )
+        if settled or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert f'scaleplan_grpc_server_handled_total{{{labels},grpc_code="OK"}}' in text
     assert 'grpc_method="GetModel",grpc_code="NOT_FOUND"} ' in text
     assert f'scaleplan_grpc_server_handling_seconds_bucket{{{labels},le="+Inf"}}' in text

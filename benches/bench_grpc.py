@@ -35,6 +35,7 @@ from scaleplan import _wire
 from scaleplan.v1 import planner_pb2, planner_pb2_grpc
 
 REQUEST = {"prompt_tokens": 512, "gen_tokens": 8192, "samples": 4, "batch": "max"}
+PLAN = {"budget_eflops": 1e15, "family": "qwen3-dense", "attention": ["dense", ("topk", 1024)]}
 
 
 def start_server(command: list[str]) -> tuple[subprocess.Popen[str], str]:
@@ -106,6 +107,17 @@ def expected_cost() -> sp.InferenceCost:
     return sp.inference_cost("qwen3-8b", "h100-sxm", **REQUEST)
 
 
+def plan_request() -> planner_pb2.PlanTestTimeRequest:
+    request = planner_pb2.PlanTestTimeRequest(budget_eflops=PLAN["budget_eflops"])
+    request.options.family = PLAN["family"]
+    request.options.attention.extend(_wire.attention_messages(PLAN["attention"]))
+    return request
+
+
+def expected_plan() -> sp.TestTimePlan:
+    return sp.plan_test_time(**PLAN)
+
+
 async def serve_bare() -> None:
     """The baseline server: PlannerService on a bare grpc.aio server, canned responses."""
     cost = planner_pb2.InferenceCostResponse(cost=_wire.inference_cost_message(expected_cost()))
@@ -115,11 +127,19 @@ async def serve_bare() -> None:
         hardware=[_wire.hardware_message(catalog.hardware(n)) for n in names["hardware"]],
         models=[_wire.model_message(catalog.model(n)) for n in names["models"]],
         families=[_wire.family_message(catalog.family(n)) for n in names["families"]],
+        laws=[_wire.law_message(sp.law(n)) for n in names["laws"]],
+    )
+    plan = expected_plan()
+    planned = planner_pb2.PlanTestTimeResponse(
+        plan=_wire.test_time_plan_message(plan), explanation=plan.explain()
     )
 
     class Canned(planner_pb2_grpc.PlannerServiceServicer):
         async def InferenceCost(self, request: Any, context: Any) -> Any:
             return cost
+
+        async def PlanTestTime(self, request: Any, context: Any) -> Any:
+            return planned
 
         async def ListCatalog(self, request: Any, context: Any) -> Any:
             return listing
@@ -133,14 +153,17 @@ async def serve_bare() -> None:
 
 
 async def run(target: str, requests: int, concurrency: int, time_cap_s: float) -> dict[str, Any]:
-    request = cost_request()
+    request, planning = cost_request(), plan_request()
     async with grpc.aio.insecure_channel(target) as channel:
         stub = planner_pb2_grpc.PlannerServiceStub(channel)
-        # The answer over the wire is the Python API's.
+        # The answers over the wire are the Python API's.
         response = await stub.InferenceCost(request, timeout=10)
         assert _wire.inference_cost_from(response.cost) == expected_cost()
+        planned = await stub.PlanTestTime(planning, timeout=10)
+        assert _wire.test_time_plan_from(planned.plan) == expected_plan()
         rpcs: dict[str, tuple[Callable[[], Any], int]] = {
             "InferenceCost": (lambda: stub.InferenceCost(request, timeout=10), requests),
+            "PlanTestTime": (lambda: stub.PlanTestTime(planning, timeout=10), requests),
             "ListCatalog": (
                 lambda: stub.ListCatalog(planner_pb2.ListCatalogRequest(), timeout=10),
                 max(1, requests // 4),
@@ -172,7 +195,8 @@ def main(
     time_cap_s = time_cap_s or (10.0 if quick else 60.0)
     print(
         f"gRPC on loopback, {concurrency} calls in flight on one connection, at most "
-        f"{requests:,} InferenceCost and {max(1, requests // 4):,} ListCatalog calls or "
+        f"{requests:,} InferenceCost and PlanTestTime and {max(1, requests // 4):,} "
+        f"ListCatalog calls or "
         f"{time_cap_s:g} s each; {os.cpu_count()} CPUs shared by server and load generator"
     )
     results: dict[str, Any] = {"concurrency": concurrency, "cpus": os.cpu_count()}
@@ -208,7 +232,9 @@ def main(
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, help="InferenceCost requests (ListCatalog: 1/4)")
+    parser.add_argument(
+        "--requests", type=int, help="InferenceCost and PlanTestTime requests (ListCatalog: 1/4)"
+    )
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--time-cap-s", type=float, help="stop each RPC's run after this long")
     parser.add_argument("--quick", action="store_true")

@@ -10,22 +10,31 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping
+import math
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from scaleplan.catalog import Family, Hardware, Model, Moe
+from scaleplan.catalog import Catalog, Family, Hardware, Model, Moe
 from scaleplan.cost import InferenceCost, TrainingCost
 from scaleplan.errors import InvalidArgumentError
-from scaleplan.v1 import catalog_pb2, cost_pb2, planner_pb2
+from scaleplan.joint import JointPlan
+from scaleplan.laws import ErrorLaw, LossLaw
+from scaleplan.plan import LifetimePlan, Plan, TrainingPlan
+from scaleplan.testtime import Accuracy, TestTimePlan, _read_rows
+from scaleplan.v1 import catalog_pb2, cost_pb2, plan_pb2, planner_pb2
 
 if TYPE_CHECKING:
     from google.protobuf.internal.enum_type_wrapper import _EnumTypeWrapper
 
 _D = TypeVar("_D")
+_M = TypeVar("_M", bound=Message)
 
 # Python field name -> wire field name, where they differ.
 HARDWARE_FIELDS = {
@@ -166,6 +175,34 @@ def family_message(family: Family) -> catalog_pb2.Family:
 
 def family_from(message: catalog_pb2.Family) -> Family:
     return _from_message(Family, message, {})
+
+
+# A law's one-letter coefficients get descriptive wire names (field names are lower_snake_case).
+LAW_FIELDS = {
+    "E": "irreducible_loss",
+    "A": "params_coefficient",
+    "B": "tokens_coefficient",
+    "alpha": "params_exponent",
+    "beta": "tokens_exponent",
+    "error": "error_law",
+}
+
+
+@functools.lru_cache(maxsize=256)
+def law_message(law: LossLaw) -> catalog_pb2.Law:
+    message = catalog_pb2.Law()
+    _to_message(law, message, LAW_FIELDS)
+    return message
+
+
+def law_from(message: catalog_pb2.Law, path: str = "law") -> LossLaw:
+    """The law a message describes; an invalid coefficient names its field under ``path``."""
+    try:
+        return _from_message(LossLaw, message, LAW_FIELDS, {"error": ErrorLaw})
+    except InvalidArgumentError as exc:
+        head, dot, rest = exc.field.partition(".")
+        field = f"{path}.{LAW_FIELDS.get(head, head)}{dot}{rest}"
+        raise InvalidArgumentError(exc.message, field=field) from None
 
 
 # ---- cost results ----
@@ -477,4 +514,668 @@ def training_cost_request(
         if value is not None:
             _set(request, TRAINING_COST_ARGS.get(arg, arg), value, arg)
     request.compute_dtype = enum_number(cost_pb2.Dtype, compute_dtype, "compute_dtype")  # type: ignore[assignment]
+    return request
+
+
+# ---- planners: plans <-> messages ----
+
+# Plan fields carried as enums, by Python field name.
+PLAN_ENUMS: dict[str, _EnumTypeWrapper[Any]] = {
+    "binding": plan_pb2.PlanConstraint,
+    "unit": plan_pb2.CostUnit,
+}
+# Python field name -> wire field name, where they differ (the same in plans and their columns).
+TRAINING_PLAN_FIELDS: dict[str, str] = {}
+LIFETIME_PLAN_FIELDS: dict[str, str] = {}
+TEST_TIME_PLAN_FIELDS = {
+    "seconds": "replica_seconds",
+    "oracle_accuracy": "oracle_upper_bound_accuracy",
+}
+JOINT_PLAN_FIELDS: dict[str, str] = {}
+
+
+def _plan_message(plan: Plan, message: _M, renames: Mapping[str, str]) -> _M:
+    """A scalar plan (from a scalar goal) into ``message``; None (no oracle) stays unset."""
+    for f in dataclasses.fields(plan):
+        value = getattr(plan, f.name)
+        if value is None:
+            continue
+        if f.name in PLAN_ENUMS:
+            value = enum_number(PLAN_ENUMS[f.name], str(value), f.name)
+        elif isinstance(value, bool | np.bool_):
+            value = bool(value)
+        elif not isinstance(value, str):
+            value = float(value)
+        setattr(message, renames.get(f.name, f.name), value)
+    return message
+
+
+def _plan_from(cls: type[_D], message: Message, renames: Mapping[str, str]) -> _D:
+    kwargs: dict[str, Any] = {}
+    fields = message.DESCRIPTOR.fields_by_name
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        name = renames.get(f.name, f.name)
+        if fields[name].has_presence and not message.HasField(name):
+            kwargs[f.name] = None
+            continue
+        value = getattr(message, name)
+        if f.name in PLAN_ENUMS:
+            value = enum_text(PLAN_ENUMS[f.name], value, f.name)
+        kwargs[f.name] = value
+    return cls(**kwargs)
+
+
+def _enum_column(enum: _EnumTypeWrapper[Any], values: Any, field: str) -> list[int]:
+    kinds, inverse = np.unique(np.asarray(values).reshape(-1), return_inverse=True)
+    numbers = np.array([enum_number(enum, str(k), field) for k in kinds], dtype=np.int64)
+    return numbers[inverse].tolist()  # type: ignore[no-any-return]
+
+
+def _columns_message(plan: Plan, message: _M, renames: Mapping[str, str]) -> _M:
+    """A plan of 1-D arrays as columns; a scalar field (law, unit) is one value for all."""
+    fields = message.DESCRIPTOR.fields_by_name
+    for f in dataclasses.fields(plan):
+        value = getattr(plan, f.name)
+        if value is None:
+            continue
+        name = renames.get(f.name, f.name)
+        enum = PLAN_ENUMS.get(f.name)
+        if not fields[name].is_repeated:
+            setattr(message, name, str(value) if enum is None else enum_number(enum, value, name))
+            continue
+        if enum is not None:
+            column = _enum_column(enum, value, f.name)
+        else:
+            array = np.asarray(value).reshape(-1)
+            column = (array if array.dtype.kind in "bU" else array.astype(np.float64)).tolist()
+        getattr(message, name).extend(column)
+    return message
+
+
+def _columns_from(cls: type[Plan], message: Message, renames: Mapping[str, str]) -> dict[str, Any]:
+    """Columns as 1-D arrays keyed by the plan's field names (for concatenating chunks); a
+    scalar field (law, unit) as its value."""
+    out: dict[str, Any] = {}
+    fields = message.DESCRIPTOR.fields_by_name
+    for f in dataclasses.fields(cls):
+        name = renames.get(f.name, f.name)
+        field, value = fields[name], getattr(message, name)
+        enum = PLAN_ENUMS.get(f.name)
+        if not field.is_repeated:
+            out[f.name] = value if enum is None else enum_text(enum, value, f.name)
+        elif enum is not None:
+            names = {v.number: v.name.removeprefix(_prefix(enum)).lower()
+                     for v in enum.DESCRIPTOR.values}  # fmt: skip
+            out[f.name] = np.array([names.get(v, "unspecified") for v in value], dtype=np.str_)
+        elif field.type == FieldDescriptor.TYPE_BOOL:
+            out[f.name] = np.array(value, dtype=np.bool_)
+        elif field.type == FieldDescriptor.TYPE_STRING:
+            out[f.name] = np.array(list(value), dtype=np.str_)
+        else:
+            out[f.name] = np.array(value, dtype=np.float64)
+    return out
+
+
+# Plan fields that may be None (sent as an absent field, or an empty column).
+OPTIONAL_PLAN_FIELDS = frozenset({"oracle_accuracy"})
+
+
+def concat_columns(chunks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Chunks of columns as one set: arrays concatenated, an optional column with no entries
+    (the oracle of a preset) None, scalars (law, unit) from the first chunk."""
+    out: dict[str, Any] = {}
+    for name, first in chunks[0].items():
+        if not isinstance(first, np.ndarray):
+            out[name] = first
+            continue
+        array = np.concatenate([c[name] for c in chunks])
+        out[name] = None if len(array) == 0 and name in OPTIONAL_PLAN_FIELDS else array
+    return out
+
+
+def training_plan_message(plan: TrainingPlan) -> plan_pb2.TrainingPlan:
+    return _plan_message(plan, plan_pb2.TrainingPlan(), TRAINING_PLAN_FIELDS)
+
+
+def training_plan_from(message: plan_pb2.TrainingPlan) -> TrainingPlan:
+    return _plan_from(TrainingPlan, message, TRAINING_PLAN_FIELDS)
+
+
+def lifetime_plan_message(plan: LifetimePlan) -> plan_pb2.LifetimePlan:
+    return _plan_message(plan, plan_pb2.LifetimePlan(), LIFETIME_PLAN_FIELDS)
+
+
+def lifetime_plan_from(message: plan_pb2.LifetimePlan) -> LifetimePlan:
+    return _plan_from(LifetimePlan, message, LIFETIME_PLAN_FIELDS)
+
+
+def test_time_plan_message(plan: TestTimePlan) -> plan_pb2.TestTimePlan:
+    return _plan_message(plan, plan_pb2.TestTimePlan(), TEST_TIME_PLAN_FIELDS)
+
+
+def test_time_plan_from(message: plan_pb2.TestTimePlan) -> TestTimePlan:
+    return _plan_from(TestTimePlan, message, TEST_TIME_PLAN_FIELDS)
+
+
+def test_time_plan_columns(plan: TestTimePlan) -> plan_pb2.TestTimePlanColumns:
+    return _columns_message(plan, plan_pb2.TestTimePlanColumns(), TEST_TIME_PLAN_FIELDS)
+
+
+def test_time_plan_from_columns(message: plan_pb2.TestTimePlanColumns) -> dict[str, Any]:
+    return _columns_from(TestTimePlan, message, TEST_TIME_PLAN_FIELDS)
+
+
+def model_accuracy_curves(per_model: Mapping[str, Any]) -> list[plan_pb2.ModelAccuracyCurve]:
+    return [
+        plan_pb2.ModelAccuracyCurve(model=name, accuracy=np.asarray(a, dtype=np.float64).tolist())
+        for name, a in per_model.items()
+    ]
+
+
+def joint_plan_message(plan: JointPlan) -> plan_pb2.JointPlan:
+    return _plan_message(plan, plan_pb2.JointPlan(), JOINT_PLAN_FIELDS)
+
+
+def joint_plan_from(message: plan_pb2.JointPlan) -> JointPlan:
+    return _plan_from(JointPlan, message, JOINT_PLAN_FIELDS)
+
+
+def joint_plan_columns(plan: JointPlan) -> plan_pb2.JointPlanColumns:
+    return _columns_message(plan, plan_pb2.JointPlanColumns(), JOINT_PLAN_FIELDS)
+
+
+def joint_plan_from_columns(message: plan_pb2.JointPlanColumns) -> dict[str, Any]:
+    return _columns_from(JointPlan, message, JOINT_PLAN_FIELDS)
+
+
+# ---- planner requests -> keyword arguments of the Python API (server side) ----
+
+# Options read field by field: a field with presence (`optional`, a message) when set, a string
+# when not empty, a repeated field when not empty, any other scalar always. (argument, field).
+TRAINING_OPTIONS = (("unique_tokens", "unique_tokens"), ("r_star", "r_star"))
+LIFETIME_OPTIONS = tuple(
+    (arg, {"kv_budget": "kv_budget_tokens", "block_size": "block_size_tokens"}.get(arg, arg))
+    for arg in ("queries", "prompt_tokens", "gen_tokens", "samples", "hardware", "family",
+                "kv_budget", "block_size", "train_hardware", "train_mfu", "train_usd_per_hour",
+                "infer_usd_per_hour", "unique_tokens", "r_star", "min_params", "max_params")
+)  # fmt: skip
+TEST_TIME_OPTIONS = tuple(
+    (arg, arg)
+    for arg in ("models", "family", "hardware", "prompt_tokens", "k_max", "latency_slo_s",
+                "min_gen_tokens", "max_gen_tokens", "usd_per_hour")
+)  # fmt: skip
+JOINT_OPTIONS = tuple(
+    (arg, arg)
+    for arg in ("queries", "prompt_tokens", "family", "hardware", "half_tokens", "hill", "kappa",
+                "k_max", "min_gen_tokens", "max_gen_tokens", "min_params", "max_params",
+                "latency_slo_s", "unique_tokens", "r_star", "train_mfu", "train_usd_per_hour",
+                "infer_usd_per_hour")
+)  # fmt: skip
+# Serving options: (argument, field of ServingOptions); "batch" is batch_mode + batch_sequences.
+SERVING_OPTIONS = (
+    ("prefix_sharing", "prefix_sharing"),
+    ("prefill", "prefill"),
+    ("gpus", "gpus"),
+)
+SERVING_ENUMS: tuple[tuple[str, _EnumTypeWrapper[Any]], ...] = (
+    ("time_model", cost_pb2.TimeModel),
+    ("weight_dtype", cost_pb2.Dtype),
+    ("kv_dtype", cost_pb2.Dtype),
+    ("compute_dtype", cost_pb2.Dtype),
+)
+SERVING_ARGS = {
+    **{arg: f"serving.{field}" for arg, field in SERVING_OPTIONS},
+    **{arg: f"serving.{arg}" for arg, _ in SERVING_ENUMS},
+    "batch": "serving.batch_sequences",
+    "batch_mode": "serving.batch_mode",
+}
+
+
+def _read_options(message: Message, options: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    fields = message.DESCRIPTOR.fields_by_name
+    for arg, name in options:
+        field, value = fields[name], getattr(message, name)
+        if field.is_repeated:
+            if len(value):
+                kwargs[arg] = list(value)
+        elif field.has_presence:
+            if message.HasField(name):
+                kwargs[arg] = value
+        elif field.type != FieldDescriptor.TYPE_STRING or value:
+            kwargs[arg] = value
+    return kwargs
+
+
+def serving_kwargs(serving: plan_pb2.ServingOptions) -> dict[str, Any]:
+    """The serving options that were set; an unspecified batch mode keeps the planner's own
+    default (which differs between planners), AMORTIZED is ``batch=None``."""
+    kwargs = _read_options(serving, SERVING_OPTIONS)
+    for arg, enum in SERVING_ENUMS:
+        if (text := enum_text(enum, getattr(serving, arg), arg)) is not None:
+            kwargs[arg] = text
+    mode = enum_text(cost_pb2.BatchMode, serving.batch_mode, "batch_mode")
+    sized = serving.HasField("batch_sequences")
+    if mode == "fixed" and not sized:
+        raise InvalidArgumentError("batch: BATCH_MODE_FIXED needs batch_sequences", field="batch")
+    if mode not in (None, "fixed") and sized:
+        raise InvalidArgumentError(
+            f"batch: batch_sequences is only read with BATCH_MODE_FIXED, not {mode}", field="batch"
+        )
+    if sized:
+        kwargs["batch"] = serving.batch_sequences
+    elif mode is not None:
+        kwargs["batch"] = "max" if mode == "max" else None
+    return kwargs
+
+
+# The messages with a `law` oneof of law_name and custom_law.
+LawMessage = (
+    planner_pb2.PlanTrainingRequest | planner_pb2.PlanLifetimeRequest | plan_pb2.JointOptions
+)
+
+
+def _law_kwargs(message: LawMessage, prefix: str = "") -> dict[str, Any]:
+    which = message.WhichOneof("law")
+    if which == "law_name":
+        return {"law": message.law_name}
+    if which == "custom_law":
+        return {"law": law_from(message.custom_law, f"{prefix}custom_law")}
+    return {}
+
+
+def _attention_choices(choices: Sequence[plan_pb2.AttentionChoice]) -> list[Any]:
+    """AttentionChoice messages as the Python API's choices: "dense", ("topk", S) or
+    ("block_topk", S, B)."""
+    out: list[Any] = []
+    for i, choice in enumerate(choices):
+        kind = enum_text(cost_pb2.Attention, choice.attention, "attention") or "dense"
+        budget = choice.kv_budget_tokens if choice.HasField("kv_budget_tokens") else None
+        if choice.HasField("block_size_tokens"):
+            out.append((kind, budget, choice.block_size_tokens))
+        elif budget is not None:
+            out.append((kind, budget))
+        else:
+            out.append(kind)
+        if out[-1] != "dense" and budget is None:
+            raise InvalidArgumentError(
+                f"attention: {kind} needs kv_budget_tokens", field="attention", index=i
+            )
+    return out
+
+
+def _goal(message: Message, oneof: str) -> dict[str, Any]:
+    which = message.WhichOneof(oneof)
+    return {} if which is None else {which: getattr(message, which)}
+
+
+def _unit(number: int) -> dict[str, Any]:
+    text = enum_text(plan_pb2.CostUnit, number, "unit")
+    return {} if text is None else {"unit": text}
+
+
+def plan_training_kwargs(request: planner_pb2.PlanTrainingRequest) -> dict[str, Any]:
+    """Keyword arguments of :func:`scaleplan.plan_training` (no goal: the API names the error)."""
+    return {
+        **_goal(request, "goal"),
+        **_law_kwargs(request),
+        **_read_options(request, TRAINING_OPTIONS),
+    }
+
+
+def plan_lifetime_kwargs(request: planner_pb2.PlanLifetimeRequest) -> dict[str, Any]:
+    """Keyword arguments of :func:`scaleplan.plan_lifetime`."""
+    kwargs = {**_goal(request, "goal"), **_law_kwargs(request), **_unit(request.unit)}
+    kwargs.update(_read_options(request, LIFETIME_OPTIONS))
+    if (attention := enum_text(cost_pb2.Attention, request.attention, "attention")) is not None:
+        kwargs["attention"] = attention
+    kwargs.update(serving_kwargs(request.serving))
+    return kwargs
+
+
+DEFAULT_ACCURACY_PRESET = "aime24-qwen3"  # scaleplan.frontier_test_time's default
+
+
+def test_time_kwargs(options: plan_pb2.TestTimeOptions, catalog: Catalog) -> dict[str, Any]:
+    """Keyword arguments of :func:`scaleplan.frontier_test_time` but budgets and unit; the
+    accuracy is always built here (from ``catalog``), so a bad one fails before any budget."""
+    kwargs = _read_options(options, TEST_TIME_OPTIONS)
+    if kwargs.get("max_gen_tokens") == math.inf:
+        kwargs["max_gen_tokens"] = None  # no bound
+    aggregator = enum_text(
+        plan_pb2.AccuracyAggregator, options.accuracy_aggregator, "accuracy_aggregator"
+    )
+    if options.WhichOneof("accuracy") == "measured_accuracy":
+        if aggregator is not None:
+            raise InvalidArgumentError(
+                "accuracy_aggregator: only a preset takes an aggregator (measured accuracy is "
+                "pass@k of the eval counts)",
+                field="accuracy_aggregator",
+            )
+        rows = [
+            {"model": r.model, "gen_tokens": r.gen_tokens, "problem": r.problem, "n": r.n,
+             "c": r.c}
+            for r in options.measured_accuracy.rows
+        ]  # fmt: skip
+        kwargs["accuracy"] = Accuracy.measured(rows, catalog=catalog)
+    else:
+        name = options.accuracy_preset if options.HasField("accuracy_preset") else None
+        kwargs["accuracy"] = Accuracy.preset(
+            DEFAULT_ACCURACY_PRESET if name is None else name,
+            aggregator or "coverage",  # type: ignore[arg-type]
+            catalog=catalog,
+        )
+    if options.attention:
+        kwargs["attention"] = _attention_choices(options.attention)
+    kwargs.update(serving_kwargs(options.serving))
+    return kwargs
+
+
+def plan_test_time_kwargs(
+    request: planner_pb2.PlanTestTimeRequest, catalog: Catalog
+) -> dict[str, Any]:
+    """Keyword arguments of :func:`scaleplan.plan_test_time`."""
+    return {**_goal(request, "budget"), **test_time_kwargs(request.options, catalog)}
+
+
+def joint_kwargs(options: plan_pb2.JointOptions) -> dict[str, Any]:
+    """Keyword arguments of :func:`scaleplan.plan_joint` but the goal."""
+    kwargs = _read_options(options, JOINT_OPTIONS)
+    kwargs.update(_law_kwargs(options, "options."))
+    kwargs.update(_unit(options.unit))
+    if options.attention:
+        kwargs["attention"] = _attention_choices(options.attention)
+    kwargs.update(serving_kwargs(options.serving))
+    return kwargs
+
+
+def plan_joint_kwargs(request: planner_pb2.PlanJointRequest) -> dict[str, Any]:
+    return {**_goal(request, "goal"), **joint_kwargs(request.options)}
+
+
+# Python argument name -> request field path, for naming the field of an error. An argument
+# with an element or a sub-field ("rows[3].c") is looked up by its head ("rows").
+def _law_path(message: LawMessage, prefix: str) -> str:
+    return prefix + (message.WhichOneof("law") or "law_name")
+
+
+def plan_training_paths(request: planner_pb2.PlanTrainingRequest) -> dict[str, str]:
+    return {"law": _law_path(request, "")}
+
+
+def plan_lifetime_paths(request: planner_pb2.PlanLifetimeRequest) -> dict[str, str]:
+    return {
+        **dict(LIFETIME_OPTIONS),
+        **SERVING_ARGS,
+        "law": _law_path(request, ""),
+    }
+
+
+def _test_time_paths(prefix: str) -> dict[str, str]:
+    paths = {arg: prefix + field for arg, field in TEST_TIME_OPTIONS}
+    paths.update({arg: prefix + path for arg, path in SERVING_ARGS.items()})
+    paths.update(
+        accuracy=f"{prefix}accuracy_preset",
+        accuracy_aggregator=f"{prefix}accuracy_aggregator",
+        rows=f"{prefix}measured_accuracy.rows",
+        # Attention choices are checked by the core without an index.
+        attention=f"{prefix}attention",
+        kv_budget=f"{prefix}attention",
+        block_size=f"{prefix}attention",
+    )
+    return paths
+
+
+def plan_test_time_paths(request: planner_pb2.PlanTestTimeRequest) -> dict[str, str]:
+    return {
+        **_test_time_paths("options."),
+        "budget": request.WhichOneof("budget") or "budget_eflops",
+    }
+
+
+def frontier_test_time_paths(request: planner_pb2.FrontierTestTimeRequest) -> dict[str, str]:
+    return {**_test_time_paths("options."), "budget": "budgets"}
+
+
+def _joint_paths(options: plan_pb2.JointOptions) -> dict[str, str]:
+    paths = {arg: f"options.{field}" for arg, field in JOINT_OPTIONS}
+    paths.update({arg: f"options.{path}" for arg, path in SERVING_ARGS.items()})
+    paths.update(
+        law=_law_path(options, "options."),
+        unit="options.unit",
+        attention="options.attention",
+        kv_budget="options.attention",
+        block_size="options.attention",
+    )
+    return paths
+
+
+def plan_joint_paths(request: planner_pb2.PlanJointRequest) -> dict[str, str]:
+    return _joint_paths(request.options)
+
+
+def frontier_joint_paths(request: planner_pb2.FrontierJointRequest) -> dict[str, str]:
+    return {**_joint_paths(request.options), "budget": "budgets"}
+
+
+# ---- the Python API's arguments -> planner requests (client side) ----
+
+
+def _write_options(
+    message: Message, values: Mapping[str, Any], options: Iterable[tuple[str, str]]
+) -> None:
+    """Set each option that is not None (a repeated field: its elements)."""
+    for arg, name in options:
+        value = values.get(arg)
+        if value is None:
+            continue
+        if message.DESCRIPTOR.fields_by_name[name].is_repeated:
+            items = [value] if isinstance(value, str) else value
+            try:
+                getattr(message, name).extend(items)
+            except (TypeError, ValueError) as exc:
+                raise InvalidArgumentError(f"{arg}: {exc}", field=arg) from None
+        else:
+            _set(message, name, value, arg)
+
+
+def _one_goal(names: Sequence[str], values: Sequence[Any], field: str) -> tuple[str, Any] | None:
+    """The one goal given (None when none is: the server names the error as the API does)."""
+    given = [(n, v) for n, v in zip(names, values, strict=True) if v is not None]
+    if len(given) > 1:
+        raise InvalidArgumentError(f"{field}: give exactly one of {', '.join(names)}", field=field)
+    return given[0] if given else None
+
+
+def _write_goal(message: Message, goal: tuple[str, Any] | None) -> None:
+    if goal is not None:
+        _set(message, goal[0], goal[1], goal[0])
+
+
+def _write_law(message: LawMessage, law: str | LossLaw) -> None:
+    if isinstance(law, LossLaw):
+        message.custom_law.CopyFrom(law_message(law))
+    else:
+        _set(message, "law_name", law, "law")
+
+
+def serving_message(
+    serving: plan_pb2.ServingOptions,
+    *,
+    batch: str | float | None,
+    prefix_sharing: bool,
+    prefill: bool,
+    time_model: str,
+    weight_dtype: str,
+    kv_dtype: str,
+    compute_dtype: str,
+    gpus: int,
+) -> None:
+    """Fill ``serving`` with every serving option (explicitly, the caller's defaults)."""
+    values = {"prefix_sharing": prefix_sharing, "prefill": prefill, "gpus": gpus}
+    _write_options(serving, values, SERVING_OPTIONS)
+    for arg, text in (("time_model", time_model), ("weight_dtype", weight_dtype),
+                      ("kv_dtype", kv_dtype), ("compute_dtype", compute_dtype)):  # fmt: skip
+        enum = dict(SERVING_ENUMS)[arg]
+        setattr(serving, arg, enum_number(enum, text, arg))
+    serving.batch_mode = _batch_mode(batch)  # type: ignore[assignment]
+    if batch is not None and not isinstance(batch, str):
+        _set(serving, "batch_sequences", batch, "batch")
+
+
+def attention_messages(attention: Any) -> list[plan_pb2.AttentionChoice]:
+    """The Python API's attention choices ("dense", ("topk", S), ("block_topk", S, B))."""
+    choices = [attention] if isinstance(attention, str) else list(attention)
+    out = []
+    for i, choice in enumerate(choices):
+        if isinstance(choice, str):
+            choice = (choice,)
+        if not isinstance(choice, tuple) or not 1 <= len(choice) <= 3:
+            raise InvalidArgumentError(
+                f"attention: expected 'dense', ('topk', S) or ('block_topk', S, block), "
+                f"got {choice!r}",
+                field="attention",
+                index=i,
+            )
+        message = plan_pb2.AttentionChoice()
+        message.attention = enum_number(cost_pb2.Attention, choice[0], "attention")  # type: ignore[assignment]
+        fields = ("kv_budget_tokens", "block_size_tokens")
+        for field, value in zip(fields, choice[1:], strict=False):
+            if value is not None:
+                _set(message, field, value, "attention")
+        out.append(message)
+    return out
+
+
+_PRESET_LABEL = re.compile(r"(?P<name>.+) \((?P<aggregator>coverage|majority)\)")
+
+
+def _write_accuracy(options: plan_pb2.TestTimeOptions, accuracy: Any) -> None:
+    """A preset name, an Accuracy.preset, measured rows (mappings) or a file of them (a path
+    object; a str is a preset name)."""
+    if isinstance(accuracy, str):
+        options.accuracy_preset = accuracy
+        options.accuracy_aggregator = plan_pb2.ACCURACY_AGGREGATOR_COVERAGE
+        return
+    if isinstance(accuracy, Accuracy):
+        match = _PRESET_LABEL.fullmatch(accuracy.label)
+        if match is None or accuracy.label.startswith("measured"):
+            raise InvalidArgumentError(
+                "accuracy: an Accuracy.measured object cannot be sent; pass its rows (or a "
+                "pathlib.Path of the file) as accuracy instead",
+                field="accuracy",
+            )
+        options.accuracy_preset = match["name"]
+        options.accuracy_aggregator = enum_number(  # type: ignore[assignment]
+            plan_pb2.AccuracyAggregator, match["aggregator"], "accuracy"
+        )
+        return
+    rows = _read_rows(accuracy) if isinstance(accuracy, os.PathLike) else accuracy
+    message = options.measured_accuracy
+    try:
+        for r in rows:
+            message.rows.add(model=str(r["model"]), gen_tokens=float(r["gen_tokens"]),
+                             problem=str(r["problem"]), n=int(r["n"]), c=int(r["c"]))  # fmt: skip
+    except KeyError as exc:
+        raise InvalidArgumentError(
+            f"rows: every row needs model, gen_tokens, problem, n, c (missing {exc})", field="rows"
+        ) from None
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgumentError(f"rows: {exc}", field="rows") from None
+
+
+def plan_training_request(
+    *, budget_flops: float | None, target_loss: float | None, law: str | LossLaw,
+    unique_tokens: float | None, r_star: float | None,
+) -> planner_pb2.PlanTrainingRequest:  # fmt: skip
+    request = planner_pb2.PlanTrainingRequest()
+    goal = _one_goal(("budget_flops", "target_loss"), (budget_flops, target_loss), "budget_flops")
+    _write_goal(request, goal)
+    _write_law(request, law)
+    _write_options(request, {"unique_tokens": unique_tokens, "r_star": r_star}, TRAINING_OPTIONS)
+    return request
+
+
+def plan_lifetime_request(
+    *, target_loss: float | None, budget: float | None, law: str | LossLaw, unit: str,
+    attention: str, serving: Mapping[str, Any], **options: Any,
+) -> planner_pb2.PlanLifetimeRequest:  # fmt: skip
+    """The request for :func:`scaleplan.plan_lifetime`'s arguments (scalars); ``options`` are
+    those of LIFETIME_OPTIONS, ``serving`` those of :func:`serving_message`."""
+    request = planner_pb2.PlanLifetimeRequest()
+    _write_goal(request, _one_goal(("budget", "target_loss"), (budget, target_loss), "budget"))
+    _write_law(request, law)
+    request.unit = enum_number(plan_pb2.CostUnit, unit, "unit")  # type: ignore[assignment]
+    request.attention = enum_number(cost_pb2.Attention, attention, "attention")  # type: ignore[assignment]
+    _write_options(request, options, LIFETIME_OPTIONS)
+    serving_message(request.serving, **serving)
+    return request
+
+
+def test_time_options(
+    options: plan_pb2.TestTimeOptions, *, accuracy: Any, attention: Any,
+    serving: Mapping[str, Any], **values: Any,
+) -> None:  # fmt: skip
+    """Fill TestTimeOptions from :func:`scaleplan.frontier_test_time`'s arguments."""
+    if values.get("max_gen_tokens", 0) is None:
+        values = {**values, "max_gen_tokens": math.inf}  # no bound
+    _write_options(options, values, TEST_TIME_OPTIONS)
+    _write_accuracy(options, accuracy)
+    options.attention.extend(attention_messages(attention))
+    serving_message(options.serving, **serving)
+
+
+TEST_TIME_BUDGETS = ("budget_eflops", "budget_seconds", "budget_usd", "budget_flops")
+
+
+def plan_test_time_request(
+    budgets: Mapping[str, float | None], **options: Any
+) -> planner_pb2.PlanTestTimeRequest:
+    request = planner_pb2.PlanTestTimeRequest()
+    goal = _one_goal(TEST_TIME_BUDGETS, [budgets[n] for n in TEST_TIME_BUDGETS], "budget")
+    _write_goal(request, goal)
+    test_time_options(request.options, **options)
+    return request
+
+
+def frontier_test_time_request(
+    budgets: Sequence[float], unit: str, chunk_points: int, **options: Any
+) -> planner_pb2.FrontierTestTimeRequest:
+    request = planner_pb2.FrontierTestTimeRequest()
+    _write_options(request, {"budgets": budgets}, [("budgets", "budgets")])
+    request.unit = enum_number(plan_pb2.CostUnit, unit, "unit")  # type: ignore[assignment]
+    _set(request, "chunk_points", chunk_points, "chunk_points")
+    test_time_options(request.options, **options)
+    return request
+
+
+def joint_options(
+    options: plan_pb2.JointOptions, *, law: str | LossLaw, unit: str, attention: Any,
+    serving: Mapping[str, Any], **values: Any,
+) -> None:  # fmt: skip
+    """Fill JointOptions from :func:`scaleplan.plan_joint`'s arguments but the goal."""
+    _write_options(options, values, JOINT_OPTIONS)
+    _write_law(options, law)
+    options.unit = enum_number(plan_pb2.CostUnit, unit, "unit")  # type: ignore[assignment]
+    options.attention.extend(attention_messages(attention))
+    serving_message(options.serving, **serving)
+
+
+def plan_joint_request(
+    *, budget: float | None, target_accuracy: float | None, **options: Any
+) -> planner_pb2.PlanJointRequest:
+    request = planner_pb2.PlanJointRequest()
+    goal = _one_goal(("budget", "target_accuracy"), (budget, target_accuracy), "budget")
+    _write_goal(request, goal)
+    joint_options(request.options, **options)
+    return request
+
+
+def frontier_joint_request(
+    budgets: Sequence[float], chunk_points: int, **options: Any
+) -> planner_pb2.FrontierJointRequest:
+    request = planner_pb2.FrontierJointRequest()
+    _write_options(request, {"budgets": budgets}, [("budgets", "budgets")])
+    _set(request, "chunk_points", chunk_points, "chunk_points")
+    joint_options(request.options, **options)
     return request

@@ -1,18 +1,22 @@
 """A small typed client of the gRPC planning service, for scripts.
 
 Methods mirror the Python API (same argument names and defaults) and return the same
-dataclasses, priced by the server's catalog (so models and hardware are given by name). A call
-the server refuses as invalid raises the :mod:`scaleplan.errors` class the Python API raises,
-with ``.field`` the Python argument name; any other failure raises the ``grpc.RpcError``::
+dataclasses, priced by the server's catalog (so models, hardware and families are given by name;
+a law by name or as a LossLaw; test-time accuracy by preset name, an Accuracy.preset, or measured
+eval rows as mappings or a pathlib.Path of their file). Goals are scalars; frontiers take arrays of
+budgets and arrive as streams of chunks. A call the server refuses as invalid raises the
+:mod:`scaleplan.errors` class the Python API raises, with ``.field`` the Python argument name;
+any other failure raises the ``grpc.RpcError``::
 
     with scaleplan.Client("127.0.0.1:50051") as client:
         cost = client.inference_cost("qwen3-8b", "h100-sxm", prompt_tokens=512, gen_tokens=8192)
+        plan = client.plan_test_time(budget_eflops=1e15)
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -34,10 +38,15 @@ from scaleplan.errors import (
     ScaleplanError,
     UnknownNameError,
 )
+from scaleplan.joint import JointPlan
+from scaleplan.laws import LossLaw
+from scaleplan.plan import LifetimePlan, TrainingPlan, Unit
+from scaleplan.testtime import Accuracy, AttentionChoice, TestTimeFrontier, TestTimePlan
 from scaleplan.v1 import planner_pb2 as pb
 from scaleplan.v1 import planner_pb2_grpc
 
 Values = Sequence[float] | npt.ArrayLike
+AccuracySource = str | Accuracy | os.PathLike[str] | Sequence[Mapping[str, Any]]
 
 __all__ = ["Client", "IncompleteStreamError", "SweepChunk"]
 
@@ -170,12 +179,15 @@ class Client:
         return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
 
     def catalog(self, *, timeout_s: float | None = None) -> dict[str, list[str]]:
-        """Names of the server's hardware, models and families (like ``scaleplan.catalog()``)."""
+        """Names of the server's hardware, models, families and laws (``scaleplan.catalog()``),
+        and of its test-time accuracy presets ("accuracy_presets")."""
         response = self._unary(self._stub.ListCatalog, pb.ListCatalogRequest(), timeout_s)
         return {
             "hardware": [h.name for h in response.hardware],
             "models": [m.name for m in response.models],
             "families": [f.name for f in response.families],
+            "laws": [law.name for law in response.laws],
+            "accuracy_presets": [a.name for a in response.accuracy_presets],
         }
 
     def model(self, name: str, *, timeout_s: float | None = None) -> Model:
@@ -190,6 +202,40 @@ class Client:
     def family(self, name: str, *, timeout_s: float | None = None) -> Family:
         response = self._unary(self._stub.GetFamily, pb.GetFamilyRequest(name=name), timeout_s)
         return _wire.family_from(response.family)
+
+    def law(self, name: str, *, timeout_s: float | None = None) -> LossLaw:
+        response = self._unary(self._stub.GetLaw, pb.GetLawRequest(name=name), timeout_s)
+        return _wire.law_from(response.law)
+
+    def _stream(
+        self, method: Any, request: Any, timeout_s: float | None, size: Callable[[Any], int]
+    ) -> Generator[Any]:
+        """The messages of a chunked stream, checked to be in order and complete (``size``:
+        the points of one message)."""
+        stream = method(
+            request,
+            timeout=self.timeout_s if timeout_s is None else timeout_s,
+            metadata=self._metadata,
+        )
+        expected, total = 0, None
+        try:
+            for message in stream:
+                if message.start_index != expected:
+                    raise IncompleteStreamError(
+                        f"chunk starts at point {message.start_index}, expected {expected}",
+                        field="start_index",
+                    )
+                total = message.total_points
+                expected += size(message)
+                yield message
+        except grpc.RpcError as exc:
+            raise _error(exc) from exc
+        finally:
+            stream.cancel()  # no-op once the stream ended; stops the server if we stop early
+        if total is None or expected != total:
+            raise IncompleteStreamError(
+                f"stream ended after {expected} of {total} points", field="total_points"
+            )
 
     # ---- cost ----
 
@@ -264,31 +310,12 @@ class Client:
             prefill=prefill, batch_mode=mode, time_model=time_model, weight_dtype=weight_dtype,
             kv_dtype=kv_dtype, compute_dtype=compute_dtype, gpus=gpus, chunk_points=chunk_points,
         )  # fmt: skip
-        stream = self._stub.InferenceCostSweep(
-            request,
-            timeout=self.timeout_s if timeout_s is None else timeout_s,
-            metadata=self._metadata,
+        messages = self._stream(
+            self._stub.InferenceCostSweep, request, timeout_s, lambda m: len(m.costs.total_flops)
         )
-        expected, total = 0, None
-        try:
-            for message in stream:
-                if message.start_index != expected:
-                    raise IncompleteStreamError(
-                        f"sweep chunk starts at point {message.start_index}, expected {expected}",
-                        field="start_index",
-                    )
-                columns = _wire.inference_cost_from_columns(message.costs)
-                total = message.total_points
-                expected += len(columns["flops"])
-                yield SweepChunk(message.start_index, total, InferenceCost(**columns))
-        except grpc.RpcError as exc:
-            raise _error(exc) from exc
-        finally:
-            stream.cancel()  # no-op once the stream ended; stops the server if we stop early
-        if total is None or expected != total:
-            raise IncompleteStreamError(
-                f"sweep stream ended after {expected} of {total} points", field="total_points"
-            )
+        for message in messages:
+            columns = _wire.inference_cost_from_columns(message.costs)
+            yield SweepChunk(message.start_index, message.total_points, InferenceCost(**columns))
 
     def inference_cost_sweep(
         self,
@@ -356,3 +383,281 @@ class Client:
         )  # fmt: skip
         response = self._unary(self._stub.TrainingCost, request, timeout_s)
         return _wire.training_cost_from(response.cost)
+
+    # ---- planners ----
+
+    def plan_training(
+        self,
+        *,
+        budget_flops: float | None = None,
+        target_loss: float | None = None,
+        law: str | LossLaw = "besiroglu2024",
+        unique_tokens: float | None = None,
+        r_star: float | None = None,
+        timeout_s: float | None = None,
+    ) -> TrainingPlan:
+        """:func:`scaleplan.plan_training` of one goal, on the server."""
+        request = _wire.plan_training_request(
+            budget_flops=budget_flops, target_loss=target_loss, law=law,
+            unique_tokens=unique_tokens, r_star=r_star,
+        )  # fmt: skip
+        response = self._unary(self._stub.PlanTraining, request, timeout_s)
+        return _wire.training_plan_from(response.plan)
+
+    def plan_lifetime(
+        self,
+        *,
+        target_loss: float | None = None,
+        budget: float | None = None,
+        queries: float,
+        prompt_tokens: float,
+        gen_tokens: float,
+        samples: float = 1,
+        law: str | LossLaw = "sardana2023",
+        hardware: str | None = None,
+        family: str | None = None,
+        unit: Unit = "flops",
+        attention: Attention = "dense",
+        kv_budget: float | None = None,
+        block_size: float | None = None,
+        batch: Literal["max"] | float | None = None,
+        prefix_sharing: bool = True,
+        prefill: bool = True,
+        time_model: TimeModel = "additive",
+        weight_dtype: Dtype = "bf16",
+        kv_dtype: Dtype = "bf16",
+        compute_dtype: Dtype = "bf16",
+        gpus: int = 1,
+        train_hardware: str | None = None,
+        train_mfu: float | None = None,
+        train_usd_per_hour: float | None = None,
+        infer_usd_per_hour: float | None = None,
+        unique_tokens: float | None = None,
+        r_star: float | None = None,
+        min_params: float | None = None,
+        max_params: float | None = None,
+        timeout_s: float | None = None,
+    ) -> LifetimePlan:
+        """:func:`scaleplan.plan_lifetime` of one goal (scalars), on the server."""
+        request = _wire.plan_lifetime_request(
+            target_loss=target_loss, budget=budget, law=law, unit=unit, attention=attention,
+            serving=_serving(batch, prefix_sharing, prefill, time_model, weight_dtype, kv_dtype,
+                             compute_dtype, gpus),
+            queries=queries, prompt_tokens=prompt_tokens, gen_tokens=gen_tokens, samples=samples,
+            hardware=hardware, family=family, kv_budget=kv_budget, block_size=block_size,
+            train_hardware=train_hardware, train_mfu=train_mfu,
+            train_usd_per_hour=train_usd_per_hour, infer_usd_per_hour=infer_usd_per_hour,
+            unique_tokens=unique_tokens, r_star=r_star, min_params=min_params,
+            max_params=max_params,
+        )  # fmt: skip
+        response = self._unary(self._stub.PlanLifetime, request, timeout_s)
+        return _wire.lifetime_plan_from(response.plan)
+
+    def plan_test_time(
+        self,
+        *,
+        budget_eflops: float | None = None,
+        budget_seconds: float | None = None,
+        budget_usd: float | None = None,
+        budget_flops: float | None = None,
+        models: Sequence[str] | None = None,
+        family: str | None = None,
+        hardware: str = "kinetics-b200",
+        prompt_tokens: float = 128,
+        accuracy: AccuracySource = "aime24-qwen3",
+        k_max: int = 64,
+        attention: Sequence[AttentionChoice] = ("dense",),
+        latency_slo_s: float | None = None,
+        min_gen_tokens: float = 256,
+        max_gen_tokens: float | None = 32768,
+        usd_per_hour: float | None = None,
+        batch: Literal["max"] | float | None = None,
+        prefix_sharing: bool = True,
+        prefill: bool = True,
+        time_model: TimeModel = "additive",
+        weight_dtype: Dtype = "bf16",
+        kv_dtype: Dtype = "bf16",
+        compute_dtype: Dtype = "bf16",
+        gpus: int = 1,
+        timeout_s: float | None = None,
+    ) -> TestTimePlan:
+        """:func:`scaleplan.plan_test_time` of one per-query budget, on the server."""
+        request = _wire.plan_test_time_request(
+            {"budget_eflops": budget_eflops, "budget_seconds": budget_seconds,
+             "budget_usd": budget_usd, "budget_flops": budget_flops},
+            accuracy=accuracy, attention=attention,
+            serving=_serving(batch, prefix_sharing, prefill, time_model, weight_dtype, kv_dtype,
+                             compute_dtype, gpus),
+            models=models, family=family, hardware=hardware, prompt_tokens=prompt_tokens,
+            k_max=k_max, latency_slo_s=latency_slo_s, min_gen_tokens=min_gen_tokens,
+            max_gen_tokens=max_gen_tokens, usd_per_hour=usd_per_hour,
+        )  # fmt: skip
+        response = self._unary(self._stub.PlanTestTime, request, timeout_s)
+        return _wire.test_time_plan_from(response.plan)
+
+    def frontier_test_time(
+        self,
+        *,
+        budgets: Values,
+        unit: Literal["flops", "eflops", "seconds", "usd"] = "eflops",
+        models: Sequence[str] | None = None,
+        family: str | None = None,
+        hardware: str = "kinetics-b200",
+        prompt_tokens: float = 128,
+        accuracy: AccuracySource = "aime24-qwen3",
+        k_max: int = 64,
+        attention: Sequence[AttentionChoice] = ("dense",),
+        latency_slo_s: float | None = None,
+        min_gen_tokens: float = 256,
+        max_gen_tokens: float | None = 32768,
+        usd_per_hour: float | None = None,
+        batch: Literal["max"] | float | None = None,
+        prefix_sharing: bool = True,
+        prefill: bool = True,
+        time_model: TimeModel = "additive",
+        weight_dtype: Dtype = "bf16",
+        kv_dtype: Dtype = "bf16",
+        compute_dtype: Dtype = "bf16",
+        gpus: int = 1,
+        chunk_points: int = 0,
+        timeout_s: float | None = None,
+    ) -> TestTimeFrontier:
+        """:func:`scaleplan.frontier_test_time` on the server, streamed in chunks of budgets
+        (``chunk_points`` per message, 0: the server's choice); ``timeout_s`` is the whole
+        stream's deadline."""
+        request = _wire.frontier_test_time_request(
+            _values("budgets", budgets), unit, chunk_points,
+            accuracy=accuracy, attention=attention,
+            serving=_serving(batch, prefix_sharing, prefill, time_model, weight_dtype, kv_dtype,
+                             compute_dtype, gpus),
+            models=models, family=family, hardware=hardware, prompt_tokens=prompt_tokens,
+            k_max=k_max, latency_slo_s=latency_slo_s, min_gen_tokens=min_gen_tokens,
+            max_gen_tokens=max_gen_tokens, usd_per_hour=usd_per_hour,
+        )  # fmt: skip
+        columns, curves = [], []
+        for message in self._stream(self._stub.FrontierTestTime, request, timeout_s,
+                                    lambda m: len(m.plan.budget)):  # fmt: skip
+            columns.append(_wire.test_time_plan_from_columns(message.plan))
+            curves.append(
+                {c.model: np.array(c.accuracy, dtype=np.float64) for c in message.per_model}
+            )
+        plan = TestTimePlan(**_wire.concat_columns(columns))
+        per_model = {name: np.concatenate([c[name] for c in curves]) for name in curves[0]}
+        oracle = None if plan.oracle_accuracy is None else np.asarray(plan.oracle_accuracy)
+        return TestTimeFrontier(
+            budgets=np.asarray(plan.budget), plan=plan, per_model=per_model, oracle=oracle
+        )
+
+    def plan_joint(
+        self,
+        *,
+        budget: float | None = None,
+        target_accuracy: float | None = None,
+        queries: float,
+        prompt_tokens: float = 128,
+        family: str = "qwen3-dense",
+        hardware: str = "h100-sxm",
+        law: str | LossLaw = "gadre2024-redpajama",
+        unit: Unit = "gpu_hours",
+        half_tokens: float = 4096,
+        hill: float = 1.5,
+        kappa: float = 1.0,
+        k_max: int = 16,
+        attention: Sequence[AttentionChoice] = ("dense",),
+        min_gen_tokens: float = 256,
+        max_gen_tokens: float = 32768,
+        min_params: float | None = None,
+        max_params: float | None = None,
+        latency_slo_s: float | None = None,
+        unique_tokens: float | None = None,
+        r_star: float | None = None,
+        train_mfu: float | None = None,
+        train_usd_per_hour: float | None = None,
+        infer_usd_per_hour: float | None = None,
+        batch: Literal["max"] | float | None = "max",
+        prefix_sharing: bool = True,
+        prefill: bool = True,
+        time_model: TimeModel = "additive",
+        weight_dtype: Dtype = "bf16",
+        kv_dtype: Dtype = "bf16",
+        compute_dtype: Dtype = "bf16",
+        gpus: int = 1,
+        timeout_s: float | None = None,
+    ) -> JointPlan:
+        """:func:`scaleplan.plan_joint` of one goal, on the server."""
+        options = {k: v for k, v in locals().items() if k in _JOINT_ARGS}
+        request = _wire.plan_joint_request(
+            budget=budget, target_accuracy=target_accuracy, **_joint_options(options)
+        )
+        response = self._unary(self._stub.PlanJoint, request, timeout_s)
+        return _wire.joint_plan_from(response.plan)
+
+    def frontier_joint(
+        self,
+        *,
+        budgets: Values,
+        queries: float,
+        prompt_tokens: float = 128,
+        family: str = "qwen3-dense",
+        hardware: str = "h100-sxm",
+        law: str | LossLaw = "gadre2024-redpajama",
+        unit: Unit = "gpu_hours",
+        half_tokens: float = 4096,
+        hill: float = 1.5,
+        kappa: float = 1.0,
+        k_max: int = 16,
+        attention: Sequence[AttentionChoice] = ("dense",),
+        min_gen_tokens: float = 256,
+        max_gen_tokens: float = 32768,
+        min_params: float | None = None,
+        max_params: float | None = None,
+        latency_slo_s: float | None = None,
+        unique_tokens: float | None = None,
+        r_star: float | None = None,
+        train_mfu: float | None = None,
+        train_usd_per_hour: float | None = None,
+        infer_usd_per_hour: float | None = None,
+        batch: Literal["max"] | float | None = "max",
+        prefix_sharing: bool = True,
+        prefill: bool = True,
+        time_model: TimeModel = "additive",
+        weight_dtype: Dtype = "bf16",
+        kv_dtype: Dtype = "bf16",
+        compute_dtype: Dtype = "bf16",
+        gpus: int = 1,
+        chunk_points: int = 0,
+        timeout_s: float | None = None,
+    ) -> JointPlan:
+        """:func:`scaleplan.frontier_joint` on the server (a JointPlan of 1-D arrays), streamed
+        in chunks of budgets (``chunk_points`` per message, 0: the server's choice);
+        ``timeout_s`` is the whole stream's deadline."""
+        options = {k: v for k, v in locals().items() if k in _JOINT_ARGS}
+        request = _wire.frontier_joint_request(
+            _values("budgets", budgets), chunk_points, **_joint_options(options)
+        )
+        columns = [
+            _wire.joint_plan_from_columns(message.plan)
+            for message in self._stream(self._stub.FrontierJoint, request, timeout_s,
+                                        lambda m: len(m.plan.total_cost))
+        ]  # fmt: skip
+        return JointPlan(**_wire.concat_columns(columns))
+
+
+_SERVING_ARGS = ("batch", "prefix_sharing", "prefill", "time_model", "weight_dtype", "kv_dtype",
+                 "compute_dtype", "gpus")  # fmt: skip
+# plan_joint's options (its arguments but the goal, the catalog and the call's own).
+_JOINT_ARGS = frozenset(
+    ("queries", "prompt_tokens", "family", "hardware", "law", "unit", "half_tokens", "hill",
+     "kappa", "k_max", "attention", "min_gen_tokens", "max_gen_tokens", "min_params",
+     "max_params", "latency_slo_s", "unique_tokens", "r_star", "train_mfu", "train_usd_per_hour",
+     "infer_usd_per_hour", *_SERVING_ARGS)
+)  # fmt: skip
+
+
+def _serving(*values: Any) -> dict[str, Any]:
+    return dict(zip(_SERVING_ARGS, values, strict=True))
+
+
+def _joint_options(options: dict[str, Any]) -> dict[str, Any]:
+    serving = {name: options.pop(name) for name in _SERVING_ARGS}
+    return {**options, "serving": serving}

@@ -20,7 +20,7 @@ from scaleplan import _format as fmt
 from scaleplan._arrays import Broadcast, FloatArray
 from scaleplan.catalog import Catalog, Hardware, default_catalog, resolve_hardware
 from scaleplan.cost import Attention, Dtype, FloatOrArray, Number, TimeModel, _batch_mode, _text
-from scaleplan.errors import InvalidArgumentError
+from scaleplan.errors import InvalidArgumentError, ScaleplanError
 from scaleplan.laws import LossLaw, resolve_law
 
 _CONSTRAINTS = np.array(_core.CONSTRAINTS)
@@ -290,7 +290,7 @@ def plan_lifetime(
         unit=_text("unit", unit),
         train_hardware=None
         if train_hardware is None
-        else resolve_hardware(train_hardware, cat)._native,
+        else _train_hardware(train_hardware, cat)._native,
         train_mfu=_opt(train_mfu, "train_mfu"),
         train_usd_per_hour=_opt(train_usd_per_hour, "train_usd_per_hour"),
         infer_usd_per_hour=_opt(infer_usd_per_hour, "infer_usd_per_hour"),
@@ -303,6 +303,20 @@ def plan_lifetime(
     return LifetimePlan(
         law=the_law.name, unit=str(unit), tokens_per_param=_ratio(v["tokens"], v["params"]), **v
     )
+
+
+def _train_hardware(value: str | Hardware, catalog: Catalog) -> Hardware:
+    """The training hardware; an error names ``train_hardware`` (not ``hardware``)."""
+    try:
+        return resolve_hardware(value, catalog)
+    except ScaleplanError as exc:
+        if exc.field == "hardware":
+            exc.field = "train_hardware"
+            exc.message = (
+                "train_" + exc.message if exc.message.startswith("hardware") else exc.message
+            )
+            exc.args = (exc.message,)
+        raise
 
 
 def _opt(value: object, name: str) -> float | None:

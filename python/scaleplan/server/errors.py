@@ -15,6 +15,7 @@ configuration, so the same request fails the same way every time; RESOURCE_EXHAU
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -67,8 +68,12 @@ def mapping_for(exc: BaseException) -> ErrorMapping | None:
 
 
 def field_path(field: str, index: int | None, paths: Mapping[str, str]) -> str:
-    """The request field path of a Python argument name (and element index)."""
-    path = paths.get(field, field)
+    """The request field path of a Python argument name (and element index). An argument that
+    names an element or a sub-field (``rows[3].c``) is looked up by its head (``rows``)."""
+    path = paths.get(field)
+    if path is None:
+        head = re.split(r"[.\[]", field, maxsplit=1)[0]
+        path = paths[head] + field[len(head) :] if head in paths else field
     return path if index is None else f"{path}[{index}]"
 
 

@@ -11,9 +11,11 @@ result -> message function in ``scaleplan/_wire.py``, and one method here::
 
 ``@unary`` runs the function in the worker pool, off the event loop (the Rust core releases the
 GIL), and turns any exception into a status through ``errors.TABLE``, naming the request field
-by ``paths``. A server-streaming RPC uses ``@server_stream``: its function checks the request and
-returns an iterator of thunks, each computing one response message in the pool; a cancelled or
-expired call stops between two of them.
+by ``paths`` (a mapping, or a function of the request returning one, where the path depends on
+which member of a oneof is set). A server-streaming RPC uses ``@server_stream``: its function
+checks the request and returns an iterator of thunks, each computing one response message in the
+pool; a cancelled or expired call stops between two of them. A frontier is such a stream of
+chunks of budgets (:class:`Frontier`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import re
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import grpc.aio
 import numpy as np
@@ -35,11 +37,20 @@ from google.protobuf.message import Message
 from scaleplan import _wire
 from scaleplan.catalog import Catalog
 from scaleplan.cost import inference_cost, training_cost
-from scaleplan.errors import InvalidArgumentError, LimitExceededError, ScaleplanError
+from scaleplan.errors import (
+    InvalidArgumentError,
+    LimitExceededError,
+    ScaleplanError,
+    UnknownNameError,
+)
+from scaleplan.joint import frontier_joint, plan_joint
+from scaleplan.laws import law
+from scaleplan.plan import plan_lifetime, plan_training
 from scaleplan.server import errors
 from scaleplan.server.metrics import Metrics
+from scaleplan.testtime import Accuracy, frontier_test_time, plan_test_time
+from scaleplan.v1 import catalog_pb2, plan_pb2, planner_pb2_grpc
 from scaleplan.v1 import planner_pb2 as pb
-from scaleplan.v1 import planner_pb2_grpc
 
 SERVICE = "scaleplan.v1.PlannerService"
 
@@ -48,6 +59,8 @@ if TYPE_CHECKING:  # generic in grpc's stubs only
 _Req = TypeVar("_Req", bound=Message)
 _Resp = TypeVar("_Resp", bound=Message)
 _T = TypeVar("_T")
+# Request field paths by Python argument name: fixed, or a function of the request.
+Paths = Mapping[str, str] | Callable[[Any], Mapping[str, str]]
 
 
 @dataclass(frozen=True)
@@ -55,12 +68,21 @@ class Limits:
     """Server limits on the work one request may ask for."""
 
     max_sweep_points: int = 1_000_000
-    """Points in one InferenceCostSweep grid; more is INVALID_ARGUMENT (LIMIT_EXCEEDED)."""
+    """Points in one InferenceCostSweep grid, and budgets in one frontier; more is
+    INVALID_ARGUMENT (LIMIT_EXCEEDED)."""
     chunk_points: int = 4096
     """Points per streamed message when the request leaves chunk_points at 0."""
     max_chunk_points: int = 8192
     """Largest chunk (~160 bytes a point: 8192 points is about 1.3 MB, under the 4 MiB
     default message limit of gRPC clients)."""
+    test_time_chunk_points: int = 256
+    """Budgets per FrontierTestTime message when the request leaves chunk_points at 0 (a few
+    ms of solving)."""
+    joint_chunk_points: int = 4
+    """Budgets per FrontierJoint message when the request leaves chunk_points at 0 (a joint
+    plan takes ~10-50 ms, so a cancelled call stops within ~0.1 s of work)."""
+    max_message_bytes: int = 4 * 1024 * 1024
+    """A frontier chunk takes at most half of this (chunks shrink with the number of models)."""
 
     @classmethod
     def for_message_size(cls, max_sweep_points: int, max_message_bytes: int) -> Limits:
@@ -70,17 +92,23 @@ class Limits:
             max_sweep_points=max_sweep_points,
             chunk_points=min(cls.chunk_points, fits),
             max_chunk_points=min(cls.max_chunk_points, fits),
+            max_message_bytes=max_message_bytes,
         )
 
 
+def _paths_of(paths: Paths | None, request: Any) -> Mapping[str, str]:
+    if paths is None:
+        return {}
+    return paths(request) if callable(paths) else paths
+
+
 def unary(
-    paths: Mapping[str, str] | None = None,
+    paths: Paths | None = None,
 ) -> Callable[
     [Callable[[PlannerService, _Req], _Resp]],
     Callable[[PlannerService, _Req, Context], Coroutine[Any, Any, _Resp]],
 ]:
     """A unary handler from a plain function of the request, run in the worker pool."""
-    field_paths = paths or {}
 
     def decorate(
         fn: Callable[[PlannerService, _Req], _Resp],
@@ -90,7 +118,7 @@ def unary(
             try:
                 return await self.in_pool(fn, self, request)
             except Exception as exc:
-                await errors.abort(context, exc, field_paths)
+                await errors.abort(context, exc, _paths_of(paths, request))
 
         return handler
 
@@ -98,13 +126,12 @@ def unary(
 
 
 def server_stream(
-    paths: Mapping[str, str] | None = None,
+    paths: Paths | None = None,
 ) -> Callable[
     [Callable[[PlannerService, _Req], Iterable[Callable[[], _Resp]]]],
     Callable[[PlannerService, _Req, Context], AsyncIterator[_Resp]],
 ]:
     """A server-streaming handler from a function returning thunks, one per message."""
-    field_paths = paths or {}
 
     def decorate(
         fn: Callable[[PlannerService, _Req], Iterable[Callable[[], _Resp]]],
@@ -124,7 +151,7 @@ def server_stream(
                         return
                     yield await self.in_pool(self._counted, method, thunk)
             except Exception as exc:
-                await errors.abort(context, exc, field_paths)
+                await errors.abort(context, exc, _paths_of(paths, request))
 
         return handler
 
@@ -165,6 +192,13 @@ class PlannerService(planner_pb2_grpc.PlannerServiceServicer):
             hardware=[_wire.hardware_message(self.catalog.hardware(n)) for n in names["hardware"]],
             models=[_wire.model_message(self.catalog.model(n)) for n in names["models"]],
             families=[_wire.family_message(self.catalog.family(n)) for n in names["families"]],
+            laws=[_wire.law_message(law(n, self.catalog)) for n in names["laws"]],
+            accuracy_presets=[
+                catalog_pb2.AccuracyPreset(
+                    name=n, models=Accuracy.preset(n, catalog=self.catalog).models()
+                )
+                for n in accuracy_presets(self.catalog)
+            ],
         )
 
     @unary(paths={"model": "name"})
@@ -181,6 +215,11 @@ class PlannerService(planner_pb2_grpc.PlannerServiceServicer):
     def GetFamily(self, request: pb.GetFamilyRequest) -> pb.GetFamilyResponse:
         family = self.catalog.family(_catalog_name(request.name))
         return pb.GetFamilyResponse(family=_wire.family_message(family))
+
+    @unary(paths={"law": "name"})
+    def GetLaw(self, request: pb.GetLawRequest) -> pb.GetLawResponse:
+        the_law = law(_catalog_name(request.name), self.catalog)
+        return pb.GetLawResponse(law=_wire.law_message(the_law))
 
     # ---- cost ----
 
@@ -200,6 +239,95 @@ class PlannerService(planner_pb2_grpc.PlannerServiceServicer):
     def TrainingCost(self, request: pb.TrainingCostRequest) -> pb.TrainingCostResponse:
         cost = training_cost(**_wire.training_cost_kwargs(request), catalog=self.catalog)
         return pb.TrainingCostResponse(cost=_wire.training_cost_message(cost))
+
+    # ---- planners ----
+
+    @unary(paths=_wire.plan_training_paths)
+    def PlanTraining(self, request: pb.PlanTrainingRequest) -> pb.PlanTrainingResponse:
+        plan = plan_training(**_wire.plan_training_kwargs(request), catalog=self.catalog)
+        return pb.PlanTrainingResponse(
+            plan=_wire.training_plan_message(plan), explanation=plan.explain()
+        )
+
+    @unary(paths=_wire.plan_lifetime_paths)
+    def PlanLifetime(self, request: pb.PlanLifetimeRequest) -> pb.PlanLifetimeResponse:
+        plan = plan_lifetime(**_wire.plan_lifetime_kwargs(request), catalog=self.catalog)
+        return pb.PlanLifetimeResponse(
+            plan=_wire.lifetime_plan_message(plan), explanation=plan.explain()
+        )
+
+    @unary(paths=_wire.plan_test_time_paths)
+    def PlanTestTime(self, request: pb.PlanTestTimeRequest) -> pb.PlanTestTimeResponse:
+        kwargs = _wire.plan_test_time_kwargs(request, self.catalog)
+        plan = plan_test_time(**kwargs, catalog=self.catalog)
+        return pb.PlanTestTimeResponse(
+            plan=_wire.test_time_plan_message(plan), explanation=plan.explain()
+        )
+
+    @server_stream(paths=_wire.frontier_test_time_paths)
+    def FrontierTestTime(
+        self, request: pb.FrontierTestTimeRequest
+    ) -> Iterator[Callable[[], pb.FrontierTestTimeResponse]]:
+        kwargs = _wire.test_time_kwargs(request.options, self.catalog)
+        if (unit := _wire.enum_text(plan_pb2.CostUnit, request.unit, "unit")) is not None:
+            kwargs["unit"] = unit
+        if "models" in kwargs:
+            candidates = len(kwargs["models"])
+        elif "family" in kwargs:
+            candidates = len(self.catalog.family(kwargs["family"]).members)
+        else:
+            candidates = len(kwargs["accuracy"].models())
+
+        def solve(
+            budgets: npt.NDArray[np.float64], start: int, total: int
+        ) -> pb.FrontierTestTimeResponse:
+            frontier = frontier_test_time(budgets=budgets, **kwargs, catalog=self.catalog)
+            return pb.FrontierTestTimeResponse(
+                start_index=start,
+                total_points=total,
+                plan=_wire.test_time_plan_columns(frontier.plan),
+                per_model=_wire.model_accuracy_curves(frontier.per_model),
+            )
+
+        point_bytes = 10 * (16 + candidates) + 64
+        chunk = self.limits.test_time_chunk_points
+        frontier = Frontier(
+            request.budgets, request.chunk_points, chunk, point_bytes, self.limits, solve
+        )
+        return frontier.chunks()
+
+    @unary(paths=_wire.plan_joint_paths)
+    def PlanJoint(self, request: pb.PlanJointRequest) -> pb.PlanJointResponse:
+        plan = plan_joint(**_wire.plan_joint_kwargs(request), catalog=self.catalog)
+        return pb.PlanJointResponse(plan=_wire.joint_plan_message(plan), explanation=plan.explain())
+
+    @server_stream(paths=_wire.frontier_joint_paths)
+    def FrontierJoint(
+        self, request: pb.FrontierJointRequest
+    ) -> Iterator[Callable[[], pb.FrontierJointResponse]]:
+        kwargs = _wire.joint_kwargs(request.options)
+
+        def solve(
+            budgets: npt.NDArray[np.float64], start: int, total: int
+        ) -> pb.FrontierJointResponse:
+            plan = frontier_joint(budgets=budgets, **kwargs, catalog=self.catalog)
+            return pb.FrontierJointResponse(
+                start_index=start, total_points=total, plan=_wire.joint_plan_columns(plan)
+            )
+
+        chunk = self.limits.joint_chunk_points
+        frontier = Frontier(request.budgets, request.chunk_points, chunk, 234, self.limits, solve)
+        return frontier.chunks()
+
+
+def accuracy_presets(catalog: Catalog) -> list[str]:
+    """Names of the catalog's accuracy presets. The binding has no listing of them yet; the
+    error for an unknown preset lists the known ones."""
+    try:
+        Accuracy.preset("", catalog=catalog)
+    except UnknownNameError as exc:
+        return list(exc.known)
+    raise AssertionError("a preset named '' was found")  # pragma: no cover
 
 
 _AT_ELEMENT = re.compile(r" \(at element \d+\)$")
@@ -269,3 +397,50 @@ class Sweep:
         exc.message = f"{_AT_ELEMENT.sub('', exc.message)} (grid point {point})"
         exc.args = (exc.message,)
         return exc
+
+
+class Frontier(Generic[_Resp]):
+    """The budgets of a frontier request cut into chunks, each solved by one call of the
+    planner (``solve(budgets, start_index, total_points)``). The first chunk is solved while the
+    request is checked, so a bad option fails before any message is sent; a bad budget fails in
+    its chunk, named by its index in the request."""
+
+    def __init__(
+        self,
+        budgets: Iterable[float],
+        chunk_points: int,
+        default_chunk_points: int,
+        point_bytes: int,
+        limits: Limits,
+        solve: Callable[[npt.NDArray[np.float64], int, int], _Resp],
+    ) -> None:
+        self.budgets = np.array(budgets, dtype=np.float64)
+        self.total = len(self.budgets)
+        if self.total > limits.max_sweep_points:
+            raise LimitExceededError(
+                f"budgets: {self.total} budgets exceed the limit of {limits.max_sweep_points} "
+                "per frontier",
+                field="budgets",
+                limit=limits.max_sweep_points,
+                got=self.total,
+            )
+        fits = max(1, limits.max_message_bytes // 2 // point_bytes)
+        self.chunk = max(1, min(chunk_points or default_chunk_points, fits))
+        self._solve = solve
+        self._first = self.compute(0, min(self.total, self.chunk))
+
+    def chunks(self) -> Iterator[Callable[[], _Resp]]:
+        first = self._first
+        yield lambda: first
+        for start in range(self.chunk, self.total, self.chunk):
+            yield functools.partial(self.compute, start, min(self.total, start + self.chunk))
+
+    def compute(self, start: int, stop: int) -> _Resp:
+        try:
+            return self._solve(self.budgets[start:stop], start, self.total)
+        except ScaleplanError as exc:
+            if exc.field == "budget" and exc.index is not None:
+                exc.index += start
+                exc.message = f"{_AT_ELEMENT.sub('', exc.message)} (budget {exc.index})"
+                exc.args = (exc.message,)
+            raise

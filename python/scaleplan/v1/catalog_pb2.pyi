@@ -246,3 +246,119 @@ class Family(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Family: _TypeAlias = Family  # noqa: Y015
+
+@_typing.final
+class ErrorLaw(_message.Message):
+    """Loss-to-error law (Gadre et al. 2024): error(L) = eps - k * exp(-gamma * L), clipped to [0, 1],
+    on the loss scale of the law that carries it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EPS_FIELD_NUMBER: _builtins.int
+    K_FIELD_NUMBER: _builtins.int
+    GAMMA_FIELD_NUMBER: _builtins.int
+    eps: _builtins.float
+    """Error at infinite loss, a fraction."""
+    k: _builtins.float
+    """Scale of the exponential."""
+    gamma: _builtins.float
+    """Rate of the exponential, per unit of loss."""
+    def __init__(
+        self,
+        *,
+        eps: _builtins.float = ...,
+        k: _builtins.float = ...,
+        gamma: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["eps", b"eps", "gamma", b"gamma", "k", b"k"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ErrorLaw: _TypeAlias = ErrorLaw  # noqa: Y015
+
+@_typing.final
+class Law(_message.Message):
+    """A loss law L(N, D) = E + A / N^alpha + B / D^beta (N parameters, D training tokens)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    IRREDUCIBLE_LOSS_FIELD_NUMBER: _builtins.int
+    PARAMS_COEFFICIENT_FIELD_NUMBER: _builtins.int
+    TOKENS_COEFFICIENT_FIELD_NUMBER: _builtins.int
+    PARAMS_EXPONENT_FIELD_NUMBER: _builtins.int
+    TOKENS_EXPONENT_FIELD_NUMBER: _builtins.int
+    ERROR_LAW_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Catalog name, e.g. "besiroglu2024"."""
+    irreducible_loss: _builtins.float
+    """E: the irreducible loss."""
+    params_coefficient: _builtins.float
+    """A: coefficient of the parameter term."""
+    tokens_coefficient: _builtins.float
+    """B: coefficient of the token term."""
+    params_exponent: _builtins.float
+    """alpha: exponent of the parameter term."""
+    tokens_exponent: _builtins.float
+    """beta: exponent of the token term."""
+    description: _builtins.str
+    """One line about the entry."""
+    source: _builtins.str
+    """Where the numbers come from."""
+    @_builtins.property
+    def error_law(self) -> Global___ErrorLaw:
+        """Loss-to-error law on the same loss scale; absent when the law has none."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        irreducible_loss: _builtins.float = ...,
+        params_coefficient: _builtins.float = ...,
+        tokens_coefficient: _builtins.float = ...,
+        params_exponent: _builtins.float = ...,
+        tokens_exponent: _builtins.float = ...,
+        error_law: Global___ErrorLaw | None = ...,
+        description: _builtins.str = ...,
+        source: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["error_law", b"error_law"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "error_law", b"error_law", "irreducible_loss", b"irreducible_loss", "name", b"name", "params_coefficient", b"params_coefficient", "params_exponent", b"params_exponent", "source", b"source", "tokens_coefficient", b"tokens_coefficient", "tokens_exponent", b"tokens_exponent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Law: _TypeAlias = Law  # noqa: Y015
+
+@_typing.final
+class AccuracyPreset(_message.Message):
+    """A test-time accuracy preset: the parametric (beta) accuracy model of some catalog models."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    MODELS_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Catalog name, e.g. "aime24-qwen3"."""
+    @_builtins.property
+    def models(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The models the preset gives accuracy for."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        models: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["models", b"models", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AccuracyPreset: _TypeAlias = AccuracyPreset  # noqa: Y015

@@ -24,45 +24,74 @@ _sym_db = _symbol_database.Default()
 
 from scaleplan.v1 import catalog_pb2 as scaleplan_dot_v1_dot_catalog__pb2
 from scaleplan.v1 import cost_pb2 as scaleplan_dot_v1_dot_cost__pb2
+from scaleplan.v1 import plan_pb2 as scaleplan_dot_v1_dot_plan__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ascaleplan/v1/planner.proto\x12\x0cscaleplan.v1\x1a\x1ascaleplan/v1/catalog.proto\x1a\x17scaleplan/v1/cost.proto\"\x14\n\x12ListCatalogRequest\"\x8c\x01\n\x13ListCatalogResponse\x12(\n\x08hardware\x18\x01 \x03(\x0b\x32\x16.scaleplan.v1.Hardware\x12#\n\x06models\x18\x02 \x03(\x0b\x32\x13.scaleplan.v1.Model\x12&\n\x08\x66\x61milies\x18\x03 \x03(\x0b\x32\x14.scaleplan.v1.Family\"\x1f\n\x0fGetModelRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"6\n\x10GetModelResponse\x12\"\n\x05model\x18\x01 \x01(\x0b\x32\x13.scaleplan.v1.Model\"\"\n\x12GetHardwareRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"?\n\x13GetHardwareResponse\x12(\n\x08hardware\x18\x01 \x01(\x0b\x32\x16.scaleplan.v1.Hardware\" \n\x10GetFamilyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"9\n\x11GetFamilyResponse\x12$\n\x06\x66\x61mily\x18\x01 \x01(\x0b\x32\x14.scaleplan.v1.Family\"\x92\x05\n\x14InferenceCostRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x10\n\x08hardware\x18\x02 \x01(\t\x12\x15\n\rprompt_tokens\x18\x03 \x01(\x01\x12\x12\n\ngen_tokens\x18\x04 \x01(\x01\x12\x14\n\x07samples\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12*\n\tattention\x18\x06 \x01(\x0e\x32\x17.scaleplan.v1.Attention\x12\x1d\n\x10kv_budget_tokens\x18\x07 \x01(\x01H\x01\x88\x01\x01\x12\x1e\n\x11\x62lock_size_tokens\x18\x08 \x01(\x01H\x02\x88\x01\x01\x12\x1b\n\x0eprefix_sharing\x18\t \x01(\x08H\x03\x88\x01\x01\x12\x14\n\x07prefill\x18\n \x01(\x08H\x04\x88\x01\x01\x12+\n\nbatch_mode\x18\x0b \x01(\x0e\x32\x17.scaleplan.v1.BatchMode\x12\x1c\n\x0f\x62\x61tch_sequences\x18\x0c \x01(\x01H\x05\x88\x01\x01\x12+\n\ntime_model\x18\r \x01(\x0e\x32\x17.scaleplan.v1.TimeModel\x12)\n\x0cweight_dtype\x18\x0e \x01(\x0e\x32\x13.scaleplan.v1.Dtype\x12%\n\x08kv_dtype\x18\x0f \x01(\x0e\x32\x13.scaleplan.v1.Dtype\x12*\n\rcompute_dtype\x18\x10 \x01(\x0e\x32\x13.scaleplan.v1.Dtype\x12\x11\n\x04gpus\x18\x11 \x01(\rH\x06\x88\x01\x01\x42\n\n\x08_samplesB\x13\n\x11_kv_budget_tokensB\x14\n\x12_block_size_tokensB\x11\n\x0f_prefix_sharingB\n\n\x08_prefillB\x12\n\x10_batch_sequencesB\x07\n\x05_gpus\"B\n\x15InferenceCostResponse\x12)\n\x04\x63ost\x18\x01 \x01(\x0b\x32\x1b.scaleplan.v1.InferenceCost\"\x9d\x01\n\x11InferenceCostGrid\x12\x15\n\rprompt_tokens\x18\x01 \x03(\x01\x12\x12\n\ngen_tokens\x18\x02 \x03(\x01\x12\x0f\n\x07samples\x18\x03 \x03(\x01\x12\x18\n\x10kv_budget_tokens\x18\x04 \x03(\x01\x12\x19\n\x11\x62lock_size_tokens\x18\x05 \x03(\x01\x12\x17\n\x0f\x62\x61tch_sequences\x18\x06 \x03(\x01\"\xf3\x03\n\x19InferenceCostSweepRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x10\n\x08hardware\x18\x02 \x01(\t\x12-\n\x04grid\x18\x03 \x01(\x0b\x32\x1f.scaleplan.v1.InferenceCostGrid\x12*\n\tattention\x18\x06 \x01(\x0e\x32\x17.scaleplan.v1.Attention\x12\x1b\n\x0eprefix_sharing\x18\t \x01(\x08H\x00\x88\x01\x01\x12\x14\n\x07prefill\x18\n \x01(\x08H\x01\x88\x01\x01\x12+\n\nbatch_mode\x18\x0b \x01(\x0e\x32\x17.scaleplan.v1.BatchMode\x12+\n\ntime_model\x18\r \x01(\x0e\x32\x17.scaleplan.v1.TimeModel\x12)\n\x0cweight_dtype\x18\x0e \x01(\x0e\x32\x13.scaleplan.v1.Dtype\x12%\n\x08kv_dtype\x18\x0f \x01(\x0e\x32\x13.scaleplan.v1.Dtype\x12*\n\rcompute_dtype\x18\x10 \x01(\x0e\x32\x13.scaleplan.v1.Dtype\x12\x11\n\x04gpus\x18\x11 \x01(\rH\x02\x88\x01\x01\x12\x14\n\x0c\x63hunk_points\x18\x12 \x01(\rB\x11\n\x0f_prefix_sharingB\n\n\x08_prefillB\x07\n\x05_gpus\"z\n\x1aInferenceCostSweepResponse\x12\x13\n\x0bstart_index\x18\x01 \x01(\x04\x12\x14\n\x0ctotal_points\x18\x02 \x01(\x04\x12\x31\n\x05\x63osts\x18\x03 \x01(\x0b\x32\".scaleplan.v1.InferenceCostColumns\"\xd8\x01\n\x13TrainingCostRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x10\n\x08hardware\x18\x02 \x01(\t\x12\x0e\n\x06tokens\x18\x03 \x01(\x01\x12\x11\n\x04gpus\x18\x04 \x01(\rH\x00\x88\x01\x01\x12\x10\n\x03mfu\x18\x05 \x01(\x01H\x01\x88\x01\x01\x12\x1b\n\x0eseq_len_tokens\x18\x06 \x01(\x01H\x02\x88\x01\x01\x12*\n\rcompute_dtype\x18\x07 \x01(\x0e\x32\x13.scaleplan.v1.DtypeB\x07\n\x05_gpusB\x06\n\x04_mfuB\x11\n\x0f_seq_len_tokens\"@\n\x14TrainingCostResponse\x12(\n\x04\x63ost\x18\x01 \x01(\x0b\x32\x1a.scaleplan.v1.TrainingCost2\xed\x04\n\x0ePlannerService\x12R\n\x0bListCatalog\x12 .scaleplan.v1.ListCatalogRequest\x1a!.scaleplan.v1.ListCatalogResponse\x12I\n\x08GetModel\x12\x1d.scaleplan.v1.GetModelRequest\x1a\x1e.scaleplan.v1.GetModelResponse\x12R\n\x0bGetHardware\x12 .scaleplan.v1.GetHardwareRequest\x1a!.scaleplan.v1.GetHardwareResponse\x12L\n\tGetFamily\x12\x1e.scaleplan.v1.GetFamilyRequest\x1a\x1f.scaleplan.v1.GetFamilyResponse\x12X\n\rInferenceCost\x12\".scaleplan.v1.InferenceCostRequest\x1a#.scaleplan.v1.InferenceCostResponse\x12i\n\x12InferenceCostSweep\x12\'.scaleplan.v1.InferenceCostSweepRequest\x1a(.scaleplan.v1.InferenceCostSweepResponse0\x01\x12U\n\x0cTrainingCost\x12!.scaleplan.v1.TrainingCostRequest\x1a\".scaleplan.v1.TrainingCostResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ascaleplan/v1/planner.proto\x12\x0cscaleplan.v1\x1a\x1ascaleplan/v1/catalog.proto\x1a\x17scaleplan/v1/cost.proto\x1a\x17scaleplan/v1/plan.proto\"\x14\n\x12ListCatalogRequest\"\xe5\x01\n\x13ListCatalogResponse\x12(\n\x08hardware\x18\x01 \x03(\x0b\x32\x16.scaleplan.v1.Hardware\x12#\n\x06models\x18\x02 \x03(\x0b\x32\x13.scaleplan.v1.Model\x12&\n\x08\x66\x61milies\x18\x03 \x03(\x0b\x32\x14.scaleplan.v1.Family\x12\x1f\n\x04laws\x18\x04 \x03(\x0b\x32\x11.scaleplan.v1.Law\x12\x36\n\x10\x61\x63\x63uracy_presets\x18\x05 \x03(\x0b\x32\x1c.scaleplan.v1.AccuracyPreset\"\x1f\n\x0fGetModelRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"6\n\x10GetModelResponse\x12\"\n\x05model\x18\x01 \x01(\x0b\x32\x13.scaleplan.v1.Model\"\"\n\x12GetHardwareRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"?\n\x13GetHardwareResponse\x12(\n\x08hardware\x18\x01 \x01(\x0b\x32\x16.scaleplan.v1.Hardware\" \n\x10GetFamilyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"9\n\x11GetFamilyResponse\x12$\n\x06\x66\x61mily\x18\x01 \x01(\x0b\x32\x14.scaleplan.v1.Family\"\x1d\n\rGetLawRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"0\n\x0eGetLawResponse\x12\x1e\n\x03law\x18\x01 \x01(\x0b\x32\x11.scaleplan.v1.Law\"\x92\x05\n\x14InferenceCostRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x10\n\x08hardware\x18\x02 \x01(\t\x12\x15\n\rprompt_tokens\x18\x03 \x01(\x01\x12\x12\n\ngen_tokens\x18\x04 \x01(\x01\x12\x14\n\x07samples\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12*\n\tattention\x18\x06 \x01(\x0e\x32\x17.scaleplan.v1.Attention\x12\x1d\n\x10kv_budget_tokens\x18\x07 \x01(\x01H\x01\x88\x01\x01\x12\x1e\n\x11\x62lock_size_tokens\x18\x08 \x01(\x01H\x02\x88\x01\x01\x12\x1b\n\x0eprefix_sharing\x18\t \x01(\x08H\x03\x88\x01\x01\x12\x14\n\x07prefill\x18\n \x01(\x08H\x04\x88\x01\x01\x12+\n\nbatch_mode\x18\x0b \x01(\x0e\x32\x17.scaleplan.v1.BatchMode\x12\x1c\n\x0f\x62\x61tch_sequences\x18\x0c \x01(\x01H\x05\x88\x01\x01\x12+\n\ntime_model\x18\r \x01(\x0e\x32\x17.scaleplan.v1.TimeModel\x12)\n\x0cweight_dtype\x18\x0e \x01(\x0e\x32\x13.scaleplan.v1.Dtype\x12%\n\x08kv_dtype\x18\x0f \x01(\x0e\x32\x13.scaleplan.v1.Dtype\x12*\n\rcompute_dtype\x18\x10 \x01(\x0e\x32\x13.scaleplan.v1.Dtype\x12\x11\n\x04gpus\x18\x11 \x01(\rH\x06\x88\x01\x01\x42\n\n\x08_samplesB\x13\n\x11_kv_budget_tokensB\x14\n\x12_block_size_tokensB\x11\n\x0f_prefix_sharingB\n\n\x08_prefillB\x12\n\x10_batch_sequencesB\x07\n\x05_gpus\"B\n\x15InferenceCostResponse\x12)\n\x04\x63ost\x18\x01 \x01(\x0b\x32\x1b.scaleplan.v1.InferenceCost\"\x9d\x01\n\x11InferenceCostGrid\x12\x15\n\rprompt_tokens\x18\x01 \x03(\x01\x12\x12\n\ngen_tokens\x18\x02 \x03(\x01\x12\x0f\n\x07samples\x18\x03 \x03(\x01\x12\x18\n\x10kv_budget_tokens\x18\x04 \x03(\x01\x12\x19\n\x11\x62lock_size_tokens\x18\x05 \x03(\x01\x12\x17\n\x0f\x62\x61tch_sequences\x18\x06 \x03(\x01\"\xf3\x03\n\x19InferenceCostSweepRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x10\n\x08hardware\x18\x02 \x01(\t\x12-\n\x04grid\x18\x03 \x01(\x0b\x32\x1f.scaleplan.v1.InferenceCostGrid\x12*\n\tattention\x18\x06 \x01(\x0e\x32\x17.scaleplan.v1.Attention\x12\x1b\n\x0eprefix_sharing\x18\t \x01(\x08H\x00\x88\x01\x01\x12\x14\n\x07prefill\x18\n \x01(\x08H\x01\x88\x01\x01\x12+\n\nbatch_mode\x18\x0b \x01(\x0e\x32\x17.scaleplan.v1.BatchMode\x12+\n\ntime_model\x18\r \x01(\x0e\x32\x17.scaleplan.v1.TimeModel\x12)\n\x0cweight_dtype\x18\x0e \x01(\x0e\x32\x13.scaleplan.v1.Dtype\x12%\n\x08kv_dtype\x18\x0f \x01(\x0e\x32\x13.scaleplan.v1.Dtype\x12*\n\rcompute_dtype\x18\x10 \x01(\x0e\x32\x13.scaleplan.v1.Dtype\x12\x11\n\x04gpus\x18\x11 \x01(\rH\x02\x88\x01\x01\x12\x14\n\x0c\x63hunk_points\x18\x12 \x01(\rB\x11\n\x0f_prefix_sharingB\n\n\x08_prefillB\x07\n\x05_gpus\"z\n\x1aInferenceCostSweepResponse\x12\x13\n\x0bstart_index\x18\x01 \x01(\x04\x12\x14\n\x0ctotal_points\x18\x02 \x01(\x04\x12\x31\n\x05\x63osts\x18\x03 \x01(\x0b\x32\".scaleplan.v1.InferenceCostColumns\"\xd8\x01\n\x13TrainingCostRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x10\n\x08hardware\x18\x02 \x01(\t\x12\x0e\n\x06tokens\x18\x03 \x01(\x01\x12\x11\n\x04gpus\x18\x04 \x01(\rH\x00\x88\x01\x01\x12\x10\n\x03mfu\x18\x05 \x01(\x01H\x01\x88\x01\x01\x12\x1b\n\x0eseq_len_tokens\x18\x06 \x01(\x01H\x02\x88\x01\x01\x12*\n\rcompute_dtype\x18\x07 \x01(\x0e\x32\x13.scaleplan.v1.DtypeB\x07\n\x05_gpusB\x06\n\x04_mfuB\x11\n\x0f_seq_len_tokens\"@\n\x14TrainingCostResponse\x12(\n\x04\x63ost\x18\x01 \x01(\x0b\x32\x1a.scaleplan.v1.TrainingCost\"\xde\x01\n\x13PlanTrainingRequest\x12\x16\n\x0c\x62udget_flops\x18\x01 \x01(\x01H\x00\x12\x15\n\x0btarget_loss\x18\x02 \x01(\x01H\x00\x12\x12\n\x08law_name\x18\x03 \x01(\tH\x01\x12\'\n\ncustom_law\x18\x04 \x01(\x0b\x32\x11.scaleplan.v1.LawH\x01\x12\x1a\n\runique_tokens\x18\x05 \x01(\x01H\x02\x88\x01\x01\x12\x13\n\x06r_star\x18\x06 \x01(\x01H\x03\x88\x01\x01\x42\x06\n\x04goalB\x05\n\x03lawB\x10\n\x0e_unique_tokensB\t\n\x07_r_star\"U\n\x14PlanTrainingResponse\x12(\n\x04plan\x18\x01 \x01(\x0b\x32\x1a.scaleplan.v1.TrainingPlan\x12\x13\n\x0b\x65xplanation\x18\x02 \x01(\t\"\xc1\x06\n\x13PlanLifetimeRequest\x12\x15\n\x0btarget_loss\x18\x01 \x01(\x01H\x00\x12\x10\n\x06\x62udget\x18\x02 \x01(\x01H\x00\x12\x0f\n\x07queries\x18\x03 \x01(\x01\x12\x15\n\rprompt_tokens\x18\x04 \x01(\x01\x12\x12\n\ngen_tokens\x18\x05 \x01(\x01\x12\x14\n\x07samples\x18\x06 \x01(\x01H\x02\x88\x01\x01\x12\x12\n\x08law_name\x18\x07 \x01(\tH\x01\x12\'\n\ncustom_law\x18\x08 \x01(\x0b\x32\x11.scaleplan.v1.LawH\x01\x12\x10\n\x08hardware\x18\t \x01(\t\x12\x0e\n\x06\x66\x61mily\x18\n \x01(\t\x12$\n\x04unit\x18\x0b \x01(\x0e\x32\x16.scaleplan.v1.CostUnit\x12*\n\tattention\x18\x0c \x01(\x0e\x32\x17.scaleplan.v1.Attention\x12\x1d\n\x10kv_budget_tokens\x18\r \x01(\x01H\x03\x88\x01\x01\x12\x1e\n\x11\x62lock_size_tokens\x18\x0e \x01(\x01H\x04\x88\x01\x01\x12-\n\x07serving\x18\x0f \x01(\x0b\x32\x1c.scaleplan.v1.ServingOptions\x12\x16\n\x0etrain_hardware\x18\x10 \x01(\t\x12\x16\n\ttrain_mfu\x18\x11 \x01(\x01H\x05\x88\x01\x01\x12\x1f\n\x12train_usd_per_hour\x18\x12 \x01(\x01H\x06\x88\x01\x01\x12\x1f\n\x12infer_usd_per_hour\x18\x13 \x01(\x01H\x07\x88\x01\x01\x12\x1a\n\runique_tokens\x18\x14 \x01(\x01H\x08\x88\x01\x01\x12\x13\n\x06r_star\x18\x15 \x01(\x01H\t\x88\x01\x01\x12\x17\n\nmin_params\x18\x16 \x01(\x01H\n\x88\x01\x01\x12\x17\n\nmax_params\x18\x17 \x01(\x01H\x0b\x88\x01\x01\x42\x06\n\x04goalB\x05\n\x03lawB\n\n\x08_samplesB\x13\n\x11_kv_budget_tokensB\x14\n\x12_block_size_tokensB\x0c\n\n_train_mfuB\x15\n\x13_train_usd_per_hourB\x15\n\x13_infer_usd_per_hourB\x10\n\x0e_unique_tokensB\t\n\x07_r_starB\r\n\x0b_min_paramsB\r\n\x0b_max_params\"U\n\x14PlanLifetimeResponse\x12(\n\x04plan\x18\x01 \x01(\x0b\x32\x1a.scaleplan.v1.LifetimePlan\x12\x13\n\x0b\x65xplanation\x18\x02 \x01(\t\"\xb0\x01\n\x13PlanTestTimeRequest\x12\x17\n\rbudget_eflops\x18\x01 \x01(\x01H\x00\x12\x18\n\x0e\x62udget_seconds\x18\x02 \x01(\x01H\x00\x12\x14\n\nbudget_usd\x18\x03 \x01(\x01H\x00\x12\x16\n\x0c\x62udget_flops\x18\x04 \x01(\x01H\x00\x12.\n\x07options\x18\x05 \x01(\x0b\x32\x1d.scaleplan.v1.TestTimeOptionsB\x08\n\x06\x62udget\"U\n\x14PlanTestTimeResponse\x12(\n\x04plan\x18\x01 \x01(\x0b\x32\x1a.scaleplan.v1.TestTimePlan\x12\x13\n\x0b\x65xplanation\x18\x02 \x01(\t\"\x96\x01\n\x17\x46rontierTestTimeRequest\x12\x0f\n\x07\x62udgets\x18\x01 \x03(\x01\x12$\n\x04unit\x18\x02 \x01(\x0e\x32\x16.scaleplan.v1.CostUnit\x12.\n\x07options\x18\x03 \x01(\x0b\x32\x1d.scaleplan.v1.TestTimeOptions\x12\x14\n\x0c\x63hunk_points\x18\x04 \x01(\r\"\xab\x01\n\x18\x46rontierTestTimeResponse\x12\x13\n\x0bstart_index\x18\x01 \x01(\x04\x12\x14\n\x0ctotal_points\x18\x02 \x01(\x04\x12/\n\x04plan\x18\x03 \x01(\x0b\x32!.scaleplan.v1.TestTimePlanColumns\x12\x33\n\tper_model\x18\x04 \x03(\x0b\x32 .scaleplan.v1.ModelAccuracyCurve\"t\n\x10PlanJointRequest\x12\x10\n\x06\x62udget\x18\x01 \x01(\x01H\x00\x12\x19\n\x0ftarget_accuracy\x18\x02 \x01(\x01H\x00\x12+\n\x07options\x18\x03 \x01(\x0b\x32\x1a.scaleplan.v1.JointOptionsB\x06\n\x04goal\"O\n\x11PlanJointResponse\x12%\n\x04plan\x18\x01 \x01(\x0b\x32\x17.scaleplan.v1.JointPlan\x12\x13\n\x0b\x65xplanation\x18\x02 \x01(\t\"j\n\x14\x46rontierJointRequest\x12\x0f\n\x07\x62udgets\x18\x01 \x03(\x01\x12+\n\x07options\x18\x02 \x01(\x0b\x32\x1a.scaleplan.v1.JointOptions\x12\x14\n\x0c\x63hunk_points\x18\x03 \x01(\r\"p\n\x15\x46rontierJointResponse\x12\x13\n\x0bstart_index\x18\x01 \x01(\x04\x12\x14\n\x0ctotal_points\x18\x02 \x01(\x04\x12,\n\x04plan\x18\x03 \x01(\x0b\x32\x1e.scaleplan.v1.JointPlanColumns2\xc6\t\n\x0ePlannerService\x12R\n\x0bListCatalog\x12 .scaleplan.v1.ListCatalogRequest\x1a!.scaleplan.v1.ListCatalogResponse\x12I\n\x08GetModel\x12\x1d.scaleplan.v1.GetModelRequest\x1a\x1e.scaleplan.v1.GetModelResponse\x12R\n\x0bGetHardware\x12 .scaleplan.v1.GetHardwareRequest\x1a!.scaleplan.v1.GetHardwareResponse\x12L\n\tGetFamily\x12\x1e.scaleplan.v1.GetFamilyRequest\x1a\x1f.scaleplan.v1.GetFamilyResponse\x12\x43\n\x06GetLaw\x12\x1b.scaleplan.v1.GetLawRequest\x1a\x1c.scaleplan.v1.GetLawResponse\x12X\n\rInferenceCost\x12\".scaleplan.v1.InferenceCostRequest\x1a#.scaleplan.v1.InferenceCostResponse\x12i\n\x12InferenceCostSweep\x12\'.scaleplan.v1.InferenceCostSweepRequest\x1a(.scaleplan.v1.InferenceCostSweepResponse0\x01\x12U\n\x0cTrainingCost\x12!.scaleplan.v1.TrainingCostRequest\x1a\".scaleplan.v1.TrainingCostResponse\x12U\n\x0cPlanTraining\x12!.scaleplan.v1.PlanTrainingRequest\x1a\".scaleplan.v1.PlanTrainingResponse\x12U\n\x0cPlanLifetime\x12!.scaleplan.v1.PlanLifetimeRequest\x1a\".scaleplan.v1.PlanLifetimeResponse\x12U\n\x0cPlanTestTime\x12!.scaleplan.v1.PlanTestTimeRequest\x1a\".scaleplan.v1.PlanTestTimeResponse\x12\x63\n\x10\x46rontierTestTime\x12%.scaleplan.v1.FrontierTestTimeRequest\x1a&.scaleplan.v1.FrontierTestTimeResponse0\x01\x12L\n\tPlanJoint\x12\x1e.scaleplan.v1.PlanJointRequest\x1a\x1f.scaleplan.v1.PlanJointResponse\x12Z\n\rFrontierJoint\x12\".scaleplan.v1.FrontierJointRequest\x1a#.scaleplan.v1.FrontierJointResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'scaleplan.v1.planner_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LISTCATALOGREQUEST']._serialized_start=97
-  _globals['_LISTCATALOGREQUEST']._serialized_end=117
-  _globals['_LISTCATALOGRESPONSE']._serialized_start=120
-  _globals['_LISTCATALOGRESPONSE']._serialized_end=260
-  _globals['_GETMODELREQUEST']._serialized_start=262
-  _globals['_GETMODELREQUEST']._serialized_end=293
-  _globals['_GETMODELRESPONSE']._serialized_start=295
-  _globals['_GETMODELRESPONSE']._serialized_end=349
-  _globals['_GETHARDWAREREQUEST']._serialized_start=351
-  _globals['_GETHARDWAREREQUEST']._serialized_end=385
-  _globals['_GETHARDWARERESPONSE']._serialized_start=387
-  _globals['_GETHARDWARERESPONSE']._serialized_end=450
-  _globals['_GETFAMILYREQUEST']._serialized_start=452
-  _globals['_GETFAMILYREQUEST']._serialized_end=484
-  _globals['_GETFAMILYRESPONSE']._serialized_start=486
-  _globals['_GETFAMILYRESPONSE']._serialized_end=543
-  _globals['_INFERENCECOSTREQUEST']._serialized_start=546
-  _globals['_INFERENCECOSTREQUEST']._serialized_end=1204
-  _globals['_INFERENCECOSTRESPONSE']._serialized_start=1206
-  _globals['_INFERENCECOSTRESPONSE']._serialized_end=1272
-  _globals['_INFERENCECOSTGRID']._serialized_start=1275
-  _globals['_INFERENCECOSTGRID']._serialized_end=1432
-  _globals['_INFERENCECOSTSWEEPREQUEST']._serialized_start=1435
-  _globals['_INFERENCECOSTSWEEPREQUEST']._serialized_end=1934
-  _globals['_INFERENCECOSTSWEEPRESPONSE']._serialized_start=1936
-  _globals['_INFERENCECOSTSWEEPRESPONSE']._serialized_end=2058
-  _globals['_TRAININGCOSTREQUEST']._serialized_start=2061
-  _globals['_TRAININGCOSTREQUEST']._serialized_end=2277
-  _globals['_TRAININGCOSTRESPONSE']._serialized_start=2279
-  _globals['_TRAININGCOSTRESPONSE']._serialized_end=2343
-  _globals['_PLANNERSERVICE']._serialized_start=2346
-  _globals['_PLANNERSERVICE']._serialized_end=2967
+  _globals['_LISTCATALOGREQUEST']._serialized_start=122
+  _globals['_LISTCATALOGREQUEST']._serialized_end=142
+  _globals['_LISTCATALOGRESPONSE']._serialized_start=145
+  _globals['_LISTCATALOGRESPONSE']._serialized_end=374
+  _globals['_GETMODELREQUEST']._serialized_start=376
+  _globals['_GETMODELREQUEST']._serialized_end=407
+  _globals['_GETMODELRESPONSE']._serialized_start=409
+  _globals['_GETMODELRESPONSE']._serialized_end=463
+  _globals['_GETHARDWAREREQUEST']._serialized_start=465
+  _globals['_GETHARDWAREREQUEST']._serialized_end=499
+  _globals['_GETHARDWARERESPONSE']._serialized_start=501
+  _globals['_GETHARDWARERESPONSE']._serialized_end=564
+  _globals['_GETFAMILYREQUEST']._serialized_start=566
+  _globals['_GETFAMILYREQUEST']._serialized_end=598
+  _globals['_GETFAMILYRESPONSE']._serialized_start=600
+  _globals['_GETFAMILYRESPONSE']._serialized_end=657
+  _globals['_GETLAWREQUEST']._serialized_start=659
+  _globals['_GETLAWREQUEST']._serialized_end=688
+  _globals['_GETLAWRESPONSE']._serialized_start=690
+  _globals['_GETLAWRESPONSE']._serialized_end=738
+  _globals['_INFERENCECOSTREQUEST']._serialized_start=741
+  _globals['_INFERENCECOSTREQUEST']._serialized_end=1399
+  _globals['_INFERENCECOSTRESPONSE']._serialized_start=1401
+  _globals['_INFERENCECOSTRESPONSE']._serialized_end=1467
+  _globals['_INFERENCECOSTGRID']._serialized_start=1470
+  _globals['_INFERENCECOSTGRID']._serialized_end=1627
+  _globals['_INFERENCECOSTSWEEPREQUEST']._serialized_start=1630
+  _globals['_INFERENCECOSTSWEEPREQUEST']._serialized_end=2129
+  _globals['_INFERENCECOSTSWEEPRESPONSE']._serialized_start=2131
+  _globals['_INFERENCECOSTSWEEPRESPONSE']._serialized_end=2253
+  _globals['_TRAININGCOSTREQUEST']._serialized_start=2256
+  _globals['_TRAININGCOSTREQUEST']._serialized_end=2472
+  _globals['_TRAININGCOSTRESPONSE']._serialized_start=2474
+  _globals['_TRAININGCOSTRESPONSE']._serialized_end=2538
+  _globals['_PLANTRAININGREQUEST']._serialized_start=2541
+  _globals['_PLANTRAININGREQUEST']._serialized_end=2763
+  _globals['_PLANTRAININGRESPONSE']._serialized_start=2765
+  _globals['_PLANTRAININGRESPONSE']._serialized_end=2850
+  _globals['_PLANLIFETIMEREQUEST']._serialized_start=2853
+  _globals['_PLANLIFETIMEREQUEST']._serialized_end=3686
+  _globals['_PLANLIFETIMERESPONSE']._serialized_start=3688
+  _globals['_PLANLIFETIMERESPONSE']._serialized_end=3773
+  _globals['_PLANTESTTIMEREQUEST']._serialized_start=3776
+  _globals['_PLANTESTTIMEREQUEST']._serialized_end=3952
+  _globals['_PLANTESTTIMERESPONSE']._serialized_start=3954
+  _globals['_PLANTESTTIMERESPONSE']._serialized_end=4039
+  _globals['_FRONTIERTESTTIMEREQUEST']._serialized_start=4042
+  _globals['_FRONTIERTESTTIMEREQUEST']._serialized_end=4192
+  _globals['_FRONTIERTESTTIMERESPONSE']._serialized_start=4195
+  _globals['_FRONTIERTESTTIMERESPONSE']._serialized_end=4366
+  _globals['_PLANJOINTREQUEST']._serialized_start=4368
+  _globals['_PLANJOINTREQUEST']._serialized_end=4484
+  _globals['_PLANJOINTRESPONSE']._serialized_start=4486
+  _globals['_PLANJOINTRESPONSE']._serialized_end=4565
+  _globals['_FRONTIERJOINTREQUEST']._serialized_start=4567
+  _globals['_FRONTIERJOINTREQUEST']._serialized_end=4673
+  _globals['_FRONTIERJOINTRESPONSE']._serialized_start=4675
+  _globals['_FRONTIERJOINTRESPONSE']._serialized_end=4787
+  _globals['_PLANNERSERVICE']._serialized_start=4790
+  _globals['_PLANNERSERVICE']._serialized_end=6012
 # @@protoc_insertion_point(module_scope)

@@ -9,6 +9,7 @@ from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
 from scaleplan.v1 import catalog_pb2 as _catalog_pb2
 from scaleplan.v1 import cost_pb2 as _cost_pb2
+from scaleplan.v1 import plan_pb2 as _plan_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -46,6 +47,8 @@ class ListCatalogResponse(_message.Message):
     HARDWARE_FIELD_NUMBER: _builtins.int
     MODELS_FIELD_NUMBER: _builtins.int
     FAMILIES_FIELD_NUMBER: _builtins.int
+    LAWS_FIELD_NUMBER: _builtins.int
+    ACCURACY_PRESETS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def hardware(self) -> _containers.RepeatedCompositeFieldContainer[_catalog_pb2.Hardware]:
         """Hardware entries, in catalog order."""
@@ -58,16 +61,26 @@ class ListCatalogResponse(_message.Message):
     def families(self) -> _containers.RepeatedCompositeFieldContainer[_catalog_pb2.Family]:
         """Families, in catalog order."""
 
+    @_builtins.property
+    def laws(self) -> _containers.RepeatedCompositeFieldContainer[_catalog_pb2.Law]:
+        """Loss laws, in catalog order."""
+
+    @_builtins.property
+    def accuracy_presets(self) -> _containers.RepeatedCompositeFieldContainer[_catalog_pb2.AccuracyPreset]:
+        """Test-time accuracy presets, in catalog order."""
+
     def __init__(
         self,
         *,
         hardware: _abc.Iterable[_catalog_pb2.Hardware] | None = ...,
         models: _abc.Iterable[_catalog_pb2.Model] | None = ...,
         families: _abc.Iterable[_catalog_pb2.Family] | None = ...,
+        laws: _abc.Iterable[_catalog_pb2.Law] | None = ...,
+        accuracy_presets: _abc.Iterable[_catalog_pb2.AccuracyPreset] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["families", b"families", "hardware", b"hardware", "models", b"models"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy_presets", b"accuracy_presets", "families", b"families", "hardware", b"hardware", "laws", b"laws", "models", b"models"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -210,6 +223,52 @@ class GetFamilyResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetFamilyResponse: _TypeAlias = GetFamilyResponse  # noqa: Y015
+
+@_typing.final
+class GetLawRequest(_message.Message):
+    """Request of PlannerService.GetLaw."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Catalog name, e.g. "besiroglu2024"."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetLawRequest: _TypeAlias = GetLawRequest  # noqa: Y015
+
+@_typing.final
+class GetLawResponse(_message.Message):
+    """Response of PlannerService.GetLaw."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAW_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def law(self) -> _catalog_pb2.Law:
+        """The law."""
+
+    def __init__(
+        self,
+        *,
+        law: _catalog_pb2.Law | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["law", b"law"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["law", b"law"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetLawResponse: _TypeAlias = GetLawResponse  # noqa: Y015
 
 @_typing.final
 class InferenceCostRequest(_message.Message):
@@ -605,3 +664,564 @@ class TrainingCostResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TrainingCostResponse: _TypeAlias = TrainingCostResponse  # noqa: Y015
+
+@_typing.final
+class PlanTrainingRequest(_message.Message):
+    """Request of PlannerService.PlanTraining."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BUDGET_FLOPS_FIELD_NUMBER: _builtins.int
+    TARGET_LOSS_FIELD_NUMBER: _builtins.int
+    LAW_NAME_FIELD_NUMBER: _builtins.int
+    CUSTOM_LAW_FIELD_NUMBER: _builtins.int
+    UNIQUE_TOKENS_FIELD_NUMBER: _builtins.int
+    R_STAR_FIELD_NUMBER: _builtins.int
+    budget_flops: _builtins.float
+    """Training compute, FLOPs: the plan minimises loss within it."""
+    target_loss: _builtins.float
+    """Loss to reach: the plan minimises compute."""
+    law_name: _builtins.str
+    """A catalog law."""
+    unique_tokens: _builtins.float
+    """Unique training tokens available (repeats are worth less); unlimited when absent."""
+    r_star: _builtins.float
+    """Repetition half-life R* of the data-constrained law; 15.387756 when absent."""
+    @_builtins.property
+    def custom_law(self) -> _catalog_pb2.Law:
+        """A law given by its coefficients."""
+
+    def __init__(
+        self,
+        *,
+        budget_flops: _builtins.float = ...,
+        target_loss: _builtins.float = ...,
+        law_name: _builtins.str = ...,
+        custom_law: _catalog_pb2.Law | None = ...,
+        unique_tokens: _builtins.float | None = ...,
+        r_star: _builtins.float | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_r_star", b"_r_star", "_unique_tokens", b"_unique_tokens", "budget_flops", b"budget_flops", "custom_law", b"custom_law", "goal", b"goal", "law", b"law", "law_name", b"law_name", "r_star", b"r_star", "target_loss", b"target_loss", "unique_tokens", b"unique_tokens"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_r_star", b"_r_star", "_unique_tokens", b"_unique_tokens", "budget_flops", b"budget_flops", "custom_law", b"custom_law", "goal", b"goal", "law", b"law", "law_name", b"law_name", "r_star", b"r_star", "target_loss", b"target_loss", "unique_tokens", b"unique_tokens"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__r_star: _TypeAlias = _typing.Literal["r_star"]  # noqa: Y015
+    _WhichOneofArgType__r_star: _TypeAlias = _typing.Literal["_r_star", b"_r_star"]  # noqa: Y015
+    _WhichOneofReturnType__unique_tokens: _TypeAlias = _typing.Literal["unique_tokens"]  # noqa: Y015
+    _WhichOneofArgType__unique_tokens: _TypeAlias = _typing.Literal["_unique_tokens", b"_unique_tokens"]  # noqa: Y015
+    _WhichOneofReturnType_goal: _TypeAlias = _typing.Literal["budget_flops", "target_loss"]  # noqa: Y015
+    _WhichOneofArgType_goal: _TypeAlias = _typing.Literal["goal", b"goal"]  # noqa: Y015
+    _WhichOneofReturnType_law: _TypeAlias = _typing.Literal["law_name", "custom_law"]  # noqa: Y015
+    _WhichOneofArgType_law: _TypeAlias = _typing.Literal["law", b"law"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__r_star) -> _WhichOneofReturnType__r_star | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__unique_tokens) -> _WhichOneofReturnType__unique_tokens | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_goal) -> _WhichOneofReturnType_goal | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_law) -> _WhichOneofReturnType_law | None: ...
+
+Global___PlanTrainingRequest: _TypeAlias = PlanTrainingRequest  # noqa: Y015
+
+@_typing.final
+class PlanTrainingResponse(_message.Message):
+    """Response of PlannerService.PlanTraining."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAN_FIELD_NUMBER: _builtins.int
+    EXPLANATION_FIELD_NUMBER: _builtins.int
+    explanation: _builtins.str
+    """The plan in one paragraph of English (TrainingPlan.explain())."""
+    @_builtins.property
+    def plan(self) -> _plan_pb2.TrainingPlan:
+        """The plan (feasible = false when the goal cannot be met)."""
+
+    def __init__(
+        self,
+        *,
+        plan: _plan_pb2.TrainingPlan | None = ...,
+        explanation: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["explanation", b"explanation", "plan", b"plan"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlanTrainingResponse: _TypeAlias = PlanTrainingResponse  # noqa: Y015
+
+@_typing.final
+class PlanLifetimeRequest(_message.Message):
+    """Request of PlannerService.PlanLifetime: `queries` queries of prompt_tokens + samples x
+    gen_tokens tokens. Without hardware, inference costs 2N FLOPs per token; with hardware and
+    family it is priced by the cost model, the model size interpolated over the family.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TARGET_LOSS_FIELD_NUMBER: _builtins.int
+    BUDGET_FIELD_NUMBER: _builtins.int
+    QUERIES_FIELD_NUMBER: _builtins.int
+    PROMPT_TOKENS_FIELD_NUMBER: _builtins.int
+    GEN_TOKENS_FIELD_NUMBER: _builtins.int
+    SAMPLES_FIELD_NUMBER: _builtins.int
+    LAW_NAME_FIELD_NUMBER: _builtins.int
+    CUSTOM_LAW_FIELD_NUMBER: _builtins.int
+    HARDWARE_FIELD_NUMBER: _builtins.int
+    FAMILY_FIELD_NUMBER: _builtins.int
+    UNIT_FIELD_NUMBER: _builtins.int
+    ATTENTION_FIELD_NUMBER: _builtins.int
+    KV_BUDGET_TOKENS_FIELD_NUMBER: _builtins.int
+    BLOCK_SIZE_TOKENS_FIELD_NUMBER: _builtins.int
+    SERVING_FIELD_NUMBER: _builtins.int
+    TRAIN_HARDWARE_FIELD_NUMBER: _builtins.int
+    TRAIN_MFU_FIELD_NUMBER: _builtins.int
+    TRAIN_USD_PER_HOUR_FIELD_NUMBER: _builtins.int
+    INFER_USD_PER_HOUR_FIELD_NUMBER: _builtins.int
+    UNIQUE_TOKENS_FIELD_NUMBER: _builtins.int
+    R_STAR_FIELD_NUMBER: _builtins.int
+    MIN_PARAMS_FIELD_NUMBER: _builtins.int
+    MAX_PARAMS_FIELD_NUMBER: _builtins.int
+    target_loss: _builtins.float
+    """Loss to reach: the plan minimises total cost."""
+    budget: _builtins.float
+    """Total budget, in unit: the plan minimises loss within it."""
+    queries: _builtins.float
+    """Lifetime queries (required)."""
+    prompt_tokens: _builtins.float
+    """Prompt length, tokens (required)."""
+    gen_tokens: _builtins.float
+    """Tokens generated per sample (required)."""
+    samples: _builtins.float
+    """Samples per query; 1 when absent."""
+    law_name: _builtins.str
+    """A catalog law."""
+    hardware: _builtins.str
+    """Catalog hardware serving the queries (with family); FLOPs pricing when empty."""
+    family: _builtins.str
+    """Catalog family the model size is interpolated over (with hardware)."""
+    unit: _plan_pb2.CostUnit.ValueType
+    """Unit of budget and costs: FLOPS, EFLOPS, GPU_HOURS or USD; FLOPS when unspecified."""
+    attention: _cost_pb2.Attention.ValueType
+    """Attention over the KV cache; dense when unspecified."""
+    kv_budget_tokens: _builtins.float
+    """Tokens attended per step under top-k attention."""
+    block_size_tokens: _builtins.float
+    """Block size under block top-k attention, tokens."""
+    train_hardware: _builtins.str
+    """Catalog hardware training the model; the serving hardware when empty."""
+    train_mfu: _builtins.float
+    """Training model-FLOPs utilisation in (0, 1]; the training hardware's when absent."""
+    train_usd_per_hour: _builtins.float
+    """Price of a training GPU-hour, US dollars; the training hardware's when absent."""
+    infer_usd_per_hour: _builtins.float
+    """Price of a serving GPU-hour, US dollars; the hardware's when absent."""
+    unique_tokens: _builtins.float
+    """Unique training tokens available (repeats are worth less); unlimited when absent."""
+    r_star: _builtins.float
+    """Repetition half-life R* of the data-constrained law; 15.387756 when absent."""
+    min_params: _builtins.float
+    """Lower bound on the model's parameters; none when absent."""
+    max_params: _builtins.float
+    """Upper bound on the model's parameters; none when absent."""
+    @_builtins.property
+    def custom_law(self) -> _catalog_pb2.Law:
+        """A law given by its coefficients."""
+
+    @_builtins.property
+    def serving(self) -> _plan_pb2.ServingOptions:
+        """Serving options."""
+
+    def __init__(
+        self,
+        *,
+        target_loss: _builtins.float = ...,
+        budget: _builtins.float = ...,
+        queries: _builtins.float = ...,
+        prompt_tokens: _builtins.float = ...,
+        gen_tokens: _builtins.float = ...,
+        samples: _builtins.float | None = ...,
+        law_name: _builtins.str = ...,
+        custom_law: _catalog_pb2.Law | None = ...,
+        hardware: _builtins.str = ...,
+        family: _builtins.str = ...,
+        unit: _plan_pb2.CostUnit.ValueType = ...,
+        attention: _cost_pb2.Attention.ValueType = ...,
+        kv_budget_tokens: _builtins.float | None = ...,
+        block_size_tokens: _builtins.float | None = ...,
+        serving: _plan_pb2.ServingOptions | None = ...,
+        train_hardware: _builtins.str = ...,
+        train_mfu: _builtins.float | None = ...,
+        train_usd_per_hour: _builtins.float | None = ...,
+        infer_usd_per_hour: _builtins.float | None = ...,
+        unique_tokens: _builtins.float | None = ...,
+        r_star: _builtins.float | None = ...,
+        min_params: _builtins.float | None = ...,
+        max_params: _builtins.float | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_block_size_tokens", b"_block_size_tokens", "_infer_usd_per_hour", b"_infer_usd_per_hour", "_kv_budget_tokens", b"_kv_budget_tokens", "_max_params", b"_max_params", "_min_params", b"_min_params", "_r_star", b"_r_star", "_samples", b"_samples", "_train_mfu", b"_train_mfu", "_train_usd_per_hour", b"_train_usd_per_hour", "_unique_tokens", b"_unique_tokens", "block_size_tokens", b"block_size_tokens", "budget", b"budget", "custom_law", b"custom_law", "goal", b"goal", "infer_usd_per_hour", b"infer_usd_per_hour", "kv_budget_tokens", b"kv_budget_tokens", "law", b"law", "law_name", b"law_name", "max_params", b"max_params", "min_params", b"min_params", "r_star", b"r_star", "samples", b"samples", "serving", b"serving", "target_loss", b"target_loss", "train_mfu", b"train_mfu", "train_usd_per_hour", b"train_usd_per_hour", "unique_tokens", b"unique_tokens"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_block_size_tokens", b"_block_size_tokens", "_infer_usd_per_hour", b"_infer_usd_per_hour", "_kv_budget_tokens", b"_kv_budget_tokens", "_max_params", b"_max_params", "_min_params", b"_min_params", "_r_star", b"_r_star", "_samples", b"_samples", "_train_mfu", b"_train_mfu", "_train_usd_per_hour", b"_train_usd_per_hour", "_unique_tokens", b"_unique_tokens", "attention", b"attention", "block_size_tokens", b"block_size_tokens", "budget", b"budget", "custom_law", b"custom_law", "family", b"family", "gen_tokens", b"gen_tokens", "goal", b"goal", "hardware", b"hardware", "infer_usd_per_hour", b"infer_usd_per_hour", "kv_budget_tokens", b"kv_budget_tokens", "law", b"law", "law_name", b"law_name", "max_params", b"max_params", "min_params", b"min_params", "prompt_tokens", b"prompt_tokens", "queries", b"queries", "r_star", b"r_star", "samples", b"samples", "serving", b"serving", "target_loss", b"target_loss", "train_hardware", b"train_hardware", "train_mfu", b"train_mfu", "train_usd_per_hour", b"train_usd_per_hour", "unique_tokens", b"unique_tokens", "unit", b"unit"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__block_size_tokens: _TypeAlias = _typing.Literal["block_size_tokens"]  # noqa: Y015
+    _WhichOneofArgType__block_size_tokens: _TypeAlias = _typing.Literal["_block_size_tokens", b"_block_size_tokens"]  # noqa: Y015
+    _WhichOneofReturnType__infer_usd_per_hour: _TypeAlias = _typing.Literal["infer_usd_per_hour"]  # noqa: Y015
+    _WhichOneofArgType__infer_usd_per_hour: _TypeAlias = _typing.Literal["_infer_usd_per_hour", b"_infer_usd_per_hour"]  # noqa: Y015
+    _WhichOneofReturnType__kv_budget_tokens: _TypeAlias = _typing.Literal["kv_budget_tokens"]  # noqa: Y015
+    _WhichOneofArgType__kv_budget_tokens: _TypeAlias = _typing.Literal["_kv_budget_tokens", b"_kv_budget_tokens"]  # noqa: Y015
+    _WhichOneofReturnType__max_params: _TypeAlias = _typing.Literal["max_params"]  # noqa: Y015
+    _WhichOneofArgType__max_params: _TypeAlias = _typing.Literal["_max_params", b"_max_params"]  # noqa: Y015
+    _WhichOneofReturnType__min_params: _TypeAlias = _typing.Literal["min_params"]  # noqa: Y015
+    _WhichOneofArgType__min_params: _TypeAlias = _typing.Literal["_min_params", b"_min_params"]  # noqa: Y015
+    _WhichOneofReturnType__r_star: _TypeAlias = _typing.Literal["r_star"]  # noqa: Y015
+    _WhichOneofArgType__r_star: _TypeAlias = _typing.Literal["_r_star", b"_r_star"]  # noqa: Y015
+    _WhichOneofReturnType__samples: _TypeAlias = _typing.Literal["samples"]  # noqa: Y015
+    _WhichOneofArgType__samples: _TypeAlias = _typing.Literal["_samples", b"_samples"]  # noqa: Y015
+    _WhichOneofReturnType__train_mfu: _TypeAlias = _typing.Literal["train_mfu"]  # noqa: Y015
+    _WhichOneofArgType__train_mfu: _TypeAlias = _typing.Literal["_train_mfu", b"_train_mfu"]  # noqa: Y015
+    _WhichOneofReturnType__train_usd_per_hour: _TypeAlias = _typing.Literal["train_usd_per_hour"]  # noqa: Y015
+    _WhichOneofArgType__train_usd_per_hour: _TypeAlias = _typing.Literal["_train_usd_per_hour", b"_train_usd_per_hour"]  # noqa: Y015
+    _WhichOneofReturnType__unique_tokens: _TypeAlias = _typing.Literal["unique_tokens"]  # noqa: Y015
+    _WhichOneofArgType__unique_tokens: _TypeAlias = _typing.Literal["_unique_tokens", b"_unique_tokens"]  # noqa: Y015
+    _WhichOneofReturnType_goal: _TypeAlias = _typing.Literal["target_loss", "budget"]  # noqa: Y015
+    _WhichOneofArgType_goal: _TypeAlias = _typing.Literal["goal", b"goal"]  # noqa: Y015
+    _WhichOneofReturnType_law: _TypeAlias = _typing.Literal["law_name", "custom_law"]  # noqa: Y015
+    _WhichOneofArgType_law: _TypeAlias = _typing.Literal["law", b"law"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__block_size_tokens) -> _WhichOneofReturnType__block_size_tokens | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__infer_usd_per_hour) -> _WhichOneofReturnType__infer_usd_per_hour | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__kv_budget_tokens) -> _WhichOneofReturnType__kv_budget_tokens | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_params) -> _WhichOneofReturnType__max_params | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__min_params) -> _WhichOneofReturnType__min_params | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__r_star) -> _WhichOneofReturnType__r_star | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__samples) -> _WhichOneofReturnType__samples | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__train_mfu) -> _WhichOneofReturnType__train_mfu | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__train_usd_per_hour) -> _WhichOneofReturnType__train_usd_per_hour | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__unique_tokens) -> _WhichOneofReturnType__unique_tokens | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_goal) -> _WhichOneofReturnType_goal | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_law) -> _WhichOneofReturnType_law | None: ...
+
+Global___PlanLifetimeRequest: _TypeAlias = PlanLifetimeRequest  # noqa: Y015
+
+@_typing.final
+class PlanLifetimeResponse(_message.Message):
+    """Response of PlannerService.PlanLifetime."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAN_FIELD_NUMBER: _builtins.int
+    EXPLANATION_FIELD_NUMBER: _builtins.int
+    explanation: _builtins.str
+    """The plan in one paragraph of English (LifetimePlan.explain())."""
+    @_builtins.property
+    def plan(self) -> _plan_pb2.LifetimePlan:
+        """The plan (feasible = false when the goal cannot be met)."""
+
+    def __init__(
+        self,
+        *,
+        plan: _plan_pb2.LifetimePlan | None = ...,
+        explanation: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["explanation", b"explanation", "plan", b"plan"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlanLifetimeResponse: _TypeAlias = PlanLifetimeResponse  # noqa: Y015
+
+@_typing.final
+class PlanTestTimeRequest(_message.Message):
+    """Request of PlannerService.PlanTestTime."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BUDGET_EFLOPS_FIELD_NUMBER: _builtins.int
+    BUDGET_SECONDS_FIELD_NUMBER: _builtins.int
+    BUDGET_USD_FIELD_NUMBER: _builtins.int
+    BUDGET_FLOPS_FIELD_NUMBER: _builtins.int
+    OPTIONS_FIELD_NUMBER: _builtins.int
+    budget_eflops: _builtins.float
+    """eFLOPs per query."""
+    budget_seconds: _builtins.float
+    """Replica seconds per query."""
+    budget_usd: _builtins.float
+    """US dollars per query."""
+    budget_flops: _builtins.float
+    """FLOPs per query."""
+    @_builtins.property
+    def options(self) -> _plan_pb2.TestTimeOptions:
+        """Everything else."""
+
+    def __init__(
+        self,
+        *,
+        budget_eflops: _builtins.float = ...,
+        budget_seconds: _builtins.float = ...,
+        budget_usd: _builtins.float = ...,
+        budget_flops: _builtins.float = ...,
+        options: _plan_pb2.TestTimeOptions | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "budget_eflops", b"budget_eflops", "budget_flops", b"budget_flops", "budget_seconds", b"budget_seconds", "budget_usd", b"budget_usd", "options", b"options"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "budget_eflops", b"budget_eflops", "budget_flops", b"budget_flops", "budget_seconds", b"budget_seconds", "budget_usd", b"budget_usd", "options", b"options"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_budget: _TypeAlias = _typing.Literal["budget_eflops", "budget_seconds", "budget_usd", "budget_flops"]  # noqa: Y015
+    _WhichOneofArgType_budget: _TypeAlias = _typing.Literal["budget", b"budget"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_budget) -> _WhichOneofReturnType_budget | None: ...
+
+Global___PlanTestTimeRequest: _TypeAlias = PlanTestTimeRequest  # noqa: Y015
+
+@_typing.final
+class PlanTestTimeResponse(_message.Message):
+    """Response of PlannerService.PlanTestTime."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAN_FIELD_NUMBER: _builtins.int
+    EXPLANATION_FIELD_NUMBER: _builtins.int
+    explanation: _builtins.str
+    """The plan in one paragraph of English (TestTimePlan.explain())."""
+    @_builtins.property
+    def plan(self) -> _plan_pb2.TestTimePlan:
+        """The plan (feasible = false when nothing fits the budget)."""
+
+    def __init__(
+        self,
+        *,
+        plan: _plan_pb2.TestTimePlan | None = ...,
+        explanation: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["explanation", b"explanation", "plan", b"plan"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlanTestTimeResponse: _TypeAlias = PlanTestTimeResponse  # noqa: Y015
+
+@_typing.final
+class FrontierTestTimeRequest(_message.Message):
+    """Request of PlannerService.FrontierTestTime."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BUDGETS_FIELD_NUMBER: _builtins.int
+    UNIT_FIELD_NUMBER: _builtins.int
+    OPTIONS_FIELD_NUMBER: _builtins.int
+    CHUNK_POINTS_FIELD_NUMBER: _builtins.int
+    unit: _plan_pb2.CostUnit.ValueType
+    """Unit of the budgets: FLOPS, EFLOPS, SECONDS or USD; EFLOPS when unspecified."""
+    chunk_points: _builtins.int
+    """Budgets per response message; 0 lets the server choose. Clamped to the server's maximum."""
+    @_builtins.property
+    def budgets(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Per-query budgets, in unit; at most the server's sweep limit."""
+
+    @_builtins.property
+    def options(self) -> _plan_pb2.TestTimeOptions:
+        """Everything else."""
+
+    def __init__(
+        self,
+        *,
+        budgets: _abc.Iterable[_builtins.float] | None = ...,
+        unit: _plan_pb2.CostUnit.ValueType = ...,
+        options: _plan_pb2.TestTimeOptions | None = ...,
+        chunk_points: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["options", b"options"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["budgets", b"budgets", "chunk_points", b"chunk_points", "options", b"options", "unit", b"unit"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FrontierTestTimeRequest: _TypeAlias = FrontierTestTimeRequest  # noqa: Y015
+
+@_typing.final
+class FrontierTestTimeResponse(_message.Message):
+    """One chunk of PlannerService.FrontierTestTime: the plans of budgets
+    [start_index, start_index + len(plan.budget)). Chunks arrive in order; the stream is complete
+    when the last chunk ends at total_points (one empty chunk when there are no budgets).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    START_INDEX_FIELD_NUMBER: _builtins.int
+    TOTAL_POINTS_FIELD_NUMBER: _builtins.int
+    PLAN_FIELD_NUMBER: _builtins.int
+    PER_MODEL_FIELD_NUMBER: _builtins.int
+    start_index: _builtins.int
+    """Index of this chunk's first budget in the request."""
+    total_points: _builtins.int
+    """Budgets in the whole request."""
+    @_builtins.property
+    def plan(self) -> _plan_pb2.TestTimePlanColumns:
+        """The best plan at each budget of the chunk; oracle_upper_bound_accuracy is the per-problem
+        upper bound with measured accuracy.
+        """
+
+    @_builtins.property
+    def per_model(self) -> _containers.RepeatedCompositeFieldContainer[_plan_pb2.ModelAccuracyCurve]:
+        """Each candidate model's own best accuracy at each budget of the chunk, in candidate order."""
+
+    def __init__(
+        self,
+        *,
+        start_index: _builtins.int = ...,
+        total_points: _builtins.int = ...,
+        plan: _plan_pb2.TestTimePlanColumns | None = ...,
+        per_model: _abc.Iterable[_plan_pb2.ModelAccuracyCurve] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["per_model", b"per_model", "plan", b"plan", "start_index", b"start_index", "total_points", b"total_points"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FrontierTestTimeResponse: _TypeAlias = FrontierTestTimeResponse  # noqa: Y015
+
+@_typing.final
+class PlanJointRequest(_message.Message):
+    """Request of PlannerService.PlanJoint."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BUDGET_FIELD_NUMBER: _builtins.int
+    TARGET_ACCURACY_FIELD_NUMBER: _builtins.int
+    OPTIONS_FIELD_NUMBER: _builtins.int
+    budget: _builtins.float
+    """Total budget for training and serving every query, in options.unit."""
+    target_accuracy: _builtins.float
+    """Task accuracy to reach, a fraction in (0, 1]: the plan minimises total cost."""
+    @_builtins.property
+    def options(self) -> _plan_pb2.JointOptions:
+        """Everything else."""
+
+    def __init__(
+        self,
+        *,
+        budget: _builtins.float = ...,
+        target_accuracy: _builtins.float = ...,
+        options: _plan_pb2.JointOptions | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "goal", b"goal", "options", b"options", "target_accuracy", b"target_accuracy"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "goal", b"goal", "options", b"options", "target_accuracy", b"target_accuracy"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_goal: _TypeAlias = _typing.Literal["budget", "target_accuracy"]  # noqa: Y015
+    _WhichOneofArgType_goal: _TypeAlias = _typing.Literal["goal", b"goal"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_goal) -> _WhichOneofReturnType_goal | None: ...
+
+Global___PlanJointRequest: _TypeAlias = PlanJointRequest  # noqa: Y015
+
+@_typing.final
+class PlanJointResponse(_message.Message):
+    """Response of PlannerService.PlanJoint."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAN_FIELD_NUMBER: _builtins.int
+    EXPLANATION_FIELD_NUMBER: _builtins.int
+    explanation: _builtins.str
+    """The plan in one paragraph of English (JointPlan.explain())."""
+    @_builtins.property
+    def plan(self) -> _plan_pb2.JointPlan:
+        """The plan (feasible = false when the goal cannot be met)."""
+
+    def __init__(
+        self,
+        *,
+        plan: _plan_pb2.JointPlan | None = ...,
+        explanation: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["explanation", b"explanation", "plan", b"plan"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlanJointResponse: _TypeAlias = PlanJointResponse  # noqa: Y015
+
+@_typing.final
+class FrontierJointRequest(_message.Message):
+    """Request of PlannerService.FrontierJoint."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BUDGETS_FIELD_NUMBER: _builtins.int
+    OPTIONS_FIELD_NUMBER: _builtins.int
+    CHUNK_POINTS_FIELD_NUMBER: _builtins.int
+    chunk_points: _builtins.int
+    """Budgets per response message; 0 lets the server choose. Clamped to the server's maximum."""
+    @_builtins.property
+    def budgets(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Total budgets, in options.unit; at most the server's sweep limit."""
+
+    @_builtins.property
+    def options(self) -> _plan_pb2.JointOptions:
+        """Everything else."""
+
+    def __init__(
+        self,
+        *,
+        budgets: _abc.Iterable[_builtins.float] | None = ...,
+        options: _plan_pb2.JointOptions | None = ...,
+        chunk_points: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["options", b"options"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["budgets", b"budgets", "chunk_points", b"chunk_points", "options", b"options"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FrontierJointRequest: _TypeAlias = FrontierJointRequest  # noqa: Y015
+
+@_typing.final
+class FrontierJointResponse(_message.Message):
+    """One chunk of PlannerService.FrontierJoint: the plans of budgets
+    [start_index, start_index + len(plan.total_cost)). Chunks arrive in order; the stream is
+    complete when the last chunk ends at total_points (one empty chunk when there are no budgets).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    START_INDEX_FIELD_NUMBER: _builtins.int
+    TOTAL_POINTS_FIELD_NUMBER: _builtins.int
+    PLAN_FIELD_NUMBER: _builtins.int
+    start_index: _builtins.int
+    """Index of this chunk's first budget in the request."""
+    total_points: _builtins.int
+    """Budgets in the whole request."""
+    @_builtins.property
+    def plan(self) -> _plan_pb2.JointPlanColumns:
+        """The joint plan at each budget of the chunk."""
+
+    def __init__(
+        self,
+        *,
+        start_index: _builtins.int = ...,
+        total_points: _builtins.int = ...,
+        plan: _plan_pb2.JointPlanColumns | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan", "start_index", b"start_index", "total_points", b"total_points"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FrontierJointResponse: _TypeAlias = FrontierJointResponse  # noqa: Y015

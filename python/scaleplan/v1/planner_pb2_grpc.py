@@ -33,7 +33,8 @@ class PlannerServiceStub:
     field (`grid.gen_tokens[3]` for an element of a repeated field) and a google.rpc.ErrorInfo
     (domain "scaleplan"); an unknown catalog name is NOT_FOUND with the same details; a request
     over a server limit (sweep length) is INVALID_ARGUMENT with reason LIMIT_EXCEEDED; anything
-    unexpected is INTERNAL with a generic message.
+    unexpected is INTERNAL with a generic message. An infeasible plan is not an error: it is a
+    normal response with `feasible = false` and the constraint that makes it so in `binding`.
 
     Adding an RPC: one <Rpc>Request/<Rpc>Response pair here and one handler in
     python/scaleplan/server/service.py.
@@ -65,6 +66,11 @@ class PlannerServiceStub:
                 request_serializer=scaleplan_dot_v1_dot_planner__pb2.GetFamilyRequest.SerializeToString,
                 response_deserializer=scaleplan_dot_v1_dot_planner__pb2.GetFamilyResponse.FromString,
                 _registered_method=True)
+        self.GetLaw = channel.unary_unary(
+                '/scaleplan.v1.PlannerService/GetLaw',
+                request_serializer=scaleplan_dot_v1_dot_planner__pb2.GetLawRequest.SerializeToString,
+                response_deserializer=scaleplan_dot_v1_dot_planner__pb2.GetLawResponse.FromString,
+                _registered_method=True)
         self.InferenceCost = channel.unary_unary(
                 '/scaleplan.v1.PlannerService/InferenceCost',
                 request_serializer=scaleplan_dot_v1_dot_planner__pb2.InferenceCostRequest.SerializeToString,
@@ -80,6 +86,36 @@ class PlannerServiceStub:
                 request_serializer=scaleplan_dot_v1_dot_planner__pb2.TrainingCostRequest.SerializeToString,
                 response_deserializer=scaleplan_dot_v1_dot_planner__pb2.TrainingCostResponse.FromString,
                 _registered_method=True)
+        self.PlanTraining = channel.unary_unary(
+                '/scaleplan.v1.PlannerService/PlanTraining',
+                request_serializer=scaleplan_dot_v1_dot_planner__pb2.PlanTrainingRequest.SerializeToString,
+                response_deserializer=scaleplan_dot_v1_dot_planner__pb2.PlanTrainingResponse.FromString,
+                _registered_method=True)
+        self.PlanLifetime = channel.unary_unary(
+                '/scaleplan.v1.PlannerService/PlanLifetime',
+                request_serializer=scaleplan_dot_v1_dot_planner__pb2.PlanLifetimeRequest.SerializeToString,
+                response_deserializer=scaleplan_dot_v1_dot_planner__pb2.PlanLifetimeResponse.FromString,
+                _registered_method=True)
+        self.PlanTestTime = channel.unary_unary(
+                '/scaleplan.v1.PlannerService/PlanTestTime',
+                request_serializer=scaleplan_dot_v1_dot_planner__pb2.PlanTestTimeRequest.SerializeToString,
+                response_deserializer=scaleplan_dot_v1_dot_planner__pb2.PlanTestTimeResponse.FromString,
+                _registered_method=True)
+        self.FrontierTestTime = channel.unary_stream(
+                '/scaleplan.v1.PlannerService/FrontierTestTime',
+                request_serializer=scaleplan_dot_v1_dot_planner__pb2.FrontierTestTimeRequest.SerializeToString,
+                response_deserializer=scaleplan_dot_v1_dot_planner__pb2.FrontierTestTimeResponse.FromString,
+                _registered_method=True)
+        self.PlanJoint = channel.unary_unary(
+                '/scaleplan.v1.PlannerService/PlanJoint',
+                request_serializer=scaleplan_dot_v1_dot_planner__pb2.PlanJointRequest.SerializeToString,
+                response_deserializer=scaleplan_dot_v1_dot_planner__pb2.PlanJointResponse.FromString,
+                _registered_method=True)
+        self.FrontierJoint = channel.unary_stream(
+                '/scaleplan.v1.PlannerService/FrontierJoint',
+                request_serializer=scaleplan_dot_v1_dot_planner__pb2.FrontierJointRequest.SerializeToString,
+                response_deserializer=scaleplan_dot_v1_dot_planner__pb2.FrontierJointResponse.FromString,
+                _registered_method=True)
 
 
 class PlannerServiceServicer:
@@ -90,7 +126,8 @@ class PlannerServiceServicer:
     field (`grid.gen_tokens[3]` for an element of a repeated field) and a google.rpc.ErrorInfo
     (domain "scaleplan"); an unknown catalog name is NOT_FOUND with the same details; a request
     over a server limit (sweep length) is INVALID_ARGUMENT with reason LIMIT_EXCEEDED; anything
-    unexpected is INTERNAL with a generic message.
+    unexpected is INTERNAL with a generic message. An infeasible plan is not an error: it is a
+    normal response with `feasible = false` and the constraint that makes it so in `binding`.
 
     Adding an RPC: one <Rpc>Request/<Rpc>Response pair here and one handler in
     python/scaleplan/server/service.py.
@@ -124,6 +161,13 @@ class PlannerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetLaw(self, request, context):
+        """One loss law by name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def InferenceCost(self, request, context):
         """Cost of one query in one configuration.
         """
@@ -141,6 +185,55 @@ class PlannerServiceServicer:
 
     def TrainingCost(self, request, context):
         """Cost of a training run.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PlanTraining(self, request, context):
+        """Loss-optimal parameters and tokens for a training budget, or the least compute reaching a
+        loss (scaleplan.plan_training).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PlanLifetime(self, request, context):
+        """Training plus lifetime inference at the least total cost for a loss, or the lowest loss for
+        a total budget (scaleplan.plan_lifetime).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PlanTestTime(self, request, context):
+        """Model, samples, generation length and attention that maximise accuracy within a per-query
+        budget (scaleplan.plan_test_time).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FrontierTestTime(self, request, context):
+        """The best test-time plan at every budget, each model's own best accuracy and (measured
+        accuracy) the oracle upper bound, streamed in order in chunks of budgets
+        (scaleplan.frontier_test_time). More budgets than the server's limit are refused.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PlanJoint(self, request, context):
+        """Model size, training tokens, samples, generation length and attention under one budget for
+        training plus a deployment, or the least budget reaching an accuracy (scaleplan.plan_joint).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FrontierJoint(self, request, context):
+        """The joint plan at every budget, streamed in order in chunks of budgets
+        (scaleplan.frontier_joint). More budgets than the server's limit are refused.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -169,6 +262,11 @@ def add_PlannerServiceServicer_to_server(servicer, server):
                     request_deserializer=scaleplan_dot_v1_dot_planner__pb2.GetFamilyRequest.FromString,
                     response_serializer=scaleplan_dot_v1_dot_planner__pb2.GetFamilyResponse.SerializeToString,
             ),
+            'GetLaw': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLaw,
+                    request_deserializer=scaleplan_dot_v1_dot_planner__pb2.GetLawRequest.FromString,
+                    response_serializer=scaleplan_dot_v1_dot_planner__pb2.GetLawResponse.SerializeToString,
+            ),
             'InferenceCost': grpc.unary_unary_rpc_method_handler(
                     servicer.InferenceCost,
                     request_deserializer=scaleplan_dot_v1_dot_planner__pb2.InferenceCostRequest.FromString,
@@ -183,6 +281,36 @@ def add_PlannerServiceServicer_to_server(servicer, server):
                     servicer.TrainingCost,
                     request_deserializer=scaleplan_dot_v1_dot_planner__pb2.TrainingCostRequest.FromString,
                     response_serializer=scaleplan_dot_v1_dot_planner__pb2.TrainingCostResponse.SerializeToString,
+            ),
+            'PlanTraining': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlanTraining,
+                    request_deserializer=scaleplan_dot_v1_dot_planner__pb2.PlanTrainingRequest.FromString,
+                    response_serializer=scaleplan_dot_v1_dot_planner__pb2.PlanTrainingResponse.SerializeToString,
+            ),
+            'PlanLifetime': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlanLifetime,
+                    request_deserializer=scaleplan_dot_v1_dot_planner__pb2.PlanLifetimeRequest.FromString,
+                    response_serializer=scaleplan_dot_v1_dot_planner__pb2.PlanLifetimeResponse.SerializeToString,
+            ),
+            'PlanTestTime': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlanTestTime,
+                    request_deserializer=scaleplan_dot_v1_dot_planner__pb2.PlanTestTimeRequest.FromString,
+                    response_serializer=scaleplan_dot_v1_dot_planner__pb2.PlanTestTimeResponse.SerializeToString,
+            ),
+            'FrontierTestTime': grpc.unary_stream_rpc_method_handler(
+                    servicer.FrontierTestTime,
+                    request_deserializer=scaleplan_dot_v1_dot_planner__pb2.FrontierTestTimeRequest.FromString,
+                    response_serializer=scaleplan_dot_v1_dot_planner__pb2.FrontierTestTimeResponse.SerializeToString,
+            ),
+            'PlanJoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlanJoint,
+                    request_deserializer=scaleplan_dot_v1_dot_planner__pb2.PlanJointRequest.FromString,
+                    response_serializer=scaleplan_dot_v1_dot_planner__pb2.PlanJointResponse.SerializeToString,
+            ),
+            'FrontierJoint': grpc.unary_stream_rpc_method_handler(
+                    servicer.FrontierJoint,
+                    request_deserializer=scaleplan_dot_v1_dot_planner__pb2.FrontierJointRequest.FromString,
+                    response_serializer=scaleplan_dot_v1_dot_planner__pb2.FrontierJointResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -200,7 +328,8 @@ class PlannerService:
     field (`grid.gen_tokens[3]` for an element of a repeated field) and a google.rpc.ErrorInfo
     (domain "scaleplan"); an unknown catalog name is NOT_FOUND with the same details; a request
     over a server limit (sweep length) is INVALID_ARGUMENT with reason LIMIT_EXCEEDED; anything
-    unexpected is INTERNAL with a generic message.
+    unexpected is INTERNAL with a generic message. An infeasible plan is not an error: it is a
+    normal response with `feasible = false` and the constraint that makes it so in `binding`.
 
     Adding an RPC: one <Rpc>Request/<Rpc>Response pair here and one handler in
     python/scaleplan/server/service.py.
@@ -315,6 +444,33 @@ class PlannerService:
             _registered_method=True)
 
     @staticmethod
+    def GetLaw(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scaleplan.v1.PlannerService/GetLaw',
+            scaleplan_dot_v1_dot_planner__pb2.GetLawRequest.SerializeToString,
+            scaleplan_dot_v1_dot_planner__pb2.GetLawResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def InferenceCost(request,
             target,
             options=(),
@@ -385,6 +541,168 @@ class PlannerService:
             '/scaleplan.v1.PlannerService/TrainingCost',
             scaleplan_dot_v1_dot_planner__pb2.TrainingCostRequest.SerializeToString,
             scaleplan_dot_v1_dot_planner__pb2.TrainingCostResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PlanTraining(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scaleplan.v1.PlannerService/PlanTraining',
+            scaleplan_dot_v1_dot_planner__pb2.PlanTrainingRequest.SerializeToString,
+            scaleplan_dot_v1_dot_planner__pb2.PlanTrainingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PlanLifetime(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scaleplan.v1.PlannerService/PlanLifetime',
+            scaleplan_dot_v1_dot_planner__pb2.PlanLifetimeRequest.SerializeToString,
+            scaleplan_dot_v1_dot_planner__pb2.PlanLifetimeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PlanTestTime(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scaleplan.v1.PlannerService/PlanTestTime',
+            scaleplan_dot_v1_dot_planner__pb2.PlanTestTimeRequest.SerializeToString,
+            scaleplan_dot_v1_dot_planner__pb2.PlanTestTimeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FrontierTestTime(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/scaleplan.v1.PlannerService/FrontierTestTime',
+            scaleplan_dot_v1_dot_planner__pb2.FrontierTestTimeRequest.SerializeToString,
+            scaleplan_dot_v1_dot_planner__pb2.FrontierTestTimeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PlanJoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scaleplan.v1.PlannerService/PlanJoint',
+            scaleplan_dot_v1_dot_planner__pb2.PlanJointRequest.SerializeToString,
+            scaleplan_dot_v1_dot_planner__pb2.PlanJointResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FrontierJoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/scaleplan.v1.PlannerService/FrontierJoint',
+            scaleplan_dot_v1_dot_planner__pb2.FrontierJointRequest.SerializeToString,
+            scaleplan_dot_v1_dot_planner__pb2.FrontierJointResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -34,7 +34,8 @@ class PlannerServiceStub:
     field (`grid.gen_tokens[3]` for an element of a repeated field) and a google.rpc.ErrorInfo
     (domain "scaleplan"); an unknown catalog name is NOT_FOUND with the same details; a request
     over a server limit (sweep length) is INVALID_ARGUMENT with reason LIMIT_EXCEEDED; anything
-    unexpected is INTERNAL with a generic message.
+    unexpected is INTERNAL with a generic message. An infeasible plan is not an error: it is a
+    normal response with `feasible = false` and the constraint that makes it so in `binding`.
 
     Adding an RPC: one <Rpc>Request/<Rpc>Response pair here and one handler in
     python/scaleplan/server/service.py.
@@ -52,6 +53,8 @@ class PlannerServiceStub:
     """One hardware entry by name."""
     GetFamily: _grpc.UnaryUnaryMultiCallable[_planner_pb2.GetFamilyRequest, _planner_pb2.GetFamilyResponse]
     """One family by name."""
+    GetLaw: _grpc.UnaryUnaryMultiCallable[_planner_pb2.GetLawRequest, _planner_pb2.GetLawResponse]
+    """One loss law by name."""
     InferenceCost: _grpc.UnaryUnaryMultiCallable[_planner_pb2.InferenceCostRequest, _planner_pb2.InferenceCostResponse]
     """Cost of one query in one configuration."""
     InferenceCostSweep: _grpc.UnaryStreamMultiCallable[_planner_pb2.InferenceCostSweepRequest, _planner_pb2.InferenceCostSweepResponse]
@@ -60,6 +63,31 @@ class PlannerServiceStub:
     """
     TrainingCost: _grpc.UnaryUnaryMultiCallable[_planner_pb2.TrainingCostRequest, _planner_pb2.TrainingCostResponse]
     """Cost of a training run."""
+    PlanTraining: _grpc.UnaryUnaryMultiCallable[_planner_pb2.PlanTrainingRequest, _planner_pb2.PlanTrainingResponse]
+    """Loss-optimal parameters and tokens for a training budget, or the least compute reaching a
+    loss (scaleplan.plan_training).
+    """
+    PlanLifetime: _grpc.UnaryUnaryMultiCallable[_planner_pb2.PlanLifetimeRequest, _planner_pb2.PlanLifetimeResponse]
+    """Training plus lifetime inference at the least total cost for a loss, or the lowest loss for
+    a total budget (scaleplan.plan_lifetime).
+    """
+    PlanTestTime: _grpc.UnaryUnaryMultiCallable[_planner_pb2.PlanTestTimeRequest, _planner_pb2.PlanTestTimeResponse]
+    """Model, samples, generation length and attention that maximise accuracy within a per-query
+    budget (scaleplan.plan_test_time).
+    """
+    FrontierTestTime: _grpc.UnaryStreamMultiCallable[_planner_pb2.FrontierTestTimeRequest, _planner_pb2.FrontierTestTimeResponse]
+    """The best test-time plan at every budget, each model's own best accuracy and (measured
+    accuracy) the oracle upper bound, streamed in order in chunks of budgets
+    (scaleplan.frontier_test_time). More budgets than the server's limit are refused.
+    """
+    PlanJoint: _grpc.UnaryUnaryMultiCallable[_planner_pb2.PlanJointRequest, _planner_pb2.PlanJointResponse]
+    """Model size, training tokens, samples, generation length and attention under one budget for
+    training plus a deployment, or the least budget reaching an accuracy (scaleplan.plan_joint).
+    """
+    FrontierJoint: _grpc.UnaryStreamMultiCallable[_planner_pb2.FrontierJointRequest, _planner_pb2.FrontierJointResponse]
+    """The joint plan at every budget, streamed in order in chunks of budgets
+    (scaleplan.frontier_joint). More budgets than the server's limit are refused.
+    """
 
 @_typing.type_check_only
 class PlannerServiceAsyncStub(PlannerServiceStub):
@@ -70,7 +98,8 @@ class PlannerServiceAsyncStub(PlannerServiceStub):
     field (`grid.gen_tokens[3]` for an element of a repeated field) and a google.rpc.ErrorInfo
     (domain "scaleplan"); an unknown catalog name is NOT_FOUND with the same details; a request
     over a server limit (sweep length) is INVALID_ARGUMENT with reason LIMIT_EXCEEDED; anything
-    unexpected is INTERNAL with a generic message.
+    unexpected is INTERNAL with a generic message. An infeasible plan is not an error: it is a
+    normal response with `feasible = false` and the constraint that makes it so in `binding`.
 
     Adding an RPC: one <Rpc>Request/<Rpc>Response pair here and one handler in
     python/scaleplan/server/service.py.
@@ -85,6 +114,8 @@ class PlannerServiceAsyncStub(PlannerServiceStub):
     """One hardware entry by name."""
     GetFamily: _aio.UnaryUnaryMultiCallable[_planner_pb2.GetFamilyRequest, _planner_pb2.GetFamilyResponse]  # type: ignore[assignment]
     """One family by name."""
+    GetLaw: _aio.UnaryUnaryMultiCallable[_planner_pb2.GetLawRequest, _planner_pb2.GetLawResponse]  # type: ignore[assignment]
+    """One loss law by name."""
     InferenceCost: _aio.UnaryUnaryMultiCallable[_planner_pb2.InferenceCostRequest, _planner_pb2.InferenceCostResponse]  # type: ignore[assignment]
     """Cost of one query in one configuration."""
     InferenceCostSweep: _aio.UnaryStreamMultiCallable[_planner_pb2.InferenceCostSweepRequest, _planner_pb2.InferenceCostSweepResponse]  # type: ignore[assignment]
@@ -93,6 +124,31 @@ class PlannerServiceAsyncStub(PlannerServiceStub):
     """
     TrainingCost: _aio.UnaryUnaryMultiCallable[_planner_pb2.TrainingCostRequest, _planner_pb2.TrainingCostResponse]  # type: ignore[assignment]
     """Cost of a training run."""
+    PlanTraining: _aio.UnaryUnaryMultiCallable[_planner_pb2.PlanTrainingRequest, _planner_pb2.PlanTrainingResponse]  # type: ignore[assignment]
+    """Loss-optimal parameters and tokens for a training budget, or the least compute reaching a
+    loss (scaleplan.plan_training).
+    """
+    PlanLifetime: _aio.UnaryUnaryMultiCallable[_planner_pb2.PlanLifetimeRequest, _planner_pb2.PlanLifetimeResponse]  # type: ignore[assignment]
+    """Training plus lifetime inference at the least total cost for a loss, or the lowest loss for
+    a total budget (scaleplan.plan_lifetime).
+    """
+    PlanTestTime: _aio.UnaryUnaryMultiCallable[_planner_pb2.PlanTestTimeRequest, _planner_pb2.PlanTestTimeResponse]  # type: ignore[assignment]
+    """Model, samples, generation length and attention that maximise accuracy within a per-query
+    budget (scaleplan.plan_test_time).
+    """
+    FrontierTestTime: _aio.UnaryStreamMultiCallable[_planner_pb2.FrontierTestTimeRequest, _planner_pb2.FrontierTestTimeResponse]  # type: ignore[assignment]
+    """The best test-time plan at every budget, each model's own best accuracy and (measured
+    accuracy) the oracle upper bound, streamed in order in chunks of budgets
+    (scaleplan.frontier_test_time). More budgets than the server's limit are refused.
+    """
+    PlanJoint: _aio.UnaryUnaryMultiCallable[_planner_pb2.PlanJointRequest, _planner_pb2.PlanJointResponse]  # type: ignore[assignment]
+    """Model size, training tokens, samples, generation length and attention under one budget for
+    training plus a deployment, or the least budget reaching an accuracy (scaleplan.plan_joint).
+    """
+    FrontierJoint: _aio.UnaryStreamMultiCallable[_planner_pb2.FrontierJointRequest, _planner_pb2.FrontierJointResponse]  # type: ignore[assignment]
+    """The joint plan at every budget, streamed in order in chunks of budgets
+    (scaleplan.frontier_joint). More budgets than the server's limit are refused.
+    """
 
 class PlannerServiceServicer(metaclass=_abc_1.ABCMeta):
     """The scaleplan planning service: the same Rust core as the Python API and the CLI, so the
@@ -102,7 +158,8 @@ class PlannerServiceServicer(metaclass=_abc_1.ABCMeta):
     field (`grid.gen_tokens[3]` for an element of a repeated field) and a google.rpc.ErrorInfo
     (domain "scaleplan"); an unknown catalog name is NOT_FOUND with the same details; a request
     over a server limit (sweep length) is INVALID_ARGUMENT with reason LIMIT_EXCEEDED; anything
-    unexpected is INTERNAL with a generic message.
+    unexpected is INTERNAL with a generic message. An infeasible plan is not an error: it is a
+    normal response with `feasible = false` and the constraint that makes it so in `binding`.
 
     Adding an RPC: one <Rpc>Request/<Rpc>Response pair here and one handler in
     python/scaleplan/server/service.py.
@@ -141,6 +198,14 @@ class PlannerServiceServicer(metaclass=_abc_1.ABCMeta):
         """One family by name."""
 
     @_abc_1.abstractmethod
+    def GetLaw(
+        self,
+        request: _planner_pb2.GetLawRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planner_pb2.GetLawResponse, _abc.Awaitable[_planner_pb2.GetLawResponse]]:
+        """One loss law by name."""
+
+    @_abc_1.abstractmethod
     def InferenceCost(
         self,
         request: _planner_pb2.InferenceCostRequest,
@@ -165,5 +230,66 @@ class PlannerServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_planner_pb2.TrainingCostResponse, _abc.Awaitable[_planner_pb2.TrainingCostResponse]]:
         """Cost of a training run."""
+
+    @_abc_1.abstractmethod
+    def PlanTraining(
+        self,
+        request: _planner_pb2.PlanTrainingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planner_pb2.PlanTrainingResponse, _abc.Awaitable[_planner_pb2.PlanTrainingResponse]]:
+        """Loss-optimal parameters and tokens for a training budget, or the least compute reaching a
+        loss (scaleplan.plan_training).
+        """
+
+    @_abc_1.abstractmethod
+    def PlanLifetime(
+        self,
+        request: _planner_pb2.PlanLifetimeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planner_pb2.PlanLifetimeResponse, _abc.Awaitable[_planner_pb2.PlanLifetimeResponse]]:
+        """Training plus lifetime inference at the least total cost for a loss, or the lowest loss for
+        a total budget (scaleplan.plan_lifetime).
+        """
+
+    @_abc_1.abstractmethod
+    def PlanTestTime(
+        self,
+        request: _planner_pb2.PlanTestTimeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planner_pb2.PlanTestTimeResponse, _abc.Awaitable[_planner_pb2.PlanTestTimeResponse]]:
+        """Model, samples, generation length and attention that maximise accuracy within a per-query
+        budget (scaleplan.plan_test_time).
+        """
+
+    @_abc_1.abstractmethod
+    def FrontierTestTime(
+        self,
+        request: _planner_pb2.FrontierTestTimeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_planner_pb2.FrontierTestTimeResponse], _abc.AsyncIterator[_planner_pb2.FrontierTestTimeResponse]]:
+        """The best test-time plan at every budget, each model's own best accuracy and (measured
+        accuracy) the oracle upper bound, streamed in order in chunks of budgets
+        (scaleplan.frontier_test_time). More budgets than the server's limit are refused.
+        """
+
+    @_abc_1.abstractmethod
+    def PlanJoint(
+        self,
+        request: _planner_pb2.PlanJointRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planner_pb2.PlanJointResponse, _abc.Awaitable[_planner_pb2.PlanJointResponse]]:
+        """Model size, training tokens, samples, generation length and attention under one budget for
+        training plus a deployment, or the least budget reaching an accuracy (scaleplan.plan_joint).
+        """
+
+    @_abc_1.abstractmethod
+    def FrontierJoint(
+        self,
+        request: _planner_pb2.FrontierJointRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_planner_pb2.FrontierJointResponse], _abc.AsyncIterator[_planner_pb2.FrontierJointResponse]]:
+        """The joint plan at every budget, streamed in order in chunks of budgets
+        (scaleplan.frontier_joint). More budgets than the server's limit are refused.
+        """
 
 def add_PlannerServiceServicer_to_server(servicer: PlannerServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

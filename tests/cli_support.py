@@ -5,11 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 TIMEOUT_S = 120
@@ -63,3 +66,19 @@ def png_ok(path: Path) -> None:
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(data) > 10_000, len(data)
+
+
+def assert_plan_row(row: dict[str, Any], plan: Any) -> None:
+    """A JSON line (or a parsed CSV row, as text) holds every field of a scalar plan."""
+    for name, value in plan.to_dict().items():
+        got = row[name]
+        if isinstance(got, str) and not isinstance(value, str):
+            got = None if got == "" else {"true": True, "false": False}.get(got, got)
+            if isinstance(value, float) and got is not None:
+                got = float(got)
+        if value is None or (isinstance(value, float) and not math.isfinite(value)):
+            assert got in (None, float("inf")), name
+        elif isinstance(value, float):
+            assert got == pytest.approx(value, rel=1e-12, abs=0), name
+        else:
+            assert got == value, name

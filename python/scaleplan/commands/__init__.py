@@ -4,21 +4,22 @@ plots (:mod:`._plot`) and error handling (:mod:`._common`).
 
 A module exposes ``register(subparsers)``, which adds its subparser and sets ``func``; list it in
 :data:`COMMANDS`. Planner kinds (``plan test-time``, ``plan joint``) register in
-``commands.plan.PLANNERS``; figures in ``commands.plot.PLOTS``; a ``frontier`` command joins
-:data:`COMMANDS` when the test-time and joint planners and their frontiers exist.
+``commands.plan.PLANNERS``, their frontiers in ``commands.frontier.FRONTIERS``; figures in
+``commands.plot.PLOTS``. Planner options and output are shared through :mod:`._planning`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from scaleplan.commands import catalog, cost, plan, plot, sweep
+from scaleplan.commands import catalog, cost, frontier, plan, plot, sweep
 from scaleplan.commands._common import Subparsers, describe
 
 COMMANDS: list[Callable[[Subparsers], None]] = [
     catalog.register,
     cost.register,
     plan.register,
+    frontier.register,
     sweep.register,
     plot.register,
 ]

@@ -1,67 +1,53 @@
 """``scaleplan plan <planner>``: the planners of :mod:`scaleplan.plan`, one subcommand each.
 
 Every goal (budget or target) may be a list or a range; all of them are solved in one call to the
-planner. Planners register through :data:`PLANNERS`: the test-time and joint planners get their
-``plan test-time`` / ``plan joint`` subcommands there when their Python API lands, reusing
-:func:`add_plan_options` and :func:`emit` (and ``_plot.allocation`` or a plot of their own).
+planner. Planners register through :data:`PLANNERS`; the test-time and joint planners live in
+:mod:`.testtime` and :mod:`.joint`. All share :mod:`._planning` (options, :func:`emit`).
 """
 
 from __future__ import annotations
 
 import argparse
-import inspect
 import sys
 import typing
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 
 from scaleplan import _format as fmt
 from scaleplan._arrays import FloatArray
-from scaleplan.commands import _common, _parse, _plot, _pricing
-from scaleplan.commands._output import RowWriter
-from scaleplan.plan import Plan, Unit, plan_lifetime, plan_training
-
-Column = tuple[str, str, Callable[[float], str]]
-"""A table column: field, header, how to render the value."""
-
-
-def _default(fn: Callable[..., Any], name: str) -> Any:
-    """A façade argument's default, so help text never restates it by hand."""
-    return inspect.signature(fn).parameters[name].default
+from scaleplan.commands import _common, _parse, _plot, _pricing, joint, testtime
+from scaleplan.commands._planning import (
+    Column,
+    add_plan_options,
+    default,
+    emit,
+    loss,
+    optional_number,
+    ratio,
+)
+from scaleplan.plan import Unit, plan_lifetime, plan_training
 
 
 def register(sub: _common.Subparsers) -> None:
     p = sub.add_parser(
         "plan",
-        help="plan training or a model's lifetime (training + inference)",
+        help="plan training, a model's lifetime, test-time compute, or training and serving "
+        "together",
         description="Solve a planning problem. Goals take lists and ranges (1e18:1e26:30); "
         "every goal is solved in one call. Exit 1 with --require-feasible when a plan is "
         "infeasible.",
         epilog="examples:\n  scaleplan plan training --budget 1e21,1e23\n"
         "  scaleplan plan lifetime --target-loss 2.1 --queries 1e10 --prompt-tokens 512 "
-        "--gen-tokens 1024\n\nplanners: " + ", ".join(name for name, _ in PLANNERS),
+        "--gen-tokens 1024\n"
+        "  scaleplan plan test-time --budget 1e15,1e16,1e17 --attention dense,topk:1024\n"
+        "  scaleplan plan joint --budget 2e5gpu-h --queries 1e9 --explain\n\nplanners: "
+        + ", ".join(name for name, _ in PLANNERS),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     planners = p.add_subparsers(dest="planner", required=True, metavar="PLANNER")
     for _, add in PLANNERS:
         add(planners)
-
-
-def add_plan_options(p: argparse.ArgumentParser) -> None:
-    """Options every planner subcommand has."""
-    p.add_argument("--explain", action="store_true", help="say in words what each plan means")
-    p.add_argument(
-        "--require-feasible", action="store_true", help="exit 1 when any plan is infeasible"
-    )
-    p.add_argument(
-        "--plot",
-        metavar="FILE",
-        help="write the allocation (params, tokens, tokens/param) against the goal to "
-        "FILE.png or FILE.svg",
-    )
-    _common.add_format_options(p, what="plans")
 
 
 # ---- plan training ---------------------------------------------------------------------------
@@ -85,7 +71,7 @@ def add_training(planners: _common.Subparsers) -> None:
     goal.add_argument("--budget", metavar="FLOPS", help="training FLOPs (list or range)")
     goal.add_argument("--target-loss", metavar="LOSS", help="loss to reach (list or range)")
     p.add_argument(
-        "--law", default=_default(plan_training, "law"), help="loss law (default: %(default)s)"
+        "--law", default=default(plan_training, "law"), help="loss law (default: %(default)s)"
     )
     p.add_argument("--unique-tokens", metavar="TOKENS", help="unique data available")
     p.add_argument("--r-star", metavar="R", help="repetition constant R* (default: 15.387756)")
@@ -102,26 +88,26 @@ def run_training(args: argparse.Namespace) -> int:
         goal_name, label = "target_loss", "target loss"
         goals = _parse.values("--target-loss", args.target_loss)
     _plot.check_path("--plot", args.plot, need_points=len(goals))
-    unique = _number("--unique-tokens", args.unique_tokens)
+    unique = optional_number("--unique-tokens", args.unique_tokens)
     plan = plan_training(
         budget_flops=goals if goal_name == "budget_flops" else None,
         target_loss=goals if goal_name == "target_loss" else None,
         law=args.law,
         unique_tokens=unique,
-        r_star=_number("--r-star", args.r_star),
+        r_star=optional_number("--r-star", args.r_star),
     )
     plans = [plan.at(i) for i in range(len(goals))]
     inputs = [{goal_name: g} for g in goals.tolist()]
     caption = f"Training plans, law {plan.law}" + (
         f", {fmt.si(unique)} unique tokens" if unique is not None else ""
     )
-    goal_render = (lambda v: fmt.si(v, "FLOP")) if goal_name == "budget_flops" else _loss
+    goal_render = (lambda v: fmt.si(v, "FLOP")) if goal_name == "budget_flops" else loss
     columns: list[Column] = [
         (goal_name, label, goal_render),
         ("params", "params", fmt.si),
         ("tokens", "tokens", fmt.si),
-        ("tokens_per_param", "tokens/param", _ratio),
-        ("loss", "loss", _loss),
+        ("tokens_per_param", "tokens/param", ratio),
+        ("loss", "loss", loss),
         ("compute_flops", "compute", lambda v: fmt.si(v, "FLOP")),
     ]
     code = emit(args, plans, inputs, [goal_name], columns, caption)
@@ -177,7 +163,7 @@ def add_lifetime(planners: _common.Subparsers) -> None:
     p.add_argument("--gen-tokens", required=True, metavar="TOKENS", help="per sample")
     p.add_argument("--samples", default="1", metavar="K", help="per query (default: 1)")
     p.add_argument(
-        "--law", default=_default(plan_lifetime, "law"), help="loss law (default: %(default)s)"
+        "--law", default=default(plan_lifetime, "law"), help="loss law (default: %(default)s)"
     )
     p.add_argument("--hardware", help="price inference on this hardware (needs --family)")
     p.add_argument("--family", help="model family interpolated over N (needs --hardware)")
@@ -239,8 +225,8 @@ def run_lifetime(args: argparse.Namespace) -> int:
         family=args.family,
         unit=typing.cast(Unit, unit),
         attention=args.attention,
-        kv_budget=_number("--kv-budget", args.kv_budget),
-        block_size=_number("--block-size", args.block_size),
+        kv_budget=optional_number("--kv-budget", args.kv_budget),
+        block_size=optional_number("--block-size", args.block_size),
         batch="max" if batch.mode == "max" else None if batch.sizes is None else batch.sizes[0],
         prefix_sharing=args.prefix_sharing,
         prefill=args.prefill,
@@ -250,13 +236,13 @@ def run_lifetime(args: argparse.Namespace) -> int:
         compute_dtype=args.compute_dtype,
         gpus=_parse.whole("--gpus", args.gpus),
         train_hardware=args.train_hardware,
-        train_mfu=_number("--train-mfu", args.train_mfu),
-        train_usd_per_hour=_number("--train-usd-per-hour", args.train_usd_per_hour),
-        infer_usd_per_hour=_number("--infer-usd-per-hour", args.infer_usd_per_hour),
-        unique_tokens=_number("--unique-tokens", args.unique_tokens),
-        r_star=_number("--r-star", args.r_star),
-        min_params=_number("--min-params", args.min_params),
-        max_params=_number("--max-params", args.max_params),
+        train_mfu=optional_number("--train-mfu", args.train_mfu),
+        train_usd_per_hour=optional_number("--train-usd-per-hour", args.train_usd_per_hour),
+        infer_usd_per_hour=optional_number("--infer-usd-per-hour", args.infer_usd_per_hour),
+        unique_tokens=optional_number("--unique-tokens", args.unique_tokens),
+        r_star=optional_number("--r-star", args.r_star),
+        min_params=optional_number("--min-params", args.min_params),
+        max_params=optional_number("--max-params", args.max_params),
     )
     shape = tuple(len(a) for a in axes.values())
     index = list(np.ndindex(shape))
@@ -279,14 +265,14 @@ def run_lifetime(args: argparse.Namespace) -> int:
     def cost(v: float) -> str:
         return fmt.quantity(v, unit)
 
-    goal_render = cost if goal_name == "budget" else _loss
+    goal_render = cost if goal_name == "budget" else loss
     columns: list[Column] = [(goal_name, goal_name.replace("_", " "), goal_render)]
     columns += [(n, n.replace("_", " "), fmt.count) for n in varying]
     columns += [
         ("params", "params", fmt.si),
         ("tokens", "tokens", fmt.si),
-        ("tokens_per_param", "tokens/param", _ratio),
-        ("loss", "loss", _loss),
+        ("tokens_per_param", "tokens/param", ratio),
+        ("loss", "loss", loss),
         ("training_cost", "training", cost),
         ("inference_cost", "inference", cost),
         ("total_cost", "total", cost),
@@ -311,68 +297,12 @@ def run_lifetime(args: argparse.Namespace) -> int:
     return code
 
 
-# ---- shared ----------------------------------------------------------------------------------
+# ---- registration --------------------------------------------------------------------------
 
 PLANNERS: list[tuple[str, Callable[[_common.Subparsers], None]]] = [
     ("training", add_training),
     ("lifetime", add_lifetime),
+    ("test-time", testtime.add_plan),
+    ("joint", joint.add_plan),
 ]
-"""(name, register) per planner; test-time and joint join when their planners exist."""
-
-
-def emit(
-    args: argparse.Namespace,
-    plans: Sequence[Plan],
-    inputs: Sequence[Mapping[str, Any]],
-    input_fields: list[str],
-    columns: list[Column],
-    caption: str,
-) -> int:
-    """Print plans as a table (with ``--explain``, each plan in words after it), JSON lines or
-    CSV (with ``--explain``, an ``explanation`` field); exit 1 under ``--require-feasible`` if
-    any plan is infeasible."""
-    style = _common.output_format(args)
-    records = [{**i, **p.to_dict()} for i, p in zip(inputs, plans, strict=True)]
-    if style == "table":
-        header = [c[1] for c in columns] + ["binding"]
-        rows = []
-        for r in records:
-            cells = [
-                render(float(r[name])) if r["feasible"] or name in input_fields else "-"
-                for name, _, render in columns
-            ]
-            cells.append(str(r["binding"]) + ("" if r["feasible"] else " (infeasible)"))
-            rows.append(cells)
-        print(caption + ".")
-        print(fmt.table(header, rows, align="r" * len(columns) + "l"))
-        if args.explain:
-            print()
-            for p in plans:
-                print(p.explain())
-    else:
-        fields = input_fields + list(plans[0].to_dict()) + (["explanation"] if args.explain else [])
-        if args.explain:
-            for r, p in zip(records, plans, strict=True):
-                r["explanation"] = p.explain()
-        RowWriter(sys.stdout, style, fields).write_rows(records)
-    infeasible = [p for p in plans if not p.feasible]
-    if args.require_feasible and infeasible:
-        why = sorted({str(p.binding) for p in infeasible})
-        print(
-            f"scaleplan: {len(infeasible)} of {len(plans)} plans infeasible ({', '.join(why)})",
-            file=sys.stderr,
-        )
-        return _common.EXIT_INFEASIBLE
-    return _common.EXIT_OK
-
-
-def _number(option: str, text: str | None) -> float | None:
-    return None if text is None else _parse.number(option, text)
-
-
-def _loss(v: float) -> str:
-    return f"{v:.4f}"
-
-
-def _ratio(v: float) -> str:
-    return f"{v:.1f}"
+"""(name, register) per planner."""

@@ -1,6 +1,5 @@
 """``scaleplan plot <figure>``: figures that are not a by-product of one plan. Figures register
-through :data:`PLOTS` (the test-time frontier and accuracy-against-budget plots join when their
-planners exist)."""
+through :data:`PLOTS` (the test-time ones live in :mod:`.testtime`)."""
 
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ import numpy as np
 
 from scaleplan import _format as fmt
 from scaleplan.catalog import family, model
-from scaleplan.commands import _common, _parse, _plot, _pricing
+from scaleplan.commands import _common, _parse, _plot, _pricing, testtime
 
 
 def register(sub: _common.Subparsers) -> None:
@@ -21,8 +20,9 @@ def register(sub: _common.Subparsers) -> None:
         "plot",
         help="draw a figure (PNG or SVG)",
         description="Draw a figure to --out FILE.png or FILE.svg.",
-        epilog="examples:\n  scaleplan plot iso-cost --out iso.png\n\nfigures: "
-        + ", ".join(name for name, _ in PLOTS),
+        epilog="examples:\n  scaleplan plot iso-cost --out iso.png\n"
+        "  scaleplan plot accuracy --budgets 1e13:1e19:120 --no-prefill --out accuracy.png\n\n"
+        "figures: " + ", ".join(name for name, _ in PLOTS),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     figures = p.add_subparsers(dest="figure", required=True, metavar="FIGURE")
@@ -146,7 +146,7 @@ def draw_iso_cost(
     line_levels = np.logspace(lo, hi, hi - lo + 1)
     norm = LogNorm(10.0**lo, 10.0**hi)
     x, y = np.meshgrid(params, gen)
-    prefix = _common_prefix(members)
+    prefix = _plot.common_prefix(members)
     for ax, z, title, unit in (
         (axes[0], flops, "priced in FLOPs", "FLOPs"),
         (axes[1], eflops, "priced in eFLOPs = FLOPs + I x bytes read", "eFLOPs"),
@@ -169,15 +169,9 @@ def draw_iso_cost(
     _plot.save(fig, path)
 
 
-def _common_prefix(names: list[str]) -> str:
-    """``qwen3-0.6b``, ``qwen3-8b`` -> ``qwen3-``: the shared stem, cut after a dash."""
-    stem = names[0]
-    for n in names[1:]:
-        while not n.startswith(stem):
-            stem = stem[:-1]
-    cut = stem.rfind("-")
-    return stem[: cut + 1] if cut >= 0 else ""
-
-
-PLOTS: list[tuple[str, Callable[[_common.Subparsers], None]]] = [("iso-cost", add_iso_cost)]
+PLOTS: list[tuple[str, Callable[[_common.Subparsers], None]]] = [
+    ("iso-cost", add_iso_cost),
+    ("test-time-frontier", testtime.add_frontier_plot),
+    ("accuracy", testtime.add_accuracy_plot),
+]
 """(name, register) per figure."""

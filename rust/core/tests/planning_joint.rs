@@ -168,6 +168,12 @@ fn cheapest_plan_reaching_a_target_and_infeasible_targets() {
     let q = solver.cheapest(0.99).unwrap();
     assert!(!q.feasible);
     assert_eq!(q.binding, Constraint::TargetAccuracy);
+    assert!(
+        q.accuracy > 0.5 && q.accuracy < 0.99,
+        "the cap is reported: {}",
+        q.accuracy
+    );
+    assert_eq!((q.total_cost, q.params, q.tokens), (0.0, 0.0, 0.0));
 }
 
 #[test]

@@ -240,3 +240,55 @@ fn infeasible_requests_name_the_constraint() {
         .unwrap_err();
     assert_eq!(err.field(), "budget");
 }
+
+/// Equal accuracy goes to the cheaper configuration: where memory caps samples and length
+/// whatever the attention, dense and top-k reach the same accuracy (to rounding in the length
+/// search) and the plan must not take dense attention at eight times the cost.
+#[test]
+fn ties_go_to_the_cheaper_configuration() {
+    let cands = candidates();
+    let topk = Attention::TopK { budget: 1024.0 };
+    let both = kinetics(BudgetUnit::Eflops, vec![Attention::Dense, topk], 64);
+    let sparse = kinetics(BudgetUnit::Eflops, vec![topk], 64);
+    let (b, s) = (
+        TestTimeSolver::new(&cands, &both).unwrap(),
+        TestTimeSolver::new(&cands, &sparse).unwrap(),
+    );
+    for i in 0..13 {
+        let budget = 10f64.powf(17.0 + 2.0 * i as f64 / 12.0);
+        let (pb, ps) = (b.plan(budget).unwrap(), s.plan(budget).unwrap());
+        assert!(pb.accuracy >= ps.accuracy - 1e-12, "{budget:e}");
+        if (pb.accuracy - ps.accuracy).abs() <= 1e-12 {
+            assert!(
+                pb.cost <= ps.cost * (1.0 + 1e-9),
+                "{budget:e}: {:?} costs {:e}, top-k alone {:e} for the same accuracy",
+                both.attention[pb.attention],
+                pb.cost,
+                ps.cost
+            );
+        }
+    }
+}
+
+#[test]
+fn contradictory_options_are_errors_naming_the_field() {
+    let cands = candidates();
+    let opt = kinetics(BudgetUnit::Eflops, vec![Attention::Dense], 4);
+    let bad = TestTimeOptions {
+        min_gen_tokens: 4096.0,
+        max_gen_tokens: Some(1024.0),
+        ..opt.clone()
+    };
+    assert_eq!(
+        TestTimeSolver::new(&cands, &bad).err().unwrap().field(),
+        "max_gen_tokens"
+    );
+    let bad = TestTimeOptions {
+        usd_per_hour: Some(-3.0),
+        ..opt
+    };
+    assert_eq!(
+        TestTimeSolver::new(&cands, &bad).err().unwrap().field(),
+        "usd_per_hour"
+    );
+}

@@ -424,11 +424,14 @@ impl<'a> JointSolver<'a> {
         while !reaches(hi) {
             hi += 4.0;
             if hi > cap {
+                // Unreachable: report the accuracy the law caps at, not the absurd budget
+                // that was tried.
                 let best = self.plan(cap.exp())?;
                 return Ok(JointPlan {
-                    feasible: false,
-                    binding: Constraint::TargetAccuracy,
-                    ..best
+                    accuracy: best.accuracy,
+                    loss: best.loss,
+                    mu_inf: best.mu_inf,
+                    ..JointPlan::none(Constraint::TargetAccuracy)
                 });
             }
         }

@@ -52,6 +52,10 @@ impl BudgetUnit {
     }
 }
 
+/// Accuracies closer than this are equal when choosing between configurations; the cheaper
+/// one wins.
+const ACCURACY_TIE: f64 = 1e-12;
+
 #[derive(Debug, Clone)]
 pub struct TestTimeOptions {
     pub hardware: Hardware,
@@ -145,6 +149,21 @@ impl<'a> TestTimeSolver<'a> {
         }
         if let Some(slo) = opt.latency_slo_s {
             check::positive("latency_slo_s", slo)?;
+        }
+        if let Some(max) = opt.max_gen_tokens {
+            check::positive("max_gen_tokens", max)?;
+            if max < opt.min_gen_tokens {
+                return Err(PlanError::invalid(
+                    "max_gen_tokens",
+                    format!(
+                        "must be at least min_gen_tokens ({}), got {max}",
+                        opt.min_gen_tokens
+                    ),
+                ));
+            }
+        }
+        if let Some(price) = opt.usd_per_hour {
+            check::positive("usd_per_hour", price)?;
         }
         let usd_per_second = match opt.unit {
             BudgetUnit::Usd => {
@@ -373,15 +392,27 @@ impl<'a> TestTimeSolver<'a> {
                     *b = b.max(curves[*ci].problem_accuracy(p, gen, cfg.samples));
                 }
             }
-            if best.is_none_or(|b| accuracy > b.accuracy) {
+            // Equal accuracy (to rounding in the length search: configurations held at the
+            // same memory or length bound reach it through different searches) goes to the
+            // cheaper configuration, so the plan never pays more for nothing.
+            let contender = best.is_none_or(|b| accuracy >= b.accuracy - ACCURACY_TIE);
+            if contender {
                 let c = self.price(cfg, gen);
+                let cost = self.cost_of(&c);
+                let better = best.is_none_or(|b| {
+                    accuracy > b.accuracy + ACCURACY_TIE
+                        || (accuracy >= b.accuracy - ACCURACY_TIE && cost < b.cost)
+                });
+                if !better {
+                    continue;
+                }
                 best = Some(TestTimePlan {
                     candidate: *ci,
                     attention: *ai,
                     samples: cfg.samples,
                     gen_tokens: gen,
                     accuracy,
-                    cost: self.cost_of(&c),
+                    cost,
                     eflops: c.eflops,
                     seconds: c.seconds,
                     latency_s: c.latency_s,

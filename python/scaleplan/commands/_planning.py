@@ -1,0 +1,278 @@
+"""What the planner commands (``plan ...``, ``frontier ...``) share: the options every planner
+has, the serving options of the test-time and joint planners (attention choices, batch, latency
+SLO), and :func:`emit`, which prints plans as a table, JSON lines or CSV."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
+
+from scaleplan import _format as fmt
+from scaleplan.commands import _common, _parse, _pricing
+from scaleplan.commands._output import RowWriter
+from scaleplan.plan import Plan
+from scaleplan.testtime import AttentionChoice
+
+Column = tuple[str, str, Callable[[float], str]]
+"""A table column: field, header, how to render the value."""
+
+
+def default(fn: Callable[..., Any], name: str) -> Any:
+    """A façade argument's default, so help text never restates it by hand."""
+    return inspect.signature(fn).parameters[name].default
+
+
+def optional_number(option: str, text: str | None) -> float | None:
+    return None if text is None else _parse.number(option, text)
+
+
+def loss(v: float) -> str:
+    return f"{v:.4f}"
+
+
+def ratio(v: float) -> str:
+    return f"{v:.1f}"
+
+
+def percent(v: float) -> str:
+    return f"{v:.1%}"
+
+
+def add_plan_options(p: argparse.ArgumentParser, *, plot: str | None = None) -> None:
+    """Options every planner subcommand has; ``plot`` says what ``--plot`` draws."""
+    p.add_argument("--explain", action="store_true", help="say in words what each plan means")
+    p.add_argument(
+        "--require-feasible", action="store_true", help="exit 1 when any plan is infeasible"
+    )
+    p.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="write "
+        + (plot or "the allocation (params, tokens, tokens/param) against the goal")
+        + " to FILE.png or FILE.svg",
+    )
+    _common.add_format_options(p, what="plans")
+
+
+def emit(
+    args: argparse.Namespace,
+    plans: Sequence[Plan],
+    inputs: Sequence[Mapping[str, Any]],
+    input_fields: list[str],
+    columns: list[Column],
+    caption: str,
+    *,
+    extra_fields: Sequence[str] = (),
+    note: str | None = None,
+) -> int:
+    """Print plans as a table (with ``--explain``, each plan in words after it), JSON lines or
+    CSV (with ``--explain``, an ``explanation`` field); exit 1 under ``--require-feasible`` if
+    any plan is infeasible.
+
+    ``inputs`` holds the inputs of each row (``input_fields``, first in JSON and CSV, shown in
+    the table even for an infeasible plan) and any ``extra_fields``, written after the plan's
+    own fields. A field the plan has too is written once. ``note`` follows the table."""
+    style = _common.output_format(args)
+    records = [{**i, **p.to_dict()} for i, p in zip(inputs, plans, strict=True)]
+    if style == "table":
+        header = [c[1] for c in columns] + ["binding"]
+        rows = []
+        for r in records:
+            cells = [
+                _cell(render, r[name]) if r["feasible"] or name in input_fields else "-"
+                for name, _, render in columns
+            ]
+            cells.append(str(r["binding"]) + ("" if r["feasible"] else " (infeasible)"))
+            rows.append(cells)
+        print(caption + ".")
+        print(fmt.table(header, rows, align=_align(columns)))
+        if note:
+            print(note)
+        if args.explain:
+            print()
+            for p in plans:
+                print(p.explain())
+    else:
+        own = [f for f in plans[0].to_dict() if f not in input_fields]
+        fields = input_fields + own + list(extra_fields)
+        if args.explain:
+            fields.append("explanation")
+            for r, p in zip(records, plans, strict=True):
+                r["explanation"] = p.explain()
+        RowWriter(sys.stdout, style, fields).write_rows(records)
+    infeasible = [p for p in plans if not p.feasible]
+    if args.require_feasible and infeasible:
+        why = sorted({str(p.binding) for p in infeasible})
+        print(
+            f"scaleplan: {len(infeasible)} of {len(plans)} plans infeasible ({', '.join(why)})",
+            file=sys.stderr,
+        )
+        return _common.EXIT_INFEASIBLE
+    return _common.EXIT_OK
+
+
+def _cell(render: Callable[[float], str], value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value or "-"
+    return render(float(value))
+
+
+_TEXT_COLUMNS = ("model", "attention")
+
+
+def _align(columns: list[Column]) -> str:
+    return "".join("l" if c[0] in _TEXT_COLUMNS else "r" for c in columns) + "l"
+
+
+# ---- serving options of the test-time and joint planners --------------------------------------
+
+ATTENTION_HELP = (
+    "an attention choice the planner may pick: dense, topk:S (top-k sparse attention over S KV "
+    "tokens) or block_topk:S:BLOCK (block top-k with blocks of BLOCK tokens); repeat the option "
+    "or give a comma list for several (default: dense)"
+)
+
+
+def add_attention_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--attention", action="append", metavar="SPEC", help=ATTENTION_HELP)
+
+
+def attention_choices(specs: Sequence[str] | None) -> list[AttentionChoice]:
+    """``dense``, ``topk:1024``, ``block_topk:2048:16`` (repeated or comma lists) -> the
+    façade's attention choices; None when not given (the façade's default)."""
+    option = "--attention"
+    out: list[AttentionChoice] = []
+    for text in specs or []:
+        for item in text.split(","):
+            parts = [s.strip() for s in item.strip().split(":")]
+            kind = parts[0]
+            if kind not in _pricing.ATTENTIONS:
+                raise _parse.UsageError(
+                    option,
+                    f"unknown attention {kind!r} in {text!r} (expected dense, topk:S or "
+                    "block_topk:S:BLOCK)",
+                )
+            want = {"dense": 1, "topk": 2, "block_topk": 3}[kind]
+            if len(parts) != want:
+                shape = {"dense": "dense", "topk": "topk:S", "block_topk": "block_topk:S:BLOCK"}
+                raise _parse.UsageError(
+                    option, f"{item.strip()!r}: expected {shape[kind]} (S = KV tokens attended)"
+                )
+            numbers = [_parse.number(option, v) for v in parts[1:]]
+            if kind == "dense":
+                out.append("dense")
+            elif kind == "topk":
+                out.append((kind, numbers[0]))
+            else:
+                out.append((kind, numbers[0], numbers[1]))
+    if specs is not None and not out:
+        raise _parse.UsageError(option, "no attention choice given")
+    return list(dict.fromkeys(out))
+
+
+def attention_text(choices: Sequence[AttentionChoice]) -> str:
+    """How a list of attention choices reads in a caption."""
+    parts = []
+    for c in choices:
+        if isinstance(c, str):
+            parts.append(c)
+        else:
+            parts.append(f"{c[0]}({', '.join(f'{v:g}' for v in c[1:])})")
+    return " or ".join(parts)
+
+
+BATCH_HELP = (
+    "sequences decoded together on one replica: a number (capped by memory), 'max' (the largest "
+    "that fits) or 'unset' (weight reads fully amortised, the Kinetics convention)"
+)
+
+
+def add_serving_options(p: argparse.ArgumentParser, *, batch_default: str) -> None:
+    """Inference options of the test-time and joint planners, beside --attention."""
+    p.add_argument(
+        "--batch", metavar="N|max|unset", help=f"{BATCH_HELP} (default: {batch_default})"
+    )
+    p.add_argument("--gpus", default="1", metavar="N", help="GPUs serving one replica (default: 1)")
+    p.add_argument(
+        "--no-prefill", dest="prefill", action="store_false", help="leave prefill out (Kinetics)"
+    )
+    p.add_argument(
+        "--no-prefix-sharing",
+        dest="prefix_sharing",
+        action="store_false",
+        help="each sample reads the prompt's KV cache itself",
+    )
+    p.add_argument("--time-model", choices=_pricing.TIME_MODELS, default="additive")
+    p.add_argument("--weight-dtype", choices=_pricing.DTYPES, default="bf16")
+    p.add_argument("--kv-dtype", choices=_pricing.DTYPES, default="bf16")
+    p.add_argument("--compute-dtype", choices=_pricing.DTYPES, default="bf16")
+    p.add_argument(
+        "--latency-slo",
+        metavar="SECONDS",
+        help="latency limit per query: 120, 120s, 2min, 500ms (default: none)",
+    )
+
+
+def batch_value(text: str | None, fallback: Any) -> Literal["max"] | float | None:
+    """``--batch``: None (not given) -> the façade's default; ``unset`` -> None; ``max``; or one
+    sequence count."""
+    if text is None:
+        return fallback  # type: ignore[no-any-return]
+    word = text.strip().lower()
+    if word == "unset":
+        return None
+    if word == "max":
+        return "max"
+    return _parse.number("--batch", text)
+
+
+def latency(text: str | None) -> float | None:
+    """``--latency-slo``: seconds, with an optional time unit."""
+    if text is None:
+        return None
+    values, _ = _parse.budgets("--latency-slo", text, allowed=("seconds",))
+    if len(values) != 1:
+        raise _parse.UsageError("--latency-slo", "takes one value")
+    return float(values[0])
+
+
+def serving_kwargs(args: argparse.Namespace, batch_fallback: Any) -> dict[str, Any]:
+    """The façade's keyword arguments for the options of :func:`add_serving_options` and
+    ``--attention``."""
+    kwargs: dict[str, Any] = {
+        "batch": batch_value(args.batch, batch_fallback),
+        "gpus": _parse.whole("--gpus", args.gpus),
+        "prefill": args.prefill,
+        "prefix_sharing": args.prefix_sharing,
+        "time_model": args.time_model,
+        "weight_dtype": args.weight_dtype,
+        "kv_dtype": args.kv_dtype,
+        "compute_dtype": args.compute_dtype,
+        "latency_slo_s": latency(args.latency_slo),
+    }
+    choices = attention_choices(args.attention)
+    if choices:
+        kwargs["attention"] = choices
+    return kwargs
+
+
+SERVING_OPTIONS = {
+    "attention": "--attention",
+    "kv_budget": "--attention",
+    "block_size": "--attention",
+    "latency_slo_s": "--latency-slo",
+}
+"""Façade fields whose option is not ``--field-name``."""
+
+
+def batch_text(batch: Any) -> str:
+    if batch is None:
+        return "batch unset (weight reads amortised)"
+    if batch == "max":
+        return "batch max (the largest that fits)"
+    return f"batch {fmt.count(float(batch))}"

@@ -1,0 +1,31 @@
+"""The scripts in examples/ run as they are and print their answer."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from cli_support import REPO
+
+EXAMPLES = {
+    "size_deployment.py": ["GPUs to serve 1,000,000 queries a day", "h100-sxm", "h200", "b200",
+                           "mi300x", "Fewest GPUs:"],
+    "train_bigger_or_sample_more.py": ["one sample (k = 1)", "free choice, k <= 16",
+                                       "small model (qwen3-1.7b)", "-> best:"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_example_runs(name: str) -> None:
+    out = subprocess.run(
+        [sys.executable, str(REPO / "examples" / name)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
+    assert out.returncode == 0, out.stderr
+    for line in EXAMPLES[name]:
+        assert line in out.stdout, line
+    assert out.stderr == ""

@@ -30,6 +30,7 @@ __all__ = [
     "NativeHardware",
     "NativeLaw",
     "NativeModel",
+    "Serving",
     "TestTimeProblem",
     "__version__",
     "inference_cost",
@@ -37,6 +38,22 @@ __all__ = [
     "plan_training",
     "training_cost",
 ]
+
+@final
+class Serving:
+    def __new__(
+        cls,
+        *,
+        batch: str,
+        batch_size: float | None,
+        prefix_sharing: bool,
+        prefill: bool,
+        time_model: str,
+        weight_dtype: str,
+        kv_dtype: str,
+        compute_dtype: str,
+        gpus: float,
+    ) -> Serving: ...
 
 @final
 class NativeModel:
@@ -95,14 +112,7 @@ def inference_cost(
     batch_size: npt.NDArray[np.float64] | None,
     *,
     attention: str,
-    batch: str,
-    prefix_sharing: bool,
-    prefill: bool,
-    time_model: str,
-    weight_dtype: str,
-    kv_dtype: str,
-    compute_dtype: str,
-    gpus: float,
+    serving: Serving,
 ) -> list[npt.NDArray[np.float64]]: ...
 def training_cost(
     model: NativeModel,
@@ -126,15 +136,7 @@ class CostModelPricing:
         attention: str,
         kv_budget: float | None,
         block_size: float | None,
-        batch: str,
-        batch_size: float | None,
-        prefix_sharing: bool,
-        prefill: bool,
-        time_model: str,
-        weight_dtype: str,
-        kv_dtype: str,
-        compute_dtype: str,
-        gpus: float,
+        serving: Serving,
     ) -> CostModelPricing: ...
 
 def plan_training(
@@ -200,15 +202,7 @@ class TestTimeProblem:
         min_gen_tokens: float,
         max_gen_tokens: float | None,
         usd_per_hour: float | None,
-        batch: str,
-        batch_size: float | None,
-        prefix_sharing: bool,
-        prefill: bool,
-        time_model: str,
-        weight_dtype: str,
-        kv_dtype: str,
-        compute_dtype: str,
-        gpus: float,
+        serving: Serving,
     ) -> TestTimeProblem: ...
     def solve(
         self, budgets: npt.NDArray[np.float64]
@@ -241,15 +235,7 @@ class JointProblem:
         train_mfu: float | None,
         train_usd_per_hour: float | None,
         infer_usd_per_hour: float | None,
-        batch: str,
-        batch_size: float | None,
-        prefix_sharing: bool,
-        prefill: bool,
-        time_model: str,
-        weight_dtype: str,
-        kv_dtype: str,
-        compute_dtype: str,
-        gpus: float,
+        serving: Serving,
     ) -> JointProblem: ...
     def evaluate(
         self,

@@ -84,6 +84,40 @@ def _batch_mode(batch: Literal["max"] | Number | None) -> tuple[str, Any]:
     return "fixed", batch
 
 
+def serving(
+    batch: Literal["max"] | Number | None = None,
+    prefix_sharing: bool = True,
+    prefill: bool = True,
+    time_model: TimeModel = "additive",
+    weight_dtype: Dtype = "bf16",
+    kv_dtype: Dtype = "bf16",
+    compute_dtype: Dtype = "bf16",
+    gpus: int = 1,
+) -> _core.Serving:
+    """The serving options every entry point that prices inference takes, checked once.
+
+    An array ``batch`` (one size per configuration) gives the fixed mode; the sizes themselves
+    travel with the configurations."""
+    mode, batch_size = _batch_mode(batch)
+    for name, flag in (("prefix_sharing", prefix_sharing), ("prefill", prefill)):
+        if not isinstance(flag, bool | np.bool_):
+            raise InvalidArgumentError(f"{name}: expected True or False, got {flag!r}", field=name)
+    scalar_size = batch_size is not None and np.ndim(batch_size) == 0
+    return _core.Serving(
+        batch=mode,
+        batch_size=_optional_number("batch", batch_size) if scalar_size else (
+            None if batch_size is None else 1.0
+        ),
+        prefix_sharing=bool(prefix_sharing),
+        prefill=bool(prefill),
+        time_model=_text("time_model", time_model),
+        weight_dtype=_text("weight_dtype", weight_dtype),
+        kv_dtype=_text("kv_dtype", kv_dtype),
+        compute_dtype=_text("compute_dtype", compute_dtype),
+        gpus=_count("gpus", gpus),
+    )  # fmt: skip
+
+
 def inference_cost(
     model: str | Model,
     hardware: str | Hardware,
@@ -116,10 +150,9 @@ def inference_cost(
     """
     m = resolve_model(model, catalog)
     hw = resolve_hardware(hardware, catalog)
-    mode, batch_size = _batch_mode(batch)
-    for name, flag in (("prefix_sharing", prefix_sharing), ("prefill", prefill)):
-        if not isinstance(flag, bool | np.bool_):
-            raise InvalidArgumentError(f"{name}: expected True or False, got {flag!r}", field=name)
+    _, batch_size = _batch_mode(batch)
+    options = serving(batch, prefix_sharing, prefill, time_model, weight_dtype, kv_dtype,
+                      compute_dtype, gpus)  # fmt: skip
     args = Broadcast(
         {
             "prompt_tokens": prompt_tokens,
@@ -140,14 +173,7 @@ def inference_cost(
         args.flat("block_size"),
         args.flat("batch"),
         attention=_text("attention", attention),
-        batch=mode,
-        prefix_sharing=bool(prefix_sharing),
-        prefill=bool(prefill),
-        time_model=_text("time_model", time_model),
-        weight_dtype=_text("weight_dtype", weight_dtype),
-        kv_dtype=_text("kv_dtype", kv_dtype),
-        compute_dtype=_text("compute_dtype", compute_dtype),
-        gpus=_count("gpus", gpus),
+        serving=options,
     )
     rows = dict(zip(_core.INFERENCE_COST_FIELDS, table, strict=True))
     feasible = rows.pop("feasible") != 0

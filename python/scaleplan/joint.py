@@ -15,7 +15,7 @@ from scaleplan import _core
 from scaleplan import _format as fmt
 from scaleplan._arrays import Broadcast
 from scaleplan.catalog import Catalog, Hardware, default_catalog, resolve_hardware
-from scaleplan.cost import Dtype, FloatOrArray, TimeModel, _text
+from scaleplan.cost import Dtype, FloatOrArray, TimeModel, _text, serving
 from scaleplan.errors import InvalidArgumentError
 from scaleplan.laws import LossLaw, resolve_law
 from scaleplan.plan import _CONSTRAINTS, Plan, Unit, _opt
@@ -24,7 +24,6 @@ from scaleplan.testtime import (
     AttentionChoice,
     _attention_choices,
     _attention_label,
-    serving_options,
 )
 
 _WHY_JOINT = {
@@ -121,7 +120,7 @@ def _build(kwargs: dict[str, Any]) -> JointProblem:
     law = resolve_law(kwargs.pop("law"), cat)
     saturation = {name: _opt(kwargs.pop(name), name) for name in ("half_tokens", "hill", "kappa")}
     choices = _attention_choices(kwargs.pop("attention"))
-    serving = serving_options(
+    options = serving(
         kwargs.pop("batch"), kwargs.pop("prefix_sharing"), kwargs.pop("prefill"),
         kwargs.pop("time_model"), kwargs.pop("weight_dtype"), kwargs.pop("kv_dtype"),
         kwargs.pop("compute_dtype"), kwargs.pop("gpus"),
@@ -133,7 +132,7 @@ def _build(kwargs: dict[str, Any]) -> JointProblem:
         unit=_text("unit", kwargs["unit"]), k_max=int(kwargs["k_max"]), attention=choices,
         **saturation,  # type: ignore[arg-type]
         **numbers,  # type: ignore[arg-type]
-        **serving,
+        serving=options,
     )  # fmt: skip
     labels = tuple(_attention_label(c) for c in choices)
     return JointProblem(problem, law.name, str(kwargs["unit"]), labels)

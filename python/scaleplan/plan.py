@@ -19,7 +19,7 @@ from scaleplan import _core
 from scaleplan import _format as fmt
 from scaleplan._arrays import Broadcast, FloatArray
 from scaleplan.catalog import Catalog, Hardware, default_catalog, resolve_hardware
-from scaleplan.cost import Attention, Dtype, FloatOrArray, Number, TimeModel, _batch_mode, _text
+from scaleplan.cost import Attention, Dtype, FloatOrArray, Number, TimeModel, _text, serving
 from scaleplan.errors import InvalidArgumentError, ScaleplanError
 from scaleplan.laws import LossLaw, resolve_law
 
@@ -250,7 +250,6 @@ def plan_lifetime(
                 f"{missing}: pricing with the cost model needs both hardware and family",
                 field=missing,
             )
-        mode, batch_size = _batch_mode(batch)
         pricing = _core.CostModelPricing(
             cat._native,
             _text("family", family),
@@ -258,16 +257,11 @@ def plan_lifetime(
             attention=_text("attention", attention),
             kv_budget=_opt(kv_budget, "kv_budget"),
             block_size=_opt(block_size, "block_size"),
-            batch=mode,
-            batch_size=_opt(batch_size, "batch"),
-            prefix_sharing=bool(prefix_sharing),
-            prefill=bool(prefill),
-            time_model=_text("time_model", time_model),
-            weight_dtype=_text("weight_dtype", weight_dtype),
-            kv_dtype=_text("kv_dtype", kv_dtype),
-            compute_dtype=_text("compute_dtype", compute_dtype),
-            gpus=float(gpus),
-        )
+            serving=serving(
+                batch, prefix_sharing, prefill, time_model, weight_dtype, kv_dtype,
+                compute_dtype, gpus,
+            ),
+        )  # fmt: skip
     args = Broadcast(
         {
             kind: values,

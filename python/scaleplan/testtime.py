@@ -22,7 +22,7 @@ from scaleplan import _core
 from scaleplan import _format as fmt
 from scaleplan._arrays import Broadcast, FloatArray, as_float_array
 from scaleplan.catalog import Catalog, Hardware, default_catalog, resolve_hardware
-from scaleplan.cost import Dtype, FloatOrArray, TimeModel, _batch_mode, _text
+from scaleplan.cost import Dtype, FloatOrArray, TimeModel, _text, serving
 from scaleplan.errors import InvalidArgumentError
 from scaleplan.plan import _CONSTRAINTS, _WHY, Plan, _opt
 
@@ -140,25 +140,6 @@ def _attention_label(choice: tuple[str, float | None, float | None]) -> str:
     if s is None:
         return kind
     return f"{kind}({s:g})" if b is None else f"{kind}({s:g},{b:g})"
-
-
-def serving_options(
-    batch: Literal["max"] | float | None, prefix_sharing: bool, prefill: bool,
-    time_model: TimeModel, weight_dtype: Dtype, kv_dtype: Dtype, compute_dtype: Dtype, gpus: int,
-) -> dict[str, Any]:  # fmt: skip
-    """The inference options every planner takes, checked and in the binding's form."""
-    mode, batch_size = _batch_mode(batch)
-    return {
-        "batch": mode,
-        "batch_size": _opt(batch_size, "batch"),
-        "prefix_sharing": bool(prefix_sharing),
-        "prefill": bool(prefill),
-        "time_model": _text("time_model", time_model),
-        "weight_dtype": _text("weight_dtype", weight_dtype),
-        "kv_dtype": _text("kv_dtype", kv_dtype),
-        "compute_dtype": _text("compute_dtype", compute_dtype),
-        "gpus": float(gpus),
-    }
 
 
 @dataclass(frozen=True)
@@ -279,8 +260,8 @@ def frontier_test_time(
         latency_slo_s=_opt(latency_slo_s, "latency_slo_s"),
         min_gen_tokens=float(min_gen_tokens), max_gen_tokens=_opt(max_gen_tokens, "max_gen_tokens"),
         usd_per_hour=_opt(usd_per_hour, "usd_per_hour"),
-        **serving_options(batch, prefix_sharing, prefill, time_model, weight_dtype, kv_dtype,
-                          compute_dtype, gpus),
+        serving=serving(batch, prefix_sharing, prefill, time_model, weight_dtype, kv_dtype,
+                        compute_dtype, gpus),
     )  # fmt: skip
     arrays, per = problem.solve(flat)
     plan = _assemble(arrays, flat, names, labels, str(unit), scalar=False)

@@ -6,10 +6,12 @@ use pyo3::prelude::*;
 use scaleplan_core::cost::{Batch, InferenceOptions, TimeModel};
 use scaleplan_core::{Dtype, PlanError};
 
+use crate::errors::IntoPyResult;
+
 /// Inference options from the façade's forms; `batch` is "amortized", "max" or "fixed" (with
 /// `batch_size`).
 #[allow(clippy::too_many_arguments)]
-pub fn inference_options(
+fn inference_options(
     batch: &str,
     batch_size: Option<f64>,
     prefix_sharing: bool,
@@ -44,6 +46,50 @@ pub fn inference_options(
     };
     options.validate()?;
     Ok(options)
+}
+
+/// Serving options (batch, prefix sharing, prefill, time model, dtypes, GPUs), checked once and
+/// passed to every entry point that prices inference.
+#[pyclass(frozen, module = "scaleplan._core")]
+pub struct Serving(pub InferenceOptions);
+
+#[pymethods]
+impl Serving {
+    #[new]
+    #[pyo3(signature = (
+        *, batch, batch_size, prefix_sharing, prefill, time_model, weight_dtype, kv_dtype,
+        compute_dtype, gpus
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        batch: &str,
+        batch_size: Option<f64>,
+        prefix_sharing: bool,
+        prefill: bool,
+        time_model: &str,
+        weight_dtype: &str,
+        kv_dtype: &str,
+        compute_dtype: &str,
+        gpus: f64,
+    ) -> PyResult<Self> {
+        let options = inference_options(
+            batch,
+            batch_size,
+            prefix_sharing,
+            prefill,
+            time_model,
+            weight_dtype,
+            kv_dtype,
+            compute_dtype,
+            gpus,
+        );
+        Ok(Serving(options.py_err(py)?))
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Serving>()
 }
 
 /// One vector per result field. Separate allocations of n floats (not one of fields x n) keep

@@ -9,7 +9,7 @@ use scaleplan_core::{
 };
 
 use crate::catalog::{NativeHardware, NativeModel};
-use crate::convert::{flag, inference_options, Columns};
+use crate::convert::{flag, Columns, Serving};
 use crate::detached;
 use crate::errors::{to_py, IntoPyResult};
 
@@ -93,8 +93,7 @@ fn opt_slice<'a>(
 #[pyfunction]
 #[pyo3(signature = (
     model, hardware, prompt_tokens, gen_tokens, samples, kv_budget, block_size, batch_size, *,
-    attention, batch, prefix_sharing, prefill, time_model, weight_dtype, kv_dtype, compute_dtype,
-    gpus
+    attention, serving
 ))]
 #[allow(clippy::too_many_arguments)]
 fn inference_cost<'py>(
@@ -108,14 +107,7 @@ fn inference_cost<'py>(
     block_size: Option<PyReadonlyArray1<'py, f64>>,
     batch_size: Option<PyReadonlyArray1<'py, f64>>,
     attention: &str,
-    batch: &str,
-    prefix_sharing: bool,
-    prefill: bool,
-    time_model: &str,
-    weight_dtype: &str,
-    kv_dtype: &str,
-    compute_dtype: &str,
-    gpus: f64,
+    serving: &Serving,
 ) -> PyResult<Vec<Bound<'py, PyArray1<f64>>>> {
     let n = prompt_tokens.len()?;
     let prompt = slice("prompt_tokens", &prompt_tokens, n).py_err(py)?;
@@ -127,18 +119,11 @@ fn inference_cost<'py>(
     // Parse the kind once with placeholder parameters; each element fills in its own below.
     let kind =
         Attention::from_parts(attention, budget.map(|_| 1.0), block.map(|_| 1.0)).py_err(py)?;
-    let options = inference_options(
-        batch,
-        batch_sizes.map(|_| 1.0),
-        prefix_sharing,
-        prefill,
-        time_model,
-        weight_dtype,
-        kv_dtype,
-        compute_dtype,
-        gpus,
-    )
-    .py_err(py)?;
+    let options = serving.0;
+    if batch_sizes.is_some() != matches!(options.batch, Batch::Fixed(_)) {
+        let reason = "per-configuration batch sizes go with the fixed batch mode";
+        return Err(to_py(py, PlanError::invalid("batch", reason), None));
+    }
     let pricer = Pricer::new(&model.0, &hardware.0, &options).py_err(py)?;
     let fixed_batch = |b: f64| -> Result<Pricer, PlanError> {
         Pricer::new(

@@ -20,6 +20,7 @@ pub(crate) fn detached<T: Send, F: FnOnce() -> T + Send>(py: Python<'_>, f: F) -
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     catalog::register(m)?;
+    convert::register(m)?;
     cost::register(m)?;
     plan::register(m)?;
     testtime::register(m)?;

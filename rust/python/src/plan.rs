@@ -12,7 +12,7 @@ use scaleplan_core::plan::{
 use scaleplan_core::PlanError;
 
 use crate::catalog::{NativeHardware, NativeLaw, PyCatalog};
-use crate::convert::{flag, inference_options, Columns};
+use crate::convert::{flag, Columns, Serving};
 use crate::detached;
 use crate::errors::{to_py, IntoPyResult};
 
@@ -119,10 +119,7 @@ pub struct CostModelPricing(InferencePricing);
 #[pymethods]
 impl CostModelPricing {
     #[new]
-    #[pyo3(signature = (
-        catalog, family, hardware, *, attention, kv_budget, block_size, batch, batch_size,
-        prefix_sharing, prefill, time_model, weight_dtype, kv_dtype, compute_dtype, gpus
-    ))]
+    #[pyo3(signature = (catalog, family, hardware, *, attention, kv_budget, block_size, serving))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -132,33 +129,13 @@ impl CostModelPricing {
         attention: &str,
         kv_budget: Option<f64>,
         block_size: Option<f64>,
-        batch: &str,
-        batch_size: Option<f64>,
-        prefix_sharing: bool,
-        prefill: bool,
-        time_model: &str,
-        weight_dtype: &str,
-        kv_dtype: &str,
-        compute_dtype: &str,
-        gpus: f64,
+        serving: &Serving,
     ) -> PyResult<Self> {
         let family = catalog.0.family(family).py_err(py)?;
-        let options = inference_options(
-            batch,
-            batch_size,
-            prefix_sharing,
-            prefill,
-            time_model,
-            weight_dtype,
-            kv_dtype,
-            compute_dtype,
-            gpus,
-        )
-        .py_err(py)?;
         Ok(CostModelPricing(InferencePricing::CostModel {
             family: FamilyShapes::new(&catalog.0, family).py_err(py)?,
             hardware: hardware.0.clone(),
-            options,
+            options: serving.0,
             attention: Attention::from_parts(attention, kv_budget, block_size).py_err(py)?,
         }))
     }

@@ -12,7 +12,7 @@ use scaleplan_core::testtime::{curves_from_rows, Aggregator, Curve, EvalRow};
 use scaleplan_core::PlanError;
 
 use crate::catalog::{NativeHardware, NativeLaw, PyCatalog};
-use crate::convert::{flag, inference_options, Columns};
+use crate::convert::{flag, Columns, Serving};
 use crate::detached;
 use crate::errors::{to_py, IntoPyResult};
 
@@ -185,8 +185,7 @@ impl TestTimeProblem {
     #[new]
     #[pyo3(signature = (
         catalog, models, accuracy, hardware, *, unit, prompt_tokens, k_max, attention,
-        latency_slo_s, min_gen_tokens, max_gen_tokens, usd_per_hour, batch, batch_size,
-        prefix_sharing, prefill, time_model, weight_dtype, kv_dtype, compute_dtype, gpus
+        latency_slo_s, min_gen_tokens, max_gen_tokens, usd_per_hour, serving
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -203,15 +202,7 @@ impl TestTimeProblem {
         min_gen_tokens: f64,
         max_gen_tokens: Option<f64>,
         usd_per_hour: Option<f64>,
-        batch: &str,
-        batch_size: Option<f64>,
-        prefix_sharing: bool,
-        prefill: bool,
-        time_model: &str,
-        weight_dtype: &str,
-        kv_dtype: &str,
-        compute_dtype: &str,
-        gpus: f64,
+        serving: &Serving,
     ) -> PyResult<Self> {
         let build = || -> Result<Self, PlanError> {
             let candidates = models
@@ -229,17 +220,7 @@ impl TestTimeProblem {
                 .collect::<Result<Vec<_>, PlanError>>()?;
             let options = TestTimeOptions {
                 hardware: hardware.0.clone(),
-                inference: inference_options(
-                    batch,
-                    batch_size,
-                    prefix_sharing,
-                    prefill,
-                    time_model,
-                    weight_dtype,
-                    kv_dtype,
-                    compute_dtype,
-                    gpus,
-                )?,
+                inference: serving.0,
                 prompt_tokens,
                 unit: BudgetUnit::parse(unit)?,
                 max_samples: k_max,
@@ -317,9 +298,7 @@ impl JointProblem {
     #[pyo3(signature = (
         catalog, law, family, hardware, *, unit, queries, prompt_tokens, half_tokens, hill, kappa,
         k_max, attention, min_gen_tokens, max_gen_tokens, min_params, max_params, latency_slo_s,
-        unique_tokens, r_star, train_mfu, train_usd_per_hour, infer_usd_per_hour, batch,
-        batch_size, prefix_sharing, prefill, time_model, weight_dtype, kv_dtype, compute_dtype,
-        gpus
+        unique_tokens, r_star, train_mfu, train_usd_per_hour, infer_usd_per_hour, serving
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -346,15 +325,7 @@ impl JointProblem {
         train_mfu: Option<f64>,
         train_usd_per_hour: Option<f64>,
         infer_usd_per_hour: Option<f64>,
-        batch: &str,
-        batch_size: Option<f64>,
-        prefix_sharing: bool,
-        prefill: bool,
-        time_model: &str,
-        weight_dtype: &str,
-        kv_dtype: &str,
-        compute_dtype: &str,
-        gpus: f64,
+        serving: &Serving,
     ) -> PyResult<Self> {
         let build = || -> Result<Self, PlanError> {
             let family = FamilyShapes::new(&catalog.0, catalog.0.family(family)?)?;
@@ -371,17 +342,7 @@ impl JointProblem {
             let options = JointOptions {
                 family,
                 hardware: hardware.0.clone(),
-                inference: inference_options(
-                    batch,
-                    batch_size,
-                    prefix_sharing,
-                    prefill,
-                    time_model,
-                    weight_dtype,
-                    kv_dtype,
-                    compute_dtype,
-                    gpus,
-                )?,
+                inference: serving.0,
                 attention: attentions(attention)?,
                 unit: CostUnit::parse(unit)?,
                 queries,

@@ -181,3 +181,12 @@ def test_plan_fields_match_the_core() -> None:
     names = {f for f in sp.TrainingPlan.__dataclass_fields__}
     assert set(_core.TRAINING_PLAN_FIELDS) <= names
     assert set(_core.LIFETIME_PLAN_FIELDS) <= {f for f in sp.LifetimePlan.__dataclass_fields__}
+
+
+def test_a_plan_on_the_memory_wall_says_so() -> None:
+    p = sp.plan_lifetime(
+        budget=1e9, queries=1e6, prompt_tokens=512, gen_tokens=1024, hardware="h100-sxm",
+        family="qwen3-dense", unit="gpu_hours", batch="max",
+    )  # fmt: skip
+    assert p.feasible and p.binding == "memory"
+    assert "memory caps the model size" in p.explain()

@@ -38,6 +38,13 @@ _WHY = {
 }
 
 
+# What a binding constraint means in a plan that exists (where it differs from the infeasible case).
+_BINDS = {
+    "memory": "the serving hardware's memory caps the model size: a larger one would not fit "
+    "beside one query's KV cache",
+}
+
+
 @dataclass(frozen=True)
 class Plan:
     """Fields shared by every plan; array-valued when the goal was an array."""
@@ -140,7 +147,7 @@ class LifetimePlan(Plan):
             f"the same loss ({fmt.si(float(self.chinchilla_params))} parameters, "
             f"{ch_ratio:.1f} tokens per parameter) would cost "
             f"{float(self.chinchilla_total_cost):.4g} {u}, {saved:.4g} more. "
-            f"{_WHY[str(self.binding)].capitalize()}."
+            f"{_BINDS.get(str(self.binding), _WHY[str(self.binding)]).capitalize()}."
         )
 
 

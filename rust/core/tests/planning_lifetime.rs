@@ -257,3 +257,15 @@ fn units_need_what_they_price_with() {
     assert_close(p.inference_cost, 3.0 * at_h.inference_cost, 1e-9);
     assert!(h.total_cost > 0.0);
 }
+
+/// A plan pressed against the serving hardware's memory names memory, not the budget.
+#[test]
+fn the_memory_wall_is_named() {
+    let l = law("sardana2023");
+    let opt = cost_model("h100-sxm", CostUnit::GpuHours, Batch::Max);
+    let p = plan_lifetime(&l, LifetimeGoal::Budget(1e9), demand(1e6), &opt).unwrap();
+    assert!(p.feasible);
+    assert_eq!(p.binding, Constraint::Memory, "{p:?}");
+    // 2 bytes per parameter must fit in 80 GB beside at least one query's KV cache
+    assert!(p.params * 2.0 < 80e9, "{}", p.params);
+}

@@ -263,6 +263,18 @@ impl<'a> Coster<'a> {
         }
     }
 
+    /// Memory when a slightly larger model would no longer fit the serving hardware (the
+    /// optimum sits on the memory wall), else `otherwise`.
+    fn memory_or(&self, x: f64, otherwise: Constraint) -> Constraint {
+        let fits = |n: f64| self.per_query(n).is_finite();
+        let n = x.exp();
+        if fits(n) && !fits(n * (1.0 + 1e-6)) {
+            Constraint::Memory
+        } else {
+            otherwise
+        }
+    }
+
     fn lifetime_inference(&self, n: f64) -> f64 {
         if self.demand.queries == 0.0 {
             0.0
@@ -373,7 +385,10 @@ pub fn plan_lifetime(
             if !best.is_finite() {
                 return Ok(LifetimePlan::infeasible(Constraint::Memory));
             }
-            (x, bound_binding(x, min_x, max_x, Constraint::TargetLoss))
+            (
+                x,
+                coster.memory_or(x, bound_binding(x, min_x, max_x, Constraint::TargetLoss)),
+            )
         }
         LifetimeGoal::Budget(budget) => {
             check::positive("budget", budget)?;
@@ -394,7 +409,10 @@ pub fn plan_lifetime(
             if !best.is_finite() {
                 return Ok(LifetimePlan::infeasible(Constraint::InferenceExceedsBudget));
             }
-            (x, bound_binding(x, min_x, max_x, Constraint::Budget))
+            (
+                x,
+                coster.memory_or(x, bound_binding(x, min_x, max_x, Constraint::Budget)),
+            )
         }
     };
 

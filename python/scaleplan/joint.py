@@ -55,9 +55,7 @@ class JointPlan(Plan):
     marginal_accuracy: FloatOrArray
     """Accuracy that 1% more budget would add."""
 
-    def explain(self) -> str:
-        if not self._scalar():
-            return "\n".join(self.at(i).explain() for i in np.ndindex(np.shape(self.params)))
+    def _explain_one(self) -> str:
         if not self.feasible:
             return (
                 f"No plan reaches the target within any budget: the {self.law} law caps task "

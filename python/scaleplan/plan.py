@@ -69,6 +69,13 @@ class Plan:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
     def explain(self) -> str:
+        """One paragraph in words per plan (one line per element of an array-valued plan)."""
+        if not self._scalar():
+            shape = np.shape(self.feasible)
+            return "\n".join(self.at(i)._explain_one() for i in np.ndindex(shape))
+        return self._explain_one()
+
+    def _explain_one(self) -> str:
         raise NotImplementedError
 
 
@@ -83,9 +90,7 @@ class TrainingPlan(Plan):
     compute_flops: FloatOrArray
     tokens_per_param: FloatOrArray
 
-    def explain(self) -> str:
-        if not self._scalar():
-            return "\n".join(self.at(i).explain() for i in np.ndindex(np.shape(self.params)))
+    def _explain_one(self) -> str:
         if not self.feasible:
             return f"No plan: {_WHY[str(self.binding)]} (law {self.law})."
         repeated = ""
@@ -124,9 +129,7 @@ class LifetimePlan(Plan):
     cost_saved: FloatOrArray
     """chinchilla_total_cost - total_cost: what accounting for inference saves."""
 
-    def explain(self) -> str:
-        if not self._scalar():
-            return "\n".join(self.at(i).explain() for i in np.ndindex(np.shape(self.params)))
+    def _explain_one(self) -> str:
         if not self.feasible:
             return f"No plan: {_WHY[str(self.binding)]} (law {self.law})."
         unit = {"flops": "FLOPs", "eflops": "eFLOPs", "gpu_hours": "GPU-hours", "usd": "USD"}

@@ -164,9 +164,7 @@ class TestTimePlan(Plan):
     """Upper bound with measured data: every problem takes its own best configuration (not a
     deployable policy). None for the parametric model."""
 
-    def explain(self) -> str:
-        if not self._scalar():
-            return "\n".join(self.at(i).explain() for i in np.ndindex(np.shape(self.budget)))
+    def _explain_one(self) -> str:
         if not self.feasible:
             return f"No configuration fits {float(self.budget):.4g} {self.unit}: " + _WHY_TEST_TIME[
                 str(self.binding)

@@ -6,8 +6,9 @@ import argparse
 import logging
 import os
 import sys
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 TOKEN_ENV = "SCALEPLAN_TOKEN"
 
@@ -55,6 +56,54 @@ def _token(args: argparse.Namespace) -> str | None:
     return os.environ.get(TOKEN_ENV) or None
 
 
+class BatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes its lines a batch at a time: every ``interval_s`` seconds (from a daemon thread),
+    every ``max_lines`` lines, and when logging shuts down (at exit). A write and a flush per
+    line cost the access log ~15 us a call under load, on the event loop."""
+
+    def __init__(
+        self, stream: TextIO, *, close_stream: bool, interval_s: float = 0.25, max_lines: int = 512
+    ) -> None:
+        super().__init__(stream)
+        self._close_stream = close_stream
+        self._max_lines = max_lines
+        self._lines: list[str] = []
+        self._closed = threading.Event()
+        threading.Thread(
+            target=self._flush_every, args=(interval_s,), name="scaleplan-access-log", daemon=True
+        ).start()
+
+    def emit(self, record: logging.LogRecord) -> None:  # called holding the handler's lock
+        try:
+            self._lines.append(self.format(record))
+            if len(self._lines) >= self._max_lines:
+                self.flush()
+        except Exception:
+            self.handleError(record)
+
+    def flush(self) -> None:
+        self.acquire()
+        try:
+            if not self.stream.closed:  # the flushing thread may come once more after close
+                if self._lines:
+                    self.stream.write("\n".join(self._lines) + "\n")
+                    self._lines.clear()
+                self.stream.flush()
+        finally:
+            self.release()
+
+    def _flush_every(self, interval_s: float) -> None:
+        while not self._closed.wait(interval_s):
+            self.flush()
+
+    def close(self) -> None:
+        self._closed.set()
+        self.flush()
+        if self._close_stream:
+            self.stream.close()
+        super().close()
+
+
 def _logging(access_log: str) -> None:
     server = logging.getLogger("scaleplan.server")
     if not server.handlers:
@@ -68,11 +117,11 @@ def _logging(access_log: str) -> None:
         access.setLevel(logging.WARNING)
         return
     access.setLevel(logging.INFO)
-    handler: logging.Handler = (
-        logging.StreamHandler(sys.stderr)
-        if access_log == "-"
-        else logging.FileHandler(access_log, encoding="utf-8")
-    )
+    if access_log == "-":
+        handler = BatchedStreamHandler(sys.stderr, close_stream=False)
+    else:
+        stream = open(access_log, "a", encoding="utf-8")  # noqa: SIM115 (the handler closes it)
+        handler = BatchedStreamHandler(stream, close_stream=True)
     handler.setFormatter(logging.Formatter("%(message)s"))
     access.addHandler(handler)
 

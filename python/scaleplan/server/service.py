@@ -9,13 +9,13 @@ result -> message function in ``scaleplan/_wire.py``, and one method here::
         plan = scaleplan.some_plan(**_wire.some_plan_kwargs(request), catalog=self.catalog)
         return pb.SomePlanResponse(plan=_wire.plan_message(plan))
 
-``@unary`` runs the function in the worker pool, off the event loop (the Rust core releases the
-GIL), and turns any exception into a status through ``errors.TABLE``, naming the request field
-by ``paths`` (a mapping, or a function of the request returning one, where the path depends on
-which member of a oneof is set). A server-streaming RPC uses ``@server_stream``: its function
-checks the request and returns an iterator of thunks, each computing one response message in the
-pool; a cancelled or expired call stops between two of them. A frontier is such a stream of
-chunks of budgets (:class:`Frontier`).
+``@unary`` runs the function in the worker pool (:class:`CorePool`), off the event loop (the Rust
+core releases the GIL), and turns any exception into a status through ``errors.TABLE``, naming the
+request field by ``paths`` (a mapping, or a function of the request returning one, where the path
+depends on which member of a oneof is set). A server-streaming RPC uses ``@server_stream``: its
+function checks the request and returns an iterator of thunks, each computing one response
+message in the pool; a cancelled or expired call stops between two of them. A frontier is such a
+stream of chunks of budgets (:class:`Frontier`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import functools
 import math
 import re
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Mapping
-from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -48,6 +47,7 @@ from scaleplan.laws import law
 from scaleplan.plan import plan_lifetime, plan_training
 from scaleplan.server import errors
 from scaleplan.server.metrics import Metrics
+from scaleplan.server.pool import CorePool
 from scaleplan.testtime import Accuracy, frontier_test_time, plan_test_time
 from scaleplan.v1 import catalog_pb2, plan_pb2, planner_pb2_grpc
 from scaleplan.v1 import planner_pb2 as pb
@@ -165,18 +165,19 @@ def _catalog_name(value: str) -> str:
 
 
 class PlannerService(planner_pb2_grpc.PlannerServiceServicer):
-    """Handlers of PlannerService over one catalog, running core calls in ``executor``."""
+    """Handlers of PlannerService over one catalog, running core calls in ``pool``."""
 
     def __init__(
-        self, catalog: Catalog, executor: Executor, metrics: Metrics, limits: Limits | None = None
+        self, catalog: Catalog, pool: CorePool, metrics: Metrics, limits: Limits | None = None
     ) -> None:
         self.catalog = catalog
-        self.executor = executor
+        self.pool = pool
         self.metrics = metrics
         self.limits = limits or Limits()
+        self._listing: pb.ListCatalogResponse | None = None
 
-    async def in_pool(self, fn: Callable[..., _T], *args: Any) -> _T:
-        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+    def in_pool(self, fn: Callable[..., _T], *args: Any) -> asyncio.Future[_T]:
+        return self.pool.submit(fn, *args)
 
     def _counted(self, method: str, thunk: Callable[[], _T]) -> _T:
         result = thunk()
@@ -185,8 +186,17 @@ class PlannerService(planner_pb2_grpc.PlannerServiceServicer):
 
     # ---- catalog ----
 
+    async def ListCatalog(
+        self, request: pb.ListCatalogRequest, context: Context
+    ) -> pb.ListCatalogResponse:
+        """The catalog is immutable: its listing (~0.1 ms to build) is built once, then shared
+        by every call (gRPC only reads a response message)."""
+        if self._listing is None:
+            self._listing = await self._build_listing(request, context)
+        return self._listing
+
     @unary()
-    def ListCatalog(self, request: pb.ListCatalogRequest) -> pb.ListCatalogResponse:
+    def _build_listing(self, request: pb.ListCatalogRequest) -> pb.ListCatalogResponse:
         names = self.catalog.names()
         return pb.ListCatalogResponse(
             hardware=[_wire.hardware_message(self.catalog.hardware(n)) for n in names["hardware"]],

@@ -32,8 +32,14 @@ _WHY = {
     "loss_floor": "the target is at or below the law's irreducible loss E",
     "unique_data": "the unique data cannot reach the target, however often repeated",
     "inference_exceeds_budget": "the inference demand alone costs more than the budget",
-    "min_params": "the model sits at the lower bound on its size (min_params)",
-    "max_params": "the model sits at the upper bound on its size (max_params)",
+    "min_params": "the model sits at your lower bound on its size (min_params)",
+    "max_params": "the model sits at your upper bound on its size (max_params)",
+    "min_params_default": "the model sits at the default lower bound on its size (the lifetime "
+    "planner's search floor of 1M parameters, or the joint planner's smallest family member); "
+    "pass min_params to search below it",
+    "max_params_default": "the model sits at the default upper bound on its size (the joint "
+    "planner's largest family member, or the lifetime planner's search ceiling); pass "
+    "max_params to search above it",
     "memory": "no model size in range fits the serving hardware's memory",
 }
 

@@ -33,9 +33,16 @@ _WHY_TEST_TIME = {
     **_WHY,
     "budget": "the per-query budget binds: more budget buys more samples or tokens",
     "latency": "the latency SLO binds",
-    "max_gen_tokens": "the generation length is at its bound; more budget goes to samples",
-    "context": "the prompt leaves no room in any model's context",
+    "max_gen_tokens": "the generation length is at its upper bound (max_gen_tokens)",
+    "min_gen_tokens": "the generation length is at its lower bound (min_gen_tokens)",
+    "measured_length": "the generation length is at the longest length the eval measured "
+    "(accuracy is not known beyond it)",
+    "context": "the generation fills the model's context window",
     "max_samples": "samples per query are at k_max",
+    "eval_samples": "samples per query are at the eval's samples per problem (pass@k is not "
+    "measured beyond it)",
+    "memory": "the serving hardware's memory binds: a longer generation, more samples or a "
+    "larger model would not fit beside the weights",
 }
 
 

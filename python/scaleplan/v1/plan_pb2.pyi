@@ -99,6 +99,18 @@ class _PlanConstraintEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PlanCo
     """Samples per query are at k_max."""
     PLAN_CONSTRAINT_TARGET_ACCURACY: _PlanConstraint.ValueType  # 13
     """The target accuracy binds (least budget reaching it), or cannot be reached."""
+    PLAN_CONSTRAINT_MIN_PARAMS_DEFAULT: _PlanConstraint.ValueType  # 14
+    """The model sits at a default bound on its size the request did not set: the planner's
+    search floor or ceiling, or the family's smallest or largest member.
+    """
+    PLAN_CONSTRAINT_MAX_PARAMS_DEFAULT: _PlanConstraint.ValueType  # 15
+    """See PLAN_CONSTRAINT_MIN_PARAMS_DEFAULT."""
+    PLAN_CONSTRAINT_EVAL_SAMPLES: _PlanConstraint.ValueType  # 16
+    """Samples per query are at the measured eval's samples per problem."""
+    PLAN_CONSTRAINT_MEASURED_LENGTH: _PlanConstraint.ValueType  # 17
+    """The generation length is at the longest length the eval measured."""
+    PLAN_CONSTRAINT_MIN_GEN_TOKENS: _PlanConstraint.ValueType  # 18
+    """The generation length is at its lower bound."""
 
 class PlanConstraint(_PlanConstraint, metaclass=_PlanConstraintEnumTypeWrapper):
     """The constraint that decides a plan, or that makes it infeasible."""
@@ -131,6 +143,18 @@ PLAN_CONSTRAINT_MAX_SAMPLES: PlanConstraint.ValueType  # 12
 """Samples per query are at k_max."""
 PLAN_CONSTRAINT_TARGET_ACCURACY: PlanConstraint.ValueType  # 13
 """The target accuracy binds (least budget reaching it), or cannot be reached."""
+PLAN_CONSTRAINT_MIN_PARAMS_DEFAULT: PlanConstraint.ValueType  # 14
+"""The model sits at a default bound on its size the request did not set: the planner's
+search floor or ceiling, or the family's smallest or largest member.
+"""
+PLAN_CONSTRAINT_MAX_PARAMS_DEFAULT: PlanConstraint.ValueType  # 15
+"""See PLAN_CONSTRAINT_MIN_PARAMS_DEFAULT."""
+PLAN_CONSTRAINT_EVAL_SAMPLES: PlanConstraint.ValueType  # 16
+"""Samples per query are at the measured eval's samples per problem."""
+PLAN_CONSTRAINT_MEASURED_LENGTH: PlanConstraint.ValueType  # 17
+"""The generation length is at the longest length the eval measured."""
+PLAN_CONSTRAINT_MIN_GEN_TOKENS: PlanConstraint.ValueType  # 18
+"""The generation length is at its lower bound."""
 Global___PlanConstraint: _TypeAlias = PlanConstraint  # noqa: Y015
 
 class _AccuracyAggregator:

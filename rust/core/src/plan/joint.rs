@@ -8,7 +8,7 @@
 //! search on ln L, where L fixes the inference spend and D takes the rest of the budget.
 
 use super::lifetime::CostUnit;
-use super::scalar::{bisect_first, grid_golden_min};
+use super::scalar::{bisect_first, grid_golden_min, min_below_wall};
 use super::Constraint;
 use crate::catalog::Hardware;
 use crate::cost::{
@@ -246,9 +246,11 @@ impl<'a> JointSolver<'a> {
             })
         };
         let objective = |x: f64| evaluate(x.exp()).map_or(f64::INFINITY, |i| -i.score);
-        let (x, best) = grid_golden_min(&objective, lo.ln(), hi.ln(), L_GRID, TOL);
-        if best.is_finite() {
-            evaluate(x.exp())
+        // Cost, latency and memory grow with L and the training left shrinks, so the feasible
+        // lengths are [lo, L*] (docs/solvers.md): locate L* first, then search below it.
+        let m = min_below_wall(&objective, lo.ln(), hi.ln(), L_GRID, TOL);
+        if m.feasible() {
+            evaluate(m.x.exp())
         } else {
             None
         }
@@ -303,8 +305,149 @@ impl<'a> JointSolver<'a> {
         beta_pass_at_k(mu, self.opt.kappa, f64::from(samples))
     }
 
-    /// Best plan for one total budget.
+    /// Best plan for one total budget, naming the constraint that binds (docs/planning.md):
+    /// of the bounds and walls the plan sits on, the one whose relaxation by 1% (one more
+    /// sample for k_max) buys the most accuracy; the budget when none buys any.
     pub fn plan(&self, budget: f64) -> Result<JointPlan> {
+        let plan = self.plan_unnamed(budget)?;
+        if !plan.feasible {
+            return Ok(plan);
+        }
+        let threshold = 1e-9 * plan.accuracy.max(1e-12);
+        let mut most: Option<(Constraint, f64)> = None;
+        let mut fixed: Option<Constraint> = None;
+        let active = self.active(&plan);
+        let relaxable = active.iter().filter(|a| a.1.is_some()).count();
+        for (constraint, relaxed) in active {
+            match relaxed {
+                // The only bound that can be relaxed: it binds without a second solve.
+                Some(_) if relaxable == 1 => most = Some((constraint, f64::INFINITY)),
+                Some(opt) => {
+                    // First-order gain: the relaxed problem re-solved at the plan's attention
+                    // and k (one more sample for k_max), not over every configuration.
+                    let k = if constraint == Constraint::MaxSamples {
+                        opt.max_samples
+                    } else {
+                        plan.samples
+                    };
+                    let relaxed = JointSolver::new(self.law, &opt)?
+                        .search(budget, Some((plan.attention, k)))?;
+                    let gain = if relaxed.feasible {
+                        relaxed.accuracy - plan.accuracy
+                    } else {
+                        0.0
+                    };
+                    if gain > threshold && most.is_none_or(|m| gain > m.1) {
+                        most = Some((constraint, gain));
+                    }
+                }
+                // Not relaxable through the options (the family's context): it binds when
+                // nothing relaxable buys accuracy.
+                None => {
+                    fixed.get_or_insert(constraint);
+                }
+            }
+        }
+        let binding = most.map(|m| m.0).or(fixed).unwrap_or(Constraint::Budget);
+        Ok(JointPlan { binding, ..plan })
+    }
+
+    /// The bounds and walls `plan` sits on, each with the options relaxed past it.
+    fn active(&self, plan: &JointPlan) -> Vec<(Constraint, Option<JointOptions>)> {
+        let o = self.opt;
+        let (n, gen, k) = (plan.params, plan.gen_tokens, plan.samples);
+        let at_or_above = |v: f64, bound: f64| v >= bound * (1.0 - 1e-6);
+        let at_or_below = |v: f64, bound: f64| v <= bound * (1.0 + 1e-6);
+        let relaxed = |edit: &dyn Fn(&mut JointOptions)| {
+            let mut r = o.clone();
+            edit(&mut r);
+            Some(r)
+        };
+        let mut out = Vec::new();
+        if k >= o.max_samples {
+            out.push((
+                Constraint::MaxSamples,
+                relaxed(&|r| r.max_samples = o.max_samples.saturating_add(1)),
+            ));
+        }
+        if at_or_above(n, self.n_hi) {
+            let c = if o.max_params.is_some() {
+                Constraint::MaxParams
+            } else {
+                Constraint::MaxParamsDefault
+            };
+            out.push((c, relaxed(&|r| r.max_params = Some(self.n_hi * 1.01))));
+        }
+        if at_or_below(n, self.n_lo) {
+            let c = if o.min_params.is_some() {
+                Constraint::MinParams
+            } else {
+                Constraint::MinParamsDefault
+            };
+            out.push((c, relaxed(&|r| r.min_params = Some(self.n_lo / 1.01))));
+        }
+        let context_room = o.family.at(n).max_context - o.prompt_tokens;
+        if at_or_above(gen, o.max_gen_tokens) {
+            out.push((
+                Constraint::MaxGenTokens,
+                relaxed(&|r| r.max_gen_tokens = o.max_gen_tokens * 1.01),
+            ));
+        } else if at_or_above(gen, context_room) {
+            out.push((Constraint::Context, None));
+        }
+        if at_or_below(gen, o.min_gen_tokens) {
+            out.push((
+                Constraint::MinGenTokens,
+                relaxed(&|r| r.min_gen_tokens = o.min_gen_tokens / 1.01),
+            ));
+        }
+        if o.latency_slo_s
+            .is_some_and(|slo| at_or_above(plan.latency_s, slo * (1.0 - 1e-4)))
+        {
+            out.push((
+                Constraint::Latency,
+                relaxed(&|r| r.latency_slo_s = o.latency_slo_s.map(|s| s * 1.01)),
+            ));
+        }
+        if self.memory_bound(n, gen, k, plan.attention) {
+            out.push((
+                Constraint::Memory,
+                relaxed(&|r| r.hardware.hbm_bytes = o.hardware.hbm_bytes * 1.01),
+            ));
+        }
+        out
+    }
+
+    /// Whether (n, gen, k) fills the serving memory: a slightly longer generation, larger
+    /// model or one more sample would not fit beside the weights.
+    fn memory_bound(&self, n: f64, gen: f64, k: u32, attention: usize) -> bool {
+        let fits = |n: f64, gen: f64, k: u32| {
+            let options = InferenceOptions {
+                fractional_batch: true,
+                ..self.opt.inference
+            };
+            Pricer::for_shape(self.opt.family.at(n), &self.opt.hardware, &options)
+                .and_then(|p| {
+                    p.price(&InferenceQuery {
+                        prompt_tokens: self.opt.prompt_tokens,
+                        gen_tokens: gen,
+                        samples: f64::from(k),
+                        attention: self.opt.attention[attention],
+                    })
+                })
+                .is_ok_and(|c| c.feasible)
+        };
+        let step = 1.0 + 1e-4;
+        !fits(n * step, gen, k) || !fits(n, gen * step, k)
+    }
+
+    /// Best plan for one total budget; `binding` is the budget or why none is feasible.
+    fn plan_unnamed(&self, budget: f64) -> Result<JointPlan> {
+        self.search(budget, None)
+    }
+
+    /// The best plan over every attention and k, or (`only`) one attention and k alone.
+    fn search(&self, budget: f64, only: Option<(usize, u32)>) -> Result<JointPlan> {
         check::positive("budget", budget)?;
         let mut best: Option<JointPlan> = None;
         let cuts = {
@@ -321,11 +464,18 @@ impl<'a> JointSolver<'a> {
             c
         };
         for (ai, &attention) in self.opt.attention.iter().enumerate() {
+            if only.is_some_and(|o| o.0 != ai) {
+                continue;
+            }
             // Every (N, D, L) that fits with k samples also fits with fewer, so the best mean
             // mu*(k) never grows with k: pass@k at the last mu* found bounds every later k,
             // and once k does not fit, no larger k does.
             let mut mu_bound = f64::INFINITY;
-            for k in 1..=self.opt.max_samples {
+            let ks = match only {
+                Some((_, k)) => k..=k,
+                None => 1..=self.opt.max_samples,
+            };
+            for k in ks {
                 if mu_bound.is_finite() {
                     let bound = beta_pass_at_k(mu_bound, self.opt.kappa, f64::from(k));
                     if best.is_some_and(|b| bound <= b.accuracy) {
@@ -381,7 +531,7 @@ impl<'a> JointSolver<'a> {
                         total_cost: budget,
                         latency_s: inner.cost.latency_s,
                         feasible: true,
-                        binding: self.binding(n, inner.gen, k, &inner.cost),
+                        binding: Constraint::Budget,
                     });
                 }
             }
@@ -389,33 +539,12 @@ impl<'a> JointSolver<'a> {
         Ok(best.unwrap_or(JointPlan::none(Constraint::Budget)))
     }
 
-    fn binding(&self, n: f64, gen: f64, k: u32, c: &InferenceCost) -> Constraint {
-        let near = |a: f64, b: f64| (a - b).abs() <= 1e-6 * b.abs();
-        if self
-            .opt
-            .latency_slo_s
-            .is_some_and(|slo| c.latency_s >= slo * (1.0 - 1e-6))
-        {
-            Constraint::Latency
-        } else if near(gen, self.opt.max_gen_tokens) {
-            Constraint::MaxGenTokens
-        } else if near(n, self.n_hi) && self.opt.max_params.is_some() {
-            Constraint::MaxParams
-        } else if near(n, self.n_lo) && self.opt.min_params.is_some() {
-            Constraint::MinParams
-        } else if k == self.opt.max_samples && self.opt.max_samples > 1 {
-            Constraint::MaxSamples
-        } else {
-            Constraint::Budget
-        }
-    }
-
     /// The least budget whose best plan reaches `target` accuracy (bisection on ln budget; the
     /// best accuracy never falls as the budget grows).
     pub fn cheapest(&self, target: f64) -> Result<JointPlan> {
         check::unit_fraction("target_accuracy", target)?;
         let reaches = |log_b: f64| {
-            self.plan(log_b.exp())
+            self.plan_unnamed(log_b.exp())
                 .is_ok_and(|p| p.feasible && p.accuracy >= target)
         };
         // Scan up in steps of e^4 from a budget below any real one, then bisect the last step.
@@ -426,7 +555,7 @@ impl<'a> JointSolver<'a> {
             if hi > cap {
                 // Unreachable: report the accuracy the law caps at, not the absurd budget
                 // that was tried.
-                let best = self.plan(cap.exp())?;
+                let best = self.plan_unnamed(cap.exp())?;
                 return Ok(JointPlan {
                     accuracy: best.accuracy,
                     loss: best.loss,
@@ -437,7 +566,7 @@ impl<'a> JointSolver<'a> {
         }
         let lo = hi - 4.0;
         let log_b = bisect_first(&reaches, lo, hi, 1e-7);
-        let plan = self.plan(log_b.exp())?;
+        let plan = self.plan_unnamed(log_b.exp())?;
         Ok(JointPlan {
             binding: Constraint::TargetAccuracy,
             ..plan
@@ -449,6 +578,6 @@ impl<'a> JointSolver<'a> {
         if !plan.feasible {
             return Ok(0.0);
         }
-        Ok(self.plan(plan.total_cost * 1.01)?.accuracy - plan.accuracy)
+        Ok(self.plan_unnamed(plan.total_cost * 1.01)?.accuracy - plan.accuracy)
     }
 }

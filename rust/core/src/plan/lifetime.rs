@@ -3,7 +3,7 @@
 //! for a total budget. Inference is priced at 2N FLOPs per token, or with the section 3 cost model
 //! on a hardware with the model size interpolated over a family.
 
-use super::scalar::grid_golden_min;
+use super::scalar::{min_feasible, Edge, Min1};
 use super::training::plan_training_target;
 use super::Constraint;
 use crate::catalog::Hardware;
@@ -263,16 +263,8 @@ impl<'a> Coster<'a> {
         }
     }
 
-    /// Memory when a slightly larger model would no longer fit the serving hardware (the
-    /// optimum sits on the memory wall), else `otherwise`.
-    fn memory_or(&self, x: f64, otherwise: Constraint) -> Constraint {
-        let fits = |n: f64| self.per_query(n).is_finite();
-        let n = x.exp();
-        if fits(n) && !fits(n * (1.0 + 1e-6)) {
-            Constraint::Memory
-        } else {
-            otherwise
-        }
+    fn fits(&self, n: f64) -> bool {
+        self.per_query(n).is_finite()
     }
 
     fn lifetime_inference(&self, n: f64) -> f64 {
@@ -299,14 +291,51 @@ impl<'a> Coster<'a> {
         cuts.windows(2).map(|w| (w[0], w[1])).collect()
     }
 
-    fn minimise(&self, f: &impl Fn(f64) -> f64, lo: f64, hi: f64) -> (f64, f64) {
+    /// Minimum over [lo, hi] (ln N), each segment searched with its walls located
+    /// (docs/solvers.md); `edge` is a bound only at `lo` or `hi` themselves.
+    fn minimise(&self, f: &impl Fn(f64) -> f64, lo: f64, hi: f64) -> Min1 {
         self.segments(lo, hi)
             .into_iter()
-            .map(|(a, b)| grid_golden_min(f, a, b, GRID, LN_TOL * b.abs().max(1.0)))
+            .map(|(a, b)| {
+                let m = min_feasible(f, a, b, GRID, LN_TOL * b.abs().max(1.0));
+                let edge = match m.edge {
+                    Edge::LowerBound if a > lo => Edge::Interior,
+                    Edge::UpperBound if b < hi => Edge::Interior,
+                    e => e,
+                };
+                Min1 { edge, ..m }
+            })
             .fold(
-                (lo, f64::INFINITY),
-                |best, c| if c.1 < best.1 { c } else { best },
+                Min1::none(lo),
+                |best, c| if c.f < best.f { c } else { best },
             )
+    }
+}
+
+/// Where the size range of a search comes from, to name the bound that stops a plan.
+#[derive(Debug, Clone, Copy)]
+struct SizeRange {
+    lo: f64,
+    hi: f64,
+    /// `lo`/`hi` is the user's min_params/max_params (else a default).
+    lo_user: bool,
+    hi_user: bool,
+}
+
+impl SizeRange {
+    fn binding(&self, m: &Min1, coster: &Coster, otherwise: Constraint) -> Constraint {
+        let step = LN_TOL.sqrt();
+        match m.edge {
+            Edge::Interior => otherwise,
+            Edge::LowerBound if self.lo_user => Constraint::MinParams,
+            Edge::LowerBound => Constraint::MinParamsDefault,
+            Edge::UpperBound if self.hi_user => Constraint::MaxParams,
+            Edge::UpperBound => Constraint::MaxParamsDefault,
+            // Serving memory is the only wall that stops a larger model; others (the target or
+            // the budget becoming unreachable) make the objective infinite as it is approached.
+            Edge::UpperWall if !coster.fits((m.x + step).exp()) => Constraint::Memory,
+            Edge::LowerWall | Edge::UpperWall => otherwise,
+        }
     }
 }
 
@@ -369,9 +398,13 @@ pub fn plan_lifetime(
             }
             // Below N_min no token count reaches the target.
             let n_min_x = (law.a / (target - law.e - floor)).ln() / law.alpha;
-            let lo = min_x.unwrap_or(DEFAULT_MIN_PARAMS.ln()).max(n_min_x);
-            let hi = max_x.unwrap_or(n_min_x + 25.0);
-            if lo > hi {
+            let range = SizeRange {
+                lo: min_x.unwrap_or(DEFAULT_MIN_PARAMS.ln()).max(n_min_x),
+                hi: max_x.unwrap_or(n_min_x + 25.0),
+                lo_user: min_x.is_some_and(|m| m >= n_min_x),
+                hi_user: max_x.is_some(),
+            };
+            if range.lo > range.hi {
                 return Ok(LifetimePlan::infeasible(Constraint::MaxParams));
             }
             let total = |x: f64| {
@@ -381,21 +414,22 @@ pub fn plan_lifetime(
                     None => f64::INFINITY,
                 }
             };
-            let (x, best) = coster.minimise(&total, lo, hi);
-            if !best.is_finite() {
+            let m = coster.minimise(&total, range.lo, range.hi);
+            if !m.feasible() {
                 return Ok(LifetimePlan::infeasible(Constraint::Memory));
             }
-            (
-                x,
-                coster.memory_or(x, bound_binding(x, min_x, max_x, Constraint::TargetLoss)),
-            )
+            (m.x, range.binding(&m, &coster, Constraint::TargetLoss))
         }
         LifetimeGoal::Budget(budget) => {
             check::positive("budget", budget)?;
             // Centre the search on the training-only optimum for the whole budget.
             let (n_ch, _) = law.chinchilla_optimum(budget / coster.per_train_flop);
-            let lo = min_x.unwrap_or(DEFAULT_MIN_PARAMS.ln().max(n_ch.ln() - 20.0));
-            let hi = max_x.unwrap_or(n_ch.ln() + 3.0);
+            let range = SizeRange {
+                lo: min_x.unwrap_or(DEFAULT_MIN_PARAMS.ln().max(n_ch.ln() - 20.0)),
+                hi: max_x.unwrap_or(n_ch.ln() + 3.0),
+                lo_user: min_x.is_some(),
+                hi_user: max_x.is_some(),
+            };
             let loss_at = |x: f64| {
                 let n = x.exp();
                 let left = budget - coster.lifetime_inference(n);
@@ -405,14 +439,16 @@ pub fn plan_lifetime(
                 let d = left / (6.0 * n * coster.per_train_flop);
                 law.loss_limited(n, d, data)
             };
-            let (x, best) = coster.minimise(&loss_at, lo, hi);
-            if !best.is_finite() {
-                return Ok(LifetimePlan::infeasible(Constraint::InferenceExceedsBudget));
+            let m = coster.minimise(&loss_at, range.lo, range.hi);
+            if !m.feasible() {
+                let memory = !coster.fits(range.lo.exp());
+                return Ok(LifetimePlan::infeasible(if memory {
+                    Constraint::Memory
+                } else {
+                    Constraint::InferenceExceedsBudget
+                }));
             }
-            (
-                x,
-                coster.memory_or(x, bound_binding(x, min_x, max_x, Constraint::Budget)),
-            )
+            (m.x, range.binding(&m, &coster, Constraint::Budget))
         }
     };
 
@@ -456,20 +492,4 @@ pub fn plan_lifetime(
         feasible: true,
         binding,
     })
-}
-
-fn bound_binding(
-    x: f64,
-    min_x: Option<f64>,
-    max_x: Option<f64>,
-    otherwise: Constraint,
-) -> Constraint {
-    let near = |b: Option<f64>| b.is_some_and(|b| (x - b).abs() <= 1e-6 * b.abs().max(1.0));
-    if near(min_x) {
-        Constraint::MinParams
-    } else if near(max_x) {
-        Constraint::MaxParams
-    } else {
-        otherwise
-    }
 }

@@ -45,10 +45,22 @@ pub enum Constraint {
     MaxSamples,
     /// The plan is the cheapest reaching the target accuracy (or, infeasible, none can).
     TargetAccuracy,
+    /// The model size sits at a default lower or upper bound the user did not give: the
+    /// planner's search floor (lifetime: `DEFAULT_MIN_PARAMS`) or ceiling, or the family's
+    /// smallest or largest member (joint). docs/planning.md lists each default.
+    MinParamsDefault,
+    MaxParamsDefault,
+    /// Samples per query reached the measured eval's samples per problem (pass@k is not
+    /// measured beyond it).
+    EvalSamples,
+    /// The generation length reached the longest length the eval measured.
+    MeasuredLength,
+    /// The generation length sits at its lower bound (`min_gen_tokens`).
+    MinGenTokens,
 }
 
 impl Constraint {
-    pub const ALL: [Constraint; 13] = [
+    pub const ALL: [Constraint; 18] = [
         Constraint::Budget,
         Constraint::TargetLoss,
         Constraint::LossFloor,
@@ -62,6 +74,11 @@ impl Constraint {
         Constraint::Context,
         Constraint::MaxSamples,
         Constraint::TargetAccuracy,
+        Constraint::MinParamsDefault,
+        Constraint::MaxParamsDefault,
+        Constraint::EvalSamples,
+        Constraint::MeasuredLength,
+        Constraint::MinGenTokens,
     ];
 
     pub fn name(self) -> &'static str {
@@ -79,6 +96,11 @@ impl Constraint {
             Constraint::Context => "context",
             Constraint::MaxSamples => "max_samples",
             Constraint::TargetAccuracy => "target_accuracy",
+            Constraint::MinParamsDefault => "min_params_default",
+            Constraint::MaxParamsDefault => "max_params_default",
+            Constraint::EvalSamples => "eval_samples",
+            Constraint::MeasuredLength => "measured_length",
+            Constraint::MinGenTokens => "min_gen_tokens",
         }
     }
 

@@ -78,7 +78,8 @@ pub fn brent_min(f: &impl Fn(f64) -> f64, lo: f64, hi: f64, tol: f64) -> (f64, f
             x + tol1.copysign(d)
         };
         let fu = f(u);
-        if fu <= fx {
+        // An infinite (infeasible) point is never progress, even beside another one.
+        if fu <= fx && fu.is_finite() {
             if u < x {
                 b = x;
             } else {
@@ -101,9 +102,195 @@ pub fn brent_min(f: &impl Fn(f64) -> f64, lo: f64, hi: f64, tol: f64) -> (f64, f
     (x, fx)
 }
 
-/// Minimum of `f` on [lo, hi]: the best of `points` evenly spaced samples, refined by Brent's
-/// method between its neighbours. Exact to `tol` when `f` is unimodal on [lo, hi]; where `f`
-/// may be infinite (an infeasible region) or has several basins, the grid picks the basin.
+/// Where a one-dimensional minimum sits in its search interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edge {
+    /// Strictly inside: no bound or wall stops it.
+    Interior,
+    /// On the lower or upper end of the interval searched (a bound the caller set).
+    LowerBound,
+    UpperBound,
+    /// On the edge of an infeasible region (where `f` is infinite) below or above it: a wall
+    /// such as serving memory or the budget, located by bisection on feasibility.
+    LowerWall,
+    UpperWall,
+}
+
+/// The result of [`min_feasible`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Min1 {
+    pub x: f64,
+    pub f: f64,
+    pub edge: Edge,
+}
+
+impl Min1 {
+    pub fn none(lo: f64) -> Self {
+        Min1 {
+            x: lo,
+            f: f64::INFINITY,
+            edge: Edge::Interior,
+        }
+    }
+
+    pub fn feasible(&self) -> bool {
+        self.f.is_finite()
+    }
+}
+
+/// Most evaluations [`min_feasible`] spends looking for a feasible point before it concludes
+/// there is none (it doubles the grid until then).
+const MAX_SCAN_POINTS: usize = 320;
+
+/// Minimum of `f` on [lo, hi] where `f` is infinite on infeasible points (docs/solvers.md).
+///
+/// 1. A grid of `points` samples (doubled up to [`MAX_SCAN_POINTS`] while none is finite).
+/// 2. Each maximal run of finite samples is a feasible interval; where it borders an infinite
+///    sample, the wall between them is located by bisection on `f(x).is_finite()` to `tol`, and
+///    the interval's end is put on the feasible side of it.
+/// 3. Inside each feasible interval, Brent's method between the best sample's neighbours (never
+///    leaving the interval), and the interval's two ends as candidates of their own, so a
+///    minimum pressed against a wall is found on the wall and not beyond it.
+///
+/// Exact to `tol` when `f` is unimodal on each feasible interval and each infeasible stretch is
+/// wider than the grid spacing or touches `lo`/`hi`; `edge` says whether the minimum sits on a
+/// bound of [lo, hi], on a wall, or inside.
+pub fn min_feasible(f: &impl Fn(f64) -> f64, lo: f64, hi: f64, points: usize, tol: f64) -> Min1 {
+    if lo.is_nan() || hi.is_nan() || lo > hi {
+        return Min1::none(lo);
+    }
+    if hi - lo <= tol {
+        let (flo, fhi) = (f(lo), f(hi));
+        return if flo <= fhi {
+            Min1 {
+                x: lo,
+                f: flo,
+                edge: Edge::LowerBound,
+            }
+        } else {
+            Min1 {
+                x: hi,
+                f: fhi,
+                edge: Edge::UpperBound,
+            }
+        };
+    }
+    let mut points = points.max(3);
+    let mut values;
+    loop {
+        let step = (hi - lo) / (points - 1) as f64;
+        values = (0..points)
+            .map(|i| {
+                let x = if i == points - 1 {
+                    hi
+                } else {
+                    lo + step * i as f64
+                };
+                (x, f(x))
+            })
+            .collect::<Vec<_>>();
+        if values.iter().any(|v| v.1.is_finite()) || points * 2 > MAX_SCAN_POINTS {
+            break;
+        }
+        points = 2 * points - 1; // keeps the old samples, adds the midpoints
+    }
+    let finite = |x: f64| f(x).is_finite();
+    let mut best = Min1::none(lo);
+    let mut i = 0;
+    while i < points {
+        if !values[i].1.is_finite() {
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        while j + 1 < points && values[j + 1].1.is_finite() {
+            j += 1;
+        }
+        let k = (i..=j)
+            .min_by(|&p, &q| values[p].1.total_cmp(&values[q].1))
+            .expect("a run has a sample");
+        // The feasible interval [a, b] around samples i..=j. A wall is located only when the
+        // run's best sample borders it: otherwise the minimum is inside (f is unimodal there).
+        let (a, fa, lower) = if i == 0 {
+            (lo, values[0].1, Edge::LowerBound)
+        } else if k == i {
+            let a = wall(&finite, values[i - 1].0, values[i].0, tol);
+            (a, f(a), Edge::LowerWall)
+        } else {
+            (values[i].0, values[i].1, Edge::Interior)
+        };
+        let (b, fbb, upper) = if j == points - 1 {
+            (hi, values[j].1, Edge::UpperBound)
+        } else if k == j {
+            let b = wall(&finite, values[j + 1].0, values[j].0, tol);
+            (b, f(b), Edge::UpperWall)
+        } else {
+            (values[j].0, values[j].1, Edge::Interior)
+        };
+        let left = if k == i { a } else { values[k - 1].0 };
+        let right = if k == j { b } else { values[k + 1].0 };
+        let (xb, fb) = brent_min(f, left, right, tol);
+        let mut candidates = [(values[k].0, values[k].1), (xb, fb), (a, fa), (b, fbb)];
+        candidates.sort_by(|p, q| p.1.total_cmp(&q.1));
+        let (x, fx) = candidates[0];
+        if fx < best.f {
+            let edge = if (x - a).abs() <= 2.0 * tol && fa <= fx {
+                lower
+            } else if (x - b).abs() <= 2.0 * tol && fbb <= fx {
+                upper
+            } else {
+                Edge::Interior
+            };
+            // Report the end itself when the minimum is within tolerance of it.
+            best = match edge {
+                Edge::Interior => Min1 { x, f: fx, edge },
+                e if e == lower => Min1 { x: a, f: fa, edge },
+                _ => Min1 { x: b, f: fbb, edge },
+            };
+        }
+        i = j + 1;
+    }
+    best
+}
+
+/// [`min_feasible`] for an `f` whose feasible points are downward closed on [lo, hi] (where
+/// x is feasible, so is every smaller x): infeasible at `lo` means nowhere, and the one wall
+/// above is located by bisection before the search, so no scan for narrow windows is needed.
+pub fn min_below_wall(f: &impl Fn(f64) -> f64, lo: f64, hi: f64, points: usize, tol: f64) -> Min1 {
+    if lo.is_nan() || hi.is_nan() || lo > hi || !f(lo).is_finite() {
+        return Min1::none(lo);
+    }
+    if f(hi).is_finite() {
+        return min_feasible(f, lo, hi, points, tol);
+    }
+    let top = wall(&|x: f64| f(x).is_finite(), hi, lo, tol);
+    let m = min_feasible(f, lo, top, points, tol);
+    match m.edge {
+        Edge::UpperBound => Min1 {
+            edge: Edge::UpperWall,
+            ..m
+        },
+        _ => m,
+    }
+}
+
+/// The feasible end of the wall between an infeasible `out` and a feasible `inside`, to `tol`.
+fn wall(feasible: &impl Fn(f64) -> bool, mut out: f64, mut inside: f64, tol: f64) -> f64 {
+    for _ in 0..200 {
+        if (out - inside).abs() <= tol {
+            break;
+        }
+        let mid = 0.5 * (out + inside);
+        if feasible(mid) {
+            inside = mid;
+        } else {
+            out = mid;
+        }
+    }
+    inside
+}
+
+/// Minimum of `f` on [lo, hi] (see [`min_feasible`]), as (x, f(x)).
 pub fn grid_golden_min(
     f: &impl Fn(f64) -> f64,
     lo: f64,
@@ -111,34 +298,8 @@ pub fn grid_golden_min(
     points: usize,
     tol: f64,
 ) -> (f64, f64) {
-    let points = points.max(3);
-    let step = (hi - lo) / (points - 1) as f64;
-    let at = |i: usize| {
-        if i == points - 1 {
-            hi
-        } else {
-            lo + step * i as f64
-        }
-    };
-    let (mut best_i, mut best_f) = (0, f64::INFINITY);
-    for i in 0..points {
-        let v = f(at(i));
-        if v < best_f {
-            best_i = i;
-            best_f = v;
-        }
-    }
-    if !best_f.is_finite() {
-        return (at(best_i), best_f);
-    }
-    let a = at(best_i.saturating_sub(1));
-    let b = at((best_i + 1).min(points - 1));
-    let (x, fx) = brent_min(f, a, b, tol);
-    if fx <= best_f {
-        (x, fx)
-    } else {
-        (at(best_i), best_f)
-    }
+    let m = min_feasible(f, lo, hi, points, tol);
+    (m.x, m.f)
 }
 
 /// The x in [lo, hi] where the increasing predicate first holds, to `tol` (bisection).
@@ -205,5 +366,96 @@ mod tests {
     fn bisection_finds_the_threshold() {
         let x = bisect_first(&|x: f64| x * x >= 2.0, 0.0, 2.0, 1e-12);
         assert!((x - 2f64.sqrt()).abs() < 1e-11);
+    }
+
+    #[test]
+    fn a_minimum_pressed_against_a_wall_is_found_on_its_feasible_side() {
+        // Decreasing towards a wall at 1.3 (the lifetime planner's memory wall): the grid's best
+        // sample borders the infeasible side, and the answer is the wall itself.
+        let wall_at = 1.3;
+        let f = |x: f64| {
+            if x > wall_at {
+                f64::INFINITY
+            } else {
+                (-x).exp()
+            }
+        };
+        for points in [3, 7, 24] {
+            let m = min_feasible(&f, 0.0, 10.0, points, 1e-10);
+            assert!((m.x - wall_at).abs() < 1e-9, "{points}: {m:?}");
+            assert!(m.f.is_finite() && m.edge == Edge::UpperWall, "{m:?}");
+        }
+        // Mirror image: increasing away from a lower wall.
+        let g = |x: f64| if x < -2.5 { f64::INFINITY } else { x.exp() };
+        let m = min_feasible(&g, -10.0, 10.0, 24, 1e-10);
+        assert!(
+            (m.x + 2.5).abs() < 1e-9 && m.edge == Edge::LowerWall,
+            "{m:?}"
+        );
+    }
+
+    #[test]
+    fn a_feasible_window_narrower_than_the_grid_is_found() {
+        // Only [0.31, 0.33] is feasible; 24 samples over [0, 10] all miss it at first.
+        let f = |x: f64| {
+            if (0.31..=0.33).contains(&x) {
+                (x - 0.32).powi(2)
+            } else {
+                f64::INFINITY
+            }
+        };
+        let m = min_feasible(&f, 0.0, 10.0, 24, 1e-12);
+        assert!(
+            (m.x - 0.32).abs() < 1e-6 && m.edge == Edge::Interior,
+            "{m:?}"
+        );
+    }
+
+    #[test]
+    fn below_a_wall_the_wall_is_found_first() {
+        let f = |x: f64| if x > 0.3 { f64::INFINITY } else { -x };
+        let m = min_below_wall(&f, 0.0, 10.0, 10, 1e-12);
+        assert!(
+            (m.x - 0.3).abs() < 1e-11 && m.edge == Edge::UpperWall,
+            "{m:?}"
+        );
+        let m = min_below_wall(&|x: f64| (x - 0.1).powi(2), 0.0, 10.0, 10, 1e-12);
+        assert!(
+            (m.x - 0.1).abs() < 1e-6 && m.edge == Edge::Interior,
+            "{m:?}"
+        );
+        assert!(!min_below_wall(&|_: f64| f64::INFINITY, 0.0, 1.0, 10, 1e-9).feasible());
+    }
+
+    #[test]
+    fn bounds_are_reported_as_bounds() {
+        let m = min_feasible(&|x: f64| x, 2.0, 5.0, 10, 1e-12);
+        assert_eq!((m.x, m.edge), (2.0, Edge::LowerBound));
+        let m = min_feasible(&|x: f64| -x, 2.0, 5.0, 10, 1e-12);
+        assert_eq!((m.x, m.edge), (5.0, Edge::UpperBound));
+        let m = min_feasible(&|_: f64| f64::INFINITY, 2.0, 5.0, 10, 1e-12);
+        assert!(!m.feasible());
+    }
+
+    proptest::proptest! {
+        /// Against a fine grid: a unimodal function with a wall anywhere is never beaten.
+        #[test]
+        fn never_beaten_by_a_fine_grid(
+            centre in -5.0f64..5.0,
+            wall_at in -4.0f64..4.0,
+            upper in proptest::bool::ANY,
+            points in 3usize..40,
+        ) {
+            let f = |x: f64| {
+                let out = if upper { x > wall_at } else { x < wall_at };
+                if out { f64::INFINITY } else { (x - centre).powi(2) }
+            };
+            let m = min_feasible(&f, -5.0, 5.0, points, 1e-10);
+            proptest::prop_assert!(m.feasible());
+            for i in 0..=10_000 {
+                let x = -5.0 + 1e-3 * f64::from(i);
+                proptest::prop_assert!(m.f <= f(x) + 1e-9, "{:?} beaten at {} ({})", m, x, f(x));
+            }
+        }
     }
 }

@@ -122,6 +122,8 @@ struct Config<'a> {
     attention: Attention,
     lo: f64,
     hi: f64,
+    /// What sets `hi`: the eval's longest measured length, `max_gen_tokens` or the context.
+    hi_binding: Constraint,
 }
 
 pub struct TestTimeSolver<'a> {
@@ -189,9 +191,15 @@ impl<'a> TestTimeSolver<'a> {
                 .unwrap_or((opt.min_gen_tokens, f64::INFINITY));
             let context_room = cand.model.max_context as f64 - opt.prompt_tokens;
             let lo = curve_lo.max(opt.min_gen_tokens);
-            let hi = curve_hi
-                .min(opt.max_gen_tokens.unwrap_or(f64::INFINITY))
-                .min(context_room);
+            let option_hi = opt.max_gen_tokens.unwrap_or(f64::INFINITY);
+            let hi = curve_hi.min(option_hi).min(context_room);
+            let hi_binding = if hi == context_room && context_room < curve_hi.min(option_hi) {
+                Constraint::Context
+            } else if hi == curve_hi && curve_hi < option_hi {
+                Constraint::MeasuredLength
+            } else {
+                Constraint::MaxGenTokens
+            };
             let mut k_max = cand
                 .curve
                 .max_samples()
@@ -214,6 +222,7 @@ impl<'a> TestTimeSolver<'a> {
                             attention,
                             lo,
                             hi,
+                            hi_binding,
                         },
                     ));
                 }
@@ -285,7 +294,7 @@ impl<'a> TestTimeSolver<'a> {
         if cfg.hi.is_finite() {
             let (at_hi, _) = self.excess(cfg, cfg.hi, budget);
             if at_hi <= 0.0 {
-                return Ok((cfg.hi, Constraint::MaxGenTokens));
+                return Ok((cfg.hi, cfg.hi_binding));
             }
         }
         // Bracket [a, b] in ln L with excess(a) <= 0 < excess(b); Illinois false position.
@@ -421,7 +430,8 @@ impl<'a> TestTimeSolver<'a> {
                 });
             }
         }
-        let plan = best.unwrap_or_else(|| {
+        let plan = best.map(|b| self.name_sample_cap(b));
+        let plan = plan.unwrap_or_else(|| {
             TestTimePlan::none(match blocker.unwrap_or(Blocker::Budget) {
                 Blocker::Budget => Constraint::Budget,
                 Blocker::Latency => Constraint::Latency,
@@ -435,6 +445,37 @@ impl<'a> TestTimeSolver<'a> {
             per_candidate,
             oracle,
         })
+    }
+
+    /// A plan whose budget is not spent stops at a cap on L (`binding` says which); when its k
+    /// is at the candidate's cap too, the spare budget would go to samples, so the cap on k is
+    /// what binds: the eval's samples per problem (pass@k is not measured beyond it), the
+    /// batch (a query's samples decode together) or k_max.
+    fn name_sample_cap(&self, plan: TestTimePlan) -> TestTimePlan {
+        let capped_by_length = matches!(
+            plan.binding,
+            Constraint::MaxGenTokens | Constraint::MeasuredLength | Constraint::Context
+        );
+        if !capped_by_length {
+            return plan;
+        }
+        let eval = self.candidates[plan.candidate].curve.max_samples();
+        let batch = match self.opt.inference.batch {
+            Batch::Fixed(b) => Some(b as u32),
+            _ => None,
+        };
+        let cap = [
+            (Some(self.opt.max_samples), Constraint::MaxSamples),
+            (eval, Constraint::EvalSamples),
+            (batch, Constraint::MaxSamples),
+        ]
+        .into_iter()
+        .filter_map(|(k, c)| k.map(|k| (k, c)))
+        .min_by_key(|&(k, _)| k);
+        match cap {
+            Some((k, c)) if plan.samples >= k => TestTimePlan { binding: c, ..plan },
+            _ => plan,
+        }
     }
 
     /// Every candidate's measured curve, when all are measured on the same problems (the

@@ -332,11 +332,15 @@ impl<'a> JointSolver<'a> {
                     };
                     let relaxed = JointSolver::new(self.law, &opt)?
                         .search(budget, Some((plan.attention, k)))?;
-                    let gain = if relaxed.feasible {
+                    let mut gain = if relaxed.feasible {
                         relaxed.accuracy - plan.accuracy
                     } else {
                         0.0
                     };
+                    if constraint == Constraint::MaxSamples {
+                        // One more sample relaxes k_max by 100/k_max percent: compare per 1%.
+                        gain *= 0.01 * f64::from(self.opt.max_samples);
+                    }
                     if gain > threshold && most.is_none_or(|m| gain > m.1) {
                         most = Some((constraint, gain));
                     }

@@ -1,0 +1,179 @@
+"""Plans at the walls (docs/planning.md, docs/solvers.md): the cases where a search once walked
+off the feasible side of a wall or named the wrong `binding`, checked against pinned-variable
+evaluations on fine grids right next to each wall, and the generic rule that relaxing the
+reported bound changes the plan while relaxing a bound the plan does not sit on changes nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import scaleplan as sp
+
+LIFETIME: dict[str, Any] = {
+    "target_loss": 1.81,
+    "queries": 1e8,
+    "prompt_tokens": 512,
+    "gen_tokens": 1024,
+    "family": "qwen3-dense",
+    "law": "sardana2023",
+    "unit": "gpu_hours",
+    "batch": "max",
+}
+
+
+def _pinned_lifetime(n: float, **kw: Any) -> Any:
+    return sp.plan_lifetime(min_params=n, max_params=n, **{**LIFETIME, **kw})
+
+
+@pytest.mark.parametrize("hardware", ["a100-80gb", "h100-sxm"])
+def test_lifetime_plan_stops_on_the_memory_wall_not_beyond_it(hardware: str) -> None:
+    plan = sp.plan_lifetime(hardware=hardware, **LIFETIME)
+    assert plan.feasible and plan.binding == "memory", plan
+    # No pinned size on a fine grid around the plan is cheaper, and the plan's size is the
+    # largest that fits: 1e-6 larger is infeasible for memory.
+    for n in np.geomspace(plan.params / 1.5, plan.params * 1.05, 120):
+        pinned = _pinned_lifetime(float(n), hardware=hardware)
+        if pinned.feasible:
+            assert pinned.total_cost >= plan.total_cost * (1 - 1e-9), (n, pinned.total_cost)
+    above = _pinned_lifetime(plan.params * (1 + 1e-6), hardware=hardware)
+    assert not above.feasible and above.binding == "memory"
+    below = _pinned_lifetime(plan.params * (1 - 1e-6), hardware=hardware)
+    assert below.feasible and below.total_cost > plan.total_cost
+    # Relaxing the binding constraint by 1% moves the plan: a larger model, cheaper.
+    hw = sp.hardware(hardware)
+    roomier = hw.replace(hbm_bytes=hw.hbm_bytes * 1.01)
+    relaxed = sp.plan_lifetime(hardware=roomier, **LIFETIME)
+    assert relaxed.params > plan.params * 1.001 and relaxed.total_cost < plan.total_cost
+    # Relaxing a bound the plan does not sit on changes nothing.
+    capped = sp.plan_lifetime(hardware=hardware, max_params=plan.params * 2, **LIFETIME)
+    assert capped.params == pytest.approx(plan.params, rel=1e-7)
+
+
+def test_lifetime_memory_wall_case_of_the_issue() -> None:
+    # Was N = 32.76e9 at 3.86e13 GPU-h naming target_loss; N pinned at 3.9e10 costs 2.66e10.
+    plan = sp.plan_lifetime(hardware="a100-80gb", **LIFETIME)
+    pinned = _pinned_lifetime(3.9e10, hardware="a100-80gb")
+    assert pinned.feasible and pinned.total_cost == pytest.approx(2.66e10, rel=0.02)
+    assert plan.total_cost <= pinned.total_cost
+    assert 3.9e10 < plan.params < 4.0e10
+
+
+def test_lifetime_default_floor_is_named_as_a_default() -> None:
+    # Inference priced at 2N per token, a huge demand and an easy target: the smallest model
+    # allowed wins, and the plan says the bound was the default search floor.
+    plan = sp.plan_lifetime(target_loss=6.0, queries=1e15, prompt_tokens=512, gen_tokens=1024)
+    assert plan.binding == "min_params_default" and plan.params == pytest.approx(1e6)
+    user = sp.plan_lifetime(
+        target_loss=6.0, queries=1e15, prompt_tokens=512, gen_tokens=1024, min_params=2e6
+    )
+    assert user.binding == "min_params" and user.params == pytest.approx(2e6)
+
+
+JOINT: dict[str, Any] = {"queries": 1e7}
+
+
+def _relax(binding: str, plan: Any, kw: dict[str, Any]) -> dict[str, Any] | None:
+    """The options with one bound relaxed by 1% (one more sample for k_max)."""
+    hw = sp.hardware(kw.get("hardware", "h100-sxm"))
+    edits: dict[str, dict[str, Any]] = {
+        "max_samples": {"k_max": kw.get("k_max", 16) + 1},
+        "max_params": {"max_params": float(plan.params) * 1.01},
+        "max_params_default": {"max_params": float(plan.params) * 1.01},
+        "min_params": {"min_params": float(plan.params) / 1.01},
+        "min_params_default": {"min_params": float(plan.params) / 1.01},
+        "max_gen_tokens": {"max_gen_tokens": kw.get("max_gen_tokens", 32768) * 1.01},
+        "min_gen_tokens": {"min_gen_tokens": kw.get("min_gen_tokens", 256) / 1.01},
+        "memory": {"hardware": hw.replace(hbm_bytes=hw.hbm_bytes * 1.01)},
+    }
+    if "latency_slo_s" in kw:
+        edits["latency"] = {"latency_slo_s": kw["latency_slo_s"] * 1.01}
+    if binding not in edits:
+        return None
+    return {**kw, **edits[binding]}
+
+
+JOINT_CASES = [
+    {"budget": b, "queries": q} for b in (1e4, 1e5, 1e6, 1e7, 1e8) for q in (1e7, 1e9)
+] + [
+    {"budget": 1e6, "queries": 1e8, "k_max": 4},
+    {"budget": 1e6, "queries": 1e8, "max_params": 1.2e9},
+    {"budget": 1e6, "queries": 1e8, "max_gen_tokens": 2000},
+    {"budget": 1e5, "queries": 1e8, "latency_slo_s": 20.0},
+    {"budget": 1e7, "queries": 1e8, "hardware": "a100-80gb"},
+]
+
+
+def _case_id(kw: dict[str, Any]) -> str:
+    return ",".join(f"{k}={v}" for k, v in kw.items())
+
+
+@pytest.mark.parametrize("kw", JOINT_CASES, ids=_case_id)
+def test_joint_binding_is_the_bound_whose_relaxation_buys_the_most(kw: dict[str, Any]) -> None:
+    plan = sp.plan_joint(**kw)
+    assert plan.feasible
+    gains = {}
+    names = ["max_samples", "max_gen_tokens", "min_gen_tokens", "memory", "latency"]
+    names += ["max_params" if "max_params" in kw else "max_params_default"]
+    names += ["min_params" if "min_params" in kw else "min_params_default"]
+    for name in names:
+        relaxed_kw = _relax(name, plan, kw)
+        if relaxed_kw is not None:
+            gains[name] = float(sp.plan_joint(**relaxed_kw).accuracy) - float(plan.accuracy)
+    # One more sample relaxes k_max by 100/k_max percent: compared per 1%.
+    gains["max_samples"] *= 0.01 * kw.get("k_max", 16)
+    tol = 1e-7 * float(plan.accuracy)
+    # Serving memory also prices a max batch (more HBM, larger batch, cheaper queries), so it
+    # can buy accuracy without being a wall the plan sits on; the budget then buys more.
+    budget_gain = float(sp.plan_joint(**{**kw, "budget": kw["budget"] * 1.01}).accuracy) - float(
+        plan.accuracy
+    )
+    if plan.binding == "budget":
+        assert all(g <= tol for n, g in gains.items() if n != "memory"), gains
+        assert gains["memory"] <= budget_gain, (gains, budget_gain)
+    else:
+        assert plan.binding in gains, (plan.binding, gains)
+        assert gains[plan.binding] > tol, (plan.binding, gains)
+        best = max(gains.values())
+        assert gains[plan.binding] >= best - 1e-3 * abs(best), (plan.binding, gains)
+
+
+def test_joint_never_beaten_by_pinned_lengths_next_to_infeasibility() -> None:
+    # Budgets just above the smallest feasible one, where only short generations fit.
+    kw: dict[str, Any] = {"queries": 1e8, "unit": "eflops"}
+    budgets = np.geomspace(1e19, 1e22, 13)
+    plans = sp.plan_joint(budget=budgets, **kw)
+    for i, budget in enumerate(budgets):
+        best_pinned = 0.0
+        for cap in np.geomspace(256, 32768, 40):
+            pinned = sp.plan_joint(budget=float(budget), max_gen_tokens=float(cap), **kw)
+            if pinned.feasible:
+                best_pinned = max(best_pinned, float(pinned.accuracy))
+        assert float(plans.accuracy[i]) >= best_pinned * (1 - 1e-9), (budget, best_pinned)
+
+
+def test_joint_default_size_cap_is_named() -> None:
+    # A budget big enough to want more than the family's largest member (qwen3-32b), length
+    # saturating early (half_tokens 64) and samples nearly useless (kappa 1e-3): the default
+    # size cap binds and says so.
+    kw: dict[str, Any] = {"budget": 1e9, "queries": 1e3, "half_tokens": 64, "kappa": 1e-3}
+    plan = sp.plan_joint(**kw)
+    assert plan.binding == "max_params_default", plan
+    assert plan.params == pytest.approx(sp.model("qwen3-32b").flop_params, rel=1e-6)
+    assert sp.plan_joint(max_params=plan.params * 1.01, **kw).accuracy > plan.accuracy
+    assert "default" in plan.explain()
+
+
+MEASURED = "examples/data/synthetic_eval.csv"
+
+
+def test_measured_plan_at_the_evals_sample_count_names_it() -> None:
+    acc = sp.Accuracy.measured(MEASURED)
+    plan = sp.plan_test_time(budget_eflops=1e18, accuracy=acc)
+    assert plan.samples == 16 and plan.binding == "eval_samples", plan
+    assert plan.cost < 1e18  # budget left over: the eval's n is what stops the plan
+    assert "eval" in plan.explain()
+    # k_max below the eval's n binds as k_max instead.
+    capped = sp.plan_test_time(budget_eflops=1e18, accuracy=acc, k_max=8)
+    assert capped.samples == 8 and capped.binding == "max_samples"

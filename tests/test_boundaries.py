@@ -21,15 +21,17 @@ LIFETIME: dict[str, Any] = {
     "unit": "gpu_hours",
     "batch": "max",
 }
+# One GPU per replica: the wall cases of the issue (the planner otherwise chooses the degree).
+ONE_GPU: dict[str, Any] = {**LIFETIME, "gpus": 1}
 
 
 def _pinned_lifetime(n: float, **kw: Any) -> Any:
-    return sp.plan_lifetime(min_params=n, max_params=n, **{**LIFETIME, **kw})
+    return sp.plan_lifetime(min_params=n, max_params=n, **{**ONE_GPU, **kw})
 
 
 @pytest.mark.parametrize("hardware", ["a100-80gb", "h100-sxm"])
 def test_lifetime_plan_stops_on_the_memory_wall_not_beyond_it(hardware: str) -> None:
-    plan = sp.plan_lifetime(hardware=hardware, **LIFETIME)
+    plan = sp.plan_lifetime(hardware=hardware, **ONE_GPU)
     assert plan.feasible and plan.binding == "memory", plan
     # No pinned size on a fine grid around the plan is cheaper, and the plan's size is the
     # largest that fits: 1e-6 larger is infeasible for memory.
@@ -44,20 +46,47 @@ def test_lifetime_plan_stops_on_the_memory_wall_not_beyond_it(hardware: str) -> 
     # Relaxing the binding constraint by 1% moves the plan: a larger model, cheaper.
     hw = sp.hardware(hardware)
     roomier = hw.replace(hbm_bytes=hw.hbm_bytes * 1.01)
-    relaxed = sp.plan_lifetime(hardware=roomier, **LIFETIME)
+    relaxed = sp.plan_lifetime(hardware=roomier, **ONE_GPU)
     assert relaxed.params > plan.params * 1.001 and relaxed.total_cost < plan.total_cost
     # Relaxing a bound the plan does not sit on changes nothing.
-    capped = sp.plan_lifetime(hardware=hardware, max_params=plan.params * 2, **LIFETIME)
+    capped = sp.plan_lifetime(hardware=hardware, max_params=plan.params * 2, **ONE_GPU)
     assert capped.params == pytest.approx(plan.params, rel=1e-7)
 
 
 def test_lifetime_memory_wall_case_of_the_issue() -> None:
     # Was N = 32.76e9 at 3.86e13 GPU-h naming target_loss; N pinned at 3.9e10 costs 2.66e10.
-    plan = sp.plan_lifetime(hardware="a100-80gb", **LIFETIME)
+    plan = sp.plan_lifetime(hardware="a100-80gb", **ONE_GPU)
     pinned = _pinned_lifetime(3.9e10, hardware="a100-80gb")
     assert pinned.feasible and pinned.total_cost == pytest.approx(2.66e10, rel=0.02)
     assert plan.total_cost <= pinned.total_cost
     assert 3.9e10 < plan.params < 4.0e10
+
+
+@pytest.mark.parametrize("target", [1.77, 1.78, 1.80, 1.81, 1.9, 2.2])
+@pytest.mark.parametrize("hardware", ["a100-80gb", "h100-sxm", "b200"])
+def test_lifetime_chooses_the_gpus_per_replica(hardware: str, target: float) -> None:
+    kw = {**LIFETIME, "target_loss": target, "hardware": hardware}
+    plan = sp.plan_lifetime(**kw)
+    assert plan.feasible and plan.gpus in (1, 2, 4, 8)
+    pinned = {g: sp.plan_lifetime(**kw, gpus=g) for g in (1, 2, 4, 8)}
+    for g, p in pinned.items():
+        if p.feasible:  # never beaten by a pinned degree
+            assert plan.total_cost <= p.total_cost * (1 + 1e-12), (g, p.total_cost)
+    assert plan.total_cost == pytest.approx(pinned[int(plan.gpus)].total_cost, rel=1e-12)
+    # Memory binds only where 8 GPUs cannot hold the model the target wants.
+    if plan.binding == "memory":
+        assert plan.gpus == 8 and pinned[8].binding == "memory"
+    else:
+        assert plan.binding == "target_loss"
+
+
+def test_lifetime_on_eight_gpus_names_memory() -> None:
+    plan = sp.plan_lifetime(**{**LIFETIME, "target_loss": 1.77, "hardware": "a100-80gb"})
+    assert (plan.binding, plan.gpus) == ("memory", 8)
+    # The issue's case: one GPU forced a 39.8B model at 1.94e10 GPU-h; eight hold 300B at ~1e8.
+    auto = sp.plan_lifetime(**{**LIFETIME, "hardware": "a100-80gb"})
+    one = sp.plan_lifetime(**ONE_GPU, hardware="a100-80gb")
+    assert auto.gpus == 8 and auto.total_cost < one.total_cost / 100
 
 
 def test_lifetime_default_floor_is_named_as_a_default() -> None:

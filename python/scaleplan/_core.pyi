@@ -166,6 +166,7 @@ def plan_lifetime(
     r_star: float | None,
     min_params: float | None,
     max_params: float | None,
+    auto_gpus: bool = False,
 ) -> list[npt.NDArray[np.float64]]: ...
 
 @final
@@ -236,6 +237,7 @@ class JointProblem:
         train_usd_per_hour: float | None,
         infer_usd_per_hour: float | None,
         serving: Serving,
+        auto_gpus: bool = False,
     ) -> JointProblem: ...
     def evaluate(
         self,

@@ -1023,9 +1023,10 @@ def serving_message(
     weight_dtype: str,
     kv_dtype: str,
     compute_dtype: str,
-    gpus: int,
+    gpus: int | None,
 ) -> None:
-    """Fill ``serving`` with every serving option (explicitly, the caller's defaults)."""
+    """Fill ``serving`` with every serving option (explicitly, the caller's defaults; ``gpus``
+    None leaves the planner to choose)."""
     values = {"prefix_sharing": prefix_sharing, "prefill": prefill, "gpus": gpus}
     _write_options(serving, values, SERVING_OPTIONS)
     for arg, text in (("time_model", time_model), ("weight_dtype", weight_dtype),

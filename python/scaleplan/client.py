@@ -427,7 +427,7 @@ class Client:
         weight_dtype: Dtype = "bf16",
         kv_dtype: Dtype = "bf16",
         compute_dtype: Dtype = "bf16",
-        gpus: int = 1,
+        gpus: int | None = None,
         train_hardware: str | None = None,
         train_mfu: float | None = None,
         train_usd_per_hour: float | None = None,
@@ -581,7 +581,7 @@ class Client:
         weight_dtype: Dtype = "bf16",
         kv_dtype: Dtype = "bf16",
         compute_dtype: Dtype = "bf16",
-        gpus: int = 1,
+        gpus: int | None = None,
         timeout_s: float | None = None,
     ) -> JointPlan:
         """:func:`scaleplan.plan_joint` of one goal, on the server."""
@@ -624,7 +624,7 @@ class Client:
         weight_dtype: Dtype = "bf16",
         kv_dtype: Dtype = "bf16",
         compute_dtype: Dtype = "bf16",
-        gpus: int = 1,
+        gpus: int | None = None,
         chunk_points: int = 0,
         timeout_s: float | None = None,
     ) -> JointPlan:

@@ -54,6 +54,8 @@ class JointPlan(Plan):
     latency_s: FloatOrArray
     marginal_accuracy: FloatOrArray
     """Accuracy that 1% more budget would add."""
+    gpus: FloatOrArray
+    """GPUs per serving replica (tensor parallel), chosen among 1, 2, 4, 8 unless given."""
 
     def _explain_one(self) -> str:
         if not self.feasible:
@@ -69,7 +71,8 @@ class JointPlan(Plan):
             f"Train a model of {fmt.si(float(self.params))} parameters on "
             f"{fmt.si(float(self.tokens))} tokens (loss {float(self.loss):.4f}), then answer each "
             f"query with {int(self.samples)} samples of up to {fmt.si(float(self.gen_tokens))} "
-            f"tokens ({self.attention} attention, latency {fmt.seconds(float(self.latency_s))}): "
+            f"tokens ({self.attention} attention, latency {fmt.seconds(float(self.latency_s))}, "
+            f"replicas of {int(self.gpus)} GPU{'s' if int(self.gpus) > 1 else ''}): "
             f"accuracy {float(self.accuracy):.1%}. Total {total:.4g} {self.unit}, {share:.0%} on "
             f"training. {_WHY_JOINT[str(self.binding)].capitalize()}; 1% more budget would add "
             f"{float(self.marginal_accuracy) * 100:.3f} accuracy points."
@@ -118,10 +121,11 @@ def _build(kwargs: dict[str, Any]) -> JointProblem:
     law = resolve_law(kwargs.pop("law"), cat)
     saturation = {name: _opt(kwargs.pop(name), name) for name in ("half_tokens", "hill", "kappa")}
     choices = _attention_choices(kwargs.pop("attention"))
+    gpus = kwargs.pop("gpus")
     options = serving(
         kwargs.pop("batch"), kwargs.pop("prefix_sharing"), kwargs.pop("prefill"),
         kwargs.pop("time_model"), kwargs.pop("weight_dtype"), kwargs.pop("kv_dtype"),
-        kwargs.pop("compute_dtype"), kwargs.pop("gpus"),
+        kwargs.pop("compute_dtype"), 1 if gpus is None else gpus,
     )  # fmt: skip
     hardware = resolve_hardware(kwargs.pop("hardware"), cat)
     numbers = {k: _opt(v, k) for k, v in kwargs.items() if k not in ("family", "unit", "k_max")}
@@ -131,6 +135,7 @@ def _build(kwargs: dict[str, Any]) -> JointProblem:
         **saturation,  # type: ignore[arg-type]
         **numbers,  # type: ignore[arg-type]
         serving=options,
+        auto_gpus=gpus is None,
     )  # fmt: skip
     labels = tuple(_attention_label(c) for c in choices)
     return JointProblem(problem, law.name, str(kwargs["unit"]), labels)
@@ -187,7 +192,7 @@ def plan_joint(
     weight_dtype: Dtype = "bf16",
     kv_dtype: Dtype = "bf16",
     compute_dtype: Dtype = "bf16",
-    gpus: int = 1,
+    gpus: int | None = None,
     catalog: Catalog | None = None,
 ) -> JointPlan:
     """Choose model size N (continuous over ``family``), training tokens D, samples k, generation

@@ -134,6 +134,8 @@ class LifetimePlan(Plan):
     chinchilla_total_cost: FloatOrArray
     cost_saved: FloatOrArray
     """chinchilla_total_cost - total_cost: what accounting for inference saves."""
+    gpus: FloatOrArray
+    """GPUs per serving replica (tensor parallel), chosen among 1, 2, 4, 8 unless given."""
 
     def _explain_one(self) -> str:
         if not self.feasible:
@@ -152,7 +154,8 @@ class LifetimePlan(Plan):
             f"{fmt.si(float(self.tokens))} tokens ({float(self.tokens_per_param):.1f} tokens per "
             f"parameter) for loss {float(self.loss):.4f} ({self.law}). Lifetime cost "
             f"{total:.4g} {u}: training {float(self.training_cost):.4g}, inference "
-            f"{float(self.inference_cost):.4g} ({share:.0%}). The Chinchilla-optimal model of "
+            f"{float(self.inference_cost):.4g} ({share:.0%}; replicas of {int(self.gpus)} "
+            f"GPU{'s' if int(self.gpus) > 1 else ''}). The Chinchilla-optimal model of "
             f"the same loss ({fmt.si(float(self.chinchilla_params))} parameters, "
             f"{ch_ratio:.1f} tokens per parameter) would cost "
             f"{float(self.chinchilla_total_cost):.4g} {u}, {saved:.4g} more. "
@@ -235,7 +238,7 @@ def plan_lifetime(
     weight_dtype: Dtype = "bf16",
     kv_dtype: Dtype = "bf16",
     compute_dtype: Dtype = "bf16",
-    gpus: int = 1,
+    gpus: int | None = None,
     train_hardware: str | Hardware | None = None,
     train_mfu: float | None = None,
     train_usd_per_hour: float | None = None,
@@ -275,7 +278,7 @@ def plan_lifetime(
             block_size=_opt(block_size, "block_size"),
             serving=serving(
                 batch, prefix_sharing, prefill, time_model, weight_dtype, kv_dtype,
-                compute_dtype, gpus,
+                compute_dtype, 1 if gpus is None else gpus,
             ),
         )  # fmt: skip
     args = Broadcast(
@@ -308,6 +311,7 @@ def plan_lifetime(
         r_star=_opt(r_star, "r_star"),
         min_params=_opt(min_params, "min_params"),
         max_params=_opt(max_params, "max_params"),
+        auto_gpus=gpus is None,
     )
     v = _assemble(args, _core.LIFETIME_PLAN_FIELDS, arrays)
     return LifetimePlan(

@@ -192,12 +192,35 @@ BATCH_HELP = (
 )
 
 
-def add_serving_options(p: argparse.ArgumentParser, *, batch_default: str) -> None:
+GPUS_AUTO_HELP = (
+    "GPUs serving one replica (tensor parallel): a number, or 'auto' to choose among 1, 2, 4 "
+    "and 8, each priced with its all-reduces (default: auto)"
+)
+
+
+def gpus_value(text: str, *, auto: bool = True) -> int | None:
+    """``--gpus``: ``auto`` (the planner chooses; where ``auto`` is allowed) -> None, else a
+    whole number."""
+    if text.strip().lower() == "auto":
+        if not auto:
+            raise _parse.UsageError("--gpus", "takes a whole number here, not auto")
+        return None
+    return _parse.whole("--gpus", text)
+
+
+def add_serving_options(
+    p: argparse.ArgumentParser, *, batch_default: str, gpus_auto: bool = False
+) -> None:
     """Inference options of the test-time and joint planners, beside --attention."""
     p.add_argument(
         "--batch", metavar="N|max|unset", help=f"{BATCH_HELP} (default: {batch_default})"
     )
-    p.add_argument("--gpus", default="1", metavar="N", help="GPUs serving one replica (default: 1)")
+    if gpus_auto:
+        p.add_argument("--gpus", default="auto", metavar="N|auto", help=GPUS_AUTO_HELP)
+    else:
+        p.add_argument(
+            "--gpus", default="1", metavar="N", help="GPUs serving one replica (default: 1)"
+        )
     p.add_argument(
         "--no-prefill", dest="prefill", action="store_false", help="leave prefill out (Kinetics)"
     )
@@ -241,12 +264,14 @@ def latency(text: str | None) -> float | None:
     return float(values[0])
 
 
-def serving_kwargs(args: argparse.Namespace, batch_fallback: Any) -> dict[str, Any]:
+def serving_kwargs(
+    args: argparse.Namespace, batch_fallback: Any, *, gpus_auto: bool = False
+) -> dict[str, Any]:
     """The façade's keyword arguments for the options of :func:`add_serving_options` and
     ``--attention``."""
     kwargs: dict[str, Any] = {
         "batch": batch_value(args.batch, batch_fallback),
-        "gpus": _parse.whole("--gpus", args.gpus),
+        "gpus": gpus_value(args.gpus, auto=gpus_auto),
         "prefill": args.prefill,
         "prefix_sharing": args.prefix_sharing,
         "time_model": args.time_model,

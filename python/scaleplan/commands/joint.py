@@ -101,7 +101,7 @@ def add_problem_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train-mfu", metavar="MFU", help="training MFU (default: the hardware's)")
     p.add_argument("--train-usd-per-hour", metavar="USD", help="training price per GPU-hour")
     p.add_argument("--infer-usd-per-hour", metavar="USD", help="serving price per GPU-hour")
-    _planning.add_serving_options(p, batch_default="max")
+    _planning.add_serving_options(p, batch_default="max", gpus_auto=True)
 
 
 def problem(args: argparse.Namespace) -> tuple[dict[str, Any], FloatArray]:
@@ -114,7 +114,7 @@ def problem(args: argparse.Namespace) -> tuple[dict[str, Any], FloatArray]:
         "k_max": _parse.whole("--k-max", args.k_max),
         "min_gen_tokens": _parse.number("--min-gen-tokens", args.min_gen_tokens),
         "max_gen_tokens": _parse.number("--max-gen-tokens", args.max_gen_tokens),
-        **_planning.serving_kwargs(args, default(plan_joint, "batch")),
+        **_planning.serving_kwargs(args, default(plan_joint, "batch"), gpus_auto=True),
     }
     for name in ("half_tokens", "hill", "kappa"):
         kwargs[name] = _parse.number(_common.option_name(name), getattr(args, name))

@@ -16,7 +16,7 @@ import numpy as np
 
 from scaleplan import _format as fmt
 from scaleplan._arrays import FloatArray
-from scaleplan.commands import _common, _parse, _plot, _pricing, joint, testtime
+from scaleplan.commands import _common, _parse, _planning, _plot, _pricing, joint, testtime
 from scaleplan.commands._planning import (
     Column,
     add_plan_options,
@@ -173,7 +173,7 @@ def add_lifetime(planners: _common.Subparsers) -> None:
         help="cost unit when the budget has none (default: flops)",
     )
     _pricing.add_serving_options(p, lists=False)
-    p.add_argument("--gpus", default="1", metavar="N", help="GPUs per serving replica")
+    p.add_argument("--gpus", default="auto", metavar="N|auto", help=_planning.GPUS_AUTO_HELP)
     p.add_argument("--train-hardware", help="training hardware (default: --hardware)")
     p.add_argument("--train-mfu", metavar="MFU", help="training MFU (default: the hardware's)")
     p.add_argument("--train-usd-per-hour", metavar="USD", help="training price per GPU-hour")
@@ -234,7 +234,7 @@ def run_lifetime(args: argparse.Namespace) -> int:
         weight_dtype=args.weight_dtype,
         kv_dtype=args.kv_dtype,
         compute_dtype=args.compute_dtype,
-        gpus=_parse.whole("--gpus", args.gpus),
+        gpus=_planning.gpus_value(args.gpus),
         train_hardware=args.train_hardware,
         train_mfu=optional_number("--train-mfu", args.train_mfu),
         train_usd_per_hour=optional_number("--train-usd-per-hour", args.train_usd_per_hour),

@@ -215,7 +215,9 @@ class ServingOptions(_message.Message):
     compute_dtype: _cost_pb2.Dtype.ValueType
     """Compute number format; bf16 when unspecified."""
     gpus: _builtins.int
-    """GPUs serving one replica; 1 when absent."""
+    """GPUs serving one replica. Absent: the lifetime and joint planners choose among 1, 2, 4 and
+    8 (each priced with its all-reduces); test-time plans use 1.
+    """
     def __init__(
         self,
         *,
@@ -725,6 +727,7 @@ class LifetimePlan(_message.Message):
     CHINCHILLA_TOKENS_FIELD_NUMBER: _builtins.int
     CHINCHILLA_TOTAL_COST_FIELD_NUMBER: _builtins.int
     COST_SAVED_FIELD_NUMBER: _builtins.int
+    GPUS_FIELD_NUMBER: _builtins.int
     feasible: _builtins.bool
     """Whether the goal can be met; an infeasible plan names the constraint in `binding`."""
     binding: Global___PlanConstraint.ValueType
@@ -761,6 +764,10 @@ class LifetimePlan(_message.Message):
     """Lifetime cost of that optimum, priced the same way, in unit."""
     cost_saved: _builtins.float
     """chinchilla_total_cost - total_cost: what accounting for inference saves, in unit."""
+    gpus: _builtins.float
+    """GPUs per serving replica (tensor parallel): chosen among 1, 2, 4 and 8 unless the request's
+    serving options give one; 1 with 2N pricing.
+    """
     def __init__(
         self,
         *,
@@ -782,10 +789,11 @@ class LifetimePlan(_message.Message):
         chinchilla_tokens: _builtins.float = ...,
         chinchilla_total_cost: _builtins.float = ...,
         cost_saved: _builtins.float = ...,
+        gpus: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["binding", b"binding", "chinchilla_params", b"chinchilla_params", "chinchilla_tokens", b"chinchilla_tokens", "chinchilla_total_cost", b"chinchilla_total_cost", "cost_saved", b"cost_saved", "effective_tokens", b"effective_tokens", "feasible", b"feasible", "inference_cost", b"inference_cost", "inference_cost_per_query", b"inference_cost_per_query", "law", b"law", "loss", b"loss", "params", b"params", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param", "total_cost", b"total_cost", "training_cost", b"training_cost", "training_flops", b"training_flops", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["binding", b"binding", "chinchilla_params", b"chinchilla_params", "chinchilla_tokens", b"chinchilla_tokens", "chinchilla_total_cost", b"chinchilla_total_cost", "cost_saved", b"cost_saved", "effective_tokens", b"effective_tokens", "feasible", b"feasible", "gpus", b"gpus", "inference_cost", b"inference_cost", "inference_cost_per_query", b"inference_cost_per_query", "law", b"law", "loss", b"loss", "params", b"params", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param", "total_cost", b"total_cost", "training_cost", b"training_cost", "training_flops", b"training_flops", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1024,6 +1032,7 @@ class JointPlan(_message.Message):
     TOTAL_COST_FIELD_NUMBER: _builtins.int
     LATENCY_S_FIELD_NUMBER: _builtins.int
     MARGINAL_ACCURACY_FIELD_NUMBER: _builtins.int
+    GPUS_FIELD_NUMBER: _builtins.int
     feasible: _builtins.bool
     """Whether the goal can be met; an infeasible plan names the constraint in `binding`."""
     binding: Global___PlanConstraint.ValueType
@@ -1058,6 +1067,10 @@ class JointPlan(_message.Message):
     """What one query waits, seconds."""
     marginal_accuracy: _builtins.float
     """Accuracy that 1% more budget would add, a fraction."""
+    gpus: _builtins.float
+    """GPUs per serving replica (tensor parallel): chosen among 1, 2, 4 and 8 unless the request's
+    serving options give one.
+    """
     def __init__(
         self,
         *,
@@ -1078,10 +1091,11 @@ class JointPlan(_message.Message):
         total_cost: _builtins.float = ...,
         latency_s: _builtins.float = ...,
         marginal_accuracy: _builtins.float = ...,
+        gpus: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy", b"accuracy", "attention", b"attention", "binding", b"binding", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "inference_cost", b"inference_cost", "latency_s", b"latency_s", "law", b"law", "loss", b"loss", "marginal_accuracy", b"marginal_accuracy", "mu_inf", b"mu_inf", "params", b"params", "samples", b"samples", "tokens", b"tokens", "total_cost", b"total_cost", "training_cost", b"training_cost", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy", b"accuracy", "attention", b"attention", "binding", b"binding", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "gpus", b"gpus", "inference_cost", b"inference_cost", "latency_s", b"latency_s", "law", b"law", "loss", b"loss", "marginal_accuracy", b"marginal_accuracy", "mu_inf", b"mu_inf", "params", b"params", "samples", b"samples", "tokens", b"tokens", "total_cost", b"total_cost", "training_cost", b"training_cost", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1112,6 +1126,7 @@ class JointPlanColumns(_message.Message):
     TOTAL_COST_FIELD_NUMBER: _builtins.int
     LATENCY_S_FIELD_NUMBER: _builtins.int
     MARGINAL_ACCURACY_FIELD_NUMBER: _builtins.int
+    GPUS_FIELD_NUMBER: _builtins.int
     law: _builtins.str
     """Name of the loss law (one for all budgets)."""
     unit: Global___CostUnit.ValueType
@@ -1176,6 +1191,10 @@ class JointPlanColumns(_message.Message):
     def marginal_accuracy(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
         """See JointPlan.marginal_accuracy."""
 
+    @_builtins.property
+    def gpus(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """See JointPlan.gpus."""
+
     def __init__(
         self,
         *,
@@ -1196,10 +1215,11 @@ class JointPlanColumns(_message.Message):
         total_cost: _abc.Iterable[_builtins.float] | None = ...,
         latency_s: _abc.Iterable[_builtins.float] | None = ...,
         marginal_accuracy: _abc.Iterable[_builtins.float] | None = ...,
+        gpus: _abc.Iterable[_builtins.float] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy", b"accuracy", "attention", b"attention", "binding", b"binding", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "inference_cost", b"inference_cost", "latency_s", b"latency_s", "law", b"law", "loss", b"loss", "marginal_accuracy", b"marginal_accuracy", "mu_inf", b"mu_inf", "params", b"params", "samples", b"samples", "tokens", b"tokens", "total_cost", b"total_cost", "training_cost", b"training_cost", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy", b"accuracy", "attention", b"attention", "binding", b"binding", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "gpus", b"gpus", "inference_cost", b"inference_cost", "latency_s", b"latency_s", "law", b"law", "loss", b"loss", "marginal_accuracy", b"marginal_accuracy", "mu_inf", b"mu_inf", "params", b"params", "samples", b"samples", "tokens", b"tokens", "total_cost", b"total_cost", "training_cost", b"training_cost", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

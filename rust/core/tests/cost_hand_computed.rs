@@ -233,6 +233,56 @@ fn two_gpus_double_capacity_and_halve_time() {
 }
 
 #[test]
+fn tensor_parallel_all_reduce_is_charged_per_token() {
+    // Toy: 2 layers x hidden 8 -> 2*2*8 = 32 elements = 64 bytes all-reduced per token.
+    // Interconnect 40 B/s both directions = 20 B/s each way; 4 GPUs: a ring moves 2*3/4 = 1.5x
+    // the message, so 1.5 * 64 / 20 = 4.8 s per token.
+    let hw = Hardware {
+        interconnect_bytes_per_s: Some(40.0),
+        ..toy_hardware()
+    };
+    let one = inference_cost(&toy_model(), &hw, &query(Attention::Dense), &kinetics()).unwrap();
+    let opt = InferenceOptions {
+        gpus: 4.0,
+        ..kinetics()
+    };
+    let four = inference_cost(&toy_model(), &hw, &query(Attention::Dense), &opt).unwrap();
+    // Compute and memory scale 1/4 (221.376 / 4 = 55.344); the 2 x 6 decoded tokens add 57.6 s.
+    assert_close(one.seconds, 221.376, 1e-12);
+    assert_close(four.seconds, 55.344 + 57.6, 1e-12);
+    assert_close(four.gpu_seconds, 4.0 * (55.344 + 57.6), 1e-12);
+    assert_eq!(four.eflops, one.eflops);
+    // Latency: 6 steps of the query's 2 sequences (unset batch): 6 * 2 * 4.8 = 57.6 s more.
+    assert_close(four.latency_s - one.latency_s / 4.0, 57.6, 1e-12);
+    // With prefill, the 4 prompt tokens add 4 * 4.8 = 19.2 s to the time to first token.
+    let with_prefill = InferenceOptions {
+        prefill: true,
+        ..opt
+    };
+    let p = inference_cost(&toy_model(), &hw, &query(Attention::Dense), &with_prefill).unwrap();
+    let p1 = inference_cost(
+        &toy_model(),
+        &hw,
+        &query(Attention::Dense),
+        &InferenceOptions {
+            gpus: 1.0,
+            ..with_prefill
+        },
+    )
+    .unwrap();
+    assert_close(p.ttft_s, p1.ttft_s / 4.0 + 19.2, 1e-12);
+    // No interconnect in the catalog (the idealised kinetics-b200): communication is free.
+    let ideal = inference_cost(
+        &toy_model(),
+        &toy_hardware(),
+        &query(Attention::Dense),
+        &opt,
+    )
+    .unwrap();
+    assert_close(ideal.seconds, 55.344, 1e-12);
+}
+
+#[test]
 fn moe_weight_reads_grow_with_the_batch_to_all_experts() {
     let mut m = toy_model();
     m.moe = Some(Moe {

@@ -32,6 +32,7 @@ fn options(queries: f64) -> JointOptions {
         train_mfu: None,
         train_usd_per_hour: None,
         infer_usd_per_hour: None,
+        auto_gpus: false,
     }
 }
 

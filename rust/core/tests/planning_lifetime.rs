@@ -22,6 +22,7 @@ fn two_n() -> LifetimeOptions {
         data: None,
         min_params: None,
         max_params: None,
+        auto_gpus: false,
     }
 }
 

@@ -26,7 +26,7 @@ const TRAINING_PLAN_FIELDS: [&str; 7] = [
     "binding",
 ];
 
-const LIFETIME_PLAN_FIELDS: [&str; 15] = [
+const LIFETIME_PLAN_FIELDS: [&str; 16] = [
     "params",
     "tokens",
     "effective_tokens",
@@ -40,6 +40,7 @@ const LIFETIME_PLAN_FIELDS: [&str; 15] = [
     "chinchilla_tokens",
     "chinchilla_total_cost",
     "cost_saved",
+    "gpus",
     "feasible",
     "binding",
 ];
@@ -146,7 +147,7 @@ impl CostModelPricing {
 #[pyo3(signature = (
     law, goal, values, queries, prompt_tokens, gen_tokens, samples, *, pricing, unit,
     train_hardware, train_mfu, train_usd_per_hour, infer_usd_per_hour, unique_tokens, r_star,
-    min_params, max_params
+    min_params, max_params, auto_gpus = false
 ))]
 #[allow(clippy::too_many_arguments)]
 fn plan_lifetime<'py>(
@@ -168,6 +169,7 @@ fn plan_lifetime<'py>(
     r_star: Option<f64>,
     min_params: Option<f64>,
     max_params: Option<f64>,
+    auto_gpus: bool,
 ) -> PyResult<Vec<Bound<'py, PyArray1<f64>>>> {
     let options = LifetimeOptions {
         pricing: pricing.map_or(InferencePricing::TwoN, |p| p.0.clone()),
@@ -179,6 +181,7 @@ fn plan_lifetime<'py>(
         data: data_limit(unique_tokens, r_star).py_err(py)?,
         min_params,
         max_params,
+        auto_gpus,
     };
     let by_target = match goal {
         "target_loss" => true,
@@ -240,6 +243,7 @@ fn plan_lifetime<'py>(
                     p.chinchilla_tokens,
                     p.chinchilla_total_cost,
                     p.cost_saved(),
+                    p.gpus,
                     flag(p.feasible),
                     f64::from(p.binding.code()),
                 ],

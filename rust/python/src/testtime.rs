@@ -31,7 +31,7 @@ const TEST_TIME_FIELDS: [&str; 12] = [
     "oracle",
 ];
 
-const JOINT_FIELDS: [&str; 15] = [
+const JOINT_FIELDS: [&str; 16] = [
     "params",
     "tokens",
     "samples",
@@ -45,6 +45,7 @@ const JOINT_FIELDS: [&str; 15] = [
     "total_cost",
     "latency_s",
     "marginal_accuracy",
+    "gpus",
     "feasible",
     "binding",
 ];
@@ -298,7 +299,8 @@ impl JointProblem {
     #[pyo3(signature = (
         catalog, law, family, hardware, *, unit, queries, prompt_tokens, half_tokens, hill, kappa,
         k_max, attention, min_gen_tokens, max_gen_tokens, min_params, max_params, latency_slo_s,
-        unique_tokens, r_star, train_mfu, train_usd_per_hour, infer_usd_per_hour, serving
+        unique_tokens, r_star, train_mfu, train_usd_per_hour, infer_usd_per_hour, serving,
+        auto_gpus = false
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -326,6 +328,7 @@ impl JointProblem {
         train_usd_per_hour: Option<f64>,
         infer_usd_per_hour: Option<f64>,
         serving: &Serving,
+        auto_gpus: bool,
     ) -> PyResult<Self> {
         let build = || -> Result<Self, PlanError> {
             let family = FamilyShapes::new(&catalog.0, catalog.0.family(family)?)?;
@@ -360,6 +363,7 @@ impl JointProblem {
                 train_mfu,
                 train_usd_per_hour,
                 infer_usd_per_hour,
+                auto_gpus,
             };
             JointSolver::new(&law.0, &options)?;
             Ok(JointProblem {
@@ -451,6 +455,7 @@ impl JointProblem {
                     p.total_cost,
                     p.latency_s,
                     marginal,
+                    p.gpus,
                     flag(p.feasible),
                     f64::from(p.binding.code()),
                 ];

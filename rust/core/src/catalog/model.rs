@@ -114,6 +114,12 @@ impl Model {
         (self.layers * self.query_heads * self.head_dim) as f64
     }
 
+    /// Activation elements a tensor-parallel replica all-reduces per token: two per layer
+    /// (after attention and after the MLP), each the hidden size (docs/cost-model.md).
+    pub fn allreduce_elems_per_token(&self) -> f64 {
+        (2 * self.layers * self.hidden_size) as f64
+    }
+
     /// KV elements cached per token: keys and values for every KV head of every layer.
     pub fn kv_elems_per_token(&self) -> f64 {
         (2 * self.kv_heads * self.head_dim * self.layers) as f64

@@ -234,6 +234,25 @@ pub struct Pricer {
     inv_hbm_per_gpu: f64,
     inv_peak: f64,
     inv_bandwidth: f64,
+    /// Seconds of tensor-parallel all-reduce per token processed (0 on one GPU).
+    comm_per_token: f64,
+}
+
+/// Bytes of one activation element on the wire (bf16, whatever the weights' dtype).
+const ACTIVATION_BYTES: f64 = 2.0;
+
+/// Seconds one token's tensor-parallel all-reduces take on `gpus` GPUs (docs/cost-model.md):
+/// a ring all-reduce moves 2(g-1)/g of the message through each GPU's links in each
+/// direction, at half the catalog's both-directions interconnect figure. Hardware without
+/// one (the idealised kinetics-b200) communicates for free.
+pub fn allreduce_seconds_per_token(shape: &CostShape, hw: &Hardware, gpus: f64) -> f64 {
+    match hw.interconnect_bytes_per_s {
+        Some(bw) if gpus > 1.0 => {
+            2.0 * (gpus - 1.0) / gpus * shape.allreduce_elems_per_token * ACTIVATION_BYTES
+                / (0.5 * bw)
+        }
+        _ => 0.0,
+    }
 }
 
 impl Pricer {
@@ -262,6 +281,7 @@ impl Pricer {
             inv_hbm_per_gpu: 1.0 / hw.hbm_bytes,
             inv_peak: 1.0 / (peak_per_gpu * opt.gpus * hw.prefill_mfu),
             inv_bandwidth: 1.0 / (hw.hbm_bytes_per_s * opt.gpus * hw.decode_bw_util),
+            comm_per_token: allreduce_seconds_per_token(&shape, hw, opt.gpus),
         })
     }
 
@@ -385,8 +405,11 @@ impl Pricer {
         let eflops = flops + self.intensity * bytes;
 
         // Prefill is compute-bound (intensity ~ L_in): it is priced by its FLOPs.
-        let ttft_s = self.phase(prefill_flops, 0.0);
-        let seconds = ttft_s + self.phase(decode_flops, bytes);
+        // Tensor-parallel all-reduces add to every phase: they sit on the critical path.
+        let comm = self.comm_per_token;
+        let prompt_comm = if opt.prefill { comm * l_in } else { 0.0 };
+        let ttft_s = self.phase(prefill_flops, 0.0) + prompt_comm;
+        let seconds = ttft_s + self.phase(decode_flops, bytes) + comm * k * l;
         // Latency: L steps, each doing the work of every sequence in the batch (the query's k
         // samples alone when the batch is unset), weights read once per step.
         let (latency_batch, share) = if batch.is_finite() {
@@ -397,7 +420,7 @@ impl Pricer {
         let decode_latency = self.phase(
             decode_flops * share,
             kv_reads * share + b_w * self.shape.weight_params_read(latency_batch) * l,
-        );
+        ) + comm * latency_batch * l;
         let needed = (self.weight_memory + kv_memory_per_query) * self.inv_hbm_per_gpu;
 
         Ok(InferenceCost {

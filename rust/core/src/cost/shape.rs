@@ -21,6 +21,8 @@ pub struct CostShape {
     pub attention_dim: f64,
     /// 2*G*d*l.
     pub kv_elems_per_token: f64,
+    /// 2*l*hidden: activations a tensor-parallel replica all-reduces per token.
+    pub allreduce_elems_per_token: f64,
     /// An untied input embedding table (gathered, not read whole); 0 when tied.
     pub gathered_params: f64,
     /// What a gather reads per token: one row of the untied table.
@@ -59,6 +61,7 @@ impl Model {
             total_params: self.total_params,
             attention_dim: self.attention_dim(),
             kv_elems_per_token: self.kv_elems_per_token(),
+            allreduce_elems_per_token: self.allreduce_elems_per_token(),
             gathered_params: gathered,
             row_params: row,
             max_context: self.max_context as f64,
@@ -140,6 +143,10 @@ impl FamilyShapes {
             total_params: loglog(lo.total_params, hi.total_params),
             attention_dim: loglog(lo.attention_dim, hi.attention_dim),
             kv_elems_per_token: loglog(lo.kv_elems_per_token, hi.kv_elems_per_token),
+            allreduce_elems_per_token: loglog(
+                lo.allreduce_elems_per_token,
+                hi.allreduce_elems_per_token,
+            ),
             gathered_params: linear(lo.gathered_params, hi.gathered_params),
             row_params: linear(lo.row_params, hi.row_params),
             max_context: lo.max_context.min(hi.max_context),

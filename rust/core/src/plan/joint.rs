@@ -7,7 +7,7 @@
 //! ln mu_inf(N, D) + ln sat(L): an outer search on ln N (per family segment) around an inner
 //! search on ln L, where L fixes the inference spend and D takes the rest of the budget.
 
-use super::lifetime::CostUnit;
+use super::lifetime::{CostUnit, TP_DEGREES};
 use super::scalar::{bisect_first, grid_golden_min, min_below_wall};
 use super::Constraint;
 use crate::catalog::Hardware;
@@ -42,6 +42,8 @@ pub struct JointOptions {
     pub train_mfu: Option<f64>,
     pub train_usd_per_hour: Option<f64>,
     pub infer_usd_per_hour: Option<f64>,
+    /// Choose the GPUs per replica among `TP_DEGREES`; otherwise `inference.gpus` as given.
+    pub auto_gpus: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -59,6 +61,8 @@ pub struct JointPlan {
     pub inference_cost: f64,
     pub total_cost: f64,
     pub latency_s: f64,
+    /// GPUs per serving replica.
+    pub gpus: f64,
     pub feasible: bool,
     pub binding: Constraint,
 }
@@ -78,6 +82,7 @@ impl JointPlan {
             inference_cost: 0.0,
             total_cost: 0.0,
             latency_s: 0.0,
+            gpus: 1.0,
             feasible: false,
             binding,
         }
@@ -97,6 +102,8 @@ pub struct JointSolver<'a> {
     per_gpu_second: f64,
     n_lo: f64,
     n_hi: f64,
+    /// GPUs per replica to try: the given one, or every `TP_DEGREES` entry.
+    degrees: Vec<f64>,
 }
 
 /// The inner choice at one (N, attention, k).
@@ -182,6 +189,11 @@ impl<'a> JointSolver<'a> {
                 "must be at least min_params",
             ));
         }
+        let degrees = if opt.auto_gpus {
+            TP_DEGREES.to_vec()
+        } else {
+            vec![opt.inference.gpus]
+        };
         Ok(JointSolver {
             law,
             error,
@@ -190,7 +202,17 @@ impl<'a> JointSolver<'a> {
             per_gpu_second,
             n_lo,
             n_hi,
+            degrees,
         })
+    }
+
+    /// Serving options at `gpus` GPUs per replica, the batch a fleet average (docs/planning.md).
+    fn serving(&self, gpus: f64) -> InferenceOptions {
+        InferenceOptions {
+            fractional_batch: true,
+            gpus,
+            ..self.opt.inference
+        }
     }
 
     fn query_cost(&self, c: &InferenceCost) -> f64 {
@@ -257,8 +279,25 @@ impl<'a> JointSolver<'a> {
     }
 
     /// Accuracy of one point (N, k, L, attention) with the rest of `budget` spent on training
-    /// tokens; 0 where a constraint fails. The objective `plan` maximises, for baselines.
+    /// tokens, at the best GPUs per replica the solver may choose; 0 where a constraint fails.
+    /// The objective `plan` maximises, for baselines.
     pub fn evaluate(&self, budget: f64, n: f64, samples: u32, gen: f64, attention: usize) -> f64 {
+        self.degrees
+            .iter()
+            .map(|&g| self.evaluate_at(budget, n, samples, gen, attention, g))
+            .fold(0.0, f64::max)
+    }
+
+    /// [`Self::evaluate`] at `gpus` GPUs per replica.
+    pub fn evaluate_at(
+        &self,
+        budget: f64,
+        n: f64,
+        samples: u32,
+        gen: f64,
+        attention: usize,
+        gpus: f64,
+    ) -> f64 {
         let Some(&att) = self.opt.attention.get(attention) else {
             return 0.0;
         };
@@ -274,10 +313,7 @@ impl<'a> JointSolver<'a> {
         if !in_range {
             return 0.0;
         }
-        let options = InferenceOptions {
-            fractional_batch: true,
-            ..self.opt.inference
-        };
+        let options = self.serving(gpus);
         let Ok(pricer) = Pricer::for_shape(self.opt.family.at(n), &self.opt.hardware, &options)
         else {
             return 0.0;
@@ -331,7 +367,7 @@ impl<'a> JointSolver<'a> {
                         plan.samples
                     };
                     let relaxed = JointSolver::new(self.law, &opt)?
-                        .search(budget, Some((plan.attention, k)))?;
+                        .search(budget, Some((plan.attention, k, plan.gpus)))?;
                     let mut gain = if relaxed.feasible {
                         relaxed.accuracy - plan.accuracy
                     } else {
@@ -413,7 +449,9 @@ impl<'a> JointSolver<'a> {
                 relaxed(&|r| r.latency_slo_s = o.latency_slo_s.map(|s| s * 1.01)),
             ));
         }
-        if self.memory_bound(n, gen, k, plan.attention) {
+        // Memory binds at the largest degree the planner may choose (or the one given).
+        let largest = self.degrees.iter().copied().fold(1.0, f64::max);
+        if plan.gpus >= largest && self.memory_bound(n, gen, k, plan.attention, plan.gpus) {
             out.push((
                 Constraint::Memory,
                 relaxed(&|r| r.hardware.hbm_bytes = o.hardware.hbm_bytes * 1.01),
@@ -424,12 +462,9 @@ impl<'a> JointSolver<'a> {
 
     /// Whether (n, gen, k) fills the serving memory: a slightly longer generation, larger
     /// model or one more sample would not fit beside the weights.
-    fn memory_bound(&self, n: f64, gen: f64, k: u32, attention: usize) -> bool {
+    fn memory_bound(&self, n: f64, gen: f64, k: u32, attention: usize, gpus: f64) -> bool {
         let fits = |n: f64, gen: f64, k: u32| {
-            let options = InferenceOptions {
-                fractional_batch: true,
-                ..self.opt.inference
-            };
+            let options = self.serving(gpus);
             Pricer::for_shape(self.opt.family.at(n), &self.opt.hardware, &options)
                 .and_then(|p| {
                     p.price(&InferenceQuery {
@@ -450,8 +485,9 @@ impl<'a> JointSolver<'a> {
         self.search(budget, None)
     }
 
-    /// The best plan over every attention and k, or (`only`) one attention and k alone.
-    fn search(&self, budget: f64, only: Option<(usize, u32)>) -> Result<JointPlan> {
+    /// The best plan over every GPUs per replica, attention and k, or (`only`) one attention,
+    /// k and degree alone.
+    fn search(&self, budget: f64, only: Option<(usize, u32, f64)>) -> Result<JointPlan> {
         check::positive("budget", budget)?;
         let mut best: Option<JointPlan> = None;
         let cuts = {
@@ -467,7 +503,14 @@ impl<'a> JointSolver<'a> {
             c.push(self.n_hi.ln());
             c
         };
-        for (ai, &attention) in self.opt.attention.iter().enumerate() {
+        let degrees = match only {
+            Some((_, _, g)) => vec![g],
+            None => self.degrees.clone(),
+        };
+        for (gpus, (ai, &attention)) in degrees
+            .iter()
+            .flat_map(|&g| self.opt.attention.iter().enumerate().map(move |a| (g, a)))
+        {
             if only.is_some_and(|o| o.0 != ai) {
                 continue;
             }
@@ -476,7 +519,7 @@ impl<'a> JointSolver<'a> {
             // and once k does not fit, no larger k does.
             let mut mu_bound = f64::INFINITY;
             let ks = match only {
-                Some((_, k)) => k..=k,
+                Some((_, k, _)) => k..=k,
                 None => 1..=self.opt.max_samples,
             };
             for k in ks {
@@ -488,14 +531,9 @@ impl<'a> JointSolver<'a> {
                 }
                 let at = |x: f64| -> Option<(Inner, f64)> {
                     let n = x.exp();
-                    let pricer = Pricer::for_shape(
-                        self.opt.family.at(n),
-                        &self.opt.hardware,
-                        &InferenceOptions {
-                            fractional_batch: true,
-                            ..self.opt.inference
-                        },
-                    )
+                    let pricer = Pricer::for_shape(self.opt.family.at(n), &self.opt.hardware, &{
+                        self.serving(gpus)
+                    })
                     .ok()?;
                     self.inner(n, &pricer, attention, k, budget).map(|i| (i, n))
                 };
@@ -519,7 +557,8 @@ impl<'a> JointSolver<'a> {
                     .loss_limited(n, inner.tokens, self.opt.data.as_ref());
                 let mu = inner.score.exp();
                 let accuracy = beta_pass_at_k(mu, self.opt.kappa, f64::from(k));
-                if best.is_none_or(|b| accuracy > b.accuracy) {
+                // Ties go to the fewer GPUs (tried first).
+                if best.is_none_or(|b| accuracy > b.accuracy * (1.0 + 1e-12)) {
                     let inference_cost = self.opt.queries * self.query_cost(&inner.cost);
                     best = Some(JointPlan {
                         params: n,
@@ -534,6 +573,7 @@ impl<'a> JointSolver<'a> {
                         inference_cost,
                         total_cost: budget,
                         latency_s: inner.cost.latency_s,
+                        gpus,
                         feasible: true,
                         binding: Constraint::Budget,
                     });

@@ -94,7 +94,13 @@ pub struct LifetimeOptions {
     pub data: Option<DataLimit>,
     pub min_params: Option<f64>,
     pub max_params: Option<f64>,
+    /// Choose the GPUs per replica among [`TP_DEGREES`] (cost-model pricing); otherwise the
+    /// serving options' `gpus` is used as given.
+    pub auto_gpus: bool,
 }
+
+/// Tensor-parallel degrees the lifetime and joint planners choose among (docs/planning.md).
+pub const TP_DEGREES: [f64; 4] = [1.0, 2.0, 4.0, 8.0];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum LifetimeGoal {
@@ -117,6 +123,8 @@ pub struct LifetimePlan {
     pub chinchilla_params: f64,
     pub chinchilla_tokens: f64,
     pub chinchilla_total_cost: f64,
+    /// GPUs per serving replica (1 with 2N pricing).
+    pub gpus: f64,
     pub feasible: bool,
     pub binding: Constraint,
 }
@@ -136,6 +144,7 @@ impl LifetimePlan {
             chinchilla_params: 0.0,
             chinchilla_tokens: 0.0,
             chinchilla_total_cost: 0.0,
+            gpus: 1.0,
             feasible: false,
             binding,
         }
@@ -366,6 +375,57 @@ pub fn plan_lifetime(
     demand: Demand,
     opt: &LifetimeOptions,
 ) -> Result<LifetimePlan> {
+    let InferencePricing::CostModel { options, .. } = &opt.pricing else {
+        return plan_lifetime_at(law, goal, demand, opt);
+    };
+    if !opt.auto_gpus {
+        return plan_lifetime_at(law, goal, demand, opt);
+    }
+    // Each degree priced honestly (its GPUs and its all-reduces); the best plan wins, ties to
+    // fewer GPUs. Memory binds only when the largest degree cannot hold the model.
+    let mut best: Option<LifetimePlan> = None;
+    for gpus in TP_DEGREES {
+        let mut at = opt.clone();
+        if let InferencePricing::CostModel { options: o, .. } = &mut at.pricing {
+            *o = InferenceOptions { gpus, ..*options };
+        }
+        let plan = LifetimePlan {
+            gpus,
+            ..plan_lifetime_at(law, goal, demand, &at)?
+        };
+        let better = |b: &LifetimePlan| match goal {
+            LifetimeGoal::TargetLoss(_) => plan.total_cost < b.total_cost * (1.0 - 1e-12),
+            LifetimeGoal::Budget(_) => plan.loss < b.loss - 1e-12 * b.loss.abs(),
+        };
+        // Infeasible at every degree: the largest degree's answer says why.
+        let replace = match &best {
+            None => true,
+            Some(b) if !b.feasible => true,
+            Some(b) => plan.feasible && better(b),
+        };
+        if replace {
+            best = Some(plan);
+        }
+    }
+    let mut plan = best.expect("at least one degree");
+    let largest = TP_DEGREES[TP_DEGREES.len() - 1];
+    if plan.feasible && plan.binding == Constraint::Memory && plan.gpus < largest {
+        // A larger degree could hold a larger model; it is the goal, not memory, that stops.
+        plan.binding = match goal {
+            LifetimeGoal::TargetLoss(_) => Constraint::TargetLoss,
+            LifetimeGoal::Budget(_) => Constraint::Budget,
+        };
+    }
+    Ok(plan)
+}
+
+/// The plan at the serving options' own GPUs per replica.
+fn plan_lifetime_at(
+    law: &LossLaw,
+    goal: LifetimeGoal,
+    demand: Demand,
+    opt: &LifetimeOptions,
+) -> Result<LifetimePlan> {
     demand.validate()?;
     let coster = Coster::new(opt, demand)?;
     let data = opt.data.as_ref();
@@ -489,6 +549,10 @@ pub fn plan_lifetime(
         chinchilla_params: ch_n,
         chinchilla_tokens: ch_d,
         chinchilla_total_cost,
+        gpus: match &opt.pricing {
+            InferencePricing::CostModel { options, .. } => options.gpus,
+            InferencePricing::TwoN => 1.0,
+        },
         feasible: true,
         binding,
     })

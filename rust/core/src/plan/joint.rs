@@ -272,7 +272,8 @@ impl<'a> JointSolver<'a> {
         // lengths are [lo, L*] (docs/solvers.md): locate L* first, then search below it.
         let m = min_below_wall(&objective, lo.ln(), hi.ln(), L_GRID, TOL);
         if m.feasible() {
-            evaluate(m.x.exp())
+            // exp(ln x) can land an ulp outside [lo, hi]: the plan reports the bound itself.
+            evaluate(m.x.exp().clamp(lo, hi))
         } else {
             None
         }
@@ -530,7 +531,7 @@ impl<'a> JointSolver<'a> {
                     }
                 }
                 let at = |x: f64| -> Option<(Inner, f64)> {
-                    let n = x.exp();
+                    let n = x.exp().clamp(self.n_lo, self.n_hi);
                     let pricer = Pricer::for_shape(self.opt.family.at(n), &self.opt.hardware, &{
                         self.serving(gpus)
                     })

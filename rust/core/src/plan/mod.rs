@@ -10,6 +10,7 @@ pub mod training;
 pub use joint::{JointOptions, JointPlan, JointSolver};
 pub use lifetime::{
     plan_lifetime, CostUnit, Demand, InferencePricing, LifetimeGoal, LifetimeOptions, LifetimePlan,
+    TP_DEGREES,
 };
 pub use testtime::{
     BudgetUnit, Candidate, Solution, TestTimeOptions, TestTimePlan, TestTimeSolver,

@@ -142,6 +142,11 @@ impl Min1 {
 /// there is none (it doubles the grid until then).
 const MAX_SCAN_POINTS: usize = 320;
 
+/// Walls are located 1e4 times finer than the minimiser's tolerance: an objective is often
+/// steep where it meets one (the cost of the largest model that fits), so a wall found only to
+/// `tol` would cost ~`tol` relative in the objective.
+const WALL_TOL: f64 = 1e-4;
+
 /// Minimum of `f` on [lo, hi] where `f` is infinite on infeasible points (docs/solvers.md).
 ///
 /// 1. A grid of `points` samples (doubled up to [`MAX_SCAN_POINTS`] while none is finite).
@@ -214,7 +219,7 @@ pub fn min_feasible(f: &impl Fn(f64) -> f64, lo: f64, hi: f64, points: usize, to
         let (a, fa, lower) = if i == 0 {
             (lo, values[0].1, Edge::LowerBound)
         } else if k == i {
-            let a = wall(&finite, values[i - 1].0, values[i].0, tol);
+            let a = wall(&finite, values[i - 1].0, values[i].0, tol * WALL_TOL);
             (a, f(a), Edge::LowerWall)
         } else {
             (values[i].0, values[i].1, Edge::Interior)
@@ -222,7 +227,7 @@ pub fn min_feasible(f: &impl Fn(f64) -> f64, lo: f64, hi: f64, points: usize, to
         let (b, fbb, upper) = if j == points - 1 {
             (hi, values[j].1, Edge::UpperBound)
         } else if k == j {
-            let b = wall(&finite, values[j + 1].0, values[j].0, tol);
+            let b = wall(&finite, values[j + 1].0, values[j].0, tol * WALL_TOL);
             (b, f(b), Edge::UpperWall)
         } else {
             (values[j].0, values[j].1, Edge::Interior)
@@ -263,7 +268,7 @@ pub fn min_below_wall(f: &impl Fn(f64) -> f64, lo: f64, hi: f64, points: usize, 
     if f(hi).is_finite() {
         return min_feasible(f, lo, hi, points, tol);
     }
-    let top = wall(&|x: f64| f(x).is_finite(), hi, lo, tol);
+    let top = wall(&|x: f64| f(x).is_finite(), hi, lo, tol * WALL_TOL);
     let m = min_feasible(f, lo, top, points, tol);
     match m.edge {
         Edge::UpperBound => Min1 {

@@ -24,7 +24,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from scaleplan.catalog import Catalog, default_catalog
-from scaleplan.server.interceptors import CallInterceptor
+from scaleplan.server.interceptors import Admission, CallInterceptor
 from scaleplan.server.metrics import Metrics, MetricsHTTPServer
 from scaleplan.server.pool import CorePool
 from scaleplan.server.service import SERVICE, Limits, PlannerService
@@ -53,6 +53,13 @@ class ServerConfig:
     max_message_bytes: int = 4 * 1024 * 1024
     workers: int | None = None
     """Threads running core calls; default: the CPU count (the core releases the GIL)."""
+    max_calls: int = 64
+    """PlannerService calls served at once (each has at most one job queued for the workers);
+    more are refused with RESOURCE_EXHAUSTED. Health checks are not counted."""
+    max_request_bytes_in_flight: int = 64 * 1024 * 1024
+    """Bytes of the requests of the PlannerService calls being served, in all (a call whose
+    request is not read yet counts as ``max_message_bytes``); a call that could pass it is
+    refused with RESOURCE_EXHAUSTED (a lone call is always admitted)."""
 
     @property
     def tls(self) -> bool:
@@ -65,6 +72,10 @@ class ServerConfig:
             raise ValueError("--tls-client-ca needs --tls-cert and --tls-key")
         if self.max_sweep_points < 1 or self.max_message_bytes < 1024:
             raise ValueError("limits must be positive (--max-message-bytes at least 1024)")
+        if self.max_calls < 1 or self.max_request_bytes_in_flight < 1:
+            raise ValueError("--max-calls and --max-request-bytes-in-flight must be positive")
+        if self.workers is not None and self.workers < 1:
+            raise ValueError("--workers must be positive")
         if self.grace_s < 0:
             raise ValueError("--grace-s must not be negative")
 
@@ -96,7 +107,18 @@ class PlannerServer:
         self._pool = CorePool(config.workers or max(2, os.cpu_count() or 2))
         self._server = grpc.aio.server(
             # One interceptor, not one per concern: each adds coroutine layers to every call.
-            interceptors=[CallInterceptor(self.metrics, config.token or None)],
+            interceptors=[
+                CallInterceptor(
+                    self.metrics,
+                    config.token or None,
+                    Admission(
+                        config.max_calls,
+                        config.max_request_bytes_in_flight,
+                        config.max_message_bytes,
+                    ),
+                    config.max_message_bytes,
+                )
+            ],
             options=[
                 ("grpc.max_receive_message_length", config.max_message_bytes),
                 ("grpc.max_send_message_length", config.max_message_bytes),

@@ -7,6 +7,11 @@ A caller's mistake gets its own code and a ``google.rpc.BadRequest`` naming the 
 is INTERNAL with a generic message; its traceback is logged under a reference quoted in the
 message, and nothing of it reaches the caller.
 
+Replies stay small: text that echoes the request (a name, a message quoting a value) goes through
+:func:`clip`, so the status fits gRPC's metadata limit whatever the caller sent (a 5,000-character
+model name once made NOT_FOUND arrive as the client's own RESOURCE_EXHAUSTED: its trailers
+passed the 16 KiB hard limit). See docs/server.md, "Limits and admission".
+
 Why a limit is INVALID_ARGUMENT and not RESOURCE_EXHAUSTED: the limit (sweep length) is fixed
 configuration, so the same request fails the same way every time; RESOURCE_EXHAUSTED means
 "retry later" (quota, load) and retry policies and proxies treat it as retryable.
@@ -38,6 +43,29 @@ from scaleplan.errors import (
 log = logging.getLogger("scaleplan.server")
 
 DOMAIN = "scaleplan"
+
+MAX_ECHO_CHARS = 64
+"""Longest echo of one value taken from the request (a name)."""
+MAX_TEXT_CHARS = 1024
+"""Longest message, description or metadata value."""
+MAX_FIELD_CHARS = 256
+"""Longest field path or argument name. With these bounds a status (its details sent
+base64-encoded) stays under ~5 KB, within gRPC's 8 KiB default soft limit on metadata."""
+
+
+def clip(text: str, limit: int = MAX_ECHO_CHARS) -> str:
+    """``text``, cut to its first ``limit`` characters (saying how many were left out) when
+    longer: every text a reply echoes goes through here."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
+def _clipped(exc: ScaleplanError, message: str) -> str:
+    """A message about ``exc`` with an echoed name cut short, and then the whole bounded."""
+    if isinstance(exc, UnknownNameError) and len(exc.name) > MAX_ECHO_CHARS:
+        message = message.replace(exc.name, clip(exc.name))
+    return clip(message, MAX_TEXT_CHARS)
 
 
 @dataclass(frozen=True)
@@ -78,14 +106,14 @@ def field_path(field: str, index: int | None, paths: Mapping[str, str]) -> str:
 
 
 def _metadata(exc: ScaleplanError) -> dict[str, str]:
-    data = {"argument": exc.field}
+    data = {"argument": clip(exc.field, MAX_FIELD_CHARS)}
     if exc.index is not None:
         data["index"] = str(exc.index)
     if isinstance(exc, UnknownNameError):
-        data.update(kind=exc.kind, name=exc.name, known=",".join(exc.known))
+        data.update(kind=exc.kind, name=clip(exc.name), known=",".join(exc.known))
     if isinstance(exc, LimitExceededError):
         data.update(limit=str(exc.limit), got=str(exc.got))
-    return data
+    return {key: clip(value, MAX_TEXT_CHARS) for key, value in data.items()}
 
 
 def _pack(message: error_details_pb2.BadRequest | error_details_pb2.ErrorInfo) -> any_pb2.Any:
@@ -106,12 +134,14 @@ def status_for(exc: BaseException, paths: Mapping[str, str]) -> grpc.Status:
             )
         )
     violation = error_details_pb2.BadRequest.FieldViolation(
-        field=field_path(exc.field, exc.index, paths), description=exc.message, reason=entry.reason
+        field=clip(field_path(exc.field, exc.index, paths), MAX_FIELD_CHARS),
+        description=_clipped(exc, exc.message),
+        reason=entry.reason,
     )
     info = error_details_pb2.ErrorInfo(reason=entry.reason, domain=DOMAIN, metadata=_metadata(exc))
     status = status_pb2.Status(
         code=entry.code.value[0],
-        message=str(exc),
+        message=_clipped(exc, str(exc)),
         details=[_pack(error_details_pb2.BadRequest(field_violations=[violation])), _pack(info)],
     )
     return rpc_status.to_status(status)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import threading
 import time
 from pathlib import Path
@@ -183,3 +184,21 @@ def test_malformed_and_oversized_requests_are_answered_and_logged(
         (SWEEP, "INVALID_ARGUMENT"),
         (COST, "OK"),
     ]
+
+
+def test_access_log_file_loses_no_line_when_the_server_dies(tmp_path: Path) -> None:
+    """Issue 11 item 9: the access log was written in batches every 0.25 s, so a crash lost the
+    lines of the calls just before it. A file now gets each line as its call ends."""
+    log = tmp_path / "access.jsonl"
+    request = planner_pb2.InferenceCostRequest(
+        model="qwen3-8b", hardware="h100-sxm", prompt_tokens=1, gen_tokens=1
+    )
+    with ServeProcess("--access-log", str(log)) as server:
+        with grpc.insecure_channel(server.target) as channel:
+            for _ in range(3):
+                stub(channel).InferenceCost(request, timeout=TIMEOUT_S)
+        assert server.proc is not None
+        server.proc.send_signal(signal.SIGKILL)  # no chance to flush anything
+        server.proc.wait(TIMEOUT_S)
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    assert [(x["method"], x["code"]) for x in lines] == [(COST, "OK")] * 3

@@ -71,7 +71,8 @@ def add_serve_command(sub: Any) -> None:
     p.add_argument(
         "--access-log",
         default="-",
-        help="JSON-lines access log: '-' for stderr (default), 'off', or a file path",
+        help="JSON-lines access log: '-' for stderr (default; written in batches, a crash "
+        "loses at most the last 0.25 s), 'off', or a file path (written line by line)",
     )
     p.set_defaults(func=run)
 
@@ -146,11 +147,14 @@ def _logging(access_log: str) -> None:
         access.setLevel(logging.WARNING)
         return
     access.setLevel(logging.INFO)
+    handler: logging.Handler
     if access_log == "-":
+        # Batched: a crash loses at most the last 0.25 s (or 512 lines) written to stderr.
         handler = BatchedStreamHandler(sys.stderr, close_stream=False)
     else:
-        stream = open(access_log, "a", encoding="utf-8")  # noqa: SIM115 (the handler closes it)
-        handler = BatchedStreamHandler(stream, close_stream=True)
+        # A file gets each line as the call ends (one write and flush, ~10 us): a crash of
+        # the process loses none (docs/server.md, "Access log and metrics").
+        handler = logging.FileHandler(access_log, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(message)s"))
     access.addHandler(handler)
 

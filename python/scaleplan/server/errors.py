@@ -7,10 +7,11 @@ A caller's mistake gets its own code and a ``google.rpc.BadRequest`` naming the 
 is INTERNAL with a generic message; its traceback is logged under a reference quoted in the
 message, and nothing of it reaches the caller.
 
-Replies stay small: text that echoes the request (a name, a message quoting a value) goes through
-:func:`clip`, so the status fits gRPC's metadata limit whatever the caller sent (a 5,000-character
-model name once made NOT_FOUND arrive as the client's own RESOURCE_EXHAUSTED: its trailers
-passed the 16 KiB hard limit). See docs/server.md, "Limits and admission".
+Replies stay small: text that echoes the request (a name, a message quoting a value) goes
+through :func:`scaleplan._format.clip`, so the status fits gRPC's metadata limit whatever the
+caller sent (a 5,000-character model name once made NOT_FOUND arrive as the client's own
+RESOURCE_EXHAUSTED: its trailers passed the 16 KiB hard limit). See docs/server.md, "Limits and
+admission".
 
 Why a limit is INVALID_ARGUMENT and not RESOURCE_EXHAUSTED: the limit (sweep length) is fixed
 configuration, so the same request fails the same way every time; RESOURCE_EXHAUSTED means
@@ -32,6 +33,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from scaleplan._format import MAX_ECHO_CHARS, clip
 from scaleplan.errors import (
     CatalogError,
     InvalidArgumentError,
@@ -44,21 +46,11 @@ log = logging.getLogger("scaleplan.server")
 
 DOMAIN = "scaleplan"
 
-MAX_ECHO_CHARS = 64
-"""Longest echo of one value taken from the request (a name)."""
 MAX_TEXT_CHARS = 1024
 """Longest message, description or metadata value."""
 MAX_FIELD_CHARS = 256
 """Longest field path or argument name. With these bounds a status (its details sent
 base64-encoded) stays under ~5 KB, within gRPC's 8 KiB default soft limit on metadata."""
-
-
-def clip(text: str, limit: int = MAX_ECHO_CHARS) -> str:
-    """``text``, cut to its first ``limit`` characters (saying how many were left out) when
-    longer: every text a reply echoes goes through here."""
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}... ({len(text) - limit} more characters)"
 
 
 def _clipped(exc: ScaleplanError, message: str) -> str:
@@ -97,11 +89,16 @@ def mapping_for(exc: BaseException) -> ErrorMapping | None:
 
 def field_path(field: str, index: int | None, paths: Mapping[str, str]) -> str:
     """The request field path of a Python argument name (and element index). An argument that
-    names an element or a sub-field (``rows[3].c``) is looked up by its head (``rows``)."""
+    names an element or a sub-field (``rows[3].c``) is looked up by its head (``rows``); the
+    index of a sub-field (``rows.c``, 3) goes after the head (``rows[3].c``)."""
     path = paths.get(field)
     if path is None:
         head = re.split(r"[.\[]", field, maxsplit=1)[0]
-        path = paths[head] + field[len(head) :] if head in paths else field
+        rest = field[len(head) :]
+        if index is not None and rest.startswith("."):
+            # A sub-field of an element ("rows.n", 3): the index belongs to the element.
+            return f"{paths.get(head, head)}[{index}]{rest}"
+        path = paths[head] + rest if head in paths else field
     return path if index is None else f"{path}[{index}]"
 
 

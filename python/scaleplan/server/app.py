@@ -13,6 +13,7 @@ import logging
 import os
 import shlex
 import signal
+import ssl
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +85,18 @@ def address(host: str, port: int) -> str:
     return f"[{host.strip('[]')}]:{port}" if ":" in host.strip("[]") else f"{host}:{port}"
 
 
+def _ssl_context(config: ServerConfig) -> ssl.SSLContext | None:
+    """The metrics port's TLS: the gRPC port's certificate and client CA."""
+    if config.tls_cert is None or config.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(config.tls_cert, config.tls_key)
+    if config.tls_client_ca is not None:
+        context.load_verify_locations(config.tls_client_ca)
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
 def _credentials(config: ServerConfig) -> grpc.ServerCredentials | None:
     if config.tls_cert is None or config.tls_key is None:
         return None
@@ -150,7 +163,18 @@ class PlannerServer:
             raise OSError(f"cannot listen on {bind} (in use, or not an address of this host)")
         self._metrics_http: MetricsHTTPServer | None = None
         if config.metrics_port is not None:
-            self._metrics_http = MetricsHTTPServer(self.metrics, config.host, config.metrics_port)
+            # The same protection as the gRPC port: its TLS (and client CA) and its token.
+            try:
+                self._metrics_http = MetricsHTTPServer(
+                    self.metrics,
+                    config.host,
+                    config.metrics_port,
+                    ssl_context=_ssl_context(config),
+                    token=config.token or None,
+                )
+            except OSError:
+                self._pool.shutdown()
+                raise
         self.metrics_port = self._metrics_http.port if self._metrics_http else None
 
     @property
@@ -162,7 +186,7 @@ class PlannerServer:
         await self.health.set(health.OVERALL_HEALTH, health_pb2.HealthCheckResponse.SERVING)
         await self.health.set(SERVICE, health_pb2.HealthCheckResponse.SERVING)
         if self._metrics_http:
-            self._metrics_http.start()
+            await self._metrics_http.start()
         if self.config.host not in LOOPBACK and not (self.config.tls and self.config.token):
             log.warning(
                 "serving on %s without %s: anyone who can reach it can call it",
@@ -182,7 +206,7 @@ class PlannerServer:
         await self._server.stop(grace)
         self._pool.shutdown()
         if self._metrics_http:
-            self._metrics_http.stop()
+            await self._metrics_http.stop()
 
     async def wait_for_termination(self) -> None:
         await self._server.wait_for_termination()
@@ -228,7 +252,8 @@ def banner(server: PlannerServer) -> str:
         f"  services: {SERVICE}, grpc.health.v1.Health, server reflection",
     ]
     if server.metrics_port is not None:
-        lines.append(f"  metrics:  http://{address(c.host, server.metrics_port)}/metrics")
+        scheme = "https" if c.tls else "http"
+        lines.append(f"  metrics:  {scheme}://{address(c.host, server.metrics_port)}/metrics")
     lines += [
         f"  grpcurl:  {grpcurl_line}",
         f'  python:   python -c "{python}"',

@@ -115,20 +115,22 @@ class _Method:
     def finish(
         self, context: grpc.aio.ServicerContext[Any, Any], call: _Call, exc: BaseException | None
     ) -> None:
+        # gRPC cancels the handler both when the deadline passes and when the client cancels;
+        # the deadline read at the start tells which (a few ms of slack: gRPC's timer and this
+        # clock start a moment apart). Past it, the client has DEADLINE_EXCEEDED whatever the
+        # handler did.
+        expired = call.deadline is not None and time.monotonic() >= call.deadline - 0.005
         if call.code is not None:
             code = call.code
         elif isinstance(exc, asyncio.CancelledError | GeneratorExit):
-            # gRPC cancels the handler both when the deadline passes and when the client
-            # cancels; the deadline read at the start tells which (a few ms of slack: gRPC's
-            # timer and this clock start a moment apart).
-            expired = call.deadline is not None and time.monotonic() >= call.deadline - 0.005
             code = "DEADLINE_EXCEEDED" if expired else "CANCELLED"
         elif exc is None or isinstance(exc, grpc.aio.AbortError):
             # Still inside the handler, so the call is alive; code() reads the status set by
             # abort (or by nobody: OK).
             code = _code_name(context.code()) or ("OK" if exc is None else "UNKNOWN")
         else:
-            code = "UNKNOWN"  # what gRPC makes of an exception a handler let through
+            # What gRPC makes of an exception a handler let through.
+            code = "DEADLINE_EXCEEDED" if expired else "UNKNOWN"
         if call.admitted and self.admission is not None:
             self.admission.leave(call.size)
         seconds = time.perf_counter() - call.start

@@ -3,6 +3,8 @@ by its deadline does not crash the process, and the access log and metrics see h
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import json
 import logging
 import signal
@@ -11,6 +13,7 @@ import time
 from pathlib import Path
 
 import grpc
+import grpc.aio
 import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -202,3 +205,35 @@ def test_access_log_file_loses_no_line_when_the_server_dies(tmp_path: Path) -> N
         server.proc.wait(TIMEOUT_S)
     lines = [json.loads(x) for x in log.read_text().splitlines()]
     assert [(x["method"], x["code"]) for x in lines] == [(COST, "OK")] * 3
+
+
+def test_a_burst_within_the_limits_is_never_refused() -> None:
+    """Admission must not mistake a burst of small calls for a full server: 64 calls in flight
+    on one connection (what benches/bench_grpc.py runs) against --max-calls 64 are all served.
+    (A first version reserved --max-message-bytes for each call whose request was not read
+    yet, and refused a few percent of such calls.)"""
+    request = planner_pb2.InferenceCostRequest(
+        model="qwen3-8b", hardware="h100-sxm", prompt_tokens=128, gen_tokens=1024
+    )
+    codes: collections.Counter[str] = collections.Counter()
+
+    async def load(target: str) -> None:
+        async with grpc.aio.insecure_channel(target) as channel:
+            call = stub(channel).InferenceCost  # type: ignore[arg-type]
+            remaining = 12_000
+
+            async def worker() -> None:
+                nonlocal remaining
+                while remaining > 0:
+                    remaining -= 1
+                    try:
+                        await call(request, timeout=TIMEOUT_S)
+                        codes["OK"] += 1
+                    except grpc.aio.AioRpcError as exc:
+                        codes[exc.code().name] += 1
+
+            await asyncio.gather(*(worker() for _ in range(64)))
+
+    with ServeProcess("--access-log", "off", "--max-calls", "64") as server:
+        asyncio.run(load(server.target))
+    assert codes == {"OK": 12_000}

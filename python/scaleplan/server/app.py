@@ -58,9 +58,10 @@ class ServerConfig:
     """PlannerService calls served at once (each has at most one job queued for the workers);
     more are refused with RESOURCE_EXHAUSTED. Health checks are not counted."""
     max_request_bytes_in_flight: int = 64 * 1024 * 1024
-    """Bytes of the requests of the PlannerService calls being served, in all (a call whose
-    request is not read yet counts as ``max_message_bytes``); a call that could pass it is
-    refused with RESOURCE_EXHAUSTED (a lone call is always admitted)."""
+    """Bytes of the requests of the PlannerService calls being served, in all: when they leave
+    no room for a message of ``max_message_bytes``, new calls are refused with
+    RESOURCE_EXHAUSTED before their request is read, and a request read that would pass it is
+    refused too (a lone call is always admitted)."""
 
     @property
     def tls(self) -> bool:

@@ -157,7 +157,7 @@ class _Method:
         if admission is not None:
             if (refusal := admission.enter()) is not None:
                 await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, refusal)
-            call.admitted, call.size = True, admission.reserve_bytes
+            call.admitted = True
         raw = await context.read()
         if not isinstance(raw, bytes):  # EOF: gRPC refused the message (or none was sent)
             # gRPC has sent its status already (the abort below only raises): say which.
@@ -169,7 +169,8 @@ class _Method:
                 + ("" if limit is None else f" (the limit is {limit} bytes, --max-message-bytes)"),
             )
         if admission is not None:
-            admission.settle(len(raw))
+            if (refusal := admission.add(len(raw))) is not None:
+                await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, refusal)
             call.size = len(raw)
         try:
             return parse(raw)
@@ -250,47 +251,59 @@ def _raw(data: bytes) -> bytes:
 class Admission:
     """Admission control of PlannerService calls (docs/server.md, "Limits and admission"): at
     most ``max_calls`` served at once, whose requests hold at most ``max_request_bytes`` in
-    all. A call is admitted before its request is read, so it reserves ``reserve_bytes`` (the
-    largest message) until the request is read and its real size known; a lone call is always
-    admitted. Each call has at most one job in the worker pool at a time, so the work queued
-    for the pool is at most ``max_calls`` jobs. Beyond either bound a call is refused at once
-    with RESOURCE_EXHAUSTED (retryable: it is about load, not about the request), naming the
-    bound, and its request is never read. Used from the event loop only: no lock."""
+    all. A call is admitted before its request is read while fewer than ``max_calls`` are
+    served and the requests leave room for a message of ``max_message_bytes``; once read, a
+    request that would pass the bytes bound is refused (a lone call is always admitted).
+    Each call has at most one job in the worker pool at a time, so the work queued for the
+    pool is at most ``max_calls`` jobs. A refusal is RESOURCE_EXHAUSTED (retryable: it is about
+    load, not about the request), at once, naming the bound. Used from the event loop only: no
+    lock."""
 
-    def __init__(self, max_calls: int, max_request_bytes: int, reserve_bytes: int) -> None:
-        if min(max_calls, max_request_bytes, reserve_bytes) < 1:
+    def __init__(self, max_calls: int, max_request_bytes: int, max_message_bytes: int) -> None:
+        if min(max_calls, max_request_bytes, max_message_bytes) < 1:
             raise ValueError("admission limits must be positive")
         self.max_calls = max_calls
         self.max_request_bytes = max_request_bytes
-        self.reserve_bytes = reserve_bytes
+        self.max_message_bytes = max_message_bytes
         self.calls = 0
         self.request_bytes = 0
 
     def enter(self) -> str | None:
-        """Admit a call (reserving ``reserve_bytes`` for its request), or say why not."""
+        """Admit a call whose request is not read yet, or say why not."""
         if self.calls >= self.max_calls:
             return (
                 f"server busy: {self.calls} calls in progress, the limit is {self.max_calls} "
                 "(--max-calls); retry later"
             )
-        if self.calls and self.request_bytes + self.reserve_bytes > self.max_request_bytes:
-            return (
-                f"server busy: the requests in progress hold {self.request_bytes} bytes, the "
-                f"limit is {self.max_request_bytes} (--max-request-bytes-in-flight) and a "
-                f"request may take {self.reserve_bytes} (--max-message-bytes); retry later"
-            )
+        # Refused before its request is read (so gRPC drops it unread) when the requests in
+        # progress leave no room for a largest message. Calls being read reserve nothing: a
+        # burst of small calls must not look like a full server.
+        if self.calls and self.request_bytes + self.max_message_bytes > self.max_request_bytes:
+            return self._full(0)
         self.calls += 1
-        self.request_bytes += self.reserve_bytes
         return None
 
-    def settle(self, size: int) -> None:
-        """The request of an admitted call turned out to be ``size`` bytes."""
-        self.request_bytes += size - self.reserve_bytes
+    def add(self, size: int) -> str | None:
+        """Count the request (``size`` bytes) of an admitted call, or say why not (the call
+        stays counted, with 0 bytes, until it leaves)."""
+        if self.request_bytes and self.request_bytes + size > self.max_request_bytes:
+            return self._full(size)
+        self.request_bytes += size
+        return None
 
     def leave(self, size: int) -> None:
-        """An admitted call ended; ``size``: its request's (``reserve_bytes`` if never read)."""
+        """An admitted call ended; ``size``: what :meth:`add` counted of it."""
         self.calls -= 1
         self.request_bytes -= size
+
+    def _full(self, size: int) -> str:
+        more = size or self.max_message_bytes
+        could = "would" if size else "could (--max-message-bytes)"
+        return (
+            f"server busy: the requests in progress hold {self.request_bytes} bytes, and "
+            f"{more} more {could} pass the limit of {self.max_request_bytes} "
+            "(--max-request-bytes-in-flight); retry later"
+        )
 
 
 async def _deny(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:

@@ -79,16 +79,17 @@ def rss_mb(pid: int) -> float:
     raise AssertionError("no VmRSS")
 
 
-def test_admission_control_refuses_at_once_and_health_stays_fast() -> None:
+def test_admission_control_refuses_at_once_and_health_stays_fast(tmp_path: Path) -> None:
     """Issue 11 item 5: 200 concurrent 4e5-budget frontiers took the server from 60 MB to
     2.33 GB. Here 60 frontiers of 2e5 budgets (1.6 MB a request) meet --max-calls 8: eight are
     served, the others are refused with RESOURCE_EXHAUSTED naming the limit, before their
     request is read; health checks keep answering fast; RSS stays bounded."""
     calls, max_calls = 60, 8
+    log = tmp_path / "access.jsonl"
     request = planner_pb2.FrontierTestTimeRequest()
     request.budgets.extend(np.geomspace(1e13, 1e17, 200_000).tolist())
     with (
-        ServeProcess("--access-log", "off", "--max-calls", str(max_calls)) as server,
+        ServeProcess("--access-log", str(log), "--max-calls", str(max_calls)) as server,
         grpc.insecure_channel(server.target) as channel,
     ):
         assert server.proc is not None
@@ -134,6 +135,9 @@ def test_admission_control_refuses_at_once_and_health_stays_fast() -> None:
     # Health answers within 50 ms under load; 250 ms leaves room for the 2 shared cores of CI.
     assert sorted(latencies)[len(latencies) // 2] < 0.05, latencies
     assert max(latencies) < 0.25, latencies
+    # Refused calls reach the access log like any other (item 9).
+    logged = [json.loads(x) for x in log.read_text().splitlines() if FRONTIER_TT in x]
+    assert sum(x["code"] == "RESOURCE_EXHAUSTED" for x in logged) == len(refused)
     # What 8 served requests hold (1.6 MB each, plus its budgets as an array and a chunk) and
     # what arrives before a refusal; today's main grew by ~20 MB a call.
     assert peak - rss_before < 250, (rss_before, peak)

@@ -1,10 +1,12 @@
-"""The server's interceptor: the access log and metrics of every call, and the bearer token check.
+"""The server's interceptor: the access log and metrics of every call, admission control, and
+the bearer token check (docs/server.md).
 
-One interceptor does both, because grpc.aio runs every interceptor as coroutine layers around
-every call. It wraps the method handler gRPC resolved, keeping its kind (unary or streaming) and
-serializers, so it works for every service on the server (health and reflection included); a
-call refused for its token is logged and counted too. The wrapped handlers are built once per
-method, not per call.
+One interceptor does all three, because grpc.aio runs every interceptor as coroutine layers
+around every call. It wraps the method handler gRPC resolved, keeping its serializers, so it
+works for every service on the server (health and reflection included); a unary-request method
+is served as request-streaming, so that the wrapper reads the request itself (see
+:class:`_Method`). A call refused for its token, for load, or for its bytes is logged and counted
+too. The wrapped handlers are built once per method, not per call.
 """
 
 from __future__ import annotations

@@ -54,6 +54,14 @@ def test_streams_ending_by_their_deadline_do_not_crash_the_server(tmp_path: Path
                     pass
             assert server.alive(), f"the server died in run {run}: {server.exit_status()}"
             assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        frontier = planner_pb2.FrontierTestTimeRequest()  # 4e5 budgets: 1 crash in 3 runs
+        frontier.budgets.extend(np.geomspace(1e13, 1e17, 400_000).tolist())
+        for run in range(3):
+            with pytest.raises(grpc.RpcError) as caught:
+                for _ in stub(channel).FrontierTestTime(frontier, timeout=0.1):
+                    pass
+            assert server.alive(), f"the server died in frontier run {run}: {server.exit_status()}"
+            assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
         time.sleep(0.3)  # a crash after the last status was sent
         assert server.alive(), server.exit_status()
         assert health(channel) == health_pb2.HealthCheckResponse.SERVING

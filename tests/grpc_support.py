@@ -4,6 +4,11 @@ event loop in a thread, so tests call it with ordinary blocking clients."""
 from __future__ import annotations
 
 import asyncio
+import os
+import queue
+import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -89,3 +94,67 @@ def wait_until(predicate: Callable[[], bool], timeout_s: float = TIMEOUT_S) -> b
             return True
         time.sleep(0.01)
     return predicate()
+
+
+class ServeProcess:
+    """``scaleplan serve --port 0 ARGS...`` as a child process (the real entry point, with its
+    logging set-up): ``with ServeProcess("--access-log", path) as p:`` serves on ``p.target``;
+    ``p.alive()`` tells whether it still runs. The block's end kills it."""
+
+    def __init__(self, *args: str) -> None:
+        self.args = ["--port", "0", "--grace-s", "0", *args]
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.target = ""
+        self.proc: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> ServeProcess:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env.pop("SCALEPLAN_TOKEN", None)
+        self.proc = proc = subprocess.Popen(
+            [sys.executable, "-m", "scaleplan.cli", "serve", *self.args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+
+        def pump() -> None:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                self.lines.put(line)
+
+        threading.Thread(target=pump, daemon=True).start()
+        deadline = time.monotonic() + 30
+        while not self.target and time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=1)
+            except queue.Empty:
+                if proc.poll() is not None:
+                    raise AssertionError(f"serve exited: {self.exit_status()}") from None
+                continue
+            if m := re.search(r"listening on (\S+)", line):
+                self.target = m.group(1)
+        if not self.target:
+            self.__exit__()
+            raise AssertionError("serve did not print its address")
+        return self
+
+    def alive(self) -> bool:
+        assert self.proc is not None
+        return self.proc.poll() is None
+
+    def stderr(self) -> str:
+        """What the process wrote to stderr (once it has exited)."""
+        assert self.proc is not None and self.proc.stderr is not None
+        return "" if self.alive() else self.proc.stderr.read()
+
+    def exit_status(self) -> str:
+        """How the process ended (-11: SIGSEGV) and the end of its stderr."""
+        assert self.proc is not None
+        return f"exit status {self.proc.poll()}: {self.stderr()[-2000:]}"
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(TIMEOUT_S)

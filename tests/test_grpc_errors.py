@@ -230,3 +230,38 @@ def test_table_order_never_shadows_an_entry() -> None:
     public = {e.exception: e.code for e in table if e.public}
     assert public[errors.InvalidArgumentError] == grpc.StatusCode.INVALID_ARGUMENT
     assert public[errors.UnknownNameError] == grpc.StatusCode.NOT_FOUND
+
+
+def test_echoed_text_is_clipped(channel: grpc.Channel) -> None:
+    """Issue 11 item 8: a 5,000-character name was echoed in full three times (message,
+    description, metadata), so the status outgrew gRPC's 16 KiB metadata limit and the client
+    got its own RESOURCE_EXHAUSTED instead of NOT_FOUND."""
+    long_name = "x" * 5000
+    for fn, request in [
+        (stub(channel).GetModel, planner_pb2.GetModelRequest(name=long_name)),
+        (stub(channel).InferenceCost, cost_request(model=long_name)),
+        (stub(channel).GetLaw, planner_pb2.GetLawRequest(name=long_name)),
+    ]:
+        exc = call_error(fn, request)
+        assert exc.code() == grpc.StatusCode.NOT_FOUND
+        status, bad, info = details(exc)
+        clipped = "x" * server_errors.MAX_ECHO_CHARS + "... (4936 more characters)"
+        assert clipped in status.message and long_name[:100] not in status.message
+        assert clipped in bad.field_violations[0].description
+        assert info.metadata["name"] == clipped
+        assert len(status.SerializeToString()) < 4096
+    assert server_errors.clip("abc", 3) == "abc"
+    assert server_errors.clip("abcd", 3) == "abc... (1 more characters)"
+
+
+def test_every_echo_is_bounded() -> None:
+    """Whatever the message, the status built from it stays small."""
+    exc = errors.InvalidArgumentError("gpus: " + "y" * 100_000, field="z" * 10_000, index=3)
+    status = server_errors.status_for(exc, {})
+    assert status.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert len(status.details) < server_errors.MAX_TEXT_CHARS + 100
+    # What goes on the wire: the message, and the details base64-encoded (4/3 of their size).
+    sent = len(status.details) + sum(
+        len(value) * 4 // 3 for key, value in status.trailing_metadata if key.endswith("-bin")
+    )
+    assert sent < 5000, sent

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -303,3 +305,51 @@ def test_sweep_chunks_fit_the_message_limit() -> None:
         )  # fmt: skip
         sizes = [len(chunk.cost.flops) for chunk in sweep]
     assert sum(sizes) == 10_000 and max(sizes) == limit // 200
+
+
+# ---- the metrics port (issue 11 item 11) ----
+
+
+def _scrape(url: str | urllib.request.Request, **kwargs: Any) -> str:
+    with urllib.request.urlopen(url, timeout=TIMEOUT_S, **kwargs) as response:
+        return str(response.read().decode())
+
+
+def test_metrics_idle_connections_take_no_threads(server: ServerThread) -> None:
+    """200 idle connections to the metrics port made 200 threads (ThreadingHTTPServer); the
+    port is now served by the event loop, and a scrape still answers meanwhile."""
+    assert server.server is not None and server.server.metrics_port
+    before = threading.active_count()
+    idle = [
+        socket.create_connection(("127.0.0.1", server.server.metrics_port), timeout=TIMEOUT_S)
+        for _ in range(200)
+    ]
+    try:
+        time.sleep(0.2)  # time for a thread per connection to start, if there were
+        assert threading.active_count() - before < 5
+        text = _scrape(f"http://127.0.0.1:{server.server.metrics_port}/metrics")
+        assert "scaleplan_grpc_server_in_flight" in text
+    finally:
+        for connection in idle:
+            connection.close()
+
+
+def test_metrics_port_has_the_grpc_ports_tls_and_token(pki: Path) -> None:
+    config: dict[str, Any] = {"tls_cert": pki / "server.pem", "tls_key": pki / "server.key",
+                              "token": "s3cret-token", "metrics_port": 0}  # fmt: skip
+    with ServerThread(**config) as s:
+        assert s.server is not None and s.server.metrics_port
+        port = s.server.metrics_port
+        with pytest.raises((urllib.error.URLError, ConnectionError)):
+            _scrape(f"http://127.0.0.1:{port}/metrics")  # plaintext is not served
+        tls = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+        url = f"https://127.0.0.1:{port}/metrics"
+        for token in (None, "wrong"):
+            request = urllib.request.Request(url)
+            if token:
+                request.add_header("Authorization", f"Bearer {token}")
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                _scrape(request, context=tls)
+            assert refused.value.code == 401
+        request = urllib.request.Request(url, headers={"Authorization": "Bearer s3cret-token"})
+        assert "scaleplan_grpc_server_handled_total" in _scrape(request, context=tls)

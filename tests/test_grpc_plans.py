@@ -21,6 +21,8 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from grpc_support import TIMEOUT_S, ServerThread, stub, wait_until
 from scaleplan import _wire, errors
+from scaleplan.server import errors as server_errors
+from scaleplan.server import service
 from scaleplan.testtime import Accuracy
 from scaleplan.v1 import catalog_pb2, cost_pb2, plan_pb2, planner_pb2
 
@@ -368,6 +370,16 @@ LAW_BAD_E = catalog_pb2.Law(
 ROWS_BAD = plan_pb2.MeasuredAccuracy(
     rows=[plan_pb2.EvalRow(model="qwen3-8b", gen_tokens=1000, problem="p", n=4, c=5)]
 )
+ROWS_4_BIG_N = plan_pb2.MeasuredAccuracy(rows=[
+    plan_pb2.EvalRow(model="qwen3-8b", gen_tokens=g, problem=p, n=4, c=1)
+    for g in (1024, 2048) for p in ("p1", "p2")])  # fmt: skip
+ROWS_4_BIG_N.rows[3].n = 2**32  # one more than the core's 32-bit counts hold
+ROWS_4_BIG_C = plan_pb2.MeasuredAccuracy()
+ROWS_4_BIG_C.CopyFrom(ROWS_4_BIG_N)
+ROWS_4_BIG_C.rows[3].n, ROWS_4_BIG_C.rows[3].c = 4, 2**33
+ROWS_OTHER_MODEL = plan_pb2.MeasuredAccuracy(rows=[
+    plan_pb2.EvalRow(model="qwen3-8b", gen_tokens=1024, problem="p1", n=4, c=1),
+    plan_pb2.EvalRow(model="llama-3.1-8b", gen_tokens=1024, problem="p1", n=4, c=2)])  # fmt: skip
 TOPK = plan_pb2.AttentionChoice(attention=cost_pb2.ATTENTION_TOPK)
 DENSE = plan_pb2.AttentionChoice()
 INVALID = "INVALID_ARGUMENT"
@@ -417,7 +429,7 @@ BAD_REQUESTS: list[tuple[str, Any, str, str]] = [
      attention=[DENSE, TOPK])), INVALID, "options.attention[1]"),
     ("PlanTestTime", P.PlanTestTimeRequest(budget_flops=1e15, options=W.TestTimeOptions(
      attention=[W.AttentionChoice(attention=2, kv_budget_tokens=0)])), INVALID,
-     "options.attention"),
+     "options.attention[0]"),
     ("PlanTestTime", P.PlanTestTimeRequest(budget_flops=1e15, options={"serving": {
      "kv_dtype": 42}}), INVALID, "options.serving.kv_dtype"),
     ("FrontierTestTime", P.FrontierTestTimeRequest(budgets=[1e15], unit=W.COST_UNIT_GPU_HOURS),
@@ -441,6 +453,41 @@ BAD_REQUESTS: list[tuple[str, Any, str, str]] = [
     ("FrontierJoint", P.FrontierJointRequest(budgets=[1e6], options={"queries": 1,
      "serving": {"batch_mode": 9}}), INVALID, "options.serving.batch_mode"),
     ("GetLaw", P.GetLawRequest(name="chinchilla"), NOT_FOUND, "name"),
+    # Issue 11 item 6: each of these was INTERNAL, unindexed, or accepted.
+    ("PlanTestTime", P.PlanTestTimeRequest(budget_flops=1e15, options=W.TestTimeOptions(
+     attention=[DENSE, W.AttentionChoice(attention=cost_pb2.ATTENTION_TOPK,
+     kv_budget_tokens=-5)])), INVALID, "options.attention[1]"),
+    ("PlanTestTime", P.PlanTestTimeRequest(budget_flops=1e15, options=W.TestTimeOptions(
+     attention=[DENSE, W.AttentionChoice(kv_budget_tokens=64)])), INVALID,
+     "options.attention[1]"),
+    ("PlanJoint", P.PlanJointRequest(budget=1e6, options=W.JointOptions(queries=1, attention=[
+     DENSE, DENSE, W.AttentionChoice(attention=cost_pb2.ATTENTION_BLOCK_TOPK,
+     kv_budget_tokens=64, block_size_tokens=math.nan)])), INVALID, "options.attention[2]"),
+    ("FrontierJoint", P.FrontierJointRequest(budgets=[1e6], options=W.JointOptions(queries=1,
+     attention=[W.AttentionChoice(attention=cost_pb2.ATTENTION_BLOCK_TOPK,
+     kv_budget_tokens=64, block_size_tokens=128)])), INVALID, "options.attention[0]"),
+    ("PlanTestTime", P.PlanTestTimeRequest(budget_flops=1e15, options=W.TestTimeOptions(
+     measured_accuracy=ROWS_4_BIG_N)), INVALID, "options.measured_accuracy.rows[3].n"),
+    ("FrontierTestTime", P.FrontierTestTimeRequest(budgets=[1e15], options=W.TestTimeOptions(
+     measured_accuracy=ROWS_4_BIG_C)), INVALID, "options.measured_accuracy.rows[3].c"),
+    ("PlanTestTime", P.PlanTestTimeRequest(budget_flops=1e15, options=W.TestTimeOptions(
+     models=["qwen3-8b"], measured_accuracy=ROWS_OTHER_MODEL)), INVALID,
+     "options.measured_accuracy.rows[1].model"),
+    ("PlanTestTime", P.PlanTestTimeRequest(budget_flops=1e15, options=W.TestTimeOptions(
+     family="qwen3-dense", measured_accuracy=ROWS_OTHER_MODEL)), INVALID,
+     "options.measured_accuracy.rows[1].model"),
+    ("PlanJoint", P.PlanJointRequest(budget=1e6, options={"queries": 1,
+     "train_usd_per_hour": math.nan}), INVALID, "options.train_usd_per_hour"),
+    ("PlanJoint", P.PlanJointRequest(budget=1e6, options={"queries": 1, "hill": math.inf}),
+     INVALID, "options.hill"),
+    ("PlanLifetime", P.PlanLifetimeRequest(target_loss=2.2, queries=1e9, prompt_tokens=128,
+     gen_tokens=512, infer_usd_per_hour=-3), INVALID, "infer_usd_per_hour"),
+    ("PlanLifetime", P.PlanLifetimeRequest(target_loss=2.2, queries=1e9, prompt_tokens=128,
+     gen_tokens=512, train_mfu=math.inf), INVALID, "train_mfu"),
+    ("PlanTestTime", P.PlanTestTimeRequest(budget_flops=1e15, options={"usd_per_hour": -1}),
+     INVALID, "options.usd_per_hour"),
+    ("PlanTestTime", P.PlanTestTimeRequest(budget_flops=1e15, options={"serving": {
+     "batch_sequences": math.nan}}), INVALID, "options.serving.batch_sequences"),
 ]  # fmt: skip
 
 
@@ -639,3 +686,37 @@ def test_client_arguments_match_the_python_api(api: Any, method: Any, skip: tupl
     own = {"self", "timeout_s", "chunk_points", "budgets", "budget_eflops", "budget_seconds",
            "budget_usd", "budget_flops"}  # fmt: skip
     assert set(client_params) - set(api_params) <= own
+
+
+def test_budget_error_without_an_index_is_located() -> None:
+    """A planner error about "the budget" of a chunk that names no element is pinned on the
+    first budget failing alone (budgets[i]), not on the whole repeated field."""
+    solved: list[list[float]] = []
+
+    def solve(budgets: Any, start: int, total: int) -> list[float]:
+        solved.append(list(budgets))
+        if 13.0 in budgets:
+            raise sp.errors.InvalidArgumentError("budget: unlucky", field="budget")
+        return list(budgets)
+
+    limits = service.Limits()
+    budgets = [1.0, 2.0, 3.0, 4.0, 5.0, 13.0, 7.0]
+    frontier = service.Frontier(budgets, 4, 4, 8, limits, solve)  # chunks [0, 4) and [4, 7)
+    chunks = list(frontier.chunks())
+    assert chunks[0]() == [1.0, 2.0, 3.0, 4.0]
+    with pytest.raises(sp.errors.InvalidArgumentError) as caught:
+        chunks[1]()
+    assert (caught.value.field, caught.value.index) == ("budget", 5)
+    assert caught.value.message == "budget: unlucky (budget 5)"
+    path = server_errors.field_path("budget", 5, _wire.frontier_joint_paths(
+        planner_pb2.FrontierJointRequest()))  # fmt: skip
+    assert path == "budgets[5]"
+
+
+def test_sub_field_of_an_element_takes_the_index_after_the_element() -> None:
+    paths = {"rows": "options.measured_accuracy.rows"}
+    assert server_errors.field_path("rows.n", 3, paths) == "options.measured_accuracy.rows[3].n"
+    assert server_errors.field_path("rows[3].n", None, paths) == (
+        "options.measured_accuracy.rows[3].n"
+    )
+    assert server_errors.field_path("rows", 2, paths) == "options.measured_accuracy.rows[2]"

@@ -133,3 +133,21 @@ def test_serve_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         assert main(["serve", *bad]) == 2
     with pytest.raises(ValueError, match="go together"):
         ServerConfig(tls_key=Path("k.pem")).check()
+
+
+def test_serve_help_shows_every_limit_with_its_default(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for option, default in [
+        ("--max-sweep", "1000000"),
+        ("--max-message-bytes", str(4 * 1024 * 1024)),
+        ("--max-calls", "64"),
+        ("--max-request-bytes-in-flight", str(64 * 1024 * 1024)),
+    ]:
+        entry = text.split(f" {option} ")[-1].split(" --")[0]  # its help, not the usage line
+        assert f"default: {default})" in entry, (option, entry)
+    args = build_parser().parse_args(["serve"])
+    config = ServerConfig(max_calls=args.max_calls)
+    assert (config.max_calls, args.max_request_bytes_in_flight) == (64, 64 * 1024 * 1024)
+    assert main(["serve", "--max-calls", "0"]) == 2

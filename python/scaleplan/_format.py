@@ -1,4 +1,4 @@
-"""Human-readable numbers for tables: SI prefixes with units."""
+"""Human-readable numbers for tables (SI prefixes with units), and echoed text cut short."""
 
 from __future__ import annotations
 
@@ -6,6 +6,19 @@ import math
 
 _PREFIXES = [(1e24, "Y"), (1e21, "Z"), (1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"),
              (1e6, "M"), (1e3, "k")]  # fmt: skip
+
+
+MAX_ECHO_CHARS = 64
+"""Longest echo of one value taken from the caller (a name) in a message."""
+
+
+def clip(text: str, limit: int = MAX_ECHO_CHARS) -> str:
+    """``text``, cut to its first ``limit`` characters (saying how many were left out) when
+    longer. Every text a server reply echoes goes through here (docs/server.md, "Limits and
+    admission")."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit} more characters)"
 
 
 def si(value: float, unit: str = "", digits: int = 3) -> str:

@@ -14,13 +14,14 @@ import math
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
+from scaleplan._format import clip
 from scaleplan.catalog import Catalog, Family, Hardware, Model, Moe
 from scaleplan.cost import InferenceCost, TrainingCost
 from scaleplan.errors import InvalidArgumentError
@@ -745,6 +746,18 @@ SERVING_ARGS = {
 }
 
 
+# Numeric options that may be +Infinity ("no bound"); every other one must be finite.
+UNBOUNDED_OPTIONS = frozenset({"max_gen_tokens"})
+
+
+def _check_option(arg: str, value: float) -> None:
+    """A numeric option that was set is finite (or +inf where that means no bound) and not
+    negative, whether or not the planner reads it in this request: an option it ignores
+    (a price with a FLOPs unit) must not carry NaN through unnoticed."""
+    if math.isnan(value) or value < 0 or (math.isinf(value) and arg not in UNBOUNDED_OPTIONS):
+        raise InvalidArgumentError(f"{arg}: must be a finite number >= 0, got {value}", field=arg)
+
+
 def _read_options(message: Message, options: Iterable[tuple[str, str]]) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     fields = message.DESCRIPTOR.fields_by_name
@@ -758,6 +771,8 @@ def _read_options(message: Message, options: Iterable[tuple[str, str]]) -> dict[
                 kwargs[arg] = value
         elif field.type != FieldDescriptor.TYPE_STRING or value:
             kwargs[arg] = value
+        if field.type == FieldDescriptor.TYPE_DOUBLE and arg in kwargs and not field.is_repeated:
+            _check_option(arg, kwargs[arg])
     return kwargs
 
 
@@ -777,6 +792,7 @@ def serving_kwargs(serving: plan_pb2.ServingOptions) -> dict[str, Any]:
             f"batch: batch_sequences is only read with BATCH_MODE_FIXED, not {mode}", field="batch"
         )
     if sized:
+        _check_option("batch", serving.batch_sequences)
         kwargs["batch"] = serving.batch_sequences
     elif mode is not None:
         kwargs["batch"] = "max" if mode == "max" else None
@@ -800,22 +816,41 @@ def _law_kwargs(message: LawMessage, prefix: str = "") -> dict[str, Any]:
 
 def _attention_choices(choices: Sequence[plan_pb2.AttentionChoice]) -> list[Any]:
     """AttentionChoice messages as the Python API's choices: "dense", ("topk", S) or
-    ("block_topk", S, B)."""
+    ("block_topk", S, B). Each is checked here, by the core's rules (Attention::from_parts in
+    rust/core/src/cost/attention.rs), because the core checks the list without saying which
+    choice failed; an error names its element (``options.attention[1]``)."""
     out: list[Any] = []
     for i, choice in enumerate(choices):
-        kind = enum_text(cost_pb2.Attention, choice.attention, "attention") or "dense"
+        kind = enum_text(cost_pb2.Attention, choice.attention, f"attention[{i}].attention")
+        kind = kind or "dense"
         budget = choice.kv_budget_tokens if choice.HasField("kv_budget_tokens") else None
-        if choice.HasField("block_size_tokens"):
-            out.append((kind, budget, choice.block_size_tokens))
+        block = choice.block_size_tokens if choice.HasField("block_size_tokens") else None
+        _check_attention(i, kind, budget, block)
+        if block is not None:
+            out.append((kind, budget, block))
         elif budget is not None:
             out.append((kind, budget))
         else:
             out.append(kind)
-        if out[-1] != "dense" and budget is None:
-            raise InvalidArgumentError(
-                f"attention: {kind} needs kv_budget_tokens", field="attention", index=i
-            )
     return out
+
+
+def _check_attention(i: int, kind: str, budget: float | None, block: float | None) -> None:
+    def bad(message: str) -> NoReturn:
+        raise InvalidArgumentError(f"attention[{i}]: {message}", field="attention", index=i)
+
+    for name, value, needed in (
+        ("kv_budget_tokens", budget, kind != "dense"),
+        ("block_size_tokens", block, kind == "block_topk"),
+    ):
+        if value is None and needed:
+            bad(f"{kind} needs {name}")
+        if value is not None and not needed:
+            bad(f"{name} does not apply to attention {kind}")
+        if value is not None and not (math.isfinite(value) and value >= 1 and value % 1 == 0):
+            bad(f"{name} must be a whole number >= 1, got {value}")
+    if budget is not None and block is not None and block > budget:
+        bad(f"block_size_tokens must not exceed kv_budget_tokens ({budget}), got {block}")
 
 
 def _goal(message: Message, oneof: str) -> dict[str, Any]:
@@ -866,11 +901,7 @@ def test_time_kwargs(options: plan_pb2.TestTimeOptions, catalog: Catalog) -> dic
                 "pass@k of the eval counts)",
                 field="accuracy_aggregator",
             )
-        rows = [
-            {"model": r.model, "gen_tokens": r.gen_tokens, "problem": r.problem, "n": r.n,
-             "c": r.c}
-            for r in options.measured_accuracy.rows
-        ]  # fmt: skip
+        rows = _eval_rows(options.measured_accuracy.rows, _candidates(kwargs, catalog))
         kwargs["accuracy"] = Accuracy.measured(rows, catalog=catalog)
     else:
         name = options.accuracy_preset if options.HasField("accuracy_preset") else None
@@ -883,6 +914,54 @@ def test_time_kwargs(options: plan_pb2.TestTimeOptions, catalog: Catalog) -> dic
         kwargs["attention"] = _attention_choices(options.attention)
     kwargs.update(serving_kwargs(options.serving))
     return kwargs
+
+
+EVAL_COUNT_MAX = 2**32 - 1
+"""Largest ``n`` or ``c`` of an eval row (the core counts samples in 32 bits)."""
+
+
+def _candidates(kwargs: Mapping[str, Any], catalog: Catalog) -> set[str] | None:
+    """The candidate models the options name (None: every model the accuracy covers)."""
+    if "models" in kwargs:
+        return set(kwargs["models"])
+    if "family" in kwargs:
+        try:
+            return set(catalog.family(kwargs["family"]).members)
+        except InvalidArgumentError:
+            return None  # the planner names the unknown family
+    return None
+
+
+def _eval_rows(
+    rows: Sequence[plan_pb2.EvalRow], candidates: set[str] | None
+) -> list[dict[str, Any]]:
+    """Eval rows as the mappings Accuracy.measured reads, each checked: counts the core can
+    hold, and a model among the candidates (a row for another model would be dropped without
+    a word; it is more likely a typo than a wish)."""
+    out = []
+    for i, r in enumerate(rows):
+        for name, count in (("n", r.n), ("c", r.c)):
+            if count > EVAL_COUNT_MAX:
+                raise InvalidArgumentError(
+                    f"rows[{i}].{name}: must be at most {EVAL_COUNT_MAX}, got {count}",
+                    field=f"rows[{i}].{name}",
+                )
+        if not math.isfinite(r.gen_tokens) or r.gen_tokens < 0:
+            raise InvalidArgumentError(
+                f"rows[{i}].gen_tokens: must be a finite number >= 0, got {r.gen_tokens}",
+                field=f"rows[{i}].gen_tokens",
+            )
+        if candidates is not None and r.model not in candidates:
+            raise InvalidArgumentError(
+                f"rows[{i}].model: {clip(r.model)!r} is not a candidate model "
+                f"(candidates: {', '.join(sorted(candidates))})",
+                field=f"rows[{i}].model",
+            )
+        out.append(
+            {"model": r.model, "gen_tokens": r.gen_tokens, "problem": r.problem, "n": r.n,
+             "c": r.c}
+        )  # fmt: skip
+    return out
 
 
 def plan_test_time_kwargs(
@@ -932,7 +1011,8 @@ def _test_time_paths(prefix: str) -> dict[str, str]:
         accuracy=f"{prefix}accuracy_preset",
         accuracy_aggregator=f"{prefix}accuracy_aggregator",
         rows=f"{prefix}measured_accuracy.rows",
-        # Attention choices are checked by the core without an index.
+        # Attention choices are checked one by one (_attention_choices); the core's own check
+        # (a last line of defence) says no index.
         attention=f"{prefix}attention",
         kv_budget=f"{prefix}attention",
         block_size=f"{prefix}attention",

@@ -13,6 +13,7 @@ import logging
 import os
 import shlex
 import signal
+import ssl
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from scaleplan.catalog import Catalog, default_catalog
-from scaleplan.server.interceptors import CallInterceptor
+from scaleplan.server.interceptors import Admission, CallInterceptor
 from scaleplan.server.metrics import Metrics, MetricsHTTPServer
 from scaleplan.server.pool import CorePool
 from scaleplan.server.service import SERVICE, Limits, PlannerService
@@ -53,6 +54,14 @@ class ServerConfig:
     max_message_bytes: int = 4 * 1024 * 1024
     workers: int | None = None
     """Threads running core calls; default: the CPU count (the core releases the GIL)."""
+    max_calls: int = 64
+    """PlannerService calls served at once (each has at most one job queued for the workers);
+    more are refused with RESOURCE_EXHAUSTED. Health checks are not counted."""
+    max_request_bytes_in_flight: int = 64 * 1024 * 1024
+    """Bytes of the requests of the PlannerService calls being served, in all: when they leave
+    no room for a message of ``max_message_bytes``, new calls are refused with
+    RESOURCE_EXHAUSTED before their request is read, and a request read that would pass it is
+    refused too (a lone call is always admitted)."""
 
     @property
     def tls(self) -> bool:
@@ -65,12 +74,28 @@ class ServerConfig:
             raise ValueError("--tls-client-ca needs --tls-cert and --tls-key")
         if self.max_sweep_points < 1 or self.max_message_bytes < 1024:
             raise ValueError("limits must be positive (--max-message-bytes at least 1024)")
+        if self.max_calls < 1 or self.max_request_bytes_in_flight < 1:
+            raise ValueError("--max-calls and --max-request-bytes-in-flight must be positive")
+        if self.workers is not None and self.workers < 1:
+            raise ValueError("--workers must be positive")
         if self.grace_s < 0:
             raise ValueError("--grace-s must not be negative")
 
 
 def address(host: str, port: int) -> str:
     return f"[{host.strip('[]')}]:{port}" if ":" in host.strip("[]") else f"{host}:{port}"
+
+
+def _ssl_context(config: ServerConfig) -> ssl.SSLContext | None:
+    """The metrics port's TLS: the gRPC port's certificate and client CA."""
+    if config.tls_cert is None or config.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(config.tls_cert, config.tls_key)
+    if config.tls_client_ca is not None:
+        context.load_verify_locations(config.tls_client_ca)
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
 
 
 def _credentials(config: ServerConfig) -> grpc.ServerCredentials | None:
@@ -96,7 +121,18 @@ class PlannerServer:
         self._pool = CorePool(config.workers or max(2, os.cpu_count() or 2))
         self._server = grpc.aio.server(
             # One interceptor, not one per concern: each adds coroutine layers to every call.
-            interceptors=[CallInterceptor(self.metrics, config.token or None)],
+            interceptors=[
+                CallInterceptor(
+                    self.metrics,
+                    config.token or None,
+                    Admission(
+                        config.max_calls,
+                        config.max_request_bytes_in_flight,
+                        config.max_message_bytes,
+                    ),
+                    config.max_message_bytes,
+                )
+            ],
             options=[
                 ("grpc.max_receive_message_length", config.max_message_bytes),
                 ("grpc.max_send_message_length", config.max_message_bytes),
@@ -128,7 +164,18 @@ class PlannerServer:
             raise OSError(f"cannot listen on {bind} (in use, or not an address of this host)")
         self._metrics_http: MetricsHTTPServer | None = None
         if config.metrics_port is not None:
-            self._metrics_http = MetricsHTTPServer(self.metrics, config.host, config.metrics_port)
+            # The same protection as the gRPC port: its TLS (and client CA) and its token.
+            try:
+                self._metrics_http = MetricsHTTPServer(
+                    self.metrics,
+                    config.host,
+                    config.metrics_port,
+                    ssl_context=_ssl_context(config),
+                    token=config.token or None,
+                )
+            except OSError:
+                self._pool.shutdown()
+                raise
         self.metrics_port = self._metrics_http.port if self._metrics_http else None
 
     @property
@@ -140,7 +187,7 @@ class PlannerServer:
         await self.health.set(health.OVERALL_HEALTH, health_pb2.HealthCheckResponse.SERVING)
         await self.health.set(SERVICE, health_pb2.HealthCheckResponse.SERVING)
         if self._metrics_http:
-            self._metrics_http.start()
+            await self._metrics_http.start()
         if self.config.host not in LOOPBACK and not (self.config.tls and self.config.token):
             log.warning(
                 "serving on %s without %s: anyone who can reach it can call it",
@@ -160,7 +207,7 @@ class PlannerServer:
         await self._server.stop(grace)
         self._pool.shutdown()
         if self._metrics_http:
-            self._metrics_http.stop()
+            await self._metrics_http.stop()
 
     async def wait_for_termination(self) -> None:
         await self._server.wait_for_termination()
@@ -206,7 +253,8 @@ def banner(server: PlannerServer) -> str:
         f"  services: {SERVICE}, grpc.health.v1.Health, server reflection",
     ]
     if server.metrics_port is not None:
-        lines.append(f"  metrics:  http://{address(c.host, server.metrics_port)}/metrics")
+        scheme = "https" if c.tls else "http"
+        lines.append(f"  metrics:  {scheme}://{address(c.host, server.metrics_port)}/metrics")
     lines += [
         f"  grpcurl:  {grpcurl_line}",
         f'  python:   python -c "{python}"',

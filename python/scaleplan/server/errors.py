@@ -7,6 +7,12 @@ A caller's mistake gets its own code and a ``google.rpc.BadRequest`` naming the 
 is INTERNAL with a generic message; its traceback is logged under a reference quoted in the
 message, and nothing of it reaches the caller.
 
+Replies stay small: text that echoes the request (a name, a message quoting a value) goes
+through :func:`scaleplan._format.clip`, so the status fits gRPC's metadata limit whatever the
+caller sent (a 5,000-character model name once made NOT_FOUND arrive as the client's own
+RESOURCE_EXHAUSTED: its trailers passed the 16 KiB hard limit). See docs/server.md, "Limits and
+admission".
+
 Why a limit is INVALID_ARGUMENT and not RESOURCE_EXHAUSTED: the limit (sweep length) is fixed
 configuration, so the same request fails the same way every time; RESOURCE_EXHAUSTED means
 "retry later" (quota, load) and retry policies and proxies treat it as retryable.
@@ -27,6 +33,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from scaleplan._format import MAX_ECHO_CHARS, clip
 from scaleplan.errors import (
     CatalogError,
     InvalidArgumentError,
@@ -38,6 +45,19 @@ from scaleplan.errors import (
 log = logging.getLogger("scaleplan.server")
 
 DOMAIN = "scaleplan"
+
+MAX_TEXT_CHARS = 1024
+"""Longest message, description or metadata value."""
+MAX_FIELD_CHARS = 256
+"""Longest field path or argument name. With these bounds a status (its details sent
+base64-encoded) stays under ~5 KB, within gRPC's 8 KiB default soft limit on metadata."""
+
+
+def _clipped(exc: ScaleplanError, message: str) -> str:
+    """A message about ``exc`` with an echoed name cut short, and then the whole bounded."""
+    if isinstance(exc, UnknownNameError) and len(exc.name) > MAX_ECHO_CHARS:
+        message = message.replace(exc.name, clip(exc.name))
+    return clip(message, MAX_TEXT_CHARS)
 
 
 @dataclass(frozen=True)
@@ -69,23 +89,28 @@ def mapping_for(exc: BaseException) -> ErrorMapping | None:
 
 def field_path(field: str, index: int | None, paths: Mapping[str, str]) -> str:
     """The request field path of a Python argument name (and element index). An argument that
-    names an element or a sub-field (``rows[3].c``) is looked up by its head (``rows``)."""
+    names an element or a sub-field (``rows[3].c``) is looked up by its head (``rows``); the
+    index of a sub-field (``rows.c``, 3) goes after the head (``rows[3].c``)."""
     path = paths.get(field)
     if path is None:
         head = re.split(r"[.\[]", field, maxsplit=1)[0]
-        path = paths[head] + field[len(head) :] if head in paths else field
+        rest = field[len(head) :]
+        if index is not None and rest.startswith("."):
+            # A sub-field of an element ("rows.n", 3): the index belongs to the element.
+            return f"{paths.get(head, head)}[{index}]{rest}"
+        path = paths[head] + rest if head in paths else field
     return path if index is None else f"{path}[{index}]"
 
 
 def _metadata(exc: ScaleplanError) -> dict[str, str]:
-    data = {"argument": exc.field}
+    data = {"argument": clip(exc.field, MAX_FIELD_CHARS)}
     if exc.index is not None:
         data["index"] = str(exc.index)
     if isinstance(exc, UnknownNameError):
-        data.update(kind=exc.kind, name=exc.name, known=",".join(exc.known))
+        data.update(kind=exc.kind, name=clip(exc.name), known=",".join(exc.known))
     if isinstance(exc, LimitExceededError):
         data.update(limit=str(exc.limit), got=str(exc.got))
-    return data
+    return {key: clip(value, MAX_TEXT_CHARS) for key, value in data.items()}
 
 
 def _pack(message: error_details_pb2.BadRequest | error_details_pb2.ErrorInfo) -> any_pb2.Any:
@@ -106,12 +131,14 @@ def status_for(exc: BaseException, paths: Mapping[str, str]) -> grpc.Status:
             )
         )
     violation = error_details_pb2.BadRequest.FieldViolation(
-        field=field_path(exc.field, exc.index, paths), description=exc.message, reason=entry.reason
+        field=clip(field_path(exc.field, exc.index, paths), MAX_FIELD_CHARS),
+        description=_clipped(exc, exc.message),
+        reason=entry.reason,
     )
     info = error_details_pb2.ErrorInfo(reason=entry.reason, domain=DOMAIN, metadata=_metadata(exc))
     status = status_pb2.Status(
         code=entry.code.value[0],
-        message=str(exc),
+        message=_clipped(exc, str(exc)),
         details=[_pack(error_details_pb2.BadRequest(field_violations=[violation])), _pack(info)],
     )
     return rpc_status.to_status(status)

@@ -449,8 +449,22 @@ class Frontier(Generic[_Resp]):
         try:
             return self._solve(self.budgets[start:stop], start, self.total)
         except ScaleplanError as exc:
-            if exc.field == "budget" and exc.index is not None:
+            if exc.field == "budget" and exc.index is None and stop - start > 1:
+                exc.index = self._culprit(start, stop)
+            elif exc.field == "budget" and exc.index is not None:
                 exc.index += start
+            if exc.field == "budget" and exc.index is not None:
                 exc.message = f"{_AT_ELEMENT.sub('', exc.message)} (budget {exc.index})"
                 exc.args = (exc.message,)
             raise
+
+    def _culprit(self, start: int, stop: int) -> int | None:
+        """The budget of a chunk that an error about "the budget" without an index is about:
+        the first that fails alone (None if none does). Only the error path pays for it."""
+        for i in range(start, stop):
+            try:
+                self._solve(self.budgets[i : i + 1], i, self.total)
+            except ScaleplanError as exc:
+                if exc.field == "budget":
+                    return i
+        return None

@@ -206,3 +206,18 @@ def test_measured_plan_at_the_evals_sample_count_names_it() -> None:
     # k_max below the eval's n binds as k_max instead.
     capped = sp.plan_test_time(budget_eflops=1e18, accuracy=acc, k_max=8)
     assert capped.samples == 8 and capped.binding == "max_samples"
+
+
+def test_measured_accuracy_is_not_extrapolated() -> None:
+    acc = sp.Accuracy.measured(MEASURED)
+    # The synthetic eval measures 2,048 to 32,768 tokens with 16 samples per problem.
+    inside = acc("qwen3-8b", [2048, 8192, 32768], 1)
+    assert np.all(np.isfinite(inside)) and np.all(np.diff(inside) >= 0)
+    assert np.isnan(acc("qwen3-8b", 1024, 1))
+    # "At most L tokens": above the longest measured length a generation may stop there.
+    assert acc("qwen3-8b", 65536, 1) == inside[-1]
+    assert np.isfinite(acc("qwen3-8b", 4096, 16)) and np.isnan(acc("qwen3-8b", 4096, 17))
+    # Plans stay inside the measured lengths whatever the options allow.
+    plans = sp.plan_test_time(budget_eflops=np.geomspace(1e14, 1e19, 25), accuracy=acc, k_max=64)
+    used = np.asarray(plans.gen_tokens)[np.asarray(plans.feasible)]
+    assert used.min() >= 2048 and used.max() <= 32768

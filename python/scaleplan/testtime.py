@@ -100,7 +100,10 @@ class Accuracy:
         return self._native.models(self._catalog._native)
 
     def __call__(self, model: str, gen_tokens: Any, samples: Any = 1) -> Any:
-        """Accuracy of ``model`` with ``samples`` samples of at most ``gen_tokens`` tokens."""
+        """Accuracy of ``model`` with ``samples`` samples of at most ``gen_tokens`` tokens. A
+        measured source is unknown below the eval's shortest length and beyond its samples per
+        problem: NaN there (no extrapolation); above its longest length the value at the longest
+        holds (a generation may stop there)."""
         args = Broadcast({"gen_tokens": gen_tokens, "samples": samples})
         out = self._native.accuracy(
             self._catalog._native, model, args.required("gen_tokens"), args.required("samples")

@@ -156,6 +156,16 @@ def _runs(keys: Sequence[str]) -> list[tuple[int, int]]:
     return runs
 
 
+# Binding limits the frontier plot marks: (marker, legend text).
+_LIMIT_MARKERS = {
+    "memory": ("s", "memory binds"),
+    "eval_samples": ("^", "the eval's samples per problem bind"),
+    "max_samples": ("v", "k_max binds"),
+    "measured_length": ("D", "the longest measured length binds"),
+    "latency": ("x", "the latency SLO binds"),
+}
+
+
 def accuracy_frontier(
     path: str,
     budgets: FloatArray,
@@ -243,6 +253,18 @@ def accuracy_frontier(
         handles.append(
             Line2D([], [], color="black", lw=1.3, ls="--", label="per-problem oracle (upper bound)")
         )
+    # Where a limit other than the budget stops the plan (docs/planning.md), marked on the line.
+    binding = np.ravel(np.asarray(plan.binding)).astype(str)
+    for name, (marker, text) in _LIMIT_MARKERS.items():
+        hit = feasible & (binding == name)
+        if hit.any():
+            top.plot(budgets[hit], acc[hit], marker, color="black", ms=4, mfc="none", mew=0.8,
+                     ls="none")  # fmt: skip
+            handles.append(
+                Line2D(
+                    [], [], marker=marker, color="black", ms=4, mfc="none", ls="none", label=text
+                )
+            )
     top.legend(handles=handles, fontsize=7, loc="upper left", title="best plan, by model",
                title_fontsize=7)  # fmt: skip
     samples = np.where(feasible, np.asarray(plan.samples, dtype=np.float64), math.nan)

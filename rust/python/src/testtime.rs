@@ -144,10 +144,23 @@ impl AccuracySource {
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let curve = self.curve(catalog, model).py_err(py)?;
         let (g, k) = (gen_tokens.as_slice()?, samples.as_slice()?);
+        // A measured curve is unknown below the shortest length the eval measured and beyond its
+        // samples per problem: NaN there, never a flat extrapolation (docs/planning.md). Above
+        // the longest length the value holds: "at most L tokens" may stop at the longest.
+        let range = curve.gen_range();
+        let measured_k = curve.max_samples();
         let out: Vec<f64> = g
             .iter()
             .zip(k)
-            .map(|(&g, &k)| curve.accuracy(g, k.max(1.0) as u32))
+            .map(|(&g, &k)| {
+                let outside = range.is_some_and(|(lo, _)| g < lo * (1.0 - 1e-12))
+                    || measured_k.is_some_and(|n| k > f64::from(n));
+                if outside {
+                    f64::NAN
+                } else {
+                    curve.accuracy(g, k.max(1.0) as u32)
+                }
+            })
             .collect();
         Ok(out.into_pyarray(py))
     }

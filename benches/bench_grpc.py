@@ -57,6 +57,14 @@ def start_server(command: list[str]) -> tuple[subprocess.Popen[str], str]:
     raise RuntimeError("scaleplan serve did not start")
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process (Linux /proc), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 async def load(
     call: Callable[[], Any], requests: int, concurrency: int, time_cap_s: float
 ) -> dict[str, Any]:
@@ -211,12 +219,16 @@ def main(
         }
         for label, command in servers.items():
             proc, target = start_server(command)
+            rss_before = rss_mb(proc.pid)
             try:
                 rpcs = asyncio.run(run(target, requests, concurrency, time_cap_s))
+                rss_after = rss_mb(proc.pid)
             finally:
                 proc.terminate()
                 code = proc.wait(30)
-            results[label] = {"rpcs": rpcs, "exit_code": code}
+            results[label] = {"rpcs": rpcs, "exit_code": code, "rss_mb_before": rss_before,
+                              "rss_mb_after": rss_after}  # fmt: skip
+            print(f"  {label:25s} RSS {rss_before:.0f} MB before the load, {rss_after:.0f} after")
             for name, r in rpcs.items():
                 print(
                     f"  {label:25s} {name:14s} {r['requests']:>7,} in {r['seconds']:5.1f} s "

@@ -190,6 +190,7 @@ def _columns(goal_name: str, unit: str, vary_queries: bool) -> list[Column]:
         ("inference_cost", "inference", cost),
         ("training_share", "% training", lambda v: f"{v:.0%}"),
         ("latency_s", "latency", fmt.seconds),
+        ("gpus", "GPUs/replica", fmt.count),
     ]
     return cols
 

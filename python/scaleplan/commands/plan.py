@@ -279,6 +279,8 @@ def run_lifetime(args: argparse.Namespace) -> int:
         ("chinchilla_params", "Chinchilla params", fmt.si),
         ("cost_saved", "saved vs Chinchilla", cost),
     ]
+    if args.hardware is not None:
+        columns.append(("gpus", "GPUs/replica", fmt.count))
     code = emit(args, plans, inputs, [goal_name, *_LIFETIME_AXES], columns, caption)
     if args.plot:
         # One line per combination of the demand options that vary, the goal along x.

@@ -1,5 +1,7 @@
 #![allow(dead_code)]
-use scaleplan_core::{Hardware, Model};
+use scaleplan_core::cost::FamilyShapes;
+use scaleplan_core::plan::*;
+use scaleplan_core::*;
 
 /// A model small enough to price by hand: A = l*H*d = 16, kv = 2*G*d*l = 16.
 pub fn toy_model() -> Model {
@@ -46,4 +48,62 @@ pub fn assert_close(got: f64, want: f64, rel: f64) {
         err <= rel,
         "got {got:e}, want {want:e} (relative error {err:e} > {rel:e})"
     );
+}
+
+/// The shipped qwen3-dense family as cost shapes.
+pub fn qwen3_dense() -> FamilyShapes {
+    let c = Catalog::shipped();
+    FamilyShapes::new(c, c.family("qwen3-dense").unwrap()).unwrap()
+}
+
+/// Joint options on `hardware`: qwen3-dense, dense attention, batch max, GPU-hours, a 256-token
+/// prompt, the aime24-like saturation (4096, 1.5), kappa 1, lengths 256..32768, no bounds.
+pub fn joint_options(
+    hardware: Hardware,
+    queries: f64,
+    max_samples: u32,
+    auto_gpus: bool,
+) -> JointOptions {
+    JointOptions {
+        family: qwen3_dense(),
+        hardware,
+        inference: InferenceOptions {
+            batch: Batch::Max,
+            ..InferenceOptions::default()
+        },
+        attention: vec![Attention::Dense],
+        unit: CostUnit::GpuHours,
+        queries,
+        prompt_tokens: 256.0,
+        half_tokens: 4096.0,
+        hill: 1.5,
+        kappa: 1.0,
+        max_samples,
+        min_gen_tokens: 256.0,
+        max_gen_tokens: 32768.0,
+        min_params: None,
+        max_params: None,
+        latency_slo_s: None,
+        data: None,
+        train_mfu: None,
+        train_usd_per_hour: None,
+        infer_usd_per_hour: None,
+        auto_gpus,
+    }
+}
+
+/// Lifetime options pricing inference at 2N FLOPs per token, no bounds or data limit.
+pub fn lifetime_two_n() -> LifetimeOptions {
+    LifetimeOptions {
+        pricing: InferencePricing::TwoN,
+        unit: CostUnit::Flops,
+        train_hardware: None,
+        train_mfu: None,
+        train_usd_per_hour: None,
+        infer_usd_per_hour: None,
+        data: None,
+        min_params: None,
+        max_params: None,
+        auto_gpus: false,
+    }
 }

@@ -1,39 +1,15 @@
 //! The joint planner against a brute-force grid over (N, k, L), a local certificate, and its
 //! invariants.
-use scaleplan_core::cost::FamilyShapes;
+mod common;
+
 use scaleplan_core::plan::*;
 use scaleplan_core::testtime::passk::beta_pass_at_k;
 use scaleplan_core::testtime::saturation;
 use scaleplan_core::*;
 
 fn options(queries: f64) -> JointOptions {
-    let c = Catalog::shipped();
-    JointOptions {
-        family: FamilyShapes::new(c, c.family("qwen3-dense").unwrap()).unwrap(),
-        hardware: c.hardware("h100-sxm").unwrap().clone(),
-        inference: InferenceOptions {
-            batch: Batch::Max,
-            ..InferenceOptions::default()
-        },
-        attention: vec![Attention::Dense],
-        unit: CostUnit::GpuHours,
-        queries,
-        prompt_tokens: 256.0,
-        half_tokens: 4096.0,
-        hill: 1.5,
-        kappa: 1.0,
-        max_samples: 8,
-        min_gen_tokens: 256.0,
-        max_gen_tokens: 32768.0,
-        min_params: None,
-        max_params: None,
-        latency_slo_s: None,
-        data: None,
-        train_mfu: None,
-        train_usd_per_hour: None,
-        infer_usd_per_hour: None,
-        auto_gpus: false,
-    }
+    let hardware = Catalog::shipped().hardware("h100-sxm").unwrap().clone();
+    common::joint_options(hardware, queries, 8, false)
 }
 
 fn law() -> laws::LossLaw {

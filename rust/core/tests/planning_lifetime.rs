@@ -12,18 +12,7 @@ fn law(name: &str) -> LossLaw {
 }
 
 fn two_n() -> LifetimeOptions {
-    LifetimeOptions {
-        pricing: InferencePricing::TwoN,
-        unit: CostUnit::Flops,
-        train_hardware: None,
-        train_mfu: None,
-        train_usd_per_hour: None,
-        infer_usd_per_hour: None,
-        data: None,
-        min_params: None,
-        max_params: None,
-        auto_gpus: false,
-    }
+    common::lifetime_two_n()
 }
 
 fn cost_model(hw: &str, unit: CostUnit, batch: Batch) -> LifetimeOptions {

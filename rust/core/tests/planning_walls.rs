@@ -2,8 +2,9 @@
 //! 16 GB to 1 TB), budgets and targets, no plan is beaten by a pinned-size, pinned-length or
 //! pinned-degree evaluation on a fine grid that includes the points right next to each wall
 //! (found here by bisection on feasibility, independently of the planners' searches).
+mod common;
+
 use proptest::prelude::*;
-use scaleplan_core::cost::FamilyShapes;
 use scaleplan_core::plan::*;
 use scaleplan_core::testtime::{Aggregator, Curve};
 use scaleplan_core::*;
@@ -15,15 +16,10 @@ fn hardware(hbm: f64) -> Hardware {
     }
 }
 
-fn family() -> FamilyShapes {
-    let c = Catalog::shipped();
-    FamilyShapes::new(c, c.family("qwen3-dense").unwrap()).unwrap()
-}
-
 fn lifetime_options(hbm: f64, gpus: f64, auto_gpus: bool) -> LifetimeOptions {
     LifetimeOptions {
         pricing: InferencePricing::CostModel {
-            family: family(),
+            family: common::qwen3_dense(),
             hardware: hardware(hbm),
             options: InferenceOptions {
                 batch: Batch::Max,
@@ -33,14 +29,8 @@ fn lifetime_options(hbm: f64, gpus: f64, auto_gpus: bool) -> LifetimeOptions {
             attention: Attention::Dense,
         },
         unit: CostUnit::GpuHours,
-        train_hardware: None,
-        train_mfu: None,
-        train_usd_per_hour: None,
-        infer_usd_per_hour: None,
-        data: None,
-        min_params: None,
-        max_params: None,
         auto_gpus,
+        ..common::lifetime_two_n()
     }
 }
 
@@ -128,32 +118,7 @@ proptest! {
 }
 
 fn joint_options(hbm: f64, queries: f64, auto_gpus: bool) -> JointOptions {
-    JointOptions {
-        family: family(),
-        hardware: hardware(hbm),
-        inference: InferenceOptions {
-            batch: Batch::Max,
-            ..InferenceOptions::default()
-        },
-        attention: vec![Attention::Dense],
-        unit: CostUnit::GpuHours,
-        queries,
-        prompt_tokens: 256.0,
-        half_tokens: 4096.0,
-        hill: 1.5,
-        kappa: 1.0,
-        max_samples: 4,
-        min_gen_tokens: 256.0,
-        max_gen_tokens: 32768.0,
-        min_params: None,
-        max_params: None,
-        latency_slo_s: None,
-        data: None,
-        train_mfu: None,
-        train_usd_per_hour: None,
-        infer_usd_per_hour: None,
-        auto_gpus,
-    }
+    common::joint_options(hardware(hbm), queries, 4, auto_gpus)
 }
 
 proptest! {

@@ -15,7 +15,7 @@ from scaleplan import _core
 from scaleplan import _format as fmt
 from scaleplan._arrays import Broadcast
 from scaleplan.catalog import Catalog, Hardware, default_catalog, resolve_hardware
-from scaleplan.cost import Dtype, FloatOrArray, TimeModel, _text, serving
+from scaleplan.cost import Dtype, FloatOrArray, Prefill, TimeModel, _text, serving
 from scaleplan.errors import InvalidArgumentError
 from scaleplan.laws import LossLaw, resolve_law
 from scaleplan.plan import _CONSTRAINTS, Plan, Unit, _opt
@@ -187,7 +187,7 @@ def plan_joint(
     infer_usd_per_hour: float | None = None,
     batch: Literal["max"] | float | None = "max",
     prefix_sharing: bool = True,
-    prefill: bool = True,
+    prefill: Prefill = True,
     time_model: TimeModel = "additive",
     weight_dtype: Dtype = "bf16",
     kv_dtype: Dtype = "bf16",

@@ -19,7 +19,16 @@ from scaleplan import _core
 from scaleplan import _format as fmt
 from scaleplan._arrays import Broadcast, FloatArray
 from scaleplan.catalog import Catalog, Hardware, default_catalog, resolve_hardware
-from scaleplan.cost import Attention, Dtype, FloatOrArray, Number, TimeModel, _text, serving
+from scaleplan.cost import (
+    Attention,
+    Dtype,
+    FloatOrArray,
+    Number,
+    Prefill,
+    TimeModel,
+    _text,
+    serving,
+)
 from scaleplan.errors import InvalidArgumentError, ScaleplanError
 from scaleplan.laws import LossLaw, resolve_law
 
@@ -233,7 +242,7 @@ def plan_lifetime(
     block_size: float | None = None,
     batch: Literal["max"] | float | None = None,
     prefix_sharing: bool = True,
-    prefill: bool = True,
+    prefill: Prefill = True,
     time_model: TimeModel = "additive",
     weight_dtype: Dtype = "bf16",
     kv_dtype: Dtype = "bf16",

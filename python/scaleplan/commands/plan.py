@@ -172,7 +172,7 @@ def add_lifetime(planners: _common.Subparsers) -> None:
         choices=LIFETIME_UNITS,
         help="cost unit when the budget has none (default: flops)",
     )
-    _pricing.add_serving_options(p, lists=False)
+    _pricing.add_serving_options(p, lists=False, prefill_mode=False)
     p.add_argument("--gpus", default="auto", metavar="N|auto", help=_planning.GPUS_AUTO_HELP)
     p.add_argument("--train-hardware", help="training hardware (default: --hardware)")
     p.add_argument("--train-mfu", metavar="MFU", help="training MFU (default: the hardware's)")

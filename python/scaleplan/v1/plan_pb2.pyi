@@ -196,6 +196,7 @@ class ServingOptions(_message.Message):
     KV_DTYPE_FIELD_NUMBER: _builtins.int
     COMPUTE_DTYPE_FIELD_NUMBER: _builtins.int
     GPUS_FIELD_NUMBER: _builtins.int
+    PREFILL_MODE_FIELD_NUMBER: _builtins.int
     batch_mode: _cost_pb2.BatchMode.ValueType
     """How the batch is chosen; the planner's default when unspecified (amortised for lifetime and
     test-time plans, MAX for joint plans), FIXED when batch_sequences is given.
@@ -218,6 +219,8 @@ class ServingOptions(_message.Message):
     """GPUs serving one replica. Absent: the lifetime and joint planners choose among 1, 2, 4 and
     8 (each priced with its all-reduces); test-time plans use 1.
     """
+    prefill_mode: _cost_pb2.PrefillMode.ValueType
+    """Which prompts one prefill pass processes; per query when unspecified."""
     def __init__(
         self,
         *,
@@ -230,10 +233,11 @@ class ServingOptions(_message.Message):
         kv_dtype: _cost_pb2.Dtype.ValueType = ...,
         compute_dtype: _cost_pb2.Dtype.ValueType = ...,
         gpus: _builtins.int | None = ...,
+        prefill_mode: _cost_pb2.PrefillMode.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_batch_sequences", b"_batch_sequences", "_gpus", b"_gpus", "_prefill", b"_prefill", "_prefix_sharing", b"_prefix_sharing", "batch_sequences", b"batch_sequences", "gpus", b"gpus", "prefill", b"prefill", "prefix_sharing", b"prefix_sharing"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_batch_sequences", b"_batch_sequences", "_gpus", b"_gpus", "_prefill", b"_prefill", "_prefix_sharing", b"_prefix_sharing", "batch_mode", b"batch_mode", "batch_sequences", b"batch_sequences", "compute_dtype", b"compute_dtype", "gpus", b"gpus", "kv_dtype", b"kv_dtype", "prefill", b"prefill", "prefix_sharing", b"prefix_sharing", "time_model", b"time_model", "weight_dtype", b"weight_dtype"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_batch_sequences", b"_batch_sequences", "_gpus", b"_gpus", "_prefill", b"_prefill", "_prefix_sharing", b"_prefix_sharing", "batch_mode", b"batch_mode", "batch_sequences", b"batch_sequences", "compute_dtype", b"compute_dtype", "gpus", b"gpus", "kv_dtype", b"kv_dtype", "prefill", b"prefill", "prefill_mode", b"prefill_mode", "prefix_sharing", b"prefix_sharing", "time_model", b"time_model", "weight_dtype", b"weight_dtype"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__batch_sequences: _TypeAlias = _typing.Literal["batch_sequences"]  # noqa: Y015
     _WhichOneofArgType__batch_sequences: _TypeAlias = _typing.Literal["_batch_sequences", b"_batch_sequences"]  # noqa: Y015

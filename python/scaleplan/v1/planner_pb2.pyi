@@ -764,7 +764,7 @@ Global___PlanTrainingResponse: _TypeAlias = PlanTrainingResponse  # noqa: Y015
 class PlanLifetimeRequest(_message.Message):
     """Request of PlannerService.PlanLifetime: `queries` queries of prompt_tokens + samples x
     gen_tokens tokens. Without hardware, inference costs 2N FLOPs per token; with hardware and
-    family it is priced by the cost model, the model size interpolated over the family.
+    family it is priced by the cost model, the model shaped by the family's smooth rule.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -809,7 +809,7 @@ class PlanLifetimeRequest(_message.Message):
     hardware: _builtins.str
     """Catalog hardware serving the queries (with family); FLOPs pricing when empty."""
     family: _builtins.str
-    """Catalog family the model size is interpolated over (with hardware)."""
+    """Catalog family whose smooth shape rule sizes the model (with hardware)."""
     unit: _plan_pb2.CostUnit.ValueType
     """Unit of budget and costs: FLOPS, EFLOPS, GPU_HOURS or USD; FLOPS when unspecified."""
     attention: _cost_pb2.Attention.ValueType

@@ -3,7 +3,7 @@
 
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;
-use scaleplan_core::cost::{Batch, InferenceOptions, PrefillMode, TimeModel};
+use scaleplan_core::cost::{Batch, FamilyShapes, InferenceOptions, PrefillMode, TimeModel};
 use scaleplan_core::{Dtype, PlanError};
 
 use crate::errors::IntoPyResult;
@@ -114,6 +114,22 @@ impl Columns {
 
     pub fn into_arrays(self, py: Python<'_>) -> Vec<Bound<'_, PyArray1<f64>>> {
         self.0.into_iter().map(|c| c.into_pyarray(py)).collect()
+    }
+}
+
+/// The implied-shape columns of the plans that choose a model size over a family
+/// (docs/cost-model.md, "Families").
+pub const SHAPE_FIELDS: [&str; 4] = ["layers", "query_heads", "kv_heads", "head_dim"];
+
+/// The shape a family's smooth rule implies at a plan's size; zeros for an infeasible plan (as
+/// its other fields) or where no family prices the plan.
+pub fn shape_row(family: Option<&FamilyShapes>, params: f64, feasible: bool) -> [f64; 4] {
+    match family {
+        Some(f) if feasible && params > 0.0 => {
+            let s = f.implied(params);
+            [s.layers, s.query_heads, s.kv_heads, s.head_dim]
+        }
+        _ => [0.0; 4],
     }
 }
 

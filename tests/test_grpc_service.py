@@ -153,6 +153,15 @@ def test_prefill_mode_on_the_wire(channel: grpc.Channel) -> None:
     assert "prefill_mode" in (err.value.details() or "")
 
 
+def test_planners_take_the_prefill_mode(client: sp.Client) -> None:
+    """ServingOptions.prefill_mode reaches the planners: the same plan as the Python API's."""
+    kwargs: dict[str, Any] = {"budget_seconds": 2.0, "hardware": "h100-sxm", "batch": 64}
+    want = sp.plan_test_time(**kwargs, prefill="batch")
+    assert want != sp.plan_test_time(**kwargs)  # the static batch's prefill changes the plan
+    # equal to the static-batch plan, so the mode crossed the wire (ServingOptions.prefill_mode)
+    assert client.plan_test_time(**kwargs, prefill="batch") == want
+
+
 def test_training_cost(client: sp.Client) -> None:
     for kwargs in [{}, {"gpus": 1024, "mfu": 0.4, "seq_len": 8192}, {"compute_dtype": "fp8"}]:
         want = sp.training_cost("llama-3.1-8b", 15e12, "h100-sxm", **kwargs)

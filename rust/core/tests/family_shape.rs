@@ -345,3 +345,31 @@ fn joint_optimum_moves_continuously_with_the_budget() {
         "{near_member} plans sit on members"
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(40))]
+
+    /// Continuity: a budget 0-2% larger moves ln N by at most 3x its own ln step (plus the
+    /// solver's tolerance), and a target loss 0-1% lower raises the cost continuously.
+    #[test]
+    fn lifetime_plans_are_continuous_in_the_goal(x in 0.0f64..1.0, step in 1e-6f64..0.02) {
+        let law = Catalog::shipped().law("sardana2023").unwrap().clone();
+        let opt = lifetime_options();
+        let demand = Demand { queries: 1e8, prompt_tokens: 512.0, gen_tokens: 1024.0, samples: 1.0 };
+        let budget = (2e22f64.ln() + x * (3e24f64.ln() - 2e22f64.ln())).exp();
+        let plan = |b: f64| plan_lifetime(&law, LifetimeGoal::Budget(b), demand, &opt).unwrap();
+        let (a, b) = (plan(budget), plan(budget * (1.0 + step)));
+        prop_assert!(a.feasible && b.feasible);
+        let moved = (b.params / a.params).ln().abs();
+        prop_assert!(moved <= 3.0 * step.ln_1p() + 1e-6, "{budget:e}: {moved} for {step}");
+
+        let target = 2.05 + 0.3 * x;
+        let cost = |t: f64| plan_lifetime(&law, LifetimeGoal::TargetLoss(t), demand, &opt).unwrap();
+        let (c, d) = (cost(target), cost(target * (1.0 - step / 2.0)));
+        prop_assert!(c.feasible && d.feasible);
+        let rise = (d.total_cost / c.total_cost).ln();
+        // The least cost is smooth in the target, so a lower target costs more by a bounded
+        // multiple of the step; 40x is loose for these losses, far below a jump.
+        prop_assert!(rise >= -1e-9 && rise <= 40.0 * step + 1e-6, "{target}: {rise} for {step}");
+    }
+}

@@ -51,6 +51,11 @@ def test_prefill_mode_prices_the_static_batch_prefill_into_ttft() -> None:
     assert per_query["ttft_s"] == pytest.approx(15_137_859_584 / 2.68e12, rel=1e-12)
     assert "whole batch" in ok(*args, "--prefill-mode", "batch").stdout
     usage_error(run(*args[:-2], "--prefill-mode", "batch"), "--prefill-mode")
+    # the planners take it too: a test-time plan priced with the static batch's prefill
+    plan = ("plan", "test-time", "--budget", "2s", "--hardware", "h100-sxm", "--batch", "64")
+    [row] = json_lines(ok(*plan, "--prefill-mode", "batch", "--json").stdout)
+    want = sp.plan_test_time(budget_seconds=2.0, hardware="h100-sxm", batch=64, prefill="batch")
+    assert row["gen_tokens"] == pytest.approx(float(want.gen_tokens), rel=1e-12)
 
 
 def test_lists_and_ranges_give_every_combination_in_order() -> None:

@@ -172,7 +172,7 @@ def add_lifetime(planners: _common.Subparsers) -> None:
         choices=LIFETIME_UNITS,
         help="cost unit when the budget has none (default: flops)",
     )
-    _pricing.add_serving_options(p, lists=False, prefill_mode=False)
+    _pricing.add_serving_options(p, lists=False)
     p.add_argument("--gpus", default="auto", metavar="N|auto", help=_planning.GPUS_AUTO_HELP)
     p.add_argument("--train-hardware", help="training hardware (default: --hardware)")
     p.add_argument("--train-mfu", metavar="MFU", help="training MFU (default: the hardware's)")
@@ -229,7 +229,7 @@ def run_lifetime(args: argparse.Namespace) -> int:
         block_size=optional_number("--block-size", args.block_size),
         batch="max" if batch.mode == "max" else None if batch.sizes is None else batch.sizes[0],
         prefix_sharing=args.prefix_sharing,
-        prefill=args.prefill,
+        prefill=args.prefill_mode if args.prefill else False,
         time_model=args.time_model,
         weight_dtype=args.weight_dtype,
         kv_dtype=args.kv_dtype,

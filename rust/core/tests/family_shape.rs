@@ -373,3 +373,57 @@ proptest! {
         prop_assert!(rise >= -1e-9 && rise <= 40.0 * step + 1e-6, "{target}: {rise} for {step}");
     }
 }
+
+/// A user family: two members are enough (fitted exactly), a table as large as N is refused,
+/// and an all-untied family has u = 1 exactly (weights held = N).
+#[test]
+fn user_families_fit_or_say_why_not() {
+    let mut c = Catalog::shipped().clone();
+    c.add_toml(
+        "mine.toml",
+        r#"
+[[family]]
+name = "two-llamas"
+members = ["llama-3.1-8b", "llama-3.1-70b"]
+"#,
+    )
+    .unwrap();
+    let f = FamilyShapes::new(&c, c.family("two-llamas").unwrap()).unwrap();
+    // two points: the power laws pass through both members exactly
+    for name in ["llama-3.1-8b", "llama-3.1-70b"] {
+        let m = c.model(name).unwrap();
+        let s = f.implied(m.flop_params);
+        common::assert_close(s.layers, m.layers as f64, 1e-12);
+        common::assert_close(s.query_heads, m.query_heads as f64, 1e-12);
+        common::assert_close(f.at(m.flop_params).total_params, m.total_params, 1e-12);
+    }
+    assert_eq!(f.implied(3e10).untied, 1.0);
+    // the catalog already refuses members of equal size; the rule refuses a member whose
+    // embedding table is as large as its N (no room for a logistic share)
+    c.add_toml(
+        "tiny.toml",
+        r#"
+[[model]]
+name = "tiny"
+total_params = 8030261248
+flop_params = 525336576
+layers = 32
+hidden_size = 4096
+intermediate_size = 14336
+query_heads = 32
+kv_heads = 8
+head_dim = 128
+vocab_size = 128256
+max_context = 131072
+tied_embeddings = false
+
+[[family]]
+name = "tiny-first"
+members = ["tiny", "llama-3.1-70b"]
+"#,
+    )
+    .unwrap();
+    let err = FamilyShapes::new(&c, c.family("tiny-first").unwrap()).unwrap_err();
+    assert_eq!(err.field(), "family");
+    assert!(err.to_string().contains("embedding table"), "{err}");
+}

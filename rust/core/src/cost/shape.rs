@@ -184,6 +184,18 @@ impl FamilyShapes {
                 ),
             ));
         }
+        for m in &models {
+            if ((m.vocab_size * m.hidden_size) as f64) >= m.flop_params {
+                return Err(PlanError::invalid(
+                    "family",
+                    format!(
+                        "'{}': member '{}' has flop_params {} not above its embedding table \
+                         vocab_size*hidden_size",
+                        family.name, m.name, m.flop_params
+                    ),
+                ));
+            }
+        }
         let x: Vec<f64> = models.iter().map(|m| m.flop_params.ln()).collect();
         if x.iter().all(|&v| v == x[0]) {
             return Err(PlanError::invalid(

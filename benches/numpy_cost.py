@@ -37,6 +37,7 @@ def inference_cost(
     block_size: Array | None = None,
     prefix_sharing: bool = True,
     prefill: bool = True,
+    prefill_mode: str = "per_query",
     batch: str = "amortized",
     batch_size: Array | None = None,
     time_model: str = "additive",
@@ -108,8 +109,23 @@ def inference_cost(
             return f / peak + b / bandwidth
         return np.maximum(f / peak, b / bandwidth)
 
-    ttft = phase(prefill_flops, 0.0 * prompt)
-    seconds = ttft + phase(decode_flops, total_bytes)
+    # A prefill pass: the larger of its compute and one read of the weights (none without a
+    # prompt). Per query: the query's own pass, charged whole (compute only with the batch
+    # unset, where weight reads amortise away); batch: one pass over the batch's queries.
+    def prefill_pass(f: Array, tokens: Array) -> Array:
+        read = b_w * weight_params_read(m, tokens) / bandwidth
+        return np.where(tokens > 0, np.maximum(f / peak, read), 0.0)
+
+    if not prefill:
+        ttft = charged = 0.0 * prompt
+    elif prefill_mode == "batch":
+        queries = used / k
+        ttft = prefill_pass(prefill_flops * queries, prompt * queries)
+        charged = ttft / queries
+    else:
+        ttft = prefill_pass(prefill_flops, prompt)
+        charged = ttft if batch != "amortized" else prefill_flops / peak
+    seconds = charged + phase(decode_flops, total_bytes)
     lat_batch = np.where(np.isfinite(used), used, k)
     share = lat_batch / k
     decode_latency = phase(

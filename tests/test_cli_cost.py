@@ -36,6 +36,28 @@ def test_one_query_json_equals_the_python_api() -> None:
     assert row["requested_batch"] is None and row["kv_budget"] is None
 
 
+def test_prefill_mode_prices_the_static_batch_prefill_into_ttft() -> None:
+    args = ("cost", "--model", "qwen3-8b", "--hardware", "h100-sxm", "--prompt-tokens", "128",
+            "--gen-tokens", "1", "--batch", "8")  # fmt: skip
+    [per_query] = json_lines(ok(*args, "--json").stdout)
+    [batch] = json_lines(ok(*args, "--prefill-mode", "batch", "--json").stdout)
+    assert per_query["prefill_mode"] == "per_query" and batch["prefill_mode"] == "batch"
+    want = sp.inference_cost("qwen3-8b", "h100-sxm", prompt_tokens=128, gen_tokens=1, batch=8,
+                             prefill="batch")  # fmt: skip
+    assert batch["ttft_s"] == pytest.approx(want.ttft_s, rel=1e-12)
+    # 8 prompts of 128 tokens in one pass: 8 x 2.101471838208e12 FLOPs at 593.64e12 FLOP/s
+    assert batch["ttft_s"] == pytest.approx(8 * 2.101471838208e12 / 593.64e12, rel=1e-12)
+    # alone, the 128-token prefill waits on the weights: 15,137,859,584 B at 2.68e12 B/s
+    assert per_query["ttft_s"] == pytest.approx(15_137_859_584 / 2.68e12, rel=1e-12)
+    assert "whole batch" in ok(*args, "--prefill-mode", "batch").stdout
+    usage_error(run(*args[:-2], "--prefill-mode", "batch"), "--prefill-mode")
+    # the planners take it too: a test-time plan priced with the static batch's prefill
+    plan = ("plan", "test-time", "--budget", "2s", "--hardware", "h100-sxm", "--batch", "64")
+    [row] = json_lines(ok(*plan, "--prefill-mode", "batch", "--json").stdout)
+    want = sp.plan_test_time(budget_seconds=2.0, hardware="h100-sxm", batch=64, prefill="batch")
+    assert row["gen_tokens"] == pytest.approx(float(want.gen_tokens), rel=1e-12)
+
+
 def test_lists_and_ranges_give_every_combination_in_order() -> None:
     out = ok(
         "cost",

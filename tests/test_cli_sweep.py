@@ -206,3 +206,24 @@ def test_output_name_and_missing_file(tmp_path: Path) -> None:
     grid = scenario(tmp_path, SMALL)
     usage_error(run("sweep", "--grid", str(grid), "--out", str(tmp_path / "o.json")), "--out")
     usage_error(run("sweep", "--grid", str(tmp_path / "none.toml"), "--out", "o.csv"), "--grid")
+
+
+def test_prefill_mode_is_a_setting(tmp_path: Path) -> None:
+    grid = scenario(
+        tmp_path,
+        """
+        model = "qwen3-8b"
+        hardware = "h100-sxm"
+        prompt_tokens = 128
+        gen_tokens = 1
+        batch = 8
+        prefill_mode = ["per_query", "batch"]
+        """,
+    )
+    rows = json_lines(ok("sweep", "--grid", str(grid), "--out", "-", "--format", "jsonl").stdout)
+    assert [r["prefill_mode"] for r in rows] == ["per_query", "batch"]
+    for r in rows:
+        c = sp.inference_cost("qwen3-8b", "h100-sxm", prompt_tokens=128, gen_tokens=1, batch=8,
+                              prefill=r["prefill_mode"])  # fmt: skip
+        assert r["ttft_s"] == pytest.approx(c.ttft_s, rel=1e-12)
+    assert rows[1]["ttft_s"] > rows[0]["ttft_s"]

@@ -111,6 +111,49 @@ def test_core_agrees_with_an_independent_numpy_derivation(
             np.testing.assert_allclose(value, expected, rtol=1e-12, err_msg=name)
 
 
+@pytest.mark.parametrize("batch", ["max", 256])
+@pytest.mark.parametrize("time_model", ["additive", "roofline"])
+@pytest.mark.parametrize("model", ["qwen3-8b", "qwen3-30b-a3b", "qwen3-0.6b"])
+def test_static_batch_prefill_agrees_with_numpy(batch: Any, time_model: str, model: str) -> None:
+    rng = np.random.default_rng(11)
+    size = 300
+    prompt = rng.integers(0, 4096, size).astype(float)
+    gen = rng.integers(1, 30000, size).astype(float)
+    k = rng.integers(1, 65, size).astype(float)
+    batch_arg = k * 4 if batch == 256 else batch
+    m, hw = sp.model(model), sp.hardware("h100-sxm")
+    got = sp.inference_cost(m, hw, prompt_tokens=prompt, gen_tokens=gen, samples=k,
+                            batch=batch_arg, time_model=time_model, prefill="batch")  # type: ignore[arg-type]  # fmt: skip
+    mode = {"max": "max", 256: "fixed"}[batch]
+    want = numpy_cost.inference_cost(m, hw, prompt, gen, k, prefill_mode="batch", batch=mode,
+                                     batch_size=batch_arg if mode == "fixed" else None,
+                                     time_model=time_model)  # fmt: skip
+    for name, expected in want.items():
+        value = getattr(got, name)
+        if expected.dtype.kind in "bU":
+            np.testing.assert_array_equal(value, expected, err_msg=name)
+        else:
+            np.testing.assert_allclose(value, expected, rtol=1e-12, err_msg=name)
+
+
+def test_short_prompt_ttft_has_a_weight_read_floor() -> None:
+    # Qwen3-8B, 128-token prompt, batch 1, h100-sxm (hand derivation in
+    # rust/core/tests/cost_hand_computed.rs): compute 2.101471838208e12 FLOPs / 593.64e12 FLOP/s
+    # = 3.540e-3 s; weights 15,137,859,584 B / 2.68e12 B/s = 5.648e-3 s.
+    c = sp.inference_cost("qwen3-8b", "h100-sxm", prompt_tokens=128, gen_tokens=1, batch=1)
+    assert c.ttft_s == pytest.approx(15_137_859_584 / 2.68e12, rel=1e-12)
+    # The whole batch's prefill: 8 queries in one pass is compute-bound, 8 x 3.540e-3 s.
+    b = sp.inference_cost("qwen3-8b", "h100-sxm", prompt_tokens=128, gen_tokens=1, batch=8,
+                          prefill="batch")  # fmt: skip
+    assert b.ttft_s == pytest.approx(8 * 2.101471838208e12 / 593.64e12, rel=1e-12)
+    with pytest.raises(sp.errors.InvalidArgumentError) as err:
+        sp.inference_cost("qwen3-8b", "h100-sxm", prompt_tokens=128, gen_tokens=1, prefill="batch")
+    assert err.value.field == "prefill_mode"
+    with pytest.raises(sp.errors.InvalidArgumentError) as err:
+        sp.inference_cost("qwen3-8b", "h100-sxm", prompt_tokens=1, gen_tokens=1, prefill="all")  # type: ignore[arg-type]
+    assert err.value.field == "prefill"
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     prompt=st.integers(0, 8192),

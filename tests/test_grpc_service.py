@@ -97,6 +97,8 @@ CONFIGS: list[dict[str, Any]] = [
     },
     {"prompt_tokens": 100.5, "gen_tokens": 1000.5, "weight_dtype": "fp16", "kv_dtype": "fp16"},
     {"prompt_tokens": 0, "gen_tokens": 40000},  # infeasible: context
+    {"prompt_tokens": 128, "gen_tokens": 256, "batch": 16, "prefill": "batch"},
+    {"prompt_tokens": 128, "gen_tokens": 256, "batch": "max", "prefill": "per_query"},
 ]
 
 
@@ -117,6 +119,47 @@ def test_inference_cost_defaults_come_from_the_python_api(channel: grpc.Channel)
     assert_same_cost(_wire.inference_cost_from(response.cost), want)
     assert response.cost.batch_sequences == float("inf")
     assert response.cost.binding == cost_pb2.BINDING_CONSTRAINT_NONE
+
+
+def test_prefill_mode_on_the_wire(channel: grpc.Channel) -> None:
+    """PREFILL_MODE_BATCH prices the static batch's prefill into the time to first token;
+    prefill = false leaves prefill out whatever the mode."""
+    request = planner_pb2.InferenceCostRequest(
+        model="qwen3-8b",
+        hardware="h100-sxm",
+        prompt_tokens=128,
+        gen_tokens=1,
+        batch_mode=cost_pb2.BATCH_MODE_FIXED,
+        batch_sequences=8,
+        prefill_mode=cost_pb2.PREFILL_MODE_BATCH,
+    )
+    response = stub(channel).InferenceCost(request, timeout=TIMEOUT_S)
+    want = sp.inference_cost("qwen3-8b", "h100-sxm", prompt_tokens=128, gen_tokens=1, batch=8,
+                             prefill="batch")  # fmt: skip
+    assert_same_cost(_wire.inference_cost_from(response.cost), want)
+    per_query = sp.inference_cost("qwen3-8b", "h100-sxm", prompt_tokens=128, gen_tokens=1, batch=8)
+    assert response.cost.ttft_s > 4 * per_query.ttft_s
+    request.prefill = False
+    response = stub(channel).InferenceCost(request, timeout=TIMEOUT_S)
+    assert response.cost.ttft_s == 0.0 and response.cost.prefill_flops == 0.0
+    # a static batch needs a batch: the error names the request's field
+    bad = planner_pb2.InferenceCostRequest(
+        model="qwen3-8b", hardware="h100-sxm", prompt_tokens=128, gen_tokens=1,
+        prefill_mode=cost_pb2.PREFILL_MODE_BATCH,
+    )  # fmt: skip
+    with pytest.raises(grpc.RpcError) as err:
+        stub(channel).InferenceCost(bad, timeout=TIMEOUT_S)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "prefill_mode" in (err.value.details() or "")
+
+
+def test_planners_take_the_prefill_mode(client: sp.Client) -> None:
+    """ServingOptions.prefill_mode reaches the planners: the same plan as the Python API's."""
+    kwargs: dict[str, Any] = {"budget_seconds": 2.0, "hardware": "h100-sxm", "batch": 64}
+    want = sp.plan_test_time(**kwargs, prefill="batch")
+    assert want != sp.plan_test_time(**kwargs)  # the static batch's prefill changes the plan
+    # equal to the static-batch plan, so the mode crossed the wire (ServingOptions.prefill_mode)
+    assert client.plan_test_time(**kwargs, prefill="batch") == want
 
 
 def test_training_cost(client: sp.Client) -> None:
@@ -272,6 +315,11 @@ def test_wire_enums_cover_the_python_options() -> None:
     ]:
         texts = [_wire.enum_text(enum, v.number, "x") for v in enum.DESCRIPTOR.values[1:]]
         assert sorted(texts) == sorted(option.__args__)
+    modes = cost_pb2.PrefillMode.DESCRIPTOR.values[1:]
+    assert [_wire.enum_text(cost_pb2.PrefillMode, v.number, "x") for v in modes] == [
+        "per_query",
+        "batch",
+    ]
     bindings = cost_pb2.BindingConstraint.DESCRIPTOR.values[1:]
     assert [_wire.enum_text(cost_pb2.BindingConstraint, v.number, "x") for v in bindings] == list(
         sp._core.BINDINGS

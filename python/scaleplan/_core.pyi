@@ -53,6 +53,7 @@ class Serving:
         kv_dtype: str,
         compute_dtype: str,
         gpus: float,
+        prefill_mode: str = "per_query",
     ) -> Serving: ...
 
 @final

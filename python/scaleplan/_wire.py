@@ -321,11 +321,36 @@ def inference_options(request: InferenceRequest) -> dict[str, Any]:
             kwargs[name] = text
     if request.HasField("prefix_sharing"):
         kwargs["prefix_sharing"] = request.prefix_sharing
-    if request.HasField("prefill"):
-        kwargs["prefill"] = request.prefill
+    prefill = _prefill_argument(request)
+    if prefill is not None:
+        kwargs["prefill"] = prefill
     if request.HasField("gpus"):
         kwargs["gpus"] = request.gpus
     return kwargs
+
+
+def _prefill_argument(
+    message: InferenceRequest | plan_pb2.ServingOptions,
+) -> bool | str | None:
+    """The ``prefill`` argument of a request's ``prefill`` and ``prefill_mode`` fields (False
+    when prefill is left out, a mode's name when one is given), None when neither is set."""
+    mode = enum_text(cost_pb2.PrefillMode, message.prefill_mode, "prefill_mode")
+    if message.HasField("prefill") and not message.prefill:
+        return False
+    if mode is not None:
+        return mode
+    return True if message.HasField("prefill") else None
+
+
+def _write_prefill(
+    message: InferenceRequest | plan_pb2.ServingOptions, prefill: bool | str, field: str
+) -> None:
+    """``prefill`` (True, False or a mode's name) as the ``prefill`` and ``prefill_mode`` fields."""
+    if isinstance(prefill, str):
+        message.prefill_mode = enum_number(cost_pb2.PrefillMode, prefill, field)  # type: ignore[assignment]
+        message.prefill = True
+    else:
+        _set(message, "prefill", prefill, field)
 
 
 def batch_argument(mode: int, has_sizes: bool) -> str | None:
@@ -386,7 +411,7 @@ def inference_cost_request(
     kv_budget: float | None,
     block_size: float | None,
     prefix_sharing: bool,
-    prefill: bool,
+    prefill: bool | str,
     batch: str | float | None,
     time_model: str,
     weight_dtype: str,
@@ -420,7 +445,7 @@ def inference_cost_sweep_request(
     *,
     attention: str,
     prefix_sharing: bool,
-    prefill: bool,
+    prefill: bool | str,
     batch_mode: str | None,
     time_model: str,
     weight_dtype: str,
@@ -451,7 +476,7 @@ def _set_options(
     hardware: str,
     attention: str,
     prefix_sharing: bool,
-    prefill: bool,
+    prefill: bool | str,
     time_model: str,
     weight_dtype: str,
     kv_dtype: str,
@@ -461,7 +486,7 @@ def _set_options(
     _set(request, "model", model, "model")
     _set(request, "hardware", hardware, "hardware")
     _set(request, "prefix_sharing", prefix_sharing, "prefix_sharing")
-    _set(request, "prefill", prefill, "prefill")
+    _write_prefill(request, prefill, "prefill")
     _set(request, "gpus", gpus, "gpus")
     request.attention = enum_number(cost_pb2.Attention, attention, "attention")  # type: ignore[assignment]
     request.time_model = enum_number(cost_pb2.TimeModel, time_model, "time_model")  # type: ignore[assignment]
@@ -729,9 +754,9 @@ JOINT_OPTIONS = tuple(
 # Serving options: (argument, field of ServingOptions); "batch" is batch_mode + batch_sequences.
 SERVING_OPTIONS = (
     ("prefix_sharing", "prefix_sharing"),
-    ("prefill", "prefill"),
     ("gpus", "gpus"),
 )
+"""Read and written one to one; ``prefill`` is the ``prefill`` and ``prefill_mode`` fields."""
 SERVING_ENUMS: tuple[tuple[str, _EnumTypeWrapper[Any]], ...] = (
     ("time_model", cost_pb2.TimeModel),
     ("weight_dtype", cost_pb2.Dtype),
@@ -741,6 +766,8 @@ SERVING_ENUMS: tuple[tuple[str, _EnumTypeWrapper[Any]], ...] = (
 SERVING_ARGS = {
     **{arg: f"serving.{field}" for arg, field in SERVING_OPTIONS},
     **{arg: f"serving.{arg}" for arg, _ in SERVING_ENUMS},
+    "prefill": "serving.prefill",
+    "prefill_mode": "serving.prefill_mode",
     "batch": "serving.batch_sequences",
     "batch_mode": "serving.batch_mode",
 }
@@ -780,6 +807,9 @@ def serving_kwargs(serving: plan_pb2.ServingOptions) -> dict[str, Any]:
     """The serving options that were set; an unspecified batch mode keeps the planner's own
     default (which differs between planners), AMORTIZED is ``batch=None``."""
     kwargs = _read_options(serving, SERVING_OPTIONS)
+    prefill = _prefill_argument(serving)
+    if prefill is not None:
+        kwargs["prefill"] = prefill
     for arg, enum in SERVING_ENUMS:
         if (text := enum_text(enum, getattr(serving, arg), arg)) is not None:
             kwargs[arg] = text
@@ -1098,7 +1128,7 @@ def serving_message(
     *,
     batch: str | float | None,
     prefix_sharing: bool,
-    prefill: bool,
+    prefill: bool | str,
     time_model: str,
     weight_dtype: str,
     kv_dtype: str,
@@ -1107,8 +1137,9 @@ def serving_message(
 ) -> None:
     """Fill ``serving`` with every serving option (explicitly, the caller's defaults; ``gpus``
     None leaves the planner to choose)."""
-    values = {"prefix_sharing": prefix_sharing, "prefill": prefill, "gpus": gpus}
+    values = {"prefix_sharing": prefix_sharing, "gpus": gpus}
     _write_options(serving, values, SERVING_OPTIONS)
+    _write_prefill(serving, prefill, "prefill")
     for arg, text in (("time_model", time_model), ("weight_dtype", weight_dtype),
                       ("kv_dtype", kv_dtype), ("compute_dtype", compute_dtype)):  # fmt: skip
         enum = dict(SERVING_ENUMS)[arg]

@@ -24,6 +24,7 @@ FloatOrArray = float | FloatArray
 Attention = Literal["dense", "topk", "block_topk"]
 TimeModel = Literal["additive", "roofline"]
 Dtype = Literal["bf16", "fp16", "fp8"]
+Prefill = bool | Literal["per_query", "batch"]
 
 _BINDINGS = np.array(_core.BINDINGS)
 
@@ -84,10 +85,21 @@ def _batch_mode(batch: Literal["max"] | Number | None) -> tuple[str, Any]:
     return "fixed", batch
 
 
+def _prefill_mode(prefill: object) -> tuple[bool, str]:
+    """``prefill`` as (priced, mode): True is "per_query", False leaves prefill out."""
+    if isinstance(prefill, bool | np.bool_):
+        return bool(prefill), "per_query"
+    if prefill in ("per_query", "batch"):
+        return True, str(prefill)
+    raise InvalidArgumentError(
+        f"prefill: expected True, False, 'per_query' or 'batch', got {prefill!r}", field="prefill"
+    )
+
+
 def serving(
     batch: Literal["max"] | Number | None = None,
     prefix_sharing: bool = True,
-    prefill: bool = True,
+    prefill: Prefill = True,
     time_model: TimeModel = "additive",
     weight_dtype: Dtype = "bf16",
     kv_dtype: Dtype = "bf16",
@@ -99,9 +111,12 @@ def serving(
     An array ``batch`` (one size per configuration) gives the fixed mode; the sizes themselves
     travel with the configurations."""
     mode, batch_size = _batch_mode(batch)
-    for name, flag in (("prefix_sharing", prefix_sharing), ("prefill", prefill)):
-        if not isinstance(flag, bool | np.bool_):
-            raise InvalidArgumentError(f"{name}: expected True or False, got {flag!r}", field=name)
+    if not isinstance(prefix_sharing, bool | np.bool_):
+        raise InvalidArgumentError(
+            f"prefix_sharing: expected True or False, got {prefix_sharing!r}",
+            field="prefix_sharing",
+        )
+    priced, prefill_mode = _prefill_mode(prefill)
     scalar_size = batch_size is not None and np.ndim(batch_size) == 0
     return _core.Serving(
         batch=mode,
@@ -109,7 +124,8 @@ def serving(
             None if batch_size is None else 1.0
         ),
         prefix_sharing=bool(prefix_sharing),
-        prefill=bool(prefill),
+        prefill=priced,
+        prefill_mode=prefill_mode,
         time_model=_text("time_model", time_model),
         weight_dtype=_text("weight_dtype", weight_dtype),
         kv_dtype=_text("kv_dtype", kv_dtype),
@@ -129,7 +145,7 @@ def inference_cost(
     kv_budget: Number | None = None,
     block_size: Number | None = None,
     prefix_sharing: bool = True,
-    prefill: bool = True,
+    prefill: Prefill = True,
     batch: Literal["max"] | Number | None = None,
     time_model: TimeModel = "additive",
     weight_dtype: Dtype = "bf16",
@@ -145,8 +161,11 @@ def inference_cost(
 
     ``batch=None`` amortises weight reads fully (Kinetics); ``"max"`` uses the largest batch
     whose KV cache fits beside the weights; a number is capped by that largest batch.
-    ``prefill=False`` leaves prefill out, as the Kinetics reference does. ``gpus`` GPUs serve one
-    replica with ideal tensor parallelism.
+    ``prefill=False`` leaves prefill out, as the Kinetics reference does; ``True`` (or
+    ``"per_query"``) prefills each query's prompt in its own pass, ``"batch"`` prefills a static
+    batch's prompts in one pass that every query of the batch waits for (needs ``batch``). A
+    prefill pass takes at least one read of the weights. ``gpus`` GPUs serve one replica with
+    ideal tensor parallelism.
     """
     m = resolve_model(model, catalog)
     hw = resolve_hardware(hardware, catalog)

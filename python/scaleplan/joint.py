@@ -15,10 +15,10 @@ from scaleplan import _core
 from scaleplan import _format as fmt
 from scaleplan._arrays import Broadcast
 from scaleplan.catalog import Catalog, Hardware, default_catalog, resolve_hardware
-from scaleplan.cost import Dtype, FloatOrArray, TimeModel, _text, serving
+from scaleplan.cost import Dtype, FloatOrArray, Prefill, TimeModel, _text, serving
 from scaleplan.errors import InvalidArgumentError
 from scaleplan.laws import LossLaw, resolve_law
-from scaleplan.plan import _CONSTRAINTS, Plan, Unit, _opt
+from scaleplan.plan import _CONSTRAINTS, Plan, Unit, _opt, implied_shape
 from scaleplan.testtime import (
     _WHY_TEST_TIME,
     AttentionChoice,
@@ -56,6 +56,12 @@ class JointPlan(Plan):
     """Accuracy that 1% more budget would add."""
     gpus: FloatOrArray
     """GPUs per serving replica (tensor parallel), chosen among 1, 2, 4, 8 unless given."""
+    layers: FloatOrArray
+    """The shape the family's smooth rule implies at ``params`` (real numbers, a planning
+    abstraction: docs/cost-model.md, "Families"); 0 for an infeasible plan."""
+    query_heads: FloatOrArray
+    kv_heads: FloatOrArray
+    head_dim: FloatOrArray
 
     def _explain_one(self) -> str:
         if not self.feasible:
@@ -76,7 +82,7 @@ class JointPlan(Plan):
             f"accuracy {float(self.accuracy):.1%}. Total {total:.4g} {self.unit}, {share:.0%} on "
             f"training. {_WHY_JOINT[str(self.binding)].capitalize()}; 1% more budget would add "
             f"{float(self.marginal_accuracy) * 100:.3f} accuracy points."
-        )
+        ) + implied_shape(self.layers, self.query_heads, self.kv_heads, self.head_dim)
 
 
 @dataclass(frozen=True)
@@ -187,7 +193,7 @@ def plan_joint(
     infer_usd_per_hour: float | None = None,
     batch: Literal["max"] | float | None = "max",
     prefix_sharing: bool = True,
-    prefill: bool = True,
+    prefill: Prefill = True,
     time_model: TimeModel = "additive",
     weight_dtype: Dtype = "bf16",
     kv_dtype: Dtype = "bf16",

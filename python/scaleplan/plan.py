@@ -19,7 +19,16 @@ from scaleplan import _core
 from scaleplan import _format as fmt
 from scaleplan._arrays import Broadcast, FloatArray
 from scaleplan.catalog import Catalog, Hardware, default_catalog, resolve_hardware
-from scaleplan.cost import Attention, Dtype, FloatOrArray, Number, TimeModel, _text, serving
+from scaleplan.cost import (
+    Attention,
+    Dtype,
+    FloatOrArray,
+    Number,
+    Prefill,
+    TimeModel,
+    _text,
+    serving,
+)
 from scaleplan.errors import InvalidArgumentError, ScaleplanError
 from scaleplan.laws import LossLaw, resolve_law
 
@@ -136,6 +145,13 @@ class LifetimePlan(Plan):
     """chinchilla_total_cost - total_cost: what accounting for inference saves."""
     gpus: FloatOrArray
     """GPUs per serving replica (tensor parallel), chosen among 1, 2, 4, 8 unless given."""
+    layers: FloatOrArray | None
+    """The shape the family's smooth rule implies at ``params`` (real numbers, a planning
+    abstraction: docs/cost-model.md, "Families"); None when inference is priced at 2N FLOPs per
+    token (no family), 0 for an infeasible plan."""
+    query_heads: FloatOrArray | None
+    kv_heads: FloatOrArray | None
+    head_dim: FloatOrArray | None
 
     def _explain_one(self) -> str:
         if not self.feasible:
@@ -160,7 +176,18 @@ class LifetimePlan(Plan):
             f"{ch_ratio:.1f} tokens per parameter) would cost "
             f"{float(self.chinchilla_total_cost):.4g} {u}, {saved:.4g} more. "
             f"{_BINDS.get(str(self.binding), _WHY[str(self.binding)]).capitalize()}."
-        )
+        ) + implied_shape(self.layers, self.query_heads, self.kv_heads, self.head_dim)
+
+
+def implied_shape(layers: Any, query_heads: Any, kv_heads: Any, head_dim: Any) -> str:
+    """A sentence on the shape a family's smooth rule implies at a plan's size ("" without one)."""
+    if layers is None or not float(layers) > 0:
+        return ""
+    return (
+        f" The family's smooth shape rule prices it as {float(layers):.1f} layers, "
+        f"{float(query_heads):.1f} query heads, {float(kv_heads):.1f} KV heads of size "
+        f"{float(head_dim):.0f} (fitted, not a real config)."
+    )
 
 
 def _goal(budget: Any, target: Any, budget_name: str) -> tuple[str, Any]:
@@ -233,7 +260,7 @@ def plan_lifetime(
     block_size: float | None = None,
     batch: Literal["max"] | float | None = None,
     prefix_sharing: bool = True,
-    prefill: bool = True,
+    prefill: Prefill = True,
     time_model: TimeModel = "additive",
     weight_dtype: Dtype = "bf16",
     kv_dtype: Dtype = "bf16",
@@ -314,6 +341,8 @@ def plan_lifetime(
         auto_gpus=gpus is None,
     )
     v = _assemble(args, _core.LIFETIME_PLAN_FIELDS, arrays)
+    if pricing is None:
+        v.update(dict.fromkeys(("layers", "query_heads", "kv_heads", "head_dim")))
     return LifetimePlan(
         law=the_law.name, unit=str(unit), tokens_per_param=_ratio(v["tokens"], v["params"]), **v
     )

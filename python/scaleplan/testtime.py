@@ -22,7 +22,7 @@ from scaleplan import _core
 from scaleplan import _format as fmt
 from scaleplan._arrays import Broadcast, FloatArray, as_float_array
 from scaleplan.catalog import Catalog, Hardware, default_catalog, resolve_hardware
-from scaleplan.cost import Dtype, FloatOrArray, TimeModel, _text, serving
+from scaleplan.cost import Dtype, FloatOrArray, Prefill, TimeModel, _text, serving
 from scaleplan.errors import InvalidArgumentError
 from scaleplan.plan import _CONSTRAINTS, _WHY, Plan, _opt
 
@@ -251,7 +251,7 @@ def frontier_test_time(
     usd_per_hour: float | None = None,
     batch: Literal["max"] | float | None = None,
     prefix_sharing: bool = True,
-    prefill: bool = True,
+    prefill: Prefill = True,
     time_model: TimeModel = "additive",
     weight_dtype: Dtype = "bf16",
     kv_dtype: Dtype = "bf16",

@@ -225,6 +225,13 @@ def add_serving_options(
         "--no-prefill", dest="prefill", action="store_false", help="leave prefill out (Kinetics)"
     )
     p.add_argument(
+        "--prefill-mode",
+        choices=_pricing.PREFILL_MODES,
+        default="per_query",
+        help="per_query: each query's prompt is prefilled in its own pass (default); batch: a "
+        "static batch's prompts in one pass that every query waits for (needs --batch)",
+    )
+    p.add_argument(
         "--no-prefix-sharing",
         dest="prefix_sharing",
         action="store_false",
@@ -272,7 +279,7 @@ def serving_kwargs(
     kwargs: dict[str, Any] = {
         "batch": batch_value(args.batch, batch_fallback),
         "gpus": gpus_value(args.gpus, auto=gpus_auto),
-        "prefill": args.prefill,
+        "prefill": args.prefill_mode if args.prefill else False,
         "prefix_sharing": args.prefix_sharing,
         "time_model": args.time_model,
         "weight_dtype": args.weight_dtype,

@@ -15,7 +15,7 @@ import numpy as np
 
 from scaleplan._arrays import FloatArray
 from scaleplan.commands import _parse
-from scaleplan.cost import Attention, Dtype, InferenceCost, TimeModel, inference_cost
+from scaleplan.cost import Attention, Dtype, InferenceCost, Prefill, TimeModel, inference_cost
 
 AXES = ("prompt_tokens", "gen_tokens", "samples", "kv_budget", "block_size", "batch")
 """Numeric options of inference_cost that broadcast: a grid's numeric axes, in row order."""
@@ -26,6 +26,7 @@ SETTING_FIELDS = (
     "gpus",
     "attention",
     "prefill",
+    "prefill_mode",
     "prefix_sharing",
     "time_model",
     "weight_dtype",
@@ -44,6 +45,7 @@ INPUT_FIELDS = (
     "block_size",
     "requested_batch",
     "prefill",
+    "prefill_mode",
     "prefix_sharing",
     "time_model",
     "weight_dtype",
@@ -58,6 +60,7 @@ ROW_FIELDS = INPUT_FIELDS + COST_FIELDS
 ATTENTIONS: tuple[str, ...] = typing.get_args(Attention)
 TIME_MODELS: tuple[str, ...] = typing.get_args(TimeModel)
 DTYPES: tuple[str, ...] = typing.get_args(Dtype)
+PREFILL_MODES = ("per_query", "batch")
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,9 @@ class Setting:
     weight_dtype: str = "bf16"
     kv_dtype: str = "bf16"
     compute_dtype: str = "bf16"
+    prefill_mode: str = "per_query"
+    """"per_query" (each query's prompt in its own pass) or "batch" (a static batch's prompts in
+    one pass, in every query's time to first token)."""
 
 
 def applicable_axes(setting: Setting, axes: Mapping[str, FloatArray | None]) -> dict[str, Any]:
@@ -115,7 +121,7 @@ def price(setting: Setting, axes: Mapping[str, Any]) -> tuple[dict[str, Any], in
         block_size=axes.get("block_size"),
         batch=batch,
         prefix_sharing=setting.prefix_sharing,
-        prefill=setting.prefill,
+        prefill=typing.cast(Prefill, setting.prefill_mode) if setting.prefill else False,
         time_model=typing.cast(TimeModel, setting.time_model),
         weight_dtype=typing.cast(Dtype, setting.weight_dtype),
         kv_dtype=typing.cast(Dtype, setting.kv_dtype),
@@ -163,9 +169,12 @@ def chunks(axes: Mapping[str, FloatArray], chunk_rows: int) -> Iterator[dict[str
 # ---- options shared by the commands that price queries -----------------------------------
 
 
-def add_serving_options(parser: argparse.ArgumentParser, *, lists: bool = True) -> None:
+def add_serving_options(
+    parser: argparse.ArgumentParser, *, lists: bool = True, prefill_mode: bool = True
+) -> None:
     """Options of inference_cost beyond model, hardware and the token counts. With ``lists``,
-    numeric ones accept lists and ranges (one row per combination)."""
+    numeric ones accept lists and ranges (one row per combination); ``prefill_mode`` offers
+    ``--prefill-mode``."""
     many = " (list or range)" if lists else ""
     parser.add_argument(
         "--attention",
@@ -190,6 +199,14 @@ def add_serving_options(parser: argparse.ArgumentParser, *, lists: bool = True) 
     parser.add_argument(
         "--no-prefill", dest="prefill", action="store_false", help="leave prefill out (Kinetics)"
     )
+    if prefill_mode:
+        parser.add_argument(
+            "--prefill-mode",
+            choices=PREFILL_MODES,
+            default="per_query",
+            help="per_query: each query's prompt is prefilled in its own pass (default); batch: a "
+            "static batch's prompts in one pass that every query waits for (needs --batch)",
+        )
     parser.add_argument(
         "--no-prefix-sharing",
         dest="prefix_sharing",

@@ -100,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
             attention=args.attention,
             batch=batch.mode,
             prefill=args.prefill,
+            prefill_mode=args.prefill_mode,
             prefix_sharing=args.prefix_sharing,
             time_model=args.time_model,
             weight_dtype=args.weight_dtype,
@@ -144,6 +145,9 @@ _RESULT_COLUMNS: list[tuple[str, str, Any]] = [
 ]
 
 
+_PREFILL = {"per_query": "per query", "batch": "of the whole batch in its time to first token"}
+
+
 def _column(columns: dict[str, Any], name: str, n: int) -> list[Any]:
     value = columns.get(name)
     if isinstance(value, np.ndarray):
@@ -159,6 +163,7 @@ def render_table(results: list[dict[str, Any]], counts: list[int]) -> str:
         "feasible",
         "binding",
         "prefill",
+        "prefill_mode",
         "time_model",
         "kv_dtype",
         "weight_dtype",
@@ -176,7 +181,7 @@ def render_table(results: list[dict[str, Any]], counts: list[int]) -> str:
             fixed.append(f"{label} {render(value)}")
     settings = (
         f"{cols['attention'][0]} attention",
-        "prefill " + ("included" if cols["prefill"][0] else "left out"),
+        "prefill " + (_PREFILL[cols["prefill_mode"][0]] if cols["prefill"][0] else "left out"),
         f"{cols['time_model'][0]} time",
         f"weights {cols['weight_dtype'][0]}, KV {cols['kv_dtype'][0]}",
     )

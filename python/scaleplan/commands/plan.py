@@ -229,7 +229,7 @@ def run_lifetime(args: argparse.Namespace) -> int:
         block_size=optional_number("--block-size", args.block_size),
         batch="max" if batch.mode == "max" else None if batch.sizes is None else batch.sizes[0],
         prefix_sharing=args.prefix_sharing,
-        prefill=args.prefill,
+        prefill=args.prefill_mode if args.prefill else False,
         time_model=args.time_model,
         weight_dtype=args.weight_dtype,
         kv_dtype=args.kv_dtype,

@@ -99,6 +99,7 @@ def run_iso_cost(args: argparse.Namespace) -> int:
             attention=args.attention,
             batch=batch.mode,
             prefill=args.prefill,
+            prefill_mode=args.prefill_mode,
             prefix_sharing=args.prefix_sharing,
             time_model=args.time_model,
             weight_dtype=args.weight_dtype,

@@ -14,6 +14,7 @@ Scenario file (every key takes one value or a list; see examples/sweep_qwen3.tom
     block_size = 16                 # applies to block_topk rows only
     batch = ["max", 64]             # "unset" (default: weights amortised), "max", or sizes
     prefill = true                  # also: prefix_sharing, time_model, *_dtype (one or a list)
+    prefill_mode = "per_query"      # or "batch": a static batch's prefill in its TTFT (needs batch)
 
 Rows: every combination of model, hardware, gpus, attention, batch mode and the other settings
 (outer loops, in that order), and inside each, of prompt_tokens x gen_tokens x samples x
@@ -55,6 +56,7 @@ _TEXT_KEYS = (
     "weight_dtype",
     "kv_dtype",
     "compute_dtype",
+    "prefill_mode",
 )
 _BOOL_KEYS = ("prefill", "prefix_sharing")
 _NUMERIC_KEYS = ("prompt_tokens", "gen_tokens", "samples", "kv_budget", "block_size")
@@ -68,6 +70,7 @@ _DEFAULTS: dict[str, list[Any]] = {
     "compute_dtype": ["bf16"],
     "prefill": [True],
     "prefix_sharing": [True],
+    "prefill_mode": ["per_query"],
 }
 
 
@@ -183,7 +186,7 @@ def _numbers(option: str, value: Any) -> FloatArray:
 
 def groups(scenario: dict[str, Any]) -> Iterator[Group]:
     numeric = {k: scenario[k] for k in _pricing.AXES if k in scenario}
-    for model, hw, gpus, attention, mode, prefill, sharing, tm, wd, kd, cd in itertools.product(
+    for model, hw, gpus, attention, mode, prefill, sharing, tm, wd, kd, cd, pm in itertools.product(
         scenario["model"],
         scenario["hardware"],
         scenario["gpus"],
@@ -195,9 +198,10 @@ def groups(scenario: dict[str, Any]) -> Iterator[Group]:
         scenario["weight_dtype"],
         scenario["kv_dtype"],
         scenario["compute_dtype"],
+        scenario["prefill_mode"],
     ):
         setting = _pricing.Setting(
-            model, hw, gpus, attention, mode, prefill, sharing, tm, wd, kd, cd
+            model, hw, gpus, attention, mode, prefill, sharing, tm, wd, kd, cd, pm
         )
         axes = _pricing.applicable_axes(setting, numeric)
         yield Group(setting, axes, _pricing.grid_size(axes))

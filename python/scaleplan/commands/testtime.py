@@ -174,7 +174,12 @@ def problem(args: argparse.Namespace) -> Problem:
         f"L {fmt.count(kwargs['min_gen_tokens'])} to "
         + ("the context" if longest is None else fmt.count(longest)),
         _planning.batch_text(kwargs["batch"]),
-        "prefill " + ("included" if args.prefill else "left out"),
+        "prefill "
+        + (
+            ("per query", "of the whole batch")[args.prefill_mode == "batch"]
+            if args.prefill
+            else "left out"
+        ),
     ]
     if kwargs["latency_slo_s"] is not None:
         parts.append(f"latency <= {fmt.seconds(kwargs['latency_slo_s'])}")

@@ -101,6 +101,34 @@ TIME_MODEL_ROOFLINE: TimeModel.ValueType  # 2
 """Per phase, the larger of the two, with the hardware's efficiencies."""
 Global___TimeModel: _TypeAlias = TimeModel  # noqa: Y015
 
+class _PrefillMode:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PrefillModeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PrefillMode.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PREFILL_MODE_UNSPECIFIED: _PrefillMode.ValueType  # 0
+    """Per query."""
+    PREFILL_MODE_PER_QUERY: _PrefillMode.ValueType  # 1
+    """Each query's prompt in its own pass; time to first token is that pass."""
+    PREFILL_MODE_BATCH: _PrefillMode.ValueType  # 2
+    """A static batch's prompts in one pass that every query of the batch waits for (needs a
+    batch: BATCH_MODE_MAX or BATCH_MODE_FIXED).
+    """
+
+class PrefillMode(_PrefillMode, metaclass=_PrefillModeEnumTypeWrapper):
+    """Which prompts one prefill pass processes (a pass takes at least one read of the weights)."""
+
+PREFILL_MODE_UNSPECIFIED: PrefillMode.ValueType  # 0
+"""Per query."""
+PREFILL_MODE_PER_QUERY: PrefillMode.ValueType  # 1
+"""Each query's prompt in its own pass; time to first token is that pass."""
+PREFILL_MODE_BATCH: PrefillMode.ValueType  # 2
+"""A static batch's prompts in one pass that every query of the batch waits for (needs a
+batch: BATCH_MODE_MAX or BATCH_MODE_FIXED).
+"""
+Global___PrefillMode: _TypeAlias = PrefillMode  # noqa: Y015
+
 class _BatchMode:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015

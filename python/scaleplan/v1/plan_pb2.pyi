@@ -196,6 +196,7 @@ class ServingOptions(_message.Message):
     KV_DTYPE_FIELD_NUMBER: _builtins.int
     COMPUTE_DTYPE_FIELD_NUMBER: _builtins.int
     GPUS_FIELD_NUMBER: _builtins.int
+    PREFILL_MODE_FIELD_NUMBER: _builtins.int
     batch_mode: _cost_pb2.BatchMode.ValueType
     """How the batch is chosen; the planner's default when unspecified (amortised for lifetime and
     test-time plans, MAX for joint plans), FIXED when batch_sequences is given.
@@ -218,6 +219,8 @@ class ServingOptions(_message.Message):
     """GPUs serving one replica. Absent: the lifetime and joint planners choose among 1, 2, 4 and
     8 (each priced with its all-reduces); test-time plans use 1.
     """
+    prefill_mode: _cost_pb2.PrefillMode.ValueType
+    """Which prompts one prefill pass processes; per query when unspecified."""
     def __init__(
         self,
         *,
@@ -230,10 +233,11 @@ class ServingOptions(_message.Message):
         kv_dtype: _cost_pb2.Dtype.ValueType = ...,
         compute_dtype: _cost_pb2.Dtype.ValueType = ...,
         gpus: _builtins.int | None = ...,
+        prefill_mode: _cost_pb2.PrefillMode.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_batch_sequences", b"_batch_sequences", "_gpus", b"_gpus", "_prefill", b"_prefill", "_prefix_sharing", b"_prefix_sharing", "batch_sequences", b"batch_sequences", "gpus", b"gpus", "prefill", b"prefill", "prefix_sharing", b"prefix_sharing"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_batch_sequences", b"_batch_sequences", "_gpus", b"_gpus", "_prefill", b"_prefill", "_prefix_sharing", b"_prefix_sharing", "batch_mode", b"batch_mode", "batch_sequences", b"batch_sequences", "compute_dtype", b"compute_dtype", "gpus", b"gpus", "kv_dtype", b"kv_dtype", "prefill", b"prefill", "prefix_sharing", b"prefix_sharing", "time_model", b"time_model", "weight_dtype", b"weight_dtype"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_batch_sequences", b"_batch_sequences", "_gpus", b"_gpus", "_prefill", b"_prefill", "_prefix_sharing", b"_prefix_sharing", "batch_mode", b"batch_mode", "batch_sequences", b"batch_sequences", "compute_dtype", b"compute_dtype", "gpus", b"gpus", "kv_dtype", b"kv_dtype", "prefill", b"prefill", "prefill_mode", b"prefill_mode", "prefix_sharing", b"prefix_sharing", "time_model", b"time_model", "weight_dtype", b"weight_dtype"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__batch_sequences: _TypeAlias = _typing.Literal["batch_sequences"]  # noqa: Y015
     _WhichOneofArgType__batch_sequences: _TypeAlias = _typing.Literal["_batch_sequences", b"_batch_sequences"]  # noqa: Y015
@@ -502,7 +506,7 @@ class JointOptions(_message.Message):
     prompt_tokens: _builtins.float
     """Prompt length, tokens; 128 when absent."""
     family: _builtins.str
-    """Catalog family the model size is interpolated over; "qwen3-dense" when empty."""
+    """Catalog family whose smooth shape rule sizes the model; "qwen3-dense" when empty."""
     hardware: _builtins.str
     """Catalog hardware name (training and serving); "h100-sxm" when empty."""
     law_name: _builtins.str
@@ -728,6 +732,10 @@ class LifetimePlan(_message.Message):
     CHINCHILLA_TOTAL_COST_FIELD_NUMBER: _builtins.int
     COST_SAVED_FIELD_NUMBER: _builtins.int
     GPUS_FIELD_NUMBER: _builtins.int
+    LAYERS_FIELD_NUMBER: _builtins.int
+    QUERY_HEADS_FIELD_NUMBER: _builtins.int
+    KV_HEADS_FIELD_NUMBER: _builtins.int
+    HEAD_DIM_FIELD_NUMBER: _builtins.int
     feasible: _builtins.bool
     """Whether the goal can be met; an infeasible plan names the constraint in `binding`."""
     binding: Global___PlanConstraint.ValueType
@@ -768,6 +776,16 @@ class LifetimePlan(_message.Message):
     """GPUs per serving replica (tensor parallel): chosen among 1, 2, 4 and 8 unless the request's
     serving options give one; 1 with 2N pricing.
     """
+    layers: _builtins.float
+    """Layers of the shape the family's smooth rule implies at params (a real number; absent when
+    inference is priced at 2N FLOPs per token, 0 when infeasible).
+    """
+    query_heads: _builtins.float
+    """Query heads of that shape."""
+    kv_heads: _builtins.float
+    """KV heads of that shape."""
+    head_dim: _builtins.float
+    """Head size of that shape."""
     def __init__(
         self,
         *,
@@ -790,12 +808,31 @@ class LifetimePlan(_message.Message):
         chinchilla_total_cost: _builtins.float = ...,
         cost_saved: _builtins.float = ...,
         gpus: _builtins.float = ...,
+        layers: _builtins.float | None = ...,
+        query_heads: _builtins.float | None = ...,
+        kv_heads: _builtins.float | None = ...,
+        head_dim: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_head_dim", b"_head_dim", "_kv_heads", b"_kv_heads", "_layers", b"_layers", "_query_heads", b"_query_heads", "head_dim", b"head_dim", "kv_heads", b"kv_heads", "layers", b"layers", "query_heads", b"query_heads"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["binding", b"binding", "chinchilla_params", b"chinchilla_params", "chinchilla_tokens", b"chinchilla_tokens", "chinchilla_total_cost", b"chinchilla_total_cost", "cost_saved", b"cost_saved", "effective_tokens", b"effective_tokens", "feasible", b"feasible", "gpus", b"gpus", "inference_cost", b"inference_cost", "inference_cost_per_query", b"inference_cost_per_query", "law", b"law", "loss", b"loss", "params", b"params", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param", "total_cost", b"total_cost", "training_cost", b"training_cost", "training_flops", b"training_flops", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_head_dim", b"_head_dim", "_kv_heads", b"_kv_heads", "_layers", b"_layers", "_query_heads", b"_query_heads", "binding", b"binding", "chinchilla_params", b"chinchilla_params", "chinchilla_tokens", b"chinchilla_tokens", "chinchilla_total_cost", b"chinchilla_total_cost", "cost_saved", b"cost_saved", "effective_tokens", b"effective_tokens", "feasible", b"feasible", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "inference_cost_per_query", b"inference_cost_per_query", "kv_heads", b"kv_heads", "law", b"law", "layers", b"layers", "loss", b"loss", "params", b"params", "query_heads", b"query_heads", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param", "total_cost", b"total_cost", "training_cost", b"training_cost", "training_flops", b"training_flops", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__head_dim: _TypeAlias = _typing.Literal["head_dim"]  # noqa: Y015
+    _WhichOneofArgType__head_dim: _TypeAlias = _typing.Literal["_head_dim", b"_head_dim"]  # noqa: Y015
+    _WhichOneofReturnType__kv_heads: _TypeAlias = _typing.Literal["kv_heads"]  # noqa: Y015
+    _WhichOneofArgType__kv_heads: _TypeAlias = _typing.Literal["_kv_heads", b"_kv_heads"]  # noqa: Y015
+    _WhichOneofReturnType__layers: _TypeAlias = _typing.Literal["layers"]  # noqa: Y015
+    _WhichOneofArgType__layers: _TypeAlias = _typing.Literal["_layers", b"_layers"]  # noqa: Y015
+    _WhichOneofReturnType__query_heads: _TypeAlias = _typing.Literal["query_heads"]  # noqa: Y015
+    _WhichOneofArgType__query_heads: _TypeAlias = _typing.Literal["_query_heads", b"_query_heads"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__head_dim) -> _WhichOneofReturnType__head_dim | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__kv_heads) -> _WhichOneofReturnType__kv_heads | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__layers) -> _WhichOneofReturnType__layers | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__query_heads) -> _WhichOneofReturnType__query_heads | None: ...
 
 Global___LifetimePlan: _TypeAlias = LifetimePlan  # noqa: Y015
 
@@ -1033,6 +1070,10 @@ class JointPlan(_message.Message):
     LATENCY_S_FIELD_NUMBER: _builtins.int
     MARGINAL_ACCURACY_FIELD_NUMBER: _builtins.int
     GPUS_FIELD_NUMBER: _builtins.int
+    LAYERS_FIELD_NUMBER: _builtins.int
+    QUERY_HEADS_FIELD_NUMBER: _builtins.int
+    KV_HEADS_FIELD_NUMBER: _builtins.int
+    HEAD_DIM_FIELD_NUMBER: _builtins.int
     feasible: _builtins.bool
     """Whether the goal can be met; an infeasible plan names the constraint in `binding`."""
     binding: Global___PlanConstraint.ValueType
@@ -1071,6 +1112,16 @@ class JointPlan(_message.Message):
     """GPUs per serving replica (tensor parallel): chosen among 1, 2, 4 and 8 unless the request's
     serving options give one.
     """
+    layers: _builtins.float
+    """Layers of the shape the family's smooth rule implies at params (a real number; 0 when
+    infeasible).
+    """
+    query_heads: _builtins.float
+    """Query heads of that shape."""
+    kv_heads: _builtins.float
+    """KV heads of that shape."""
+    head_dim: _builtins.float
+    """Head size of that shape."""
     def __init__(
         self,
         *,
@@ -1092,10 +1143,14 @@ class JointPlan(_message.Message):
         latency_s: _builtins.float = ...,
         marginal_accuracy: _builtins.float = ...,
         gpus: _builtins.float = ...,
+        layers: _builtins.float = ...,
+        query_heads: _builtins.float = ...,
+        kv_heads: _builtins.float = ...,
+        head_dim: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy", b"accuracy", "attention", b"attention", "binding", b"binding", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "gpus", b"gpus", "inference_cost", b"inference_cost", "latency_s", b"latency_s", "law", b"law", "loss", b"loss", "marginal_accuracy", b"marginal_accuracy", "mu_inf", b"mu_inf", "params", b"params", "samples", b"samples", "tokens", b"tokens", "total_cost", b"total_cost", "training_cost", b"training_cost", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy", b"accuracy", "attention", b"attention", "binding", b"binding", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "kv_heads", b"kv_heads", "latency_s", b"latency_s", "law", b"law", "layers", b"layers", "loss", b"loss", "marginal_accuracy", b"marginal_accuracy", "mu_inf", b"mu_inf", "params", b"params", "query_heads", b"query_heads", "samples", b"samples", "tokens", b"tokens", "total_cost", b"total_cost", "training_cost", b"training_cost", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1127,6 +1182,10 @@ class JointPlanColumns(_message.Message):
     LATENCY_S_FIELD_NUMBER: _builtins.int
     MARGINAL_ACCURACY_FIELD_NUMBER: _builtins.int
     GPUS_FIELD_NUMBER: _builtins.int
+    LAYERS_FIELD_NUMBER: _builtins.int
+    QUERY_HEADS_FIELD_NUMBER: _builtins.int
+    KV_HEADS_FIELD_NUMBER: _builtins.int
+    HEAD_DIM_FIELD_NUMBER: _builtins.int
     law: _builtins.str
     """Name of the loss law (one for all budgets)."""
     unit: Global___CostUnit.ValueType
@@ -1195,6 +1254,22 @@ class JointPlanColumns(_message.Message):
     def gpus(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
         """See JointPlan.gpus."""
 
+    @_builtins.property
+    def layers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """See JointPlan.layers."""
+
+    @_builtins.property
+    def query_heads(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """See JointPlan.query_heads."""
+
+    @_builtins.property
+    def kv_heads(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """See JointPlan.kv_heads."""
+
+    @_builtins.property
+    def head_dim(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """See JointPlan.head_dim."""
+
     def __init__(
         self,
         *,
@@ -1216,10 +1291,14 @@ class JointPlanColumns(_message.Message):
         latency_s: _abc.Iterable[_builtins.float] | None = ...,
         marginal_accuracy: _abc.Iterable[_builtins.float] | None = ...,
         gpus: _abc.Iterable[_builtins.float] | None = ...,
+        layers: _abc.Iterable[_builtins.float] | None = ...,
+        query_heads: _abc.Iterable[_builtins.float] | None = ...,
+        kv_heads: _abc.Iterable[_builtins.float] | None = ...,
+        head_dim: _abc.Iterable[_builtins.float] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy", b"accuracy", "attention", b"attention", "binding", b"binding", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "gpus", b"gpus", "inference_cost", b"inference_cost", "latency_s", b"latency_s", "law", b"law", "loss", b"loss", "marginal_accuracy", b"marginal_accuracy", "mu_inf", b"mu_inf", "params", b"params", "samples", b"samples", "tokens", b"tokens", "total_cost", b"total_cost", "training_cost", b"training_cost", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy", b"accuracy", "attention", b"attention", "binding", b"binding", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "kv_heads", b"kv_heads", "latency_s", b"latency_s", "law", b"law", "layers", b"layers", "loss", b"loss", "marginal_accuracy", b"marginal_accuracy", "mu_inf", b"mu_inf", "params", b"params", "query_heads", b"query_heads", "samples", b"samples", "tokens", b"tokens", "total_cost", b"total_cost", "training_cost", b"training_cost", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -293,6 +293,7 @@ class InferenceCostRequest(_message.Message):
     KV_DTYPE_FIELD_NUMBER: _builtins.int
     COMPUTE_DTYPE_FIELD_NUMBER: _builtins.int
     GPUS_FIELD_NUMBER: _builtins.int
+    PREFILL_MODE_FIELD_NUMBER: _builtins.int
     model: _builtins.str
     """Catalog model name."""
     hardware: _builtins.str
@@ -327,6 +328,8 @@ class InferenceCostRequest(_message.Message):
     """Compute number format; bf16 when unspecified."""
     gpus: _builtins.int
     """GPUs serving one replica (ideal tensor parallelism); 1 when absent."""
+    prefill_mode: _cost_pb2.PrefillMode.ValueType
+    """Which prompts one prefill pass processes; per query when unspecified."""
     def __init__(
         self,
         *,
@@ -347,10 +350,11 @@ class InferenceCostRequest(_message.Message):
         kv_dtype: _cost_pb2.Dtype.ValueType = ...,
         compute_dtype: _cost_pb2.Dtype.ValueType = ...,
         gpus: _builtins.int | None = ...,
+        prefill_mode: _cost_pb2.PrefillMode.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_batch_sequences", b"_batch_sequences", "_block_size_tokens", b"_block_size_tokens", "_gpus", b"_gpus", "_kv_budget_tokens", b"_kv_budget_tokens", "_prefill", b"_prefill", "_prefix_sharing", b"_prefix_sharing", "_samples", b"_samples", "batch_sequences", b"batch_sequences", "block_size_tokens", b"block_size_tokens", "gpus", b"gpus", "kv_budget_tokens", b"kv_budget_tokens", "prefill", b"prefill", "prefix_sharing", b"prefix_sharing", "samples", b"samples"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_batch_sequences", b"_batch_sequences", "_block_size_tokens", b"_block_size_tokens", "_gpus", b"_gpus", "_kv_budget_tokens", b"_kv_budget_tokens", "_prefill", b"_prefill", "_prefix_sharing", b"_prefix_sharing", "_samples", b"_samples", "attention", b"attention", "batch_mode", b"batch_mode", "batch_sequences", b"batch_sequences", "block_size_tokens", b"block_size_tokens", "compute_dtype", b"compute_dtype", "gen_tokens", b"gen_tokens", "gpus", b"gpus", "hardware", b"hardware", "kv_budget_tokens", b"kv_budget_tokens", "kv_dtype", b"kv_dtype", "model", b"model", "prefill", b"prefill", "prefix_sharing", b"prefix_sharing", "prompt_tokens", b"prompt_tokens", "samples", b"samples", "time_model", b"time_model", "weight_dtype", b"weight_dtype"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_batch_sequences", b"_batch_sequences", "_block_size_tokens", b"_block_size_tokens", "_gpus", b"_gpus", "_kv_budget_tokens", b"_kv_budget_tokens", "_prefill", b"_prefill", "_prefix_sharing", b"_prefix_sharing", "_samples", b"_samples", "attention", b"attention", "batch_mode", b"batch_mode", "batch_sequences", b"batch_sequences", "block_size_tokens", b"block_size_tokens", "compute_dtype", b"compute_dtype", "gen_tokens", b"gen_tokens", "gpus", b"gpus", "hardware", b"hardware", "kv_budget_tokens", b"kv_budget_tokens", "kv_dtype", b"kv_dtype", "model", b"model", "prefill", b"prefill", "prefill_mode", b"prefill_mode", "prefix_sharing", b"prefix_sharing", "prompt_tokens", b"prompt_tokens", "samples", b"samples", "time_model", b"time_model", "weight_dtype", b"weight_dtype"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__batch_sequences: _TypeAlias = _typing.Literal["batch_sequences"]  # noqa: Y015
     _WhichOneofArgType__batch_sequences: _TypeAlias = _typing.Literal["_batch_sequences", b"_batch_sequences"]  # noqa: Y015
@@ -485,6 +489,7 @@ class InferenceCostSweepRequest(_message.Message):
     COMPUTE_DTYPE_FIELD_NUMBER: _builtins.int
     GPUS_FIELD_NUMBER: _builtins.int
     CHUNK_POINTS_FIELD_NUMBER: _builtins.int
+    PREFILL_MODE_FIELD_NUMBER: _builtins.int
     model: _builtins.str
     """Catalog model name."""
     hardware: _builtins.str
@@ -509,6 +514,8 @@ class InferenceCostSweepRequest(_message.Message):
     """GPUs serving one replica; 1 when absent."""
     chunk_points: _builtins.int
     """Points per response message; 0 lets the server choose. Clamped to the server's maximum."""
+    prefill_mode: _cost_pb2.PrefillMode.ValueType
+    """Which prompts one prefill pass processes; per query when unspecified."""
     @_builtins.property
     def grid(self) -> Global___InferenceCostGrid:
         """The axes swept."""
@@ -529,10 +536,11 @@ class InferenceCostSweepRequest(_message.Message):
         compute_dtype: _cost_pb2.Dtype.ValueType = ...,
         gpus: _builtins.int | None = ...,
         chunk_points: _builtins.int = ...,
+        prefill_mode: _cost_pb2.PrefillMode.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_gpus", b"_gpus", "_prefill", b"_prefill", "_prefix_sharing", b"_prefix_sharing", "gpus", b"gpus", "grid", b"grid", "prefill", b"prefill", "prefix_sharing", b"prefix_sharing"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_gpus", b"_gpus", "_prefill", b"_prefill", "_prefix_sharing", b"_prefix_sharing", "attention", b"attention", "batch_mode", b"batch_mode", "chunk_points", b"chunk_points", "compute_dtype", b"compute_dtype", "gpus", b"gpus", "grid", b"grid", "hardware", b"hardware", "kv_dtype", b"kv_dtype", "model", b"model", "prefill", b"prefill", "prefix_sharing", b"prefix_sharing", "time_model", b"time_model", "weight_dtype", b"weight_dtype"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_gpus", b"_gpus", "_prefill", b"_prefill", "_prefix_sharing", b"_prefix_sharing", "attention", b"attention", "batch_mode", b"batch_mode", "chunk_points", b"chunk_points", "compute_dtype", b"compute_dtype", "gpus", b"gpus", "grid", b"grid", "hardware", b"hardware", "kv_dtype", b"kv_dtype", "model", b"model", "prefill", b"prefill", "prefill_mode", b"prefill_mode", "prefix_sharing", b"prefix_sharing", "time_model", b"time_model", "weight_dtype", b"weight_dtype"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__gpus: _TypeAlias = _typing.Literal["gpus"]  # noqa: Y015
     _WhichOneofArgType__gpus: _TypeAlias = _typing.Literal["_gpus", b"_gpus"]  # noqa: Y015
@@ -756,7 +764,7 @@ Global___PlanTrainingResponse: _TypeAlias = PlanTrainingResponse  # noqa: Y015
 class PlanLifetimeRequest(_message.Message):
     """Request of PlannerService.PlanLifetime: `queries` queries of prompt_tokens + samples x
     gen_tokens tokens. Without hardware, inference costs 2N FLOPs per token; with hardware and
-    family it is priced by the cost model, the model size interpolated over the family.
+    family it is priced by the cost model, the model shaped by the family's smooth rule.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -801,7 +809,7 @@ class PlanLifetimeRequest(_message.Message):
     hardware: _builtins.str
     """Catalog hardware serving the queries (with family); FLOPs pricing when empty."""
     family: _builtins.str
-    """Catalog family the model size is interpolated over (with hardware)."""
+    """Catalog family whose smooth shape rule sizes the model (with hardware)."""
     unit: _plan_pb2.CostUnit.ValueType
     """Unit of budget and costs: FLOPS, EFLOPS, GPU_HOURS or USD; FLOPS when unspecified."""
     attention: _cost_pb2.Attention.ValueType

@@ -11,6 +11,6 @@ pub mod testtime;
 pub use catalog::{Catalog, Dtype, Family, Hardware, Model, Moe};
 pub use cost::{
     inference_cost, training_cost, Attention, Batch, Binding, InferenceCost, InferenceOptions,
-    InferenceQuery, Pricer, TimeModel, TrainingCost, TrainingOptions,
+    InferenceQuery, PrefillMode, Pricer, TimeModel, TrainingCost, TrainingOptions,
 };
 pub use error::{PlanError, Result};

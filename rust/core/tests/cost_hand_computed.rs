@@ -71,7 +71,147 @@ fn prefill_flops_and_time() {
     // 2*1000*4 + 2*16*4^2 = 8512
     assert_eq!(c.prefill_flops, 8512.0);
     assert_eq!(c.flops, 8512.0 + 29376.0);
-    assert_close(c.ttft_s, 8.512, 1e-12);
+    // The pass reads the weights once: 1000 - 10*8 (untied table, gathered) + 4 rows of 8 =
+    // 952 params = 1904 B at 10 B/s = 190.4 s, above the 8512/1000 = 8.512 s of compute.
+    assert_close(c.ttft_s, 190.4, 1e-12);
+    // eFLOPs count prefill by its FLOPs only (Kinetics): 8512 + 29376 + 100*1920.
+    assert_eq!(c.eflops, 8512.0 + 221376.0);
+    // Batch unset: weight reads are amortised away, so the query is charged prefill compute
+    // only, 8.512 s, plus the decode's 221.376 s.
+    assert_close(c.seconds, 8.512 + 221.376, 1e-12);
+    // The query waits for the whole pass, then 6 steps of its 2 samples, weights read every
+    // step: 29376/1000 + (1920 + (920 + 2*8)*2 B*6)/10 = 29.376 + 1315.2 = 1344.576 s.
+    assert_close(c.latency_s, 190.4 + 1344.576, 1e-12);
+}
+
+#[test]
+fn long_prefill_is_compute_bound() {
+    let q = InferenceQuery {
+        prompt_tokens: 100.0,
+        ..query(Attention::Dense)
+    };
+    let c = inference_cost(
+        &toy_model(),
+        &toy_hardware(),
+        &q,
+        &InferenceOptions::default(),
+    )
+    .unwrap();
+    // FLOPs 2*1000*100 + 2*16*100^2 = 520000 -> 520 s; weights (920 + 100*8)*2 B = 3440 B
+    // -> 344 s: the compute time wins, in both time models.
+    assert_eq!(c.prefill_flops, 520000.0);
+    assert_close(c.ttft_s, 520.0, 1e-12);
+    let roofline = InferenceOptions {
+        time_model: TimeModel::Roofline,
+        ..InferenceOptions::default()
+    };
+    let r = inference_cost(&toy_model(), &toy_hardware(), &q, &roofline).unwrap();
+    assert_close(r.ttft_s, 520.0, 1e-12);
+    // no prompt, no prefill pass
+    let empty = InferenceQuery {
+        prompt_tokens: 0.0,
+        ..query(Attention::Dense)
+    };
+    let e = inference_cost(
+        &toy_model(),
+        &toy_hardware(),
+        &empty,
+        &InferenceOptions::default(),
+    )
+    .unwrap();
+    assert_eq!((e.prefill_flops, e.ttft_s), (0.0, 0.0));
+}
+
+#[test]
+fn prefill_per_query_and_static_batch() {
+    let per_query = InferenceOptions {
+        batch: Batch::Fixed(4.0),
+        ..InferenceOptions::default()
+    };
+    let c = inference_cost(
+        &toy_model(),
+        &toy_hardware(),
+        &query(Attention::Dense),
+        &per_query,
+    )
+    .unwrap();
+    // Own pass: max(8.512 s compute, 1904 B / 10 B/s = 190.4 s), charged whole. Decode as in
+    // fixed_batch_weight_reads_memory_and_latency: 29376/1000 + (1920 + 5712)/10 = 792.576 s
+    // charged, 1585.152 s of latency.
+    assert_close(c.ttft_s, 190.4, 1e-12);
+    assert_close(c.seconds, 190.4 + 792.576, 1e-12);
+    assert_close(c.latency_s, 190.4 + 1585.152, 1e-12);
+
+    let batch = InferenceOptions {
+        prefill_mode: PrefillMode::Batch,
+        ..per_query
+    };
+    let b = inference_cost(
+        &toy_model(),
+        &toy_hardware(),
+        &query(Attention::Dense),
+        &batch,
+    )
+    .unwrap();
+    // A batch of 4 sequences holds 4/2 = 2 queries: one pass over both prompts, 2*8512 FLOPs
+    // = 17.024 s against (920 + 8 rows * 8) * 2 B = 1968 B = 196.8 s. Every query waits for
+    // the pass and is charged half of it.
+    assert_eq!(b.prefill_flops, 8512.0);
+    assert_close(b.ttft_s, 196.8, 1e-12);
+    assert_close(b.seconds, 98.4 + 792.576, 1e-12);
+    assert_close(b.latency_s, 196.8 + 1585.152, 1e-12);
+    assert_eq!(b.eflops, c.eflops);
+
+    // A static batch needs a batch.
+    let unset = InferenceOptions {
+        prefill_mode: PrefillMode::Batch,
+        ..InferenceOptions::default()
+    };
+    let err = inference_cost(
+        &toy_model(),
+        &toy_hardware(),
+        &query(Attention::Dense),
+        &unset,
+    )
+    .unwrap_err();
+    assert_eq!(err.field(), "prefill_mode");
+    assert_eq!(PrefillMode::parse("batch").unwrap(), PrefillMode::Batch);
+    assert_eq!(
+        PrefillMode::parse("nope").unwrap_err().field(),
+        "prefill_mode"
+    );
+}
+
+/// Qwen3-8B, a 128-token prompt, batch 1, on h100-sxm: the weight read bounds the prefill.
+#[test]
+fn short_prompt_ttft_on_catalog_hardware() {
+    let cat = Catalog::shipped();
+    let (m, hw) = (
+        cat.model("qwen3-8b").unwrap(),
+        cat.hardware("h100-sxm").unwrap(),
+    );
+    let q = InferenceQuery {
+        prompt_tokens: 128.0,
+        gen_tokens: 1.0,
+        samples: 1.0,
+        attention: Attention::Dense,
+    };
+    let opt = InferenceOptions {
+        batch: Batch::Fixed(1.0),
+        ..InferenceOptions::default()
+    };
+    let c = inference_cost(m, hw, &q, &opt).unwrap();
+    // FLOPs 2*8.19e9*128 + 2*(36*32*128 = 147456)*128^2 = 2.09664e12 + 4.831838208e9
+    //   = 2.101471838208e12, at 989.4e12 * 0.6 = 593.64e12 FLOP/s -> 3.5400e-3 s (old TTFT).
+    assert_close(c.prefill_flops, 2.101471838208e12, 1e-12);
+    let compute = 2.101471838208e12 / 593.64e12;
+    // Weights: 8_190_735_360 - 151936*4096 (untied input table, gathered) + 128 rows of 4096
+    //   = 7_568_929_792 params * 2 B = 15_137_859_584 B at 3.35e12 * 0.8 = 2.68e12 B/s
+    //   -> 5.6484550686e-3 s, 59.6% above the compute time.
+    let weights = 15_137_859_584.0 / 2.68e12;
+    assert_close(c.ttft_s, weights, 1e-12);
+    assert_close(c.ttft_s, 5.648_455_068_7e-3, 1e-10);
+    assert!(weights / compute > 1.59 && weights / compute < 1.60);
 }
 
 #[test]
@@ -271,6 +411,9 @@ fn tensor_parallel_all_reduce_is_charged_per_token() {
     )
     .unwrap();
     assert_close(p.ttft_s, p1.ttft_s / 4.0 + 19.2, 1e-12);
+    // The pass itself is bound by the weight read (prefill_flops_and_time): 190.4 s on one GPU,
+    // a quarter of it on four.
+    assert_close(p.ttft_s, 190.4 / 4.0 + 19.2, 1e-12);
     // No interconnect in the catalog (the idealised kinetics-b200): communication is free.
     let ideal = inference_cost(
         &toy_model(),

@@ -132,3 +132,40 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// docs/cost_model.md, "Prefill": a pass takes at least its compute time and at least one
+    /// read of the weights, in either time model; a static batch's pass keeps every query
+    /// waiting at least as long, charges each no more, and leaves FLOPs and eFLOPs alone.
+    #[test]
+    fn prefill_has_a_weight_read_floor_and_batches_share_it(m in 0..MODELS.len(), q in query(), opt in options(), b in 1u32..64) {
+        let hw = Catalog::shipped().hardware("h100-sxm").unwrap().clone();
+        let model = Catalog::shipped().model(MODELS[m]).unwrap().clone();
+        let opt = InferenceOptions { prefill: true, ..opt };
+        let c = cost(MODELS[m], q, opt);
+        if q.prompt_tokens > 0.0 {
+            let compute = c.prefill_flops / (hw.peak_flops_bf16 * hw.prefill_mfu);
+            let read = 2.0 * model.weight_params_read(q.prompt_tokens)
+                / (hw.hbm_bytes_per_s * hw.decode_bw_util);
+            prop_assert!(c.ttft_s >= compute * (1.0 - 1e-12) && c.ttft_s >= read * (1.0 - 1e-12));
+            prop_assert!((c.ttft_s - compute.max(read)).abs() <= 1e-12 * c.ttft_s);
+        } else {
+            prop_assert_eq!(c.ttft_s, 0.0);
+        }
+        let other = match opt.time_model {
+            TimeModel::Additive => TimeModel::Roofline,
+            TimeModel::Roofline => TimeModel::Additive,
+        };
+        prop_assert_eq!(cost(MODELS[m], q, InferenceOptions { time_model: other, ..opt }).ttft_s, c.ttft_s);
+
+        let fixed = InferenceOptions { batch: Batch::Fixed(q.samples * f64::from(b)), ..opt };
+        let per_query = cost(MODELS[m], q, fixed);
+        let batch = cost(MODELS[m], q, InferenceOptions { prefill_mode: PrefillMode::Batch, ..fixed });
+        prop_assert!(batch.ttft_s >= per_query.ttft_s * (1.0 - 1e-12));
+        prop_assert!(batch.seconds <= per_query.seconds * (1.0 + 1e-12));
+        prop_assert_eq!(batch.eflops, per_query.eflops);
+        prop_assert_eq!(batch.flops, per_query.flops);
+    }
+}

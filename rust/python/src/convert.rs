@@ -3,7 +3,7 @@
 
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;
-use scaleplan_core::cost::{Batch, InferenceOptions, TimeModel};
+use scaleplan_core::cost::{Batch, FamilyShapes, InferenceOptions, PrefillMode, TimeModel};
 use scaleplan_core::{Dtype, PlanError};
 
 use crate::errors::IntoPyResult;
@@ -16,6 +16,7 @@ fn inference_options(
     batch_size: Option<f64>,
     prefix_sharing: bool,
     prefill: bool,
+    prefill_mode: &str,
     time_model: &str,
     weight_dtype: &str,
     kv_dtype: &str,
@@ -36,6 +37,7 @@ fn inference_options(
     let options = InferenceOptions {
         prefix_sharing,
         prefill,
+        prefill_mode: PrefillMode::parse(prefill_mode)?,
         batch,
         time_model: TimeModel::parse(time_model)?,
         weight_dtype: Dtype::parse("weight_dtype", weight_dtype)?,
@@ -48,7 +50,7 @@ fn inference_options(
     Ok(options)
 }
 
-/// Serving options (batch, prefix sharing, prefill, time model, dtypes, GPUs), checked once and
+/// Serving options (batch, prefix sharing, prefill and its mode, time model, dtypes, GPUs), checked once and
 /// passed to every entry point that prices inference.
 #[pyclass(frozen, module = "scaleplan._core")]
 pub struct Serving(pub InferenceOptions);
@@ -58,7 +60,7 @@ impl Serving {
     #[new]
     #[pyo3(signature = (
         *, batch, batch_size, prefix_sharing, prefill, time_model, weight_dtype, kv_dtype,
-        compute_dtype, gpus
+        compute_dtype, gpus, prefill_mode = "per_query"
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -72,12 +74,14 @@ impl Serving {
         kv_dtype: &str,
         compute_dtype: &str,
         gpus: f64,
+        prefill_mode: &str,
     ) -> PyResult<Self> {
         let options = inference_options(
             batch,
             batch_size,
             prefix_sharing,
             prefill,
+            prefill_mode,
             time_model,
             weight_dtype,
             kv_dtype,
@@ -110,6 +114,22 @@ impl Columns {
 
     pub fn into_arrays(self, py: Python<'_>) -> Vec<Bound<'_, PyArray1<f64>>> {
         self.0.into_iter().map(|c| c.into_pyarray(py)).collect()
+    }
+}
+
+/// The implied-shape columns of the plans that choose a model size over a family
+/// (docs/cost-model.md, "Families").
+pub const SHAPE_FIELDS: [&str; 4] = ["layers", "query_heads", "kv_heads", "head_dim"];
+
+/// The shape a family's smooth rule implies at a plan's size; zeros for an infeasible plan (as
+/// its other fields) or where no family prices the plan.
+pub fn shape_row(family: Option<&FamilyShapes>, params: f64, feasible: bool) -> [f64; 4] {
+    match family {
+        Some(f) if feasible && params > 0.0 => {
+            let s = f.implied(params);
+            [s.layers, s.query_heads, s.kv_heads, s.head_dim]
+        }
+        _ => [0.0; 4],
     }
 }
 

@@ -12,7 +12,7 @@ use scaleplan_core::plan::{
 use scaleplan_core::PlanError;
 
 use crate::catalog::{NativeHardware, NativeLaw, PyCatalog};
-use crate::convert::{flag, Columns, Serving};
+use crate::convert::{flag, shape_row, Columns, Serving, SHAPE_FIELDS};
 use crate::detached;
 use crate::errors::{to_py, IntoPyResult};
 
@@ -26,7 +26,7 @@ const TRAINING_PLAN_FIELDS: [&str; 7] = [
     "binding",
 ];
 
-const LIFETIME_PLAN_FIELDS: [&str; 16] = [
+const LIFETIME_PLAN_FIELDS: [&str; 20] = [
     "params",
     "tokens",
     "effective_tokens",
@@ -41,6 +41,11 @@ const LIFETIME_PLAN_FIELDS: [&str; 16] = [
     "chinchilla_total_cost",
     "cost_saved",
     "gpus",
+    // SHAPE_FIELDS
+    "layers",
+    "query_heads",
+    "kv_heads",
+    "head_dim",
     "feasible",
     "binding",
 ];
@@ -212,6 +217,10 @@ fn plan_lifetime<'py>(
         ));
     }
     let law = &law.0;
+    let family = match &options.pricing {
+        InferencePricing::CostModel { family, .. } => Some(family),
+        InferencePricing::TwoN => None,
+    };
     let cols = detached(py, || {
         let mut cols = Columns::new(LIFETIME_PLAN_FIELDS.len(), n);
         for i in 0..n {
@@ -227,6 +236,7 @@ fn plan_lifetime<'py>(
                 samples: samples[i],
             };
             let p = core_plan_lifetime(law, goal, demand, &options).map_err(|e| (i, e))?;
+            let [layers, heads, kv_heads, head_dim] = shape_row(family, p.params, p.feasible);
             cols.set(
                 i,
                 &[
@@ -244,6 +254,10 @@ fn plan_lifetime<'py>(
                     p.chinchilla_total_cost,
                     p.cost_saved(),
                     p.gpus,
+                    layers,
+                    heads,
+                    kv_heads,
+                    head_dim,
                     flag(p.feasible),
                     f64::from(p.binding.code()),
                 ],
@@ -258,6 +272,8 @@ fn plan_lifetime<'py>(
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("TRAINING_PLAN_FIELDS", TRAINING_PLAN_FIELDS.to_vec())?;
     m.add("LIFETIME_PLAN_FIELDS", LIFETIME_PLAN_FIELDS.to_vec())?;
+    debug_assert_eq!(LIFETIME_PLAN_FIELDS[14..18], SHAPE_FIELDS);
+
     m.add(
         "CONSTRAINTS",
         Constraint::ALL.iter().map(|c| c.name()).collect::<Vec<_>>(),

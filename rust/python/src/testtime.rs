@@ -12,7 +12,7 @@ use scaleplan_core::testtime::{curves_from_rows, Aggregator, Curve, EvalRow};
 use scaleplan_core::PlanError;
 
 use crate::catalog::{NativeHardware, NativeLaw, PyCatalog};
-use crate::convert::{flag, Columns, Serving};
+use crate::convert::{flag, shape_row, Columns, Serving};
 use crate::detached;
 use crate::errors::{to_py, IntoPyResult};
 
@@ -31,7 +31,7 @@ const TEST_TIME_FIELDS: [&str; 12] = [
     "oracle",
 ];
 
-const JOINT_FIELDS: [&str; 16] = [
+const JOINT_FIELDS: [&str; 20] = [
     "params",
     "tokens",
     "samples",
@@ -46,6 +46,11 @@ const JOINT_FIELDS: [&str; 16] = [
     "latency_s",
     "marginal_accuracy",
     "gpus",
+    // SHAPE_FIELDS
+    "layers",
+    "query_heads",
+    "kv_heads",
+    "head_dim",
     "feasible",
     "binding",
 ];
@@ -454,6 +459,8 @@ impl JointProblem {
                 }
                 .map_err(|e| (i, e))?;
                 let marginal = solver.marginal(&p).map_err(|e| (i, e))?;
+                let [layers, heads, kv_heads, head_dim] =
+                    shape_row(Some(&self.options.family), p.params, p.feasible);
                 let row = [
                     p.params,
                     p.tokens,
@@ -469,6 +476,10 @@ impl JointProblem {
                     p.latency_s,
                     marginal,
                     p.gpus,
+                    layers,
+                    heads,
+                    kv_heads,
+                    head_dim,
                     flag(p.feasible),
                     f64::from(p.binding.code()),
                 ];

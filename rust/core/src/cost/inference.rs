@@ -27,6 +27,39 @@ pub enum Batch {
     Fixed(f64),
 }
 
+/// Which prompts one prefill pass processes, and so what a query's time to first token waits for
+/// (docs/cost-model.md, "Prefill").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PrefillMode {
+    /// Each query's prompt is prefilled in its own pass: time to first token is that pass.
+    #[default]
+    PerQuery,
+    /// A static batch: the prompts of all the batch's queries are prefilled in one pass before
+    /// any decodes, and every query waits for that pass (aiconfigurator's static-batch TTFT).
+    /// Needs a finite batch.
+    Batch,
+}
+
+impl PrefillMode {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "per_query" => Ok(PrefillMode::PerQuery),
+            "batch" => Ok(PrefillMode::Batch),
+            _ => Err(PlanError::invalid(
+                "prefill_mode",
+                format!("unknown prefill mode '{s}' (expected per_query or batch)"),
+            )),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PrefillMode::PerQuery => "per_query",
+            PrefillMode::Batch => "batch",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TimeModel {
     /// FLOPs / peak + bytes / bandwidth (Kinetics).
@@ -43,6 +76,8 @@ pub struct InferenceOptions {
     pub prefix_sharing: bool,
     /// Charge the prompt's prefill (the Kinetics reference leaves it out).
     pub prefill: bool,
+    /// One query's prompt per prefill pass, or the whole static batch's.
+    pub prefill_mode: PrefillMode,
     pub batch: Batch,
     pub time_model: TimeModel,
     pub weight_dtype: Dtype,
@@ -61,6 +96,7 @@ impl Default for InferenceOptions {
         InferenceOptions {
             prefix_sharing: true,
             prefill: true,
+            prefill_mode: PrefillMode::PerQuery,
             batch: Batch::Amortized,
             time_model: TimeModel::Additive,
             weight_dtype: Dtype::Bf16,
@@ -111,7 +147,8 @@ pub struct InferenceCost {
     /// Replica time charged to this query (its share of a batched decode).
     pub seconds: f64,
     pub gpu_seconds: f64,
-    /// Time to first token: prefill of the prompt.
+    /// Time to first token: the prefill pass the query waits for (its own prompt, or the whole
+    /// batch's with `PrefillMode::Batch`), at least the time to read the weights once.
     pub ttft_s: f64,
     /// Time per output token of a decode step with the batch in use.
     pub tpot_s: f64,
@@ -200,6 +237,12 @@ impl InferenceOptions {
         if let Batch::Fixed(b) = self.batch {
             check::whole_at_least("batch", b, 1.0)?;
         }
+        if self.prefill_mode == PrefillMode::Batch && self.batch == Batch::Amortized {
+            return Err(PlanError::invalid(
+                "prefill_mode",
+                "'batch' prefills a static batch and needs one: set batch to a number or 'max'",
+            ));
+        }
         Ok(())
     }
 }
@@ -283,6 +326,18 @@ impl Pricer {
             inv_bandwidth: 1.0 / (hw.hbm_bytes_per_s * opt.gpus * hw.decode_bw_util),
             comm_per_token: allreduce_seconds_per_token(&shape, hw, opt.gpus),
         })
+    }
+
+    /// One prefill pass over `tokens` prompt tokens doing `flops`: compute overlaps the single
+    /// stream of the weights, so the pass takes the larger of the two times, whatever the time
+    /// model (docs/cost-model.md, "Prefill"). KV-cache writes are not counted.
+    #[inline]
+    fn prefill_pass(&self, flops: f64, tokens: f64) -> f64 {
+        if tokens <= 0.0 {
+            return 0.0; // no prompt, no pass: the first token comes from decode
+        }
+        let weights = self.b_w * self.shape.weight_params_read(tokens);
+        (flops * self.inv_peak).max(weights * self.inv_bandwidth)
     }
 
     #[inline]
@@ -404,12 +459,34 @@ impl Pricer {
         let bytes = kv_reads + weight_bytes;
         let eflops = flops + self.intensity * bytes;
 
-        // Prefill is compute-bound (intensity ~ L_in): it is priced by its FLOPs.
-        // Tensor-parallel all-reduces add to every phase: they sit on the critical path.
+        // Prefill (docs/cost-model.md, "Prefill"): FLOPs and eFLOPs count its FLOPs only (the
+        // Kinetics convention); its time has a floor, one read of the weights per pass. The
+        // query waits for its pass (ttft) and is charged its share of the pass: all of its own
+        // pass, 1/(queries in the batch) of a batch pass, and with the batch unset (weight
+        // reads amortised away, as in decode) the compute time alone. Tensor-parallel
+        // all-reduces add to every phase, per token processed: they sit on the critical path.
         let comm = self.comm_per_token;
-        let prompt_comm = if opt.prefill { comm * l_in } else { 0.0 };
-        let ttft_s = self.phase(prefill_flops, 0.0) + prompt_comm;
-        let seconds = ttft_s + self.phase(decode_flops, bytes) + comm * k * l;
+        let (ttft_s, prefill_charged) = if !opt.prefill {
+            (0.0, 0.0)
+        } else {
+            match (opt.prefill_mode, batch.is_finite()) {
+                (PrefillMode::Batch, true) => {
+                    let queries = batch / k;
+                    let pass = self.prefill_pass(prefill_flops * queries, l_in * queries)
+                        + comm * l_in * queries;
+                    (pass, pass / queries)
+                }
+                (_, true) => {
+                    let pass = self.prefill_pass(prefill_flops, l_in) + comm * l_in;
+                    (pass, pass)
+                }
+                (_, false) => (
+                    self.prefill_pass(prefill_flops, l_in) + comm * l_in,
+                    prefill_flops * self.inv_peak + comm * l_in,
+                ),
+            }
+        };
+        let seconds = prefill_charged + self.phase(decode_flops, bytes) + comm * k * l;
         // Latency: L steps, each doing the work of every sequence in the batch (the query's k
         // samples alone when the batch is unset), weights read once per step.
         let (latency_batch, share) = if batch.is_finite() {

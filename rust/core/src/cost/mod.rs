@@ -8,8 +8,8 @@ mod training;
 
 pub use attention::Attention;
 pub use inference::{
-    inference_cost, Batch, Binding, InferenceCost, InferenceOptions, InferenceQuery, Pricer,
-    TimeModel,
+    inference_cost, Batch, Binding, InferenceCost, InferenceOptions, InferenceQuery, PrefillMode,
+    Pricer, TimeModel,
 };
-pub use shape::{CostShape, FamilyShapes, MoeShape};
+pub use shape::{CostShape, FamilyShapes, ImpliedShape, MoeShape, PowerLaw};
 pub use training::{training_cost, TrainingCost, TrainingOptions};

@@ -223,3 +223,74 @@ def test_measured_accuracy_is_not_extrapolated() -> None:
     plans = sp.plan_test_time(budget_eflops=np.geomspace(1e14, 1e19, 25), accuracy=acc, k_max=64)
     used = np.asarray(plans.gen_tokens)[np.asarray(plans.feasible)]
     assert used.min() >= 2048 and used.max() <= 32768
+
+
+# ---- cases found by review: each named the wrong constraint or missed a feasible plan ----
+
+
+def test_joint_context_is_not_memory() -> None:
+    # A long prompt: the generation fills the context while the replica has room for 12 more
+    # queries; the plan used to say memory.
+    roomy = sp.hardware("h200").replace(hbm_bytes=1e12)
+    kw: dict[str, Any] = {
+        "queries": 1e7, "k_max": 64, "gpus": 1, "prompt_tokens": 10000, "half_tokens": 65536,
+        "max_params": 1e13, "hardware": roomy,
+    }  # fmt: skip
+    plan = sp.plan_joint(budget=1e6, **kw)
+    assert plan.binding == "context" and plan.gen_tokens == pytest.approx(40960 - 10000)
+    # The same with max_gen_tokens equal to the context's room: relaxing it buys nothing.
+    capped = sp.plan_joint(budget=1e6, max_gen_tokens=30960, **kw)
+    assert capped.binding == "context"
+
+
+def test_joint_names_a_bound_only_when_relaxing_it_buys_something() -> None:
+    # k_max=1 is the only relaxable bound the plan sits on, and k=2 is no better: not named.
+    kw: dict[str, Any] = {"queries": 1e7, "min_params": 1e8}
+    plan = sp.plan_joint(budget=100, k_max=1, **kw)
+    assert plan.samples == 1 and plan.binding != "max_samples"
+    assert sp.plan_joint(budget=100, k_max=2, **kw).accuracy == pytest.approx(plan.accuracy)
+
+
+def test_joint_with_a_latency_slo_searches_every_k() -> None:
+    # A static batch's shared prefill makes latency fall as k grows: k=1 misses a 520 s SLO
+    # that k=4 meets. The planner used to stop at the first k that did not fit.
+    roomy = sp.hardware("h200").replace(hbm_bytes=1e12)
+    plan = sp.plan_joint(
+        budget=1e6, queries=1e6, k_max=4, gpus=1, prompt_tokens=256, prefill="batch",
+        min_params=32.76e9, max_params=32.76e9, latency_slo_s=520, hardware=roomy,
+    )  # fmt: skip
+    assert plan.feasible and plan.samples > 1 and plan.binding == "latency"
+
+
+def test_infeasible_plans_say_why() -> None:
+    joint = sp.plan_joint(budget=1e9, queries=1e7, prompt_tokens=50000)  # context 40,960
+    assert not joint.feasible and joint.binding == "context"
+    for goal in ({"target_loss": 2.0}, {"budget": 1e7}):
+        life = sp.plan_lifetime(
+            queries=1e8, prompt_tokens=40000, gen_tokens=2000, hardware="a100-80gb",
+            family="qwen3-dense", unit="gpu_hours", **goal,
+        )  # fmt: skip
+        assert not life.feasible and life.binding == "context"
+
+
+def test_a_default_ceiling_never_undercuts_the_users_floor() -> None:
+    budget = sp.plan_lifetime(
+        budget=1e22, queries=0, prompt_tokens=1, gen_tokens=1, min_params=1e13
+    )
+    assert budget.feasible and budget.binding == "min_params"
+    target = sp.plan_lifetime(
+        target_loss=2.5, queries=0, prompt_tokens=1, gen_tokens=1, min_params=1e25
+    )
+    assert target.feasible and target.binding == "min_params"
+
+
+def test_caps_that_cannot_be_relaxed_win_ties() -> None:
+    # k_max equal to the eval's 16 samples per problem: raising k_max alone changes nothing.
+    acc = sp.Accuracy.measured(MEASURED)
+    assert sp.plan_test_time(budget_eflops=1e18, accuracy=acc, k_max=16).binding == "eval_samples"
+
+
+def test_the_degree_is_chosen_only_where_gpus_cost_something() -> None:
+    # In FLOPs or eFLOPs more GPUs per replica would be free: the degree given (1) is used.
+    assert sp.plan_joint(budget=1e24, queries=1e7, unit="eflops").gpus == 1
+    assert sp.plan_joint(budget=1e8, queries=1e7).gpus == 8

@@ -12,7 +12,7 @@ use super::scalar::{bisect_first, grid_golden_min, min_below_wall};
 use super::Constraint;
 use crate::catalog::Hardware;
 use crate::cost::{
-    Attention, FamilyShapes, InferenceCost, InferenceOptions, InferenceQuery, Pricer,
+    Attention, Binding, FamilyShapes, InferenceCost, InferenceOptions, InferenceQuery, Pricer,
 };
 use crate::error::{check, PlanError, Result};
 use crate::laws::{DataLimit, ErrorLaw, LossLaw};
@@ -189,7 +189,10 @@ impl<'a> JointSolver<'a> {
                 "must be at least min_params",
             ));
         }
-        let degrees = if opt.auto_gpus {
+        // The degree is a cost only in GPU-hours or money; in FLOPs or eFLOPs more GPUs would
+        // be free, so the degree given (default 1) is used (docs/cost-model.md).
+        let priced_by_time = matches!(opt.unit, CostUnit::GpuHours | CostUnit::Usd);
+        let degrees = if opt.auto_gpus && priced_by_time {
             TP_DEGREES.to_vec()
         } else {
             vec![opt.inference.gpus]
@@ -353,12 +356,8 @@ impl<'a> JointSolver<'a> {
         let threshold = 1e-9 * plan.accuracy.max(1e-12);
         let mut most: Option<(Constraint, f64)> = None;
         let mut fixed: Option<Constraint> = None;
-        let active = self.active(&plan);
-        let relaxable = active.iter().filter(|a| a.1.is_some()).count();
-        for (constraint, relaxed) in active {
+        for (constraint, relaxed) in self.active(&plan) {
             match relaxed {
-                // The only bound that can be relaxed: it binds without a second solve.
-                Some(_) if relaxable == 1 => most = Some((constraint, f64::INFINITY)),
                 Some(opt) => {
                     // First-order gain: the relaxed problem re-solved at the plan's attention
                     // and k (one more sample for k_max), not over every configuration.
@@ -433,7 +432,8 @@ impl<'a> JointSolver<'a> {
                 Constraint::MaxGenTokens,
                 relaxed(&|r| r.max_gen_tokens = o.max_gen_tokens * 1.01),
             ));
-        } else if at_or_above(gen, context_room) {
+        }
+        if at_or_above(gen, context_room) {
             out.push((Constraint::Context, None));
         }
         if at_or_below(gen, o.min_gen_tokens) {
@@ -475,7 +475,8 @@ impl<'a> JointSolver<'a> {
                         attention: self.opt.attention[attention],
                     })
                 })
-                .is_ok_and(|c| c.feasible)
+                // Overflowing the context is not running out of memory.
+                .is_ok_and(|c| c.feasible || c.binding == Binding::Context)
         };
         let step = 1.0 + 1e-4;
         !fits(n * step, gen, k) || !fits(n, gen * step, k)
@@ -515,16 +516,19 @@ impl<'a> JointSolver<'a> {
             if only.is_some_and(|o| o.0 != ai) {
                 continue;
             }
-            // Every (N, D, L) that fits with k samples also fits with fewer, so the best mean
-            // mu*(k) never grows with k: pass@k at the last mu* found bounds every later k,
-            // and once k does not fit, no larger k does.
+            // Without a latency SLO, every (N, D, L) that fits with k samples also fits with
+            // fewer (memory and cost grow with k), so the best mean mu*(k) never grows with k:
+            // pass@k at the last mu* found bounds every later k, and once k does not fit, no
+            // larger k does. Latency need not grow with k (a static batch's shared prefill
+            // shrinks as fewer queries share it), so with an SLO every k is searched.
+            let monotone = self.opt.latency_slo_s.is_none();
             let mut mu_bound = f64::INFINITY;
             let ks = match only {
                 Some((_, k, _)) => k..=k,
                 None => 1..=self.opt.max_samples,
             };
             for k in ks {
-                if mu_bound.is_finite() {
+                if monotone && mu_bound.is_finite() {
                     let bound = beta_pass_at_k(mu_bound, self.opt.kappa, f64::from(k));
                     if best.is_some_and(|b| bound <= b.accuracy) {
                         continue;
@@ -548,10 +552,13 @@ impl<'a> JointSolver<'a> {
                         (cuts[0], f64::INFINITY),
                         |b, c| if c.1 < b.1 { c } else { b },
                     );
-                if !score.is_finite() {
-                    break;
-                }
-                let Some((inner, n)) = at(x) else { break };
+                let found = if score.is_finite() { at(x) } else { None };
+                let Some((inner, n)) = found else {
+                    if monotone {
+                        break;
+                    }
+                    continue;
+                };
                 mu_bound = inner.score.exp();
                 let loss = self
                     .law
@@ -581,7 +588,47 @@ impl<'a> JointSolver<'a> {
                 }
             }
         }
-        Ok(best.unwrap_or(JointPlan::none(Constraint::Budget)))
+        Ok(best.unwrap_or_else(|| JointPlan::none(self.blocker())))
+    }
+
+    /// Why no plan is feasible: at the most permissive point (the smallest model, the shortest
+    /// generation, one sample, the most GPUs per replica) the context, memory or latency fails,
+    /// else the budget is too small.
+    fn blocker(&self) -> Constraint {
+        let o = self.opt;
+        let n = self.n_lo;
+        if o.prompt_tokens + o.min_gen_tokens > o.family.at(n).max_context {
+            return Constraint::Context;
+        }
+        let gpus = self.degrees.iter().copied().fold(1.0, f64::max);
+        let costs: Vec<InferenceCost> = o
+            .attention
+            .iter()
+            .filter_map(|&attention| {
+                let pricer =
+                    Pricer::for_shape(o.family.at(n), &o.hardware, &self.serving(gpus)).ok()?;
+                pricer
+                    .price(&InferenceQuery {
+                        prompt_tokens: o.prompt_tokens,
+                        gen_tokens: o.min_gen_tokens,
+                        samples: 1.0,
+                        attention,
+                    })
+                    .ok()
+            })
+            .collect();
+        if costs.iter().all(|c| !c.feasible) {
+            Constraint::Memory
+        } else if o.latency_slo_s.is_some_and(|slo| {
+            costs
+                .iter()
+                .filter(|c| c.feasible)
+                .all(|c| c.latency_s > slo)
+        }) {
+            Constraint::Latency
+        } else {
+            Constraint::Budget
+        }
     }
 
     /// The least budget whose best plan reaches `target` accuracy (bisection on ln budget; the

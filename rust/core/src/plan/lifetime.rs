@@ -276,6 +276,17 @@ impl<'a> Coster<'a> {
         self.per_query(n).is_finite()
     }
 
+    /// Whether a query's prompt and generation overflow the family's context (at every size).
+    fn overflows_context(&self) -> bool {
+        match &self.opt.pricing {
+            InferencePricing::TwoN => false,
+            InferencePricing::CostModel { family, .. } => {
+                self.demand.prompt_tokens + self.demand.gen_tokens
+                    > family.at(DEFAULT_MIN_PARAMS).max_context
+            }
+        }
+    }
+
     fn lifetime_inference(&self, n: f64) -> f64 {
         if self.demand.queries == 0.0 {
             0.0
@@ -378,7 +389,9 @@ pub fn plan_lifetime(
     let InferencePricing::CostModel { options, .. } = &opt.pricing else {
         return plan_lifetime_at(law, goal, demand, opt);
     };
-    if !opt.auto_gpus {
+    // The degree is a cost only in GPU-hours or money: in FLOPs or eFLOPs more GPUs would be
+    // free, so the degree given (default 1) is used (docs/cost-model.md).
+    if !opt.auto_gpus || !matches!(opt.unit, CostUnit::GpuHours | CostUnit::Usd) {
         return plan_lifetime_at(law, goal, demand, opt);
     }
     // Each degree priced honestly (its GPUs and its all-reduces); the best plan wins, ties to
@@ -446,6 +459,9 @@ fn plan_lifetime_at(
         }
     }
 
+    if demand.queries > 0.0 && coster.overflows_context() {
+        return Ok(LifetimePlan::infeasible(Constraint::Context));
+    }
     let (x, binding) = match goal {
         LifetimeGoal::TargetLoss(target) => {
             check::positive("target_loss", target)?;
@@ -460,7 +476,8 @@ fn plan_lifetime_at(
             let n_min_x = (law.a / (target - law.e - floor)).ln() / law.alpha;
             let range = SizeRange {
                 lo: min_x.unwrap_or(DEFAULT_MIN_PARAMS.ln()).max(n_min_x),
-                hi: max_x.unwrap_or(n_min_x + 25.0),
+                // A default ceiling never undercuts the user's floor.
+                hi: max_x.unwrap_or((n_min_x + 25.0).max(min_x.unwrap_or(f64::NEG_INFINITY))),
                 lo_user: min_x.is_some_and(|m| m >= n_min_x),
                 hi_user: max_x.is_some(),
             };
@@ -486,7 +503,7 @@ fn plan_lifetime_at(
             let (n_ch, _) = law.chinchilla_optimum(budget / coster.per_train_flop);
             let range = SizeRange {
                 lo: min_x.unwrap_or(DEFAULT_MIN_PARAMS.ln().max(n_ch.ln() - 20.0)),
-                hi: max_x.unwrap_or(n_ch.ln() + 3.0),
+                hi: max_x.unwrap_or((n_ch.ln() + 3.0).max(min_x.unwrap_or(f64::NEG_INFINITY))),
                 lo_user: min_x.is_some(),
                 hi_user: max_x.is_some(),
             };

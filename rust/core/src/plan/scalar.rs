@@ -8,7 +8,11 @@ pub fn golden_min(f: &impl Fn(f64) -> f64, mut lo: f64, mut hi: f64, tol: f64) -
     let mut x1 = hi - INV_PHI * (hi - lo);
     let mut x2 = lo + INV_PHI * (hi - lo);
     let (mut f1, mut f2) = (f(x1), f(x2));
-    while hi - lo > tol {
+    // Golden section shrinks by 0.618 a step: 200 steps reach any tolerance above rounding.
+    for _ in 0..200 {
+        if hi - lo <= tol {
+            break;
+        }
         if f1 <= f2 {
             hi = x2;
             x2 = x1;
@@ -34,6 +38,14 @@ pub fn golden_min(f: &impl Fn(f64) -> f64, mut lo: f64, mut hi: f64, tol: f64) -
 /// where they make progress, golden-section steps otherwise, so it is never slower than golden
 /// section and converges superlinearly on smooth minima. Exact to `tol` when `f` is unimodal.
 pub fn brent_min(f: &impl Fn(f64) -> f64, lo: f64, hi: f64, tol: f64) -> (f64, f64) {
+    let f = &|x: f64| {
+        let v = f(x);
+        if v.is_nan() {
+            f64::INFINITY
+        } else {
+            v
+        }
+    };
     const C: f64 = 1.0 - INV_PHI; // 0.381966...
     let (mut a, mut b) = (lo, hi);
     let mut x = a + C * (b - a);
@@ -161,9 +173,18 @@ const WALL_TOL: f64 = 1e-4;
 /// wider than the grid spacing or touches `lo`/`hi`; `edge` says whether the minimum sits on a
 /// bound of [lo, hi], on a wall, or inside.
 pub fn min_feasible(f: &impl Fn(f64) -> f64, lo: f64, hi: f64, points: usize, tol: f64) -> Min1 {
-    if lo.is_nan() || hi.is_nan() || lo > hi {
+    if !lo.is_finite() || !hi.is_finite() || lo > hi {
         return Min1::none(lo);
     }
+    // A NaN is infeasible like +inf (a NaN would otherwise order before every number).
+    let f = &|x: f64| {
+        let v = f(x);
+        if v.is_nan() {
+            f64::INFINITY
+        } else {
+            v
+        }
+    };
     if hi - lo <= tol {
         let (flo, fhi) = (f(lo), f(hi));
         return if flo <= fhi {
@@ -262,7 +283,7 @@ pub fn min_feasible(f: &impl Fn(f64) -> f64, lo: f64, hi: f64, points: usize, to
 /// x is feasible, so is every smaller x): infeasible at `lo` means nowhere, and the one wall
 /// above is located by bisection before the search, so no scan for narrow windows is needed.
 pub fn min_below_wall(f: &impl Fn(f64) -> f64, lo: f64, hi: f64, points: usize, tol: f64) -> Min1 {
-    if lo.is_nan() || hi.is_nan() || lo > hi || !f(lo).is_finite() {
+    if !lo.is_finite() || !hi.is_finite() || lo > hi || !f(lo).is_finite() {
         return Min1::none(lo);
     }
     if f(hi).is_finite() {
@@ -309,7 +330,11 @@ pub fn grid_golden_min(
 
 /// The x in [lo, hi] where the increasing predicate first holds, to `tol` (bisection).
 pub fn bisect_first(pred: &impl Fn(f64) -> bool, mut lo: f64, mut hi: f64, tol: f64) -> f64 {
-    while hi - lo > tol {
+    // Halving 200 times reaches any tolerance above rounding from any finite interval.
+    for _ in 0..200 {
+        if hi - lo <= tol {
+            break;
+        }
         let mid = 0.5 * (lo + hi);
         if pred(mid) {
             hi = mid;
@@ -414,6 +439,21 @@ mod tests {
             (m.x - 0.32).abs() < 1e-6 && m.edge == Edge::Interior,
             "{m:?}"
         );
+    }
+
+    #[test]
+    fn nan_is_infeasible_and_never_hides_a_feasible_minimum() {
+        // A NaN stretch where Brent starts (a runtime NaN has its sign bit set, which
+        // total_cmp orders before every number).
+        let f = |x: f64| {
+            if x > 4.7 && x < 4.8 {
+                -f64::NAN
+            } else {
+                (x - 5.0).powi(2)
+            }
+        };
+        let m = min_feasible(&f, 0.0, 10.0, 11, 1e-10);
+        assert!(m.feasible() && (m.x - 5.0).abs() < 1e-6, "{m:?}");
     }
 
     #[test]

@@ -193,9 +193,10 @@ impl<'a> TestTimeSolver<'a> {
             let lo = curve_lo.max(opt.min_gen_tokens);
             let option_hi = opt.max_gen_tokens.unwrap_or(f64::INFINITY);
             let hi = curve_hi.min(option_hi).min(context_room);
-            let hi_binding = if hi == context_room && context_room < curve_hi.min(option_hi) {
+            // On a tie the cap that cannot be relaxed through the options is named.
+            let hi_binding = if hi == context_room {
                 Constraint::Context
-            } else if hi == curve_hi && curve_hi < option_hi {
+            } else if hi == curve_hi {
                 Constraint::MeasuredLength
             } else {
                 Constraint::MaxGenTokens
@@ -379,7 +380,10 @@ impl<'a> TestTimeSolver<'a> {
             if dead {
                 continue;
             }
-            if let (Some(g), None) = (bound_gen, &oracle) {
+            // With a latency SLO, latency need not grow with k (a static batch's shared
+            // prefill shrinks), so neither shortcut holds: every k is searched.
+            let monotone = self.opt.latency_slo_s.is_none();
+            if let (true, Some(g), None) = (monotone, bound_gen, &oracle) {
                 if cfg.curve.accuracy(g, cfg.samples) <= per_candidate[*ci] {
                     continue;
                 }
@@ -389,7 +393,7 @@ impl<'a> TestTimeSolver<'a> {
                 Err(why) => {
                     // Report the least fundamental reason: budget before latency, memory, context.
                     blocker = Some(blocker.map_or(why, |b| b.min(why)));
-                    dead = true;
+                    dead = monotone;
                     continue;
                 }
             };
@@ -464,9 +468,10 @@ impl<'a> TestTimeSolver<'a> {
             Batch::Fixed(b) => Some(b as u32),
             _ => None,
         };
+        // On a tie the eval's n is named: raising k_max alone would change nothing.
         let cap = [
-            (Some(self.opt.max_samples), Constraint::MaxSamples),
             (eval, Constraint::EvalSamples),
+            (Some(self.opt.max_samples), Constraint::MaxSamples),
             (batch, Constraint::MaxSamples),
         ]
         .into_iter()

@@ -8,8 +8,10 @@ Conventions (the same for every command):
 - numbers are SI base units (FLOPs, bytes, seconds, parameters, tokens), written as JSON numbers
   with every digit (they round-trip to the same float64);
 - JSON has no infinity: infinite values and values that do not apply (``kv_budget`` under dense
-  attention; ``batch`` when unset, i.e. weight reads fully amortised) are ``null``. CSV writes
-  ``inf`` for infinity and an empty cell for not-applicable, booleans as ``true``/``false``.
+  attention; ``batch`` when unset, i.e. weight reads fully amortised; NaN, every quantity of an
+  infeasible plan) are ``null``. CSV writes ``inf`` for infinity and an empty cell for
+  not-applicable (None or NaN), booleans as ``true``/``false``; a list of records (a plan's
+  ``extrapolated``) is one cell of JSON.
 """
 
 from __future__ import annotations
@@ -55,11 +57,13 @@ def json_line(row: Mapping[str, Any]) -> str:
 
 
 def _csv_cell(value: Any) -> Any:
-    if value is None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
+        if value and all(isinstance(v, dict) for v in value):
+            return json_line({"_": value})[len('{"_": ') : -1]
         return " ".join(str(v) for v in value)
     return value
 

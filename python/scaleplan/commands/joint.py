@@ -12,8 +12,9 @@ from scaleplan import _format as fmt
 from scaleplan._arrays import FloatArray
 from scaleplan.commands import _common, _parse, _planning, _plot
 from scaleplan.commands._planning import Column, default, loss, optional_number, percent
-from scaleplan.joint import JointPlan, frontier_joint, plan_joint
+from scaleplan.joint import JOINT_AGGREGATOR, JointPlan, frontier_joint, joint_task, plan_joint
 from scaleplan.plan import Unit
+from scaleplan.testtime import AGGREGATOR_MEANING
 
 UNITS: tuple[str, ...] = typing.get_args(Unit)
 OPTIONS = {**_planning.SERVING_OPTIONS, "unit": "--unit"}
@@ -156,10 +157,12 @@ def goal(
 def _caption(what: str, kwargs: dict[str, Any], unit: str, queries: FloatArray) -> str:
     attention = kwargs.get("attention", default(plan_joint, "attention"))
     q = "" if len(queries) > 1 else f"{fmt.si(float(queries[0]))} queries of "
+    law = kwargs["law"] if isinstance(kwargs["law"], str) else kwargs["law"].name
     parts = [
         f"{q}{fmt.count(kwargs['prompt_tokens'])} prompt tokens",
         f"family {kwargs['family']} on {kwargs['hardware']}",
-        f"law {kwargs['law']}",
+        f"law {law}",
+        f"accuracy: task {joint_task(law)}, {AGGREGATOR_MEANING[JOINT_AGGREGATOR]}",
         f"k <= {kwargs['k_max']}",
         f"{_planning.attention_text(attention)} attention",
         _planning.batch_text(kwargs["batch"]),
@@ -184,7 +187,7 @@ def _columns(goal_name: str, unit: str, vary_queries: bool) -> list[Column]:
         ("samples", "k", fmt.count),
         ("gen_tokens", "gen tokens", lambda v: f"{v:,.0f}"),
         ("attention", "attention", str),
-        ("accuracy", "accuracy", percent),
+        ("accuracy", f"accuracy ({JOINT_AGGREGATOR})", percent),
         ("loss", "loss", loss),
         ("training_cost", "training", cost),
         ("inference_cost", "inference", cost),

@@ -15,7 +15,7 @@ import pytest
 import scaleplan as sp
 from cli_support import csv_rows, json_lines, ok
 from grpc_support import TIMEOUT_S, ServerThread, stub
-from scaleplan import _wire, errors
+from scaleplan import _core, _wire, errors
 from scaleplan.laws import FittedRange
 from scaleplan.plan import Extrapolation
 from scaleplan.v1 import plan_pb2, planner_pb2
@@ -71,8 +71,12 @@ def test_a_hard_target_is_flagged_above_the_fitted_range() -> None:
 
 def test_arrays_flag_each_plan_and_inside_is_empty() -> None:
     p = sp.plan_training(budget_flops=[1e10, 1e21])
-    assert isinstance(p.extrapolated, np.ndarray) and p.extrapolated.shape == (2,)
-    assert len(p.extrapolated[0]) == 2 and p.extrapolated[1] == ()
+    # An array goal: one table per plan (variables x value, bound, factor; NaN where in range),
+    # records per plan through at().
+    assert isinstance(p.extrapolated, np.ndarray)
+    assert p.extrapolated.shape == (2, len(_core.EXTRAPOLATION_VARIABLES), 3)
+    assert p.at(0).extrapolated == sp.plan_training(budget_flops=1e10).extrapolated
+    assert np.isnan(p.extrapolated[1]).all()
     assert p.at(1).extrapolated == () and "Extrapolated" not in p.at(1).explain()
 
 

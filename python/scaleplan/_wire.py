@@ -22,13 +22,20 @@ import numpy.typing as npt
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
+from scaleplan import _core
 from scaleplan._format import clip
 from scaleplan.catalog import Catalog, Family, Hardware, Model, Moe
 from scaleplan.cost import InferenceCost, TrainingCost
 from scaleplan.errors import InvalidArgumentError
 from scaleplan.joint import JointPlan
 from scaleplan.laws import ErrorLaw, FittedRange, LossLaw
-from scaleplan.plan import Extrapolation, LifetimePlan, Plan, TrainingPlan
+from scaleplan.plan import (
+    Extrapolation,
+    LifetimePlan,
+    Plan,
+    TrainingPlan,
+    extrapolation_records,
+)
 from scaleplan.testtime import Accuracy, TestTimePlan, _read_rows
 from scaleplan.v1 import catalog_pb2, cost_pb2, plan_pb2, planner_pb2
 
@@ -574,7 +581,7 @@ EXTRAPOLATED = "extrapolated"
 
 
 def _extrapolation_messages(items: Iterable[Extrapolation]) -> list[plan_pb2.Extrapolation]:
-    return [plan_pb2.Extrapolation(**dataclasses.asdict(e)) for e in items]
+    return [plan_pb2.Extrapolation(**e._asdict()) for e in items]
 
 
 def _extrapolations_from(messages: Iterable[plan_pb2.Extrapolation]) -> tuple[Extrapolation, ...]:
@@ -673,8 +680,10 @@ def _columns_message(plan: Plan, message: _M, renames: Mapping[str, str]) -> _M:
             continue
         array = np.asarray(value).reshape(-1)
         if f.name == EXTRAPOLATED:
+            tables = np.asarray(value).reshape(-1, *np.shape(value)[-2:])
             column: list[Any] = [
-                plan_pb2.Extrapolations(items=_extrapolation_messages(e)) for e in array
+                plan_pb2.Extrapolations(items=_extrapolation_messages(extrapolation_records(t)))
+                for t in tables
             ]
         elif enum is not None:
             column = _enum_column(enum, value, f.name)
@@ -698,7 +707,7 @@ def _columns_from(cls: type[Plan], message: Message, renames: Mapping[str, str])
         if not field.is_repeated:
             out[f.name] = value if enum is None else enum_text(enum, value, f.name)
         elif f.name == EXTRAPOLATED:
-            out[f.name] = _object_column([_extrapolations_from(e.items) for e in value])
+            out[f.name] = _extrapolation_tables(value)
         elif enum is not None:
             names = {v.number: v.name.removeprefix(_prefix(enum)).lower()
                      for v in enum.DESCRIPTOR.values}  # fmt: skip
@@ -709,6 +718,20 @@ def _columns_from(cls: type[Plan], message: Message, renames: Mapping[str, str])
             out[f.name] = _object_column([v or None for v in value])  # "": no plan
         else:
             out[f.name] = np.array(value, dtype=np.float64)
+    return out
+
+
+def _extrapolation_tables(
+    column: Iterable[plan_pb2.Extrapolations],
+) -> npt.NDArray[np.float64]:
+    """Extrapolations messages as the tables of an array-valued plan: (plans, variables, 3)
+    of value, bound, factor, NaN where in range."""
+    index = {v: i for i, v in enumerate(_core.EXTRAPOLATION_VARIABLES)}
+    rows = list(column)
+    out = np.full((len(rows), len(index), 3), np.nan)
+    for r, message in enumerate(rows):
+        for e in message.items:
+            out[r, index[e.variable]] = (e.value, e.bound, e.factor)
     return out
 
 

@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 from scaleplan import _core
 from scaleplan import _format as fmt
-from scaleplan._arrays import Broadcast
+from scaleplan._arrays import Broadcast, FloatArray
 from scaleplan.catalog import Catalog, Hardware, default_catalog, resolve_hardware
 from scaleplan.cost import Dtype, FloatOrArray, Prefill, TimeModel, _text, serving
 from scaleplan.errors import InvalidArgumentError
@@ -80,8 +80,9 @@ class JointPlan(Plan):
     query_heads: FloatOrArray
     kv_heads: FloatOrArray
     head_dim: FloatOrArray
-    extrapolated: Extrapolated | npt.NDArray[np.object_]
-    """Where the plan lies outside the range its loss law was fitted on (empty: inside it)."""
+    extrapolated: Extrapolated | FloatArray
+    """Where the plan lies outside the range its loss law was fitted on (empty: inside it); for
+    an array goal a table per plan (``at()`` gives records)."""
 
     def _explain_one(self) -> str:
         if not self.feasible:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -67,9 +67,9 @@ def _sci(value: float, digits: int = 3) -> str:
     return mantissa + (f"e{int(exponent)}" if exponent else "")
 
 
-@dataclass(frozen=True)
-class Extrapolation:
-    """One quantity of a plan outside the range its loss law was fitted on (docs/planning.md)."""
+class Extrapolation(NamedTuple):
+    """One quantity of a plan outside the range its loss law was fitted on (docs/planning.md).
+    A named tuple: a million plans build their records in a fraction of a second."""
 
     variable: str
     """``params``, ``tokens`` (those the law sees: D' under a data limit), ``tokens_per_param``
@@ -101,24 +101,36 @@ def extrapolation_text(extrapolated: Extrapolated, law: str) -> str:
     return f" Extrapolated beyond the range the {law} law was fitted on: {items}."
 
 
+def extrapolation_records(table: Any) -> Extrapolated:
+    """One plan's extrapolation table (one row per variable of
+    ``_core.EXTRAPOLATION_VARIABLES``: value, bound, factor; NaN where in range) as records."""
+    return tuple(
+        Extrapolation(v, value, bound, factor)
+        for v, (value, bound, factor) in zip(
+            _core.EXTRAPOLATION_VARIABLES, np.asarray(table).tolist(), strict=True
+        )
+        if not math.isnan(factor)
+    )
+
+
 def _extrapolated(rows: dict[str, FloatArray], shape: tuple[int, ...], scalar: bool) -> Any:
     """Pop the binding's extrapolation columns (``extrapolated:<variable>:<part>``) and build
-    the ``extrapolated`` field: a tuple per plan (an object array of them for an array goal)."""
+    the ``extrapolated`` field: a scalar plan's records, or for an array goal one table per plan
+    (shape ``(*shape, variables, 3)``: value, bound, factor; NaN where in range), which ``at()``
+    turns into records. A million plans then cost no Python objects."""
     parts = {k: rows.pop(k) for k in [k for k in rows if k.startswith("extrapolated:")]}
     variables = _core.EXTRAPOLATION_VARIABLES
-    factors = np.stack([parts[f"extrapolated:{v}:factor"] for v in variables])
-    n = factors.shape[1]
-    out = np.empty(n, dtype=object)
-    for i in range(n):
-        out[i] = _NOT_EXTRAPOLATED
-    for i in np.flatnonzero(~np.isnan(factors).all(axis=0)).tolist():
-        out[i] = tuple(
-            Extrapolation(v, float(parts[f"extrapolated:{v}:value"][i]),
-                          float(parts[f"extrapolated:{v}:bound"][i]), float(factors[j, i]))
-            for j, v in enumerate(variables)
-            if not np.isnan(factors[j, i])
-        )  # fmt: skip
-    return out[0] if scalar else out.reshape(shape)
+    table = np.stack(
+        [np.stack([parts[f"extrapolated:{v}:{p}"] for p in _PARTS], axis=-1) for v in variables],
+        axis=1,
+    )
+    if scalar:
+        return extrapolation_records(table[0])
+    return table.reshape(*shape, len(variables), len(_PARTS))
+
+
+_PARTS = ("value", "bound", "factor")
+"""What each variable's extrapolation columns hold, in the binding's order."""
 
 
 @dataclass(frozen=True)
@@ -134,9 +146,12 @@ class Plan:
 
     def at(self, index: int | tuple[int, ...]) -> Any:
         """The plan for one element of an array-valued plan."""
-        values = {}
+        values: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
+            if f.name == "extrapolated" and isinstance(v, np.ndarray):
+                values[f.name] = extrapolation_records(v[index])
+                continue
             item = v[index] if isinstance(v, np.ndarray) else v
             values[f.name] = item.item() if isinstance(item, np.generic) else item
         return type(self)(**values)
@@ -165,8 +180,9 @@ class TrainingPlan(Plan):
     loss: FloatOrArray
     compute_flops: FloatOrArray
     tokens_per_param: FloatOrArray
-    extrapolated: Extrapolated | npt.NDArray[np.object_]
-    """Where the plan lies outside the range its law was fitted on (empty: inside it)."""
+    extrapolated: Extrapolated | FloatArray
+    """Where the plan lies outside the range its law was fitted on (empty: inside it); for an
+    array goal a table per plan (see :func:`extrapolation_records`; ``at()`` gives records)."""
 
     def _explain_one(self) -> str:
         if not self.feasible:
@@ -218,8 +234,9 @@ class LifetimePlan(Plan):
     query_heads: FloatOrArray | None
     kv_heads: FloatOrArray | None
     head_dim: FloatOrArray | None
-    extrapolated: Extrapolated | npt.NDArray[np.object_]
-    """Where the plan lies outside the range its law was fitted on (empty: inside it)."""
+    extrapolated: Extrapolated | FloatArray
+    """Where the plan lies outside the range its law was fitted on (empty: inside it); for an
+    array goal a table per plan (see :func:`extrapolation_records`; ``at()`` gives records)."""
 
     def _explain_one(self) -> str:
         if not self.feasible:

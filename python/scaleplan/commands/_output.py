@@ -28,12 +28,14 @@ import numpy as np
 
 
 def plain(value: Any) -> Any:
-    """A Python value for one cell: numpy scalars unwrapped, dataclasses as dicts (only their
-    constructor fields), tuples as lists."""
+    """A Python value for one cell: numpy scalars unwrapped, dataclasses and named tuples as
+    dicts (only their constructor fields), tuples as lists."""
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
-        return value.tolist()
+        return value.tolist() if value.dtype != object else [plain(v) for v in value.tolist()]
+    if isinstance(value, tuple) and hasattr(value, "_asdict"):  # a record (Extrapolation)
+        return {k: plain(v) for k, v in value._asdict().items()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
     if isinstance(value, tuple | list):

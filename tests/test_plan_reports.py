@@ -175,6 +175,10 @@ def test_cli_writes_null_and_empty_for_an_infeasible_plan() -> None:
     assert cells["params"] == "" and cells["loss"] == "" and cells["feasible"] == "false"
     (record,) = json_lines(ok("plan", "test-time", "--budget", "1e6", "--json").stdout)
     assert record["model"] is None and record["accuracy"] is None and record["samples"] is None
+    (record,) = json_lines(ok("plan", "joint", "--budget", "1e-3", "--queries", "1e8", "--json")
+                           .stdout)  # fmt: skip
+    assert not record["feasible"] and record["attention"] is None
+    assert record["marginal_accuracy"] is None and record["params"] is None
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ and :func:`scaleplan.frontier_joint`: one budget for training a model and servin
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import typing
 from typing import Any
@@ -231,7 +232,8 @@ def render(
         for k, q in enumerate(queries.tolist()):
             p = lines[k][g]
             plans.append(p)
-            share = p.training_cost / p.total_cost if p.total_cost > 0 else 0.0
+            # Not applicable (NaN) without a plan, as every quantity of an infeasible plan.
+            share = p.training_cost / p.total_cost if p.feasible else math.nan
             inputs.append({goal_name: float(goals[g]), "queries": q, "training_share": share})
     caption = _caption(what, kwargs, unit, queries)
     code = _planning.emit(

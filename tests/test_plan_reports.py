@@ -16,8 +16,6 @@ import scaleplan as sp
 from cli_support import csv_rows, json_lines, ok
 from grpc_support import TIMEOUT_S, ServerThread, stub
 from scaleplan import _core, _wire, errors
-from scaleplan.laws import FittedRange
-from scaleplan.plan import Extrapolation
 from scaleplan.v1 import plan_pb2, planner_pb2
 
 # rust/core/catalog/laws.toml: the Chinchilla data (hoffmann2022, besiroglu2024, sardana2023)
@@ -82,20 +80,20 @@ def test_arrays_flag_each_plan_and_inside_is_empty() -> None:
 
 def test_custom_laws_may_carry_a_range() -> None:
     base = sp.law("besiroglu2024")
-    assert base.fitted == FittedRange(
+    assert base.fitted == sp.FittedRange(
         params_min=7e7, params_max=1.6e10, tokens_min=5e9, tokens_max=5e11
     )
     bare = base.replace(fitted=None)
     assert sp.plan_training(budget_flops=1e10, law=bare).extrapolated == ()
-    mine = base.replace(fitted=FittedRange(tokens_per_param_max=10.0, loss_min=2.5))
+    mine = base.replace(fitted=sp.FittedRange(tokens_per_param_max=10.0, loss_min=2.5))
     p = sp.plan_training(budget_flops=1e21, law=mine)
     ratio, loss = p.extrapolated
-    assert ratio == Extrapolation(
+    assert ratio == sp.Extrapolation(
         "tokens_per_param", p.tokens / p.params, 10.0, p.tokens / p.params / 10.0
     )
     assert loss.variable == "loss" and loss.factor == pytest.approx(2.5 / p.loss, rel=1e-12)
     with pytest.raises(errors.InvalidArgumentError) as info:
-        base.replace(fitted=FittedRange(params_min=1e9, params_max=1e8))
+        base.replace(fitted=sp.FittedRange(params_min=1e9, params_max=1e8))
     assert info.value.field == "fitted.params_max"
 
 
@@ -108,7 +106,7 @@ def test_lifetime_and_joint_plans_are_checked_against_their_laws() -> None:
     j = sp.plan_joint(budget=1e6, queries=1e8)
     ratio = float(j.tokens) / float(j.params)
     assert j.extrapolated == (
-        Extrapolation("tokens_per_param", ratio, 640.0, ratio / GADRE_TOKENS_PER_PARAM_MAX),
+        sp.Extrapolation("tokens_per_param", ratio, 640.0, ratio / GADRE_TOKENS_PER_PARAM_MAX),
     )
     (record,) = j.extrapolated
     assert re.fullmatch(r"tokens_per_param \d\.\d\de3 is \d\.\dx above the fitted 640", str(record))

@@ -254,8 +254,8 @@ class LifetimePlan(Plan):
         elif math.isnan(saved):
             comparison = (
                 f"The Chinchilla-optimal model of the same loss ({fmt.si(ch_params)} "
-                "parameters) cannot be served on this hardware, so the comparison with it does "
-                "not apply."
+                "parameters) does not fit the serving replicas as configured, so the "
+                "comparison with it does not apply."
             )
         else:
             ch_ratio = float(self.chinchilla_tokens) / ch_params

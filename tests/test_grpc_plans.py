@@ -50,13 +50,17 @@ def channel(server: ServerThread) -> Iterator[grpc.Channel]:
 
 
 def assert_same(got: Any, want: Any) -> None:
-    """Equal field by field, exactly (arrays: same shape and values)."""
+    """Equal field by field, exactly (arrays: same shape and values); NaN (not applicable)
+    equals NaN, and only NaN."""
     assert type(got) is type(want)
     for f in dataclasses.fields(want):
         g, w = getattr(got, f.name), getattr(want, f.name)
         if isinstance(w, np.ndarray):
             assert isinstance(g, np.ndarray) and g.shape == w.shape, f.name
-            assert np.array_equal(g, w), f.name
+            assert g.dtype.kind == w.dtype.kind, f.name
+            assert np.array_equal(g, w, equal_nan=w.dtype.kind == "f"), f.name
+        elif isinstance(w, float) and math.isnan(w):
+            assert isinstance(g, float) and math.isnan(g), f.name
         else:
             assert g == w, f.name
 

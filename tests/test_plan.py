@@ -177,10 +177,20 @@ def test_more_budget_never_gives_a_higher_loss(e: float, step: float, law: str) 
     assert p.loss[1] <= p.loss[0]
 
 
+def _plan_columns(fields: list[str]) -> set[str]:
+    """The core's columns, its extrapolation columns (extrapolated:<variable>:<part>) as the one
+    field they make."""
+    return {f.split(":")[0] for f in fields}
+
+
 def test_plan_fields_match_the_core() -> None:
     names = {f for f in sp.TrainingPlan.__dataclass_fields__}
-    assert set(_core.TRAINING_PLAN_FIELDS) <= names
-    assert set(_core.LIFETIME_PLAN_FIELDS) <= {f for f in sp.LifetimePlan.__dataclass_fields__}
+    assert _plan_columns(_core.TRAINING_PLAN_FIELDS) <= names
+    lifetime = {f for f in sp.LifetimePlan.__dataclass_fields__}
+    assert _plan_columns(_core.LIFETIME_PLAN_FIELDS) <= lifetime
+    for variable in _core.EXTRAPOLATION_VARIABLES:
+        for part in ("value", "bound", "factor"):
+            assert f"extrapolated:{variable}:{part}" in _core.TRAINING_PLAN_FIELDS
 
 
 def test_a_plan_on_the_memory_wall_says_so() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -96,16 +97,25 @@ def test_frontier_with_measured_data_reports_the_oracle_bound() -> None:
     acc = sp.Accuracy.measured(EXAMPLE)
     f = sp.frontier_test_time(budgets=np.logspace(14, 18, 12), accuracy=acc, k_max=16)
     assert f.oracle is not None
-    assert np.all(f.oracle >= f.plan.accuracy - 1e-12)
+    ok = np.asarray(f.plan.feasible)
+    assert not ok[0] and ok[1:].all()  # 1e14 eFLOPs fits nothing: no plan, no oracle
+    assert np.isnan(f.oracle[0]) and np.isnan(f.plan.accuracy[0])
+    assert np.all(f.oracle[ok] >= f.plan.accuracy[ok] - 1e-12)
     assert set(f.per_model) == {"qwen3-1.7b", "qwen3-4b", "qwen3-8b"}
     best_single = np.max(np.stack(list(f.per_model.values())), axis=0)
-    np.testing.assert_allclose(best_single, f.plan.accuracy, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(best_single[ok], f.plan.accuracy[ok], rtol=0, atol=1e-12)
 
 
 def test_infeasible_plans_name_the_constraint() -> None:
     p = sp.plan_test_time(budget_eflops=1e6)
-    assert not p.feasible and p.binding == "budget" and p.model == ""
+    assert not p.feasible and p.binding == "budget"
+    # Nothing applies: no model or attention (None, not ""), every quantity NaN (not 0).
+    assert p.model is None and p.attention is None
+    for name in ("samples", "gen_tokens", "accuracy", "cost", "eflops", "seconds", "latency_s"):
+        assert math.isnan(getattr(p, name)), name
     assert "No configuration" in p.explain()
+    frontier = sp.frontier_test_time(budgets=[1e6, 1e16])
+    assert frontier.plan.model.tolist() == [None, "qwen3-14b"]
     p = sp.plan_test_time(budget_eflops=1e20, latency_slo_s=1e-4)
     assert not p.feasible and p.binding == "latency"
 

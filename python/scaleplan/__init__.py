@@ -19,8 +19,15 @@ from scaleplan.catalog import (
 )
 from scaleplan.cost import InferenceCost, TrainingCost, inference_cost, training_cost
 from scaleplan.joint import JointPlan, frontier_joint, plan_joint
-from scaleplan.laws import ErrorLaw, LossLaw, law
-from scaleplan.plan import LifetimePlan, Plan, TrainingPlan, plan_lifetime, plan_training
+from scaleplan.laws import ErrorLaw, FittedRange, LossLaw, law
+from scaleplan.plan import (
+    Extrapolation,
+    LifetimePlan,
+    Plan,
+    TrainingPlan,
+    plan_lifetime,
+    plan_training,
+)
 from scaleplan.testtime import (
     Accuracy,
     TestTimeFrontier,
@@ -34,7 +41,9 @@ __all__ = [
     "Catalog",
     "Client",
     "ErrorLaw",
+    "Extrapolation",
     "Family",
+    "FittedRange",
     "Hardware",
     "InferenceCost",
     "JointPlan",

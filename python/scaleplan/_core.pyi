@@ -14,9 +14,11 @@ TEST_TIME_FIELDS: list[str]
 JOINT_FIELDS: list[str]
 LIFETIME_PLAN_FIELDS: list[str]
 CONSTRAINTS: list[str]
+EXTRAPOLATION_VARIABLES: list[str]
 __all__ = [
     "BINDINGS",
     "CONSTRAINTS",
+    "EXTRAPOLATION_VARIABLES",
     "INFERENCE_COST_FIELDS",
     "JOINT_FIELDS",
     "LIFETIME_PLAN_FIELDS",
@@ -179,6 +181,8 @@ class AccuracySource:
         model: list[str], gen_tokens: list[float], problem: list[str], n: list[int], c: list[int]
     ) -> AccuracySource: ...
     def models(self, catalog: Catalog) -> list[str]: ...
+    def task(self) -> str | None: ...
+    def aggregator(self) -> str: ...
     def accuracy(
         self,
         catalog: Catalog,

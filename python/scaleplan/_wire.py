@@ -14,6 +14,7 @@ import math
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import numpy as np
@@ -21,13 +22,20 @@ import numpy.typing as npt
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
+from scaleplan import _core
 from scaleplan._format import clip
 from scaleplan.catalog import Catalog, Family, Hardware, Model, Moe
 from scaleplan.cost import InferenceCost, TrainingCost
 from scaleplan.errors import InvalidArgumentError
 from scaleplan.joint import JointPlan
-from scaleplan.laws import ErrorLaw, LossLaw
-from scaleplan.plan import LifetimePlan, Plan, TrainingPlan
+from scaleplan.laws import ErrorLaw, FittedRange, LossLaw
+from scaleplan.plan import (
+    Extrapolation,
+    LifetimePlan,
+    Plan,
+    TrainingPlan,
+    extrapolation_records,
+)
 from scaleplan.testtime import Accuracy, TestTimePlan, _read_rows
 from scaleplan.v1 import catalog_pb2, cost_pb2, plan_pb2, planner_pb2
 
@@ -213,7 +221,9 @@ def law_message(law: LossLaw) -> catalog_pb2.Law:
 def law_from(message: catalog_pb2.Law, path: str = "law") -> LossLaw:
     """The law a message describes; an invalid coefficient names its field under ``path``."""
     try:
-        return _from_message(LossLaw, message, LAW_FIELDS, {"error": ErrorLaw})
+        return _from_message(
+            LossLaw, message, LAW_FIELDS, {"error": ErrorLaw, "fitted": FittedRange}
+        )
     except InvalidArgumentError as exc:
         head, dot, rest = exc.field.partition(".")
         field = f"{path}.{LAW_FIELDS.get(head, head)}{dot}{rest}"
@@ -563,7 +573,37 @@ def training_cost_request(
 PLAN_ENUMS: dict[str, _EnumTypeWrapper[Any]] = {
     "binding": plan_pb2.PlanConstraint,
     "unit": plan_pb2.CostUnit,
+    "aggregator": plan_pb2.AccuracyAggregator,
 }
+# A plan's `extrapolated`: a tuple of Extrapolation per plan, repeated Extrapolation messages on
+# the wire (an Extrapolations message per element of a column).
+EXTRAPOLATED = "extrapolated"
+
+
+def _extrapolation_messages(items: Iterable[Extrapolation]) -> list[plan_pb2.Extrapolation]:
+    return [plan_pb2.Extrapolation(**e._asdict()) for e in items]
+
+
+def _extrapolations_from(messages: Iterable[plan_pb2.Extrapolation]) -> tuple[Extrapolation, ...]:
+    return tuple(Extrapolation(m.variable, m.value, m.bound, m.factor) for m in messages)
+
+
+# Plan fields that may be None as well as NaN (the oracle with a preset; a lifetime plan's shape
+# with 2N pricing): None is the absent field, NaN (no plan) travels as NaN, so both round-trip.
+NONE_OR_NAN_PLAN_FIELDS = frozenset(
+    {"oracle_accuracy", "layers", "query_heads", "kv_heads", "head_dim"}
+)
+
+
+def _not_applicable(value: object, name: str) -> bool:
+    """A plan value sent as an absent field: None, or NaN (not applicable) unless the field
+    tells None from NaN."""
+    if value is None:
+        return True
+    nan = isinstance(value, float | np.floating) and math.isnan(value)
+    return nan and name not in NONE_OR_NAN_PLAN_FIELDS
+
+
 # Python field name -> wire field name, where they differ (the same in plans and their columns).
 TRAINING_PLAN_FIELDS: dict[str, str] = {}
 LIFETIME_PLAN_FIELDS: dict[str, str] = {}
@@ -575,10 +615,14 @@ JOINT_PLAN_FIELDS: dict[str, str] = {}
 
 
 def _plan_message(plan: Plan, message: _M, renames: Mapping[str, str]) -> _M:
-    """A scalar plan (from a scalar goal) into ``message``; None (no oracle) stays unset."""
+    """A scalar plan (from a scalar goal) into ``message``; a value that does not apply (None,
+    NaN) stays unset."""
     for f in dataclasses.fields(plan):
         value = getattr(plan, f.name)
-        if value is None:
+        if _not_applicable(value, f.name):
+            continue
+        if f.name == EXTRAPOLATED:
+            getattr(message, EXTRAPOLATED).extend(_extrapolation_messages(value))
             continue
         if f.name in PLAN_ENUMS:
             value = enum_number(PLAN_ENUMS[f.name], str(value), f.name)
@@ -590,13 +634,24 @@ def _plan_message(plan: Plan, message: _M, renames: Mapping[str, str]) -> _M:
     return message
 
 
+def _absent(field: FieldDescriptor, python_name: str) -> Any:
+    """The Python value of an absent plan field: None for text and the fields that may be
+    None, else NaN."""
+    if python_name in NONE_OR_NAN_PLAN_FIELDS or field.type == FieldDescriptor.TYPE_STRING:
+        return None
+    return math.nan
+
+
 def _plan_from(cls: type[_D], message: Message, renames: Mapping[str, str]) -> _D:
     kwargs: dict[str, Any] = {}
     fields = message.DESCRIPTOR.fields_by_name
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         name = renames.get(f.name, f.name)
+        if f.name == EXTRAPOLATED:
+            kwargs[f.name] = _extrapolations_from(getattr(message, name))
+            continue
         if fields[name].has_presence and not message.HasField(name):
-            kwargs[f.name] = None
+            kwargs[f.name] = _absent(fields[name], f.name)
             continue
         value = getattr(message, name)
         if f.name in PLAN_ENUMS:
@@ -623,11 +678,19 @@ def _columns_message(plan: Plan, message: _M, renames: Mapping[str, str]) -> _M:
         if not fields[name].is_repeated:
             setattr(message, name, str(value) if enum is None else enum_number(enum, value, name))
             continue
-        if enum is not None:
+        array = np.asarray(value).reshape(-1)
+        if f.name == EXTRAPOLATED:
+            tables = np.asarray(value).reshape(-1, *np.shape(value)[-2:])
+            column: list[Any] = [
+                plan_pb2.Extrapolations(items=_extrapolation_messages(extrapolation_records(t)))
+                for t in tables
+            ]
+        elif enum is not None:
             column = _enum_column(enum, value, f.name)
+        elif fields[name].type == FieldDescriptor.TYPE_STRING:
+            column = ["" if v is None else str(v) for v in array.tolist()]  # None: no plan
         else:
-            array = np.asarray(value).reshape(-1)
-            column = (array if array.dtype.kind in "bU" else array.astype(np.float64)).tolist()
+            column = (array if array.dtype.kind == "b" else array.astype(np.float64)).tolist()
         getattr(message, name).extend(column)
     return message
 
@@ -643,6 +706,8 @@ def _columns_from(cls: type[Plan], message: Message, renames: Mapping[str, str])
         enum = PLAN_ENUMS.get(f.name)
         if not field.is_repeated:
             out[f.name] = value if enum is None else enum_text(enum, value, f.name)
+        elif f.name == EXTRAPOLATED:
+            out[f.name] = _extrapolation_tables(value)
         elif enum is not None:
             names = {v.number: v.name.removeprefix(_prefix(enum)).lower()
                      for v in enum.DESCRIPTOR.values}  # fmt: skip
@@ -650,9 +715,31 @@ def _columns_from(cls: type[Plan], message: Message, renames: Mapping[str, str])
         elif field.type == FieldDescriptor.TYPE_BOOL:
             out[f.name] = np.array(value, dtype=np.bool_)
         elif field.type == FieldDescriptor.TYPE_STRING:
-            out[f.name] = np.array(list(value), dtype=np.str_)
+            out[f.name] = _object_column([v or None for v in value])  # "": no plan
         else:
             out[f.name] = np.array(value, dtype=np.float64)
+    return out
+
+
+def _extrapolation_tables(
+    column: Iterable[plan_pb2.Extrapolations],
+) -> npt.NDArray[np.float64]:
+    """Extrapolations messages as the tables of an array-valued plan: (plans, variables, 3)
+    of value, bound, factor, NaN where in range."""
+    index = {v: i for i, v in enumerate(_core.EXTRAPOLATION_VARIABLES)}
+    rows = list(column)
+    out = np.full((len(rows), len(index), 3), np.nan)
+    for r, message in enumerate(rows):
+        for e in message.items:
+            out[r, index[e.variable]] = (e.value, e.bound, e.factor)
+    return out
+
+
+def _object_column(values: Sequence[Any]) -> npt.NDArray[np.object_]:
+    """A 1-D object array holding ``values`` as they are (tuples stay elements)."""
+    out = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):
+        out[i] = v
     return out
 
 
@@ -932,7 +1019,9 @@ def test_time_kwargs(options: plan_pb2.TestTimeOptions, catalog: Catalog) -> dic
                 field="accuracy_aggregator",
             )
         rows = _eval_rows(options.measured_accuracy.rows, _candidates(kwargs, catalog))
-        kwargs["accuracy"] = Accuracy.measured(rows, catalog=catalog)
+        kwargs["accuracy"] = Accuracy.measured(
+            rows, catalog=catalog, name=options.measured_accuracy.name or None
+        )
     else:
         name = options.accuracy_preset if options.HasField("accuracy_preset") else None
         kwargs["accuracy"] = Accuracy.preset(
@@ -1198,6 +1287,8 @@ def _write_accuracy(options: plan_pb2.TestTimeOptions, accuracy: Any) -> None:
         return
     rows = _read_rows(accuracy) if isinstance(accuracy, os.PathLike) else accuracy
     message = options.measured_accuracy
+    if isinstance(accuracy, os.PathLike):
+        message.name = Path(accuracy).name  # as Accuracy.measured names a file's task
     try:
         for r in rows:
             message.rows.add(model=str(r["model"]), gen_tokens=float(r["gen_tokens"]),

@@ -13,17 +13,28 @@ import numpy.typing as npt
 
 from scaleplan import _core
 from scaleplan import _format as fmt
-from scaleplan._arrays import Broadcast
+from scaleplan._arrays import Broadcast, FloatArray
 from scaleplan.catalog import Catalog, Hardware, default_catalog, resolve_hardware
 from scaleplan.cost import Dtype, FloatOrArray, Prefill, TimeModel, _text, serving
 from scaleplan.errors import InvalidArgumentError
 from scaleplan.laws import LossLaw, resolve_law
-from scaleplan.plan import _CONSTRAINTS, Plan, Unit, _opt, implied_shape
+from scaleplan.plan import (
+    _CONSTRAINTS,
+    Extrapolated,
+    Plan,
+    Unit,
+    _extrapolated,
+    _opt,
+    extrapolation_text,
+    implied_shape,
+)
 from scaleplan.testtime import (
     _WHY_TEST_TIME,
+    AGGREGATOR_MEANING,
     AttentionChoice,
     _attention_choices,
     _attention_label,
+    chosen,
 )
 
 _WHY_JOINT = {
@@ -39,11 +50,18 @@ class JointPlan(Plan):
 
     law: str
     unit: str
+    task: str
+    """What ``accuracy`` is: the law's error law, an average over downstream tasks
+    (``<law> error law (downstream average)``)."""
+    aggregator: str
+    """How k samples become one answer: ``coverage`` (pass@k with a perfect verifier, an upper
+    bound on what deploys), the only one the joint planner models."""
     params: FloatOrArray
     tokens: FloatOrArray
     samples: FloatOrArray
     gen_tokens: FloatOrArray
-    attention: str | npt.NDArray[np.str_]
+    attention: str | npt.NDArray[np.object_] | None
+    """The chosen attention; None where there is no plan."""
     accuracy: FloatOrArray
     loss: FloatOrArray
     mu_inf: FloatOrArray
@@ -58,16 +76,20 @@ class JointPlan(Plan):
     """GPUs per serving replica (tensor parallel), chosen among 1, 2, 4, 8 unless given."""
     layers: FloatOrArray
     """The shape the family's smooth rule implies at ``params`` (real numbers, a planning
-    abstraction: docs/cost-model.md, "Families"); 0 for an infeasible plan."""
+    abstraction: docs/cost-model.md, "Families"); NaN for an infeasible plan."""
     query_heads: FloatOrArray
     kv_heads: FloatOrArray
     head_dim: FloatOrArray
+    extrapolated: Extrapolated | FloatArray
+    """Where the plan lies outside the range its loss law was fitted on (empty: inside it); for
+    an array goal a table per plan (``at()`` gives records)."""
 
     def _explain_one(self) -> str:
         if not self.feasible:
             return (
                 f"No plan reaches the target within any budget: the {self.law} law caps task "
-                f"accuracy at about {float(self.accuracy):.1%} here."
+                f"accuracy ({self.task}, {self.aggregator}) at about "
+                f"{float(self.accuracy):.1%} here."
                 if self.binding == "target_accuracy"
                 else f"No plan fits: {_WHY_JOINT[str(self.binding)]}."
             )
@@ -79,9 +101,11 @@ class JointPlan(Plan):
             f"query with {int(self.samples)} samples of up to {fmt.si(float(self.gen_tokens))} "
             f"tokens ({self.attention} attention, latency {fmt.seconds(float(self.latency_s))}, "
             f"replicas of {int(self.gpus)} GPU{'s' if int(self.gpus) > 1 else ''}): "
-            f"accuracy {float(self.accuracy):.1%}. Total {total:.4g} {self.unit}, {share:.0%} on "
-            f"training. {_WHY_JOINT[str(self.binding)].capitalize()}; 1% more budget would add "
-            f"{float(self.marginal_accuracy) * 100:.3f} accuracy points."
+            f"accuracy {float(self.accuracy):.1%} (task: {self.task}; "
+            f"{AGGREGATOR_MEANING[self.aggregator]}). Total {total:.4g} {self.unit}, "
+            f"{share:.0%} on training. {_WHY_JOINT[str(self.binding)].capitalize()}; 1% more "
+            f"budget would add {float(self.marginal_accuracy) * 100:.3f} accuracy points."
+            f"{extrapolation_text(self.extrapolated, self.law)}"  # type: ignore[arg-type]
         ) + implied_shape(self.layers, self.query_heads, self.kv_heads, self.head_dim)
 
 
@@ -147,23 +171,37 @@ def _build(kwargs: dict[str, Any]) -> JointProblem:
     return JointProblem(problem, law.name, str(kwargs["unit"]), labels)
 
 
+# The joint planner's accuracy chain ends in pass@k of the beta model (rust/core/src/plan/joint.rs).
+JOINT_AGGREGATOR = "coverage"
+
+
+def joint_task(law: str) -> str:
+    """What a joint plan's accuracy is measured on: its law's error law, fitted (Gadre et al.
+    2024) on top-1 error averaged over downstream tasks."""
+    return f"{law} error law (downstream average)"
+
+
 def _solve(goal: str, values: Any, kwargs: dict[str, Any]) -> JointPlan:
     problem = _build(kwargs)
     args = Broadcast({goal: values})
     arrays = problem.native.solve(goal, args.required(goal))
     rows = dict(zip(_core.JOINT_FIELDS, arrays, strict=True))
+    extrapolated = _extrapolated(rows, args.shape, args.scalar)
     feasible = rows.pop("feasible") != 0
     binding = _CONSTRAINTS[rows.pop("binding").astype(np.intp)]
-    attention = np.asarray(problem.attention)[rows.pop("attention").astype(np.intp)]
+    attention = chosen(problem.attention, rows.pop("attention"), feasible)
     values_out: dict[str, Any] = {k: args.shaped(v) for k, v in rows.items()}
     extra: dict[str, Any]
     if args.scalar:
         extra = {"feasible": bool(feasible[0]), "binding": str(binding[0]),
-                 "attention": str(attention[0])}  # fmt: skip
+                 "attention": attention[0]}  # fmt: skip
     else:
         extra = {"feasible": feasible.reshape(args.shape), "binding": binding.reshape(args.shape),
                  "attention": attention.reshape(args.shape)}  # fmt: skip
-    return JointPlan(law=problem.law, unit=problem.unit, **values_out, **extra)
+    return JointPlan(
+        law=problem.law, unit=problem.unit, task=joint_task(problem.law),
+        aggregator=JOINT_AGGREGATOR, extrapolated=extrapolated, **values_out, **extra,
+    )  # fmt: skip
 
 
 def plan_joint(

@@ -23,6 +23,21 @@ class ErrorLaw:
 
 
 @dataclass(frozen=True)
+class FittedRange:
+    """The range of training runs a law was fitted on, each bound optional (tokens: those the
+    law sees, D' under a data limit). A plan outside it carries ``extrapolated``."""
+
+    params_min: float | None = None
+    params_max: float | None = None
+    tokens_min: float | None = None
+    tokens_max: float | None = None
+    tokens_per_param_min: float | None = None
+    tokens_per_param_max: float | None = None
+    loss_min: float | None = None
+    loss_max: float | None = None
+
+
+@dataclass(frozen=True)
 class LossLaw:
     """L(N, D) = E + A / N^alpha + B / D^beta, with an optional loss-to-error law fitted on the
     same loss scale."""
@@ -36,11 +51,15 @@ class LossLaw:
     error: ErrorLaw | None = None
     description: str = ""
     source: str = ""
+    fitted: FittedRange | None = None
+    """The range the law was fitted on; plans outside it are flagged ``extrapolated``."""
     _native: _core.NativeLaw = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.error, dict):
             object.__setattr__(self, "error", ErrorLaw(**self.error))
+        if isinstance(self.fitted, dict):
+            object.__setattr__(self, "fitted", FittedRange(**self.fitted))
         native = _core.NativeLaw.from_json(json.dumps(_fields_of(self)))
         object.__setattr__(self, "_native", native)
 
@@ -88,4 +107,4 @@ def resolve_law(value: str | LossLaw, catalog: Catalog | None = None) -> LossLaw
     return law(value, catalog)
 
 
-__all__ = ["ErrorLaw", "LossLaw", "law"]
+__all__ = ["ErrorLaw", "FittedRange", "LossLaw", "law"]

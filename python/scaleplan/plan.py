@@ -9,8 +9,9 @@ all of them are solved in one call into Rust.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -60,6 +61,78 @@ _BINDS = {
 }
 
 
+def _sci(value: float, digits: int = 3) -> str:
+    """``6383.7`` -> ``'6.38e3'``: a number of any size, short."""
+    mantissa, _, exponent = f"{value:.{digits}g}".partition("e")
+    return mantissa + (f"e{int(exponent)}" if exponent else "")
+
+
+class Extrapolation(NamedTuple):
+    """One quantity of a plan outside the range its loss law was fitted on (docs/planning.md).
+    A named tuple: a million plans build their records in a fraction of a second."""
+
+    variable: str
+    """``params``, ``tokens`` (those the law sees: D' under a data limit), ``tokens_per_param``
+    or ``loss``."""
+    value: float
+    bound: float
+    """The end of the fitted range the value is beyond."""
+    factor: float
+    """How far beyond, > 1: value / bound above the range, bound / value below it."""
+
+    def __str__(self) -> str:
+        side = "below" if self.value < self.bound else "above"
+        return (
+            f"{self.variable} {_sci(self.value)} is {_sci(self.factor, 2)}x {side} the fitted "
+            f"{_sci(self.bound)}"
+        )
+
+
+Extrapolated = tuple[Extrapolation, ...]
+"""What a plan says about its law's domain: empty when every quantity is inside the fit."""
+_NOT_EXTRAPOLATED: Extrapolated = ()
+
+
+def extrapolation_text(extrapolated: Extrapolated, law: str) -> str:
+    """One sentence naming each quantity beyond the law's fit; empty when none is."""
+    if not extrapolated:
+        return ""
+    items = "; ".join(str(e) for e in extrapolated)
+    return f" Extrapolated beyond the range the {law} law was fitted on: {items}."
+
+
+def extrapolation_records(table: Any) -> Extrapolated:
+    """One plan's extrapolation table (one row per variable of
+    ``_core.EXTRAPOLATION_VARIABLES``: value, bound, factor; NaN where in range) as records."""
+    return tuple(
+        Extrapolation(v, value, bound, factor)
+        for v, (value, bound, factor) in zip(
+            _core.EXTRAPOLATION_VARIABLES, np.asarray(table).tolist(), strict=True
+        )
+        if not math.isnan(factor)
+    )
+
+
+def _extrapolated(rows: dict[str, FloatArray], shape: tuple[int, ...], scalar: bool) -> Any:
+    """Pop the binding's extrapolation columns (``extrapolated:<variable>:<part>``) and build
+    the ``extrapolated`` field: a scalar plan's records, or for an array goal one table per plan
+    (shape ``(*shape, variables, 3)``: value, bound, factor; NaN where in range), which ``at()``
+    turns into records. A million plans then cost no Python objects."""
+    parts = {k: rows.pop(k) for k in [k for k in rows if k.startswith("extrapolated:")]}
+    variables = _core.EXTRAPOLATION_VARIABLES
+    table = np.stack(
+        [np.stack([parts[f"extrapolated:{v}:{p}"] for p in _PARTS], axis=-1) for v in variables],
+        axis=1,
+    )
+    if scalar:
+        return extrapolation_records(table[0])
+    return table.reshape(*shape, len(variables), len(_PARTS))
+
+
+_PARTS = ("value", "bound", "factor")
+"""What each variable's extrapolation columns hold, in the binding's order."""
+
+
 @dataclass(frozen=True)
 class Plan:
     """Fields shared by every plan; array-valued when the goal was an array."""
@@ -73,9 +146,12 @@ class Plan:
 
     def at(self, index: int | tuple[int, ...]) -> Any:
         """The plan for one element of an array-valued plan."""
-        values = {}
+        values: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
+            if f.name == "extrapolated" and isinstance(v, np.ndarray):
+                values[f.name] = extrapolation_records(v[index])
+                continue
             item = v[index] if isinstance(v, np.ndarray) else v
             values[f.name] = item.item() if isinstance(item, np.generic) else item
         return type(self)(**values)
@@ -104,6 +180,9 @@ class TrainingPlan(Plan):
     loss: FloatOrArray
     compute_flops: FloatOrArray
     tokens_per_param: FloatOrArray
+    extrapolated: Extrapolated | FloatArray
+    """Where the plan lies outside the range its law was fitted on (empty: inside it); for an
+    array goal a table per plan (see :func:`extrapolation_records`; ``at()`` gives records)."""
 
     def _explain_one(self) -> str:
         if not self.feasible:
@@ -119,6 +198,7 @@ class TrainingPlan(Plan):
             f"{fmt.si(float(self.tokens))} tokens ({float(self.tokens_per_param):.1f} tokens per "
             f"parameter) with {float(self.compute_flops):.3g} FLOPs; the {self.law} law predicts "
             f"loss {float(self.loss):.4f}. {_WHY[str(self.binding)].capitalize()}.{repeated}"
+            f"{extrapolation_text(self.extrapolated, self.law)}"  # type: ignore[arg-type]
         )
 
 
@@ -142,16 +222,21 @@ class LifetimePlan(Plan):
     chinchilla_tokens: FloatOrArray
     chinchilla_total_cost: FloatOrArray
     cost_saved: FloatOrArray
-    """chinchilla_total_cost - total_cost: what accounting for inference saves."""
+    """chinchilla_total_cost - total_cost: what accounting for inference saves; NaN when the
+    comparison does not apply (no training-only plan reaches the loss, or that model cannot be
+    served on the hardware)."""
     gpus: FloatOrArray
     """GPUs per serving replica (tensor parallel), chosen among 1, 2, 4, 8 unless given."""
     layers: FloatOrArray | None
     """The shape the family's smooth rule implies at ``params`` (real numbers, a planning
     abstraction: docs/cost-model.md, "Families"); None when inference is priced at 2N FLOPs per
-    token (no family), 0 for an infeasible plan."""
+    token (no family), NaN for an infeasible plan."""
     query_heads: FloatOrArray | None
     kv_heads: FloatOrArray | None
     head_dim: FloatOrArray | None
+    extrapolated: Extrapolated | FloatArray
+    """Where the plan lies outside the range its law was fitted on (empty: inside it); for an
+    array goal a table per plan (see :func:`extrapolation_records`; ``at()`` gives records)."""
 
     def _explain_one(self) -> str:
         if not self.feasible:
@@ -160,22 +245,34 @@ class LifetimePlan(Plan):
         u = unit[self.unit]
         total, saved = float(self.total_cost), float(self.cost_saved)
         share = float(self.inference_cost) / total if total > 0 else 0.0
-        ch_ratio = (
-            float(self.chinchilla_tokens) / float(self.chinchilla_params)
-            if float(self.chinchilla_params) > 0
-            else 0.0
-        )
+        ch_params = float(self.chinchilla_params)
+        if math.isnan(ch_params):
+            comparison = (
+                "No training-only (Chinchilla) plan reaches the same loss, so the comparison "
+                "with it does not apply."
+            )
+        elif math.isnan(saved):
+            comparison = (
+                f"The Chinchilla-optimal model of the same loss ({fmt.si(ch_params)} "
+                "parameters) does not fit the serving replicas as configured, so the "
+                "comparison with it does not apply."
+            )
+        else:
+            ch_ratio = float(self.chinchilla_tokens) / ch_params
+            comparison = (
+                f"The Chinchilla-optimal model of the same loss ({fmt.si(ch_params)} "
+                f"parameters, {ch_ratio:.1f} tokens per parameter) would cost "
+                f"{float(self.chinchilla_total_cost):.4g} {u}, {saved:.4g} more."
+            )
         return (
             f"Train a model of {fmt.si(float(self.params))} parameters on "
             f"{fmt.si(float(self.tokens))} tokens ({float(self.tokens_per_param):.1f} tokens per "
             f"parameter) for loss {float(self.loss):.4f} ({self.law}). Lifetime cost "
             f"{total:.4g} {u}: training {float(self.training_cost):.4g}, inference "
             f"{float(self.inference_cost):.4g} ({share:.0%}; replicas of {int(self.gpus)} "
-            f"GPU{'s' if int(self.gpus) > 1 else ''}). The Chinchilla-optimal model of "
-            f"the same loss ({fmt.si(float(self.chinchilla_params))} parameters, "
-            f"{ch_ratio:.1f} tokens per parameter) would cost "
-            f"{float(self.chinchilla_total_cost):.4g} {u}, {saved:.4g} more. "
+            f"GPU{'s' if int(self.gpus) > 1 else ''}). {comparison} "
             f"{_BINDS.get(str(self.binding), _WHY[str(self.binding)]).capitalize()}."
+            f"{extrapolation_text(self.extrapolated, self.law)}"  # type: ignore[arg-type]
         ) + implied_shape(self.layers, self.query_heads, self.kv_heads, self.head_dim)
 
 
@@ -200,6 +297,7 @@ def _goal(budget: Any, target: Any, budget_name: str) -> tuple[str, Any]:
 
 def _assemble(args: Broadcast, fields: list[str], arrays: list[FloatArray]) -> dict[str, Any]:
     rows = dict(zip(fields, arrays, strict=True))
+    extrapolated = _extrapolated(rows, args.shape, args.scalar)
     feasible = rows.pop("feasible") != 0
     binding = _CONSTRAINTS[rows.pop("binding").astype(np.intp)]
     values: dict[str, Any] = {name: args.shaped(row) for name, row in rows.items()}
@@ -208,12 +306,13 @@ def _assemble(args: Broadcast, fields: list[str], arrays: list[FloatArray]) -> d
     else:
         values["feasible"] = feasible.reshape(args.shape)
         values["binding"] = binding.reshape(args.shape)
+    values["extrapolated"] = extrapolated
     return values
 
 
 def _ratio(tokens: Any, params: Any) -> Any:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = np.where(np.asarray(params) > 0, np.asarray(tokens) / np.asarray(params), 0.0)
+    """tokens / params; NaN where there is no plan (both NaN)."""
+    r = np.asarray(tokens) / np.asarray(params)
     return float(r) if np.ndim(r) == 0 else r
 
 

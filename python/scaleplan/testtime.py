@@ -46,13 +46,28 @@ _WHY_TEST_TIME = {
 }
 
 
-class Accuracy:
-    """Per-model test-time accuracy: a catalog preset (beta model) or measured eval counts."""
+AGGREGATOR_MEANING = {
+    "coverage": "coverage: pass@k with a perfect verifier, an upper bound on what deploys",
+    "majority": "majority vote: deployable without a verifier",
+}
+"""What each aggregator's accuracy means, for explanations and table captions."""
 
-    def __init__(self, native: _core.AccuracySource, label: str, catalog: Catalog) -> None:
+
+class Accuracy:
+    """Per-model test-time accuracy: a catalog preset (beta model) or measured eval counts.
+
+    ``task`` is what the accuracy is measured on (a preset's task such as ``aime24``, or
+    ``measured:<file or label>``); ``aggregator`` how k samples become one answer: ``coverage``
+    (pass@k with a perfect verifier: an upper bound on what deploys) or ``majority``."""
+
+    def __init__(
+        self, native: _core.AccuracySource, label: str, catalog: Catalog, task: str
+    ) -> None:
         self._native = native
         self.label = label
         self._catalog = catalog
+        self.task = task
+        self.aggregator: Aggregator = native.aggregator()  # type: ignore[assignment]
 
     @classmethod
     def preset(
@@ -63,15 +78,16 @@ class Accuracy:
         without a verifier."""
         cat = catalog or default_catalog()
         native = _core.AccuracySource.preset(cat._native, name, aggregator)
-        return cls(native, f"{name} ({aggregator})", cat)
+        return cls(native, f"{name} ({aggregator})", cat, native.task() or name)
 
     @classmethod
     def measured(
         cls, source: str | os.PathLike[str] | Sequence[dict[str, Any]],
-        catalog: Catalog | None = None,
+        catalog: Catalog | None = None, name: str | None = None,
     ) -> Accuracy:  # fmt: skip
         """Per-problem results, one row per (model, gen_tokens, problem) with ``n`` samples and
-        ``c`` correct: a CSV or JSON (list of objects / JSON lines) file, or the rows."""
+        ``c`` correct: a CSV or JSON (list of objects / JSON lines) file, or the rows. ``name``
+        says what the eval is (the task is ``measured:<name>``); the file's name by default."""
         rows = _read_rows(source) if isinstance(source, str | os.PathLike) else list(source)
         try:
             columns = (
@@ -91,10 +107,11 @@ class Accuracy:
         if any(v < 0 for v in columns[3] + columns[4]):
             raise InvalidArgumentError("rows: n and c must be >= 0", field="rows")
         cat = catalog or default_catalog()
-        label = f"measured ({Path(source).name})" if isinstance(source, str | os.PathLike) else (
-            "measured"
-        )  # fmt: skip
-        return cls(_core.AccuracySource.measured(*columns), label, cat)
+        if name is None and isinstance(source, str | os.PathLike):
+            name = Path(source).name
+        label = f"measured ({name})" if name else "measured"
+        task = f"measured:{name or 'rows'}"
+        return cls(_core.AccuracySource.measured(*columns), label, cat, task)
 
     def models(self) -> list[str]:
         return self._native.models(self._catalog._native)
@@ -159,9 +176,16 @@ class TestTimePlan(Plan):
     __test__ = False  # not a pytest class
 
     unit: str
+    task: str
+    """What ``accuracy`` is measured on: a preset's task (``aime24``) or ``measured:<name>``."""
+    aggregator: str
+    """How k samples become one answer: ``coverage`` (pass@k with a perfect verifier, an upper
+    bound on what deploys) or ``majority`` (majority vote, deployable without a verifier)."""
     budget: FloatOrArray
-    model: str | npt.NDArray[np.str_]
-    attention: str | npt.NDArray[np.str_]
+    model: str | npt.NDArray[np.object_] | None
+    """The chosen model; None where no configuration fits."""
+    attention: str | npt.NDArray[np.object_] | None
+    """The chosen attention; None where no configuration fits."""
     samples: FloatOrArray
     gen_tokens: FloatOrArray
     accuracy: FloatOrArray
@@ -185,7 +209,9 @@ class TestTimePlan(Plan):
         return (
             f"Serve {self.model} with {int(self.samples)} samples of up to "
             f"{fmt.si(float(self.gen_tokens))} tokens, {self.attention} attention: accuracy "
-            f"{float(self.accuracy):.1%} for {float(self.cost):.4g} {self.unit} per query "
+            f"{float(self.accuracy):.1%} (task: {self.task}; "
+            f"{AGGREGATOR_MEANING[self.aggregator]}) for {float(self.cost):.4g} {self.unit} per "
+            "query "
             f"(latency {fmt.seconds(float(self.latency_s))}). "
             f"{_WHY_TEST_TIME[str(self.binding)].capitalize()}.{oracle}"
         )
@@ -262,7 +288,7 @@ def frontier_test_time(
     """The best test-time plan at every per-query budget in ``unit`` (one Rust call), each
     model's best accuracy per budget, and the oracle upper bound with measured data."""
     flat = as_float_array("budgets", budgets).reshape(-1).copy()
-    problem, names, labels, _ = _problem(
+    problem, names, labels, acc = _problem(
         models, family, hardware, accuracy, _text("unit", unit), catalog,
         prompt_tokens=float(prompt_tokens), k_max=int(k_max), attention=attention,
         latency_slo_s=_opt(latency_slo_s, "latency_slo_s"),
@@ -272,7 +298,7 @@ def frontier_test_time(
                         compute_dtype, gpus),
     )  # fmt: skip
     arrays, per = problem.solve(flat)
-    plan = _assemble(arrays, flat, names, labels, str(unit), scalar=False)
+    plan = _assemble(arrays, flat, names, labels, str(unit), acc)
     return TestTimeFrontier(
         budgets=flat,
         plan=plan,
@@ -306,24 +332,29 @@ def plan_test_time(
     return TestTimePlan(**shaped)
 
 
+def chosen(options: Sequence[str], index: FloatArray, feasible: npt.NDArray[np.bool_]) -> Any:
+    """The option each plan chose (an object array), None where there is no plan."""
+    out = np.asarray(options, dtype=object)[index.astype(np.intp)]
+    out[~feasible] = None
+    return out
+
+
 def _assemble(
     arrays: list[FloatArray], budgets: FloatArray, names: list[str], labels: list[str],
-    unit: str, *, scalar: bool,
+    unit: str, accuracy: Accuracy,
 ) -> TestTimePlan:  # fmt: skip
     rows = dict(zip(_core.TEST_TIME_FIELDS, arrays, strict=True))
     oracle = rows.pop("oracle")
     feasible = rows.pop("feasible") != 0
-    model = np.asarray(names)[rows.pop("candidate").astype(np.intp)]
-    attention = np.asarray(labels)[rows.pop("attention").astype(np.intp)]
-    model = np.where(feasible, model, "")
-    attention = np.where(feasible, attention, "")
     return TestTimePlan(
         feasible=feasible,
         binding=_CONSTRAINTS[rows.pop("binding").astype(np.intp)],
         unit=unit,
+        task=accuracy.task,
+        aggregator=accuracy.aggregator,
         budget=budgets,
-        model=model,
-        attention=attention,
+        model=chosen(names, rows.pop("candidate"), feasible),
+        attention=chosen(labels, rows.pop("attention"), feasible),
         oracle_accuracy=None if np.all(oracle < 0) else oracle,
         **rows,
     )

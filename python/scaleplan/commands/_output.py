@@ -8,8 +8,10 @@ Conventions (the same for every command):
 - numbers are SI base units (FLOPs, bytes, seconds, parameters, tokens), written as JSON numbers
   with every digit (they round-trip to the same float64);
 - JSON has no infinity: infinite values and values that do not apply (``kv_budget`` under dense
-  attention; ``batch`` when unset, i.e. weight reads fully amortised) are ``null``. CSV writes
-  ``inf`` for infinity and an empty cell for not-applicable, booleans as ``true``/``false``.
+  attention; ``batch`` when unset, i.e. weight reads fully amortised; NaN, every quantity of an
+  infeasible plan) are ``null``. CSV writes ``inf`` for infinity and an empty cell for
+  not-applicable (None or NaN), booleans as ``true``/``false``; a list of records (a plan's
+  ``extrapolated``) is one cell of JSON.
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ import numpy as np
 
 
 def plain(value: Any) -> Any:
-    """A Python value for one cell: numpy scalars unwrapped, dataclasses as dicts (only their
-    constructor fields), tuples as lists."""
+    """A Python value for one cell: numpy scalars unwrapped, dataclasses and named tuples as
+    dicts (only their constructor fields), tuples as lists."""
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
-        return value.tolist()
+        return value.tolist() if value.dtype != object else [plain(v) for v in value.tolist()]
+    if isinstance(value, tuple) and hasattr(value, "_asdict"):  # a record (Extrapolation)
+        return {k: plain(v) for k, v in value._asdict().items()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
     if isinstance(value, tuple | list):
@@ -55,11 +59,13 @@ def json_line(row: Mapping[str, Any]) -> str:
 
 
 def _csv_cell(value: Any) -> Any:
-    if value is None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
+        if value and all(isinstance(v, dict) for v in value):
+            return json_line({"_": value})[len('{"_": ') : -1]
         return " ".join(str(v) for v in value)
     return value
 

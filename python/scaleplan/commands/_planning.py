@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import math
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
@@ -34,7 +35,8 @@ def loss(v: float) -> str:
 
 
 def ratio(v: float) -> str:
-    return f"{v:.1f}"
+    """A ratio: one decimal, or two significant digits below 1 (0.024, not 0.0)."""
+    return f"{v:.1f}" if abs(v) >= 1 else f"{v:.2g}"
 
 
 def percent(v: float) -> str:
@@ -89,6 +91,8 @@ def emit(
             rows.append(cells)
         print(caption + ".")
         print(fmt.table(header, rows, align=_align(columns)))
+        for line in _warnings(plans):
+            print(line)
         if note:
             print(note)
         if args.explain:
@@ -114,11 +118,26 @@ def emit(
     return _common.EXIT_OK
 
 
+def _warnings(plans: Sequence[Plan]) -> list[str]:
+    """One line per plan (row) that extrapolates its law beyond the range it was fitted on."""
+    out = []
+    for row, p in enumerate(plans, start=1):
+        extrapolated = getattr(p, "extrapolated", ())
+        if extrapolated:
+            law = getattr(p, "law", "the")
+            items = "; ".join(str(e) for e in extrapolated)
+            out.append(f"warning: row {row} extrapolates the {law} law beyond its fit: {items}")
+    return out
+
+
 def _cell(render: Callable[[float], str], value: Any) -> str:
+    """A table cell; "-" where the value does not apply (None, NaN, an empty string)."""
     if value is None:
         return "-"
     if isinstance(value, str):
         return value or "-"
+    if math.isnan(float(value)):
+        return "-"
     return render(float(value))
 
 

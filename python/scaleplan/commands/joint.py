@@ -4,6 +4,7 @@ and :func:`scaleplan.frontier_joint`: one budget for training a model and servin
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import typing
 from typing import Any
@@ -12,8 +13,9 @@ from scaleplan import _format as fmt
 from scaleplan._arrays import FloatArray
 from scaleplan.commands import _common, _parse, _planning, _plot
 from scaleplan.commands._planning import Column, default, loss, optional_number, percent
-from scaleplan.joint import JointPlan, frontier_joint, plan_joint
+from scaleplan.joint import JOINT_AGGREGATOR, JointPlan, frontier_joint, joint_task, plan_joint
 from scaleplan.plan import Unit
+from scaleplan.testtime import AGGREGATOR_MEANING
 
 UNITS: tuple[str, ...] = typing.get_args(Unit)
 OPTIONS = {**_planning.SERVING_OPTIONS, "unit": "--unit"}
@@ -156,10 +158,12 @@ def goal(
 def _caption(what: str, kwargs: dict[str, Any], unit: str, queries: FloatArray) -> str:
     attention = kwargs.get("attention", default(plan_joint, "attention"))
     q = "" if len(queries) > 1 else f"{fmt.si(float(queries[0]))} queries of "
+    law = kwargs["law"] if isinstance(kwargs["law"], str) else kwargs["law"].name
     parts = [
         f"{q}{fmt.count(kwargs['prompt_tokens'])} prompt tokens",
         f"family {kwargs['family']} on {kwargs['hardware']}",
-        f"law {kwargs['law']}",
+        f"law {law}",
+        f"accuracy: task {joint_task(law)}, {AGGREGATOR_MEANING[JOINT_AGGREGATOR]}",
         f"k <= {kwargs['k_max']}",
         f"{_planning.attention_text(attention)} attention",
         _planning.batch_text(kwargs["batch"]),
@@ -184,7 +188,7 @@ def _columns(goal_name: str, unit: str, vary_queries: bool) -> list[Column]:
         ("samples", "k", fmt.count),
         ("gen_tokens", "gen tokens", lambda v: f"{v:,.0f}"),
         ("attention", "attention", str),
-        ("accuracy", "accuracy", percent),
+        ("accuracy", f"accuracy ({JOINT_AGGREGATOR})", percent),
         ("loss", "loss", loss),
         ("training_cost", "training", cost),
         ("inference_cost", "inference", cost),
@@ -228,7 +232,8 @@ def render(
         for k, q in enumerate(queries.tolist()):
             p = lines[k][g]
             plans.append(p)
-            share = p.training_cost / p.total_cost if p.total_cost > 0 else 0.0
+            # Not applicable (NaN) without a plan, as every quantity of an infeasible plan.
+            share = p.training_cost / p.total_cost if p.feasible else math.nan
             inputs.append({goal_name: float(goals[g]), "queries": q, "training_share": share})
     caption = _caption(what, kwargs, unit, queries)
     code = _planning.emit(

@@ -18,7 +18,13 @@ from scaleplan.catalog import model as catalog_model
 from scaleplan.commands import _common, _parse, _planning, _plot
 from scaleplan.commands._planning import Column, default, percent
 from scaleplan.errors import ScaleplanError
-from scaleplan.testtime import Accuracy, TestTimePlan, frontier_test_time, plan_test_time
+from scaleplan.testtime import (
+    AGGREGATOR_MEANING,
+    Accuracy,
+    TestTimePlan,
+    frontier_test_time,
+    plan_test_time,
+)
 
 Unit = Literal["flops", "eflops", "seconds", "usd"]
 UNITS: tuple[str, ...] = typing.get_args(Unit)
@@ -142,7 +148,7 @@ class Problem:
 
 def problem(args: argparse.Namespace) -> Problem:
     """Parse the options of :func:`add_problem_options` into the façade's arguments."""
-    source, label = _accuracy(args)
+    source = _accuracy(args)
     kwargs: dict[str, Any] = {
         "hardware": args.hardware,
         "prompt_tokens": _parse.number("--prompt-tokens", args.prompt_tokens),
@@ -167,7 +173,7 @@ def problem(args: argparse.Namespace) -> Problem:
     longest = kwargs["max_gen_tokens"]
     parts = [
         f"best of {who} on {args.hardware}",
-        f"accuracy {label}",
+        f"accuracy: task {source.task}, {AGGREGATOR_MEANING[source.aggregator]}",
         f"prompt {fmt.count(kwargs['prompt_tokens'])} tokens",
         f"{_planning.attention_text(attention)} attention",
         f"k <= {kwargs['k_max']}",
@@ -186,11 +192,10 @@ def problem(args: argparse.Namespace) -> Problem:
     return Problem(kwargs, source, "; ".join(parts))
 
 
-def _accuracy(args: argparse.Namespace) -> tuple[Accuracy, str]:
+def _accuracy(args: argparse.Namespace) -> Accuracy:
     if args.measured is None:
         name = args.accuracy or default(frontier_test_time, "accuracy")
-        source = Accuracy.preset(name, aggregator=args.aggregator or "coverage")
-        return source, source.label
+        return Accuracy.preset(name, aggregator=args.aggregator or "coverage")
     if args.aggregator == "majority":
         raise _parse.UsageError(
             "--aggregator", "majority vote applies to --accuracy presets; measured counts give "
@@ -204,7 +209,7 @@ def _accuracy(args: argparse.Namespace) -> tuple[Accuracy, str]:
         raise _parse.UsageError("--measured", f"cannot read {args.measured!r}: {exc}") from None
     except ScaleplanError as exc:
         raise _parse.UsageError("--measured", f"{args.measured}: {exc}") from None
-    return source, source.label
+    return source
 
 
 def _max_gen(text: str) -> float | None:
@@ -236,15 +241,16 @@ def _tokens(v: float) -> str:
     return f"{v:,.0f}"
 
 
-def columns(unit: str, *, oracle: bool) -> list[Column]:
-    """Table columns of a test-time plan in ``unit``."""
+def columns(unit: str, *, oracle: bool, aggregator: str) -> list[Column]:
+    """Table columns of a test-time plan in ``unit``; the accuracy's header names its
+    aggregator."""
     cols: list[Column] = [
         ("budget", "budget/query", _quantity(unit)),
         ("model", "model", str),
         ("attention", "attention", str),
         ("samples", "k", fmt.count),
         ("gen_tokens", "gen tokens", _tokens),
-        ("accuracy", "accuracy", percent),
+        ("accuracy", f"accuracy ({aggregator})", percent),
         ("cost", "spent", _quantity(unit)),
     ]
     if unit != "eflops":
@@ -309,7 +315,7 @@ def run_plan(args: argparse.Namespace) -> int:
         plans,
         [{"budget": b} for b in values.tolist()],
         ["budget"],
-        columns(unit, oracle=has_oracle),
+        columns(unit, oracle=has_oracle, aggregator=prob.accuracy.aggregator),
         caption,
         note=ORACLE_NOTE if has_oracle else None,
     )
@@ -390,7 +396,7 @@ def run_frontier(args: argparse.Namespace) -> int:
         flat = {f"per_model_{n}": v for n, v in best.items()}
         inputs.append({"budget": b, "per_model": best, **flat})
     extra = [f"per_model_{n}" for n in names] if style == "csv" else ["per_model"]
-    cols = columns(f.unit, oracle=False)
+    cols = columns(f.unit, oracle=False, aggregator=f.problem.accuracy.aggregator)
     cols += [(f"per_model_{n}", n[len(prefix) :], percent) for n in names]
     if f.oracle is not None:
         cols.append(("oracle_accuracy", "oracle (upper bound)", percent))

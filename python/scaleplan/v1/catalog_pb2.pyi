@@ -294,6 +294,7 @@ class Law(_message.Message):
     ERROR_LAW_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     SOURCE_FIELD_NUMBER: _builtins.int
+    FITTED_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Catalog name, e.g. "besiroglu2024"."""
     irreducible_loss: _builtins.float
@@ -314,6 +315,12 @@ class Law(_message.Message):
     def error_law(self) -> Global___ErrorLaw:
         """Loss-to-error law on the same loss scale; absent when the law has none."""
 
+    @_builtins.property
+    def fitted(self) -> Global___FittedRange:
+        """The range the law was fitted on; absent when unknown. Plans outside it carry
+        `extrapolated`.
+        """
+
     def __init__(
         self,
         *,
@@ -326,14 +333,98 @@ class Law(_message.Message):
         error_law: Global___ErrorLaw | None = ...,
         description: _builtins.str = ...,
         source: _builtins.str = ...,
+        fitted: Global___FittedRange | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["error_law", b"error_law"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["error_law", b"error_law", "fitted", b"fitted"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "error_law", b"error_law", "irreducible_loss", b"irreducible_loss", "name", b"name", "params_coefficient", b"params_coefficient", "params_exponent", b"params_exponent", "source", b"source", "tokens_coefficient", b"tokens_coefficient", "tokens_exponent", b"tokens_exponent"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "error_law", b"error_law", "fitted", b"fitted", "irreducible_loss", b"irreducible_loss", "name", b"name", "params_coefficient", b"params_coefficient", "params_exponent", b"params_exponent", "source", b"source", "tokens_coefficient", b"tokens_coefficient", "tokens_exponent", b"tokens_exponent"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Law: _TypeAlias = Law  # noqa: Y015
+
+@_typing.final
+class FittedRange(_message.Message):
+    """The range of training runs a law was fitted on; each bound absent when the source states none.
+    Tokens are those the law sees (the effective tokens under a data limit).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARAMS_MIN_FIELD_NUMBER: _builtins.int
+    PARAMS_MAX_FIELD_NUMBER: _builtins.int
+    TOKENS_MIN_FIELD_NUMBER: _builtins.int
+    TOKENS_MAX_FIELD_NUMBER: _builtins.int
+    TOKENS_PER_PARAM_MIN_FIELD_NUMBER: _builtins.int
+    TOKENS_PER_PARAM_MAX_FIELD_NUMBER: _builtins.int
+    LOSS_MIN_FIELD_NUMBER: _builtins.int
+    LOSS_MAX_FIELD_NUMBER: _builtins.int
+    params_min: _builtins.float
+    """Fewest parameters fitted."""
+    params_max: _builtins.float
+    """Most parameters fitted."""
+    tokens_min: _builtins.float
+    """Fewest training tokens fitted."""
+    tokens_max: _builtins.float
+    """Most training tokens fitted."""
+    tokens_per_param_min: _builtins.float
+    """Fewest training tokens per parameter fitted."""
+    tokens_per_param_max: _builtins.float
+    """Most training tokens per parameter fitted."""
+    loss_min: _builtins.float
+    """Lowest loss fitted."""
+    loss_max: _builtins.float
+    """Highest loss fitted."""
+    def __init__(
+        self,
+        *,
+        params_min: _builtins.float | None = ...,
+        params_max: _builtins.float | None = ...,
+        tokens_min: _builtins.float | None = ...,
+        tokens_max: _builtins.float | None = ...,
+        tokens_per_param_min: _builtins.float | None = ...,
+        tokens_per_param_max: _builtins.float | None = ...,
+        loss_min: _builtins.float | None = ...,
+        loss_max: _builtins.float | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_loss_max", b"_loss_max", "_loss_min", b"_loss_min", "_params_max", b"_params_max", "_params_min", b"_params_min", "_tokens_max", b"_tokens_max", "_tokens_min", b"_tokens_min", "_tokens_per_param_max", b"_tokens_per_param_max", "_tokens_per_param_min", b"_tokens_per_param_min", "loss_max", b"loss_max", "loss_min", b"loss_min", "params_max", b"params_max", "params_min", b"params_min", "tokens_max", b"tokens_max", "tokens_min", b"tokens_min", "tokens_per_param_max", b"tokens_per_param_max", "tokens_per_param_min", b"tokens_per_param_min"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_loss_max", b"_loss_max", "_loss_min", b"_loss_min", "_params_max", b"_params_max", "_params_min", b"_params_min", "_tokens_max", b"_tokens_max", "_tokens_min", b"_tokens_min", "_tokens_per_param_max", b"_tokens_per_param_max", "_tokens_per_param_min", b"_tokens_per_param_min", "loss_max", b"loss_max", "loss_min", b"loss_min", "params_max", b"params_max", "params_min", b"params_min", "tokens_max", b"tokens_max", "tokens_min", b"tokens_min", "tokens_per_param_max", b"tokens_per_param_max", "tokens_per_param_min", b"tokens_per_param_min"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__loss_max: _TypeAlias = _typing.Literal["loss_max"]  # noqa: Y015
+    _WhichOneofArgType__loss_max: _TypeAlias = _typing.Literal["_loss_max", b"_loss_max"]  # noqa: Y015
+    _WhichOneofReturnType__loss_min: _TypeAlias = _typing.Literal["loss_min"]  # noqa: Y015
+    _WhichOneofArgType__loss_min: _TypeAlias = _typing.Literal["_loss_min", b"_loss_min"]  # noqa: Y015
+    _WhichOneofReturnType__params_max: _TypeAlias = _typing.Literal["params_max"]  # noqa: Y015
+    _WhichOneofArgType__params_max: _TypeAlias = _typing.Literal["_params_max", b"_params_max"]  # noqa: Y015
+    _WhichOneofReturnType__params_min: _TypeAlias = _typing.Literal["params_min"]  # noqa: Y015
+    _WhichOneofArgType__params_min: _TypeAlias = _typing.Literal["_params_min", b"_params_min"]  # noqa: Y015
+    _WhichOneofReturnType__tokens_max: _TypeAlias = _typing.Literal["tokens_max"]  # noqa: Y015
+    _WhichOneofArgType__tokens_max: _TypeAlias = _typing.Literal["_tokens_max", b"_tokens_max"]  # noqa: Y015
+    _WhichOneofReturnType__tokens_min: _TypeAlias = _typing.Literal["tokens_min"]  # noqa: Y015
+    _WhichOneofArgType__tokens_min: _TypeAlias = _typing.Literal["_tokens_min", b"_tokens_min"]  # noqa: Y015
+    _WhichOneofReturnType__tokens_per_param_max: _TypeAlias = _typing.Literal["tokens_per_param_max"]  # noqa: Y015
+    _WhichOneofArgType__tokens_per_param_max: _TypeAlias = _typing.Literal["_tokens_per_param_max", b"_tokens_per_param_max"]  # noqa: Y015
+    _WhichOneofReturnType__tokens_per_param_min: _TypeAlias = _typing.Literal["tokens_per_param_min"]  # noqa: Y015
+    _WhichOneofArgType__tokens_per_param_min: _TypeAlias = _typing.Literal["_tokens_per_param_min", b"_tokens_per_param_min"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__loss_max) -> _WhichOneofReturnType__loss_max | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__loss_min) -> _WhichOneofReturnType__loss_min | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__params_max) -> _WhichOneofReturnType__params_max | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__params_min) -> _WhichOneofReturnType__params_min | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__tokens_max) -> _WhichOneofReturnType__tokens_max | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__tokens_min) -> _WhichOneofReturnType__tokens_min | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__tokens_per_param_max) -> _WhichOneofReturnType__tokens_per_param_max | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__tokens_per_param_min) -> _WhichOneofReturnType__tokens_per_param_min | None: ...
+
+Global___FittedRange: _TypeAlias = FittedRange  # noqa: Y015
 
 @_typing.final
 class AccuracyPreset(_message.Message):

@@ -4,7 +4,9 @@ isort:skip_file
 Planner options and plans (DESIGN section 5). A plan's costs and budget are in its `unit`
 (CostUnit); every other quantity names its unit in the field name or is a count (params,
 tokens, samples). Option fields left unset (an absent `optional`, an `_UNSPECIFIED` enum, an
-empty string or list) take the Python API's default.
+empty string or list) take the Python API's default. A plan's `optional` quantity is absent
+where it does not apply (an infeasible plan has none; NaN in Python, null in JSON output),
+never 0 (docs/planning.md).
 """
 
 from collections import abc as _abc
@@ -344,6 +346,11 @@ class MeasuredAccuracy(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ROWS_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """What the eval is (a file name or a label): plans name their task "measured:<name>";
+    "measured:rows" when empty.
+    """
     @_builtins.property
     def rows(self) -> _containers.RepeatedCompositeFieldContainer[Global___EvalRow]:
         """One row per (model, gen_tokens, problem)."""
@@ -352,14 +359,73 @@ class MeasuredAccuracy(_message.Message):
         self,
         *,
         rows: _abc.Iterable[Global___EvalRow] | None = ...,
+        name: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["rows", b"rows"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "rows", b"rows"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___MeasuredAccuracy: _TypeAlias = MeasuredAccuracy  # noqa: Y015
+
+@_typing.final
+class Extrapolation(_message.Message):
+    """One quantity of a plan outside the range its loss law was fitted on (Law.fitted)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VARIABLE_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    BOUND_FIELD_NUMBER: _builtins.int
+    FACTOR_FIELD_NUMBER: _builtins.int
+    variable: _builtins.str
+    """"params", "tokens" (those the law sees), "tokens_per_param" or "loss"."""
+    value: _builtins.float
+    """The plan's value."""
+    bound: _builtins.float
+    """The end of the fitted range the value is beyond."""
+    factor: _builtins.float
+    """How far beyond, > 1: value / bound above the range, bound / value below it."""
+    def __init__(
+        self,
+        *,
+        variable: _builtins.str = ...,
+        value: _builtins.float = ...,
+        bound: _builtins.float = ...,
+        factor: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bound", b"bound", "factor", b"factor", "value", b"value", "variable", b"variable"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Extrapolation: _TypeAlias = Extrapolation  # noqa: Y015
+
+@_typing.final
+class Extrapolations(_message.Message):
+    """The extrapolations of one plan (an element of a column)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEMS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___Extrapolation]:
+        """See Extrapolation; empty when the plan is inside the fitted range."""
+
+    def __init__(
+        self,
+        *,
+        items: _abc.Iterable[Global___Extrapolation] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Extrapolations: _TypeAlias = Extrapolations  # noqa: Y015
 
 @_typing.final
 class TestTimeOptions(_message.Message):
@@ -668,6 +734,7 @@ class TrainingPlan(_message.Message):
     LOSS_FIELD_NUMBER: _builtins.int
     COMPUTE_FLOPS_FIELD_NUMBER: _builtins.int
     TOKENS_PER_PARAM_FIELD_NUMBER: _builtins.int
+    EXTRAPOLATED_FIELD_NUMBER: _builtins.int
     feasible: _builtins.bool
     """Whether the goal can be met; an infeasible plan names the constraint in `binding`."""
     binding: Global___PlanConstraint.ValueType
@@ -686,24 +753,52 @@ class TrainingPlan(_message.Message):
     """Training compute 6 * N * D, FLOPs."""
     tokens_per_param: _builtins.float
     """tokens / params."""
+    @_builtins.property
+    def extrapolated(self) -> _containers.RepeatedCompositeFieldContainer[Global___Extrapolation]:
+        """Where the plan lies outside the range its law was fitted on; empty when inside it."""
+
     def __init__(
         self,
         *,
         feasible: _builtins.bool = ...,
         binding: Global___PlanConstraint.ValueType = ...,
         law: _builtins.str = ...,
-        params: _builtins.float = ...,
-        tokens: _builtins.float = ...,
-        effective_tokens: _builtins.float = ...,
-        loss: _builtins.float = ...,
-        compute_flops: _builtins.float = ...,
-        tokens_per_param: _builtins.float = ...,
+        params: _builtins.float | None = ...,
+        tokens: _builtins.float | None = ...,
+        effective_tokens: _builtins.float | None = ...,
+        loss: _builtins.float | None = ...,
+        compute_flops: _builtins.float | None = ...,
+        tokens_per_param: _builtins.float | None = ...,
+        extrapolated: _abc.Iterable[Global___Extrapolation] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_compute_flops", b"_compute_flops", "_effective_tokens", b"_effective_tokens", "_loss", b"_loss", "_params", b"_params", "_tokens", b"_tokens", "_tokens_per_param", b"_tokens_per_param", "compute_flops", b"compute_flops", "effective_tokens", b"effective_tokens", "loss", b"loss", "params", b"params", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["binding", b"binding", "compute_flops", b"compute_flops", "effective_tokens", b"effective_tokens", "feasible", b"feasible", "law", b"law", "loss", b"loss", "params", b"params", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_compute_flops", b"_compute_flops", "_effective_tokens", b"_effective_tokens", "_loss", b"_loss", "_params", b"_params", "_tokens", b"_tokens", "_tokens_per_param", b"_tokens_per_param", "binding", b"binding", "compute_flops", b"compute_flops", "effective_tokens", b"effective_tokens", "extrapolated", b"extrapolated", "feasible", b"feasible", "law", b"law", "loss", b"loss", "params", b"params", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__compute_flops: _TypeAlias = _typing.Literal["compute_flops"]  # noqa: Y015
+    _WhichOneofArgType__compute_flops: _TypeAlias = _typing.Literal["_compute_flops", b"_compute_flops"]  # noqa: Y015
+    _WhichOneofReturnType__effective_tokens: _TypeAlias = _typing.Literal["effective_tokens"]  # noqa: Y015
+    _WhichOneofArgType__effective_tokens: _TypeAlias = _typing.Literal["_effective_tokens", b"_effective_tokens"]  # noqa: Y015
+    _WhichOneofReturnType__loss: _TypeAlias = _typing.Literal["loss"]  # noqa: Y015
+    _WhichOneofArgType__loss: _TypeAlias = _typing.Literal["_loss", b"_loss"]  # noqa: Y015
+    _WhichOneofReturnType__params: _TypeAlias = _typing.Literal["params"]  # noqa: Y015
+    _WhichOneofArgType__params: _TypeAlias = _typing.Literal["_params", b"_params"]  # noqa: Y015
+    _WhichOneofReturnType__tokens: _TypeAlias = _typing.Literal["tokens"]  # noqa: Y015
+    _WhichOneofArgType__tokens: _TypeAlias = _typing.Literal["_tokens", b"_tokens"]  # noqa: Y015
+    _WhichOneofReturnType__tokens_per_param: _TypeAlias = _typing.Literal["tokens_per_param"]  # noqa: Y015
+    _WhichOneofArgType__tokens_per_param: _TypeAlias = _typing.Literal["_tokens_per_param", b"_tokens_per_param"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__compute_flops) -> _WhichOneofReturnType__compute_flops | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__effective_tokens) -> _WhichOneofReturnType__effective_tokens | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__loss) -> _WhichOneofReturnType__loss | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__params) -> _WhichOneofReturnType__params | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__tokens) -> _WhichOneofReturnType__tokens | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__tokens_per_param) -> _WhichOneofReturnType__tokens_per_param | None: ...
 
 Global___TrainingPlan: _TypeAlias = TrainingPlan  # noqa: Y015
 
@@ -736,6 +831,7 @@ class LifetimePlan(_message.Message):
     QUERY_HEADS_FIELD_NUMBER: _builtins.int
     KV_HEADS_FIELD_NUMBER: _builtins.int
     HEAD_DIM_FIELD_NUMBER: _builtins.int
+    EXTRAPOLATED_FIELD_NUMBER: _builtins.int
     feasible: _builtins.bool
     """Whether the goal can be met; an infeasible plan names the constraint in `binding`."""
     binding: Global___PlanConstraint.ValueType
@@ -771,14 +867,17 @@ class LifetimePlan(_message.Message):
     chinchilla_total_cost: _builtins.float
     """Lifetime cost of that optimum, priced the same way, in unit."""
     cost_saved: _builtins.float
-    """chinchilla_total_cost - total_cost: what accounting for inference saves, in unit."""
+    """chinchilla_total_cost - total_cost: what accounting for inference saves, in unit; absent
+    when the comparison does not apply (no training-only plan reaches the loss, or that model
+    cannot be served on the hardware).
+    """
     gpus: _builtins.float
     """GPUs per serving replica (tensor parallel): chosen among 1, 2, 4 and 8 unless the request's
     serving options give one; 1 with 2N pricing.
     """
     layers: _builtins.float
     """Layers of the shape the family's smooth rule implies at params (a real number; absent when
-    inference is priced at 2N FLOPs per token, 0 when infeasible).
+    inference is priced at 2N FLOPs per token or when infeasible).
     """
     query_heads: _builtins.float
     """Query heads of that shape."""
@@ -786,6 +885,10 @@ class LifetimePlan(_message.Message):
     """KV heads of that shape."""
     head_dim: _builtins.float
     """Head size of that shape."""
+    @_builtins.property
+    def extrapolated(self) -> _containers.RepeatedCompositeFieldContainer[Global___Extrapolation]:
+        """Where the plan lies outside the range its law was fitted on; empty when inside it."""
+
     def __init__(
         self,
         *,
@@ -793,46 +896,107 @@ class LifetimePlan(_message.Message):
         binding: Global___PlanConstraint.ValueType = ...,
         law: _builtins.str = ...,
         unit: Global___CostUnit.ValueType = ...,
-        params: _builtins.float = ...,
-        tokens: _builtins.float = ...,
-        effective_tokens: _builtins.float = ...,
-        loss: _builtins.float = ...,
-        tokens_per_param: _builtins.float = ...,
-        training_flops: _builtins.float = ...,
-        training_cost: _builtins.float = ...,
-        inference_cost_per_query: _builtins.float = ...,
-        inference_cost: _builtins.float = ...,
-        total_cost: _builtins.float = ...,
-        chinchilla_params: _builtins.float = ...,
-        chinchilla_tokens: _builtins.float = ...,
-        chinchilla_total_cost: _builtins.float = ...,
-        cost_saved: _builtins.float = ...,
-        gpus: _builtins.float = ...,
+        params: _builtins.float | None = ...,
+        tokens: _builtins.float | None = ...,
+        effective_tokens: _builtins.float | None = ...,
+        loss: _builtins.float | None = ...,
+        tokens_per_param: _builtins.float | None = ...,
+        training_flops: _builtins.float | None = ...,
+        training_cost: _builtins.float | None = ...,
+        inference_cost_per_query: _builtins.float | None = ...,
+        inference_cost: _builtins.float | None = ...,
+        total_cost: _builtins.float | None = ...,
+        chinchilla_params: _builtins.float | None = ...,
+        chinchilla_tokens: _builtins.float | None = ...,
+        chinchilla_total_cost: _builtins.float | None = ...,
+        cost_saved: _builtins.float | None = ...,
+        gpus: _builtins.float | None = ...,
         layers: _builtins.float | None = ...,
         query_heads: _builtins.float | None = ...,
         kv_heads: _builtins.float | None = ...,
         head_dim: _builtins.float | None = ...,
+        extrapolated: _abc.Iterable[Global___Extrapolation] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_head_dim", b"_head_dim", "_kv_heads", b"_kv_heads", "_layers", b"_layers", "_query_heads", b"_query_heads", "head_dim", b"head_dim", "kv_heads", b"kv_heads", "layers", b"layers", "query_heads", b"query_heads"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_chinchilla_params", b"_chinchilla_params", "_chinchilla_tokens", b"_chinchilla_tokens", "_chinchilla_total_cost", b"_chinchilla_total_cost", "_cost_saved", b"_cost_saved", "_effective_tokens", b"_effective_tokens", "_gpus", b"_gpus", "_head_dim", b"_head_dim", "_inference_cost", b"_inference_cost", "_inference_cost_per_query", b"_inference_cost_per_query", "_kv_heads", b"_kv_heads", "_layers", b"_layers", "_loss", b"_loss", "_params", b"_params", "_query_heads", b"_query_heads", "_tokens", b"_tokens", "_tokens_per_param", b"_tokens_per_param", "_total_cost", b"_total_cost", "_training_cost", b"_training_cost", "_training_flops", b"_training_flops", "chinchilla_params", b"chinchilla_params", "chinchilla_tokens", b"chinchilla_tokens", "chinchilla_total_cost", b"chinchilla_total_cost", "cost_saved", b"cost_saved", "effective_tokens", b"effective_tokens", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "inference_cost_per_query", b"inference_cost_per_query", "kv_heads", b"kv_heads", "layers", b"layers", "loss", b"loss", "params", b"params", "query_heads", b"query_heads", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param", "total_cost", b"total_cost", "training_cost", b"training_cost", "training_flops", b"training_flops"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_head_dim", b"_head_dim", "_kv_heads", b"_kv_heads", "_layers", b"_layers", "_query_heads", b"_query_heads", "binding", b"binding", "chinchilla_params", b"chinchilla_params", "chinchilla_tokens", b"chinchilla_tokens", "chinchilla_total_cost", b"chinchilla_total_cost", "cost_saved", b"cost_saved", "effective_tokens", b"effective_tokens", "feasible", b"feasible", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "inference_cost_per_query", b"inference_cost_per_query", "kv_heads", b"kv_heads", "law", b"law", "layers", b"layers", "loss", b"loss", "params", b"params", "query_heads", b"query_heads", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param", "total_cost", b"total_cost", "training_cost", b"training_cost", "training_flops", b"training_flops", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_chinchilla_params", b"_chinchilla_params", "_chinchilla_tokens", b"_chinchilla_tokens", "_chinchilla_total_cost", b"_chinchilla_total_cost", "_cost_saved", b"_cost_saved", "_effective_tokens", b"_effective_tokens", "_gpus", b"_gpus", "_head_dim", b"_head_dim", "_inference_cost", b"_inference_cost", "_inference_cost_per_query", b"_inference_cost_per_query", "_kv_heads", b"_kv_heads", "_layers", b"_layers", "_loss", b"_loss", "_params", b"_params", "_query_heads", b"_query_heads", "_tokens", b"_tokens", "_tokens_per_param", b"_tokens_per_param", "_total_cost", b"_total_cost", "_training_cost", b"_training_cost", "_training_flops", b"_training_flops", "binding", b"binding", "chinchilla_params", b"chinchilla_params", "chinchilla_tokens", b"chinchilla_tokens", "chinchilla_total_cost", b"chinchilla_total_cost", "cost_saved", b"cost_saved", "effective_tokens", b"effective_tokens", "extrapolated", b"extrapolated", "feasible", b"feasible", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "inference_cost_per_query", b"inference_cost_per_query", "kv_heads", b"kv_heads", "law", b"law", "layers", b"layers", "loss", b"loss", "params", b"params", "query_heads", b"query_heads", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param", "total_cost", b"total_cost", "training_cost", b"training_cost", "training_flops", b"training_flops", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__chinchilla_params: _TypeAlias = _typing.Literal["chinchilla_params"]  # noqa: Y015
+    _WhichOneofArgType__chinchilla_params: _TypeAlias = _typing.Literal["_chinchilla_params", b"_chinchilla_params"]  # noqa: Y015
+    _WhichOneofReturnType__chinchilla_tokens: _TypeAlias = _typing.Literal["chinchilla_tokens"]  # noqa: Y015
+    _WhichOneofArgType__chinchilla_tokens: _TypeAlias = _typing.Literal["_chinchilla_tokens", b"_chinchilla_tokens"]  # noqa: Y015
+    _WhichOneofReturnType__chinchilla_total_cost: _TypeAlias = _typing.Literal["chinchilla_total_cost"]  # noqa: Y015
+    _WhichOneofArgType__chinchilla_total_cost: _TypeAlias = _typing.Literal["_chinchilla_total_cost", b"_chinchilla_total_cost"]  # noqa: Y015
+    _WhichOneofReturnType__cost_saved: _TypeAlias = _typing.Literal["cost_saved"]  # noqa: Y015
+    _WhichOneofArgType__cost_saved: _TypeAlias = _typing.Literal["_cost_saved", b"_cost_saved"]  # noqa: Y015
+    _WhichOneofReturnType__effective_tokens: _TypeAlias = _typing.Literal["effective_tokens"]  # noqa: Y015
+    _WhichOneofArgType__effective_tokens: _TypeAlias = _typing.Literal["_effective_tokens", b"_effective_tokens"]  # noqa: Y015
+    _WhichOneofReturnType__gpus: _TypeAlias = _typing.Literal["gpus"]  # noqa: Y015
+    _WhichOneofArgType__gpus: _TypeAlias = _typing.Literal["_gpus", b"_gpus"]  # noqa: Y015
     _WhichOneofReturnType__head_dim: _TypeAlias = _typing.Literal["head_dim"]  # noqa: Y015
     _WhichOneofArgType__head_dim: _TypeAlias = _typing.Literal["_head_dim", b"_head_dim"]  # noqa: Y015
+    _WhichOneofReturnType__inference_cost: _TypeAlias = _typing.Literal["inference_cost"]  # noqa: Y015
+    _WhichOneofArgType__inference_cost: _TypeAlias = _typing.Literal["_inference_cost", b"_inference_cost"]  # noqa: Y015
+    _WhichOneofReturnType__inference_cost_per_query: _TypeAlias = _typing.Literal["inference_cost_per_query"]  # noqa: Y015
+    _WhichOneofArgType__inference_cost_per_query: _TypeAlias = _typing.Literal["_inference_cost_per_query", b"_inference_cost_per_query"]  # noqa: Y015
     _WhichOneofReturnType__kv_heads: _TypeAlias = _typing.Literal["kv_heads"]  # noqa: Y015
     _WhichOneofArgType__kv_heads: _TypeAlias = _typing.Literal["_kv_heads", b"_kv_heads"]  # noqa: Y015
     _WhichOneofReturnType__layers: _TypeAlias = _typing.Literal["layers"]  # noqa: Y015
     _WhichOneofArgType__layers: _TypeAlias = _typing.Literal["_layers", b"_layers"]  # noqa: Y015
+    _WhichOneofReturnType__loss: _TypeAlias = _typing.Literal["loss"]  # noqa: Y015
+    _WhichOneofArgType__loss: _TypeAlias = _typing.Literal["_loss", b"_loss"]  # noqa: Y015
+    _WhichOneofReturnType__params: _TypeAlias = _typing.Literal["params"]  # noqa: Y015
+    _WhichOneofArgType__params: _TypeAlias = _typing.Literal["_params", b"_params"]  # noqa: Y015
     _WhichOneofReturnType__query_heads: _TypeAlias = _typing.Literal["query_heads"]  # noqa: Y015
     _WhichOneofArgType__query_heads: _TypeAlias = _typing.Literal["_query_heads", b"_query_heads"]  # noqa: Y015
+    _WhichOneofReturnType__tokens: _TypeAlias = _typing.Literal["tokens"]  # noqa: Y015
+    _WhichOneofArgType__tokens: _TypeAlias = _typing.Literal["_tokens", b"_tokens"]  # noqa: Y015
+    _WhichOneofReturnType__tokens_per_param: _TypeAlias = _typing.Literal["tokens_per_param"]  # noqa: Y015
+    _WhichOneofArgType__tokens_per_param: _TypeAlias = _typing.Literal["_tokens_per_param", b"_tokens_per_param"]  # noqa: Y015
+    _WhichOneofReturnType__total_cost: _TypeAlias = _typing.Literal["total_cost"]  # noqa: Y015
+    _WhichOneofArgType__total_cost: _TypeAlias = _typing.Literal["_total_cost", b"_total_cost"]  # noqa: Y015
+    _WhichOneofReturnType__training_cost: _TypeAlias = _typing.Literal["training_cost"]  # noqa: Y015
+    _WhichOneofArgType__training_cost: _TypeAlias = _typing.Literal["_training_cost", b"_training_cost"]  # noqa: Y015
+    _WhichOneofReturnType__training_flops: _TypeAlias = _typing.Literal["training_flops"]  # noqa: Y015
+    _WhichOneofArgType__training_flops: _TypeAlias = _typing.Literal["_training_flops", b"_training_flops"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__chinchilla_params) -> _WhichOneofReturnType__chinchilla_params | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__chinchilla_tokens) -> _WhichOneofReturnType__chinchilla_tokens | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__chinchilla_total_cost) -> _WhichOneofReturnType__chinchilla_total_cost | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__cost_saved) -> _WhichOneofReturnType__cost_saved | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__effective_tokens) -> _WhichOneofReturnType__effective_tokens | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__gpus) -> _WhichOneofReturnType__gpus | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__head_dim) -> _WhichOneofReturnType__head_dim | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__inference_cost) -> _WhichOneofReturnType__inference_cost | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__inference_cost_per_query) -> _WhichOneofReturnType__inference_cost_per_query | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__kv_heads) -> _WhichOneofReturnType__kv_heads | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__layers) -> _WhichOneofReturnType__layers | None: ...
     @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__loss) -> _WhichOneofReturnType__loss | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__params) -> _WhichOneofReturnType__params | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__query_heads) -> _WhichOneofReturnType__query_heads | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__tokens) -> _WhichOneofReturnType__tokens | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__tokens_per_param) -> _WhichOneofReturnType__tokens_per_param | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__total_cost) -> _WhichOneofReturnType__total_cost | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__training_cost) -> _WhichOneofReturnType__training_cost | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__training_flops) -> _WhichOneofReturnType__training_flops | None: ...
 
 Global___LifetimePlan: _TypeAlias = LifetimePlan  # noqa: Y015
 
@@ -856,6 +1020,8 @@ class TestTimePlan(_message.Message):
     REPLICA_SECONDS_FIELD_NUMBER: _builtins.int
     LATENCY_S_FIELD_NUMBER: _builtins.int
     ORACLE_UPPER_BOUND_ACCURACY_FIELD_NUMBER: _builtins.int
+    TASK_FIELD_NUMBER: _builtins.int
+    AGGREGATOR_FIELD_NUMBER: _builtins.int
     feasible: _builtins.bool
     """Whether any configuration fits the budget; an infeasible plan names the constraint."""
     binding: Global___PlanConstraint.ValueType
@@ -865,9 +1031,9 @@ class TestTimePlan(_message.Message):
     budget: _builtins.float
     """Per-query budget, in unit."""
     model: _builtins.str
-    """Chosen catalog model; empty when infeasible."""
+    """Chosen catalog model; absent when infeasible."""
     attention: _builtins.str
-    """Chosen attention: "dense", "topk(S)" or "block_topk(S,B)"; empty when infeasible."""
+    """Chosen attention: "dense", "topk(S)" or "block_topk(S,B)"; absent when infeasible."""
     samples: _builtins.float
     """Samples per query k."""
     gen_tokens: _builtins.float
@@ -886,6 +1052,14 @@ class TestTimePlan(_message.Message):
     """With measured accuracy: the per-problem oracle, an UPPER BOUND on accuracy (every problem
     takes its own best configuration; not a deployable policy). Absent for a preset.
     """
+    task: _builtins.str
+    """What `accuracy` is measured on: an accuracy preset's task (e.g. "aime24") or
+    "measured:<name>".
+    """
+    aggregator: Global___AccuracyAggregator.ValueType
+    """How k samples become one answer: COVERAGE (pass@k with a perfect verifier, an upper bound
+    on what deploys) or MAJORITY (majority vote, deployable without a verifier).
+    """
     def __init__(
         self,
         *,
@@ -893,24 +1067,63 @@ class TestTimePlan(_message.Message):
         binding: Global___PlanConstraint.ValueType = ...,
         unit: Global___CostUnit.ValueType = ...,
         budget: _builtins.float = ...,
-        model: _builtins.str = ...,
-        attention: _builtins.str = ...,
-        samples: _builtins.float = ...,
-        gen_tokens: _builtins.float = ...,
-        accuracy: _builtins.float = ...,
-        cost: _builtins.float = ...,
-        eflops: _builtins.float = ...,
-        replica_seconds: _builtins.float = ...,
-        latency_s: _builtins.float = ...,
+        model: _builtins.str | None = ...,
+        attention: _builtins.str | None = ...,
+        samples: _builtins.float | None = ...,
+        gen_tokens: _builtins.float | None = ...,
+        accuracy: _builtins.float | None = ...,
+        cost: _builtins.float | None = ...,
+        eflops: _builtins.float | None = ...,
+        replica_seconds: _builtins.float | None = ...,
+        latency_s: _builtins.float | None = ...,
         oracle_upper_bound_accuracy: _builtins.float | None = ...,
+        task: _builtins.str = ...,
+        aggregator: Global___AccuracyAggregator.ValueType = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_oracle_upper_bound_accuracy", b"_oracle_upper_bound_accuracy", "oracle_upper_bound_accuracy", b"oracle_upper_bound_accuracy"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_attention", b"_attention", "_cost", b"_cost", "_eflops", b"_eflops", "_gen_tokens", b"_gen_tokens", "_latency_s", b"_latency_s", "_model", b"_model", "_oracle_upper_bound_accuracy", b"_oracle_upper_bound_accuracy", "_replica_seconds", b"_replica_seconds", "_samples", b"_samples", "accuracy", b"accuracy", "attention", b"attention", "cost", b"cost", "eflops", b"eflops", "gen_tokens", b"gen_tokens", "latency_s", b"latency_s", "model", b"model", "oracle_upper_bound_accuracy", b"oracle_upper_bound_accuracy", "replica_seconds", b"replica_seconds", "samples", b"samples"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_oracle_upper_bound_accuracy", b"_oracle_upper_bound_accuracy", "accuracy", b"accuracy", "attention", b"attention", "binding", b"binding", "budget", b"budget", "cost", b"cost", "eflops", b"eflops", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "latency_s", b"latency_s", "model", b"model", "oracle_upper_bound_accuracy", b"oracle_upper_bound_accuracy", "replica_seconds", b"replica_seconds", "samples", b"samples", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_attention", b"_attention", "_cost", b"_cost", "_eflops", b"_eflops", "_gen_tokens", b"_gen_tokens", "_latency_s", b"_latency_s", "_model", b"_model", "_oracle_upper_bound_accuracy", b"_oracle_upper_bound_accuracy", "_replica_seconds", b"_replica_seconds", "_samples", b"_samples", "accuracy", b"accuracy", "aggregator", b"aggregator", "attention", b"attention", "binding", b"binding", "budget", b"budget", "cost", b"cost", "eflops", b"eflops", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "latency_s", b"latency_s", "model", b"model", "oracle_upper_bound_accuracy", b"oracle_upper_bound_accuracy", "replica_seconds", b"replica_seconds", "samples", b"samples", "task", b"task", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__accuracy: _TypeAlias = _typing.Literal["accuracy"]  # noqa: Y015
+    _WhichOneofArgType__accuracy: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy"]  # noqa: Y015
+    _WhichOneofReturnType__attention: _TypeAlias = _typing.Literal["attention"]  # noqa: Y015
+    _WhichOneofArgType__attention: _TypeAlias = _typing.Literal["_attention", b"_attention"]  # noqa: Y015
+    _WhichOneofReturnType__cost: _TypeAlias = _typing.Literal["cost"]  # noqa: Y015
+    _WhichOneofArgType__cost: _TypeAlias = _typing.Literal["_cost", b"_cost"]  # noqa: Y015
+    _WhichOneofReturnType__eflops: _TypeAlias = _typing.Literal["eflops"]  # noqa: Y015
+    _WhichOneofArgType__eflops: _TypeAlias = _typing.Literal["_eflops", b"_eflops"]  # noqa: Y015
+    _WhichOneofReturnType__gen_tokens: _TypeAlias = _typing.Literal["gen_tokens"]  # noqa: Y015
+    _WhichOneofArgType__gen_tokens: _TypeAlias = _typing.Literal["_gen_tokens", b"_gen_tokens"]  # noqa: Y015
+    _WhichOneofReturnType__latency_s: _TypeAlias = _typing.Literal["latency_s"]  # noqa: Y015
+    _WhichOneofArgType__latency_s: _TypeAlias = _typing.Literal["_latency_s", b"_latency_s"]  # noqa: Y015
+    _WhichOneofReturnType__model: _TypeAlias = _typing.Literal["model"]  # noqa: Y015
+    _WhichOneofArgType__model: _TypeAlias = _typing.Literal["_model", b"_model"]  # noqa: Y015
     _WhichOneofReturnType__oracle_upper_bound_accuracy: _TypeAlias = _typing.Literal["oracle_upper_bound_accuracy"]  # noqa: Y015
     _WhichOneofArgType__oracle_upper_bound_accuracy: _TypeAlias = _typing.Literal["_oracle_upper_bound_accuracy", b"_oracle_upper_bound_accuracy"]  # noqa: Y015
+    _WhichOneofReturnType__replica_seconds: _TypeAlias = _typing.Literal["replica_seconds"]  # noqa: Y015
+    _WhichOneofArgType__replica_seconds: _TypeAlias = _typing.Literal["_replica_seconds", b"_replica_seconds"]  # noqa: Y015
+    _WhichOneofReturnType__samples: _TypeAlias = _typing.Literal["samples"]  # noqa: Y015
+    _WhichOneofArgType__samples: _TypeAlias = _typing.Literal["_samples", b"_samples"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__accuracy) -> _WhichOneofReturnType__accuracy | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__attention) -> _WhichOneofReturnType__attention | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__cost) -> _WhichOneofReturnType__cost | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__eflops) -> _WhichOneofReturnType__eflops | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__gen_tokens) -> _WhichOneofReturnType__gen_tokens | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__latency_s) -> _WhichOneofReturnType__latency_s | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__model) -> _WhichOneofReturnType__model | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__oracle_upper_bound_accuracy) -> _WhichOneofReturnType__oracle_upper_bound_accuracy | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__replica_seconds) -> _WhichOneofReturnType__replica_seconds | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__samples) -> _WhichOneofReturnType__samples | None: ...
 
 Global___TestTimePlan: _TypeAlias = TestTimePlan  # noqa: Y015
 
@@ -936,8 +1149,18 @@ class TestTimePlanColumns(_message.Message):
     REPLICA_SECONDS_FIELD_NUMBER: _builtins.int
     LATENCY_S_FIELD_NUMBER: _builtins.int
     ORACLE_UPPER_BOUND_ACCURACY_FIELD_NUMBER: _builtins.int
+    TASK_FIELD_NUMBER: _builtins.int
+    AGGREGATOR_FIELD_NUMBER: _builtins.int
     unit: Global___CostUnit.ValueType
     """Unit of budget and cost (one for all budgets)."""
+    task: _builtins.str
+    """What `accuracy` is (one for all budgets) measured on: an accuracy preset's task (e.g. "aime24") or
+    "measured:<name>".
+    """
+    aggregator: Global___AccuracyAggregator.ValueType
+    """How k samples become one answer: COVERAGE (pass@k with a perfect verifier, an upper bound
+    on what deploys) or MAJORITY (majority vote, deployable without a verifier).
+    """
     @_builtins.property
     def feasible(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bool]:
         """See TestTimePlan.feasible."""
@@ -1009,10 +1232,12 @@ class TestTimePlanColumns(_message.Message):
         replica_seconds: _abc.Iterable[_builtins.float] | None = ...,
         latency_s: _abc.Iterable[_builtins.float] | None = ...,
         oracle_upper_bound_accuracy: _abc.Iterable[_builtins.float] | None = ...,
+        task: _builtins.str = ...,
+        aggregator: Global___AccuracyAggregator.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy", b"accuracy", "attention", b"attention", "binding", b"binding", "budget", b"budget", "cost", b"cost", "eflops", b"eflops", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "latency_s", b"latency_s", "model", b"model", "oracle_upper_bound_accuracy", b"oracle_upper_bound_accuracy", "replica_seconds", b"replica_seconds", "samples", b"samples", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy", b"accuracy", "aggregator", b"aggregator", "attention", b"attention", "binding", b"binding", "budget", b"budget", "cost", b"cost", "eflops", b"eflops", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "latency_s", b"latency_s", "model", b"model", "oracle_upper_bound_accuracy", b"oracle_upper_bound_accuracy", "replica_seconds", b"replica_seconds", "samples", b"samples", "task", b"task", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1074,6 +1299,9 @@ class JointPlan(_message.Message):
     QUERY_HEADS_FIELD_NUMBER: _builtins.int
     KV_HEADS_FIELD_NUMBER: _builtins.int
     HEAD_DIM_FIELD_NUMBER: _builtins.int
+    TASK_FIELD_NUMBER: _builtins.int
+    AGGREGATOR_FIELD_NUMBER: _builtins.int
+    EXTRAPOLATED_FIELD_NUMBER: _builtins.int
     feasible: _builtins.bool
     """Whether the goal can be met; an infeasible plan names the constraint in `binding`."""
     binding: Global___PlanConstraint.ValueType
@@ -1113,7 +1341,7 @@ class JointPlan(_message.Message):
     serving options give one.
     """
     layers: _builtins.float
-    """Layers of the shape the family's smooth rule implies at params (a real number; 0 when
+    """Layers of the shape the family's smooth rule implies at params (a real number; absent when
     infeasible).
     """
     query_heads: _builtins.float
@@ -1122,6 +1350,18 @@ class JointPlan(_message.Message):
     """KV heads of that shape."""
     head_dim: _builtins.float
     """Head size of that shape."""
+    task: _builtins.str
+    """What `accuracy` is: "<law> error law (downstream average)", the law's error law fitted on
+    top-1 error averaged over downstream tasks (Gadre et al. 2024).
+    """
+    aggregator: Global___AccuracyAggregator.ValueType
+    """How k samples become one answer: always COVERAGE (pass@k with a perfect verifier, an upper
+    bound on what deploys).
+    """
+    @_builtins.property
+    def extrapolated(self) -> _containers.RepeatedCompositeFieldContainer[Global___Extrapolation]:
+        """Where the plan lies outside the range its loss law was fitted on; empty when inside it."""
+
     def __init__(
         self,
         *,
@@ -1129,30 +1369,104 @@ class JointPlan(_message.Message):
         binding: Global___PlanConstraint.ValueType = ...,
         law: _builtins.str = ...,
         unit: Global___CostUnit.ValueType = ...,
-        params: _builtins.float = ...,
-        tokens: _builtins.float = ...,
-        samples: _builtins.float = ...,
-        gen_tokens: _builtins.float = ...,
-        attention: _builtins.str = ...,
-        accuracy: _builtins.float = ...,
-        loss: _builtins.float = ...,
-        mu_inf: _builtins.float = ...,
-        training_cost: _builtins.float = ...,
-        inference_cost: _builtins.float = ...,
-        total_cost: _builtins.float = ...,
-        latency_s: _builtins.float = ...,
-        marginal_accuracy: _builtins.float = ...,
-        gpus: _builtins.float = ...,
-        layers: _builtins.float = ...,
-        query_heads: _builtins.float = ...,
-        kv_heads: _builtins.float = ...,
-        head_dim: _builtins.float = ...,
+        params: _builtins.float | None = ...,
+        tokens: _builtins.float | None = ...,
+        samples: _builtins.float | None = ...,
+        gen_tokens: _builtins.float | None = ...,
+        attention: _builtins.str | None = ...,
+        accuracy: _builtins.float | None = ...,
+        loss: _builtins.float | None = ...,
+        mu_inf: _builtins.float | None = ...,
+        training_cost: _builtins.float | None = ...,
+        inference_cost: _builtins.float | None = ...,
+        total_cost: _builtins.float | None = ...,
+        latency_s: _builtins.float | None = ...,
+        marginal_accuracy: _builtins.float | None = ...,
+        gpus: _builtins.float | None = ...,
+        layers: _builtins.float | None = ...,
+        query_heads: _builtins.float | None = ...,
+        kv_heads: _builtins.float | None = ...,
+        head_dim: _builtins.float | None = ...,
+        task: _builtins.str = ...,
+        aggregator: Global___AccuracyAggregator.ValueType = ...,
+        extrapolated: _abc.Iterable[Global___Extrapolation] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_attention", b"_attention", "_gen_tokens", b"_gen_tokens", "_gpus", b"_gpus", "_head_dim", b"_head_dim", "_inference_cost", b"_inference_cost", "_kv_heads", b"_kv_heads", "_latency_s", b"_latency_s", "_layers", b"_layers", "_loss", b"_loss", "_marginal_accuracy", b"_marginal_accuracy", "_mu_inf", b"_mu_inf", "_params", b"_params", "_query_heads", b"_query_heads", "_samples", b"_samples", "_tokens", b"_tokens", "_total_cost", b"_total_cost", "_training_cost", b"_training_cost", "accuracy", b"accuracy", "attention", b"attention", "gen_tokens", b"gen_tokens", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "kv_heads", b"kv_heads", "latency_s", b"latency_s", "layers", b"layers", "loss", b"loss", "marginal_accuracy", b"marginal_accuracy", "mu_inf", b"mu_inf", "params", b"params", "query_heads", b"query_heads", "samples", b"samples", "tokens", b"tokens", "total_cost", b"total_cost", "training_cost", b"training_cost"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy", b"accuracy", "attention", b"attention", "binding", b"binding", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "kv_heads", b"kv_heads", "latency_s", b"latency_s", "law", b"law", "layers", b"layers", "loss", b"loss", "marginal_accuracy", b"marginal_accuracy", "mu_inf", b"mu_inf", "params", b"params", "query_heads", b"query_heads", "samples", b"samples", "tokens", b"tokens", "total_cost", b"total_cost", "training_cost", b"training_cost", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_attention", b"_attention", "_gen_tokens", b"_gen_tokens", "_gpus", b"_gpus", "_head_dim", b"_head_dim", "_inference_cost", b"_inference_cost", "_kv_heads", b"_kv_heads", "_latency_s", b"_latency_s", "_layers", b"_layers", "_loss", b"_loss", "_marginal_accuracy", b"_marginal_accuracy", "_mu_inf", b"_mu_inf", "_params", b"_params", "_query_heads", b"_query_heads", "_samples", b"_samples", "_tokens", b"_tokens", "_total_cost", b"_total_cost", "_training_cost", b"_training_cost", "accuracy", b"accuracy", "aggregator", b"aggregator", "attention", b"attention", "binding", b"binding", "extrapolated", b"extrapolated", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "kv_heads", b"kv_heads", "latency_s", b"latency_s", "law", b"law", "layers", b"layers", "loss", b"loss", "marginal_accuracy", b"marginal_accuracy", "mu_inf", b"mu_inf", "params", b"params", "query_heads", b"query_heads", "samples", b"samples", "task", b"task", "tokens", b"tokens", "total_cost", b"total_cost", "training_cost", b"training_cost", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__accuracy: _TypeAlias = _typing.Literal["accuracy"]  # noqa: Y015
+    _WhichOneofArgType__accuracy: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy"]  # noqa: Y015
+    _WhichOneofReturnType__attention: _TypeAlias = _typing.Literal["attention"]  # noqa: Y015
+    _WhichOneofArgType__attention: _TypeAlias = _typing.Literal["_attention", b"_attention"]  # noqa: Y015
+    _WhichOneofReturnType__gen_tokens: _TypeAlias = _typing.Literal["gen_tokens"]  # noqa: Y015
+    _WhichOneofArgType__gen_tokens: _TypeAlias = _typing.Literal["_gen_tokens", b"_gen_tokens"]  # noqa: Y015
+    _WhichOneofReturnType__gpus: _TypeAlias = _typing.Literal["gpus"]  # noqa: Y015
+    _WhichOneofArgType__gpus: _TypeAlias = _typing.Literal["_gpus", b"_gpus"]  # noqa: Y015
+    _WhichOneofReturnType__head_dim: _TypeAlias = _typing.Literal["head_dim"]  # noqa: Y015
+    _WhichOneofArgType__head_dim: _TypeAlias = _typing.Literal["_head_dim", b"_head_dim"]  # noqa: Y015
+    _WhichOneofReturnType__inference_cost: _TypeAlias = _typing.Literal["inference_cost"]  # noqa: Y015
+    _WhichOneofArgType__inference_cost: _TypeAlias = _typing.Literal["_inference_cost", b"_inference_cost"]  # noqa: Y015
+    _WhichOneofReturnType__kv_heads: _TypeAlias = _typing.Literal["kv_heads"]  # noqa: Y015
+    _WhichOneofArgType__kv_heads: _TypeAlias = _typing.Literal["_kv_heads", b"_kv_heads"]  # noqa: Y015
+    _WhichOneofReturnType__latency_s: _TypeAlias = _typing.Literal["latency_s"]  # noqa: Y015
+    _WhichOneofArgType__latency_s: _TypeAlias = _typing.Literal["_latency_s", b"_latency_s"]  # noqa: Y015
+    _WhichOneofReturnType__layers: _TypeAlias = _typing.Literal["layers"]  # noqa: Y015
+    _WhichOneofArgType__layers: _TypeAlias = _typing.Literal["_layers", b"_layers"]  # noqa: Y015
+    _WhichOneofReturnType__loss: _TypeAlias = _typing.Literal["loss"]  # noqa: Y015
+    _WhichOneofArgType__loss: _TypeAlias = _typing.Literal["_loss", b"_loss"]  # noqa: Y015
+    _WhichOneofReturnType__marginal_accuracy: _TypeAlias = _typing.Literal["marginal_accuracy"]  # noqa: Y015
+    _WhichOneofArgType__marginal_accuracy: _TypeAlias = _typing.Literal["_marginal_accuracy", b"_marginal_accuracy"]  # noqa: Y015
+    _WhichOneofReturnType__mu_inf: _TypeAlias = _typing.Literal["mu_inf"]  # noqa: Y015
+    _WhichOneofArgType__mu_inf: _TypeAlias = _typing.Literal["_mu_inf", b"_mu_inf"]  # noqa: Y015
+    _WhichOneofReturnType__params: _TypeAlias = _typing.Literal["params"]  # noqa: Y015
+    _WhichOneofArgType__params: _TypeAlias = _typing.Literal["_params", b"_params"]  # noqa: Y015
+    _WhichOneofReturnType__query_heads: _TypeAlias = _typing.Literal["query_heads"]  # noqa: Y015
+    _WhichOneofArgType__query_heads: _TypeAlias = _typing.Literal["_query_heads", b"_query_heads"]  # noqa: Y015
+    _WhichOneofReturnType__samples: _TypeAlias = _typing.Literal["samples"]  # noqa: Y015
+    _WhichOneofArgType__samples: _TypeAlias = _typing.Literal["_samples", b"_samples"]  # noqa: Y015
+    _WhichOneofReturnType__tokens: _TypeAlias = _typing.Literal["tokens"]  # noqa: Y015
+    _WhichOneofArgType__tokens: _TypeAlias = _typing.Literal["_tokens", b"_tokens"]  # noqa: Y015
+    _WhichOneofReturnType__total_cost: _TypeAlias = _typing.Literal["total_cost"]  # noqa: Y015
+    _WhichOneofArgType__total_cost: _TypeAlias = _typing.Literal["_total_cost", b"_total_cost"]  # noqa: Y015
+    _WhichOneofReturnType__training_cost: _TypeAlias = _typing.Literal["training_cost"]  # noqa: Y015
+    _WhichOneofArgType__training_cost: _TypeAlias = _typing.Literal["_training_cost", b"_training_cost"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__accuracy) -> _WhichOneofReturnType__accuracy | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__attention) -> _WhichOneofReturnType__attention | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__gen_tokens) -> _WhichOneofReturnType__gen_tokens | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__gpus) -> _WhichOneofReturnType__gpus | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__head_dim) -> _WhichOneofReturnType__head_dim | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__inference_cost) -> _WhichOneofReturnType__inference_cost | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__kv_heads) -> _WhichOneofReturnType__kv_heads | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__latency_s) -> _WhichOneofReturnType__latency_s | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__layers) -> _WhichOneofReturnType__layers | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__loss) -> _WhichOneofReturnType__loss | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__marginal_accuracy) -> _WhichOneofReturnType__marginal_accuracy | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__mu_inf) -> _WhichOneofReturnType__mu_inf | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__params) -> _WhichOneofReturnType__params | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__query_heads) -> _WhichOneofReturnType__query_heads | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__samples) -> _WhichOneofReturnType__samples | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__tokens) -> _WhichOneofReturnType__tokens | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__total_cost) -> _WhichOneofReturnType__total_cost | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__training_cost) -> _WhichOneofReturnType__training_cost | None: ...
 
 Global___JointPlan: _TypeAlias = JointPlan  # noqa: Y015
 
@@ -1186,10 +1500,17 @@ class JointPlanColumns(_message.Message):
     QUERY_HEADS_FIELD_NUMBER: _builtins.int
     KV_HEADS_FIELD_NUMBER: _builtins.int
     HEAD_DIM_FIELD_NUMBER: _builtins.int
+    TASK_FIELD_NUMBER: _builtins.int
+    AGGREGATOR_FIELD_NUMBER: _builtins.int
+    EXTRAPOLATED_FIELD_NUMBER: _builtins.int
     law: _builtins.str
     """Name of the loss law (one for all budgets)."""
     unit: Global___CostUnit.ValueType
     """Unit of budgets and costs (one for all budgets)."""
+    task: _builtins.str
+    """What `accuracy` is (one for all budgets): see JointPlan.task."""
+    aggregator: Global___AccuracyAggregator.ValueType
+    """How k samples become one answer (one for all budgets): see JointPlan.aggregator."""
     @_builtins.property
     def feasible(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bool]:
         """See JointPlan.feasible."""
@@ -1270,6 +1591,10 @@ class JointPlanColumns(_message.Message):
     def head_dim(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
         """See JointPlan.head_dim."""
 
+    @_builtins.property
+    def extrapolated(self) -> _containers.RepeatedCompositeFieldContainer[Global___Extrapolations]:
+        """See JointPlan.extrapolated."""
+
     def __init__(
         self,
         *,
@@ -1295,10 +1620,13 @@ class JointPlanColumns(_message.Message):
         query_heads: _abc.Iterable[_builtins.float] | None = ...,
         kv_heads: _abc.Iterable[_builtins.float] | None = ...,
         head_dim: _abc.Iterable[_builtins.float] | None = ...,
+        task: _builtins.str = ...,
+        aggregator: Global___AccuracyAggregator.ValueType = ...,
+        extrapolated: _abc.Iterable[Global___Extrapolations] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy", b"accuracy", "attention", b"attention", "binding", b"binding", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "kv_heads", b"kv_heads", "latency_s", b"latency_s", "law", b"law", "layers", b"layers", "loss", b"loss", "marginal_accuracy", b"marginal_accuracy", "mu_inf", b"mu_inf", "params", b"params", "query_heads", b"query_heads", "samples", b"samples", "tokens", b"tokens", "total_cost", b"total_cost", "training_cost", b"training_cost", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy", b"accuracy", "aggregator", b"aggregator", "attention", b"attention", "binding", b"binding", "extrapolated", b"extrapolated", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "kv_heads", b"kv_heads", "latency_s", b"latency_s", "law", b"law", "layers", b"layers", "loss", b"loss", "marginal_accuracy", b"marginal_accuracy", "mu_inf", b"mu_inf", "params", b"params", "query_heads", b"query_heads", "samples", b"samples", "task", b"task", "tokens", b"tokens", "total_cost", b"total_cost", "training_cost", b"training_cost", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

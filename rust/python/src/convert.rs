@@ -4,6 +4,7 @@
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;
 use scaleplan_core::cost::{Batch, FamilyShapes, InferenceOptions, PrefillMode, TimeModel};
+use scaleplan_core::laws::{Extrapolated, Variable};
 use scaleplan_core::{Dtype, PlanError};
 
 use crate::errors::IntoPyResult;
@@ -107,7 +108,13 @@ impl Columns {
 
     #[inline]
     pub fn set(&mut self, i: usize, row: &[f64]) {
-        for (column, &v) in self.0.iter_mut().zip(row) {
+        self.set_from(i, 0, row);
+    }
+
+    /// Row `i` of the columns from `start` on.
+    #[inline]
+    pub fn set_from(&mut self, i: usize, start: usize, row: &[f64]) {
+        for (column, &v) in self.0[start..].iter_mut().zip(row) {
             column[i] = v;
         }
     }
@@ -121,19 +128,53 @@ impl Columns {
 /// (docs/cost-model.md, "Families").
 pub const SHAPE_FIELDS: [&str; 4] = ["layers", "query_heads", "kv_heads", "head_dim"];
 
-/// The shape a family's smooth rule implies at a plan's size; zeros for an infeasible plan (as
-/// its other fields) or where no family prices the plan.
+/// The shape a family's smooth rule implies at a plan's size; NaN (not applicable) for an
+/// infeasible plan, as its other fields, or where no family prices the plan.
 pub fn shape_row(family: Option<&FamilyShapes>, params: f64, feasible: bool) -> [f64; 4] {
     match family {
         Some(f) if feasible && params > 0.0 => {
             let s = f.implied(params);
             [s.layers, s.query_heads, s.kv_heads, s.head_dim]
         }
-        _ => [0.0; 4],
+        _ => [f64::NAN; 4],
     }
 }
 
 /// A boolean as the 0/1 the result columns carry.
 pub fn flag(b: bool) -> f64 {
     f64::from(u8::from(b))
+}
+
+/// What each variable's extrapolation columns hold, in order.
+const EXTRAPOLATION_PARTS: [&str; 3] = ["value", "bound", "factor"];
+
+/// Columns a plan's `extrapolated` field travels in, after the plan's own fields: for each
+/// variable of `Variable::ALL`, "extrapolated:<variable>:<part>" (NaN where in range).
+pub fn extrapolation_fields() -> Vec<String> {
+    Variable::ALL
+        .iter()
+        .flat_map(|v| {
+            EXTRAPOLATION_PARTS
+                .iter()
+                .map(move |part| format!("extrapolated:{}:{part}", v.name()))
+        })
+        .collect()
+}
+
+/// A plan's fields followed by its extrapolation columns.
+pub fn with_extrapolation(fields: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
+    out.extend(extrapolation_fields());
+    out
+}
+
+/// The values of `extrapolation_fields` for one plan.
+pub fn extrapolation_row(e: &Extrapolated) -> [f64; 3 * Variable::ALL.len()] {
+    let mut row = [f64::NAN; 3 * Variable::ALL.len()];
+    for (i, v) in Variable::ALL.iter().enumerate() {
+        if let Some(x) = e.get(*v) {
+            row[3 * i..3 * i + 3].copy_from_slice(&[x.value, x.bound, x.factor]);
+        }
+    }
+    row
 }

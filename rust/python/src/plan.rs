@@ -4,7 +4,7 @@
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use scaleplan_core::cost::{Attention, FamilyShapes};
-use scaleplan_core::laws::DataLimit;
+use scaleplan_core::laws::{DataLimit, Variable};
 use scaleplan_core::plan::{
     plan_lifetime as core_plan_lifetime, plan_training_budget, plan_training_target, Constraint,
     CostUnit, Demand, InferencePricing, LifetimeGoal, LifetimeOptions,
@@ -12,7 +12,10 @@ use scaleplan_core::plan::{
 use scaleplan_core::PlanError;
 
 use crate::catalog::{NativeHardware, NativeLaw, PyCatalog};
-use crate::convert::{flag, shape_row, Columns, Serving, SHAPE_FIELDS};
+use crate::convert::{
+    extrapolation_fields, extrapolation_row, flag, shape_row, with_extrapolation, Columns, Serving,
+    SHAPE_FIELDS,
+};
 use crate::detached;
 use crate::errors::{to_py, IntoPyResult};
 
@@ -91,7 +94,8 @@ fn plan_training<'py>(
     let law = &law.0;
     let n = values.len();
     let cols = detached(py, || {
-        let mut cols = Columns::new(TRAINING_PLAN_FIELDS.len(), n);
+        let width = TRAINING_PLAN_FIELDS.len();
+        let mut cols = Columns::new(width + extrapolation_fields().len(), n);
         for (i, &v) in values.iter().enumerate() {
             let plan = if by_budget {
                 plan_training_budget(law, v, data.as_ref())
@@ -111,6 +115,7 @@ fn plan_training<'py>(
                     f64::from(plan.binding.code()),
                 ],
             );
+            cols.set_from(i, width, &extrapolation_row(&plan.extrapolated));
         }
         Ok(cols)
     })
@@ -222,7 +227,8 @@ fn plan_lifetime<'py>(
         InferencePricing::TwoN => None,
     };
     let cols = detached(py, || {
-        let mut cols = Columns::new(LIFETIME_PLAN_FIELDS.len(), n);
+        let width = LIFETIME_PLAN_FIELDS.len();
+        let mut cols = Columns::new(width + extrapolation_fields().len(), n);
         for i in 0..n {
             let goal = if by_target {
                 LifetimeGoal::TargetLoss(values[i])
@@ -262,6 +268,7 @@ fn plan_lifetime<'py>(
                     f64::from(p.binding.code()),
                 ],
             );
+            cols.set_from(i, width, &extrapolation_row(&p.extrapolated));
         }
         Ok(cols)
     })
@@ -270,10 +277,19 @@ fn plan_lifetime<'py>(
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add("TRAINING_PLAN_FIELDS", TRAINING_PLAN_FIELDS.to_vec())?;
-    m.add("LIFETIME_PLAN_FIELDS", LIFETIME_PLAN_FIELDS.to_vec())?;
+    m.add(
+        "TRAINING_PLAN_FIELDS",
+        with_extrapolation(&TRAINING_PLAN_FIELDS),
+    )?;
+    m.add(
+        "LIFETIME_PLAN_FIELDS",
+        with_extrapolation(&LIFETIME_PLAN_FIELDS),
+    )?;
     debug_assert_eq!(LIFETIME_PLAN_FIELDS[14..18], SHAPE_FIELDS);
-
+    m.add(
+        "EXTRAPOLATION_VARIABLES",
+        Variable::ALL.iter().map(|v| v.name()).collect::<Vec<_>>(),
+    )?;
     m.add(
         "CONSTRAINTS",
         Constraint::ALL.iter().map(|c| c.name()).collect::<Vec<_>>(),

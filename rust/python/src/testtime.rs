@@ -12,7 +12,9 @@ use scaleplan_core::testtime::{curves_from_rows, Aggregator, Curve, EvalRow};
 use scaleplan_core::PlanError;
 
 use crate::catalog::{NativeHardware, NativeLaw, PyCatalog};
-use crate::convert::{flag, shape_row, Columns, Serving};
+use crate::convert::{
+    extrapolation_fields, extrapolation_row, flag, shape_row, with_extrapolation, Columns, Serving,
+};
 use crate::detached;
 use crate::errors::{to_py, IntoPyResult};
 
@@ -72,6 +74,7 @@ pub struct AccuracySource(AccuracyKind);
 enum AccuracyKind {
     Preset {
         name: String,
+        task: String,
         aggregator: Aggregator,
     },
     Measured(std::collections::BTreeMap<String, Curve>),
@@ -81,11 +84,28 @@ enum AccuracyKind {
 impl AccuracySource {
     #[staticmethod]
     fn preset(py: Python<'_>, catalog: &PyCatalog, name: &str, aggregator: &str) -> PyResult<Self> {
-        catalog.0.accuracy_preset(name).py_err(py)?;
+        let preset = catalog.0.accuracy_preset(name).py_err(py)?;
         Ok(AccuracySource(AccuracyKind::Preset {
             name: name.to_string(),
+            task: preset.task().to_string(),
             aggregator: Aggregator::parse(aggregator).py_err(py)?,
         }))
+    }
+
+    /// The preset's task (None for measured counts, whose task is the eval's).
+    fn task(&self) -> Option<String> {
+        match &self.0 {
+            AccuracyKind::Preset { task, .. } => Some(task.clone()),
+            AccuracyKind::Measured(_) => None,
+        }
+    }
+
+    /// How k samples become one answer: "coverage" (pass@k; measured counts) or "majority".
+    fn aggregator(&self) -> &'static str {
+        match &self.0 {
+            AccuracyKind::Preset { aggregator, .. } => aggregator.name(),
+            AccuracyKind::Measured(_) => Aggregator::Coverage.name(),
+        }
     }
 
     /// Eval rows as parallel columns: model, gen_tokens, problem, n, c.
@@ -174,7 +194,9 @@ impl AccuracySource {
 impl AccuracySource {
     fn curve(&self, catalog: &PyCatalog, model: &str) -> Result<Curve, PlanError> {
         match &self.0 {
-            AccuracyKind::Preset { name, aggregator } => Ok(Curve::Beta(
+            AccuracyKind::Preset {
+                name, aggregator, ..
+            } => Ok(Curve::Beta(
                 catalog.0.accuracy_preset(name)?.curve(model, *aggregator)?,
             )),
             AccuracyKind::Measured(curves) => {
@@ -279,7 +301,11 @@ impl TestTimeProblem {
                 let row = [
                     p.candidate as f64,
                     p.attention as f64,
-                    f64::from(p.samples),
+                    if p.feasible {
+                        f64::from(p.samples)
+                    } else {
+                        f64::NAN
+                    },
                     p.gen_tokens,
                     p.accuracy,
                     p.cost,
@@ -288,7 +314,9 @@ impl TestTimeProblem {
                     p.latency_s,
                     flag(p.feasible),
                     f64::from(p.binding.code()),
-                    sol.oracle.unwrap_or(-1.0),
+                    // -1: no oracle (a preset); NaN: no plan at this budget.
+                    sol.oracle
+                        .map_or(-1.0, |o| if p.feasible { o } else { f64::NAN }),
                 ];
                 cols.set(i, &row);
                 for (c, v) in per.iter_mut().zip(sol.per_candidate) {
@@ -450,7 +478,8 @@ impl JointProblem {
         let n = values.len();
         let cols = detached(py, || {
             let solver = JointSolver::new(&self.law, &self.options).map_err(|e| (0, e))?;
-            let mut cols = Columns::new(JOINT_FIELDS.len(), n);
+            let width = JOINT_FIELDS.len();
+            let mut cols = Columns::new(width + extrapolation_fields().len(), n);
             for (i, &v) in values.iter().enumerate() {
                 let p = if by_budget {
                     solver.plan(v)
@@ -464,7 +493,11 @@ impl JointProblem {
                 let row = [
                     p.params,
                     p.tokens,
-                    f64::from(p.samples),
+                    if p.feasible {
+                        f64::from(p.samples)
+                    } else {
+                        f64::NAN
+                    },
                     p.gen_tokens,
                     p.attention as f64,
                     p.accuracy,
@@ -484,6 +517,7 @@ impl JointProblem {
                     f64::from(p.binding.code()),
                 ];
                 cols.set(i, &row);
+                cols.set_from(i, width, &extrapolation_row(&p.extrapolated));
             }
             Ok(cols)
         })
@@ -494,7 +528,7 @@ impl JointProblem {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("TEST_TIME_FIELDS", TEST_TIME_FIELDS.to_vec())?;
-    m.add("JOINT_FIELDS", JOINT_FIELDS.to_vec())?;
+    m.add("JOINT_FIELDS", with_extrapolation(&JOINT_FIELDS))?;
     m.add_class::<AccuracySource>()?;
     m.add_class::<TestTimeProblem>()?;
     m.add_class::<JointProblem>()?;

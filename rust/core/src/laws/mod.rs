@@ -27,6 +27,154 @@ pub struct LossLaw {
     pub beta: f64,
     /// Task error as a function of this law's loss (only meaningful on the same loss scale).
     pub error: Option<ErrorLaw>,
+    /// The range the law was fitted on; a plan outside it is extrapolated (docs/planning.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fitted: Option<FittedRange>,
+}
+
+/// The range of runs a law was fitted on, each bound optional. Tokens are those the law sees
+/// (the effective tokens D' under a data limit).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FittedRange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params_min: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params_max: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_min: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_max: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_per_param_min: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_per_param_max: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_min: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_max: Option<f64>,
+}
+
+/// A quantity a law's fitted range bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variable {
+    Params,
+    Tokens,
+    TokensPerParam,
+    Loss,
+}
+
+impl Variable {
+    pub const ALL: [Variable; 4] = [
+        Variable::Params,
+        Variable::Tokens,
+        Variable::TokensPerParam,
+        Variable::Loss,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Variable::Params => "params",
+            Variable::Tokens => "tokens",
+            Variable::TokensPerParam => "tokens_per_param",
+            Variable::Loss => "loss",
+        }
+    }
+}
+
+/// One variable outside the fitted range: `value` is `factor` (> 1) times beyond `bound`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Extrapolation {
+    pub variable: Variable,
+    pub value: f64,
+    pub bound: f64,
+    pub factor: f64,
+}
+
+/// The variables of a plan outside its law's fitted range, at most one entry per variable (in
+/// `Variable::ALL` order); empty when the plan is inside the range or the law carries none.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Extrapolated([Option<Extrapolation>; 4]);
+
+impl Extrapolated {
+    pub fn none() -> Self {
+        Extrapolated::default()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Extrapolation> {
+        self.0.iter().flatten()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(Option::is_none)
+    }
+
+    /// The entry of `variable`, if it is extrapolated.
+    pub fn get(&self, variable: Variable) -> Option<&Extrapolation> {
+        self.0[variable as usize].as_ref()
+    }
+}
+
+impl FittedRange {
+    fn bounds(&self, v: Variable) -> (Option<f64>, Option<f64>) {
+        match v {
+            Variable::Params => (self.params_min, self.params_max),
+            Variable::Tokens => (self.tokens_min, self.tokens_max),
+            Variable::TokensPerParam => (self.tokens_per_param_min, self.tokens_per_param_max),
+            Variable::Loss => (self.loss_min, self.loss_max),
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        for v in Variable::ALL {
+            let (lo, hi) = self.bounds(v);
+            if let Some(lo) = lo {
+                check::positive(&format!("fitted.{}_min", v.name()), lo)?;
+            }
+            if let Some(hi) = hi {
+                check::positive(&format!("fitted.{}_max", v.name()), hi)?;
+            }
+            if let (Some(lo), Some(hi)) = (lo, hi) {
+                if lo > hi {
+                    return Err(PlanError::invalid(
+                        format!("fitted.{}_max", v.name()),
+                        format!("must be at least {}_min ({lo}), got {hi}", v.name()),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Which of (N, D, D/N, loss) lie outside the range, and how far. Non-finite values (a plan
+    /// that does not exist) are never flagged.
+    pub fn check(&self, params: f64, tokens: f64, loss: f64) -> Extrapolated {
+        let mut out = Extrapolated::none();
+        for v in Variable::ALL {
+            let value = match v {
+                Variable::Params => params,
+                Variable::Tokens => tokens,
+                Variable::TokensPerParam => tokens / params,
+                Variable::Loss => loss,
+            };
+            if !value.is_finite() {
+                continue;
+            }
+            let (lo, hi) = self.bounds(v);
+            let beyond = match (lo, hi) {
+                (Some(lo), _) if value < lo => Some((lo, lo / value)),
+                (_, Some(hi)) if value > hi => Some((hi, value / hi)),
+                _ => None,
+            };
+            out.0[v as usize] = beyond.map(|(bound, factor)| Extrapolation {
+                variable: v,
+                value,
+                bound,
+                factor,
+            });
+        }
+        out
+    }
 }
 
 /// Gadre et al. 2024: error(L) = eps - k * exp(-gamma * L), clipped to [0, 1].
@@ -93,7 +241,17 @@ impl LossLaw {
             check::positive("error.k", err.k)?;
             check::positive("error.gamma", err.gamma)?;
         }
+        if let Some(fitted) = &self.fitted {
+            fitted.validate()?;
+        }
         Ok(())
+    }
+
+    /// Where (N, D, loss) lies outside the range the law was fitted on; D is the tokens the law
+    /// sees (D' under a data limit). Empty without a fitted range.
+    pub fn extrapolation(&self, params: f64, tokens: f64, loss: f64) -> Extrapolated {
+        self.fitted
+            .map_or_else(Extrapolated::none, |f| f.check(params, tokens, loss))
     }
 
     pub fn loss(&self, n: f64, d: f64) -> f64 {

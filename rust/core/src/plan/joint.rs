@@ -15,7 +15,7 @@ use crate::cost::{
     Attention, Binding, FamilyShapes, InferenceCost, InferenceOptions, InferenceQuery, Pricer,
 };
 use crate::error::{check, PlanError, Result};
-use crate::laws::{DataLimit, ErrorLaw, LossLaw};
+use crate::laws::{DataLimit, ErrorLaw, Extrapolated, LossLaw};
 use crate::testtime::passk::beta_pass_at_k;
 use crate::testtime::saturation;
 
@@ -65,26 +65,31 @@ pub struct JointPlan {
     pub gpus: f64,
     pub feasible: bool,
     pub binding: Constraint,
+    /// Where (N, D', loss) lies outside the loss law's fitted range.
+    pub extrapolated: Extrapolated,
 }
 
 impl JointPlan {
+    /// No plan: every quantity is NaN (not applicable), never 0 (docs/planning.md); `samples`
+    /// and `attention` are indices, meaningless when `feasible` is false.
     fn none(binding: Constraint) -> Self {
         JointPlan {
-            params: 0.0,
-            tokens: 0.0,
+            params: f64::NAN,
+            tokens: f64::NAN,
             samples: 0,
-            gen_tokens: 0.0,
+            gen_tokens: f64::NAN,
             attention: 0,
-            accuracy: 0.0,
-            loss: 0.0,
-            mu_inf: 0.0,
-            training_cost: 0.0,
-            inference_cost: 0.0,
-            total_cost: 0.0,
-            latency_s: 0.0,
-            gpus: 1.0,
+            accuracy: f64::NAN,
+            loss: f64::NAN,
+            mu_inf: f64::NAN,
+            training_cost: f64::NAN,
+            inference_cost: f64::NAN,
+            total_cost: f64::NAN,
+            latency_s: f64::NAN,
+            gpus: f64::NAN,
             feasible: false,
             binding,
+            extrapolated: Extrapolated::none(),
         }
     }
 }
@@ -389,7 +394,19 @@ impl<'a> JointSolver<'a> {
             }
         }
         let binding = most.map(|m| m.0).or(fixed).unwrap_or(Constraint::Budget);
-        Ok(JointPlan { binding, ..plan })
+        Ok(self.described(JointPlan { binding, ..plan }))
+    }
+
+    /// `plan` with what it says about itself filled in: where it extrapolates the loss law.
+    fn described(&self, plan: JointPlan) -> JointPlan {
+        let effective = self
+            .opt
+            .data
+            .map_or(plan.tokens, |l| l.effective_tokens(plan.tokens));
+        JointPlan {
+            extrapolated: self.law.extrapolation(plan.params, effective, plan.loss),
+            ..plan
+        }
     }
 
     /// The bounds and walls `plan` sits on, each with the options relaxed past it.
@@ -584,6 +601,7 @@ impl<'a> JointSolver<'a> {
                         gpus,
                         feasible: true,
                         binding: Constraint::Budget,
+                        extrapolated: Extrapolated::none(),
                     });
                 }
             }
@@ -659,16 +677,17 @@ impl<'a> JointSolver<'a> {
         let lo = hi - 4.0;
         let log_b = bisect_first(&reaches, lo, hi, 1e-7);
         let plan = self.plan_unnamed(log_b.exp())?;
-        Ok(JointPlan {
+        Ok(self.described(JointPlan {
             binding: Constraint::TargetAccuracy,
             ..plan
-        })
+        }))
     }
 
-    /// Accuracy gained per 1% more budget (what the next unit of budget buys).
+    /// Accuracy gained per 1% more budget (what the next unit of budget buys); NaN without a
+    /// plan.
     pub fn marginal(&self, plan: &JointPlan) -> Result<f64> {
         if !plan.feasible {
-            return Ok(0.0);
+            return Ok(f64::NAN);
         }
         Ok(self.plan_unnamed(plan.total_cost * 1.01)?.accuracy - plan.accuracy)
     }

@@ -9,7 +9,7 @@ use super::Constraint;
 use crate::catalog::Hardware;
 use crate::cost::{Attention, FamilyShapes, InferenceOptions, InferenceQuery, Pricer};
 use crate::error::{check, PlanError, Result};
-use crate::laws::{DataLimit, LossLaw};
+use crate::laws::{DataLimit, Extrapolated, LossLaw};
 
 /// Expected inference demand over the model's life.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -122,35 +122,42 @@ pub struct LifetimePlan {
     /// The training-only (Chinchilla) optimum reaching the same loss, priced the same way.
     pub chinchilla_params: f64,
     pub chinchilla_tokens: f64,
+    /// NaN when the comparison does not apply: that model cannot be trained (data) or served
+    /// (memory).
     pub chinchilla_total_cost: f64,
     /// GPUs per serving replica (1 with 2N pricing).
     pub gpus: f64,
     pub feasible: bool,
     pub binding: Constraint,
+    /// Where (N, D', loss) lies outside the law's fitted range.
+    pub extrapolated: Extrapolated,
 }
 
 impl LifetimePlan {
+    /// No plan: every quantity is NaN (not applicable), never 0 (docs/planning.md).
     fn infeasible(binding: Constraint) -> Self {
         LifetimePlan {
-            params: 0.0,
-            tokens: 0.0,
-            effective_tokens: 0.0,
-            loss: 0.0,
-            training_flops: 0.0,
-            training_cost: 0.0,
-            inference_cost_per_query: 0.0,
-            inference_cost: 0.0,
-            total_cost: 0.0,
-            chinchilla_params: 0.0,
-            chinchilla_tokens: 0.0,
-            chinchilla_total_cost: 0.0,
-            gpus: 1.0,
+            params: f64::NAN,
+            tokens: f64::NAN,
+            effective_tokens: f64::NAN,
+            loss: f64::NAN,
+            training_flops: f64::NAN,
+            training_cost: f64::NAN,
+            inference_cost_per_query: f64::NAN,
+            inference_cost: f64::NAN,
+            total_cost: f64::NAN,
+            chinchilla_params: f64::NAN,
+            chinchilla_tokens: f64::NAN,
+            chinchilla_total_cost: f64::NAN,
+            gpus: f64::NAN,
             feasible: false,
             binding,
+            extrapolated: Extrapolated::none(),
         }
     }
 
-    /// What the plan saves against the Chinchilla-optimal model of equal loss.
+    /// What the plan saves against the Chinchilla-optimal model of equal loss; NaN when that
+    /// comparison does not apply.
     pub fn cost_saved(&self) -> f64 {
         self.chinchilla_total_cost - self.total_cost
     }
@@ -402,9 +409,11 @@ pub fn plan_lifetime(
         if let InferencePricing::CostModel { options: o, .. } = &mut at.pricing {
             *o = InferenceOptions { gpus, ..*options };
         }
+        let plan = plan_lifetime_at(law, goal, demand, &at)?;
+        // No plan: no degree applies (NaN, docs/planning.md).
         let plan = LifetimePlan {
-            gpus,
-            ..plan_lifetime_at(law, goal, demand, &at)?
+            gpus: if plan.feasible { gpus } else { f64::NAN },
+            ..plan
         };
         let better = |b: &LifetimePlan| match goal {
             LifetimeGoal::TargetLoss(_) => plan.total_cost < b.total_cost * (1.0 - 1e-12),
@@ -543,15 +552,18 @@ fn plan_lifetime_at(
     let loss = law.loss(n, effective);
     let training_cost = coster.training(n, d);
     let chinchilla = plan_training_target(law, loss * (1.0 + 1e-12), data)?;
+    // Not applicable (NaN) when the Chinchilla model cannot reach the loss or cannot be served
+    // (an infinite cost): there is nothing to compare with.
     let (chinchilla_total_cost, ch_n, ch_d) = if chinchilla.feasible {
         let n = chinchilla.params;
+        let cost = coster.training(n, chinchilla.tokens) + coster.lifetime_inference(n);
         (
-            coster.training(n, chinchilla.tokens) + coster.lifetime_inference(n),
+            if cost.is_finite() { cost } else { f64::NAN },
             n,
             chinchilla.tokens,
         )
     } else {
-        (f64::INFINITY, 0.0, 0.0)
+        (f64::NAN, f64::NAN, f64::NAN)
     };
     Ok(LifetimePlan {
         params: n,
@@ -572,5 +584,6 @@ fn plan_lifetime_at(
         },
         feasible: true,
         binding,
+        extrapolated: law.extrapolation(n, effective, loss),
     })
 }

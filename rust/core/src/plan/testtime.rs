@@ -87,17 +87,19 @@ pub struct TestTimePlan {
 }
 
 impl TestTimePlan {
+    /// No plan: every quantity is NaN (not applicable), never 0 (docs/planning.md);
+    /// `candidate`, `attention` and `samples` are meaningless when `feasible` is false.
     fn none(binding: Constraint) -> Self {
         TestTimePlan {
             candidate: 0,
             attention: 0,
             samples: 0,
-            gen_tokens: 0.0,
-            accuracy: 0.0,
-            cost: 0.0,
-            eflops: 0.0,
-            seconds: 0.0,
-            latency_s: 0.0,
+            gen_tokens: f64::NAN,
+            accuracy: f64::NAN,
+            cost: f64::NAN,
+            eflops: f64::NAN,
+            seconds: f64::NAN,
+            latency_s: f64::NAN,
             feasible: false,
             binding,
         }

@@ -4,7 +4,7 @@
 use super::scalar::{bisect_first, golden_min};
 use super::Constraint;
 use crate::error::{check, Result};
-use crate::laws::{DataLimit, LossLaw};
+use crate::laws::{DataLimit, Extrapolated, LossLaw};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TrainingPlan {
@@ -19,27 +19,28 @@ pub struct TrainingPlan {
     pub compute: f64,
     pub feasible: bool,
     pub binding: Constraint,
+    /// Where (N, D', loss) lies outside the law's fitted range.
+    pub extrapolated: Extrapolated,
 }
 
 impl TrainingPlan {
+    /// No plan: every quantity is NaN (not applicable), never 0 (docs/planning.md).
     fn infeasible(binding: Constraint) -> Self {
         TrainingPlan {
-            params: 0.0,
-            tokens: 0.0,
-            effective_tokens: 0.0,
-            loss: 0.0,
-            compute: 0.0,
+            params: f64::NAN,
+            tokens: f64::NAN,
+            effective_tokens: f64::NAN,
+            loss: f64::NAN,
+            compute: f64::NAN,
             feasible: false,
             binding,
+            extrapolated: Extrapolated::none(),
         }
     }
 
+    /// D / N; NaN for an infeasible plan.
     pub fn tokens_per_param(&self) -> f64 {
-        if self.params > 0.0 {
-            self.tokens / self.params
-        } else {
-            0.0
-        }
+        self.tokens / self.params
     }
 }
 
@@ -76,14 +77,16 @@ pub fn plan_training_budget(
         _ => (n, d),
     };
     let effective = data.map_or(d, |l| l.effective_tokens(d));
+    let loss = law.loss(n, effective);
     Ok(TrainingPlan {
         params: n,
         tokens: d,
         effective_tokens: effective,
-        loss: law.loss(n, effective),
+        loss,
         compute,
         feasible: true,
         binding: Constraint::Budget,
+        extrapolated: law.extrapolation(n, effective, loss),
     })
 }
 

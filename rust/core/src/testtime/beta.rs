@@ -19,6 +19,13 @@ pub enum Aggregator {
 }
 
 impl Aggregator {
+    pub fn name(self) -> &'static str {
+        match self {
+            Aggregator::Coverage => "coverage",
+            Aggregator::Majority => "majority",
+        }
+    }
+
     pub fn parse(s: &str) -> Result<Self> {
         match s {
             "coverage" | "pass@k" => Ok(Aggregator::Coverage),
@@ -41,6 +48,10 @@ pub struct BetaPreset {
     pub description: String,
     #[serde(default)]
     pub source: String,
+    /// The task (benchmark) whose accuracy the preset gives, e.g. "aime24"; the preset's name
+    /// when empty.
+    #[serde(default)]
+    pub task: String,
     /// The generation length at which `pass1` was measured.
     pub reference_tokens: f64,
     /// Assumption: length at which mu reaches half of mu_inf.
@@ -60,6 +71,15 @@ pub fn saturation(gen_tokens: f64, half_tokens: f64, hill: f64) -> f64 {
 }
 
 impl BetaPreset {
+    /// The task the preset's accuracy is measured on.
+    pub fn task(&self) -> &str {
+        if self.task.is_empty() {
+            &self.name
+        } else {
+            &self.task
+        }
+    }
+
     pub fn validate(&self) -> Result<()> {
         check::positive("reference_tokens", self.reference_tokens)?;
         check::positive("half_tokens", self.half_tokens)?;

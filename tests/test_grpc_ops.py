@@ -59,8 +59,16 @@ def _stopped_working(server: ServerThread, code: str) -> int:
     metrics = server.server.metrics
     assert wait_until(lambda: metrics.handled(SWEEP, code) >= 1), metrics.render()
     assert wait_until(lambda: metrics.in_flight(SWEEP) == 0)
+    # A chunk a worker had already started when the call ended still completes (and is
+    # counted); after that, nothing more: the count settles and stays.
     settled = _chunks(server)
-    time.sleep(0.3)
+    for _ in range(20):
+        time.sleep(0.3)
+        now = _chunks(server)
+        if now == settled:
+            break
+        settled = now
+    time.sleep(0.5)
     assert _chunks(server) == settled, "the server kept computing chunks"
     return settled
 

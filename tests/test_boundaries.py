@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 import scaleplan as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 LIFETIME: dict[str, Any] = {
     "target_loss": 1.81,
@@ -296,3 +298,29 @@ def test_the_degree_is_chosen_only_where_gpus_cost_something() -> None:
     # In FLOPs or eFLOPs more GPUs per replica would be free: the degree given (1) is used.
     assert sp.plan_joint(budget=1e24, queries=1e7, unit="eflops").gpus == 1
     assert sp.plan_joint(budget=1e8, queries=1e7).gpus == 8
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    log_budget=st.floats(20.0, 30.0),
+    log_queries=st.floats(6.0, 12.0),
+    log_unique=st.one_of(st.none(), st.floats(8.0, 13.0)),
+)
+def test_lifetime_budget_and_target_goals_are_dual(
+    log_budget: float, log_queries: float, log_unique: float | None
+) -> None:
+    """The least cost of the loss a budget buys is that budget, and the Chinchilla model of the
+    same loss never costs less (a default ceiling once capped data-limited budget plans at a
+    model e^3 times the data-unlimited optimum: 'saved vs Chinchilla' -6.2e25 at 1e26 FLOPs)."""
+    kw: dict[str, Any] = {"queries": 10**log_queries, "prompt_tokens": 512, "gen_tokens": 1024}
+    if log_unique is not None:
+        kw["unique_tokens"] = 10**log_unique
+    budget = 10**log_budget
+    plan = sp.plan_lifetime(budget=budget, **kw)
+    if not plan.feasible:
+        return
+    dual = sp.plan_lifetime(target_loss=float(plan.loss) * (1 + 1e-12), **kw)
+    assert dual.feasible
+    assert dual.total_cost == pytest.approx(budget, rel=1e-6)
+    if np.isfinite(plan.cost_saved):
+        assert plan.cost_saved >= -1e-6 * budget

@@ -510,9 +510,16 @@ fn plan_lifetime_at(
             check::positive("budget", budget)?;
             // Centre the search on the training-only optimum for the whole budget.
             let (n_ch, _) = law.chinchilla_optimum(budget / coster.per_train_flop);
+            // Under a data limit the best use of a large budget is a larger model on a few
+            // epochs of the unique data: the ceiling also covers the size that spends the whole
+            // budget on one epoch.
+            let one_epoch = data.map_or(f64::NEG_INFINITY, |l| {
+                (budget / (6.0 * l.unique_tokens * coster.per_train_flop)).ln()
+            });
+            let centre = n_ch.ln().max(one_epoch);
             let range = SizeRange {
                 lo: min_x.unwrap_or(DEFAULT_MIN_PARAMS.ln().max(n_ch.ln() - 20.0)),
-                hi: max_x.unwrap_or((n_ch.ln() + 3.0).max(min_x.unwrap_or(f64::NEG_INFINITY))),
+                hi: max_x.unwrap_or((centre + 3.0).max(min_x.unwrap_or(f64::NEG_INFINITY))),
                 lo_user: min_x.is_some(),
                 hi_user: max_x.is_some(),
             };

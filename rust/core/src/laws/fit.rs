@@ -12,7 +12,7 @@
 //! point fit, in parallel (rayon), each sample's random stream derived from (seed, sample index)
 //! only, so the samples do not depend on the number of threads.
 
-use argmin::core::{CostFunction, Executor, Gradient, State, TerminationReason, TerminationStatus};
+use argmin::core::{CostFunction, Executor, Gradient};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::LBFGS;
 use rayon::prelude::*;
@@ -29,9 +29,13 @@ pub const MAX_RUNS: usize = 100_000;
 /// Parameters of the Chinchilla form (E, A, B, alpha, beta): the fewest runs a fit accepts.
 pub const N_PARAMS: usize = 5;
 /// L-BFGS is started from this many of the best grid points (docs/fitting.md).
-pub const N_STARTS: usize = 8;
+pub const N_STARTS: usize = 32;
 /// Iteration cap of one L-BFGS run.
 pub const MAX_ITERS: u64 = 1_000;
+/// Relative gradient norm below which a fit counts as converged (see `stationary`).
+pub const STATIONARY: f64 = 1e-5;
+/// Restarts of L-BFGS from its own end point (docs/fitting.md).
+pub const MAX_RESTARTS: usize = 4;
 /// Stop when the gradient's L2 norm, divided by the number of runs, is below this.
 pub const TOL_GRAD: f64 = 1e-10;
 /// Stop when one iteration changes the objective, divided by the number of runs, by less.
@@ -264,30 +268,44 @@ fn lbfgs(obj: &Objective<'_>, start: [f64; 5]) -> ([f64; 5], f64, bool) {
             return (b.0, b.1, false);
         }
     };
-    let run = Executor::new(tracked, solver)
-        .configure(|s| s.param(start.to_vec()).max_iters(MAX_ITERS))
-        .run();
-    let converged = match &run {
-        Ok(res) => matches!(
-            res.state().get_termination_status(),
-            TerminationStatus::Terminated(TerminationReason::SolverConverged)
-        ),
-        // The line search found no step that lowers the objective: the end of what floating
-        // point allows, judged by the gradient there (below).
-        Err(_) => false,
-    };
-    drop(run);
+    let mut solver = Some(solver);
+    let mut tracked = Some(tracked);
+    // L-BFGS restarted (memory cleared) from its best point while that still lowers the
+    // objective: a line search that stalls on the Huber kinks far from the optimum resumes.
+    for _ in 0..MAX_RESTARTS {
+        let (Some(sv), Some(tr)) = (solver.take(), tracked.take()) else {
+            break;
+        };
+        let from = best.borrow().0;
+        let before = best.borrow().1;
+        drop(
+            Executor::new(tr, sv)
+                .configure(|s| s.param(from.to_vec()).max_iters(MAX_ITERS))
+                .run(),
+        );
+        let after = best.borrow().1;
+        if stationary(obj, &best.borrow().0) || after >= before * (1.0 - 1e-12) {
+            break;
+        }
+        solver = LBFGS::new(MoreThuenteLineSearch::new(), 10)
+            .with_tolerance_grad(TOL_GRAD * n)
+            .and_then(|s| s.with_tolerance_cost(TOL_COST * n))
+            .ok();
+        tracked = Some(Tracked {
+            obj,
+            best: Rc::clone(&best),
+        });
+    }
     let (th, f) = *best.borrow();
-    let converged = converged || stationary(obj, &th);
-    (th, f, converged)
+    (th, f, stationary(obj, &th))
 }
 
-/// The gradient at `th` is small relative to the objective's scale: |g|_2 <= 1e-6 * n * delta
-/// (each run contributes at most delta * |d log L / d theta| to it).
+/// The convergence test: the gradient at `th` is small relative to the objective's scale,
+/// |g|_2 <= STATIONARY * n * delta (each run contributes at most delta * |d log L / d theta|).
 fn stationary(obj: &Objective<'_>, th: &[f64; 5]) -> bool {
     let (_, g) = obj.value_grad(th);
     let norm = g.iter().map(|v| v * v).sum::<f64>().sqrt();
-    norm.is_finite() && norm <= 1e-6 * obj.w.iter().sum::<f64>() * obj.delta
+    norm.is_finite() && norm <= STATIONARY * obj.w.iter().sum::<f64>() * obj.delta
 }
 
 /// The grid of Besiroglu et al. 2024 (section 3): e in {-1, -0.5, .., 1}, a and b in

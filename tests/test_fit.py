@@ -281,3 +281,17 @@ def test_unique_tokens_fits_on_effective_tokens() -> None:
     assert fit.converged
     for k in KEYS:
         assert fit.estimate[k] == pytest.approx(TRUTH[k], rel=1e-3)
+
+
+def test_fitted_law_carries_the_runs_range() -> None:
+    n, d, y = synthetic(30, 0.02, 12)
+    fitted = sp.fit_law(n, d, y).law.fitted
+    assert fitted is not None
+    assert fitted.params_min == pytest.approx(n.min(), rel=1e-12)
+    assert fitted.params_max == pytest.approx(n.max(), rel=1e-12)
+    assert fitted.tokens_min == pytest.approx(d.min(), rel=1e-12)
+    assert fitted.tokens_max == pytest.approx(d.max(), rel=1e-12)
+    assert fitted.tokens_per_param_max == pytest.approx((d / n).max(), rel=1e-12)
+    assert fitted.loss_min == pytest.approx(y.min(), rel=1e-12)
+    # A plan far outside the runs says so.
+    assert sp.plan_training(budget_flops=1e27, law=sp.fit_law(n, d, y).law).extrapolated

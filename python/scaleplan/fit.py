@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -153,6 +154,9 @@ class LawFit:
                 "name": self._law.name,
                 "description": self._law.description,
                 "source": self._law.source,
+                "fitted": None
+                if self._law.fitted is None
+                else dataclasses.asdict(self._law.fitted),
             },
             "estimate": self.estimate,
             "covariance": None if self.covariance is None else self.covariance.tolist(),
@@ -205,6 +209,7 @@ class LawFit:
                 name=str(names.get("name", f"fitted(n={n_points})")),
                 description=str(names.get("description", f"fitted to {n_points} runs")),
                 source=str(names.get("source", "scaleplan fit_law (docs/fitting.md)")),
+                fitted=names.get("fitted"),
                 **cls._numbers(estimate),
             )
         return cls(

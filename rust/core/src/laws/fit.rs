@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::{DataLimit, LossLaw};
+use super::{DataLimit, FittedRange, LossLaw};
 use crate::error::{check, PlanError, Result};
 
 /// Most bootstrap samples one fit may ask for.
@@ -590,6 +590,30 @@ fn bootstrap_cancelled() -> bool {
     false
 }
 
+/// The range of the runs (tokens as the law sees them: D' under a data limit): plans outside it
+/// carry `extrapolated`.
+fn fitted_range(runs: &Runs) -> FittedRange {
+    let range = |it: &mut dyn Iterator<Item = f64>| {
+        it.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        })
+    };
+    let n = range(&mut runs.ln_n.iter().map(|v| v.exp()));
+    let d = range(&mut runs.ln_d.iter().map(|v| v.exp()));
+    let r = range(&mut runs.ln_d.iter().zip(&runs.ln_n).map(|(d, n)| (d - n).exp()));
+    let l = range(&mut runs.ln_l.iter().map(|v| v.exp()));
+    FittedRange {
+        params_min: Some(n.0),
+        params_max: Some(n.1),
+        tokens_min: Some(d.0),
+        tokens_max: Some(d.1),
+        tokens_per_param_min: Some(r.0),
+        tokens_per_param_max: Some(r.1),
+        loss_min: Some(l.0),
+        loss_max: Some(l.1),
+    }
+}
+
 /// Fit a loss law to runs (parameters, training tokens, final loss), docs/fitting.md.
 pub fn fit_law(params: &[f64], tokens: &[f64], loss: &[f64], opts: &FitOptions) -> Result<LawFit> {
     let FitForm::Chinchilla = opts.form;
@@ -688,7 +712,7 @@ pub fn fit_law(params: &[f64], tokens: &[f64], loss: &[f64], opts: &FitOptions) 
             alpha: p[3],
             beta: p[4],
             error: None,
-            fitted: None,
+            fitted: Some(fitted_range(&runs)),
         };
         match candidate.validate() {
             Ok(()) => law = Some(candidate),

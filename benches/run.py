@@ -13,17 +13,23 @@ import os
 import sys
 from pathlib import Path
 
+# One core for every library, set before numpy (and scaleplan's rayon pool) is first loaded.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import bench_cost
-import bench_grpc
-import bench_plan
-import bench_testtime
+import bench_cost  # noqa: E402
+import bench_fit  # noqa: E402
+import bench_grpc  # noqa: E402
+import bench_plan  # noqa: E402
+import bench_testtime  # noqa: E402
 
 BENCHES = {
     "cost": bench_cost.main,
     "plan": bench_plan.main,
     "testtime": bench_testtime.main,
+    "fit": bench_fit.main,
     "grpc": bench_grpc.main,
 }
 

@@ -18,6 +18,7 @@ from scaleplan.catalog import (
     model,
 )
 from scaleplan.cost import InferenceCost, TrainingCost, inference_cost, training_cost
+from scaleplan.fit import LawFit, fit_law
 from scaleplan.joint import JointPlan, frontier_joint, plan_joint
 from scaleplan.laws import ErrorLaw, FittedRange, LossLaw, law
 from scaleplan.plan import (
@@ -47,6 +48,7 @@ __all__ = [
     "Hardware",
     "InferenceCost",
     "JointPlan",
+    "LawFit",
     "LifetimePlan",
     "LossLaw",
     "Model",
@@ -60,6 +62,7 @@ __all__ = [
     "catalog",
     "default_catalog",
     "family",
+    "fit_law",
     "frontier_joint",
     "frontier_test_time",
     "hardware",

@@ -1,6 +1,6 @@
 # Hand-written stub of the Rust extension; `python -m mypy.stubtest scaleplan._core` keeps it true.
 from os import PathLike
-from typing import final
+from typing import Any, final
 
 import numpy as np
 import numpy.typing as npt
@@ -15,10 +15,14 @@ JOINT_FIELDS: list[str]
 LIFETIME_PLAN_FIELDS: list[str]
 CONSTRAINTS: list[str]
 EXTRAPOLATION_VARIABLES: list[str]
+FIT_MAX_BOOTSTRAP: int
+FIT_MAX_RUNS: int
 __all__ = [
     "BINDINGS",
     "CONSTRAINTS",
     "EXTRAPOLATION_VARIABLES",
+    "FIT_MAX_BOOTSTRAP",
+    "FIT_MAX_RUNS",
     "INFERENCE_COST_FIELDS",
     "JOINT_FIELDS",
     "LIFETIME_PLAN_FIELDS",
@@ -35,6 +39,8 @@ __all__ = [
     "Serving",
     "TestTimeProblem",
     "__version__",
+    "fit_law",
+    "fit_objective",
     "inference_cost",
     "plan_lifetime",
     "plan_training",
@@ -255,3 +261,27 @@ class JointProblem:
     def solve(
         self, goal: str, values: npt.NDArray[np.float64]
     ) -> list[npt.NDArray[np.float64]]: ...
+
+def fit_law(
+    params: npt.NDArray[np.float64],
+    tokens: npt.NDArray[np.float64],
+    loss: npt.NDArray[np.float64],
+    *,
+    form: str,
+    delta: float,
+    bootstrap: int,
+    seed: int,
+    unique_tokens: float | None,
+    starts: list[list[float]] | None = None,
+) -> dict[str, Any]:
+    """Keys: law (NativeLaw | None), params, theta (lists of 5), covariance (5x5 array | None),
+    covariance_source, samples (bootstrap x 5 array), bootstrap_unconverged, residuals,
+    n_points, objective, converged, message."""
+
+def fit_objective(
+    params: npt.NDArray[np.float64],
+    tokens: npt.NDArray[np.float64],
+    loss: npt.NDArray[np.float64],
+    delta: float,
+    theta: tuple[float, float, float, float, float] | list[float],
+) -> tuple[float, list[float]]: ...

@@ -27,6 +27,8 @@ from scaleplan._format import clip
 from scaleplan.catalog import Catalog, Family, Hardware, Model, Moe
 from scaleplan.cost import InferenceCost, TrainingCost
 from scaleplan.errors import InvalidArgumentError
+from scaleplan.fit import KEYS as FIT_KEYS
+from scaleplan.fit import LawFit
 from scaleplan.joint import JointPlan
 from scaleplan.laws import ErrorLaw, FittedRange, LossLaw
 from scaleplan.plan import (
@@ -1396,3 +1398,111 @@ def frontier_joint_request(
     _set(request, "chunk_points", chunk_points, "chunk_points")
     joint_options(request.options, **options)
     return request
+
+
+# ---- FitLaw ----------------------------------------------------------------------------------
+
+_FIT_FIELDS = ("irreducible_loss", "params_coefficient", "tokens_coefficient", "params_exponent",
+               "tokens_exponent")  # fmt: skip
+"""FitLawResponse fields of E, A, B, alpha, beta (scaleplan.fit.KEYS order)."""
+_RUN_FIELD = re.compile(r"^(params|tokens|loss)(?:\[(\d+)\])?$")
+
+
+def fit_law_kwargs(request: planner_pb2.FitLawRequest) -> dict[str, Any]:
+    """Keyword arguments of :func:`scaleplan.fit_law`."""
+    runs = request.runs
+    return {
+        "params": [r.params for r in runs],
+        "tokens": [r.tokens for r in runs],
+        "loss": [r.loss for r in runs],
+        "form": request.form or "chinchilla",
+        "delta": request.delta if request.HasField("delta") else 1e-3,
+        "bootstrap": request.bootstrap,
+        "seed": request.seed,
+        "unique_tokens": request.unique_tokens if request.HasField("unique_tokens") else None,
+    }
+
+
+def fit_law_level(request: planner_pb2.FitLawRequest) -> float:
+    level = request.level if request.HasField("level") else 0.95
+    if not 0.0 < level < 1.0:
+        raise InvalidArgumentError(f"level: must be in (0, 1), got {level}", field="level")
+    return level
+
+
+def fit_law_field(field: str) -> str:
+    """The request path of a fit_law argument: ``params[3]`` is ``runs[3].params``."""
+    m = _RUN_FIELD.match(field)
+    if m is None:
+        return field
+    return "runs" if m.group(2) is None else f"runs[{m.group(2)}].{m.group(1)}"
+
+
+def fit_law_request(
+    params: Any, tokens: Any, loss: Any, *, form: str, delta: float, bootstrap: int, seed: int,
+    unique_tokens: float | None, level: float | None,
+) -> planner_pb2.FitLawRequest:  # fmt: skip
+    n, d, y = (np.asarray(v, dtype=np.float64).reshape(-1) for v in (params, tokens, loss))
+    if not len(n) == len(d) == len(y):
+        raise InvalidArgumentError(
+            f"tokens, loss: expected as many values as params ({len(n)}), got {len(d)} and "
+            f"{len(y)}",
+            field="tokens" if len(d) != len(n) else "loss",
+        )
+    request = planner_pb2.FitLawRequest(
+        runs=[planner_pb2.Run(params=a, tokens=b, loss=c) for a, b, c in zip(n, d, y, strict=True)],
+        form=form, delta=delta, bootstrap=bootstrap, seed=seed,
+    )  # fmt: skip
+    if unique_tokens is not None:
+        request.unique_tokens = unique_tokens
+    if level is not None:
+        request.level = level
+    return request
+
+
+def fit_law_message(fit: LawFit, level: float) -> planner_pb2.FitLawResponse:
+    out = planner_pb2.FitLawResponse(
+        converged=fit.converged,
+        message=fit.message,
+        n_points=fit.n_points,
+        objective=fit.objective,
+        level=level,
+        covariance_source=fit.covariance_source,
+        residuals=fit.residuals.tolist(),
+        samples=fit.samples.ravel().tolist(),
+        covariance=[] if fit.covariance is None else fit.covariance.ravel().tolist(),
+        bootstrap_unconverged=fit.bootstrap_unconverged,
+    )
+    if fit.converged:
+        out.law.CopyFrom(law_message(fit.law))
+    stderr = fit.stderr
+    intervals = fit.interval(level) if len(fit.samples) else None
+    for key, name in zip(FIT_KEYS, _FIT_FIELDS, strict=True):
+        param = getattr(out, name)
+        param.estimate = fit.estimate[key]
+        if stderr is not None:
+            param.stderr = stderr[key]
+        if intervals is not None:
+            param.lower, param.upper = intervals[key]
+    return out
+
+
+def law_fit_from(response: planner_pb2.FitLawResponse, **settings: Any) -> LawFit:
+    estimate = {
+        k: getattr(response, name).estimate for k, name in zip(FIT_KEYS, _FIT_FIELDS, strict=True)
+    }
+    cov = np.asarray(response.covariance, dtype=np.float64)
+    return LawFit(
+        estimate=estimate,
+        covariance=cov.reshape(5, 5) if cov.size == 25 else None,
+        covariance_source=response.covariance_source,
+        samples=np.asarray(response.samples, dtype=np.float64).reshape(-1, 5),
+        residuals=np.asarray(response.residuals, dtype=np.float64),
+        n_points=response.n_points,
+        objective=response.objective,
+        converged=response.converged,
+        message=response.message,
+        bootstrap_unconverged=response.bootstrap_unconverged,
+        _law=law_from(response.law) if response.HasField("law") else None,
+        **settings,
+    )

@@ -38,6 +38,7 @@ from scaleplan.errors import (
     ScaleplanError,
     UnknownNameError,
 )
+from scaleplan.fit import LawFit
 from scaleplan.joint import JointPlan
 from scaleplan.laws import LossLaw
 from scaleplan.plan import LifetimePlan, TrainingPlan, Unit
@@ -403,6 +404,30 @@ class Client:
         )  # fmt: skip
         response = self._unary(self._stub.PlanTraining, request, timeout_s)
         return _wire.training_plan_from(response.plan)
+
+    def fit_law(
+        self,
+        params: Any,
+        tokens: Any,
+        loss: Any,
+        *,
+        form: str = "chinchilla",
+        delta: float = 1e-3,
+        bootstrap: int = 0,
+        seed: int = 0,
+        unique_tokens: float | None = None,
+        timeout_s: float | None = None,
+    ) -> LawFit:
+        """:func:`scaleplan.fit_law` on the server (the same LawFit, samples included)."""
+        request = _wire.fit_law_request(
+            params, tokens, loss, form=form, delta=delta, bootstrap=bootstrap, seed=seed,
+            unique_tokens=unique_tokens, level=None,
+        )  # fmt: skip
+        response = self._unary(self._stub.FitLaw, request, timeout_s)
+        return _wire.law_fit_from(
+            response, delta=delta, bootstrap=bootstrap, seed=seed, form=form,
+            unique_tokens=unique_tokens,
+        )  # fmt: skip
 
     def plan_lifetime(
         self,

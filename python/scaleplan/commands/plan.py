@@ -26,6 +26,8 @@ from scaleplan.commands._planning import (
     optional_number,
     ratio,
 )
+from scaleplan.fit import LawFit
+from scaleplan.laws import LossLaw
 from scaleplan.plan import Unit, plan_lifetime, plan_training
 
 
@@ -73,14 +75,24 @@ def add_training(planners: _common.Subparsers) -> None:
     p.add_argument(
         "--law", default=default(plan_training, "law"), help="loss law (default: %(default)s)"
     )
+    p.add_argument(
+        "--law-fit",
+        metavar="FIT.json",
+        help="a saved fit ('scaleplan fit law RUNS.csv --save FIT.json') used as the law",
+    )
     p.add_argument("--unique-tokens", metavar="TOKENS", help="unique data available")
     p.add_argument("--r-star", metavar="R", help="repetition constant R* (default: 15.387756)")
     add_plan_options(p)
     p.set_defaults(func=run_training)
 
 
-@_common.guarded({"budget_flops": "--budget"})
+@_common.guarded({"budget_flops": "--budget", "law_fit": "--law-fit"})
 def run_training(args: argparse.Namespace) -> int:
+    law_arg: str | LossLaw = args.law
+    if args.law_fit is not None:
+        if args.law != default(plan_training, "law"):
+            raise _parse.UsageError("--law-fit", "give --law or --law-fit, not both")
+        law_arg = LawFit.load(args.law_fit).law
     if args.budget is not None:
         goal_name, label = "budget_flops", "budget"
         goals, _ = _parse.budgets("--budget", args.budget, allowed=("flops",))
@@ -92,7 +104,7 @@ def run_training(args: argparse.Namespace) -> int:
     plan = plan_training(
         budget_flops=goals if goal_name == "budget_flops" else None,
         target_loss=goals if goal_name == "target_loss" else None,
-        law=args.law,
+        law=law_arg,
         unique_tokens=unique,
         r_star=optional_number("--r-star", args.r_star),
     )

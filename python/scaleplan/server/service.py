@@ -42,6 +42,7 @@ from scaleplan.errors import (
     ScaleplanError,
     UnknownNameError,
 )
+from scaleplan.fit import fit_law
 from scaleplan.joint import frontier_joint, plan_joint
 from scaleplan.laws import law
 from scaleplan.plan import plan_lifetime, plan_training
@@ -328,6 +329,18 @@ class PlannerService(planner_pb2_grpc.PlannerServiceServicer):
         chunk = self.limits.joint_chunk_points
         frontier = Frontier(request.budgets, request.chunk_points, chunk, 234, self.limits, solve)
         return frontier.chunks()
+
+    # ---- fitting ----
+
+    @unary()
+    def FitLaw(self, request: pb.FitLawRequest) -> pb.FitLawResponse:
+        try:
+            level = _wire.fit_law_level(request)
+            fit = fit_law(**_wire.fit_law_kwargs(request))
+            return _wire.fit_law_message(fit, level)
+        except ScaleplanError as exc:
+            exc.field = _wire.fit_law_field(exc.field)
+            raise
 
 
 def accuracy_presets(catalog: Catalog) -> list[str]:

@@ -1233,3 +1233,237 @@ class FrontierJointResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___FrontierJointResponse: _TypeAlias = FrontierJointResponse  # noqa: Y015
+
+@_typing.final
+class Run(_message.Message):
+    """One training run: its size, training tokens and final loss."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARAMS_FIELD_NUMBER: _builtins.int
+    TOKENS_FIELD_NUMBER: _builtins.int
+    LOSS_FIELD_NUMBER: _builtins.int
+    params: _builtins.float
+    """Parameters N."""
+    tokens: _builtins.float
+    """Training tokens D."""
+    loss: _builtins.float
+    """Final loss (on the scale the fitted law will be on)."""
+    def __init__(
+        self,
+        *,
+        params: _builtins.float = ...,
+        tokens: _builtins.float = ...,
+        loss: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["loss", b"loss", "params", b"params", "tokens", b"tokens"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Run: _TypeAlias = Run  # noqa: Y015
+
+@_typing.final
+class FitLawRequest(_message.Message):
+    """Request of PlannerService.FitLaw."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUNS_FIELD_NUMBER: _builtins.int
+    FORM_FIELD_NUMBER: _builtins.int
+    DELTA_FIELD_NUMBER: _builtins.int
+    BOOTSTRAP_FIELD_NUMBER: _builtins.int
+    SEED_FIELD_NUMBER: _builtins.int
+    UNIQUE_TOKENS_FIELD_NUMBER: _builtins.int
+    LEVEL_FIELD_NUMBER: _builtins.int
+    form: _builtins.str
+    """The law's form; "chinchilla" when empty (the only one so far)."""
+    delta: _builtins.float
+    """Huber threshold on the log-loss residual; 1e-3 when absent."""
+    bootstrap: _builtins.int
+    """Bootstrap refits (0 to 10,000); 0: no intervals, a Gauss-Newton stderr."""
+    seed: _builtins.int
+    """Seed of the bootstrap resampling (the samples depend on it only)."""
+    unique_tokens: _builtins.float
+    """Unique training tokens: runs' tokens count as the effective tokens of repeated data."""
+    level: _builtins.float
+    """Level of the intervals, in (0, 1); 0.95 when absent."""
+    @_builtins.property
+    def runs(self) -> _containers.RepeatedCompositeFieldContainer[Global___Run]:
+        """The runs (at least 5, at most 100,000)."""
+
+    def __init__(
+        self,
+        *,
+        runs: _abc.Iterable[Global___Run] | None = ...,
+        form: _builtins.str = ...,
+        delta: _builtins.float | None = ...,
+        bootstrap: _builtins.int = ...,
+        seed: _builtins.int = ...,
+        unique_tokens: _builtins.float | None = ...,
+        level: _builtins.float | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_delta", b"_delta", "_level", b"_level", "_unique_tokens", b"_unique_tokens", "delta", b"delta", "level", b"level", "unique_tokens", b"unique_tokens"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_delta", b"_delta", "_level", b"_level", "_unique_tokens", b"_unique_tokens", "bootstrap", b"bootstrap", "delta", b"delta", "form", b"form", "level", b"level", "runs", b"runs", "seed", b"seed", "unique_tokens", b"unique_tokens"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__delta: _TypeAlias = _typing.Literal["delta"]  # noqa: Y015
+    _WhichOneofArgType__delta: _TypeAlias = _typing.Literal["_delta", b"_delta"]  # noqa: Y015
+    _WhichOneofReturnType__level: _TypeAlias = _typing.Literal["level"]  # noqa: Y015
+    _WhichOneofArgType__level: _TypeAlias = _typing.Literal["_level", b"_level"]  # noqa: Y015
+    _WhichOneofReturnType__unique_tokens: _TypeAlias = _typing.Literal["unique_tokens"]  # noqa: Y015
+    _WhichOneofArgType__unique_tokens: _TypeAlias = _typing.Literal["_unique_tokens", b"_unique_tokens"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__delta) -> _WhichOneofReturnType__delta | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__level) -> _WhichOneofReturnType__level | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__unique_tokens) -> _WhichOneofReturnType__unique_tokens | None: ...
+
+Global___FitLawRequest: _TypeAlias = FitLawRequest  # noqa: Y015
+
+@_typing.final
+class FittedParameter(_message.Message):
+    """A fitted parameter with its uncertainty."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ESTIMATE_FIELD_NUMBER: _builtins.int
+    STDERR_FIELD_NUMBER: _builtins.int
+    LOWER_FIELD_NUMBER: _builtins.int
+    UPPER_FIELD_NUMBER: _builtins.int
+    estimate: _builtins.float
+    """The fit's value."""
+    stderr: _builtins.float
+    """Standard error; absent when there is no covariance (no bootstrap and only 5 runs)."""
+    lower: _builtins.float
+    """Lower end of the percentile interval; absent without bootstrap."""
+    upper: _builtins.float
+    """Upper end of the percentile interval; absent without bootstrap."""
+    def __init__(
+        self,
+        *,
+        estimate: _builtins.float = ...,
+        stderr: _builtins.float | None = ...,
+        lower: _builtins.float | None = ...,
+        upper: _builtins.float | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_lower", b"_lower", "_stderr", b"_stderr", "_upper", b"_upper", "lower", b"lower", "stderr", b"stderr", "upper", b"upper"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_lower", b"_lower", "_stderr", b"_stderr", "_upper", b"_upper", "estimate", b"estimate", "lower", b"lower", "stderr", b"stderr", "upper", b"upper"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__lower: _TypeAlias = _typing.Literal["lower"]  # noqa: Y015
+    _WhichOneofArgType__lower: _TypeAlias = _typing.Literal["_lower", b"_lower"]  # noqa: Y015
+    _WhichOneofReturnType__stderr: _TypeAlias = _typing.Literal["stderr"]  # noqa: Y015
+    _WhichOneofArgType__stderr: _TypeAlias = _typing.Literal["_stderr", b"_stderr"]  # noqa: Y015
+    _WhichOneofReturnType__upper: _TypeAlias = _typing.Literal["upper"]  # noqa: Y015
+    _WhichOneofArgType__upper: _TypeAlias = _typing.Literal["_upper", b"_upper"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__lower) -> _WhichOneofReturnType__lower | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__stderr) -> _WhichOneofReturnType__stderr | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__upper) -> _WhichOneofReturnType__upper | None: ...
+
+Global___FittedParameter: _TypeAlias = FittedParameter  # noqa: Y015
+
+@_typing.final
+class FitLawResponse(_message.Message):
+    """Response of PlannerService.FitLaw."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAW_FIELD_NUMBER: _builtins.int
+    CONVERGED_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    N_POINTS_FIELD_NUMBER: _builtins.int
+    OBJECTIVE_FIELD_NUMBER: _builtins.int
+    IRREDUCIBLE_LOSS_FIELD_NUMBER: _builtins.int
+    PARAMS_COEFFICIENT_FIELD_NUMBER: _builtins.int
+    TOKENS_COEFFICIENT_FIELD_NUMBER: _builtins.int
+    PARAMS_EXPONENT_FIELD_NUMBER: _builtins.int
+    TOKENS_EXPONENT_FIELD_NUMBER: _builtins.int
+    LEVEL_FIELD_NUMBER: _builtins.int
+    COVARIANCE_SOURCE_FIELD_NUMBER: _builtins.int
+    RESIDUALS_FIELD_NUMBER: _builtins.int
+    SAMPLES_FIELD_NUMBER: _builtins.int
+    COVARIANCE_FIELD_NUMBER: _builtins.int
+    BOOTSTRAP_UNCONVERGED_FIELD_NUMBER: _builtins.int
+    converged: _builtins.bool
+    """Whether the fit met its convergence test and is a valid law."""
+    message: _builtins.str
+    """Why not, when converged is false."""
+    n_points: _builtins.int
+    """Number of runs fitted."""
+    objective: _builtins.float
+    """Sum of Huber losses at the fit."""
+    level: _builtins.float
+    """Level of the intervals."""
+    covariance_source: _builtins.str
+    """Where stderr comes from: "bootstrap", "gauss-newton" or "unavailable"."""
+    bootstrap_unconverged: _builtins.int
+    """Bootstrap refits that stopped before their convergence test (kept in samples)."""
+    @_builtins.property
+    def law(self) -> _catalog_pb2.Law:
+        """The fitted law, as PlanTraining's custom_law takes it; absent when converged is false."""
+
+    @_builtins.property
+    def irreducible_loss(self) -> Global___FittedParameter:
+        """E."""
+
+    @_builtins.property
+    def params_coefficient(self) -> Global___FittedParameter:
+        """A."""
+
+    @_builtins.property
+    def tokens_coefficient(self) -> Global___FittedParameter:
+        """B."""
+
+    @_builtins.property
+    def params_exponent(self) -> Global___FittedParameter:
+        """alpha."""
+
+    @_builtins.property
+    def tokens_exponent(self) -> Global___FittedParameter:
+        """beta."""
+
+    @_builtins.property
+    def residuals(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """ln(fitted loss) - ln(observed loss), one per run, in request order."""
+
+    @_builtins.property
+    def samples(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Bootstrap samples, row-major, 5 per sample in the order E, A, B, alpha, beta."""
+
+    @_builtins.property
+    def covariance(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Covariance of (E, A, B, alpha, beta), 25 values row-major; empty when unavailable."""
+
+    def __init__(
+        self,
+        *,
+        law: _catalog_pb2.Law | None = ...,
+        converged: _builtins.bool = ...,
+        message: _builtins.str = ...,
+        n_points: _builtins.int = ...,
+        objective: _builtins.float = ...,
+        irreducible_loss: Global___FittedParameter | None = ...,
+        params_coefficient: Global___FittedParameter | None = ...,
+        tokens_coefficient: Global___FittedParameter | None = ...,
+        params_exponent: Global___FittedParameter | None = ...,
+        tokens_exponent: Global___FittedParameter | None = ...,
+        level: _builtins.float = ...,
+        covariance_source: _builtins.str = ...,
+        residuals: _abc.Iterable[_builtins.float] | None = ...,
+        samples: _abc.Iterable[_builtins.float] | None = ...,
+        covariance: _abc.Iterable[_builtins.float] | None = ...,
+        bootstrap_unconverged: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["irreducible_loss", b"irreducible_loss", "law", b"law", "params_coefficient", b"params_coefficient", "params_exponent", b"params_exponent", "tokens_coefficient", b"tokens_coefficient", "tokens_exponent", b"tokens_exponent"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bootstrap_unconverged", b"bootstrap_unconverged", "converged", b"converged", "covariance", b"covariance", "covariance_source", b"covariance_source", "irreducible_loss", b"irreducible_loss", "law", b"law", "level", b"level", "message", b"message", "n_points", b"n_points", "objective", b"objective", "params_coefficient", b"params_coefficient", "params_exponent", b"params_exponent", "residuals", b"residuals", "samples", b"samples", "tokens_coefficient", b"tokens_coefficient", "tokens_exponent", b"tokens_exponent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FitLawResponse: _TypeAlias = FitLawResponse  # noqa: Y015

@@ -116,6 +116,11 @@ class PlannerServiceStub:
                 request_serializer=scaleplan_dot_v1_dot_planner__pb2.FrontierJointRequest.SerializeToString,
                 response_deserializer=scaleplan_dot_v1_dot_planner__pb2.FrontierJointResponse.FromString,
                 _registered_method=True)
+        self.FitLaw = channel.unary_unary(
+                '/scaleplan.v1.PlannerService/FitLaw',
+                request_serializer=scaleplan_dot_v1_dot_planner__pb2.FitLawRequest.SerializeToString,
+                response_deserializer=scaleplan_dot_v1_dot_planner__pb2.FitLawResponse.FromString,
+                _registered_method=True)
 
 
 class PlannerServiceServicer:
@@ -239,6 +244,15 @@ class PlannerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FitLaw(self, request, context):
+        """A loss law fitted to training runs (scaleplan.fit_law): Huber loss on log loss, L-BFGS from
+        a grid of starts, percentile intervals from bootstrap refits (docs/fitting.md). A fit that
+        does not converge is a normal response with converged = false and no law.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PlannerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -311,6 +325,11 @@ def add_PlannerServiceServicer_to_server(servicer, server):
                     servicer.FrontierJoint,
                     request_deserializer=scaleplan_dot_v1_dot_planner__pb2.FrontierJointRequest.FromString,
                     response_serializer=scaleplan_dot_v1_dot_planner__pb2.FrontierJointResponse.SerializeToString,
+            ),
+            'FitLaw': grpc.unary_unary_rpc_method_handler(
+                    servicer.FitLaw,
+                    request_deserializer=scaleplan_dot_v1_dot_planner__pb2.FitLawRequest.FromString,
+                    response_serializer=scaleplan_dot_v1_dot_planner__pb2.FitLawResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -703,6 +722,33 @@ class PlannerService:
             '/scaleplan.v1.PlannerService/FrontierJoint',
             scaleplan_dot_v1_dot_planner__pb2.FrontierJointRequest.SerializeToString,
             scaleplan_dot_v1_dot_planner__pb2.FrontierJointResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FitLaw(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scaleplan.v1.PlannerService/FitLaw',
+            scaleplan_dot_v1_dot_planner__pb2.FitLawRequest.SerializeToString,
+            scaleplan_dot_v1_dot_planner__pb2.FitLawResponse.FromString,
             options,
             channel_credentials,
             insecure,

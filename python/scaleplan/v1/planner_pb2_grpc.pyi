@@ -88,6 +88,11 @@ class PlannerServiceStub:
     """The joint plan at every budget, streamed in order in chunks of budgets
     (scaleplan.frontier_joint). More budgets than the server's limit are refused.
     """
+    FitLaw: _grpc.UnaryUnaryMultiCallable[_planner_pb2.FitLawRequest, _planner_pb2.FitLawResponse]
+    """A loss law fitted to training runs (scaleplan.fit_law): Huber loss on log loss, L-BFGS from
+    a grid of starts, percentile intervals from bootstrap refits (docs/fitting.md). A fit that
+    does not converge is a normal response with converged = false and no law.
+    """
 
 @_typing.type_check_only
 class PlannerServiceAsyncStub(PlannerServiceStub):
@@ -148,6 +153,11 @@ class PlannerServiceAsyncStub(PlannerServiceStub):
     FrontierJoint: _aio.UnaryStreamMultiCallable[_planner_pb2.FrontierJointRequest, _planner_pb2.FrontierJointResponse]  # type: ignore[assignment]
     """The joint plan at every budget, streamed in order in chunks of budgets
     (scaleplan.frontier_joint). More budgets than the server's limit are refused.
+    """
+    FitLaw: _aio.UnaryUnaryMultiCallable[_planner_pb2.FitLawRequest, _planner_pb2.FitLawResponse]  # type: ignore[assignment]
+    """A loss law fitted to training runs (scaleplan.fit_law): Huber loss on log loss, L-BFGS from
+    a grid of starts, percentile intervals from bootstrap refits (docs/fitting.md). A fit that
+    does not converge is a normal response with converged = false and no law.
     """
 
 class PlannerServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -290,6 +300,17 @@ class PlannerServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_planner_pb2.FrontierJointResponse], _abc.AsyncIterator[_planner_pb2.FrontierJointResponse]]:
         """The joint plan at every budget, streamed in order in chunks of budgets
         (scaleplan.frontier_joint). More budgets than the server's limit are refused.
+        """
+
+    @_abc_1.abstractmethod
+    def FitLaw(
+        self,
+        request: _planner_pb2.FitLawRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planner_pb2.FitLawResponse, _abc.Awaitable[_planner_pb2.FitLawResponse]]:
+        """A loss law fitted to training runs (scaleplan.fit_law): Huber loss on log loss, L-BFGS from
+        a grid of starts, percentile intervals from bootstrap refits (docs/fitting.md). A fit that
+        does not converge is a normal response with converged = false and no law.
         """
 
 def add_PlannerServiceServicer_to_server(servicer: PlannerServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -5,6 +5,7 @@ mod catalog;
 mod convert;
 mod cost;
 mod errors;
+mod fit;
 mod plan;
 mod testtime;
 
@@ -22,6 +23,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     catalog::register(m)?;
     convert::register(m)?;
     cost::register(m)?;
+    fit::register(m)?;
     plan::register(m)?;
     testtime::register(m)?;
     Ok(())

@@ -1,6 +1,8 @@
 //! Quality laws (DESIGN section 4): pretraining loss from parameters and tokens, its
 //! data-constrained variant, and the loss-to-task-error law.
 
+pub mod fit;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{check, PlanError, Result};

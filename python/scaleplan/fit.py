@@ -1,0 +1,314 @@
+"""Fitting a loss law to your own runs (docs/fitting.md): :func:`fit_law` and :class:`LawFit`."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from scaleplan import _core
+from scaleplan._arrays import as_float_array
+from scaleplan.errors import InvalidArgumentError, LimitExceededError
+from scaleplan.laws import LossLaw
+
+KEYS = ("E", "A", "B", "alpha", "beta")
+"""Parameter order of every vector of a fit: samples' columns, covariance rows."""
+FORMS = ("chinchilla",)
+MAX_BOOTSTRAP = _core.FIT_MAX_BOOTSTRAP
+MAX_RUNS = _core.FIT_MAX_RUNS
+_FORMAT = "scaleplan.LawFit/1"
+
+
+def _runs(name: str, value: Any) -> npt.NDArray[np.float64]:
+    array = as_float_array(name, value)
+    if array.ndim != 1:
+        raise InvalidArgumentError(
+            f"{name}: expected a 1-d sequence of runs, got shape {array.shape}", field=name
+        )
+    return np.ascontiguousarray(array)
+
+
+def _count(name: str, value: Any, limit: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise InvalidArgumentError(f"{name}: expected a whole number, got {value!r}", field=name)
+    if int(value) > limit and name == "bootstrap":
+        raise LimitExceededError(
+            f"{name}: {value} exceeds the limit of {limit}", field=name, limit=limit, got=int(value)
+        )
+    if not 0 <= int(value) <= limit:
+        raise InvalidArgumentError(f"{name}: must be in [0, {limit}], got {value}", field=name)
+    return int(value)
+
+
+@dataclass(frozen=True, eq=False)
+class LawFit:
+    """A loss law fitted to runs, with its uncertainty. Vectors are keyed or ordered
+    ``E, A, B, alpha, beta``.
+
+    ``law`` is the fitted :class:`LossLaw` (named ``fitted(n=...)``) for every planner; it raises
+    :class:`InvalidArgumentError` (field ``law_fit``) when the fit did not converge, so an
+    unconverged fit never passes as a confident law. ``as_law(allow_unconverged=True)`` hands it
+    over anyway, with a warning.
+    """
+
+    estimate: dict[str, float]
+    """The end point of the fit."""
+    covariance: npt.NDArray[np.float64] | None
+    """5 x 5, from the bootstrap samples, or (bootstrap = 0) the Gauss-Newton approximation
+    s^2 (J^T J)^-1 at the optimum; None when neither is available."""
+    covariance_source: str
+    samples: npt.NDArray[np.float64]
+    """Bootstrap estimates, shape (bootstrap, 5)."""
+    residuals: npt.NDArray[np.float64]
+    """ln(fitted loss) - ln(observed loss), per run, in input order."""
+    n_points: int
+    objective: float
+    """Sum of Huber losses of the log-loss residuals at the end point."""
+    converged: bool
+    message: str = ""
+    """Why the fit is not converged (empty when it is)."""
+    delta: float = 1e-3
+    bootstrap: int = 0
+    seed: int = 0
+    form: str = "chinchilla"
+    unique_tokens: float | None = None
+    bootstrap_unconverged: int = 0
+    """Bootstrap refits that stopped before their convergence test (still in ``samples``)."""
+    _law: LossLaw | None = field(default=None, repr=False)
+
+    @property
+    def law(self) -> LossLaw:
+        return self.as_law()
+
+    def as_law(self, *, allow_unconverged: bool = False) -> LossLaw:
+        """The fitted law; an unconverged fit raises unless ``allow_unconverged``."""
+        if self._law is not None and self.converged:
+            return self._law
+        if not allow_unconverged:
+            raise InvalidArgumentError(
+                f"law_fit: the fit did not converge ({self.message}); refusing to use it as a "
+                "law (as_law(allow_unconverged=True) to override)",
+                field="law_fit",
+            )
+        warnings.warn(f"using an unconverged law fit: {self.message}", RuntimeWarning, stacklevel=2)
+        return LossLaw(
+            name=f"unconverged(n={self.n_points})",
+            description=f"NOT CONVERGED: {self.message}",
+            source="scaleplan fit_law (docs/fitting.md)",
+            **self._numbers(self.estimate),
+        )
+
+    @staticmethod
+    def _numbers(p: dict[str, float]) -> dict[str, Any]:
+        return {k: p[k] for k in KEYS}
+
+    @property
+    def stderr(self) -> dict[str, float] | None:
+        """Square roots of the covariance's diagonal (None when there is no covariance)."""
+        if self.covariance is None:
+            return None
+        return {k: math.sqrt(max(float(self.covariance[i, i]), 0.0)) for i, k in enumerate(KEYS)}
+
+    def interval(self, level: float = 0.95) -> dict[str, tuple[float, float]]:
+        """Percentile bootstrap intervals at ``level`` (needs bootstrap > 0)."""
+        if isinstance(level, bool) or not isinstance(level, (int, float)):
+            raise InvalidArgumentError(f"level: expected a number, got {level!r}", field="level")
+        if not 0.0 < level < 1.0:
+            raise InvalidArgumentError(f"level: must be in (0, 1), got {level}", field="level")
+        if len(self.samples) == 0:
+            raise InvalidArgumentError(
+                "bootstrap: intervals are percentile intervals of bootstrap samples; "
+                "fit with bootstrap > 0",
+                field="bootstrap",
+            )
+        q = np.quantile(self.samples, [(1.0 - level) / 2.0, (1.0 + level) / 2.0], axis=0)
+        return {k: (float(q[0, i]), float(q[1, i])) for i, k in enumerate(KEYS)}
+
+    def __repr__(self) -> str:
+        se = self.stderr
+        parts = [
+            f"{k}={self.estimate[k]:.6g}" + (f"±{se[k]:.2g}" if se is not None else "")
+            for k in KEYS
+        ]
+        state = "converged" if self.converged else f"NOT converged: {self.message}"
+        return (
+            f"LawFit(n={self.n_points}, {', '.join(parts)}, bootstrap={self.bootstrap}, "
+            f"objective={self.objective:.6g}, {state})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": _FORMAT,
+            "form": self.form,
+            "law": None
+            if self._law is None
+            else {
+                "name": self._law.name,
+                "description": self._law.description,
+                "source": self._law.source,
+                "fitted": None
+                if self._law.fitted is None
+                else dataclasses.asdict(self._law.fitted),
+            },
+            "estimate": self.estimate,
+            "covariance": None if self.covariance is None else self.covariance.tolist(),
+            "covariance_source": self.covariance_source,
+            "samples": self.samples.tolist(),
+            "residuals": self.residuals.tolist(),
+            "n_points": self.n_points,
+            "objective": self.objective,
+            "converged": self.converged,
+            "message": self.message,
+            "delta": self.delta,
+            "bootstrap": self.bootstrap,
+            "seed": self.seed,
+            "unique_tokens": self.unique_tokens,
+            "bootstrap_unconverged": self.bootstrap_unconverged,
+        }
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the fit as JSON (``LawFit.load`` reads it back)."""
+        Path(path).write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str = "law_fit") -> LawFit:
+        def bad(reason: str) -> InvalidArgumentError:
+            return InvalidArgumentError(f"law_fit: {source}: {reason}", field="law_fit")
+
+        if not isinstance(data, dict) or data.get("format") != _FORMAT:
+            raise bad(f"not a saved LawFit (expected format '{_FORMAT}')")
+        try:
+            estimate = {k: float(data["estimate"][k]) for k in KEYS}
+            cov = data["covariance"]
+            covariance = None if cov is None else np.asarray(cov, dtype=np.float64)
+            samples = np.asarray(data["samples"], dtype=np.float64).reshape(-1, 5)
+            residuals = np.asarray(data["residuals"], dtype=np.float64).reshape(-1)
+            n_points, converged = int(data["n_points"]), bool(data["converged"])
+            objective = float(data["objective"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise bad(f"malformed ({exc})") from exc
+        if covariance is not None and covariance.shape != (5, 5):
+            raise bad("covariance must be 5 x 5")
+        values = [*estimate.values(), objective, *samples.ravel(), *residuals]
+        if not all(math.isfinite(v) for v in values):
+            raise bad("holds a non-finite number")
+        law = None
+        if converged:
+            names = data.get("law") or {}
+            if not isinstance(names, dict):
+                raise bad("law must be an object")
+            law = LossLaw(
+                name=str(names.get("name", f"fitted(n={n_points})")),
+                description=str(names.get("description", f"fitted to {n_points} runs")),
+                source=str(names.get("source", "scaleplan fit_law (docs/fitting.md)")),
+                fitted=names.get("fitted"),
+                **cls._numbers(estimate),
+            )
+        return cls(
+            estimate=estimate,
+            covariance=covariance,
+            covariance_source=str(data.get("covariance_source", "")),
+            samples=samples,
+            residuals=residuals,
+            n_points=n_points,
+            objective=objective,
+            converged=converged,
+            message=str(data.get("message", "")),
+            delta=float(data.get("delta", 1e-3)),
+            bootstrap=int(data.get("bootstrap", len(samples))),
+            seed=int(data.get("seed", 0)),
+            form=str(data.get("form", "chinchilla")),
+            unique_tokens=data.get("unique_tokens"),
+            bootstrap_unconverged=int(data.get("bootstrap_unconverged", 0)),
+            _law=law,
+        )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> LawFit:
+        """Read a fit written by :meth:`save`; errors name ``law_fit``."""
+        try:
+            text = Path(path).read_text()
+        except OSError as exc:
+            raise InvalidArgumentError(
+                f"law_fit: cannot read {path}: {exc.strerror}", field="law_fit"
+            ) from exc
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidArgumentError(
+                f"law_fit: {path}: not JSON ({exc})", field="law_fit"
+            ) from exc
+        return cls.from_dict(data, source=str(path))
+
+
+def fit_law(
+    params: Any,
+    tokens: Any,
+    loss: Any,
+    *,
+    form: str = "chinchilla",
+    delta: float = 1e-3,
+    bootstrap: int = 0,
+    seed: int = 0,
+    unique_tokens: float | None = None,
+) -> LawFit:
+    """Fit L(N, D) = E + A / N^alpha + B / D^beta to runs (parameters, training tokens, final
+    loss) by the method of Hoffmann et al. 2022 / Besiroglu et al. 2024: Huber loss (``delta``)
+    on log loss, L-BFGS from a grid of starts, ``bootstrap`` refits on resampled runs
+    (deterministic per ``seed``). With ``unique_tokens``, each run's tokens count as the
+    effective tokens D' of repeated data (Muennighoff et al. 2023). See docs/fitting.md."""
+    if not isinstance(form, str):
+        raise InvalidArgumentError(f"form: expected a string, got {form!r}", field="form")
+    if isinstance(delta, bool) or not isinstance(delta, (int, float)):
+        raise InvalidArgumentError(f"delta: expected a number, got {delta!r}", field="delta")
+    n, d, y = _runs("params", params), _runs("tokens", tokens), _runs("loss", loss)
+    boots = _count("bootstrap", bootstrap, MAX_BOOTSTRAP)
+    seed_ = _count("seed", seed, 2**64 - 1)
+    if unique_tokens is not None and (
+        isinstance(unique_tokens, bool) or not isinstance(unique_tokens, (int, float))
+    ):
+        raise InvalidArgumentError(
+            f"unique_tokens: expected a number, got {unique_tokens!r}", field="unique_tokens"
+        )
+    raw = _core.fit_law(
+        n,
+        d,
+        y,
+        form=form,
+        delta=float(delta),
+        bootstrap=boots,
+        seed=seed_,
+        unique_tokens=None if unique_tokens is None else float(unique_tokens),
+    )
+    return _from_raw(raw, form=form, delta=float(delta), bootstrap=boots, seed=seed_,
+                     unique_tokens=unique_tokens)  # fmt: skip
+
+
+def _from_raw(raw: dict[str, Any], **settings: Any) -> LawFit:
+    native = raw["law"]
+    law = None if native is None else LossLaw._from_native(native)
+    return LawFit(
+        estimate=dict(zip(KEYS, (float(v) for v in raw["params"]), strict=True)),
+        covariance=raw["covariance"],
+        covariance_source=raw["covariance_source"],
+        samples=raw["samples"],
+        residuals=raw["residuals"],
+        n_points=int(raw["n_points"]),
+        objective=float(raw["objective"]),
+        converged=bool(raw["converged"]),
+        message=str(raw["message"]),
+        bootstrap_unconverged=int(raw["bootstrap_unconverged"]),
+        _law=law,
+        **settings,
+    )
+
+
+__all__ = ["KEYS", "LawFit", "fit_law"]

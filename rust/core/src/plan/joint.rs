@@ -10,12 +10,14 @@
 use super::lifetime::{CostUnit, TP_DEGREES};
 use super::scalar::{bisect_first, grid_golden_min, min_below_wall};
 use super::Constraint;
+use crate::cancel;
 use crate::catalog::Hardware;
 use crate::cost::{
     Attention, Binding, FamilyShapes, InferenceCost, InferenceOptions, InferenceQuery, Pricer,
 };
 use crate::error::{check, PlanError, Result};
 use crate::laws::{DataLimit, ErrorLaw, Extrapolated, LossLaw};
+use crate::limits;
 use crate::testtime::passk::beta_pass_at_k;
 use crate::testtime::saturation;
 
@@ -144,9 +146,7 @@ impl<'a> JointSolver<'a> {
                 "must be at least min_gen_tokens",
             ));
         }
-        if opt.max_samples == 0 {
-            return Err(PlanError::invalid("k_max", "must be >= 1"));
-        }
+        limits::check_samples("k_max", opt.max_samples)?;
         if opt.attention.is_empty() {
             return Err(PlanError::invalid(
                 "attention",
@@ -422,9 +422,12 @@ impl<'a> JointSolver<'a> {
         };
         let mut out = Vec::new();
         if k >= o.max_samples {
+            // At limits::MAX_SAMPLES k_max cannot be relaxed (the solver refuses more).
+            let more = o.max_samples < limits::MAX_SAMPLES;
             out.push((
                 Constraint::MaxSamples,
-                relaxed(&|r| r.max_samples = o.max_samples.saturating_add(1)),
+                more.then(|| relaxed(&|r| r.max_samples = o.max_samples + 1))
+                    .flatten(),
             ));
         }
         if at_or_above(n, self.n_hi) {
@@ -508,6 +511,7 @@ impl<'a> JointSolver<'a> {
     /// k and degree alone.
     fn search(&self, budget: f64, only: Option<(usize, u32, f64)>) -> Result<JointPlan> {
         check::positive("budget", budget)?;
+        cancel::check()?;
         let mut best: Option<JointPlan> = None;
         let cuts = {
             let mut c = vec![self.n_lo.ln()];
@@ -545,6 +549,7 @@ impl<'a> JointSolver<'a> {
                 None => 1..=self.opt.max_samples,
             };
             for k in ks {
+                cancel::check()?;
                 if monotone && mu_bound.is_finite() {
                     let bound = beta_pass_at_k(mu_bound, self.opt.kappa, f64::from(k));
                     if best.is_some_and(|b| bound <= b.accuracy) {
@@ -606,6 +611,7 @@ impl<'a> JointSolver<'a> {
                 }
             }
         }
+        cancel::check()?;
         Ok(best.unwrap_or_else(|| JointPlan::none(self.blocker())))
     }
 
@@ -661,6 +667,7 @@ impl<'a> JointSolver<'a> {
         let cap = 150.0; // e^150 ~ 1e65: beyond any real budget in any unit
         let mut hi = -20.0f64;
         while !reaches(hi) {
+            cancel::check()?;
             hi += 4.0;
             if hi > cap {
                 // Unreachable: report the accuracy the law caps at, not the absurd budget
@@ -676,6 +683,7 @@ impl<'a> JointSolver<'a> {
         }
         let lo = hi - 4.0;
         let log_b = bisect_first(&reaches, lo, hi, 1e-7);
+        cancel::check()?;
         let plan = self.plan_unnamed(log_b.exp())?;
         Ok(self.described(JointPlan {
             binding: Constraint::TargetAccuracy,

@@ -449,6 +449,7 @@ fn plan_lifetime_at(
     opt: &LifetimeOptions,
 ) -> Result<LifetimePlan> {
     demand.validate()?;
+    crate::cancel::check()?;
     let coster = Coster::new(opt, demand)?;
     let data = opt.data.as_ref();
     let bound = |v: Option<f64>, field: &str| {
@@ -558,6 +559,7 @@ fn plan_lifetime_at(
     };
     let loss = law.loss(n, effective);
     let training_cost = coster.training(n, d);
+    crate::cancel::check()?;
     let chinchilla = plan_training_target(law, loss * (1.0 + 1e-12), data)?;
     // Not applicable (NaN) when the Chinchilla model cannot reach the loss or cannot be served
     // (an infinite cost): there is nothing to compare with.

@@ -11,6 +11,7 @@ use scaleplan_core::plan::{
 use scaleplan_core::testtime::{curves_from_rows, Aggregator, Curve, EvalRow};
 use scaleplan_core::PlanError;
 
+use crate::cancel::{self, CancelToken};
 use crate::catalog::{NativeHardware, NativeLaw, PyCatalog};
 use crate::convert::{
     extrapolation_fields, extrapolation_row, flag, shape_row, with_extrapolation, Columns, Serving,
@@ -283,14 +284,16 @@ impl TestTimeProblem {
     /// One array per field of TEST_TIME_FIELDS (one element per budget), and each candidate's
     /// best accuracy (rows) at each budget (columns).
     #[allow(clippy::type_complexity)]
+    #[pyo3(signature = (budgets, *, cancel=None))]
     fn solve<'py>(
         &self,
         py: Python<'py>,
         budgets: PyReadonlyArray1<'py, f64>,
+        cancel: Option<&CancelToken>,
     ) -> PyResult<(Vec<Bound<'py, PyArray1<f64>>>, Bound<'py, PyArray2<f64>>)> {
         let budgets = budgets.as_slice()?;
         let n = budgets.len();
-        let (cols, per) = detached(py, || {
+        let (cols, per) = cancel::run(py, cancel, || {
             let solver =
                 TestTimeSolver::new(&self.candidates, &self.options).map_err(|e| (0, e))?;
             let mut cols = Columns::new(TEST_TIME_FIELDS.len(), n);
@@ -324,7 +327,7 @@ impl TestTimeProblem {
                 }
             }
             Ok((cols, per))
-        })
+        })?
         .map_err(|(i, e)| to_py(py, e, (n > 1).then_some(i)))?;
         let per = PyArray2::from_vec2(py, &per)
             .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
@@ -457,11 +460,13 @@ impl JointProblem {
     }
 
     /// `goal` "budget" or "target_accuracy"; one array per JOINT_FIELDS entry.
+    #[pyo3(signature = (goal, values, *, cancel=None))]
     fn solve<'py>(
         &self,
         py: Python<'py>,
         goal: &str,
         values: PyReadonlyArray1<'py, f64>,
+        cancel: Option<&CancelToken>,
     ) -> PyResult<Vec<Bound<'py, PyArray1<f64>>>> {
         let by_budget = match goal {
             "budget" => true,
@@ -476,7 +481,7 @@ impl JointProblem {
         };
         let values = values.as_slice()?;
         let n = values.len();
-        let cols = detached(py, || {
+        let cols = cancel::run(py, cancel, || {
             let solver = JointSolver::new(&self.law, &self.options).map_err(|e| (0, e))?;
             let width = JOINT_FIELDS.len();
             let mut cols = Columns::new(width + extrapolation_fields().len(), n);
@@ -520,7 +525,7 @@ impl JointProblem {
                 cols.set_from(i, width, &extrapolation_row(&p.extrapolated));
             }
             Ok(cols)
-        })
+        })?
         .map_err(|(i, e)| to_py(py, e, (n > 1).then_some(i)))?;
         Ok(cols.into_arrays(py))
     }

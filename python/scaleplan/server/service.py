@@ -119,13 +119,15 @@ def unary(
     ) -> Callable[[PlannerService, _Req, Context], Coroutine[Any, Any, _Resp]]:
         @functools.wraps(fn)
         async def handler(self: PlannerService, request: _Req, context: Context) -> _Resp:
-            token = _call_token(context)
+            token = self.call_token(context)
             try:
                 return await self.in_pool(_scoped, token, fn, self, request)
             except Cancelled as exc:
                 await _abort_cancelled(context, token, exc)
             except Exception as exc:
                 await errors.abort(context, exc, _paths_of(paths, request))
+            finally:  # also when the call is cancelled (CancelledError) under the pool call
+                self.release(token)
 
         return handler
 
@@ -149,7 +151,7 @@ def server_stream(
         async def handler(
             self: PlannerService, request: _Req, context: Context
         ) -> AsyncIterator[_Resp]:
-            token = _call_token(context)
+            token = self.call_token(context)
             try:
                 thunks = await self.in_pool(_scoped, token, fn, self, request)
                 for thunk in thunks:
@@ -162,23 +164,12 @@ def server_stream(
                 await _abort_cancelled(context, token, exc)
             except Exception as exc:
                 await errors.abort(context, exc, _paths_of(paths, request))
+            finally:  # also when the call is cancelled (CancelledError, GeneratorExit)
+                self.release(token)
 
         return handler
 
     return decorate
-
-
-def _call_token(context: Context) -> CancelToken:
-    """The call's cancellation token (docs/limits.md): it expires at the call's deadline and
-    fires when the call ends any other way (the client's cancel, or the server's stop cancelling
-    it at the end of SIGTERM's grace), so the core stops within ~0.1 s instead of finishing
-    work nobody will read."""
-    remaining = context.time_remaining()
-    finite = remaining is not None and math.isfinite(remaining)
-    token = CancelToken(timeout_s=max(0.0, remaining) if finite else None)
-    # grpc-stubs type the callback as their own class; any callable of the context works.
-    context.add_done_callback(lambda _: token.cancel())  # type: ignore[arg-type]
-    return token
 
 
 def _scoped(token: CancelToken, fn: Callable[..., _T], *args: Any) -> _T:
@@ -212,6 +203,28 @@ class PlannerService(planner_pb2_grpc.PlannerServiceServicer):
         self.metrics = metrics
         self.limits = limits or Limits()
         self._listing: pb.ListCatalogResponse | None = None
+        self._live: set[CancelToken] = set()
+
+    def call_token(self, context: Context) -> CancelToken:
+        """The call's cancellation token (docs/limits.md): it expires at the call's deadline,
+        and fires when the handler ends any other way (:meth:`release`: the client's cancel
+        cancels the handler) or when :meth:`cancel_all` runs (the end of SIGTERM's grace), so
+        the core stops within ~0.1 s instead of finishing work nobody will read."""
+        remaining = context.time_remaining()
+        finite = remaining is not None and math.isfinite(remaining)
+        token = CancelToken(timeout_s=max(0.0, remaining) if finite else None)
+        self._live.add(token)
+        return token
+
+    def release(self, token: CancelToken) -> None:
+        """The handler of ``token``'s call has ended: stop whatever core work it left."""
+        token.cancel()
+        self._live.discard(token)
+
+    def cancel_all(self) -> None:
+        """Fire the token of every call in flight (their planners stop within ~0.1 s)."""
+        for token in list(self._live):
+            token.cancel()
 
     def in_pool(self, fn: Callable[..., _T], *args: Any) -> asyncio.Future[_T]:
         return self.pool.submit(fn, *args)

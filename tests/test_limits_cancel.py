@@ -327,3 +327,23 @@ def test_the_facade_raises_only_its_own_errors(planner: str, a: Any, b: Any, c: 
         if isinstance(v, float | np.ndarray) and np.asarray(v).dtype.kind == "f":
             bad = np.isnan(np.asarray(v, dtype=float)) & feasible
             assert not bad.any(), f"{planner}: {name} is NaN in a feasible plan: {values}"
+
+
+def test_accuracy_samples_are_limited() -> None:
+    # Majority vote sums over k + 1 outcomes: samples=1e9 was a billion-term loop per element.
+    majority = sp.Accuracy.preset(aggregator="majority")
+    assert 0 < majority("qwen3-8b", 4096, sp_cancel.MAX_MAJORITY_SAMPLES) <= 1
+    for bad, field in [
+        (sp_cancel.MAX_MAJORITY_SAMPLES + 1, "samples"),
+        (0, "samples"),
+        (1.5, "samples"),
+        (np.nan, "samples"),
+    ]:
+        with pytest.raises(InvalidArgumentError) as caught:
+            majority("qwen3-8b", 4096, bad)
+        assert caught.value.field == field
+    coverage = sp.Accuracy.preset()
+    assert 0 < coverage("qwen3-8b", 4096, sp_cancel.MAX_SAMPLES) <= 1
+    with pytest.raises(InvalidArgumentError) as caught:
+        coverage("qwen3-8b", [4096, np.inf], 1)
+    assert caught.value.field == "gen_tokens" and caught.value.index == 1

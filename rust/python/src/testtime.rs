@@ -4,7 +4,9 @@
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
 use pyo3::prelude::*;
 use scaleplan_core::cost::{Attention, FamilyShapes};
+use scaleplan_core::error::check;
 use scaleplan_core::laws::DataLimit;
+use scaleplan_core::limits;
 use scaleplan_core::plan::{
     BudgetUnit, Candidate, CostUnit, JointOptions, JointSolver, TestTimeOptions, TestTimeSolver,
 };
@@ -170,24 +172,42 @@ impl AccuracySource {
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let curve = self.curve(catalog, model).py_err(py)?;
         let (g, k) = (gen_tokens.as_slice()?, samples.as_slice()?);
+        // Samples up to the planners' limit (majority vote: its own, the sum being over k + 1
+        // outcomes), so one element's work is bounded (docs/limits.md).
+        let k_limit = match &curve {
+            Curve::Beta(c) if c.aggregator == Aggregator::Majority => limits::MAX_MAJORITY_SAMPLES,
+            _ => limits::MAX_SAMPLES,
+        };
         // A measured curve is unknown below the shortest length the eval measured and beyond its
         // samples per problem: NaN there, never a flat extrapolation (docs/planning.md). Above
         // the longest length the value holds: "at most L tokens" may stop at the longest.
         let range = curve.gen_range();
-        let measured_k = curve.max_samples();
-        let out: Vec<f64> = g
+        let measured_k = match &curve {
+            Curve::Measured(m) => Some(m.max_samples),
+            Curve::Beta(_) => None,
+        };
+        let n = g.len();
+        let out = g
             .iter()
             .zip(k)
-            .map(|(&g, &k)| {
+            .enumerate()
+            .map(|(i, (&g, &k))| {
+                check::positive("gen_tokens", g).map_err(|e| (i, e))?;
+                check::whole_at_least("samples", k, 1.0).map_err(|e| (i, e))?;
+                if k > f64::from(k_limit) {
+                    let reason = format!("must be <= {k_limit}, got {k}");
+                    return Err((i, PlanError::invalid("samples", reason)));
+                }
                 let outside = range.is_some_and(|(lo, _)| g < lo * (1.0 - 1e-12))
                     || measured_k.is_some_and(|n| k > f64::from(n));
-                if outside {
+                Ok(if outside {
                     f64::NAN
                 } else {
-                    curve.accuracy(g, k.max(1.0) as u32)
-                }
+                    curve.accuracy(g, k as u32)
+                })
             })
-            .collect();
+            .collect::<Result<Vec<f64>, (usize, PlanError)>>()
+            .map_err(|(i, e)| to_py(py, e, (n > 1).then_some(i)))?;
         Ok(out.into_pyarray(py))
     }
 }

@@ -321,6 +321,53 @@ fn joint_k_max_is_limited_and_a_huge_concentration_gives_no_nan() {
     }
 }
 
+#[test]
+fn a_budget_whose_training_flops_overflow_is_an_error_naming_the_budget() {
+    // 5e304 GPU-hours is ~1e322 FLOPs: the plan was "feasible" with infinite training tokens
+    // (found by feasible_joint_plans_have_finite_fields).
+    let l = law("gadre2024-redpajama");
+    let opt = joint_options(1);
+    let err = JointSolver::new(&l, &opt)
+        .unwrap()
+        .plan(5.16e304)
+        .unwrap_err();
+    assert_eq!(err.field(), "budget", "{err}");
+    let c = Catalog::shipped();
+    let lifetime = LifetimeOptions {
+        pricing: InferencePricing::CostModel {
+            family: FamilyShapes::new(c, c.family("qwen3-dense").unwrap()).unwrap(),
+            hardware: c.hardware("h100-sxm").unwrap().clone(),
+            options: InferenceOptions::default(),
+            attention: Attention::Dense,
+        },
+        unit: CostUnit::GpuHours,
+        train_hardware: None,
+        train_mfu: None,
+        train_usd_per_hour: None,
+        infer_usd_per_hour: None,
+        data: None,
+        min_params: None,
+        max_params: None,
+        auto_gpus: false,
+    };
+    let demand = Demand {
+        queries: 1.0,
+        prompt_tokens: 512.0,
+        gen_tokens: 1024.0,
+        samples: 1.0,
+    };
+    let r = plan_lifetime(
+        &law("sardana2023"),
+        LifetimeGoal::Budget(1e300),
+        demand,
+        &lifetime,
+    );
+    match r {
+        Err(e) => assert_eq!(e.field(), "budget", "{e}"),
+        Ok(p) => assert!(!p.feasible || p.tokens.is_finite(), "{p:?}"),
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
     /// Extreme finite options: a feasible joint plan has no NaN (and no infinite) field.
@@ -328,13 +375,16 @@ proptest! {
     fn feasible_joint_plans_have_finite_fields(
         log_budget in -3.0..308.0f64, log_queries in -3.0..308.0f64,
         log_kappa in -300.0..308.0f64, log_half in -300.0..308.0f64, hill in 0.01..50.0f64,
-        k in 1u32..64,
+        k in 1u32..64, gpu_hours: bool,
     ) {
         let mut opt = joint_options(k);
         opt.queries = 10f64.powf(log_queries);
         opt.kappa = 10f64.powf(log_kappa);
         opt.half_tokens = 10f64.powf(log_half);
         opt.hill = hill;
+        if !gpu_hours {
+            opt.unit = CostUnit::Flops;
+        }
         let l = law("gadre2024-redpajama");
         let budget = 10f64.powf(log_budget);
         if let Ok(p) = JointSolver::new(&l, &opt).and_then(|s| s.plan(budget)) {

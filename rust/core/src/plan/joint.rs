@@ -511,6 +511,7 @@ impl<'a> JointSolver<'a> {
     /// k and degree alone.
     fn search(&self, budget: f64, only: Option<(usize, u32, f64)>) -> Result<JointPlan> {
         check::positive("budget", budget)?;
+        check_training_flops(budget, self.per_train_flop)?;
         cancel::check()?;
         let mut best: Option<JointPlan> = None;
         let cuts = {
@@ -698,5 +699,20 @@ impl<'a> JointSolver<'a> {
             return Ok(f64::NAN);
         }
         Ok(self.plan_unnamed(plan.total_cost * 1.01)?.accuracy - plan.accuracy)
+    }
+}
+
+/// A budget whose training compute (budget / cost per FLOP) is not a finite number of FLOPs
+/// would give infinite training tokens in a "feasible" plan (docs/limits.md): an error naming
+/// the budget instead.
+pub(crate) fn check_training_flops(budget: f64, per_train_flop: f64) -> Result<()> {
+    let flops = budget / per_train_flop;
+    if flops.is_finite() {
+        Ok(())
+    } else {
+        Err(PlanError::invalid(
+            "budget",
+            format!("{budget:e} is too large: as training compute it is {flops:e} FLOPs"),
+        ))
     }
 }

@@ -509,6 +509,7 @@ fn plan_lifetime_at(
         }
         LifetimeGoal::Budget(budget) => {
             check::positive("budget", budget)?;
+            super::joint::check_training_flops(budget, coster.per_train_flop)?;
             // Centre the search on the training-only optimum for the whole budget.
             let (n_ch, _) = law.chinchilla_optimum(budget / coster.per_train_flop);
             // Under a data limit the best use of a large budget is a larger model on a few

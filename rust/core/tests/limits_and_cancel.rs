@@ -485,3 +485,30 @@ fn a_deadline_stops_a_long_joint_plan_within_100_ms() {
         "stopped {late:?} after the deadline"
     );
 }
+
+#[test]
+fn a_joint_plan_with_an_slo_at_the_k_max_limit_is_bounded() {
+    // With a latency SLO the joint planner cannot prune over k; searching all 2^20 k ran past
+    // 30 s (a full 2-D search per k). Above 16 it now steps k geometrically.
+    let l = law("gadre2024-redpajama");
+    let mut opt = joint_options(MAX_SAMPLES);
+    opt.latency_slo_s = Some(1000.0);
+    let start = Instant::now();
+    let p = JointSolver::new(&l, &opt).unwrap().plan(1e6).unwrap();
+    assert!(p.feasible && p.accuracy.is_finite(), "{p:?}");
+    // generous bound for an unloaded run of ~1 s on a shared 2-core machine
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        start.elapsed()
+    );
+    // and it is never worse than the dense search up to 16 samples
+    opt.max_samples = 16;
+    let dense = JointSolver::new(&l, &opt).unwrap().plan(1e6).unwrap();
+    assert!(
+        p.accuracy >= dense.accuracy - 1e-12,
+        "{} < {}",
+        p.accuracy,
+        dense.accuracy
+    );
+}

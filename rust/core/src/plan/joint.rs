@@ -545,9 +545,12 @@ impl<'a> JointSolver<'a> {
             // shrinks as fewer queries share it), so with an SLO every k is searched.
             let monotone = self.opt.latency_slo_s.is_none();
             let mut mu_bound = f64::INFINITY;
-            let ks = match only {
-                Some((_, k, _)) => k..=k,
-                None => 1..=self.opt.max_samples,
+            // Without pruning (an SLO) every k costs a full search: above SLO_DENSE_SAMPLES k
+            // steps geometrically so the work stays bounded up to limits::MAX_SAMPLES.
+            let ks: Box<dyn Iterator<Item = u32>> = match only {
+                Some((_, k, _)) => Box::new(k..=k),
+                None if monotone => Box::new(1..=self.opt.max_samples),
+                None => Box::new(slo_samples(self.opt.max_samples)),
             };
             for k in ks {
                 cancel::check()?;
@@ -715,4 +718,22 @@ pub(crate) fn check_training_flops(budget: f64, per_train_flop: f64) -> Result<(
             format!("{budget:e} is too large: as training compute it is {flops:e} FLOPs"),
         ))
     }
+}
+
+/// Every k up to this is searched when an SLO rules out pruning over k; above it k steps by
+/// 1/8 of itself (~110 searches up to `limits::MAX_SAMPLES`), always ending at k_max
+/// (docs/limits.md).
+const SLO_DENSE_SAMPLES: u32 = 16;
+
+/// The k searched under a latency SLO: 1..=16, then geometric steps, then k_max.
+fn slo_samples(k_max: u32) -> impl Iterator<Item = u32> {
+    std::iter::successors(Some(1u32), move |&k| {
+        (k < k_max).then(|| {
+            if k < SLO_DENSE_SAMPLES {
+                k + 1
+            } else {
+                (k + k.div_ceil(8)).min(k_max)
+            }
+        })
+    })
 }

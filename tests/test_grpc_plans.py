@@ -683,7 +683,7 @@ def test_client_arguments_match_the_python_api(api: Any, method: Any, skip: tupl
     client_params = inspect.signature(method).parameters
     api_params = inspect.signature(api).parameters
     for name, p in api_params.items():
-        if name == "catalog" or name in skip:
+        if name in ("catalog", "cancel") or name in skip:  # local to the process
             continue
         assert name in client_params, name
         assert client_params[name].default == p.default, name

@@ -4,6 +4,7 @@ inference-time compute, with inference priced by compute and memory traffic (Kin
 from typing import TYPE_CHECKING
 
 from scaleplan._core import __version__
+from scaleplan.cancel import CancelToken
 from scaleplan.catalog import (
     Catalog,
     Family,
@@ -39,6 +40,7 @@ from scaleplan.testtime import (
 
 __all__ = [
     "Accuracy",
+    "CancelToken",
     "Catalog",
     "Client",
     "ErrorLaw",

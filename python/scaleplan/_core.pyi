@@ -17,6 +17,20 @@ CONSTRAINTS: list[str]
 EXTRAPOLATION_VARIABLES: list[str]
 FIT_MAX_BOOTSTRAP: int
 FIT_MAX_RUNS: int
+MAX_SAMPLES: int
+MAX_MAJORITY_SAMPLES: int
+MEASURED_TABLE_SAMPLES: int
+MAX_SEARCH_STEPS: int
+
+@final
+class CancelToken:
+    def __new__(cls, timeout_s: float | None = None) -> CancelToken: ...
+    def cancel(self) -> None: ...
+    @property
+    def cancelled(self) -> bool: ...
+    @property
+    def expired(self) -> bool: ...
+
 __all__ = [
     "BINDINGS",
     "CONSTRAINTS",
@@ -26,10 +40,15 @@ __all__ = [
     "INFERENCE_COST_FIELDS",
     "JOINT_FIELDS",
     "LIFETIME_PLAN_FIELDS",
+    "MAX_MAJORITY_SAMPLES",
+    "MAX_SAMPLES",
+    "MAX_SEARCH_STEPS",
+    "MEASURED_TABLE_SAMPLES",
     "TEST_TIME_FIELDS",
     "TRAINING_COST_FIELDS",
     "TRAINING_PLAN_FIELDS",
     "AccuracySource",
+    "CancelToken",
     "Catalog",
     "CostModelPricing",
     "JointProblem",
@@ -155,6 +174,7 @@ def plan_training(
     *,
     unique_tokens: float | None,
     r_star: float | None,
+    cancel: CancelToken | None = None,
 ) -> list[npt.NDArray[np.float64]]: ...
 def plan_lifetime(
     law: NativeLaw,
@@ -176,6 +196,7 @@ def plan_lifetime(
     min_params: float | None,
     max_params: float | None,
     auto_gpus: bool = False,
+    cancel: CancelToken | None = None,
 ) -> list[npt.NDArray[np.float64]]: ...
 
 @final
@@ -217,7 +238,7 @@ class TestTimeProblem:
         serving: Serving,
     ) -> TestTimeProblem: ...
     def solve(
-        self, budgets: npt.NDArray[np.float64]
+        self, budgets: npt.NDArray[np.float64], *, cancel: CancelToken | None = None
     ) -> tuple[list[npt.NDArray[np.float64]], npt.NDArray[np.float64]]: ...
 
 @final
@@ -259,7 +280,7 @@ class JointProblem:
         attention: npt.NDArray[np.float64],
     ) -> npt.NDArray[np.float64]: ...
     def solve(
-        self, goal: str, values: npt.NDArray[np.float64]
+        self, goal: str, values: npt.NDArray[np.float64], *, cancel: CancelToken | None = None
     ) -> list[npt.NDArray[np.float64]]: ...
 
 def fit_law(

@@ -16,16 +16,48 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
+import numpy as np
+
 from scaleplan import _core
 from scaleplan.errors import InvalidArgumentError
 
 
 def _fields_of(obj: Any) -> dict[str, Any]:
     return {
-        f.name: (_fields_of(v) if dataclasses.is_dataclass(v) else v)
+        f.name: (_fields_of(v) if dataclasses.is_dataclass(v) else _plain(f.name, v))
         for f in dataclasses.fields(obj)
         if f.init and (v := getattr(obj, f.name)) is not None
     }
+
+
+def _plain(name: str, value: Any) -> Any:
+    """A field value as JSON takes it: numpy scalars become Python numbers; arrays are refused
+    naming the field (not a TypeError from inside json)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        raise InvalidArgumentError(
+            f"{name}: expected a single value, got an array of shape {value.shape}", field=name
+        )
+    return value
+
+
+def _entry_json(obj: Any) -> str:
+    """A catalog dataclass as the JSON its native constructor reads."""
+    fields = _fields_of(obj)
+    try:
+        return json.dumps(fields, allow_nan=True)
+    except (TypeError, ValueError) as exc:
+        bad = next((k for k, v in fields.items() if not _jsonable(v)), "entry")
+        raise InvalidArgumentError(f"{bad}: not a number or string ({exc})", field=bad) from None
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -47,7 +79,7 @@ class Hardware:
     _native: _core.NativeHardware = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        native = _core.NativeHardware.from_json(json.dumps(_fields_of(self)))
+        native = _core.NativeHardware.from_json(_entry_json(self))
         object.__setattr__(self, "_native", native)
 
     @classmethod
@@ -94,7 +126,7 @@ class Model:
     def __post_init__(self) -> None:
         if isinstance(self.moe, Mapping):
             object.__setattr__(self, "moe", Moe(**self.moe))
-        native = _core.NativeModel.from_json(json.dumps(_fields_of(self)))
+        native = _core.NativeModel.from_json(_entry_json(self))
         object.__setattr__(self, "_native", native)
 
     @classmethod

@@ -63,7 +63,18 @@ class CatalogError(ScaleplanError, ValueError):
         self.entry = entry
 
 
+class Cancelled(ScaleplanError):
+    """A planning call was stopped by its cancellation token (``cancel=``), its deadline, or
+    Ctrl-C before it finished (docs/limits.md). ``deadline`` says whether the token's timeout
+    fired rather than ``cancel()``. Not a ``ValueError``: the input was fine."""
+
+    def __init__(self, message: str, *, field: str = "cancel", deadline: bool = False) -> None:
+        super().__init__(message, field=field)
+        self.deadline = deadline
+
+
 __all__ = [
+    "Cancelled",
     "CatalogError",
     "InvalidArgumentError",
     "LimitExceededError",

@@ -13,7 +13,9 @@ import numpy.typing as npt
 
 from scaleplan import _core
 from scaleplan import _format as fmt
+from scaleplan import cancel as _cancel
 from scaleplan._arrays import Broadcast, FloatArray
+from scaleplan.cancel import CancelToken
 from scaleplan.catalog import Catalog, Hardware, default_catalog, resolve_hardware
 from scaleplan.cost import Dtype, FloatOrArray, Prefill, TimeModel, _text, serving
 from scaleplan.errors import InvalidArgumentError
@@ -127,8 +129,11 @@ class JointProblem:
         args = Broadcast(
             {"params": params, "samples": samples, "gen_tokens": gen_tokens, "attention": attention}
         )
+        number = _opt(budget, "budget")
+        if number is None:
+            raise InvalidArgumentError("budget: is required", field="budget")
         out = self.native.evaluate(
-            float(budget), args.required("params"), args.required("samples"),
+            number, args.required("params"), args.required("samples"),
             args.required("gen_tokens"), args.required("attention"),
         )  # fmt: skip
         return args.shaped(out)
@@ -159,9 +164,14 @@ def _build(kwargs: dict[str, Any]) -> JointProblem:
     )  # fmt: skip
     hardware = resolve_hardware(kwargs.pop("hardware"), cat)
     numbers = {k: _opt(v, k) for k, v in kwargs.items() if k not in ("family", "unit", "k_max")}
+    required = ("queries", "prompt_tokens", "min_gen_tokens", "max_gen_tokens")
+    for name, value in [*((n, numbers.get(n)) for n in required), *saturation.items()]:
+        if value is None:
+            raise InvalidArgumentError(f"{name}: is required (a number)", field=name)
     problem = _core.JointProblem(
         cat._native, law._native, _text("family", kwargs["family"]), hardware._native,
-        unit=_text("unit", kwargs["unit"]), k_max=int(kwargs["k_max"]), attention=choices,
+        unit=_text("unit", kwargs["unit"]), k_max=_cancel.samples("k_max", kwargs["k_max"]),
+        attention=choices,
         **saturation,  # type: ignore[arg-type]
         **numbers,  # type: ignore[arg-type]
         serving=options,
@@ -182,9 +192,10 @@ def joint_task(law: str) -> str:
 
 
 def _solve(goal: str, values: Any, kwargs: dict[str, Any]) -> JointPlan:
+    cancel = _cancel.resolve(kwargs.pop("cancel", None))
     problem = _build(kwargs)
     args = Broadcast({goal: values})
-    arrays = problem.native.solve(goal, args.required(goal))
+    arrays = problem.native.solve(goal, args.required(goal), cancel=cancel)
     rows = dict(zip(_core.JOINT_FIELDS, arrays, strict=True))
     extrapolated = _extrapolated(rows, args.shape, args.scalar)
     feasible = rows.pop("feasible") != 0
@@ -238,6 +249,7 @@ def plan_joint(
     compute_dtype: Dtype = "bf16",
     gpus: int | None = None,
     catalog: Catalog | None = None,
+    cancel: CancelToken | None = None,
 ) -> JointPlan:
     """Choose model size N (continuous over ``family``), training tokens D, samples k, generation
     length L and attention for one total ``budget`` (in ``unit``) covering training plus
@@ -264,7 +276,7 @@ def plan_joint(
 _DEFAULTS: dict[str, Any] = {
     name: param.default
     for name, param in inspect.signature(plan_joint).parameters.items()
-    if name not in ("budget", "target_accuracy")
+    if name not in ("budget", "target_accuracy", "cancel")
 }
 _DEFAULTS["queries"] = 0.0
 

@@ -9,7 +9,7 @@ from typing import Any, Self
 
 from scaleplan import _core
 from scaleplan._arrays import Broadcast
-from scaleplan.catalog import Catalog, _fields_of, default_catalog
+from scaleplan.catalog import Catalog, _entry_json, default_catalog
 from scaleplan.errors import InvalidArgumentError
 
 
@@ -60,7 +60,7 @@ class LossLaw:
             object.__setattr__(self, "error", ErrorLaw(**self.error))
         if isinstance(self.fitted, dict):
             object.__setattr__(self, "fitted", FittedRange(**self.fitted))
-        native = _core.NativeLaw.from_json(json.dumps(_fields_of(self)))
+        native = _core.NativeLaw.from_json(_entry_json(self))
         object.__setattr__(self, "_native", native)
 
     @classmethod

@@ -18,7 +18,9 @@ import numpy.typing as npt
 
 from scaleplan import _core
 from scaleplan import _format as fmt
+from scaleplan import cancel as _cancel
 from scaleplan._arrays import Broadcast, FloatArray
+from scaleplan.cancel import CancelToken
 from scaleplan.catalog import Catalog, Hardware, default_catalog, resolve_hardware
 from scaleplan.cost import (
     Attention,
@@ -324,6 +326,7 @@ def plan_training(
     unique_tokens: float | None = None,
     r_star: float | None = None,
     catalog: Catalog | None = None,
+    cancel: CancelToken | None = None,
 ) -> TrainingPlan:
     """The loss-optimal parameters and tokens for a training budget (6*N*D FLOPs), or the least
     compute reaching ``target_loss``. ``unique_tokens`` limits unique data (Muennighoff et al.
@@ -337,6 +340,7 @@ def plan_training(
         args.required(kind),
         unique_tokens=_opt(unique_tokens, "unique_tokens"),
         r_star=_opt(r_star, "r_star"),
+        cancel=_cancel.resolve(cancel),
     )
     v = _assemble(args, _core.TRAINING_PLAN_FIELDS, arrays)
     return TrainingPlan(law=the_law.name, tokens_per_param=_ratio(v["tokens"], v["params"]), **v)
@@ -374,6 +378,7 @@ def plan_lifetime(
     min_params: float | None = None,
     max_params: float | None = None,
     catalog: Catalog | None = None,
+    cancel: CancelToken | None = None,
 ) -> LifetimePlan:
     """Training plus lifetime inference (Sardana & Frankle 2023): the model size and token count
     that reach ``target_loss`` at the least total cost, or the lowest loss for a total
@@ -416,7 +421,7 @@ def plan_lifetime(
             "samples": samples,
         }
     )
-    flat = {name: args.required(name) for name in args.arrays}
+    flat = {name: args.required(name) for name in (kind, *_DEMAND)}
     arrays = _core.plan_lifetime(
         the_law._native,
         kind,
@@ -438,6 +443,7 @@ def plan_lifetime(
         min_params=_opt(min_params, "min_params"),
         max_params=_opt(max_params, "max_params"),
         auto_gpus=gpus is None,
+        cancel=_cancel.resolve(cancel),
     )
     v = _assemble(args, _core.LIFETIME_PLAN_FIELDS, arrays)
     if pricing is None:
@@ -445,6 +451,9 @@ def plan_lifetime(
     return LifetimePlan(
         law=the_law.name, unit=str(unit), tokens_per_param=_ratio(v["tokens"], v["params"]), **v
     )
+
+
+_DEMAND = ("queries", "prompt_tokens", "gen_tokens", "samples")
 
 
 def _train_hardware(value: str | Hardware, catalog: Catalog) -> Hardware:

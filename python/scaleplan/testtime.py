@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -20,7 +20,9 @@ import numpy.typing as npt
 
 from scaleplan import _core
 from scaleplan import _format as fmt
+from scaleplan import cancel as _cancel
 from scaleplan._arrays import Broadcast, FloatArray, as_float_array
+from scaleplan.cancel import CancelToken
 from scaleplan.catalog import Catalog, Hardware, default_catalog, resolve_hardware
 from scaleplan.cost import Dtype, FloatOrArray, Prefill, TimeModel, _text, serving
 from scaleplan.errors import InvalidArgumentError
@@ -90,19 +92,23 @@ class Accuracy:
         says what the eval is (the task is ``measured:<name>``); the file's name by default."""
         rows = _read_rows(source) if isinstance(source, str | os.PathLike) else list(source)
         try:
+            if not all(isinstance(r, Mapping) for r in rows):
+                raise InvalidArgumentError("rows: every row must be a mapping", field="rows")
             columns = (
                 [str(r["model"]) for r in rows],
                 [float(r["gen_tokens"]) for r in rows],
                 [str(r["problem"]) for r in rows],
-                [int(r["n"]) for r in rows],
-                [int(r["c"]) for r in rows],
+                _count_column(rows, "n"),
+                _count_column(rows, "c"),
             )
         except KeyError as exc:
             raise InvalidArgumentError(
                 f"rows: every row needs model, gen_tokens, problem, n, c (missing {exc})",
                 field="rows",
             ) from None
-        except (TypeError, ValueError) as exc:
+        except InvalidArgumentError:
+            raise
+        except (TypeError, ValueError, OverflowError) as exc:
             raise InvalidArgumentError(f"rows: {exc}", field="rows") from None
         if any(v < 0 for v in columns[3] + columns[4]):
             raise InvalidArgumentError("rows: n and c must be >= 0", field="rows")
@@ -230,6 +236,59 @@ class TestTimeFrontier:
     oracle: FloatArray | None
 
 
+def _names(models: object) -> list[str]:
+    """``models`` as a list of names, each checked to be a string."""
+    if not isinstance(models, Sequence | np.ndarray):
+        raise InvalidArgumentError(
+            f"models: expected a list of model names, got {type(models).__name__}",
+            field="models",
+        )
+    names = list(models)
+    for i, name in enumerate(names):
+        if not isinstance(name, str):
+            raise InvalidArgumentError(
+                f"models[{i}]: expected a model name, got {name!r}", field="models", index=i
+            )
+    return names
+
+
+def _number(value: object, name: str) -> float:
+    """A required scalar option."""
+    number = _opt(value, name)
+    if number is None:
+        raise InvalidArgumentError(f"{name}: is required", field=name)
+    return number
+
+
+def _count_column(rows: list[dict[str, Any]], key: str) -> list[int]:
+    """The ``n`` or ``c`` column of eval rows: whole numbers in [0, 2^32 - 1]."""
+    out = []
+    for i, row in enumerate(rows):
+        value = row[key]
+        try:
+            number = int(value)
+            whole = float(value) == number
+        except (TypeError, ValueError, OverflowError):
+            whole = False
+        if not whole or isinstance(value, bool):
+            raise InvalidArgumentError(
+                f"rows[{i}].{key}: expected a whole number, got {value!r}",
+                field=f"rows.{key}",
+                index=i,
+            )
+        if not 0 <= number <= _U32_MAX:
+            raise InvalidArgumentError(
+                f"rows[{i}].{key}: must be in [0, {_U32_MAX}], got {number}",
+                field=f"rows.{key}",
+                index=i,
+            )
+        out.append(number)
+    return out
+
+
+_U32_MAX = 2**32 - 1
+
+
 def _budget(**budgets: Any) -> tuple[str, Any]:
     given = [(k, v) for k, v in budgets.items() if v is not None]
     if len(given) != 1:
@@ -249,7 +308,7 @@ def _problem(
     if family is not None:
         names = list(cat.family(family).members)
     elif models is not None:
-        names = [models] if isinstance(models, str) else list(models)
+        names = [models] if isinstance(models, str) else _names(models)
     else:
         names = acc.models()
     choices = _attention_choices(kw.pop("attention"))
@@ -284,20 +343,23 @@ def frontier_test_time(
     compute_dtype: Dtype = "bf16",
     gpus: int = 1,
     catalog: Catalog | None = None,
+    cancel: CancelToken | None = None,
 ) -> TestTimeFrontier:
     """The best test-time plan at every per-query budget in ``unit`` (one Rust call), each
     model's best accuracy per budget, and the oracle upper bound with measured data."""
     flat = as_float_array("budgets", budgets).reshape(-1).copy()
     problem, names, labels, acc = _problem(
         models, family, hardware, accuracy, _text("unit", unit), catalog,
-        prompt_tokens=float(prompt_tokens), k_max=int(k_max), attention=attention,
+        prompt_tokens=_number(prompt_tokens, "prompt_tokens"),
+        k_max=_cancel.samples("k_max", k_max), attention=attention,
         latency_slo_s=_opt(latency_slo_s, "latency_slo_s"),
-        min_gen_tokens=float(min_gen_tokens), max_gen_tokens=_opt(max_gen_tokens, "max_gen_tokens"),
+        min_gen_tokens=_number(min_gen_tokens, "min_gen_tokens"),
+        max_gen_tokens=_opt(max_gen_tokens, "max_gen_tokens"),
         usd_per_hour=_opt(usd_per_hour, "usd_per_hour"),
         serving=serving(batch, prefix_sharing, prefill, time_model, weight_dtype, kv_dtype,
                         compute_dtype, gpus),
     )  # fmt: skip
-    arrays, per = problem.solve(flat)
+    arrays, per = problem.solve(flat, cancel=_cancel.resolve(cancel))
     plan = _assemble(arrays, flat, names, labels, str(unit), acc)
     return TestTimeFrontier(
         budgets=flat,

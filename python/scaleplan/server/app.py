@@ -204,7 +204,11 @@ class PlannerServer:
         (then cancel them), stop the worker pool and the metrics port."""
         grace = self.config.grace_s if grace_s is None else grace_s
         await self.health.enter_graceful_shutdown()
+        # At the end of the grace, calls still running stop their core work too (a cancelled
+        # RPC's done callbacks run only once its handler returns).
+        expire = asyncio.get_running_loop().call_later(grace, self.service.cancel_all)
         await self._server.stop(grace)
+        expire.cancel()
         self._pool.shutdown()
         if self._metrics_http:
             await self._metrics_http.stop()

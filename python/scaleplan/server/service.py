@@ -26,7 +26,7 @@ import math
 import re
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
 import grpc.aio
 import numpy as np
@@ -34,9 +34,12 @@ import numpy.typing as npt
 from google.protobuf.message import Message
 
 from scaleplan import _wire
+from scaleplan.cancel import CancelToken
+from scaleplan.cancel import scope as cancel_scope
 from scaleplan.catalog import Catalog
 from scaleplan.cost import inference_cost, training_cost
 from scaleplan.errors import (
+    Cancelled,
     InvalidArgumentError,
     LimitExceededError,
     ScaleplanError,
@@ -116,10 +119,15 @@ def unary(
     ) -> Callable[[PlannerService, _Req, Context], Coroutine[Any, Any, _Resp]]:
         @functools.wraps(fn)
         async def handler(self: PlannerService, request: _Req, context: Context) -> _Resp:
+            token = self.call_token(context)
             try:
-                return await self.in_pool(fn, self, request)
+                return await self.in_pool(_scoped, token, fn, self, request)
+            except Cancelled as exc:
+                await _abort_cancelled(context, token, exc)
             except Exception as exc:
                 await errors.abort(context, exc, _paths_of(paths, request))
+            finally:  # also when the call is cancelled (CancelledError) under the pool call
+                self.release(token)
 
         return handler
 
@@ -143,20 +151,39 @@ def server_stream(
         async def handler(
             self: PlannerService, request: _Req, context: Context
         ) -> AsyncIterator[_Resp]:
+            token = self.call_token(context)
             try:
-                thunks = await self.in_pool(fn, self, request)
+                thunks = await self.in_pool(_scoped, token, fn, self, request)
                 for thunk in thunks:
                     # A cancelled or expired call is also cancelled at the next await; this
                     # check only spares the pool one chunk when it was missed.
                     if context.cancelled():
                         return
-                    yield await self.in_pool(self._counted, method, thunk)
+                    yield await self.in_pool(_scoped, token, self._counted, method, thunk)
+            except Cancelled as exc:
+                await _abort_cancelled(context, token, exc)
             except Exception as exc:
                 await errors.abort(context, exc, _paths_of(paths, request))
+            finally:  # also when the call is cancelled (CancelledError, GeneratorExit)
+                self.release(token)
 
         return handler
 
     return decorate
+
+
+def _scoped(token: CancelToken, fn: Callable[..., _T], *args: Any) -> _T:
+    """``fn(*args)`` with ``token`` the default ``cancel=`` of the planners it calls."""
+    with cancel_scope(token):
+        return fn(*args)
+
+
+async def _abort_cancelled(context: Context, token: CancelToken, exc: Cancelled) -> NoReturn:
+    """A call its token stopped: DEADLINE_EXCEEDED when the deadline fired, else CANCELLED
+    (raises, as ``context.abort`` does)."""
+    code = grpc.StatusCode.DEADLINE_EXCEEDED if token.expired else grpc.StatusCode.CANCELLED
+    await context.abort(code, exc.message)
+    raise AssertionError("unreachable: abort raises")
 
 
 def _catalog_name(value: str) -> str:
@@ -176,6 +203,28 @@ class PlannerService(planner_pb2_grpc.PlannerServiceServicer):
         self.metrics = metrics
         self.limits = limits or Limits()
         self._listing: pb.ListCatalogResponse | None = None
+        self._live: set[CancelToken] = set()
+
+    def call_token(self, context: Context) -> CancelToken:
+        """The call's cancellation token (docs/limits.md): it expires at the call's deadline,
+        and fires when the handler ends any other way (:meth:`release`: the client's cancel
+        cancels the handler) or when :meth:`cancel_all` runs (the end of SIGTERM's grace), so
+        the core stops within ~0.1 s instead of finishing work nobody will read."""
+        remaining = context.time_remaining()
+        finite = remaining is not None and math.isfinite(remaining)
+        token = CancelToken(timeout_s=max(0.0, remaining) if finite else None)
+        self._live.add(token)
+        return token
+
+    def release(self, token: CancelToken) -> None:
+        """The handler of ``token``'s call has ended: stop whatever core work it left."""
+        token.cancel()
+        self._live.discard(token)
+
+    def cancel_all(self) -> None:
+        """Fire the token of every call in flight (their planners stop within ~0.1 s)."""
+        for token in list(self._live):
+            token.cancel()
 
     def in_pool(self, fn: Callable[..., _T], *args: Any) -> asyncio.Future[_T]:
         return self.pool.submit(fn, *args)

@@ -30,6 +30,11 @@ pub enum PlanError {
     /// A request is larger than the configured limit (sweep length, grid size, ...).
     #[error("{field}: {got} exceeds the limit of {limit}")]
     LimitExceeded { field: String, limit: u64, got: u64 },
+
+    /// The call's cancellation token fired (`deadline`: by its deadline) before it finished
+    /// (docs/limits.md).
+    #[error("{}", if *.deadline { "deadline exceeded: the plan was stopped" } else { "cancelled: the plan was stopped" })]
+    Cancelled { deadline: bool },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +75,7 @@ impl PlanError {
             | PlanError::UnknownName { field, .. }
             | PlanError::Catalog { field, .. }
             | PlanError::LimitExceeded { field, .. } => *field = name.to_string(),
+            PlanError::Cancelled { .. } => {}
         }
         self
     }
@@ -82,6 +88,7 @@ impl PlanError {
             | PlanError::UnknownName { field, .. }
             | PlanError::Catalog { field, .. }
             | PlanError::LimitExceeded { field, .. } => field,
+            PlanError::Cancelled { .. } => "cancel",
         }
     }
 }

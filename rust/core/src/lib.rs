@@ -1,13 +1,16 @@
 //! scaleplan-core: how a compute budget should be split between model parameters, training
 //! tokens and inference-time compute. Pure Rust; the Python binding lives in `scaleplan-py`.
 
+pub mod cancel;
 pub mod catalog;
 pub mod cost;
 pub mod error;
 pub mod laws;
+pub mod limits;
 pub mod plan;
 pub mod testtime;
 
+pub use cancel::Cancel;
 pub use catalog::{Catalog, Dtype, Family, Hardware, Model, Moe};
 pub use cost::{
     inference_cost, training_cost, Attention, Batch, Binding, InferenceCost, InferenceOptions,

@@ -38,10 +38,15 @@ fn build(py: Python<'_>, err: &PlanError, index: Option<usize>) -> PyResult<PyEr
             kwargs.set_item("got", got)?;
             "LimitExceededError"
         }
+        PlanError::Cancelled { deadline } => {
+            kwargs.set_item("deadline", deadline)?;
+            kwargs.del_item("index")?;
+            "Cancelled"
+        }
     };
-    let message = match index {
-        Some(i) => format!("{err} (at element {i})"),
-        None => err.to_string(),
+    let message = match (index, err) {
+        (_, PlanError::Cancelled { .. }) | (None, _) => err.to_string(),
+        (Some(i), _) => format!("{err} (at element {i})"),
     };
     let exc = module.getattr(class)?.call((message,), Some(&kwargs))?;
     Ok(PyErr::from_value(exc))

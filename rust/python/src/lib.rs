@@ -1,6 +1,7 @@
 //! scaleplan._core: the PyO3 binding of scaleplan-core. Argument conversion, numpy arrays, GIL
 //! release and error mapping only; every formula lives in the core.
 
+mod cancel;
 mod catalog;
 mod convert;
 mod cost;
@@ -20,6 +21,7 @@ pub(crate) fn detached<T: Send, F: FnOnce() -> T + Send>(py: Python<'_>, f: F) -
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    cancel::register(m)?;
     catalog::register(m)?;
     convert::register(m)?;
     cost::register(m)?;

@@ -11,12 +11,12 @@ use scaleplan_core::plan::{
 };
 use scaleplan_core::PlanError;
 
+use crate::cancel::{self, CancelToken};
 use crate::catalog::{NativeHardware, NativeLaw, PyCatalog};
 use crate::convert::{
     extrapolation_fields, extrapolation_row, flag, shape_row, with_extrapolation, Columns, Serving,
     SHAPE_FIELDS,
 };
-use crate::detached;
 use crate::errors::{to_py, IntoPyResult};
 
 const TRAINING_PLAN_FIELDS: [&str; 7] = [
@@ -69,7 +69,7 @@ fn data_limit(
 
 /// `goal` is "budget_flops" or "target_loss"; `values` the budgets or targets.
 #[pyfunction]
-#[pyo3(signature = (law, goal, values, *, unique_tokens, r_star))]
+#[pyo3(signature = (law, goal, values, *, unique_tokens, r_star, cancel=None))]
 fn plan_training<'py>(
     py: Python<'py>,
     law: &NativeLaw,
@@ -77,6 +77,7 @@ fn plan_training<'py>(
     values: PyReadonlyArray1<'py, f64>,
     unique_tokens: Option<f64>,
     r_star: Option<f64>,
+    cancel: Option<&CancelToken>,
 ) -> PyResult<Vec<Bound<'py, PyArray1<f64>>>> {
     let data = data_limit(unique_tokens, r_star).py_err(py)?;
     let values = values.as_slice()?;
@@ -93,7 +94,7 @@ fn plan_training<'py>(
     };
     let law = &law.0;
     let n = values.len();
-    let cols = detached(py, || {
+    let cols = cancel::run(py, cancel, || {
         let width = TRAINING_PLAN_FIELDS.len();
         let mut cols = Columns::new(width + extrapolation_fields().len(), n);
         for (i, &v) in values.iter().enumerate() {
@@ -118,7 +119,7 @@ fn plan_training<'py>(
             cols.set_from(i, width, &extrapolation_row(&plan.extrapolated));
         }
         Ok(cols)
-    })
+    })?
     .map_err(|(i, e)| to_py(py, e, (n > 1).then_some(i)))?;
     Ok(cols.into_arrays(py))
 }
@@ -157,7 +158,7 @@ impl CostModelPricing {
 #[pyo3(signature = (
     law, goal, values, queries, prompt_tokens, gen_tokens, samples, *, pricing, unit,
     train_hardware, train_mfu, train_usd_per_hour, infer_usd_per_hour, unique_tokens, r_star,
-    min_params, max_params, auto_gpus = false
+    min_params, max_params, auto_gpus = false, cancel=None
 ))]
 #[allow(clippy::too_many_arguments)]
 fn plan_lifetime<'py>(
@@ -180,6 +181,7 @@ fn plan_lifetime<'py>(
     min_params: Option<f64>,
     max_params: Option<f64>,
     auto_gpus: bool,
+    cancel: Option<&CancelToken>,
 ) -> PyResult<Vec<Bound<'py, PyArray1<f64>>>> {
     let options = LifetimeOptions {
         pricing: pricing.map_or(InferencePricing::TwoN, |p| p.0.clone()),
@@ -226,7 +228,7 @@ fn plan_lifetime<'py>(
         InferencePricing::CostModel { family, .. } => Some(family),
         InferencePricing::TwoN => None,
     };
-    let cols = detached(py, || {
+    let cols = cancel::run(py, cancel, || {
         let width = LIFETIME_PLAN_FIELDS.len();
         let mut cols = Columns::new(width + extrapolation_fields().len(), n);
         for i in 0..n {
@@ -271,7 +273,7 @@ fn plan_lifetime<'py>(
             cols.set_from(i, width, &extrapolation_row(&p.extrapolated));
         }
         Ok(cols)
-    })
+    })?
     .map_err(|(i, e)| to_py(py, e, (n > 1).then_some(i)))?;
     Ok(cols.into_arrays(py))
 }

@@ -4,13 +4,16 @@
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
 use pyo3::prelude::*;
 use scaleplan_core::cost::{Attention, FamilyShapes};
+use scaleplan_core::error::check;
 use scaleplan_core::laws::DataLimit;
+use scaleplan_core::limits;
 use scaleplan_core::plan::{
     BudgetUnit, Candidate, CostUnit, JointOptions, JointSolver, TestTimeOptions, TestTimeSolver,
 };
 use scaleplan_core::testtime::{curves_from_rows, Aggregator, Curve, EvalRow};
 use scaleplan_core::PlanError;
 
+use crate::cancel::{self, CancelToken};
 use crate::catalog::{NativeHardware, NativeLaw, PyCatalog};
 use crate::convert::{
     extrapolation_fields, extrapolation_row, flag, shape_row, with_extrapolation, Columns, Serving,
@@ -169,24 +172,42 @@ impl AccuracySource {
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let curve = self.curve(catalog, model).py_err(py)?;
         let (g, k) = (gen_tokens.as_slice()?, samples.as_slice()?);
+        // Samples up to the planners' limit (majority vote: its own, the sum being over k + 1
+        // outcomes), so one element's work is bounded (docs/limits.md).
+        let k_limit = match &curve {
+            Curve::Beta(c) if c.aggregator == Aggregator::Majority => limits::MAX_MAJORITY_SAMPLES,
+            _ => limits::MAX_SAMPLES,
+        };
         // A measured curve is unknown below the shortest length the eval measured and beyond its
         // samples per problem: NaN there, never a flat extrapolation (docs/planning.md). Above
         // the longest length the value holds: "at most L tokens" may stop at the longest.
         let range = curve.gen_range();
-        let measured_k = curve.max_samples();
-        let out: Vec<f64> = g
+        let measured_k = match &curve {
+            Curve::Measured(m) => Some(m.max_samples),
+            Curve::Beta(_) => None,
+        };
+        let n = g.len();
+        let out = g
             .iter()
             .zip(k)
-            .map(|(&g, &k)| {
+            .enumerate()
+            .map(|(i, (&g, &k))| {
+                check::positive("gen_tokens", g).map_err(|e| (i, e))?;
+                check::whole_at_least("samples", k, 1.0).map_err(|e| (i, e))?;
+                if k > f64::from(k_limit) {
+                    let reason = format!("must be <= {k_limit}, got {k}");
+                    return Err((i, PlanError::invalid("samples", reason)));
+                }
                 let outside = range.is_some_and(|(lo, _)| g < lo * (1.0 - 1e-12))
                     || measured_k.is_some_and(|n| k > f64::from(n));
-                if outside {
+                Ok(if outside {
                     f64::NAN
                 } else {
-                    curve.accuracy(g, k.max(1.0) as u32)
-                }
+                    curve.accuracy(g, k as u32)
+                })
             })
-            .collect();
+            .collect::<Result<Vec<f64>, (usize, PlanError)>>()
+            .map_err(|(i, e)| to_py(py, e, (n > 1).then_some(i)))?;
         Ok(out.into_pyarray(py))
     }
 }
@@ -283,14 +304,16 @@ impl TestTimeProblem {
     /// One array per field of TEST_TIME_FIELDS (one element per budget), and each candidate's
     /// best accuracy (rows) at each budget (columns).
     #[allow(clippy::type_complexity)]
+    #[pyo3(signature = (budgets, *, cancel=None))]
     fn solve<'py>(
         &self,
         py: Python<'py>,
         budgets: PyReadonlyArray1<'py, f64>,
+        cancel: Option<&CancelToken>,
     ) -> PyResult<(Vec<Bound<'py, PyArray1<f64>>>, Bound<'py, PyArray2<f64>>)> {
         let budgets = budgets.as_slice()?;
         let n = budgets.len();
-        let (cols, per) = detached(py, || {
+        let (cols, per) = cancel::run(py, cancel, || {
             let solver =
                 TestTimeSolver::new(&self.candidates, &self.options).map_err(|e| (0, e))?;
             let mut cols = Columns::new(TEST_TIME_FIELDS.len(), n);
@@ -324,7 +347,7 @@ impl TestTimeProblem {
                 }
             }
             Ok((cols, per))
-        })
+        })?
         .map_err(|(i, e)| to_py(py, e, (n > 1).then_some(i)))?;
         let per = PyArray2::from_vec2(py, &per)
             .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
@@ -457,11 +480,13 @@ impl JointProblem {
     }
 
     /// `goal` "budget" or "target_accuracy"; one array per JOINT_FIELDS entry.
+    #[pyo3(signature = (goal, values, *, cancel=None))]
     fn solve<'py>(
         &self,
         py: Python<'py>,
         goal: &str,
         values: PyReadonlyArray1<'py, f64>,
+        cancel: Option<&CancelToken>,
     ) -> PyResult<Vec<Bound<'py, PyArray1<f64>>>> {
         let by_budget = match goal {
             "budget" => true,
@@ -476,7 +501,7 @@ impl JointProblem {
         };
         let values = values.as_slice()?;
         let n = values.len();
-        let cols = detached(py, || {
+        let cols = cancel::run(py, cancel, || {
             let solver = JointSolver::new(&self.law, &self.options).map_err(|e| (0, e))?;
             let width = JOINT_FIELDS.len();
             let mut cols = Columns::new(width + extrapolation_fields().len(), n);
@@ -520,7 +545,7 @@ impl JointProblem {
                 cols.set_from(i, width, &extrapolation_row(&p.extrapolated));
             }
             Ok(cols)
-        })
+        })?
         .map_err(|(i, e)| to_py(py, e, (n > 1).then_some(i)))?;
         Ok(cols.into_arrays(py))
     }

@@ -10,12 +10,14 @@
 use super::lifetime::{CostUnit, TP_DEGREES};
 use super::scalar::{bisect_first, grid_golden_min, min_below_wall};
 use super::Constraint;
+use crate::cancel;
 use crate::catalog::Hardware;
 use crate::cost::{
     Attention, Binding, FamilyShapes, InferenceCost, InferenceOptions, InferenceQuery, Pricer,
 };
 use crate::error::{check, PlanError, Result};
 use crate::laws::{DataLimit, ErrorLaw, Extrapolated, LossLaw};
+use crate::limits;
 use crate::testtime::passk::beta_pass_at_k;
 use crate::testtime::saturation;
 
@@ -144,9 +146,7 @@ impl<'a> JointSolver<'a> {
                 "must be at least min_gen_tokens",
             ));
         }
-        if opt.max_samples == 0 {
-            return Err(PlanError::invalid("k_max", "must be >= 1"));
-        }
+        limits::check_samples("k_max", opt.max_samples)?;
         if opt.attention.is_empty() {
             return Err(PlanError::invalid(
                 "attention",
@@ -422,9 +422,12 @@ impl<'a> JointSolver<'a> {
         };
         let mut out = Vec::new();
         if k >= o.max_samples {
+            // At limits::MAX_SAMPLES k_max cannot be relaxed (the solver refuses more).
+            let more = o.max_samples < limits::MAX_SAMPLES;
             out.push((
                 Constraint::MaxSamples,
-                relaxed(&|r| r.max_samples = o.max_samples.saturating_add(1)),
+                more.then(|| relaxed(&|r| r.max_samples = o.max_samples + 1))
+                    .flatten(),
             ));
         }
         if at_or_above(n, self.n_hi) {
@@ -508,6 +511,8 @@ impl<'a> JointSolver<'a> {
     /// k and degree alone.
     fn search(&self, budget: f64, only: Option<(usize, u32, f64)>) -> Result<JointPlan> {
         check::positive("budget", budget)?;
+        check_training_flops(budget, self.per_train_flop)?;
+        cancel::check()?;
         let mut best: Option<JointPlan> = None;
         let cuts = {
             let mut c = vec![self.n_lo.ln()];
@@ -540,11 +545,15 @@ impl<'a> JointSolver<'a> {
             // shrinks as fewer queries share it), so with an SLO every k is searched.
             let monotone = self.opt.latency_slo_s.is_none();
             let mut mu_bound = f64::INFINITY;
-            let ks = match only {
-                Some((_, k, _)) => k..=k,
-                None => 1..=self.opt.max_samples,
+            // Without pruning (an SLO) every k costs a full search: above SLO_DENSE_SAMPLES k
+            // steps geometrically so the work stays bounded up to limits::MAX_SAMPLES.
+            let ks: Box<dyn Iterator<Item = u32>> = match only {
+                Some((_, k, _)) => Box::new(k..=k),
+                None if monotone => Box::new(1..=self.opt.max_samples),
+                None => Box::new(slo_samples(self.opt.max_samples)),
             };
             for k in ks {
+                cancel::check()?;
                 if monotone && mu_bound.is_finite() {
                     let bound = beta_pass_at_k(mu_bound, self.opt.kappa, f64::from(k));
                     if best.is_some_and(|b| bound <= b.accuracy) {
@@ -606,6 +615,7 @@ impl<'a> JointSolver<'a> {
                 }
             }
         }
+        cancel::check()?;
         Ok(best.unwrap_or_else(|| JointPlan::none(self.blocker())))
     }
 
@@ -661,6 +671,7 @@ impl<'a> JointSolver<'a> {
         let cap = 150.0; // e^150 ~ 1e65: beyond any real budget in any unit
         let mut hi = -20.0f64;
         while !reaches(hi) {
+            cancel::check()?;
             hi += 4.0;
             if hi > cap {
                 // Unreachable: report the accuracy the law caps at, not the absurd budget
@@ -676,6 +687,7 @@ impl<'a> JointSolver<'a> {
         }
         let lo = hi - 4.0;
         let log_b = bisect_first(&reaches, lo, hi, 1e-7);
+        cancel::check()?;
         let plan = self.plan_unnamed(log_b.exp())?;
         Ok(self.described(JointPlan {
             binding: Constraint::TargetAccuracy,
@@ -691,4 +703,37 @@ impl<'a> JointSolver<'a> {
         }
         Ok(self.plan_unnamed(plan.total_cost * 1.01)?.accuracy - plan.accuracy)
     }
+}
+
+/// A budget whose training compute (budget / cost per FLOP) is not a finite number of FLOPs
+/// would give infinite training tokens in a "feasible" plan (docs/limits.md): an error naming
+/// the budget instead.
+pub(crate) fn check_training_flops(budget: f64, per_train_flop: f64) -> Result<()> {
+    let flops = budget / per_train_flop;
+    if flops.is_finite() {
+        Ok(())
+    } else {
+        Err(PlanError::invalid(
+            "budget",
+            format!("{budget:e} is too large: as training compute it is {flops:e} FLOPs"),
+        ))
+    }
+}
+
+/// Every k up to this is searched when an SLO rules out pruning over k; above it k steps by
+/// 1/8 of itself (~110 searches up to `limits::MAX_SAMPLES`), always ending at k_max
+/// (docs/limits.md).
+const SLO_DENSE_SAMPLES: u32 = 16;
+
+/// The k searched under a latency SLO: 1..=16, then geometric steps, then k_max.
+fn slo_samples(k_max: u32) -> impl Iterator<Item = u32> {
+    std::iter::successors(Some(1u32), move |&k| {
+        (k < k_max).then(|| {
+            if k < SLO_DENSE_SAMPLES {
+                k + 1
+            } else {
+                (k + k.div_ceil(8)).min(k_max)
+            }
+        })
+    })
 }

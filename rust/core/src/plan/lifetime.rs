@@ -449,6 +449,7 @@ fn plan_lifetime_at(
     opt: &LifetimeOptions,
 ) -> Result<LifetimePlan> {
     demand.validate()?;
+    crate::cancel::check()?;
     let coster = Coster::new(opt, demand)?;
     let data = opt.data.as_ref();
     let bound = |v: Option<f64>, field: &str| {
@@ -508,6 +509,7 @@ fn plan_lifetime_at(
         }
         LifetimeGoal::Budget(budget) => {
             check::positive("budget", budget)?;
+            super::joint::check_training_flops(budget, coster.per_train_flop)?;
             // Centre the search on the training-only optimum for the whole budget.
             let (n_ch, _) = law.chinchilla_optimum(budget / coster.per_train_flop);
             // Under a data limit the best use of a large budget is a larger model on a few
@@ -558,6 +560,7 @@ fn plan_lifetime_at(
     };
     let loss = law.loss(n, effective);
     let training_cost = coster.training(n, d);
+    crate::cancel::check()?;
     let chinchilla = plan_training_target(law, loss * (1.0 + 1e-12), data)?;
     // Not applicable (NaN) when the Chinchilla model cannot reach the loss or cannot be served
     // (an infinite cost): there is nothing to compare with.

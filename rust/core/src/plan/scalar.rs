@@ -1,6 +1,14 @@
 //! One-dimensional searches the planners are built from. Each one states what it needs of the
 //! function for its answer to be exact to the tolerance; the planners document why it holds.
 
+//!
+//! Every loop here stops after a bounded number of steps whatever the tolerance (a tolerance
+//! below the spacing of floats, or a NaN bound, cannot make it spin), and as soon as the call's
+//! cancellation token fires (`cancel::fired`; the entry point then returns
+//! `PlanError::Cancelled`, docs/limits.md).
+
+use crate::cancel;
+
 const INV_PHI: f64 = 0.618_033_988_749_894_8;
 
 /// Minimum of `f` on [lo, hi] by golden-section search, exact to `tol` when `f` is unimodal there.
@@ -10,7 +18,7 @@ pub fn golden_min(f: &impl Fn(f64) -> f64, mut lo: f64, mut hi: f64, tol: f64) -
     let (mut f1, mut f2) = (f(x1), f(x2));
     // Golden section shrinks by 0.618 a step: 200 steps reach any tolerance above rounding.
     for _ in 0..200 {
-        if hi - lo <= tol {
+        if hi - lo <= tol || cancel::fired() {
             break;
         }
         if f1 <= f2 {
@@ -54,6 +62,9 @@ pub fn brent_min(f: &impl Fn(f64) -> f64, lo: f64, hi: f64, tol: f64) -> (f64, f
     let (mut fw, mut fv) = (fx, fx);
     let (mut d, mut e) = (0.0f64, 0.0f64);
     for _ in 0..200 {
+        if cancel::fired() {
+            break;
+        }
         let m = 0.5 * (a + b);
         let tol1 = tol * 0.5 + 1e-15 * x.abs();
         if (x - m).abs() <= 2.0 * tol1 - 0.5 * (b - a) {
@@ -204,6 +215,9 @@ pub fn min_feasible(f: &impl Fn(f64) -> f64, lo: f64, hi: f64, points: usize, to
     let mut points = points.max(3);
     let mut values;
     loop {
+        if cancel::fired() {
+            return Min1::none(lo);
+        }
         let step = (hi - lo) / (points - 1) as f64;
         values = (0..points)
             .map(|i| {
@@ -224,6 +238,9 @@ pub fn min_feasible(f: &impl Fn(f64) -> f64, lo: f64, hi: f64, points: usize, to
     let mut best = Min1::none(lo);
     let mut i = 0;
     while i < points {
+        if cancel::fired() {
+            break;
+        }
         if !values[i].1.is_finite() {
             i += 1;
             continue;
@@ -303,7 +320,7 @@ pub fn min_below_wall(f: &impl Fn(f64) -> f64, lo: f64, hi: f64, points: usize, 
 /// The feasible end of the wall between an infeasible `out` and a feasible `inside`, to `tol`.
 fn wall(feasible: &impl Fn(f64) -> bool, mut out: f64, mut inside: f64, tol: f64) -> f64 {
     for _ in 0..200 {
-        if (out - inside).abs() <= tol {
+        if (out - inside).abs() <= tol || cancel::fired() {
             break;
         }
         let mid = 0.5 * (out + inside);
@@ -332,7 +349,7 @@ pub fn grid_golden_min(
 pub fn bisect_first(pred: &impl Fn(f64) -> bool, mut lo: f64, mut hi: f64, tol: f64) -> f64 {
     // Halving 200 times reaches any tolerance above rounding from any finite interval.
     for _ in 0..200 {
-        if hi - lo <= tol {
+        if hi - lo <= tol || cancel::fired() {
             break;
         }
         let mid = 0.5 * (lo + hi);
@@ -502,5 +519,43 @@ mod tests {
                 proptest::prop_assert!(m.f <= f(x) + 1e-9, "{:?} beaten at {} ({})", m, x, f(x));
             }
         }
+    }
+
+    #[test]
+    fn searches_stop_when_the_tolerance_is_below_float_spacing_or_a_bound_is_not_finite() {
+        // tol 0 on an interval the floats cannot halve forever: the step cap ends it
+        let x = bisect_first(&|x: f64| x >= 1e300, 1e300, 2e300, 0.0);
+        assert!((x / 1e300 - 1.0).abs() < 1e-12);
+        let (x, _) = golden_min(&|x: f64| (x - 1e300).abs(), 0.0, 2e300, 0.0);
+        assert!(x.is_finite());
+        for (lo, hi) in [
+            (f64::NEG_INFINITY, 1.0),
+            (0.0, f64::NAN),
+            (f64::NAN, f64::INFINITY),
+        ] {
+            bisect_first(&|x: f64| x > 0.5, lo, hi, 1e-9);
+            golden_min(&|x: f64| x * x, lo, hi, 1e-9);
+            brent_min(&|x: f64| x * x, lo, hi, 1e-9);
+            grid_golden_min(&|x: f64| x * x, lo, hi, 10, 1e-9);
+        }
+    }
+
+    #[test]
+    fn a_fired_token_stops_every_search_at_once() {
+        use crate::cancel::{scope, Cancel};
+        use std::cell::Cell;
+        let calls = Cell::new(0);
+        let f = |x: f64| {
+            calls.set(calls.get() + 1);
+            x * x
+        };
+        let token = Cancel::new();
+        token.cancel();
+        scope(&token, || {
+            golden_min(&f, -1.0, 1.0, 1e-12);
+            brent_min(&f, -1.0, 1.0, 1e-12);
+            grid_golden_min(&f, -1.0, 1.0, 1000, 1e-12);
+        });
+        assert!(calls.get() < 10, "{} evaluations after cancel", calls.get());
     }
 }

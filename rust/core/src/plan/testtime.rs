@@ -6,9 +6,11 @@
 //! by a bracketed root search on ln L. Models, attention choices and k are enumerated.
 
 use super::Constraint;
+use crate::cancel;
 use crate::catalog::{Hardware, Model};
 use crate::cost::{Attention, Batch, InferenceCost, InferenceOptions, InferenceQuery, Pricer};
 use crate::error::{check, PlanError, Result};
+use crate::limits;
 use crate::testtime::{Curve, MeasuredCurve};
 
 /// A model that may serve the query, with its accuracy curve.
@@ -115,24 +117,78 @@ enum Blocker {
     Context,
 }
 
-/// One (model, attention, k): everything that does not depend on L, checked once.
-struct Config<'a> {
+/// One (model, attention): everything that depends on neither k nor L, checked once. The
+/// configurations of a group, one per k, are made on the fly, so memory does not grow with
+/// k_max (docs/limits.md).
+struct Group<'a> {
+    candidate: usize,
+    attention_index: usize,
     pricer: Pricer,
+    curve: &'a Curve,
+    attention: Attention,
+    lo: f64,
+    hi: f64,
+    /// What sets `hi`: the eval's longest measured length, `max_gen_tokens` or the context.
+    hi_binding: Constraint,
+    k_max: u32,
+}
+
+impl Group<'_> {
+    fn config(&self, prompt: f64, samples: u32) -> Config<'_> {
+        Config {
+            pricer: &self.pricer,
+            curve: self.curve,
+            prompt,
+            samples,
+            attention: self.attention,
+            lo: self.lo,
+            hi: self.hi,
+            hi_binding: self.hi_binding,
+        }
+    }
+}
+
+/// One (model, attention, k).
+struct Config<'a> {
+    pricer: &'a Pricer,
     curve: &'a Curve,
     prompt: f64,
     samples: u32,
     attention: Attention,
     lo: f64,
     hi: f64,
-    /// What sets `hi`: the eval's longest measured length, `max_gen_tokens` or the context.
     hi_binding: Constraint,
+}
+
+/// Every k up to this is tried; above it, k steps geometrically (by 1/64 of itself, so at most
+/// ~540 values up to `limits::MAX_SAMPLES`) and the best step is refined over the integers
+/// between its neighbours. The work of a plan is thereby bounded whatever k_max is.
+const DENSE_SAMPLES: u32 = 256;
+
+/// The k after `k` in a group's scan (None after k_max).
+fn next_samples(k: u32, k_max: u32) -> Option<u32> {
+    (k < k_max).then(|| {
+        if k < DENSE_SAMPLES {
+            k + 1
+        } else {
+            (k + k.div_ceil(64)).min(k_max)
+        }
+    })
 }
 
 pub struct TestTimeSolver<'a> {
     candidates: &'a [Candidate],
     opt: &'a TestTimeOptions,
     usd_per_second: f64,
-    configs: Vec<(usize, usize, Config<'a>)>,
+    groups: Vec<Group<'a>>,
+}
+
+/// What one budget's scan has found so far.
+struct Scan {
+    best: Option<TestTimePlan>,
+    per_candidate: Vec<f64>,
+    oracle: Option<Vec<f64>>,
+    blocker: Option<Blocker>,
 }
 
 impl<'a> TestTimeSolver<'a> {
@@ -148,9 +204,7 @@ impl<'a> TestTimeSolver<'a> {
         }
         check::non_negative("prompt_tokens", opt.prompt_tokens)?;
         check::positive("min_gen_tokens", opt.min_gen_tokens)?;
-        if opt.max_samples == 0 {
-            return Err(PlanError::invalid("k_max", "must be >= 1"));
-        }
+        limits::check_samples("k_max", opt.max_samples)?;
         if let Some(slo) = opt.latency_slo_s {
             check::positive("latency_slo_s", slo)?;
         }
@@ -184,7 +238,7 @@ impl<'a> TestTimeSolver<'a> {
             }
             _ => 0.0,
         };
-        let mut configs = Vec::new();
+        let mut groups = Vec::new();
         for (ci, cand) in candidates.iter().enumerate() {
             let pricer = Pricer::new(&cand.model, &opt.hardware, &opt.inference)?;
             let (curve_lo, curve_hi) = cand
@@ -211,31 +265,29 @@ impl<'a> TestTimeSolver<'a> {
                 // A query's samples decode together inside the batch.
                 k_max = k_max.min(b as u32);
             }
+            if k_max == 0 {
+                continue; // a fixed batch below one, refused by Pricer::new already
+            }
             for (ai, &attention) in opt.attention.iter().enumerate() {
                 attention.validate()?;
-                for k in 1..=k_max {
-                    configs.push((
-                        ci,
-                        ai,
-                        Config {
-                            pricer: pricer.clone(),
-                            curve: &cand.curve,
-                            prompt: opt.prompt_tokens,
-                            samples: k,
-                            attention,
-                            lo,
-                            hi,
-                            hi_binding,
-                        },
-                    ));
-                }
+                groups.push(Group {
+                    candidate: ci,
+                    attention_index: ai,
+                    pricer: pricer.clone(),
+                    curve: &cand.curve,
+                    attention,
+                    lo,
+                    hi,
+                    hi_binding,
+                    k_max,
+                });
             }
         }
         Ok(TestTimeSolver {
             candidates,
             opt,
             usd_per_second,
-            configs,
+            groups,
         })
     }
 
@@ -308,7 +360,12 @@ impl<'a> TestTimeSolver<'a> {
             a + 1.0
         };
         let mut fb = self.excess(cfg, b.exp(), budget).0;
-        while fb <= 0.0 {
+        // Tripling steps pass ln(f64::MAX) within a few dozen; there L is infinite, the cost
+        // too, and the excess positive (a NaN excess ends the growth as well).
+        for _ in 0..limits::MAX_SEARCH_STEPS {
+            if fb > 0.0 || fb.is_nan() || cancel::fired() {
+                break;
+            }
             a = b;
             fa = fb;
             b += 2.0 * (b - cfg.lo.ln()).max(1.0);
@@ -316,7 +373,7 @@ impl<'a> TestTimeSolver<'a> {
         }
         let mut side = 0i8;
         for _ in 0..200 {
-            if b - a <= 1e-13 * b.abs().max(1.0) {
+            if b - a <= 1e-13 * b.abs().max(1.0) || cancel::fired() {
                 break;
             }
             // A memory jump (fb = 1) makes the secant step meaningless: bisect instead.
@@ -360,70 +417,163 @@ impl<'a> TestTimeSolver<'a> {
     /// the per-problem oracle, from one pass over the configurations.
     pub fn solve(&self, budget: f64) -> Result<Solution> {
         check::positive("budget", budget)?;
+        cancel::check()?;
         let measured = self.measured_curves();
-        let mut oracle = measured.as_ref().map(|c| vec![0.0f64; c[0].problems.len()]);
-        let mut per_candidate = vec![0.0f64; self.candidates.len()];
-        let mut best: Option<TestTimePlan> = None;
-        let mut blocker: Option<Blocker> = None;
-        // Configurations come grouped by (candidate, attention) with k ascending. More samples
-        // cost more, so the longest allowed generation never grows with k: the last one found
-        // bounds every later k's, and accuracy at that length bounds theirs. A configuration
-        // whose bound cannot beat its candidate's best is skipped (unless the oracle needs
-        // every configuration), and once one k does not fit, no larger k does.
-        let mut group = (usize::MAX, usize::MAX);
+        let mut scan = Scan {
+            best: None,
+            per_candidate: vec![0.0f64; self.candidates.len()],
+            oracle: measured.as_ref().map(|c| vec![0.0f64; c[0].problems.len()]),
+            blocker: None,
+        };
+        for group in &self.groups {
+            self.scan_group(group, budget, measured.as_deref(), &mut scan)?;
+        }
+        cancel::check()?;
+        let plan = scan.best.map(|b| self.name_sample_cap(b));
+        let plan = plan.unwrap_or_else(|| {
+            TestTimePlan::none(match scan.blocker.unwrap_or(Blocker::Budget) {
+                Blocker::Budget => Constraint::Budget,
+                Blocker::Latency => Constraint::Latency,
+                Blocker::Memory => Constraint::Memory,
+                Blocker::Context => Constraint::Context,
+            })
+        });
+        let oracle = scan.oracle.map(|b| b.iter().sum::<f64>() / b.len() as f64);
+        Ok(Solution {
+            plan,
+            per_candidate: scan.per_candidate,
+            oracle,
+        })
+    }
+
+    /// One (candidate, attention) group, k ascending. More samples cost more, so the longest
+    /// allowed generation never grows with k: the last one found bounds every later k's, and
+    /// accuracy at that length bounds theirs. A configuration whose bound cannot beat its
+    /// candidate's best is skipped (unless the oracle needs every configuration), and once one
+    /// k does not fit, no larger k does. Above DENSE_SAMPLES k steps geometrically and the
+    /// best step is refined between its neighbours.
+    fn scan_group(
+        &self,
+        group: &Group<'_>,
+        budget: f64,
+        measured: Option<&[&MeasuredCurve]>,
+        scan: &mut Scan,
+    ) -> Result<()> {
+        let ci = group.candidate;
         let mut bound_gen: Option<f64> = None;
-        let mut dead = false;
-        for (ci, ai, cfg) in &self.configs {
-            if (*ci, *ai) != group {
-                group = (*ci, *ai);
-                bound_gen = None;
-                dead = false;
-            }
-            if dead {
-                continue;
-            }
-            // With a latency SLO, latency need not grow with k (a static batch's shared
-            // prefill shrinks), so neither shortcut holds: every k is searched.
-            let monotone = self.opt.latency_slo_s.is_none();
-            if let (true, Some(g), None) = (monotone, bound_gen, &oracle) {
-                if cfg.curve.accuracy(g, cfg.samples) <= per_candidate[*ci] {
-                    continue;
+        // (accuracy, k, previous k tried, next k tried) of the group's best sparse step.
+        let mut sparse_best: Option<(f64, u32, u32, Option<u32>)> = None;
+        let mut previous = 0u32;
+        let mut k = 1u32;
+        // With a latency SLO, latency need not grow with k (a static batch's shared prefill
+        // shrinks), so neither shortcut holds: every k of the scan is searched.
+        let monotone = self.opt.latency_slo_s.is_none();
+        loop {
+            cancel::check()?;
+            if let Some(entry) = sparse_best.as_mut() {
+                if entry.3.is_none() {
+                    entry.3 = Some(k);
                 }
             }
-            let (gen, binding) = match self.longest(cfg, budget) {
-                Ok(found) => found,
-                Err(why) => {
-                    // Report the least fundamental reason: budget before latency, memory, context.
-                    blocker = Some(blocker.map_or(why, |b| b.min(why)));
-                    dead = monotone;
-                    continue;
-                }
+            let cfg = group.config(self.opt.prompt_tokens, k);
+            let skip = match (monotone, bound_gen, &scan.oracle) {
+                (true, Some(g), None) => cfg.curve.accuracy(g, k) <= scan.per_candidate[ci],
+                _ => false,
             };
-            bound_gen = Some(gen);
-            let accuracy = cfg.curve.accuracy(gen, cfg.samples);
-            per_candidate[*ci] = per_candidate[*ci].max(accuracy);
-            if let (Some(bests), Some(curves)) = (oracle.as_mut(), measured.as_ref()) {
-                for (p, b) in bests.iter_mut().enumerate() {
-                    *b = b.max(curves[*ci].problem_accuracy(p, gen, cfg.samples));
+            if !skip {
+                match self.longest(&cfg, budget) {
+                    Ok((gen, binding)) => {
+                        bound_gen = Some(gen);
+                        let accuracy = self.record(group, &cfg, gen, binding, measured, scan);
+                        if k > DENSE_SAMPLES && sparse_best.is_none_or(|b| accuracy > b.0) {
+                            sparse_best = Some((accuracy, k, previous, None));
+                        }
+                    }
+                    Err(why) => {
+                        // Report the least fundamental reason: budget before latency, memory,
+                        // context.
+                        scan.blocker = Some(scan.blocker.map_or(why, |b| b.min(why)));
+                        if monotone {
+                            break;
+                        }
+                    }
                 }
             }
-            // Equal accuracy (to rounding in the length search: configurations held at the
-            // same memory or length bound reach it through different searches) goes to the
-            // cheaper configuration, so the plan never pays more for nothing.
-            let contender = best.is_none_or(|b| accuracy >= b.accuracy - ACCURACY_TIE);
-            if contender {
-                let c = self.price(cfg, gen);
-                let cost = self.cost_of(&c);
-                let better = best.is_none_or(|b| {
-                    accuracy > b.accuracy + ACCURACY_TIE
-                        || (accuracy >= b.accuracy - ACCURACY_TIE && cost < b.cost)
-                });
-                if !better {
-                    continue;
-                }
-                best = Some(TestTimePlan {
-                    candidate: *ci,
-                    attention: *ai,
+            previous = k;
+            match next_samples(k, group.k_max) {
+                Some(next) => k = next,
+                None => break,
+            }
+        }
+        let Some((_, best_k, below, above)) = sparse_best else {
+            return Ok(());
+        };
+        // Refine: ternary search over the integers on each side of the best step (accuracy
+        // at the longest allowed generation is unimodal in k there in every model we ship;
+        // where it is not, the result is still one of the configurations it tried).
+        let mut lo = below + 1;
+        let mut hi = above.map_or(best_k, |a| a - 1);
+        let eval = |k: u32, scan: &mut Scan| -> Result<f64> {
+            cancel::check()?;
+            let cfg = group.config(self.opt.prompt_tokens, k);
+            Ok(match self.longest(&cfg, budget) {
+                Ok((gen, binding)) => self.record(group, &cfg, gen, binding, measured, scan),
+                Err(_) => -1.0,
+            })
+        };
+        for _ in 0..limits::MAX_SEARCH_STEPS {
+            if hi < lo + 3 {
+                break;
+            }
+            let m1 = lo + (hi - lo) / 3;
+            let m2 = hi - (hi - lo) / 3;
+            if eval(m1, scan)? < eval(m2, scan)? {
+                lo = m1 + 1;
+            } else {
+                hi = m2 - 1;
+            }
+        }
+        for k in lo..=hi {
+            eval(k, scan)?;
+        }
+        Ok(())
+    }
+
+    /// Take one configuration's longest allowed generation into the scan; its accuracy.
+    fn record(
+        &self,
+        group: &Group<'_>,
+        cfg: &Config<'_>,
+        gen: f64,
+        binding: Constraint,
+        measured: Option<&[&MeasuredCurve]>,
+        scan: &mut Scan,
+    ) -> f64 {
+        let ci = group.candidate;
+        let accuracy = cfg.curve.accuracy(gen, cfg.samples);
+        scan.per_candidate[ci] = scan.per_candidate[ci].max(accuracy);
+        if let (Some(bests), Some(curves)) = (scan.oracle.as_mut(), measured) {
+            for (p, b) in bests.iter_mut().enumerate() {
+                *b = b.max(curves[ci].problem_accuracy(p, gen, cfg.samples));
+            }
+        }
+        // Equal accuracy (to rounding in the length search: configurations held at the same
+        // memory or length bound reach it through different searches) goes to the cheaper
+        // configuration, so the plan never pays more for nothing.
+        let contender = scan
+            .best
+            .is_none_or(|b| accuracy >= b.accuracy - ACCURACY_TIE);
+        if contender {
+            let c = self.price(cfg, gen);
+            let cost = self.cost_of(&c);
+            let better = scan.best.is_none_or(|b| {
+                accuracy > b.accuracy + ACCURACY_TIE
+                    || (accuracy >= b.accuracy - ACCURACY_TIE && cost < b.cost)
+            });
+            if better {
+                scan.best = Some(TestTimePlan {
+                    candidate: ci,
+                    attention: group.attention_index,
                     samples: cfg.samples,
                     gen_tokens: gen,
                     accuracy,
@@ -436,27 +586,14 @@ impl<'a> TestTimeSolver<'a> {
                 });
             }
         }
-        let plan = best.map(|b| self.name_sample_cap(b));
-        let plan = plan.unwrap_or_else(|| {
-            TestTimePlan::none(match blocker.unwrap_or(Blocker::Budget) {
-                Blocker::Budget => Constraint::Budget,
-                Blocker::Latency => Constraint::Latency,
-                Blocker::Memory => Constraint::Memory,
-                Blocker::Context => Constraint::Context,
-            })
-        });
-        let oracle = oracle.map(|b| b.iter().sum::<f64>() / b.len() as f64);
-        Ok(Solution {
-            plan,
-            per_candidate,
-            oracle,
-        })
+        accuracy
     }
 
     /// A plan whose budget is not spent stops at a cap on L (`binding` says which); when its k
     /// is at the candidate's cap too, the spare budget would go to samples, so the cap on k is
     /// what binds: the eval's samples per problem (pass@k is not measured beyond it), the
-    /// batch (a query's samples decode together) or k_max.
+    /// batch (a query's samples decode together) or k_max (or the majority-vote limit,
+    /// `limits::MAX_MAJORITY_SAMPLES`).
     fn name_sample_cap(&self, plan: TestTimePlan) -> TestTimePlan {
         let capped_by_length = matches!(
             plan.binding,
@@ -465,7 +602,11 @@ impl<'a> TestTimeSolver<'a> {
         if !capped_by_length {
             return plan;
         }
-        let eval = self.candidates[plan.candidate].curve.max_samples();
+        let curve = &self.candidates[plan.candidate].curve;
+        let (eval, majority) = match curve {
+            Curve::Measured(m) => (Some(m.max_samples), None),
+            Curve::Beta(_) => (None, curve.max_samples()),
+        };
         let batch = match self.opt.inference.batch {
             Batch::Fixed(b) => Some(b as u32),
             _ => None,
@@ -475,6 +616,7 @@ impl<'a> TestTimeSolver<'a> {
             (eval, Constraint::EvalSamples),
             (Some(self.opt.max_samples), Constraint::MaxSamples),
             (batch, Constraint::MaxSamples),
+            (majority, Constraint::MaxSamples),
         ]
         .into_iter()
         .filter_map(|(k, c)| k.map(|k| (k, c)))

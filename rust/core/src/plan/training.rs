@@ -3,7 +3,8 @@
 
 use super::scalar::{bisect_first, golden_min};
 use super::Constraint;
-use crate::error::{check, Result};
+use crate::cancel;
+use crate::error::{check, PlanError, Result};
 use crate::laws::{DataLimit, Extrapolated, LossLaw};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -61,6 +62,7 @@ pub fn plan_training_budget(
     data: Option<&DataLimit>,
 ) -> Result<TrainingPlan> {
     check::positive("budget_flops", compute)?;
+    cancel::check()?;
     let (n, d) = law.chinchilla_optimum(compute);
     let (n, d) = match data {
         Some(limit) if d > limit.unique_tokens => {
@@ -78,6 +80,7 @@ pub fn plan_training_budget(
     };
     let effective = data.map_or(d, |l| l.effective_tokens(d));
     let loss = law.loss(n, effective);
+    cancel::check()?;
     Ok(TrainingPlan {
         params: n,
         tokens: d,
@@ -103,6 +106,17 @@ pub fn plan_training_target(
         return Ok(TrainingPlan::infeasible(Constraint::LossFloor));
     }
     let unlimited = law.chinchilla_compute_for(target);
+    // A target so far above the law's range that its compute underflows to 0 (or, just above
+    // E, overflows): no plan in floating point, and ln 0 would make the searches below unbounded.
+    if !(unlimited.is_finite() && unlimited > 0.0) {
+        return Err(PlanError::invalid(
+            "target_loss",
+            format!(
+                "{target:e} is out of the law's range: the least compute reaching it is \
+                 {unlimited:e} FLOPs, not a finite positive number"
+            ),
+        ));
+    }
     let Some(limit) = data else {
         return plan_training_budget(law, unlimited, None).map(|p| TrainingPlan {
             binding: Constraint::TargetLoss,
@@ -117,13 +131,15 @@ pub fn plan_training_target(
     // A data limit only makes a loss dearer: search upward from the unlimited compute.
     let lo = unlimited.ln();
     let mut hi = lo + 1.0;
+    // Doubling steps from a finite lo pass ln(f64::MAX) ~ 709.8 within a dozen steps.
     while !reaches(hi) {
+        cancel::check()?;
         hi += (hi - lo).max(1.0);
-        if hi > 1e3 {
+        if hi.is_nan() || hi > 1e3 {
             return Ok(TrainingPlan::infeasible(Constraint::UniqueData));
         }
     }
-    let log_c = bisect_first(&reaches, lo, hi, 1e-13 * hi.abs());
+    let log_c = bisect_first(&reaches, lo, hi, 1e-13 * hi.abs().max(lo.abs()).max(1.0));
     at(log_c).map(|p| TrainingPlan {
         binding: Constraint::TargetLoss,
         ..p

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use super::passk::unbiased_pass_at_k;
 use crate::error::{PlanError, Result};
+use crate::limits::MEASURED_TABLE_SAMPLES;
 
 /// One row of an eval: a model at a generation budget on one problem.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,7 +28,9 @@ pub struct MeasuredCurve {
     counts: Vec<Vec<(u32, u32)>>,
     /// The largest k every cell supports (k <= n).
     pub max_samples: u32,
-    /// mean_pass[k-1][budget], made non-decreasing in the budget.
+    /// mean_pass[k-1][budget], made non-decreasing in the budget, for k up to
+    /// `limits::MEASURED_TABLE_SAMPLES`; larger k are computed on demand, so memory does not
+    /// depend on the rows' n (docs/limits.md).
     mean_pass: Vec<Vec<f64>>,
 }
 
@@ -104,22 +107,8 @@ impl MeasuredCurve {
             })
             .collect::<Result<_>>()?;
         let max_samples = counts.iter().flatten().map(|&(n, _)| n).min().unwrap_or(0);
-        let mean_pass = (1..=max_samples)
-            .map(|k| {
-                let mut best = 0.0f64;
-                (0..budgets.len())
-                    .map(|b| {
-                        let mean = counts
-                            .iter()
-                            .map(|row| unbiased_pass_at_k(row[b].0, row[b].1, k))
-                            .sum::<f64>()
-                            / problems.len() as f64;
-                        // More tokens never hurt a budgeted policy: it may stop early.
-                        best = best.max(mean);
-                        best
-                    })
-                    .collect()
-            })
+        let mean_pass = (1..=max_samples.min(MEASURED_TABLE_SAMPLES))
+            .map(|k| Self::mean_envelope(&counts, budgets.len(), k))
             .collect();
         Ok(MeasuredCurve {
             budgets,
@@ -128,6 +117,23 @@ impl MeasuredCurve {
             max_samples,
             mean_pass,
         })
+    }
+
+    /// Mean pass@k over problems at each budget, made non-decreasing in the budget.
+    fn mean_envelope(counts: &[Vec<(u32, u32)>], budgets: usize, k: u32) -> Vec<f64> {
+        let mut best = 0.0f64;
+        (0..budgets)
+            .map(|b| {
+                let mean = counts
+                    .iter()
+                    .map(|row| unbiased_pass_at_k(row[b].0, row[b].1, k))
+                    .sum::<f64>()
+                    / counts.len() as f64;
+                // More tokens never hurt a budgeted policy: it may stop early.
+                best = best.max(mean);
+                best
+            })
+            .collect()
     }
 
     pub fn gen_range(&self) -> (f64, f64) {
@@ -165,7 +171,13 @@ impl MeasuredCurve {
     /// Mean pass@k with at most `gen_tokens` tokens (k <= max_samples).
     pub fn accuracy(&self, gen_tokens: f64, samples: u32) -> f64 {
         let k = samples.clamp(1, self.max_samples.max(1));
-        Self::interpolate(&self.mean_pass[(k - 1) as usize], self.locate(gen_tokens))
+        match self.mean_pass.get((k - 1) as usize) {
+            Some(row) => Self::interpolate(row, self.locate(gen_tokens)),
+            None => Self::interpolate(
+                &Self::mean_envelope(&self.counts, self.budgets.len(), k),
+                self.locate(gen_tokens),
+            ),
+        }
     }
 
     /// One problem's pass@k with at most `gen_tokens` tokens: its own results made monotone in

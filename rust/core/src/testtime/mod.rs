@@ -30,10 +30,12 @@ impl Curve {
         }
     }
 
-    /// The most samples the curve can price (measured: the fewest samples of any cell).
+    /// The most samples the curve can price (measured: the fewest samples of any cell; majority
+    /// vote: `limits::MAX_MAJORITY_SAMPLES`, its sum being over k + 1 outcomes).
     pub fn max_samples(&self) -> Option<u32> {
         match self {
-            Curve::Beta(_) => None,
+            Curve::Beta(c) => (c.aggregator == beta::Aggregator::Majority)
+                .then_some(crate::limits::MAX_MAJORITY_SAMPLES),
             Curve::Measured(c) => Some(c.max_samples),
         }
     }

@@ -1,0 +1,132 @@
+//! Cancellation from Python (docs/limits.md): a `CancelToken` shared with the core, and the
+//! runner every long binding call goes through. It runs the core with the GIL released and the
+//! token current; on the main thread it runs the core on a scoped worker thread and polls
+//! `Python::check_signals` every 50 ms meanwhile, so Ctrl-C (KeyboardInterrupt) fires the token
+//! and the call returns within ~0.1 s.
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use pyo3::prelude::*;
+use scaleplan_core::cancel::{self, Cancel};
+use scaleplan_core::limits;
+
+/// How often the main thread looks at pending signals while the core runs.
+const SIGNAL_POLL: Duration = Duration::from_millis(50);
+
+/// A cancellation token: pass it as `cancel=` to a planner, call `cancel()` from another
+/// thread (or let `timeout_s` pass) and the planner raises `scaleplan.errors.Cancelled`.
+#[pyclass(frozen, module = "scaleplan._core")]
+pub struct CancelToken(pub Cancel);
+
+#[pymethods]
+impl CancelToken {
+    #[new]
+    #[pyo3(signature = (timeout_s=None))]
+    fn new(timeout_s: Option<f64>) -> PyResult<Self> {
+        match timeout_s {
+            None => Ok(CancelToken(Cancel::new())),
+            Some(t) if t.is_finite() && t >= 0.0 => {
+                // Durations beyond ~584 years are as good as none.
+                let d = Duration::try_from_secs_f64(t.min(1.8e10)).unwrap_or(Duration::MAX);
+                Ok(CancelToken(match Instant::now().checked_add(d) {
+                    Some(at) => Cancel::with_deadline(at),
+                    None => Cancel::new(),
+                }))
+            }
+            Some(t) => Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "timeout_s: must be a finite number >= 0, got {t}"
+            ))),
+        }
+    }
+
+    /// Fire the token: a call using it stops within ~0.1 s and raises `Cancelled`.
+    fn cancel(&self) {
+        self.0.cancel();
+    }
+
+    /// Whether `cancel()` was called or the timeout has passed.
+    #[getter]
+    fn cancelled(&self) -> bool {
+        self.0.is_fired()
+    }
+
+    /// Whether the timeout (if any) has passed.
+    #[getter]
+    fn expired(&self) -> bool {
+        self.0.is_expired()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "CancelToken(cancelled={}, expired={})",
+            self.0.is_cancelled(),
+            self.0.is_expired()
+        )
+    }
+}
+
+fn on_main_thread(py: Python<'_>) -> PyResult<bool> {
+    let threading = py.import("threading")?;
+    let main = threading.call_method0("main_thread")?;
+    let current = threading.call_method0("current_thread")?;
+    Ok(main.is(&current))
+}
+
+/// Run `f` (the core's work) with the GIL released and `token` current; KeyboardInterrupt (or
+/// any exception a signal handler raises) on the main thread fires the token, waits for the
+/// core to stop and is returned.
+pub fn run<T: Send>(
+    py: Python<'_>,
+    token: Option<&CancelToken>,
+    f: impl FnOnce() -> T + Send,
+) -> PyResult<T> {
+    let token = token.map_or_else(Cancel::new, |t| t.0.clone());
+    if !on_main_thread(py)? {
+        return Ok(py.detach(|| cancel::scope(&token, f)));
+    }
+    let (tx, rx) = mpsc::channel();
+    std::thread::scope(|s| {
+        let worker_token = token.clone();
+        s.spawn(move || {
+            // The receiver outlives the scope, so the send cannot fail.
+            let _ = tx.send(cancel::scope(&worker_token, f));
+        });
+        let mut rx = rx;
+        loop {
+            // The receiver is Send but not Sync: hand it to the detached closure and back.
+            let (back, received) = py.detach(move || {
+                let r = rx.recv_timeout(SIGNAL_POLL);
+                (rx, r)
+            });
+            rx = back;
+            match received {
+                Ok(result) => return Ok(result),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if let Err(err) = py.check_signals() {
+                        token.cancel();
+                        // The core sees the flag at its next loop head; its result is dropped.
+                        let _ = py.detach(move || rx.recv());
+                        return Err(err);
+                    }
+                }
+                // The worker panicked: the scope's join re-raises the panic, which PyO3 turns
+                // into a PanicException.
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                        "the planning thread stopped without a result",
+                    ))
+                }
+            }
+        }
+    })
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<CancelToken>()?;
+    m.add("MAX_SAMPLES", limits::MAX_SAMPLES)?;
+    m.add("MAX_MAJORITY_SAMPLES", limits::MAX_MAJORITY_SAMPLES)?;
+    m.add("MEASURED_TABLE_SAMPLES", limits::MEASURED_TABLE_SAMPLES)?;
+    m.add("MAX_SEARCH_STEPS", limits::MAX_SEARCH_STEPS)?;
+    Ok(())
+}

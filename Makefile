@@ -7,7 +7,7 @@ STAMP    := $(VENV)/.installed-$(shell cksum < requirements-dev.txt | cut -d' ' 
 PYDIRS   := python tests benches
 export VIRTUAL_ENV := $(abspath $(VENV))
 
-.PHONY: run test build lint rust-test py-test bench clean proto proto-check
+.PHONY: run test build lint rust-test py-test bench fuzz clean proto proto-check
 
 $(STAMP): requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -54,6 +54,11 @@ test: lint proto-check rust-test py-test
 
 bench: build
 	$(PY) benches/run.py
+
+# The fuzz suites with many more examples than `make test` runs: every RPC against a real server
+# and the Python API (minutes).
+fuzz: build
+	SCALEPLAN_FUZZ=1 $(PY) -m pytest -q tests/test_fuzz_grpc.py tests/test_limits_cancel.py
 
 clean:
 	rm -rf $(VENV) target

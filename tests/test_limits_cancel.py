@@ -5,6 +5,7 @@ and the façade raises only scaleplan.errors / ValueError / TypeError (docs/limi
 from __future__ import annotations
 
 import math
+import os
 import subprocess
 import sys
 import textwrap
@@ -296,7 +297,12 @@ PLANNERS = {
 }
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# `make fuzz` (SCALEPLAN_FUZZ=1) explores many more examples, at random.
+@settings(
+    max_examples=5000 if os.environ.get("SCALEPLAN_FUZZ") == "1" else 300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(
     planner=st.sampled_from(sorted(PLANNERS)),
     a=ODD_NUMBERS,

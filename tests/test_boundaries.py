@@ -324,3 +324,17 @@ def test_lifetime_budget_and_target_goals_are_dual(
     assert dual.total_cost == pytest.approx(budget, rel=1e-6)
     if np.isfinite(plan.cost_saved):
         assert plan.cost_saved >= -1e-6 * budget
+
+
+def test_joint_under_an_slo_refines_k_between_geometric_steps() -> None:
+    # Latency grows with k here (batch unset): the SLO stops k at an interior 180, which is not
+    # one of the geometric steps above 16 (..., 156, 176, 198, ...). Every k in 150..210 is the
+    # k_max of some plan (k_max is always searched), so their best is a brute force over k.
+    kw: dict[str, Any] = {
+        "budget": 1e6, "queries": 1e5, "max_gen_tokens": 1024, "latency_slo_s": 5, "gpus": 1,
+        "batch": None,
+    }  # fmt: skip
+    plan = sp.plan_joint(k_max=300, **kw)
+    assert 16 < plan.samples < 300 and plan.feasible
+    brute = max(float(sp.plan_joint(k_max=k, **kw).accuracy) for k in range(150, 211))
+    assert float(plan.accuracy) >= brute * (1 - 1e-9)

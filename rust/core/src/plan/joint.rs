@@ -616,7 +616,48 @@ impl<'a> JointSolver<'a> {
             }
         }
         cancel::check()?;
+        if let (None, false, Some(b)) = (only, self.opt.latency_slo_s.is_none(), best) {
+            if b.samples > SLO_DENSE_SAMPLES {
+                best = Some(self.refine_samples(budget, b)?);
+            }
+        }
         Ok(best.unwrap_or_else(|| JointPlan::none(self.blocker())))
+    }
+
+    /// Under an SLO, k above `SLO_DENSE_SAMPLES` was searched in geometric steps: the integers
+    /// between the best step's neighbours are searched by ternary search at the plan's
+    /// attention and degree (accuracy taken as unimodal in k there; not claimed exact).
+    fn refine_samples(&self, budget: f64, plan: JointPlan) -> Result<JointPlan> {
+        let steps: Vec<u32> = slo_samples(self.opt.max_samples).collect();
+        let i = steps.iter().position(|&k| k == plan.samples).unwrap_or(0);
+        let lo = steps[i.saturating_sub(1)];
+        let hi = steps[(i + 1).min(steps.len() - 1)];
+        let at = |k: u32| self.search(budget, Some((plan.attention, k, plan.gpus)));
+        let value = |p: &JointPlan| if p.feasible { p.accuracy } else { -1.0 };
+        let mut best = plan;
+        let (mut a, mut b) = (lo, hi);
+        while b - a > 2 {
+            cancel::check()?;
+            let (m1, m2) = (a + (b - a) / 3, b - (b - a) / 3);
+            let (p1, p2) = (at(m1)?, at(m2)?);
+            for p in [p1, p2] {
+                if value(&p) > best.accuracy * (1.0 + 1e-12) {
+                    best = p;
+                }
+            }
+            if value(&p1) < value(&p2) {
+                a = m1;
+            } else {
+                b = m2;
+            }
+        }
+        for k in a..=b {
+            let p = at(k)?;
+            if value(&p) > best.accuracy * (1.0 + 1e-12) {
+                best = p;
+            }
+        }
+        Ok(best)
     }
 
     /// Why no plan is feasible: at the most permissive point (the smallest model, the shortest

@@ -295,3 +295,24 @@ def test_fitted_law_carries_the_runs_range() -> None:
     assert fitted.loss_min == pytest.approx(y.min(), rel=1e-12)
     # A plan far outside the runs says so.
     assert sp.plan_training(budget_flops=1e27, law=sp.fit_law(n, d, y).law).extrapolated
+
+
+def test_a_long_bootstrap_stops_when_cancelled() -> None:
+    """The bootstrap runs on rayon's workers, which check the call's token before each refit
+    (docs/limits.md): 10,000 refits of 240 noisy runs (seconds) stop soon after cancel()."""
+    import threading
+    import time
+
+    from scaleplan.errors import Cancelled
+
+    rng = np.random.default_rng(0)
+    n = np.exp(rng.uniform(np.log(1e7), np.log(1e10), 240))
+    d = np.exp(rng.uniform(np.log(1e9), np.log(1e12), 240))
+    loss = (1.8 + 400 / n**0.34 + 410 / d**0.28) * np.exp(rng.normal(0, 0.02, 240))
+    token = sp.CancelToken()
+    threading.Timer(0.3, token.cancel).start()
+    start = time.monotonic()
+    with pytest.raises(Cancelled):
+        sp.fit_law(n, d, loss, bootstrap=10_000, cancel=token)
+    # Generous for a loaded 2-core machine; the refits in flight finish first (~1 ms each).
+    assert time.monotonic() - start < 2.0

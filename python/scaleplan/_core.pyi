@@ -294,6 +294,7 @@ def fit_law(
     seed: int,
     unique_tokens: float | None,
     starts: list[list[float]] | None = None,
+    cancel: CancelToken | None = None,
 ) -> dict[str, Any]:
     """Keys: law (NativeLaw | None), params, theta (lists of 5), covariance (5x5 array | None),
     covariance_source, samples (bootstrap x 5 array), bootstrap_unconverged, residuals,

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from scaleplan import _core
+from scaleplan import cancel as _cancel
 from scaleplan._arrays import as_float_array
 from scaleplan.errors import InvalidArgumentError, LimitExceededError
 from scaleplan.laws import LossLaw
@@ -259,12 +260,14 @@ def fit_law(
     bootstrap: int = 0,
     seed: int = 0,
     unique_tokens: float | None = None,
+    cancel: _cancel.CancelToken | None = None,
 ) -> LawFit:
     """Fit L(N, D) = E + A / N^alpha + B / D^beta to runs (parameters, training tokens, final
     loss) by the method of Hoffmann et al. 2022 / Besiroglu et al. 2024: Huber loss (``delta``)
     on log loss, L-BFGS from a grid of starts, ``bootstrap`` refits on resampled runs
     (deterministic per ``seed``). With ``unique_tokens``, each run's tokens count as the
-    effective tokens D' of repeated data (Muennighoff et al. 2023). See docs/fitting.md."""
+    effective tokens D' of repeated data (Muennighoff et al. 2023). ``cancel``: a
+    :class:`scaleplan.CancelToken`, as for the planners. See docs/fitting.md."""
     if not isinstance(form, str):
         raise InvalidArgumentError(f"form: expected a string, got {form!r}", field="form")
     if isinstance(delta, bool) or not isinstance(delta, (int, float)):
@@ -287,6 +290,7 @@ def fit_law(
         bootstrap=boots,
         seed=seed_,
         unique_tokens=None if unique_tokens is None else float(unique_tokens),
+        cancel=_cancel.resolve(cancel),
     )
     return _from_raw(raw, form=form, delta=float(delta), bootstrap=boots, seed=seed_,
                      unique_tokens=unique_tokens)  # fmt: skip

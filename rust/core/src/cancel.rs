@@ -95,6 +95,12 @@ pub fn scope<T>(token: &Cancel, f: impl FnOnce() -> T) -> T {
     f()
 }
 
+/// The current call's token (None outside any [`scope`]), for work that leaves this thread
+/// (the fit's bootstrap runs on rayon's workers, which do not see this thread's token).
+pub fn current() -> Option<Cancel> {
+    CURRENT.with(|c| c.borrow().clone())
+}
+
 /// Whether the current call's token has fired (false outside any [`scope`]). Once true it stays
 /// true for the rest of the scope.
 #[inline]

@@ -8,8 +8,8 @@ use scaleplan_core::laws::fit::{fit_law as core_fit_law, fit_objective as core_o
 use scaleplan_core::laws::fit::{FitForm, FitOptions};
 use scaleplan_core::PlanError;
 
+use crate::cancel::{self, CancelToken};
 use crate::catalog::NativeLaw;
-use crate::detached;
 use crate::errors::IntoPyResult;
 
 fn starts_of(starts: Option<Vec<Vec<f64>>>) -> Result<Option<Vec<[f64; 5]>>, PlanError> {
@@ -27,7 +27,9 @@ fn starts_of(starts: Option<Vec<Vec<f64>>>) -> Result<Option<Vec<[f64; 5]>>, Pla
 
 /// The fit as a dict (keys documented in `_core.pyi`).
 #[pyfunction]
-#[pyo3(signature = (params, tokens, loss, *, form, delta, bootstrap, seed, unique_tokens, starts=None))]
+#[pyo3(signature = (
+    params, tokens, loss, *, form, delta, bootstrap, seed, unique_tokens, starts=None, cancel=None
+))]
 #[allow(clippy::too_many_arguments)]
 fn fit_law<'py>(
     py: Python<'py>,
@@ -40,6 +42,7 @@ fn fit_law<'py>(
     seed: u64,
     unique_tokens: Option<f64>,
     starts: Option<Vec<Vec<f64>>>,
+    cancel: Option<&CancelToken>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let form = FitForm::parse(form).py_err(py)?;
     let opts = FitOptions {
@@ -51,7 +54,7 @@ fn fit_law<'py>(
         starts: starts_of(starts).py_err(py)?,
     };
     let (p, t, l) = (params.as_slice()?, tokens.as_slice()?, loss.as_slice()?);
-    let fit = detached(py, || core_fit_law(p, t, l, &opts)).py_err(py)?;
+    let fit = cancel::run(py, cancel, || core_fit_law(p, t, l, &opts))?.py_err(py)?;
     let out = PyDict::new(py);
     out.set_item("law", fit.law.map(NativeLaw))?;
     out.set_item("params", fit.params.to_vec())?;

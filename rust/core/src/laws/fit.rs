@@ -20,6 +20,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::{DataLimit, FittedRange, LossLaw};
+use crate::cancel;
 use crate::error::{check, PlanError, Result};
 
 /// Most bootstrap samples one fit may ask for.
@@ -582,14 +583,6 @@ fn sample_covariance(samples: &[[f64; 5]]) -> Option<[[f64; 5]; 5]> {
     cov.iter().flatten().all(|v| v.is_finite()).then_some(cov)
 }
 
-/// The single place a cancellation check belongs (HOOK(cancel)): called before each bootstrap
-/// refit. The core has no cancel-token facility yet; when it gains one, check it here and
-/// return an error.
-#[inline]
-fn bootstrap_cancelled() -> bool {
-    false
-}
-
 /// The range of the runs (tokens as the law sees them: D' under a data limit): plans outside it
 /// carry `extrapolated`.
 fn fitted_range(runs: &Runs) -> FittedRange {
@@ -632,6 +625,7 @@ pub fn fit_law(params: &[f64], tokens: &[f64], loss: &[f64], opts: &FitOptions) 
         None => grid_starts(&runs, opts.delta),
     };
     let (theta, objective, mut converged) = best_of(&obj, &starts);
+    cancel::check()?;
     let mut message = String::new();
     if !converged {
         message = format!(
@@ -650,10 +644,13 @@ pub fn fit_law(params: &[f64], tokens: &[f64], loss: &[f64], opts: &FitOptions) 
     let mut samples = Vec::new();
     let mut bootstrap_unconverged = 0;
     if opts.bootstrap > 0 {
+        // The call's token, checked on rayon's workers before each refit (docs/limits.md).
+        let token = cancel::current();
+        let fired = || token.as_ref().is_some_and(cancel::Cancel::is_fired);
         let results: Vec<Option<([f64; 5], bool)>> = (0..opts.bootstrap as u64)
             .into_par_iter()
             .map(|s| {
-                if bootstrap_cancelled() {
+                if fired() {
                     return None;
                 }
                 let mut rng = SplitMix64::for_sample(opts.seed, s);
@@ -673,6 +670,9 @@ pub fn fit_law(params: &[f64], tokens: &[f64], loss: &[f64], opts: &FitOptions) 
                 Some((params_of(&th), ok))
             })
             .collect();
+        if let Some(t) = token.as_ref().filter(|t| t.is_fired()) {
+            return Err(t.error());
+        }
         for r in results.into_iter().flatten() {
             if !r.1 {
                 bootstrap_unconverged += 1;

@@ -338,3 +338,14 @@ def test_joint_under_an_slo_refines_k_between_geometric_steps() -> None:
     assert 16 < plan.samples < 300 and plan.feasible
     brute = max(float(sp.plan_joint(k_max=k, **kw).accuracy) for k in range(150, 211))
     assert float(plan.accuracy) >= brute * (1 - 1e-9)
+
+
+def test_no_queries_no_infinite_per_query_cost() -> None:
+    # A model too large for any replica, trained for no queries: its per-query cost does not
+    # apply (NaN, null in JSON), it is not infinite.
+    plan = sp.plan_lifetime(
+        budget=1e30, queries=0, prompt_tokens=512, gen_tokens=1024, hardware="h100-sxm",
+        family="qwen3-dense", unit="gpu_hours",
+    )  # fmt: skip
+    assert plan.feasible and np.isnan(plan.inference_cost_per_query)
+    assert plan.inference_cost == 0 and np.isfinite(plan.total_cost)

@@ -582,7 +582,11 @@ fn plan_lifetime_at(
         loss,
         training_flops: 6.0 * n * d,
         training_cost,
-        inference_cost_per_query: coster.per_query(n),
+        // With no queries the model need not fit a replica: a per-query cost it cannot have
+        // is not applicable (NaN), not infinite.
+        inference_cost_per_query: Some(coster.per_query(n))
+            .filter(|c| c.is_finite())
+            .unwrap_or(f64::NAN),
         inference_cost,
         total_cost: training_cost + inference_cost,
         chinchilla_params: ch_n,

@@ -281,29 +281,7 @@ fn joint_optimum_moves_continuously_with_the_budget() {
     let law = c.law("gadre2024-redpajama").unwrap().clone();
     let opt = JointOptions {
         family: family("qwen3-dense"),
-        hardware: c.hardware("h100-sxm").unwrap().clone(),
-        inference: InferenceOptions {
-            batch: Batch::Max,
-            ..InferenceOptions::default()
-        },
-        attention: vec![Attention::Dense],
-        unit: CostUnit::GpuHours,
-        queries: 1e8,
-        prompt_tokens: 256.0,
-        half_tokens: 4096.0,
-        hill: 1.5,
-        kappa: 1.0,
-        max_samples: 1,
-        min_gen_tokens: 256.0,
-        max_gen_tokens: 32768.0,
-        min_params: None,
-        max_params: None,
-        latency_slo_s: None,
-        data: None,
-        train_mfu: None,
-        train_usd_per_hour: None,
-        infer_usd_per_hour: None,
-        auto_gpus: false,
+        ..common::joint_options(c.hardware("h100-sxm").unwrap().clone(), 1e8, 1, false)
     };
     let solver = JointSolver::new(&law, &opt).unwrap();
     let members = family("qwen3-dense").breakpoints();

@@ -1,6 +1,8 @@
 //! Issue 11: every planning call terminates for every finite input, its memory does not depend
 //! on client-chosen counts (k_max, eval n), a feasible plan carries no NaN, and a cancellation
 //! token stops a call quickly (docs/limits.md).
+mod common;
+
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -341,14 +343,7 @@ fn a_budget_whose_training_flops_overflow_is_an_error_naming_the_budget() {
             attention: Attention::Dense,
         },
         unit: CostUnit::GpuHours,
-        train_hardware: None,
-        train_mfu: None,
-        train_usd_per_hour: None,
-        infer_usd_per_hour: None,
-        data: None,
-        min_params: None,
-        max_params: None,
-        auto_gpus: false,
+        ..common::lifetime_two_n()
     };
     let demand = Demand {
         queries: 1.0,
@@ -414,18 +409,7 @@ proptest! {
             gen_tokens: 10f64.powf(log_gen),
             samples: 1.0,
         };
-        let opt = LifetimeOptions {
-            pricing: InferencePricing::TwoN,
-            unit: CostUnit::Flops,
-            train_hardware: None,
-            train_mfu: None,
-            train_usd_per_hour: None,
-            infer_usd_per_hour: None,
-            data: None,
-            min_params: None,
-            max_params: None,
-            auto_gpus: false,
-        };
+        let opt = common::lifetime_two_n();
         let l = law("sardana2023");
         let r = within(20, "lifetime", move || plan_lifetime(&l, goal, demand, &opt));
         if let Ok(p) = r {

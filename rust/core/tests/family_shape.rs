@@ -218,14 +218,7 @@ fn lifetime_options() -> LifetimeOptions {
             attention: Attention::Dense,
         },
         unit: CostUnit::Eflops,
-        train_hardware: None,
-        train_mfu: None,
-        train_usd_per_hour: None,
-        infer_usd_per_hour: None,
-        data: None,
-        min_params: None,
-        max_params: None,
-        auto_gpus: false,
+        ..common::lifetime_two_n()
     }
 }
 

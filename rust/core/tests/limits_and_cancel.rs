@@ -273,32 +273,10 @@ fn measured_rows_with_huge_n_take_constant_memory_and_time() {
 }
 
 fn joint_options(k_max: u32) -> JointOptions {
-    let c = Catalog::shipped();
+    let hardware = Catalog::shipped().hardware("h100-sxm").unwrap().clone();
     JointOptions {
-        family: FamilyShapes::new(c, c.family("qwen3-dense").unwrap()).unwrap(),
-        hardware: c.hardware("h100-sxm").unwrap().clone(),
-        inference: InferenceOptions {
-            batch: Batch::Max,
-            ..InferenceOptions::default()
-        },
-        attention: vec![Attention::Dense],
-        unit: CostUnit::GpuHours,
-        queries: 1e8,
         prompt_tokens: 128.0,
-        half_tokens: 4096.0,
-        hill: 1.5,
-        kappa: 1.0,
-        max_samples: k_max,
-        min_gen_tokens: 256.0,
-        max_gen_tokens: 32768.0,
-        min_params: None,
-        max_params: None,
-        latency_slo_s: None,
-        data: None,
-        train_mfu: None,
-        train_usd_per_hour: None,
-        infer_usd_per_hour: None,
-        auto_gpus: false,
+        ..common::joint_options(hardware, 1e8, k_max, false)
     }
 }
 

@@ -214,6 +214,11 @@ impl<'a> JointSolver<'a> {
         })
     }
 
+    /// The most GPUs per replica the solver may choose.
+    fn largest_degree(&self) -> f64 {
+        self.degrees.iter().copied().fold(1.0, f64::max)
+    }
+
     /// Serving options at `gpus` GPUs per replica, the batch a fleet average (docs/planning.md).
     fn serving(&self, gpus: f64) -> InferenceOptions {
         InferenceOptions {
@@ -471,8 +476,9 @@ impl<'a> JointSolver<'a> {
             ));
         }
         // Memory binds at the largest degree the planner may choose (or the one given).
-        let largest = self.degrees.iter().copied().fold(1.0, f64::max);
-        if plan.gpus >= largest && self.memory_bound(n, gen, k, plan.attention, plan.gpus) {
+        if plan.gpus >= self.largest_degree()
+            && self.memory_bound(n, gen, k, plan.attention, plan.gpus)
+        {
             out.push((
                 Constraint::Memory,
                 relaxed(&|r| r.hardware.hbm_bytes = o.hardware.hbm_bytes * 1.01),
@@ -669,21 +675,24 @@ impl<'a> JointSolver<'a> {
         if o.prompt_tokens + o.min_gen_tokens > o.family.at(n).max_context {
             return Constraint::Context;
         }
-        let gpus = self.degrees.iter().copied().fold(1.0, f64::max);
-        let costs: Vec<InferenceCost> = o
-            .attention
+        let pricer = Pricer::for_shape(
+            o.family.at(n),
+            &o.hardware,
+            &self.serving(self.largest_degree()),
+        );
+        let costs: Vec<InferenceCost> = pricer
             .iter()
-            .filter_map(|&attention| {
-                let pricer =
-                    Pricer::for_shape(o.family.at(n), &o.hardware, &self.serving(gpus)).ok()?;
-                pricer
-                    .price(&InferenceQuery {
-                        prompt_tokens: o.prompt_tokens,
-                        gen_tokens: o.min_gen_tokens,
-                        samples: 1.0,
-                        attention,
-                    })
-                    .ok()
+            .flat_map(|pricer| {
+                o.attention.iter().filter_map(|&attention| {
+                    pricer
+                        .price(&InferenceQuery {
+                            prompt_tokens: o.prompt_tokens,
+                            gen_tokens: o.min_gen_tokens,
+                            samples: 1.0,
+                            attention,
+                        })
+                        .ok()
+                })
             })
             .collect();
         if costs.iter().all(|c| !c.feasible) {

@@ -11,6 +11,18 @@ use crate::cancel;
 
 const INV_PHI: f64 = 0.618_033_988_749_894_8;
 
+/// `f` with NaN read as +inf (infeasible): a NaN would otherwise order before every number.
+fn nan_as_infeasible(f: &impl Fn(f64) -> f64) -> impl Fn(f64) -> f64 + '_ {
+    move |x| {
+        let v = f(x);
+        if v.is_nan() {
+            f64::INFINITY
+        } else {
+            v
+        }
+    }
+}
+
 /// Minimum of `f` on [lo, hi] by golden-section search, exact to `tol` when `f` is unimodal there.
 pub fn golden_min(f: &impl Fn(f64) -> f64, mut lo: f64, mut hi: f64, tol: f64) -> (f64, f64) {
     let mut x1 = hi - INV_PHI * (hi - lo);
@@ -46,14 +58,7 @@ pub fn golden_min(f: &impl Fn(f64) -> f64, mut lo: f64, mut hi: f64, tol: f64) -
 /// where they make progress, golden-section steps otherwise, so it is never slower than golden
 /// section and converges superlinearly on smooth minima. Exact to `tol` when `f` is unimodal.
 pub fn brent_min(f: &impl Fn(f64) -> f64, lo: f64, hi: f64, tol: f64) -> (f64, f64) {
-    let f = &|x: f64| {
-        let v = f(x);
-        if v.is_nan() {
-            f64::INFINITY
-        } else {
-            v
-        }
-    };
+    let f = &nan_as_infeasible(f);
     const C: f64 = 1.0 - INV_PHI; // 0.381966...
     let (mut a, mut b) = (lo, hi);
     let mut x = a + C * (b - a);
@@ -187,15 +192,7 @@ pub fn min_feasible(f: &impl Fn(f64) -> f64, lo: f64, hi: f64, points: usize, to
     if !lo.is_finite() || !hi.is_finite() || lo > hi {
         return Min1::none(lo);
     }
-    // A NaN is infeasible like +inf (a NaN would otherwise order before every number).
-    let f = &|x: f64| {
-        let v = f(x);
-        if v.is_nan() {
-            f64::INFINITY
-        } else {
-            v
-        }
-    };
+    let f = &nan_as_infeasible(f);
     if hi - lo <= tol {
         let (flo, fhi) = (f(lo), f(hi));
         return if flo <= fhi {

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
@@ -85,6 +86,14 @@ class ServerThread:
 
 def stub(channel: grpc.Channel) -> planner_pb2_grpc.PlannerServiceStub:
     return planner_pb2_grpc.PlannerServiceStub(channel)
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process (Linux /proc), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float = TIMEOUT_S) -> bool:

@@ -14,7 +14,6 @@ import math
 import os
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -22,7 +21,7 @@ import pytest
 from google.protobuf import descriptor as pb_descriptor
 from google.protobuf import message_factory
 from google.protobuf.message import Message
-from grpc_support import ServeProcess
+from grpc_support import ServeProcess, rss_mb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scaleplan.v1 import planner_pb2
@@ -140,13 +139,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
         yield proc
 
 
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
-
-
 def _call(channel: grpc.Channel, method: pb_descriptor.MethodDescriptor, request: Message) -> None:
     path = f"/{SERVICE.full_name}/{method.name}"
     reply = message_factory.GetMessageClass(method.output_type)
@@ -199,7 +191,7 @@ def test_fuzzed_requests_never_fail_internally(server: ServeProcess, method: Any
 
         run()
         assert server.alive(), server.exit_status()
-        rss = _rss_mb(server.proc.pid)
+        rss = rss_mb(server.proc.pid)
         assert rss < RSS_LIMIT_MB, f"RSS {rss:.0f} MB after fuzzing {method.name}"
 
 

@@ -17,7 +17,7 @@ import grpc.aio
 import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_support import TIMEOUT_S, ServeProcess, ServerThread, stub, wait_until
+from grpc_support import TIMEOUT_S, ServeProcess, ServerThread, rss_mb, stub, wait_until
 from scaleplan.v1 import planner_pb2
 
 SWEEP = "/scaleplan.v1.PlannerService/InferenceCostSweep"
@@ -78,13 +78,6 @@ def test_streams_ending_by_their_deadline_do_not_crash_the_server(tmp_path: Path
 # ---- admission control (item 5) ----
 
 FRONTIER_TT = "/scaleplan.v1.PlannerService/FrontierTestTime"
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
 
 
 def test_admission_control_refuses_at_once_and_health_stays_fast(tmp_path: Path) -> None:

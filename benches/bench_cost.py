@@ -50,8 +50,9 @@ def main(quick: bool = False) -> dict[str, Any]:
         batch = opts.pop("batch")
 
         def binding(opts: dict[str, Any] = opts, batch: Any = batch) -> sp.InferenceCost:
-            return sp.inference_cost(model, hw, prompt_tokens=prompt, gen_tokens=gen,
-                                     samples=k, batch=batch, **opts)  # fmt: skip
+            return sp.inference_cost(
+                model, hw, prompt_tokens=prompt, gen_tokens=gen, samples=k, batch=batch, **opts
+            )
 
         def baseline(opts: dict[str, Any] = opts, batch: Any = batch) -> dict[str, Any]:
             mode = {None: "amortized", "max": "max"}[batch]

@@ -115,8 +115,9 @@ def main(quick: bool = False) -> dict[str, Any]:
     start = time.perf_counter()
     for _ in range(sample):
         w = np.bincount(boot_rng.integers(0, runs, runs), minlength=runs).astype(np.float64)
-        minimize(objective, ref.x, args=(ln_n, ln_d, ln_y, w), jac=True, method="L-BFGS-B",
-                 options=tight)  # fmt: skip
+        minimize(
+            objective, ref.x, args=(ln_n, ln_d, ln_y, w), jac=True, method="L-BFGS-B", options=tight
+        )
     scipy_tight_boot = (time.perf_counter() - start) / sample * boots
 
     gap = (point.objective - ref.fun) / ref.fun

@@ -31,7 +31,7 @@ import grpc
 import grpc.aio
 import numpy as np
 import scaleplan as sp
-from scaleplan import _wire
+from scaleplan.grpc import conversions
 from scaleplan.v1 import planner_pb2, planner_pb2_grpc
 
 REQUEST = {"prompt_tokens": 512, "gen_tokens": 8192, "samples": 4, "batch": "max"}
@@ -104,11 +104,21 @@ async def load(
 
 
 def cost_request() -> planner_pb2.InferenceCostRequest:
-    return _wire.inference_cost_request(
-        "qwen3-8b", "h100-sxm", attention="dense", kv_budget=None, block_size=None,
-        prefix_sharing=True, prefill=True, time_model="additive", weight_dtype="bf16",
-        kv_dtype="bf16", compute_dtype="bf16", gpus=1, **REQUEST,
-    )  # fmt: skip
+    return conversions.inference_cost_request(
+        "qwen3-8b",
+        "h100-sxm",
+        attention="dense",
+        kv_budget=None,
+        block_size=None,
+        prefix_sharing=True,
+        prefill=True,
+        time_model="additive",
+        weight_dtype="bf16",
+        kv_dtype="bf16",
+        compute_dtype="bf16",
+        gpus=1,
+        **REQUEST,
+    )
 
 
 def expected_cost() -> sp.InferenceCost:
@@ -118,7 +128,7 @@ def expected_cost() -> sp.InferenceCost:
 def plan_request() -> planner_pb2.PlanTestTimeRequest:
     request = planner_pb2.PlanTestTimeRequest(budget_eflops=PLAN["budget_eflops"])
     request.options.family = PLAN["family"]
-    request.options.attention.extend(_wire.attention_messages(PLAN["attention"]))
+    request.options.attention.extend(conversions.attention_messages(PLAN["attention"]))
     return request
 
 
@@ -128,18 +138,20 @@ def expected_plan() -> sp.TestTimePlan:
 
 async def serve_bare() -> None:
     """The baseline server: PlannerService on a bare grpc.aio server, canned responses."""
-    cost = planner_pb2.InferenceCostResponse(cost=_wire.inference_cost_message(expected_cost()))
+    cost = planner_pb2.InferenceCostResponse(
+        cost=conversions.inference_cost_message(expected_cost())
+    )
     catalog = sp.default_catalog()
     names = catalog.names()
     listing = planner_pb2.ListCatalogResponse(
-        hardware=[_wire.hardware_message(catalog.hardware(n)) for n in names["hardware"]],
-        models=[_wire.model_message(catalog.model(n)) for n in names["models"]],
-        families=[_wire.family_message(catalog.family(n)) for n in names["families"]],
-        laws=[_wire.law_message(sp.law(n)) for n in names["laws"]],
+        hardware=[conversions.hardware_message(catalog.hardware(n)) for n in names["hardware"]],
+        models=[conversions.model_message(catalog.model(n)) for n in names["models"]],
+        families=[conversions.family_message(catalog.family(n)) for n in names["families"]],
+        laws=[conversions.law_message(sp.law(n)) for n in names["laws"]],
     )
     plan = expected_plan()
     planned = planner_pb2.PlanTestTimeResponse(
-        plan=_wire.test_time_plan_message(plan), explanation=plan.explain()
+        plan=conversions.test_time_plan_message(plan), explanation=plan.explain()
     )
 
     class Canned(planner_pb2_grpc.PlannerServiceServicer):
@@ -166,9 +178,9 @@ async def run(target: str, requests: int, concurrency: int, time_cap_s: float) -
         stub = planner_pb2_grpc.PlannerServiceStub(channel)
         # The answers over the wire are the Python API's.
         response = await stub.InferenceCost(request, timeout=10)
-        assert _wire.inference_cost_from(response.cost) == expected_cost()
+        assert conversions.inference_cost_from(response.cost) == expected_cost()
         planned = await stub.PlanTestTime(planning, timeout=10)
-        assert _wire.test_time_plan_from(planned.plan) == expected_plan()
+        assert conversions.test_time_plan_from(planned.plan) == expected_plan()
         rpcs: dict[str, tuple[Callable[[], Any], int]] = {
             "InferenceCost": (lambda: stub.InferenceCost(request, timeout=10), requests),
             "PlanTestTime": (lambda: stub.PlanTestTime(planning, timeout=10), requests),
@@ -226,8 +238,12 @@ def main(
             finally:
                 proc.terminate()
                 code = proc.wait(30)
-            results[label] = {"rpcs": rpcs, "exit_code": code, "rss_mb_before": rss_before,
-                              "rss_mb_after": rss_after}  # fmt: skip
+            results[label] = {
+                "rpcs": rpcs,
+                "exit_code": code,
+                "rss_mb_before": rss_before,
+                "rss_mb_after": rss_after,
+            }
             print(f"  {label:25s} RSS {rss_before:.0f} MB before the load, {rss_after:.0f} after")
             for name, r in rpcs.items():
                 print(

@@ -94,13 +94,26 @@ for hw in HARDWARE:
     ).batch
     gpu_seconds = float(best.seconds) * GPUS_PER_REPLICA
     gpus = math.ceil(QUERIES_PER_DAY * gpu_seconds / SECONDS_PER_DAY)
-    rows.append((hw, str(best.model), f"{best.samples:.0f}", f"{best.gen_tokens:,.0f}",
-                 f"{float(used):.0f}", f"{gpu_seconds:.2f}", f"{best.latency_s:.0f} s",
-                 f"{gpus:,}"))  # fmt: skip
+    rows.append(
+        (
+            hw,
+            str(best.model),
+            f"{best.samples:.0f}",
+            f"{best.gen_tokens:,.0f}",
+            f"{float(used):.0f}",
+            f"{gpu_seconds:.2f}",
+            f"{best.latency_s:.0f} s",
+            f"{gpus:,}",
+        )
+    )
 
 widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
 for r in [header, tuple("-" * w for w in widths), *rows]:
-    print("  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in
-                    enumerate(zip(r, widths, strict=True))))  # fmt: skip
+    print(
+        "  ".join(
+            str(c).rjust(w) if i else str(c).ljust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+    )
 cheapest_hw = min((r for r in rows if r[7]), key=lambda r: int(r[7].replace(",", "")))
 print(f"\nFewest GPUs: {cheapest_hw[7]} x {cheapest_hw[0]} serving {cheapest_hw[1]}.")

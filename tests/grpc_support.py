@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
-from scaleplan.server.app import PlannerServer, ServerConfig
+from scaleplan.grpc.server.app import PlannerServer, ServerConfig
 from scaleplan.v1 import planner_pb2_grpc
 
 T = TypeVar("T")

@@ -237,9 +237,14 @@ def test_joint_context_is_not_memory() -> None:
     # queries; the plan used to say memory.
     roomy = sp.hardware("h200").replace(hbm_bytes=1e12)
     kw: dict[str, Any] = {
-        "queries": 1e7, "k_max": 64, "gpus": 1, "prompt_tokens": 10000, "half_tokens": 65536,
-        "max_params": 1e13, "hardware": roomy,
-    }  # fmt: skip
+        "queries": 1e7,
+        "k_max": 64,
+        "gpus": 1,
+        "prompt_tokens": 10000,
+        "half_tokens": 65536,
+        "max_params": 1e13,
+        "hardware": roomy,
+    }
     plan = sp.plan_joint(budget=1e6, **kw)
     assert plan.binding == "context" and plan.gen_tokens == pytest.approx(40960 - 10000)
     # The same with max_gen_tokens equal to the context's room: relaxing it buys nothing.
@@ -260,9 +265,17 @@ def test_joint_with_a_latency_slo_searches_every_k() -> None:
     # that k=4 meets. The planner used to stop at the first k that did not fit.
     roomy = sp.hardware("h200").replace(hbm_bytes=1e12)
     plan = sp.plan_joint(
-        budget=1e6, queries=1e6, k_max=4, gpus=1, prompt_tokens=256, prefill="batch",
-        min_params=32.76e9, max_params=32.76e9, latency_slo_s=520, hardware=roomy,
-    )  # fmt: skip
+        budget=1e6,
+        queries=1e6,
+        k_max=4,
+        gpus=1,
+        prompt_tokens=256,
+        prefill="batch",
+        min_params=32.76e9,
+        max_params=32.76e9,
+        latency_slo_s=520,
+        hardware=roomy,
+    )
     assert plan.feasible and plan.samples > 1 and plan.binding == "latency"
 
 
@@ -271,9 +284,14 @@ def test_infeasible_plans_say_why() -> None:
     assert not joint.feasible and joint.binding == "context"
     for goal in ({"target_loss": 2.0}, {"budget": 1e7}):
         life = sp.plan_lifetime(
-            queries=1e8, prompt_tokens=40000, gen_tokens=2000, hardware="a100-80gb",
-            family="qwen3-dense", unit="gpu_hours", **goal,
-        )  # fmt: skip
+            queries=1e8,
+            prompt_tokens=40000,
+            gen_tokens=2000,
+            hardware="a100-80gb",
+            family="qwen3-dense",
+            unit="gpu_hours",
+            **goal,
+        )
         assert not life.feasible and life.binding == "context"
 
 
@@ -331,9 +349,13 @@ def test_joint_under_an_slo_refines_k_between_geometric_steps() -> None:
     # one of the geometric steps above 16 (..., 156, 176, 198, ...). Every k in 150..210 is the
     # k_max of some plan (k_max is always searched), so their best is a brute force over k.
     kw: dict[str, Any] = {
-        "budget": 1e6, "queries": 1e5, "max_gen_tokens": 1024, "latency_slo_s": 5, "gpus": 1,
+        "budget": 1e6,
+        "queries": 1e5,
+        "max_gen_tokens": 1024,
+        "latency_slo_s": 5,
+        "gpus": 1,
         "batch": None,
-    }  # fmt: skip
+    }
     plan = sp.plan_joint(k_max=300, **kw)
     assert 16 < plan.samples < 300 and plan.feasible
     brute = max(float(sp.plan_joint(k_max=k, **kw).accuracy) for k in range(150, 211))
@@ -344,8 +366,13 @@ def test_no_queries_no_infinite_per_query_cost() -> None:
     # A model too large for any replica, trained for no queries: its per-query cost does not
     # apply (NaN, null in JSON), it is not infinite.
     plan = sp.plan_lifetime(
-        budget=1e30, queries=0, prompt_tokens=512, gen_tokens=1024, hardware="h100-sxm",
-        family="qwen3-dense", unit="gpu_hours",
-    )  # fmt: skip
+        budget=1e30,
+        queries=0,
+        prompt_tokens=512,
+        gen_tokens=1024,
+        hardware="h100-sxm",
+        family="qwen3-dense",
+        unit="gpu_hours",
+    )
     assert plan.feasible and np.isnan(plan.inference_cost_per_query)
     assert plan.inference_cost == 0 and np.isfinite(plan.total_cost)

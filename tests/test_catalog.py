@@ -68,11 +68,16 @@ def test_user_built_entries_are_validated_with_the_field_named() -> None:
 def test_model_from_hf_config(tmp_path: Path) -> None:
     # Llama-3.1-8B's published config.json (architecture keys)
     config = {
-        "model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 32,
-        "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 128256,
-        "intermediate_size": 14336, "max_position_embeddings": 131072,
+        "model_type": "llama",
+        "hidden_size": 4096,
+        "num_hidden_layers": 32,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 8,
+        "vocab_size": 128256,
+        "intermediate_size": 14336,
+        "max_position_embeddings": 131072,
         "tie_word_embeddings": False,
-    }  # fmt: skip
+    }
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
     m = sp.Model.from_hf_config(path, name="my-llama")
@@ -125,8 +130,9 @@ def test_scaleplan_catalog_environment_variable(tmp_path: Path) -> None:
     path.write_text(USER_GPU)
     code = "import scaleplan; print(scaleplan.hardware('my-gpu').hbm_bytes)"
     env = {**os.environ, "SCALEPLAN_CATALOG": str(path)}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         check=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "96000000000.0"
     bad = tmp_path / "bad.toml"
     bad.write_text(USER_GPU.replace("hbm_bytes = 96e9", "hbm_bytes = 0"))

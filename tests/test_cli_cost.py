@@ -37,13 +37,25 @@ def test_one_query_json_equals_the_python_api() -> None:
 
 
 def test_prefill_mode_prices_the_static_batch_prefill_into_ttft() -> None:
-    args = ("cost", "--model", "qwen3-8b", "--hardware", "h100-sxm", "--prompt-tokens", "128",
-            "--gen-tokens", "1", "--batch", "8")  # fmt: skip
+    args = (
+        "cost",
+        "--model",
+        "qwen3-8b",
+        "--hardware",
+        "h100-sxm",
+        "--prompt-tokens",
+        "128",
+        "--gen-tokens",
+        "1",
+        "--batch",
+        "8",
+    )
     [per_query] = json_lines(ok(*args, "--json").stdout)
     [batch] = json_lines(ok(*args, "--prefill-mode", "batch", "--json").stdout)
     assert per_query["prefill_mode"] == "per_query" and batch["prefill_mode"] == "batch"
-    want = sp.inference_cost("qwen3-8b", "h100-sxm", prompt_tokens=128, gen_tokens=1, batch=8,
-                             prefill="batch")  # fmt: skip
+    want = sp.inference_cost(
+        "qwen3-8b", "h100-sxm", prompt_tokens=128, gen_tokens=1, batch=8, prefill="batch"
+    )
     assert batch["ttft_s"] == pytest.approx(want.ttft_s, rel=1e-12)
     # 8 prompts of 128 tokens in one pass: 8 x 2.101471838208e12 FLOPs at 593.64e12 FLOP/s
     assert batch["ttft_s"] == pytest.approx(8 * 2.101471838208e12 / 593.64e12, rel=1e-12)

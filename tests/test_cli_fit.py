@@ -27,8 +27,9 @@ def write_runs(path: Path, n_runs: int = 60, seed: int = 0) -> tuple[np.ndarray,
 def test_fit_law_json_matches_the_api(tmp_path: Path) -> None:
     runs = tmp_path / "runs.csv"
     n, d, y = write_runs(runs)
-    out = ok("fit", "law", str(runs), "--bootstrap", "50", "--seed", "3", "--json",
-             "--level", "0.9")  # fmt: skip
+    out = ok(
+        "fit", "law", str(runs), "--bootstrap", "50", "--seed", "3", "--json", "--level", "0.9"
+    )
     got = json.loads(out.stdout)
     fit = sp.fit_law(n, d, y, bootstrap=50, seed=3)
     assert got["estimate"] == pytest.approx(fit.estimate, rel=1e-12)
@@ -42,8 +43,7 @@ def test_fit_law_table_save_plot_and_plan(tmp_path: Path) -> None:
     runs = tmp_path / "runs.csv"
     write_runs(runs)
     saved, png = tmp_path / "fit.json", tmp_path / "fit.png"
-    out = ok("fit", "law", str(runs), "--bootstrap", "40", "--save", str(saved), "--plot",
-             str(png))  # fmt: skip
+    out = ok("fit", "law", str(runs), "--bootstrap", "40", "--save", str(saved), "--plot", str(png))
     assert "95% interval" in out.stdout and "alpha" in out.stdout and "converged" in out.stdout
     png_ok(png)
     fit = sp.LawFit.load(saved)

@@ -28,8 +28,11 @@ def test_queries_list_gives_one_row_per_combination_goal_first() -> None:
     args = ("--budget", "1e5,1e6", "--queries", "1e7,1e9", "--k-max", "4", "--prompt-tokens", "512")
     rows = csv_rows(ok("plan", "joint", *args, "--csv").stdout)
     assert [(float(r["budget"]), float(r["queries"])) for r in rows] == [
-        (1e5, 1e7), (1e5, 1e9), (1e6, 1e7), (1e6, 1e9),
-    ]  # fmt: skip
+        (1e5, 1e7),
+        (1e5, 1e9),
+        (1e6, 1e7),
+        (1e6, 1e9),
+    ]
     for row in rows:
         plan = sp.plan_joint(
             budget=float(row["budget"]), queries=float(row["queries"]), k_max=4, prompt_tokens=512
@@ -41,14 +44,31 @@ def test_queries_list_gives_one_row_per_combination_goal_first() -> None:
     ("budget", "extra", "kwargs"),
     [
         ("1e24flops", (), {"budget": 1e24, "unit": "flops"}),
-        ("$5e6", ("--train-usd-per-hour", "2", "--infer-usd-per-hour", "2.5",
-                  "--attention", "dense,topk:1024"),
-         {"budget": 5e6, "unit": "usd", "train_usd_per_hour": 2.0, "infer_usd_per_hour": 2.5,
-          "attention": ["dense", ("topk", 1024.0)]}),
-        ("3e5", ("--latency-slo", "1min", "--max-params", "8e9", "--batch", "unset"),
-         {"budget": 3e5, "latency_slo_s": 60.0, "max_params": 8e9, "batch": None}),
+        (
+            "$5e6",
+            (
+                "--train-usd-per-hour",
+                "2",
+                "--infer-usd-per-hour",
+                "2.5",
+                "--attention",
+                "dense,topk:1024",
+            ),
+            {
+                "budget": 5e6,
+                "unit": "usd",
+                "train_usd_per_hour": 2.0,
+                "infer_usd_per_hour": 2.5,
+                "attention": ["dense", ("topk", 1024.0)],
+            },
+        ),
+        (
+            "3e5",
+            ("--latency-slo", "1min", "--max-params", "8e9", "--batch", "unset"),
+            {"budget": 3e5, "latency_slo_s": 60.0, "max_params": 8e9, "batch": None},
+        ),
     ],
-)  # fmt: skip
+)
 def test_units_and_options(budget: str, extra: tuple[str, ...], kwargs: dict) -> None:
     out = ok("plan", "joint", "--budget", budget, "--queries", "1e9", *extra, "--json")
     [row] = json_lines(out.stdout)
@@ -82,17 +102,39 @@ def test_frontier_json_equals_the_python_api(tmp_path: Path) -> None:
     [
         (("--budget", "1e6", "--queries", "-1"), "--queries: must be >= 0"),
         (("--budget", "5s", "--queries", "1e8"), "--budget: a budget in seconds does not apply"),
-        (("--budget", "$1e6", "--queries", "1e8", "--family", "llama-3.1", "--hardware",
-          "a100-80gb"), "--train-usd-per-hour"),
+        (
+            (
+                "--budget",
+                "$1e6",
+                "--queries",
+                "1e8",
+                "--family",
+                "llama-3.1",
+                "--hardware",
+                "a100-80gb",
+            ),
+            "--train-usd-per-hour",
+        ),
         (("--budget", "1e6", "--queries", "1e8", "--kappa", "0"), "--kappa: must be > 0"),
         (("--target-accuracy", "1.5", "--queries", "1e8"), "--target-accuracy"),
         (("--budget", "1e6", "--queries", "1e8", "--law", "hoffmann2022"), "--law"),
         (("--budget", "1e6", "--queries", "1e8", "--attention", "topk:-1"), "--attention"),
         (("--budget", "1e21eflops", "--queries", "1e8", "--unit", "flops"), "--unit"),
-        (("--budget", "1e6", "--queries", "1e8", "--min-gen-tokens", "4096",
-          "--max-gen-tokens", "1024"), "--max-gen-tokens"),
+        (
+            (
+                "--budget",
+                "1e6",
+                "--queries",
+                "1e8",
+                "--min-gen-tokens",
+                "4096",
+                "--max-gen-tokens",
+                "1024",
+            ),
+            "--max-gen-tokens",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_arguments_exit_2_naming_the_option(args: tuple[str, ...], option: str) -> None:
     usage_error(run("plan", "joint", *args), option)
 

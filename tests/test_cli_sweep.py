@@ -223,7 +223,13 @@ def test_prefill_mode_is_a_setting(tmp_path: Path) -> None:
     rows = json_lines(ok("sweep", "--grid", str(grid), "--out", "-", "--format", "jsonl").stdout)
     assert [r["prefill_mode"] for r in rows] == ["per_query", "batch"]
     for r in rows:
-        c = sp.inference_cost("qwen3-8b", "h100-sxm", prompt_tokens=128, gen_tokens=1, batch=8,
-                              prefill=r["prefill_mode"])  # fmt: skip
+        c = sp.inference_cost(
+            "qwen3-8b",
+            "h100-sxm",
+            prompt_tokens=128,
+            gen_tokens=1,
+            batch=8,
+            prefill=r["prefill_mode"],
+        )
         assert r["ttft_s"] == pytest.approx(c.ttft_s, rel=1e-12)
     assert rows[1]["ttft_s"] > rows[0]["ttft_s"]

@@ -33,21 +33,34 @@ def test_plan_json_equals_the_python_api() -> None:
 @pytest.mark.parametrize(
     ("budget", "extra", "kwargs"),
     [
-        ("5s", ("--batch", "64", "--latency-slo", "2min"),
-         {"budget_seconds": 5.0, "batch": 64, "latency_slo_s": 120.0}),
+        (
+            "5s",
+            ("--batch", "64", "--latency-slo", "2min"),
+            {"budget_seconds": 5.0, "batch": 64, "latency_slo_s": 120.0},
+        ),
         ("$0.01", ("--usd-per-hour", "6"), {"budget_usd": 0.01, "usd_per_hour": 6.0}),
-        ("1e15flops", ("--family", "qwen3-dense", "--batch", "max", "--k-max", "8"),
-         {"budget_flops": 1e15, "family": "qwen3-dense", "batch": "max", "k_max": 8}),
-        ("3e15", ("--attention", "block_topk:2048:16", "--max-gen-tokens", "none"),
-         {"budget_eflops": 3e15, "attention": [("block_topk", 2048, 16)],
-          "max_gen_tokens": None}),
+        (
+            "1e15flops",
+            ("--family", "qwen3-dense", "--batch", "max", "--k-max", "8"),
+            {"budget_flops": 1e15, "family": "qwen3-dense", "batch": "max", "k_max": 8},
+        ),
+        (
+            "3e15",
+            ("--attention", "block_topk:2048:16", "--max-gen-tokens", "none"),
+            {
+                "budget_eflops": 3e15,
+                "attention": [("block_topk", 2048, 16)],
+                "max_gen_tokens": None,
+            },
+        ),
     ],
-)  # fmt: skip
+)
 def test_budget_units_and_options(budget: str, extra: tuple[str, ...], kwargs: dict) -> None:
     [row] = json_lines(
-        ok("plan", "test-time", "--budget", budget, "--hardware", "h100-sxm", *extra, "--json")
-        .stdout
-    )  # fmt: skip
+        ok(
+            "plan", "test-time", "--budget", budget, "--hardware", "h100-sxm", *extra, "--json"
+        ).stdout
+    )
     assert_plan_row(row, sp.plan_test_time(hardware="h100-sxm", **kwargs))
 
 
@@ -97,20 +110,45 @@ def test_frontier_json_equals_the_python_api() -> None:
     assert [r["budget"] for r in rows] == pytest.approx(np.logspace(13, 19, 7).tolist())
     for i, row in enumerate(rows):
         assert_plan_row(row, f.plan.at(i))
-        assert list(row["per_model"]) == ["qwen3-0.6b", "qwen3-1.7b", "qwen3-4b", "qwen3-8b",
-                                          "qwen3-14b", "qwen3-32b"]  # fmt: skip
+        assert list(row["per_model"]) == [
+            "qwen3-0.6b",
+            "qwen3-1.7b",
+            "qwen3-4b",
+            "qwen3-8b",
+            "qwen3-14b",
+            "qwen3-32b",
+        ]
         assert row["per_model"]["qwen3-8b"] == float(f.per_model["qwen3-8b"][i])
 
 
 def test_plots_are_written(tmp_path: Path) -> None:
     frontier = tmp_path / "frontier.png"
-    done = ok("frontier", "test-time", "--budgets", "1e13:1e19:40", *KINETICS,
-              "--attention", "dense,topk:1024", "--plot", str(frontier))  # fmt: skip
+    done = ok(
+        "frontier",
+        "test-time",
+        "--budgets",
+        "1e13:1e19:40",
+        *KINETICS,
+        "--attention",
+        "dense,topk:1024",
+        "--plot",
+        str(frontier),
+    )
     png_ok(frontier)
     assert f"wrote {frontier}" in done.stderr
     measured = tmp_path / "measured.svg"
-    ok("plot", "test-time-frontier", "--budgets", "1e14:1e18:20", "--measured", str(MEASURED),
-       "--k-max", "16", "--out", str(measured))  # fmt: skip
+    ok(
+        "plot",
+        "test-time-frontier",
+        "--budgets",
+        "1e14:1e18:20",
+        "--measured",
+        str(MEASURED),
+        "--k-max",
+        "16",
+        "--out",
+        str(measured),
+    )
     text = measured.read_text()
     assert "<svg" in text and len(text) > 10_000
     accuracy = tmp_path / "accuracy.png"
@@ -133,15 +171,17 @@ def test_plots_are_written(tmp_path: Path) -> None:
         (("--budget", "1e16", "--attention", "block_topk:1024:0"), "--attention: must be >= 1"),
         (("--budget", "1e16", "--accuracy", "gsm8k"), "--accuracy: unknown"),
         (("--budget", "1e16", "--measured", "no/such.csv"), "--measured: no such file"),
-        (("--budget", "1e16", "--measured", str(MEASURED), "--aggregator", "majority"),
-         "--aggregator"),
+        (
+            ("--budget", "1e16", "--measured", str(MEASURED), "--aggregator", "majority"),
+            "--aggregator",
+        ),
         (("--budget", "1e16", "--models", "qwen3-9b"), "--models: unknown model"),
         (("--budget", "1e16", "--k-max", "0"), "--k-max"),
         (("--budget", "1e16", "--latency-slo", "5gpu-h"), "--latency-slo"),
         (("--budget", "1e16", "--batch", "0"), "--batch: must be >= 1"),
         (("--budget", "1e16", "--hardware", "tpu"), "--hardware: unknown hardware"),
     ],
-)  # fmt: skip
+)
 def test_bad_arguments_exit_2_naming_the_option(args: tuple[str, ...], option: str) -> None:
     usage_error(run("plan", "test-time", *args), option)
 

@@ -43,16 +43,21 @@ def test_result_fields_match_the_core_rows() -> None:
 def test_broadcasting_gives_each_element_its_scalar_value() -> None:
     gen = np.array([[1024.0], [4096.0], [16384.0]])
     samples = np.array([1, 4, 16])
-    c = sp.inference_cost("qwen3-4b", "h100-sxm", prompt_tokens=256, gen_tokens=gen,
-                          samples=samples, batch="max")  # fmt: skip
+    c = sp.inference_cost(
+        "qwen3-4b", "h100-sxm", prompt_tokens=256, gen_tokens=gen, samples=samples, batch="max"
+    )
     assert c.eflops.shape == (3, 3)
     assert c.feasible.shape == (3, 3) and c.binding.shape == (3, 3)
     for i in range(3):
         for j in range(3):
             one = sp.inference_cost(
-                "qwen3-4b", "h100-sxm", prompt_tokens=256, gen_tokens=gen[i, 0],
-                samples=int(samples[j]), batch="max",
-            )  # fmt: skip
+                "qwen3-4b",
+                "h100-sxm",
+                prompt_tokens=256,
+                gen_tokens=gen[i, 0],
+                samples=int(samples[j]),
+                batch="max",
+            )
             assert c.eflops[i, j] == one.eflops
             assert c.latency_s[i, j] == one.latency_s
             assert c.binding[i, j] == one.binding
@@ -95,14 +100,34 @@ def test_core_agrees_with_an_independent_numpy_derivation(
     block = np.full(size, 16.0) if attention == "block_topk" else None
     batch_arg = k * 4 if batch == 256 else batch
     m, hw = sp.model(model), sp.hardware("h100-sxm")
-    got = sp.inference_cost(m, hw, prompt_tokens=prompt, gen_tokens=gen, samples=k,
-                            attention=attention, kv_budget=budget, block_size=block,  # type: ignore[arg-type]
-                            prefix_sharing=sharing, batch=batch_arg, time_model=time_model)  # type: ignore[arg-type]  # fmt: skip
+    got = sp.inference_cost(
+        m,
+        hw,
+        prompt_tokens=prompt,
+        gen_tokens=gen,
+        samples=k,
+        attention=attention,
+        kv_budget=budget,
+        block_size=block,  # type: ignore[arg-type]
+        prefix_sharing=sharing,
+        batch=batch_arg,
+        time_model=time_model,
+    )  # type: ignore[arg-type]
     mode = {None: "amortized", "max": "max", 256: "fixed"}[batch]
-    want = numpy_cost.inference_cost(m, hw, prompt, gen, k, attention=attention,
-                                     kv_budget=budget, block_size=block, prefix_sharing=sharing,
-                                     batch=mode, batch_size=batch_arg if mode == "fixed" else None,
-                                     time_model=time_model)  # fmt: skip
+    want = numpy_cost.inference_cost(
+        m,
+        hw,
+        prompt,
+        gen,
+        k,
+        attention=attention,
+        kv_budget=budget,
+        block_size=block,
+        prefix_sharing=sharing,
+        batch=mode,
+        batch_size=batch_arg if mode == "fixed" else None,
+        time_model=time_model,
+    )
     for name, expected in want.items():
         value = getattr(got, name)
         if expected.dtype.kind in "bU":
@@ -122,12 +147,28 @@ def test_static_batch_prefill_agrees_with_numpy(batch: Any, time_model: str, mod
     k = rng.integers(1, 65, size).astype(float)
     batch_arg = k * 4 if batch == 256 else batch
     m, hw = sp.model(model), sp.hardware("h100-sxm")
-    got = sp.inference_cost(m, hw, prompt_tokens=prompt, gen_tokens=gen, samples=k,
-                            batch=batch_arg, time_model=time_model, prefill="batch")  # type: ignore[arg-type]  # fmt: skip
+    got = sp.inference_cost(
+        m,
+        hw,
+        prompt_tokens=prompt,
+        gen_tokens=gen,
+        samples=k,
+        batch=batch_arg,
+        time_model=time_model,
+        prefill="batch",
+    )  # type: ignore[arg-type]
     mode = {"max": "max", 256: "fixed"}[batch]
-    want = numpy_cost.inference_cost(m, hw, prompt, gen, k, prefill_mode="batch", batch=mode,
-                                     batch_size=batch_arg if mode == "fixed" else None,
-                                     time_model=time_model)  # fmt: skip
+    want = numpy_cost.inference_cost(
+        m,
+        hw,
+        prompt,
+        gen,
+        k,
+        prefill_mode="batch",
+        batch=mode,
+        batch_size=batch_arg if mode == "fixed" else None,
+        time_model=time_model,
+    )
     for name, expected in want.items():
         value = getattr(got, name)
         if expected.dtype.kind in "bU":
@@ -143,8 +184,9 @@ def test_short_prompt_ttft_has_a_weight_read_floor() -> None:
     c = sp.inference_cost("qwen3-8b", "h100-sxm", prompt_tokens=128, gen_tokens=1, batch=1)
     assert c.ttft_s == pytest.approx(15_137_859_584 / 2.68e12, rel=1e-12)
     # The whole batch's prefill: 8 queries in one pass is compute-bound, 8 x 3.540e-3 s.
-    b = sp.inference_cost("qwen3-8b", "h100-sxm", prompt_tokens=128, gen_tokens=1, batch=8,
-                          prefill="batch")  # fmt: skip
+    b = sp.inference_cost(
+        "qwen3-8b", "h100-sxm", prompt_tokens=128, gen_tokens=1, batch=8, prefill="batch"
+    )
     assert b.ttft_s == pytest.approx(8 * 2.101471838208e12 / 593.64e12, rel=1e-12)
     with pytest.raises(sp.errors.InvalidArgumentError) as err:
         sp.inference_cost("qwen3-8b", "h100-sxm", prompt_tokens=128, gen_tokens=1, prefill="batch")
@@ -162,10 +204,12 @@ def test_short_prompt_ttft_has_a_weight_read_floor() -> None:
     k=st.integers(1, 64),
     model=st.sampled_from(["qwen3-1.7b", "qwen3-32b", "llama-3.1-8b", "qwen3-30b-a3b"]),
 )
-def test_cost_grows_with_generated_tokens(prompt: int, gen: int, extra: int, k: int,
-                                          model: str) -> None:  # fmt: skip
-    c = sp.inference_cost(model, "b200", prompt_tokens=prompt, gen_tokens=[gen, gen + extra],
-                          samples=k)  # fmt: skip
+def test_cost_grows_with_generated_tokens(
+    prompt: int, gen: int, extra: int, k: int, model: str
+) -> None:
+    c = sp.inference_cost(
+        model, "b200", prompt_tokens=prompt, gen_tokens=[gen, gen + extra], samples=k
+    )
     assert c.eflops[1] > c.eflops[0]
     assert c.seconds[1] > c.seconds[0]
     assert c.latency_s[1] > c.latency_s[0]
@@ -189,6 +233,7 @@ def test_gpus_for_a_model_that_needs_several() -> None:
     assert not one.feasible and one.binding == "weights" and one.max_batch == 0
     # 405.85e9 params * 2 B = 811.7 GB of weights on 80 GB GPUs: at least 11
     assert one.min_gpus == 11
-    fits = sp.inference_cost("llama-3.1-405b", "h100-sxm", prompt_tokens=512, gen_tokens=4096,
-                             gpus=int(one.min_gpus))  # fmt: skip
+    fits = sp.inference_cost(
+        "llama-3.1-405b", "h100-sxm", prompt_tokens=512, gen_tokens=4096, gpus=int(one.min_gpus)
+    )
     assert fits.feasible and fits.max_batch >= 1

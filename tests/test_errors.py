@@ -95,6 +95,10 @@ def test_training_errors() -> None:
 
 
 def test_every_error_is_a_scaleplan_error() -> None:
-    for cls in (errors.InvalidArgumentError, errors.UnknownNameError, errors.CatalogError,
-                errors.LimitExceededError):  # fmt: skip
+    for cls in (
+        errors.InvalidArgumentError,
+        errors.UnknownNameError,
+        errors.CatalogError,
+        errors.LimitExceededError,
+    ):
         assert issubclass(cls, errors.ScaleplanError)

@@ -10,12 +10,22 @@ from cli_support import REPO
 
 EXAMPLES = {
     # A fleet is sized on what deploys: majority vote, not coverage (pass@k needs a verifier).
-    "size_deployment.py": ["GPUs to serve 1,000,000 queries a day", "on aime24 by majority vote "
-                           "(deployable: no verifier)", "h100-sxm", "h200", "b200", "mi300x",
-                           "Fewest GPUs:"],
-    "train_bigger_or_sample_more.py": ["one sample (k = 1)", "free choice, k <= 16",
-                                       "small model (qwen3-1.7b)", "-> best:"],
-}  # fmt: skip
+    "size_deployment.py": [
+        "GPUs to serve 1,000,000 queries a day",
+        "on aime24 by majority vote (deployable: no verifier)",
+        "h100-sxm",
+        "h200",
+        "b200",
+        "mi300x",
+        "Fewest GPUs:",
+    ],
+    "train_bigger_or_sample_more.py": [
+        "one sample (k = 1)",
+        "free choice, k <= 16",
+        "small model (qwen3-1.7b)",
+        "-> best:",
+    ],
+}
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))

@@ -11,8 +11,14 @@ import scaleplan as sp
 from cli_support import json_lines, ok
 from grpc_support import TIMEOUT_S, ServerThread
 
-LIFETIME = dict(queries=1e9, prompt_tokens=512, gen_tokens=1024, hardware="kinetics-b200",
-                family="qwen3-dense", unit="eflops")  # fmt: skip
+LIFETIME = dict(
+    queries=1e9,
+    prompt_tokens=512,
+    gen_tokens=1024,
+    hardware="kinetics-b200",
+    family="qwen3-dense",
+    unit="eflops",
+)
 
 
 def test_lifetime_reports_the_implied_shape_of_its_size() -> None:
@@ -53,12 +59,32 @@ def test_joint_reports_the_implied_shape() -> None:
 
 
 def test_cli_json_carries_the_shape() -> None:
-    out = ok("plan", "lifetime", "--target-loss", "2.1", "--queries", "1e9", "--prompt-tokens",
-             "512", "--gen-tokens", "1024", "--hardware", "kinetics-b200", "--family",
-             "qwen3-dense", "--json")  # fmt: skip
+    out = ok(
+        "plan",
+        "lifetime",
+        "--target-loss",
+        "2.1",
+        "--queries",
+        "1e9",
+        "--prompt-tokens",
+        "512",
+        "--gen-tokens",
+        "1024",
+        "--hardware",
+        "kinetics-b200",
+        "--family",
+        "qwen3-dense",
+        "--json",
+    )
     [row] = json_lines(out.stdout)
-    p = sp.plan_lifetime(target_loss=2.1, queries=1e9, prompt_tokens=512, gen_tokens=1024,
-                         hardware="kinetics-b200", family="qwen3-dense")  # fmt: skip
+    p = sp.plan_lifetime(
+        target_loss=2.1,
+        queries=1e9,
+        prompt_tokens=512,
+        gen_tokens=1024,
+        hardware="kinetics-b200",
+        family="qwen3-dense",
+    )
     for name in ("layers", "query_heads", "kv_heads", "head_dim"):
         assert row[name] == pytest.approx(float(getattr(p, name)), rel=1e-12), name
     [joint] = json_lines(
@@ -82,5 +108,6 @@ def test_grpc_carries_the_shape(client: sp.Client) -> None:
     joint = client.plan_joint(budget=1e6, queries=1e8)
     assert joint.layers == sp.plan_joint(budget=1e6, queries=1e8).layers
     frontier = client.frontier_joint(budgets=np.array([1e4, 1e6]), queries=1e8)
-    assert np.array_equal(frontier.layers, sp.frontier_joint(budgets=np.array([1e4, 1e6]),
-                                                             queries=1e8).layers)  # fmt: skip
+    assert np.array_equal(
+        frontier.layers, sp.frontier_joint(budgets=np.array([1e4, 1e6]), queries=1e8).layers
+    )

@@ -82,12 +82,25 @@ def test_fit_matches_scipy_lbfgs_from_the_same_start(seed: int) -> None:
     n, d, y = synthetic(120, 0.02, seed)
     delta = 1e-3
     for start in ([6.0, 7.0, 0.5, 0.3, 0.3], [5.0, 10.0, 0.0, 0.5, 0.5]):
-        raw = _core.fit_law(n, d, y, form="chinchilla", delta=delta, bootstrap=0, seed=0,
-                            unique_tokens=None, starts=[start])  # fmt: skip
+        raw = _core.fit_law(
+            n,
+            d,
+            y,
+            form="chinchilla",
+            delta=delta,
+            bootstrap=0,
+            seed=0,
+            unique_tokens=None,
+            starts=[start],
+        )
         ref = scipy.optimize.minimize(
-            numpy_objective, np.array(start), args=(n, d, y, delta), jac=True,
-            method="L-BFGS-B", options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 10_000},
-        )  # fmt: skip
+            numpy_objective,
+            np.array(start),
+            args=(n, d, y, delta),
+            jac=True,
+            method="L-BFGS-B",
+            options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 10_000},
+        )
         # Both reach the same minimum: the objectives agree closely, the parameters to 1e-4.
         assert raw["objective"] <= ref.fun * (1 + 1e-7)
         assert raw["objective"] == pytest.approx(ref.fun, rel=1e-6)
@@ -100,9 +113,13 @@ def test_grid_fit_is_no_worse_than_scipy_from_every_grid_point_best() -> None:
     assert fit.converged
     # scipy from the true law's theta reaches (about) the same minimum as the grid search.
     ref = scipy.optimize.minimize(
-        numpy_objective, theta_of(TRUTH), args=(n, d, y, 1e-3), jac=True, method="L-BFGS-B",
+        numpy_objective,
+        theta_of(TRUTH),
+        args=(n, d, y, 1e-3),
+        jac=True,
+        method="L-BFGS-B",
         options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 10_000},
-    )  # fmt: skip
+    )
     assert fit.objective <= ref.fun * (1 + 1e-6)
 
 

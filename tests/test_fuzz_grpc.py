@@ -37,10 +37,20 @@ LATE_S = 0.5
 RSS_LIMIT_MB = 1500
 
 NAMES = [
-    "qwen3-8b", "qwen3-0.6b", "qwen3-32b", "llama-3.1-8b", "h100-sxm", "a100-80gb",
-    "kinetics-b200", "qwen3-dense", "gadre2024-redpajama", "sardana2023", "hoffmann2022",
-    "aime24-qwen3", "",
-]  # fmt: skip
+    "qwen3-8b",
+    "qwen3-0.6b",
+    "qwen3-32b",
+    "llama-3.1-8b",
+    "h100-sxm",
+    "a100-80gb",
+    "kinetics-b200",
+    "qwen3-dense",
+    "gadre2024-redpajama",
+    "sardana2023",
+    "hoffmann2022",
+    "aime24-qwen3",
+    "",
+]
 EDGES = [0.0, -1.0, 1.0, 0.5, 2.0, 128.0, 1024.0, 1e6, 1e9, 1e15, 1e21, 1e100, 1e308, -1e308]
 EDGES += [5e-324, math.inf, -math.inf, math.nan]
 FLOATS = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from(EDGES))
@@ -147,16 +157,18 @@ def _call(channel: grpc.Channel, method: pb_descriptor.MethodDescriptor, request
     try:
         if method.server_streaming:
             stream = channel.unary_stream(
-                path, request_serializer=type(request).SerializeToString,
+                path,
+                request_serializer=type(request).SerializeToString,
                 response_deserializer=reply.FromString,
-            )(request, timeout=DEADLINE_S)  # fmt: skip
+            )(request, timeout=DEADLINE_S)
             for _ in stream:
                 pass
         else:
             channel.unary_unary(
-                path, request_serializer=type(request).SerializeToString,
+                path,
+                request_serializer=type(request).SerializeToString,
                 response_deserializer=reply.FromString,
-            )(request, timeout=DEADLINE_S)  # fmt: skip
+            )(request, timeout=DEADLINE_S)
     except grpc.RpcError as exc:
         error = exc
     if error is None:

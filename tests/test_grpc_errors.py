@@ -15,8 +15,8 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from grpc_support import TIMEOUT_S, ServerThread, stub
 from scaleplan import errors
-from scaleplan.server import errors as server_errors
-from scaleplan.server import service
+from scaleplan.grpc.server import errors as server_errors
+from scaleplan.grpc.server import service
 from scaleplan.v1 import cost_pb2, planner_pb2
 
 
@@ -53,8 +53,12 @@ def call_error(fn: Any, request: Any) -> grpc.RpcError:
 
 
 def cost_request(**fields: Any) -> planner_pb2.InferenceCostRequest:
-    base: dict[str, Any] = {"model": "qwen3-8b", "hardware": "h100-sxm", "prompt_tokens": 128,
-                            "gen_tokens": 1024}  # fmt: skip
+    base: dict[str, Any] = {
+        "model": "qwen3-8b",
+        "hardware": "h100-sxm",
+        "prompt_tokens": 128,
+        "gen_tokens": 1024,
+    }
     return planner_pb2.InferenceCostRequest(**{**base, **fields})
 
 
@@ -171,17 +175,20 @@ def test_client_raises_the_python_api_exceptions(server: ServerThread) -> None:
             client.model("qwen3-9b")
         assert unknown.value.name == "qwen3-9b" and "qwen3-8b" in unknown.value.known
         with pytest.raises(errors.LimitExceededError) as limit:
-            client.inference_cost_sweep("qwen3-8b", "h100-sxm", prompt_tokens=range(200),
-                                        gen_tokens=range(1, 101))  # fmt: skip
+            client.inference_cost_sweep(
+                "qwen3-8b", "h100-sxm", prompt_tokens=range(200), gen_tokens=range(1, 101)
+            )
         assert (limit.value.limit, limit.value.got, limit.value.field) == (10_000, 20_000, "grid")
         with pytest.raises(errors.InvalidArgumentError) as sweep:
-            client.inference_cost_sweep("qwen3-8b", "h100-sxm", prompt_tokens=[1],
-                                        gen_tokens=[1, 2], samples=[1, -3])  # fmt: skip
+            client.inference_cost_sweep(
+                "qwen3-8b", "h100-sxm", prompt_tokens=[1], gen_tokens=[1, 2], samples=[1, -3]
+            )
         assert (sweep.value.field, sweep.value.index) == ("samples", 1)
         # Options the wire cannot carry are refused by the client, naming the argument.
         with pytest.raises(errors.InvalidArgumentError) as local:
-            client.inference_cost("qwen3-8b", "h100-sxm", prompt_tokens=1, gen_tokens=1,
-                                  attention="sliding")  # fmt: skip
+            client.inference_cost(
+                "qwen3-8b", "h100-sxm", prompt_tokens=1, gen_tokens=1, attention="sliding"
+            )
         assert local.value.field == "attention"
         with pytest.raises(errors.InvalidArgumentError) as local:
             client.inference_cost("qwen3-8b", "h100-sxm", prompt_tokens=1, gen_tokens=1, gpus=-1)
@@ -208,7 +215,7 @@ def test_unexpected_errors_are_internal_and_logged(
         raise raised
 
     monkeypatch.setattr(service, "inference_cost", boom)
-    caplog.set_level(logging.ERROR, logger="scaleplan.server")
+    caplog.set_level(logging.ERROR, logger="scaleplan.grpc.server")
     exc = call_error(stub(channel).InferenceCost, cost_request())
     assert exc.code() == grpc.StatusCode.INTERNAL
     message = exc.details()

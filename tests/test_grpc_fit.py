@@ -51,8 +51,10 @@ def test_fit_law_response_feeds_plan_training(channel: grpc.Channel) -> None:
     n, d, y = runs(seed=1)
     request = planner_pb2.FitLawRequest(
         runs=[planner_pb2.Run(params=a, tokens=b, loss=c) for a, b, c in zip(n, d, y, strict=True)],
-        bootstrap=30, seed=5, level=0.8,
-    )  # fmt: skip
+        bootstrap=30,
+        seed=5,
+        level=0.8,
+    )
     response = stub(channel).FitLaw(request, timeout=TIMEOUT_S)
     fit = sp.fit_law(n, d, y, bootstrap=30, seed=5)
     assert response.converged and response.n_points == 50 and response.level == 0.8

@@ -106,9 +106,12 @@ def test_client_stopping_early_cancels_the_stream(server: ServerThread) -> None:
     cancelled = server.server.metrics.handled(SWEEP, "CANCELLED")
     with sp.Client(server.target, timeout_s=TIMEOUT_S) as client:
         chunks = client.iter_inference_cost_sweep(
-            "qwen3-8b", "h100-sxm", prompt_tokens=range(1000), gen_tokens=range(1, 1001),
+            "qwen3-8b",
+            "h100-sxm",
+            prompt_tokens=range(1000),
+            gen_tokens=range(1, 1001),
             chunk_points=64,
-        )  # fmt: skip
+        )
         next(chunks)
         chunks.close()  # the generator's close cancels the stream
     assert wait_until(lambda: server.server.metrics.handled(SWEEP, "CANCELLED") > cancelled)
@@ -170,7 +173,9 @@ def test_access_log_is_one_json_line_per_call(
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "scaleplan.access"]
     method = "/scaleplan.v1.PlannerService/InferenceCost"
     assert [(x["method"], x["code"]) for x in lines[-2:]] == [
-        (method, "OK"), (method, "INVALID_ARGUMENT")]  # fmt: skip
+        (method, "OK"),
+        (method, "INVALID_ARGUMENT"),
+    ]
     assert all(x["duration_ms"] >= 0 and x["peer"].startswith("ipv4:127.0.0.1:") for x in lines)
     assert all({"ts", "method", "code", "duration_ms", "peer"} <= set(x) for x in lines)
 
@@ -237,17 +242,56 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip("the openssl command is not installed (needed to make test certificates)")
     d = tmp_path_factory.mktemp("pki")
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    _openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "1",
-             "-subj", "/CN=scaleplan test CA", "-addext", "basicConstraints=critical,CA:TRUE",
-             "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)  # fmt: skip
+    _openssl(
+        "req",
+        "-x509",
+        *ec,
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=scaleplan test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+        cwd=d,
+    )
     (d / "server.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
     (d / "client.ext").write_text("extendedKeyUsage=clientAuth\n")
     for name in ("server", "client"):
-        _openssl("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr",
-                 "-subj", f"/CN={name}", cwd=d)  # fmt: skip
-        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                 "-CAcreateserial", "-out", f"{name}.pem", "-days", "1",
-                 "-extfile", f"{name}.ext", cwd=d)  # fmt: skip
+        _openssl(
+            "req",
+            *ec,
+            "-keyout",
+            f"{name}.key",
+            "-out",
+            f"{name}.csr",
+            "-subj",
+            f"/CN={name}",
+            cwd=d,
+        )
+        _openssl(
+            "x509",
+            "-req",
+            "-in",
+            f"{name}.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            f"{name}.pem",
+            "-days",
+            "1",
+            "-extfile",
+            f"{name}.ext",
+            cwd=d,
+        )
     return d
 
 
@@ -261,11 +305,19 @@ def test_tls(pki: Path) -> None:
 
 
 def test_mutual_tls(pki: Path) -> None:
-    config: dict[str, Any] = {"tls_cert": pki / "server.pem", "tls_key": pki / "server.key",
-                              "tls_client_ca": pki / "ca.pem"}  # fmt: skip
+    config: dict[str, Any] = {
+        "tls_cert": pki / "server.pem",
+        "tls_key": pki / "server.key",
+        "tls_client_ca": pki / "ca.pem",
+    }
     with ServerThread(**config) as s:
-        with sp.Client(s.target, tls_ca=pki / "ca.pem", tls_cert=pki / "client.pem",
-                       tls_key=pki / "client.key", timeout_s=TIMEOUT_S) as client:  # fmt: skip
+        with sp.Client(
+            s.target,
+            tls_ca=pki / "ca.pem",
+            tls_cert=pki / "client.pem",
+            tls_key=pki / "client.key",
+            timeout_s=TIMEOUT_S,
+        ) as client:
             assert client.health() == "SERVING"
             assert client.catalog()["models"]
         with sp.Client(s.target, tls_ca=pki / "ca.pem", timeout_s=2) as anonymous:
@@ -308,9 +360,12 @@ def test_sweep_chunks_fit_the_message_limit() -> None:
         sp.Client(small.target, timeout_s=TIMEOUT_S, max_message_bytes=limit) as client,
     ):
         sweep = client.iter_inference_cost_sweep(
-            "qwen3-8b", "h100-sxm", prompt_tokens=range(10), gen_tokens=range(1, 1001),
+            "qwen3-8b",
+            "h100-sxm",
+            prompt_tokens=range(10),
+            gen_tokens=range(1, 1001),
             chunk_points=8192,
-        )  # fmt: skip
+        )
         sizes = [len(chunk.cost.flops) for chunk in sweep]
     assert sum(sizes) == 10_000 and max(sizes) == limit // 200
 
@@ -343,8 +398,12 @@ def test_metrics_idle_connections_take_no_threads(server: ServerThread) -> None:
 
 
 def test_metrics_port_has_the_grpc_ports_tls_and_token(pki: Path) -> None:
-    config: dict[str, Any] = {"tls_cert": pki / "server.pem", "tls_key": pki / "server.key",
-                              "token": "s3cret-token", "metrics_port": 0}  # fmt: skip
+    config: dict[str, Any] = {
+        "tls_cert": pki / "server.pem",
+        "tls_key": pki / "server.key",
+        "token": "s3cret-token",
+        "metrics_port": 0,
+    }
     with ServerThread(**config) as s:
         assert s.server is not None and s.server.metrics_port
         port = s.server.metrics_port

@@ -20,9 +20,10 @@ from google.protobuf.descriptor import Descriptor
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from grpc_support import TIMEOUT_S, ServerThread, stub, wait_until
-from scaleplan import _wire, errors
-from scaleplan.server import errors as server_errors
-from scaleplan.server import service
+from scaleplan import errors
+from scaleplan.grpc import conversions
+from scaleplan.grpc.server import errors as server_errors
+from scaleplan.grpc.server import service
 from scaleplan.testtime import Accuracy
 from scaleplan.v1 import catalog_pb2, cost_pb2, plan_pb2, planner_pb2
 
@@ -109,17 +110,43 @@ LIFETIME: list[dict[str, Any]] = [
     {"budget": 1e23, "samples": 4},
     {"target_loss": 2.3, "law": "besiroglu2024", "unique_tokens": 1e12, "max_params": 5e9},
     {"target_loss": 2.2, "hardware": "h100-sxm", "family": "qwen3-dense", "unit": "gpu_hours"},
-    {"budget": 1e22, "hardware": "h100-sxm", "family": "qwen3-dense", "unit": "eflops",
-     "attention": "topk", "kv_budget": 64, "batch": "max", "time_model": "roofline"},
-    {"target_loss": 2.2, "hardware": "b200", "family": "qwen3-dense", "unit": "usd",
-     "train_hardware": "h100-sxm", "train_mfu": 0.35, "train_usd_per_hour": 2.0,
-     "infer_usd_per_hour": 4.5, "batch": 32, "gpus": 2,
-     "kv_dtype": "fp8", "prefix_sharing": False, "prefill": False},
-    {"target_loss": 2.2, "hardware": "h100-sxm", "family": "llama-3.1", "unit": "usd",
-     "infer_usd_per_hour": 2.5, "train_usd_per_hour": 2.0, "min_params": 1e10},
+    {
+        "budget": 1e22,
+        "hardware": "h100-sxm",
+        "family": "qwen3-dense",
+        "unit": "eflops",
+        "attention": "topk",
+        "kv_budget": 64,
+        "batch": "max",
+        "time_model": "roofline",
+    },
+    {
+        "target_loss": 2.2,
+        "hardware": "b200",
+        "family": "qwen3-dense",
+        "unit": "usd",
+        "train_hardware": "h100-sxm",
+        "train_mfu": 0.35,
+        "train_usd_per_hour": 2.0,
+        "infer_usd_per_hour": 4.5,
+        "batch": 32,
+        "gpus": 2,
+        "kv_dtype": "fp8",
+        "prefix_sharing": False,
+        "prefill": False,
+    },
+    {
+        "target_loss": 2.2,
+        "hardware": "h100-sxm",
+        "family": "llama-3.1",
+        "unit": "usd",
+        "infer_usd_per_hour": 2.5,
+        "train_usd_per_hour": 2.0,
+        "min_params": 1e10,
+    },
     {"target_loss": 1.5},  # infeasible: the loss floor
     {"budget": 1e10},  # infeasible: inference alone costs more
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("kwargs", LIFETIME)
@@ -134,13 +161,23 @@ TEST_TIME: list[dict[str, Any]] = [
     {"budget_seconds": 0.5, "family": "qwen3-dense", "hardware": "h100-sxm"},
     {"budget_usd": 1e-3, "hardware": "h100-sxm", "usd_per_hour": 2.0, "latency_slo_s": 30.0},
     {"budget_usd": 1e-3, "usd_per_hour": 3.0, "batch": "max", "k_max": 8},
-    {"budget_eflops": 1e16, "attention": ["dense", ("topk", 1024), ("block_topk", 512, 16)],
-     "max_gen_tokens": None, "min_gen_tokens": 512},
-    {"budget_eflops": 1e15, "accuracy": Accuracy.preset("aime24-qwen3", "majority"), "gpus": 2,
-     "batch": 64, "weight_dtype": "fp8", "time_model": "roofline"},
+    {
+        "budget_eflops": 1e16,
+        "attention": ["dense", ("topk", 1024), ("block_topk", 512, 16)],
+        "max_gen_tokens": None,
+        "min_gen_tokens": 512,
+    },
+    {
+        "budget_eflops": 1e15,
+        "accuracy": Accuracy.preset("aime24-qwen3", "majority"),
+        "gpus": 2,
+        "batch": 64,
+        "weight_dtype": "fp8",
+        "time_model": "roofline",
+    },
     {"budget_eflops": 1e16, "accuracy": EVAL_CSV},
     {"budget_eflops": 1e6},  # infeasible: nothing fits
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("kwargs", TEST_TIME)
@@ -169,16 +206,34 @@ def test_measured_rows_cross_the_wire(client: sp.Client) -> None:
 
 JOINT: list[dict[str, Any]] = [
     {"budget": 1e6},
-    {"budget": 1e5, "unit": "usd", "k_max": 4, "prompt_tokens": 512, "train_usd_per_hour": 2.0,
-     "infer_usd_per_hour": 3.0},
+    {
+        "budget": 1e5,
+        "unit": "usd",
+        "k_max": 4,
+        "prompt_tokens": 512,
+        "train_usd_per_hour": 2.0,
+        "infer_usd_per_hour": 3.0,
+    },
     {"target_accuracy": 0.5},
-    {"budget": 1e6, "attention": ["dense", ("topk", 1024)], "latency_slo_s": 60.0,
-     "batch": None, "max_params": 8e9},
-    {"budget": 1e24, "unit": "flops", "hardware": "b200", "half_tokens": 2048, "hill": 2.0,
-     "kappa": 0.5, "unique_tokens": 1e12},
+    {
+        "budget": 1e6,
+        "attention": ["dense", ("topk", 1024)],
+        "latency_slo_s": 60.0,
+        "batch": None,
+        "max_params": 8e9,
+    },
+    {
+        "budget": 1e24,
+        "unit": "flops",
+        "hardware": "b200",
+        "half_tokens": 2048,
+        "hill": 2.0,
+        "kappa": 0.5,
+        "unique_tokens": 1e12,
+    },
     {"budget": 1e6, "law": sp.law("gadre2024-redpajama").replace(name="custom", E=1.7)},
     {"target_accuracy": 0.99},  # infeasible: the law caps accuracy
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("kwargs", JOINT)
@@ -200,24 +255,29 @@ def test_request_defaults_come_from_the_python_api(channel: grpc.Channel) -> Non
     """A request with only the goal (and required fields) gets the Python API's defaults."""
     s = stub(channel)
     got = s.PlanTraining(planner_pb2.PlanTrainingRequest(target_loss=2.2), timeout=TIMEOUT_S)
-    assert _wire.training_plan_from(got.plan) == sp.plan_training(target_loss=2.2)
-    request = planner_pb2.PlanLifetimeRequest(target_loss=2.2, queries=1e9, prompt_tokens=1,
-                                              gen_tokens=1)  # fmt: skip
+    assert conversions.training_plan_from(got.plan) == sp.plan_training(target_loss=2.2)
+    request = planner_pb2.PlanLifetimeRequest(
+        target_loss=2.2, queries=1e9, prompt_tokens=1, gen_tokens=1
+    )
     got_lifetime = s.PlanLifetime(request, timeout=TIMEOUT_S)
     want_lifetime = sp.plan_lifetime(target_loss=2.2, queries=1e9, prompt_tokens=1, gen_tokens=1)
-    assert _wire.lifetime_plan_from(got_lifetime.plan) == want_lifetime
-    got_tt = s.PlanTestTime(planner_pb2.PlanTestTimeRequest(budget_seconds=0.1, options=plan_pb2.
-                            TestTimeOptions(hardware="h100-sxm")), timeout=TIMEOUT_S)  # fmt: skip
+    assert conversions.lifetime_plan_from(got_lifetime.plan) == want_lifetime
+    got_tt = s.PlanTestTime(
+        planner_pb2.PlanTestTimeRequest(
+            budget_seconds=0.1, options=plan_pb2.TestTimeOptions(hardware="h100-sxm")
+        ),
+        timeout=TIMEOUT_S,
+    )
     want_tt = sp.plan_test_time(budget_seconds=0.1, hardware="h100-sxm")
-    assert _wire.test_time_plan_from(got_tt.plan) == want_tt
+    assert conversions.test_time_plan_from(got_tt.plan) == want_tt
     # The joint planner's batch default ("max") differs from the others' (amortised).
     request_joint = planner_pb2.PlanJointRequest(budget=1e6, options={"queries": 1e9})
     got_joint = s.PlanJoint(request_joint, timeout=TIMEOUT_S)
-    assert _wire.joint_plan_from(got_joint.plan) == sp.plan_joint(budget=1e6, queries=1e9)
+    assert conversions.joint_plan_from(got_joint.plan) == sp.plan_joint(budget=1e6, queries=1e9)
     request_joint.options.serving.batch_mode = cost_pb2.BATCH_MODE_AMORTIZED
     got_joint = s.PlanJoint(request_joint, timeout=TIMEOUT_S)
     want_joint = sp.plan_joint(budget=1e6, queries=1e9, batch=None)
-    assert _wire.joint_plan_from(got_joint.plan) == want_joint
+    assert conversions.joint_plan_from(got_joint.plan) == want_joint
 
 
 def test_max_gen_tokens_infinity_is_no_bound(channel: grpc.Channel) -> None:
@@ -226,7 +286,7 @@ def test_max_gen_tokens_infinity_is_no_bound(channel: grpc.Channel) -> None:
         planner_pb2.PlanTestTimeRequest(budget_eflops=1e17, options=options), timeout=TIMEOUT_S
     )
     want = sp.plan_test_time(budget_eflops=1e17, max_gen_tokens=None)
-    assert _wire.test_time_plan_from(response.plan) == want
+    assert conversions.test_time_plan_from(response.plan) == want
 
 
 def test_infeasible_plans_are_normal_responses(channel: grpc.Channel) -> None:
@@ -244,8 +304,9 @@ def test_infeasible_plans_are_normal_responses(channel: grpc.Channel) -> None:
     joint = s.PlanJoint(request, timeout=TIMEOUT_S)
     assert not joint.plan.feasible
     assert joint.plan.binding == plan_pb2.PLAN_CONSTRAINT_TARGET_ACCURACY
-    request_lifetime = planner_pb2.PlanLifetimeRequest(budget=1e10, queries=1e9, prompt_tokens=100,
-                                                       gen_tokens=200)  # fmt: skip
+    request_lifetime = planner_pb2.PlanLifetimeRequest(
+        budget=1e10, queries=1e9, prompt_tokens=100, gen_tokens=200
+    )
     lifetime = s.PlanLifetime(request_lifetime, timeout=TIMEOUT_S)
     assert not lifetime.plan.feasible
     assert lifetime.plan.binding == plan_pb2.PLAN_CONSTRAINT_INFERENCE_EXCEEDS_BUDGET
@@ -311,8 +372,13 @@ BUDGETS_JOINT = np.geomspace(1e4, 1e7, 6)
 
 @pytest.mark.parametrize("chunk_points", [0, 1, 4])
 def test_frontier_joint(client: sp.Client, chunk_points: int) -> None:
-    kwargs: dict[str, Any] = {"queries": 1e8, "k_max": 8, "unit": "usd",
-                              "train_usd_per_hour": 2.0, "infer_usd_per_hour": 3.0}  # fmt: skip
+    kwargs: dict[str, Any] = {
+        "queries": 1e8,
+        "k_max": 8,
+        "unit": "usd",
+        "train_usd_per_hour": 2.0,
+        "infer_usd_per_hour": 3.0,
+    }
     got = client.frontier_joint(budgets=BUDGETS_JOINT, chunk_points=chunk_points, **kwargs)
     assert_same(got, sp.frontier_joint(budgets=BUDGETS_JOINT, **kwargs))
 
@@ -368,22 +434,33 @@ def resolves(descriptor: Descriptor, path: str) -> bool:
 
 
 LAW_BAD_E = catalog_pb2.Law(
-    name="bad", irreducible_loss=-1, params_coefficient=400, tokens_coefficient=400,
-    params_exponent=0.3, tokens_exponent=0.3,
-)  # fmt: skip
+    name="bad",
+    irreducible_loss=-1,
+    params_coefficient=400,
+    tokens_coefficient=400,
+    params_exponent=0.3,
+    tokens_exponent=0.3,
+)
 ROWS_BAD = plan_pb2.MeasuredAccuracy(
     rows=[plan_pb2.EvalRow(model="qwen3-8b", gen_tokens=1000, problem="p", n=4, c=5)]
 )
-ROWS_4_BIG_N = plan_pb2.MeasuredAccuracy(rows=[
-    plan_pb2.EvalRow(model="qwen3-8b", gen_tokens=g, problem=p, n=4, c=1)
-    for g in (1024, 2048) for p in ("p1", "p2")])  # fmt: skip
+ROWS_4_BIG_N = plan_pb2.MeasuredAccuracy(
+    rows=[
+        plan_pb2.EvalRow(model="qwen3-8b", gen_tokens=g, problem=p, n=4, c=1)
+        for g in (1024, 2048)
+        for p in ("p1", "p2")
+    ]
+)
 ROWS_4_BIG_N.rows[3].n = 2**32  # one more than the core's 32-bit counts hold
 ROWS_4_BIG_C = plan_pb2.MeasuredAccuracy()
 ROWS_4_BIG_C.CopyFrom(ROWS_4_BIG_N)
 ROWS_4_BIG_C.rows[3].n, ROWS_4_BIG_C.rows[3].c = 4, 2**33
-ROWS_OTHER_MODEL = plan_pb2.MeasuredAccuracy(rows=[
-    plan_pb2.EvalRow(model="qwen3-8b", gen_tokens=1024, problem="p1", n=4, c=1),
-    plan_pb2.EvalRow(model="llama-3.1-8b", gen_tokens=1024, problem="p1", n=4, c=2)])  # fmt: skip
+ROWS_OTHER_MODEL = plan_pb2.MeasuredAccuracy(
+    rows=[
+        plan_pb2.EvalRow(model="qwen3-8b", gen_tokens=1024, problem="p1", n=4, c=1),
+        plan_pb2.EvalRow(model="llama-3.1-8b", gen_tokens=1024, problem="p1", n=4, c=2),
+    ]
+)
 TOPK = plan_pb2.AttentionChoice(attention=cost_pb2.ATTENTION_TOPK)
 DENSE = plan_pb2.AttentionChoice()
 INVALID = "INVALID_ARGUMENT"
@@ -394,105 +471,344 @@ P, W = planner_pb2, plan_pb2
 BAD_REQUESTS: list[tuple[str, Any, str, str]] = [
     ("PlanTraining", P.PlanTrainingRequest(), INVALID, "budget_flops"),
     ("PlanTraining", P.PlanTrainingRequest(budget_flops=-1), INVALID, "budget_flops"),
-    ("PlanTraining", P.PlanTrainingRequest(target_loss=2, unique_tokens=0), INVALID,
-     "unique_tokens"),
-    ("PlanTraining", P.PlanTrainingRequest(target_loss=2, law_name="nope"), NOT_FOUND,
-     "law_name"),
-    ("PlanTraining", P.PlanTrainingRequest(target_loss=2, custom_law=LAW_BAD_E), INVALID,
-     "custom_law.irreducible_loss"),
-    ("PlanLifetime", P.PlanLifetimeRequest(target_loss=2.2, queries=1, hardware="h100-sxm"),
-     INVALID, "family"),
+    (
+        "PlanTraining",
+        P.PlanTrainingRequest(target_loss=2, unique_tokens=0),
+        INVALID,
+        "unique_tokens",
+    ),
+    ("PlanTraining", P.PlanTrainingRequest(target_loss=2, law_name="nope"), NOT_FOUND, "law_name"),
+    (
+        "PlanTraining",
+        P.PlanTrainingRequest(target_loss=2, custom_law=LAW_BAD_E),
+        INVALID,
+        "custom_law.irreducible_loss",
+    ),
+    (
+        "PlanLifetime",
+        P.PlanLifetimeRequest(target_loss=2.2, queries=1, hardware="h100-sxm"),
+        INVALID,
+        "family",
+    ),
     ("PlanLifetime", P.PlanLifetimeRequest(target_loss=2.2, queries=-1), INVALID, "queries"),
-    ("PlanLifetime", P.PlanLifetimeRequest(target_loss=2.2, unit=W.COST_UNIT_SECONDS), INVALID,
-     "unit"),
-    ("PlanLifetime", P.PlanLifetimeRequest(target_loss=2.2, hardware="h100-sxm",
-     family="qwen3-dense", attention=cost_pb2.ATTENTION_TOPK), INVALID, "kv_budget_tokens"),
-    ("PlanLifetime", P.PlanLifetimeRequest(target_loss=2.2, hardware="h100-sxm",
-     family="qwen3-dense", serving={"gpus": 0}), INVALID, "serving.gpus"),
-    ("PlanLifetime", P.PlanLifetimeRequest(target_loss=2.2, serving={
-     "batch_mode": cost_pb2.BATCH_MODE_FIXED}), INVALID, "serving.batch_sequences"),
-    ("PlanLifetime", P.PlanLifetimeRequest(target_loss=2.2, train_hardware="tpu"), NOT_FOUND,
-     "train_hardware"),
+    (
+        "PlanLifetime",
+        P.PlanLifetimeRequest(target_loss=2.2, unit=W.COST_UNIT_SECONDS),
+        INVALID,
+        "unit",
+    ),
+    (
+        "PlanLifetime",
+        P.PlanLifetimeRequest(
+            target_loss=2.2,
+            hardware="h100-sxm",
+            family="qwen3-dense",
+            attention=cost_pb2.ATTENTION_TOPK,
+        ),
+        INVALID,
+        "kv_budget_tokens",
+    ),
+    (
+        "PlanLifetime",
+        P.PlanLifetimeRequest(
+            target_loss=2.2, hardware="h100-sxm", family="qwen3-dense", serving={"gpus": 0}
+        ),
+        INVALID,
+        "serving.gpus",
+    ),
+    (
+        "PlanLifetime",
+        P.PlanLifetimeRequest(target_loss=2.2, serving={"batch_mode": cost_pb2.BATCH_MODE_FIXED}),
+        INVALID,
+        "serving.batch_sequences",
+    ),
+    (
+        "PlanLifetime",
+        P.PlanLifetimeRequest(target_loss=2.2, train_hardware="tpu"),
+        NOT_FOUND,
+        "train_hardware",
+    ),
     ("PlanTestTime", P.PlanTestTimeRequest(), INVALID, "budget_eflops"),
     ("PlanTestTime", P.PlanTestTimeRequest(budget_seconds=math.nan), INVALID, "budget_seconds"),
     ("PlanTestTime", P.PlanTestTimeRequest(budget_usd=1e-3), INVALID, "options.usd_per_hour"),
-    ("PlanTestTime", P.PlanTestTimeRequest(budget_flops=1e15, options={"accuracy_preset": "x"}),
-     NOT_FOUND, "options.accuracy_preset"),
-    ("PlanTestTime", P.PlanTestTimeRequest(budget_flops=1e15, options={"models": ["nope"]}),
-     NOT_FOUND, "options.models"),
-    ("PlanTestTime", P.PlanTestTimeRequest(budget_flops=1e15, options={
-     "models": ["qwen3-8b"], "family": "qwen3-dense"}), INVALID, "options.models"),
-    ("PlanTestTime", P.PlanTestTimeRequest(budget_flops=1e15, options={"k_max": 0}), INVALID,
-     "options.k_max"),
-    ("PlanTestTime", P.PlanTestTimeRequest(budget_flops=1e15, options=W.TestTimeOptions(
-     measured_accuracy=ROWS_BAD)), INVALID, "options.measured_accuracy.rows[0].c"),
-    ("PlanTestTime", P.PlanTestTimeRequest(budget_flops=1e15, options=W.TestTimeOptions(
-     measured_accuracy=ROWS_BAD, accuracy_aggregator=W.ACCURACY_AGGREGATOR_MAJORITY)), INVALID,
-     "options.accuracy_aggregator"),
-    ("PlanTestTime", P.PlanTestTimeRequest(budget_flops=1e15, options=W.TestTimeOptions(
-     attention=[DENSE, TOPK])), INVALID, "options.attention[1]"),
-    ("PlanTestTime", P.PlanTestTimeRequest(budget_flops=1e15, options=W.TestTimeOptions(
-     attention=[W.AttentionChoice(attention=2, kv_budget_tokens=0)])), INVALID,
-     "options.attention[0]"),
-    ("PlanTestTime", P.PlanTestTimeRequest(budget_flops=1e15, options={"serving": {
-     "kv_dtype": 42}}), INVALID, "options.serving.kv_dtype"),
-    ("FrontierTestTime", P.FrontierTestTimeRequest(budgets=[1e15], unit=W.COST_UNIT_GPU_HOURS),
-     INVALID, "unit"),
-    ("FrontierTestTime", P.FrontierTestTimeRequest(budgets=[1e15], options={
-     "hardware": "tpu"}), NOT_FOUND, "options.hardware"),
-    ("PlanJoint", P.PlanJointRequest(budget=1e6, options={"queries": 1, "law_name":
-     "hoffmann2022"}), INVALID, "options.law_name"),
-    ("PlanJoint", P.PlanJointRequest(budget=1e6, options={"queries": 1, "unit":
-     W.COST_UNIT_SECONDS}), INVALID, "options.unit"),
-    ("PlanJoint", P.PlanJointRequest(target_accuracy=1.5, options={"queries": 1}), INVALID,
-     "target_accuracy"),
-    ("PlanJoint", P.PlanJointRequest(budget=1e6, options={"queries": 1, "kappa": -1}), INVALID,
-     "options.kappa"),
-    ("PlanJoint", P.PlanJointRequest(budget=1e6, options={"queries": 1, "family": "gpt"}),
-     NOT_FOUND, "options.family"),
-    ("PlanJoint", P.PlanJointRequest(budget=1e6, options={"queries": 1, "custom_law": {
-     "name": "x", "irreducible_loss": 2, "params_coefficient": 100, "tokens_coefficient": 100,
-     "params_exponent": 0.3, "tokens_exponent": 0.3, "error_law": {"eps": 0.9, "k": -1,
-     "gamma": 1}}}), INVALID, "options.custom_law.error_law.k"),
-    ("FrontierJoint", P.FrontierJointRequest(budgets=[1e6], options={"queries": 1,
-     "serving": {"batch_mode": 9}}), INVALID, "options.serving.batch_mode"),
+    (
+        "PlanTestTime",
+        P.PlanTestTimeRequest(budget_flops=1e15, options={"accuracy_preset": "x"}),
+        NOT_FOUND,
+        "options.accuracy_preset",
+    ),
+    (
+        "PlanTestTime",
+        P.PlanTestTimeRequest(budget_flops=1e15, options={"models": ["nope"]}),
+        NOT_FOUND,
+        "options.models",
+    ),
+    (
+        "PlanTestTime",
+        P.PlanTestTimeRequest(
+            budget_flops=1e15, options={"models": ["qwen3-8b"], "family": "qwen3-dense"}
+        ),
+        INVALID,
+        "options.models",
+    ),
+    (
+        "PlanTestTime",
+        P.PlanTestTimeRequest(budget_flops=1e15, options={"k_max": 0}),
+        INVALID,
+        "options.k_max",
+    ),
+    (
+        "PlanTestTime",
+        P.PlanTestTimeRequest(
+            budget_flops=1e15, options=W.TestTimeOptions(measured_accuracy=ROWS_BAD)
+        ),
+        INVALID,
+        "options.measured_accuracy.rows[0].c",
+    ),
+    (
+        "PlanTestTime",
+        P.PlanTestTimeRequest(
+            budget_flops=1e15,
+            options=W.TestTimeOptions(
+                measured_accuracy=ROWS_BAD, accuracy_aggregator=W.ACCURACY_AGGREGATOR_MAJORITY
+            ),
+        ),
+        INVALID,
+        "options.accuracy_aggregator",
+    ),
+    (
+        "PlanTestTime",
+        P.PlanTestTimeRequest(
+            budget_flops=1e15, options=W.TestTimeOptions(attention=[DENSE, TOPK])
+        ),
+        INVALID,
+        "options.attention[1]",
+    ),
+    (
+        "PlanTestTime",
+        P.PlanTestTimeRequest(
+            budget_flops=1e15,
+            options=W.TestTimeOptions(
+                attention=[W.AttentionChoice(attention=2, kv_budget_tokens=0)]
+            ),
+        ),
+        INVALID,
+        "options.attention[0]",
+    ),
+    (
+        "PlanTestTime",
+        P.PlanTestTimeRequest(budget_flops=1e15, options={"serving": {"kv_dtype": 42}}),
+        INVALID,
+        "options.serving.kv_dtype",
+    ),
+    (
+        "FrontierTestTime",
+        P.FrontierTestTimeRequest(budgets=[1e15], unit=W.COST_UNIT_GPU_HOURS),
+        INVALID,
+        "unit",
+    ),
+    (
+        "FrontierTestTime",
+        P.FrontierTestTimeRequest(budgets=[1e15], options={"hardware": "tpu"}),
+        NOT_FOUND,
+        "options.hardware",
+    ),
+    (
+        "PlanJoint",
+        P.PlanJointRequest(budget=1e6, options={"queries": 1, "law_name": "hoffmann2022"}),
+        INVALID,
+        "options.law_name",
+    ),
+    (
+        "PlanJoint",
+        P.PlanJointRequest(budget=1e6, options={"queries": 1, "unit": W.COST_UNIT_SECONDS}),
+        INVALID,
+        "options.unit",
+    ),
+    (
+        "PlanJoint",
+        P.PlanJointRequest(target_accuracy=1.5, options={"queries": 1}),
+        INVALID,
+        "target_accuracy",
+    ),
+    (
+        "PlanJoint",
+        P.PlanJointRequest(budget=1e6, options={"queries": 1, "kappa": -1}),
+        INVALID,
+        "options.kappa",
+    ),
+    (
+        "PlanJoint",
+        P.PlanJointRequest(budget=1e6, options={"queries": 1, "family": "gpt"}),
+        NOT_FOUND,
+        "options.family",
+    ),
+    (
+        "PlanJoint",
+        P.PlanJointRequest(
+            budget=1e6,
+            options={
+                "queries": 1,
+                "custom_law": {
+                    "name": "x",
+                    "irreducible_loss": 2,
+                    "params_coefficient": 100,
+                    "tokens_coefficient": 100,
+                    "params_exponent": 0.3,
+                    "tokens_exponent": 0.3,
+                    "error_law": {"eps": 0.9, "k": -1, "gamma": 1},
+                },
+            },
+        ),
+        INVALID,
+        "options.custom_law.error_law.k",
+    ),
+    (
+        "FrontierJoint",
+        P.FrontierJointRequest(budgets=[1e6], options={"queries": 1, "serving": {"batch_mode": 9}}),
+        INVALID,
+        "options.serving.batch_mode",
+    ),
     ("GetLaw", P.GetLawRequest(name="chinchilla"), NOT_FOUND, "name"),
     # Issue 11 item 6: each of these was INTERNAL, unindexed, or accepted.
-    ("PlanTestTime", P.PlanTestTimeRequest(budget_flops=1e15, options=W.TestTimeOptions(
-     attention=[DENSE, W.AttentionChoice(attention=cost_pb2.ATTENTION_TOPK,
-     kv_budget_tokens=-5)])), INVALID, "options.attention[1]"),
-    ("PlanTestTime", P.PlanTestTimeRequest(budget_flops=1e15, options=W.TestTimeOptions(
-     attention=[DENSE, W.AttentionChoice(kv_budget_tokens=64)])), INVALID,
-     "options.attention[1]"),
-    ("PlanJoint", P.PlanJointRequest(budget=1e6, options=W.JointOptions(queries=1, attention=[
-     DENSE, DENSE, W.AttentionChoice(attention=cost_pb2.ATTENTION_BLOCK_TOPK,
-     kv_budget_tokens=64, block_size_tokens=math.nan)])), INVALID, "options.attention[2]"),
-    ("FrontierJoint", P.FrontierJointRequest(budgets=[1e6], options=W.JointOptions(queries=1,
-     attention=[W.AttentionChoice(attention=cost_pb2.ATTENTION_BLOCK_TOPK,
-     kv_budget_tokens=64, block_size_tokens=128)])), INVALID, "options.attention[0]"),
-    ("PlanTestTime", P.PlanTestTimeRequest(budget_flops=1e15, options=W.TestTimeOptions(
-     measured_accuracy=ROWS_4_BIG_N)), INVALID, "options.measured_accuracy.rows[3].n"),
-    ("FrontierTestTime", P.FrontierTestTimeRequest(budgets=[1e15], options=W.TestTimeOptions(
-     measured_accuracy=ROWS_4_BIG_C)), INVALID, "options.measured_accuracy.rows[3].c"),
-    ("PlanTestTime", P.PlanTestTimeRequest(budget_flops=1e15, options=W.TestTimeOptions(
-     models=["qwen3-8b"], measured_accuracy=ROWS_OTHER_MODEL)), INVALID,
-     "options.measured_accuracy.rows[1].model"),
-    ("PlanTestTime", P.PlanTestTimeRequest(budget_flops=1e15, options=W.TestTimeOptions(
-     family="qwen3-dense", measured_accuracy=ROWS_OTHER_MODEL)), INVALID,
-     "options.measured_accuracy.rows[1].model"),
-    ("PlanJoint", P.PlanJointRequest(budget=1e6, options={"queries": 1,
-     "train_usd_per_hour": math.nan}), INVALID, "options.train_usd_per_hour"),
-    ("PlanJoint", P.PlanJointRequest(budget=1e6, options={"queries": 1, "hill": math.inf}),
-     INVALID, "options.hill"),
-    ("PlanLifetime", P.PlanLifetimeRequest(target_loss=2.2, queries=1e9, prompt_tokens=128,
-     gen_tokens=512, infer_usd_per_hour=-3), INVALID, "infer_usd_per_hour"),
-    ("PlanLifetime", P.PlanLifetimeRequest(target_loss=2.2, queries=1e9, prompt_tokens=128,
-     gen_tokens=512, train_mfu=math.inf), INVALID, "train_mfu"),
-    ("PlanTestTime", P.PlanTestTimeRequest(budget_flops=1e15, options={"usd_per_hour": -1}),
-     INVALID, "options.usd_per_hour"),
-    ("PlanTestTime", P.PlanTestTimeRequest(budget_flops=1e15, options={"serving": {
-     "batch_sequences": math.nan}}), INVALID, "options.serving.batch_sequences"),
-]  # fmt: skip
+    (
+        "PlanTestTime",
+        P.PlanTestTimeRequest(
+            budget_flops=1e15,
+            options=W.TestTimeOptions(
+                attention=[
+                    DENSE,
+                    W.AttentionChoice(attention=cost_pb2.ATTENTION_TOPK, kv_budget_tokens=-5),
+                ]
+            ),
+        ),
+        INVALID,
+        "options.attention[1]",
+    ),
+    (
+        "PlanTestTime",
+        P.PlanTestTimeRequest(
+            budget_flops=1e15,
+            options=W.TestTimeOptions(attention=[DENSE, W.AttentionChoice(kv_budget_tokens=64)]),
+        ),
+        INVALID,
+        "options.attention[1]",
+    ),
+    (
+        "PlanJoint",
+        P.PlanJointRequest(
+            budget=1e6,
+            options=W.JointOptions(
+                queries=1,
+                attention=[
+                    DENSE,
+                    DENSE,
+                    W.AttentionChoice(
+                        attention=cost_pb2.ATTENTION_BLOCK_TOPK,
+                        kv_budget_tokens=64,
+                        block_size_tokens=math.nan,
+                    ),
+                ],
+            ),
+        ),
+        INVALID,
+        "options.attention[2]",
+    ),
+    (
+        "FrontierJoint",
+        P.FrontierJointRequest(
+            budgets=[1e6],
+            options=W.JointOptions(
+                queries=1,
+                attention=[
+                    W.AttentionChoice(
+                        attention=cost_pb2.ATTENTION_BLOCK_TOPK,
+                        kv_budget_tokens=64,
+                        block_size_tokens=128,
+                    )
+                ],
+            ),
+        ),
+        INVALID,
+        "options.attention[0]",
+    ),
+    (
+        "PlanTestTime",
+        P.PlanTestTimeRequest(
+            budget_flops=1e15, options=W.TestTimeOptions(measured_accuracy=ROWS_4_BIG_N)
+        ),
+        INVALID,
+        "options.measured_accuracy.rows[3].n",
+    ),
+    (
+        "FrontierTestTime",
+        P.FrontierTestTimeRequest(
+            budgets=[1e15], options=W.TestTimeOptions(measured_accuracy=ROWS_4_BIG_C)
+        ),
+        INVALID,
+        "options.measured_accuracy.rows[3].c",
+    ),
+    (
+        "PlanTestTime",
+        P.PlanTestTimeRequest(
+            budget_flops=1e15,
+            options=W.TestTimeOptions(models=["qwen3-8b"], measured_accuracy=ROWS_OTHER_MODEL),
+        ),
+        INVALID,
+        "options.measured_accuracy.rows[1].model",
+    ),
+    (
+        "PlanTestTime",
+        P.PlanTestTimeRequest(
+            budget_flops=1e15,
+            options=W.TestTimeOptions(family="qwen3-dense", measured_accuracy=ROWS_OTHER_MODEL),
+        ),
+        INVALID,
+        "options.measured_accuracy.rows[1].model",
+    ),
+    (
+        "PlanJoint",
+        P.PlanJointRequest(budget=1e6, options={"queries": 1, "train_usd_per_hour": math.nan}),
+        INVALID,
+        "options.train_usd_per_hour",
+    ),
+    (
+        "PlanJoint",
+        P.PlanJointRequest(budget=1e6, options={"queries": 1, "hill": math.inf}),
+        INVALID,
+        "options.hill",
+    ),
+    (
+        "PlanLifetime",
+        P.PlanLifetimeRequest(
+            target_loss=2.2, queries=1e9, prompt_tokens=128, gen_tokens=512, infer_usd_per_hour=-3
+        ),
+        INVALID,
+        "infer_usd_per_hour",
+    ),
+    (
+        "PlanLifetime",
+        P.PlanLifetimeRequest(
+            target_loss=2.2, queries=1e9, prompt_tokens=128, gen_tokens=512, train_mfu=math.inf
+        ),
+        INVALID,
+        "train_mfu",
+    ),
+    (
+        "PlanTestTime",
+        P.PlanTestTimeRequest(budget_flops=1e15, options={"usd_per_hour": -1}),
+        INVALID,
+        "options.usd_per_hour",
+    ),
+    (
+        "PlanTestTime",
+        P.PlanTestTimeRequest(
+            budget_flops=1e15, options={"serving": {"batch_sequences": math.nan}}
+        ),
+        INVALID,
+        "options.serving.batch_sequences",
+    ),
+]
 
 
 @pytest.mark.parametrize(
@@ -552,8 +868,9 @@ def test_client_raises_the_python_api_exceptions(client: sp.Client) -> None:
         client.plan_joint(budget=1e6, queries=1, law="chinchilla")
     assert unknown.value.name == "chinchilla" and "gadre2024-redpajama" in unknown.value.known
     with pytest.raises(errors.UnknownNameError) as train:
-        client.plan_lifetime(target_loss=2.2, queries=1, prompt_tokens=1, gen_tokens=1,
-                             train_hardware="tpu")  # fmt: skip
+        client.plan_lifetime(
+            target_loss=2.2, queries=1, prompt_tokens=1, gen_tokens=1, train_hardware="tpu"
+        )
     assert train.value.field == "train_hardware" and train.value.name == "tpu"
     with pytest.raises(errors.InvalidArgumentError) as kappa:
         client.plan_joint(budget=1e6, queries=1, kappa=0)
@@ -633,13 +950,13 @@ def test_cancelled_frontier_stops_the_work(server: ServerThread) -> None:
 @pytest.mark.parametrize(
     ("cls", "message", "renames"),
     [
-        (sp.TrainingPlan, plan_pb2.TrainingPlan, _wire.TRAINING_PLAN_FIELDS),
-        (sp.LifetimePlan, plan_pb2.LifetimePlan, _wire.LIFETIME_PLAN_FIELDS),
-        (sp.TestTimePlan, plan_pb2.TestTimePlan, _wire.TEST_TIME_PLAN_FIELDS),
-        (sp.TestTimePlan, plan_pb2.TestTimePlanColumns, _wire.TEST_TIME_PLAN_FIELDS),
-        (sp.JointPlan, plan_pb2.JointPlan, _wire.JOINT_PLAN_FIELDS),
-        (sp.JointPlan, plan_pb2.JointPlanColumns, _wire.JOINT_PLAN_FIELDS),
-        (sp.LossLaw, catalog_pb2.Law, _wire.LAW_FIELDS),
+        (sp.TrainingPlan, plan_pb2.TrainingPlan, conversions.TRAINING_PLAN_FIELDS),
+        (sp.LifetimePlan, plan_pb2.LifetimePlan, conversions.LIFETIME_PLAN_FIELDS),
+        (sp.TestTimePlan, plan_pb2.TestTimePlan, conversions.TEST_TIME_PLAN_FIELDS),
+        (sp.TestTimePlan, plan_pb2.TestTimePlanColumns, conversions.TEST_TIME_PLAN_FIELDS),
+        (sp.JointPlan, plan_pb2.JointPlan, conversions.JOINT_PLAN_FIELDS),
+        (sp.JointPlan, plan_pb2.JointPlanColumns, conversions.JOINT_PLAN_FIELDS),
+        (sp.LossLaw, catalog_pb2.Law, conversions.LAW_FIELDS),
         (sp.ErrorLaw, catalog_pb2.ErrorLaw, {}),
     ],
 )
@@ -652,18 +969,20 @@ def test_every_plan_field_crosses_the_wire(
 
 def test_plan_enums_cover_the_python_options() -> None:
     constraints = plan_pb2.PlanConstraint.DESCRIPTOR.values[1:]
-    assert [_wire.enum_text(plan_pb2.PlanConstraint, v.number, "x") for v in constraints] == list(
-        sp._core.CONSTRAINTS
-    )
-    units = {_wire.enum_text(plan_pb2.CostUnit, v.number, "x")
-             for v in plan_pb2.CostUnit.DESCRIPTOR.values[1:]}  # fmt: skip
+    assert [
+        conversions.enum_text(plan_pb2.PlanConstraint, v.number, "x") for v in constraints
+    ] == list(sp._core.CONSTRAINTS)
+    units = {
+        conversions.enum_text(plan_pb2.CostUnit, v.number, "x")
+        for v in plan_pb2.CostUnit.DESCRIPTOR.values[1:]
+    }
     test_time_units = inspect.signature(sp.frontier_test_time).parameters["unit"].annotation
     assert units == set(sp.plan.Unit.__args__) | {"seconds"}
     assert "seconds" in test_time_units
     aggregators = plan_pb2.AccuracyAggregator.DESCRIPTOR.values[1:]
-    assert [_wire.enum_text(plan_pb2.AccuracyAggregator, v.number, "x") for v in aggregators] == (
-        list(sp.testtime.Aggregator.__args__)
-    )
+    assert [
+        conversions.enum_text(plan_pb2.AccuracyAggregator, v.number, "x") for v in aggregators
+    ] == (list(sp.testtime.Aggregator.__args__))
 
 
 @pytest.mark.parametrize(
@@ -687,8 +1006,16 @@ def test_client_arguments_match_the_python_api(api: Any, method: Any, skip: tupl
             continue
         assert name in client_params, name
         assert client_params[name].default == p.default, name
-    own = {"self", "timeout_s", "chunk_points", "budgets", "budget_eflops", "budget_seconds",
-           "budget_usd", "budget_flops"}  # fmt: skip
+    own = {
+        "self",
+        "timeout_s",
+        "chunk_points",
+        "budgets",
+        "budget_eflops",
+        "budget_seconds",
+        "budget_usd",
+        "budget_flops",
+    }
     assert set(client_params) - set(api_params) <= own
 
 
@@ -712,8 +1039,9 @@ def test_budget_error_without_an_index_is_located() -> None:
         chunks[1]()
     assert (caught.value.field, caught.value.index) == ("budget", 5)
     assert caught.value.message == "budget: unlucky (budget 5)"
-    path = server_errors.field_path("budget", 5, _wire.frontier_joint_paths(
-        planner_pb2.FrontierJointRequest()))  # fmt: skip
+    path = server_errors.field_path(
+        "budget", 5, conversions.frontier_joint_paths(planner_pb2.FrontierJointRequest())
+    )
     assert path == "budgets[5]"
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 from grpc_support import wait_until
-from scaleplan.server.cli import BatchedStreamHandler
-from scaleplan.server.pool import CorePool
+from scaleplan.grpc.server.cli import BatchedStreamHandler
+from scaleplan.grpc.server.pool import CorePool
 
 
 def test_pool_runs_calls_off_the_loop() -> None:

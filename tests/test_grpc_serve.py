@@ -18,8 +18,8 @@ import pytest
 import scaleplan as sp
 from grpc_support import TIMEOUT_S
 from scaleplan.cli import build_parser, main
-from scaleplan.server.app import ServerConfig
-from scaleplan.server.cli import _token
+from scaleplan.grpc.server.app import ServerConfig
+from scaleplan.grpc.server.cli import _token
 
 
 @pytest.fixture
@@ -95,9 +95,12 @@ def test_serve_answers_and_drains_on_sigterm(
         def sweep() -> None:
             try:
                 for chunk in client.iter_inference_cost_sweep(
-                    "qwen3-8b", "h100-sxm", prompt_tokens=range(300), gen_tokens=range(1, 1001),
+                    "qwen3-8b",
+                    "h100-sxm",
+                    prompt_tokens=range(300),
+                    gen_tokens=range(1, 1001),
                     chunk_points=4096,
-                ):  # fmt: skip
+                ):
                     received.append(len(chunk.cost.flops))
             except BaseException as exc:
                 failures.append(exc)

@@ -15,9 +15,9 @@ import pytest
 import scaleplan as sp
 from google.protobuf import json_format
 from grpc_support import TIMEOUT_S, ServerThread, stub
-from scaleplan import _wire
-from scaleplan.server.app import banner
-from scaleplan.server.service import PlannerService
+from scaleplan.grpc import conversions
+from scaleplan.grpc.server.app import banner
+from scaleplan.grpc.server.service import PlannerService
 from scaleplan.v1 import catalog_pb2, cost_pb2, planner_pb2, planner_pb2_grpc
 
 
@@ -116,7 +116,7 @@ def test_inference_cost_defaults_come_from_the_python_api(channel: grpc.Channel)
     )
     response = stub(channel).InferenceCost(request, timeout=TIMEOUT_S)
     want = sp.inference_cost("qwen3-8b", "b200", prompt_tokens=128, gen_tokens=1024)
-    assert_same_cost(_wire.inference_cost_from(response.cost), want)
+    assert_same_cost(conversions.inference_cost_from(response.cost), want)
     assert response.cost.batch_sequences == float("inf")
     assert response.cost.binding == cost_pb2.BINDING_CONSTRAINT_NONE
 
@@ -134,9 +134,10 @@ def test_prefill_mode_on_the_wire(channel: grpc.Channel) -> None:
         prefill_mode=cost_pb2.PREFILL_MODE_BATCH,
     )
     response = stub(channel).InferenceCost(request, timeout=TIMEOUT_S)
-    want = sp.inference_cost("qwen3-8b", "h100-sxm", prompt_tokens=128, gen_tokens=1, batch=8,
-                             prefill="batch")  # fmt: skip
-    assert_same_cost(_wire.inference_cost_from(response.cost), want)
+    want = sp.inference_cost(
+        "qwen3-8b", "h100-sxm", prompt_tokens=128, gen_tokens=1, batch=8, prefill="batch"
+    )
+    assert_same_cost(conversions.inference_cost_from(response.cost), want)
     per_query = sp.inference_cost("qwen3-8b", "h100-sxm", prompt_tokens=128, gen_tokens=1, batch=8)
     assert response.cost.ttft_s > 4 * per_query.ttft_s
     request.prefill = False
@@ -144,9 +145,12 @@ def test_prefill_mode_on_the_wire(channel: grpc.Channel) -> None:
     assert response.cost.ttft_s == 0.0 and response.cost.prefill_flops == 0.0
     # a static batch needs a batch: the error names the request's field
     bad = planner_pb2.InferenceCostRequest(
-        model="qwen3-8b", hardware="h100-sxm", prompt_tokens=128, gen_tokens=1,
+        model="qwen3-8b",
+        hardware="h100-sxm",
+        prompt_tokens=128,
+        gen_tokens=1,
         prefill_mode=cost_pb2.PREFILL_MODE_BATCH,
-    )  # fmt: skip
+    )
     with pytest.raises(grpc.RpcError) as err:
         stub(channel).InferenceCost(bad, timeout=TIMEOUT_S)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -203,7 +207,9 @@ def _open_mesh(axes: list[tuple[str, Any]]) -> dict[str, Any]:
 @pytest.mark.parametrize("chunk_points", [0, 1, 7])
 def test_inference_cost_sweep(client: sp.Client, sweep: dict[str, Any], chunk_points: int) -> None:
     axes = [
-        (k, sweep[k]) for k, _ in _wire.SWEEP_AXES if k in sweep and not isinstance(sweep[k], str)
+        (k, sweep[k])
+        for k, _ in conversions.SWEEP_AXES
+        if k in sweep and not isinstance(sweep[k], str)
     ]
     options = {k: v for k, v in sweep.items() if k not in dict(axes)}
     got = client.inference_cost_sweep(
@@ -227,8 +233,9 @@ def test_sweep_stream_is_ordered_and_complete(channel: grpc.Channel) -> None:
     assert all(m.total_points == total for m in messages)
     assert [len(m.costs.total_flops) for m in messages] == [10] * 9 + [9]
     flops = np.concatenate([np.array(m.costs.total_flops) for m in messages])
-    want = sp.inference_cost("qwen3-8b", "h100-sxm", prompt_tokens=[[128], [256], [512]],
-                             gen_tokens=np.arange(1, 34))  # fmt: skip
+    want = sp.inference_cost(
+        "qwen3-8b", "h100-sxm", prompt_tokens=[[128], [256], [512]], gen_tokens=np.arange(1, 34)
+    )
     assert np.array_equal(flops, np.ravel(want.flops))
     for m in messages:  # every column has one entry per point
         n = len(m.costs.total_flops)
@@ -255,7 +262,10 @@ def test_iter_sweep_yields_chunks(client: sp.Client) -> None:
         )
     )
     assert [(c.start_index, c.total_points, len(c.cost.flops)) for c in chunks] == [
-        (0, 10, 4), (4, 10, 4), (8, 10, 2)]  # fmt: skip
+        (0, 10, 4),
+        (4, 10, 4),
+        (8, 10, 2),
+    ]
 
 
 def test_health(client: sp.Client) -> None:
@@ -292,13 +302,13 @@ def test_client_defaults_match_the_python_api() -> None:
 @pytest.mark.parametrize(
     ("cls", "message", "renames"),
     [
-        (sp.Hardware, catalog_pb2.Hardware, _wire.HARDWARE_FIELDS),
-        (sp.Model, catalog_pb2.Model, _wire.MODEL_FIELDS),
+        (sp.Hardware, catalog_pb2.Hardware, conversions.HARDWARE_FIELDS),
+        (sp.Model, catalog_pb2.Model, conversions.MODEL_FIELDS),
         (sp.Moe, catalog_pb2.MixtureOfExperts, {}),
         (sp.Family, catalog_pb2.Family, {}),
-        (sp.InferenceCost, cost_pb2.InferenceCost, _wire.INFERENCE_COST_FIELDS),
-        (sp.InferenceCost, cost_pb2.InferenceCostColumns, _wire.INFERENCE_COST_FIELDS),
-        (sp.TrainingCost, cost_pb2.TrainingCost, _wire.TRAINING_COST_FIELDS),
+        (sp.InferenceCost, cost_pb2.InferenceCost, conversions.INFERENCE_COST_FIELDS),
+        (sp.InferenceCost, cost_pb2.InferenceCostColumns, conversions.INFERENCE_COST_FIELDS),
+        (sp.TrainingCost, cost_pb2.TrainingCost, conversions.TRAINING_COST_FIELDS),
     ],
 )
 def test_every_field_crosses_the_wire(cls: type, message: Any, renames: dict[str, str]) -> None:
@@ -313,17 +323,17 @@ def test_wire_enums_cover_the_python_options() -> None:
         (sp.cost.TimeModel, cost_pb2.TimeModel),
         (sp.cost.Dtype, cost_pb2.Dtype),
     ]:
-        texts = [_wire.enum_text(enum, v.number, "x") for v in enum.DESCRIPTOR.values[1:]]
+        texts = [conversions.enum_text(enum, v.number, "x") for v in enum.DESCRIPTOR.values[1:]]
         assert sorted(texts) == sorted(option.__args__)
     modes = cost_pb2.PrefillMode.DESCRIPTOR.values[1:]
-    assert [_wire.enum_text(cost_pb2.PrefillMode, v.number, "x") for v in modes] == [
+    assert [conversions.enum_text(cost_pb2.PrefillMode, v.number, "x") for v in modes] == [
         "per_query",
         "batch",
     ]
     bindings = cost_pb2.BindingConstraint.DESCRIPTOR.values[1:]
-    assert [_wire.enum_text(cost_pb2.BindingConstraint, v.number, "x") for v in bindings] == list(
-        sp._core.BINDINGS
-    )
+    assert [
+        conversions.enum_text(cost_pb2.BindingConstraint, v.number, "x") for v in bindings
+    ] == list(sp._core.BINDINGS)
 
 
 def test_documented_grpcurl_requests_work(channel: grpc.Channel) -> None:

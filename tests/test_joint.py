@@ -48,14 +48,24 @@ def test_more_queries_shift_spend_to_inference_share() -> None:
     [
         ({"budget": 1e6, "queries": -1}, "queries"),
         ({"budget": 1e6, "queries": 1e8, "law": "hoffmann2022"}, "law"),
-        ({"budget": 1e6, "queries": 1e8, "family": "llama-3.1", "hardware": "a100-80gb",
-          "unit": "usd"}, "train_usd_per_hour"),
+        (
+            {
+                "budget": 1e6,
+                "queries": 1e8,
+                "family": "llama-3.1",
+                "hardware": "a100-80gb",
+                "unit": "usd",
+            },
+            "train_usd_per_hour",
+        ),
         ({"queries": 1e8}, "budget"),
         ({"budget": 1e6, "queries": 1e8, "kappa": 0}, "kappa"),
-        ({"budget": 1e6, "queries": 1e8, "min_gen_tokens": 4096, "max_gen_tokens": 1024},
-         "max_gen_tokens"),
+        (
+            {"budget": 1e6, "queries": 1e8, "min_gen_tokens": 4096, "max_gen_tokens": 1024},
+            "max_gen_tokens",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_input(kwargs: dict[str, Any], field: str) -> None:
     with pytest.raises(errors.InvalidArgumentError) as info:
         sp.plan_joint(**kwargs)

@@ -144,8 +144,9 @@ def test_lifetime_usd_needs_prices() -> None:
     with pytest.raises(errors.InvalidArgumentError) as info:
         sp.plan_lifetime(target_loss=2.1, queries=1e9, **DEMAND, **kw)
     assert info.value.field == "train_usd_per_hour"
-    p = sp.plan_lifetime(target_loss=2.1, queries=1e9, **DEMAND, **kw, train_usd_per_hour=2.0,
-                         infer_usd_per_hour=2.0)  # fmt: skip
+    p = sp.plan_lifetime(
+        target_loss=2.1, queries=1e9, **DEMAND, **kw, train_usd_per_hour=2.0, infer_usd_per_hour=2.0
+    )
     assert p.feasible and p.total_cost > 0
 
 
@@ -158,11 +159,10 @@ def test_lifetime_usd_needs_prices() -> None:
         ({"target_loss": 2.1, "queries": 1e9, "unit": "eflops"}, "unit"),
         ({"target_loss": 2.1, "queries": 1e9, "hardware": "h100-sxm"}, "family"),
         ({"target_loss": 2.1, "queries": 1e9, "hardware": "h100-sxm", "family": "gpt"}, "family"),
-        ({"target_loss": 2.1, "queries": 1e9, "min_params": 1e10, "max_params": 1e9},
-         "max_params"),
+        ({"target_loss": 2.1, "queries": 1e9, "min_params": 1e10, "max_params": 1e9}, "max_params"),
         ({"budget": float("nan"), "queries": 1e9}, "budget"),
     ],
-)  # fmt: skip
+)
 def test_lifetime_bad_input(kwargs: dict[str, Any], field: str) -> None:
     with pytest.raises(errors.InvalidArgumentError) as info:
         sp.plan_lifetime(**{**DEMAND, **kwargs})
@@ -170,8 +170,11 @@ def test_lifetime_bad_input(kwargs: dict[str, Any], field: str) -> None:
 
 
 @settings(max_examples=50, deadline=None)
-@given(e=st.floats(18, 27), step=st.floats(0.01, 3), law=st.sampled_from(["hoffmann2022",
-       "besiroglu2024", "sardana2023"]))  # fmt: skip
+@given(
+    e=st.floats(18, 27),
+    step=st.floats(0.01, 3),
+    law=st.sampled_from(["hoffmann2022", "besiroglu2024", "sardana2023"]),
+)
 def test_more_budget_never_gives_a_higher_loss(e: float, step: float, law: str) -> None:
     p = sp.plan_training(budget_flops=[10**e, 10 ** (e + step)], law=law)
     assert p.loss[1] <= p.loss[0]
@@ -195,8 +198,14 @@ def test_plan_fields_match_the_core() -> None:
 
 def test_a_plan_on_the_memory_wall_says_so() -> None:
     p = sp.plan_lifetime(
-        budget=1e9, queries=1e6, prompt_tokens=512, gen_tokens=1024, hardware="h100-sxm",
-        family="qwen3-dense", unit="gpu_hours", batch="max",
-    )  # fmt: skip
+        budget=1e9,
+        queries=1e6,
+        prompt_tokens=512,
+        gen_tokens=1024,
+        hardware="h100-sxm",
+        family="qwen3-dense",
+        unit="gpu_hours",
+        batch="max",
+    )
     assert p.feasible and p.binding == "memory"
     assert "memory caps the model size" in p.explain()

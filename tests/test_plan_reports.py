@@ -15,7 +15,8 @@ import pytest
 import scaleplan as sp
 from cli_support import csv_rows, json_lines, ok
 from grpc_support import TIMEOUT_S, ServerThread, stub
-from scaleplan import _core, _wire, errors
+from scaleplan import _core, errors
+from scaleplan.grpc import conversions
 from scaleplan.v1 import plan_pb2, planner_pb2
 
 # rust/core/catalog/laws.toml: the Chinchilla data (hoffmann2022, besiroglu2024, sardana2023)
@@ -29,10 +30,16 @@ GADRE_TOKENS_PER_PARAM_MAX = 640.0
 # one 80 GB GPU beside its KV cache (replicas pinned to one GPU): "saved vs Chinchilla: inf"
 # before.
 UNSERVABLE_CHINCHILLA: dict[str, Any] = {
-    "target_loss": 1.9, "queries": 1e8, "prompt_tokens": 512, "gen_tokens": 1024,
-    "hardware": "a100-80gb", "family": "qwen3-dense", "unit": "gpu_hours", "batch": "max",
+    "target_loss": 1.9,
+    "queries": 1e8,
+    "prompt_tokens": 512,
+    "gen_tokens": 1024,
+    "hardware": "a100-80gb",
+    "family": "qwen3-dense",
+    "unit": "gpu_hours",
+    "batch": "max",
     "gpus": 1,
-}  # fmt: skip
+}
 
 
 # ---- item 5: domains of validity ----
@@ -133,8 +140,14 @@ def test_cli_warns_under_the_table_and_writes_the_field() -> None:
 def test_infeasible_plans_have_nan_never_zero() -> None:
     p = sp.plan_training(target_loss=1.5)
     assert not p.feasible and p.extrapolated == ()
-    for name in ("params", "tokens", "effective_tokens", "loss", "compute_flops",
-                 "tokens_per_param"):  # fmt: skip
+    for name in (
+        "params",
+        "tokens",
+        "effective_tokens",
+        "loss",
+        "compute_flops",
+        "tokens_per_param",
+    ):
         assert math.isnan(getattr(p, name)), name
     life = sp.plan_lifetime(target_loss=1.5, queries=1e9, prompt_tokens=512, gen_tokens=1024)
     assert not life.feasible
@@ -173,8 +186,9 @@ def test_cli_writes_null_and_empty_for_an_infeasible_plan() -> None:
     assert cells["params"] == "" and cells["loss"] == "" and cells["feasible"] == "false"
     (record,) = json_lines(ok("plan", "test-time", "--budget", "1e6", "--json").stdout)
     assert record["model"] is None and record["accuracy"] is None and record["samples"] is None
-    (record,) = json_lines(ok("plan", "joint", "--budget", "1e-3", "--queries", "1e8", "--json")
-                           .stdout)  # fmt: skip
+    (record,) = json_lines(
+        ok("plan", "joint", "--budget", "1e-3", "--queries", "1e8", "--json").stdout
+    )
     assert not record["feasible"] and record["attention"] is None
     assert record["marginal_accuracy"] is None and record["params"] is None
 
@@ -212,7 +226,7 @@ def test_grpc_leaves_not_applicable_fields_unset(server: ServerThread) -> None:
             math.isnan(life.cost_saved)
             and life.extrapolated == sp.plan_lifetime(**UNSERVABLE_CHINCHILLA).extrapolated
         )
-        message = _wire.lifetime_plan_message(life)
+        message = conversions.lifetime_plan_message(life)
         assert not message.HasField("cost_saved") and message.HasField("chinchilla_params")
 
 
@@ -246,6 +260,7 @@ def test_cli_headers_say_what_accuracy_is() -> None:
     caption, header = out.splitlines()[:2]
     assert "task gadre2024-redpajama error law (downstream average), coverage" in caption
     assert "accuracy (coverage)" in header
-    (record,) = json_lines(ok("plan", "joint", "--budget", "1e6", "--queries", "1e8", "--json")
-                           .stdout)  # fmt: skip
+    (record,) = json_lines(
+        ok("plan", "joint", "--budget", "1e6", "--queries", "1e8", "--json").stdout
+    )
     assert record["aggregator"] == "coverage" and record["task"].startswith("gadre2024")

@@ -76,8 +76,14 @@ def test_large_k_is_finite_and_monotone() -> None:
 
 def test_presets_reproduce_the_published_pass_at_1() -> None:
     acc = sp.Accuracy.preset("aime24-qwen3")
-    published = {"qwen3-0.6b": 0.115, "qwen3-1.7b": 0.459, "qwen3-4b": 0.717,
-                 "qwen3-8b": 0.752, "qwen3-14b": 0.796, "qwen3-32b": 0.821}  # fmt: skip
+    published = {
+        "qwen3-0.6b": 0.115,
+        "qwen3-1.7b": 0.459,
+        "qwen3-4b": 0.717,
+        "qwen3-8b": 0.752,
+        "qwen3-14b": 0.796,
+        "qwen3-32b": 0.821,
+    }
     for model, p in published.items():
         assert float(acc(model, 30720, 1)) == pytest.approx(p, rel=1e-12)
 

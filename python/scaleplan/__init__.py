@@ -80,13 +80,13 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from scaleplan.client import Client
+    from scaleplan.grpc.client import Client
 
 
 def __getattr__(name: str) -> object:
     # The gRPC client imports grpc (about 0.1 s), so only when it is first used.
     if name == "Client":
-        from scaleplan.client import Client
+        from scaleplan.grpc.client import Client
 
         return Client
     raise AttributeError(f"module 'scaleplan' has no attribute {name!r}")

@@ -11,7 +11,7 @@ from scaleplan.catalog import default_catalog
 from scaleplan.commands import describe, register_all
 from scaleplan.cost import inference_cost
 from scaleplan.errors import ScaleplanError
-from scaleplan.server.cli import add_serve_command
+from scaleplan.grpc.server.cli import add_serve_command
 
 REFERENCE_PROMPT_TOKENS = 512
 REFERENCE_GEN_TOKENS = 8192
@@ -24,12 +24,23 @@ def _reference(args: argparse.Namespace) -> int:
     rows = []
     models = sorted(catalog.names()["models"], key=lambda n: catalog.model(n).total_params)
     for name in models:
-        fit = inference_cost(name, args.hardware, prompt_tokens=REFERENCE_PROMPT_TOKENS,
-                             gen_tokens=REFERENCE_GEN_TOKENS, catalog=catalog)  # fmt: skip
+        fit = inference_cost(
+            name,
+            args.hardware,
+            prompt_tokens=REFERENCE_PROMPT_TOKENS,
+            gen_tokens=REFERENCE_GEN_TOKENS,
+            catalog=catalog,
+        )
         gpus = int(fit.min_gpus)
-        c = inference_cost(name, args.hardware, prompt_tokens=REFERENCE_PROMPT_TOKENS,
-                           gen_tokens=REFERENCE_GEN_TOKENS, batch="max", gpus=gpus,
-                           catalog=catalog)  # fmt: skip
+        c = inference_cost(
+            name,
+            args.hardware,
+            prompt_tokens=REFERENCE_PROMPT_TOKENS,
+            gen_tokens=REFERENCE_GEN_TOKENS,
+            batch="max",
+            gpus=gpus,
+            catalog=catalog,
+        )
         rows.append(
             [
                 name,
@@ -49,8 +60,18 @@ def _reference(args: argparse.Namespace) -> int:
         f"{REFERENCE_GEN_TOKENS} generated, 1 sample, dense attention, largest batch that "
         "fits on the fewest GPUs that hold the model (bf16 weights and KV cache)."
     )
-    header = ["model", "FLOP params", "GPUs", "FLOPs", "KV read", "eFLOPs", "GPU time", "latency",
-              "max batch", "fits"]  # fmt: skip
+    header = [
+        "model",
+        "FLOP params",
+        "GPUs",
+        "FLOPs",
+        "KV read",
+        "eFLOPs",
+        "GPU time",
+        "latency",
+        "max batch",
+        "fits",
+    ]
     print(fmt.table(header, rows))
     return 0
 

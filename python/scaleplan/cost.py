@@ -120,9 +120,9 @@ def serving(
     scalar_size = batch_size is not None and np.ndim(batch_size) == 0
     return _core.Serving(
         batch=mode,
-        batch_size=_optional_number("batch", batch_size) if scalar_size else (
-            None if batch_size is None else 1.0
-        ),
+        batch_size=_optional_number("batch", batch_size)
+        if scalar_size
+        else (None if batch_size is None else 1.0),
         prefix_sharing=bool(prefix_sharing),
         prefill=priced,
         prefill_mode=prefill_mode,
@@ -131,7 +131,7 @@ def serving(
         kv_dtype=_text("kv_dtype", kv_dtype),
         compute_dtype=_text("compute_dtype", compute_dtype),
         gpus=_count("gpus", gpus),
-    )  # fmt: skip
+    )
 
 
 def inference_cost(
@@ -170,8 +170,9 @@ def inference_cost(
     m = resolve_model(model, catalog)
     hw = resolve_hardware(hardware, catalog)
     _, batch_size = _batch_mode(batch)
-    options = serving(batch, prefix_sharing, prefill, time_model, weight_dtype, kv_dtype,
-                      compute_dtype, gpus)  # fmt: skip
+    options = serving(
+        batch, prefix_sharing, prefill, time_model, weight_dtype, kv_dtype, compute_dtype, gpus
+    )
     args = Broadcast(
         {
             "prompt_tokens": prompt_tokens,

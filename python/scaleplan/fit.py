@@ -292,8 +292,9 @@ def fit_law(
         unique_tokens=None if unique_tokens is None else float(unique_tokens),
         cancel=_cancel.resolve(cancel),
     )
-    return _from_raw(raw, form=form, delta=float(delta), bootstrap=boots, seed=seed_,
-                     unique_tokens=unique_tokens)  # fmt: skip
+    return _from_raw(
+        raw, form=form, delta=float(delta), bootstrap=boots, seed=seed_, unique_tokens=unique_tokens
+    )
 
 
 def _from_raw(raw: dict[str, Any], **settings: Any) -> LawFit:

@@ -133,9 +133,12 @@ class JointProblem:
         if number is None:
             raise InvalidArgumentError("budget: is required", field="budget")
         out = self.native.evaluate(
-            number, args.required("params"), args.required("samples"),
-            args.required("gen_tokens"), args.required("attention"),
-        )  # fmt: skip
+            number,
+            args.required("params"),
+            args.required("samples"),
+            args.required("gen_tokens"),
+            args.required("attention"),
+        )
         return args.shaped(out)
 
 
@@ -158,10 +161,15 @@ def _build(kwargs: dict[str, Any]) -> JointProblem:
     choices = _attention_choices(kwargs.pop("attention"))
     gpus = kwargs.pop("gpus")
     options = serving(
-        kwargs.pop("batch"), kwargs.pop("prefix_sharing"), kwargs.pop("prefill"),
-        kwargs.pop("time_model"), kwargs.pop("weight_dtype"), kwargs.pop("kv_dtype"),
-        kwargs.pop("compute_dtype"), 1 if gpus is None else gpus,
-    )  # fmt: skip
+        kwargs.pop("batch"),
+        kwargs.pop("prefix_sharing"),
+        kwargs.pop("prefill"),
+        kwargs.pop("time_model"),
+        kwargs.pop("weight_dtype"),
+        kwargs.pop("kv_dtype"),
+        kwargs.pop("compute_dtype"),
+        1 if gpus is None else gpus,
+    )
     hardware = resolve_hardware(kwargs.pop("hardware"), cat)
     numbers = {k: _opt(v, k) for k, v in kwargs.items() if k not in ("family", "unit", "k_max")}
     required = ("queries", "prompt_tokens", "min_gen_tokens", "max_gen_tokens")
@@ -169,14 +177,18 @@ def _build(kwargs: dict[str, Any]) -> JointProblem:
         if value is None:
             raise InvalidArgumentError(f"{name}: is required (a number)", field=name)
     problem = _core.JointProblem(
-        cat._native, law._native, _text("family", kwargs["family"]), hardware._native,
-        unit=_text("unit", kwargs["unit"]), k_max=_cancel.samples("k_max", kwargs["k_max"]),
+        cat._native,
+        law._native,
+        _text("family", kwargs["family"]),
+        hardware._native,
+        unit=_text("unit", kwargs["unit"]),
+        k_max=_cancel.samples("k_max", kwargs["k_max"]),
         attention=choices,
         **saturation,  # type: ignore[arg-type]
         **numbers,  # type: ignore[arg-type]
         serving=options,
         auto_gpus=gpus is None,
-    )  # fmt: skip
+    )
     labels = tuple(_attention_label(c) for c in choices)
     return JointProblem(problem, law.name, str(kwargs["unit"]), labels)
 
@@ -204,15 +216,26 @@ def _solve(goal: str, values: Any, kwargs: dict[str, Any]) -> JointPlan:
     values_out: dict[str, Any] = {k: args.shaped(v) for k, v in rows.items()}
     extra: dict[str, Any]
     if args.scalar:
-        extra = {"feasible": bool(feasible[0]), "binding": str(binding[0]),
-                 "attention": attention[0]}  # fmt: skip
+        extra = {
+            "feasible": bool(feasible[0]),
+            "binding": str(binding[0]),
+            "attention": attention[0],
+        }
     else:
-        extra = {"feasible": feasible.reshape(args.shape), "binding": binding.reshape(args.shape),
-                 "attention": attention.reshape(args.shape)}  # fmt: skip
+        extra = {
+            "feasible": feasible.reshape(args.shape),
+            "binding": binding.reshape(args.shape),
+            "attention": attention.reshape(args.shape),
+        }
     return JointPlan(
-        law=problem.law, unit=problem.unit, task=joint_task(problem.law),
-        aggregator=JOINT_AGGREGATOR, extrapolated=extrapolated, **values_out, **extra,
-    )  # fmt: skip
+        law=problem.law,
+        unit=problem.unit,
+        task=joint_task(problem.law),
+        aggregator=JOINT_AGGREGATOR,
+        extrapolated=extrapolated,
+        **values_out,
+        **extra,
+    )
 
 
 def plan_joint(

@@ -71,9 +71,13 @@ class LossLaw:
         return dataclasses.replace(self, **changes)
 
     def loss(
-        self, params: Any, tokens: Any, *, unique_tokens: float | None = None,
+        self,
+        params: Any,
+        tokens: Any,
+        *,
+        unique_tokens: float | None = None,
         r_star: float | None = None,
-    ) -> Any:  # fmt: skip
+    ) -> Any:
         """L(N, D) for scalars or arrays (with D' under a data limit of ``unique_tokens``)."""
         args = Broadcast({"params": params, "tokens": tokens})
         n, d = args.required("params"), args.required("tokens")

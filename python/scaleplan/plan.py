@@ -408,10 +408,16 @@ def plan_lifetime(
             kv_budget=_opt(kv_budget, "kv_budget"),
             block_size=_opt(block_size, "block_size"),
             serving=serving(
-                batch, prefix_sharing, prefill, time_model, weight_dtype, kv_dtype,
-                compute_dtype, 1 if gpus is None else gpus,
+                batch,
+                prefix_sharing,
+                prefill,
+                time_model,
+                weight_dtype,
+                kv_dtype,
+                compute_dtype,
+                1 if gpus is None else gpus,
             ),
-        )  # fmt: skip
+        )
     args = Broadcast(
         {
             kind: values,

@@ -73,9 +73,11 @@ class Accuracy:
 
     @classmethod
     def preset(
-        cls, name: str = "aime24-qwen3", aggregator: Aggregator = "coverage",
+        cls,
+        name: str = "aime24-qwen3",
+        aggregator: Aggregator = "coverage",
         catalog: Catalog | None = None,
-    ) -> Accuracy:  # fmt: skip
+    ) -> Accuracy:
         """The beta model with a catalog preset; ``aggregator="majority"`` for majority vote
         without a verifier."""
         cat = catalog or default_catalog()
@@ -84,9 +86,11 @@ class Accuracy:
 
     @classmethod
     def measured(
-        cls, source: str | os.PathLike[str] | Sequence[dict[str, Any]],
-        catalog: Catalog | None = None, name: str | None = None,
-    ) -> Accuracy:  # fmt: skip
+        cls,
+        source: str | os.PathLike[str] | Sequence[dict[str, Any]],
+        catalog: Catalog | None = None,
+        name: str | None = None,
+    ) -> Accuracy:
         """Per-problem results, one row per (model, gen_tokens, problem) with ``n`` samples and
         ``c`` correct: a CSV or JSON (list of objects / JSON lines) file, or the rows. ``name``
         says what the eval is (the task is ``measured:<name>``); the file's name by default."""
@@ -148,8 +152,9 @@ def _read_rows(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def _attention_choices(choices: Sequence[AttentionChoice]) -> list[tuple[str, float | None,
-                                                                        float | None]]:  # fmt: skip
+def _attention_choices(
+    choices: Sequence[AttentionChoice],
+) -> list[tuple[str, float | None, float | None]]:
     out: list[tuple[str, float | None, float | None]] = []
     if isinstance(choices, str):
         choices = [choices]
@@ -206,9 +211,11 @@ class TestTimePlan(Plan):
 
     def _explain_one(self) -> str:
         if not self.feasible:
-            return f"No configuration fits {float(self.budget):.4g} {self.unit}: " + _WHY_TEST_TIME[
-                str(self.binding)
-            ] + "."  # fmt: skip
+            return (
+                f"No configuration fits {float(self.budget):.4g} {self.unit}: "
+                + _WHY_TEST_TIME[str(self.binding)]
+                + "."
+            )
         oracle = ""
         if self.oracle_accuracy is not None:
             oracle = f" Per-problem oracle (upper bound): {float(self.oracle_accuracy):.1%}."
@@ -298,9 +305,14 @@ def _budget(**budgets: Any) -> tuple[str, Any]:
 
 
 def _problem(
-    models: Sequence[str] | None, family: str | None, hardware: str | Hardware,
-    accuracy: str | Accuracy, unit: str, catalog: Catalog | None, **kw: Any,
-) -> tuple[_core.TestTimeProblem, list[str], list[str], Accuracy]:  # fmt: skip
+    models: Sequence[str] | None,
+    family: str | None,
+    hardware: str | Hardware,
+    accuracy: str | Accuracy,
+    unit: str,
+    catalog: Catalog | None,
+    **kw: Any,
+) -> tuple[_core.TestTimeProblem, list[str], list[str], Accuracy]:
     cat = catalog or default_catalog()
     acc = accuracy if isinstance(accuracy, Accuracy) else Accuracy.preset(accuracy, catalog=cat)
     if models is not None and family is not None:
@@ -313,9 +325,14 @@ def _problem(
         names = acc.models()
     choices = _attention_choices(kw.pop("attention"))
     problem = _core.TestTimeProblem(
-        cat._native, names, acc._native, resolve_hardware(hardware, cat)._native, unit=unit,
-        attention=choices, **kw,
-    )  # fmt: skip
+        cat._native,
+        names,
+        acc._native,
+        resolve_hardware(hardware, cat)._native,
+        unit=unit,
+        attention=choices,
+        **kw,
+    )
     return problem, names, [_attention_label(c) for c in choices], acc
 
 
@@ -349,16 +366,23 @@ def frontier_test_time(
     model's best accuracy per budget, and the oracle upper bound with measured data."""
     flat = as_float_array("budgets", budgets).reshape(-1).copy()
     problem, names, labels, acc = _problem(
-        models, family, hardware, accuracy, _text("unit", unit), catalog,
+        models,
+        family,
+        hardware,
+        accuracy,
+        _text("unit", unit),
+        catalog,
         prompt_tokens=_number(prompt_tokens, "prompt_tokens"),
-        k_max=_cancel.samples("k_max", k_max), attention=attention,
+        k_max=_cancel.samples("k_max", k_max),
+        attention=attention,
         latency_slo_s=_opt(latency_slo_s, "latency_slo_s"),
         min_gen_tokens=_number(min_gen_tokens, "min_gen_tokens"),
         max_gen_tokens=_opt(max_gen_tokens, "max_gen_tokens"),
         usd_per_hour=_opt(usd_per_hour, "usd_per_hour"),
-        serving=serving(batch, prefix_sharing, prefill, time_model, weight_dtype, kv_dtype,
-                        compute_dtype, gpus),
-    )  # fmt: skip
+        serving=serving(
+            batch, prefix_sharing, prefill, time_model, weight_dtype, kv_dtype, compute_dtype, gpus
+        ),
+    )
     arrays, per = problem.solve(flat, cancel=_cancel.resolve(cancel))
     plan = _assemble(arrays, flat, names, labels, str(unit), acc)
     return TestTimeFrontier(
@@ -380,8 +404,9 @@ def plan_test_time(
     """The model, samples k, generation length L and attention that maximise accuracy within a
     per-query budget (give exactly one ``budget_*``). Takes every option of
     :func:`frontier_test_time`; budgets may be arrays."""
-    unit, value = _budget(eflops=budget_eflops, seconds=budget_seconds, usd=budget_usd,
-                          flops=budget_flops)  # fmt: skip
+    unit, value = _budget(
+        eflops=budget_eflops, seconds=budget_seconds, usd=budget_usd, flops=budget_flops
+    )
     args = Broadcast({f"budget_{unit}": value})
     frontier = frontier_test_time(budgets=args.required(f"budget_{unit}"), unit=unit, **kwargs)  # type: ignore[arg-type]
     p = frontier.plan
@@ -402,9 +427,13 @@ def chosen(options: Sequence[str], index: FloatArray, feasible: npt.NDArray[np.b
 
 
 def _assemble(
-    arrays: list[FloatArray], budgets: FloatArray, names: list[str], labels: list[str],
-    unit: str, accuracy: Accuracy,
-) -> TestTimePlan:  # fmt: skip
+    arrays: list[FloatArray],
+    budgets: FloatArray,
+    names: list[str],
+    labels: list[str],
+    unit: str,
+    accuracy: Accuracy,
+) -> TestTimePlan:
     rows = dict(zip(_core.TEST_TIME_FIELDS, arrays, strict=True))
     oracle = rows.pop("oracle")
     feasible = rows.pop("feasible") != 0

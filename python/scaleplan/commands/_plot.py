@@ -203,8 +203,9 @@ def accuracy_frontier(
     for n, (start, stop) in enumerate(runs):
         model = chosen[start]
         end = stop + 1 if stop < len(keys) and keys[stop] else stop
-        top.plot(budgets[start:end], acc[start:end], color=colors[model], lw=3.0,
-                 solid_capstyle="butt")  # fmt: skip
+        top.plot(
+            budgets[start:end], acc[start:end], color=colors[model], lw=3.0, solid_capstyle="butt"
+        )
         top.plot(budgets[start], acc[start], "o", color=colors[model], ms=5, mec="white")
         label = model[len(prefix) :] if prefix else model
         if several_attention and (n == 0 or attention[start] != attention[runs[n - 1][0]]):
@@ -243,10 +244,15 @@ def accuracy_frontier(
     picked = set(chosen)
     shown = [m for m in colors if m in picked or m in (per_model or {})]
     handles = [
-        Line2D([], [], color=colors[m], lw=3 if m in picked else 1,
-               label=m if m in picked else f"{m} (never best)")
+        Line2D(
+            [],
+            [],
+            color=colors[m],
+            lw=3 if m in picked else 1,
+            label=m if m in picked else f"{m} (never best)",
+        )
         for m in shown
-    ]  # fmt: skip
+    ]
     if per_model:
         handles.append(Line2D([], [], color="0.4", lw=0.9, label="thin: each model's own best"))
     if oracle is not None:
@@ -258,15 +264,17 @@ def accuracy_frontier(
     for name, (marker, text) in _LIMIT_MARKERS.items():
         hit = feasible & (binding == name)
         if hit.any():
-            top.plot(budgets[hit], acc[hit], marker, color="black", ms=4, mfc="none", mew=0.8,
-                     ls="none")  # fmt: skip
+            top.plot(
+                budgets[hit], acc[hit], marker, color="black", ms=4, mfc="none", mew=0.8, ls="none"
+            )
             handles.append(
                 Line2D(
                     [], [], marker=marker, color="black", ms=4, mfc="none", ls="none", label=text
                 )
             )
-    top.legend(handles=handles, fontsize=7, loc="upper left", title="best plan, by model",
-               title_fontsize=7)  # fmt: skip
+    top.legend(
+        handles=handles, fontsize=7, loc="upper left", title="best plan, by model", title_fontsize=7
+    )
     samples = np.where(feasible, np.asarray(plan.samples, dtype=np.float64), math.nan)
     gen = np.where(feasible, np.asarray(plan.gen_tokens, dtype=np.float64), math.nan)
     bottom.plot(budgets, samples, color="0.15", lw=1.6, drawstyle="steps-mid")
@@ -304,8 +312,14 @@ def accuracy_per_model(
         right.plot(lengths, curves[name], color=colors[name], lw=2, label=name)
     left.plot(budgets, _positive(best), color="black", lw=1, ls=":", label="best of all models")
     if oracle is not None:
-        left.plot(budgets, _positive(oracle), color="black", lw=1.3, ls="--",
-                  label="per-problem oracle (upper bound)")  # fmt: skip
+        left.plot(
+            budgets,
+            _positive(oracle),
+            color="black",
+            lw=1.3,
+            ls="--",
+            label="per-problem oracle (upper bound)",
+        )
     left.set_xlabel(f"budget per query ({unit_label})")
     left.set_title("each model's best accuracy (its own k, L, attention)", fontsize=9)
     right.set_xlabel("generated tokens per sample L")
@@ -340,15 +354,27 @@ def joint(
         c = f"C{k % 10}"
         tag = f" ({label})" if label else ""
         acc_ax.plot(goals, _field(plans, "accuracy"), color=c, lw=2, label="accuracy" + tag)
-        acc_ax.plot(goals, _field(plans, "mu_inf"), color=c, lw=1, ls=":",
-                    label="pass@1 at unlimited length" + tag)  # fmt: skip
+        acc_ax.plot(
+            goals,
+            _field(plans, "mu_inf"),
+            color=c,
+            lw=1,
+            ls=":",
+            label="pass@1 at unlimited length" + tag,
+        )
         size_ax.plot(goals, _field(plans, "params"), color=c, lw=2, label="params N" + tag)
-        size_ax.plot(goals, _field(plans, "tokens"), color=c, lw=2, ls="--",
-                     label="tokens D" + tag)  # fmt: skip
-        serve_ax.plot(goals, _field(plans, "samples"), color=c, lw=2, drawstyle="steps-mid",
-                      label="samples k" + tag)  # fmt: skip
-        gen_ax.plot(goals, _field(plans, "gen_tokens"), color=c, lw=1.4, ls="--",
-                    label="gen tokens L" + tag)  # fmt: skip
+        size_ax.plot(goals, _field(plans, "tokens"), color=c, lw=2, ls="--", label="tokens D" + tag)
+        serve_ax.plot(
+            goals,
+            _field(plans, "samples"),
+            color=c,
+            lw=2,
+            drawstyle="steps-mid",
+            label="samples k" + tag,
+        )
+        gen_ax.plot(
+            goals, _field(plans, "gen_tokens"), color=c, lw=1.4, ls="--", label="gen tokens L" + tag
+        )
         share = _field(plans, "training_cost") / _field(plans, "total_cost")
         share_ax.plot(goals, share, color=c, lw=2, label=label or None)
     _percent_axis(acc_ax)

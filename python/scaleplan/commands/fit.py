@@ -81,15 +81,29 @@ def read_runs(path: str) -> tuple[list[float], list[float], list[float]]:
 
 
 @_common.guarded(
-    {"params": "RUNS.csv", "tokens": "RUNS.csv", "loss": "RUNS.csv", "seed": "--seed",
-     "bootstrap": "--bootstrap", "delta": "--delta", "level": "--level",
-     "unique_tokens": "--unique-tokens"}
-)  # fmt: skip
+    {
+        "params": "RUNS.csv",
+        "tokens": "RUNS.csv",
+        "loss": "RUNS.csv",
+        "seed": "--seed",
+        "bootstrap": "--bootstrap",
+        "delta": "--delta",
+        "level": "--level",
+        "unique_tokens": "--unique-tokens",
+    }
+)
 def run_law(args: argparse.Namespace) -> int:
     _plot.check_path("--plot", args.plot)
     n, d, y = read_runs(args.runs)
-    fit = fit_law(n, d, y, bootstrap=args.bootstrap, seed=args.seed, delta=args.delta,
-                  unique_tokens=args.unique_tokens)  # fmt: skip
+    fit = fit_law(
+        n,
+        d,
+        y,
+        bootstrap=args.bootstrap,
+        seed=args.seed,
+        delta=args.delta,
+        unique_tokens=args.unique_tokens,
+    )
     intervals = fit.interval(args.level) if fit.bootstrap > 0 else None
     if args.save:
         fit.save(args.save)
@@ -165,15 +179,22 @@ def plot_fit(path: str, fit: LawFit, n: Any, d: Any, y: Any) -> None:
         xs = np.concatenate([lo, hi[::-1]])
         ys = np.concatenate([compute / (6 * lo), (compute / (6 * hi))[::-1]])
         ax.fill(xs, ys, color="C3", alpha=0.2, label="5-95% over bootstrap")
-    ax.set(xscale="log", yscale="log", xlim=(nn[0], nn[-1]), ylim=(dd[0], dd[-1]),
-           xlabel="parameters N", ylabel="training tokens D",
-           title=f"{fit.n_points} runs, fitted iso-loss contours")  # fmt: skip
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlim=(nn[0], nn[-1]),
+        ylim=(dd[0], dd[-1]),
+        xlabel="parameters N",
+        ylabel="training tokens D",
+        title=f"{fit.n_points} runs, fitted iso-loss contours",
+    )
     ax.legend(fontsize=7, loc="upper left")
     pred = np.exp(np.log(y) + fit.residuals)
     axr.scatter(pred, fit.residuals, s=12, color="C0")
     axr.axhline(0.0, color="0.4", linewidth=0.8)
-    axr.set(xscale="log", xlabel="fitted loss", ylabel="ln(fitted) - ln(observed)",
-            title="residuals")  # fmt: skip
+    axr.set(
+        xscale="log", xlabel="fitted loss", ylabel="ln(fitted) - ln(observed)", title="residuals"
+    )
     _plot.save(fig, path)
 
 

@@ -36,9 +36,11 @@ _FRONTIER_EXAMPLES = [
 def add_problem_options(p: argparse.ArgumentParser) -> None:
     """Deployment, model family, accuracy law and bounds of the joint problem."""
     p.add_argument(
-        "--queries", required=True, metavar="Q", help="queries served over the model's life"
-        " (list or range: one plan per value)"
-    )  # fmt: skip
+        "--queries",
+        required=True,
+        metavar="Q",
+        help="queries served over the model's life (list or range: one plan per value)",
+    )
     p.add_argument(
         "--prompt-tokens",
         default=str(default(plan_joint, "prompt_tokens")),

@@ -198,9 +198,9 @@ def _accuracy(args: argparse.Namespace) -> Accuracy:
         return Accuracy.preset(name, aggregator=args.aggregator or "coverage")
     if args.aggregator == "majority":
         raise _parse.UsageError(
-            "--aggregator", "majority vote applies to --accuracy presets; measured counts give "
-            "pass@k (coverage)"
-        )  # fmt: skip
+            "--aggregator",
+            "majority vote applies to --accuracy presets; measured counts give pass@k (coverage)",
+        )
     try:
         source = Accuracy.measured(args.measured)
     except FileNotFoundError:

@@ -42,7 +42,7 @@ from scaleplan.errors import (
     UnknownNameError,
 )
 
-log = logging.getLogger("scaleplan.server")
+log = logging.getLogger("scaleplan.grpc.server")
 
 DOMAIN = "scaleplan"
 

@@ -25,13 +25,13 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from scaleplan.catalog import Catalog, default_catalog
-from scaleplan.server.interceptors import Admission, CallInterceptor
-from scaleplan.server.metrics import Metrics, MetricsHTTPServer
-from scaleplan.server.pool import CorePool
-from scaleplan.server.service import SERVICE, Limits, PlannerService
+from scaleplan.grpc.server.interceptors import Admission, CallInterceptor
+from scaleplan.grpc.server.metrics import Metrics, MetricsHTTPServer
+from scaleplan.grpc.server.pool import CorePool
+from scaleplan.grpc.server.service import SERVICE, Limits, PlannerService
 from scaleplan.v1 import planner_pb2_grpc
 
-log = logging.getLogger("scaleplan.server")
+log = logging.getLogger("scaleplan.grpc.server")
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost", "[::1]")
 

@@ -29,7 +29,6 @@ from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2
 from grpc_status import rpc_status
 
-from scaleplan import _wire
 from scaleplan.catalog import Family, Hardware, Model
 from scaleplan.cost import Attention, Dtype, InferenceCost, Prefill, TimeModel, TrainingCost
 from scaleplan.errors import (
@@ -39,6 +38,7 @@ from scaleplan.errors import (
     UnknownNameError,
 )
 from scaleplan.fit import LawFit
+from scaleplan.grpc import conversions
 from scaleplan.joint import JointPlan
 from scaleplan.laws import LossLaw
 from scaleplan.plan import LifetimePlan, TrainingPlan, Unit
@@ -96,12 +96,20 @@ def _error(exc: grpc.RpcError) -> Exception:
         where = {"field": field, "index": int(index) if index is not None else None}
         if info.reason == "UNKNOWN_NAME":
             known = data.get("known", "")
-            return UnknownNameError(status.message, kind=data.get("kind", ""),
-                                    name=data.get("name", ""),
-                                    known=known.split(",") if known else [], **where)  # fmt: skip
+            return UnknownNameError(
+                status.message,
+                kind=data.get("kind", ""),
+                name=data.get("name", ""),
+                known=known.split(",") if known else [],
+                **where,
+            )
         if info.reason == "LIMIT_EXCEEDED":
-            return LimitExceededError(status.message, limit=int(data.get("limit", 0)),
-                                      got=int(data.get("got", 0)), **where)  # fmt: skip
+            return LimitExceededError(
+                status.message,
+                limit=int(data.get("limit", 0)),
+                got=int(data.get("got", 0)),
+                **where,
+            )
         if info.reason == "INVALID_ARGUMENT":
             return InvalidArgumentError(status.message, **where)
     return exc
@@ -193,20 +201,20 @@ class Client:
 
     def model(self, name: str, *, timeout_s: float | None = None) -> Model:
         response = self._unary(self._stub.GetModel, pb.GetModelRequest(name=name), timeout_s)
-        return _wire.model_from(response.model)
+        return conversions.model_from(response.model)
 
     def hardware(self, name: str, *, timeout_s: float | None = None) -> Hardware:
         request = pb.GetHardwareRequest(name=name)
         response = self._unary(self._stub.GetHardware, request, timeout_s)
-        return _wire.hardware_from(response.hardware)
+        return conversions.hardware_from(response.hardware)
 
     def family(self, name: str, *, timeout_s: float | None = None) -> Family:
         response = self._unary(self._stub.GetFamily, pb.GetFamilyRequest(name=name), timeout_s)
-        return _wire.family_from(response.family)
+        return conversions.family_from(response.family)
 
     def law(self, name: str, *, timeout_s: float | None = None) -> LossLaw:
         response = self._unary(self._stub.GetLaw, pb.GetLawRequest(name=name), timeout_s)
-        return _wire.law_from(response.law)
+        return conversions.law_from(response.law)
 
     def _stream(
         self, method: Any, request: Any, timeout_s: float | None, size: Callable[[Any], int]
@@ -262,14 +270,26 @@ class Client:
         timeout_s: float | None = None,
     ) -> InferenceCost:
         """:func:`scaleplan.inference_cost` of one configuration (scalars), on the server."""
-        request = _wire.inference_cost_request(
-            model, hardware, prompt_tokens=prompt_tokens, gen_tokens=gen_tokens, samples=samples,
-            attention=attention, kv_budget=kv_budget, block_size=block_size,
-            prefix_sharing=prefix_sharing, prefill=prefill, batch=batch, time_model=time_model,
-            weight_dtype=weight_dtype, kv_dtype=kv_dtype, compute_dtype=compute_dtype, gpus=gpus,
-        )  # fmt: skip
+        request = conversions.inference_cost_request(
+            model,
+            hardware,
+            prompt_tokens=prompt_tokens,
+            gen_tokens=gen_tokens,
+            samples=samples,
+            attention=attention,
+            kv_budget=kv_budget,
+            block_size=block_size,
+            prefix_sharing=prefix_sharing,
+            prefill=prefill,
+            batch=batch,
+            time_model=time_model,
+            weight_dtype=weight_dtype,
+            kv_dtype=kv_dtype,
+            compute_dtype=compute_dtype,
+            gpus=gpus,
+        )
         response = self._unary(self._stub.InferenceCost, request, timeout_s)
-        return _wire.inference_cost_from(response.cost)
+        return conversions.inference_cost_from(response.cost)
 
     def iter_inference_cost_sweep(
         self,
@@ -306,16 +326,26 @@ class Client:
             "batch": None if batch is None or isinstance(batch, str) else _values("batch", batch),
         }
         mode = batch if isinstance(batch, str) else ("fixed" if batch is not None else None)
-        request = _wire.inference_cost_sweep_request(
-            model, hardware, axes, attention=attention, prefix_sharing=prefix_sharing,
-            prefill=prefill, batch_mode=mode, time_model=time_model, weight_dtype=weight_dtype,
-            kv_dtype=kv_dtype, compute_dtype=compute_dtype, gpus=gpus, chunk_points=chunk_points,
-        )  # fmt: skip
+        request = conversions.inference_cost_sweep_request(
+            model,
+            hardware,
+            axes,
+            attention=attention,
+            prefix_sharing=prefix_sharing,
+            prefill=prefill,
+            batch_mode=mode,
+            time_model=time_model,
+            weight_dtype=weight_dtype,
+            kv_dtype=kv_dtype,
+            compute_dtype=compute_dtype,
+            gpus=gpus,
+            chunk_points=chunk_points,
+        )
         messages = self._stream(
             self._stub.InferenceCostSweep, request, timeout_s, lambda m: len(m.costs.total_flops)
         )
         for message in messages:
-            columns = _wire.inference_cost_from_columns(message.costs)
+            columns = conversions.inference_cost_from_columns(message.costs)
             yield SweepChunk(message.start_index, message.total_points, InferenceCost(**columns))
 
     def inference_cost_sweep(
@@ -346,18 +376,35 @@ class Client:
         grid (open-mesh arrays)."""
         chunks = list(
             self.iter_inference_cost_sweep(
-                model, hardware, prompt_tokens=prompt_tokens, gen_tokens=gen_tokens,
-                samples=samples, attention=attention, kv_budget=kv_budget, block_size=block_size,
-                prefix_sharing=prefix_sharing, prefill=prefill, batch=batch,
-                time_model=time_model, weight_dtype=weight_dtype, kv_dtype=kv_dtype,
-                compute_dtype=compute_dtype, gpus=gpus, chunk_points=chunk_points,
+                model,
+                hardware,
+                prompt_tokens=prompt_tokens,
+                gen_tokens=gen_tokens,
+                samples=samples,
+                attention=attention,
+                kv_budget=kv_budget,
+                block_size=block_size,
+                prefix_sharing=prefix_sharing,
+                prefill=prefill,
+                batch=batch,
+                time_model=time_model,
+                weight_dtype=weight_dtype,
+                kv_dtype=kv_dtype,
+                compute_dtype=compute_dtype,
+                gpus=gpus,
+                chunk_points=chunk_points,
                 timeout_s=timeout_s,
             )
-        )  # fmt: skip
+        )
         shape: list[int] = []
-        for name, axis in (("prompt_tokens", prompt_tokens), ("gen_tokens", gen_tokens),
-                           ("samples", samples), ("kv_budget", kv_budget),
-                           ("block_size", block_size), ("batch", batch)):  # fmt: skip
+        for name, axis in (
+            ("prompt_tokens", prompt_tokens),
+            ("gen_tokens", gen_tokens),
+            ("samples", samples),
+            ("kv_budget", kv_budget),
+            ("block_size", block_size),
+            ("batch", batch),
+        ):
             if axis is not None and not isinstance(axis, str):
                 shape.append(len(_values(name, axis)))
         fields: dict[str, Any] = {}
@@ -378,12 +425,17 @@ class Client:
         timeout_s: float | None = None,
     ) -> TrainingCost:
         """:func:`scaleplan.training_cost` of one run (scalars), on the server."""
-        request = _wire.training_cost_request(
-            model, tokens, hardware, gpus=gpus, mfu=mfu, seq_len=seq_len,
+        request = conversions.training_cost_request(
+            model,
+            tokens,
+            hardware,
+            gpus=gpus,
+            mfu=mfu,
+            seq_len=seq_len,
             compute_dtype=compute_dtype,
-        )  # fmt: skip
+        )
         response = self._unary(self._stub.TrainingCost, request, timeout_s)
-        return _wire.training_cost_from(response.cost)
+        return conversions.training_cost_from(response.cost)
 
     # ---- planners ----
 
@@ -398,12 +450,15 @@ class Client:
         timeout_s: float | None = None,
     ) -> TrainingPlan:
         """:func:`scaleplan.plan_training` of one goal, on the server."""
-        request = _wire.plan_training_request(
-            budget_flops=budget_flops, target_loss=target_loss, law=law,
-            unique_tokens=unique_tokens, r_star=r_star,
-        )  # fmt: skip
+        request = conversions.plan_training_request(
+            budget_flops=budget_flops,
+            target_loss=target_loss,
+            law=law,
+            unique_tokens=unique_tokens,
+            r_star=r_star,
+        )
         response = self._unary(self._stub.PlanTraining, request, timeout_s)
-        return _wire.training_plan_from(response.plan)
+        return conversions.training_plan_from(response.plan)
 
     def fit_law(
         self,
@@ -419,15 +474,26 @@ class Client:
         timeout_s: float | None = None,
     ) -> LawFit:
         """:func:`scaleplan.fit_law` on the server (the same LawFit, samples included)."""
-        request = _wire.fit_law_request(
-            params, tokens, loss, form=form, delta=delta, bootstrap=bootstrap, seed=seed,
-            unique_tokens=unique_tokens, level=None,
-        )  # fmt: skip
-        response = self._unary(self._stub.FitLaw, request, timeout_s)
-        return _wire.law_fit_from(
-            response, delta=delta, bootstrap=bootstrap, seed=seed, form=form,
+        request = conversions.fit_law_request(
+            params,
+            tokens,
+            loss,
+            form=form,
+            delta=delta,
+            bootstrap=bootstrap,
+            seed=seed,
             unique_tokens=unique_tokens,
-        )  # fmt: skip
+            level=None,
+        )
+        response = self._unary(self._stub.FitLaw, request, timeout_s)
+        return conversions.law_fit_from(
+            response,
+            delta=delta,
+            bootstrap=bootstrap,
+            seed=seed,
+            form=form,
+            unique_tokens=unique_tokens,
+        )
 
     def plan_lifetime(
         self,
@@ -464,19 +530,41 @@ class Client:
         timeout_s: float | None = None,
     ) -> LifetimePlan:
         """:func:`scaleplan.plan_lifetime` of one goal (scalars), on the server."""
-        request = _wire.plan_lifetime_request(
-            target_loss=target_loss, budget=budget, law=law, unit=unit, attention=attention,
-            serving=_serving(batch, prefix_sharing, prefill, time_model, weight_dtype, kv_dtype,
-                             compute_dtype, gpus),
-            queries=queries, prompt_tokens=prompt_tokens, gen_tokens=gen_tokens, samples=samples,
-            hardware=hardware, family=family, kv_budget=kv_budget, block_size=block_size,
-            train_hardware=train_hardware, train_mfu=train_mfu,
-            train_usd_per_hour=train_usd_per_hour, infer_usd_per_hour=infer_usd_per_hour,
-            unique_tokens=unique_tokens, r_star=r_star, min_params=min_params,
+        request = conversions.plan_lifetime_request(
+            target_loss=target_loss,
+            budget=budget,
+            law=law,
+            unit=unit,
+            attention=attention,
+            serving=_serving(
+                batch,
+                prefix_sharing,
+                prefill,
+                time_model,
+                weight_dtype,
+                kv_dtype,
+                compute_dtype,
+                gpus,
+            ),
+            queries=queries,
+            prompt_tokens=prompt_tokens,
+            gen_tokens=gen_tokens,
+            samples=samples,
+            hardware=hardware,
+            family=family,
+            kv_budget=kv_budget,
+            block_size=block_size,
+            train_hardware=train_hardware,
+            train_mfu=train_mfu,
+            train_usd_per_hour=train_usd_per_hour,
+            infer_usd_per_hour=infer_usd_per_hour,
+            unique_tokens=unique_tokens,
+            r_star=r_star,
+            min_params=min_params,
             max_params=max_params,
-        )  # fmt: skip
+        )
         response = self._unary(self._stub.PlanLifetime, request, timeout_s)
-        return _wire.lifetime_plan_from(response.plan)
+        return conversions.lifetime_plan_from(response.plan)
 
     def plan_test_time(
         self,
@@ -507,18 +595,37 @@ class Client:
         timeout_s: float | None = None,
     ) -> TestTimePlan:
         """:func:`scaleplan.plan_test_time` of one per-query budget, on the server."""
-        request = _wire.plan_test_time_request(
-            {"budget_eflops": budget_eflops, "budget_seconds": budget_seconds,
-             "budget_usd": budget_usd, "budget_flops": budget_flops},
-            accuracy=accuracy, attention=attention,
-            serving=_serving(batch, prefix_sharing, prefill, time_model, weight_dtype, kv_dtype,
-                             compute_dtype, gpus),
-            models=models, family=family, hardware=hardware, prompt_tokens=prompt_tokens,
-            k_max=k_max, latency_slo_s=latency_slo_s, min_gen_tokens=min_gen_tokens,
-            max_gen_tokens=max_gen_tokens, usd_per_hour=usd_per_hour,
-        )  # fmt: skip
+        request = conversions.plan_test_time_request(
+            {
+                "budget_eflops": budget_eflops,
+                "budget_seconds": budget_seconds,
+                "budget_usd": budget_usd,
+                "budget_flops": budget_flops,
+            },
+            accuracy=accuracy,
+            attention=attention,
+            serving=_serving(
+                batch,
+                prefix_sharing,
+                prefill,
+                time_model,
+                weight_dtype,
+                kv_dtype,
+                compute_dtype,
+                gpus,
+            ),
+            models=models,
+            family=family,
+            hardware=hardware,
+            prompt_tokens=prompt_tokens,
+            k_max=k_max,
+            latency_slo_s=latency_slo_s,
+            min_gen_tokens=min_gen_tokens,
+            max_gen_tokens=max_gen_tokens,
+            usd_per_hour=usd_per_hour,
+        )
         response = self._unary(self._stub.PlanTestTime, request, timeout_s)
-        return _wire.test_time_plan_from(response.plan)
+        return conversions.test_time_plan_from(response.plan)
 
     def frontier_test_time(
         self,
@@ -550,23 +657,41 @@ class Client:
         """:func:`scaleplan.frontier_test_time` on the server, streamed in chunks of budgets
         (``chunk_points`` per message, 0: the server's choice); ``timeout_s`` is the whole
         stream's deadline."""
-        request = _wire.frontier_test_time_request(
-            _values("budgets", budgets), unit, chunk_points,
-            accuracy=accuracy, attention=attention,
-            serving=_serving(batch, prefix_sharing, prefill, time_model, weight_dtype, kv_dtype,
-                             compute_dtype, gpus),
-            models=models, family=family, hardware=hardware, prompt_tokens=prompt_tokens,
-            k_max=k_max, latency_slo_s=latency_slo_s, min_gen_tokens=min_gen_tokens,
-            max_gen_tokens=max_gen_tokens, usd_per_hour=usd_per_hour,
-        )  # fmt: skip
+        request = conversions.frontier_test_time_request(
+            _values("budgets", budgets),
+            unit,
+            chunk_points,
+            accuracy=accuracy,
+            attention=attention,
+            serving=_serving(
+                batch,
+                prefix_sharing,
+                prefill,
+                time_model,
+                weight_dtype,
+                kv_dtype,
+                compute_dtype,
+                gpus,
+            ),
+            models=models,
+            family=family,
+            hardware=hardware,
+            prompt_tokens=prompt_tokens,
+            k_max=k_max,
+            latency_slo_s=latency_slo_s,
+            min_gen_tokens=min_gen_tokens,
+            max_gen_tokens=max_gen_tokens,
+            usd_per_hour=usd_per_hour,
+        )
         columns, curves = [], []
-        for message in self._stream(self._stub.FrontierTestTime, request, timeout_s,
-                                    lambda m: len(m.plan.budget)):  # fmt: skip
-            columns.append(_wire.test_time_plan_from_columns(message.plan))
+        for message in self._stream(
+            self._stub.FrontierTestTime, request, timeout_s, lambda m: len(m.plan.budget)
+        ):
+            columns.append(conversions.test_time_plan_from_columns(message.plan))
             curves.append(
                 {c.model: np.array(c.accuracy, dtype=np.float64) for c in message.per_model}
             )
-        plan = TestTimePlan(**_wire.concat_columns(columns))
+        plan = TestTimePlan(**conversions.concat_columns(columns))
         per_model = {name: np.concatenate([c[name] for c in curves]) for name in curves[0]}
         oracle = None if plan.oracle_accuracy is None else np.asarray(plan.oracle_accuracy)
         return TestTimeFrontier(
@@ -611,11 +736,11 @@ class Client:
     ) -> JointPlan:
         """:func:`scaleplan.plan_joint` of one goal, on the server."""
         options = {k: v for k, v in locals().items() if k in _JOINT_ARGS}
-        request = _wire.plan_joint_request(
+        request = conversions.plan_joint_request(
             budget=budget, target_accuracy=target_accuracy, **_joint_options(options)
         )
         response = self._unary(self._stub.PlanJoint, request, timeout_s)
-        return _wire.joint_plan_from(response.plan)
+        return conversions.joint_plan_from(response.plan)
 
     def frontier_joint(
         self,
@@ -657,26 +782,55 @@ class Client:
         in chunks of budgets (``chunk_points`` per message, 0: the server's choice);
         ``timeout_s`` is the whole stream's deadline."""
         options = {k: v for k, v in locals().items() if k in _JOINT_ARGS}
-        request = _wire.frontier_joint_request(
+        request = conversions.frontier_joint_request(
             _values("budgets", budgets), chunk_points, **_joint_options(options)
         )
         columns = [
-            _wire.joint_plan_from_columns(message.plan)
-            for message in self._stream(self._stub.FrontierJoint, request, timeout_s,
-                                        lambda m: len(m.plan.total_cost))
-        ]  # fmt: skip
-        return JointPlan(**_wire.concat_columns(columns))
+            conversions.joint_plan_from_columns(message.plan)
+            for message in self._stream(
+                self._stub.FrontierJoint, request, timeout_s, lambda m: len(m.plan.total_cost)
+            )
+        ]
+        return JointPlan(**conversions.concat_columns(columns))
 
 
-_SERVING_ARGS = ("batch", "prefix_sharing", "prefill", "time_model", "weight_dtype", "kv_dtype",
-                 "compute_dtype", "gpus")  # fmt: skip
+_SERVING_ARGS = (
+    "batch",
+    "prefix_sharing",
+    "prefill",
+    "time_model",
+    "weight_dtype",
+    "kv_dtype",
+    "compute_dtype",
+    "gpus",
+)
 # plan_joint's options (its arguments but the goal, the catalog and the call's own).
 _JOINT_ARGS = frozenset(
-    ("queries", "prompt_tokens", "family", "hardware", "law", "unit", "half_tokens", "hill",
-     "kappa", "k_max", "attention", "min_gen_tokens", "max_gen_tokens", "min_params",
-     "max_params", "latency_slo_s", "unique_tokens", "r_star", "train_mfu", "train_usd_per_hour",
-     "infer_usd_per_hour", *_SERVING_ARGS)
-)  # fmt: skip
+    (
+        "queries",
+        "prompt_tokens",
+        "family",
+        "hardware",
+        "law",
+        "unit",
+        "half_tokens",
+        "hill",
+        "kappa",
+        "k_max",
+        "attention",
+        "min_gen_tokens",
+        "max_gen_tokens",
+        "min_params",
+        "max_params",
+        "latency_slo_s",
+        "unique_tokens",
+        "r_star",
+        "train_mfu",
+        "train_usd_per_hour",
+        "infer_usd_per_hour",
+        *_SERVING_ARGS,
+    )
+)
 
 
 def _serving(*values: Any) -> dict[str, Any]:

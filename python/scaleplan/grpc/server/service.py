@@ -2,12 +2,12 @@
 
 Adding an RPC (a planner, once its Python API exists) takes its ``<Rpc>Request``/``<Rpc>Response``
 pair in ``proto/scaleplan/v1/planner.proto``, ``make proto``, a request -> keyword-arguments and a
-result -> message function in ``scaleplan/_wire.py``, and one method here::
+result -> message function in ``scaleplan/conversions.py``, and one method here::
 
     @unary(paths={"python_argument": "request.field.path"})
     def SomePlan(self, request: pb.SomePlanRequest) -> pb.SomePlanResponse:
-        plan = scaleplan.some_plan(**_wire.some_plan_kwargs(request), catalog=self.catalog)
-        return pb.SomePlanResponse(plan=_wire.plan_message(plan))
+        plan = scaleplan.some_plan(**conversions.some_plan_kwargs(request), catalog=self.catalog)
+        return pb.SomePlanResponse(plan=conversions.plan_message(plan))
 
 ``@unary`` runs the function in the worker pool (:class:`CorePool`), off the event loop (the Rust
 core releases the GIL), and turns any exception into a status through ``errors.TABLE``, naming the
@@ -33,7 +33,6 @@ import numpy as np
 import numpy.typing as npt
 from google.protobuf.message import Message
 
-from scaleplan import _wire
 from scaleplan.cancel import CancelToken
 from scaleplan.cancel import scope as cancel_scope
 from scaleplan.catalog import Catalog
@@ -46,12 +45,13 @@ from scaleplan.errors import (
     UnknownNameError,
 )
 from scaleplan.fit import fit_law
+from scaleplan.grpc import conversions
+from scaleplan.grpc.server import errors
+from scaleplan.grpc.server.metrics import Metrics
+from scaleplan.grpc.server.pool import CorePool
 from scaleplan.joint import frontier_joint, plan_joint
 from scaleplan.laws import law
 from scaleplan.plan import plan_lifetime, plan_training
-from scaleplan.server import errors
-from scaleplan.server.metrics import Metrics
-from scaleplan.server.pool import CorePool
 from scaleplan.testtime import Accuracy, frontier_test_time, plan_test_time
 from scaleplan.v1 import catalog_pb2, plan_pb2, planner_pb2_grpc
 from scaleplan.v1 import planner_pb2 as pb
@@ -249,10 +249,14 @@ class PlannerService(planner_pb2_grpc.PlannerServiceServicer):
     def _build_listing(self, request: pb.ListCatalogRequest) -> pb.ListCatalogResponse:
         names = self.catalog.names()
         return pb.ListCatalogResponse(
-            hardware=[_wire.hardware_message(self.catalog.hardware(n)) for n in names["hardware"]],
-            models=[_wire.model_message(self.catalog.model(n)) for n in names["models"]],
-            families=[_wire.family_message(self.catalog.family(n)) for n in names["families"]],
-            laws=[_wire.law_message(law(n, self.catalog)) for n in names["laws"]],
+            hardware=[
+                conversions.hardware_message(self.catalog.hardware(n)) for n in names["hardware"]
+            ],
+            models=[conversions.model_message(self.catalog.model(n)) for n in names["models"]],
+            families=[
+                conversions.family_message(self.catalog.family(n)) for n in names["families"]
+            ],
+            laws=[conversions.law_message(law(n, self.catalog)) for n in names["laws"]],
             accuracy_presets=[
                 catalog_pb2.AccuracyPreset(
                     name=n, models=Accuracy.preset(n, catalog=self.catalog).models()
@@ -264,72 +268,72 @@ class PlannerService(planner_pb2_grpc.PlannerServiceServicer):
     @unary(paths={"model": "name"})
     def GetModel(self, request: pb.GetModelRequest) -> pb.GetModelResponse:
         model = self.catalog.model(_catalog_name(request.name))
-        return pb.GetModelResponse(model=_wire.model_message(model))
+        return pb.GetModelResponse(model=conversions.model_message(model))
 
     @unary(paths={"hardware": "name"})
     def GetHardware(self, request: pb.GetHardwareRequest) -> pb.GetHardwareResponse:
         hardware = self.catalog.hardware(_catalog_name(request.name))
-        return pb.GetHardwareResponse(hardware=_wire.hardware_message(hardware))
+        return pb.GetHardwareResponse(hardware=conversions.hardware_message(hardware))
 
     @unary(paths={"family": "name"})
     def GetFamily(self, request: pb.GetFamilyRequest) -> pb.GetFamilyResponse:
         family = self.catalog.family(_catalog_name(request.name))
-        return pb.GetFamilyResponse(family=_wire.family_message(family))
+        return pb.GetFamilyResponse(family=conversions.family_message(family))
 
     @unary(paths={"law": "name"})
     def GetLaw(self, request: pb.GetLawRequest) -> pb.GetLawResponse:
         the_law = law(_catalog_name(request.name), self.catalog)
-        return pb.GetLawResponse(law=_wire.law_message(the_law))
+        return pb.GetLawResponse(law=conversions.law_message(the_law))
 
     # ---- cost ----
 
-    @unary(paths=_wire.INFERENCE_COST_ARGS)
+    @unary(paths=conversions.INFERENCE_COST_ARGS)
     def InferenceCost(self, request: pb.InferenceCostRequest) -> pb.InferenceCostResponse:
-        cost = inference_cost(**_wire.inference_cost_kwargs(request), catalog=self.catalog)
-        return pb.InferenceCostResponse(cost=_wire.inference_cost_message(cost))
+        cost = inference_cost(**conversions.inference_cost_kwargs(request), catalog=self.catalog)
+        return pb.InferenceCostResponse(cost=conversions.inference_cost_message(cost))
 
-    @server_stream(paths=_wire.SWEEP_ARGS)
+    @server_stream(paths=conversions.SWEEP_ARGS)
     def InferenceCostSweep(
         self, request: pb.InferenceCostSweepRequest
     ) -> Iterator[Callable[[], pb.InferenceCostSweepResponse]]:
         sweep = Sweep(request, self.limits, self.catalog)
         return sweep.chunks()
 
-    @unary(paths=_wire.TRAINING_COST_ARGS)
+    @unary(paths=conversions.TRAINING_COST_ARGS)
     def TrainingCost(self, request: pb.TrainingCostRequest) -> pb.TrainingCostResponse:
-        cost = training_cost(**_wire.training_cost_kwargs(request), catalog=self.catalog)
-        return pb.TrainingCostResponse(cost=_wire.training_cost_message(cost))
+        cost = training_cost(**conversions.training_cost_kwargs(request), catalog=self.catalog)
+        return pb.TrainingCostResponse(cost=conversions.training_cost_message(cost))
 
     # ---- planners ----
 
-    @unary(paths=_wire.plan_training_paths)
+    @unary(paths=conversions.plan_training_paths)
     def PlanTraining(self, request: pb.PlanTrainingRequest) -> pb.PlanTrainingResponse:
-        plan = plan_training(**_wire.plan_training_kwargs(request), catalog=self.catalog)
+        plan = plan_training(**conversions.plan_training_kwargs(request), catalog=self.catalog)
         return pb.PlanTrainingResponse(
-            plan=_wire.training_plan_message(plan), explanation=plan.explain()
+            plan=conversions.training_plan_message(plan), explanation=plan.explain()
         )
 
-    @unary(paths=_wire.plan_lifetime_paths)
+    @unary(paths=conversions.plan_lifetime_paths)
     def PlanLifetime(self, request: pb.PlanLifetimeRequest) -> pb.PlanLifetimeResponse:
-        plan = plan_lifetime(**_wire.plan_lifetime_kwargs(request), catalog=self.catalog)
+        plan = plan_lifetime(**conversions.plan_lifetime_kwargs(request), catalog=self.catalog)
         return pb.PlanLifetimeResponse(
-            plan=_wire.lifetime_plan_message(plan), explanation=plan.explain()
+            plan=conversions.lifetime_plan_message(plan), explanation=plan.explain()
         )
 
-    @unary(paths=_wire.plan_test_time_paths)
+    @unary(paths=conversions.plan_test_time_paths)
     def PlanTestTime(self, request: pb.PlanTestTimeRequest) -> pb.PlanTestTimeResponse:
-        kwargs = _wire.plan_test_time_kwargs(request, self.catalog)
+        kwargs = conversions.plan_test_time_kwargs(request, self.catalog)
         plan = plan_test_time(**kwargs, catalog=self.catalog)
         return pb.PlanTestTimeResponse(
-            plan=_wire.test_time_plan_message(plan), explanation=plan.explain()
+            plan=conversions.test_time_plan_message(plan), explanation=plan.explain()
         )
 
-    @server_stream(paths=_wire.frontier_test_time_paths)
+    @server_stream(paths=conversions.frontier_test_time_paths)
     def FrontierTestTime(
         self, request: pb.FrontierTestTimeRequest
     ) -> Iterator[Callable[[], pb.FrontierTestTimeResponse]]:
-        kwargs = _wire.test_time_kwargs(request.options, self.catalog)
-        if (unit := _wire.enum_text(plan_pb2.CostUnit, request.unit, "unit")) is not None:
+        kwargs = conversions.test_time_kwargs(request.options, self.catalog)
+        if (unit := conversions.enum_text(plan_pb2.CostUnit, request.unit, "unit")) is not None:
             kwargs["unit"] = unit
         if "models" in kwargs:
             candidates = len(kwargs["models"])
@@ -345,8 +349,8 @@ class PlannerService(planner_pb2_grpc.PlannerServiceServicer):
             return pb.FrontierTestTimeResponse(
                 start_index=start,
                 total_points=total,
-                plan=_wire.test_time_plan_columns(frontier.plan),
-                per_model=_wire.model_accuracy_curves(frontier.per_model),
+                plan=conversions.test_time_plan_columns(frontier.plan),
+                per_model=conversions.model_accuracy_curves(frontier.per_model),
             )
 
         point_bytes = 10 * (16 + candidates) + 64
@@ -356,23 +360,25 @@ class PlannerService(planner_pb2_grpc.PlannerServiceServicer):
         )
         return frontier.chunks()
 
-    @unary(paths=_wire.plan_joint_paths)
+    @unary(paths=conversions.plan_joint_paths)
     def PlanJoint(self, request: pb.PlanJointRequest) -> pb.PlanJointResponse:
-        plan = plan_joint(**_wire.plan_joint_kwargs(request), catalog=self.catalog)
-        return pb.PlanJointResponse(plan=_wire.joint_plan_message(plan), explanation=plan.explain())
+        plan = plan_joint(**conversions.plan_joint_kwargs(request), catalog=self.catalog)
+        return pb.PlanJointResponse(
+            plan=conversions.joint_plan_message(plan), explanation=plan.explain()
+        )
 
-    @server_stream(paths=_wire.frontier_joint_paths)
+    @server_stream(paths=conversions.frontier_joint_paths)
     def FrontierJoint(
         self, request: pb.FrontierJointRequest
     ) -> Iterator[Callable[[], pb.FrontierJointResponse]]:
-        kwargs = _wire.joint_kwargs(request.options)
+        kwargs = conversions.joint_kwargs(request.options)
 
         def solve(
             budgets: npt.NDArray[np.float64], start: int, total: int
         ) -> pb.FrontierJointResponse:
             plan = frontier_joint(budgets=budgets, **kwargs, catalog=self.catalog)
             return pb.FrontierJointResponse(
-                start_index=start, total_points=total, plan=_wire.joint_plan_columns(plan)
+                start_index=start, total_points=total, plan=conversions.joint_plan_columns(plan)
             )
 
         chunk = self.limits.joint_chunk_points
@@ -384,11 +390,11 @@ class PlannerService(planner_pb2_grpc.PlannerServiceServicer):
     @unary()
     def FitLaw(self, request: pb.FitLawRequest) -> pb.FitLawResponse:
         try:
-            level = _wire.fit_law_level(request)
-            fit = fit_law(**_wire.fit_law_kwargs(request))
-            return _wire.fit_law_message(fit, level)
+            level = conversions.fit_law_level(request)
+            fit = fit_law(**conversions.fit_law_kwargs(request))
+            return conversions.fit_law_message(fit, level)
         except ScaleplanError as exc:
-            exc.field = _wire.fit_law_field(exc.field)
+            exc.field = conversions.fit_law_field(exc.field)
             raise
 
 
@@ -411,15 +417,15 @@ class Sweep:
 
     def __init__(self, request: pb.InferenceCostSweepRequest, limits: Limits, catalog: Catalog):
         self.catalog = catalog
-        self.options = _wire.inference_options(request)
+        self.options = conversions.inference_options(request)
         self.axes: list[tuple[str, npt.NDArray[np.float64] | None]] = []
-        for arg, field in _wire.SWEEP_AXES:
+        for arg, field in conversions.SWEEP_AXES:
             values = getattr(request.grid, field)
             self.axes.append((arg, np.array(values, dtype=np.float64) if len(values) else None))
         for arg, values in self.axes[:2]:
             if values is None:
                 raise InvalidArgumentError(f"{arg}: the grid needs at least one value", field=arg)
-        batch = _wire.batch_argument(request.batch_mode, self.axes[-1][1] is not None)
+        batch = conversions.batch_argument(request.batch_mode, self.axes[-1][1] is not None)
         if batch == "max":
             self.options["batch"] = "max"
         self.shape = tuple(1 if values is None else len(values) for _, values in self.axes)
@@ -452,7 +458,7 @@ class Sweep:
         return pb.InferenceCostSweepResponse(
             start_index=start,
             total_points=self.total,
-            costs=_wire.inference_cost_columns(cost),
+            costs=conversions.inference_cost_columns(cost),
         )
 
     def _locate(self, exc: ScaleplanError, start: int) -> ScaleplanError:

@@ -135,7 +135,7 @@ class BatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def _logging(access_log: str) -> None:
-    server = logging.getLogger("scaleplan.server")
+    server = logging.getLogger("scaleplan.grpc.server")
     if not server.handlers:
         errors = logging.StreamHandler(sys.stderr)
         errors.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -162,7 +162,7 @@ def _logging(access_log: str) -> None:
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from scaleplan.server.app import ServerConfig, serve
+    from scaleplan.grpc.server.app import ServerConfig, serve
 
     config = ServerConfig(
         host=args.host,

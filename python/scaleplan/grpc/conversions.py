@@ -433,8 +433,19 @@ def inference_cost_request(
 ) -> planner_pb2.InferenceCostRequest:
     """The request for the scalar arguments of :func:`scaleplan.inference_cost`."""
     request = planner_pb2.InferenceCostRequest()
-    _set_options(request, model, hardware, attention, prefix_sharing, prefill, time_model,
-                 weight_dtype, kv_dtype, compute_dtype, gpus)  # fmt: skip
+    _set_options(
+        request,
+        model,
+        hardware,
+        attention,
+        prefix_sharing,
+        prefill,
+        time_model,
+        weight_dtype,
+        kv_dtype,
+        compute_dtype,
+        gpus,
+    )
     for arg, value in (
         ("prompt_tokens", prompt_tokens),
         ("gen_tokens", gen_tokens),
@@ -468,8 +479,19 @@ def inference_cost_sweep_request(
 ) -> planner_pb2.InferenceCostSweepRequest:
     """The sweep request for grid axes keyed by argument name (None: the axis is not swept)."""
     request = planner_pb2.InferenceCostSweepRequest()
-    _set_options(request, model, hardware, attention, prefix_sharing, prefill, time_model,
-                 weight_dtype, kv_dtype, compute_dtype, gpus)  # fmt: skip
+    _set_options(
+        request,
+        model,
+        hardware,
+        attention,
+        prefix_sharing,
+        prefill,
+        time_model,
+        weight_dtype,
+        kv_dtype,
+        compute_dtype,
+        gpus,
+    )
     for arg, field in SWEEP_AXES:
         values = axes.get(arg)
         if values is not None:
@@ -711,8 +733,9 @@ def _columns_from(cls: type[Plan], message: Message, renames: Mapping[str, str])
         elif f.name == EXTRAPOLATED:
             out[f.name] = _extrapolation_tables(value)
         elif enum is not None:
-            names = {v.number: v.name.removeprefix(_prefix(enum)).lower()
-                     for v in enum.DESCRIPTOR.values}  # fmt: skip
+            names = {
+                v.number: v.name.removeprefix(_prefix(enum)).lower() for v in enum.DESCRIPTOR.values
+            }
             out[f.name] = np.array([names.get(v, "unspecified") for v in value], dtype=np.str_)
         elif field.type == FieldDescriptor.TYPE_BOOL:
             out[f.name] = np.array(value, dtype=np.bool_)
@@ -824,22 +847,62 @@ def joint_plan_from_columns(message: plan_pb2.JointPlanColumns) -> dict[str, Any
 TRAINING_OPTIONS = (("unique_tokens", "unique_tokens"), ("r_star", "r_star"))
 LIFETIME_OPTIONS = tuple(
     (arg, {"kv_budget": "kv_budget_tokens", "block_size": "block_size_tokens"}.get(arg, arg))
-    for arg in ("queries", "prompt_tokens", "gen_tokens", "samples", "hardware", "family",
-                "kv_budget", "block_size", "train_hardware", "train_mfu", "train_usd_per_hour",
-                "infer_usd_per_hour", "unique_tokens", "r_star", "min_params", "max_params")
-)  # fmt: skip
+    for arg in (
+        "queries",
+        "prompt_tokens",
+        "gen_tokens",
+        "samples",
+        "hardware",
+        "family",
+        "kv_budget",
+        "block_size",
+        "train_hardware",
+        "train_mfu",
+        "train_usd_per_hour",
+        "infer_usd_per_hour",
+        "unique_tokens",
+        "r_star",
+        "min_params",
+        "max_params",
+    )
+)
 TEST_TIME_OPTIONS = tuple(
     (arg, arg)
-    for arg in ("models", "family", "hardware", "prompt_tokens", "k_max", "latency_slo_s",
-                "min_gen_tokens", "max_gen_tokens", "usd_per_hour")
-)  # fmt: skip
+    for arg in (
+        "models",
+        "family",
+        "hardware",
+        "prompt_tokens",
+        "k_max",
+        "latency_slo_s",
+        "min_gen_tokens",
+        "max_gen_tokens",
+        "usd_per_hour",
+    )
+)
 JOINT_OPTIONS = tuple(
     (arg, arg)
-    for arg in ("queries", "prompt_tokens", "family", "hardware", "half_tokens", "hill", "kappa",
-                "k_max", "min_gen_tokens", "max_gen_tokens", "min_params", "max_params",
-                "latency_slo_s", "unique_tokens", "r_star", "train_mfu", "train_usd_per_hour",
-                "infer_usd_per_hour")
-)  # fmt: skip
+    for arg in (
+        "queries",
+        "prompt_tokens",
+        "family",
+        "hardware",
+        "half_tokens",
+        "hill",
+        "kappa",
+        "k_max",
+        "min_gen_tokens",
+        "max_gen_tokens",
+        "min_params",
+        "max_params",
+        "latency_slo_s",
+        "unique_tokens",
+        "r_star",
+        "train_mfu",
+        "train_usd_per_hour",
+        "infer_usd_per_hour",
+    )
+)
 # Serving options: (argument, field of ServingOptions); "batch" is batch_mode + batch_sequences.
 SERVING_OPTIONS = (
     ("prefix_sharing", "prefix_sharing"),
@@ -1079,9 +1142,8 @@ def _eval_rows(
                 field=f"rows[{i}].model",
             )
         out.append(
-            {"model": r.model, "gen_tokens": r.gen_tokens, "problem": r.problem, "n": r.n,
-             "c": r.c}
-        )  # fmt: skip
+            {"model": r.model, "gen_tokens": r.gen_tokens, "problem": r.problem, "n": r.n, "c": r.c}
+        )
     return out
 
 
@@ -1231,8 +1293,12 @@ def serving_message(
     values = {"prefix_sharing": prefix_sharing, "gpus": gpus}
     _write_options(serving, values, SERVING_OPTIONS)
     _write_prefill(serving, prefill, "prefill")
-    for arg, text in (("time_model", time_model), ("weight_dtype", weight_dtype),
-                      ("kv_dtype", kv_dtype), ("compute_dtype", compute_dtype)):  # fmt: skip
+    for arg, text in (
+        ("time_model", time_model),
+        ("weight_dtype", weight_dtype),
+        ("kv_dtype", kv_dtype),
+        ("compute_dtype", compute_dtype),
+    ):
         enum = dict(SERVING_ENUMS)[arg]
         setattr(serving, arg, enum_number(enum, text, arg))
     serving.batch_mode = _batch_mode(batch)  # type: ignore[assignment]
@@ -1293,8 +1359,13 @@ def _write_accuracy(options: plan_pb2.TestTimeOptions, accuracy: Any) -> None:
         message.name = Path(accuracy).name  # as Accuracy.measured names a file's task
     try:
         for r in rows:
-            message.rows.add(model=str(r["model"]), gen_tokens=float(r["gen_tokens"]),
-                             problem=str(r["problem"]), n=int(r["n"]), c=int(r["c"]))  # fmt: skip
+            message.rows.add(
+                model=str(r["model"]),
+                gen_tokens=float(r["gen_tokens"]),
+                problem=str(r["problem"]),
+                n=int(r["n"]),
+                c=int(r["c"]),
+            )
     except KeyError as exc:
         raise InvalidArgumentError(
             f"rows: every row needs model, gen_tokens, problem, n, c (missing {exc})", field="rows"
@@ -1304,9 +1375,13 @@ def _write_accuracy(options: plan_pb2.TestTimeOptions, accuracy: Any) -> None:
 
 
 def plan_training_request(
-    *, budget_flops: float | None, target_loss: float | None, law: str | LossLaw,
-    unique_tokens: float | None, r_star: float | None,
-) -> planner_pb2.PlanTrainingRequest:  # fmt: skip
+    *,
+    budget_flops: float | None,
+    target_loss: float | None,
+    law: str | LossLaw,
+    unique_tokens: float | None,
+    r_star: float | None,
+) -> planner_pb2.PlanTrainingRequest:
     request = planner_pb2.PlanTrainingRequest()
     goal = _one_goal(("budget_flops", "target_loss"), (budget_flops, target_loss), "budget_flops")
     _write_goal(request, goal)
@@ -1316,9 +1391,15 @@ def plan_training_request(
 
 
 def plan_lifetime_request(
-    *, target_loss: float | None, budget: float | None, law: str | LossLaw, unit: str,
-    attention: str, serving: Mapping[str, Any], **options: Any,
-) -> planner_pb2.PlanLifetimeRequest:  # fmt: skip
+    *,
+    target_loss: float | None,
+    budget: float | None,
+    law: str | LossLaw,
+    unit: str,
+    attention: str,
+    serving: Mapping[str, Any],
+    **options: Any,
+) -> planner_pb2.PlanLifetimeRequest:
     """The request for :func:`scaleplan.plan_lifetime`'s arguments (scalars); ``options`` are
     those of LIFETIME_OPTIONS, ``serving`` those of :func:`serving_message`."""
     request = planner_pb2.PlanLifetimeRequest()
@@ -1332,9 +1413,13 @@ def plan_lifetime_request(
 
 
 def test_time_options(
-    options: plan_pb2.TestTimeOptions, *, accuracy: Any, attention: Any,
-    serving: Mapping[str, Any], **values: Any,
-) -> None:  # fmt: skip
+    options: plan_pb2.TestTimeOptions,
+    *,
+    accuracy: Any,
+    attention: Any,
+    serving: Mapping[str, Any],
+    **values: Any,
+) -> None:
     """Fill TestTimeOptions from :func:`scaleplan.frontier_test_time`'s arguments."""
     if values.get("max_gen_tokens", 0) is None:
         values = {**values, "max_gen_tokens": math.inf}  # no bound
@@ -1369,9 +1454,14 @@ def frontier_test_time_request(
 
 
 def joint_options(
-    options: plan_pb2.JointOptions, *, law: str | LossLaw, unit: str, attention: Any,
-    serving: Mapping[str, Any], **values: Any,
-) -> None:  # fmt: skip
+    options: plan_pb2.JointOptions,
+    *,
+    law: str | LossLaw,
+    unit: str,
+    attention: Any,
+    serving: Mapping[str, Any],
+    **values: Any,
+) -> None:
     """Fill JointOptions from :func:`scaleplan.plan_joint`'s arguments but the goal."""
     _write_options(options, values, JOINT_OPTIONS)
     _write_law(options, law)
@@ -1402,8 +1492,13 @@ def frontier_joint_request(
 
 # ---- FitLaw ----------------------------------------------------------------------------------
 
-_FIT_FIELDS = ("irreducible_loss", "params_coefficient", "tokens_coefficient", "params_exponent",
-               "tokens_exponent")  # fmt: skip
+_FIT_FIELDS = (
+    "irreducible_loss",
+    "params_coefficient",
+    "tokens_coefficient",
+    "params_exponent",
+    "tokens_exponent",
+)
 """FitLawResponse fields of E, A, B, alpha, beta (scaleplan.fit.KEYS order)."""
 _RUN_FIELD = re.compile(r"^(params|tokens|loss)(?:\[(\d+)\])?$")
 
@@ -1439,9 +1534,17 @@ def fit_law_field(field: str) -> str:
 
 
 def fit_law_request(
-    params: Any, tokens: Any, loss: Any, *, form: str, delta: float, bootstrap: int, seed: int,
-    unique_tokens: float | None, level: float | None,
-) -> planner_pb2.FitLawRequest:  # fmt: skip
+    params: Any,
+    tokens: Any,
+    loss: Any,
+    *,
+    form: str,
+    delta: float,
+    bootstrap: int,
+    seed: int,
+    unique_tokens: float | None,
+    level: float | None,
+) -> planner_pb2.FitLawRequest:
     n, d, y = (np.asarray(v, dtype=np.float64).reshape(-1) for v in (params, tokens, loss))
     if not len(n) == len(d) == len(y):
         raise InvalidArgumentError(
@@ -1451,8 +1554,11 @@ def fit_law_request(
         )
     request = planner_pb2.FitLawRequest(
         runs=[planner_pb2.Run(params=a, tokens=b, loss=c) for a, b, c in zip(n, d, y, strict=True)],
-        form=form, delta=delta, bootstrap=bootstrap, seed=seed,
-    )  # fmt: skip
+        form=form,
+        delta=delta,
+        bootstrap=bootstrap,
+        seed=seed,
+    )
     if unique_tokens is not None:
         request.unique_tokens = unique_tokens
     if level is not None:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 import grpc.aio
 
-from scaleplan.server.metrics import Metrics
+from scaleplan.grpc.server.metrics import Metrics
 
 ACCESS_LOG = logging.getLogger("scaleplan.access")
 

@@ -37,7 +37,7 @@ class PlannerServiceStub:
     normal response with `feasible = false` and the constraint that makes it so in `binding`.
 
     Adding an RPC: one <Rpc>Request/<Rpc>Response pair here and one handler in
-    python/scaleplan/server/service.py.
+    python/scaleplan/grpc/server/service.py.
     """
 
     def __init__(self, channel):
@@ -135,7 +135,7 @@ class PlannerServiceServicer:
     normal response with `feasible = false` and the constraint that makes it so in `binding`.
 
     Adding an RPC: one <Rpc>Request/<Rpc>Response pair here and one handler in
-    python/scaleplan/server/service.py.
+    python/scaleplan/grpc/server/service.py.
     """
 
     def ListCatalog(self, request, context):
@@ -351,7 +351,7 @@ class PlannerService:
     normal response with `feasible = false` and the constraint that makes it so in `binding`.
 
     Adding an RPC: one <Rpc>Request/<Rpc>Response pair here and one handler in
-    python/scaleplan/server/service.py.
+    python/scaleplan/grpc/server/service.py.
     """
 
     @staticmethod

@@ -38,7 +38,7 @@ class PlannerServiceStub:
     normal response with `feasible = false` and the constraint that makes it so in `binding`.
 
     Adding an RPC: one <Rpc>Request/<Rpc>Response pair here and one handler in
-    python/scaleplan/server/service.py.
+    python/scaleplan/grpc/server/service.py.
     """
 
     @_typing.overload
@@ -107,7 +107,7 @@ class PlannerServiceAsyncStub(PlannerServiceStub):
     normal response with `feasible = false` and the constraint that makes it so in `binding`.
 
     Adding an RPC: one <Rpc>Request/<Rpc>Response pair here and one handler in
-    python/scaleplan/server/service.py.
+    python/scaleplan/grpc/server/service.py.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -172,7 +172,7 @@ class PlannerServiceServicer(metaclass=_abc_1.ABCMeta):
     normal response with `feasible = false` and the constraint that makes it so in `binding`.
 
     Adding an RPC: one <Rpc>Request/<Rpc>Response pair here and one handler in
-    python/scaleplan/server/service.py.
+    python/scaleplan/grpc/server/service.py.
     """
 
     @_abc_1.abstractmethod

@@ -12,4 +12,7 @@ pub use inference::{
     Pricer, TimeModel,
 };
 pub use shape::{CostShape, FamilyShapes, ImpliedShape, MoeShape, PowerLaw};
-pub use training::{training_cost, TrainingCost, TrainingOptions};
+pub use training::{
+    training_cost, training_flops, training_params, training_tokens, TrainingCost, TrainingOptions,
+    TrainingRate, TRAIN_FLOPS_PER_PARAM_TOKEN,
+};

@@ -1,5 +1,6 @@
 //! Vectorised cost entry points: equal-length float64 arrays in (the façade broadcasts), one
-//! (fields x n) float64 array out, the loop run in Rust with the GIL released.
+//! float64 array of n per result field out (`convert::Columns`), the loop run in Rust with the
+//! GIL released (docs/architecture.md).
 
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;

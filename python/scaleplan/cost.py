@@ -1,4 +1,5 @@
-"""Training and inference cost (DESIGN section 3), scalars or numpy arrays that broadcast.
+"""Training and inference cost (docs/design.md#training, #inference), scalars or numpy arrays
+that broadcast.
 
 Conventions, stated once: FLOPs count a multiply-add as 2; dense peaks (no 2:4 sparsity); bytes
 are SI; eFLOPs = FLOPs + I * bytes with I = peak FLOP/s / HBM B/s of the hardware (Kinetics);

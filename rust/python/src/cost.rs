@@ -215,6 +215,11 @@ fn training_cost<'py>(
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("INFERENCE_COST_FIELDS", INFERENCE_COST_FIELDS.to_vec())?;
     m.add("TRAINING_COST_FIELDS", TRAINING_COST_FIELDS.to_vec())?;
+    // C = 6*N*D's 6 (docs/design.md#training), so Python code never writes it again.
+    m.add(
+        "TRAIN_FLOPS_PER_PARAM_TOKEN",
+        scaleplan_core::cost::TRAIN_FLOPS_PER_PARAM_TOKEN,
+    )?;
     m.add(
         "BINDINGS",
         Binding::ALL.iter().map(|b| b.name()).collect::<Vec<_>>(),

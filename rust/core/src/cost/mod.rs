@@ -1,4 +1,4 @@
-//! The cost model (DESIGN section 3): training FLOPs, and the FLOPs, memory traffic, time and
+//! The cost model (docs/design.md#training, #inference; docs/cost-model.md): training FLOPs, and the FLOPs, memory traffic, time and
 //! memory fit of inference, priced the way the Kinetics test-time scaling work prices it.
 
 pub mod attention;

@@ -1,4 +1,4 @@
-//! Quality laws (DESIGN section 4): pretraining loss from parameters and tokens, its
+//! Quality laws (docs/design.md#loss-laws, #error-laws): pretraining loss from parameters and tokens, its
 //! data-constrained variant, and the loss-to-task-error law.
 
 pub mod fit;

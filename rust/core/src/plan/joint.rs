@@ -1,4 +1,4 @@
-//! Problem 4 (DESIGN section 5): one budget for training and a deployment of Q queries; choose
+//! Problem 4 (docs/design.md#joint-allocation): one budget for training and a deployment of Q queries; choose
 //! model size N (continuous over a family), training tokens D, samples k, generation length L
 //! and attention to maximise task accuracy, or the least budget reaching a target accuracy.
 //!

@@ -1,4 +1,4 @@
-//! Problem 1 (DESIGN section 5): the loss-optimal split of training compute C = 6*N*D, and the
+//! Problem 1 (docs/design.md#training-allocation): the loss-optimal split of training compute C = 6*N*D, and the
 //! least compute reaching a loss.
 
 use super::scalar::{bisect_first, golden_min};

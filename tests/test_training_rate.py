@@ -51,4 +51,7 @@ def test_fp8_without_an_fp8_peak_names_compute_dtype() -> None:
 
 
 def test_the_six_of_6nd_comes_from_the_core() -> None:
-    assert sp._core.TRAIN_FLOPS_PER_PARAM_TOKEN == 6.0
+    from scaleplan import _core
+    from scaleplan.cost import TRAIN_FLOPS_PER_PARAM_TOKEN
+
+    assert _core.TRAIN_FLOPS_PER_PARAM_TOKEN == TRAIN_FLOPS_PER_PARAM_TOKEN == 6.0

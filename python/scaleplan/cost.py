@@ -29,6 +29,9 @@ Prefill = bool | Literal["per_query", "batch"]
 
 _BINDINGS = np.array(_core.BINDINGS)
 
+TRAIN_FLOPS_PER_PARAM_TOKEN: float = _core.TRAIN_FLOPS_PER_PARAM_TOKEN
+"""The 6 of training compute C = 6*N*D FLOPs, from the core (docs/design.md#training)."""
+
 
 @dataclass(frozen=True)
 class InferenceCost:

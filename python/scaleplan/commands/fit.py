@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from scaleplan import _core
 from scaleplan.commands import _common, _plot
 from scaleplan.commands._output import json_line
 from scaleplan.commands._parse import UsageError
+from scaleplan.cost import TRAIN_FLOPS_PER_PARAM_TOKEN
 from scaleplan.errors import InvalidArgumentError
 from scaleplan.fit import KEYS, LawFit, fit_law
 from scaleplan.laws import LossLaw
@@ -169,13 +169,14 @@ def plot_fit(path: str, fit: LawFit, n: Any, d: Any, y: Any) -> None:
     fig.colorbar(sc, ax=ax, label="observed loss")
     # The compute-optimal split comes from the core's training planner (C = 6*N*D,
     # docs/design.md#training-allocation), not a second copy of its closed form.
-    per = _core.TRAIN_FLOPS_PER_PARAM_TOKEN
+    per = TRAIN_FLOPS_PER_PARAM_TOKEN
     compute = np.geomspace(per * nn[0] * dd[0], per * nn[-1] * dd[-1], 100)
 
     def optimal(q: dict[str, Any], name: str) -> tuple[Any, Any] | None:
         """(N*, D*) along ``compute``; None where ``q`` is not a valid law (no line)."""
         try:
-            law = LossLaw(name=name, **{k: float(q[k]) for k in KEYS})
+            e, a, b, alpha, beta = (float(q[k]) for k in KEYS)
+            law = LossLaw(name=name, E=e, A=a, B=b, alpha=alpha, beta=beta)
         except InvalidArgumentError:
             return None
         plan = plan_training(budget_flops=compute, law=law)

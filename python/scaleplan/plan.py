@@ -386,7 +386,8 @@ def plan_lifetime(
 
     Without ``hardware``, inference costs 2N FLOPs per token (the paper's convention, unit
     "flops"). With ``hardware`` and ``family`` it is priced by the cost model
-    (docs/design.md#inference), the model size interpolated over the family, in ``unit`` flops,
+    (docs/design.md#inference), the model's shape at each size from the family's fitted rule
+    (docs/cost-model.md#families), in ``unit`` flops,
     eflops, gpu_hours or usd (training on ``train_hardware``, default the same, at ``train_mfu``,
     ``train_usd_per_hour`` and the peak of ``compute_dtype``).
     """

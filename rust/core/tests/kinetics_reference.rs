@@ -1,6 +1,7 @@
-//! The Kinetics setting (kinetics-b200, prefill left out, batch unset) against the worked
-//! example of docs/design.md#worked-example and against numbers produced by running the paper's released cost code
-//! (Infini-AI-Lab/Kinetics, cost_model/utils.py: dense_cost, block_sparse_cost) on the same inputs.
+//! The Kinetics setting (kinetics-b200, prefill left out, batch unset) against the worked example
+//! of docs/design.md#worked-example and against numbers produced by running the paper's released
+//! cost code (Infini-AI-Lab/Kinetics, cost_model/utils.py: dense_cost, block_sparse_cost) on the
+//! same inputs.
 mod common;
 
 use common::assert_close;

@@ -1,5 +1,6 @@
-//! The cost model (docs/design.md#training, #inference; docs/cost-model.md): training FLOPs, and the FLOPs, memory traffic, time and
-//! memory fit of inference, priced the way the Kinetics test-time scaling work prices it.
+//! The cost model (docs/design.md#training, #inference; docs/cost-model.md): training FLOPs, and
+//! the FLOPs, memory traffic, time and memory fit of inference, priced the way the Kinetics
+//! test-time scaling work prices it.
 
 pub mod attention;
 mod inference;

@@ -1,5 +1,5 @@
-//! Quality laws (docs/design.md#loss-laws, #error-laws): pretraining loss from parameters and tokens, its
-//! data-constrained variant, and the loss-to-task-error law.
+//! Quality laws (docs/design.md#loss-laws, #error-laws): pretraining loss from parameters and
+//! tokens, its data-constrained variant, and the loss-to-task-error law.
 
 pub mod fit;
 

@@ -1,6 +1,7 @@
-//! Problem 4 (docs/design.md#joint-allocation): one budget for training and a deployment of Q queries; choose
-//! model size N (continuous over a family), training tokens D, samples k, generation length L
-//! and attention to maximise task accuracy, or the least budget reaching a target accuracy.
+//! Problem 4 (docs/design.md#joint-allocation): one budget for training and a deployment of Q
+//! queries; choose model size N (continuous over a family), training tokens D, samples k,
+//! generation length L and attention to maximise task accuracy, or the least budget reaching a
+//! target accuracy.
 //!
 //! Accuracy chain: L(N, D) -> Gadre error law -> mu_inf = 1 - error -> mu(L) = mu_inf * sat(L)
 //! -> pass@k (beta coverage). For fixed k, pass@k grows with mu, so each (attention, k) maximises

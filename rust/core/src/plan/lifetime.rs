@@ -1,7 +1,8 @@
-//! Problem 2 (docs/design.md#lifetime-allocation, Sardana & Frankle 2023): the model size and token count that
-//! minimise training plus lifetime inference cost for a target loss, and the dual, the best loss
-//! for a total budget. Inference is priced at 2N FLOPs per token, or with the cost model
-//! (docs/design.md#inference) on a hardware with the model size interpolated over a family.
+//! Problem 2 (docs/design.md#lifetime-allocation, Sardana & Frankle 2023): the model size and
+//! token count that minimise training plus lifetime inference cost for a target loss, and the
+//! dual, the best loss for a total budget. Inference is priced at 2N FLOPs per token, or with the
+//! cost model (docs/design.md#inference) on a hardware, the shape of a model of size N given by
+//! its family's fitted rule (docs/cost-model.md#families).
 
 use super::scalar::{min_feasible, Edge, Min1};
 use super::training::plan_training_target;
@@ -75,8 +76,9 @@ impl CostUnit {
 pub enum InferencePricing {
     /// 2N FLOPs per token processed, prompt and generated alike (Sardana & Frankle).
     TwoN,
-    /// The cost model (docs/design.md#inference) on `hardware`, the model interpolated over `family` at each N. The
-    /// planner prices a largest-that-fits batch as a fleet average (`fractional_batch`).
+    /// The cost model (docs/design.md#inference) on `hardware`, the model's shape at each N from
+    /// `family` (docs/cost-model.md#families). The planner prices a largest-that-fits batch as a
+    /// fleet average (`fractional_batch`).
     CostModel {
         family: FamilyShapes,
         hardware: Hardware,

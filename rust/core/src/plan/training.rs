@@ -1,5 +1,5 @@
-//! Problem 1 (docs/design.md#training-allocation): the loss-optimal split of training compute C = 6*N*D, and the
-//! least compute reaching a loss.
+//! Problem 1 (docs/design.md#training-allocation): the loss-optimal split of training compute C =
+//! 6*N*D, and the least compute reaching a loss.
 
 use super::scalar::{bisect_first, golden_min};
 use super::Constraint;

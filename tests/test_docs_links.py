@@ -61,6 +61,17 @@ def test_every_cited_anchor_exists() -> None:
     assert not missing, missing
 
 
+def test_every_cited_page_exists() -> None:
+    pages = {p.name for p in DOCS.glob("*.md")}
+    missing = []
+    for path in _files():
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for m in re.finditer(r"docs/([\w-]+\.md)", text):
+            if m.group(1) not in pages:
+                missing.append(f"{path.relative_to(ROOT)}: docs/{m.group(1)}")
+    assert not missing, missing
+
+
 def test_slug_follows_github() -> None:
     assert _slug("### `extrapolated`: outside the law's fitted range".lstrip("# ")) == (
         "extrapolated-outside-the-laws-fitted-range"

@@ -222,7 +222,8 @@ def training_cost(
     catalog: Catalog | None = None,
 ) -> TrainingCost:
     """C = 6*N*D FLOPs (+ 6*l*H*d*seq_len*D for attention when ``seq_len`` is given), run at
-    peak * MFU (the hardware's assumed ``train_mfu`` unless ``mfu`` is given) on ``gpus`` GPUs."""
+    the hardware's dense peak for ``compute_dtype`` * MFU (the hardware's assumed ``train_mfu``
+    unless ``mfu`` is given) on ``gpus`` GPUs (docs/design.md#training, #units)."""
     m = resolve_model(model, catalog)
     hw = resolve_hardware(hardware, catalog)
     args = Broadcast({"tokens": tokens})

@@ -1,5 +1,5 @@
-"""The DESIGN section 3 inference cost written in plain numpy: the baseline the binding is
-benchmarked against, and an independent re-derivation the tests compare the core with.
+"""The inference cost of docs/design.md#inference written in plain numpy: the baseline the
+binding is benchmarked against, and an independent re-derivation the tests compare the core with.
 
 It computes every field the binding returns, for the same options, so the two do the same work.
 """

@@ -23,7 +23,7 @@ def kinetics(**kw: Any) -> sp.InferenceCost:
 
 def test_design_worked_example() -> None:
     c = kinetics()
-    # DESIGN section 3 and the Kinetics paper's dense_cost on the same inputs
+    # docs/design.md#worked-example and the Kinetics paper's dense_cost on the same inputs
     assert c.flops == pytest.approx(348771707781120.0, rel=1e-9)
     assert c.kv_bytes == pytest.approx(20100446945280.0, rel=1e-9)
     assert c.eflops == pytest.approx(1.1655273114501118e16, rel=1e-9)

@@ -8,6 +8,7 @@ import numpy.typing as npt
 __version__: str
 INFERENCE_COST_FIELDS: list[str]
 TRAINING_COST_FIELDS: list[str]
+TRAIN_FLOPS_PER_PARAM_TOKEN: float
 BINDINGS: list[str]
 TRAINING_PLAN_FIELDS: list[str]
 TEST_TIME_FIELDS: list[str]
@@ -47,6 +48,7 @@ __all__ = [
     "TEST_TIME_FIELDS",
     "TRAINING_COST_FIELDS",
     "TRAINING_PLAN_FIELDS",
+    "TRAIN_FLOPS_PER_PARAM_TOKEN",
     "AccuracySource",
     "CancelToken",
     "Catalog",

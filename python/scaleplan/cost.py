@@ -1,4 +1,5 @@
-"""Training and inference cost (DESIGN section 3), scalars or numpy arrays that broadcast.
+"""Training and inference cost (docs/design.md#training, #inference), scalars or numpy arrays
+that broadcast.
 
 Conventions, stated once: FLOPs count a multiply-add as 2; dense peaks (no 2:4 sparsity); bytes
 are SI; eFLOPs = FLOPs + I * bytes with I = peak FLOP/s / HBM B/s of the hardware (Kinetics);
@@ -27,6 +28,9 @@ Dtype = Literal["bf16", "fp16", "fp8"]
 Prefill = bool | Literal["per_query", "batch"]
 
 _BINDINGS = np.array(_core.BINDINGS)
+
+TRAIN_FLOPS_PER_PARAM_TOKEN: float = _core.TRAIN_FLOPS_PER_PARAM_TOKEN
+"""The 6 of training compute C = 6*N*D FLOPs, from the core (docs/design.md#training)."""
 
 
 @dataclass(frozen=True)
@@ -218,7 +222,8 @@ def training_cost(
     catalog: Catalog | None = None,
 ) -> TrainingCost:
     """C = 6*N*D FLOPs (+ 6*l*H*d*seq_len*D for attention when ``seq_len`` is given), run at
-    peak * MFU (the hardware's assumed ``train_mfu`` unless ``mfu`` is given) on ``gpus`` GPUs."""
+    the hardware's dense peak for ``compute_dtype`` * MFU (the hardware's assumed ``train_mfu``
+    unless ``mfu`` is given) on ``gpus`` GPUs (docs/design.md#training, #units)."""
     m = resolve_model(model, catalog)
     hw = resolve_hardware(hardware, catalog)
     args = Broadcast({"tokens": tokens})

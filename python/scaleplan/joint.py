@@ -1,4 +1,4 @@
-"""Joint planning (DESIGN section 5, problem 4): one budget for training a model and serving a
+"""Joint planning (docs/design.md#joint-allocation): one budget for training a model and serving a
 deployment; choose parameters, training tokens, samples, generation length and attention."""
 
 from __future__ import annotations
@@ -282,6 +282,8 @@ def plan_joint(
     preset) -> pass@k with dispersion ``kappa``. Budgets or targets may be arrays.
 
     ``batch`` defaults to "max": a deployment of many queries runs at the largest batch that fits.
+    In GPU-hours or USD, training runs at the hardware's peak for ``compute_dtype`` (as serving
+    does) times ``train_mfu`` (docs/design.md#units).
     """
     if (budget is None) == (target_accuracy is None):
         raise InvalidArgumentError(

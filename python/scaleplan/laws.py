@@ -1,4 +1,4 @@
-"""Quality laws (DESIGN section 4) as typed, validated dataclasses."""
+"""Quality laws (docs/design.md#loss-laws, #error-laws) as typed, validated dataclasses."""
 
 from __future__ import annotations
 

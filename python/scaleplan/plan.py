@@ -1,4 +1,4 @@
-"""The training and lifetime planners (DESIGN section 5, problems 1 and 2).
+"""The training and lifetime planners (docs/design.md#training-allocation, #lifetime-allocation).
 
 Every planner returns a :class:`Plan`: the decision values, the predicted loss, the cost
 breakdown, the constraint that binds, ``feasible``, and ``explain()``. An impossible request is a
@@ -385,9 +385,11 @@ def plan_lifetime(
     ``budget``, given ``queries`` queries of ``prompt_tokens`` + ``samples`` x ``gen_tokens``.
 
     Without ``hardware``, inference costs 2N FLOPs per token (the paper's convention, unit
-    "flops"). With ``hardware`` and ``family`` it is priced by the section 3 cost model, the model
-    size interpolated over the family, in ``unit`` flops, eflops, gpu_hours or usd (training on
-    ``train_hardware``, default the same, at ``train_mfu`` and ``train_usd_per_hour``).
+    "flops"). With ``hardware`` and ``family`` it is priced by the cost model
+    (docs/design.md#inference), the model's shape at each size from the family's fitted rule
+    (docs/cost-model.md#families), in ``unit`` flops,
+    eflops, gpu_hours or usd (training on ``train_hardware``, default the same, at ``train_mfu``,
+    ``train_usd_per_hour`` and the peak of ``compute_dtype``).
     """
     kind, values = _goal(budget, target_loss, "budget")
     cat = catalog or default_catalog()

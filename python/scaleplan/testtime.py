@@ -1,4 +1,4 @@
-"""Test-time planning (DESIGN section 5, problem 3: the Kinetics trade-off).
+"""Test-time planning (docs/design.md#test-time-allocation: the Kinetics trade-off).
 
 For a per-query budget, pick the model, samples k, generation length L and attention that
 maximise accuracy, pricing inference by compute and memory traffic. Accuracy comes from a

@@ -259,7 +259,13 @@ def add_serving_options(
     p.add_argument("--time-model", choices=_pricing.TIME_MODELS, default="additive")
     p.add_argument("--weight-dtype", choices=_pricing.DTYPES, default="bf16")
     p.add_argument("--kv-dtype", choices=_pricing.DTYPES, default="bf16")
-    p.add_argument("--compute-dtype", choices=_pricing.DTYPES, default="bf16")
+    p.add_argument(
+        "--compute-dtype",
+        choices=_pricing.DTYPES,
+        default="bf16",
+        help="the hardware peak FLOP/s that compute runs at; in plan joint training runs at it "
+        "too (default: %(default)s)",
+    )
     p.add_argument(
         "--latency-slo",
         metavar="SECONDS",

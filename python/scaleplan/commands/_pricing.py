@@ -216,7 +216,13 @@ def add_serving_options(
     parser.add_argument("--time-model", choices=TIME_MODELS, default="additive")
     parser.add_argument("--weight-dtype", choices=DTYPES, default="bf16")
     parser.add_argument("--kv-dtype", choices=DTYPES, default="bf16")
-    parser.add_argument("--compute-dtype", choices=DTYPES, default="bf16")
+    parser.add_argument(
+        "--compute-dtype",
+        choices=DTYPES,
+        default="bf16",
+        help="the hardware peak FLOP/s that compute runs at; in plan lifetime training runs at "
+        "it too (default: %(default)s)",
+    )
 
 
 def numeric_axes(args: argparse.Namespace) -> tuple[dict[str, FloatArray], _parse.Batch]:

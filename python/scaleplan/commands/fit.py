@@ -14,7 +14,11 @@ import numpy as np
 from scaleplan.commands import _common, _plot
 from scaleplan.commands._output import json_line
 from scaleplan.commands._parse import UsageError
+from scaleplan.cost import TRAIN_FLOPS_PER_PARAM_TOKEN
+from scaleplan.errors import InvalidArgumentError
 from scaleplan.fit import KEYS, LawFit, fit_law
+from scaleplan.laws import LossLaw
+from scaleplan.plan import plan_training
 
 COLUMNS = ("params", "tokens", "loss")
 
@@ -163,21 +167,31 @@ def plot_fit(path: str, fit: LawFit, n: Any, d: Any, y: Any) -> None:
     ax.clabel(cs, fontsize=7, fmt="%.2f")
     sc = ax.scatter(n, d, c=y, s=14, cmap="viridis", zorder=3)
     fig.colorbar(sc, ax=ax, label="observed loss")
-    compute = np.geomspace(6 * nn[0] * dd[0], 6 * nn[-1] * dd[-1], 100)
+    # The compute-optimal split comes from the core's training planner (C = 6*N*D,
+    # docs/design.md#training-allocation), not a second copy of its closed form.
+    per = TRAIN_FLOPS_PER_PARAM_TOKEN
+    compute = np.geomspace(per * nn[0] * dd[0], per * nn[-1] * dd[-1], 100)
 
-    def optimal_n(q: dict[str, Any]) -> Any:
-        a, b, al, be = q["A"], q["B"], q["alpha"], q["beta"]
-        g = (al * a / (be * b)) ** (1 / (al + be))
-        return g * (compute / 6) ** (be / (al + be))
+    def optimal(q: dict[str, Any], name: str) -> tuple[Any, Any] | None:
+        """(N*, D*) along ``compute``; None where ``q`` is not a valid law (no line)."""
+        try:
+            e, a, b, alpha, beta = (float(q[k]) for k in KEYS)
+            law = LossLaw(name=name, E=e, A=a, B=b, alpha=alpha, beta=beta)
+        except InvalidArgumentError:
+            return None
+        plan = plan_training(budget_flops=compute, law=law)
+        return np.asarray(plan.params), np.asarray(plan.tokens)
 
-    n_opt = optimal_n(p)
-    ax.plot(n_opt, compute / (6 * n_opt), color="C3", label="compute-optimal (fit)")
-    if len(fit.samples) >= 2:
-        s = fit.samples
-        per = np.array([optimal_n(dict(zip(KEYS, row, strict=True))) for row in s])
-        lo, hi = np.quantile(per, [0.05, 0.95], axis=0)
+    line = optimal(p, "fit")
+    if line is not None:
+        ax.plot(line[0], line[1], color="C3", label="compute-optimal (fit)")
+    rows = [dict(zip(KEYS, row, strict=True)) for row in fit.samples]
+    per_sample = [o for i, q in enumerate(rows) if (o := optimal(q, f"bootstrap {i}")) is not None]
+    if len(per_sample) >= 2:
+        lo, hi = np.quantile(np.array([o[0] for o in per_sample]), [0.05, 0.95], axis=0)
+        d_lo, d_hi = np.quantile(np.array([o[1] for o in per_sample]), [0.05, 0.95], axis=0)
         xs = np.concatenate([lo, hi[::-1]])
-        ys = np.concatenate([compute / (6 * lo), (compute / (6 * hi))[::-1]])
+        ys = np.concatenate([d_hi, d_lo[::-1]])
         ax.fill(xs, ys, color="C3", alpha=0.2, label="5-95% over bootstrap")
     ax.set(
         xscale="log",

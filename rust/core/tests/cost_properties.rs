@@ -136,7 +136,7 @@ proptest! {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
-    /// docs/cost_model.md, "Prefill": a pass takes at least its compute time and at least one
+    /// docs/cost-model.md#prefill: a pass takes at least its compute time and at least one
     /// read of the weights, in either time model; a static batch's pass keeps every query
     /// waiting at least as long, charges each no more, and leaves FLOPs and eFLOPs alone.
     #[test]

@@ -1,6 +1,7 @@
-//! The Kinetics setting (kinetics-b200, prefill left out, batch unset) against the DESIGN worked
-//! example and against numbers produced by running the paper's released cost code
-//! (Infini-AI-Lab/Kinetics, cost_model/utils.py: dense_cost, block_sparse_cost) on the same inputs.
+//! The Kinetics setting (kinetics-b200, prefill left out, batch unset) against the worked example
+//! of docs/design.md#worked-example and against numbers produced by running the paper's released
+//! cost code (Infini-AI-Lab/Kinetics, cost_model/utils.py: dense_cost, block_sparse_cost) on the
+//! same inputs.
 mod common;
 
 use common::assert_close;
@@ -36,7 +37,7 @@ fn kinetics_cost(
 #[test]
 fn design_worked_example_qwen3_8b() {
     let c = kinetics_cost("qwen3-8b", 128.0, 16384.0, 1.0, Attention::Dense);
-    assert_close(c.flops, 3.48772e14, 1e-6); // DESIGN prints 6 digits
+    assert_close(c.flops, 3.48772e14, 1e-6); // docs/design.md prints 6 digits
     assert_close(c.kv_bytes, 2.01004469e13, 1e-8); // printed to 9 digits
     assert_close(c.eflops, 1.1655273e16, 1e-7);
     // paper code: dense_cost(8.19e9, 32, 8, 36*128, 128, 16384, 1)

@@ -1,5 +1,6 @@
 //! Vectorised cost entry points: equal-length float64 arrays in (the façade broadcasts), one
-//! (fields x n) float64 array out, the loop run in Rust with the GIL released.
+//! float64 array of n per result field out (`convert::Columns`), the loop run in Rust with the
+//! GIL released (docs/architecture.md).
 
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
@@ -214,6 +215,11 @@ fn training_cost<'py>(
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("INFERENCE_COST_FIELDS", INFERENCE_COST_FIELDS.to_vec())?;
     m.add("TRAINING_COST_FIELDS", TRAINING_COST_FIELDS.to_vec())?;
+    // C = 6*N*D's 6 (docs/design.md#training), so Python code never writes it again.
+    m.add(
+        "TRAIN_FLOPS_PER_PARAM_TOKEN",
+        scaleplan_core::cost::TRAIN_FLOPS_PER_PARAM_TOKEN,
+    )?;
     m.add(
         "BINDINGS",
         Binding::ALL.iter().map(|b| b.name()).collect::<Vec<_>>(),

@@ -124,7 +124,7 @@ fn plan_training<'py>(
     Ok(cols.into_arrays(py))
 }
 
-/// Inference priced with the section 3 cost model (absent: 2N FLOPs per token).
+/// Inference priced with the cost model of docs/design.md#inference (absent: 2N FLOPs per token).
 #[pyclass(frozen, module = "scaleplan._core")]
 pub struct CostModelPricing(InferencePricing);
 

@@ -1,4 +1,4 @@
-"""The gRPC planning service ``scaleplan.v1.PlannerService`` (DESIGN section 7).
+"""The gRPC planning service ``scaleplan.v1.PlannerService`` (docs/architecture.md).
 
 Modules: ``app`` (server assembly, TLS, signals, drain), ``service`` (one handler per RPC),
 ``errors`` (the table from :mod:`scaleplan.errors` to status codes), ``interceptors`` (access log,

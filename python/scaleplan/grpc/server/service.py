@@ -2,7 +2,7 @@
 
 Adding an RPC (a planner, once its Python API exists) takes its ``<Rpc>Request``/``<Rpc>Response``
 pair in ``proto/scaleplan/v1/planner.proto``, ``make proto``, a request -> keyword-arguments and a
-result -> message function in ``scaleplan/conversions.py``, and one method here::
+result -> message function in ``scaleplan/grpc/conversions.py``, and one method here::
 
     @unary(paths={"python_argument": "request.field.path"})
     def SomePlan(self, request: pb.SomePlanRequest) -> pb.SomePlanResponse:

@@ -247,7 +247,7 @@ impl InferenceOptions {
     }
 }
 
-/// Price one query on one model and hardware (DESIGN section 3).
+/// Price one query on one model and hardware (docs/design.md#inference).
 pub fn inference_cost(
     model: &Model,
     hw: &Hardware,

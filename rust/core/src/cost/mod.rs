@@ -1,5 +1,6 @@
-//! The cost model (DESIGN section 3): training FLOPs, and the FLOPs, memory traffic, time and
-//! memory fit of inference, priced the way the Kinetics test-time scaling work prices it.
+//! The cost model (docs/design.md#training, #inference; docs/cost-model.md): training FLOPs, and
+//! the FLOPs, memory traffic, time and memory fit of inference, priced the way the Kinetics
+//! test-time scaling work prices it.
 
 pub mod attention;
 mod inference;
@@ -12,4 +13,7 @@ pub use inference::{
     Pricer, TimeModel,
 };
 pub use shape::{CostShape, FamilyShapes, ImpliedShape, MoeShape, PowerLaw};
-pub use training::{training_cost, TrainingCost, TrainingOptions};
+pub use training::{
+    training_cost, training_flops, training_params, training_tokens, TrainingCost, TrainingOptions,
+    TrainingRate, TRAIN_FLOPS_PER_PARAM_TOKEN,
+};

@@ -6,7 +6,8 @@ pub struct TrainingOptions {
     pub gpus: f64,
     /// Overrides the hardware's assumed training MFU.
     pub mfu: Option<f64>,
-    /// Sequence length; when set, attention FLOPs 6*l*H*d*ctx per token are charged too.
+    /// Sequence length; when set, attention FLOPs 6*l*H*d*ctx per token are charged too
+    /// (docs/design.md#training).
     pub seq_len: Option<f64>,
     pub compute_dtype: Dtype,
 }
@@ -31,7 +32,67 @@ pub struct TrainingCost {
     pub usd: Option<f64>,
 }
 
-/// C_train = 6*N*D (+ 6*l*H*d*ctx*D), run at peak * MFU on `gpus` GPUs.
+/// FLOPs per parameter per training token: 2 forward and 4 backward (docs/design.md#training).
+pub const TRAIN_FLOPS_PER_PARAM_TOKEN: f64 = 6.0;
+
+/// Training compute C = 6*N*D FLOPs for `params` FLOP parameters on `tokens` tokens
+/// (docs/design.md#training). Every conversion between C, N and D goes through this function
+/// or its inverses [`training_tokens`] and [`training_params`].
+pub fn training_flops(params: f64, tokens: f64) -> f64 {
+    TRAIN_FLOPS_PER_PARAM_TOKEN * params * tokens
+}
+
+/// The tokens D = C / (6*N) that `flops` of training buy at `params`: the inverse of
+/// [`training_flops`].
+pub fn training_tokens(params: f64, flops: f64) -> f64 {
+    flops / (TRAIN_FLOPS_PER_PARAM_TOKEN * params)
+}
+
+/// The parameters N = C / (6*D) whose training on `tokens` tokens costs `flops`.
+pub fn training_params(tokens: f64, flops: f64) -> f64 {
+    flops / (TRAIN_FLOPS_PER_PARAM_TOKEN * tokens)
+}
+
+/// The speed of a training run on one GPU: the hardware's dense peak for the compute dtype
+/// times the model FLOPs utilisation (docs/design.md#units). The one conversion from training
+/// FLOPs to GPU time (and, with a price, money): [`training_cost`] and the lifetime and joint
+/// planners all use it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrainingRate {
+    flops_per_gpu_second: f64,
+}
+
+impl TrainingRate {
+    /// Peak at `dtype` times `mfu`, or times the hardware's training MFU when `mfu` is None
+    /// (a given one is checked under the name `mfu_field`). An fp8 rate on hardware without an
+    /// fp8 peak is an error naming `compute_dtype`.
+    pub fn new(hw: &Hardware, dtype: Dtype, mfu: Option<f64>, mfu_field: &str) -> Result<Self> {
+        let mfu = match mfu {
+            Some(m) => check::unit_fraction(mfu_field, m)?,
+            None => hw.train_mfu,
+        };
+        Ok(TrainingRate {
+            flops_per_gpu_second: hw.peak_flops(dtype)? * mfu,
+        })
+    }
+
+    /// Achieved training FLOP/s of one GPU.
+    pub fn flops_per_gpu_second(&self) -> f64 {
+        self.flops_per_gpu_second
+    }
+
+    /// GPU-seconds `flops` of training take.
+    pub fn gpu_seconds(&self, flops: f64) -> f64 {
+        flops / self.flops_per_gpu_second
+    }
+
+    /// GPU-hours one training FLOP takes.
+    pub fn gpu_hours_per_flop(&self) -> f64 {
+        1.0 / (self.flops_per_gpu_second * 3600.0)
+    }
+}
+
+/// C_train = 6*N*D (+ 6*l*H*d*ctx*D), run at peak * MFU on `gpus` GPUs (docs/design.md#training).
 pub fn training_cost(
     model: &Model,
     hw: &Hardware,
@@ -41,15 +102,17 @@ pub fn training_cost(
     check::positive("tokens", tokens)?;
     check::whole_at_least("gpus", opt.gpus, 1.0)?;
     let mfu = match opt.mfu {
-        Some(m) => check::unit_fraction("mfu", m)?,
-        None => hw.train_mfu,
+        Some(m) => Some(check::unit_fraction("mfu", m)?),
+        None => None,
     };
     let attention = match opt.seq_len {
-        Some(ctx) => 6.0 * model.attention_dim() * check::positive("seq_len", ctx)?,
+        Some(ctx) => training_flops(model.attention_dim(), check::positive("seq_len", ctx)?),
         None => 0.0,
     };
-    let flops = (6.0 * model.flop_params + attention) * tokens;
-    let gpu_seconds = flops / (hw.peak_flops(opt.compute_dtype)? * mfu);
+    // Per token: 6*N for the weights plus 6*l*H*d*ctx for attention.
+    let flops = (training_flops(model.flop_params, 1.0) + attention) * tokens;
+    let rate = TrainingRate::new(hw, opt.compute_dtype, mfu, "mfu")?;
+    let gpu_seconds = rate.gpu_seconds(flops);
     let wall_seconds = gpu_seconds / opt.gpus;
     Ok(TrainingCost {
         flops,

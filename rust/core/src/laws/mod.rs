@@ -1,10 +1,11 @@
-//! Quality laws (DESIGN section 4): pretraining loss from parameters and tokens, its
-//! data-constrained variant, and the loss-to-task-error law.
+//! Quality laws (docs/design.md#loss-laws, #error-laws): pretraining loss from parameters and
+//! tokens, its data-constrained variant, and the loss-to-task-error law.
 
 pub mod fit;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cost::{training_tokens, TRAIN_FLOPS_PER_PARAM_TOKEN};
 use crate::error::{check, PlanError, Result};
 
 /// Muennighoff et al. 2023, fitted decay constant of repeated data (R*_D).
@@ -273,10 +274,12 @@ impl LossLaw {
         (self.alpha * self.a / (self.beta * self.b)).powf(1.0 / (self.alpha + self.beta))
     }
 
-    /// The loss-optimal N and D for 6*N*D = C (closed form, no data limit).
+    /// The loss-optimal N and D for 6*N*D = C (closed form, no data limit;
+    /// docs/design.md#training-allocation).
     pub fn chinchilla_optimum(&self, compute: f64) -> (f64, f64) {
-        let n = self.chinchilla_g() * (compute / 6.0).powf(self.beta / (self.alpha + self.beta));
-        (n, compute / (6.0 * n))
+        let nd = compute / TRAIN_FLOPS_PER_PARAM_TOKEN;
+        let n = self.chinchilla_g() * nd.powf(self.beta / (self.alpha + self.beta));
+        (n, training_tokens(n, compute))
     }
 
     /// Inverse of the optimal-loss curve L*(C) = E + K (C/6)^-gamma: least compute reaching
@@ -286,7 +289,7 @@ impl LossLaw {
         let g = self.chinchilla_g();
         let gamma = al * be / (al + be);
         let k = self.a * g.powf(-al) + self.b * g.powf(be);
-        6.0 * ((loss - self.e) / k).powf(-1.0 / gamma)
+        TRAIN_FLOPS_PER_PARAM_TOKEN * ((loss - self.e) / k).powf(-1.0 / gamma)
     }
 
     /// Task error at `loss`, if the law carries an error law.

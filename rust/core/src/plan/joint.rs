@@ -1,6 +1,7 @@
-//! Problem 4 (DESIGN section 5): one budget for training and a deployment of Q queries; choose
-//! model size N (continuous over a family), training tokens D, samples k, generation length L
-//! and attention to maximise task accuracy, or the least budget reaching a target accuracy.
+//! Problem 4 (docs/design.md#joint-allocation): one budget for training and a deployment of Q
+//! queries; choose model size N (continuous over a family), training tokens D, samples k,
+//! generation length L and attention to maximise task accuracy, or the least budget reaching a
+//! target accuracy.
 //!
 //! Accuracy chain: L(N, D) -> Gadre error law -> mu_inf = 1 - error -> mu(L) = mu_inf * sat(L)
 //! -> pass@k (beta coverage). For fixed k, pass@k grows with mu, so each (attention, k) maximises
@@ -13,7 +14,8 @@ use super::Constraint;
 use crate::cancel;
 use crate::catalog::Hardware;
 use crate::cost::{
-    Attention, Binding, FamilyShapes, InferenceCost, InferenceOptions, InferenceQuery, Pricer,
+    training_tokens, Attention, Binding, FamilyShapes, InferenceCost, InferenceOptions,
+    InferenceQuery, Pricer, TrainingRate,
 };
 use crate::error::{check, PlanError, Result};
 use crate::laws::{DataLimit, ErrorLaw, Extrapolated, LossLaw};
@@ -160,11 +162,10 @@ impl<'a> JointSolver<'a> {
             check::positive("latency_slo_s", slo)?;
         }
         let hw = &opt.hardware;
-        let mfu = match opt.train_mfu {
-            Some(m) => check::unit_fraction("train_mfu", m)?,
-            None => hw.train_mfu,
-        };
-        let gpu_hours_per_flop = 1.0 / (hw.peak_flops_bf16 * mfu * 3600.0);
+        // Training runs at the plan's compute dtype, like serving (docs/design.md#units).
+        let gpu_hours_per_flop =
+            TrainingRate::new(hw, opt.inference.compute_dtype, opt.train_mfu, "train_mfu")?
+                .gpu_hours_per_flop();
         let price = |given: Option<f64>, field: &str| -> Result<f64> {
             given
                 .or(hw.usd_per_hour)
@@ -270,7 +271,7 @@ impl<'a> JointSolver<'a> {
             if left <= 0.0 {
                 return None;
             }
-            let tokens = left / (6.0 * n * self.per_train_flop);
+            let tokens = training_tokens(n, left / self.per_train_flop);
             let loss = self.law.loss_limited(n, tokens, self.opt.data.as_ref());
             let mu = self.mu_inf(loss) * saturation(gen, self.opt.half_tokens, self.opt.hill);
             (mu > 0.0).then(|| Inner {
@@ -348,7 +349,7 @@ impl<'a> JointSolver<'a> {
         }
         let loss = self.law.loss_limited(
             n,
-            left / (6.0 * n * self.per_train_flop),
+            training_tokens(n, left / self.per_train_flop),
             self.opt.data.as_ref(),
         );
         let mu = self.mu_inf(loss) * saturation(gen, self.opt.half_tokens, self.opt.hill);

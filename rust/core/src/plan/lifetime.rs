@@ -1,13 +1,17 @@
-//! Problem 2 (DESIGN section 5, Sardana & Frankle 2023): the model size and token count that
-//! minimise training plus lifetime inference cost for a target loss, and the dual, the best loss
-//! for a total budget. Inference is priced at 2N FLOPs per token, or with the section 3 cost model
-//! on a hardware with the model size interpolated over a family.
+//! Problem 2 (docs/design.md#lifetime-allocation, Sardana & Frankle 2023): the model size and
+//! token count that minimise training plus lifetime inference cost for a target loss, and the
+//! dual, the best loss for a total budget. Inference is priced at 2N FLOPs per token, or with the
+//! cost model (docs/design.md#inference) on a hardware, the shape of a model of size N given by
+//! its family's fitted rule (docs/cost-model.md#families).
 
 use super::scalar::{min_feasible, Edge, Min1};
 use super::training::plan_training_target;
 use super::Constraint;
-use crate::catalog::Hardware;
-use crate::cost::{Attention, FamilyShapes, InferenceOptions, InferenceQuery, Pricer};
+use crate::catalog::{Dtype, Hardware};
+use crate::cost::{
+    training_flops, training_params, training_tokens, Attention, FamilyShapes, InferenceOptions,
+    InferenceQuery, Pricer, TrainingRate,
+};
 use crate::error::{check, PlanError, Result};
 use crate::laws::{DataLimit, Extrapolated, LossLaw};
 
@@ -72,8 +76,9 @@ impl CostUnit {
 pub enum InferencePricing {
     /// 2N FLOPs per token processed, prompt and generated alike (Sardana & Frankle).
     TwoN,
-    /// DESIGN section 3 on `hardware`, the model interpolated over `family` at each N. The
-    /// planner prices a largest-that-fits batch as a fleet average (`fractional_batch`).
+    /// The cost model (docs/design.md#inference) on `hardware`, the model's shape at each N from
+    /// `family` (docs/cost-model.md#families). The planner prices a largest-that-fits batch as a
+    /// fleet average (`fractional_batch`).
     CostModel {
         family: FamilyShapes,
         hardware: Hardware,
@@ -167,7 +172,7 @@ impl LifetimePlan {
 /// above it, and without a floor a huge demand would be "served" by a model of a few parameters.
 pub const DEFAULT_MIN_PARAMS: f64 = 1e6;
 
-/// Grid points per interpolation segment before golden-section refinement.
+/// Grid points per interpolation segment before Brent refinement (`scalar::min_feasible`).
 const GRID: usize = 24;
 const LN_TOL: f64 = 1e-9;
 
@@ -197,14 +202,15 @@ impl<'a> Coster<'a> {
             ));
         }
         let train_hw = opt.train_hardware.as_ref().or(serving);
+        // Training runs at the plan's compute dtype, like serving (docs/design.md#units).
+        let dtype = match &opt.pricing {
+            InferencePricing::CostModel { options, .. } => options.compute_dtype,
+            InferencePricing::TwoN => Dtype::Bf16,
+        };
         let gpu_hour_per_flop = || -> Result<f64> {
             let hw = train_hw
                 .ok_or_else(|| PlanError::invalid("train_hardware", "is required for this unit"))?;
-            let mfu = match opt.train_mfu {
-                Some(m) => check::unit_fraction("train_mfu", m)?,
-                None => hw.train_mfu,
-            };
-            Ok(1.0 / (hw.peak_flops_bf16 * mfu * 3600.0))
+            Ok(TrainingRate::new(hw, dtype, opt.train_mfu, "train_mfu")?.gpu_hours_per_flop())
         };
         let price = |given: Option<f64>, hw: Option<&Hardware>, field: &str| -> Result<f64> {
             given
@@ -247,7 +253,7 @@ impl<'a> Coster<'a> {
     }
 
     fn training(&self, n: f64, d: f64) -> f64 {
-        6.0 * n * d * self.per_train_flop
+        training_flops(n, d) * self.per_train_flop
     }
 
     /// One query at size n; infinite where the model does not fit the serving hardware.
@@ -516,7 +522,7 @@ fn plan_lifetime_at(
             // epochs of the unique data: the ceiling also covers the size that spends the whole
             // budget on one epoch.
             let one_epoch = data.map_or(f64::NEG_INFINITY, |l| {
-                (budget / (6.0 * l.unique_tokens * coster.per_train_flop)).ln()
+                training_params(l.unique_tokens, budget / coster.per_train_flop).ln()
             });
             let centre = n_ch.ln().max(one_epoch);
             let range = SizeRange {
@@ -531,7 +537,7 @@ fn plan_lifetime_at(
                 if left <= 0.0 {
                     return f64::INFINITY;
                 }
-                let d = left / (6.0 * n * coster.per_train_flop);
+                let d = training_tokens(n, left / coster.per_train_flop);
                 law.loss_limited(n, d, data)
             };
             let m = coster.minimise(&loss_at, range.lo, range.hi);
@@ -554,7 +560,7 @@ fn plan_lifetime_at(
             tokens_for(law, n, target, data).expect("optimum is reachable")
         }
         LifetimeGoal::Budget(budget) => {
-            let d = (budget - inference_cost) / (6.0 * n * coster.per_train_flop);
+            let d = training_tokens(n, (budget - inference_cost) / coster.per_train_flop);
             (d, data.map_or(d, |l| l.effective_tokens(d)))
         }
     };
@@ -580,7 +586,7 @@ fn plan_lifetime_at(
         tokens: d,
         effective_tokens: effective,
         loss,
-        training_flops: 6.0 * n * d,
+        training_flops: training_flops(n, d),
         training_cost,
         // With no queries the model need not fit a replica: a per-query cost it cannot have
         // is not applicable (NaN), not infinite.

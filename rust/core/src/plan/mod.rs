@@ -1,5 +1,5 @@
-//! The planners (DESIGN section 5). Each returns a plan with `feasible` and the constraint that
-//! binds; an impossible request is an answer, not an error.
+//! The planners (docs/design.md#planning-problems, docs/planning.md). Each returns a plan with
+//! `feasible` and the constraint that binds; an impossible request is an answer, not an error.
 
 pub mod joint;
 pub mod lifetime;

@@ -330,7 +330,8 @@ fn wall(feasible: &impl Fn(f64) -> bool, mut out: f64, mut inside: f64, tol: f64
     inside
 }
 
-/// Minimum of `f` on [lo, hi] (see [`min_feasible`]), as (x, f(x)).
+/// Minimum of `f` on [lo, hi] as (x, f(x)): [`min_feasible`]'s grid, then Brent's method (the
+/// name predates Brent; no golden-section step is taken unless Brent's parabola fails).
 pub fn grid_golden_min(
     f: &impl Fn(f64) -> f64,
     lo: f64,

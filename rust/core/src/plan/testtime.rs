@@ -1,5 +1,6 @@
-//! Problem 3 (DESIGN section 5, Kinetics): for a per-query budget, the model, samples k,
-//! generation length L and attention that maximise accuracy; and the frontier over budgets.
+//! Problem 3 (docs/design.md#test-time-allocation, Kinetics): for a per-query budget, the model,
+//! samples k, generation length L and attention that maximise accuracy; and the frontier over
+//! budgets.
 //!
 //! Structure: for a fixed (model, attention, k), cost, latency and memory use all grow with L
 //! while accuracy never falls, so the best L is the largest one every constraint allows, found

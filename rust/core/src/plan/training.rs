@@ -1,9 +1,10 @@
-//! Problem 1 (DESIGN section 5): the loss-optimal split of training compute C = 6*N*D, and the
-//! least compute reaching a loss.
+//! Problem 1 (docs/design.md#training-allocation): the loss-optimal split of training compute C =
+//! 6*N*D, and the least compute reaching a loss.
 
 use super::scalar::{bisect_first, golden_min};
 use super::Constraint;
 use crate::cancel;
+use crate::cost::TRAIN_FLOPS_PER_PARAM_TOKEN;
 use crate::error::{check, PlanError, Result};
 use crate::laws::{DataLimit, Extrapolated, LossLaw};
 
@@ -66,7 +67,7 @@ pub fn plan_training_budget(
     let (n, d) = law.chinchilla_optimum(compute);
     let (n, d) = match data {
         Some(limit) if d > limit.unique_tokens => {
-            let half = compute / 6.0;
+            let half = compute / TRAIN_FLOPS_PER_PARAM_TOKEN;
             let objective = |x: f64| {
                 let n = x.exp();
                 law.loss_limited(n, half / n, Some(limit))

@@ -1,4 +1,5 @@
-//! Test-time accuracy (DESIGN section 4): how accuracy grows with generation length and samples.
+//! Test-time accuracy (docs/design.md#test-time-accuracy): how accuracy grows with generation
+//! length and samples.
 
 pub mod beta;
 pub mod measured;

@@ -21,7 +21,7 @@ from scaleplan.catalog import (
 from scaleplan.cost import InferenceCost, TrainingCost, inference_cost, training_cost
 from scaleplan.fit import LawFit, fit_law
 from scaleplan.joint import JointPlan, frontier_joint, plan_joint
-from scaleplan.laws import ErrorLaw, FittedRange, LossLaw, law
+from scaleplan.laws import DEFAULT_LAW, ErrorLaw, FittedRange, LossLaw, law
 from scaleplan.plan import (
     Extrapolation,
     LifetimePlan,
@@ -43,6 +43,7 @@ __all__ = [
     "CancelToken",
     "Catalog",
     "Client",
+    "DEFAULT_LAW",
     "ErrorLaw",
     "Extrapolation",
     "Family",

@@ -19,7 +19,7 @@ from scaleplan.cancel import CancelToken
 from scaleplan.catalog import Catalog, Hardware, default_catalog, resolve_hardware
 from scaleplan.cost import Dtype, FloatOrArray, Prefill, TimeModel, _text, serving
 from scaleplan.errors import InvalidArgumentError
-from scaleplan.laws import LossLaw, resolve_law
+from scaleplan.laws import DEFAULT_LAW, LossLaw, resolve_law
 from scaleplan.plan import (
     _CONSTRAINTS,
     Extrapolated,
@@ -246,7 +246,7 @@ def plan_joint(
     prompt_tokens: float = 128,
     family: str = "qwen3-dense",
     hardware: str | Hardware = "h100-sxm",
-    law: str | LossLaw = "gadre2024-redpajama",
+    law: str | LossLaw = DEFAULT_LAW,
     unit: Unit = "gpu_hours",
     half_tokens: float = 4096,
     hill: float = 1.5,

@@ -33,7 +33,7 @@ from scaleplan.cost import (
     serving,
 )
 from scaleplan.errors import InvalidArgumentError, ScaleplanError
-from scaleplan.laws import LossLaw, resolve_law
+from scaleplan.laws import DEFAULT_LAW, LossLaw, resolve_law
 
 _CONSTRAINTS = np.array(_core.CONSTRAINTS)
 Unit = Literal["flops", "eflops", "gpu_hours", "usd"]
@@ -322,7 +322,7 @@ def plan_training(
     *,
     budget_flops: Number | None = None,
     target_loss: Number | None = None,
-    law: str | LossLaw = "besiroglu2024",
+    law: str | LossLaw = DEFAULT_LAW,
     unique_tokens: float | None = None,
     r_star: float | None = None,
     catalog: Catalog | None = None,
@@ -354,7 +354,7 @@ def plan_lifetime(
     prompt_tokens: Number,
     gen_tokens: Number,
     samples: Number = 1,
-    law: str | LossLaw = "sardana2023",
+    law: str | LossLaw = DEFAULT_LAW,
     hardware: str | Hardware | None = None,
     family: str | None = None,
     unit: Unit = "flops",

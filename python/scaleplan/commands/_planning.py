@@ -43,6 +43,15 @@ def percent(v: float) -> str:
     return f"{v:.1%}"
 
 
+def header(what: str, *, unit: str, law: str | None, details: Sequence[str] = ()) -> str:
+    """The line above every plan table: what it is, the unit of its budgets and costs, the
+    law in use (None where the planner has no loss law) and the rest of the problem."""
+    parts = [f"budgets and costs in {unit}"]
+    if law is not None:
+        parts.append(f"law {law}")
+    return f"{what}: " + "; ".join([*parts, *details])
+
+
 def add_plan_options(p: argparse.ArgumentParser, *, plot: str | None = None) -> None:
     """Options every planner subcommand has; ``plot`` says what ``--plot`` draws."""
     p.add_argument("--explain", action="store_true", help="say in words what each plan means")
@@ -256,10 +265,7 @@ def add_serving_options(
         action="store_false",
         help="each sample reads the prompt's KV cache itself",
     )
-    p.add_argument("--time-model", choices=_pricing.TIME_MODELS, default="additive")
-    p.add_argument("--weight-dtype", choices=_pricing.DTYPES, default="bf16")
-    p.add_argument("--kv-dtype", choices=_pricing.DTYPES, default="bf16")
-    p.add_argument("--compute-dtype", choices=_pricing.DTYPES, default="bf16")
+    _pricing.add_precision_options(p)
     p.add_argument(
         "--latency-slo",
         metavar="SECONDS",
@@ -284,10 +290,7 @@ def latency(text: str | None) -> float | None:
     """``--latency-slo``: seconds, with an optional time unit."""
     if text is None:
         return None
-    values, _ = _parse.budgets("--latency-slo", text, allowed=("seconds",))
-    if len(values) != 1:
-        raise _parse.UsageError("--latency-slo", "takes one value")
-    return float(values[0])
+    return _parse.duration("--latency-slo", text)
 
 
 def serving_kwargs(

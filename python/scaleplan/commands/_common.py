@@ -50,9 +50,11 @@ def describe(
     message = re.sub(r" \(at element \d+\)$", "", message)
     if not field:
         return message
-    option = (options or {}).get(field, option_name(field))
-    if known is not None and option.startswith("--") and option not in known:
-        option = field
+    option = (options or {}).get(field)
+    if option is None:
+        option = option_name(field)
+        if known is not None and option not in known:
+            option = field
     return f"{option}: {message}"
 
 

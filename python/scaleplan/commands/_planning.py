@@ -120,7 +120,8 @@ def emit(
     if args.require_feasible and infeasible:
         why = sorted({str(p.binding) for p in infeasible})
         print(
-            f"scaleplan: {len(infeasible)} of {len(plans)} plans infeasible ({', '.join(why)})",
+            f"scaleplan: {len(infeasible)} of {fmt.plural(len(plans), 'plan')} infeasible "
+            f"({', '.join(why)})",
             file=sys.stderr,
         )
         return _common.EXIT_INFEASIBLE

@@ -25,7 +25,16 @@ def test_plan_json_equals_the_python_api() -> None:
 
 
 def test_queries_list_gives_one_row_per_combination_goal_first() -> None:
-    args = ("--budget", "1e5gpu-h,1e6gpu-h", "--queries", "1e7,1e9", "--k-max", "4", "--prompt-tokens", "512")
+    args = (
+        "--budget",
+        "1e5gpu-h,1e6gpu-h",
+        "--queries",
+        "1e7,1e9",
+        "--k-max",
+        "4",
+        "--prompt-tokens",
+        "512",
+    )
     rows = csv_rows(ok("plan", "joint", *args, "--csv").stdout)
     assert [(float(r["budget"]), float(r["queries"])) for r in rows] == [
         (1e5, 1e7),
@@ -78,7 +87,10 @@ def test_units_and_options(budget: str, extra: tuple[str, ...], kwargs: dict) ->
 def test_target_accuracy_table_explain_and_require_feasible() -> None:
     args = ("plan", "joint", "--target-accuracy", "0.6,0.999", "--queries", "1e8")
     out = ok(*args, "--explain").stdout
-    assert f"Joint plans: budgets and costs in GPU-hours; law {sp.DEFAULT_LAW};" in out and "% training" in out
+    assert (
+        f"Joint plans: budgets and costs in GPU-hours; law {sp.DEFAULT_LAW};" in out
+        and "% training" in out
+    )
     assert "target_accuracy (infeasible)" in out
     assert sp.plan_joint(target_accuracy=0.6, queries=1e8).explain() in out
     failed = run(*args, "--require-feasible")
@@ -87,7 +99,16 @@ def test_target_accuracy_table_explain_and_require_feasible() -> None:
 
 def test_frontier_json_equals_the_python_api(tmp_path: Path) -> None:
     plot = tmp_path / "joint.png"
-    args = ("--budgets", "1e4gpu-h:1e6gpu-h:3", "--queries", "1e8", "--k-max", "8", "--plot", str(plot))
+    args = (
+        "--budgets",
+        "1e4gpu-h:1e6gpu-h:3",
+        "--queries",
+        "1e8",
+        "--k-max",
+        "8",
+        "--plot",
+        str(plot),
+    )
     rows = json_lines(ok("frontier", "joint", *args, "--json").stdout)
     f = sp.frontier_joint(budgets=np.logspace(4, 6, 3), queries=1e8, k_max=8)
     assert len(rows) == 3

@@ -19,7 +19,15 @@ KINETICS_API = {"hardware": "kinetics-b200", "prefill": False}
 
 
 def test_plan_json_equals_the_python_api() -> None:
-    args = ("--budget", "1e15eflops,1e16eflops", *KINETICS, "--attention", "dense", "--attention", "topk:1024")
+    args = (
+        "--budget",
+        "1e15eflops,1e16eflops",
+        *KINETICS,
+        "--attention",
+        "dense",
+        "--attention",
+        "topk:1024",
+    )
     rows = json_lines(ok("plan", "test-time", *args, "--json").stdout)
     plan = sp.plan_test_time(
         budget_eflops=np.array([1e15, 1e16]), attention=["dense", ("topk", 1024.0)], **KINETICS_API
@@ -77,7 +85,14 @@ def test_table_explain_and_require_feasible() -> None:
 
 
 def test_frontier_with_measured_data_json_and_csv() -> None:
-    args = ("frontier", "test-time", "--budgets", "1e14eflops:1e18eflops:5", "--measured", str(MEASURED))
+    args = (
+        "frontier",
+        "test-time",
+        "--budgets",
+        "1e14eflops:1e18eflops:5",
+        "--measured",
+        str(MEASURED),
+    )
     args += ("--k-max", "16")
     acc = sp.Accuracy.measured(MEASURED)
     f = sp.frontier_test_time(budgets=np.logspace(14, 18, 5), accuracy=acc, k_max=16)
@@ -102,7 +117,14 @@ def test_frontier_with_measured_data_json_and_csv() -> None:
 
 
 def test_frontier_json_equals_the_python_api() -> None:
-    args = ("--budgets", "1e13eflops:1e19eflops:7", *KINETICS, "--attention", "dense,topk:1024", "--json")
+    args = (
+        "--budgets",
+        "1e13eflops:1e19eflops:7",
+        *KINETICS,
+        "--attention",
+        "dense,topk:1024",
+        "--json",
+    )
     rows = json_lines(ok("frontier", "test-time", *args).stdout)
     f = sp.frontier_test_time(
         budgets=np.logspace(13, 19, 7), attention=["dense", ("topk", 1024.0)], **KINETICS_API
@@ -152,7 +174,15 @@ def test_plots_are_written(tmp_path: Path) -> None:
     text = measured.read_text()
     assert "<svg" in text and len(text) > 10_000
     accuracy = tmp_path / "accuracy.png"
-    ok("plot", "accuracy", "--budgets", "1e13eflops:1e19eflops:30", *KINETICS, "--out", str(accuracy))
+    ok(
+        "plot",
+        "accuracy",
+        "--budgets",
+        "1e13eflops:1e19eflops:30",
+        *KINETICS,
+        "--out",
+        str(accuracy),
+    )
     png_ok(accuracy)
     plan = tmp_path / "plan.png"
     ok("plan", "test-time", "--budget", "1e14eflops:1e18eflops:9", "--plot", str(plan))
@@ -169,7 +199,10 @@ def test_plots_are_written(tmp_path: Path) -> None:
         (("--budget", "$0.01"), "--usd-per-hour"),
         (("--budget", "1e16eflops", "--attention", "topk"), "--attention: 'topk': expected topk:S"),
         (("--budget", "1e16eflops", "--attention", "sparse:4"), "--attention: unknown attention"),
-        (("--budget", "1e16eflops", "--attention", "block_topk:1024:0"), "--attention: must be >= 1"),
+        (
+            ("--budget", "1e16eflops", "--attention", "block_topk:1024:0"),
+            "--attention: must be >= 1",
+        ),
         (("--budget", "1e16eflops", "--accuracy", "gsm8k"), "--accuracy: unknown"),
         (("--budget", "1e16eflops", "--measured", "no/such.csv"), "--measured: no such file"),
         (
@@ -188,11 +221,20 @@ def test_bad_arguments_exit_2_naming_the_option(args: tuple[str, ...], option: s
 
 
 def test_bad_frontier_and_figure_arguments(tmp_path: Path) -> None:
-    usage_error(run("frontier", "test-time", "--budgets", "1e13eflops:1e19eflops"), "--budgets: range")
+    usage_error(
+        run("frontier", "test-time", "--budgets", "1e13eflops:1e19eflops"), "--budgets: range"
+    )
     one = run("frontier", "test-time", "--budgets", "1e16eflops", "--plot", str(tmp_path / "f.png"))
     usage_error(one, "--plot: needs at least two")
     usage_error(
-        run("plot", "accuracy", "--budgets", "1e13eflops:1e19eflops:5", "--out", str(tmp_path / "a.jpg")),
+        run(
+            "plot",
+            "accuracy",
+            "--budgets",
+            "1e13eflops:1e19eflops:5",
+            "--out",
+            str(tmp_path / "a.jpg"),
+        ),
         "--out: plots are written as .png or .svg",
     )
     assert not list(tmp_path.iterdir())

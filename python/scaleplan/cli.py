@@ -87,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="cost of one reference query for every catalog model",
         epilog="example: scaleplan reference --hardware h200",
     )
-    ref.add_argument("--hardware", default=DEFAULT_HARDWARE)
+    ref.add_argument(
+        "--hardware", default=DEFAULT_HARDWARE, help="catalog hardware (default: %(default)s)"
+    )
     ref.set_defaults(func=_reference)
     register_all(sub)  # catalog, cost, plan, sweep, plot (scaleplan.commands)
     add_serve_command(sub)

@@ -80,6 +80,8 @@ def add_precision_options(parser: argparse.ArgumentParser) -> None:
     )
     for which, text in DTYPE_HELP.items():
         parser.add_argument(f"--{which}-dtype", choices=DTYPES, default="bf16", help=text)
+
+
 PREFILL_MODES = ("per_query", "batch")
 
 

@@ -50,8 +50,7 @@ def add_problem_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--unit",
         choices=UNITS,
-        help="cost unit of a --target-accuracy plan (default: gpu_hours); a budget carries "
-        "its own",
+        help="cost unit of a --target-accuracy plan (default: gpu_hours); a budget carries its own",
     )
     p.add_argument(
         "--family",

@@ -185,7 +185,7 @@ def add_lifetime(planners: _common.Subparsers) -> None:
     )
     goal.add_argument("--target-loss", metavar="LOSS", help="loss to reach (list or range)")
     p.add_argument("--queries", required=True, help="queries over the model's life")
-    p.add_argument("--prompt-tokens", required=True, metavar="TOKENS")
+    p.add_argument("--prompt-tokens", required=True, metavar="TOKENS", help="per query")
     p.add_argument("--gen-tokens", required=True, metavar="TOKENS", help="per sample")
     p.add_argument("--samples", default="1", metavar="K", help="per query (default: 1)")
     p.add_argument(

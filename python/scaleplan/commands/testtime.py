@@ -346,9 +346,7 @@ def add_frontier(frontiers: _common.Subparsers) -> None:
         "--budgets",
         required=True,
         metavar="BUDGETS",
-        help="per-query budgets with their unit: "
-        + _parse.units_text(UNITS)
-        + " (list or range)",
+        help="per-query budgets with their unit: " + _parse.units_text(UNITS) + " (list or range)",
     )
     add_problem_options(p)
     _planning.add_plan_options(
@@ -432,7 +430,10 @@ def run_frontier(args: argparse.Namespace) -> int:
 def _add_figure_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, metavar="FILE", help="FILE.png or FILE.svg")
     p.add_argument(
-        "--budgets", required=True, metavar="BUDGETS", help="per-query budgets with their unit (a range)"
+        "--budgets",
+        required=True,
+        metavar="BUDGETS",
+        help="per-query budgets with their unit (a range)",
     )
     add_problem_options(p)
 

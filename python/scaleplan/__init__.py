@@ -39,11 +39,11 @@ from scaleplan.testtime import (
 )
 
 __all__ = [
+    "DEFAULT_LAW",
     "Accuracy",
     "CancelToken",
     "Catalog",
     "Client",
-    "DEFAULT_LAW",
     "ErrorLaw",
     "Extrapolation",
     "Family",

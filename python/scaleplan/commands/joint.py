@@ -22,7 +22,8 @@ OPTIONS = {**_planning.SERVING_OPTIONS, "unit": "--unit"}
 
 _PLAN_EXAMPLES = [
     "scaleplan plan joint --budget 2e5gpu-h --queries 1e9 --explain",
-    "scaleplan plan joint --budget 1e5gpu-h:1e7gpu-h:5 --queries 1e7,1e9 --prompt-tokens 512 --k-max 1",
+    "scaleplan plan joint --budget 1e5gpu-h:1e7gpu-h:5 --queries 1e7,1e9 --prompt-tokens 512 "
+    "--k-max 1",
     "scaleplan plan joint --target-accuracy 0.6,0.8 --queries 1e8 --latency-slo 60s --json",
     "scaleplan plan joint --budget '$5e6' --queries 1e9 --hardware h100-sxm "
     "--train-usd-per-hour 2 --infer-usd-per-hour 2.5 --attention dense,topk:1024",

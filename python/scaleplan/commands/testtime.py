@@ -53,7 +53,8 @@ _PLAN_EXAMPLES = [
     "scaleplan plan test-time --budget 5s --hardware h100-sxm --prompt-tokens 512 --batch 64 "
     "--latency-slo 2min --family qwen3-dense",
     "scaleplan plan test-time --budget '$0.001:$0.1:5' --hardware h200 --usd-per-hour 3.5",
-    "scaleplan plan test-time --budget 1e14eflops:1e18eflops:5 --measured examples/data/synthetic_eval.csv "
+    "scaleplan plan test-time --budget 1e14eflops:1e18eflops:5 "
+    "--measured examples/data/synthetic_eval.csv "
     "--k-max 16",
 ]
 _FRONTIER_EXAMPLES = [
@@ -449,7 +450,8 @@ def add_frontier_plot(figures: _common.Subparsers) -> None:
         "samples and generation length chosen. The same figure as `scaleplan frontier "
         "test-time --plot`.",
         examples=[
-            "scaleplan plot test-time-frontier --budgets 1e13eflops:1e19eflops:200 --hardware kinetics-b200 "
+            "scaleplan plot test-time-frontier --budgets 1e13eflops:1e19eflops:200 "
+            "--hardware kinetics-b200 "
             "--no-prefill --attention dense,topk:1024 --out frontier.png",
         ],
     )

@@ -4,7 +4,9 @@ readable numbers and messages that name only options that exist (issue 12)."""
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import scaleplan as sp
 from cli_support import csv_rows, ok, run, usage_error
 from scaleplan import _format as fmt
 from scaleplan import cli
+from scaleplan.commands import _parse
 
 # ---- headers: the unit of the budgets and the law, in every plan command ----------------------
 
@@ -247,3 +250,24 @@ def test_catalog_lists_accuracy_presets() -> None:
     assert row["name"] == "aime24-qwen3" and row["reference_tokens"] == "30720"
     assert "qwen3-8b=0.752" in row["pass1"]
     assert sp.Accuracy.preset(row["name"]).task == row["task"]
+
+
+def _examples(parser: argparse.ArgumentParser) -> Iterator[str]:
+    for line in (parser.epilog or "").splitlines():
+        if line.strip().startswith("scaleplan "):
+            yield line.strip()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _examples(sub)
+
+
+def test_every_budget_in_a_help_example_carries_its_unit() -> None:
+    checked = 0
+    for example in _examples(cli.build_parser()):
+        words = shlex.split(example)
+        for option, value in itertools.pairwise(words):
+            if option in ("--budget", "--budgets"):
+                _parse.budgets(option, value, tuple(_parse.UNIT_LABELS))
+                checked += 1
+    assert checked >= 15

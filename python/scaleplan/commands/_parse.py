@@ -263,8 +263,8 @@ def budgets(option: str, text: str, allowed: tuple[str, ...]) -> tuple[FloatArra
     if unit not in allowed:
         raise UsageError(
             option,
-            f"a budget in {UNIT_LABELS[unit]} does not apply here; use "
-            + ", ".join(UNIT_LABELS[u] for u in allowed),
+            f"a budget in {UNIT_LABELS[unit]} does not apply here; accepted here: "
+            + units_text(allowed),
         )
     return np.array([b.value for b in found], dtype=np.float64), unit
 

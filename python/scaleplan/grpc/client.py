@@ -188,15 +188,15 @@ class Client:
         return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
 
     def catalog(self, *, timeout_s: float | None = None) -> dict[str, list[str]]:
-        """Names of the server's hardware, models, families and laws (``scaleplan.catalog()``),
-        and of its test-time accuracy presets ("accuracy_presets")."""
+        """Names of the server's hardware, models, families, laws and test-time accuracy presets,
+        keyed as ``scaleplan.catalog()`` keys them."""
         response = self._unary(self._stub.ListCatalog, pb.ListCatalogRequest(), timeout_s)
         return {
             "hardware": [h.name for h in response.hardware],
             "models": [m.name for m in response.models],
             "families": [f.name for f in response.families],
             "laws": [law.name for law in response.laws],
-            "accuracy_presets": [a.name for a in response.accuracy_presets],
+            "accuracy": [a.name for a in response.accuracy_presets],
         }
 
     def model(self, name: str, *, timeout_s: float | None = None) -> Model:

@@ -258,3 +258,4 @@ def test_the_chinchilla_comparison_uses_the_plans_own_law(law: str) -> None:
     assert float(life.cost_saved) == pytest.approx(
         chinchilla_total - float(life.total_cost), rel=1e-6
     )
+    assert "Chinchilla-optimal model of the same loss under the same law" in life.explain()

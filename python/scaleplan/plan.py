@@ -255,15 +255,15 @@ class LifetimePlan(Plan):
             )
         elif math.isnan(saved):
             comparison = (
-                f"The Chinchilla-optimal model of the same loss ({fmt.si(ch_params)} "
-                "parameters) does not fit the serving replicas as configured, so the "
-                "comparison with it does not apply."
+                "The Chinchilla-optimal model of the same loss under the same law "
+                f"({fmt.si(ch_params)} parameters) does not fit the serving replicas as "
+                "configured, so the comparison with it does not apply."
             )
         else:
             ch_ratio = float(self.chinchilla_tokens) / ch_params
             comparison = (
-                f"The Chinchilla-optimal model of the same loss ({fmt.si(ch_params)} "
-                f"parameters, {ch_ratio:.1f} tokens per parameter) would cost "
+                "The Chinchilla-optimal model of the same loss under the same law "
+                f"({fmt.si(ch_params)} parameters, {ch_ratio:.1f} tokens per parameter) would cost "
                 f"{float(self.chinchilla_total_cost):.4g} {u}, {saved:.4g} more."
             )
         return (

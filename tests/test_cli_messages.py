@@ -7,12 +7,13 @@ import argparse
 import itertools
 import os
 import shlex
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import scaleplan as sp
-from cli_support import csv_rows, ok, run, usage_error
+from cli_support import command, csv_rows, ok, run, usage_error
 from scaleplan import _format as fmt
 from scaleplan import cli
 from scaleplan.commands import _parse
@@ -271,3 +272,15 @@ def test_every_budget_in_a_help_example_carries_its_unit() -> None:
                 _parse.budgets(option, value, tuple(_parse.UNIT_LABELS))
                 checked += 1
     assert checked >= 15
+
+
+def test_reference_ends_quietly_in_a_pipe_and_names_its_option() -> None:
+    done = subprocess.run(
+        ["bash", "-c", f"{' '.join(command())} reference | head -1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.stdout.startswith("One query on h100-sxm: 512 prompt tokens, 8192 generated, 1 ")
+    assert done.stderr == ""  # no BrokenPipeError traceback
+    usage_error(run("reference", "--hardware", "tpu"), "--hardware: unknown hardware")

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from scaleplan import _format as fmt
 from scaleplan.catalog import default_catalog
-from scaleplan.commands import describe, register_all
+from scaleplan.commands import _common, describe, register_all
 from scaleplan.cost import inference_cost
 from scaleplan.errors import ScaleplanError
 from scaleplan.grpc.server.cli import add_serve_command
@@ -18,6 +18,7 @@ REFERENCE_GEN_TOKENS = 8192
 DEFAULT_HARDWARE = "h100-sxm"
 
 
+@_common.guarded()  # one-line errors; `| head` ends quietly
 def _reference(args: argparse.Namespace) -> int:
     """Price one reference query for every catalog model on one hardware entry."""
     catalog = default_catalog()

@@ -230,9 +230,12 @@ UNIT_EXAMPLES = {
 """How a budget in each unit is written (in messages and help)."""
 
 
-def units_text(allowed: tuple[str, ...]) -> str:
-    """The units an option accepts, each with an example: ``FLOPs (1e21flops), ...``."""
-    return ", ".join(f"{UNIT_LABELS[u]} ({UNIT_EXAMPLES[u]})" for u in allowed)
+def units_text(allowed: tuple[str, ...], examples: dict[str, str] | None = None) -> str:
+    """The units an option accepts, each with an example: ``FLOPs (1e21flops), ...``;
+    ``examples`` overrides :data:`UNIT_EXAMPLES` where an option's budgets are of another
+    size (per query)."""
+    shown = {**UNIT_EXAMPLES, **(examples or {})}
+    return ", ".join(f"{UNIT_LABELS[u]} ({shown[u]})" for u in allowed)
 
 
 def budgets(option: str, text: str, allowed: tuple[str, ...]) -> tuple[FloatArray, str]:

@@ -35,6 +35,13 @@ _UNIT_WORDS = {
     "seconds": "replica-seconds",
     "usd": "USD",
 }
+PER_QUERY_EXAMPLES = {
+    "flops": "1e16flops",
+    "eflops": "1e16eflops",
+    "seconds": "5s or 500ms",
+    "usd": "$0.01",
+}
+"""Per-query budgets as the help shows them."""
 OPTIONS = {
     **_planning.SERVING_OPTIONS,
     "budget_eflops": "--budget",
@@ -285,7 +292,9 @@ def add_plan(planners: _common.Subparsers) -> None:
         "--budget",
         required=True,
         metavar="BUDGET",
-        help="per-query budget with its unit: " + _parse.units_text(UNITS) + " (list or range)",
+        help="per-query budget with its unit: "
+        + _parse.units_text(UNITS, PER_QUERY_EXAMPLES)
+        + " (list or range)",
     )
     add_problem_options(p)
     _planning.add_plan_options(
@@ -347,7 +356,9 @@ def add_frontier(frontiers: _common.Subparsers) -> None:
         "--budgets",
         required=True,
         metavar="BUDGETS",
-        help="per-query budgets with their unit: " + _parse.units_text(UNITS) + " (list or range)",
+        help="per-query budgets with their unit: "
+        + _parse.units_text(UNITS, PER_QUERY_EXAMPLES)
+        + " (list or range)",
     )
     add_problem_options(p)
     _planning.add_plan_options(

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from scaleplan import _format as fmt
+from scaleplan._arrays import FloatArray
 from scaleplan.commands import _common, _parse, _pricing
 from scaleplan.commands._output import RowWriter
 from scaleplan.plan import Plan
@@ -50,6 +51,20 @@ def header(what: str, *, unit: str, law: str | None, details: Sequence[str] = ()
     if law is not None:
         parts.append(f"law {law}")
     return f"{what}: " + "; ".join([*parts, *details])
+
+
+def budget_goal(
+    args: argparse.Namespace, option: str, text: str, allowed: tuple[str, ...]
+) -> tuple[FloatArray, str]:
+    """``--budget``/``--budgets`` of a planner: the values and their unit (every budget carries
+    one, :func:`_parse.budgets`). A ``--unit`` given too must agree; the façade's errors about
+    the unit then name the budget option."""
+    values, unit = _parse.budgets(option, text, allowed)
+    given = getattr(args, "unit", None)
+    if given is not None and given != unit:
+        raise _parse.UsageError("--unit", f"{given} conflicts with the unit of {option} ({unit})")
+    args.option_map = {**getattr(args, "option_map", {}), "unit": option}
+    return values, unit
 
 
 def add_plan_options(p: argparse.ArgumentParser, *, plot: str | None = None) -> None:

@@ -147,12 +147,7 @@ def goal(
             _parse.values("--target-accuracy", target),
             args.unit or "gpu_hours",
         )
-    values, unit = _parse.budgets(option, budget, allowed=UNITS)
-    if args.unit is not None and unit != args.unit:
-        raise _parse.UsageError(
-            "--unit", f"{args.unit} conflicts with the unit of {option} ({unit})"
-        )
-    args.option_map = {**getattr(args, "option_map", {}), "unit": option}
+    values, unit = _planning.budget_goal(args, option, budget, UNITS)
     return "budget", values, unit
 
 

@@ -101,7 +101,7 @@ def run_training(args: argparse.Namespace) -> int:
         law_arg = LawFit.load(args.law_fit).law
     if args.budget is not None:
         goal_name, label = "budget_flops", "budget"
-        goals, _ = _parse.budgets("--budget", args.budget, allowed=("flops",))
+        goals, _ = _planning.budget_goal(args, "--budget", args.budget, ("flops",))
     else:
         goal_name, label = "target_loss", "target loss"
         goals = _parse.values("--target-loss", args.target_loss)
@@ -216,12 +216,7 @@ def add_lifetime(planners: _common.Subparsers) -> None:
 def run_lifetime(args: argparse.Namespace) -> int:
     if args.budget is not None:
         goal_name = "budget"
-        goals, unit = _parse.budgets("--budget", args.budget, allowed=LIFETIME_UNITS)
-        if args.unit is not None and unit != args.unit:
-            raise _parse.UsageError(
-                "--unit", f"{args.unit} conflicts with the unit of --budget ({unit})"
-            )
-        args.option_map = {"unit": "--budget"}
+        goals, unit = _planning.budget_goal(args, "--budget", args.budget, LIFETIME_UNITS)
     else:
         goal_name = "target_loss"
         goals = _parse.values("--target-loss", args.target_loss)

@@ -223,9 +223,7 @@ def _max_gen(text: str) -> float | None:
 
 def budgets(args: argparse.Namespace, option: str, text: str) -> tuple[FloatArray, str]:
     """Per-query budgets and their unit (every budget carries one)."""
-    values, unit = _parse.budgets(option, text, allowed=UNITS)
-    args.option_map = {**getattr(args, "option_map", {}), "unit": option}
-    return values, unit
+    return _planning.budget_goal(args, option, text, UNITS)
 
 
 def _quantity(unit: str) -> Any:

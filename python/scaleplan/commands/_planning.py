@@ -53,6 +53,16 @@ def header(what: str, *, unit: str, law: str | None, details: Sequence[str] = ()
     return f"{what}: " + "; ".join([*parts, *details])
 
 
+def add_law_option(p: argparse.ArgumentParser, fn: Callable[..., Any], what: str = "") -> None:
+    """``--law``, defaulting to the façade's (``scaleplan.DEFAULT_LAW`` for every planner)."""
+    p.add_argument(
+        "--law",
+        default=default(fn, "law"),
+        help=f"loss law{what}, a catalog name ('scaleplan catalog laws') (default: %(default)s, "
+        "every planner's; docs/planning.md, 'The default law')",
+    )
+
+
 def budget_goal(
     args: argparse.Namespace, option: str, text: str, allowed: tuple[str, ...]
 ) -> tuple[FloatArray, str]:

@@ -63,11 +63,7 @@ def add_problem_options(p: argparse.ArgumentParser) -> None:
         default=default(plan_joint, "hardware"),
         help="training and serving hardware (default: %(default)s)",
     )
-    p.add_argument(
-        "--law",
-        default=default(plan_joint, "law"),
-        help="loss law with its loss-to-accuracy law (default: %(default)s)",
-    )
+    _planning.add_law_option(p, plan_joint, " with an error law (loss to task accuracy)")
     for name, what in (
         ("half_tokens", "generation length at which accuracy reaches half its limit"),
         ("hill", "steepness of the saturation in generation length"),

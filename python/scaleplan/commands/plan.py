@@ -78,9 +78,7 @@ def add_training(planners: _common.Subparsers) -> None:
         "1e18flops:1e26flops:30)",
     )
     goal.add_argument("--target-loss", metavar="LOSS", help="loss to reach (list or range)")
-    p.add_argument(
-        "--law", default=default(plan_training, "law"), help="loss law (default: %(default)s)"
-    )
+    _planning.add_law_option(p, plan_training)
     p.add_argument(
         "--law-fit",
         metavar="FIT.json",
@@ -188,9 +186,7 @@ def add_lifetime(planners: _common.Subparsers) -> None:
     p.add_argument("--prompt-tokens", required=True, metavar="TOKENS", help="per query")
     p.add_argument("--gen-tokens", required=True, metavar="TOKENS", help="per sample")
     p.add_argument("--samples", default="1", metavar="K", help="per query (default: 1)")
-    p.add_argument(
-        "--law", default=default(plan_lifetime, "law"), help="loss law (default: %(default)s)"
-    )
+    _planning.add_law_option(p, plan_lifetime)
     p.add_argument("--hardware", help="price inference on this hardware (needs --family)")
     p.add_argument("--family", help="model family interpolated over N (needs --hardware)")
     p.add_argument(

@@ -84,7 +84,7 @@ def test_every_plan_header_names_its_unit_and_law(args: tuple[str, ...], first_l
 def test_help_shows_the_one_default_law_and_the_budget_units() -> None:
     for planner in ("training", "lifetime", "joint"):
         text = ok("plan", planner, "--help").stdout
-        assert f"(default: {sp.DEFAULT_LAW})" in " ".join(text.split()), planner
+        assert f"(default: {sp.DEFAULT_LAW}, every planner's;" in " ".join(text.split()), planner
     text = " ".join(ok("plan", "joint", "--help").stdout.split())
     assert "FLOPs (1e21flops), eFLOPs (5e20eflops), GPU-hours (2e5gpu-h), USD" in text
 

@@ -31,7 +31,7 @@ def clip(text: str, limit: int = MAX_ECHO_CHARS) -> str:
 
 def plural(n: float, word: str, many: str | None = None) -> str:
     """``plural(1, "sample")`` -> ``'1 sample'``, ``plural(4, "sample")`` -> ``'4 samples'``."""
-    shown = f"{n:,.0f}" if n == int(n) else f"{n:.4g}"
+    shown = f"{n:,.0f}" if float(n).is_integer() else f"{n:.4g}"
     return f"{shown} {word if n == 1 else (many or word + 's')}"
 
 

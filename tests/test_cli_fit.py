@@ -47,7 +47,7 @@ def test_fit_law_table_save_plot_and_plan(tmp_path: Path) -> None:
     assert "95% interval" in out.stdout and "alpha" in out.stdout and "converged" in out.stdout
     png_ok(png)
     fit = sp.LawFit.load(saved)
-    plan = ok("plan", "training", "--budget", "1e22", "--law-fit", str(saved), "--json")
+    plan = ok("plan", "training", "--budget", "1e22flops", "--law-fit", str(saved), "--json")
     row = json.loads(plan.stdout.splitlines()[0])
     want = sp.plan_training(budget_flops=1e22, law=fit.law)
     assert row["params"] == pytest.approx(want.params, rel=1e-12)
@@ -66,7 +66,9 @@ def test_fit_law_bad_input(tmp_path: Path) -> None:
     usage_error(run("fit", "law", str(runs), "--bootstrap", "-1"), "--bootstrap")
     usage_error(run("fit", "law", str(runs), "--delta", "0"), "--delta")
     usage_error(run("fit", "law", str(tmp_path / "missing.csv")), "RUNS.csv")
-    usage_error(run("plan", "training", "--budget", "1e22", "--law-fit", str(runs)), "--law-fit")
+    usage_error(
+        run("plan", "training", "--budget", "1e22flops", "--law-fit", str(runs)), "--law-fit"
+    )
 
 
 def test_unconverged_fit_exits_1_and_plan_refuses_it(tmp_path: Path) -> None:
@@ -76,4 +78,6 @@ def test_unconverged_fit_exits_1_and_plan_refuses_it(tmp_path: Path) -> None:
     saved = tmp_path / "fit.json"
     out = run("fit", "law", str(runs), "--save", str(saved))
     assert out.returncode == 1 and "NOT CONVERGED" in out.stdout
-    usage_error(run("plan", "training", "--budget", "1e22", "--law-fit", str(saved)), "--law-fit")
+    usage_error(
+        run("plan", "training", "--budget", "1e22flops", "--law-fit", str(saved)), "--law-fit"
+    )

@@ -13,7 +13,7 @@ from cli_support import assert_plan_row, csv_rows, json_lines, ok, png_ok, run, 
 
 def test_plan_json_equals_the_python_api() -> None:
     rows = json_lines(
-        ok("plan", "joint", "--budget", "2e5gpu-h,1e6", "--queries", "1e9", "--json").stdout
+        ok("plan", "joint", "--budget", "2e5gpu-h,1e6gpu-h", "--queries", "1e9", "--json").stdout
     )
     plan = sp.plan_joint(budget=np.array([2e5, 1e6]), queries=1e9)
     assert [(r["budget"], r["queries"], r["unit"]) for r in rows] == [
@@ -25,7 +25,16 @@ def test_plan_json_equals_the_python_api() -> None:
 
 
 def test_queries_list_gives_one_row_per_combination_goal_first() -> None:
-    args = ("--budget", "1e5,1e6", "--queries", "1e7,1e9", "--k-max", "4", "--prompt-tokens", "512")
+    args = (
+        "--budget",
+        "1e5gpu-h,1e6gpu-h",
+        "--queries",
+        "1e7,1e9",
+        "--k-max",
+        "4",
+        "--prompt-tokens",
+        "512",
+    )
     rows = csv_rows(ok("plan", "joint", *args, "--csv").stdout)
     assert [(float(r["budget"]), float(r["queries"])) for r in rows] == [
         (1e5, 1e7),
@@ -63,7 +72,7 @@ def test_queries_list_gives_one_row_per_combination_goal_first() -> None:
             },
         ),
         (
-            "3e5",
+            "3e5gpu-h",
             ("--latency-slo", "1min", "--max-params", "8e9", "--batch", "unset"),
             {"budget": 3e5, "latency_slo_s": 60.0, "max_params": 8e9, "batch": None},
         ),
@@ -78,7 +87,10 @@ def test_units_and_options(budget: str, extra: tuple[str, ...], kwargs: dict) ->
 def test_target_accuracy_table_explain_and_require_feasible() -> None:
     args = ("plan", "joint", "--target-accuracy", "0.6,0.999", "--queries", "1e8")
     out = ok(*args, "--explain").stdout
-    assert "Joint plans, costs in GPU-hours" in out and "% training" in out
+    assert (
+        f"Joint plans: budgets and costs in GPU-hours; law {sp.DEFAULT_LAW};" in out
+        and "% training" in out
+    )
     assert "target_accuracy (infeasible)" in out
     assert sp.plan_joint(target_accuracy=0.6, queries=1e8).explain() in out
     failed = run(*args, "--require-feasible")
@@ -87,7 +99,16 @@ def test_target_accuracy_table_explain_and_require_feasible() -> None:
 
 def test_frontier_json_equals_the_python_api(tmp_path: Path) -> None:
     plot = tmp_path / "joint.png"
-    args = ("--budgets", "1e4:1e6:3", "--queries", "1e8", "--k-max", "8", "--plot", str(plot))
+    args = (
+        "--budgets",
+        "1e4gpu-h:1e6gpu-h:3",
+        "--queries",
+        "1e8",
+        "--k-max",
+        "8",
+        "--plot",
+        str(plot),
+    )
     rows = json_lines(ok("frontier", "joint", *args, "--json").stdout)
     f = sp.frontier_joint(budgets=np.logspace(4, 6, 3), queries=1e8, k_max=8)
     assert len(rows) == 3
@@ -100,7 +121,7 @@ def test_frontier_json_equals_the_python_api(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "option"),
     [
-        (("--budget", "1e6", "--queries", "-1"), "--queries: must be >= 0"),
+        (("--budget", "1e6gpu-h", "--queries", "-1"), "--queries: must be >= 0"),
         (("--budget", "5s", "--queries", "1e8"), "--budget: a budget in seconds does not apply"),
         (
             (
@@ -115,15 +136,16 @@ def test_frontier_json_equals_the_python_api(tmp_path: Path) -> None:
             ),
             "--train-usd-per-hour",
         ),
-        (("--budget", "1e6", "--queries", "1e8", "--kappa", "0"), "--kappa: must be > 0"),
+        (("--budget", "1e6gpu-h", "--queries", "1e8", "--kappa", "0"), "--kappa: must be > 0"),
         (("--target-accuracy", "1.5", "--queries", "1e8"), "--target-accuracy"),
-        (("--budget", "1e6", "--queries", "1e8", "--law", "hoffmann2022"), "--law"),
-        (("--budget", "1e6", "--queries", "1e8", "--attention", "topk:-1"), "--attention"),
+        (("--budget", "1e6gpu-h", "--queries", "1e8", "--law", "hoffmann2022"), "--law"),
+        (("--budget", "1e6gpu-h", "--queries", "1e8", "--attention", "topk:-1"), "--attention"),
         (("--budget", "1e21eflops", "--queries", "1e8", "--unit", "flops"), "--unit"),
+        (("--budget", "2e5", "--queries", "1e8"), "--budget: '2e5' has no unit"),
         (
             (
                 "--budget",
-                "1e6",
+                "1e6gpu-h",
                 "--queries",
                 "1e8",
                 "--min-gen-tokens",
@@ -140,11 +162,11 @@ def test_bad_arguments_exit_2_naming_the_option(args: tuple[str, ...], option: s
 
 
 def test_bad_frontier_arguments() -> None:
-    usage_error(run("frontier", "joint", "--budgets", "0", "--queries", "1e8"), "--budgets")
+    usage_error(run("frontier", "joint", "--budgets", "0gpu-h", "--queries", "1e8"), "--budgets")
 
 
 def test_a_plot_of_infeasible_plans_is_still_drawn(tmp_path: Path) -> None:
     plot = tmp_path / "none.png"
-    out = ok("plan", "joint", "--budget", "1,2", "--queries", "1e12", "--plot", str(plot))
+    out = ok("plan", "joint", "--budget", "1gpu-h,2gpu-h", "--queries", "1e12", "--plot", str(plot))
     assert out.stdout.count("budget (infeasible)") == 2
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -84,16 +84,46 @@ def test_budget_lists_and_ranges_share_one_unit() -> None:
     values, unit = _parse.budgets("--budget", "$1k:$1M:4", ("usd",))
     assert unit == "usd"
     np.testing.assert_allclose(values, [1e3, 1e4, 1e5, 1e6])
-    values, unit = _parse.budgets("--budget", "1e18:1e26:30", ("flops",))
-    assert unit is None and len(values) == 30 and values[0] == 1e18 and values[-1] == 1e26
-    # Bare numbers in a list take the list's unit.
-    assert _parse.budgets("--budget", "100,200gpu-h", ("gpu_hours",))[1] == "gpu_hours"
+    values, unit = _parse.budgets("--budget", "1e18flops:1e26flops:30", ("flops",))
+    assert unit == "flops" and len(values) == 30 and values[0] == 1e18 and values[-1] == 1e26
+    values, unit = _parse.budgets("--budget", "100gpu-h,200gpu-h", ("gpu_hours",))
+    assert unit == "gpu_hours" and values.tolist() == [100.0, 200.0]
     with pytest.raises(UsageError, match="share a unit"):
         _parse.budgets("--budget", "$5,200gpu-h", ("usd", "gpu_hours"))
     with pytest.raises(UsageError, match="different units"):
         _parse.budgets("--budget", "$1:2gpu-h:3", ("usd", "gpu_hours"))
     with pytest.raises(UsageError, match="does not apply here"):
         _parse.budgets("--budget", "1e5s", ("flops", "usd"))
+
+
+@pytest.mark.parametrize("text", ["1e21", "1e21,2e21flops", "1e18:1e26flops:3", "$1:2:3", "0"])
+def test_a_bare_budget_is_an_error_listing_the_units(text: str) -> None:
+    # A bare number meant FLOPs in one planner and GPU-hours in another: it is refused, and
+    # the message lists every unit the option accepts, each with an example.
+    with pytest.raises(UsageError) as err:
+        _parse.budgets("--budget", text, ("flops", "gpu_hours", "usd"))
+    assert err.value.option == "--budget"
+    assert "has no unit" in err.value.message
+    for example in ("FLOPs (1e21flops)", "GPU-hours (2e5gpu-h)", "USD ($5000 or 5000usd)"):
+        assert example in err.value.message
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("120", 120.0), ("120s", 120.0), ("500ms", 0.5), ("2min", 120.0), ("1h", 3600.0)],
+)
+def test_durations(text: str, seconds: float) -> None:
+    assert _parse.duration("--latency-slo", text) == pytest.approx(seconds, rel=1e-15)
+
+
+@pytest.mark.parametrize("text", ["5gpu-h", "$5", "1e21flops", "soon", "1,2"])
+def test_a_bad_duration_lists_time_units_only(text: str) -> None:
+    with pytest.raises(UsageError) as err:
+        _parse.duration("--latency-slo", text)
+    assert err.value.option == "--latency-slo"
+    assert "ms, 2min, 1h" in err.value.message
+    for budget_unit in ("flops", "gpu-h", "usd", "$"):
+        assert budget_unit not in err.value.message.split("(", 1)[1]
 
 
 def test_batch() -> None:

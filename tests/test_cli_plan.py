@@ -28,7 +28,7 @@ def assert_plan_row(row: dict[str, Any], plan: Any) -> None:
 
 
 def test_training_json_equals_the_python_api() -> None:
-    rows = json_lines(ok("plan", "training", "--budget", "1e21,1e23", "--json").stdout)
+    rows = json_lines(ok("plan", "training", "--budget", "1e21flops,1e23flops", "--json").stdout)
     plan = sp.plan_training(budget_flops=np.array([1e21, 1e23]))
     assert [r["budget_flops"] for r in rows] == [1e21, 1e23]
     for i, row in enumerate(rows):
@@ -36,7 +36,7 @@ def test_training_json_equals_the_python_api() -> None:
 
 
 def test_training_range_and_data_limit() -> None:
-    args = ("--budget", "1e18:1e26:9", "--unique-tokens", "1e12", "--law", "hoffmann2022")
+    args = ("--budget", "1e18flops:1e26flops:9", "--unique-tokens", "1e12", "--law", "hoffmann2022")
     rows = json_lines(ok("plan", "training", *args, "--json").stdout)
     plan = sp.plan_training(
         budget_flops=np.logspace(18, 26, 9), unique_tokens=1e12, law="hoffmann2022"
@@ -57,9 +57,9 @@ def test_training_target_loss_infeasible_and_require_feasible() -> None:
 
 
 def test_explain_prints_the_plans_own_words() -> None:
-    out = ok("plan", "training", "--budget", "1e21", "--explain").stdout
+    out = ok("plan", "training", "--budget", "1e21flops", "--explain").stdout
     assert sp.plan_training(budget_flops=1e21).explain() in out
-    rows = json_lines(ok("plan", "training", "--budget", "1e21", "--explain", "--json").stdout)
+    rows = json_lines(ok("plan", "training", "--budget", "1e21flops", "--explain", "--json").stdout)
     assert rows[0]["explanation"] == sp.plan_training(budget_flops=1e21).explain()
 
 
@@ -129,7 +129,10 @@ def test_lifetime_dollars_with_prices_and_demand_lists() -> None:
 
 def test_lifetime_table() -> None:
     out = ok("plan", "lifetime", "--target-loss", "2.1", *DEMAND, "--explain").stdout
-    assert "Lifetime plans, law sardana2023, costs in FLOPs" in out
+    assert out.startswith(
+        f"Lifetime plans: budgets and costs in FLOPs; law {sp.DEFAULT_LAW}; inference priced at "
+        "2N FLOPs per token; queries 1 G, prompt tokens 512, gen tokens 1024, samples 1."
+    )
     assert "Chinchilla" in out and "ZFLOP" in out
     plan = sp.plan_lifetime(target_loss=2.1, queries=1e9, prompt_tokens=512, gen_tokens=1024)
     assert plan.explain() in out
@@ -139,10 +142,12 @@ def test_lifetime_table() -> None:
     ("args", "option"),
     [
         (("training", "--budget", "$5000"), "--budget: a budget in USD does not apply"),
-        (("training", "--budget", "-1"), "--budget: must be > 0"),
-        (("training", "--budget", "1e21", "--law", "nope"), "--law: unknown law 'nope'"),
-        (("training", "--budget", "1e21:1e22"), "--budget: range"),
-        (("training", "--budget", "1e21", "--unique-tokens", "x"), "--unique-tokens"),
+        (("training", "--budget", "1e21"), "--budget: '1e21' has no unit"),
+        (("lifetime", "--budget", "1e21", *DEMAND), "--budget: '1e21' has no unit"),
+        (("training", "--budget=-1flops"), "--budget: must be > 0"),
+        (("training", "--budget", "1e21flops", "--law", "nope"), "--law: unknown law 'nope'"),
+        (("training", "--budget", "1e21flops:1e22flops"), "--budget: range"),
+        (("training", "--budget", "1e21flops", "--unique-tokens", "x"), "--unique-tokens"),
         (("lifetime", "--budget", "200gpu-h", *DEMAND), "--budget: 'gpu_hours' needs"),
         (("lifetime", "--budget", "1e5s", *DEMAND), "--budget: a budget in seconds"),
         (("lifetime", "--target-loss", "2", *DEMAND, "--unit", "eflops"), "--unit"),
@@ -157,5 +162,5 @@ def test_bad_arguments_exit_2_naming_the_option(args: tuple[str, ...], option: s
 
 
 def test_budget_and_target_are_exclusive() -> None:
-    out = run("plan", "training", "--budget", "1e21", "--target-loss", "2")
+    out = run("plan", "training", "--budget", "1e21flops", "--target-loss", "2")
     assert out.returncode == 2 and "--target-loss" in out.stderr

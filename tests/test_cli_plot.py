@@ -33,7 +33,7 @@ def test_iso_cost_png_and_svg(tmp_path: Path) -> None:
 
 def test_plan_allocation_plots(tmp_path: Path) -> None:
     alloc = tmp_path / "alloc.png"
-    ok("plan", "training", "--budget", "1e18:1e26:30", "--plot", str(alloc))
+    ok("plan", "training", "--budget", "1e18flops:1e26flops:30", "--plot", str(alloc))
     png_ok(alloc)
     life = tmp_path / "life.png"
     ok(
@@ -56,6 +56,6 @@ def test_plan_allocation_plots(tmp_path: Path) -> None:
 def test_bad_plot_paths_exit_2(tmp_path: Path) -> None:
     usage_error(run("plot", "iso-cost", "--out", str(tmp_path / "iso.jpg")), "--out")
     usage_error(run("plot", "iso-cost", "--out", str(tmp_path / "no" / "iso.png")), "--out")
-    one = run("plan", "training", "--budget", "1e21", "--plot", str(tmp_path / "a.png"))
+    one = run("plan", "training", "--budget", "1e21flops", "--plot", str(tmp_path / "a.png"))
     usage_error(one, "--plot: needs at least two goals")
     assert not list(tmp_path.iterdir())

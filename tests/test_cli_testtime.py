@@ -19,7 +19,15 @@ KINETICS_API = {"hardware": "kinetics-b200", "prefill": False}
 
 
 def test_plan_json_equals_the_python_api() -> None:
-    args = ("--budget", "1e15,1e16", *KINETICS, "--attention", "dense", "--attention", "topk:1024")
+    args = (
+        "--budget",
+        "1e15eflops,1e16eflops",
+        *KINETICS,
+        "--attention",
+        "dense",
+        "--attention",
+        "topk:1024",
+    )
     rows = json_lines(ok("plan", "test-time", *args, "--json").stdout)
     plan = sp.plan_test_time(
         budget_eflops=np.array([1e15, 1e16]), attention=["dense", ("topk", 1024.0)], **KINETICS_API
@@ -45,7 +53,7 @@ def test_plan_json_equals_the_python_api() -> None:
             {"budget_flops": 1e15, "family": "qwen3-dense", "batch": "max", "k_max": 8},
         ),
         (
-            "3e15",
+            "3e15eflops",
             ("--attention", "block_topk:2048:16", "--max-gen-tokens", "none"),
             {
                 "budget_eflops": 3e15,
@@ -65,10 +73,10 @@ def test_budget_units_and_options(budget: str, extra: tuple[str, ...], kwargs: d
 
 
 def test_table_explain_and_require_feasible() -> None:
-    out = ok("plan", "test-time", "--budget", "1e16", *KINETICS, "--explain").stdout
-    assert "Test-time plans, budgets per query in eFLOPs" in out and "10 PeFLOP" in out
+    out = ok("plan", "test-time", "--budget", "1e16eflops", *KINETICS, "--explain").stdout
+    assert "Test-time plans: budgets and costs in eFLOPs per query;" in out and "10 PeFLOP" in out
     assert sp.plan_test_time(budget_eflops=1e16, **KINETICS_API).explain() in out
-    args = ("plan", "test-time", "--budget", "1e6,1e16", *KINETICS)
+    args = ("plan", "test-time", "--budget", "1e6eflops,1e16eflops", *KINETICS)
     assert "budget (infeasible)" in ok(*args).stdout
     out = run(*args, "--require-feasible", "--csv")
     assert out.returncode == 1
@@ -77,7 +85,14 @@ def test_table_explain_and_require_feasible() -> None:
 
 
 def test_frontier_with_measured_data_json_and_csv() -> None:
-    args = ("frontier", "test-time", "--budgets", "1e14:1e18:5", "--measured", str(MEASURED))
+    args = (
+        "frontier",
+        "test-time",
+        "--budgets",
+        "1e14eflops:1e18eflops:5",
+        "--measured",
+        str(MEASURED),
+    )
     args += ("--k-max", "16")
     acc = sp.Accuracy.measured(MEASURED)
     f = sp.frontier_test_time(budgets=np.logspace(14, 18, 5), accuracy=acc, k_max=16)
@@ -102,7 +117,14 @@ def test_frontier_with_measured_data_json_and_csv() -> None:
 
 
 def test_frontier_json_equals_the_python_api() -> None:
-    args = ("--budgets", "1e13:1e19:7", *KINETICS, "--attention", "dense,topk:1024", "--json")
+    args = (
+        "--budgets",
+        "1e13eflops:1e19eflops:7",
+        *KINETICS,
+        "--attention",
+        "dense,topk:1024",
+        "--json",
+    )
     rows = json_lines(ok("frontier", "test-time", *args).stdout)
     f = sp.frontier_test_time(
         budgets=np.logspace(13, 19, 7), attention=["dense", ("topk", 1024.0)], **KINETICS_API
@@ -127,7 +149,7 @@ def test_plots_are_written(tmp_path: Path) -> None:
         "frontier",
         "test-time",
         "--budgets",
-        "1e13:1e19:40",
+        "1e13eflops:1e19eflops:40",
         *KINETICS,
         "--attention",
         "dense,topk:1024",
@@ -141,7 +163,7 @@ def test_plots_are_written(tmp_path: Path) -> None:
         "plot",
         "test-time-frontier",
         "--budgets",
-        "1e14:1e18:20",
+        "1e14eflops:1e18eflops:20",
         "--measured",
         str(MEASURED),
         "--k-max",
@@ -152,10 +174,18 @@ def test_plots_are_written(tmp_path: Path) -> None:
     text = measured.read_text()
     assert "<svg" in text and len(text) > 10_000
     accuracy = tmp_path / "accuracy.png"
-    ok("plot", "accuracy", "--budgets", "1e13:1e19:30", *KINETICS, "--out", str(accuracy))
+    ok(
+        "plot",
+        "accuracy",
+        "--budgets",
+        "1e13eflops:1e19eflops:30",
+        *KINETICS,
+        "--out",
+        str(accuracy),
+    )
     png_ok(accuracy)
     plan = tmp_path / "plan.png"
-    ok("plan", "test-time", "--budget", "1e14:1e18:9", "--plot", str(plan))
+    ok("plan", "test-time", "--budget", "1e14eflops:1e18eflops:9", "--plot", str(plan))
     png_ok(plan)
 
 
@@ -163,23 +193,27 @@ def test_plots_are_written(tmp_path: Path) -> None:
     ("args", "option"),
     [
         (("--budget", "200gpu-h"), "--budget: a budget in GPU-hours does not apply"),
-        (("--budget", "-1"), "--budget: must be > 0"),
-        (("--budget", "5s", "--unit", "usd"), "--unit: usd conflicts"),
+        (("--budget=-1eflops",), "--budget: must be > 0"),
+        (("--budget", "1e16"), "--budget: '1e16' has no unit; a budget always carries one"),
+        (("--budget", "1e15:1e16eflops:3"), "--budget: '1e15' has no unit"),
         (("--budget", "$0.01"), "--usd-per-hour"),
-        (("--budget", "1e16", "--attention", "topk"), "--attention: 'topk': expected topk:S"),
-        (("--budget", "1e16", "--attention", "sparse:4"), "--attention: unknown attention"),
-        (("--budget", "1e16", "--attention", "block_topk:1024:0"), "--attention: must be >= 1"),
-        (("--budget", "1e16", "--accuracy", "gsm8k"), "--accuracy: unknown"),
-        (("--budget", "1e16", "--measured", "no/such.csv"), "--measured: no such file"),
+        (("--budget", "1e16eflops", "--attention", "topk"), "--attention: 'topk': expected topk:S"),
+        (("--budget", "1e16eflops", "--attention", "sparse:4"), "--attention: unknown attention"),
         (
-            ("--budget", "1e16", "--measured", str(MEASURED), "--aggregator", "majority"),
+            ("--budget", "1e16eflops", "--attention", "block_topk:1024:0"),
+            "--attention: must be >= 1",
+        ),
+        (("--budget", "1e16eflops", "--accuracy", "gsm8k"), "--accuracy: unknown"),
+        (("--budget", "1e16eflops", "--measured", "no/such.csv"), "--measured: no such file"),
+        (
+            ("--budget", "1e16eflops", "--measured", str(MEASURED), "--aggregator", "majority"),
             "--aggregator",
         ),
-        (("--budget", "1e16", "--models", "qwen3-9b"), "--models: unknown model"),
-        (("--budget", "1e16", "--k-max", "0"), "--k-max"),
-        (("--budget", "1e16", "--latency-slo", "5gpu-h"), "--latency-slo"),
-        (("--budget", "1e16", "--batch", "0"), "--batch: must be >= 1"),
-        (("--budget", "1e16", "--hardware", "tpu"), "--hardware: unknown hardware"),
+        (("--budget", "1e16eflops", "--models", "qwen3-9b"), "--models: unknown model"),
+        (("--budget", "1e16eflops", "--k-max", "0"), "--k-max"),
+        (("--budget", "1e16eflops", "--latency-slo", "5gpu-h"), "--latency-slo"),
+        (("--budget", "1e16eflops", "--batch", "0"), "--batch: must be >= 1"),
+        (("--budget", "1e16eflops", "--hardware", "tpu"), "--hardware: unknown hardware"),
     ],
 )
 def test_bad_arguments_exit_2_naming_the_option(args: tuple[str, ...], option: str) -> None:
@@ -187,11 +221,20 @@ def test_bad_arguments_exit_2_naming_the_option(args: tuple[str, ...], option: s
 
 
 def test_bad_frontier_and_figure_arguments(tmp_path: Path) -> None:
-    usage_error(run("frontier", "test-time", "--budgets", "1e13:1e19"), "--budgets: range")
-    one = run("frontier", "test-time", "--budgets", "1e16", "--plot", str(tmp_path / "f.png"))
+    usage_error(
+        run("frontier", "test-time", "--budgets", "1e13eflops:1e19eflops"), "--budgets: range"
+    )
+    one = run("frontier", "test-time", "--budgets", "1e16eflops", "--plot", str(tmp_path / "f.png"))
     usage_error(one, "--plot: needs at least two")
     usage_error(
-        run("plot", "accuracy", "--budgets", "1e13:1e19:5", "--out", str(tmp_path / "a.jpg")),
+        run(
+            "plot",
+            "accuracy",
+            "--budgets",
+            "1e13eflops:1e19eflops:5",
+            "--out",
+            str(tmp_path / "a.jpg"),
+        ),
         "--out: plots are written as .png or .svg",
     )
     assert not list(tmp_path.iterdir())

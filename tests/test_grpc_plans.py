@@ -71,8 +71,8 @@ def assert_same(got: Any, want: Any) -> None:
 
 def test_catalog_lists_laws_and_accuracy_presets(client: sp.Client, channel: grpc.Channel) -> None:
     listing = client.catalog()
-    assert {k: v for k, v in listing.items() if k != "accuracy_presets"} == sp.catalog()
-    assert listing["accuracy_presets"] == ["aime24-qwen3"]
+    assert listing == sp.catalog()
+    assert listing["accuracy"] == ["aime24-qwen3"]
     for name in sp.catalog()["laws"]:
         assert client.law(name) == sp.law(name)
     response = stub(channel).ListCatalog(planner_pb2.ListCatalogRequest(), timeout=TIMEOUT_S)
@@ -256,12 +256,14 @@ def test_request_defaults_come_from_the_python_api(channel: grpc.Channel) -> Non
     s = stub(channel)
     got = s.PlanTraining(planner_pb2.PlanTrainingRequest(target_loss=2.2), timeout=TIMEOUT_S)
     assert conversions.training_plan_from(got.plan) == sp.plan_training(target_loss=2.2)
+    assert got.plan.law == sp.DEFAULT_LAW  # an unset law is the one default law
     request = planner_pb2.PlanLifetimeRequest(
         target_loss=2.2, queries=1e9, prompt_tokens=1, gen_tokens=1
     )
     got_lifetime = s.PlanLifetime(request, timeout=TIMEOUT_S)
     want_lifetime = sp.plan_lifetime(target_loss=2.2, queries=1e9, prompt_tokens=1, gen_tokens=1)
     assert conversions.lifetime_plan_from(got_lifetime.plan) == want_lifetime
+    assert got_lifetime.plan.law == sp.DEFAULT_LAW
     got_tt = s.PlanTestTime(
         planner_pb2.PlanTestTimeRequest(
             budget_seconds=0.1, options=plan_pb2.TestTimeOptions(hardware="h100-sxm")
@@ -274,6 +276,7 @@ def test_request_defaults_come_from_the_python_api(channel: grpc.Channel) -> Non
     request_joint = planner_pb2.PlanJointRequest(budget=1e6, options={"queries": 1e9})
     got_joint = s.PlanJoint(request_joint, timeout=TIMEOUT_S)
     assert conversions.joint_plan_from(got_joint.plan) == sp.plan_joint(budget=1e6, queries=1e9)
+    assert got_joint.plan.law == sp.DEFAULT_LAW
     request_joint.options.serving.batch_mode = cost_pb2.BATCH_MODE_AMORTIZED
     got_joint = s.PlanJoint(request_joint, timeout=TIMEOUT_S)
     want_joint = sp.plan_joint(budget=1e6, queries=1e9, batch=None)

@@ -104,8 +104,10 @@ DEMAND: dict[str, Any] = {"prompt_tokens": 512, "gen_tokens": 1024}
 
 
 def test_lifetime_with_zero_demand_is_the_training_plan() -> None:
+    # Both under the one default law: with no demand the lifetime plan is the training plan.
     life = sp.plan_lifetime(target_loss=2.2, queries=0, **DEMAND)
-    train = sp.plan_training(target_loss=2.2, law="sardana2023")
+    train = sp.plan_training(target_loss=2.2)
+    assert life.law == train.law == sp.DEFAULT_LAW
     assert life.params == pytest.approx(train.params, rel=1e-6)
     assert life.tokens == pytest.approx(train.tokens, rel=1e-6)
     assert life.total_cost == pytest.approx(train.compute_flops, rel=1e-9)
@@ -122,7 +124,8 @@ def test_lifetime_with_zero_demand_is_the_training_plan() -> None:
 )
 def test_more_demand_shrinks_the_model_and_grows_its_tokens(pricing: dict[str, Any]) -> None:
     queries = np.array([0, 1e6, 1e8, 1e9, 1e10, 1e11])
-    p = sp.plan_lifetime(target_loss=2.1, queries=queries, **DEMAND, **pricing)
+    # sardana2023: the law this loss target and these sizes were chosen with.
+    p = sp.plan_lifetime(target_loss=2.1, queries=queries, law="sardana2023", **DEMAND, **pricing)
     assert p.feasible.all()
     assert np.all(np.diff(p.params) <= 1e-9 * p.params[1:])
     assert np.all(np.diff(p.tokens) >= -1e-9 * p.tokens[1:])
@@ -209,3 +212,50 @@ def test_a_plan_on_the_memory_wall_says_so() -> None:
     )
     assert p.feasible and p.binding == "memory"
     assert "memory caps the model size" in p.explain()
+
+
+# ---- one default law (python/scaleplan/laws.py, DEFAULT_LAW) ----
+
+
+def test_every_planner_defaults_to_the_one_law() -> None:
+    import inspect
+
+    for fn in (sp.plan_training, sp.plan_lifetime, sp.plan_joint):  # frontier_joint: **kwargs
+        assert inspect.signature(fn).parameters["law"].default == sp.DEFAULT_LAW, fn.__name__
+    for name in ("plan_training", "plan_lifetime", "plan_joint", "frontier_joint"):
+        method = getattr(sp.Client, name)
+        assert inspect.signature(method).parameters["law"].default == sp.DEFAULT_LAW, name
+    # The joint planner needs an error law: the default carries one, so it plans out of the box.
+    assert sp.law(sp.DEFAULT_LAW).error is not None
+    assert sp.plan_joint(budget=1e6, queries=1e8).law == sp.DEFAULT_LAW
+
+
+def test_the_joint_planner_refuses_a_law_without_an_error_law() -> None:
+    with pytest.raises(errors.InvalidArgumentError) as info:
+        sp.plan_joint(budget=1e6, queries=1e8, law="besiroglu2024")
+    assert info.value.field == "law" and "besiroglu2024" in str(info.value)
+
+
+@pytest.mark.parametrize("law", [sp.DEFAULT_LAW, "sardana2023"])
+def test_the_chinchilla_comparison_uses_the_plans_own_law(law: str) -> None:
+    """The lifetime plan's "saved vs Chinchilla" is against the compute-optimal training plan
+    of the same loss under the same law (docs/planning.md), priced at 2N FLOPs per token."""
+    life = sp.plan_lifetime(target_loss=2.6, queries=1e9, law=law, **DEMAND)
+    assert life.feasible and life.law == law
+    the_law = sp.law(law)
+    n, d = float(life.chinchilla_params), float(life.chinchilla_tokens)
+    # Compute-optimal under 6ND = C (by hand, Lagrange): alpha A / N^alpha = beta B / D^beta.
+    assert the_law.alpha * the_law.A / n**the_law.alpha == pytest.approx(
+        the_law.beta * the_law.B / d**the_law.beta, rel=1e-6
+    )
+    # ... reaching the plan's loss.
+    assert float(the_law.loss(n, d)) == pytest.approx(float(life.loss), rel=1e-9)
+    if the_law.alpha == the_law.beta:  # gadre2024-redpajama: D/N = (B/A)^(1/alpha) = 7.42
+        assert d / n == pytest.approx((the_law.B / the_law.A) ** (1 / the_law.alpha), rel=1e-6)
+    # Its total cost: training 6ND plus 2N FLOPs for each of 1e9 x (512 + 1024) tokens.
+    chinchilla_total = 6 * n * d + 2 * n * 1e9 * (512 + 1024)
+    assert float(life.chinchilla_total_cost) == pytest.approx(chinchilla_total, rel=1e-9)
+    assert float(life.cost_saved) == pytest.approx(
+        chinchilla_total - float(life.total_cost), rel=1e-6
+    )
+    assert "Chinchilla-optimal model of the same loss under the same law" in life.explain()

@@ -39,6 +39,7 @@ UNSERVABLE_CHINCHILLA: dict[str, Any] = {
     "unit": "gpu_hours",
     "batch": "max",
     "gpus": 1,
+    "law": "sardana2023",
 }
 
 
@@ -47,7 +48,7 @@ UNSERVABLE_CHINCHILLA: dict[str, Any] = {
 
 def test_a_tiny_budget_is_flagged_below_the_fitted_range() -> None:
     """The issue's case: 1e10 FLOPs buys a 6.38k-parameter model, unflagged before."""
-    p = sp.plan_training(budget_flops=1e10)
+    p = sp.plan_training(budget_flops=1e10, law="besiroglu2024")
     assert p.params == pytest.approx(6383.68, rel=1e-5)
     by_variable = {e.variable: e for e in p.extrapolated}
     assert set(by_variable) == {"params", "tokens"}
@@ -62,7 +63,7 @@ def test_a_tiny_budget_is_flagged_below_the_fitted_range() -> None:
 
 def test_a_hard_target_is_flagged_above_the_fitted_range() -> None:
     """The issue's case: loss 1.85 from 1e12 unique tokens takes a 2.74P-parameter model."""
-    p = sp.plan_training(target_loss=1.85, unique_tokens=1e12)
+    p = sp.plan_training(target_loss=1.85, unique_tokens=1e12, law="besiroglu2024")
     by_variable = {e.variable: e for e in p.extrapolated}
     params = by_variable["params"]
     assert params.bound == CHINCHILLA_PARAMS[1]
@@ -121,16 +122,21 @@ def test_lifetime_and_joint_plans_are_checked_against_their_laws() -> None:
 
 
 def test_cli_warns_under_the_table_and_writes_the_field() -> None:
-    table = ok("plan", "training", "--budget", "1e10,1e21").stdout
+    besiroglu = ("--law", "besiroglu2024")
+    table = ok("plan", "training", "--budget", "1e10flops,1e21flops", *besiroglu).stdout
     warnings = [line for line in table.splitlines() if line.startswith("warning:")]
     assert warnings == [
         "warning: row 1 extrapolates the besiroglu2024 law beyond its fit: params 6.38e3 is "
         "1.1e4x below the fitted 7e7; tokens 2.61e5 is 1.9e4x below the fitted 5e9"
     ]
-    rows = json_lines(ok("plan", "training", "--budget", "1e10,1e21", "--json").stdout)
+    rows = json_lines(
+        ok("plan", "training", "--budget", "1e10flops,1e21flops", *besiroglu, "--json").stdout
+    )
     assert [e["variable"] for e in rows[0]["extrapolated"]] == ["params", "tokens"]
     assert rows[0]["extrapolated"][0]["bound"] == 7e7 and rows[1]["extrapolated"] == []
-    cells = csv_rows(ok("plan", "training", "--budget", "1e10,1e21", "--csv").stdout)
+    cells = csv_rows(
+        ok("plan", "training", "--budget", "1e10flops,1e21flops", *besiroglu, "--csv").stdout
+    )
     assert '"variable": "params"' in cells[0]["extrapolated"] and cells[1]["extrapolated"] == ""
 
 
@@ -184,10 +190,10 @@ def test_cli_writes_null_and_empty_for_an_infeasible_plan() -> None:
     assert record["params"] is None and record["tokens_per_param"] is None
     (cells,) = csv_rows(ok("plan", "training", "--target-loss", "1.5", "--csv").stdout)
     assert cells["params"] == "" and cells["loss"] == "" and cells["feasible"] == "false"
-    (record,) = json_lines(ok("plan", "test-time", "--budget", "1e6", "--json").stdout)
+    (record,) = json_lines(ok("plan", "test-time", "--budget", "1e6eflops", "--json").stdout)
     assert record["model"] is None and record["accuracy"] is None and record["samples"] is None
     (record,) = json_lines(
-        ok("plan", "joint", "--budget", "1e-3", "--queries", "1e8", "--json").stdout
+        ok("plan", "joint", "--budget", "1e-3gpu-h", "--queries", "1e8", "--json").stdout
     )
     assert not record["feasible"] and record["attention"] is None
     assert record["marginal_accuracy"] is None and record["params"] is None
@@ -210,7 +216,8 @@ def test_grpc_leaves_not_applicable_fields_unset(server: ServerThread) -> None:
         assert not training.feasible and not training.HasField("params")
         assert not training.HasField("loss") and len(training.extrapolated) == 0
         tiny = s.PlanTraining(
-            planner_pb2.PlanTrainingRequest(budget_flops=1e10), timeout=TIMEOUT_S
+            planner_pb2.PlanTrainingRequest(budget_flops=1e10, law_name="besiroglu2024"),
+            timeout=TIMEOUT_S,
         ).plan
         assert [e.variable for e in tiny.extrapolated] == ["params", "tokens"]
         assert tiny.extrapolated[0].bound == 7e7
@@ -252,15 +259,15 @@ def test_joint_plans_name_their_task_and_aggregator() -> None:
 
 
 def test_cli_headers_say_what_accuracy_is() -> None:
-    out = ok("plan", "test-time", "--budget", "1e16", "--aggregator", "majority").stdout
+    out = ok("plan", "test-time", "--budget", "1e16eflops", "--aggregator", "majority").stdout
     caption, header = out.splitlines()[:2]
     assert "accuracy: task aime24, majority vote" in caption
     assert "accuracy (majority)" in header
-    out = ok("plan", "joint", "--budget", "1e6", "--queries", "1e8").stdout
+    out = ok("plan", "joint", "--budget", "1e6gpu-h", "--queries", "1e8").stdout
     caption, header = out.splitlines()[:2]
     assert "task gadre2024-redpajama error law (downstream average), coverage" in caption
     assert "accuracy (coverage)" in header
     (record,) = json_lines(
-        ok("plan", "joint", "--budget", "1e6", "--queries", "1e8", "--json").stdout
+        ok("plan", "joint", "--budget", "1e6gpu-h", "--queries", "1e8", "--json").stdout
     )
     assert record["aggregator"] == "coverage" and record["task"].startswith("gadre2024")

@@ -21,7 +21,7 @@ from scaleplan.catalog import (
 from scaleplan.cost import InferenceCost, TrainingCost, inference_cost, training_cost
 from scaleplan.fit import LawFit, fit_law
 from scaleplan.joint import JointPlan, frontier_joint, plan_joint
-from scaleplan.laws import ErrorLaw, FittedRange, LossLaw, law
+from scaleplan.laws import DEFAULT_LAW, ErrorLaw, FittedRange, LossLaw, law
 from scaleplan.plan import (
     Extrapolation,
     LifetimePlan,
@@ -39,6 +39,7 @@ from scaleplan.testtime import (
 )
 
 __all__ = [
+    "DEFAULT_LAW",
     "Accuracy",
     "CancelToken",
     "Catalog",

@@ -29,6 +29,12 @@ def clip(text: str, limit: int = MAX_ECHO_CHARS) -> str:
     return f"{text[:limit]}... ({len(text) - limit} more characters)"
 
 
+def plural(n: float, word: str, many: str | None = None) -> str:
+    """``plural(1, "sample")`` -> ``'1 sample'``, ``plural(4, "sample")`` -> ``'4 samples'``."""
+    shown = f"{n:,.0f}" if float(n).is_integer() else f"{n:.4g}"
+    return f"{shown} {word if n == 1 else (many or word + 's')}"
+
+
 def si(value: float, unit: str = "", digits: int = 3) -> str:
     """``si(2.59e16, "FLOP")`` -> ``'25.9 PFLOP'``; infinities print as ``inf``."""
     if not math.isfinite(value):
@@ -41,16 +47,24 @@ def si(value: float, unit: str = "", digits: int = 3) -> str:
     return f"{value:.{digits}g} {unit}".rstrip()
 
 
+_TIME_UNITS = [(3600.0, "h"), (60.0, "min"), (1.0, "s"), (1e-3, "ms")]
+
+
 def seconds(value: float) -> str:
+    """A duration in the largest unit that keeps it at 1 or more: ``0.9996`` -> ``'1 s'`` (not
+    ``'1e+03 ms'``), ``90`` -> ``'1.5 min'``, ``7200`` -> ``'2 h'``, ``5e-5`` -> ``'50 us'``;
+    thousands of hours are written out (``'1,389 h'``)."""
     if not math.isfinite(value):
         return "inf"
-    if value < 1e-3:
-        return f"{value * 1e6:.3g} us"
-    if value < 1:
-        return f"{value * 1e3:.3g} ms"
-    if value < 3600:
-        return f"{value:.3g} s"
-    return f"{value / 3600:.3g} h"
+    if value == 0:
+        return "0 s"
+    value = float(f"{value:.3g}")  # 0.9996 -> 1.0, which then reads as "1 s"
+    for scale, unit in _TIME_UNITS:
+        if abs(value) >= scale:
+            shown = value / scale
+            text = f"{shown:,.0f}" if abs(shown) >= 1000 else f"{shown:.3g}"
+            return f"{text} {unit}"
+    return f"{value * 1e6:.3g} us"
 
 
 def count(value: float) -> str:

@@ -207,6 +207,7 @@ class Catalog:
             "models": self._native.model_names(),
             "families": self._native.family_names(),
             "laws": self._native.law_names(),
+            "accuracy": self._native.accuracy_names(),
         }
 
 
@@ -241,7 +242,8 @@ def family(name: str) -> Family:
 
 
 def catalog() -> dict[str, list[str]]:
-    """Names of every hardware entry, model, family and law in the process-wide catalog."""
+    """Names of every hardware entry, model, family, law and accuracy preset (the test-time
+    planner's ``Accuracy.preset(name)``) in the process-wide catalog."""
     return default_catalog().names()
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from scaleplan import _format as fmt
 from scaleplan.catalog import default_catalog
-from scaleplan.commands import describe, register_all
+from scaleplan.commands import _common, describe, register_all
 from scaleplan.cost import inference_cost
 from scaleplan.errors import ScaleplanError
 from scaleplan.grpc.server.cli import add_serve_command
@@ -18,6 +18,7 @@ REFERENCE_GEN_TOKENS = 8192
 DEFAULT_HARDWARE = "h100-sxm"
 
 
+@_common.guarded()  # one-line errors; `| head` ends quietly
 def _reference(args: argparse.Namespace) -> int:
     """Price one reference query for every catalog model on one hardware entry."""
     catalog = default_catalog()
@@ -87,7 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="cost of one reference query for every catalog model",
         epilog="example: scaleplan reference --hardware h200",
     )
-    ref.add_argument("--hardware", default=DEFAULT_HARDWARE)
+    ref.add_argument(
+        "--hardware", default=DEFAULT_HARDWARE, help="catalog hardware (default: %(default)s)"
+    )
     ref.set_defaults(func=_reference)
     register_all(sub)  # catalog, cost, plan, sweep, plot (scaleplan.commands)
     add_serve_command(sub)

@@ -19,7 +19,7 @@ from scaleplan.cancel import CancelToken
 from scaleplan.catalog import Catalog, Hardware, default_catalog, resolve_hardware
 from scaleplan.cost import Dtype, FloatOrArray, Prefill, TimeModel, _text, serving
 from scaleplan.errors import InvalidArgumentError
-from scaleplan.laws import LossLaw, resolve_law
+from scaleplan.laws import DEFAULT_LAW, LossLaw, resolve_law
 from scaleplan.plan import (
     _CONSTRAINTS,
     Extrapolated,
@@ -100,9 +100,10 @@ class JointPlan(Plan):
         return (
             f"Train a model of {fmt.si(float(self.params))} parameters on "
             f"{fmt.si(float(self.tokens))} tokens (loss {float(self.loss):.4f}), then answer each "
-            f"query with {int(self.samples)} samples of up to {fmt.si(float(self.gen_tokens))} "
+            f"query with {fmt.plural(int(self.samples), 'sample')} of up to "
+            f"{fmt.si(float(self.gen_tokens))} "
             f"tokens ({self.attention} attention, latency {fmt.seconds(float(self.latency_s))}, "
-            f"replicas of {int(self.gpus)} GPU{'s' if int(self.gpus) > 1 else ''}): "
+            f"replicas of {fmt.plural(int(self.gpus), 'GPU')}): "
             f"accuracy {float(self.accuracy):.1%} (task: {self.task}; "
             f"{AGGREGATOR_MEANING[self.aggregator]}). Total {total:.4g} {self.unit}, "
             f"{share:.0%} on training. {_WHY_JOINT[str(self.binding)].capitalize()}; 1% more "
@@ -246,7 +247,7 @@ def plan_joint(
     prompt_tokens: float = 128,
     family: str = "qwen3-dense",
     hardware: str | Hardware = "h100-sxm",
-    law: str | LossLaw = "gadre2024-redpajama",
+    law: str | LossLaw = DEFAULT_LAW,
     unit: Unit = "gpu_hours",
     half_tokens: float = 4096,
     hill: float = 1.5,

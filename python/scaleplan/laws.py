@@ -12,6 +12,15 @@ from scaleplan._arrays import Broadcast
 from scaleplan.catalog import Catalog, _entry_json, default_catalog
 from scaleplan.errors import InvalidArgumentError
 
+DEFAULT_LAW = "gadre2024-redpajama"
+"""The loss law every planner uses when none is given (training, lifetime, joint; the façade, the
+CLI and gRPC). The one catalog law every planner accepts: the joint planner needs an error law
+(loss -> task accuracy) fitted on the law's loss scale, and only this law has one. It is also
+fitted on over-trained runs (5 to 640 tokens per parameter), the regime lifetime and joint plans
+move into. Its compute-optimal ratio is (B/A)^(1/alpha) = 7.4 tokens per parameter on its loss
+scale (C4 eval loss), not Chinchilla's 20: pass ``law="besiroglu2024"`` (or ``hoffmann2022``)
+for Chinchilla's loss scale (docs/planning.md, "The default law")."""
+
 
 @dataclass(frozen=True)
 class ErrorLaw:
@@ -111,4 +120,4 @@ def resolve_law(value: str | LossLaw, catalog: Catalog | None = None) -> LossLaw
     return law(value, catalog)
 
 
-__all__ = ["ErrorLaw", "FittedRange", "LossLaw", "law"]
+__all__ = ["DEFAULT_LAW", "ErrorLaw", "FittedRange", "LossLaw", "law"]

@@ -33,7 +33,7 @@ from scaleplan.cost import (
     serving,
 )
 from scaleplan.errors import InvalidArgumentError, ScaleplanError
-from scaleplan.laws import LossLaw, resolve_law
+from scaleplan.laws import DEFAULT_LAW, LossLaw, resolve_law
 
 _CONSTRAINTS = np.array(_core.CONSTRAINTS)
 Unit = Literal["flops", "eflops", "gpu_hours", "usd"]
@@ -255,15 +255,15 @@ class LifetimePlan(Plan):
             )
         elif math.isnan(saved):
             comparison = (
-                f"The Chinchilla-optimal model of the same loss ({fmt.si(ch_params)} "
-                "parameters) does not fit the serving replicas as configured, so the "
-                "comparison with it does not apply."
+                "The Chinchilla-optimal model of the same loss under the same law "
+                f"({fmt.si(ch_params)} parameters) does not fit the serving replicas as "
+                "configured, so the comparison with it does not apply."
             )
         else:
             ch_ratio = float(self.chinchilla_tokens) / ch_params
             comparison = (
-                f"The Chinchilla-optimal model of the same loss ({fmt.si(ch_params)} "
-                f"parameters, {ch_ratio:.1f} tokens per parameter) would cost "
+                "The Chinchilla-optimal model of the same loss under the same law "
+                f"({fmt.si(ch_params)} parameters, {ch_ratio:.1f} tokens per parameter) would cost "
                 f"{float(self.chinchilla_total_cost):.4g} {u}, {saved:.4g} more."
             )
         return (
@@ -322,7 +322,7 @@ def plan_training(
     *,
     budget_flops: Number | None = None,
     target_loss: Number | None = None,
-    law: str | LossLaw = "besiroglu2024",
+    law: str | LossLaw = DEFAULT_LAW,
     unique_tokens: float | None = None,
     r_star: float | None = None,
     catalog: Catalog | None = None,
@@ -354,7 +354,7 @@ def plan_lifetime(
     prompt_tokens: Number,
     gen_tokens: Number,
     samples: Number = 1,
-    law: str | LossLaw = "sardana2023",
+    law: str | LossLaw = DEFAULT_LAW,
     hardware: str | Hardware | None = None,
     family: str | None = None,
     unit: Unit = "flops",

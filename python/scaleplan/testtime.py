@@ -220,7 +220,7 @@ class TestTimePlan(Plan):
         if self.oracle_accuracy is not None:
             oracle = f" Per-problem oracle (upper bound): {float(self.oracle_accuracy):.1%}."
         return (
-            f"Serve {self.model} with {int(self.samples)} samples of up to "
+            f"Serve {self.model} with {fmt.plural(int(self.samples), 'sample')} of up to "
             f"{fmt.si(float(self.gen_tokens))} tokens, {self.attention} attention: accuracy "
             f"{float(self.accuracy):.1%} (task: {self.task}; "
             f"{AGGREGATOR_MEANING[self.aggregator]}) for {float(self.cost):.4g} {self.unit} per "

@@ -8,7 +8,7 @@ import functools
 import os
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from scaleplan.commands._parse import UsageError
@@ -31,9 +31,16 @@ def option_name(field: str) -> str:
     return "--" + field.replace("_", "-")
 
 
-def describe(exc: ScaleplanError, options: Mapping[str, str] | None = None) -> str:
+def describe(
+    exc: ScaleplanError,
+    options: Mapping[str, str] | None = None,
+    known: Collection[str] | None = None,
+) -> str:
     """``gen_tokens: must be > 0, got 0`` -> ``--gen-tokens: must be > 0, got 0``: the field the
-    façade names, mapped to the option it came from (``options`` overrides the default rule)."""
+    façade names, mapped to the option it came from (``options`` overrides the default rule).
+    A field with no such option among ``known`` (the command's options; a model's
+    ``head_dim`` read from a catalog file) keeps its own name: no message names an option the
+    command does not have."""
     field = exc.field
     message = exc.message
     if field and message.startswith(f"{field}: "):
@@ -43,7 +50,11 @@ def describe(exc: ScaleplanError, options: Mapping[str, str] | None = None) -> s
     message = re.sub(r" \(at element \d+\)$", "", message)
     if not field:
         return message
-    option = (options or {}).get(field, option_name(field))
+    option = (options or {}).get(field)
+    if option is None:
+        option = option_name(field)
+        if known is not None and option not in known:
+            option = field
     return f"{option}: {message}"
 
 
@@ -66,7 +77,9 @@ def guarded(options: Mapping[str, str] | None = None) -> Callable[[Handler], Han
                 return fail(str(exc))
             except ScaleplanError as exc:
                 mapping = {**(options or {}), **getattr(args, "option_map", {})}
-                return fail(describe(exc, mapping))
+                parser = getattr(args, "command_parser", None)
+                known = None if parser is None else set(parser._option_string_actions)
+                return fail(describe(exc, mapping, known))
             except BrokenPipeError:
                 devnull = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(devnull, sys.stdout.fileno())
@@ -89,6 +102,8 @@ def add_command(
         epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    # So that an error names only options this command has (see describe).
+    parser.set_defaults(command_parser=parser)
     return parser
 
 

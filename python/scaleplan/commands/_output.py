@@ -10,8 +10,9 @@ Conventions (the same for every command):
 - JSON has no infinity: infinite values and values that do not apply (``kv_budget`` under dense
   attention; ``batch`` when unset, i.e. weight reads fully amortised; NaN, every quantity of an
   infeasible plan) are ``null``. CSV writes ``inf`` for infinity and an empty cell for
-  not-applicable (None or NaN), booleans as ``true``/``false``; a list of records (a plan's
-  ``extrapolated``) is one cell of JSON.
+  not-applicable (None or NaN), booleans as ``true``/``false``, whole numbers without a
+  fraction (``128``, not ``128.0``; up to 2^53, past which a float's digits are written as they
+  are); a list of records (a plan's ``extrapolated``) is one cell of JSON.
 """
 
 from __future__ import annotations
@@ -58,9 +59,15 @@ def json_line(row: Mapping[str, Any]) -> str:
     return json.dumps(_json_safe({k: plain(v) for k, v in row.items()}), allow_nan=False)
 
 
+_EXACT = 2.0**53
+"""Floats below this in magnitude that are whole are written as integers in CSV (exactly)."""
+
+
 def _csv_cell(value: Any) -> Any:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
+    if isinstance(value, float) and value.is_integer() and abs(value) < _EXACT:
+        return int(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
@@ -98,6 +105,12 @@ class RowWriter:
         if not isinstance(column, np.ndarray):
             return itertools.repeat(cell(plain(column)), stop - start)
         part = column[start:stop]
+        if self._csv is not None and part.dtype.kind == "f":
+            whole = np.isfinite(part) & (np.abs(part) < _EXACT) & (part == np.rint(part))
+            if whole.all():
+                return part.astype(np.int64).tolist()  # type: ignore[no-any-return]
+            if whole.any() or not np.isfinite(part).all():
+                return [cell(v) for v in part.tolist()]
         if part.dtype == np.bool_ or (part.dtype.kind == "f" and not np.isfinite(part).all()):
             return [cell(v) for v in part.tolist()]
         return part.tolist()  # type: ignore[no-any-return]

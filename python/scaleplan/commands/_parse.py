@@ -8,10 +8,14 @@ Syntax (shared by every command and by sweep scenario files):
   -> 1024, 2048, ..., 32768); ``START:STOP:N:lin`` spaces them linearly. Ranges of whole-number
   options (token counts, samples, batch, KV budget, block size) are rounded to integers and
   repeated values dropped. Lists and ranges mix: ``1,2,4:64:5``.
-- a budget: a number with an optional unit, ``1e21`` (bare), ``1e21flops``, ``5e20eflops``,
-  ``200gpu-h``, ``$5000`` or ``5000usd``, ``1e5s`` / ``500ms`` / ``2min`` / ``1h`` (seconds);
-  the multipliers ``k``, ``M``, ``G``, ``T`` go before the unit (``$5k``, ``2Mgpu-h``). Budget
-  ranges take units on their ends: ``$1k:$1M:7``.
+- a budget: a number with its unit, always: ``1e21flops``, ``5e20eflops``, ``200gpu-h``,
+  ``$5000`` or ``5000usd``, ``1e5s`` / ``500ms`` / ``2min`` / ``1h`` (seconds); the multipliers
+  ``k``, ``M``, ``G``, ``T`` go before the unit (``$5k``, ``2Mgpu-h``). A bare number is an
+  error that lists the units the option accepts (a bare budget meant FLOPs in one planner and
+  GPU-hours in another). Every value of a list and both ends of a range carry the unit:
+  ``1e21flops,1e23flops``, ``$1k:$1M:7``.
+- a duration (``--latency-slo``): seconds, bare or with a time unit: ``120``, ``120s``,
+  ``500ms``, ``2min``, ``1h``.
 
 Every parse error is a :class:`UsageError` naming the option.
 """
@@ -176,13 +180,14 @@ class Budget:
 
 
 def budget(option: str, text: str) -> Budget:
-    """One budget with an optional unit (see the module docstring)."""
+    """One budget with its unit, or a bare number (``unit`` None), which :func:`budgets`
+    rejects (see the module docstring)."""
     m = _BUDGET.match(text)
     if m is None:
         raise UsageError(
             option,
-            f"not a budget: {text!r} (expected e.g. 1e21, 1e21flops, 5e20eflops, 200gpu-h, "
-            "$5000, 1e5s)",
+            f"not a budget: {text!r} (expected a number and its unit, e.g. 1e21flops, "
+            "5e20eflops, 200gpu-h, $5000, 1e5s)",
         )
     value, word = float(m["num"]), m["rest"]
     if word[:1] in _MULTIPLIERS and _unit(word[1:].strip()) is not _UNKNOWN:
@@ -215,32 +220,75 @@ def _unit(word: str) -> str | None:
     return _WORDS.get(word.lower(), _UNKNOWN)
 
 
-def budgets(option: str, text: str, allowed: tuple[str, ...]) -> tuple[FloatArray, str | None]:
-    """A comma list of budgets and budget ranges sharing one unit (or none), and that unit.
-    ``allowed`` lists the units that mean something for this option."""
+UNIT_EXAMPLES = {
+    "flops": "1e21flops",
+    "eflops": "5e20eflops",
+    "gpu_hours": "2e5gpu-h",
+    "usd": "$5000 or 5000usd",
+    "seconds": "30s, 500ms, 2min or 1h",
+}
+"""How a budget in each unit is written (in messages and help)."""
+
+
+def units_text(allowed: tuple[str, ...], examples: dict[str, str] | None = None) -> str:
+    """The units an option accepts, each with an example: ``FLOPs (1e21flops), ...``;
+    ``examples`` overrides :data:`UNIT_EXAMPLES` where an option's budgets are of another
+    size (per query)."""
+    shown = {**UNIT_EXAMPLES, **(examples or {})}
+    return ", ".join(f"{UNIT_LABELS[u]} ({shown[u]})" for u in allowed)
+
+
+def budgets(option: str, text: str, allowed: tuple[str, ...]) -> tuple[FloatArray, str]:
+    """A comma list of budgets and budget ranges, every value with its unit, all in one unit;
+    and that unit. ``allowed`` lists the units that mean something for this option."""
     found: list[Budget] = []
     for item in text.split(","):
         if not item.strip():
             raise UsageError(option, f"empty value in list {text!r}")
         if ":" in item:
             start_text, stop_text, count, spacing = _split_range(option, item)
-            start, stop = budget(option, start_text), budget(option, stop_text)
-            if None not in (start.unit, stop.unit) and start.unit != stop.unit:
+            ends = [budget(option, start_text), budget(option, stop_text)]
+            for end, end_text in zip(ends, (start_text, stop_text), strict=True):
+                _require_unit(option, end, end_text, allowed)
+            if ends[0].unit != ends[1].unit:
                 raise UsageError(option, f"range {item!r}: its ends have different units")
-            unit = start.unit or stop.unit
-            points = _spaced(option, item, start.value, stop.value, count, spacing)
-            found += [Budget(v, unit) for v in points.tolist()]
+            points = _spaced(option, item, ends[0].value, ends[1].value, count, spacing)
+            found += [Budget(v, ends[0].unit) for v in points.tolist()]
         else:
-            found.append(budget(option, item))
+            one = budget(option, item)
+            _require_unit(option, one, item, allowed)
+            found.append(one)
     units = {b.unit for b in found if b.unit is not None}
     if len(units) > 1:
         listed = ", ".join(sorted(UNIT_LABELS[u] for u in units))
         raise UsageError(option, f"budgets in one list must share a unit, got {listed}")
-    unit = units.pop() if units else None
-    if unit is not None and unit not in allowed:
+    unit = units.pop()
+    if unit not in allowed:
         raise UsageError(
             option,
-            f"a budget in {UNIT_LABELS[unit]} does not apply here; use "
-            + ", ".join(UNIT_LABELS[u] for u in allowed),
+            f"a budget in {UNIT_LABELS[unit]} does not apply here; accepted here: "
+            + units_text(allowed),
         )
     return np.array([b.value for b in found], dtype=np.float64), unit
+
+
+def _require_unit(option: str, found: Budget, text: str, allowed: tuple[str, ...]) -> None:
+    if found.unit is None:
+        raise UsageError(
+            option,
+            f"{text.strip()!r} has no unit; a budget always carries one. Accepted here: "
+            + units_text(allowed),
+        )
+
+
+def duration(option: str, text: str) -> float:
+    """Seconds: a bare number, or one with a time unit (``120``, ``120s``, ``500ms``,
+    ``2min``, ``1h``)."""
+    m = _BUDGET.match(text)
+    word = "" if m is None else m["rest"]
+    if m is None or m["dollar"] or (word and word not in _TIME):
+        raise UsageError(
+            option,
+            f"not a duration: {text!r} (expected seconds, e.g. 120, 120s, 500ms, 2min, 1h)",
+        )
+    return float(m["num"]) * (_TIME[word] if word else 1.0)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from scaleplan import _format as fmt
+from scaleplan._arrays import FloatArray
 from scaleplan.commands import _common, _parse, _pricing
 from scaleplan.commands._output import RowWriter
 from scaleplan.plan import Plan
@@ -41,6 +42,39 @@ def ratio(v: float) -> str:
 
 def percent(v: float) -> str:
     return f"{v:.1%}"
+
+
+def header(what: str, *, unit: str, law: str | None, details: Sequence[str] = ()) -> str:
+    """The line above every plan table: what it is, the unit of its budgets and costs, the
+    law in use (None where the planner has no loss law) and the rest of the problem."""
+    parts = [f"budgets and costs in {unit}"]
+    if law is not None:
+        parts.append(f"law {law}")
+    return f"{what}: " + "; ".join([*parts, *details])
+
+
+def add_law_option(p: argparse.ArgumentParser, fn: Callable[..., Any], what: str = "") -> None:
+    """``--law``, defaulting to the façade's (``scaleplan.DEFAULT_LAW`` for every planner)."""
+    p.add_argument(
+        "--law",
+        default=default(fn, "law"),
+        help=f"loss law{what}, a catalog name ('scaleplan catalog laws') (default: %(default)s, "
+        "every planner's; docs/planning.md, 'The default law')",
+    )
+
+
+def budget_goal(
+    args: argparse.Namespace, option: str, text: str, allowed: tuple[str, ...]
+) -> tuple[FloatArray, str]:
+    """``--budget``/``--budgets`` of a planner: the values and their unit (every budget carries
+    one, :func:`_parse.budgets`). A ``--unit`` given too must agree; the façade's errors about
+    the unit then name the budget option."""
+    values, unit = _parse.budgets(option, text, allowed)
+    given = getattr(args, "unit", None)
+    if given is not None and given != unit:
+        raise _parse.UsageError("--unit", f"{given} conflicts with the unit of {option} ({unit})")
+    args.option_map = {**getattr(args, "option_map", {}), "unit": option}
+    return values, unit
 
 
 def add_plan_options(p: argparse.ArgumentParser, *, plot: str | None = None) -> None:
@@ -111,7 +145,8 @@ def emit(
     if args.require_feasible and infeasible:
         why = sorted({str(p.binding) for p in infeasible})
         print(
-            f"scaleplan: {len(infeasible)} of {len(plans)} plans infeasible ({', '.join(why)})",
+            f"scaleplan: {len(infeasible)} of {fmt.plural(len(plans), 'plan')} infeasible "
+            f"({', '.join(why)})",
             file=sys.stderr,
         )
         return _common.EXIT_INFEASIBLE
@@ -256,16 +291,7 @@ def add_serving_options(
         action="store_false",
         help="each sample reads the prompt's KV cache itself",
     )
-    p.add_argument("--time-model", choices=_pricing.TIME_MODELS, default="additive")
-    p.add_argument("--weight-dtype", choices=_pricing.DTYPES, default="bf16")
-    p.add_argument("--kv-dtype", choices=_pricing.DTYPES, default="bf16")
-    p.add_argument(
-        "--compute-dtype",
-        choices=_pricing.DTYPES,
-        default="bf16",
-        help="the hardware peak FLOP/s that compute runs at; in plan joint training runs at it "
-        "too (default: %(default)s)",
-    )
+    _pricing.add_precision_options(p)
     p.add_argument(
         "--latency-slo",
         metavar="SECONDS",
@@ -290,10 +316,7 @@ def latency(text: str | None) -> float | None:
     """``--latency-slo``: seconds, with an optional time unit."""
     if text is None:
         return None
-    values, _ = _parse.budgets("--latency-slo", text, allowed=("seconds",))
-    if len(values) != 1:
-        raise _parse.UsageError("--latency-slo", "takes one value")
-    return float(values[0])
+    return _parse.duration("--latency-slo", text)
 
 
 def serving_kwargs(

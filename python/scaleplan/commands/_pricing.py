@@ -60,6 +60,29 @@ ROW_FIELDS = INPUT_FIELDS + COST_FIELDS
 ATTENTIONS: tuple[str, ...] = typing.get_args(Attention)
 TIME_MODELS: tuple[str, ...] = typing.get_args(TimeModel)
 DTYPES: tuple[str, ...] = typing.get_args(Dtype)
+
+TIME_MODEL_HELP = (
+    "how a step's compute and memory time combine: additive (FLOPs / peak + bytes / bandwidth, "
+    "the Kinetics convention; default) or roofline (the larger of the two)"
+)
+DTYPE_HELP = {
+    "weight": "storage type of the weights, which sets the bytes read per step (default: bf16)",
+    "kv": "storage type of the KV cache, which sets its bytes and size (default: bf16)",
+    "compute": "arithmetic precision, which picks the hardware's peak FLOP/s; where a plan prices "
+    "training in GPU-hours or USD, training runs at it too (default: bf16)",
+}
+"""Help of --weight-dtype, --kv-dtype and --compute-dtype."""
+
+
+def add_precision_options(parser: argparse.ArgumentParser) -> None:
+    """``--time-model`` and the dtype options, with their help."""
+    parser.add_argument(
+        "--time-model", choices=TIME_MODELS, default="additive", help=TIME_MODEL_HELP
+    )
+    for which, text in DTYPE_HELP.items():
+        parser.add_argument(f"--{which}-dtype", choices=DTYPES, default="bf16", help=text)
+
+
 PREFILL_MODES = ("per_query", "batch")
 
 
@@ -213,16 +236,7 @@ def add_serving_options(
         action="store_false",
         help="each sample reads the prompt's KV cache itself",
     )
-    parser.add_argument("--time-model", choices=TIME_MODELS, default="additive")
-    parser.add_argument("--weight-dtype", choices=DTYPES, default="bf16")
-    parser.add_argument("--kv-dtype", choices=DTYPES, default="bf16")
-    parser.add_argument(
-        "--compute-dtype",
-        choices=DTYPES,
-        default="bf16",
-        help="the hardware peak FLOP/s that compute runs at; in plan lifetime training runs at "
-        "it too (default: %(default)s)",
-    )
+    add_precision_options(parser)
 
 
 def numeric_axes(args: argparse.Namespace) -> tuple[dict[str, FloatArray], _parse.Batch]:

@@ -1,5 +1,5 @@
-"""``scaleplan catalog``: the hardware, models, families and laws the planners know, with their
-values (what the Python API's dataclasses hold)."""
+"""``scaleplan catalog``: the hardware, models, families, laws and accuracy presets the planners
+know, with their values (what the Python API's dataclasses hold)."""
 
 from __future__ import annotations
 
@@ -16,13 +16,26 @@ from scaleplan.commands import _common
 from scaleplan.commands._output import RowWriter, plain
 from scaleplan.laws import ErrorLaw, LossLaw, law
 
-KINDS = ("hardware", "models", "families", "laws")
+KINDS = ("hardware", "models", "families", "laws", "accuracy")
 _CLASSES: dict[str, type] = {
     "hardware": Hardware,
     "models": Model,
     "families": Family,
     "laws": LossLaw,
 }
+_ACCURACY_FIELDS = [
+    "name",
+    "task",
+    "reference_tokens",
+    "half_tokens",
+    "hill",
+    "kappa",
+    "pass1",
+    "description",
+    "source",
+]
+"""An accuracy preset's fields (rust/core/src/testtime/beta.rs); ``pass1`` maps each catalog
+model to its published pass@1 at ``reference_tokens`` (in CSV: ``model=value`` pairs)."""
 _NESTED: dict[str, type] = {"moe": Moe, "error": ErrorLaw}
 """Fields holding a dataclass (or None), flattened to ``moe_experts``, ... in CSV."""
 
@@ -33,7 +46,8 @@ def register(sub: _common.Subparsers) -> None:
         "catalog",
         help="list catalog entries with their values",
         description="Show the catalog: hardware (spec-sheet peaks, HBM, assumed efficiencies), "
-        "models (architecture from config.json, parameter counts), families and quality laws. "
+        "models (architecture from config.json, parameter counts), families, quality laws and "
+        "accuracy presets (for `plan test-time --accuracy`). "
         "Includes the files named in SCALEPLAN_CATALOG. --json prints one object keyed by kind, "
         "each a list of entries with the Python dataclasses' field names.",
         examples=[
@@ -41,6 +55,7 @@ def register(sub: _common.Subparsers) -> None:
             "scaleplan catalog models",
             "scaleplan catalog hardware --json",
             "scaleplan catalog laws --csv",
+            "scaleplan catalog accuracy",
         ],
     )
     p.add_argument("kind", nargs="?", choices=KINDS, help="one kind only (default: all)")
@@ -53,6 +68,8 @@ def register(sub: _common.Subparsers) -> None:
 def entries(kind: str) -> list[Any]:
     cat = default_catalog()
     names = cat.names()[kind]
+    if kind == "accuracy":
+        return [json.loads(cat._native.accuracy_json(n)) for n in names]
     lookup: dict[str, Callable[[str], Any]] = {
         "hardware": cat.hardware,
         "models": cat.model,
@@ -64,6 +81,8 @@ def entries(kind: str) -> list[Any]:
 
 def csv_fields(kind: str) -> list[str]:
     """Stable CSV columns: the dataclass fields, nested ones flattened."""
+    if kind == "accuracy":
+        return list(_ACCURACY_FIELDS)
     out = []
     for f in dataclasses.fields(_CLASSES[kind]):
         if not f.init:
@@ -77,6 +96,8 @@ def csv_fields(kind: str) -> list[str]:
 
 def flat(record: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    if "pass1" in record:  # an accuracy preset
+        record = {**record, "pass1": " ".join(f"{m}={v:g}" for m, v in record["pass1"].items())}
     for key, value in record.items():
         if key in _NESTED:
             for g in dataclasses.fields(_NESTED[key]):
@@ -206,9 +227,27 @@ def _law_table(items: list[LossLaw]) -> tuple[list[str], list[list[str]], str]:
     return header, rows, "lrrrrrll"
 
 
+def _accuracy_table(items: list[dict[str, Any]]) -> tuple[list[str], list[list[str]], str]:
+    header = ["name", "task", "ref tokens", "half tokens", "hill", "kappa", "models (pass@1)"]
+    rows = [
+        [
+            x["name"],
+            x["task"] or x["name"],
+            fmt.count(x["reference_tokens"]),
+            fmt.count(x["half_tokens"]),
+            f"{x['hill']:.4g}",
+            f"{x['kappa']:.4g}",
+            ", ".join(f"{m} {v:.1%}" for m, v in x["pass1"].items()),
+        ]
+        for x in items
+    ]
+    return header, rows, "llrrrrl"
+
+
 _TABLES: dict[str, Callable[[Any], tuple[list[str], list[list[str]], str]]] = {
     "hardware": _hardware_table,
     "models": _model_table,
     "families": _family_table,
     "laws": _law_table,
+    "accuracy": _accuracy_table,
 }

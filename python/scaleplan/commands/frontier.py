@@ -23,9 +23,11 @@ def register(sub: _common.Subparsers) -> None:
         "one row per budget; --plot draws the frontier. Exit 1 with --require-feasible when a "
         "plan is infeasible.",
         epilog="examples:\n"
-        "  scaleplan frontier test-time --budgets 1e13:1e19:200 --hardware kinetics-b200 "
+        "  scaleplan frontier test-time --budgets 1e13eflops:1e19eflops:200 "
+        "--hardware kinetics-b200 "
         "--no-prefill --attention dense,topk:1024 --plot frontier.png\n"
-        "  scaleplan frontier joint --budgets 1e4:1e8:30 --queries 1e8 --plot joint.png\n\n"
+        "  scaleplan frontier joint --budgets 1e4gpu-h:1e8gpu-h:30 --queries 1e8 "
+        "--plot joint.png\n\n"
         "frontiers: " + ", ".join(name for name, _ in FRONTIERS),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -22,13 +22,14 @@ OPTIONS = {**_planning.SERVING_OPTIONS, "unit": "--unit"}
 
 _PLAN_EXAMPLES = [
     "scaleplan plan joint --budget 2e5gpu-h --queries 1e9 --explain",
-    "scaleplan plan joint --budget 1e5:1e7:5 --queries 1e7,1e9 --prompt-tokens 512 --k-max 1",
+    "scaleplan plan joint --budget 1e5gpu-h:1e7gpu-h:5 --queries 1e7,1e9 --prompt-tokens 512 "
+    "--k-max 1",
     "scaleplan plan joint --target-accuracy 0.6,0.8 --queries 1e8 --latency-slo 60s --json",
     "scaleplan plan joint --budget '$5e6' --queries 1e9 --hardware h100-sxm "
     "--train-usd-per-hour 2 --infer-usd-per-hour 2.5 --attention dense,topk:1024",
 ]
 _FRONTIER_EXAMPLES = [
-    "scaleplan frontier joint --budgets 1e4:1e8:30 --queries 1e8 --plot joint.png",
+    "scaleplan frontier joint --budgets 1e4gpu-h:1e8gpu-h:30 --queries 1e8 --plot joint.png",
     "scaleplan frontier joint --budgets 1e22flops:1e26flops:9 --queries 1e9,1e11 --csv",
 ]
 
@@ -50,8 +51,7 @@ def add_problem_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--unit",
         choices=UNITS,
-        help="unit of bare budget numbers (default: gpu_hours); a unit on the budget itself "
-        "(200gpu-h, $5e6, 1e24flops, 1e24eflops) wins",
+        help="cost unit of a --target-accuracy plan (default: gpu_hours); a budget carries its own",
     )
     p.add_argument(
         "--family",
@@ -63,11 +63,7 @@ def add_problem_options(p: argparse.ArgumentParser) -> None:
         default=default(plan_joint, "hardware"),
         help="training and serving hardware (default: %(default)s)",
     )
-    p.add_argument(
-        "--law",
-        default=default(plan_joint, "law"),
-        help="loss law with its loss-to-accuracy law (default: %(default)s)",
-    )
+    _planning.add_law_option(p, plan_joint, " with an error law (loss to task accuracy)")
     for name, what in (
         ("half_tokens", "generation length at which accuracy reaches half its limit"),
         ("hill", "steepness of the saturation in generation length"),
@@ -147,14 +143,8 @@ def goal(
             _parse.values("--target-accuracy", target),
             args.unit or "gpu_hours",
         )
-    values, unit = _parse.budgets(option, budget, allowed=UNITS)
-    if unit is not None and args.unit is not None and unit != args.unit:
-        raise _parse.UsageError(
-            "--unit", f"{args.unit} conflicts with the unit of {option} ({unit})"
-        )
-    if unit is not None:
-        args.option_map = {**getattr(args, "option_map", {}), "unit": option}
-    return "budget", values, unit or args.unit or "gpu_hours"
+    values, unit = _planning.budget_goal(args, option, budget, UNITS)
+    return "budget", values, unit
 
 
 def _caption(what: str, kwargs: dict[str, Any], unit: str, queries: FloatArray) -> str:
@@ -164,7 +154,6 @@ def _caption(what: str, kwargs: dict[str, Any], unit: str, queries: FloatArray) 
     parts = [
         f"{q}{fmt.count(kwargs['prompt_tokens'])} prompt tokens",
         f"family {kwargs['family']} on {kwargs['hardware']}",
-        f"law {law}",
         f"accuracy: task {joint_task(law)}, {AGGREGATOR_MEANING[JOINT_AGGREGATOR]}",
         f"k <= {kwargs['k_max']}",
         f"{_planning.attention_text(attention)} attention",
@@ -172,7 +161,7 @@ def _caption(what: str, kwargs: dict[str, Any], unit: str, queries: FloatArray) 
     ]
     if kwargs["latency_slo_s"] is not None:
         parts.append(f"latency <= {fmt.seconds(kwargs['latency_slo_s'])}")
-    return f"{what}, costs in {_parse.UNIT_LABELS[unit]}: " + "; ".join(parts)
+    return _planning.header(what, unit=_parse.UNIT_LABELS[unit], law=law, details=parts)
 
 
 def _columns(goal_name: str, unit: str, vary_queries: bool) -> list[Column]:
@@ -270,16 +259,18 @@ def add_plan(planners: _common.Subparsers) -> None:
         "samples k, generation length L and attention for one total budget covering training "
         "and QUERIES queries, maximising task accuracy; or the least budget reaching "
         "--target-accuracy. Accuracy: the loss law -> task accuracy at unlimited length -> "
-        "saturation in L (--half-tokens, --hill: assumptions) -> pass@k (--kappa). A budget's "
-        "unit picks the plan's unit: bare numbers and 200gpu-h are GPU-hours, '$5e6' needs "
-        "prices (--train-usd-per-hour and --infer-usd-per-hour, or the catalog's), 1e24flops "
-        "and 1e24eflops price in FLOPs or eFLOPs. Goals and --queries take lists and ranges "
+        "saturation in L (--half-tokens, --hill: assumptions) -> pass@k (--kappa). A budget "
+        "always carries its unit, which is the plan's unit: 2e5gpu-h, '$5e6' (needs prices: "
+        "--train-usd-per-hour and --infer-usd-per-hour, or the catalog's), 1e24flops or "
+        "1e24eflops. Goals and --queries take lists and ranges "
         "(one plan per combination).",
         examples=_PLAN_EXAMPLES,
     )
     goal_group = p.add_mutually_exclusive_group(required=True)
     goal_group.add_argument(
-        "--budget", metavar="BUDGET", help="total budget with optional unit (list or range)"
+        "--budget",
+        metavar="BUDGET",
+        help="total budget with its unit: " + _parse.units_text(UNITS) + " (list or range)",
     )
     goal_group.add_argument(
         "--target-accuracy", metavar="ACC", help="accuracy to reach, in (0, 1] (list or range)"
@@ -311,7 +302,10 @@ def add_frontier(frontiers: _common.Subparsers) -> None:
         examples=_FRONTIER_EXAMPLES,
     )
     p.add_argument(
-        "--budgets", required=True, metavar="BUDGETS", help="total budgets (list or range)"
+        "--budgets",
+        required=True,
+        metavar="BUDGETS",
+        help="total budgets with their unit: " + _parse.units_text(UNITS) + " (list or range)",
     )
     add_problem_options(p)
     _planning.add_plan_options(

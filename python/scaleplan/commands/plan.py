@@ -39,10 +39,10 @@ def register(sub: _common.Subparsers) -> None:
         description="Solve a planning problem. Goals take lists and ranges (1e18:1e26:30); "
         "every goal is solved in one call. Exit 1 with --require-feasible when a plan is "
         "infeasible.",
-        epilog="examples:\n  scaleplan plan training --budget 1e21,1e23\n"
+        epilog="examples:\n  scaleplan plan training --budget 1e21flops,1e23flops\n"
         "  scaleplan plan lifetime --target-loss 2.1 --queries 1e10 --prompt-tokens 512 "
         "--gen-tokens 1024\n"
-        "  scaleplan plan test-time --budget 1e15,1e16,1e17 --attention dense,topk:1024\n"
+        "  scaleplan plan test-time --budget 1e15eflops,1e16eflops --attention dense,topk:1024\n"
         "  scaleplan plan joint --budget 2e5gpu-h --queries 1e9 --explain\n\nplanners: "
         + ", ".join(name for name, _ in PLANNERS),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -64,17 +64,21 @@ def add_training(planners: _common.Subparsers) -> None:
         "training budget of 6*N*D FLOPs, or the least compute that reaches --target-loss. "
         "With --unique-tokens, repeated data is worth less (Muennighoff et al. 2023).",
         examples=[
-            "scaleplan plan training --budget 1e21,1e23 --explain",
+            "scaleplan plan training --budget 1e21flops,1e23flops --explain",
             "scaleplan plan training --target-loss 2.1 --law hoffmann2022 --json",
-            "scaleplan plan training --budget 1e18:1e26:30 --unique-tokens 1e12 --plot alloc.png",
+            "scaleplan plan training --budget 1e18flops:1e26flops:30 --unique-tokens 1e12 "
+            "--plot alloc.png",
         ],
     )
     goal = p.add_mutually_exclusive_group(required=True)
-    goal.add_argument("--budget", metavar="FLOPS", help="training FLOPs (list or range)")
-    goal.add_argument("--target-loss", metavar="LOSS", help="loss to reach (list or range)")
-    p.add_argument(
-        "--law", default=default(plan_training, "law"), help="loss law (default: %(default)s)"
+    goal.add_argument(
+        "--budget",
+        metavar="BUDGET",
+        help="training budget in FLOPs, with its unit: 1e21flops (list or range: "
+        "1e18flops:1e26flops:30)",
     )
+    goal.add_argument("--target-loss", metavar="LOSS", help="loss to reach (list or range)")
+    _planning.add_law_option(p, plan_training)
     p.add_argument(
         "--law-fit",
         metavar="FIT.json",
@@ -95,7 +99,7 @@ def run_training(args: argparse.Namespace) -> int:
         law_arg = LawFit.load(args.law_fit).law
     if args.budget is not None:
         goal_name, label = "budget_flops", "budget"
-        goals, _ = _parse.budgets("--budget", args.budget, allowed=("flops",))
+        goals, _ = _planning.budget_goal(args, "--budget", args.budget, ("flops",))
     else:
         goal_name, label = "target_loss", "target loss"
         goals = _parse.values("--target-loss", args.target_loss)
@@ -110,8 +114,11 @@ def run_training(args: argparse.Namespace) -> int:
     )
     plans = [plan.at(i) for i in range(len(goals))]
     inputs = [{goal_name: g} for g in goals.tolist()]
-    caption = f"Training plans, law {plan.law}" + (
-        f", {fmt.si(unique)} unique tokens" if unique is not None else ""
+    caption = _planning.header(
+        "Training plans",
+        unit=_parse.UNIT_LABELS["flops"],
+        law=plan.law,
+        details=[f"{fmt.si(unique)} unique tokens"] if unique is not None else [],
     )
     goal_render = (lambda v: fmt.si(v, "FLOP")) if goal_name == "budget_flops" else loss
     columns: list[Column] = [
@@ -152,9 +159,10 @@ def add_lifetime(planners: _common.Subparsers) -> None:
         "the lowest loss within a total --budget. Without --hardware, inference costs 2N FLOPs "
         "per token (the paper's convention); with --hardware and --family it is priced by the "
         "cost model (memory traffic included), the size interpolated over the family. "
-        "A budget's unit picks the plan's unit: 1e24 or 1e24flops, 1e24eflops, 2e5gpu-h, "
-        "'$5e6' (USD needs prices: --train-usd-per-hour and --infer-usd-per-hour, or catalog "
-        "prices). Demand options take lists and ranges (one plan per combination).",
+        "A budget always carries its unit, which is the plan's unit: 1e24flops, 1e24eflops, "
+        "2e5gpu-h, '$5e6' (USD needs prices: --train-usd-per-hour and --infer-usd-per-hour, or "
+        "catalog prices); with --target-loss, --unit picks it. Demand options take lists and "
+        "ranges (one plan per combination).",
         examples=[
             "scaleplan plan lifetime --target-loss 2.1 --queries 1e10 --prompt-tokens 512 "
             "--gen-tokens 1024 --explain",
@@ -167,22 +175,24 @@ def add_lifetime(planners: _common.Subparsers) -> None:
     )
     goal = p.add_mutually_exclusive_group(required=True)
     goal.add_argument(
-        "--budget", metavar="BUDGET", help="total budget with optional unit (list or range)"
+        "--budget",
+        metavar="BUDGET",
+        help="total budget with its unit: "
+        + _parse.units_text(LIFETIME_UNITS)
+        + " (list or range)",
     )
     goal.add_argument("--target-loss", metavar="LOSS", help="loss to reach (list or range)")
     p.add_argument("--queries", required=True, help="queries over the model's life")
-    p.add_argument("--prompt-tokens", required=True, metavar="TOKENS")
+    p.add_argument("--prompt-tokens", required=True, metavar="TOKENS", help="per query")
     p.add_argument("--gen-tokens", required=True, metavar="TOKENS", help="per sample")
     p.add_argument("--samples", default="1", metavar="K", help="per query (default: 1)")
-    p.add_argument(
-        "--law", default=default(plan_lifetime, "law"), help="loss law (default: %(default)s)"
-    )
+    _planning.add_law_option(p, plan_lifetime)
     p.add_argument("--hardware", help="price inference on this hardware (needs --family)")
     p.add_argument("--family", help="model family interpolated over N (needs --hardware)")
     p.add_argument(
         "--unit",
         choices=LIFETIME_UNITS,
-        help="cost unit when the budget has none (default: flops)",
+        help="cost unit of a --target-loss plan (default: flops); a --budget carries its own",
     )
     _pricing.add_serving_options(p, lists=False)
     p.add_argument("--gpus", default="auto", metavar="N|auto", help=_planning.GPUS_AUTO_HELP)
@@ -202,14 +212,7 @@ def add_lifetime(planners: _common.Subparsers) -> None:
 def run_lifetime(args: argparse.Namespace) -> int:
     if args.budget is not None:
         goal_name = "budget"
-        goals, unit = _parse.budgets("--budget", args.budget, allowed=LIFETIME_UNITS)
-        if unit is not None and args.unit is not None and unit != args.unit:
-            raise _parse.UsageError(
-                "--unit", f"{args.unit} conflicts with the unit of --budget ({unit})"
-            )
-        if unit is not None:
-            args.option_map = {"unit": "--budget"}
-        unit = unit or args.unit or "flops"
+        goals, unit = _planning.budget_goal(args, "--budget", args.budget, LIFETIME_UNITS)
     else:
         goal_name = "target_loss"
         goals = _parse.values("--target-loss", args.target_loss)
@@ -266,13 +269,17 @@ def run_lifetime(args: argparse.Namespace) -> int:
         if args.hardware
         else "inference priced at 2N FLOPs per token"
     )
-    caption = f"Lifetime plans, law {plan.law}, costs in {_parse.UNIT_LABELS[unit]}; {pricing}"
     fixed = [
         f"{n.replace('_', ' ')} {fmt.count(float(axes[n][0]))}"
         for n in _LIFETIME_AXES
         if n not in varying
     ]
-    caption += "; " + ", ".join(fixed)
+    caption = _planning.header(
+        "Lifetime plans",
+        unit=_parse.UNIT_LABELS[unit],
+        law=plan.law,
+        details=[pricing, ", ".join(fixed)] if fixed else [pricing],
+    )
 
     def cost(v: float) -> str:
         return fmt.quantity(v, unit)

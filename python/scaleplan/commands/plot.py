@@ -21,7 +21,8 @@ def register(sub: _common.Subparsers) -> None:
         help="draw a figure (PNG or SVG)",
         description="Draw a figure to --out FILE.png or FILE.svg.",
         epilog="examples:\n  scaleplan plot iso-cost --out iso.png\n"
-        "  scaleplan plot accuracy --budgets 1e13:1e19:120 --no-prefill --out accuracy.png\n\n"
+        "  scaleplan plot accuracy --budgets 1e13eflops:1e19eflops:120 --no-prefill "
+        "--out accuracy.png\n\n"
         "figures: " + ", ".join(name for name, _ in PLOTS),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -28,6 +28,7 @@ import argparse
 import contextlib
 import itertools
 import os
+import re
 import sys
 import tempfile
 import time
@@ -74,14 +75,22 @@ _DEFAULTS: dict[str, list[Any]] = {
 }
 
 
+def _plain(doc: str) -> str:
+    """The module docstring as plain text for ``--help``: no reStructuredText markup."""
+    text = re.sub(r":\w+:`([^`]+)`", r"\1", doc)  # :func:`scaleplan.x` -> scaleplan.x
+    text = text.replace("``", "").replace("::\n", ":\n")
+    return text.strip()
+
+
 def register(sub: _common.Subparsers) -> None:
     p = _common.add_command(
         sub,
         "sweep",
         help="price a grid of scenarios from a TOML file, streamed to CSV or JSON lines",
-        description=(__doc__ or "").split("\n\n", 1)[0].replace("\n", " ")
-        + f" Chunks of {CHUNK_ROWS:,} rows per core call; a progress bar on stderr when it is "
-        "a terminal. The output appears only when complete (written beside it, then renamed).",
+        description=_plain(__doc__ or "")
+        + f"\n\nChunks of {CHUNK_ROWS:,} rows per core call; a progress bar on stderr when it "
+        "is a terminal. The output appears only when complete (written beside it, then "
+        "renamed).",
         examples=[
             "scaleplan sweep --grid examples/sweep_qwen3.toml --out results.csv",
             "scaleplan sweep --grid examples/sweep_qwen3.toml --out - --format jsonl | head",

@@ -28,13 +28,20 @@ from scaleplan.testtime import (
 
 Unit = Literal["flops", "eflops", "seconds", "usd"]
 UNITS: tuple[str, ...] = typing.get_args(Unit)
-"""Per-query budget units: bare numbers are eFLOPs unless --unit says otherwise."""
+"""Per-query budget units; every budget carries one (``1e16eflops``, ``5s``, ``$0.01``)."""
 _UNIT_WORDS = {
     "eflops": "eFLOPs",
     "flops": "FLOPs",
     "seconds": "replica-seconds",
     "usd": "USD",
 }
+PER_QUERY_EXAMPLES = {
+    "flops": "1e16flops",
+    "eflops": "1e16eflops",
+    "seconds": "5s or 500ms",
+    "usd": "$0.01",
+}
+"""Per-query budgets as the help shows them."""
 OPTIONS = {
     **_planning.SERVING_OPTIONS,
     "budget_eflops": "--budget",
@@ -42,24 +49,25 @@ OPTIONS = {
     "budget_seconds": "--budget",
     "budget_usd": "--budget",
     "budget": "--budget",
-    "unit": "--unit",
+    "unit": "--budget",
     "rows": "--measured",
 }
 
 _PLAN_EXAMPLES = [
-    "scaleplan plan test-time --budget 1e15,1e16,1e17 --explain",
-    "scaleplan plan test-time --budget 1e16 --hardware kinetics-b200 --no-prefill "
+    "scaleplan plan test-time --budget 1e15eflops,1e16eflops,1e17eflops --explain",
+    "scaleplan plan test-time --budget 1e16eflops --hardware kinetics-b200 --no-prefill "
     "--attention dense --attention topk:1024 --json",
     "scaleplan plan test-time --budget 5s --hardware h100-sxm --prompt-tokens 512 --batch 64 "
     "--latency-slo 2min --family qwen3-dense",
     "scaleplan plan test-time --budget '$0.001:$0.1:5' --hardware h200 --usd-per-hour 3.5",
-    "scaleplan plan test-time --budget 1e14:1e18:5 --measured examples/data/synthetic_eval.csv "
+    "scaleplan plan test-time --budget 1e14eflops:1e18eflops:5 "
+    "--measured examples/data/synthetic_eval.csv "
     "--k-max 16",
 ]
 _FRONTIER_EXAMPLES = [
-    "scaleplan frontier test-time --budgets 1e13:1e19:200 --hardware kinetics-b200 "
+    "scaleplan frontier test-time --budgets 1e13eflops:1e19eflops:200 --hardware kinetics-b200 "
     "--no-prefill --attention dense,topk:1024 --plot frontier.png",
-    "scaleplan frontier test-time --budgets 1e14:1e18:9 --measured "
+    "scaleplan frontier test-time --budgets 1e14eflops:1e18eflops:9 --measured "
     "examples/data/synthetic_eval.csv --k-max 16 --csv",
     "scaleplan frontier test-time --budgets 0.1s:100s:7 --hardware h100-sxm --batch max --json",
 ]
@@ -105,12 +113,6 @@ def add_problem_options(p: argparse.ArgumentParser) -> None:
         "majority vote",
     )
     p.add_argument(
-        "--unit",
-        choices=UNITS,
-        help="unit of bare budget numbers (default: eflops); a unit on the budget itself "
-        "(5s, $0.01, 1e16flops) wins",
-    )
-    p.add_argument(
         "--k-max",
         default=str(default(frontier_test_time, "k_max")),
         metavar="K",
@@ -143,7 +145,8 @@ class Problem:
 
     kwargs: dict[str, Any]
     accuracy: Accuracy
-    caption: str
+    details: list[str]
+    """The problem in words, for the header."""
 
 
 def problem(args: argparse.Namespace) -> Problem:
@@ -189,7 +192,7 @@ def problem(args: argparse.Namespace) -> Problem:
     ]
     if kwargs["latency_slo_s"] is not None:
         parts.append(f"latency <= {fmt.seconds(kwargs['latency_slo_s'])}")
-    return Problem(kwargs, source, "; ".join(parts))
+    return Problem(kwargs, source, parts)
 
 
 def _accuracy(args: argparse.Namespace) -> Accuracy:
@@ -219,15 +222,8 @@ def _max_gen(text: str) -> float | None:
 
 
 def budgets(args: argparse.Namespace, option: str, text: str) -> tuple[FloatArray, str]:
-    """Per-query budgets and their unit (from the budgets, else --unit, else eFLOPs)."""
-    values, unit = _parse.budgets(option, text, allowed=UNITS)
-    if unit is not None and args.unit is not None and unit != args.unit:
-        raise _parse.UsageError(
-            "--unit", f"{args.unit} conflicts with the unit of {option} ({unit})"
-        )
-    if unit is not None:
-        args.option_map = {**getattr(args, "option_map", {}), "unit": option}
-    return values, unit or args.unit or "eflops"
+    """Per-query budgets and their unit (every budget carries one)."""
+    return _planning.budget_goal(args, option, text, UNITS)
 
 
 def _quantity(unit: str) -> Any:
@@ -285,13 +281,18 @@ def add_plan(planners: _common.Subparsers) -> None:
         "(Kinetics)",
         description="For a per-query budget, pick the model, samples k, generation length L and "
         "attention that maximise accuracy, with inference priced by compute and memory traffic "
-        "(eFLOPs = FLOPs + I x bytes). Budgets are per query: bare numbers in eFLOPs, or with a "
-        "unit: 1e16flops, 5s or 500ms (replica time charged to the query), '$0.01' (needs a "
-        "price: --usd-per-hour or the catalog's). Lists and ranges give one plan per budget.",
+        "(eFLOPs = FLOPs + I x bytes). Budgets are per query and always carry their unit: "
+        "1e16eflops, 1e16flops, 5s or 500ms (replica time charged to the query), '$0.01' (needs "
+        "a price: --usd-per-hour or the catalog's). Lists and ranges give one plan per budget.",
         examples=_PLAN_EXAMPLES,
     )
     p.add_argument(
-        "--budget", required=True, metavar="BUDGET", help="per-query budget (list or range)"
+        "--budget",
+        required=True,
+        metavar="BUDGET",
+        help="per-query budget with its unit: "
+        + _parse.units_text(UNITS, PER_QUERY_EXAMPLES)
+        + " (list or range)",
     )
     add_problem_options(p)
     _planning.add_plan_options(
@@ -309,7 +310,9 @@ def run_plan(args: argparse.Namespace) -> int:
     plan = plan_test_time(**goal, **prob.kwargs)
     plans = [plan.at(i) for i in range(len(values))]
     has_oracle = plan.oracle_accuracy is not None
-    caption = f"Test-time plans, budgets per query in {_UNIT_WORDS[unit]}: {prob.caption}"
+    caption = _planning.header(
+        "Test-time plans", unit=f"{_UNIT_WORDS[unit]} per query", law=None, details=prob.details
+    )
     code = _planning.emit(
         args,
         plans,
@@ -348,7 +351,12 @@ def add_frontier(frontiers: _common.Subparsers) -> None:
         examples=_FRONTIER_EXAMPLES,
     )
     p.add_argument(
-        "--budgets", required=True, metavar="BUDGETS", help="per-query budgets (list or range)"
+        "--budgets",
+        required=True,
+        metavar="BUDGETS",
+        help="per-query budgets with their unit: "
+        + _parse.units_text(UNITS, PER_QUERY_EXAMPLES)
+        + " (list or range)",
     )
     add_problem_options(p)
     _planning.add_plan_options(
@@ -375,7 +383,9 @@ def solve_frontier(args: argparse.Namespace, option: str, text: str) -> Frontier
     prob = problem(args)
     f = frontier_test_time(budgets=values, unit=typing.cast(Unit, unit), **prob.kwargs)
     per_model = {name: f.per_model[name] for name in ordered(list(f.per_model))}
-    caption = f"Test-time frontier, budgets per query in {_UNIT_WORDS[unit]}: {prob.caption}"
+    caption = _planning.header(
+        "Test-time frontier", unit=f"{_UNIT_WORDS[unit]} per query", law=None, details=prob.details
+    )
     return Frontier(values, unit, f.plan, per_model, f.oracle, prob, caption)
 
 
@@ -430,7 +440,10 @@ def run_frontier(args: argparse.Namespace) -> int:
 def _add_figure_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, metavar="FILE", help="FILE.png or FILE.svg")
     p.add_argument(
-        "--budgets", required=True, metavar="BUDGETS", help="per-query budgets (a range)"
+        "--budgets",
+        required=True,
+        metavar="BUDGETS",
+        help="per-query budgets with their unit (a range)",
     )
     add_problem_options(p)
 
@@ -446,7 +459,8 @@ def add_frontier_plot(figures: _common.Subparsers) -> None:
         "samples and generation length chosen. The same figure as `scaleplan frontier "
         "test-time --plot`.",
         examples=[
-            "scaleplan plot test-time-frontier --budgets 1e13:1e19:200 --hardware kinetics-b200 "
+            "scaleplan plot test-time-frontier --budgets 1e13eflops:1e19eflops:200 "
+            "--hardware kinetics-b200 "
             "--no-prefill --attention dense,topk:1024 --out frontier.png",
         ],
     )
@@ -483,9 +497,9 @@ def add_accuracy_plot(figures: _common.Subparsers) -> None:
         "per-problem oracle with --measured data. Right: the accuracy source itself, pass@1 "
         "against generation length per model.",
         examples=[
-            "scaleplan plot accuracy --budgets 1e13:1e19:120 --hardware kinetics-b200 "
+            "scaleplan plot accuracy --budgets 1e13eflops:1e19eflops:120 --hardware kinetics-b200 "
             "--no-prefill --out accuracy.png",
-            "scaleplan plot accuracy --budgets 1e14:1e18:60 --measured "
+            "scaleplan plot accuracy --budgets 1e14eflops:1e18eflops:60 --measured "
             "examples/data/synthetic_eval.csv --k-max 16 --out measured.svg",
         ],
     )
@@ -511,8 +525,12 @@ def run_accuracy_plot(args: argparse.Namespace) -> int:
         lengths=lengths,
         curves=curves,
         unit_label=_UNIT_WORDS[f.unit],
-        title=f"Accuracy per model, budgets per query in {_UNIT_WORDS[f.unit]}: "
-        f"{f.problem.caption}",
+        title=_planning.header(
+            "Accuracy per model",
+            unit=f"{_UNIT_WORDS[f.unit]} per query",
+            law=None,
+            details=f.problem.details,
+        ),
     )
     print(f"wrote {args.out}", file=sys.stderr)
     return _common.EXIT_OK

@@ -40,7 +40,7 @@ from scaleplan.errors import (
 from scaleplan.fit import LawFit
 from scaleplan.grpc import conversions
 from scaleplan.joint import JointPlan
-from scaleplan.laws import LossLaw
+from scaleplan.laws import DEFAULT_LAW, LossLaw
 from scaleplan.plan import LifetimePlan, TrainingPlan, Unit
 from scaleplan.testtime import Accuracy, AttentionChoice, TestTimeFrontier, TestTimePlan
 from scaleplan.v1 import planner_pb2 as pb
@@ -188,15 +188,15 @@ class Client:
         return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
 
     def catalog(self, *, timeout_s: float | None = None) -> dict[str, list[str]]:
-        """Names of the server's hardware, models, families and laws (``scaleplan.catalog()``),
-        and of its test-time accuracy presets ("accuracy_presets")."""
+        """Names of the server's hardware, models, families, laws and test-time accuracy presets,
+        keyed as ``scaleplan.catalog()`` keys them."""
         response = self._unary(self._stub.ListCatalog, pb.ListCatalogRequest(), timeout_s)
         return {
             "hardware": [h.name for h in response.hardware],
             "models": [m.name for m in response.models],
             "families": [f.name for f in response.families],
             "laws": [law.name for law in response.laws],
-            "accuracy_presets": [a.name for a in response.accuracy_presets],
+            "accuracy": [a.name for a in response.accuracy_presets],
         }
 
     def model(self, name: str, *, timeout_s: float | None = None) -> Model:
@@ -444,7 +444,7 @@ class Client:
         *,
         budget_flops: float | None = None,
         target_loss: float | None = None,
-        law: str | LossLaw = "besiroglu2024",
+        law: str | LossLaw = DEFAULT_LAW,
         unique_tokens: float | None = None,
         r_star: float | None = None,
         timeout_s: float | None = None,
@@ -504,7 +504,7 @@ class Client:
         prompt_tokens: float,
         gen_tokens: float,
         samples: float = 1,
-        law: str | LossLaw = "sardana2023",
+        law: str | LossLaw = DEFAULT_LAW,
         hardware: str | None = None,
         family: str | None = None,
         unit: Unit = "flops",
@@ -707,7 +707,7 @@ class Client:
         prompt_tokens: float = 128,
         family: str = "qwen3-dense",
         hardware: str = "h100-sxm",
-        law: str | LossLaw = "gadre2024-redpajama",
+        law: str | LossLaw = DEFAULT_LAW,
         unit: Unit = "gpu_hours",
         half_tokens: float = 4096,
         hill: float = 1.5,
@@ -750,7 +750,7 @@ class Client:
         prompt_tokens: float = 128,
         family: str = "qwen3-dense",
         hardware: str = "h100-sxm",
-        law: str | LossLaw = "gadre2024-redpajama",
+        law: str | LossLaw = DEFAULT_LAW,
         unit: Unit = "gpu_hours",
         half_tokens: float = 4096,
         hill: float = 1.5,

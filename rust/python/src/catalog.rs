@@ -181,6 +181,15 @@ impl PyCatalog {
     fn law_names(&self) -> Vec<String> {
         self.0.laws.keys().cloned().collect()
     }
+
+    /// The accuracy presets of the test-time planner (`Accuracy.preset(name)`).
+    fn accuracy_names(&self) -> Vec<String> {
+        self.0.accuracy.keys().cloned().collect()
+    }
+
+    fn accuracy_json(&self, py: Python<'_>, name: &str) -> PyResult<String> {
+        Ok(to_json(self.0.accuracy_preset(name).py_err(py)?))
+    }
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

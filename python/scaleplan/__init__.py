@@ -30,6 +30,7 @@ from scaleplan.plan import (
     plan_lifetime,
     plan_training,
 )
+from scaleplan.serving import Attention, Serving, attention
 from scaleplan.testtime import (
     Accuracy,
     TestTimeFrontier,
@@ -41,6 +42,7 @@ from scaleplan.testtime import (
 __all__ = [
     "DEFAULT_LAW",
     "Accuracy",
+    "Attention",
     "CancelToken",
     "Catalog",
     "Client",
@@ -57,11 +59,13 @@ __all__ = [
     "Model",
     "Moe",
     "Plan",
+    "Serving",
     "TestTimeFrontier",
     "TestTimePlan",
     "TrainingCost",
     "TrainingPlan",
     "__version__",
+    "attention",
     "catalog",
     "default_catalog",
     "family",

@@ -30,7 +30,7 @@ from grpc_health.v1 import health_pb2
 from grpc_status import rpc_status
 
 from scaleplan.catalog import Family, Hardware, Model
-from scaleplan.cost import Attention, Dtype, InferenceCost, Prefill, TimeModel, TrainingCost
+from scaleplan.cost import InferenceCost, TrainingCost
 from scaleplan.errors import (
     InvalidArgumentError,
     LimitExceededError,
@@ -42,7 +42,15 @@ from scaleplan.grpc import conversions
 from scaleplan.joint import JointPlan
 from scaleplan.laws import DEFAULT_LAW, LossLaw
 from scaleplan.plan import LifetimePlan, TrainingPlan, Unit
-from scaleplan.testtime import Accuracy, AttentionChoice, TestTimeFrontier, TestTimePlan
+from scaleplan.serving import (
+    AttentionSpec,
+    Dtype,
+    Serving,
+    attention_choices,
+    is_attention,
+    serving_value,
+)
+from scaleplan.testtime import Accuracy, TestTimeFrontier, TestTimePlan
 from scaleplan.v1 import planner_pb2 as pb
 from scaleplan.v1 import planner_pb2_grpc
 
@@ -256,17 +264,8 @@ class Client:
         prompt_tokens: float,
         gen_tokens: float,
         samples: float = 1,
-        attention: Attention = "dense",
-        kv_budget: float | None = None,
-        block_size: float | None = None,
-        prefix_sharing: bool = True,
-        prefill: Prefill = True,
-        batch: Literal["max"] | float | None = None,
-        time_model: TimeModel = "additive",
-        weight_dtype: Dtype = "bf16",
-        kv_dtype: Dtype = "bf16",
-        compute_dtype: Dtype = "bf16",
-        gpus: int = 1,
+        attention: AttentionSpec = "dense",
+        serving: Serving | None = None,
         timeout_s: float | None = None,
     ) -> InferenceCost:
         """:func:`scaleplan.inference_cost` of one configuration (scalars), on the server."""
@@ -277,16 +276,7 @@ class Client:
             gen_tokens=gen_tokens,
             samples=samples,
             attention=attention,
-            kv_budget=kv_budget,
-            block_size=block_size,
-            prefix_sharing=prefix_sharing,
-            prefill=prefill,
-            batch=batch,
-            time_model=time_model,
-            weight_dtype=weight_dtype,
-            kv_dtype=kv_dtype,
-            compute_dtype=compute_dtype,
-            gpus=gpus,
+            serving=serving,
         )
         response = self._unary(self._stub.InferenceCost, request, timeout_s)
         return conversions.inference_cost_from(response.cost)
@@ -299,46 +289,27 @@ class Client:
         prompt_tokens: Values,
         gen_tokens: Values,
         samples: Values = (1,),
-        attention: Attention = "dense",
-        kv_budget: Values | None = None,
-        block_size: Values | None = None,
-        prefix_sharing: bool = True,
-        prefill: Prefill = True,
-        batch: Literal["max"] | Values | None = None,
-        time_model: TimeModel = "additive",
-        weight_dtype: Dtype = "bf16",
-        kv_dtype: Dtype = "bf16",
-        compute_dtype: Dtype = "bf16",
-        gpus: int = 1,
+        attention: AttentionSpec | Sequence[AttentionSpec] = "dense",
+        serving: Serving | None = None,
         chunk_points: int = 0,
         timeout_s: float | None = None,
     ) -> Generator[SweepChunk]:
         """The chunks of a sweep as they arrive, checked to be in order and complete.
 
         The grid is the cartesian product of the axes prompt_tokens, gen_tokens, samples,
-        kv_budget, block_size and batch (those given), the last varying fastest."""
+        attention (spellings of one kind, e.g. ``["topk:1024", "topk:4096"]``) and batch (an
+        array ``serving.batch``), the last varying fastest."""
         axes: dict[str, Any] = {
             "prompt_tokens": _values("prompt_tokens", prompt_tokens),
             "gen_tokens": _values("gen_tokens", gen_tokens),
             "samples": _values("samples", samples),
-            "kv_budget": None if kv_budget is None else _values("kv_budget", kv_budget),
-            "block_size": None if block_size is None else _values("block_size", block_size),
-            "batch": None if batch is None or isinstance(batch, str) else _values("batch", batch),
         }
-        mode = batch if isinstance(batch, str) else ("fixed" if batch is not None else None)
         request = conversions.inference_cost_sweep_request(
             model,
             hardware,
             axes,
-            attention=attention,
-            prefix_sharing=prefix_sharing,
-            prefill=prefill,
-            batch_mode=mode,
-            time_model=time_model,
-            weight_dtype=weight_dtype,
-            kv_dtype=kv_dtype,
-            compute_dtype=compute_dtype,
-            gpus=gpus,
+            attention=attention_choices(attention),
+            serving=serving_value(serving),
             chunk_points=chunk_points,
         )
         messages = self._stream(
@@ -356,24 +327,15 @@ class Client:
         prompt_tokens: Values,
         gen_tokens: Values,
         samples: Values = (1,),
-        attention: Attention = "dense",
-        kv_budget: Values | None = None,
-        block_size: Values | None = None,
-        prefix_sharing: bool = True,
-        prefill: Prefill = True,
-        batch: Literal["max"] | Values | None = None,
-        time_model: TimeModel = "additive",
-        weight_dtype: Dtype = "bf16",
-        kv_dtype: Dtype = "bf16",
-        compute_dtype: Dtype = "bf16",
-        gpus: int = 1,
+        attention: AttentionSpec | Sequence[AttentionSpec] = "dense",
+        serving: Serving | None = None,
         chunk_points: int = 0,
         timeout_s: float | None = None,
     ) -> InferenceCost:
         """The whole sweep as one InferenceCost of arrays shaped like the grid: one axis each for
-        prompt_tokens, gen_tokens and samples, then for kv_budget, block_size and batch when
-        they are given as sequences. Equal to :func:`scaleplan.inference_cost` on the same
-        grid (open-mesh arrays)."""
+        prompt_tokens, gen_tokens and samples, then for attention when a sequence of spellings
+        is given and for batch when ``serving.batch`` is an array. Equal to
+        :func:`scaleplan.inference_cost` on the same grid (open-mesh arrays)."""
         chunks = list(
             self.iter_inference_cost_sweep(
                 model,
@@ -382,31 +344,24 @@ class Client:
                 gen_tokens=gen_tokens,
                 samples=samples,
                 attention=attention,
-                kv_budget=kv_budget,
-                block_size=block_size,
-                prefix_sharing=prefix_sharing,
-                prefill=prefill,
-                batch=batch,
-                time_model=time_model,
-                weight_dtype=weight_dtype,
-                kv_dtype=kv_dtype,
-                compute_dtype=compute_dtype,
-                gpus=gpus,
+                serving=serving,
                 chunk_points=chunk_points,
                 timeout_s=timeout_s,
             )
         )
-        shape: list[int] = []
-        for name, axis in (
-            ("prompt_tokens", prompt_tokens),
-            ("gen_tokens", gen_tokens),
-            ("samples", samples),
-            ("kv_budget", kv_budget),
-            ("block_size", block_size),
-            ("batch", batch),
-        ):
-            if axis is not None and not isinstance(axis, str):
-                shape.append(len(_values(name, axis)))
+        shape: list[int] = [
+            len(_values(name, axis))
+            for name, axis in (
+                ("prompt_tokens", prompt_tokens),
+                ("gen_tokens", gen_tokens),
+                ("samples", samples),
+            )
+        ]
+        if not is_attention(attention):
+            shape.append(len(attention_choices(attention)))
+        s = serving_value(serving)
+        if isinstance(s.batch, np.ndarray):
+            shape.append(s.batch.size)
         fields: dict[str, Any] = {}
         for name in InferenceCost.__dataclass_fields__:
             fields[name] = np.concatenate([getattr(c.cost, name) for c in chunks]).reshape(shape)
@@ -508,17 +463,8 @@ class Client:
         hardware: str | None = None,
         family: str | None = None,
         unit: Unit = "flops",
-        attention: Attention = "dense",
-        kv_budget: float | None = None,
-        block_size: float | None = None,
-        batch: Literal["max"] | float | None = None,
-        prefix_sharing: bool = True,
-        prefill: Prefill = True,
-        time_model: TimeModel = "additive",
-        weight_dtype: Dtype = "bf16",
-        kv_dtype: Dtype = "bf16",
-        compute_dtype: Dtype = "bf16",
-        gpus: int | None = None,
+        attention: AttentionSpec = "dense",
+        serving: Serving | None = None,
         train_hardware: str | None = None,
         train_mfu: float | None = None,
         train_usd_per_hour: float | None = None,
@@ -536,24 +482,13 @@ class Client:
             law=law,
             unit=unit,
             attention=attention,
-            serving=_serving(
-                batch,
-                prefix_sharing,
-                prefill,
-                time_model,
-                weight_dtype,
-                kv_dtype,
-                compute_dtype,
-                gpus,
-            ),
+            serving=serving,
             queries=queries,
             prompt_tokens=prompt_tokens,
             gen_tokens=gen_tokens,
             samples=samples,
             hardware=hardware,
             family=family,
-            kv_budget=kv_budget,
-            block_size=block_size,
             train_hardware=train_hardware,
             train_mfu=train_mfu,
             train_usd_per_hour=train_usd_per_hour,
@@ -579,19 +514,12 @@ class Client:
         prompt_tokens: float = 128,
         accuracy: AccuracySource = "aime24-qwen3",
         k_max: int = 64,
-        attention: Sequence[AttentionChoice] = ("dense",),
+        attention: AttentionSpec | Sequence[AttentionSpec] = ("dense",),
         latency_slo_s: float | None = None,
         min_gen_tokens: float = 256,
         max_gen_tokens: float | None = 32768,
         usd_per_hour: float | None = None,
-        batch: Literal["max"] | float | None = None,
-        prefix_sharing: bool = True,
-        prefill: Prefill = True,
-        time_model: TimeModel = "additive",
-        weight_dtype: Dtype = "bf16",
-        kv_dtype: Dtype = "bf16",
-        compute_dtype: Dtype = "bf16",
-        gpus: int = 1,
+        serving: Serving | None = None,
         timeout_s: float | None = None,
     ) -> TestTimePlan:
         """:func:`scaleplan.plan_test_time` of one per-query budget, on the server."""
@@ -604,16 +532,7 @@ class Client:
             },
             accuracy=accuracy,
             attention=attention,
-            serving=_serving(
-                batch,
-                prefix_sharing,
-                prefill,
-                time_model,
-                weight_dtype,
-                kv_dtype,
-                compute_dtype,
-                gpus,
-            ),
+            serving=serving,
             models=models,
             family=family,
             hardware=hardware,
@@ -638,19 +557,12 @@ class Client:
         prompt_tokens: float = 128,
         accuracy: AccuracySource = "aime24-qwen3",
         k_max: int = 64,
-        attention: Sequence[AttentionChoice] = ("dense",),
+        attention: AttentionSpec | Sequence[AttentionSpec] = ("dense",),
         latency_slo_s: float | None = None,
         min_gen_tokens: float = 256,
         max_gen_tokens: float | None = 32768,
         usd_per_hour: float | None = None,
-        batch: Literal["max"] | float | None = None,
-        prefix_sharing: bool = True,
-        prefill: Prefill = True,
-        time_model: TimeModel = "additive",
-        weight_dtype: Dtype = "bf16",
-        kv_dtype: Dtype = "bf16",
-        compute_dtype: Dtype = "bf16",
-        gpus: int = 1,
+        serving: Serving | None = None,
         chunk_points: int = 0,
         timeout_s: float | None = None,
     ) -> TestTimeFrontier:
@@ -663,16 +575,7 @@ class Client:
             chunk_points,
             accuracy=accuracy,
             attention=attention,
-            serving=_serving(
-                batch,
-                prefix_sharing,
-                prefill,
-                time_model,
-                weight_dtype,
-                kv_dtype,
-                compute_dtype,
-                gpus,
-            ),
+            serving=serving,
             models=models,
             family=family,
             hardware=hardware,
@@ -713,7 +616,7 @@ class Client:
         hill: float = 1.5,
         kappa: float = 1.0,
         k_max: int = 16,
-        attention: Sequence[AttentionChoice] = ("dense",),
+        attention: AttentionSpec | Sequence[AttentionSpec] = ("dense",),
         min_gen_tokens: float = 256,
         max_gen_tokens: float = 32768,
         min_params: float | None = None,
@@ -724,14 +627,7 @@ class Client:
         train_mfu: float | None = None,
         train_usd_per_hour: float | None = None,
         infer_usd_per_hour: float | None = None,
-        batch: Literal["max"] | float | None = "max",
-        prefix_sharing: bool = True,
-        prefill: Prefill = True,
-        time_model: TimeModel = "additive",
-        weight_dtype: Dtype = "bf16",
-        kv_dtype: Dtype = "bf16",
-        compute_dtype: Dtype = "bf16",
-        gpus: int | None = None,
+        serving: Serving | None = None,
         timeout_s: float | None = None,
     ) -> JointPlan:
         """:func:`scaleplan.plan_joint` of one goal, on the server."""
@@ -756,7 +652,7 @@ class Client:
         hill: float = 1.5,
         kappa: float = 1.0,
         k_max: int = 16,
-        attention: Sequence[AttentionChoice] = ("dense",),
+        attention: AttentionSpec | Sequence[AttentionSpec] = ("dense",),
         min_gen_tokens: float = 256,
         max_gen_tokens: float = 32768,
         min_params: float | None = None,
@@ -767,14 +663,7 @@ class Client:
         train_mfu: float | None = None,
         train_usd_per_hour: float | None = None,
         infer_usd_per_hour: float | None = None,
-        batch: Literal["max"] | float | None = "max",
-        prefix_sharing: bool = True,
-        prefill: Prefill = True,
-        time_model: TimeModel = "additive",
-        weight_dtype: Dtype = "bf16",
-        kv_dtype: Dtype = "bf16",
-        compute_dtype: Dtype = "bf16",
-        gpus: int | None = None,
+        serving: Serving | None = None,
         chunk_points: int = 0,
         timeout_s: float | None = None,
     ) -> JointPlan:
@@ -794,16 +683,6 @@ class Client:
         return JointPlan(**conversions.concat_columns(columns))
 
 
-_SERVING_ARGS = (
-    "batch",
-    "prefix_sharing",
-    "prefill",
-    "time_model",
-    "weight_dtype",
-    "kv_dtype",
-    "compute_dtype",
-    "gpus",
-)
 # plan_joint's options (its arguments but the goal, the catalog and the call's own).
 _JOINT_ARGS = frozenset(
     (
@@ -828,15 +707,10 @@ _JOINT_ARGS = frozenset(
         "train_mfu",
         "train_usd_per_hour",
         "infer_usd_per_hour",
-        *_SERVING_ARGS,
+        "serving",
     )
 )
 
 
-def _serving(*values: Any) -> dict[str, Any]:
-    return dict(zip(_SERVING_ARGS, values, strict=True))
-
-
 def _joint_options(options: dict[str, Any]) -> dict[str, Any]:
-    serving = {name: options.pop(name) for name in _SERVING_ARGS}
-    return {**options, "serving": serving}
+    return options

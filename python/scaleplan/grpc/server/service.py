@@ -21,6 +21,7 @@ stream of chunks of budgets (:class:`Frontier`).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import math
 import re
@@ -411,17 +412,39 @@ class Sweep:
 
     def __init__(self, request: pb.InferenceCostSweepRequest, limits: Limits, catalog: Catalog):
         self.catalog = catalog
-        self.options = conversions.inference_options(request)
-        self.axes: list[tuple[str, npt.NDArray[np.float64] | None]] = []
+        grid = request.grid
+        if request.serving.HasField("batch_sequences"):
+            raise InvalidArgumentError(
+                "batch_mode: a sweep's batch sizes go in grid.batch_sequences", field="batch_mode"
+            )
+        self.options: dict[str, Any] = {
+            "model": conversions._name(request.model, "model"),
+            "hardware": conversions._name(request.hardware, "hardware"),
+            "serving": conversions.serving_from(
+                request.serving, sizes=len(grid.batch_sequences) > 0
+            ),
+        }
+        attentions = [
+            conversions.attention_from(c, "attention", i) for i, c in enumerate(grid.attention)
+        ]
+        kinds = sorted({a.kind for a in attentions})
+        if len(kinds) > 1:
+            raise InvalidArgumentError(
+                f"attention: a sweep's attentions are of one kind, got {', '.join(kinds)} (one "
+                "sweep per kind)",
+                field="attention",
+            )
+        self.axes: list[tuple[str, npt.NDArray[Any] | None]] = []
         for arg, field in conversions.SWEEP_AXES:
-            values = getattr(request.grid, field)
+            if arg == "attention":
+                spelled = [str(a) for a in attentions]
+                self.axes.append((arg, np.array(spelled) if spelled else None))
+                continue
+            values = getattr(grid, field)
             self.axes.append((arg, np.array(values, dtype=np.float64) if len(values) else None))
         for arg, values in self.axes[:2]:
             if values is None:
                 raise InvalidArgumentError(f"{arg}: the grid needs at least one value", field=arg)
-        batch = conversions.batch_argument(request.batch_mode, self.axes[-1][1] is not None)
-        if batch == "max":
-            self.options["batch"] = "max"
         self.shape = tuple(1 if values is None else len(values) for _, values in self.axes)
         self.total = math.prod(self.shape)
         if self.total > limits.max_sweep_points:
@@ -443,7 +466,13 @@ class Sweep:
         index = np.unravel_index(np.arange(start, stop), self.shape)
         kwargs = dict(self.options)
         for axis, (arg, values) in enumerate(self.axes):
-            if values is not None:
+            if values is None:
+                continue
+            if arg == "batch":
+                kwargs["serving"] = dataclasses.replace(
+                    kwargs["serving"], batch=values[index[axis]]
+                )
+            else:
                 kwargs[arg] = values[index[axis]]
         try:
             cost = inference_cost(**kwargs, catalog=self.catalog)

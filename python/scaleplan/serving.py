@@ -97,6 +97,8 @@ def attention(value: object, field_name: str = "attention") -> Attention:
     if len(parts) != _ARITY[kind]:
         raise _bad_attention(value, field_name, f"{kind} takes {_ARITY[kind] - 1} number(s)")
     numbers = [_tokens(p, value, field_name) for p in parts[1:]]
+    if len(numbers) == 2 and numbers[1] > numbers[0]:
+        raise _bad_attention(value, field_name, "BLOCK must not exceed S")
     return Attention(kind, *numbers)
 
 

@@ -11,7 +11,7 @@ import pytest
 import scaleplan as sp
 from cli_support import REPO, assert_plan_row, csv_rows, json_lines, ok, png_ok, run, usage_error
 from scaleplan.commands._parse import UsageError
-from scaleplan.commands._planning import attention_choices
+from scaleplan.commands._pricing import attentions
 
 KINETICS = ("--hardware", "kinetics-b200", "--no-prefill")
 MEASURED = REPO / "examples" / "data" / "synthetic_eval.csv"
@@ -33,7 +33,7 @@ def test_plan_json_equals_the_python_api() -> None:
         budget_eflops=np.array([1e15, 1e16]), attention=["dense", ("topk", 1024.0)], **KINETICS_API
     )
     assert [r["budget"] for r in rows] == [1e15, 1e16]
-    assert rows[1]["attention"] == "topk(1024)" and rows[1]["unit"] == "eflops"
+    assert rows[1]["attention"] == "topk:1024" and rows[1]["unit"] == "eflops"
     for i, row in enumerate(rows):
         assert_plan_row(row, plan.at(i))
 
@@ -241,14 +241,20 @@ def test_bad_frontier_and_figure_arguments(tmp_path: Path) -> None:
 
 
 def test_attention_specs() -> None:
-    assert attention_choices(None) == []
-    assert attention_choices(["dense", "topk:1024,block_topk:2048:16"]) == [
-        "dense",
-        ("topk", 1024.0),
+    assert attentions(None) == [("dense", None, None)]
+    assert attentions(["dense", "topk:1024,block_topk:2048:16"]) == [
+        ("dense", None, None),
+        ("topk", 1024.0, None),
         ("block_topk", 2048.0, 16.0),
     ]
-    assert attention_choices(["dense", "dense"]) == ["dense"]
-    for bad in (["dense:5"], ["block_topk:2048"], ["topk:x"], ["", ""]):
+    assert [str(a) for a in attentions(["dense", "topk:1024,block_topk:2048:16"])] == [
+        "dense",
+        "topk:1024",
+        "block_topk:2048:16",
+    ]
+    assert attentions(["dense", "dense"]) == [("dense", None, None)]
+    for bad in (["dense:5"], ["block_topk:2048"], ["topk:x"], ["", ""], ["topk:16:32"]):
         with pytest.raises(UsageError) as err:
-            attention_choices(bad)
+            attentions(bad)
         assert err.value.option == "--attention"
+        assert "topk:S" in str(err.value)

@@ -195,9 +195,11 @@ class Serving:
                     f"batch: expected 'max', 'unset' or a number of sequences, got {batch!r}",
                     field="batch",
                 ) from None
-            if not (np.isfinite(sizes).all() and (sizes >= 1).all()):
+            bad = sizes[~(np.isfinite(sizes) & (sizes >= 1))]
+            if bad.size:
                 raise InvalidArgumentError(
-                    f"batch: sequences are finite and at least 1, got {batch!r}", field="batch"
+                    f"batch: must be >= 1 and finite (sequences), got {float(bad[0]):g}",
+                    field="batch",
                 )
             if sizes.ndim == 0:
                 batch = float(sizes)
@@ -221,11 +223,12 @@ class Serving:
                 raise InvalidArgumentError(
                     f"gpus: expected a whole number or 'auto', got {gpus!r}", field="gpus"
                 )
-            if float(gpus) != int(gpus) or int(gpus) < 1:
+            if not math.isfinite(gpus) or float(gpus) != int(gpus):
                 raise InvalidArgumentError(
-                    f"gpus: expected a whole number of at least 1 or 'auto', got {gpus!r}",
-                    field="gpus",
+                    f"gpus: expected a whole number or 'auto', got {gpus!r}", field="gpus"
                 )
+            if int(gpus) < 1:
+                raise InvalidArgumentError(f"gpus: must be >= 1, got {int(gpus)}", field="gpus")
             gpus = int(gpus)
         object.__setattr__(self, "gpus", gpus)
         object.__setattr__(self, "_native", self._core())

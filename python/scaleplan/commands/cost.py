@@ -172,7 +172,7 @@ def render_table(results: list[dict[str, Any]], counts: list[int], serving: str)
             fixed.append(f"{next(iter(distinct))} attention")
         elif name not in ("requested_batch", "gpus") and distinct != {None}:
             fixed.append(f"{label} {render(next(iter(distinct)))}")
-    caption = "One query per row; " + ", ".join(fixed) + ".\nServing: " + serving + "."
+    caption = "One query per row; " + ", ".join(fixed) + "; serving: " + serving + "."
     header = (
         [label for _, label, _ in shown] + [label for _, label, _ in _RESULT_COLUMNS] + ["fits"]
     )

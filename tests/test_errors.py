@@ -51,11 +51,15 @@ CASES = [
 
 @pytest.mark.parametrize(("override", "field"), CASES)
 def test_invalid_arguments_name_their_field(override: dict[str, Any], field: str) -> None:
-    with pytest.raises(errors.InvalidArgumentError) as info:
-        args = {**GOOD, **override}
+    args = {**GOOD, **override}
+
+    def call() -> None:
         if isinstance(args.get("serving"), dict):
             args["serving"] = sp.Serving(**args["serving"])
         sp.inference_cost("qwen3-8b", "h100-sxm", **args)
+
+    with pytest.raises(errors.InvalidArgumentError) as info:
+        call()
     assert info.value.field == field
     assert isinstance(info.value, ValueError)
     assert field in str(info.value)

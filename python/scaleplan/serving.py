@@ -5,6 +5,7 @@ CLI take these values; docs/planning.md ("Serving options") explains the default
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
@@ -57,32 +58,38 @@ AttentionSpec = str | Attention | tuple[str, float] | tuple[str, float, float]
 _ARITY = {"dense": 1, "topk": 2, "block_topk": 3}
 
 
-def _bad_attention(value: object, field_name: str, why: str = "") -> InvalidArgumentError:
+def _bad_attention(
+    value: object, field_name: str, why: str = "", index: int | None = None
+) -> InvalidArgumentError:
     reason = f" ({why})" if why else ""
+    at = "" if index is None else f"[{index}]"
     return InvalidArgumentError(
-        f"{field_name}: expected {ATTENTION_FORMS}, got {value!r}{reason}", field=field_name
+        f"{field_name}{at}: expected {ATTENTION_FORMS}, got {value!r}{reason}",
+        field=field_name,
+        index=index,
     )
 
 
-def _tokens(value: object, original: object, field_name: str) -> float:
+def _tokens(value: object, original: object, field_name: str, index: int | None) -> float:
+    number = math.nan
     if isinstance(value, str):
-        try:
+        with contextlib.suppress(ValueError):
             number = float(value)
-        except ValueError:
-            raise _bad_attention(original, field_name, f"{value!r} is not a number") from None
-    elif isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise _bad_attention(original, field_name, f"{value!r} is not a number")
-    else:
+    elif not isinstance(value, bool) and isinstance(value, int | float | np.integer | np.floating):
         number = float(value)
+    else:
+        raise _bad_attention(original, field_name, f"{value!r} is not a number", index)
     if not (math.isfinite(number) and number > 0):
-        raise _bad_attention(original, field_name, "token counts are positive and finite")
+        why = f"{value!r} is not a positive, finite number of tokens"
+        raise _bad_attention(original, field_name, why, index)
     return number
 
 
-def attention(value: object, field_name: str = "attention") -> Attention:
+def attention(value: object, field_name: str = "attention", index: int | None = None) -> Attention:
     """The one attention parser: ``"dense"``, ``"topk:1024"``, ``"block_topk:1024:16"`` or the
     tuples ``("topk", 1024)``, ``("block_topk", 1024, 16)``. A bad spelling's error names
-    ``field_name`` and shows the accepted forms."""
+    ``field_name`` (and ``index``, an element of a list of them) and shows the accepted
+    forms."""
     if isinstance(value, Attention):
         return value
     if isinstance(value, str | np.str_):
@@ -90,15 +97,16 @@ def attention(value: object, field_name: str = "attention") -> Attention:
     elif isinstance(value, tuple) and value and isinstance(value[0], str):
         parts = list(value)
     else:
-        raise _bad_attention(value, field_name)
+        raise _bad_attention(value, field_name, index=index)
     kind = parts[0]
     if kind not in _ARITY:
-        raise _bad_attention(value, field_name, f"unknown attention {kind!r}")
+        raise _bad_attention(value, field_name, f"unknown attention {kind!r}", index)
     if len(parts) != _ARITY[kind]:
-        raise _bad_attention(value, field_name, f"{kind} takes {_ARITY[kind] - 1} number(s)")
-    numbers = [_tokens(p, value, field_name) for p in parts[1:]]
+        why = f"{kind} takes {_ARITY[kind] - 1} number(s)"
+        raise _bad_attention(value, field_name, why, index)
+    numbers = [_tokens(p, value, field_name, index) for p in parts[1:]]
     if len(numbers) == 2 and numbers[1] > numbers[0]:
-        raise _bad_attention(value, field_name, "BLOCK must not exceed S")
+        raise _bad_attention(value, field_name, "BLOCK must not exceed S", index)
     return Attention(kind, *numbers)
 
 
@@ -120,7 +128,8 @@ def attention_choices(value: object, field_name: str = "attention") -> list[Atte
     items = [value] if is_attention(value) else value
     if not isinstance(items, list | tuple | np.ndarray):
         raise _bad_attention(value, field_name)
-    out = [attention(v, field_name) for v in items]
+    single = items is not value
+    out = [attention(v, field_name, None if single else i) for i, v in enumerate(items)]
     if not out:
         raise InvalidArgumentError(f"{field_name}: give at least one attention", field=field_name)
     return list(dict.fromkeys(out))

@@ -155,7 +155,10 @@ def load(path: str) -> dict[str, Any]:
         out[key] = [_text(option, key, v) for v in _as_list(data.get(key, _DEFAULTS.get(key)))]
         if not out[key]:
             raise _parse.UsageError(option, f"{key}: empty list")
-    out["attention"] = _pricing.attentions(out["attention"])
+    try:
+        out["attention"] = _pricing.attentions(out["attention"])
+    except _parse.UsageError as exc:
+        raise _parse.UsageError(option, f"attention: {exc.message}") from None
     for key in _BOOL_KEYS:
         out[key] = [_bool(option, key, v) for v in _as_list(data.get(key, _DEFAULTS[key]))]
     out["gpus"] = [_parse.whole(f"{option}: gpus", str(v)) for v in _as_list(data.get("gpus", 1))]

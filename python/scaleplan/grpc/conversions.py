@@ -870,13 +870,7 @@ def attention_from(
         for name in ("kv_budget_tokens", "block_size_tokens")
         if message.HasField(name)
     ]
-    try:
-        return parse_attention((kind, *numbers) if numbers else kind)
-    except InvalidArgumentError as exc:
-        at = "" if index is None else f"[{index}]"
-        raise InvalidArgumentError(
-            f"{field}{at}: {exc.message.split(': ', 1)[1]}", field=field, index=index
-        ) from None
+    return parse_attention((kind, *numbers) if numbers else kind, field, index)
 
 
 # Numeric options that may be +Infinity ("no bound"); every other one must be finite.

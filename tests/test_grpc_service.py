@@ -335,9 +335,9 @@ def test_every_field_crosses_the_wire(cls: type, message: Any, renames: dict[str
 
 def test_wire_enums_cover_the_python_options() -> None:
     for option, enum in [
-        (sp.cost.Attention, cost_pb2.Attention),
-        (sp.cost.TimeModel, cost_pb2.TimeModel),
-        (sp.cost.Dtype, cost_pb2.Dtype),
+        (sp.serving.AttentionKind, cost_pb2.Attention),
+        (sp.serving.TimeModel, cost_pb2.TimeModel),
+        (sp.serving.Dtype, cost_pb2.Dtype),
     ]:
         texts = [conversions.enum_text(enum, v.number, "x") for v in enum.DESCRIPTOR.values[1:]]
         assert sorted(texts) == sorted(option.__args__)

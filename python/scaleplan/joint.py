@@ -172,7 +172,7 @@ def _build(kwargs: dict[str, Any]) -> JointProblem:
         hardware._native,
         unit=_text("unit", kwargs["unit"]),
         k_max=_cancel.samples("k_max", kwargs["k_max"]),
-        attention=[tuple(c) for c in choices],
+        attention=[(c.kind, c.kv_budget, c.block_size) for c in choices],
         **saturation,  # type: ignore[arg-type]
         **numbers,  # type: ignore[arg-type]
         serving=options,

@@ -187,7 +187,7 @@ class Serving:
     _native: _core.Serving = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        batch = self.batch
+        batch: Any = self.batch
         if isinstance(batch, str | np.str_):
             _choice("batch", str(batch), ("unset", "max"))
             batch = str(batch)
@@ -248,7 +248,7 @@ class Serving:
             batch={"unset": "amortized", "max": "max"}.get(mode, "fixed"),
             batch_size=None
             if mode != "fixed"
-            else (float(self.batch) if np.ndim(self.batch) == 0 else 1.0),  # type: ignore[arg-type]
+            else (float(self.batch) if np.ndim(self.batch) == 0 else 1.0),
             prefix_sharing=self.prefix_sharing,
             prefill=self.prefill is not False,
             prefill_mode=self.prefill if isinstance(self.prefill, str) else "per_query",
@@ -261,18 +261,20 @@ class Serving:
 
     @property
     def batch_mode(self) -> Literal["unset", "max", "fixed"]:
-        """ "unset", "max" or "fixed" (``batch`` holds the size or sizes)."""
-        return self.batch if isinstance(self.batch, str) else "fixed"  # type: ignore[return-value]
+        """The batch mode: "unset", "max" or "fixed" (``batch`` holds the size or sizes)."""
+        if isinstance(self.batch, str):
+            return "unset" if self.batch == "unset" else "max"
+        return "fixed"
 
     @property
     def prefill_mode(self) -> str | None:
-        """ "per_query" or "batch"; None when prefill is left out."""
+        """The prefill mode, "per_query" or "batch"; None when prefill is left out."""
         if self.prefill is False:
             return None
         return "per_query" if self.prefill is True else str(self.prefill)
 
     def _key(self) -> tuple[Any, ...]:
-        batch = self.batch
+        batch: Any = self.batch
         if isinstance(batch, np.ndarray):
             batch = ("sizes", batch.shape, tuple(batch.reshape(-1).tolist()))
         return (

@@ -302,7 +302,7 @@ def _problem(
         acc._native,
         resolve_hardware(hardware, cat)._native,
         unit=unit,
-        attention=[tuple(c) for c in choices],
+        attention=[(c.kind, c.kv_budget, c.block_size) for c in choices],
         **kw,
     )
     return problem, names, [str(c) for c in choices], acc

@@ -791,7 +791,7 @@ def serving_message(serving: Serving) -> plan_pb2.ServingOptions:
     "auto" leaves the field absent (the lifetime and joint planners choose)."""
     message = plan_pb2.ServingOptions()
     mode = serving.batch_mode
-    message.batch_mode = {  # type: ignore[assignment]
+    message.batch_mode = {
         "unset": cost_pb2.BATCH_MODE_AMORTIZED,
         "max": cost_pb2.BATCH_MODE_MAX,
         "fixed": cost_pb2.BATCH_MODE_FIXED,

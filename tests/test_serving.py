@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import pickle
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,8 @@ def test_serving_is_frozen_validated_and_describes_itself() -> None:
     )
     assert str(sp.Serving(batch="unset")).startswith("batch unset (weight reads amortised)")
     assert repr(sp.Serving()).startswith("Serving(batch='max'")
+    for value in (s, sp.Serving(batch=np.array([1.0, 4.0]), gpus="auto")):
+        assert pickle.loads(pickle.dumps(value)) == value
     # replace() validates again.
     with pytest.raises(errors.InvalidArgumentError) as info:
         dataclasses.replace(s, time_model="wallclock")  # type: ignore[arg-type]

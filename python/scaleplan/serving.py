@@ -245,7 +245,7 @@ class Serving:
     def _core(self) -> _core.Serving:
         mode = self.batch_mode
         return _core.Serving(
-            batch={"unset": "amortized", "max": "max"}.get(mode, "fixed"),
+            batch=mode,
             batch_size=None
             if mode != "fixed"
             else (float(self.batch) if np.ndim(self.batch) == 0 else 1.0),
@@ -326,6 +326,10 @@ class Serving:
             ]
         )
 
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
+        # The core's options are rebuilt, not pickled: multiprocessing can send a Serving.
+        return (_from_options, (self.options(),))
+
     def resolved(self, *, auto_gpus: bool) -> Serving:
         """This value with ``gpus=None`` made concrete: "auto" where the caller chooses the
         degree (``auto_gpus``), else 1."""
@@ -345,6 +349,10 @@ class Serving:
             "compute_dtype": self.compute_dtype,
             "gpus": self.gpus,
         }
+
+
+def _from_options(options: dict[str, Any]) -> Serving:
+    return Serving(**options)
 
 
 def serving_value(value: object) -> Serving:

@@ -227,7 +227,9 @@ class Serving:
         for name in ("weight_dtype", "kv_dtype", "compute_dtype"):
             _choice(name, getattr(self, name), DTYPES)
         gpus: Any = self.gpus
-        if gpus is not None and gpus != "auto":
+        if isinstance(gpus, str):
+            _choice("gpus", gpus, ("auto",))
+        elif gpus is not None:
             if isinstance(gpus, bool) or not isinstance(gpus, int | np.integer | float):
                 raise InvalidArgumentError(
                     f"gpus: expected a whole number or 'auto', got {gpus!r}", field="gpus"

@@ -11,10 +11,10 @@ PRICING: dict[str, str] = {
     "cost": "cost --model qwen3-8b --hardware h100-sxm --prompt-tokens 512 --gen-tokens 1024",
     "plan lifetime": "plan lifetime --target-loss 2.2 --queries 1e9 --prompt-tokens 512 "
     "--gen-tokens 1024 --hardware h100-sxm --family qwen3-dense",
-    "plan test-time": "plan test-time --budget 1e16 --hardware h100-sxm",
-    "frontier test-time": "frontier test-time --budgets 1e15,1e16 --hardware h100-sxm",
+    "plan test-time": "plan test-time --budget 1e16eflops --hardware h100-sxm",
+    "frontier test-time": "frontier test-time --budgets 1e15eflops,1e16eflops --hardware h100-sxm",
     "plan joint": "plan joint --budget 1e5gpu-h --queries 1e8 --k-max 4",
-    "frontier joint": "frontier joint --budgets 1e4,1e5 --queries 1e8 --k-max 4",
+    "frontier joint": "frontier joint --budgets 1e4gpu-h,1e5gpu-h --queries 1e8 --k-max 4",
 }
 
 
@@ -34,7 +34,7 @@ def test_every_command_takes_one_spelling_and_prints_its_serving(name: str) -> N
 
 
 def test_a_planner_spells_its_choice_as_the_option_does() -> None:
-    args = ("plan", "test-time", "--budget", "1e15,1e17", "--attention", "dense,topk:2048")
+    args = ("plan", "test-time", "--budget", "1e15eflops,1e17eflops", "--attention", "dense,topk:2048")
     rows = json_lines(ok(*args, "--json").stdout)
     assert {r["attention"] for r in rows} <= {"dense", "topk:2048"}
     assert [r["attention"] for r in rows] == list(

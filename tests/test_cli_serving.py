@@ -34,7 +34,14 @@ def test_every_command_takes_one_spelling_and_prints_its_serving(name: str) -> N
 
 
 def test_a_planner_spells_its_choice_as_the_option_does() -> None:
-    args = ("plan", "test-time", "--budget", "1e15eflops,1e17eflops", "--attention", "dense,topk:2048")
+    args = (
+        "plan",
+        "test-time",
+        "--budget",
+        "1e15eflops,1e17eflops",
+        "--attention",
+        "dense,topk:2048",
+    )
     rows = json_lines(ok(*args, "--json").stdout)
     assert {r["attention"] for r in rows} <= {"dense", "topk:2048"}
     assert [r["attention"] for r in rows] == list(

@@ -16,7 +16,7 @@ import numpy as np
 
 from scaleplan import _format as fmt
 from scaleplan._arrays import FloatArray
-from scaleplan.commands import _common, _parse, _plot, _pricing, joint, testtime
+from scaleplan.commands import _common, _parse, _planning, _plot, _pricing, joint, testtime
 from scaleplan.commands._planning import (
     Column,
     add_plan_options,

@@ -1,0 +1,183 @@
+//! Models read from published Hugging Face config.json files (tests/data/hf): parameter counts
+//! against the model cards, the sliding-window layout, and the KV cache and attention FLOPs the
+//! cost model charges for it, all derived by hand in the comments.
+
+use scaleplan_core::cost::{inference_cost, training_cost, Attention, Batch, InferenceOptions};
+use scaleplan_core::cost::{InferenceQuery, TrainingOptions};
+use scaleplan_core::{Catalog, Model};
+
+fn config(file: &str) -> serde_json::Value {
+    let path = format!("{}/../../tests/data/hf/{file}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn query(prompt: f64, gen: f64, samples: f64) -> InferenceQuery {
+    InferenceQuery {
+        prompt_tokens: prompt,
+        gen_tokens: gen,
+        samples,
+        attention: Attention::Dense,
+    }
+}
+
+#[test]
+fn mistral_7b_counts_and_slides_on_every_layer() {
+    let m = Model::from_hf_config("mistral-7b", &config("mistral-7b-v0.1.json")).unwrap();
+    // per layer: attention 2*4096*4096 + 2*4096*1024 = 41_943_040; MLP 3*4096*14336 =
+    // 176_160_768; norms 2*4096 -> 218_112_000 x 32 = 6_979_584_000; embedding and head
+    // 2*32000*4096 = 262_144_000; final norm 4096 -> 7_241_732_096 (model card: 7.24B).
+    assert_eq!(m.total_params, 7_241_732_096.0);
+    assert_eq!(m.sliding_window, Some(4096));
+    assert_eq!(m.sliding_layers, None); // every layer
+    assert_eq!(m.sliding_layer_count(), 32);
+}
+
+#[test]
+fn mistral_7b_kv_cache_stops_at_the_window() {
+    let m = Model::from_hf_config("mistral-7b", &config("mistral-7b-v0.1.json")).unwrap();
+    let hw = Catalog::shipped().hardware("h100-sxm").unwrap();
+    let opt = InferenceOptions {
+        batch: Batch::Max,
+        ..InferenceOptions::default()
+    };
+    // KV per token: 2 (K and V) * 8 heads * 128 * 32 layers = 65_536 elements, 131_072 bf16
+    // bytes. Prompt 1000 + 8000 generated: the window keeps 4096 tokens, not 9000:
+    // 131_072 * 4096 = 536_870_912 bytes (full context would be 1_179_648_000).
+    let c = inference_cost(&m, hw, &query(1000.0, 8000.0, 1.0), &opt).unwrap();
+    assert_eq!(c.kv_memory_bytes_per_query, 536_870_912.0);
+    // Within the window nothing changes: 1000 + 2000 tokens -> 131_072 * 3000.
+    let c = inference_cost(&m, hw, &query(1000.0, 2000.0, 1.0), &opt).unwrap();
+    assert_eq!(c.kv_memory_bytes_per_query, 393_216_000.0);
+    // Four samples sharing a 2000-token prompt, 3000 generated each: at the last step the
+    // window still holds 4096 - 3000 = 1096 prompt tokens (shared) plus 3000 own tokens per
+    // sample: 131_072 * (1096 + 4*3000) = 1_716_518_912.
+    let c = inference_cost(&m, hw, &query(2000.0, 3000.0, 4.0), &opt).unwrap();
+    assert_eq!(c.kv_memory_bytes_per_query, 1_716_518_912.0);
+
+    // Reads over decode, k = 1: sum over steps t in [0, 8000] of min(1000 + t, 4096) tokens =
+    // (3096 steps filling: 1000*3096 + 3096^2/2 = 7_888_608) + 4096*(8000 - 3096) = 20_086_784
+    // -> 27_975_392 token reads * 131_072 bytes.
+    let c = inference_cost(&m, hw, &query(1000.0, 8000.0, 1.0), &opt).unwrap();
+    assert_eq!(c.kv_bytes, 27_975_392.0 * 131_072.0);
+    // Attention FLOPs: 4*l*H*d per token of context, l*H*d = 32*32*128 = 131_072; decode
+    // 4*131_072*27_975_392, prefill 4*131_072*1000^2/2 (the prompt fits in the window).
+    let two_n = 2.0 * m.flop_params;
+    assert_eq!(
+        c.decode_flops,
+        two_n * 8000.0 + 4.0 * 131_072.0 * 27_975_392.0
+    );
+    assert_eq!(
+        c.prefill_flops,
+        two_n * 1000.0 + 4.0 * 131_072.0 * 500_000.0
+    );
+}
+
+#[test]
+fn gemma_2_9b_alternates_local_and_global_layers() {
+    let m = Model::from_hf_config("gemma-2-9b", &config("gemma-2-9b.json")).unwrap();
+    // per layer: attention 3584*4096 [q] + 2*3584*2048 [k, v] + 4096*3584 [o] = 44_040_192;
+    // MLP 3*3584*14336 = 154_140_672; four norms 4*3584 = 14_336 -> 198_195_200 x 42 =
+    // 8_324_198_400; tied embedding 256000*3584 = 917_504_000; final norm 3584 ->
+    // 9_241_705_984 (model card: 9.24B).
+    assert_eq!(m.total_params, 9_241_705_984.0);
+    assert!(m.tied_embeddings);
+    // Gemma 2: even layers (0, 2, .., 40) slide -> 21 of 42.
+    assert_eq!((m.sliding_window, m.sliding_layers), (Some(4096), Some(21)));
+
+    let hw = Catalog::shipped().hardware("h100-sxm").unwrap();
+    let opt = InferenceOptions {
+        batch: Batch::Max,
+        ..InferenceOptions::default()
+    };
+    // KV per token and layer: 2*8*256 = 4096 elements, 8192 bf16 bytes. 1000 + 7000 tokens:
+    // 21 global layers keep 8000, 21 sliding layers 4096 -> 8192*21*(8000 + 4096) =
+    // 2_080_899_072 bytes (the full context in every layer would be 2_752_512_000).
+    let c = inference_cost(&m, hw, &query(1000.0, 7000.0, 1.0), &opt).unwrap();
+    assert_eq!(c.kv_memory_bytes_per_query, 2_080_899_072.0);
+    // The largest batch follows: (80e9 - 2 bytes * weights) / KV per query, whole queries.
+    let free = hw.hbm_bytes - 2.0 * m.total_params;
+    assert_eq!(c.max_queries, (free / 2_080_899_072.0).floor());
+}
+
+#[test]
+fn training_attention_over_a_window() {
+    let m = Model::from_hf_config("mistral-7b", &config("mistral-7b-v0.1.json")).unwrap();
+    let hw = Catalog::shipped().hardware("h100-sxm").unwrap();
+    let at = |seq_len: f64| {
+        let opt = TrainingOptions {
+            seq_len: Some(seq_len),
+            ..TrainingOptions::default()
+        };
+        training_cost(&m, hw, 1.0, &opt).unwrap().flops - 6.0 * m.flop_params
+    };
+    // 4096 fits the window: 6 * l*H*d * ctx = 6 * 131_072 * 4096.
+    assert_eq!(at(4096.0), 6.0 * 131_072.0 * 4096.0);
+    // 8192 tokens: mean causal context (8192*4096 - 4096^2/2) / (8192/2) = 6144, not 8192.
+    assert_eq!(at(8192.0), 6.0 * 131_072.0 * 6144.0);
+}
+
+#[test]
+fn moe_counts_match_the_model_cards() {
+    let m = Model::from_hf_config("mixtral", &config("mixtral-8x7b-v0.1.json")).unwrap();
+    // per layer: attention 41_943_040; 8 experts * 3*4096*14336 = 1_409_286_144; router
+    // 4096*8 = 32_768; norms 8192 -> 1_451_270_144 x 32 = 46_440_644_608; + embedding and
+    // head 262_144_000 + final norm 4096 = 46_702_792_704 (model card: 46.7B). Experts
+    // 32*1_409_286_144 = 45_097_156_608, 2 of 8 active: 46_702_792_704 - 3/4 of that =
+    // 12_879_925_248 (12.9B active).
+    assert_eq!(m.total_params, 46_702_792_704.0);
+    let moe = m.moe.as_ref().unwrap();
+    assert_eq!(moe.expert_params, 45_097_156_608.0);
+    assert_eq!(moe.active_params, 12_879_925_248.0);
+    assert_eq!(m.sliding_window, None); // "sliding_window": null
+
+    let m = Model::from_hf_config("qwen-moe", &config("qwen1.5-moe-a2.7b.json")).unwrap();
+    // per layer: attention 4*2048*2048 + q, k, v biases 3*2048 = 16_783_360; 60 experts *
+    // 3*2048*1408 = 519_045_120; router 2048*60 = 122_880; shared expert 3*2048*5632 +
+    // its gate 2048 = 34_605_056; norms 4096 -> 570_560_512 x 24 = 13_693_452_288; + embedding
+    // and head 2*151936*2048 = 622_329_856 + final norm 2048 = 14_315_784_192 (14.3B).
+    assert_eq!(m.total_params, 14_315_784_192.0);
+    let moe = m.moe.as_ref().unwrap();
+    // routed experts 24*519_045_120 = 12_457_082_880; active: the rest 1_858_701_312 plus
+    // 4/60 of the experts 830_472_192 = 2_689_173_504 (model card: 2.7B activated).
+    assert_eq!(moe.expert_params, 12_457_082_880.0);
+    assert_eq!(moe.active_params, 2_689_173_504.0);
+    // use_sliding_window false: its sliding_window 32768 is not used.
+    assert_eq!(m.sliding_window, None);
+}
+
+#[test]
+fn layer_types_decide_which_layers_slide() {
+    let mut cfg = config("mistral-7b-v0.1.json");
+    let types: Vec<&str> = (0..32)
+        .map(|i| {
+            if i % 4 == 3 {
+                "full_attention"
+            } else {
+                "sliding_attention"
+            }
+        })
+        .collect();
+    cfg["layer_types"] = serde_json::json!(types);
+    let m = Model::from_hf_config("m", &cfg).unwrap();
+    assert_eq!((m.sliding_window, m.sliding_layers), (Some(4096), Some(24)));
+    cfg["layer_types"] = serde_json::json!(["sliding_attention"]);
+    let e = Model::from_hf_config("m", &cfg).unwrap_err();
+    assert_eq!(e.field(), "layer_types");
+    cfg["layer_types"] = serde_json::Value::Null;
+    cfg["kv_lora_rank"] = 512.into();
+    let e = Model::from_hf_config("m", &cfg).unwrap_err();
+    assert_eq!(e.field(), "kv_lora_rank");
+}
+
+#[test]
+fn sliding_fields_are_validated() {
+    let mut m = Model::from_hf_config("m", &config("mistral-7b-v0.1.json")).unwrap();
+    m.sliding_layers = Some(33);
+    assert_eq!(m.validate().unwrap_err().field(), "sliding_layers");
+    m.sliding_window = None;
+    m.sliding_layers = Some(3);
+    assert_eq!(m.validate().unwrap_err().field(), "sliding_layers");
+    m.sliding_layers = None;
+    m.sliding_window = Some(0);
+    assert_eq!(m.validate().unwrap_err().field(), "sliding_window");
+}

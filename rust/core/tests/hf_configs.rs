@@ -181,3 +181,31 @@ fn sliding_fields_are_validated() {
     m.sliding_window = Some(0);
     assert_eq!(m.validate().unwrap_err().field(), "sliding_window");
 }
+
+#[test]
+fn catalog_toml_round_trips_with_user_models() {
+    let mut catalog = Catalog::shipped().clone();
+    for (name, file) in [
+        ("mistral-7b", "mistral-7b-v0.1.json"),
+        ("gemma-2-9b", "gemma-2-9b.json"),
+        ("qwen1.5-moe-a2.7b", "qwen1.5-moe-a2.7b.json"),
+    ] {
+        let m = Model::from_hf_config(name, &config(file)).unwrap();
+        catalog.register_model(m.clone()).unwrap();
+        assert_eq!(catalog.model(name).unwrap(), &m);
+        // One entry alone reads back equal too.
+        let mut alone = Catalog::default();
+        alone
+            .add_toml("m.toml", &scaleplan_core::catalog::model_toml(&m))
+            .unwrap();
+        assert_eq!(alone.model(name).unwrap(), &m);
+    }
+    let mut again = Catalog::default();
+    again.add_toml("saved.toml", &catalog.to_toml()).unwrap();
+    assert_eq!(again, catalog);
+    // Names follow the catalog file's rules.
+    let mut m = catalog.model("mistral-7b").unwrap().clone();
+    m.name = "Mistral 7B".into();
+    let e = catalog.register_model(m).unwrap_err();
+    assert_eq!(e.field(), "name");
+}

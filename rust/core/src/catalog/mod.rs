@@ -47,7 +47,58 @@ pub struct Catalog {
     pub accuracy: BTreeMap<String, BetaPreset>,
 }
 
+/// Catalog entries laid out as a catalog file: one array of tables per section.
+#[derive(Serialize)]
+struct Document<'a> {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hardware: Vec<&'a Hardware>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    model: Vec<&'a Model>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    family: Vec<&'a Family>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    law: Vec<&'a LossLaw>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    accuracy: Vec<&'a BetaPreset>,
+}
+
+impl Document<'_> {
+    fn render(&self) -> String {
+        toml::to_string(self).expect("catalog entries serialise to TOML")
+    }
+}
+
+/// One model as a catalog file entry (`[[model]]`), which [`Catalog::add_toml`] reads back
+/// equal (docs/catalog.md).
+pub fn model_toml(model: &Model) -> String {
+    Document {
+        hardware: vec![],
+        model: vec![model],
+        family: vec![],
+        law: vec![],
+        accuracy: vec![],
+    }
+    .render()
+}
+
 impl Catalog {
+    /// Every entry as one catalog file, which [`Catalog::add_toml`] reads back equal.
+    pub fn to_toml(&self) -> String {
+        Document {
+            hardware: self.hardware.values().collect(),
+            model: self.models.values().collect(),
+            family: self.families.values().collect(),
+            law: self.laws.values().collect(),
+            accuracy: self.accuracy.values().collect(),
+        }
+        .render()
+    }
+
+    /// Add (or replace) one validated model, under the rules a catalog file's entries follow.
+    pub fn register_model(&mut self, model: Model) -> Result<()> {
+        self.add_toml("<registered>", &model_toml(&model))
+    }
+
     /// The shipped catalog, parsed once per process.
     pub fn shipped() -> &'static Catalog {
         static SHIPPED_CATALOG: OnceLock<Catalog> = OnceLock::new();

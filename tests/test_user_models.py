@@ -6,9 +6,9 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
-
 import scaleplan as sp
 from scaleplan.errors import InvalidArgumentError, ScaleplanError
 
@@ -102,9 +102,30 @@ def test_model_objects_in_test_time_plans() -> None:
     assert sp.model("qwen3-8b").sliding_window is None
 
 
+def test_a_user_model_with_measured_accuracy() -> None:
+    m = mistral()  # not in the catalog: planned from the object alone
+    rows = [
+        {"model": "mistral-7b", "gen_tokens": gen, "problem": f"p{i}", "n": 8, "c": c}
+        for gen, correct in ((1024, (1, 4, 8)), (4096, (2, 6, 8)))
+        for i, c in enumerate(correct)
+    ]
+    acc = sp.Accuracy.measured(rows, name="mine")
+    plan = sp.plan_test_time(budget_eflops=1e16, models=[m], accuracy=acc, batch="max")
+    assert plan.model == "mistral-7b"
+    cost = sp.inference_cost(
+        model=m,
+        hardware="kinetics-b200",
+        prompt_tokens=128,
+        gen_tokens=plan.gen_tokens,
+        samples=plan.samples,
+        batch="max",
+    )
+    assert cost.eflops == pytest.approx(plan.eflops, rel=1e-12)
+
+
 def test_bad_model_entries_name_the_field() -> None:
     with pytest.raises(InvalidArgumentError) as exc:
-        sp.plan_test_time(budget_eflops=1e16, models=["qwen3-8b", 3])  # type: ignore[list-item]
+        sp.plan_test_time(budget_eflops=1e16, models=["qwen3-8b", 3])
     assert (exc.value.field, exc.value.index) == ("models", 1)
 
 
@@ -116,7 +137,7 @@ def test_a_list_of_models_is_a_family() -> None:
     # Given in any order: members are sorted by size.
     shuffled = sp.plan_joint(budget=1e5, queries=1e6, family=members[::-1])
     assert shuffled.to_dict() == named.to_dict()
-    lifetime = {
+    lifetime: dict[str, Any] = {
         "target_loss": 2.3,
         "queries": 1e9,
         "prompt_tokens": 128,

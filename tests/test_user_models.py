@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import scaleplan as sp
+from cli_support import json_lines, ok, run, usage_error
 from scaleplan.errors import InvalidArgumentError, ScaleplanError
 
 HF = Path(__file__).parent / "data" / "hf"
@@ -191,3 +192,39 @@ def test_catalog_toml_round_trip(tmp_path: Path, session_catalog: sp.Catalog) ->
     entry.write_text(mine[0].to_toml())
     sp.load_catalog(entry)
     assert sp.model("mistral-7b") == mine[0]
+
+
+def test_cli_reads_a_model_config(tmp_path: Path) -> None:
+    folder = tmp_path / "Mistral-7B"
+    folder.mkdir()
+    (folder / "config.json").write_text((HF / "mistral-7b-v0.1.json").read_text())
+    query = ["--hardware", "h100-sxm", "--prompt-tokens", "1000", "--gen-tokens", "8000"]
+    out = ok(
+        "cost",
+        "--model-config",
+        str(folder / "config.json"),
+        "--model",
+        "mistral-7b",
+        *query,
+        "--batch",
+        "max",
+        "--json",
+    )
+    (row,) = json_lines(out.stdout)
+    assert row["kv_memory_bytes_per_query"] == 536_870_912  # 131_072 bytes x 4096 tokens
+    # NAME=PATH names it.
+    out = ok(
+        "cost",
+        "--model-config",
+        f"m7={HF / 'mistral-7b-v0.1.json'}",
+        "--model",
+        "m7",
+        *query,
+        "--batch",
+        "max",
+        "--json",
+    )
+    assert json_lines(out.stdout)[0]["kv_memory_bytes_per_query"] == 536_870_912
+    out = run("cost", "--model-config", str(tmp_path / "nope.json"), "--model", "x", *query)
+    usage_error(out, "--model-config")
+    assert "cannot read" in out.stderr

@@ -143,7 +143,16 @@ class Model:
     def from_hf_config(cls, config: str | os.PathLike[str] | Mapping[str, Any], name: str) -> Self:
         """Build a model from a Hugging Face ``config.json`` (a path or the parsed mapping),
         counting its parameters from the architecture."""
-        text = json.dumps(config) if isinstance(config, Mapping) else Path(config).read_text()
+        if isinstance(config, Mapping):
+            text = json.dumps(config)
+        else:
+            try:
+                text = Path(config).read_text()
+            except OSError as exc:
+                raise InvalidArgumentError(
+                    f"config: cannot read {os.fspath(config)}: {exc.strerror or exc}",
+                    field="config",
+                ) from None
         return cls._from_native(_core.NativeModel.from_hf_config(name, text))
 
     def to_toml(self) -> str:

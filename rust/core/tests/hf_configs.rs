@@ -209,3 +209,30 @@ fn catalog_toml_round_trips_with_user_models() {
     let e = catalog.register_model(m).unwrap_err();
     assert_eq!(e.field(), "name");
 }
+
+#[test]
+fn gpt_oss_20b_counts_and_windows() {
+    let m = Model::from_hf_config("gpt-oss-20b", &config("gpt-oss-20b.json")).unwrap();
+    // h = 2880, 64 query heads and 8 KV heads of 64. Per layer: attention 2*2880*4096 +
+    // 2*2880*512 = 26_542_080, q/k/v biases 4096 + 2*512 and o bias 2880, 64 sinks ->
+    // 26_550_144; 32 experts of 3*2880*2880 + biases 2*2880 + 2880 = 24_891_840 ->
+    // 796_538_880; router 2880*32 + 32 = 92_192; norms 5760 -> 823_186_976 x 24 =
+    // 19_756_487_424; embedding and head 2*201088*2880 = 1_158_266_880; final norm 2880 ->
+    // 20_914_757_184 (model card: 20.91B).
+    assert_eq!(m.total_params, 20_914_757_184.0);
+    let moe = m.moe.as_ref().unwrap();
+    // experts 24*796_538_880 = 19_116_933_120, 4 of 32 active: total - 7/8 of them =
+    // 4_187_440_704, which less the input table 579_133_440 is the card's 3.61B active.
+    assert_eq!(moe.active_params, 4_187_440_704.0);
+    // layer_types: 12 sliding (window 128) and 12 full.
+    assert_eq!((m.sliding_window, m.sliding_layers), (Some(128), Some(12)));
+    let hw = Catalog::shipped().hardware("h100-sxm").unwrap();
+    let opt = InferenceOptions {
+        batch: Batch::Max,
+        ..InferenceOptions::default()
+    };
+    // KV per token and layer 2*8*64 = 1024 elements, 2048 bytes: 12 layers hold 8000 tokens,
+    // 12 hold 128 -> 2048*12*(8000 + 128) = 199_753_728 bytes.
+    let c = inference_cost(&m, hw, &query(1000.0, 7000.0, 1.0), &opt).unwrap();
+    assert_eq!(c.kv_memory_bytes_per_query, 199_753_728.0);
+}

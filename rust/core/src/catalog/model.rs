@@ -183,7 +183,7 @@ impl Model {
     }
 
     /// Build a model from a Hugging Face `config.json` (llama, mistral, qwen2, qwen2_moe, qwen3,
-    /// qwen3_moe, mixtral, gemma2, gemma3_text layouts), counting parameters from the
+    /// qwen3_moe, mixtral, gemma2, gemma3_text, gpt_oss layouts), counting parameters from the
     /// architecture and reading which layers use a sliding window (docs/catalog.md,
     /// "Models from config.json").
     pub fn from_hf_config(name: &str, config: &Value) -> Result<Model> {
@@ -217,6 +217,9 @@ impl Model {
             model_type == "qwen2" || model_type == "qwen2_moe",
         )?;
         let qk_norm = model_type.starts_with("qwen3") || model_type.starts_with("gemma3");
+        // gpt-oss: biases on the output projection, the router and the experts; one attention
+        // sink per head.
+        let gpt_oss = model_type == "gpt_oss";
 
         let (h, hd, q, kvd) = (
             hidden as f64,
@@ -231,6 +234,9 @@ impl Model {
         if attention_bias {
             attn += q + 2.0 * kvd;
         }
+        if gpt_oss {
+            attn += h + heads as f64;
+        }
         // Gemma 2 and 3 normalise before and after both attention and the MLP.
         let norms = if gemma { 4.0 * h } else { 2.0 * h };
 
@@ -243,8 +249,12 @@ impl Model {
                 let active = cfg.uint("num_experts_per_tok")?;
                 // Mixtral names the expert width intermediate_size; Qwen-MoE moe_intermediate_size.
                 let width = cfg.uint_or("moe_intermediate_size", intermediate)?;
-                let one_expert = 3.0 * h * width as f64;
-                let router = h * e as f64;
+                let mut one_expert = 3.0 * h * width as f64;
+                let mut router = h * e as f64;
+                if gpt_oss {
+                    one_expert += 2.0 * width as f64 + h;
+                    router += e as f64;
+                }
                 // Qwen2-MoE: one always-active shared expert with a scalar gate.
                 let shared = match cfg.opt_uint("shared_expert_intermediate_size")? {
                     Some(s) => 3.0 * h * s as f64 + h,

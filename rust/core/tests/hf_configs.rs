@@ -236,3 +236,28 @@ fn gpt_oss_20b_counts_and_windows() {
     let c = inference_cost(&m, hw, &query(1000.0, 7000.0, 1.0), &opt).unwrap();
     assert_eq!(c.kv_memory_bytes_per_query, 199_753_728.0);
 }
+
+#[test]
+fn deepseek_moe_shared_experts_and_dense_first_layer() {
+    // The architecture keys of deepseek-ai/deepseek-moe-16b-base's config.json.
+    let cfg = serde_json::json!({
+        "model_type": "deepseek", "hidden_size": 2048, "intermediate_size": 10944,
+        "moe_intermediate_size": 1408, "num_hidden_layers": 28, "num_attention_heads": 16,
+        "num_key_value_heads": 16, "n_routed_experts": 64, "n_shared_experts": 2,
+        "num_experts_per_tok": 6, "first_k_dense_replace": 1, "moe_layer_freq": 1,
+        "vocab_size": 102400, "max_position_embeddings": 4096, "tie_word_embeddings": false,
+        "attention_bias": false,
+    });
+    let m = Model::from_hf_config("deepseek-moe-16b", &cfg).unwrap();
+    // every layer: attention 4*2048^2 = 16_777_216, norms 4096; layer 0 dense MLP
+    // 3*2048*10944 = 67_239_936; layers 1..27 router 2048*64 = 131_072, 64 routed experts of
+    // 3*2048*1408 = 8_650_752 (553_648_128), 2 shared 17_301_504 -> 571_080_704 x 27 =
+    // 15_419_179_008; + 28*16_781_312 = 469_876_736 + embedding and head 2*102400*2048 =
+    // 419_430_400 + final norm 2048 = 16_375_728_128 (model card: 16.4B).
+    assert_eq!(m.total_params, 16_375_728_128.0);
+    let moe = m.moe.as_ref().unwrap();
+    // routed 27*553_648_128 = 14_948_499_456; 6 of 64 active: total - 58/64 of them =
+    // 2_828_650_496 (model card: 2.8B activated).
+    assert_eq!(moe.expert_params, 14_948_499_456.0);
+    assert_eq!(moe.active_params, 2_828_650_496.0);
+}

@@ -183,7 +183,7 @@ impl Model {
     }
 
     /// Build a model from a Hugging Face `config.json` (llama, mistral, qwen2, qwen2_moe, qwen3,
-    /// qwen3_moe, mixtral, gemma2, gemma3_text, gpt_oss layouts), counting parameters from the
+    /// qwen3_moe, mixtral, gemma2, gemma3_text, gpt_oss, deepseek layouts without latent attention), counting parameters from the
     /// architecture and reading which layers use a sliding window (docs/catalog.md,
     /// "Models from config.json").
     pub fn from_hf_config(name: &str, config: &Value) -> Result<Model> {
@@ -240,9 +240,15 @@ impl Model {
         // Gemma 2 and 3 normalise before and after both attention and the MLP.
         let norms = if gemma { 4.0 * h } else { 2.0 * h };
 
-        let experts = cfg
-            .opt_uint("num_experts")?
-            .or(cfg.opt_uint("num_local_experts")?);
+        // Qwen and Mixtral name the routed experts num_experts / num_local_experts, DeepSeek
+        // n_routed_experts.
+        let experts = match cfg.opt_uint("num_experts")? {
+            Some(e) => Some(e),
+            None => match cfg.opt_uint("num_local_experts")? {
+                Some(e) => Some(e),
+                None => cfg.opt_uint("n_routed_experts")?,
+            },
+        };
         let dense_mlp = 3.0 * h * intermediate as f64;
         let (moe_layers, moe) = match experts {
             Some(e) if e > 1 => {
@@ -255,17 +261,26 @@ impl Model {
                     one_expert += 2.0 * width as f64 + h;
                     router += e as f64;
                 }
-                // Qwen2-MoE: one always-active shared expert with a scalar gate.
+                // Always-active shared experts: Qwen2-MoE's one, of its own width, with a scalar
+                // gate; DeepSeek's n_shared_experts of the routed width.
                 let shared = match cfg.opt_uint("shared_expert_intermediate_size")? {
                     Some(s) => 3.0 * h * s as f64 + h,
-                    None => 0.0,
+                    None => cfg.count_or("n_shared_experts", 0)? as f64 * 3.0 * h * width as f64,
                 };
-                // Qwen-MoE: layer i is sparse unless listed in mlp_only_layers, every
-                // decoder_sparse_step-th layer.
+                // Which layers are sparse: Qwen's every decoder_sparse_step-th layer not in
+                // mlp_only_layers; DeepSeek's from first_k_dense_replace on, every
+                // moe_layer_freq-th. The others have a dense MLP of intermediate_size.
                 let step = cfg.uint_or("decoder_sparse_step", 1)?;
                 let dense_only = cfg.uint_list("mlp_only_layers")?;
+                let first_sparse = cfg.count_or("first_k_dense_replace", 0)?;
+                let freq = cfg.uint_or("moe_layer_freq", 1)?;
                 let sparse = (0..layers)
-                    .filter(|i| !dense_only.contains(i) && (i + 1) % step == 0)
+                    .filter(|i| {
+                        !dense_only.contains(i)
+                            && (i + 1) % step == 0
+                            && *i >= first_sparse
+                            && i % freq == 0
+                    })
                     .count() as u64;
                 (
                     sparse,
@@ -343,6 +358,15 @@ impl HfConfig<'_> {
     fn uint(&self, key: &str) -> Result<u64> {
         self.opt_uint(key)?
             .ok_or_else(|| PlanError::invalid(key, "missing from config.json"))
+    }
+    /// A count that may be 0 (absent or null: `default`).
+    fn count_or(&self, key: &str, default: u64) -> Result<u64> {
+        match self.v.get(key) {
+            None | Some(Value::Null) => Ok(default),
+            Some(x) => x.as_u64().ok_or_else(|| {
+                PlanError::invalid(key, format!("must be a whole number >= 0, got {x}"))
+            }),
+        }
     }
     fn uint_or(&self, key: &str, default: u64) -> Result<u64> {
         Ok(self.opt_uint(key)?.unwrap_or(default))

@@ -228,3 +228,11 @@ def test_cli_reads_a_model_config(tmp_path: Path) -> None:
     out = run("cost", "--model-config", str(tmp_path / "nope.json"), "--model", "x", *query)
     usage_error(out, "--model-config")
     assert "cannot read" in out.stderr
+
+
+def test_cli_family_as_a_list_of_models() -> None:
+    members = ",".join(sp.family("qwen3-dense").members)
+    goal = ["--budget", "1e5gpu-h", "--queries", "1e6", "--json"]
+    listed = ok("plan", "joint", *goal, "--family", members)
+    named = ok("plan", "joint", *goal, "--family", "qwen3-dense")
+    assert json_lines(listed.stdout) == json_lines(named.stdout)

@@ -71,6 +71,9 @@ def test_test_time_and_family_models(client: sp.Client) -> None:
         == sp.plan_lifetime(**lifetime, family="qwen3-dense").to_dict()
     )
     with pytest.raises(InvalidArgumentError) as exc:
+        client.plan_test_time(budget_eflops=1e16, models=[windowed.replace(name="My 8B")])
+    assert exc.value.field == "name"
+    with pytest.raises(InvalidArgumentError) as exc:
         client.plan_joint(budget=1e5, queries=1e6, family=["qwen3-8b"])  # type: ignore[list-item]
     assert exc.value.field == "family"
 

@@ -208,6 +208,16 @@ fn catalog_toml_round_trips_with_user_models() {
     m.name = "Mistral 7B".into();
     let e = catalog.register_model(m).unwrap_err();
     assert_eq!(e.field(), "name");
+    // Replacing a family member so that the family is out of order is refused, and changes
+    // nothing.
+    let before = catalog.clone();
+    let mut small = catalog.model("qwen3-8b").unwrap().clone();
+    small.flop_params = 1e9;
+    small.total_params = 1e9;
+    let e = catalog.register_model(small).unwrap_err();
+    assert_eq!(e.field(), "name");
+    assert!(e.to_string().contains("qwen3-dense"), "{e}");
+    assert_eq!(catalog, before);
 }
 
 #[test]

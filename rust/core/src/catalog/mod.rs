@@ -94,9 +94,23 @@ impl Catalog {
         .render()
     }
 
-    /// Add (or replace) one validated model, under the rules a catalog file's entries follow.
+    /// Add (or replace) one model, under the rules a catalog file's entries follow; an error
+    /// is an invalid argument naming the field, and leaves the catalog as it was.
     pub fn register_model(&mut self, model: Model) -> Result<()> {
-        self.add_toml("<registered>", &model_toml(&model))
+        model.validate()?;
+        check_entry_name(&model.name)?;
+        let mut next = self.clone();
+        next.models.insert(model.name.clone(), model);
+        for family in next.families.values() {
+            next.check_family(family).map_err(|e| {
+                PlanError::invalid(
+                    "name",
+                    format!("family '{}' would break: {}", family.name, reason_of(&e)),
+                )
+            })?;
+        }
+        *self = next;
+        Ok(())
     }
 
     /// The shipped catalog, parsed once per process.
@@ -255,6 +269,17 @@ impl Catalog {
     }
 }
 
+/// Entry names are lowercase without spaces.
+fn check_entry_name(name: &str) -> Result<()> {
+    if name != name.to_lowercase() || name.contains(char::is_whitespace) {
+        return Err(PlanError::invalid(
+            "name",
+            format!("must be lowercase without spaces, got '{name}'"),
+        ));
+    }
+    Ok(())
+}
+
 fn reason_of(e: &PlanError) -> String {
     match e {
         PlanError::InvalidArgument { reason, .. } | PlanError::Catalog { reason, .. } => {
@@ -349,12 +374,7 @@ fn merge<T>(
     for (label, entry) in entries {
         validate(&entry).map_err(|e| (label.clone(), e))?;
         let key = name(&entry).clone();
-        if key != key.to_lowercase() || key.contains(char::is_whitespace) {
-            return Err((
-                label,
-                PlanError::invalid("name", "must be lowercase without spaces"),
-            ));
-        }
+        check_entry_name(&key).map_err(|e| (label.clone(), e))?;
         if !seen.insert(key.clone()) {
             return Err((
                 label,

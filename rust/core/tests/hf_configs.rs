@@ -271,3 +271,22 @@ fn deepseek_moe_shared_experts_and_dense_first_layer() {
     assert_eq!(moe.expert_params, 14_948_499_456.0);
     assert_eq!(moe.active_params, 2_828_650_496.0);
 }
+
+#[test]
+fn gemma_3_keeps_one_global_layer_in_six() {
+    // The architecture keys of google/gemma-3-1b-it's config.json.
+    let cfg = serde_json::json!({
+        "model_type": "gemma3_text", "hidden_size": 1152, "intermediate_size": 6912,
+        "num_hidden_layers": 26, "num_attention_heads": 4, "num_key_value_heads": 1,
+        "head_dim": 256, "vocab_size": 262144, "max_position_embeddings": 32768,
+        "sliding_window": 512, "sliding_window_pattern": 6,
+    });
+    let m = Model::from_hf_config("gemma-3-1b", &cfg).unwrap();
+    // per layer: q 1152*1024 + k, v 2*1152*256 + o 1024*1152 = 2_949_120, q/k norms 2*256,
+    // MLP 3*1152*6912 = 23_887_872, four norms 4*1152 -> 26_842_112 x 26 = 697_894_912; tied
+    // embedding 262144*1152 = 301_989_888; final norm 1152 -> 999_885_952 (model card: 1B).
+    assert_eq!(m.total_params, 999_885_952.0);
+    assert!(m.tied_embeddings);
+    // Layers 5, 11, 17 and 23 are global; the other 22 slide over 512 tokens.
+    assert_eq!((m.sliding_window, m.sliding_layers), (Some(512), Some(22)));
+}

@@ -236,3 +236,9 @@ def test_cli_family_as_a_list_of_models() -> None:
     listed = ok("plan", "joint", *goal, "--family", members)
     named = ok("plan", "joint", *goal, "--family", "qwen3-dense")
     assert json_lines(listed.stdout) == json_lines(named.stdout)
+
+
+def test_cli_catalog_lists_the_window() -> None:
+    out = ok("catalog", "models", "--model-config", f"g={HF / 'gemma-2-9b.json'}")
+    (row,) = [line for line in out.stdout.splitlines() if line.startswith("g ")]
+    assert "4096 (21/42 layers)" in row

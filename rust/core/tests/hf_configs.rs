@@ -167,6 +167,10 @@ fn layer_types_decide_which_layers_slide() {
     cfg["kv_lora_rank"] = 512.into();
     let e = Model::from_hf_config("m", &cfg).unwrap_err();
     assert_eq!(e.field(), "kv_lora_rank");
+    // A multimodal config nests the language model's.
+    let wrapped = serde_json::json!({"model_type": "gemma3", "text_config": {}});
+    let e = Model::from_hf_config("m", &wrapped).unwrap_err();
+    assert_eq!(e.field(), "text_config");
 }
 
 #[test]

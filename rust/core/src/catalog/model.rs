@@ -198,6 +198,13 @@ impl Model {
                 ),
             ));
         }
+        if config.get("hidden_size").is_none() && config.get("text_config").is_some() {
+            return Err(PlanError::invalid(
+                "text_config",
+                "this is a multimodal config.json: pass its text_config (the language model) \
+                 to count the language model alone; the vision encoder is not modelled",
+            ));
+        }
         let hidden = cfg.uint("hidden_size")?;
         let layers = cfg.uint("num_hidden_layers")?;
         let heads = cfg.uint("num_attention_heads")?;

@@ -80,6 +80,19 @@ def test_sliding_fields_are_validated() -> None:
     assert exc.value.field == "sliding_layers"
 
 
+def assert_priced_as(plan: sp.TestTimePlan, model: sp.Model) -> None:
+    """The plan's cost is the model's own, priced at the plan's L and k (default options)."""
+    cost = sp.inference_cost(
+        model=model,
+        hardware="kinetics-b200",
+        prompt_tokens=128,
+        gen_tokens=plan.gen_tokens,
+        samples=plan.samples,
+        batch="max",
+    )
+    assert cost.eflops == pytest.approx(plan.eflops, rel=1e-12)
+
+
 def test_model_objects_in_test_time_plans() -> None:
     q = sp.model("qwen3-8b")
     by_name = sp.plan_test_time(budget_eflops=1e16, models=["qwen3-8b"], batch="max")
@@ -90,15 +103,7 @@ def test_model_objects_in_test_time_plans() -> None:
     windowed = q.replace(sliding_window=2048)
     plan = sp.plan_test_time(budget_eflops=1e16, models=[windowed], batch="max")
     assert plan.accuracy >= by_name.accuracy
-    cost = sp.inference_cost(
-        model=windowed,
-        hardware="kinetics-b200",
-        prompt_tokens=128,
-        gen_tokens=plan.gen_tokens,
-        samples=plan.samples,
-        batch="max",
-    )
-    assert cost.eflops == pytest.approx(plan.eflops, rel=1e-12)
+    assert_priced_as(plan, windowed)
     # The default catalog is unchanged.
     assert sp.model("qwen3-8b").sliding_window is None
 
@@ -113,15 +118,7 @@ def test_a_user_model_with_measured_accuracy() -> None:
     acc = sp.Accuracy.measured(rows, name="mine")
     plan = sp.plan_test_time(budget_eflops=1e16, models=[m], accuracy=acc, batch="max")
     assert plan.model == "mistral-7b"
-    cost = sp.inference_cost(
-        model=m,
-        hardware="kinetics-b200",
-        prompt_tokens=128,
-        gen_tokens=plan.gen_tokens,
-        samples=plan.samples,
-        batch="max",
-    )
-    assert cost.eflops == pytest.approx(plan.eflops, rel=1e-12)
+    assert_priced_as(plan, m)
 
 
 def test_bad_model_entries_name_the_field() -> None:

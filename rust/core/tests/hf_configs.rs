@@ -3,7 +3,7 @@
 //! cost model charges for it, all derived by hand in the comments.
 
 use scaleplan_core::cost::{inference_cost, training_cost, Attention, Batch, InferenceOptions};
-use scaleplan_core::cost::{InferenceQuery, TrainingOptions};
+use scaleplan_core::cost::{InferenceCost, InferenceQuery, TrainingOptions};
 use scaleplan_core::{Catalog, Model};
 
 fn config(file: &str) -> serde_json::Value {
@@ -18,6 +18,16 @@ fn query(prompt: f64, gen: f64, samples: f64) -> InferenceQuery {
         samples,
         attention: Attention::Dense,
     }
+}
+
+/// One query on an H100 at the largest batch that fits.
+fn on_h100(m: &Model, q: InferenceQuery) -> InferenceCost {
+    let hw = Catalog::shipped().hardware("h100-sxm").unwrap();
+    let opt = InferenceOptions {
+        batch: Batch::Max,
+        ..InferenceOptions::default()
+    };
+    inference_cost(m, hw, &q, &opt).unwrap()
 }
 
 #[test]
@@ -35,29 +45,24 @@ fn mistral_7b_counts_and_slides_on_every_layer() {
 #[test]
 fn mistral_7b_kv_cache_stops_at_the_window() {
     let m = Model::from_hf_config("mistral-7b", &config("mistral-7b-v0.1.json")).unwrap();
-    let hw = Catalog::shipped().hardware("h100-sxm").unwrap();
-    let opt = InferenceOptions {
-        batch: Batch::Max,
-        ..InferenceOptions::default()
-    };
     // KV per token: 2 (K and V) * 8 heads * 128 * 32 layers = 65_536 elements, 131_072 bf16
     // bytes. Prompt 1000 + 8000 generated: the window keeps 4096 tokens, not 9000:
     // 131_072 * 4096 = 536_870_912 bytes (full context would be 1_179_648_000).
-    let c = inference_cost(&m, hw, &query(1000.0, 8000.0, 1.0), &opt).unwrap();
+    let c = on_h100(&m, query(1000.0, 8000.0, 1.0));
     assert_eq!(c.kv_memory_bytes_per_query, 536_870_912.0);
     // Within the window nothing changes: 1000 + 2000 tokens -> 131_072 * 3000.
-    let c = inference_cost(&m, hw, &query(1000.0, 2000.0, 1.0), &opt).unwrap();
+    let c = on_h100(&m, query(1000.0, 2000.0, 1.0));
     assert_eq!(c.kv_memory_bytes_per_query, 393_216_000.0);
     // Four samples sharing a 2000-token prompt, 3000 generated each: at the last step the
     // window still holds 4096 - 3000 = 1096 prompt tokens (shared) plus 3000 own tokens per
     // sample: 131_072 * (1096 + 4*3000) = 1_716_518_912.
-    let c = inference_cost(&m, hw, &query(2000.0, 3000.0, 4.0), &opt).unwrap();
+    let c = on_h100(&m, query(2000.0, 3000.0, 4.0));
     assert_eq!(c.kv_memory_bytes_per_query, 1_716_518_912.0);
 
     // Reads over decode, k = 1: sum over steps t in [0, 8000] of min(1000 + t, 4096) tokens =
     // (3096 steps filling: 1000*3096 + 3096^2/2 = 7_888_608) + 4096*(8000 - 3096) = 20_086_784
     // -> 27_975_392 token reads * 131_072 bytes.
-    let c = inference_cost(&m, hw, &query(1000.0, 8000.0, 1.0), &opt).unwrap();
+    let c = on_h100(&m, query(1000.0, 8000.0, 1.0));
     assert_eq!(c.kv_bytes, 27_975_392.0 * 131_072.0);
     // Attention FLOPs: 4*l*H*d per token of context, l*H*d = 32*32*128 = 131_072; decode
     // 4*131_072*27_975_392, prefill 4*131_072*1000^2/2 (the prompt fits in the window).
@@ -84,18 +89,13 @@ fn gemma_2_9b_alternates_local_and_global_layers() {
     // Gemma 2: even layers (0, 2, .., 40) slide -> 21 of 42.
     assert_eq!((m.sliding_window, m.sliding_layers), (Some(4096), Some(21)));
 
-    let hw = Catalog::shipped().hardware("h100-sxm").unwrap();
-    let opt = InferenceOptions {
-        batch: Batch::Max,
-        ..InferenceOptions::default()
-    };
     // KV per token and layer: 2*8*256 = 4096 elements, 8192 bf16 bytes. 1000 + 7000 tokens:
     // 21 global layers keep 8000, 21 sliding layers 4096 -> 8192*21*(8000 + 4096) =
     // 2_080_899_072 bytes (the full context in every layer would be 2_752_512_000).
-    let c = inference_cost(&m, hw, &query(1000.0, 7000.0, 1.0), &opt).unwrap();
+    let c = on_h100(&m, query(1000.0, 7000.0, 1.0));
     assert_eq!(c.kv_memory_bytes_per_query, 2_080_899_072.0);
     // The largest batch follows: (80e9 - 2 bytes * weights) / KV per query, whole queries.
-    let free = hw.hbm_bytes - 2.0 * m.total_params;
+    let free = Catalog::shipped().hardware("h100-sxm").unwrap().hbm_bytes - 2.0 * m.total_params;
     assert_eq!(c.max_queries, (free / 2_080_899_072.0).floor());
 }
 
@@ -240,14 +240,9 @@ fn gpt_oss_20b_counts_and_windows() {
     assert_eq!(moe.active_params, 4_187_440_704.0);
     // layer_types: 12 sliding (window 128) and 12 full.
     assert_eq!((m.sliding_window, m.sliding_layers), (Some(128), Some(12)));
-    let hw = Catalog::shipped().hardware("h100-sxm").unwrap();
-    let opt = InferenceOptions {
-        batch: Batch::Max,
-        ..InferenceOptions::default()
-    };
     // KV per token and layer 2*8*64 = 1024 elements, 2048 bytes: 12 layers hold 8000 tokens,
     // 12 hold 128 -> 2048*12*(8000 + 128) = 199_753_728 bytes.
-    let c = inference_cost(&m, hw, &query(1000.0, 7000.0, 1.0), &opt).unwrap();
+    let c = on_h100(&m, query(1000.0, 7000.0, 1.0));
     assert_eq!(c.kv_memory_bytes_per_query, 199_753_728.0);
 }
 

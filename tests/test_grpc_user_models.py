@@ -14,6 +14,7 @@ from grpc_support import TIMEOUT_S, ServerThread, stub
 from scaleplan.errors import InvalidArgumentError
 from scaleplan.grpc import conversions
 from scaleplan.v1 import planner_pb2
+from test_user_models import LIFETIME
 
 HF = Path(__file__).parent / "data" / "hf"
 
@@ -59,13 +60,7 @@ def test_test_time_and_family_models(client: sp.Client) -> None:
     members = [sp.model(n) for n in sp.family("qwen3-dense").members]
     remote_joint = client.plan_joint(budget=1e5, queries=1e6, family=members)
     assert remote_joint.to_dict() == sp.plan_joint(budget=1e5, queries=1e6).to_dict()
-    lifetime: dict[str, Any] = {
-        "target_loss": 2.3,
-        "queries": 1e9,
-        "prompt_tokens": 128,
-        "gen_tokens": 512,
-        "hardware": "h100-sxm",
-    }
+    lifetime = LIFETIME
     assert (
         client.plan_lifetime(**lifetime, family=members).to_dict()
         == sp.plan_lifetime(**lifetime, family="qwen3-dense").to_dict()

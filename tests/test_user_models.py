@@ -16,6 +16,16 @@ from scaleplan.errors import InvalidArgumentError, ScaleplanError
 HF = Path(__file__).parent / "data" / "hf"
 
 
+#: A lifetime plan priced by the cost model (its family given apart).
+LIFETIME: dict[str, Any] = {
+    "target_loss": 2.3,
+    "queries": 1e9,
+    "prompt_tokens": 128,
+    "gen_tokens": 512,
+    "hardware": "h100-sxm",
+}
+
+
 def mistral() -> sp.Model:
     return sp.Model.from_hf_config(HF / "mistral-7b-v0.1.json", name="mistral-7b")
 
@@ -135,13 +145,7 @@ def test_a_list_of_models_is_a_family() -> None:
     # Given in any order: members are sorted by size.
     shuffled = sp.plan_joint(budget=1e5, queries=1e6, family=members[::-1])
     assert shuffled.to_dict() == named.to_dict()
-    lifetime: dict[str, Any] = {
-        "target_loss": 2.3,
-        "queries": 1e9,
-        "prompt_tokens": 128,
-        "gen_tokens": 512,
-        "hardware": "h100-sxm",
-    }
+    lifetime = LIFETIME
     assert (
         sp.plan_lifetime(**lifetime, family="qwen3-dense").to_dict()
         == sp.plan_lifetime(**lifetime, family=members).to_dict()

@@ -47,6 +47,11 @@ def test_inference_and_training_cost_of_a_model_given_whole(client: sp.Client) -
     local = sp.inference_cost(model=m, hardware="h100-sxm", **query)
     assert remote == local
     assert remote.kv_memory_bytes_per_query == 536_870_912  # 131_072 bytes x 4096 tokens
+    sweep = client.inference_cost_sweep(
+        m, "h100-sxm", prompt_tokens=[1000], gen_tokens=[2000, 8000], batch="max"
+    )
+    # 1000 + 2000 tokens fit the window (3000 x 131_072 bytes); 9000 do not (4096 x 131_072).
+    assert sweep.kv_memory_bytes_per_query.ravel().tolist() == [393_216_000, 536_870_912]
     assert client.training_cost(m, 1e12, "h100-sxm", seq_len=8192) == sp.training_cost(
         model=m, tokens=1e12, hardware="h100-sxm", seq_len=8192
     )

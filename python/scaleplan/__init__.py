@@ -17,6 +17,7 @@ from scaleplan.catalog import (
     hardware,
     load_catalog,
     model,
+    register_model,
 )
 from scaleplan.cost import InferenceCost, TrainingCost, inference_cost, training_cost
 from scaleplan.fit import LawFit, fit_law
@@ -77,6 +78,7 @@ __all__ = [
     "plan_lifetime",
     "plan_test_time",
     "plan_training",
+    "register_model",
     "training_cost",
 ]
 

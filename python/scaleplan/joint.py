@@ -16,7 +16,7 @@ from scaleplan import _format as fmt
 from scaleplan import cancel as _cancel
 from scaleplan._arrays import Broadcast, FloatArray
 from scaleplan.cancel import CancelToken
-from scaleplan.catalog import Catalog, Hardware, default_catalog, resolve_hardware
+from scaleplan.catalog import Catalog, Hardware, Model, resolve_family, resolve_hardware
 from scaleplan.cost import Dtype, FloatOrArray, Prefill, TimeModel, _text, serving
 from scaleplan.errors import InvalidArgumentError
 from scaleplan.laws import DEFAULT_LAW, LossLaw, resolve_law
@@ -156,7 +156,7 @@ def joint_problem(**kwargs: Any) -> JointProblem:
 
 def _build(kwargs: dict[str, Any]) -> JointProblem:
     kwargs = dict(kwargs)
-    cat: Catalog = kwargs.pop("catalog") or default_catalog()
+    family, cat = resolve_family(kwargs.pop("family"), kwargs.pop("catalog"))
     law = resolve_law(kwargs.pop("law"), cat)
     saturation = {name: _opt(kwargs.pop(name), name) for name in ("half_tokens", "hill", "kappa")}
     choices = _attention_choices(kwargs.pop("attention"))
@@ -172,7 +172,7 @@ def _build(kwargs: dict[str, Any]) -> JointProblem:
         1 if gpus is None else gpus,
     )
     hardware = resolve_hardware(kwargs.pop("hardware"), cat)
-    numbers = {k: _opt(v, k) for k, v in kwargs.items() if k not in ("family", "unit", "k_max")}
+    numbers = {k: _opt(v, k) for k, v in kwargs.items() if k not in ("unit", "k_max")}
     required = ("queries", "prompt_tokens", "min_gen_tokens", "max_gen_tokens")
     for name, value in [*((n, numbers.get(n)) for n in required), *saturation.items()]:
         if value is None:
@@ -180,7 +180,7 @@ def _build(kwargs: dict[str, Any]) -> JointProblem:
     problem = _core.JointProblem(
         cat._native,
         law._native,
-        _text("family", kwargs["family"]),
+        _text("family", family),
         hardware._native,
         unit=_text("unit", kwargs["unit"]),
         k_max=_cancel.samples("k_max", kwargs["k_max"]),
@@ -245,7 +245,7 @@ def plan_joint(
     target_accuracy: Any = None,
     queries: float,
     prompt_tokens: float = 128,
-    family: str = "qwen3-dense",
+    family: str | Sequence[str | Model] = "qwen3-dense",
     hardware: str | Hardware = "h100-sxm",
     law: str | LossLaw = DEFAULT_LAW,
     unit: Unit = "gpu_hours",
@@ -281,6 +281,9 @@ def plan_joint(
     ``target_accuracy``. Accuracy: ``law`` (with its error law) -> mean accuracy at unlimited
     length -> saturation in L (``half_tokens``, ``hill``: assumptions, as in the aime24-qwen3
     preset) -> pass@k with dispersion ``kappa``. Budgets or targets may be arrays.
+
+    ``family`` is a catalog family or a list of models (names or :class:`Model` objects, such as
+    :meth:`Model.from_hf_config` builds) interpolated as one family.
 
     ``batch`` defaults to "max": a deployment of many queries runs at the largest batch that fits.
     In GPU-hours or USD, training runs at the hardware's peak for ``compute_dtype`` (as serving

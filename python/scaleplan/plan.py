@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
@@ -21,7 +22,14 @@ from scaleplan import _format as fmt
 from scaleplan import cancel as _cancel
 from scaleplan._arrays import Broadcast, FloatArray
 from scaleplan.cancel import CancelToken
-from scaleplan.catalog import Catalog, Hardware, default_catalog, resolve_hardware
+from scaleplan.catalog import (
+    Catalog,
+    Hardware,
+    Model,
+    default_catalog,
+    resolve_family,
+    resolve_hardware,
+)
 from scaleplan.cost import (
     Attention,
     Dtype,
@@ -356,7 +364,7 @@ def plan_lifetime(
     samples: Number = 1,
     law: str | LossLaw = DEFAULT_LAW,
     hardware: str | Hardware | None = None,
-    family: str | None = None,
+    family: str | Sequence[str | Model] | None = None,
     unit: Unit = "flops",
     attention: Attention = "dense",
     kv_budget: float | None = None,
@@ -390,6 +398,8 @@ def plan_lifetime(
     (docs/cost-model.md#families), in ``unit`` flops,
     eflops, gpu_hours or usd (training on ``train_hardware``, default the same, at ``train_mfu``,
     ``train_usd_per_hour`` and the peak of ``compute_dtype``).
+    ``family`` is a catalog family or a list of models (names or :class:`Model` objects, such as
+    :meth:`Model.from_hf_config` builds) interpolated as one family.
     """
     kind, values = _goal(budget, target_loss, "budget")
     cat = catalog or default_catalog()
@@ -402,9 +412,10 @@ def plan_lifetime(
                 f"{missing}: pricing with the cost model needs both hardware and family",
                 field=missing,
             )
+        family_name, family_catalog = resolve_family(family, cat)
         pricing = _core.CostModelPricing(
-            cat._native,
-            _text("family", family),
+            family_catalog._native,
+            _text("family", family_name),
             resolve_hardware(hardware, cat)._native,
             attention=_text("attention", attention),
             kv_budget=_opt(kv_budget, "kv_budget"),

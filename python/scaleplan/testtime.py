@@ -23,7 +23,14 @@ from scaleplan import _format as fmt
 from scaleplan import cancel as _cancel
 from scaleplan._arrays import Broadcast, FloatArray, as_float_array
 from scaleplan.cancel import CancelToken
-from scaleplan.catalog import Catalog, Hardware, default_catalog, resolve_hardware
+from scaleplan.catalog import (
+    Catalog,
+    Hardware,
+    Model,
+    default_catalog,
+    resolve_hardware,
+    resolve_models,
+)
 from scaleplan.cost import Dtype, FloatOrArray, Prefill, TimeModel, _text, serving
 from scaleplan.errors import InvalidArgumentError
 from scaleplan.plan import _CONSTRAINTS, _WHY, Plan, _opt
@@ -243,22 +250,6 @@ class TestTimeFrontier:
     oracle: FloatArray | None
 
 
-def _names(models: object) -> list[str]:
-    """``models`` as a list of names, each checked to be a string."""
-    if not isinstance(models, Sequence | np.ndarray):
-        raise InvalidArgumentError(
-            f"models: expected a list of model names, got {type(models).__name__}",
-            field="models",
-        )
-    names = list(models)
-    for i, name in enumerate(names):
-        if not isinstance(name, str):
-            raise InvalidArgumentError(
-                f"models[{i}]: expected a model name, got {name!r}", field="models", index=i
-            )
-    return names
-
-
 def _number(value: object, name: str) -> float:
     """A required scalar option."""
     number = _opt(value, name)
@@ -305,7 +296,7 @@ def _budget(**budgets: Any) -> tuple[str, Any]:
 
 
 def _problem(
-    models: Sequence[str] | None,
+    models: Sequence[str | Model] | str | Model | None,
     family: str | None,
     hardware: str | Hardware,
     accuracy: str | Accuracy,
@@ -320,7 +311,7 @@ def _problem(
     if family is not None:
         names = list(cat.family(family).members)
     elif models is not None:
-        names = [models] if isinstance(models, str) else _names(models)
+        names, cat = resolve_models(models, cat)
     else:
         names = acc.models()
     choices = _attention_choices(kw.pop("attention"))
@@ -340,7 +331,7 @@ def frontier_test_time(
     *,
     budgets: npt.ArrayLike,
     unit: Literal["flops", "eflops", "seconds", "usd"] = "eflops",
-    models: Sequence[str] | None = None,
+    models: Sequence[str | Model] | str | Model | None = None,
     family: str | None = None,
     hardware: str | Hardware = "kinetics-b200",
     prompt_tokens: float = 128,

@@ -9,8 +9,10 @@ import os
 import re
 import sys
 from collections.abc import Callable, Collection, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scaleplan.catalog import Model, register_model
 from scaleplan.commands._parse import UsageError
 from scaleplan.errors import ScaleplanError
 
@@ -72,6 +74,7 @@ def guarded(options: Mapping[str, str] | None = None) -> Callable[[Handler], Han
         @functools.wraps(handler)
         def run(args: argparse.Namespace) -> int:
             try:
+                add_model_configs(getattr(args, "model_config", None) or [])
                 return handler(args)
             except UsageError as exc:
                 return fail(str(exc))
@@ -104,7 +107,32 @@ def add_command(
     )
     # So that an error names only options this command has (see describe).
     parser.set_defaults(command_parser=parser)
+    parser.add_argument(
+        "--model-config",
+        action="append",
+        metavar="[NAME=]PATH",
+        help="read a Hugging Face config.json as a model named NAME (default: the name of the "
+        "folder holding config.json, else the file's stem, lowercased) and add it to the catalog "
+        "for this command, so --model/--models can name it; repeatable",
+    )
     return parser
+
+
+def add_model_configs(specs: list[str]) -> None:
+    """Register each ``[NAME=]PATH`` of ``--model-config`` in the process-wide catalog."""
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep:
+            path = spec
+            file = Path(path)
+            name = file.parent.resolve().name if file.name == "config.json" else file.stem
+            name = "-".join(name.lower().split())
+        try:
+            register_model(Model.from_hf_config(path, name=name))
+        except ScaleplanError as exc:
+            message = exc.message.removeprefix(f"{exc.field}: ") if exc.field else exc.message
+            where = f"{spec}: {exc.field}" if exc.field and exc.field != "config" else spec
+            raise UsageError("--model-config", f"{where}: {message}") from None
 
 
 def add_format_options(parser: argparse.ArgumentParser, *, what: str = "rows") -> None:

@@ -56,7 +56,8 @@ def add_problem_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--family",
         default=default(plan_joint, "family"),
-        help="model family, size interpolated over its members (default: %(default)s)",
+        help="model family, size interpolated over its members, or a comma list of models "
+        "(e.g. read with --model-config) interpolated as one (default: %(default)s)",
     )
     p.add_argument(
         "--hardware",
@@ -108,7 +109,7 @@ def problem(args: argparse.Namespace) -> tuple[dict[str, Any], FloatArray]:
     """The façade's keyword arguments but the goal and queries; and the queries."""
     kwargs: dict[str, Any] = {
         "prompt_tokens": _parse.number("--prompt-tokens", args.prompt_tokens),
-        "family": args.family,
+        "family": _parse.family("--family", args.family),
         "hardware": args.hardware,
         "law": args.law,
         "k_max": _parse.whole("--k-max", args.k_max),

@@ -250,7 +250,7 @@ class Client:
 
     def inference_cost(
         self,
-        model: str,
+        model: str | Model,
         hardware: str,
         *,
         prompt_tokens: float,
@@ -293,7 +293,7 @@ class Client:
 
     def iter_inference_cost_sweep(
         self,
-        model: str,
+        model: str | Model,
         hardware: str,
         *,
         prompt_tokens: Values,
@@ -350,7 +350,7 @@ class Client:
 
     def inference_cost_sweep(
         self,
-        model: str,
+        model: str | Model,
         hardware: str,
         *,
         prompt_tokens: Values,
@@ -414,7 +414,7 @@ class Client:
 
     def training_cost(
         self,
-        model: str,
+        model: str | Model,
         tokens: float,
         hardware: str,
         *,
@@ -506,7 +506,7 @@ class Client:
         samples: float = 1,
         law: str | LossLaw = DEFAULT_LAW,
         hardware: str | None = None,
-        family: str | None = None,
+        family: str | Sequence[Model] | None = None,
         unit: Unit = "flops",
         attention: Attention = "dense",
         kv_budget: float | None = None,
@@ -573,7 +573,7 @@ class Client:
         budget_seconds: float | None = None,
         budget_usd: float | None = None,
         budget_flops: float | None = None,
-        models: Sequence[str] | None = None,
+        models: Sequence[str | Model] | str | Model | None = None,
         family: str | None = None,
         hardware: str = "kinetics-b200",
         prompt_tokens: float = 128,
@@ -632,7 +632,7 @@ class Client:
         *,
         budgets: Values,
         unit: Literal["flops", "eflops", "seconds", "usd"] = "eflops",
-        models: Sequence[str] | None = None,
+        models: Sequence[str | Model] | str | Model | None = None,
         family: str | None = None,
         hardware: str = "kinetics-b200",
         prompt_tokens: float = 128,
@@ -705,7 +705,7 @@ class Client:
         target_accuracy: float | None = None,
         queries: float,
         prompt_tokens: float = 128,
-        family: str = "qwen3-dense",
+        family: str | Sequence[Model] = "qwen3-dense",
         hardware: str = "h100-sxm",
         law: str | LossLaw = DEFAULT_LAW,
         unit: Unit = "gpu_hours",
@@ -748,7 +748,7 @@ class Client:
         budgets: Values,
         queries: float,
         prompt_tokens: float = 128,
-        family: str = "qwen3-dense",
+        family: str | Sequence[Model] = "qwen3-dense",
         hardware: str = "h100-sxm",
         law: str | LossLaw = DEFAULT_LAW,
         unit: Unit = "gpu_hours",

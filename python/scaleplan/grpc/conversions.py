@@ -307,6 +307,7 @@ def training_cost_from(message: cost_pb2.TrainingCost) -> TrainingCost:
 # ---- requests -> keyword arguments of the Python API ----
 
 InferenceRequest = planner_pb2.InferenceCostRequest | planner_pb2.InferenceCostSweepRequest
+ModelRequest = InferenceRequest | planner_pb2.TrainingCostRequest
 
 
 def _name(value: str, field: str) -> str:
@@ -315,10 +316,33 @@ def _name(value: str, field: str) -> str:
     return value
 
 
+def _model_arg(request: ModelRequest) -> str | Model:
+    """The request's model: a catalog name, or the message given whole in ``model_spec``."""
+    if request.HasField("model_spec"):
+        if request.model:
+            raise InvalidArgumentError(
+                "model: give model (a catalog name) or model_spec, not both", field="model"
+            )
+        return model_from(request.model_spec)
+    return _name(request.model, "model")
+
+
+def _family_models(kwargs: dict[str, Any], models: Sequence[catalog_pb2.Model]) -> None:
+    """``family_models`` given whole: they are the family (a list of models in the API)."""
+    if not models:
+        return
+    if "family" in kwargs:
+        raise InvalidArgumentError(
+            "family_models: give family (a catalog name) or family_models, not both",
+            field="family_models",
+        )
+    kwargs["family"] = [model_from(m) for m in models]
+
+
 def inference_options(request: InferenceRequest) -> dict[str, Any]:
     """The options (everything but the numeric axes and the batch) that were set."""
     kwargs: dict[str, Any] = {
-        "model": _name(request.model, "model"),
+        "model": _model_arg(request),
         "hardware": _name(request.hardware, "hardware"),
     }
     enums = [
@@ -413,7 +437,7 @@ def _set(message: Message, field: str, value: object, arg: str) -> None:
 
 
 def inference_cost_request(
-    model: str,
+    model: str | Model,
     hardware: str,
     *,
     prompt_tokens: float,
@@ -462,7 +486,7 @@ def inference_cost_request(
 
 
 def inference_cost_sweep_request(
-    model: str,
+    model: str | Model,
     hardware: str,
     axes: Mapping[str, Any],
     *,
@@ -504,9 +528,47 @@ def inference_cost_sweep_request(
     return request
 
 
+def _write_model(request: ModelRequest, model: str | Model) -> None:
+    """A catalog name in ``model``, a model object whole in ``model_spec``."""
+    if isinstance(model, Model):
+        request.model_spec.CopyFrom(model_message(model))
+    else:
+        _set(request, "model", model, "model")
+
+
+def _split_models(values: dict[str, Any], key: str) -> list[Model]:
+    """Take the model objects out of ``values[key]`` (a list), leaving the names there."""
+    items = values.get(key)
+    if items is None or isinstance(items, str | Model):
+        items = None if items is None else [items]
+    if items is None:
+        return []
+    objects = [m for m in items if isinstance(m, Model)]
+    values[key] = [m for m in items if not isinstance(m, Model)] or None
+    return objects
+
+
+def _write_family(values: dict[str, Any], out: Any) -> dict[str, Any]:
+    """A family given as a list of model objects goes whole into ``family_models``."""
+    family = values.get("family")
+    if family is None or isinstance(family, str):
+        return values
+    models = list(family) if not isinstance(family, Model) else [family]
+    for i, m in enumerate(models):
+        if not isinstance(m, Model):
+            raise InvalidArgumentError(
+                f"family[{i}]: a family sent as a list must hold scaleplan.Model objects "
+                f"(name a catalog family by its name), got {m!r}",
+                field="family",
+                index=i,
+            )
+    out.extend(model_message(m) for m in models)
+    return {**values, "family": None}
+
+
 def _set_options(
     request: InferenceRequest,
-    model: str,
+    model: str | Model,
     hardware: str,
     attention: str,
     prefix_sharing: bool,
@@ -517,7 +579,7 @@ def _set_options(
     compute_dtype: str,
     gpus: int,
 ) -> None:
-    _set(request, "model", model, "model")
+    _write_model(request, model)
     _set(request, "hardware", hardware, "hardware")
     _set(request, "prefix_sharing", prefix_sharing, "prefix_sharing")
     _write_prefill(request, prefill, "prefill")
@@ -550,7 +612,7 @@ def _batch_mode(batch: str | float | None) -> int:
 def training_cost_kwargs(request: planner_pb2.TrainingCostRequest) -> dict[str, Any]:
     """Keyword arguments of :func:`scaleplan.training_cost` for one request."""
     kwargs: dict[str, Any] = {
-        "model": _name(request.model, "model"),
+        "model": _model_arg(request),
         "hardware": _name(request.hardware, "hardware"),
         "tokens": request.tokens,
     }
@@ -567,7 +629,7 @@ def training_cost_kwargs(request: planner_pb2.TrainingCostRequest) -> dict[str, 
 
 
 def training_cost_request(
-    model: str,
+    model: str | Model,
     tokens: float,
     hardware: str,
     *,
@@ -577,8 +639,8 @@ def training_cost_request(
     compute_dtype: str,
 ) -> planner_pb2.TrainingCostRequest:
     request = planner_pb2.TrainingCostRequest()
+    _write_model(request, model)
     for arg, value in (
-        ("model", model),
         ("hardware", hardware),
         ("tokens", tokens),
         ("gpus", gpus),
@@ -1058,6 +1120,7 @@ def plan_lifetime_kwargs(request: planner_pb2.PlanLifetimeRequest) -> dict[str, 
     """Keyword arguments of :func:`scaleplan.plan_lifetime`."""
     kwargs = {**_goal(request, "goal"), **_law_kwargs(request), **_unit(request.unit)}
     kwargs.update(_read_options(request, LIFETIME_OPTIONS))
+    _family_models(kwargs, request.family_models)
     if (attention := enum_text(cost_pb2.Attention, request.attention, "attention")) is not None:
         kwargs["attention"] = attention
     kwargs.update(serving_kwargs(request.serving))
@@ -1071,6 +1134,9 @@ def test_time_kwargs(options: plan_pb2.TestTimeOptions, catalog: Catalog) -> dic
     """Keyword arguments of :func:`scaleplan.frontier_test_time` but budgets and unit; the
     accuracy is always built here (from ``catalog``), so a bad one fails before any budget."""
     kwargs = _read_options(options, TEST_TIME_OPTIONS)
+    if options.user_models:
+        given = [model_from(m) for m in options.user_models]
+        kwargs["models"] = [*kwargs.get("models", []), *given]
     if kwargs.get("max_gen_tokens") == math.inf:
         kwargs["max_gen_tokens"] = None  # no bound
     aggregator = enum_text(
@@ -1107,7 +1173,7 @@ EVAL_COUNT_MAX = 2**32 - 1
 def _candidates(kwargs: Mapping[str, Any], catalog: Catalog) -> set[str] | None:
     """The candidate models the options name (None: every model the accuracy covers)."""
     if "models" in kwargs:
-        return set(kwargs["models"])
+        return {m if isinstance(m, str) else m.name for m in kwargs["models"]}
     if "family" in kwargs:
         try:
             return set(catalog.family(kwargs["family"]).members)
@@ -1157,6 +1223,7 @@ def plan_test_time_kwargs(
 def joint_kwargs(options: plan_pb2.JointOptions) -> dict[str, Any]:
     """Keyword arguments of :func:`scaleplan.plan_joint` but the goal."""
     kwargs = _read_options(options, JOINT_OPTIONS)
+    _family_models(kwargs, options.family_models)
     kwargs.update(_law_kwargs(options, "options."))
     kwargs.update(_unit(options.unit))
     if options.attention:
@@ -1407,6 +1474,7 @@ def plan_lifetime_request(
     _write_law(request, law)
     request.unit = enum_number(plan_pb2.CostUnit, unit, "unit")  # type: ignore[assignment]
     request.attention = enum_number(cost_pb2.Attention, attention, "attention")  # type: ignore[assignment]
+    options = _write_family(options, request.family_models)
     _write_options(request, options, LIFETIME_OPTIONS)
     serving_message(request.serving, **serving)
     return request
@@ -1421,8 +1489,10 @@ def test_time_options(
     **values: Any,
 ) -> None:
     """Fill TestTimeOptions from :func:`scaleplan.frontier_test_time`'s arguments."""
+    values = dict(values)
     if values.get("max_gen_tokens", 0) is None:
-        values = {**values, "max_gen_tokens": math.inf}  # no bound
+        values["max_gen_tokens"] = math.inf  # no bound
+    options.user_models.extend(model_message(m) for m in _split_models(values, "models"))
     _write_options(options, values, TEST_TIME_OPTIONS)
     _write_accuracy(options, accuracy)
     options.attention.extend(attention_messages(attention))
@@ -1463,6 +1533,7 @@ def joint_options(
     **values: Any,
 ) -> None:
     """Fill JointOptions from :func:`scaleplan.plan_joint`'s arguments but the goal."""
+    values = _write_family(values, options.family_models)
     _write_options(options, values, JOINT_OPTIONS)
     _write_law(options, law)
     options.unit = enum_number(plan_pb2.CostUnit, unit, "unit")  # type: ignore[assignment]

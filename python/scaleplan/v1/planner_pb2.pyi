@@ -294,6 +294,7 @@ class InferenceCostRequest(_message.Message):
     COMPUTE_DTYPE_FIELD_NUMBER: _builtins.int
     GPUS_FIELD_NUMBER: _builtins.int
     PREFILL_MODE_FIELD_NUMBER: _builtins.int
+    MODEL_SPEC_FIELD_NUMBER: _builtins.int
     model: _builtins.str
     """Catalog model name."""
     hardware: _builtins.str
@@ -330,6 +331,12 @@ class InferenceCostRequest(_message.Message):
     """GPUs serving one replica (ideal tensor parallelism); 1 when absent."""
     prefill_mode: _cost_pb2.PrefillMode.ValueType
     """Which prompts one prefill pass processes; per query when unspecified."""
+    @_builtins.property
+    def model_spec(self) -> _catalog_pb2.Model:
+        """The model given whole (e.g. read from a config.json) instead of by catalog name; model
+        must then be empty.
+        """
+
     def __init__(
         self,
         *,
@@ -351,10 +358,11 @@ class InferenceCostRequest(_message.Message):
         compute_dtype: _cost_pb2.Dtype.ValueType = ...,
         gpus: _builtins.int | None = ...,
         prefill_mode: _cost_pb2.PrefillMode.ValueType = ...,
+        model_spec: _catalog_pb2.Model | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_batch_sequences", b"_batch_sequences", "_block_size_tokens", b"_block_size_tokens", "_gpus", b"_gpus", "_kv_budget_tokens", b"_kv_budget_tokens", "_prefill", b"_prefill", "_prefix_sharing", b"_prefix_sharing", "_samples", b"_samples", "batch_sequences", b"batch_sequences", "block_size_tokens", b"block_size_tokens", "gpus", b"gpus", "kv_budget_tokens", b"kv_budget_tokens", "prefill", b"prefill", "prefix_sharing", b"prefix_sharing", "samples", b"samples"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_batch_sequences", b"_batch_sequences", "_block_size_tokens", b"_block_size_tokens", "_gpus", b"_gpus", "_kv_budget_tokens", b"_kv_budget_tokens", "_prefill", b"_prefill", "_prefix_sharing", b"_prefix_sharing", "_samples", b"_samples", "batch_sequences", b"batch_sequences", "block_size_tokens", b"block_size_tokens", "gpus", b"gpus", "kv_budget_tokens", b"kv_budget_tokens", "model_spec", b"model_spec", "prefill", b"prefill", "prefix_sharing", b"prefix_sharing", "samples", b"samples"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_batch_sequences", b"_batch_sequences", "_block_size_tokens", b"_block_size_tokens", "_gpus", b"_gpus", "_kv_budget_tokens", b"_kv_budget_tokens", "_prefill", b"_prefill", "_prefix_sharing", b"_prefix_sharing", "_samples", b"_samples", "attention", b"attention", "batch_mode", b"batch_mode", "batch_sequences", b"batch_sequences", "block_size_tokens", b"block_size_tokens", "compute_dtype", b"compute_dtype", "gen_tokens", b"gen_tokens", "gpus", b"gpus", "hardware", b"hardware", "kv_budget_tokens", b"kv_budget_tokens", "kv_dtype", b"kv_dtype", "model", b"model", "prefill", b"prefill", "prefill_mode", b"prefill_mode", "prefix_sharing", b"prefix_sharing", "prompt_tokens", b"prompt_tokens", "samples", b"samples", "time_model", b"time_model", "weight_dtype", b"weight_dtype"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_batch_sequences", b"_batch_sequences", "_block_size_tokens", b"_block_size_tokens", "_gpus", b"_gpus", "_kv_budget_tokens", b"_kv_budget_tokens", "_prefill", b"_prefill", "_prefix_sharing", b"_prefix_sharing", "_samples", b"_samples", "attention", b"attention", "batch_mode", b"batch_mode", "batch_sequences", b"batch_sequences", "block_size_tokens", b"block_size_tokens", "compute_dtype", b"compute_dtype", "gen_tokens", b"gen_tokens", "gpus", b"gpus", "hardware", b"hardware", "kv_budget_tokens", b"kv_budget_tokens", "kv_dtype", b"kv_dtype", "model", b"model", "model_spec", b"model_spec", "prefill", b"prefill", "prefill_mode", b"prefill_mode", "prefix_sharing", b"prefix_sharing", "prompt_tokens", b"prompt_tokens", "samples", b"samples", "time_model", b"time_model", "weight_dtype", b"weight_dtype"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__batch_sequences: _TypeAlias = _typing.Literal["batch_sequences"]  # noqa: Y015
     _WhichOneofArgType__batch_sequences: _TypeAlias = _typing.Literal["_batch_sequences", b"_batch_sequences"]  # noqa: Y015
@@ -490,6 +498,7 @@ class InferenceCostSweepRequest(_message.Message):
     GPUS_FIELD_NUMBER: _builtins.int
     CHUNK_POINTS_FIELD_NUMBER: _builtins.int
     PREFILL_MODE_FIELD_NUMBER: _builtins.int
+    MODEL_SPEC_FIELD_NUMBER: _builtins.int
     model: _builtins.str
     """Catalog model name."""
     hardware: _builtins.str
@@ -520,6 +529,12 @@ class InferenceCostSweepRequest(_message.Message):
     def grid(self) -> Global___InferenceCostGrid:
         """The axes swept."""
 
+    @_builtins.property
+    def model_spec(self) -> _catalog_pb2.Model:
+        """The model given whole (e.g. read from a config.json) instead of by catalog name; model
+        must then be empty.
+        """
+
     def __init__(
         self,
         *,
@@ -537,10 +552,11 @@ class InferenceCostSweepRequest(_message.Message):
         gpus: _builtins.int | None = ...,
         chunk_points: _builtins.int = ...,
         prefill_mode: _cost_pb2.PrefillMode.ValueType = ...,
+        model_spec: _catalog_pb2.Model | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_gpus", b"_gpus", "_prefill", b"_prefill", "_prefix_sharing", b"_prefix_sharing", "gpus", b"gpus", "grid", b"grid", "prefill", b"prefill", "prefix_sharing", b"prefix_sharing"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_gpus", b"_gpus", "_prefill", b"_prefill", "_prefix_sharing", b"_prefix_sharing", "gpus", b"gpus", "grid", b"grid", "model_spec", b"model_spec", "prefill", b"prefill", "prefix_sharing", b"prefix_sharing"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_gpus", b"_gpus", "_prefill", b"_prefill", "_prefix_sharing", b"_prefix_sharing", "attention", b"attention", "batch_mode", b"batch_mode", "chunk_points", b"chunk_points", "compute_dtype", b"compute_dtype", "gpus", b"gpus", "grid", b"grid", "hardware", b"hardware", "kv_dtype", b"kv_dtype", "model", b"model", "prefill", b"prefill", "prefill_mode", b"prefill_mode", "prefix_sharing", b"prefix_sharing", "time_model", b"time_model", "weight_dtype", b"weight_dtype"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_gpus", b"_gpus", "_prefill", b"_prefill", "_prefix_sharing", b"_prefix_sharing", "attention", b"attention", "batch_mode", b"batch_mode", "chunk_points", b"chunk_points", "compute_dtype", b"compute_dtype", "gpus", b"gpus", "grid", b"grid", "hardware", b"hardware", "kv_dtype", b"kv_dtype", "model", b"model", "model_spec", b"model_spec", "prefill", b"prefill", "prefill_mode", b"prefill_mode", "prefix_sharing", b"prefix_sharing", "time_model", b"time_model", "weight_dtype", b"weight_dtype"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__gpus: _TypeAlias = _typing.Literal["gpus"]  # noqa: Y015
     _WhichOneofArgType__gpus: _TypeAlias = _typing.Literal["_gpus", b"_gpus"]  # noqa: Y015
@@ -605,6 +621,7 @@ class TrainingCostRequest(_message.Message):
     MFU_FIELD_NUMBER: _builtins.int
     SEQ_LEN_TOKENS_FIELD_NUMBER: _builtins.int
     COMPUTE_DTYPE_FIELD_NUMBER: _builtins.int
+    MODEL_SPEC_FIELD_NUMBER: _builtins.int
     model: _builtins.str
     """Catalog model name."""
     hardware: _builtins.str
@@ -619,6 +636,12 @@ class TrainingCostRequest(_message.Message):
     """Sequence length, tokens; when given, attention FLOPs 6*l*H*d*seq_len per token are added."""
     compute_dtype: _cost_pb2.Dtype.ValueType
     """Compute number format; bf16 when unspecified."""
+    @_builtins.property
+    def model_spec(self) -> _catalog_pb2.Model:
+        """The model given whole (e.g. read from a config.json) instead of by catalog name; model
+        must then be empty.
+        """
+
     def __init__(
         self,
         *,
@@ -629,10 +652,11 @@ class TrainingCostRequest(_message.Message):
         mfu: _builtins.float | None = ...,
         seq_len_tokens: _builtins.float | None = ...,
         compute_dtype: _cost_pb2.Dtype.ValueType = ...,
+        model_spec: _catalog_pb2.Model | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_gpus", b"_gpus", "_mfu", b"_mfu", "_seq_len_tokens", b"_seq_len_tokens", "gpus", b"gpus", "mfu", b"mfu", "seq_len_tokens", b"seq_len_tokens"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_gpus", b"_gpus", "_mfu", b"_mfu", "_seq_len_tokens", b"_seq_len_tokens", "gpus", b"gpus", "mfu", b"mfu", "model_spec", b"model_spec", "seq_len_tokens", b"seq_len_tokens"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_gpus", b"_gpus", "_mfu", b"_mfu", "_seq_len_tokens", b"_seq_len_tokens", "compute_dtype", b"compute_dtype", "gpus", b"gpus", "hardware", b"hardware", "mfu", b"mfu", "model", b"model", "seq_len_tokens", b"seq_len_tokens", "tokens", b"tokens"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_gpus", b"_gpus", "_mfu", b"_mfu", "_seq_len_tokens", b"_seq_len_tokens", "compute_dtype", b"compute_dtype", "gpus", b"gpus", "hardware", b"hardware", "mfu", b"mfu", "model", b"model", "model_spec", b"model_spec", "seq_len_tokens", b"seq_len_tokens", "tokens", b"tokens"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__gpus: _TypeAlias = _typing.Literal["gpus"]  # noqa: Y015
     _WhichOneofArgType__gpus: _TypeAlias = _typing.Literal["_gpus", b"_gpus"]  # noqa: Y015
@@ -792,6 +816,7 @@ class PlanLifetimeRequest(_message.Message):
     R_STAR_FIELD_NUMBER: _builtins.int
     MIN_PARAMS_FIELD_NUMBER: _builtins.int
     MAX_PARAMS_FIELD_NUMBER: _builtins.int
+    FAMILY_MODELS_FIELD_NUMBER: _builtins.int
     target_loss: _builtins.float
     """Loss to reach: the plan minimises total cost."""
     budget: _builtins.float
@@ -842,6 +867,12 @@ class PlanLifetimeRequest(_message.Message):
     def serving(self) -> _plan_pb2.ServingOptions:
         """Serving options."""
 
+    @_builtins.property
+    def family_models(self) -> _containers.RepeatedCompositeFieldContainer[_catalog_pb2.Model]:
+        """Models given whole (e.g. read from config.json files), interpolated as one family instead
+        of the catalog family `family` (not with it).
+        """
+
     def __init__(
         self,
         *,
@@ -868,10 +899,11 @@ class PlanLifetimeRequest(_message.Message):
         r_star: _builtins.float | None = ...,
         min_params: _builtins.float | None = ...,
         max_params: _builtins.float | None = ...,
+        family_models: _abc.Iterable[_catalog_pb2.Model] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_block_size_tokens", b"_block_size_tokens", "_infer_usd_per_hour", b"_infer_usd_per_hour", "_kv_budget_tokens", b"_kv_budget_tokens", "_max_params", b"_max_params", "_min_params", b"_min_params", "_r_star", b"_r_star", "_samples", b"_samples", "_train_mfu", b"_train_mfu", "_train_usd_per_hour", b"_train_usd_per_hour", "_unique_tokens", b"_unique_tokens", "block_size_tokens", b"block_size_tokens", "budget", b"budget", "custom_law", b"custom_law", "goal", b"goal", "infer_usd_per_hour", b"infer_usd_per_hour", "kv_budget_tokens", b"kv_budget_tokens", "law", b"law", "law_name", b"law_name", "max_params", b"max_params", "min_params", b"min_params", "r_star", b"r_star", "samples", b"samples", "serving", b"serving", "target_loss", b"target_loss", "train_mfu", b"train_mfu", "train_usd_per_hour", b"train_usd_per_hour", "unique_tokens", b"unique_tokens"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_block_size_tokens", b"_block_size_tokens", "_infer_usd_per_hour", b"_infer_usd_per_hour", "_kv_budget_tokens", b"_kv_budget_tokens", "_max_params", b"_max_params", "_min_params", b"_min_params", "_r_star", b"_r_star", "_samples", b"_samples", "_train_mfu", b"_train_mfu", "_train_usd_per_hour", b"_train_usd_per_hour", "_unique_tokens", b"_unique_tokens", "attention", b"attention", "block_size_tokens", b"block_size_tokens", "budget", b"budget", "custom_law", b"custom_law", "family", b"family", "gen_tokens", b"gen_tokens", "goal", b"goal", "hardware", b"hardware", "infer_usd_per_hour", b"infer_usd_per_hour", "kv_budget_tokens", b"kv_budget_tokens", "law", b"law", "law_name", b"law_name", "max_params", b"max_params", "min_params", b"min_params", "prompt_tokens", b"prompt_tokens", "queries", b"queries", "r_star", b"r_star", "samples", b"samples", "serving", b"serving", "target_loss", b"target_loss", "train_hardware", b"train_hardware", "train_mfu", b"train_mfu", "train_usd_per_hour", b"train_usd_per_hour", "unique_tokens", b"unique_tokens", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_block_size_tokens", b"_block_size_tokens", "_infer_usd_per_hour", b"_infer_usd_per_hour", "_kv_budget_tokens", b"_kv_budget_tokens", "_max_params", b"_max_params", "_min_params", b"_min_params", "_r_star", b"_r_star", "_samples", b"_samples", "_train_mfu", b"_train_mfu", "_train_usd_per_hour", b"_train_usd_per_hour", "_unique_tokens", b"_unique_tokens", "attention", b"attention", "block_size_tokens", b"block_size_tokens", "budget", b"budget", "custom_law", b"custom_law", "family", b"family", "family_models", b"family_models", "gen_tokens", b"gen_tokens", "goal", b"goal", "hardware", b"hardware", "infer_usd_per_hour", b"infer_usd_per_hour", "kv_budget_tokens", b"kv_budget_tokens", "law", b"law", "law_name", b"law_name", "max_params", b"max_params", "min_params", b"min_params", "prompt_tokens", b"prompt_tokens", "queries", b"queries", "r_star", b"r_star", "samples", b"samples", "serving", b"serving", "target_loss", b"target_loss", "train_hardware", b"train_hardware", "train_mfu", b"train_mfu", "train_usd_per_hour", b"train_usd_per_hour", "unique_tokens", b"unique_tokens", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__block_size_tokens: _TypeAlias = _typing.Literal["block_size_tokens"]  # noqa: Y015
     _WhichOneofArgType__block_size_tokens: _TypeAlias = _typing.Literal["_block_size_tokens", b"_block_size_tokens"]  # noqa: Y015

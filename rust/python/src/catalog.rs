@@ -104,6 +104,11 @@ impl NativeModel {
     fn to_json(&self) -> String {
         to_json(&self.0)
     }
+
+    /// The model as a catalog file entry (`[[model]]`).
+    fn to_toml(&self) -> String {
+        scaleplan_core::catalog::model_toml(&self.0)
+    }
 }
 
 #[pymethods]
@@ -144,6 +149,21 @@ impl PyCatalog {
     #[pyo3(signature = (text, file = "<string>"))]
     fn add_toml(&mut self, py: Python<'_>, text: &str, file: &str) -> PyResult<()> {
         self.0.add_toml(file, text).py_err(py)
+    }
+
+    /// An independent copy (entries added to one do not reach the other).
+    fn copy(&self) -> Self {
+        PyCatalog(self.0.clone())
+    }
+
+    /// Add (or replace) one model under the catalog file's rules.
+    fn register_model(&mut self, py: Python<'_>, model: &NativeModel) -> PyResult<()> {
+        self.0.register_model(model.0.clone()).py_err(py)
+    }
+
+    /// Every entry as one catalog file.
+    fn to_toml(&self) -> String {
+        self.0.to_toml()
     }
 
     fn model(&self, py: Python<'_>, name: &str) -> PyResult<NativeModel> {

@@ -47,7 +47,72 @@ pub struct Catalog {
     pub accuracy: BTreeMap<String, BetaPreset>,
 }
 
+/// Catalog entries laid out as a catalog file: one array of tables per section.
+#[derive(Serialize)]
+struct Document<'a> {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hardware: Vec<&'a Hardware>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    model: Vec<&'a Model>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    family: Vec<&'a Family>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    law: Vec<&'a LossLaw>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    accuracy: Vec<&'a BetaPreset>,
+}
+
+impl Document<'_> {
+    fn render(&self) -> String {
+        toml::to_string(self).expect("catalog entries serialise to TOML")
+    }
+}
+
+/// One model as a catalog file entry (`[[model]]`), which [`Catalog::add_toml`] reads back
+/// equal (docs/catalog.md).
+pub fn model_toml(model: &Model) -> String {
+    Document {
+        hardware: vec![],
+        model: vec![model],
+        family: vec![],
+        law: vec![],
+        accuracy: vec![],
+    }
+    .render()
+}
+
 impl Catalog {
+    /// Every entry as one catalog file, which [`Catalog::add_toml`] reads back equal.
+    pub fn to_toml(&self) -> String {
+        Document {
+            hardware: self.hardware.values().collect(),
+            model: self.models.values().collect(),
+            family: self.families.values().collect(),
+            law: self.laws.values().collect(),
+            accuracy: self.accuracy.values().collect(),
+        }
+        .render()
+    }
+
+    /// Add (or replace) one model, under the rules a catalog file's entries follow; an error
+    /// is an invalid argument naming the field, and leaves the catalog as it was.
+    pub fn register_model(&mut self, model: Model) -> Result<()> {
+        model.validate()?;
+        check_entry_name(&model.name)?;
+        let mut next = self.clone();
+        next.models.insert(model.name.clone(), model);
+        for family in next.families.values() {
+            next.check_family(family).map_err(|e| {
+                PlanError::invalid(
+                    "name",
+                    format!("family '{}' would break: {}", family.name, reason_of(&e)),
+                )
+            })?;
+        }
+        *self = next;
+        Ok(())
+    }
+
     /// The shipped catalog, parsed once per process.
     pub fn shipped() -> &'static Catalog {
         static SHIPPED_CATALOG: OnceLock<Catalog> = OnceLock::new();
@@ -204,6 +269,17 @@ impl Catalog {
     }
 }
 
+/// Entry names are lowercase without spaces.
+fn check_entry_name(name: &str) -> Result<()> {
+    if name != name.to_lowercase() || name.contains(char::is_whitespace) {
+        return Err(PlanError::invalid(
+            "name",
+            format!("must be lowercase without spaces, got '{name}'"),
+        ));
+    }
+    Ok(())
+}
+
 fn reason_of(e: &PlanError) -> String {
     match e {
         PlanError::InvalidArgument { reason, .. } | PlanError::Catalog { reason, .. } => {
@@ -298,12 +374,7 @@ fn merge<T>(
     for (label, entry) in entries {
         validate(&entry).map_err(|e| (label.clone(), e))?;
         let key = name(&entry).clone();
-        if key != key.to_lowercase() || key.contains(char::is_whitespace) {
-            return Err((
-                label,
-                PlanError::invalid("name", "must be lowercase without spaces"),
-            ));
-        }
+        check_entry_name(&key).map_err(|e| (label.clone(), e))?;
         if !seen.insert(key.clone()) {
             return Err((
                 label,

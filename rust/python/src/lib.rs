@@ -12,10 +12,16 @@ mod testtime;
 
 use pyo3::prelude::*;
 
-/// Run a core computation with the GIL released. Every call that loops over configurations
-/// goes through here, so Python threads (the gRPC server's executor) run alongside it.
-pub(crate) fn detached<T: Send, F: FnOnce() -> T + Send>(py: Python<'_>, f: F) -> T {
-    py.detach(f)
+/// The one way a binding function enters the core (docs/limits.md, "Cancellation"): `f` runs
+/// with the GIL released (Python threads such as the gRPC server's executor run alongside it)
+/// and the call's cancellation token current; on the main thread Ctrl-C fires the token and
+/// raises KeyboardInterrupt within ~0.1 s; a core error becomes its `scaleplan.errors` class.
+pub(crate) fn enter<T: Send>(
+    py: Python<'_>,
+    token: Option<&cancel::CancelToken>,
+    f: impl FnOnce() -> Result<T, scaleplan_core::PlanError> + Send,
+) -> PyResult<T> {
+    cancel::run(py, token, f)?.map_err(|e| errors::to_py(py, e))
 }
 
 #[pymodule]

@@ -142,8 +142,8 @@ impl Catalog {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| PlanError::Catalog {
             file: file.clone(),
-            entry: "-".into(),
-            field: "-".into(),
+            entry: None,
+            field: None,
             reason: format!("cannot read: {e}"),
         })?;
         self.add_toml(&file, &text)
@@ -151,21 +151,22 @@ impl Catalog {
 
     /// Add every entry of one TOML document. Nothing is added unless the whole file is valid.
     pub fn add_toml(&mut self, file: &str, text: &str) -> Result<()> {
+        // An empty entry or field: the error is about the file (or a section) as a whole.
         let err = |entry: &str, field: &str, reason: String| PlanError::Catalog {
             file: file.to_string(),
-            entry: entry.to_string(),
-            field: field.to_string(),
+            entry: (!entry.is_empty()).then(|| entry.to_string()),
+            field: (!field.is_empty()).then(|| field.to_string()),
             reason,
         };
         let doc: toml::Table =
-            toml::from_str(text).map_err(|e| err("-", "-", e.message().to_string()))?;
+            toml::from_str(text).map_err(|e| err("", "", e.message().to_string()))?;
         let mut next = self.clone();
         for (key, value) in doc {
             let entries = match value {
                 toml::Value::Array(a) => a,
                 _ => {
                     return Err(err(
-                        "-",
+                        "",
                         &key,
                         "must be an array of tables ([[...]])".into(),
                     ))
@@ -209,7 +210,7 @@ impl Catalog {
                 .map_err(|(entry, e)| err(&entry, e.field(), reason_of(&e)))?,
                 _ => {
                     return Err(err(
-                        "-",
+                        "",
                         &key,
                         "unknown section (expected [[hardware]], [[model]], [[family]], [[law]] or [[accuracy]])"
                             .into(),
@@ -300,6 +301,7 @@ fn lookup<'a, T>(
         kind,
         name: name.to_string(),
         known: map.keys().cloned().collect(),
+        preset: None,
     })
 }
 
@@ -328,7 +330,7 @@ where
         let field = match (path.as_str(), missing) {
             (".", Some(k)) => k.to_string(),
             (p, Some(k)) => format!("{p}.{k}"),
-            (".", None) => "-".to_string(),
+            (".", None) => String::new(),
             (p, None) => p.to_string(),
         };
         (field, message)
@@ -356,8 +358,8 @@ fn parse_entries<T: DeserializeOwned>(
                 .map(|t| (label.clone(), t))
                 .map_err(|(field, reason)| PlanError::Catalog {
                     file: file.to_string(),
-                    entry: label,
-                    field,
+                    entry: Some(label),
+                    field: (!field.is_empty()).then_some(field),
                     reason,
                 })
         })

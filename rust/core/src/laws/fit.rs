@@ -453,10 +453,10 @@ fn check_runs(params: &[f64], tokens: &[f64], loss: &[f64], opts: &FitOptions) -
         ln_l: Vec::with_capacity(n),
     };
     for i in 0..n {
-        let at = |e: PlanError, f: &str| e.for_field(&format!("{f}[{i}]"));
-        let p = check::positive("params", params[i]).map_err(|e| at(e, "params"))?;
-        let d = check::positive("tokens", tokens[i]).map_err(|e| at(e, "tokens"))?;
-        let l = check::positive("loss", loss[i]).map_err(|e| at(e, "loss"))?;
+        let at = |e: PlanError| e.at_index(i);
+        let p = check::positive("params", params[i]).map_err(at)?;
+        let d = check::positive("tokens", tokens[i]).map_err(at)?;
+        let l = check::positive("loss", loss[i]).map_err(at)?;
         let d = limit.map_or(d, |lim| lim.effective_tokens(d));
         runs.ln_n.push(p.ln());
         runs.ln_d.push(d.ln());

@@ -52,7 +52,9 @@ def describe(
         # A column of an input file: name it as the file does ("rows.n" is column n).
         where = f"{exc.file} row {exc.row}" if exc.row is not None else exc.file
         column = field.removeprefix("rows.")
-        return f"{where}: {column}: {reason}" if field and column != "rows" else f"{where}: {reason}"
+        return (
+            f"{where}: {column}: {reason}" if field and column != "rows" else f"{where}: {reason}"
+        )
     if not field:
         return reason
     option = (options or {}).get(field)

@@ -11,11 +11,7 @@ pub enum PlanError {
 
     /// A catalog lookup by name failed. `preset` names the accuracy preset that referenced the
     /// name, when the lookup was one of its models.
-    #[error(
-        "{field}: unknown {kind} '{name}'{} (known: {})",
-        .preset.as_ref().map(|p| format!(" in accuracy preset '{p}'")).unwrap_or_default(),
-        .known.join(", ")
-    )]
+    #[error("{}", unknown_name(field, *kind, name, known, preset.as_deref()))]
     UnknownName {
         field: String,
         kind: NameKind,
@@ -53,6 +49,21 @@ pub enum PlanError {
     /// and [`PlanError::at_row`]; never nests (the location is merged instead).
     #[error("{error} ({at})")]
     Located { at: Location, error: Box<PlanError> },
+}
+
+fn unknown_name(
+    field: &str,
+    kind: NameKind,
+    name: &str,
+    known: &[String],
+    preset: Option<&str>,
+) -> String {
+    let known = known.join(", ");
+    match preset {
+        // The name may well be in the catalog: the preset has no accuracy for it.
+        Some(p) => format!("{field}: accuracy preset '{p}' has no {kind} '{name}' (it has: {known})"),
+        None => format!("{field}: unknown {kind} '{name}' (known: {known})"),
+    }
 }
 
 /// Where in the input an error is. Every part is optional; a surface shows what it has.

@@ -61,7 +61,9 @@ fn unknown_name(
     let known = known.join(", ");
     match preset {
         // The name may well be in the catalog: the preset has no accuracy for it.
-        Some(p) => format!("{field}: accuracy preset '{p}' has no {kind} '{name}' (it has: {known})"),
+        Some(p) => {
+            format!("{field}: accuracy preset '{p}' has no {kind} '{name}' (it has: {known})")
+        }
         None => format!("{field}: unknown {kind} '{name}' (known: {known})"),
     }
 }

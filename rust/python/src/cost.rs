@@ -9,9 +9,9 @@ use scaleplan_core::{
     InferenceOptions, InferenceQuery, PlanError, Pricer, TrainingOptions,
 };
 
+use crate::cancel::poll;
 use crate::catalog::{NativeHardware, NativeModel};
 use crate::convert::{flag, Columns, Serving};
-use crate::cancel::poll;
 use crate::enter;
 use crate::errors::{element, to_py, IntoPyResult};
 

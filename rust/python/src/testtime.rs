@@ -319,8 +319,7 @@ impl TestTimeProblem {
         let budgets = budgets.as_slice()?;
         let n = budgets.len();
         let (cols, per) = enter(py, cancel, || {
-            let solver =
-                TestTimeSolver::new(&self.candidates, &self.options)?;
+            let solver = TestTimeSolver::new(&self.candidates, &self.options)?;
             let mut cols = Columns::new(TEST_TIME_FIELDS.len(), n);
             let mut per: Vec<Vec<f64>> = vec![Vec::with_capacity(n); self.candidates.len()];
             for (i, &b) in budgets.iter().enumerate() {

@@ -164,13 +164,7 @@ impl Catalog {
         for (key, value) in doc {
             let entries = match value {
                 toml::Value::Array(a) => a,
-                _ => {
-                    return Err(err(
-                        "",
-                        &key,
-                        "must be an array of tables ([[...]])".into(),
-                    ))
-                }
+                _ => return Err(err("", &key, "must be an array of tables ([[...]])".into())),
             };
             match key.as_str() {
                 "hardware" => merge(

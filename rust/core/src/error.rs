@@ -17,7 +17,8 @@ pub enum PlanError {
         kind: NameKind,
         name: String,
         known: Vec<String>,
-        preset: Option<String>,
+        // Boxed: keeps PlanError small (it is the Err of every Result of the core).
+        preset: Option<Box<str>>,
     },
 
     /// A catalog file or entry is malformed, or the file cannot be read. `entry` and `field`

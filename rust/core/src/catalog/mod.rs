@@ -360,6 +360,9 @@ fn parse_entries<T: DeserializeOwned>(
         .collect()
 }
 
+// The error (an entry's label and its error) is built once per bad catalog file, off any hot
+// path: its size does not matter.
+#[allow(clippy::result_large_err)]
 fn merge<T>(
     into: &mut BTreeMap<String, T>,
     entries: Vec<(String, T)>,

@@ -114,7 +114,7 @@ impl BetaPreset {
                 kind: crate::error::NameKind::Model,
                 name: model.to_string(),
                 known: self.pass1.keys().cloned().collect(),
-                preset: Some(self.name.clone()),
+                preset: Some(self.name.as_str().into()),
             })?;
         Ok(BetaCurve {
             mu_inf: p / saturation(self.reference_tokens, self.half_tokens, self.hill),

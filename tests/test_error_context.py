@@ -278,9 +278,9 @@ def test_ctrl_c_stops_a_10e8_row_sweep(tmp_path: Path) -> None:
         'model = "qwen3-8b"\nhardware = "h100-sxm"\nsamples = 1\n'
         'prompt_tokens = "128:8192:10000"\ngen_tokens = "1024:32768:10000"\n'
     )
+    command = ["-m", "scaleplan.cli", "sweep", "--grid", str(grid), "--out", "-", "--format", "csv"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "scaleplan.cli", "sweep", "--grid", str(grid), "--out", "-"]
-        + ["--format", "csv"],
+        [sys.executable, *command],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

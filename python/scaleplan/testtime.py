@@ -75,11 +75,11 @@ class Accuracy:
         label: str,
         catalog: Catalog,
         task: str,
-        preset: str | None = None,
+        preset_name: str | None = None,
     ) -> None:
         self._native = native
         self.label = label
-        self.preset = preset
+        self.preset_name = preset_name
         """The catalog preset's name; None for measured results."""
         self._catalog = catalog
         self.task = task
@@ -96,7 +96,7 @@ class Accuracy:
         without a verifier."""
         cat = catalog or default_catalog()
         native = _core.AccuracySource.preset(cat._native, name, aggregator)
-        return cls(native, f"{name} ({aggregator})", cat, native.task() or name, preset=name)
+        return cls(native, f"{name} ({aggregator})", cat, native.task() or name, preset_name=name)
 
     @classmethod
     def measured(
@@ -108,8 +108,12 @@ class Accuracy:
         """Per-problem results, one row per (model, gen_tokens, problem) with ``n`` samples and
         ``c`` correct: a CSV or JSON (list of objects / JSON lines) file, or the rows. ``name``
         says what the eval is (the task is ``measured:<name>``); the file's name by default."""
-        path = os.fspath(source) if isinstance(source, str | os.PathLike) else None
-        rows = _read_rows(path) if path is not None else list(source)
+        path: str | None = None
+        if isinstance(source, str | os.PathLike):
+            path = os.fspath(source)
+            rows = _read_rows(path)
+        else:
+            rows = list(source)
         try:
             columns = _eval_columns(rows)
             native = _core.AccuracySource.measured(*columns)

@@ -1404,13 +1404,13 @@ def _write_accuracy(options: plan_pb2.TestTimeOptions, accuracy: Any) -> None:
         options.accuracy_aggregator = plan_pb2.ACCURACY_AGGREGATOR_COVERAGE
         return
     if isinstance(accuracy, Accuracy):
-        if accuracy.preset is None:
+        if accuracy.preset_name is None:
             raise InvalidArgumentError(
                 "accuracy: an Accuracy.measured object cannot be sent; pass its rows (or a "
                 "pathlib.Path of the file) as accuracy instead",
                 field="accuracy",
             )
-        options.accuracy_preset = accuracy.preset
+        options.accuracy_preset = accuracy.preset_name
         options.accuracy_aggregator = enum_number(  # type: ignore[assignment]
             plan_pb2.AccuracyAggregator, accuracy.aggregator, "accuracy"
         )

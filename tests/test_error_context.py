@@ -305,3 +305,14 @@ def test_no_message_carries_an_element_suffix() -> None:
     with pytest.raises(InvalidArgumentError) as caught:
         sp.inference_cost("qwen3-8b", "h100-sxm", prompt_tokens=[1, 2], gen_tokens=[1, np.nan])
     assert "(at element" not in str(caught.value) and caught.value.index == 1
+
+
+def test_grpc_client_names_the_row_of_an_eval_file(client: sp.Client, tmp_path: Path) -> None:
+    rows = [dict(r) for r in ROWS]
+    rows[1]["n"] = "sixteen"
+    path = _csv(tmp_path / "evals.csv", rows)
+    with pytest.raises(InvalidArgumentError) as caught:
+        client.plan_test_time(budget_eflops=1e16, accuracy=path)
+    exc = caught.value
+    assert (exc.file, exc.row, exc.field) == (str(path), 2, "rows.n")
+    assert exc.reason == "expected a whole number, got 'sixteen'"

@@ -7,10 +7,11 @@ catalog preset (the parametric beta model) or from measured per-problem eval cou
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -108,22 +109,9 @@ class Accuracy:
         """Per-problem results, one row per (model, gen_tokens, problem) with ``n`` samples and
         ``c`` correct: a CSV or JSON (list of objects / JSON lines) file, or the rows. ``name``
         says what the eval is (the task is ``measured:<name>``); the file's name by default."""
-        path: str | None = None
-        if isinstance(source, str | os.PathLike):
-            path = os.fspath(source)
-            rows = _read_rows(path)
-        else:
-            rows = list(source)
-        try:
-            columns = _eval_columns(rows)
+        columns, path = eval_columns(source)
+        with _located(path):
             native = _core.AccuracySource.measured(*columns)
-        except ScaleplanError as exc:
-            if path is None or exc.file is not None:
-                raise
-            # Rows read from a file are named by the file and their row there (1-based, the
-            # header not counted) rather than by their index in the list read.
-            row = exc.row if exc.index is None else exc.index + 1
-            raise exc.replace(index=None, row=row, file=path) from exc
         cat = catalog or default_catalog()
         if name is None and isinstance(source, str | os.PathLike):
             name = Path(source).name
@@ -144,6 +132,35 @@ class Accuracy:
             self._catalog._native, model, args.required("gen_tokens"), args.required("samples")
         )
         return args.shaped(out)
+
+
+EvalColumns = tuple[list[str], list[float], list[str], list[int], list[int]]
+"""Eval rows as columns: model, gen_tokens, problem, n, c."""
+
+
+def eval_columns(source: str | os.PathLike[str] | Sequence[Any]) -> tuple[EvalColumns, str | None]:
+    """The columns of eval rows given as a file (CSV, JSON or JSON lines) or as mappings, and
+    the file's path (None for rows). Every value is checked here: an error names the column
+    (``rows.n``) and the row, as the file's ``row`` and ``file`` or the list's ``index``. The
+    one reader of eval rows (``Accuracy.measured``, the gRPC client)."""
+    if isinstance(source, str | os.PathLike):
+        path = os.fspath(source)
+        with _located(path):
+            return _eval_columns(_read_rows(path)), path
+    return _eval_columns(list(source)), None
+
+
+@contextlib.contextmanager
+def _located(path: str | None) -> Iterator[None]:
+    """Errors about rows read from the file ``path`` are named by the file and their row there
+    (1-based, the header not counted) rather than by their index in the list read."""
+    try:
+        yield
+    except ScaleplanError as exc:
+        if path is None or exc.file is not None:
+            raise
+        row = exc.row if exc.index is None else exc.index + 1
+        raise exc.replace(index=None, row=row, file=path) from exc
 
 
 def _read_rows(path: str | os.PathLike[str]) -> list[Any]:
@@ -284,9 +301,7 @@ def _number(value: object, name: str) -> float:
 _EVAL_COLUMNS = ("model", "gen_tokens", "problem", "n", "c")
 
 
-def _eval_columns(
-    rows: Sequence[Any],
-) -> tuple[list[str], list[float], list[str], list[int], list[int]]:
+def _eval_columns(rows: Sequence[Any]) -> EvalColumns:
     """The columns of eval rows; an error names the column (``rows.<column>``) and the row's
     index."""
     for i, row in enumerate(rows):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -37,7 +36,7 @@ from scaleplan.plan import (
     TrainingPlan,
     extrapolation_records,
 )
-from scaleplan.testtime import Accuracy, TestTimePlan, _read_rows
+from scaleplan.testtime import Accuracy, TestTimePlan, eval_columns
 from scaleplan.v1 import catalog_pb2, cost_pb2, plan_pb2, planner_pb2
 
 if TYPE_CHECKING:
@@ -1415,25 +1414,13 @@ def _write_accuracy(options: plan_pb2.TestTimeOptions, accuracy: Any) -> None:
             plan_pb2.AccuracyAggregator, accuracy.aggregator, "accuracy"
         )
         return
-    rows = _read_rows(accuracy) if isinstance(accuracy, os.PathLike) else accuracy
+    # Read and checked as Accuracy.measured reads them: an error names the file's row.
+    columns, path = eval_columns(accuracy)
     message = options.measured_accuracy
-    if isinstance(accuracy, os.PathLike):
-        message.name = Path(accuracy).name  # as Accuracy.measured names a file's task
-    try:
-        for r in rows:
-            message.rows.add(
-                model=str(r["model"]),
-                gen_tokens=float(r["gen_tokens"]),
-                problem=str(r["problem"]),
-                n=int(r["n"]),
-                c=int(r["c"]),
-            )
-    except KeyError as exc:
-        raise InvalidArgumentError(
-            f"rows: every row needs model, gen_tokens, problem, n, c (missing {exc})", field="rows"
-        ) from None
-    except (TypeError, ValueError) as exc:
-        raise InvalidArgumentError(f"rows: {exc}", field="rows") from None
+    if path is not None:
+        message.name = Path(path).name  # as Accuracy.measured names a file's task
+    for model, gen_tokens, problem, n, c in zip(*columns, strict=True):
+        message.rows.add(model=model, gen_tokens=gen_tokens, problem=problem, n=n, c=c)
 
 
 def plan_training_request(

@@ -316,3 +316,27 @@ def test_grpc_client_names_the_row_of_an_eval_file(client: sp.Client, tmp_path: 
     exc = caught.value
     assert (exc.file, exc.row, exc.field) == (str(path), 2, "rows.n")
     assert exc.reason == "expected a whole number, got 'sixteen'"
+
+
+def test_ctrl_c_stops_a_long_fit() -> None:
+    # 10^5 runs fit in ~40 s here; the grid of starts and each L-BFGS evaluation look at the
+    # token (it was seen only after all starts: ~40 s).
+    word, late = _interrupt_latency(
+        """
+        import time, numpy as np, scaleplan as sp
+        n = 100_000
+        rng = np.random.default_rng(0)
+        N = np.geomspace(1e7, 1e10, n)
+        D = np.geomspace(1e9, 1e12, n)[rng.permutation(n)]
+        L = (1.7 + 400 / N**0.34 + 410 / D**0.28) * np.exp(rng.normal(0, 0.01, n))
+        print("ready", flush=True)
+        try:
+            sp.fit_law(N, D, L)
+            print("finished 0", flush=True)
+        except KeyboardInterrupt:
+            print("interrupted", time.perf_counter(), flush=True)
+        """
+    )
+    print(f"KeyboardInterrupt {late * 1e3:.1f} ms after SIGINT (fit of 10^5 runs)")
+    assert word == "interrupted"
+    assert late < 5.0

@@ -76,13 +76,16 @@ fn on_main_thread(py: Python<'_>) -> PyResult<bool> {
 /// Run `f` (the core's work; only through `crate::enter`) with the GIL released and `token` current; KeyboardInterrupt (or
 /// any exception a signal handler raises) on the main thread fires the token, waits for the
 /// core to stop and is returned.
+/// `inline`: run on the calling thread even on the main thread (short work: Ctrl-C is seen
+/// when it returns).
 pub fn run<T: Send>(
     py: Python<'_>,
     token: Option<&CancelToken>,
+    inline: bool,
     f: impl FnOnce() -> T + Send,
 ) -> PyResult<T> {
     let token = token.map_or_else(Cancel::new, |t| t.0.clone());
-    if !on_main_thread(py)? {
+    if inline || !on_main_thread(py)? {
         return Ok(py.detach(|| cancel::scope(&token, f)));
     }
     let (tx, rx) = mpsc::channel();

@@ -51,9 +51,10 @@ impl NativeLaw {
             .py_err(py)?;
         let (n, d) = (params.as_slice()?, tokens.as_slice()?);
         let len = n.len();
-        let out = crate::enter(py, None, || {
+        let out = crate::enter(py, crate::Work::Batch(len), || {
             let mut out = Vec::with_capacity(len);
             for (i, (&n, &d)) in n.iter().zip(d).enumerate() {
+                crate::cancel::poll(i)?;
                 let at = crate::errors::element(i, len);
                 check::positive("params", n).map_err(&at)?;
                 check::positive("tokens", d).map_err(&at)?;

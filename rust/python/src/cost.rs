@@ -12,8 +12,8 @@ use scaleplan_core::{
 use crate::cancel::poll;
 use crate::catalog::{NativeHardware, NativeModel};
 use crate::convert::{flag, Columns, Serving};
-use crate::enter;
 use crate::errors::{element, to_py, IntoPyResult};
+use crate::{enter, Work};
 
 /// Order of the arrays `inference_cost` returns; `feasible` is 0/1 and `binding` the index
 /// into BINDINGS.
@@ -137,7 +137,7 @@ fn inference_cost<'py>(
             },
         )
     };
-    let out = enter(py, None, || {
+    let out = enter(py, Work::Batch(n), || {
         let mut out = Columns::new(INFERENCE_COST_FIELDS.len(), n);
         for i in 0..n {
             poll(i)?;
@@ -192,7 +192,7 @@ fn training_cost<'py>(
         compute_dtype: Dtype::parse("compute_dtype", compute_dtype).py_err(py)?,
     };
     let (m, hw) = (&model.0, &hardware.0);
-    let out = enter(py, None, || {
+    let out = enter(py, Work::Batch(n), || {
         let mut out = Columns::new(TRAINING_COST_FIELDS.len(), n);
         for (i, &d) in tokens.iter().enumerate() {
             poll(i)?;

@@ -54,7 +54,9 @@ fn fit_law<'py>(
         starts: starts_of(starts).py_err(py)?,
     };
     let (p, t, l) = (params.as_slice()?, tokens.as_slice()?, loss.as_slice()?);
-    let fit = crate::enter(py, cancel, || core_fit_law(p, t, l, &opts))?;
+    let fit = crate::enter(py, crate::Work::Plan(cancel), || {
+        core_fit_law(p, t, l, &opts)
+    })?;
     let out = PyDict::new(py);
     out.set_item("law", fit.law.map(NativeLaw))?;
     out.set_item("params", fit.params.to_vec())?;

@@ -17,8 +17,8 @@ use crate::convert::{
     extrapolation_fields, extrapolation_row, flag, shape_row, with_extrapolation, Columns, Serving,
     SHAPE_FIELDS,
 };
-use crate::enter;
 use crate::errors::{element, to_py, IntoPyResult};
+use crate::{enter, Work};
 
 const TRAINING_PLAN_FIELDS: [&str; 7] = [
     "params",
@@ -94,7 +94,7 @@ fn plan_training<'py>(
     };
     let law = &law.0;
     let n = values.len();
-    let cols = enter(py, cancel, || {
+    let cols = enter(py, Work::Plan(cancel), || {
         let width = TRAINING_PLAN_FIELDS.len();
         let mut cols = Columns::new(width + extrapolation_fields().len(), n);
         for (i, &v) in values.iter().enumerate() {
@@ -225,7 +225,7 @@ fn plan_lifetime<'py>(
         InferencePricing::CostModel { family, .. } => Some(family),
         InferencePricing::TwoN => None,
     };
-    let cols = enter(py, cancel, || {
+    let cols = enter(py, Work::Plan(cancel), || {
         let width = LIFETIME_PLAN_FIELDS.len();
         let mut cols = Columns::new(width + extrapolation_fields().len(), n);
         for i in 0..n {

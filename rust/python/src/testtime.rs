@@ -18,8 +18,8 @@ use crate::catalog::{NativeHardware, NativeLaw, PyCatalog};
 use crate::convert::{
     extrapolation_fields, extrapolation_row, flag, shape_row, with_extrapolation, Columns, Serving,
 };
-use crate::enter;
 use crate::errors::{element, to_py, IntoPyResult};
+use crate::{enter, Work};
 
 const TEST_TIME_FIELDS: [&str; 12] = [
     "candidate",
@@ -140,7 +140,7 @@ impl AccuracySource {
                 c: c[i],
             })
             .collect();
-        let curves = enter(py, None, || curves_from_rows(&rows))?;
+        let curves = enter(py, Work::Batch(rows.len()), || curves_from_rows(&rows))?;
         Ok(AccuracySource(AccuracyKind::Measured(
             curves
                 .into_iter()
@@ -186,7 +186,7 @@ impl AccuracySource {
             Curve::Beta(_) => None,
         };
         let n = g.len();
-        let out = enter(py, None, || {
+        let out = enter(py, Work::Batch(n), || {
             g.iter()
                 .zip(k)
                 .enumerate()
@@ -318,7 +318,7 @@ impl TestTimeProblem {
     ) -> PyResult<(Vec<Bound<'py, PyArray1<f64>>>, Bound<'py, PyArray2<f64>>)> {
         let budgets = budgets.as_slice()?;
         let n = budgets.len();
-        let (cols, per) = enter(py, cancel, || {
+        let (cols, per) = enter(py, Work::Plan(cancel), || {
             let solver = TestTimeSolver::new(&self.candidates, &self.options)?;
             let mut cols = Columns::new(TEST_TIME_FIELDS.len(), n);
             let mut per: Vec<Vec<f64>> = vec![Vec::with_capacity(n); self.candidates.len()];
@@ -462,7 +462,7 @@ impl JointProblem {
             gen_tokens.as_slice()?,
             attention.as_slice()?,
         );
-        let out = enter(py, None, || {
+        let out = enter(py, Work::Plan(None), || {
             let solver = JointSolver::new(&self.law, &self.options)?;
             Ok::<_, PlanError>(
                 (0..n.len())
@@ -502,7 +502,7 @@ impl JointProblem {
         };
         let values = values.as_slice()?;
         let n = values.len();
-        let cols = enter(py, cancel, || {
+        let cols = enter(py, Work::Plan(cancel), || {
             let solver = JointSolver::new(&self.law, &self.options)?;
             let width = JOINT_FIELDS.len();
             let mut cols = Columns::new(width + extrapolation_fields().len(), n);

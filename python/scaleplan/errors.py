@@ -31,13 +31,19 @@ class ScaleplanError(Exception):
         index: int | None = None,
         row: int | None = None,
         file: str | None = None,
+        reason: str | None = None,
     ) -> None:
         super().__init__(message)
+        # The message is "<field>: <reason>" (the convention of every message of the core and
+        # the façade), kept as its two parts so that a surface can name the field its own way.
+        # The core passes its reason as data; a message raised in Python is split at its field.
         prefix = f"{field}: "
-        # A message given as "<field>: <reason>" (every message of the core and the façade) is
-        # kept as its two parts, so a surface can name the field its own way.
-        self._named = bool(field) and message.startswith(prefix)
-        self.reason = message[len(prefix) :] if self._named else message
+        if reason is not None:
+            self._named = True
+        else:
+            self._named = bool(field) and message.startswith(prefix)
+            reason = message[len(prefix) :] if self._named else message
+        self.reason = reason
         self.field = field
         self.index = index
         self.row = row
@@ -111,8 +117,9 @@ class UnknownNameError(InvalidArgumentError, LookupError):
         index: int | None = None,
         row: int | None = None,
         file: str | None = None,
+        reason: str | None = None,
     ) -> None:
-        super().__init__(message, field=field, index=index, row=row, file=file)
+        super().__init__(message, field=field, index=index, row=row, file=file, reason=reason)
         self.kind = kind
         self.name = name
         self.known = known
@@ -133,8 +140,9 @@ class LimitExceededError(InvalidArgumentError):
         index: int | None = None,
         row: int | None = None,
         file: str | None = None,
+        reason: str | None = None,
     ) -> None:
-        super().__init__(message, field=field, index=index, row=row, file=file)
+        super().__init__(message, field=field, index=index, row=row, file=file, reason=reason)
         self.limit = limit
         self.got = got
 

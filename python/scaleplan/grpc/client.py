@@ -102,6 +102,7 @@ def _error(exc: grpc.RpcError) -> Exception:
             "index": _int(data.get("index")),
             "row": _int(data.get("row")),
             "file": data.get("file"),
+            "reason": reason if field else None,
         }
         if info.reason == "UNKNOWN_NAME":
             known = data.get("known", "")

@@ -11,7 +11,7 @@ pub enum PlanError {
 
     /// A catalog lookup by name failed. `preset` names the accuracy preset that referenced the
     /// name, when the lookup was one of its models.
-    #[error("{}", unknown_name(field, *kind, name, known, preset.as_deref()))]
+    #[error("{field}: {}", unknown_name(*kind, name, known, preset.as_deref()))]
     UnknownName {
         field: String,
         kind: NameKind,
@@ -38,6 +38,7 @@ pub enum PlanError {
     /// A request is larger than a limit of the core (docs/limits.md) or of the caller (sweep
     /// length, number of runs, ...).
     #[error("{field}: {got} exceeds the limit of {limit}")]
+    // reason() repeats the text after ": "
     LimitExceeded { field: String, limit: u64, got: u64 },
 
     /// The call's cancellation token fired (`deadline`: by its deadline) before it finished
@@ -52,20 +53,12 @@ pub enum PlanError {
     Located { at: Location, error: Box<PlanError> },
 }
 
-fn unknown_name(
-    field: &str,
-    kind: NameKind,
-    name: &str,
-    known: &[String],
-    preset: Option<&str>,
-) -> String {
+fn unknown_name(kind: NameKind, name: &str, known: &[String], preset: Option<&str>) -> String {
     let known = known.join(", ");
     match preset {
         // The name may well be in the catalog: the preset has no accuracy for it.
-        Some(p) => {
-            format!("{field}: accuracy preset '{p}' has no {kind} '{name}' (it has: {known})")
-        }
-        None => format!("{field}: unknown {kind} '{name}' (known: {known})"),
+        Some(p) => format!("accuracy preset '{p}' has no {kind} '{name}' (it has: {known})"),
+        None => format!("unknown {kind} '{name}' (known: {known})"),
     }
 }
 
@@ -151,6 +144,37 @@ impl PlanError {
             PlanError::Located { error, .. } => error.field(),
             PlanError::Cancelled { .. } => "cancel",
         }
+    }
+
+    /// What is wrong, without the field or the location: the message of an error about a field
+    /// is `"{field}: {reason}"`; for the others (a catalog file, a cancelled call) it is the
+    /// whole message.
+    pub fn reason(&self) -> String {
+        match self {
+            PlanError::InvalidArgument { reason, .. } => reason.clone(),
+            PlanError::UnknownName {
+                kind,
+                name,
+                known,
+                preset,
+                ..
+            } => unknown_name(*kind, name, known, preset.as_deref()),
+            PlanError::LimitExceeded { limit, got, .. } => {
+                format!("{got} exceeds the limit of {limit}")
+            }
+            PlanError::Located { error, .. } => error.reason(),
+            PlanError::Catalog { .. } | PlanError::Cancelled { .. } => self.to_string(),
+        }
+    }
+
+    /// Whether the message is `"{field}: {reason}"` (an error about an input field).
+    pub fn names_field(&self) -> bool {
+        matches!(
+            self.kind(),
+            PlanError::InvalidArgument { .. }
+                | PlanError::UnknownName { .. }
+                | PlanError::LimitExceeded { .. }
+        )
     }
 
     /// The error without its location.

@@ -122,3 +122,24 @@ fn an_unreadable_catalog_file_says_so_once() {
     assert!(err.to_string().starts_with("catalog t.toml: "), "{err}");
     assert!(!err.to_string().contains(": -:"), "{err}");
 }
+
+#[test]
+fn the_message_of_a_field_error_is_field_then_reason() {
+    let errors = [
+        PlanError::invalid("gen_tokens", "must be > 0, got 0"),
+        check_samples("k_max", MAX_SAMPLES + 1).unwrap_err(),
+        Catalog::shipped().model("nope").unwrap_err(),
+        Catalog::shipped()
+            .accuracy_preset("aime24-qwen3")
+            .unwrap()
+            .curve("nope", Aggregator::Coverage)
+            .unwrap_err(),
+    ];
+    for e in errors {
+        assert!(e.names_field());
+        assert_eq!(e.to_string(), format!("{}: {}", e.field(), e.reason()));
+    }
+    let stop = PlanError::Cancelled { deadline: true };
+    assert!(!stop.names_field());
+    assert_eq!(stop.reason(), stop.to_string());
+}

@@ -25,6 +25,10 @@ fn build(py: Python<'_>, err: &PlanError) -> PyResult<PyErr> {
     let kwargs = PyDict::new(py);
     let kind = err.kind();
     kwargs.set_item("field", kind.field())?;
+    if err.names_field() {
+        // The message is "field: reason"; the reason is passed as data, not cut from it.
+        kwargs.set_item("reason", kind.reason())?;
+    }
     if let Some(at) = err.location() {
         kwargs.set_item("index", at.index)?;
         kwargs.set_item("row", at.row)?;

@@ -334,7 +334,15 @@ where
 /// A catalog entry given as JSON (how the bindings pass user-built entries).
 pub fn entry_from_json<T: DeserializeOwned>(text: &str) -> Result<T> {
     let mut de = serde_json::Deserializer::from_str(text);
-    deserialize_entry(&mut de).map_err(|(field, reason)| PlanError::invalid(field, reason))
+    deserialize_entry(&mut de).map_err(|(field, reason)| {
+        // An error about the entry as a whole (not an object, ...) has no field path.
+        let field = if field.is_empty() {
+            "entry".into()
+        } else {
+            field
+        };
+        PlanError::invalid(field, reason)
+    })
 }
 
 /// Deserialize each entry on its own so an error names the entry and the field.

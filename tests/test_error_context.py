@@ -340,3 +340,14 @@ def test_ctrl_c_stops_a_long_fit() -> None:
     print(f"KeyboardInterrupt {late * 1e3:.1f} ms after SIGINT (fit of 10^5 runs)")
     assert word == "interrupted"
     assert late < 5.0
+
+
+def test_cli_messages_are_built_from_the_data() -> None:
+    out = run("plan", "test-time", "--budget", "1e16eflops", "--models", "llama-3.1-8b")
+    assert out.returncode == 2
+    assert out.stderr.startswith(
+        "scaleplan: error: --models: accuracy preset 'aime24-qwen3' has no model 'llama-3.1-8b' "
+        "(it has: "
+    )
+    out = run("plan", "test-time", "--budget", "1e16eflops", "--k-max", str(2**20 + 1))
+    assert out.stderr == "scaleplan: error: --k-max: 1048577 exceeds the limit of 1048576\n"

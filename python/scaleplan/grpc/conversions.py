@@ -227,7 +227,7 @@ def law_from(message: catalog_pb2.Law, path: str = "law") -> LossLaw:
     except InvalidArgumentError as exc:
         head, dot, rest = exc.field.partition(".")
         field = f"{path}.{LAW_FIELDS.get(head, head)}{dot}{rest}"
-        raise InvalidArgumentError(exc.message, field=field) from None
+        raise exc.replace(field=field) from exc
 
 
 # ---- cost results ----

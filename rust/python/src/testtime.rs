@@ -464,19 +464,18 @@ impl JointProblem {
         );
         let out = enter(py, Work::Plan(None), || {
             let solver = JointSolver::new(&self.law, &self.options)?;
-            Ok::<_, PlanError>(
-                (0..n.len())
-                    .map(|i| {
-                        solver.evaluate(
-                            budget,
-                            n[i],
-                            k[i].max(0.0) as u32,
-                            g[i],
-                            a[i].max(0.0) as usize,
-                        )
-                    })
-                    .collect::<Vec<_>>(),
-            )
+            (0..n.len())
+                .map(|i| {
+                    poll(i)?;
+                    Ok(solver.evaluate(
+                        budget,
+                        n[i],
+                        k[i].max(0.0) as u32,
+                        g[i],
+                        a[i].max(0.0) as usize,
+                    ))
+                })
+                .collect::<Result<Vec<_>, PlanError>>()
         })?;
         Ok(out.into_pyarray(py))
     }

@@ -1,5 +1,5 @@
 //! Cancellation from Python (docs/limits.md): a `CancelToken` shared with the core, and the
-//! runner every long binding call goes through. It runs the core with the GIL released and the
+//! runner under `crate::enter`, the one way a binding call enters the core. It runs the core with the GIL released and the
 //! token current; on the main thread it runs the core on a scoped worker thread and polls
 //! `Python::check_signals` every 50 ms meanwhile, so Ctrl-C (KeyboardInterrupt) fires the token
 //! and the call returns within ~0.1 s.
@@ -73,11 +73,10 @@ fn on_main_thread(py: Python<'_>) -> PyResult<bool> {
     Ok(main.is(&current))
 }
 
-/// Run `f` (the core's work; only through `crate::enter`) with the GIL released and `token` current; KeyboardInterrupt (or
-/// any exception a signal handler raises) on the main thread fires the token, waits for the
-/// core to stop and is returned.
-/// `inline`: run on the calling thread even on the main thread (short work: Ctrl-C is seen
-/// when it returns).
+/// Run `f` (the core's work; called only by `crate::enter`) with the GIL released and `token`
+/// current; KeyboardInterrupt (or any exception a signal handler raises) on the main thread
+/// fires the token, waits for the core to stop and is returned. `inline`: run on the calling
+/// thread even on the main thread (short work: Ctrl-C is seen when it returns).
 pub fn run<T: Send>(
     py: Python<'_>,
     token: Option<&CancelToken>,

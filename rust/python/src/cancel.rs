@@ -1,8 +1,8 @@
 //! Cancellation from Python (docs/limits.md): a `CancelToken` shared with the core, and the
-//! runner under `crate::enter`, the one way a binding call enters the core. It runs the core with the GIL released and the
-//! token current; on the main thread it runs the core on a scoped worker thread and polls
-//! `Python::check_signals` every 50 ms meanwhile, so Ctrl-C (KeyboardInterrupt) fires the token
-//! and the call returns within ~0.1 s.
+//! runner under `crate::enter`, the one way a binding call enters the core. It runs the core
+//! with the GIL released and the token current; on the main thread it runs the core on a
+//! scoped worker thread and polls `Python::check_signals` every 50 ms meanwhile, so Ctrl-C
+//! (KeyboardInterrupt) fires the token and the call returns within ~0.1 s.
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};

@@ -1,5 +1,7 @@
-//! The one error type of the core. Every variant carries the field it is about, so each surface
-//! (Python exception, gRPC field violation, CLI message) can name the offending input.
+//! The one error type of the core. Every variant carries the field it is about and its other
+//! context as data (where in the input: `Location`; the preset that lacks a model; the limit
+//! exceeded), so each surface (Python exception, gRPC details, CLI message) builds its own text
+//! from it (docs/limits.md, "Errors").
 
 use std::fmt;
 
@@ -37,8 +39,7 @@ pub enum PlanError {
 
     /// A request is larger than a limit of the core (docs/limits.md) or of the caller (sweep
     /// length, number of runs, ...).
-    #[error("{field}: {got} exceeds the limit of {limit}")]
-    // reason() repeats the text after ": "
+    #[error("{field}: {}", exceeds(*got, *limit))]
     LimitExceeded { field: String, limit: u64, got: u64 },
 
     /// The call's cancellation token fired (`deadline`: by its deadline) before it finished
@@ -47,10 +48,14 @@ pub enum PlanError {
     Cancelled { deadline: bool },
 
     /// Any of the errors above, about one element of a broadcast batch or one row of an input
-    /// file (docs/limits.md, "Errors"). Built with [`PlanError::at_index`]
-    /// and [`PlanError::at_row`]; never nests (the location is merged instead).
+    /// file (docs/limits.md, "Errors"). Built with [`PlanError::at_index`] and
+    /// [`PlanError::at_row`]; never nests (the location is merged instead).
     #[error("{error} ({at})")]
     Located { at: Location, error: Box<PlanError> },
+}
+
+fn exceeds(got: u64, limit: u64) -> String {
+    format!("{got} exceeds the limit of {limit}")
 }
 
 fn unknown_name(kind: NameKind, name: &str, known: &[String], preset: Option<&str>) -> String {
@@ -159,9 +164,7 @@ impl PlanError {
                 preset,
                 ..
             } => unknown_name(*kind, name, known, preset.as_deref()),
-            PlanError::LimitExceeded { limit, got, .. } => {
-                format!("{got} exceeds the limit of {limit}")
-            }
+            PlanError::LimitExceeded { limit, got, .. } => exceeds(*got, *limit),
             PlanError::Located { error, .. } => error.reason(),
             PlanError::Catalog { .. } | PlanError::Cancelled { .. } => self.to_string(),
         }

@@ -1,7 +1,7 @@
 //! Cancellation from Python (docs/limits.md): a `CancelToken` shared with the core, and the
 //! runner under `crate::enter`, the one way a binding call enters the core. It runs the core
 //! with the GIL released and the token current; on the main thread it runs the core on a
-//! scoped worker thread and polls `Python::check_signals` every 50 ms meanwhile, so Ctrl-C
+//! scoped worker thread and polls `Python::check_signals` every 20 ms meanwhile, so Ctrl-C
 //! (KeyboardInterrupt) fires the token and the call returns within ~0.1 s.
 
 use std::sync::mpsc;
@@ -12,7 +12,7 @@ use scaleplan_core::cancel::{self, Cancel};
 use scaleplan_core::limits;
 
 /// How often the main thread looks at pending signals while the core runs.
-const SIGNAL_POLL: Duration = Duration::from_millis(50);
+const SIGNAL_POLL: Duration = Duration::from_millis(20);
 
 /// A cancellation token: pass it as `cancel=` to a planner, call `cancel()` from another
 /// thread (or let `timeout_s` pass) and the planner raises `scaleplan.errors.Cancelled`.

@@ -9,7 +9,7 @@ use scaleplan_core::{
     InferenceOptions, InferenceQuery, PlanError, Pricer, TrainingOptions,
 };
 
-use crate::cancel::poll;
+use crate::cancel::{poll, Partial};
 use crate::catalog::{NativeHardware, NativeModel};
 use crate::convert::{flag, Columns, Serving};
 use crate::errors::{element, to_py, IntoPyResult};
@@ -138,7 +138,7 @@ fn inference_cost<'py>(
         )
     };
     let out = enter(py, Work::Batch(n), || {
-        let mut out = Columns::new(INFERENCE_COST_FIELDS.len(), n);
+        let mut out = Partial::new(Columns::new(INFERENCE_COST_FIELDS.len(), n));
         for i in 0..n {
             poll(i)?;
             let attention = match kind {
@@ -164,7 +164,7 @@ fn inference_cost<'py>(
             .map_err(element(i, n))?;
             out.set(i, &cost_row(&c));
         }
-        Ok(out)
+        Ok(out.into_inner())
     })?;
     Ok(out.into_arrays(py))
 }
@@ -193,7 +193,7 @@ fn training_cost<'py>(
     };
     let (m, hw) = (&model.0, &hardware.0);
     let out = enter(py, Work::Batch(n), || {
-        let mut out = Columns::new(TRAINING_COST_FIELDS.len(), n);
+        let mut out = Partial::new(Columns::new(TRAINING_COST_FIELDS.len(), n));
         for (i, &d) in tokens.iter().enumerate() {
             poll(i)?;
             let c = core_training_cost(m, hw, d, &opt).map_err(element(i, n))?;
@@ -208,7 +208,7 @@ fn training_cost<'py>(
                 ],
             );
         }
-        Ok(out)
+        Ok(out.into_inner())
     })?;
     Ok((out.into_arrays(py), hw.usd_per_hour.is_some()))
 }

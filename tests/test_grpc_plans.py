@@ -841,7 +841,7 @@ def test_bad_budget_mid_frontier_names_its_index(channel: grpc.Channel) -> None:
     status, bad, info = details(caught.value)
     assert bad.field_violations[0].field == "budgets[5]"
     assert dict(info.metadata) == {"argument": "budget", "index": "5"}
-    assert "(budget 5)" in status.message and "element" not in status.message
+    assert status.message.startswith("budgets[5]: ") and "element" not in status.message
 
 
 def test_too_many_budgets_are_refused_before_any_work(
@@ -1041,7 +1041,8 @@ def test_budget_error_without_an_index_is_located() -> None:
     with pytest.raises(sp.errors.InvalidArgumentError) as caught:
         chunks[1]()
     assert (caught.value.field, caught.value.index) == ("budget", 5)
-    assert caught.value.message == "budget: unlucky (budget 5)"
+    assert caught.value.message == "budget: unlucky"  # the index is data, not text
+    assert str(caught.value) == "element 5: budget: unlucky"
     path = server_errors.field_path(
         "budget", 5, conversions.frontier_joint_paths(planner_pb2.FrontierJointRequest())
     )

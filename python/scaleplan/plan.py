@@ -480,13 +480,9 @@ def _train_hardware(value: str | Hardware, catalog: Catalog) -> Hardware:
     try:
         return resolve_hardware(value, catalog)
     except ScaleplanError as exc:
-        if exc.field == "hardware":
-            exc.field = "train_hardware"
-            exc.message = (
-                "train_" + exc.message if exc.message.startswith("hardware") else exc.message
-            )
-            exc.args = (exc.message,)
-        raise
+        if exc.field != "hardware":
+            raise
+        raise exc.replace(field="train_hardware") from exc
 
 
 def _opt(value: object, name: str) -> float | None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import functools
 import os
-import re
 import sys
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from scaleplan.catalog import Model, register_model
 from scaleplan.commands._parse import UsageError
-from scaleplan.errors import ScaleplanError
+from scaleplan.errors import CatalogError, ScaleplanError
 
 if TYPE_CHECKING:
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -38,26 +37,32 @@ def describe(
     options: Mapping[str, str] | None = None,
     known: Collection[str] | None = None,
 ) -> str:
-    """``gen_tokens: must be > 0, got 0`` -> ``--gen-tokens: must be > 0, got 0``: the field the
-    façade names, mapped to the option it came from (``options`` overrides the default rule).
-    A field with no such option among ``known`` (the command's options; a model's
-    ``head_dim`` read from a catalog file) keeps its own name: no message names an option the
-    command does not have."""
+    """The one-line message of a façade error, built from its data (docs/limits.md, "Errors"):
+    the option the field came from (``gen_tokens`` -> ``--gen-tokens``; ``options`` overrides
+    the default rule), the file and row of an input file. A field with no such option among
+    ``known`` (the command's options; a model's ``head_dim`` read from a catalog file) keeps its
+    own name: no message names an option the command does not have. A batch element index is
+    not shown: it indexes the flattened grid, which the user never sees, and the reason already
+    quotes the offending value."""
+    if isinstance(exc, CatalogError):
+        return exc.message  # "catalog <file>: [<entry>: <field>: ]<reason>"
+    reason = exc.reason
     field = exc.field
-    message = exc.message
-    if field and message.startswith(f"{field}: "):
-        message = message[len(field) + 2 :]
-    # The element index is into the flattened grid, which the user never sees; the message
-    # already carries the offending value.
-    message = re.sub(r" \(at element \d+\)$", "", message)
+    if exc.file is not None:
+        # A column of an input file: name it as the file does ("rows.n" is column n).
+        where = f"{exc.file} row {exc.row}" if exc.row is not None else exc.file
+        column = field.removeprefix("rows.")
+        return (
+            f"{where}: {column}: {reason}" if field and column != "rows" else f"{where}: {reason}"
+        )
     if not field:
-        return message
+        return reason
     option = (options or {}).get(field)
     if option is None:
         option = option_name(field)
         if known is not None and option not in known:
             option = field
-    return f"{option}: {message}"
+    return f"{option}: {reason}"
 
 
 def fail(message: str) -> int:

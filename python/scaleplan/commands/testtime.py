@@ -17,7 +17,6 @@ from scaleplan._arrays import FloatArray
 from scaleplan.catalog import model as catalog_model
 from scaleplan.commands import _common, _parse, _planning, _plot
 from scaleplan.commands._planning import Column, default, percent
-from scaleplan.errors import ScaleplanError
 from scaleplan.testtime import (
     AGGREGATOR_MEANING,
     Accuracy,
@@ -204,15 +203,8 @@ def _accuracy(args: argparse.Namespace) -> Accuracy:
             "--aggregator",
             "majority vote applies to --accuracy presets; measured counts give pass@k (coverage)",
         )
-    try:
-        source = Accuracy.measured(args.measured)
-    except FileNotFoundError:
-        raise _parse.UsageError("--measured", f"no such file: {args.measured!r}") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise _parse.UsageError("--measured", f"cannot read {args.measured!r}: {exc}") from None
-    except ScaleplanError as exc:
-        raise _parse.UsageError("--measured", f"{args.measured}: {exc}") from None
-    return source
+    # An error names the file and row itself (scaleplan.commands._common.describe).
+    return Accuracy.measured(args.measured)
 
 
 def _max_gen(text: str) -> float | None:

@@ -92,27 +92,50 @@ def _error(exc: grpc.RpcError) -> Exception:
         if not (detail.Is(info.DESCRIPTOR) and detail.Unpack(info)) or info.domain != "scaleplan":
             continue
         data = dict(info.metadata)
-        field, index = data.get("argument", ""), data.get("index")
-        where = {"field": field, "index": int(index) if index is not None else None}
+        field = data.get("argument", "")
+        # The violation's description is the error's reason (server/errors.py): the message
+        # is rebuilt as the Python API builds it, from the same data.
+        reason = next((v.description for v in _violations(status)), status.message)
+        message = f"{field}: {reason}" if field else reason
+        where: dict[str, Any] = {
+            "field": field,
+            "index": _int(data.get("index")),
+            "row": _int(data.get("row")),
+            "file": data.get("file"),
+            "reason": reason if field else None,
+        }
         if info.reason == "UNKNOWN_NAME":
             known = data.get("known", "")
             return UnknownNameError(
-                status.message,
+                message,
                 kind=data.get("kind", ""),
                 name=data.get("name", ""),
                 known=known.split(",") if known else [],
+                preset=data.get("preset"),
                 **where,
             )
         if info.reason == "LIMIT_EXCEEDED":
             return LimitExceededError(
-                status.message,
+                message,
                 limit=int(data.get("limit", 0)),
                 got=int(data.get("got", 0)),
                 **where,
             )
         if info.reason == "INVALID_ARGUMENT":
-            return InvalidArgumentError(status.message, **where)
+            return InvalidArgumentError(message, **where)
     return exc
+
+
+def _int(text: str | None) -> int | None:
+    return None if text is None else int(text)
+
+
+def _violations(status: Any) -> list[error_details_pb2.BadRequest.FieldViolation]:
+    for detail in status.details:
+        bad = error_details_pb2.BadRequest()
+        if detail.Is(bad.DESCRIPTOR) and detail.Unpack(bad):
+            return list(bad.field_violations)
+    return []
 
 
 class Client:

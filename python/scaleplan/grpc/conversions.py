@@ -11,8 +11,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import os
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -38,7 +36,7 @@ from scaleplan.plan import (
     TrainingPlan,
     extrapolation_records,
 )
-from scaleplan.testtime import Accuracy, TestTimePlan, _read_rows
+from scaleplan.testtime import Accuracy, TestTimePlan, eval_columns
 from scaleplan.v1 import catalog_pb2, cost_pb2, plan_pb2, planner_pb2
 
 if TYPE_CHECKING:
@@ -229,7 +227,7 @@ def law_from(message: catalog_pb2.Law, path: str = "law") -> LossLaw:
     except InvalidArgumentError as exc:
         head, dot, rest = exc.field.partition(".")
         field = f"{path}.{LAW_FIELDS.get(head, head)}{dot}{rest}"
-        raise InvalidArgumentError(exc.message, field=field) from None
+        raise exc.replace(field=field) from exc
 
 
 # ---- cost results ----
@@ -1397,9 +1395,6 @@ def attention_messages(attention: Any) -> list[plan_pb2.AttentionChoice]:
     return out
 
 
-_PRESET_LABEL = re.compile(r"(?P<name>.+) \((?P<aggregator>coverage|majority)\)")
-
-
 def _write_accuracy(options: plan_pb2.TestTimeOptions, accuracy: Any) -> None:
     """A preset name, an Accuracy.preset, measured rows (mappings) or a file of them (a path
     object; a str is a preset name)."""
@@ -1408,37 +1403,24 @@ def _write_accuracy(options: plan_pb2.TestTimeOptions, accuracy: Any) -> None:
         options.accuracy_aggregator = plan_pb2.ACCURACY_AGGREGATOR_COVERAGE
         return
     if isinstance(accuracy, Accuracy):
-        match = _PRESET_LABEL.fullmatch(accuracy.label)
-        if match is None or accuracy.label.startswith("measured"):
+        if accuracy.preset_name is None:
             raise InvalidArgumentError(
                 "accuracy: an Accuracy.measured object cannot be sent; pass its rows (or a "
                 "pathlib.Path of the file) as accuracy instead",
                 field="accuracy",
             )
-        options.accuracy_preset = match["name"]
+        options.accuracy_preset = accuracy.preset_name
         options.accuracy_aggregator = enum_number(  # type: ignore[assignment]
-            plan_pb2.AccuracyAggregator, match["aggregator"], "accuracy"
+            plan_pb2.AccuracyAggregator, accuracy.aggregator, "accuracy"
         )
         return
-    rows = _read_rows(accuracy) if isinstance(accuracy, os.PathLike) else accuracy
+    # Read and checked as Accuracy.measured reads them: an error names the file's row.
+    columns, path = eval_columns(accuracy)
     message = options.measured_accuracy
-    if isinstance(accuracy, os.PathLike):
-        message.name = Path(accuracy).name  # as Accuracy.measured names a file's task
-    try:
-        for r in rows:
-            message.rows.add(
-                model=str(r["model"]),
-                gen_tokens=float(r["gen_tokens"]),
-                problem=str(r["problem"]),
-                n=int(r["n"]),
-                c=int(r["c"]),
-            )
-    except KeyError as exc:
-        raise InvalidArgumentError(
-            f"rows: every row needs model, gen_tokens, problem, n, c (missing {exc})", field="rows"
-        ) from None
-    except (TypeError, ValueError) as exc:
-        raise InvalidArgumentError(f"rows: {exc}", field="rows") from None
+    if path is not None:
+        message.name = Path(path).name  # as Accuracy.measured names a file's task
+    for model, gen_tokens, problem, n, c in zip(*columns, strict=True):
+        message.rows.add(model=model, gen_tokens=gen_tokens, problem=problem, n=n, c=c)
 
 
 def plan_training_request(
@@ -1571,7 +1553,9 @@ _FIT_FIELDS = (
     "tokens_exponent",
 )
 """FitLawResponse fields of E, A, B, alpha, beta (scaleplan.fit.KEYS order)."""
-_RUN_FIELD = re.compile(r"^(params|tokens|loss)(?:\[(\d+)\])?$")
+FIT_LAW_ARGS = {"params": "runs[].params", "tokens": "runs[].tokens", "loss": "runs[].loss"}
+"""Request paths of fit_law's arguments: element i of ``params`` is ``runs[i].params``; the
+whole argument is ``runs`` (server/errors.py, field_path)."""
 
 
 def fit_law_kwargs(request: planner_pb2.FitLawRequest) -> dict[str, Any]:
@@ -1594,14 +1578,6 @@ def fit_law_level(request: planner_pb2.FitLawRequest) -> float:
     if not 0.0 < level < 1.0:
         raise InvalidArgumentError(f"level: must be in (0, 1), got {level}", field="level")
     return level
-
-
-def fit_law_field(field: str) -> str:
-    """The request path of a fit_law argument: ``params[3]`` is ``runs[3].params``."""
-    m = _RUN_FIELD.match(field)
-    if m is None:
-        return field
-    return "runs" if m.group(2) is None else f"runs[{m.group(2)}].{m.group(1)}"
 
 
 def fit_law_request(

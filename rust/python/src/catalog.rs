@@ -50,12 +50,18 @@ impl NativeLaw {
             .transpose()
             .py_err(py)?;
         let (n, d) = (params.as_slice()?, tokens.as_slice()?);
-        let mut out = Vec::with_capacity(n.len());
-        for (i, (&n, &d)) in n.iter().zip(d).enumerate() {
-            let checked = check::positive("params", n).and_then(|_| check::positive("tokens", d));
-            checked.map_err(|e| crate::errors::to_py(py, e, Some(i)))?;
-            out.push(self.0.loss_limited(n, d, data.as_ref()));
-        }
+        let len = n.len();
+        let out = crate::enter(py, crate::Work::Batch(len), || {
+            let mut out = Vec::with_capacity(len);
+            for (i, (&n, &d)) in n.iter().zip(d).enumerate() {
+                crate::cancel::poll(i)?;
+                let at = crate::errors::element(i, len);
+                check::positive("params", n).map_err(&at)?;
+                check::positive("tokens", d).map_err(&at)?;
+                out.push(self.0.loss_limited(n, d, data.as_ref()));
+            }
+            Ok(out)
+        })?;
         Ok(out.into_pyarray(py))
     }
 

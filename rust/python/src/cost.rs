@@ -9,10 +9,11 @@ use scaleplan_core::{
     InferenceOptions, InferenceQuery, PlanError, Pricer, TrainingOptions,
 };
 
+use crate::cancel::{poll, Partial};
 use crate::catalog::{NativeHardware, NativeModel};
 use crate::convert::{flag, Columns, Serving};
-use crate::detached;
-use crate::errors::{to_py, IntoPyResult};
+use crate::errors::{element, to_py, IntoPyResult};
+use crate::{enter, Work};
 
 /// Order of the arrays `inference_cost` returns; `feasible` is 0/1 and `binding` the index
 /// into BINDINGS.
@@ -123,7 +124,7 @@ fn inference_cost<'py>(
     let options = serving.0;
     if batch_sizes.is_some() != matches!(options.batch, Batch::Fixed(_)) {
         let reason = "per-configuration batch sizes go with the fixed batch mode";
-        return Err(to_py(py, PlanError::invalid("batch", reason), None));
+        return Err(to_py(py, PlanError::invalid("batch", reason)));
     }
     let pricer = Pricer::new(&model.0, &hardware.0, &options).py_err(py)?;
     let fixed_batch = |b: f64| -> Result<Pricer, PlanError> {
@@ -136,9 +137,10 @@ fn inference_cost<'py>(
             },
         )
     };
-    let result = detached(py, || {
-        let mut out = Columns::new(INFERENCE_COST_FIELDS.len(), n);
+    let out = enter(py, Work::Batch(n), || {
+        let mut out = Partial::new(Columns::new(INFERENCE_COST_FIELDS.len(), n));
         for i in 0..n {
+            poll(i)?;
             let attention = match kind {
                 Attention::Dense => Attention::Dense,
                 Attention::TopK { .. } => Attention::TopK {
@@ -159,12 +161,11 @@ fn inference_cost<'py>(
                 Some(b) => fixed_batch(b[i]).and_then(|p| p.price(&q)),
                 None => pricer.price(&q),
             }
-            .map_err(|e| (i, e))?;
+            .map_err(element(i, n))?;
             out.set(i, &cost_row(&c));
         }
-        Ok(out)
-    });
-    let out = result.map_err(|(i, e)| to_py(py, e, (n > 1).then_some(i)))?;
+        Ok(out.into_inner())
+    })?;
     Ok(out.into_arrays(py))
 }
 
@@ -191,10 +192,11 @@ fn training_cost<'py>(
         compute_dtype: Dtype::parse("compute_dtype", compute_dtype).py_err(py)?,
     };
     let (m, hw) = (&model.0, &hardware.0);
-    let out = detached(py, || {
-        let mut out = Columns::new(TRAINING_COST_FIELDS.len(), n);
+    let out = enter(py, Work::Batch(n), || {
+        let mut out = Partial::new(Columns::new(TRAINING_COST_FIELDS.len(), n));
         for (i, &d) in tokens.iter().enumerate() {
-            let c = core_training_cost(m, hw, d, &opt).map_err(|e| (i, e))?;
+            poll(i)?;
+            let c = core_training_cost(m, hw, d, &opt).map_err(element(i, n))?;
             out.set(
                 i,
                 &[
@@ -206,9 +208,8 @@ fn training_cost<'py>(
                 ],
             );
         }
-        Ok(out)
-    })
-    .map_err(|(i, e)| to_py(py, e, (n > 1).then_some(i)))?;
+        Ok(out.into_inner())
+    })?;
     Ok((out.into_arrays(py), hw.usd_per_hour.is_some()))
 }
 

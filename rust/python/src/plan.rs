@@ -11,13 +11,14 @@ use scaleplan_core::plan::{
 };
 use scaleplan_core::PlanError;
 
-use crate::cancel::{self, CancelToken};
+use crate::cancel::CancelToken;
 use crate::catalog::{NativeHardware, NativeLaw, PyCatalog};
 use crate::convert::{
     extrapolation_fields, extrapolation_row, flag, shape_row, with_extrapolation, Columns, Serving,
     SHAPE_FIELDS,
 };
-use crate::errors::{to_py, IntoPyResult};
+use crate::errors::{element, to_py, IntoPyResult};
+use crate::{enter, Work};
 
 const TRAINING_PLAN_FIELDS: [&str; 7] = [
     "params",
@@ -88,13 +89,12 @@ fn plan_training<'py>(
             return Err(to_py(
                 py,
                 PlanError::invalid("goal", format!("unknown goal '{goal}'")),
-                None,
             ))
         }
     };
     let law = &law.0;
     let n = values.len();
-    let cols = cancel::run(py, cancel, || {
+    let cols = enter(py, Work::Plan(cancel), || {
         let width = TRAINING_PLAN_FIELDS.len();
         let mut cols = Columns::new(width + extrapolation_fields().len(), n);
         for (i, &v) in values.iter().enumerate() {
@@ -103,7 +103,7 @@ fn plan_training<'py>(
             } else {
                 plan_training_target(law, v, data.as_ref())
             }
-            .map_err(|e| (i, e))?;
+            .map_err(element(i, n))?;
             cols.set(
                 i,
                 &[
@@ -119,8 +119,7 @@ fn plan_training<'py>(
             cols.set_from(i, width, &extrapolation_row(&plan.extrapolated));
         }
         Ok(cols)
-    })?
-    .map_err(|(i, e)| to_py(py, e, (n > 1).then_some(i)))?;
+    })?;
     Ok(cols.into_arrays(py))
 }
 
@@ -202,7 +201,6 @@ fn plan_lifetime<'py>(
             return Err(to_py(
                 py,
                 PlanError::invalid("goal", format!("unknown goal '{goal}'")),
-                None,
             ))
         }
     };
@@ -220,7 +218,6 @@ fn plan_lifetime<'py>(
         return Err(to_py(
             py,
             PlanError::invalid("queries", "arrays differ in length"),
-            None,
         ));
     }
     let law = &law.0;
@@ -228,7 +225,7 @@ fn plan_lifetime<'py>(
         InferencePricing::CostModel { family, .. } => Some(family),
         InferencePricing::TwoN => None,
     };
-    let cols = cancel::run(py, cancel, || {
+    let cols = enter(py, Work::Plan(cancel), || {
         let width = LIFETIME_PLAN_FIELDS.len();
         let mut cols = Columns::new(width + extrapolation_fields().len(), n);
         for i in 0..n {
@@ -243,7 +240,7 @@ fn plan_lifetime<'py>(
                 gen_tokens: gen[i],
                 samples: samples[i],
             };
-            let p = core_plan_lifetime(law, goal, demand, &options).map_err(|e| (i, e))?;
+            let p = core_plan_lifetime(law, goal, demand, &options).map_err(element(i, n))?;
             let [layers, heads, kv_heads, head_dim] = shape_row(family, p.params, p.feasible);
             cols.set(
                 i,
@@ -273,8 +270,7 @@ fn plan_lifetime<'py>(
             cols.set_from(i, width, &extrapolation_row(&p.extrapolated));
         }
         Ok(cols)
-    })?
-    .map_err(|(i, e)| to_py(py, e, (n > 1).then_some(i)))?;
+    })?;
     Ok(cols.into_arrays(py))
 }
 

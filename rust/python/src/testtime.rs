@@ -13,13 +13,13 @@ use scaleplan_core::plan::{
 use scaleplan_core::testtime::{curves_from_rows, Aggregator, Curve, EvalRow};
 use scaleplan_core::PlanError;
 
-use crate::cancel::{self, CancelToken};
+use crate::cancel::{poll, CancelToken};
 use crate::catalog::{NativeHardware, NativeLaw, PyCatalog};
 use crate::convert::{
     extrapolation_fields, extrapolation_row, flag, shape_row, with_extrapolation, Columns, Serving,
 };
-use crate::detached;
-use crate::errors::{to_py, IntoPyResult};
+use crate::errors::{element, to_py, IntoPyResult};
+use crate::{enter, Work};
 
 const TEST_TIME_FIELDS: [&str; 12] = [
     "candidate",
@@ -129,7 +129,6 @@ impl AccuracySource {
             return Err(to_py(
                 py,
                 PlanError::invalid("rows", "columns differ in length"),
-                None,
             ));
         }
         let rows: Vec<EvalRow> = (0..len)
@@ -141,7 +140,7 @@ impl AccuracySource {
                 c: c[i],
             })
             .collect();
-        let curves = curves_from_rows(&rows).py_err(py)?;
+        let curves = enter(py, Work::Batch(rows.len()), || curves_from_rows(&rows))?;
         Ok(AccuracySource(AccuracyKind::Measured(
             curves
                 .into_iter()
@@ -187,27 +186,32 @@ impl AccuracySource {
             Curve::Beta(_) => None,
         };
         let n = g.len();
-        let out = g
-            .iter()
-            .zip(k)
-            .enumerate()
-            .map(|(i, (&g, &k))| {
-                check::positive("gen_tokens", g).map_err(|e| (i, e))?;
-                check::whole_at_least("samples", k, 1.0).map_err(|e| (i, e))?;
-                if k > f64::from(k_limit) {
-                    let reason = format!("must be <= {k_limit}, got {k}");
-                    return Err((i, PlanError::invalid("samples", reason)));
-                }
-                let outside = range.is_some_and(|(lo, _)| g < lo * (1.0 - 1e-12))
-                    || measured_k.is_some_and(|n| k > f64::from(n));
-                Ok(if outside {
-                    f64::NAN
-                } else {
-                    curve.accuracy(g, k as u32)
+        let out = enter(py, Work::Batch(n), || {
+            g.iter()
+                .zip(k)
+                .enumerate()
+                .map(|(i, (&g, &k))| {
+                    poll(i)?;
+                    check::positive("gen_tokens", g).map_err(element(i, n))?;
+                    check::whole_at_least("samples", k, 1.0).map_err(element(i, n))?;
+                    if k > f64::from(k_limit) {
+                        let e = PlanError::LimitExceeded {
+                            field: "samples".into(),
+                            limit: k_limit.into(),
+                            got: k as u64,
+                        };
+                        return Err(element(i, n)(e));
+                    }
+                    let outside = range.is_some_and(|(lo, _)| g < lo * (1.0 - 1e-12))
+                        || measured_k.is_some_and(|n| k > f64::from(n));
+                    Ok(if outside {
+                        f64::NAN
+                    } else {
+                        curve.accuracy(g, k as u32)
+                    })
                 })
-            })
-            .collect::<Result<Vec<f64>, (usize, PlanError)>>()
-            .map_err(|(i, e)| to_py(py, e, (n > 1).then_some(i)))?;
+                .collect::<Result<Vec<f64>, PlanError>>()
+        })?;
         Ok(out.into_pyarray(py))
     }
 }
@@ -227,8 +231,9 @@ impl AccuracySource {
                     .ok_or_else(|| PlanError::UnknownName {
                         field: "models".into(),
                         kind: scaleplan_core::error::NameKind::Model,
-                        name: format!("{model} (in the measured results)"),
+                        name: model.to_string(),
                         known: curves.keys().cloned().collect(),
+                        preset: None,
                     })
             }
         }
@@ -313,13 +318,12 @@ impl TestTimeProblem {
     ) -> PyResult<(Vec<Bound<'py, PyArray1<f64>>>, Bound<'py, PyArray2<f64>>)> {
         let budgets = budgets.as_slice()?;
         let n = budgets.len();
-        let (cols, per) = cancel::run(py, cancel, || {
-            let solver =
-                TestTimeSolver::new(&self.candidates, &self.options).map_err(|e| (0, e))?;
+        let (cols, per) = enter(py, Work::Plan(cancel), || {
+            let solver = TestTimeSolver::new(&self.candidates, &self.options)?;
             let mut cols = Columns::new(TEST_TIME_FIELDS.len(), n);
             let mut per: Vec<Vec<f64>> = vec![Vec::with_capacity(n); self.candidates.len()];
             for (i, &b) in budgets.iter().enumerate() {
-                let sol = solver.solve(b).map_err(|e| (i, e))?;
+                let sol = solver.solve(b).map_err(element(i, n))?;
                 let p = sol.plan;
                 let row = [
                     p.candidate as f64,
@@ -347,8 +351,7 @@ impl TestTimeProblem {
                 }
             }
             Ok((cols, per))
-        })?
-        .map_err(|(i, e)| to_py(py, e, (n > 1).then_some(i)))?;
+        })?;
         let per = PyArray2::from_vec2(py, &per)
             .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
         Ok((cols.into_arrays(py), per))
@@ -459,23 +462,21 @@ impl JointProblem {
             gen_tokens.as_slice()?,
             attention.as_slice()?,
         );
-        let out = detached(py, || {
+        let out = enter(py, Work::Plan(None), || {
             let solver = JointSolver::new(&self.law, &self.options)?;
-            Ok::<_, PlanError>(
-                (0..n.len())
-                    .map(|i| {
-                        solver.evaluate(
-                            budget,
-                            n[i],
-                            k[i].max(0.0) as u32,
-                            g[i],
-                            a[i].max(0.0) as usize,
-                        )
-                    })
-                    .collect::<Vec<_>>(),
-            )
-        })
-        .py_err(py)?;
+            (0..n.len())
+                .map(|i| {
+                    poll(i)?;
+                    Ok(solver.evaluate(
+                        budget,
+                        n[i],
+                        k[i].max(0.0) as u32,
+                        g[i],
+                        a[i].max(0.0) as usize,
+                    ))
+                })
+                .collect::<Result<Vec<_>, PlanError>>()
+        })?;
         Ok(out.into_pyarray(py))
     }
 
@@ -495,14 +496,13 @@ impl JointProblem {
                 return Err(to_py(
                     py,
                     PlanError::invalid("goal", format!("unknown goal '{goal}'")),
-                    None,
                 ))
             }
         };
         let values = values.as_slice()?;
         let n = values.len();
-        let cols = cancel::run(py, cancel, || {
-            let solver = JointSolver::new(&self.law, &self.options).map_err(|e| (0, e))?;
+        let cols = enter(py, Work::Plan(cancel), || {
+            let solver = JointSolver::new(&self.law, &self.options)?;
             let width = JOINT_FIELDS.len();
             let mut cols = Columns::new(width + extrapolation_fields().len(), n);
             for (i, &v) in values.iter().enumerate() {
@@ -511,8 +511,8 @@ impl JointProblem {
                 } else {
                     solver.cheapest(v)
                 }
-                .map_err(|e| (i, e))?;
-                let marginal = solver.marginal(&p).map_err(|e| (i, e))?;
+                .map_err(element(i, n))?;
+                let marginal = solver.marginal(&p).map_err(element(i, n))?;
                 let [layers, heads, kv_heads, head_dim] =
                     shape_row(Some(&self.options.family), p.params, p.feasible);
                 let row = [
@@ -545,8 +545,7 @@ impl JointProblem {
                 cols.set_from(i, width, &extrapolation_row(&p.extrapolated));
             }
             Ok(cols)
-        })?
-        .map_err(|(i, e)| to_py(py, e, (n > 1).then_some(i)))?;
+        })?;
         Ok(cols.into_arrays(py))
     }
 }

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import math
-import re
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
@@ -386,23 +385,16 @@ class PlannerService(planner_pb2_grpc.PlannerServiceServicer):
 
     # ---- fitting ----
 
-    @unary()
+    @unary(paths=conversions.FIT_LAW_ARGS)
     def FitLaw(self, request: pb.FitLawRequest) -> pb.FitLawResponse:
-        try:
-            level = conversions.fit_law_level(request)
-            fit = fit_law(**conversions.fit_law_kwargs(request))
-            return conversions.fit_law_message(fit, level)
-        except ScaleplanError as exc:
-            exc.field = conversions.fit_law_field(exc.field)
-            raise
+        level = conversions.fit_law_level(request)
+        fit = fit_law(**conversions.fit_law_kwargs(request))
+        return conversions.fit_law_message(fit, level)
 
 
 def accuracy_presets(catalog: Catalog) -> list[str]:
     """Names of the catalog's accuracy presets."""
     return catalog.names()["accuracy"]
-
-
-_AT_ELEMENT = re.compile(r" \(at element \d+\)$")
 
 
 class Sweep:
@@ -448,7 +440,7 @@ class Sweep:
         try:
             cost = inference_cost(**kwargs, catalog=self.catalog)
         except ScaleplanError as exc:
-            raise self._locate(exc, start) from None
+            raise self._locate(exc, start) from exc
         return pb.InferenceCostSweepResponse(
             start_index=start,
             total_points=self.total,
@@ -456,19 +448,16 @@ class Sweep:
         )
 
     def _locate(self, exc: ScaleplanError, start: int) -> ScaleplanError:
-        """Point an error about element i of a chunk at the axis value it came from."""
+        """The error about element i of a chunk, about the value of the grid axis it came from
+        (``grid.gen_tokens[2]``), or about the whole field where it is not an axis."""
         if exc.index is None:
             return exc
         point = start + exc.index
         names = [arg for arg, _ in self.axes]
         axis = names.index(exc.field) if exc.field in names else None
         if axis is None or self.axes[axis][1] is None:
-            exc.index = None
-        else:
-            exc.index = int(np.unravel_index(point, self.shape)[axis])
-        exc.message = f"{_AT_ELEMENT.sub('', exc.message)} (grid point {point})"
-        exc.args = (exc.message,)
-        return exc
+            return exc.replace(index=None)
+        return exc.replace(index=int(np.unravel_index(point, self.shape)[axis]))
 
 
 class Frontier(Generic[_Resp]):
@@ -511,14 +500,13 @@ class Frontier(Generic[_Resp]):
         try:
             return self._solve(self.budgets[start:stop], start, self.total)
         except ScaleplanError as exc:
-            if exc.field == "budget" and exc.index is None and stop - start > 1:
-                exc.index = self._culprit(start, stop)
-            elif exc.field == "budget" and exc.index is not None:
-                exc.index += start
-            if exc.field == "budget" and exc.index is not None:
-                exc.message = f"{_AT_ELEMENT.sub('', exc.message)} (budget {exc.index})"
-                exc.args = (exc.message,)
-            raise
+            if exc.field != "budget":
+                raise
+            if exc.index is not None:
+                raise exc.replace(index=start + exc.index) from exc
+            # One budget given alone carries no index; a chunk's error names its culprit.
+            index = self._culprit(start, stop) if stop - start > 1 else start
+            raise exc.replace(index=index) from exc
 
     def _culprit(self, start: int, stop: int) -> int | None:
         """The budget of a chunk that an error about "the budget" without an index is about:

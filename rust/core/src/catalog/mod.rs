@@ -142,8 +142,8 @@ impl Catalog {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| PlanError::Catalog {
             file: file.clone(),
-            entry: "-".into(),
-            field: "-".into(),
+            entry: None,
+            field: None,
             reason: format!("cannot read: {e}"),
         })?;
         self.add_toml(&file, &text)
@@ -151,25 +151,20 @@ impl Catalog {
 
     /// Add every entry of one TOML document. Nothing is added unless the whole file is valid.
     pub fn add_toml(&mut self, file: &str, text: &str) -> Result<()> {
+        // An empty entry or field: the error is about the file (or a section) as a whole.
         let err = |entry: &str, field: &str, reason: String| PlanError::Catalog {
             file: file.to_string(),
-            entry: entry.to_string(),
-            field: field.to_string(),
+            entry: (!entry.is_empty()).then(|| entry.to_string()),
+            field: (!field.is_empty()).then(|| field.to_string()),
             reason,
         };
         let doc: toml::Table =
-            toml::from_str(text).map_err(|e| err("-", "-", e.message().to_string()))?;
+            toml::from_str(text).map_err(|e| err("", "", e.message().to_string()))?;
         let mut next = self.clone();
         for (key, value) in doc {
             let entries = match value {
                 toml::Value::Array(a) => a,
-                _ => {
-                    return Err(err(
-                        "-",
-                        &key,
-                        "must be an array of tables ([[...]])".into(),
-                    ))
-                }
+                _ => return Err(err("", &key, "must be an array of tables ([[...]])".into())),
             };
             match key.as_str() {
                 "hardware" => merge(
@@ -209,7 +204,7 @@ impl Catalog {
                 .map_err(|(entry, e)| err(&entry, e.field(), reason_of(&e)))?,
                 _ => {
                     return Err(err(
-                        "-",
+                        "",
                         &key,
                         "unknown section (expected [[hardware]], [[model]], [[family]], [[law]] or [[accuracy]])"
                             .into(),
@@ -300,6 +295,7 @@ fn lookup<'a, T>(
         kind,
         name: name.to_string(),
         known: map.keys().cloned().collect(),
+        preset: None,
     })
 }
 
@@ -328,7 +324,7 @@ where
         let field = match (path.as_str(), missing) {
             (".", Some(k)) => k.to_string(),
             (p, Some(k)) => format!("{p}.{k}"),
-            (".", None) => "-".to_string(),
+            (".", None) => String::new(),
             (p, None) => p.to_string(),
         };
         (field, message)
@@ -338,7 +334,15 @@ where
 /// A catalog entry given as JSON (how the bindings pass user-built entries).
 pub fn entry_from_json<T: DeserializeOwned>(text: &str) -> Result<T> {
     let mut de = serde_json::Deserializer::from_str(text);
-    deserialize_entry(&mut de).map_err(|(field, reason)| PlanError::invalid(field, reason))
+    deserialize_entry(&mut de).map_err(|(field, reason)| {
+        // An error about the entry as a whole (not an object, ...) has no field path.
+        let field = if field.is_empty() {
+            "entry".into()
+        } else {
+            field
+        };
+        PlanError::invalid(field, reason)
+    })
 }
 
 /// Deserialize each entry on its own so an error names the entry and the field.
@@ -356,14 +360,17 @@ fn parse_entries<T: DeserializeOwned>(
                 .map(|t| (label.clone(), t))
                 .map_err(|(field, reason)| PlanError::Catalog {
                     file: file.to_string(),
-                    entry: label,
-                    field,
+                    entry: Some(label),
+                    field: (!field.is_empty()).then_some(field),
                     reason,
                 })
         })
         .collect()
 }
 
+// The error (an entry's label and its error) is built once per bad catalog file, off any hot
+// path: its size does not matter.
+#[allow(clippy::result_large_err)]
 fn merge<T>(
     into: &mut BTreeMap<String, T>,
     entries: Vec<(String, T)>,

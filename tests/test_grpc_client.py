@@ -116,8 +116,8 @@ def test_client_takes_the_facade_parameters(name: str) -> None:
 
 # ---- the same result as the façade, for every kind of argument it takes ----
 
-QWEN = {"model": "qwen3-8b", "hardware": "h100-sxm"}
-COST_CASES = {
+QWEN: dict[str, Any] = {"model": "qwen3-8b", "hardware": "h100-sxm"}
+COST_CASES: dict[str, dict[str, Any]] = {
     # the new-user report: lists where the façade accepts them
     "gen_tokens list": {**QWEN, "prompt_tokens": 512, "gen_tokens": [1024, 2048]},
     "numpy array": {**QWEN, "prompt_tokens": 512, "gen_tokens": np.array([1024, 8192, 32768])},
@@ -166,7 +166,7 @@ def test_inference_cost_of_a_list_has_the_list_shape(client: sp.Client) -> None:
     assert cost.decode_flops[1] > 1.9 * cost.decode_flops[0]
 
 
-PLAN_CASES = {
+PLAN_CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "training, numpy goal": ("plan_training", {"budget_flops": np.float64(1e22)}),
     "training, LossLaw object": (
         "plan_training",
@@ -253,7 +253,11 @@ def test_bad_axis_shape_names_the_argument(client: sp.Client) -> None:
 
 # ---- one chunking: façade, server and CLI give the same rows ----
 
-GRID = {"prompt_tokens": [128, 4096], "gen_tokens": [1024, 2048, 8192], "samples": [1, 4]}
+GRID: dict[str, Any] = {
+    "prompt_tokens": [128, 4096],
+    "gen_tokens": [1024, 2048, 8192],
+    "samples": [1, 4],
+}
 
 
 @pytest.mark.parametrize("chunk_size", [1, 5, 12, 100])

@@ -27,9 +27,11 @@ from scaleplan.errors import InvalidArgumentError, LimitExceededError, Scaleplan
 
 __all__ = [
     "DEFAULT_CHUNK_POINTS",
+    "JOINT_CHUNK_BUDGETS",
     "MAX_CHUNK_POINTS",
     "MAX_SWEEP_POINTS",
     "SWEEP_AXES",
+    "TEST_TIME_CHUNK_BUDGETS",
     "Grid",
     "SweepChunk",
     "budget_chunks",
@@ -43,6 +45,11 @@ MAX_SWEEP_POINTS = 100_000_000
 MAX_CHUNK_POINTS = 1 << 20
 """Most points priced by one core call (~200 bytes each: a chunk holds at most ~200 MB)."""
 DEFAULT_CHUNK_POINTS = 65_536
+TEST_TIME_CHUNK_BUDGETS = 256
+"""Budgets per chunk of a test-time frontier (a few ms of solving)."""
+JOINT_CHUNK_BUDGETS = 4
+"""Budgets per chunk of a joint frontier (a joint plan takes ~10-50 ms, so a cancelled call
+stops within ~0.1 s of work)."""
 
 SWEEP_AXES = ("prompt_tokens", "gen_tokens", "samples", "kv_budget", "block_size", "batch")
 """The axes of a sweep in grid order (C order: the last varies fastest)."""
@@ -69,31 +76,18 @@ class SweepChunk:
         return len(np.atleast_1d(self.cost.flops))
 
 
-def chunk_size_of(chunk_size: object, field: str = "chunk_size") -> int:
+def _whole(name: str, value: object, most: int) -> int:
+    """``value`` checked: a whole number in [1, most]."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not 1 <= value <= most:
+        raise InvalidArgumentError(
+            f"{name}: expected a whole number in [1, {most}], got {value!r}", field=name
+        )
+    return int(value)
+
+
+def chunk_size_of(chunk_size: object) -> int:
     """``chunk_size`` checked: a whole number in [1, MAX_CHUNK_POINTS]."""
-    if (
-        isinstance(chunk_size, bool)
-        or not isinstance(chunk_size, int | np.integer)
-        or not 1 <= chunk_size <= MAX_CHUNK_POINTS
-    ):
-        raise InvalidArgumentError(
-            f"{field}: expected a whole number in [1, {MAX_CHUNK_POINTS}], got {chunk_size!r}",
-            field=field,
-        )
-    return int(chunk_size)
-
-
-def _max_points(max_points: object) -> int:
-    if (
-        isinstance(max_points, bool)
-        or not isinstance(max_points, int | np.integer)
-        or not 1 <= max_points <= MAX_SWEEP_POINTS
-    ):
-        raise InvalidArgumentError(
-            f"max_points: expected a whole number in [1, {MAX_SWEEP_POINTS}], got {max_points!r}",
-            field="max_points",
-        )
-    return int(max_points)
+    return _whole("chunk_size", chunk_size, MAX_CHUNK_POINTS)
 
 
 def _axis(name: str, value: Any) -> FloatArray:
@@ -177,7 +171,7 @@ class Grid:
     def of(cls, arguments: Mapping[str, Any], max_points: int = MAX_SWEEP_POINTS) -> Grid:
         """The grid of the SWEEP_AXES among ``arguments`` that are given (a batch mode, a
         string, is no axis); more than ``max_points`` points is a LimitExceededError."""
-        limit = _max_points(max_points)
+        limit = _whole("max_points", max_points, MAX_SWEEP_POINTS)
         axes = {
             name: _axis(name, arguments[name])
             for name in SWEEP_AXES

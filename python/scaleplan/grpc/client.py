@@ -294,29 +294,41 @@ class Client(RemoteApi):
 
     def _inference_cost(self, args: dict[str, Any], timeout_s: float | None) -> InferenceCost:
         grid = _broadcast(args, sweep.SWEEP_AXES)
-        if grid.scalar:
-            request = conversions.inference_cost_request(**_at(args, grid, 0))
-            response = self._unary(self._stub.InferenceCost, request, timeout_s)
-            return conversions.inference_cost_from(response.cost)
-        if len(grid.arrays) == 1:  # one argument varies: a sweep along it, in one stream
+        if len(grid.arrays) == 1 and not grid.scalar:  # one argument varies: one sweep stream
             (name,) = grid.arrays
             values = grid.required(name)
             cost = self._inference_cost_sweep({**args, name: values, "chunk_size": 0}, timeout_s)
             return _reshaped(cost, grid.shape)
-        requests = [
-            conversions.inference_cost_request(**_at(args, grid, i)) for i in range(grid.size())
-        ]
-        costs = self._many(
-            self._stub.InferenceCost,
-            requests,
-            timeout_s,
-            lambda r: conversions.inference_cost_from(r.cost),
-        )
-        return _stacked(InferenceCost, costs, grid.shape)
+        method = self._stub.InferenceCost
+        return self._pointwise(InferenceCost, method, "inference_cost", args, grid, timeout_s)
+
+    def _training_cost(self, args: dict[str, Any], timeout_s: float | None) -> TrainingCost:
+        grid = _broadcast(args, ("tokens",))
+        method = self._stub.TrainingCost
+        return self._pointwise(TrainingCost, method, "training_cost", args, grid, timeout_s)
+
+    def _pointwise(
+        self,
+        cls: type[_D],
+        method: Any,
+        api: str,
+        args: dict[str, Any],
+        grid: Broadcast,
+        timeout_s: float | None,
+    ) -> _D:
+        """Façade function ``api`` at every point of a broadcast ``grid`` of its arguments, one
+        call each, as the façade's one result (arrays shaped like the grid; scalars for
+        scalars)."""
+        build, convert = getattr(conversions, f"{api}_request"), getattr(conversions, f"{api}_from")
+        requests = [build(**_at(args, grid, i)) for i in range(_point_count(grid))]
+        results: list[_D] = self._many(method, requests, timeout_s, lambda r: convert(r.cost))
+        return results[0] if grid.scalar else _stacked(cls, results, grid.shape)
 
     def _iter_inference_cost_sweep(
         self, args: dict[str, Any], timeout_s: float | None
     ) -> Generator[sweep.SweepChunk]:
+        """The sweep's chunks as they arrive (the grid checked before the call, as the façade
+        checks it before pricing)."""
         batch = args["batch"]
         grid = sweep.Grid.of(args)
         request = conversions.inference_cost_sweep_request(
@@ -330,29 +342,19 @@ class Client(RemoteApi):
         messages = self._stream(
             self._stub.InferenceCostSweep, request, timeout_s, lambda m: len(m.costs.total_flops)
         )
-        for message in messages:
-            columns = conversions.inference_cost_from_columns(message.costs)
-            start = message.start_index
-            points = grid.points(start, start + len(columns["flops"]))
-            yield sweep.SweepChunk(
-                start, message.total_points, grid.shape, points, InferenceCost(**columns)
+        return (
+            sweep.SweepChunk(
+                m.start_index,
+                m.total_points,
+                grid.shape,
+                grid.points(m.start_index, m.start_index + len(m.costs.total_flops)),
+                InferenceCost(**conversions.inference_cost_from_columns(m.costs)),
             )
+            for m in messages
+        )
 
     def _inference_cost_sweep(self, args: dict[str, Any], timeout_s: float | None) -> InferenceCost:
         return sweep.join_chunks(self._iter_inference_cost_sweep(args, timeout_s))
-
-    def _training_cost(self, args: dict[str, Any], timeout_s: float | None) -> TrainingCost:
-        grid = _broadcast(args, ("tokens",))
-        requests = [
-            conversions.training_cost_request(**_at(args, grid, i)) for i in range(grid.size())
-        ]
-        costs = self._many(
-            self._stub.TrainingCost,
-            requests,
-            timeout_s,
-            lambda r: conversions.training_cost_from(r.cost),
-        )
-        return costs[0] if grid.scalar else _stacked(TrainingCost, costs, grid.shape)
 
     # ---- planners: one goal per call, or a frontier's stream of chunks ----
 
@@ -381,20 +383,16 @@ class Client(RemoteApi):
         request = conversions.frontier_test_time_request(
             budgets, unit, chunk, **_serving(_scalars(args))
         )
-        columns, curves = [], []
+        parts = []
         for message in self._stream(
             self._stub.FrontierTestTime, request, timeout_s, lambda m: len(m.plan.budget)
         ):
-            columns.append(conversions.test_time_plan_from_columns(message.plan))
-            curves.append(
-                {c.model: np.array(c.accuracy, dtype=np.float64) for c in message.per_model}
-            )
-        plan = TestTimePlan(**conversions.concat_columns(columns))
-        per_model = {name: np.concatenate([c[name] for c in curves]) for name in curves[0]}
-        oracle = None if plan.oracle_accuracy is None else np.asarray(plan.oracle_accuracy)
-        return TestTimeFrontier(
-            budgets=np.asarray(plan.budget), plan=plan, per_model=per_model, oracle=oracle
-        )
+            columns = conversions.test_time_plan_from_columns(message.plan)
+            plan = TestTimePlan(**conversions.concat_columns([columns]))
+            per_model = {c.model: np.array(c.accuracy, dtype=np.float64) for c in message.per_model}
+            oracle = None if plan.oracle_accuracy is None else np.asarray(plan.oracle_accuracy)
+            parts.append(TestTimeFrontier(np.asarray(plan.budget), plan, per_model, oracle))
+        return TestTimeFrontier.join(parts)
 
     def _plan_joint(self, args: dict[str, Any], timeout_s: float | None) -> JointPlan:
         budget = args["budget"]
@@ -409,13 +407,12 @@ class Client(RemoteApi):
         budgets = _values("budgets", args.pop("budgets"))
         chunk = _chunk_points(args.pop("chunk_size"))
         request = conversions.frontier_joint_request(budgets, chunk, **_serving(_scalars(args)))
-        columns = [
-            conversions.joint_plan_from_columns(message.plan)
-            for message in self._stream(
-                self._stub.FrontierJoint, request, timeout_s, lambda m: len(m.plan.total_cost)
-            )
-        ]
-        return JointPlan(**conversions.concat_columns(columns))
+        messages = self._stream(
+            self._stub.FrontierJoint, request, timeout_s, lambda m: len(m.plan.total_cost)
+        )
+        return JointPlan.join(
+            [JointPlan(**conversions.joint_plan_from_columns(m.plan)) for m in messages]
+        )
 
     def _fit_law(self, args: dict[str, Any], timeout_s: float | None) -> LawFit:
         request = conversions.fit_law_request(**args, level=None)
@@ -453,6 +450,22 @@ def _broadcast(args: dict[str, Any], names: Sequence[str]) -> Broadcast:
     return Broadcast(
         {n: args[n] for n in names if args.get(n) is not None and not isinstance(args[n], str)}
     )
+
+
+def _point_count(grid: Broadcast) -> int:
+    """The points of a broadcast priced one call each, at most MAX_POINTS."""
+    total = grid.size()
+    if total > MAX_POINTS:
+        field = next(iter(grid.arrays))
+        raise LimitExceededError(
+            f"{field}: {total} points broadcast from more than one array exceed the client's "
+            f"limit of {MAX_POINTS} one-point calls; give the grid's axes to "
+            "inference_cost_sweep (one stream)",
+            field=field,
+            limit=MAX_POINTS,
+            got=total,
+        )
+    return total
 
 
 def _at(args: dict[str, Any], grid: Broadcast, i: int) -> dict[str, Any]:

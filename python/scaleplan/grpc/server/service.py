@@ -9,6 +9,8 @@ result -> message function in ``scaleplan/grpc/conversions.py``, and one method 
         plan = scaleplan.some_plan(**conversions.some_plan_kwargs(request), catalog=self.catalog)
         return pb.SomePlanResponse(plan=conversions.plan_message(plan))
 
+and, for :class:`scaleplan.Client`, a ``Method`` in ``scripts/gen_client.py`` (run it: the
+client's method takes the façade function's parameters) and a ``Client._<function>`` handler.
 ``@unary`` runs the function in the worker pool (:class:`CorePool`), off the event loop (the Rust
 core releases the GIL), and turns any exception into a status through ``errors.TABLE``, naming the
 request field by ``paths`` (a mapping, or a function of the request returning one, where the path
@@ -79,12 +81,10 @@ class Limits:
     max_chunk_points: int = 8192
     """Largest chunk (~160 bytes a point: 8192 points is about 1.3 MB, under the 4 MiB
     default message limit of gRPC clients)."""
-    test_time_chunk_points: int = 256
-    """Budgets per FrontierTestTime message when the request leaves chunk_points at 0 (a few
-    ms of solving)."""
-    joint_chunk_points: int = 4
-    """Budgets per FrontierJoint message when the request leaves chunk_points at 0 (a joint
-    plan takes ~10-50 ms, so a cancelled call stops within ~0.1 s of work)."""
+    test_time_chunk_points: int = sweep.TEST_TIME_CHUNK_BUDGETS
+    """Budgets per FrontierTestTime message when the request leaves chunk_points at 0."""
+    joint_chunk_points: int = sweep.JOINT_CHUNK_BUDGETS
+    """Budgets per FrontierJoint message when the request leaves chunk_points at 0."""
     max_message_bytes: int = 4 * 1024 * 1024
     """A frontier chunk takes at most half of this (chunks shrink with the number of models)."""
 

@@ -323,3 +323,25 @@ def test_a_bad_sweep_point_names_its_axis_value() -> None:
         list(chunks)
     assert (caught.value.field, caught.value.index) == ("gen_tokens", 1)
     assert "(grid point 1)" in caught.value.message
+
+
+def test_mypy_checks_calls_against_the_facade_types(tmp_path: Path) -> None:
+    """mypy --strict sees the façade's parameter types on the client's methods: a list of
+    tokens and timeout_s pass, a misspelt option, a wrong literal and catalog= are errors."""
+    api = pytest.importorskip("mypy.api")
+    snippet = tmp_path / "caller.py"
+    snippet.write_text(
+        "import scaleplan as sp\n"
+        "\n"
+        "\n"
+        "def use(client: sp.Client) -> None:\n"
+        "    cost: sp.InferenceCost = client.inference_cost(\n"
+        '        "qwen3-8b", "h100-sxm", prompt_tokens=512, gen_tokens=[1024, 2048], timeout_s=5\n'
+        "    )\n"
+        "    client.plan_joint(budget=1e6, queries=1e9, batch_size=3)  # line 8\n"
+        '    client.inference_cost("m", "h", prompt_tokens=1, gen_tokens=1, attention="sparse")\n'
+        "    client.plan_training(budget_flops=1e21, catalog=None)  # line 10\n"
+    )
+    out, _, status = api.run(["--strict", "--no-error-summary", str(snippet)])
+    errors = sorted({int(line.split(":")[1]) for line in out.splitlines() if ": error:" in line})
+    assert status == 1 and errors == [8, 9, 10], out

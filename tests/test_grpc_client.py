@@ -345,3 +345,14 @@ def test_mypy_checks_calls_against_the_facade_types(tmp_path: Path) -> None:
     out, _, status = api.run(["--strict", "--no-error-summary", str(snippet)])
     errors = sorted({int(line.split(":")[1]) for line in out.splitlines() if ": error:" in line})
     assert status == 1 and errors == [8, 9, 10], out
+
+
+def test_pointwise_calls_are_bounded(client: sp.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """More points than MAX_POINTS from several varying arguments is refused before any call."""
+    monkeypatch.setattr(sp.grpc.client, "MAX_POINTS", 5)
+    with pytest.raises(sp.errors.LimitExceededError) as caught:
+        client.inference_cost(**QWEN, prompt_tokens=[[1], [2]], gen_tokens=[1, 2, 3])
+    assert (caught.value.field, caught.value.limit, caught.value.got) == ("prompt_tokens", 5, 6)
+    # one varying argument is one sweep stream, whatever its length
+    cost = client.inference_cost(**QWEN, prompt_tokens=128, gen_tokens=np.arange(1, 101))
+    assert np.shape(cost.flops) == (100,)

@@ -294,11 +294,11 @@ class Client(RemoteApi):
 
     def _inference_cost(self, args: dict[str, Any], timeout_s: float | None) -> InferenceCost:
         grid = _broadcast(args, sweep.SWEEP_AXES)
-        if len(grid.arrays) == 1 and not grid.scalar:  # one argument varies: one sweep stream
-            (name,) = grid.arrays
-            values = grid.required(name)
-            cost = self._inference_cost_sweep({**args, name: values, "chunk_size": 0}, timeout_s)
-            return _reshaped(cost, grid.shape)
+        varying = [name for name, array in grid.arrays.items() if array.ndim > 0]
+        if len(varying) == 1:  # one argument is an array: a sweep along it, one stream
+            values = grid.required(varying[0])
+            sweep_args = {**_at(args, grid, 0), varying[0]: values, "chunk_size": 0}
+            return _reshaped(self._inference_cost_sweep(sweep_args, timeout_s), grid.shape)
         method = self._stub.InferenceCost
         return self._pointwise(InferenceCost, method, "inference_cost", args, grid, timeout_s)
 

@@ -1,12 +1,15 @@
 """A small typed client of the gRPC planning service, for scripts.
 
-Methods mirror the Python API (same argument names and defaults) and return the same
-dataclasses, priced by the server's catalog (so models, hardware and families are given by name;
-a law by name or as a LossLaw; test-time accuracy by preset name, an Accuracy.preset, or measured
-eval rows as mappings or a pathlib.Path of their file). Goals are scalars; frontiers take arrays of
-budgets and arrive as streams of chunks. A call the server refuses as invalid raises the
-:mod:`scaleplan.errors` class the Python API raises, with ``.field`` the Python argument name;
-any other failure raises the ``grpc.RpcError``::
+Its methods are the Python API's functions (their parameters generated from the façade's
+signatures into ``_remote.RemoteApi`` by scripts/gen_client.py, plus ``timeout_s``) and return the
+same dataclasses, priced by the server's catalog (models and hardware by name, or as the catalog
+objects the server also has; a law by name or as a LossLaw; test-time accuracy by preset name, an
+Accuracy.preset, or measured eval rows as mappings or a pathlib.Path of their file). Cost
+arguments broadcast as in the Python API (one array argument is one sweep stream, several are
+priced one call per point); a planner's goal is one number per call; frontiers take arrays of
+budgets and arrive as streams of chunks, cut by :mod:`scaleplan.sweep` on the server. A call the
+server refuses as invalid raises the :mod:`scaleplan.errors` class the Python API raises, with
+``.field`` the Python argument name; any other failure raises the ``grpc.RpcError``::
 
     with scaleplan.Client("127.0.0.1:50051") as client:
         cost = client.inference_cost("qwen3-8b", "h100-sxm", prompt_tokens=512, gen_tokens=8192)

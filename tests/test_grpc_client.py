@@ -123,6 +123,18 @@ COST_CASES: dict[str, dict[str, Any]] = {
     "numpy array": {**QWEN, "prompt_tokens": 512, "gen_tokens": np.array([1024, 8192, 32768])},
     "2-D broadcast": {**QWEN, "prompt_tokens": [[128], [4096]], "gen_tokens": [1024, 2048, 4096]},
     "zipped lists": {**QWEN, "prompt_tokens": [128, 256], "gen_tokens": [1024, 2048]},
+    "open mesh, axes in another order": {
+        **QWEN,
+        "prompt_tokens": [128, 256, 512],
+        "gen_tokens": [[1024], [2048]],
+    },
+    "3-D mesh with a gap": {
+        **QWEN,
+        "prompt_tokens": 512,
+        "gen_tokens": np.array([1024, 2048, 4096]).reshape(3, 1, 1),
+        "samples": [1, 8],
+    },
+    "one-element list": {**QWEN, "prompt_tokens": 512, "gen_tokens": [1024]},
     "batch sizes": {**QWEN, "prompt_tokens": 512, "gen_tokens": 1024, "batch": [1, 8, 64]},
     "batch max, samples array": {
         **QWEN,
@@ -235,14 +247,24 @@ def test_a_model_not_in_the_servers_catalog_is_refused(client: sp.Client) -> Non
     assert "'qwen3-8b'" in caught.value.message
 
 
-def test_a_bad_point_is_named_like_the_facade_names_it(client: sp.Client) -> None:
-    kwargs = {**QWEN, "prompt_tokens": [[128], [-5]], "gen_tokens": [1024, 2048]}
+@pytest.mark.parametrize(
+    ("prompt_tokens", "gen_tokens", "index"),
+    [
+        ([[128], [-5]], [1024, 2048], 2),  # an open mesh (a sweep): -5 first at flat point 2
+        ([128, 256, -5], [[1024], [2048]], 2),  # another order: -5 first at point 2
+        ([128, -5], [1024, 2048], 1),  # zipped (one call per point)
+    ],
+)
+def test_a_bad_point_is_named_like_the_facade_names_it(
+    client: sp.Client, prompt_tokens: Any, gen_tokens: Any, index: int
+) -> None:
+    kwargs = {**QWEN, "prompt_tokens": prompt_tokens, "gen_tokens": gen_tokens}
     with pytest.raises(InvalidArgumentError) as local:
         sp.inference_cost(**kwargs)
     with pytest.raises(InvalidArgumentError) as remote:
         client.inference_cost(**kwargs)
     assert remote.value.field == local.value.field == "prompt_tokens"
-    assert remote.value.index == 2  # flat point 2: prompt -5 with gen 1024
+    assert remote.value.index == local.value.index == index
 
 
 def test_bad_axis_shape_names_the_argument(client: sp.Client) -> None:
@@ -358,8 +380,8 @@ def test_pointwise_calls_are_bounded(client: sp.Client, monkeypatch: pytest.Monk
     """More points than MAX_POINTS from several varying arguments is refused before any call."""
     monkeypatch.setattr(sp.grpc.client, "MAX_POINTS", 5)
     with pytest.raises(sp.errors.LimitExceededError) as caught:
-        client.inference_cost(**QWEN, prompt_tokens=[[1], [2]], gen_tokens=[1, 2, 3])
+        client.inference_cost(**QWEN, prompt_tokens=np.arange(1, 7), gen_tokens=np.arange(1, 7))
     assert (caught.value.field, caught.value.limit, caught.value.got) == ("prompt_tokens", 5, 6)
-    # one varying argument is one sweep stream, whatever its length
-    cost = client.inference_cost(**QWEN, prompt_tokens=128, gen_tokens=np.arange(1, 101))
-    assert np.shape(cost.flops) == (100,)
+    # an open mesh is one sweep stream, whatever its size
+    cost = client.inference_cost(**QWEN, prompt_tokens=[[128], [256]], gen_tokens=range(1, 101))
+    assert np.shape(cost.flops) == (2, 100)

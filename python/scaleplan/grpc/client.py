@@ -5,11 +5,12 @@ signatures into ``_remote.RemoteApi`` by scripts/gen_client.py, plus ``timeout_s
 same dataclasses, priced by the server's catalog (models and hardware by name, or as the catalog
 objects the server also has; a law by name or as a LossLaw; test-time accuracy by preset name, an
 Accuracy.preset, or measured eval rows as mappings or a pathlib.Path of their file). Cost
-arguments broadcast as in the Python API (one array argument is one sweep stream, several are
-priced one call per point); a planner's goal is one number per call; frontiers take arrays of
-budgets and arrive as streams of chunks, cut by :mod:`scaleplan.sweep` on the server. A call the
-server refuses as invalid raises the :mod:`scaleplan.errors` class the Python API raises, with
-``.field`` the Python argument name; any other failure raises the ``grpc.RpcError``::
+arguments broadcast as in the Python API (arrays that each vary along a dimension of their own
+are one sweep stream, others are priced one call per point); a planner's goal is one number per
+call; frontiers take arrays of budgets and arrive as streams of chunks, cut by
+:mod:`scaleplan.sweep` on the server. A call the server refuses as invalid raises the
+:mod:`scaleplan.errors` class the Python API raises, with ``.field`` the Python argument name;
+any other failure raises the ``grpc.RpcError``::
 
     with scaleplan.Client("127.0.0.1:50051") as client:
         cost = client.inference_cost("qwen3-8b", "h100-sxm", prompt_tokens=512, gen_tokens=8192)
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 import os
 from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
@@ -33,7 +35,7 @@ from grpc_health.v1 import health_pb2
 from grpc_status import rpc_status
 
 from scaleplan import sweep
-from scaleplan._arrays import Broadcast
+from scaleplan._arrays import Broadcast, FloatArray
 from scaleplan.catalog import Family, Hardware, Model
 from scaleplan.cost import InferenceCost, TrainingCost
 from scaleplan.errors import (
@@ -297,11 +299,18 @@ class Client(RemoteApi):
 
     def _inference_cost(self, args: dict[str, Any], timeout_s: float | None) -> InferenceCost:
         grid = _broadcast(args, sweep.SWEEP_AXES)
-        varying = [name for name, array in grid.arrays.items() if array.ndim > 0]
-        if len(varying) == 1:  # one argument is an array: a sweep along it, one stream
-            values = grid.required(varying[0])
-            sweep_args = {**_at(args, grid, 0), varying[0]: values, "chunk_size": 0}
-            return _reshaped(self._inference_cost_sweep(sweep_args, timeout_s), grid.shape)
+        mesh = None if grid.scalar else _open_mesh(grid)
+        if mesh is not None:  # a cartesian product of its arrays: one sweep stream
+            axes = {name: values for name, (_, values) in mesh.items()}
+            sweep_args = {**_at(args, grid, 0), **axes, "chunk_size": 0}
+            try:
+                cost = self._inference_cost_sweep(sweep_args, timeout_s)
+            except ScaleplanError as exc:
+                if exc.field in mesh and exc.index is not None:
+                    # the first element of the broadcast with that axis value, as the façade
+                    exc.index *= math.prod(grid.shape[mesh[exc.field][0] + 1 :])
+                raise
+            return _from_mesh(cost, mesh, grid.shape)
         method = self._stub.InferenceCost
         return self._pointwise(InferenceCost, method, "inference_cost", args, grid, timeout_s)
 
@@ -427,8 +436,8 @@ class Client(RemoteApi):
 _WINDOW = 256
 """Unary calls in flight at a time when an array argument is priced point by point."""
 MAX_POINTS = 65_536
-"""Most points of one broadcast call that the client prices point by point (when more than
-one argument varies); more is a LimitExceededError: use inference_cost_sweep."""
+"""Most points of one broadcast call that the client prices point by point (arrays that are no
+open mesh); more is a LimitExceededError: use inference_cost_sweep."""
 
 # Arguments that are sequences in the façade itself (not broadcast numbers).
 _SEQUENCES = frozenset({"models", "attention", "budgets", "accuracy", "params", "tokens", "loss"})
@@ -461,7 +470,7 @@ def _point_count(grid: Broadcast) -> int:
     if total > MAX_POINTS:
         field = next(iter(grid.arrays))
         raise LimitExceededError(
-            f"{field}: {total} points broadcast from more than one array exceed the client's "
+            f"{field}: {total} points of arrays that share a dimension exceed the client's "
             f"limit of {MAX_POINTS} one-point calls; give the grid's axes to "
             "inference_cost_sweep (one stream)",
             field=field,
@@ -485,9 +494,34 @@ def _stacked(cls: type[_D], results: Sequence[Any], shape: tuple[int, ...]) -> _
     return cls(**columns)
 
 
-def _reshaped(cost: InferenceCost, shape: tuple[int, ...]) -> InferenceCost:
-    fields = {f.name: np.reshape(getattr(cost, f.name), shape) for f in dataclasses.fields(cost)}
-    return InferenceCost(**fields)
+def _open_mesh(grid: Broadcast) -> dict[str, tuple[int, FloatArray]] | None:
+    """The arrays of a broadcast that each vary along one dimension of their own (an open mesh,
+    as ``np.ix_`` makes): (dimension, values) by argument; None when two share a dimension or
+    one varies along two (then the broadcast is no cartesian product)."""
+    mesh: dict[str, tuple[int, FloatArray]] = {}
+    for name, array in grid.arrays.items():
+        shape = (1,) * (len(grid.shape) - array.ndim) + array.shape
+        dims = [k for k, n in enumerate(shape) if n > 1]
+        if len(dims) > 1 or (dims and any(d == dims[0] for d, _ in mesh.values())):
+            return None
+        if dims:
+            mesh[name] = (dims[0], array.reshape(-1))
+    return mesh
+
+
+def _from_mesh(
+    cost: InferenceCost, mesh: dict[str, tuple[int, FloatArray]], shape: tuple[int, ...]
+) -> InferenceCost:
+    """A sweep over the axes of ``mesh`` (in SWEEP_AXES order) as the broadcast of ``shape``."""
+    names = [name for name in sweep.SWEEP_AXES if name in mesh]
+    lengths = [len(mesh[name][1]) for name in names]
+    order = sorted(range(len(names)), key=lambda i: mesh[names[i]][0])
+    return InferenceCost(
+        **{
+            f.name: np.reshape(getattr(cost, f.name), lengths).transpose(order).reshape(shape)
+            for f in dataclasses.fields(cost)
+        }
+    )
 
 
 def _scalars(args: dict[str, Any]) -> dict[str, Any]:

@@ -17,8 +17,9 @@ import numpy as np
 from scaleplan._arrays import FloatArray
 from scaleplan.commands import _parse
 from scaleplan.cost import Attention, Dtype, InferenceCost, Prefill, TimeModel, inference_cost
+from scaleplan.sweep import SWEEP_AXES
 
-AXES = ("prompt_tokens", "gen_tokens", "samples", "kv_budget", "block_size", "batch")
+AXES = SWEEP_AXES
 """Numeric options of inference_cost that broadcast: a grid's numeric axes, in row order."""
 
 SETTING_FIELDS = (

@@ -399,8 +399,7 @@ class Client(RemoteApi):
         for message in self._stream(
             self._stub.FrontierTestTime, request, timeout_s, lambda m: len(m.plan.budget)
         ):
-            columns = conversions.test_time_plan_from_columns(message.plan)
-            plan = TestTimePlan(**conversions.concat_columns([columns]))
+            plan = TestTimePlan(**conversions.test_time_plan_from_columns(message.plan))
             per_model = {c.model: np.array(c.accuracy, dtype=np.float64) for c in message.per_model}
             oracle = None if plan.oracle_accuracy is None else np.asarray(plan.oracle_accuracy)
             parts.append(TestTimeFrontier(np.asarray(plan.budget), plan, per_model, oracle))

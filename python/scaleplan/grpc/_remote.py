@@ -129,8 +129,9 @@ class RemoteApi:
         timeout_s: float | None = None,
     ) -> TrainingCost:
         """C = 6*N*D FLOPs (+ 6*l*H*d*seq_len*D for attention when ``seq_len`` is given), run at
-        peak * MFU (the hardware's assumed ``train_mfu`` unless ``mfu`` is given) on ``gpus``
-        GPUs.
+        the hardware's dense peak for ``compute_dtype`` * MFU (the hardware's assumed
+        ``train_mfu`` unless ``mfu`` is given) on ``gpus`` GPUs (docs/design.md#training,
+        #units).
 
         On the server: :func:`scaleplan.training_cost`, the same arguments (catalog objects by
         name, scalars for the goals). ``timeout_s``: this call's deadline (default: the

@@ -235,16 +235,26 @@ def test_planner_arrays_are_refused_naming_the_field(client: sp.Client) -> None:
     assert "frontier" in caught.value.message
 
 
-def test_a_model_not_in_the_servers_catalog_is_refused(client: sp.Client) -> None:
-    mine = dataclasses.replace(sp.model("qwen3-8b"), name="my-model")
+def test_a_model_of_ones_own_is_priced_as_locally(client: sp.Client) -> None:
+    """Model objects travel whole (model_spec): a model the server's catalog lacks, or has
+    with other numbers, prices as the façade prices it."""
+    for mine in (
+        dataclasses.replace(sp.model("qwen3-8b"), name="my-model"),
+        dataclasses.replace(sp.model("qwen3-8b"), layers=12),  # the name, other numbers
+    ):
+        kwargs = {"prompt_tokens": 512, "gen_tokens": [1024, 4096]}
+        assert_same(
+            client.inference_cost(mine, "h100-sxm", **kwargs),
+            sp.inference_cost(mine, "h100-sxm", **kwargs),
+        )
+
+
+def test_hardware_not_in_the_servers_catalog_is_refused(client: sp.Client) -> None:
+    changed = dataclasses.replace(sp.hardware("h100-sxm"), hbm_bytes=1e9)
     with pytest.raises(InvalidArgumentError) as caught:
-        client.inference_cost(mine, "h100-sxm", prompt_tokens=512, gen_tokens=1024)
-    assert caught.value.field == "model"
-    changed = dataclasses.replace(sp.model("qwen3-8b"), layers=1)  # the name, other numbers
-    with pytest.raises(InvalidArgumentError) as caught:
-        client.inference_cost(changed, "h100-sxm", prompt_tokens=512, gen_tokens=1024)
-    assert caught.value.field == "model"
-    assert "'qwen3-8b'" in caught.value.message
+        client.inference_cost("qwen3-8b", changed, prompt_tokens=512, gen_tokens=1024)
+    assert caught.value.field == "hardware"
+    assert "'h100-sxm'" in caught.value.message
 
 
 @pytest.mark.parametrize(

@@ -2,15 +2,15 @@
 
 Its methods are the Python API's functions (their parameters generated from the façade's
 signatures into ``_remote.RemoteApi`` by scripts/gen_client.py, plus ``timeout_s``) and return the
-same dataclasses, priced by the server's catalog (models and hardware by name, or as the catalog
-objects the server also has; a law by name or as a LossLaw; test-time accuracy by preset name, an
-Accuracy.preset, or measured eval rows as mappings or a pathlib.Path of their file). Cost
-arguments broadcast as in the Python API (arrays that each vary along a dimension of their own
-are one sweep stream, others are priced one call per point); a planner's goal is one number per
-call; frontiers take arrays of budgets and arrive as streams of chunks, cut by
-:mod:`scaleplan.sweep` on the server. A call the server refuses as invalid raises the
-:mod:`scaleplan.errors` class the Python API raises, with ``.field`` the Python argument name;
-any other failure raises the ``grpc.RpcError``::
+same dataclasses, priced by the server's catalog (a model by name or as a Model, sent whole;
+hardware by name, or as a Hardware the server's catalog also has; a law by name or as a
+LossLaw; test-time accuracy by preset name, an Accuracy.preset, or measured eval rows as mappings
+or a pathlib.Path of their file). Cost arguments broadcast as in the Python API (arrays that
+each vary along a dimension of their own are one sweep stream, others are priced one call per
+point); a planner's goal is one number per call; frontiers take arrays of budgets and arrive as
+streams of chunks, cut by :mod:`scaleplan.sweep` on the server. A call the server refuses as
+invalid raises the :mod:`scaleplan.errors` class the Python API raises, with ``.field`` the
+Python argument name; any other failure raises the ``grpc.RpcError``::
 
     with scaleplan.Client("127.0.0.1:50051") as client:
         cost = client.inference_cost("qwen3-8b", "h100-sxm", prompt_tokens=512, gen_tokens=8192)

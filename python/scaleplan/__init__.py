@@ -31,6 +31,7 @@ from scaleplan.plan import (
     plan_lifetime,
     plan_training,
 )
+from scaleplan.sweep import SweepChunk, inference_cost_sweep, iter_inference_cost_sweep
 from scaleplan.testtime import (
     Accuracy,
     TestTimeFrontier,
@@ -58,6 +59,7 @@ __all__ = [
     "Model",
     "Moe",
     "Plan",
+    "SweepChunk",
     "TestTimeFrontier",
     "TestTimePlan",
     "TrainingCost",
@@ -71,6 +73,8 @@ __all__ = [
     "frontier_test_time",
     "hardware",
     "inference_cost",
+    "inference_cost_sweep",
+    "iter_inference_cost_sweep",
     "law",
     "load_catalog",
     "model",

@@ -12,7 +12,7 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -168,6 +168,18 @@ class Plan:
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def join(cls, parts: Sequence[Self]) -> Self:
+        """Plans of 1-D arrays (chunks of one frontier, in order) as one: arrays concatenated,
+        the other fields (law, unit) from the first part."""
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            first = getattr(parts[0], f.name)
+            if isinstance(first, np.ndarray):
+                first = np.concatenate([getattr(p, f.name) for p in parts])
+            values[f.name] = first
+        return cls(**values)
 
     def explain(self) -> str:
         """One paragraph in words per plan (one line per element of an array-valued plan)."""

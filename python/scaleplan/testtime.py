@@ -289,6 +289,18 @@ class TestTimeFrontier:
     per_model: dict[str, FloatArray]
     oracle: FloatArray | None
 
+    @classmethod
+    def join(cls, parts: Sequence[TestTimeFrontier]) -> TestTimeFrontier:
+        """Frontiers over consecutive chunks of budgets (in order) as one frontier."""
+        oracles = [p.oracle for p in parts if p.oracle is not None]
+        names = parts[0].per_model
+        return cls(
+            budgets=np.concatenate([p.budgets for p in parts]),
+            plan=TestTimePlan.join([p.plan for p in parts]),
+            per_model={n: np.concatenate([p.per_model[n] for p in parts]) for n in names},
+            oracle=np.concatenate(oracles) if oracles else None,
+        )
+
 
 def _number(value: object, name: str) -> float:
     """A required scalar option."""

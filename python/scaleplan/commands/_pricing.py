@@ -1,13 +1,14 @@
 """Pricing grids of queries through :func:`scaleplan.inference_cost`, shared by ``cost``,
 ``sweep`` and ``plot``: the options a grid varies, the row fields, and the cartesian product
-(evaluated by numpy broadcasting, one façade call per chunk)."""
+(evaluated by numpy broadcasting; ``sweep`` cuts it into chunks with
+:func:`scaleplan.sweep.iter_inference_cost_sweep`)."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,8 +17,9 @@ import numpy as np
 from scaleplan._arrays import FloatArray
 from scaleplan.commands import _parse
 from scaleplan.cost import Attention, Dtype, InferenceCost, Prefill, TimeModel, inference_cost
+from scaleplan.sweep import SWEEP_AXES
 
-AXES = ("prompt_tokens", "gen_tokens", "samples", "kv_budget", "block_size", "batch")
+AXES = SWEEP_AXES
 """Numeric options of inference_cost that broadcast: a grid's numeric axes, in row order."""
 
 SETTING_FIELDS = (
@@ -127,30 +129,36 @@ def grid_size(axes: Mapping[str, FloatArray]) -> int:
     return size
 
 
+def options(setting: Setting) -> dict[str, Any]:
+    """The keyword arguments of inference_cost a setting stands for, but a fixed batch's sizes
+    (those are the ``batch`` axis)."""
+    out: dict[str, Any] = {
+        "attention": typing.cast(Attention, setting.attention),
+        "prefix_sharing": setting.prefix_sharing,
+        "prefill": typing.cast(Prefill, setting.prefill_mode) if setting.prefill else False,
+        "time_model": typing.cast(TimeModel, setting.time_model),
+        "weight_dtype": typing.cast(Dtype, setting.weight_dtype),
+        "kv_dtype": typing.cast(Dtype, setting.kv_dtype),
+        "compute_dtype": typing.cast(Dtype, setting.compute_dtype),
+        "gpus": setting.gpus,
+    }
+    if setting.batch != "fixed":
+        out["batch"] = None if setting.batch == "unset" else "max"
+    return out
+
+
 def price(setting: Setting, axes: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
     """Price every point of ``axes`` (arrays that broadcast together) in ONE inference_cost
     call; returns flat row columns (inputs and results) and the number of rows."""
-    batch: Any = None if setting.batch == "unset" else "max"
-    if setting.batch == "fixed":
-        batch = axes["batch"]
-    cost = inference_cost(
-        setting.model,
-        setting.hardware,
-        prompt_tokens=axes["prompt_tokens"],
-        gen_tokens=axes["gen_tokens"],
-        samples=axes.get("samples", 1),
-        attention=typing.cast(Attention, setting.attention),
-        kv_budget=axes.get("kv_budget"),
-        block_size=axes.get("block_size"),
-        batch=batch,
-        prefix_sharing=setting.prefix_sharing,
-        prefill=typing.cast(Prefill, setting.prefill_mode) if setting.prefill else False,
-        time_model=typing.cast(TimeModel, setting.time_model),
-        weight_dtype=typing.cast(Dtype, setting.weight_dtype),
-        kv_dtype=typing.cast(Dtype, setting.kv_dtype),
-        compute_dtype=typing.cast(Dtype, setting.compute_dtype),
-        gpus=setting.gpus,
-    )
+    cost = inference_cost(setting.model, setting.hardware, **axes, **options(setting))
+    return rows(setting, axes, cost)
+
+
+def rows(
+    setting: Setting, axes: Mapping[str, Any], cost: InferenceCost
+) -> tuple[dict[str, Any], int]:
+    """The flat row columns (inputs and results) of ``cost``, priced at ``axes`` (arrays that
+    broadcast together) under ``setting``, and the number of rows."""
     shape = np.shape(cost.flops)
     n = int(np.prod(shape, dtype=np.int64))
     columns: dict[str, Any] = {f: getattr(setting, f) for f in SETTING_FIELDS}
@@ -175,18 +183,6 @@ def open_mesh(axes: Mapping[str, FloatArray]) -> dict[str, FloatArray]:
     in C order, first axis slowest, without materialising it."""
     names = list(axes)
     return dict(zip(names, np.ix_(*(axes[n] for n in names)), strict=True))
-
-
-def chunks(axes: Mapping[str, FloatArray], chunk_rows: int) -> Iterator[dict[str, FloatArray]]:
-    """The cartesian product of ``axes`` as flat arrays, ``chunk_rows`` points at a time (C
-    order, the same as :func:`open_mesh`): memory bounded by the chunk, not the grid."""
-    names = list(axes)
-    shape = tuple(len(axes[n]) for n in names)
-    total = grid_size(axes)
-    for start in range(0, total, chunk_rows):
-        index = np.arange(start, min(total, start + chunk_rows), dtype=np.int64)
-        coords = np.unravel_index(index, shape)
-        yield {n: axes[n][c] for n, c in zip(names, coords, strict=True)}
 
 
 # ---- options shared by the commands that price queries -----------------------------------

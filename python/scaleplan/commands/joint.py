@@ -13,8 +13,10 @@ from scaleplan import _format as fmt
 from scaleplan._arrays import FloatArray
 from scaleplan.commands import _common, _parse, _planning, _plot
 from scaleplan.commands._planning import Column, default, loss, optional_number, percent
+from scaleplan.commands._progress import frontier_chunks
 from scaleplan.joint import JOINT_AGGREGATOR, JointPlan, frontier_joint, joint_task, plan_joint
 from scaleplan.plan import Unit
+from scaleplan.sweep import JOINT_CHUNK_BUDGETS
 from scaleplan.testtime import AGGREGATOR_MEANING
 
 UNITS: tuple[str, ...] = typing.get_args(Unit)
@@ -200,7 +202,11 @@ def solve(
     lines = []
     for q in queries.tolist():
         if frontier:
-            plan = frontier_joint(budgets=goals, queries=q, **kwargs)
+
+            def chunk(part: FloatArray, q: float = q) -> JointPlan:
+                return frontier_joint(budgets=part, queries=q, **kwargs)
+
+            plan = JointPlan.join(frontier_chunks(goals, JOINT_CHUNK_BUDGETS, chunk))
         else:
             target: dict[str, Any] = {goal_name: goals}
             plan = plan_joint(**target, queries=q, **kwargs)

@@ -17,9 +17,12 @@ from scaleplan._arrays import FloatArray
 from scaleplan.catalog import model as catalog_model
 from scaleplan.commands import _common, _parse, _planning, _plot
 from scaleplan.commands._planning import Column, default, percent
+from scaleplan.commands._progress import frontier_chunks
+from scaleplan.sweep import TEST_TIME_CHUNK_BUDGETS
 from scaleplan.testtime import (
     AGGREGATOR_MEANING,
     Accuracy,
+    TestTimeFrontier,
     TestTimePlan,
     frontier_test_time,
     plan_test_time,
@@ -373,7 +376,15 @@ class Frontier:
 def solve_frontier(args: argparse.Namespace, option: str, text: str) -> Frontier:
     values, unit = budgets(args, option, text)
     prob = problem(args)
-    f = frontier_test_time(budgets=values, unit=typing.cast(Unit, unit), **prob.kwargs)
+    f = TestTimeFrontier.join(
+        frontier_chunks(
+            values,
+            TEST_TIME_CHUNK_BUDGETS,
+            lambda part: frontier_test_time(
+                budgets=part, unit=typing.cast(Unit, unit), **prob.kwargs
+            ),
+        )
+    )
     per_model = {name: f.per_model[name] for name in ordered(list(f.per_model))}
     caption = _planning.header(
         "Test-time frontier", unit=f"{_UNIT_WORDS[unit]} per query", law=None, details=prob.details

@@ -780,8 +780,8 @@ def _columns_message(plan: Plan, message: _M, renames: Mapping[str, str]) -> _M:
 
 
 def _columns_from(cls: type[Plan], message: Message, renames: Mapping[str, str]) -> dict[str, Any]:
-    """Columns as 1-D arrays keyed by the plan's field names (for concatenating chunks); a
-    scalar field (law, unit) as its value."""
+    """Columns as 1-D arrays keyed by the plan's field names (a chunk of a frontier); a scalar
+    field (law, unit) as its value, an optional column without entries None."""
     out: dict[str, Any] = {}
     fields = message.DESCRIPTOR.fields_by_name
     for f in dataclasses.fields(cls):
@@ -801,6 +801,8 @@ def _columns_from(cls: type[Plan], message: Message, renames: Mapping[str, str])
             out[f.name] = np.array(value, dtype=np.bool_)
         elif field.type == FieldDescriptor.TYPE_STRING:
             out[f.name] = _object_column([v or None for v in value])  # "": no plan
+        elif f.name in OPTIONAL_PLAN_FIELDS and not value:
+            out[f.name] = None  # absent (the oracle of a preset)
         else:
             out[f.name] = np.array(value, dtype=np.float64)
     return out
@@ -830,19 +832,6 @@ def _object_column(values: Sequence[Any]) -> npt.NDArray[np.object_]:
 
 # Plan fields that may be None (sent as an absent field, or an empty column).
 OPTIONAL_PLAN_FIELDS = frozenset({"oracle_accuracy"})
-
-
-def concat_columns(chunks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Chunks of columns as one set: arrays concatenated, an optional column with no entries
-    (the oracle of a preset) None, scalars (law, unit) from the first chunk."""
-    out: dict[str, Any] = {}
-    for name, first in chunks[0].items():
-        if not isinstance(first, np.ndarray):
-            out[name] = first
-            continue
-        array = np.concatenate([c[name] for c in chunks])
-        out[name] = None if len(array) == 0 and name in OPTIONAL_PLAN_FIELDS else array
-    return out
 
 
 def training_plan_message(plan: TrainingPlan) -> plan_pb2.TrainingPlan:

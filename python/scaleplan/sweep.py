@@ -129,7 +129,7 @@ def iter_inference_cost_sweep(
 
     The grid is checked before the first chunk is priced: more than ``max_points`` points (at
     most MAX_SWEEP_POINTS) is a LimitExceededError naming ``grid``. An error about one point
-    names the argument, ``.index`` the position in its axis, and the grid point in its message.
+    names the argument, ``.index`` the position in its axis.
     """
     size = chunk_size_of(chunk_size)
     given = {

@@ -78,6 +78,7 @@ class Accuracy:
         catalog: Catalog,
         task: str,
         preset_name: str | None = None,
+        measured_name: str | None = None,
     ) -> None:
         self._native = native
         self.label = label
@@ -86,6 +87,22 @@ class Accuracy:
         self._catalog = catalog
         self.task = task
         self.aggregator: Aggregator = native.aggregator()  # type: ignore[assignment]
+        # The file or name of measured results (None for a preset or unnamed rows).
+        self._measured_name = measured_name
+
+    def __repr__(self) -> str:
+        if self.preset_name is not None:
+            built = f"preset {self.preset_name!r}"
+        elif self._measured_name is not None:
+            built = f"measured {self._measured_name!r}"
+        else:
+            built = "measured"
+        models = self.models()
+        shown = ", ".join(models[:4]) + (f", ... ({len(models)} in all)" if len(models) > 4 else "")
+        return (
+            f"<Accuracy {built}: task {self.task!r}, aggregator {self.aggregator!r}, "
+            f"models {shown or 'none'}>"
+        )
 
     @classmethod
     def preset(
@@ -118,7 +135,7 @@ class Accuracy:
             name = Path(source).name
         label = f"measured ({name})" if name else "measured"
         task = f"measured:{name or 'rows'}"
-        return cls(native, label, cat, task)
+        return cls(native, label, cat, task, measured_name=name)
 
     def models(self) -> list[str]:
         return self._native.models(self._catalog._native)

@@ -249,7 +249,8 @@ schema! {
         attention [""]
             "The chosen attention (dense, topk(S) or block_topk(S,B)); None where no \
              configuration fits." => s.plan.attention as f64,
-        samples ["samples"] "Samples per query k." => if_feasible(s.plan.feasible, f64::from(s.plan.samples)),
+        samples ["samples"] "Samples per query k."
+            => if_feasible(s.plan.feasible, f64::from(s.plan.samples)),
         gen_tokens ["tokens"] "Generation length limit per sample L." => s.plan.gen_tokens,
         accuracy ["fraction"] "Predicted accuracy." => s.plan.accuracy,
         cost ["<unit>"] "Cost of one query." => s.plan.cost,
@@ -279,7 +280,8 @@ schema! {
                          planner models.",
         params ["parameters"] "Parameters N." => p.params,
         tokens ["tokens"] "Training tokens D." => p.tokens,
-        samples ["samples"] "Samples per query k." => if_feasible(p.feasible, f64::from(p.samples)),
+        samples ["samples"] "Samples per query k."
+            => if_feasible(p.feasible, f64::from(p.samples)),
         gen_tokens ["tokens"] "Generation length limit per sample L." => p.gen_tokens,
         attention [""] "The chosen attention; None where there is no plan." => p.attention as f64,
         accuracy ["fraction"] "Predicted task accuracy." => p.accuracy,

@@ -70,6 +70,12 @@ def test_dataclass_fields_are_the_schema_in_order(cls: type) -> None:
     assert [f.name for f in _public_fields(cls)] == [f.name for f in SCHEMAS[cls.__name__]]
 
 
+@pytest.mark.parametrize("name", sorted(SCHEMAS))
+def test_field_names_are_unique(name: str) -> None:
+    names = [f.name for f in SCHEMAS[name]]
+    assert len(names) == len(set(names))
+
+
 @pytest.mark.parametrize("cls", RESULTS, ids=lambda c: c.__name__)
 def test_every_field_has_a_description_and_every_number_a_unit(cls: type) -> None:
     annotations = {f.name: str(f.type) for f in _public_fields(cls)}

@@ -11,7 +11,10 @@ import numpy as np
 import pytest
 import scaleplan as sp
 from scaleplan import _core
+from scaleplan import _format as fmt
 from scaleplan._schema import SCHEMAS, field_line
+from scaleplan.commands import joint as cli_joint
+from scaleplan.commands import testtime as cli_testtime
 from scaleplan.grpc import conversions
 from scaleplan.v1 import cost_pb2, plan_pb2
 
@@ -146,3 +149,38 @@ def test_row_values_land_in_their_named_fields() -> None:
     assert c.latency_s >= c.ttft_s > 0 and c.binding == "none"
     costs = sp.training_cost("llama-3.1-8b", np.array([1e12, 2e12]), "h100-sxm")
     assert costs.days == pytest.approx(np.asarray(costs.wall_seconds) / 86400.0, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("name", "unit", "columns", "derived"),
+    [
+        (
+            "TestTimePlan",
+            unit,
+            cli_testtime.columns(unit, oracle=True, aggregator="coverage"),
+            set(),
+        )
+        for unit in ("flops", "eflops", "seconds", "usd")
+    ]
+    + [
+        ("JointPlan", unit, cli_joint._columns(goal, unit, True), {"queries", "training_share"})
+        for unit in ("flops", "eflops", "gpu_hours", "usd")
+        for goal in ("budget", "target_accuracy")
+    ],
+)
+def test_cli_table_columns_render_the_schema_units(
+    name: str, unit: str, columns: list[Any], derived: set[str]
+) -> None:
+    """The CLI's tables pick their columns and labels; each is a schema field (or a quantity
+    the CLI derives) and renders in the schema's unit."""
+    units = {f.name: f.unit for f in SCHEMAS[name]}
+    goals = {"budget", "target_accuracy"}
+    for column, _, render in columns:
+        assert column in units or column in derived | goals, column
+        expected = {
+            "s": fmt.seconds(0.25),
+            "fraction": "25.0%",
+            "<unit>": fmt.quantity(0.25, unit),
+        }.get(units.get(column, ""))
+        if expected is not None:
+            assert render(0.25) == expected, column

@@ -326,7 +326,8 @@ schema! {
             "5 x 5 (E, A, B, alpha, beta), from the bootstrap samples or (bootstrap = 0) the \
              Gauss-Newton approximation s^2 (J^T J)^-1 at the optimum; None when neither is \
              available.",
-        covariance_source [""] "Where the covariance comes from.",
+        covariance_source [""] "Where the covariance comes from: bootstrap, gauss-newton or \
+                                unavailable.",
         samples [""] "Bootstrap estimates, shape (bootstrap, 5).",
         residuals [""] "ln(fitted loss) - ln(observed loss), per run, in input order.",
         n_points ["runs"] "Runs the law was fitted on.",
@@ -336,8 +337,10 @@ schema! {
         delta [""] "Huber loss threshold on the log-loss residuals.",
         bootstrap ["refits"] "Bootstrap refits requested.",
         seed [""] "Seed of the bootstrap resampling.",
-        form [""] "The law's form (chinchilla, or data_constrained with unique_tokens).",
-        unique_tokens ["tokens"] "Unique tokens of a data-constrained fit; None otherwise.",
+        form [""] "The law's form: chinchilla, the only one available so far.",
+        unique_tokens ["tokens"]
+            "Unique tokens: each run's tokens counted as the effective tokens D' of repeated \
+             data; None without a data limit.",
         bootstrap_unconverged ["refits"]
             "Bootstrap refits that stopped before their convergence test (still in samples).",
     }

@@ -41,10 +41,9 @@ def field_line(f: Field) -> str:
 
 def fields_doc(name: str) -> str:
     """The "Fields" section of a result's docstring."""
-    lines = [
-        "Fields (units in brackets; ``<unit>`` is the unit the ``unit`` field names):",
-        "",
-    ]
+    own_unit = any(f.unit == "<unit>" for f in SCHEMAS[name])
+    note = "; ``<unit>`` is the unit the ``unit`` field names" if own_unit else ""
+    lines = [f"Fields (units in brackets{note}):", ""]
     for f in SCHEMAS[name]:
         lines.append(
             textwrap.fill(

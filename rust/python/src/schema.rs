@@ -153,7 +153,8 @@ schema! {
 const FEASIBLE_DOC: &str =
     "Whether the goal can be met; an infeasible plan names the constraint in \
                         binding.";
-const BINDING_DOC: &str = "The constraint that decides the plan, or that makes it impossible.";
+const BINDING_DOC: &str = "The constraint that decides the plan, or that makes it impossible \
+                           (docs/planning.md, \"What binding means\").";
 const EXTRAPOLATED_DOC: &str = "Where the plan lies outside the range its loss law was fitted on \
                             (empty: inside it); for an array goal one table per plan (value, \
                             bound, factor per variable), which at() turns into records.";

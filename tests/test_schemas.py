@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -184,3 +185,10 @@ def test_cli_table_columns_render_the_schema_units(
         }.get(units.get(column, ""))
         if expected is not None:
             assert render(0.25) == expected, column
+
+
+def test_every_unit_is_listed_in_the_docs() -> None:
+    text = (Path(__file__).resolve().parents[1] / "docs" / "planning.md").read_text()
+    section = text.split("## Result fields", 1)[1].split("\n## ", 1)[0]
+    for unit in {f.unit for fields in SCHEMAS.values() for f in fields} - {""}:
+        assert f"`{unit}`" in section, unit

@@ -192,3 +192,16 @@ def test_every_unit_is_listed_in_the_docs() -> None:
     section = text.split("## Result fields", 1)[1].split("\n## ", 1)[0]
     for unit in {f.unit for fields in SCHEMAS.values() for f in fields} - {""}:
         assert f"`{unit}`" in section, unit
+
+
+def test_the_wire_knows_which_plan_numbers_may_be_none() -> None:
+    """A plan number that may be None as well as NaN (its annotation says so) travels as an
+    absent field, NaN as NaN; the conversions list them."""
+    plans = [sp.TrainingPlan, sp.LifetimePlan, sp.TestTimePlan, sp.JointPlan]
+    optional = {
+        f.name
+        for cls in plans
+        for f in _public_fields(cls)
+        if str(f.type).startswith("FloatOrArray") and str(f.type).endswith("| None")
+    }
+    assert optional == conversions.NONE_OR_NAN_PLAN_FIELDS

@@ -16,6 +16,9 @@ JOINT_FIELDS: list[str]
 LIFETIME_PLAN_FIELDS: list[str]
 CONSTRAINTS: list[str]
 EXTRAPOLATION_VARIABLES: list[str]
+SCHEMAS: dict[str, list[tuple[str, str, str, bool]]]
+"""Every result's fields as (name, unit, description, is a column), in the order of its
+dataclass, keyed by the class name (rust/python/src/schema.rs)."""
 FIT_MAX_BOOTSTRAP: int
 FIT_MAX_RUNS: int
 MAX_SAMPLES: int
@@ -45,6 +48,7 @@ __all__ = [
     "MAX_SAMPLES",
     "MAX_SEARCH_STEPS",
     "MEASURED_TABLE_SAMPLES",
+    "SCHEMAS",
     "TEST_TIME_FIELDS",
     "TRAINING_COST_FIELDS",
     "TRAINING_PLAN_FIELDS",

@@ -15,6 +15,7 @@ from scaleplan import _core
 from scaleplan import _format as fmt
 from scaleplan import cancel as _cancel
 from scaleplan._arrays import Broadcast, FloatArray
+from scaleplan._schema import documented
 from scaleplan.cancel import CancelToken
 from scaleplan.catalog import Catalog, Hardware, Model, resolve_family, resolve_hardware
 from scaleplan.cost import Dtype, FloatOrArray, Prefill, TimeModel, _text, serving
@@ -46,6 +47,7 @@ _WHY_JOINT = {
 }
 
 
+@documented
 @dataclass(frozen=True)
 class JointPlan(Plan):
     """Training and serving decided together (arrays for an array of budgets or targets)."""
@@ -53,38 +55,26 @@ class JointPlan(Plan):
     law: str
     unit: str
     task: str
-    """What ``accuracy`` is: the law's error law, an average over downstream tasks
-    (``<law> error law (downstream average)``)."""
     aggregator: str
-    """How k samples become one answer: ``coverage`` (pass@k with a perfect verifier, an upper
-    bound on what deploys), the only one the joint planner models."""
     params: FloatOrArray
     tokens: FloatOrArray
     samples: FloatOrArray
     gen_tokens: FloatOrArray
     attention: str | npt.NDArray[np.object_] | None
-    """The chosen attention; None where there is no plan."""
     accuracy: FloatOrArray
     loss: FloatOrArray
     mu_inf: FloatOrArray
-    """Mean task accuracy at unlimited generation length: 1 - the Gadre error at the loss."""
     training_cost: FloatOrArray
     inference_cost: FloatOrArray
     total_cost: FloatOrArray
     latency_s: FloatOrArray
     marginal_accuracy: FloatOrArray
-    """Accuracy that 1% more budget would add."""
     gpus: FloatOrArray
-    """GPUs per serving replica (tensor parallel), chosen among 1, 2, 4, 8 unless given."""
     layers: FloatOrArray
-    """The shape the family's smooth rule implies at ``params`` (real numbers, a planning
-    abstraction: docs/cost-model.md, "Families"); NaN for an infeasible plan."""
     query_heads: FloatOrArray
     kv_heads: FloatOrArray
     head_dim: FloatOrArray
     extrapolated: Extrapolated | FloatArray
-    """Where the plan lies outside the range its loss law was fitted on (empty: inside it); for
-    an array goal a table per plan (``at()`` gives records)."""
 
     def _explain_one(self) -> str:
         if not self.feasible:

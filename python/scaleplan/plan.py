@@ -21,6 +21,7 @@ from scaleplan import _core
 from scaleplan import _format as fmt
 from scaleplan import cancel as _cancel
 from scaleplan._arrays import Broadcast, FloatArray
+from scaleplan._schema import documented
 from scaleplan.cancel import CancelToken
 from scaleplan.catalog import (
     Catalog,
@@ -149,7 +150,6 @@ class Plan:
 
     feasible: bool | npt.NDArray[np.bool_]
     binding: str | npt.NDArray[np.str_]
-    """The constraint that decides the plan, or that makes it impossible."""
 
     def _scalar(self) -> bool:
         return isinstance(self.feasible, bool)
@@ -192,19 +192,20 @@ class Plan:
         raise NotImplementedError
 
 
+@documented
 @dataclass(frozen=True)
 class TrainingPlan(Plan):
+    """Loss-optimal parameters and tokens for a compute budget, or the least compute reaching a
+    loss (arrays for an array goal)."""
+
     law: str
     params: FloatOrArray
     tokens: FloatOrArray
     effective_tokens: FloatOrArray
-    """D' under a data limit (repeated tokens are worth less), else D."""
     loss: FloatOrArray
     compute_flops: FloatOrArray
     tokens_per_param: FloatOrArray
     extrapolated: Extrapolated | FloatArray
-    """Where the plan lies outside the range its law was fitted on (empty: inside it); for an
-    array goal a table per plan (see :func:`extrapolation_records`; ``at()`` gives records)."""
 
     def _explain_one(self) -> str:
         if not self.feasible:
@@ -224,8 +225,12 @@ class TrainingPlan(Plan):
         )
 
 
+@documented
 @dataclass(frozen=True)
 class LifetimePlan(Plan):
+    """Training plus lifetime inference: the model that minimises their total cost for a loss
+    or within a budget (arrays for an array goal)."""
+
     law: str
     unit: str
     params: FloatOrArray
@@ -237,28 +242,17 @@ class LifetimePlan(Plan):
     training_cost: FloatOrArray
     inference_cost_per_query: FloatOrArray
     inference_cost: FloatOrArray
-    """Lifetime inference: queries x cost per query."""
     total_cost: FloatOrArray
     chinchilla_params: FloatOrArray
-    """The training-only (Chinchilla) optimum reaching the same loss, priced the same way."""
     chinchilla_tokens: FloatOrArray
     chinchilla_total_cost: FloatOrArray
     cost_saved: FloatOrArray
-    """chinchilla_total_cost - total_cost: what accounting for inference saves; NaN when the
-    comparison does not apply (no training-only plan reaches the loss, or that model cannot be
-    served on the hardware)."""
     gpus: FloatOrArray
-    """GPUs per serving replica (tensor parallel), chosen among 1, 2, 4, 8 unless given."""
     layers: FloatOrArray | None
-    """The shape the family's smooth rule implies at ``params`` (real numbers, a planning
-    abstraction: docs/cost-model.md, "Families"); None when inference is priced at 2N FLOPs per
-    token (no family), NaN for an infeasible plan."""
     query_heads: FloatOrArray | None
     kv_heads: FloatOrArray | None
     head_dim: FloatOrArray | None
     extrapolated: Extrapolated | FloatArray
-    """Where the plan lies outside the range its law was fitted on (empty: inside it); for an
-    array goal a table per plan (see :func:`extrapolation_records`; ``at()`` gives records)."""
 
     def _explain_one(self) -> str:
         if not self.feasible:

@@ -23,6 +23,7 @@ from scaleplan import _core
 from scaleplan import _format as fmt
 from scaleplan import cancel as _cancel
 from scaleplan._arrays import Broadcast, FloatArray, as_float_array
+from scaleplan._schema import documented
 from scaleplan.cancel import CancelToken
 from scaleplan.catalog import (
     Catalog,
@@ -77,6 +78,7 @@ class Accuracy:
         catalog: Catalog,
         task: str,
         preset_name: str | None = None,
+        measured_name: str | None = None,
     ) -> None:
         self._native = native
         self.label = label
@@ -85,6 +87,22 @@ class Accuracy:
         self._catalog = catalog
         self.task = task
         self.aggregator: Aggregator = native.aggregator()  # type: ignore[assignment]
+        # The file or name of measured results (None for a preset or unnamed rows).
+        self._measured_name = measured_name
+
+    def __repr__(self) -> str:
+        if self.preset_name is not None:
+            built = f"preset {self.preset_name!r}"
+        elif self._measured_name is not None:
+            built = f"measured {self._measured_name!r}"
+        else:
+            built = "measured"
+        models = self.models()
+        shown = ", ".join(models[:4]) + (f", ... ({len(models)} in all)" if len(models) > 4 else "")
+        return (
+            f"<Accuracy {built}: task {self.task!r}, aggregator {self.aggregator!r}, "
+            f"models {shown or 'none'}>"
+        )
 
     @classmethod
     def preset(
@@ -117,7 +135,7 @@ class Accuracy:
             name = Path(source).name
         label = f"measured ({name})" if name else "measured"
         task = f"measured:{name or 'rows'}"
-        return cls(native, label, cat, task)
+        return cls(native, label, cat, task, measured_name=name)
 
     def models(self) -> list[str]:
         return self._native.models(self._catalog._native)
@@ -227,6 +245,7 @@ def _attention_label(choice: tuple[str, float | None, float | None]) -> str:
     return f"{kind}({s:g})" if b is None else f"{kind}({s:g},{b:g})"
 
 
+@documented
 @dataclass(frozen=True)
 class TestTimePlan(Plan):
     """The best configuration for a per-query budget (arrays for an array of budgets)."""
@@ -235,26 +254,18 @@ class TestTimePlan(Plan):
 
     unit: str
     task: str
-    """What ``accuracy`` is measured on: a preset's task (``aime24``) or ``measured:<name>``."""
     aggregator: str
-    """How k samples become one answer: ``coverage`` (pass@k with a perfect verifier, an upper
-    bound on what deploys) or ``majority`` (majority vote, deployable without a verifier)."""
     budget: FloatOrArray
     model: str | npt.NDArray[np.object_] | None
-    """The chosen model; None where no configuration fits."""
     attention: str | npt.NDArray[np.object_] | None
-    """The chosen attention; None where no configuration fits."""
     samples: FloatOrArray
     gen_tokens: FloatOrArray
     accuracy: FloatOrArray
     cost: FloatOrArray
-    """Cost of one query in ``unit``."""
     eflops: FloatOrArray
     seconds: FloatOrArray
     latency_s: FloatOrArray
     oracle_accuracy: FloatOrArray | None
-    """Upper bound with measured data: every problem takes its own best configuration (not a
-    deployable policy). None for the parametric model."""
 
     def _explain_one(self) -> str:
         if not self.feasible:
@@ -277,6 +288,7 @@ class TestTimePlan(Plan):
         )
 
 
+@documented
 @dataclass(frozen=True)
 class TestTimeFrontier:
     """The best plan at every budget, each model's own best accuracy, and (measured data) the
@@ -522,7 +534,7 @@ def _assemble(
     accuracy: Accuracy,
 ) -> TestTimePlan:
     rows = dict(zip(_core.TEST_TIME_FIELDS, arrays, strict=True))
-    oracle = rows.pop("oracle")
+    oracle = rows.pop("oracle_accuracy")
     feasible = rows.pop("feasible") != 0
     return TestTimePlan(
         feasible=feasible,
@@ -531,7 +543,7 @@ def _assemble(
         task=accuracy.task,
         aggregator=accuracy.aggregator,
         budget=budgets,
-        model=chosen(names, rows.pop("candidate"), feasible),
+        model=chosen(names, rows.pop("model"), feasible),
         attention=chosen(labels, rows.pop("attention"), feasible),
         oracle_accuracy=None if np.all(oracle < 0) else oracle,
         **rows,

@@ -5,67 +5,16 @@
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use scaleplan_core::{
-    training_cost as core_training_cost, Attention, Batch, Binding, Dtype, InferenceCost,
-    InferenceOptions, InferenceQuery, PlanError, Pricer, TrainingOptions,
+    training_cost as core_training_cost, Attention, Batch, Binding, Dtype, InferenceOptions,
+    InferenceQuery, PlanError, Pricer, TrainingOptions,
 };
 
 use crate::cancel::{poll, Partial};
 use crate::catalog::{NativeHardware, NativeModel};
-use crate::convert::{flag, Columns, Serving};
+use crate::convert::{Columns, Serving};
 use crate::errors::{element, to_py, IntoPyResult};
+use crate::schema;
 use crate::{enter, Work};
-
-/// Order of the arrays `inference_cost` returns; `feasible` is 0/1 and `binding` the index
-/// into BINDINGS.
-const INFERENCE_COST_FIELDS: [&str; 20] = [
-    "prefill_flops",
-    "decode_flops",
-    "flops",
-    "kv_bytes",
-    "weight_bytes",
-    "bytes",
-    "eflops",
-    "seconds",
-    "gpu_seconds",
-    "ttft_s",
-    "tpot_s",
-    "latency_s",
-    "batch",
-    "max_batch",
-    "max_queries",
-    "weight_memory_bytes",
-    "kv_memory_bytes_per_query",
-    "min_gpus",
-    "feasible",
-    "binding",
-];
-
-fn cost_row(c: &InferenceCost) -> [f64; 20] {
-    [
-        c.prefill_flops,
-        c.decode_flops,
-        c.flops,
-        c.kv_bytes,
-        c.weight_bytes,
-        c.bytes,
-        c.eflops,
-        c.seconds,
-        c.gpu_seconds,
-        c.ttft_s,
-        c.tpot_s,
-        c.latency_s,
-        c.batch,
-        c.max_batch,
-        c.max_queries,
-        c.weight_memory_bytes,
-        c.kv_memory_bytes_per_query,
-        c.min_gpus,
-        flag(c.feasible),
-        f64::from(c.binding.code()),
-    ]
-}
-
-const TRAINING_COST_FIELDS: [&str; 5] = ["flops", "gpu_hours", "wall_seconds", "days", "usd"];
 
 fn slice<'a>(
     field: &str,
@@ -138,7 +87,7 @@ fn inference_cost<'py>(
         )
     };
     let out = enter(py, Work::Batch(n), || {
-        let mut out = Partial::new(Columns::new(INFERENCE_COST_FIELDS.len(), n));
+        let mut out = Partial::new(Columns::new(schema::inference_cost::WIDTH, n));
         for i in 0..n {
             poll(i)?;
             let attention = match kind {
@@ -162,7 +111,7 @@ fn inference_cost<'py>(
                 None => pricer.price(&q),
             }
             .map_err(element(i, n))?;
-            out.set(i, &cost_row(&c));
+            out.set(i, &schema::inference_cost::row(&c));
         }
         Ok(out.into_inner())
     })?;
@@ -193,20 +142,11 @@ fn training_cost<'py>(
     };
     let (m, hw) = (&model.0, &hardware.0);
     let out = enter(py, Work::Batch(n), || {
-        let mut out = Partial::new(Columns::new(TRAINING_COST_FIELDS.len(), n));
+        let mut out = Partial::new(Columns::new(schema::training_cost::WIDTH, n));
         for (i, &d) in tokens.iter().enumerate() {
             poll(i)?;
             let c = core_training_cost(m, hw, d, &opt).map_err(element(i, n))?;
-            out.set(
-                i,
-                &[
-                    c.flops,
-                    c.gpu_hours,
-                    c.wall_seconds,
-                    c.days,
-                    c.usd.unwrap_or(0.0),
-                ],
-            );
+            out.set(i, &schema::training_cost::row(&c));
         }
         Ok(out.into_inner())
     })?;
@@ -214,8 +154,8 @@ fn training_cost<'py>(
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add("INFERENCE_COST_FIELDS", INFERENCE_COST_FIELDS.to_vec())?;
-    m.add("TRAINING_COST_FIELDS", TRAINING_COST_FIELDS.to_vec())?;
+    m.add("INFERENCE_COST_FIELDS", schema::inference_cost::columns())?;
+    m.add("TRAINING_COST_FIELDS", schema::training_cost::columns())?;
     // C = 6*N*D's 6 (docs/design.md#training), so Python code never writes it again.
     m.add(
         "TRAIN_FLOPS_PER_PARAM_TOKEN",

@@ -8,6 +8,7 @@ mod cost;
 mod errors;
 mod fit;
 mod plan;
+mod schema;
 mod testtime;
 
 use pyo3::prelude::*;
@@ -50,6 +51,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     cost::register(m)?;
     fit::register(m)?;
     plan::register(m)?;
+    schema::register(m)?;
     testtime::register(m)?;
     Ok(())
 }

@@ -16,49 +16,11 @@ use scaleplan_core::PlanError;
 use crate::cancel::{poll, CancelToken};
 use crate::catalog::{NativeHardware, NativeLaw, PyCatalog};
 use crate::convert::{
-    extrapolation_fields, extrapolation_row, flag, shape_row, with_extrapolation, Columns, Serving,
+    extrapolation_fields, extrapolation_row, shape_row, with_extrapolation, Columns, Serving,
 };
 use crate::errors::{element, to_py, IntoPyResult};
+use crate::schema::{joint_plan, test_time_plan};
 use crate::{enter, Work};
-
-const TEST_TIME_FIELDS: [&str; 12] = [
-    "candidate",
-    "attention",
-    "samples",
-    "gen_tokens",
-    "accuracy",
-    "cost",
-    "eflops",
-    "seconds",
-    "latency_s",
-    "feasible",
-    "binding",
-    "oracle",
-];
-
-const JOINT_FIELDS: [&str; 20] = [
-    "params",
-    "tokens",
-    "samples",
-    "gen_tokens",
-    "attention",
-    "accuracy",
-    "loss",
-    "mu_inf",
-    "training_cost",
-    "inference_cost",
-    "total_cost",
-    "latency_s",
-    "marginal_accuracy",
-    "gpus",
-    // SHAPE_FIELDS
-    "layers",
-    "query_heads",
-    "kv_heads",
-    "head_dim",
-    "feasible",
-    "binding",
-];
 
 /// Attention choices as (kind, kv_budget, block_size) triples.
 fn attentions(
@@ -306,7 +268,7 @@ impl TestTimeProblem {
         build().py_err(py)
     }
 
-    /// One array per field of TEST_TIME_FIELDS (one element per budget), and each candidate's
+    /// One array per column of the test-time schema (one element per budget), and each candidate's
     /// best accuracy (rows) at each budget (columns).
     #[allow(clippy::type_complexity)]
     #[pyo3(signature = (budgets, *, cancel=None))]
@@ -320,32 +282,11 @@ impl TestTimeProblem {
         let n = budgets.len();
         let (cols, per) = enter(py, Work::Plan(cancel), || {
             let solver = TestTimeSolver::new(&self.candidates, &self.options)?;
-            let mut cols = Columns::new(TEST_TIME_FIELDS.len(), n);
+            let mut cols = Columns::new(test_time_plan::WIDTH, n);
             let mut per: Vec<Vec<f64>> = vec![Vec::with_capacity(n); self.candidates.len()];
             for (i, &b) in budgets.iter().enumerate() {
                 let sol = solver.solve(b).map_err(element(i, n))?;
-                let p = sol.plan;
-                let row = [
-                    p.candidate as f64,
-                    p.attention as f64,
-                    if p.feasible {
-                        f64::from(p.samples)
-                    } else {
-                        f64::NAN
-                    },
-                    p.gen_tokens,
-                    p.accuracy,
-                    p.cost,
-                    p.eflops,
-                    p.seconds,
-                    p.latency_s,
-                    flag(p.feasible),
-                    f64::from(p.binding.code()),
-                    // -1: no oracle (a preset); NaN: no plan at this budget.
-                    sol.oracle
-                        .map_or(-1.0, |o| if p.feasible { o } else { f64::NAN }),
-                ];
-                cols.set(i, &row);
+                cols.set(i, &test_time_plan::row(&sol));
                 for (c, v) in per.iter_mut().zip(sol.per_candidate) {
                     c.push(v);
                 }
@@ -480,7 +421,7 @@ impl JointProblem {
         Ok(out.into_pyarray(py))
     }
 
-    /// `goal` "budget" or "target_accuracy"; one array per JOINT_FIELDS entry.
+    /// `goal` "budget" or "target_accuracy"; one array per column of the joint schema.
     #[pyo3(signature = (goal, values, *, cancel=None))]
     fn solve<'py>(
         &self,
@@ -503,7 +444,7 @@ impl JointProblem {
         let n = values.len();
         let cols = enter(py, Work::Plan(cancel), || {
             let solver = JointSolver::new(&self.law, &self.options)?;
-            let width = JOINT_FIELDS.len();
+            let width = joint_plan::WIDTH;
             let mut cols = Columns::new(width + extrapolation_fields().len(), n);
             for (i, &v) in values.iter().enumerate() {
                 let p = if by_budget {
@@ -513,35 +454,8 @@ impl JointProblem {
                 }
                 .map_err(element(i, n))?;
                 let marginal = solver.marginal(&p).map_err(element(i, n))?;
-                let [layers, heads, kv_heads, head_dim] =
-                    shape_row(Some(&self.options.family), p.params, p.feasible);
-                let row = [
-                    p.params,
-                    p.tokens,
-                    if p.feasible {
-                        f64::from(p.samples)
-                    } else {
-                        f64::NAN
-                    },
-                    p.gen_tokens,
-                    p.attention as f64,
-                    p.accuracy,
-                    p.loss,
-                    p.mu_inf,
-                    p.training_cost,
-                    p.inference_cost,
-                    p.total_cost,
-                    p.latency_s,
-                    marginal,
-                    p.gpus,
-                    layers,
-                    heads,
-                    kv_heads,
-                    head_dim,
-                    flag(p.feasible),
-                    f64::from(p.binding.code()),
-                ];
-                cols.set(i, &row);
+                let shape = shape_row(Some(&self.options.family), p.params, p.feasible);
+                cols.set(i, &joint_plan::row(&p, marginal, shape));
                 cols.set_from(i, width, &extrapolation_row(&p.extrapolated));
             }
             Ok(cols)
@@ -551,8 +465,8 @@ impl JointProblem {
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add("TEST_TIME_FIELDS", TEST_TIME_FIELDS.to_vec())?;
-    m.add("JOINT_FIELDS", with_extrapolation(&JOINT_FIELDS))?;
+    m.add("TEST_TIME_FIELDS", test_time_plan::columns())?;
+    m.add("JOINT_FIELDS", with_extrapolation(&joint_plan::columns()))?;
     m.add_class::<AccuracySource>()?;
     m.add_class::<TestTimeProblem>()?;
     m.add_class::<JointProblem>()?;

@@ -59,7 +59,10 @@ def test_fit_law_bad_input(tmp_path: Path) -> None:
     runs.write_text("params,tokens\n1e8,1e10\n")
     usage_error(run("fit", "law", str(runs)), "RUNS.csv")
     runs.write_text("params,tokens,loss\n" + "1e8,1e10,abc\n" * 6)
-    usage_error(run("fit", "law", str(runs)), "RUNS.csv")
+    usage_error(run("fit", "law", str(runs)), f"{runs} row 1: loss: expected a number, got 'abc'")
+    # A run the core refuses is named by its row too (the core gives its index, 2).
+    runs.write_text("params,tokens,loss\n" + "1e8,1e10,3.0\n" * 2 + "1e8,1e10,-2\n" * 4)
+    usage_error(run("fit", "law", str(runs)), f"{runs} row 3: loss: must be > 0, got -2")
     runs.write_text("params,tokens,loss\n" + "1e8,1e10,3.0\n" * 3)
     usage_error(run("fit", "law", str(runs)), "RUNS.csv")
     write_runs(runs)

@@ -229,3 +229,19 @@ def test_prefill_mode_is_a_setting(tmp_path: Path) -> None:
         )
         assert r["ttft_s"] == pytest.approx(c.ttft_s, rel=1e-12)
     assert rows[1]["ttft_s"] > rows[0]["ttft_s"]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--chunk-rows", "0", "must be in [1, 1048576]"),
+        ("--chunk-rows", str(2**20 + 1), "must be in [1, 1048576]"),
+        ("--max-rows", "0", "must be in [1, 100,000,000]"),
+        ("--max-rows", str(10**8 + 1), "must be in [1, 100,000,000]"),
+    ],
+)
+def test_chunk_and_row_bounds(tmp_path: Path, option: str, value: str, message: str) -> None:
+    """The bounds of scaleplan.sweep (docs/limits.md), named by the option."""
+    grid = scenario(tmp_path, SMALL)
+    done = run("sweep", "--grid", str(grid), "--out", str(tmp_path / "o.csv"), option, value)
+    usage_error(done, f"{option}: {message}")

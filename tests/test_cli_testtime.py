@@ -217,7 +217,10 @@ def test_plots_are_written(tmp_path: Path) -> None:
             "--attention: 'block_topk:1024:0': expected",
         ),
         (("--budget", "1e16eflops", "--accuracy", "gsm8k"), "--accuracy: unknown"),
-        (("--budget", "1e16eflops", "--measured", "no/such.csv"), "--measured: no such file"),
+        (
+            ("--budget", "1e16eflops", "--measured", "no/such.csv"),
+            "no/such.csv: cannot read: No such file or directory",
+        ),
         (
             ("--budget", "1e16eflops", "--measured", str(MEASURED), "--aggregator", "majority"),
             "--aggregator",

@@ -250,10 +250,10 @@ def test_interval_needs_a_bootstrap_and_a_level() -> None:
         ({"params": [1e8] * 4, "tokens": [1e10] * 4, "loss": [3.0] * 4}, "params"),
         ({"tokens": [1e10] * 9}, "tokens"),
         ({"loss": [3.0] * 9}, "loss"),
-        ({"loss": [3.0] * 5 + [float("nan")] + [3.0] * 4}, "loss[5]"),
-        ({"params": [1e8] * 9 + [-1.0]}, "params[9]"),
-        ({"tokens": [1e10] * 2 + [0.0] + [1e10] * 7}, "tokens[2]"),
-        ({"tokens": [1e10] * 2 + [float("inf")] + [1e10] * 7}, "tokens[2]"),
+        ({"loss": [3.0] * 5 + [float("nan")] + [3.0] * 4}, ("loss", 5)),
+        ({"params": [1e8] * 9 + [-1.0]}, ("params", 9)),
+        ({"tokens": [1e10] * 2 + [0.0] + [1e10] * 7}, ("tokens", 2)),
+        ({"tokens": [1e10] * 2 + [float("inf")] + [1e10] * 7}, ("tokens", 2)),
         ({"delta": 0.0}, "delta"),
         ({"delta": float("nan")}, "delta"),
         ({"bootstrap": -1}, "bootstrap"),
@@ -266,7 +266,7 @@ def test_interval_needs_a_bootstrap_and_a_level() -> None:
         ({"loss": ["a"] * 10}, "loss"),
     ],
 )
-def test_bad_input_names_its_field(change: dict[str, object], field: str) -> None:
+def test_bad_input_names_its_field(change: dict[str, object], field: str | tuple[str, int]) -> None:
     args: dict[str, object] = {
         "params": np.geomspace(1e7, 1e10, 10),
         "tokens": np.geomspace(1e9, 1e12, 10),
@@ -275,7 +275,9 @@ def test_bad_input_names_its_field(change: dict[str, object], field: str) -> Non
     args.update(change)
     with pytest.raises(InvalidArgumentError) as err:
         sp.fit_law(**args)  # type: ignore[arg-type]
-    assert err.value.field == field
+    # A bad run is named by the argument and the run's index, as data.
+    name, index = field if isinstance(field, tuple) else (field, None)
+    assert (err.value.field, err.value.index) == (name, index)
 
 
 def test_bootstrap_count_is_bounded() -> None:

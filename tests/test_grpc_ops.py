@@ -110,7 +110,7 @@ def test_client_stopping_early_cancels_the_stream(server: ServerThread) -> None:
             "h100-sxm",
             prompt_tokens=range(1000),
             gen_tokens=range(1, 1001),
-            chunk_points=64,
+            chunk_size=64,
         )
         next(chunks)
         chunks.close()  # the generator's close cancels the stream
@@ -364,7 +364,7 @@ def test_sweep_chunks_fit_the_message_limit() -> None:
             "h100-sxm",
             prompt_tokens=range(10),
             gen_tokens=range(1, 1001),
-            chunk_points=8192,
+            chunk_size=8192,
         )
         sizes = [len(chunk.cost.flops) for chunk in sweep]
     assert sum(sizes) == 10_000 and max(sizes) == limit // 200

@@ -23,7 +23,6 @@ from grpc_support import TIMEOUT_S, ServerThread, stub, wait_until
 from scaleplan import errors
 from scaleplan.grpc import conversions
 from scaleplan.grpc.server import errors as server_errors
-from scaleplan.grpc.server import service
 from scaleplan.testtime import Accuracy
 from scaleplan.v1 import catalog_pb2, cost_pb2, plan_pb2, planner_pb2
 
@@ -316,7 +315,7 @@ BUDGETS_TT = np.geomspace(1e11, 1e17, 23)
 @pytest.mark.parametrize("chunk_points", [0, 1, 7, 10_000])
 def test_frontier_test_time(client: sp.Client, chunk_points: int) -> None:
     kwargs: dict[str, Any] = {"attention": ["dense", ("topk", 2048)], "k_max": 16}
-    got = client.frontier_test_time(budgets=BUDGETS_TT, chunk_points=chunk_points, **kwargs)
+    got = client.frontier_test_time(budgets=BUDGETS_TT, chunk_size=chunk_points, **kwargs)
     want = sp.frontier_test_time(budgets=BUDGETS_TT, **kwargs)
     assert np.array_equal(got.budgets, want.budgets)
     assert_same(got.plan, want.plan)
@@ -375,7 +374,7 @@ def test_frontier_joint(client: sp.Client, chunk_points: int) -> None:
         "train_usd_per_hour": 2.0,
         "infer_usd_per_hour": 3.0,
     }
-    got = client.frontier_joint(budgets=BUDGETS_JOINT, chunk_points=chunk_points, **kwargs)
+    got = client.frontier_joint(budgets=BUDGETS_JOINT, chunk_size=chunk_points, **kwargs)
     assert_same(got, sp.frontier_joint(budgets=BUDGETS_JOINT, **kwargs))
 
 
@@ -834,7 +833,7 @@ def test_bad_budget_mid_frontier_names_its_index(channel: grpc.Channel) -> None:
     status, bad, info = details(caught.value)
     assert bad.field_violations[0].field == "budgets[5]"
     assert dict(info.metadata) == {"argument": "budget", "index": "5"}
-    assert "(budget 5)" in status.message and "element" not in status.message
+    assert status.message.startswith("budgets[5]: ") and "element" not in status.message
 
 
 def test_too_many_budgets_are_refused_before_any_work(
@@ -981,40 +980,6 @@ def test_plan_enums_cover_the_python_options() -> None:
     ] == (list(sp.testtime.Aggregator.__args__))
 
 
-@pytest.mark.parametrize(
-    ("api", "method", "skip"),
-    [
-        (sp.plan_training, sp.Client.plan_training, ()),
-        (sp.plan_lifetime, sp.Client.plan_lifetime, ()),
-        (sp.frontier_test_time, sp.Client.plan_test_time, ("budgets", "unit")),
-        (sp.frontier_test_time, sp.Client.frontier_test_time, ()),
-        (sp.plan_joint, sp.Client.plan_joint, ()),
-        (sp.plan_joint, sp.Client.frontier_joint, ("budget", "target_accuracy")),
-    ],
-)
-def test_client_arguments_match_the_python_api(api: Any, method: Any, skip: tuple[str]) -> None:
-    """Same argument names and defaults (plan_test_time and frontier_joint pass their options
-    on to frontier_test_time and plan_joint)."""
-    client_params = inspect.signature(method).parameters
-    api_params = inspect.signature(api).parameters
-    for name, p in api_params.items():
-        if name in ("catalog", "cancel") or name in skip:  # local to the process
-            continue
-        assert name in client_params, name
-        assert client_params[name].default == p.default, name
-    own = {
-        "self",
-        "timeout_s",
-        "chunk_points",
-        "budgets",
-        "budget_eflops",
-        "budget_seconds",
-        "budget_usd",
-        "budget_flops",
-    }
-    assert set(client_params) - set(api_params) <= own
-
-
 def test_budget_error_without_an_index_is_located() -> None:
     """A planner error about "the budget" of a chunk that names no element is pinned on the
     first budget failing alone (budgets[i]), not on the whole repeated field."""
@@ -1026,15 +991,14 @@ def test_budget_error_without_an_index_is_located() -> None:
             raise sp.errors.InvalidArgumentError("budget: unlucky", field="budget")
         return list(budgets)
 
-    limits = service.Limits()
     budgets = [1.0, 2.0, 3.0, 4.0, 5.0, 13.0, 7.0]
-    frontier = service.Frontier(budgets, 4, 4, 8, limits, solve)  # chunks [0, 4) and [4, 7)
-    chunks = list(frontier.chunks())
+    chunks = list(sp.sweep.budget_chunks(budgets, 4, solve))  # chunks [0, 4) and [4, 7)
     assert chunks[0]() == [1.0, 2.0, 3.0, 4.0]
     with pytest.raises(sp.errors.InvalidArgumentError) as caught:
         chunks[1]()
     assert (caught.value.field, caught.value.index) == ("budget", 5)
-    assert caught.value.message == "budget: unlucky (budget 5)"
+    assert caught.value.message == "budget: unlucky"  # the index is data, not text
+    assert str(caught.value) == "element 5: budget: unlucky"
     path = server_errors.field_path(
         "budget", 5, conversions.frontier_joint_paths(planner_pb2.FrontierJointRequest())
     )

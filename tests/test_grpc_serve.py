@@ -99,7 +99,7 @@ def test_serve_answers_and_drains_on_sigterm(
                     "h100-sxm",
                     prompt_tokens=range(300),
                     gen_tokens=range(1, 1001),
-                    chunk_points=4096,
+                    chunk_size=4096,
                 ):
                     received.append(len(chunk.cost.flops))
             except BaseException as exc:

@@ -173,3 +173,21 @@ def test_bad_measured_rows() -> None:
     gap = [*rows(4, 1, (1000, 2000)), other]
     with pytest.raises(errors.InvalidArgumentError):
         sp.Accuracy.measured(gap)  # problem q has no result at 2000 tokens
+
+
+def test_accuracy_repr_says_what_it_is_built_from() -> None:
+    preset = sp.Accuracy.preset("aime24-qwen3", aggregator="majority")
+    assert repr(preset) == (
+        "<Accuracy preset 'aime24-qwen3': task 'aime24', aggregator 'majority', models "
+        "qwen3-0.6b, qwen3-1.7b, qwen3-14b, qwen3-32b, ... (6 in all)>"
+    )
+    measured = sp.Accuracy.measured([*rows(4, 1), {**rows(4, 2)[0], "model": "qwen3-4b"}])
+    assert repr(measured) == (
+        "<Accuracy measured: task 'measured:rows', aggregator 'coverage', models "
+        "qwen3-4b, qwen3-8b>"
+    )
+    from_file = sp.Accuracy.measured(EXAMPLE)
+    assert repr(from_file).startswith(
+        "<Accuracy measured 'synthetic_eval.csv': task 'measured:synthetic_eval.csv', "
+        "aggregator 'coverage', models "
+    )

@@ -17,6 +17,7 @@ from scaleplan.catalog import (
     hardware,
     load_catalog,
     model,
+    register_model,
 )
 from scaleplan.cost import InferenceCost, TrainingCost, inference_cost, training_cost
 from scaleplan.fit import LawFit, fit_law
@@ -31,6 +32,7 @@ from scaleplan.plan import (
     plan_training,
 )
 from scaleplan.serving import Attention, Serving, attention
+from scaleplan.sweep import SweepChunk, inference_cost_sweep, iter_inference_cost_sweep
 from scaleplan.testtime import (
     Accuracy,
     TestTimeFrontier,
@@ -60,6 +62,7 @@ __all__ = [
     "Moe",
     "Plan",
     "Serving",
+    "SweepChunk",
     "TestTimeFrontier",
     "TestTimePlan",
     "TrainingCost",
@@ -74,6 +77,8 @@ __all__ = [
     "frontier_test_time",
     "hardware",
     "inference_cost",
+    "inference_cost_sweep",
+    "iter_inference_cost_sweep",
     "law",
     "load_catalog",
     "model",
@@ -81,6 +86,7 @@ __all__ = [
     "plan_lifetime",
     "plan_test_time",
     "plan_training",
+    "register_model",
     "training_cost",
 ]
 

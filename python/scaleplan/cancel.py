@@ -14,6 +14,7 @@ The limits on client-chosen numbers are constants here too: :data:`MAX_SAMPLES` 
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 from collections.abc import Iterator
 
@@ -24,7 +25,7 @@ from scaleplan._core import (
     MEASURED_TABLE_SAMPLES,
     CancelToken,
 )
-from scaleplan.errors import InvalidArgumentError
+from scaleplan.errors import InvalidArgumentError, LimitExceededError
 
 _local = threading.local()
 
@@ -72,6 +73,15 @@ def samples(name: str, value: object) -> int:
         ) from None
     if not number.is_integer() and number == number:
         raise InvalidArgumentError(f"{name}: must be a whole number, got {value!r}", field=name)
+    if MAX_SAMPLES < number < math.inf:
+        # The core's limit, raised as the core raises it (rust/core/src/limits.rs).
+        got = int(number)
+        raise LimitExceededError(
+            f"{name}: {got} exceeds the limit of {MAX_SAMPLES}",
+            field=name,
+            limit=MAX_SAMPLES,
+            got=got,
+        )
     if not 1 <= number <= MAX_SAMPLES:  # also refuses NaN and infinities
         raise InvalidArgumentError(
             f"{name}: must be >= 1 and <= {MAX_SAMPLES}, got {value!r}", field=name

@@ -11,7 +11,7 @@ import dataclasses
 import json
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
@@ -121,6 +121,12 @@ class Model:
     moe: Moe | None = None
     description: str = ""
     source: str = ""
+    #: Tokens of keys and values a sliding-window layer keeps and attends to; None when every
+    #: layer attends to the whole context (docs/cost-model.md, "Sliding-window attention").
+    sliding_window: int | None = None
+    #: How many layers use the window (the rest attend globally); None: all, when
+    #: ``sliding_window`` is set.
+    sliding_layers: int | None = None
     _native: _core.NativeModel = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -137,8 +143,22 @@ class Model:
     def from_hf_config(cls, config: str | os.PathLike[str] | Mapping[str, Any], name: str) -> Self:
         """Build a model from a Hugging Face ``config.json`` (a path or the parsed mapping),
         counting its parameters from the architecture."""
-        text = json.dumps(config) if isinstance(config, Mapping) else Path(config).read_text()
+        if isinstance(config, Mapping):
+            text = json.dumps(config)
+        else:
+            try:
+                text = Path(config).read_text()
+            except OSError as exc:
+                raise InvalidArgumentError(
+                    f"config: cannot read {os.fspath(config)}: {exc.strerror or exc}",
+                    field="config",
+                ) from None
         return cls._from_native(_core.NativeModel.from_hf_config(name, text))
+
+    def to_toml(self) -> str:
+        """The model as a catalog file entry (``[[model]]``), which :func:`load_catalog` and
+        :meth:`Catalog.add_toml` read back equal."""
+        return self._native.to_toml()
 
     def replace(self, **changes: Any) -> Self:
         """A copy with some fields changed (validated again)."""
@@ -185,6 +205,44 @@ class Catalog:
             self._models.clear()
             self._hardware.clear()
 
+    def register(self, *models: Model) -> None:
+        """Add (or replace) models in this catalog, so that lookups by name find them (entries
+        follow the catalog file's rules: names lowercase without spaces). Nothing is added if
+        any model is refused."""
+        for i, m in enumerate(models):
+            if not isinstance(m, Model):
+                raise InvalidArgumentError(
+                    f"models[{i}]: expected a scaleplan.Model, got {type(m).__name__}",
+                    field="models",
+                    index=i,
+                )
+        with self._lock:
+            staged = self._native.copy()
+            for m in models:
+                staged.register_model(m._native)
+            self._native = staged
+            self._models.clear()
+
+    def copy(self) -> Catalog:
+        """An independent copy: entries added to it do not reach this catalog."""
+        with self._lock:
+            return Catalog(self._native.copy())
+
+    def with_models(self, *models: Model) -> Catalog:
+        """A copy of this catalog with ``models`` registered (this one is unchanged)."""
+        out = self.copy()
+        out.register(*models)
+        return out
+
+    def to_toml(self) -> str:
+        """Every entry (shipped, loaded and registered) as one catalog file."""
+        with self._lock:
+            return self._native.to_toml()
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write :meth:`to_toml` to ``path``; :func:`load_catalog` reads it back equal."""
+        Path(path).write_text(self.to_toml())
+
     def model(self, name: str) -> Model:
         with self._lock:
             if name not in self._models:
@@ -229,6 +287,12 @@ def load_catalog(path: str | os.PathLike[str]) -> None:
     default_catalog().add_file(path)
 
 
+def register_model(*models: Model) -> None:
+    """Register models in the process-wide catalog, so that :func:`model` and every name
+    lookup find them."""
+    default_catalog().register(*models)
+
+
 def hardware(name: str) -> Hardware:
     return default_catalog().hardware(name)
 
@@ -257,6 +321,56 @@ def resolve_model(value: str | Model, catalog: Catalog | None = None) -> Model:
             field="model",
         )
     return (catalog or default_catalog()).model(value)
+
+
+def resolve_models(values: object, catalog: Catalog | None) -> tuple[list[str], Catalog]:
+    """Candidate models given by catalog name or as objects: their names, and the catalog to
+    look them up in (``catalog`` itself when all are names, else a copy with the objects
+    registered, an object replacing a catalog entry of the same name)."""
+    cat = catalog or default_catalog()
+    items = [values] if isinstance(values, str | Model) else values
+    if not isinstance(items, Sequence | np.ndarray):
+        raise InvalidArgumentError(
+            f"models: expected a list of model names or scaleplan.Model objects, "
+            f"got {type(values).__name__}",
+            field="models",
+        )
+    names: list[str] = []
+    objects: list[Model] = []
+    for i, item in enumerate(items):
+        if isinstance(item, Model):
+            objects.append(item)
+            names.append(item.name)
+        elif isinstance(item, str):
+            names.append(item)
+        else:
+            raise InvalidArgumentError(
+                f"models[{i}]: expected a model name or a scaleplan.Model, got {item!r}",
+                field="models",
+                index=i,
+            )
+    return names, (cat.with_models(*objects) if objects else cat)
+
+
+def resolve_family(value: object, catalog: Catalog | None) -> tuple[str, Catalog]:
+    """A family given by catalog name, or as a list of models (names or objects) that becomes
+    a family named "custom" in a copy of the catalog, its members ordered by size."""
+    base = catalog or default_catalog()
+    if isinstance(value, str):
+        return value, base
+    names, cat = resolve_models(value, base)
+    if cat is base:
+        cat = base.copy()
+    members = sorted(set(names), key=lambda n: cat.model(n).flop_params)
+    cat.add_toml(
+        f'[[family]]\nname = "{CUSTOM_FAMILY}"\nmembers = {json.dumps(members)}\n',
+        file="<family>",
+    )
+    return CUSTOM_FAMILY, cat
+
+
+#: The name a family given as a list of models takes.
+CUSTOM_FAMILY = "custom"
 
 
 def resolve_hardware(value: str | Hardware, catalog: Catalog | None = None) -> Hardware:

@@ -105,6 +105,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ScaleplanError as exc:
         print(f"scaleplan: error: {describe(exc)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Ctrl-C stops even a long core call within ~0.1 s (docs/limits.md, "Cancellation");
+        # the conventional status of a command stopped by SIGINT, without a traceback.
+        print("scaleplan: interrupted", file=sys.stderr)
+        return 130
     return code
 
 

@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from scaleplan import _core
 from scaleplan._arrays import Broadcast, FloatArray
+from scaleplan._schema import documented
 from scaleplan.catalog import Catalog, Hardware, Model, resolve_hardware, resolve_model
 from scaleplan.errors import InvalidArgumentError
 from scaleplan.serving import (
@@ -39,6 +40,7 @@ TRAIN_FLOPS_PER_PARAM_TOKEN: float = _core.TRAIN_FLOPS_PER_PARAM_TOKEN
 """The 6 of training compute C = 6*N*D FLOPs, from the core (docs/design.md#training)."""
 
 
+@documented
 @dataclass(frozen=True)
 class InferenceCost:
     """Cost of one query (``samples`` samples). Every numeric field is a float for scalar input
@@ -48,9 +50,7 @@ class InferenceCost:
     decode_flops: FloatOrArray
     flops: FloatOrArray
     kv_bytes: FloatOrArray
-    """KV-cache bytes read by decode (plus block scores under block top-k)."""
     weight_bytes: FloatOrArray
-    """The query's share of weight reads (0 when the batch is unset: fully amortised)."""
     bytes: FloatOrArray
     eflops: FloatOrArray
     seconds: FloatOrArray
@@ -59,27 +59,25 @@ class InferenceCost:
     tpot_s: FloatOrArray
     latency_s: FloatOrArray
     batch: FloatOrArray
-    """Sequences decoded together; ``inf`` when unset (the Kinetics convention)."""
     max_batch: FloatOrArray
-    """Largest number of sequences (whole queries) whose KV cache fits beside the weights."""
     max_queries: FloatOrArray
     weight_memory_bytes: FloatOrArray
     kv_memory_bytes_per_query: FloatOrArray
     min_gpus: FloatOrArray
-    """Fewest GPUs whose HBM holds the weights and one query's KV cache."""
     feasible: bool | npt.NDArray[np.bool_]
     binding: str | npt.NDArray[np.str_]
-    """What makes the configuration infeasible: none, weights, kv_cache or context."""
 
 
+@documented
 @dataclass(frozen=True)
 class TrainingCost:
+    """Cost of a training run (floats, or arrays of the broadcast shape of ``tokens``)."""
+
     flops: FloatOrArray
     gpu_hours: FloatOrArray
     wall_seconds: FloatOrArray
     days: FloatOrArray
     usd: FloatOrArray | None
-    """Cost at the hardware's ``usd_per_hour``; None when the catalog has no price."""
 
 
 def _attention_arrays(

@@ -17,6 +17,7 @@ import numpy.typing as npt
 from scaleplan import _core
 from scaleplan import cancel as _cancel
 from scaleplan._arrays import as_float_array
+from scaleplan._schema import documented
 from scaleplan.errors import InvalidArgumentError, LimitExceededError
 from scaleplan.laws import LossLaw
 
@@ -49,6 +50,7 @@ def _count(name: str, value: Any, limit: int) -> int:
     return int(value)
 
 
+@documented
 @dataclass(frozen=True, eq=False)
 class LawFit:
     """A loss law fitted to runs, with its uncertainty. Vectors are keyed or ordered
@@ -61,28 +63,20 @@ class LawFit:
     """
 
     estimate: dict[str, float]
-    """The end point of the fit."""
     covariance: npt.NDArray[np.float64] | None
-    """5 x 5, from the bootstrap samples, or (bootstrap = 0) the Gauss-Newton approximation
-    s^2 (J^T J)^-1 at the optimum; None when neither is available."""
     covariance_source: str
     samples: npt.NDArray[np.float64]
-    """Bootstrap estimates, shape (bootstrap, 5)."""
     residuals: npt.NDArray[np.float64]
-    """ln(fitted loss) - ln(observed loss), per run, in input order."""
     n_points: int
     objective: float
-    """Sum of Huber losses of the log-loss residuals at the end point."""
     converged: bool
     message: str = ""
-    """Why the fit is not converged (empty when it is)."""
     delta: float = 1e-3
     bootstrap: int = 0
     seed: int = 0
     form: str = "chinchilla"
     unique_tokens: float | None = None
     bootstrap_unconverged: int = 0
-    """Bootstrap refits that stopped before their convergence test (still in ``samples``)."""
     _law: LossLaw | None = field(default=None, repr=False)
 
     @property

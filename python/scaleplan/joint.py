@@ -15,8 +15,9 @@ from scaleplan import _core
 from scaleplan import _format as fmt
 from scaleplan import cancel as _cancel
 from scaleplan._arrays import Broadcast, FloatArray
+from scaleplan._schema import documented
 from scaleplan.cancel import CancelToken
-from scaleplan.catalog import Catalog, Hardware, default_catalog, resolve_hardware
+from scaleplan.catalog import Catalog, Hardware, Model, resolve_family, resolve_hardware
 from scaleplan.cost import FloatOrArray, _text
 from scaleplan.errors import InvalidArgumentError
 from scaleplan.laws import DEFAULT_LAW, LossLaw, resolve_law
@@ -44,6 +45,7 @@ _WHY_JOINT = {
 }
 
 
+@documented
 @dataclass(frozen=True)
 class JointPlan(Plan):
     """Training and serving decided together (arrays for an array of budgets or targets)."""
@@ -51,38 +53,26 @@ class JointPlan(Plan):
     law: str
     unit: str
     task: str
-    """What ``accuracy`` is: the law's error law, an average over downstream tasks
-    (``<law> error law (downstream average)``)."""
     aggregator: str
-    """How k samples become one answer: ``coverage`` (pass@k with a perfect verifier, an upper
-    bound on what deploys), the only one the joint planner models."""
     params: FloatOrArray
     tokens: FloatOrArray
     samples: FloatOrArray
     gen_tokens: FloatOrArray
     attention: str | npt.NDArray[np.object_] | None
-    """The chosen attention; None where there is no plan."""
     accuracy: FloatOrArray
     loss: FloatOrArray
     mu_inf: FloatOrArray
-    """Mean task accuracy at unlimited generation length: 1 - the Gadre error at the loss."""
     training_cost: FloatOrArray
     inference_cost: FloatOrArray
     total_cost: FloatOrArray
     latency_s: FloatOrArray
     marginal_accuracy: FloatOrArray
-    """Accuracy that 1% more budget would add."""
     gpus: FloatOrArray
-    """GPUs per serving replica (tensor parallel), chosen among 1, 2, 4, 8 unless given."""
     layers: FloatOrArray
-    """The shape the family's smooth rule implies at ``params`` (real numbers, a planning
-    abstraction: docs/cost-model.md, "Families"); NaN for an infeasible plan."""
     query_heads: FloatOrArray
     kv_heads: FloatOrArray
     head_dim: FloatOrArray
     extrapolated: Extrapolated | FloatArray
-    """Where the plan lies outside the range its loss law was fitted on (empty: inside it); for
-    an array goal a table per plan (``at()`` gives records)."""
 
     def _explain_one(self) -> str:
         if not self.feasible:
@@ -154,13 +144,13 @@ def joint_problem(**kwargs: Any) -> JointProblem:
 
 def _build(kwargs: dict[str, Any]) -> JointProblem:
     kwargs = dict(kwargs)
-    cat: Catalog = kwargs.pop("catalog") or default_catalog()
+    family, cat = resolve_family(kwargs.pop("family"), kwargs.pop("catalog"))
     law = resolve_law(kwargs.pop("law"), cat)
     saturation = {name: _opt(kwargs.pop(name), name) for name in ("half_tokens", "hill", "kappa")}
     choices = attention_choices(kwargs.pop("attention"))
     options, auto_gpus = planner_serving(kwargs.pop("serving"), auto_gpus=True)
     hardware = resolve_hardware(kwargs.pop("hardware"), cat)
-    numbers = {k: _opt(v, k) for k, v in kwargs.items() if k not in ("family", "unit", "k_max")}
+    numbers = {k: _opt(v, k) for k, v in kwargs.items() if k not in ("unit", "k_max")}
     required = ("queries", "prompt_tokens", "min_gen_tokens", "max_gen_tokens")
     for name, value in [*((n, numbers.get(n)) for n in required), *saturation.items()]:
         if value is None:
@@ -168,7 +158,7 @@ def _build(kwargs: dict[str, Any]) -> JointProblem:
     problem = _core.JointProblem(
         cat._native,
         law._native,
-        _text("family", kwargs["family"]),
+        _text("family", family),
         hardware._native,
         unit=_text("unit", kwargs["unit"]),
         k_max=_cancel.samples("k_max", kwargs["k_max"]),
@@ -233,7 +223,7 @@ def plan_joint(
     target_accuracy: Any = None,
     queries: float,
     prompt_tokens: float = 128,
-    family: str = "qwen3-dense",
+    family: str | Sequence[str | Model] = "qwen3-dense",
     hardware: str | Hardware = "h100-sxm",
     law: str | LossLaw = DEFAULT_LAW,
     unit: Unit = "gpu_hours",
@@ -262,6 +252,9 @@ def plan_joint(
     ``target_accuracy``. Accuracy: ``law`` (with its error law) -> mean accuracy at unlimited
     length -> saturation in L (``half_tokens``, ``hill``: assumptions, as in the aime24-qwen3
     preset) -> pass@k with dispersion ``kappa``. Budgets or targets may be arrays.
+
+    ``family`` is a catalog family or a list of models (names or :class:`Model` objects, such as
+    :meth:`Model.from_hf_config` builds) interpolated as one family.
 
     ``attention``: the attentions the planner may pick (``"dense"``, ``"topk:1024"``,
     ``"block_topk:1024:16"``). ``serving``: a :class:`scaleplan.Serving` (None: ``Serving()``,

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -20,8 +21,16 @@ from scaleplan import _core
 from scaleplan import _format as fmt
 from scaleplan import cancel as _cancel
 from scaleplan._arrays import Broadcast, FloatArray
+from scaleplan._schema import documented
 from scaleplan.cancel import CancelToken
-from scaleplan.catalog import Catalog, Hardware, default_catalog, resolve_hardware
+from scaleplan.catalog import (
+    Catalog,
+    Hardware,
+    Model,
+    default_catalog,
+    resolve_family,
+    resolve_hardware,
+)
 from scaleplan.cost import FloatOrArray, Number, _text
 from scaleplan.errors import InvalidArgumentError, ScaleplanError
 from scaleplan.laws import DEFAULT_LAW, LossLaw, resolve_law
@@ -134,7 +143,6 @@ class Plan:
 
     feasible: bool | npt.NDArray[np.bool_]
     binding: str | npt.NDArray[np.str_]
-    """The constraint that decides the plan, or that makes it impossible."""
 
     def _scalar(self) -> bool:
         return isinstance(self.feasible, bool)
@@ -154,6 +162,18 @@ class Plan:
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
+    @classmethod
+    def join(cls, parts: Sequence[Self]) -> Self:
+        """Plans of 1-D arrays (chunks of one frontier, in order) as one: arrays concatenated,
+        the other fields (law, unit) from the first part."""
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            first = getattr(parts[0], f.name)
+            if isinstance(first, np.ndarray):
+                first = np.concatenate([getattr(p, f.name) for p in parts])
+            values[f.name] = first
+        return cls(**values)
+
     def explain(self) -> str:
         """One paragraph in words per plan (one line per element of an array-valued plan)."""
         if not self._scalar():
@@ -165,19 +185,20 @@ class Plan:
         raise NotImplementedError
 
 
+@documented
 @dataclass(frozen=True)
 class TrainingPlan(Plan):
+    """Loss-optimal parameters and tokens for a compute budget, or the least compute reaching a
+    loss (arrays for an array goal)."""
+
     law: str
     params: FloatOrArray
     tokens: FloatOrArray
     effective_tokens: FloatOrArray
-    """D' under a data limit (repeated tokens are worth less), else D."""
     loss: FloatOrArray
     compute_flops: FloatOrArray
     tokens_per_param: FloatOrArray
     extrapolated: Extrapolated | FloatArray
-    """Where the plan lies outside the range its law was fitted on (empty: inside it); for an
-    array goal a table per plan (see :func:`extrapolation_records`; ``at()`` gives records)."""
 
     def _explain_one(self) -> str:
         if not self.feasible:
@@ -197,8 +218,12 @@ class TrainingPlan(Plan):
         )
 
 
+@documented
 @dataclass(frozen=True)
 class LifetimePlan(Plan):
+    """Training plus lifetime inference: the model that minimises their total cost for a loss
+    or within a budget (arrays for an array goal)."""
+
     law: str
     unit: str
     params: FloatOrArray
@@ -210,28 +235,17 @@ class LifetimePlan(Plan):
     training_cost: FloatOrArray
     inference_cost_per_query: FloatOrArray
     inference_cost: FloatOrArray
-    """Lifetime inference: queries x cost per query."""
     total_cost: FloatOrArray
     chinchilla_params: FloatOrArray
-    """The training-only (Chinchilla) optimum reaching the same loss, priced the same way."""
     chinchilla_tokens: FloatOrArray
     chinchilla_total_cost: FloatOrArray
     cost_saved: FloatOrArray
-    """chinchilla_total_cost - total_cost: what accounting for inference saves; NaN when the
-    comparison does not apply (no training-only plan reaches the loss, or that model cannot be
-    served on the hardware)."""
     gpus: FloatOrArray
-    """GPUs per serving replica (tensor parallel), chosen among 1, 2, 4, 8 unless given."""
     layers: FloatOrArray | None
-    """The shape the family's smooth rule implies at ``params`` (real numbers, a planning
-    abstraction: docs/cost-model.md, "Families"); None when inference is priced at 2N FLOPs per
-    token (no family), NaN for an infeasible plan."""
     query_heads: FloatOrArray | None
     kv_heads: FloatOrArray | None
     head_dim: FloatOrArray | None
     extrapolated: Extrapolated | FloatArray
-    """Where the plan lies outside the range its law was fitted on (empty: inside it); for an
-    array goal a table per plan (see :func:`extrapolation_records`; ``at()`` gives records)."""
 
     def _explain_one(self) -> str:
         if not self.feasible:
@@ -349,7 +363,7 @@ def plan_lifetime(
     samples: Number = 1,
     law: str | LossLaw = DEFAULT_LAW,
     hardware: str | Hardware | None = None,
-    family: str | None = None,
+    family: str | Sequence[str | Model] | None = None,
     unit: Unit = "flops",
     attention: AttentionSpec = "dense",
     serving: Serving | None = None,
@@ -377,6 +391,8 @@ def plan_lifetime(
     ``"topk:1024"``, ``"block_topk:1024:16"``) and ``serving`` (a :class:`scaleplan.Serving`,
     whose ``compute_dtype`` this is; None: ``Serving()``, batch "max", GPUs per replica chosen
     among 1, 2, 4 and 8).
+    ``family`` is a catalog family or a list of models (names or :class:`Model` objects, such as
+    :meth:`Model.from_hf_config` builds) interpolated as one family.
     """
     kind, values = _goal(budget, target_loss, "budget")
     cat = catalog or default_catalog()
@@ -391,9 +407,10 @@ def plan_lifetime(
                 field=missing,
             )
         a = parse_attention(attention)
+        family_name, family_catalog = resolve_family(family, cat)
         pricing = _core.CostModelPricing(
-            cat._native,
-            _text("family", family),
+            family_catalog._native,
+            _text("family", family_name),
             resolve_hardware(hardware, cat)._native,
             attention=a.kind,
             kv_budget=a.kv_budget,
@@ -449,13 +466,9 @@ def _train_hardware(value: str | Hardware, catalog: Catalog) -> Hardware:
     try:
         return resolve_hardware(value, catalog)
     except ScaleplanError as exc:
-        if exc.field == "hardware":
-            exc.field = "train_hardware"
-            exc.message = (
-                "train_" + exc.message if exc.message.startswith("hardware") else exc.message
-            )
-            exc.args = (exc.message,)
-        raise
+        if exc.field != "hardware":
+            raise
+        raise exc.replace(field="train_hardware") from exc
 
 
 def _opt(value: object, name: str) -> float | None:

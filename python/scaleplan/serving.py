@@ -61,10 +61,11 @@ _ARITY = {"dense": 1, "topk": 2, "block_topk": 3}
 def _bad_attention(
     value: object, field_name: str, why: str = "", index: int | None = None
 ) -> InvalidArgumentError:
+    # The element of a list is data (``index``), shown by the error's location (docs/limits.md,
+    # "Errors"), not spelled into the message.
     reason = f" ({why})" if why else ""
-    at = "" if index is None else f"[{index}]"
     return InvalidArgumentError(
-        f"{field_name}{at}: expected {ATTENTION_FORMS}, got {value!r}{reason}",
+        f"{field_name}: expected {ATTENTION_FORMS}, got {value!r}{reason}",
         field=field_name,
         index=index,
     )

@@ -7,10 +7,11 @@ catalog preset (the parametric beta model) or from measured per-problem eval cou
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -22,10 +23,18 @@ from scaleplan import _core
 from scaleplan import _format as fmt
 from scaleplan import cancel as _cancel
 from scaleplan._arrays import Broadcast, FloatArray, as_float_array
+from scaleplan._schema import documented
 from scaleplan.cancel import CancelToken
-from scaleplan.catalog import Catalog, Hardware, default_catalog, resolve_hardware
+from scaleplan.catalog import (
+    Catalog,
+    Hardware,
+    Model,
+    default_catalog,
+    resolve_hardware,
+    resolve_models,
+)
 from scaleplan.cost import FloatOrArray, _text
-from scaleplan.errors import InvalidArgumentError
+from scaleplan.errors import InvalidArgumentError, ScaleplanError
 from scaleplan.plan import _CONSTRAINTS, _WHY, Plan, _opt
 from scaleplan.serving import AttentionSpec, Serving, attention_choices, planner_serving
 
@@ -63,13 +72,37 @@ class Accuracy:
     (pass@k with a perfect verifier: an upper bound on what deploys) or ``majority``."""
 
     def __init__(
-        self, native: _core.AccuracySource, label: str, catalog: Catalog, task: str
+        self,
+        native: _core.AccuracySource,
+        label: str,
+        catalog: Catalog,
+        task: str,
+        preset_name: str | None = None,
+        measured_name: str | None = None,
     ) -> None:
         self._native = native
         self.label = label
+        self.preset_name = preset_name
+        """The catalog preset's name; None for measured results."""
         self._catalog = catalog
         self.task = task
         self.aggregator: Aggregator = native.aggregator()  # type: ignore[assignment]
+        # The file or name of measured results (None for a preset or unnamed rows).
+        self._measured_name = measured_name
+
+    def __repr__(self) -> str:
+        if self.preset_name is not None:
+            built = f"preset {self.preset_name!r}"
+        elif self._measured_name is not None:
+            built = f"measured {self._measured_name!r}"
+        else:
+            built = "measured"
+        models = self.models()
+        shown = ", ".join(models[:4]) + (f", ... ({len(models)} in all)" if len(models) > 4 else "")
+        return (
+            f"<Accuracy {built}: task {self.task!r}, aggregator {self.aggregator!r}, "
+            f"models {shown or 'none'}>"
+        )
 
     @classmethod
     def preset(
@@ -82,7 +115,7 @@ class Accuracy:
         without a verifier."""
         cat = catalog or default_catalog()
         native = _core.AccuracySource.preset(cat._native, name, aggregator)
-        return cls(native, f"{name} ({aggregator})", cat, native.task() or name)
+        return cls(native, f"{name} ({aggregator})", cat, native.task() or name, preset_name=name)
 
     @classmethod
     def measured(
@@ -94,34 +127,15 @@ class Accuracy:
         """Per-problem results, one row per (model, gen_tokens, problem) with ``n`` samples and
         ``c`` correct: a CSV or JSON (list of objects / JSON lines) file, or the rows. ``name``
         says what the eval is (the task is ``measured:<name>``); the file's name by default."""
-        rows = _read_rows(source) if isinstance(source, str | os.PathLike) else list(source)
-        try:
-            if not all(isinstance(r, Mapping) for r in rows):
-                raise InvalidArgumentError("rows: every row must be a mapping", field="rows")
-            columns = (
-                [str(r["model"]) for r in rows],
-                [float(r["gen_tokens"]) for r in rows],
-                [str(r["problem"]) for r in rows],
-                _count_column(rows, "n"),
-                _count_column(rows, "c"),
-            )
-        except KeyError as exc:
-            raise InvalidArgumentError(
-                f"rows: every row needs model, gen_tokens, problem, n, c (missing {exc})",
-                field="rows",
-            ) from None
-        except InvalidArgumentError:
-            raise
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise InvalidArgumentError(f"rows: {exc}", field="rows") from None
-        if any(v < 0 for v in columns[3] + columns[4]):
-            raise InvalidArgumentError("rows: n and c must be >= 0", field="rows")
+        columns, path = eval_columns(source)
+        with _located(path):
+            native = _core.AccuracySource.measured(*columns)
         cat = catalog or default_catalog()
         if name is None and isinstance(source, str | os.PathLike):
             name = Path(source).name
         label = f"measured ({name})" if name else "measured"
         task = f"measured:{name or 'rows'}"
-        return cls(_core.AccuracySource.measured(*columns), label, cat, task)
+        return cls(native, label, cat, task, measured_name=name)
 
     def models(self) -> list[str]:
         return self._native.models(self._catalog._native)
@@ -138,20 +152,72 @@ class Accuracy:
         return args.shaped(out)
 
 
-def _read_rows(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+EvalColumns = tuple[list[str], list[float], list[str], list[int], list[int]]
+"""Eval rows as columns: model, gen_tokens, problem, n, c."""
+
+
+def eval_columns(source: str | os.PathLike[str] | Sequence[Any]) -> tuple[EvalColumns, str | None]:
+    """The columns of eval rows given as a file (CSV, JSON or JSON lines) or as mappings, and
+    the file's path (None for rows). Every value is checked here: an error names the column
+    (``rows.n``) and the row, as the file's ``row`` and ``file`` or the list's ``index``. The
+    one reader of eval rows (``Accuracy.measured``, the gRPC client)."""
+    if isinstance(source, str | os.PathLike):
+        path = os.fspath(source)
+        with _located(path):
+            return _eval_columns(_read_rows(path)), path
+    return _eval_columns(list(source)), None
+
+
+@contextlib.contextmanager
+def _located(path: str | None) -> Iterator[None]:
+    """Errors about rows read from the file ``path`` are named by the file and their row there
+    (1-based, the header not counted) rather than by their index in the list read."""
+    try:
+        yield
+    except ScaleplanError as exc:
+        if path is None or exc.file is not None:
+            raise
+        row = exc.row if exc.index is None else exc.index + 1
+        raise exc.replace(index=None, row=row, file=path) from exc
+
+
+def _read_rows(path: str | os.PathLike[str]) -> list[Any]:
+    """The rows of an eval file (CSV with a header, a JSON list of objects, or JSON lines). An
+    error names the file (``file``) and, where it is about one row, the row (1-based, the CSV
+    header and blank lines not counted)."""
     p = Path(path)
-    text = p.read_text()
+    try:
+        text = p.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InvalidArgumentError(
+            f"rows: cannot read: {reason}", field="rows", file=str(p)
+        ) from None
     if p.suffix == ".csv":
         return list(csv.DictReader(text.splitlines()))
-    stripped = text.lstrip()
-    if stripped.startswith("["):
-        data = json.loads(text)
+    if text.lstrip().startswith("["):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidArgumentError(
+                f"rows: not JSON: {exc}", field="rows", file=str(p)
+            ) from None
         if not isinstance(data, list):
-            raise InvalidArgumentError(f"rows: {p} is not a list of objects", field="rows")
+            raise InvalidArgumentError("rows: not a list of objects", field="rows", file=str(p))
         return data
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    rows = []
+    for line in text.splitlines():
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise InvalidArgumentError(
+                    f"rows: not JSON: {exc.msg}", field="rows", row=len(rows) + 1, file=str(p)
+                ) from None
+    return rows
 
 
+@documented
 @dataclass(frozen=True)
 class TestTimePlan(Plan):
     """The best configuration for a per-query budget (arrays for an array of budgets)."""
@@ -160,26 +226,18 @@ class TestTimePlan(Plan):
 
     unit: str
     task: str
-    """What ``accuracy`` is measured on: a preset's task (``aime24``) or ``measured:<name>``."""
     aggregator: str
-    """How k samples become one answer: ``coverage`` (pass@k with a perfect verifier, an upper
-    bound on what deploys) or ``majority`` (majority vote, deployable without a verifier)."""
     budget: FloatOrArray
     model: str | npt.NDArray[np.object_] | None
-    """The chosen model; None where no configuration fits."""
     attention: str | npt.NDArray[np.object_] | None
-    """The chosen attention; None where no configuration fits."""
     samples: FloatOrArray
     gen_tokens: FloatOrArray
     accuracy: FloatOrArray
     cost: FloatOrArray
-    """Cost of one query in ``unit``."""
     eflops: FloatOrArray
     seconds: FloatOrArray
     latency_s: FloatOrArray
     oracle_accuracy: FloatOrArray | None
-    """Upper bound with measured data: every problem takes its own best configuration (not a
-    deployable policy). None for the parametric model."""
 
     def _explain_one(self) -> str:
         if not self.feasible:
@@ -202,6 +260,7 @@ class TestTimePlan(Plan):
         )
 
 
+@documented
 @dataclass(frozen=True)
 class TestTimeFrontier:
     """The best plan at every budget, each model's own best accuracy, and (measured data) the
@@ -214,21 +273,17 @@ class TestTimeFrontier:
     per_model: dict[str, FloatArray]
     oracle: FloatArray | None
 
-
-def _names(models: object) -> list[str]:
-    """``models`` as a list of names, each checked to be a string."""
-    if not isinstance(models, Sequence | np.ndarray):
-        raise InvalidArgumentError(
-            f"models: expected a list of model names, got {type(models).__name__}",
-            field="models",
+    @classmethod
+    def join(cls, parts: Sequence[TestTimeFrontier]) -> TestTimeFrontier:
+        """Frontiers over consecutive chunks of budgets (in order) as one frontier."""
+        oracles = [p.oracle for p in parts if p.oracle is not None]
+        names = parts[0].per_model
+        return cls(
+            budgets=np.concatenate([p.budgets for p in parts]),
+            plan=TestTimePlan.join([p.plan for p in parts]),
+            per_model={n: np.concatenate([p.per_model[n] for p in parts]) for n in names},
+            oracle=np.concatenate(oracles) if oracles else None,
         )
-    names = list(models)
-    for i, name in enumerate(names):
-        if not isinstance(name, str):
-            raise InvalidArgumentError(
-                f"models[{i}]: expected a model name, got {name!r}", field="models", index=i
-            )
-    return names
 
 
 def _number(value: object, name: str) -> float:
@@ -239,25 +294,69 @@ def _number(value: object, name: str) -> float:
     return number
 
 
-def _count_column(rows: list[dict[str, Any]], key: str) -> list[int]:
+_EVAL_COLUMNS = ("model", "gen_tokens", "problem", "n", "c")
+
+
+def _eval_columns(rows: Sequence[Any]) -> EvalColumns:
+    """The columns of eval rows; an error names the column (``rows.<column>``) and the row's
+    index."""
+    for i, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            raise InvalidArgumentError(
+                f"rows: expected a mapping of {', '.join(_EVAL_COLUMNS)}, got {type(row).__name__}",
+                field="rows",
+                index=i,
+            )
+        missing = [key for key in _EVAL_COLUMNS if key not in row]
+        if missing:
+            raise InvalidArgumentError(
+                f"rows: missing {', '.join(missing)} (every row needs {', '.join(_EVAL_COLUMNS)})",
+                field="rows",
+                index=i,
+            )
+    return (
+        [str(r["model"]) for r in rows],
+        _number_column(rows, "gen_tokens"),
+        [str(r["problem"]) for r in rows],
+        _count_column(rows, "n"),
+        _count_column(rows, "c"),
+    )
+
+
+def _number_column(rows: Sequence[Mapping[str, Any]], key: str) -> list[float]:
+    out = []
+    for i, row in enumerate(rows):
+        value = row[key]
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            out.append(float(value))
+        except (TypeError, ValueError):
+            raise InvalidArgumentError(
+                f"rows.{key}: expected a number, got {value!r}", field=f"rows.{key}", index=i
+            ) from None
+    return out
+
+
+def _count_column(rows: Sequence[Mapping[str, Any]], key: str) -> list[int]:
     """The ``n`` or ``c`` column of eval rows: whole numbers in [0, 2^32 - 1]."""
     out = []
     for i, row in enumerate(rows):
         value = row[key]
         try:
-            number = int(value)
+            number = int(float(value)) if isinstance(value, str) else int(value)
             whole = float(value) == number
         except (TypeError, ValueError, OverflowError):
             whole = False
         if not whole or isinstance(value, bool):
             raise InvalidArgumentError(
-                f"rows[{i}].{key}: expected a whole number, got {value!r}",
+                f"rows.{key}: expected a whole number, got {value!r}",
                 field=f"rows.{key}",
                 index=i,
             )
         if not 0 <= number <= _U32_MAX:
             raise InvalidArgumentError(
-                f"rows[{i}].{key}: must be in [0, {_U32_MAX}], got {number}",
+                f"rows.{key}: must be in [0, {_U32_MAX}], got {number}",
                 field=f"rows.{key}",
                 index=i,
             )
@@ -277,7 +376,7 @@ def _budget(**budgets: Any) -> tuple[str, Any]:
 
 
 def _problem(
-    models: Sequence[str] | None,
+    models: Sequence[str | Model] | str | Model | None,
     family: str | None,
     hardware: str | Hardware,
     accuracy: str | Accuracy,
@@ -292,7 +391,7 @@ def _problem(
     if family is not None:
         names = list(cat.family(family).members)
     elif models is not None:
-        names = [models] if isinstance(models, str) else _names(models)
+        names, cat = resolve_models(models, cat)
     else:
         names = acc.models()
     choices = attention_choices(kw.pop("attention"))
@@ -312,7 +411,7 @@ def frontier_test_time(
     *,
     budgets: npt.ArrayLike,
     unit: Literal["flops", "eflops", "seconds", "usd"] = "eflops",
-    models: Sequence[str] | None = None,
+    models: Sequence[str | Model] | str | Model | None = None,
     family: str | None = None,
     hardware: str | Hardware = "kinetics-b200",
     prompt_tokens: float = 128,
@@ -402,7 +501,7 @@ def _assemble(
     accuracy: Accuracy,
 ) -> TestTimePlan:
     rows = dict(zip(_core.TEST_TIME_FIELDS, arrays, strict=True))
-    oracle = rows.pop("oracle")
+    oracle = rows.pop("oracle_accuracy")
     feasible = rows.pop("feasible") != 0
     return TestTimePlan(
         feasible=feasible,
@@ -411,7 +510,7 @@ def _assemble(
         task=accuracy.task,
         aggregator=accuracy.aggregator,
         budget=budgets,
-        model=chosen(names, rows.pop("candidate"), feasible),
+        model=chosen(names, rows.pop("model"), feasible),
         attention=chosen(labels, rows.pop("attention"), feasible),
         oracle_accuracy=None if np.all(oracle < 0) else oracle,
         **rows,

@@ -6,13 +6,14 @@ from __future__ import annotations
 import argparse
 import functools
 import os
-import re
 import sys
 from collections.abc import Callable, Collection, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scaleplan.catalog import Model, register_model
 from scaleplan.commands._parse import UsageError
-from scaleplan.errors import ScaleplanError
+from scaleplan.errors import CatalogError, ScaleplanError
 
 if TYPE_CHECKING:
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -36,26 +37,32 @@ def describe(
     options: Mapping[str, str] | None = None,
     known: Collection[str] | None = None,
 ) -> str:
-    """``gen_tokens: must be > 0, got 0`` -> ``--gen-tokens: must be > 0, got 0``: the field the
-    façade names, mapped to the option it came from (``options`` overrides the default rule).
-    A field with no such option among ``known`` (the command's options; a model's
-    ``head_dim`` read from a catalog file) keeps its own name: no message names an option the
-    command does not have."""
+    """The one-line message of a façade error, built from its data (docs/limits.md, "Errors"):
+    the option the field came from (``gen_tokens`` -> ``--gen-tokens``; ``options`` overrides
+    the default rule), the file and row of an input file. A field with no such option among
+    ``known`` (the command's options; a model's ``head_dim`` read from a catalog file) keeps its
+    own name: no message names an option the command does not have. A batch element index is
+    not shown: it indexes the flattened grid, which the user never sees, and the reason already
+    quotes the offending value."""
+    if isinstance(exc, CatalogError):
+        return exc.message  # "catalog <file>: [<entry>: <field>: ]<reason>"
+    reason = exc.reason
     field = exc.field
-    message = exc.message
-    if field and message.startswith(f"{field}: "):
-        message = message[len(field) + 2 :]
-    # The element index is into the flattened grid, which the user never sees; the message
-    # already carries the offending value.
-    message = re.sub(r" \(at element \d+\)$", "", message)
+    if exc.file is not None:
+        # A column of an input file: name it as the file does ("rows.n" is column n).
+        where = f"{exc.file} row {exc.row}" if exc.row is not None else exc.file
+        column = field.removeprefix("rows.")
+        return (
+            f"{where}: {column}: {reason}" if field and column != "rows" else f"{where}: {reason}"
+        )
     if not field:
-        return message
+        return reason
     option = (options or {}).get(field)
     if option is None:
         option = option_name(field)
         if known is not None and option not in known:
             option = field
-    return f"{option}: {message}"
+    return f"{option}: {reason}"
 
 
 def fail(message: str) -> int:
@@ -72,6 +79,7 @@ def guarded(options: Mapping[str, str] | None = None) -> Callable[[Handler], Han
         @functools.wraps(handler)
         def run(args: argparse.Namespace) -> int:
             try:
+                add_model_configs(getattr(args, "model_config", None) or [])
                 return handler(args)
             except UsageError as exc:
                 return fail(str(exc))
@@ -104,7 +112,32 @@ def add_command(
     )
     # So that an error names only options this command has (see describe).
     parser.set_defaults(command_parser=parser)
+    parser.add_argument(
+        "--model-config",
+        action="append",
+        metavar="[NAME=]PATH",
+        help="read a Hugging Face config.json as a model named NAME (default: the name of the "
+        "folder holding config.json, else the file's stem, lowercased) and add it to the catalog "
+        "for this command, so --model/--models can name it; repeatable",
+    )
     return parser
+
+
+def add_model_configs(specs: list[str]) -> None:
+    """Register each ``[NAME=]PATH`` of ``--model-config`` in the process-wide catalog."""
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep:
+            path = spec
+            file = Path(path)
+            name = file.parent.resolve().name if file.name == "config.json" else file.stem
+            name = "-".join(name.lower().split())
+        try:
+            register_model(Model.from_hf_config(path, name=name))
+        except ScaleplanError as exc:
+            message = exc.message.removeprefix(f"{exc.field}: ") if exc.field else exc.message
+            where = f"{spec}: {exc.field}" if exc.field and exc.field != "config" else spec
+            raise UsageError("--model-config", f"{where}: {message}") from None
 
 
 def add_format_options(parser: argparse.ArgumentParser, *, what: str = "rows") -> None:

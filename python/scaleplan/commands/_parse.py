@@ -68,6 +68,13 @@ def names(option: str, text: str) -> list[str]:
     return list(dict.fromkeys(items))
 
 
+def family(option: str, text: str | None) -> str | list[str] | None:
+    """A catalog family, or a comma list of models interpolated as one family."""
+    if text is None or "," not in text:
+        return text
+    return names(option, text)
+
+
 def _spaced(
     option: str, item: str, start: float, stop: float, count_text: str, spacing: str
 ) -> FloatArray:

@@ -1,12 +1,13 @@
 """Pricing grids of queries through :func:`scaleplan.inference_cost`, shared by ``cost``,
 ``sweep`` and ``plot``: the options a grid varies, the row fields, and the cartesian product
-(evaluated by numpy broadcasting, one façade call per chunk)."""
+(evaluated by numpy broadcasting; ``sweep`` cuts it into chunks with
+:func:`scaleplan.sweep.iter_inference_cost_sweep`)."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,21 +116,29 @@ def grid_size(axes: Mapping[str, FloatArray]) -> int:
     return size
 
 
+def arguments(setting: Setting, axes: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of inference_cost (and of scaleplan.sweep's sweeps) for ``axes``
+    under ``setting``: the numeric axes, the attention and the Serving, whose batch is the
+    ``batch`` axis where one is given (a fixed batch's sizes)."""
+    out: dict[str, Any] = {k: v for k, v in axes.items() if k != "batch"}
+    serving = setting.serving
+    if serving.batch_mode == "fixed" and axes.get("batch") is not None:
+        serving = dataclasses.replace(serving, batch=np.asarray(axes["batch"], dtype=np.float64))
+    return {**out, "attention": setting.attention, "serving": serving}
+
+
 def price(setting: Setting, axes: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
     """Price every point of ``axes`` (arrays that broadcast together) in ONE inference_cost
     call; returns flat row columns (inputs and results) and the number of rows."""
-    serving = setting.serving
-    if serving.batch_mode == "fixed" and "batch" in axes:
-        serving = dataclasses.replace(serving, batch=np.asarray(axes["batch"], dtype=np.float64))
-    cost = inference_cost(
-        setting.model,
-        setting.hardware,
-        prompt_tokens=axes["prompt_tokens"],
-        gen_tokens=axes["gen_tokens"],
-        samples=axes.get("samples", 1),
-        attention=setting.attention,
-        serving=serving,
-    )
+    cost = inference_cost(setting.model, setting.hardware, **arguments(setting, axes))
+    return rows(setting, axes, cost)
+
+
+def rows(
+    setting: Setting, axes: Mapping[str, Any], cost: InferenceCost
+) -> tuple[dict[str, Any], int]:
+    """The flat row columns (inputs and results) of ``cost``, priced at ``axes`` (arrays that
+    broadcast together) under ``setting``, and the number of rows."""
     shape = np.shape(cost.flops)
     n = int(np.prod(shape, dtype=np.int64))
     s = setting.serving
@@ -151,12 +160,13 @@ def price(setting: Setting, axes: Mapping[str, Any]) -> tuple[dict[str, Any], in
     for name in ("prompt_tokens", "gen_tokens", "samples"):
         value = axes.get(name, 1 if name == "samples" else None)
         columns[name] = np.broadcast_to(np.asarray(value, dtype=np.float64), shape).reshape(-1)
-    if serving.batch_mode == "fixed":
+    if s.batch_mode == "fixed":
+        batch = axes.get("batch", s.batch)
         columns["requested_batch"] = np.broadcast_to(
-            np.asarray(serving.batch, dtype=np.float64), shape
+            np.asarray(batch, dtype=np.float64), shape
         ).reshape(-1)
     else:
-        columns["requested_batch"] = serving.batch
+        columns["requested_batch"] = s.batch
     for name in COST_FIELDS:
         columns[name] = np.asarray(getattr(cost, name)).reshape(-1)
     return columns, n
@@ -167,18 +177,6 @@ def open_mesh(axes: Mapping[str, FloatArray]) -> dict[str, FloatArray]:
     in C order, first axis slowest, without materialising it."""
     names = list(axes)
     return dict(zip(names, np.ix_(*(axes[n] for n in names)), strict=True))
-
-
-def chunks(axes: Mapping[str, FloatArray], chunk_rows: int) -> Iterator[dict[str, FloatArray]]:
-    """The cartesian product of ``axes`` as flat arrays, ``chunk_rows`` points at a time (C
-    order, the same as :func:`open_mesh`): memory bounded by the chunk, not the grid."""
-    names = list(axes)
-    shape = tuple(len(axes[n]) for n in names)
-    total = grid_size(axes)
-    for start in range(0, total, chunk_rows):
-        index = np.arange(start, min(total, start + chunk_rows), dtype=np.int64)
-        coords = np.unravel_index(index, shape)
-        yield {n: axes[n][c] for n, c in zip(names, coords, strict=True)}
 
 
 # ---- serving options, the same in every command that prices inference ------------------------

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from collections.abc import Callable
+from typing import TextIO, TypeVar
+
+from scaleplan._arrays import FloatArray
+from scaleplan.sweep import budget_chunks
+
+_T = TypeVar("_T")
 
 
 class Progress:
@@ -54,3 +60,19 @@ class Progress:
             self.stream.write("\r\033[K")
             self.stream.flush()
             self.enabled = False
+
+
+def frontier_chunks(
+    budgets: FloatArray, chunk_size: int, solve: Callable[[FloatArray], _T]
+) -> list[_T]:
+    """A frontier solved chunk by chunk as the server streams it
+    (:func:`scaleplan.sweep.budget_chunks`: a bad budget named by its index), with a progress
+    bar on a terminal; the chunks' results in order."""
+    thunks = budget_chunks(budgets, chunk_size, lambda part, start, total: (solve(part), len(part)))
+    out = []
+    with Progress(len(budgets), "budgets") as bar:
+        for thunk in thunks:
+            result, n = thunk()
+            out.append(result)
+            bar.advance(n)
+    return out

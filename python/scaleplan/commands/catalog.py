@@ -169,6 +169,13 @@ def _moe(m: Model) -> str:
     return f"{m.moe.active_experts}/{m.moe.experts} experts, {fmt.si(m.moe.active_params)} active"
 
 
+def _window(m: Model) -> str:
+    if m.sliding_window is None:
+        return "-"
+    layers = m.layers if m.sliding_layers is None else m.sliding_layers
+    return f"{m.sliding_window} ({layers}/{m.layers} layers)"
+
+
 def _model_table(items: list[Model]) -> tuple[list[str], list[list[str]], str]:
     header = [
         "name",
@@ -182,6 +189,7 @@ def _model_table(items: list[Model]) -> tuple[list[str], list[list[str]], str]:
         "vocab",
         "context",
         "tied emb.",
+        "sliding window",
         "MoE",
     ]
     rows = [
@@ -197,11 +205,12 @@ def _model_table(items: list[Model]) -> tuple[list[str], list[list[str]], str]:
             str(m.vocab_size),
             str(m.max_context),
             "yes" if m.tied_embeddings else "no",
+            _window(m),
             _moe(m),
         ]
         for m in items
     ]
-    return header, rows, "l" + "r" * 10 + "l"
+    return header, rows, "l" + "r" * 11 + "l"
 
 
 def _family_table(items: list[Family]) -> tuple[list[str], list[list[str]], str]:

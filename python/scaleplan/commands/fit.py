@@ -15,7 +15,7 @@ from scaleplan.commands import _common, _plot
 from scaleplan.commands._output import json_line
 from scaleplan.commands._parse import UsageError
 from scaleplan.cost import TRAIN_FLOPS_PER_PARAM_TOKEN
-from scaleplan.errors import InvalidArgumentError
+from scaleplan.errors import InvalidArgumentError, ScaleplanError
 from scaleplan.fit import KEYS, LawFit, fit_law
 from scaleplan.laws import LossLaw
 from scaleplan.plan import plan_training
@@ -70,14 +70,15 @@ def read_runs(path: str) -> tuple[list[float], list[float], list[float]]:
             if missing:
                 raise UsageError("RUNS.csv", f"{path}: missing column(s) {', '.join(missing)}")
             cols: dict[str, list[float]] = {c: [] for c in COLUMNS}
-            for row_no, row in enumerate(reader, start=2):
+            # Rows are numbered as for eval files: 1-based, the header not counted.
+            for row_no, row in enumerate(reader, start=1):
                 for c in COLUMNS:
                     text = (row.get(c) or "").strip()
                     try:
                         cols[c].append(float(text))
                     except ValueError:
-                        raise UsageError(
-                            "RUNS.csv", f"{path}: line {row_no}, column {c}: not a number {text!r}"
+                        raise InvalidArgumentError(
+                            f"{c}: expected a number, got {text!r}", field=c, row=row_no, file=path
                         ) from None
     except OSError as exc:
         raise UsageError("RUNS.csv", f"cannot read {path}: {exc.strerror}") from exc
@@ -99,15 +100,21 @@ def read_runs(path: str) -> tuple[list[float], list[float], list[float]]:
 def run_law(args: argparse.Namespace) -> int:
     _plot.check_path("--plot", args.plot)
     n, d, y = read_runs(args.runs)
-    fit = fit_law(
-        n,
-        d,
-        y,
-        bootstrap=args.bootstrap,
-        seed=args.seed,
-        delta=args.delta,
-        unique_tokens=args.unique_tokens,
-    )
+    try:
+        fit = fit_law(
+            n,
+            d,
+            y,
+            bootstrap=args.bootstrap,
+            seed=args.seed,
+            delta=args.delta,
+            unique_tokens=args.unique_tokens,
+        )
+    except ScaleplanError as exc:
+        if exc.index is None or exc.field not in COLUMNS:
+            raise
+        # A bad run is named by its row in the file (the core names its index).
+        raise exc.replace(index=None, row=exc.index + 1, file=args.runs) from exc
     intervals = fit.interval(args.level) if fit.bootstrap > 0 else None
     if args.save:
         fit.save(args.save)

@@ -13,9 +13,11 @@ from scaleplan import _format as fmt
 from scaleplan._arrays import FloatArray
 from scaleplan.commands import _common, _parse, _planning, _plot
 from scaleplan.commands._planning import Column, default, loss, optional_number, percent
+from scaleplan.commands._progress import frontier_chunks
 from scaleplan.joint import JOINT_AGGREGATOR, JointPlan, frontier_joint, joint_task, plan_joint
 from scaleplan.plan import Unit
 from scaleplan.serving import attention_text
+from scaleplan.sweep import JOINT_CHUNK_BUDGETS
 from scaleplan.testtime import AGGREGATOR_MEANING
 
 UNITS: tuple[str, ...] = typing.get_args(Unit)
@@ -57,7 +59,8 @@ def add_problem_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--family",
         default=default(plan_joint, "family"),
-        help="model family, size interpolated over its members (default: %(default)s)",
+        help="model family, size interpolated over its members, or a comma list of models "
+        "(e.g. read with --model-config) interpolated as one (default: %(default)s)",
     )
     p.add_argument(
         "--hardware",
@@ -108,7 +111,7 @@ def problem(args: argparse.Namespace) -> tuple[dict[str, Any], FloatArray]:
     """The façade's keyword arguments but the goal and queries; and the queries."""
     kwargs: dict[str, Any] = {
         "prompt_tokens": _parse.number("--prompt-tokens", args.prompt_tokens),
-        "family": args.family,
+        "family": _parse.family("--family", args.family),
         "hardware": args.hardware,
         "law": args.law,
         "k_max": _parse.whole("--k-max", args.k_max),
@@ -198,7 +201,11 @@ def solve(
     lines = []
     for q in queries.tolist():
         if frontier:
-            plan = frontier_joint(budgets=goals, queries=q, **kwargs)
+
+            def chunk(part: FloatArray, q: float = q) -> JointPlan:
+                return frontier_joint(budgets=part, queries=q, **kwargs)
+
+            plan = JointPlan.join(frontier_chunks(goals, JOINT_CHUNK_BUDGETS, chunk))
         else:
             target: dict[str, Any] = {goal_name: goals}
             plan = plan_joint(**target, queries=q, **kwargs)

@@ -188,7 +188,11 @@ def add_lifetime(planners: _common.Subparsers) -> None:
     p.add_argument("--samples", default="1", metavar="K", help="per query (default: 1)")
     _planning.add_law_option(p, plan_lifetime)
     p.add_argument("--hardware", help="price inference on this hardware (needs --family)")
-    p.add_argument("--family", help="model family interpolated over N (needs --hardware)")
+    p.add_argument(
+        "--family",
+        help="model family interpolated over N, or a comma list of models (e.g. read with "
+        "--model-config) interpolated as one (needs --hardware)",
+    )
     p.add_argument(
         "--unit",
         choices=LIFETIME_UNITS,
@@ -235,7 +239,7 @@ def run_lifetime(args: argparse.Namespace) -> int:
         samples=mesh["samples"],
         law=args.law,
         hardware=args.hardware,
-        family=args.family,
+        family=_parse.family("--family", args.family),
         unit=typing.cast(Unit, unit),
         attention=attention,
         serving=serving,

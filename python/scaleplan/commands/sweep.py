@@ -42,9 +42,15 @@ from scaleplan.commands import _common, _parse, _pricing
 from scaleplan.commands._output import RowWriter
 from scaleplan.commands._progress import Progress
 from scaleplan.serving import DEFAULT_BATCH, Serving
+from scaleplan.sweep import (
+    DEFAULT_CHUNK_POINTS,
+    MAX_CHUNK_POINTS,
+    MAX_SWEEP_POINTS,
+    iter_inference_cost_sweep,
+)
 
-MAX_ROWS = 100_000_000
-CHUNK_ROWS = 65_536
+MAX_ROWS = MAX_SWEEP_POINTS
+CHUNK_ROWS = DEFAULT_CHUNK_POINTS
 FORMATS = {".csv": "csv", ".jsonl": "json", ".ndjson": "json"}
 
 _TEXT_KEYS = (
@@ -103,7 +109,7 @@ def register(sub: _common.Subparsers) -> None:
         "--max-rows",
         type=int,
         default=MAX_ROWS,
-        help=f"refuse larger grids (default: {MAX_ROWS:,})",
+        help=f"refuse larger grids (default and most: {MAX_ROWS:,})",
     )
     p.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS, help=argparse.SUPPRESS)
     p.set_defaults(func=run)
@@ -286,8 +292,10 @@ def run(args: argparse.Namespace) -> int:
     fmt = "json" if fmt == "jsonl" else fmt
     if args.out != "-" and not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
         raise _parse.UsageError("--out", f"folder of {args.out!r} does not exist")
-    if args.chunk_rows < 1:
-        raise _parse.UsageError("--chunk-rows", "must be >= 1")
+    if not 1 <= args.chunk_rows <= MAX_CHUNK_POINTS:
+        raise _parse.UsageError("--chunk-rows", f"must be in [1, {MAX_CHUNK_POINTS}]")
+    if not 1 <= args.max_rows <= MAX_SWEEP_POINTS:
+        raise _parse.UsageError("--max-rows", f"must be in [1, {MAX_SWEEP_POINTS:,}]")
     option = f"--grid {args.grid}"
     args.option_map = {k: f"{option}: {k}" for k in (*KEYS, "batch")}
     scenario = load(args.grid)
@@ -302,8 +310,12 @@ def run(args: argparse.Namespace) -> int:
     with _destination(args.out) as stream, Progress(total) as bar:
         writer = RowWriter(stream, fmt, _pricing.ROW_FIELDS)
         for group in plan:
-            for chunk in _pricing.chunks(group.axes, args.chunk_rows):
-                columns, n = _pricing.price(group.setting, chunk)
+            setting = group.setting
+            arguments = _pricing.arguments(setting, group.axes)
+            for chunk in iter_inference_cost_sweep(
+                setting.model, setting.hardware, **arguments, chunk_size=args.chunk_rows
+            ):
+                columns, n = _pricing.rows(setting, chunk.points, chunk.cost)
                 writer.write_columns(columns, n)
                 bar.advance(n)
     if args.out != "-":

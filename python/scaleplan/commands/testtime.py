@@ -17,11 +17,13 @@ from scaleplan._arrays import FloatArray
 from scaleplan.catalog import model as catalog_model
 from scaleplan.commands import _common, _parse, _planning, _plot
 from scaleplan.commands._planning import Column, default, percent
-from scaleplan.errors import ScaleplanError
+from scaleplan.commands._progress import frontier_chunks
 from scaleplan.serving import attention_text
+from scaleplan.sweep import TEST_TIME_CHUNK_BUDGETS
 from scaleplan.testtime import (
     AGGREGATOR_MEANING,
     Accuracy,
+    TestTimeFrontier,
     TestTimePlan,
     frontier_test_time,
     plan_test_time,
@@ -197,15 +199,8 @@ def _accuracy(args: argparse.Namespace) -> Accuracy:
             "--aggregator",
             "majority vote applies to --accuracy presets; measured counts give pass@k (coverage)",
         )
-    try:
-        source = Accuracy.measured(args.measured)
-    except FileNotFoundError:
-        raise _parse.UsageError("--measured", f"no such file: {args.measured!r}") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise _parse.UsageError("--measured", f"cannot read {args.measured!r}: {exc}") from None
-    except ScaleplanError as exc:
-        raise _parse.UsageError("--measured", f"{args.measured}: {exc}") from None
-    return source
+    # An error names the file and row itself (scaleplan.commands._common.describe).
+    return Accuracy.measured(args.measured)
 
 
 def _max_gen(text: str) -> float | None:
@@ -374,7 +369,15 @@ class Frontier:
 def solve_frontier(args: argparse.Namespace, option: str, text: str) -> Frontier:
     values, unit = budgets(args, option, text)
     prob = problem(args)
-    f = frontier_test_time(budgets=values, unit=typing.cast(Unit, unit), **prob.kwargs)
+    f = TestTimeFrontier.join(
+        frontier_chunks(
+            values,
+            TEST_TIME_CHUNK_BUDGETS,
+            lambda part: frontier_test_time(
+                budgets=part, unit=typing.cast(Unit, unit), **prob.kwargs
+            ),
+        )
+    )
     per_model = {name: f.per_model[name] for name in ordered(list(f.per_model))}
     caption = _planning.header(
         "Test-time frontier", unit=f"{_UNIT_WORDS[unit]} per query", law=None, details=prob.details

@@ -1,12 +1,16 @@
 """A small typed client of the gRPC planning service, for scripts.
 
-Methods mirror the Python API (same argument names and defaults) and return the same
-dataclasses, priced by the server's catalog (so models, hardware and families are given by name;
-a law by name or as a LossLaw; test-time accuracy by preset name, an Accuracy.preset, or measured
-eval rows as mappings or a pathlib.Path of their file). Goals are scalars; frontiers take arrays of
-budgets and arrive as streams of chunks. A call the server refuses as invalid raises the
-:mod:`scaleplan.errors` class the Python API raises, with ``.field`` the Python argument name;
-any other failure raises the ``grpc.RpcError``::
+Its methods are the Python API's functions (their parameters generated from the façade's
+signatures into ``_remote.RemoteApi`` by scripts/gen_client.py, plus ``timeout_s``) and return the
+same dataclasses, priced by the server's catalog (a model by name or as a Model, sent whole;
+hardware by name, or as a Hardware the server's catalog also has; a law by name or as a
+LossLaw; test-time accuracy by preset name, an Accuracy.preset, or measured eval rows as mappings
+or a pathlib.Path of their file). Cost arguments broadcast as in the Python API (arrays that
+each vary along a dimension of their own are one sweep stream, others are priced one call per
+point); a planner's goal is one number per call; frontiers take arrays of budgets and arrive as
+streams of chunks, cut by :mod:`scaleplan.sweep` on the server. A call the server refuses as
+invalid raises the :mod:`scaleplan.errors` class the Python API raises, with ``.field`` the
+Python argument name; any other failure raises the ``grpc.RpcError``::
 
     with scaleplan.Client("127.0.0.1:50051") as client:
         cost = client.inference_cost("qwen3-8b", "h100-sxm", prompt_tokens=512, gen_tokens=8192)
@@ -15,12 +19,14 @@ any other failure raises the ``grpc.RpcError``::
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import math
 import os
-from collections.abc import Callable, Generator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Self, TypeVar
 
 import grpc
 import numpy as np
@@ -29,6 +35,8 @@ from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2
 from grpc_status import rpc_status
 
+from scaleplan import sweep
+from scaleplan._arrays import Broadcast, FloatArray
 from scaleplan.catalog import Family, Hardware, Model
 from scaleplan.cost import InferenceCost, TrainingCost
 from scaleplan.errors import (
@@ -39,23 +47,24 @@ from scaleplan.errors import (
 )
 from scaleplan.fit import LawFit
 from scaleplan.grpc import conversions
+from scaleplan.grpc._remote import RemoteApi
 from scaleplan.joint import JointPlan
-from scaleplan.laws import DEFAULT_LAW, LossLaw
-from scaleplan.plan import LifetimePlan, TrainingPlan, Unit
+from scaleplan.laws import LossLaw
+from scaleplan.plan import LifetimePlan, TrainingPlan
 from scaleplan.serving import (
-    AttentionSpec,
-    Dtype,
     Serving,
+    attention,
     attention_choices,
     is_attention,
     serving_value,
 )
+from scaleplan.sweep import SweepChunk
 from scaleplan.testtime import Accuracy, TestTimeFrontier, TestTimePlan
 from scaleplan.v1 import planner_pb2 as pb
 from scaleplan.v1 import planner_pb2_grpc
 
-Values = Sequence[float] | npt.ArrayLike
-AccuracySource = str | Accuracy | os.PathLike[str] | Sequence[Mapping[str, Any]]
+_R = TypeVar("_R")
+_D = TypeVar("_D")
 
 __all__ = ["Client", "IncompleteStreamError", "SweepChunk"]
 
@@ -64,25 +73,8 @@ class IncompleteStreamError(ScaleplanError):
     """A sweep stream ended early or out of order."""
 
 
-@dataclass(frozen=True)
-class SweepChunk:
-    """One streamed chunk of a sweep: grid points [start_index, start_index + len)."""
-
-    start_index: int
-    total_points: int
-    cost: InferenceCost
-    """1-D arrays, one entry per point of the chunk, in grid order."""
-
-
 def _read(path: str | os.PathLike[str] | None) -> bytes | None:
     return None if path is None else Path(path).read_bytes()
-
-
-def _values(name: str, values: Values) -> list[float]:
-    array = np.asarray(values)
-    if array.ndim > 1 or array.dtype.kind not in "iuf":
-        raise InvalidArgumentError(f"{name}: expected a sequence of numbers", field=name)
-    return [float(v) for v in np.atleast_1d(array)]
 
 
 def _error(exc: grpc.RpcError) -> Exception:
@@ -100,30 +92,53 @@ def _error(exc: grpc.RpcError) -> Exception:
         if not (detail.Is(info.DESCRIPTOR) and detail.Unpack(info)) or info.domain != "scaleplan":
             continue
         data = dict(info.metadata)
-        field, index = data.get("argument", ""), data.get("index")
-        where = {"field": field, "index": int(index) if index is not None else None}
+        field = data.get("argument", "")
+        # The violation's description is the error's reason (server/errors.py): the message
+        # is rebuilt as the Python API builds it, from the same data.
+        reason = next((v.description for v in _violations(status)), status.message)
+        message = f"{field}: {reason}" if field else reason
+        where: dict[str, Any] = {
+            "field": field,
+            "index": _int(data.get("index")),
+            "row": _int(data.get("row")),
+            "file": data.get("file"),
+            "reason": reason if field else None,
+        }
         if info.reason == "UNKNOWN_NAME":
             known = data.get("known", "")
             return UnknownNameError(
-                status.message,
+                message,
                 kind=data.get("kind", ""),
                 name=data.get("name", ""),
                 known=known.split(",") if known else [],
+                preset=data.get("preset"),
                 **where,
             )
         if info.reason == "LIMIT_EXCEEDED":
             return LimitExceededError(
-                status.message,
+                message,
                 limit=int(data.get("limit", 0)),
                 got=int(data.get("got", 0)),
                 **where,
             )
         if info.reason == "INVALID_ARGUMENT":
-            return InvalidArgumentError(status.message, **where)
+            return InvalidArgumentError(message, **where)
     return exc
 
 
-class Client:
+def _int(text: str | None) -> int | None:
+    return None if text is None else int(text)
+
+
+def _violations(status: Any) -> list[error_details_pb2.BadRequest.FieldViolation]:
+    for detail in status.details:
+        bad = error_details_pb2.BadRequest()
+        if detail.Is(bad.DESCRIPTOR) and detail.Unpack(bad):
+            return list(bad.field_violations)
+    return []
+
+
+class Client(RemoteApi):
     """A connection to ``scaleplan serve`` at ``target`` (``host:port``).
 
     ``tls_ca`` (PEM file) switches to TLS and is the CA that signed the server's certificate;
@@ -254,463 +269,366 @@ class Client:
                 f"stream ended after {expected} of {total} points", field="total_points"
             )
 
-    # ---- cost ----
+    # ---- the façade's functions (their signatures: _remote.RemoteApi) ----
 
-    def inference_cost(
+    def _call(self, api: str, arguments: dict[str, Any]) -> Any:
+        """Run façade function ``api`` on the server with a generated method's ``locals()``."""
+        args = {k: v for k, v in arguments.items() if k not in ("self", "timeout_s")}
+        timeout_s = arguments.get("timeout_s")
+        for name, value in list(args.items()):
+            args[name] = self._catalog_name(name, value, timeout_s)
+        handler: Callable[[dict[str, Any], float | None], Any] = getattr(self, f"_{api}")
+        return handler(args, timeout_s)
+
+    def _catalog_name(self, name: str, value: Any, timeout_s: float | None) -> Any:
+        """A Hardware object as its catalog name, when it is the server's entry of that name:
+        the server prices its own catalog's hardware (Model objects travel whole)."""
+        if not isinstance(value, Hardware):
+            return value
+        try:
+            known = self.hardware(value.name, timeout_s=timeout_s)
+        except UnknownNameError:
+            known = None
+        if known != value:
+            raise InvalidArgumentError(
+                f"{name}: the server prices the hardware of its own catalog, and its "
+                f"{value.name!r} is not this Hardware object (not in its catalog, or different "
+                "there); add the entry to the server's catalog",
+                field=name,
+            )
+        return value.name
+
+    def _many(
         self,
-        model: str,
-        hardware: str,
-        *,
-        prompt_tokens: float,
-        gen_tokens: float,
-        samples: float = 1,
-        attention: AttentionSpec = "dense",
-        serving: Serving | None = None,
-        timeout_s: float | None = None,
-    ) -> InferenceCost:
-        """:func:`scaleplan.inference_cost` of one configuration (scalars), on the server."""
-        request = conversions.inference_cost_request(
-            model,
-            hardware,
-            prompt_tokens=prompt_tokens,
-            gen_tokens=gen_tokens,
-            samples=samples,
-            attention=attention,
-            serving=serving,
-        )
-        response = self._unary(self._stub.InferenceCost, request, timeout_s)
-        return conversions.inference_cost_from(response.cost)
+        method: Any,
+        requests: Sequence[Any],
+        timeout_s: float | None,
+        convert: Callable[[Any], _R],
+    ) -> list[_R]:
+        """One unary call per request, a window of them in flight at a time; an error names
+        the request's position in ``.index``."""
+        timeout = self.timeout_s if timeout_s is None else timeout_s
+        out: list[_R] = []
+        for start in range(0, len(requests), _WINDOW):
+            futures = [
+                method.future(r, timeout=timeout, metadata=self._metadata)
+                for r in requests[start : start + _WINDOW]
+            ]
+            try:
+                for i, future in enumerate(futures):
+                    try:
+                        out.append(convert(future.result()))
+                    except grpc.RpcError as exc:
+                        error = _error(exc)
+                        if isinstance(error, ScaleplanError) and error.index is None:
+                            error.index = start + i
+                        raise error from exc
+            finally:
+                for future in futures:
+                    future.cancel()
+        return out
 
-    def iter_inference_cost_sweep(
+    def _inference_cost(self, args: dict[str, Any], timeout_s: float | None) -> InferenceCost:
+        args, spellings = _priced(args)
+        grid = _broadcast(args, sweep.SWEEP_AXES)
+        mesh = None if grid.scalar else _open_mesh(grid)
+        if mesh is not None:  # a cartesian product of its arrays: one sweep stream
+            axes = {name: values for name, (_, values) in mesh.items()}
+            sweep_args = {**_at(args, grid, 0, spellings), **_unpriced(axes, spellings)}
+            sweep_args["serving"] = _with_batch(args["serving"], axes.get("batch"))
+            try:
+                cost = self._inference_cost_sweep({**sweep_args, "chunk_size": 0}, timeout_s)
+            except ScaleplanError as exc:
+                if exc.field in mesh and exc.index is not None:
+                    # the first element of the broadcast with that axis value, as the façade
+                    index = exc.index * math.prod(grid.shape[mesh[exc.field][0] + 1 :])
+                    raise exc.replace(index=index) from exc
+                raise
+            return _from_mesh(cost, mesh, grid.shape)
+        method = self._stub.InferenceCost
+        build = functools.partial(_at, args, grid, spellings=spellings)
+        return self._pointwise(InferenceCost, method, "inference_cost", build, grid, timeout_s)
+
+    def _training_cost(self, args: dict[str, Any], timeout_s: float | None) -> TrainingCost:
+        grid = _broadcast(args, ("tokens",))
+        method = self._stub.TrainingCost
+        build = functools.partial(_at, args, grid)
+        return self._pointwise(TrainingCost, method, "training_cost", build, grid, timeout_s)
+
+    def _pointwise(
         self,
-        model: str,
-        hardware: str,
-        *,
-        prompt_tokens: Values,
-        gen_tokens: Values,
-        samples: Values = (1,),
-        attention: AttentionSpec | Sequence[AttentionSpec] = "dense",
-        serving: Serving | None = None,
-        chunk_points: int = 0,
-        timeout_s: float | None = None,
-    ) -> Generator[SweepChunk]:
-        """The chunks of a sweep as they arrive, checked to be in order and complete.
+        cls: type[_D],
+        method: Any,
+        api: str,
+        build_args: Callable[[int], dict[str, Any]],
+        grid: Broadcast,
+        timeout_s: float | None,
+    ) -> _D:
+        """Façade function ``api`` at every point of a broadcast ``grid`` of its arguments, one
+        call each, as the façade's one result (arrays shaped like the grid; scalars for
+        scalars)."""
+        build, convert = getattr(conversions, f"{api}_request"), getattr(conversions, f"{api}_from")
+        requests = [build(**build_args(i)) for i in range(_point_count(grid))]
+        results: list[_D] = self._many(method, requests, timeout_s, lambda r: convert(r.cost))
+        return results[0] if grid.scalar else _stacked(cls, results, grid.shape)
 
-        The grid is the cartesian product of the axes prompt_tokens, gen_tokens, samples,
-        attention (spellings of one kind, e.g. ``["topk:1024", "topk:4096"]``) and batch (an
-        array ``serving.batch``), the last varying fastest."""
-        axes: dict[str, Any] = {
-            "prompt_tokens": _values("prompt_tokens", prompt_tokens),
-            "gen_tokens": _values("gen_tokens", gen_tokens),
-            "samples": _values("samples", samples),
-        }
+    def _iter_inference_cost_sweep(
+        self, args: dict[str, Any], timeout_s: float | None
+    ) -> Generator[sweep.SweepChunk]:
+        """The sweep's chunks as they arrive (the grid checked before the call, as the façade
+        checks it before pricing)."""
+        serving = serving_value(args.pop("serving"))
+        grid = sweep.Grid.of({**args, "batch": serving.batch})
         request = conversions.inference_cost_sweep_request(
-            model,
-            hardware,
-            axes,
-            attention=attention_choices(attention),
-            serving=serving_value(serving),
-            chunk_points=chunk_points,
+            args.pop("model"),
+            args.pop("hardware"),
+            {name: grid.axes.get(name) for name in ("prompt_tokens", "gen_tokens", "samples")},
+            attention=attention_choices(args["attention"]),
+            serving=serving,
+            chunk_points=_chunk_points(args.pop("chunk_size")),
         )
         messages = self._stream(
             self._stub.InferenceCostSweep, request, timeout_s, lambda m: len(m.costs.total_flops)
         )
-        for message in messages:
-            columns = conversions.inference_cost_from_columns(message.costs)
-            yield SweepChunk(message.start_index, message.total_points, InferenceCost(**columns))
-
-    def inference_cost_sweep(
-        self,
-        model: str,
-        hardware: str,
-        *,
-        prompt_tokens: Values,
-        gen_tokens: Values,
-        samples: Values = (1,),
-        attention: AttentionSpec | Sequence[AttentionSpec] = "dense",
-        serving: Serving | None = None,
-        chunk_points: int = 0,
-        timeout_s: float | None = None,
-    ) -> InferenceCost:
-        """The whole sweep as one InferenceCost of arrays shaped like the grid: one axis each for
-        prompt_tokens, gen_tokens and samples, then for attention when a sequence of spellings
-        is given and for batch when ``serving.batch`` is an array. Equal to
-        :func:`scaleplan.inference_cost` on the same grid (open-mesh arrays)."""
-        chunks = list(
-            self.iter_inference_cost_sweep(
-                model,
-                hardware,
-                prompt_tokens=prompt_tokens,
-                gen_tokens=gen_tokens,
-                samples=samples,
-                attention=attention,
-                serving=serving,
-                chunk_points=chunk_points,
-                timeout_s=timeout_s,
+        return (
+            sweep.SweepChunk(
+                m.start_index,
+                m.total_points,
+                grid.shape,
+                grid.points(m.start_index, m.start_index + len(m.costs.total_flops)),
+                InferenceCost(**conversions.inference_cost_from_columns(m.costs)),
             )
+            for m in messages
         )
-        shape: list[int] = [
-            len(_values(name, axis))
-            for name, axis in (
-                ("prompt_tokens", prompt_tokens),
-                ("gen_tokens", gen_tokens),
-                ("samples", samples),
-            )
-        ]
-        if not is_attention(attention):
-            shape.append(len(attention_choices(attention)))
-        s = serving_value(serving)
-        if isinstance(s.batch, np.ndarray):
-            shape.append(s.batch.size)
-        fields: dict[str, Any] = {}
-        for name in InferenceCost.__dataclass_fields__:
-            fields[name] = np.concatenate([getattr(c.cost, name) for c in chunks]).reshape(shape)
-        return InferenceCost(**fields)
 
-    def training_cost(
-        self,
-        model: str,
-        tokens: float,
-        hardware: str,
-        *,
-        gpus: int = 1,
-        mfu: float | None = None,
-        seq_len: float | None = None,
-        compute_dtype: Dtype = "bf16",
-        timeout_s: float | None = None,
-    ) -> TrainingCost:
-        """:func:`scaleplan.training_cost` of one run (scalars), on the server."""
-        request = conversions.training_cost_request(
-            model,
-            tokens,
-            hardware,
-            gpus=gpus,
-            mfu=mfu,
-            seq_len=seq_len,
-            compute_dtype=compute_dtype,
-        )
-        response = self._unary(self._stub.TrainingCost, request, timeout_s)
-        return conversions.training_cost_from(response.cost)
+    def _inference_cost_sweep(self, args: dict[str, Any], timeout_s: float | None) -> InferenceCost:
+        return sweep.join_chunks(self._iter_inference_cost_sweep(args, timeout_s))
 
-    # ---- planners ----
+    # ---- planners: one goal per call, or a frontier's stream of chunks ----
 
-    def plan_training(
-        self,
-        *,
-        budget_flops: float | None = None,
-        target_loss: float | None = None,
-        law: str | LossLaw = DEFAULT_LAW,
-        unique_tokens: float | None = None,
-        r_star: float | None = None,
-        timeout_s: float | None = None,
-    ) -> TrainingPlan:
-        """:func:`scaleplan.plan_training` of one goal, on the server."""
-        request = conversions.plan_training_request(
-            budget_flops=budget_flops,
-            target_loss=target_loss,
-            law=law,
-            unique_tokens=unique_tokens,
-            r_star=r_star,
-        )
+    def _plan_training(self, args: dict[str, Any], timeout_s: float | None) -> TrainingPlan:
+        request = conversions.plan_training_request(**_scalars(args))
         response = self._unary(self._stub.PlanTraining, request, timeout_s)
         return conversions.training_plan_from(response.plan)
 
-    def fit_law(
-        self,
-        params: Any,
-        tokens: Any,
-        loss: Any,
-        *,
-        form: str = "chinchilla",
-        delta: float = 1e-3,
-        bootstrap: int = 0,
-        seed: int = 0,
-        unique_tokens: float | None = None,
-        timeout_s: float | None = None,
-    ) -> LawFit:
-        """:func:`scaleplan.fit_law` on the server (the same LawFit, samples included)."""
-        request = conversions.fit_law_request(
-            params,
-            tokens,
-            loss,
-            form=form,
-            delta=delta,
-            bootstrap=bootstrap,
-            seed=seed,
-            unique_tokens=unique_tokens,
-            level=None,
-        )
-        response = self._unary(self._stub.FitLaw, request, timeout_s)
-        return conversions.law_fit_from(
-            response,
-            delta=delta,
-            bootstrap=bootstrap,
-            seed=seed,
-            form=form,
-            unique_tokens=unique_tokens,
-        )
-
-    def plan_lifetime(
-        self,
-        *,
-        target_loss: float | None = None,
-        budget: float | None = None,
-        queries: float,
-        prompt_tokens: float,
-        gen_tokens: float,
-        samples: float = 1,
-        law: str | LossLaw = DEFAULT_LAW,
-        hardware: str | None = None,
-        family: str | None = None,
-        unit: Unit = "flops",
-        attention: AttentionSpec = "dense",
-        serving: Serving | None = None,
-        train_hardware: str | None = None,
-        train_mfu: float | None = None,
-        train_usd_per_hour: float | None = None,
-        infer_usd_per_hour: float | None = None,
-        unique_tokens: float | None = None,
-        r_star: float | None = None,
-        min_params: float | None = None,
-        max_params: float | None = None,
-        timeout_s: float | None = None,
-    ) -> LifetimePlan:
-        """:func:`scaleplan.plan_lifetime` of one goal (scalars), on the server."""
-        request = conversions.plan_lifetime_request(
-            target_loss=target_loss,
-            budget=budget,
-            law=law,
-            unit=unit,
-            attention=attention,
-            serving=serving,
-            queries=queries,
-            prompt_tokens=prompt_tokens,
-            gen_tokens=gen_tokens,
-            samples=samples,
-            hardware=hardware,
-            family=family,
-            train_hardware=train_hardware,
-            train_mfu=train_mfu,
-            train_usd_per_hour=train_usd_per_hour,
-            infer_usd_per_hour=infer_usd_per_hour,
-            unique_tokens=unique_tokens,
-            r_star=r_star,
-            min_params=min_params,
-            max_params=max_params,
-        )
+    def _plan_lifetime(self, args: dict[str, Any], timeout_s: float | None) -> LifetimePlan:
+        request = conversions.plan_lifetime_request(**_scalars(args))
         response = self._unary(self._stub.PlanLifetime, request, timeout_s)
         return conversions.lifetime_plan_from(response.plan)
 
-    def plan_test_time(
-        self,
-        *,
-        budget_eflops: float | None = None,
-        budget_seconds: float | None = None,
-        budget_usd: float | None = None,
-        budget_flops: float | None = None,
-        models: Sequence[str] | None = None,
-        family: str | None = None,
-        hardware: str = "kinetics-b200",
-        prompt_tokens: float = 128,
-        accuracy: AccuracySource = "aime24-qwen3",
-        k_max: int = 64,
-        attention: AttentionSpec | Sequence[AttentionSpec] = ("dense",),
-        latency_slo_s: float | None = None,
-        min_gen_tokens: float = 256,
-        max_gen_tokens: float | None = 32768,
-        usd_per_hour: float | None = None,
-        serving: Serving | None = None,
-        timeout_s: float | None = None,
-    ) -> TestTimePlan:
-        """:func:`scaleplan.plan_test_time` of one per-query budget, on the server."""
-        request = conversions.plan_test_time_request(
-            {
-                "budget_eflops": budget_eflops,
-                "budget_seconds": budget_seconds,
-                "budget_usd": budget_usd,
-                "budget_flops": budget_flops,
-            },
-            accuracy=accuracy,
-            attention=attention,
-            serving=serving,
-            models=models,
-            family=family,
-            hardware=hardware,
-            prompt_tokens=prompt_tokens,
-            k_max=k_max,
-            latency_slo_s=latency_slo_s,
-            min_gen_tokens=min_gen_tokens,
-            max_gen_tokens=max_gen_tokens,
-            usd_per_hour=usd_per_hour,
-        )
+    def _plan_test_time(self, args: dict[str, Any], timeout_s: float | None) -> TestTimePlan:
+        args = _scalars(args)
+        budgets = {name: args.pop(name) for name in conversions.TEST_TIME_BUDGETS}
+        request = conversions.plan_test_time_request(budgets, **args)
         response = self._unary(self._stub.PlanTestTime, request, timeout_s)
         return conversions.test_time_plan_from(response.plan)
 
-    def frontier_test_time(
-        self,
-        *,
-        budgets: Values,
-        unit: Literal["flops", "eflops", "seconds", "usd"] = "eflops",
-        models: Sequence[str] | None = None,
-        family: str | None = None,
-        hardware: str = "kinetics-b200",
-        prompt_tokens: float = 128,
-        accuracy: AccuracySource = "aime24-qwen3",
-        k_max: int = 64,
-        attention: AttentionSpec | Sequence[AttentionSpec] = ("dense",),
-        latency_slo_s: float | None = None,
-        min_gen_tokens: float = 256,
-        max_gen_tokens: float | None = 32768,
-        usd_per_hour: float | None = None,
-        serving: Serving | None = None,
-        chunk_points: int = 0,
-        timeout_s: float | None = None,
+    def _frontier_test_time(
+        self, args: dict[str, Any], timeout_s: float | None
     ) -> TestTimeFrontier:
-        """:func:`scaleplan.frontier_test_time` on the server, streamed in chunks of budgets
-        (``chunk_points`` per message, 0: the server's choice); ``timeout_s`` is the whole
-        stream's deadline."""
+        budgets = _values("budgets", args.pop("budgets"))
+        unit, chunk = args.pop("unit"), _chunk_points(args.pop("chunk_size"))
         request = conversions.frontier_test_time_request(
-            _values("budgets", budgets),
-            unit,
-            chunk_points,
-            accuracy=accuracy,
-            attention=attention,
-            serving=serving,
-            models=models,
-            family=family,
-            hardware=hardware,
-            prompt_tokens=prompt_tokens,
-            k_max=k_max,
-            latency_slo_s=latency_slo_s,
-            min_gen_tokens=min_gen_tokens,
-            max_gen_tokens=max_gen_tokens,
-            usd_per_hour=usd_per_hour,
+            budgets, unit, chunk, **_scalars(args)
         )
-        columns, curves = [], []
+        parts = []
         for message in self._stream(
             self._stub.FrontierTestTime, request, timeout_s, lambda m: len(m.plan.budget)
         ):
-            columns.append(conversions.test_time_plan_from_columns(message.plan))
-            curves.append(
-                {c.model: np.array(c.accuracy, dtype=np.float64) for c in message.per_model}
-            )
-        plan = TestTimePlan(**conversions.concat_columns(columns))
-        per_model = {name: np.concatenate([c[name] for c in curves]) for name in curves[0]}
-        oracle = None if plan.oracle_accuracy is None else np.asarray(plan.oracle_accuracy)
-        return TestTimeFrontier(
-            budgets=np.asarray(plan.budget), plan=plan, per_model=per_model, oracle=oracle
-        )
+            plan = TestTimePlan(**conversions.test_time_plan_from_columns(message.plan))
+            per_model = {c.model: np.array(c.accuracy, dtype=np.float64) for c in message.per_model}
+            oracle = None if plan.oracle_accuracy is None else np.asarray(plan.oracle_accuracy)
+            parts.append(TestTimeFrontier(np.asarray(plan.budget), plan, per_model, oracle))
+        return TestTimeFrontier.join(parts)
 
-    def plan_joint(
-        self,
-        *,
-        budget: float | None = None,
-        target_accuracy: float | None = None,
-        queries: float,
-        prompt_tokens: float = 128,
-        family: str = "qwen3-dense",
-        hardware: str = "h100-sxm",
-        law: str | LossLaw = DEFAULT_LAW,
-        unit: Unit = "gpu_hours",
-        half_tokens: float = 4096,
-        hill: float = 1.5,
-        kappa: float = 1.0,
-        k_max: int = 16,
-        attention: AttentionSpec | Sequence[AttentionSpec] = ("dense",),
-        min_gen_tokens: float = 256,
-        max_gen_tokens: float = 32768,
-        min_params: float | None = None,
-        max_params: float | None = None,
-        latency_slo_s: float | None = None,
-        unique_tokens: float | None = None,
-        r_star: float | None = None,
-        train_mfu: float | None = None,
-        train_usd_per_hour: float | None = None,
-        infer_usd_per_hour: float | None = None,
-        serving: Serving | None = None,
-        timeout_s: float | None = None,
-    ) -> JointPlan:
-        """:func:`scaleplan.plan_joint` of one goal, on the server."""
-        options = {k: v for k, v in locals().items() if k in _JOINT_ARGS}
-        request = conversions.plan_joint_request(
-            budget=budget, target_accuracy=target_accuracy, **_joint_options(options)
-        )
+    def _plan_joint(self, args: dict[str, Any], timeout_s: float | None) -> JointPlan:
+        budget = args["budget"]
+        if np.ndim(budget) == 1 and args["target_accuracy"] is None:  # a frontier, streamed
+            options = {k: v for k, v in args.items() if k not in ("budget", "target_accuracy")}
+            return self._frontier_joint({**options, "budgets": budget, "chunk_size": 0}, timeout_s)
+        request = conversions.plan_joint_request(**_scalars(args))
         response = self._unary(self._stub.PlanJoint, request, timeout_s)
         return conversions.joint_plan_from(response.plan)
 
-    def frontier_joint(
-        self,
-        *,
-        budgets: Values,
-        queries: float,
-        prompt_tokens: float = 128,
-        family: str = "qwen3-dense",
-        hardware: str = "h100-sxm",
-        law: str | LossLaw = DEFAULT_LAW,
-        unit: Unit = "gpu_hours",
-        half_tokens: float = 4096,
-        hill: float = 1.5,
-        kappa: float = 1.0,
-        k_max: int = 16,
-        attention: AttentionSpec | Sequence[AttentionSpec] = ("dense",),
-        min_gen_tokens: float = 256,
-        max_gen_tokens: float = 32768,
-        min_params: float | None = None,
-        max_params: float | None = None,
-        latency_slo_s: float | None = None,
-        unique_tokens: float | None = None,
-        r_star: float | None = None,
-        train_mfu: float | None = None,
-        train_usd_per_hour: float | None = None,
-        infer_usd_per_hour: float | None = None,
-        serving: Serving | None = None,
-        chunk_points: int = 0,
-        timeout_s: float | None = None,
-    ) -> JointPlan:
-        """:func:`scaleplan.frontier_joint` on the server (a JointPlan of 1-D arrays), streamed
-        in chunks of budgets (``chunk_points`` per message, 0: the server's choice);
-        ``timeout_s`` is the whole stream's deadline."""
-        options = {k: v for k, v in locals().items() if k in _JOINT_ARGS}
-        request = conversions.frontier_joint_request(
-            _values("budgets", budgets), chunk_points, **_joint_options(options)
+    def _frontier_joint(self, args: dict[str, Any], timeout_s: float | None) -> JointPlan:
+        budgets = _values("budgets", args.pop("budgets"))
+        chunk = _chunk_points(args.pop("chunk_size"))
+        request = conversions.frontier_joint_request(budgets, chunk, **_scalars(args))
+        messages = self._stream(
+            self._stub.FrontierJoint, request, timeout_s, lambda m: len(m.plan.total_cost)
         )
-        columns = [
-            conversions.joint_plan_from_columns(message.plan)
-            for message in self._stream(
-                self._stub.FrontierJoint, request, timeout_s, lambda m: len(m.plan.total_cost)
-            )
-        ]
-        return JointPlan(**conversions.concat_columns(columns))
+        return JointPlan.join(
+            [JointPlan(**conversions.joint_plan_from_columns(m.plan)) for m in messages]
+        )
+
+    def _fit_law(self, args: dict[str, Any], timeout_s: float | None) -> LawFit:
+        request = conversions.fit_law_request(**args, level=None)
+        response = self._unary(self._stub.FitLaw, request, timeout_s)
+        settings = {k: args[k] for k in ("delta", "bootstrap", "seed", "form", "unique_tokens")}
+        return conversions.law_fit_from(response, **settings)
 
 
-# plan_joint's options (its arguments but the goal, the catalog and the call's own).
-_JOINT_ARGS = frozenset(
-    (
-        "queries",
-        "prompt_tokens",
-        "family",
-        "hardware",
-        "law",
-        "unit",
-        "half_tokens",
-        "hill",
-        "kappa",
-        "k_max",
-        "attention",
-        "min_gen_tokens",
-        "max_gen_tokens",
-        "min_params",
-        "max_params",
-        "latency_slo_s",
-        "unique_tokens",
-        "r_star",
-        "train_mfu",
-        "train_usd_per_hour",
-        "infer_usd_per_hour",
-        "serving",
+_WINDOW = 256
+"""Unary calls in flight at a time when an array argument is priced point by point."""
+MAX_POINTS = 65_536
+"""Most points of one broadcast call that the client prices point by point (arrays that are no
+open mesh); more is a LimitExceededError: use inference_cost_sweep."""
+
+# Arguments that are sequences in the façade itself (not broadcast numbers).
+_SEQUENCES = frozenset({"models", "attention", "budgets", "accuracy", "params", "tokens", "loss"})
+
+
+def _values(name: str, values: Any) -> list[float]:
+    array = np.asarray(values)
+    if array.ndim > 1 or array.dtype.kind not in "iuf":
+        raise InvalidArgumentError(f"{name}: expected a sequence of numbers", field=name)
+    return [float(v) for v in np.atleast_1d(array)]
+
+
+def _chunk_points(chunk_size: object) -> int:
+    """The chunk size a request carries: 0 (the server's choice) or a checked size."""
+    return 0 if chunk_size == 0 else sweep.chunk_size_of(chunk_size)
+
+
+def _broadcast(args: dict[str, Any], names: Sequence[str]) -> Broadcast:
+    """The numeric arguments among ``names`` broadcast together (a batch mode is no number)."""
+    return Broadcast(
+        {n: args[n] for n in names if args.get(n) is not None and not isinstance(args[n], str)}
     )
-)
 
 
-def _joint_options(options: dict[str, Any]) -> dict[str, Any]:
-    return options
+def _point_count(grid: Broadcast) -> int:
+    """The points of a broadcast priced one call each, at most MAX_POINTS."""
+    total = grid.size()
+    if total > MAX_POINTS:
+        field = next(iter(grid.arrays))
+        raise LimitExceededError(
+            f"{field}: {total} points of arrays that share a dimension exceed the client's "
+            f"limit of {MAX_POINTS} one-point calls; give the grid's axes to "
+            "inference_cost_sweep (one stream)",
+            field=field,
+            limit=MAX_POINTS,
+            got=total,
+        )
+    return total
+
+
+def _at(
+    args: dict[str, Any], grid: Broadcast, i: int, spellings: npt.NDArray[Any] | None = None
+) -> dict[str, Any]:
+    """The arguments of point ``i`` of the broadcast grid: each numeric one a float, the
+    attention one spelling and the serving's batch one size."""
+    point = {name: float(grid.required(name)[i]) for name in grid.arrays}
+    out = {**args, **_unpriced(point, spellings)}
+    if "batch" in out:
+        out["serving"] = _with_batch(args["serving"], out.pop("batch"))
+    return out
+
+
+def _priced(args: dict[str, Any]) -> tuple[dict[str, Any], npt.NDArray[Any] | None]:
+    """inference_cost's arguments with the broadcast ones as numbers: an array of attention
+    spellings as their indices in the returned spellings, an array batch of the Serving as
+    ``batch`` (docs/planning.md, "Serving options")."""
+    out = dict(args)
+    serving = out["serving"] = serving_value(args.get("serving"))
+    if isinstance(serving.batch, np.ndarray):
+        out["batch"] = serving.batch
+    spellings = None
+    given = args.get("attention", "dense")
+    if is_attention(given):
+        out["attention"] = str(attention(given))
+    else:
+        items = list(given) if isinstance(given, list | tuple) else np.asarray(given)
+        shape = (len(items),) if isinstance(items, list) else items.shape
+        choices = [str(a) for a in _attentions(items)]
+        spellings = np.array(choices)
+        out["attention"] = np.arange(len(choices), dtype=np.float64).reshape(shape)
+    return out, spellings
+
+
+def _attentions(value: Any) -> list[Any]:
+    """Each element of an array of attentions, checked (an error names its index)."""
+    items = value if isinstance(value, list) else list(np.asarray(value).reshape(-1))
+    return [attention(v, "attention", i) for i, v in enumerate(items)]
+
+
+def _unpriced(point: dict[str, Any], spellings: npt.NDArray[Any] | None) -> dict[str, Any]:
+    """Numbers of :func:`_priced` back as arguments: attention indices as spellings."""
+    out = dict(point)
+    if spellings is not None and "attention" in out:
+        index = np.asarray(out["attention"]).astype(np.int64)
+        out["attention"] = spellings[index].tolist() if index.ndim else str(spellings[index])
+    return out
+
+
+def _with_batch(serving: Serving, batch: Any) -> Serving:
+    """``serving`` with its batch sizes replaced by ``batch`` (None: as it is)."""
+    if batch is None:
+        return serving
+    value = float(batch) if np.ndim(batch) == 0 else np.asarray(batch, dtype=np.float64)
+    return dataclasses.replace(serving, batch=value)
+
+
+def _stacked(cls: type[_D], results: Sequence[Any], shape: tuple[int, ...]) -> _D:
+    """Results of single points as one result of arrays of ``shape``, as the façade gives."""
+    columns: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        values = [getattr(r, f.name) for r in results]
+        columns[f.name] = None if values[0] is None else np.array(values).reshape(shape)
+    return cls(**columns)
+
+
+def _open_mesh(grid: Broadcast) -> dict[str, tuple[int, FloatArray]] | None:
+    """The arrays of a broadcast that each vary along one dimension of their own (an open mesh,
+    as ``np.ix_`` makes): (dimension, values) by argument; None when two share a dimension or
+    one varies along two (then the broadcast is no cartesian product)."""
+    mesh: dict[str, tuple[int, FloatArray]] = {}
+    for name, array in grid.arrays.items():
+        shape = (1,) * (len(grid.shape) - array.ndim) + array.shape
+        dims = [k for k, n in enumerate(shape) if n > 1]
+        if len(dims) > 1 or (dims and any(d == dims[0] for d, _ in mesh.values())):
+            return None
+        if dims:
+            mesh[name] = (dims[0], array.reshape(-1))
+    return mesh
+
+
+def _from_mesh(
+    cost: InferenceCost, mesh: dict[str, tuple[int, FloatArray]], shape: tuple[int, ...]
+) -> InferenceCost:
+    """A sweep over the axes of ``mesh`` (in SWEEP_AXES order) as the broadcast of ``shape``."""
+    names = [name for name in sweep.SWEEP_AXES if name in mesh]
+    lengths = [len(mesh[name][1]) for name in names]
+    order = sorted(range(len(names)), key=lambda i: mesh[names[i]][0])
+    return InferenceCost(
+        **{
+            f.name: np.reshape(getattr(cost, f.name), lengths).transpose(order).reshape(shape)
+            for f in dataclasses.fields(cost)
+        }
+    )
+
+
+def _scalars(args: dict[str, Any]) -> dict[str, Any]:
+    """A planner's arguments with numpy scalars as floats; an array where the façade would
+    broadcast one is refused naming it (one goal per call; frontiers take arrays)."""
+    out = dict(args)
+    for name, value in args.items():
+        if name in _SEQUENCES or value is None or isinstance(value, str | LossLaw | Accuracy):
+            continue
+        if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0):
+            out[name] = value.item()
+        elif isinstance(value, list | tuple | np.ndarray) and _numeric(value):
+            raise InvalidArgumentError(
+                f"{name}: the client plans one value per call, got {np.shape(value)} values; "
+                "call once per value, or use a frontier (frontier_test_time, frontier_joint)",
+                field=name,
+            )
+    return out
+
+
+def _numeric(value: Any) -> bool:
+    """Whether ``value`` is an array of numbers (not a list of models or names)."""
+    try:
+        return np.asarray(value).dtype.kind in "biuf"
+    except (TypeError, ValueError):
+        return False

@@ -11,8 +11,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import os
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -46,7 +44,7 @@ from scaleplan.serving import (
     serving_value,
 )
 from scaleplan.serving import attention as parse_attention
-from scaleplan.testtime import Accuracy, TestTimePlan, _read_rows
+from scaleplan.testtime import Accuracy, TestTimePlan, eval_columns
 from scaleplan.v1 import catalog_pb2, cost_pb2, plan_pb2, planner_pb2
 
 if TYPE_CHECKING:
@@ -232,7 +230,7 @@ def law_from(message: catalog_pb2.Law, path: str = "law") -> LossLaw:
     except InvalidArgumentError as exc:
         head, dot, rest = exc.field.partition(".")
         field = f"{path}.{LAW_FIELDS.get(head, head)}{dot}{rest}"
-        raise InvalidArgumentError(exc.message, field=field) from None
+        raise exc.replace(field=field) from exc
 
 
 # ---- cost results ----
@@ -309,6 +307,9 @@ def training_cost_from(message: cost_pb2.TrainingCost) -> TrainingCost:
 
 # ---- requests -> keyword arguments of the Python API ----
 
+InferenceRequest = planner_pb2.InferenceCostRequest | planner_pb2.InferenceCostSweepRequest
+ModelRequest = InferenceRequest | planner_pb2.TrainingCostRequest
+
 
 def _name(value: str, field: str) -> str:
     if not value:
@@ -316,10 +317,33 @@ def _name(value: str, field: str) -> str:
     return value
 
 
+def _model_arg(request: ModelRequest) -> str | Model:
+    """The request's model: a catalog name, or the message given whole in ``model_spec``."""
+    if request.HasField("model_spec"):
+        if request.model:
+            raise InvalidArgumentError(
+                "model: give model (a catalog name) or model_spec, not both", field="model"
+            )
+        return model_from(request.model_spec)
+    return _name(request.model, "model")
+
+
+def _family_models(kwargs: dict[str, Any], models: Sequence[catalog_pb2.Model]) -> None:
+    """``family_models`` given whole: they are the family (a list of models in the API)."""
+    if not models:
+        return
+    if "family" in kwargs:
+        raise InvalidArgumentError(
+            "family_models: give family (a catalog name) or family_models, not both",
+            field="family_models",
+        )
+    kwargs["family"] = [model_from(m) for m in models]
+
+
 def inference_cost_kwargs(request: planner_pb2.InferenceCostRequest) -> dict[str, Any]:
     """Keyword arguments of :func:`scaleplan.inference_cost` for one request."""
     kwargs: dict[str, Any] = {
-        "model": _name(request.model, "model"),
+        "model": _model_arg(request),
         "hardware": _name(request.hardware, "hardware"),
         "prompt_tokens": request.prompt_tokens,
         "gen_tokens": request.gen_tokens,
@@ -339,8 +363,35 @@ def _set(message: Message, field: str, value: object, arg: str) -> None:
         raise InvalidArgumentError(f"{arg}: {exc}", field=arg) from None
 
 
+def inference_cost_sweep_kwargs(request: planner_pb2.InferenceCostSweepRequest) -> dict[str, Any]:
+    """Keyword arguments of :func:`scaleplan.sweep.iter_inference_cost_sweep` for one request:
+    the grid's numeric axes, its attentions (one spelling, or a list: the attention axis) and
+    the Serving, whose batch is the grid's batch sizes where it has some."""
+    grid = request.grid
+    if request.serving.HasField("batch_sequences"):
+        raise InvalidArgumentError(
+            "batch_mode: a sweep's batch sizes go in grid.batch_sequences", field="batch_mode"
+        )
+    serving = serving_from(request.serving, sizes=len(grid.batch_sequences) > 0)
+    if grid.batch_sequences:
+        sizes = np.array(grid.batch_sequences, dtype=np.float64)
+        serving = dataclasses.replace(serving, batch=sizes)
+    kwargs: dict[str, Any] = {
+        "model": _model_arg(request),
+        "hardware": _name(request.hardware, "hardware"),
+        "serving": serving,
+    }
+    for arg in ("prompt_tokens", "gen_tokens", "samples"):
+        values = getattr(grid, arg)
+        kwargs[arg] = np.array(values, dtype=np.float64) if len(values) else None
+    spelled = [str(attention_from(c, "attention", i)) for i, c in enumerate(grid.attention)]
+    if spelled:
+        kwargs["attention"] = spelled[0] if len(spelled) == 1 else spelled
+    return kwargs
+
+
 def inference_cost_request(
-    model: str,
+    model: str | Model,
     hardware: str,
     *,
     prompt_tokens: float,
@@ -351,7 +402,7 @@ def inference_cost_request(
 ) -> planner_pb2.InferenceCostRequest:
     """The request for the scalar arguments of :func:`scaleplan.inference_cost`."""
     request = planner_pb2.InferenceCostRequest()
-    _set(request, "model", model, "model")
+    _write_model(request, model)
     _set(request, "hardware", hardware, "hardware")
     for arg, value in (
         ("prompt_tokens", prompt_tokens),
@@ -370,7 +421,7 @@ def inference_cost_request(
 
 
 def inference_cost_sweep_request(
-    model: str,
+    model: str | Model,
     hardware: str,
     axes: Mapping[str, Any],
     *,
@@ -381,7 +432,7 @@ def inference_cost_sweep_request(
     """The sweep request for numeric grid axes keyed by argument name (None: the axis is not
     swept), the attentions swept and the serving options (an array ``batch``: the batch axis)."""
     request = planner_pb2.InferenceCostSweepRequest()
-    _set(request, "model", model, "model")
+    _write_model(request, model)
     _set(request, "hardware", hardware, "hardware")
     for arg in ("prompt_tokens", "gen_tokens", "samples"):
         values = axes.get(arg)
@@ -404,10 +455,48 @@ def inference_cost_sweep_request(
     return request
 
 
+def _write_model(request: ModelRequest, model: str | Model) -> None:
+    """A catalog name in ``model``, a model object whole in ``model_spec``."""
+    if isinstance(model, Model):
+        request.model_spec.CopyFrom(model_message(model))
+    else:
+        _set(request, "model", model, "model")
+
+
+def _split_models(values: dict[str, Any], key: str) -> list[Model]:
+    """Take the model objects out of ``values[key]`` (a list), leaving the names there."""
+    items = values.get(key)
+    if items is None or isinstance(items, str | Model):
+        items = None if items is None else [items]
+    if items is None:
+        return []
+    objects = [m for m in items if isinstance(m, Model)]
+    values[key] = [m for m in items if not isinstance(m, Model)] or None
+    return objects
+
+
+def _write_family(values: dict[str, Any], out: Any) -> dict[str, Any]:
+    """A family given as a list of model objects goes whole into ``family_models``."""
+    family = values.get("family")
+    if family is None or isinstance(family, str):
+        return values
+    models = list(family) if not isinstance(family, Model) else [family]
+    for i, m in enumerate(models):
+        if not isinstance(m, Model):
+            raise InvalidArgumentError(
+                f"family[{i}]: a family sent as a list must hold scaleplan.Model objects "
+                f"(name a catalog family by its name), got {m!r}",
+                field="family",
+                index=i,
+            )
+    out.extend(model_message(m) for m in models)
+    return {**values, "family": None}
+
+
 def training_cost_kwargs(request: planner_pb2.TrainingCostRequest) -> dict[str, Any]:
     """Keyword arguments of :func:`scaleplan.training_cost` for one request."""
     kwargs: dict[str, Any] = {
-        "model": _name(request.model, "model"),
+        "model": _model_arg(request),
         "hardware": _name(request.hardware, "hardware"),
         "tokens": request.tokens,
     }
@@ -424,7 +513,7 @@ def training_cost_kwargs(request: planner_pb2.TrainingCostRequest) -> dict[str, 
 
 
 def training_cost_request(
-    model: str,
+    model: str | Model,
     tokens: float,
     hardware: str,
     *,
@@ -434,8 +523,8 @@ def training_cost_request(
     compute_dtype: str,
 ) -> planner_pb2.TrainingCostRequest:
     request = planner_pb2.TrainingCostRequest()
+    _write_model(request, model)
     for arg, value in (
-        ("model", model),
         ("hardware", hardware),
         ("tokens", tokens),
         ("gpus", gpus),
@@ -577,8 +666,8 @@ def _columns_message(plan: Plan, message: _M, renames: Mapping[str, str]) -> _M:
 
 
 def _columns_from(cls: type[Plan], message: Message, renames: Mapping[str, str]) -> dict[str, Any]:
-    """Columns as 1-D arrays keyed by the plan's field names (for concatenating chunks); a
-    scalar field (law, unit) as its value."""
+    """Columns as 1-D arrays keyed by the plan's field names (a chunk of a frontier); a scalar
+    field (law, unit) as its value, an optional column without entries None."""
     out: dict[str, Any] = {}
     fields = message.DESCRIPTOR.fields_by_name
     for f in dataclasses.fields(cls):
@@ -598,6 +687,8 @@ def _columns_from(cls: type[Plan], message: Message, renames: Mapping[str, str])
             out[f.name] = np.array(value, dtype=np.bool_)
         elif field.type == FieldDescriptor.TYPE_STRING:
             out[f.name] = _object_column([v or None for v in value])  # "": no plan
+        elif f.name in OPTIONAL_PLAN_FIELDS and not value:
+            out[f.name] = None  # absent (the oracle of a preset)
         else:
             out[f.name] = np.array(value, dtype=np.float64)
     return out
@@ -627,19 +718,6 @@ def _object_column(values: Sequence[Any]) -> npt.NDArray[np.object_]:
 
 # Plan fields that may be None (sent as an absent field, or an empty column).
 OPTIONAL_PLAN_FIELDS = frozenset({"oracle_accuracy"})
-
-
-def concat_columns(chunks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Chunks of columns as one set: arrays concatenated, an optional column with no entries
-    (the oracle of a preset) None, scalars (law, unit) from the first chunk."""
-    out: dict[str, Any] = {}
-    for name, first in chunks[0].items():
-        if not isinstance(first, np.ndarray):
-            out[name] = first
-            continue
-        array = np.concatenate([c[name] for c in chunks])
-        out[name] = None if len(array) == 0 and name in OPTIONAL_PLAN_FIELDS else array
-    return out
 
 
 def training_plan_message(plan: TrainingPlan) -> plan_pb2.TrainingPlan:
@@ -949,6 +1027,7 @@ def plan_lifetime_kwargs(request: planner_pb2.PlanLifetimeRequest) -> dict[str, 
     if request.HasField("attention"):
         kwargs["attention"] = attention_from(request.attention, "attention")
     kwargs["serving"] = serving_from(request.serving)
+    _family_models(kwargs, request.family_models)
     return kwargs
 
 
@@ -959,6 +1038,9 @@ def test_time_kwargs(options: plan_pb2.TestTimeOptions, catalog: Catalog) -> dic
     """Keyword arguments of :func:`scaleplan.frontier_test_time` but budgets and unit; the
     accuracy is always built here (from ``catalog``), so a bad one fails before any budget."""
     kwargs = _read_options(options, TEST_TIME_OPTIONS)
+    if options.user_models:
+        given = [model_from(m) for m in options.user_models]
+        kwargs["models"] = [*kwargs.get("models", []), *given]
     if kwargs.get("max_gen_tokens") == math.inf:
         kwargs["max_gen_tokens"] = None  # no bound
     aggregator = enum_text(
@@ -995,7 +1077,7 @@ EVAL_COUNT_MAX = 2**32 - 1
 def _candidates(kwargs: Mapping[str, Any], catalog: Catalog) -> set[str] | None:
     """The candidate models the options name (None: every model the accuracy covers)."""
     if "models" in kwargs:
-        return set(kwargs["models"])
+        return {m if isinstance(m, str) else m.name for m in kwargs["models"]}
     if "family" in kwargs:
         try:
             return set(catalog.family(kwargs["family"]).members)
@@ -1045,6 +1127,7 @@ def plan_test_time_kwargs(
 def joint_kwargs(options: plan_pb2.JointOptions) -> dict[str, Any]:
     """Keyword arguments of :func:`scaleplan.plan_joint` but the goal."""
     kwargs = _read_options(options, JOINT_OPTIONS)
+    _family_models(kwargs, options.family_models)
     kwargs.update(_law_kwargs(options, "options."))
     kwargs.update(_unit(options.unit))
     if options.attention:
@@ -1167,7 +1250,6 @@ def _write_law(message: LawMessage, law: str | LossLaw) -> None:
         _set(message, "law_name", law, "law")
 
 
-_PRESET_LABEL = re.compile(r"(?P<name>.+) \((?P<aggregator>coverage|majority)\)")
 
 
 def _write_accuracy(options: plan_pb2.TestTimeOptions, accuracy: Any) -> None:
@@ -1178,37 +1260,24 @@ def _write_accuracy(options: plan_pb2.TestTimeOptions, accuracy: Any) -> None:
         options.accuracy_aggregator = plan_pb2.ACCURACY_AGGREGATOR_COVERAGE
         return
     if isinstance(accuracy, Accuracy):
-        match = _PRESET_LABEL.fullmatch(accuracy.label)
-        if match is None or accuracy.label.startswith("measured"):
+        if accuracy.preset_name is None:
             raise InvalidArgumentError(
                 "accuracy: an Accuracy.measured object cannot be sent; pass its rows (or a "
                 "pathlib.Path of the file) as accuracy instead",
                 field="accuracy",
             )
-        options.accuracy_preset = match["name"]
+        options.accuracy_preset = accuracy.preset_name
         options.accuracy_aggregator = enum_number(  # type: ignore[assignment]
-            plan_pb2.AccuracyAggregator, match["aggregator"], "accuracy"
+            plan_pb2.AccuracyAggregator, accuracy.aggregator, "accuracy"
         )
         return
-    rows = _read_rows(accuracy) if isinstance(accuracy, os.PathLike) else accuracy
+    # Read and checked as Accuracy.measured reads them: an error names the file's row.
+    columns, path = eval_columns(accuracy)
     message = options.measured_accuracy
-    if isinstance(accuracy, os.PathLike):
-        message.name = Path(accuracy).name  # as Accuracy.measured names a file's task
-    try:
-        for r in rows:
-            message.rows.add(
-                model=str(r["model"]),
-                gen_tokens=float(r["gen_tokens"]),
-                problem=str(r["problem"]),
-                n=int(r["n"]),
-                c=int(r["c"]),
-            )
-    except KeyError as exc:
-        raise InvalidArgumentError(
-            f"rows: every row needs model, gen_tokens, problem, n, c (missing {exc})", field="rows"
-        ) from None
-    except (TypeError, ValueError) as exc:
-        raise InvalidArgumentError(f"rows: {exc}", field="rows") from None
+    if path is not None:
+        message.name = Path(path).name  # as Accuracy.measured names a file's task
+    for model, gen_tokens, problem, n, c in zip(*columns, strict=True):
+        message.rows.add(model=model, gen_tokens=gen_tokens, problem=problem, n=n, c=c)
 
 
 def plan_training_request(
@@ -1244,6 +1313,7 @@ def plan_lifetime_request(
     _write_law(request, law)
     request.unit = enum_number(plan_pb2.CostUnit, unit, "unit")  # type: ignore[assignment]
     request.attention.CopyFrom(attention_message(parse_attention(attention)))
+    options = _write_family(options, request.family_models)
     _write_options(request, options, LIFETIME_OPTIONS)
     request.serving.CopyFrom(serving_message(serving_value(serving)))
     return request
@@ -1258,8 +1328,10 @@ def test_time_options(
     **values: Any,
 ) -> None:
     """Fill TestTimeOptions from :func:`scaleplan.frontier_test_time`'s arguments."""
+    values = dict(values)
     if values.get("max_gen_tokens", 0) is None:
-        values = {**values, "max_gen_tokens": math.inf}  # no bound
+        values["max_gen_tokens"] = math.inf  # no bound
+    options.user_models.extend(model_message(m) for m in _split_models(values, "models"))
     _write_options(options, values, TEST_TIME_OPTIONS)
     _write_accuracy(options, accuracy)
     options.attention.extend(attention_message(a) for a in attention_choices(attention))
@@ -1300,6 +1372,7 @@ def joint_options(
     **values: Any,
 ) -> None:
     """Fill JointOptions from :func:`scaleplan.plan_joint`'s arguments but the goal."""
+    values = _write_family(values, options.family_models)
     _write_options(options, values, JOINT_OPTIONS)
     _write_law(options, law)
     options.unit = enum_number(plan_pb2.CostUnit, unit, "unit")  # type: ignore[assignment]
@@ -1337,7 +1410,9 @@ _FIT_FIELDS = (
     "tokens_exponent",
 )
 """FitLawResponse fields of E, A, B, alpha, beta (scaleplan.fit.KEYS order)."""
-_RUN_FIELD = re.compile(r"^(params|tokens|loss)(?:\[(\d+)\])?$")
+FIT_LAW_ARGS = {"params": "runs[].params", "tokens": "runs[].tokens", "loss": "runs[].loss"}
+"""Request paths of fit_law's arguments: element i of ``params`` is ``runs[i].params``; the
+whole argument is ``runs`` (server/errors.py, field_path)."""
 
 
 def fit_law_kwargs(request: planner_pb2.FitLawRequest) -> dict[str, Any]:
@@ -1360,14 +1435,6 @@ def fit_law_level(request: planner_pb2.FitLawRequest) -> float:
     if not 0.0 < level < 1.0:
         raise InvalidArgumentError(f"level: must be in (0, 1), got {level}", field="level")
     return level
-
-
-def fit_law_field(field: str) -> str:
-    """The request path of a fit_law argument: ``params[3]`` is ``runs[3].params``."""
-    m = _RUN_FIELD.match(field)
-    if m is None:
-        return field
-    return "runs" if m.group(2) is None else f"runs[{m.group(2)}].{m.group(1)}"
 
 
 def fit_law_request(

@@ -156,6 +156,8 @@ class Model(_message.Message):
     MOE_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     SOURCE_FIELD_NUMBER: _builtins.int
+    SLIDING_WINDOW_FIELD_NUMBER: _builtins.int
+    SLIDING_LAYERS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Catalog name, e.g. "qwen3-8b"."""
     total_params: _builtins.float
@@ -184,6 +186,14 @@ class Model(_message.Message):
     """One line about the entry."""
     source: _builtins.str
     """Where the numbers come from (the model's config.json)."""
+    sliding_window: _builtins.int
+    """Tokens of keys and values a sliding-window layer keeps and attends to; absent when every
+    layer attends to the whole context (docs/cost-model.md, "Sliding-window attention").
+    """
+    sliding_layers: _builtins.int
+    """How many layers use the window (the others attend globally); every layer when absent and
+    sliding_window is set.
+    """
     @_builtins.property
     def moe(self) -> Global___MixtureOfExperts:
         """Mixture-of-experts layout; absent for a dense model."""
@@ -206,12 +216,21 @@ class Model(_message.Message):
         moe: Global___MixtureOfExperts | None = ...,
         description: _builtins.str = ...,
         source: _builtins.str = ...,
+        sliding_window: _builtins.int | None = ...,
+        sliding_layers: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["moe", b"moe"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_sliding_layers", b"_sliding_layers", "_sliding_window", b"_sliding_window", "moe", b"moe", "sliding_layers", b"sliding_layers", "sliding_window", b"sliding_window"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "flop_params", b"flop_params", "head_dim", b"head_dim", "hidden_size", b"hidden_size", "intermediate_size", b"intermediate_size", "kv_heads", b"kv_heads", "layers", b"layers", "max_context_tokens", b"max_context_tokens", "moe", b"moe", "name", b"name", "query_heads", b"query_heads", "source", b"source", "tied_embeddings", b"tied_embeddings", "total_params", b"total_params", "vocab_size", b"vocab_size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_sliding_layers", b"_sliding_layers", "_sliding_window", b"_sliding_window", "description", b"description", "flop_params", b"flop_params", "head_dim", b"head_dim", "hidden_size", b"hidden_size", "intermediate_size", b"intermediate_size", "kv_heads", b"kv_heads", "layers", b"layers", "max_context_tokens", b"max_context_tokens", "moe", b"moe", "name", b"name", "query_heads", b"query_heads", "sliding_layers", b"sliding_layers", "sliding_window", b"sliding_window", "source", b"source", "tied_embeddings", b"tied_embeddings", "total_params", b"total_params", "vocab_size", b"vocab_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__sliding_layers: _TypeAlias = _typing.Literal["sliding_layers"]  # noqa: Y015
+    _WhichOneofArgType__sliding_layers: _TypeAlias = _typing.Literal["_sliding_layers", b"_sliding_layers"]  # noqa: Y015
+    _WhichOneofReturnType__sliding_window: _TypeAlias = _typing.Literal["sliding_window"]  # noqa: Y015
+    _WhichOneofArgType__sliding_window: _TypeAlias = _typing.Literal["_sliding_window", b"_sliding_window"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__sliding_layers) -> _WhichOneofReturnType__sliding_layers | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__sliding_window) -> _WhichOneofReturnType__sliding_window | None: ...
 
 Global___Model: _TypeAlias = Model  # noqa: Y015
 

@@ -449,6 +449,7 @@ class TestTimeOptions(_message.Message):
     MAX_GEN_TOKENS_FIELD_NUMBER: _builtins.int
     USD_PER_HOUR_FIELD_NUMBER: _builtins.int
     SERVING_FIELD_NUMBER: _builtins.int
+    USER_MODELS_FIELD_NUMBER: _builtins.int
     family: _builtins.str
     """Catalog family whose members are the candidates (not with models)."""
     hardware: _builtins.str
@@ -487,6 +488,12 @@ class TestTimeOptions(_message.Message):
     def serving(self) -> Global___ServingOptions:
         """Serving options."""
 
+    @_builtins.property
+    def user_models(self) -> _containers.RepeatedCompositeFieldContainer[_catalog_pb2.Model]:
+        """Candidate models given whole (e.g. read from a config.json), added to `models`; they are
+        found by name for this request only.
+        """
+
     def __init__(
         self,
         *,
@@ -504,10 +511,11 @@ class TestTimeOptions(_message.Message):
         max_gen_tokens: _builtins.float | None = ...,
         usd_per_hour: _builtins.float | None = ...,
         serving: Global___ServingOptions | None = ...,
+        user_models: _abc.Iterable[_catalog_pb2.Model] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_k_max", b"_k_max", "_latency_slo_s", b"_latency_slo_s", "_max_gen_tokens", b"_max_gen_tokens", "_min_gen_tokens", b"_min_gen_tokens", "_prompt_tokens", b"_prompt_tokens", "_usd_per_hour", b"_usd_per_hour", "accuracy", b"accuracy", "accuracy_preset", b"accuracy_preset", "k_max", b"k_max", "latency_slo_s", b"latency_slo_s", "max_gen_tokens", b"max_gen_tokens", "measured_accuracy", b"measured_accuracy", "min_gen_tokens", b"min_gen_tokens", "prompt_tokens", b"prompt_tokens", "serving", b"serving", "usd_per_hour", b"usd_per_hour"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_k_max", b"_k_max", "_latency_slo_s", b"_latency_slo_s", "_max_gen_tokens", b"_max_gen_tokens", "_min_gen_tokens", b"_min_gen_tokens", "_prompt_tokens", b"_prompt_tokens", "_usd_per_hour", b"_usd_per_hour", "accuracy", b"accuracy", "accuracy_aggregator", b"accuracy_aggregator", "accuracy_preset", b"accuracy_preset", "attention", b"attention", "family", b"family", "hardware", b"hardware", "k_max", b"k_max", "latency_slo_s", b"latency_slo_s", "max_gen_tokens", b"max_gen_tokens", "measured_accuracy", b"measured_accuracy", "min_gen_tokens", b"min_gen_tokens", "models", b"models", "prompt_tokens", b"prompt_tokens", "serving", b"serving", "usd_per_hour", b"usd_per_hour"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_k_max", b"_k_max", "_latency_slo_s", b"_latency_slo_s", "_max_gen_tokens", b"_max_gen_tokens", "_min_gen_tokens", b"_min_gen_tokens", "_prompt_tokens", b"_prompt_tokens", "_usd_per_hour", b"_usd_per_hour", "accuracy", b"accuracy", "accuracy_aggregator", b"accuracy_aggregator", "accuracy_preset", b"accuracy_preset", "attention", b"attention", "family", b"family", "hardware", b"hardware", "k_max", b"k_max", "latency_slo_s", b"latency_slo_s", "max_gen_tokens", b"max_gen_tokens", "measured_accuracy", b"measured_accuracy", "min_gen_tokens", b"min_gen_tokens", "models", b"models", "prompt_tokens", b"prompt_tokens", "serving", b"serving", "usd_per_hour", b"usd_per_hour", "user_models", b"user_models"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__k_max: _TypeAlias = _typing.Literal["k_max"]  # noqa: Y015
     _WhichOneofArgType__k_max: _TypeAlias = _typing.Literal["_k_max", b"_k_max"]  # noqa: Y015
@@ -569,6 +577,7 @@ class JointOptions(_message.Message):
     TRAIN_USD_PER_HOUR_FIELD_NUMBER: _builtins.int
     INFER_USD_PER_HOUR_FIELD_NUMBER: _builtins.int
     SERVING_FIELD_NUMBER: _builtins.int
+    FAMILY_MODELS_FIELD_NUMBER: _builtins.int
     queries: _builtins.float
     """Queries the deployment serves (required)."""
     prompt_tokens: _builtins.float
@@ -621,6 +630,12 @@ class JointOptions(_message.Message):
     def serving(self) -> Global___ServingOptions:
         """Serving options (the batch is MAX when unspecified)."""
 
+    @_builtins.property
+    def family_models(self) -> _containers.RepeatedCompositeFieldContainer[_catalog_pb2.Model]:
+        """Models given whole (e.g. read from config.json files), interpolated as one family instead
+        of the catalog family `family` (not with it).
+        """
+
     def __init__(
         self,
         *,
@@ -647,10 +662,11 @@ class JointOptions(_message.Message):
         train_usd_per_hour: _builtins.float | None = ...,
         infer_usd_per_hour: _builtins.float | None = ...,
         serving: Global___ServingOptions | None = ...,
+        family_models: _abc.Iterable[_catalog_pb2.Model] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_half_tokens", b"_half_tokens", "_hill", b"_hill", "_infer_usd_per_hour", b"_infer_usd_per_hour", "_k_max", b"_k_max", "_kappa", b"_kappa", "_latency_slo_s", b"_latency_slo_s", "_max_gen_tokens", b"_max_gen_tokens", "_max_params", b"_max_params", "_min_gen_tokens", b"_min_gen_tokens", "_min_params", b"_min_params", "_prompt_tokens", b"_prompt_tokens", "_r_star", b"_r_star", "_train_mfu", b"_train_mfu", "_train_usd_per_hour", b"_train_usd_per_hour", "_unique_tokens", b"_unique_tokens", "custom_law", b"custom_law", "half_tokens", b"half_tokens", "hill", b"hill", "infer_usd_per_hour", b"infer_usd_per_hour", "k_max", b"k_max", "kappa", b"kappa", "latency_slo_s", b"latency_slo_s", "law", b"law", "law_name", b"law_name", "max_gen_tokens", b"max_gen_tokens", "max_params", b"max_params", "min_gen_tokens", b"min_gen_tokens", "min_params", b"min_params", "prompt_tokens", b"prompt_tokens", "r_star", b"r_star", "serving", b"serving", "train_mfu", b"train_mfu", "train_usd_per_hour", b"train_usd_per_hour", "unique_tokens", b"unique_tokens"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_half_tokens", b"_half_tokens", "_hill", b"_hill", "_infer_usd_per_hour", b"_infer_usd_per_hour", "_k_max", b"_k_max", "_kappa", b"_kappa", "_latency_slo_s", b"_latency_slo_s", "_max_gen_tokens", b"_max_gen_tokens", "_max_params", b"_max_params", "_min_gen_tokens", b"_min_gen_tokens", "_min_params", b"_min_params", "_prompt_tokens", b"_prompt_tokens", "_r_star", b"_r_star", "_train_mfu", b"_train_mfu", "_train_usd_per_hour", b"_train_usd_per_hour", "_unique_tokens", b"_unique_tokens", "attention", b"attention", "custom_law", b"custom_law", "family", b"family", "half_tokens", b"half_tokens", "hardware", b"hardware", "hill", b"hill", "infer_usd_per_hour", b"infer_usd_per_hour", "k_max", b"k_max", "kappa", b"kappa", "latency_slo_s", b"latency_slo_s", "law", b"law", "law_name", b"law_name", "max_gen_tokens", b"max_gen_tokens", "max_params", b"max_params", "min_gen_tokens", b"min_gen_tokens", "min_params", b"min_params", "prompt_tokens", b"prompt_tokens", "queries", b"queries", "r_star", b"r_star", "serving", b"serving", "train_mfu", b"train_mfu", "train_usd_per_hour", b"train_usd_per_hour", "unique_tokens", b"unique_tokens", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_half_tokens", b"_half_tokens", "_hill", b"_hill", "_infer_usd_per_hour", b"_infer_usd_per_hour", "_k_max", b"_k_max", "_kappa", b"_kappa", "_latency_slo_s", b"_latency_slo_s", "_max_gen_tokens", b"_max_gen_tokens", "_max_params", b"_max_params", "_min_gen_tokens", b"_min_gen_tokens", "_min_params", b"_min_params", "_prompt_tokens", b"_prompt_tokens", "_r_star", b"_r_star", "_train_mfu", b"_train_mfu", "_train_usd_per_hour", b"_train_usd_per_hour", "_unique_tokens", b"_unique_tokens", "attention", b"attention", "custom_law", b"custom_law", "family", b"family", "family_models", b"family_models", "half_tokens", b"half_tokens", "hardware", b"hardware", "hill", b"hill", "infer_usd_per_hour", b"infer_usd_per_hour", "k_max", b"k_max", "kappa", b"kappa", "latency_slo_s", b"latency_slo_s", "law", b"law", "law_name", b"law_name", "max_gen_tokens", b"max_gen_tokens", "max_params", b"max_params", "min_gen_tokens", b"min_gen_tokens", "min_params", b"min_params", "prompt_tokens", b"prompt_tokens", "queries", b"queries", "r_star", b"r_star", "serving", b"serving", "train_mfu", b"train_mfu", "train_usd_per_hour", b"train_usd_per_hour", "unique_tokens", b"unique_tokens", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__half_tokens: _TypeAlias = _typing.Literal["half_tokens"]  # noqa: Y015
     _WhichOneofArgType__half_tokens: _TypeAlias = _typing.Literal["_half_tokens", b"_half_tokens"]  # noqa: Y015

@@ -283,6 +283,7 @@ class InferenceCostRequest(_message.Message):
     SAMPLES_FIELD_NUMBER: _builtins.int
     ATTENTION_FIELD_NUMBER: _builtins.int
     SERVING_FIELD_NUMBER: _builtins.int
+    MODEL_SPEC_FIELD_NUMBER: _builtins.int
     model: _builtins.str
     """Catalog model name."""
     hardware: _builtins.str
@@ -301,6 +302,12 @@ class InferenceCostRequest(_message.Message):
     def serving(self) -> _plan_pb2.ServingOptions:
         """How the query is served; scaleplan.Serving()'s defaults when absent (batch MAX)."""
 
+    @_builtins.property
+    def model_spec(self) -> _catalog_pb2.Model:
+        """The model given whole (e.g. read from a config.json) instead of by catalog name; model
+        must then be empty.
+        """
+
     def __init__(
         self,
         *,
@@ -311,10 +318,11 @@ class InferenceCostRequest(_message.Message):
         samples: _builtins.float | None = ...,
         attention: _plan_pb2.AttentionChoice | None = ...,
         serving: _plan_pb2.ServingOptions | None = ...,
+        model_spec: _catalog_pb2.Model | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_samples", b"_samples", "attention", b"attention", "samples", b"samples", "serving", b"serving"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_samples", b"_samples", "attention", b"attention", "model_spec", b"model_spec", "samples", b"samples", "serving", b"serving"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_samples", b"_samples", "attention", b"attention", "gen_tokens", b"gen_tokens", "hardware", b"hardware", "model", b"model", "prompt_tokens", b"prompt_tokens", "samples", b"samples", "serving", b"serving"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_samples", b"_samples", "attention", b"attention", "gen_tokens", b"gen_tokens", "hardware", b"hardware", "model", b"model", "model_spec", b"model_spec", "prompt_tokens", b"prompt_tokens", "samples", b"samples", "serving", b"serving"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__samples: _TypeAlias = _typing.Literal["samples"]  # noqa: Y015
     _WhichOneofArgType__samples: _TypeAlias = _typing.Literal["_samples", b"_samples"]  # noqa: Y015
@@ -408,6 +416,7 @@ class InferenceCostSweepRequest(_message.Message):
     GRID_FIELD_NUMBER: _builtins.int
     SERVING_FIELD_NUMBER: _builtins.int
     CHUNK_POINTS_FIELD_NUMBER: _builtins.int
+    MODEL_SPEC_FIELD_NUMBER: _builtins.int
     model: _builtins.str
     """Catalog model name."""
     hardware: _builtins.str
@@ -424,6 +433,12 @@ class InferenceCostSweepRequest(_message.Message):
         sizes go in grid.batch_sequences (serving.batch_sequences must be absent).
         """
 
+    @_builtins.property
+    def model_spec(self) -> _catalog_pb2.Model:
+        """The model given whole (e.g. read from a config.json) instead of by catalog name; model
+        must then be empty.
+        """
+
     def __init__(
         self,
         *,
@@ -432,10 +447,11 @@ class InferenceCostSweepRequest(_message.Message):
         grid: Global___InferenceCostGrid | None = ...,
         serving: _plan_pb2.ServingOptions | None = ...,
         chunk_points: _builtins.int = ...,
+        model_spec: _catalog_pb2.Model | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["grid", b"grid", "serving", b"serving"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["grid", b"grid", "model_spec", b"model_spec", "serving", b"serving"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk_points", b"chunk_points", "grid", b"grid", "hardware", b"hardware", "model", b"model", "serving", b"serving"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk_points", b"chunk_points", "grid", b"grid", "hardware", b"hardware", "model", b"model", "model_spec", b"model_spec", "serving", b"serving"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -489,6 +505,7 @@ class TrainingCostRequest(_message.Message):
     MFU_FIELD_NUMBER: _builtins.int
     SEQ_LEN_TOKENS_FIELD_NUMBER: _builtins.int
     COMPUTE_DTYPE_FIELD_NUMBER: _builtins.int
+    MODEL_SPEC_FIELD_NUMBER: _builtins.int
     model: _builtins.str
     """Catalog model name."""
     hardware: _builtins.str
@@ -503,6 +520,12 @@ class TrainingCostRequest(_message.Message):
     """Sequence length, tokens; when given, attention FLOPs 6*l*H*d*seq_len per token are added."""
     compute_dtype: _cost_pb2.Dtype.ValueType
     """Compute number format; bf16 when unspecified."""
+    @_builtins.property
+    def model_spec(self) -> _catalog_pb2.Model:
+        """The model given whole (e.g. read from a config.json) instead of by catalog name; model
+        must then be empty.
+        """
+
     def __init__(
         self,
         *,
@@ -513,10 +536,11 @@ class TrainingCostRequest(_message.Message):
         mfu: _builtins.float | None = ...,
         seq_len_tokens: _builtins.float | None = ...,
         compute_dtype: _cost_pb2.Dtype.ValueType = ...,
+        model_spec: _catalog_pb2.Model | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_gpus", b"_gpus", "_mfu", b"_mfu", "_seq_len_tokens", b"_seq_len_tokens", "gpus", b"gpus", "mfu", b"mfu", "seq_len_tokens", b"seq_len_tokens"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_gpus", b"_gpus", "_mfu", b"_mfu", "_seq_len_tokens", b"_seq_len_tokens", "gpus", b"gpus", "mfu", b"mfu", "model_spec", b"model_spec", "seq_len_tokens", b"seq_len_tokens"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_gpus", b"_gpus", "_mfu", b"_mfu", "_seq_len_tokens", b"_seq_len_tokens", "compute_dtype", b"compute_dtype", "gpus", b"gpus", "hardware", b"hardware", "mfu", b"mfu", "model", b"model", "seq_len_tokens", b"seq_len_tokens", "tokens", b"tokens"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_gpus", b"_gpus", "_mfu", b"_mfu", "_seq_len_tokens", b"_seq_len_tokens", "compute_dtype", b"compute_dtype", "gpus", b"gpus", "hardware", b"hardware", "mfu", b"mfu", "model", b"model", "model_spec", b"model_spec", "seq_len_tokens", b"seq_len_tokens", "tokens", b"tokens"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__gpus: _TypeAlias = _typing.Literal["gpus"]  # noqa: Y015
     _WhichOneofArgType__gpus: _TypeAlias = _typing.Literal["_gpus", b"_gpus"]  # noqa: Y015
@@ -674,6 +698,7 @@ class PlanLifetimeRequest(_message.Message):
     R_STAR_FIELD_NUMBER: _builtins.int
     MIN_PARAMS_FIELD_NUMBER: _builtins.int
     MAX_PARAMS_FIELD_NUMBER: _builtins.int
+    FAMILY_MODELS_FIELD_NUMBER: _builtins.int
     target_loss: _builtins.float
     """Loss to reach: the plan minimises total cost."""
     budget: _builtins.float
@@ -724,6 +749,12 @@ class PlanLifetimeRequest(_message.Message):
         chosen among 1, 2, 4 and 8).
         """
 
+    @_builtins.property
+    def family_models(self) -> _containers.RepeatedCompositeFieldContainer[_catalog_pb2.Model]:
+        """Models given whole (e.g. read from config.json files), interpolated as one family instead
+        of the catalog family `family` (not with it).
+        """
+
     def __init__(
         self,
         *,
@@ -748,10 +779,11 @@ class PlanLifetimeRequest(_message.Message):
         r_star: _builtins.float | None = ...,
         min_params: _builtins.float | None = ...,
         max_params: _builtins.float | None = ...,
+        family_models: _abc.Iterable[_catalog_pb2.Model] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_infer_usd_per_hour", b"_infer_usd_per_hour", "_max_params", b"_max_params", "_min_params", b"_min_params", "_r_star", b"_r_star", "_samples", b"_samples", "_train_mfu", b"_train_mfu", "_train_usd_per_hour", b"_train_usd_per_hour", "_unique_tokens", b"_unique_tokens", "attention", b"attention", "budget", b"budget", "custom_law", b"custom_law", "goal", b"goal", "infer_usd_per_hour", b"infer_usd_per_hour", "law", b"law", "law_name", b"law_name", "max_params", b"max_params", "min_params", b"min_params", "r_star", b"r_star", "samples", b"samples", "serving", b"serving", "target_loss", b"target_loss", "train_mfu", b"train_mfu", "train_usd_per_hour", b"train_usd_per_hour", "unique_tokens", b"unique_tokens"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_infer_usd_per_hour", b"_infer_usd_per_hour", "_max_params", b"_max_params", "_min_params", b"_min_params", "_r_star", b"_r_star", "_samples", b"_samples", "_train_mfu", b"_train_mfu", "_train_usd_per_hour", b"_train_usd_per_hour", "_unique_tokens", b"_unique_tokens", "attention", b"attention", "budget", b"budget", "custom_law", b"custom_law", "family", b"family", "gen_tokens", b"gen_tokens", "goal", b"goal", "hardware", b"hardware", "infer_usd_per_hour", b"infer_usd_per_hour", "law", b"law", "law_name", b"law_name", "max_params", b"max_params", "min_params", b"min_params", "prompt_tokens", b"prompt_tokens", "queries", b"queries", "r_star", b"r_star", "samples", b"samples", "serving", b"serving", "target_loss", b"target_loss", "train_hardware", b"train_hardware", "train_mfu", b"train_mfu", "train_usd_per_hour", b"train_usd_per_hour", "unique_tokens", b"unique_tokens", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_infer_usd_per_hour", b"_infer_usd_per_hour", "_max_params", b"_max_params", "_min_params", b"_min_params", "_r_star", b"_r_star", "_samples", b"_samples", "_train_mfu", b"_train_mfu", "_train_usd_per_hour", b"_train_usd_per_hour", "_unique_tokens", b"_unique_tokens", "attention", b"attention", "budget", b"budget", "custom_law", b"custom_law", "family", b"family", "family_models", b"family_models", "gen_tokens", b"gen_tokens", "goal", b"goal", "hardware", b"hardware", "infer_usd_per_hour", b"infer_usd_per_hour", "law", b"law", "law_name", b"law_name", "max_params", b"max_params", "min_params", b"min_params", "prompt_tokens", b"prompt_tokens", "queries", b"queries", "r_star", b"r_star", "samples", b"samples", "serving", b"serving", "target_loss", b"target_loss", "train_hardware", b"train_hardware", "train_mfu", b"train_mfu", "train_usd_per_hour", b"train_usd_per_hour", "unique_tokens", b"unique_tokens", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__infer_usd_per_hour: _TypeAlias = _typing.Literal["infer_usd_per_hour"]  # noqa: Y015
     _WhichOneofArgType__infer_usd_per_hour: _TypeAlias = _typing.Literal["_infer_usd_per_hour", b"_infer_usd_per_hour"]  # noqa: Y015

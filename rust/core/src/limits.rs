@@ -1,6 +1,6 @@
 //! Limits on the numbers a caller chooses that would otherwise size a call's memory or work
 //! (docs/limits.md). Each is checked where the number enters the core, and exceeding it is a
-//! `PlanError::InvalidArgument` naming the field and the limit.
+//! `PlanError::LimitExceeded` naming the field, the limit and the number given.
 
 /// Largest samples per query (`k_max`) the test-time and joint planners accept. Their memory
 /// does not depend on k_max; their work grows with it (a search per k that can win), so this
@@ -27,10 +27,11 @@ pub fn check_samples(field: &str, k: u32) -> crate::Result<u32> {
         return Err(crate::PlanError::invalid(field, "must be >= 1, got 0"));
     }
     if k > MAX_SAMPLES {
-        return Err(crate::PlanError::invalid(
-            field,
-            format!("must be <= {MAX_SAMPLES}, got {k}"),
-        ));
+        return Err(crate::PlanError::LimitExceeded {
+            field: field.to_string(),
+            limit: MAX_SAMPLES.into(),
+            got: k.into(),
+        });
     }
     Ok(k)
 }

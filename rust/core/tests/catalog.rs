@@ -158,7 +158,7 @@ fn load_error(text: &str) -> (String, String, String) {
     match c.add_toml("user.toml", text).unwrap_err() {
         PlanError::Catalog {
             file, entry, field, ..
-        } => (file, entry, field),
+        } => (file, entry.unwrap_or_default(), field.unwrap_or_default()),
         other => panic!("expected a catalog error, got {other}"),
     }
 }

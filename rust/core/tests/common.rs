@@ -21,6 +21,8 @@ pub fn toy_model() -> Model {
         max_context: 1000,
         tied_embeddings: false,
         moe: None,
+        sliding_window: None,
+        sliding_layers: None,
     }
 }
 

@@ -72,9 +72,13 @@ fn bootstrap_is_deterministic_whatever_the_threads() {
     assert_ne!(a.samples, c.samples);
 }
 
+/// The field an error is about, `field[i]` (this test's notation) when it is located at run i.
 fn field_of(r: scaleplan_core::Result<scaleplan_core::laws::fit::LawFit>) -> String {
     match r {
-        Err(e) => e.field().to_string(),
+        Err(e) => match e.location().and_then(|at| at.index) {
+            Some(i) => format!("{}[{i}]", e.field()),
+            None => e.field().to_string(),
+        },
         Ok(_) => panic!("expected an error"),
     }
 }

@@ -50,12 +50,18 @@ impl NativeLaw {
             .transpose()
             .py_err(py)?;
         let (n, d) = (params.as_slice()?, tokens.as_slice()?);
-        let mut out = Vec::with_capacity(n.len());
-        for (i, (&n, &d)) in n.iter().zip(d).enumerate() {
-            let checked = check::positive("params", n).and_then(|_| check::positive("tokens", d));
-            checked.map_err(|e| crate::errors::to_py(py, e, Some(i)))?;
-            out.push(self.0.loss_limited(n, d, data.as_ref()));
-        }
+        let len = n.len();
+        let out = crate::enter(py, crate::Work::Batch(len), || {
+            let mut out = Vec::with_capacity(len);
+            for (i, (&n, &d)) in n.iter().zip(d).enumerate() {
+                crate::cancel::poll(i)?;
+                let at = crate::errors::element(i, len);
+                check::positive("params", n).map_err(&at)?;
+                check::positive("tokens", d).map_err(&at)?;
+                out.push(self.0.loss_limited(n, d, data.as_ref()));
+            }
+            Ok(out)
+        })?;
         Ok(out.into_pyarray(py))
     }
 
@@ -104,6 +110,11 @@ impl NativeModel {
     fn to_json(&self) -> String {
         to_json(&self.0)
     }
+
+    /// The model as a catalog file entry (`[[model]]`).
+    fn to_toml(&self) -> String {
+        scaleplan_core::catalog::model_toml(&self.0)
+    }
 }
 
 #[pymethods]
@@ -144,6 +155,21 @@ impl PyCatalog {
     #[pyo3(signature = (text, file = "<string>"))]
     fn add_toml(&mut self, py: Python<'_>, text: &str, file: &str) -> PyResult<()> {
         self.0.add_toml(file, text).py_err(py)
+    }
+
+    /// An independent copy (entries added to one do not reach the other).
+    fn copy(&self) -> Self {
+        PyCatalog(self.0.clone())
+    }
+
+    /// Add (or replace) one model under the catalog file's rules.
+    fn register_model(&mut self, py: Python<'_>, model: &NativeModel) -> PyResult<()> {
+        self.0.register_model(model.0.clone()).py_err(py)
+    }
+
+    /// Every entry as one catalog file.
+    fn to_toml(&self) -> String {
+        self.0.to_toml()
     }
 
     fn model(&self, py: Python<'_>, name: &str) -> PyResult<NativeModel> {

@@ -125,10 +125,6 @@ impl Columns {
     }
 }
 
-/// The implied-shape columns of the plans that choose a model size over a family
-/// (docs/cost-model.md, "Families").
-pub const SHAPE_FIELDS: [&str; 4] = ["layers", "query_heads", "kv_heads", "head_dim"];
-
 /// The shape a family's smooth rule implies at a plan's size; NaN (not applicable) for an
 /// infeasible plan, as its other fields, or where no family prices the plan.
 pub fn shape_row(family: Option<&FamilyShapes>, params: f64, feasible: bool) -> [f64; 4] {

@@ -5,66 +5,16 @@
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use scaleplan_core::{
-    training_cost as core_training_cost, Attention, Batch, Binding, Dtype, InferenceCost,
-    InferenceOptions, InferenceQuery, PlanError, Pricer, TrainingOptions,
+    training_cost as core_training_cost, Attention, Batch, Binding, Dtype, InferenceOptions,
+    InferenceQuery, PlanError, Pricer, TrainingOptions,
 };
 
+use crate::cancel::{poll, Partial};
 use crate::catalog::{NativeHardware, NativeModel};
-use crate::convert::{flag, Columns, Serving};
-use crate::detached;
-use crate::errors::{to_py, IntoPyResult};
-
-/// Order of the arrays `inference_cost` returns; `feasible` is 0/1 and `binding` the index
-/// into BINDINGS.
-const INFERENCE_COST_FIELDS: [&str; 20] = [
-    "prefill_flops",
-    "decode_flops",
-    "flops",
-    "kv_bytes",
-    "weight_bytes",
-    "bytes",
-    "eflops",
-    "seconds",
-    "gpu_seconds",
-    "ttft_s",
-    "tpot_s",
-    "latency_s",
-    "batch",
-    "max_batch",
-    "max_queries",
-    "weight_memory_bytes",
-    "kv_memory_bytes_per_query",
-    "min_gpus",
-    "feasible",
-    "binding",
-];
-
-fn cost_row(c: &InferenceCost) -> [f64; 20] {
-    [
-        c.prefill_flops,
-        c.decode_flops,
-        c.flops,
-        c.kv_bytes,
-        c.weight_bytes,
-        c.bytes,
-        c.eflops,
-        c.seconds,
-        c.gpu_seconds,
-        c.ttft_s,
-        c.tpot_s,
-        c.latency_s,
-        c.batch,
-        c.max_batch,
-        c.max_queries,
-        c.weight_memory_bytes,
-        c.kv_memory_bytes_per_query,
-        c.min_gpus,
-        flag(c.feasible),
-        f64::from(c.binding.code()),
-    ]
-}
-
-const TRAINING_COST_FIELDS: [&str; 5] = ["flops", "gpu_hours", "wall_seconds", "days", "usd"];
+use crate::convert::{Columns, Serving};
+use crate::errors::{element, to_py, IntoPyResult};
+use crate::schema;
+use crate::{enter, Work};
 
 fn slice<'a>(
     field: &str,
@@ -123,7 +73,7 @@ fn inference_cost<'py>(
     let options = serving.0;
     if batch_sizes.is_some() != matches!(options.batch, Batch::Fixed(_)) {
         let reason = "per-configuration batch sizes go with the fixed batch mode";
-        return Err(to_py(py, PlanError::invalid("batch", reason), None));
+        return Err(to_py(py, PlanError::invalid("batch", reason)));
     }
     let pricer = Pricer::new(&model.0, &hardware.0, &options).py_err(py)?;
     let fixed_batch = |b: f64| -> Result<Pricer, PlanError> {
@@ -136,9 +86,10 @@ fn inference_cost<'py>(
             },
         )
     };
-    let result = detached(py, || {
-        let mut out = Columns::new(INFERENCE_COST_FIELDS.len(), n);
+    let out = enter(py, Work::Batch(n), || {
+        let mut out = Partial::new(Columns::new(schema::inference_cost::WIDTH, n));
         for i in 0..n {
+            poll(i)?;
             let attention = match kind {
                 Attention::Dense => Attention::Dense,
                 Attention::TopK { .. } => Attention::TopK {
@@ -159,12 +110,11 @@ fn inference_cost<'py>(
                 Some(b) => fixed_batch(b[i]).and_then(|p| p.price(&q)),
                 None => pricer.price(&q),
             }
-            .map_err(|e| (i, e))?;
-            out.set(i, &cost_row(&c));
+            .map_err(element(i, n))?;
+            out.set(i, &schema::inference_cost::row(&c));
         }
-        Ok(out)
-    });
-    let out = result.map_err(|(i, e)| to_py(py, e, (n > 1).then_some(i)))?;
+        Ok(out.into_inner())
+    })?;
     Ok(out.into_arrays(py))
 }
 
@@ -191,30 +141,21 @@ fn training_cost<'py>(
         compute_dtype: Dtype::parse("compute_dtype", compute_dtype).py_err(py)?,
     };
     let (m, hw) = (&model.0, &hardware.0);
-    let out = detached(py, || {
-        let mut out = Columns::new(TRAINING_COST_FIELDS.len(), n);
+    let out = enter(py, Work::Batch(n), || {
+        let mut out = Partial::new(Columns::new(schema::training_cost::WIDTH, n));
         for (i, &d) in tokens.iter().enumerate() {
-            let c = core_training_cost(m, hw, d, &opt).map_err(|e| (i, e))?;
-            out.set(
-                i,
-                &[
-                    c.flops,
-                    c.gpu_hours,
-                    c.wall_seconds,
-                    c.days,
-                    c.usd.unwrap_or(0.0),
-                ],
-            );
+            poll(i)?;
+            let c = core_training_cost(m, hw, d, &opt).map_err(element(i, n))?;
+            out.set(i, &schema::training_cost::row(&c));
         }
-        Ok(out)
-    })
-    .map_err(|(i, e)| to_py(py, e, (n > 1).then_some(i)))?;
+        Ok(out.into_inner())
+    })?;
     Ok((out.into_arrays(py), hw.usd_per_hour.is_some()))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add("INFERENCE_COST_FIELDS", INFERENCE_COST_FIELDS.to_vec())?;
-    m.add("TRAINING_COST_FIELDS", TRAINING_COST_FIELDS.to_vec())?;
+    m.add("INFERENCE_COST_FIELDS", schema::inference_cost::columns())?;
+    m.add("TRAINING_COST_FIELDS", schema::training_cost::columns())?;
     // C = 6*N*D's 6 (docs/design.md#training), so Python code never writes it again.
     m.add(
         "TRAIN_FLOPS_PER_PARAM_TOKEN",

@@ -8,7 +8,7 @@ use scaleplan_core::laws::fit::{fit_law as core_fit_law, fit_objective as core_o
 use scaleplan_core::laws::fit::{FitForm, FitOptions};
 use scaleplan_core::PlanError;
 
-use crate::cancel::{self, CancelToken};
+use crate::cancel::CancelToken;
 use crate::catalog::NativeLaw;
 use crate::errors::IntoPyResult;
 
@@ -54,7 +54,9 @@ fn fit_law<'py>(
         starts: starts_of(starts).py_err(py)?,
     };
     let (p, t, l) = (params.as_slice()?, tokens.as_slice()?, loss.as_slice()?);
-    let fit = cancel::run(py, cancel, || core_fit_law(p, t, l, &opts))?.py_err(py)?;
+    let fit = crate::enter(py, crate::Work::Plan(cancel), || {
+        core_fit_law(p, t, l, &opts)
+    })?;
     let out = PyDict::new(py);
     out.set_item("law", fit.law.map(NativeLaw))?;
     out.set_item("params", fit.params.to_vec())?;

@@ -11,47 +11,14 @@ use scaleplan_core::plan::{
 };
 use scaleplan_core::PlanError;
 
-use crate::cancel::{self, CancelToken};
+use crate::cancel::CancelToken;
 use crate::catalog::{NativeHardware, NativeLaw, PyCatalog};
 use crate::convert::{
-    extrapolation_fields, extrapolation_row, flag, shape_row, with_extrapolation, Columns, Serving,
-    SHAPE_FIELDS,
+    extrapolation_fields, extrapolation_row, shape_row, with_extrapolation, Columns, Serving,
 };
-use crate::errors::{to_py, IntoPyResult};
-
-const TRAINING_PLAN_FIELDS: [&str; 7] = [
-    "params",
-    "tokens",
-    "effective_tokens",
-    "loss",
-    "compute_flops",
-    "feasible",
-    "binding",
-];
-
-const LIFETIME_PLAN_FIELDS: [&str; 20] = [
-    "params",
-    "tokens",
-    "effective_tokens",
-    "loss",
-    "training_flops",
-    "training_cost",
-    "inference_cost_per_query",
-    "inference_cost",
-    "total_cost",
-    "chinchilla_params",
-    "chinchilla_tokens",
-    "chinchilla_total_cost",
-    "cost_saved",
-    "gpus",
-    // SHAPE_FIELDS
-    "layers",
-    "query_heads",
-    "kv_heads",
-    "head_dim",
-    "feasible",
-    "binding",
-];
+use crate::errors::{element, to_py, IntoPyResult};
+use crate::schema::{lifetime_plan, training_plan};
+use crate::{enter, Work};
 
 fn data_limit(
     unique_tokens: Option<f64>,
@@ -88,14 +55,13 @@ fn plan_training<'py>(
             return Err(to_py(
                 py,
                 PlanError::invalid("goal", format!("unknown goal '{goal}'")),
-                None,
             ))
         }
     };
     let law = &law.0;
     let n = values.len();
-    let cols = cancel::run(py, cancel, || {
-        let width = TRAINING_PLAN_FIELDS.len();
+    let cols = enter(py, Work::Plan(cancel), || {
+        let width = training_plan::WIDTH;
         let mut cols = Columns::new(width + extrapolation_fields().len(), n);
         for (i, &v) in values.iter().enumerate() {
             let plan = if by_budget {
@@ -103,24 +69,12 @@ fn plan_training<'py>(
             } else {
                 plan_training_target(law, v, data.as_ref())
             }
-            .map_err(|e| (i, e))?;
-            cols.set(
-                i,
-                &[
-                    plan.params,
-                    plan.tokens,
-                    plan.effective_tokens,
-                    plan.loss,
-                    plan.compute,
-                    flag(plan.feasible),
-                    f64::from(plan.binding.code()),
-                ],
-            );
+            .map_err(element(i, n))?;
+            cols.set(i, &training_plan::row(&plan));
             cols.set_from(i, width, &extrapolation_row(&plan.extrapolated));
         }
         Ok(cols)
-    })?
-    .map_err(|(i, e)| to_py(py, e, (n > 1).then_some(i)))?;
+    })?;
     Ok(cols.into_arrays(py))
 }
 
@@ -202,7 +156,6 @@ fn plan_lifetime<'py>(
             return Err(to_py(
                 py,
                 PlanError::invalid("goal", format!("unknown goal '{goal}'")),
-                None,
             ))
         }
     };
@@ -220,7 +173,6 @@ fn plan_lifetime<'py>(
         return Err(to_py(
             py,
             PlanError::invalid("queries", "arrays differ in length"),
-            None,
         ));
     }
     let law = &law.0;
@@ -228,8 +180,8 @@ fn plan_lifetime<'py>(
         InferencePricing::CostModel { family, .. } => Some(family),
         InferencePricing::TwoN => None,
     };
-    let cols = cancel::run(py, cancel, || {
-        let width = LIFETIME_PLAN_FIELDS.len();
+    let cols = enter(py, Work::Plan(cancel), || {
+        let width = lifetime_plan::WIDTH;
         let mut cols = Columns::new(width + extrapolation_fields().len(), n);
         for i in 0..n {
             let goal = if by_target {
@@ -243,51 +195,25 @@ fn plan_lifetime<'py>(
                 gen_tokens: gen[i],
                 samples: samples[i],
             };
-            let p = core_plan_lifetime(law, goal, demand, &options).map_err(|e| (i, e))?;
-            let [layers, heads, kv_heads, head_dim] = shape_row(family, p.params, p.feasible);
-            cols.set(
-                i,
-                &[
-                    p.params,
-                    p.tokens,
-                    p.effective_tokens,
-                    p.loss,
-                    p.training_flops,
-                    p.training_cost,
-                    p.inference_cost_per_query,
-                    p.inference_cost,
-                    p.total_cost,
-                    p.chinchilla_params,
-                    p.chinchilla_tokens,
-                    p.chinchilla_total_cost,
-                    p.cost_saved(),
-                    p.gpus,
-                    layers,
-                    heads,
-                    kv_heads,
-                    head_dim,
-                    flag(p.feasible),
-                    f64::from(p.binding.code()),
-                ],
-            );
+            let p = core_plan_lifetime(law, goal, demand, &options).map_err(element(i, n))?;
+            let shape = shape_row(family, p.params, p.feasible);
+            cols.set(i, &lifetime_plan::row(&p, shape));
             cols.set_from(i, width, &extrapolation_row(&p.extrapolated));
         }
         Ok(cols)
-    })?
-    .map_err(|(i, e)| to_py(py, e, (n > 1).then_some(i)))?;
+    })?;
     Ok(cols.into_arrays(py))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add(
         "TRAINING_PLAN_FIELDS",
-        with_extrapolation(&TRAINING_PLAN_FIELDS),
+        with_extrapolation(&training_plan::columns()),
     )?;
     m.add(
         "LIFETIME_PLAN_FIELDS",
-        with_extrapolation(&LIFETIME_PLAN_FIELDS),
+        with_extrapolation(&lifetime_plan::columns()),
     )?;
-    debug_assert_eq!(LIFETIME_PLAN_FIELDS[14..18], SHAPE_FIELDS);
     m.add(
         "EXTRAPOLATION_VARIABLES",
         Variable::ALL.iter().map(|v| v.name()).collect::<Vec<_>>(),

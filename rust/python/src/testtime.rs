@@ -13,52 +13,14 @@ use scaleplan_core::plan::{
 use scaleplan_core::testtime::{curves_from_rows, Aggregator, Curve, EvalRow};
 use scaleplan_core::PlanError;
 
-use crate::cancel::{self, CancelToken};
+use crate::cancel::{poll, CancelToken};
 use crate::catalog::{NativeHardware, NativeLaw, PyCatalog};
 use crate::convert::{
-    extrapolation_fields, extrapolation_row, flag, shape_row, with_extrapolation, Columns, Serving,
+    extrapolation_fields, extrapolation_row, shape_row, with_extrapolation, Columns, Serving,
 };
-use crate::detached;
-use crate::errors::{to_py, IntoPyResult};
-
-const TEST_TIME_FIELDS: [&str; 12] = [
-    "candidate",
-    "attention",
-    "samples",
-    "gen_tokens",
-    "accuracy",
-    "cost",
-    "eflops",
-    "seconds",
-    "latency_s",
-    "feasible",
-    "binding",
-    "oracle",
-];
-
-const JOINT_FIELDS: [&str; 20] = [
-    "params",
-    "tokens",
-    "samples",
-    "gen_tokens",
-    "attention",
-    "accuracy",
-    "loss",
-    "mu_inf",
-    "training_cost",
-    "inference_cost",
-    "total_cost",
-    "latency_s",
-    "marginal_accuracy",
-    "gpus",
-    // SHAPE_FIELDS
-    "layers",
-    "query_heads",
-    "kv_heads",
-    "head_dim",
-    "feasible",
-    "binding",
-];
+use crate::errors::{element, to_py, IntoPyResult};
+use crate::schema::{joint_plan, test_time_plan};
+use crate::{enter, Work};
 
 /// Attention choices as (kind, kv_budget, block_size) triples.
 fn attentions(
@@ -129,7 +91,6 @@ impl AccuracySource {
             return Err(to_py(
                 py,
                 PlanError::invalid("rows", "columns differ in length"),
-                None,
             ));
         }
         let rows: Vec<EvalRow> = (0..len)
@@ -141,7 +102,7 @@ impl AccuracySource {
                 c: c[i],
             })
             .collect();
-        let curves = curves_from_rows(&rows).py_err(py)?;
+        let curves = enter(py, Work::Batch(rows.len()), || curves_from_rows(&rows))?;
         Ok(AccuracySource(AccuracyKind::Measured(
             curves
                 .into_iter()
@@ -187,27 +148,32 @@ impl AccuracySource {
             Curve::Beta(_) => None,
         };
         let n = g.len();
-        let out = g
-            .iter()
-            .zip(k)
-            .enumerate()
-            .map(|(i, (&g, &k))| {
-                check::positive("gen_tokens", g).map_err(|e| (i, e))?;
-                check::whole_at_least("samples", k, 1.0).map_err(|e| (i, e))?;
-                if k > f64::from(k_limit) {
-                    let reason = format!("must be <= {k_limit}, got {k}");
-                    return Err((i, PlanError::invalid("samples", reason)));
-                }
-                let outside = range.is_some_and(|(lo, _)| g < lo * (1.0 - 1e-12))
-                    || measured_k.is_some_and(|n| k > f64::from(n));
-                Ok(if outside {
-                    f64::NAN
-                } else {
-                    curve.accuracy(g, k as u32)
+        let out = enter(py, Work::Batch(n), || {
+            g.iter()
+                .zip(k)
+                .enumerate()
+                .map(|(i, (&g, &k))| {
+                    poll(i)?;
+                    check::positive("gen_tokens", g).map_err(element(i, n))?;
+                    check::whole_at_least("samples", k, 1.0).map_err(element(i, n))?;
+                    if k > f64::from(k_limit) {
+                        let e = PlanError::LimitExceeded {
+                            field: "samples".into(),
+                            limit: k_limit.into(),
+                            got: k as u64,
+                        };
+                        return Err(element(i, n)(e));
+                    }
+                    let outside = range.is_some_and(|(lo, _)| g < lo * (1.0 - 1e-12))
+                        || measured_k.is_some_and(|n| k > f64::from(n));
+                    Ok(if outside {
+                        f64::NAN
+                    } else {
+                        curve.accuracy(g, k as u32)
+                    })
                 })
-            })
-            .collect::<Result<Vec<f64>, (usize, PlanError)>>()
-            .map_err(|(i, e)| to_py(py, e, (n > 1).then_some(i)))?;
+                .collect::<Result<Vec<f64>, PlanError>>()
+        })?;
         Ok(out.into_pyarray(py))
     }
 }
@@ -227,8 +193,9 @@ impl AccuracySource {
                     .ok_or_else(|| PlanError::UnknownName {
                         field: "models".into(),
                         kind: scaleplan_core::error::NameKind::Model,
-                        name: format!("{model} (in the measured results)"),
+                        name: model.to_string(),
                         known: curves.keys().cloned().collect(),
+                        preset: None,
                     })
             }
         }
@@ -301,7 +268,7 @@ impl TestTimeProblem {
         build().py_err(py)
     }
 
-    /// One array per field of TEST_TIME_FIELDS (one element per budget), and each candidate's
+    /// One array per column of the test-time schema (one element per budget), and each candidate's
     /// best accuracy (rows) at each budget (columns).
     #[allow(clippy::type_complexity)]
     #[pyo3(signature = (budgets, *, cancel=None))]
@@ -313,42 +280,19 @@ impl TestTimeProblem {
     ) -> PyResult<(Vec<Bound<'py, PyArray1<f64>>>, Bound<'py, PyArray2<f64>>)> {
         let budgets = budgets.as_slice()?;
         let n = budgets.len();
-        let (cols, per) = cancel::run(py, cancel, || {
-            let solver =
-                TestTimeSolver::new(&self.candidates, &self.options).map_err(|e| (0, e))?;
-            let mut cols = Columns::new(TEST_TIME_FIELDS.len(), n);
+        let (cols, per) = enter(py, Work::Plan(cancel), || {
+            let solver = TestTimeSolver::new(&self.candidates, &self.options)?;
+            let mut cols = Columns::new(test_time_plan::WIDTH, n);
             let mut per: Vec<Vec<f64>> = vec![Vec::with_capacity(n); self.candidates.len()];
             for (i, &b) in budgets.iter().enumerate() {
-                let sol = solver.solve(b).map_err(|e| (i, e))?;
-                let p = sol.plan;
-                let row = [
-                    p.candidate as f64,
-                    p.attention as f64,
-                    if p.feasible {
-                        f64::from(p.samples)
-                    } else {
-                        f64::NAN
-                    },
-                    p.gen_tokens,
-                    p.accuracy,
-                    p.cost,
-                    p.eflops,
-                    p.seconds,
-                    p.latency_s,
-                    flag(p.feasible),
-                    f64::from(p.binding.code()),
-                    // -1: no oracle (a preset); NaN: no plan at this budget.
-                    sol.oracle
-                        .map_or(-1.0, |o| if p.feasible { o } else { f64::NAN }),
-                ];
-                cols.set(i, &row);
+                let sol = solver.solve(b).map_err(element(i, n))?;
+                cols.set(i, &test_time_plan::row(&sol));
                 for (c, v) in per.iter_mut().zip(sol.per_candidate) {
                     c.push(v);
                 }
             }
             Ok((cols, per))
-        })?
-        .map_err(|(i, e)| to_py(py, e, (n > 1).then_some(i)))?;
+        })?;
         let per = PyArray2::from_vec2(py, &per)
             .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
         Ok((cols.into_arrays(py), per))
@@ -459,27 +403,25 @@ impl JointProblem {
             gen_tokens.as_slice()?,
             attention.as_slice()?,
         );
-        let out = detached(py, || {
+        let out = enter(py, Work::Plan(None), || {
             let solver = JointSolver::new(&self.law, &self.options)?;
-            Ok::<_, PlanError>(
-                (0..n.len())
-                    .map(|i| {
-                        solver.evaluate(
-                            budget,
-                            n[i],
-                            k[i].max(0.0) as u32,
-                            g[i],
-                            a[i].max(0.0) as usize,
-                        )
-                    })
-                    .collect::<Vec<_>>(),
-            )
-        })
-        .py_err(py)?;
+            (0..n.len())
+                .map(|i| {
+                    poll(i)?;
+                    Ok(solver.evaluate(
+                        budget,
+                        n[i],
+                        k[i].max(0.0) as u32,
+                        g[i],
+                        a[i].max(0.0) as usize,
+                    ))
+                })
+                .collect::<Result<Vec<_>, PlanError>>()
+        })?;
         Ok(out.into_pyarray(py))
     }
 
-    /// `goal` "budget" or "target_accuracy"; one array per JOINT_FIELDS entry.
+    /// `goal` "budget" or "target_accuracy"; one array per column of the joint schema.
     #[pyo3(signature = (goal, values, *, cancel=None))]
     fn solve<'py>(
         &self,
@@ -495,15 +437,14 @@ impl JointProblem {
                 return Err(to_py(
                     py,
                     PlanError::invalid("goal", format!("unknown goal '{goal}'")),
-                    None,
                 ))
             }
         };
         let values = values.as_slice()?;
         let n = values.len();
-        let cols = cancel::run(py, cancel, || {
-            let solver = JointSolver::new(&self.law, &self.options).map_err(|e| (0, e))?;
-            let width = JOINT_FIELDS.len();
+        let cols = enter(py, Work::Plan(cancel), || {
+            let solver = JointSolver::new(&self.law, &self.options)?;
+            let width = joint_plan::WIDTH;
             let mut cols = Columns::new(width + extrapolation_fields().len(), n);
             for (i, &v) in values.iter().enumerate() {
                 let p = if by_budget {
@@ -511,49 +452,21 @@ impl JointProblem {
                 } else {
                     solver.cheapest(v)
                 }
-                .map_err(|e| (i, e))?;
-                let marginal = solver.marginal(&p).map_err(|e| (i, e))?;
-                let [layers, heads, kv_heads, head_dim] =
-                    shape_row(Some(&self.options.family), p.params, p.feasible);
-                let row = [
-                    p.params,
-                    p.tokens,
-                    if p.feasible {
-                        f64::from(p.samples)
-                    } else {
-                        f64::NAN
-                    },
-                    p.gen_tokens,
-                    p.attention as f64,
-                    p.accuracy,
-                    p.loss,
-                    p.mu_inf,
-                    p.training_cost,
-                    p.inference_cost,
-                    p.total_cost,
-                    p.latency_s,
-                    marginal,
-                    p.gpus,
-                    layers,
-                    heads,
-                    kv_heads,
-                    head_dim,
-                    flag(p.feasible),
-                    f64::from(p.binding.code()),
-                ];
-                cols.set(i, &row);
+                .map_err(element(i, n))?;
+                let marginal = solver.marginal(&p).map_err(element(i, n))?;
+                let shape = shape_row(Some(&self.options.family), p.params, p.feasible);
+                cols.set(i, &joint_plan::row(&p, marginal, shape));
                 cols.set_from(i, width, &extrapolation_row(&p.extrapolated));
             }
             Ok(cols)
-        })?
-        .map_err(|(i, e)| to_py(py, e, (n > 1).then_some(i)))?;
+        })?;
         Ok(cols.into_arrays(py))
     }
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add("TEST_TIME_FIELDS", TEST_TIME_FIELDS.to_vec())?;
-    m.add("JOINT_FIELDS", with_extrapolation(&JOINT_FIELDS))?;
+    m.add("TEST_TIME_FIELDS", test_time_plan::columns())?;
+    m.add("JOINT_FIELDS", with_extrapolation(&joint_plan::columns()))?;
     m.add_class::<AccuracySource>()?;
     m.add_class::<TestTimeProblem>()?;
     m.add_class::<JointProblem>()?;

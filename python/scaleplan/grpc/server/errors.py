@@ -1,9 +1,13 @@
 """The one table from :mod:`scaleplan.errors` to gRPC status codes, and the rich status sent.
 
 A caller's mistake gets its own code and a ``google.rpc.BadRequest`` naming the request field
-(``grid.gen_tokens[3]`` for an element of a repeated field), plus a ``google.rpc.ErrorInfo``
-(domain ``scaleplan``) whose metadata carries the Python argument name and the error's data, so
-:class:`scaleplan.Client` can raise the same exception class the Python API raises. Anything else
+(``grid.gen_tokens[3]`` for an element of a repeated field) with the error's reason as its
+description, plus a ``google.rpc.ErrorInfo`` (domain ``scaleplan``) whose metadata carries the
+Python argument name and the error's data (``index``, ``row``, ``file``, ``limit``/``got``,
+``kind``/``name``/``known``/``preset``), so :class:`scaleplan.Client` raises the exception the
+Python API raises, with the same attributes. The status message is built from the same data:
+``<request field path>: <reason>``. Nothing is parsed out of a message (docs/limits.md,
+"Errors"). Anything else
 is INTERNAL with a generic message; its traceback is logged under a reference quoted in the
 message, and nothing of it reaches the caller.
 
@@ -90,8 +94,12 @@ def mapping_for(exc: BaseException) -> ErrorMapping | None:
 def field_path(field: str, index: int | None, paths: Mapping[str, str]) -> str:
     """The request field path of a Python argument name (and element index). An argument that
     names an element or a sub-field (``rows[3].c``) is looked up by its head (``rows``); the
-    index of a sub-field (``rows.c``, 3) goes after the head (``rows[3].c``)."""
+    index of a sub-field (``rows.c``, 3) goes after the head (``rows[3].c``). A path with
+    ``[]`` (``runs[].params``) takes the index there, and is its head (``runs``) without one."""
     path = paths.get(field)
+    if path is not None and "[]" in path:
+        head, rest = path.split("[]", 1)
+        return head if index is None else f"{head}[{index}]{rest}"
     if path is None:
         head = re.split(r"[.\[]", field, maxsplit=1)[0]
         rest = field[len(head) :]
@@ -104,10 +112,14 @@ def field_path(field: str, index: int | None, paths: Mapping[str, str]) -> str:
 
 def _metadata(exc: ScaleplanError) -> dict[str, str]:
     data = {"argument": clip(exc.field, MAX_FIELD_CHARS)}
-    if exc.index is not None:
-        data["index"] = str(exc.index)
+    for key in ("index", "row", "file"):
+        value = getattr(exc, key)
+        if value is not None:
+            data[key] = str(value)
     if isinstance(exc, UnknownNameError):
         data.update(kind=exc.kind, name=clip(exc.name), known=",".join(exc.known))
+        if exc.preset is not None:
+            data["preset"] = clip(exc.preset)
     if isinstance(exc, LimitExceededError):
         data.update(limit=str(exc.limit), got=str(exc.got))
     return {key: clip(value, MAX_TEXT_CHARS) for key, value in data.items()}
@@ -130,15 +142,15 @@ def status_for(exc: BaseException, paths: Mapping[str, str]) -> grpc.Status:
                 code=code_pb2.INTERNAL, message=f"internal error (reference {reference})"
             )
         )
+    path = clip(field_path(exc.field, exc.index, paths), MAX_FIELD_CHARS)
     violation = error_details_pb2.BadRequest.FieldViolation(
-        field=clip(field_path(exc.field, exc.index, paths), MAX_FIELD_CHARS),
-        description=_clipped(exc, exc.message),
-        reason=entry.reason,
+        field=path, description=_clipped(exc, exc.reason), reason=entry.reason
     )
     info = error_details_pb2.ErrorInfo(reason=entry.reason, domain=DOMAIN, metadata=_metadata(exc))
+    where = f"{exc.file} row {exc.row}, " if exc.file is not None and exc.row is not None else ""
     status = status_pb2.Status(
         code=entry.code.value[0],
-        message=_clipped(exc, str(exc)),
+        message=_clipped(exc, f"{where}{path}: {exc.reason}" if exc.field else str(exc)),
         details=[_pack(error_details_pb2.BadRequest(field_violations=[violation])), _pack(info)],
     )
     return rpc_status.to_status(status)

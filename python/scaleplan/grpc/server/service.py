@@ -9,31 +9,33 @@ result -> message function in ``scaleplan/grpc/conversions.py``, and one method 
         plan = scaleplan.some_plan(**conversions.some_plan_kwargs(request), catalog=self.catalog)
         return pb.SomePlanResponse(plan=conversions.plan_message(plan))
 
+and, for :class:`scaleplan.Client`, a ``Method`` in ``scripts/gen_client.py`` (run it: the
+client's method takes the façade function's parameters) and a ``Client._<function>`` handler.
 ``@unary`` runs the function in the worker pool (:class:`CorePool`), off the event loop (the Rust
 core releases the GIL), and turns any exception into a status through ``errors.TABLE``, naming the
 request field by ``paths`` (a mapping, or a function of the request returning one, where the path
 depends on which member of a oneof is set). A server-streaming RPC uses ``@server_stream``: its
 function checks the request and returns an iterator of thunks, each computing one response
-message in the pool; a cancelled or expired call stops between two of them. A frontier is such a
-stream of chunks of budgets (:class:`Frontier`).
+message in the pool; a cancelled or expired call stops between two of them. A sweep is such a
+stream of chunks of grid points, a frontier of chunks of budgets, both cut by the façade
+(:mod:`scaleplan.sweep`) as ``scaleplan sweep`` and the client cut them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import math
-import re
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import grpc.aio
 import numpy as np
 import numpy.typing as npt
 from google.protobuf.message import Message
 
+from scaleplan import sweep
 from scaleplan.cancel import CancelToken
 from scaleplan.cancel import scope as cancel_scope
 from scaleplan.catalog import Catalog
@@ -41,8 +43,6 @@ from scaleplan.cost import inference_cost, training_cost
 from scaleplan.errors import (
     Cancelled,
     InvalidArgumentError,
-    LimitExceededError,
-    ScaleplanError,
 )
 from scaleplan.fit import fit_law
 from scaleplan.grpc import conversions
@@ -52,6 +52,7 @@ from scaleplan.grpc.server.pool import CorePool
 from scaleplan.joint import frontier_joint, plan_joint
 from scaleplan.laws import law
 from scaleplan.plan import plan_lifetime, plan_training
+from scaleplan.sweep import budget_chunks
 from scaleplan.testtime import Accuracy, frontier_test_time, plan_test_time
 from scaleplan.v1 import catalog_pb2, plan_pb2, planner_pb2_grpc
 from scaleplan.v1 import planner_pb2 as pb
@@ -79,12 +80,10 @@ class Limits:
     max_chunk_points: int = 8192
     """Largest chunk (~160 bytes a point: 8192 points is about 1.3 MB, under the 4 MiB
     default message limit of gRPC clients)."""
-    test_time_chunk_points: int = 256
-    """Budgets per FrontierTestTime message when the request leaves chunk_points at 0 (a few
-    ms of solving)."""
-    joint_chunk_points: int = 4
-    """Budgets per FrontierJoint message when the request leaves chunk_points at 0 (a joint
-    plan takes ~10-50 ms, so a cancelled call stops within ~0.1 s of work)."""
+    test_time_chunk_points: int = sweep.TEST_TIME_CHUNK_BUDGETS
+    """Budgets per FrontierTestTime message when the request leaves chunk_points at 0."""
+    joint_chunk_points: int = sweep.JOINT_CHUNK_BUDGETS
+    """Budgets per FrontierJoint message when the request leaves chunk_points at 0."""
     max_message_bytes: int = 4 * 1024 * 1024
     """A frontier chunk takes at most half of this (chunks shrink with the number of models)."""
 
@@ -296,8 +295,24 @@ class PlannerService(planner_pb2_grpc.PlannerServiceServicer):
     def InferenceCostSweep(
         self, request: pb.InferenceCostSweepRequest
     ) -> Iterator[Callable[[], pb.InferenceCostSweepResponse]]:
-        sweep = Sweep(request, self.limits, self.catalog)
-        return sweep.chunks()
+        kwargs = conversions.inference_cost_sweep_kwargs(request)
+        limits = self.limits
+        chunk = max(1, min(request.chunk_points or limits.chunk_points, limits.max_chunk_points))
+        max_points = limits.max_sweep_points
+        total = sweep.Grid.of({**kwargs, "batch": kwargs["serving"].batch}, max_points).total
+        chunks = sweep.iter_inference_cost_sweep(
+            **kwargs, chunk_size=chunk, max_points=max_points, catalog=self.catalog
+        )
+
+        def message() -> pb.InferenceCostSweepResponse:
+            part = next(chunks)
+            return pb.InferenceCostSweepResponse(
+                start_index=part.start_index,
+                total_points=part.total_points,
+                costs=conversions.inference_cost_columns(part.cost),
+            )
+
+        return (message for _ in range(0, total, chunk))
 
     @unary(paths=conversions.TRAINING_COST_ARGS)
     def TrainingCost(self, request: pb.TrainingCostRequest) -> pb.TrainingCostResponse:
@@ -354,11 +369,9 @@ class PlannerService(planner_pb2_grpc.PlannerServiceServicer):
             )
 
         point_bytes = 10 * (16 + candidates) + 64
-        chunk = self.limits.test_time_chunk_points
-        frontier = Frontier(
-            request.budgets, request.chunk_points, chunk, point_bytes, self.limits, solve
-        )
-        return frontier.chunks()
+        default = self.limits.test_time_chunk_points
+        chunk = self._frontier_chunk(request.chunk_points, default, point_bytes)
+        return budget_chunks(request.budgets, chunk, solve, max_points=self.limits.max_sweep_points)
 
     @unary(paths=conversions.plan_joint_paths)
     def PlanJoint(self, request: pb.PlanJointRequest) -> pb.PlanJointResponse:
@@ -381,181 +394,24 @@ class PlannerService(planner_pb2_grpc.PlannerServiceServicer):
                 start_index=start, total_points=total, plan=conversions.joint_plan_columns(plan)
             )
 
-        chunk = self.limits.joint_chunk_points
-        frontier = Frontier(request.budgets, request.chunk_points, chunk, 234, self.limits, solve)
-        return frontier.chunks()
+        chunk = self._frontier_chunk(request.chunk_points, self.limits.joint_chunk_points, 234)
+        return budget_chunks(request.budgets, chunk, solve, max_points=self.limits.max_sweep_points)
+
+    def _frontier_chunk(self, chunk_points: int, default: int, point_bytes: int) -> int:
+        """Budgets per frontier message: the request's (0: ``default``), at most what fits in
+        half a message of ``point_bytes`` a budget."""
+        fits = max(1, self.limits.max_message_bytes // 2 // point_bytes)
+        return max(1, min(chunk_points or default, fits))
 
     # ---- fitting ----
 
-    @unary()
+    @unary(paths=conversions.FIT_LAW_ARGS)
     def FitLaw(self, request: pb.FitLawRequest) -> pb.FitLawResponse:
-        try:
-            level = conversions.fit_law_level(request)
-            fit = fit_law(**conversions.fit_law_kwargs(request))
-            return conversions.fit_law_message(fit, level)
-        except ScaleplanError as exc:
-            exc.field = conversions.fit_law_field(exc.field)
-            raise
+        level = conversions.fit_law_level(request)
+        fit = fit_law(**conversions.fit_law_kwargs(request))
+        return conversions.fit_law_message(fit, level)
 
 
 def accuracy_presets(catalog: Catalog) -> list[str]:
     """Names of the catalog's accuracy presets."""
     return catalog.names()["accuracy"]
-
-
-_AT_ELEMENT = re.compile(r" \(at element \d+\)$")
-
-
-class Sweep:
-    """An InferenceCostSweep request checked and cut into chunks of grid points, each priced by
-    one vectorised call of :func:`scaleplan.inference_cost`."""
-
-    def __init__(self, request: pb.InferenceCostSweepRequest, limits: Limits, catalog: Catalog):
-        self.catalog = catalog
-        grid = request.grid
-        if request.serving.HasField("batch_sequences"):
-            raise InvalidArgumentError(
-                "batch_mode: a sweep's batch sizes go in grid.batch_sequences", field="batch_mode"
-            )
-        self.options: dict[str, Any] = {
-            "model": conversions._name(request.model, "model"),
-            "hardware": conversions._name(request.hardware, "hardware"),
-            "serving": conversions.serving_from(
-                request.serving, sizes=len(grid.batch_sequences) > 0
-            ),
-        }
-        attentions = [
-            conversions.attention_from(c, "attention", i) for i, c in enumerate(grid.attention)
-        ]
-        kinds = sorted({a.kind for a in attentions})
-        if len(kinds) > 1:
-            raise InvalidArgumentError(
-                f"attention: a sweep's attentions are of one kind, got {', '.join(kinds)} (one "
-                "sweep per kind)",
-                field="attention",
-            )
-        self.axes: list[tuple[str, npt.NDArray[Any] | None]] = []
-        for arg, field in conversions.SWEEP_AXES:
-            if arg == "attention":
-                spelled = [str(a) for a in attentions]
-                self.axes.append((arg, np.array(spelled) if spelled else None))
-                continue
-            values = getattr(grid, field)
-            self.axes.append((arg, np.array(values, dtype=np.float64) if len(values) else None))
-        for arg, values in self.axes[:2]:
-            if values is None:
-                raise InvalidArgumentError(f"{arg}: the grid needs at least one value", field=arg)
-        self.shape = tuple(1 if values is None else len(values) for _, values in self.axes)
-        self.total = math.prod(self.shape)
-        if self.total > limits.max_sweep_points:
-            raise LimitExceededError(
-                f"grid: {self.total} points (the product of the axis lengths {self.shape}) "
-                f"exceed the limit of {limits.max_sweep_points} per sweep",
-                field="grid",
-                limit=limits.max_sweep_points,
-                got=self.total,
-            )
-        chunk = request.chunk_points or limits.chunk_points
-        self.chunk = max(1, min(chunk, limits.max_chunk_points))
-
-    def chunks(self) -> Iterator[Callable[[], pb.InferenceCostSweepResponse]]:
-        for start in range(0, self.total, self.chunk):
-            yield functools.partial(self.compute, start, min(self.total, start + self.chunk))
-
-    def compute(self, start: int, stop: int) -> pb.InferenceCostSweepResponse:
-        index = np.unravel_index(np.arange(start, stop), self.shape)
-        kwargs = dict(self.options)
-        for axis, (arg, values) in enumerate(self.axes):
-            if values is None:
-                continue
-            if arg == "batch":
-                kwargs["serving"] = dataclasses.replace(
-                    kwargs["serving"], batch=values[index[axis]]
-                )
-            else:
-                kwargs[arg] = values[index[axis]]
-        try:
-            cost = inference_cost(**kwargs, catalog=self.catalog)
-        except ScaleplanError as exc:
-            raise self._locate(exc, start) from None
-        return pb.InferenceCostSweepResponse(
-            start_index=start,
-            total_points=self.total,
-            costs=conversions.inference_cost_columns(cost),
-        )
-
-    def _locate(self, exc: ScaleplanError, start: int) -> ScaleplanError:
-        """Point an error about element i of a chunk at the axis value it came from."""
-        if exc.index is None:
-            return exc
-        point = start + exc.index
-        names = [arg for arg, _ in self.axes]
-        axis = names.index(exc.field) if exc.field in names else None
-        if axis is None or self.axes[axis][1] is None:
-            exc.index = None
-        else:
-            exc.index = int(np.unravel_index(point, self.shape)[axis])
-        exc.message = f"{_AT_ELEMENT.sub('', exc.message)} (grid point {point})"
-        exc.args = (exc.message,)
-        return exc
-
-
-class Frontier(Generic[_Resp]):
-    """The budgets of a frontier request cut into chunks, each solved by one call of the
-    planner (``solve(budgets, start_index, total_points)``). The first chunk is solved while the
-    request is checked, so a bad option fails before any message is sent; a bad budget fails in
-    its chunk, named by its index in the request."""
-
-    def __init__(
-        self,
-        budgets: Iterable[float],
-        chunk_points: int,
-        default_chunk_points: int,
-        point_bytes: int,
-        limits: Limits,
-        solve: Callable[[npt.NDArray[np.float64], int, int], _Resp],
-    ) -> None:
-        self.budgets = np.array(budgets, dtype=np.float64)
-        self.total = len(self.budgets)
-        if self.total > limits.max_sweep_points:
-            raise LimitExceededError(
-                f"budgets: {self.total} budgets exceed the limit of {limits.max_sweep_points} "
-                "per frontier",
-                field="budgets",
-                limit=limits.max_sweep_points,
-                got=self.total,
-            )
-        fits = max(1, limits.max_message_bytes // 2 // point_bytes)
-        self.chunk = max(1, min(chunk_points or default_chunk_points, fits))
-        self._solve = solve
-        self._first = self.compute(0, min(self.total, self.chunk))
-
-    def chunks(self) -> Iterator[Callable[[], _Resp]]:
-        first = self._first
-        yield lambda: first
-        for start in range(self.chunk, self.total, self.chunk):
-            yield functools.partial(self.compute, start, min(self.total, start + self.chunk))
-
-    def compute(self, start: int, stop: int) -> _Resp:
-        try:
-            return self._solve(self.budgets[start:stop], start, self.total)
-        except ScaleplanError as exc:
-            if exc.field == "budget" and exc.index is None and stop - start > 1:
-                exc.index = self._culprit(start, stop)
-            elif exc.field == "budget" and exc.index is not None:
-                exc.index += start
-            if exc.field == "budget" and exc.index is not None:
-                exc.message = f"{_AT_ELEMENT.sub('', exc.message)} (budget {exc.index})"
-                exc.args = (exc.message,)
-            raise
-
-    def _culprit(self, start: int, stop: int) -> int | None:
-        """The budget of a chunk that an error about "the budget" without an index is about:
-        the first that fails alone (None if none does). Only the error path pays for it."""
-        for i in range(start, stop):
-            try:
-                self._solve(self.budgets[i : i + 1], i, self.total)
-            except ScaleplanError as exc:
-                if exc.field == "budget":
-                    return i
-        return None

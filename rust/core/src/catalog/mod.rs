@@ -47,7 +47,72 @@ pub struct Catalog {
     pub accuracy: BTreeMap<String, BetaPreset>,
 }
 
+/// Catalog entries laid out as a catalog file: one array of tables per section.
+#[derive(Serialize)]
+struct Document<'a> {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hardware: Vec<&'a Hardware>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    model: Vec<&'a Model>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    family: Vec<&'a Family>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    law: Vec<&'a LossLaw>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    accuracy: Vec<&'a BetaPreset>,
+}
+
+impl Document<'_> {
+    fn render(&self) -> String {
+        toml::to_string(self).expect("catalog entries serialise to TOML")
+    }
+}
+
+/// One model as a catalog file entry (`[[model]]`), which [`Catalog::add_toml`] reads back
+/// equal (docs/catalog.md).
+pub fn model_toml(model: &Model) -> String {
+    Document {
+        hardware: vec![],
+        model: vec![model],
+        family: vec![],
+        law: vec![],
+        accuracy: vec![],
+    }
+    .render()
+}
+
 impl Catalog {
+    /// Every entry as one catalog file, which [`Catalog::add_toml`] reads back equal.
+    pub fn to_toml(&self) -> String {
+        Document {
+            hardware: self.hardware.values().collect(),
+            model: self.models.values().collect(),
+            family: self.families.values().collect(),
+            law: self.laws.values().collect(),
+            accuracy: self.accuracy.values().collect(),
+        }
+        .render()
+    }
+
+    /// Add (or replace) one model, under the rules a catalog file's entries follow; an error
+    /// is an invalid argument naming the field, and leaves the catalog as it was.
+    pub fn register_model(&mut self, model: Model) -> Result<()> {
+        model.validate()?;
+        check_entry_name(&model.name)?;
+        let mut next = self.clone();
+        next.models.insert(model.name.clone(), model);
+        for family in next.families.values() {
+            next.check_family(family).map_err(|e| {
+                PlanError::invalid(
+                    "name",
+                    format!("family '{}' would break: {}", family.name, reason_of(&e)),
+                )
+            })?;
+        }
+        *self = next;
+        Ok(())
+    }
+
     /// The shipped catalog, parsed once per process.
     pub fn shipped() -> &'static Catalog {
         static SHIPPED_CATALOG: OnceLock<Catalog> = OnceLock::new();
@@ -77,8 +142,8 @@ impl Catalog {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| PlanError::Catalog {
             file: file.clone(),
-            entry: "-".into(),
-            field: "-".into(),
+            entry: None,
+            field: None,
             reason: format!("cannot read: {e}"),
         })?;
         self.add_toml(&file, &text)
@@ -86,25 +151,20 @@ impl Catalog {
 
     /// Add every entry of one TOML document. Nothing is added unless the whole file is valid.
     pub fn add_toml(&mut self, file: &str, text: &str) -> Result<()> {
+        // An empty entry or field: the error is about the file (or a section) as a whole.
         let err = |entry: &str, field: &str, reason: String| PlanError::Catalog {
             file: file.to_string(),
-            entry: entry.to_string(),
-            field: field.to_string(),
+            entry: (!entry.is_empty()).then(|| entry.to_string()),
+            field: (!field.is_empty()).then(|| field.to_string()),
             reason,
         };
         let doc: toml::Table =
-            toml::from_str(text).map_err(|e| err("-", "-", e.message().to_string()))?;
+            toml::from_str(text).map_err(|e| err("", "", e.message().to_string()))?;
         let mut next = self.clone();
         for (key, value) in doc {
             let entries = match value {
                 toml::Value::Array(a) => a,
-                _ => {
-                    return Err(err(
-                        "-",
-                        &key,
-                        "must be an array of tables ([[...]])".into(),
-                    ))
-                }
+                _ => return Err(err("", &key, "must be an array of tables ([[...]])".into())),
             };
             match key.as_str() {
                 "hardware" => merge(
@@ -144,7 +204,7 @@ impl Catalog {
                 .map_err(|(entry, e)| err(&entry, e.field(), reason_of(&e)))?,
                 _ => {
                     return Err(err(
-                        "-",
+                        "",
                         &key,
                         "unknown section (expected [[hardware]], [[model]], [[family]], [[law]] or [[accuracy]])"
                             .into(),
@@ -204,6 +264,17 @@ impl Catalog {
     }
 }
 
+/// Entry names are lowercase without spaces.
+fn check_entry_name(name: &str) -> Result<()> {
+    if name != name.to_lowercase() || name.contains(char::is_whitespace) {
+        return Err(PlanError::invalid(
+            "name",
+            format!("must be lowercase without spaces, got '{name}'"),
+        ));
+    }
+    Ok(())
+}
+
 fn reason_of(e: &PlanError) -> String {
     match e {
         PlanError::InvalidArgument { reason, .. } | PlanError::Catalog { reason, .. } => {
@@ -224,6 +295,7 @@ fn lookup<'a, T>(
         kind,
         name: name.to_string(),
         known: map.keys().cloned().collect(),
+        preset: None,
     })
 }
 
@@ -252,7 +324,7 @@ where
         let field = match (path.as_str(), missing) {
             (".", Some(k)) => k.to_string(),
             (p, Some(k)) => format!("{p}.{k}"),
-            (".", None) => "-".to_string(),
+            (".", None) => String::new(),
             (p, None) => p.to_string(),
         };
         (field, message)
@@ -262,7 +334,15 @@ where
 /// A catalog entry given as JSON (how the bindings pass user-built entries).
 pub fn entry_from_json<T: DeserializeOwned>(text: &str) -> Result<T> {
     let mut de = serde_json::Deserializer::from_str(text);
-    deserialize_entry(&mut de).map_err(|(field, reason)| PlanError::invalid(field, reason))
+    deserialize_entry(&mut de).map_err(|(field, reason)| {
+        // An error about the entry as a whole (not an object, ...) has no field path.
+        let field = if field.is_empty() {
+            "entry".into()
+        } else {
+            field
+        };
+        PlanError::invalid(field, reason)
+    })
 }
 
 /// Deserialize each entry on its own so an error names the entry and the field.
@@ -280,14 +360,17 @@ fn parse_entries<T: DeserializeOwned>(
                 .map(|t| (label.clone(), t))
                 .map_err(|(field, reason)| PlanError::Catalog {
                     file: file.to_string(),
-                    entry: label,
-                    field,
+                    entry: Some(label),
+                    field: (!field.is_empty()).then_some(field),
                     reason,
                 })
         })
         .collect()
 }
 
+// The error (an entry's label and its error) is built once per bad catalog file, off any hot
+// path: its size does not matter.
+#[allow(clippy::result_large_err)]
 fn merge<T>(
     into: &mut BTreeMap<String, T>,
     entries: Vec<(String, T)>,
@@ -298,12 +381,7 @@ fn merge<T>(
     for (label, entry) in entries {
         validate(&entry).map_err(|e| (label.clone(), e))?;
         let key = name(&entry).clone();
-        if key != key.to_lowercase() || key.contains(char::is_whitespace) {
-            return Err((
-                label,
-                PlanError::invalid("name", "must be lowercase without spaces"),
-            ));
-        }
+        check_entry_name(&key).map_err(|e| (label.clone(), e))?;
         if !seen.insert(key.clone()) {
             return Err((
                 label,

@@ -1,5 +1,5 @@
 use super::attention::{dense_context_sum, sparse_context_sum, Attention};
-use super::shape::CostShape;
+use super::shape::{CostShape, SlidingShape};
 use crate::catalog::{Dtype, Hardware, Model};
 use crate::error::{check, PlanError, Result};
 
@@ -265,8 +265,10 @@ pub struct Pricer {
     shape: CostShape,
     opt: InferenceOptions,
     n: f64,
+    /// Attention and KV figures of the globally attending layers (all layers without a window).
     a: f64,
     kv: f64,
+    sliding: Option<SlidingShape>,
     b_kv: f64,
     b_w: f64,
     intensity: f64,
@@ -313,8 +315,9 @@ impl Pricer {
             shape,
             opt: *opt,
             n: shape.flop_params,
-            a: shape.attention_dim,
-            kv: shape.kv_elems_per_token,
+            a: shape.attention_dim - shape.sliding.map_or(0.0, |s| s.attention_dim),
+            kv: shape.kv_elems_per_token - shape.sliding.map_or(0.0, |s| s.kv_elems_per_token),
+            sliding: shape.sliding,
             b_kv: opt.kv_dtype.bytes(),
             b_w,
             intensity: peak_per_gpu / hw.hbm_bytes_per_s,
@@ -389,12 +392,19 @@ impl Pricer {
             }
         };
 
+        let window = self
+            .sliding
+            .map(|sw| sliding_terms(&sw, q, opt.prefix_sharing, b_kv))
+            .unwrap_or_default();
+        let kv_reads = kv_reads + window.kv_reads;
+
         let prefill_flops = if opt.prefill {
-            2.0 * n * l_in + 2.0 * a * l_in * l_in
+            2.0 * n * l_in + 2.0 * a * l_in * l_in + window.prefill_flops
         } else {
             0.0
         };
-        let decode_flops = k * (2.0 * n * l + 4.0 * a * attended) + scoring_flops;
+        let decode_flops =
+            k * (2.0 * n * l + 4.0 * a * attended) + scoring_flops + window.decode_flops;
 
         // Memory fit: all weights stay resident; a query's cache grows to full length.
         let cached_tokens = if opt.prefix_sharing {
@@ -406,7 +416,7 @@ impl Pricer {
             Attention::BlockTopK { block_size, .. } => b_kv * kv * (1.0 + 0.5 / block_size),
             _ => b_kv * kv,
         };
-        let kv_memory_per_query = per_token_memory * cached_tokens;
+        let kv_memory_per_query = per_token_memory * cached_tokens + window.memory;
         let free = self.free_memory;
         let max_queries = if free > 0.0 {
             let fit = free / kv_memory_per_query;
@@ -522,6 +532,80 @@ impl Pricer {
             feasible,
             binding,
         })
+    }
+}
+
+/// What the sliding-window layers add to one query (docs/cost-model.md, "Sliding-window
+/// attention"): at a context of c tokens a sliding layer holds and attends to min(c, w), so the
+/// attention method runs over a context capped at the window.
+#[derive(Debug, Clone, Copy, Default)]
+struct WindowTerms {
+    prefill_flops: f64,
+    decode_flops: f64,
+    kv_reads: f64,
+    /// Peak KV bytes of one query in the sliding layers.
+    memory: f64,
+}
+
+/// Integral over t in [0, gen] of min(t, w): the context a sample's own tokens fill in a window.
+#[inline]
+fn own_window_sum(gen: f64, w: f64) -> f64 {
+    if gen <= w {
+        0.5 * gen * gen
+    } else {
+        w * gen - 0.5 * w * w
+    }
+}
+
+fn sliding_terms(sw: &SlidingShape, q: &InferenceQuery, sharing: bool, b_kv: f64) -> WindowTerms {
+    let (l_in, l, k, w) = (q.prompt_tokens, q.gen_tokens, q.samples, sw.window);
+    let (a, kv) = (sw.attention_dim, sw.kv_elems_per_token);
+    // Sum over decode steps of the context inside the window, and its split into prompt tokens
+    // still inside it (shared by the samples under prefix sharing) and each sample's own.
+    let windowed = sparse_context_sum(l_in, l, w);
+    let own = own_window_sum(l, w);
+    let window_reads = |elems: f64| {
+        if sharing {
+            elems * ((windowed - own) + k * own)
+        } else {
+            elems * k * windowed
+        }
+    };
+    let (attended, kv_reads, scoring_flops) = match q.attention {
+        Attention::Dense => (windowed, window_reads(b_kv * kv), 0.0),
+        Attention::TopK { budget } => {
+            let s = sparse_context_sum(l_in, l, budget.min(w));
+            (s, b_kv * kv * k * s, 0.0)
+        }
+        Attention::BlockTopK { budget, block_size } => {
+            let s = sparse_context_sum(l_in, l, budget.min(w));
+            let scores = window_reads(b_kv * kv / 2.0) / block_size;
+            (
+                s,
+                b_kv * kv * k * s + scores,
+                k * 2.0 * a * windowed / block_size,
+            )
+        }
+    };
+    // Causal prefill: prompt token i attends to min(i, w) tokens; the integral is
+    // l_in*m - m^2/2 with m = min(l_in, w).
+    let m = l_in.min(w);
+    // The cache peaks at the last step: prompt tokens still in the window (shared) plus each
+    // sample's own min(L, w); without sharing, min(L_in + L, w) per sample.
+    let cached = if sharing {
+        (w - l).clamp(0.0, l_in) + k * l.min(w)
+    } else {
+        k * (l_in + l).min(w)
+    };
+    let per_token = match q.attention {
+        Attention::BlockTopK { block_size, .. } => b_kv * kv * (1.0 + 0.5 / block_size),
+        _ => b_kv * kv,
+    };
+    WindowTerms {
+        prefill_flops: 4.0 * a * (l_in * m - 0.5 * m * m),
+        decode_flops: k * 4.0 * a * attended + scoring_flops,
+        kv_reads,
+        memory: per_token * cached,
     }
 }
 

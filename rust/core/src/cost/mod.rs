@@ -12,7 +12,7 @@ pub use inference::{
     inference_cost, Batch, Binding, InferenceCost, InferenceOptions, InferenceQuery, PrefillMode,
     Pricer, TimeModel,
 };
-pub use shape::{CostShape, FamilyShapes, ImpliedShape, MoeShape, PowerLaw};
+pub use shape::{CostShape, FamilyShapes, ImpliedShape, MoeShape, PowerLaw, SlidingShape};
 pub use training::{
     training_cost, training_flops, training_params, training_tokens, TrainingCost, TrainingOptions,
     TrainingRate, TRAIN_FLOPS_PER_PARAM_TOKEN,

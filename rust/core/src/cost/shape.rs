@@ -11,15 +11,27 @@ pub struct MoeShape {
     pub expert_params: f64,
 }
 
+/// The layers that attend over a sliding window (docs/cost-model.md, "Sliding-window
+/// attention"): their share of the attention and KV figures, and the window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SlidingShape {
+    /// Tokens a sliding layer keeps and attends to.
+    pub window: f64,
+    /// The sliding layers' part of `attention_dim`.
+    pub attention_dim: f64,
+    /// The sliding layers' part of `kv_elems_per_token`.
+    pub kv_elems_per_token: f64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CostShape {
     /// Parameters charged 2 FLOPs per token.
     pub flop_params: f64,
     /// Parameters held in memory.
     pub total_params: f64,
-    /// l*H*d.
+    /// l*H*d, over every layer (sliding ones included).
     pub attention_dim: f64,
-    /// 2*G*d*l.
+    /// 2*G*d*l, over every layer (sliding ones included).
     pub kv_elems_per_token: f64,
     /// 2*l*hidden: activations a tensor-parallel replica all-reduces per token.
     pub allreduce_elems_per_token: f64,
@@ -29,6 +41,8 @@ pub struct CostShape {
     pub row_params: f64,
     pub max_context: f64,
     pub moe: Option<MoeShape>,
+    /// Layers that keep only a window of keys and values; None when all attend globally.
+    pub sliding: Option<SlidingShape>,
 }
 
 impl CostShape {
@@ -69,6 +83,14 @@ impl Model {
                 experts: m.experts as f64,
                 active_experts: m.active_experts as f64,
                 expert_params: m.expert_params,
+            }),
+            sliding: self.sliding_window.map(|w| {
+                let layers = self.sliding_layer_count() as f64;
+                SlidingShape {
+                    window: w as f64,
+                    attention_dim: layers * (self.query_heads * self.head_dim) as f64,
+                    kv_elems_per_token: layers * (2 * self.kv_heads * self.head_dim) as f64,
+                }
             }),
         }
     }
@@ -163,6 +185,16 @@ impl FamilyShapes {
             .iter()
             .map(|name| {
                 let m = catalog.model(name)?;
+                if m.sliding_window.is_some() {
+                    return Err(PlanError::invalid(
+                        "family",
+                        format!(
+                            "'{}' has sliding-window member '{name}'; only families with \
+                             global attention in every layer interpolate",
+                            family.name
+                        ),
+                    ));
+                }
                 if m.moe.is_some() {
                     return Err(PlanError::invalid(
                         "family",
@@ -320,6 +352,7 @@ impl FamilyShapes {
             row_params: s.untied * s.hidden_size,
             max_context: self.max_context,
             moe: None,
+            sliding: None,
         }
     }
 }

@@ -106,7 +106,14 @@ pub fn training_cost(
         None => None,
     };
     let attention = match opt.seq_len {
-        Some(ctx) => training_flops(model.attention_dim(), check::positive("seq_len", ctx)?),
+        Some(ctx) => {
+            let ctx = check::positive("seq_len", ctx)?;
+            match model.sliding_window {
+                None => training_flops(model.attention_dim(), ctx),
+                // docs/cost-model.md, "Sliding-window attention"
+                Some(_) => training_flops(model.training_attention_context(ctx), 1.0),
+            }
+        }
         None => 0.0,
     };
     // Per token: 6*N for the weights plus 6*l*H*d*ctx for attention.

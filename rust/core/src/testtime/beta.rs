@@ -112,8 +112,9 @@ impl BetaPreset {
             .ok_or_else(|| PlanError::UnknownName {
                 field: "models".into(),
                 kind: crate::error::NameKind::Model,
-                name: format!("{model} (in accuracy preset '{}')", self.name),
+                name: model.to_string(),
                 known: self.pass1.keys().cloned().collect(),
+                preset: Some(self.name.as_str().into()),
             })?;
         Ok(BetaCurve {
             mu_inf: p / saturation(self.reference_tokens, self.half_tokens, self.hill),

@@ -36,25 +36,20 @@ pub struct MeasuredCurve {
 
 /// Group rows by model; every model must have every (problem, budget) cell exactly once.
 pub fn curves_from_rows(rows: &[EvalRow]) -> Result<BTreeMap<String, MeasuredCurve>> {
-    let mut by_model: BTreeMap<&str, Vec<&EvalRow>> = BTreeMap::new();
+    let mut by_model: BTreeMap<&str, Vec<(usize, &EvalRow)>> = BTreeMap::new();
     for (i, r) in rows.iter().enumerate() {
-        let at = |f: &str| format!("rows[{i}].{f}");
         if !(r.gen_tokens.is_finite() && r.gen_tokens > 0.0) {
-            return Err(PlanError::invalid(
-                at("gen_tokens"),
-                format!("must be > 0, got {}", r.gen_tokens),
-            ));
+            let reason = format!("must be > 0, got {}", r.gen_tokens);
+            return Err(PlanError::invalid("rows.gen_tokens", reason).at_index(i));
         }
         if r.n == 0 {
-            return Err(PlanError::invalid(at("n"), "must be > 0"));
+            return Err(PlanError::invalid("rows.n", "must be > 0").at_index(i));
         }
         if r.c > r.n {
-            return Err(PlanError::invalid(
-                at("c"),
-                format!("{} correct exceeds n = {}", r.c, r.n),
-            ));
+            let reason = format!("{} correct exceeds n = {}", r.c, r.n);
+            return Err(PlanError::invalid("rows.c", reason).at_index(i));
         }
-        by_model.entry(&r.model).or_default().push(r);
+        by_model.entry(&r.model).or_default().push((i, r));
     }
     if by_model.is_empty() {
         return Err(PlanError::invalid("rows", "no results"));
@@ -66,15 +61,16 @@ pub fn curves_from_rows(rows: &[EvalRow]) -> Result<BTreeMap<String, MeasuredCur
 }
 
 impl MeasuredCurve {
-    fn new(model: &str, rows: &[&EvalRow]) -> Result<Self> {
-        let mut budgets: Vec<f64> = rows.iter().map(|r| r.gen_tokens).collect();
+    /// `rows`: the model's rows with their index among all rows (an error names the row).
+    fn new(model: &str, rows: &[(usize, &EvalRow)]) -> Result<Self> {
+        let mut budgets: Vec<f64> = rows.iter().map(|(_, r)| r.gen_tokens).collect();
         budgets.sort_by(f64::total_cmp);
         budgets.dedup();
-        let mut problems: Vec<String> = rows.iter().map(|r| r.problem.clone()).collect();
+        let mut problems: Vec<String> = rows.iter().map(|(_, r)| r.problem.clone()).collect();
         problems.sort();
         problems.dedup();
         let mut counts = vec![vec![None; budgets.len()]; problems.len()];
-        for r in rows {
+        for &(i, r) in rows {
             let p = problems.binary_search(&r.problem).expect("collected above");
             let b = budgets
                 .binary_search_by(|x| x.total_cmp(&r.gen_tokens))
@@ -86,7 +82,8 @@ impl MeasuredCurve {
                         "{model}: problem '{}' at {} tokens appears twice",
                         r.problem, r.gen_tokens
                     ),
-                ));
+                )
+                .at_index(i));
             }
         }
         let counts: Vec<Vec<(u32, u32)>> = counts

@@ -1,0 +1,372 @@
+//! The result schemas, written once: for every result the binding returns, each field's name,
+//! unit and one-line description, in the order of the Python dataclass, and the builder of the
+//! row of columns the binding hands to numpy. A field with a value (`=> expr`) is a column; one
+//! without is added by the Python façade (a label, the law, the unit). The binding exports them
+//! as `_core.SCHEMAS`; the dataclasses take their docstrings from it and a test checks the
+//! dataclasses and the proto messages against it (docs/planning.md, "Result fields").
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use scaleplan_core::plan::{JointPlan, LifetimePlan, Solution, TrainingPlan};
+use scaleplan_core::{InferenceCost, TrainingCost};
+
+use crate::convert::flag;
+
+/// One field of a result.
+pub struct Field {
+    pub name: &'static str,
+    /// The unit of a number ("" for a flag or a text; "<unit>" for the plan's own `unit`).
+    pub unit: &'static str,
+    /// One line on what the field is.
+    pub doc: &'static str,
+    /// Whether the binding returns the field as a column (false: the façade adds it).
+    pub column: bool,
+}
+
+/// How many of `fields` are columns: the width of a row.
+pub const fn width(fields: &[Field]) -> usize {
+    let (mut n, mut i) = (0, 0);
+    while i < fields.len() {
+        if fields[i].column {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+}
+
+/// A result schema: `name (args) { field ["unit"] "description" => value, ... }` gives a module
+/// `name` with `TITLE`, `FIELDS`, `WIDTH`, `columns()` and `row(args) -> [f64; WIDTH]`. A row
+/// is built from the same entries as the names, so a name and its value cannot drift apart, and
+/// the array's length is checked by the compiler.
+macro_rules! schema {
+    (
+        $(#[doc = $doc:literal])*
+        $module:ident $title:literal ($($arg:ident: $ty:ty),* $(,)?) {
+            $($field:ident [$unit:literal] $what:expr $(=> $value:expr)?,)*
+        }
+    ) => {
+        $(#[doc = $doc])*
+        pub mod $module {
+            #[allow(unused_imports)]
+            use super::*;
+
+            /// The Python class the schema describes.
+            pub const TITLE: &str = $title;
+
+            pub const FIELDS: &[Field] = &[$(Field {
+                name: stringify!($field),
+                unit: $unit,
+                doc: $what,
+                column: false $(|| !stringify!($value).is_empty())?,
+            },)*];
+
+            pub const WIDTH: usize = width(FIELDS);
+
+            /// The names of the columns, in row order.
+            #[allow(dead_code)]
+            pub fn columns() -> Vec<&'static str> {
+                FIELDS.iter().filter(|f| f.column).map(|f| f.name).collect()
+            }
+
+            /// One result's row of columns.
+            #[allow(dead_code, clippy::too_many_arguments)]
+            #[inline]
+            pub fn row($($arg: $ty),*) -> [f64; WIDTH] {
+                [$($($value,)?)*]
+            }
+        }
+    };
+}
+
+/// A binding code as the column carries it (an index into `_core.BINDINGS` or
+/// `_core.CONSTRAINTS`).
+fn code(c: u8) -> f64 {
+    f64::from(c)
+}
+
+/// A count that exists only for a feasible plan: NaN (no plan) otherwise.
+fn if_feasible(feasible: bool, v: f64) -> f64 {
+    if feasible {
+        v
+    } else {
+        f64::NAN
+    }
+}
+
+schema! {
+    /// `scaleplan.InferenceCost` (docs/cost-model.md).
+    inference_cost "InferenceCost" (c: &InferenceCost) {
+        prefill_flops ["FLOPs"] "Prefill FLOPs (0 when prefill is left out)." => c.prefill_flops,
+        decode_flops ["FLOPs"] "Decode FLOPs of all samples." => c.decode_flops,
+        flops ["FLOPs"] "prefill_flops + decode_flops." => c.flops,
+        kv_bytes ["bytes"]
+            "KV-cache bytes read by decode (plus block scores under block top-k)." => c.kv_bytes,
+        weight_bytes ["bytes"]
+            "The query's share of weight reads (0 when the batch is unset: fully amortised)."
+            => c.weight_bytes,
+        bytes ["bytes"] "kv_bytes + weight_bytes." => c.bytes,
+        eflops ["eFLOPs"]
+            "flops + I * bytes, I = peak FLOP/s / HBM bytes/s of the hardware (Kinetics)."
+            => c.eflops,
+        seconds ["s"] "Replica time charged to the query (its share of a batched decode)."
+            => c.seconds,
+        gpu_seconds ["GPU-s"] "seconds times the GPUs of the replica." => c.gpu_seconds,
+        ttft_s ["s"] "Time to first token." => c.ttft_s,
+        tpot_s ["s"] "Time per output token (one decode step of the whole batch)." => c.tpot_s,
+        latency_s ["s"] "What the query waits: ttft_s + gen_tokens decode steps." => c.latency_s,
+        batch ["sequences"] "Sequences decoded together; inf when unset (the Kinetics convention)."
+            => c.batch,
+        max_batch ["sequences"]
+            "Largest number of sequences whose KV cache fits beside the weights: max_queries * \
+             samples." => c.max_batch,
+        max_queries ["queries"]
+            "Largest number of whole queries (all their samples) whose KV cache fits beside the \
+             weights." => c.max_queries,
+        weight_memory_bytes ["bytes"] "HBM the weights take on the replica."
+            => c.weight_memory_bytes,
+        kv_memory_bytes_per_query ["bytes"] "HBM one query's KV cache takes at its full length."
+            => c.kv_memory_bytes_per_query,
+        min_gpus ["GPUs"] "Fewest GPUs whose HBM holds the weights and one query's KV cache."
+            => c.min_gpus,
+        feasible [""] "Whether the configuration fits in memory and context." => flag(c.feasible),
+        binding [""]
+            "What makes the configuration infeasible: none, weights, kv_cache or context."
+            => code(c.binding.code()),
+    }
+}
+
+schema! {
+    /// `scaleplan.TrainingCost` (docs/cost-model.md).
+    training_cost "TrainingCost" (c: &TrainingCost) {
+        flops ["FLOPs"] "Training compute: 6*N*D, plus attention when seq_len is given."
+            => c.flops,
+        gpu_hours ["GPU-h"] "GPU time at peak * MFU." => c.gpu_hours,
+        wall_seconds ["s"] "Wall-clock time on the given GPUs." => c.wall_seconds,
+        days ["days"] "Wall-clock time on the given GPUs, in days." => c.days,
+        usd ["USD"] "Cost at the hardware's usd_per_hour; None when the catalog has no price."
+            => c.usd.unwrap_or(0.0),
+    }
+}
+
+// The fields every plan starts with (`scaleplan.plan.Plan`).
+const FEASIBLE_DOC: &str =
+    "Whether the goal can be met; an infeasible plan names the constraint in \
+                        binding.";
+const BINDING_DOC: &str = "The constraint that decides the plan, or that makes it impossible \
+                           (docs/planning.md, \"What binding means\").";
+const EXTRAPOLATED_DOC: &str = "Where the plan lies outside the range its loss law was fitted on \
+                            (empty: inside it); for an array goal one table per plan (value, \
+                            bound, factor per variable), which at() turns into records.";
+const LAYERS_DOC: &str = "Layers of the shape the family's smooth rule implies at params (a real \
+                     number, a planning abstraction: docs/cost-model.md, \"Families\"); NaN for \
+                     an infeasible plan.";
+
+schema! {
+    /// `scaleplan.TrainingPlan` (docs/planning.md).
+    training_plan "TrainingPlan" (p: &TrainingPlan) {
+        feasible [""] FEASIBLE_DOC => flag(p.feasible),
+        binding [""] BINDING_DOC => code(p.binding.code()),
+        law [""] "Name of the loss law.",
+        params ["parameters"] "Parameters N." => p.params,
+        tokens ["tokens"] "Training tokens D." => p.tokens,
+        effective_tokens ["tokens"]
+            "D' the repeated data is worth under a data limit (D without one)."
+            => p.effective_tokens,
+        loss ["nats/token"] "Loss the law predicts." => p.loss,
+        compute_flops ["FLOPs"] "Training compute 6*N*D." => p.compute,
+        tokens_per_param ["tokens/parameter"] "tokens / params.",
+        extrapolated [""] EXTRAPOLATED_DOC,
+    }
+}
+
+schema! {
+    /// `scaleplan.LifetimePlan` (docs/planning.md); `shape` from `convert::shape_row`.
+    lifetime_plan "LifetimePlan" (p: &LifetimePlan, shape: [f64; 4]) {
+        feasible [""] FEASIBLE_DOC => flag(p.feasible),
+        binding [""] BINDING_DOC => code(p.binding.code()),
+        law [""] "Name of the loss law.",
+        unit [""] "Unit of every cost: flops, eflops, gpu_hours or usd.",
+        params ["parameters"] "Parameters N." => p.params,
+        tokens ["tokens"] "Training tokens D." => p.tokens,
+        effective_tokens ["tokens"]
+            "D' the repeated data is worth under a data limit (D without one)."
+            => p.effective_tokens,
+        loss ["nats/token"] "Loss the law predicts." => p.loss,
+        tokens_per_param ["tokens/parameter"] "tokens / params.",
+        training_flops ["FLOPs"] "Training compute." => p.training_flops,
+        training_cost ["<unit>"] "Training cost." => p.training_cost,
+        inference_cost_per_query ["<unit>"] "Inference cost of one query."
+            => p.inference_cost_per_query,
+        inference_cost ["<unit>"] "Lifetime inference: queries x cost per query."
+            => p.inference_cost,
+        total_cost ["<unit>"] "training_cost + inference_cost." => p.total_cost,
+        chinchilla_params ["parameters"]
+            "Parameters of the training-only (Chinchilla) optimum reaching the same loss."
+            => p.chinchilla_params,
+        chinchilla_tokens ["tokens"] "Training tokens of that optimum." => p.chinchilla_tokens,
+        chinchilla_total_cost ["<unit>"] "Lifetime cost of that optimum, priced the same way."
+            => p.chinchilla_total_cost,
+        cost_saved ["<unit>"]
+            "chinchilla_total_cost - total_cost: what accounting for inference saves; NaN when \
+             the comparison does not apply (no training-only plan reaches the loss, or that \
+             model cannot be served on the hardware)." => p.cost_saved(),
+        gpus ["GPUs"]
+            "GPUs per serving replica (tensor parallel), chosen among 1, 2, 4, 8 unless given."
+            => p.gpus,
+        layers ["layers"] LAYERS_DOC_LIFETIME => shape[0],
+        query_heads ["heads"] "Query heads of that shape." => shape[1],
+        kv_heads ["heads"] "KV heads of that shape." => shape[2],
+        head_dim ["dimensions"] "Head size of that shape." => shape[3],
+        extrapolated [""] EXTRAPOLATED_DOC,
+    }
+}
+
+const LAYERS_DOC_LIFETIME: &str = "Layers of the shape the family's smooth rule implies at \
+                                   params (a real number, a planning abstraction: \
+                                   docs/cost-model.md, \"Families\"); None when inference is \
+                                   priced at 2N FLOPs per token (no family), NaN for an \
+                                   infeasible plan.";
+
+const TASK_DOC: &str = "What accuracy is measured on: a preset's task (aime24) or \
+                        measured:<name>.";
+const AGGREGATOR_DOC: &str = "How k samples become one answer: coverage (pass@k with a perfect \
+                              verifier, an upper bound on what deploys) or majority (majority \
+                              vote, deployable without a verifier).";
+
+schema! {
+    /// `scaleplan.TestTimePlan` (docs/planning.md). `model` and `attention` travel as indices
+    /// into the candidates and the attention choices; the façade names them.
+    test_time_plan "TestTimePlan" (s: &Solution) {
+        feasible [""] "Whether any configuration fits the budget; an infeasible plan names the \
+                       constraint in binding." => flag(s.plan.feasible),
+        binding [""] BINDING_DOC => code(s.plan.binding.code()),
+        unit [""] "Unit of budget and cost: flops, eflops, seconds or usd.",
+        task [""] TASK_DOC,
+        aggregator [""] AGGREGATOR_DOC,
+        budget ["<unit>"] "Per-query budget.",
+        model [""] "The chosen model; None where no configuration fits."
+            => s.plan.candidate as f64,
+        attention [""]
+            "The chosen attention (dense, topk(S) or block_topk(S,B)); None where no \
+             configuration fits." => s.plan.attention as f64,
+        samples ["samples"] "Samples per query k."
+            => if_feasible(s.plan.feasible, f64::from(s.plan.samples)),
+        gen_tokens ["tokens"] "Generation length limit per sample L." => s.plan.gen_tokens,
+        accuracy ["fraction"] "Predicted accuracy." => s.plan.accuracy,
+        cost ["<unit>"] "Cost of one query." => s.plan.cost,
+        eflops ["eFLOPs"] "Cost of one query in eFLOPs." => s.plan.eflops,
+        seconds ["s"] "Replica time charged to one query." => s.plan.seconds,
+        latency_s ["s"] "What one query waits." => s.plan.latency_s,
+        oracle_accuracy ["fraction"]
+            "Upper bound with measured data: every problem takes its own best configuration \
+             (not a deployable policy); None for the parametric model."
+            // -1: no oracle (a preset); NaN: no plan at this budget.
+            => s.oracle.map_or(-1.0, |o| if_feasible(s.plan.feasible, o)),
+    }
+}
+
+schema! {
+    /// `scaleplan.JointPlan` (docs/planning.md); `attention` travels as an index into the
+    /// attention choices, `shape` from `convert::shape_row`.
+    joint_plan "JointPlan" (p: &JointPlan, marginal: f64, shape: [f64; 4]) {
+        feasible [""] FEASIBLE_DOC => flag(p.feasible),
+        binding [""] BINDING_DOC => code(p.binding.code()),
+        law [""] "Name of the loss law.",
+        unit [""] "Unit of budget and costs: flops, eflops, gpu_hours or usd.",
+        task [""] "What accuracy is: \"<law> error law (downstream average)\", the law's \
+                   error law fitted on top-1 error averaged over downstream tasks.",
+        aggregator [""] "How k samples become one answer: coverage (pass@k with a perfect \
+                         verifier, an upper bound on what deploys), the only one the joint \
+                         planner models.",
+        params ["parameters"] "Parameters N." => p.params,
+        tokens ["tokens"] "Training tokens D." => p.tokens,
+        samples ["samples"] "Samples per query k."
+            => if_feasible(p.feasible, f64::from(p.samples)),
+        gen_tokens ["tokens"] "Generation length limit per sample L." => p.gen_tokens,
+        attention [""] "The chosen attention; None where there is no plan." => p.attention as f64,
+        accuracy ["fraction"] "Predicted task accuracy." => p.accuracy,
+        loss ["nats/token"] "Loss the law predicts." => p.loss,
+        mu_inf ["fraction"]
+            "Mean task accuracy at unlimited generation length: 1 - the error law at the loss."
+            => p.mu_inf,
+        training_cost ["<unit>"] "Training cost." => p.training_cost,
+        inference_cost ["<unit>"] "Cost of serving every query." => p.inference_cost,
+        total_cost ["<unit>"] "training_cost + inference_cost." => p.total_cost,
+        latency_s ["s"] "What one query waits." => p.latency_s,
+        marginal_accuracy ["fraction"] "Accuracy that 1% more budget would add." => marginal,
+        gpus ["GPUs"]
+            "GPUs per serving replica (tensor parallel), chosen among 1, 2, 4, 8 unless given."
+            => p.gpus,
+        layers ["layers"] LAYERS_DOC => shape[0],
+        query_heads ["heads"] "Query heads of that shape." => shape[1],
+        kv_heads ["heads"] "KV heads of that shape." => shape[2],
+        head_dim ["dimensions"] "Head size of that shape." => shape[3],
+        extrapolated [""] EXTRAPOLATED_DOC,
+    }
+}
+
+schema! {
+    /// `scaleplan.TestTimeFrontier` (docs/planning.md): built by the façade from test-time
+    /// plans, no columns of its own.
+    test_time_frontier "TestTimeFrontier" () {
+        budgets ["<unit>"] "The per-query budgets, in the plan's unit.",
+        plan [""] "The best plan at every budget (a TestTimePlan of arrays).",
+        per_model ["fraction"] "Each candidate model's own best accuracy at every budget.",
+        oracle ["fraction"]
+            "The per-problem oracle at every budget, an upper bound (measured data); None for \
+             the parametric model.",
+    }
+}
+
+schema! {
+    /// `scaleplan.LawFit` (docs/fitting.md): built by the façade from `fit_law`'s dict.
+    law_fit "LawFit" () {
+        estimate [""] "The end point of the fit: E, A, B, alpha, beta by name.",
+        covariance [""]
+            "5 x 5 (E, A, B, alpha, beta), from the bootstrap samples or (bootstrap = 0) the \
+             Gauss-Newton approximation s^2 (J^T J)^-1 at the optimum; None when neither is \
+             available.",
+        covariance_source [""] "Where the covariance comes from: bootstrap, gauss-newton or \
+                                unavailable.",
+        samples [""] "Bootstrap estimates, shape (bootstrap, 5).",
+        residuals [""] "ln(fitted loss) - ln(observed loss), per run, in input order.",
+        n_points ["runs"] "Runs the law was fitted on.",
+        objective [""] "Sum of Huber losses of the log-loss residuals at the end point.",
+        converged [""] "Whether the fit converged (law raises when it did not).",
+        message [""] "Why the fit is not converged (empty when it is).",
+        delta [""] "Huber loss threshold on the log-loss residuals.",
+        bootstrap ["refits"] "Bootstrap refits requested.",
+        seed [""] "Seed of the bootstrap resampling.",
+        form [""] "The law's form: chinchilla, the only one available so far.",
+        unique_tokens ["tokens"]
+            "Unique tokens: each run's tokens counted as the effective tokens D' of repeated \
+             data; None without a data limit.",
+        bootstrap_unconverged ["refits"]
+            "Bootstrap refits that stopped before their convergence test (still in samples).",
+    }
+}
+
+/// Every schema, for `_core.SCHEMAS`.
+const ALL: [(&str, &[Field]); 8] = [
+    (inference_cost::TITLE, inference_cost::FIELDS),
+    (training_cost::TITLE, training_cost::FIELDS),
+    (training_plan::TITLE, training_plan::FIELDS),
+    (lifetime_plan::TITLE, lifetime_plan::FIELDS),
+    (test_time_plan::TITLE, test_time_plan::FIELDS),
+    (test_time_frontier::TITLE, test_time_frontier::FIELDS),
+    (joint_plan::TITLE, joint_plan::FIELDS),
+    (law_fit::TITLE, law_fit::FIELDS),
+];
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let schemas = PyDict::new(m.py());
+    for (title, fields) in ALL {
+        let rows: Vec<(&str, &str, &str, bool)> = fields
+            .iter()
+            .map(|f| (f.name, f.unit, f.doc, f.column))
+            .collect();
+        schemas.set_item(title, rows)?;
+    }
+    m.add("SCHEMAS", schemas)
+}

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import grpc
-import numpy as np
 import pytest
 import scaleplan as sp
 from google.rpc import error_details_pb2
@@ -206,15 +205,17 @@ def test_client_raises_the_python_api_exceptions(server: ServerThread) -> None:
                 "qwen3-8b", "h100-sxm", prompt_tokens=1, gen_tokens=1, attention="sliding"
             )
         assert local.value.field == "attention"
+        # A bad element of a list of attentions is named by its index, as data.
         with pytest.raises(errors.InvalidArgumentError) as local:
             client.inference_cost(
                 "qwen3-8b",
                 "h100-sxm",
                 prompt_tokens=1,
                 gen_tokens=1,
-                serving=sp.Serving(batch=np.array([1.0, 2.0])),
+                attention=["topk:1024", "topk:many"],
             )
-        assert local.value.field == "batch"
+        assert (local.value.field, local.value.index) == ("attention", 1)
+        assert str(local.value).startswith("element 1: attention: expected 'dense'")
 
 
 @pytest.mark.parametrize(

@@ -428,9 +428,7 @@ class Client(RemoteApi):
     ) -> TestTimeFrontier:
         budgets = _values("budgets", args.pop("budgets"))
         unit, chunk = args.pop("unit"), _chunk_points(args.pop("chunk_size"))
-        request = conversions.frontier_test_time_request(
-            budgets, unit, chunk, **_scalars(args)
-        )
+        request = conversions.frontier_test_time_request(budgets, unit, chunk, **_scalars(args))
         parts = []
         for message in self._stream(
             self._stub.FrontierTestTime, request, timeout_s, lambda m: len(m.plan.budget)

@@ -1250,8 +1250,6 @@ def _write_law(message: LawMessage, law: str | LossLaw) -> None:
         _set(message, "law_name", law, "law")
 
 
-
-
 def _write_accuracy(options: plan_pb2.TestTimeOptions, accuracy: Any) -> None:
     """A preset name, an Accuracy.preset, measured rows (mappings) or a file of them (a path
     object; a str is a preset name)."""

@@ -179,3 +179,44 @@ def test_empty_serving_options_are_the_default_serving() -> None:
     for spelled in ("dense", "topk:1024", "block_topk:2048:16"):
         a = sp.attention(spelled)
         assert conversions.attention_from(conversions.attention_message(a), "attention") == a
+
+
+def test_sweep_axes_are_attention_spellings_and_batch_sizes() -> None:
+    """scaleplan.sweep's grid: prompt x gen x samples x attention x batch sizes, equal to
+    inference_cost on the open mesh of the same axes (spellings and sizes indexed)."""
+    spellings = np.array(["topk:256", "topk:1024", "topk:4096"])
+    sizes = np.array([1.0, 16.0])
+    got = sp.inference_cost_sweep(
+        "qwen3-8b",
+        "h100-sxm",
+        prompt_tokens=[512],
+        gen_tokens=[1024, 8192],
+        attention=list(spellings),
+        serving=sp.Serving(batch=sizes),
+        chunk_size=5,
+    )
+    p, g, s, a, b = np.ix_([512.0], [1024.0, 8192.0], [1.0], np.arange(3), np.arange(2))
+    want = sp.inference_cost(
+        "qwen3-8b",
+        "h100-sxm",
+        prompt_tokens=p,
+        gen_tokens=g,
+        samples=s,
+        attention=np.broadcast_to(spellings[a], (1, 2, 1, 3, 2)),
+        serving=sp.Serving(batch=np.broadcast_to(sizes[b], (1, 2, 1, 3, 2))),
+    )
+    assert got.flops.shape == (1, 2, 1, 3, 2)
+    np.testing.assert_array_equal(got.flops, want.flops)
+    np.testing.assert_array_equal(got.batch, want.batch)
+    # One attention is no axis; a bad element of the list is located by its index.
+    one = sp.inference_cost_sweep("qwen3-8b", "h100-sxm", prompt_tokens=[512], gen_tokens=[64])
+    assert one.flops.shape == (1, 1, 1)
+    with pytest.raises(errors.InvalidArgumentError) as caught:
+        sp.inference_cost_sweep(
+            "qwen3-8b",
+            "h100-sxm",
+            prompt_tokens=[512],
+            gen_tokens=[64],
+            attention=["topk:256", "topk:0"],
+        )
+    assert (caught.value.field, caught.value.index) == ("attention", 1)

@@ -353,3 +353,13 @@ def test_accuracy_samples_are_limited() -> None:
     with pytest.raises(InvalidArgumentError) as caught:
         coverage("qwen3-8b", [4096, np.inf], 1)
     assert caught.value.field == "gen_tokens" and caught.value.index == 1
+
+
+def test_a_per_query_cost_past_float_range_is_infinite_not_nan() -> None:
+    # Found by the property above: no queries, 2N FLOPs per token, a query of 1e300 tokens at
+    # N ~ 3e140: 2 * N * tokens overflows. That is an overflow (inf), not "not applicable" (NaN,
+    # which the cost model reserves for a model that cannot be served and need not be).
+    plan = sp.plan_lifetime(budget=1e300, queries=0, prompt_tokens=512, gen_tokens=1e300)
+    assert plan.feasible
+    assert plan.inference_cost_per_query == np.inf
+    assert plan.inference_cost == 0.0

@@ -589,10 +589,14 @@ fn plan_lifetime_at(
         training_flops: training_flops(n, d),
         training_cost,
         // With no queries the model need not fit a replica: a per-query cost it cannot have
-        // is not applicable (NaN), not infinite.
-        inference_cost_per_query: Some(coster.per_query(n))
-            .filter(|c| c.is_finite())
-            .unwrap_or(f64::NAN),
+        // (the cost model's infinity) is not applicable (NaN). At 2N FLOPs per token every size
+        // has a cost; one past f64's range stays infinite (an overflow, not "not applicable").
+        inference_cost_per_query: match opt.pricing {
+            InferencePricing::TwoN => coster.per_query(n),
+            InferencePricing::CostModel { .. } => Some(coster.per_query(n))
+                .filter(|c| c.is_finite())
+                .unwrap_or(f64::NAN),
+        },
         inference_cost,
         total_cost: training_cost + inference_cost,
         chinchilla_params: ch_n,

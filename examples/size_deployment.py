@@ -44,8 +44,7 @@ def plan(hardware: str, batch: int, seconds: float | np.ndarray) -> sp.TestTimeP
         family="qwen3-dense",
         prompt_tokens=PROMPT_TOKENS,
         latency_slo_s=LATENCY_SLO_S,
-        batch=batch,
-        gpus=GPUS_PER_REPLICA,
+        serving=sp.Serving(batch=batch, gpus=GPUS_PER_REPLICA),
         accuracy=ACCURACY,
     )
 
@@ -89,8 +88,7 @@ for hw in HARDWARE:
         prompt_tokens=PROMPT_TOKENS,
         gen_tokens=float(best.gen_tokens),
         samples=float(best.samples),
-        batch=batch,
-        gpus=GPUS_PER_REPLICA,
+        serving=sp.Serving(batch=batch, gpus=GPUS_PER_REPLICA),
     ).batch
     gpu_seconds = float(best.seconds) * GPUS_PER_REPLICA
     gpus = math.ceil(QUERIES_PER_DAY * gpu_seconds / SECONDS_PER_DAY)

@@ -21,10 +21,9 @@ LIFETIME: dict[str, Any] = {
     "family": "qwen3-dense",
     "law": "sardana2023",
     "unit": "gpu_hours",
-    "batch": "max",
 }
 # One GPU per replica: the wall cases of the issue (the planner otherwise chooses the degree).
-ONE_GPU: dict[str, Any] = {**LIFETIME, "gpus": 1}
+ONE_GPU: dict[str, Any] = {**LIFETIME, "serving": sp.Serving(gpus=1)}
 
 
 def _pinned_lifetime(n: float, **kw: Any) -> Any:
@@ -70,7 +69,7 @@ def test_lifetime_chooses_the_gpus_per_replica(hardware: str, target: float) -> 
     kw = {**LIFETIME, "target_loss": target, "hardware": hardware}
     plan = sp.plan_lifetime(**kw)
     assert plan.feasible and plan.gpus in (1, 2, 4, 8)
-    pinned = {g: sp.plan_lifetime(**kw, gpus=g) for g in (1, 2, 4, 8)}
+    pinned = {g: sp.plan_lifetime(**kw, serving=sp.Serving(gpus=g)) for g in (1, 2, 4, 8)}
     for g, p in pinned.items():
         if p.feasible:  # never beaten by a pinned degree
             assert plan.total_cost <= p.total_cost * (1 + 1e-12), (g, p.total_cost)
@@ -239,7 +238,7 @@ def test_joint_context_is_not_memory() -> None:
     kw: dict[str, Any] = {
         "queries": 1e7,
         "k_max": 64,
-        "gpus": 1,
+        "serving": sp.Serving(gpus=1),
         "prompt_tokens": 10000,
         "half_tokens": 65536,
         "max_params": 1e13,
@@ -268,9 +267,8 @@ def test_joint_with_a_latency_slo_searches_every_k() -> None:
         budget=1e6,
         queries=1e6,
         k_max=4,
-        gpus=1,
+        serving=sp.Serving(gpus=1, prefill="batch"),
         prompt_tokens=256,
-        prefill="batch",
         min_params=32.76e9,
         max_params=32.76e9,
         latency_slo_s=520,
@@ -353,8 +351,7 @@ def test_joint_under_an_slo_refines_k_between_geometric_steps() -> None:
         "queries": 1e5,
         "max_gen_tokens": 1024,
         "latency_slo_s": 5,
-        "gpus": 1,
-        "batch": None,
+        "serving": sp.Serving(gpus=1, batch="unset"),
     }
     plan = sp.plan_joint(k_max=300, **kw)
     assert 16 < plan.samples < 300 and plan.feasible

@@ -60,8 +60,8 @@ def test_user_built_entries_are_validated_with_the_field_named() -> None:
         m.replace(layers=2.5)
     assert info.value.field == "layers"
     bigger = hw.replace(name="h100-96", hbm_bytes=96e9)
-    c = sp.inference_cost("qwen3-8b", bigger, prompt_tokens=128, gen_tokens=4096, batch="max")
-    base = sp.inference_cost("qwen3-8b", hw, prompt_tokens=128, gen_tokens=4096, batch="max")
+    c = sp.inference_cost("qwen3-8b", bigger, prompt_tokens=128, gen_tokens=4096)
+    base = sp.inference_cost("qwen3-8b", hw, prompt_tokens=128, gen_tokens=4096)
     assert c.max_batch > base.max_batch
 
 

@@ -74,7 +74,12 @@ def test_queries_list_gives_one_row_per_combination_goal_first() -> None:
         (
             "3e5gpu-h",
             ("--latency-slo", "1min", "--max-params", "8e9", "--batch", "unset"),
-            {"budget": 3e5, "latency_slo_s": 60.0, "max_params": 8e9, "batch": None},
+            {
+                "budget": 3e5,
+                "latency_slo_s": 60.0,
+                "max_params": 8e9,
+                "serving": sp.Serving(batch="unset"),
+            },
         ),
     ],
 )

@@ -182,7 +182,7 @@ def test_latency_slo_lists_time_units_only() -> None:
 def test_explanations_use_the_singular_for_one() -> None:
     one = sp.plan_test_time(budget_eflops=1e16, k_max=1, hardware="kinetics-b200")
     assert one.samples == 1 and " with 1 sample of up to " in one.explain()
-    joint = sp.plan_joint(budget=1e6, queries=1e8, k_max=1, gpus=1)
+    joint = sp.plan_joint(budget=1e6, queries=1e8, k_max=1, serving=sp.Serving(gpus=1))
     text = joint.explain()
     assert "with 1 sample of up to" in text and "replicas of 1 GPU)" in text
     assert "1 samples" not in text

@@ -84,7 +84,6 @@ def test_lifetime_budget_unit_comes_from_the_budget() -> None:
         hardware="h100-sxm",
         family="qwen3-dense",
         unit="gpu_hours",
-        batch="max",
     )
     assert [r["unit"] for r in rows] == ["gpu_hours", "gpu_hours"]
     for i, row in enumerate(rows):

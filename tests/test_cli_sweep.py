@@ -20,9 +20,7 @@ hardware = "h100-sxm"
 prompt_tokens = [128, 512]
 gen_tokens = "1024:8192:4"
 samples = [1, 8]
-attention = ["dense", "block_topk"]
-kv_budget = [512, 2048]
-block_size = 16
+attention = ["dense", "block_topk:512:16", "block_topk:2048:16"]
 batch = ["max", 32]
 """
 
@@ -38,8 +36,8 @@ def test_one_row_per_grid_point_equal_to_the_python_api(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     ok("sweep", "--grid", str(grid), "--out", str(out))
     rows = json_lines(out.read_text())
-    # dense: no KV budget axis; block_topk: 2 KV budgets. batch: max, or 32.
-    attention = [("dense", None), ("block_topk", 512), ("block_topk", 2048)]
+    # Three attentions (each a setting), batch max or 32.
+    attention = [("dense", None), ("block_topk:512:16", 512), ("block_topk:2048:16", 2048)]
     expected = list(
         itertools.product(
             ["qwen3-0.6b", "qwen3-8b"],
@@ -64,7 +62,6 @@ def test_one_row_per_grid_point_equal_to_the_python_api(tmp_path: Path) -> None:
     }
     assert keys == set(expected)  # every grid point, each once
     for r in rows[::7]:
-        sparse = r["attention"] == "block_topk"
         c = sp.inference_cost(
             r["model"],
             "h100-sxm",
@@ -72,9 +69,7 @@ def test_one_row_per_grid_point_equal_to_the_python_api(tmp_path: Path) -> None:
             gen_tokens=r["gen_tokens"],
             samples=r["samples"],
             attention=r["attention"],
-            kv_budget=r["kv_budget"] if sparse else None,
-            block_size=16 if sparse else None,
-            batch=r["requested_batch"],
+            serving=sp.Serving(batch=r["requested_batch"], gpus=1),
         )
         assert r["eflops"] == pytest.approx(c.eflops, rel=1e-12)
         assert r["latency_s"] == pytest.approx(c.latency_s, rel=1e-12)
@@ -177,6 +172,8 @@ def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
         (SMALL.replace("qwen3-0.6b", "qwen9"), "model: unknown model 'qwen9'"),
         (SMALL.replace("batch = [", "batch = [0, "), "batch: must be >= 1"),
         (SMALL + "prefill = 1\n", "prefill: expected true or false"),
+        (SMALL + "kv_budget = 1024\n", "kv_budget: give it in the attention's spelling"),
+        (SMALL.replace('"dense", ', '"dense:4", '), "attention: 'dense:4': expected dense, topk:S"),
         ("model = [\n", ""),
     ],
 )
@@ -228,8 +225,7 @@ def test_prefill_mode_is_a_setting(tmp_path: Path) -> None:
             "h100-sxm",
             prompt_tokens=128,
             gen_tokens=1,
-            batch=8,
-            prefill=r["prefill_mode"],
+            serving=sp.Serving(batch=8, prefill=r["prefill_mode"]),
         )
         assert r["ttft_s"] == pytest.approx(c.ttft_s, rel=1e-12)
     assert rows[1]["ttft_s"] > rows[0]["ttft_s"]

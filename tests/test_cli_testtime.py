@@ -11,11 +11,13 @@ import pytest
 import scaleplan as sp
 from cli_support import REPO, assert_plan_row, csv_rows, json_lines, ok, png_ok, run, usage_error
 from scaleplan.commands._parse import UsageError
-from scaleplan.commands._planning import attention_choices
+from scaleplan.commands._pricing import attentions
 
-KINETICS = ("--hardware", "kinetics-b200", "--no-prefill")
+# The Kinetics setting: prefill left out, weight reads amortised (batch unset).
+KINETICS = ("--hardware", "kinetics-b200", "--no-prefill", "--batch", "unset")
 MEASURED = REPO / "examples" / "data" / "synthetic_eval.csv"
-KINETICS_API = {"hardware": "kinetics-b200", "prefill": False}
+KINETICS_API = {"hardware": "kinetics-b200", "serving": sp.Serving(batch="unset", prefill=False)}
+UNSET = sp.Serving(batch="unset")
 
 
 def test_plan_json_equals_the_python_api() -> None:
@@ -33,7 +35,7 @@ def test_plan_json_equals_the_python_api() -> None:
         budget_eflops=np.array([1e15, 1e16]), attention=["dense", ("topk", 1024.0)], **KINETICS_API
     )
     assert [r["budget"] for r in rows] == [1e15, 1e16]
-    assert rows[1]["attention"] == "topk(1024)" and rows[1]["unit"] == "eflops"
+    assert rows[1]["attention"] == "topk:1024" and rows[1]["unit"] == "eflops"
     for i, row in enumerate(rows):
         assert_plan_row(row, plan.at(i))
 
@@ -44,21 +46,26 @@ def test_plan_json_equals_the_python_api() -> None:
         (
             "5s",
             ("--batch", "64", "--latency-slo", "2min"),
-            {"budget_seconds": 5.0, "batch": 64, "latency_slo_s": 120.0},
+            {"budget_seconds": 5.0, "serving": sp.Serving(batch=64), "latency_slo_s": 120.0},
         ),
-        ("$0.01", ("--usd-per-hour", "6"), {"budget_usd": 0.01, "usd_per_hour": 6.0}),
+        (
+            "$0.01",
+            ("--usd-per-hour", "6", "--batch", "unset"),
+            {"budget_usd": 0.01, "usd_per_hour": 6.0, "serving": UNSET},
+        ),
         (
             "1e15flops",
             ("--family", "qwen3-dense", "--batch", "max", "--k-max", "8"),
-            {"budget_flops": 1e15, "family": "qwen3-dense", "batch": "max", "k_max": 8},
+            {"budget_flops": 1e15, "family": "qwen3-dense", "k_max": 8},
         ),
         (
             "3e15eflops",
-            ("--attention", "block_topk:2048:16", "--max-gen-tokens", "none"),
+            ("--attention", "block_topk:2048:16", "--max-gen-tokens", "none", "--batch", "unset"),
             {
                 "budget_eflops": 3e15,
-                "attention": [("block_topk", 2048, 16)],
+                "attention": ["block_topk:2048:16"],
                 "max_gen_tokens": None,
+                "serving": UNSET,
             },
         ),
     ],
@@ -197,11 +204,17 @@ def test_plots_are_written(tmp_path: Path) -> None:
         (("--budget", "1e16"), "--budget: '1e16' has no unit; a budget always carries one"),
         (("--budget", "1e15:1e16eflops:3"), "--budget: '1e15' has no unit"),
         (("--budget", "$0.01"), "--usd-per-hour"),
-        (("--budget", "1e16eflops", "--attention", "topk"), "--attention: 'topk': expected topk:S"),
-        (("--budget", "1e16eflops", "--attention", "sparse:4"), "--attention: unknown attention"),
+        (
+            ("--budget", "1e16eflops", "--attention", "topk"),
+            "--attention: 'topk': expected dense, topk:S",
+        ),
+        (
+            ("--budget", "1e16eflops", "--attention", "sparse:4"),
+            "--attention: 'sparse:4': expected dense",
+        ),
         (
             ("--budget", "1e16eflops", "--attention", "block_topk:1024:0"),
-            "--attention: must be >= 1",
+            "--attention: 'block_topk:1024:0': expected",
         ),
         (("--budget", "1e16eflops", "--accuracy", "gsm8k"), "--accuracy: unknown"),
         (
@@ -244,14 +257,20 @@ def test_bad_frontier_and_figure_arguments(tmp_path: Path) -> None:
 
 
 def test_attention_specs() -> None:
-    assert attention_choices(None) == []
-    assert attention_choices(["dense", "topk:1024,block_topk:2048:16"]) == [
-        "dense",
-        ("topk", 1024.0),
+    assert attentions(None) == [("dense", None, None)]
+    assert attentions(["dense", "topk:1024,block_topk:2048:16"]) == [
+        ("dense", None, None),
+        ("topk", 1024.0, None),
         ("block_topk", 2048.0, 16.0),
     ]
-    assert attention_choices(["dense", "dense"]) == ["dense"]
-    for bad in (["dense:5"], ["block_topk:2048"], ["topk:x"], ["", ""]):
+    assert [str(a) for a in attentions(["dense", "topk:1024,block_topk:2048:16"])] == [
+        "dense",
+        "topk:1024",
+        "block_topk:2048:16",
+    ]
+    assert attentions(["dense", "dense"]) == [("dense", None, None)]
+    for bad in (["dense:5"], ["block_topk:2048"], ["topk:x"], ["", ""], ["topk:16:32"]):
         with pytest.raises(UsageError) as err:
-            attention_choices(bad)
+            attentions(bad)
         assert err.value.option == "--attention"
+        assert "topk:S" in str(err.value)

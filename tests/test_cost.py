@@ -16,7 +16,11 @@ from scaleplan import _core
 
 
 def kinetics(**kw: Any) -> sp.InferenceCost:
-    args: dict[str, Any] = {"prompt_tokens": 128, "gen_tokens": 16384, "prefill": False}
+    args: dict[str, Any] = {
+        "prompt_tokens": 128,
+        "gen_tokens": 16384,
+        "serving": sp.Serving(batch="unset", prefill=False),
+    }
     args.update(kw)
     return sp.inference_cost("qwen3-8b", "kinetics-b200", **args)
 
@@ -44,7 +48,7 @@ def test_broadcasting_gives_each_element_its_scalar_value() -> None:
     gen = np.array([[1024.0], [4096.0], [16384.0]])
     samples = np.array([1, 4, 16])
     c = sp.inference_cost(
-        "qwen3-4b", "h100-sxm", prompt_tokens=256, gen_tokens=gen, samples=samples, batch="max"
+        "qwen3-4b", "h100-sxm", prompt_tokens=256, gen_tokens=gen, samples=samples
     )
     assert c.eflops.shape == (3, 3)
     assert c.feasible.shape == (3, 3) and c.binding.shape == (3, 3)
@@ -56,7 +60,6 @@ def test_broadcasting_gives_each_element_its_scalar_value() -> None:
                 prompt_tokens=256,
                 gen_tokens=gen[i, 0],
                 samples=int(samples[j]),
-                batch="max",
             )
             assert c.eflops[i, j] == one.eflops
             assert c.latency_s[i, j] == one.latency_s
@@ -84,7 +87,7 @@ def test_empty_arrays() -> None:
 
 
 @pytest.mark.parametrize("attention", ["dense", "topk", "block_topk"])
-@pytest.mark.parametrize("batch", [None, "max", 256])
+@pytest.mark.parametrize("batch", ["unset", "max", 256])
 @pytest.mark.parametrize("sharing", [True, False])
 @pytest.mark.parametrize("time_model", ["additive", "roofline"])
 @pytest.mark.parametrize("model", ["qwen3-8b", "qwen3-30b-a3b", "qwen3-0.6b"])
@@ -99,6 +102,13 @@ def test_core_agrees_with_an_independent_numpy_derivation(
     budget = rng.integers(64, 4096, size).astype(float) if attention != "dense" else None
     block = np.full(size, 16.0) if attention == "block_topk" else None
     batch_arg = k * 4 if batch == 256 else batch
+    # The budgets and block sizes as an array of spellings, one per configuration.
+    if attention == "dense":
+        spelled: Any = "dense"
+    elif attention == "topk":
+        spelled = np.array([f"topk:{b:g}" for b in budget])  # type: ignore[union-attr]
+    else:
+        spelled = [f"block_topk:{b:g}:16" for b in budget]  # type: ignore[union-attr]
     m, hw = sp.model(model), sp.hardware("h100-sxm")
     got = sp.inference_cost(
         m,
@@ -106,14 +116,10 @@ def test_core_agrees_with_an_independent_numpy_derivation(
         prompt_tokens=prompt,
         gen_tokens=gen,
         samples=k,
-        attention=attention,
-        kv_budget=budget,
-        block_size=block,  # type: ignore[arg-type]
-        prefix_sharing=sharing,
-        batch=batch_arg,
-        time_model=time_model,
-    )  # type: ignore[arg-type]
-    mode = {None: "amortized", "max": "max", 256: "fixed"}[batch]
+        attention=spelled,
+        serving=sp.Serving(batch=batch_arg, prefix_sharing=sharing, time_model=time_model),  # type: ignore[arg-type]
+    )
+    mode = {"unset": "amortized", "max": "max", 256: "fixed"}[batch]
     want = numpy_cost.inference_cost(
         m,
         hw,
@@ -153,10 +159,8 @@ def test_static_batch_prefill_agrees_with_numpy(batch: Any, time_model: str, mod
         prompt_tokens=prompt,
         gen_tokens=gen,
         samples=k,
-        batch=batch_arg,
-        time_model=time_model,
-        prefill="batch",
-    )  # type: ignore[arg-type]
+        serving=sp.Serving(batch=batch_arg, time_model=time_model, prefill="batch"),  # type: ignore[arg-type]
+    )
     mode = {"max": "max", 256: "fixed"}[batch]
     want = numpy_cost.inference_cost(
         m,
@@ -181,18 +185,25 @@ def test_short_prompt_ttft_has_a_weight_read_floor() -> None:
     # Qwen3-8B, 128-token prompt, batch 1, h100-sxm (hand derivation in
     # rust/core/tests/cost_hand_computed.rs): compute 2.101471838208e12 FLOPs / 593.64e12 FLOP/s
     # = 3.540e-3 s; weights 15,137,859,584 B / 2.68e12 B/s = 5.648e-3 s.
-    c = sp.inference_cost("qwen3-8b", "h100-sxm", prompt_tokens=128, gen_tokens=1, batch=1)
+    c = sp.inference_cost(
+        "qwen3-8b", "h100-sxm", prompt_tokens=128, gen_tokens=1, serving=sp.Serving(batch=1)
+    )
     assert c.ttft_s == pytest.approx(15_137_859_584 / 2.68e12, rel=1e-12)
     # The whole batch's prefill: 8 queries in one pass is compute-bound, 8 x 3.540e-3 s.
     b = sp.inference_cost(
-        "qwen3-8b", "h100-sxm", prompt_tokens=128, gen_tokens=1, batch=8, prefill="batch"
+        "qwen3-8b",
+        "h100-sxm",
+        prompt_tokens=128,
+        gen_tokens=1,
+        serving=sp.Serving(batch=8, prefill="batch"),
     )
     assert b.ttft_s == pytest.approx(8 * 2.101471838208e12 / 593.64e12, rel=1e-12)
+    # A static batch's prefill needs a batch: the error comes from Serving, before any pricing.
     with pytest.raises(sp.errors.InvalidArgumentError) as err:
-        sp.inference_cost("qwen3-8b", "h100-sxm", prompt_tokens=128, gen_tokens=1, prefill="batch")
+        sp.Serving(batch="unset", prefill="batch")
     assert err.value.field == "prefill_mode"
     with pytest.raises(sp.errors.InvalidArgumentError) as err:
-        sp.inference_cost("qwen3-8b", "h100-sxm", prompt_tokens=1, gen_tokens=1, prefill="all")  # type: ignore[arg-type]
+        sp.Serving(prefill="all")  # type: ignore[arg-type]
     assert err.value.field == "prefill"
 
 
@@ -208,7 +219,12 @@ def test_cost_grows_with_generated_tokens(
     prompt: int, gen: int, extra: int, k: int, model: str
 ) -> None:
     c = sp.inference_cost(
-        model, "b200", prompt_tokens=prompt, gen_tokens=[gen, gen + extra], samples=k
+        model,
+        "b200",
+        prompt_tokens=prompt,
+        gen_tokens=[gen, gen + extra],
+        samples=k,
+        serving=sp.Serving(batch="unset"),
     )
     assert c.eflops[1] > c.eflops[0]
     assert c.seconds[1] > c.seconds[0]
@@ -234,6 +250,10 @@ def test_gpus_for_a_model_that_needs_several() -> None:
     # 405.85e9 params * 2 B = 811.7 GB of weights on 80 GB GPUs: at least 11
     assert one.min_gpus == 11
     fits = sp.inference_cost(
-        "llama-3.1-405b", "h100-sxm", prompt_tokens=512, gen_tokens=4096, gpus=int(one.min_gpus)
+        "llama-3.1-405b",
+        "h100-sxm",
+        prompt_tokens=512,
+        gen_tokens=4096,
+        serving=sp.Serving(gpus=int(one.min_gpus)),
     )
     assert fits.feasible and fits.max_batch >= 1

@@ -22,28 +22,48 @@ CASES = [
     ({"samples": True}, "samples"),
     ({"gen_tokens": [1.0, 2j]}, "gen_tokens"),
     ({"attention": "sliding"}, "attention"),
-    ({"attention": "topk"}, "kv_budget"),
-    ({"attention": "topk", "kv_budget": 0}, "kv_budget"),
-    ({"attention": "topk", "kv_budget": 64, "block_size": 8}, "block_size"),
-    ({"attention": "dense", "kv_budget": 64}, "kv_budget"),
-    ({"attention": "block_topk", "kv_budget": 64}, "block_size"),
-    ({"attention": "block_topk", "kv_budget": 64, "block_size": 128}, "block_size"),
-    ({"batch": "min"}, "batch"),
-    ({"batch": 0}, "batch"),
-    ({"batch": 2, "samples": 4}, "batch"),
-    ({"time_model": "wallclock"}, "time_model"),
-    ({"kv_dtype": "int4"}, "kv_dtype"),
-    ({"gpus": 0}, "gpus"),
-    ({"gpus": 1.5}, "gpus"),
-    ({"prefill": "no"}, "prefill"),
+    ({"attention": "topk"}, "attention"),
+    ({"attention": "topk:0"}, "attention"),
+    ({"attention": ("topk", 0)}, "attention"),
+    ({"attention": "topk:64:8"}, "attention"),
+    ({"attention": "dense:64"}, "attention"),
+    ({"attention": "block_topk:64"}, "attention"),
+    ({"attention": "block_topk:64:128"}, "attention"),
+    ({"attention": ["topk:64", "dense"]}, "attention"),
+    ({"attention": 1024}, "attention"),
+    # Serving options (built inside the test: Serving checks them when it is made).
+    ({"serving": {"batch": "min"}}, "batch"),
+    ({"serving": {"batch": None}}, "batch"),
+    ({"serving": {"batch": 0}}, "batch"),
+    ({"serving": {"batch": 2}, "samples": 4}, "batch"),
+    ({"serving": {"time_model": "wallclock"}}, "time_model"),
+    ({"serving": {"kv_dtype": "int4"}}, "kv_dtype"),
+    ({"serving": {"gpus": 0}}, "gpus"),
+    ({"serving": {"gpus": 1.5}}, "gpus"),
+    ({"serving": {"gpus": "auto"}}, "gpus"),
+    ({"serving": {"gpus": "all"}}, "gpus"),
+    ({"serving": {"gpus": [1, 2]}}, "gpus"),
+    ({"serving": {"batch": [1.0, float("nan")]}}, "batch"),
+    ({"serving": {"kv_dtype": ["fp8"]}}, "kv_dtype"),
+    ({"serving": {"prefill": "no"}}, "prefill"),
+    ({"serving": {"prefix_sharing": "yes"}}, "prefix_sharing"),
+    ({"serving": {"batch": "unset", "prefill": "batch"}}, "prefill_mode"),
+    ({"serving": "max"}, "serving"),
     ({"prompt_tokens": [1, 2, 3], "gen_tokens": [1, 2]}, "gen_tokens"),
 ]
 
 
 @pytest.mark.parametrize(("override", "field"), CASES)
 def test_invalid_arguments_name_their_field(override: dict[str, Any], field: str) -> None:
+    args = {**GOOD, **override}
+
+    def call() -> None:
+        if isinstance(args.get("serving"), dict):
+            args["serving"] = sp.Serving(**args["serving"])
+        sp.inference_cost("qwen3-8b", "h100-sxm", **args)
+
     with pytest.raises(errors.InvalidArgumentError) as info:
-        sp.inference_cost("qwen3-8b", "h100-sxm", **{**GOOD, **override})
+        call()
     assert info.value.field == field
     assert isinstance(info.value, ValueError)
     assert field in str(info.value)
@@ -51,7 +71,7 @@ def test_invalid_arguments_name_their_field(override: dict[str, Any], field: str
 
 def test_fp8_on_hardware_without_it() -> None:
     with pytest.raises(errors.InvalidArgumentError) as info:
-        sp.inference_cost("qwen3-8b", "a100-80gb", compute_dtype="fp8", **GOOD)
+        sp.inference_cost("qwen3-8b", "a100-80gb", serving=sp.Serving(compute_dtype="fp8"), **GOOD)
     assert info.value.field == "compute_dtype"
 
 

@@ -19,6 +19,7 @@ LIFETIME = dict(
     family="qwen3-dense",
     unit="eflops",
     law="sardana2023",  # the catalog law the sizes and targets below were chosen with
+    serving=sp.Serving(batch="unset"),
 )
 
 

@@ -135,13 +135,24 @@ COST_CASES: dict[str, dict[str, Any]] = {
         "samples": [1, 8],
     },
     "one-element list": {**QWEN, "prompt_tokens": 512, "gen_tokens": [1024]},
-    "batch sizes": {**QWEN, "prompt_tokens": 512, "gen_tokens": 1024, "batch": [1, 8, 64]},
+    "batch sizes": {
+        **QWEN,
+        "prompt_tokens": 512,
+        "gen_tokens": 1024,
+        "serving": sp.Serving(batch=np.array([1.0, 8.0, 64.0])),
+    },
+    "batch sizes zipped with prompts": {
+        **QWEN,
+        "prompt_tokens": [128, 512, 4096],
+        "gen_tokens": 1024,
+        "serving": sp.Serving(batch=np.array([1.0, 8.0, 64.0])),
+    },
     "batch max, samples array": {
         **QWEN,
         "prompt_tokens": 512,
         "gen_tokens": 1024,
         "samples": np.array([1, 4]),
-        "batch": "max",
+        "serving": sp.Serving(batch="max"),
     },
     "numpy scalars": {
         **QWEN,
@@ -153,9 +164,13 @@ COST_CASES: dict[str, dict[str, Any]] = {
         **QWEN,
         "prompt_tokens": 512,
         "gen_tokens": 32768,
-        "attention": "block_topk",
-        "kv_budget": [1024, 4096],
-        "block_size": [[16], [64]],
+        "attention": np.array([[f"block_topk:{s}:{b}" for s in (1024, 4096)] for b in (16, 64)]),
+    },
+    "attention list, prompt array": {
+        **QWEN,
+        "prompt_tokens": [[128], [512]],
+        "gen_tokens": 32768,
+        "attention": ["topk:1024", ("topk", 4096), "topk:256"],
     },
     "catalog objects": {
         "model": sp.model("qwen3-8b"),
@@ -359,7 +374,8 @@ def test_a_bad_sweep_point_names_its_axis_value() -> None:
 
 def test_mypy_checks_calls_against_the_facade_types(tmp_path: Path) -> None:
     """mypy --strict sees the façade's parameter types on the client's methods: a list of
-    tokens and timeout_s pass, a misspelt option, a wrong literal and catalog= are errors."""
+    tokens and timeout_s pass, a misspelt option, a spelling where a Serving goes and catalog=
+    are errors."""
     snippet = tmp_path / "caller.py"
     snippet.write_text(
         "import scaleplan as sp\n"
@@ -370,7 +386,7 @@ def test_mypy_checks_calls_against_the_facade_types(tmp_path: Path) -> None:
         '        "qwen3-8b", "h100-sxm", prompt_tokens=512, gen_tokens=[1024, 2048], timeout_s=5\n'
         "    )\n"
         "    client.plan_joint(budget=1e6, queries=1e9, batch_size=3)  # line 8\n"
-        '    client.inference_cost("m", "h", prompt_tokens=1, gen_tokens=1, attention="sparse")\n'
+        '    client.inference_cost("m", "h", prompt_tokens=1, gen_tokens=1, serving="max")\n'
         "    client.plan_training(budget_flops=1e21, catalog=None)  # line 10\n"
     )
     # In its own process: mypy in this one would grow the test run's memory by ~400 MB.

@@ -67,18 +67,31 @@ INVALID = [
     ({"prompt_tokens": -1}, "prompt_tokens"),
     ({"samples": 0}, "samples"),
     ({"samples": 2.5}, "samples"),
-    ({"attention": cost_pb2.ATTENTION_TOPK}, "kv_budget_tokens"),
-    ({"attention": cost_pb2.ATTENTION_TOPK, "kv_budget_tokens": 0}, "kv_budget_tokens"),
-    ({"attention": cost_pb2.ATTENTION_BLOCK_TOPK, "kv_budget_tokens": 64}, "block_size_tokens"),
-    ({"kv_budget_tokens": 64}, "kv_budget_tokens"),
-    ({"batch_sequences": 2, "samples": 4}, "batch_sequences"),
-    ({"batch_mode": cost_pb2.BATCH_MODE_FIXED}, "batch_sequences"),
-    ({"batch_mode": cost_pb2.BATCH_MODE_MAX, "batch_sequences": 8}, "batch_sequences"),
-    ({"batch_mode": 42}, "batch_mode"),
-    ({"attention": 42}, "attention"),
-    ({"kv_dtype": 42}, "kv_dtype"),
-    ({"gpus": 0}, "gpus"),
-    ({"compute_dtype": cost_pb2.DTYPE_FP8, "hardware": "a100-80gb"}, "compute_dtype"),
+    ({"attention": {"attention": cost_pb2.ATTENTION_TOPK}}, "attention"),
+    ({"attention": {"attention": cost_pb2.ATTENTION_TOPK, "kv_budget_tokens": 0}}, "attention"),
+    (
+        {"attention": {"attention": cost_pb2.ATTENTION_BLOCK_TOPK, "kv_budget_tokens": 64}},
+        "attention",
+    ),
+    ({"attention": {"kv_budget_tokens": 64}}, "attention"),
+    ({"attention": {"attention": 42}}, "attention"),
+    ({"serving": {"batch_sequences": 2}, "samples": 4}, "serving.batch_sequences"),
+    ({"serving": {"batch_mode": cost_pb2.BATCH_MODE_FIXED}}, "serving.batch_sequences"),
+    (
+        {"serving": {"batch_mode": cost_pb2.BATCH_MODE_MAX, "batch_sequences": 8}},
+        "serving.batch_sequences",
+    ),
+    ({"serving": {"batch_mode": 42}}, "serving.batch_mode"),
+    ({"serving": {"kv_dtype": 42}}, "serving.kv_dtype"),
+    ({"serving": {"gpus": 0}}, "serving.gpus"),
+    (
+        {"serving": {"compute_dtype": cost_pb2.DTYPE_FP8}, "hardware": "a100-80gb"},
+        "serving.compute_dtype",
+    ),
+    (
+        {"serving": {"batch_mode": cost_pb2.BATCH_MODE_AMORTIZED, "prefill_mode": 2}},
+        "serving.prefill_mode",
+    ),
     ({"model": ""}, "model"),
 ]
 
@@ -192,9 +205,17 @@ def test_client_raises_the_python_api_exceptions(server: ServerThread) -> None:
                 "qwen3-8b", "h100-sxm", prompt_tokens=1, gen_tokens=1, attention="sliding"
             )
         assert local.value.field == "attention"
+        # A bad element of a list of attentions is named by its index, as data.
         with pytest.raises(errors.InvalidArgumentError) as local:
-            client.inference_cost("qwen3-8b", "h100-sxm", prompt_tokens=1, gen_tokens=1, gpus=-1)
-        assert local.value.field == "gpus"
+            client.inference_cost(
+                "qwen3-8b",
+                "h100-sxm",
+                prompt_tokens=1,
+                gen_tokens=1,
+                attention=["topk:1024", "topk:many"],
+            )
+        assert (local.value.field, local.value.index) == ("attention", 1)
+        assert str(local.value).startswith("element 1: attention: expected 'dense'")
 
 
 @pytest.mark.parametrize(

@@ -114,10 +114,8 @@ LIFETIME: list[dict[str, Any]] = [
         "hardware": "h100-sxm",
         "family": "qwen3-dense",
         "unit": "eflops",
-        "attention": "topk",
-        "kv_budget": 64,
-        "batch": "max",
-        "time_model": "roofline",
+        "attention": "topk:64",
+        "serving": sp.Serving(time_model="roofline"),
     },
     {
         "target_loss": 2.2,
@@ -128,11 +126,9 @@ LIFETIME: list[dict[str, Any]] = [
         "train_mfu": 0.35,
         "train_usd_per_hour": 2.0,
         "infer_usd_per_hour": 4.5,
-        "batch": 32,
-        "gpus": 2,
-        "kv_dtype": "fp8",
-        "prefix_sharing": False,
-        "prefill": False,
+        "serving": sp.Serving(
+            batch=32, gpus=2, kv_dtype="fp8", prefix_sharing=False, prefill=False
+        ),
     },
     {
         "target_loss": 2.2,
@@ -159,7 +155,7 @@ TEST_TIME: list[dict[str, Any]] = [
     {"budget_flops": 1e14, "models": ["qwen3-4b", "qwen3-8b"], "prompt_tokens": 512},
     {"budget_seconds": 0.5, "family": "qwen3-dense", "hardware": "h100-sxm"},
     {"budget_usd": 1e-3, "hardware": "h100-sxm", "usd_per_hour": 2.0, "latency_slo_s": 30.0},
-    {"budget_usd": 1e-3, "usd_per_hour": 3.0, "batch": "max", "k_max": 8},
+    {"budget_usd": 1e-3, "usd_per_hour": 3.0, "serving": sp.Serving(batch="unset"), "k_max": 8},
     {
         "budget_eflops": 1e16,
         "attention": ["dense", ("topk", 1024), ("block_topk", 512, 16)],
@@ -169,10 +165,7 @@ TEST_TIME: list[dict[str, Any]] = [
     {
         "budget_eflops": 1e15,
         "accuracy": Accuracy.preset("aime24-qwen3", "majority"),
-        "gpus": 2,
-        "batch": 64,
-        "weight_dtype": "fp8",
-        "time_model": "roofline",
+        "serving": sp.Serving(gpus=2, batch=64, weight_dtype="fp8", time_model="roofline"),
     },
     {"budget_eflops": 1e16, "accuracy": EVAL_CSV},
     {"budget_eflops": 1e6},  # infeasible: nothing fits
@@ -218,7 +211,7 @@ JOINT: list[dict[str, Any]] = [
         "budget": 1e6,
         "attention": ["dense", ("topk", 1024)],
         "latency_slo_s": 60.0,
-        "batch": None,
+        "serving": sp.Serving(batch="unset"),
         "max_params": 8e9,
     },
     {
@@ -271,14 +264,14 @@ def test_request_defaults_come_from_the_python_api(channel: grpc.Channel) -> Non
     )
     want_tt = sp.plan_test_time(budget_seconds=0.1, hardware="h100-sxm")
     assert conversions.test_time_plan_from(got_tt.plan) == want_tt
-    # The joint planner's batch default ("max") differs from the others' (amortised).
+    # Every planner's batch default is "max"; AMORTIZED is "unset".
     request_joint = planner_pb2.PlanJointRequest(budget=1e6, options={"queries": 1e9})
     got_joint = s.PlanJoint(request_joint, timeout=TIMEOUT_S)
     assert conversions.joint_plan_from(got_joint.plan) == sp.plan_joint(budget=1e6, queries=1e9)
     assert got_joint.plan.law == sp.DEFAULT_LAW
     request_joint.options.serving.batch_mode = cost_pb2.BATCH_MODE_AMORTIZED
     got_joint = s.PlanJoint(request_joint, timeout=TIMEOUT_S)
-    want_joint = sp.plan_joint(budget=1e6, queries=1e9, batch=None)
+    want_joint = sp.plan_joint(budget=1e6, queries=1e9, serving=sp.Serving(batch="unset"))
     assert conversions.joint_plan_from(got_joint.plan) == want_joint
 
 
@@ -505,10 +498,10 @@ BAD_REQUESTS: list[tuple[str, Any, str, str]] = [
             target_loss=2.2,
             hardware="h100-sxm",
             family="qwen3-dense",
-            attention=cost_pb2.ATTENTION_TOPK,
+            attention={"attention": cost_pb2.ATTENTION_TOPK},
         ),
         INVALID,
-        "kv_budget_tokens",
+        "attention",
     ),
     (
         "PlanLifetime",

@@ -73,31 +73,34 @@ def test_list_catalog_message(channel: grpc.Channel) -> None:
 
 
 CONFIGS: list[dict[str, Any]] = [
-    {"prompt_tokens": 128, "gen_tokens": 16384, "prefill": False},
-    {"prompt_tokens": 512, "gen_tokens": 8192, "samples": 8, "batch": "max"},
-    {"prompt_tokens": 512, "gen_tokens": 8192, "samples": 4, "batch": 64, "gpus": 2},
+    {"prompt_tokens": 128, "gen_tokens": 16384, "serving": sp.Serving(prefill=False)},
+    {"prompt_tokens": 512, "gen_tokens": 8192, "samples": 8, "serving": sp.Serving(batch="unset")},
     {
-        "prompt_tokens": 4096,
-        "gen_tokens": 2048,
-        "attention": "topk",
-        "kv_budget": 1024,
-        "prefix_sharing": False,
-        "time_model": "roofline",
+        "prompt_tokens": 512,
+        "gen_tokens": 8192,
+        "samples": 4,
+        "serving": sp.Serving(batch=64, gpus=2),
     },
     {
         "prompt_tokens": 4096,
         "gen_tokens": 2048,
-        "attention": "block_topk",
-        "kv_budget": 1024,
-        "block_size": 16,
-        "kv_dtype": "fp8",
-        "weight_dtype": "fp8",
-        "compute_dtype": "fp8",
+        "attention": "topk:1024",
+        "serving": sp.Serving(prefix_sharing=False, time_model="roofline"),
     },
-    {"prompt_tokens": 100.5, "gen_tokens": 1000.5, "weight_dtype": "fp16", "kv_dtype": "fp16"},
+    {
+        "prompt_tokens": 4096,
+        "gen_tokens": 2048,
+        "attention": ("block_topk", 1024, 16),
+        "serving": sp.Serving(kv_dtype="fp8", weight_dtype="fp8", compute_dtype="fp8"),
+    },
+    {
+        "prompt_tokens": 100.5,
+        "gen_tokens": 1000.5,
+        "serving": sp.Serving(weight_dtype="fp16", kv_dtype="fp16"),
+    },
     {"prompt_tokens": 0, "gen_tokens": 40000},  # infeasible: context
-    {"prompt_tokens": 128, "gen_tokens": 256, "batch": 16, "prefill": "batch"},
-    {"prompt_tokens": 128, "gen_tokens": 256, "batch": "max", "prefill": "per_query"},
+    {"prompt_tokens": 128, "gen_tokens": 256, "serving": sp.Serving(batch=16, prefill="batch")},
+    {"prompt_tokens": 128, "gen_tokens": 256, "serving": sp.Serving(prefill="per_query")},
 ]
 
 
@@ -116,7 +119,7 @@ def test_inference_cost_defaults_come_from_the_python_api(channel: grpc.Channel)
     response = stub(channel).InferenceCost(request, timeout=TIMEOUT_S)
     want = sp.inference_cost("qwen3-8b", "b200", prompt_tokens=128, gen_tokens=1024)
     assert_same_cost(conversions.inference_cost_from(response.cost), want)
-    assert response.cost.batch_sequences == float("inf")
+    assert response.cost.batch_sequences == want.batch == want.max_batch  # batch "max"
     assert response.cost.binding == cost_pb2.BINDING_CONSTRAINT_NONE
 
 
@@ -128,18 +131,21 @@ def test_prefill_mode_on_the_wire(channel: grpc.Channel) -> None:
         hardware="h100-sxm",
         prompt_tokens=128,
         gen_tokens=1,
-        batch_mode=cost_pb2.BATCH_MODE_FIXED,
-        batch_sequences=8,
-        prefill_mode=cost_pb2.PREFILL_MODE_BATCH,
+        serving={
+            "batch_mode": cost_pb2.BATCH_MODE_FIXED,
+            "batch_sequences": 8,
+            "prefill_mode": cost_pb2.PREFILL_MODE_BATCH,
+        },
     )
     response = stub(channel).InferenceCost(request, timeout=TIMEOUT_S)
-    want = sp.inference_cost(
-        "qwen3-8b", "h100-sxm", prompt_tokens=128, gen_tokens=1, batch=8, prefill="batch"
-    )
+    eight = sp.Serving(batch=8, prefill="batch")
+    want = sp.inference_cost("qwen3-8b", "h100-sxm", prompt_tokens=128, gen_tokens=1, serving=eight)
     assert_same_cost(conversions.inference_cost_from(response.cost), want)
-    per_query = sp.inference_cost("qwen3-8b", "h100-sxm", prompt_tokens=128, gen_tokens=1, batch=8)
+    per_query = sp.inference_cost(
+        "qwen3-8b", "h100-sxm", prompt_tokens=128, gen_tokens=1, serving=sp.Serving(batch=8)
+    )
     assert response.cost.ttft_s > 4 * per_query.ttft_s
-    request.prefill = False
+    request.serving.prefill = False
     response = stub(channel).InferenceCost(request, timeout=TIMEOUT_S)
     assert response.cost.ttft_s == 0.0 and response.cost.prefill_flops == 0.0
     # a static batch needs a batch: the error names the request's field
@@ -148,7 +154,10 @@ def test_prefill_mode_on_the_wire(channel: grpc.Channel) -> None:
         hardware="h100-sxm",
         prompt_tokens=128,
         gen_tokens=1,
-        prefill_mode=cost_pb2.PREFILL_MODE_BATCH,
+        serving={
+            "batch_mode": cost_pb2.BATCH_MODE_AMORTIZED,
+            "prefill_mode": cost_pb2.PREFILL_MODE_BATCH,
+        },
     )
     with pytest.raises(grpc.RpcError) as err:
         stub(channel).InferenceCost(bad, timeout=TIMEOUT_S)
@@ -158,11 +167,13 @@ def test_prefill_mode_on_the_wire(channel: grpc.Channel) -> None:
 
 def test_planners_take_the_prefill_mode(client: sp.Client) -> None:
     """ServingOptions.prefill_mode reaches the planners: the same plan as the Python API's."""
-    kwargs: dict[str, Any] = {"budget_seconds": 2.0, "hardware": "h100-sxm", "batch": 64}
-    want = sp.plan_test_time(**kwargs, prefill="batch")
-    assert want != sp.plan_test_time(**kwargs)  # the static batch's prefill changes the plan
+    kwargs: dict[str, Any] = {"budget_seconds": 2.0, "hardware": "h100-sxm"}
+    static = sp.Serving(batch=64, prefill="batch")
+    want = sp.plan_test_time(**kwargs, serving=static)
+    # the static batch's prefill changes the plan
+    assert want != sp.plan_test_time(**kwargs, serving=sp.Serving(batch=64))
     # equal to the static-batch plan, so the mode crossed the wire (ServingOptions.prefill_mode)
-    assert client.plan_test_time(**kwargs, prefill="batch") == want
+    assert client.plan_test_time(**kwargs, serving=static) == want
 
 
 def test_training_cost(client: sp.Client) -> None:
@@ -180,43 +191,48 @@ SWEEPS: list[dict[str, Any]] = [
     {
         "prompt_tokens": [4096],
         "gen_tokens": [512, 2048],
-        "attention": "block_topk",
-        "kv_budget": [256, 1024],
-        "block_size": [16, 64],
-        "batch": [16, 64, 256],
+        "attention": [f"block_topk:{s}:{b}" for s in (256, 1024) for b in (16, 64)],
+        "serving": sp.Serving(batch=np.array([16.0, 64.0, 256.0])),
     },
     {
         "prompt_tokens": [512],
         "gen_tokens": np.geomspace(64, 32768, 10),
         "samples": [1, 8],
-        "batch": "max",
-        "time_model": "roofline",
-        "gpus": 2,
+        "serving": sp.Serving(batch="unset", time_model="roofline", gpus=2),
     },
 ]
-
-
-def _open_mesh(axes: list[tuple[str, Any]]) -> dict[str, Any]:
-    given = [(name, np.asarray(v, dtype=np.float64)) for name, v in axes]
-    mesh = np.ix_(*[v for _, v in given])
-    return {name: m for (name, _), m in zip(given, mesh, strict=True)}
 
 
 @pytest.mark.parametrize("sweep", SWEEPS)
 @pytest.mark.parametrize("chunk_points", [0, 1, 7])
 def test_inference_cost_sweep(client: sp.Client, sweep: dict[str, Any], chunk_points: int) -> None:
+    got = client.inference_cost_sweep("qwen3-8b", "h100-sxm", chunk_size=chunk_points, **sweep)
+    # The same grid through the Python API: open-mesh arrays, attention spellings and batch
+    # sizes as two more axes where they are swept.
     axes = [
-        (k, sweep[k])
-        for k, _ in conversions.SWEEP_AXES
-        if k in sweep and not isinstance(sweep[k], str)
+        np.asarray(sweep.get(k, [1]), dtype=np.float64)
+        for k in ("prompt_tokens", "gen_tokens", "samples")
     ]
-    options = {k: v for k, v in sweep.items() if k not in dict(axes)}
-    got = client.inference_cost_sweep(
-        "qwen3-8b", "h100-sxm", chunk_size=chunk_points, **{**dict(axes), **options}
+    attention = np.array(sweep.get("attention", ["dense"]))
+    serving = sweep.get("serving", sp.Serving())
+    sizes = serving.batch if isinstance(serving.batch, np.ndarray) else None
+    extra = [np.arange(attention.size)] + ([] if sizes is None else [np.arange(sizes.size)])
+    mesh = np.ix_(*axes, *extra)
+    if sizes is not None:
+        serving = dataclasses.replace(serving, batch=sizes[mesh[4]])
+    want = sp.inference_cost(
+        "qwen3-8b",
+        "h100-sxm",
+        prompt_tokens=mesh[0],
+        gen_tokens=mesh[1],
+        samples=mesh[2],
+        attention=attention[mesh[3]],
+        serving=serving,
     )
-    if "samples" not in sweep:  # the client adds a samples axis of (1,)
-        axes.insert(2, ("samples", [1]))
-    want = sp.inference_cost("qwen3-8b", "h100-sxm", **_open_mesh(axes), **options)
+    if "attention" not in sweep:  # one attention: no attention axis in the client's result
+        want = sp.InferenceCost(
+            **{k: np.squeeze(v, axis=3) for k, v in dataclasses.asdict(want).items()}
+        )
     assert_same_cost(got, want)
 
 
@@ -302,9 +318,9 @@ def test_every_field_crosses_the_wire(cls: type, message: Any, renames: dict[str
 
 def test_wire_enums_cover_the_python_options() -> None:
     for option, enum in [
-        (sp.cost.Attention, cost_pb2.Attention),
-        (sp.cost.TimeModel, cost_pb2.TimeModel),
-        (sp.cost.Dtype, cost_pb2.Dtype),
+        (sp.serving.AttentionKind, cost_pb2.Attention),
+        (sp.serving.TimeModel, cost_pb2.TimeModel),
+        (sp.serving.Dtype, cost_pb2.Dtype),
     ]:
         texts = [conversions.enum_text(enum, v.number, "x") for v in enum.DESCRIPTOR.values[1:]]
         assert sorted(texts) == sorted(option.__args__)

@@ -42,13 +42,21 @@ def test_model_message_keeps_the_window() -> None:
 
 def test_inference_and_training_cost_of_a_model_given_whole(client: sp.Client) -> None:
     m = mistral()
-    query: dict[str, Any] = {"prompt_tokens": 1000, "gen_tokens": 8000, "batch": "max"}
+    query: dict[str, Any] = {
+        "prompt_tokens": 1000,
+        "gen_tokens": 8000,
+        "serving": sp.Serving(batch="max"),
+    }
     remote = client.inference_cost(m, "h100-sxm", **query)
     local = sp.inference_cost(model=m, hardware="h100-sxm", **query)
     assert remote == local
     assert remote.kv_memory_bytes_per_query == 536_870_912  # 131_072 bytes x 4096 tokens
     sweep = client.inference_cost_sweep(
-        m, "h100-sxm", prompt_tokens=[1000], gen_tokens=[2000, 8000], batch="max"
+        m,
+        "h100-sxm",
+        prompt_tokens=[1000],
+        gen_tokens=[2000, 8000],
+        serving=sp.Serving(batch="max"),
     )
     # 1000 + 2000 tokens fit the window (3000 x 131_072 bytes); 9000 do not (4096 x 131_072).
     assert sweep.kv_memory_bytes_per_query.ravel().tolist() == [393_216_000, 536_870_912]
@@ -59,8 +67,12 @@ def test_inference_and_training_cost_of_a_model_given_whole(client: sp.Client) -
 
 def test_test_time_and_family_models(client: sp.Client) -> None:
     windowed = sp.model("qwen3-8b").replace(sliding_window=2048)
-    remote = client.plan_test_time(budget_eflops=1e16, models=[windowed], batch="max")
-    local = sp.plan_test_time(budget_eflops=1e16, models=[windowed], batch="max")
+    remote = client.plan_test_time(
+        budget_eflops=1e16, models=[windowed], serving=sp.Serving(batch="max")
+    )
+    local = sp.plan_test_time(
+        budget_eflops=1e16, models=[windowed], serving=sp.Serving(batch="max")
+    )
     assert remote.to_dict() == local.to_dict()
     members = [sp.model(n) for n in sp.family("qwen3-dense").members]
     remote_joint = client.plan_joint(budget=1e5, queries=1e6, family=members)
@@ -86,16 +98,7 @@ def test_both_name_and_model_is_refused(server: ServerThread) -> None:
         gen_tokens=1.0,
         samples=1.0,
         attention="dense",
-        kv_budget=None,
-        block_size=None,
-        prefix_sharing=True,
-        prefill=True,
-        batch=None,
-        time_model="additive",
-        weight_dtype="bf16",
-        kv_dtype="bf16",
-        compute_dtype="bf16",
-        gpus=1,
+        serving=sp.Serving(batch="unset"),
     )
     request.model = "qwen3-8b"
     with grpc.insecure_channel(server.target) as channel, pytest.raises(grpc.RpcError) as exc:

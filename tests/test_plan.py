@@ -118,8 +118,13 @@ def test_lifetime_with_zero_demand_is_the_training_plan() -> None:
     "pricing",
     [
         {},
-        {"hardware": "kinetics-b200", "family": "qwen3-dense", "unit": "eflops"},
-        {"hardware": "h100-sxm", "family": "qwen3-dense", "unit": "gpu_hours", "batch": "max"},
+        {
+            "hardware": "kinetics-b200",
+            "family": "qwen3-dense",
+            "unit": "eflops",
+            "serving": sp.Serving(batch="unset"),
+        },
+        {"hardware": "h100-sxm", "family": "qwen3-dense", "unit": "gpu_hours"},
     ],
 )
 def test_more_demand_shrinks_the_model_and_grows_its_tokens(pricing: dict[str, Any]) -> None:
@@ -143,7 +148,12 @@ def test_lifetime_budget_mode_and_explain() -> None:
 
 
 def test_lifetime_usd_needs_prices() -> None:
-    kw: dict[str, Any] = {"hardware": "h100-sxm", "family": "qwen3-dense", "unit": "usd"}
+    kw: dict[str, Any] = {
+        "hardware": "h100-sxm",
+        "family": "qwen3-dense",
+        "unit": "usd",
+        "serving": sp.Serving(batch="unset"),
+    }
     with pytest.raises(errors.InvalidArgumentError) as info:
         sp.plan_lifetime(target_loss=2.1, queries=1e9, **DEMAND, **kw)
     assert info.value.field == "train_usd_per_hour"
@@ -208,7 +218,6 @@ def test_a_plan_on_the_memory_wall_says_so() -> None:
         hardware="h100-sxm",
         family="qwen3-dense",
         unit="gpu_hours",
-        batch="max",
     )
     assert p.feasible and p.binding == "memory"
     assert "memory caps the model size" in p.explain()

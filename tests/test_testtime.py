@@ -11,6 +11,9 @@ import pytest
 import scaleplan as sp
 from scaleplan import errors
 
+# The batch these tests were written against (weight reads amortised), passed explicitly since
+# the default became "max" (docs/planning.md, "Serving options").
+AMORTISED = sp.Serving(batch="unset")
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "data" / "synthetic_eval.csv"
 
 
@@ -90,9 +93,9 @@ def test_presets_reproduce_the_published_pass_at_1() -> None:
 
 def test_plan_scalar_and_array_agree_and_explain() -> None:
     budgets = np.logspace(14, 17, 4)
-    arr = sp.plan_test_time(budget_eflops=budgets, k_max=16)
+    arr = sp.plan_test_time(serving=AMORTISED, budget_eflops=budgets, k_max=16)
     for i, b in enumerate(budgets):
-        one = sp.plan_test_time(budget_eflops=float(b), k_max=16)
+        one = sp.plan_test_time(serving=AMORTISED, budget_eflops=float(b), k_max=16)
         assert one.model == arr.model[i] and one.accuracy == arr.accuracy[i]
         assert one.cost <= b * (1 + 1e-12)
     assert "Serve" in arr.at(3).explain()
@@ -101,7 +104,9 @@ def test_plan_scalar_and_array_agree_and_explain() -> None:
 
 def test_frontier_with_measured_data_reports_the_oracle_bound() -> None:
     acc = sp.Accuracy.measured(EXAMPLE)
-    f = sp.frontier_test_time(budgets=np.logspace(14, 18, 12), accuracy=acc, k_max=16)
+    f = sp.frontier_test_time(
+        serving=AMORTISED, budgets=np.logspace(14, 18, 12), accuracy=acc, k_max=16
+    )
     assert f.oracle is not None
     ok = np.asarray(f.plan.feasible)
     assert not ok[0] and ok[1:].all()  # 1e14 eFLOPs fits nothing: no plan, no oracle
@@ -113,24 +118,24 @@ def test_frontier_with_measured_data_reports_the_oracle_bound() -> None:
 
 
 def test_infeasible_plans_name_the_constraint() -> None:
-    p = sp.plan_test_time(budget_eflops=1e6)
+    p = sp.plan_test_time(serving=AMORTISED, budget_eflops=1e6)
     assert not p.feasible and p.binding == "budget"
     # Nothing applies: no model or attention (None, not ""), every quantity NaN (not 0).
     assert p.model is None and p.attention is None
     for name in ("samples", "gen_tokens", "accuracy", "cost", "eflops", "seconds", "latency_s"):
         assert math.isnan(getattr(p, name)), name
     assert "No configuration" in p.explain()
-    frontier = sp.frontier_test_time(budgets=[1e6, 1e16])
+    frontier = sp.frontier_test_time(serving=AMORTISED, budgets=[1e6, 1e16])
     assert frontier.plan.model.tolist() == [None, "qwen3-14b"]
-    p = sp.plan_test_time(budget_eflops=1e20, latency_slo_s=1e-4)
+    p = sp.plan_test_time(serving=AMORTISED, budget_eflops=1e20, latency_slo_s=1e-4)
     assert not p.feasible and p.binding == "latency"
 
 
 def test_usd_budgets_need_a_price() -> None:
     with pytest.raises(errors.InvalidArgumentError) as info:
-        sp.plan_test_time(budget_usd=0.01)
+        sp.plan_test_time(serving=AMORTISED, budget_usd=0.01)
     assert info.value.field == "usd_per_hour"
-    p = sp.plan_test_time(budget_usd=0.01, usd_per_hour=6.0, hardware="h100-sxm")
+    p = sp.plan_test_time(serving=AMORTISED, budget_usd=0.01, usd_per_hour=6.0, hardware="h100-sxm")
     assert p.feasible and p.cost <= 0.01
 
 
@@ -144,7 +149,8 @@ def test_usd_budgets_need_a_price() -> None:
         ({"budget_eflops": 1e16, "models": ["qwen3-9b"]}, "models"),
         ({"budget_eflops": 1e16, "family": "gpt"}, "family"),
         ({"budget_eflops": 1e16, "attention": [("topk",)]}, "attention"),
-        ({"budget_eflops": 1e16, "attention": [("topk", 0)]}, "kv_budget"),
+        ({"budget_eflops": 1e16, "attention": [("topk", 0)]}, "attention"),
+        ({"budget_eflops": 1e16, "attention": ["topk:1024", "topk"]}, "attention"),
         ({"budget_eflops": 1e16, "k_max": 0}, "k_max"),
         ({"budget_eflops": 1e16, "accuracy": "gsm8k"}, "accuracy"),
         ({"budget_eflops": 1e16, "latency_slo_s": -1.0}, "latency_slo_s"),
@@ -152,7 +158,7 @@ def test_usd_budgets_need_a_price() -> None:
 )
 def test_bad_input(kwargs: dict[str, Any], field: str) -> None:
     with pytest.raises(errors.InvalidArgumentError) as info:
-        sp.plan_test_time(**kwargs)
+        sp.plan_test_time(serving=AMORTISED, **kwargs)
     assert info.value.field == field
 
 

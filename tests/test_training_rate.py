@@ -21,13 +21,12 @@ LIFETIME: dict[str, Any] = dict(
     gen_tokens=1024,
     family="qwen3-dense",
     unit="gpu_hours",
-    batch="max",
 )
 
 
 @pytest.mark.parametrize(("dtype", "peak"), [("fp8", H100_FP8), ("bf16", H100_BF16)])
 def test_lifetime_trains_at_the_compute_dtype_peak(dtype: str, peak: float) -> None:
-    p = sp.plan_lifetime(hardware="h100-sxm", compute_dtype=dtype, **LIFETIME)
+    p = sp.plan_lifetime(hardware="h100-sxm", serving=sp.Serving(compute_dtype=dtype), **LIFETIME)
     assert p.feasible
     flops = 6 * p.params * p.tokens
     assert p.training_flops == pytest.approx(flops, rel=1e-12)
@@ -36,7 +35,11 @@ def test_lifetime_trains_at_the_compute_dtype_peak(dtype: str, peak: float) -> N
 
 def test_joint_trains_at_the_fp8_peak() -> None:
     p = sp.plan_joint(
-        budget=1e5, queries=1e6, family="qwen3-dense", hardware="h100-sxm", compute_dtype="fp8"
+        budget=1e5,
+        queries=1e6,
+        family="qwen3-dense",
+        hardware="h100-sxm",
+        serving=sp.Serving(compute_dtype="fp8"),
     )
     assert p.feasible
     # the training share of the budget, in GPU-hours, buys D = hours * 3600 * peak * MFU / (6 N)
@@ -46,7 +49,7 @@ def test_joint_trains_at_the_fp8_peak() -> None:
 
 def test_fp8_without_an_fp8_peak_names_compute_dtype() -> None:
     with pytest.raises(InvalidArgumentError, match="compute_dtype") as e:
-        sp.plan_lifetime(hardware="a100-80gb", compute_dtype="fp8", **LIFETIME)
+        sp.plan_lifetime(hardware="a100-80gb", serving=sp.Serving(compute_dtype="fp8"), **LIFETIME)
     assert e.value.field == "compute_dtype"
 
 

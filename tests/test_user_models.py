@@ -54,7 +54,11 @@ def test_sliding_window_sizes_the_kv_cache() -> None:
     # 1000 prompt + 8000 generated tokens, of which the window keeps 4096: 536_870_912 bytes
     # (the whole 9000-token context would be 1_179_648_000).
     c = sp.inference_cost(
-        model=m, hardware="h100-sxm", prompt_tokens=1000, gen_tokens=8000, batch="max"
+        model=m,
+        hardware="h100-sxm",
+        prompt_tokens=1000,
+        gen_tokens=8000,
+        serving=sp.Serving(batch="max"),
     )
     assert c.kv_memory_bytes_per_query == 536_870_912
     # The largest batch follows: (80 GB - 2 bytes * 7_241_732_096 weights) / KV per query.
@@ -66,7 +70,11 @@ def test_sliding_window_sizes_the_kv_cache() -> None:
     # 21 global layers hold all 8000 tokens, 21 sliding layers 4096; 2*8*256 elements per
     # layer and token, 2 bytes each: 8192 * 21 * (8000 + 4096) = 2_080_899_072.
     c = sp.inference_cost(
-        model=g, hardware="h100-sxm", prompt_tokens=1000, gen_tokens=7000, batch="max"
+        model=g,
+        hardware="h100-sxm",
+        prompt_tokens=1000,
+        gen_tokens=7000,
+        serving=sp.Serving(batch="max"),
     )
     assert c.kv_memory_bytes_per_query == 2_080_899_072
 
@@ -98,20 +106,22 @@ def assert_priced_as(plan: sp.TestTimePlan, model: sp.Model) -> None:
         prompt_tokens=128,
         gen_tokens=plan.gen_tokens,
         samples=plan.samples,
-        batch="max",
+        serving=sp.Serving(batch="max"),
     )
     assert cost.eflops == pytest.approx(plan.eflops, rel=1e-12)
 
 
 def test_model_objects_in_test_time_plans() -> None:
     q = sp.model("qwen3-8b")
-    by_name = sp.plan_test_time(budget_eflops=1e16, models=["qwen3-8b"], batch="max")
-    by_object = sp.plan_test_time(budget_eflops=1e16, models=[q], batch="max")
+    by_name = sp.plan_test_time(
+        budget_eflops=1e16, models=["qwen3-8b"], serving=sp.Serving(batch="max")
+    )
+    by_object = sp.plan_test_time(budget_eflops=1e16, models=[q], serving=sp.Serving(batch="max"))
     assert by_name.to_dict() == by_object.to_dict()
     # The object's own numbers are planned, not the catalog entry of that name: a window makes
     # long generations cheaper, so the same budget buys at least the accuracy.
     windowed = q.replace(sliding_window=2048)
-    plan = sp.plan_test_time(budget_eflops=1e16, models=[windowed], batch="max")
+    plan = sp.plan_test_time(budget_eflops=1e16, models=[windowed], serving=sp.Serving(batch="max"))
     assert plan.accuracy >= by_name.accuracy
     assert_priced_as(plan, windowed)
     # The default catalog is unchanged.
@@ -126,7 +136,9 @@ def test_a_user_model_with_measured_accuracy() -> None:
         for i, c in enumerate(correct)
     ]
     acc = sp.Accuracy.measured(rows, name="mine")
-    plan = sp.plan_test_time(budget_eflops=1e16, models=[m], accuracy=acc, batch="max")
+    plan = sp.plan_test_time(
+        budget_eflops=1e16, models=[m], accuracy=acc, serving=sp.Serving(batch="max")
+    )
     assert plan.model == "mistral-7b"
     assert_priced_as(plan, m)
 
@@ -163,7 +175,11 @@ def test_register_makes_a_model_findable(session_catalog: sp.Catalog) -> None:
     assert sp.model("mistral-7b") == m
     assert "mistral-7b" in sp.catalog()["models"]
     c = sp.inference_cost(
-        model="mistral-7b", hardware="h100-sxm", prompt_tokens=1000, gen_tokens=8000, batch="max"
+        model="mistral-7b",
+        hardware="h100-sxm",
+        prompt_tokens=1000,
+        gen_tokens=8000,
+        serving=sp.Serving(batch="max"),
     )
     assert c.kv_memory_bytes_per_query == 536_870_912
     # with_models leaves the catalog it copies alone.

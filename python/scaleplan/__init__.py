@@ -31,6 +31,7 @@ from scaleplan.plan import (
     plan_lifetime,
     plan_training,
 )
+from scaleplan.serving import Attention, Serving, attention
 from scaleplan.sweep import SweepChunk, inference_cost_sweep, iter_inference_cost_sweep
 from scaleplan.testtime import (
     Accuracy,
@@ -43,6 +44,7 @@ from scaleplan.testtime import (
 __all__ = [
     "DEFAULT_LAW",
     "Accuracy",
+    "Attention",
     "CancelToken",
     "Catalog",
     "Client",
@@ -59,12 +61,14 @@ __all__ = [
     "Model",
     "Moe",
     "Plan",
+    "Serving",
     "SweepChunk",
     "TestTimeFrontier",
     "TestTimePlan",
     "TrainingCost",
     "TrainingPlan",
     "__version__",
+    "attention",
     "catalog",
     "default_catalog",
     "family",

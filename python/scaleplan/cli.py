@@ -12,6 +12,7 @@ from scaleplan.commands import _common, describe, register_all
 from scaleplan.cost import inference_cost
 from scaleplan.errors import ScaleplanError
 from scaleplan.grpc.server.cli import add_serve_command
+from scaleplan.serving import Serving
 
 REFERENCE_PROMPT_TOKENS = 512
 REFERENCE_GEN_TOKENS = 8192
@@ -38,8 +39,7 @@ def _reference(args: argparse.Namespace) -> int:
             args.hardware,
             prompt_tokens=REFERENCE_PROMPT_TOKENS,
             gen_tokens=REFERENCE_GEN_TOKENS,
-            batch="max",
-            gpus=gpus,
+            serving=Serving(batch="max", gpus=gpus),
             catalog=catalog,
         )
         rows.append(

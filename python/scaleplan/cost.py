@@ -9,8 +9,9 @@ are SI; eFLOPs = FLOPs + I * bytes with I = peak FLOP/s / HBM B/s of the hardwar
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -20,13 +21,18 @@ from scaleplan._arrays import Broadcast, FloatArray
 from scaleplan._schema import documented
 from scaleplan.catalog import Catalog, Hardware, Model, resolve_hardware, resolve_model
 from scaleplan.errors import InvalidArgumentError
+from scaleplan.serving import (
+    Attention,
+    AttentionSpec,
+    Dtype,
+    Serving,
+    is_attention,
+    serving_value,
+)
+from scaleplan.serving import attention as parse_attention
 
 Number = float | int | npt.ArrayLike
 FloatOrArray = float | FloatArray
-Attention = Literal["dense", "topk", "block_topk"]
-TimeModel = Literal["additive", "roofline"]
-Dtype = Literal["bf16", "fp16", "fp8"]
-Prefill = bool | Literal["per_query", "batch"]
 
 _BINDINGS = np.array(_core.BINDINGS)
 
@@ -74,65 +80,43 @@ class TrainingCost:
     usd: FloatOrArray | None
 
 
-def _batch_mode(batch: Literal["max"] | Number | None) -> tuple[str, Any]:
-    if batch is None:
-        return "amortized", None
-    if isinstance(batch, str):
-        if batch != "max":
-            raise InvalidArgumentError(
-                f"batch: expected None, 'max' or a number of sequences, got {batch!r}",
-                field="batch",
-            )
-        return "max", None
-    return "fixed", batch
-
-
-def _prefill_mode(prefill: object) -> tuple[bool, str]:
-    """``prefill`` as (priced, mode): True is "per_query", False leaves prefill out."""
-    if isinstance(prefill, bool | np.bool_):
-        return bool(prefill), "per_query"
-    if prefill in ("per_query", "batch"):
-        return True, str(prefill)
-    raise InvalidArgumentError(
-        f"prefill: expected True, False, 'per_query' or 'batch', got {prefill!r}", field="prefill"
-    )
-
-
-def serving(
-    batch: Literal["max"] | Number | None = None,
-    prefix_sharing: bool = True,
-    prefill: Prefill = True,
-    time_model: TimeModel = "additive",
-    weight_dtype: Dtype = "bf16",
-    kv_dtype: Dtype = "bf16",
-    compute_dtype: Dtype = "bf16",
-    gpus: int = 1,
-) -> _core.Serving:
-    """The serving options every entry point that prices inference takes, checked once.
-
-    An array ``batch`` (one size per configuration) gives the fixed mode; the sizes themselves
-    travel with the configurations."""
-    mode, batch_size = _batch_mode(batch)
-    if not isinstance(prefix_sharing, bool | np.bool_):
+def _attention_arrays(
+    value: object,
+) -> tuple[str, npt.NDArray[np.float64] | float | None, npt.NDArray[np.float64] | float | None]:
+    """``attention`` of :func:`inference_cost` as (kind, kv budgets, block sizes): one spelling,
+    or a list or array of spellings of one kind that broadcasts like the numeric arguments."""
+    if is_attention(value):
+        a = parse_attention(value)
+        return a.kind, a.kv_budget, a.block_size
+    if isinstance(value, np.ndarray):
+        shape: tuple[int, ...] = value.shape
+        items: list[Any] = value.reshape(-1).tolist()
+    elif isinstance(value, list):
+        shape, items = (len(value),), value
+    else:
+        parse_attention(value)  # raises, showing the accepted forms
+        raise AssertionError  # pragma: no cover
+    # Spellings repeat across a grid: parse each distinct one once.
+    keys = [v if isinstance(v, str) else repr(v) for v in items]
+    parsed: dict[str, Attention] = {}
+    for k, v in zip(keys, items, strict=True):
+        if k not in parsed:
+            parsed[k] = parse_attention(v)
+    order = {k: i for i, k in enumerate(parsed)}
+    inverse = np.array([order[k] for k in keys], dtype=np.intp)
+    kinds = sorted({a.kind for a in parsed.values()})
+    if len(kinds) != 1:
         raise InvalidArgumentError(
-            f"prefix_sharing: expected True or False, got {prefix_sharing!r}",
-            field="prefix_sharing",
+            f"attention: an array of spellings takes one kind, got {', '.join(kinds)} (price "
+            "each kind in its own call)",
+            field="attention",
         )
-    priced, prefill_mode = _prefill_mode(prefill)
-    scalar_size = batch_size is not None and np.ndim(batch_size) == 0
-    return _core.Serving(
-        batch=mode,
-        batch_size=_optional_number("batch", batch_size)
-        if scalar_size
-        else (None if batch_size is None else 1.0),
-        prefix_sharing=bool(prefix_sharing),
-        prefill=priced,
-        prefill_mode=prefill_mode,
-        time_model=_text("time_model", time_model),
-        weight_dtype=_text("weight_dtype", weight_dtype),
-        kv_dtype=_text("kv_dtype", kv_dtype),
-        compute_dtype=_text("compute_dtype", compute_dtype),
-        gpus=_count("gpus", gpus),
+    budgets = np.array([a.kv_budget or np.nan for a in parsed.values()])[inverse]
+    blocks = np.array([a.block_size or np.nan for a in parsed.values()])[inverse]
+    return (
+        kinds[0],
+        None if kinds[0] == "dense" else budgets.reshape(shape),
+        blocks.reshape(shape) if kinds[0] == "block_topk" else None,
     )
 
 
@@ -143,17 +127,8 @@ def inference_cost(
     prompt_tokens: Number,
     gen_tokens: Number,
     samples: Number = 1,
-    attention: Attention = "dense",
-    kv_budget: Number | None = None,
-    block_size: Number | None = None,
-    prefix_sharing: bool = True,
-    prefill: Prefill = True,
-    batch: Literal["max"] | Number | None = None,
-    time_model: TimeModel = "additive",
-    weight_dtype: Dtype = "bf16",
-    kv_dtype: Dtype = "bf16",
-    compute_dtype: Dtype = "bf16",
-    gpus: int = 1,
+    attention: AttentionSpec | Sequence[AttentionSpec] | npt.ArrayLike = "dense",
+    serving: Serving | None = None,
     catalog: Catalog | None = None,
 ) -> InferenceCost:
     """Price one query: FLOPs, memory traffic, eFLOPs, time, latency and memory fit.
@@ -161,28 +136,30 @@ def inference_cost(
     Numeric arguments broadcast like numpy; with arrays every field is an array of the broadcast
     shape, computed in one call into Rust with the GIL released.
 
-    ``batch=None`` amortises weight reads fully (Kinetics); ``"max"`` uses the largest batch
-    whose KV cache fits beside the weights; a number is capped by that largest batch.
-    ``prefill=False`` leaves prefill out, as the Kinetics reference does; ``True`` (or
-    ``"per_query"``) prefills each query's prompt in its own pass, ``"batch"`` prefills a static
-    batch's prompts in one pass that every query of the batch waits for (needs ``batch``). A
-    prefill pass takes at least one read of the weights. ``gpus`` GPUs serve one replica with
-    ideal tensor parallelism.
+    ``attention`` is ``"dense"``, ``"topk:1024"`` or ``"block_topk:1024:16"`` (or the tuples
+    ``("topk", 1024)``, ``("block_topk", 1024, 16)``); a list or array of spellings of one kind
+    (``["topk:1024", "topk:4096"]``) broadcasts like the numeric arguments. ``serving`` is a
+    :class:`scaleplan.Serving` (None: ``Serving()``, batch "max"); its ``batch`` may be an array
+    of sizes, one per configuration, that broadcasts too (``Serving(batch=np.array([1, 8,
+    64]))``). ``gpus`` "auto" or None means 1 here: the cost of a given deployment.
     """
     m = resolve_model(model, catalog)
     hw = resolve_hardware(hardware, catalog)
-    _, batch_size = _batch_mode(batch)
-    options = serving(
-        batch, prefix_sharing, prefill, time_model, weight_dtype, kv_dtype, compute_dtype, gpus
-    )
+    options = serving_value(serving)
+    if options.gpus == "auto":
+        raise InvalidArgumentError(
+            "gpus: inference_cost prices a given number of GPUs per replica; give a number",
+            field="gpus",
+        )
+    kind, kv_budget, block_size = _attention_arrays(attention)
     args = Broadcast(
         {
             "prompt_tokens": prompt_tokens,
             "gen_tokens": gen_tokens,
             "samples": samples,
-            "kv_budget": kv_budget,
-            "block_size": block_size,
-            "batch": batch_size,
+            "attention": kv_budget,
+            "attention.block_size": block_size,
+            "batch": options.batch if options.batch_mode == "fixed" else None,
         }
     )
     table = _core.inference_cost(
@@ -191,11 +168,11 @@ def inference_cost(
         args.required("prompt_tokens"),
         args.required("gen_tokens"),
         args.required("samples"),
-        args.flat("kv_budget"),
-        args.flat("block_size"),
+        args.flat("attention"),
+        args.flat("attention.block_size"),
         args.flat("batch"),
-        attention=_text("attention", attention),
-        serving=options,
+        attention=kind,
+        serving=options._native,
     )
     rows = dict(zip(_core.INFERENCE_COST_FIELDS, table, strict=True))
     feasible = rows.pop("feasible") != 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -18,7 +18,7 @@ from scaleplan._arrays import Broadcast, FloatArray
 from scaleplan._schema import documented
 from scaleplan.cancel import CancelToken
 from scaleplan.catalog import Catalog, Hardware, Model, resolve_family, resolve_hardware
-from scaleplan.cost import Dtype, FloatOrArray, Prefill, TimeModel, _text, serving
+from scaleplan.cost import FloatOrArray, _text
 from scaleplan.errors import InvalidArgumentError
 from scaleplan.laws import DEFAULT_LAW, LossLaw, resolve_law
 from scaleplan.plan import (
@@ -31,12 +31,10 @@ from scaleplan.plan import (
     extrapolation_text,
     implied_shape,
 )
+from scaleplan.serving import AttentionSpec, Serving, attention_choices, planner_serving
 from scaleplan.testtime import (
     _WHY_TEST_TIME,
     AGGREGATOR_MEANING,
-    AttentionChoice,
-    _attention_choices,
-    _attention_label,
     chosen,
 )
 
@@ -149,18 +147,8 @@ def _build(kwargs: dict[str, Any]) -> JointProblem:
     family, cat = resolve_family(kwargs.pop("family"), kwargs.pop("catalog"))
     law = resolve_law(kwargs.pop("law"), cat)
     saturation = {name: _opt(kwargs.pop(name), name) for name in ("half_tokens", "hill", "kappa")}
-    choices = _attention_choices(kwargs.pop("attention"))
-    gpus = kwargs.pop("gpus")
-    options = serving(
-        kwargs.pop("batch"),
-        kwargs.pop("prefix_sharing"),
-        kwargs.pop("prefill"),
-        kwargs.pop("time_model"),
-        kwargs.pop("weight_dtype"),
-        kwargs.pop("kv_dtype"),
-        kwargs.pop("compute_dtype"),
-        1 if gpus is None else gpus,
-    )
+    choices = attention_choices(kwargs.pop("attention"))
+    options, auto_gpus = planner_serving(kwargs.pop("serving"), auto_gpus=True)
     hardware = resolve_hardware(kwargs.pop("hardware"), cat)
     numbers = {k: _opt(v, k) for k, v in kwargs.items() if k not in ("unit", "k_max")}
     required = ("queries", "prompt_tokens", "min_gen_tokens", "max_gen_tokens")
@@ -174,13 +162,13 @@ def _build(kwargs: dict[str, Any]) -> JointProblem:
         hardware._native,
         unit=_text("unit", kwargs["unit"]),
         k_max=_cancel.samples("k_max", kwargs["k_max"]),
-        attention=choices,
+        attention=[(c.kind, c.kv_budget, c.block_size) for c in choices],
         **saturation,  # type: ignore[arg-type]
         **numbers,  # type: ignore[arg-type]
         serving=options,
-        auto_gpus=gpus is None,
+        auto_gpus=auto_gpus,
     )
-    labels = tuple(_attention_label(c) for c in choices)
+    labels = tuple(str(c) for c in choices)
     return JointProblem(problem, law.name, str(kwargs["unit"]), labels)
 
 
@@ -243,7 +231,7 @@ def plan_joint(
     hill: float = 1.5,
     kappa: float = 1.0,
     k_max: int = 16,
-    attention: Sequence[AttentionChoice] = ("dense",),
+    attention: AttentionSpec | Sequence[AttentionSpec] = ("dense",),
     min_gen_tokens: float = 256,
     max_gen_tokens: float = 32768,
     min_params: float | None = None,
@@ -254,14 +242,7 @@ def plan_joint(
     train_mfu: float | None = None,
     train_usd_per_hour: float | None = None,
     infer_usd_per_hour: float | None = None,
-    batch: Literal["max"] | float | None = "max",
-    prefix_sharing: bool = True,
-    prefill: Prefill = True,
-    time_model: TimeModel = "additive",
-    weight_dtype: Dtype = "bf16",
-    kv_dtype: Dtype = "bf16",
-    compute_dtype: Dtype = "bf16",
-    gpus: int | None = None,
+    serving: Serving | None = None,
     catalog: Catalog | None = None,
     cancel: CancelToken | None = None,
 ) -> JointPlan:
@@ -275,9 +256,11 @@ def plan_joint(
     ``family`` is a catalog family or a list of models (names or :class:`Model` objects, such as
     :meth:`Model.from_hf_config` builds) interpolated as one family.
 
-    ``batch`` defaults to "max": a deployment of many queries runs at the largest batch that fits.
-    In GPU-hours or USD, training runs at the hardware's peak for ``compute_dtype`` (as serving
-    does) times ``train_mfu`` (docs/design.md#units).
+    ``attention``: the attentions the planner may pick (``"dense"``, ``"topk:1024"``,
+    ``"block_topk:1024:16"``). ``serving``: a :class:`scaleplan.Serving` (None: ``Serving()``,
+    batch "max", GPUs per replica chosen among 1, 2, 4 and 8). In GPU-hours or USD, training runs
+    at the hardware's peak for ``serving.compute_dtype`` (as serving does) times ``train_mfu``
+    (docs/design.md#units).
     """
     if (budget is None) == (target_accuracy is None):
         raise InvalidArgumentError(

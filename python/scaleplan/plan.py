@@ -31,18 +31,11 @@ from scaleplan.catalog import (
     resolve_family,
     resolve_hardware,
 )
-from scaleplan.cost import (
-    Attention,
-    Dtype,
-    FloatOrArray,
-    Number,
-    Prefill,
-    TimeModel,
-    _text,
-    serving,
-)
+from scaleplan.cost import FloatOrArray, Number, _text
 from scaleplan.errors import InvalidArgumentError, ScaleplanError
 from scaleplan.laws import DEFAULT_LAW, LossLaw, resolve_law
+from scaleplan.serving import AttentionSpec, Serving, planner_serving
+from scaleplan.serving import attention as parse_attention
 
 _CONSTRAINTS = np.array(_core.CONSTRAINTS)
 Unit = Literal["flops", "eflops", "gpu_hours", "usd"]
@@ -372,17 +365,8 @@ def plan_lifetime(
     hardware: str | Hardware | None = None,
     family: str | Sequence[str | Model] | None = None,
     unit: Unit = "flops",
-    attention: Attention = "dense",
-    kv_budget: float | None = None,
-    block_size: float | None = None,
-    batch: Literal["max"] | float | None = None,
-    prefix_sharing: bool = True,
-    prefill: Prefill = True,
-    time_model: TimeModel = "additive",
-    weight_dtype: Dtype = "bf16",
-    kv_dtype: Dtype = "bf16",
-    compute_dtype: Dtype = "bf16",
-    gpus: int | None = None,
+    attention: AttentionSpec = "dense",
+    serving: Serving | None = None,
     train_hardware: str | Hardware | None = None,
     train_mfu: float | None = None,
     train_usd_per_hour: float | None = None,
@@ -403,13 +387,17 @@ def plan_lifetime(
     (docs/design.md#inference), the model's shape at each size from the family's fitted rule
     (docs/cost-model.md#families), in ``unit`` flops,
     eflops, gpu_hours or usd (training on ``train_hardware``, default the same, at ``train_mfu``,
-    ``train_usd_per_hour`` and the peak of ``compute_dtype``).
+    ``train_usd_per_hour`` and the peak of ``compute_dtype``), with ``attention`` (``"dense"``,
+    ``"topk:1024"``, ``"block_topk:1024:16"``) and ``serving`` (a :class:`scaleplan.Serving`,
+    whose ``compute_dtype`` this is; None: ``Serving()``, batch "max", GPUs per replica chosen
+    among 1, 2, 4 and 8).
     ``family`` is a catalog family or a list of models (names or :class:`Model` objects, such as
     :meth:`Model.from_hf_config` builds) interpolated as one family.
     """
     kind, values = _goal(budget, target_loss, "budget")
     cat = catalog or default_catalog()
     the_law = resolve_law(law, cat)
+    options, auto_gpus = planner_serving(serving, auto_gpus=True)
     pricing = None
     if hardware is not None or family is not None:
         if hardware is None or family is None:
@@ -418,24 +406,16 @@ def plan_lifetime(
                 f"{missing}: pricing with the cost model needs both hardware and family",
                 field=missing,
             )
+        a = parse_attention(attention)
         family_name, family_catalog = resolve_family(family, cat)
         pricing = _core.CostModelPricing(
             family_catalog._native,
             _text("family", family_name),
             resolve_hardware(hardware, cat)._native,
-            attention=_text("attention", attention),
-            kv_budget=_opt(kv_budget, "kv_budget"),
-            block_size=_opt(block_size, "block_size"),
-            serving=serving(
-                batch,
-                prefix_sharing,
-                prefill,
-                time_model,
-                weight_dtype,
-                kv_dtype,
-                compute_dtype,
-                1 if gpus is None else gpus,
-            ),
+            attention=a.kind,
+            kv_budget=a.kv_budget,
+            block_size=a.block_size,
+            serving=options,
         )
     args = Broadcast(
         {
@@ -467,7 +447,7 @@ def plan_lifetime(
         r_star=_opt(r_star, "r_star"),
         min_params=_opt(min_params, "min_params"),
         max_params=_opt(max_params, "max_params"),
-        auto_gpus=gpus is None,
+        auto_gpus=auto_gpus,
         cancel=_cancel.resolve(cancel),
     )
     v = _assemble(args, _core.LIFETIME_PLAN_FIELDS, arrays)

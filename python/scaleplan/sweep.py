@@ -8,21 +8,23 @@ it, so they give the same points in the same order (limits: docs/limits.md).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import math
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, Literal, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from scaleplan._arrays import FloatArray, as_float_array
 from scaleplan.catalog import Catalog, Hardware, Model
-from scaleplan.cost import Attention, Dtype, InferenceCost, Number, Prefill, TimeModel
+from scaleplan.cost import InferenceCost, Number
 from scaleplan.cost import inference_cost as _inference_cost
 from scaleplan.errors import InvalidArgumentError, LimitExceededError, ScaleplanError
+from scaleplan.serving import AttentionSpec, Serving, attention_choices, is_attention, serving_value
 
 __all__ = [
     "DEFAULT_CHUNK_POINTS",
@@ -50,8 +52,10 @@ JOINT_CHUNK_BUDGETS = 4
 """Budgets per chunk of a joint frontier (a joint plan takes ~10-50 ms, so a cancelled call
 stops within ~0.1 s of work)."""
 
-SWEEP_AXES = ("prompt_tokens", "gen_tokens", "samples", "kv_budget", "block_size", "batch")
-"""The axes of a sweep in grid order (C order: the last varies fastest)."""
+SWEEP_AXES = ("prompt_tokens", "gen_tokens", "samples", "attention", "batch")
+"""The axes of a sweep in grid order (C order: the last varies fastest). ``attention`` is an
+axis of spellings ("topk:1024", docs/planning.md "Serving options"), ``batch`` one of the
+batch sizes of ``Serving(batch=[...])``."""
 
 _T = TypeVar("_T")
 _P = ParamSpec("_P")
@@ -65,8 +69,9 @@ class SweepChunk:
     total_points: int
     shape: tuple[int, ...]
     """The grid's shape: one axis per swept argument (those of ``points``), in SWEEP_AXES order."""
-    points: dict[str, FloatArray]
-    """The value of each swept argument at each point of the chunk (1-D arrays)."""
+    points: dict[str, npt.NDArray[Any]]
+    """The value of each swept argument at each point of the chunk (1-D arrays; the attention's
+    are spellings)."""
     cost: InferenceCost
     """1-D arrays, one entry per point of the chunk."""
 
@@ -108,73 +113,58 @@ def iter_inference_cost_sweep(
     prompt_tokens: Number,
     gen_tokens: Number,
     samples: Number = 1,
-    attention: Attention = "dense",
-    kv_budget: Number | None = None,
-    block_size: Number | None = None,
-    prefix_sharing: bool = True,
-    prefill: Prefill = True,
-    batch: Literal["max"] | Number | None = None,
-    time_model: TimeModel = "additive",
-    weight_dtype: Dtype = "bf16",
-    kv_dtype: Dtype = "bf16",
-    compute_dtype: Dtype = "bf16",
-    gpus: int = 1,
+    attention: AttentionSpec | Sequence[AttentionSpec] = "dense",
+    serving: Serving | None = None,
     chunk_size: int = DEFAULT_CHUNK_POINTS,
     max_points: int = MAX_SWEEP_POINTS,
     catalog: Catalog | None = None,
 ) -> Generator[SweepChunk]:
-    """:func:`scaleplan.inference_cost` over the cartesian product of the numeric arguments
-    given (each a number or a 1-D list: prompt_tokens x gen_tokens x samples x kv_budget x
-    block_size x batch sizes, the last varying fastest), ``chunk_size`` points per core call.
+    """:func:`scaleplan.inference_cost` over the cartesian product of the arguments given as
+    axes (prompt_tokens x gen_tokens x samples, each a number or a 1-D list, x attention, a list
+    of spellings of one kind, x batch sizes, ``Serving(batch=[...])``; the last varies fastest),
+    ``chunk_size`` points per core call.
 
     The grid is checked before the first chunk is priced: more than ``max_points`` points (at
     most MAX_SWEEP_POINTS) is a LimitExceededError naming ``grid``. An error about one point
     names the argument, ``.index`` the position in its axis.
     """
     size = chunk_size_of(chunk_size)
+    options = serving_value(serving)
     given = {
         "prompt_tokens": prompt_tokens,
         "gen_tokens": gen_tokens,
         "samples": samples,
-        "kv_budget": kv_budget,
-        "block_size": block_size,
-        "batch": batch,
+        "attention": attention,
+        "batch": options.batch,
     }
     grid = Grid.of(given, max_points)
-    options: dict[str, Any] = {
-        "attention": attention,
-        "prefix_sharing": prefix_sharing,
-        "prefill": prefill,
-        "time_model": time_model,
-        "weight_dtype": weight_dtype,
-        "kv_dtype": kv_dtype,
-        "compute_dtype": compute_dtype,
-        "gpus": gpus,
-        "catalog": catalog,
-    }
-    if isinstance(batch, str):
-        options["batch"] = batch
-    return _sweep(model, hardware, grid, size, options)
+    return _sweep(model, hardware, grid, size, attention, options, catalog)
 
 
 @dataclass(frozen=True)
 class Grid:
     """The axes of a sweep (the numeric arguments given, in SWEEP_AXES order) and its shape."""
 
-    axes: dict[str, FloatArray]
+    axes: dict[str, npt.NDArray[Any]]
     shape: tuple[int, ...]
     total: int
 
     @classmethod
     def of(cls, arguments: Mapping[str, Any], max_points: int = MAX_SWEEP_POINTS) -> Grid:
         """The grid of the SWEEP_AXES among ``arguments`` that are given (a batch mode, a
-        string, is no axis); more than ``max_points`` points is a LimitExceededError."""
+        string, and one attention are no axis); more than ``max_points`` points is a
+        LimitExceededError."""
         limit = _whole("max_points", max_points, MAX_SWEEP_POINTS)
-        axes = {
-            name: _axis(name, arguments[name])
-            for name in SWEEP_AXES
-            if arguments.get(name) is not None and not isinstance(arguments[name], str)
-        }
+        axes: dict[str, npt.NDArray[Any]] = {}
+        for name in SWEEP_AXES:
+            value = arguments.get(name)
+            if value is None or isinstance(value, str):
+                continue
+            if name == "attention":
+                if not is_attention(value):
+                    axes[name] = np.array([str(a) for a in attention_choices(value, name)])
+                continue
+            axes[name] = _axis(name, value)
         for name in SWEEP_AXES[:2]:
             if name not in axes:
                 raise InvalidArgumentError(f"{name}: the grid needs at least one value", field=name)
@@ -190,7 +180,7 @@ class Grid:
             )
         return cls(axes, shape, total)
 
-    def points(self, start: int, stop: int) -> dict[str, FloatArray]:
+    def points(self, start: int, stop: int) -> dict[str, npt.NDArray[Any]]:
         """The value of each axis at the grid points [start, stop) (C order)."""
         coords = np.unravel_index(np.arange(start, stop), self.shape)
         return {n: a[c] for (n, a), c in zip(self.axes.items(), coords, strict=True)}
@@ -201,13 +191,19 @@ def _sweep(
     hardware: str | Hardware,
     grid: Grid,
     size: int,
-    options: dict[str, Any],
+    attention: object,
+    serving: Serving,
+    catalog: Catalog | None,
 ) -> Generator[SweepChunk]:
     for start in range(0, grid.total, size):
         points = grid.points(start, min(grid.total, start + size))
+        arguments: dict[str, Any] = {k: v for k, v in points.items() if k != "batch"}
+        arguments.setdefault("attention", attention)
+        options = serving
+        if "batch" in points:
+            options = dataclasses.replace(serving, batch=points["batch"])
         try:
-            arguments: dict[str, Any] = {**points, **options}
-            cost = _inference_cost(model, hardware, **arguments)
+            cost = _inference_cost(model, hardware, **arguments, serving=options, catalog=catalog)
         except ScaleplanError as exc:
             raise _locate(exc, start, list(grid.axes), grid.shape) from exc
         yield SweepChunk(start, grid.total, grid.shape, points, cost)

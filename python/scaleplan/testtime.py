@@ -33,11 +33,11 @@ from scaleplan.catalog import (
     resolve_hardware,
     resolve_models,
 )
-from scaleplan.cost import Dtype, FloatOrArray, Prefill, TimeModel, _text, serving
+from scaleplan.cost import FloatOrArray, _text
 from scaleplan.errors import InvalidArgumentError, ScaleplanError
 from scaleplan.plan import _CONSTRAINTS, _WHY, Plan, _opt
+from scaleplan.serving import AttentionSpec, Serving, attention_choices, planner_serving
 
-AttentionChoice = str | tuple[str, float] | tuple[str, float, float]
 Aggregator = Literal["coverage", "majority"]
 
 _WHY_TEST_TIME = {
@@ -217,34 +217,6 @@ def _read_rows(path: str | os.PathLike[str]) -> list[Any]:
     return rows
 
 
-def _attention_choices(
-    choices: Sequence[AttentionChoice],
-) -> list[tuple[str, float | None, float | None]]:
-    out: list[tuple[str, float | None, float | None]] = []
-    if isinstance(choices, str):
-        choices = [choices]
-    for c in choices:
-        if isinstance(c, str):
-            out.append((c, None, None))
-        elif isinstance(c, tuple) and len(c) == 2:
-            out.append((str(c[0]), _opt(c[1], "attention"), None))
-        elif isinstance(c, tuple) and len(c) == 3:
-            out.append((str(c[0]), _opt(c[1], "attention"), _opt(c[2], "attention")))
-        else:
-            raise InvalidArgumentError(
-                f"attention: expected 'dense', ('topk', S) or ('block_topk', S, block), got {c!r}",
-                field="attention",
-            )
-    return out
-
-
-def _attention_label(choice: tuple[str, float | None, float | None]) -> str:
-    kind, s, b = choice
-    if s is None:
-        return kind
-    return f"{kind}({s:g})" if b is None else f"{kind}({s:g},{b:g})"
-
-
 @documented
 @dataclass(frozen=True)
 class TestTimePlan(Plan):
@@ -422,17 +394,17 @@ def _problem(
         names, cat = resolve_models(models, cat)
     else:
         names = acc.models()
-    choices = _attention_choices(kw.pop("attention"))
+    choices = attention_choices(kw.pop("attention"))
     problem = _core.TestTimeProblem(
         cat._native,
         names,
         acc._native,
         resolve_hardware(hardware, cat)._native,
         unit=unit,
-        attention=choices,
+        attention=[(c.kind, c.kv_budget, c.block_size) for c in choices],
         **kw,
     )
-    return problem, names, [_attention_label(c) for c in choices], acc
+    return problem, names, [str(c) for c in choices], acc
 
 
 def frontier_test_time(
@@ -445,24 +417,21 @@ def frontier_test_time(
     prompt_tokens: float = 128,
     accuracy: str | Accuracy = "aime24-qwen3",
     k_max: int = 64,
-    attention: Sequence[AttentionChoice] = ("dense",),
+    attention: AttentionSpec | Sequence[AttentionSpec] = ("dense",),
     latency_slo_s: float | None = None,
     min_gen_tokens: float = 256,
     max_gen_tokens: float | None = 32768,
     usd_per_hour: float | None = None,
-    batch: Literal["max"] | float | None = None,
-    prefix_sharing: bool = True,
-    prefill: Prefill = True,
-    time_model: TimeModel = "additive",
-    weight_dtype: Dtype = "bf16",
-    kv_dtype: Dtype = "bf16",
-    compute_dtype: Dtype = "bf16",
-    gpus: int = 1,
+    serving: Serving | None = None,
     catalog: Catalog | None = None,
     cancel: CancelToken | None = None,
 ) -> TestTimeFrontier:
     """The best test-time plan at every per-query budget in ``unit`` (one Rust call), each
-    model's best accuracy per budget, and the oracle upper bound with measured data."""
+    model's best accuracy per budget, and the oracle upper bound with measured data.
+
+    ``attention``: the attentions the planner may pick, each ``"dense"``, ``"topk:1024"`` or
+    ``"block_topk:1024:16"`` (or a tuple ``("topk", 1024)``). ``serving``: a
+    :class:`scaleplan.Serving` (None: ``Serving()``, batch "max", 1 GPU per replica)."""
     flat = as_float_array("budgets", budgets).reshape(-1).copy()
     problem, names, labels, acc = _problem(
         models,
@@ -478,9 +447,7 @@ def frontier_test_time(
         min_gen_tokens=_number(min_gen_tokens, "min_gen_tokens"),
         max_gen_tokens=_opt(max_gen_tokens, "max_gen_tokens"),
         usd_per_hour=_opt(usd_per_hour, "usd_per_hour"),
-        serving=serving(
-            batch, prefix_sharing, prefill, time_model, weight_dtype, kv_dtype, compute_dtype, gpus
-        ),
+        serving=planner_serving(serving, auto_gpus=False)[0],
     )
     arrays, per = problem.solve(flat, cancel=_cancel.resolve(cancel))
     plan = _assemble(arrays, flat, names, labels, str(unit), acc)

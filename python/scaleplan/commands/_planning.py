@@ -9,14 +9,13 @@ import inspect
 import math
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from scaleplan import _format as fmt
 from scaleplan._arrays import FloatArray
 from scaleplan.commands import _common, _parse, _pricing
 from scaleplan.commands._output import RowWriter
 from scaleplan.plan import Plan
-from scaleplan.testtime import AttentionChoice
 
 Column = tuple[str, str, Callable[[float], str]]
 """A table column: field, header, how to render the value."""
@@ -185,131 +184,21 @@ def _align(columns: list[Column]) -> str:
 
 # ---- serving options of the test-time and joint planners --------------------------------------
 
-ATTENTION_HELP = (
-    "an attention choice the planner may pick: dense, topk:S (top-k sparse attention over S KV "
-    "tokens) or block_topk:S:BLOCK (block top-k with blocks of BLOCK tokens); repeat the option "
-    "or give a comma list for several (default: dense)"
-)
 
-
-def add_attention_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--attention", action="append", metavar="SPEC", help=ATTENTION_HELP)
-
-
-def attention_choices(specs: Sequence[str] | None) -> list[AttentionChoice]:
-    """``dense``, ``topk:1024``, ``block_topk:2048:16`` (repeated or comma lists) -> the
-    façade's attention choices; None when not given (the façade's default)."""
-    option = "--attention"
-    out: list[AttentionChoice] = []
-    for text in specs or []:
-        for item in text.split(","):
-            parts = [s.strip() for s in item.strip().split(":")]
-            kind = parts[0]
-            if kind not in _pricing.ATTENTIONS:
-                raise _parse.UsageError(
-                    option,
-                    f"unknown attention {kind!r} in {text!r} (expected dense, topk:S or "
-                    "block_topk:S:BLOCK)",
-                )
-            want = {"dense": 1, "topk": 2, "block_topk": 3}[kind]
-            if len(parts) != want:
-                shape = {"dense": "dense", "topk": "topk:S", "block_topk": "block_topk:S:BLOCK"}
-                raise _parse.UsageError(
-                    option, f"{item.strip()!r}: expected {shape[kind]} (S = KV tokens attended)"
-                )
-            numbers = [_parse.number(option, v) for v in parts[1:]]
-            if kind == "dense":
-                out.append("dense")
-            elif kind == "topk":
-                out.append((kind, numbers[0]))
-            else:
-                out.append((kind, numbers[0], numbers[1]))
-    if specs is not None and not out:
-        raise _parse.UsageError(option, "no attention choice given")
-    return list(dict.fromkeys(out))
-
-
-def attention_text(choices: Sequence[AttentionChoice]) -> str:
-    """How a list of attention choices reads in a caption."""
-    parts = []
-    for c in choices:
-        if isinstance(c, str):
-            parts.append(c)
-        else:
-            parts.append(f"{c[0]}({', '.join(f'{v:g}' for v in c[1:])})")
-    return " or ".join(parts)
-
-
-BATCH_HELP = (
-    "sequences decoded together on one replica: a number (capped by memory), 'max' (the largest "
-    "that fits) or 'unset' (weight reads fully amortised, the Kinetics convention)"
-)
-
-
-GPUS_AUTO_HELP = (
-    "GPUs serving one replica (tensor parallel): a number, or 'auto' to choose among 1, 2, 4 "
-    "and 8, each priced with its all-reduces (default: auto)"
-)
-
-
-def gpus_value(text: str, *, auto: bool = True) -> int | None:
-    """``--gpus``: ``auto`` (the planner chooses; where ``auto`` is allowed) -> None, else a
-    whole number."""
-    if text.strip().lower() == "auto":
-        if not auto:
-            raise _parse.UsageError("--gpus", "takes a whole number here, not auto")
-        return None
-    return _parse.whole("--gpus", text)
-
-
-def add_serving_options(
-    p: argparse.ArgumentParser, *, batch_default: str, gpus_auto: bool = False
-) -> None:
-    """Inference options of the test-time and joint planners, beside --attention."""
-    p.add_argument(
-        "--batch", metavar="N|max|unset", help=f"{BATCH_HELP} (default: {batch_default})"
+def add_serving_options(p: argparse.ArgumentParser, *, gpus_auto: bool = False) -> None:
+    """The serving options of every command that prices inference (``--attention`` takes the
+    choices the planner may pick among), and ``--latency-slo``."""
+    _pricing.add_serving_options(
+        p,
+        attention_help="repeat the option or give a comma list for choices the planner may "
+        "pick among (default: dense)",
+        gpus="auto" if gpus_auto else "one",
     )
-    if gpus_auto:
-        p.add_argument("--gpus", default="auto", metavar="N|auto", help=GPUS_AUTO_HELP)
-    else:
-        p.add_argument(
-            "--gpus", default="1", metavar="N", help="GPUs serving one replica (default: 1)"
-        )
-    p.add_argument(
-        "--no-prefill", dest="prefill", action="store_false", help="leave prefill out (Kinetics)"
-    )
-    p.add_argument(
-        "--prefill-mode",
-        choices=_pricing.PREFILL_MODES,
-        default="per_query",
-        help="per_query: each query's prompt is prefilled in its own pass (default); batch: a "
-        "static batch's prompts in one pass that every query waits for (needs --batch)",
-    )
-    p.add_argument(
-        "--no-prefix-sharing",
-        dest="prefix_sharing",
-        action="store_false",
-        help="each sample reads the prompt's KV cache itself",
-    )
-    _pricing.add_precision_options(p)
     p.add_argument(
         "--latency-slo",
         metavar="SECONDS",
         help="latency limit per query: 120, 120s, 2min, 500ms (default: none)",
     )
-
-
-def batch_value(text: str | None, fallback: Any) -> Literal["max"] | float | None:
-    """``--batch``: None (not given) -> the façade's default; ``unset`` -> None; ``max``; or one
-    sequence count."""
-    if text is None:
-        return fallback  # type: ignore[no-any-return]
-    word = text.strip().lower()
-    if word == "unset":
-        return None
-    if word == "max":
-        return "max"
-    return _parse.number("--batch", text)
 
 
 def latency(text: str | None) -> float | None:
@@ -319,40 +208,15 @@ def latency(text: str | None) -> float | None:
     return _parse.duration("--latency-slo", text)
 
 
-def serving_kwargs(
-    args: argparse.Namespace, batch_fallback: Any, *, gpus_auto: bool = False
-) -> dict[str, Any]:
-    """The façade's keyword arguments for the options of :func:`add_serving_options` and
-    ``--attention``."""
-    kwargs: dict[str, Any] = {
-        "batch": batch_value(args.batch, batch_fallback),
-        "gpus": gpus_value(args.gpus, auto=gpus_auto),
-        "prefill": args.prefill_mode if args.prefill else False,
-        "prefix_sharing": args.prefix_sharing,
-        "time_model": args.time_model,
-        "weight_dtype": args.weight_dtype,
-        "kv_dtype": args.kv_dtype,
-        "compute_dtype": args.compute_dtype,
+def serving_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The façade's ``serving``, ``attention`` and ``latency_slo_s`` from the options of
+    :func:`add_serving_options`."""
+    return {
+        "serving": _pricing.serving(args),
+        "attention": _pricing.attentions(args.attention),
         "latency_slo_s": latency(args.latency_slo),
     }
-    choices = attention_choices(args.attention)
-    if choices:
-        kwargs["attention"] = choices
-    return kwargs
 
 
-SERVING_OPTIONS = {
-    "attention": "--attention",
-    "kv_budget": "--attention",
-    "block_size": "--attention",
-    "latency_slo_s": "--latency-slo",
-}
+SERVING_OPTIONS = {"latency_slo_s": "--latency-slo"}
 """Façade fields whose option is not ``--field-name``."""
-
-
-def batch_text(batch: Any) -> str:
-    if batch is None:
-        return "batch unset (weight reads amortised)"
-    if batch == "max":
-        return "batch max (the largest that fits)"
-    return f"batch {fmt.count(float(batch))}"

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,10 +15,19 @@ import numpy as np
 
 from scaleplan._arrays import FloatArray
 from scaleplan.commands import _parse
-from scaleplan.cost import Attention, Dtype, InferenceCost, Prefill, TimeModel, inference_cost
-from scaleplan.sweep import SWEEP_AXES
+from scaleplan.cost import InferenceCost, inference_cost
+from scaleplan.errors import InvalidArgumentError
+from scaleplan.serving import (
+    DEFAULT_BATCH,
+    DTYPES,
+    PREFILL_MODES,
+    TIME_MODELS,
+    Attention,
+    Serving,
+    attention,
+)
 
-AXES = SWEEP_AXES
+AXES = ("prompt_tokens", "gen_tokens", "samples", "batch")
 """Numeric options of inference_cost that broadcast: a grid's numeric axes, in row order."""
 
 SETTING_FIELDS = (
@@ -54,14 +62,11 @@ INPUT_FIELDS = (
     "kv_dtype",
     "compute_dtype",
 )
-"""The inputs of one row; ``requested_batch`` is the ``batch`` argument (null when unset, "max",
-or a number) since the result's own ``batch`` is the batch used (capped by memory)."""
+"""The inputs of one row; ``attention`` is its spelling (``topk:1024``) and ``kv_budget`` and
+``block_size`` its numbers; ``requested_batch`` is the ``batch`` argument ("unset", "max" or a
+number) since the result's own ``batch`` is the batch used (capped by memory)."""
 COST_FIELDS = tuple(f.name for f in dataclasses.fields(InferenceCost))
 ROW_FIELDS = INPUT_FIELDS + COST_FIELDS
-
-ATTENTIONS: tuple[str, ...] = typing.get_args(Attention)
-TIME_MODELS: tuple[str, ...] = typing.get_args(TimeModel)
-DTYPES: tuple[str, ...] = typing.get_args(Dtype)
 
 TIME_MODEL_HELP = (
     "how a step's compute and memory time combine: additive (FLOPs / peak + bytes / bandwidth, "
@@ -85,39 +90,21 @@ def add_precision_options(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(f"--{which}-dtype", choices=DTYPES, default="bf16", help=text)
 
 
-PREFILL_MODES = ("per_query", "batch")
-
-
 @dataclass(frozen=True)
 class Setting:
-    """The options of inference_cost that do not broadcast: one façade call each."""
+    """The options of inference_cost that do not broadcast: one façade call each. A fixed
+    batch's sizes are on the ``batch`` axis (``serving.batch`` is a number then)."""
 
     model: str
     hardware: str
-    gpus: int = 1
-    attention: str = "dense"
-    batch: str = "unset"
-    """"unset", "max" or "fixed" (sizes on the ``batch`` axis)."""
-    prefill: bool = True
-    prefix_sharing: bool = True
-    time_model: str = "additive"
-    weight_dtype: str = "bf16"
-    kv_dtype: str = "bf16"
-    compute_dtype: str = "bf16"
-    prefill_mode: str = "per_query"
-    """"per_query" (each query's prompt in its own pass) or "batch" (a static batch's prompts in
-    one pass, in every query's time to first token)."""
+    attention: Attention
+    serving: Serving
 
 
 def applicable_axes(setting: Setting, axes: Mapping[str, FloatArray | None]) -> dict[str, Any]:
-    """The axes that apply to ``setting``: KV budget only for sparse attention, block size only
-    for block top-k, batch sizes only for a fixed batch."""
+    """The axes that apply to ``setting``: batch sizes only for a fixed batch."""
     keep = dict(axes)
-    if setting.attention == "dense":
-        keep["kv_budget"] = None
-    if setting.attention != "block_topk":
-        keep["block_size"] = None
-    if setting.batch != "fixed":
+    if setting.serving.batch_mode != "fixed":
         keep["batch"] = None
     return {k: v for k, v in keep.items() if v is not None}
 
@@ -129,28 +116,21 @@ def grid_size(axes: Mapping[str, FloatArray]) -> int:
     return size
 
 
-def options(setting: Setting) -> dict[str, Any]:
-    """The keyword arguments of inference_cost a setting stands for, but a fixed batch's sizes
-    (those are the ``batch`` axis)."""
-    out: dict[str, Any] = {
-        "attention": typing.cast(Attention, setting.attention),
-        "prefix_sharing": setting.prefix_sharing,
-        "prefill": typing.cast(Prefill, setting.prefill_mode) if setting.prefill else False,
-        "time_model": typing.cast(TimeModel, setting.time_model),
-        "weight_dtype": typing.cast(Dtype, setting.weight_dtype),
-        "kv_dtype": typing.cast(Dtype, setting.kv_dtype),
-        "compute_dtype": typing.cast(Dtype, setting.compute_dtype),
-        "gpus": setting.gpus,
-    }
-    if setting.batch != "fixed":
-        out["batch"] = None if setting.batch == "unset" else "max"
-    return out
+def arguments(setting: Setting, axes: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of inference_cost (and of scaleplan.sweep's sweeps) for ``axes``
+    under ``setting``: the numeric axes, the attention and the Serving, whose batch is the
+    ``batch`` axis where one is given (a fixed batch's sizes)."""
+    out: dict[str, Any] = {k: v for k, v in axes.items() if k != "batch"}
+    serving = setting.serving
+    if serving.batch_mode == "fixed" and axes.get("batch") is not None:
+        serving = dataclasses.replace(serving, batch=np.asarray(axes["batch"], dtype=np.float64))
+    return {**out, "attention": setting.attention, "serving": serving}
 
 
 def price(setting: Setting, axes: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
     """Price every point of ``axes`` (arrays that broadcast together) in ONE inference_cost
     call; returns flat row columns (inputs and results) and the number of rows."""
-    cost = inference_cost(setting.model, setting.hardware, **axes, **options(setting))
+    cost = inference_cost(setting.model, setting.hardware, **arguments(setting, axes))
     return rows(setting, axes, cost)
 
 
@@ -161,18 +141,32 @@ def rows(
     broadcast together) under ``setting``, and the number of rows."""
     shape = np.shape(cost.flops)
     n = int(np.prod(shape, dtype=np.int64))
-    columns: dict[str, Any] = {f: getattr(setting, f) for f in SETTING_FIELDS}
-    for name in ("prompt_tokens", "gen_tokens", "samples", "kv_budget", "block_size"):
+    s = setting.serving
+    columns: dict[str, Any] = {
+        "model": setting.model,
+        "hardware": setting.hardware,
+        "gpus": s.gpus,
+        "attention": str(setting.attention),
+        "prefill": s.prefill is not False,
+        "prefill_mode": s.prefill_mode or "per_query",
+        "prefix_sharing": s.prefix_sharing,
+        "time_model": s.time_model,
+        "weight_dtype": s.weight_dtype,
+        "kv_dtype": s.kv_dtype,
+        "compute_dtype": s.compute_dtype,
+        "kv_budget": setting.attention.kv_budget,
+        "block_size": setting.attention.block_size,
+    }
+    for name in ("prompt_tokens", "gen_tokens", "samples"):
         value = axes.get(name, 1 if name == "samples" else None)
-        if value is not None:
-            value = np.broadcast_to(np.asarray(value, dtype=np.float64), shape).reshape(-1)
-        columns[name] = value
-    if setting.batch == "fixed":
+        columns[name] = np.broadcast_to(np.asarray(value, dtype=np.float64), shape).reshape(-1)
+    if s.batch_mode == "fixed":
+        batch = axes.get("batch", s.batch)
         columns["requested_batch"] = np.broadcast_to(
-            np.asarray(axes["batch"], dtype=np.float64), shape
+            np.asarray(batch, dtype=np.float64), shape
         ).reshape(-1)
     else:
-        columns["requested_batch"] = None if setting.batch == "unset" else "max"
+        columns["requested_batch"] = s.batch
     for name in COST_FIELDS:
         columns[name] = np.asarray(getattr(cost, name)).reshape(-1)
     return columns, n
@@ -185,64 +179,148 @@ def open_mesh(axes: Mapping[str, FloatArray]) -> dict[str, FloatArray]:
     return dict(zip(names, np.ix_(*(axes[n] for n in names)), strict=True))
 
 
-# ---- options shared by the commands that price queries -----------------------------------
+# ---- serving options, the same in every command that prices inference ------------------------
+
+ATTENTION_HELP = (
+    "attention over the KV cache: dense, topk:S (top-k over S KV tokens) or block_topk:S:BLOCK "
+    "(block top-k, blocks of BLOCK tokens)"
+)
+BATCH_HELP = (
+    "sequences decoded together on one replica: a number (capped by memory), 'max' (the largest "
+    "batch whose KV cache fits beside the weights) or 'unset' (weight reads fully amortised, the "
+    f"Kinetics convention). Default: {DEFAULT_BATCH}, what a server under load runs; 'unset' "
+    "assumes a batch no memory holds and understates memory-bound decode"
+)
+GPUS_AUTO_HELP = (
+    "GPUs serving one replica (tensor parallel): a number, or 'auto' to choose among 1, 2, 4 "
+    "and 8, each priced with its all-reduces (default: auto)"
+)
 
 
 def add_serving_options(
-    parser: argparse.ArgumentParser, *, lists: bool = True, prefill_mode: bool = True
+    p: argparse.ArgumentParser,
+    *,
+    attention_help: str = "(default: dense)",
+    batch_lists: bool = False,
+    gpus: str = "one",
 ) -> None:
-    """Options of inference_cost beyond model, hardware and the token counts. With ``lists``,
-    numeric ones accept lists and ranges (one row per combination); ``prefill_mode`` offers
-    ``--prefill-mode``."""
-    many = " (list or range)" if lists else ""
-    parser.add_argument(
+    """The serving options (``--attention``, ``--batch``, ``--gpus``, prefill, time model,
+    dtypes) of every command that prices inference, read back by :func:`serving`.
+    ``batch_lists``: ``--batch`` takes a list or range of sizes; ``gpus``: "one" (a number),
+    "lists" (comma lists) or "auto" (a number or auto, default auto)."""
+    p.add_argument(
         "--attention",
-        choices=ATTENTIONS,
-        default="dense",
-        help="attention over the KV cache (default: dense)",
+        action="append",
+        metavar="SPEC",
+        help=f"{ATTENTION_HELP}; {attention_help}",
     )
-    parser.add_argument(
-        "--kv-budget", metavar="TOKENS", help=f"KV tokens attended by sparse attention{many}"
-    )
-    parser.add_argument(
-        "--block-size", metavar="TOKENS", help=f"block size of block_topk attention{many}"
-    )
-    parser.add_argument(
-        "--batch",
-        metavar="N|max",
-        help="sequences decoded together: a number"
-        + (" (list or range)" if lists else "")
-        + " capped by memory, or 'max' (largest that fits); unset: weight reads fully "
-        "amortised (the Kinetics convention)",
-    )
-    parser.add_argument(
+    many = "; a list or range of sizes gives one row each" if batch_lists else ""
+    p.add_argument("--batch", metavar="N|max|unset", help=BATCH_HELP + many)
+    if gpus == "auto":
+        p.add_argument("--gpus", default="auto", metavar="N|auto", help=GPUS_AUTO_HELP)
+    else:
+        p.add_argument(
+            "--gpus",
+            default="1",
+            metavar="N[,N]" if gpus == "lists" else "N",
+            help="GPUs serving one replica (tensor parallel; default: 1)",
+        )
+    p.add_argument(
         "--no-prefill", dest="prefill", action="store_false", help="leave prefill out (Kinetics)"
     )
-    if prefill_mode:
-        parser.add_argument(
-            "--prefill-mode",
-            choices=PREFILL_MODES,
-            default="per_query",
-            help="per_query: each query's prompt is prefilled in its own pass (default); batch: a "
-            "static batch's prompts in one pass that every query waits for (needs --batch)",
-        )
-    parser.add_argument(
+    p.add_argument(
+        "--prefill-mode",
+        choices=PREFILL_MODES,
+        default="per_query",
+        help="per_query: each query's prompt is prefilled in its own pass (default); batch: a "
+        "static batch's prompts in one pass that every query waits for (needs a batch other "
+        "than unset)",
+    )
+    p.add_argument(
         "--no-prefix-sharing",
         dest="prefix_sharing",
         action="store_false",
         help="each sample reads the prompt's KV cache itself",
     )
-    add_precision_options(parser)
+    add_precision_options(p)
 
 
-def numeric_axes(args: argparse.Namespace) -> tuple[dict[str, FloatArray], _parse.Batch]:
-    """The numeric axes given on the command line (lists and ranges parsed)."""
+def attentions(specs: Sequence[str] | None) -> list[Attention]:
+    """``--attention`` (repeated, or comma lists) as attentions, without repeats; dense when
+    not given."""
+    out: list[Attention] = []
+    for text in specs or ["dense"]:
+        for item in text.split(","):
+            try:
+                out.append(attention(item))
+            except InvalidArgumentError:
+                raise _parse.UsageError(
+                    "--attention",
+                    f"{item.strip()!r}: expected dense, topk:S or block_topk:S:BLOCK (S: KV tokens "
+                    "attended, BLOCK: tokens per block), e.g. topk:1024",
+                ) from None
+    if not out:
+        raise _parse.UsageError("--attention", "no attention given")
+    return list(dict.fromkeys(out))
+
+
+def one_attention(specs: Sequence[str] | None) -> Attention:
+    """``--attention`` where a command takes one."""
+    found = attentions(specs)
+    if len(found) != 1:
+        raise _parse.UsageError("--attention", "takes one attention here")
+    return found[0]
+
+
+def batches(text: str | None) -> str | FloatArray:
+    """``--batch``: "unset", "max" or sequence counts (a list or range); the default when not
+    given."""
+    if text is None:
+        return DEFAULT_BATCH
+    word = text.strip().lower()
+    if word in ("unset", "max"):
+        return word
+    if "max" in word or "unset" in word:
+        raise _parse.UsageError(
+            "--batch", f"'max' and 'unset' cannot be mixed with sizes: {text!r}"
+        )
+    return _parse.values("--batch", text, integer=True)
+
+
+def serving(args: argparse.Namespace, *, batch: Any = None, gpus: Any = None) -> Serving:
+    """The :class:`scaleplan.Serving` the serving options give: the one translation from the
+    command line. ``batch`` and ``gpus`` override the options (a command that takes lists
+    passes one value at a time)."""
+    if batch is None:
+        batch = batches(args.batch)
+        if not isinstance(batch, str):
+            if len(batch) != 1:
+                raise _parse.UsageError("--batch", "takes one value here")
+            batch = float(batch[0])
+    if gpus is None:
+        text = str(args.gpus).strip().lower()
+        gpus = "auto" if text == "auto" else _parse.whole("--gpus", text)
+    return Serving(
+        batch=batch,
+        prefix_sharing=args.prefix_sharing,
+        prefill=args.prefill_mode if args.prefill else False,
+        time_model=args.time_model,
+        weight_dtype=args.weight_dtype,
+        kv_dtype=args.kv_dtype,
+        compute_dtype=args.compute_dtype,
+        gpus=gpus,
+    )
+
+
+def numeric_axes(args: argparse.Namespace) -> dict[str, FloatArray]:
+    """The numeric axes given on the command line (lists and ranges parsed), batch sizes
+    included when ``--batch`` gives sizes."""
     axes: dict[str, FloatArray] = {}
-    for name in ("prompt_tokens", "gen_tokens", "samples", "kv_budget", "block_size"):
+    for name in ("prompt_tokens", "gen_tokens", "samples"):
         text = getattr(args, name, None)
         if text is not None:
             axes[name] = _parse.values(f"--{name.replace('_', '-')}", text, integer=True)
-    batch = _parse.batch("--batch", args.batch)
-    if batch.sizes is not None:
-        axes["batch"] = batch.sizes
-    return axes, batch
+    batch = batches(args.batch)
+    if not isinstance(batch, str):
+        axes["batch"] = batch
+    return axes

@@ -4,6 +4,7 @@ combination of the values given (lists and ranges), each model's grid in one vec
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import sys
 from typing import Any
@@ -22,10 +23,10 @@ EXAMPLES = [
     "scaleplan cost --model qwen3-8b --hardware h100-sxm --prompt-tokens 512 --gen-tokens 8192 "
     "--samples 8",
     "scaleplan cost --model qwen3-8b,qwen3-32b --hardware h200 --prompt-tokens 512 "
-    "--gen-tokens 1024:32768:6 --samples 1,8 --attention block_topk --kv-budget 1024,4096 "
-    "--block-size 16 --batch max",
+    "--gen-tokens 1024:32768:6 --samples 1,8 --attention block_topk:1024:16,block_topk:4096:16 "
+    "--batch unset",
     "scaleplan cost --family qwen3-dense --hardware kinetics-b200 --prompt-tokens 128 "
-    "--gen-tokens 16384 --no-prefill --json",
+    "--gen-tokens 16384 --no-prefill --batch unset --json",
 ]
 
 
@@ -51,10 +52,12 @@ def register(sub: _common.Subparsers) -> None:
         "--gen-tokens", required=True, metavar="TOKENS", help="tokens generated per sample"
     )
     p.add_argument("--samples", default="1", metavar="K", help="samples per query (default: 1)")
-    p.add_argument(
-        "--gpus", default="1", metavar="N[,N]", help="GPUs serving one replica (default: 1)"
+    _pricing.add_serving_options(
+        p,
+        attention_help="repeat or give a comma list for one row each (default: dense)",
+        batch_lists=True,
+        gpus="lists",
     )
-    _pricing.add_serving_options(p)
     p.add_argument(
         "--max-rows",
         type=int,
@@ -77,11 +80,19 @@ def run(args: argparse.Namespace) -> int:
     names = models(args)
     hardware = _parse.names("--hardware", args.hardware)
     gpus = [_parse.whole("--gpus", g) for g in _parse.names("--gpus", args.gpus)]
-    axes, batch = _pricing.numeric_axes(args)
+    attentions = _pricing.attentions(args.attention)
+    axes = _pricing.numeric_axes(args)
+    batch = axes["batch"][0] if "batch" in axes else _pricing.batches(args.batch)
+    servings = [_pricing.serving(args, batch=batch, gpus=g) for g in gpus]
     per_setting = _pricing.grid_size(axes)
-    total = per_setting * len(names) * len(hardware) * len(gpus)
+    total = per_setting * len(names) * len(hardware) * len(gpus) * len(attentions)
     if total > args.max_rows:
-        sizes = {"model": len(names), "hardware": len(hardware), "gpus": len(gpus)}
+        sizes = {
+            "model": len(names),
+            "hardware": len(hardware),
+            "gpus": len(gpus),
+            "attention": len(attentions),
+        }
         sizes |= {k: len(v) for k, v in axes.items()}
         varying = [_common.option_name(k) for k, size in sizes.items() if size > 1]
         raise _parse.UsageError(
@@ -92,27 +103,20 @@ def run(args: argparse.Namespace) -> int:
     mesh = _pricing.open_mesh(axes)
     results: list[dict[str, Any]] = []
     counts: list[int] = []
-    for model, hw, g in itertools.product(names, hardware, gpus):
-        setting = _pricing.Setting(
-            model=model,
-            hardware=hw,
-            gpus=g,
-            attention=args.attention,
-            batch=batch.mode,
-            prefill=args.prefill,
-            prefill_mode=args.prefill_mode,
-            prefix_sharing=args.prefix_sharing,
-            time_model=args.time_model,
-            weight_dtype=args.weight_dtype,
-            kv_dtype=args.kv_dtype,
-            compute_dtype=args.compute_dtype,
-        )
+    for model, hw, serving, attention in itertools.product(names, hardware, servings, attentions):
+        setting = _pricing.Setting(model, hw, attention, serving)
         columns, n = _pricing.price(setting, mesh)
         results.append(columns)
         counts.append(n)
     style = _common.output_format(args)
     if style == "table":
-        print(render_table(results, counts))
+        shown = servings[0]
+        if "batch" in axes:
+            shown = dataclasses.replace(shown, batch=axes["batch"])
+        text = str(shown)
+        if len(gpus) > 1:
+            text = text.rsplit(", ", 1)[0] + ", GPUs/replica per row"
+        print(render_table(results, counts, text))
         return _common.EXIT_OK
     writer = RowWriter(sys.stdout, style, _pricing.ROW_FIELDS)
     for columns, n in zip(results, counts, strict=True):
@@ -131,6 +135,7 @@ _INPUT_COLUMNS: list[tuple[str, str, Any]] = [
     ("samples", "samples", fmt.count),
     ("kv_budget", "KV budget", fmt.count),
     ("block_size", "block", fmt.count),
+    ("attention", "attention", str),
     ("requested_batch", "batch asked", lambda v: v if isinstance(v, str) else fmt.count(v)),
 ]
 """Inputs: a column when they vary, else named in the caption."""
@@ -145,9 +150,6 @@ _RESULT_COLUMNS: list[tuple[str, str, Any]] = [
 ]
 
 
-_PREFILL = {"per_query": "per query", "batch": "of the whole batch in its time to first token"}
-
-
 def _column(columns: dict[str, Any], name: str, n: int) -> list[Any]:
     value = columns.get(name)
     if isinstance(value, np.ndarray):
@@ -155,39 +157,22 @@ def _column(columns: dict[str, Any], name: str, n: int) -> list[Any]:
     return [value] * n
 
 
-def render_table(results: list[dict[str, Any]], counts: list[int]) -> str:
-    """Inputs that vary get a column; the others go in the caption line."""
+def render_table(results: list[dict[str, Any]], counts: list[int], serving: str) -> str:
+    """Inputs that vary get a column; the others go in the caption line, followed by the
+    serving options in use (``serving``, its batch and GPUs as the columns or caption say)."""
     cols: dict[str, list[Any]] = {}
-    for name in [c[0] for c in _INPUT_COLUMNS + _RESULT_COLUMNS] + [
-        "attention",
-        "feasible",
-        "binding",
-        "prefill",
-        "prefill_mode",
-        "time_model",
-        "kv_dtype",
-        "weight_dtype",
-    ]:
+    for name in [c[0] for c in _INPUT_COLUMNS + _RESULT_COLUMNS] + ["feasible", "binding"]:
         cols[name] = [v for r, n in zip(results, counts, strict=True) for v in _column(r, name, n)]
     shown, fixed = [], []
     for name, label, render in _INPUT_COLUMNS:
         distinct = set(cols[name])
         if name == "model" or len(distinct) > 1:
             shown.append((name, label, render))
-        elif distinct == {"max"}:
-            fixed.append("batch max (the largest that fits)")
-        elif distinct != {None}:
-            value = next(iter(distinct))
-            fixed.append(f"{label} {render(value)}")
-    settings = (
-        f"{cols['attention'][0]} attention",
-        "prefill " + (_PREFILL[cols["prefill_mode"][0]] if cols["prefill"][0] else "left out"),
-        f"{cols['time_model'][0]} time",
-        f"weights {cols['weight_dtype'][0]}, KV {cols['kv_dtype'][0]}",
-    )
-    if "requested_batch" not in [s[0] for s in shown] and cols["requested_batch"][0] is None:
-        fixed.append("batch unset (weight reads amortised)")
-    caption = "One query per row; " + ", ".join([*fixed, *settings]) + "."
+        elif name == "attention":
+            fixed.append(f"{next(iter(distinct))} attention")
+        elif name not in ("requested_batch", "gpus") and distinct != {None}:
+            fixed.append(f"{label} {render(next(iter(distinct)))}")
+    caption = "One query per row; " + ", ".join(fixed) + "; serving: " + serving + "."
     header = (
         [label for _, label, _ in shown] + [label for _, label, _ in _RESULT_COLUMNS] + ["fits"]
     )

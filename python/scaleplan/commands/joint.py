@@ -16,6 +16,7 @@ from scaleplan.commands._planning import Column, default, loss, optional_number,
 from scaleplan.commands._progress import frontier_chunks
 from scaleplan.joint import JOINT_AGGREGATOR, JointPlan, frontier_joint, joint_task, plan_joint
 from scaleplan.plan import Unit
+from scaleplan.serving import attention_text
 from scaleplan.sweep import JOINT_CHUNK_BUDGETS
 from scaleplan.testtime import AGGREGATOR_MEANING
 
@@ -84,7 +85,6 @@ def add_problem_options(p: argparse.ArgumentParser) -> None:
         metavar="K",
         help="most samples per query; 1 = one sample, a bigger model (default: %(default)s)",
     )
-    _planning.add_attention_option(p)
     p.add_argument(
         "--min-gen-tokens",
         default=str(default(plan_joint, "min_gen_tokens")),
@@ -104,7 +104,7 @@ def add_problem_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train-mfu", metavar="MFU", help="training MFU (default: the hardware's)")
     p.add_argument("--train-usd-per-hour", metavar="USD", help="training price per GPU-hour")
     p.add_argument("--infer-usd-per-hour", metavar="USD", help="serving price per GPU-hour")
-    _planning.add_serving_options(p, batch_default="max", gpus_auto=True)
+    _planning.add_serving_options(p, gpus_auto=True)
 
 
 def problem(args: argparse.Namespace) -> tuple[dict[str, Any], FloatArray]:
@@ -117,7 +117,7 @@ def problem(args: argparse.Namespace) -> tuple[dict[str, Any], FloatArray]:
         "k_max": _parse.whole("--k-max", args.k_max),
         "min_gen_tokens": _parse.number("--min-gen-tokens", args.min_gen_tokens),
         "max_gen_tokens": _parse.number("--max-gen-tokens", args.max_gen_tokens),
-        **_planning.serving_kwargs(args, default(plan_joint, "batch"), gpus_auto=True),
+        **_planning.serving_kwargs(args),
     }
     for name in ("half_tokens", "hill", "kappa"):
         kwargs[name] = _parse.number(_common.option_name(name), getattr(args, name))
@@ -151,7 +151,6 @@ def goal(
 
 
 def _caption(what: str, kwargs: dict[str, Any], unit: str, queries: FloatArray) -> str:
-    attention = kwargs.get("attention", default(plan_joint, "attention"))
     q = "" if len(queries) > 1 else f"{fmt.si(float(queries[0]))} queries of "
     law = kwargs["law"] if isinstance(kwargs["law"], str) else kwargs["law"].name
     parts = [
@@ -159,8 +158,8 @@ def _caption(what: str, kwargs: dict[str, Any], unit: str, queries: FloatArray) 
         f"family {kwargs['family']} on {kwargs['hardware']}",
         f"accuracy: task {joint_task(law)}, {AGGREGATOR_MEANING[JOINT_AGGREGATOR]}",
         f"k <= {kwargs['k_max']}",
-        f"{_planning.attention_text(attention)} attention",
-        _planning.batch_text(kwargs["batch"]),
+        f"{attention_text(kwargs['attention'])} attention",
+        f"serving: {kwargs['serving'].resolved(auto_gpus=True)}",
     ]
     if kwargs["latency_slo_s"] is not None:
         parts.append(f"latency <= {fmt.seconds(kwargs['latency_slo_s'])}")

@@ -198,8 +198,7 @@ def add_lifetime(planners: _common.Subparsers) -> None:
         choices=LIFETIME_UNITS,
         help="cost unit of a --target-loss plan (default: flops); a --budget carries its own",
     )
-    _pricing.add_serving_options(p, lists=False)
-    p.add_argument("--gpus", default="auto", metavar="N|auto", help=_planning.GPUS_AUTO_HELP)
+    _pricing.add_serving_options(p, gpus="auto")
     p.add_argument("--train-hardware", help="training hardware (default: --hardware)")
     p.add_argument("--train-mfu", metavar="MFU", help="training MFU (default: the hardware's)")
     p.add_argument("--train-usd-per-hour", metavar="USD", help="training price per GPU-hour")
@@ -229,9 +228,8 @@ def run_lifetime(args: argparse.Namespace) -> int:
     varying = [n for n in _LIFETIME_AXES if len(axes[n]) > 1]
     _plot.check_path("--plot", args.plot, need_points=len(goals))
     mesh = _pricing.open_mesh(axes)
-    batch = _parse.batch("--batch", args.batch)
-    if batch.sizes is not None and len(batch.sizes) != 1:
-        raise _parse.UsageError("--batch", "takes one value here")
+    serving = _pricing.serving(args)
+    attention = _pricing.one_attention(args.attention)
     plan = plan_lifetime(
         budget=mesh[goal_name] if goal_name == "budget" else None,
         target_loss=mesh[goal_name] if goal_name == "target_loss" else None,
@@ -243,17 +241,8 @@ def run_lifetime(args: argparse.Namespace) -> int:
         hardware=args.hardware,
         family=_parse.family("--family", args.family),
         unit=typing.cast(Unit, unit),
-        attention=args.attention,
-        kv_budget=optional_number("--kv-budget", args.kv_budget),
-        block_size=optional_number("--block-size", args.block_size),
-        batch="max" if batch.mode == "max" else None if batch.sizes is None else batch.sizes[0],
-        prefix_sharing=args.prefix_sharing,
-        prefill=args.prefill_mode if args.prefill else False,
-        time_model=args.time_model,
-        weight_dtype=args.weight_dtype,
-        kv_dtype=args.kv_dtype,
-        compute_dtype=args.compute_dtype,
-        gpus=_planning.gpus_value(args.gpus),
+        attention=attention,
+        serving=serving,
         train_hardware=args.train_hardware,
         train_mfu=optional_number("--train-mfu", args.train_mfu),
         train_usd_per_hour=optional_number("--train-usd-per-hour", args.train_usd_per_hour),
@@ -269,7 +258,8 @@ def run_lifetime(args: argparse.Namespace) -> int:
     names = list(axes)
     inputs = [{n: float(axes[n][k]) for n, k in zip(names, i, strict=True)} for i in index]
     pricing = (
-        f"inference priced on {args.hardware} over family {args.family}"
+        f"inference priced on {args.hardware} over family {args.family}, {attention} attention, "
+        f"serving: {serving}"
         if args.hardware
         else "inference priced at 2N FLOPs per token"
     )

@@ -59,8 +59,7 @@ def add_iso_cost(figures: _common.Subparsers) -> None:
         help="generation lengths, the y axis (default: %(default)s)",
     )
     p.add_argument("--samples", default="1", metavar="K", help="(default: 1)")
-    p.add_argument("--gpus", default="1", metavar="N", help="GPUs per replica (default: 1)")
-    _pricing.add_serving_options(p, lists=False)
+    _pricing.add_serving_options(p)
     p.set_defaults(func=run_iso_cost)
 
 
@@ -75,38 +74,18 @@ def run_iso_cost(args: argparse.Namespace) -> int:
             "--gen-tokens" if len(gen) < 2 else "--family",
             "an iso-cost plot needs at least two generation lengths and two models",
         )
-    batch = _parse.batch("--batch", args.batch)
+    serving = _pricing.serving(args)
+    attention = _pricing.one_attention(args.attention)
     axes = {
         "prompt_tokens": np.array([_parse.number("--prompt-tokens", args.prompt_tokens)]),
         "gen_tokens": gen,
         "samples": np.array([_parse.number("--samples", args.samples)]),
     }
-    for name in ("kv_budget", "block_size"):
-        text = getattr(args, name)
-        if text is not None:
-            axes[name] = np.array([_parse.number(_common.option_name(name), text)])
-    if batch.sizes is not None:
-        if len(batch.sizes) != 1:
-            raise _parse.UsageError("--batch", "takes one value here")
-        axes["batch"] = batch.sizes
     flops = np.empty((len(gen), len(members)))
     eflops = np.empty_like(flops)
     feasible = np.empty(flops.shape, dtype=bool)
     for j, name in enumerate(members):
-        setting = _pricing.Setting(
-            model=name,
-            hardware=args.hardware,
-            gpus=_parse.whole("--gpus", args.gpus),
-            attention=args.attention,
-            batch=batch.mode,
-            prefill=args.prefill,
-            prefill_mode=args.prefill_mode,
-            prefix_sharing=args.prefix_sharing,
-            time_model=args.time_model,
-            weight_dtype=args.weight_dtype,
-            kv_dtype=args.kv_dtype,
-            compute_dtype=args.compute_dtype,
-        )
+        setting = _pricing.Setting(name, args.hardware, attention, serving)
         columns, _ = _pricing.price(setting, axes)
         flops[:, j], eflops[:, j] = columns["flops"], columns["eflops"]
         feasible[:, j] = columns["feasible"]
@@ -120,8 +99,7 @@ def run_iso_cost(args: argparse.Namespace) -> int:
     eflops[~feasible] = math.nan
     setting_text = (
         f"{args.hardware}, {args.prompt_tokens} prompt tokens, samples {args.samples}, "
-        f"{args.attention} attention, prefill {'included' if args.prefill else 'left out'}, "
-        f"batch {args.batch or 'unset'}"
+        f"{attention} attention, {serving}"
     )
     draw_iso_cost(args.out, members, params, gen, flops, eflops, setting_text)
     print(f"wrote {args.out}", file=sys.stderr)

@@ -9,17 +9,14 @@ Scenario file (every key takes one value or a list; see examples/sweep_qwen3.tom
     prompt_tokens = [128, 512]
     gen_tokens = "1024:32768:11"    # numbers, lists, or the command line's list/range syntax
     samples = [1, 4, 16]
-    attention = ["dense", "block_topk"]
-    kv_budget = [1024, 4096]        # applies to topk / block_topk rows only
-    block_size = 16                 # applies to block_topk rows only
-    batch = ["max", 64]             # "unset" (default: weights amortised), "max", or sizes
+    attention = ["dense", "block_topk:1024:16", "topk:4096"]  # as --attention spells it
+    batch = ["max", 64]             # "max" (default: the largest that fits), "unset", or sizes
     prefill = true                  # also: prefix_sharing, time_model, *_dtype (one or a list)
     prefill_mode = "per_query"      # or "batch": a static batch's prefill in its TTFT (needs batch)
 
 Rows: every combination of model, hardware, gpus, attention, batch mode and the other settings
-(outer loops, in that order), and inside each, of prompt_tokens x gen_tokens x samples x
-kv_budget x block_size x batch sizes (C order, the last fastest). Options that do not apply to a
-row (KV budget under dense attention) do not multiply it.
+(outer loops, in that order), and inside each, of prompt_tokens x gen_tokens x samples x batch
+sizes (C order, the last fastest).
 """
 
 from __future__ import annotations
@@ -44,6 +41,7 @@ from scaleplan.catalog import family
 from scaleplan.commands import _common, _parse, _pricing
 from scaleplan.commands._output import RowWriter
 from scaleplan.commands._progress import Progress
+from scaleplan.serving import DEFAULT_BATCH, Serving
 from scaleplan.sweep import (
     DEFAULT_CHUNK_POINTS,
     MAX_CHUNK_POINTS,
@@ -66,7 +64,7 @@ _TEXT_KEYS = (
     "prefill_mode",
 )
 _BOOL_KEYS = ("prefill", "prefix_sharing")
-_NUMERIC_KEYS = ("prompt_tokens", "gen_tokens", "samples", "kv_budget", "block_size")
+_NUMERIC_KEYS = ("prompt_tokens", "gen_tokens", "samples")
 KEYS = ("family", *_TEXT_KEYS, "gpus", *_BOOL_KEYS, *_NUMERIC_KEYS, "batch")
 _DEFAULTS: dict[str, list[Any]] = {
     "gpus": [1],
@@ -138,6 +136,13 @@ def load(path: str) -> dict[str, Any]:
         raise _parse.UsageError("--grid", f"no such file: {path!r}") from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise _parse.UsageError(option, str(exc)) from None
+    for key in ("kv_budget", "block_size"):
+        if key in data:
+            raise _parse.UsageError(
+                option,
+                f"{key}: give it in the attention's spelling, e.g. attention = "
+                '["topk:1024", "block_topk:1024:16"]',
+            )
     unknown = sorted(set(data) - set(KEYS))
     if unknown:
         raise _parse.UsageError(option, f"unknown key {unknown[0]!r} (known: {', '.join(KEYS)})")
@@ -156,6 +161,10 @@ def load(path: str) -> dict[str, Any]:
         out[key] = [_text(option, key, v) for v in _as_list(data.get(key, _DEFAULTS.get(key)))]
         if not out[key]:
             raise _parse.UsageError(option, f"{key}: empty list")
+    try:
+        out["attention"] = _pricing.attentions(out["attention"])
+    except _parse.UsageError as exc:
+        raise _parse.UsageError(option, f"attention: {exc.message}") from None
     for key in _BOOL_KEYS:
         out[key] = [_bool(option, key, v) for v in _as_list(data.get(key, _DEFAULTS[key]))]
     out["gpus"] = [_parse.whole(f"{option}: gpus", str(v)) for v in _as_list(data.get("gpus", 1))]
@@ -164,7 +173,7 @@ def load(path: str) -> dict[str, Any]:
             out[key] = _numbers(f"{option}: {key}", data[key])
     modes: list[str] = []
     sizes: list[float] = []
-    for v in _as_list(data.get("batch", "unset")):
+    for v in _as_list(data.get("batch", DEFAULT_BATCH)):
         if isinstance(v, str) and v.strip().lower() in ("max", "unset"):
             modes.append(v.strip().lower())
         else:
@@ -201,7 +210,20 @@ def _numbers(option: str, value: Any) -> FloatArray:
 
 def groups(scenario: dict[str, Any]) -> Iterator[Group]:
     numeric = {k: scenario[k] for k in _pricing.AXES if k in scenario}
-    for model, hw, gpus, attention, mode, prefill, sharing, tm, wd, kd, cd, pm in itertools.product(
+    for (
+        model,
+        hw,
+        gpus,
+        attention,
+        batch,
+        prefill,
+        sharing,
+        tm,
+        wd,
+        kd,
+        cd,
+        pm,
+    ) in itertools.product(
         scenario["model"],
         scenario["hardware"],
         scenario["gpus"],
@@ -215,9 +237,17 @@ def groups(scenario: dict[str, Any]) -> Iterator[Group]:
         scenario["compute_dtype"],
         scenario["prefill_mode"],
     ):
-        setting = _pricing.Setting(
-            model, hw, gpus, attention, mode, prefill, sharing, tm, wd, kd, cd, pm
+        serving = Serving(
+            batch=scenario["batch"][0] if batch == "fixed" else batch,
+            prefix_sharing=sharing,
+            prefill=pm if prefill else False,
+            time_model=tm,
+            weight_dtype=wd,
+            kv_dtype=kd,
+            compute_dtype=cd,
+            gpus=gpus,
         )
+        setting = _pricing.Setting(model, hw, attention, serving)
         axes = _pricing.applicable_axes(setting, numeric)
         yield Group(setting, axes, _pricing.grid_size(axes))
 
@@ -281,7 +311,7 @@ def run(args: argparse.Namespace) -> int:
         writer = RowWriter(stream, fmt, _pricing.ROW_FIELDS)
         for group in plan:
             setting = group.setting
-            arguments: dict[str, Any] = {**group.axes, **_pricing.options(setting)}
+            arguments = _pricing.arguments(setting, group.axes)
             for chunk in iter_inference_cost_sweep(
                 setting.model, setting.hardware, **arguments, chunk_size=args.chunk_rows
             ):

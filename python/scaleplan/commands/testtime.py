@@ -18,6 +18,7 @@ from scaleplan.catalog import model as catalog_model
 from scaleplan.commands import _common, _parse, _planning, _plot
 from scaleplan.commands._planning import Column, default, percent
 from scaleplan.commands._progress import frontier_chunks
+from scaleplan.serving import attention_text
 from scaleplan.sweep import TEST_TIME_CHUNK_BUDGETS
 from scaleplan.testtime import (
     AGGREGATOR_MEANING,
@@ -120,7 +121,6 @@ def add_problem_options(p: argparse.ArgumentParser) -> None:
         metavar="K",
         help="most samples per query (default: %(default)s)",
     )
-    _planning.add_attention_option(p)
     p.add_argument(
         "--min-gen-tokens",
         default=str(default(frontier_test_time, "min_gen_tokens")),
@@ -138,7 +138,7 @@ def add_problem_options(p: argparse.ArgumentParser) -> None:
         metavar="USD",
         help="price of one GPU-hour for USD budgets (default: the catalog's, if any)",
     )
-    _planning.add_serving_options(p, batch_default="unset")
+    _planning.add_serving_options(p)
 
 
 @dataclass
@@ -162,7 +162,7 @@ def problem(args: argparse.Namespace) -> Problem:
         "min_gen_tokens": _parse.number("--min-gen-tokens", args.min_gen_tokens),
         "max_gen_tokens": _max_gen(args.max_gen_tokens),
         "usd_per_hour": _planning.optional_number("--usd-per-hour", args.usd_per_hour),
-        **_planning.serving_kwargs(args, default(frontier_test_time, "batch")),
+        **_planning.serving_kwargs(args),
     }
     if args.models is not None:
         kwargs["models"] = _parse.names("--models", args.models)
@@ -174,23 +174,16 @@ def problem(args: argparse.Namespace) -> Problem:
         who = "the models of " + ("the measured data" if args.measured else "the preset")
         if args.measured:
             args.option_map = {**getattr(args, "option_map", {}), "models": "--measured"}
-    attention = kwargs.get("attention", default(frontier_test_time, "attention"))
     longest = kwargs["max_gen_tokens"]
     parts = [
         f"best of {who} on {args.hardware}",
         f"accuracy: task {source.task}, {AGGREGATOR_MEANING[source.aggregator]}",
         f"prompt {fmt.count(kwargs['prompt_tokens'])} tokens",
-        f"{_planning.attention_text(attention)} attention",
+        f"{attention_text(kwargs['attention'])} attention",
         f"k <= {kwargs['k_max']}",
         f"L {fmt.count(kwargs['min_gen_tokens'])} to "
         + ("the context" if longest is None else fmt.count(longest)),
-        _planning.batch_text(kwargs["batch"]),
-        "prefill "
-        + (
-            ("per query", "of the whole batch")[args.prefill_mode == "batch"]
-            if args.prefill
-            else "left out"
-        ),
+        f"serving: {kwargs['serving'].resolved(auto_gpus=False)}",
     ]
     if kwargs["latency_slo_s"] is not None:
         parts.append(f"latency <= {fmt.seconds(kwargs['latency_slo_s'])}")

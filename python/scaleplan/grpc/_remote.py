@@ -11,13 +11,14 @@ from typing import Any, Literal, cast
 import numpy.typing as npt
 
 from scaleplan.catalog import Hardware, Model
-from scaleplan.cost import Attention, Dtype, InferenceCost, Number, Prefill, TimeModel, TrainingCost
+from scaleplan.cost import InferenceCost, Number, TrainingCost
 from scaleplan.fit import LawFit
 from scaleplan.joint import JointPlan
 from scaleplan.laws import LossLaw
 from scaleplan.plan import LifetimePlan, TrainingPlan, Unit
+from scaleplan.serving import AttentionSpec, Dtype, Serving
 from scaleplan.sweep import SweepChunk
-from scaleplan.testtime import Accuracy, AttentionChoice, TestTimeFrontier, TestTimePlan
+from scaleplan.testtime import Accuracy, TestTimeFrontier, TestTimePlan
 
 
 class RemoteApi:
@@ -34,17 +35,8 @@ class RemoteApi:
         prompt_tokens: Number,
         gen_tokens: Number,
         samples: Number = 1,
-        attention: Attention = "dense",
-        kv_budget: Number | None = None,
-        block_size: Number | None = None,
-        prefix_sharing: bool = True,
-        prefill: Prefill = True,
-        batch: Literal["max"] | Number | None = None,
-        time_model: TimeModel = "additive",
-        weight_dtype: Dtype = "bf16",
-        kv_dtype: Dtype = "bf16",
-        compute_dtype: Dtype = "bf16",
-        gpus: int = 1,
+        attention: AttentionSpec | Sequence[AttentionSpec] | npt.ArrayLike = "dense",
+        serving: Serving | None = None,
         timeout_s: float | None = None,
     ) -> InferenceCost:
         """Price one query: FLOPs, memory traffic, eFLOPs, time, latency and memory fit.
@@ -62,23 +54,15 @@ class RemoteApi:
         prompt_tokens: Number,
         gen_tokens: Number,
         samples: Number = 1,
-        attention: Attention = "dense",
-        kv_budget: Number | None = None,
-        block_size: Number | None = None,
-        prefix_sharing: bool = True,
-        prefill: Prefill = True,
-        batch: Literal["max"] | Number | None = None,
-        time_model: TimeModel = "additive",
-        weight_dtype: Dtype = "bf16",
-        kv_dtype: Dtype = "bf16",
-        compute_dtype: Dtype = "bf16",
-        gpus: int = 1,
+        attention: AttentionSpec | Sequence[AttentionSpec] = "dense",
+        serving: Serving | None = None,
         chunk_size: int = 65536,
         timeout_s: float | None = None,
     ) -> Generator[SweepChunk]:
-        """:func:`scaleplan.inference_cost` over the cartesian product of the numeric arguments
-        given (each a number or a 1-D list: prompt_tokens x gen_tokens x samples x kv_budget x
-        block_size x batch sizes, the last varying fastest), ``chunk_size`` points per core call.
+        """:func:`scaleplan.inference_cost` over the cartesian product of the arguments given as
+        axes (prompt_tokens x gen_tokens x samples, each a number or a 1-D list, x attention, a
+        list of spellings of one kind, x batch sizes, ``Serving(batch=[...])``; the last varies
+        fastest), ``chunk_size`` points per core call.
 
         On the server: :func:`scaleplan.iter_inference_cost_sweep`, the same arguments (catalog
         objects by name, scalars for the goals). ``timeout_s``: this call's deadline (default:
@@ -93,17 +77,8 @@ class RemoteApi:
         prompt_tokens: Number,
         gen_tokens: Number,
         samples: Number = 1,
-        attention: Attention = "dense",
-        kv_budget: Number | None = None,
-        block_size: Number | None = None,
-        prefix_sharing: bool = True,
-        prefill: Prefill = True,
-        batch: Literal["max"] | Number | None = None,
-        time_model: TimeModel = "additive",
-        weight_dtype: Dtype = "bf16",
-        kv_dtype: Dtype = "bf16",
-        compute_dtype: Dtype = "bf16",
-        gpus: int = 1,
+        attention: AttentionSpec | Sequence[AttentionSpec] = "dense",
+        serving: Serving | None = None,
         chunk_size: int = 65536,
         timeout_s: float | None = None,
     ) -> InferenceCost:
@@ -170,17 +145,8 @@ class RemoteApi:
         hardware: str | Hardware | None = None,
         family: str | Sequence[str | Model] | None = None,
         unit: Unit = "flops",
-        attention: Attention = "dense",
-        kv_budget: float | None = None,
-        block_size: float | None = None,
-        batch: Literal["max"] | float | None = None,
-        prefix_sharing: bool = True,
-        prefill: Prefill = True,
-        time_model: TimeModel = "additive",
-        weight_dtype: Dtype = "bf16",
-        kv_dtype: Dtype = "bf16",
-        compute_dtype: Dtype = "bf16",
-        gpus: int | None = None,
+        attention: AttentionSpec = "dense",
+        serving: Serving | None = None,
         train_hardware: str | Hardware | None = None,
         train_mfu: float | None = None,
         train_usd_per_hour: float | None = None,
@@ -214,19 +180,12 @@ class RemoteApi:
         prompt_tokens: float = 128,
         accuracy: str | Accuracy | os.PathLike[str] | Sequence[Mapping[str, Any]] = "aime24-qwen3",
         k_max: int = 64,
-        attention: Sequence[AttentionChoice] = ("dense",),
+        attention: AttentionSpec | Sequence[AttentionSpec] = ("dense",),
         latency_slo_s: float | None = None,
         min_gen_tokens: float = 256,
         max_gen_tokens: float | None = 32768,
         usd_per_hour: float | None = None,
-        batch: Literal["max"] | float | None = None,
-        prefix_sharing: bool = True,
-        prefill: Prefill = True,
-        time_model: TimeModel = "additive",
-        weight_dtype: Dtype = "bf16",
-        kv_dtype: Dtype = "bf16",
-        compute_dtype: Dtype = "bf16",
-        gpus: int = 1,
+        serving: Serving | None = None,
         timeout_s: float | None = None,
     ) -> TestTimePlan:
         """The model, samples k, generation length L and attention that maximise accuracy within
@@ -249,19 +208,12 @@ class RemoteApi:
         prompt_tokens: float = 128,
         accuracy: str | Accuracy | os.PathLike[str] | Sequence[Mapping[str, Any]] = "aime24-qwen3",
         k_max: int = 64,
-        attention: Sequence[AttentionChoice] = ("dense",),
+        attention: AttentionSpec | Sequence[AttentionSpec] = ("dense",),
         latency_slo_s: float | None = None,
         min_gen_tokens: float = 256,
         max_gen_tokens: float | None = 32768,
         usd_per_hour: float | None = None,
-        batch: Literal["max"] | float | None = None,
-        prefix_sharing: bool = True,
-        prefill: Prefill = True,
-        time_model: TimeModel = "additive",
-        weight_dtype: Dtype = "bf16",
-        kv_dtype: Dtype = "bf16",
-        compute_dtype: Dtype = "bf16",
-        gpus: int = 1,
+        serving: Serving | None = None,
         chunk_size: int = 0,
         timeout_s: float | None = None,
     ) -> TestTimeFrontier:
@@ -288,7 +240,7 @@ class RemoteApi:
         hill: float = 1.5,
         kappa: float = 1.0,
         k_max: int = 16,
-        attention: Sequence[AttentionChoice] = ("dense",),
+        attention: AttentionSpec | Sequence[AttentionSpec] = ("dense",),
         min_gen_tokens: float = 256,
         max_gen_tokens: float = 32768,
         min_params: float | None = None,
@@ -299,14 +251,7 @@ class RemoteApi:
         train_mfu: float | None = None,
         train_usd_per_hour: float | None = None,
         infer_usd_per_hour: float | None = None,
-        batch: Literal["max"] | float | None = "max",
-        prefix_sharing: bool = True,
-        prefill: Prefill = True,
-        time_model: TimeModel = "additive",
-        weight_dtype: Dtype = "bf16",
-        kv_dtype: Dtype = "bf16",
-        compute_dtype: Dtype = "bf16",
-        gpus: int | None = None,
+        serving: Serving | None = None,
         timeout_s: float | None = None,
     ) -> JointPlan:
         """Choose model size N (continuous over ``family``), training tokens D, samples k,
@@ -334,7 +279,7 @@ class RemoteApi:
         hill: float = 1.5,
         kappa: float = 1.0,
         k_max: int = 16,
-        attention: Sequence[AttentionChoice] = ("dense",),
+        attention: AttentionSpec | Sequence[AttentionSpec] = ("dense",),
         min_gen_tokens: float = 256,
         max_gen_tokens: float = 32768,
         min_params: float | None = None,
@@ -345,14 +290,7 @@ class RemoteApi:
         train_mfu: float | None = None,
         train_usd_per_hour: float | None = None,
         infer_usd_per_hour: float | None = None,
-        batch: Literal["max"] | float | None = "max",
-        prefix_sharing: bool = True,
-        prefill: Prefill = True,
-        time_model: TimeModel = "additive",
-        weight_dtype: Dtype = "bf16",
-        kv_dtype: Dtype = "bf16",
-        compute_dtype: Dtype = "bf16",
-        gpus: int | None = None,
+        serving: Serving | None = None,
         chunk_size: int = 0,
         timeout_s: float | None = None,
     ) -> JointPlan:

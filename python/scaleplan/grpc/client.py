@@ -20,7 +20,7 @@ Python argument name; any other failure raises the ``grpc.RpcError``::
 from __future__ import annotations
 
 import dataclasses
-import inspect
+import functools
 import math
 import os
 from collections.abc import Callable, Generator, Sequence
@@ -30,6 +30,7 @@ from typing import Any, Self, TypeVar
 
 import grpc
 import numpy as np
+import numpy.typing as npt
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2
 from grpc_status import rpc_status
@@ -50,6 +51,13 @@ from scaleplan.grpc._remote import RemoteApi
 from scaleplan.joint import JointPlan
 from scaleplan.laws import LossLaw
 from scaleplan.plan import LifetimePlan, TrainingPlan
+from scaleplan.serving import (
+    Serving,
+    attention,
+    attention_choices,
+    is_attention,
+    serving_value,
+)
 from scaleplan.sweep import SweepChunk
 from scaleplan.testtime import Accuracy, TestTimeFrontier, TestTimePlan
 from scaleplan.v1 import planner_pb2 as pb
@@ -321,33 +329,38 @@ class Client(RemoteApi):
         return out
 
     def _inference_cost(self, args: dict[str, Any], timeout_s: float | None) -> InferenceCost:
+        args, spellings = _priced(args)
         grid = _broadcast(args, sweep.SWEEP_AXES)
         mesh = None if grid.scalar else _open_mesh(grid)
         if mesh is not None:  # a cartesian product of its arrays: one sweep stream
             axes = {name: values for name, (_, values) in mesh.items()}
-            sweep_args = {**_at(args, grid, 0), **axes, "chunk_size": 0}
+            sweep_args = {**_at(args, grid, 0, spellings), **_unpriced(axes, spellings)}
+            sweep_args["serving"] = _with_batch(args["serving"], axes.get("batch"))
             try:
-                cost = self._inference_cost_sweep(sweep_args, timeout_s)
+                cost = self._inference_cost_sweep({**sweep_args, "chunk_size": 0}, timeout_s)
             except ScaleplanError as exc:
                 if exc.field in mesh and exc.index is not None:
                     # the first element of the broadcast with that axis value, as the façade
-                    exc.index *= math.prod(grid.shape[mesh[exc.field][0] + 1 :])
+                    index = exc.index * math.prod(grid.shape[mesh[exc.field][0] + 1 :])
+                    raise exc.replace(index=index) from exc
                 raise
             return _from_mesh(cost, mesh, grid.shape)
         method = self._stub.InferenceCost
-        return self._pointwise(InferenceCost, method, "inference_cost", args, grid, timeout_s)
+        build = functools.partial(_at, args, grid, spellings=spellings)
+        return self._pointwise(InferenceCost, method, "inference_cost", build, grid, timeout_s)
 
     def _training_cost(self, args: dict[str, Any], timeout_s: float | None) -> TrainingCost:
         grid = _broadcast(args, ("tokens",))
         method = self._stub.TrainingCost
-        return self._pointwise(TrainingCost, method, "training_cost", args, grid, timeout_s)
+        build = functools.partial(_at, args, grid)
+        return self._pointwise(TrainingCost, method, "training_cost", build, grid, timeout_s)
 
     def _pointwise(
         self,
         cls: type[_D],
         method: Any,
         api: str,
-        args: dict[str, Any],
+        build_args: Callable[[int], dict[str, Any]],
         grid: Broadcast,
         timeout_s: float | None,
     ) -> _D:
@@ -355,7 +368,7 @@ class Client(RemoteApi):
         call each, as the façade's one result (arrays shaped like the grid; scalars for
         scalars)."""
         build, convert = getattr(conversions, f"{api}_request"), getattr(conversions, f"{api}_from")
-        requests = [build(**_at(args, grid, i)) for i in range(_point_count(grid))]
+        requests = [build(**build_args(i)) for i in range(_point_count(grid))]
         results: list[_D] = self._many(method, requests, timeout_s, lambda r: convert(r.cost))
         return results[0] if grid.scalar else _stacked(cls, results, grid.shape)
 
@@ -364,15 +377,15 @@ class Client(RemoteApi):
     ) -> Generator[sweep.SweepChunk]:
         """The sweep's chunks as they arrive (the grid checked before the call, as the façade
         checks it before pricing)."""
-        batch = args["batch"]
-        grid = sweep.Grid.of(args)
+        serving = serving_value(args.pop("serving"))
+        grid = sweep.Grid.of({**args, "batch": serving.batch})
         request = conversions.inference_cost_sweep_request(
             args.pop("model"),
             args.pop("hardware"),
-            {name: grid.axes.get(name) for name in sweep.SWEEP_AXES},
-            batch_mode=batch if isinstance(batch, str) else (None if batch is None else "fixed"),
+            {name: grid.axes.get(name) for name in ("prompt_tokens", "gen_tokens", "samples")},
+            attention=attention_choices(args["attention"]),
+            serving=serving,
             chunk_points=_chunk_points(args.pop("chunk_size")),
-            **{k: v for k, v in args.items() if k not in sweep.SWEEP_AXES},
         )
         messages = self._stream(
             self._stub.InferenceCostSweep, request, timeout_s, lambda m: len(m.costs.total_flops)
@@ -399,12 +412,12 @@ class Client(RemoteApi):
         return conversions.training_plan_from(response.plan)
 
     def _plan_lifetime(self, args: dict[str, Any], timeout_s: float | None) -> LifetimePlan:
-        request = conversions.plan_lifetime_request(**_serving(_scalars(args)))
+        request = conversions.plan_lifetime_request(**_scalars(args))
         response = self._unary(self._stub.PlanLifetime, request, timeout_s)
         return conversions.lifetime_plan_from(response.plan)
 
     def _plan_test_time(self, args: dict[str, Any], timeout_s: float | None) -> TestTimePlan:
-        args = _serving(_scalars(args))
+        args = _scalars(args)
         budgets = {name: args.pop(name) for name in conversions.TEST_TIME_BUDGETS}
         request = conversions.plan_test_time_request(budgets, **args)
         response = self._unary(self._stub.PlanTestTime, request, timeout_s)
@@ -415,9 +428,7 @@ class Client(RemoteApi):
     ) -> TestTimeFrontier:
         budgets = _values("budgets", args.pop("budgets"))
         unit, chunk = args.pop("unit"), _chunk_points(args.pop("chunk_size"))
-        request = conversions.frontier_test_time_request(
-            budgets, unit, chunk, **_serving(_scalars(args))
-        )
+        request = conversions.frontier_test_time_request(budgets, unit, chunk, **_scalars(args))
         parts = []
         for message in self._stream(
             self._stub.FrontierTestTime, request, timeout_s, lambda m: len(m.plan.budget)
@@ -433,14 +444,14 @@ class Client(RemoteApi):
         if np.ndim(budget) == 1 and args["target_accuracy"] is None:  # a frontier, streamed
             options = {k: v for k, v in args.items() if k not in ("budget", "target_accuracy")}
             return self._frontier_joint({**options, "budgets": budget, "chunk_size": 0}, timeout_s)
-        request = conversions.plan_joint_request(**_serving(_scalars(args)))
+        request = conversions.plan_joint_request(**_scalars(args))
         response = self._unary(self._stub.PlanJoint, request, timeout_s)
         return conversions.joint_plan_from(response.plan)
 
     def _frontier_joint(self, args: dict[str, Any], timeout_s: float | None) -> JointPlan:
         budgets = _values("budgets", args.pop("budgets"))
         chunk = _chunk_points(args.pop("chunk_size"))
-        request = conversions.frontier_joint_request(budgets, chunk, **_serving(_scalars(args)))
+        request = conversions.frontier_joint_request(budgets, chunk, **_scalars(args))
         messages = self._stream(
             self._stub.FrontierJoint, request, timeout_s, lambda m: len(m.plan.total_cost)
         )
@@ -463,8 +474,6 @@ open mesh); more is a LimitExceededError: use inference_cost_sweep."""
 
 # Arguments that are sequences in the façade itself (not broadcast numbers).
 _SEQUENCES = frozenset({"models", "attention", "budgets", "accuracy", "params", "tokens", "loss"})
-# The serving options, as conversions.serving_message takes them.
-_SERVING = tuple(inspect.signature(conversions.serving_message).parameters)[1:]
 
 
 def _values(name: str, values: Any) -> list[float]:
@@ -502,9 +511,60 @@ def _point_count(grid: Broadcast) -> int:
     return total
 
 
-def _at(args: dict[str, Any], grid: Broadcast, i: int) -> dict[str, Any]:
-    """The arguments of point ``i`` of the broadcast grid: each numeric one a float."""
-    return {**args, **{name: float(grid.required(name)[i]) for name in grid.arrays}}
+def _at(
+    args: dict[str, Any], grid: Broadcast, i: int, spellings: npt.NDArray[Any] | None = None
+) -> dict[str, Any]:
+    """The arguments of point ``i`` of the broadcast grid: each numeric one a float, the
+    attention one spelling and the serving's batch one size."""
+    point = {name: float(grid.required(name)[i]) for name in grid.arrays}
+    out = {**args, **_unpriced(point, spellings)}
+    if "batch" in out:
+        out["serving"] = _with_batch(args["serving"], out.pop("batch"))
+    return out
+
+
+def _priced(args: dict[str, Any]) -> tuple[dict[str, Any], npt.NDArray[Any] | None]:
+    """inference_cost's arguments with the broadcast ones as numbers: an array of attention
+    spellings as their indices in the returned spellings, an array batch of the Serving as
+    ``batch`` (docs/planning.md, "Serving options")."""
+    out = dict(args)
+    serving = out["serving"] = serving_value(args.get("serving"))
+    if isinstance(serving.batch, np.ndarray):
+        out["batch"] = serving.batch
+    spellings = None
+    given = args.get("attention", "dense")
+    if is_attention(given):
+        out["attention"] = str(attention(given))
+    else:
+        items = list(given) if isinstance(given, list | tuple) else np.asarray(given)
+        shape = (len(items),) if isinstance(items, list) else items.shape
+        choices = [str(a) for a in _attentions(items)]
+        spellings = np.array(choices)
+        out["attention"] = np.arange(len(choices), dtype=np.float64).reshape(shape)
+    return out, spellings
+
+
+def _attentions(value: Any) -> list[Any]:
+    """Each element of an array of attentions, checked (an error names its index)."""
+    items = value if isinstance(value, list) else list(np.asarray(value).reshape(-1))
+    return [attention(v, "attention", i) for i, v in enumerate(items)]
+
+
+def _unpriced(point: dict[str, Any], spellings: npt.NDArray[Any] | None) -> dict[str, Any]:
+    """Numbers of :func:`_priced` back as arguments: attention indices as spellings."""
+    out = dict(point)
+    if spellings is not None and "attention" in out:
+        index = np.asarray(out["attention"]).astype(np.int64)
+        out["attention"] = spellings[index].tolist() if index.ndim else str(spellings[index])
+    return out
+
+
+def _with_batch(serving: Serving, batch: Any) -> Serving:
+    """``serving`` with its batch sizes replaced by ``batch`` (None: as it is)."""
+    if batch is None:
+        return serving
+    value = float(batch) if np.ndim(batch) == 0 else np.asarray(batch, dtype=np.float64)
+    return dataclasses.replace(serving, batch=value)
 
 
 def _stacked(cls: type[_D], results: Sequence[Any], shape: tuple[int, ...]) -> _D:
@@ -570,11 +630,3 @@ def _numeric(value: Any) -> bool:
         return np.asarray(value).dtype.kind in "biuf"
     except (TypeError, ValueError):
         return False
-
-
-def _serving(args: dict[str, Any]) -> dict[str, Any]:
-    """The arguments with the serving options gathered as the request builders take them."""
-    if "serving" in args:
-        return args
-    out = {k: v for k, v in args.items() if k not in _SERVING}
-    return {**out, "serving": {k: args[k] for k in _SERVING}}

@@ -13,7 +13,7 @@ import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -36,6 +36,14 @@ from scaleplan.plan import (
     TrainingPlan,
     extrapolation_records,
 )
+from scaleplan.serving import (
+    DEFAULT_BATCH,
+    Attention,
+    Serving,
+    attention_choices,
+    serving_value,
+)
+from scaleplan.serving import attention as parse_attention
 from scaleplan.testtime import Accuracy, TestTimePlan, eval_columns
 from scaleplan.v1 import catalog_pb2, cost_pb2, plan_pb2, planner_pb2
 
@@ -61,22 +69,17 @@ INFERENCE_COST_FIELDS = {
 TRAINING_COST_FIELDS = {"flops": "total_flops", "days": "wall_days"}
 
 # Python argument name -> request field path, for naming the field of an error.
-INFERENCE_COST_ARGS = {
-    "kv_budget": "kv_budget_tokens",
-    "block_size": "block_size_tokens",
-    "batch": "batch_sequences",
-}
+INFERENCE_COST_ARGS: dict[str, str] = {}  # filled below with the serving options' paths
 TRAINING_COST_ARGS = {"seq_len": "seq_len_tokens"}
 # The grid axes of InferenceCostSweepRequest, in grid order: (argument, field of the grid).
 SWEEP_AXES = (
     ("prompt_tokens", "prompt_tokens"),
     ("gen_tokens", "gen_tokens"),
     ("samples", "samples"),
-    ("kv_budget", "kv_budget_tokens"),
-    ("block_size", "block_size_tokens"),
+    ("attention", "attention"),
     ("batch", "batch_sequences"),
 )
-SWEEP_ARGS = {arg: f"grid.{name}" for arg, name in SWEEP_AXES}
+SWEEP_ARGS: dict[str, str] = {}  # filled below: the grid's axes and the serving options' paths
 
 
 # ---- enums: a Python option "block_topk" is the wire value ATTENTION_BLOCK_TOPK ----
@@ -337,92 +340,18 @@ def _family_models(kwargs: dict[str, Any], models: Sequence[catalog_pb2.Model]) 
     kwargs["family"] = [model_from(m) for m in models]
 
 
-def inference_options(request: InferenceRequest) -> dict[str, Any]:
-    """The options (everything but the numeric axes and the batch) that were set."""
+def inference_cost_kwargs(request: planner_pb2.InferenceCostRequest) -> dict[str, Any]:
+    """Keyword arguments of :func:`scaleplan.inference_cost` for one request."""
     kwargs: dict[str, Any] = {
         "model": _model_arg(request),
         "hardware": _name(request.hardware, "hardware"),
+        "prompt_tokens": request.prompt_tokens,
+        "gen_tokens": request.gen_tokens,
+        "attention": attention_from(request.attention, "attention"),
+        "serving": serving_from(request.serving),
     }
-    enums = [
-        ("attention", cost_pb2.Attention, request.attention),
-        ("time_model", cost_pb2.TimeModel, request.time_model),
-        ("weight_dtype", cost_pb2.Dtype, request.weight_dtype),
-        ("kv_dtype", cost_pb2.Dtype, request.kv_dtype),
-        ("compute_dtype", cost_pb2.Dtype, request.compute_dtype),
-    ]
-    for name, enum, number in enums:
-        if (text := enum_text(enum, number, name)) is not None:
-            kwargs[name] = text
-    if request.HasField("prefix_sharing"):
-        kwargs["prefix_sharing"] = request.prefix_sharing
-    prefill = _prefill_argument(request)
-    if prefill is not None:
-        kwargs["prefill"] = prefill
-    if request.HasField("gpus"):
-        kwargs["gpus"] = request.gpus
-    return kwargs
-
-
-def _prefill_argument(
-    message: InferenceRequest | plan_pb2.ServingOptions,
-) -> bool | str | None:
-    """The ``prefill`` argument of a request's ``prefill`` and ``prefill_mode`` fields (False
-    when prefill is left out, a mode's name when one is given), None when neither is set."""
-    mode = enum_text(cost_pb2.PrefillMode, message.prefill_mode, "prefill_mode")
-    if message.HasField("prefill") and not message.prefill:
-        return False
-    if mode is not None:
-        return mode
-    return True if message.HasField("prefill") else None
-
-
-def _write_prefill(
-    message: InferenceRequest | plan_pb2.ServingOptions, prefill: bool | str, field: str
-) -> None:
-    """``prefill`` (True, False or a mode's name) as the ``prefill`` and ``prefill_mode`` fields."""
-    if isinstance(prefill, str):
-        message.prefill_mode = enum_number(cost_pb2.PrefillMode, prefill, field)  # type: ignore[assignment]
-        message.prefill = True
-    else:
-        _set(message, "prefill", prefill, field)
-
-
-def batch_argument(mode: int, has_sizes: bool) -> str | None:
-    """The ``batch`` argument a batch mode stands for: "max", None (amortised) or "fixed" (the
-    sizes in ``batch_sequences`` are the argument)."""
-    text = enum_text(cost_pb2.BatchMode, mode, "batch_mode")
-    if text is None:
-        return "fixed" if has_sizes else None
-    if text == "fixed":
-        if not has_sizes:
-            raise InvalidArgumentError(
-                "batch: BATCH_MODE_FIXED needs batch_sequences", field="batch"
-            )
-        return "fixed"
-    if has_sizes:
-        raise InvalidArgumentError(
-            f"batch: batch_sequences is only read with BATCH_MODE_FIXED, not {text}", field="batch"
-        )
-    return "max" if text == "max" else None
-
-
-def inference_cost_kwargs(request: planner_pb2.InferenceCostRequest) -> dict[str, Any]:
-    """Keyword arguments of :func:`scaleplan.inference_cost` for one request."""
-    kwargs = inference_options(request)
-    kwargs["prompt_tokens"] = request.prompt_tokens
-    kwargs["gen_tokens"] = request.gen_tokens
-    for arg, field in (
-        ("samples", "samples"),
-        ("kv_budget", "kv_budget_tokens"),
-        ("block_size", "block_size_tokens"),
-    ):
-        if request.HasField(field):  # type: ignore[arg-type]
-            kwargs[arg] = getattr(request, field)
-    batch = batch_argument(request.batch_mode, request.HasField("batch_sequences"))
-    if batch == "fixed":
-        kwargs["batch"] = request.batch_sequences
-    elif batch is not None:
-        kwargs["batch"] = batch
+    if request.HasField("samples"):
+        kwargs["samples"] = request.samples
     return kwargs
 
 
@@ -434,6 +363,33 @@ def _set(message: Message, field: str, value: object, arg: str) -> None:
         raise InvalidArgumentError(f"{arg}: {exc}", field=arg) from None
 
 
+def inference_cost_sweep_kwargs(request: planner_pb2.InferenceCostSweepRequest) -> dict[str, Any]:
+    """Keyword arguments of :func:`scaleplan.sweep.iter_inference_cost_sweep` for one request:
+    the grid's numeric axes, its attentions (one spelling, or a list: the attention axis) and
+    the Serving, whose batch is the grid's batch sizes where it has some."""
+    grid = request.grid
+    if request.serving.HasField("batch_sequences"):
+        raise InvalidArgumentError(
+            "batch_mode: a sweep's batch sizes go in grid.batch_sequences", field="batch_mode"
+        )
+    serving = serving_from(request.serving, sizes=len(grid.batch_sequences) > 0)
+    if grid.batch_sequences:
+        sizes = np.array(grid.batch_sequences, dtype=np.float64)
+        serving = dataclasses.replace(serving, batch=sizes)
+    kwargs: dict[str, Any] = {
+        "model": _model_arg(request),
+        "hardware": _name(request.hardware, "hardware"),
+        "serving": serving,
+    }
+    for arg in ("prompt_tokens", "gen_tokens", "samples"):
+        values = getattr(grid, arg)
+        kwargs[arg] = np.array(values, dtype=np.float64) if len(values) else None
+    spelled = [str(attention_from(c, "attention", i)) for i, c in enumerate(grid.attention)]
+    if spelled:
+        kwargs["attention"] = spelled[0] if len(spelled) == 1 else spelled
+    return kwargs
+
+
 def inference_cost_request(
     model: str | Model,
     hardware: str,
@@ -441,45 +397,26 @@ def inference_cost_request(
     prompt_tokens: float,
     gen_tokens: float,
     samples: float,
-    attention: str,
-    kv_budget: float | None,
-    block_size: float | None,
-    prefix_sharing: bool,
-    prefill: bool | str,
-    batch: str | float | None,
-    time_model: str,
-    weight_dtype: str,
-    kv_dtype: str,
-    compute_dtype: str,
-    gpus: int,
+    attention: Any,
+    serving: Serving | None,
 ) -> planner_pb2.InferenceCostRequest:
     """The request for the scalar arguments of :func:`scaleplan.inference_cost`."""
     request = planner_pb2.InferenceCostRequest()
-    _set_options(
-        request,
-        model,
-        hardware,
-        attention,
-        prefix_sharing,
-        prefill,
-        time_model,
-        weight_dtype,
-        kv_dtype,
-        compute_dtype,
-        gpus,
-    )
+    _write_model(request, model)
+    _set(request, "hardware", hardware, "hardware")
     for arg, value in (
         ("prompt_tokens", prompt_tokens),
         ("gen_tokens", gen_tokens),
         ("samples", samples),
-        ("kv_budget", kv_budget),
-        ("block_size", block_size),
     ):
-        if value is not None:
-            _set(request, INFERENCE_COST_ARGS.get(arg, arg), value, arg)
-    request.batch_mode = _batch_mode(batch)  # type: ignore[assignment]
-    if batch is not None and not isinstance(batch, str):
-        _set(request, "batch_sequences", batch, "batch")
+        _set(request, arg, value, arg)
+    request.attention.CopyFrom(attention_message(parse_attention(attention)))
+    s = serving_value(serving)
+    if isinstance(s.batch, np.ndarray):
+        raise InvalidArgumentError(
+            "batch: one batch size per request (inference_cost_sweep takes several)", field="batch"
+        )
+    request.serving.CopyFrom(serving_message(s))
     return request
 
 
@@ -488,40 +425,32 @@ def inference_cost_sweep_request(
     hardware: str,
     axes: Mapping[str, Any],
     *,
-    attention: str,
-    prefix_sharing: bool,
-    prefill: bool | str,
-    batch_mode: str | None,
-    time_model: str,
-    weight_dtype: str,
-    kv_dtype: str,
-    compute_dtype: str,
-    gpus: int,
+    attention: Sequence[Attention],
+    serving: Serving,
     chunk_points: int,
 ) -> planner_pb2.InferenceCostSweepRequest:
-    """The sweep request for grid axes keyed by argument name (None: the axis is not swept)."""
+    """The sweep request for numeric grid axes keyed by argument name (None: the axis is not
+    swept), the attentions swept and the serving options (an array ``batch``: the batch axis)."""
     request = planner_pb2.InferenceCostSweepRequest()
-    _set_options(
-        request,
-        model,
-        hardware,
-        attention,
-        prefix_sharing,
-        prefill,
-        time_model,
-        weight_dtype,
-        kv_dtype,
-        compute_dtype,
-        gpus,
-    )
-    for arg, field in SWEEP_AXES:
+    _write_model(request, model)
+    _set(request, "hardware", hardware, "hardware")
+    for arg in ("prompt_tokens", "gen_tokens", "samples"):
         values = axes.get(arg)
         if values is not None:
             try:
-                getattr(request.grid, field).extend(values)
+                getattr(request.grid, arg).extend(values)
             except (TypeError, ValueError) as exc:
                 raise InvalidArgumentError(f"{arg}: {exc}", field=arg) from None
-    request.batch_mode = _batch_mode(batch_mode)  # type: ignore[assignment]
+    request.grid.attention.extend(attention_message(a) for a in attention)
+    if isinstance(serving.batch, np.ndarray):
+        request.grid.batch_sequences.extend(serving.batch.reshape(-1).tolist())
+        request.serving.CopyFrom(serving_message(dataclasses.replace(serving, batch="max")))
+        request.serving.batch_mode = cost_pb2.BATCH_MODE_FIXED
+    else:
+        request.serving.CopyFrom(serving_message(serving))
+        if request.serving.HasField("batch_sequences"):
+            request.grid.batch_sequences.append(request.serving.batch_sequences)
+            request.serving.ClearField("batch_sequences")
     _set(request, "chunk_points", chunk_points, "chunk_points")
     return request
 
@@ -562,49 +491,6 @@ def _write_family(values: dict[str, Any], out: Any) -> dict[str, Any]:
             )
     out.extend(model_message(m) for m in models)
     return {**values, "family": None}
-
-
-def _set_options(
-    request: InferenceRequest,
-    model: str | Model,
-    hardware: str,
-    attention: str,
-    prefix_sharing: bool,
-    prefill: bool | str,
-    time_model: str,
-    weight_dtype: str,
-    kv_dtype: str,
-    compute_dtype: str,
-    gpus: int,
-) -> None:
-    _write_model(request, model)
-    _set(request, "hardware", hardware, "hardware")
-    _set(request, "prefix_sharing", prefix_sharing, "prefix_sharing")
-    _write_prefill(request, prefill, "prefill")
-    _set(request, "gpus", gpus, "gpus")
-    request.attention = enum_number(cost_pb2.Attention, attention, "attention")  # type: ignore[assignment]
-    request.time_model = enum_number(cost_pb2.TimeModel, time_model, "time_model")  # type: ignore[assignment]
-    for name, text in (
-        ("weight_dtype", weight_dtype),
-        ("kv_dtype", kv_dtype),
-        ("compute_dtype", compute_dtype),
-    ):
-        setattr(request, name, enum_number(cost_pb2.Dtype, text, name))
-
-
-def _batch_mode(batch: str | float | None) -> int:
-    if batch is None:
-        return cost_pb2.BATCH_MODE_AMORTIZED
-    if isinstance(batch, str):
-        if batch == "fixed":
-            return cost_pb2.BATCH_MODE_FIXED
-        if batch != "max":
-            raise InvalidArgumentError(
-                f"batch: expected None, 'max' or a number of sequences, got {batch!r}",
-                field="batch",
-            )
-        return cost_pb2.BATCH_MODE_MAX
-    return cost_pb2.BATCH_MODE_FIXED
 
 
 def training_cost_kwargs(request: planner_pb2.TrainingCostRequest) -> dict[str, Any]:
@@ -895,7 +781,7 @@ def joint_plan_from_columns(message: plan_pb2.JointPlanColumns) -> dict[str, Any
 # when not empty, a repeated field when not empty, any other scalar always. (argument, field).
 TRAINING_OPTIONS = (("unique_tokens", "unique_tokens"), ("r_star", "r_star"))
 LIFETIME_OPTIONS = tuple(
-    (arg, {"kv_budget": "kv_budget_tokens", "block_size": "block_size_tokens"}.get(arg, arg))
+    (arg, arg)
     for arg in (
         "queries",
         "prompt_tokens",
@@ -903,8 +789,6 @@ LIFETIME_OPTIONS = tuple(
         "samples",
         "hardware",
         "family",
-        "kv_budget",
-        "block_size",
         "train_hardware",
         "train_mfu",
         "train_usd_per_hour",
@@ -953,11 +837,6 @@ JOINT_OPTIONS = tuple(
     )
 )
 # Serving options: (argument, field of ServingOptions); "batch" is batch_mode + batch_sequences.
-SERVING_OPTIONS = (
-    ("prefix_sharing", "prefix_sharing"),
-    ("gpus", "gpus"),
-)
-"""Read and written one to one; ``prefill`` is the ``prefill`` and ``prefill_mode`` fields."""
 SERVING_ENUMS: tuple[tuple[str, _EnumTypeWrapper[Any]], ...] = (
     ("time_model", cost_pb2.TimeModel),
     ("weight_dtype", cost_pb2.Dtype),
@@ -965,13 +844,111 @@ SERVING_ENUMS: tuple[tuple[str, _EnumTypeWrapper[Any]], ...] = (
     ("compute_dtype", cost_pb2.Dtype),
 )
 SERVING_ARGS = {
-    **{arg: f"serving.{field}" for arg, field in SERVING_OPTIONS},
     **{arg: f"serving.{arg}" for arg, _ in SERVING_ENUMS},
+    "prefix_sharing": "serving.prefix_sharing",
+    "gpus": "serving.gpus",
     "prefill": "serving.prefill",
     "prefill_mode": "serving.prefill_mode",
     "batch": "serving.batch_sequences",
     "batch_mode": "serving.batch_mode",
+    "serving": "serving",
 }
+"""Fields of a Serving -> paths of the ServingOptions fields, for naming the field of an error."""
+INFERENCE_COST_ARGS.update(SERVING_ARGS, attention="attention", kv_budget="attention")
+INFERENCE_COST_ARGS.update(block_size="attention")
+SWEEP_ARGS.update(SERVING_ARGS)
+SWEEP_ARGS.update({arg: f"grid.{name}" for arg, name in SWEEP_AXES})
+SWEEP_ARGS.update(kv_budget="grid.attention", block_size="grid.attention")
+
+
+# ---- Serving <-> ServingOptions and Attention <-> AttentionChoice: each written once ----
+
+
+def serving_message(serving: Serving) -> plan_pb2.ServingOptions:
+    """Every field of ``serving`` (one batch size at most), explicitly; ``gpus`` None or
+    "auto" leaves the field absent (the lifetime and joint planners choose)."""
+    message = plan_pb2.ServingOptions()
+    mode = serving.batch_mode
+    message.batch_mode = {
+        "unset": cost_pb2.BATCH_MODE_AMORTIZED,
+        "max": cost_pb2.BATCH_MODE_MAX,
+        "fixed": cost_pb2.BATCH_MODE_FIXED,
+    }[mode]
+    if mode == "fixed":
+        _set(message, "batch_sequences", serving.batch, "batch")
+    message.prefix_sharing = serving.prefix_sharing
+    message.prefill = serving.prefill is not False
+    if serving.prefill_mode is not None:
+        message.prefill_mode = enum_number(  # type: ignore[assignment]
+            cost_pb2.PrefillMode, serving.prefill_mode, "prefill"
+        )
+    for arg, enum in SERVING_ENUMS:
+        setattr(message, arg, enum_number(enum, getattr(serving, arg), arg))
+    if isinstance(serving.gpus, int):
+        _set(message, "gpus", serving.gpus, "gpus")
+    return message
+
+
+def serving_from(message: plan_pb2.ServingOptions, *, sizes: bool = False) -> Serving:
+    """The Serving a ServingOptions stands for; a field left unset takes ``Serving()``'s
+    default. ``sizes``: the batch sizes come from elsewhere (a sweep's grid), so a FIXED or
+    unspecified mode gives ``batch=1`` here, to be replaced by the sizes."""
+    mode = enum_text(cost_pb2.BatchMode, message.batch_mode, "batch_mode")
+    sized = message.HasField("batch_sequences")
+    if mode == "fixed" and not sized and not sizes:
+        raise InvalidArgumentError("batch: BATCH_MODE_FIXED needs batch_sequences", field="batch")
+    if mode not in (None, "fixed") and (sized or sizes):
+        raise InvalidArgumentError(
+            f"batch: batch sizes are only read with BATCH_MODE_FIXED, not {mode}", field="batch"
+        )
+    batch: Any
+    if sized:
+        _check_option("batch", message.batch_sequences)
+        batch = message.batch_sequences
+    elif sizes:
+        batch = 1.0
+    elif mode == "amortized":
+        batch = "unset"
+    else:
+        batch = DEFAULT_BATCH if mode is None else mode
+    kwargs: dict[str, Any] = {"batch": batch}
+    prefill_mode = enum_text(cost_pb2.PrefillMode, message.prefill_mode, "prefill_mode")
+    if message.HasField("prefill") and not message.prefill:
+        kwargs["prefill"] = False
+    elif prefill_mode is not None:
+        kwargs["prefill"] = prefill_mode
+    if message.HasField("prefix_sharing"):
+        kwargs["prefix_sharing"] = message.prefix_sharing
+    for arg, enum in SERVING_ENUMS:
+        if (text := enum_text(enum, getattr(message, arg), arg)) is not None:
+            kwargs[arg] = text
+    if message.HasField("gpus"):
+        kwargs["gpus"] = message.gpus
+    return Serving(**kwargs)
+
+
+def attention_message(attention: Attention) -> plan_pb2.AttentionChoice:
+    message = plan_pb2.AttentionChoice()
+    message.attention = enum_number(cost_pb2.Attention, attention.kind, "attention")  # type: ignore[assignment]
+    if attention.kv_budget is not None:
+        message.kv_budget_tokens = attention.kv_budget
+    if attention.block_size is not None:
+        message.block_size_tokens = attention.block_size
+    return message
+
+
+def attention_from(
+    message: plan_pb2.AttentionChoice, field: str, index: int | None = None
+) -> Attention:
+    """The Attention an AttentionChoice stands for, checked by the façade's one parser; an
+    error names ``field`` (and ``index``, an element of a repeated field)."""
+    kind = enum_text(cost_pb2.Attention, message.attention, field) or "dense"
+    numbers = [
+        getattr(message, name)
+        for name in ("kv_budget_tokens", "block_size_tokens")
+        if message.HasField(name)
+    ]
+    return parse_attention((kind, *numbers) if numbers else kind, field, index)
 
 
 # Numeric options that may be +Infinity ("no bound"); every other one must be finite.
@@ -1004,32 +981,6 @@ def _read_options(message: Message, options: Iterable[tuple[str, str]]) -> dict[
     return kwargs
 
 
-def serving_kwargs(serving: plan_pb2.ServingOptions) -> dict[str, Any]:
-    """The serving options that were set; an unspecified batch mode keeps the planner's own
-    default (which differs between planners), AMORTIZED is ``batch=None``."""
-    kwargs = _read_options(serving, SERVING_OPTIONS)
-    prefill = _prefill_argument(serving)
-    if prefill is not None:
-        kwargs["prefill"] = prefill
-    for arg, enum in SERVING_ENUMS:
-        if (text := enum_text(enum, getattr(serving, arg), arg)) is not None:
-            kwargs[arg] = text
-    mode = enum_text(cost_pb2.BatchMode, serving.batch_mode, "batch_mode")
-    sized = serving.HasField("batch_sequences")
-    if mode == "fixed" and not sized:
-        raise InvalidArgumentError("batch: BATCH_MODE_FIXED needs batch_sequences", field="batch")
-    if mode not in (None, "fixed") and sized:
-        raise InvalidArgumentError(
-            f"batch: batch_sequences is only read with BATCH_MODE_FIXED, not {mode}", field="batch"
-        )
-    if sized:
-        _check_option("batch", serving.batch_sequences)
-        kwargs["batch"] = serving.batch_sequences
-    elif mode is not None:
-        kwargs["batch"] = "max" if mode == "max" else None
-    return kwargs
-
-
 # The messages with a `law` oneof of law_name and custom_law.
 LawMessage = (
     planner_pb2.PlanTrainingRequest | planner_pb2.PlanLifetimeRequest | plan_pb2.JointOptions
@@ -1045,43 +996,9 @@ def _law_kwargs(message: LawMessage, prefix: str = "") -> dict[str, Any]:
     return {}
 
 
-def _attention_choices(choices: Sequence[plan_pb2.AttentionChoice]) -> list[Any]:
-    """AttentionChoice messages as the Python API's choices: "dense", ("topk", S) or
-    ("block_topk", S, B). Each is checked here, by the core's rules (Attention::from_parts in
-    rust/core/src/cost/attention.rs), because the core checks the list without saying which
-    choice failed; an error names its element (``options.attention[1]``)."""
-    out: list[Any] = []
-    for i, choice in enumerate(choices):
-        kind = enum_text(cost_pb2.Attention, choice.attention, f"attention[{i}].attention")
-        kind = kind or "dense"
-        budget = choice.kv_budget_tokens if choice.HasField("kv_budget_tokens") else None
-        block = choice.block_size_tokens if choice.HasField("block_size_tokens") else None
-        _check_attention(i, kind, budget, block)
-        if block is not None:
-            out.append((kind, budget, block))
-        elif budget is not None:
-            out.append((kind, budget))
-        else:
-            out.append(kind)
-    return out
-
-
-def _check_attention(i: int, kind: str, budget: float | None, block: float | None) -> None:
-    def bad(message: str) -> NoReturn:
-        raise InvalidArgumentError(f"attention[{i}]: {message}", field="attention", index=i)
-
-    for name, value, needed in (
-        ("kv_budget_tokens", budget, kind != "dense"),
-        ("block_size_tokens", block, kind == "block_topk"),
-    ):
-        if value is None and needed:
-            bad(f"{kind} needs {name}")
-        if value is not None and not needed:
-            bad(f"{name} does not apply to attention {kind}")
-        if value is not None and not (math.isfinite(value) and value >= 1 and value % 1 == 0):
-            bad(f"{name} must be a whole number >= 1, got {value}")
-    if budget is not None and block is not None and block > budget:
-        bad(f"block_size_tokens must not exceed kv_budget_tokens ({budget}), got {block}")
+def _attention_choices(choices: Sequence[plan_pb2.AttentionChoice]) -> list[Attention]:
+    """AttentionChoice messages as attentions; an error names its element."""
+    return [attention_from(c, "attention", i) for i, c in enumerate(choices)]
 
 
 def _goal(message: Message, oneof: str) -> dict[str, Any]:
@@ -1107,10 +1024,10 @@ def plan_lifetime_kwargs(request: planner_pb2.PlanLifetimeRequest) -> dict[str, 
     """Keyword arguments of :func:`scaleplan.plan_lifetime`."""
     kwargs = {**_goal(request, "goal"), **_law_kwargs(request), **_unit(request.unit)}
     kwargs.update(_read_options(request, LIFETIME_OPTIONS))
+    if request.HasField("attention"):
+        kwargs["attention"] = attention_from(request.attention, "attention")
+    kwargs["serving"] = serving_from(request.serving)
     _family_models(kwargs, request.family_models)
-    if (attention := enum_text(cost_pb2.Attention, request.attention, "attention")) is not None:
-        kwargs["attention"] = attention
-    kwargs.update(serving_kwargs(request.serving))
     return kwargs
 
 
@@ -1149,7 +1066,7 @@ def test_time_kwargs(options: plan_pb2.TestTimeOptions, catalog: Catalog) -> dic
         )
     if options.attention:
         kwargs["attention"] = _attention_choices(options.attention)
-    kwargs.update(serving_kwargs(options.serving))
+    kwargs["serving"] = serving_from(options.serving)
     return kwargs
 
 
@@ -1215,7 +1132,7 @@ def joint_kwargs(options: plan_pb2.JointOptions) -> dict[str, Any]:
     kwargs.update(_unit(options.unit))
     if options.attention:
         kwargs["attention"] = _attention_choices(options.attention)
-    kwargs.update(serving_kwargs(options.serving))
+    kwargs["serving"] = serving_from(options.serving)
     return kwargs
 
 
@@ -1238,6 +1155,9 @@ def plan_lifetime_paths(request: planner_pb2.PlanLifetimeRequest) -> dict[str, s
         **dict(LIFETIME_OPTIONS),
         **SERVING_ARGS,
         "law": _law_path(request, ""),
+        "attention": "attention",
+        "kv_budget": "attention",
+        "block_size": "attention",
     }
 
 
@@ -1330,60 +1250,6 @@ def _write_law(message: LawMessage, law: str | LossLaw) -> None:
         _set(message, "law_name", law, "law")
 
 
-def serving_message(
-    serving: plan_pb2.ServingOptions,
-    *,
-    batch: str | float | None,
-    prefix_sharing: bool,
-    prefill: bool | str,
-    time_model: str,
-    weight_dtype: str,
-    kv_dtype: str,
-    compute_dtype: str,
-    gpus: int | None,
-) -> None:
-    """Fill ``serving`` with every serving option (explicitly, the caller's defaults; ``gpus``
-    None leaves the planner to choose)."""
-    values = {"prefix_sharing": prefix_sharing, "gpus": gpus}
-    _write_options(serving, values, SERVING_OPTIONS)
-    _write_prefill(serving, prefill, "prefill")
-    for arg, text in (
-        ("time_model", time_model),
-        ("weight_dtype", weight_dtype),
-        ("kv_dtype", kv_dtype),
-        ("compute_dtype", compute_dtype),
-    ):
-        enum = dict(SERVING_ENUMS)[arg]
-        setattr(serving, arg, enum_number(enum, text, arg))
-    serving.batch_mode = _batch_mode(batch)  # type: ignore[assignment]
-    if batch is not None and not isinstance(batch, str):
-        _set(serving, "batch_sequences", batch, "batch")
-
-
-def attention_messages(attention: Any) -> list[plan_pb2.AttentionChoice]:
-    """The Python API's attention choices ("dense", ("topk", S), ("block_topk", S, B))."""
-    choices = [attention] if isinstance(attention, str) else list(attention)
-    out = []
-    for i, choice in enumerate(choices):
-        if isinstance(choice, str):
-            choice = (choice,)
-        if not isinstance(choice, tuple) or not 1 <= len(choice) <= 3:
-            raise InvalidArgumentError(
-                f"attention: expected 'dense', ('topk', S) or ('block_topk', S, block), "
-                f"got {choice!r}",
-                field="attention",
-                index=i,
-            )
-        message = plan_pb2.AttentionChoice()
-        message.attention = enum_number(cost_pb2.Attention, choice[0], "attention")  # type: ignore[assignment]
-        fields = ("kv_budget_tokens", "block_size_tokens")
-        for field, value in zip(fields, choice[1:], strict=False):
-            if value is not None:
-                _set(message, field, value, "attention")
-        out.append(message)
-    return out
-
-
 def _write_accuracy(options: plan_pb2.TestTimeOptions, accuracy: Any) -> None:
     """A preset name, an Accuracy.preset, measured rows (mappings) or a file of them (a path
     object; a str is a preset name)."""
@@ -1434,20 +1300,20 @@ def plan_lifetime_request(
     budget: float | None,
     law: str | LossLaw,
     unit: str,
-    attention: str,
-    serving: Mapping[str, Any],
+    attention: Any,
+    serving: Serving | None,
     **options: Any,
 ) -> planner_pb2.PlanLifetimeRequest:
     """The request for :func:`scaleplan.plan_lifetime`'s arguments (scalars); ``options`` are
-    those of LIFETIME_OPTIONS, ``serving`` those of :func:`serving_message`."""
+    those of LIFETIME_OPTIONS."""
     request = planner_pb2.PlanLifetimeRequest()
     _write_goal(request, _one_goal(("budget", "target_loss"), (budget, target_loss), "budget"))
     _write_law(request, law)
     request.unit = enum_number(plan_pb2.CostUnit, unit, "unit")  # type: ignore[assignment]
-    request.attention = enum_number(cost_pb2.Attention, attention, "attention")  # type: ignore[assignment]
+    request.attention.CopyFrom(attention_message(parse_attention(attention)))
     options = _write_family(options, request.family_models)
     _write_options(request, options, LIFETIME_OPTIONS)
-    serving_message(request.serving, **serving)
+    request.serving.CopyFrom(serving_message(serving_value(serving)))
     return request
 
 
@@ -1456,7 +1322,7 @@ def test_time_options(
     *,
     accuracy: Any,
     attention: Any,
-    serving: Mapping[str, Any],
+    serving: Serving | None,
     **values: Any,
 ) -> None:
     """Fill TestTimeOptions from :func:`scaleplan.frontier_test_time`'s arguments."""
@@ -1466,8 +1332,8 @@ def test_time_options(
     options.user_models.extend(model_message(m) for m in _split_models(values, "models"))
     _write_options(options, values, TEST_TIME_OPTIONS)
     _write_accuracy(options, accuracy)
-    options.attention.extend(attention_messages(attention))
-    serving_message(options.serving, **serving)
+    options.attention.extend(attention_message(a) for a in attention_choices(attention))
+    options.serving.CopyFrom(serving_message(serving_value(serving)))
 
 
 TEST_TIME_BUDGETS = ("budget_eflops", "budget_seconds", "budget_usd", "budget_flops")
@@ -1500,7 +1366,7 @@ def joint_options(
     law: str | LossLaw,
     unit: str,
     attention: Any,
-    serving: Mapping[str, Any],
+    serving: Serving | None,
     **values: Any,
 ) -> None:
     """Fill JointOptions from :func:`scaleplan.plan_joint`'s arguments but the goal."""
@@ -1508,8 +1374,8 @@ def joint_options(
     _write_options(options, values, JOINT_OPTIONS)
     _write_law(options, law)
     options.unit = enum_number(plan_pb2.CostUnit, unit, "unit")  # type: ignore[assignment]
-    options.attention.extend(attention_messages(attention))
-    serving_message(options.serving, **serving)
+    options.attention.extend(attention_message(a) for a in attention_choices(attention))
+    options.serving.CopyFrom(serving_message(serving_value(serving)))
 
 
 def plan_joint_request(

@@ -137,9 +137,11 @@ class _BatchMode:
 class _BatchModeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_BatchMode.ValueType], _builtins.type):
     DESCRIPTOR: _descriptor.EnumDescriptor
     BATCH_MODE_UNSPECIFIED: _BatchMode.ValueType  # 0
-    """FIXED when batch_sequences is given, AMORTIZED otherwise."""
+    """FIXED when batch_sequences is given, MAX otherwise (scaleplan.Serving's default)."""
     BATCH_MODE_AMORTIZED: _BatchMode.ValueType  # 1
-    """Weight reads fully amortised (batch = infinity, the Kinetics convention)."""
+    """Weight reads fully amortised (batch = infinity, the Kinetics convention; "unset" in the
+    Python API and the CLI).
+    """
     BATCH_MODE_MAX: _BatchMode.ValueType  # 2
     """The largest batch whose KV cache fits in HBM beside the weights."""
     BATCH_MODE_FIXED: _BatchMode.ValueType  # 3
@@ -149,9 +151,11 @@ class BatchMode(_BatchMode, metaclass=_BatchModeEnumTypeWrapper):
     """How many sequences a replica decodes together (weights are read once per step for all)."""
 
 BATCH_MODE_UNSPECIFIED: BatchMode.ValueType  # 0
-"""FIXED when batch_sequences is given, AMORTIZED otherwise."""
+"""FIXED when batch_sequences is given, MAX otherwise (scaleplan.Serving's default)."""
 BATCH_MODE_AMORTIZED: BatchMode.ValueType  # 1
-"""Weight reads fully amortised (batch = infinity, the Kinetics convention)."""
+"""Weight reads fully amortised (batch = infinity, the Kinetics convention; "unset" in the
+Python API and the CLI).
+"""
 BATCH_MODE_MAX: BatchMode.ValueType  # 2
 """The largest batch whose KV cache fits in HBM beside the weights."""
 BATCH_MODE_FIXED: BatchMode.ValueType  # 3

@@ -185,7 +185,9 @@ Global___AccuracyAggregator: _TypeAlias = AccuracyAggregator  # noqa: Y015
 
 @_typing.final
 class ServingOptions(_message.Message):
-    """Serving options shared by the planners that price inference (see InferenceCostRequest)."""
+    """How queries are served (scaleplan.Serving), in every request that prices inference. A field
+    left unset takes scaleplan.Serving()'s default.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -200,8 +202,8 @@ class ServingOptions(_message.Message):
     GPUS_FIELD_NUMBER: _builtins.int
     PREFILL_MODE_FIELD_NUMBER: _builtins.int
     batch_mode: _cost_pb2.BatchMode.ValueType
-    """How the batch is chosen; the planner's default when unspecified (amortised for lifetime and
-    test-time plans, MAX for joint plans), FIXED when batch_sequences is given.
+    """How the batch is chosen; MAX when unspecified (the one default, docs/planning.md), FIXED
+    when batch_sequences is given.
     """
     batch_sequences: _builtins.float
     """Sequences decoded together (BATCH_MODE_FIXED), capped by the largest batch that fits."""
@@ -219,7 +221,7 @@ class ServingOptions(_message.Message):
     """Compute number format; bf16 when unspecified."""
     gpus: _builtins.int
     """GPUs serving one replica. Absent: the lifetime and joint planners choose among 1, 2, 4 and
-    8 (each priced with its all-reduces); test-time plans use 1.
+    8 (each priced with its all-reduces); inference costs and test-time plans use 1.
     """
     prefill_mode: _cost_pb2.PrefillMode.ValueType
     """Which prompts one prefill pass processes; per query when unspecified."""
@@ -262,8 +264,8 @@ Global___ServingOptions: _TypeAlias = ServingOptions  # noqa: Y015
 
 @_typing.final
 class AttentionChoice(_message.Message):
-    """One attention the planner may choose: dense, top-k with a budget, or block top-k with a budget
-    and a block size.
+    """One attention: dense, top-k with a budget, or block top-k with a budget and a block size (the
+    Python API's "dense", "topk:1024", "block_topk:1024:16").
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -1049,7 +1051,7 @@ class TestTimePlan(_message.Message):
     model: _builtins.str
     """Chosen catalog model; absent when infeasible."""
     attention: _builtins.str
-    """Chosen attention: "dense", "topk(S)" or "block_topk(S,B)"; absent when infeasible."""
+    """Chosen attention, spelled "dense", "topk:S" or "block_topk:S:B"; absent when infeasible."""
     samples: _builtins.float
     """Samples per query k."""
     gen_tokens: _builtins.float
@@ -1335,7 +1337,7 @@ class JointPlan(_message.Message):
     gen_tokens: _builtins.float
     """Generation length limit per sample L, tokens."""
     attention: _builtins.str
-    """Chosen attention: "dense", "topk(S)" or "block_topk(S,B)"."""
+    """Chosen attention, spelled "dense", "topk:S" or "block_topk:S:B"."""
     accuracy: _builtins.float
     """Predicted task accuracy, a fraction."""
     loss: _builtins.float

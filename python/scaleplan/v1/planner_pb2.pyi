@@ -282,18 +282,7 @@ class InferenceCostRequest(_message.Message):
     GEN_TOKENS_FIELD_NUMBER: _builtins.int
     SAMPLES_FIELD_NUMBER: _builtins.int
     ATTENTION_FIELD_NUMBER: _builtins.int
-    KV_BUDGET_TOKENS_FIELD_NUMBER: _builtins.int
-    BLOCK_SIZE_TOKENS_FIELD_NUMBER: _builtins.int
-    PREFIX_SHARING_FIELD_NUMBER: _builtins.int
-    PREFILL_FIELD_NUMBER: _builtins.int
-    BATCH_MODE_FIELD_NUMBER: _builtins.int
-    BATCH_SEQUENCES_FIELD_NUMBER: _builtins.int
-    TIME_MODEL_FIELD_NUMBER: _builtins.int
-    WEIGHT_DTYPE_FIELD_NUMBER: _builtins.int
-    KV_DTYPE_FIELD_NUMBER: _builtins.int
-    COMPUTE_DTYPE_FIELD_NUMBER: _builtins.int
-    GPUS_FIELD_NUMBER: _builtins.int
-    PREFILL_MODE_FIELD_NUMBER: _builtins.int
+    SERVING_FIELD_NUMBER: _builtins.int
     MODEL_SPEC_FIELD_NUMBER: _builtins.int
     model: _builtins.str
     """Catalog model name."""
@@ -305,32 +294,14 @@ class InferenceCostRequest(_message.Message):
     """Tokens generated per sample."""
     samples: _builtins.float
     """Samples per query (a whole number); 1 when absent."""
-    attention: _cost_pb2.Attention.ValueType
-    """Attention over the KV cache; dense when unspecified."""
-    kv_budget_tokens: _builtins.float
-    """Tokens attended per step under top-k attention (required for TOPK and BLOCK_TOPK)."""
-    block_size_tokens: _builtins.float
-    """Block size under block top-k attention, tokens."""
-    prefix_sharing: _builtins.bool
-    """Whether the prompt's KV cache is read once per step for all samples; true when absent."""
-    prefill: _builtins.bool
-    """Whether prefill is priced; true when absent (the Kinetics reference leaves it out)."""
-    batch_mode: _cost_pb2.BatchMode.ValueType
-    """How the batch is chosen; see BatchMode."""
-    batch_sequences: _builtins.float
-    """Sequences decoded together (BATCH_MODE_FIXED), capped by the largest batch that fits."""
-    time_model: _cost_pb2.TimeModel.ValueType
-    """How time is computed; additive when unspecified."""
-    weight_dtype: _cost_pb2.Dtype.ValueType
-    """Weight number format; bf16 when unspecified."""
-    kv_dtype: _cost_pb2.Dtype.ValueType
-    """KV-cache number format; bf16 when unspecified."""
-    compute_dtype: _cost_pb2.Dtype.ValueType
-    """Compute number format; bf16 when unspecified."""
-    gpus: _builtins.int
-    """GPUs serving one replica (ideal tensor parallelism); 1 when absent."""
-    prefill_mode: _cost_pb2.PrefillMode.ValueType
-    """Which prompts one prefill pass processes; per query when unspecified."""
+    @_builtins.property
+    def attention(self) -> _plan_pb2.AttentionChoice:
+        """Attention over the KV cache; dense when absent."""
+
+    @_builtins.property
+    def serving(self) -> _plan_pb2.ServingOptions:
+        """How the query is served; scaleplan.Serving()'s defaults when absent (batch MAX)."""
+
     @_builtins.property
     def model_spec(self) -> _catalog_pb2.Model:
         """The model given whole (e.g. read from a config.json) instead of by catalog name; model
@@ -345,52 +316,16 @@ class InferenceCostRequest(_message.Message):
         prompt_tokens: _builtins.float = ...,
         gen_tokens: _builtins.float = ...,
         samples: _builtins.float | None = ...,
-        attention: _cost_pb2.Attention.ValueType = ...,
-        kv_budget_tokens: _builtins.float | None = ...,
-        block_size_tokens: _builtins.float | None = ...,
-        prefix_sharing: _builtins.bool | None = ...,
-        prefill: _builtins.bool | None = ...,
-        batch_mode: _cost_pb2.BatchMode.ValueType = ...,
-        batch_sequences: _builtins.float | None = ...,
-        time_model: _cost_pb2.TimeModel.ValueType = ...,
-        weight_dtype: _cost_pb2.Dtype.ValueType = ...,
-        kv_dtype: _cost_pb2.Dtype.ValueType = ...,
-        compute_dtype: _cost_pb2.Dtype.ValueType = ...,
-        gpus: _builtins.int | None = ...,
-        prefill_mode: _cost_pb2.PrefillMode.ValueType = ...,
+        attention: _plan_pb2.AttentionChoice | None = ...,
+        serving: _plan_pb2.ServingOptions | None = ...,
         model_spec: _catalog_pb2.Model | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_batch_sequences", b"_batch_sequences", "_block_size_tokens", b"_block_size_tokens", "_gpus", b"_gpus", "_kv_budget_tokens", b"_kv_budget_tokens", "_prefill", b"_prefill", "_prefix_sharing", b"_prefix_sharing", "_samples", b"_samples", "batch_sequences", b"batch_sequences", "block_size_tokens", b"block_size_tokens", "gpus", b"gpus", "kv_budget_tokens", b"kv_budget_tokens", "model_spec", b"model_spec", "prefill", b"prefill", "prefix_sharing", b"prefix_sharing", "samples", b"samples"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_samples", b"_samples", "attention", b"attention", "model_spec", b"model_spec", "samples", b"samples", "serving", b"serving"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_batch_sequences", b"_batch_sequences", "_block_size_tokens", b"_block_size_tokens", "_gpus", b"_gpus", "_kv_budget_tokens", b"_kv_budget_tokens", "_prefill", b"_prefill", "_prefix_sharing", b"_prefix_sharing", "_samples", b"_samples", "attention", b"attention", "batch_mode", b"batch_mode", "batch_sequences", b"batch_sequences", "block_size_tokens", b"block_size_tokens", "compute_dtype", b"compute_dtype", "gen_tokens", b"gen_tokens", "gpus", b"gpus", "hardware", b"hardware", "kv_budget_tokens", b"kv_budget_tokens", "kv_dtype", b"kv_dtype", "model", b"model", "model_spec", b"model_spec", "prefill", b"prefill", "prefill_mode", b"prefill_mode", "prefix_sharing", b"prefix_sharing", "prompt_tokens", b"prompt_tokens", "samples", b"samples", "time_model", b"time_model", "weight_dtype", b"weight_dtype"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_samples", b"_samples", "attention", b"attention", "gen_tokens", b"gen_tokens", "hardware", b"hardware", "model", b"model", "model_spec", b"model_spec", "prompt_tokens", b"prompt_tokens", "samples", b"samples", "serving", b"serving"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType__batch_sequences: _TypeAlias = _typing.Literal["batch_sequences"]  # noqa: Y015
-    _WhichOneofArgType__batch_sequences: _TypeAlias = _typing.Literal["_batch_sequences", b"_batch_sequences"]  # noqa: Y015
-    _WhichOneofReturnType__block_size_tokens: _TypeAlias = _typing.Literal["block_size_tokens"]  # noqa: Y015
-    _WhichOneofArgType__block_size_tokens: _TypeAlias = _typing.Literal["_block_size_tokens", b"_block_size_tokens"]  # noqa: Y015
-    _WhichOneofReturnType__gpus: _TypeAlias = _typing.Literal["gpus"]  # noqa: Y015
-    _WhichOneofArgType__gpus: _TypeAlias = _typing.Literal["_gpus", b"_gpus"]  # noqa: Y015
-    _WhichOneofReturnType__kv_budget_tokens: _TypeAlias = _typing.Literal["kv_budget_tokens"]  # noqa: Y015
-    _WhichOneofArgType__kv_budget_tokens: _TypeAlias = _typing.Literal["_kv_budget_tokens", b"_kv_budget_tokens"]  # noqa: Y015
-    _WhichOneofReturnType__prefill: _TypeAlias = _typing.Literal["prefill"]  # noqa: Y015
-    _WhichOneofArgType__prefill: _TypeAlias = _typing.Literal["_prefill", b"_prefill"]  # noqa: Y015
-    _WhichOneofReturnType__prefix_sharing: _TypeAlias = _typing.Literal["prefix_sharing"]  # noqa: Y015
-    _WhichOneofArgType__prefix_sharing: _TypeAlias = _typing.Literal["_prefix_sharing", b"_prefix_sharing"]  # noqa: Y015
     _WhichOneofReturnType__samples: _TypeAlias = _typing.Literal["samples"]  # noqa: Y015
     _WhichOneofArgType__samples: _TypeAlias = _typing.Literal["_samples", b"_samples"]  # noqa: Y015
-    @_typing.overload
-    def WhichOneof(self, oneof_group: _WhichOneofArgType__batch_sequences) -> _WhichOneofReturnType__batch_sequences | None: ...
-    @_typing.overload
-    def WhichOneof(self, oneof_group: _WhichOneofArgType__block_size_tokens) -> _WhichOneofReturnType__block_size_tokens | None: ...
-    @_typing.overload
-    def WhichOneof(self, oneof_group: _WhichOneofArgType__gpus) -> _WhichOneofReturnType__gpus | None: ...
-    @_typing.overload
-    def WhichOneof(self, oneof_group: _WhichOneofArgType__kv_budget_tokens) -> _WhichOneofReturnType__kv_budget_tokens | None: ...
-    @_typing.overload
-    def WhichOneof(self, oneof_group: _WhichOneofArgType__prefill) -> _WhichOneofReturnType__prefill | None: ...
-    @_typing.overload
-    def WhichOneof(self, oneof_group: _WhichOneofArgType__prefix_sharing) -> _WhichOneofReturnType__prefix_sharing | None: ...
-    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__samples) -> _WhichOneofReturnType__samples | None: ...
 
 Global___InferenceCostRequest: _TypeAlias = InferenceCostRequest  # noqa: Y015
@@ -431,8 +366,7 @@ class InferenceCostGrid(_message.Message):
     PROMPT_TOKENS_FIELD_NUMBER: _builtins.int
     GEN_TOKENS_FIELD_NUMBER: _builtins.int
     SAMPLES_FIELD_NUMBER: _builtins.int
-    KV_BUDGET_TOKENS_FIELD_NUMBER: _builtins.int
-    BLOCK_SIZE_TOKENS_FIELD_NUMBER: _builtins.int
+    ATTENTION_FIELD_NUMBER: _builtins.int
     BATCH_SEQUENCES_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def prompt_tokens(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
@@ -447,16 +381,12 @@ class InferenceCostGrid(_message.Message):
         """Samples per query; [1] when empty."""
 
     @_builtins.property
-    def kv_budget_tokens(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
-        """Top-k budgets, tokens; unset when empty."""
-
-    @_builtins.property
-    def block_size_tokens(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
-        """Block sizes for block top-k, tokens; unset when empty."""
+    def attention(self) -> _containers.RepeatedCompositeFieldContainer[_plan_pb2.AttentionChoice]:
+        """Attentions, all of one kind (dense, top-k or block top-k); [dense] when empty."""
 
     @_builtins.property
     def batch_sequences(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
-        """Fixed batch sizes, sequences; when empty the batch follows batch_mode."""
+        """Fixed batch sizes, sequences; when empty the batch follows serving.batch_mode."""
 
     def __init__(
         self,
@@ -464,13 +394,12 @@ class InferenceCostGrid(_message.Message):
         prompt_tokens: _abc.Iterable[_builtins.float] | None = ...,
         gen_tokens: _abc.Iterable[_builtins.float] | None = ...,
         samples: _abc.Iterable[_builtins.float] | None = ...,
-        kv_budget_tokens: _abc.Iterable[_builtins.float] | None = ...,
-        block_size_tokens: _abc.Iterable[_builtins.float] | None = ...,
+        attention: _abc.Iterable[_plan_pb2.AttentionChoice] | None = ...,
         batch_sequences: _abc.Iterable[_builtins.float] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_sequences", b"batch_sequences", "block_size_tokens", b"block_size_tokens", "gen_tokens", b"gen_tokens", "kv_budget_tokens", b"kv_budget_tokens", "prompt_tokens", b"prompt_tokens", "samples", b"samples"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attention", b"attention", "batch_sequences", b"batch_sequences", "gen_tokens", b"gen_tokens", "prompt_tokens", b"prompt_tokens", "samples", b"samples"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -478,56 +407,31 @@ Global___InferenceCostGrid: _TypeAlias = InferenceCostGrid  # noqa: Y015
 
 @_typing.final
 class InferenceCostSweepRequest(_message.Message):
-    """Request of PlannerService.InferenceCostSweep. Options have the meaning and the field numbers
-    they have in InferenceCostRequest.
-    """
+    """Request of PlannerService.InferenceCostSweep."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     MODEL_FIELD_NUMBER: _builtins.int
     HARDWARE_FIELD_NUMBER: _builtins.int
     GRID_FIELD_NUMBER: _builtins.int
-    ATTENTION_FIELD_NUMBER: _builtins.int
-    PREFIX_SHARING_FIELD_NUMBER: _builtins.int
-    PREFILL_FIELD_NUMBER: _builtins.int
-    BATCH_MODE_FIELD_NUMBER: _builtins.int
-    TIME_MODEL_FIELD_NUMBER: _builtins.int
-    WEIGHT_DTYPE_FIELD_NUMBER: _builtins.int
-    KV_DTYPE_FIELD_NUMBER: _builtins.int
-    COMPUTE_DTYPE_FIELD_NUMBER: _builtins.int
-    GPUS_FIELD_NUMBER: _builtins.int
+    SERVING_FIELD_NUMBER: _builtins.int
     CHUNK_POINTS_FIELD_NUMBER: _builtins.int
-    PREFILL_MODE_FIELD_NUMBER: _builtins.int
     MODEL_SPEC_FIELD_NUMBER: _builtins.int
     model: _builtins.str
     """Catalog model name."""
     hardware: _builtins.str
     """Catalog hardware name."""
-    attention: _cost_pb2.Attention.ValueType
-    """Attention over the KV cache; dense when unspecified."""
-    prefix_sharing: _builtins.bool
-    """Whether the prompt's KV cache is read once per step for all samples; true when absent."""
-    prefill: _builtins.bool
-    """Whether prefill is priced; true when absent."""
-    batch_mode: _cost_pb2.BatchMode.ValueType
-    """How the batch is chosen; FIXED when grid.batch_sequences is given."""
-    time_model: _cost_pb2.TimeModel.ValueType
-    """How time is computed; additive when unspecified."""
-    weight_dtype: _cost_pb2.Dtype.ValueType
-    """Weight number format; bf16 when unspecified."""
-    kv_dtype: _cost_pb2.Dtype.ValueType
-    """KV-cache number format; bf16 when unspecified."""
-    compute_dtype: _cost_pb2.Dtype.ValueType
-    """Compute number format; bf16 when unspecified."""
-    gpus: _builtins.int
-    """GPUs serving one replica; 1 when absent."""
     chunk_points: _builtins.int
     """Points per response message; 0 lets the server choose. Clamped to the server's maximum."""
-    prefill_mode: _cost_pb2.PrefillMode.ValueType
-    """Which prompts one prefill pass processes; per query when unspecified."""
     @_builtins.property
     def grid(self) -> Global___InferenceCostGrid:
-        """The axes swept."""
+        """The axes swept (attention and batch sizes among them)."""
+
+    @_builtins.property
+    def serving(self) -> _plan_pb2.ServingOptions:
+        """How the queries are served; scaleplan.Serving()'s defaults when absent (batch MAX). Batch
+        sizes go in grid.batch_sequences (serving.batch_sequences must be absent).
+        """
 
     @_builtins.property
     def model_spec(self) -> _catalog_pb2.Model:
@@ -541,35 +445,15 @@ class InferenceCostSweepRequest(_message.Message):
         model: _builtins.str = ...,
         hardware: _builtins.str = ...,
         grid: Global___InferenceCostGrid | None = ...,
-        attention: _cost_pb2.Attention.ValueType = ...,
-        prefix_sharing: _builtins.bool | None = ...,
-        prefill: _builtins.bool | None = ...,
-        batch_mode: _cost_pb2.BatchMode.ValueType = ...,
-        time_model: _cost_pb2.TimeModel.ValueType = ...,
-        weight_dtype: _cost_pb2.Dtype.ValueType = ...,
-        kv_dtype: _cost_pb2.Dtype.ValueType = ...,
-        compute_dtype: _cost_pb2.Dtype.ValueType = ...,
-        gpus: _builtins.int | None = ...,
+        serving: _plan_pb2.ServingOptions | None = ...,
         chunk_points: _builtins.int = ...,
-        prefill_mode: _cost_pb2.PrefillMode.ValueType = ...,
         model_spec: _catalog_pb2.Model | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_gpus", b"_gpus", "_prefill", b"_prefill", "_prefix_sharing", b"_prefix_sharing", "gpus", b"gpus", "grid", b"grid", "model_spec", b"model_spec", "prefill", b"prefill", "prefix_sharing", b"prefix_sharing"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["grid", b"grid", "model_spec", b"model_spec", "serving", b"serving"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_gpus", b"_gpus", "_prefill", b"_prefill", "_prefix_sharing", b"_prefix_sharing", "attention", b"attention", "batch_mode", b"batch_mode", "chunk_points", b"chunk_points", "compute_dtype", b"compute_dtype", "gpus", b"gpus", "grid", b"grid", "hardware", b"hardware", "kv_dtype", b"kv_dtype", "model", b"model", "model_spec", b"model_spec", "prefill", b"prefill", "prefill_mode", b"prefill_mode", "prefix_sharing", b"prefix_sharing", "time_model", b"time_model", "weight_dtype", b"weight_dtype"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk_points", b"chunk_points", "grid", b"grid", "hardware", b"hardware", "model", b"model", "model_spec", b"model_spec", "serving", b"serving"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType__gpus: _TypeAlias = _typing.Literal["gpus"]  # noqa: Y015
-    _WhichOneofArgType__gpus: _TypeAlias = _typing.Literal["_gpus", b"_gpus"]  # noqa: Y015
-    _WhichOneofReturnType__prefill: _TypeAlias = _typing.Literal["prefill"]  # noqa: Y015
-    _WhichOneofArgType__prefill: _TypeAlias = _typing.Literal["_prefill", b"_prefill"]  # noqa: Y015
-    _WhichOneofReturnType__prefix_sharing: _TypeAlias = _typing.Literal["prefix_sharing"]  # noqa: Y015
-    _WhichOneofArgType__prefix_sharing: _TypeAlias = _typing.Literal["_prefix_sharing", b"_prefix_sharing"]  # noqa: Y015
-    @_typing.overload
-    def WhichOneof(self, oneof_group: _WhichOneofArgType__gpus) -> _WhichOneofReturnType__gpus | None: ...
-    @_typing.overload
-    def WhichOneof(self, oneof_group: _WhichOneofArgType__prefill) -> _WhichOneofReturnType__prefill | None: ...
-    @_typing.overload
-    def WhichOneof(self, oneof_group: _WhichOneofArgType__prefix_sharing) -> _WhichOneofReturnType__prefix_sharing | None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___InferenceCostSweepRequest: _TypeAlias = InferenceCostSweepRequest  # noqa: Y015
 
@@ -805,8 +689,6 @@ class PlanLifetimeRequest(_message.Message):
     FAMILY_FIELD_NUMBER: _builtins.int
     UNIT_FIELD_NUMBER: _builtins.int
     ATTENTION_FIELD_NUMBER: _builtins.int
-    KV_BUDGET_TOKENS_FIELD_NUMBER: _builtins.int
-    BLOCK_SIZE_TOKENS_FIELD_NUMBER: _builtins.int
     SERVING_FIELD_NUMBER: _builtins.int
     TRAIN_HARDWARE_FIELD_NUMBER: _builtins.int
     TRAIN_MFU_FIELD_NUMBER: _builtins.int
@@ -837,12 +719,6 @@ class PlanLifetimeRequest(_message.Message):
     """Catalog family whose smooth shape rule sizes the model (with hardware)."""
     unit: _plan_pb2.CostUnit.ValueType
     """Unit of budget and costs: FLOPS, EFLOPS, GPU_HOURS or USD; FLOPS when unspecified."""
-    attention: _cost_pb2.Attention.ValueType
-    """Attention over the KV cache; dense when unspecified."""
-    kv_budget_tokens: _builtins.float
-    """Tokens attended per step under top-k attention."""
-    block_size_tokens: _builtins.float
-    """Block size under block top-k attention, tokens."""
     train_hardware: _builtins.str
     """Catalog hardware training the model; the serving hardware when empty."""
     train_mfu: _builtins.float
@@ -864,8 +740,14 @@ class PlanLifetimeRequest(_message.Message):
         """A law given by its coefficients."""
 
     @_builtins.property
+    def attention(self) -> _plan_pb2.AttentionChoice:
+        """Attention over the KV cache; dense when absent."""
+
+    @_builtins.property
     def serving(self) -> _plan_pb2.ServingOptions:
-        """Serving options."""
+        """Serving options; scaleplan.Serving()'s defaults when absent (batch MAX, GPUs per replica
+        chosen among 1, 2, 4 and 8).
+        """
 
     @_builtins.property
     def family_models(self) -> _containers.RepeatedCompositeFieldContainer[_catalog_pb2.Model]:
@@ -887,9 +769,7 @@ class PlanLifetimeRequest(_message.Message):
         hardware: _builtins.str = ...,
         family: _builtins.str = ...,
         unit: _plan_pb2.CostUnit.ValueType = ...,
-        attention: _cost_pb2.Attention.ValueType = ...,
-        kv_budget_tokens: _builtins.float | None = ...,
-        block_size_tokens: _builtins.float | None = ...,
+        attention: _plan_pb2.AttentionChoice | None = ...,
         serving: _plan_pb2.ServingOptions | None = ...,
         train_hardware: _builtins.str = ...,
         train_mfu: _builtins.float | None = ...,
@@ -901,16 +781,12 @@ class PlanLifetimeRequest(_message.Message):
         max_params: _builtins.float | None = ...,
         family_models: _abc.Iterable[_catalog_pb2.Model] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_block_size_tokens", b"_block_size_tokens", "_infer_usd_per_hour", b"_infer_usd_per_hour", "_kv_budget_tokens", b"_kv_budget_tokens", "_max_params", b"_max_params", "_min_params", b"_min_params", "_r_star", b"_r_star", "_samples", b"_samples", "_train_mfu", b"_train_mfu", "_train_usd_per_hour", b"_train_usd_per_hour", "_unique_tokens", b"_unique_tokens", "block_size_tokens", b"block_size_tokens", "budget", b"budget", "custom_law", b"custom_law", "goal", b"goal", "infer_usd_per_hour", b"infer_usd_per_hour", "kv_budget_tokens", b"kv_budget_tokens", "law", b"law", "law_name", b"law_name", "max_params", b"max_params", "min_params", b"min_params", "r_star", b"r_star", "samples", b"samples", "serving", b"serving", "target_loss", b"target_loss", "train_mfu", b"train_mfu", "train_usd_per_hour", b"train_usd_per_hour", "unique_tokens", b"unique_tokens"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_infer_usd_per_hour", b"_infer_usd_per_hour", "_max_params", b"_max_params", "_min_params", b"_min_params", "_r_star", b"_r_star", "_samples", b"_samples", "_train_mfu", b"_train_mfu", "_train_usd_per_hour", b"_train_usd_per_hour", "_unique_tokens", b"_unique_tokens", "attention", b"attention", "budget", b"budget", "custom_law", b"custom_law", "goal", b"goal", "infer_usd_per_hour", b"infer_usd_per_hour", "law", b"law", "law_name", b"law_name", "max_params", b"max_params", "min_params", b"min_params", "r_star", b"r_star", "samples", b"samples", "serving", b"serving", "target_loss", b"target_loss", "train_mfu", b"train_mfu", "train_usd_per_hour", b"train_usd_per_hour", "unique_tokens", b"unique_tokens"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_block_size_tokens", b"_block_size_tokens", "_infer_usd_per_hour", b"_infer_usd_per_hour", "_kv_budget_tokens", b"_kv_budget_tokens", "_max_params", b"_max_params", "_min_params", b"_min_params", "_r_star", b"_r_star", "_samples", b"_samples", "_train_mfu", b"_train_mfu", "_train_usd_per_hour", b"_train_usd_per_hour", "_unique_tokens", b"_unique_tokens", "attention", b"attention", "block_size_tokens", b"block_size_tokens", "budget", b"budget", "custom_law", b"custom_law", "family", b"family", "family_models", b"family_models", "gen_tokens", b"gen_tokens", "goal", b"goal", "hardware", b"hardware", "infer_usd_per_hour", b"infer_usd_per_hour", "kv_budget_tokens", b"kv_budget_tokens", "law", b"law", "law_name", b"law_name", "max_params", b"max_params", "min_params", b"min_params", "prompt_tokens", b"prompt_tokens", "queries", b"queries", "r_star", b"r_star", "samples", b"samples", "serving", b"serving", "target_loss", b"target_loss", "train_hardware", b"train_hardware", "train_mfu", b"train_mfu", "train_usd_per_hour", b"train_usd_per_hour", "unique_tokens", b"unique_tokens", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_infer_usd_per_hour", b"_infer_usd_per_hour", "_max_params", b"_max_params", "_min_params", b"_min_params", "_r_star", b"_r_star", "_samples", b"_samples", "_train_mfu", b"_train_mfu", "_train_usd_per_hour", b"_train_usd_per_hour", "_unique_tokens", b"_unique_tokens", "attention", b"attention", "budget", b"budget", "custom_law", b"custom_law", "family", b"family", "family_models", b"family_models", "gen_tokens", b"gen_tokens", "goal", b"goal", "hardware", b"hardware", "infer_usd_per_hour", b"infer_usd_per_hour", "law", b"law", "law_name", b"law_name", "max_params", b"max_params", "min_params", b"min_params", "prompt_tokens", b"prompt_tokens", "queries", b"queries", "r_star", b"r_star", "samples", b"samples", "serving", b"serving", "target_loss", b"target_loss", "train_hardware", b"train_hardware", "train_mfu", b"train_mfu", "train_usd_per_hour", b"train_usd_per_hour", "unique_tokens", b"unique_tokens", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType__block_size_tokens: _TypeAlias = _typing.Literal["block_size_tokens"]  # noqa: Y015
-    _WhichOneofArgType__block_size_tokens: _TypeAlias = _typing.Literal["_block_size_tokens", b"_block_size_tokens"]  # noqa: Y015
     _WhichOneofReturnType__infer_usd_per_hour: _TypeAlias = _typing.Literal["infer_usd_per_hour"]  # noqa: Y015
     _WhichOneofArgType__infer_usd_per_hour: _TypeAlias = _typing.Literal["_infer_usd_per_hour", b"_infer_usd_per_hour"]  # noqa: Y015
-    _WhichOneofReturnType__kv_budget_tokens: _TypeAlias = _typing.Literal["kv_budget_tokens"]  # noqa: Y015
-    _WhichOneofArgType__kv_budget_tokens: _TypeAlias = _typing.Literal["_kv_budget_tokens", b"_kv_budget_tokens"]  # noqa: Y015
     _WhichOneofReturnType__max_params: _TypeAlias = _typing.Literal["max_params"]  # noqa: Y015
     _WhichOneofArgType__max_params: _TypeAlias = _typing.Literal["_max_params", b"_max_params"]  # noqa: Y015
     _WhichOneofReturnType__min_params: _TypeAlias = _typing.Literal["min_params"]  # noqa: Y015
@@ -930,11 +806,7 @@ class PlanLifetimeRequest(_message.Message):
     _WhichOneofReturnType_law: _TypeAlias = _typing.Literal["law_name", "custom_law"]  # noqa: Y015
     _WhichOneofArgType_law: _TypeAlias = _typing.Literal["law", b"law"]  # noqa: Y015
     @_typing.overload
-    def WhichOneof(self, oneof_group: _WhichOneofArgType__block_size_tokens) -> _WhichOneofReturnType__block_size_tokens | None: ...
-    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__infer_usd_per_hour) -> _WhichOneofReturnType__infer_usd_per_hour | None: ...
-    @_typing.overload
-    def WhichOneof(self, oneof_group: _WhichOneofArgType__kv_budget_tokens) -> _WhichOneofReturnType__kv_budget_tokens | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__max_params) -> _WhichOneofReturnType__max_params | None: ...
     @_typing.overload

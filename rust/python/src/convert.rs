@@ -1,5 +1,6 @@
-//! Conversions every entry point shares: the serving options from their string forms, and
-//! result columns handed to numpy without copying.
+//! Conversions every entry point shares: the serving options of `scaleplan.Serving` (its one
+//! translation into the core, docs/planning.md "Serving options"), and result columns handed
+//! to numpy without copying.
 
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;
@@ -9,8 +10,8 @@ use scaleplan_core::{Dtype, PlanError};
 
 use crate::errors::IntoPyResult;
 
-/// Inference options from the façade's forms; `batch` is "amortized", "max" or "fixed" (with
-/// `batch_size`).
+/// Inference options from `scaleplan.Serving`'s forms; `batch` is "unset" (weight reads
+/// amortised), "max" or "fixed" (with `batch_size`).
 #[allow(clippy::too_many_arguments)]
 fn inference_options(
     batch: &str,
@@ -25,13 +26,13 @@ fn inference_options(
     gpus: f64,
 ) -> Result<InferenceOptions, PlanError> {
     let batch = match (batch, batch_size) {
-        ("amortized", None) => Batch::Amortized,
+        ("unset", None) => Batch::Amortized,
         ("max", None) => Batch::Max,
         ("fixed", Some(b)) => Batch::Fixed(b),
         _ => {
             return Err(PlanError::invalid(
                 "batch",
-                format!("unknown batch mode '{batch}'"),
+                format!("unknown batch mode '{batch}' (expected unset, max or fixed with a size)"),
             ))
         }
     };

@@ -295,16 +295,11 @@ class PlannerService(planner_pb2_grpc.PlannerServiceServicer):
     def InferenceCostSweep(
         self, request: pb.InferenceCostSweepRequest
     ) -> Iterator[Callable[[], pb.InferenceCostSweepResponse]]:
-        kwargs = conversions.inference_options(request)
-        for arg, field in conversions.SWEEP_AXES:
-            if values := getattr(request.grid, field):
-                kwargs[arg] = np.array(values, dtype=np.float64)
-        if conversions.batch_argument(request.batch_mode, "batch" in kwargs) == "max":
-            kwargs["batch"] = "max"
+        kwargs = conversions.inference_cost_sweep_kwargs(request)
         limits = self.limits
         chunk = max(1, min(request.chunk_points or limits.chunk_points, limits.max_chunk_points))
         max_points = limits.max_sweep_points
-        total = sweep.Grid.of(kwargs, max_points).total
+        total = sweep.Grid.of({**kwargs, "batch": kwargs["serving"].batch}, max_points).total
         chunks = sweep.iter_inference_cost_sweep(
             **kwargs, chunk_size=chunk, max_points=max_points, catalog=self.catalog
         )

@@ -762,11 +762,11 @@ impl<'a> JointSolver<'a> {
             return Ok(f64::NAN);
         }
         let budget = plan.total_cost * 1.01;
-        // A warm re-solve (docs/solvers.md#the-joint-planner): the plan's own attention, k and
-        // degree at the larger budget first. Its accuracy is reachable there, so every k whose
-        // bound cannot beat it is pruned from the full search, whose answer is unchanged. Under
-        // an SLO nothing is pruned (and the k steps are refined around the best step found), so
-        // the plain search runs.
+        // A warm re-solve (docs/solvers.md#the-joint-planners-marginal-accuracy): the plan's
+        // own attention, k and degree at the larger budget first. Its accuracy is reachable
+        // there, so every k whose bound cannot beat it is pruned from the full search, whose
+        // answer is unchanged. Under an SLO nothing is pruned (and the k steps are refined
+        // around the best step found), so the plain search runs.
         let seed = if self.opt.latency_slo_s.is_none() {
             Some(self.search(
                 budget,

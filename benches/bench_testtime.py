@@ -20,12 +20,8 @@ K_MAX = 64
 GEN = (256.0, 32768.0)
 
 
-def _attention_kwargs(choice: Any) -> dict[str, Any]:
-    if isinstance(choice, str):
-        return {"attention": choice}
-    if len(choice) == 2:
-        return {"attention": choice[0], "kv_budget": choice[1]}
-    return {"attention": choice[0], "kv_budget": choice[1], "block_size": choice[2]}
+# The Kinetics convention: weight reads amortised over an unbounded batch, no prefill.
+KINETICS = sp.Serving(batch="unset", prefill=False)
 
 
 class TestTimeObjective:
@@ -49,8 +45,8 @@ class TestTimeObjective:
                     prompt_tokens=128,
                     gen_tokens=gen[sel],
                     samples=k[sel],
-                    prefill=False,
-                    **_attention_kwargs(ATTENTION[int(ai)]),
+                    attention=ATTENTION[int(ai)],
+                    serving=KINETICS,
                 )
                 ok = c.feasible & (c.eflops <= budget)
                 out[sel] = np.where(ok, self.acc(QWEN3[int(mi)], gen[sel], k[sel]), 0.0)
@@ -81,8 +77,8 @@ class TestTimeObjective:
                     prompt_tokens=128,
                     gen_tokens=gg,
                     samples=kk,
-                    prefill=False,
-                    **_attention_kwargs(choice),
+                    attention=choice,
+                    serving=KINETICS,
                 )
                 costs.append(np.where(c.feasible, c.eflops, np.inf))
                 accs.append(self.acc(model, gg, kk))
@@ -117,13 +113,14 @@ class TestTimeObjective:
 def bench_test_time(quick: bool) -> dict[str, Any]:
     obj = TestTimeObjective()
     budgets = np.logspace(13, 19, 4 if quick else 7)
-    sp.plan_test_time(budget_eflops=1e16, attention=ATTENTION, k_max=K_MAX)  # warm caches
+    # warm caches
+    sp.plan_test_time(budget_eflops=1e16, attention=ATTENTION, k_max=K_MAX, serving=KINETICS)
     ours_t, de_t, grid_t = [], [], []
     gaps_de, gaps_grid = [], []
     for i, b in enumerate(budgets):
         start = time.perf_counter()
         plan = sp.plan_test_time(
-            budget_eflops=float(b), attention=ATTENTION, k_max=K_MAX, prefill=False
+            budget_eflops=float(b), attention=ATTENTION, k_max=K_MAX, serving=KINETICS
         )
         ours_t.append(time.perf_counter() - start)
         start = time.perf_counter()
@@ -151,7 +148,7 @@ def bench_frontier(quick: bool, per_plan_grid_s: float) -> dict[str, Any]:
     obj = TestTimeObjective()
     budgets = np.logspace(13, 19, 1000)
     start = time.perf_counter()
-    f = sp.frontier_test_time(budgets=budgets, attention=ATTENTION, k_max=K_MAX, prefill=False)
+    f = sp.frontier_test_time(budgets=budgets, attention=ATTENTION, k_max=K_MAX, serving=KINETICS)
     ours = time.perf_counter() - start
     start = time.perf_counter()
     cost, acc = obj.grid_table(128 if quick else 256)

@@ -377,8 +377,11 @@ impl<'a> JointSolver<'a> {
                     } else {
                         plan.samples
                     };
-                    let relaxed = JointSolver::new(self.law, &opt)?
-                        .search(budget, Some((plan.attention, k, plan.gpus)))?;
+                    let relaxed = JointSolver::new(self.law, &opt)?.search(
+                        budget,
+                        Some((plan.attention, k, plan.gpus)),
+                        None,
+                    )?;
                     let mut gain = if relaxed.feasible {
                         relaxed.accuracy - plan.accuracy
                     } else {
@@ -511,16 +514,22 @@ impl<'a> JointSolver<'a> {
 
     /// Best plan for one total budget; `binding` is the budget or why none is feasible.
     fn plan_unnamed(&self, budget: f64) -> Result<JointPlan> {
-        self.search(budget, None)
+        self.search(budget, None, None)
     }
 
     /// The best plan over every GPUs per replica, attention and k, or (`only`) one attention,
-    /// k and degree alone.
-    fn search(&self, budget: f64, only: Option<(usize, u32, f64)>) -> Result<JointPlan> {
+    /// k and degree alone. A `seed` (a feasible plan at this budget) starts the search as the
+    /// best found so far: it changes no answer, only how many k the bound below prunes.
+    fn search(
+        &self,
+        budget: f64,
+        only: Option<(usize, u32, f64)>,
+        seed: Option<JointPlan>,
+    ) -> Result<JointPlan> {
         check::positive("budget", budget)?;
         check_training_flops(budget, self.per_train_flop)?;
         cancel::check()?;
-        let mut best: Option<JointPlan> = None;
+        let mut best: Option<JointPlan> = seed.filter(|s| s.feasible);
         let cuts = {
             let mut c = vec![self.n_lo.ln()];
             c.extend(
@@ -639,7 +648,7 @@ impl<'a> JointSolver<'a> {
         let i = steps.iter().position(|&k| k == plan.samples).unwrap_or(0);
         let lo = steps[i.saturating_sub(1)];
         let hi = steps[(i + 1).min(steps.len() - 1)];
-        let at = |k: u32| self.search(budget, Some((plan.attention, k, plan.gpus)));
+        let at = |k: u32| self.search(budget, Some((plan.attention, k, plan.gpus)), None);
         let value = |p: &JointPlan| if p.feasible { p.accuracy } else { -1.0 };
         let mut best = plan;
         let (mut a, mut b) = (lo, hi);
@@ -752,7 +761,22 @@ impl<'a> JointSolver<'a> {
         if !plan.feasible {
             return Ok(f64::NAN);
         }
-        Ok(self.plan_unnamed(plan.total_cost * 1.01)?.accuracy - plan.accuracy)
+        let budget = plan.total_cost * 1.01;
+        // A warm re-solve (docs/solvers.md#the-joint-planners-marginal-accuracy): the plan's
+        // own attention, k and degree at the larger budget first. Its accuracy is reachable
+        // there, so every k whose bound cannot beat it is pruned from the full search, whose
+        // answer is unchanged. Under an SLO nothing is pruned (and the k steps are refined
+        // around the best step found), so the plain search runs.
+        let seed = if self.opt.latency_slo_s.is_none() {
+            Some(self.search(
+                budget,
+                Some((plan.attention, plan.samples, plan.gpus)),
+                None,
+            )?)
+        } else {
+            None
+        };
+        Ok(self.search(budget, None, seed)?.accuracy - plan.accuracy)
     }
 }
 
@@ -787,4 +811,54 @@ fn slo_samples(k_max: u32) -> impl Iterator<Item = u32> {
             }
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+    use crate::cost::Batch;
+
+    #[test]
+    fn the_warm_marginal_is_the_cold_re_solve() {
+        // The marginal seeds the search at 1.01x budget with the plan's own configuration; a
+        // plain search there (nothing seeded) must reach the same accuracy.
+        let c = Catalog::shipped();
+        let law = c.law("gadre2024-redpajama").unwrap().clone();
+        let opt = JointOptions {
+            family: FamilyShapes::new(c, c.family("qwen3-dense").unwrap()).unwrap(),
+            hardware: c.hardware("h100-sxm").unwrap().clone(),
+            inference: InferenceOptions {
+                batch: Batch::Max,
+                ..InferenceOptions::default()
+            },
+            attention: vec![Attention::Dense],
+            unit: CostUnit::GpuHours,
+            queries: 1e8,
+            prompt_tokens: 256.0,
+            half_tokens: 4096.0,
+            hill: 1.5,
+            kappa: 1.0,
+            max_samples: 8,
+            min_gen_tokens: 256.0,
+            max_gen_tokens: 32768.0,
+            min_params: None,
+            max_params: None,
+            latency_slo_s: None,
+            data: None,
+            train_mfu: None,
+            train_usd_per_hour: None,
+            infer_usd_per_hour: None,
+            auto_gpus: true,
+        };
+        let solver = JointSolver::new(&law, &opt).unwrap();
+        for budget in [1e5, 1e7] {
+            let plan = solver.plan(budget).unwrap();
+            assert!(plan.feasible, "{budget}");
+            let cold = solver.plan_unnamed(budget * 1.01).unwrap().accuracy - plan.accuracy;
+            let warm = solver.marginal(&plan).unwrap();
+            assert!(warm > 0.0, "{budget}: {warm}");
+            assert!((warm - cold).abs() <= 1e-12, "{budget}: {warm} vs {cold}");
+        }
+    }
 }

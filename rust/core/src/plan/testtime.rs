@@ -184,6 +184,10 @@ pub struct TestTimeSolver<'a> {
     groups: Vec<Group<'a>>,
 }
 
+/// First step (in ln L) away from the previous k's root when bracketing the next one; it grows
+/// 4x a step until the root is bracketed.
+const ROOT_STEP: f64 = 0.05;
+
 /// What one budget's scan has found so far.
 struct Scan {
     best: Option<TestTimePlan>,
@@ -339,6 +343,7 @@ impl<'a> TestTimeSolver<'a> {
         &self,
         cfg: &Config<'_>,
         budget: f64,
+        hint: Option<f64>,
     ) -> std::result::Result<(f64, Constraint), Blocker> {
         if cfg.lo > cfg.hi {
             return Err(Blocker::Context);
@@ -355,12 +360,20 @@ impl<'a> TestTimeSolver<'a> {
         }
         // Bracket [a, b] in ln L with excess(a) <= 0 < excess(b); Illinois false position.
         let (mut a, mut fa) = (cfg.lo.ln(), at_lo);
-        let mut b = if cfg.hi.is_finite() {
-            cfg.hi.ln()
-        } else {
-            a + 1.0
+        let (mut b, mut fb) = match hint.and_then(|h| self.bracket_near(cfg, budget, h, a)) {
+            Some(((wa, wfa), upper)) => {
+                (a, fa) = (wa, wfa);
+                upper
+            }
+            None => {
+                let b = if cfg.hi.is_finite() {
+                    cfg.hi.ln()
+                } else {
+                    a + 1.0
+                };
+                (b, self.excess(cfg, b.exp(), budget).0)
+            }
         };
-        let mut fb = self.excess(cfg, b.exp(), budget).0;
         // Tripling steps pass ln(f64::MAX) within a few dozen; there L is infinite, the cost
         // too, and the excess positive (a NaN excess ends the growth as well).
         for _ in 0..limits::MAX_SEARCH_STEPS {
@@ -374,16 +387,27 @@ impl<'a> TestTimeSolver<'a> {
         }
         let mut side = 0i8;
         for _ in 0..200 {
-            if b - a <= 1e-13 * b.abs().max(1.0) || cancel::fired() {
+            let tol = 1e-13 * b.abs().max(1.0);
+            if b - a <= tol || cancel::fired() {
                 break;
             }
-            // A memory jump (fb = 1) makes the secant step meaningless: bisect instead.
-            let x = if fb >= 1.0 || fa >= 0.0 {
+            // A memory jump (fb = 1) makes the secant step meaningless: bisect instead. An end
+            // exactly on the root (fa = 0) is tested from just above.
+            let x = if fa == 0.0 {
+                a + 0.5 * tol
+            } else if fb >= 1.0 || fa > 0.0 {
                 0.5 * (a + b)
             } else {
                 (a * fb - b * fa) / (fb - fa)
             };
-            let x = if x <= a || x >= b { 0.5 * (a + b) } else { x };
+            // Once an end is the root to rounding, the secant lands within the tolerance of it
+            // (or on it) and Illinois would close the bracket by halving (~15 evaluations):
+            // half the tolerance inside it closes the bracket in one (docs/solvers.md).
+            let x = if x.is_nan() {
+                0.5 * (a + b)
+            } else {
+                x.clamp(a + 0.5 * tol, b - 0.5 * tol)
+            };
             let fx = self.excess(cfg, x.exp(), budget).0;
             if fx <= 0.0 {
                 a = x;
@@ -407,6 +431,68 @@ impl<'a> TestTimeSolver<'a> {
             _ => Constraint::Budget,
         };
         Ok((a.exp(), binding))
+    }
+
+    /// A bracket [a, b] around the root near `h` (the previous k's root, ln L), both inside
+    /// (ln lo, ln hi): steps of ROOT_STEP growing 4x from `h` towards the root. None where `h`
+    /// is outside the range or no bracket is found inside it (the caller then brackets the
+    /// whole range). Returns ((a, excess(a)), (b, excess(b))).
+    #[allow(clippy::type_complexity)]
+    fn bracket_near(
+        &self,
+        cfg: &Config<'_>,
+        budget: f64,
+        h: f64,
+        ln_lo: f64,
+    ) -> Option<((f64, f64), (f64, f64))> {
+        let ln_hi = cfg.hi.ln();
+        if !(h > ln_lo && h < ln_hi) {
+            return None;
+        }
+        let at = |x: f64| self.excess(cfg, x.exp(), budget).0;
+        let fh = at(h);
+        if fh.is_nan() {
+            return None;
+        }
+        let mut step = ROOT_STEP;
+        if fh <= 0.0 {
+            // The root is above h.
+            let (mut a, mut fa) = (h, fh);
+            for _ in 0..limits::MAX_SEARCH_STEPS {
+                let x = a + step;
+                if x >= ln_hi {
+                    return None;
+                }
+                let fx = at(x);
+                if fx > 0.0 {
+                    return Some(((a, fa), (x, fx)));
+                }
+                if fx.is_nan() {
+                    return None;
+                }
+                (a, fa) = (x, fx);
+                step *= 4.0;
+            }
+        } else {
+            // The root is below h.
+            let (mut b, mut fb) = (h, fh);
+            for _ in 0..limits::MAX_SEARCH_STEPS {
+                let x = b - step;
+                if x <= ln_lo {
+                    return None;
+                }
+                let fx = at(x);
+                if fx <= 0.0 {
+                    return Some(((x, fx), (b, fb)));
+                }
+                if fx.is_nan() {
+                    return None;
+                }
+                (b, fb) = (x, fx);
+                step *= 4.0;
+            }
+        }
+        None
     }
 
     /// The best plan for one per-query budget.
@@ -482,7 +568,9 @@ impl<'a> TestTimeSolver<'a> {
                 _ => false,
             };
             if !skip {
-                match self.longest(&cfg, budget) {
+                // The previous k's root starts this k's search: within one budget, so a plan
+                // does not depend on what else the solver was asked (docs/solvers.md).
+                match self.longest(&cfg, budget, bound_gen.map(f64::ln)) {
                     Ok((gen, binding)) => {
                         bound_gen = Some(gen);
                         let accuracy = self.record(group, &cfg, gen, binding, measured, scan);
@@ -517,7 +605,7 @@ impl<'a> TestTimeSolver<'a> {
         let eval = |k: u32, scan: &mut Scan| -> Result<f64> {
             cancel::check()?;
             let cfg = group.config(self.opt.prompt_tokens, k);
-            Ok(match self.longest(&cfg, budget) {
+            Ok(match self.longest(&cfg, budget, None) {
                 Ok((gen, binding)) => self.record(group, &cfg, gen, binding, measured, scan),
                 Err(_) => -1.0,
             })
@@ -654,4 +742,81 @@ pub struct Solution {
     pub plan: TestTimePlan,
     pub per_candidate: Vec<f64>,
     pub oracle: Option<f64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+    use crate::testtime::Aggregator;
+
+    fn problem() -> (Vec<Candidate>, TestTimeOptions) {
+        let c = Catalog::shipped();
+        let preset = c.accuracy_preset("aime24-qwen3").unwrap();
+        let candidates = ["qwen3-1.7b", "qwen3-8b", "qwen3-32b"]
+            .iter()
+            .map(|&m| Candidate {
+                model: c.model(m).unwrap().clone(),
+                curve: Curve::Beta(preset.curve(m, Aggregator::Coverage).unwrap()),
+            })
+            .collect();
+        let options = TestTimeOptions {
+            hardware: c.hardware("kinetics-b200").unwrap().clone(),
+            inference: InferenceOptions {
+                prefill: false,
+                ..InferenceOptions::default()
+            },
+            prompt_tokens: 128.0,
+            unit: BudgetUnit::Eflops,
+            max_samples: 32,
+            attention: vec![Attention::Dense],
+            latency_slo_s: None,
+            min_gen_tokens: 256.0,
+            max_gen_tokens: None,
+            usd_per_hour: None,
+        };
+        (candidates, options)
+    }
+
+    #[test]
+    fn a_frontier_is_its_single_budget_plans_bit_for_bit_and_spends_each_budget() {
+        // The solver keeps no state between budgets: in any order, one solver over a frontier
+        // gives each budget's plan exactly as a fresh solver for that budget alone (the façade's
+        // scalar and array forms agree exactly). Where the budget binds, the length search has
+        // closed its bracket on the root: the cost is the budget to ~1e-13 in ln L.
+        let (candidates, options) = problem();
+        let budgets: Vec<f64> = (0..60).map(|i| 1e13 * 10f64.powf(0.1 * i as f64)).collect();
+        let alone: Vec<TestTimePlan> = budgets
+            .iter()
+            .map(|&b| {
+                TestTimeSolver::new(&candidates, &options)
+                    .unwrap()
+                    .plan(b)
+                    .unwrap()
+            })
+            .collect();
+        let mut shuffled: Vec<usize> = (0..budgets.len()).collect();
+        shuffled.sort_by_key(|&i| (i * 37) % budgets.len());
+        let orders = [
+            (0..budgets.len()).collect::<Vec<_>>(),
+            (0..budgets.len()).rev().collect(),
+            shuffled,
+        ];
+        for order in orders {
+            let shared = TestTimeSolver::new(&candidates, &options).unwrap();
+            for &i in &order {
+                let p = shared.plan(budgets[i]).unwrap();
+                assert!(p == alone[i] || !p.feasible && !alone[i].feasible, "{i}");
+            }
+        }
+        let mut bound = 0;
+        for (p, &b) in alone.iter().zip(&budgets) {
+            if p.feasible && p.binding == Constraint::Budget {
+                bound += 1;
+                assert!(p.cost <= b * (1.0 + 1e-12), "{b}: {p:?}");
+                assert!(p.cost >= b * (1.0 - 1e-11), "{b}: {p:?}");
+            }
+        }
+        assert!(bound > 30, "{bound} budget-bound plans");
+    }
 }

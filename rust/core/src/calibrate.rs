@@ -269,6 +269,9 @@ fn unidentified(rows: &[([f64; 3], f64)]) -> Vec<usize> {
 /// returned entry is named `name`, or `<hw.name>-calibrated`.
 pub fn calibrate(hw: &Hardware, runs: &[ServingRun], name: Option<&str>) -> Result<Calibration> {
     hw.validate()?;
+    if let Some(name) = name {
+        crate::catalog::check_entry_name(name)?;
+    }
     if runs.len() > MAX_RUNS {
         return Err(PlanError::LimitExceeded {
             field: "runs".into(),
@@ -389,6 +392,7 @@ pub fn calibrate(hw: &Hardware, runs: &[ServingRun], name: Option<&str>) -> Resu
     }
     let parameters = [1.0 / x[0], 1.0 / x[1], x[2]];
     let name = name.map_or_else(|| format!("{}-calibrated", hw.name), str::to_string);
+    crate::catalog::check_entry_name(&name)?;
     let hardware = Hardware {
         name,
         description: format!(

@@ -235,7 +235,11 @@ def calibrate(
     elif isinstance(rows, Mapping):
         runs = [_normalise(rows, {})]
     else:
-        runs = [_normalise(r, {"index": i}) for i, r in enumerate(rows)]
+        # Rows from read_runs keep the file and row they came from.
+        runs = [
+            _normalise(r, _where(r, i) if isinstance(r, Mapping) else {"index": i})
+            for i, r in enumerate(rows)
+        ]
     if len(runs) > MAX_RUNS:
         # The core refuses it too; refused here before any model lookup.
         raise InvalidArgumentError(

@@ -37,6 +37,7 @@ class CancelToken:
 
 __all__ = [
     "BINDINGS",
+    "CALIBRATE_MAX_RUNS",
     "CONSTRAINTS",
     "EXTRAPOLATION_VARIABLES",
     "FIT_MAX_BOOTSTRAP",
@@ -64,6 +65,7 @@ __all__ = [
     "Serving",
     "TestTimeProblem",
     "__version__",
+    "calibrate",
     "fit_law",
     "fit_objective",
     "inference_cost",

@@ -66,8 +66,14 @@ fn calibrate<'py>(
     out.set_item("parameters", fit.parameters.to_vec())?;
     out.set_item("stderr", fit.stderr.to_vec())?;
     out.set_item("at_bound", fit.at_bound.to_vec())?;
-    out.set_item("ttft_predicted_s", PyArray1::from_vec(py, fit.ttft_predicted_s))?;
-    out.set_item("tpot_predicted_s", PyArray1::from_vec(py, fit.tpot_predicted_s))?;
+    out.set_item(
+        "ttft_predicted_s",
+        PyArray1::from_vec(py, fit.ttft_predicted_s),
+    )?;
+    out.set_item(
+        "tpot_predicted_s",
+        PyArray1::from_vec(py, fit.tpot_predicted_s),
+    )?;
     out.set_item("ttft_relative", PyArray1::from_vec(py, fit.ttft_relative))?;
     out.set_item("tpot_relative", PyArray1::from_vec(py, fit.tpot_relative))?;
     out.set_item("prefill_compute_bound", fit.prefill_compute_bound)?;

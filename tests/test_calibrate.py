@@ -249,9 +249,13 @@ def test_unknown_model_and_hardware() -> None:
     r[0]["model"] = "acme/NotAModel-7B"
     with pytest.raises(UnknownNameError) as info:
         sp.calibrate(r, "h100-sxm")
-    assert info.value.field == "model" and "pass model=" in info.value.reason
+    assert info.value.field == "rows.model" and info.value.index == 0
+    assert "pass model=" in info.value.reason
     # model= names the catalog model of every run.
     assert sp.calibrate(r, "h100-sxm", model="qwen3-8b").n_runs == len(SHAPES)
+    with pytest.raises(UnknownNameError) as info:
+        sp.calibrate(r, "h100-sxm", model="nope")
+    assert info.value.field == "model" and info.value.index is None
     with pytest.raises(UnknownNameError) as info:
         sp.calibrate(rows(truth()), "tpu-v9")
     assert info.value.field == "hardware"

@@ -186,14 +186,41 @@ def read_runs(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return [_normalise(r, {"file": name, "row": i}) for i, r in enumerate(rows, start=1)]
 
 
-def _resolve(name: Any, cat: Catalog, where: dict[str, Any]) -> Model:
+def runs_of(
+    rows: Iterable[Mapping[str, Any]] | Mapping[str, Any] | str | os.PathLike[str],
+) -> list[dict[str, Any]]:
+    """The runs of :func:`calibrate`'s ``rows``, in the canonical columns (models not yet
+    resolved)."""
+    if isinstance(rows, (str, os.PathLike)):
+        runs = read_runs(rows)
+    elif isinstance(rows, Mapping):
+        runs = [_normalise(rows, {})]
+    else:
+        # Rows from read_runs keep the file and row they came from.
+        runs = [
+            _normalise(r, _where(r, i) if isinstance(r, Mapping) else {"index": i})
+            for i, r in enumerate(rows)
+        ]
+    if len(runs) > MAX_RUNS:
+        # The core refuses it too; refused here before any model lookup.
+        raise InvalidArgumentError(
+            f"rows: {len(runs)} runs exceed the limit of {MAX_RUNS}", field="rows"
+        )
+    return runs
+
+
+def resolve_model(name: Any, cat: Catalog, where: dict[str, Any] | None = None) -> Model:
     """A catalog model from a run's name: the name itself, else the last part of a Hugging
     Face id or path, lowercased (``Qwen/Qwen3-8B`` -> ``qwen3-8b``)."""
+    where = where or {}
+    # A run's model is a sub-field of the run ("rows.model", the convention of input rows);
+    # the model= argument is "model".
+    field = "rows.model" if where else "model"
     if isinstance(name, Model):
         return name
     if not isinstance(name, str) or not name.strip():
         raise InvalidArgumentError(
-            "model: the run names no model; pass model=", field="model", **where
+            f"{field}: the run names no model; pass model=", field=field, **where
         )
     candidates = [name, name.rstrip("/").rsplit("/", 1)[-1].lower()]
     for c in candidates:
@@ -204,7 +231,10 @@ def _resolve(name: Any, cat: Catalog, where: dict[str, Any]) -> Model:
     try:
         return cat.model(candidates[-1])
     except UnknownNameError as exc:
+        if not where:
+            raise
         raise exc.replace(
+            field=field,
             reason=f"{exc.reason}; the run names {name!r}: pass model= (CLI: --model) to "
             "say which catalog model it is",
             **where,
@@ -229,23 +259,8 @@ def calibrate(
     (default ``<hardware>-calibrated``)."""
     cat = catalog if catalog is not None else default_catalog()
     hw = hardware if isinstance(hardware, Hardware) else cat.hardware(hardware)
-    runs: list[dict[str, Any]]
-    if isinstance(rows, (str, os.PathLike)):
-        runs = read_runs(rows)
-    elif isinstance(rows, Mapping):
-        runs = [_normalise(rows, {})]
-    else:
-        # Rows from read_runs keep the file and row they came from.
-        runs = [
-            _normalise(r, _where(r, i) if isinstance(r, Mapping) else {"index": i})
-            for i, r in enumerate(rows)
-        ]
-    if len(runs) > MAX_RUNS:
-        # The core refuses it too; refused here before any model lookup.
-        raise InvalidArgumentError(
-            f"rows: {len(runs)} runs exceed the limit of {MAX_RUNS}", field="rows"
-        )
-    forced = None if model is None else _resolve(model, cat, {})
+    runs = runs_of(rows)
+    forced = None if model is None else resolve_model(model, cat)
     models: list[Model] = []
     for i, run in enumerate(runs):
         where = _where(run, i)
@@ -256,7 +271,7 @@ def calibrate(
                 field="hardware",
                 **where,
             )
-        m = forced if forced is not None else _resolve(run.get("model"), cat, where)
+        m = forced if forced is not None else resolve_model(run.get("model"), cat, where)
         models.append(m)
         run["model"] = m.name
     cols = {c: np.array([r[c] for r in runs], dtype=np.float64) for c in _NUMBERS}

@@ -17,7 +17,8 @@
 //! error, so short and long runs count alike), subject to `x3 >= 0`: a least-squares problem
 //! with one bound, solved exactly by its two candidate active sets; the `max` of the prefill is
 //! handled by fixing which side binds in each run, refitting, and repeating until no run
-//! changes side.
+//! changes side (or, when a run near the kink flips back and forth, keeping the round with the
+//! least true objective).
 
 use crate::catalog::{Hardware, Model};
 use crate::cost::{allreduce_seconds_per_token, Attention, Batch, Pricer};
@@ -303,8 +304,12 @@ pub fn calibrate(hw: &Hardware, runs: &[ServingRun], name: Option<&str>) -> Resu
         1.0 / hw.decode_bw_util,
         hw.step_overhead_s,
     ];
-    let mut compute_bound: Vec<bool> = all.iter().map(|t| t.f * x[0] >= t.w * x[1]).collect();
-    let mut solved = None;
+    let side =
+        |x: &[f64; 3]| -> Vec<bool> { all.iter().map(|t| t.f * x[0] >= t.w * x[1]).collect() };
+    let mut compute_bound = side(&x);
+    let mut visited: Vec<Vec<bool>> = Vec::new();
+    // Every round's solution, with its true objective (the prefill's max evaluated at it).
+    let mut best: Option<(f64, [f64; 3], Solved)> = None;
     for _ in 0..50 {
         let rows = design(runs, &all, &compute_bound);
         let bad = unidentified(&rows);
@@ -328,19 +333,31 @@ pub fn calibrate(hw: &Hardware, runs: &[ServingRun], name: Option<&str>) -> Resu
             free = vec![0, 1];
             (fit, inv) = least_squares(&rows, &free).ok_or_else(singular)?;
         }
-        x = fit;
-        let next: Vec<bool> = all.iter().map(|t| t.f * x[0] >= t.w * x[1]).collect();
+        let objective = true_objective(runs, &all, &fit);
+        if best.as_ref().is_none_or(|b| objective < b.0) {
+            best = Some((objective, fit, (rows, free, inv)));
+        }
+        let next = side(&fit);
         if next == compute_bound {
-            solved = Some((rows, free, inv));
+            break; // a fixed point: every run's prefill on the side the fit predicts
+        }
+        // A run near the kink of its max can flip back and forth; the iteration then stops at
+        // the first repeat and keeps the round with the least true objective.
+        visited.push(std::mem::replace(&mut compute_bound, next));
+        if visited.contains(&compute_bound) {
             break;
         }
-        compute_bound = next;
     }
+    let solved = best.filter(|b| b.0.is_finite()).map(|(_, fit, s)| {
+        x = fit;
+        compute_bound = side(&x);
+        s
+    });
     let Some((rows, free, inv)) = solved else {
         return Err(PlanError::invalid(
             "runs",
-            "the fit did not converge: the runs keep switching between compute-bound and \
-             weight-bound prefill (docs/calibration.md)",
+            "the fit did not converge (its objective is not finite): check the runs' values \
+             (docs/calibration.md)",
         ));
     };
 
@@ -421,6 +438,21 @@ pub fn calibrate(hw: &Hardware, runs: &[ServingRun], name: Option<&str>) -> Resu
         prefill_compute_bound: compute_bound,
         n_runs: n,
     })
+}
+
+/// The rows of the design, the free parameters and their inverse Gram matrix of one round.
+type Solved = (Vec<([f64; 3], f64)>, Vec<usize>, Vec<Vec<f64>>);
+
+/// The sum of squared relative errors at `x`, each prefill on the side its max takes.
+fn true_objective(runs: &[ServingRun], all: &[Terms], x: &[f64; 3]) -> f64 {
+    runs.iter()
+        .zip(all)
+        .map(|(r, t)| {
+            let ttft = (t.f * x[0]).max(t.w * x[1]) + x[2] + t.comm_prefill;
+            let tpot = t.a * x[0] + t.b * x[1] + x[2] + t.comm_decode;
+            (ttft / r.ttft_s - 1.0).powi(2) + (tpot / r.tpot_s - 1.0).powi(2)
+        })
+        .sum()
 }
 
 /// The weighted rows (coefficients of x1, x2, x3 and the target, both over the measurement):

@@ -258,3 +258,43 @@ fn utilisation_above_one_is_refused() {
     assert_eq!(field_of(e.clone()), "decode_bw_util");
     assert!(e.to_string().contains("above 1"), "{e}");
 }
+
+#[test]
+fn inconsistent_runs_fit_or_are_named() {
+    // Runs whose times are scaled by up to 30x either way, run by run: each call returns a fit
+    // within the bounds, finite, or a named error; none panics.
+    let model = qwen8b();
+    let base = runs(&model, &truth(), &[]);
+    let mut state = 12345u64;
+    let mut next = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let (mut fitted, mut refused) = (0, 0);
+    for _ in 0..300 {
+        let r: Vec<ServingRun> = base
+            .iter()
+            .map(|run| ServingRun {
+                ttft_s: run.ttft_s * 30f64.powf(2.0 * next() - 1.0),
+                tpot_s: run.tpot_s * 30f64.powf(2.0 * next() - 1.0),
+                ..run.clone()
+            })
+            .collect();
+        match calibrate(&h100(), &r, None) {
+            Ok(fit) => {
+                let [p, u, o] = fit.parameters;
+                assert!(p > 0.0 && p <= 1.0 && u > 0.0 && u <= 1.0 && o >= 0.0);
+                assert!(fit.rms_relative_error.is_finite());
+                assert!(fit.stderr.iter().all(|s| s.is_finite() && *s >= 0.0));
+                fitted += 1;
+            }
+            Err(e) => {
+                assert!(!e.field().is_empty());
+                refused += 1;
+            }
+        }
+    }
+    assert!(fitted > 0 && refused > 0, "{fitted} {refused}");
+}

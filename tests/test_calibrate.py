@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 import scaleplan as sp
-from scaleplan.calibrate import read_runs
-from scaleplan.errors import InvalidArgumentError, UnknownNameError
+from scaleplan.calibrate import MAX_RUNS, read_runs
+from scaleplan.errors import InvalidArgumentError, LimitExceededError, UnknownNameError
 
 from tests.cli_support import REPO, run
 
@@ -259,6 +259,12 @@ def test_unknown_model_and_hardware() -> None:
     with pytest.raises(UnknownNameError) as info:
         sp.calibrate(rows(truth()), "tpu-v9")
     assert info.value.field == "hardware"
+
+
+def test_too_many_runs() -> None:
+    with pytest.raises(LimitExceededError) as info:
+        sp.calibrate(rows(truth()) * (MAX_RUNS // len(SHAPES) + 1), "h100-sxm")
+    assert (info.value.field, info.value.limit) == ("rows", MAX_RUNS)
 
 
 def test_runs_of_other_hardware_are_refused() -> None:

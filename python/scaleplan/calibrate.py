@@ -21,7 +21,12 @@ import numpy.typing as npt
 from scaleplan import _core
 from scaleplan._schema import documented
 from scaleplan.catalog import Catalog, Hardware, Model, default_catalog
-from scaleplan.errors import InvalidArgumentError, ScaleplanError, UnknownNameError
+from scaleplan.errors import (
+    InvalidArgumentError,
+    LimitExceededError,
+    ScaleplanError,
+    UnknownNameError,
+)
 
 PARAMETERS = ("prefill_mfu", "decode_bw_util", "step_overhead_s")
 """The fitted parameters, in the order of every vector of a calibration."""
@@ -203,8 +208,11 @@ def runs_of(
         ]
     if len(runs) > MAX_RUNS:
         # The core refuses it too; refused here before any model lookup.
-        raise InvalidArgumentError(
-            f"rows: {len(runs)} runs exceed the limit of {MAX_RUNS}", field="rows"
+        raise LimitExceededError(
+            f"rows: {len(runs)} exceeds the limit of {MAX_RUNS}",
+            field="rows",
+            limit=MAX_RUNS,
+            got=len(runs),
         )
     return runs
 

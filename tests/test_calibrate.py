@@ -38,7 +38,8 @@ def truth(**changes: float) -> sp.Hardware:
 def measure(hw: sp.Hardware, batch: int, prompt: int, gen: int) -> tuple[float, float]:
     """TTFT and TPOT the cost model predicts for a run served `batch` at a time (the one place
     these tests pass a serving option)."""
-    c = sp.inference_cost("qwen3-8b", hw, prompt_tokens=prompt, gen_tokens=gen, batch=batch)
+    serving = sp.Serving(batch=batch)
+    c = sp.inference_cost("qwen3-8b", hw, prompt_tokens=prompt, gen_tokens=gen, serving=serving)
     assert c.batch == batch
     return float(c.ttft_s), float(c.tpot_s)
 

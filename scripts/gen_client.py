@@ -73,6 +73,7 @@ METHODS = (
         "joint.frontier_joint", "joint.plan_joint", ("budget", "target_accuracy"), extra=(CHUNK,)
     ),
     Method("fit.fit_law"),
+    Method("calibrate.calibrate"),
 )
 
 _STDLIB = {

@@ -28,6 +28,7 @@ RESULTS: list[type] = [
     sp.TestTimeFrontier,
     sp.JointPlan,
     sp.LawFit,
+    sp.Calibration,
 ]
 
 # The binding's column lists, by result (the plans' extrapolation columns follow their own).

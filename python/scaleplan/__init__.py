@@ -4,6 +4,7 @@ inference-time compute, with inference priced by compute and memory traffic (Kin
 from typing import TYPE_CHECKING
 
 from scaleplan._core import __version__
+from scaleplan.calibrate import Calibration, calibrate
 from scaleplan.cancel import CancelToken
 from scaleplan.catalog import (
     Catalog,
@@ -45,6 +46,7 @@ __all__ = [
     "DEFAULT_LAW",
     "Accuracy",
     "Attention",
+    "Calibration",
     "CancelToken",
     "Catalog",
     "Client",
@@ -69,6 +71,7 @@ __all__ = [
     "TrainingPlan",
     "__version__",
     "attention",
+    "calibrate",
     "catalog",
     "default_catalog",
     "family",

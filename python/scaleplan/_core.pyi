@@ -37,6 +37,7 @@ class CancelToken:
 
 __all__ = [
     "BINDINGS",
+    "CALIBRATE_MAX_RUNS",
     "CONSTRAINTS",
     "EXTRAPOLATION_VARIABLES",
     "FIT_MAX_BOOTSTRAP",
@@ -64,6 +65,7 @@ __all__ = [
     "Serving",
     "TestTimeProblem",
     "__version__",
+    "calibrate",
     "fit_law",
     "fit_objective",
     "inference_cost",
@@ -103,6 +105,7 @@ class NativeHardware:
     @staticmethod
     def from_json(text: str) -> NativeHardware: ...
     def to_json(self) -> str: ...
+    def to_toml(self) -> str: ...
 
 @final
 class NativeLaw:
@@ -294,6 +297,24 @@ class JointProblem:
     def solve(
         self, goal: str, values: npt.NDArray[np.float64], *, cancel: CancelToken | None = None
     ) -> list[npt.NDArray[np.float64]]: ...
+
+CALIBRATE_MAX_RUNS: int
+
+def calibrate(
+    hardware: NativeHardware,
+    models: list[NativeModel],
+    batch: npt.NDArray[np.float64],
+    prompt_tokens: npt.NDArray[np.float64],
+    gen_tokens: npt.NDArray[np.float64],
+    gpus: npt.NDArray[np.float64],
+    ttft_s: npt.NDArray[np.float64],
+    tpot_s: npt.NDArray[np.float64],
+    *,
+    name: str | None = None,
+) -> dict[str, Any]:
+    """Keys: hardware (NativeHardware), names, parameters, stderr, at_bound (lists of 3),
+    ttft_predicted_s, tpot_predicted_s, ttft_relative, tpot_relative (arrays),
+    prefill_compute_bound (list), rms_relative_error, n_runs."""
 
 def fit_law(
     params: npt.NDArray[np.float64],

@@ -76,6 +76,10 @@ class Hardware:
     usd_per_hour: float | None = None
     description: str = ""
     source: str = ""
+    #: Fixed seconds added to every forward step (each decode step and each prefill pass);
+    #: 0 in the shipped catalog, fitted by :func:`scaleplan.calibrate`
+    #: (docs/cost-model.md, "Per-step overhead").
+    step_overhead_s: float = 0.0
     _native: _core.NativeHardware = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -85,6 +89,11 @@ class Hardware:
     @classmethod
     def _from_native(cls, native: _core.NativeHardware) -> Self:
         return cls(**json.loads(native.to_json()))
+
+    def to_toml(self) -> str:
+        """The hardware as a catalog file entry (``[[hardware]]``), which :func:`load_catalog`
+        and :meth:`Catalog.add_toml` read back equal."""
+        return self._native.to_toml()
 
     def replace(self, **changes: Any) -> Self:
         """A copy with some fields changed (validated again)."""

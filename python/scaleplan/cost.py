@@ -141,7 +141,9 @@ def inference_cost(
     (``["topk:1024", "topk:4096"]``) broadcasts like the numeric arguments. ``serving`` is a
     :class:`scaleplan.Serving` (None: ``Serving()``, batch "max"); its ``batch`` may be an array
     of sizes, one per configuration, that broadcasts too (``Serving(batch=np.array([1, 8,
-    64]))``). ``gpus`` "auto" or None means 1 here: the cost of a given deployment.
+    64]))``). ``gpus`` "auto" or None means 1 here: the cost of a given deployment. The
+    hardware's ``step_overhead_s`` (0 unless calibrated, docs/calibration.md) adds a fixed time
+    to every decode step and prefill pass.
     """
     m = resolve_model(model, catalog)
     hw = resolve_hardware(hardware, catalog)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from scaleplan.commands import catalog, cost, fit, frontier, plan, plot, sweep
+from scaleplan.commands import calibrate, catalog, cost, fit, frontier, plan, plot, sweep
 from scaleplan.commands._common import Subparsers, describe
 
 COMMANDS: list[Callable[[Subparsers], None]] = [
@@ -23,6 +23,7 @@ COMMANDS: list[Callable[[Subparsers], None]] = [
     sweep.register,
     plot.register,
     fit.register,
+    calibrate.register,
 ]
 
 

@@ -5,11 +5,12 @@ edit; run the script after changing a façade signature (a test checks it)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from typing import Any, Literal, cast
 
 import numpy.typing as npt
 
+from scaleplan.calibrate import Calibration
 from scaleplan.catalog import Hardware, Model
 from scaleplan.cost import InferenceCost, Number, TrainingCost
 from scaleplan.fit import LawFit
@@ -324,3 +325,19 @@ class RemoteApi:
         On the server: :func:`scaleplan.fit_law`, the same arguments (catalog objects by name,
         scalars for the goals). ``timeout_s``: this call's deadline (default: the client's)."""
         return cast("LawFit", self._call("fit_law", locals()))
+
+    def calibrate(
+        self,
+        rows: Iterable[Mapping[str, Any]] | Mapping[str, Any] | str | os.PathLike[str],
+        hardware: str | Hardware,
+        *,
+        model: str | Model | None = None,
+        name: str | None = None,
+        timeout_s: float | None = None,
+    ) -> Calibration:
+        """Fit ``hardware``'s prefill MFU, decode bandwidth utilisation and per-step overhead to
+        measured serving runs (docs/calibration.md).
+
+        On the server: :func:`scaleplan.calibrate`, the same arguments (catalog objects by name,
+        scalars for the goals). ``timeout_s``: this call's deadline (default: the client's)."""
+        return cast("Calibration", self._call("calibrate", locals()))

@@ -37,6 +37,7 @@ from grpc_status import rpc_status
 
 from scaleplan import sweep
 from scaleplan._arrays import Broadcast, FloatArray
+from scaleplan.calibrate import Calibration, runs_of
 from scaleplan.catalog import Family, Hardware, Model
 from scaleplan.cost import InferenceCost, TrainingCost
 from scaleplan.errors import (
@@ -464,6 +465,16 @@ class Client(RemoteApi):
         response = self._unary(self._stub.FitLaw, request, timeout_s)
         settings = {k: args[k] for k in ("delta", "bootstrap", "seed", "form", "unique_tokens")}
         return conversions.law_fit_from(response, **settings)
+
+    def _calibrate(self, args: dict[str, Any], timeout_s: float | None) -> Calibration:
+        # Files are read here; the server gets the runs (and prices on its own catalog).
+        runs = runs_of(args["rows"])
+        model = args["model"]
+        request = conversions.calibrate_request(
+            runs, args["hardware"], model.name if isinstance(model, Model) else model, args["name"]
+        )
+        response = self._unary(self._stub.Calibrate, request, timeout_s)
+        return conversions.calibration_from(response, runs)
 
 
 _WINDOW = 256

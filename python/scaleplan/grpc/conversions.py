@@ -22,6 +22,8 @@ from google.protobuf.message import Message
 
 from scaleplan import _core
 from scaleplan._format import clip
+from scaleplan.calibrate import PARAMETERS as CALIBRATED
+from scaleplan.calibrate import Calibration
 from scaleplan.catalog import Catalog, Family, Hardware, Model, Moe
 from scaleplan.cost import InferenceCost, TrainingCost
 from scaleplan.errors import InvalidArgumentError
@@ -1513,4 +1515,111 @@ def law_fit_from(response: planner_pb2.FitLawResponse, **settings: Any) -> LawFi
         bootstrap_unconverged=response.bootstrap_unconverged,
         _law=law_from(response.law) if response.HasField("law") else None,
         **settings,
+    )
+
+
+# ---- Calibrate -------------------------------------------------------------------------------
+
+CALIBRATE_ARGS = {
+    "rows": "runs",
+    "runs": "runs",
+    "batch": "runs[].batch_sequences",
+    "prompt_tokens": "runs[].prompt_tokens",
+    "gen_tokens": "runs[].gen_tokens",
+    "gpus": "runs[].gpus",
+    "ttft_s": "runs[].ttft_s",
+    "tpot_s": "runs[].tpot_s",
+}
+"""Request paths of calibrate's arguments: a run's column ``ttft_s`` at index i is
+``runs[i].ttft_s``, its model (``rows.model``) ``runs[i].model``."""
+
+
+def calibrate_kwargs(request: planner_pb2.CalibrateRequest) -> dict[str, Any]:
+    """Keyword arguments of :func:`scaleplan.calibrate`."""
+    rows = [
+        {
+            "model": r.model,
+            "batch": r.batch_sequences,
+            "prompt_tokens": r.prompt_tokens,
+            "gen_tokens": r.gen_tokens,
+            "gpus": r.gpus if r.HasField("gpus") else 1,
+            "ttft_s": r.ttft_s,
+            "tpot_s": r.tpot_s,
+        }
+        for r in request.runs
+    ]
+    return {
+        "rows": rows,
+        "hardware": request.hardware,
+        "model": request.model if request.HasField("model") else None,
+        "name": request.name if request.HasField("name") else None,
+    }
+
+
+def calibrate_request(
+    runs: Sequence[Mapping[str, Any]], hardware: str, model: str | None, name: str | None
+) -> planner_pb2.CalibrateRequest:
+    """The request of runs in calibrate's canonical columns (``calibrate.runs_of``)."""
+    request = planner_pb2.CalibrateRequest(hardware=hardware)
+    for i, r in enumerate(runs):
+        gpus = float(r.get("gpus", 1))
+        if not (gpus.is_integer() and 1 <= gpus < 2**32):
+            raise InvalidArgumentError(
+                f"gpus: must be a whole number of at least 1, got {gpus}", field="gpus", index=i
+            )
+        request.runs.add(
+            model=str(r.get("model") or ""),
+            batch_sequences=r["batch"],
+            prompt_tokens=r["prompt_tokens"],
+            gen_tokens=r["gen_tokens"],
+            ttft_s=r["ttft_s"],
+            tpot_s=r["tpot_s"],
+            gpus=int(gpus),
+        )
+    if model is not None:
+        request.model = model
+    if name is not None:
+        request.name = name
+    return request
+
+
+def calibrate_message(cal: Calibration) -> planner_pb2.CalibrateResponse:
+    out = planner_pb2.CalibrateResponse(
+        ttft_relative=cal.residuals["ttft"].tolist(),
+        tpot_relative=cal.residuals["tpot"].tolist(),
+        ttft_predicted_s=cal.predicted["ttft_s"].tolist(),
+        tpot_predicted_s=cal.predicted["tpot_s"].tolist(),
+        prefill_compute_bound=list(cal.prefill_compute_bound),
+        n_runs=cal.n_runs,
+        rms_relative_error=cal.rms_relative_error,
+    )
+    out.hardware.CopyFrom(hardware_message(cal.hardware))
+    for k in CALIBRATED:
+        param = getattr(out, k)
+        param.estimate = cal.parameters[k]
+        param.stderr = cal.stderr[k]
+        param.at_bound = cal.at_bound[k]
+    return out
+
+
+def calibration_from(
+    response: planner_pb2.CalibrateResponse, runs: Sequence[Mapping[str, Any]]
+) -> Calibration:
+    def array(values: Iterable[float]) -> npt.NDArray[np.float64]:
+        return np.asarray(list(values), dtype=np.float64)
+
+    return Calibration(
+        hardware=hardware_from(response.hardware),
+        parameters={k: getattr(response, k).estimate for k in CALIBRATED},
+        stderr={k: getattr(response, k).stderr for k in CALIBRATED},
+        at_bound={k: getattr(response, k).at_bound for k in CALIBRATED},
+        residuals={"ttft": array(response.ttft_relative), "tpot": array(response.tpot_relative)},
+        predicted={
+            "ttft_s": array(response.ttft_predicted_s),
+            "tpot_s": array(response.tpot_predicted_s),
+        },
+        prefill_compute_bound=tuple(response.prefill_compute_bound),
+        n_runs=response.n_runs,
+        rms_relative_error=response.rms_relative_error,
+        runs=tuple(dict(r) for r in runs),
     )

@@ -38,6 +38,7 @@ class Hardware(_message.Message):
     USD_PER_HOUR_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     SOURCE_FIELD_NUMBER: _builtins.int
+    STEP_OVERHEAD_S_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Catalog name, e.g. "h100-sxm"."""
     peak_bf16_flops_per_s: _builtins.float
@@ -62,6 +63,10 @@ class Hardware(_message.Message):
     """One line about the entry."""
     source: _builtins.str
     """Where the numbers come from."""
+    step_overhead_s: _builtins.float
+    """Fixed seconds added to every forward step (each decode step and each prefill pass); 0
+    unless fitted by calibration (docs/calibration.md).
+    """
     def __init__(
         self,
         *,
@@ -77,10 +82,11 @@ class Hardware(_message.Message):
         usd_per_hour: _builtins.float | None = ...,
         description: _builtins.str = ...,
         source: _builtins.str = ...,
+        step_overhead_s: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_interconnect_bytes_per_s", b"_interconnect_bytes_per_s", "_peak_fp8_flops_per_s", b"_peak_fp8_flops_per_s", "_usd_per_hour", b"_usd_per_hour", "interconnect_bytes_per_s", b"interconnect_bytes_per_s", "peak_fp8_flops_per_s", b"peak_fp8_flops_per_s", "usd_per_hour", b"usd_per_hour"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_interconnect_bytes_per_s", b"_interconnect_bytes_per_s", "_peak_fp8_flops_per_s", b"_peak_fp8_flops_per_s", "_usd_per_hour", b"_usd_per_hour", "decode_bw_util", b"decode_bw_util", "description", b"description", "hbm_bytes", b"hbm_bytes", "hbm_bytes_per_s", b"hbm_bytes_per_s", "interconnect_bytes_per_s", b"interconnect_bytes_per_s", "name", b"name", "peak_bf16_flops_per_s", b"peak_bf16_flops_per_s", "peak_fp8_flops_per_s", b"peak_fp8_flops_per_s", "prefill_mfu", b"prefill_mfu", "source", b"source", "train_mfu", b"train_mfu", "usd_per_hour", b"usd_per_hour"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_interconnect_bytes_per_s", b"_interconnect_bytes_per_s", "_peak_fp8_flops_per_s", b"_peak_fp8_flops_per_s", "_usd_per_hour", b"_usd_per_hour", "decode_bw_util", b"decode_bw_util", "description", b"description", "hbm_bytes", b"hbm_bytes", "hbm_bytes_per_s", b"hbm_bytes_per_s", "interconnect_bytes_per_s", b"interconnect_bytes_per_s", "name", b"name", "peak_bf16_flops_per_s", b"peak_bf16_flops_per_s", "peak_fp8_flops_per_s", b"peak_fp8_flops_per_s", "prefill_mfu", b"prefill_mfu", "source", b"source", "step_overhead_s", b"step_overhead_s", "train_mfu", b"train_mfu", "usd_per_hour", b"usd_per_hour"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__interconnect_bytes_per_s: _TypeAlias = _typing.Literal["interconnect_bytes_per_s"]  # noqa: Y015
     _WhichOneofArgType__interconnect_bytes_per_s: _TypeAlias = _typing.Literal["_interconnect_bytes_per_s", b"_interconnect_bytes_per_s"]  # noqa: Y015

@@ -1371,3 +1371,204 @@ class FitLawResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___FitLawResponse: _TypeAlias = FitLawResponse  # noqa: Y015
+
+@_typing.final
+class ServingRun(_message.Message):
+    """One measured serving run at a steady concurrency (docs/calibration.md, "Runs")."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_FIELD_NUMBER: _builtins.int
+    BATCH_SEQUENCES_FIELD_NUMBER: _builtins.int
+    PROMPT_TOKENS_FIELD_NUMBER: _builtins.int
+    GEN_TOKENS_FIELD_NUMBER: _builtins.int
+    TTFT_S_FIELD_NUMBER: _builtins.int
+    TPOT_S_FIELD_NUMBER: _builtins.int
+    GPUS_FIELD_NUMBER: _builtins.int
+    model: _builtins.str
+    """Catalog model name; empty when CalibrateRequest.model names the model of every run."""
+    batch_sequences: _builtins.float
+    """Requests served at a time (the benchmark's concurrency), a whole number."""
+    prompt_tokens: _builtins.float
+    """Mean prompt tokens."""
+    gen_tokens: _builtins.float
+    """Mean generated tokens."""
+    ttft_s: _builtins.float
+    """Mean time to first token, seconds."""
+    tpot_s: _builtins.float
+    """Mean time per output token after the first, seconds."""
+    gpus: _builtins.int
+    """GPUs of the replica (tensor parallelism); 1 when absent."""
+    def __init__(
+        self,
+        *,
+        model: _builtins.str = ...,
+        batch_sequences: _builtins.float = ...,
+        prompt_tokens: _builtins.float = ...,
+        gen_tokens: _builtins.float = ...,
+        ttft_s: _builtins.float = ...,
+        tpot_s: _builtins.float = ...,
+        gpus: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_gpus", b"_gpus", "gpus", b"gpus"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_gpus", b"_gpus", "batch_sequences", b"batch_sequences", "gen_tokens", b"gen_tokens", "gpus", b"gpus", "model", b"model", "prompt_tokens", b"prompt_tokens", "tpot_s", b"tpot_s", "ttft_s", b"ttft_s"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__gpus: _TypeAlias = _typing.Literal["gpus"]  # noqa: Y015
+    _WhichOneofArgType__gpus: _TypeAlias = _typing.Literal["_gpus", b"_gpus"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__gpus) -> _WhichOneofReturnType__gpus | None: ...
+
+Global___ServingRun: _TypeAlias = ServingRun  # noqa: Y015
+
+@_typing.final
+class CalibrateRequest(_message.Message):
+    """Request of PlannerService.Calibrate."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUNS_FIELD_NUMBER: _builtins.int
+    HARDWARE_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    hardware: _builtins.str
+    """Catalog hardware the runs were measured on, e.g. "h100-sxm"."""
+    model: _builtins.str
+    """Catalog model of every run; absent: each run's own."""
+    name: _builtins.str
+    """Name of the calibrated entry; "<hardware>-calibrated" when absent."""
+    @_builtins.property
+    def runs(self) -> _containers.RepeatedCompositeFieldContainer[Global___ServingRun]:
+        """The runs (at least 3, of different shapes; at most 100,000)."""
+
+    def __init__(
+        self,
+        *,
+        runs: _abc.Iterable[Global___ServingRun] | None = ...,
+        hardware: _builtins.str = ...,
+        model: _builtins.str | None = ...,
+        name: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_model", b"_model", "_name", b"_name", "model", b"model", "name", b"name"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_model", b"_model", "_name", b"_name", "hardware", b"hardware", "model", b"model", "name", b"name", "runs", b"runs"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__model: _TypeAlias = _typing.Literal["model"]  # noqa: Y015
+    _WhichOneofArgType__model: _TypeAlias = _typing.Literal["_model", b"_model"]  # noqa: Y015
+    _WhichOneofReturnType__name: _TypeAlias = _typing.Literal["name"]  # noqa: Y015
+    _WhichOneofArgType__name: _TypeAlias = _typing.Literal["_name", b"_name"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__model) -> _WhichOneofReturnType__model | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__name) -> _WhichOneofReturnType__name | None: ...
+
+Global___CalibrateRequest: _TypeAlias = CalibrateRequest  # noqa: Y015
+
+@_typing.final
+class CalibratedParameter(_message.Message):
+    """A calibrated parameter."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ESTIMATE_FIELD_NUMBER: _builtins.int
+    STDERR_FIELD_NUMBER: _builtins.int
+    AT_BOUND_FIELD_NUMBER: _builtins.int
+    estimate: _builtins.float
+    """The fitted value (a fraction, or seconds for step_overhead_s)."""
+    stderr: _builtins.float
+    """Its standard error (0 when held at its bound)."""
+    at_bound: _builtins.bool
+    """Whether it sits at its bound (step_overhead_s at 0)."""
+    def __init__(
+        self,
+        *,
+        estimate: _builtins.float = ...,
+        stderr: _builtins.float = ...,
+        at_bound: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at_bound", b"at_bound", "estimate", b"estimate", "stderr", b"stderr"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CalibratedParameter: _TypeAlias = CalibratedParameter  # noqa: Y015
+
+@_typing.final
+class CalibrateResponse(_message.Message):
+    """Response of PlannerService.Calibrate."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HARDWARE_FIELD_NUMBER: _builtins.int
+    PREFILL_MFU_FIELD_NUMBER: _builtins.int
+    DECODE_BW_UTIL_FIELD_NUMBER: _builtins.int
+    STEP_OVERHEAD_S_FIELD_NUMBER: _builtins.int
+    TTFT_RELATIVE_FIELD_NUMBER: _builtins.int
+    TPOT_RELATIVE_FIELD_NUMBER: _builtins.int
+    TTFT_PREDICTED_S_FIELD_NUMBER: _builtins.int
+    TPOT_PREDICTED_S_FIELD_NUMBER: _builtins.int
+    PREFILL_COMPUTE_BOUND_FIELD_NUMBER: _builtins.int
+    N_RUNS_FIELD_NUMBER: _builtins.int
+    RMS_RELATIVE_ERROR_FIELD_NUMBER: _builtins.int
+    n_runs: _builtins.int
+    """Runs calibrated on."""
+    rms_relative_error: _builtins.float
+    """Root mean square of all relative residuals."""
+    @_builtins.property
+    def hardware(self) -> _catalog_pb2.Hardware:
+        """The hardware entry with the fitted values (not added to the server's catalog)."""
+
+    @_builtins.property
+    def prefill_mfu(self) -> Global___CalibratedParameter:
+        """Fraction of peak FLOP/s reached by prefill and decode arithmetic."""
+
+    @_builtins.property
+    def decode_bw_util(self) -> Global___CalibratedParameter:
+        """Fraction of HBM bandwidth reached by weight and KV reads."""
+
+    @_builtins.property
+    def step_overhead_s(self) -> Global___CalibratedParameter:
+        """Fixed seconds per forward step."""
+
+    @_builtins.property
+    def ttft_relative(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Predicted / measured - 1 of each run's time to first token, in request order."""
+
+    @_builtins.property
+    def tpot_relative(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Predicted / measured - 1 of each run's time per output token, in request order."""
+
+    @_builtins.property
+    def ttft_predicted_s(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """The calibrated cost model's time to first token per run, seconds."""
+
+    @_builtins.property
+    def tpot_predicted_s(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """The calibrated cost model's time per output token per run, seconds."""
+
+    @_builtins.property
+    def prefill_compute_bound(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bool]:
+        """Per run, whether its prefill is bound by compute (else by the weight reads)."""
+
+    def __init__(
+        self,
+        *,
+        hardware: _catalog_pb2.Hardware | None = ...,
+        prefill_mfu: Global___CalibratedParameter | None = ...,
+        decode_bw_util: Global___CalibratedParameter | None = ...,
+        step_overhead_s: Global___CalibratedParameter | None = ...,
+        ttft_relative: _abc.Iterable[_builtins.float] | None = ...,
+        tpot_relative: _abc.Iterable[_builtins.float] | None = ...,
+        ttft_predicted_s: _abc.Iterable[_builtins.float] | None = ...,
+        tpot_predicted_s: _abc.Iterable[_builtins.float] | None = ...,
+        prefill_compute_bound: _abc.Iterable[_builtins.bool] | None = ...,
+        n_runs: _builtins.int = ...,
+        rms_relative_error: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["decode_bw_util", b"decode_bw_util", "hardware", b"hardware", "prefill_mfu", b"prefill_mfu", "step_overhead_s", b"step_overhead_s"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["decode_bw_util", b"decode_bw_util", "hardware", b"hardware", "n_runs", b"n_runs", "prefill_compute_bound", b"prefill_compute_bound", "prefill_mfu", b"prefill_mfu", "rms_relative_error", b"rms_relative_error", "step_overhead_s", b"step_overhead_s", "tpot_predicted_s", b"tpot_predicted_s", "tpot_relative", b"tpot_relative", "ttft_predicted_s", b"ttft_predicted_s", "ttft_relative", b"ttft_relative"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CalibrateResponse: _TypeAlias = CalibrateResponse  # noqa: Y015

@@ -121,6 +121,11 @@ class PlannerServiceStub:
                 request_serializer=scaleplan_dot_v1_dot_planner__pb2.FitLawRequest.SerializeToString,
                 response_deserializer=scaleplan_dot_v1_dot_planner__pb2.FitLawResponse.FromString,
                 _registered_method=True)
+        self.Calibrate = channel.unary_unary(
+                '/scaleplan.v1.PlannerService/Calibrate',
+                request_serializer=scaleplan_dot_v1_dot_planner__pb2.CalibrateRequest.SerializeToString,
+                response_deserializer=scaleplan_dot_v1_dot_planner__pb2.CalibrateResponse.FromString,
+                _registered_method=True)
 
 
 class PlannerServiceServicer:
@@ -253,6 +258,15 @@ class PlannerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Calibrate(self, request, context):
+        """A hardware entry of the server's catalog calibrated on measured serving runs
+        (scaleplan.calibrate): prefill_mfu, decode_bw_util and step_overhead_s fitted by least
+        squares on relative errors of TTFT and TPOT (docs/calibration.md).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PlannerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -330,6 +344,11 @@ def add_PlannerServiceServicer_to_server(servicer, server):
                     servicer.FitLaw,
                     request_deserializer=scaleplan_dot_v1_dot_planner__pb2.FitLawRequest.FromString,
                     response_serializer=scaleplan_dot_v1_dot_planner__pb2.FitLawResponse.SerializeToString,
+            ),
+            'Calibrate': grpc.unary_unary_rpc_method_handler(
+                    servicer.Calibrate,
+                    request_deserializer=scaleplan_dot_v1_dot_planner__pb2.CalibrateRequest.FromString,
+                    response_serializer=scaleplan_dot_v1_dot_planner__pb2.CalibrateResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -749,6 +768,33 @@ class PlannerService:
             '/scaleplan.v1.PlannerService/FitLaw',
             scaleplan_dot_v1_dot_planner__pb2.FitLawRequest.SerializeToString,
             scaleplan_dot_v1_dot_planner__pb2.FitLawResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Calibrate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scaleplan.v1.PlannerService/Calibrate',
+            scaleplan_dot_v1_dot_planner__pb2.CalibrateRequest.SerializeToString,
+            scaleplan_dot_v1_dot_planner__pb2.CalibrateResponse.FromString,
             options,
             channel_credentials,
             insecure,

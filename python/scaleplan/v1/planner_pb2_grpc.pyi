@@ -93,6 +93,11 @@ class PlannerServiceStub:
     a grid of starts, percentile intervals from bootstrap refits (docs/fitting.md). A fit that
     does not converge is a normal response with converged = false and no law.
     """
+    Calibrate: _grpc.UnaryUnaryMultiCallable[_planner_pb2.CalibrateRequest, _planner_pb2.CalibrateResponse]
+    """A hardware entry of the server's catalog calibrated on measured serving runs
+    (scaleplan.calibrate): prefill_mfu, decode_bw_util and step_overhead_s fitted by least
+    squares on relative errors of TTFT and TPOT (docs/calibration.md).
+    """
 
 @_typing.type_check_only
 class PlannerServiceAsyncStub(PlannerServiceStub):
@@ -158,6 +163,11 @@ class PlannerServiceAsyncStub(PlannerServiceStub):
     """A loss law fitted to training runs (scaleplan.fit_law): Huber loss on log loss, L-BFGS from
     a grid of starts, percentile intervals from bootstrap refits (docs/fitting.md). A fit that
     does not converge is a normal response with converged = false and no law.
+    """
+    Calibrate: _aio.UnaryUnaryMultiCallable[_planner_pb2.CalibrateRequest, _planner_pb2.CalibrateResponse]  # type: ignore[assignment]
+    """A hardware entry of the server's catalog calibrated on measured serving runs
+    (scaleplan.calibrate): prefill_mfu, decode_bw_util and step_overhead_s fitted by least
+    squares on relative errors of TTFT and TPOT (docs/calibration.md).
     """
 
 class PlannerServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -311,6 +321,17 @@ class PlannerServiceServicer(metaclass=_abc_1.ABCMeta):
         """A loss law fitted to training runs (scaleplan.fit_law): Huber loss on log loss, L-BFGS from
         a grid of starts, percentile intervals from bootstrap refits (docs/fitting.md). A fit that
         does not converge is a normal response with converged = false and no law.
+        """
+
+    @_abc_1.abstractmethod
+    def Calibrate(
+        self,
+        request: _planner_pb2.CalibrateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planner_pb2.CalibrateResponse, _abc.Awaitable[_planner_pb2.CalibrateResponse]]:
+        """A hardware entry of the server's catalog calibrated on measured serving runs
+        (scaleplan.calibrate): prefill_mfu, decode_bw_util and step_overhead_s fitted by least
+        squares on relative errors of TTFT and TPOT (docs/calibration.md).
         """
 
 def add_PlannerServiceServicer_to_server(servicer: PlannerServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

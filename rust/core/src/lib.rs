@@ -1,6 +1,7 @@
 //! scaleplan-core: how a compute budget should be split between model parameters, training
 //! tokens and inference-time compute. Pure Rust; the Python binding lives in `scaleplan-py`.
 
+pub mod calibrate;
 pub mod cancel;
 pub mod catalog;
 pub mod cost;

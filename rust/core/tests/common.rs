@@ -41,6 +41,7 @@ pub fn toy_hardware() -> Hardware {
         train_mfu: 0.5,
         prefill_mfu: 1.0,
         decode_bw_util: 1.0,
+        step_overhead_s: 0.0,
     }
 }
 

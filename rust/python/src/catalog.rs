@@ -129,6 +129,11 @@ impl NativeHardware {
     fn to_json(&self) -> String {
         to_json(&self.0)
     }
+
+    /// The hardware as a catalog file entry (`[[hardware]]`).
+    fn to_toml(&self) -> String {
+        scaleplan_core::catalog::hardware_toml(&self.0)
+    }
 }
 
 /// The shipped catalog plus user files.

@@ -1,6 +1,7 @@
 //! scaleplan._core: the PyO3 binding of scaleplan-core. Argument conversion, numpy arrays, GIL
 //! release and error mapping only; every formula lives in the core.
 
+mod calibrate;
 mod cancel;
 mod catalog;
 mod convert;
@@ -45,6 +46,7 @@ pub(crate) fn enter<T: Send>(
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    calibrate::register(m)?;
     cancel::register(m)?;
     catalog::register(m)?;
     convert::register(m)?;

@@ -347,8 +347,29 @@ schema! {
     }
 }
 
+schema! {
+    /// `scaleplan.Calibration` (docs/calibration.md): built by the façade from `calibrate`'s
+    /// dict.
+    calibration "Calibration" () {
+        hardware [""] "The hardware entry with the fitted values, usable wherever a Hardware is.",
+        parameters [""] "Fitted prefill_mfu, decode_bw_util (fractions) and step_overhead_s \
+                         (seconds), by name.",
+        stderr [""] "Standard errors of the parameters, by name (0 for one held at its bound).",
+        at_bound [""] "Whether each parameter sits at its bound (only step_overhead_s has one: 0).",
+        residuals [""] "Relative residuals per run, predicted / measured - 1: ttft and tpot \
+                        arrays, in input order.",
+        predicted [""] "The fitted cost model's ttft_s and tpot_s per run, seconds.",
+        prefill_compute_bound [""] "Per run, whether its prefill is bound by compute (else by \
+                                    the weight reads).",
+        n_runs ["runs"] "Runs the hardware was calibrated on.",
+        rms_relative_error [""] "Root mean square of all relative residuals (TTFT and TPOT).",
+        runs [""] "The runs as read: model, batch, prompt_tokens, gen_tokens, gpus, ttft_s, \
+                   tpot_s, and where each came from.",
+    }
+}
+
 /// Every schema, for `_core.SCHEMAS`.
-const ALL: [(&str, &[Field]); 8] = [
+const ALL: [(&str, &[Field]); 9] = [
     (inference_cost::TITLE, inference_cost::FIELDS),
     (training_cost::TITLE, training_cost::FIELDS),
     (training_plan::TITLE, training_plan::FIELDS),
@@ -357,6 +378,7 @@ const ALL: [(&str, &[Field]); 8] = [
     (test_time_frontier::TITLE, test_time_frontier::FIELDS),
     (joint_plan::TITLE, joint_plan::FIELDS),
     (law_fit::TITLE, law_fit::FIELDS),
+    (calibration::TITLE, calibration::FIELDS),
 ];
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

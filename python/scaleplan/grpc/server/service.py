@@ -36,6 +36,7 @@ import numpy.typing as npt
 from google.protobuf.message import Message
 
 from scaleplan import sweep
+from scaleplan.calibrate import calibrate
 from scaleplan.cancel import CancelToken
 from scaleplan.cancel import scope as cancel_scope
 from scaleplan.catalog import Catalog
@@ -410,6 +411,11 @@ class PlannerService(planner_pb2_grpc.PlannerServiceServicer):
         level = conversions.fit_law_level(request)
         fit = fit_law(**conversions.fit_law_kwargs(request))
         return conversions.fit_law_message(fit, level)
+
+    @unary(paths=conversions.CALIBRATE_ARGS)
+    def Calibrate(self, request: pb.CalibrateRequest) -> pb.CalibrateResponse:
+        cal = calibrate(**conversions.calibrate_kwargs(request), catalog=self.catalog)
+        return conversions.calibrate_message(cal)
 
 
 def accuracy_presets(catalog: Catalog) -> list[str]:

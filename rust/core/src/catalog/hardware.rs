@@ -62,6 +62,11 @@ pub struct Hardware {
     pub prefill_mfu: f64,
     /// Fraction of HBM bandwidth reached by decode reads.
     pub decode_bw_util: f64,
+    /// Fixed seconds added to every forward step (each decode step and each prefill pass):
+    /// scheduling, kernel launches, sampling (docs/cost-model.md, "Per-step overhead").
+    /// 0 in the shipped catalog; `calibrate` fits it from measured runs (docs/calibration.md).
+    #[serde(default)]
+    pub step_overhead_s: f64,
 }
 
 impl Hardware {
@@ -81,6 +86,7 @@ impl Hardware {
         check::unit_fraction("train_mfu", self.train_mfu)?;
         check::unit_fraction("prefill_mfu", self.prefill_mfu)?;
         check::unit_fraction("decode_bw_util", self.decode_bw_util)?;
+        check::non_negative("step_overhead_s", self.step_overhead_s)?;
         if self.name.trim().is_empty() {
             return Err(PlanError::invalid("name", "must not be empty"));
         }

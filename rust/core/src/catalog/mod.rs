@@ -81,6 +81,19 @@ pub fn model_toml(model: &Model) -> String {
     .render()
 }
 
+/// One hardware entry as a catalog file (`[[hardware]]`), which [`Catalog::add_toml`] reads
+/// back equal.
+pub fn hardware_toml(hw: &Hardware) -> String {
+    Document {
+        hardware: vec![hw],
+        model: vec![],
+        family: vec![],
+        law: vec![],
+        accuracy: vec![],
+    }
+    .render()
+}
+
 impl Catalog {
     /// Every entry as one catalog file, which [`Catalog::add_toml`] reads back equal.
     pub fn to_toml(&self) -> String {
@@ -265,7 +278,7 @@ impl Catalog {
 }
 
 /// Entry names are lowercase without spaces.
-fn check_entry_name(name: &str) -> Result<()> {
+pub(crate) fn check_entry_name(name: &str) -> Result<()> {
     if name != name.to_lowercase() || name.contains(char::is_whitespace) {
         return Err(PlanError::invalid(
             "name",

@@ -281,6 +281,8 @@ pub struct Pricer {
     inv_bandwidth: f64,
     /// Seconds of tensor-parallel all-reduce per token processed (0 on one GPU).
     comm_per_token: f64,
+    /// The hardware's fixed seconds per forward step (docs/cost-model.md, "Per-step overhead").
+    step_overhead: f64,
 }
 
 /// Bytes of one activation element on the wire (bf16, whatever the weights' dtype).
@@ -328,6 +330,7 @@ impl Pricer {
             inv_peak: 1.0 / (peak_per_gpu * opt.gpus * hw.prefill_mfu),
             inv_bandwidth: 1.0 / (hw.hbm_bytes_per_s * opt.gpus * hw.decode_bw_util),
             comm_per_token: allreduce_seconds_per_token(&shape, hw, opt.gpus),
+            step_overhead: hw.step_overhead_s,
         })
     }
 
@@ -340,7 +343,7 @@ impl Pricer {
             return 0.0; // no prompt, no pass: the first token comes from decode
         }
         let weights = self.b_w * self.shape.weight_params_read(tokens);
-        (flops * self.inv_peak).max(weights * self.inv_bandwidth)
+        (flops * self.inv_peak).max(weights * self.inv_bandwidth) + self.step_overhead
     }
 
     #[inline]
@@ -496,7 +499,16 @@ impl Pricer {
                 ),
             }
         };
-        let seconds = prefill_charged + self.phase(decode_flops, bytes) + comm * k * l;
+        // The per-step overhead: every one of the L steps pays it once for the whole batch, so
+        // a query is charged its share, k / batch; with the batch unset it is amortised away
+        // like the weight reads (docs/cost-model.md, "Per-step overhead").
+        let overhead_charged = if batch.is_finite() {
+            self.step_overhead * l * k / batch
+        } else {
+            0.0
+        };
+        let seconds =
+            prefill_charged + self.phase(decode_flops, bytes) + comm * k * l + overhead_charged;
         // Latency: L steps, each doing the work of every sequence in the batch (the query's k
         // samples alone when the batch is unset), weights read once per step.
         let (latency_batch, share) = if batch.is_finite() {
@@ -507,7 +519,8 @@ impl Pricer {
         let decode_latency = self.phase(
             decode_flops * share,
             kv_reads * share + b_w * self.shape.weight_params_read(latency_batch) * l,
-        ) + comm * latency_batch * l;
+        ) + comm * latency_batch * l
+            + self.step_overhead * l;
         let needed = (self.weight_memory + kv_memory_per_query) * self.inv_hbm_per_gpu;
 
         Ok(InferenceCost {

@@ -9,8 +9,8 @@ mod training;
 
 pub use attention::Attention;
 pub use inference::{
-    inference_cost, Batch, Binding, InferenceCost, InferenceOptions, InferenceQuery, PrefillMode,
-    Pricer, TimeModel,
+    allreduce_seconds_per_token, inference_cost, Batch, Binding, InferenceCost, InferenceOptions,
+    InferenceQuery, PrefillMode, Pricer, TimeModel,
 };
 pub use shape::{CostShape, FamilyShapes, ImpliedShape, MoeShape, PowerLaw, SlidingShape};
 pub use training::{

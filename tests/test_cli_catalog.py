@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+from pathlib import Path
 
 import scaleplan as sp
 from cli_support import csv_rows, ok, run, usage_error
@@ -49,3 +51,19 @@ def test_one_kind_json_and_csv() -> None:
 
 def test_csv_needs_one_kind() -> None:
     usage_error(run("catalog", "--csv"), "--csv")
+
+
+def test_hardware_table_shows_a_calibrated_step_overhead(tmp_path: Path) -> None:
+    # A calibrated entry's per-step overhead (docs/calibration.md) is listed; shipped entries
+    # have none.
+    hw = dataclasses.replace(sp.hardware("h100-sxm"), name="h100-measured", step_overhead_s=0.00272)
+    catalog = tmp_path / "measured.toml"
+    catalog.write_text(hw.to_toml())
+    env = {**os.environ, "SCALEPLAN_CATALOG": str(catalog)}
+    lines = ok("catalog", "hardware", env=env).stdout.splitlines()
+    header = next(line for line in lines if line.startswith("name"))
+    assert "step overhead" in header
+    measured = next(line for line in lines if line.startswith("h100-measured "))
+    shipped = next(line for line in lines if line.startswith("h100-sxm "))
+    assert "2.72 ms" in measured
+    assert " ms " not in shipped

@@ -142,6 +142,7 @@ def _hardware_table(items: list[Hardware]) -> tuple[list[str], list[list[str]], 
         "train MFU",
         "prefill MFU",
         "decode BW util",
+        "step overhead",
         "$/h",
         "description",
     ]
@@ -155,12 +156,13 @@ def _hardware_table(items: list[Hardware]) -> tuple[list[str], list[list[str]], 
             f"{h.train_mfu:.2f}",
             f"{h.prefill_mfu:.2f}",
             f"{h.decode_bw_util:.2f}",
+            f"{h.step_overhead_s * 1e3:.3g} ms" if h.step_overhead_s else "0",
             _opt(h.usd_per_hour, lambda v: f"{v:.2f}"),
             h.description,
         ]
         for h in items
     ]
-    return header, rows, "l" + "r" * 8 + "l"
+    return header, rows, "l" + "r" * 9 + "l"
 
 
 def _moe(m: Model) -> str:

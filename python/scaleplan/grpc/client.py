@@ -348,27 +348,43 @@ class Client(RemoteApi):
             return _from_mesh(cost, mesh, grid.shape)
         method = self._stub.InferenceCost
         build = functools.partial(_at, args, grid, spellings=spellings)
-        return self._pointwise(InferenceCost, method, "inference_cost", build, grid, timeout_s)
+        return self._pointwise(
+            InferenceCost,
+            method,
+            conversions.inference_cost_request,
+            conversions.inference_cost_from,
+            build,
+            grid,
+            timeout_s,
+        )
 
     def _training_cost(self, args: dict[str, Any], timeout_s: float | None) -> TrainingCost:
         grid = _broadcast(args, ("tokens",))
         method = self._stub.TrainingCost
         build = functools.partial(_at, args, grid)
-        return self._pointwise(TrainingCost, method, "training_cost", build, grid, timeout_s)
+        return self._pointwise(
+            TrainingCost,
+            method,
+            conversions.training_cost_request,
+            conversions.training_cost_from,
+            build,
+            grid,
+            timeout_s,
+        )
 
     def _pointwise(
         self,
         cls: type[_D],
         method: Any,
-        api: str,
+        build: Callable[..., Any],
+        convert: Callable[[Any], _D],
         build_args: Callable[[int], dict[str, Any]],
         grid: Broadcast,
         timeout_s: float | None,
     ) -> _D:
-        """Façade function ``api`` at every point of a broadcast ``grid`` of its arguments, one
-        call each, as the façade's one result (arrays shaped like the grid; scalars for
-        scalars)."""
-        build, convert = getattr(conversions, f"{api}_request"), getattr(conversions, f"{api}_from")
+        """A unary RPC at every point of a broadcast ``grid`` of its arguments, one call each
+        (``build`` makes a point's request, ``convert`` reads its ``cost``), as the façade's one
+        result (arrays shaped like the grid; scalars for scalars)."""
         requests = [build(**build_args(i)) for i in range(_point_count(grid))]
         results: list[_D] = self._many(method, requests, timeout_s, lambda r: convert(r.cost))
         return results[0] if grid.scalar else _stacked(cls, results, grid.shape)

@@ -46,6 +46,7 @@ from scaleplan.serving import (
     serving_value,
 )
 from scaleplan.serving import attention as parse_attention
+from scaleplan.sweep import SWEEP_AXES as _FACADE_AXES
 from scaleplan.testtime import Accuracy, TestTimePlan, eval_columns
 from scaleplan.v1 import catalog_pb2, cost_pb2, plan_pb2, planner_pb2
 
@@ -73,14 +74,9 @@ TRAINING_COST_FIELDS = {"flops": "total_flops", "days": "wall_days"}
 # Python argument name -> request field path, for naming the field of an error.
 INFERENCE_COST_ARGS: dict[str, str] = {}  # filled below with the serving options' paths
 TRAINING_COST_ARGS = {"seq_len": "seq_len_tokens"}
-# The grid axes of InferenceCostSweepRequest, in grid order: (argument, field of the grid).
-SWEEP_AXES = (
-    ("prompt_tokens", "prompt_tokens"),
-    ("gen_tokens", "gen_tokens"),
-    ("samples", "samples"),
-    ("attention", "attention"),
-    ("batch", "batch_sequences"),
-)
+# The grid axes of InferenceCostSweepRequest, in the façade's grid order (scaleplan.sweep):
+# (argument, field of the grid); a field is named as its argument but for the batch sizes.
+SWEEP_AXES = tuple((arg, {"batch": "batch_sequences"}.get(arg, arg)) for arg in _FACADE_AXES)
 SWEEP_ARGS: dict[str, str] = {}  # filled below: the grid's axes and the serving options' paths
 
 

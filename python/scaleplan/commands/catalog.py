@@ -156,7 +156,7 @@ def _hardware_table(items: list[Hardware]) -> tuple[list[str], list[list[str]], 
             f"{h.train_mfu:.2f}",
             f"{h.prefill_mfu:.2f}",
             f"{h.decode_bw_util:.2f}",
-            f"{h.step_overhead_s * 1e3:.3g} ms" if h.step_overhead_s else "0",
+            fmt.seconds(h.step_overhead_s) if h.step_overhead_s else "0",
             _opt(h.usd_per_hour, lambda v: f"{v:.2f}"),
             h.description,
         ]

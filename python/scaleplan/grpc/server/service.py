@@ -261,7 +261,7 @@ class PlannerService(planner_pb2_grpc.PlannerServiceServicer):
                 catalog_pb2.AccuracyPreset(
                     name=n, models=Accuracy.preset(n, catalog=self.catalog).models()
                 )
-                for n in accuracy_presets(self.catalog)
+                for n in names["accuracy"]
             ],
         )
 
@@ -416,8 +416,3 @@ class PlannerService(planner_pb2_grpc.PlannerServiceServicer):
     def Calibrate(self, request: pb.CalibrateRequest) -> pb.CalibrateResponse:
         cal = calibrate(**conversions.calibrate_kwargs(request), catalog=self.catalog)
         return conversions.calibrate_message(cal)
-
-
-def accuracy_presets(catalog: Catalog) -> list[str]:
-    """Names of the catalog's accuracy presets."""
-    return catalog.names()["accuracy"]

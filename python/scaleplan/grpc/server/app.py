@@ -17,7 +17,7 @@ import ssl
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO
 
 import grpc
 import grpc.aio
@@ -34,6 +34,8 @@ from scaleplan.v1 import planner_pb2_grpc
 log = logging.getLogger("scaleplan.grpc.server")
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost", "[::1]")
+MAX_PROCESSES = 64
+"""The most ``serve --processes`` starts (each holds a catalog, a core pool and ~100 MB)."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,13 @@ class ServerConfig:
     max_calls: int = 64
     """PlannerService calls served at once (each has at most one job queued for the workers);
     more are refused with RESOURCE_EXHAUSTED. Health checks are not counted."""
+    processes: int = 1
+    """Server processes sharing the port (``SO_REUSEPORT``), each with its own core pool of
+    ``workers`` threads (default: CPUs / processes); limits such as ``max_calls`` hold per
+    process. See docs/server.md, "Several processes on one port"."""
+    reuse_port: bool = False
+    """Bind with ``SO_REUSEPORT`` (set for the workers of ``processes`` > 1; otherwise a port in
+    use is an error)."""
     max_request_bytes_in_flight: int = 64 * 1024 * 1024
     """Bytes of the requests of the PlannerService calls being served, in all: when they leave
     no room for a message of ``max_message_bytes``, new calls are refused with
@@ -80,6 +89,8 @@ class ServerConfig:
             raise ValueError("--workers must be positive")
         if self.grace_s < 0:
             raise ValueError("--grace-s must not be negative")
+        if not 1 <= self.processes <= MAX_PROCESSES:
+            raise ValueError(f"--processes must be 1 to {MAX_PROCESSES} (got {self.processes})")
 
 
 def address(host: str, port: int) -> str:
@@ -136,7 +147,7 @@ class PlannerServer:
             options=[
                 ("grpc.max_receive_message_length", config.max_message_bytes),
                 ("grpc.max_send_message_length", config.max_message_bytes),
-                ("grpc.so_reuseport", 0),
+                ("grpc.so_reuseport", int(config.reuse_port)),
             ],
         )
         self.service = PlannerService(
@@ -217,7 +228,18 @@ class PlannerServer:
         await self._server.wait_for_termination()
 
 
-def banner(server: PlannerServer) -> str:
+class Listening(Protocol):
+    """What the banner needs of a server: a ``PlannerServer`` or a ``serve --processes``
+    supervisor."""
+
+    config: ServerConfig
+    metrics_port: int | None
+
+    @property
+    def target(self) -> str: ...
+
+
+def banner(server: Listening) -> str:
     """How to call the server: the bound address, a grpcurl line and a Python one-liner."""
     c = server.config
     target = server.target
@@ -256,6 +278,11 @@ def banner(server: PlannerServer) -> str:
         f"scaleplan serve: listening on {target} ({security})",
         f"  services: {SERVICE}, grpc.health.v1.Health, server reflection",
     ]
+    if c.processes > 1:
+        lines.append(
+            f"  workers:  {c.processes} processes on this port (the kernel spreads connections; "
+            f"one client spreads its calls with Client(target, connections={c.processes}))"
+        )
     if server.metrics_port is not None:
         scheme = "https" if c.tls else "http"
         lines.append(f"  metrics:  {scheme}://{address(c.host, server.metrics_port)}/metrics")

@@ -67,7 +67,19 @@ def add_serve_command(sub: Any) -> None:
         "beyond; default: %(default)s)",
     )
     p.add_argument("--grace-s", type=float, default=10.0, help="drain period on SIGTERM")
-    p.add_argument("--workers", type=int, help="threads running core calls (default: CPUs)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="threads running core calls, per process (default: CPUs / --processes)",
+    )
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="server processes sharing the port (SO_REUSEPORT), each with its own core pool; "
+        "the kernel spreads connections over them, metrics are labelled by worker, SIGTERM "
+        "drains them all, a worker that dies is restarted (1 to 64; default: %(default)s)",
+    )
     p.add_argument(
         "--access-log",
         default="-",
@@ -134,7 +146,21 @@ class BatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().close()
 
 
-def _logging(access_log: str) -> None:
+class _WorkerFormatter(logging.Formatter):
+    """Adds ``"worker": i`` to each access-log line of a ``--processes`` worker."""
+
+    def __init__(self, worker: int) -> None:
+        super().__init__("%(message)s")
+        self._suffix = f', "worker": {worker}}}'
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        return line[:-1] + self._suffix if line.endswith("}") else line
+
+
+def configure_logging(access_log: str, worker: int | None = None) -> None:
+    """The server's error log (stderr) and access log; a ``--processes`` worker labels its
+    access-log lines with its index."""
     server = logging.getLogger("scaleplan.grpc.server")
     if not server.handlers:
         errors = logging.StreamHandler(sys.stderr)
@@ -155,7 +181,9 @@ def _logging(access_log: str) -> None:
         # A file gets each line as the call ends (one write and flush, ~10 us): a crash of
         # the process loses none (docs/server.md, "Access log and metrics").
         handler = logging.FileHandler(access_log, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.setFormatter(
+        logging.Formatter("%(message)s") if worker is None else _WorkerFormatter(worker)
+    )
     access.addHandler(handler)
 
 
@@ -178,14 +206,19 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         max_calls=args.max_calls,
         max_request_bytes_in_flight=args.max_request_bytes_in_flight,
+        processes=args.processes,
     )
     try:
         config.check()
     except ValueError as exc:
         print(f"scaleplan serve: error: {exc}", file=sys.stderr)
         return 2
-    _logging(args.access_log)
+    configure_logging(args.access_log)
     try:
+        if config.processes > 1:
+            from scaleplan.grpc.server.processes import serve_processes
+
+            return asyncio.run(serve_processes(config, args.access_log))
         return asyncio.run(serve(config))
     except OSError as exc:  # the port, or a certificate file
         print(f"scaleplan serve: error: {exc}", file=sys.stderr)

@@ -23,6 +23,7 @@ import bench_cost  # noqa: E402
 import bench_fit  # noqa: E402
 import bench_grpc  # noqa: E402
 import bench_plan  # noqa: E402
+import bench_sweep  # noqa: E402
 import bench_testtime  # noqa: E402
 
 BENCHES = {
@@ -30,6 +31,7 @@ BENCHES = {
     "plan": bench_plan.main,
     "testtime": bench_testtime.main,
     "fit": bench_fit.main,
+    "sweep": bench_sweep.main,
     "grpc": bench_grpc.main,
 }
 

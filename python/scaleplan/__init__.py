@@ -33,7 +33,12 @@ from scaleplan.plan import (
     plan_training,
 )
 from scaleplan.serving import Attention, Serving, attention
-from scaleplan.sweep import SweepChunk, inference_cost_sweep, iter_inference_cost_sweep
+from scaleplan.sweep import (
+    SweepChunk,
+    inference_cost_sweep,
+    iter_inference_cost_record_batches,
+    iter_inference_cost_sweep,
+)
 from scaleplan.testtime import (
     Accuracy,
     TestTimeFrontier,
@@ -81,6 +86,7 @@ __all__ = [
     "hardware",
     "inference_cost",
     "inference_cost_sweep",
+    "iter_inference_cost_record_batches",
     "iter_inference_cost_sweep",
     "law",
     "load_catalog",

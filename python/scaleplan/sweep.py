@@ -14,10 +14,13 @@ import inspect
 import math
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 from scaleplan._arrays import FloatArray, as_float_array
 from scaleplan.catalog import Catalog, Hardware, Model
@@ -258,6 +261,47 @@ def _joined(sweep: Callable[_P, Iterator[SweepChunk]]) -> Callable[_P, Inference
 
 
 inference_cost_sweep = _joined(iter_inference_cost_sweep)
+
+
+def record_batch_of(chunk: SweepChunk) -> pa.RecordBatch:
+    """One sweep chunk as an Arrow record batch: a column per swept argument (attention as its
+    spelling) then one per InferenceCost field (docs/architecture.md, "Sweeps")."""
+    from scaleplan import _arrow
+
+    kinds = {
+        **{name: _arrow.TEXT if name == "attention" else _arrow.NUMBER for name in chunk.points},
+        **_arrow.cost_kinds(),
+    }
+    columns = dict(chunk.points)
+    columns.update({f.name: getattr(chunk.cost, f.name) for f in fields(InferenceCost)})
+    return _arrow.record_batch(columns, len(chunk), _arrow.schema(kinds))
+
+
+def _record_batches(
+    sweep: Callable[_P, Iterator[SweepChunk]],
+) -> Callable[_P, Iterator[pa.RecordBatch]]:
+    """``sweep`` with each chunk as an Arrow record batch (:func:`record_batch_of`): the same
+    parameters."""
+
+    @functools.wraps(sweep)
+    def batches(*args: _P.args, **kwargs: _P.kwargs) -> Iterator[pa.RecordBatch]:
+        return (record_batch_of(chunk) for chunk in sweep(*args, **kwargs))
+
+    batches.__signature__ = inspect.signature(sweep).replace(  # type: ignore[attr-defined]
+        return_annotation="Iterator[pyarrow.RecordBatch]"
+    )
+    batches.__name__ = batches.__qualname__ = "iter_inference_cost_record_batches"
+    batches.__doc__ = (
+        "The chunks of :func:`iter_inference_cost_sweep` (same arguments) as Arrow record "
+        "batches, for notebooks and dataframes: a column per swept argument, then one per "
+        "InferenceCost field (text dictionary-encoded, flags boolean, numbers float64, NaN "
+        "null); memory bounded by ``chunk_size``. "
+        "``pyarrow.Table.from_batches(list(...))`` or ``.to_pandas()`` on each."
+    )
+    return batches
+
+
+iter_inference_cost_record_batches = _record_batches(iter_inference_cost_sweep)
 
 
 def budget_chunks(

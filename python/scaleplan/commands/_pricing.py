@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from scaleplan import _arrow
 from scaleplan._arrays import FloatArray
 from scaleplan.commands import _parse
 from scaleplan.cost import InferenceCost, inference_cost
@@ -67,6 +68,18 @@ INPUT_FIELDS = (
 number) since the result's own ``batch`` is the batch used (capped by memory)."""
 COST_FIELDS = tuple(f.name for f in dataclasses.fields(InferenceCost))
 ROW_FIELDS = INPUT_FIELDS + COST_FIELDS
+ROW_KINDS = {
+    **_arrow.kinds_of(
+        INPUT_FIELDS,
+        text=(
+            *(f for f in SETTING_FIELDS if f not in ("gpus", "prefill", "prefix_sharing")),
+            "requested_batch",
+        ),
+        flags=("prefill", "prefix_sharing"),
+    ),
+    **_arrow.cost_kinds(),
+}
+"""Each row field's Arrow kind (text, flag or number), for Parquet."""
 
 TIME_MODEL_HELP = (
     "how a step's compute and memory time combine: additive (FLOPs / peak + bytes / bandwidth, "

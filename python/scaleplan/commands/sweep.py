@@ -32,14 +32,14 @@ import time
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 
 from scaleplan._arrays import FloatArray
 from scaleplan.catalog import family
 from scaleplan.commands import _common, _parse, _pricing
-from scaleplan.commands._output import RowWriter
+from scaleplan.commands._output import ParquetRowWriter, RowWriter
 from scaleplan.commands._progress import Progress
 from scaleplan.serving import DEFAULT_BATCH, Serving
 from scaleplan.sweep import (
@@ -51,7 +51,7 @@ from scaleplan.sweep import (
 
 MAX_ROWS = MAX_SWEEP_POINTS
 CHUNK_ROWS = DEFAULT_CHUNK_POINTS
-FORMATS = {".csv": "csv", ".jsonl": "json", ".ndjson": "json"}
+FORMATS = {".csv": "csv", ".jsonl": "json", ".ndjson": "json", ".parquet": "parquet"}
 
 _TEXT_KEYS = (
     "model",
@@ -90,7 +90,7 @@ def register(sub: _common.Subparsers) -> None:
     p = _common.add_command(
         sub,
         "sweep",
-        help="price a grid of scenarios from a TOML file, streamed to CSV or JSON lines",
+        help="price a grid of scenarios from a TOML file, streamed to CSV, JSON lines or Parquet",
         description=_plain(__doc__ or "")
         + f"\n\nChunks of {CHUNK_ROWS:,} rows per core call; a progress bar on stderr when it "
         "is a terminal. The output appears only when complete (written beside it, then "
@@ -98,13 +98,20 @@ def register(sub: _common.Subparsers) -> None:
         examples=[
             "scaleplan sweep --grid examples/sweep_qwen3.toml --out results.csv",
             "scaleplan sweep --grid examples/sweep_qwen3.toml --out - --format jsonl | head",
+            "scaleplan sweep --grid examples/sweep_qwen3.toml --out results.parquet",
         ],
     )
     p.add_argument("--grid", required=True, metavar="SCENARIO.toml", help="the grid to price")
     p.add_argument(
-        "--out", required=True, metavar="FILE", help="FILE.csv, FILE.jsonl, or - for stdout"
+        "--out",
+        required=True,
+        metavar="FILE",
+        help="FILE.csv, FILE.jsonl, FILE.parquet (Arrow types: text dictionary-encoded, "
+        "flags boolean, numbers float64, not-applicable null; zstd), or - for stdout",
     )
-    p.add_argument("--format", choices=("csv", "jsonl"), help="output format (default: from --out)")
+    p.add_argument(
+        "--format", choices=("csv", "jsonl", "parquet"), help="output format (default: from --out)"
+    )
     p.add_argument(
         "--max-rows",
         type=int,
@@ -261,15 +268,16 @@ def probe(group: Group) -> None:
 
 
 @contextlib.contextmanager
-def _destination(path: str) -> Iterator[TextIO]:
+def _destination(path: str, binary: bool = False) -> Iterator[Any]:
     """stdout for ``-``; otherwise a file beside ``path``, renamed onto it only on success."""
     if path == "-":
-        yield sys.stdout
+        yield sys.stdout.buffer if binary else sys.stdout
         return
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=folder)
     try:
-        with os.fdopen(fd, "w", newline="", buffering=1 << 20) as stream:
+        mode = {"mode": "wb"} if binary else {"mode": "w", "newline": ""}
+        with os.fdopen(fd, buffering=1 << 20, **mode) as stream:  # type: ignore[call-overload]
             yield stream
         umask = os.umask(0)
         os.umask(umask)
@@ -307,8 +315,12 @@ def run(args: argparse.Namespace) -> int:
         )
     for group in plan:
         probe(group)
-    with _destination(args.out) as stream, Progress(total) as bar:
-        writer = RowWriter(stream, fmt, _pricing.ROW_FIELDS)
+    with _destination(args.out, fmt == "parquet") as stream, Progress(total) as bar:
+        writer: RowWriter | ParquetRowWriter
+        if fmt == "parquet":
+            writer = ParquetRowWriter(stream, _pricing.ROW_KINDS)
+        else:
+            writer = RowWriter(stream, fmt, _pricing.ROW_FIELDS)
         for group in plan:
             setting = group.setting
             arguments = _pricing.arguments(setting, group.axes)
@@ -318,6 +330,7 @@ def run(args: argparse.Namespace) -> int:
                 columns, n = _pricing.rows(setting, chunk.points, chunk.cost)
                 writer.write_columns(columns, n)
                 bar.advance(n)
+        writer.close()
     if args.out != "-":
         print(
             f"scaleplan: wrote {total:,} rows to {args.out} in {time.monotonic() - started:.1f} s",

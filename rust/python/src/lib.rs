@@ -6,6 +6,7 @@ mod cancel;
 mod catalog;
 mod convert;
 mod cost;
+mod csvfmt;
 mod errors;
 mod fit;
 mod plan;
@@ -51,6 +52,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     catalog::register(m)?;
     convert::register(m)?;
     cost::register(m)?;
+    csvfmt::register(m)?;
     fit::register(m)?;
     plan::register(m)?;
     schema::register(m)?;

@@ -66,6 +66,7 @@ __all__ = [
     "TestTimeProblem",
     "__version__",
     "calibrate",
+    "csv_lines",
     "fit_law",
     "fit_objective",
     "inference_cost",

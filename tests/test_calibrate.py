@@ -331,3 +331,22 @@ def test_cli_errors_name_file_and_option(tmp_path: Path) -> None:
     assert f"{path} row 1: max_concurrency:" in p.stderr
     p = run("calibrate", str(EXAMPLE), str(EXAMPLE), "--hardware", "h100-sxm", "--name", "Bad Name")
     assert p.returncode == 2 and "--name" in p.stderr
+
+
+def test_cli_run_labels_show_the_file_name_and_row(tmp_path: Path) -> None:
+    """A run's label is its model, the file's name (not its folders) and row; one too long for
+    the column keeps its end (the row) and is marked as cut."""
+    deep = tmp_path / ("folder-" * 6) / "runs-measured-on-the-cluster.jsonl"
+    deep.parent.mkdir(parents=True)
+    deep.write_text(EXAMPLE.read_text())
+    p = run("calibrate", str(deep), "--hardware", "h100-sxm")
+    assert p.returncode == 0, p.stderr
+    rows = [line for line in p.stdout.splitlines() if ".jsonl:" in line]
+    assert len(rows) == 6
+    assert all("folder-" not in line for line in rows)
+    # "qwen3-8b runs-measured-on-the-cluster.jsonl:1" is 45 characters: its last 27 stay.
+    assert rows[0].startswith("…" + "qwen3-8b runs-measured-on-the-cluster.jsonl:1"[-27:] + " ")
+    short = tmp_path / "b.jsonl"
+    short.write_text(EXAMPLE.read_text())
+    p = run("calibrate", str(short), "--hardware", "h100-sxm")
+    assert any(line.startswith("qwen3-8b b.jsonl:1 ") for line in p.stdout.splitlines())

@@ -5,6 +5,7 @@ decode bandwidth utilisation and per-step overhead to measured serving runs
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -80,10 +81,12 @@ def summary(cal: Calibration) -> str:
         f"{'err':>7} {'TPOT ms':>9} {'fit':>9} {'err':>7}  prefill"
     )
     for i, r in enumerate(cal.runs):
-        where = f"{r['file']}:{r['row']}" if "file" in r else f"#{i}"
+        where = f"{os.path.basename(str(r['file']))}:{r['row']}" if "file" in r else f"#{i}"
         label = f"{r['model']} {where}"
+        if len(label) > 28:  # keep the file's row (the end), mark the cut
+            label = "…" + label[-27:]
         lines.append(
-            f"{label[-28:]:<28} {r['batch']:6.0f} {r['prompt_tokens']:7.0f} "
+            f"{label:<28} {r['batch']:6.0f} {r['prompt_tokens']:7.0f} "
             f"{r['gen_tokens']:6.0f} {1e3 * r['ttft_s']:9.3f} "
             f"{1e3 * cal.predicted['ttft_s'][i]:9.3f} {100 * cal.residuals['ttft'][i]:+6.1f}% "
             f"{1e3 * r['tpot_s']:9.3f} {1e3 * cal.predicted['tpot_s'][i]:9.3f} "

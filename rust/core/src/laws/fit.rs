@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::{DataLimit, FittedRange, LossLaw};
+use super::{DataLimit, FittedRange, LossLaw, LossUnits};
 use crate::cancel;
 use crate::error::{check, PlanError, Result};
 
@@ -738,6 +738,9 @@ pub fn fit_law(params: &[f64], tokens: &[f64], loss: &[f64], opts: &FitOptions) 
             b: p[2],
             alpha: p[3],
             beta: p[4],
+            farseer: None,
+            // The runs' loss is taken to be in nats per token, the Chinchilla form's unit.
+            units: LossUnits::NatsPerToken,
             error: None,
             fitted: Some(fitted_range(&runs)),
         };

@@ -1,0 +1,286 @@
+//! Loss laws of another form than Chinchilla's (docs/planning.md, "Loss-law forms"): Farseer
+//! (Li et al. 2025, arXiv:2506.10972) against its published values, its analytic derivatives
+//! against finite differences, and the numeric planners against exhaustive grids, next to the
+//! domain's bound and past it.
+mod common;
+
+use common::{assert_close, lifetime_two_n};
+use scaleplan_core::laws::{DataLimit, LawForm, LossLaw, LossUnits};
+use scaleplan_core::plan::*;
+use scaleplan_core::Catalog;
+
+fn law(name: &str) -> LossLaw {
+    Catalog::shipped().law(name).unwrap().clone()
+}
+
+fn farseer() -> LossLaw {
+    law("farseer2025")
+}
+
+/// The issue's coefficients, written out again by hand (not read from the catalog).
+fn by_hand(n: f64, d: f64) -> f64 {
+    let (a3, g, b3) = (-0.021, 0.169, -0.091);
+    let (a2, b, b2) = (88.01, -0.1, -6.287);
+    let (a1, a, b1) = (-0.124, 0.123, 0.424);
+    (a3 * n.powf(g) + b3).exp() + (a2 * n.powf(b) + b2).exp() * d.powf(-(a1 * n.powf(a) + b1).exp())
+}
+
+#[test]
+fn the_published_checks_hold() {
+    let l = farseer();
+    assert!(matches!(l.form(), LawForm::Farseer(_)));
+    assert_eq!(l.units, LossUnits::BitsPerChar);
+    // Li et al. 2025 as quoted in issue 14: L(1e9, 1e11) = 0.498568, L(2.51e10, 5e11) = 0.390645.
+    assert!(
+        (l.loss(1e9, 1e11) - 0.498568).abs() < 5e-7,
+        "{}",
+        l.loss(1e9, 1e11)
+    );
+    assert!((l.loss(2.51e10, 5e11) - 0.390645).abs() < 5e-7);
+    for (n, d) in [(1e7, 1e9), (3e8, 2e10), (2e10, 1e13)] {
+        assert_close(l.loss(n, d), by_hand(n, d), 1e-13);
+    }
+}
+
+#[test]
+fn gradients_match_central_differences() {
+    for name in ["farseer2025", "hoffmann2022"] {
+        let l = law(name);
+        for (n, d) in [(5e7, 1e9), (1e9, 1e11), (2e10, 3e12)] {
+            let (dn, dd) = l.gradient(n, d);
+            let h = 1e-5;
+            let fd_n = (l.loss(n * (1.0 + h), d) - l.loss(n * (1.0 - h), d)) / (2.0 * h * n);
+            let fd_d = (l.loss(n, d * (1.0 + h)) - l.loss(n, d * (1.0 - h))) / (2.0 * h * d);
+            assert_close(dn, fd_n, 1e-6);
+            assert_close(dd, fd_d, 1e-6);
+        }
+    }
+}
+
+/// min over an exhaustive log grid of N in [lo, hi] of L(N, C/(6N)): (N, loss).
+fn grid(l: &LossLaw, c: f64, lo: f64, hi: f64, points: usize) -> (f64, f64) {
+    (0..=points)
+        .map(|i| (lo.ln() + (hi.ln() - lo.ln()) * i as f64 / points as f64).exp())
+        .map(|n| (n, l.loss(n, c / (6.0 * n))))
+        .fold((0.0, f64::INFINITY), |b, c| if c.1 < b.1 { c } else { b })
+}
+
+#[test]
+fn budget_plans_match_an_exhaustive_grid() {
+    let l = farseer();
+    // 1e18 to 10^22.5 FLOPs: an interior optimum inside 1e6..2.51e10 parameters.
+    for c in [1e18, 1e19, 1e20, 1e21, 1e22, 10f64.powf(22.5)] {
+        let p = plan_training_budget(&l, c, None).unwrap();
+        let (n, best) = grid(&l, c, 1e6, 2.51e10, 200_000);
+        assert!(p.loss <= best * (1.0 + 1e-12), "{c:e}: {} > {best}", p.loss);
+        assert_close(p.loss, best, 1e-9);
+        // The grid's spacing is 1.1e-4 in ln N; the loss is flat near the optimum.
+        assert!(
+            (p.params.ln() - n.ln()).abs() < 2e-3,
+            "{c:e}: {} vs {n}",
+            p.params
+        );
+        assert_close(p.compute, 6.0 * p.params * p.tokens, 1e-12);
+        assert_eq!(p.binding, Constraint::Budget);
+        // Pinned evaluation: the plan's loss is the law at its own (N, D).
+        assert_close(p.loss, by_hand(p.params, p.tokens), 1e-12);
+    }
+}
+
+/// The largest budget with an interior optimum, located by bisection on the grid's answer
+/// alone (is the grid's best N strictly inside the domain?).
+fn last_interior_budget(l: &LossLaw) -> f64 {
+    let inside = |lc: f64| {
+        let (n, _) = grid(l, 10f64.powf(lc), 1e6, 2.51e10, 20_000);
+        n < 2.51e10 * (1.0 - 1e-9)
+    };
+    let (mut lo, mut hi) = (22.5, 23.5);
+    assert!(inside(lo) && !inside(hi));
+    for _ in 0..40 {
+        let mid = 0.5 * (lo + hi);
+        if inside(mid) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    10f64.powf(lo)
+}
+
+#[test]
+fn next_to_the_domain_bound_and_past_it() {
+    let l = farseer();
+    let edge = last_interior_budget(&l);
+    // Just below the edge the optimum is interior and close to 25.1B parameters.
+    let below = edge * 0.98;
+    let p = plan_training_budget(&l, below, None).unwrap();
+    let (n, best) = grid(&l, below, 1e6, 2.51e10, 200_000);
+    assert_close(p.loss, best, 1e-9);
+    assert!((p.params.ln() - n.ln()).abs() < 2e-2);
+    assert!(p.params > 1.5e10 && p.params < 2.51e10, "{}", p.params);
+    // Past the edge (and at 1e23, 1e25 FLOPs) there is no optimum inside the domain: an error
+    // naming the budget and the domain, never a runaway plan.
+    for c in [edge * 1.05, 1e23, 1e25] {
+        let err = plan_training_budget(&l, c, None).unwrap_err();
+        assert_eq!(err.field(), "budget_flops", "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("farseer2025") && text.contains("2.51e10"),
+            "{text}"
+        );
+    }
+    // A budget so small that the loss falls toward the smallest size searched: also outside.
+    let err = plan_training_budget(&l, 1e14, None).unwrap_err();
+    assert_eq!(err.field(), "budget_flops", "{err}");
+}
+
+#[test]
+fn target_plans_invert_budget_plans() {
+    let l = farseer();
+    for c in [1e19, 1e21, 3e22] {
+        let b = plan_training_budget(&l, c, None).unwrap();
+        let t = plan_training_target(&l, b.loss, None).unwrap();
+        assert_eq!(t.binding, Constraint::TargetLoss);
+        assert_close(t.compute, c, 1e-6);
+        assert!(t.loss <= b.loss * (1.0 + 1e-12));
+    }
+    // Below what the domain's largest budget reaches: an error naming target_loss.
+    let err = plan_training_target(&l, 0.38, None).unwrap_err();
+    assert_eq!(err.field(), "target_loss", "{err}");
+    assert!(err.to_string().contains("2.51e10"), "{err}");
+}
+
+#[test]
+fn a_data_limit_is_planned_numerically_too() {
+    let l = farseer();
+    let data = DataLimit::new(1e10, None).unwrap();
+    let c = 1e21;
+    let p = plan_training_budget(&l, c, Some(&data)).unwrap();
+    let best = (0..=200_000)
+        .map(|i| (1e6f64.ln() + (2.51e10f64.ln() - 1e6f64.ln()) * i as f64 / 2e5).exp())
+        .map(|n| l.loss_limited(n, c / (6.0 * n), Some(&data)))
+        .fold(f64::INFINITY, f64::min);
+    assert_close(p.loss, best, 1e-9);
+    assert!(p.effective_tokens < p.tokens);
+}
+
+#[test]
+fn a_law_without_a_domain_or_with_mixed_forms_is_rejected() {
+    let no_domain = LossLaw {
+        fitted: None,
+        ..farseer()
+    };
+    assert_eq!(
+        no_domain.validate().unwrap_err().field(),
+        "fitted.params_max"
+    );
+    let mixed = LossLaw {
+        e: 1.0,
+        ..farseer()
+    };
+    assert_eq!(mixed.validate().unwrap_err().field(), "E");
+    let missing = LossLaw {
+        alpha: f64::NAN,
+        ..law("hoffmann2022")
+    };
+    assert_eq!(missing.validate().unwrap_err().field(), "alpha");
+}
+
+fn demand(queries: f64) -> Demand {
+    Demand {
+        queries,
+        prompt_tokens: 100.0,
+        gen_tokens: 400.0,
+        samples: 1.0,
+    }
+}
+
+#[test]
+fn lifetime_target_plans_match_a_grid() {
+    let l = farseer();
+    let opt = lifetime_two_n();
+    for q in [0.0, 1e9, 1e11] {
+        for target in [0.6, 0.5, 0.45] {
+            let p = plan_lifetime(&l, LifetimeGoal::TargetLoss(target), demand(q), &opt).unwrap();
+            assert!(p.feasible, "{q:e} {target}");
+            assert_close(p.loss, target, 1e-9);
+            // Brute force, independent of the planner: D from L(N, D) = target by bisection in
+            // ln D at each N of a grid, total = 6 N D + q * 2N * 500 tokens.
+            let total = |n: f64| {
+                let (mut lo, mut hi) = (0.0f64, 80.0f64);
+                if by_hand(n, hi.exp()) > target {
+                    return f64::INFINITY;
+                }
+                for _ in 0..200 {
+                    let mid = 0.5 * (lo + hi);
+                    if by_hand(n, mid.exp()) > target {
+                        lo = mid;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                6.0 * n * hi.exp() + q * 2.0 * n * 500.0
+            };
+            let best = (0..=20_000)
+                .map(|i| (1e6f64.ln() + (2.51e10f64.ln() - 1e6f64.ln()) * i as f64 / 2e4).exp())
+                .map(total)
+                .fold(f64::INFINITY, f64::min);
+            assert!(
+                p.total_cost <= best * (1.0 + 1e-9),
+                "{} > {best}",
+                p.total_cost
+            );
+            assert_close(p.total_cost, best, 1e-6);
+        }
+    }
+    // A target only the largest validated model reaches cheapest with no demand: the domain
+    // binds (a plan inside it, never past 25.1B).
+    let p = plan_lifetime(&l, LifetimeGoal::TargetLoss(0.395), demand(0.0), &opt).unwrap();
+    assert_eq!(p.binding, Constraint::LawDomain);
+    assert_close(p.params, 2.51e10, 1e-9);
+    // Below what any validated size reaches with unlimited data: infeasible, the domain binds.
+    let p = plan_lifetime(&l, LifetimeGoal::TargetLoss(0.2), demand(1e9), &opt).unwrap();
+    assert!(!p.feasible);
+    assert_eq!(p.binding, Constraint::LawDomain);
+}
+
+#[test]
+fn lifetime_budget_plans_match_a_grid() {
+    let l = farseer();
+    let opt = lifetime_two_n();
+    for (budget, q) in [(1e21, 1e9), (1e22, 1e11)] {
+        let p = plan_lifetime(&l, LifetimeGoal::Budget(budget), demand(q), &opt).unwrap();
+        let best = (0..=20_000)
+            .map(|i| (1e6f64.ln() + (2.51e10f64.ln() - 1e6f64.ln()) * i as f64 / 2e4).exp())
+            .map(|n| {
+                let left = budget - q * 2.0 * n * 500.0;
+                if left <= 0.0 {
+                    f64::INFINITY
+                } else {
+                    by_hand(n, left / (6.0 * n))
+                }
+            })
+            .fold(f64::INFINITY, f64::min);
+        assert!(p.loss <= best * (1.0 + 1e-12), "{} > {best}", p.loss);
+        // The grid's spacing (8.6e-4 in ln N) leaves it ~1e-7 above the optimum.
+        assert_close(p.loss, best, 1e-6);
+        assert_close(p.total_cost, budget, 1e-9);
+        assert_eq!(p.binding, Constraint::Budget);
+    }
+}
+
+#[test]
+fn the_joint_planner_refuses_a_law_without_an_error_law() {
+    let l = farseer();
+    let opt = common::joint_options(common::toy_hardware(), 1e9, 8, false);
+    let err = JointSolver::new(&l, &opt).err().expect("refused");
+    assert_eq!(err.field(), "law", "{err}");
+    // Even with an error law: its search is not bounded by the law's domain.
+    let with_error = LossLaw {
+        error: law("gadre2024-redpajama").error,
+        ..l
+    };
+    let err = JointSolver::new(&with_error, &opt).err().expect("refused");
+    assert_eq!(err.field(), "law", "{err}");
+    assert!(err.to_string().contains("farseer"), "{err}");
+}

@@ -63,6 +63,17 @@ class Farseer:
     b3: float
 
 
+@dataclass(frozen=True)
+class Repetition:
+    """Muennighoff et al. 2023 (arXiv:2305.16264): the decay constants a data-constrained law was
+    fitted with. Under a data limit (``unique_tokens``) repeated tokens are discounted with
+    ``r_star_tokens`` (R*_D, also the default ``r_star``) and parameters beyond the
+    compute-optimal size for the unique tokens with ``r_star_params`` (R*_N)."""
+
+    r_star_tokens: float
+    r_star_params: float
+
+
 LOSS_UNITS = {"nats_per_token": "nats per token", "bits_per_char": "bits per character"}
 """The units a law's loss (and so a plan's) can be in, with how a sentence writes each."""
 
@@ -90,6 +101,9 @@ class LossLaw:
     """The Farseer form's coefficients; None for the Chinchilla form."""
     units: str = "nats_per_token"
     """The unit of the loss: ``nats_per_token`` or ``bits_per_char``."""
+    repetition: Repetition | None = None
+    """Data-constrained decay constants (Chinchilla form only); None: repeated tokens are
+    discounted with the published R*_D and excess parameters not at all."""
     _native: _core.NativeLaw = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -99,6 +113,8 @@ class LossLaw:
             object.__setattr__(self, "fitted", FittedRange(**self.fitted))
         if isinstance(self.farseer, dict):
             object.__setattr__(self, "farseer", Farseer(**self.farseer))
+        if isinstance(self.repetition, dict):
+            object.__setattr__(self, "repetition", Repetition(**self.repetition))
         if self.units not in LOSS_UNITS:
             raise InvalidArgumentError(
                 f"units: expected one of {', '.join(LOSS_UNITS)}, got {self.units!r}",
@@ -145,7 +161,7 @@ class LossLaw:
 
 def law(name: str, catalog: Catalog | None = None) -> LossLaw:
     """A loss law from the catalog: hoffmann2022, besiroglu2024, sardana2023,
-    gadre2024-redpajama, farseer2025, or one added from a user file."""
+    gadre2024-redpajama, farseer2025, muennighoff2023, or one added from a user file."""
     return LossLaw._from_native((catalog or default_catalog())._native.law(name))
 
 
@@ -160,4 +176,13 @@ def resolve_law(value: str | LossLaw, catalog: Catalog | None = None) -> LossLaw
     return law(value, catalog)
 
 
-__all__ = ["DEFAULT_LAW", "LOSS_UNITS", "ErrorLaw", "Farseer", "FittedRange", "LossLaw", "law"]
+__all__ = [
+    "DEFAULT_LAW",
+    "LOSS_UNITS",
+    "ErrorLaw",
+    "Farseer",
+    "FittedRange",
+    "LossLaw",
+    "Repetition",
+    "law",
+]

@@ -14,7 +14,7 @@ from scaleplan import _format as fmt
 from scaleplan.catalog import Family, Hardware, Model, Moe, default_catalog
 from scaleplan.commands import _common
 from scaleplan.commands._output import RowWriter, plain
-from scaleplan.laws import ErrorLaw, Farseer, FittedRange, LossLaw, law
+from scaleplan.laws import ErrorLaw, Farseer, FittedRange, LossLaw, Repetition, law
 
 KINDS = ("hardware", "models", "families", "laws", "accuracy")
 _CLASSES: dict[str, type] = {
@@ -41,6 +41,7 @@ _NESTED: dict[str, type] = {
     "error": ErrorLaw,
     "fitted": FittedRange,
     "farseer": Farseer,
+    "repetition": Repetition,
 }
 """Fields holding a dataclass (or None), flattened to ``moe_experts``, ... in CSV."""
 
@@ -255,7 +256,11 @@ def _law_coefficients(x: LossLaw) -> str:
     if x.farseer is not None:
         values = dataclasses.asdict(x.farseer)
         return ", ".join(f"{name} {value:.4g}" for name, value in values.items())
-    return f"E {x.E:.6g}, A {x.A:.6g}, B {x.B:.6g}, alpha {x.alpha:.4g}, beta {x.beta:.4g}"
+    text = f"E {x.E:.6g}, A {x.A:.6g}, B {x.B:.6g}, alpha {x.alpha:.4g}, beta {x.beta:.4g}"
+    if x.repetition is not None:
+        r = x.repetition
+        text += f", R*_D {r.r_star_tokens:.4g}, R*_N {r.r_star_params:.4g}"
+    return text
 
 
 def _law_domain(x: LossLaw) -> str:

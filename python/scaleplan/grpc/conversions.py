@@ -30,7 +30,7 @@ from scaleplan.errors import InvalidArgumentError
 from scaleplan.fit import KEYS as FIT_KEYS
 from scaleplan.fit import LawFit
 from scaleplan.joint import JointPlan
-from scaleplan.laws import ErrorLaw, Farseer, FittedRange, LossLaw
+from scaleplan.laws import ErrorLaw, Farseer, FittedRange, LossLaw, Repetition
 from scaleplan.plan import (
     Extrapolation,
     LifetimePlan,
@@ -232,7 +232,12 @@ def law_from(message: catalog_pb2.Law, path: str = "law") -> LossLaw:
             LossLaw,
             message,
             LAW_FIELDS,
-            {"error": ErrorLaw, "fitted": FittedRange, "farseer": Farseer},
+            {
+                "error": ErrorLaw,
+                "fitted": FittedRange,
+                "farseer": Farseer,
+                "repetition": Repetition,
+            },
         )
     except InvalidArgumentError as exc:
         head, dot, rest = exc.field.partition(".")

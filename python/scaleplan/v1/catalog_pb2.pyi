@@ -325,6 +325,7 @@ class Law(_message.Message):
     FITTED_FIELD_NUMBER: _builtins.int
     FARSEER_FIELD_NUMBER: _builtins.int
     UNITS_FIELD_NUMBER: _builtins.int
+    REPETITION_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Catalog name, e.g. "besiroglu2024"."""
     irreducible_loss: _builtins.float
@@ -357,6 +358,10 @@ class Law(_message.Message):
     def farseer(self) -> Global___FarseerCoefficients:
         """The Farseer form's coefficients; absent for the Chinchilla form."""
 
+    @_builtins.property
+    def repetition(self) -> Global___Repetition:
+        """Data-constrained decay constants (Chinchilla form only); absent when the law has none."""
+
     def __init__(
         self,
         *,
@@ -372,10 +377,11 @@ class Law(_message.Message):
         fitted: Global___FittedRange | None = ...,
         farseer: Global___FarseerCoefficients | None = ...,
         units: _builtins.str = ...,
+        repetition: Global___Repetition | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_irreducible_loss", b"_irreducible_loss", "_params_coefficient", b"_params_coefficient", "_params_exponent", b"_params_exponent", "_tokens_coefficient", b"_tokens_coefficient", "_tokens_exponent", b"_tokens_exponent", "error_law", b"error_law", "farseer", b"farseer", "fitted", b"fitted", "irreducible_loss", b"irreducible_loss", "params_coefficient", b"params_coefficient", "params_exponent", b"params_exponent", "tokens_coefficient", b"tokens_coefficient", "tokens_exponent", b"tokens_exponent"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_irreducible_loss", b"_irreducible_loss", "_params_coefficient", b"_params_coefficient", "_params_exponent", b"_params_exponent", "_tokens_coefficient", b"_tokens_coefficient", "_tokens_exponent", b"_tokens_exponent", "error_law", b"error_law", "farseer", b"farseer", "fitted", b"fitted", "irreducible_loss", b"irreducible_loss", "params_coefficient", b"params_coefficient", "params_exponent", b"params_exponent", "repetition", b"repetition", "tokens_coefficient", b"tokens_coefficient", "tokens_exponent", b"tokens_exponent"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_irreducible_loss", b"_irreducible_loss", "_params_coefficient", b"_params_coefficient", "_params_exponent", b"_params_exponent", "_tokens_coefficient", b"_tokens_coefficient", "_tokens_exponent", b"_tokens_exponent", "description", b"description", "error_law", b"error_law", "farseer", b"farseer", "fitted", b"fitted", "irreducible_loss", b"irreducible_loss", "name", b"name", "params_coefficient", b"params_coefficient", "params_exponent", b"params_exponent", "source", b"source", "tokens_coefficient", b"tokens_coefficient", "tokens_exponent", b"tokens_exponent", "units", b"units"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_irreducible_loss", b"_irreducible_loss", "_params_coefficient", b"_params_coefficient", "_params_exponent", b"_params_exponent", "_tokens_coefficient", b"_tokens_coefficient", "_tokens_exponent", b"_tokens_exponent", "description", b"description", "error_law", b"error_law", "farseer", b"farseer", "fitted", b"fitted", "irreducible_loss", b"irreducible_loss", "name", b"name", "params_coefficient", b"params_coefficient", "params_exponent", b"params_exponent", "repetition", b"repetition", "source", b"source", "tokens_coefficient", b"tokens_coefficient", "tokens_exponent", b"tokens_exponent", "units", b"units"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__irreducible_loss: _TypeAlias = _typing.Literal["irreducible_loss"]  # noqa: Y015
     _WhichOneofArgType__irreducible_loss: _TypeAlias = _typing.Literal["_irreducible_loss", b"_irreducible_loss"]  # noqa: Y015
@@ -399,6 +405,34 @@ class Law(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__tokens_exponent) -> _WhichOneofReturnType__tokens_exponent | None: ...
 
 Global___Law: _TypeAlias = Law  # noqa: Y015
+
+@_typing.final
+class Repetition(_message.Message):
+    """Muennighoff et al. 2023 (arXiv:2305.16264): decay constants of repeated tokens and excess
+    parameters under a data limit.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    R_STAR_TOKENS_FIELD_NUMBER: _builtins.int
+    R_STAR_PARAMS_FIELD_NUMBER: _builtins.int
+    r_star_tokens: _builtins.float
+    """R*_D: repeated tokens; also the default r_star of a data limit."""
+    r_star_params: _builtins.float
+    """R*_N: parameters beyond the compute-optimal size for the unique tokens."""
+    def __init__(
+        self,
+        *,
+        r_star_tokens: _builtins.float = ...,
+        r_star_params: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["r_star_params", b"r_star_params", "r_star_tokens", b"r_star_tokens"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Repetition: _TypeAlias = Repetition  # noqa: Y015
 
 @_typing.final
 class FarseerCoefficients(_message.Message):

@@ -284,3 +284,137 @@ fn the_joint_planner_refuses_a_law_without_an_error_law() {
     assert_eq!(err.field(), "law", "{err}");
     assert!(err.to_string().contains("farseer"), "{err}");
 }
+
+// ---- Muennighoff et al. 2023: the excess-parameter discount ----
+
+fn muennighoff_limit(unique: f64) -> DataLimit {
+    let l = law("muennighoff2023");
+    DataLimit::new(unique, Some(l.default_r_star())).unwrap()
+}
+
+#[test]
+fn the_released_muennighoff_examples_hold() {
+    let l = law("muennighoff2023");
+    assert_eq!(l.default_r_star(), 15.387756);
+    let data = muennighoff_limit(25e9);
+    // The datablations README's worked values (Figure 1, right), U = 25B unique tokens.
+    assert_close(
+        l.loss_limited(6.34e9, 242e9, Some(&data)),
+        2.2256440889984477,
+        1e-10,
+    );
+    assert_close(
+        l.loss_limited(8.67e9, 178e9, Some(&data)),
+        2.2269634075087867,
+        1e-10,
+    );
+    // By hand: U_N = G (G U)^(beta/alpha) with alpha = beta is G^2 U; N' for N = 6.34e9.
+    let g = (l.a / l.b).powf(1.0 / (2.0 * l.alpha));
+    let u_n = g * g * 25e9;
+    let r_n = 6.34e9 / u_n - 1.0;
+    let n_eff = u_n + u_n * 5.309743 * (1.0 - (-r_n / 5.309743).exp());
+    assert_close(l.effective_params(6.34e9, Some(&data)), n_eff, 1e-12);
+    // No data limit, or a size below U_N: no discount.
+    assert_eq!(l.effective_params(6.34e9, None), 6.34e9);
+    assert_eq!(l.effective_params(1e9, Some(&data)), 1e9);
+}
+
+#[test]
+fn excess_parameters_change_the_data_limited_optimum_as_a_grid_does() {
+    let l = law("muennighoff2023");
+    let without = LossLaw {
+        repetition: None,
+        ..l.clone()
+    };
+    let data = muennighoff_limit(25e9);
+    // The README's Figure 1 budget: 8.67e9 parameters on 178e9 tokens.
+    let c = 6.0 * 8.67e9 * 178e9;
+    let p = plan_training_budget(&l, c, Some(&data)).unwrap();
+    let grid = |law: &LossLaw| {
+        (0..=200_000)
+            .map(|i| (20f64 + 8.0 * i as f64 / 2e5).exp())
+            .map(|n| (n, law.loss_limited(n, c / (6.0 * n), Some(&data))))
+            .fold((0.0, f64::INFINITY), |b, x| if x.1 < b.1 { x } else { b })
+    };
+    let (n, best) = grid(&l);
+    assert!(p.loss <= best * (1.0 + 1e-12));
+    assert_close(p.params, n, 1e-3);
+    // The README's grid search (N within a factor 3 of 8.67e9): 6.8B parameters, 227B tokens.
+    assert!((6.7e9..6.9e9).contains(&p.params), "{}", p.params);
+    assert!((2.2e11..2.3e11).contains(&p.tokens), "{}", p.tokens);
+    // Without the excess-parameter term the same budget buys a larger model.
+    let q = plan_training_budget(&without, c, Some(&data)).unwrap();
+    let (m, _) = grid(&without);
+    assert_close(q.params, m, 1e-3);
+    assert!(q.params > p.params * 1.1, "{} vs {}", q.params, p.params);
+}
+
+#[test]
+fn the_data_limited_floor_includes_excess_parameters() {
+    let l = law("muennighoff2023");
+    let data = muennighoff_limit(1e9);
+    // By hand: E + A / (U_N (1 + R*_N))^alpha + B / (U (1 + R*_D))^beta.
+    let g = (l.a / l.b).powf(1.0 / (2.0 * l.alpha));
+    let floor = l.e
+        + l.a * (g * g * 1e9 * (1.0 + 5.309743)).powf(-l.alpha)
+        + l.b * (1e9f64 * (1.0 + 15.387756)).powf(-l.beta);
+    assert_close(l.data_limited_floor(&data), floor, 1e-12);
+    let p = plan_training_target(&l, floor * (1.0 - 1e-6), Some(&data)).unwrap();
+    assert!(!p.feasible);
+    assert_eq!(p.binding, Constraint::UniqueData);
+    let p = plan_training_target(&l, floor + 0.05, Some(&data)).unwrap();
+    assert!(p.feasible);
+    assert_close(p.loss, floor + 0.05, 1e-9);
+    let lifetime = plan_lifetime(
+        &l,
+        LifetimeGoal::TargetLoss(floor * (1.0 - 1e-6)),
+        demand(1e9),
+        &LifetimeOptions {
+            data: Some(data),
+            ..lifetime_two_n()
+        },
+    )
+    .unwrap();
+    assert_eq!(lifetime.binding, Constraint::UniqueData);
+}
+
+#[test]
+fn lifetime_plans_with_excess_parameters_match_a_grid() {
+    let l = law("muennighoff2023");
+    let data = muennighoff_limit(5e10);
+    let opt = LifetimeOptions {
+        data: Some(data),
+        ..lifetime_two_n()
+    };
+    for (target, q) in [(2.3, 1e9), (2.2, 1e10)] {
+        let p = plan_lifetime(&l, LifetimeGoal::TargetLoss(target), demand(q), &opt).unwrap();
+        assert!(p.feasible);
+        assert_close(p.loss, target, 1e-9);
+        // Brute force: at each N of a grid, D by bisection on ln D of the discounted loss.
+        let total = |n: f64| {
+            let (mut lo, mut hi) = (10.0f64, 60.0f64);
+            if l.loss_limited(n, hi.exp(), Some(&data)) > target {
+                return f64::INFINITY;
+            }
+            for _ in 0..200 {
+                let mid = 0.5 * (lo + hi);
+                if l.loss_limited(n, mid.exp(), Some(&data)) > target {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            6.0 * n * hi.exp() + q * 2.0 * n * 500.0
+        };
+        let best = (0..=20_000)
+            .map(|i| (18f64 + 14.0 * i as f64 / 2e4).exp())
+            .map(total)
+            .fold(f64::INFINITY, f64::min);
+        assert!(
+            p.total_cost <= best * (1.0 + 1e-9),
+            "{} > {best}",
+            p.total_cost
+        );
+        assert_close(p.total_cost, best, 1e-6);
+    }
+}

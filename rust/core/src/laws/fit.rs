@@ -741,6 +741,7 @@ pub fn fit_law(params: &[f64], tokens: &[f64], loss: &[f64], opts: &FitOptions) 
             farseer: None,
             // The runs' loss is taken to be in nats per token, the Chinchilla form's unit.
             units: LossUnits::NatsPerToken,
+            repetition: None,
             error: None,
             fitted: Some(fitted_range(&runs)),
         };

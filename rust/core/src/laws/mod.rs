@@ -38,6 +38,11 @@ pub struct LossLaw {
     /// The unit of the law's loss; a plan's loss is in it.
     #[serde(default)]
     pub units: LossUnits,
+    /// Muennighoff et al. 2023's decay constants, when the law was fitted with them: under a
+    /// data limit, repeated tokens and excess parameters are both discounted (docs/planning.md,
+    /// "Data-constrained laws").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repetition: Option<Repetition>,
     /// Task error as a function of this law's loss (only meaningful on the same loss scale).
     pub error: Option<ErrorLaw>,
     /// The range the law was fitted on; a plan outside it is extrapolated (docs/planning.md).
@@ -304,6 +309,18 @@ pub struct ErrorLaw {
     pub gamma: f64,
 }
 
+/// Muennighoff et al. 2023 (arXiv:2305.16264, eq. 5-6): the decay constants of repeated tokens
+/// (R*_D) and of excess parameters (R*_N) a data-constrained law was fitted with. Under a data
+/// limit of U unique tokens, parameters beyond U_N = min(N, N*(U)) (the compute-optimal size for
+/// U tokens, N*(D) = G (G D)^(beta/alpha)) are worth N' = U_N + U_N R*_N (1 - exp(-R_N / R*_N)),
+/// R_N = N / U_N - 1, as repeated tokens are worth D'.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Repetition {
+    pub r_star_tokens: f64,
+    pub r_star_params: f64,
+}
+
 /// Unique data available: repeated tokens are worth less (Muennighoff et al. 2023).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DataLimit {
@@ -403,7 +420,79 @@ impl LossLaw {
         if let Some(fitted) = &self.fitted {
             fitted.validate()?;
         }
+        if let Some(r) = &self.repetition {
+            check::positive("repetition.r_star_tokens", r.r_star_tokens)?;
+            check::positive("repetition.r_star_params", r.r_star_params)?;
+            if self.farseer.is_some() {
+                return Err(PlanError::invalid(
+                    "repetition",
+                    "applies to the Chinchilla form only (its excess-parameter term uses that \
+                     form's compute-optimal size)",
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// The R*_D a data limit uses when none is given: the law's own, else Muennighoff et al.'s.
+    pub fn default_r_star(&self) -> f64 {
+        self.repetition
+            .map_or(MUENNIGHOFF_R_STAR_DATA, |r| r.r_star_tokens)
+    }
+
+    /// N* (D) = G (G D)^(beta/alpha): the compute-optimal size for D tokens (Chinchilla form).
+    pub fn optimal_params_for_tokens(&self, d: f64) -> f64 {
+        let g = self.chinchilla_g();
+        g * (g * d).powf(self.beta / self.alpha)
+    }
+
+    /// N': the parameters N is worth under a data limit when the law carries an excess-parameter
+    /// constant (`repetition`); N itself otherwise.
+    pub fn effective_params(&self, n: f64, data: Option<&DataLimit>) -> f64 {
+        match (self.repetition, data) {
+            (Some(r), Some(limit)) => {
+                let u = self.optimal_params_for_tokens(limit.unique_tokens);
+                if n <= u {
+                    return n;
+                }
+                u + u * r.r_star_params * (-(-(n / u - 1.0) / r.r_star_params).exp_m1())
+            }
+            _ => n,
+        }
+    }
+
+    /// The least N whose N' reaches `effective` (inverse of `effective_params`); None when no
+    /// N does (N' saturates at U_N (1 + R*_N)).
+    pub fn params_for_effective(&self, effective: f64, data: Option<&DataLimit>) -> Option<f64> {
+        match (self.repetition, data) {
+            (Some(r), Some(limit)) => {
+                let u = self.optimal_params_for_tokens(limit.unique_tokens);
+                if effective <= u {
+                    return Some(effective);
+                }
+                let fraction = (effective / u - 1.0) / r.r_star_params;
+                if fraction >= 1.0 {
+                    return None;
+                }
+                Some(u * (1.0 - r.r_star_params * (-fraction).ln_1p()))
+            }
+            _ => Some(effective),
+        }
+    }
+
+    /// The lowest loss a data limit allows, approached as N and D grow: E + A / N'_max^alpha +
+    /// B / D'_max^beta (Chinchilla form; N'_max = N without an excess-parameter constant).
+    pub fn data_limited_floor(&self, limit: &DataLimit) -> f64 {
+        let params = match self.repetition {
+            Some(r) => {
+                self.a
+                    * (self.optimal_params_for_tokens(limit.unique_tokens)
+                        * (1.0 + r.r_star_params))
+                        .powf(-self.alpha)
+            }
+            None => 0.0,
+        };
+        self.e + params + self.b * limit.saturated_tokens().powf(-self.beta)
     }
 
     /// Where (N, D, loss) lies outside the range the law was fitted on; D is the tokens the law
@@ -487,10 +576,11 @@ impl LossLaw {
         Some((coefficient / room).powf(1.0 / exponent))
     }
 
-    /// Loss with D replaced by the effective token count under a data limit.
+    /// Loss with D replaced by the effective token count under a data limit (and N by the
+    /// effective parameters N' when the law carries an excess-parameter constant).
     pub fn loss_limited(&self, n: f64, d: f64, data: Option<&DataLimit>) -> f64 {
         match data {
-            Some(limit) => self.loss(n, limit.effective_tokens(d)),
+            Some(limit) => self.loss(self.effective_params(n, data), limit.effective_tokens(d)),
             None => self.loss(n, d),
         }
     }

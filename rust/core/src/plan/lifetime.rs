@@ -377,7 +377,7 @@ impl SizeRange {
 
 /// D for loss `target` at size N (inverting D' under a data limit); None when unreachable.
 fn tokens_for(law: &LossLaw, n: f64, target: f64, data: Option<&DataLimit>) -> Option<(f64, f64)> {
-    let effective = law.effective_tokens_for(n, target)?;
+    let effective = law.effective_tokens_for(law.effective_params(n, data), target)?;
     match data {
         None => Some((effective, effective)),
         Some(l) if effective <= l.unique_tokens => Some((effective, effective)),
@@ -522,7 +522,15 @@ fn plan_lifetime_at(
                     return Ok(LifetimePlan::infeasible(Constraint::UniqueData));
                 }
                 // Below N_min no token count reaches the target.
-                let n_min_x = (law.a / (target - law.e - floor)).ln() / law.alpha;
+                let mut n_min_x = (law.a / (target - law.e - floor)).ln() / law.alpha;
+                if law.repetition.is_some() {
+                    // That is the N' needed; excess parameters are discounted, so N is larger,
+                    // and none may be enough (N' saturates).
+                    match law.params_for_effective(n_min_x.exp(), data) {
+                        Some(n) => n_min_x = n.ln(),
+                        None => return Ok(LifetimePlan::infeasible(Constraint::UniqueData)),
+                    }
+                }
                 let range = SizeRange {
                     lo: min_x.unwrap_or(DEFAULT_MIN_PARAMS.ln()).max(n_min_x),
                     // A default ceiling never undercuts the user's floor.
@@ -605,7 +613,7 @@ fn plan_lifetime_at(
             (d, data.map_or(d, |l| l.effective_tokens(d)))
         }
     };
-    let loss = law.loss(n, effective);
+    let loss = law.loss(law.effective_params(n, data), effective);
     let training_cost = coster.training(n, d);
     crate::cancel::check()?;
     let chinchilla = match (

@@ -84,7 +84,7 @@ pub fn plan_training_budget(
         _ => (n, d),
     };
     let effective = data.map_or(d, |l| l.effective_tokens(d));
-    let loss = law.loss(n, effective);
+    let loss = law.loss(law.effective_params(n, data), effective);
     cancel::check()?;
     Ok(TrainingPlan {
         params: n,
@@ -100,7 +100,8 @@ pub fn plan_training_budget(
 
 /// The least compute whose loss-optimal split reaches `target` loss; infeasible when the target
 /// is at or below the law's floor E, or below what the unique data can ever reach
-/// (E + B / (U (1 + R*))^beta).
+/// (E + B / (U (1 + R*))^beta, plus A / (U_N (1 + R*_N))^alpha when the law discounts excess
+/// parameters: `LossLaw::data_limited_floor`).
 pub fn plan_training_target(
     law: &LossLaw,
     target: f64,
@@ -131,7 +132,7 @@ pub fn plan_training_target(
             ..p
         });
     };
-    if target <= law.e + law.b * limit.saturated_tokens().powf(-law.beta) {
+    if target <= law.data_limited_floor(limit) {
         return Ok(TrainingPlan::infeasible(Constraint::UniqueData));
     }
     let at = |log_c: f64| plan_training_budget(law, log_c.exp(), Some(limit));

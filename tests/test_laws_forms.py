@@ -184,3 +184,59 @@ def test_grpc_plans_equal_the_python_api(server: ServerThread) -> None:
         )
         assert ok_plan.plan.loss_units == "bits_per_char"
         assert ok_plan.plan.loss == pytest.approx(sp.plan_training(budget_flops=1e21, law=LAW).loss)
+
+
+# ---- Muennighoff et al. 2023: the preset, the fit through the CLI and gRPC ----
+
+
+def test_the_muennighoff_preset_reproduces_the_released_examples() -> None:
+    # The datablations README's two worked losses (U = 25e9 unique tokens).
+    law = sp.law("muennighoff2023")
+    assert law.repetition == sp.Repetition(r_star_tokens=15.387756, r_star_params=5.309743)
+    assert law.loss(6.34e9, 242e9, unique_tokens=25e9) == pytest.approx(2.2256440889984477, 1e-10)
+    assert law.loss(8.67e9, 178e9, unique_tokens=25e9) == pytest.approx(2.2269634075087867, 1e-10)
+    # Its R*_D is the data limit's default r_star: naming the published value changes nothing.
+    c = 6 * 8.67e9 * 178e9
+    plan = sp.plan_training(budget_flops=c, law=law, unique_tokens=25e9)
+    same = sp.plan_training(budget_flops=c, law=law, unique_tokens=25e9, r_star=15.387756)
+    assert plan == same
+    # The README's grid search for that budget: about 6.8B parameters on 227B tokens.
+    assert 6.7e9 < plan.params < 6.9e9 and 2.2e11 < plan.tokens < 2.3e11
+
+
+def _muennighoff_runs() -> tuple[Any, Any, Any]:
+    law = sp.law("muennighoff2023")
+    single = [(n, d) for n in np.geomspace(2e7, 5e8, 6) for d in np.geomspace(1e9, 1e10, 6)]
+    repeated = [(n, 1e10 * k) for n in (1e8, 3e8) for k in (2, 4, 8, 16, 32, 64)]
+    excess = [(n, d) for n in (1e9, 2e9, 5e9, 1e10) for d in (5e9, 1e10, 4e10)]
+    n, d = (np.array(v) for v in zip(*(single + repeated + excess), strict=True))
+    return n, d, law.loss(n, d, unique_tokens=1e10)
+
+
+def test_cli_fits_the_muennighoff_form(tmp_path: Any) -> None:
+    n, d, y = _muennighoff_runs()
+    path = tmp_path / "runs.csv"
+    path.write_text(
+        "params,tokens,loss\n"
+        + "".join(
+            f"{a!r},{b!r},{c!r}\n"
+            for a, b, c in zip(n.tolist(), d.tolist(), y.tolist(), strict=True)
+        )
+    )
+    args = ("fit", "law", str(path), "--form", "muennighoff", "--unique-tokens", "1e10")
+    out = json.loads(ok(*args, "--json").stdout)
+    assert out["form"] == "muennighoff" and out["converged"]
+    assert out["law"]["repetition"]["r_star_params"] == pytest.approx(5.309743, rel=1e-3)
+    table = ok(*args).stdout
+    assert "R*_D" in table and "R*_N" in table
+    bad = run(*args, "--bootstrap", "10")
+    assert bad.returncode == 2 and "--bootstrap" in bad.stderr
+
+
+def test_grpc_fits_the_muennighoff_form(server: ServerThread) -> None:
+    n, d, y = _muennighoff_runs()
+    with sp.Client(server.target, timeout_s=TIMEOUT_S) as client:
+        remote = client.fit_law(n, d, y, form="muennighoff", unique_tokens=1e10)
+        local = sp.fit_law(n, d, y, form="muennighoff", unique_tokens=1e10)
+        assert remote.law == local.law and remote.law.repetition is not None
+        assert client.law("muennighoff2023") == sp.law("muennighoff2023")

@@ -563,3 +563,29 @@ fn a_muennighoff_fit_names_what_it_lacks() {
     let err = fit_law(&n[..48], &d[..48], &y[..48], &with_u).unwrap_err();
     assert_eq!(err.field(), "params", "{err}");
 }
+
+#[test]
+fn the_numeric_solvers_and_the_muennighoff_fit_stop_when_cancelled() {
+    use scaleplan_core::cancel::{scope, Cancel};
+    use scaleplan_core::laws::fit::{fit_law, FitForm, FitOptions};
+    use scaleplan_core::PlanError;
+    let token = Cancel::new();
+    token.cancel();
+    let cancelled = |r: Result<(), PlanError>| matches!(r, Err(PlanError::Cancelled { .. }));
+    let l = farseer();
+    assert!(cancelled(scope(&token, || {
+        plan_training_target(&l, 0.45, None).map(|_| ())
+    })));
+    assert!(cancelled(scope(&token, || {
+        plan_training_budget(&l, 1e21, None).map(|_| ())
+    })));
+    let (n, d, y) = muennighoff_runs(0.0, 1);
+    let opts = FitOptions {
+        form: FitForm::Muennighoff,
+        unique_tokens: Some(1e10),
+        ..FitOptions::default()
+    };
+    assert!(cancelled(scope(&token, || {
+        fit_law(&n, &d, &y, &opts).map(|_| ())
+    })));
+}

@@ -815,6 +815,15 @@ mod muennighoff {
     pub const R_MIN: f64 = 0.1;
     pub const R_MAX: f64 = 1000.0;
     const GRID: usize = 40;
+    /// Nelder-Mead stops (an error out of the cost) once the call's token fires; the caller then
+    /// returns `Cancelled` (docs/limits.md).
+    fn stop_if_cancelled() -> std::result::Result<(), argmin::core::Error> {
+        if cancel::fired() {
+            return Err(argmin::core::Error::msg("cancelled"));
+        }
+        Ok(())
+    }
+
     /// Relative rise of the objective below which a decay constant counts as not identified.
     pub const IDENTIFIED: f64 = 0.05;
 
@@ -873,6 +882,7 @@ mod muennighoff {
         type Param = Vec<f64>;
         type Output = f64;
         fn cost(&self, x: &Self::Param) -> std::result::Result<f64, argmin::core::Error> {
+            stop_if_cancelled()?;
             Ok(self.value(x))
         }
     }
@@ -1025,7 +1035,7 @@ mod muennighoff {
                 .with_sd_tolerance(1e-15)
                 .map_err(|e| PlanError::invalid("form", format!("Nelder-Mead: {e}")))?;
             let Ok(r) = Executor::new(joint.clone_ref(), solver)
-                .configure(|state| state.max_iters(20_000))
+                .configure(|state| state.max_iters(10_000))
                 .run()
             else {
                 break;
@@ -1043,6 +1053,7 @@ mod muennighoff {
             }
             cancel::check()?;
         }
+        cancel::check()?;
         let x = vec![y[5], y[6]];
         let theta = [y[0], y[1], y[2], y[3], y[4]];
         let base = joint.law_at(&y);
@@ -1189,6 +1200,7 @@ mod muennighoff {
         type Param = Vec<f64>;
         type Output = f64;
         fn cost(&self, y: &Self::Param) -> std::result::Result<f64, argmin::core::Error> {
+            stop_if_cancelled()?;
             Ok(self.value(y))
         }
     }

@@ -11,8 +11,11 @@ use crate::error::{check, PlanError, Result};
 /// Muennighoff et al. 2023, fitted decay constant of repeated data (R*_D).
 pub const MUENNIGHOFF_R_STAR_DATA: f64 = 15.387756;
 
-/// L(N, D) = E + A / N^alpha + B / D^beta, optionally with a loss-to-error law on the same scale.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+/// A pretraining loss law L(N, D) in one of its forms (docs/planning.md, "Loss-law forms"):
+/// E + A / N^alpha + B / D^beta, or Farseer's (`farseer`), optionally with a loss-to-error law on
+/// the same scale. Equality treats an absent (NaN) Chinchilla coefficient as equal to another
+/// absent one.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LossLaw {
     pub name: String,
@@ -192,6 +195,26 @@ impl FittedRange {
             });
         }
         out
+    }
+}
+
+impl PartialEq for LossLaw {
+    fn eq(&self, other: &Self) -> bool {
+        // An absent (NaN) coefficient equals another absent one.
+        let same = |a: f64, b: f64| a == b || (a.is_nan() && b.is_nan());
+        self.name == other.name
+            && self.description == other.description
+            && self.source == other.source
+            && same(self.e, other.e)
+            && same(self.a, other.a)
+            && same(self.b, other.b)
+            && same(self.alpha, other.alpha)
+            && same(self.beta, other.beta)
+            && self.farseer == other.farseer
+            && self.units == other.units
+            && self.repetition == other.repetition
+            && self.error == other.error
+            && self.fitted == other.fitted
     }
 }
 

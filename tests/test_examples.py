@@ -9,6 +9,13 @@ import pytest
 from cli_support import REPO
 
 EXAMPLES = {
+    # Farseer's numeric optimum, and the budget past its domain that gets no plan.
+    "farseer_allocation.py": [
+        "hoffmann2022",
+        "farseer2025",
+        "outside the law's domain",
+        "-> under farseer2025 the optimal tokens per parameter go from",
+    ],
     # A fleet is sized on what deploys: majority vote, not coverage (pass@k needs a verifier).
     "size_deployment.py": [
         "GPUs to serve 1,000,000 queries a day",

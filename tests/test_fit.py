@@ -260,7 +260,8 @@ def test_interval_needs_a_bootstrap_and_a_level() -> None:
         ({"bootstrap": 2.5}, "bootstrap"),
         ({"seed": -3}, "seed"),
         ({"form": "nonsense"}, "form"),
-        ({"form": "muennighoff"}, "form"),
+        ({"form": "muennighoff"}, "unique_tokens"),
+        ({"form": "muennighoff", "unique_tokens": 1e10, "bootstrap": 3}, "bootstrap"),
         ({"unique_tokens": -1.0}, "unique_tokens"),
         ({"params": [[1e8] * 10]}, "params"),
         ({"loss": ["a"] * 10}, "loss"),
@@ -286,9 +287,43 @@ def test_bootstrap_count_is_bounded() -> None:
     assert err.value.field == "bootstrap"
 
 
-def test_muennighoff_form_is_planned() -> None:
-    with pytest.raises(InvalidArgumentError, match="planned"):
-        sp.fit_law([1e8] * 10, [1e10] * 10, [3.0] * 10, form="muennighoff")
+def test_muennighoff_form_recovers_the_papers_law(tmp_path: Path) -> None:
+    """Runs drawn (with numpy, from the formula of the paper's released code, not the core) from
+    Muennighoff et al.'s fit with U = 1e10 unique tokens and 0.1% noise: the fit recovers R*_D
+    and R*_N, and its law carries them through a save and load."""
+    a, b, e, alpha, rd, rn = 6.255414, 7.3049974, 0.6254804, 0.3526596, 15.387756, 5.309743
+    big_a, big_b, big_e = np.exp(a), np.exp(b), np.exp(e)
+    g = (big_a / big_b) ** (1 / (2 * alpha))
+    u = 1e10
+
+    def law(n: npt.NDArray[np.float64], d: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        u_n = np.minimum(n, g * g * u)
+        r_n, r_d = np.maximum(n / u_n - 1, 0), np.maximum(d / u - 1, 0)
+        n_eff = u_n + u_n * rn * (1 - np.exp(-r_n / rn))
+        d_eff = np.minimum(d, u) + np.minimum(d, u) * rd * (1 - np.exp(-r_d / rd))
+        return big_e + big_a / n_eff**alpha + big_b / d_eff**alpha
+
+    single = [(n, d) for n in np.geomspace(2e7, 5e8, 6) for d in np.geomspace(1e9, 1e10, 6)]
+    repeated = [(n, u * k) for n in (1e8, 3e8) for k in (2, 4, 8, 16, 32, 64)]
+    excess = [(n, d) for n in (1e9, 2e9, 5e9, 1e10) for d in (5e9, 1e10, 4e10)]
+    n, d = (np.array(v) for v in zip(*(single + repeated + excess), strict=True))
+    rng = np.random.default_rng(7)
+    y = law(n, d) * np.exp(rng.normal(0, 0.001, len(n)))
+    fit = sp.fit_law(n, d, y, form="muennighoff", unique_tokens=u)
+    assert fit.converged, fit.message
+    r = fit.law.repetition
+    assert r is not None
+    assert abs(r.r_star_params / rn - 1) < 0.15 and abs(r.r_star_tokens / rd - 1) < 0.3, r
+    assert len(fit.samples) == 0 and fit.covariance is None
+    # The fitted law plans with both discounts; a saved fit keeps them.
+    path = tmp_path / "fit.json"
+    fit.save(path)
+    again = sp.LawFit.load(path)
+    assert again.law.repetition == r and again.form == "muennighoff"
+    plan = sp.plan_training(budget_flops=1e22, law=again.law, unique_tokens=u)
+    assert plan.loss == pytest.approx(
+        float(fit.law.loss(plan.params, plan.tokens, unique_tokens=u))
+    )
 
 
 def test_unique_tokens_fits_on_effective_tokens() -> None:

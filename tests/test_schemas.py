@@ -59,6 +59,8 @@ MESSAGES: list[tuple[str, Any, dict[str, str]]] = [
 ADDED_LATER: dict[str, tuple[str, ...]] = {
     "TestTimePlan": ("task", "aggregator"),
     "JointPlan": ("task", "aggregator"),
+    "TrainingPlan": ("loss_units",),
+    "LifetimePlan": ("loss_units",),
 }
 
 

@@ -23,7 +23,7 @@ from scaleplan.catalog import (
 from scaleplan.cost import InferenceCost, TrainingCost, inference_cost, training_cost
 from scaleplan.fit import LawFit, fit_law
 from scaleplan.joint import JointPlan, frontier_joint, plan_joint
-from scaleplan.laws import DEFAULT_LAW, ErrorLaw, FittedRange, LossLaw, law
+from scaleplan.laws import DEFAULT_LAW, ErrorLaw, Farseer, FittedRange, LossLaw, Repetition, law
 from scaleplan.plan import (
     Extrapolation,
     LifetimePlan,
@@ -58,6 +58,7 @@ __all__ = [
     "ErrorLaw",
     "Extrapolation",
     "Family",
+    "Farseer",
     "FittedRange",
     "Hardware",
     "InferenceCost",
@@ -68,6 +69,7 @@ __all__ = [
     "Model",
     "Moe",
     "Plan",
+    "Repetition",
     "Serving",
     "SweepChunk",
     "TestTimeFrontier",

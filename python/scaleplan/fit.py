@@ -152,6 +152,9 @@ class LawFit:
                 "fitted": None
                 if self._law.fitted is None
                 else dataclasses.asdict(self._law.fitted),
+                "repetition": None
+                if self._law.repetition is None
+                else dataclasses.asdict(self._law.repetition),
             },
             "estimate": self.estimate,
             "covariance": None if self.covariance is None else self.covariance.tolist(),
@@ -205,6 +208,7 @@ class LawFit:
                 description=str(names.get("description", f"fitted to {n_points} runs")),
                 source=str(names.get("source", "scaleplan fit_law (docs/fitting.md)")),
                 fitted=names.get("fitted"),
+                repetition=names.get("repetition"),
                 **cls._numbers(estimate),
             )
         return cls(
@@ -260,7 +264,9 @@ def fit_law(
     loss) by the method of Hoffmann et al. 2022 / Besiroglu et al. 2024: Huber loss (``delta``)
     on log loss, L-BFGS from a grid of starts, ``bootstrap`` refits on resampled runs
     (deterministic per ``seed``). With ``unique_tokens``, each run's tokens count as the
-    effective tokens D' of repeated data (Muennighoff et al. 2023). ``cancel``: a
+    effective tokens D' of repeated data (Muennighoff et al. 2023). ``form="muennighoff"`` (with
+    ``unique_tokens``) also fits that paper's decay constants R*_D and R*_N of repeated tokens and
+    excess parameters (``law.repetition``; a point estimate, no bootstrap). ``cancel``: a
     :class:`scaleplan.CancelToken`, as for the planners. See docs/fitting.md."""
     if not isinstance(form, str):
         raise InvalidArgumentError(f"form: expected a string, got {form!r}", field="form")

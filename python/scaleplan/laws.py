@@ -47,21 +47,63 @@ class FittedRange:
 
 
 @dataclass(frozen=True)
+class Farseer:
+    """Li et al. 2025 (Farseer, arXiv:2506.10972): L(N, D) = exp(a3 N^g + b3) + exp(a2 N^b +
+    b2) D^(-exp(a1 N^a + b1)), N non-embedding parameters. No closed-form optimum and no loss
+    floor: planned numerically inside the law's domain (docs/planning.md, "Loss-law forms")."""
+
+    a1: float
+    a: float
+    b1: float
+    a2: float
+    b: float
+    b2: float
+    a3: float
+    g: float
+    b3: float
+
+
+@dataclass(frozen=True)
+class Repetition:
+    """Muennighoff et al. 2023 (arXiv:2305.16264): the decay constants a data-constrained law was
+    fitted with. Under a data limit (``unique_tokens``) repeated tokens are discounted with
+    ``r_star_tokens`` (R*_D, also the default ``r_star``) and parameters beyond the
+    compute-optimal size for the unique tokens with ``r_star_params`` (R*_N)."""
+
+    r_star_tokens: float
+    r_star_params: float
+
+
+LOSS_UNITS = {"nats_per_token": "nats per token", "bits_per_char": "bits per character"}
+"""The units a law's loss (and so a plan's) can be in, with how a sentence writes each."""
+
+
+@dataclass(frozen=True)
 class LossLaw:
-    """L(N, D) = E + A / N^alpha + B / D^beta, with an optional loss-to-error law fitted on the
-    same loss scale."""
+    """A pretraining loss law L(N, D) in one of two forms (docs/planning.md, "Loss-law forms"):
+    Chinchilla's E + A / N^alpha + B / D^beta (give E, A, B, alpha, beta), or Farseer's (give
+    ``farseer`` and a largest validated model, ``fitted.params_max``); with an optional
+    loss-to-error law fitted on the same loss scale."""
 
     name: str
-    E: float
-    A: float
-    B: float
-    alpha: float
-    beta: float
+    E: float | None = None
+    A: float | None = None
+    B: float | None = None
+    alpha: float | None = None
+    beta: float | None = None
     error: ErrorLaw | None = None
     description: str = ""
     source: str = ""
     fitted: FittedRange | None = None
-    """The range the law was fitted on; plans outside it are flagged ``extrapolated``."""
+    """The range the law was fitted on; plans outside it are flagged ``extrapolated``. For a law
+    without a loss floor (Farseer) its ``params_max`` is also the largest size planned."""
+    farseer: Farseer | None = None
+    """The Farseer form's coefficients; None for the Chinchilla form."""
+    units: str = "nats_per_token"
+    """The unit of the loss: ``nats_per_token`` or ``bits_per_char``."""
+    repetition: Repetition | None = None
+    """Data-constrained decay constants (Chinchilla form only); None: repeated tokens are
+    discounted with the published R*_D and excess parameters not at all."""
     _native: _core.NativeLaw = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -69,8 +111,22 @@ class LossLaw:
             object.__setattr__(self, "error", ErrorLaw(**self.error))
         if isinstance(self.fitted, dict):
             object.__setattr__(self, "fitted", FittedRange(**self.fitted))
+        if isinstance(self.farseer, dict):
+            object.__setattr__(self, "farseer", Farseer(**self.farseer))
+        if isinstance(self.repetition, dict):
+            object.__setattr__(self, "repetition", Repetition(**self.repetition))
+        if self.units not in LOSS_UNITS:
+            raise InvalidArgumentError(
+                f"units: expected one of {', '.join(LOSS_UNITS)}, got {self.units!r}",
+                field="units",
+            )
         native = _core.NativeLaw.from_json(_entry_json(self))
         object.__setattr__(self, "_native", native)
+
+    @property
+    def form(self) -> str:
+        """``"chinchilla"`` or ``"farseer"``."""
+        return "chinchilla" if self.farseer is None else "farseer"
 
     @classmethod
     def _from_native(cls, native: _core.NativeLaw) -> Self:
@@ -105,7 +161,7 @@ class LossLaw:
 
 def law(name: str, catalog: Catalog | None = None) -> LossLaw:
     """A loss law from the catalog: hoffmann2022, besiroglu2024, sardana2023,
-    gadre2024-redpajama, or one added from a user file."""
+    gadre2024-redpajama, farseer2025, muennighoff2023, or one added from a user file."""
     return LossLaw._from_native((catalog or default_catalog())._native.law(name))
 
 
@@ -120,4 +176,13 @@ def resolve_law(value: str | LossLaw, catalog: Catalog | None = None) -> LossLaw
     return law(value, catalog)
 
 
-__all__ = ["DEFAULT_LAW", "ErrorLaw", "FittedRange", "LossLaw", "law"]
+__all__ = [
+    "DEFAULT_LAW",
+    "LOSS_UNITS",
+    "ErrorLaw",
+    "Farseer",
+    "FittedRange",
+    "LossLaw",
+    "Repetition",
+    "law",
+]

@@ -33,7 +33,7 @@ from scaleplan.catalog import (
 )
 from scaleplan.cost import FloatOrArray, Number, _text
 from scaleplan.errors import InvalidArgumentError, ScaleplanError
-from scaleplan.laws import DEFAULT_LAW, LossLaw, resolve_law
+from scaleplan.laws import DEFAULT_LAW, LOSS_UNITS, LossLaw, resolve_law
 from scaleplan.serving import AttentionSpec, Serving, planner_serving
 from scaleplan.serving import attention as parse_attention
 
@@ -55,6 +55,8 @@ _WHY = {
     "planner's largest family member, or the lifetime planner's search ceiling); pass "
     "max_params to search above it",
     "memory": "no model size in range fits the serving hardware's memory",
+    "law_domain": "the model sits at the largest size its loss law was validated on (a law "
+    "without a loss floor is planned only inside its domain)",
 }
 
 
@@ -192,6 +194,7 @@ class TrainingPlan(Plan):
     loss (arrays for an array goal)."""
 
     law: str
+    loss_units: str
     params: FloatOrArray
     tokens: FloatOrArray
     effective_tokens: FloatOrArray
@@ -213,7 +216,8 @@ class TrainingPlan(Plan):
             f"Train a model of {fmt.si(float(self.params))} parameters on "
             f"{fmt.si(float(self.tokens))} tokens ({float(self.tokens_per_param):.1f} tokens per "
             f"parameter) with {float(self.compute_flops):.3g} FLOPs; the {self.law} law predicts "
-            f"loss {float(self.loss):.4f}. {_WHY[str(self.binding)].capitalize()}.{repeated}"
+            f"loss {float(self.loss):.4f} ({LOSS_UNITS[self.loss_units]}). "
+            f"{_WHY[str(self.binding)].capitalize()}.{repeated}"
             f"{extrapolation_text(self.extrapolated, self.law)}"  # type: ignore[arg-type]
         )
 
@@ -225,6 +229,7 @@ class LifetimePlan(Plan):
     or within a budget (arrays for an array goal)."""
 
     law: str
+    loss_units: str
     unit: str
     params: FloatOrArray
     tokens: FloatOrArray
@@ -276,8 +281,9 @@ class LifetimePlan(Plan):
         return (
             f"Train a model of {fmt.si(float(self.params))} parameters on "
             f"{fmt.si(float(self.tokens))} tokens ({float(self.tokens_per_param):.1f} tokens per "
-            f"parameter) for loss {float(self.loss):.4f} ({self.law}). Lifetime cost "
-            f"{total:.4g} {u}: training {float(self.training_cost):.4g}, inference "
+            f"parameter) for loss {float(self.loss):.4f} ({self.law}, "
+            f"{LOSS_UNITS[self.loss_units]}). Lifetime cost {total:.4g} {u}: training "
+            f"{float(self.training_cost):.4g}, inference "
             f"{float(self.inference_cost):.4g} ({share:.0%}; replicas of {int(self.gpus)} "
             f"GPU{'s' if int(self.gpus) > 1 else ''}). {comparison} "
             f"{_BINDS.get(str(self.binding), _WHY[str(self.binding)]).capitalize()}."
@@ -350,7 +356,12 @@ def plan_training(
         cancel=_cancel.resolve(cancel),
     )
     v = _assemble(args, _core.TRAINING_PLAN_FIELDS, arrays)
-    return TrainingPlan(law=the_law.name, tokens_per_param=_ratio(v["tokens"], v["params"]), **v)
+    return TrainingPlan(
+        law=the_law.name,
+        loss_units=the_law.units,
+        tokens_per_param=_ratio(v["tokens"], v["params"]),
+        **v,
+    )
 
 
 def plan_lifetime(
@@ -454,7 +465,11 @@ def plan_lifetime(
     if pricing is None:
         v.update(dict.fromkeys(("layers", "query_heads", "kv_heads", "head_dim")))
     return LifetimePlan(
-        law=the_law.name, unit=str(unit), tokens_per_param=_ratio(v["tokens"], v["params"]), **v
+        law=the_law.name,
+        loss_units=the_law.units,
+        unit=str(unit),
+        tokens_per_param=_ratio(v["tokens"], v["params"]),
+        **v,
     )
 
 

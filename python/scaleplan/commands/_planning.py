@@ -15,6 +15,7 @@ from scaleplan import _format as fmt
 from scaleplan._arrays import FloatArray
 from scaleplan.commands import _common, _parse, _pricing
 from scaleplan.commands._output import RowWriter
+from scaleplan.laws import LOSS_UNITS
 from scaleplan.plan import Plan
 
 Column = tuple[str, str, Callable[[float], str]]
@@ -50,6 +51,12 @@ def header(what: str, *, unit: str, law: str | None, details: Sequence[str] = ()
     if law is not None:
         parts.append(f"law {law}")
     return f"{what}: " + "; ".join([*parts, *details])
+
+
+def loss_units_detail(units: str) -> list[str]:
+    """The header's word on the loss unit where it is not the usual nats per token (a
+    bits-per-character law such as farseer2025; docs/planning.md, "Loss-law forms")."""
+    return [] if units == "nats_per_token" else [f"loss in {LOSS_UNITS[units]}"]
 
 
 def add_law_option(p: argparse.ArgumentParser, fn: Callable[..., Any], what: str = "") -> None:

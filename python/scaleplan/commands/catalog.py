@@ -14,7 +14,7 @@ from scaleplan import _format as fmt
 from scaleplan.catalog import Family, Hardware, Model, Moe, default_catalog
 from scaleplan.commands import _common
 from scaleplan.commands._output import RowWriter, plain
-from scaleplan.laws import ErrorLaw, LossLaw, law
+from scaleplan.laws import ErrorLaw, Farseer, FittedRange, LossLaw, Repetition, law
 
 KINDS = ("hardware", "models", "families", "laws", "accuracy")
 _CLASSES: dict[str, type] = {
@@ -36,7 +36,13 @@ _ACCURACY_FIELDS = [
 ]
 """An accuracy preset's fields (rust/core/src/testtime/beta.rs); ``pass1`` maps each catalog
 model to its published pass@1 at ``reference_tokens`` (in CSV: ``model=value`` pairs)."""
-_NESTED: dict[str, type] = {"moe": Moe, "error": ErrorLaw}
+_NESTED: dict[str, type] = {
+    "moe": Moe,
+    "error": ErrorLaw,
+    "fitted": FittedRange,
+    "farseer": Farseer,
+    "repetition": Repetition,
+}
 """Fields holding a dataclass (or None), flattened to ``moe_experts``, ... in CSV."""
 
 
@@ -221,21 +227,55 @@ def _family_table(items: list[Family]) -> tuple[list[str], list[list[str]], str]
 
 
 def _law_table(items: list[LossLaw]) -> tuple[list[str], list[list[str]], str]:
-    header = ["name", "E", "A", "B", "alpha", "beta", "error law (eps, k, gamma)", "source"]
+    header = [
+        "name",
+        "form",
+        "units",
+        "coefficients",
+        "domain (params planned)",
+        "error law (eps, k, gamma)",
+        "source",
+    ]
     rows = [
         [
             x.name,
-            f"{x.E:.6g}",
-            f"{x.A:.6g}",
-            f"{x.B:.6g}",
-            f"{x.alpha:.4g}",
-            f"{x.beta:.4g}",
+            x.form,
+            x.units,
+            _law_coefficients(x),
+            _law_domain(x),
             "-" if x.error is None else f"{x.error.eps:.4g}, {x.error.k:.4g}, {x.error.gamma:.4g}",
             x.source,
         ]
         for x in items
     ]
-    return header, rows, "lrrrrrll"
+    return header, rows, "lllllll"
+
+
+def _law_coefficients(x: LossLaw) -> str:
+    """The law's coefficients, named as its form names them."""
+    if x.farseer is not None:
+        values = dataclasses.asdict(x.farseer)
+        return ", ".join(f"{name} {value:.4g}" for name, value in values.items())
+    text = f"E {x.E:.6g}, A {x.A:.6g}, B {x.B:.6g}, alpha {x.alpha:.4g}, beta {x.beta:.4g}"
+    if x.repetition is not None:
+        r = x.repetition
+        text += f", R*_D {r.r_star_tokens:.4g}, R*_N {r.r_star_params:.4g}"
+    return text
+
+
+def _law_domain(x: LossLaw) -> str:
+    """Where the planners use the law (docs/planning.md, "Loss-law forms"): any size for the
+    Chinchilla form (outside its fitted range flagged ``extrapolated``), only up to the largest
+    validated model for a law without a loss floor."""
+    fitted = x.fitted
+    low = fitted.params_min if fitted is not None else None
+    high = fitted.params_max if fitted is not None else None
+    if x.farseer is not None and high is not None:
+        return f"up to {fmt.si(high)} (its largest validated model; no loss floor)"
+    if low is None and high is None:
+        return "any (no fitted range)"
+    span = f"{fmt.si(low) if low else '?'} to {fmt.si(high) if high else '?'}"
+    return f"any (fitted {span}; beyond it flagged)"
 
 
 def _accuracy_table(items: list[dict[str, Any]]) -> tuple[list[str], list[list[str]], str]:

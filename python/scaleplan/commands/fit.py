@@ -45,6 +45,7 @@ def register(sub: _common.Subparsers) -> None:
             "scaleplan fit law runs.csv",
             "scaleplan fit law runs.csv --bootstrap 1000 --seed 1 --save fit.json",
             "scaleplan fit law runs.csv --bootstrap 1000 --plot fit.png --json",
+            "scaleplan fit law runs.csv --form muennighoff --unique-tokens 25e9 --save fit.json",
         ],
     )
     q.add_argument("runs", metavar="RUNS.csv", help="CSV with columns params, tokens, loss")
@@ -53,6 +54,14 @@ def register(sub: _common.Subparsers) -> None:
     q.add_argument("--delta", type=float, default=1e-3, help="Huber threshold (default 1e-3)")
     q.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
     q.add_argument("--unique-tokens", type=float, metavar="TOKENS", help="unique data available")
+    q.add_argument(
+        "--form",
+        choices=("chinchilla", "muennighoff"),
+        default="chinchilla",
+        help="the law's form (default: %(default)s); muennighoff also fits the decay constants "
+        "of repeated tokens and excess parameters (R*_D, R*_N; needs --unique-tokens, no "
+        "--bootstrap; docs/fitting.md)",
+    )
     q.add_argument("--json", action="store_true", help="one JSON object")
     q.add_argument("--save", metavar="FIT.json", help="write the fit (LawFit.save)")
     q.add_argument(
@@ -95,6 +104,7 @@ def read_runs(path: str) -> tuple[list[float], list[float], list[float]]:
         "delta": "--delta",
         "level": "--level",
         "unique_tokens": "--unique-tokens",
+        "form": "--form",
     }
 )
 def run_law(args: argparse.Namespace) -> int:
@@ -109,6 +119,7 @@ def run_law(args: argparse.Namespace) -> int:
             seed=args.seed,
             delta=args.delta,
             unique_tokens=args.unique_tokens,
+            form=args.form,
         )
     except ScaleplanError as exc:
         if exc.index is None or exc.field not in COLUMNS:
@@ -150,6 +161,10 @@ def summary(fit: LawFit, intervals: dict[str, tuple[float, float]] | None, level
             lo, hi = intervals[k]
             row += f"  [{lo:12.6g}, {hi:12.6g}]"
         lines.append(row)
+    repetition = fit.law.repetition if fit.converged else None
+    if repetition is not None:
+        lines.append(f"{'R*_D':6} {repetition.r_star_tokens:12.6g}")
+        lines.append(f"{'R*_N':6} {repetition.r_star_params:12.6g}")
     source = {"bootstrap": "bootstrap samples", "gauss-newton": "Gauss-Newton approximation"}
     lines.append(
         f"objective {fit.objective:.6g}; residuals (log loss) rms "

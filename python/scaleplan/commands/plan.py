@@ -118,7 +118,10 @@ def run_training(args: argparse.Namespace) -> int:
         "Training plans",
         unit=_parse.UNIT_LABELS["flops"],
         law=plan.law,
-        details=[f"{fmt.si(unique)} unique tokens"] if unique is not None else [],
+        details=[
+            *_planning.loss_units_detail(plan.loss_units),
+            *([f"{fmt.si(unique)} unique tokens"] if unique is not None else []),
+        ],
     )
     goal_render = (lambda v: fmt.si(v, "FLOP")) if goal_name == "budget_flops" else loss
     columns: list[Column] = [
@@ -272,7 +275,10 @@ def run_lifetime(args: argparse.Namespace) -> int:
         "Lifetime plans",
         unit=_parse.UNIT_LABELS[unit],
         law=plan.law,
-        details=[pricing, ", ".join(fixed)] if fixed else [pricing],
+        details=[
+            *_planning.loss_units_detail(plan.loss_units),
+            *([pricing, ", ".join(fixed)] if fixed else [pricing]),
+        ],
     )
 
     def cost(v: float) -> str:

@@ -319,8 +319,10 @@ class RemoteApi:
         loss) by the method of Hoffmann et al. 2022 / Besiroglu et al. 2024: Huber loss
         (``delta``) on log loss, L-BFGS from a grid of starts, ``bootstrap`` refits on resampled
         runs (deterministic per ``seed``). With ``unique_tokens``, each run's tokens count as the
-        effective tokens D' of repeated data (Muennighoff et al. 2023). ``cancel``: a
-        :class:`scaleplan.CancelToken`, as for the planners. See docs/fitting.md.
+        effective tokens D' of repeated data (Muennighoff et al. 2023). ``form="muennighoff"``
+        (with ``unique_tokens``) also fits that paper's decay constants R*_D and R*_N of repeated
+        tokens and excess parameters (``law.repetition``; a point estimate, no bootstrap).
+        ``cancel``: a :class:`scaleplan.CancelToken`, as for the planners. See docs/fitting.md.
 
         On the server: :func:`scaleplan.fit_law`, the same arguments (catalog objects by name,
         scalars for the goals). ``timeout_s``: this call's deadline (default: the client's)."""

@@ -30,7 +30,7 @@ from scaleplan.errors import InvalidArgumentError
 from scaleplan.fit import KEYS as FIT_KEYS
 from scaleplan.fit import LawFit
 from scaleplan.joint import JointPlan
-from scaleplan.laws import ErrorLaw, FittedRange, LossLaw
+from scaleplan.laws import ErrorLaw, Farseer, FittedRange, LossLaw, Repetition
 from scaleplan.plan import (
     Extrapolation,
     LifetimePlan,
@@ -222,8 +222,22 @@ def law_message(law: LossLaw) -> catalog_pb2.Law:
 def law_from(message: catalog_pb2.Law, path: str = "law") -> LossLaw:
     """The law a message describes; an invalid coefficient names its field under ``path``."""
     try:
+        if not message.units:
+            # proto3 has no string default: an empty unit is the Chinchilla form's.
+            copied = catalog_pb2.Law()
+            copied.CopyFrom(message)
+            copied.units = "nats_per_token"
+            message = copied
         return _from_message(
-            LossLaw, message, LAW_FIELDS, {"error": ErrorLaw, "fitted": FittedRange}
+            LossLaw,
+            message,
+            LAW_FIELDS,
+            {
+                "error": ErrorLaw,
+                "fitted": FittedRange,
+                "farseer": Farseer,
+                "repetition": Repetition,
+            },
         )
     except InvalidArgumentError as exc:
         head, dot, rest = exc.field.partition(".")

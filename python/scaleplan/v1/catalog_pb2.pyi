@@ -306,7 +306,10 @@ Global___ErrorLaw: _TypeAlias = ErrorLaw  # noqa: Y015
 
 @_typing.final
 class Law(_message.Message):
-    """A loss law L(N, D) = E + A / N^alpha + B / D^beta (N parameters, D training tokens)."""
+    """A loss law L(N, D) (N parameters, D training tokens) in one of two forms: Chinchilla's
+    E + A / N^alpha + B / D^beta (the five coefficients set, `farseer` absent), or Farseer's
+    (`farseer` set, the five absent; docs/planning.md, "Loss-law forms").
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -320,6 +323,9 @@ class Law(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     SOURCE_FIELD_NUMBER: _builtins.int
     FITTED_FIELD_NUMBER: _builtins.int
+    FARSEER_FIELD_NUMBER: _builtins.int
+    UNITS_FIELD_NUMBER: _builtins.int
+    REPETITION_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Catalog name, e.g. "besiroglu2024"."""
     irreducible_loss: _builtins.float
@@ -336,6 +342,8 @@ class Law(_message.Message):
     """One line about the entry."""
     source: _builtins.str
     """Where the numbers come from."""
+    units: _builtins.str
+    """Unit of the loss: "nats_per_token" (empty reads as it) or "bits_per_char"."""
     @_builtins.property
     def error_law(self) -> Global___ErrorLaw:
         """Loss-to-error law on the same loss scale; absent when the law has none."""
@@ -343,30 +351,144 @@ class Law(_message.Message):
     @_builtins.property
     def fitted(self) -> Global___FittedRange:
         """The range the law was fitted on; absent when unknown. Plans outside it carry
-        `extrapolated`.
+        `extrapolated`. A Farseer-form law needs `params_max`: the largest size planned.
         """
+
+    @_builtins.property
+    def farseer(self) -> Global___FarseerCoefficients:
+        """The Farseer form's coefficients; absent for the Chinchilla form."""
+
+    @_builtins.property
+    def repetition(self) -> Global___Repetition:
+        """Data-constrained decay constants (Chinchilla form only); absent when the law has none."""
 
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
-        irreducible_loss: _builtins.float = ...,
-        params_coefficient: _builtins.float = ...,
-        tokens_coefficient: _builtins.float = ...,
-        params_exponent: _builtins.float = ...,
-        tokens_exponent: _builtins.float = ...,
+        irreducible_loss: _builtins.float | None = ...,
+        params_coefficient: _builtins.float | None = ...,
+        tokens_coefficient: _builtins.float | None = ...,
+        params_exponent: _builtins.float | None = ...,
+        tokens_exponent: _builtins.float | None = ...,
         error_law: Global___ErrorLaw | None = ...,
         description: _builtins.str = ...,
         source: _builtins.str = ...,
         fitted: Global___FittedRange | None = ...,
+        farseer: Global___FarseerCoefficients | None = ...,
+        units: _builtins.str = ...,
+        repetition: Global___Repetition | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["error_law", b"error_law", "fitted", b"fitted"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_irreducible_loss", b"_irreducible_loss", "_params_coefficient", b"_params_coefficient", "_params_exponent", b"_params_exponent", "_tokens_coefficient", b"_tokens_coefficient", "_tokens_exponent", b"_tokens_exponent", "error_law", b"error_law", "farseer", b"farseer", "fitted", b"fitted", "irreducible_loss", b"irreducible_loss", "params_coefficient", b"params_coefficient", "params_exponent", b"params_exponent", "repetition", b"repetition", "tokens_coefficient", b"tokens_coefficient", "tokens_exponent", b"tokens_exponent"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "error_law", b"error_law", "fitted", b"fitted", "irreducible_loss", b"irreducible_loss", "name", b"name", "params_coefficient", b"params_coefficient", "params_exponent", b"params_exponent", "source", b"source", "tokens_coefficient", b"tokens_coefficient", "tokens_exponent", b"tokens_exponent"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_irreducible_loss", b"_irreducible_loss", "_params_coefficient", b"_params_coefficient", "_params_exponent", b"_params_exponent", "_tokens_coefficient", b"_tokens_coefficient", "_tokens_exponent", b"_tokens_exponent", "description", b"description", "error_law", b"error_law", "farseer", b"farseer", "fitted", b"fitted", "irreducible_loss", b"irreducible_loss", "name", b"name", "params_coefficient", b"params_coefficient", "params_exponent", b"params_exponent", "repetition", b"repetition", "source", b"source", "tokens_coefficient", b"tokens_coefficient", "tokens_exponent", b"tokens_exponent", "units", b"units"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__irreducible_loss: _TypeAlias = _typing.Literal["irreducible_loss"]  # noqa: Y015
+    _WhichOneofArgType__irreducible_loss: _TypeAlias = _typing.Literal["_irreducible_loss", b"_irreducible_loss"]  # noqa: Y015
+    _WhichOneofReturnType__params_coefficient: _TypeAlias = _typing.Literal["params_coefficient"]  # noqa: Y015
+    _WhichOneofArgType__params_coefficient: _TypeAlias = _typing.Literal["_params_coefficient", b"_params_coefficient"]  # noqa: Y015
+    _WhichOneofReturnType__params_exponent: _TypeAlias = _typing.Literal["params_exponent"]  # noqa: Y015
+    _WhichOneofArgType__params_exponent: _TypeAlias = _typing.Literal["_params_exponent", b"_params_exponent"]  # noqa: Y015
+    _WhichOneofReturnType__tokens_coefficient: _TypeAlias = _typing.Literal["tokens_coefficient"]  # noqa: Y015
+    _WhichOneofArgType__tokens_coefficient: _TypeAlias = _typing.Literal["_tokens_coefficient", b"_tokens_coefficient"]  # noqa: Y015
+    _WhichOneofReturnType__tokens_exponent: _TypeAlias = _typing.Literal["tokens_exponent"]  # noqa: Y015
+    _WhichOneofArgType__tokens_exponent: _TypeAlias = _typing.Literal["_tokens_exponent", b"_tokens_exponent"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__irreducible_loss) -> _WhichOneofReturnType__irreducible_loss | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__params_coefficient) -> _WhichOneofReturnType__params_coefficient | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__params_exponent) -> _WhichOneofReturnType__params_exponent | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__tokens_coefficient) -> _WhichOneofReturnType__tokens_coefficient | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__tokens_exponent) -> _WhichOneofReturnType__tokens_exponent | None: ...
+
+Global___Law: _TypeAlias = Law  # noqa: Y015
+
+@_typing.final
+class Repetition(_message.Message):
+    """Muennighoff et al. 2023 (arXiv:2305.16264): decay constants of repeated tokens and excess
+    parameters under a data limit.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    R_STAR_TOKENS_FIELD_NUMBER: _builtins.int
+    R_STAR_PARAMS_FIELD_NUMBER: _builtins.int
+    r_star_tokens: _builtins.float
+    """R*_D: repeated tokens; also the default r_star of a data limit."""
+    r_star_params: _builtins.float
+    """R*_N: parameters beyond the compute-optimal size for the unique tokens."""
+    def __init__(
+        self,
+        *,
+        r_star_tokens: _builtins.float = ...,
+        r_star_params: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["r_star_params", b"r_star_params", "r_star_tokens", b"r_star_tokens"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___Law: _TypeAlias = Law  # noqa: Y015
+Global___Repetition: _TypeAlias = Repetition  # noqa: Y015
+
+@_typing.final
+class FarseerCoefficients(_message.Message):
+    """Li et al. 2025 (arXiv:2506.10972): L(N, D) = exp(a3 N^g + b3) + exp(a2 N^b + b2)
+    D^(-exp(a1 N^a + b1)), N non-embedding parameters.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    A1_FIELD_NUMBER: _builtins.int
+    A_FIELD_NUMBER: _builtins.int
+    B1_FIELD_NUMBER: _builtins.int
+    A2_FIELD_NUMBER: _builtins.int
+    B_FIELD_NUMBER: _builtins.int
+    B2_FIELD_NUMBER: _builtins.int
+    A3_FIELD_NUMBER: _builtins.int
+    G_FIELD_NUMBER: _builtins.int
+    B3_FIELD_NUMBER: _builtins.int
+    a1: _builtins.float
+    """Slope of the data exponent's log in N^a."""
+    a: _builtins.float
+    """Power of N in the data exponent."""
+    b1: _builtins.float
+    """Intercept of the data exponent's log."""
+    a2: _builtins.float
+    """Slope of the data coefficient's log in N^b."""
+    b: _builtins.float
+    """Power of N in the data coefficient."""
+    b2: _builtins.float
+    """Intercept of the data coefficient's log."""
+    a3: _builtins.float
+    """Slope of the unlimited-data loss's log in N^g."""
+    g: _builtins.float
+    """Power of N in the unlimited-data loss."""
+    b3: _builtins.float
+    """Intercept of the unlimited-data loss's log."""
+    def __init__(
+        self,
+        *,
+        a1: _builtins.float = ...,
+        a: _builtins.float = ...,
+        b1: _builtins.float = ...,
+        a2: _builtins.float = ...,
+        b: _builtins.float = ...,
+        b2: _builtins.float = ...,
+        a3: _builtins.float = ...,
+        g: _builtins.float = ...,
+        b3: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["a", b"a", "a1", b"a1", "a2", b"a2", "a3", b"a3", "b", b"b", "b1", b"b1", "b2", b"b2", "b3", b"b3", "g", b"g"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FarseerCoefficients: _TypeAlias = FarseerCoefficients  # noqa: Y015
 
 @_typing.final
 class FittedRange(_message.Message):

@@ -113,6 +113,10 @@ class _PlanConstraintEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PlanCo
     """The generation length is at the longest length the eval measured."""
     PLAN_CONSTRAINT_MIN_GEN_TOKENS: _PlanConstraint.ValueType  # 18
     """The generation length is at its lower bound."""
+    PLAN_CONSTRAINT_LAW_DOMAIN: _PlanConstraint.ValueType  # 19
+    """The model sits at the largest size its loss law was validated on (a law without a loss
+    floor is planned only inside its domain).
+    """
 
 class PlanConstraint(_PlanConstraint, metaclass=_PlanConstraintEnumTypeWrapper):
     """The constraint that decides a plan, or that makes it infeasible."""
@@ -157,6 +161,10 @@ PLAN_CONSTRAINT_MEASURED_LENGTH: PlanConstraint.ValueType  # 17
 """The generation length is at the longest length the eval measured."""
 PLAN_CONSTRAINT_MIN_GEN_TOKENS: PlanConstraint.ValueType  # 18
 """The generation length is at its lower bound."""
+PLAN_CONSTRAINT_LAW_DOMAIN: PlanConstraint.ValueType  # 19
+"""The model sits at the largest size its loss law was validated on (a law without a loss
+floor is planned only inside its domain).
+"""
 Global___PlanConstraint: _TypeAlias = PlanConstraint  # noqa: Y015
 
 class _AccuracyAggregator:
@@ -753,6 +761,7 @@ class TrainingPlan(_message.Message):
     COMPUTE_FLOPS_FIELD_NUMBER: _builtins.int
     TOKENS_PER_PARAM_FIELD_NUMBER: _builtins.int
     EXTRAPOLATED_FIELD_NUMBER: _builtins.int
+    LOSS_UNITS_FIELD_NUMBER: _builtins.int
     feasible: _builtins.bool
     """Whether the goal can be met; an infeasible plan names the constraint in `binding`."""
     binding: Global___PlanConstraint.ValueType
@@ -771,6 +780,8 @@ class TrainingPlan(_message.Message):
     """Training compute 6 * N * D, FLOPs."""
     tokens_per_param: _builtins.float
     """tokens / params."""
+    loss_units: _builtins.str
+    """Unit of loss, the law's: nats_per_token or bits_per_char."""
     @_builtins.property
     def extrapolated(self) -> _containers.RepeatedCompositeFieldContainer[Global___Extrapolation]:
         """Where the plan lies outside the range its law was fitted on; empty when inside it."""
@@ -788,10 +799,11 @@ class TrainingPlan(_message.Message):
         compute_flops: _builtins.float | None = ...,
         tokens_per_param: _builtins.float | None = ...,
         extrapolated: _abc.Iterable[Global___Extrapolation] | None = ...,
+        loss_units: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_compute_flops", b"_compute_flops", "_effective_tokens", b"_effective_tokens", "_loss", b"_loss", "_params", b"_params", "_tokens", b"_tokens", "_tokens_per_param", b"_tokens_per_param", "compute_flops", b"compute_flops", "effective_tokens", b"effective_tokens", "loss", b"loss", "params", b"params", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_compute_flops", b"_compute_flops", "_effective_tokens", b"_effective_tokens", "_loss", b"_loss", "_params", b"_params", "_tokens", b"_tokens", "_tokens_per_param", b"_tokens_per_param", "binding", b"binding", "compute_flops", b"compute_flops", "effective_tokens", b"effective_tokens", "extrapolated", b"extrapolated", "feasible", b"feasible", "law", b"law", "loss", b"loss", "params", b"params", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_compute_flops", b"_compute_flops", "_effective_tokens", b"_effective_tokens", "_loss", b"_loss", "_params", b"_params", "_tokens", b"_tokens", "_tokens_per_param", b"_tokens_per_param", "binding", b"binding", "compute_flops", b"compute_flops", "effective_tokens", b"effective_tokens", "extrapolated", b"extrapolated", "feasible", b"feasible", "law", b"law", "loss", b"loss", "loss_units", b"loss_units", "params", b"params", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__compute_flops: _TypeAlias = _typing.Literal["compute_flops"]  # noqa: Y015
     _WhichOneofArgType__compute_flops: _TypeAlias = _typing.Literal["_compute_flops", b"_compute_flops"]  # noqa: Y015
@@ -850,6 +862,7 @@ class LifetimePlan(_message.Message):
     KV_HEADS_FIELD_NUMBER: _builtins.int
     HEAD_DIM_FIELD_NUMBER: _builtins.int
     EXTRAPOLATED_FIELD_NUMBER: _builtins.int
+    LOSS_UNITS_FIELD_NUMBER: _builtins.int
     feasible: _builtins.bool
     """Whether the goal can be met; an infeasible plan names the constraint in `binding`."""
     binding: Global___PlanConstraint.ValueType
@@ -903,6 +916,8 @@ class LifetimePlan(_message.Message):
     """KV heads of that shape."""
     head_dim: _builtins.float
     """Head size of that shape."""
+    loss_units: _builtins.str
+    """Unit of loss, the law's: nats_per_token or bits_per_char."""
     @_builtins.property
     def extrapolated(self) -> _containers.RepeatedCompositeFieldContainer[Global___Extrapolation]:
         """Where the plan lies outside the range its law was fitted on; empty when inside it."""
@@ -934,10 +949,11 @@ class LifetimePlan(_message.Message):
         kv_heads: _builtins.float | None = ...,
         head_dim: _builtins.float | None = ...,
         extrapolated: _abc.Iterable[Global___Extrapolation] | None = ...,
+        loss_units: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_chinchilla_params", b"_chinchilla_params", "_chinchilla_tokens", b"_chinchilla_tokens", "_chinchilla_total_cost", b"_chinchilla_total_cost", "_cost_saved", b"_cost_saved", "_effective_tokens", b"_effective_tokens", "_gpus", b"_gpus", "_head_dim", b"_head_dim", "_inference_cost", b"_inference_cost", "_inference_cost_per_query", b"_inference_cost_per_query", "_kv_heads", b"_kv_heads", "_layers", b"_layers", "_loss", b"_loss", "_params", b"_params", "_query_heads", b"_query_heads", "_tokens", b"_tokens", "_tokens_per_param", b"_tokens_per_param", "_total_cost", b"_total_cost", "_training_cost", b"_training_cost", "_training_flops", b"_training_flops", "chinchilla_params", b"chinchilla_params", "chinchilla_tokens", b"chinchilla_tokens", "chinchilla_total_cost", b"chinchilla_total_cost", "cost_saved", b"cost_saved", "effective_tokens", b"effective_tokens", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "inference_cost_per_query", b"inference_cost_per_query", "kv_heads", b"kv_heads", "layers", b"layers", "loss", b"loss", "params", b"params", "query_heads", b"query_heads", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param", "total_cost", b"total_cost", "training_cost", b"training_cost", "training_flops", b"training_flops"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_chinchilla_params", b"_chinchilla_params", "_chinchilla_tokens", b"_chinchilla_tokens", "_chinchilla_total_cost", b"_chinchilla_total_cost", "_cost_saved", b"_cost_saved", "_effective_tokens", b"_effective_tokens", "_gpus", b"_gpus", "_head_dim", b"_head_dim", "_inference_cost", b"_inference_cost", "_inference_cost_per_query", b"_inference_cost_per_query", "_kv_heads", b"_kv_heads", "_layers", b"_layers", "_loss", b"_loss", "_params", b"_params", "_query_heads", b"_query_heads", "_tokens", b"_tokens", "_tokens_per_param", b"_tokens_per_param", "_total_cost", b"_total_cost", "_training_cost", b"_training_cost", "_training_flops", b"_training_flops", "binding", b"binding", "chinchilla_params", b"chinchilla_params", "chinchilla_tokens", b"chinchilla_tokens", "chinchilla_total_cost", b"chinchilla_total_cost", "cost_saved", b"cost_saved", "effective_tokens", b"effective_tokens", "extrapolated", b"extrapolated", "feasible", b"feasible", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "inference_cost_per_query", b"inference_cost_per_query", "kv_heads", b"kv_heads", "law", b"law", "layers", b"layers", "loss", b"loss", "params", b"params", "query_heads", b"query_heads", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param", "total_cost", b"total_cost", "training_cost", b"training_cost", "training_flops", b"training_flops", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_chinchilla_params", b"_chinchilla_params", "_chinchilla_tokens", b"_chinchilla_tokens", "_chinchilla_total_cost", b"_chinchilla_total_cost", "_cost_saved", b"_cost_saved", "_effective_tokens", b"_effective_tokens", "_gpus", b"_gpus", "_head_dim", b"_head_dim", "_inference_cost", b"_inference_cost", "_inference_cost_per_query", b"_inference_cost_per_query", "_kv_heads", b"_kv_heads", "_layers", b"_layers", "_loss", b"_loss", "_params", b"_params", "_query_heads", b"_query_heads", "_tokens", b"_tokens", "_tokens_per_param", b"_tokens_per_param", "_total_cost", b"_total_cost", "_training_cost", b"_training_cost", "_training_flops", b"_training_flops", "binding", b"binding", "chinchilla_params", b"chinchilla_params", "chinchilla_tokens", b"chinchilla_tokens", "chinchilla_total_cost", b"chinchilla_total_cost", "cost_saved", b"cost_saved", "effective_tokens", b"effective_tokens", "extrapolated", b"extrapolated", "feasible", b"feasible", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "inference_cost_per_query", b"inference_cost_per_query", "kv_heads", b"kv_heads", "law", b"law", "layers", b"layers", "loss", b"loss", "loss_units", b"loss_units", "params", b"params", "query_heads", b"query_heads", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param", "total_cost", b"total_cost", "training_cost", b"training_cost", "training_flops", b"training_flops", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__chinchilla_params: _TypeAlias = _typing.Literal["chinchilla_params"]  # noqa: Y015
     _WhichOneofArgType__chinchilla_params: _TypeAlias = _typing.Literal["_chinchilla_params", b"_chinchilla_params"]  # noqa: Y015

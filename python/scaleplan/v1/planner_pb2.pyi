@@ -1182,7 +1182,9 @@ class FitLawRequest(_message.Message):
     UNIQUE_TOKENS_FIELD_NUMBER: _builtins.int
     LEVEL_FIELD_NUMBER: _builtins.int
     form: _builtins.str
-    """The law's form; "chinchilla" when empty (the only one so far)."""
+    """The law's form: "chinchilla" (when empty) or "muennighoff" (needs unique_tokens; fits
+    R*_D and R*_N too, a point estimate without bootstrap).
+    """
     delta: _builtins.float
     """Huber threshold on the log-loss residual; 1e-3 when absent."""
     bootstrap: _builtins.int

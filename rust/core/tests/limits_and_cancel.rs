@@ -51,6 +51,9 @@ fn training_targets_far_above_the_law_terminate_with_an_error_naming_target_loss
         b: 1e30,
         alpha: 0.05,
         beta: 0.05,
+        farseer: None,
+        units: laws::LossUnits::NatsPerToken,
+        repetition: None,
         error: None,
         fitted: None,
     };

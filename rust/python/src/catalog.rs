@@ -46,7 +46,7 @@ impl NativeLaw {
     ) -> PyResult<Bound<'py, numpy::PyArray1<f64>>> {
         use numpy::IntoPyArray;
         let data = unique_tokens
-            .map(|u| DataLimit::new(u, r_star))
+            .map(|u| DataLimit::new(u, Some(r_star.unwrap_or(self.0.default_r_star()))))
             .transpose()
             .py_err(py)?;
         let (n, d) = (params.as_slice()?, tokens.as_slice()?);

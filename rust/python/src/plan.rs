@@ -20,12 +20,14 @@ use crate::errors::{element, to_py, IntoPyResult};
 use crate::schema::{lifetime_plan, training_plan};
 use crate::{enter, Work};
 
+/// The data limit of a request; R*_D defaults to the law's own (`LossLaw::default_r_star`).
 fn data_limit(
+    law: &NativeLaw,
     unique_tokens: Option<f64>,
     r_star: Option<f64>,
 ) -> Result<Option<DataLimit>, PlanError> {
     match (unique_tokens, r_star) {
-        (Some(u), r) => DataLimit::new(u, r).map(Some),
+        (Some(u), r) => DataLimit::new(u, Some(r.unwrap_or(law.0.default_r_star()))).map(Some),
         (None, Some(_)) => Err(PlanError::invalid(
             "r_star",
             "applies only with unique_tokens",
@@ -46,7 +48,7 @@ fn plan_training<'py>(
     r_star: Option<f64>,
     cancel: Option<&CancelToken>,
 ) -> PyResult<Vec<Bound<'py, PyArray1<f64>>>> {
-    let data = data_limit(unique_tokens, r_star).py_err(py)?;
+    let data = data_limit(law, unique_tokens, r_star).py_err(py)?;
     let values = values.as_slice()?;
     let by_budget = match goal {
         "budget_flops" => true,
@@ -144,7 +146,7 @@ fn plan_lifetime<'py>(
         train_mfu,
         train_usd_per_hour,
         infer_usd_per_hour,
-        data: data_limit(unique_tokens, r_star).py_err(py)?,
+        data: data_limit(law, unique_tokens, r_star).py_err(py)?,
         min_params,
         max_params,
         auto_gpus,

@@ -162,18 +162,22 @@ const LAYERS_DOC: &str = "Layers of the shape the family's smooth rule implies a
                      number, a planning abstraction: docs/cost-model.md, \"Families\"); NaN for \
                      an infeasible plan.";
 
+const LOSS_UNITS_DOC: &str = "Unit of loss, the law's: nats_per_token or bits_per_char \
+                              (docs/planning.md, \"Loss-law forms\").";
+
 schema! {
     /// `scaleplan.TrainingPlan` (docs/planning.md).
     training_plan "TrainingPlan" (p: &TrainingPlan) {
         feasible [""] FEASIBLE_DOC => flag(p.feasible),
         binding [""] BINDING_DOC => code(p.binding.code()),
         law [""] "Name of the loss law.",
+        loss_units [""] LOSS_UNITS_DOC,
         params ["parameters"] "Parameters N." => p.params,
         tokens ["tokens"] "Training tokens D." => p.tokens,
         effective_tokens ["tokens"]
             "D' the repeated data is worth under a data limit (D without one)."
             => p.effective_tokens,
-        loss ["nats/token"] "Loss the law predicts." => p.loss,
+        loss ["<loss_units>"] "Loss the law predicts, in loss_units." => p.loss,
         compute_flops ["FLOPs"] "Training compute 6*N*D." => p.compute,
         tokens_per_param ["tokens/parameter"] "tokens / params.",
         extrapolated [""] EXTRAPOLATED_DOC,
@@ -186,13 +190,14 @@ schema! {
         feasible [""] FEASIBLE_DOC => flag(p.feasible),
         binding [""] BINDING_DOC => code(p.binding.code()),
         law [""] "Name of the loss law.",
+        loss_units [""] LOSS_UNITS_DOC,
         unit [""] "Unit of every cost: flops, eflops, gpu_hours or usd.",
         params ["parameters"] "Parameters N." => p.params,
         tokens ["tokens"] "Training tokens D." => p.tokens,
         effective_tokens ["tokens"]
             "D' the repeated data is worth under a data limit (D without one)."
             => p.effective_tokens,
-        loss ["nats/token"] "Loss the law predicts." => p.loss,
+        loss ["<loss_units>"] "Loss the law predicts, in loss_units." => p.loss,
         tokens_per_param ["tokens/parameter"] "tokens / params.",
         training_flops ["FLOPs"] "Training compute." => p.training_flops,
         training_cost ["<unit>"] "Training cost." => p.training_cost,

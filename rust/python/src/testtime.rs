@@ -346,7 +346,10 @@ impl JointProblem {
         let build = || -> Result<Self, PlanError> {
             let family = FamilyShapes::new(&catalog.0, catalog.0.family(family)?)?;
             let data = match (unique_tokens, r_star) {
-                (Some(u), r) => Some(DataLimit::new(u, r)?),
+                (Some(u), r) => Some(DataLimit::new(
+                    u,
+                    Some(r.unwrap_or(law.0.default_r_star())),
+                )?),
                 (None, Some(_)) => {
                     return Err(PlanError::invalid(
                         "r_star",

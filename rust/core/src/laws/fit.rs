@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::{DataLimit, FittedRange, LossLaw};
+use super::{DataLimit, FittedRange, LossLaw, LossUnits};
 use crate::cancel;
 use crate::error::{check, PlanError, Result};
 
@@ -48,20 +48,19 @@ pub const TOL_COST: f64 = 1e-15;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FitForm {
     Chinchilla,
+    /// Muennighoff et al. 2023: the Chinchilla form plus the decay constants R*_D and R*_N of
+    /// repeated tokens and excess parameters, under `unique_tokens` (docs/fitting.md).
+    Muennighoff,
 }
 
 impl FitForm {
     pub fn parse(name: &str) -> Result<Self> {
         match name {
             "chinchilla" => Ok(FitForm::Chinchilla),
-            "muennighoff" => Err(PlanError::invalid(
-                "form",
-                "'muennighoff' (the data-constrained form with R_N*) is planned, not available \
-                 yet; use 'chinchilla' (optionally with unique_tokens)",
-            )),
+            "muennighoff" => Ok(FitForm::Muennighoff),
             other => Err(PlanError::invalid(
                 "form",
-                format!("unknown form '{other}' (known: chinchilla)"),
+                format!("unknown form '{other}' (known: chinchilla, muennighoff)"),
             )),
         }
     }
@@ -635,7 +634,9 @@ fn fitted_range(runs: &Runs) -> FittedRange {
 
 /// Fit a loss law to runs (parameters, training tokens, final loss), docs/fitting.md.
 pub fn fit_law(params: &[f64], tokens: &[f64], loss: &[f64], opts: &FitOptions) -> Result<LawFit> {
-    let FitForm::Chinchilla = opts.form;
+    if opts.form == FitForm::Muennighoff {
+        return muennighoff::fit(params, tokens, loss, opts);
+    }
     let runs = check_runs(params, tokens, loss, opts)?;
     let n = runs.ln_n.len();
     let all: Vec<usize> = (0..n).collect();
@@ -738,6 +739,10 @@ pub fn fit_law(params: &[f64], tokens: &[f64], loss: &[f64], opts: &FitOptions) 
             b: p[2],
             alpha: p[3],
             beta: p[4],
+            farseer: None,
+            // The runs' loss is taken to be in nats per token, the Chinchilla form's unit.
+            units: LossUnits::NatsPerToken,
+            repetition: None,
             error: None,
             fitted: Some(fitted_range(&runs)),
         };
@@ -789,4 +794,414 @@ pub fn fit_objective(
         delta,
     };
     Ok(obj.value_grad(&theta))
+}
+
+/// The data-constrained form (docs/fitting.md, "The muennighoff form"), in the two stages
+/// Muennighoff et al. 2023 fitted it, then refined jointly: E, A, B, alpha, beta on the runs that
+/// neither repeat data nor exceed the compute-optimal size for the unique data (the Chinchilla
+/// fit above); R*_D and R*_N on all runs with those five fixed (a log grid, then Nelder-Mead);
+/// then all seven together on all runs by Nelder-Mead from there (the repeated-data runs also
+/// inform B and beta). A point estimate: no bootstrap, no covariance.
+mod muennighoff {
+    use argmin::core::{CostFunction, Executor};
+    use argmin::solver::neldermead::NelderMead;
+
+    use super::{fit_law, huber, FitForm, FitOptions, LawFit, N_PARAMS};
+    use crate::cancel;
+    use crate::error::{check, PlanError, Result};
+    use crate::laws::{DataLimit, FittedRange, LossLaw, Repetition};
+
+    /// The decay constants are searched in [R_MIN, R_MAX] (log-spaced grid, then Nelder-Mead).
+    pub const R_MIN: f64 = 0.1;
+    pub const R_MAX: f64 = 1000.0;
+    const GRID: usize = 40;
+    /// Nelder-Mead stops (an error out of the cost) once the call's token fires; the caller then
+    /// returns `Cancelled` (docs/limits.md).
+    fn stop_if_cancelled() -> std::result::Result<(), argmin::core::Error> {
+        if cancel::fired() {
+            return Err(argmin::core::Error::msg("cancelled"));
+        }
+        Ok(())
+    }
+
+    /// Relative rise of the objective below which a decay constant counts as not identified.
+    pub const IDENTIFIED: f64 = 0.05;
+
+    struct Stage2<'a> {
+        law: &'a LossLaw,
+        unique: f64,
+        runs: &'a [(f64, f64, f64)],
+        delta: f64,
+    }
+
+    impl<'a> Stage2<'a> {
+        fn clone_ref(&self) -> Stage2<'a> {
+            Stage2 {
+                law: self.law,
+                unique: self.unique,
+                runs: self.runs,
+                delta: self.delta,
+            }
+        }
+
+        fn law_at(&self, x: &[f64]) -> LossLaw {
+            LossLaw {
+                repetition: Some(Repetition {
+                    r_star_tokens: x[0].exp(),
+                    r_star_params: x[1].exp(),
+                }),
+                ..self.law.clone()
+            }
+        }
+
+        fn residuals(&self, x: &[f64]) -> Vec<f64> {
+            let law = self.law_at(x);
+            let limit = DataLimit {
+                unique_tokens: self.unique,
+                r_star: x[0].exp(),
+            };
+            self.runs
+                .iter()
+                .map(|&(n, d, l)| law.loss_limited(n, d, Some(&limit)).ln() - l.ln())
+                .collect()
+        }
+
+        fn value(&self, x: &[f64]) -> f64 {
+            let (lo, hi) = (R_MIN.ln(), R_MAX.ln());
+            if x.iter().any(|&v| !(lo..=hi).contains(&v)) {
+                return f64::INFINITY;
+            }
+            self.residuals(x)
+                .iter()
+                .map(|&r| huber(r, self.delta))
+                .sum()
+        }
+    }
+
+    impl CostFunction for Stage2<'_> {
+        type Param = Vec<f64>;
+        type Output = f64;
+        fn cost(&self, x: &Self::Param) -> std::result::Result<f64, argmin::core::Error> {
+            stop_if_cancelled()?;
+            Ok(self.value(x))
+        }
+    }
+
+    pub fn fit(params: &[f64], tokens: &[f64], loss: &[f64], opts: &FitOptions) -> Result<LawFit> {
+        let unique = opts.unique_tokens.ok_or_else(|| {
+            PlanError::invalid(
+                "unique_tokens",
+                "is required for form 'muennighoff' (the unique tokens the runs repeat)",
+            )
+        })?;
+        check::positive("unique_tokens", unique)?;
+        if opts.bootstrap > 0 {
+            return Err(PlanError::invalid(
+                "bootstrap",
+                "is not available for form 'muennighoff' (a point estimate; docs/fitting.md)",
+            ));
+        }
+        // The runs as given (validated by the Chinchilla path's checks, without a data limit).
+        let plain = FitOptions {
+            form: FitForm::Chinchilla,
+            unique_tokens: None,
+            ..opts.clone()
+        };
+        super::check_runs(params, tokens, loss, &plain)?;
+        let runs: Vec<(f64, f64, f64)> = (0..params.len())
+            .map(|i| (params[i], tokens[i], loss[i]))
+            .collect();
+        // Stage 1 on single-epoch runs, then again without those past U_N of that fit.
+        let pick = |keep: &dyn Fn(&(f64, f64, f64)) -> bool| -> Vec<(f64, f64, f64)> {
+            runs.iter().copied().filter(|r| keep(r)).collect()
+        };
+        let stage1 = |subset: &[(f64, f64, f64)]| -> Result<LawFit> {
+            if subset.len() < N_PARAMS {
+                return Err(PlanError::invalid(
+                    "unique_tokens",
+                    format!(
+                        "form 'muennighoff' fits E, A, B, alpha, beta on the runs that do not \
+                         repeat data (tokens <= unique_tokens = {unique:e}) nor exceed the \
+                         compute-optimal size for it; {} such runs are fewer than {N_PARAMS}",
+                        subset.len()
+                    ),
+                ));
+            }
+            let (n, d, l): (Vec<f64>, Vec<f64>, Vec<f64>) = (
+                subset.iter().map(|r| r.0).collect(),
+                subset.iter().map(|r| r.1).collect(),
+                subset.iter().map(|r| r.2).collect(),
+            );
+            fit_law(&n, &d, &l, &plain)
+        };
+        let mut first = stage1(&pick(&|r| r.1 <= unique))?;
+        if let Some(law) = first.law.clone() {
+            let u_n = law.optimal_params_for_tokens(unique);
+            let subset = pick(&|r| r.1 <= unique && r.0 <= u_n);
+            if subset.len() < pick(&|r| r.1 <= unique).len() {
+                first = stage1(&subset)?;
+            }
+        }
+        let Some(base) = first.law.clone() else {
+            return Ok(LawFit {
+                message: format!("stage 1 (E, A, B, alpha, beta): {}", first.message),
+                ..first
+            });
+        };
+        let u_n = base.optimal_params_for_tokens(unique);
+        if !runs.iter().any(|r| r.1 > unique) {
+            return Err(PlanError::invalid(
+                "tokens",
+                format!(
+                    "no run repeats data (tokens > unique_tokens = {unique:e}): R*_D cannot be \
+                     fitted"
+                ),
+            ));
+        }
+        if !runs.iter().any(|r| r.0 > u_n) {
+            return Err(PlanError::invalid(
+                "params",
+                format!(
+                    "no run exceeds {u_n:e} parameters, the compute-optimal size for the unique \
+                     tokens under the stage-1 law: R*_N cannot be fitted"
+                ),
+            ));
+        }
+        cancel::check()?;
+        let stage2 = Stage2 {
+            law: &base,
+            unique,
+            runs: &runs,
+            delta: opts.delta,
+        };
+        // A log grid over both constants, then Nelder-Mead from its best point.
+        let (lo, hi) = (R_MIN.ln(), R_MAX.ln());
+        let at = |k: usize| lo + (hi - lo) * k as f64 / GRID as f64;
+        let mut best = (vec![at(0), at(0)], f64::INFINITY);
+        for i in 0..=GRID {
+            for j in 0..=GRID {
+                let x = vec![at(i), at(j)];
+                let v = stage2.value(&x);
+                if v < best.1 {
+                    best = (x, v);
+                }
+            }
+            cancel::check()?;
+        }
+        let step = (hi - lo) / GRID as f64;
+        let x0 = best.0.clone();
+        let simplex = vec![
+            x0.clone(),
+            vec![x0[0] + step, x0[1]],
+            vec![x0[0], x0[1] + step],
+        ];
+        let solver = NelderMead::new(simplex)
+            .with_sd_tolerance(1e-14)
+            .map_err(|e| PlanError::invalid("form", format!("Nelder-Mead: {e}")))?;
+        let (x, objective) = match Executor::new(stage2.clone_ref(), solver)
+            .configure(|state| state.max_iters(2_000))
+            .run()
+        {
+            Ok(r) => match r.state.best_param {
+                Some(p) if r.state.best_cost <= best.1 => (p, r.state.best_cost),
+                _ => best,
+            },
+            Err(_) => best,
+        };
+        cancel::check()?;
+        // Stage 3: all seven on all runs, from stage 2's point.
+        let joint = Joint {
+            unique,
+            runs: &runs,
+            delta: opts.delta,
+            base: &base,
+        };
+        let mut y: Vec<f64> = first
+            .theta
+            .iter()
+            .copied()
+            .chain(x.iter().copied())
+            .collect();
+        let mut objective = objective;
+        for _ in 0..3 {
+            let steps = [0.05, 0.05, 0.02, 0.01, 0.01, step, step];
+            let mut simplex = vec![y.clone()];
+            for (k, h) in steps.iter().enumerate() {
+                let mut v = y.clone();
+                v[k] += h;
+                simplex.push(v);
+            }
+            let solver = NelderMead::new(simplex)
+                .with_sd_tolerance(1e-15)
+                .map_err(|e| PlanError::invalid("form", format!("Nelder-Mead: {e}")))?;
+            let Ok(r) = Executor::new(joint.clone_ref(), solver)
+                .configure(|state| state.max_iters(10_000))
+                .run()
+            else {
+                break;
+            };
+            match r.state.best_param {
+                Some(p) if r.state.best_cost < objective => {
+                    let gain = objective - r.state.best_cost;
+                    y = p;
+                    objective = r.state.best_cost;
+                    if gain <= 1e-12 * objective.abs().max(1e-300) {
+                        break;
+                    }
+                }
+                _ => break,
+            }
+            cancel::check()?;
+        }
+        cancel::check()?;
+        let x = vec![y[5], y[6]];
+        let theta = [y[0], y[1], y[2], y[3], y[4]];
+        let base = joint.law_at(&y);
+        let stage2 = Stage2 {
+            law: &base,
+            unique,
+            runs: &runs,
+            delta: opts.delta,
+        };
+        let mut converged = first.converged && base.validate().is_ok();
+        let mut message = if converged {
+            String::new()
+        } else {
+            "the joint refinement ended at an invalid law".into()
+        };
+        // Identified: moving the constant to either end of its range must cost more than
+        // IDENTIFIED of the objective (else the runs cannot tell it from "no decay" or "no
+        // value"), and the estimate must not sit on an end.
+        for (k, name) in [(0, "R*_D"), (1, "R*_N")] {
+            let moved = |v: f64| {
+                let mut z = y.clone();
+                z[5 + k] = v;
+                joint.value(&z)
+            };
+            let least = moved(lo).min(moved(hi));
+            if x[k] < lo + 1e-3 || x[k] > hi - 1e-3 || least <= objective * (1.0 + IDENTIFIED) {
+                converged = false;
+                message = format!(
+                    "{name} = {:.4e} is not identified by the runs: moving it to an end of its \
+                     range [{R_MIN}, {R_MAX}] changes the objective by less than {}%",
+                    x[k].exp(),
+                    IDENTIFIED * 100.0
+                );
+            }
+        }
+        let fitted = stage2.law_at(&x);
+        let limit = DataLimit {
+            unique_tokens: unique,
+            r_star: x[0].exp(),
+        };
+        let residuals = stage2.residuals(&x);
+        let effective: Vec<f64> = runs.iter().map(|r| limit.effective_tokens(r.1)).collect();
+        let range = |v: &mut dyn Iterator<Item = f64>| {
+            v.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+                (a.min(x), b.max(x))
+            })
+        };
+        let np = range(&mut runs.iter().map(|r| r.0));
+        let nd = range(&mut effective.iter().copied());
+        let nr = range(&mut runs.iter().zip(&effective).map(|(r, d)| d / r.0));
+        let nl = range(&mut runs.iter().map(|r| r.2));
+        let n = runs.len();
+        let law = converged.then(|| LossLaw {
+            name: format!("fitted(n={n})"),
+            description: format!(
+                "muennighoff form fitted to {n} runs with {unique:e} unique tokens (Huber delta \
+                 {}, {} bootstrap samples of stage 1)",
+                opts.delta, opts.bootstrap
+            ),
+            fitted: Some(FittedRange {
+                params_min: Some(np.0),
+                params_max: Some(np.1),
+                tokens_min: Some(nd.0),
+                tokens_max: Some(nd.1),
+                tokens_per_param_min: Some(nr.0),
+                tokens_per_param_max: Some(nr.1),
+                loss_min: Some(nl.0),
+                loss_max: Some(nl.1),
+            }),
+            ..fitted
+        });
+        Ok(LawFit {
+            law,
+            params: super::params_of(&theta),
+            theta,
+            covariance: None,
+            covariance_source: super::CovarianceSource::Unavailable,
+            samples: Vec::new(),
+            bootstrap_unconverged: 0,
+            residuals,
+            n_points: n,
+            objective,
+            converged,
+            message,
+        })
+    }
+
+    /// All seven parameters, theta = (a, b, e, alpha, beta, ln R*_D, ln R*_N).
+    struct Joint<'a> {
+        unique: f64,
+        runs: &'a [(f64, f64, f64)],
+        delta: f64,
+        base: &'a LossLaw,
+    }
+
+    impl<'a> Joint<'a> {
+        fn clone_ref(&self) -> Joint<'a> {
+            Joint {
+                unique: self.unique,
+                runs: self.runs,
+                delta: self.delta,
+                base: self.base,
+            }
+        }
+
+        fn law_at(&self, y: &[f64]) -> LossLaw {
+            LossLaw {
+                e: y[2].exp(),
+                a: y[0].exp(),
+                b: y[1].exp(),
+                alpha: y[3],
+                beta: y[4],
+                repetition: Some(Repetition {
+                    r_star_tokens: y[5].exp(),
+                    r_star_params: y[6].exp(),
+                }),
+                ..self.base.clone()
+            }
+        }
+
+        fn value(&self, y: &[f64]) -> f64 {
+            let (lo, hi) = (R_MIN.ln(), R_MAX.ln());
+            if !(y[3] > 0.0 && y[4] > 0.0) || y[5..].iter().any(|&v| !(lo..=hi).contains(&v)) {
+                return f64::INFINITY;
+            }
+            let law = self.law_at(y);
+            let limit = DataLimit {
+                unique_tokens: self.unique,
+                r_star: y[5].exp(),
+            };
+            self.runs
+                .iter()
+                .map(|&(n, d, l)| {
+                    huber(
+                        law.loss_limited(n, d, Some(&limit)).ln() - l.ln(),
+                        self.delta,
+                    )
+                })
+                .sum()
+        }
+    }
+
+    impl CostFunction for Joint<'_> {
+        type Param = Vec<f64>;
+        type Output = f64;
+        fn cost(&self, y: &Self::Param) -> std::result::Result<f64, argmin::core::Error> {
+            stop_if_cancelled()?;
+            Ok(self.value(y))
+        }
+    }
 }

@@ -135,6 +135,17 @@ impl<'a> JointSolver<'a> {
                 ),
             )
         })?;
+        if law.domain_params_max().is_some() {
+            return Err(PlanError::invalid(
+                "law",
+                format!(
+                    "'{}' is of the {} form, which the joint planner does not take (it needs a \
+                     Chinchilla-form law with an error law; docs/planning.md, \"Loss-law forms\")",
+                    law.name,
+                    law.form_name()
+                ),
+            ));
+        }
         check::non_negative("queries", opt.queries)?;
         check::non_negative("prompt_tokens", opt.prompt_tokens)?;
         check::positive("half_tokens", opt.half_tokens)?;

@@ -5,7 +5,7 @@
 //! its family's fitted rule (docs/cost-model.md#families).
 
 use super::scalar::{min_feasible, Edge, Min1};
-use super::training::plan_training_target;
+use super::training::{plan_training_target, TrainingPlan};
 use super::Constraint;
 use crate::catalog::{Dtype, Hardware};
 use crate::cost::{
@@ -13,7 +13,7 @@ use crate::cost::{
     InferenceQuery, Pricer, TrainingRate,
 };
 use crate::error::{check, PlanError, Result};
-use crate::laws::{DataLimit, Extrapolated, LossLaw};
+use crate::laws::{DataLimit, Extrapolated, LawForm, LossLaw};
 
 /// Expected inference demand over the model's life.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -353,6 +353,8 @@ struct SizeRange {
     /// `lo`/`hi` is the user's min_params/max_params (else a default).
     lo_user: bool,
     hi_user: bool,
+    /// `hi` is the law's largest validated model (a law without a loss floor).
+    hi_domain: bool,
 }
 
 impl SizeRange {
@@ -362,6 +364,7 @@ impl SizeRange {
             Edge::Interior => otherwise,
             Edge::LowerBound if self.lo_user => Constraint::MinParams,
             Edge::LowerBound => Constraint::MinParamsDefault,
+            Edge::UpperBound if self.hi_domain => Constraint::LawDomain,
             Edge::UpperBound if self.hi_user => Constraint::MaxParams,
             Edge::UpperBound => Constraint::MaxParamsDefault,
             // Serving memory is the only wall that stops a larger model; others (the target or
@@ -374,11 +377,7 @@ impl SizeRange {
 
 /// D for loss `target` at size N (inverting D' under a data limit); None when unreachable.
 fn tokens_for(law: &LossLaw, n: f64, target: f64, data: Option<&DataLimit>) -> Option<(f64, f64)> {
-    let room = target - law.e - law.a * n.powf(-law.alpha);
-    if room <= 0.0 {
-        return None;
-    }
-    let effective = (law.b / room).powf(1.0 / law.beta);
+    let effective = law.effective_tokens_for(law.effective_params(n, data), target)?;
     match data {
         None => Some((effective, effective)),
         Some(l) if effective <= l.unique_tokens => Some((effective, effective)),
@@ -481,55 +480,105 @@ fn plan_lifetime_at(
     let (x, binding) = match goal {
         LifetimeGoal::TargetLoss(target) => {
             check::positive("target_loss", target)?;
-            if target <= law.e {
-                return Ok(LifetimePlan::infeasible(Constraint::LossFloor));
-            }
-            let floor = data.map_or(0.0, |l| law.b * l.saturated_tokens().powf(-law.beta));
-            if target <= law.e + floor {
-                return Ok(LifetimePlan::infeasible(Constraint::UniqueData));
-            }
-            // Below N_min no token count reaches the target.
-            let n_min_x = (law.a / (target - law.e - floor)).ln() / law.alpha;
-            let range = SizeRange {
-                lo: min_x.unwrap_or(DEFAULT_MIN_PARAMS.ln()).max(n_min_x),
-                // A default ceiling never undercuts the user's floor.
-                hi: max_x.unwrap_or((n_min_x + 25.0).max(min_x.unwrap_or(f64::NEG_INFINITY))),
-                lo_user: min_x.is_some_and(|m| m >= n_min_x),
-                hi_user: max_x.is_some(),
-            };
-            if range.lo > range.hi {
-                return Ok(LifetimePlan::infeasible(Constraint::MaxParams));
-            }
-            let total = |x: f64| {
-                let n = x.exp();
-                match tokens_for(law, n, target, data) {
-                    Some((d, _)) => coster.training(n, d) + coster.lifetime_inference(n),
-                    None => f64::INFINITY,
+            if let Some(domain) = law.domain_params_max() {
+                let range = domain_range(law, domain, min_x, max_x)?;
+                // No loss floor, so no closed-form smallest size: every size in the domain is
+                // tried, and one that cannot reach the target has an infinite cost.
+                let reaches = |with: Option<&DataLimit>| {
+                    (0..=GRID).any(|i| {
+                        let x = range.lo + (range.hi - range.lo) * i as f64 / GRID as f64;
+                        tokens_for(law, x.exp(), target, with).is_some()
+                    })
+                };
+                if !reaches(data) {
+                    return Ok(LifetimePlan::infeasible(
+                        if data.is_some() && reaches(None) {
+                            Constraint::UniqueData
+                        } else if range.hi_domain {
+                            Constraint::LawDomain
+                        } else {
+                            Constraint::MaxParams
+                        },
+                    ));
                 }
-            };
-            let m = coster.minimise(&total, range.lo, range.hi);
-            if !m.feasible() {
-                return Ok(LifetimePlan::infeasible(Constraint::Memory));
+                let total = |x: f64| {
+                    let n = x.exp();
+                    match tokens_for(law, n, target, data) {
+                        Some((d, _)) => coster.training(n, d) + coster.lifetime_inference(n),
+                        None => f64::INFINITY,
+                    }
+                };
+                let m = coster.minimise(&total, range.lo, range.hi);
+                if !m.feasible() {
+                    return Ok(LifetimePlan::infeasible(Constraint::Memory));
+                }
+                (m.x, range.binding(&m, &coster, Constraint::TargetLoss))
+            } else {
+                if target <= law.e {
+                    return Ok(LifetimePlan::infeasible(Constraint::LossFloor));
+                }
+                let floor = data.map_or(0.0, |l| law.b * l.saturated_tokens().powf(-law.beta));
+                if target <= law.e + floor {
+                    return Ok(LifetimePlan::infeasible(Constraint::UniqueData));
+                }
+                // Below N_min no token count reaches the target.
+                let mut n_min_x = (law.a / (target - law.e - floor)).ln() / law.alpha;
+                if law.repetition.is_some() {
+                    // That is the N' needed; excess parameters are discounted, so N is larger,
+                    // and none may be enough (N' saturates).
+                    match law.params_for_effective(n_min_x.exp(), data) {
+                        Some(n) => n_min_x = n.ln(),
+                        None => return Ok(LifetimePlan::infeasible(Constraint::UniqueData)),
+                    }
+                }
+                let range = SizeRange {
+                    lo: min_x.unwrap_or(DEFAULT_MIN_PARAMS.ln()).max(n_min_x),
+                    // A default ceiling never undercuts the user's floor.
+                    hi: max_x.unwrap_or((n_min_x + 25.0).max(min_x.unwrap_or(f64::NEG_INFINITY))),
+                    lo_user: min_x.is_some_and(|m| m >= n_min_x),
+                    hi_user: max_x.is_some(),
+                    hi_domain: false,
+                };
+                if range.lo > range.hi {
+                    return Ok(LifetimePlan::infeasible(Constraint::MaxParams));
+                }
+                let total = |x: f64| {
+                    let n = x.exp();
+                    match tokens_for(law, n, target, data) {
+                        Some((d, _)) => coster.training(n, d) + coster.lifetime_inference(n),
+                        None => f64::INFINITY,
+                    }
+                };
+                let m = coster.minimise(&total, range.lo, range.hi);
+                if !m.feasible() {
+                    return Ok(LifetimePlan::infeasible(Constraint::Memory));
+                }
+                (m.x, range.binding(&m, &coster, Constraint::TargetLoss))
             }
-            (m.x, range.binding(&m, &coster, Constraint::TargetLoss))
         }
         LifetimeGoal::Budget(budget) => {
             check::positive("budget", budget)?;
             super::joint::check_training_flops(budget, coster.per_train_flop)?;
-            // Centre the search on the training-only optimum for the whole budget.
-            let (n_ch, _) = law.chinchilla_optimum(budget / coster.per_train_flop);
-            // Under a data limit the best use of a large budget is a larger model on a few
-            // epochs of the unique data: the ceiling also covers the size that spends the whole
-            // budget on one epoch.
-            let one_epoch = data.map_or(f64::NEG_INFINITY, |l| {
-                training_params(l.unique_tokens, budget / coster.per_train_flop).ln()
-            });
-            let centre = n_ch.ln().max(one_epoch);
-            let range = SizeRange {
-                lo: min_x.unwrap_or(DEFAULT_MIN_PARAMS.ln().max(n_ch.ln() - 20.0)),
-                hi: max_x.unwrap_or((centre + 3.0).max(min_x.unwrap_or(f64::NEG_INFINITY))),
-                lo_user: min_x.is_some(),
-                hi_user: max_x.is_some(),
+            let range = match law.domain_params_max() {
+                Some(domain) => domain_range(law, domain, min_x, max_x)?,
+                None => {
+                    // Centre the search on the training-only optimum for the whole budget.
+                    let (n_ch, _) = law.chinchilla_optimum(budget / coster.per_train_flop);
+                    // Under a data limit the best use of a large budget is a larger model on a
+                    // few epochs of the unique data: the ceiling also covers the size that
+                    // spends the whole budget on one epoch.
+                    let one_epoch = data.map_or(f64::NEG_INFINITY, |l| {
+                        training_params(l.unique_tokens, budget / coster.per_train_flop).ln()
+                    });
+                    let centre = n_ch.ln().max(one_epoch);
+                    SizeRange {
+                        lo: min_x.unwrap_or(DEFAULT_MIN_PARAMS.ln().max(n_ch.ln() - 20.0)),
+                        hi: max_x.unwrap_or((centre + 3.0).max(min_x.unwrap_or(f64::NEG_INFINITY))),
+                        lo_user: min_x.is_some(),
+                        hi_user: max_x.is_some(),
+                        hi_domain: false,
+                    }
+                }
             };
             let loss_at = |x: f64| {
                 let n = x.exp();
@@ -564,10 +613,20 @@ fn plan_lifetime_at(
             (d, data.map_or(d, |l| l.effective_tokens(d)))
         }
     };
-    let loss = law.loss(n, effective);
+    let loss = law.loss(law.effective_params(n, data), effective);
     let training_cost = coster.training(n, d);
     crate::cancel::check()?;
-    let chinchilla = plan_training_target(law, loss * (1.0 + 1e-12), data)?;
+    let chinchilla = match (
+        law.form(),
+        plan_training_target(law, loss * (1.0 + 1e-12), data),
+    ) {
+        (_, Ok(plan)) => plan,
+        (LawForm::Chinchilla, Err(e)) => return Err(e),
+        (_, Err(e @ PlanError::Cancelled { .. })) => return Err(e),
+        // A law planned numerically has no training-only optimum outside its domain: nothing
+        // to compare with (NaN).
+        (LawForm::Farseer(_), Err(_)) => TrainingPlan::infeasible(Constraint::LawDomain),
+    };
     // Not applicable (NaN) when the Chinchilla model cannot reach the loss or cannot be served
     // (an infinite cost): there is nothing to compare with.
     let (chinchilla_total_cost, ch_n, ch_d) = if chinchilla.feasible {
@@ -609,5 +668,46 @@ fn plan_lifetime_at(
         feasible: true,
         binding,
         extrapolated: law.extrapolation(n, effective, loss),
+    })
+}
+
+/// The sizes searched for a law without a loss floor: the user's bounds clipped to the law's
+/// domain (its fitted `params_min`, else `DEFAULT_MIN_PARAMS`, up to its largest validated
+/// model `domain`); a user bound past the domain is clipped, and the domain then binds.
+fn domain_range(
+    law: &LossLaw,
+    domain: f64,
+    min_x: Option<f64>,
+    max_x: Option<f64>,
+) -> Result<SizeRange> {
+    let floor = law
+        .fitted
+        .and_then(|f| f.params_min)
+        .unwrap_or(DEFAULT_MIN_PARAMS)
+        .ln();
+    let ceiling = domain.ln();
+    let lo = min_x.map_or(floor, |m| m.max(floor));
+    let hi = max_x.map_or(ceiling, |m| m.min(ceiling));
+    if lo > hi {
+        return Err(PlanError::invalid(
+            if min_x.is_some_and(|m| m > ceiling) {
+                "min_params"
+            } else {
+                "max_params"
+            },
+            format!(
+                "is outside the domain of law '{}': it is planned only on {:e} to {domain:e} \
+                 parameters (docs/planning.md, \"Loss-law forms\")",
+                law.name,
+                floor.exp()
+            ),
+        ));
+    }
+    Ok(SizeRange {
+        lo,
+        hi,
+        lo_user: min_x.is_some_and(|m| m >= floor),
+        hi_user: max_x.is_some_and(|m| m <= ceiling),
+        hi_domain: max_x.is_none_or(|m| m > ceiling),
     })
 }

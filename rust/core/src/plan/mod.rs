@@ -58,10 +58,13 @@ pub enum Constraint {
     MeasuredLength,
     /// The generation length sits at its lower bound (`min_gen_tokens`).
     MinGenTokens,
+    /// The model size sits at the largest its loss law was validated on (a law without a loss
+    /// floor is planned only inside its domain; docs/planning.md, "Loss-law forms").
+    LawDomain,
 }
 
 impl Constraint {
-    pub const ALL: [Constraint; 18] = [
+    pub const ALL: [Constraint; 19] = [
         Constraint::Budget,
         Constraint::TargetLoss,
         Constraint::LossFloor,
@@ -80,6 +83,7 @@ impl Constraint {
         Constraint::EvalSamples,
         Constraint::MeasuredLength,
         Constraint::MinGenTokens,
+        Constraint::LawDomain,
     ];
 
     pub fn name(self) -> &'static str {
@@ -102,6 +106,7 @@ impl Constraint {
             Constraint::EvalSamples => "eval_samples",
             Constraint::MeasuredLength => "measured_length",
             Constraint::MinGenTokens => "min_gen_tokens",
+            Constraint::LawDomain => "law_domain",
         }
     }
 

@@ -47,6 +47,9 @@ from scaleplan.testtime import (
     plan_test_time,
 )
 
+# Plans under uncertainty (docs/uncertainty.md).
+from scaleplan.uncertainty import QUANTILES, Uncertainty
+
 __all__ = [
     "DEFAULT_LAW",
     "Accuracy",
@@ -97,6 +100,9 @@ __all__ = [
     "plan_training",
     "register_model",
     "training_cost",
+    # Plans under uncertainty.
+    "QUANTILES",
+    "Uncertainty",
 ]
 
 if TYPE_CHECKING:

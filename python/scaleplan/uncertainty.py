@@ -1,0 +1,283 @@
+"""Plans under uncertainty (docs/uncertainty.md): a planner given a :class:`LawFit` solves its
+plan once per bootstrap sample of the fit (one Rust call, rayon over the samples) and reports,
+beside the point plan, the quantiles of each decision and outcome and the probability that a
+target is met.
+
+Quantiles are numpy's (``np.nanquantile``, its default linear interpolation between order
+statistics) over the samples whose plan exists; ``feasible_share`` says how many that is.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from scaleplan import _core
+from scaleplan import cancel as _cancel
+from scaleplan._arrays import Broadcast, FloatArray
+from scaleplan._schema import documented
+from scaleplan.cost import FloatOrArray
+from scaleplan.errors import InvalidArgumentError, LimitExceededError
+from scaleplan.fit import LawFit
+from scaleplan.laws import LossLaw
+
+QUANTILES: tuple[float, ...] = (0.1, 0.5, 0.9)
+"""The quantiles a plan under uncertainty reports unless ``quantiles=`` says otherwise."""
+MAX_QUANTILES = 99
+"""Most quantiles one call may ask for."""
+MAX_LAW_SAMPLES: int = _core.MAX_LAW_SAMPLES
+"""Most law samples one plan is solved under (the most bootstrap samples a fit keeps)."""
+MAX_SAMPLE_PLANS: int = _core.MAX_SAMPLE_PLANS
+"""Most plans (samples x goals) one call solves."""
+
+
+@documented
+@dataclass(frozen=True)
+class Uncertainty:
+    """How sure a plan is: the plan solved again under each bootstrap sample of its law fit
+    ("re-planned": what the planner would decide had the sample been the law), and the point
+    plan evaluated under each sample ("fixed": what a lab committing to the point plan gets).
+    Arrays have the quantiles first, then the goal's shape; ``per_sample`` arrays have the
+    samples first."""
+
+    samples: int
+    quantiles: tuple[float, ...]
+    bands: dict[str, Any]
+    fixed_loss: FloatOrArray
+    feasible_share: FloatOrArray
+    threshold: FloatOrArray | None
+    p_fixed: FloatOrArray | None
+    p_replanned: FloatOrArray | None
+    per_sample: dict[str, FloatArray]
+
+    def band(self, name: str) -> tuple[float, ...]:
+        """The quantiles of one field of a scalar plan, as floats (``band("params")``)."""
+        values = np.asarray(self.bands[name], dtype=np.float64)
+        if values.ndim != 1:
+            raise InvalidArgumentError(
+                f"name: band() is for a scalar plan; index bands['{name}'] instead", field="name"
+            )
+        return tuple(float(v) for v in values)
+
+    def at(self, index: int | tuple[int, ...]) -> Uncertainty:
+        """The uncertainty of one element of an array-valued plan."""
+        idx = index if isinstance(index, tuple) else (index,)
+
+        def pick(v: Any, lead: bool) -> Any:
+            if v is None or np.ndim(v) == 0:
+                return v
+            a = np.asarray(v)
+            item = a[(slice(None), *idx)] if lead else a[idx]
+            return item.item() if np.ndim(item) == 0 else item
+
+        return Uncertainty(
+            samples=self.samples,
+            quantiles=self.quantiles,
+            bands={k: pick(v, True) for k, v in self.bands.items()},
+            fixed_loss=pick(self.fixed_loss, True),
+            feasible_share=pick(self.feasible_share, False),
+            threshold=pick(self.threshold, False),
+            p_fixed=pick(self.p_fixed, False),
+            p_replanned=pick(self.p_replanned, False),
+            per_sample={k: pick(v, True) for k, v in self.per_sample.items()},
+        )
+
+    @classmethod
+    def join(cls, parts: Sequence[Uncertainty]) -> Uncertainty:
+        """Uncertainties of consecutive chunks of one 1-D frontier, as one."""
+
+        def cat(values: list[Any], axis: int) -> Any:
+            if values[0] is None:
+                return None
+            return np.concatenate([np.asarray(v) for v in values], axis=axis)
+
+        first = parts[0]
+        return cls(
+            samples=first.samples,
+            quantiles=first.quantiles,
+            bands={k: cat([p.bands[k] for p in parts], 1) for k in first.bands},
+            fixed_loss=cat([p.fixed_loss for p in parts], 1),
+            feasible_share=cat([p.feasible_share for p in parts], 0),
+            threshold=cat([p.threshold for p in parts], 0),
+            p_fixed=cat([p.p_fixed for p in parts], 0),
+            p_replanned=cat([p.p_replanned for p in parts], 0),
+            per_sample={k: cat([p.per_sample[k] for p in parts], 1) for k in first.per_sample},
+        )
+
+    def summary(self, fields: Sequence[str] = ("params", "tokens", "loss")) -> str:
+        """A line per field of a scalar plan, ``params: P10 .. P50 .. P90``, and the
+        probabilities."""
+        lines = [f"under {self.samples} law samples (quantiles {_levels(self.quantiles)}):"]
+        for name in fields:
+            if name in self.bands:
+                values = ", ".join(f"{v:.4g}" for v in self.band(name))
+                lines.append(f"  {name}: {values}")
+        lines.extend(probability_lines(self))
+        return "\n".join(lines)
+
+
+def _levels(q: Sequence[float]) -> str:
+    return "/".join(f"P{100 * v:g}" for v in q)
+
+
+def probability_lines(u: Uncertainty) -> list[str]:
+    """The probability sentences of a scalar plan's uncertainty (empty without a threshold)."""
+    if u.threshold is None or u.p_fixed is None or u.p_replanned is None:
+        return []
+    t = float(u.threshold)  # type: ignore[arg-type]
+    return [
+        f"P(loss <= {t:.4g}) committing to this plan (fixed plan, per sample): "
+        f"{float(u.p_fixed):.1%}",  # type: ignore[arg-type]
+        f"P(loss <= {t:.4g}) had each sample's law been known (re-planned per sample): "
+        f"{float(u.p_replanned):.1%}",  # type: ignore[arg-type]
+    ]
+
+
+def split_law(law: Any) -> tuple[Any, LawFit | None]:
+    """(the law to plan the point plan with, the fit or None): a :class:`LawFit` plans its
+    point law (exactly as passing ``fit.law``) and, with its samples, the uncertainty."""
+    if not isinstance(law, LawFit):
+        return law, None
+    if len(law.samples) == 0:
+        raise InvalidArgumentError(
+            "law: this LawFit has no bootstrap samples, so there is no uncertainty to plan "
+            "under; fit with bootstrap > 0, or pass fit.law for the point plan alone",
+            field="law",
+        )
+    return law.law, law
+
+
+def check_quantiles(quantiles: Any) -> tuple[float, ...]:
+    """``quantiles=``: levels in [0, 1], at most :data:`MAX_QUANTILES` of them."""
+    try:
+        values = tuple(float(q) for q in np.atleast_1d(np.asarray(quantiles, dtype=np.float64)))
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(
+            f"quantiles: expected numbers in [0, 1], got {quantiles!r}", field="quantiles"
+        ) from None
+    if not values:
+        raise InvalidArgumentError("quantiles: give at least one", field="quantiles")
+    if len(values) > MAX_QUANTILES:
+        raise LimitExceededError(
+            f"quantiles: {len(values)} exceeds the limit of {MAX_QUANTILES}",
+            field="quantiles",
+            limit=MAX_QUANTILES,
+            got=len(values),
+        )
+    if not all(0.0 <= q <= 1.0 for q in values):
+        raise InvalidArgumentError(
+            f"quantiles: each must be in [0, 1], got {list(values)}", field="quantiles"
+        )
+    return values
+
+
+def no_fit_options(quantiles: Any, reach: Any, reach_name: str) -> None:
+    """Without a LawFit, the uncertainty options are an error (they would be silently ignored)."""
+    for name, value in (("quantiles", quantiles), (reach_name, reach)):
+        if value is not None:
+            raise InvalidArgumentError(
+                f"{name}: applies only when law is a LawFit with bootstrap samples",
+                field=name,
+            )
+
+
+def _quantiles(values: FloatArray, q: tuple[float, ...]) -> FloatArray:
+    """numpy's linear quantiles over axis 0, ignoring NaN (samples without a plan)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column: NaN, as documented
+        out: FloatArray = np.nanquantile(values, q, axis=0)
+    return out
+
+
+def assess(
+    *,
+    fit: LawFit,
+    point_law: LossLaw,
+    args: Broadcast,
+    fields: list[str],
+    arrays: list[FloatArray],
+    point: dict[str, Any],
+    quantiles: tuple[float, ...],
+    goal: str,
+    reach: float | None,
+    cost_field: str,
+    cancel: _cancel.CancelToken | None,
+) -> Uncertainty:
+    """The uncertainty of a plan from its per-sample columns (samples x goals, sample-major, in
+    ``fields`` order). ``goal`` is the plan's goal argument: ``target_loss`` makes the target
+    the threshold; a budget goal uses ``reach`` (may be None: no probability). ``cost_field``
+    is what a re-planned sample must not exceed to reach a target goal."""
+    n_samples, size = len(fit.samples), args.size()
+    rows = {
+        name: a.reshape(n_samples, size)
+        for name, a in zip(fields, arrays, strict=True)
+        if not name.startswith("extrapolated:") and name not in ("binding",)
+    }
+    feasible = rows.pop("feasible") != 0
+    rows["tokens_per_param"] = rows["tokens"] / rows["params"]
+    skip = {"layers", "query_heads", "kv_heads", "head_dim"} if point.get("layers") is None else ()
+    per_sample = {k: v for k, v in rows.items() if k not in skip}
+    flat_point = {
+        k: np.reshape(np.asarray(point[k], dtype=np.float64), -1)
+        for k in ("params", "effective_tokens", cost_field)
+    }
+    fixed = _core.losses_at(
+        point_law._native,
+        np.ascontiguousarray(fit.samples, dtype=np.float64),
+        np.ascontiguousarray(flat_point["params"]),
+        np.ascontiguousarray(flat_point["effective_tokens"]),
+        cancel=_cancel.resolve(cancel),
+    ).reshape(n_samples, size)
+    point_feasible = np.reshape(np.asarray(point["feasible"]), -1)
+
+    threshold: FloatArray | None = None
+    p_fixed = p_replanned = None
+    if goal == "target_loss":
+        threshold = args.required("target_loss")
+    elif reach is not None:
+        threshold = np.full(size, reach)
+    if threshold is not None:
+        met_fixed = fixed <= threshold
+        p_fixed = np.where(point_feasible, met_fixed.mean(axis=0), math.nan)
+        if goal == "target_loss":
+            # Re-planned, a target goal: the sample's cheapest plan reaching the target costs
+            # no more than the point plan (equivalently, the point plan's budget, spent as the
+            # sample's law says, reaches the target).
+            met = feasible & (rows[cost_field] <= flat_point[cost_field])
+        else:
+            met = feasible & (rows["loss"] <= threshold)
+        p_replanned = np.where(point_feasible, met.mean(axis=0), math.nan)
+
+    def shaped(v: FloatArray, lead: int | None) -> Any:
+        if lead is None:
+            return float(v[0]) if args.scalar else v.reshape(args.shape)
+        return v.reshape(lead, *args.shape)
+
+    return Uncertainty(
+        samples=n_samples,
+        quantiles=quantiles,
+        bands={k: shaped(_quantiles(v, quantiles), len(quantiles)) for k, v in per_sample.items()},
+        fixed_loss=shaped(_quantiles(fixed, quantiles), len(quantiles)),
+        feasible_share=shaped(feasible.mean(axis=0), None),
+        threshold=None if threshold is None else shaped(threshold, None),
+        p_fixed=None if p_fixed is None else shaped(p_fixed, None),
+        p_replanned=None if p_replanned is None else shaped(p_replanned, None),
+        per_sample={
+            **{k: shaped(v, n_samples) for k, v in per_sample.items()},
+            "fixed_loss": shaped(fixed, n_samples),
+        },
+    )
+
+
+def sample_array(fit: LawFit) -> npt.NDArray[np.float64]:
+    """The fit's samples as the binding takes them (rows E, A, B, alpha, beta)."""
+    return np.ascontiguousarray(fit.samples, dtype=np.float64)
+
+
+__all__ = ["QUANTILES", "Uncertainty"]

@@ -1,0 +1,341 @@
+"""Plans under uncertainty (docs/uncertainty.md): a planner given a LawFit against a Python loop
+calling the same planner once per bootstrap sample's law, quantiles against numpy's, the
+probabilities against the loop (the fixed plan's loss computed here from the law's formula),
+and bad input named."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+import scaleplan as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scaleplan.errors import Cancelled, InvalidArgumentError, LimitExceededError
+from scaleplan.fit import KEYS
+
+Arr = npt.NDArray[np.float64]
+TRUTH = {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658}
+REL = 1e-12
+
+
+def _synthetic(n_runs: int, seed: int) -> tuple[Arr, Arr, Arr]:
+    """Runs drawn from a Chinchilla-like law with 2% log-normal noise."""
+    rng = np.random.default_rng(seed)
+    n = 10 ** rng.uniform(7.0, 10.0, n_runs)
+    d = 10 ** rng.uniform(9.0, 12.0, n_runs)
+    t = TRUTH
+    loss = t["E"] + t["A"] * n ** -t["alpha"] + t["B"] * d ** -t["beta"]
+    return n, d, loss * np.exp(rng.normal(0.0, 0.02, n_runs))
+
+
+@pytest.fixture(scope="module")
+def fit() -> sp.LawFit:
+    n, d, y = _synthetic(60, seed=3)
+    f = sp.fit_law(n, d, y, bootstrap=40, seed=7)
+    assert f.converged and f.samples.shape == (40, 5)
+    return f
+
+
+def sample_law(fit: sp.LawFit, row: Arr) -> sp.LossLaw:
+    """The law of one sample, built in Python: the point law with the sample's numbers."""
+    return dataclasses.replace(fit.law, **dict(zip(KEYS, (float(v) for v in row), strict=True)))
+
+
+def formula_loss(row: Arr, n: float, d: float) -> float:
+    e, a, b, alpha, beta = (float(v) for v in row)
+    return e + a * n**-alpha + b * d**-beta
+
+
+def close(a: Any, b: Any) -> bool:
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return bool(np.allclose(a, b, rtol=REL, atol=0.0, equal_nan=True))
+
+
+TRAINING_FIELDS = ("params", "tokens", "effective_tokens", "loss", "compute_flops")
+
+
+# ---- training -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("unique_tokens", [None, 3e11])
+def test_training_budget_agrees_with_a_loop_over_the_samples(
+    fit: sp.LawFit, unique_tokens: float | None
+) -> None:
+    budgets = np.array([1e20, 3e21, 1e23])
+    point = sp.plan_training(budget_flops=budgets, law=fit.law, unique_tokens=unique_tokens)
+    # The point plan's own loss at the middle budget: the samples fall on both sides of it.
+    reach = float(point.loss[1])
+    plan = sp.plan_training(
+        budget_flops=budgets, law=fit, unique_tokens=unique_tokens, reach_loss=reach
+    )
+    # The point plan is exactly what passing fit.law gives.
+    for name in TRAINING_FIELDS:
+        assert np.array_equal(getattr(plan, name), getattr(point, name)), name
+    u = plan.uncertainty
+    assert u is not None and u.samples == len(fit.samples) and u.quantiles == sp.QUANTILES
+    loop = {name: np.empty((len(fit.samples), 3)) for name in TRAINING_FIELDS}
+    fixed = np.empty((len(fit.samples), 3))
+    for s, row in enumerate(fit.samples):
+        q = sp.plan_training(
+            budget_flops=budgets, law=sample_law(fit, row), unique_tokens=unique_tokens
+        )
+        for name in TRAINING_FIELDS:
+            loop[name][s] = getattr(q, name)
+        for i in range(3):
+            fixed[s, i] = formula_loss(
+                row, float(point.params[i]), float(point.effective_tokens[i])
+            )
+    for name in TRAINING_FIELDS:
+        assert close(u.per_sample[name], loop[name]), name
+        assert close(u.bands[name], np.quantile(loop[name], sp.QUANTILES, axis=0)), name
+    assert close(u.per_sample["fixed_loss"], fixed)
+    assert close(u.fixed_loss, np.quantile(fixed, sp.QUANTILES, axis=0))
+    assert np.array_equal(u.p_fixed, (fixed <= reach).mean(axis=0))
+    assert np.array_equal(u.p_replanned, (loop["loss"] <= reach).mean(axis=0))
+    assert np.array_equal(u.feasible_share, np.ones(3))
+    # Both probabilities say something here: neither all nor none of the samples reach it at
+    # the middle budget (otherwise this test could not tell them apart from a constant).
+    assert 0.0 < float(u.p_fixed[1]) < 1.0 and 0.0 < float(u.p_replanned[1]) < 1.0
+
+
+def test_training_target_probabilities_follow_their_definitions(fit: sp.LawFit) -> None:
+    target = 2.4
+    plan = sp.plan_training(target_loss=target, law=fit, quantiles=[0.05, 0.5, 0.95])
+    u = plan.uncertainty
+    assert u is not None and u.quantiles == (0.05, 0.5, 0.95)
+    compute, fixed = [], []
+    for row in fit.samples:
+        q = sp.plan_training(target_loss=target, law=sample_law(fit, row))
+        compute.append(q.compute_flops)
+        fixed.append(formula_loss(row, float(plan.params), float(plan.effective_tokens)))
+    c, f = np.array(compute), np.array(fixed)
+    assert close(u.bands["compute_flops"], np.quantile(c, [0.05, 0.5, 0.95]))
+    assert u.threshold == target
+    # fixed: the point plan's (N, D) reaches the target under the sample's law
+    assert u.p_fixed == pytest.approx((f <= target).mean(), abs=0)
+    # re-planned: the sample's cheapest plan reaching the target costs no more than the point's
+    assert u.p_replanned == pytest.approx((c <= plan.compute_flops).mean(), abs=0)
+    assert isinstance(u.p_fixed, float) and u.band("params")[0] <= u.band("params")[-1]
+    assert "bootstrap samples" in plan.explain() and "probability" in plan.explain()
+
+
+def test_array_goals_keep_their_shape_and_at_picks_one(fit: sp.LawFit) -> None:
+    budgets = np.geomspace(1e20, 1e23, 6).reshape(2, 3)
+    plan = sp.plan_training(budget_flops=budgets, law=fit)
+    u = plan.uncertainty
+    assert u is not None and u.threshold is None and u.p_fixed is None and u.p_replanned is None
+    assert np.shape(u.bands["params"]) == (3, 2, 3)
+    assert np.shape(u.per_sample["params"]) == (len(fit.samples), 2, 3)
+    one = plan.at((1, 2))
+    assert one.uncertainty is not None
+    single = sp.plan_training(budget_flops=float(budgets[1, 2]), law=fit)
+    assert single.uncertainty is not None
+    assert close(one.uncertainty.bands["params"], single.uncertainty.bands["params"])
+    assert one.uncertainty.band("tokens") == single.uncertainty.band("tokens")
+
+
+def test_join_concatenates_chunks(fit: sp.LawFit) -> None:
+    budgets = np.geomspace(1e20, 1e23, 5)
+    whole = sp.plan_training(budget_flops=budgets, law=fit)
+    parts = [
+        sp.plan_training(budget_flops=budgets[:2], law=fit),
+        sp.plan_training(budget_flops=budgets[2:], law=fit),
+    ]
+    joined = sp.TrainingPlan.join(parts)
+    assert joined.uncertainty is not None and whole.uncertainty is not None
+    for k, v in whole.uncertainty.bands.items():
+        assert close(joined.uncertainty.bands[k], v), k
+
+
+# ---- lifetime -------------------------------------------------------------------------------
+
+LIFETIME_FIELDS = ("params", "tokens", "loss", "training_cost", "inference_cost", "total_cost")
+
+
+@pytest.mark.parametrize("goal", ["budget", "target_loss"])
+def test_lifetime_agrees_with_a_loop_over_the_samples(fit: sp.LawFit, goal: str) -> None:
+    values = np.array([1e22, 1e23]) if goal == "budget" else np.array([2.35, 2.6])
+    demand = {"queries": 1e9, "prompt_tokens": 512, "gen_tokens": 256}
+    extra = {"reach_loss": 2.4} if goal == "budget" else {}
+    plan = sp.plan_lifetime(**{goal: values}, law=fit, **demand, **extra)
+    u = plan.uncertainty
+    assert u is not None
+    loop = {name: np.empty((len(fit.samples), 2)) for name in LIFETIME_FIELDS}
+    fixed = np.empty((len(fit.samples), 2))
+    for s, row in enumerate(fit.samples):
+        q = sp.plan_lifetime(**{goal: values}, law=sample_law(fit, row), **demand)
+        for name in LIFETIME_FIELDS:
+            loop[name][s] = getattr(q, name)
+        fixed[s] = [
+            formula_loss(row, float(plan.params[i]), float(plan.effective_tokens[i]))
+            for i in range(2)
+        ]
+    for name in LIFETIME_FIELDS:
+        assert close(u.per_sample[name], loop[name]), name
+        assert close(u.bands[name], np.nanquantile(loop[name], sp.QUANTILES, axis=0)), name
+    threshold = values if goal == "target_loss" else 2.4
+    assert np.array_equal(u.p_fixed, (fixed <= threshold).mean(axis=0))
+    met = (
+        loop["total_cost"] <= np.asarray(plan.total_cost)
+        if goal == "target_loss"
+        else loop["loss"] <= 2.4
+    )
+    assert np.array_equal(u.p_replanned, met.mean(axis=0))
+
+
+def test_lifetime_priced_by_the_cost_model_agrees_with_the_loop(fit: sp.LawFit) -> None:
+    sub = dataclasses.replace(fit, samples=fit.samples[:6])
+    kwargs: dict[str, Any] = {
+        "budget": 2e5,
+        "queries": 1e9,
+        "prompt_tokens": 512,
+        "gen_tokens": 256,
+        "hardware": "h100-sxm",
+        "family": "qwen3-dense",
+        "unit": "gpu_hours",
+    }
+    plan = sp.plan_lifetime(law=sub, **kwargs)
+    u = plan.uncertainty
+    assert u is not None
+    for s, row in enumerate(sub.samples):
+        q = sp.plan_lifetime(law=sample_law(sub, row), **kwargs)
+        for name in ("params", "tokens", "gpus", "total_cost", "layers"):
+            assert close(u.per_sample[name][s], getattr(q, name)), name
+
+
+def test_infeasible_samples_are_left_out_of_the_quantiles_and_counted(fit: sp.LawFit) -> None:
+    """A target between the samples' floors E: samples with E above it have no plan."""
+    es = np.sort(fit.samples[:, 0])
+    target = float((es[len(es) // 2 - 1] + es[len(es) // 2]) / 2)
+    if not target > fit.estimate["E"]:
+        target = fit.estimate["E"] + 1e-3
+    plan = sp.plan_training(target_loss=target, law=fit)
+    u = plan.uncertainty
+    assert u is not None
+    has_plan = fit.samples[:, 0] < target
+    assert u.feasible_share == pytest.approx(has_plan.mean(), abs=0)
+    params = np.asarray(u.per_sample["params"])
+    assert np.isnan(params[~has_plan]).all() and not np.isnan(params[has_plan]).any()
+    assert close(u.bands["params"], np.quantile(params[has_plan], sp.QUANTILES))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    budget=st.floats(1e19, 1e25),
+    levels=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=5),
+    reach=st.floats(1.9, 3.0),
+)
+def test_bands_are_ordered_and_probabilities_are_shares(
+    fit: sp.LawFit, budget: float, levels: list[float], reach: float
+) -> None:
+    plan = sp.plan_training(budget_flops=budget, law=fit, quantiles=levels, reach_loss=reach)
+    u = plan.uncertainty
+    assert u is not None
+    order = np.argsort(levels)
+    for name, band in u.bands.items():
+        values = np.asarray(band)[order]
+        assert np.all(np.diff(values) >= -1e-12 * np.abs(values[1:])), name
+    for p in (u.p_fixed, u.p_replanned):
+        assert p is not None and 0.0 <= float(p) <= 1.0
+        assert float(p) * u.samples == pytest.approx(round(float(p) * u.samples), abs=1e-9)
+
+
+# ---- bad input ------------------------------------------------------------------------------
+
+
+def test_a_fit_without_samples_is_an_error_naming_law(fit: sp.LawFit) -> None:
+    bare = dataclasses.replace(fit, samples=np.zeros((0, 5)))
+    with pytest.raises(InvalidArgumentError) as caught:
+        sp.plan_training(budget_flops=1e21, law=bare)
+    assert caught.value.field == "law" and "bootstrap" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"quantiles": [0.5]}, "quantiles"),
+        ({"reach_loss": 2.0}, "reach_loss"),
+    ],
+)
+def test_uncertainty_options_without_a_fit_are_named(kwargs: dict[str, Any], field: str) -> None:
+    with pytest.raises(InvalidArgumentError) as caught:
+        sp.plan_training(budget_flops=1e21, **kwargs)
+    assert caught.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "error"),
+    [
+        ({"budget_flops": 1e21, "quantiles": [1.5]}, "quantiles", InvalidArgumentError),
+        ({"budget_flops": 1e21, "quantiles": []}, "quantiles", InvalidArgumentError),
+        ({"budget_flops": 1e21, "quantiles": "x"}, "quantiles", InvalidArgumentError),
+        ({"budget_flops": 1e21, "quantiles": [0.5] * 100}, "quantiles", LimitExceededError),
+        ({"target_loss": 2.5, "reach_loss": 2.4}, "reach_loss", InvalidArgumentError),
+        ({"budget_flops": 1e21, "reach_loss": float("nan")}, "reach_loss", InvalidArgumentError),
+        ({"budget_flops": 1e21, "reach_loss": "2"}, "reach_loss", InvalidArgumentError),
+    ],
+)
+def test_bad_uncertainty_options_are_named(
+    fit: sp.LawFit, kwargs: dict[str, Any], field: str, error: type[Exception]
+) -> None:
+    with pytest.raises(error) as caught:
+        sp.plan_training(law=fit, **kwargs)
+    assert getattr(caught.value, "field", None) == field
+
+
+def test_an_invalid_sample_is_named_with_its_row(fit: sp.LawFit) -> None:
+    samples = fit.samples.copy()
+    samples[3, 1] = -1.0  # A < 0
+    bad = dataclasses.replace(fit, samples=samples)
+    with pytest.raises(InvalidArgumentError) as caught:
+        sp.plan_lifetime(budget=1e22, queries=1e9, prompt_tokens=10, gen_tokens=10, law=bad)
+    assert caught.value.field == "law_samples" and caught.value.index == 3
+    assert "A" in str(caught.value)
+
+
+def test_the_sample_count_and_plan_count_are_bounded(fit: sp.LawFit) -> None:
+    many = dataclasses.replace(
+        fit, samples=np.repeat(fit.samples[:1], sp.uncertainty.MAX_LAW_SAMPLES + 1, axis=0)
+    )
+    with pytest.raises(LimitExceededError) as caught:
+        sp.plan_training(budget_flops=1e21, law=many)
+    assert (
+        caught.value.field == "law_samples" and caught.value.limit == sp.uncertainty.MAX_LAW_SAMPLES
+    )
+    budgets = np.full(sp.uncertainty.MAX_SAMPLE_PLANS // len(fit.samples) + 1, 1e21)
+    with pytest.raises(LimitExceededError) as caught:
+        sp.plan_training(budget_flops=budgets, law=fit)
+    assert caught.value.limit == sp.uncertainty.MAX_SAMPLE_PLANS
+
+
+def test_a_cancelled_token_stops_the_per_sample_plans(fit: sp.LawFit) -> None:
+    many = dataclasses.replace(fit, samples=np.repeat(fit.samples, 250, axis=0))  # 10,000
+    token = sp.CancelToken()
+    timer = threading.Timer(0.05, token.cancel)
+    timer.start()
+    try:
+        with pytest.raises(Cancelled):
+            sp.plan_lifetime(
+                budget=np.geomspace(1e21, 1e24, 100),
+                queries=1e9,
+                prompt_tokens=512,
+                gen_tokens=256,
+                law=many,
+                cancel=token,
+            )
+    finally:
+        timer.cancel()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(1e-3, 1e4), min_size=5, max_size=5))
+def test_a_law_given_in_python_reaches_the_core_exactly(numbers: list[float]) -> None:
+    """The loop above must plan the very numbers the core plans: a law crosses into the core
+    as JSON, parsed with serde_json's exact (float_roundtrip) parsing."""
+    law = sp.LossLaw(name="x", **dict(zip(KEYS, numbers, strict=True)))
+    assert sp.LossLaw._from_native(law._native) == law

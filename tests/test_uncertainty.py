@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scaleplan.errors import Cancelled, InvalidArgumentError, LimitExceededError
 from scaleplan.fit import KEYS
+from scaleplan.uncertainty import MAX_SAMPLE_PLANS
 
 Arr = npt.NDArray[np.float64]
 TRUTH = {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658}
@@ -43,12 +44,13 @@ def fit() -> sp.LawFit:
 
 def sample_law(fit: sp.LawFit, row: Arr) -> sp.LossLaw:
     """The law of one sample, built in Python: the point law with the sample's numbers."""
-    return dataclasses.replace(fit.law, **dict(zip(KEYS, (float(v) for v in row), strict=True)))
+    numbers: dict[str, Any] = dict(zip(KEYS, (float(v) for v in row), strict=True))
+    return dataclasses.replace(fit.law, **numbers)
 
 
 def formula_loss(row: Arr, n: float, d: float) -> float:
     e, a, b, alpha, beta = (float(v) for v in row)
-    return e + a * n**-alpha + b * d**-beta
+    return float(e + a * n**-alpha + b * d**-beta)
 
 
 def close(a: Any, b: Any) -> bool:
@@ -67,7 +69,7 @@ def test_training_budget_agrees_with_a_loop_over_the_samples(
     fit: sp.LawFit, unique_tokens: float | None
 ) -> None:
     budgets = np.array([1e20, 3e21, 1e23])
-    point = sp.plan_training(budget_flops=budgets, law=fit.law, unique_tokens=unique_tokens)
+    point: Any = sp.plan_training(budget_flops=budgets, law=fit.law, unique_tokens=unique_tokens)
     # The point plan's own loss at the middle budget: the samples fall on both sides of it.
     reach = float(point.loss[1])
     plan = sp.plan_training(
@@ -76,7 +78,7 @@ def test_training_budget_agrees_with_a_loop_over_the_samples(
     # The point plan is exactly what passing fit.law gives.
     for name in TRAINING_FIELDS:
         assert np.array_equal(getattr(plan, name), getattr(point, name)), name
-    u = plan.uncertainty
+    u: Any = plan.uncertainty
     assert u is not None and u.samples == len(fit.samples) and u.quantiles == sp.QUANTILES
     loop = {name: np.empty((len(fit.samples), 3)) for name in TRAINING_FIELDS}
     fixed = np.empty((len(fit.samples), 3))
@@ -106,7 +108,7 @@ def test_training_budget_agrees_with_a_loop_over_the_samples(
 def test_training_target_probabilities_follow_their_definitions(fit: sp.LawFit) -> None:
     target = 2.4
     plan = sp.plan_training(target_loss=target, law=fit, quantiles=[0.05, 0.5, 0.95])
-    u = plan.uncertainty
+    u: Any = plan.uncertainty
     assert u is not None and u.quantiles == (0.05, 0.5, 0.95)
     compute, fixed = [], []
     for row in fit.samples:
@@ -127,7 +129,7 @@ def test_training_target_probabilities_follow_their_definitions(fit: sp.LawFit) 
 def test_array_goals_keep_their_shape_and_at_picks_one(fit: sp.LawFit) -> None:
     budgets = np.geomspace(1e20, 1e23, 6).reshape(2, 3)
     plan = sp.plan_training(budget_flops=budgets, law=fit)
-    u = plan.uncertainty
+    u: Any = plan.uncertainty
     assert u is not None and u.threshold is None and u.p_fixed is None and u.p_replanned is None
     assert np.shape(u.bands["params"]) == (3, 2, 3)
     assert np.shape(u.per_sample["params"]) == (len(fit.samples), 2, 3)
@@ -160,15 +162,16 @@ LIFETIME_FIELDS = ("params", "tokens", "loss", "training_cost", "inference_cost"
 @pytest.mark.parametrize("goal", ["budget", "target_loss"])
 def test_lifetime_agrees_with_a_loop_over_the_samples(fit: sp.LawFit, goal: str) -> None:
     values = np.array([1e22, 1e23]) if goal == "budget" else np.array([2.35, 2.6])
-    demand = {"queries": 1e9, "prompt_tokens": 512, "gen_tokens": 256}
-    extra = {"reach_loss": 2.4} if goal == "budget" else {}
-    plan = sp.plan_lifetime(**{goal: values}, law=fit, **demand, **extra)
-    u = plan.uncertainty
+    demand: dict[str, Any] = {"queries": 1e9, "prompt_tokens": 512, "gen_tokens": 256}
+    extra: dict[str, Any] = {"reach_loss": 2.4} if goal == "budget" else {}
+    goals: dict[str, Any] = {goal: values}
+    plan: Any = sp.plan_lifetime(**goals, law=fit, **demand, **extra)
+    u: Any = plan.uncertainty
     assert u is not None
     loop = {name: np.empty((len(fit.samples), 2)) for name in LIFETIME_FIELDS}
     fixed = np.empty((len(fit.samples), 2))
     for s, row in enumerate(fit.samples):
-        q = sp.plan_lifetime(**{goal: values}, law=sample_law(fit, row), **demand)
+        q = sp.plan_lifetime(**goals, law=sample_law(fit, row), **demand)
         for name in LIFETIME_FIELDS:
             loop[name][s] = getattr(q, name)
         fixed[s] = [
@@ -200,7 +203,7 @@ def test_lifetime_priced_by_the_cost_model_agrees_with_the_loop(fit: sp.LawFit) 
         "unit": "gpu_hours",
     }
     plan = sp.plan_lifetime(law=sub, **kwargs)
-    u = plan.uncertainty
+    u: Any = plan.uncertainty
     assert u is not None
     for s, row in enumerate(sub.samples):
         q = sp.plan_lifetime(law=sample_law(sub, row), **kwargs)
@@ -215,7 +218,7 @@ def test_infeasible_samples_are_left_out_of_the_quantiles_and_counted(fit: sp.La
     if not target > fit.estimate["E"]:
         target = fit.estimate["E"] + 1e-3
     plan = sp.plan_training(target_loss=target, law=fit)
-    u = plan.uncertainty
+    u: Any = plan.uncertainty
     assert u is not None
     has_plan = fit.samples[:, 0] < target
     assert u.feasible_share == pytest.approx(has_plan.mean(), abs=0)
@@ -234,7 +237,7 @@ def test_bands_are_ordered_and_probabilities_are_shares(
     fit: sp.LawFit, budget: float, levels: list[float], reach: float
 ) -> None:
     plan = sp.plan_training(budget_flops=budget, law=fit, quantiles=levels, reach_loss=reach)
-    u = plan.uncertainty
+    u: Any = plan.uncertainty
     assert u is not None
     order = np.argsort(levels)
     for name, band in u.bands.items():
@@ -310,7 +313,7 @@ def test_the_sample_count_and_plan_count_are_bounded(fit: sp.LawFit) -> None:
     budgets = np.full(sp.uncertainty.MAX_SAMPLE_PLANS // len(fit.samples) + 1, 1e21)
     with pytest.raises(LimitExceededError) as caught:
         sp.plan_training(budget_flops=budgets, law=fit)
-    assert caught.value.limit == sp.uncertainty.MAX_SAMPLE_PLANS
+    assert caught.value.limit == MAX_SAMPLE_PLANS
 
 
 def test_a_cancelled_token_stops_the_per_sample_plans(fit: sp.LawFit) -> None:
@@ -337,5 +340,6 @@ def test_a_cancelled_token_stops_the_per_sample_plans(fit: sp.LawFit) -> None:
 def test_a_law_given_in_python_reaches_the_core_exactly(numbers: list[float]) -> None:
     """The loop above must plan the very numbers the core plans: a law crosses into the core
     as JSON, parsed with serde_json's exact (float_roundtrip) parsing."""
-    law = sp.LossLaw(name="x", **dict(zip(KEYS, numbers, strict=True)))
+    values: dict[str, Any] = dict(zip(KEYS, numbers, strict=True))
+    law = sp.LossLaw(name="x", **values)
     assert sp.LossLaw._from_native(law._native) == law

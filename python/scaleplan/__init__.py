@@ -100,10 +100,9 @@ __all__ = [
     "plan_training",
     "register_model",
     "training_cost",
-    # Plans under uncertainty.
-    "QUANTILES",
-    "Uncertainty",
 ]
+# Plans under uncertainty (docs/uncertainty.md).
+__all__ += ["QUANTILES", "Uncertainty"]
 
 if TYPE_CHECKING:
     from scaleplan.grpc.client import Client

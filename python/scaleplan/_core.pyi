@@ -191,6 +191,7 @@ def plan_training(
     unique_tokens: float | None,
     r_star: float | None,
     cancel: CancelToken | None = None,
+    law_samples: npt.NDArray[np.float64] | None = None,
 ) -> list[npt.NDArray[np.float64]]: ...
 def plan_lifetime(
     law: NativeLaw,
@@ -213,6 +214,7 @@ def plan_lifetime(
     max_params: float | None,
     auto_gpus: bool = False,
     cancel: CancelToken | None = None,
+    law_samples: npt.NDArray[np.float64] | None = None,
 ) -> list[npt.NDArray[np.float64]]: ...
 
 @final
@@ -342,3 +344,17 @@ def fit_objective(
     theta: tuple[float, float, float, float, float] | list[float],
 ) -> tuple[float, list[float]]: ...
 def csv_lines(columns: list[object], n: int) -> bytes: ...
+
+# Plans under uncertainty (rust/python/src/uncertainty.rs, docs/uncertainty.md).
+MAX_LAW_SAMPLES: int
+MAX_SAMPLE_PLANS: int
+
+def losses_at(
+    law: NativeLaw,
+    law_samples: npt.NDArray[np.float64],
+    params: npt.NDArray[np.float64],
+    effective_tokens: npt.NDArray[np.float64],
+    *,
+    cancel: CancelToken | None = None,
+) -> npt.NDArray[np.float64]:
+    """Loss of each plan (params, effective_tokens) under each sample's law, sample-major."""

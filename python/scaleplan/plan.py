@@ -37,8 +37,15 @@ from scaleplan.fit import LawFit
 from scaleplan.laws import DEFAULT_LAW, LossLaw, resolve_law
 from scaleplan.serving import AttentionSpec, Serving, planner_serving
 from scaleplan.serving import attention as parse_attention
-from scaleplan.uncertainty import QUANTILES, Uncertainty, assess, check_quantiles
-from scaleplan.uncertainty import no_fit_options, sample_array, split_law
+from scaleplan.uncertainty import (
+    QUANTILES,
+    Uncertainty,
+    assess,
+    check_quantiles,
+    no_fit_options,
+    sample_array,
+    split_law,
+)
 
 _CONSTRAINTS = np.array(_core.CONSTRAINTS)
 Unit = Literal["flops", "eflops", "gpu_hours", "usd"]
@@ -283,20 +290,17 @@ class LifetimePlan(Plan):
                 f"({fmt.si(ch_params)} parameters, {ch_ratio:.1f} tokens per parameter) would cost "
                 f"{float(self.chinchilla_total_cost):.4g} {u}, {saved:.4g} more."
             )
-        return (
-            (
-                f"Train a model of {fmt.si(float(self.params))} parameters on "
-                f"{fmt.si(float(self.tokens))} tokens ({float(self.tokens_per_param):.1f} tokens per "
-                f"parameter) for loss {float(self.loss):.4f} ({self.law}). Lifetime cost "
-                f"{total:.4g} {u}: training {float(self.training_cost):.4g}, inference "
-                f"{float(self.inference_cost):.4g} ({share:.0%}; replicas of {int(self.gpus)} "
-                f"GPU{'s' if int(self.gpus) > 1 else ''}). {comparison} "
-                f"{_BINDS.get(str(self.binding), _WHY[str(self.binding)]).capitalize()}."
-                f"{extrapolation_text(self.extrapolated, self.law)}"  # type: ignore[arg-type]
-            )
-            + implied_shape(self.layers, self.query_heads, self.kv_heads, self.head_dim)
-            + _uncertainty_text(self.uncertainty)
-        )
+        text = (
+            f"Train a model of {fmt.si(float(self.params))} parameters on "
+            f"{fmt.si(float(self.tokens))} tokens ({float(self.tokens_per_param):.1f} tokens per "
+            f"parameter) for loss {float(self.loss):.4f} ({self.law}). Lifetime cost "
+            f"{total:.4g} {u}: training {float(self.training_cost):.4g}, inference "
+            f"{float(self.inference_cost):.4g} ({share:.0%}; replicas of {int(self.gpus)} "
+            f"GPU{'s' if int(self.gpus) > 1 else ''}). {comparison} "
+            f"{_BINDS.get(str(self.binding), _WHY[str(self.binding)]).capitalize()}."
+            f"{extrapolation_text(self.extrapolated, self.law)}"  # type: ignore[arg-type]
+        ) + implied_shape(self.layers, self.query_heads, self.kv_heads, self.head_dim)
+        return text + _uncertainty_text(self.uncertainty)
 
 
 def _uncertainty_text(u: Uncertainty | None) -> str:
@@ -312,8 +316,8 @@ def _uncertainty_text(u: Uncertainty | None) -> str:
     )
     if u.p_fixed is not None and u.threshold is not None:
         text += (
-            f" Committing to this plan reaches loss {float(u.threshold):.4f} "  # type: ignore[arg-type]
-            f"with probability {float(u.p_fixed):.1%}."  # type: ignore[arg-type]
+            f" Committing to this plan reaches loss {float(u.threshold):.4f} "
+            f"with probability {float(u.p_fixed):.1%}."
         )
     return text
 
@@ -380,11 +384,11 @@ def plan_training(
     probability of reaching ``target_loss`` (or, for a budget, ``reach_loss``) committing to
     this plan and re-planned per sample (docs/uncertainty.md)."""
     kind, values = _goal(budget_flops, target_loss, "budget_flops")
-    law, fit = split_law(law)
-    the_law = resolve_law(law, catalog)
+    point_law, fit = split_law(law)
+    the_law = resolve_law(point_law, catalog)
     reach = _reach(fit, quantiles, reach_loss, kind)
     args = Broadcast({kind: values})
-    options = {
+    options: dict[str, Any] = {
         "unique_tokens": _opt(unique_tokens, "unique_tokens"),
         "r_star": _opt(r_star, "r_star"),
     }
@@ -493,8 +497,8 @@ def plan_lifetime(
     """
     kind, values = _goal(budget, target_loss, "budget")
     cat = catalog or default_catalog()
-    law, fit = split_law(law)
-    the_law = resolve_law(law, cat)
+    point_law, fit = split_law(law)
+    the_law = resolve_law(point_law, cat)
     reach = _reach(fit, quantiles, reach_loss, kind)
     options, auto_gpus = planner_serving(serving, auto_gpus=True)
     pricing = None
@@ -526,7 +530,7 @@ def plan_lifetime(
         }
     )
     flat = {name: args.required(name) for name in (kind, *_DEMAND)}
-    options: dict[str, Any] = dict(
+    call: dict[str, Any] = dict(
         pricing=pricing,
         unit=_text("unit", unit),
         train_hardware=None
@@ -543,7 +547,7 @@ def plan_lifetime(
         cancel=_cancel.resolve(cancel),
     )
     columns = [flat[kind], *(flat[name] for name in _DEMAND)]
-    arrays = _core.plan_lifetime(the_law._native, kind, *columns, **options)
+    arrays = _core.plan_lifetime(the_law._native, kind, *columns, **call)
     v = _assemble(args, _core.LIFETIME_PLAN_FIELDS, arrays)
     if pricing is None:
         v.update(dict.fromkeys(("layers", "query_heads", "kv_heads", "head_dim")))
@@ -553,7 +557,7 @@ def plan_lifetime(
     if fit is None:
         return plan
     per_sample = _core.plan_lifetime(
-        the_law._native, kind, *columns, **options, law_samples=sample_array(fit)
+        the_law._native, kind, *columns, **call, law_samples=sample_array(fit)
     )
     u = assess(
         fit=fit,

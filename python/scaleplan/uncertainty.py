@@ -73,7 +73,8 @@ class Uncertainty:
             if v is None or np.ndim(v) == 0:
                 return v
             a = np.asarray(v)
-            item = a[(slice(None), *idx)] if lead else a[idx]
+            key: tuple[Any, ...] = (slice(None), *idx) if lead else idx
+            item = a[key]
             return item.item() if np.ndim(item) == 0 else item
 
         return Uncertainty(
@@ -130,12 +131,12 @@ def probability_lines(u: Uncertainty) -> list[str]:
     """The probability sentences of a scalar plan's uncertainty (empty without a threshold)."""
     if u.threshold is None or u.p_fixed is None or u.p_replanned is None:
         return []
-    t = float(u.threshold)  # type: ignore[arg-type]
+    t = float(u.threshold)
     return [
         f"P(loss <= {t:.4g}) committing to this plan (fixed plan, per sample): "
-        f"{float(u.p_fixed):.1%}",  # type: ignore[arg-type]
+        f"{float(u.p_fixed):.1%}",
         f"P(loss <= {t:.4g}) had each sample's law been known (re-planned per sample): "
-        f"{float(u.p_replanned):.1%}",  # type: ignore[arg-type]
+        f"{float(u.p_replanned):.1%}",
     ]
 
 

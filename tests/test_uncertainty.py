@@ -7,17 +7,23 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Iterator
 from typing import Any
 
+import grpc
 import numpy as np
 import numpy.typing as npt
 import pytest
 import scaleplan as sp
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+from grpc_support import TIMEOUT_S, ServerThread, stub
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scaleplan.errors import Cancelled, InvalidArgumentError, LimitExceededError
 from scaleplan.fit import KEYS
 from scaleplan.uncertainty import MAX_SAMPLE_PLANS
+from scaleplan.v1 import catalog_pb2, planner_pb2
 
 Arr = npt.NDArray[np.float64]
 TRUTH = {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658}
@@ -343,3 +349,107 @@ def test_a_law_given_in_python_reaches_the_core_exactly(numbers: list[float]) ->
     values: dict[str, Any] = dict(zip(KEYS, numbers, strict=True))
     law = sp.LossLaw(name="x", **values)
     assert sp.LossLaw._from_native(law._native) == law
+
+
+# ---- gRPC -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[sp.Client]:
+    with ServerThread() as server, sp.Client(server.target, timeout_s=TIMEOUT_S) as c:
+        yield c
+
+
+def assert_same_uncertainty(got: sp.Uncertainty, want: sp.Uncertainty) -> None:
+    assert (got.samples, got.quantiles) == (want.samples, want.quantiles)
+    assert set(got.bands) == set(want.bands) and set(got.per_sample) == set(want.per_sample)
+    for k in want.bands:
+        assert np.array_equal(got.bands[k], want.bands[k], equal_nan=True), k
+        assert np.array_equal(got.per_sample[k], want.per_sample[k], equal_nan=True), k
+    assert np.array_equal(got.fixed_loss, want.fixed_loss, equal_nan=True)
+    for name in ("feasible_share", "threshold", "p_fixed", "p_replanned"):
+        assert getattr(got, name) == getattr(want, name), name
+
+
+def test_the_planner_rpcs_carry_the_samples_and_the_uncertainty(
+    client: sp.Client, fit: sp.LawFit
+) -> None:
+    want = sp.plan_training(budget_flops=3e21, law=fit, reach_loss=2.3, quantiles=[0.25, 0.75])
+    got = client.plan_training(budget_flops=3e21, law=fit, reach_loss=2.3, quantiles=[0.25, 0.75])
+    assert got.params == want.params and got.uncertainty is not None
+    assert want.uncertainty is not None
+    assert_same_uncertainty(got.uncertainty, want.uncertainty)
+    demand: dict[str, Any] = {"queries": 1e9, "prompt_tokens": 512, "gen_tokens": 256}
+    want_l = sp.plan_lifetime(target_loss=2.4, law=fit, **demand)
+    got_l = client.plan_lifetime(target_loss=2.4, law=fit, **demand)
+    assert got_l.total_cost == want_l.total_cost
+    assert got_l.uncertainty is not None and want_l.uncertainty is not None
+    assert_same_uncertainty(got_l.uncertainty, want_l.uncertainty)
+    # Without samples, no uncertainty travels.
+    assert client.plan_training(budget_flops=3e21, law=fit.law).uncertainty is None
+
+
+LAW = catalog_pb2.Law(
+    name="x",
+    irreducible_loss=1.8,
+    params_coefficient=400,
+    tokens_coefficient=400,
+    params_exponent=0.3,
+    tokens_exponent=0.3,
+)
+
+
+@pytest.mark.parametrize(
+    ("request_", "path"),
+    [
+        (
+            planner_pb2.PlanTrainingRequest(
+                budget_flops=1e21,
+                law_name="hoffmann2022",
+                law_samples=planner_pb2.LawSamples(values=[1.8, 400, 400, 0.3, 0.3]),
+            ),
+            "law_samples",
+        ),
+        (
+            planner_pb2.PlanTrainingRequest(
+                budget_flops=1e21,
+                custom_law=LAW,
+                law_samples=planner_pb2.LawSamples(values=[1.8, 400, 400, 0.3]),
+            ),
+            "law_samples",
+        ),
+        (
+            planner_pb2.PlanTrainingRequest(
+                budget_flops=1e21,
+                custom_law=LAW,
+                law_samples=planner_pb2.LawSamples(values=[1.8, -4, 400, 0.3, 0.3]),
+            ),
+            "law_samples",
+        ),
+        (
+            planner_pb2.PlanTrainingRequest(
+                budget_flops=1e21,
+                custom_law=LAW,
+                law_samples=planner_pb2.LawSamples(values=[1.8, 400, 400, 0.3, 0.3]),
+                quantiles=[2.0],
+            ),
+            "quantiles",
+        ),
+        (planner_pb2.PlanTrainingRequest(budget_flops=1e21, reach_loss=2.0), "reach_loss"),
+    ],
+)
+def test_bad_uncertainty_requests_name_their_field(request_: Any, path: str) -> None:
+    with (
+        ServerThread() as server,
+        grpc.insecure_channel(server.target) as channel,
+        pytest.raises(grpc.RpcError) as caught,
+    ):
+        stub(channel).PlanTraining(request_, timeout=TIMEOUT_S)
+    exc = caught.value
+    assert exc.code() == grpc.StatusCode.INVALID_ARGUMENT
+    status = rpc_status.from_call(exc)
+    assert status is not None
+    bad = error_details_pb2.BadRequest()
+    assert status.details[0].Unpack(bad)
+    # an invalid sample is named by its row: law_samples[0]
+    assert bad.field_violations[0].field.split("[")[0] == path

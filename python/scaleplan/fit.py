@@ -227,6 +227,38 @@ class LawFit:
         )
 
     @classmethod
+    def from_samples(cls, law: LossLaw, samples: Any) -> LawFit:
+        """A fit known only by its point law and bootstrap samples (rows E, A, B, alpha, beta),
+        as a gRPC planner request carries it (docs/uncertainty.md): enough to plan under
+        uncertainty; no residuals, covariance or objective."""
+        try:
+            rows = np.asarray(samples, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InvalidArgumentError(
+                "law_samples: expected rows of 5 numbers (E, A, B, alpha, beta)",
+                field="law_samples",
+            ) from None
+        if rows.size % 5:
+            raise InvalidArgumentError(
+                f"law_samples: expected 5 numbers per sample (E, A, B, alpha, beta), got "
+                f"{rows.size} numbers",
+                field="law_samples",
+            )
+        rows = np.ascontiguousarray(rows.reshape(-1, 5))
+        return cls(
+            estimate={k: float(getattr(law, k)) for k in KEYS},
+            covariance=None,
+            covariance_source="unavailable",
+            samples=rows,
+            residuals=np.zeros(0),
+            n_points=0,
+            objective=math.nan,
+            converged=True,
+            bootstrap=len(rows),
+            _law=law,
+        )
+
+    @classmethod
     def load(cls, path: str | os.PathLike[str]) -> LawFit:
         """Read a fit written by :meth:`save`; errors name ``law_fit``."""
         try:

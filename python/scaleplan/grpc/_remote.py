@@ -119,9 +119,11 @@ class RemoteApi:
         *,
         budget_flops: Number | None = None,
         target_loss: Number | None = None,
-        law: str | LossLaw = "gadre2024-redpajama",
+        law: str | LossLaw | LawFit = "gadre2024-redpajama",
         unique_tokens: float | None = None,
         r_star: float | None = None,
+        quantiles: Sequence[float] | None = None,
+        reach_loss: float | None = None,
         timeout_s: float | None = None,
     ) -> TrainingPlan:
         """The loss-optimal parameters and tokens for a training budget (6*N*D FLOPs), or the
@@ -142,7 +144,7 @@ class RemoteApi:
         prompt_tokens: Number,
         gen_tokens: Number,
         samples: Number = 1,
-        law: str | LossLaw = "gadre2024-redpajama",
+        law: str | LossLaw | LawFit = "gadre2024-redpajama",
         hardware: str | Hardware | None = None,
         family: str | Sequence[str | Model] | None = None,
         unit: Unit = "flops",
@@ -156,6 +158,8 @@ class RemoteApi:
         r_star: float | None = None,
         min_params: float | None = None,
         max_params: float | None = None,
+        quantiles: Sequence[float] | None = None,
+        reach_loss: float | None = None,
         timeout_s: float | None = None,
     ) -> LifetimePlan:
         """Training plus lifetime inference (Sardana & Frankle 2023): the model size and token

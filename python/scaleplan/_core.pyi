@@ -74,6 +74,8 @@ __all__ = [
     "plan_training",
     "training_cost",
 ]
+# Plans under uncertainty.
+__all__ += ["MAX_LAW_SAMPLES", "MAX_SAMPLE_PLANS", "losses_at"]
 
 @final
 class Serving:

@@ -8,8 +8,10 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import cli_support as cli
 import grpc
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +22,7 @@ from grpc_status import rpc_status
 from grpc_support import TIMEOUT_S, ServerThread, stub
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scaleplan import _format as fmt
 from scaleplan.errors import Cancelled, InvalidArgumentError, LimitExceededError
 from scaleplan.fit import KEYS
 from scaleplan.uncertainty import MAX_SAMPLE_PLANS
@@ -453,3 +456,107 @@ def test_bad_uncertainty_requests_name_their_field(request_: Any, path: str) -> 
     assert status.details[0].Unpack(bad)
     # an invalid sample is named by its row: law_samples[0]
     assert bad.field_violations[0].field.split("[")[0] == path
+
+
+# ---- CLI ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fit_file(fit: sp.LawFit, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("fit") / "fit.json"
+    fit.save(path)
+    return path
+
+
+def test_cli_prints_the_band_next_to_each_decision_and_the_probabilities(
+    fit: sp.LawFit, fit_file: Path
+) -> None:
+    out = cli.ok(
+        "plan",
+        "training",
+        "--budget",
+        "3e21flops",
+        "--law-fit",
+        str(fit_file),
+        "--reach-loss",
+        "2.3",
+    )
+    want = sp.plan_training(budget_flops=3e21, law=fit, reach_loss=2.3)
+    u: Any = want.uncertainty
+    header = out.stdout.splitlines()[1]
+    assert "params P10/P50/P90" in header and "loss P10/P50/P90" in header
+    band = "/".join(fmt.si(v) for v in u.band("params"))
+    assert band in out.stdout
+    assert f"P(loss <= 2.3) committing to this plan (fixed plan, per sample): {u.p_fixed:.1%}" in (
+        out.stdout
+    )
+    assert f"(re-planned per sample): {u.p_replanned:.1%}" in out.stdout
+    row = cli.json_lines(
+        cli.ok(
+            "plan",
+            "training",
+            "--budget",
+            "3e21flops",
+            "--law-fit",
+            str(fit_file),
+            "--quantiles",
+            "0.05,0.95",
+            "--json",
+        ).stdout
+    )[0]
+    levels = sp.plan_training(budget_flops=3e21, law=fit, quantiles=[0.05, 0.95])
+    lu: Any = levels.uncertainty
+    assert row["params_p5"] == lu.band("params")[0] and row["params_p95"] == lu.band("params")[1]
+    assert row["p_fixed"] is None and row["params"] == want.params
+
+
+def test_cli_lifetime_with_a_fit_and_a_target(fit: sp.LawFit, fit_file: Path) -> None:
+    args = ["--queries", "1e10", "--prompt-tokens", "512", "--gen-tokens", "256"]
+    out = cli.ok(
+        "plan", "lifetime", "--target-loss", "2.3", *args, "--law-fit", str(fit_file), "--csv"
+    )
+    row = cli.csv_rows(out.stdout)[0]
+    want = sp.plan_lifetime(
+        target_loss=2.3, queries=1e10, prompt_tokens=512, gen_tokens=256, law=fit
+    )
+    u: Any = want.uncertainty
+    assert float(row["total_cost_p90"]) == u.band("total_cost")[2]
+    assert float(row["p_fixed"]) == u.p_fixed and float(row["p_replanned"]) == u.p_replanned
+
+
+def test_cli_uncertainty_options_are_checked(
+    fit: sp.LawFit, fit_file: Path, tmp_path: Path
+) -> None:
+    cli.usage_error(
+        cli.run("plan", "training", "--budget", "1e21flops", "--reach-loss", "2"), "--reach-loss"
+    )
+    cli.usage_error(
+        cli.run(
+            "plan",
+            "training",
+            "--budget",
+            "1e21flops",
+            "--law-fit",
+            str(fit_file),
+            "--quantiles",
+            "1.5",
+        ),
+        "--quantiles",
+    )
+    cli.usage_error(
+        cli.run(
+            "plan",
+            "training",
+            "--target-loss",
+            "2.3",
+            "--law-fit",
+            str(fit_file),
+            "--reach-loss",
+            "2.2",
+        ),
+        "--reach-loss",
+    )
+    bare = tmp_path / "bare.json"
+    dataclasses.replace(fit, samples=np.zeros((0, 5))).save(bare)
+    out = cli.ok("plan", "training", "--budget", "1e21flops", "--law-fit", str(bare))
+    assert "P10/P50/P90" not in out.stdout and "no bootstrap samples" in out.stderr

@@ -17,7 +17,6 @@ Run: .venv/bin/python examples/plan_with_uncertainty.py
 from __future__ import annotations
 
 import numpy as np
-
 import scaleplan as sp
 
 BUDGET_FLOPS = 1e22

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from grpc_support import TIMEOUT_S, ServerThread, stub
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scaleplan import _format as fmt
+from scaleplan import uncertainty as uncertainty_module
 from scaleplan.errors import Cancelled, InvalidArgumentError, LimitExceededError
 from scaleplan.fit import KEYS
 from scaleplan.uncertainty import MAX_SAMPLE_PLANS
@@ -560,3 +562,24 @@ def test_cli_uncertainty_options_are_checked(
     dataclasses.replace(fit, samples=np.zeros((0, 5))).save(bare)
     out = cli.ok("plan", "training", "--budget", "1e21flops", "--law-fit", str(bare))
     assert "P10/P50/P90" not in out.stdout and "no bootstrap samples" in out.stderr
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    samples=st.integers(1, 40),
+    columns=st.integers(1, 6),
+    nan_share=st.floats(0.0, 1.0),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_quantiles_are_numpys_nanquantile(
+    samples: int, columns: int, nan_share: float, seed: int
+) -> None:
+    """The fast path (np.quantile where a column has no NaN) agrees with np.nanquantile."""
+    rng = np.random.default_rng(seed)
+    values = rng.lognormal(size=(samples, columns, 2))
+    values[rng.random(values.shape) < nan_share] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        want = np.nanquantile(values, sp.QUANTILES, axis=0)
+    got = uncertainty_module._quantiles(values, sp.QUANTILES)
+    assert got.shape == want.shape and np.array_equal(got, want, equal_nan=True)

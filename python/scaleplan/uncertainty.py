@@ -189,11 +189,19 @@ def no_fit_options(quantiles: Any, reach: Any, reach_name: str) -> None:
 
 
 def _quantiles(values: FloatArray, q: tuple[float, ...]) -> FloatArray:
-    """numpy's linear quantiles over axis 0, ignoring NaN (samples without a plan)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column: NaN, as documented
-        out: FloatArray = np.nanquantile(values, q, axis=0)
-    return out
+    """numpy's linear quantiles over axis 0, ignoring NaN (samples without a plan): np.quantile
+    for the columns without NaN (vectorised), np.nanquantile for the others (the same
+    definition; it loops over columns in Python, ~0.6 ms each)."""
+    columns = values.reshape(values.shape[0], -1)
+    out: FloatArray = np.empty((len(q), columns.shape[1]))
+    has_nan = np.isnan(columns).any(axis=0)
+    if not has_nan.all():
+        out[:, ~has_nan] = np.quantile(columns[:, ~has_nan], q, axis=0)
+    if has_nan.any():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column: NaN, as documented
+            out[:, has_nan] = np.nanquantile(columns[:, has_nan], q, axis=0)
+    return out.reshape(len(q), *values.shape[1:])
 
 
 def assess(

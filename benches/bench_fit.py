@@ -51,9 +51,8 @@ def chinchilla_package(n: Arr, d: Arr, y: Arr) -> dict[str, Any]:
         return {"not_run": f"{PEERS_PYTHON} missing: `make bench` installs it"}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "runs.csv"
-        rows = "".join(
-            f"{a!r},{b!r},{c!r}\n" for a, b, c in zip(n.tolist(), d.tolist(), y.tolist(), strict=True)
-        )
+        columns = zip(n.tolist(), d.tolist(), y.tolist(), strict=True)
+        rows = "".join(f"{a!r},{b!r},{c!r}\n" for a, b, c in columns)
         path.write_text("params,tokens,loss\n" + rows)
         script = Path(__file__).resolve().parent / "peer_chinchilla.py"
         out = subprocess.run(

@@ -106,8 +106,8 @@ def test_training_budget_agrees_with_a_loop_over_the_samples(
     for name in TRAINING_FIELDS:
         assert close(u.per_sample[name], loop[name]), name
         assert close(u.bands[name], np.quantile(loop[name], sp.QUANTILES, axis=0)), name
-    assert close(u.per_sample["fixed_loss"], fixed)
-    assert close(u.fixed_loss, np.quantile(fixed, sp.QUANTILES, axis=0))
+    assert close(u.per_sample["fixed"], fixed)
+    assert close(u.fixed, np.quantile(fixed, sp.QUANTILES, axis=0))
     assert np.array_equal(u.p_fixed, (fixed <= reach).mean(axis=0))
     assert np.array_equal(u.p_replanned, (loop["loss"] <= reach).mean(axis=0))
     assert np.array_equal(u.feasible_share, np.ones(3))
@@ -371,7 +371,7 @@ def assert_same_uncertainty(got: sp.Uncertainty, want: sp.Uncertainty) -> None:
     for k in want.bands:
         assert np.array_equal(got.bands[k], want.bands[k], equal_nan=True), k
         assert np.array_equal(got.per_sample[k], want.per_sample[k], equal_nan=True), k
-    assert np.array_equal(got.fixed_loss, want.fixed_loss, equal_nan=True)
+    assert np.array_equal(got.fixed, want.fixed, equal_nan=True)
     for name in ("feasible_share", "threshold", "p_fixed", "p_replanned"):
         assert getattr(got, name) == getattr(want, name), name
 

@@ -300,8 +300,25 @@ class JointProblem:
         attention: npt.NDArray[np.float64],
     ) -> npt.NDArray[np.float64]: ...
     def solve(
-        self, goal: str, values: npt.NDArray[np.float64], *, cancel: CancelToken | None = None
+        self,
+        goal: str,
+        values: npt.NDArray[np.float64],
+        *,
+        cancel: CancelToken | None = None,
+        law_samples: npt.NDArray[np.float64] | None = None,
     ) -> list[npt.NDArray[np.float64]]: ...
+    def accuracy_at(
+        self,
+        law_samples: npt.NDArray[np.float64],
+        budgets: npt.NDArray[np.float64],
+        params: npt.NDArray[np.float64],
+        samples: npt.NDArray[np.float64],
+        gen_tokens: npt.NDArray[np.float64],
+        attention: npt.NDArray[np.float64],
+        gpus: npt.NDArray[np.float64],
+        *,
+        cancel: CancelToken | None = None,
+    ) -> npt.NDArray[np.float64]: ...
 
 CALIBRATE_MAX_RUNS: int
 

@@ -19,7 +19,7 @@ from scaleplan import cancel as _cancel
 from scaleplan._arrays import as_float_array
 from scaleplan._schema import documented
 from scaleplan.errors import InvalidArgumentError, LimitExceededError
-from scaleplan.laws import LossLaw
+from scaleplan.laws import ErrorLaw, LossLaw
 
 KEYS = ("E", "A", "B", "alpha", "beta")
 """Parameter order of every vector of a fit: samples' columns, covariance rows."""
@@ -225,6 +225,12 @@ class LawFit:
             bootstrap_unconverged=int(data.get("bootstrap_unconverged", 0)),
             _law=law,
         )
+
+    def with_error(self, error: ErrorLaw) -> LawFit:
+        """The same fit whose law carries ``error`` (a loss-to-error law), as the joint planner
+        needs (docs/uncertainty.md). The error law must be on this fit's loss scale: that is
+        the caller's judgement, not something the fit can check."""
+        return dataclasses.replace(self, _law=self.law.replace(error=error))
 
     @classmethod
     def from_samples(cls, law: LossLaw, samples: Any) -> LawFit:

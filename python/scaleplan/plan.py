@@ -38,10 +38,12 @@ from scaleplan.laws import DEFAULT_LAW, LossLaw, resolve_law
 from scaleplan.serving import AttentionSpec, Serving, planner_serving
 from scaleplan.serving import attention as parse_attention
 from scaleplan.uncertainty import (
+    LOSS_LIFETIME,
+    LOSS_TRAINING,
     QUANTILES,
     Uncertainty,
-    assess,
     check_quantiles,
+    loss_uncertainty,
     no_fit_options,
     sample_array,
     split_law,
@@ -411,7 +413,7 @@ def plan_training(
         cancel=_cancel.resolve(cancel),
         law_samples=sample_array(fit),
     )
-    u = assess(
+    u = loss_uncertainty(
         fit=fit,
         point_law=the_law,
         args=args,
@@ -421,7 +423,7 @@ def plan_training(
         quantiles=QUANTILES if quantiles is None else check_quantiles(quantiles),
         goal=kind,
         reach=reach,
-        cost_field="compute_flops",
+        outcome=LOSS_TRAINING,
         cancel=cancel,
     )
     return dataclasses.replace(plan, uncertainty=u)
@@ -559,7 +561,7 @@ def plan_lifetime(
     per_sample = _core.plan_lifetime(
         the_law._native, kind, *columns, **call, law_samples=sample_array(fit)
     )
-    u = assess(
+    u = loss_uncertainty(
         fit=fit,
         point_law=the_law,
         args=args,
@@ -569,7 +571,7 @@ def plan_lifetime(
         quantiles=QUANTILES if quantiles is None else check_quantiles(quantiles),
         goal=kind,
         reach=reach,
-        cost_field="total_cost",
+        outcome=LOSS_LIFETIME,
         cancel=cancel,
     )
     return dataclasses.replace(plan, uncertainty=u)

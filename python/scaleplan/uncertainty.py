@@ -13,7 +13,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -49,12 +49,13 @@ class Uncertainty:
     samples: int
     quantiles: tuple[float, ...]
     bands: dict[str, Any]
-    fixed_loss: FloatOrArray
+    fixed: FloatOrArray
     feasible_share: FloatOrArray
     threshold: FloatOrArray | None
     p_fixed: FloatOrArray | None
     p_replanned: FloatOrArray | None
     per_sample: dict[str, FloatArray]
+    outcome: str = "loss"
 
     def band(self, name: str) -> tuple[float, ...]:
         """The quantiles of one field of a scalar plan, as floats (``band("params")``)."""
@@ -81,12 +82,13 @@ class Uncertainty:
             samples=self.samples,
             quantiles=self.quantiles,
             bands={k: pick(v, True) for k, v in self.bands.items()},
-            fixed_loss=pick(self.fixed_loss, True),
+            fixed=pick(self.fixed, True),
             feasible_share=pick(self.feasible_share, False),
             threshold=pick(self.threshold, False),
             p_fixed=pick(self.p_fixed, False),
             p_replanned=pick(self.p_replanned, False),
             per_sample={k: pick(v, True) for k, v in self.per_sample.items()},
+            outcome=self.outcome,
         )
 
     @classmethod
@@ -103,12 +105,13 @@ class Uncertainty:
             samples=first.samples,
             quantiles=first.quantiles,
             bands={k: cat([p.bands[k] for p in parts], 1) for k in first.bands},
-            fixed_loss=cat([p.fixed_loss for p in parts], 1),
+            fixed=cat([p.fixed for p in parts], 1),
             feasible_share=cat([p.feasible_share for p in parts], 0),
             threshold=cat([p.threshold for p in parts], 0),
             p_fixed=cat([p.p_fixed for p in parts], 0),
             p_replanned=cat([p.p_replanned for p in parts], 0),
             per_sample={k: cat([p.per_sample[k] for p in parts], 1) for k in first.per_sample},
+            outcome=first.outcome,
         )
 
     def summary(self, fields: Sequence[str] = ("params", "tokens", "loss")) -> str:
@@ -132,10 +135,10 @@ def probability_lines(u: Uncertainty) -> list[str]:
     if u.threshold is None or u.p_fixed is None or u.p_replanned is None:
         return []
     t = float(u.threshold)
+    event = f"accuracy >= {t:.4g}" if u.outcome == "accuracy" else f"loss <= {t:.4g}"
     return [
-        f"P(loss <= {t:.4g}) committing to this plan (fixed plan, per sample): "
-        f"{float(u.p_fixed):.1%}",
-        f"P(loss <= {t:.4g}) had each sample's law been known (re-planned per sample): "
+        f"P({event}) committing to this plan (fixed plan, per sample): {float(u.p_fixed):.1%}",
+        f"P({event}) had each sample's law been known (re-planned per sample): "
         f"{float(u.p_replanned):.1%}",
     ]
 
@@ -204,25 +207,27 @@ def _quantiles(values: FloatArray, q: tuple[float, ...]) -> FloatArray:
     return out.reshape(len(q), *values.shape[1:])
 
 
-def assess(
-    *,
-    fit: LawFit,
-    point_law: LossLaw,
-    args: Broadcast,
-    fields: list[str],
-    arrays: list[FloatArray],
-    point: dict[str, Any],
-    quantiles: tuple[float, ...],
-    goal: str,
-    reach: float | None,
-    cost_field: str,
-    cancel: _cancel.CancelToken | None,
-) -> Uncertainty:
-    """The uncertainty of a plan from its per-sample columns (samples x goals, sample-major, in
-    ``fields`` order). ``goal`` is the plan's goal argument: ``target_loss`` makes the target
-    the threshold; a budget goal uses ``reach`` (may be None: no probability). ``cost_field``
-    is what a re-planned sample must not exceed to reach a target goal."""
-    n_samples, size = len(fit.samples), args.size()
+class Outcome(NamedTuple):
+    """What a planner's uncertainty measures: ``field`` (``loss`` or ``accuracy``), whether
+    higher is better, the goal that is a target of it, and the cost a re-planned sample must
+    not exceed to reach such a target."""
+
+    field: str
+    higher_is_better: bool
+    target_goal: str
+    cost_field: str
+
+
+LOSS_TRAINING = Outcome("loss", False, "target_loss", "compute_flops")
+LOSS_LIFETIME = Outcome("loss", False, "target_loss", "total_cost")
+ACCURACY_JOINT = Outcome("accuracy", True, "target_accuracy", "total_cost")
+
+
+def per_sample_rows(
+    fields: list[str], arrays: list[FloatArray], n_samples: int, size: int
+) -> tuple[dict[str, FloatArray], npt.NDArray[np.bool_]]:
+    """The per-sample columns (samples x goals) by field, without the binding code, the
+    extrapolation columns and ``feasible`` (returned apart)."""
     rows = {
         name: a.reshape(n_samples, size)
         for name, a in zip(fields, arrays, strict=True)
@@ -230,37 +235,48 @@ def assess(
     }
     feasible = rows.pop("feasible") != 0
     rows["tokens_per_param"] = rows["tokens"] / rows["params"]
-    skip = {"layers", "query_heads", "kv_heads", "head_dim"} if point.get("layers") is None else ()
-    per_sample = {k: v for k, v in rows.items() if k not in skip}
-    flat_point = {
-        k: np.reshape(np.asarray(point[k], dtype=np.float64), -1)
-        for k in ("params", "effective_tokens", cost_field)
-    }
-    fixed = _core.losses_at(
-        point_law._native,
-        np.ascontiguousarray(fit.samples, dtype=np.float64),
-        np.ascontiguousarray(flat_point["params"]),
-        np.ascontiguousarray(flat_point["effective_tokens"]),
-        cancel=_cancel.resolve(cancel),
-    ).reshape(n_samples, size)
+    return rows, feasible
+
+
+def assess(
+    *,
+    n_samples: int,
+    args: Broadcast,
+    rows: dict[str, FloatArray],
+    feasible: npt.NDArray[np.bool_],
+    fixed: FloatArray,
+    point: dict[str, Any],
+    quantiles: tuple[float, ...],
+    goal: str,
+    reach: float | None,
+    outcome: Outcome,
+) -> Uncertainty:
+    """The uncertainty of a plan from its per-sample fields ``rows`` (samples x goals) and
+    ``fixed``, the point plan's outcome under each sample (samples x goals). ``goal`` is the
+    plan's goal argument: the outcome's target goal makes the target the threshold; a budget
+    goal uses ``reach`` (may be None: no probability)."""
+    size = args.size()
+    cost = np.reshape(np.asarray(point[outcome.cost_field], dtype=np.float64), -1)
     point_feasible = np.reshape(np.asarray(point["feasible"]), -1)
+
+    def meets(values: FloatArray, t: FloatArray) -> npt.NDArray[np.bool_]:
+        return values >= t if outcome.higher_is_better else values <= t  # NaN: False
 
     threshold: FloatArray | None = None
     p_fixed = p_replanned = None
-    if goal == "target_loss":
-        threshold = args.required("target_loss")
+    if goal == outcome.target_goal:
+        threshold = args.required(goal)
     elif reach is not None:
         threshold = np.full(size, reach)
     if threshold is not None:
-        met_fixed = fixed <= threshold
-        p_fixed = np.where(point_feasible, met_fixed.mean(axis=0), math.nan)
-        if goal == "target_loss":
+        p_fixed = np.where(point_feasible, meets(fixed, threshold).mean(axis=0), math.nan)
+        if goal == outcome.target_goal:
             # Re-planned, a target goal: the sample's cheapest plan reaching the target costs
             # no more than the point plan (equivalently, the point plan's budget, spent as the
             # sample's law says, reaches the target).
-            met = feasible & (rows[cost_field] <= flat_point[cost_field])
+            met = feasible & (rows[outcome.cost_field] <= cost)
         else:
-            met = feasible & (rows["loss"] <= threshold)
+            met = feasible & meets(rows[outcome.field], threshold)
         p_replanned = np.where(point_feasible, met.mean(axis=0), math.nan)
 
     def shaped(v: FloatArray, lead: int | None) -> Any:
@@ -271,16 +287,61 @@ def assess(
     return Uncertainty(
         samples=n_samples,
         quantiles=quantiles,
-        bands={k: shaped(_quantiles(v, quantiles), len(quantiles)) for k, v in per_sample.items()},
-        fixed_loss=shaped(_quantiles(fixed, quantiles), len(quantiles)),
+        bands={k: shaped(_quantiles(v, quantiles), len(quantiles)) for k, v in rows.items()},
+        fixed=shaped(_quantiles(fixed, quantiles), len(quantiles)),
         feasible_share=shaped(feasible.mean(axis=0), None),
         threshold=None if threshold is None else shaped(threshold, None),
         p_fixed=None if p_fixed is None else shaped(p_fixed, None),
         p_replanned=None if p_replanned is None else shaped(p_replanned, None),
         per_sample={
-            **{k: shaped(v, n_samples) for k, v in per_sample.items()},
-            "fixed_loss": shaped(fixed, n_samples),
+            **{k: shaped(v, n_samples) for k, v in rows.items()},
+            "fixed": shaped(fixed, n_samples),
         },
+        outcome=outcome.field,
+    )
+
+
+def loss_uncertainty(
+    *,
+    fit: LawFit,
+    point_law: LossLaw,
+    args: Broadcast,
+    fields: list[str],
+    arrays: list[FloatArray],
+    point: dict[str, Any],
+    quantiles: tuple[float, ...],
+    goal: str,
+    reach: float | None,
+    outcome: Outcome,
+    cancel: _cancel.CancelToken | None,
+) -> Uncertainty:
+    """:func:`assess` for a loss planner (training, lifetime): the fixed plan's outcome is its
+    loss L_s(N, D') under each sample's law, computed in the core."""
+    n_samples, size = len(fit.samples), args.size()
+    rows, feasible = per_sample_rows(fields, arrays, n_samples, size)
+    if point.get("layers") is None:
+        for name in ("layers", "query_heads", "kv_heads", "head_dim"):
+            rows.pop(name, None)
+    fixed = _core.losses_at(
+        point_law._native,
+        sample_array(fit),
+        np.ascontiguousarray(np.reshape(np.asarray(point["params"], dtype=np.float64), -1)),
+        np.ascontiguousarray(
+            np.reshape(np.asarray(point["effective_tokens"], dtype=np.float64), -1)
+        ),
+        cancel=_cancel.resolve(cancel),
+    ).reshape(n_samples, size)
+    return assess(
+        n_samples=n_samples,
+        args=args,
+        rows=rows,
+        feasible=feasible,
+        fixed=fixed,
+        point=point,
+        quantiles=quantiles,
+        goal=goal,
+        reach=reach,
+        outcome=outcome,
     )
 
 

@@ -98,7 +98,7 @@ def rows(
 ) -> tuple[list[Plan], list[dict[str, Any]], list[str]]:
     """Plans without their uncertainty (their fields are written flat instead), each row's band
     texts and numbers, and the names of the numbers (for JSON and CSV): ``<field>_p<level>``
-    per band field, ``fixed_loss_p<level>``, ``threshold``, ``p_fixed``, ``p_replanned``."""
+    per band field, ``fixed_p<level>``, ``threshold``, ``p_fixed``, ``p_replanned``."""
     bare, extra = [], []
     names: list[str] = []
     for p in plans:
@@ -110,8 +110,8 @@ def rows(
             extra.append(row)
             continue
         suffixes = [f"p{100 * q:g}".replace(".", "_") for q in u.quantiles]
-        for name in [*u.bands, "fixed_loss"]:
-            values = u.fixed_loss if name == "fixed_loss" else u.bands[name]
+        for name in [*u.bands, "fixed"]:
+            values = u.fixed if name == "fixed" else u.bands[name]
             for suffix, v in zip(suffixes, values, strict=True):  # type: ignore[arg-type]
                 row[f"{name}_{suffix}"] = float(v)
             if name in fields and p.feasible:

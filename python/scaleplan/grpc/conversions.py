@@ -648,7 +648,7 @@ def _columns_message(plan: Plan, message: _M, renames: Mapping[str, str]) -> _M:
     fields = message.DESCRIPTOR.fields_by_name
     for f in dataclasses.fields(plan):
         value = getattr(plan, f.name)
-        if value is None:
+        if value is None or f.name == UNCERTAINTY:  # frontiers carry none (FrontierJoint)
             continue
         name = renames.get(f.name, f.name)
         enum = PLAN_ENUMS.get(f.name)
@@ -681,7 +681,9 @@ def _columns_from(cls: type[Plan], message: Message, renames: Mapping[str, str])
         name = renames.get(f.name, f.name)
         field, value = fields[name], getattr(message, name)
         enum = PLAN_ENUMS.get(f.name)
-        if not field.is_repeated:
+        if f.name == UNCERTAINTY:
+            out[f.name] = None
+        elif not field.is_repeated:
             out[f.name] = value if enum is None else enum_text(enum, value, f.name)
         elif f.name == EXTRAPOLATED:
             out[f.name] = _extrapolation_tables(value)
@@ -994,9 +996,12 @@ LawMessage = (
 )
 
 
-def _uncertain_law(message: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+def _uncertain_law(
+    message: Any, kwargs: dict[str, Any], reach: str = "reach_loss"
+) -> dict[str, Any]:
     """A planner request's law with its bootstrap samples as a LawFit (docs/uncertainty.md),
-    and the uncertainty options. Samples need the point law as custom_law."""
+    and the uncertainty options (``reach``: reach_loss or reach_accuracy). Samples need the
+    point law as custom_law."""
     if message.HasField("law_samples"):
         law = kwargs.get("law")
         if not isinstance(law, LossLaw):
@@ -1007,8 +1012,8 @@ def _uncertain_law(message: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
         kwargs["law"] = LawFit.from_samples(law, list(message.law_samples.values))
     if message.quantiles:
         kwargs["quantiles"] = list(message.quantiles)
-    if message.HasField("reach_loss"):
-        kwargs["reach_loss"] = message.reach_loss
+    if message.HasField(reach):
+        kwargs[reach] = getattr(message, reach)
     return kwargs
 
 
@@ -1017,8 +1022,9 @@ def uncertainty_message(u: Uncertainty) -> plan_pb2.Uncertainty:
     out = plan_pb2.Uncertainty(
         samples=u.samples,
         quantiles=list(u.quantiles),
-        fixed_loss=np.asarray(u.fixed_loss, dtype=np.float64).tolist(),
+        fixed=np.asarray(u.fixed, dtype=np.float64).tolist(),
         feasible_share=float(u.feasible_share),
+        outcome=u.outcome,
     )
     for name, values in u.bands.items():
         out.bands[name].values.extend(np.asarray(values, dtype=np.float64).tolist())
@@ -1039,12 +1045,13 @@ def uncertainty_from(message: plan_pb2.Uncertainty) -> Uncertainty:
         samples=message.samples,
         quantiles=tuple(message.quantiles),
         bands=arrays(message.bands),
-        fixed_loss=np.array(message.fixed_loss, dtype=np.float64),
+        fixed=np.array(message.fixed, dtype=np.float64),
         feasible_share=message.feasible_share,
         threshold=message.threshold if message.HasField("threshold") else None,
         p_fixed=message.p_fixed if message.HasField("p_fixed") else None,
         p_replanned=message.p_replanned if message.HasField("p_replanned") else None,
         per_sample=arrays(message.per_sample),
+        outcome=message.outcome,
     )
 
 
@@ -1199,7 +1206,8 @@ def joint_kwargs(options: plan_pb2.JointOptions) -> dict[str, Any]:
 
 
 def plan_joint_kwargs(request: planner_pb2.PlanJointRequest) -> dict[str, Any]:
-    return {**_goal(request, "goal"), **joint_kwargs(request.options)}
+    kwargs = {**_goal(request, "goal"), **joint_kwargs(request.options)}
+    return _uncertain_law(request, kwargs, reach="reach_accuracy")
 
 
 # Python argument name -> request field path, for naming the field of an error. An argument
@@ -1268,7 +1276,8 @@ def _joint_paths(options: plan_pb2.JointOptions) -> dict[str, str]:
 
 
 def plan_joint_paths(request: planner_pb2.PlanJointRequest) -> dict[str, str]:
-    return _joint_paths(request.options)
+    paths = {n: n for n in ("law_samples", "quantiles", "reach_accuracy")}
+    return {**_joint_paths(request.options), **paths}
 
 
 def frontier_joint_paths(request: planner_pb2.FrontierJointRequest) -> dict[str, str]:
@@ -1313,11 +1322,17 @@ def _write_uncertain_law(
     message: Any, law: str | LossLaw | LawFit, quantiles: Any, reach_loss: Any
 ) -> None:
     """The law, and with a LawFit its point law and samples, and the uncertainty options."""
+    _write_law(message, _write_samples(message, law, quantiles, "reach_loss", reach_loss))
+
+
+def _write_samples(
+    message: Any, law: str | LossLaw | LawFit, quantiles: Any, reach: str, value: Any
+) -> str | LossLaw:
+    """A LawFit's samples and the uncertainty options into ``message``; the law to send (a
+    LawFit's point law)."""
     if isinstance(law, LawFit):
-        message.custom_law.CopyFrom(law_message(law.law))
         message.law_samples.values.extend(np.asarray(law.samples, dtype=np.float64).ravel())
-    else:
-        _write_law(message, law)
+        law = law.law
     if quantiles is not None:
         try:
             message.quantiles.extend(np.atleast_1d(np.asarray(quantiles, dtype=np.float64)))
@@ -1325,8 +1340,9 @@ def _write_uncertain_law(
             raise InvalidArgumentError(
                 f"quantiles: expected numbers in [0, 1], got {quantiles!r}", field="quantiles"
             ) from None
-    if reach_loss is not None:
-        _set(message, "reach_loss", reach_loss, "reach_loss")
+    if value is not None:
+        _set(message, reach, value, reach)
+    return law
 
 
 def _write_law(message: LawMessage, law: str | LossLaw) -> None:
@@ -1469,18 +1485,31 @@ def joint_options(
 
 
 def plan_joint_request(
-    *, budget: float | None, target_accuracy: float | None, **options: Any
+    *,
+    budget: float | None,
+    target_accuracy: float | None,
+    quantiles: Any = None,
+    reach_accuracy: float | None = None,
+    **options: Any,
 ) -> planner_pb2.PlanJointRequest:
     request = planner_pb2.PlanJointRequest()
     goal = _one_goal(("budget", "target_accuracy"), (budget, target_accuracy), "budget")
     _write_goal(request, goal)
-    joint_options(request.options, **options)
+    law = _write_samples(request, options.pop("law"), quantiles, "reach_accuracy", reach_accuracy)
+    joint_options(request.options, law=law, **options)
     return request
 
 
 def frontier_joint_request(
     budgets: Sequence[float], chunk_points: int, **options: Any
 ) -> planner_pb2.FrontierJointRequest:
+    quantiles, reach = options.pop("quantiles", None), options.pop("reach_accuracy", None)
+    if isinstance(options.get("law"), LawFit) or quantiles is not None or reach is not None:
+        raise InvalidArgumentError(
+            "law: plans under uncertainty travel one budget at a time over gRPC (PlanJoint); "
+            "call plan_joint per budget, or pass fit.law for the frontier of the point law",
+            field="law",
+        )
     request = planner_pb2.FrontierJointRequest()
     _write_options(request, {"budgets": budgets}, [("budgets", "budgets")])
     _set(request, "chunk_points", chunk_points, "chunk_points")

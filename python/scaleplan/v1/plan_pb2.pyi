@@ -1332,6 +1332,7 @@ class JointPlan(_message.Message):
     TASK_FIELD_NUMBER: _builtins.int
     AGGREGATOR_FIELD_NUMBER: _builtins.int
     EXTRAPOLATED_FIELD_NUMBER: _builtins.int
+    UNCERTAINTY_FIELD_NUMBER: _builtins.int
     feasible: _builtins.bool
     """Whether the goal can be met; an infeasible plan names the constraint in `binding`."""
     binding: Global___PlanConstraint.ValueType
@@ -1392,6 +1393,10 @@ class JointPlan(_message.Message):
     def extrapolated(self) -> _containers.RepeatedCompositeFieldContainer[Global___Extrapolation]:
         """Where the plan lies outside the range its loss law was fitted on; empty when inside it."""
 
+    @_builtins.property
+    def uncertainty(self) -> Global___Uncertainty:
+        """With a fitted law's samples in the request: the plan under each sample (absent otherwise)."""
+
     def __init__(
         self,
         *,
@@ -1420,10 +1425,11 @@ class JointPlan(_message.Message):
         task: _builtins.str = ...,
         aggregator: Global___AccuracyAggregator.ValueType = ...,
         extrapolated: _abc.Iterable[Global___Extrapolation] | None = ...,
+        uncertainty: Global___Uncertainty | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_attention", b"_attention", "_gen_tokens", b"_gen_tokens", "_gpus", b"_gpus", "_head_dim", b"_head_dim", "_inference_cost", b"_inference_cost", "_kv_heads", b"_kv_heads", "_latency_s", b"_latency_s", "_layers", b"_layers", "_loss", b"_loss", "_marginal_accuracy", b"_marginal_accuracy", "_mu_inf", b"_mu_inf", "_params", b"_params", "_query_heads", b"_query_heads", "_samples", b"_samples", "_tokens", b"_tokens", "_total_cost", b"_total_cost", "_training_cost", b"_training_cost", "accuracy", b"accuracy", "attention", b"attention", "gen_tokens", b"gen_tokens", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "kv_heads", b"kv_heads", "latency_s", b"latency_s", "layers", b"layers", "loss", b"loss", "marginal_accuracy", b"marginal_accuracy", "mu_inf", b"mu_inf", "params", b"params", "query_heads", b"query_heads", "samples", b"samples", "tokens", b"tokens", "total_cost", b"total_cost", "training_cost", b"training_cost"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_attention", b"_attention", "_gen_tokens", b"_gen_tokens", "_gpus", b"_gpus", "_head_dim", b"_head_dim", "_inference_cost", b"_inference_cost", "_kv_heads", b"_kv_heads", "_latency_s", b"_latency_s", "_layers", b"_layers", "_loss", b"_loss", "_marginal_accuracy", b"_marginal_accuracy", "_mu_inf", b"_mu_inf", "_params", b"_params", "_query_heads", b"_query_heads", "_samples", b"_samples", "_tokens", b"_tokens", "_total_cost", b"_total_cost", "_training_cost", b"_training_cost", "accuracy", b"accuracy", "attention", b"attention", "gen_tokens", b"gen_tokens", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "kv_heads", b"kv_heads", "latency_s", b"latency_s", "layers", b"layers", "loss", b"loss", "marginal_accuracy", b"marginal_accuracy", "mu_inf", b"mu_inf", "params", b"params", "query_heads", b"query_heads", "samples", b"samples", "tokens", b"tokens", "total_cost", b"total_cost", "training_cost", b"training_cost", "uncertainty", b"uncertainty"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_attention", b"_attention", "_gen_tokens", b"_gen_tokens", "_gpus", b"_gpus", "_head_dim", b"_head_dim", "_inference_cost", b"_inference_cost", "_kv_heads", b"_kv_heads", "_latency_s", b"_latency_s", "_layers", b"_layers", "_loss", b"_loss", "_marginal_accuracy", b"_marginal_accuracy", "_mu_inf", b"_mu_inf", "_params", b"_params", "_query_heads", b"_query_heads", "_samples", b"_samples", "_tokens", b"_tokens", "_total_cost", b"_total_cost", "_training_cost", b"_training_cost", "accuracy", b"accuracy", "aggregator", b"aggregator", "attention", b"attention", "binding", b"binding", "extrapolated", b"extrapolated", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "kv_heads", b"kv_heads", "latency_s", b"latency_s", "law", b"law", "layers", b"layers", "loss", b"loss", "marginal_accuracy", b"marginal_accuracy", "mu_inf", b"mu_inf", "params", b"params", "query_heads", b"query_heads", "samples", b"samples", "task", b"task", "tokens", b"tokens", "total_cost", b"total_cost", "training_cost", b"training_cost", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_attention", b"_attention", "_gen_tokens", b"_gen_tokens", "_gpus", b"_gpus", "_head_dim", b"_head_dim", "_inference_cost", b"_inference_cost", "_kv_heads", b"_kv_heads", "_latency_s", b"_latency_s", "_layers", b"_layers", "_loss", b"_loss", "_marginal_accuracy", b"_marginal_accuracy", "_mu_inf", b"_mu_inf", "_params", b"_params", "_query_heads", b"_query_heads", "_samples", b"_samples", "_tokens", b"_tokens", "_total_cost", b"_total_cost", "_training_cost", b"_training_cost", "accuracy", b"accuracy", "aggregator", b"aggregator", "attention", b"attention", "binding", b"binding", "extrapolated", b"extrapolated", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "kv_heads", b"kv_heads", "latency_s", b"latency_s", "law", b"law", "layers", b"layers", "loss", b"loss", "marginal_accuracy", b"marginal_accuracy", "mu_inf", b"mu_inf", "params", b"params", "query_heads", b"query_heads", "samples", b"samples", "task", b"task", "tokens", b"tokens", "total_cost", b"total_cost", "training_cost", b"training_cost", "uncertainty", b"uncertainty", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__accuracy: _TypeAlias = _typing.Literal["accuracy"]  # noqa: Y015
     _WhichOneofArgType__accuracy: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy"]  # noqa: Y015
@@ -1533,6 +1539,7 @@ class JointPlanColumns(_message.Message):
     TASK_FIELD_NUMBER: _builtins.int
     AGGREGATOR_FIELD_NUMBER: _builtins.int
     EXTRAPOLATED_FIELD_NUMBER: _builtins.int
+    UNCERTAINTY_FIELD_NUMBER: _builtins.int
     law: _builtins.str
     """Name of the loss law (one for all budgets)."""
     unit: Global___CostUnit.ValueType
@@ -1625,6 +1632,10 @@ class JointPlanColumns(_message.Message):
     def extrapolated(self) -> _containers.RepeatedCompositeFieldContainer[Global___Extrapolations]:
         """See JointPlan.extrapolated."""
 
+    @_builtins.property
+    def uncertainty(self) -> Global___Uncertainty:
+        """Never set: FrontierJoint plans a catalog or custom law, not a fit's samples."""
+
     def __init__(
         self,
         *,
@@ -1653,10 +1664,11 @@ class JointPlanColumns(_message.Message):
         task: _builtins.str = ...,
         aggregator: Global___AccuracyAggregator.ValueType = ...,
         extrapolated: _abc.Iterable[Global___Extrapolations] | None = ...,
+        uncertainty: Global___Uncertainty | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["uncertainty", b"uncertainty"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy", b"accuracy", "aggregator", b"aggregator", "attention", b"attention", "binding", b"binding", "extrapolated", b"extrapolated", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "kv_heads", b"kv_heads", "latency_s", b"latency_s", "law", b"law", "layers", b"layers", "loss", b"loss", "marginal_accuracy", b"marginal_accuracy", "mu_inf", b"mu_inf", "params", b"params", "query_heads", b"query_heads", "samples", b"samples", "task", b"task", "tokens", b"tokens", "total_cost", b"total_cost", "training_cost", b"training_cost", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy", b"accuracy", "aggregator", b"aggregator", "attention", b"attention", "binding", b"binding", "extrapolated", b"extrapolated", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "kv_heads", b"kv_heads", "latency_s", b"latency_s", "law", b"law", "layers", b"layers", "loss", b"loss", "marginal_accuracy", b"marginal_accuracy", "mu_inf", b"mu_inf", "params", b"params", "query_heads", b"query_heads", "samples", b"samples", "task", b"task", "tokens", b"tokens", "total_cost", b"total_cost", "training_cost", b"training_cost", "uncertainty", b"uncertainty", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1715,22 +1727,27 @@ class Uncertainty(_message.Message):
     SAMPLES_FIELD_NUMBER: _builtins.int
     QUANTILES_FIELD_NUMBER: _builtins.int
     BANDS_FIELD_NUMBER: _builtins.int
-    FIXED_LOSS_FIELD_NUMBER: _builtins.int
+    FIXED_FIELD_NUMBER: _builtins.int
     FEASIBLE_SHARE_FIELD_NUMBER: _builtins.int
     THRESHOLD_FIELD_NUMBER: _builtins.int
     P_FIXED_FIELD_NUMBER: _builtins.int
     P_REPLANNED_FIELD_NUMBER: _builtins.int
     PER_SAMPLE_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
     samples: _builtins.int
     """Law samples each plan was solved under."""
     feasible_share: _builtins.float
     """Share of the samples whose re-solved plan exists."""
     threshold: _builtins.float
-    """The loss to reach (target_loss, or reach_loss with a budget); absent without one."""
+    """The outcome to reach (the target, or reach_loss / reach_accuracy with a budget); absent
+    without one.
+    """
     p_fixed: _builtins.float
     """Fixed plan: share of samples under whose law the point plan reaches the threshold."""
     p_replanned: _builtins.float
     """Re-planned: share of samples whose own plan meets the threshold at the same goal."""
+    outcome: _builtins.str
+    """What fixed and threshold measure: "loss" (lower is better) or "accuracy" (higher is better)."""
     @_builtins.property
     def quantiles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
         """The quantile levels of every band (fractions), e.g. 0.1, 0.5, 0.9."""
@@ -1742,12 +1759,12 @@ class Uncertainty(_message.Message):
         """
 
     @_builtins.property
-    def fixed_loss(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
-        """Quantiles of the loss the point plan's (N, D') reaches under each sample's law."""
+    def fixed(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Quantiles of the outcome (see `outcome`) the point plan reaches under each sample's law."""
 
     @_builtins.property
     def per_sample(self) -> _containers.MessageMap[_builtins.str, Global___Values]:
-        """The re-planned fields and fixed_loss per sample, one value per sample."""
+        """The re-planned fields and fixed per sample, one value per sample."""
 
     def __init__(
         self,
@@ -1755,16 +1772,17 @@ class Uncertainty(_message.Message):
         samples: _builtins.int = ...,
         quantiles: _abc.Iterable[_builtins.float] | None = ...,
         bands: _abc.Mapping[_builtins.str, Global___Values] | None = ...,
-        fixed_loss: _abc.Iterable[_builtins.float] | None = ...,
+        fixed: _abc.Iterable[_builtins.float] | None = ...,
         feasible_share: _builtins.float = ...,
         threshold: _builtins.float | None = ...,
         p_fixed: _builtins.float | None = ...,
         p_replanned: _builtins.float | None = ...,
         per_sample: _abc.Mapping[_builtins.str, Global___Values] | None = ...,
+        outcome: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_p_fixed", b"_p_fixed", "_p_replanned", b"_p_replanned", "_threshold", b"_threshold", "p_fixed", b"p_fixed", "p_replanned", b"p_replanned", "threshold", b"threshold"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_p_fixed", b"_p_fixed", "_p_replanned", b"_p_replanned", "_threshold", b"_threshold", "bands", b"bands", "feasible_share", b"feasible_share", "fixed_loss", b"fixed_loss", "p_fixed", b"p_fixed", "p_replanned", b"p_replanned", "per_sample", b"per_sample", "quantiles", b"quantiles", "samples", b"samples", "threshold", b"threshold"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_p_fixed", b"_p_fixed", "_p_replanned", b"_p_replanned", "_threshold", b"_threshold", "bands", b"bands", "feasible_share", b"feasible_share", "fixed", b"fixed", "outcome", b"outcome", "p_fixed", b"p_fixed", "p_replanned", b"p_replanned", "per_sample", b"per_sample", "quantiles", b"quantiles", "samples", b"samples", "threshold", b"threshold"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__p_fixed: _TypeAlias = _typing.Literal["p_fixed"]  # noqa: Y015
     _WhichOneofArgType__p_fixed: _TypeAlias = _typing.Literal["_p_fixed", b"_p_fixed"]  # noqa: Y015

@@ -1084,13 +1084,29 @@ class PlanJointRequest(_message.Message):
     BUDGET_FIELD_NUMBER: _builtins.int
     TARGET_ACCURACY_FIELD_NUMBER: _builtins.int
     OPTIONS_FIELD_NUMBER: _builtins.int
+    LAW_SAMPLES_FIELD_NUMBER: _builtins.int
+    QUANTILES_FIELD_NUMBER: _builtins.int
+    REACH_ACCURACY_FIELD_NUMBER: _builtins.int
     budget: _builtins.float
     """Total budget for training and serving every query, in options.unit."""
     target_accuracy: _builtins.float
     """Task accuracy to reach, a fraction in (0, 1]: the plan minimises total cost."""
+    reach_accuracy: _builtins.float
+    """With budget: the accuracy whose probability of being reached is reported."""
     @_builtins.property
     def options(self) -> _plan_pb2.JointOptions:
         """Everything else."""
+
+    @_builtins.property
+    def law_samples(self) -> Global___LawSamples:
+        """Plans under uncertainty (docs/uncertainty.md): the fitted law's bootstrap samples; with
+        them the response carries the plan's uncertainty. The point law is options.custom_law (with
+        an error law).
+        """
+
+    @_builtins.property
+    def quantiles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Quantile levels of the bands; 0.1, 0.5, 0.9 when empty."""
 
     def __init__(
         self,
@@ -1098,13 +1114,21 @@ class PlanJointRequest(_message.Message):
         budget: _builtins.float = ...,
         target_accuracy: _builtins.float = ...,
         options: _plan_pb2.JointOptions | None = ...,
+        law_samples: Global___LawSamples | None = ...,
+        quantiles: _abc.Iterable[_builtins.float] | None = ...,
+        reach_accuracy: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "goal", b"goal", "options", b"options", "target_accuracy", b"target_accuracy"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_reach_accuracy", b"_reach_accuracy", "budget", b"budget", "goal", b"goal", "law_samples", b"law_samples", "options", b"options", "reach_accuracy", b"reach_accuracy", "target_accuracy", b"target_accuracy"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "goal", b"goal", "options", b"options", "target_accuracy", b"target_accuracy"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_reach_accuracy", b"_reach_accuracy", "budget", b"budget", "goal", b"goal", "law_samples", b"law_samples", "options", b"options", "quantiles", b"quantiles", "reach_accuracy", b"reach_accuracy", "target_accuracy", b"target_accuracy"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__reach_accuracy: _TypeAlias = _typing.Literal["reach_accuracy"]  # noqa: Y015
+    _WhichOneofArgType__reach_accuracy: _TypeAlias = _typing.Literal["_reach_accuracy", b"_reach_accuracy"]  # noqa: Y015
     _WhichOneofReturnType_goal: _TypeAlias = _typing.Literal["budget", "target_accuracy"]  # noqa: Y015
     _WhichOneofArgType_goal: _TypeAlias = _typing.Literal["goal", b"goal"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__reach_accuracy) -> _WhichOneofReturnType__reach_accuracy | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType_goal) -> _WhichOneofReturnType_goal | None: ...
 
 Global___PlanJointRequest: _TypeAlias = PlanJointRequest  # noqa: Y015

@@ -309,6 +309,7 @@ schema! {
         kv_heads ["heads"] "KV heads of that shape." => shape[2],
         head_dim ["dimensions"] "Head size of that shape." => shape[3],
         extrapolated [""] EXTRAPOLATED_DOC,
+        uncertainty [""] UNCERTAINTY_DOC,
     }
 }
 
@@ -384,20 +385,24 @@ schema! {
             "Per decision and outcome field of the plan, its quantiles over the re-planned \
              samples that have a plan (numpy's linear interpolation, NaN ignored): quantiles \
              first, then the goal's shape.",
-        fixed_loss ["nats/token"]
-            "Quantiles of the loss the point plan's (N, D') reaches under each sample's law.",
+        fixed ["<outcome>"]
+            "Quantiles of the outcome the point plan reaches under each sample's law (its loss \
+             at its (N, D'); the joint planner: its accuracy at its configuration and budget).",
         feasible_share ["fraction"] "Share of the samples whose re-solved plan exists.",
-        threshold ["nats/token"]
-            "The loss to reach: target_loss, or reach_loss with a budget; None without one.",
+        threshold ["<outcome>"]
+            "The outcome to reach: target_loss or target_accuracy, or reach_loss or \
+             reach_accuracy with a budget; None without one.",
         p_fixed ["fraction"]
-            "Fixed plan: share of samples under whose law the point plan's loss is at most the \
-             threshold (what committing to the point plan gets); NaN without a point plan.",
+            "Fixed plan: share of samples under whose law the point plan meets the threshold \
+             (what committing to the point plan gets); NaN without a point plan.",
         p_replanned ["fraction"]
             "Re-planned: share of samples whose own plan meets the threshold at the same goal \
-             (a budget: its loss at the budget; a target: its cost at most the point plan's).",
+             (a budget: its outcome at the budget; a target: its cost at most the point plan's).",
         per_sample [""]
-            "The re-planned fields and fixed_loss per sample: samples first, then the goal's \
-             shape.",
+            "The re-planned fields and fixed per sample: samples first, then the goal's shape.",
+        outcome [""]
+            "What fixed and threshold measure: loss (nats/token, lower is better; training and \
+             lifetime plans) or accuracy (a fraction, higher is better; joint plans).",
     }
 }
 

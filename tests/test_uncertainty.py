@@ -583,3 +583,105 @@ def test_quantiles_are_numpys_nanquantile(
         want = np.nanquantile(values, sp.QUANTILES, axis=0)
     got = uncertainty_module._quantiles(values, sp.QUANTILES)
     assert got.shape == want.shape and np.array_equal(got, want, equal_nan=True)
+
+
+# ---- joint ----------------------------------------------------------------------------------
+
+# A small joint problem (few samples per query, a narrow length range) keeps each plan fast.
+JOINT: dict[str, Any] = {
+    "queries": 1e8,
+    "k_max": 4,
+    "min_gen_tokens": 512,
+    "max_gen_tokens": 4096,
+}
+
+
+@pytest.fixture(scope="module")
+def joint_fit(fit: sp.LawFit) -> sp.LawFit:
+    """The fit with the gadre2024-redpajama error law (the joint planner needs one); five
+    samples."""
+    error = sp.law("gadre2024-redpajama").error
+    assert error is not None
+    return dataclasses.replace(fit.with_error(error), samples=fit.samples[:5])
+
+
+def test_joint_budget_agrees_with_a_loop_over_the_samples(joint_fit: sp.LawFit) -> None:
+    budgets = np.array([3e5, 3e6])
+    plan = sp.plan_joint(budget=budgets, law=joint_fit, reach_accuracy=0.5, **JOINT)
+    point = sp.plan_joint(budget=budgets, law=joint_fit.law, **JOINT)
+    for name in ("params", "tokens", "samples", "gen_tokens", "accuracy", "total_cost"):
+        assert np.array_equal(getattr(plan, name), getattr(point, name)), name
+    u: Any = plan.uncertainty
+    assert u.outcome == "accuracy" and "marginal_accuracy" not in u.bands
+    fields = ("params", "tokens", "samples", "gen_tokens", "accuracy", "loss", "total_cost")
+    loop = {name: np.empty((5, 2)) for name in fields}
+    for s, row in enumerate(joint_fit.samples):
+        q = sp.plan_joint(budget=budgets, law=sample_law(joint_fit, row), **JOINT)
+        for name in fields:
+            loop[name][s] = getattr(q, name)
+    for name in fields:
+        assert close(u.per_sample[name], loop[name]), name
+        assert close(u.bands[name], np.quantile(loop[name], sp.QUANTILES, axis=0)), name
+    assert np.array_equal(u.p_replanned, (loop["accuracy"] >= 0.5).mean(axis=0))
+    assert np.array_equal(u.p_fixed, (np.asarray(u.per_sample["fixed"]) >= 0.5).mean(axis=0))
+
+
+def test_joint_fixed_accuracy_is_the_point_plans_under_its_own_law(joint_fit: sp.LawFit) -> None:
+    """A sample equal to the point law: the fixed plan's accuracy is the point plan's own
+    (evaluated at its configuration with its total budget), to rounding."""
+    own = np.array(
+        [
+            [
+                joint_fit.law.E,
+                joint_fit.law.A,
+                joint_fit.law.B,
+                joint_fit.law.alpha,
+                joint_fit.law.beta,
+            ]
+        ]
+    )
+    same = dataclasses.replace(joint_fit, samples=np.repeat(own, 2, axis=0))
+    plan = sp.plan_joint(budget=1e6, law=same, **JOINT)
+    u: Any = plan.uncertainty
+    assert np.allclose(u.per_sample["fixed"], plan.accuracy, rtol=1e-9, atol=0)
+    assert np.allclose(u.per_sample["accuracy"], plan.accuracy, rtol=1e-12, atol=0)
+
+
+def test_joint_target_accuracy_probabilities(joint_fit: sp.LawFit) -> None:
+    two = dataclasses.replace(joint_fit, samples=joint_fit.samples[:2])
+    plan = sp.plan_joint(target_accuracy=0.5, law=two, **JOINT)
+    u: Any = plan.uncertainty
+    costs = [
+        sp.plan_joint(target_accuracy=0.5, law=sample_law(two, row), **JOINT).total_cost
+        for row in two.samples
+    ]
+    assert u.threshold == 0.5
+    assert u.p_replanned == pytest.approx((np.array(costs) <= plan.total_cost).mean(), abs=0)
+    assert u.p_fixed == pytest.approx((np.asarray(u.per_sample["fixed"]) >= 0.5).mean(), abs=0)
+
+
+def test_joint_bad_uncertainty_input_is_named(joint_fit: sp.LawFit, fit: sp.LawFit) -> None:
+    with pytest.raises(InvalidArgumentError) as caught:
+        sp.plan_joint(target_accuracy=0.5, law=joint_fit, reach_accuracy=0.5, **JOINT)
+    assert caught.value.field == "reach_accuracy"
+    with pytest.raises(InvalidArgumentError) as caught:
+        sp.plan_joint(budget=1e6, reach_accuracy=0.5, **JOINT)
+    assert caught.value.field == "reach_accuracy"
+    with pytest.raises(InvalidArgumentError) as caught:
+        sp.plan_joint(budget=1e6, law=joint_fit, reach_accuracy=1.5, **JOINT)
+    assert caught.value.field == "reach_accuracy"
+    with pytest.raises(InvalidArgumentError) as caught:  # no error law on the fit's law
+        sp.plan_joint(budget=1e6, law=fit, **JOINT)
+    assert caught.value.field == "law"
+
+
+def test_plan_joint_rpc_carries_the_uncertainty(client: sp.Client, joint_fit: sp.LawFit) -> None:
+    want = sp.plan_joint(budget=1e6, law=joint_fit, reach_accuracy=0.5, **JOINT)
+    got = client.plan_joint(budget=1e6, law=joint_fit, reach_accuracy=0.5, **JOINT)
+    assert got.accuracy == want.accuracy
+    assert got.uncertainty is not None and want.uncertainty is not None
+    assert_same_uncertainty(got.uncertainty, want.uncertainty)
+    assert got.uncertainty.outcome == "accuracy"
+    with pytest.raises(InvalidArgumentError) as caught:
+        client.frontier_joint(budgets=[1e5, 1e6], law=joint_fit, **JOINT)
+    assert caught.value.field == "law"

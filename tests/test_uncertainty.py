@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from scaleplan import _format as fmt
 from scaleplan import uncertainty as uncertainty_module
 from scaleplan.errors import Cancelled, InvalidArgumentError, LimitExceededError
-from scaleplan.fit import KEYS
+from scaleplan.fit import KEYS, LawFit
 from scaleplan.uncertainty import MAX_SAMPLE_PLANS
 from scaleplan.v1 import catalog_pb2, planner_pb2
 
@@ -685,3 +685,37 @@ def test_plan_joint_rpc_carries_the_uncertainty(client: sp.Client, joint_fit: sp
     with pytest.raises(InvalidArgumentError) as caught:
         client.frontier_joint(budgets=[1e5, 1e6], law=joint_fit, **JOINT)
     assert caught.value.field == "law"
+
+
+def test_cli_joint_with_a_fit_needs_an_error_law_and_prints_bands(
+    joint_fit: sp.LawFit, fit_file: Path
+) -> None:
+    args = [
+        "plan",
+        "joint",
+        "--budget",
+        "3e5gpu-h",
+        "--queries",
+        "1e8",
+        "--k-max",
+        "4",
+        "--min-gen-tokens",
+        "512",
+        "--max-gen-tokens",
+        "4096",
+        "--law-fit",
+        str(fit_file),
+    ]
+    cli.usage_error(cli.run(*args), "--error-law")
+    cli.usage_error(cli.run(*args[:-2], "--reach-accuracy", "0.5"), "--reach-accuracy")
+    row = cli.json_lines(
+        cli.ok(
+            *args, "--error-law", "gadre2024-redpajama", "--reach-accuracy", "0.5", "--json"
+        ).stdout
+    )[0]
+    fit = LawFit.load(fit_file)
+    error = sp.law("gadre2024-redpajama").error
+    assert error is not None
+    want = sp.plan_joint(budget=3e5, law=fit.with_error(error), reach_accuracy=0.5, **JOINT)
+    u: Any = want.uncertainty
+    assert row["accuracy_p90"] == u.band("accuracy")[2] and row["p_fixed"] == u.p_fixed

@@ -9,7 +9,7 @@ import argparse
 import dataclasses
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from scaleplan.commands import _parse
 from scaleplan.commands._planning import Column, optional_number
@@ -18,19 +18,25 @@ from scaleplan.laws import LossLaw
 from scaleplan.plan import Plan
 from scaleplan.uncertainty import QUANTILES, Uncertainty, probability_lines
 
-OPTIONS = {"law_fit": "--law-fit", "quantiles": "--quantiles", "reach_loss": "--reach-loss"}
+OPTIONS = {
+    "law_fit": "--law-fit",
+    "quantiles": "--quantiles",
+    "reach_loss": "--reach-loss",
+    "reach_accuracy": "--reach-accuracy",
+    "law_samples": "--law-fit",
+}
 """Façade argument -> option, for error messages."""
 
 
-def add_options(p: argparse.ArgumentParser, *, law_fit: bool = True) -> None:
-    """``--law-fit`` (unless the command has it already), ``--quantiles``, ``--reach-loss``."""
-    if law_fit:
-        p.add_argument(
-            "--law-fit",
-            metavar="FIT.json",
-            help="a saved fit ('scaleplan fit law RUNS.csv --bootstrap N --save FIT.json') "
-            "used as the law; with bootstrap samples, each decision gets its band",
-        )
+def add_options(p: argparse.ArgumentParser, *, reach: str = "loss") -> None:
+    """``--law-fit``, ``--quantiles`` and ``--reach-loss`` (``reach="accuracy"``:
+    ``--reach-accuracy``)."""
+    p.add_argument(
+        "--law-fit",
+        metavar="FIT.json",
+        help="a saved fit ('scaleplan fit law RUNS.csv --bootstrap N --save FIT.json') "
+        "used as the law; with bootstrap samples, each decision gets its band",
+    )
     levels = ",".join(f"{q:g}" for q in QUANTILES)
     p.add_argument(
         "--quantiles",
@@ -38,18 +44,25 @@ def add_options(p: argparse.ArgumentParser, *, law_fit: bool = True) -> None:
         help=f"quantile levels of the bands with --law-fit (default: {levels})",
     )
     p.add_argument(
-        "--reach-loss",
-        metavar="LOSS",
-        help="with --law-fit and a budget: report the probability of reaching this loss "
-        "(a --target-loss is its own)",
+        f"--reach-{reach}",
+        metavar=reach.upper(),
+        help=f"with --law-fit and a budget: report the probability of reaching this {reach} "
+        f"(a --target-{reach} is its own)",
     )
+
+
+def _reach(args: argparse.Namespace) -> tuple[str, Any]:
+    """(option, value) of --reach-loss or --reach-accuracy, whichever the command has."""
+    if hasattr(args, "reach_accuracy"):
+        return "--reach-accuracy", args.reach_accuracy
+    return "--reach-loss", args.reach_loss
 
 
 def law(args: argparse.Namespace, default_law: str) -> tuple[str | LossLaw | LawFit, bool]:
     """The law argument and whether it carries samples (a LawFit to plan under). A fit without
     bootstrap samples plans its point law alone, saying so on stderr."""
     if args.law_fit is None:
-        for option, value in (("--quantiles", args.quantiles), ("--reach-loss", args.reach_loss)):
+        for option, value in (("--quantiles", args.quantiles), _reach(args)):
             if value is not None:
                 raise _parse.UsageError(option, "applies only with --law-fit")
         return args.law, False
@@ -68,10 +81,12 @@ def law(args: argparse.Namespace, default_law: str) -> tuple[str | LossLaw | Law
 
 
 def kwargs(args: argparse.Namespace, uncertain: bool) -> dict[str, Any]:
-    """``quantiles`` and ``reach_loss`` for the façade (only under a fit with samples)."""
+    """``quantiles`` and ``reach_loss`` (or ``reach_accuracy``) for the façade (only under a
+    fit with samples)."""
     if not uncertain:
         return {}
-    out: dict[str, Any] = {"reach_loss": optional_number("--reach-loss", args.reach_loss)}
+    option, value = _reach(args)
+    out: dict[str, Any] = {option[2:].replace("-", "_"): optional_number(option, value)}
     if args.quantiles is not None:
         out["quantiles"] = _parse.values("--quantiles", args.quantiles).tolist()
     return out
@@ -93,13 +108,17 @@ def with_bands(
     return out
 
 
+_P = TypeVar("_P", bound=Plan)
+
+
 def rows(
-    plans: Sequence[Plan], fields: Mapping[str, Callable[[float], str]]
-) -> tuple[list[Plan], list[dict[str, Any]], list[str]]:
+    plans: Sequence[_P], fields: Mapping[str, Callable[[float], str]]
+) -> tuple[list[_P], list[dict[str, Any]], list[str]]:
     """Plans without their uncertainty (their fields are written flat instead), each row's band
     texts and numbers, and the names of the numbers (for JSON and CSV): ``<field>_p<level>``
     per band field, ``fixed_p<level>``, ``threshold``, ``p_fixed``, ``p_replanned``."""
-    bare, extra = [], []
+    bare: list[_P] = []
+    extra: list[dict[str, Any]] = []
     names: list[str] = []
     for p in plans:
         u: Uncertainty | None = getattr(p, "uncertainty", None)

@@ -87,7 +87,7 @@ def add_training(planners: _common.Subparsers) -> None:
     p.set_defaults(func=run_training)
 
 
-@_common.guarded({"budget_flops": "--budget", **uncertainty.OPTIONS, "law_samples": "--law-fit"})
+@_common.guarded({"budget_flops": "--budget", **uncertainty.OPTIONS})
 def run_training(args: argparse.Namespace) -> int:
     law_arg, uncertain = uncertainty.law(args, default(plan_training, "law"))
     if args.budget is not None:
@@ -217,7 +217,7 @@ def add_lifetime(planners: _common.Subparsers) -> None:
     p.set_defaults(func=run_lifetime)
 
 
-@_common.guarded({**uncertainty.OPTIONS, "law_samples": "--law-fit"})
+@_common.guarded(uncertainty.OPTIONS)
 def run_lifetime(args: argparse.Namespace) -> int:
     law_arg, uncertain = uncertainty.law(args, default(plan_lifetime, "law"))
     if args.budget is not None:

@@ -52,7 +52,15 @@ py-test: build
 
 test: lint proto-check rust-test py-test
 
-bench: build
+# Peers compared in benches/ (the `chinchilla` package) live in their own environment, made here
+# only: `make test` and `make run` never install them.
+PEERS := .venv-peers
+$(PEERS)/.installed: benches/requirements-peers.txt
+	test -x $(PEERS)/bin/python || python3 -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet --disable-pip-version-check -r benches/requirements-peers.txt
+	touch $@
+
+bench: build $(PEERS)/.installed
 	$(PY) benches/run.py
 
 # The fuzz suites with many more examples than `make test` runs: every RPC against a real server
@@ -61,4 +69,4 @@ fuzz: build
 	SCALEPLAN_FUZZ=1 $(PY) -m pytest -q tests/test_fuzz_grpc.py tests/test_limits_cancel.py
 
 clean:
-	rm -rf $(VENV) target
+	rm -rf $(VENV) $(PEERS) target

@@ -6,13 +6,24 @@ core (RAYON_NUM_THREADS=1, set by benches/run.py before numpy is imported).
 scipy: the same objective (sum of Huber on log loss, written in numpy with its analytic
 gradient), the same grid and starts, scipy.optimize.minimize(method="L-BFGS-B"); its bootstrap
 runs on a sample of refits and its time is extrapolated to 1,000. The point fits are checked to
-agree. The `chinchilla` package (PyPI) is not compared: it needs pandas/seaborn, pydantic, rich
-and ruamel.yaml, which this project does not install (docs/fitting.md)."""
+agree.
+
+The `chinchilla` package (PyPI, 0.2.0) fits the same runs in the same run, in its own environment
+(.venv-peers, from benches/requirements-peers.txt, which `make bench` installs: it needs pandas,
+seaborn, pydantic, rich and ruamel.yaml, which this project does not): benches/peer_chinchilla.py,
+Huber (1e-3) on log loss, BFGS from each point of a 3^5 subset of the paper's grid (the full
+4,500-point grid from every point takes minutes). It offers no bootstrap: its 1,000 refits are
+extrapolated from its point fit's time. Both wall and CPU seconds are reported (the machine may
+be loaded)."""
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +33,38 @@ from scipy.optimize import minimize
 
 Arr = npt.NDArray[np.float64]
 DELTA = 1e-3
+PEERS_PYTHON = Path(__file__).resolve().parents[1] / ".venv-peers" / "bin" / "python"
+# A 3^5 subset of the initialisation grid of Hoffmann et al. 2022 (log parametrisation).
+CHINCHILLA_GRID = {
+    "e": [-1.0, 0.0, 1.0],
+    "a": [0.0, 10.0, 20.0],
+    "b": [0.0, 10.0, 20.0],
+    "alpha": [0.0, 1.0, 2.0],
+    "beta": [0.0, 1.0, 2.0],
+}
+
+
+def chinchilla_package(n: Arr, d: Arr, y: Arr) -> dict[str, Any]:
+    """The `chinchilla` package's fit of the same runs (benches/peer_chinchilla.py in
+    .venv-peers), or why it did not run."""
+    if not PEERS_PYTHON.exists():
+        return {"not_run": f"{PEERS_PYTHON} missing: `make bench` installs it"}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "runs.csv"
+        columns = zip(n.tolist(), d.tolist(), y.tolist(), strict=True)
+        rows = "".join(f"{a!r},{b!r},{c!r}\n" for a, b, c in columns)
+        path.write_text("params,tokens,loss\n" + rows)
+        script = Path(__file__).resolve().parent / "peer_chinchilla.py"
+        out = subprocess.run(
+            [str(PEERS_PYTHON), str(script), str(path), json.dumps(CHINCHILLA_GRID)],
+            capture_output=True,
+            text=True,
+            timeout=3600,
+        )
+    if out.returncode != 0:
+        return {"not_run": f"failed: {out.stderr.strip()[-500:]}"}
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
 
 
 def objective(theta: Arr, ln_n: Arr, ln_d: Arr, ln_y: Arr, w: Arr) -> tuple[float, Arr]:
@@ -87,12 +130,13 @@ def main(quick: bool = False) -> dict[str, Any]:
     ln_n, ln_d, ln_y = np.log(n), np.log(d), np.log(y)
 
     sp.fit_law(n, d, y, bootstrap=10)  # warm-up (page faults, thread pool)
-    times = []
+    times, cpu_times = [], []
     for _ in range(1 if quick else 3):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         fit = sp.fit_law(n, d, y, bootstrap=boots, seed=1)
         times.append(time.perf_counter() - start)
-    ours = min(times)
+        cpu_times.append(time.process_time() - cpu)
+    ours, ours_cpu = min(times), min(cpu_times)
     start = time.perf_counter()
     point = sp.fit_law(n, d, y)
     ours_point = time.perf_counter() - start
@@ -137,8 +181,11 @@ def main(quick: bool = False) -> dict[str, Any]:
         "ratio_vs_scipy_tight": (scipy_point + scipy_tight_boot) / ours,
         "relative_objective_gap_vs_scipy": gap,
         "bootstrap_unconverged": fit.bootstrap_unconverged,
-        "chinchilla_package": "not compared (heavy dependencies; docs/fitting.md)",
+        "ours_cpu_s": ours_cpu,
+        "ours_estimate": fit.estimate,
     }
+    peer = chinchilla_package(n, d, y)
+    result["chinchilla_package"] = peer
     print("fit_law (240 runs from besiroglu2024, 2% noise, 1,000 bootstraps, one core)")
     print(
         f"  scaleplan {ours:.3f} s (point fit {ours_point * 1e3:.0f} ms); scipy L-BFGS-B, same "
@@ -153,4 +200,24 @@ def main(quick: bool = False) -> dict[str, Any]:
         f"  point-fit objective gap (ours - scipy) / scipy {gap:.2e}; "
         f"bootstrap refits not meeting the convergence test: {fit.bootstrap_unconverged}"
     )
+    print(f"  scaleplan CPU {ours_cpu:.3f} s; fitted " + _values(fit.estimate))
+    if "not_run" in peer:
+        print(f"  chinchilla package: not run ({peer['not_run']})")
+    else:
+        extrapolated = peer["fit_s"] * (1 + boots)
+        print(
+            f"  chinchilla package 0.2.0 (BFGS from {peer['starts']} grid points, no bootstrap): "
+            f"point fit {peer['fit_s']:.2f} s wall, {peer['cpu_s']:.2f} s CPU; fitted "
+            + _values(peer["params"])
+        )
+        print(
+            f"  its point fit + 1,000 refits would take ~{extrapolated:.0f} s (extrapolated); "
+            f"ratio {extrapolated / ours:.0f}x"
+        )
+        result["chinchilla_extrapolated_with_bootstrap_s"] = extrapolated
+        result["ratio_vs_chinchilla_package"] = extrapolated / ours
     return result
+
+
+def _values(p: dict[str, float]) -> str:
+    return ", ".join(f"{k} {p[k]:.5g}" for k in ("E", "A", "B", "alpha", "beta"))

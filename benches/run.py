@@ -25,6 +25,7 @@ import bench_grpc  # noqa: E402
 import bench_plan  # noqa: E402
 import bench_sweep  # noqa: E402
 import bench_testtime  # noqa: E402
+import bench_uncertainty  # noqa: E402
 
 BENCHES = {
     "cost": bench_cost.main,
@@ -33,6 +34,7 @@ BENCHES = {
     "fit": bench_fit.main,
     "sweep": bench_sweep.main,
     "grpc": bench_grpc.main,
+    "uncertainty": bench_uncertainty.main,
 }
 
 

@@ -32,6 +32,13 @@ EXAMPLES = {
         "small model (qwen3-1.7b)",
         "-> best:",
     ],
+    # Plans under uncertainty: a fit on labelled synthetic runs, a band, a probability.
+    "plan_with_uncertainty.py": [
+        "SYNTHETIC runs: LawFit(n=80",
+        "Band over 400 bootstrap samples (P10 / P50 / P90):",
+        "Probability of reaching loss 2.15:",
+        "committing to this plan (fixed plan):",
+    ],
 }
 
 

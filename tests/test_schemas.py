@@ -29,6 +29,7 @@ RESULTS: list[type] = [
     sp.JointPlan,
     sp.LawFit,
     sp.Calibration,
+    sp.Uncertainty,
 ]
 
 # The binding's column lists, by result (the plans' extrapolation columns follow their own).
@@ -52,6 +53,7 @@ MESSAGES: list[tuple[str, Any, dict[str, str]]] = [
     ("TestTimePlan", plan_pb2.TestTimePlanColumns, conversions.TEST_TIME_PLAN_FIELDS),
     ("JointPlan", plan_pb2.JointPlan, conversions.JOINT_PLAN_FIELDS),
     ("JointPlan", plan_pb2.JointPlanColumns, conversions.JOINT_PLAN_FIELDS),
+    ("Uncertainty", plan_pb2.Uncertainty, {}),
 ]
 
 # Fields a message numbers after the others because they were added to it later (field numbers

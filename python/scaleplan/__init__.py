@@ -47,6 +47,9 @@ from scaleplan.testtime import (
     plan_test_time,
 )
 
+# Plans under uncertainty (docs/uncertainty.md).
+from scaleplan.uncertainty import QUANTILES, Uncertainty
+
 __all__ = [
     "DEFAULT_LAW",
     "Accuracy",
@@ -100,6 +103,8 @@ __all__ = [
     "register_model",
     "training_cost",
 ]
+# Plans under uncertainty (docs/uncertainty.md).
+__all__ += ["QUANTILES", "Uncertainty"]
 
 if TYPE_CHECKING:
     from scaleplan.grpc.client import Client

@@ -74,6 +74,8 @@ __all__ = [
     "plan_training",
     "training_cost",
 ]
+# Plans under uncertainty.
+__all__ += ["MAX_LAW_SAMPLES", "MAX_SAMPLE_PLANS", "losses_at"]
 
 @final
 class Serving:
@@ -191,6 +193,7 @@ def plan_training(
     unique_tokens: float | None,
     r_star: float | None,
     cancel: CancelToken | None = None,
+    law_samples: npt.NDArray[np.float64] | None = None,
 ) -> list[npt.NDArray[np.float64]]: ...
 def plan_lifetime(
     law: NativeLaw,
@@ -213,6 +216,7 @@ def plan_lifetime(
     max_params: float | None,
     auto_gpus: bool = False,
     cancel: CancelToken | None = None,
+    law_samples: npt.NDArray[np.float64] | None = None,
 ) -> list[npt.NDArray[np.float64]]: ...
 
 @final
@@ -296,8 +300,25 @@ class JointProblem:
         attention: npt.NDArray[np.float64],
     ) -> npt.NDArray[np.float64]: ...
     def solve(
-        self, goal: str, values: npt.NDArray[np.float64], *, cancel: CancelToken | None = None
+        self,
+        goal: str,
+        values: npt.NDArray[np.float64],
+        *,
+        cancel: CancelToken | None = None,
+        law_samples: npt.NDArray[np.float64] | None = None,
     ) -> list[npt.NDArray[np.float64]]: ...
+    def accuracy_at(
+        self,
+        law_samples: npt.NDArray[np.float64],
+        budgets: npt.NDArray[np.float64],
+        params: npt.NDArray[np.float64],
+        samples: npt.NDArray[np.float64],
+        gen_tokens: npt.NDArray[np.float64],
+        attention: npt.NDArray[np.float64],
+        gpus: npt.NDArray[np.float64],
+        *,
+        cancel: CancelToken | None = None,
+    ) -> npt.NDArray[np.float64]: ...
 
 CALIBRATE_MAX_RUNS: int
 
@@ -342,3 +363,17 @@ def fit_objective(
     theta: tuple[float, float, float, float, float] | list[float],
 ) -> tuple[float, list[float]]: ...
 def csv_lines(columns: list[object], n: int) -> bytes: ...
+
+# Plans under uncertainty (rust/python/src/uncertainty.rs, docs/uncertainty.md).
+MAX_LAW_SAMPLES: int
+MAX_SAMPLE_PLANS: int
+
+def losses_at(
+    law: NativeLaw,
+    law_samples: npt.NDArray[np.float64],
+    params: npt.NDArray[np.float64],
+    effective_tokens: npt.NDArray[np.float64],
+    *,
+    cancel: CancelToken | None = None,
+) -> npt.NDArray[np.float64]:
+    """Loss of each plan (params, effective_tokens) under each sample's law, sample-major."""

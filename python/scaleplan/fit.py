@@ -19,7 +19,7 @@ from scaleplan import cancel as _cancel
 from scaleplan._arrays import as_float_array
 from scaleplan._schema import documented
 from scaleplan.errors import InvalidArgumentError, LimitExceededError
-from scaleplan.laws import LossLaw
+from scaleplan.laws import ErrorLaw, LossLaw
 
 KEYS = ("E", "A", "B", "alpha", "beta")
 """Parameter order of every vector of a fit: samples' columns, covariance rows."""
@@ -227,6 +227,44 @@ class LawFit:
             form=str(data.get("form", "chinchilla")),
             unique_tokens=data.get("unique_tokens"),
             bootstrap_unconverged=int(data.get("bootstrap_unconverged", 0)),
+            _law=law,
+        )
+
+    def with_error(self, error: ErrorLaw) -> LawFit:
+        """The same fit whose law carries ``error`` (a loss-to-error law), as the joint planner
+        needs (docs/uncertainty.md). The error law must be on this fit's loss scale: that is
+        the caller's judgement, not something the fit can check."""
+        return dataclasses.replace(self, _law=self.law.replace(error=error))
+
+    @classmethod
+    def from_samples(cls, law: LossLaw, samples: Any) -> LawFit:
+        """A fit known only by its point law and bootstrap samples (rows E, A, B, alpha, beta),
+        as a gRPC planner request carries it (docs/uncertainty.md): enough to plan under
+        uncertainty; no residuals, covariance or objective."""
+        try:
+            rows = np.asarray(samples, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InvalidArgumentError(
+                "law_samples: expected rows of 5 numbers (E, A, B, alpha, beta)",
+                field="law_samples",
+            ) from None
+        if rows.size % 5:
+            raise InvalidArgumentError(
+                f"law_samples: expected 5 numbers per sample (E, A, B, alpha, beta), got "
+                f"{rows.size} numbers",
+                field="law_samples",
+            )
+        rows = np.ascontiguousarray(rows.reshape(-1, 5))
+        return cls(
+            estimate={k: float(getattr(law, k)) for k in KEYS},
+            covariance=None,
+            covariance_source="unavailable",
+            samples=rows,
+            residuals=np.zeros(0),
+            n_points=0,
+            objective=math.nan,
+            converged=True,
+            bootstrap=len(rows),
             _law=law,
         )
 

@@ -3,6 +3,7 @@ deployment; choose parameters, training tokens, samples, generation length and a
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from scaleplan.cancel import CancelToken
 from scaleplan.catalog import Catalog, Hardware, Model, resolve_family, resolve_hardware
 from scaleplan.cost import FloatOrArray, _text
 from scaleplan.errors import InvalidArgumentError
+from scaleplan.fit import LawFit
 from scaleplan.laws import DEFAULT_LAW, LossLaw, resolve_law
 from scaleplan.plan import (
     _CONSTRAINTS,
@@ -36,6 +38,18 @@ from scaleplan.testtime import (
     _WHY_TEST_TIME,
     AGGREGATOR_MEANING,
     chosen,
+)
+from scaleplan.uncertainty import (
+    ACCURACY_JOINT,
+    QUANTILES,
+    Uncertainty,
+    assess,
+    check_quantiles,
+    no_fit_options,
+    per_sample_rows,
+    probability_lines,
+    sample_array,
+    split_law,
 )
 
 _WHY_JOINT = {
@@ -73,6 +87,7 @@ class JointPlan(Plan):
     kv_heads: FloatOrArray
     head_dim: FloatOrArray
     extrapolated: Extrapolated | FloatArray
+    uncertainty: Uncertainty | None = None
 
     def _explain_one(self) -> str:
         if not self.feasible:
@@ -85,7 +100,7 @@ class JointPlan(Plan):
             )
         total = float(self.total_cost)
         share = float(self.training_cost) / total if total > 0 else 0.0
-        return (
+        text = (
             f"Train a model of {fmt.si(float(self.params))} parameters on "
             f"{fmt.si(float(self.tokens))} tokens (loss {float(self.loss):.4f}), then answer each "
             f"query with {fmt.plural(int(self.samples), 'sample')} of up to "
@@ -98,6 +113,9 @@ class JointPlan(Plan):
             f"budget would add {float(self.marginal_accuracy) * 100:.3f} accuracy points."
             f"{extrapolation_text(self.extrapolated, self.law)}"  # type: ignore[arg-type]
         ) + implied_shape(self.layers, self.query_heads, self.kv_heads, self.head_dim)
+        if self.uncertainty is not None:
+            text += " " + " ".join(probability_lines(self.uncertainty))
+        return text
 
 
 @dataclass(frozen=True)
@@ -144,8 +162,11 @@ def joint_problem(**kwargs: Any) -> JointProblem:
 
 def _build(kwargs: dict[str, Any]) -> JointProblem:
     kwargs = dict(kwargs)
+    for name in ("quantiles", "reach_accuracy"):  # plan_joint's own (_solve)
+        kwargs.pop(name, None)
     family, cat = resolve_family(kwargs.pop("family"), kwargs.pop("catalog"))
-    law = resolve_law(kwargs.pop("law"), cat)
+    point_law, _ = split_law(kwargs.pop("law"))
+    law = resolve_law(point_law, cat)
     saturation = {name: _opt(kwargs.pop(name), name) for name in ("half_tokens", "hill", "kappa")}
     choices = attention_choices(kwargs.pop("attention"))
     options, auto_gpus = planner_serving(kwargs.pop("serving"), auto_gpus=True)
@@ -183,11 +204,19 @@ def joint_task(law: str) -> str:
 
 
 def _solve(goal: str, values: Any, kwargs: dict[str, Any]) -> JointPlan:
-    cancel = _cancel.resolve(kwargs.pop("cancel", None))
+    token = kwargs.pop("cancel", None)
+    cancel = _cancel.resolve(token)
+    _, fit = split_law(kwargs["law"])
+    quantiles, reach = kwargs.pop("quantiles", None), kwargs.pop("reach_accuracy", None)
+    if fit is None:
+        no_fit_options(quantiles, reach, "reach_accuracy")
+    reach_value = _reach_accuracy(reach, goal)
+    levels = QUANTILES if quantiles is None else check_quantiles(quantiles)
     problem = _build(kwargs)
     args = Broadcast({goal: values})
     arrays = problem.native.solve(goal, args.required(goal), cancel=cancel)
     rows = dict(zip(_core.JOINT_FIELDS, arrays, strict=True))
+    rows_point = dict(rows)  # flat, before the fields are shaped and named
     extrapolated = _extrapolated(rows, args.shape, args.scalar)
     feasible = rows.pop("feasible") != 0
     binding = _CONSTRAINTS[rows.pop("binding").astype(np.intp)]
@@ -206,7 +235,7 @@ def _solve(goal: str, values: Any, kwargs: dict[str, Any]) -> JointPlan:
             "binding": binding.reshape(args.shape),
             "attention": attention.reshape(args.shape),
         }
-    return JointPlan(
+    plan = JointPlan(
         law=problem.law,
         unit=problem.unit,
         task=joint_task(problem.law),
@@ -215,6 +244,59 @@ def _solve(goal: str, values: Any, kwargs: dict[str, Any]) -> JointPlan:
         **values_out,
         **extra,
     )
+    if fit is None:
+        return plan
+    samples = sample_array(fit)
+    sampled = problem.native.solve(goal, args.required(goal), cancel=cancel, law_samples=samples)
+    n_samples, size = len(samples), args.size()
+    sample_rows, feasible_rows = per_sample_rows(_core.JOINT_FIELDS, sampled, n_samples, size)
+    sample_rows.pop("marginal_accuracy")  # not solved per sample (docs/uncertainty.md)
+    sample_rows.pop("attention")  # an index, not a quantity
+    point = {
+        name: np.ascontiguousarray(np.reshape(rows_point[name], -1))
+        for name in ("total_cost", "params", "samples", "gen_tokens", "attention", "gpus")
+    }
+    fixed = problem.native.accuracy_at(
+        samples,
+        point["total_cost"],
+        point["params"],
+        point["samples"],
+        point["gen_tokens"],
+        point["attention"],
+        point["gpus"],
+        cancel=_cancel.resolve(token),
+    ).reshape(n_samples, size)
+    u = assess(
+        n_samples=n_samples,
+        args=args,
+        rows=sample_rows,
+        feasible=feasible_rows,
+        fixed=fixed,
+        point={"feasible": feasible, "total_cost": point["total_cost"]},
+        quantiles=levels,
+        goal=goal,
+        reach=reach_value,
+        outcome=ACCURACY_JOINT,
+    )
+    return dataclasses.replace(plan, uncertainty=u)
+
+
+def _reach_accuracy(reach: Any, goal: str) -> float | None:
+    """``reach_accuracy``: a fraction in (0, 1], only with a budget goal."""
+    value = _opt(reach, "reach_accuracy")
+    if value is None:
+        return None
+    if goal == "target_accuracy":
+        raise InvalidArgumentError(
+            "reach_accuracy: with target_accuracy the probability is of reaching the target; "
+            "give reach_accuracy with a budget",
+            field="reach_accuracy",
+        )
+    if not 0.0 < value <= 1.0:
+        raise InvalidArgumentError(
+            f"reach_accuracy: must be in (0, 1], got {value}", field="reach_accuracy"
+        )
+    return value
 
 
 def plan_joint(
@@ -225,7 +307,7 @@ def plan_joint(
     prompt_tokens: float = 128,
     family: str | Sequence[str | Model] = "qwen3-dense",
     hardware: str | Hardware = "h100-sxm",
-    law: str | LossLaw = DEFAULT_LAW,
+    law: str | LossLaw | LawFit = DEFAULT_LAW,
     unit: Unit = "gpu_hours",
     half_tokens: float = 4096,
     hill: float = 1.5,
@@ -243,6 +325,8 @@ def plan_joint(
     train_usd_per_hour: float | None = None,
     infer_usd_per_hour: float | None = None,
     serving: Serving | None = None,
+    quantiles: Sequence[float] | None = None,
+    reach_accuracy: float | None = None,
     catalog: Catalog | None = None,
     cancel: CancelToken | None = None,
 ) -> JointPlan:
@@ -261,6 +345,11 @@ def plan_joint(
     batch "max", GPUs per replica chosen among 1, 2, 4 and 8). In GPU-hours or USD, training runs
     at the hardware's peak for ``serving.compute_dtype`` (as serving does) times ``train_mfu``
     (docs/design.md#units).
+
+    ``law`` may be a :class:`LawFit` with bootstrap samples: ``uncertainty`` then holds the
+    ``quantiles`` of the plan re-solved under each sample and the probability of reaching
+    ``target_accuracy`` (or, for a budget, ``reach_accuracy``) committing to this plan and
+    re-planned per sample (docs/uncertainty.md).
     """
     if (budget is None) == (target_accuracy is None):
         raise InvalidArgumentError(
@@ -278,7 +367,7 @@ def plan_joint(
 _DEFAULTS: dict[str, Any] = {
     name: param.default
     for name, param in inspect.signature(plan_joint).parameters.items()
-    if name not in ("budget", "target_accuracy", "cancel")
+    if name not in ("budget", "target_accuracy", "cancel", "quantiles", "reach_accuracy")
 }
 _DEFAULTS["queries"] = 0.0
 

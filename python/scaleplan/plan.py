@@ -33,9 +33,21 @@ from scaleplan.catalog import (
 )
 from scaleplan.cost import FloatOrArray, Number, _text
 from scaleplan.errors import InvalidArgumentError, ScaleplanError
+from scaleplan.fit import LawFit
 from scaleplan.laws import DEFAULT_LAW, LOSS_UNITS, LossLaw, resolve_law
 from scaleplan.serving import AttentionSpec, Serving, planner_serving
 from scaleplan.serving import attention as parse_attention
+from scaleplan.uncertainty import (
+    LOSS_LIFETIME,
+    LOSS_TRAINING,
+    QUANTILES,
+    Uncertainty,
+    check_quantiles,
+    loss_uncertainty,
+    no_fit_options,
+    sample_array,
+    split_law,
+)
 
 _CONSTRAINTS = np.array(_core.CONSTRAINTS)
 Unit = Literal["flops", "eflops", "gpu_hours", "usd"]
@@ -157,6 +169,9 @@ class Plan:
             if f.name == "extrapolated" and isinstance(v, np.ndarray):
                 values[f.name] = extrapolation_records(v[index])
                 continue
+            if isinstance(v, Uncertainty):
+                values[f.name] = v.at(index)
+                continue
             item = v[index] if isinstance(v, np.ndarray) else v
             values[f.name] = item.item() if isinstance(item, np.generic) else item
         return type(self)(**values)
@@ -173,6 +188,8 @@ class Plan:
             first = getattr(parts[0], f.name)
             if isinstance(first, np.ndarray):
                 first = np.concatenate([getattr(p, f.name) for p in parts])
+            if isinstance(first, Uncertainty):
+                first = Uncertainty.join([getattr(p, f.name) for p in parts])
             values[f.name] = first
         return cls(**values)
 
@@ -202,6 +219,7 @@ class TrainingPlan(Plan):
     compute_flops: FloatOrArray
     tokens_per_param: FloatOrArray
     extrapolated: Extrapolated | FloatArray
+    uncertainty: Uncertainty | None = None
 
     def _explain_one(self) -> str:
         if not self.feasible:
@@ -219,7 +237,7 @@ class TrainingPlan(Plan):
             f"loss {float(self.loss):.4f} ({LOSS_UNITS[self.loss_units]}). "
             f"{_WHY[str(self.binding)].capitalize()}.{repeated}"
             f"{extrapolation_text(self.extrapolated, self.law)}"  # type: ignore[arg-type]
-        )
+        ) + _uncertainty_text(self.uncertainty)
 
 
 @documented
@@ -251,6 +269,7 @@ class LifetimePlan(Plan):
     kv_heads: FloatOrArray | None
     head_dim: FloatOrArray | None
     extrapolated: Extrapolated | FloatArray
+    uncertainty: Uncertainty | None = None
 
     def _explain_one(self) -> str:
         if not self.feasible:
@@ -278,7 +297,7 @@ class LifetimePlan(Plan):
                 f"({fmt.si(ch_params)} parameters, {ch_ratio:.1f} tokens per parameter) would cost "
                 f"{float(self.chinchilla_total_cost):.4g} {u}, {saved:.4g} more."
             )
-        return (
+        text = (
             f"Train a model of {fmt.si(float(self.params))} parameters on "
             f"{fmt.si(float(self.tokens))} tokens ({float(self.tokens_per_param):.1f} tokens per "
             f"parameter) for loss {float(self.loss):.4f} ({self.law}, "
@@ -289,6 +308,26 @@ class LifetimePlan(Plan):
             f"{_BINDS.get(str(self.binding), _WHY[str(self.binding)]).capitalize()}."
             f"{extrapolation_text(self.extrapolated, self.law)}"  # type: ignore[arg-type]
         ) + implied_shape(self.layers, self.query_heads, self.kv_heads, self.head_dim)
+        return text + _uncertainty_text(self.uncertainty)
+
+
+def _uncertainty_text(u: Uncertainty | None) -> str:
+    """The band of a scalar plan under its law fit's samples, in words ("" without one)."""
+    if u is None:
+        return ""
+    lo, hi = u.quantiles[0], u.quantiles[-1]
+    params, loss = u.band("params"), u.band("loss")
+    text = (
+        f" Under the {u.samples} bootstrap samples of the law fit, the re-planned size runs "
+        f"{fmt.si(params[0])} to {fmt.si(params[-1])} parameters and the loss {loss[0]:.4f} "
+        f"to {loss[-1]:.4f} (P{100 * lo:g} to P{100 * hi:g})."
+    )
+    if u.p_fixed is not None and u.threshold is not None:
+        text += (
+            f" Committing to this plan reaches loss {float(u.threshold):.4f} "
+            f"with probability {float(u.p_fixed):.1%}."
+        )
+    return text
 
 
 def implied_shape(layers: Any, query_heads: Any, kv_heads: Any, head_dim: Any) -> str:
@@ -335,33 +374,92 @@ def plan_training(
     *,
     budget_flops: Number | None = None,
     target_loss: Number | None = None,
-    law: str | LossLaw = DEFAULT_LAW,
+    law: str | LossLaw | LawFit = DEFAULT_LAW,
     unique_tokens: float | None = None,
     r_star: float | None = None,
+    quantiles: Sequence[float] | None = None,
+    reach_loss: float | None = None,
     catalog: Catalog | None = None,
     cancel: CancelToken | None = None,
 ) -> TrainingPlan:
     """The loss-optimal parameters and tokens for a training budget (6*N*D FLOPs), or the least
     compute reaching ``target_loss``. ``unique_tokens`` limits unique data (Muennighoff et al.
-    2023; ``r_star`` defaults to their fitted 15.387756)."""
+    2023; ``r_star`` defaults to their fitted 15.387756).
+
+    ``law`` may be a :class:`LawFit` with bootstrap samples: the plan is then its point law's
+    (exactly what ``law=fit.law`` gives) and ``uncertainty`` holds the ``quantiles`` (default
+    P10/P50/P90) of every field over the plans re-solved under each sample, and the
+    probability of reaching ``target_loss`` (or, for a budget, ``reach_loss``) committing to
+    this plan and re-planned per sample (docs/uncertainty.md)."""
     kind, values = _goal(budget_flops, target_loss, "budget_flops")
-    the_law = resolve_law(law, catalog)
+    point_law, fit = split_law(law)
+    the_law = resolve_law(point_law, catalog)
+    reach = _reach(fit, quantiles, reach_loss, kind)
     args = Broadcast({kind: values})
+    options: dict[str, Any] = {
+        "unique_tokens": _opt(unique_tokens, "unique_tokens"),
+        "r_star": _opt(r_star, "r_star"),
+    }
     arrays = _core.plan_training(
         the_law._native,
         kind,
         args.required(kind),
-        unique_tokens=_opt(unique_tokens, "unique_tokens"),
-        r_star=_opt(r_star, "r_star"),
+        **options,
         cancel=_cancel.resolve(cancel),
     )
     v = _assemble(args, _core.TRAINING_PLAN_FIELDS, arrays)
-    return TrainingPlan(
+    plan = TrainingPlan(
         law=the_law.name,
         loss_units=the_law.units,
         tokens_per_param=_ratio(v["tokens"], v["params"]),
         **v,
     )
+    if fit is None:
+        return plan
+    per_sample = _core.plan_training(
+        the_law._native,
+        kind,
+        args.required(kind),
+        **options,
+        cancel=_cancel.resolve(cancel),
+        law_samples=sample_array(fit),
+    )
+    u = loss_uncertainty(
+        fit=fit,
+        point_law=the_law,
+        args=args,
+        fields=_core.TRAINING_PLAN_FIELDS,
+        arrays=per_sample,
+        point=plan.to_dict(),
+        quantiles=QUANTILES if quantiles is None else check_quantiles(quantiles),
+        goal=kind,
+        reach=reach,
+        outcome=LOSS_TRAINING,
+        cancel=cancel,
+    )
+    return dataclasses.replace(plan, uncertainty=u)
+
+
+def _reach(fit: LawFit | None, quantiles: Any, reach_loss: Any, goal: str) -> float | None:
+    """``reach_loss``, checked: only with a LawFit, only for a budget goal (a target goal's
+    threshold is its target)."""
+    if fit is None:
+        no_fit_options(quantiles, reach_loss, "reach_loss")
+        return None
+    reach = _opt(reach_loss, "reach_loss")
+    if reach is None:
+        return None
+    if goal == "target_loss":
+        raise InvalidArgumentError(
+            "reach_loss: with target_loss the probability is of reaching the target; give "
+            "reach_loss with a budget",
+            field="reach_loss",
+        )
+    if not (math.isfinite(reach) and reach > 0):
+        raise InvalidArgumentError(
+            f"reach_loss: must be a positive finite loss, got {reach}", field="reach_loss"
+        )
+    return reach
 
 
 def plan_lifetime(
@@ -372,7 +470,7 @@ def plan_lifetime(
     prompt_tokens: Number,
     gen_tokens: Number,
     samples: Number = 1,
-    law: str | LossLaw = DEFAULT_LAW,
+    law: str | LossLaw | LawFit = DEFAULT_LAW,
     hardware: str | Hardware | None = None,
     family: str | Sequence[str | Model] | None = None,
     unit: Unit = "flops",
@@ -386,6 +484,8 @@ def plan_lifetime(
     r_star: float | None = None,
     min_params: float | None = None,
     max_params: float | None = None,
+    quantiles: Sequence[float] | None = None,
+    reach_loss: float | None = None,
     catalog: Catalog | None = None,
     cancel: CancelToken | None = None,
 ) -> LifetimePlan:
@@ -404,10 +504,15 @@ def plan_lifetime(
     among 1, 2, 4 and 8).
     ``family`` is a catalog family or a list of models (names or :class:`Model` objects, such as
     :meth:`Model.from_hf_config` builds) interpolated as one family.
+
+    ``law`` may be a :class:`LawFit` with bootstrap samples: ``uncertainty``, ``quantiles`` and
+    ``reach_loss`` then as for :func:`plan_training` (docs/uncertainty.md).
     """
     kind, values = _goal(budget, target_loss, "budget")
     cat = catalog or default_catalog()
-    the_law = resolve_law(law, cat)
+    point_law, fit = split_law(law)
+    the_law = resolve_law(point_law, cat)
+    reach = _reach(fit, quantiles, reach_loss, kind)
     options, auto_gpus = planner_serving(serving, auto_gpus=True)
     pricing = None
     if hardware is not None or family is not None:
@@ -438,14 +543,7 @@ def plan_lifetime(
         }
     )
     flat = {name: args.required(name) for name in (kind, *_DEMAND)}
-    arrays = _core.plan_lifetime(
-        the_law._native,
-        kind,
-        flat[kind],
-        flat["queries"],
-        flat["prompt_tokens"],
-        flat["gen_tokens"],
-        flat["samples"],
+    call: dict[str, Any] = dict(
         pricing=pricing,
         unit=_text("unit", unit),
         train_hardware=None
@@ -461,16 +559,37 @@ def plan_lifetime(
         auto_gpus=auto_gpus,
         cancel=_cancel.resolve(cancel),
     )
+    columns = [flat[kind], *(flat[name] for name in _DEMAND)]
+    arrays = _core.plan_lifetime(the_law._native, kind, *columns, **call)
     v = _assemble(args, _core.LIFETIME_PLAN_FIELDS, arrays)
     if pricing is None:
         v.update(dict.fromkeys(("layers", "query_heads", "kv_heads", "head_dim")))
-    return LifetimePlan(
+    plan = LifetimePlan(
         law=the_law.name,
         loss_units=the_law.units,
         unit=str(unit),
         tokens_per_param=_ratio(v["tokens"], v["params"]),
         **v,
     )
+    if fit is None:
+        return plan
+    per_sample = _core.plan_lifetime(
+        the_law._native, kind, *columns, **call, law_samples=sample_array(fit)
+    )
+    u = loss_uncertainty(
+        fit=fit,
+        point_law=the_law,
+        args=args,
+        fields=_core.LIFETIME_PLAN_FIELDS,
+        arrays=per_sample,
+        point=plan.to_dict(),
+        quantiles=QUANTILES if quantiles is None else check_quantiles(quantiles),
+        goal=kind,
+        reach=reach,
+        outcome=LOSS_LIFETIME,
+        cancel=cancel,
+    )
+    return dataclasses.replace(plan, uncertainty=u)
 
 
 _DEMAND = ("queries", "prompt_tokens", "gen_tokens", "samples")

@@ -7,14 +7,19 @@ import argparse
 import math
 import sys
 import typing
+from collections.abc import Callable
 from typing import Any
 
 from scaleplan import _format as fmt
 from scaleplan._arrays import FloatArray
 from scaleplan.commands import _common, _parse, _planning, _plot
+from scaleplan.commands import _uncertainty as uncertainty
 from scaleplan.commands._planning import Column, default, loss, optional_number, percent
 from scaleplan.commands._progress import frontier_chunks
+from scaleplan.fit import LawFit
 from scaleplan.joint import JOINT_AGGREGATOR, JointPlan, frontier_joint, joint_task, plan_joint
+from scaleplan.laws import LossLaw
+from scaleplan.laws import law as law_entry
 from scaleplan.plan import Unit
 from scaleplan.serving import attention_text
 from scaleplan.sweep import JOINT_CHUNK_BUDGETS
@@ -152,7 +157,8 @@ def goal(
 
 def _caption(what: str, kwargs: dict[str, Any], unit: str, queries: FloatArray) -> str:
     q = "" if len(queries) > 1 else f"{fmt.si(float(queries[0]))} queries of "
-    law = kwargs["law"] if isinstance(kwargs["law"], str) else kwargs["law"].name
+    given = kwargs["law"]
+    law = given if isinstance(given, str) else getattr(given, "name", None) or given.law.name
     parts = [
         f"{q}{fmt.count(kwargs['prompt_tokens'])} prompt tokens",
         f"family {kwargs['family']} on {kwargs['hardware']}",
@@ -198,6 +204,8 @@ def solve(
     """One façade call per queries value (the goals vectorised): plans[q][g]."""
     kwargs, queries = problem(args)
     kwargs["unit"] = unit
+    if not frontier:
+        kwargs.update(_fit_kwargs(args))
     lines = []
     for q in queries.tolist():
         if frontier:
@@ -233,13 +241,23 @@ def render(
             share = p.training_cost / p.total_cost if p.feasible else math.nan
             inputs.append({goal_name: float(goals[g]), "queries": q, "training_share": share})
     caption = _caption(what, kwargs, unit, queries)
+    columns = _columns(goal_name, unit, len(queries) > 1)
+    note = uncertainty.note(plans)
+    band: dict[str, Callable[[float], str]] = {"params": fmt.si, "tokens": fmt.si}
+    band.update({"accuracy": percent} if goal_name == "budget" else {})
+    if plans and plans[0].uncertainty is not None:
+        columns = uncertainty.with_bands(columns, band, plans[0].uncertainty.quantiles)
+    plans, extra, names = uncertainty.rows(plans, band)
+    inputs = [{**i, **e} for i, e in zip(inputs, extra, strict=True)]
     code = _planning.emit(
         args,
         plans,
         inputs,
         [goal_name, "queries"],
-        _columns(goal_name, unit, len(queries) > 1),
+        columns,
         caption,
+        extra_fields=names,
+        note=note,
     )
     if args.plot:
         labels = [f"{fmt.si(q)} queries" if len(queries) > 1 else "" for q in queries.tolist()]
@@ -282,13 +300,45 @@ def add_plan(planners: _common.Subparsers) -> None:
         "--target-accuracy", metavar="ACC", help="accuracy to reach, in (0, 1] (list or range)"
     )
     add_problem_options(p)
+    uncertainty.add_options(p, reach="accuracy")
+    p.add_argument(
+        "--error-law",
+        metavar="LAW",
+        help="with --law-fit: the catalog law whose error law (loss to task error) the fitted "
+        "law uses; it must be on your loss scale (required with --law-fit)",
+    )
     _planning.add_plan_options(
         p, plot="accuracy, N and D, k and L, and the training share against the goal"
     )
     p.set_defaults(func=run_plan)
 
 
-@_common.guarded(OPTIONS)
+def _fit_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """With --law-fit: the fit (its law given --error-law's error law) and the uncertainty
+    options; nothing otherwise."""
+    if getattr(args, "law_fit", None) is None:
+        uncertainty.law(args, default(plan_joint, "law"))  # refuses the options without a fit
+        if getattr(args, "error_law", None) is not None:
+            raise _parse.UsageError("--error-law", "applies only with --law-fit")
+        return {}
+    if args.error_law is None:
+        raise _parse.UsageError(
+            "--error-law",
+            "the joint planner needs an error law for --law-fit's law: name a "
+            "catalog law whose error law is on your loss scale",
+        )
+    error = law_entry(args.error_law).error
+    if error is None:
+        raise _parse.UsageError("--error-law", f"'{args.error_law}' has no error law")
+    fit, uncertain = uncertainty.law(args, default(plan_joint, "law"))
+    if isinstance(fit, LawFit):
+        fit = fit.with_error(error)
+    elif isinstance(fit, LossLaw):  # a saved fit without samples: its point law
+        fit = fit.replace(error=error)
+    return {"law": fit, **uncertainty.kwargs(args, uncertain)}
+
+
+@_common.guarded({**OPTIONS, **uncertainty.OPTIONS})
 def run_plan(args: argparse.Namespace) -> int:
     goal_name, goals, unit = goal(args, "--budget", args.budget, args.target_accuracy)
     _plot.check_path("--plot", args.plot, need_points=len(goals))

@@ -11,12 +11,14 @@ import argparse
 import sys
 import typing
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from scaleplan import _format as fmt
 from scaleplan._arrays import FloatArray
 from scaleplan.commands import _common, _parse, _planning, _plot, _pricing, joint, testtime
+from scaleplan.commands import _uncertainty as uncertainty
 from scaleplan.commands._planning import (
     Column,
     add_plan_options,
@@ -26,8 +28,6 @@ from scaleplan.commands._planning import (
     optional_number,
     ratio,
 )
-from scaleplan.fit import LawFit
-from scaleplan.laws import LossLaw
 from scaleplan.plan import Unit, plan_lifetime, plan_training
 
 
@@ -68,6 +68,7 @@ def add_training(planners: _common.Subparsers) -> None:
             "scaleplan plan training --target-loss 2.1 --law hoffmann2022 --json",
             "scaleplan plan training --budget 1e18flops:1e26flops:30 --unique-tokens 1e12 "
             "--plot alloc.png",
+            "scaleplan plan training --budget 1e22flops --law-fit fit.json --reach-loss 2.3",
         ],
     )
     goal = p.add_mutually_exclusive_group(required=True)
@@ -79,24 +80,16 @@ def add_training(planners: _common.Subparsers) -> None:
     )
     goal.add_argument("--target-loss", metavar="LOSS", help="loss to reach (list or range)")
     _planning.add_law_option(p, plan_training)
-    p.add_argument(
-        "--law-fit",
-        metavar="FIT.json",
-        help="a saved fit ('scaleplan fit law RUNS.csv --save FIT.json') used as the law",
-    )
+    uncertainty.add_options(p)
     p.add_argument("--unique-tokens", metavar="TOKENS", help="unique data available")
     p.add_argument("--r-star", metavar="R", help="repetition constant R* (default: 15.387756)")
     add_plan_options(p)
     p.set_defaults(func=run_training)
 
 
-@_common.guarded({"budget_flops": "--budget", "law_fit": "--law-fit"})
+@_common.guarded({"budget_flops": "--budget", **uncertainty.OPTIONS})
 def run_training(args: argparse.Namespace) -> int:
-    law_arg: str | LossLaw = args.law
-    if args.law_fit is not None:
-        if args.law != default(plan_training, "law"):
-            raise _parse.UsageError("--law-fit", "give --law or --law-fit, not both")
-        law_arg = LawFit.load(args.law_fit).law
+    law_arg, uncertain = uncertainty.law(args, default(plan_training, "law"))
     if args.budget is not None:
         goal_name, label = "budget_flops", "budget"
         goals, _ = _planning.budget_goal(args, "--budget", args.budget, ("flops",))
@@ -111,9 +104,10 @@ def run_training(args: argparse.Namespace) -> int:
         law=law_arg,
         unique_tokens=unique,
         r_star=optional_number("--r-star", args.r_star),
+        **uncertainty.kwargs(args, uncertain),
     )
     plans = [plan.at(i) for i in range(len(goals))]
-    inputs = [{goal_name: g} for g in goals.tolist()]
+    inputs: list[dict[str, Any]] = [{goal_name: g} for g in goals.tolist()]
     caption = _planning.header(
         "Training plans",
         unit=_parse.UNIT_LABELS["flops"],
@@ -132,7 +126,18 @@ def run_training(args: argparse.Namespace) -> int:
         ("loss", "loss", loss),
         ("compute_flops", "compute", lambda v: fmt.si(v, "FLOP")),
     ]
-    code = emit(args, plans, inputs, [goal_name], columns, caption)
+    note = uncertainty.note(plans)
+    band: dict[str, Callable[[float], str]] = {
+        "params": fmt.si,
+        "tokens": fmt.si,
+        "loss": loss,
+        **({"compute_flops": fmt.si} if goal_name == "target_loss" else {}),
+    }
+    if plan.uncertainty is not None:
+        columns = uncertainty.with_bands(columns, band, plan.uncertainty.quantiles)
+    plans, extra, names = uncertainty.rows(plans, band)
+    inputs = [{**i, **e} for i, e in zip(inputs, extra, strict=True)]
+    code = emit(args, plans, inputs, [goal_name], columns, caption, extra_fields=names, note=note)
     if args.plot:
         _plot.allocation(
             args.plot,
@@ -210,12 +215,14 @@ def add_lifetime(planners: _common.Subparsers) -> None:
     p.add_argument("--r-star", metavar="R", help="repetition constant R* (default: 15.387756)")
     p.add_argument("--min-params", metavar="N", help="smallest model size allowed")
     p.add_argument("--max-params", metavar="N", help="largest model size allowed")
+    uncertainty.add_options(p)
     add_plan_options(p)
     p.set_defaults(func=run_lifetime)
 
 
-@_common.guarded()
+@_common.guarded(uncertainty.OPTIONS)
 def run_lifetime(args: argparse.Namespace) -> int:
+    law_arg, uncertain = uncertainty.law(args, default(plan_lifetime, "law"))
     if args.budget is not None:
         goal_name = "budget"
         goals, unit = _planning.budget_goal(args, "--budget", args.budget, LIFETIME_UNITS)
@@ -240,7 +247,7 @@ def run_lifetime(args: argparse.Namespace) -> int:
         prompt_tokens=mesh["prompt_tokens"],
         gen_tokens=mesh["gen_tokens"],
         samples=mesh["samples"],
-        law=args.law,
+        law=law_arg,
         hardware=args.hardware,
         family=_parse.family("--family", args.family),
         unit=typing.cast(Unit, unit),
@@ -254,6 +261,7 @@ def run_lifetime(args: argparse.Namespace) -> int:
         r_star=optional_number("--r-star", args.r_star),
         min_params=optional_number("--min-params", args.min_params),
         max_params=optional_number("--max-params", args.max_params),
+        **uncertainty.kwargs(args, uncertain),
     )
     shape = tuple(len(a) for a in axes.values())
     index = list(np.ndindex(shape))
@@ -300,7 +308,27 @@ def run_lifetime(args: argparse.Namespace) -> int:
     ]
     if args.hardware is not None:
         columns.append(("gpus", "GPUs/replica", fmt.count))
-    code = emit(args, plans, inputs, [goal_name, *_LIFETIME_AXES], columns, caption)
+    note = uncertainty.note(plans)
+    band: dict[str, Callable[[float], str]] = {
+        "params": fmt.si,
+        "tokens": fmt.si,
+        "loss": loss,
+        **({"total_cost": cost} if goal_name == "target_loss" else {}),
+    }
+    if plan.uncertainty is not None:
+        columns = uncertainty.with_bands(columns, band, plan.uncertainty.quantiles)
+    plans, extra, names = uncertainty.rows(plans, band)
+    inputs = [{**i, **e} for i, e in zip(inputs, extra, strict=True)]
+    code = emit(
+        args,
+        plans,
+        inputs,
+        [goal_name, *_LIFETIME_AXES],
+        columns,
+        caption,
+        extra_fields=names,
+        note=note,
+    )
     if args.plot:
         # One line per combination of the demand options that vary, the goal along x.
         lines = [plans[k :: len(index) // len(goals)] for k in range(len(index) // len(goals))]

@@ -119,9 +119,11 @@ class RemoteApi:
         *,
         budget_flops: Number | None = None,
         target_loss: Number | None = None,
-        law: str | LossLaw = "gadre2024-redpajama",
+        law: str | LossLaw | LawFit = "gadre2024-redpajama",
         unique_tokens: float | None = None,
         r_star: float | None = None,
+        quantiles: Sequence[float] | None = None,
+        reach_loss: float | None = None,
         timeout_s: float | None = None,
     ) -> TrainingPlan:
         """The loss-optimal parameters and tokens for a training budget (6*N*D FLOPs), or the
@@ -142,7 +144,7 @@ class RemoteApi:
         prompt_tokens: Number,
         gen_tokens: Number,
         samples: Number = 1,
-        law: str | LossLaw = "gadre2024-redpajama",
+        law: str | LossLaw | LawFit = "gadre2024-redpajama",
         hardware: str | Hardware | None = None,
         family: str | Sequence[str | Model] | None = None,
         unit: Unit = "flops",
@@ -156,6 +158,8 @@ class RemoteApi:
         r_star: float | None = None,
         min_params: float | None = None,
         max_params: float | None = None,
+        quantiles: Sequence[float] | None = None,
+        reach_loss: float | None = None,
         timeout_s: float | None = None,
     ) -> LifetimePlan:
         """Training plus lifetime inference (Sardana & Frankle 2023): the model size and token
@@ -235,7 +239,7 @@ class RemoteApi:
         prompt_tokens: float = 128,
         family: str | Sequence[str | Model] = "qwen3-dense",
         hardware: str | Hardware = "h100-sxm",
-        law: str | LossLaw = "gadre2024-redpajama",
+        law: str | LossLaw | LawFit = "gadre2024-redpajama",
         unit: Unit = "gpu_hours",
         half_tokens: float = 4096,
         hill: float = 1.5,
@@ -253,6 +257,8 @@ class RemoteApi:
         train_usd_per_hour: float | None = None,
         infer_usd_per_hour: float | None = None,
         serving: Serving | None = None,
+        quantiles: Sequence[float] | None = None,
+        reach_accuracy: float | None = None,
         timeout_s: float | None = None,
     ) -> JointPlan:
         """Choose model size N (continuous over ``family``), training tokens D, samples k,
@@ -274,7 +280,7 @@ class RemoteApi:
         prompt_tokens: float = 128,
         family: str | Sequence[str | Model] = "qwen3-dense",
         hardware: str | Hardware = "h100-sxm",
-        law: str | LossLaw = "gadre2024-redpajama",
+        law: str | LossLaw | LawFit = "gadre2024-redpajama",
         unit: Unit = "gpu_hours",
         half_tokens: float = 4096,
         hill: float = 1.5,
@@ -292,6 +298,8 @@ class RemoteApi:
         train_usd_per_hour: float | None = None,
         infer_usd_per_hour: float | None = None,
         serving: Serving | None = None,
+        quantiles: Sequence[float] | None = None,
+        reach_accuracy: float | None = None,
         chunk_size: int = 0,
         timeout_s: float | None = None,
     ) -> JointPlan:

@@ -625,7 +625,9 @@ MAX_POINTS = 65_536
 open mesh); more is a LimitExceededError: use inference_cost_sweep."""
 
 # Arguments that are sequences in the façade itself (not broadcast numbers).
-_SEQUENCES = frozenset({"models", "attention", "budgets", "accuracy", "params", "tokens", "loss"})
+_SEQUENCES = frozenset(
+    {"models", "attention", "budgets", "accuracy", "params", "tokens", "loss", "quantiles"}
+)
 
 
 def _values(name: str, values: Any) -> list[float]:

@@ -48,6 +48,7 @@ from scaleplan.serving import (
 from scaleplan.serving import attention as parse_attention
 from scaleplan.sweep import SWEEP_AXES as _FACADE_AXES
 from scaleplan.testtime import Accuracy, TestTimePlan, eval_columns
+from scaleplan.uncertainty import Uncertainty
 from scaleplan.v1 import catalog_pb2, cost_pb2, plan_pb2, planner_pb2
 
 if TYPE_CHECKING:
@@ -560,6 +561,7 @@ PLAN_ENUMS: dict[str, _EnumTypeWrapper[Any]] = {
 # A plan's `extrapolated`: a tuple of Extrapolation per plan, repeated Extrapolation messages on
 # the wire (an Extrapolations message per element of a column).
 EXTRAPOLATED = "extrapolated"
+UNCERTAINTY = "uncertainty"
 
 
 def _extrapolation_messages(items: Iterable[Extrapolation]) -> list[plan_pb2.Extrapolation]:
@@ -606,6 +608,9 @@ def _plan_message(plan: Plan, message: _M, renames: Mapping[str, str]) -> _M:
         if f.name == EXTRAPOLATED:
             getattr(message, EXTRAPOLATED).extend(_extrapolation_messages(value))
             continue
+        if isinstance(value, Uncertainty):
+            getattr(message, f.name).CopyFrom(uncertainty_message(value))
+            continue
         if f.name in PLAN_ENUMS:
             value = enum_number(PLAN_ENUMS[f.name], str(value), f.name)
         elif isinstance(value, bool | np.bool_):
@@ -632,6 +637,10 @@ def _plan_from(cls: type[_D], message: Message, renames: Mapping[str, str]) -> _
         if f.name == EXTRAPOLATED:
             kwargs[f.name] = _extrapolations_from(getattr(message, name))
             continue
+        if f.name == UNCERTAINTY:
+            present = message.HasField(name)
+            kwargs[f.name] = uncertainty_from(getattr(message, name)) if present else None
+            continue
         if fields[name].has_presence and not message.HasField(name):
             kwargs[f.name] = _absent(fields[name], f.name)
             continue
@@ -653,7 +662,7 @@ def _columns_message(plan: Plan, message: _M, renames: Mapping[str, str]) -> _M:
     fields = message.DESCRIPTOR.fields_by_name
     for f in dataclasses.fields(plan):
         value = getattr(plan, f.name)
-        if value is None:
+        if value is None or f.name == UNCERTAINTY:  # frontiers carry none (FrontierJoint)
             continue
         name = renames.get(f.name, f.name)
         enum = PLAN_ENUMS.get(f.name)
@@ -686,7 +695,9 @@ def _columns_from(cls: type[Plan], message: Message, renames: Mapping[str, str])
         name = renames.get(f.name, f.name)
         field, value = fields[name], getattr(message, name)
         enum = PLAN_ENUMS.get(f.name)
-        if not field.is_repeated:
+        if f.name == UNCERTAINTY:
+            out[f.name] = None
+        elif not field.is_repeated:
             out[f.name] = value if enum is None else enum_text(enum, value, f.name)
         elif f.name == EXTRAPOLATED:
             out[f.name] = _extrapolation_tables(value)
@@ -999,6 +1010,65 @@ LawMessage = (
 )
 
 
+def _uncertain_law(
+    message: Any, kwargs: dict[str, Any], reach: str = "reach_loss"
+) -> dict[str, Any]:
+    """A planner request's law with its bootstrap samples as a LawFit (docs/uncertainty.md),
+    and the uncertainty options (``reach``: reach_loss or reach_accuracy). Samples need the
+    point law as custom_law."""
+    if message.HasField("law_samples"):
+        law = kwargs.get("law")
+        if not isinstance(law, LossLaw):
+            raise InvalidArgumentError(
+                "law_samples: give the fitted point law as custom_law with its samples",
+                field="law_samples",
+            )
+        kwargs["law"] = LawFit.from_samples(law, list(message.law_samples.values))
+    if message.quantiles:
+        kwargs["quantiles"] = list(message.quantiles)
+    if message.HasField(reach):
+        kwargs[reach] = getattr(message, reach)
+    return kwargs
+
+
+def uncertainty_message(u: Uncertainty) -> plan_pb2.Uncertainty:
+    """A scalar plan's uncertainty (quantiles and samples as lists)."""
+    out = plan_pb2.Uncertainty(
+        samples=u.samples,
+        quantiles=list(u.quantiles),
+        fixed=np.asarray(u.fixed, dtype=np.float64).tolist(),
+        feasible_share=float(u.feasible_share),
+        outcome=u.outcome,
+    )
+    for name, values in u.bands.items():
+        out.bands[name].values.extend(np.asarray(values, dtype=np.float64).tolist())
+    for name, values in u.per_sample.items():
+        out.per_sample[name].values.extend(np.asarray(values, dtype=np.float64).tolist())
+    for name in ("threshold", "p_fixed", "p_replanned"):
+        value = getattr(u, name)
+        if value is not None:
+            setattr(out, name, float(value))
+    return out
+
+
+def uncertainty_from(message: plan_pb2.Uncertainty) -> Uncertainty:
+    def arrays(values: Mapping[str, plan_pb2.Values]) -> dict[str, Any]:
+        return {k: np.array(v.values, dtype=np.float64) for k, v in values.items()}
+
+    return Uncertainty(
+        samples=message.samples,
+        quantiles=tuple(message.quantiles),
+        bands=arrays(message.bands),
+        fixed=np.array(message.fixed, dtype=np.float64),
+        feasible_share=message.feasible_share,
+        threshold=message.threshold if message.HasField("threshold") else None,
+        p_fixed=message.p_fixed if message.HasField("p_fixed") else None,
+        p_replanned=message.p_replanned if message.HasField("p_replanned") else None,
+        per_sample=arrays(message.per_sample),
+        outcome=message.outcome,
+    )
+
+
 def _law_kwargs(message: LawMessage, prefix: str = "") -> dict[str, Any]:
     which = message.WhichOneof("law")
     if which == "law_name":
@@ -1025,11 +1095,12 @@ def _unit(number: int) -> dict[str, Any]:
 
 def plan_training_kwargs(request: planner_pb2.PlanTrainingRequest) -> dict[str, Any]:
     """Keyword arguments of :func:`scaleplan.plan_training` (no goal: the API names the error)."""
-    return {
+    kwargs = {
         **_goal(request, "goal"),
         **_law_kwargs(request),
         **_read_options(request, TRAINING_OPTIONS),
     }
+    return _uncertain_law(request, kwargs)
 
 
 def plan_lifetime_kwargs(request: planner_pb2.PlanLifetimeRequest) -> dict[str, Any]:
@@ -1040,7 +1111,7 @@ def plan_lifetime_kwargs(request: planner_pb2.PlanLifetimeRequest) -> dict[str, 
         kwargs["attention"] = attention_from(request.attention, "attention")
     kwargs["serving"] = serving_from(request.serving)
     _family_models(kwargs, request.family_models)
-    return kwargs
+    return _uncertain_law(request, kwargs)
 
 
 DEFAULT_ACCURACY_PRESET = "aime24-qwen3"  # scaleplan.frontier_test_time's default
@@ -1149,7 +1220,8 @@ def joint_kwargs(options: plan_pb2.JointOptions) -> dict[str, Any]:
 
 
 def plan_joint_kwargs(request: planner_pb2.PlanJointRequest) -> dict[str, Any]:
-    return {**_goal(request, "goal"), **joint_kwargs(request.options)}
+    kwargs = {**_goal(request, "goal"), **joint_kwargs(request.options)}
+    return _uncertain_law(request, kwargs, reach="reach_accuracy")
 
 
 # Python argument name -> request field path, for naming the field of an error. An argument
@@ -1158,8 +1230,11 @@ def _law_path(message: LawMessage, prefix: str) -> str:
     return prefix + (message.WhichOneof("law") or "law_name")
 
 
+UNCERTAINTY_PATHS = {n: n for n in ("law_samples", "quantiles", "reach_loss")}
+
+
 def plan_training_paths(request: planner_pb2.PlanTrainingRequest) -> dict[str, str]:
-    return {"law": _law_path(request, "")}
+    return {"law": _law_path(request, ""), **UNCERTAINTY_PATHS}
 
 
 def plan_lifetime_paths(request: planner_pb2.PlanLifetimeRequest) -> dict[str, str]:
@@ -1170,6 +1245,7 @@ def plan_lifetime_paths(request: planner_pb2.PlanLifetimeRequest) -> dict[str, s
         "attention": "attention",
         "kv_budget": "attention",
         "block_size": "attention",
+        **UNCERTAINTY_PATHS,
     }
 
 
@@ -1214,7 +1290,8 @@ def _joint_paths(options: plan_pb2.JointOptions) -> dict[str, str]:
 
 
 def plan_joint_paths(request: planner_pb2.PlanJointRequest) -> dict[str, str]:
-    return _joint_paths(request.options)
+    paths = {n: n for n in ("law_samples", "quantiles", "reach_accuracy")}
+    return {**_joint_paths(request.options), **paths}
 
 
 def frontier_joint_paths(request: planner_pb2.FrontierJointRequest) -> dict[str, str]:
@@ -1253,6 +1330,33 @@ def _one_goal(names: Sequence[str], values: Sequence[Any], field: str) -> tuple[
 def _write_goal(message: Message, goal: tuple[str, Any] | None) -> None:
     if goal is not None:
         _set(message, goal[0], goal[1], goal[0])
+
+
+def _write_uncertain_law(
+    message: Any, law: str | LossLaw | LawFit, quantiles: Any, reach_loss: Any
+) -> None:
+    """The law, and with a LawFit its point law and samples, and the uncertainty options."""
+    _write_law(message, _write_samples(message, law, quantiles, "reach_loss", reach_loss))
+
+
+def _write_samples(
+    message: Any, law: str | LossLaw | LawFit, quantiles: Any, reach: str, value: Any
+) -> str | LossLaw:
+    """A LawFit's samples and the uncertainty options into ``message``; the law to send (a
+    LawFit's point law)."""
+    if isinstance(law, LawFit):
+        message.law_samples.values.extend(np.asarray(law.samples, dtype=np.float64).ravel())
+        law = law.law
+    if quantiles is not None:
+        try:
+            message.quantiles.extend(np.atleast_1d(np.asarray(quantiles, dtype=np.float64)))
+        except (TypeError, ValueError):
+            raise InvalidArgumentError(
+                f"quantiles: expected numbers in [0, 1], got {quantiles!r}", field="quantiles"
+            ) from None
+    if value is not None:
+        _set(message, reach, value, reach)
+    return law
 
 
 def _write_law(message: LawMessage, law: str | LossLaw) -> None:
@@ -1294,14 +1398,16 @@ def plan_training_request(
     *,
     budget_flops: float | None,
     target_loss: float | None,
-    law: str | LossLaw,
+    law: str | LossLaw | LawFit,
     unique_tokens: float | None,
     r_star: float | None,
+    quantiles: Any = None,
+    reach_loss: float | None = None,
 ) -> planner_pb2.PlanTrainingRequest:
     request = planner_pb2.PlanTrainingRequest()
     goal = _one_goal(("budget_flops", "target_loss"), (budget_flops, target_loss), "budget_flops")
     _write_goal(request, goal)
-    _write_law(request, law)
+    _write_uncertain_law(request, law, quantiles, reach_loss)
     _write_options(request, {"unique_tokens": unique_tokens, "r_star": r_star}, TRAINING_OPTIONS)
     return request
 
@@ -1310,17 +1416,19 @@ def plan_lifetime_request(
     *,
     target_loss: float | None,
     budget: float | None,
-    law: str | LossLaw,
+    law: str | LossLaw | LawFit,
     unit: str,
     attention: Any,
     serving: Serving | None,
+    quantiles: Any = None,
+    reach_loss: float | None = None,
     **options: Any,
 ) -> planner_pb2.PlanLifetimeRequest:
     """The request for :func:`scaleplan.plan_lifetime`'s arguments (scalars); ``options`` are
     those of LIFETIME_OPTIONS."""
     request = planner_pb2.PlanLifetimeRequest()
     _write_goal(request, _one_goal(("budget", "target_loss"), (budget, target_loss), "budget"))
-    _write_law(request, law)
+    _write_uncertain_law(request, law, quantiles, reach_loss)
     request.unit = enum_number(plan_pb2.CostUnit, unit, "unit")  # type: ignore[assignment]
     request.attention.CopyFrom(attention_message(parse_attention(attention)))
     options = _write_family(options, request.family_models)
@@ -1391,18 +1499,31 @@ def joint_options(
 
 
 def plan_joint_request(
-    *, budget: float | None, target_accuracy: float | None, **options: Any
+    *,
+    budget: float | None,
+    target_accuracy: float | None,
+    quantiles: Any = None,
+    reach_accuracy: float | None = None,
+    **options: Any,
 ) -> planner_pb2.PlanJointRequest:
     request = planner_pb2.PlanJointRequest()
     goal = _one_goal(("budget", "target_accuracy"), (budget, target_accuracy), "budget")
     _write_goal(request, goal)
-    joint_options(request.options, **options)
+    law = _write_samples(request, options.pop("law"), quantiles, "reach_accuracy", reach_accuracy)
+    joint_options(request.options, law=law, **options)
     return request
 
 
 def frontier_joint_request(
     budgets: Sequence[float], chunk_points: int, **options: Any
 ) -> planner_pb2.FrontierJointRequest:
+    quantiles, reach = options.pop("quantiles", None), options.pop("reach_accuracy", None)
+    if isinstance(options.get("law"), LawFit) or quantiles is not None or reach is not None:
+        raise InvalidArgumentError(
+            "law: plans under uncertainty travel one budget at a time over gRPC (PlanJoint); "
+            "call plan_joint per budget, or pass fit.law for the frontier of the point law",
+            field="law",
+        )
     request = planner_pb2.FrontierJointRequest()
     _write_options(request, {"budgets": budgets}, [("budgets", "budgets")])
     _set(request, "chunk_points", chunk_points, "chunk_points")

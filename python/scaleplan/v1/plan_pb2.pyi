@@ -762,6 +762,7 @@ class TrainingPlan(_message.Message):
     TOKENS_PER_PARAM_FIELD_NUMBER: _builtins.int
     EXTRAPOLATED_FIELD_NUMBER: _builtins.int
     LOSS_UNITS_FIELD_NUMBER: _builtins.int
+    UNCERTAINTY_FIELD_NUMBER: _builtins.int
     feasible: _builtins.bool
     """Whether the goal can be met; an infeasible plan names the constraint in `binding`."""
     binding: Global___PlanConstraint.ValueType
@@ -786,6 +787,10 @@ class TrainingPlan(_message.Message):
     def extrapolated(self) -> _containers.RepeatedCompositeFieldContainer[Global___Extrapolation]:
         """Where the plan lies outside the range its law was fitted on; empty when inside it."""
 
+    @_builtins.property
+    def uncertainty(self) -> Global___Uncertainty:
+        """With a fitted law's samples in the request: the plan under each sample (absent otherwise)."""
+
     def __init__(
         self,
         *,
@@ -800,10 +805,11 @@ class TrainingPlan(_message.Message):
         tokens_per_param: _builtins.float | None = ...,
         extrapolated: _abc.Iterable[Global___Extrapolation] | None = ...,
         loss_units: _builtins.str = ...,
+        uncertainty: Global___Uncertainty | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_compute_flops", b"_compute_flops", "_effective_tokens", b"_effective_tokens", "_loss", b"_loss", "_params", b"_params", "_tokens", b"_tokens", "_tokens_per_param", b"_tokens_per_param", "compute_flops", b"compute_flops", "effective_tokens", b"effective_tokens", "loss", b"loss", "params", b"params", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_compute_flops", b"_compute_flops", "_effective_tokens", b"_effective_tokens", "_loss", b"_loss", "_params", b"_params", "_tokens", b"_tokens", "_tokens_per_param", b"_tokens_per_param", "compute_flops", b"compute_flops", "effective_tokens", b"effective_tokens", "loss", b"loss", "params", b"params", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param", "uncertainty", b"uncertainty"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_compute_flops", b"_compute_flops", "_effective_tokens", b"_effective_tokens", "_loss", b"_loss", "_params", b"_params", "_tokens", b"_tokens", "_tokens_per_param", b"_tokens_per_param", "binding", b"binding", "compute_flops", b"compute_flops", "effective_tokens", b"effective_tokens", "extrapolated", b"extrapolated", "feasible", b"feasible", "law", b"law", "loss", b"loss", "loss_units", b"loss_units", "params", b"params", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_compute_flops", b"_compute_flops", "_effective_tokens", b"_effective_tokens", "_loss", b"_loss", "_params", b"_params", "_tokens", b"_tokens", "_tokens_per_param", b"_tokens_per_param", "binding", b"binding", "compute_flops", b"compute_flops", "effective_tokens", b"effective_tokens", "extrapolated", b"extrapolated", "feasible", b"feasible", "law", b"law", "loss", b"loss", "loss_units", b"loss_units", "params", b"params", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param", "uncertainty", b"uncertainty"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__compute_flops: _TypeAlias = _typing.Literal["compute_flops"]  # noqa: Y015
     _WhichOneofArgType__compute_flops: _TypeAlias = _typing.Literal["_compute_flops", b"_compute_flops"]  # noqa: Y015
@@ -863,6 +869,7 @@ class LifetimePlan(_message.Message):
     HEAD_DIM_FIELD_NUMBER: _builtins.int
     EXTRAPOLATED_FIELD_NUMBER: _builtins.int
     LOSS_UNITS_FIELD_NUMBER: _builtins.int
+    UNCERTAINTY_FIELD_NUMBER: _builtins.int
     feasible: _builtins.bool
     """Whether the goal can be met; an infeasible plan names the constraint in `binding`."""
     binding: Global___PlanConstraint.ValueType
@@ -922,6 +929,10 @@ class LifetimePlan(_message.Message):
     def extrapolated(self) -> _containers.RepeatedCompositeFieldContainer[Global___Extrapolation]:
         """Where the plan lies outside the range its law was fitted on; empty when inside it."""
 
+    @_builtins.property
+    def uncertainty(self) -> Global___Uncertainty:
+        """With a fitted law's samples in the request: the plan under each sample (absent otherwise)."""
+
     def __init__(
         self,
         *,
@@ -950,10 +961,11 @@ class LifetimePlan(_message.Message):
         head_dim: _builtins.float | None = ...,
         extrapolated: _abc.Iterable[Global___Extrapolation] | None = ...,
         loss_units: _builtins.str = ...,
+        uncertainty: Global___Uncertainty | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_chinchilla_params", b"_chinchilla_params", "_chinchilla_tokens", b"_chinchilla_tokens", "_chinchilla_total_cost", b"_chinchilla_total_cost", "_cost_saved", b"_cost_saved", "_effective_tokens", b"_effective_tokens", "_gpus", b"_gpus", "_head_dim", b"_head_dim", "_inference_cost", b"_inference_cost", "_inference_cost_per_query", b"_inference_cost_per_query", "_kv_heads", b"_kv_heads", "_layers", b"_layers", "_loss", b"_loss", "_params", b"_params", "_query_heads", b"_query_heads", "_tokens", b"_tokens", "_tokens_per_param", b"_tokens_per_param", "_total_cost", b"_total_cost", "_training_cost", b"_training_cost", "_training_flops", b"_training_flops", "chinchilla_params", b"chinchilla_params", "chinchilla_tokens", b"chinchilla_tokens", "chinchilla_total_cost", b"chinchilla_total_cost", "cost_saved", b"cost_saved", "effective_tokens", b"effective_tokens", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "inference_cost_per_query", b"inference_cost_per_query", "kv_heads", b"kv_heads", "layers", b"layers", "loss", b"loss", "params", b"params", "query_heads", b"query_heads", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param", "total_cost", b"total_cost", "training_cost", b"training_cost", "training_flops", b"training_flops"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_chinchilla_params", b"_chinchilla_params", "_chinchilla_tokens", b"_chinchilla_tokens", "_chinchilla_total_cost", b"_chinchilla_total_cost", "_cost_saved", b"_cost_saved", "_effective_tokens", b"_effective_tokens", "_gpus", b"_gpus", "_head_dim", b"_head_dim", "_inference_cost", b"_inference_cost", "_inference_cost_per_query", b"_inference_cost_per_query", "_kv_heads", b"_kv_heads", "_layers", b"_layers", "_loss", b"_loss", "_params", b"_params", "_query_heads", b"_query_heads", "_tokens", b"_tokens", "_tokens_per_param", b"_tokens_per_param", "_total_cost", b"_total_cost", "_training_cost", b"_training_cost", "_training_flops", b"_training_flops", "chinchilla_params", b"chinchilla_params", "chinchilla_tokens", b"chinchilla_tokens", "chinchilla_total_cost", b"chinchilla_total_cost", "cost_saved", b"cost_saved", "effective_tokens", b"effective_tokens", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "inference_cost_per_query", b"inference_cost_per_query", "kv_heads", b"kv_heads", "layers", b"layers", "loss", b"loss", "params", b"params", "query_heads", b"query_heads", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param", "total_cost", b"total_cost", "training_cost", b"training_cost", "training_flops", b"training_flops", "uncertainty", b"uncertainty"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_chinchilla_params", b"_chinchilla_params", "_chinchilla_tokens", b"_chinchilla_tokens", "_chinchilla_total_cost", b"_chinchilla_total_cost", "_cost_saved", b"_cost_saved", "_effective_tokens", b"_effective_tokens", "_gpus", b"_gpus", "_head_dim", b"_head_dim", "_inference_cost", b"_inference_cost", "_inference_cost_per_query", b"_inference_cost_per_query", "_kv_heads", b"_kv_heads", "_layers", b"_layers", "_loss", b"_loss", "_params", b"_params", "_query_heads", b"_query_heads", "_tokens", b"_tokens", "_tokens_per_param", b"_tokens_per_param", "_total_cost", b"_total_cost", "_training_cost", b"_training_cost", "_training_flops", b"_training_flops", "binding", b"binding", "chinchilla_params", b"chinchilla_params", "chinchilla_tokens", b"chinchilla_tokens", "chinchilla_total_cost", b"chinchilla_total_cost", "cost_saved", b"cost_saved", "effective_tokens", b"effective_tokens", "extrapolated", b"extrapolated", "feasible", b"feasible", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "inference_cost_per_query", b"inference_cost_per_query", "kv_heads", b"kv_heads", "law", b"law", "layers", b"layers", "loss", b"loss", "loss_units", b"loss_units", "params", b"params", "query_heads", b"query_heads", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param", "total_cost", b"total_cost", "training_cost", b"training_cost", "training_flops", b"training_flops", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_chinchilla_params", b"_chinchilla_params", "_chinchilla_tokens", b"_chinchilla_tokens", "_chinchilla_total_cost", b"_chinchilla_total_cost", "_cost_saved", b"_cost_saved", "_effective_tokens", b"_effective_tokens", "_gpus", b"_gpus", "_head_dim", b"_head_dim", "_inference_cost", b"_inference_cost", "_inference_cost_per_query", b"_inference_cost_per_query", "_kv_heads", b"_kv_heads", "_layers", b"_layers", "_loss", b"_loss", "_params", b"_params", "_query_heads", b"_query_heads", "_tokens", b"_tokens", "_tokens_per_param", b"_tokens_per_param", "_total_cost", b"_total_cost", "_training_cost", b"_training_cost", "_training_flops", b"_training_flops", "binding", b"binding", "chinchilla_params", b"chinchilla_params", "chinchilla_tokens", b"chinchilla_tokens", "chinchilla_total_cost", b"chinchilla_total_cost", "cost_saved", b"cost_saved", "effective_tokens", b"effective_tokens", "extrapolated", b"extrapolated", "feasible", b"feasible", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "inference_cost_per_query", b"inference_cost_per_query", "kv_heads", b"kv_heads", "law", b"law", "layers", b"layers", "loss", b"loss", "loss_units", b"loss_units", "params", b"params", "query_heads", b"query_heads", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param", "total_cost", b"total_cost", "training_cost", b"training_cost", "training_flops", b"training_flops", "uncertainty", b"uncertainty", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__chinchilla_params: _TypeAlias = _typing.Literal["chinchilla_params"]  # noqa: Y015
     _WhichOneofArgType__chinchilla_params: _TypeAlias = _typing.Literal["_chinchilla_params", b"_chinchilla_params"]  # noqa: Y015
@@ -1336,6 +1348,7 @@ class JointPlan(_message.Message):
     TASK_FIELD_NUMBER: _builtins.int
     AGGREGATOR_FIELD_NUMBER: _builtins.int
     EXTRAPOLATED_FIELD_NUMBER: _builtins.int
+    UNCERTAINTY_FIELD_NUMBER: _builtins.int
     feasible: _builtins.bool
     """Whether the goal can be met; an infeasible plan names the constraint in `binding`."""
     binding: Global___PlanConstraint.ValueType
@@ -1396,6 +1409,10 @@ class JointPlan(_message.Message):
     def extrapolated(self) -> _containers.RepeatedCompositeFieldContainer[Global___Extrapolation]:
         """Where the plan lies outside the range its loss law was fitted on; empty when inside it."""
 
+    @_builtins.property
+    def uncertainty(self) -> Global___Uncertainty:
+        """With a fitted law's samples in the request: the plan under each sample (absent otherwise)."""
+
     def __init__(
         self,
         *,
@@ -1424,10 +1441,11 @@ class JointPlan(_message.Message):
         task: _builtins.str = ...,
         aggregator: Global___AccuracyAggregator.ValueType = ...,
         extrapolated: _abc.Iterable[Global___Extrapolation] | None = ...,
+        uncertainty: Global___Uncertainty | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_attention", b"_attention", "_gen_tokens", b"_gen_tokens", "_gpus", b"_gpus", "_head_dim", b"_head_dim", "_inference_cost", b"_inference_cost", "_kv_heads", b"_kv_heads", "_latency_s", b"_latency_s", "_layers", b"_layers", "_loss", b"_loss", "_marginal_accuracy", b"_marginal_accuracy", "_mu_inf", b"_mu_inf", "_params", b"_params", "_query_heads", b"_query_heads", "_samples", b"_samples", "_tokens", b"_tokens", "_total_cost", b"_total_cost", "_training_cost", b"_training_cost", "accuracy", b"accuracy", "attention", b"attention", "gen_tokens", b"gen_tokens", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "kv_heads", b"kv_heads", "latency_s", b"latency_s", "layers", b"layers", "loss", b"loss", "marginal_accuracy", b"marginal_accuracy", "mu_inf", b"mu_inf", "params", b"params", "query_heads", b"query_heads", "samples", b"samples", "tokens", b"tokens", "total_cost", b"total_cost", "training_cost", b"training_cost"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_attention", b"_attention", "_gen_tokens", b"_gen_tokens", "_gpus", b"_gpus", "_head_dim", b"_head_dim", "_inference_cost", b"_inference_cost", "_kv_heads", b"_kv_heads", "_latency_s", b"_latency_s", "_layers", b"_layers", "_loss", b"_loss", "_marginal_accuracy", b"_marginal_accuracy", "_mu_inf", b"_mu_inf", "_params", b"_params", "_query_heads", b"_query_heads", "_samples", b"_samples", "_tokens", b"_tokens", "_total_cost", b"_total_cost", "_training_cost", b"_training_cost", "accuracy", b"accuracy", "attention", b"attention", "gen_tokens", b"gen_tokens", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "kv_heads", b"kv_heads", "latency_s", b"latency_s", "layers", b"layers", "loss", b"loss", "marginal_accuracy", b"marginal_accuracy", "mu_inf", b"mu_inf", "params", b"params", "query_heads", b"query_heads", "samples", b"samples", "tokens", b"tokens", "total_cost", b"total_cost", "training_cost", b"training_cost", "uncertainty", b"uncertainty"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_attention", b"_attention", "_gen_tokens", b"_gen_tokens", "_gpus", b"_gpus", "_head_dim", b"_head_dim", "_inference_cost", b"_inference_cost", "_kv_heads", b"_kv_heads", "_latency_s", b"_latency_s", "_layers", b"_layers", "_loss", b"_loss", "_marginal_accuracy", b"_marginal_accuracy", "_mu_inf", b"_mu_inf", "_params", b"_params", "_query_heads", b"_query_heads", "_samples", b"_samples", "_tokens", b"_tokens", "_total_cost", b"_total_cost", "_training_cost", b"_training_cost", "accuracy", b"accuracy", "aggregator", b"aggregator", "attention", b"attention", "binding", b"binding", "extrapolated", b"extrapolated", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "kv_heads", b"kv_heads", "latency_s", b"latency_s", "law", b"law", "layers", b"layers", "loss", b"loss", "marginal_accuracy", b"marginal_accuracy", "mu_inf", b"mu_inf", "params", b"params", "query_heads", b"query_heads", "samples", b"samples", "task", b"task", "tokens", b"tokens", "total_cost", b"total_cost", "training_cost", b"training_cost", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_attention", b"_attention", "_gen_tokens", b"_gen_tokens", "_gpus", b"_gpus", "_head_dim", b"_head_dim", "_inference_cost", b"_inference_cost", "_kv_heads", b"_kv_heads", "_latency_s", b"_latency_s", "_layers", b"_layers", "_loss", b"_loss", "_marginal_accuracy", b"_marginal_accuracy", "_mu_inf", b"_mu_inf", "_params", b"_params", "_query_heads", b"_query_heads", "_samples", b"_samples", "_tokens", b"_tokens", "_total_cost", b"_total_cost", "_training_cost", b"_training_cost", "accuracy", b"accuracy", "aggregator", b"aggregator", "attention", b"attention", "binding", b"binding", "extrapolated", b"extrapolated", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "kv_heads", b"kv_heads", "latency_s", b"latency_s", "law", b"law", "layers", b"layers", "loss", b"loss", "marginal_accuracy", b"marginal_accuracy", "mu_inf", b"mu_inf", "params", b"params", "query_heads", b"query_heads", "samples", b"samples", "task", b"task", "tokens", b"tokens", "total_cost", b"total_cost", "training_cost", b"training_cost", "uncertainty", b"uncertainty", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__accuracy: _TypeAlias = _typing.Literal["accuracy"]  # noqa: Y015
     _WhichOneofArgType__accuracy: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy"]  # noqa: Y015
@@ -1537,6 +1555,7 @@ class JointPlanColumns(_message.Message):
     TASK_FIELD_NUMBER: _builtins.int
     AGGREGATOR_FIELD_NUMBER: _builtins.int
     EXTRAPOLATED_FIELD_NUMBER: _builtins.int
+    UNCERTAINTY_FIELD_NUMBER: _builtins.int
     law: _builtins.str
     """Name of the loss law (one for all budgets)."""
     unit: Global___CostUnit.ValueType
@@ -1629,6 +1648,10 @@ class JointPlanColumns(_message.Message):
     def extrapolated(self) -> _containers.RepeatedCompositeFieldContainer[Global___Extrapolations]:
         """See JointPlan.extrapolated."""
 
+    @_builtins.property
+    def uncertainty(self) -> Global___Uncertainty:
+        """Never set: FrontierJoint plans a catalog or custom law, not a fit's samples."""
+
     def __init__(
         self,
         *,
@@ -1657,11 +1680,161 @@ class JointPlanColumns(_message.Message):
         task: _builtins.str = ...,
         aggregator: Global___AccuracyAggregator.ValueType = ...,
         extrapolated: _abc.Iterable[Global___Extrapolations] | None = ...,
+        uncertainty: Global___Uncertainty | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["uncertainty", b"uncertainty"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy", b"accuracy", "aggregator", b"aggregator", "attention", b"attention", "binding", b"binding", "extrapolated", b"extrapolated", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "kv_heads", b"kv_heads", "latency_s", b"latency_s", "law", b"law", "layers", b"layers", "loss", b"loss", "marginal_accuracy", b"marginal_accuracy", "mu_inf", b"mu_inf", "params", b"params", "query_heads", b"query_heads", "samples", b"samples", "task", b"task", "tokens", b"tokens", "total_cost", b"total_cost", "training_cost", b"training_cost", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy", b"accuracy", "aggregator", b"aggregator", "attention", b"attention", "binding", b"binding", "extrapolated", b"extrapolated", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "kv_heads", b"kv_heads", "latency_s", b"latency_s", "law", b"law", "layers", b"layers", "loss", b"loss", "marginal_accuracy", b"marginal_accuracy", "mu_inf", b"mu_inf", "params", b"params", "query_heads", b"query_heads", "samples", b"samples", "task", b"task", "tokens", b"tokens", "total_cost", b"total_cost", "training_cost", b"training_cost", "uncertainty", b"uncertainty", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___JointPlanColumns: _TypeAlias = JointPlanColumns  # noqa: Y015
+
+@_typing.final
+class Uncertainty(_message.Message):
+    """A plan under uncertainty (scaleplan.Uncertainty, docs/uncertainty.md): the plan re-solved under
+    each bootstrap sample of a fitted law, and the point plan evaluated under each sample.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class BandsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> Global___Values: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: Global___Values | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class PerSampleEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> Global___Values: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: Global___Values | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    SAMPLES_FIELD_NUMBER: _builtins.int
+    QUANTILES_FIELD_NUMBER: _builtins.int
+    BANDS_FIELD_NUMBER: _builtins.int
+    FIXED_FIELD_NUMBER: _builtins.int
+    FEASIBLE_SHARE_FIELD_NUMBER: _builtins.int
+    THRESHOLD_FIELD_NUMBER: _builtins.int
+    P_FIXED_FIELD_NUMBER: _builtins.int
+    P_REPLANNED_FIELD_NUMBER: _builtins.int
+    PER_SAMPLE_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    samples: _builtins.int
+    """Law samples each plan was solved under."""
+    feasible_share: _builtins.float
+    """Share of the samples whose re-solved plan exists."""
+    threshold: _builtins.float
+    """The outcome to reach (the target, or reach_loss / reach_accuracy with a budget); absent
+    without one.
+    """
+    p_fixed: _builtins.float
+    """Fixed plan: share of samples under whose law the point plan reaches the threshold."""
+    p_replanned: _builtins.float
+    """Re-planned: share of samples whose own plan meets the threshold at the same goal."""
+    outcome: _builtins.str
+    """What fixed and threshold measure: "loss" (lower is better) or "accuracy" (higher is better)."""
+    @_builtins.property
+    def quantiles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """The quantile levels of every band (fractions), e.g. 0.1, 0.5, 0.9."""
+
+    @_builtins.property
+    def bands(self) -> _containers.MessageMap[_builtins.str, Global___Values]:
+        """Per plan field, its quantiles over the re-planned samples that have a plan (numpy's linear
+        interpolation), one value per level.
+        """
+
+    @_builtins.property
+    def fixed(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Quantiles of the outcome (see `outcome`) the point plan reaches under each sample's law."""
+
+    @_builtins.property
+    def per_sample(self) -> _containers.MessageMap[_builtins.str, Global___Values]:
+        """The re-planned fields and fixed per sample, one value per sample."""
+
+    def __init__(
+        self,
+        *,
+        samples: _builtins.int = ...,
+        quantiles: _abc.Iterable[_builtins.float] | None = ...,
+        bands: _abc.Mapping[_builtins.str, Global___Values] | None = ...,
+        fixed: _abc.Iterable[_builtins.float] | None = ...,
+        feasible_share: _builtins.float = ...,
+        threshold: _builtins.float | None = ...,
+        p_fixed: _builtins.float | None = ...,
+        p_replanned: _builtins.float | None = ...,
+        per_sample: _abc.Mapping[_builtins.str, Global___Values] | None = ...,
+        outcome: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_p_fixed", b"_p_fixed", "_p_replanned", b"_p_replanned", "_threshold", b"_threshold", "p_fixed", b"p_fixed", "p_replanned", b"p_replanned", "threshold", b"threshold"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_p_fixed", b"_p_fixed", "_p_replanned", b"_p_replanned", "_threshold", b"_threshold", "bands", b"bands", "feasible_share", b"feasible_share", "fixed", b"fixed", "outcome", b"outcome", "p_fixed", b"p_fixed", "p_replanned", b"p_replanned", "per_sample", b"per_sample", "quantiles", b"quantiles", "samples", b"samples", "threshold", b"threshold"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__p_fixed: _TypeAlias = _typing.Literal["p_fixed"]  # noqa: Y015
+    _WhichOneofArgType__p_fixed: _TypeAlias = _typing.Literal["_p_fixed", b"_p_fixed"]  # noqa: Y015
+    _WhichOneofReturnType__p_replanned: _TypeAlias = _typing.Literal["p_replanned"]  # noqa: Y015
+    _WhichOneofArgType__p_replanned: _TypeAlias = _typing.Literal["_p_replanned", b"_p_replanned"]  # noqa: Y015
+    _WhichOneofReturnType__threshold: _TypeAlias = _typing.Literal["threshold"]  # noqa: Y015
+    _WhichOneofArgType__threshold: _TypeAlias = _typing.Literal["_threshold", b"_threshold"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__p_fixed) -> _WhichOneofReturnType__p_fixed | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__p_replanned) -> _WhichOneofReturnType__p_replanned | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__threshold) -> _WhichOneofReturnType__threshold | None: ...
+
+Global___Uncertainty: _TypeAlias = Uncertainty  # noqa: Y015
+
+@_typing.final
+class Values(_message.Message):
+    """A list of numbers (a map value)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VALUES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """The numbers."""
+
+    def __init__(
+        self,
+        *,
+        values: _abc.Iterable[_builtins.float] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["values", b"values"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Values: _TypeAlias = Values  # noqa: Y015

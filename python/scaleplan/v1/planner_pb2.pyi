@@ -593,6 +593,9 @@ class PlanTrainingRequest(_message.Message):
     CUSTOM_LAW_FIELD_NUMBER: _builtins.int
     UNIQUE_TOKENS_FIELD_NUMBER: _builtins.int
     R_STAR_FIELD_NUMBER: _builtins.int
+    LAW_SAMPLES_FIELD_NUMBER: _builtins.int
+    QUANTILES_FIELD_NUMBER: _builtins.int
+    REACH_LOSS_FIELD_NUMBER: _builtins.int
     budget_flops: _builtins.float
     """Training compute, FLOPs: the plan minimises loss within it."""
     target_loss: _builtins.float
@@ -603,9 +606,21 @@ class PlanTrainingRequest(_message.Message):
     """Unique training tokens available (repeats are worth less); unlimited when absent."""
     r_star: _builtins.float
     """Repetition half-life R* of the data-constrained law; 15.387756 when absent."""
+    reach_loss: _builtins.float
+    """With budget_flops: the loss whose probability of being reached is reported."""
     @_builtins.property
     def custom_law(self) -> _catalog_pb2.Law:
         """A law given by its coefficients."""
+
+    @_builtins.property
+    def law_samples(self) -> Global___LawSamples:
+        """Plans under uncertainty (docs/uncertainty.md): the fitted law's bootstrap samples; with
+        them the response carries the plan's uncertainty. The point law is custom_law.
+        """
+
+    @_builtins.property
+    def quantiles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Quantile levels of the bands; 0.1, 0.5, 0.9 when empty."""
 
     def __init__(
         self,
@@ -616,13 +631,18 @@ class PlanTrainingRequest(_message.Message):
         custom_law: _catalog_pb2.Law | None = ...,
         unique_tokens: _builtins.float | None = ...,
         r_star: _builtins.float | None = ...,
+        law_samples: Global___LawSamples | None = ...,
+        quantiles: _abc.Iterable[_builtins.float] | None = ...,
+        reach_loss: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_r_star", b"_r_star", "_unique_tokens", b"_unique_tokens", "budget_flops", b"budget_flops", "custom_law", b"custom_law", "goal", b"goal", "law", b"law", "law_name", b"law_name", "r_star", b"r_star", "target_loss", b"target_loss", "unique_tokens", b"unique_tokens"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_r_star", b"_r_star", "_reach_loss", b"_reach_loss", "_unique_tokens", b"_unique_tokens", "budget_flops", b"budget_flops", "custom_law", b"custom_law", "goal", b"goal", "law", b"law", "law_name", b"law_name", "law_samples", b"law_samples", "r_star", b"r_star", "reach_loss", b"reach_loss", "target_loss", b"target_loss", "unique_tokens", b"unique_tokens"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_r_star", b"_r_star", "_unique_tokens", b"_unique_tokens", "budget_flops", b"budget_flops", "custom_law", b"custom_law", "goal", b"goal", "law", b"law", "law_name", b"law_name", "r_star", b"r_star", "target_loss", b"target_loss", "unique_tokens", b"unique_tokens"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_r_star", b"_r_star", "_reach_loss", b"_reach_loss", "_unique_tokens", b"_unique_tokens", "budget_flops", b"budget_flops", "custom_law", b"custom_law", "goal", b"goal", "law", b"law", "law_name", b"law_name", "law_samples", b"law_samples", "quantiles", b"quantiles", "r_star", b"r_star", "reach_loss", b"reach_loss", "target_loss", b"target_loss", "unique_tokens", b"unique_tokens"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__r_star: _TypeAlias = _typing.Literal["r_star"]  # noqa: Y015
     _WhichOneofArgType__r_star: _TypeAlias = _typing.Literal["_r_star", b"_r_star"]  # noqa: Y015
+    _WhichOneofReturnType__reach_loss: _TypeAlias = _typing.Literal["reach_loss"]  # noqa: Y015
+    _WhichOneofArgType__reach_loss: _TypeAlias = _typing.Literal["_reach_loss", b"_reach_loss"]  # noqa: Y015
     _WhichOneofReturnType__unique_tokens: _TypeAlias = _typing.Literal["unique_tokens"]  # noqa: Y015
     _WhichOneofArgType__unique_tokens: _TypeAlias = _typing.Literal["_unique_tokens", b"_unique_tokens"]  # noqa: Y015
     _WhichOneofReturnType_goal: _TypeAlias = _typing.Literal["budget_flops", "target_loss"]  # noqa: Y015
@@ -632,6 +652,8 @@ class PlanTrainingRequest(_message.Message):
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__r_star) -> _WhichOneofReturnType__r_star | None: ...
     @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__reach_loss) -> _WhichOneofReturnType__reach_loss | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__unique_tokens) -> _WhichOneofReturnType__unique_tokens | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType_goal) -> _WhichOneofReturnType_goal | None: ...
@@ -639,6 +661,30 @@ class PlanTrainingRequest(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType_law) -> _WhichOneofReturnType_law | None: ...
 
 Global___PlanTrainingRequest: _TypeAlias = PlanTrainingRequest  # noqa: Y015
+
+@_typing.final
+class LawSamples(_message.Message):
+    """A fitted law's bootstrap samples (LawFit.samples), at most scaleplan.MAX_LAW_SAMPLES."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VALUES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Rows E, A, B, alpha, beta, one row after another (5 numbers per sample)."""
+
+    def __init__(
+        self,
+        *,
+        values: _abc.Iterable[_builtins.float] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["values", b"values"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LawSamples: _TypeAlias = LawSamples  # noqa: Y015
 
 @_typing.final
 class PlanTrainingResponse(_message.Message):
@@ -699,6 +745,9 @@ class PlanLifetimeRequest(_message.Message):
     MIN_PARAMS_FIELD_NUMBER: _builtins.int
     MAX_PARAMS_FIELD_NUMBER: _builtins.int
     FAMILY_MODELS_FIELD_NUMBER: _builtins.int
+    LAW_SAMPLES_FIELD_NUMBER: _builtins.int
+    QUANTILES_FIELD_NUMBER: _builtins.int
+    REACH_LOSS_FIELD_NUMBER: _builtins.int
     target_loss: _builtins.float
     """Loss to reach: the plan minimises total cost."""
     budget: _builtins.float
@@ -735,6 +784,8 @@ class PlanLifetimeRequest(_message.Message):
     """Lower bound on the model's parameters; none when absent."""
     max_params: _builtins.float
     """Upper bound on the model's parameters; none when absent."""
+    reach_loss: _builtins.float
+    """With budget: the loss whose probability of being reached is reported."""
     @_builtins.property
     def custom_law(self) -> _catalog_pb2.Law:
         """A law given by its coefficients."""
@@ -754,6 +805,16 @@ class PlanLifetimeRequest(_message.Message):
         """Models given whole (e.g. read from config.json files), interpolated as one family instead
         of the catalog family `family` (not with it).
         """
+
+    @_builtins.property
+    def law_samples(self) -> Global___LawSamples:
+        """Plans under uncertainty (docs/uncertainty.md): the fitted law's bootstrap samples; with
+        them the response carries the plan's uncertainty. The point law is custom_law.
+        """
+
+    @_builtins.property
+    def quantiles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Quantile levels of the bands; 0.1, 0.5, 0.9 when empty."""
 
     def __init__(
         self,
@@ -780,10 +841,13 @@ class PlanLifetimeRequest(_message.Message):
         min_params: _builtins.float | None = ...,
         max_params: _builtins.float | None = ...,
         family_models: _abc.Iterable[_catalog_pb2.Model] | None = ...,
+        law_samples: Global___LawSamples | None = ...,
+        quantiles: _abc.Iterable[_builtins.float] | None = ...,
+        reach_loss: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_infer_usd_per_hour", b"_infer_usd_per_hour", "_max_params", b"_max_params", "_min_params", b"_min_params", "_r_star", b"_r_star", "_samples", b"_samples", "_train_mfu", b"_train_mfu", "_train_usd_per_hour", b"_train_usd_per_hour", "_unique_tokens", b"_unique_tokens", "attention", b"attention", "budget", b"budget", "custom_law", b"custom_law", "goal", b"goal", "infer_usd_per_hour", b"infer_usd_per_hour", "law", b"law", "law_name", b"law_name", "max_params", b"max_params", "min_params", b"min_params", "r_star", b"r_star", "samples", b"samples", "serving", b"serving", "target_loss", b"target_loss", "train_mfu", b"train_mfu", "train_usd_per_hour", b"train_usd_per_hour", "unique_tokens", b"unique_tokens"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_infer_usd_per_hour", b"_infer_usd_per_hour", "_max_params", b"_max_params", "_min_params", b"_min_params", "_r_star", b"_r_star", "_reach_loss", b"_reach_loss", "_samples", b"_samples", "_train_mfu", b"_train_mfu", "_train_usd_per_hour", b"_train_usd_per_hour", "_unique_tokens", b"_unique_tokens", "attention", b"attention", "budget", b"budget", "custom_law", b"custom_law", "goal", b"goal", "infer_usd_per_hour", b"infer_usd_per_hour", "law", b"law", "law_name", b"law_name", "law_samples", b"law_samples", "max_params", b"max_params", "min_params", b"min_params", "r_star", b"r_star", "reach_loss", b"reach_loss", "samples", b"samples", "serving", b"serving", "target_loss", b"target_loss", "train_mfu", b"train_mfu", "train_usd_per_hour", b"train_usd_per_hour", "unique_tokens", b"unique_tokens"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_infer_usd_per_hour", b"_infer_usd_per_hour", "_max_params", b"_max_params", "_min_params", b"_min_params", "_r_star", b"_r_star", "_samples", b"_samples", "_train_mfu", b"_train_mfu", "_train_usd_per_hour", b"_train_usd_per_hour", "_unique_tokens", b"_unique_tokens", "attention", b"attention", "budget", b"budget", "custom_law", b"custom_law", "family", b"family", "family_models", b"family_models", "gen_tokens", b"gen_tokens", "goal", b"goal", "hardware", b"hardware", "infer_usd_per_hour", b"infer_usd_per_hour", "law", b"law", "law_name", b"law_name", "max_params", b"max_params", "min_params", b"min_params", "prompt_tokens", b"prompt_tokens", "queries", b"queries", "r_star", b"r_star", "samples", b"samples", "serving", b"serving", "target_loss", b"target_loss", "train_hardware", b"train_hardware", "train_mfu", b"train_mfu", "train_usd_per_hour", b"train_usd_per_hour", "unique_tokens", b"unique_tokens", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_infer_usd_per_hour", b"_infer_usd_per_hour", "_max_params", b"_max_params", "_min_params", b"_min_params", "_r_star", b"_r_star", "_reach_loss", b"_reach_loss", "_samples", b"_samples", "_train_mfu", b"_train_mfu", "_train_usd_per_hour", b"_train_usd_per_hour", "_unique_tokens", b"_unique_tokens", "attention", b"attention", "budget", b"budget", "custom_law", b"custom_law", "family", b"family", "family_models", b"family_models", "gen_tokens", b"gen_tokens", "goal", b"goal", "hardware", b"hardware", "infer_usd_per_hour", b"infer_usd_per_hour", "law", b"law", "law_name", b"law_name", "law_samples", b"law_samples", "max_params", b"max_params", "min_params", b"min_params", "prompt_tokens", b"prompt_tokens", "quantiles", b"quantiles", "queries", b"queries", "r_star", b"r_star", "reach_loss", b"reach_loss", "samples", b"samples", "serving", b"serving", "target_loss", b"target_loss", "train_hardware", b"train_hardware", "train_mfu", b"train_mfu", "train_usd_per_hour", b"train_usd_per_hour", "unique_tokens", b"unique_tokens", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__infer_usd_per_hour: _TypeAlias = _typing.Literal["infer_usd_per_hour"]  # noqa: Y015
     _WhichOneofArgType__infer_usd_per_hour: _TypeAlias = _typing.Literal["_infer_usd_per_hour", b"_infer_usd_per_hour"]  # noqa: Y015
@@ -793,6 +857,8 @@ class PlanLifetimeRequest(_message.Message):
     _WhichOneofArgType__min_params: _TypeAlias = _typing.Literal["_min_params", b"_min_params"]  # noqa: Y015
     _WhichOneofReturnType__r_star: _TypeAlias = _typing.Literal["r_star"]  # noqa: Y015
     _WhichOneofArgType__r_star: _TypeAlias = _typing.Literal["_r_star", b"_r_star"]  # noqa: Y015
+    _WhichOneofReturnType__reach_loss: _TypeAlias = _typing.Literal["reach_loss"]  # noqa: Y015
+    _WhichOneofArgType__reach_loss: _TypeAlias = _typing.Literal["_reach_loss", b"_reach_loss"]  # noqa: Y015
     _WhichOneofReturnType__samples: _TypeAlias = _typing.Literal["samples"]  # noqa: Y015
     _WhichOneofArgType__samples: _TypeAlias = _typing.Literal["_samples", b"_samples"]  # noqa: Y015
     _WhichOneofReturnType__train_mfu: _TypeAlias = _typing.Literal["train_mfu"]  # noqa: Y015
@@ -813,6 +879,8 @@ class PlanLifetimeRequest(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__min_params) -> _WhichOneofReturnType__min_params | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__r_star) -> _WhichOneofReturnType__r_star | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__reach_loss) -> _WhichOneofReturnType__reach_loss | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__samples) -> _WhichOneofReturnType__samples | None: ...
     @_typing.overload
@@ -1016,13 +1084,29 @@ class PlanJointRequest(_message.Message):
     BUDGET_FIELD_NUMBER: _builtins.int
     TARGET_ACCURACY_FIELD_NUMBER: _builtins.int
     OPTIONS_FIELD_NUMBER: _builtins.int
+    LAW_SAMPLES_FIELD_NUMBER: _builtins.int
+    QUANTILES_FIELD_NUMBER: _builtins.int
+    REACH_ACCURACY_FIELD_NUMBER: _builtins.int
     budget: _builtins.float
     """Total budget for training and serving every query, in options.unit."""
     target_accuracy: _builtins.float
     """Task accuracy to reach, a fraction in (0, 1]: the plan minimises total cost."""
+    reach_accuracy: _builtins.float
+    """With budget: the accuracy whose probability of being reached is reported."""
     @_builtins.property
     def options(self) -> _plan_pb2.JointOptions:
         """Everything else."""
+
+    @_builtins.property
+    def law_samples(self) -> Global___LawSamples:
+        """Plans under uncertainty (docs/uncertainty.md): the fitted law's bootstrap samples; with
+        them the response carries the plan's uncertainty. The point law is options.custom_law (with
+        an error law).
+        """
+
+    @_builtins.property
+    def quantiles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Quantile levels of the bands; 0.1, 0.5, 0.9 when empty."""
 
     def __init__(
         self,
@@ -1030,13 +1114,21 @@ class PlanJointRequest(_message.Message):
         budget: _builtins.float = ...,
         target_accuracy: _builtins.float = ...,
         options: _plan_pb2.JointOptions | None = ...,
+        law_samples: Global___LawSamples | None = ...,
+        quantiles: _abc.Iterable[_builtins.float] | None = ...,
+        reach_accuracy: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "goal", b"goal", "options", b"options", "target_accuracy", b"target_accuracy"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_reach_accuracy", b"_reach_accuracy", "budget", b"budget", "goal", b"goal", "law_samples", b"law_samples", "options", b"options", "reach_accuracy", b"reach_accuracy", "target_accuracy", b"target_accuracy"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "goal", b"goal", "options", b"options", "target_accuracy", b"target_accuracy"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_reach_accuracy", b"_reach_accuracy", "budget", b"budget", "goal", b"goal", "law_samples", b"law_samples", "options", b"options", "quantiles", b"quantiles", "reach_accuracy", b"reach_accuracy", "target_accuracy", b"target_accuracy"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__reach_accuracy: _TypeAlias = _typing.Literal["reach_accuracy"]  # noqa: Y015
+    _WhichOneofArgType__reach_accuracy: _TypeAlias = _typing.Literal["_reach_accuracy", b"_reach_accuracy"]  # noqa: Y015
     _WhichOneofReturnType_goal: _TypeAlias = _typing.Literal["budget", "target_accuracy"]  # noqa: Y015
     _WhichOneofArgType_goal: _TypeAlias = _typing.Literal["goal", b"goal"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__reach_accuracy) -> _WhichOneofReturnType__reach_accuracy | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType_goal) -> _WhichOneofReturnType_goal | None: ...
 
 Global___PlanJointRequest: _TypeAlias = PlanJointRequest  # noqa: Y015

@@ -12,6 +12,7 @@ mod fit;
 mod plan;
 mod schema;
 mod testtime;
+mod uncertainty;
 
 use pyo3::prelude::*;
 
@@ -57,5 +58,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     plan::register(m)?;
     schema::register(m)?;
     testtime::register(m)?;
+    uncertainty::register(m)?;
     Ok(())
 }

@@ -1,10 +1,11 @@
 //! Planner entry points: goal arrays in, one array per plan field out, solved in Rust with the
 //! GIL released.
 
-use numpy::{PyArray1, PyReadonlyArray1};
+use numpy::{PyArray1, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 use scaleplan_core::cost::{Attention, FamilyShapes};
-use scaleplan_core::laws::{DataLimit, Variable};
+use scaleplan_core::laws::{DataLimit, LossLaw, Variable};
+use scaleplan_core::plan::uncertainty::per_sample;
 use scaleplan_core::plan::{
     plan_lifetime as core_plan_lifetime, plan_training_budget, plan_training_target, Constraint,
     CostUnit, Demand, InferencePricing, LifetimeGoal, LifetimeOptions,
@@ -18,6 +19,7 @@ use crate::convert::{
 };
 use crate::errors::{element, to_py, IntoPyResult};
 use crate::schema::{lifetime_plan, training_plan};
+use crate::uncertainty::laws_of;
 use crate::{enter, Work};
 
 /// The data limit of a request; R*_D defaults to the law's own (`LossLaw::default_r_star`).
@@ -36,9 +38,12 @@ fn data_limit(
     }
 }
 
-/// `goal` is "budget_flops" or "target_loss"; `values` the budgets or targets.
+/// `goal` is "budget_flops" or "target_loss"; `values` the budgets or targets. With
+/// `law_samples` (rows E, A, B, alpha, beta), the plans under each sample's law instead
+/// (docs/uncertainty.md): columns of samples x goals, sample-major.
 #[pyfunction]
-#[pyo3(signature = (law, goal, values, *, unique_tokens, r_star, cancel=None))]
+#[pyo3(signature = (law, goal, values, *, unique_tokens, r_star, cancel=None, law_samples=None))]
+#[allow(clippy::too_many_arguments)]
 fn plan_training<'py>(
     py: Python<'py>,
     law: &NativeLaw,
@@ -47,7 +52,9 @@ fn plan_training<'py>(
     unique_tokens: Option<f64>,
     r_star: Option<f64>,
     cancel: Option<&CancelToken>,
+    law_samples: Option<PyReadonlyArray2<'py, f64>>,
 ) -> PyResult<Vec<Bound<'py, PyArray1<f64>>>> {
+    let laws = laws_of(py, &law.0, law_samples)?;
     let data = data_limit(law, unique_tokens, r_star).py_err(py)?;
     let values = values.as_slice()?;
     let by_budget = match goal {
@@ -62,17 +69,24 @@ fn plan_training<'py>(
     };
     let law = &law.0;
     let n = values.len();
+    let plan_one = |law: &LossLaw, i: usize| {
+        if by_budget {
+            plan_training_budget(law, values[i], data.as_ref())
+        } else {
+            plan_training_target(law, values[i], data.as_ref())
+        }
+    };
     let cols = enter(py, Work::Plan(cancel), || {
         let width = training_plan::WIDTH;
-        let mut cols = Columns::new(width + extrapolation_fields().len(), n);
-        for (i, &v) in values.iter().enumerate() {
-            let plan = if by_budget {
-                plan_training_budget(law, v, data.as_ref())
-            } else {
-                plan_training_target(law, v, data.as_ref())
-            }
-            .map_err(element(i, n))?;
-            cols.set(i, &training_plan::row(&plan));
+        let plans = match &laws {
+            Some(laws) => per_sample(laws, n, plan_one)?,
+            None => (0..n)
+                .map(|i| plan_one(law, i).map_err(element(i, n)))
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        let mut cols = Columns::new(width + extrapolation_fields().len(), plans.len());
+        for (i, plan) in plans.iter().enumerate() {
+            cols.set(i, &training_plan::row(plan));
             cols.set_from(i, width, &extrapolation_row(&plan.extrapolated));
         }
         Ok(cols)
@@ -109,12 +123,13 @@ impl CostModelPricing {
     }
 }
 
-/// `goal` is "target_loss" or "budget"; every array has the same length.
+/// `goal` is "target_loss" or "budget"; every array has the same length. With `law_samples`,
+/// the plans under each sample's law instead (as `plan_training`).
 #[pyfunction]
 #[pyo3(signature = (
     law, goal, values, queries, prompt_tokens, gen_tokens, samples, *, pricing, unit,
     train_hardware, train_mfu, train_usd_per_hour, infer_usd_per_hour, unique_tokens, r_star,
-    min_params, max_params, auto_gpus = false, cancel=None
+    min_params, max_params, auto_gpus = false, cancel=None, law_samples=None
 ))]
 #[allow(clippy::too_many_arguments)]
 fn plan_lifetime<'py>(
@@ -138,7 +153,9 @@ fn plan_lifetime<'py>(
     max_params: Option<f64>,
     auto_gpus: bool,
     cancel: Option<&CancelToken>,
+    law_samples: Option<PyReadonlyArray2<'py, f64>>,
 ) -> PyResult<Vec<Bound<'py, PyArray1<f64>>>> {
+    let laws = laws_of(py, &law.0, law_samples)?;
     let options = LifetimeOptions {
         pricing: pricing.map_or(InferencePricing::TwoN, |p| p.0.clone()),
         unit: CostUnit::parse(unit).py_err(py)?,
@@ -182,24 +199,32 @@ fn plan_lifetime<'py>(
         InferencePricing::CostModel { family, .. } => Some(family),
         InferencePricing::TwoN => None,
     };
+    let plan_one = |law: &LossLaw, i: usize| {
+        let goal = if by_target {
+            LifetimeGoal::TargetLoss(values[i])
+        } else {
+            LifetimeGoal::Budget(values[i])
+        };
+        let demand = Demand {
+            queries: queries[i],
+            prompt_tokens: prompt[i],
+            gen_tokens: gen[i],
+            samples: samples[i],
+        };
+        core_plan_lifetime(law, goal, demand, &options)
+    };
     let cols = enter(py, Work::Plan(cancel), || {
         let width = lifetime_plan::WIDTH;
-        let mut cols = Columns::new(width + extrapolation_fields().len(), n);
-        for i in 0..n {
-            let goal = if by_target {
-                LifetimeGoal::TargetLoss(values[i])
-            } else {
-                LifetimeGoal::Budget(values[i])
-            };
-            let demand = Demand {
-                queries: queries[i],
-                prompt_tokens: prompt[i],
-                gen_tokens: gen[i],
-                samples: samples[i],
-            };
-            let p = core_plan_lifetime(law, goal, demand, &options).map_err(element(i, n))?;
+        let plans = match &laws {
+            Some(laws) => per_sample(laws, n, plan_one)?,
+            None => (0..n)
+                .map(|i| plan_one(law, i).map_err(element(i, n)))
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        let mut cols = Columns::new(width + extrapolation_fields().len(), plans.len());
+        for (i, p) in plans.iter().enumerate() {
             let shape = shape_row(family, p.params, p.feasible);
-            cols.set(i, &lifetime_plan::row(&p, shape));
+            cols.set(i, &lifetime_plan::row(p, shape));
             cols.set_from(i, width, &extrapolation_row(&p.extrapolated));
         }
         Ok(cols)

@@ -158,6 +158,10 @@ const BINDING_DOC: &str = "The constraint that decides the plan, or that makes i
 const EXTRAPOLATED_DOC: &str = "Where the plan lies outside the range its loss law was fitted on \
                             (empty: inside it); for an array goal one table per plan (value, \
                             bound, factor per variable), which at() turns into records.";
+const UNCERTAINTY_DOC: &str = "With a LawFit as the law: the plan re-solved under each bootstrap \
+                               sample of the fit, its quantiles and the probability of meeting \
+                               a target (scaleplan.Uncertainty, docs/uncertainty.md); None \
+                               otherwise.";
 const LAYERS_DOC: &str = "Layers of the shape the family's smooth rule implies at params (a real \
                      number, a planning abstraction: docs/cost-model.md, \"Families\"); NaN for \
                      an infeasible plan.";
@@ -181,6 +185,7 @@ schema! {
         compute_flops ["FLOPs"] "Training compute 6*N*D." => p.compute,
         tokens_per_param ["tokens/parameter"] "tokens / params.",
         extrapolated [""] EXTRAPOLATED_DOC,
+        uncertainty [""] UNCERTAINTY_DOC,
     }
 }
 
@@ -224,6 +229,7 @@ schema! {
         kv_heads ["heads"] "KV heads of that shape." => shape[2],
         head_dim ["dimensions"] "Head size of that shape." => shape[3],
         extrapolated [""] EXTRAPOLATED_DOC,
+        uncertainty [""] UNCERTAINTY_DOC,
     }
 }
 
@@ -308,6 +314,7 @@ schema! {
         kv_heads ["heads"] "KV heads of that shape." => shape[2],
         head_dim ["dimensions"] "Head size of that shape." => shape[3],
         extrapolated [""] EXTRAPOLATED_DOC,
+        uncertainty [""] UNCERTAINTY_DOC,
     }
 }
 
@@ -373,8 +380,39 @@ schema! {
     }
 }
 
+schema! {
+    /// `scaleplan.Uncertainty` (docs/uncertainty.md): computed by the façade from the per-sample
+    /// plan columns (numpy's quantiles), so no field is a column.
+    uncertainty "Uncertainty" () {
+        samples ["samples"] "Law samples (the fit's bootstrap samples) each plan was solved under.",
+        quantiles ["fraction"] "The quantile levels of every band, e.g. (0.1, 0.5, 0.9).",
+        bands [""]
+            "Per decision and outcome field of the plan, its quantiles over the re-planned \
+             samples that have a plan (numpy's linear interpolation, NaN ignored): quantiles \
+             first, then the goal's shape.",
+        fixed ["<outcome>"]
+            "Quantiles of the outcome the point plan reaches under each sample's law (its loss \
+             at its (N, D'); the joint planner: its accuracy at its configuration and budget).",
+        feasible_share ["fraction"] "Share of the samples whose re-solved plan exists.",
+        threshold ["<outcome>"]
+            "The outcome to reach: target_loss or target_accuracy, or reach_loss or \
+             reach_accuracy with a budget; None without one.",
+        p_fixed ["fraction"]
+            "Fixed plan: share of samples under whose law the point plan meets the threshold \
+             (what committing to the point plan gets); NaN without a point plan.",
+        p_replanned ["fraction"]
+            "Re-planned: share of samples whose own plan meets the threshold at the same goal \
+             (a budget: its outcome at the budget; a target: its cost at most the point plan's).",
+        per_sample [""]
+            "The re-planned fields and fixed per sample: samples first, then the goal's shape.",
+        outcome [""]
+            "What fixed and threshold measure: loss (nats/token, lower is better; training and \
+             lifetime plans) or accuracy (a fraction, higher is better; joint plans).",
+    }
+}
+
 /// Every schema, for `_core.SCHEMAS`.
-const ALL: [(&str, &[Field]); 9] = [
+const ALL: [(&str, &[Field]); 10] = [
     (inference_cost::TITLE, inference_cost::FIELDS),
     (training_cost::TITLE, training_cost::FIELDS),
     (training_plan::TITLE, training_plan::FIELDS),
@@ -384,6 +422,7 @@ const ALL: [(&str, &[Field]); 9] = [
     (joint_plan::TITLE, joint_plan::FIELDS),
     (law_fit::TITLE, law_fit::FIELDS),
     (calibration::TITLE, calibration::FIELDS),
+    (uncertainty::TITLE, uncertainty::FIELDS),
 ];
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -1,12 +1,13 @@
 //! Test-time and joint planners: problems built once from Python arguments, then solved for
 //! arrays of budgets in Rust with the GIL released.
 
-use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 use scaleplan_core::cost::{Attention, FamilyShapes};
 use scaleplan_core::error::check;
 use scaleplan_core::laws::DataLimit;
 use scaleplan_core::limits;
+use scaleplan_core::plan::uncertainty::per_sample;
 use scaleplan_core::plan::{
     BudgetUnit, Candidate, CostUnit, JointOptions, JointSolver, TestTimeOptions, TestTimeSolver,
 };
@@ -20,6 +21,7 @@ use crate::convert::{
 };
 use crate::errors::{element, to_py, IntoPyResult};
 use crate::schema::{joint_plan, test_time_plan};
+use crate::uncertainty::laws_of;
 use crate::{enter, Work};
 
 /// Attention choices as (kind, kv_budget, block_size) triples.
@@ -424,15 +426,22 @@ impl JointProblem {
         Ok(out.into_pyarray(py))
     }
 
-    /// `goal` "budget" or "target_accuracy"; one array per column of the joint schema.
-    #[pyo3(signature = (goal, values, *, cancel=None))]
+    /// `goal` "budget" or "target_accuracy"; one array per column of the joint schema. With
+    /// `law_samples` (rows E, A, B, alpha, beta), the plans under each sample's law instead,
+    /// samples x goals, sample-major (docs/uncertainty.md); their `marginal_accuracy` is NaN
+    /// (not computed: it would solve every plan twice).
+    #[pyo3(signature = (goal, values, *, cancel=None, law_samples=None))]
     fn solve<'py>(
         &self,
         py: Python<'py>,
         goal: &str,
         values: PyReadonlyArray1<'py, f64>,
         cancel: Option<&CancelToken>,
+        law_samples: Option<PyReadonlyArray2<'py, f64>>,
     ) -> PyResult<Vec<Bound<'py, PyArray1<f64>>>> {
+        if let Some(laws) = laws_of(py, &self.law, law_samples)? {
+            return self.solve_samples(py, goal, values, cancel, &laws);
+        }
         let by_budget = match goal {
             "budget" => true,
             "target_accuracy" => false,
@@ -459,6 +468,99 @@ impl JointProblem {
                 let marginal = solver.marginal(&p).map_err(element(i, n))?;
                 let shape = shape_row(Some(&self.options.family), p.params, p.feasible);
                 cols.set(i, &joint_plan::row(&p, marginal, shape));
+                cols.set_from(i, width, &extrapolation_row(&p.extrapolated));
+            }
+            Ok(cols)
+        })?;
+        Ok(cols.into_arrays(py))
+    }
+
+    /// The accuracy of fixed plans under each sample's law (docs/uncertainty.md): plan i's
+    /// configuration (params, samples, gen_tokens, attention index, gpus) with its total
+    /// budget, the rest of the budget after inference spent on training tokens, as the solver
+    /// evaluates a point; 0 where a constraint fails, NaN where the plan has no numbers.
+    /// Samples x plans, sample-major.
+    #[pyo3(signature = (law_samples, budgets, params, samples, gen_tokens, attention, gpus, *, cancel=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn accuracy_at<'py>(
+        &self,
+        py: Python<'py>,
+        law_samples: PyReadonlyArray2<'py, f64>,
+        budgets: PyReadonlyArray1<'py, f64>,
+        params: PyReadonlyArray1<'py, f64>,
+        samples: PyReadonlyArray1<'py, f64>,
+        gen_tokens: PyReadonlyArray1<'py, f64>,
+        attention: PyReadonlyArray1<'py, f64>,
+        gpus: PyReadonlyArray1<'py, f64>,
+        cancel: Option<&CancelToken>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let laws = laws_of(py, &self.law, Some(law_samples))?.unwrap_or_default();
+        let (b, n, k, g, a, t) = (
+            budgets.as_slice()?,
+            params.as_slice()?,
+            samples.as_slice()?,
+            gen_tokens.as_slice()?,
+            attention.as_slice()?,
+            gpus.as_slice()?,
+        );
+        if [n.len(), k.len(), g.len(), a.len(), t.len()]
+            .iter()
+            .any(|&l| l != b.len())
+        {
+            return Err(to_py(
+                py,
+                PlanError::invalid("params", "arrays differ in length"),
+            ));
+        }
+        let out = enter(py, Work::Plan(cancel), || {
+            per_sample(&laws, b.len(), |law, i| {
+                let values = [b[i], n[i], k[i], g[i], a[i], t[i]];
+                if !values.iter().all(|v| v.is_finite()) {
+                    return Ok(f64::NAN);
+                }
+                let solver = JointSolver::new(law, &self.options)?;
+                Ok(solver.evaluate_at(b[i], n[i], k[i] as u32, g[i], a[i] as usize, t[i]))
+            })
+        })?;
+        Ok(out.into_pyarray(py))
+    }
+}
+
+impl JointProblem {
+    /// `solve` under each law of `laws` (docs/uncertainty.md).
+    fn solve_samples<'py>(
+        &self,
+        py: Python<'py>,
+        goal: &str,
+        values: PyReadonlyArray1<'py, f64>,
+        cancel: Option<&CancelToken>,
+        laws: &[scaleplan_core::laws::LossLaw],
+    ) -> PyResult<Vec<Bound<'py, PyArray1<f64>>>> {
+        let by_budget = match goal {
+            "budget" => true,
+            "target_accuracy" => false,
+            _ => {
+                return Err(to_py(
+                    py,
+                    PlanError::invalid("goal", format!("unknown goal '{goal}'")),
+                ))
+            }
+        };
+        let values = values.as_slice()?;
+        let cols = enter(py, Work::Plan(cancel), || {
+            let plans = per_sample(laws, values.len(), |law, i| {
+                let solver = JointSolver::new(law, &self.options)?;
+                if by_budget {
+                    solver.plan(values[i])
+                } else {
+                    solver.cheapest(values[i])
+                }
+            })?;
+            let width = joint_plan::WIDTH;
+            let mut cols = Columns::new(width + extrapolation_fields().len(), plans.len());
+            for (i, p) in plans.iter().enumerate() {
+                let shape = shape_row(Some(&self.options.family), p.params, p.feasible);
+                cols.set(i, &joint_plan::row(p, f64::NAN, shape));
                 cols.set_from(i, width, &extrapolation_row(&p.extrapolated));
             }
             Ok(cols)

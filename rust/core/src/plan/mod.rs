@@ -6,6 +6,7 @@ pub mod lifetime;
 pub mod scalar;
 pub mod testtime;
 pub mod training;
+pub mod uncertainty;
 
 pub use joint::{JointOptions, JointPlan, JointSolver};
 pub use lifetime::{

@@ -526,10 +526,15 @@ impl<'a> TestTimeSolver<'a> {
             })
         });
         let oracle = scan.oracle.map(|b| b.iter().sum::<f64>() / b.len() as f64);
+        let eval_samples = plan
+            .feasible
+            .then(|| self.candidates[plan.candidate].curve.eval_samples())
+            .flatten();
         Ok(Solution {
             plan,
             per_candidate: scan.per_candidate,
             oracle,
+            eval_samples,
         })
     }
 
@@ -695,6 +700,8 @@ impl<'a> TestTimeSolver<'a> {
         let (eval, majority) = match curve {
             Curve::Measured(m) => (Some(m.max_samples), None),
             Curve::Beta(_) => (None, curve.max_samples()),
+            // A fit prices any k (beyond its eval's n by extrapolation): k_max caps it.
+            Curve::Fitted(_) => (None, None),
         };
         let batch = match self.opt.inference.batch {
             Batch::Fixed(b) => Some(b as u32),
@@ -724,7 +731,7 @@ impl<'a> TestTimeSolver<'a> {
             .iter()
             .map(|c| match &c.curve {
                 Curve::Measured(m) => Some(m),
-                Curve::Beta(_) => None,
+                Curve::Beta(_) | Curve::Fitted(_) => None,
             })
             .collect::<Option<_>>()?;
         let problems = &curves.first()?.problems;
@@ -742,6 +749,9 @@ pub struct Solution {
     pub plan: TestTimePlan,
     pub per_candidate: Vec<f64>,
     pub oracle: Option<f64>,
+    /// Samples per problem of the eval behind the chosen model's accuracy (measured counts or
+    /// a fit; None for a preset or no plan): a plan with more samples extrapolates a fit.
+    pub eval_samples: Option<u32>,
 }
 
 #[cfg(test)]

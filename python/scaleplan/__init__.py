@@ -4,6 +4,7 @@ inference-time compute, with inference priced by compute and memory traffic (Kin
 from typing import TYPE_CHECKING
 
 from scaleplan._core import __version__
+from scaleplan.accuracy_fit import AccuracyFit, FittedAccuracy, PassAtK, fit_accuracy
 from scaleplan.calibrate import Calibration, calibrate
 from scaleplan.cancel import CancelToken
 from scaleplan.catalog import (
@@ -50,6 +51,7 @@ from scaleplan.testtime import (
 __all__ = [
     "DEFAULT_LAW",
     "Accuracy",
+    "AccuracyFit",
     "Attention",
     "Calibration",
     "CancelToken",
@@ -59,6 +61,7 @@ __all__ = [
     "Extrapolation",
     "Family",
     "Farseer",
+    "FittedAccuracy",
     "FittedRange",
     "Hardware",
     "InferenceCost",
@@ -68,6 +71,7 @@ __all__ = [
     "LossLaw",
     "Model",
     "Moe",
+    "PassAtK",
     "Plan",
     "Repetition",
     "Serving",
@@ -82,6 +86,7 @@ __all__ = [
     "catalog",
     "default_catalog",
     "family",
+    "fit_accuracy",
     "fit_law",
     "frontier_joint",
     "frontier_test_time",

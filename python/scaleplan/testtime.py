@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -37,6 +37,9 @@ from scaleplan.cost import FloatOrArray, _text
 from scaleplan.errors import InvalidArgumentError, ScaleplanError
 from scaleplan.plan import _CONSTRAINTS, _WHY, Plan, _opt
 from scaleplan.serving import AttentionSpec, Serving, attention_choices, planner_serving
+
+if TYPE_CHECKING:
+    from scaleplan.accuracy_fit import AccuracyFit
 
 Aggregator = Literal["coverage", "majority"]
 
@@ -79,6 +82,7 @@ class Accuracy:
         task: str,
         preset_name: str | None = None,
         measured_name: str | None = None,
+        fit: AccuracyFit | None = None,
     ) -> None:
         self._native = native
         self.label = label
@@ -89,10 +93,14 @@ class Accuracy:
         self.aggregator: Aggregator = native.aggregator()  # type: ignore[assignment]
         # The file or name of measured results (None for a preset or unnamed rows).
         self._measured_name = measured_name
+        self.fit = fit
+        """The :class:`scaleplan.AccuracyFit` the accuracy comes from; None otherwise."""
 
     def __repr__(self) -> str:
         if self.preset_name is not None:
             built = f"preset {self.preset_name!r}"
+        elif self.fit is not None:
+            built = f"fitted {self.fit.name!r}"
         elif self._measured_name is not None:
             built = f"measured {self._measured_name!r}"
         else:
@@ -238,6 +246,13 @@ class TestTimePlan(Plan):
     seconds: FloatOrArray
     latency_s: FloatOrArray
     oracle_accuracy: FloatOrArray | None
+    eval_samples: FloatOrArray
+
+    @property
+    def extrapolated_samples(self) -> Any:
+        """Whether the plan's samples exceed the eval's samples per problem (``eval_samples``):
+        its accuracy is then the fit's extrapolation (docs/fitting.md). False for a preset."""
+        return np.asarray(self.samples) > np.asarray(self.eval_samples)
 
     def _explain_one(self) -> str:
         if not self.feasible:
@@ -257,6 +272,16 @@ class TestTimePlan(Plan):
             "query "
             f"(latency {fmt.seconds(float(self.latency_s))}). "
             f"{_WHY_TEST_TIME[str(self.binding)].capitalize()}.{oracle}"
+            f"{self._extrapolation_note()}"
+        )
+
+    def _extrapolation_note(self) -> str:
+        if not bool(self.extrapolated_samples):
+            return ""
+        return (
+            f" Extrapolated: {int(self.samples)} samples is beyond the eval's "
+            f"{int(self.eval_samples)} per problem; accuracy there is the fitted beta-binomial's "
+            "pass@k, not measured."
         )
 
 
@@ -379,13 +404,20 @@ def _problem(
     models: Sequence[str | Model] | str | Model | None,
     family: str | None,
     hardware: str | Hardware,
-    accuracy: str | Accuracy,
+    accuracy: str | Accuracy | AccuracyFit,
     unit: str,
     catalog: Catalog | None,
     **kw: Any,
 ) -> tuple[_core.TestTimeProblem, list[str], list[str], Accuracy]:
     cat = catalog or default_catalog()
-    acc = accuracy if isinstance(accuracy, Accuracy) else Accuracy.preset(accuracy, catalog=cat)
+    from scaleplan.accuracy_fit import AccuracyFit
+
+    if isinstance(accuracy, AccuracyFit):
+        acc = accuracy.as_accuracy(cat)
+    elif isinstance(accuracy, Accuracy):
+        acc = accuracy
+    else:
+        acc = Accuracy.preset(accuracy, catalog=cat)
     if models is not None and family is not None:
         raise InvalidArgumentError("models: give models or family, not both", field="models")
     if family is not None:
@@ -415,7 +447,7 @@ def frontier_test_time(
     family: str | None = None,
     hardware: str | Hardware = "kinetics-b200",
     prompt_tokens: float = 128,
-    accuracy: str | Accuracy = "aime24-qwen3",
+    accuracy: str | Accuracy | AccuracyFit = "aime24-qwen3",
     k_max: int = 64,
     attention: AttentionSpec | Sequence[AttentionSpec] = ("dense",),
     latency_slo_s: float | None = None,

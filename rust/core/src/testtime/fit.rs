@@ -79,10 +79,10 @@ fn cells_of(counts: impl Iterator<Item = ((u32, u32), f64)>) -> Cells {
     map.into_iter().map(|((n, c), w)| (n, c, w)).collect()
 }
 
-/// Digamma by recurrence to x >= 6 and the asymptotic series (error below 1e-13 there).
+/// Digamma by recurrence to x >= 10 and the asymptotic series (error below 1e-15 there).
 pub(crate) fn digamma(mut x: f64) -> f64 {
     let mut r = 0.0;
-    while x < 6.0 {
+    while x < 10.0 {
         r -= 1.0 / x;
         x += 1.0;
     }
@@ -95,7 +95,7 @@ pub(crate) fn digamma(mut x: f64) -> f64 {
 /// Trigamma, likewise.
 pub(crate) fn trigamma(mut x: f64) -> f64 {
     let mut r = 0.0;
-    while x < 6.0 {
+    while x < 10.0 {
         r += 1.0 / (x * x);
         x += 1.0;
     }
@@ -159,11 +159,12 @@ struct Solve {
 /// Maximise the log-likelihood from (u, v) by damped Newton steps with backtracking.
 fn maximise(cells: &Cells, mut u: f64, mut v: f64) -> Solve {
     let weight: f64 = cells.iter().map(|c| c.2).sum();
-    let tol = 1e-9 * weight.max(1.0);
+    let tol = 1e-12 * weight.max(1.0);
     let mut f = f64::NAN;
     for _ in 0..MAX_ITERATIONS {
         let (f0, g, [[huu, huv, hvv]]) = derivatives(cells, u, v);
         f = f0;
+
         if !f.is_finite() {
             return Solve {
                 u,
@@ -180,12 +181,13 @@ fn maximise(cells: &Cells, mut u: f64, mut v: f64) -> Solve {
             -(hvv * g[0] - huv * g[1]) / det,
             -(-huv * g[0] + huu * g[1]) / det,
         ];
-        // A maximum: a small gradient where the Newton step is small too (a likelihood
-        // flattening out towards an infinite a + b has a small gradient but a long step).
-        if g[0].abs().max(g[1].abs()) <= tol
-            && !at_bound
+        // A maximum: a concave point whose Newton step is below 1e-7 in ln a and ln b (a
+        // likelihood flattening out towards an infinite a + b has a small gradient but a long
+        // step), or whose gradient vanishes.
+        let step = newton[0].abs().max(newton[1].abs());
+        if !at_bound
             && concave
-            && newton[0].abs().max(newton[1].abs()) < 1e-6
+            && (step < 1e-7 || (g[0].abs().max(g[1].abs()) <= tol && step < 1e-4))
         {
             return Solve {
                 u,

@@ -29,6 +29,9 @@ RESULTS: list[type] = [
     sp.JointPlan,
     sp.LawFit,
     sp.Calibration,
+    sp.FittedAccuracy,
+    sp.AccuracyFit,
+    sp.PassAtK,
 ]
 
 # The binding's column lists, by result (the plans' extrapolation columns follow their own).

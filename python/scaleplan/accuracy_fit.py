@@ -133,7 +133,9 @@ class AccuracyFit:
             field="gen_tokens",
         )
 
-    def interval(self, level: float = 0.95) -> dict[tuple[str, float], dict[str, tuple[float, float]]]:
+    def interval(
+        self, level: float = 0.95
+    ) -> dict[tuple[str, float], dict[str, tuple[float, float]]]:
         """Percentile bootstrap intervals of a and b at ``level``, keyed (model, gen_tokens);
         fits without a converged estimate or resamples are left out."""
         lv = _level(level)
@@ -175,13 +177,14 @@ class AccuracyFit:
             lo, hi = np.quantile(grid, [(1.0 - lv) / 2.0, (1.0 + lv) / 2.0], axis=0)
         else:
             lo = hi = np.full(ks.shape, np.nan)
+        ext = ks > f.eval_samples
         return PassAtK(
             k=args.shaped(ks),
             estimate=args.shaped(est),
             lower=args.shaped(lo),
             upper=args.shaped(hi),
             level=lv,
-            extrapolated=args.shaped(ks > f.eval_samples),
+            extrapolated=bool(ext[0]) if args.scalar else ext.reshape(args.shape),
         )
 
     def _usable(self, f: FittedAccuracy) -> FittedAccuracy:
@@ -281,9 +284,9 @@ class AccuracyFit:
         for f in fits:
             numbers = [f.gen_tokens, f.pass1, *f.samples.ravel()]
             if f.converged:
-                numbers += [f.a, f.b]  # type: ignore[list-item]
-                if not (f.a and f.b and f.a > 0 and f.b > 0):
+                if f.a is None or f.b is None or not (f.a > 0 and f.b > 0):
                     raise bad(f"{f.model} at {f.gen_tokens:g}: a and b must be > 0")
+                numbers += [f.a, f.b]
             if not all(math.isfinite(v) for v in numbers):
                 raise bad("holds a non-finite number")
         return out

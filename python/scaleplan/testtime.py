@@ -246,13 +246,16 @@ class TestTimePlan(Plan):
     seconds: FloatOrArray
     latency_s: FloatOrArray
     oracle_accuracy: FloatOrArray | None
-    eval_samples: FloatOrArray
+    eval_samples: FloatOrArray | None
 
     @property
     def extrapolated_samples(self) -> Any:
         """Whether the plan's samples exceed the eval's samples per problem (``eval_samples``):
         its accuracy is then the fit's extrapolation (docs/fitting.md). False for a preset."""
-        return np.asarray(self.samples) > np.asarray(self.eval_samples)
+        if self.eval_samples is None:
+            return np.zeros(np.shape(self.samples), dtype=bool) if np.ndim(self.samples) else False
+        out = np.asarray(self.samples) > np.asarray(self.eval_samples)
+        return out if out.ndim else bool(out)
 
     def _explain_one(self) -> str:
         if not self.feasible:
@@ -276,11 +279,11 @@ class TestTimePlan(Plan):
         )
 
     def _extrapolation_note(self) -> str:
-        if not bool(self.extrapolated_samples):
+        if self.eval_samples is None or not bool(self.extrapolated_samples):
             return ""
         return (
             f" Extrapolated: {int(self.samples)} samples is beyond the eval's "
-            f"{int(self.eval_samples)} per problem; accuracy there is the fitted beta-binomial's "
+            f"{int(float(self.eval_samples))} per problem; accuracy there is the fitted beta-binomial's "
             "pass@k, not measured."
         )
 
@@ -534,6 +537,7 @@ def _assemble(
 ) -> TestTimePlan:
     rows = dict(zip(_core.TEST_TIME_FIELDS, arrays, strict=True))
     oracle = rows.pop("oracle_accuracy")
+    eval_samples = rows.pop("eval_samples")
     feasible = rows.pop("feasible") != 0
     return TestTimePlan(
         feasible=feasible,
@@ -545,5 +549,6 @@ def _assemble(
         model=chosen(names, rows.pop("model"), feasible),
         attention=chosen(labels, rows.pop("attention"), feasible),
         oracle_accuracy=None if np.all(oracle < 0) else oracle,
+        eval_samples=None if np.all(eval_samples < 0) else eval_samples,
         **rows,
     )

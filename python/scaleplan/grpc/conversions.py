@@ -573,7 +573,7 @@ def _extrapolations_from(messages: Iterable[plan_pb2.Extrapolation]) -> tuple[Ex
 # Plan fields that may be None as well as NaN (the oracle with a preset; a lifetime plan's shape
 # with 2N pricing): None is the absent field, NaN (no plan) travels as NaN, so both round-trip.
 NONE_OR_NAN_PLAN_FIELDS = frozenset(
-    {"oracle_accuracy", "layers", "query_heads", "kv_heads", "head_dim"}
+    {"oracle_accuracy", "layers", "query_heads", "kv_heads", "head_dim"} | {"eval_samples"}
 )
 
 
@@ -729,7 +729,7 @@ def _object_column(values: Sequence[Any]) -> npt.NDArray[np.object_]:
 
 
 # Plan fields that may be None (sent as an absent field, or an empty column).
-OPTIONAL_PLAN_FIELDS = frozenset({"oracle_accuracy"})
+OPTIONAL_PLAN_FIELDS = frozenset({"oracle_accuracy"} | {"eval_samples"})
 
 
 def training_plan_message(plan: TrainingPlan) -> plan_pb2.TrainingPlan:

@@ -1056,6 +1056,7 @@ class TestTimePlan(_message.Message):
     ORACLE_UPPER_BOUND_ACCURACY_FIELD_NUMBER: _builtins.int
     TASK_FIELD_NUMBER: _builtins.int
     AGGREGATOR_FIELD_NUMBER: _builtins.int
+    EVAL_SAMPLES_FIELD_NUMBER: _builtins.int
     feasible: _builtins.bool
     """Whether any configuration fits the budget; an infeasible plan names the constraint."""
     binding: Global___PlanConstraint.ValueType
@@ -1094,6 +1095,11 @@ class TestTimePlan(_message.Message):
     """How k samples become one answer: COVERAGE (pass@k with a perfect verifier, an upper bound
     on what deploys) or MAJORITY (majority vote, deployable without a verifier).
     """
+    eval_samples: _builtins.float
+    """Samples per problem of the eval behind the chosen model's accuracy (measured counts or an
+    accuracy fit); samples above it are the fit's extrapolation. Absent for a preset, NaN where
+    no configuration fits.
+    """
     def __init__(
         self,
         *,
@@ -1113,10 +1119,11 @@ class TestTimePlan(_message.Message):
         oracle_upper_bound_accuracy: _builtins.float | None = ...,
         task: _builtins.str = ...,
         aggregator: Global___AccuracyAggregator.ValueType = ...,
+        eval_samples: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_attention", b"_attention", "_cost", b"_cost", "_eflops", b"_eflops", "_gen_tokens", b"_gen_tokens", "_latency_s", b"_latency_s", "_model", b"_model", "_oracle_upper_bound_accuracy", b"_oracle_upper_bound_accuracy", "_replica_seconds", b"_replica_seconds", "_samples", b"_samples", "accuracy", b"accuracy", "attention", b"attention", "cost", b"cost", "eflops", b"eflops", "gen_tokens", b"gen_tokens", "latency_s", b"latency_s", "model", b"model", "oracle_upper_bound_accuracy", b"oracle_upper_bound_accuracy", "replica_seconds", b"replica_seconds", "samples", b"samples"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_attention", b"_attention", "_cost", b"_cost", "_eflops", b"_eflops", "_eval_samples", b"_eval_samples", "_gen_tokens", b"_gen_tokens", "_latency_s", b"_latency_s", "_model", b"_model", "_oracle_upper_bound_accuracy", b"_oracle_upper_bound_accuracy", "_replica_seconds", b"_replica_seconds", "_samples", b"_samples", "accuracy", b"accuracy", "attention", b"attention", "cost", b"cost", "eflops", b"eflops", "eval_samples", b"eval_samples", "gen_tokens", b"gen_tokens", "latency_s", b"latency_s", "model", b"model", "oracle_upper_bound_accuracy", b"oracle_upper_bound_accuracy", "replica_seconds", b"replica_seconds", "samples", b"samples"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_attention", b"_attention", "_cost", b"_cost", "_eflops", b"_eflops", "_gen_tokens", b"_gen_tokens", "_latency_s", b"_latency_s", "_model", b"_model", "_oracle_upper_bound_accuracy", b"_oracle_upper_bound_accuracy", "_replica_seconds", b"_replica_seconds", "_samples", b"_samples", "accuracy", b"accuracy", "aggregator", b"aggregator", "attention", b"attention", "binding", b"binding", "budget", b"budget", "cost", b"cost", "eflops", b"eflops", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "latency_s", b"latency_s", "model", b"model", "oracle_upper_bound_accuracy", b"oracle_upper_bound_accuracy", "replica_seconds", b"replica_seconds", "samples", b"samples", "task", b"task", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_attention", b"_attention", "_cost", b"_cost", "_eflops", b"_eflops", "_eval_samples", b"_eval_samples", "_gen_tokens", b"_gen_tokens", "_latency_s", b"_latency_s", "_model", b"_model", "_oracle_upper_bound_accuracy", b"_oracle_upper_bound_accuracy", "_replica_seconds", b"_replica_seconds", "_samples", b"_samples", "accuracy", b"accuracy", "aggregator", b"aggregator", "attention", b"attention", "binding", b"binding", "budget", b"budget", "cost", b"cost", "eflops", b"eflops", "eval_samples", b"eval_samples", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "latency_s", b"latency_s", "model", b"model", "oracle_upper_bound_accuracy", b"oracle_upper_bound_accuracy", "replica_seconds", b"replica_seconds", "samples", b"samples", "task", b"task", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__accuracy: _TypeAlias = _typing.Literal["accuracy"]  # noqa: Y015
     _WhichOneofArgType__accuracy: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy"]  # noqa: Y015
@@ -1126,6 +1133,8 @@ class TestTimePlan(_message.Message):
     _WhichOneofArgType__cost: _TypeAlias = _typing.Literal["_cost", b"_cost"]  # noqa: Y015
     _WhichOneofReturnType__eflops: _TypeAlias = _typing.Literal["eflops"]  # noqa: Y015
     _WhichOneofArgType__eflops: _TypeAlias = _typing.Literal["_eflops", b"_eflops"]  # noqa: Y015
+    _WhichOneofReturnType__eval_samples: _TypeAlias = _typing.Literal["eval_samples"]  # noqa: Y015
+    _WhichOneofArgType__eval_samples: _TypeAlias = _typing.Literal["_eval_samples", b"_eval_samples"]  # noqa: Y015
     _WhichOneofReturnType__gen_tokens: _TypeAlias = _typing.Literal["gen_tokens"]  # noqa: Y015
     _WhichOneofArgType__gen_tokens: _TypeAlias = _typing.Literal["_gen_tokens", b"_gen_tokens"]  # noqa: Y015
     _WhichOneofReturnType__latency_s: _TypeAlias = _typing.Literal["latency_s"]  # noqa: Y015
@@ -1146,6 +1155,8 @@ class TestTimePlan(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__cost) -> _WhichOneofReturnType__cost | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__eflops) -> _WhichOneofReturnType__eflops | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__eval_samples) -> _WhichOneofReturnType__eval_samples | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__gen_tokens) -> _WhichOneofReturnType__gen_tokens | None: ...
     @_typing.overload
@@ -1185,6 +1196,7 @@ class TestTimePlanColumns(_message.Message):
     ORACLE_UPPER_BOUND_ACCURACY_FIELD_NUMBER: _builtins.int
     TASK_FIELD_NUMBER: _builtins.int
     AGGREGATOR_FIELD_NUMBER: _builtins.int
+    EVAL_SAMPLES_FIELD_NUMBER: _builtins.int
     unit: Global___CostUnit.ValueType
     """Unit of budget and cost (one for all budgets)."""
     task: _builtins.str
@@ -1249,6 +1261,10 @@ class TestTimePlanColumns(_message.Message):
         preset.
         """
 
+    @_builtins.property
+    def eval_samples(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """See TestTimePlan.eval_samples; empty for a preset."""
+
     def __init__(
         self,
         *,
@@ -1268,10 +1284,11 @@ class TestTimePlanColumns(_message.Message):
         oracle_upper_bound_accuracy: _abc.Iterable[_builtins.float] | None = ...,
         task: _builtins.str = ...,
         aggregator: Global___AccuracyAggregator.ValueType = ...,
+        eval_samples: _abc.Iterable[_builtins.float] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy", b"accuracy", "aggregator", b"aggregator", "attention", b"attention", "binding", b"binding", "budget", b"budget", "cost", b"cost", "eflops", b"eflops", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "latency_s", b"latency_s", "model", b"model", "oracle_upper_bound_accuracy", b"oracle_upper_bound_accuracy", "replica_seconds", b"replica_seconds", "samples", b"samples", "task", b"task", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy", b"accuracy", "aggregator", b"aggregator", "attention", b"attention", "binding", b"binding", "budget", b"budget", "cost", b"cost", "eflops", b"eflops", "eval_samples", b"eval_samples", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "latency_s", b"latency_s", "model", b"model", "oracle_upper_bound_accuracy", b"oracle_upper_bound_accuracy", "replica_seconds", b"replica_seconds", "samples", b"samples", "task", b"task", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

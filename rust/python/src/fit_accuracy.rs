@@ -62,10 +62,7 @@ fn fit_accuracy<'py>(
             out.set_item("pass1", g.pass1)?;
             out.set_item("a", g.params.map(|p| p.0))?;
             out.set_item("b", g.params.map(|p| p.1))?;
-            out.set_item(
-                "log_likelihood",
-                g.converged.then_some(g.log_likelihood),
-            )?;
+            out.set_item("log_likelihood", g.converged.then_some(g.log_likelihood))?;
             out.set_item("converged", g.converged)?;
             out.set_item("message", g.message)?;
             let samples = if g.samples.is_empty() {

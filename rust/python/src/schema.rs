@@ -270,9 +270,9 @@ schema! {
             => s.oracle.map_or(-1.0, |o| if_feasible(s.plan.feasible, o)),
         eval_samples ["samples"]
             "Samples per problem of the eval behind the chosen model's accuracy (measured counts \
-             or a fit); samples above it are the fit's extrapolation. NaN for a preset or where \
-             no configuration fits."
-            => s.eval_samples.map_or(f64::NAN, f64::from),
+             or a fit); samples above it are the fit's extrapolation. None for a preset."
+            // -1: no eval (a preset); NaN: no plan at this budget.
+            => s.eval_samples.unwrap_or(-1.0),
     }
 }
 
@@ -376,7 +376,7 @@ schema! {
         converged [""] "Whether the maximum-likelihood fit is finite and converged.",
         message [""] "Why there is no fit (empty when there is).",
         samples [""] "Bootstrap (a, b) over resampled problems, shape (resamples, 2).",
-        bootstrap_failed ["resamples"]
+        bootstrap_failed ["refits"]
             "Bootstrap resamples without a finite fit (left out of samples).",
     }
 }
@@ -388,7 +388,7 @@ schema! {
         name [""] "What the eval is (the file's name or a label); accuracy's task is \
                    fitted:<name>.",
         rows ["rows"] "Eval rows fitted.",
-        bootstrap ["resamples"] "Bootstrap resamples of the problems requested per fit.",
+        bootstrap ["refits"] "Bootstrap resamples of the problems requested per fit.",
         seed [""] "Seed of the bootstrap resampling.",
     }
 }

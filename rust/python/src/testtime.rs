@@ -129,15 +129,20 @@ impl AccuracySource {
             .iter()
             .any(|&l| l != len)
         {
-            return Err(to_py(py, PlanError::invalid("fit", "columns differ in length")));
+            return Err(to_py(
+                py,
+                PlanError::invalid("fit", "columns differ in length"),
+            ));
         }
         let mut by_model: std::collections::BTreeMap<String, Vec<(f64, f64, f64, u32)>> =
             std::collections::BTreeMap::new();
         for i in 0..len {
-            by_model
-                .entry(model[i].clone())
-                .or_default()
-                .push((gen_tokens[i], a[i], b[i], eval_samples[i]));
+            by_model.entry(model[i].clone()).or_default().push((
+                gen_tokens[i],
+                a[i],
+                b[i],
+                eval_samples[i],
+            ));
         }
         if by_model.is_empty() {
             return Err(to_py(py, PlanError::invalid("fit", "no fitted models")));
@@ -232,18 +237,16 @@ impl AccuracySource {
             } => Ok(Curve::Beta(
                 catalog.0.accuracy_preset(name)?.curve(model, *aggregator)?,
             )),
-            AccuracyKind::Measured(curves) | AccuracyKind::Fitted(curves) => {
-                curves
-                    .get(model)
-                    .cloned()
-                    .ok_or_else(|| PlanError::UnknownName {
-                        field: "models".into(),
-                        kind: scaleplan_core::error::NameKind::Model,
-                        name: model.to_string(),
-                        known: curves.keys().cloned().collect(),
-                        preset: None,
-                    })
-            }
+            AccuracyKind::Measured(curves) | AccuracyKind::Fitted(curves) => curves
+                .get(model)
+                .cloned()
+                .ok_or_else(|| PlanError::UnknownName {
+                    field: "models".into(),
+                    kind: scaleplan_core::error::NameKind::Model,
+                    name: model.to_string(),
+                    known: curves.keys().cloned().collect(),
+                    preset: None,
+                }),
         }
     }
 }

@@ -526,10 +526,17 @@ impl<'a> TestTimeSolver<'a> {
             })
         });
         let oracle = scan.oracle.map(|b| b.iter().sum::<f64>() / b.len() as f64);
-        let eval_samples = plan
-            .feasible
-            .then(|| self.candidates[plan.candidate].curve.eval_samples())
-            .flatten();
+        // One accuracy source gives every candidate's curve: an eval is behind all or none.
+        let eval_samples = self.candidates[0].curve.eval_samples().map(|_| {
+            match plan
+                .feasible
+                .then(|| self.candidates[plan.candidate].curve.eval_samples())
+                .flatten()
+            {
+                Some(n) => f64::from(n),
+                None => f64::NAN,
+            }
+        });
         Ok(Solution {
             plan,
             per_candidate: scan.per_candidate,
@@ -750,8 +757,9 @@ pub struct Solution {
     pub per_candidate: Vec<f64>,
     pub oracle: Option<f64>,
     /// Samples per problem of the eval behind the chosen model's accuracy (measured counts or
-    /// a fit; None for a preset or no plan): a plan with more samples extrapolates a fit.
-    pub eval_samples: Option<u32>,
+    /// a fit; NaN where no configuration fits, None for a preset): a plan with more samples
+    /// extrapolates a fit.
+    pub eval_samples: Option<f64>,
 }
 
 #[cfg(test)]

@@ -28,6 +28,12 @@ pub const MAX_BOOTSTRAP: usize = crate::laws::fit::MAX_BOOTSTRAP;
 /// ln a and ln b are searched in [-LN_BOUND, LN_BOUND]; an optimum at an end is a likelihood
 /// still rising towards a = 0, b = 0 or a + b = infinity: no finite fit (reported unconverged).
 pub const LN_BOUND: f64 = 18.0;
+/// A fit whose concentration a + b exceeds this is taken as no spread at all: per-problem
+/// success would vary by less than 0.05 percentage points (sd <= 0.5 / sqrt(a + b + 1)), which
+/// no eval distinguishes from none; the likelihood then rises on towards a + b = infinity.
+pub const MAX_KAPPA: f64 = 1e6;
+/// Below this concentration every problem is all-or-nothing to the eval.
+pub const MIN_KAPPA: f64 = 1e-4;
 const MAX_ITERATIONS: usize = 200;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,8 +180,12 @@ fn maximise(cells: &Cells, mut u: f64, mut v: f64) -> Solve {
             };
         }
         let det = huu * hvv - huv * huv;
-        // Within a factor e^0.5 of the search's edge counts as at it.
-        let at_bound = u.abs() >= LN_BOUND - 0.5 || v.abs() >= LN_BOUND - 0.5;
+        // Within a factor e^0.5 of the search's edge counts as at it, and so does a
+        // concentration a + b outside [MIN_KAPPA, MAX_KAPPA].
+        let kappa = u.exp() + v.exp();
+        let at_bound = u.abs() >= LN_BOUND - 0.5
+            || v.abs() >= LN_BOUND - 0.5
+            || !(MIN_KAPPA..=MAX_KAPPA).contains(&kappa);
         let concave = huu < 0.0 && det > 0.0;
         let newton = [
             -(hvv * g[0] - huv * g[1]) / det,
@@ -230,12 +240,12 @@ fn maximise(cells: &Cells, mut u: f64, mut v: f64) -> Solve {
     let (a, b) = (u.exp(), v.exp());
     let at_edge = u.abs() >= LN_BOUND - 0.5 || v.abs() >= LN_BOUND - 0.5;
     // Where the search ended says which way the likelihood rises.
-    let failure = if at_edge || a + b < 1e-4 || a + b > 1e6 {
-        if a + b < 1e-4 {
+    let failure = if at_edge || a + b < MIN_KAPPA || a + b > MAX_KAPPA {
+        if a + b < MIN_KAPPA {
             "the likelihood keeps rising as a, b -> 0: every problem looks all-or-nothing, \
              so the spread of per-problem success is not identified"
                 .to_string()
-        } else if a + b > 1e6 {
+        } else if a + b > MAX_KAPPA {
             "the likelihood keeps rising as a + b -> infinity: the problems look alike (no \
              spread beyond binomial noise), so a beta fit would claim what the data do not show"
                 .to_string()

@@ -283,8 +283,8 @@ class TestTimePlan(Plan):
             return ""
         return (
             f" Extrapolated: {int(self.samples)} samples is beyond the eval's "
-            f"{int(float(self.eval_samples))} per problem; accuracy there is the fitted beta-binomial's "
-            "pass@k, not measured."
+            f"{int(float(self.eval_samples))} per problem; accuracy there is the fitted "
+            "beta-binomial's pass@k, not measured."
         )
 
 

@@ -354,3 +354,71 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     path.write_text("{}")
     with pytest.raises(InvalidArgumentError):
         sp.AccuracyFit.load(path)
+
+
+# ---- CLI: scaleplan fit accuracy, plan test-time --accuracy-fit -----------------------------
+
+
+def test_cli_fit_accuracy_json_matches_the_api(tmp_path: Path) -> None:
+    from cli_support import ok
+
+    out = ok(
+        "fit",
+        "accuracy",
+        str(EXAMPLE),
+        "--bootstrap",
+        "30",
+        "--seed",
+        "3",
+        "--k",
+        "4,64",
+        "--json",
+        "--save",
+        str(tmp_path / "fit.json"),
+    )
+    data = json.loads(out.stdout)
+    want = sp.fit_accuracy(EXAMPLE, bootstrap=30, seed=3)
+    assert [g["a"] for g in data["fits"]] == [f.a for f in want.fits]
+    first = data["summary"][0]
+    curve = want.pass_at_k(first["model"], first["gen_tokens"], [4, 64])
+    assert [p["estimate"] for p in first["pass_at_k"]] == list(curve.estimate)
+    assert [p["extrapolated"] for p in first["pass_at_k"]] == [False, True]
+    assert sp.AccuracyFit.load(tmp_path / "fit.json").fits[0].a == want.fits[0].a
+
+
+def test_cli_fit_accuracy_table_and_plan_with_the_saved_fit(tmp_path: Path) -> None:
+    from cli_support import ok
+
+    saved = tmp_path / "fit.json"
+    out = ok("fit", "accuracy", str(EXAMPLE), "--bootstrap", "20", "--save", str(saved))
+    assert "15 of 15 fits converged" in out.stdout and "pass@128" in out.stdout
+    assert "*" in out.stdout  # pass@8n is extrapolated
+    plan = ok(
+        "plan", "test-time", "--budget", "1e17eflops", "--accuracy-fit", str(saved), "--explain"
+    )
+    assert "fitted:synthetic_eval.csv" in plan.stdout
+    assert "extrapolation" in plan.stdout and "Extrapolated: 29 samples" in plan.stdout
+    want = sp.plan_test_time(budget_eflops=1e17, accuracy=sp.AccuracyFit.load(saved))
+    assert f"{want.samples:.0f} samples" in plan.stdout
+
+
+def test_cli_fit_accuracy_bad_input_and_unconverged(tmp_path: Path) -> None:
+    from cli_support import run, usage_error
+
+    bad = tmp_path / "evals.csv"
+    bad.write_text("model,gen_tokens,problem,n,c\nqwen3-8b,1024,p0,4,1\nqwen3-8b,1024,p1,4,7\n")
+    out = run("fit", "accuracy", str(bad))
+    usage_error(out, f"{bad} row 2: c:")
+    out = run("fit", "accuracy", str(EXAMPLE), "--bootstrap", "20000")
+    usage_error(out, "--bootstrap")
+    out = run("fit", "accuracy", str(EXAMPLE), "--level", "2")
+    usage_error(out, "--level")
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text(
+        "model,gen_tokens,problem,n,c\n" + "".join(f"qwen3-8b,1024,p{i},4,0\n" for i in range(5))
+    )
+    saved = tmp_path / "fit.json"
+    out = run("fit", "accuracy", str(wrong), "--save", str(saved))
+    assert out.returncode == 1 and "NO FIT: no sample was correct" in out.stdout
+    out = run("plan", "test-time", "--budget", "1e16eflops", "--accuracy-fit", str(saved))
+    usage_error(out, "--accuracy-fit")

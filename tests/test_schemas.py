@@ -55,6 +55,8 @@ MESSAGES: list[tuple[str, Any, dict[str, str]]] = [
     ("TestTimePlan", plan_pb2.TestTimePlanColumns, conversions.TEST_TIME_PLAN_FIELDS),
     ("JointPlan", plan_pb2.JointPlan, conversions.JOINT_PLAN_FIELDS),
     ("JointPlan", plan_pb2.JointPlanColumns, conversions.JOINT_PLAN_FIELDS),
+    ("FittedAccuracy", plan_pb2.FittedAccuracy, {}),
+    ("AccuracyFit", plan_pb2.AccuracyFit, {}),
 ]
 
 # Fields a message numbers after the others because they were added to it later (field numbers

@@ -32,7 +32,7 @@ MAX_ROWS: int = _core.FIT_ACCURACY_MAX_ROWS
 MAX_BOOTSTRAP: int = _core.FIT_ACCURACY_MAX_BOOTSTRAP
 DEFAULT_BOOTSTRAP = 200
 """Bootstrap resamples of the problems per (model, length) unless told."""
-_FORMAT = "scaleplan.AccuracyFit/1"
+FORMAT = "scaleplan.AccuracyFit/1"
 
 
 def _level(level: Any) -> float:
@@ -235,7 +235,7 @@ class AccuracyFit:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "format": _FORMAT,
+            "format": FORMAT,
             "name": self.name,
             "rows": self.rows,
             "bootstrap": self.bootstrap,
@@ -268,8 +268,8 @@ class AccuracyFit:
         def bad(reason: str) -> InvalidArgumentError:
             return InvalidArgumentError(f"accuracy_fit: {source}: {reason}", field="accuracy_fit")
 
-        if not isinstance(data, dict) or data.get("format") != _FORMAT:
-            raise bad(f"not a saved AccuracyFit (expected format '{_FORMAT}')")
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise bad(f"not a saved AccuracyFit (expected format '{FORMAT}')")
         try:
             fits = tuple(_group(g) for g in data["fits"])
             out = cls(

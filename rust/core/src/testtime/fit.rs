@@ -234,6 +234,16 @@ fn maximise(cells: &Cells, mut u: f64, mut v: f64) -> Solve {
             t *= 0.5;
         }
         if !moved {
+            // No step gains beyond the rounding of the log-likelihood: at a concave point a
+            // short Newton step away, that is the maximum to the precision of f.
+            if !at_bound && concave && step < 1e-4 {
+                return Solve {
+                    u,
+                    v,
+                    f,
+                    failure: None,
+                };
+            }
             break;
         }
     }

@@ -317,7 +317,7 @@ def test_plan_with_a_fit_equals_the_plan_with_the_equivalent_preset() -> None:
     np.testing.assert_allclose(fitted.cost[ok], preset.cost[ok], rtol=1e-12)
     assert fitted.task == "fitted:preset-equivalent"
     # the preset says nothing of an eval; the fit flags k beyond its 16 samples per problem
-    assert np.all(np.isnan(preset.eval_samples))
+    assert preset.eval_samples is None and not preset.extrapolated_samples.any()
     np.testing.assert_array_equal(fitted.extrapolated_samples[ok], fitted.samples[ok] > 16)
     assert fitted.extrapolated_samples[ok].any() and not fitted.extrapolated_samples[ok].all()
     for i in np.flatnonzero(ok):

@@ -429,3 +429,25 @@ def test_cli_fit_accuracy_bad_input_and_unconverged(tmp_path: Path) -> None:
     assert out.returncode == 1 and "NO FIT: no sample was correct" in out.stdout
     out = run("plan", "test-time", "--budget", "1e16eflops", "--accuracy-fit", str(saved))
     usage_error(out, "--accuracy-fit")
+
+
+def test_the_betabinomial_example_recovers_the_parameters_it_was_drawn_from() -> None:
+    # examples/data/synthetic_eval_betabinomial.csv is drawn from these (a, b)
+    # (scripts/make_accuracy_fit_example.py); 90% intervals: at least 6 of the 8 parameters
+    # covered (8 at 90% cover 6 or more with probability 96%).
+    truth = {
+        ("qwen3-4b", 4096.0): (0.35, 0.90),
+        ("qwen3-4b", 16384.0): (0.40, 0.45),
+        ("qwen3-8b", 4096.0): (0.40, 0.70),
+        ("qwen3-8b", 16384.0): (0.45, 0.25),
+    }
+    path = EXAMPLE.parent / "synthetic_eval_betabinomial.csv"
+    fit = sp.fit_accuracy(path, bootstrap=400, seed=1)
+    intervals = fit.interval(0.9)
+    assert set(intervals) == set(truth)
+    covered = sum(
+        lo <= value <= hi
+        for key, (a, b) in truth.items()
+        for value, (lo, hi) in ((a, intervals[key]["a"]), (b, intervals[key]["b"]))
+    )
+    assert covered >= 6, intervals

@@ -451,3 +451,18 @@ def test_the_betabinomial_example_recovers_the_parameters_it_was_drawn_from() ->
         for value, (lo, hi) in ((a, intervals[key]["a"]), (b, intervals[key]["b"]))
     )
     assert covered >= 6, intervals
+
+
+def test_not_rows_and_a_fired_token_are_clear_errors() -> None:
+    for bad in (5, None, 1.5):
+        with pytest.raises(InvalidArgumentError) as err:
+            sp.fit_accuracy(bad)  # type: ignore[arg-type]
+        assert err.value.field == "rows"
+    token = sp.CancelToken()
+    token.cancel()
+    with pytest.raises(sp.errors.Cancelled):
+        sp.fit_accuracy(draw_rows(0.5, 1.0, 500, 16, 0), bootstrap=1000, cancel=token)
+    fit = sp.fit_accuracy(draw_rows(0.5, 1.0, 50, 16, 0), bootstrap=0)
+    with pytest.raises(InvalidArgumentError) as err:
+        fit.fit("qwen3-8b", "8192")  # type: ignore[arg-type]
+    assert err.value.field == "gen_tokens"

@@ -124,6 +124,10 @@ class AccuracyFit:
 
     def fit(self, model: str, gen_tokens: float) -> FittedAccuracy:
         """The fit of ``model`` at ``gen_tokens`` (a length of the eval)."""
+        if isinstance(gen_tokens, bool) or not isinstance(gen_tokens, (int, float, np.number)):
+            raise InvalidArgumentError(
+                f"gen_tokens: expected a number, got {gen_tokens!r}", field="gen_tokens"
+            )
         for f in self.fits:
             if f.model == model and f.gen_tokens == gen_tokens:
                 return f
@@ -345,6 +349,11 @@ def fit_accuracy(
     seed_ = _whole("seed", seed, 2**64 - 1)
     if name is not None and not isinstance(name, str):
         raise InvalidArgumentError(f"name: expected a string, got {name!r}", field="name")
+    if not isinstance(rows, str | os.PathLike | Sequence):
+        raise InvalidArgumentError(
+            f"rows: expected a file path or a list of rows, got {type(rows).__name__}",
+            field="rows",
+        )
     if not isinstance(rows, str | os.PathLike) and len(rows) > MAX_ROWS:
         raise LimitExceededError(
             f"rows: {len(rows)} exceeds the limit of {MAX_ROWS}",

@@ -152,7 +152,9 @@ class Accuracy:
         """Accuracy of ``model`` with ``samples`` samples of at most ``gen_tokens`` tokens. A
         measured source is unknown below the eval's shortest length and beyond its samples per
         problem: NaN there (no extrapolation); above its longest length the value at the longest
-        holds (a generation may stop there)."""
+        holds (a generation may stop there). A fitted source (:func:`scaleplan.fit_accuracy`)
+        is likewise unknown below its shortest length, but prices samples beyond the eval's
+        (the fit's extrapolation)."""
         args = Broadcast({"gen_tokens": gen_tokens, "samples": samples})
         out = self._native.accuracy(
             self._catalog._native, model, args.required("gen_tokens"), args.required("samples")

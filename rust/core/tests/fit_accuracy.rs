@@ -189,3 +189,62 @@ fn fitted_curve_is_monotone_in_length_and_interpolates_in_log_length() {
         assert!(FittedCurve::new(&bad).is_err(), "{bad:?}");
     }
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// The planners' fitted curve: in [0, 1], never falling with more samples or a longer
+        /// generation, finite for any k up to the planners' limit.
+        #[test]
+        fn fitted_curve_is_monotone_and_bounded(
+            params in proptest::collection::vec((1e-3f64..1e3, 1e-3f64..1e3), 1..5),
+            g in 100.0f64..1e5,
+            k in 1u32..(1 << 20),
+        ) {
+            let entries: Vec<(f64, f64, f64, u32)> = params
+                .iter()
+                .enumerate()
+                .map(|(i, &(a, b))| (1000.0 * 2f64.powi(i as i32), a, b, 8))
+                .collect();
+            let curve = FittedCurve::new(&entries).unwrap();
+            let v = curve.accuracy(g, k);
+            prop_assert!((0.0..=1.0).contains(&v), "{v}");
+            prop_assert!(curve.accuracy(g, k.saturating_add(1)) >= v - 1e-12);
+            prop_assert!(curve.accuracy(g * 1.5, k) >= v - 1e-12);
+        }
+
+        /// The fit depends on the multiset of (n, c) only: reordering the problems or counting
+        /// each twice leaves (a, b) where they were.
+        #[test]
+        fn fit_depends_on_the_counts_only(
+            counts in proptest::collection::vec((1u32..40, 0.0f64..1.0), 8..60),
+        ) {
+            let rows: Vec<EvalRow> = counts
+                .iter()
+                .enumerate()
+                .map(|(i, &(n, f))| row("m", 512.0, i, n, (f * f64::from(n)).round() as u32))
+                .collect();
+            let one = fit_accuracy(&rows, &NO_BOOT).unwrap();
+            let mut reversed: Vec<EvalRow> = rows.iter().rev().cloned().collect();
+            for (i, r) in reversed.iter_mut().enumerate() {
+                r.problem = format!("r{i}");
+            }
+            let two = fit_accuracy(&reversed, &NO_BOOT).unwrap();
+            let mut doubled = rows.clone();
+            doubled.extend(rows.iter().map(|r| EvalRow { problem: format!("{}-again", r.problem), ..r.clone() }));
+            let three = fit_accuracy(&doubled, &NO_BOOT).unwrap();
+            let (g1, g2, g3) = (&one.groups[0], &two.groups[0], &three.groups[0]);
+            prop_assert_eq!(g1.converged, g2.converged);
+            if let (Some((a1, b1)), Some((a2, b2))) = (g1.params, g2.params) {
+                prop_assert!((a1 - a2).abs() <= 1e-6 * a1 && (b1 - b2).abs() <= 1e-6 * b1);
+            }
+            if let (Some((a1, b1)), Some((a3, b3))) = (g1.params, g3.params) {
+                prop_assert!((a1 - a3).abs() <= 1e-5 * a1 && (b1 - b3).abs() <= 1e-5 * b1);
+            }
+        }
+    }
+}

@@ -369,7 +369,9 @@ fn groups_of(rows: &[EvalRow]) -> Result<Vec<Group<'_>>> {
             got: rows.len() as u64,
         });
     }
-    let mut map: BTreeMap<(&str, u64), BTreeMap<&str, (u32, u32)>> = BTreeMap::new();
+    // (model, length bits) -> problem -> (n, c)
+    type ByGroup<'r> = BTreeMap<(&'r str, u64), BTreeMap<&'r str, (u32, u32)>>;
+    let mut map: ByGroup<'_> = BTreeMap::new();
     for (i, r) in rows.iter().enumerate() {
         r.check(i)?;
         let key = (r.model.as_str(), r.gen_tokens.to_bits());

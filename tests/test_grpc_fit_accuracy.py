@@ -119,3 +119,27 @@ def test_bad_input_names_the_request_field(channel: grpc.Channel) -> None:
     options = plan_pb2.TestTimeOptions(accuracy_fit=wrong.fit)
     request = planner_pb2.PlanTestTimeRequest(budget_eflops=1e16, options=options)
     assert bad_field(channel, "PlanTestTime", request) == "options.accuracy_fit"
+
+
+def test_a_malformed_fit_in_a_plan_request_names_accuracy_fit(channel: grpc.Channel) -> None:
+    good = plan_pb2.FittedAccuracy(
+        model="qwen3-8b",
+        gen_tokens=4096,
+        problems=10,
+        eval_samples=8,
+        pass1=0.3,
+        a=0.3,
+        b=0.7,
+        converged=True,
+    )
+    for change in ({"gen_tokens": -1.0}, {"a": -0.5}, {"eval_samples": 0}, {"b": float("nan")}):
+        bad = plan_pb2.FittedAccuracy()
+        bad.CopyFrom(good)
+        for key, value in change.items():
+            setattr(bad, key, value)
+        options = plan_pb2.TestTimeOptions(accuracy_fit=plan_pb2.AccuracyFit(fits=[bad]))
+        request = planner_pb2.PlanTestTimeRequest(budget_eflops=1e16, options=options)
+        assert bad_field(channel, "PlanTestTime", request) == "options.accuracy_fit", change
+    empty = plan_pb2.TestTimeOptions(accuracy_fit=plan_pb2.AccuracyFit())
+    request = planner_pb2.PlanTestTimeRequest(budget_eflops=1e16, options=empty)
+    assert bad_field(channel, "PlanTestTime", request) == "options.accuracy_fit"

@@ -131,7 +131,7 @@ impl AccuracySource {
         {
             return Err(to_py(
                 py,
-                PlanError::invalid("fit", "columns differ in length"),
+                PlanError::invalid("accuracy_fit", "columns differ in length"),
             ));
         }
         let mut by_model: std::collections::BTreeMap<String, Vec<(f64, f64, f64, u32)>> =
@@ -145,13 +145,16 @@ impl AccuracySource {
             ));
         }
         if by_model.is_empty() {
-            return Err(to_py(py, PlanError::invalid("fit", "no fitted models")));
+            return Err(to_py(
+                py,
+                PlanError::invalid("accuracy_fit", "no fitted models"),
+            ));
         }
         let curves = by_model
             .into_iter()
             .map(|(m, entries)| {
                 let curve = FittedCurve::new(&entries)
-                    .map_err(|e| PlanError::invalid("fit", format!("{m}: {e}")))?;
+                    .map_err(|e| PlanError::invalid("accuracy_fit", format!("{m}: {e}")))?;
                 Ok((m, Curve::Fitted(curve)))
             })
             .collect::<Result<_, PlanError>>()

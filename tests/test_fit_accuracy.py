@@ -407,6 +407,22 @@ def test_cli_fit_accuracy_table_and_plan_with_the_saved_fit(tmp_path: Path) -> N
     assert "extrapolation" in plan.stdout and "Extrapolated: 29 samples" in plan.stdout
     want = sp.plan_test_time(budget_eflops=1e17, accuracy=sp.AccuracyFit.load(saved))
     assert f"{want.samples:.0f} samples" in plan.stdout
+    frontier = ok(
+        "frontier",
+        "test-time",
+        "--budgets",
+        "1e16eflops,1e17eflops",
+        "--accuracy-fit",
+        str(saved),
+        "--json",
+    )
+    rows = [json.loads(line) for line in frontier.stdout.splitlines() if line.strip()]
+    assert [r["samples"] for r in rows] == list(
+        sp.frontier_test_time(
+            budgets=[1e16, 1e17], accuracy=sp.AccuracyFit.load(saved)
+        ).plan.samples
+    )
+    assert all(r["eval_samples"] == 16 and r["oracle_accuracy"] is None for r in rows)
 
 
 def test_cli_fit_accuracy_bad_input_and_unconverged(tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ LOCAL = ("catalog", "cancel", "max_points")
 """Façade parameters that only mean something in the caller's process."""
 TIMEOUT = "timeout_s: float | None = None"
 CHUNK = "chunk_size: int = 0"
-AccuracySource = "str | Accuracy | os.PathLike[str] | Sequence[Mapping[str, Any]]"
+AccuracySource = "str | Accuracy | AccuracyFit | os.PathLike[str] | Sequence[Mapping[str, Any]]"
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,7 @@ METHODS = (
     ),
     Method("fit.fit_law"),
     Method("calibrate.calibrate"),
+    Method("accuracy_fit.fit_accuracy"),
 )
 
 _STDLIB = {

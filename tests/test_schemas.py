@@ -30,6 +30,9 @@ RESULTS: list[type] = [
     sp.LawFit,
     sp.Calibration,
     sp.Uncertainty,
+    sp.FittedAccuracy,
+    sp.AccuracyFit,
+    sp.PassAtK,
 ]
 
 # The binding's column lists, by result (the plans' extrapolation columns follow their own).
@@ -54,6 +57,8 @@ MESSAGES: list[tuple[str, Any, dict[str, str]]] = [
     ("JointPlan", plan_pb2.JointPlan, conversions.JOINT_PLAN_FIELDS),
     ("JointPlan", plan_pb2.JointPlanColumns, conversions.JOINT_PLAN_FIELDS),
     ("Uncertainty", plan_pb2.Uncertainty, {}),
+    ("FittedAccuracy", plan_pb2.FittedAccuracy, {}),
+    ("AccuracyFit", plan_pb2.AccuracyFit, {}),
 ]
 
 # Fields a message numbers after the others because they were added to it later (field numbers

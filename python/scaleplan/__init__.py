@@ -4,6 +4,7 @@ inference-time compute, with inference priced by compute and memory traffic (Kin
 from typing import TYPE_CHECKING
 
 from scaleplan._core import __version__
+from scaleplan.accuracy_fit import AccuracyFit, FittedAccuracy, PassAtK, fit_accuracy
 from scaleplan.calibrate import Calibration, calibrate
 from scaleplan.cancel import CancelToken
 from scaleplan.catalog import (
@@ -53,6 +54,7 @@ from scaleplan.uncertainty import QUANTILES, Uncertainty
 __all__ = [
     "DEFAULT_LAW",
     "Accuracy",
+    "AccuracyFit",
     "Attention",
     "Calibration",
     "CancelToken",
@@ -62,6 +64,7 @@ __all__ = [
     "Extrapolation",
     "Family",
     "Farseer",
+    "FittedAccuracy",
     "FittedRange",
     "Hardware",
     "InferenceCost",
@@ -71,6 +74,7 @@ __all__ = [
     "LossLaw",
     "Model",
     "Moe",
+    "PassAtK",
     "Plan",
     "Repetition",
     "Serving",
@@ -85,6 +89,7 @@ __all__ = [
     "catalog",
     "default_catalog",
     "family",
+    "fit_accuracy",
     "fit_law",
     "frontier_joint",
     "frontier_test_time",

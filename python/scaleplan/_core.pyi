@@ -40,6 +40,8 @@ __all__ = [
     "CALIBRATE_MAX_RUNS",
     "CONSTRAINTS",
     "EXTRAPOLATION_VARIABLES",
+    "FIT_ACCURACY_MAX_BOOTSTRAP",
+    "FIT_ACCURACY_MAX_ROWS",
     "FIT_MAX_BOOTSTRAP",
     "FIT_MAX_RUNS",
     "INFERENCE_COST_FIELDS",
@@ -65,8 +67,10 @@ __all__ = [
     "Serving",
     "TestTimeProblem",
     "__version__",
+    "beta_binomial_pass_at_k",
     "calibrate",
     "csv_lines",
+    "fit_accuracy",
     "fit_law",
     "fit_objective",
     "inference_cost",
@@ -227,6 +231,14 @@ class AccuracySource:
     def measured(
         model: list[str], gen_tokens: list[float], problem: list[str], n: list[int], c: list[int]
     ) -> AccuracySource: ...
+    @staticmethod
+    def fitted(
+        model: list[str],
+        gen_tokens: list[float],
+        a: list[float],
+        b: list[float],
+        eval_samples: list[int],
+    ) -> AccuracySource: ...
     def models(self, catalog: Catalog) -> list[str]: ...
     def task(self) -> str | None: ...
     def aggregator(self) -> str: ...
@@ -377,3 +389,25 @@ def losses_at(
     cancel: CancelToken | None = None,
 ) -> npt.NDArray[np.float64]:
     """Loss of each plan (params, effective_tokens) under each sample's law, sample-major."""
+# ---- accuracy fit (rust/python/src/fit_accuracy.rs) ----
+FIT_ACCURACY_MAX_ROWS: int
+FIT_ACCURACY_MAX_BOOTSTRAP: int
+
+def fit_accuracy(
+    model: list[str],
+    gen_tokens: list[float],
+    problem: list[str],
+    n: list[int],
+    c: list[int],
+    *,
+    bootstrap: int,
+    seed: int,
+    cancel: CancelToken | None = None,
+) -> list[dict[str, Any]]:
+    """One dict per (model, gen_tokens), by model then length. Keys: model, gen_tokens,
+    problems, eval_samples, pass1, a, b, log_likelihood (None without a fit), converged,
+    message, samples (resamples x 2 array), bootstrap_failed."""
+
+def beta_binomial_pass_at_k(
+    a: npt.NDArray[np.float64], b: npt.NDArray[np.float64], k: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]: ...

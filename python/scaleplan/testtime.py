@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -37,6 +37,9 @@ from scaleplan.cost import FloatOrArray, _text
 from scaleplan.errors import InvalidArgumentError, ScaleplanError
 from scaleplan.plan import _CONSTRAINTS, _WHY, Plan, _opt
 from scaleplan.serving import AttentionSpec, Serving, attention_choices, planner_serving
+
+if TYPE_CHECKING:
+    from scaleplan.accuracy_fit import AccuracyFit
 
 Aggregator = Literal["coverage", "majority"]
 
@@ -79,6 +82,7 @@ class Accuracy:
         task: str,
         preset_name: str | None = None,
         measured_name: str | None = None,
+        fit: AccuracyFit | None = None,
     ) -> None:
         self._native = native
         self.label = label
@@ -89,10 +93,14 @@ class Accuracy:
         self.aggregator: Aggregator = native.aggregator()  # type: ignore[assignment]
         # The file or name of measured results (None for a preset or unnamed rows).
         self._measured_name = measured_name
+        self.fit = fit
+        """The :class:`scaleplan.AccuracyFit` the accuracy comes from; None otherwise."""
 
     def __repr__(self) -> str:
         if self.preset_name is not None:
             built = f"preset {self.preset_name!r}"
+        elif self.fit is not None:
+            built = f"fitted {self.fit.name!r}"
         elif self._measured_name is not None:
             built = f"measured {self._measured_name!r}"
         else:
@@ -144,7 +152,9 @@ class Accuracy:
         """Accuracy of ``model`` with ``samples`` samples of at most ``gen_tokens`` tokens. A
         measured source is unknown below the eval's shortest length and beyond its samples per
         problem: NaN there (no extrapolation); above its longest length the value at the longest
-        holds (a generation may stop there)."""
+        holds (a generation may stop there). A fitted source (:func:`scaleplan.fit_accuracy`)
+        is likewise unknown below its shortest length, but prices samples beyond the eval's
+        (the fit's extrapolation)."""
         args = Broadcast({"gen_tokens": gen_tokens, "samples": samples})
         out = self._native.accuracy(
             self._catalog._native, model, args.required("gen_tokens"), args.required("samples")
@@ -238,6 +248,16 @@ class TestTimePlan(Plan):
     seconds: FloatOrArray
     latency_s: FloatOrArray
     oracle_accuracy: FloatOrArray | None
+    eval_samples: FloatOrArray | None
+
+    @property
+    def extrapolated_samples(self) -> Any:
+        """Whether the plan's samples exceed the eval's samples per problem (``eval_samples``):
+        its accuracy is then the fit's extrapolation (docs/fitting.md). False for a preset."""
+        if self.eval_samples is None:
+            return np.zeros(np.shape(self.samples), dtype=bool) if np.ndim(self.samples) else False
+        out = np.asarray(self.samples) > np.asarray(self.eval_samples)
+        return out if out.ndim else bool(out)
 
     def _explain_one(self) -> str:
         if not self.feasible:
@@ -257,6 +277,16 @@ class TestTimePlan(Plan):
             "query "
             f"(latency {fmt.seconds(float(self.latency_s))}). "
             f"{_WHY_TEST_TIME[str(self.binding)].capitalize()}.{oracle}"
+            f"{self._extrapolation_note()}"
+        )
+
+    def _extrapolation_note(self) -> str:
+        if self.eval_samples is None or not bool(self.extrapolated_samples):
+            return ""
+        return (
+            f" Extrapolated: {int(self.samples)} samples is beyond the eval's "
+            f"{int(float(self.eval_samples))} per problem; accuracy there is the fitted "
+            "beta-binomial's pass@k, not measured."
         )
 
 
@@ -379,13 +409,20 @@ def _problem(
     models: Sequence[str | Model] | str | Model | None,
     family: str | None,
     hardware: str | Hardware,
-    accuracy: str | Accuracy,
+    accuracy: str | Accuracy | AccuracyFit,
     unit: str,
     catalog: Catalog | None,
     **kw: Any,
 ) -> tuple[_core.TestTimeProblem, list[str], list[str], Accuracy]:
     cat = catalog or default_catalog()
-    acc = accuracy if isinstance(accuracy, Accuracy) else Accuracy.preset(accuracy, catalog=cat)
+    from scaleplan.accuracy_fit import AccuracyFit
+
+    if isinstance(accuracy, AccuracyFit):
+        acc = accuracy.as_accuracy(cat)
+    elif isinstance(accuracy, Accuracy):
+        acc = accuracy
+    else:
+        acc = Accuracy.preset(accuracy, catalog=cat)
     if models is not None and family is not None:
         raise InvalidArgumentError("models: give models or family, not both", field="models")
     if family is not None:
@@ -415,7 +452,7 @@ def frontier_test_time(
     family: str | None = None,
     hardware: str | Hardware = "kinetics-b200",
     prompt_tokens: float = 128,
-    accuracy: str | Accuracy = "aime24-qwen3",
+    accuracy: str | Accuracy | AccuracyFit = "aime24-qwen3",
     k_max: int = 64,
     attention: AttentionSpec | Sequence[AttentionSpec] = ("dense",),
     latency_slo_s: float | None = None,
@@ -502,6 +539,7 @@ def _assemble(
 ) -> TestTimePlan:
     rows = dict(zip(_core.TEST_TIME_FIELDS, arrays, strict=True))
     oracle = rows.pop("oracle_accuracy")
+    eval_samples = rows.pop("eval_samples")
     feasible = rows.pop("feasible") != 0
     return TestTimePlan(
         feasible=feasible,
@@ -513,5 +551,6 @@ def _assemble(
         model=chosen(names, rows.pop("model"), feasible),
         attention=chosen(labels, rows.pop("attention"), feasible),
         oracle_accuracy=None if np.all(oracle < 0) else oracle,
+        eval_samples=None if np.all(eval_samples < 0) else eval_samples,
         **rows,
     )

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from scaleplan.commands import _common, _plot
+from scaleplan.commands import _common, _plot, fit_accuracy
 from scaleplan.commands._output import json_line
 from scaleplan.commands._parse import UsageError
 from scaleplan.cost import TRAIN_FLOPS_PER_PARAM_TOKEN
@@ -26,9 +26,10 @@ COLUMNS = ("params", "tokens", "loss")
 def register(sub: _common.Subparsers) -> None:
     p = sub.add_parser(
         "fit",
-        help="fit a law to your own runs",
+        help="fit a law to your own runs, or test-time accuracy to your own evals",
         description="Fit a quality law to your own measurements.",
-        epilog="examples:\n  scaleplan fit law runs.csv --bootstrap 1000 --plot fit.png",
+        epilog="examples:\n  scaleplan fit law runs.csv --bootstrap 1000 --plot fit.png"
+        "\n  scaleplan fit accuracy evals.csv --save accfit.json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     kinds = p.add_subparsers(dest="kind", required=True, metavar="KIND")
@@ -68,6 +69,7 @@ def register(sub: _common.Subparsers) -> None:
         "--plot", metavar="FILE", help="runs, iso-loss contours, optimal line, residuals"
     )
     q.set_defaults(func=run_law)
+    fit_accuracy.register(kinds)
 
 
 def read_runs(path: str) -> tuple[list[float], list[float], list[float]]:

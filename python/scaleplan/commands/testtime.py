@@ -14,6 +14,7 @@ import numpy as np
 
 from scaleplan import _format as fmt
 from scaleplan._arrays import FloatArray
+from scaleplan.accuracy_fit import AccuracyFit
 from scaleplan.catalog import model as catalog_model
 from scaleplan.commands import _common, _parse, _planning, _plot
 from scaleplan.commands._planning import Column, default, percent
@@ -109,6 +110,12 @@ def add_problem_options(p: argparse.ArgumentParser) -> None:
         help="measured eval counts instead: FILE.csv or FILE.json(l) with one row per model, "
         "gen_tokens and problem (n samples, c correct), as examples/data/synthetic_eval.csv",
     )
+    acc.add_argument(
+        "--accuracy-fit",
+        metavar="FIT.json",
+        help="a beta-binomial fit of eval counts written by 'scaleplan fit accuracy --save': "
+        "pass@k beyond the eval's samples per problem is extrapolated and --explain says so",
+    )
     p.add_argument(
         "--aggregator",
         choices=("coverage", "majority"),
@@ -174,6 +181,9 @@ def problem(args: argparse.Namespace) -> Problem:
         who = "the models of " + ("the measured data" if args.measured else "the preset")
         if args.measured:
             args.option_map = {**getattr(args, "option_map", {}), "models": "--measured"}
+        if getattr(args, "accuracy_fit", None):
+            who = "the models of the accuracy fit"
+            args.option_map = {**getattr(args, "option_map", {}), "models": "--accuracy-fit"}
     longest = kwargs["max_gen_tokens"]
     parts = [
         f"best of {who} on {args.hardware}",
@@ -187,10 +197,20 @@ def problem(args: argparse.Namespace) -> Problem:
     ]
     if kwargs["latency_slo_s"] is not None:
         parts.append(f"latency <= {fmt.seconds(kwargs['latency_slo_s'])}")
+    if source.fit is not None:
+        n = min(f.eval_samples for f in source.fit.fits)
+        parts.append(f"k above the eval's {n} samples per problem is the fit's extrapolation")
     return Problem(kwargs, source, parts)
 
 
 def _accuracy(args: argparse.Namespace) -> Accuracy:
+    if getattr(args, "accuracy_fit", None):
+        if args.aggregator == "majority":
+            raise _parse.UsageError(
+                "--aggregator", "majority vote applies to --accuracy presets; a fit gives pass@k"
+            )
+        args.option_map = {**getattr(args, "option_map", {}), "accuracy_fit": "--accuracy-fit"}
+        return AccuracyFit.load(args.accuracy_fit).as_accuracy()
     if args.measured is None:
         name = args.accuracy or default(frontier_test_time, "accuracy")
         return Accuracy.preset(name, aggregator=args.aggregator or "coverage")

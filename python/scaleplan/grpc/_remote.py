@@ -10,6 +10,7 @@ from typing import Any, Literal, cast
 
 import numpy.typing as npt
 
+from scaleplan.accuracy_fit import AccuracyFit
 from scaleplan.calibrate import Calibration
 from scaleplan.catalog import Hardware, Model
 from scaleplan.cost import InferenceCost, Number, TrainingCost
@@ -183,7 +184,11 @@ class RemoteApi:
         family: str | None = None,
         hardware: str | Hardware = "kinetics-b200",
         prompt_tokens: float = 128,
-        accuracy: str | Accuracy | os.PathLike[str] | Sequence[Mapping[str, Any]] = "aime24-qwen3",
+        accuracy: str
+        | Accuracy
+        | AccuracyFit
+        | os.PathLike[str]
+        | Sequence[Mapping[str, Any]] = "aime24-qwen3",
         k_max: int = 64,
         attention: AttentionSpec | Sequence[AttentionSpec] = ("dense",),
         latency_slo_s: float | None = None,
@@ -211,7 +216,11 @@ class RemoteApi:
         family: str | None = None,
         hardware: str | Hardware = "kinetics-b200",
         prompt_tokens: float = 128,
-        accuracy: str | Accuracy | os.PathLike[str] | Sequence[Mapping[str, Any]] = "aime24-qwen3",
+        accuracy: str
+        | Accuracy
+        | AccuracyFit
+        | os.PathLike[str]
+        | Sequence[Mapping[str, Any]] = "aime24-qwen3",
         k_max: int = 64,
         attention: AttentionSpec | Sequence[AttentionSpec] = ("dense",),
         latency_slo_s: float | None = None,
@@ -351,3 +360,24 @@ class RemoteApi:
         On the server: :func:`scaleplan.calibrate`, the same arguments (catalog objects by name,
         scalars for the goals). ``timeout_s``: this call's deadline (default: the client's)."""
         return cast("Calibration", self._call("calibrate", locals()))
+
+    def fit_accuracy(
+        self,
+        rows: str | os.PathLike[str] | Sequence[Any],
+        *,
+        bootstrap: int = 200,
+        seed: int = 0,
+        name: str | None = None,
+        timeout_s: float | None = None,
+    ) -> AccuracyFit:
+        """Fit a beta-binomial per (model, generation length) to per-problem eval counts: a CSV
+        or JSON (list of objects / JSON lines) file, or rows, each with ``model``,
+        ``gen_tokens``, ``problem``, ``n`` (samples) and ``c`` (correct) (at most ``MAX_ROWS``
+        rows). ``bootstrap`` resamples of the problems per fit (0 to 10,000; 200 by default) give
+        the intervals, deterministic per ``seed``. ``name`` says what the eval is (the file's
+        name by default). See docs/fitting.md.
+
+        On the server: :func:`scaleplan.fit_accuracy`, the same arguments (catalog objects by
+        name, scalars for the goals). ``timeout_s``: this call's deadline (default: the
+        client's)."""
+        return cast("AccuracyFit", self._call("fit_accuracy", locals()))

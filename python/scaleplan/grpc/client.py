@@ -40,6 +40,7 @@ from grpc_status import rpc_status
 
 from scaleplan import sweep
 from scaleplan._arrays import Broadcast, FloatArray
+from scaleplan.accuracy_fit import AccuracyFit
 from scaleplan.calibrate import Calibration, runs_of
 from scaleplan.catalog import Family, Hardware, Model
 from scaleplan.cost import InferenceCost, TrainingCost
@@ -606,6 +607,14 @@ class Client(RemoteApi):
         response = self._unary(self._stub.FitLaw, request, timeout_s)
         settings = {k: args[k] for k in ("delta", "bootstrap", "seed", "form", "unique_tokens")}
         return conversions.law_fit_from(response, **settings)
+
+    def _fit_accuracy(self, args: dict[str, Any], timeout_s: float | None) -> AccuracyFit:
+        # Files are read here (errors name their row); the server fits the rows.
+        request = conversions.fit_accuracy_request(
+            args["rows"], bootstrap=args["bootstrap"], seed=args["seed"], name=args["name"]
+        )
+        response = self._unary(self._stub.FitAccuracy, request, timeout_s)
+        return conversions.accuracy_fit_from(response.fit)
 
     def _calibrate(self, args: dict[str, Any], timeout_s: float | None) -> Calibration:
         # Files are read here; the server gets the runs (and prices on its own catalog).

@@ -22,11 +22,15 @@ from google.protobuf.message import Message
 
 from scaleplan import _core
 from scaleplan._format import clip
+from scaleplan.accuracy_fit import DEFAULT_BOOTSTRAP as ACCURACY_FIT_DEFAULT_BOOTSTRAP
+from scaleplan.accuracy_fit import FORMAT as ACCURACY_FIT_FORMAT
+from scaleplan.accuracy_fit import MAX_ROWS as ACCURACY_FIT_MAX_ROWS
+from scaleplan.accuracy_fit import AccuracyFit, FittedAccuracy
 from scaleplan.calibrate import PARAMETERS as CALIBRATED
 from scaleplan.calibrate import Calibration
 from scaleplan.catalog import Catalog, Family, Hardware, Model, Moe
 from scaleplan.cost import InferenceCost, TrainingCost
-from scaleplan.errors import InvalidArgumentError
+from scaleplan.errors import InvalidArgumentError, LimitExceededError
 from scaleplan.fit import KEYS as FIT_KEYS
 from scaleplan.fit import LawFit
 from scaleplan.joint import JointPlan
@@ -575,7 +579,7 @@ def _extrapolations_from(messages: Iterable[plan_pb2.Extrapolation]) -> tuple[Ex
 # Plan fields that may be None as well as NaN (the oracle with a preset; a lifetime plan's shape
 # with 2N pricing): None is the absent field, NaN (no plan) travels as NaN, so both round-trip.
 NONE_OR_NAN_PLAN_FIELDS = frozenset(
-    {"oracle_accuracy", "layers", "query_heads", "kv_heads", "head_dim"}
+    {"oracle_accuracy", "layers", "query_heads", "kv_heads", "head_dim"} | {"eval_samples"}
 )
 
 
@@ -740,7 +744,7 @@ def _object_column(values: Sequence[Any]) -> npt.NDArray[np.object_]:
 
 
 # Plan fields that may be None (sent as an absent field, or an empty column).
-OPTIONAL_PLAN_FIELDS = frozenset({"oracle_accuracy"})
+OPTIONAL_PLAN_FIELDS = frozenset({"oracle_accuracy"} | {"eval_samples"})
 
 
 def training_plan_message(plan: TrainingPlan) -> plan_pb2.TrainingPlan:
@@ -1129,7 +1133,14 @@ def test_time_kwargs(options: plan_pb2.TestTimeOptions, catalog: Catalog) -> dic
     aggregator = enum_text(
         plan_pb2.AccuracyAggregator, options.accuracy_aggregator, "accuracy_aggregator"
     )
-    if options.WhichOneof("accuracy") == "measured_accuracy":
+    if options.WhichOneof("accuracy") == "accuracy_fit":
+        if aggregator is not None:
+            raise InvalidArgumentError(
+                "accuracy_aggregator: only a preset takes an aggregator (a fit gives pass@k)",
+                field="accuracy_aggregator",
+            )
+        kwargs["accuracy"] = accuracy_fit_from(options.accuracy_fit).as_accuracy(catalog)
+    elif options.WhichOneof("accuracy") == "measured_accuracy":
         if aggregator is not None:
             raise InvalidArgumentError(
                 "accuracy_aggregator: only a preset takes an aggregator (measured accuracy is "
@@ -1256,6 +1267,7 @@ def _test_time_paths(prefix: str) -> dict[str, str]:
         accuracy=f"{prefix}accuracy_preset",
         accuracy_aggregator=f"{prefix}accuracy_aggregator",
         rows=f"{prefix}measured_accuracy.rows",
+        accuracy_fit=f"{prefix}accuracy_fit",
         # Attention choices are checked one by one (_attention_choices); the core's own check
         # (a last line of defence) says no index.
         attention=f"{prefix}attention",
@@ -1372,6 +1384,11 @@ def _write_accuracy(options: plan_pb2.TestTimeOptions, accuracy: Any) -> None:
     if isinstance(accuracy, str):
         options.accuracy_preset = accuracy
         options.accuracy_aggregator = plan_pb2.ACCURACY_AGGREGATOR_COVERAGE
+        return
+    fit = accuracy.fit if isinstance(accuracy, Accuracy) else accuracy
+    if isinstance(fit, AccuracyFit):
+        # The planner needs (a, b) per model and length only, not the bootstrap samples.
+        options.accuracy_fit.CopyFrom(accuracy_fit_message(fit, samples=False))
         return
     if isinstance(accuracy, Accuracy):
         if accuracy.preset_name is None:
@@ -1754,3 +1771,107 @@ def calibration_from(
         rms_relative_error=response.rms_relative_error,
         runs=tuple(dict(r) for r in runs),
     )
+
+
+# ---- FitAccuracy -----------------------------------------------------------------------------
+
+FIT_ACCURACY_ARGS = {"rows": "rows", "accuracy_fit": "rows"}
+"""Request paths of fit_accuracy's arguments (a row's column ``rows.c`` at index i is
+``rows[i].c``)."""
+
+
+def fitted_accuracy_message(f: FittedAccuracy, *, samples: bool = True) -> plan_pb2.FittedAccuracy:
+    out = plan_pb2.FittedAccuracy(
+        model=f.model,
+        gen_tokens=f.gen_tokens,
+        problems=f.problems,
+        eval_samples=f.eval_samples,
+        pass1=f.pass1,
+        converged=f.converged,
+        message=f.message,
+        samples=f.samples.ravel().tolist() if samples else [],
+        bootstrap_failed=f.bootstrap_failed,
+    )
+    for name in ("a", "b", "log_likelihood"):
+        value = getattr(f, name)
+        if value is not None:
+            setattr(out, name, value)
+    return out
+
+
+def accuracy_fit_message(fit: AccuracyFit, *, samples: bool = True) -> plan_pb2.AccuracyFit:
+    return plan_pb2.AccuracyFit(
+        fits=[fitted_accuracy_message(f, samples=samples) for f in fit.fits],
+        name=fit.name,
+        rows=fit.rows,
+        bootstrap=fit.bootstrap,
+        seed=fit.seed,
+    )
+
+
+def accuracy_fit_from(message: plan_pb2.AccuracyFit) -> AccuracyFit:
+    """An AccuracyFit from its message, checked as a saved fit is (AccuracyFit.from_dict):
+    an error names ``accuracy_fit``."""
+    data = {
+        "format": ACCURACY_FIT_FORMAT,
+        "name": message.name or "rows",
+        "rows": message.rows,
+        "bootstrap": message.bootstrap,
+        "seed": message.seed,
+        "fits": [
+            {
+                "model": f.model,
+                "gen_tokens": f.gen_tokens,
+                "problems": f.problems,
+                "eval_samples": f.eval_samples,
+                "pass1": f.pass1,
+                "a": f.a if f.HasField("a") else None,
+                "b": f.b if f.HasField("b") else None,
+                "log_likelihood": f.log_likelihood if f.HasField("log_likelihood") else None,
+                "converged": f.converged,
+                "message": f.message,
+                "samples": list(f.samples),
+                "bootstrap_failed": f.bootstrap_failed,
+            }
+            for f in message.fits
+        ],
+    }
+    if not message.fits:
+        raise InvalidArgumentError("accuracy_fit: has no fits", field="accuracy_fit")
+    if any(len(f.samples) % 2 for f in message.fits):
+        raise InvalidArgumentError(
+            "accuracy_fit: samples must hold (a, b) pairs", field="accuracy_fit"
+        )
+    return AccuracyFit.from_dict(data, source="request")
+
+
+def fit_accuracy_kwargs(request: planner_pb2.FitAccuracyRequest) -> dict[str, Any]:
+    """Keyword arguments of :func:`scaleplan.fit_accuracy`."""
+    if len(request.rows) > ACCURACY_FIT_MAX_ROWS:
+        raise LimitExceededError(
+            f"rows: {len(request.rows)} exceeds the limit of {ACCURACY_FIT_MAX_ROWS}",
+            field="rows",
+            limit=ACCURACY_FIT_MAX_ROWS,
+            got=len(request.rows),
+        )
+    return {
+        "rows": _eval_rows(request.rows, None),
+        "bootstrap": request.bootstrap
+        if request.HasField("bootstrap")
+        else ACCURACY_FIT_DEFAULT_BOOTSTRAP,
+        "seed": request.seed,
+        "name": request.name or None,
+    }
+
+
+def fit_accuracy_request(
+    rows: Any, *, bootstrap: int, seed: int, name: str | None
+) -> planner_pb2.FitAccuracyRequest:
+    """The request for fit_accuracy's arguments: rows (mappings) or a file of them, read and
+    checked here as the façade reads them (an error names the file's row)."""
+    columns, path = eval_columns(rows)
+    request = planner_pb2.FitAccuracyRequest(bootstrap=bootstrap, seed=seed)
+    request.name = name if name is not None else (Path(path).name if path is not None else "")
+    for model, gen_tokens, problem, n, c in zip(*columns, strict=True):
+        request.rows.add(model=model, gen_tokens=gen_tokens, problem=problem, n=n, c=c)
+    return request

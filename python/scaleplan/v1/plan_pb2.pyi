@@ -380,6 +380,129 @@ class MeasuredAccuracy(_message.Message):
 Global___MeasuredAccuracy: _TypeAlias = MeasuredAccuracy  # noqa: Y015
 
 @_typing.final
+class FittedAccuracy(_message.Message):
+    """One (model, generation length) of an accuracy fit (scaleplan.FittedAccuracy): per-problem
+    success ~ Beta(a, b) by beta-binomial maximum likelihood over problems (docs/fitting.md).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_FIELD_NUMBER: _builtins.int
+    GEN_TOKENS_FIELD_NUMBER: _builtins.int
+    PROBLEMS_FIELD_NUMBER: _builtins.int
+    EVAL_SAMPLES_FIELD_NUMBER: _builtins.int
+    PASS1_FIELD_NUMBER: _builtins.int
+    A_FIELD_NUMBER: _builtins.int
+    B_FIELD_NUMBER: _builtins.int
+    LOG_LIKELIHOOD_FIELD_NUMBER: _builtins.int
+    CONVERGED_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    SAMPLES_FIELD_NUMBER: _builtins.int
+    BOOTSTRAP_FAILED_FIELD_NUMBER: _builtins.int
+    model: _builtins.str
+    """The model evaluated."""
+    gen_tokens: _builtins.float
+    """The generation length limit of its samples, tokens."""
+    problems: _builtins.int
+    """Problems evaluated at this length."""
+    eval_samples: _builtins.int
+    """The fewest samples of any problem: pass@k is measured up to it, extrapolated beyond."""
+    pass1: _builtins.float
+    """Mean over problems of c / n (the measured pass@1), a fraction."""
+    a: _builtins.float
+    """Beta shape a; absent without a converged fit."""
+    b: _builtins.float
+    """Beta shape b; absent without a converged fit."""
+    log_likelihood: _builtins.float
+    """Beta-binomial log-likelihood at the fit, binomial coefficients left out; absent without
+    a converged fit.
+    """
+    converged: _builtins.bool
+    """Whether the maximum-likelihood fit is finite and converged."""
+    message: _builtins.str
+    """Why there is no fit (empty when there is)."""
+    bootstrap_failed: _builtins.int
+    """Bootstrap resamples without a finite fit (left out of samples)."""
+    @_builtins.property
+    def samples(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Bootstrap (a, b) over resampled problems, row-major, 2 per resample."""
+
+    def __init__(
+        self,
+        *,
+        model: _builtins.str = ...,
+        gen_tokens: _builtins.float = ...,
+        problems: _builtins.int = ...,
+        eval_samples: _builtins.int = ...,
+        pass1: _builtins.float = ...,
+        a: _builtins.float | None = ...,
+        b: _builtins.float | None = ...,
+        log_likelihood: _builtins.float | None = ...,
+        converged: _builtins.bool = ...,
+        message: _builtins.str = ...,
+        samples: _abc.Iterable[_builtins.float] | None = ...,
+        bootstrap_failed: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_a", b"_a", "_b", b"_b", "_log_likelihood", b"_log_likelihood", "a", b"a", "b", b"b", "log_likelihood", b"log_likelihood"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_a", b"_a", "_b", b"_b", "_log_likelihood", b"_log_likelihood", "a", b"a", "b", b"b", "bootstrap_failed", b"bootstrap_failed", "converged", b"converged", "eval_samples", b"eval_samples", "gen_tokens", b"gen_tokens", "log_likelihood", b"log_likelihood", "message", b"message", "model", b"model", "pass1", b"pass1", "problems", b"problems", "samples", b"samples"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__a: _TypeAlias = _typing.Literal["a"]  # noqa: Y015
+    _WhichOneofArgType__a: _TypeAlias = _typing.Literal["_a", b"_a"]  # noqa: Y015
+    _WhichOneofReturnType__b: _TypeAlias = _typing.Literal["b"]  # noqa: Y015
+    _WhichOneofArgType__b: _TypeAlias = _typing.Literal["_b", b"_b"]  # noqa: Y015
+    _WhichOneofReturnType__log_likelihood: _TypeAlias = _typing.Literal["log_likelihood"]  # noqa: Y015
+    _WhichOneofArgType__log_likelihood: _TypeAlias = _typing.Literal["_log_likelihood", b"_log_likelihood"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__a) -> _WhichOneofReturnType__a | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__b) -> _WhichOneofReturnType__b | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__log_likelihood) -> _WhichOneofReturnType__log_likelihood | None: ...
+
+Global___FittedAccuracy: _TypeAlias = FittedAccuracy  # noqa: Y015
+
+@_typing.final
+class AccuracyFit(_message.Message):
+    """Beta-binomial fits of eval counts (scaleplan.AccuracyFit), one per (model, length)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FITS_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    ROWS_FIELD_NUMBER: _builtins.int
+    BOOTSTRAP_FIELD_NUMBER: _builtins.int
+    SEED_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """What the eval is; plans name their task "fitted:<name>"."""
+    rows: _builtins.int
+    """Eval rows fitted."""
+    bootstrap: _builtins.int
+    """Bootstrap resamples of the problems per fit."""
+    seed: _builtins.int
+    """Seed of the bootstrap resampling."""
+    @_builtins.property
+    def fits(self) -> _containers.RepeatedCompositeFieldContainer[Global___FittedAccuracy]:
+        """One per (model, generation length), by model then length."""
+
+    def __init__(
+        self,
+        *,
+        fits: _abc.Iterable[Global___FittedAccuracy] | None = ...,
+        name: _builtins.str = ...,
+        rows: _builtins.int = ...,
+        bootstrap: _builtins.int = ...,
+        seed: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bootstrap", b"bootstrap", "fits", b"fits", "name", b"name", "rows", b"rows", "seed", b"seed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AccuracyFit: _TypeAlias = AccuracyFit  # noqa: Y015
+
+@_typing.final
 class Extrapolation(_message.Message):
     """One quantity of a plan outside the range its loss law was fitted on (Law.fitted)."""
 
@@ -449,6 +572,7 @@ class TestTimeOptions(_message.Message):
     PROMPT_TOKENS_FIELD_NUMBER: _builtins.int
     ACCURACY_PRESET_FIELD_NUMBER: _builtins.int
     MEASURED_ACCURACY_FIELD_NUMBER: _builtins.int
+    ACCURACY_FIT_FIELD_NUMBER: _builtins.int
     ACCURACY_AGGREGATOR_FIELD_NUMBER: _builtins.int
     K_MAX_FIELD_NUMBER: _builtins.int
     ATTENTION_FIELD_NUMBER: _builtins.int
@@ -489,6 +613,13 @@ class TestTimeOptions(_message.Message):
         """Measured eval counts."""
 
     @_builtins.property
+    def accuracy_fit(self) -> Global___AccuracyFit:
+        """A beta-binomial fit of eval counts (FitAccuracy's, scaleplan.AccuracyFit): pass@k beyond
+        the eval's samples per problem is extrapolated (TestTimePlan.eval_samples). Every fit
+        must have converged; bootstrap samples are not needed.
+        """
+
+    @_builtins.property
     def attention(self) -> _containers.RepeatedCompositeFieldContainer[Global___AttentionChoice]:
         """Attentions to choose from; dense only when empty."""
 
@@ -511,6 +642,7 @@ class TestTimeOptions(_message.Message):
         prompt_tokens: _builtins.float | None = ...,
         accuracy_preset: _builtins.str = ...,
         measured_accuracy: Global___MeasuredAccuracy | None = ...,
+        accuracy_fit: Global___AccuracyFit | None = ...,
         accuracy_aggregator: Global___AccuracyAggregator.ValueType = ...,
         k_max: _builtins.int | None = ...,
         attention: _abc.Iterable[Global___AttentionChoice] | None = ...,
@@ -521,9 +653,9 @@ class TestTimeOptions(_message.Message):
         serving: Global___ServingOptions | None = ...,
         user_models: _abc.Iterable[_catalog_pb2.Model] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_k_max", b"_k_max", "_latency_slo_s", b"_latency_slo_s", "_max_gen_tokens", b"_max_gen_tokens", "_min_gen_tokens", b"_min_gen_tokens", "_prompt_tokens", b"_prompt_tokens", "_usd_per_hour", b"_usd_per_hour", "accuracy", b"accuracy", "accuracy_preset", b"accuracy_preset", "k_max", b"k_max", "latency_slo_s", b"latency_slo_s", "max_gen_tokens", b"max_gen_tokens", "measured_accuracy", b"measured_accuracy", "min_gen_tokens", b"min_gen_tokens", "prompt_tokens", b"prompt_tokens", "serving", b"serving", "usd_per_hour", b"usd_per_hour"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_k_max", b"_k_max", "_latency_slo_s", b"_latency_slo_s", "_max_gen_tokens", b"_max_gen_tokens", "_min_gen_tokens", b"_min_gen_tokens", "_prompt_tokens", b"_prompt_tokens", "_usd_per_hour", b"_usd_per_hour", "accuracy", b"accuracy", "accuracy_fit", b"accuracy_fit", "accuracy_preset", b"accuracy_preset", "k_max", b"k_max", "latency_slo_s", b"latency_slo_s", "max_gen_tokens", b"max_gen_tokens", "measured_accuracy", b"measured_accuracy", "min_gen_tokens", b"min_gen_tokens", "prompt_tokens", b"prompt_tokens", "serving", b"serving", "usd_per_hour", b"usd_per_hour"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_k_max", b"_k_max", "_latency_slo_s", b"_latency_slo_s", "_max_gen_tokens", b"_max_gen_tokens", "_min_gen_tokens", b"_min_gen_tokens", "_prompt_tokens", b"_prompt_tokens", "_usd_per_hour", b"_usd_per_hour", "accuracy", b"accuracy", "accuracy_aggregator", b"accuracy_aggregator", "accuracy_preset", b"accuracy_preset", "attention", b"attention", "family", b"family", "hardware", b"hardware", "k_max", b"k_max", "latency_slo_s", b"latency_slo_s", "max_gen_tokens", b"max_gen_tokens", "measured_accuracy", b"measured_accuracy", "min_gen_tokens", b"min_gen_tokens", "models", b"models", "prompt_tokens", b"prompt_tokens", "serving", b"serving", "usd_per_hour", b"usd_per_hour", "user_models", b"user_models"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_k_max", b"_k_max", "_latency_slo_s", b"_latency_slo_s", "_max_gen_tokens", b"_max_gen_tokens", "_min_gen_tokens", b"_min_gen_tokens", "_prompt_tokens", b"_prompt_tokens", "_usd_per_hour", b"_usd_per_hour", "accuracy", b"accuracy", "accuracy_aggregator", b"accuracy_aggregator", "accuracy_fit", b"accuracy_fit", "accuracy_preset", b"accuracy_preset", "attention", b"attention", "family", b"family", "hardware", b"hardware", "k_max", b"k_max", "latency_slo_s", b"latency_slo_s", "max_gen_tokens", b"max_gen_tokens", "measured_accuracy", b"measured_accuracy", "min_gen_tokens", b"min_gen_tokens", "models", b"models", "prompt_tokens", b"prompt_tokens", "serving", b"serving", "usd_per_hour", b"usd_per_hour", "user_models", b"user_models"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__k_max: _TypeAlias = _typing.Literal["k_max"]  # noqa: Y015
     _WhichOneofArgType__k_max: _TypeAlias = _typing.Literal["_k_max", b"_k_max"]  # noqa: Y015
@@ -537,7 +669,7 @@ class TestTimeOptions(_message.Message):
     _WhichOneofArgType__prompt_tokens: _TypeAlias = _typing.Literal["_prompt_tokens", b"_prompt_tokens"]  # noqa: Y015
     _WhichOneofReturnType__usd_per_hour: _TypeAlias = _typing.Literal["usd_per_hour"]  # noqa: Y015
     _WhichOneofArgType__usd_per_hour: _TypeAlias = _typing.Literal["_usd_per_hour", b"_usd_per_hour"]  # noqa: Y015
-    _WhichOneofReturnType_accuracy: _TypeAlias = _typing.Literal["accuracy_preset", "measured_accuracy"]  # noqa: Y015
+    _WhichOneofReturnType_accuracy: _TypeAlias = _typing.Literal["accuracy_preset", "measured_accuracy", "accuracy_fit"]  # noqa: Y015
     _WhichOneofArgType_accuracy: _TypeAlias = _typing.Literal["accuracy", b"accuracy"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__k_max) -> _WhichOneofReturnType__k_max | None: ...
@@ -1068,6 +1200,7 @@ class TestTimePlan(_message.Message):
     ORACLE_UPPER_BOUND_ACCURACY_FIELD_NUMBER: _builtins.int
     TASK_FIELD_NUMBER: _builtins.int
     AGGREGATOR_FIELD_NUMBER: _builtins.int
+    EVAL_SAMPLES_FIELD_NUMBER: _builtins.int
     feasible: _builtins.bool
     """Whether any configuration fits the budget; an infeasible plan names the constraint."""
     binding: Global___PlanConstraint.ValueType
@@ -1106,6 +1239,11 @@ class TestTimePlan(_message.Message):
     """How k samples become one answer: COVERAGE (pass@k with a perfect verifier, an upper bound
     on what deploys) or MAJORITY (majority vote, deployable without a verifier).
     """
+    eval_samples: _builtins.float
+    """Samples per problem of the eval behind the chosen model's accuracy (measured counts or an
+    accuracy fit); samples above it are the fit's extrapolation. Absent for a preset, NaN where
+    no configuration fits.
+    """
     def __init__(
         self,
         *,
@@ -1125,10 +1263,11 @@ class TestTimePlan(_message.Message):
         oracle_upper_bound_accuracy: _builtins.float | None = ...,
         task: _builtins.str = ...,
         aggregator: Global___AccuracyAggregator.ValueType = ...,
+        eval_samples: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_attention", b"_attention", "_cost", b"_cost", "_eflops", b"_eflops", "_gen_tokens", b"_gen_tokens", "_latency_s", b"_latency_s", "_model", b"_model", "_oracle_upper_bound_accuracy", b"_oracle_upper_bound_accuracy", "_replica_seconds", b"_replica_seconds", "_samples", b"_samples", "accuracy", b"accuracy", "attention", b"attention", "cost", b"cost", "eflops", b"eflops", "gen_tokens", b"gen_tokens", "latency_s", b"latency_s", "model", b"model", "oracle_upper_bound_accuracy", b"oracle_upper_bound_accuracy", "replica_seconds", b"replica_seconds", "samples", b"samples"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_attention", b"_attention", "_cost", b"_cost", "_eflops", b"_eflops", "_eval_samples", b"_eval_samples", "_gen_tokens", b"_gen_tokens", "_latency_s", b"_latency_s", "_model", b"_model", "_oracle_upper_bound_accuracy", b"_oracle_upper_bound_accuracy", "_replica_seconds", b"_replica_seconds", "_samples", b"_samples", "accuracy", b"accuracy", "attention", b"attention", "cost", b"cost", "eflops", b"eflops", "eval_samples", b"eval_samples", "gen_tokens", b"gen_tokens", "latency_s", b"latency_s", "model", b"model", "oracle_upper_bound_accuracy", b"oracle_upper_bound_accuracy", "replica_seconds", b"replica_seconds", "samples", b"samples"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_attention", b"_attention", "_cost", b"_cost", "_eflops", b"_eflops", "_gen_tokens", b"_gen_tokens", "_latency_s", b"_latency_s", "_model", b"_model", "_oracle_upper_bound_accuracy", b"_oracle_upper_bound_accuracy", "_replica_seconds", b"_replica_seconds", "_samples", b"_samples", "accuracy", b"accuracy", "aggregator", b"aggregator", "attention", b"attention", "binding", b"binding", "budget", b"budget", "cost", b"cost", "eflops", b"eflops", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "latency_s", b"latency_s", "model", b"model", "oracle_upper_bound_accuracy", b"oracle_upper_bound_accuracy", "replica_seconds", b"replica_seconds", "samples", b"samples", "task", b"task", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_attention", b"_attention", "_cost", b"_cost", "_eflops", b"_eflops", "_eval_samples", b"_eval_samples", "_gen_tokens", b"_gen_tokens", "_latency_s", b"_latency_s", "_model", b"_model", "_oracle_upper_bound_accuracy", b"_oracle_upper_bound_accuracy", "_replica_seconds", b"_replica_seconds", "_samples", b"_samples", "accuracy", b"accuracy", "aggregator", b"aggregator", "attention", b"attention", "binding", b"binding", "budget", b"budget", "cost", b"cost", "eflops", b"eflops", "eval_samples", b"eval_samples", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "latency_s", b"latency_s", "model", b"model", "oracle_upper_bound_accuracy", b"oracle_upper_bound_accuracy", "replica_seconds", b"replica_seconds", "samples", b"samples", "task", b"task", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__accuracy: _TypeAlias = _typing.Literal["accuracy"]  # noqa: Y015
     _WhichOneofArgType__accuracy: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy"]  # noqa: Y015
@@ -1138,6 +1277,8 @@ class TestTimePlan(_message.Message):
     _WhichOneofArgType__cost: _TypeAlias = _typing.Literal["_cost", b"_cost"]  # noqa: Y015
     _WhichOneofReturnType__eflops: _TypeAlias = _typing.Literal["eflops"]  # noqa: Y015
     _WhichOneofArgType__eflops: _TypeAlias = _typing.Literal["_eflops", b"_eflops"]  # noqa: Y015
+    _WhichOneofReturnType__eval_samples: _TypeAlias = _typing.Literal["eval_samples"]  # noqa: Y015
+    _WhichOneofArgType__eval_samples: _TypeAlias = _typing.Literal["_eval_samples", b"_eval_samples"]  # noqa: Y015
     _WhichOneofReturnType__gen_tokens: _TypeAlias = _typing.Literal["gen_tokens"]  # noqa: Y015
     _WhichOneofArgType__gen_tokens: _TypeAlias = _typing.Literal["_gen_tokens", b"_gen_tokens"]  # noqa: Y015
     _WhichOneofReturnType__latency_s: _TypeAlias = _typing.Literal["latency_s"]  # noqa: Y015
@@ -1158,6 +1299,8 @@ class TestTimePlan(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__cost) -> _WhichOneofReturnType__cost | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__eflops) -> _WhichOneofReturnType__eflops | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__eval_samples) -> _WhichOneofReturnType__eval_samples | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__gen_tokens) -> _WhichOneofReturnType__gen_tokens | None: ...
     @_typing.overload
@@ -1197,6 +1340,7 @@ class TestTimePlanColumns(_message.Message):
     ORACLE_UPPER_BOUND_ACCURACY_FIELD_NUMBER: _builtins.int
     TASK_FIELD_NUMBER: _builtins.int
     AGGREGATOR_FIELD_NUMBER: _builtins.int
+    EVAL_SAMPLES_FIELD_NUMBER: _builtins.int
     unit: Global___CostUnit.ValueType
     """Unit of budget and cost (one for all budgets)."""
     task: _builtins.str
@@ -1261,6 +1405,10 @@ class TestTimePlanColumns(_message.Message):
         preset.
         """
 
+    @_builtins.property
+    def eval_samples(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """See TestTimePlan.eval_samples; empty for a preset."""
+
     def __init__(
         self,
         *,
@@ -1280,10 +1428,11 @@ class TestTimePlanColumns(_message.Message):
         oracle_upper_bound_accuracy: _abc.Iterable[_builtins.float] | None = ...,
         task: _builtins.str = ...,
         aggregator: Global___AccuracyAggregator.ValueType = ...,
+        eval_samples: _abc.Iterable[_builtins.float] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy", b"accuracy", "aggregator", b"aggregator", "attention", b"attention", "binding", b"binding", "budget", b"budget", "cost", b"cost", "eflops", b"eflops", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "latency_s", b"latency_s", "model", b"model", "oracle_upper_bound_accuracy", b"oracle_upper_bound_accuracy", "replica_seconds", b"replica_seconds", "samples", b"samples", "task", b"task", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy", b"accuracy", "aggregator", b"aggregator", "attention", b"attention", "binding", b"binding", "budget", b"budget", "cost", b"cost", "eflops", b"eflops", "eval_samples", b"eval_samples", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "latency_s", b"latency_s", "model", b"model", "oracle_upper_bound_accuracy", b"oracle_upper_bound_accuracy", "replica_seconds", b"replica_seconds", "samples", b"samples", "task", b"task", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1666,3 +1666,65 @@ class CalibrateResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CalibrateResponse: _TypeAlias = CalibrateResponse  # noqa: Y015
+
+@_typing.final
+class FitAccuracyRequest(_message.Message):
+    """Request of PlannerService.FitAccuracy."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROWS_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    BOOTSTRAP_FIELD_NUMBER: _builtins.int
+    SEED_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """What the eval is; "rows" when empty."""
+    bootstrap: _builtins.int
+    """Bootstrap resamples of the problems per fit (0 to 10,000); 200 when absent."""
+    seed: _builtins.int
+    """Seed of the bootstrap resampling."""
+    @_builtins.property
+    def rows(self) -> _containers.RepeatedCompositeFieldContainer[_plan_pb2.EvalRow]:
+        """One per (model, gen_tokens, problem), at most 1,000,000."""
+
+    def __init__(
+        self,
+        *,
+        rows: _abc.Iterable[_plan_pb2.EvalRow] | None = ...,
+        name: _builtins.str = ...,
+        bootstrap: _builtins.int | None = ...,
+        seed: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_bootstrap", b"_bootstrap", "bootstrap", b"bootstrap"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_bootstrap", b"_bootstrap", "bootstrap", b"bootstrap", "name", b"name", "rows", b"rows", "seed", b"seed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__bootstrap: _TypeAlias = _typing.Literal["bootstrap"]  # noqa: Y015
+    _WhichOneofArgType__bootstrap: _TypeAlias = _typing.Literal["_bootstrap", b"_bootstrap"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__bootstrap) -> _WhichOneofReturnType__bootstrap | None: ...
+
+Global___FitAccuracyRequest: _TypeAlias = FitAccuracyRequest  # noqa: Y015
+
+@_typing.final
+class FitAccuracyResponse(_message.Message):
+    """Response of PlannerService.FitAccuracy."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def fit(self) -> _plan_pb2.AccuracyFit:
+        """The fits; one that did not converge says why and has no a, b."""
+
+    def __init__(
+        self,
+        *,
+        fit: _plan_pb2.AccuracyFit | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["fit", b"fit"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fit", b"fit"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FitAccuracyResponse: _TypeAlias = FitAccuracyResponse  # noqa: Y015

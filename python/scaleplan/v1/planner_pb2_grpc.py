@@ -126,6 +126,11 @@ class PlannerServiceStub:
                 request_serializer=scaleplan_dot_v1_dot_planner__pb2.CalibrateRequest.SerializeToString,
                 response_deserializer=scaleplan_dot_v1_dot_planner__pb2.CalibrateResponse.FromString,
                 _registered_method=True)
+        self.FitAccuracy = channel.unary_unary(
+                '/scaleplan.v1.PlannerService/FitAccuracy',
+                request_serializer=scaleplan_dot_v1_dot_planner__pb2.FitAccuracyRequest.SerializeToString,
+                response_deserializer=scaleplan_dot_v1_dot_planner__pb2.FitAccuracyResponse.FromString,
+                _registered_method=True)
 
 
 class PlannerServiceServicer:
@@ -267,6 +272,14 @@ class PlannerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FitAccuracy(self, request, context):
+        """Test-time accuracy fitted to per-problem eval counts (scaleplan.fit_accuracy): a
+        beta-binomial per (model, generation length), bootstrap over problems (docs/fitting.md).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PlannerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -349,6 +362,11 @@ def add_PlannerServiceServicer_to_server(servicer, server):
                     servicer.Calibrate,
                     request_deserializer=scaleplan_dot_v1_dot_planner__pb2.CalibrateRequest.FromString,
                     response_serializer=scaleplan_dot_v1_dot_planner__pb2.CalibrateResponse.SerializeToString,
+            ),
+            'FitAccuracy': grpc.unary_unary_rpc_method_handler(
+                    servicer.FitAccuracy,
+                    request_deserializer=scaleplan_dot_v1_dot_planner__pb2.FitAccuracyRequest.FromString,
+                    response_serializer=scaleplan_dot_v1_dot_planner__pb2.FitAccuracyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -795,6 +813,33 @@ class PlannerService:
             '/scaleplan.v1.PlannerService/Calibrate',
             scaleplan_dot_v1_dot_planner__pb2.CalibrateRequest.SerializeToString,
             scaleplan_dot_v1_dot_planner__pb2.CalibrateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FitAccuracy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scaleplan.v1.PlannerService/FitAccuracy',
+            scaleplan_dot_v1_dot_planner__pb2.FitAccuracyRequest.SerializeToString,
+            scaleplan_dot_v1_dot_planner__pb2.FitAccuracyResponse.FromString,
             options,
             channel_credentials,
             insecure,

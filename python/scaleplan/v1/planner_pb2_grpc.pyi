@@ -98,6 +98,10 @@ class PlannerServiceStub:
     (scaleplan.calibrate): prefill_mfu, decode_bw_util and step_overhead_s fitted by least
     squares on relative errors of TTFT and TPOT (docs/calibration.md).
     """
+    FitAccuracy: _grpc.UnaryUnaryMultiCallable[_planner_pb2.FitAccuracyRequest, _planner_pb2.FitAccuracyResponse]
+    """Test-time accuracy fitted to per-problem eval counts (scaleplan.fit_accuracy): a
+    beta-binomial per (model, generation length), bootstrap over problems (docs/fitting.md).
+    """
 
 @_typing.type_check_only
 class PlannerServiceAsyncStub(PlannerServiceStub):
@@ -168,6 +172,10 @@ class PlannerServiceAsyncStub(PlannerServiceStub):
     """A hardware entry of the server's catalog calibrated on measured serving runs
     (scaleplan.calibrate): prefill_mfu, decode_bw_util and step_overhead_s fitted by least
     squares on relative errors of TTFT and TPOT (docs/calibration.md).
+    """
+    FitAccuracy: _aio.UnaryUnaryMultiCallable[_planner_pb2.FitAccuracyRequest, _planner_pb2.FitAccuracyResponse]  # type: ignore[assignment]
+    """Test-time accuracy fitted to per-problem eval counts (scaleplan.fit_accuracy): a
+    beta-binomial per (model, generation length), bootstrap over problems (docs/fitting.md).
     """
 
 class PlannerServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -332,6 +340,16 @@ class PlannerServiceServicer(metaclass=_abc_1.ABCMeta):
         """A hardware entry of the server's catalog calibrated on measured serving runs
         (scaleplan.calibrate): prefill_mfu, decode_bw_util and step_overhead_s fitted by least
         squares on relative errors of TTFT and TPOT (docs/calibration.md).
+        """
+
+    @_abc_1.abstractmethod
+    def FitAccuracy(
+        self,
+        request: _planner_pb2.FitAccuracyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planner_pb2.FitAccuracyResponse, _abc.Awaitable[_planner_pb2.FitAccuracyResponse]]:
+        """Test-time accuracy fitted to per-problem eval counts (scaleplan.fit_accuracy): a
+        beta-binomial per (model, generation length), bootstrap over problems (docs/fitting.md).
         """
 
 def add_PlannerServiceServicer_to_server(servicer: PlannerServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

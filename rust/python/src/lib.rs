@@ -9,6 +9,7 @@ mod cost;
 mod csvfmt;
 mod errors;
 mod fit;
+mod fit_accuracy;
 mod plan;
 mod schema;
 mod testtime;
@@ -55,6 +56,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     cost::register(m)?;
     csvfmt::register(m)?;
     fit::register(m)?;
+    fit_accuracy::register(m)?;
     plan::register(m)?;
     schema::register(m)?;
     testtime::register(m)?;

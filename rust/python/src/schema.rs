@@ -274,6 +274,11 @@ schema! {
              (not a deployable policy); None for the parametric model."
             // -1: no oracle (a preset); NaN: no plan at this budget.
             => s.oracle.map_or(-1.0, |o| if_feasible(s.plan.feasible, o)),
+        eval_samples ["samples"]
+            "Samples per problem of the eval behind the chosen model's accuracy (measured counts \
+             or a fit); samples above it are the fit's extrapolation. None for a preset."
+            // -1: no eval (a preset); NaN: no plan at this budget.
+            => s.eval_samples.unwrap_or(-1.0),
     }
 }
 
@@ -360,6 +365,54 @@ schema! {
 }
 
 schema! {
+    /// `scaleplan.FittedAccuracy` (docs/fitting.md, "Test-time accuracy"): one (model,
+    /// generation length) of an accuracy fit, built by the façade from `fit_accuracy`'s dicts.
+    fitted_accuracy "FittedAccuracy" () {
+        model [""] "The model evaluated.",
+        gen_tokens ["tokens"] "The generation length limit of its samples.",
+        problems ["problems"] "Problems evaluated at this length.",
+        eval_samples ["samples"]
+            "The fewest samples of any problem: pass@k is measured up to it; beyond it the fit \
+             extrapolates.",
+        pass1 ["fraction"] "Mean over problems of c / n (the measured pass@1).",
+        a [""] "Beta shape a of per-problem success; None without a converged fit.",
+        b [""] "Beta shape b of per-problem success; None without a converged fit.",
+        log_likelihood [""]
+            "Beta-binomial log-likelihood at the fit, binomial coefficients left out; None \
+             without a converged fit.",
+        converged [""] "Whether the maximum-likelihood fit is finite and converged.",
+        message [""] "Why there is no fit (empty when there is).",
+        samples [""] "Bootstrap (a, b) over resampled problems, shape (resamples, 2).",
+        bootstrap_failed ["refits"]
+            "Bootstrap resamples without a finite fit (left out of samples).",
+    }
+}
+
+schema! {
+    /// `scaleplan.AccuracyFit` (docs/fitting.md, "Test-time accuracy").
+    accuracy_fit "AccuracyFit" () {
+        fits [""] "One FittedAccuracy per (model, generation length), by model then length.",
+        name [""] "What the eval is (the file's name or a label); accuracy's task is \
+                   fitted:<name>.",
+        rows ["rows"] "Eval rows fitted.",
+        bootstrap ["refits"] "Bootstrap resamples of the problems requested per fit.",
+        seed [""] "Seed of the bootstrap resampling.",
+    }
+}
+
+schema! {
+    /// `scaleplan.PassAtK` (docs/fitting.md, "Test-time accuracy").
+    pass_at_k "PassAtK" () {
+        k ["samples"] "Samples per problem.",
+        estimate ["fraction"] "pass@k of the fit: 1 - B(a, b + k) / B(a, b).",
+        lower ["fraction"] "Lower end of the percentile bootstrap interval.",
+        upper ["fraction"] "Upper end of the percentile bootstrap interval.",
+        level ["fraction"] "Level of the interval.",
+        extrapolated [""] "Whether k is beyond the eval's samples per problem.",
+    }
+}
+
+schema! {
     /// `scaleplan.Calibration` (docs/calibration.md): built by the façade from `calibrate`'s
     /// dict.
     calibration "Calibration" () {
@@ -412,7 +465,7 @@ schema! {
 }
 
 /// Every schema, for `_core.SCHEMAS`.
-const ALL: [(&str, &[Field]); 10] = [
+const ALL: &[(&str, &[Field])] = &[
     (inference_cost::TITLE, inference_cost::FIELDS),
     (training_cost::TITLE, training_cost::FIELDS),
     (training_plan::TITLE, training_plan::FIELDS),
@@ -423,6 +476,9 @@ const ALL: [(&str, &[Field]); 10] = [
     (law_fit::TITLE, law_fit::FIELDS),
     (calibration::TITLE, calibration::FIELDS),
     (uncertainty::TITLE, uncertainty::FIELDS),
+    (fitted_accuracy::TITLE, fitted_accuracy::FIELDS),
+    (accuracy_fit::TITLE, accuracy_fit::FIELDS),
+    (pass_at_k::TITLE, pass_at_k::FIELDS),
 ];
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -11,7 +11,7 @@ use scaleplan_core::plan::uncertainty::per_sample;
 use scaleplan_core::plan::{
     BudgetUnit, Candidate, CostUnit, JointOptions, JointSolver, TestTimeOptions, TestTimeSolver,
 };
-use scaleplan_core::testtime::{curves_from_rows, Aggregator, Curve, EvalRow};
+use scaleplan_core::testtime::{curves_from_rows, Aggregator, Curve, EvalRow, FittedCurve};
 use scaleplan_core::PlanError;
 
 use crate::cancel::{poll, CancelToken};
@@ -45,6 +45,8 @@ enum AccuracyKind {
         aggregator: Aggregator,
     },
     Measured(std::collections::BTreeMap<String, Curve>),
+    /// Beta-binomial fits per model and length (`scaleplan.AccuracyFit`).
+    Fitted(std::collections::BTreeMap<String, Curve>),
 }
 
 #[pymethods]
@@ -63,7 +65,7 @@ impl AccuracySource {
     fn task(&self) -> Option<String> {
         match &self.0 {
             AccuracyKind::Preset { task, .. } => Some(task.clone()),
-            AccuracyKind::Measured(_) => None,
+            AccuracyKind::Measured(_) | AccuracyKind::Fitted(_) => None,
         }
     }
 
@@ -71,7 +73,7 @@ impl AccuracySource {
     fn aggregator(&self) -> &'static str {
         match &self.0 {
             AccuracyKind::Preset { aggregator, .. } => aggregator.name(),
-            AccuracyKind::Measured(_) => Aggregator::Coverage.name(),
+            AccuracyKind::Measured(_) | AccuracyKind::Fitted(_) => Aggregator::Coverage.name(),
         }
     }
 
@@ -113,6 +115,55 @@ impl AccuracySource {
         )))
     }
 
+    /// Fitted (a, b) per model and generation length, as parallel columns, with the eval's
+    /// samples per problem at each.
+    #[staticmethod]
+    fn fitted(
+        py: Python<'_>,
+        model: Vec<String>,
+        gen_tokens: Vec<f64>,
+        a: Vec<f64>,
+        b: Vec<f64>,
+        eval_samples: Vec<u32>,
+    ) -> PyResult<Self> {
+        let len = model.len();
+        if [gen_tokens.len(), a.len(), b.len(), eval_samples.len()]
+            .iter()
+            .any(|&l| l != len)
+        {
+            return Err(to_py(
+                py,
+                PlanError::invalid("accuracy_fit", "columns differ in length"),
+            ));
+        }
+        let mut by_model: std::collections::BTreeMap<String, Vec<(f64, f64, f64, u32)>> =
+            std::collections::BTreeMap::new();
+        for i in 0..len {
+            by_model.entry(model[i].clone()).or_default().push((
+                gen_tokens[i],
+                a[i],
+                b[i],
+                eval_samples[i],
+            ));
+        }
+        if by_model.is_empty() {
+            return Err(to_py(
+                py,
+                PlanError::invalid("accuracy_fit", "no fitted models"),
+            ));
+        }
+        let curves = by_model
+            .into_iter()
+            .map(|(m, entries)| {
+                let curve = FittedCurve::new(&entries)
+                    .map_err(|e| PlanError::invalid("accuracy_fit", format!("{m}: {e}")))?;
+                Ok((m, Curve::Fitted(curve)))
+            })
+            .collect::<Result<_, PlanError>>()
+            .py_err(py)?;
+        Ok(AccuracySource(AccuracyKind::Fitted(curves)))
+    }
+
     fn models(&self, catalog: &PyCatalog) -> Vec<String> {
         match &self.0 {
             AccuracyKind::Preset { name, .. } => catalog
@@ -120,7 +171,9 @@ impl AccuracySource {
                 .accuracy_preset(name)
                 .map(|p| p.pass1.keys().cloned().collect())
                 .unwrap_or_default(),
-            AccuracyKind::Measured(curves) => curves.keys().cloned().collect(),
+            AccuracyKind::Measured(curves) | AccuracyKind::Fitted(curves) => {
+                curves.keys().cloned().collect()
+            }
         }
     }
 
@@ -147,7 +200,8 @@ impl AccuracySource {
         let range = curve.gen_range();
         let measured_k = match &curve {
             Curve::Measured(m) => Some(m.max_samples),
-            Curve::Beta(_) => None,
+            // A fit extrapolates beyond its eval's n (docs/fitting.md).
+            Curve::Beta(_) | Curve::Fitted(_) => None,
         };
         let n = g.len();
         let out = enter(py, Work::Batch(n), || {
@@ -188,18 +242,16 @@ impl AccuracySource {
             } => Ok(Curve::Beta(
                 catalog.0.accuracy_preset(name)?.curve(model, *aggregator)?,
             )),
-            AccuracyKind::Measured(curves) => {
-                curves
-                    .get(model)
-                    .cloned()
-                    .ok_or_else(|| PlanError::UnknownName {
-                        field: "models".into(),
-                        kind: scaleplan_core::error::NameKind::Model,
-                        name: model.to_string(),
-                        known: curves.keys().cloned().collect(),
-                        preset: None,
-                    })
-            }
+            AccuracyKind::Measured(curves) | AccuracyKind::Fitted(curves) => curves
+                .get(model)
+                .cloned()
+                .ok_or_else(|| PlanError::UnknownName {
+                    field: "models".into(),
+                    kind: scaleplan_core::error::NameKind::Model,
+                    name: model.to_string(),
+                    known: curves.keys().cloned().collect(),
+                    preset: None,
+                }),
         }
     }
 }

@@ -36,6 +36,7 @@ import numpy.typing as npt
 from google.protobuf.message import Message
 
 from scaleplan import sweep
+from scaleplan.accuracy_fit import fit_accuracy
 from scaleplan.calibrate import calibrate
 from scaleplan.cancel import CancelToken
 from scaleplan.cancel import scope as cancel_scope
@@ -411,6 +412,11 @@ class PlannerService(planner_pb2_grpc.PlannerServiceServicer):
         level = conversions.fit_law_level(request)
         fit = fit_law(**conversions.fit_law_kwargs(request))
         return conversions.fit_law_message(fit, level)
+
+    @unary(paths=conversions.FIT_ACCURACY_ARGS)
+    def FitAccuracy(self, request: pb.FitAccuracyRequest) -> pb.FitAccuracyResponse:
+        fit = fit_accuracy(**conversions.fit_accuracy_kwargs(request))
+        return pb.FitAccuracyResponse(fit=conversions.accuracy_fit_message(fit))
 
     @unary(paths=conversions.CALIBRATE_ARGS)
     def Calibrate(self, request: pb.CalibrateRequest) -> pb.CalibrateResponse:

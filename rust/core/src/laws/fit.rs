@@ -390,7 +390,7 @@ fn grid_starts(runs: &Runs, delta: f64) -> Vec<[f64; 5]> {
 
 /// SplitMix64: a small, well-mixed generator; each bootstrap sample seeds its own from
 /// (seed, sample index).
-struct SplitMix64(u64);
+pub(crate) struct SplitMix64(u64);
 
 impl SplitMix64 {
     fn next(&mut self) -> u64 {
@@ -401,7 +401,7 @@ impl SplitMix64 {
         z ^ (z >> 31)
     }
 
-    fn for_sample(seed: u64, sample: u64) -> Self {
+    pub(crate) fn for_sample(seed: u64, sample: u64) -> Self {
         let mut outer = SplitMix64(seed);
         let base = outer.next();
         let mut g = SplitMix64(base ^ sample.wrapping_mul(0xD134_2543_DE82_EF95));
@@ -410,7 +410,7 @@ impl SplitMix64 {
     }
 
     /// Uniform in [0, n) (Lemire's multiply-shift; the bias is below 2^-40 for n < 2^24).
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         ((self.next() as u128 * n as u128) >> 64) as usize
     }
 }

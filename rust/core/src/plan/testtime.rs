@@ -526,10 +526,22 @@ impl<'a> TestTimeSolver<'a> {
             })
         });
         let oracle = scan.oracle.map(|b| b.iter().sum::<f64>() / b.len() as f64);
+        // One accuracy source gives every candidate's curve: an eval is behind all or none.
+        let eval_samples = self.candidates[0].curve.eval_samples().map(|_| {
+            match plan
+                .feasible
+                .then(|| self.candidates[plan.candidate].curve.eval_samples())
+                .flatten()
+            {
+                Some(n) => f64::from(n),
+                None => f64::NAN,
+            }
+        });
         Ok(Solution {
             plan,
             per_candidate: scan.per_candidate,
             oracle,
+            eval_samples,
         })
     }
 
@@ -695,6 +707,8 @@ impl<'a> TestTimeSolver<'a> {
         let (eval, majority) = match curve {
             Curve::Measured(m) => (Some(m.max_samples), None),
             Curve::Beta(_) => (None, curve.max_samples()),
+            // A fit prices any k (beyond its eval's n by extrapolation): k_max caps it.
+            Curve::Fitted(_) => (None, None),
         };
         let batch = match self.opt.inference.batch {
             Batch::Fixed(b) => Some(b as u32),
@@ -724,7 +738,7 @@ impl<'a> TestTimeSolver<'a> {
             .iter()
             .map(|c| match &c.curve {
                 Curve::Measured(m) => Some(m),
-                Curve::Beta(_) => None,
+                Curve::Beta(_) | Curve::Fitted(_) => None,
             })
             .collect::<Option<_>>()?;
         let problems = &curves.first()?.problems;
@@ -742,6 +756,10 @@ pub struct Solution {
     pub plan: TestTimePlan,
     pub per_candidate: Vec<f64>,
     pub oracle: Option<f64>,
+    /// Samples per problem of the eval behind the chosen model's accuracy (measured counts or
+    /// a fit; NaN where no configuration fits, None for a preset): a plan with more samples
+    /// extrapolates a fit.
+    pub eval_samples: Option<f64>,
 }
 
 #[cfg(test)]

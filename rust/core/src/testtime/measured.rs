@@ -18,6 +18,51 @@ pub struct EvalRow {
     pub c: u32,
 }
 
+impl EvalRow {
+    /// The row's own values: a positive finite length, n > 0, c <= n; an error names the
+    /// column and the row's index `i`.
+    pub(crate) fn check(&self, i: usize) -> Result<()> {
+        if !(self.gen_tokens.is_finite() && self.gen_tokens > 0.0) {
+            let reason = format!("must be > 0, got {}", self.gen_tokens);
+            return Err(PlanError::invalid("rows.gen_tokens", reason).at_index(i));
+        }
+        if self.n == 0 {
+            return Err(PlanError::invalid("rows.n", "must be > 0").at_index(i));
+        }
+        if self.c > self.n {
+            let reason = format!("{} correct exceeds n = {}", self.c, self.n);
+            return Err(PlanError::invalid("rows.c", reason).at_index(i));
+        }
+        Ok(())
+    }
+}
+
+/// Position of `gen_tokens` among ascending `budgets`: (lower index, weight of the upper one),
+/// linear in ln length between budgets and held at the ends.
+pub(crate) fn locate(b: &[f64], gen_tokens: f64) -> (usize, f64) {
+    if gen_tokens <= b[0] || b.len() == 1 {
+        return (0, 0.0);
+    }
+    if gen_tokens >= b[b.len() - 1] {
+        return (b.len() - 2, 1.0);
+    }
+    let hi = b.partition_point(|&x| x <= gen_tokens);
+    let lo = hi - 1;
+    (
+        lo,
+        (gen_tokens.ln() - b[lo].ln()) / (b[hi].ln() - b[lo].ln()),
+    )
+}
+
+/// `values` (one per budget) at a position from [`locate`].
+pub(crate) fn interpolate(values: &[f64], (lo, w): (usize, f64)) -> f64 {
+    if values.len() == 1 {
+        values[0]
+    } else {
+        values[lo] + w * (values[lo + 1] - values[lo])
+    }
+}
+
 /// One model's results: problems x budgets.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MeasuredCurve {
@@ -38,17 +83,7 @@ pub struct MeasuredCurve {
 pub fn curves_from_rows(rows: &[EvalRow]) -> Result<BTreeMap<String, MeasuredCurve>> {
     let mut by_model: BTreeMap<&str, Vec<(usize, &EvalRow)>> = BTreeMap::new();
     for (i, r) in rows.iter().enumerate() {
-        if !(r.gen_tokens.is_finite() && r.gen_tokens > 0.0) {
-            let reason = format!("must be > 0, got {}", r.gen_tokens);
-            return Err(PlanError::invalid("rows.gen_tokens", reason).at_index(i));
-        }
-        if r.n == 0 {
-            return Err(PlanError::invalid("rows.n", "must be > 0").at_index(i));
-        }
-        if r.c > r.n {
-            let reason = format!("{} correct exceeds n = {}", r.c, r.n);
-            return Err(PlanError::invalid("rows.c", reason).at_index(i));
-        }
+        r.check(i)?;
         by_model.entry(&r.model).or_default().push((i, r));
     }
     if by_model.is_empty() {
@@ -140,37 +175,16 @@ impl MeasuredCurve {
         )
     }
 
-    /// Position of `gen_tokens` among the budgets: (lower index, weight of the upper one).
     fn locate(&self, gen_tokens: f64) -> (usize, f64) {
-        let b = &self.budgets;
-        if gen_tokens <= b[0] || b.len() == 1 {
-            return (0, 0.0);
-        }
-        if gen_tokens >= b[b.len() - 1] {
-            return (b.len() - 2, 1.0);
-        }
-        let hi = b.partition_point(|&x| x <= gen_tokens);
-        let lo = hi - 1;
-        (
-            lo,
-            (gen_tokens.ln() - b[lo].ln()) / (b[hi].ln() - b[lo].ln()),
-        )
-    }
-
-    fn interpolate(values: &[f64], (lo, w): (usize, f64)) -> f64 {
-        if values.len() == 1 {
-            values[0]
-        } else {
-            values[lo] + w * (values[lo + 1] - values[lo])
-        }
+        locate(&self.budgets, gen_tokens)
     }
 
     /// Mean pass@k with at most `gen_tokens` tokens (k <= max_samples).
     pub fn accuracy(&self, gen_tokens: f64, samples: u32) -> f64 {
         let k = samples.clamp(1, self.max_samples.max(1));
         match self.mean_pass.get((k - 1) as usize) {
-            Some(row) => Self::interpolate(row, self.locate(gen_tokens)),
-            None => Self::interpolate(
+            Some(row) => interpolate(row, self.locate(gen_tokens)),
+            None => interpolate(
                 &Self::mean_envelope(&self.counts, self.budgets.len(), k),
                 self.locate(gen_tokens),
             ),
@@ -189,6 +203,6 @@ impl MeasuredCurve {
                 best
             })
             .collect();
-        Self::interpolate(&envelope, self.locate(gen_tokens))
+        interpolate(&envelope, self.locate(gen_tokens))
     }
 }

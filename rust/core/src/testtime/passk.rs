@@ -8,7 +8,7 @@ use libm::lgamma;
 /// when x is large: a Beta concentration of 1e308 (a point mass) gives exact, finite values
 /// instead of inf - inf = NaN. For x >= 20 by Stirling's series (truncation below 1e-14),
 /// with (x+k-1/2) ln(x+k) - (x-1/2) ln x rewritten as (x-1/2) ln(1+k/x) + k ln(x+k).
-fn ln_gamma_ratio(x: f64, k: f64) -> f64 {
+pub(crate) fn ln_gamma_ratio(x: f64, k: f64) -> f64 {
     if k == 0.0 {
         return 0.0;
     }
@@ -60,7 +60,11 @@ pub fn beta_pass_at_k(mean: f64, kappa: f64, k: f64) -> f64 {
     if mean >= 1.0 {
         return 1.0;
     }
-    let (a, b) = (mean * kappa, (1.0 - mean) * kappa);
+    pass_at_k_ab(mean * kappa, (1.0 - mean) * kappa, k)
+}
+
+/// Coverage 1 - B(a, b+k) / B(a, b) for per-problem success p ~ Beta(a, b), a, b > 0.
+pub fn pass_at_k_ab(a: f64, b: f64, k: f64) -> f64 {
     // B(a, b+k) / B(a, b) = [Γ(b+k)/Γ(b)] / [Γ(a+b+k)/Γ(a+b)]
     let log_fail = ln_gamma_ratio(b, k) - ln_gamma_ratio(a + b, k);
     (1.0 - log_fail.exp()).clamp(0.0, 1.0)

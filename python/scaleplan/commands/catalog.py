@@ -51,7 +51,9 @@ def register(sub: _common.Subparsers) -> None:
         sub,
         "catalog",
         help="list catalog entries with their values",
-        description="Show the catalog: hardware (spec-sheet peaks, HBM, assumed efficiencies), "
+        description="Show the catalog: hardware (spec-sheet peaks, HBM, assumed efficiencies and "
+        "a list price per GPU-hour with the date it was read: an assumption, the default of USD "
+        "budgets), "
         "models (architecture from config.json, parameter counts), families, quality laws and "
         "accuracy presets (for `plan test-time --accuracy`). "
         "Includes the files named in SCALEPLAN_CATALOG. --json prints one object keyed by kind, "
@@ -150,6 +152,7 @@ def _hardware_table(items: list[Hardware]) -> tuple[list[str], list[list[str]], 
         "decode BW util",
         "step overhead",
         "$/h",
+        "price date",
         "description",
     ]
     rows = [
@@ -164,11 +167,12 @@ def _hardware_table(items: list[Hardware]) -> tuple[list[str], list[list[str]], 
             f"{h.decode_bw_util:.2f}",
             fmt.seconds(h.step_overhead_s) if h.step_overhead_s else "0",
             _opt(h.usd_per_hour, lambda v: f"{v:.2f}"),
+            h.price_date or "-",
             h.description,
         ]
         for h in items
     ]
-    return header, rows, "l" + "r" * 9 + "l"
+    return header, rows, "l" + "r" * 10 + "l"
 
 
 def _moe(m: Model) -> str:

@@ -136,7 +136,8 @@ def add_problem_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--usd-per-hour",
         metavar="USD",
-        help="price of one GPU-hour for USD budgets (default: the catalog's, if any)",
+        help="price of one GPU-hour for USD budgets (default: the hardware's catalog price, a "
+        "dated assumption listed by 'scaleplan catalog hardware')",
     )
     _planning.add_serving_options(p)
 

@@ -202,10 +202,43 @@ class TrainingPlan(Plan):
     compute_flops: FloatOrArray
     tokens_per_param: FloatOrArray
     extrapolated: Extrapolated | FloatArray
+    effective_compute_flops: FloatOrArray
+    compute_multiplier: FloatOrArray
+    compute_multiplier_slow: FloatOrArray
+    compute_multiplier_fast: FloatOrArray
+    compute_flops_slow: FloatOrArray
+    compute_flops_fast: FloatOrArray
+    loss_slow: FloatOrArray
+    loss_fast: FloatOrArray
 
     def _explain_one(self) -> str:
         if not self.feasible:
             return f"No plan: {_WHY[str(self.binding)]} (law {self.law})."
+        return self._explain_now() + self._explain_later()
+
+    def _explain_later(self) -> str:
+        """The algorithmic-progress sentence of a plan that starts later ("" for one now)."""
+        if float(self.compute_multiplier) == 1.0:
+            return ""
+        progress = _core.ALGORITHMIC_PROGRESS
+        band = (
+            f"loss {float(self.loss_slow):.4f} to {float(self.loss_fast):.4f}"
+            if self.binding == "budget"
+            else f"{float(self.compute_flops_slow):.3g} to {float(self.compute_flops_fast):.3g} "
+            "FLOPs"
+        )
+        return (
+            f" Starting later, each FLOP is worth {float(self.compute_multiplier):.3g} of today's "
+            f"(algorithmic progress, halving time {progress['halving_months']} months, "
+            f"{progress['source'].split(',')[0]}): the plan is today's law at "
+            f"{float(self.effective_compute_flops):.3g} effective FLOPs for "
+            f"{float(self.compute_flops):.3g} physical ones; the model and tokens are today's "
+            f"equivalent, not a prediction of tomorrow's recipe. Over the halving time's 95% "
+            f"interval ({progress['halving_months_fast']} to "
+            f"{progress['halving_months_slow']} months): {band}."
+        )
+
+    def _explain_now(self) -> str:
         repeated = ""
         if float(self.effective_tokens) < float(self.tokens) * (1 - 1e-12):
             repeated = (
@@ -338,14 +371,25 @@ def plan_training(
     law: str | LossLaw = DEFAULT_LAW,
     unique_tokens: float | None = None,
     r_star: float | None = None,
+    start_in_months: float = 0.0,
     catalog: Catalog | None = None,
     cancel: CancelToken | None = None,
 ) -> TrainingPlan:
     """The loss-optimal parameters and tokens for a training budget (6*N*D FLOPs), or the least
     compute reaching ``target_loss``. ``unique_tokens`` limits unique data (Muennighoff et al.
-    2023; ``r_star`` defaults to their fitted 15.387756)."""
+    2023; ``r_star`` defaults to their fitted 15.387756).
+
+    ``start_in_months`` (default 0: now; at most ``_core.MAX_START_IN_MONTHS`` = 120) starts the
+    run later: algorithmic progress (Ho et al. 2024, arXiv:2403.05812: the compute for a fixed
+    performance halves every 8.44 months, 95% interval 4.52 to 14.27) makes each FLOP worth
+    ``compute_multiplier`` = 2^(months / 8.44) of today's. The plan is then today's law at the
+    budget times that multiplier (``effective_compute_flops``) for the same physical compute
+    (``compute_flops``), or today's least compute for the target divided by it; ``loss_slow``,
+    ``loss_fast``, ``compute_flops_slow`` and ``compute_flops_fast`` give the plan at the
+    interval's ends (docs/planning.md, "Training later: algorithmic progress")."""
     kind, values = _goal(budget_flops, target_loss, "budget_flops")
     the_law = resolve_law(law, catalog)
+    months = _opt(start_in_months, "start_in_months")
     args = Broadcast({kind: values})
     arrays = _core.plan_training(
         the_law._native,
@@ -353,6 +397,7 @@ def plan_training(
         args.required(kind),
         unique_tokens=_opt(unique_tokens, "unique_tokens"),
         r_star=_opt(r_star, "r_star"),
+        start_in_months=0.0 if months is None else months,
         cancel=_cancel.resolve(cancel),
     )
     v = _assemble(args, _core.TRAINING_PLAN_FIELDS, arrays)

@@ -122,6 +122,7 @@ class RemoteApi:
         law: str | LossLaw = "gadre2024-redpajama",
         unique_tokens: float | None = None,
         r_star: float | None = None,
+        start_in_months: float = 0.0,
         timeout_s: float | None = None,
     ) -> TrainingPlan:
         """The loss-optimal parameters and tokens for a training budget (6*N*D FLOPs), or the

@@ -593,6 +593,7 @@ class PlanTrainingRequest(_message.Message):
     CUSTOM_LAW_FIELD_NUMBER: _builtins.int
     UNIQUE_TOKENS_FIELD_NUMBER: _builtins.int
     R_STAR_FIELD_NUMBER: _builtins.int
+    START_IN_MONTHS_FIELD_NUMBER: _builtins.int
     budget_flops: _builtins.float
     """Training compute, FLOPs: the plan minimises loss within it."""
     target_loss: _builtins.float
@@ -603,6 +604,10 @@ class PlanTrainingRequest(_message.Message):
     """Unique training tokens available (repeats are worth less); unlimited when absent."""
     r_star: _builtins.float
     """Repetition half-life R* of the data-constrained law; 15.387756 when absent."""
+    start_in_months: _builtins.float
+    """Months from now until the run starts, in [0, 120]: algorithmic progress (Ho et al. 2024)
+    multiplies the budget's worth by 2^(months / 8.44); 0 (now) when absent.
+    """
     @_builtins.property
     def custom_law(self) -> _catalog_pb2.Law:
         """A law given by its coefficients."""
@@ -616,13 +621,16 @@ class PlanTrainingRequest(_message.Message):
         custom_law: _catalog_pb2.Law | None = ...,
         unique_tokens: _builtins.float | None = ...,
         r_star: _builtins.float | None = ...,
+        start_in_months: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_r_star", b"_r_star", "_unique_tokens", b"_unique_tokens", "budget_flops", b"budget_flops", "custom_law", b"custom_law", "goal", b"goal", "law", b"law", "law_name", b"law_name", "r_star", b"r_star", "target_loss", b"target_loss", "unique_tokens", b"unique_tokens"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_r_star", b"_r_star", "_start_in_months", b"_start_in_months", "_unique_tokens", b"_unique_tokens", "budget_flops", b"budget_flops", "custom_law", b"custom_law", "goal", b"goal", "law", b"law", "law_name", b"law_name", "r_star", b"r_star", "start_in_months", b"start_in_months", "target_loss", b"target_loss", "unique_tokens", b"unique_tokens"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_r_star", b"_r_star", "_unique_tokens", b"_unique_tokens", "budget_flops", b"budget_flops", "custom_law", b"custom_law", "goal", b"goal", "law", b"law", "law_name", b"law_name", "r_star", b"r_star", "target_loss", b"target_loss", "unique_tokens", b"unique_tokens"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_r_star", b"_r_star", "_start_in_months", b"_start_in_months", "_unique_tokens", b"_unique_tokens", "budget_flops", b"budget_flops", "custom_law", b"custom_law", "goal", b"goal", "law", b"law", "law_name", b"law_name", "r_star", b"r_star", "start_in_months", b"start_in_months", "target_loss", b"target_loss", "unique_tokens", b"unique_tokens"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__r_star: _TypeAlias = _typing.Literal["r_star"]  # noqa: Y015
     _WhichOneofArgType__r_star: _TypeAlias = _typing.Literal["_r_star", b"_r_star"]  # noqa: Y015
+    _WhichOneofReturnType__start_in_months: _TypeAlias = _typing.Literal["start_in_months"]  # noqa: Y015
+    _WhichOneofArgType__start_in_months: _TypeAlias = _typing.Literal["_start_in_months", b"_start_in_months"]  # noqa: Y015
     _WhichOneofReturnType__unique_tokens: _TypeAlias = _typing.Literal["unique_tokens"]  # noqa: Y015
     _WhichOneofArgType__unique_tokens: _TypeAlias = _typing.Literal["_unique_tokens", b"_unique_tokens"]  # noqa: Y015
     _WhichOneofReturnType_goal: _TypeAlias = _typing.Literal["budget_flops", "target_loss"]  # noqa: Y015
@@ -631,6 +639,8 @@ class PlanTrainingRequest(_message.Message):
     _WhichOneofArgType_law: _TypeAlias = _typing.Literal["law", b"law"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__r_star) -> _WhichOneofReturnType__r_star | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__start_in_months) -> _WhichOneofReturnType__start_in_months | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__unique_tokens) -> _WhichOneofReturnType__unique_tokens | None: ...
     @_typing.overload

@@ -14,7 +14,8 @@ import pytest
 import scaleplan as sp
 from cli_support import json_lines, ok, run, usage_error
 from grpc_support import TIMEOUT_S, ServerThread, stub
-from scaleplan import _core, errors
+from scaleplan import errors
+from scaleplan.plan import ALGORITHMIC_PROGRESS, MAX_START_IN_MONTHS
 from scaleplan.v1 import planner_pb2
 
 # By hand: 6 / 8.44 = 0.7109005, 2^0.7109005 = 1.63683 (2^0.7 = 1.6245048 times
@@ -24,14 +25,14 @@ SIX_SLOW, SIX_FAST = 1.33836, 2.50956
 
 
 def test_the_table_is_ho_et_al_2024() -> None:
-    p = _core.ALGORITHMIC_PROGRESS
+    p = ALGORITHMIC_PROGRESS
     assert (p["halving_months"], p["halving_months_fast"], p["halving_months_slow"]) == (
         8.44,
         4.52,
         14.27,
     )
     assert "arXiv:2403.05812" in p["source"]
-    assert _core.MAX_START_IN_MONTHS == 120.0
+    assert MAX_START_IN_MONTHS == 120.0
 
 
 def test_six_months_multiply_the_budget_and_keep_physical_compute() -> None:
@@ -117,6 +118,14 @@ def test_grpc_start_in_months_and_bad_months(server: ServerThread) -> None:
         assert h100.price_date == local.price_date and h100.price_source == local.price_source
         gaudi = next(h for h in listing.hardware if h.name == "gaudi3")
         assert not gaudi.HasField("usd_per_hour") and gaudi.price_date == ""
+
+
+def test_cli_catalog_lists_the_progress_table() -> None:
+    out = ok("catalog", "progress").stdout
+    assert "ho2024" in out and "8.44 months" in out and "4.52 to 14.27 months" in out
+    assert "arXiv:2403.05812" in out
+    row = json.loads(ok("catalog", "progress", "--json").stdout)["progress"][0]
+    assert row == {k: ALGORITHMIC_PROGRESS[k] for k in row}
 
 
 def test_cli_catalog_lists_prices_with_their_dates() -> None:

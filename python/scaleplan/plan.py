@@ -38,6 +38,13 @@ from scaleplan.serving import AttentionSpec, Serving, planner_serving
 from scaleplan.serving import attention as parse_attention
 
 _CONSTRAINTS = np.array(_core.CONSTRAINTS)
+
+ALGORITHMIC_PROGRESS: dict[str, Any] = dict(_core.ALGORITHMIC_PROGRESS)
+"""The halving time :func:`plan_training`'s ``start_in_months`` uses (Ho et al. 2024): ``name``,
+``source``, ``halving_months`` and the 95% interval's ``halving_months_fast`` and
+``halving_months_slow`` (rust/core/src/laws/progress.rs)."""
+MAX_START_IN_MONTHS: float = _core.MAX_START_IN_MONTHS
+"""Largest ``start_in_months`` :func:`plan_training` accepts (docs/limits.md)."""
 Unit = Literal["flops", "eflops", "gpu_hours", "usd"]
 
 _WHY = {
@@ -220,7 +227,7 @@ class TrainingPlan(Plan):
         """The algorithmic-progress sentence of a plan that starts later ("" for one now)."""
         if float(self.compute_multiplier) == 1.0:
             return ""
-        progress = _core.ALGORITHMIC_PROGRESS
+        progress = ALGORITHMIC_PROGRESS
         band = (
             f"loss {float(self.loss_slow):.4f} to {float(self.loss_fast):.4f}"
             if self.binding == "budget"
@@ -379,7 +386,7 @@ def plan_training(
     compute reaching ``target_loss``. ``unique_tokens`` limits unique data (Muennighoff et al.
     2023; ``r_star`` defaults to their fitted 15.387756).
 
-    ``start_in_months`` (default 0: now; at most ``_core.MAX_START_IN_MONTHS`` = 120) starts the
+    ``start_in_months`` (default 0: now; at most :data:`MAX_START_IN_MONTHS` = 120) starts the
     run later: algorithmic progress (Ho et al. 2024, arXiv:2403.05812: the compute for a fixed
     performance halves every 8.44 months, 95% interval 4.52 to 14.27) makes each FLOP worth
     ``compute_multiplier`` = 2^(months / 8.44) of today's. The plan is then today's law at the

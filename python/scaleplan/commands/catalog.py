@@ -15,8 +15,9 @@ from scaleplan.catalog import Family, Hardware, Model, Moe, default_catalog
 from scaleplan.commands import _common
 from scaleplan.commands._output import RowWriter, plain
 from scaleplan.laws import ErrorLaw, Farseer, FittedRange, LossLaw, Repetition, law
+from scaleplan.plan import ALGORITHMIC_PROGRESS
 
-KINDS = ("hardware", "models", "families", "laws", "accuracy")
+KINDS = ("hardware", "models", "families", "laws", "accuracy", "progress")
 _CLASSES: dict[str, type] = {
     "hardware": Hardware,
     "models": Model,
@@ -36,6 +37,15 @@ _ACCURACY_FIELDS = [
 ]
 """An accuracy preset's fields (rust/core/src/testtime/beta.rs); ``pass1`` maps each catalog
 model to its published pass@1 at ``reference_tokens`` (in CSV: ``model=value`` pairs)."""
+_PROGRESS_FIELDS = [
+    "name",
+    "halving_months",
+    "halving_months_fast",
+    "halving_months_slow",
+    "source",
+]
+"""The algorithmic-progress table's fields (rust/core/src/laws/progress.rs): the halving time
+`plan training --start-in` uses and its 95% interval (docs/planning.md, "Training later")."""
 _NESTED: dict[str, type] = {
     "moe": Moe,
     "error": ErrorLaw,
@@ -55,7 +65,8 @@ def register(sub: _common.Subparsers) -> None:
         "a list price per GPU-hour with the date it was read: an assumption, the default of USD "
         "budgets), "
         "models (architecture from config.json, parameter counts), families, quality laws and "
-        "accuracy presets (for `plan test-time --accuracy`). "
+        "accuracy presets (for `plan test-time --accuracy`) and the algorithmic-progress "
+        "halving time (for `plan training --start-in`). "
         "Includes the files named in SCALEPLAN_CATALOG. --json prints one object keyed by kind, "
         "each a list of entries with the Python dataclasses' field names.",
         examples=[
@@ -64,6 +75,7 @@ def register(sub: _common.Subparsers) -> None:
             "scaleplan catalog hardware --json",
             "scaleplan catalog laws --csv",
             "scaleplan catalog accuracy",
+            "scaleplan catalog progress",
         ],
     )
     p.add_argument("kind", nargs="?", choices=KINDS, help="one kind only (default: all)")
@@ -74,6 +86,8 @@ def register(sub: _common.Subparsers) -> None:
 
 
 def entries(kind: str) -> list[Any]:
+    if kind == "progress":
+        return [{f: ALGORITHMIC_PROGRESS[f] for f in _PROGRESS_FIELDS}]
     cat = default_catalog()
     names = cat.names()[kind]
     if kind == "accuracy":
@@ -91,6 +105,8 @@ def csv_fields(kind: str) -> list[str]:
     """Stable CSV columns: the dataclass fields, nested ones flattened."""
     if kind == "accuracy":
         return list(_ACCURACY_FIELDS)
+    if kind == "progress":
+        return list(_PROGRESS_FIELDS)
     out = []
     for f in dataclasses.fields(_CLASSES[kind]):
         if not f.init:
@@ -299,10 +315,25 @@ def _accuracy_table(items: list[dict[str, Any]]) -> tuple[list[str], list[list[s
     return header, rows, "llrrrrl"
 
 
+def _progress_table(items: list[dict[str, Any]]) -> tuple[list[str], list[list[str]], str]:
+    header = ["name", "halving time", "95% interval", "source"]
+    rows = [
+        [
+            x["name"],
+            f"{x['halving_months']:g} months",
+            f"{x['halving_months_fast']:g} to {x['halving_months_slow']:g} months",
+            x["source"],
+        ]
+        for x in items
+    ]
+    return header, rows, "lrrl"
+
+
 _TABLES: dict[str, Callable[[Any], tuple[list[str], list[list[str]], str]]] = {
     "hardware": _hardware_table,
     "models": _model_table,
     "families": _family_table,
     "laws": _law_table,
     "accuracy": _accuracy_table,
+    "progress": _progress_table,
 }

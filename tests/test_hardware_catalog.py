@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import scaleplan as sp
+from cli_support import ok
 from scaleplan import errors
 
 CATALOG = Path(__file__).resolve().parents[1] / "rust" / "core" / "catalog" / "hardware.toml"
@@ -189,3 +190,15 @@ def test_unpriced_hardware_asks_for_a_price_naming_the_argument() -> None:
             budget_usd=0.01, hardware="gaudi3", usd_per_hour=3.0, serving=sp.Serving(batch="unset")
         ).cost
     )
+
+
+def test_a_usd_plans_header_names_the_price_it_used() -> None:
+    h200 = sp.hardware("h200")
+    out = ok("plan", "test-time", "--budget", "$0.01", "--hardware", "h200").stdout
+    header = out.splitlines()[0]
+    assert f"serving at ${h200.usd_per_hour:g}/GPU-h (h200's catalog price, an assumption" in header
+    assert f"dated {h200.price_date}" in header
+    out = ok("plan", "test-time", "--budget", "$0.01", "--hardware", "h200", "--usd-per-hour", "6")
+    assert "serving at $6/GPU-h (given)" in out.stdout.splitlines()[0]
+    out = ok("plan", "test-time", "--budget", "5s", "--hardware", "h200")
+    assert "GPU-h" not in out.stdout.splitlines()[0]

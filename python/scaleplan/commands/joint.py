@@ -173,6 +173,11 @@ def _caption(what: str, kwargs: dict[str, Any], unit: str, queries: FloatArray) 
     ]
     if kwargs["latency_slo_s"] is not None:
         parts.append(f"latency <= {fmt.seconds(kwargs['latency_slo_s'])}")
+    parts += _planning.usd_prices(
+        unit,
+        ("training", kwargs["hardware"], kwargs.get("train_usd_per_hour")),
+        ("serving", kwargs["hardware"], kwargs.get("infer_usd_per_hour")),
+    )
     return _planning.header(what, unit=_parse.UNIT_LABELS[unit], law=law, details=parts)
 
 

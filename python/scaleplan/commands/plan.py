@@ -171,6 +171,12 @@ def run_training(args: argparse.Namespace) -> int:
 
 # ---- plan lifetime ---------------------------------------------------------------------------
 
+
+def plan_args_price(args: argparse.Namespace, role: str) -> float | None:
+    """``--train-usd-per-hour`` or ``--infer-usd-per-hour`` as a number (None when not given)."""
+    return optional_number(f"--{role}-usd-per-hour", getattr(args, f"{role}_usd_per_hour"))
+
+
 LIFETIME_UNITS = ("flops", "eflops", "gpu_hours", "usd")
 _LIFETIME_AXES = ("queries", "prompt_tokens", "gen_tokens", "samples")
 
@@ -304,6 +310,11 @@ def run_lifetime(args: argparse.Namespace) -> int:
         for n in _LIFETIME_AXES
         if n not in varying
     ]
+    prices = _planning.usd_prices(
+        unit,
+        ("training", args.train_hardware or args.hardware, plan_args_price(args, "train")),
+        ("serving", args.hardware, plan_args_price(args, "infer")),
+    )
     caption = _planning.header(
         "Lifetime plans",
         unit=_parse.UNIT_LABELS[unit],
@@ -311,6 +322,7 @@ def run_lifetime(args: argparse.Namespace) -> int:
         details=[
             *_planning.loss_units_detail(plan.loss_units),
             *([pricing, ", ".join(fixed)] if fixed else [pricing]),
+            *prices,
         ],
     )
 

@@ -191,6 +191,13 @@ def problem(args: argparse.Namespace) -> Problem:
     return Problem(kwargs, source, parts)
 
 
+def _prices(unit: str, prob: Problem) -> list[str]:
+    """The GPU-hour price of a USD budget, for the header (the catalog's or the one given)."""
+    return _planning.usd_prices(
+        unit, ("serving", prob.kwargs["hardware"], prob.kwargs["usd_per_hour"])
+    )
+
+
 def _accuracy(args: argparse.Namespace) -> Accuracy:
     if args.measured is None:
         name = args.accuracy or default(frontier_test_time, "accuracy")
@@ -300,7 +307,10 @@ def run_plan(args: argparse.Namespace) -> int:
     plans = [plan.at(i) for i in range(len(values))]
     has_oracle = plan.oracle_accuracy is not None
     caption = _planning.header(
-        "Test-time plans", unit=f"{_UNIT_WORDS[unit]} per query", law=None, details=prob.details
+        "Test-time plans",
+        unit=f"{_UNIT_WORDS[unit]} per query",
+        law=None,
+        details=prob.details + _prices(unit, prob),
     )
     code = _planning.emit(
         args,
@@ -381,7 +391,10 @@ def solve_frontier(args: argparse.Namespace, option: str, text: str) -> Frontier
     )
     per_model = {name: f.per_model[name] for name in ordered(list(f.per_model))}
     caption = _planning.header(
-        "Test-time frontier", unit=f"{_UNIT_WORDS[unit]} per query", law=None, details=prob.details
+        "Test-time frontier",
+        unit=f"{_UNIT_WORDS[unit]} per query",
+        law=None,
+        details=prob.details + _prices(unit, prob),
     )
     return Frontier(values, unit, f.plan, per_model, f.oracle, prob, caption)
 

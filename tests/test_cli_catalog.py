@@ -9,7 +9,6 @@ from pathlib import Path
 
 import scaleplan as sp
 from cli_support import csv_rows, ok, run, usage_error
-from scaleplan.plan import ALGORITHMIC_PROGRESS
 
 
 def test_table_shows_values_of_every_kind() -> None:
@@ -25,8 +24,6 @@ def test_table_shows_values_of_every_kind() -> None:
 
 def test_json_equals_the_python_api() -> None:
     doc = json.loads(ok("catalog", "--json").stdout)
-    # Beside the catalog's kinds, the algorithmic-progress table (scaleplan.plan).
-    assert [e["name"] for e in doc.pop("progress")] == [ALGORITHMIC_PROGRESS["name"]]
     assert {k: [e["name"] for e in v] for k, v in doc.items()} == sp.catalog()
     for entry in doc["hardware"]:
         hw = sp.hardware(entry["name"])

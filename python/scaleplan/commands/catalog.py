@@ -18,6 +18,10 @@ from scaleplan.laws import ErrorLaw, Farseer, FittedRange, LossLaw, Repetition, 
 from scaleplan.plan import ALGORITHMIC_PROGRESS
 
 KINDS = ("hardware", "models", "families", "laws", "accuracy", "progress")
+_DEFAULT_KINDS = KINDS[:-1]
+"""Listed when no kind is named: the catalog's kinds (``scaleplan.catalog()``), so that
+``scaleplan catalog --json`` holds what the Python API lists. The algorithmic-progress table is
+not a catalog kind (rust/core/src/laws/progress.rs) and is listed when named."""
 _CLASSES: dict[str, type] = {
     "hardware": Hardware,
     "models": Model,
@@ -66,7 +70,7 @@ def register(sub: _common.Subparsers) -> None:
         "budgets), "
         "models (architecture from config.json, parameter counts), families, quality laws and "
         "accuracy presets (for `plan test-time --accuracy`) and the algorithmic-progress "
-        "halving time (for `plan training --start-in`). "
+        "halving time (for `plan training --start-in`; only when named). "
         "Includes the files named in SCALEPLAN_CATALOG. --json prints one object keyed by kind, "
         "each a list of entries with the Python dataclasses' field names.",
         examples=[
@@ -133,7 +137,7 @@ def flat(record: dict[str, Any]) -> dict[str, Any]:
 
 @_common.guarded()
 def run(args: argparse.Namespace) -> int:
-    kinds = [args.kind] if args.kind else list(KINDS)
+    kinds = [args.kind] if args.kind else list(_DEFAULT_KINDS)
     if args.json:
         doc = {k: [plain(e) for e in entries(k)] for k in kinds}
         print(json.dumps(doc, indent=2, allow_nan=False))

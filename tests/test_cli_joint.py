@@ -137,7 +137,7 @@ def test_frontier_json_equals_the_python_api(tmp_path: Path) -> None:
                 "--family",
                 "llama-3.1",
                 "--hardware",
-                "a100-80gb",
+                "gaudi3",  # no catalog price
             ),
             "--train-usd-per-hour",
         ),

@@ -203,7 +203,7 @@ def test_plots_are_written(tmp_path: Path) -> None:
         (("--budget=-1eflops",), "--budget: must be > 0"),
         (("--budget", "1e16"), "--budget: '1e16' has no unit; a budget always carries one"),
         (("--budget", "1e15:1e16eflops:3"), "--budget: '1e15' has no unit"),
-        (("--budget", "$0.01"), "--usd-per-hour"),
+        (("--budget", "$0.01", "--hardware", "gaudi3"), "--usd-per-hour"),
         (
             ("--budget", "1e16eflops", "--attention", "topk"),
             "--attention: 'topk': expected dense, topk:S",

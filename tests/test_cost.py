@@ -237,7 +237,9 @@ def test_training_cost() -> None:
     hw = sp.hardware("h100-sxm")
     assert t.gpu_hours == pytest.approx(t.flops / (hw.peak_flops_bf16 * hw.train_mfu) / 3600)
     assert t.days == pytest.approx(t.gpu_hours / 8 / 24)
-    assert t.usd is None
+    assert hw.usd_per_hour is not None  # the catalog's dated assumption
+    assert t.usd == pytest.approx(t.gpu_hours * hw.usd_per_hour)
+    assert sp.training_cost("qwen3-8b", 1e12, "gaudi3").usd is None  # no catalog price
     priced = hw.replace(name="h100-rented", usd_per_hour=2.5)
     assert sp.training_cost("qwen3-8b", 1e12, priced).usd == pytest.approx(t.gpu_hours * 2.5)
     arr = sp.training_cost("qwen3-8b", np.array([1e9, 2e9]), "h100-sxm", mfu=0.5)

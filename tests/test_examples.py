@@ -39,6 +39,14 @@ EXAMPLES = {
         "Probability of reaching loss 2.15:",
         "committing to this plan (fixed plan):",
     ],
+    # Algorithmic progress (Ho et al. 2024) changes the decision: the budget misses the target
+    # now and reaches it in six months at the central estimate, not at the slow end.
+    "train_now_or_later.py": [
+        "train now",
+        "train in 6 months",
+        "each FLOP is worth 1.6368 of today's",
+        "-> decision: wait 6 months if you trust the central estimate",
+    ],
 }
 
 

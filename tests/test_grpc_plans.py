@@ -526,7 +526,12 @@ BAD_REQUESTS: list[tuple[str, Any, str, str]] = [
     ),
     ("PlanTestTime", P.PlanTestTimeRequest(), INVALID, "budget_eflops"),
     ("PlanTestTime", P.PlanTestTimeRequest(budget_seconds=math.nan), INVALID, "budget_seconds"),
-    ("PlanTestTime", P.PlanTestTimeRequest(budget_usd=1e-3), INVALID, "options.usd_per_hour"),
+    (
+        "PlanTestTime",  # gaudi3 has no catalog price, so a USD budget needs one
+        P.PlanTestTimeRequest(budget_usd=1e-3, options={"hardware": "gaudi3"}),
+        INVALID,
+        "options.usd_per_hour",
+    ),
     (
         "PlanTestTime",
         P.PlanTestTimeRequest(budget_flops=1e15, options={"accuracy_preset": "x"}),

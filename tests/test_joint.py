@@ -53,7 +53,7 @@ def test_more_queries_shift_spend_to_inference_share() -> None:
                 "budget": 1e6,
                 "queries": 1e8,
                 "family": "llama-3.1",
-                "hardware": "a100-80gb",
+                "hardware": "gaudi3",  # no catalog price
                 "unit": "usd",
             },
             "train_usd_per_hour",

@@ -66,7 +66,7 @@ MESSAGES: list[tuple[str, Any, dict[str, str]]] = [
 ADDED_LATER: dict[str, tuple[str, ...]] = {
     "TestTimePlan": ("task", "aggregator"),
     "JointPlan": ("task", "aggregator"),
-    "TrainingPlan": ("loss_units",),
+    "TrainingPlan": ("loss_units", "uncertainty"),
     "LifetimePlan": ("loss_units",),
 }
 

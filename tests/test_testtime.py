@@ -133,7 +133,7 @@ def test_infeasible_plans_name_the_constraint() -> None:
 
 def test_usd_budgets_need_a_price() -> None:
     with pytest.raises(errors.InvalidArgumentError) as info:
-        sp.plan_test_time(serving=AMORTISED, budget_usd=0.01)
+        sp.plan_test_time(serving=AMORTISED, budget_usd=0.01, hardware="gaudi3")  # no price
     assert info.value.field == "usd_per_hour"
     p = sp.plan_test_time(serving=AMORTISED, budget_usd=0.01, usd_per_hour=6.0, hardware="h100-sxm")
     assert p.feasible and p.cost <= 0.01

@@ -25,6 +25,10 @@ MAX_SAMPLES: int
 MAX_MAJORITY_SAMPLES: int
 MEASURED_TABLE_SAMPLES: int
 MAX_SEARCH_STEPS: int
+MAX_START_IN_MONTHS: float
+ALGORITHMIC_PROGRESS: dict[str, Any]
+"""The halving time plan_training's start offset uses (Ho et al. 2024): name, source,
+halving_months, halving_months_slow, halving_months_fast (rust/core/src/laws/progress.rs)."""
 
 @final
 class CancelToken:
@@ -36,6 +40,7 @@ class CancelToken:
     def expired(self) -> bool: ...
 
 __all__ = [
+    "ALGORITHMIC_PROGRESS",
     "BINDINGS",
     "CALIBRATE_MAX_RUNS",
     "CONSTRAINTS",
@@ -50,6 +55,7 @@ __all__ = [
     "MAX_MAJORITY_SAMPLES",
     "MAX_SAMPLES",
     "MAX_SEARCH_STEPS",
+    "MAX_START_IN_MONTHS",
     "MEASURED_TABLE_SAMPLES",
     "SCHEMAS",
     "TEST_TIME_FIELDS",
@@ -196,6 +202,7 @@ def plan_training(
     *,
     unique_tokens: float | None,
     r_star: float | None,
+    start_in_months: float = 0.0,
     cancel: CancelToken | None = None,
     law_samples: npt.NDArray[np.float64] | None = None,
 ) -> list[npt.NDArray[np.float64]]: ...

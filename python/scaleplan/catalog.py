@@ -73,6 +73,9 @@ class Hardware:
     decode_bw_util: float
     peak_flops_fp8: float | None = None
     interconnect_bytes_per_s: float | None = None
+    #: Price of one GPU-hour, US dollars: the default of USD budgets on this hardware (a
+    #: ``*usd_per_hour`` argument overrides it). Shipped prices are dated assumptions
+    #: (docs/catalog.md, "Prices").
     usd_per_hour: float | None = None
     description: str = ""
     source: str = ""
@@ -80,6 +83,10 @@ class Hardware:
     #: 0 in the shipped catalog, fitted by :func:`scaleplan.calibrate`
     #: (docs/cost-model.md, "Per-step overhead").
     step_overhead_s: float = 0.0
+    #: When ``usd_per_hour`` was read (``YYYY-MM`` or ``YYYY-MM-DD``); empty when unknown.
+    price_date: str = ""
+    #: Where ``usd_per_hour`` was read (a URL or a citation); empty when unknown.
+    price_source: str = ""
     _native: _core.NativeHardware = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

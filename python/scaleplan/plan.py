@@ -50,6 +50,13 @@ from scaleplan.uncertainty import (
 )
 
 _CONSTRAINTS = np.array(_core.CONSTRAINTS)
+
+ALGORITHMIC_PROGRESS: dict[str, Any] = dict(_core.ALGORITHMIC_PROGRESS)
+"""The halving time :func:`plan_training`'s ``start_in_months`` uses (Ho et al. 2024): ``name``,
+``source``, ``halving_months`` and the 95% interval's ``halving_months_fast`` and
+``halving_months_slow`` (rust/core/src/laws/progress.rs)."""
+MAX_START_IN_MONTHS: float = _core.MAX_START_IN_MONTHS
+"""Largest ``start_in_months`` :func:`plan_training` accepts (docs/limits.md)."""
 Unit = Literal["flops", "eflops", "gpu_hours", "usd"]
 
 _WHY = {
@@ -219,11 +226,44 @@ class TrainingPlan(Plan):
     compute_flops: FloatOrArray
     tokens_per_param: FloatOrArray
     extrapolated: Extrapolated | FloatArray
+    effective_compute_flops: FloatOrArray
+    compute_multiplier: FloatOrArray
+    compute_multiplier_slow: FloatOrArray
+    compute_multiplier_fast: FloatOrArray
+    compute_flops_slow: FloatOrArray
+    compute_flops_fast: FloatOrArray
+    loss_slow: FloatOrArray
+    loss_fast: FloatOrArray
     uncertainty: Uncertainty | None = None
 
     def _explain_one(self) -> str:
         if not self.feasible:
             return f"No plan: {_WHY[str(self.binding)]} (law {self.law})."
+        return self._explain_now() + self._explain_later()
+
+    def _explain_later(self) -> str:
+        """The algorithmic-progress sentence of a plan that starts later ("" for one now)."""
+        if float(self.compute_multiplier) == 1.0:
+            return ""
+        progress = ALGORITHMIC_PROGRESS
+        band = (
+            f"loss {float(self.loss_slow):.4f} to {float(self.loss_fast):.4f}"
+            if self.binding == "budget"
+            else f"{float(self.compute_flops_slow):.3g} to {float(self.compute_flops_fast):.3g} "
+            "FLOPs"
+        )
+        return (
+            f" Starting later, each FLOP is worth {float(self.compute_multiplier):.3g} of today's "
+            f"(algorithmic progress, halving time {progress['halving_months']} months, "
+            f"{progress['source'].split(',')[0]}): the plan is today's law at "
+            f"{float(self.effective_compute_flops):.3g} effective FLOPs for "
+            f"{float(self.compute_flops):.3g} physical ones; the model and tokens are today's "
+            f"equivalent, not a prediction of tomorrow's recipe. Over the halving time's 95% "
+            f"interval ({progress['halving_months_fast']} to "
+            f"{progress['halving_months_slow']} months): {band}."
+        )
+
+    def _explain_now(self) -> str:
         repeated = ""
         if float(self.effective_tokens) < float(self.tokens) * (1 - 1e-12):
             repeated = (
@@ -379,6 +419,7 @@ def plan_training(
     r_star: float | None = None,
     quantiles: Sequence[float] | None = None,
     reach_loss: float | None = None,
+    start_in_months: float = 0.0,
     catalog: Catalog | None = None,
     cancel: CancelToken | None = None,
 ) -> TrainingPlan:
@@ -390,15 +431,26 @@ def plan_training(
     (exactly what ``law=fit.law`` gives) and ``uncertainty`` holds the ``quantiles`` (default
     P10/P50/P90) of every field over the plans re-solved under each sample, and the
     probability of reaching ``target_loss`` (or, for a budget, ``reach_loss``) committing to
-    this plan and re-planned per sample (docs/uncertainty.md)."""
+    this plan and re-planned per sample (docs/uncertainty.md).
+
+    ``start_in_months`` (default 0: now; at most :data:`MAX_START_IN_MONTHS` = 120) starts the
+    run later: algorithmic progress (Ho et al. 2024, arXiv:2403.05812: the compute for a fixed
+    performance halves every 8.44 months, 95% interval 4.52 to 14.27) makes each FLOP worth
+    ``compute_multiplier`` = 2^(months / 8.44) of today's. The plan is then today's law at the
+    budget times that multiplier (``effective_compute_flops``) for the same physical compute
+    (``compute_flops``), or today's least compute for the target divided by it; ``loss_slow``,
+    ``loss_fast``, ``compute_flops_slow`` and ``compute_flops_fast`` give the plan at the
+    interval's ends (docs/planning.md, "Training later: algorithmic progress")."""
     kind, values = _goal(budget_flops, target_loss, "budget_flops")
     point_law, fit = split_law(law)
     the_law = resolve_law(point_law, catalog)
     reach = _reach(fit, quantiles, reach_loss, kind)
+    months = _opt(start_in_months, "start_in_months")
     args = Broadcast({kind: values})
     options: dict[str, Any] = {
         "unique_tokens": _opt(unique_tokens, "unique_tokens"),
         "r_star": _opt(r_star, "r_star"),
+        "start_in_months": 0.0 if months is None else months,
     }
     arrays = _core.plan_training(
         the_law._native,

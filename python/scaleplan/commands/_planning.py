@@ -13,6 +13,7 @@ from typing import Any
 
 from scaleplan import _format as fmt
 from scaleplan._arrays import FloatArray
+from scaleplan.catalog import default_catalog
 from scaleplan.commands import _common, _parse, _pricing
 from scaleplan.commands._output import RowWriter
 from scaleplan.laws import LOSS_UNITS
@@ -227,3 +228,26 @@ def serving_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 SERVING_OPTIONS = {"latency_slo_s": "--latency-slo"}
 """Façade fields whose option is not ``--field-name``."""
+
+
+# ---- the price a USD plan used (docs/catalog.md, "Prices") ----------------------------------
+
+
+def usd_prices(unit: str, *priced: tuple[str, str | None, float | None]) -> list[str]:
+    """For a plan in USD, how each GPU-hour was priced, for the table's header: each (role,
+    hardware, price given) as the price given, or the hardware's catalog price with its date
+    (an assumption, not a quote); nothing for any other unit."""
+    if unit != "usd":
+        return []
+    out = []
+    for role, name, given in priced:
+        if given is not None:
+            out.append(f"{role} at ${given:g}/GPU-h (given)")
+            continue
+        hw = None if name is None else default_catalog().hardware(name)
+        if hw is not None and hw.usd_per_hour is not None:
+            out.append(
+                f"{role} at ${hw.usd_per_hour:g}/GPU-h ({hw.name}'s catalog price, an assumption "
+                f"dated {hw.price_date or 'unknown'}; override with a price option)"
+            )
+    return out

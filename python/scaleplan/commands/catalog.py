@@ -15,8 +15,13 @@ from scaleplan.catalog import Family, Hardware, Model, Moe, default_catalog
 from scaleplan.commands import _common
 from scaleplan.commands._output import RowWriter, plain
 from scaleplan.laws import ErrorLaw, Farseer, FittedRange, LossLaw, Repetition, law
+from scaleplan.plan import ALGORITHMIC_PROGRESS
 
-KINDS = ("hardware", "models", "families", "laws", "accuracy")
+KINDS = ("hardware", "models", "families", "laws", "accuracy", "progress")
+_DEFAULT_KINDS = KINDS[:-1]
+"""Listed when no kind is named: the catalog's kinds (``scaleplan.catalog()``), so that
+``scaleplan catalog --json`` holds what the Python API lists. The algorithmic-progress table is
+not a catalog kind (rust/core/src/laws/progress.rs) and is listed when named."""
 _CLASSES: dict[str, type] = {
     "hardware": Hardware,
     "models": Model,
@@ -36,6 +41,15 @@ _ACCURACY_FIELDS = [
 ]
 """An accuracy preset's fields (rust/core/src/testtime/beta.rs); ``pass1`` maps each catalog
 model to its published pass@1 at ``reference_tokens`` (in CSV: ``model=value`` pairs)."""
+_PROGRESS_FIELDS = [
+    "name",
+    "halving_months",
+    "halving_months_fast",
+    "halving_months_slow",
+    "source",
+]
+"""The algorithmic-progress table's fields (rust/core/src/laws/progress.rs): the halving time
+`plan training --start-in` uses and its 95% interval (docs/planning.md, "Training later")."""
 _NESTED: dict[str, type] = {
     "moe": Moe,
     "error": ErrorLaw,
@@ -51,9 +65,12 @@ def register(sub: _common.Subparsers) -> None:
         sub,
         "catalog",
         help="list catalog entries with their values",
-        description="Show the catalog: hardware (spec-sheet peaks, HBM, assumed efficiencies), "
+        description="Show the catalog: hardware (spec-sheet peaks, HBM, assumed efficiencies and "
+        "a list price per GPU-hour with the date it was read: an assumption, the default of USD "
+        "budgets), "
         "models (architecture from config.json, parameter counts), families, quality laws and "
-        "accuracy presets (for `plan test-time --accuracy`). "
+        "accuracy presets (for `plan test-time --accuracy`) and the algorithmic-progress "
+        "halving time (for `plan training --start-in`; only when named). "
         "Includes the files named in SCALEPLAN_CATALOG. --json prints one object keyed by kind, "
         "each a list of entries with the Python dataclasses' field names.",
         examples=[
@@ -62,6 +79,7 @@ def register(sub: _common.Subparsers) -> None:
             "scaleplan catalog hardware --json",
             "scaleplan catalog laws --csv",
             "scaleplan catalog accuracy",
+            "scaleplan catalog progress",
         ],
     )
     p.add_argument("kind", nargs="?", choices=KINDS, help="one kind only (default: all)")
@@ -72,6 +90,8 @@ def register(sub: _common.Subparsers) -> None:
 
 
 def entries(kind: str) -> list[Any]:
+    if kind == "progress":
+        return [{f: ALGORITHMIC_PROGRESS[f] for f in _PROGRESS_FIELDS}]
     cat = default_catalog()
     names = cat.names()[kind]
     if kind == "accuracy":
@@ -89,6 +109,8 @@ def csv_fields(kind: str) -> list[str]:
     """Stable CSV columns: the dataclass fields, nested ones flattened."""
     if kind == "accuracy":
         return list(_ACCURACY_FIELDS)
+    if kind == "progress":
+        return list(_PROGRESS_FIELDS)
     out = []
     for f in dataclasses.fields(_CLASSES[kind]):
         if not f.init:
@@ -115,7 +137,7 @@ def flat(record: dict[str, Any]) -> dict[str, Any]:
 
 @_common.guarded()
 def run(args: argparse.Namespace) -> int:
-    kinds = [args.kind] if args.kind else list(KINDS)
+    kinds = [args.kind] if args.kind else list(_DEFAULT_KINDS)
     if args.json:
         doc = {k: [plain(e) for e in entries(k)] for k in kinds}
         print(json.dumps(doc, indent=2, allow_nan=False))
@@ -150,6 +172,7 @@ def _hardware_table(items: list[Hardware]) -> tuple[list[str], list[list[str]], 
         "decode BW util",
         "step overhead",
         "$/h",
+        "price date",
         "description",
     ]
     rows = [
@@ -164,11 +187,12 @@ def _hardware_table(items: list[Hardware]) -> tuple[list[str], list[list[str]], 
             f"{h.decode_bw_util:.2f}",
             fmt.seconds(h.step_overhead_s) if h.step_overhead_s else "0",
             _opt(h.usd_per_hour, lambda v: f"{v:.2f}"),
+            h.price_date or "-",
             h.description,
         ]
         for h in items
     ]
-    return header, rows, "l" + "r" * 9 + "l"
+    return header, rows, "l" + "r" * 10 + "l"
 
 
 def _moe(m: Model) -> str:
@@ -295,10 +319,25 @@ def _accuracy_table(items: list[dict[str, Any]]) -> tuple[list[str], list[list[s
     return header, rows, "llrrrrl"
 
 
+def _progress_table(items: list[dict[str, Any]]) -> tuple[list[str], list[list[str]], str]:
+    header = ["name", "halving time", "95% interval", "source"]
+    rows = [
+        [
+            x["name"],
+            f"{x['halving_months']:g} months",
+            f"{x['halving_months_fast']:g} to {x['halving_months_slow']:g} months",
+            x["source"],
+        ]
+        for x in items
+    ]
+    return header, rows, "lrrl"
+
+
 _TABLES: dict[str, Callable[[Any], tuple[list[str], list[list[str]], str]]] = {
     "hardware": _hardware_table,
     "models": _model_table,
     "families": _family_table,
     "laws": _law_table,
     "accuracy": _accuracy_table,
+    "progress": _progress_table,
 }

@@ -107,8 +107,18 @@ def add_problem_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--unique-tokens", metavar="TOKENS", help="unique training data available")
     p.add_argument("--r-star", metavar="R", help="repetition constant R* (default: 15.387756)")
     p.add_argument("--train-mfu", metavar="MFU", help="training MFU (default: the hardware's)")
-    p.add_argument("--train-usd-per-hour", metavar="USD", help="training price per GPU-hour")
-    p.add_argument("--infer-usd-per-hour", metavar="USD", help="serving price per GPU-hour")
+    p.add_argument(
+        "--train-usd-per-hour",
+        metavar="USD",
+        help="training price per GPU-hour (default: the training hardware's catalog price, a "
+        "dated assumption listed by 'scaleplan catalog hardware')",
+    )
+    p.add_argument(
+        "--infer-usd-per-hour",
+        metavar="USD",
+        help="serving price per GPU-hour (default: the hardware's catalog price, a dated "
+        "assumption listed by 'scaleplan catalog hardware')",
+    )
     _planning.add_serving_options(p, gpus_auto=True)
 
 
@@ -169,6 +179,11 @@ def _caption(what: str, kwargs: dict[str, Any], unit: str, queries: FloatArray) 
     ]
     if kwargs["latency_slo_s"] is not None:
         parts.append(f"latency <= {fmt.seconds(kwargs['latency_slo_s'])}")
+    parts += _planning.usd_prices(
+        unit,
+        ("training", kwargs["hardware"], kwargs.get("train_usd_per_hour")),
+        ("serving", kwargs["hardware"], kwargs.get("infer_usd_per_hour")),
+    )
     return _planning.header(what, unit=_parse.UNIT_LABELS[unit], law=law, details=parts)
 
 

@@ -62,9 +62,14 @@ def add_training(planners: _common.Subparsers) -> None:
         help="loss-optimal params and tokens for a training budget (Chinchilla)",
         description="The parameters N and tokens D minimising the law's loss L(N, D) under a "
         "training budget of 6*N*D FLOPs, or the least compute that reaches --target-loss. "
-        "With --unique-tokens, repeated data is worth less (Muennighoff et al. 2023).",
+        "With --unique-tokens, repeated data is worth less (Muennighoff et al. 2023). With "
+        "--start-in MONTHS the run starts later: algorithmic progress (Ho et al. 2024) makes "
+        "each FLOP worth 2^(MONTHS/8.44) of today's, and the plan is today's law at the budget "
+        "times that multiplier (effective compute), physical compute unchanged, with the plan at "
+        "the halving time's 95 percent interval (4.52 to 14.27 months) as a band.",
         examples=[
             "scaleplan plan training --budget 1e21flops,1e23flops --explain",
+            "scaleplan plan training --budget 1e23flops --start-in 6 --explain",
             "scaleplan plan training --target-loss 2.1 --law hoffmann2022 --json",
             "scaleplan plan training --budget 1e18flops:1e26flops:30 --unique-tokens 1e12 "
             "--plot alloc.png",
@@ -83,11 +88,19 @@ def add_training(planners: _common.Subparsers) -> None:
     uncertainty.add_options(p)
     p.add_argument("--unique-tokens", metavar="TOKENS", help="unique data available")
     p.add_argument("--r-star", metavar="R", help="repetition constant R* (default: 15.387756)")
+    p.add_argument(
+        "--start-in",
+        metavar="MONTHS",
+        help="months from now until the run starts, 0 to 120 (default: 0, now): the budget "
+        "buys 2^(MONTHS/8.44) times as much (algorithmic progress, Ho et al. 2024)",
+    )
     add_plan_options(p)
     p.set_defaults(func=run_training)
 
 
-@_common.guarded({"budget_flops": "--budget", **uncertainty.OPTIONS})
+@_common.guarded(
+    {"budget_flops": "--budget", "start_in_months": "--start-in", **uncertainty.OPTIONS}
+)
 def run_training(args: argparse.Namespace) -> int:
     law_arg, uncertain = uncertainty.law(args, default(plan_training, "law"))
     if args.budget is not None:
@@ -98,6 +111,7 @@ def run_training(args: argparse.Namespace) -> int:
         goals = _parse.values("--target-loss", args.target_loss)
     _plot.check_path("--plot", args.plot, need_points=len(goals))
     unique = optional_number("--unique-tokens", args.unique_tokens)
+    start_in = optional_number("--start-in", args.start_in)
     plan = plan_training(
         budget_flops=goals if goal_name == "budget_flops" else None,
         target_loss=goals if goal_name == "target_loss" else None,
@@ -105,6 +119,7 @@ def run_training(args: argparse.Namespace) -> int:
         unique_tokens=unique,
         r_star=optional_number("--r-star", args.r_star),
         **uncertainty.kwargs(args, uncertain),
+        start_in_months=0.0 if start_in is None else start_in,
     )
     plans = [plan.at(i) for i in range(len(goals))]
     inputs: list[dict[str, Any]] = [{goal_name: g} for g in goals.tolist()]
@@ -115,6 +130,7 @@ def run_training(args: argparse.Namespace) -> int:
         details=[
             *_planning.loss_units_detail(plan.loss_units),
             *([f"{fmt.si(unique)} unique tokens"] if unique is not None else []),
+            *([f"starting in {start_in:g} months"] if start_in else []),
         ],
     )
     goal_render = (lambda v: fmt.si(v, "FLOP")) if goal_name == "budget_flops" else loss
@@ -126,6 +142,13 @@ def run_training(args: argparse.Namespace) -> int:
         ("loss", "loss", loss),
         ("compute_flops", "compute", lambda v: fmt.si(v, "FLOP")),
     ]
+    if start_in:
+        columns += [
+            ("compute_multiplier", "multiplier", lambda v: f"{v:.4f}"),
+            ("effective_compute_flops", "effective compute", lambda v: fmt.si(v, "FLOP")),
+            ("loss_slow", "loss (slow)", loss),
+            ("loss_fast", "loss (fast)", loss),
+        ]
     note = uncertainty.note(plans)
     band: dict[str, Callable[[float], str]] = {
         "params": fmt.si,
@@ -152,6 +175,12 @@ def run_training(args: argparse.Namespace) -> int:
 
 
 # ---- plan lifetime ---------------------------------------------------------------------------
+
+
+def plan_args_price(args: argparse.Namespace, role: str) -> float | None:
+    """``--train-usd-per-hour`` or ``--infer-usd-per-hour`` as a number (None when not given)."""
+    return optional_number(f"--{role}-usd-per-hour", getattr(args, f"{role}_usd_per_hour"))
+
 
 LIFETIME_UNITS = ("flops", "eflops", "gpu_hours", "usd")
 _LIFETIME_AXES = ("queries", "prompt_tokens", "gen_tokens", "samples")
@@ -209,8 +238,18 @@ def add_lifetime(planners: _common.Subparsers) -> None:
     _pricing.add_serving_options(p, gpus="auto")
     p.add_argument("--train-hardware", help="training hardware (default: --hardware)")
     p.add_argument("--train-mfu", metavar="MFU", help="training MFU (default: the hardware's)")
-    p.add_argument("--train-usd-per-hour", metavar="USD", help="training price per GPU-hour")
-    p.add_argument("--infer-usd-per-hour", metavar="USD", help="serving price per GPU-hour")
+    p.add_argument(
+        "--train-usd-per-hour",
+        metavar="USD",
+        help="training price per GPU-hour (default: the training hardware's catalog price, a "
+        "dated assumption listed by 'scaleplan catalog hardware')",
+    )
+    p.add_argument(
+        "--infer-usd-per-hour",
+        metavar="USD",
+        help="serving price per GPU-hour (default: the hardware's catalog price, a dated "
+        "assumption listed by 'scaleplan catalog hardware')",
+    )
     p.add_argument("--unique-tokens", metavar="TOKENS", help="unique data available")
     p.add_argument("--r-star", metavar="R", help="repetition constant R* (default: 15.387756)")
     p.add_argument("--min-params", metavar="N", help="smallest model size allowed")
@@ -279,6 +318,11 @@ def run_lifetime(args: argparse.Namespace) -> int:
         for n in _LIFETIME_AXES
         if n not in varying
     ]
+    prices = _planning.usd_prices(
+        unit,
+        ("training", args.train_hardware or args.hardware, plan_args_price(args, "train")),
+        ("serving", args.hardware, plan_args_price(args, "infer")),
+    )
     caption = _planning.header(
         "Lifetime plans",
         unit=_parse.UNIT_LABELS[unit],
@@ -286,6 +330,7 @@ def run_lifetime(args: argparse.Namespace) -> int:
         details=[
             *_planning.loss_units_detail(plan.loss_units),
             *([pricing, ", ".join(fixed)] if fixed else [pricing]),
+            *prices,
         ],
     )
 

@@ -143,7 +143,8 @@ def add_problem_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--usd-per-hour",
         metavar="USD",
-        help="price of one GPU-hour for USD budgets (default: the catalog's, if any)",
+        help="price of one GPU-hour for USD budgets (default: the hardware's catalog price, a "
+        "dated assumption listed by 'scaleplan catalog hardware')",
     )
     _planning.add_serving_options(p)
 
@@ -201,6 +202,13 @@ def problem(args: argparse.Namespace) -> Problem:
         n = min(f.eval_samples for f in source.fit.fits)
         parts.append(f"k above the eval's {n} samples per problem is the fit's extrapolation")
     return Problem(kwargs, source, parts)
+
+
+def _prices(unit: str, prob: Problem) -> list[str]:
+    """The GPU-hour price of a USD budget, for the header (the catalog's or the one given)."""
+    return _planning.usd_prices(
+        unit, ("serving", prob.kwargs["hardware"], prob.kwargs["usd_per_hour"])
+    )
 
 
 def _accuracy(args: argparse.Namespace) -> Accuracy:
@@ -319,7 +327,10 @@ def run_plan(args: argparse.Namespace) -> int:
     plans = [plan.at(i) for i in range(len(values))]
     has_oracle = plan.oracle_accuracy is not None
     caption = _planning.header(
-        "Test-time plans", unit=f"{_UNIT_WORDS[unit]} per query", law=None, details=prob.details
+        "Test-time plans",
+        unit=f"{_UNIT_WORDS[unit]} per query",
+        law=None,
+        details=prob.details + _prices(unit, prob),
     )
     code = _planning.emit(
         args,
@@ -400,7 +411,10 @@ def solve_frontier(args: argparse.Namespace, option: str, text: str) -> Frontier
     )
     per_model = {name: f.per_model[name] for name in ordered(list(f.per_model))}
     caption = _planning.header(
-        "Test-time frontier", unit=f"{_UNIT_WORDS[unit]} per query", law=None, details=prob.details
+        "Test-time frontier",
+        unit=f"{_UNIT_WORDS[unit]} per query",
+        law=None,
+        details=prob.details + _prices(unit, prob),
     )
     return Frontier(values, unit, f.plan, per_model, f.oracle, prob, caption)
 

@@ -125,6 +125,7 @@ class RemoteApi:
         r_star: float | None = None,
         quantiles: Sequence[float] | None = None,
         reach_loss: float | None = None,
+        start_in_months: float = 0.0,
         timeout_s: float | None = None,
     ) -> TrainingPlan:
         """The loss-optimal parameters and tokens for a training budget (6*N*D FLOPs), or the

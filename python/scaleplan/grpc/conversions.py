@@ -806,7 +806,11 @@ def joint_plan_from_columns(message: plan_pb2.JointPlanColumns) -> dict[str, Any
 
 # Options read field by field: a field with presence (`optional`, a message) when set, a string
 # when not empty, a repeated field when not empty, any other scalar always. (argument, field).
-TRAINING_OPTIONS = (("unique_tokens", "unique_tokens"), ("r_star", "r_star"))
+TRAINING_OPTIONS = (
+    ("unique_tokens", "unique_tokens"),
+    ("r_star", "r_star"),
+    ("start_in_months", "start_in_months"),
+)
 LIFETIME_OPTIONS = tuple(
     (arg, arg)
     for arg in (
@@ -1420,12 +1424,14 @@ def plan_training_request(
     r_star: float | None,
     quantiles: Any = None,
     reach_loss: float | None = None,
+    start_in_months: float = 0.0,
 ) -> planner_pb2.PlanTrainingRequest:
     request = planner_pb2.PlanTrainingRequest()
     goal = _one_goal(("budget_flops", "target_loss"), (budget_flops, target_loss), "budget_flops")
     _write_goal(request, goal)
     _write_uncertain_law(request, law, quantiles, reach_loss)
-    _write_options(request, {"unique_tokens": unique_tokens, "r_star": r_star}, TRAINING_OPTIONS)
+    options = {"unique_tokens": unique_tokens, "r_star": r_star, "start_in_months": start_in_months}
+    _write_options(request, options, TRAINING_OPTIONS)
     return request
 
 

@@ -39,6 +39,8 @@ class Hardware(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     SOURCE_FIELD_NUMBER: _builtins.int
     STEP_OVERHEAD_S_FIELD_NUMBER: _builtins.int
+    PRICE_DATE_FIELD_NUMBER: _builtins.int
+    PRICE_SOURCE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Catalog name, e.g. "h100-sxm"."""
     peak_bf16_flops_per_s: _builtins.float
@@ -67,6 +69,12 @@ class Hardware(_message.Message):
     """Fixed seconds added to every forward step (each decode step and each prefill pass); 0
     unless fitted by calibration (docs/calibration.md).
     """
+    price_date: _builtins.str
+    """When usd_per_hour was read, "YYYY-MM" or "YYYY-MM-DD"; empty when unknown. The shipped
+    prices are dated assumptions (docs/catalog.md, "Prices").
+    """
+    price_source: _builtins.str
+    """Where usd_per_hour was read (a URL or a citation); empty when unknown."""
     def __init__(
         self,
         *,
@@ -83,10 +91,12 @@ class Hardware(_message.Message):
         description: _builtins.str = ...,
         source: _builtins.str = ...,
         step_overhead_s: _builtins.float = ...,
+        price_date: _builtins.str = ...,
+        price_source: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_interconnect_bytes_per_s", b"_interconnect_bytes_per_s", "_peak_fp8_flops_per_s", b"_peak_fp8_flops_per_s", "_usd_per_hour", b"_usd_per_hour", "interconnect_bytes_per_s", b"interconnect_bytes_per_s", "peak_fp8_flops_per_s", b"peak_fp8_flops_per_s", "usd_per_hour", b"usd_per_hour"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_interconnect_bytes_per_s", b"_interconnect_bytes_per_s", "_peak_fp8_flops_per_s", b"_peak_fp8_flops_per_s", "_usd_per_hour", b"_usd_per_hour", "decode_bw_util", b"decode_bw_util", "description", b"description", "hbm_bytes", b"hbm_bytes", "hbm_bytes_per_s", b"hbm_bytes_per_s", "interconnect_bytes_per_s", b"interconnect_bytes_per_s", "name", b"name", "peak_bf16_flops_per_s", b"peak_bf16_flops_per_s", "peak_fp8_flops_per_s", b"peak_fp8_flops_per_s", "prefill_mfu", b"prefill_mfu", "source", b"source", "step_overhead_s", b"step_overhead_s", "train_mfu", b"train_mfu", "usd_per_hour", b"usd_per_hour"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_interconnect_bytes_per_s", b"_interconnect_bytes_per_s", "_peak_fp8_flops_per_s", b"_peak_fp8_flops_per_s", "_usd_per_hour", b"_usd_per_hour", "decode_bw_util", b"decode_bw_util", "description", b"description", "hbm_bytes", b"hbm_bytes", "hbm_bytes_per_s", b"hbm_bytes_per_s", "interconnect_bytes_per_s", b"interconnect_bytes_per_s", "name", b"name", "peak_bf16_flops_per_s", b"peak_bf16_flops_per_s", "peak_fp8_flops_per_s", b"peak_fp8_flops_per_s", "prefill_mfu", b"prefill_mfu", "price_date", b"price_date", "price_source", b"price_source", "source", b"source", "step_overhead_s", b"step_overhead_s", "train_mfu", b"train_mfu", "usd_per_hour", b"usd_per_hour"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__interconnect_bytes_per_s: _TypeAlias = _typing.Literal["interconnect_bytes_per_s"]  # noqa: Y015
     _WhichOneofArgType__interconnect_bytes_per_s: _TypeAlias = _typing.Literal["_interconnect_bytes_per_s", b"_interconnect_bytes_per_s"]  # noqa: Y015

@@ -894,6 +894,14 @@ class TrainingPlan(_message.Message):
     TOKENS_PER_PARAM_FIELD_NUMBER: _builtins.int
     EXTRAPOLATED_FIELD_NUMBER: _builtins.int
     LOSS_UNITS_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_COMPUTE_FLOPS_FIELD_NUMBER: _builtins.int
+    COMPUTE_MULTIPLIER_FIELD_NUMBER: _builtins.int
+    COMPUTE_MULTIPLIER_SLOW_FIELD_NUMBER: _builtins.int
+    COMPUTE_MULTIPLIER_FAST_FIELD_NUMBER: _builtins.int
+    COMPUTE_FLOPS_SLOW_FIELD_NUMBER: _builtins.int
+    COMPUTE_FLOPS_FAST_FIELD_NUMBER: _builtins.int
+    LOSS_SLOW_FIELD_NUMBER: _builtins.int
+    LOSS_FAST_FIELD_NUMBER: _builtins.int
     UNCERTAINTY_FIELD_NUMBER: _builtins.int
     feasible: _builtins.bool
     """Whether the goal can be met; an infeasible plan names the constraint in `binding`."""
@@ -910,11 +918,29 @@ class TrainingPlan(_message.Message):
     loss: _builtins.float
     """Predicted loss."""
     compute_flops: _builtins.float
-    """Training compute 6 * N * D, FLOPs."""
+    """Physical training compute, FLOPs: the budget, or the least compute reaching the target;
+    6 * N * D when the run starts now.
+    """
     tokens_per_param: _builtins.float
     """tokens / params."""
     loss_units: _builtins.str
     """Unit of loss, the law's: nats_per_token or bits_per_char."""
+    effective_compute_flops: _builtins.float
+    """6 * N * D, FLOPs: compute_flops x compute_multiplier, what today's law plans with."""
+    compute_multiplier: _builtins.float
+    """2^(start_in_months / 8.44) (Ho et al. 2024); 1 when the run starts now."""
+    compute_multiplier_slow: _builtins.float
+    """The multiplier at the slow end of the halving time's 95% interval (14.27 months)."""
+    compute_multiplier_fast: _builtins.float
+    """The multiplier at the fast end of the interval (4.52 months)."""
+    compute_flops_slow: _builtins.float
+    """Physical compute of the plan at the slow end, FLOPs."""
+    compute_flops_fast: _builtins.float
+    """Physical compute of the plan at the fast end, FLOPs."""
+    loss_slow: _builtins.float
+    """Loss of the plan at the slow end."""
+    loss_fast: _builtins.float
+    """Loss of the plan at the fast end."""
     @_builtins.property
     def extrapolated(self) -> _containers.RepeatedCompositeFieldContainer[Global___Extrapolation]:
         """Where the plan lies outside the range its law was fitted on; empty when inside it."""
@@ -937,18 +963,42 @@ class TrainingPlan(_message.Message):
         tokens_per_param: _builtins.float | None = ...,
         extrapolated: _abc.Iterable[Global___Extrapolation] | None = ...,
         loss_units: _builtins.str = ...,
+        effective_compute_flops: _builtins.float | None = ...,
+        compute_multiplier: _builtins.float | None = ...,
+        compute_multiplier_slow: _builtins.float | None = ...,
+        compute_multiplier_fast: _builtins.float | None = ...,
+        compute_flops_slow: _builtins.float | None = ...,
+        compute_flops_fast: _builtins.float | None = ...,
+        loss_slow: _builtins.float | None = ...,
+        loss_fast: _builtins.float | None = ...,
         uncertainty: Global___Uncertainty | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_compute_flops", b"_compute_flops", "_effective_tokens", b"_effective_tokens", "_loss", b"_loss", "_params", b"_params", "_tokens", b"_tokens", "_tokens_per_param", b"_tokens_per_param", "compute_flops", b"compute_flops", "effective_tokens", b"effective_tokens", "loss", b"loss", "params", b"params", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param", "uncertainty", b"uncertainty"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_compute_flops", b"_compute_flops", "_compute_flops_fast", b"_compute_flops_fast", "_compute_flops_slow", b"_compute_flops_slow", "_compute_multiplier", b"_compute_multiplier", "_compute_multiplier_fast", b"_compute_multiplier_fast", "_compute_multiplier_slow", b"_compute_multiplier_slow", "_effective_compute_flops", b"_effective_compute_flops", "_effective_tokens", b"_effective_tokens", "_loss", b"_loss", "_loss_fast", b"_loss_fast", "_loss_slow", b"_loss_slow", "_params", b"_params", "_tokens", b"_tokens", "_tokens_per_param", b"_tokens_per_param", "compute_flops", b"compute_flops", "compute_flops_fast", b"compute_flops_fast", "compute_flops_slow", b"compute_flops_slow", "compute_multiplier", b"compute_multiplier", "compute_multiplier_fast", b"compute_multiplier_fast", "compute_multiplier_slow", b"compute_multiplier_slow", "effective_compute_flops", b"effective_compute_flops", "effective_tokens", b"effective_tokens", "loss", b"loss", "loss_fast", b"loss_fast", "loss_slow", b"loss_slow", "params", b"params", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param", "uncertainty", b"uncertainty"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_compute_flops", b"_compute_flops", "_effective_tokens", b"_effective_tokens", "_loss", b"_loss", "_params", b"_params", "_tokens", b"_tokens", "_tokens_per_param", b"_tokens_per_param", "binding", b"binding", "compute_flops", b"compute_flops", "effective_tokens", b"effective_tokens", "extrapolated", b"extrapolated", "feasible", b"feasible", "law", b"law", "loss", b"loss", "loss_units", b"loss_units", "params", b"params", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param", "uncertainty", b"uncertainty"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_compute_flops", b"_compute_flops", "_compute_flops_fast", b"_compute_flops_fast", "_compute_flops_slow", b"_compute_flops_slow", "_compute_multiplier", b"_compute_multiplier", "_compute_multiplier_fast", b"_compute_multiplier_fast", "_compute_multiplier_slow", b"_compute_multiplier_slow", "_effective_compute_flops", b"_effective_compute_flops", "_effective_tokens", b"_effective_tokens", "_loss", b"_loss", "_loss_fast", b"_loss_fast", "_loss_slow", b"_loss_slow", "_params", b"_params", "_tokens", b"_tokens", "_tokens_per_param", b"_tokens_per_param", "binding", b"binding", "compute_flops", b"compute_flops", "compute_flops_fast", b"compute_flops_fast", "compute_flops_slow", b"compute_flops_slow", "compute_multiplier", b"compute_multiplier", "compute_multiplier_fast", b"compute_multiplier_fast", "compute_multiplier_slow", b"compute_multiplier_slow", "effective_compute_flops", b"effective_compute_flops", "effective_tokens", b"effective_tokens", "extrapolated", b"extrapolated", "feasible", b"feasible", "law", b"law", "loss", b"loss", "loss_fast", b"loss_fast", "loss_slow", b"loss_slow", "loss_units", b"loss_units", "params", b"params", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param", "uncertainty", b"uncertainty"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__compute_flops: _TypeAlias = _typing.Literal["compute_flops"]  # noqa: Y015
     _WhichOneofArgType__compute_flops: _TypeAlias = _typing.Literal["_compute_flops", b"_compute_flops"]  # noqa: Y015
+    _WhichOneofReturnType__compute_flops_fast: _TypeAlias = _typing.Literal["compute_flops_fast"]  # noqa: Y015
+    _WhichOneofArgType__compute_flops_fast: _TypeAlias = _typing.Literal["_compute_flops_fast", b"_compute_flops_fast"]  # noqa: Y015
+    _WhichOneofReturnType__compute_flops_slow: _TypeAlias = _typing.Literal["compute_flops_slow"]  # noqa: Y015
+    _WhichOneofArgType__compute_flops_slow: _TypeAlias = _typing.Literal["_compute_flops_slow", b"_compute_flops_slow"]  # noqa: Y015
+    _WhichOneofReturnType__compute_multiplier: _TypeAlias = _typing.Literal["compute_multiplier"]  # noqa: Y015
+    _WhichOneofArgType__compute_multiplier: _TypeAlias = _typing.Literal["_compute_multiplier", b"_compute_multiplier"]  # noqa: Y015
+    _WhichOneofReturnType__compute_multiplier_fast: _TypeAlias = _typing.Literal["compute_multiplier_fast"]  # noqa: Y015
+    _WhichOneofArgType__compute_multiplier_fast: _TypeAlias = _typing.Literal["_compute_multiplier_fast", b"_compute_multiplier_fast"]  # noqa: Y015
+    _WhichOneofReturnType__compute_multiplier_slow: _TypeAlias = _typing.Literal["compute_multiplier_slow"]  # noqa: Y015
+    _WhichOneofArgType__compute_multiplier_slow: _TypeAlias = _typing.Literal["_compute_multiplier_slow", b"_compute_multiplier_slow"]  # noqa: Y015
+    _WhichOneofReturnType__effective_compute_flops: _TypeAlias = _typing.Literal["effective_compute_flops"]  # noqa: Y015
+    _WhichOneofArgType__effective_compute_flops: _TypeAlias = _typing.Literal["_effective_compute_flops", b"_effective_compute_flops"]  # noqa: Y015
     _WhichOneofReturnType__effective_tokens: _TypeAlias = _typing.Literal["effective_tokens"]  # noqa: Y015
     _WhichOneofArgType__effective_tokens: _TypeAlias = _typing.Literal["_effective_tokens", b"_effective_tokens"]  # noqa: Y015
     _WhichOneofReturnType__loss: _TypeAlias = _typing.Literal["loss"]  # noqa: Y015
     _WhichOneofArgType__loss: _TypeAlias = _typing.Literal["_loss", b"_loss"]  # noqa: Y015
+    _WhichOneofReturnType__loss_fast: _TypeAlias = _typing.Literal["loss_fast"]  # noqa: Y015
+    _WhichOneofArgType__loss_fast: _TypeAlias = _typing.Literal["_loss_fast", b"_loss_fast"]  # noqa: Y015
+    _WhichOneofReturnType__loss_slow: _TypeAlias = _typing.Literal["loss_slow"]  # noqa: Y015
+    _WhichOneofArgType__loss_slow: _TypeAlias = _typing.Literal["_loss_slow", b"_loss_slow"]  # noqa: Y015
     _WhichOneofReturnType__params: _TypeAlias = _typing.Literal["params"]  # noqa: Y015
     _WhichOneofArgType__params: _TypeAlias = _typing.Literal["_params", b"_params"]  # noqa: Y015
     _WhichOneofReturnType__tokens: _TypeAlias = _typing.Literal["tokens"]  # noqa: Y015
@@ -958,9 +1008,25 @@ class TrainingPlan(_message.Message):
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__compute_flops) -> _WhichOneofReturnType__compute_flops | None: ...
     @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__compute_flops_fast) -> _WhichOneofReturnType__compute_flops_fast | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__compute_flops_slow) -> _WhichOneofReturnType__compute_flops_slow | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__compute_multiplier) -> _WhichOneofReturnType__compute_multiplier | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__compute_multiplier_fast) -> _WhichOneofReturnType__compute_multiplier_fast | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__compute_multiplier_slow) -> _WhichOneofReturnType__compute_multiplier_slow | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__effective_compute_flops) -> _WhichOneofReturnType__effective_compute_flops | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__effective_tokens) -> _WhichOneofReturnType__effective_tokens | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__loss) -> _WhichOneofReturnType__loss | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__loss_fast) -> _WhichOneofReturnType__loss_fast | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__loss_slow) -> _WhichOneofReturnType__loss_slow | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__params) -> _WhichOneofReturnType__params | None: ...
     @_typing.overload

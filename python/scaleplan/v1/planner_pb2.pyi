@@ -596,6 +596,7 @@ class PlanTrainingRequest(_message.Message):
     LAW_SAMPLES_FIELD_NUMBER: _builtins.int
     QUANTILES_FIELD_NUMBER: _builtins.int
     REACH_LOSS_FIELD_NUMBER: _builtins.int
+    START_IN_MONTHS_FIELD_NUMBER: _builtins.int
     budget_flops: _builtins.float
     """Training compute, FLOPs: the plan minimises loss within it."""
     target_loss: _builtins.float
@@ -608,6 +609,10 @@ class PlanTrainingRequest(_message.Message):
     """Repetition half-life R* of the data-constrained law; 15.387756 when absent."""
     reach_loss: _builtins.float
     """With budget_flops: the loss whose probability of being reached is reported."""
+    start_in_months: _builtins.float
+    """Months from now until the run starts, in [0, 120]: algorithmic progress (Ho et al. 2024)
+    multiplies the budget's worth by 2^(months / 8.44); 0 (now) when absent.
+    """
     @_builtins.property
     def custom_law(self) -> _catalog_pb2.Law:
         """A law given by its coefficients."""
@@ -634,15 +639,18 @@ class PlanTrainingRequest(_message.Message):
         law_samples: Global___LawSamples | None = ...,
         quantiles: _abc.Iterable[_builtins.float] | None = ...,
         reach_loss: _builtins.float | None = ...,
+        start_in_months: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_r_star", b"_r_star", "_reach_loss", b"_reach_loss", "_unique_tokens", b"_unique_tokens", "budget_flops", b"budget_flops", "custom_law", b"custom_law", "goal", b"goal", "law", b"law", "law_name", b"law_name", "law_samples", b"law_samples", "r_star", b"r_star", "reach_loss", b"reach_loss", "target_loss", b"target_loss", "unique_tokens", b"unique_tokens"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_r_star", b"_r_star", "_reach_loss", b"_reach_loss", "_start_in_months", b"_start_in_months", "_unique_tokens", b"_unique_tokens", "budget_flops", b"budget_flops", "custom_law", b"custom_law", "goal", b"goal", "law", b"law", "law_name", b"law_name", "law_samples", b"law_samples", "r_star", b"r_star", "reach_loss", b"reach_loss", "start_in_months", b"start_in_months", "target_loss", b"target_loss", "unique_tokens", b"unique_tokens"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_r_star", b"_r_star", "_reach_loss", b"_reach_loss", "_unique_tokens", b"_unique_tokens", "budget_flops", b"budget_flops", "custom_law", b"custom_law", "goal", b"goal", "law", b"law", "law_name", b"law_name", "law_samples", b"law_samples", "quantiles", b"quantiles", "r_star", b"r_star", "reach_loss", b"reach_loss", "target_loss", b"target_loss", "unique_tokens", b"unique_tokens"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_r_star", b"_r_star", "_reach_loss", b"_reach_loss", "_start_in_months", b"_start_in_months", "_unique_tokens", b"_unique_tokens", "budget_flops", b"budget_flops", "custom_law", b"custom_law", "goal", b"goal", "law", b"law", "law_name", b"law_name", "law_samples", b"law_samples", "quantiles", b"quantiles", "r_star", b"r_star", "reach_loss", b"reach_loss", "start_in_months", b"start_in_months", "target_loss", b"target_loss", "unique_tokens", b"unique_tokens"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__r_star: _TypeAlias = _typing.Literal["r_star"]  # noqa: Y015
     _WhichOneofArgType__r_star: _TypeAlias = _typing.Literal["_r_star", b"_r_star"]  # noqa: Y015
     _WhichOneofReturnType__reach_loss: _TypeAlias = _typing.Literal["reach_loss"]  # noqa: Y015
     _WhichOneofArgType__reach_loss: _TypeAlias = _typing.Literal["_reach_loss", b"_reach_loss"]  # noqa: Y015
+    _WhichOneofReturnType__start_in_months: _TypeAlias = _typing.Literal["start_in_months"]  # noqa: Y015
+    _WhichOneofArgType__start_in_months: _TypeAlias = _typing.Literal["_start_in_months", b"_start_in_months"]  # noqa: Y015
     _WhichOneofReturnType__unique_tokens: _TypeAlias = _typing.Literal["unique_tokens"]  # noqa: Y015
     _WhichOneofArgType__unique_tokens: _TypeAlias = _typing.Literal["_unique_tokens", b"_unique_tokens"]  # noqa: Y015
     _WhichOneofReturnType_goal: _TypeAlias = _typing.Literal["budget_flops", "target_loss"]  # noqa: Y015
@@ -653,6 +661,8 @@ class PlanTrainingRequest(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__r_star) -> _WhichOneofReturnType__r_star | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__reach_loss) -> _WhichOneofReturnType__reach_loss | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__start_in_months) -> _WhichOneofReturnType__start_in_months | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__unique_tokens) -> _WhichOneofReturnType__unique_tokens | None: ...
     @_typing.overload

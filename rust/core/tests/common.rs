@@ -38,6 +38,8 @@ pub fn toy_hardware() -> Hardware {
         hbm_bytes: 1e6,
         interconnect_bytes_per_s: None,
         usd_per_hour: None,
+        price_date: String::new(),
+        price_source: String::new(),
         train_mfu: 0.5,
         prefill_mfu: 1.0,
         decode_bw_util: 1.0,

@@ -217,9 +217,11 @@ fn units_need_what_they_price_with() {
     };
     let err = plan_lifetime(&l, LifetimeGoal::TargetLoss(2.1), demand(1.0), &opt).unwrap_err();
     assert_eq!(err.field(), "unit");
+    // gaudi3 has no catalog price (docs/catalog.md, "Prices"): USD needs one given.
+    let unpriced = cost_model("gaudi3", CostUnit::Usd, Batch::Max);
+    let err = plan_lifetime(&l, LifetimeGoal::TargetLoss(2.1), demand(1.0), &unpriced);
+    assert_eq!(err.unwrap_err().field(), "train_usd_per_hour");
     let usd = cost_model("h100-sxm", CostUnit::Usd, Batch::Max);
-    let err = plan_lifetime(&l, LifetimeGoal::TargetLoss(2.1), demand(1.0), &usd).unwrap_err();
-    assert_eq!(err.field(), "train_usd_per_hour");
     let priced = LifetimeOptions {
         train_usd_per_hour: Some(2.0),
         infer_usd_per_hour: Some(3.0),

@@ -4,11 +4,12 @@
 use numpy::{PyArray1, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 use scaleplan_core::cost::{Attention, FamilyShapes};
+use scaleplan_core::laws::progress::{HO2024, MAX_START_IN_MONTHS};
 use scaleplan_core::laws::{DataLimit, LossLaw, Variable};
 use scaleplan_core::plan::uncertainty::per_sample;
 use scaleplan_core::plan::{
-    plan_lifetime as core_plan_lifetime, plan_training_budget, plan_training_target, Constraint,
-    CostUnit, Demand, InferencePricing, LifetimeGoal, LifetimeOptions,
+    plan_lifetime as core_plan_lifetime, plan_training_budget_at, plan_training_target_at,
+    Constraint, CostUnit, Demand, InferencePricing, LifetimeGoal, LifetimeOptions,
 };
 use scaleplan_core::PlanError;
 
@@ -38,11 +39,12 @@ fn data_limit(
     }
 }
 
-/// `goal` is "budget_flops" or "target_loss"; `values` the budgets or targets. With
+/// `goal` is "budget_flops" or "target_loss"; `values` the budgets or targets; the run starts
+/// `start_in_months` from now (algorithmic progress: `scaleplan_core::laws::progress`). With
 /// `law_samples` (rows E, A, B, alpha, beta), the plans under each sample's law instead
 /// (docs/uncertainty.md): columns of samples x goals, sample-major.
 #[pyfunction]
-#[pyo3(signature = (law, goal, values, *, unique_tokens, r_star, cancel=None, law_samples=None))]
+#[pyo3(signature = (law, goal, values, *, unique_tokens, r_star, start_in_months=0.0, cancel=None, law_samples=None))]
 #[allow(clippy::too_many_arguments)]
 fn plan_training<'py>(
     py: Python<'py>,
@@ -51,6 +53,7 @@ fn plan_training<'py>(
     values: PyReadonlyArray1<'py, f64>,
     unique_tokens: Option<f64>,
     r_star: Option<f64>,
+    start_in_months: f64,
     cancel: Option<&CancelToken>,
     law_samples: Option<PyReadonlyArray2<'py, f64>>,
 ) -> PyResult<Vec<Bound<'py, PyArray1<f64>>>> {
@@ -71,9 +74,9 @@ fn plan_training<'py>(
     let n = values.len();
     let plan_one = |law: &LossLaw, i: usize| {
         if by_budget {
-            plan_training_budget(law, values[i], data.as_ref())
+            plan_training_budget_at(law, values[i], data.as_ref(), &HO2024, start_in_months)
         } else {
-            plan_training_target(law, values[i], data.as_ref())
+            plan_training_target_at(law, values[i], data.as_ref(), &HO2024, start_in_months)
         }
     };
     let cols = enter(py, Work::Plan(cancel), || {
@@ -249,6 +252,15 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "CONSTRAINTS",
         Constraint::ALL.iter().map(|c| c.name()).collect::<Vec<_>>(),
     )?;
+    // Algorithmic progress (issue 14, item 5): the training planner's start offset.
+    m.add("MAX_START_IN_MONTHS", MAX_START_IN_MONTHS)?;
+    let progress = pyo3::types::PyDict::new(m.py());
+    progress.set_item("name", HO2024.name)?;
+    progress.set_item("source", HO2024.source)?;
+    progress.set_item("halving_months", HO2024.halving_months)?;
+    progress.set_item("halving_months_slow", HO2024.halving_months_slow)?;
+    progress.set_item("halving_months_fast", HO2024.halving_months_fast)?;
+    m.add("ALGORITHMIC_PROGRESS", progress)?;
     m.add_class::<CostModelPricing>()?;
     m.add_function(wrap_pyfunction!(plan_training, m)?)?;
     m.add_function(wrap_pyfunction!(plan_lifetime, m)?)?;

@@ -182,9 +182,38 @@ schema! {
             "D' the repeated data is worth under a data limit (D without one)."
             => p.effective_tokens,
         loss ["<loss_units>"] "Loss the law predicts, in loss_units." => p.loss,
-        compute_flops ["FLOPs"] "Training compute 6*N*D." => p.compute,
+        compute_flops ["FLOPs"]
+            "Physical training compute: the budget, or the least compute reaching the target \
+             loss; 6*N*D when the run starts now."
+            => p.compute,
         tokens_per_param ["tokens/parameter"] "tokens / params.",
         extrapolated [""] EXTRAPOLATED_DOC,
+        effective_compute_flops ["FLOPs"]
+            "6*N*D: compute_flops x compute_multiplier, the compute today's law plans with \
+             (docs/planning.md, \"Training later\")."
+            => p.effective_compute,
+        compute_multiplier ["FLOPs/FLOP"]
+            "2^(start_in_months / 8.44): what a FLOP is worth at the start, in today's FLOPs \
+             (Ho et al. 2024); 1 when the run starts now."
+            => p.compute_multiplier,
+        compute_multiplier_slow ["FLOPs/FLOP"]
+            "The multiplier at the slow end of the halving time's 95% interval (14.27 months)."
+            => p.compute_multiplier_slow,
+        compute_multiplier_fast ["FLOPs/FLOP"]
+            "The multiplier at the fast end of the halving time's 95% interval (4.52 months)."
+            => p.compute_multiplier_fast,
+        compute_flops_slow ["FLOPs"]
+            "compute_flops of the plan at the slow end (the budget, for a budget goal)."
+            => p.compute_slow,
+        compute_flops_fast ["FLOPs"]
+            "compute_flops of the plan at the fast end (the budget, for a budget goal)."
+            => p.compute_fast,
+        loss_slow ["<loss_units>"]
+            "loss of the plan at the slow end (the highest; the target, for a target goal)."
+            => p.loss_slow,
+        loss_fast ["<loss_units>"]
+            "loss of the plan at the fast end (the lowest; the target, for a target goal)."
+            => p.loss_fast,
         uncertainty [""] UNCERTAINTY_DOC,
     }
 }

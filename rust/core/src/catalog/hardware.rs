@@ -55,7 +55,16 @@ pub struct Hardware {
     /// HBM capacity, bytes.
     pub hbm_bytes: f64,
     pub interconnect_bytes_per_s: Option<f64>,
+    /// Price of one GPU-hour in US dollars: the default of every USD budget on this hardware
+    /// (a `*usd_per_hour` argument overrides it). In the shipped catalog a dated assumption
+    /// (docs/catalog.md, "Prices"); absent when no price is known.
     pub usd_per_hour: Option<f64>,
+    /// When `usd_per_hour` was read, `YYYY-MM` or `YYYY-MM-DD`; empty when unknown.
+    #[serde(default)]
+    pub price_date: String,
+    /// Where `usd_per_hour` was read (a URL or a citation); empty when unknown.
+    #[serde(default)]
+    pub price_source: String,
     /// Model FLOPs utilisation assumed for training.
     pub train_mfu: f64,
     /// Fraction of peak FLOP/s reached by inference (prefill and decode arithmetic).
@@ -83,6 +92,7 @@ impl Hardware {
         if let Some(v) = self.usd_per_hour {
             check::positive("usd_per_hour", v)?;
         }
+        check_date("price_date", &self.price_date)?;
         check::unit_fraction("train_mfu", self.train_mfu)?;
         check::unit_fraction("prefill_mfu", self.prefill_mfu)?;
         check::unit_fraction("decode_bw_util", self.decode_bw_util)?;
@@ -109,5 +119,31 @@ impl Hardware {
     /// Kinetics' arithmetic intensity I = peak FLOP/s / HBM B/s: FLOPs worth one byte moved.
     pub fn intensity(&self, dtype: Dtype) -> Result<f64> {
         Ok(self.peak_flops(dtype)? / self.hbm_bytes_per_s)
+    }
+}
+
+/// A calendar date `YYYY-MM` or `YYYY-MM-DD` (month 01-12, day 01-31), or empty.
+fn check_date(field: &str, date: &str) -> Result<()> {
+    if date.is_empty() {
+        return Ok(());
+    }
+    let parts: Vec<&str> = date.split('-').collect();
+    let number = |s: &str, width: usize, lo: u32, hi: u32| {
+        s.len() == width
+            && s.bytes().all(|b| b.is_ascii_digit())
+            && s.parse::<u32>().is_ok_and(|v| (lo..=hi).contains(&v))
+    };
+    let ok = match parts.as_slice() {
+        [y, m] => number(y, 4, 1900, 9999) && number(m, 2, 1, 12),
+        [y, m, d] => number(y, 4, 1900, 9999) && number(m, 2, 1, 12) && number(d, 2, 1, 31),
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(PlanError::invalid(
+            field,
+            format!("expected a date YYYY-MM or YYYY-MM-DD, got '{date}'"),
+        ))
     }
 }

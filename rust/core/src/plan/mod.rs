@@ -16,7 +16,10 @@ pub use lifetime::{
 pub use testtime::{
     BudgetUnit, Candidate, Solution, TestTimeOptions, TestTimePlan, TestTimeSolver,
 };
-pub use training::{plan_training_budget, plan_training_target, TrainingPlan};
+pub use training::{
+    plan_training_budget, plan_training_budget_at, plan_training_target, plan_training_target_at,
+    TrainingPlan,
+};
 
 /// The constraint that decides a plan (or makes it impossible).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,6 +7,7 @@ use super::Constraint;
 use crate::cancel;
 use crate::cost::TRAIN_FLOPS_PER_PARAM_TOKEN;
 use crate::error::{check, PlanError, Result};
+use crate::laws::progress::AlgorithmicProgress;
 use crate::laws::{DataLimit, Extrapolated, LawForm, LossLaw};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -18,8 +19,22 @@ pub struct TrainingPlan {
     /// D' = D, or the repetition-discounted count under a data limit.
     pub effective_tokens: f64,
     pub loss: f64,
-    /// C = 6*N*D.
+    /// Physical compute: the budget, or the least compute reaching the target. C = 6*N*D when
+    /// the run starts now; with a start offset, compute * compute_multiplier = 6*N*D.
     pub compute: f64,
+    /// 6*N*D: the compute today's law plans with, compute * compute_multiplier.
+    pub effective_compute: f64,
+    /// 2^(months / T) at the central halving time T (1 when the run starts now).
+    pub compute_multiplier: f64,
+    /// The multiplier at the halving-time interval's slow and fast ends.
+    pub compute_multiplier_slow: f64,
+    pub compute_multiplier_fast: f64,
+    /// The plan at each end of the interval: physical compute (the budget for a budget goal)
+    /// and loss (the target for a target goal).
+    pub compute_slow: f64,
+    pub compute_fast: f64,
+    pub loss_slow: f64,
+    pub loss_fast: f64,
     pub feasible: bool,
     pub binding: Constraint,
     /// Where (N, D', loss) lies outside the law's fitted range.
@@ -35,6 +50,14 @@ impl TrainingPlan {
             effective_tokens: f64::NAN,
             loss: f64::NAN,
             compute: f64::NAN,
+            effective_compute: f64::NAN,
+            compute_multiplier: 1.0,
+            compute_multiplier_slow: 1.0,
+            compute_multiplier_fast: 1.0,
+            compute_slow: f64::NAN,
+            compute_fast: f64::NAN,
+            loss_slow: f64::NAN,
+            loss_fast: f64::NAN,
             feasible: false,
             binding,
             extrapolated: Extrapolated::none(),
@@ -92,6 +115,14 @@ pub fn plan_training_budget(
         effective_tokens: effective,
         loss,
         compute,
+        effective_compute: compute,
+        compute_multiplier: 1.0,
+        compute_multiplier_slow: 1.0,
+        compute_multiplier_fast: 1.0,
+        compute_slow: compute,
+        compute_fast: compute,
+        loss_slow: loss,
+        loss_fast: loss,
         feasible: true,
         binding: Constraint::Budget,
         extrapolated: law.extrapolation(n, effective, loss),
@@ -259,6 +290,14 @@ fn plan_numeric_budget(
         effective_tokens: effective,
         loss,
         compute,
+        effective_compute: compute,
+        compute_multiplier: 1.0,
+        compute_multiplier_slow: 1.0,
+        compute_multiplier_fast: 1.0,
+        compute_slow: compute,
+        compute_fast: compute,
+        loss_slow: loss,
+        loss_fast: loss,
         feasible: true,
         binding: Constraint::Budget,
         extrapolated: law.extrapolation(n, effective, loss),
@@ -333,4 +372,78 @@ fn plan_numeric_target(
             law.domain_params_max().unwrap_or(f64::INFINITY)
         ),
     ))
+}
+
+/// The training plan of a run that starts `months` from now, when algorithmic progress
+/// (`progress`) has made each FLOP worth 2^(months / T) of today's (docs/planning.md, "Training
+/// later: algorithmic progress"): the plan today's law gives at `compute` times that multiplier,
+/// with the physical compute unchanged, and the same at the halving-time interval's ends. At
+/// `months` = 0 it is [`plan_training_budget`] exactly.
+pub fn plan_training_budget_at(
+    law: &LossLaw,
+    compute: f64,
+    data: Option<&DataLimit>,
+    progress: &AlgorithmicProgress,
+    months: f64,
+) -> Result<TrainingPlan> {
+    check::positive("budget_flops", compute)?;
+    let m = progress.multipliers(months)?;
+    let at = |k: f64| {
+        let effective = compute * k;
+        if !effective.is_finite() {
+            return Err(PlanError::invalid(
+                "budget_flops",
+                format!(
+                    "{compute:e} FLOPs times the algorithmic-progress multiplier {k:e} is not a \
+                     finite number"
+                ),
+            ));
+        }
+        plan_training_budget(law, effective, data)
+    };
+    let mid = at(m.mid)?;
+    let (slow, fast) = if months == 0.0 {
+        (mid, mid)
+    } else {
+        (at(m.slow)?, at(m.fast)?)
+    };
+    Ok(TrainingPlan {
+        compute,
+        effective_compute: mid.compute,
+        compute_multiplier: m.mid,
+        compute_multiplier_slow: m.slow,
+        compute_multiplier_fast: m.fast,
+        compute_slow: compute,
+        compute_fast: compute,
+        loss_slow: slow.loss,
+        loss_fast: fast.loss,
+        ..mid
+    })
+}
+
+/// The least physical compute reaching `target` loss for a run that starts `months` from now:
+/// today's least compute divided by the multiplier 2^(months / T), and the same at the
+/// halving-time interval's ends ([`plan_training_budget_at`]). At `months` = 0 it is
+/// [`plan_training_target`] exactly.
+pub fn plan_training_target_at(
+    law: &LossLaw,
+    target: f64,
+    data: Option<&DataLimit>,
+    progress: &AlgorithmicProgress,
+    months: f64,
+) -> Result<TrainingPlan> {
+    let m = progress.multipliers(months)?;
+    let today = plan_training_target(law, target, data)?;
+    Ok(TrainingPlan {
+        compute: today.compute / m.mid,
+        effective_compute: today.compute,
+        compute_multiplier: m.mid,
+        compute_multiplier_slow: m.slow,
+        compute_multiplier_fast: m.fast,
+        compute_slow: today.compute / m.slow,
+        compute_fast: today.compute / m.fast,
+        loss_slow: today.loss,
+        loss_fast: today.loss,
+        ..today
+    })
 }

@@ -33,6 +33,13 @@ from scaleplan.plan import (
     plan_lifetime,
     plan_training,
 )
+from scaleplan.parscale import (
+    ParScaleLaw,
+    ParScalePlan,
+    parscale_law,
+    parscale_law_names,
+    plan_parscale,
+)
 from scaleplan.serving import Attention, Serving, attention
 from scaleplan.sweep import (
     SweepChunk,
@@ -110,6 +117,8 @@ __all__ = [
 ]
 # Plans under uncertainty (docs/uncertainty.md).
 __all__ += ["QUANTILES", "Uncertainty"]
+# Parallel streams (ParScale).
+__all__ += ["ParScaleLaw", "ParScalePlan", "parscale_law", "parscale_law_names", "plan_parscale"]
 
 if TYPE_CHECKING:
     from scaleplan.grpc.client import Client

@@ -98,9 +98,7 @@ def test_target_loss_closed_form_per_stream_count() -> None:
     """Where the cost rises with N (GPU-seconds at batch 1) the plan's N is the closed form for
     its P, computed here by hand."""
     for p in (1, 2, 4, 8):
-        plan = sp.plan_parscale(
-            target_loss=0.95, streams=[p], serving=sp.Serving(batch=1), **SERVE
-        )
+        plan = sp.plan_parscale(target_loss=0.95, streams=[p], serving=sp.Serving(batch=1), **SERVE)
         assert plan.feasible and plan.streams == p
         assert plan.params == pytest.approx(inverse_by_hand(STACK, 0.95, p), rel=1e-9)
         assert plan.backbone_params == pytest.approx(
@@ -197,9 +195,7 @@ def test_cli_plan_parscale() -> None:
     rows = json_lines(
         ok("plan", "parscale", "--target-loss", "1.0,0.95", *args, "--batch", "1", "--json").stdout
     )
-    plan = sp.plan_parscale(
-        target_loss=np.array([1.0, 0.95]), serving=sp.Serving(batch=1), **SERVE
-    )
+    plan = sp.plan_parscale(target_loss=np.array([1.0, 0.95]), serving=sp.Serving(batch=1), **SERVE)
     assert [r["target_loss"] for r in rows] == [1.0, 0.95]
     for i, r in enumerate(rows):
         assert r["streams"] == plan.streams[i]
@@ -211,6 +207,26 @@ def test_cli_plan_parscale() -> None:
         run("plan", "parscale", "--target-loss", "1", *args, "--latency-slo", "-1"),
         "--latency-slo",
     )
+    usage_error(run("plan", "parscale", "--target-loss", "1", *args, "--plot", "x.png"), "--plot")
+    # A budget carries its unit, which picks the objective: GPU-hours are GPU time (x 3600 s).
+    for budget, objective, value in (("1e-4gpu-h", "gpu_seconds", 0.36), ("60s", "latency", 60.0)):
+        (row,) = json_lines(ok("plan", "parscale", "--budget", budget, *args, "--json").stdout)
+        assert row["objective"] == objective and row["budget"] == pytest.approx(value)
+        want = sp.plan_parscale(budget=value, objective=objective, **SERVE)  # type: ignore[arg-type]
+        assert row["loss"] == pytest.approx(want.loss, rel=1e-9)
+    usage_error(
+        run("plan", "parscale", "--budget", "3s", *args, "--objective", "eflops"), "--objective"
+    )
+    usage_error(run("plan", "parscale", "--budget", "3", *args), "--budget")
     help_text = ok("plan", "parscale", "--help").stdout
     assert "parscale2025-stack" in help_text and "(default: 1,2,4,8)" in help_text
     assert "(default: gpu_seconds)" in help_text
+
+
+def test_catalog_laws_lists_them_with_sources_and_domains() -> None:
+    out = ok("catalog", "laws").stdout
+    assert "parallel-scaling laws" in out
+    for name in ("parscale2025-stack", "parscale2025-pile"):
+        law = sp.parscale_law(name)
+        line = next(line for line in out.splitlines() if line.startswith(name))
+        assert law.domain in line and "arXiv:2505.10475" in line and "1,2,4,8" in line

@@ -25,6 +25,13 @@ from scaleplan.cost import InferenceCost, TrainingCost, inference_cost, training
 from scaleplan.fit import LawFit, fit_law
 from scaleplan.joint import JointPlan, frontier_joint, plan_joint
 from scaleplan.laws import DEFAULT_LAW, ErrorLaw, Farseer, FittedRange, LossLaw, Repetition, law
+from scaleplan.parscale import (
+    ParScaleLaw,
+    ParScalePlan,
+    parscale_law,
+    parscale_law_names,
+    plan_parscale,
+)
 from scaleplan.plan import (
     Extrapolation,
     LifetimePlan,
@@ -32,13 +39,6 @@ from scaleplan.plan import (
     TrainingPlan,
     plan_lifetime,
     plan_training,
-)
-from scaleplan.parscale import (
-    ParScaleLaw,
-    ParScalePlan,
-    parscale_law,
-    parscale_law_names,
-    plan_parscale,
 )
 from scaleplan.serving import Attention, Serving, attention
 from scaleplan.sweep import (

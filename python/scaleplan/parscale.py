@@ -186,7 +186,7 @@ class ParScalePlan(Plan):
 
 
 def _streams(value: object) -> list[float]:
-    items = [value] if not isinstance(value, Sequence | np.ndarray) else list(value)  # type: ignore[arg-type]
+    items = list(value) if isinstance(value, Sequence | np.ndarray) else [value]
     out = []
     for i, v in enumerate(items):
         if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):

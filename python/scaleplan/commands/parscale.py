@@ -17,9 +17,16 @@ from scaleplan.commands._planning import (
     latency,
     loss,
 )
-from scaleplan.parscale import OBJECTIVES, STREAMS, Objective, parscale_law_names, plan_parscale
+from scaleplan.parscale import OBJECTIVES, STREAMS, Objective, plan_parscale
 
 _UNITS = {"gpu_seconds": "GPU-s", "latency": "s", "eflops": "eFLOPs"}
+BUDGET_UNITS = ("gpu_hours", "seconds", "eflops")
+# The objective a budget's unit stands for, and the factor to its unit (GPU-hours to GPU-s).
+_BY_UNIT = {
+    "gpu_hours": ("gpu_seconds", 3600.0),
+    "seconds": ("latency", 1.0),
+    "eflops": ("eflops", 1.0),
+}
 
 
 def add_plan(planners: _common.Subparsers) -> None:
@@ -32,16 +39,17 @@ def add_plan(planners: _common.Subparsers) -> None:
         "run as P parallel streams reaches the loss of a model of about N (1 + k ln P) "
         "parameters at P times the FLOPs and KV cache, reading its weights once per step. For "
         "--target-loss, the P (among --streams) and N that reach it at the least --objective "
-        "per query; with --budget (in the objective's unit: GPU-s, s or eFLOPs per query), the "
-        "lowest loss within it. Every candidate must fit in memory at the batch in use (a "
+        "per query; with --budget (per query, in GPU-hours, seconds of latency or eFLOPs: its "
+        "unit picks the objective), the lowest loss within it. Costs print in GPU-s, s or "
+        "eFLOPs. Every candidate must fit in memory at the batch in use (a "
         "numeric --batch whole; 'max' shrinks as P grows) and meet --latency-slo if given.",
         examples=[
             "scaleplan plan parscale --target-loss 0.95 --hardware h100-sxm --prompt-tokens 512 "
             "--gen-tokens 1024 --batch 1 --objective latency --explain",
             "scaleplan plan parscale --target-loss 1.0,0.95,0.9 --law parscale2025-stack "
             "--hardware a100-80gb --prompt-tokens 512 --gen-tokens 1024 --streams 1,2,4",
-            "scaleplan plan parscale --budget 0.5 --objective gpu_seconds --hardware h100-sxm "
-            "--prompt-tokens 512 --gen-tokens 1024 --latency-slo 10s",
+            "scaleplan plan parscale --budget 1e-4gpu-h,2e-4gpu-h --hardware h100-sxm "
+            "--prompt-tokens 512 --gen-tokens 1024 --batch 8 --latency-slo 10s",
         ],
     )
     goal = p.add_mutually_exclusive_group(required=True)
@@ -49,7 +57,9 @@ def add_plan(planners: _common.Subparsers) -> None:
     goal.add_argument(
         "--budget",
         metavar="COST",
-        help="per-query budget in the --objective's unit: GPU-s, s or eFLOPs (list or range)",
+        help="per-query budget with its unit, which picks the objective: "
+        + _parse.units_text(BUDGET_UNITS, {"gpu_hours": "1e-4gpu-h", "seconds": "30s, 500ms"})
+        + ": GPU time, latency or eFLOPs per query (list or range)",
     )
     p.add_argument("--hardware", required=True, help="serving hardware (a catalog name)")
     p.add_argument("--prompt-tokens", required=True, metavar="TOKENS", help="per query")
@@ -58,9 +68,8 @@ def add_plan(planners: _common.Subparsers) -> None:
     p.add_argument(
         "--law",
         default=default(plan_parscale, "law"),
-        help="parallel-scaling law: "
-        + ", ".join(parscale_law_names())
-        + " (default: %(default)s)",
+        help="parallel-scaling law, a catalog name ('scaleplan catalog laws' lists them under "
+        "parallel-scaling laws) (default: %(default)s)",
     )
     p.add_argument(
         "--family",
@@ -70,8 +79,9 @@ def add_plan(planners: _common.Subparsers) -> None:
     p.add_argument(
         "--objective",
         choices=OBJECTIVES,
-        default=default(plan_parscale, "objective"),
-        help="what to minimise per query, and the unit of --budget (default: %(default)s)",
+        help="what to minimise per query with --target-loss (default: "
+        + default(plan_parscale, "objective")
+        + "); a --budget's unit picks it",
     )
     p.add_argument(
         "--streams",
@@ -91,15 +101,26 @@ def add_plan(planners: _common.Subparsers) -> None:
 
 @_common.guarded({"max_latency_s": "--latency-slo"})
 def run(args: argparse.Namespace) -> int:
-    goal_name = "budget" if args.budget is not None else "target_loss"
-    goals = _parse.values(
-        f"--{goal_name.replace('_', '-')}",
-        args.budget if goal_name == "budget" else args.target_loss,
-    )
+    if args.plot:
+        raise _parse.UsageError("--plot", "plan parscale draws no plot; use --json or --csv")
+    if args.budget is not None:
+        goal_name = "budget"
+        values, unit = _parse.budgets("--budget", args.budget, BUDGET_UNITS)
+        objective_text, scale = _BY_UNIT[unit]
+        if args.objective is not None and args.objective != objective_text:
+            raise _parse.UsageError(
+                "--objective", f"{args.objective} conflicts with the unit of --budget ({unit})"
+            )
+        goals = values * scale
+        args.option_map = {"budget": "--budget", "objective": "--budget"}
+    else:
+        goal_name = "target_loss"
+        goals = _parse.values("--target-loss", args.target_loss)
+        objective_text = args.objective or default(plan_parscale, "objective")
     streams = [_parse.whole("--streams", s) for s in _parse.names("--streams", args.streams)]
     serving = _pricing.serving(args)
     attention = _pricing.one_attention(args.attention)
-    objective = typing.cast(Objective, args.objective)
+    objective = typing.cast(Objective, objective_text)
     plan = plan_parscale(
         target_loss=goals if goal_name == "target_loss" else None,
         budget=goals if goal_name == "budget" else None,

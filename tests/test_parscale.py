@@ -5,11 +5,14 @@ through the façade and the CLI, and bad input named."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
 import scaleplan as sp
 from cli_support import json_lines, ok, run, usage_error
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scaleplan.errors import InvalidArgumentError, ScaleplanError
 
 # The issue's constants (refit of the authors' parametric_fit.py), typed here, not read from the
@@ -230,3 +233,47 @@ def test_catalog_laws_lists_them_with_sources_and_domains() -> None:
         law = sp.parscale_law(name)
         line = next(line for line in out.splitlines() if line.startswith(name))
         assert law.domain in line and "arXiv:2505.10475" in line and "1,2,4,8" in line
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    target=st.floats(0.7, 1.3),
+    prompt=st.integers(0, 8192),
+    gen=st.integers(1, 8192),
+    batch=st.sampled_from([1, 4, 32, 256, "max", "unset"]),
+    hardware=st.sampled_from(["h100-sxm", "a100-80gb", "h200"]),
+    objective=st.sampled_from(["gpu_seconds", "latency", "eflops"]),
+    allowed=st.sets(st.sampled_from([1, 2, 4, 8]), min_size=1),
+)
+def test_invariants(
+    target: float,
+    prompt: int,
+    gen: int,
+    batch: Any,
+    hardware: str,
+    objective: Any,
+    allowed: set[int],
+) -> None:
+    """A feasible plan reaches the target with no NaN and one of the allowed stream counts; it
+    never costs more than the best plan restricted to one allowed stream count."""
+    common = {
+        "hardware": hardware,
+        "prompt_tokens": prompt,
+        "gen_tokens": gen,
+        "objective": objective,
+        "serving": sp.Serving(batch=batch),
+    }
+    plan = sp.plan_parscale(target_loss=target, streams=sorted(allowed), **common)
+    if not plan.feasible:
+        assert plan.binding in ("memory", "latency", "context", "loss_floor")
+        assert math.isnan(plan.params)
+        return
+    assert plan.streams in allowed and plan.loss <= target * (1 + 1e-9)
+    # NaN only where the one-stream model of the same loss does not fit.
+    for name, value in plan.to_dict().items():
+        if isinstance(value, float) and name != "single_stream_cost":
+            assert not math.isnan(value), name
+    for p in allowed:
+        alone = sp.plan_parscale(target_loss=target, streams=[p], **common)
+        if alone.feasible:
+            assert plan.cost <= alone.cost * (1 + 1e-9)

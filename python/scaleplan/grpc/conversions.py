@@ -1909,6 +1909,8 @@ def plan_parscale_kwargs(request: planner_pb2.PlanParScaleRequest) -> dict[str, 
     """Keyword arguments of :func:`scaleplan.plan_parscale` (an unset field: the façade's
     default)."""
     kwargs = {**_goal(request, "goal"), **_read_options(request, PARSCALE_OPTIONS)}
+    # Required by the façade: an empty name is an unknown hardware (NOT_FOUND naming it).
+    kwargs.setdefault("hardware", request.hardware)
     if request.HasField("attention"):
         kwargs["attention"] = attention_from(request.attention, "attention")
     kwargs["serving"] = serving_from(request.serving)

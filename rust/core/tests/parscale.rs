@@ -315,7 +315,7 @@ fn the_latency_slo_and_memory_bind() {
             .map(lat)
             .fold(f64::INFINITY, f64::min);
         let chosen = free.latency_s;
-        if fastest >= chosen * (1.0 - 1e-6) {
+        if !free.feasible || fastest >= chosen * (1.0 - 1e-6) {
             continue;
         }
         slo_cases += 1;
@@ -461,4 +461,92 @@ fn bad_input_is_named() {
             .field(),
         "max_latency_s"
     );
+}
+
+mod properties {
+    use proptest::prelude::*;
+    use scaleplan_core::*;
+
+    const MODELS: [&str; 5] = [
+        "qwen3-0.6b",
+        "qwen3-8b",
+        "qwen3-32b",
+        "qwen3-30b-a3b",
+        "llama-3.1-8b",
+    ];
+
+    fn setup() -> impl Strategy<Value = (usize, InferenceQuery, InferenceOptions)> {
+        (
+            0..MODELS.len(),
+            0.0..4096.0f64,
+            1.0..8192.0f64,
+            1u32..9,
+            any::<bool>(),
+            any::<bool>(),
+            0..3u8,
+            prop_oneof![Just(1.0), Just(2.0), Just(4.0)],
+        )
+            .prop_map(|(m, p, g, k, sharing, roof, b, gpus)| {
+                let q = InferenceQuery {
+                    prompt_tokens: p.floor(),
+                    gen_tokens: g.floor(),
+                    samples: f64::from(k),
+                    attention: Attention::Dense,
+                };
+                let opt = InferenceOptions {
+                    prefix_sharing: sharing,
+                    batch: match b {
+                        0 => Batch::Amortized,
+                        1 => Batch::Max,
+                        _ => Batch::Fixed(64.0),
+                    },
+                    time_model: if roof {
+                        TimeModel::Roofline
+                    } else {
+                        TimeModel::Additive
+                    },
+                    gpus,
+                    ..InferenceOptions::default()
+                };
+                (m, q, opt)
+            })
+    }
+
+    fn pricer(m: usize, opt: &InferenceOptions) -> Pricer {
+        let c = Catalog::shipped();
+        Pricer::new(
+            c.model(MODELS[m]).unwrap(),
+            c.hardware("h200").unwrap(),
+            opt,
+        )
+        .unwrap()
+    }
+
+    proptest! {
+        /// One stream prices every field exactly as the cost model without streams.
+        #[test]
+        fn one_stream_is_the_cost_model((m, q, opt) in setup()) {
+            let base = pricer(m, &opt).price(&q).unwrap();
+            let one = pricer(m, &opt).with_streams(1.0).unwrap().price(&q).unwrap();
+            prop_assert_eq!(base, one);
+        }
+
+        /// P streams: P times the FLOPs and KV of one stream whose prompt is 48 tokens longer
+        /// (the prefill alone, batch unset, so no weight or batch term differs).
+        #[test]
+        fn streams_multiply_flops_and_kv((m, q, opt) in setup(), p in 2u32..9) {
+            let p = f64::from(p);
+            let opt = InferenceOptions { batch: Batch::Amortized, ..opt };
+            let longer = InferenceQuery { prompt_tokens: q.prompt_tokens + 48.0, ..q };
+            let one = pricer(m, &opt).price(&longer).unwrap();
+            let many = pricer(m, &opt).with_streams(p).unwrap().price(&q).unwrap();
+            let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs();
+            prop_assert!(close(many.decode_flops, p * one.decode_flops));
+            prop_assert!(close(many.prefill_flops, p * one.prefill_flops));
+            prop_assert!(close(many.kv_bytes, p * one.kv_bytes));
+            prop_assert!(close(many.kv_memory_bytes_per_query, p * one.kv_memory_bytes_per_query));
+            prop_assert!(many.weight_memory_bytes > one.weight_memory_bytes);
+            prop_assert!(many.max_queries <= one.max_queries);
+        }
+    }
 }

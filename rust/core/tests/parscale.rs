@@ -442,6 +442,12 @@ fn bad_input_is_named() {
         .unwrap_err();
         assert_eq!(e.field(), "streams");
     }
+    // A target far above the fitted losses: the smallest model searched, named.
+    let easy = plan_streams(&l, StreamGoal::TargetLoss(50.0), &o).unwrap();
+    assert!(easy.feasible);
+    assert_close(easy.params, STREAM_MIN_PARAMS, 1e-12);
+    assert_eq!(easy.binding, Constraint::MinParamsDefault);
+    assert!(easy.loss < 50.0);
     let floor = plan_streams(&l, StreamGoal::TargetLoss(l.e), &o).unwrap();
     assert!(!floor.feasible);
     assert_eq!(floor.binding, Constraint::LossFloor);

@@ -266,7 +266,13 @@ fn plan_target(
     let mut any: Option<(f64, f64, f64)> = None;
     let mut seen = Vec::with_capacity(streams.len());
     for &p in streams {
-        let x0 = law.params_for(target, p).expect("target above E").ln();
+        // Never below the smallest size searched (a loss target far above the fitted range
+        // would otherwise ask for a model of a few parameters).
+        let x0 = law
+            .params_for(target, p)
+            .expect("target above E")
+            .ln()
+            .max(STREAM_MIN_PARAMS.ln());
         // Pricing errors (none are expected for a validated query) count as not allowed.
         let value = |x: f64, strict: bool| match eval.price(x.exp(), p) {
             Ok(c) if c.broken.is_none() => c.value,
@@ -305,6 +311,12 @@ fn plan_target(
             .broken
             .unwrap_or(Constraint::TargetLoss),
         _ => Constraint::TargetLoss,
+    };
+    // Pressed against the smallest size searched: that default decides the plan.
+    let binding = if binding == Constraint::TargetLoss && x <= STREAM_MIN_PARAMS.ln() {
+        Constraint::MinParamsDefault
+    } else {
+        binding
     };
     let n = x.exp();
     let c = eval.price(n, p)?;

@@ -124,6 +124,11 @@ _WHY = {
     "min_params_default": "the model sits at the smallest size searched (1M parameters)",
     "max_params_default": "the model sits at the largest size searched (1e13 parameters)",
 }
+def _sentence(text: str) -> str:
+    """``text`` with its first letter capitalised (the rest as written: SLO stays SLO)."""
+    return text[:1].upper() + text[1:]
+
+
 _NONE = {
     "memory": "no model reaching the goal fits the serving hardware's memory at the batch in use",
     "latency": "no model reaching the goal meets the latency SLO (max_latency_s)",
@@ -180,7 +185,7 @@ class ParScalePlan(Plan):
             f"Serve {streams} of a {fmt.si(float(self.params))}-parameter model (backbone "
             f"{fmt.si(float(self.backbone_params))}): loss {float(self.loss):.4f} ({self.law}), "
             f"{float(self.cost):.4g} {unit} per query (latency {float(self.latency_s):.3g} s, "
-            f"batch {float(self.batch):.4g}). {versus} {_WHY[binding].capitalize()}."
+            f"batch {float(self.batch):.4g}). {versus} {_sentence(_WHY[binding])}."
             f"{extrapolation_text(self.extrapolated, self.law)}"
         )
 

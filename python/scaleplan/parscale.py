@@ -124,6 +124,8 @@ _WHY = {
     "min_params_default": "the model sits at the smallest size searched (1M parameters)",
     "max_params_default": "the model sits at the largest size searched (1e13 parameters)",
 }
+
+
 def _sentence(text: str) -> str:
     """``text`` with its first letter capitalised (the rest as written: SLO stays SLO)."""
     return text[:1].upper() + text[1:]

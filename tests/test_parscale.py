@@ -277,3 +277,16 @@ def test_invariants(
         alone = sp.plan_parscale(target_loss=target, streams=[p], **common)
         if alone.feasible:
             assert plan.cost <= alone.cost * (1 + 1e-9)
+
+
+def test_a_user_catalog_adds_a_parscale_law() -> None:
+    cat = sp.default_catalog().copy()
+    entry = 'name = "mine"\nE = 1.0\nA = 1e7\nalpha = 0.2\nparams_min = 1e8\nparams_max = 1e9\n'
+    cat.add_toml(f"[[parscale_law]]\n{entry}k = 0.3\n")
+    law = sp.parscale_law("mine", cat)
+    assert law.loss(5e8, 2) == pytest.approx(by_hand((1.0, 1e7, 0.2, 0.3), 5e8, 2), rel=1e-14)
+    plan = sp.plan_parscale(target_loss=1.2, law="mine", catalog=cat, **SERVE)
+    assert plan.feasible and plan.law == "mine"
+    with pytest.raises(ScaleplanError) as e:
+        cat.add_toml(f"[[parscale_law]]\n{entry.replace('mine', 'bad')}k = -0.3\n")
+    assert e.value.field == "k"

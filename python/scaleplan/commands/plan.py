@@ -17,7 +17,6 @@ import numpy as np
 
 from scaleplan import _format as fmt
 from scaleplan._arrays import FloatArray
-from scaleplan.commands import _uncertainty as uncertainty
 from scaleplan.commands import (
     _common,
     _parse,
@@ -28,6 +27,7 @@ from scaleplan.commands import (
     parscale,
     testtime,
 )
+from scaleplan.commands import _uncertainty as uncertainty
 from scaleplan.commands._planning import (
     Column,
     add_plan_options,

@@ -75,6 +75,8 @@ METHODS = (
     Method("fit.fit_law"),
     Method("calibrate.calibrate"),
     Method("accuracy_fit.fit_accuracy"),
+    # Parallel streams (ParScale).
+    Method("parscale.plan_parscale"),
 )
 
 _STDLIB = {

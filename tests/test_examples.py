@@ -26,6 +26,13 @@ EXAMPLES = {
         "mi300x",
         "Fewest GPUs:",
     ],
+    # Parallel streams win where decode reads the weights for few sequences, lose at large batch.
+    "parallel_streams.py": [
+        "batch 1, latency",
+        "-> streams win: P = 8",
+        "batch 64, GPU-seconds",
+        "-> one stream wins: P = 1",
+    ],
     "train_bigger_or_sample_more.py": [
         "one sample (k = 1)",
         "free choice, k <= 16",

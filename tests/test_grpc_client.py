@@ -83,6 +83,7 @@ FORWARDED = {
         "plan_joint",
         "frontier_joint",
         "fit_law",
+        "plan_parscale",
     ],
 )
 def test_client_takes_the_facade_parameters(name: str) -> None:
@@ -219,6 +220,16 @@ PLAN_CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "test-time frontier, numpy budgets": (
         "frontier_test_time",
         {"budgets": np.geomspace(1e13, 1e17, 5), "hardware": "h100-sxm"},
+    ),
+    "parscale, hardware object and stream list": (
+        "plan_parscale",
+        {
+            "target_loss": 1.02,
+            "hardware": sp.hardware("h100-sxm"),
+            "prompt_tokens": 512,
+            "gen_tokens": 1024,
+            "streams": [1, 4],
+        },
     ),
     "test-time plan, preset name": (
         "plan_test_time",

@@ -33,6 +33,7 @@ RESULTS: list[type] = [
     sp.FittedAccuracy,
     sp.AccuracyFit,
     sp.PassAtK,
+    sp.ParScalePlan,
 ]
 
 # The binding's column lists, by result (the plans' extrapolation columns follow their own).
@@ -43,6 +44,7 @@ COLUMNS: dict[str, list[str]] = {
     "LifetimePlan": _core.LIFETIME_PLAN_FIELDS,
     "TestTimePlan": _core.TEST_TIME_FIELDS,
     "JointPlan": _core.JOINT_FIELDS,
+    "ParScalePlan": _core.PARSCALE_PLAN_FIELDS,
 }
 
 # Proto messages of each result, with the Python -> wire renames the conversions use.
@@ -59,6 +61,7 @@ MESSAGES: list[tuple[str, Any, dict[str, str]]] = [
     ("Uncertainty", plan_pb2.Uncertainty, {}),
     ("FittedAccuracy", plan_pb2.FittedAccuracy, {}),
     ("AccuracyFit", plan_pb2.AccuracyFit, {}),
+    ("ParScalePlan", plan_pb2.ParScalePlan, conversions.PARSCALE_PLAN_FIELDS),
 ]
 
 # Fields a message numbers after the others because they were added to it later (field numbers

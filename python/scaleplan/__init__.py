@@ -25,6 +25,13 @@ from scaleplan.cost import InferenceCost, TrainingCost, inference_cost, training
 from scaleplan.fit import LawFit, fit_law
 from scaleplan.joint import JointPlan, frontier_joint, plan_joint
 from scaleplan.laws import DEFAULT_LAW, ErrorLaw, Farseer, FittedRange, LossLaw, Repetition, law
+from scaleplan.parscale import (
+    ParScaleLaw,
+    ParScalePlan,
+    parscale_law,
+    parscale_law_names,
+    plan_parscale,
+)
 from scaleplan.plan import (
     Extrapolation,
     LifetimePlan,
@@ -110,6 +117,8 @@ __all__ = [
 ]
 # Plans under uncertainty (docs/uncertainty.md).
 __all__ += ["QUANTILES", "Uncertainty"]
+# Parallel streams (ParScale).
+__all__ += ["ParScaleLaw", "ParScalePlan", "parscale_law", "parscale_law_names", "plan_parscale"]
 
 if TYPE_CHECKING:
     from scaleplan.grpc.client import Client

@@ -87,6 +87,57 @@ __all__ = [
 # Plans under uncertainty.
 __all__ += ["MAX_LAW_SAMPLES", "MAX_SAMPLE_PLANS", "losses_at"]
 
+# Parallel streams (ParScale, rust/python/src/parscale.rs).
+__all__ += [
+    "PARSCALE_MAX_PARAMS",
+    "PARSCALE_MIN_PARAMS",
+    "PARSCALE_PLAN_FIELDS",
+    "PARSCALE_STREAMS",
+    "NativeParScaleLaw",
+    "parscale_law",
+    "parscale_law_names",
+    "plan_parscale",
+]
+PARSCALE_PLAN_FIELDS: list[str]
+PARSCALE_STREAMS: list[int]
+PARSCALE_MIN_PARAMS: float
+PARSCALE_MAX_PARAMS: float
+
+@final
+class NativeParScaleLaw:
+    @staticmethod
+    def from_json(text: str) -> NativeParScaleLaw: ...
+    def to_json(self) -> str: ...
+    def loss(
+        self, params: npt.NDArray[np.float64], streams: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.float64]: ...
+    def params_for(
+        self, loss: npt.NDArray[np.float64], streams: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.float64]: ...
+
+def parscale_law(catalog: Catalog, name: str) -> NativeParScaleLaw: ...
+def parscale_law_names(catalog: Catalog) -> list[str]: ...
+def plan_parscale(
+    law: NativeParScaleLaw,
+    goal: str,
+    values: npt.NDArray[np.float64],
+    prompt_tokens: npt.NDArray[np.float64],
+    gen_tokens: npt.NDArray[np.float64],
+    samples: npt.NDArray[np.float64],
+    *,
+    catalog: Catalog,
+    family: str,
+    hardware: NativeHardware,
+    attention: str,
+    kv_budget: float | None,
+    block_size: float | None,
+    serving: Serving,
+    streams: list[float],
+    objective: str,
+    max_latency_s: float | None,
+    cancel: CancelToken | None = None,
+) -> list[npt.NDArray[np.float64]]: ...
+
 @final
 class Serving:
     def __new__(
@@ -396,6 +447,7 @@ def losses_at(
     cancel: CancelToken | None = None,
 ) -> npt.NDArray[np.float64]:
     """Loss of each plan (params, effective_tokens) under each sample's law, sample-major."""
+
 # ---- accuracy fit (rust/python/src/fit_accuracy.rs) ----
 FIT_ACCURACY_MAX_ROWS: int
 FIT_ACCURACY_MAX_BOOTSTRAP: int

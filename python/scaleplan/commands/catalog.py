@@ -15,6 +15,7 @@ from scaleplan.catalog import Family, Hardware, Model, Moe, default_catalog
 from scaleplan.commands import _common
 from scaleplan.commands._output import RowWriter, plain
 from scaleplan.laws import ErrorLaw, Farseer, FittedRange, LossLaw, Repetition, law
+from scaleplan.parscale import STREAMS, parscale_law, parscale_law_names
 from scaleplan.plan import ALGORITHMIC_PROGRESS
 
 KINDS = ("hardware", "models", "families", "laws", "accuracy", "progress")
@@ -152,6 +153,8 @@ def run(args: argparse.Namespace) -> int:
     for k in kinds:
         header, rows, align = _TABLES[k](entries(k))
         blocks.append(f"{k}:\n" + fmt.table(header, rows, align=align))
+        if k == "laws":
+            blocks.append(_parscale_block())
     print("\n\n".join(blocks))
     return _common.EXIT_OK
 
@@ -300,6 +303,28 @@ def _law_domain(x: LossLaw) -> str:
         return "any (no fitted range)"
     span = f"{fmt.si(low) if low else '?'} to {fmt.si(high) if high else '?'}"
     return f"any (fitted {span}; beyond it flagged)"
+
+
+def _parscale_block() -> str:
+    """The parallel-scaling laws (ParScale; docs/design.md, "Parallel streams"), listed after the
+    loss laws in the table (their own form: L(N, P), no token term)."""
+    header = ["name", "E", "A", "alpha", "k", "P", "params fitted", "domain", "source"]
+    rows = [
+        [
+            x.name,
+            f"{x.E:.6g}",
+            f"{x.A:.6g}",
+            f"{x.alpha:.4g}",
+            f"{x.k:.4g}",
+            ",".join(str(p) for p in STREAMS),
+            f"{fmt.si(x.params_min)} to {fmt.si(x.params_max)}",
+            x.domain,
+            x.source,
+        ]
+        for x in (parscale_law(n) for n in parscale_law_names())
+    ]
+    table = fmt.table(header, rows, align="lrrrrllll")
+    return "parallel-scaling laws (L = E + (A / (N (1 + k ln P)))^alpha):\n" + table
 
 
 def _accuracy_table(items: list[dict[str, Any]]) -> tuple[list[str], list[list[str]], str]:

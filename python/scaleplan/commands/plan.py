@@ -17,7 +17,16 @@ import numpy as np
 
 from scaleplan import _format as fmt
 from scaleplan._arrays import FloatArray
-from scaleplan.commands import _common, _parse, _planning, _plot, _pricing, joint, testtime
+from scaleplan.commands import (
+    _common,
+    _parse,
+    _planning,
+    _plot,
+    _pricing,
+    joint,
+    parscale,
+    testtime,
+)
 from scaleplan.commands import _uncertainty as uncertainty
 from scaleplan.commands._planning import (
     Column,
@@ -398,5 +407,7 @@ PLANNERS: list[tuple[str, Callable[[_common.Subparsers], None]]] = [
     ("lifetime", add_lifetime),
     ("test-time", testtime.add_plan),
     ("joint", joint.add_plan),
+    # Parallel streams (ParScale).
+    ("parscale", parscale.add_plan),
 ]
 """(name, register) per planner."""

@@ -17,6 +17,7 @@ from scaleplan.cost import InferenceCost, Number, TrainingCost
 from scaleplan.fit import LawFit
 from scaleplan.joint import JointPlan
 from scaleplan.laws import LossLaw
+from scaleplan.parscale import Objective, ParScaleLaw, ParScalePlan
 from scaleplan.plan import LifetimePlan, TrainingPlan, Unit
 from scaleplan.serving import AttentionSpec, Dtype, Serving
 from scaleplan.sweep import SweepChunk
@@ -382,3 +383,32 @@ class RemoteApi:
         name, scalars for the goals). ``timeout_s``: this call's deadline (default: the
         client's)."""
         return cast("AccuracyFit", self._call("fit_accuracy", locals()))
+
+    def plan_parscale(
+        self,
+        *,
+        target_loss: Number | None = None,
+        budget: Number | None = None,
+        hardware: str | Hardware,
+        prompt_tokens: Number,
+        gen_tokens: Number,
+        samples: Number = 1,
+        law: str | ParScaleLaw = "parscale2025-stack",
+        family: str | Sequence[str | Model] = "qwen3-dense",
+        objective: Objective = "gpu_seconds",
+        streams: int | Sequence[int] = (1, 2, 4, 8),
+        max_latency_s: float | None = None,
+        attention: AttentionSpec = "dense",
+        serving: Serving | None = None,
+        timeout_s: float | None = None,
+    ) -> ParScalePlan:
+        """Parallel streams (ParScale) as a lever: the stream count P (among ``streams``, each
+        one of 1, 2, 4, 8) and model size N that reach ``target_loss`` under a parallel-scaling
+        ``law`` at the least ``objective`` per query (``"gpu_seconds"``, ``"latency"`` or
+        ``"eflops"``), or the lowest loss whose per-query ``objective`` is at most ``budget`` (in
+        its unit: GPU-s, s or eFLOPs).
+
+        On the server: :func:`scaleplan.plan_parscale`, the same arguments (catalog objects by
+        name, scalars for the goals). ``timeout_s``: this call's deadline (default: the
+        client's)."""
+        return cast("ParScalePlan", self._call("plan_parscale", locals()))

@@ -55,6 +55,7 @@ from scaleplan.grpc import conversions
 from scaleplan.grpc._remote import RemoteApi
 from scaleplan.joint import JointPlan
 from scaleplan.laws import LossLaw
+from scaleplan.parscale import ParScalePlan
 from scaleplan.plan import LifetimePlan, TrainingPlan
 from scaleplan.serving import (
     Serving,
@@ -625,6 +626,14 @@ class Client(RemoteApi):
         )
         response = self._unary(self._stub.Calibrate, request, timeout_s)
         return conversions.calibration_from(response, runs)
+
+    # Parallel streams (ParScale).
+    def _plan_parscale(self, args: dict[str, Any], timeout_s: float | None) -> ParScalePlan:
+        streams = args.get("streams")
+        args = _scalars({k: v for k, v in args.items() if k != "streams"})
+        request = conversions.plan_parscale_request(**args, streams=streams)
+        response = self._unary(self._stub.PlanParScale, request, timeout_s)
+        return conversions.parscale_plan_from(response.plan)
 
 
 _WINDOW = 256

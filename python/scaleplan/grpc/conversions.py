@@ -35,6 +35,7 @@ from scaleplan.fit import KEYS as FIT_KEYS
 from scaleplan.fit import LawFit
 from scaleplan.joint import JointPlan
 from scaleplan.laws import ErrorLaw, Farseer, FittedRange, LossLaw, Repetition
+from scaleplan.parscale import ParScalePlan
 from scaleplan.plan import (
     Extrapolation,
     LifetimePlan,
@@ -1880,4 +1881,74 @@ def fit_accuracy_request(
     request.name = name if name is not None else (Path(path).name if path is not None else "")
     for model, gen_tokens, problem, n, c in zip(*columns, strict=True):
         request.rows.add(model=model, gen_tokens=gen_tokens, problem=problem, n=n, c=c)
+    return request
+
+
+# ---- parallel streams (ParScale): scaleplan.plan_parscale ----
+
+PARSCALE_PLAN_FIELDS: dict[str, str] = {}
+PARSCALE_OPTIONS = tuple(
+    (arg, arg)
+    for arg in (
+        "hardware",
+        "prompt_tokens",
+        "gen_tokens",
+        "samples",
+        "law",
+        "family",
+        "objective",
+        "streams",
+        "max_latency_s",
+    )
+)
+
+
+def parscale_plan_message(plan: ParScalePlan) -> plan_pb2.ParScalePlan:
+    return _plan_message(plan, plan_pb2.ParScalePlan(), PARSCALE_PLAN_FIELDS)
+
+
+def parscale_plan_from(message: plan_pb2.ParScalePlan) -> ParScalePlan:
+    return _plan_from(ParScalePlan, message, PARSCALE_PLAN_FIELDS)
+
+
+def plan_parscale_kwargs(request: planner_pb2.PlanParScaleRequest) -> dict[str, Any]:
+    """Keyword arguments of :func:`scaleplan.plan_parscale` (an unset field: the façade's
+    default)."""
+    kwargs = {**_goal(request, "goal"), **_read_options(request, PARSCALE_OPTIONS)}
+    # Required by the façade: an empty name is an unknown hardware (NOT_FOUND naming it).
+    kwargs.setdefault("hardware", request.hardware)
+    if request.HasField("attention"):
+        kwargs["attention"] = attention_from(request.attention, "attention")
+    kwargs["serving"] = serving_from(request.serving)
+    return kwargs
+
+
+def plan_parscale_paths(request: planner_pb2.PlanParScaleRequest) -> dict[str, str]:
+    return {
+        **dict(PARSCALE_OPTIONS),
+        **SERVING_ARGS,
+        "attention": "attention",
+        "kv_budget": "attention",
+        "block_size": "attention",
+    }
+
+
+def plan_parscale_request(
+    *,
+    target_loss: float | None,
+    budget: float | None,
+    attention: Any,
+    serving: Serving | None,
+    **options: Any,
+) -> planner_pb2.PlanParScaleRequest:
+    """The request for :func:`scaleplan.plan_parscale`'s arguments (scalars; catalog names for
+    the law, the hardware and the family); ``options`` are those of PARSCALE_OPTIONS."""
+    request = planner_pb2.PlanParScaleRequest()
+    _write_goal(request, _one_goal(("budget", "target_loss"), (budget, target_loss), "budget"))
+    request.attention.CopyFrom(attention_message(parse_attention(attention)))
+    streams = options.get("streams")
+    if streams is not None and not isinstance(streams, Sequence | np.ndarray):
+        options = {**options, "streams": [streams]}
+    _write_options(request, options, PARSCALE_OPTIONS)
+    request.serving.CopyFrom(serving_message(serving_value(serving)))
     return request

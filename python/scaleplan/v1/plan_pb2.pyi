@@ -2053,3 +2053,156 @@ class Values(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Values: _TypeAlias = Values  # noqa: Y015
+
+@_typing.final
+class ParScalePlan(_message.Message):
+    """A parallel-stream plan (scaleplan.ParScalePlan): the stream count P and model size N, and
+    what serving one query costs.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FEASIBLE_FIELD_NUMBER: _builtins.int
+    BINDING_FIELD_NUMBER: _builtins.int
+    LAW_FIELD_NUMBER: _builtins.int
+    OBJECTIVE_FIELD_NUMBER: _builtins.int
+    STREAMS_FIELD_NUMBER: _builtins.int
+    PARAMS_FIELD_NUMBER: _builtins.int
+    BACKBONE_PARAMS_FIELD_NUMBER: _builtins.int
+    LOSS_FIELD_NUMBER: _builtins.int
+    COST_FIELD_NUMBER: _builtins.int
+    GPU_SECONDS_FIELD_NUMBER: _builtins.int
+    LATENCY_S_FIELD_NUMBER: _builtins.int
+    EFLOPS_FIELD_NUMBER: _builtins.int
+    BATCH_FIELD_NUMBER: _builtins.int
+    MAX_BATCH_FIELD_NUMBER: _builtins.int
+    WEIGHT_MEMORY_BYTES_FIELD_NUMBER: _builtins.int
+    KV_MEMORY_BYTES_PER_QUERY_FIELD_NUMBER: _builtins.int
+    SINGLE_STREAM_PARAMS_FIELD_NUMBER: _builtins.int
+    SINGLE_STREAM_COST_FIELD_NUMBER: _builtins.int
+    EXTRAPOLATED_FIELD_NUMBER: _builtins.int
+    feasible: _builtins.bool
+    """Whether the goal can be met; an infeasible plan names the constraint in `binding`."""
+    binding: Global___PlanConstraint.ValueType
+    """The constraint that decides the plan, or that makes it infeasible."""
+    law: _builtins.str
+    """Name of the parallel-scaling law."""
+    objective: _builtins.str
+    """What cost is: "gpu_seconds" (GPU-s), "latency" (s) or "eflops" (eFLOPs) per query."""
+    streams: _builtins.float
+    """P: parallel streams per sequence."""
+    params: _builtins.float
+    """N as the law counts it: non-embedding parameters, the streams' own included."""
+    backbone_params: _builtins.float
+    """The backbone: params less the streams' extra parameters."""
+    loss: _builtins.float
+    """Predicted loss."""
+    cost: _builtins.float
+    """The objective for one query."""
+    gpu_seconds: _builtins.float
+    """GPU time charged to one query, GPU-seconds."""
+    latency_s: _builtins.float
+    """What one query waits, seconds."""
+    eflops: _builtins.float
+    """eFLOPs of one query."""
+    batch: _builtins.float
+    """Sequences decoded together, each as P streams."""
+    max_batch: _builtins.float
+    """Largest batch whose KV cache fits beside the weights."""
+    weight_memory_bytes: _builtins.float
+    """HBM the weights take on a replica, bytes."""
+    kv_memory_bytes_per_query: _builtins.float
+    """HBM one query's KV cache takes at full length (all streams), bytes."""
+    single_stream_params: _builtins.float
+    """N of the one-stream model reaching the same loss."""
+    single_stream_cost: _builtins.float
+    """That model's objective per query; absent where it does not fit in memory."""
+    @_builtins.property
+    def extrapolated(self) -> _containers.RepeatedCompositeFieldContainer[Global___Extrapolation]:
+        """Where the plan lies outside the range its law was fitted on; empty when inside it."""
+
+    def __init__(
+        self,
+        *,
+        feasible: _builtins.bool = ...,
+        binding: Global___PlanConstraint.ValueType = ...,
+        law: _builtins.str = ...,
+        objective: _builtins.str = ...,
+        streams: _builtins.float | None = ...,
+        params: _builtins.float | None = ...,
+        backbone_params: _builtins.float | None = ...,
+        loss: _builtins.float | None = ...,
+        cost: _builtins.float | None = ...,
+        gpu_seconds: _builtins.float | None = ...,
+        latency_s: _builtins.float | None = ...,
+        eflops: _builtins.float | None = ...,
+        batch: _builtins.float | None = ...,
+        max_batch: _builtins.float | None = ...,
+        weight_memory_bytes: _builtins.float | None = ...,
+        kv_memory_bytes_per_query: _builtins.float | None = ...,
+        single_stream_params: _builtins.float | None = ...,
+        single_stream_cost: _builtins.float | None = ...,
+        extrapolated: _abc.Iterable[Global___Extrapolation] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_backbone_params", b"_backbone_params", "_batch", b"_batch", "_cost", b"_cost", "_eflops", b"_eflops", "_gpu_seconds", b"_gpu_seconds", "_kv_memory_bytes_per_query", b"_kv_memory_bytes_per_query", "_latency_s", b"_latency_s", "_loss", b"_loss", "_max_batch", b"_max_batch", "_params", b"_params", "_single_stream_cost", b"_single_stream_cost", "_single_stream_params", b"_single_stream_params", "_streams", b"_streams", "_weight_memory_bytes", b"_weight_memory_bytes", "backbone_params", b"backbone_params", "batch", b"batch", "cost", b"cost", "eflops", b"eflops", "gpu_seconds", b"gpu_seconds", "kv_memory_bytes_per_query", b"kv_memory_bytes_per_query", "latency_s", b"latency_s", "loss", b"loss", "max_batch", b"max_batch", "params", b"params", "single_stream_cost", b"single_stream_cost", "single_stream_params", b"single_stream_params", "streams", b"streams", "weight_memory_bytes", b"weight_memory_bytes"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_backbone_params", b"_backbone_params", "_batch", b"_batch", "_cost", b"_cost", "_eflops", b"_eflops", "_gpu_seconds", b"_gpu_seconds", "_kv_memory_bytes_per_query", b"_kv_memory_bytes_per_query", "_latency_s", b"_latency_s", "_loss", b"_loss", "_max_batch", b"_max_batch", "_params", b"_params", "_single_stream_cost", b"_single_stream_cost", "_single_stream_params", b"_single_stream_params", "_streams", b"_streams", "_weight_memory_bytes", b"_weight_memory_bytes", "backbone_params", b"backbone_params", "batch", b"batch", "binding", b"binding", "cost", b"cost", "eflops", b"eflops", "extrapolated", b"extrapolated", "feasible", b"feasible", "gpu_seconds", b"gpu_seconds", "kv_memory_bytes_per_query", b"kv_memory_bytes_per_query", "latency_s", b"latency_s", "law", b"law", "loss", b"loss", "max_batch", b"max_batch", "objective", b"objective", "params", b"params", "single_stream_cost", b"single_stream_cost", "single_stream_params", b"single_stream_params", "streams", b"streams", "weight_memory_bytes", b"weight_memory_bytes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__backbone_params: _TypeAlias = _typing.Literal["backbone_params"]  # noqa: Y015
+    _WhichOneofArgType__backbone_params: _TypeAlias = _typing.Literal["_backbone_params", b"_backbone_params"]  # noqa: Y015
+    _WhichOneofReturnType__batch: _TypeAlias = _typing.Literal["batch"]  # noqa: Y015
+    _WhichOneofArgType__batch: _TypeAlias = _typing.Literal["_batch", b"_batch"]  # noqa: Y015
+    _WhichOneofReturnType__cost: _TypeAlias = _typing.Literal["cost"]  # noqa: Y015
+    _WhichOneofArgType__cost: _TypeAlias = _typing.Literal["_cost", b"_cost"]  # noqa: Y015
+    _WhichOneofReturnType__eflops: _TypeAlias = _typing.Literal["eflops"]  # noqa: Y015
+    _WhichOneofArgType__eflops: _TypeAlias = _typing.Literal["_eflops", b"_eflops"]  # noqa: Y015
+    _WhichOneofReturnType__gpu_seconds: _TypeAlias = _typing.Literal["gpu_seconds"]  # noqa: Y015
+    _WhichOneofArgType__gpu_seconds: _TypeAlias = _typing.Literal["_gpu_seconds", b"_gpu_seconds"]  # noqa: Y015
+    _WhichOneofReturnType__kv_memory_bytes_per_query: _TypeAlias = _typing.Literal["kv_memory_bytes_per_query"]  # noqa: Y015
+    _WhichOneofArgType__kv_memory_bytes_per_query: _TypeAlias = _typing.Literal["_kv_memory_bytes_per_query", b"_kv_memory_bytes_per_query"]  # noqa: Y015
+    _WhichOneofReturnType__latency_s: _TypeAlias = _typing.Literal["latency_s"]  # noqa: Y015
+    _WhichOneofArgType__latency_s: _TypeAlias = _typing.Literal["_latency_s", b"_latency_s"]  # noqa: Y015
+    _WhichOneofReturnType__loss: _TypeAlias = _typing.Literal["loss"]  # noqa: Y015
+    _WhichOneofArgType__loss: _TypeAlias = _typing.Literal["_loss", b"_loss"]  # noqa: Y015
+    _WhichOneofReturnType__max_batch: _TypeAlias = _typing.Literal["max_batch"]  # noqa: Y015
+    _WhichOneofArgType__max_batch: _TypeAlias = _typing.Literal["_max_batch", b"_max_batch"]  # noqa: Y015
+    _WhichOneofReturnType__params: _TypeAlias = _typing.Literal["params"]  # noqa: Y015
+    _WhichOneofArgType__params: _TypeAlias = _typing.Literal["_params", b"_params"]  # noqa: Y015
+    _WhichOneofReturnType__single_stream_cost: _TypeAlias = _typing.Literal["single_stream_cost"]  # noqa: Y015
+    _WhichOneofArgType__single_stream_cost: _TypeAlias = _typing.Literal["_single_stream_cost", b"_single_stream_cost"]  # noqa: Y015
+    _WhichOneofReturnType__single_stream_params: _TypeAlias = _typing.Literal["single_stream_params"]  # noqa: Y015
+    _WhichOneofArgType__single_stream_params: _TypeAlias = _typing.Literal["_single_stream_params", b"_single_stream_params"]  # noqa: Y015
+    _WhichOneofReturnType__streams: _TypeAlias = _typing.Literal["streams"]  # noqa: Y015
+    _WhichOneofArgType__streams: _TypeAlias = _typing.Literal["_streams", b"_streams"]  # noqa: Y015
+    _WhichOneofReturnType__weight_memory_bytes: _TypeAlias = _typing.Literal["weight_memory_bytes"]  # noqa: Y015
+    _WhichOneofArgType__weight_memory_bytes: _TypeAlias = _typing.Literal["_weight_memory_bytes", b"_weight_memory_bytes"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__backbone_params) -> _WhichOneofReturnType__backbone_params | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__batch) -> _WhichOneofReturnType__batch | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__cost) -> _WhichOneofReturnType__cost | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__eflops) -> _WhichOneofReturnType__eflops | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__gpu_seconds) -> _WhichOneofReturnType__gpu_seconds | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__kv_memory_bytes_per_query) -> _WhichOneofReturnType__kv_memory_bytes_per_query | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__latency_s) -> _WhichOneofReturnType__latency_s | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__loss) -> _WhichOneofReturnType__loss | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_batch) -> _WhichOneofReturnType__max_batch | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__params) -> _WhichOneofReturnType__params | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__single_stream_cost) -> _WhichOneofReturnType__single_stream_cost | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__single_stream_params) -> _WhichOneofReturnType__single_stream_params | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__streams) -> _WhichOneofReturnType__streams | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__weight_memory_bytes) -> _WhichOneofReturnType__weight_memory_bytes | None: ...
+
+Global___ParScalePlan: _TypeAlias = ParScalePlan  # noqa: Y015

@@ -1738,3 +1738,120 @@ class FitAccuracyResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___FitAccuracyResponse: _TypeAlias = FitAccuracyResponse  # noqa: Y015
+
+@_typing.final
+class PlanParScaleRequest(_message.Message):
+    """Request of PlannerService.PlanParScale (scaleplan.plan_parscale): queries of prompt_tokens +
+    samples x gen_tokens served on `hardware`, the model's shape from `family`.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TARGET_LOSS_FIELD_NUMBER: _builtins.int
+    BUDGET_FIELD_NUMBER: _builtins.int
+    HARDWARE_FIELD_NUMBER: _builtins.int
+    PROMPT_TOKENS_FIELD_NUMBER: _builtins.int
+    GEN_TOKENS_FIELD_NUMBER: _builtins.int
+    SAMPLES_FIELD_NUMBER: _builtins.int
+    LAW_FIELD_NUMBER: _builtins.int
+    FAMILY_FIELD_NUMBER: _builtins.int
+    OBJECTIVE_FIELD_NUMBER: _builtins.int
+    STREAMS_FIELD_NUMBER: _builtins.int
+    MAX_LATENCY_S_FIELD_NUMBER: _builtins.int
+    ATTENTION_FIELD_NUMBER: _builtins.int
+    SERVING_FIELD_NUMBER: _builtins.int
+    target_loss: _builtins.float
+    """Loss to reach: the plan minimises the objective per query."""
+    budget: _builtins.float
+    """Per-query budget in the objective's unit (GPU-s, s or eFLOPs): the plan minimises loss."""
+    hardware: _builtins.str
+    """Catalog hardware serving the queries (required)."""
+    prompt_tokens: _builtins.float
+    """Prompt length, tokens (required)."""
+    gen_tokens: _builtins.float
+    """Tokens generated per sample (required)."""
+    samples: _builtins.float
+    """Samples per query; 1 when absent."""
+    law: _builtins.str
+    """Catalog parallel-scaling law; "parscale2025-stack" when empty."""
+    family: _builtins.str
+    """Catalog family whose smooth shape rule sizes the model; "qwen3-dense" when empty."""
+    objective: _builtins.str
+    """What to minimise per query: "gpu_seconds", "latency" or "eflops"; "gpu_seconds" when empty."""
+    max_latency_s: _builtins.float
+    """Per-query latency limit, seconds; none when absent."""
+    @_builtins.property
+    def streams(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Stream counts allowed, each one of 1, 2, 4, 8; all four when empty."""
+
+    @_builtins.property
+    def attention(self) -> _plan_pb2.AttentionChoice:
+        """Attention over the KV cache; dense when absent."""
+
+    @_builtins.property
+    def serving(self) -> _plan_pb2.ServingOptions:
+        """Serving options; scaleplan.Serving()'s defaults when absent (batch MAX, one GPU per replica)."""
+
+    def __init__(
+        self,
+        *,
+        target_loss: _builtins.float = ...,
+        budget: _builtins.float = ...,
+        hardware: _builtins.str = ...,
+        prompt_tokens: _builtins.float = ...,
+        gen_tokens: _builtins.float = ...,
+        samples: _builtins.float | None = ...,
+        law: _builtins.str = ...,
+        family: _builtins.str = ...,
+        objective: _builtins.str = ...,
+        streams: _abc.Iterable[_builtins.int] | None = ...,
+        max_latency_s: _builtins.float | None = ...,
+        attention: _plan_pb2.AttentionChoice | None = ...,
+        serving: _plan_pb2.ServingOptions | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_max_latency_s", b"_max_latency_s", "_samples", b"_samples", "attention", b"attention", "budget", b"budget", "goal", b"goal", "max_latency_s", b"max_latency_s", "samples", b"samples", "serving", b"serving", "target_loss", b"target_loss"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_latency_s", b"_max_latency_s", "_samples", b"_samples", "attention", b"attention", "budget", b"budget", "family", b"family", "gen_tokens", b"gen_tokens", "goal", b"goal", "hardware", b"hardware", "law", b"law", "max_latency_s", b"max_latency_s", "objective", b"objective", "prompt_tokens", b"prompt_tokens", "samples", b"samples", "serving", b"serving", "streams", b"streams", "target_loss", b"target_loss"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__max_latency_s: _TypeAlias = _typing.Literal["max_latency_s"]  # noqa: Y015
+    _WhichOneofArgType__max_latency_s: _TypeAlias = _typing.Literal["_max_latency_s", b"_max_latency_s"]  # noqa: Y015
+    _WhichOneofReturnType__samples: _TypeAlias = _typing.Literal["samples"]  # noqa: Y015
+    _WhichOneofArgType__samples: _TypeAlias = _typing.Literal["_samples", b"_samples"]  # noqa: Y015
+    _WhichOneofReturnType_goal: _TypeAlias = _typing.Literal["target_loss", "budget"]  # noqa: Y015
+    _WhichOneofArgType_goal: _TypeAlias = _typing.Literal["goal", b"goal"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_latency_s) -> _WhichOneofReturnType__max_latency_s | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__samples) -> _WhichOneofReturnType__samples | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_goal) -> _WhichOneofReturnType_goal | None: ...
+
+Global___PlanParScaleRequest: _TypeAlias = PlanParScaleRequest  # noqa: Y015
+
+@_typing.final
+class PlanParScaleResponse(_message.Message):
+    """Response of PlannerService.PlanParScale."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAN_FIELD_NUMBER: _builtins.int
+    EXPLANATION_FIELD_NUMBER: _builtins.int
+    explanation: _builtins.str
+    """The plan in one paragraph of English (ParScalePlan.explain())."""
+    @_builtins.property
+    def plan(self) -> _plan_pb2.ParScalePlan:
+        """The plan."""
+
+    def __init__(
+        self,
+        *,
+        plan: _plan_pb2.ParScalePlan | None = ...,
+        explanation: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["explanation", b"explanation", "plan", b"plan"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlanParScaleResponse: _TypeAlias = PlanParScaleResponse  # noqa: Y015

@@ -131,6 +131,11 @@ class PlannerServiceStub:
                 request_serializer=scaleplan_dot_v1_dot_planner__pb2.FitAccuracyRequest.SerializeToString,
                 response_deserializer=scaleplan_dot_v1_dot_planner__pb2.FitAccuracyResponse.FromString,
                 _registered_method=True)
+        self.PlanParScale = channel.unary_unary(
+                '/scaleplan.v1.PlannerService/PlanParScale',
+                request_serializer=scaleplan_dot_v1_dot_planner__pb2.PlanParScaleRequest.SerializeToString,
+                response_deserializer=scaleplan_dot_v1_dot_planner__pb2.PlanParScaleResponse.FromString,
+                _registered_method=True)
 
 
 class PlannerServiceServicer:
@@ -280,6 +285,14 @@ class PlannerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PlanParScale(self, request, context):
+        """Parallel streams (ParScale): the stream count and model size serving a target loss at the
+        least cost per query, or the lowest loss within a per-query budget (scaleplan.plan_parscale).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PlannerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -367,6 +380,11 @@ def add_PlannerServiceServicer_to_server(servicer, server):
                     servicer.FitAccuracy,
                     request_deserializer=scaleplan_dot_v1_dot_planner__pb2.FitAccuracyRequest.FromString,
                     response_serializer=scaleplan_dot_v1_dot_planner__pb2.FitAccuracyResponse.SerializeToString,
+            ),
+            'PlanParScale': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlanParScale,
+                    request_deserializer=scaleplan_dot_v1_dot_planner__pb2.PlanParScaleRequest.FromString,
+                    response_serializer=scaleplan_dot_v1_dot_planner__pb2.PlanParScaleResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -840,6 +858,33 @@ class PlannerService:
             '/scaleplan.v1.PlannerService/FitAccuracy',
             scaleplan_dot_v1_dot_planner__pb2.FitAccuracyRequest.SerializeToString,
             scaleplan_dot_v1_dot_planner__pb2.FitAccuracyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PlanParScale(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scaleplan.v1.PlannerService/PlanParScale',
+            scaleplan_dot_v1_dot_planner__pb2.PlanParScaleRequest.SerializeToString,
+            scaleplan_dot_v1_dot_planner__pb2.PlanParScaleResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -102,6 +102,10 @@ class PlannerServiceStub:
     """Test-time accuracy fitted to per-problem eval counts (scaleplan.fit_accuracy): a
     beta-binomial per (model, generation length), bootstrap over problems (docs/fitting.md).
     """
+    PlanParScale: _grpc.UnaryUnaryMultiCallable[_planner_pb2.PlanParScaleRequest, _planner_pb2.PlanParScaleResponse]
+    """Parallel streams (ParScale): the stream count and model size serving a target loss at the
+    least cost per query, or the lowest loss within a per-query budget (scaleplan.plan_parscale).
+    """
 
 @_typing.type_check_only
 class PlannerServiceAsyncStub(PlannerServiceStub):
@@ -176,6 +180,10 @@ class PlannerServiceAsyncStub(PlannerServiceStub):
     FitAccuracy: _aio.UnaryUnaryMultiCallable[_planner_pb2.FitAccuracyRequest, _planner_pb2.FitAccuracyResponse]  # type: ignore[assignment]
     """Test-time accuracy fitted to per-problem eval counts (scaleplan.fit_accuracy): a
     beta-binomial per (model, generation length), bootstrap over problems (docs/fitting.md).
+    """
+    PlanParScale: _aio.UnaryUnaryMultiCallable[_planner_pb2.PlanParScaleRequest, _planner_pb2.PlanParScaleResponse]  # type: ignore[assignment]
+    """Parallel streams (ParScale): the stream count and model size serving a target loss at the
+    least cost per query, or the lowest loss within a per-query budget (scaleplan.plan_parscale).
     """
 
 class PlannerServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -350,6 +358,16 @@ class PlannerServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_planner_pb2.FitAccuracyResponse, _abc.Awaitable[_planner_pb2.FitAccuracyResponse]]:
         """Test-time accuracy fitted to per-problem eval counts (scaleplan.fit_accuracy): a
         beta-binomial per (model, generation length), bootstrap over problems (docs/fitting.md).
+        """
+
+    @_abc_1.abstractmethod
+    def PlanParScale(
+        self,
+        request: _planner_pb2.PlanParScaleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planner_pb2.PlanParScaleResponse, _abc.Awaitable[_planner_pb2.PlanParScaleResponse]]:
+        """Parallel streams (ParScale): the stream count and model size serving a target loss at the
+        least cost per query, or the lowest loss within a per-query budget (scaleplan.plan_parscale).
         """
 
 def add_PlannerServiceServicer_to_server(servicer: PlannerServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

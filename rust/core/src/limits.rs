@@ -21,6 +21,10 @@ pub const MEASURED_TABLE_SAMPLES: u32 = 256;
 /// loop in the planners stops after at most this many steps, whatever its tolerance.
 pub const MAX_SEARCH_STEPS: usize = 400;
 
+/// Most parallel streams per sequence the cost model prices (ParScale; docs/cost-model.md,
+/// "Parallel streams"): the paper measures up to 8; 64 bounds a query's FLOPs and memory.
+pub const MAX_STREAMS: f64 = 64.0;
+
 /// `k_max` checked against [`MAX_SAMPLES`].
 pub fn check_samples(field: &str, k: u32) -> crate::Result<u32> {
     if k == 0 {

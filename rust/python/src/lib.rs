@@ -10,6 +10,7 @@ mod csvfmt;
 mod errors;
 mod fit;
 mod fit_accuracy;
+mod parscale;
 mod plan;
 mod schema;
 mod testtime;
@@ -57,6 +58,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     csvfmt::register(m)?;
     fit::register(m)?;
     fit_accuracy::register(m)?;
+    parscale::register(m)?;
     plan::register(m)?;
     schema::register(m)?;
     testtime::register(m)?;

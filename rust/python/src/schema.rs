@@ -7,6 +7,7 @@
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use scaleplan_core::plan::StreamPlan;
 use scaleplan_core::plan::{JointPlan, LifetimePlan, Solution, TrainingPlan};
 use scaleplan_core::{InferenceCost, TrainingCost};
 
@@ -493,6 +494,46 @@ schema! {
     }
 }
 
+schema! {
+    /// `scaleplan.ParScalePlan` (docs/planning.md, "Parallel streams").
+    parscale_plan "ParScalePlan" (p: &StreamPlan) {
+        feasible [""] FEASIBLE_DOC => flag(p.feasible),
+        binding [""] BINDING_DOC => code(p.binding.code()),
+        law [""] "Name of the parallel-scaling law.",
+        objective [""]
+            "What cost is: gpu_seconds (GPU-s), latency (s) or eflops (eFLOPs) per query.",
+        streams ["streams"] "P: parallel streams per sequence, one of 1, 2, 4, 8." => p.streams,
+        params ["parameters"]
+            "N as the law counts it: non-embedding parameters, the streams' own included."
+            => p.params,
+        backbone_params ["parameters"]
+            "The backbone: params less the streams' extra parameters (0.2% per stream)."
+            => p.backbone_params,
+        loss ["nats/token"] "Loss the law predicts at (params, streams)." => p.loss,
+        cost ["<objective>"] "The objective for one query." => p.cost,
+        gpu_seconds ["GPU-s"] "GPU time charged to one query." => p.gpu_seconds,
+        latency_s ["s"] "What one query waits: time to first token plus its decode steps."
+            => p.latency_s,
+        eflops ["eFLOPs"] "FLOPs + I * bytes of one query." => p.eflops,
+        batch ["sequences"]
+            "Sequences decoded together, each as P streams (a fleet average under batch \"max\"; \
+             inf when unset)." => p.batch,
+        max_batch ["sequences"] "Largest batch whose KV cache (P streams each) fits beside the \
+                                 weights." => p.max_batch,
+        weight_memory_bytes ["bytes"] "HBM the weights take on a replica."
+            => p.weight_memory_bytes,
+        kv_memory_bytes_per_query ["bytes"]
+            "HBM one query's KV cache takes at full length, all P streams."
+            => p.kv_memory_bytes_per_query,
+        single_stream_params ["parameters"]
+            "N of the one-stream model reaching the same loss." => p.single_stream_params,
+        single_stream_cost ["<objective>"]
+            "That model's objective per query; NaN where it does not fit in memory."
+            => p.single_stream_cost,
+        extrapolated [""] EXTRAPOLATED_DOC,
+    }
+}
+
 /// Every schema, for `_core.SCHEMAS`.
 const ALL: &[(&str, &[Field])] = &[
     (inference_cost::TITLE, inference_cost::FIELDS),
@@ -508,6 +549,7 @@ const ALL: &[(&str, &[Field])] = &[
     (fitted_accuracy::TITLE, fitted_accuracy::FIELDS),
     (accuracy_fit::TITLE, accuracy_fit::FIELDS),
     (pass_at_k::TITLE, pass_at_k::FIELDS),
+    (parscale_plan::TITLE, parscale_plan::FIELDS),
 ];
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

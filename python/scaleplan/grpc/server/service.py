@@ -53,6 +53,7 @@ from scaleplan.grpc.server.metrics import Metrics
 from scaleplan.grpc.server.pool import CorePool
 from scaleplan.joint import frontier_joint, plan_joint
 from scaleplan.laws import law
+from scaleplan.parscale import plan_parscale
 from scaleplan.plan import plan_lifetime, plan_training
 from scaleplan.sweep import budget_chunks
 from scaleplan.testtime import Accuracy, frontier_test_time, plan_test_time
@@ -422,3 +423,11 @@ class PlannerService(planner_pb2_grpc.PlannerServiceServicer):
     def Calibrate(self, request: pb.CalibrateRequest) -> pb.CalibrateResponse:
         cal = calibrate(**conversions.calibrate_kwargs(request), catalog=self.catalog)
         return conversions.calibrate_message(cal)
+
+    # Parallel streams (ParScale).
+    @unary(paths=conversions.plan_parscale_paths)
+    def PlanParScale(self, request: pb.PlanParScaleRequest) -> pb.PlanParScaleResponse:
+        plan = plan_parscale(**conversions.plan_parscale_kwargs(request), catalog=self.catalog)
+        return pb.PlanParScaleResponse(
+            plan=conversions.parscale_plan_message(plan), explanation=plan.explain()
+        )

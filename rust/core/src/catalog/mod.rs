@@ -16,6 +16,7 @@ pub use model::{Model, Moe};
 
 use crate::error::{NameKind, PlanError, Result};
 use crate::laws::LossLaw;
+use crate::laws::ParScaleLaw;
 use crate::testtime::BetaPreset;
 
 const SHIPPED: [(&str, &str); 4] = [
@@ -45,6 +46,8 @@ pub struct Catalog {
     pub families: BTreeMap<String, Family>,
     pub laws: BTreeMap<String, LossLaw>,
     pub accuracy: BTreeMap<String, BetaPreset>,
+    /// Parallel-scaling laws (`[[parscale_law]]`, docs/design.md, "Parallel streams").
+    pub parscale_laws: BTreeMap<String, ParScaleLaw>,
 }
 
 /// Catalog entries laid out as a catalog file: one array of tables per section.
@@ -60,6 +63,8 @@ struct Document<'a> {
     law: Vec<&'a LossLaw>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     accuracy: Vec<&'a BetaPreset>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    parscale_law: Vec<&'a ParScaleLaw>,
 }
 
 impl Document<'_> {
@@ -77,6 +82,7 @@ pub fn model_toml(model: &Model) -> String {
         family: vec![],
         law: vec![],
         accuracy: vec![],
+        parscale_law: vec![],
     }
     .render()
 }
@@ -90,6 +96,7 @@ pub fn hardware_toml(hw: &Hardware) -> String {
         family: vec![],
         law: vec![],
         accuracy: vec![],
+        parscale_law: vec![],
     }
     .render()
 }
@@ -103,6 +110,7 @@ impl Catalog {
             family: self.families.values().collect(),
             law: self.laws.values().collect(),
             accuracy: self.accuracy.values().collect(),
+            parscale_law: self.parscale_laws.values().collect(),
         }
         .render()
     }
@@ -208,6 +216,13 @@ impl Catalog {
                     |a| a.validate(),
                 )
                 .map_err(|(entry, e)| err(&entry, e.field(), reason_of(&e)))?,
+                "parscale_law" => merge(
+                    &mut next.parscale_laws,
+                    parse_entries::<ParScaleLaw>(file, &key, entries)?,
+                    |l| &l.name,
+                    |l| l.validate(),
+                )
+                .map_err(|(entry, e)| err(&entry, e.field(), reason_of(&e)))?,
                 "family" => merge(
                     &mut next.families,
                     parse_entries::<Family>(file, &key, entries)?,
@@ -219,7 +234,7 @@ impl Catalog {
                     return Err(err(
                         "",
                         &key,
-                        "unknown section (expected [[hardware]], [[model]], [[family]], [[law]] or [[accuracy]])"
+                        "unknown section (expected [[hardware]], [[model]], [[family]], [[law]], [[accuracy]] or [[parscale_law]])"
                             .into(),
                     ))
                 }
@@ -274,6 +289,10 @@ impl Catalog {
 
     pub fn law(&self, name: &str) -> Result<&LossLaw> {
         lookup(&self.laws, name, "law", NameKind::Law)
+    }
+
+    pub fn parscale_law(&self, name: &str) -> Result<&ParScaleLaw> {
+        lookup(&self.parscale_laws, name, "law", NameKind::Law)
     }
 }
 

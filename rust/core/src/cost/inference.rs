@@ -283,6 +283,29 @@ pub struct Pricer {
     comm_per_token: f64,
     /// The hardware's fixed seconds per forward step (docs/cost-model.md, "Per-step overhead").
     step_overhead: f64,
+    /// P parallel streams per sequence (ParScale; docs/cost-model.md, "Parallel streams"): 1
+    /// unless [`Pricer::with_streams`] says otherwise.
+    streams: f64,
+    /// Prefix tokens each stream's context carries (0 for one stream).
+    stream_prefix: f64,
+}
+
+/// Prefix tokens each of P > 1 parallel streams adds to its context (the ParScale paper's cost
+/// analysis: 48 per stream; docs/cost-model.md, "Parallel streams").
+pub const STREAM_PREFIX_TOKENS: f64 = 48.0;
+
+/// Parameters each of P > 1 streams adds (its prefix and its share of the aggregation layer), as
+/// a fraction of the backbone's: about 0.2% per stream in the ParScale paper.
+pub const STREAM_EXTRA_PARAMS: f64 = 0.002;
+
+/// Parameters a model of `flop_params` backbone parameters holds for `streams` streams beyond
+/// the backbone (0 for one stream).
+pub fn stream_extra_params(flop_params: f64, streams: f64) -> f64 {
+    if streams > 1.0 {
+        STREAM_EXTRA_PARAMS * streams * flop_params
+    } else {
+        0.0
+    }
 }
 
 /// Bytes of one activation element on the wire (bf16, whatever the weights' dtype).
@@ -331,7 +354,40 @@ impl Pricer {
             inv_bandwidth: 1.0 / (hw.hbm_bytes_per_s * opt.gpus * hw.decode_bw_util),
             comm_per_token: allreduce_seconds_per_token(&shape, hw, opt.gpus),
             step_overhead: hw.step_overhead_s,
+            streams: 1.0,
+            stream_prefix: 0.0,
         })
+    }
+
+    /// The same pricer for a model run as `streams` parallel streams per sequence (ParScale;
+    /// docs/cost-model.md, "Parallel streams"): every stream does the FLOPs and holds the KV
+    /// cache of one sequence whose prompt is longer by [`STREAM_PREFIX_TOKENS`], the weights
+    /// (grown by [`STREAM_EXTRA_PARAMS`] per stream) are read once per step for all streams.
+    /// One stream prices exactly as without this call.
+    pub fn with_streams(mut self, streams: f64) -> Result<Self> {
+        check::whole_at_least("streams", streams, 1.0)?;
+        if streams > crate::limits::MAX_STREAMS {
+            return Err(PlanError::LimitExceeded {
+                field: "streams".into(),
+                limit: crate::limits::MAX_STREAMS as u64,
+                got: streams as u64,
+            });
+        }
+        if streams == 1.0 {
+            return Ok(self);
+        }
+        let extra = stream_extra_params(self.shape.flop_params, streams);
+        self.shape.total_params += extra;
+        self.weight_memory += self.b_w * extra;
+        self.free_memory -= self.b_w * extra;
+        self.streams = streams;
+        self.stream_prefix = STREAM_PREFIX_TOKENS;
+        Ok(self)
+    }
+
+    /// Parallel streams per sequence this pricer charges.
+    pub fn streams(&self) -> f64 {
+        self.streams
     }
 
     /// One prefill pass over `tokens` prompt tokens doing `flops`: compute overlaps the single
@@ -362,6 +418,14 @@ impl Pricer {
             q.validate()?;
         }
         let opt = &self.opt;
+        // Each of the P streams sees the prompt behind its prefix (docs/cost-model.md,
+        // "Parallel streams"); with one stream the prefix is 0 and nothing changes.
+        let p = self.streams;
+        let stream_q = InferenceQuery {
+            prompt_tokens: q.prompt_tokens + self.stream_prefix,
+            ..*q
+        };
+        let q = &stream_q;
         let (l_in, l, k) = (q.prompt_tokens, q.gen_tokens, q.samples);
         let (n, a, kv, b_kv, b_w) = (self.n, self.a, self.kv, self.b_kv, self.b_w);
 
@@ -399,15 +463,15 @@ impl Pricer {
             .sliding
             .map(|sw| sliding_terms(&sw, q, opt.prefix_sharing, b_kv))
             .unwrap_or_default();
-        let kv_reads = kv_reads + window.kv_reads;
+        let kv_reads = p * (kv_reads + window.kv_reads);
 
         let prefill_flops = if opt.prefill {
-            2.0 * n * l_in + 2.0 * a * l_in * l_in + window.prefill_flops
+            p * (2.0 * n * l_in + 2.0 * a * l_in * l_in + window.prefill_flops)
         } else {
             0.0
         };
         let decode_flops =
-            k * (2.0 * n * l + 4.0 * a * attended) + scoring_flops + window.decode_flops;
+            p * (k * (2.0 * n * l + 4.0 * a * attended) + scoring_flops + window.decode_flops);
 
         // Memory fit: all weights stay resident; a query's cache grows to full length.
         let cached_tokens = if opt.prefix_sharing {
@@ -419,7 +483,7 @@ impl Pricer {
             Attention::BlockTopK { block_size, .. } => b_kv * kv * (1.0 + 0.5 / block_size),
             _ => b_kv * kv,
         };
-        let kv_memory_per_query = per_token_memory * cached_tokens + window.memory;
+        let kv_memory_per_query = p * (per_token_memory * cached_tokens + window.memory);
         let free = self.free_memory;
         let max_queries = if free > 0.0 {
             let fit = free / kv_memory_per_query;
@@ -432,7 +496,8 @@ impl Pricer {
             0.0
         };
         let max_batch = max_queries * k;
-        let binding = if l_in + l > self.max_context {
+        // The streams' prefix is held beside the context, not in it.
+        let binding = if l_in - self.stream_prefix + l > self.max_context {
             Binding::Context
         } else if free <= 0.0 {
             Binding::Weights
@@ -463,7 +528,7 @@ impl Pricer {
             }
         };
         let weight_bytes = if batch.is_finite() {
-            b_w * self.shape.weight_params_read(batch) * l * k / batch
+            b_w * self.shape.weight_params_read(batch * p) * l * k / batch
         } else {
             0.0
         };
@@ -478,7 +543,8 @@ impl Pricer {
         // pass, 1/(queries in the batch) of a batch pass, and with the batch unset (weight
         // reads amortised away, as in decode) the compute time alone. Tensor-parallel
         // all-reduces add to every phase, per token processed: they sit on the critical path.
-        let comm = self.comm_per_token;
+        // P streams all-reduce P tokens for every token of the sequence.
+        let comm = self.comm_per_token * p;
         let (ttft_s, prefill_charged) = if !opt.prefill {
             (0.0, 0.0)
         } else {
@@ -518,7 +584,7 @@ impl Pricer {
         };
         let decode_latency = self.phase(
             decode_flops * share,
-            kv_reads * share + b_w * self.shape.weight_params_read(latency_batch) * l,
+            kv_reads * share + b_w * self.shape.weight_params_read(latency_batch * p) * l,
         ) + comm * latency_batch * l
             + self.step_overhead * l;
         let needed = (self.weight_memory + kv_memory_per_query) * self.inv_hbm_per_gpu;

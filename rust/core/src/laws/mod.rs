@@ -2,12 +2,15 @@
 //! tokens, its data-constrained variant, and the loss-to-task-error law.
 
 pub mod fit;
+pub mod parscale;
 pub mod progress;
 
 use serde::{Deserialize, Serialize};
 
 use crate::cost::{training_tokens, TRAIN_FLOPS_PER_PARAM_TOKEN};
 use crate::error::{check, PlanError, Result};
+
+pub use parscale::{check_streams, ParScaleLaw, PARSCALE_STREAMS};
 
 /// Muennighoff et al. 2023, fitted decay constant of repeated data (R*_D).
 pub const MUENNIGHOFF_R_STAR_DATA: f64 = 15.387756;

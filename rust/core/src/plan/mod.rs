@@ -3,6 +3,7 @@
 
 pub mod joint;
 pub mod lifetime;
+pub mod parscale;
 pub mod scalar;
 pub mod testtime;
 pub mod training;
@@ -12,6 +13,10 @@ pub use joint::{JointOptions, JointPlan, JointSolver};
 pub use lifetime::{
     plan_lifetime, CostUnit, Demand, InferencePricing, LifetimeGoal, LifetimeOptions, LifetimePlan,
     TP_DEGREES,
+};
+pub use parscale::{
+    plan_streams, StreamGoal, StreamObjective, StreamOptions, StreamPlan, STREAM_MAX_PARAMS,
+    STREAM_MIN_PARAMS,
 };
 pub use testtime::{
     BudgetUnit, Candidate, Solution, TestTimeOptions, TestTimePlan, TestTimeSolver,

@@ -75,6 +75,7 @@ METHODS = (
     Method("fit.fit_law"),
     Method("calibrate.calibrate"),
     Method("accuracy_fit.fit_accuracy"),
+    Method("agent.plan_agent"),
 )
 
 _STDLIB = {

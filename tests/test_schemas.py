@@ -33,6 +33,7 @@ RESULTS: list[type] = [
     sp.FittedAccuracy,
     sp.AccuracyFit,
     sp.PassAtK,
+    sp.AgentPlan,
 ]
 
 # The binding's column lists, by result (the plans' extrapolation columns follow their own).
@@ -43,6 +44,7 @@ COLUMNS: dict[str, list[str]] = {
     "LifetimePlan": _core.LIFETIME_PLAN_FIELDS,
     "TestTimePlan": _core.TEST_TIME_FIELDS,
     "JointPlan": _core.JOINT_FIELDS,
+    "AgentPlan": _core.AGENT_FIELDS,
 }
 
 # Proto messages of each result, with the Python -> wire renames the conversions use.
@@ -59,6 +61,7 @@ MESSAGES: list[tuple[str, Any, dict[str, str]]] = [
     ("Uncertainty", plan_pb2.Uncertainty, {}),
     ("FittedAccuracy", plan_pb2.FittedAccuracy, {}),
     ("AccuracyFit", plan_pb2.AccuracyFit, {}),
+    ("AgentPlan", plan_pb2.AgentPlan, conversions.AGENT_PLAN_FIELDS),
 ]
 
 # Fields a message numbers after the others because they were added to it later (field numbers
@@ -207,7 +210,7 @@ def test_every_unit_is_listed_in_the_docs() -> None:
 def test_the_wire_knows_which_plan_numbers_may_be_none() -> None:
     """A plan number that may be None as well as NaN (its annotation says so) travels as an
     absent field, NaN as NaN; the conversions list them."""
-    plans = [sp.TrainingPlan, sp.LifetimePlan, sp.TestTimePlan, sp.JointPlan]
+    plans = [sp.TrainingPlan, sp.LifetimePlan, sp.TestTimePlan, sp.JointPlan, sp.AgentPlan]
     optional = {
         f.name
         for cls in plans

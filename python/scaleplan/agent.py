@@ -11,9 +11,11 @@ interpolates between tool budgets.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -28,7 +30,7 @@ from scaleplan._schema import documented
 from scaleplan.cancel import CancelToken
 from scaleplan.catalog import Catalog, Hardware, default_catalog, resolve_hardware
 from scaleplan.cost import FloatOrArray, _text
-from scaleplan.errors import InvalidArgumentError, LimitExceededError
+from scaleplan.errors import InvalidArgumentError, LimitExceededError, ScaleplanError
 from scaleplan.plan import _CONSTRAINTS, Plan, _opt
 from scaleplan.serving import Serving, planner_serving
 from scaleplan.testtime import _located, _read_rows, chosen
@@ -119,6 +121,8 @@ class AgentTable:
     turns: list[float]
     tools: tuple[str, ...]
     calls: list[list[float]]
+    source: str | None = None
+    """The file the rows were read from (None for rows given)."""
 
 
 def agent_table(source: str | os.PathLike[str] | Sequence[Any] | AgentTable) -> AgentTable:
@@ -126,7 +130,8 @@ def agent_table(source: str | os.PathLike[str] | Sequence[Any] | AgentTable) -> 
     file, or mappings), one per (model, tool_budget): columns ``model``, ``tool_budget``,
     ``accuracy`` (a fraction), ``input_tokens`` and ``output_tokens`` (means per query, summed
     over the agent's turns), optionally ``turns`` (model calls per query, default 1) and one
-    ``calls_<tool>`` per tool (mean calls per query). An error names the column
+    ``calls_<tool>`` per tool (mean calls per query; ``tools`` lists them sorted by name). An
+    error names the column
     (``rows.accuracy``) and the row: its index in a list, its row (1-based, header not counted)
     and the file in a file. The one reader of agent tables (façade, CLI, gRPC client)."""
     if isinstance(source, AgentTable):
@@ -134,7 +139,7 @@ def agent_table(source: str | os.PathLike[str] | Sequence[Any] | AgentTable) -> 
     if isinstance(source, str | os.PathLike):
         path = os.fspath(source)
         with _located(path):
-            return _table(_read_rows(path))
+            return dataclasses.replace(_table(_read_rows(path)), source=path)
     if not isinstance(source, Sequence):
         raise InvalidArgumentError(
             f"rows: expected a file or a list of rows, got {type(source).__name__}", field="rows"
@@ -169,7 +174,9 @@ def _table(rows: Sequence[Any]) -> AgentTable:
                 field=f"rows.{missing[0]}",
                 index=i,
             )
-        own = tuple(str(k)[len(CALLS_PREFIX) :] for k in row if str(k).startswith(CALLS_PREFIX))
+        own = tuple(
+            sorted(str(k)[len(CALLS_PREFIX) :] for k in row if str(k).startswith(CALLS_PREFIX))
+        )
         if tools is None:
             tools = own
         elif set(own) != set(tools):
@@ -232,6 +239,18 @@ def _numbers(
             )
         out.append(number)
     return out
+
+
+@contextlib.contextmanager
+def _rows_of(path: str | None) -> Iterator[None]:
+    """An error about a row (``rows.<column>`` at an index) of the table read from ``path`` is
+    named by the file and its row there (1-based, the header not counted)."""
+    try:
+        yield
+    except ScaleplanError as exc:
+        if path is None or exc.index is None or not exc.field.startswith("rows"):
+            raise
+        raise exc.replace(index=None, row=exc.index + 1, file=path) from exc
 
 
 def tool_prices_for(tools: Sequence[str], given: Mapping[str, float] | None) -> list[float]:
@@ -304,24 +323,25 @@ def plan_agent(
     cat = catalog or default_catalog()
     names = list(dict.fromkeys(data.model))
     index = {n: i for i, n in enumerate(names)}
-    problem = _core.AgentProblem(
-        cat._native,
-        names,
-        resolve_hardware(hardware, cat)._native,
-        model=[index[m] for m in data.model],
-        tool_budget=data.tool_budget,
-        accuracy=data.accuracy,
-        calls=data.calls,
-        input_tokens=data.input_tokens,
-        output_tokens=data.output_tokens,
-        turns=data.turns,
-        unit=_text("unit", unit),
-        tool_prices=tool_prices_for(data.tools, tool_prices),
-        usd_per_hour=_opt(usd_per_hour, "usd_per_hour"),
-        serving=planner_serving(serving, auto_gpus=False)[0],
-    )
     values = args.required(goal)
-    arrays = problem.solve(goal, values, cancel=_cancel.resolve(cancel))
+    with _rows_of(data.source):
+        problem = _core.AgentProblem(
+            cat._native,
+            names,
+            resolve_hardware(hardware, cat)._native,
+            model=[index[m] for m in data.model],
+            tool_budget=data.tool_budget,
+            accuracy=data.accuracy,
+            calls=data.calls,
+            input_tokens=data.input_tokens,
+            output_tokens=data.output_tokens,
+            turns=data.turns,
+            unit=_text("unit", unit),
+            tool_prices=tool_prices_for(data.tools, tool_prices),
+            usd_per_hour=_opt(usd_per_hour, "usd_per_hour"),
+            serving=planner_serving(serving, auto_gpus=False)[0],
+        )
+        arrays = problem.solve(goal, values, cancel=_cancel.resolve(cancel))
     rows = dict(zip(_core.AGENT_FIELDS, arrays, strict=True))
     feasible = rows.pop("feasible") != 0
     fields: dict[str, Any] = {

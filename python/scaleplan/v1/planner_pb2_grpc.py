@@ -131,6 +131,11 @@ class PlannerServiceStub:
                 request_serializer=scaleplan_dot_v1_dot_planner__pb2.FitAccuracyRequest.SerializeToString,
                 response_deserializer=scaleplan_dot_v1_dot_planner__pb2.FitAccuracyResponse.FromString,
                 _registered_method=True)
+        self.PlanAgent = channel.unary_unary(
+                '/scaleplan.v1.PlannerService/PlanAgent',
+                request_serializer=scaleplan_dot_v1_dot_planner__pb2.PlanAgentRequest.SerializeToString,
+                response_deserializer=scaleplan_dot_v1_dot_planner__pb2.PlanAgentResponse.FromString,
+                _registered_method=True)
 
 
 class PlannerServiceServicer:
@@ -280,6 +285,15 @@ class PlannerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PlanAgent(self, request, context):
+        """The measured agent configuration (model, tool-call budget) reaching a target accuracy at
+        the least unified cost per query (tokens priced by the cost model plus tool calls x price),
+        or the most accurate within a per-query budget (scaleplan.plan_agent; Liu et al. 2025).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PlannerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -367,6 +381,11 @@ def add_PlannerServiceServicer_to_server(servicer, server):
                     servicer.FitAccuracy,
                     request_deserializer=scaleplan_dot_v1_dot_planner__pb2.FitAccuracyRequest.FromString,
                     response_serializer=scaleplan_dot_v1_dot_planner__pb2.FitAccuracyResponse.SerializeToString,
+            ),
+            'PlanAgent': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlanAgent,
+                    request_deserializer=scaleplan_dot_v1_dot_planner__pb2.PlanAgentRequest.FromString,
+                    response_serializer=scaleplan_dot_v1_dot_planner__pb2.PlanAgentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -840,6 +859,33 @@ class PlannerService:
             '/scaleplan.v1.PlannerService/FitAccuracy',
             scaleplan_dot_v1_dot_planner__pb2.FitAccuracyRequest.SerializeToString,
             scaleplan_dot_v1_dot_planner__pb2.FitAccuracyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PlanAgent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scaleplan.v1.PlannerService/PlanAgent',
+            scaleplan_dot_v1_dot_planner__pb2.PlanAgentRequest.SerializeToString,
+            scaleplan_dot_v1_dot_planner__pb2.PlanAgentResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -102,6 +102,11 @@ class PlannerServiceStub:
     """Test-time accuracy fitted to per-problem eval counts (scaleplan.fit_accuracy): a
     beta-binomial per (model, generation length), bootstrap over problems (docs/fitting.md).
     """
+    PlanAgent: _grpc.UnaryUnaryMultiCallable[_planner_pb2.PlanAgentRequest, _planner_pb2.PlanAgentResponse]
+    """The measured agent configuration (model, tool-call budget) reaching a target accuracy at
+    the least unified cost per query (tokens priced by the cost model plus tool calls x price),
+    or the most accurate within a per-query budget (scaleplan.plan_agent; Liu et al. 2025).
+    """
 
 @_typing.type_check_only
 class PlannerServiceAsyncStub(PlannerServiceStub):
@@ -176,6 +181,11 @@ class PlannerServiceAsyncStub(PlannerServiceStub):
     FitAccuracy: _aio.UnaryUnaryMultiCallable[_planner_pb2.FitAccuracyRequest, _planner_pb2.FitAccuracyResponse]  # type: ignore[assignment]
     """Test-time accuracy fitted to per-problem eval counts (scaleplan.fit_accuracy): a
     beta-binomial per (model, generation length), bootstrap over problems (docs/fitting.md).
+    """
+    PlanAgent: _aio.UnaryUnaryMultiCallable[_planner_pb2.PlanAgentRequest, _planner_pb2.PlanAgentResponse]  # type: ignore[assignment]
+    """The measured agent configuration (model, tool-call budget) reaching a target accuracy at
+    the least unified cost per query (tokens priced by the cost model plus tool calls x price),
+    or the most accurate within a per-query budget (scaleplan.plan_agent; Liu et al. 2025).
     """
 
 class PlannerServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -350,6 +360,17 @@ class PlannerServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_planner_pb2.FitAccuracyResponse, _abc.Awaitable[_planner_pb2.FitAccuracyResponse]]:
         """Test-time accuracy fitted to per-problem eval counts (scaleplan.fit_accuracy): a
         beta-binomial per (model, generation length), bootstrap over problems (docs/fitting.md).
+        """
+
+    @_abc_1.abstractmethod
+    def PlanAgent(
+        self,
+        request: _planner_pb2.PlanAgentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planner_pb2.PlanAgentResponse, _abc.Awaitable[_planner_pb2.PlanAgentResponse]]:
+        """The measured agent configuration (model, tool-call budget) reaching a target accuracy at
+        the least unified cost per query (tokens priced by the cost model plus tool calls x price),
+        or the most accurate within a per-query budget (scaleplan.plan_agent; Liu et al. 2025).
         """
 
 def add_PlannerServiceServicer_to_server(servicer: PlannerServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

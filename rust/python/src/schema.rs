@@ -471,13 +471,13 @@ schema! {
         feasible [""] FEASIBLE_DOC => flag(p.feasible),
         binding [""] BINDING_DOC => code(p.binding.code()),
         unit [""] "Unit of budget and costs: usd or gpu_seconds.",
-        tools [""] "The priced tools, in the order of the table's calls columns.",
+        tools [""] "The priced tools (the calls_<tool> columns), sorted by name.",
         target_accuracy ["fraction"]
             "The accuracy to reach at the least cost; None when planning within a budget.",
         budget ["<unit>"] "Per-query budget; None when planning for a target accuracy.",
         model [""] "The chosen model; None where no measured row meets the goal."
             => p.model as f64,
-        row ["rows"] "Index of the chosen row in the table (0-based); NaN where there is no plan."
+        row ["index"] "Index of the chosen row in the table (0-based); NaN where there is no plan."
             => if_feasible(p.feasible, p.row as f64),
         tool_budget ["calls"] "The tool-call budget of the chosen row (measured, never \
                                interpolated)." => p.tool_budget,

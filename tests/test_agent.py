@@ -110,9 +110,7 @@ def test_gpu_seconds_convert_the_tools_at_the_gpu_hour_price() -> None:
 
 
 def test_tool_prices_override_the_defaults() -> None:
-    p = sp.plan_agent(
-        ROWS, target_accuracy=0.5, usd_per_hour=PRICE, tool_prices={"search": 0.01}
-    )
+    p = sp.plan_agent(ROWS, target_accuracy=0.5, usd_per_hour=PRICE, tool_prices={"search": 0.01})
     assert p.tool_cost == pytest.approx(20 * 0.01 + 12 * 0.001, rel=1e-12)
 
 
@@ -271,8 +269,9 @@ def test_a_bad_row_is_named_with_its_index(change: dict, field: str) -> None:
 
 
 def test_table_shape_errors() -> None:
+    no_accuracy = {k: v for k, v in ROWS[1].items() if k != "accuracy"}
     with pytest.raises(InvalidArgumentError) as err:
-        sp.plan_agent([{**ROWS[0]}, {k: v for k, v in ROWS[1].items() if k != "accuracy"}], budget=1)
+        sp.plan_agent([ROWS[0], no_accuracy], budget=1.0)
     assert err.value.field == "rows.accuracy" and err.value.index == 1
     with pytest.raises(InvalidArgumentError) as err:
         sp.plan_agent([ROWS[0], {**ROWS[1], "calls_code": 1}], budget=1.0)
@@ -342,7 +341,13 @@ def test_json_table_is_the_csv_table(tmp_path: Path) -> None:
 
 def test_cli_plans_match_the_api() -> None:
     out = ok(
-        "plan", "agent", str(EXAMPLE), "--target-accuracy", "0.45,0.7", "--usd-per-hour", "2.5",
+        "plan",
+        "agent",
+        str(EXAMPLE),
+        "--target-accuracy",
+        "0.45,0.7",
+        "--usd-per-hour",
+        "2.5",
         "--json",
     )
     lines = json_lines(out.stdout)
@@ -351,8 +356,15 @@ def test_cli_plans_match_the_api() -> None:
     assert lines[0]["cost"] == pytest.approx(p.cost, rel=1e-12)
     assert lines[1]["feasible"] is False and lines[1]["binding"] == "target_accuracy"
     table = ok(
-        "plan", "agent", str(EXAMPLE), "--budget", "$0.02", "--usd-per-hour", "2.5",
-        "--tool-price", "search=0.002",
+        "plan",
+        "agent",
+        str(EXAMPLE),
+        "--budget",
+        "$0.02",
+        "--usd-per-hour",
+        "2.5",
+        "--tool-price",
+        "search=0.002",
     )
     assert "Agent plans: budgets and costs in USD per query" in table.stdout
     assert "tools browse, search" in table.stdout
@@ -362,8 +374,16 @@ def test_cli_plans_match_the_api() -> None:
 
 def test_cli_gpu_second_budgets() -> None:
     out = ok(
-        "plan", "agent", str(EXAMPLE), "--budget", "30gpu-s", "--tool-price", "search=0",
-        "--tool-price", "browse=0", "--json",
+        "plan",
+        "agent",
+        str(EXAMPLE),
+        "--budget",
+        "30gpu-s",
+        "--tool-price",
+        "search=0",
+        "--tool-price",
+        "browse=0",
+        "--json",
     )
     (line,) = json_lines(out.stdout)
     p = sp.plan_agent(

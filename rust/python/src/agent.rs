@@ -70,7 +70,7 @@ impl AgentProblem {
                     catalog
                         .0
                         .model(m)
-                        .map(Clone::clone)
+                        .cloned()
                         .map_err(|e| e.for_field("rows.model"))
                 })
                 .collect::<Result<Vec<_>, PlanError>>()?;

@@ -1885,6 +1885,8 @@ def fit_accuracy_request(
     for model, gen_tokens, problem, n, c in zip(*columns, strict=True):
         request.rows.add(model=model, gen_tokens=gen_tokens, problem=problem, n=n, c=c)
     return request
+
+
 # ---- PlanAgent -------------------------------------------------------------------------------
 
 AGENT_PLAN_FIELDS: dict[str, str] = {}

@@ -77,6 +77,7 @@ METHODS = (
     Method("accuracy_fit.fit_accuracy"),
     # Parallel streams (ParScale).
     Method("parscale.plan_parscale"),
+    Method("agent.plan_agent"),
 )
 
 _STDLIB = {

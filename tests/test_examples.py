@@ -33,6 +33,15 @@ EXAMPLES = {
         "batch 64, GPU-seconds",
         "-> one stream wins: P = 1",
     ],
+    # The tools' price changes which model and tool budget is cheapest.
+    "tool_budget.py": [
+        "Cheapest agent reaching 45% accuracy",
+        "synthetic table",
+        "tools at the paper's $0.001 per call",
+        "search at $0.01 per call",
+        "-> qwen3-32b, tool budget 25",
+        "(binding: measured_table)",
+    ],
     "train_bigger_or_sample_more.py": [
         "one sample (k = 1)",
         "free choice, k <= 16",

@@ -978,8 +978,9 @@ def test_plan_enums_cover_the_python_options() -> None:
         for v in plan_pb2.CostUnit.DESCRIPTOR.values[1:]
     }
     test_time_units = inspect.signature(sp.frontier_test_time).parameters["unit"].annotation
-    assert units == set(sp.plan.Unit.__args__) | {"seconds"}
+    assert units == set(sp.plan.Unit.__args__) | {"seconds", "gpu_seconds"}
     assert "seconds" in test_time_units
+    assert set(sp.agent.AgentUnit.__args__) <= units  # type: ignore[attr-defined]
     aggregators = plan_pb2.AccuracyAggregator.DESCRIPTOR.values[1:]
     assert [
         conversions.enum_text(plan_pb2.AccuracyAggregator, v.number, "x") for v in aggregators

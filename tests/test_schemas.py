@@ -34,6 +34,7 @@ RESULTS: list[type] = [
     sp.AccuracyFit,
     sp.PassAtK,
     sp.ParScalePlan,
+    sp.AgentPlan,
 ]
 
 # The binding's column lists, by result (the plans' extrapolation columns follow their own).
@@ -45,6 +46,7 @@ COLUMNS: dict[str, list[str]] = {
     "TestTimePlan": _core.TEST_TIME_FIELDS,
     "JointPlan": _core.JOINT_FIELDS,
     "ParScalePlan": _core.PARSCALE_PLAN_FIELDS,
+    "AgentPlan": _core.AGENT_FIELDS,
 }
 
 # Proto messages of each result, with the Python -> wire renames the conversions use.
@@ -62,6 +64,7 @@ MESSAGES: list[tuple[str, Any, dict[str, str]]] = [
     ("FittedAccuracy", plan_pb2.FittedAccuracy, {}),
     ("AccuracyFit", plan_pb2.AccuracyFit, {}),
     ("ParScalePlan", plan_pb2.ParScalePlan, conversions.PARSCALE_PLAN_FIELDS),
+    ("AgentPlan", plan_pb2.AgentPlan, conversions.AGENT_PLAN_FIELDS),
 ]
 
 # Fields a message numbers after the others because they were added to it later (field numbers
@@ -210,7 +213,7 @@ def test_every_unit_is_listed_in_the_docs() -> None:
 def test_the_wire_knows_which_plan_numbers_may_be_none() -> None:
     """A plan number that may be None as well as NaN (its annotation says so) travels as an
     absent field, NaN as NaN; the conversions list them."""
-    plans = [sp.TrainingPlan, sp.LifetimePlan, sp.TestTimePlan, sp.JointPlan]
+    plans = [sp.TrainingPlan, sp.LifetimePlan, sp.TestTimePlan, sp.JointPlan, sp.AgentPlan]
     optional = {
         f.name
         for cls in plans

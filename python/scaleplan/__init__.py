@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 
 from scaleplan._core import __version__
 from scaleplan.accuracy_fit import AccuracyFit, FittedAccuracy, PassAtK, fit_accuracy
+from scaleplan.agent import AgentPlan, plan_agent
 from scaleplan.calibrate import Calibration, calibrate
 from scaleplan.cancel import CancelToken
 from scaleplan.catalog import (
@@ -62,6 +63,7 @@ __all__ = [
     "DEFAULT_LAW",
     "Accuracy",
     "AccuracyFit",
+    "AgentPlan",
     "Attention",
     "Calibration",
     "CancelToken",
@@ -108,6 +110,7 @@ __all__ = [
     "law",
     "load_catalog",
     "model",
+    "plan_agent",
     "plan_joint",
     "plan_lifetime",
     "plan_test_time",

@@ -40,6 +40,7 @@ class CancelToken:
     def expired(self) -> bool: ...
 
 __all__ = [
+    "AGENT_FIELDS",
     "ALGORITHMIC_PROGRESS",
     "BINDINGS",
     "CALIBRATE_MAX_RUNS",
@@ -52,6 +53,8 @@ __all__ = [
     "INFERENCE_COST_FIELDS",
     "JOINT_FIELDS",
     "LIFETIME_PLAN_FIELDS",
+    "MAX_AGENT_ROWS",
+    "MAX_AGENT_TOOLS",
     "MAX_MAJORITY_SAMPLES",
     "MAX_SAMPLES",
     "MAX_SEARCH_STEPS",
@@ -63,6 +66,7 @@ __all__ = [
     "TRAINING_PLAN_FIELDS",
     "TRAIN_FLOPS_PER_PARAM_TOKEN",
     "AccuracySource",
+    "AgentProblem",
     "CancelToken",
     "Catalog",
     "CostModelPricing",
@@ -470,3 +474,32 @@ def fit_accuracy(
 def beta_binomial_pass_at_k(
     a: npt.NDArray[np.float64], b: npt.NDArray[np.float64], k: npt.NDArray[np.float64]
 ) -> npt.NDArray[np.float64]: ...
+
+# ---- agent planner (rust/python/src/agent.rs) ----
+AGENT_FIELDS: list[str]
+MAX_AGENT_ROWS: int
+MAX_AGENT_TOOLS: int
+
+@final
+class AgentProblem:
+    def __new__(
+        cls,
+        catalog: Catalog,
+        models: list[str],
+        hardware: NativeHardware,
+        *,
+        model: list[int],
+        tool_budget: list[float],
+        accuracy: list[float],
+        calls: list[list[float]],
+        input_tokens: list[float],
+        output_tokens: list[float],
+        turns: list[float],
+        unit: str,
+        tool_prices: list[float],
+        usd_per_hour: float | None,
+        serving: Serving,
+    ) -> AgentProblem: ...
+    def solve(
+        self, goal: str, values: npt.NDArray[np.float64], *, cancel: CancelToken | None = None
+    ) -> list[npt.NDArray[np.float64]]: ...

@@ -85,13 +85,16 @@ def usd(value: float) -> str:
 
 
 def quantity(value: float, unit: str) -> str:
-    """A cost in one of the planners' units: flops, eflops, gpu_hours, usd or seconds."""
+    """A cost in one of the planners' units: flops, eflops, gpu_hours, gpu_seconds, usd or
+    seconds."""
     if unit == "usd":
         return usd(value)
     if unit == "seconds":
         return seconds(value)
     if unit == "gpu_hours":
         return si(value).replace(" ", "") + " GPU-h"
+    if unit == "gpu_seconds":
+        return si(value).replace(" ", "") + " GPU-s"
     return si(value, {"flops": "FLOP", "eflops": "eFLOP"}.get(unit, unit))
 
 

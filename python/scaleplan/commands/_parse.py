@@ -155,6 +155,7 @@ UNIT_LABELS = {
     "gpu_hours": "GPU-hours",
     "usd": "USD",
     "seconds": "seconds",
+    "gpu_seconds": "GPU-seconds",
 }
 _WORDS = {
     "flop": "flops",
@@ -170,6 +171,10 @@ _WORDS = {
     "gpu_hours": "gpu_hours",
     "usd": "usd",
     "$": "usd",
+    "gpu-s": "gpu_seconds",
+    "gpu-sec": "gpu_seconds",
+    "gpu-seconds": "gpu_seconds",
+    "gpu_seconds": "gpu_seconds",
 }
 _TIME = {"s": 1.0, "sec": 1.0, "ms": 1e-3, "min": 60.0, "h": 3600.0}
 _MULTIPLIERS = {"k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
@@ -183,7 +188,7 @@ _BUDGET = re.compile(
 class Budget:
     value: float
     unit: str | None
-    """flops, eflops, gpu_hours, usd, seconds, or None for a bare number."""
+    """flops, eflops, gpu_hours, gpu_seconds, usd, seconds, or None for a bare number."""
 
 
 def budget(option: str, text: str) -> Budget:
@@ -203,7 +208,7 @@ def budget(option: str, text: str) -> Budget:
     if unit is _UNKNOWN:
         raise UsageError(
             option,
-            f"unknown unit {word!r} in {text!r} (known: flops, eflops, gpu-h, usd or $, "
+            f"unknown unit {word!r} in {text!r} (known: flops, eflops, gpu-h, gpu-s, usd or $, "
             "s, ms, min, h; multipliers k, M, G, T)",
         )
     if unit == "seconds":
@@ -233,6 +238,7 @@ UNIT_EXAMPLES = {
     "gpu_hours": "2e5gpu-h",
     "usd": "$5000 or 5000usd",
     "seconds": "30s, 500ms, 2min or 1h",
+    "gpu_seconds": "20gpu-s",
 }
 """How a budget in each unit is written (in messages and help)."""
 

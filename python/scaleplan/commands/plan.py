@@ -23,6 +23,7 @@ from scaleplan.commands import (
     _planning,
     _plot,
     _pricing,
+    agent,
     joint,
     parscale,
     testtime,
@@ -43,8 +44,8 @@ from scaleplan.plan import Unit, plan_lifetime, plan_training
 def register(sub: _common.Subparsers) -> None:
     p = sub.add_parser(
         "plan",
-        help="plan training, a model's lifetime, test-time compute, or training and serving "
-        "together",
+        help="plan training, a model's lifetime, test-time compute, training and serving "
+        "together, or an agent's tool-call budget",
         description="Solve a planning problem. Goals take lists and ranges (1e18:1e26:30); "
         "every goal is solved in one call. Exit 1 with --require-feasible when a plan is "
         "infeasible.",
@@ -52,7 +53,8 @@ def register(sub: _common.Subparsers) -> None:
         "  scaleplan plan lifetime --target-loss 2.1 --queries 1e10 --prompt-tokens 512 "
         "--gen-tokens 1024\n"
         "  scaleplan plan test-time --budget 1e15eflops,1e16eflops --attention dense,topk:1024\n"
-        "  scaleplan plan joint --budget 2e5gpu-h --queries 1e9 --explain\n\nplanners: "
+        "  scaleplan plan joint --budget 2e5gpu-h --queries 1e9 --explain\n"
+        "  scaleplan plan agent TABLE.csv --target-accuracy 0.6 --usd-per-hour 2.5\n\nplanners: "
         + ", ".join(name for name, _ in PLANNERS),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -409,5 +411,6 @@ PLANNERS: list[tuple[str, Callable[[_common.Subparsers], None]]] = [
     ("joint", joint.add_plan),
     # Parallel streams (ParScale).
     ("parscale", parscale.add_plan),
+    ("agent", agent.add_plan),
 ]
 """(name, register) per planner."""

@@ -11,6 +11,7 @@ from typing import Any, Literal, cast
 import numpy.typing as npt
 
 from scaleplan.accuracy_fit import AccuracyFit
+from scaleplan.agent import AgentPlan, AgentTable, AgentUnit
 from scaleplan.calibrate import Calibration
 from scaleplan.catalog import Hardware, Model
 from scaleplan.cost import InferenceCost, Number, TrainingCost
@@ -412,3 +413,25 @@ class RemoteApi:
         name, scalars for the goals). ``timeout_s``: this call's deadline (default: the
         client's)."""
         return cast("ParScalePlan", self._call("plan_parscale", locals()))
+
+    def plan_agent(
+        self,
+        table: str | os.PathLike[str] | Sequence[Any] | AgentTable,
+        *,
+        target_accuracy: npt.ArrayLike | None = None,
+        budget: npt.ArrayLike | None = None,
+        unit: AgentUnit = "usd",
+        hardware: str | Hardware = "h100-sxm",
+        tool_prices: Mapping[str, float] | None = None,
+        usd_per_hour: float | None = None,
+        serving: Serving | None = None,
+        timeout_s: float | None = None,
+    ) -> AgentPlan:
+        """The measured (model, tool-call budget) configuration of ``table`` (a file or rows, see
+        :func:`agent_table`) that reaches ``target_accuracy`` at the least unified cost per
+        query, or the most accurate one costing at most ``budget`` per query (give exactly one;
+        arrays give one plan each).
+
+        On the server: :func:`scaleplan.plan_agent`, the same arguments (catalog objects by name,
+        scalars for the goals). ``timeout_s``: this call's deadline (default: the client's)."""
+        return cast("AgentPlan", self._call("plan_agent", locals()))

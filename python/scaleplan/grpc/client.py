@@ -41,6 +41,7 @@ from grpc_status import rpc_status
 from scaleplan import sweep
 from scaleplan._arrays import Broadcast, FloatArray
 from scaleplan.accuracy_fit import AccuracyFit
+from scaleplan.agent import AgentPlan
 from scaleplan.calibrate import Calibration, runs_of
 from scaleplan.catalog import Family, Hardware, Model
 from scaleplan.cost import InferenceCost, TrainingCost
@@ -634,6 +635,12 @@ class Client(RemoteApi):
         request = conversions.plan_parscale_request(**args, streams=streams)
         response = self._unary(self._stub.PlanParScale, request, timeout_s)
         return conversions.parscale_plan_from(response.plan)
+
+    def _plan_agent(self, args: dict[str, Any], timeout_s: float | None) -> AgentPlan:
+        # The table is read and checked here; the server prices it on its own catalog.
+        request = conversions.plan_agent_request(**args)
+        response = self._unary(self._stub.PlanAgent, request, timeout_s)
+        return conversions.agent_plan_from(response.plan)
 
 
 _WINDOW = 256

@@ -26,6 +26,7 @@ from scaleplan.accuracy_fit import DEFAULT_BOOTSTRAP as ACCURACY_FIT_DEFAULT_BOO
 from scaleplan.accuracy_fit import FORMAT as ACCURACY_FIT_FORMAT
 from scaleplan.accuracy_fit import MAX_ROWS as ACCURACY_FIT_MAX_ROWS
 from scaleplan.accuracy_fit import AccuracyFit, FittedAccuracy
+from scaleplan.agent import CALLS_PREFIX, AgentPlan, agent_table
 from scaleplan.calibrate import PARAMETERS as CALIBRATED
 from scaleplan.calibrate import Calibration
 from scaleplan.catalog import Catalog, Family, Hardware, Model, Moe
@@ -580,7 +581,10 @@ def _extrapolations_from(messages: Iterable[plan_pb2.Extrapolation]) -> tuple[Ex
 # Plan fields that may be None as well as NaN (the oracle with a preset; a lifetime plan's shape
 # with 2N pricing): None is the absent field, NaN (no plan) travels as NaN, so both round-trip.
 NONE_OR_NAN_PLAN_FIELDS = frozenset(
-    {"oracle_accuracy", "layers", "query_heads", "kv_heads", "head_dim"} | {"eval_samples"}
+    {"oracle_accuracy", "layers", "query_heads", "kv_heads", "head_dim"}
+    | {"eval_samples"}
+    # an agent plan's goal: the one not given is None
+    | {"target_accuracy", "budget"}
 )
 
 
@@ -616,6 +620,9 @@ def _plan_message(plan: Plan, message: _M, renames: Mapping[str, str]) -> _M:
         if isinstance(value, Uncertainty):
             getattr(message, f.name).CopyFrom(uncertainty_message(value))
             continue
+        if isinstance(value, tuple):  # a list of names (an agent plan's tools)
+            getattr(message, renames.get(f.name, f.name)).extend(value)
+            continue
         if f.name in PLAN_ENUMS:
             value = enum_number(PLAN_ENUMS[f.name], str(value), f.name)
         elif isinstance(value, bool | np.bool_):
@@ -645,6 +652,9 @@ def _plan_from(cls: type[_D], message: Message, renames: Mapping[str, str]) -> _
         if f.name == UNCERTAINTY:
             present = message.HasField(name)
             kwargs[f.name] = uncertainty_from(getattr(message, name)) if present else None
+            continue
+        if fields[name].is_repeated:  # a list of names (an agent plan's tools)
+            kwargs[f.name] = tuple(getattr(message, name))
             continue
         if fields[name].has_presence and not message.HasField(name):
             kwargs[f.name] = _absent(fields[name], f.name)
@@ -1923,6 +1933,51 @@ def plan_parscale_kwargs(request: planner_pb2.PlanParScaleRequest) -> dict[str, 
     return kwargs
 
 
+# ---- PlanAgent -------------------------------------------------------------------------------
+
+AGENT_PLAN_FIELDS: dict[str, str] = {}
+
+PLAN_AGENT_ARGS = {
+    **SERVING_ARGS,
+    "rows": "rows",
+    "target_accuracy": "target_accuracy",
+    "budget": "budget",
+    "unit": "unit",
+    "hardware": "hardware",
+    "tool_prices": "tool_prices",
+    "usd_per_hour": "usd_per_hour",
+}
+"""Request paths of plan_agent's arguments: a row's column ``rows.accuracy`` at index i is
+``rows[i].accuracy``, its calls ``rows[i].calls``."""
+
+
+def plan_agent_kwargs(request: planner_pb2.PlanAgentRequest) -> dict[str, Any]:
+    """Keyword arguments of :func:`scaleplan.plan_agent` (the rows as the mappings
+    :func:`scaleplan.agent.agent_table` reads)."""
+    rows: list[dict[str, Any]] = []
+    for r in request.rows:
+        row: dict[str, Any] = {
+            "model": r.model,
+            "tool_budget": r.tool_budget,
+            "accuracy": r.accuracy,
+            "input_tokens": r.input_tokens,
+            "output_tokens": r.output_tokens,
+        }
+        if r.HasField("turns"):
+            row["turns"] = r.turns
+        row.update({CALLS_PREFIX + tool: calls for tool, calls in sorted(r.calls.items())})
+        rows.append(row)
+    kwargs: dict[str, Any] = {"table": rows, **_goal(request, "goal"), **_unit(request.unit)}
+    if request.hardware:
+        kwargs["hardware"] = request.hardware
+    if request.tool_prices:
+        kwargs["tool_prices"] = dict(request.tool_prices)
+    if request.HasField("usd_per_hour"):
+        kwargs["usd_per_hour"] = request.usd_per_hour
+    kwargs["serving"] = serving_from(request.serving)
+    return kwargs
+
+
 def plan_parscale_paths(request: planner_pb2.PlanParScaleRequest) -> dict[str, str]:
     return {
         **dict(PARSCALE_OPTIONS),
@@ -1952,3 +2007,57 @@ def plan_parscale_request(
     _write_options(request, options, PARSCALE_OPTIONS)
     request.serving.CopyFrom(serving_message(serving_value(serving)))
     return request
+
+
+def plan_agent_request(
+    table: Any,
+    *,
+    target_accuracy: Any,
+    budget: Any,
+    unit: str,
+    hardware: str | Hardware,
+    tool_prices: Mapping[str, float] | None,
+    usd_per_hour: float | None,
+    serving: Serving | None,
+) -> planner_pb2.PlanAgentRequest:
+    """The request of :func:`scaleplan.plan_agent`'s arguments (the table read and checked by
+    :func:`scaleplan.agent.agent_table`, the one reader)."""
+    data = agent_table(table)
+    request = planner_pb2.PlanAgentRequest()
+    for i in range(len(data.model)):
+        row = request.rows.add(
+            model=data.model[i],
+            tool_budget=data.tool_budget[i],
+            accuracy=data.accuracy[i],
+            input_tokens=data.input_tokens[i],
+            output_tokens=data.output_tokens[i],
+            turns=data.turns[i],
+        )
+        row.calls.update(dict(zip(data.tools, data.calls[i], strict=True)))
+    _write_goal(
+        request, _one_goal(("target_accuracy", "budget"), [target_accuracy, budget], "goal")
+    )
+    request.unit = enum_number(plan_pb2.CostUnit, unit, "unit")  # type: ignore[assignment]
+    if not isinstance(hardware, str):
+        raise InvalidArgumentError(
+            "hardware: the client sends a catalog name (the server prices on its catalog)",
+            field="hardware",
+        )
+    request.hardware = hardware
+    for name, price in (tool_prices or {}).items():
+        try:
+            request.tool_prices[name] = price
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgumentError(f"tool_prices: {exc}", field="tool_prices") from None
+    if usd_per_hour is not None:
+        _set(request, "usd_per_hour", usd_per_hour, "usd_per_hour")
+    request.serving.CopyFrom(serving_message(serving_value(serving)))
+    return request
+
+
+def agent_plan_message(plan: AgentPlan) -> plan_pb2.AgentPlan:
+    return _plan_message(plan, plan_pb2.AgentPlan(), AGENT_PLAN_FIELDS)
+
+
+def agent_plan_from(message: plan_pb2.AgentPlan) -> AgentPlan:
+    return _plan_from(AgentPlan, message, AGENT_PLAN_FIELDS)

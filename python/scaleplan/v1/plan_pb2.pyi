@@ -47,6 +47,10 @@ class _CostUnitEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CostUnit.Val
     """GPU-hours (lifetime and joint plans)."""
     COST_UNIT_USD: _CostUnit.ValueType  # 5
     """US dollars at the hardware's (or the given) price per GPU-hour."""
+    COST_UNIT_GPU_SECONDS: _CostUnit.ValueType  # 6
+    """GPU-seconds per query (agent plans: token GPU-seconds plus the tools' USD at the price per
+    GPU-hour).
+    """
 
 class CostUnit(_CostUnit, metaclass=_CostUnitEnumTypeWrapper):
     """The unit of a budget and of the costs of a plan."""
@@ -65,6 +69,10 @@ COST_UNIT_GPU_HOURS: CostUnit.ValueType  # 4
 """GPU-hours (lifetime and joint plans)."""
 COST_UNIT_USD: CostUnit.ValueType  # 5
 """US dollars at the hardware's (or the given) price per GPU-hour."""
+COST_UNIT_GPU_SECONDS: CostUnit.ValueType  # 6
+"""GPU-seconds per query (agent plans: token GPU-seconds plus the tools' USD at the price per
+GPU-hour).
+"""
 Global___CostUnit: _TypeAlias = CostUnit  # noqa: Y015
 
 class _PlanConstraint:
@@ -117,6 +125,8 @@ class _PlanConstraintEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PlanCo
     """The model sits at the largest size its loss law was validated on (a law without a loss
     floor is planned only inside its domain).
     """
+    PLAN_CONSTRAINT_MEASURED_TABLE: _PlanConstraint.ValueType  # 20
+    """No measured configuration of the agent table is more accurate: the table binds."""
 
 class PlanConstraint(_PlanConstraint, metaclass=_PlanConstraintEnumTypeWrapper):
     """The constraint that decides a plan, or that makes it infeasible."""
@@ -165,6 +175,8 @@ PLAN_CONSTRAINT_LAW_DOMAIN: PlanConstraint.ValueType  # 19
 """The model sits at the largest size its loss law was validated on (a law without a loss
 floor is planned only inside its domain).
 """
+PLAN_CONSTRAINT_MEASURED_TABLE: PlanConstraint.ValueType  # 20
+"""No measured configuration of the agent table is more accurate: the table binds."""
 Global___PlanConstraint: _TypeAlias = PlanConstraint  # noqa: Y015
 
 class _AccuracyAggregator:
@@ -2206,3 +2218,136 @@ class ParScalePlan(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__weight_memory_bytes) -> _WhichOneofReturnType__weight_memory_bytes | None: ...
 
 Global___ParScalePlan: _TypeAlias = ParScalePlan  # noqa: Y015
+
+@_typing.final
+class AgentPlan(_message.Message):
+    """An agent plan (scaleplan.AgentPlan): the measured (model, tool-call budget) configuration that
+    reaches a target accuracy at the least unified cost, or the most accurate within a budget.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FEASIBLE_FIELD_NUMBER: _builtins.int
+    BINDING_FIELD_NUMBER: _builtins.int
+    UNIT_FIELD_NUMBER: _builtins.int
+    TOOLS_FIELD_NUMBER: _builtins.int
+    TARGET_ACCURACY_FIELD_NUMBER: _builtins.int
+    BUDGET_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    ROW_FIELD_NUMBER: _builtins.int
+    TOOL_BUDGET_FIELD_NUMBER: _builtins.int
+    ACCURACY_FIELD_NUMBER: _builtins.int
+    COST_FIELD_NUMBER: _builtins.int
+    TOKEN_COST_FIELD_NUMBER: _builtins.int
+    TOOL_COST_FIELD_NUMBER: _builtins.int
+    GPU_SECONDS_FIELD_NUMBER: _builtins.int
+    TOOL_CALLS_FIELD_NUMBER: _builtins.int
+    LATENCY_S_FIELD_NUMBER: _builtins.int
+    feasible: _builtins.bool
+    """Whether a measured row meets the goal; an infeasible plan names the constraint."""
+    binding: Global___PlanConstraint.ValueType
+    """The constraint that decides the plan, or that makes it infeasible."""
+    unit: Global___CostUnit.ValueType
+    """Unit of budget and costs: USD or GPU_SECONDS."""
+    target_accuracy: _builtins.float
+    """The accuracy to reach at the least cost, a fraction; absent when planning within a budget."""
+    budget: _builtins.float
+    """Per-query budget, in unit; absent when planning for a target accuracy."""
+    model: _builtins.str
+    """The chosen catalog model; absent when infeasible."""
+    row: _builtins.float
+    """Index of the chosen row in the request's rows (0-based)."""
+    tool_budget: _builtins.float
+    """The chosen row's tool-call budget (measured, never interpolated)."""
+    accuracy: _builtins.float
+    """The chosen row's measured accuracy, a fraction."""
+    cost: _builtins.float
+    """Unified cost of one query, in unit: token_cost + tool_cost."""
+    token_cost: _builtins.float
+    """The tokens' share of cost, in unit."""
+    tool_cost: _builtins.float
+    """The tools' share of cost, in unit."""
+    gpu_seconds: _builtins.float
+    """GPU-seconds the query's tokens take."""
+    tool_calls: _builtins.float
+    """Mean tool calls per query, all tools."""
+    latency_s: _builtins.float
+    """Model time one query waits over its turns, seconds (tool time not included)."""
+    @_builtins.property
+    def tools(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The priced tools (the calls_<tool> columns), sorted by name."""
+
+    def __init__(
+        self,
+        *,
+        feasible: _builtins.bool = ...,
+        binding: Global___PlanConstraint.ValueType = ...,
+        unit: Global___CostUnit.ValueType = ...,
+        tools: _abc.Iterable[_builtins.str] | None = ...,
+        target_accuracy: _builtins.float | None = ...,
+        budget: _builtins.float | None = ...,
+        model: _builtins.str | None = ...,
+        row: _builtins.float | None = ...,
+        tool_budget: _builtins.float | None = ...,
+        accuracy: _builtins.float | None = ...,
+        cost: _builtins.float | None = ...,
+        token_cost: _builtins.float | None = ...,
+        tool_cost: _builtins.float | None = ...,
+        gpu_seconds: _builtins.float | None = ...,
+        tool_calls: _builtins.float | None = ...,
+        latency_s: _builtins.float | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_budget", b"_budget", "_cost", b"_cost", "_gpu_seconds", b"_gpu_seconds", "_latency_s", b"_latency_s", "_model", b"_model", "_row", b"_row", "_target_accuracy", b"_target_accuracy", "_token_cost", b"_token_cost", "_tool_budget", b"_tool_budget", "_tool_calls", b"_tool_calls", "_tool_cost", b"_tool_cost", "accuracy", b"accuracy", "budget", b"budget", "cost", b"cost", "gpu_seconds", b"gpu_seconds", "latency_s", b"latency_s", "model", b"model", "row", b"row", "target_accuracy", b"target_accuracy", "token_cost", b"token_cost", "tool_budget", b"tool_budget", "tool_calls", b"tool_calls", "tool_cost", b"tool_cost"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_budget", b"_budget", "_cost", b"_cost", "_gpu_seconds", b"_gpu_seconds", "_latency_s", b"_latency_s", "_model", b"_model", "_row", b"_row", "_target_accuracy", b"_target_accuracy", "_token_cost", b"_token_cost", "_tool_budget", b"_tool_budget", "_tool_calls", b"_tool_calls", "_tool_cost", b"_tool_cost", "accuracy", b"accuracy", "binding", b"binding", "budget", b"budget", "cost", b"cost", "feasible", b"feasible", "gpu_seconds", b"gpu_seconds", "latency_s", b"latency_s", "model", b"model", "row", b"row", "target_accuracy", b"target_accuracy", "token_cost", b"token_cost", "tool_budget", b"tool_budget", "tool_calls", b"tool_calls", "tool_cost", b"tool_cost", "tools", b"tools", "unit", b"unit"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__accuracy: _TypeAlias = _typing.Literal["accuracy"]  # noqa: Y015
+    _WhichOneofArgType__accuracy: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy"]  # noqa: Y015
+    _WhichOneofReturnType__budget: _TypeAlias = _typing.Literal["budget"]  # noqa: Y015
+    _WhichOneofArgType__budget: _TypeAlias = _typing.Literal["_budget", b"_budget"]  # noqa: Y015
+    _WhichOneofReturnType__cost: _TypeAlias = _typing.Literal["cost"]  # noqa: Y015
+    _WhichOneofArgType__cost: _TypeAlias = _typing.Literal["_cost", b"_cost"]  # noqa: Y015
+    _WhichOneofReturnType__gpu_seconds: _TypeAlias = _typing.Literal["gpu_seconds"]  # noqa: Y015
+    _WhichOneofArgType__gpu_seconds: _TypeAlias = _typing.Literal["_gpu_seconds", b"_gpu_seconds"]  # noqa: Y015
+    _WhichOneofReturnType__latency_s: _TypeAlias = _typing.Literal["latency_s"]  # noqa: Y015
+    _WhichOneofArgType__latency_s: _TypeAlias = _typing.Literal["_latency_s", b"_latency_s"]  # noqa: Y015
+    _WhichOneofReturnType__model: _TypeAlias = _typing.Literal["model"]  # noqa: Y015
+    _WhichOneofArgType__model: _TypeAlias = _typing.Literal["_model", b"_model"]  # noqa: Y015
+    _WhichOneofReturnType__row: _TypeAlias = _typing.Literal["row"]  # noqa: Y015
+    _WhichOneofArgType__row: _TypeAlias = _typing.Literal["_row", b"_row"]  # noqa: Y015
+    _WhichOneofReturnType__target_accuracy: _TypeAlias = _typing.Literal["target_accuracy"]  # noqa: Y015
+    _WhichOneofArgType__target_accuracy: _TypeAlias = _typing.Literal["_target_accuracy", b"_target_accuracy"]  # noqa: Y015
+    _WhichOneofReturnType__token_cost: _TypeAlias = _typing.Literal["token_cost"]  # noqa: Y015
+    _WhichOneofArgType__token_cost: _TypeAlias = _typing.Literal["_token_cost", b"_token_cost"]  # noqa: Y015
+    _WhichOneofReturnType__tool_budget: _TypeAlias = _typing.Literal["tool_budget"]  # noqa: Y015
+    _WhichOneofArgType__tool_budget: _TypeAlias = _typing.Literal["_tool_budget", b"_tool_budget"]  # noqa: Y015
+    _WhichOneofReturnType__tool_calls: _TypeAlias = _typing.Literal["tool_calls"]  # noqa: Y015
+    _WhichOneofArgType__tool_calls: _TypeAlias = _typing.Literal["_tool_calls", b"_tool_calls"]  # noqa: Y015
+    _WhichOneofReturnType__tool_cost: _TypeAlias = _typing.Literal["tool_cost"]  # noqa: Y015
+    _WhichOneofArgType__tool_cost: _TypeAlias = _typing.Literal["_tool_cost", b"_tool_cost"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__accuracy) -> _WhichOneofReturnType__accuracy | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__budget) -> _WhichOneofReturnType__budget | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__cost) -> _WhichOneofReturnType__cost | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__gpu_seconds) -> _WhichOneofReturnType__gpu_seconds | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__latency_s) -> _WhichOneofReturnType__latency_s | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__model) -> _WhichOneofReturnType__model | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__row) -> _WhichOneofReturnType__row | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__target_accuracy) -> _WhichOneofReturnType__target_accuracy | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__token_cost) -> _WhichOneofReturnType__token_cost | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__tool_budget) -> _WhichOneofReturnType__tool_budget | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__tool_calls) -> _WhichOneofReturnType__tool_calls | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__tool_cost) -> _WhichOneofReturnType__tool_cost | None: ...
+
+Global___AgentPlan: _TypeAlias = AgentPlan  # noqa: Y015

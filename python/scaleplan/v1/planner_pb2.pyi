@@ -1855,3 +1855,186 @@ class PlanParScaleResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PlanParScaleResponse: _TypeAlias = PlanParScaleResponse  # noqa: Y015
+
+@_typing.final
+class AgentRow(_message.Message):
+    """One row of an agent table: a model measured under a tool-call budget (docs/planning.md,
+    "Agent plans").
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class CallsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.float
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.float = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    MODEL_FIELD_NUMBER: _builtins.int
+    TOOL_BUDGET_FIELD_NUMBER: _builtins.int
+    ACCURACY_FIELD_NUMBER: _builtins.int
+    INPUT_TOKENS_FIELD_NUMBER: _builtins.int
+    OUTPUT_TOKENS_FIELD_NUMBER: _builtins.int
+    TURNS_FIELD_NUMBER: _builtins.int
+    CALLS_FIELD_NUMBER: _builtins.int
+    model: _builtins.str
+    """Catalog model name."""
+    tool_budget: _builtins.float
+    """The tool-call budget the agent ran under."""
+    accuracy: _builtins.float
+    """Fraction of queries answered correctly."""
+    input_tokens: _builtins.float
+    """Mean input tokens per query, over all turns."""
+    output_tokens: _builtins.float
+    """Mean output tokens per query, over all turns."""
+    turns: _builtins.float
+    """Model calls per query the tokens are spread over; 1 when absent."""
+    @_builtins.property
+    def calls(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
+        """Mean calls per query to each tool, keyed by tool name (the same tools on every row)."""
+
+    def __init__(
+        self,
+        *,
+        model: _builtins.str = ...,
+        tool_budget: _builtins.float = ...,
+        accuracy: _builtins.float = ...,
+        input_tokens: _builtins.float = ...,
+        output_tokens: _builtins.float = ...,
+        turns: _builtins.float | None = ...,
+        calls: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_turns", b"_turns", "turns", b"turns"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_turns", b"_turns", "accuracy", b"accuracy", "calls", b"calls", "input_tokens", b"input_tokens", "model", b"model", "output_tokens", b"output_tokens", "tool_budget", b"tool_budget", "turns", b"turns"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__turns: _TypeAlias = _typing.Literal["turns"]  # noqa: Y015
+    _WhichOneofArgType__turns: _TypeAlias = _typing.Literal["_turns", b"_turns"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__turns) -> _WhichOneofReturnType__turns | None: ...
+
+Global___AgentRow: _TypeAlias = AgentRow  # noqa: Y015
+
+@_typing.final
+class PlanAgentRequest(_message.Message):
+    """Request of PlannerService.PlanAgent."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class ToolPricesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.float
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.float = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    ROWS_FIELD_NUMBER: _builtins.int
+    TARGET_ACCURACY_FIELD_NUMBER: _builtins.int
+    BUDGET_FIELD_NUMBER: _builtins.int
+    UNIT_FIELD_NUMBER: _builtins.int
+    HARDWARE_FIELD_NUMBER: _builtins.int
+    TOOL_PRICES_FIELD_NUMBER: _builtins.int
+    USD_PER_HOUR_FIELD_NUMBER: _builtins.int
+    SERVING_FIELD_NUMBER: _builtins.int
+    target_accuracy: _builtins.float
+    """Accuracy to reach at the least cost, a fraction."""
+    budget: _builtins.float
+    """Per-query budget in unit."""
+    unit: _plan_pb2.CostUnit.ValueType
+    """USD (default when unspecified) or GPU_SECONDS."""
+    hardware: _builtins.str
+    """Catalog hardware that prices the tokens; "h100-sxm" when empty."""
+    usd_per_hour: _builtins.float
+    """Price of a GPU-hour, US dollars; the hardware's when absent."""
+    @_builtins.property
+    def rows(self) -> _containers.RepeatedCompositeFieldContainer[Global___AgentRow]:
+        """The measured table (at least 1 row; at most 100,000)."""
+
+    @_builtins.property
+    def tool_prices(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
+        """USD per call by tool name, over the defaults ($0.001 per search and per browse)."""
+
+    @_builtins.property
+    def serving(self) -> _plan_pb2.ServingOptions:
+        """Serving options."""
+
+    def __init__(
+        self,
+        *,
+        rows: _abc.Iterable[Global___AgentRow] | None = ...,
+        target_accuracy: _builtins.float = ...,
+        budget: _builtins.float = ...,
+        unit: _plan_pb2.CostUnit.ValueType = ...,
+        hardware: _builtins.str = ...,
+        tool_prices: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
+        usd_per_hour: _builtins.float | None = ...,
+        serving: _plan_pb2.ServingOptions | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_usd_per_hour", b"_usd_per_hour", "budget", b"budget", "goal", b"goal", "serving", b"serving", "target_accuracy", b"target_accuracy", "usd_per_hour", b"usd_per_hour"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_usd_per_hour", b"_usd_per_hour", "budget", b"budget", "goal", b"goal", "hardware", b"hardware", "rows", b"rows", "serving", b"serving", "target_accuracy", b"target_accuracy", "tool_prices", b"tool_prices", "unit", b"unit", "usd_per_hour", b"usd_per_hour"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__usd_per_hour: _TypeAlias = _typing.Literal["usd_per_hour"]  # noqa: Y015
+    _WhichOneofArgType__usd_per_hour: _TypeAlias = _typing.Literal["_usd_per_hour", b"_usd_per_hour"]  # noqa: Y015
+    _WhichOneofReturnType_goal: _TypeAlias = _typing.Literal["target_accuracy", "budget"]  # noqa: Y015
+    _WhichOneofArgType_goal: _TypeAlias = _typing.Literal["goal", b"goal"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__usd_per_hour) -> _WhichOneofReturnType__usd_per_hour | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_goal) -> _WhichOneofReturnType_goal | None: ...
+
+Global___PlanAgentRequest: _TypeAlias = PlanAgentRequest  # noqa: Y015
+
+@_typing.final
+class PlanAgentResponse(_message.Message):
+    """Response of PlannerService.PlanAgent."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAN_FIELD_NUMBER: _builtins.int
+    EXPLANATION_FIELD_NUMBER: _builtins.int
+    explanation: _builtins.str
+    """The plan in one paragraph of English (AgentPlan.explain())."""
+    @_builtins.property
+    def plan(self) -> _plan_pb2.AgentPlan:
+        """The plan (feasible = false when no measured row meets the goal)."""
+
+    def __init__(
+        self,
+        *,
+        plan: _plan_pb2.AgentPlan | None = ...,
+        explanation: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["explanation", b"explanation", "plan", b"plan"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlanAgentResponse: _TypeAlias = PlanAgentResponse  # noqa: Y015

@@ -136,6 +136,11 @@ class PlannerServiceStub:
                 request_serializer=scaleplan_dot_v1_dot_planner__pb2.PlanParScaleRequest.SerializeToString,
                 response_deserializer=scaleplan_dot_v1_dot_planner__pb2.PlanParScaleResponse.FromString,
                 _registered_method=True)
+        self.PlanAgent = channel.unary_unary(
+                '/scaleplan.v1.PlannerService/PlanAgent',
+                request_serializer=scaleplan_dot_v1_dot_planner__pb2.PlanAgentRequest.SerializeToString,
+                response_deserializer=scaleplan_dot_v1_dot_planner__pb2.PlanAgentResponse.FromString,
+                _registered_method=True)
 
 
 class PlannerServiceServicer:
@@ -293,6 +298,15 @@ class PlannerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PlanAgent(self, request, context):
+        """The measured agent configuration (model, tool-call budget) reaching a target accuracy at
+        the least unified cost per query (tokens priced by the cost model plus tool calls x price),
+        or the most accurate within a per-query budget (scaleplan.plan_agent; Liu et al. 2025).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PlannerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -385,6 +399,11 @@ def add_PlannerServiceServicer_to_server(servicer, server):
                     servicer.PlanParScale,
                     request_deserializer=scaleplan_dot_v1_dot_planner__pb2.PlanParScaleRequest.FromString,
                     response_serializer=scaleplan_dot_v1_dot_planner__pb2.PlanParScaleResponse.SerializeToString,
+            ),
+            'PlanAgent': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlanAgent,
+                    request_deserializer=scaleplan_dot_v1_dot_planner__pb2.PlanAgentRequest.FromString,
+                    response_serializer=scaleplan_dot_v1_dot_planner__pb2.PlanAgentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -885,6 +904,33 @@ class PlannerService:
             '/scaleplan.v1.PlannerService/PlanParScale',
             scaleplan_dot_v1_dot_planner__pb2.PlanParScaleRequest.SerializeToString,
             scaleplan_dot_v1_dot_planner__pb2.PlanParScaleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PlanAgent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scaleplan.v1.PlannerService/PlanAgent',
+            scaleplan_dot_v1_dot_planner__pb2.PlanAgentRequest.SerializeToString,
+            scaleplan_dot_v1_dot_planner__pb2.PlanAgentResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -106,6 +106,11 @@ class PlannerServiceStub:
     """Parallel streams (ParScale): the stream count and model size serving a target loss at the
     least cost per query, or the lowest loss within a per-query budget (scaleplan.plan_parscale).
     """
+    PlanAgent: _grpc.UnaryUnaryMultiCallable[_planner_pb2.PlanAgentRequest, _planner_pb2.PlanAgentResponse]
+    """The measured agent configuration (model, tool-call budget) reaching a target accuracy at
+    the least unified cost per query (tokens priced by the cost model plus tool calls x price),
+    or the most accurate within a per-query budget (scaleplan.plan_agent; Liu et al. 2025).
+    """
 
 @_typing.type_check_only
 class PlannerServiceAsyncStub(PlannerServiceStub):
@@ -184,6 +189,11 @@ class PlannerServiceAsyncStub(PlannerServiceStub):
     PlanParScale: _aio.UnaryUnaryMultiCallable[_planner_pb2.PlanParScaleRequest, _planner_pb2.PlanParScaleResponse]  # type: ignore[assignment]
     """Parallel streams (ParScale): the stream count and model size serving a target loss at the
     least cost per query, or the lowest loss within a per-query budget (scaleplan.plan_parscale).
+    """
+    PlanAgent: _aio.UnaryUnaryMultiCallable[_planner_pb2.PlanAgentRequest, _planner_pb2.PlanAgentResponse]  # type: ignore[assignment]
+    """The measured agent configuration (model, tool-call budget) reaching a target accuracy at
+    the least unified cost per query (tokens priced by the cost model plus tool calls x price),
+    or the most accurate within a per-query budget (scaleplan.plan_agent; Liu et al. 2025).
     """
 
 class PlannerServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -368,6 +378,17 @@ class PlannerServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_planner_pb2.PlanParScaleResponse, _abc.Awaitable[_planner_pb2.PlanParScaleResponse]]:
         """Parallel streams (ParScale): the stream count and model size serving a target loss at the
         least cost per query, or the lowest loss within a per-query budget (scaleplan.plan_parscale).
+        """
+
+    @_abc_1.abstractmethod
+    def PlanAgent(
+        self,
+        request: _planner_pb2.PlanAgentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planner_pb2.PlanAgentResponse, _abc.Awaitable[_planner_pb2.PlanAgentResponse]]:
+        """The measured agent configuration (model, tool-call budget) reaching a target accuracy at
+        the least unified cost per query (tokens priced by the cost model plus tool calls x price),
+        or the most accurate within a per-query budget (scaleplan.plan_agent; Liu et al. 2025).
         """
 
 def add_PlannerServiceServicer_to_server(servicer: PlannerServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -39,3 +39,37 @@ pub fn check_samples(field: &str, k: u32) -> crate::Result<u32> {
     }
     Ok(k)
 }
+
+// ---- agent planner (docs/planning.md, "Agent plans") ----------------------------------------
+
+/// Most rows of a measured agent table: each is priced once and every goal scans them all, so
+/// this bounds a call's memory and work. 100,000 measured configurations is far beyond any
+/// evaluation campaign.
+pub const MAX_AGENT_ROWS: usize = 100_000;
+
+/// Most tools an agent table prices (one calls column each, on every row).
+pub const MAX_AGENT_TOOLS: usize = 64;
+
+/// Rows of an agent table checked against [`MAX_AGENT_ROWS`].
+pub fn check_agent_rows(n: usize) -> crate::Result<usize> {
+    if n > MAX_AGENT_ROWS {
+        return Err(crate::PlanError::LimitExceeded {
+            field: "rows".to_string(),
+            limit: MAX_AGENT_ROWS as u64,
+            got: n as u64,
+        });
+    }
+    Ok(n)
+}
+
+/// Tools of an agent table checked against [`MAX_AGENT_TOOLS`].
+pub fn check_agent_tools(n: usize) -> crate::Result<usize> {
+    if n > MAX_AGENT_TOOLS {
+        return Err(crate::PlanError::LimitExceeded {
+            field: "tool_prices".to_string(),
+            limit: MAX_AGENT_TOOLS as u64,
+            got: n as u64,
+        });
+    }
+    Ok(n)
+}

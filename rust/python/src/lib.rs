@@ -1,6 +1,7 @@
 //! scaleplan._core: the PyO3 binding of scaleplan-core. Argument conversion, numpy arrays, GIL
 //! release and error mapping only; every formula lives in the core.
 
+mod agent;
 mod calibrate;
 mod cancel;
 mod catalog;
@@ -50,6 +51,7 @@ pub(crate) fn enter<T: Send>(
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    agent::register(m)?;
     calibrate::register(m)?;
     cancel::register(m)?;
     catalog::register(m)?;

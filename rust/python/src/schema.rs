@@ -8,7 +8,7 @@
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use scaleplan_core::plan::StreamPlan;
-use scaleplan_core::plan::{JointPlan, LifetimePlan, Solution, TrainingPlan};
+use scaleplan_core::plan::{AgentPlan, JointPlan, LifetimePlan, Solution, TrainingPlan};
 use scaleplan_core::{InferenceCost, TrainingCost};
 
 use crate::convert::flag;
@@ -534,6 +534,37 @@ schema! {
     }
 }
 
+schema! {
+    /// `scaleplan.AgentPlan` (docs/planning.md, "Agent plans"). `model` travels as an index
+    /// into the table's models; the façade names it.
+    agent_plan "AgentPlan" (p: &AgentPlan) {
+        feasible [""] FEASIBLE_DOC => flag(p.feasible),
+        binding [""] BINDING_DOC => code(p.binding.code()),
+        unit [""] "Unit of budget and costs: usd or gpu_seconds.",
+        tools [""] "The priced tools (the calls_<tool> columns), sorted by name.",
+        target_accuracy ["fraction"]
+            "The accuracy to reach at the least cost; None when planning within a budget.",
+        budget ["<unit>"] "Per-query budget; None when planning for a target accuracy.",
+        model [""] "The chosen model; None where no measured row meets the goal."
+            => p.model as f64,
+        row ["index"] "Index of the chosen row in the table (0-based); NaN where there is no plan."
+            => if_feasible(p.feasible, p.row as f64),
+        tool_budget ["calls"] "The tool-call budget of the chosen row (measured, never \
+                               interpolated)." => p.tool_budget,
+        accuracy ["fraction"] "The chosen row's measured accuracy." => p.accuracy,
+        cost ["<unit>"] "Unified cost of one query: token_cost + tool_cost." => p.priced.cost,
+        token_cost ["<unit>"]
+            "The tokens' share: the row's input and output tokens priced by the cost model on \
+             the serving hardware." => p.priced.token_cost,
+        tool_cost ["<unit>"] "The tools' share: the sum over tools of calls x price per call."
+            => p.priced.tool_cost,
+        gpu_seconds ["GPU-s"] "GPU-seconds the query's tokens take." => p.priced.gpu_seconds,
+        tool_calls ["calls"] "Mean tool calls per query, all tools." => p.priced.tool_calls,
+        latency_s ["s"] "Model time one query waits, over its turns (tool time not included)."
+            => p.priced.latency_s,
+    }
+}
+
 /// Every schema, for `_core.SCHEMAS`.
 const ALL: &[(&str, &[Field])] = &[
     (inference_cost::TITLE, inference_cost::FIELDS),
@@ -550,6 +581,7 @@ const ALL: &[(&str, &[Field])] = &[
     (accuracy_fit::TITLE, accuracy_fit::FIELDS),
     (pass_at_k::TITLE, pass_at_k::FIELDS),
     (parscale_plan::TITLE, parscale_plan::FIELDS),
+    (agent_plan::TITLE, agent_plan::FIELDS),
 ];
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -37,6 +37,7 @@ from google.protobuf.message import Message
 
 from scaleplan import sweep
 from scaleplan.accuracy_fit import fit_accuracy
+from scaleplan.agent import plan_agent
 from scaleplan.calibrate import calibrate
 from scaleplan.cancel import CancelToken
 from scaleplan.cancel import scope as cancel_scope
@@ -430,4 +431,13 @@ class PlannerService(planner_pb2_grpc.PlannerServiceServicer):
         plan = plan_parscale(**conversions.plan_parscale_kwargs(request), catalog=self.catalog)
         return pb.PlanParScaleResponse(
             plan=conversions.parscale_plan_message(plan), explanation=plan.explain()
+        )
+
+    # ---- agent planner ----
+
+    @unary(paths=conversions.PLAN_AGENT_ARGS)
+    def PlanAgent(self, request: pb.PlanAgentRequest) -> pb.PlanAgentResponse:
+        plan = plan_agent(**conversions.plan_agent_kwargs(request), catalog=self.catalog)
+        return pb.PlanAgentResponse(
+            plan=conversions.agent_plan_message(plan), explanation=plan.explain()
         )

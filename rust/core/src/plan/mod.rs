@@ -1,6 +1,7 @@
 //! The planners (docs/design.md#planning-problems, docs/planning.md). Each returns a plan with
 //! `feasible` and the constraint that binds; an impossible request is an answer, not an error.
 
+pub mod agent;
 pub mod joint;
 pub mod lifetime;
 pub mod parscale;
@@ -9,6 +10,7 @@ pub mod testtime;
 pub mod training;
 pub mod uncertainty;
 
+pub use agent::{AgentOptions, AgentPlan, AgentRow, AgentSolver, AgentUnit, PricedRow};
 pub use joint::{JointOptions, JointPlan, JointSolver};
 pub use lifetime::{
     plan_lifetime, CostUnit, Demand, InferencePricing, LifetimeGoal, LifetimeOptions, LifetimePlan,
@@ -70,10 +72,12 @@ pub enum Constraint {
     /// The model size sits at the largest its loss law was validated on (a law without a loss
     /// floor is planned only inside its domain; docs/planning.md, "Loss-law forms").
     LawDomain,
+    /// No measured configuration is more accurate: the agent table, not the budget, binds.
+    MeasuredTable,
 }
 
 impl Constraint {
-    pub const ALL: [Constraint; 19] = [
+    pub const ALL: [Constraint; 20] = [
         Constraint::Budget,
         Constraint::TargetLoss,
         Constraint::LossFloor,
@@ -93,6 +97,7 @@ impl Constraint {
         Constraint::MeasuredLength,
         Constraint::MinGenTokens,
         Constraint::LawDomain,
+        Constraint::MeasuredTable,
     ];
 
     pub fn name(self) -> &'static str {
@@ -116,6 +121,7 @@ impl Constraint {
             Constraint::MeasuredLength => "measured_length",
             Constraint::MinGenTokens => "min_gen_tokens",
             Constraint::LawDomain => "law_domain",
+            Constraint::MeasuredTable => "measured_table",
         }
     }
 

@@ -4,6 +4,7 @@
 
 pub mod attention;
 mod inference;
+mod kernel;
 mod shape;
 mod training;
 
@@ -12,6 +13,7 @@ pub use inference::{
     allreduce_seconds_per_token, inference_cost, Batch, Binding, InferenceCost, InferenceOptions,
     InferenceQuery, PrefillMode, Pricer, TimeModel,
 };
+pub use kernel::{CheckedColumns, QueryColumns};
 pub use shape::{CostShape, FamilyShapes, ImpliedShape, MoeShape, PowerLaw, SlidingShape};
 pub use training::{
     training_cost, training_flops, training_params, training_tokens, TrainingCost, TrainingOptions,

@@ -3,7 +3,10 @@ numpy (benches/numpy_cost.py), on one core, same inputs, results checked equal; 
 configuration per Python call.
 
 Every time is the minimum over repeats (the machine may be shared: the minimum is the run least
-disturbed by other work); the repeat counts are printed with the results.
+disturbed by other work); the repeat counts are printed with the results. The 1M-configuration
+rows give the process's CPU time too (``time.process_time``, all threads: the binding prices
+large batches on a worker thread), which other processes on a loaded machine inflate far less
+than the wall time; ratios are of CPU times.
 """
 
 from __future__ import annotations
@@ -25,12 +28,19 @@ SCALAR_CALLS = 2000
 
 
 def best_of(repeats: int, fn: Callable[[], Any]) -> float:
-    times = []
+    """The least wall time of ``repeats`` runs of ``fn``."""
+    return timed(repeats, fn)[0]
+
+
+def timed(repeats: int, fn: Callable[[], Any]) -> tuple[float, float]:
+    """The least wall time and the least process CPU time of ``repeats`` runs of ``fn``."""
+    wall, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        cpu.append(time.process_time() - start_cpu)
+        wall.append(time.perf_counter() - start)
+    return min(wall), min(cpu)
 
 
 def per_call(fn: Callable[[], Any], calls: int = SCALAR_CALLS, repeats: int = REPEATS) -> float:
@@ -69,13 +79,13 @@ def kernel_rows(n: int, repeats: int) -> dict[str, Any]:
         f"min of {repeats} runs"
     )
     fields = len(sp.InferenceCost.__dataclass_fields__)
-    t_alloc = best_of(repeats, lambda: [np.full(n, 1.0) for _ in range(fields)])
+    t_alloc = timed(repeats, lambda: [np.full(n, 1.0) for _ in range(fields)])[1]
     columns = [np.empty(n) for _ in range(fields)]
-    t_refill = best_of(repeats, lambda: [c.fill(1.0) for c in columns])
+    t_refill = timed(repeats, lambda: [c.fill(1.0) for c in columns])[1]
     results["output_allocation_s"] = t_alloc
     results["output_refill_s"] = t_refill
     print(
-        f"  numpy writing {fields} fresh float64 arrays of {n:,}: "
+        f"  numpy writing {fields} fresh float64 arrays of {n:,} (CPU): "
         f"{t_alloc / n * 1e9:.1f} ns/config; refilling existing ones: "
         f"{t_refill / n * 1e9:.1f} ns/config"
     )
@@ -117,9 +127,13 @@ def kernel_rows(n: int, repeats: int) -> dict[str, Any]:
             else:
                 np.testing.assert_allclose(value, expected, rtol=1e-12, err_msg=name)
         row: dict[str, Any] = {}
-        t_numpy = best_of(repeats, baseline)
-        row["numpy_ns"] = t_numpy / n * 1e9
-        row["facade_fresh_ns"] = best_of(repeats, binding) / n * 1e9
+
+        def measure(key: str, fn: Callable[[], Any], row: dict[str, Any] = row) -> None:
+            wall, cpu = timed(repeats, fn)
+            row[f"{key}_ns"], row[f"{key}_wall_ns"] = cpu / n * 1e9, wall / n * 1e9
+
+        measure("numpy", baseline)
+        measure("facade_fresh", binding)
         if with_out:
             # The numeric fields only (what the numpy baseline's callers read most), and every
             # field into one reused buffer.
@@ -128,18 +142,17 @@ def kernel_rows(n: int, repeats: int) -> dict[str, Any]:
             for name in want:
                 a, b = getattr(got_out, name), getattr(got, name)
                 assert np.array_equal(a, b) or np.allclose(a, b, rtol=0, atol=0), name
-            row["facade_out_ns"] = best_of(repeats, lambda out=out: binding(out=out)) / n * 1e9
+            measure("facade_out", lambda out=out: binding(out=out))
             numeric = [f for f in sp.INFERENCE_COST_FIELDS if f not in ("feasible", "binding")]
-            row["facade_numeric_fields_ns"] = (
-                best_of(repeats, lambda f=numeric: binding(fields=f)) / n * 1e9
-            )
-            row["facade_one_field_out_ns"] = (
-                best_of(repeats, lambda o=out[:1]: binding(fields=["eflops"], out=o)) / n * 1e9
-            )
-        for key in [name for name in row if name.startswith("facade")]:
+            measure("facade_numeric_fields", lambda f=numeric: binding(fields=f))
+            measure("facade_one_field_out", lambda o=out[:1]: binding(fields=["eflops"], out=o))
+        for key in [name for name in row if name.startswith("facade") and "_wall" not in name]:
             row[key.replace("_ns", "_ratio")] = row["numpy_ns"] / row[key]
         results["cases"][label] = row
-        print(f"  {label}: numpy {row['numpy_ns']:.1f} ns/config")
+        print(
+            f"  {label}: numpy {row['numpy_ns']:.1f} ns/config CPU "
+            f"({row['numpy_wall_ns']:.1f} wall)"
+        )
         names = {
             "facade_fresh": "fresh outputs (all 20 fields)",
             "facade_out": "into a reused out= buffer (all 20)",
@@ -149,8 +162,8 @@ def kernel_rows(n: int, repeats: int) -> dict[str, Any]:
         for key, text in names.items():
             if f"{key}_ns" in row:
                 print(
-                    f"    {text:38s} {row[f'{key}_ns']:7.1f} ns/config   "
-                    f"{row[f'{key}_ratio']:5.2f}x numpy"
+                    f"    {text:38s} {row[f'{key}_ns']:7.1f} ns/config CPU "
+                    f"({row[f'{key}_wall_ns']:6.1f} wall)   {row[f'{key}_ratio']:5.2f}x numpy"
                 )
     return results
 

@@ -223,6 +223,18 @@ impl Pricer {
         mut sink: S,
     ) {
         let base = *self.options();
+        // Lengths checked by `check_columns`; stated here so the per-element reads carry no
+        // bounds checks (each one a branch out of the loop).
+        let end = range.end;
+        let long_enough = |c: Option<&[f64]>| c.is_none_or(|c| c.len() >= end);
+        assert!(
+            cols.prompt_tokens.len() >= end
+                && cols.gen_tokens.len() >= end
+                && cols.samples.len() >= end
+                && long_enough(cols.kv_budget)
+                && long_enough(cols.block_size)
+                && long_enough(cols.batch)
+        );
         for i in range {
             let opt = super::InferenceOptions {
                 batch: batch(i),

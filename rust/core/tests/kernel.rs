@@ -337,7 +337,7 @@ fn kernel_reports_the_first_invalid_configuration_as_price_does() {
     ];
     for (opt, per_config, bad, field) in cases {
         let pricer = Pricer::new(model, hw, &opt).unwrap();
-        let mut rows = vec![[100.0, 10.0, 1.0, 4.0]; 6];
+        let mut rows = [[100.0, 10.0, 1.0, 4.0]; 6];
         rows[3] = bad;
         rows[5] = [-5.0, -5.0, 0.5, 0.5]; // a later error is not the one reported
         let col = |j: usize| rows.iter().map(|r| r[j]).collect::<Vec<_>>();

@@ -32,8 +32,10 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "python" / "scaleplan" / "grpc" / "_remote.py"
 sys.path.insert(0, str(ROOT / "python"))
 
-LOCAL = ("catalog", "cancel", "max_points")
-"""Façade parameters that only mean something in the caller's process."""
+LOCAL = ("catalog", "cancel", "max_points", "fields", "out")
+"""Façade parameters that only mean something in the caller's process (``fields`` and ``out``
+of ``inference_cost`` select and place the local kernel's output rows; an RPC returns every
+field)."""
 TIMEOUT = "timeout_s: float | None = None"
 CHUNK = "chunk_size: int = 0"
 AccuracySource = "str | Accuracy | AccuracyFit | os.PathLike[str] | Sequence[Mapping[str, Any]]"

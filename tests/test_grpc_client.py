@@ -88,7 +88,8 @@ FORWARDED = {
 )
 def test_client_takes_the_facade_parameters(name: str) -> None:
     """Each method has its façade function's parameters, defaults and annotations (those of
-    the function a ``**kwargs`` is passed on to as well), less catalog/cancel/max_points, plus
+    the function a ``**kwargs`` is passed on to as well), less catalog/cancel/max_points (and
+    inference_cost's fields/out, which place the local kernel's output), plus
     timeout_s (and chunk_size for frontiers); help() shows them."""
     facade = getattr(sp, name)
     params = {
@@ -101,7 +102,8 @@ def test_client_takes_the_facade_parameters(name: str) -> None:
         for k, p in inspect.signature(target).parameters.items():
             if k not in dropped:
                 params.setdefault(k, p)
-    want = {k: p for k, p in params.items() if k not in ("catalog", "cancel", "max_points")}
+    local = ("catalog", "cancel", "max_points", "fields", "out")
+    want = {k: p for k, p in params.items() if k not in local}
     got = dict(inspect.signature(getattr(sp.Client, name)).parameters)
     assert got.pop("self").kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
     assert got.pop("timeout_s").default is None

@@ -22,7 +22,13 @@ from scaleplan.catalog import (
     model,
     register_model,
 )
-from scaleplan.cost import InferenceCost, TrainingCost, inference_cost, training_cost
+from scaleplan.cost import (
+    INFERENCE_COST_FIELDS,
+    InferenceCost,
+    TrainingCost,
+    inference_cost,
+    training_cost,
+)
 from scaleplan.fit import LawFit, fit_law
 from scaleplan.joint import JointPlan, frontier_joint, plan_joint
 from scaleplan.laws import DEFAULT_LAW, ErrorLaw, Farseer, FittedRange, LossLaw, Repetition, law
@@ -61,6 +67,7 @@ from scaleplan.uncertainty import QUANTILES, Uncertainty
 
 __all__ = [
     "DEFAULT_LAW",
+    "INFERENCE_COST_FIELDS",
     "Accuracy",
     "AccuracyFit",
     "AgentPlan",

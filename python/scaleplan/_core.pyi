@@ -84,6 +84,7 @@ __all__ = [
     "fit_law",
     "fit_objective",
     "inference_cost",
+    "inference_cost_one",
     "plan_lifetime",
     "plan_training",
     "training_cost",
@@ -224,7 +225,21 @@ def inference_cost(
     *,
     attention: str,
     serving: Serving,
-) -> list[npt.NDArray[np.float64]]: ...
+    fields: list[int] | None = None,
+    out: object | None = None,
+) -> npt.NDArray[np.float64]: ...
+def inference_cost_one(
+    model: NativeModel,
+    hardware: NativeHardware,
+    prompt_tokens: float,
+    gen_tokens: float,
+    samples: float,
+    kv_budget: float | None,
+    block_size: float | None,
+    *,
+    attention: str,
+    serving: Serving,
+) -> list[float]: ...
 def training_cost(
     model: NativeModel,
     hardware: NativeHardware,

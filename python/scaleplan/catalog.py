@@ -11,7 +11,7 @@ import dataclasses
 import json
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
@@ -198,6 +198,7 @@ class Catalog:
         self._lock = threading.Lock()
         self._models: dict[str, Model] = {}
         self._hardware: dict[str, Hardware] = {}
+        self._entries: dict[tuple[str, str], Any] = {}
 
     @classmethod
     def from_env(cls) -> Catalog:
@@ -214,12 +215,14 @@ class Catalog:
             self._native.add_file(os.fspath(path))
             self._models.clear()
             self._hardware.clear()
+            self._entries.clear()
 
     def add_toml(self, text: str, file: str = "<string>") -> None:
         with self._lock:
             self._native.add_toml(text, file)
             self._models.clear()
             self._hardware.clear()
+            self._entries.clear()
 
     def register(self, *models: Model) -> None:
         """Add (or replace) models in this catalog, so that lookups by name find them (entries
@@ -238,6 +241,7 @@ class Catalog:
                 staged.register_model(m._native)
             self._native = staged
             self._models.clear()
+            self._entries.clear()
 
     def copy(self) -> Catalog:
         """An independent copy: entries added to it do not reach this catalog."""
@@ -270,6 +274,15 @@ class Catalog:
             if name not in self._hardware:
                 self._hardware[name] = Hardware._from_native(self._native.hardware(name))
             return self._hardware[name]
+
+    def _entry(self, kind: str, name: str, build: Callable[[_core.Catalog], Any]) -> Any:
+        """Another module's entry (a law) looked up by ``build`` once and kept until this
+        catalog changes: entries are frozen, so one object serves every caller."""
+        key = (kind, name)
+        with self._lock:
+            if key not in self._entries:
+                self._entries[key] = build(self._native)
+            return self._entries[key]
 
     def family(self, name: str) -> Family:
         data = json.loads(self._native.family_json(name))

@@ -9,9 +9,10 @@ are SI; eFLOPs = FLOPs + I * bytes with I = peak FLOP/s / HBM B/s of the hardwar
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -120,6 +121,66 @@ def _attention_arrays(
     )
 
 
+INFERENCE_COST_FIELDS: tuple[str, ...] = tuple(_core.INFERENCE_COST_FIELDS)
+"""The fields of :class:`InferenceCost` in order: the names ``inference_cost(fields=...)`` takes
+and the rows of its ``out=`` buffer."""
+
+_FIELD_INDEX = {name: i for i, name in enumerate(INFERENCE_COST_FIELDS)}
+_FEASIBLE = _FIELD_INDEX["feasible"]
+_BINDING = _FIELD_INDEX["binding"]
+_BINDING_NAMES: tuple[str, ...] = tuple(_core.BINDINGS)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_attention(spelling: str) -> Attention:
+    """A spelling parsed once: spellings are immutable strings, and a scalar call would
+    otherwise spend more on parsing than on pricing."""
+    return parse_attention(spelling)
+
+
+def _plain(value: object) -> bool:
+    """A Python int or float a float64 holds exactly or as numpy would round it (not a bool,
+    not a numpy scalar, not an int too large for a float)."""
+    if type(value) is float:
+        return True
+    return isinstance(value, int) and type(value) is int and -(2**63) <= value <= 2**63
+
+
+def _field_rows(fields: object) -> tuple[list[int], tuple[str, ...]] | None:
+    """``fields`` of :func:`inference_cost` as row indices and names, None for all."""
+    if fields is None:
+        return None
+    items = [fields] if isinstance(fields, str) else fields
+    if not isinstance(items, Sequence) or not items:
+        raise InvalidArgumentError(
+            f"fields: expected a non-empty list of InferenceCost field names, got {fields!r}",
+            field="fields",
+        )
+    rows: list[int] = []
+    for i, name in enumerate(items):
+        row = _FIELD_INDEX.get(name) if isinstance(name, str) else None
+        if row is None:
+            raise InvalidArgumentError(
+                f"fields: unknown field {name!r} (known: {', '.join(INFERENCE_COST_FIELDS)})",
+                field="fields",
+                index=i,
+            )
+        if row in rows:
+            raise InvalidArgumentError(
+                f"fields: {name!r} is asked for twice", field="fields", index=i
+            )
+        rows.append(row)
+    return rows, tuple(INFERENCE_COST_FIELDS[r] for r in rows)
+
+
+def _new_cost(values: dict[str, Any]) -> InferenceCost:
+    """An InferenceCost of ``values`` (every field), without the frozen dataclass's per-field
+    ``object.__setattr__`` calls: the same object, built in a fraction of the time."""
+    cost = object.__new__(InferenceCost)
+    cost.__dict__.update(values)
+    return cost
+
+
 def inference_cost(
     model: str | Model,
     hardware: str | Hardware,
@@ -129,6 +190,8 @@ def inference_cost(
     samples: Number = 1,
     attention: AttentionSpec | Sequence[AttentionSpec] | npt.ArrayLike = "dense",
     serving: Serving | None = None,
+    fields: Sequence[str] | None = None,
+    out: npt.NDArray[np.float64] | None = None,
     catalog: Catalog | None = None,
 ) -> InferenceCost:
     """Price one query: FLOPs, memory traffic, eFLOPs, time, latency and memory fit.
@@ -144,15 +207,33 @@ def inference_cost(
     64]))``). ``gpus`` "auto" or None means 1 here: the cost of a given deployment. The
     hardware's ``step_overhead_s`` (0 unless calibrated, docs/calibration.md) adds a fixed time
     to every decode step and prefill pass.
+
+    For large arrays (docs/architecture.md, "The cost kernel"): ``fields`` (default None: all)
+    names the fields to compute and return, in ``INFERENCE_COST_FIELDS`` order or any order;
+    the others are None in the result. ``out`` (default None: fresh arrays) is a C-contiguous
+    float64 array of shape (number of fields, number of configurations) written in place, one
+    row per field (``feasible`` as 0/1, ``binding`` as its index in ``BINDINGS``); the result's
+    numeric fields are views of its rows, so a caller pricing many batches of one size reuses
+    one buffer.
     """
+    if (
+        fields is None
+        and out is None
+        and _plain(prompt_tokens)
+        and _plain(gen_tokens)
+        and _plain(samples)
+        and type(attention) is str
+    ):
+        cost = _scalar_cost(
+            model, hardware, prompt_tokens, gen_tokens, samples, attention, serving, catalog
+        )
+        if cost is not None:
+            return cost
     m = resolve_model(model, catalog)
     hw = resolve_hardware(hardware, catalog)
-    options = serving_value(serving)
-    if options.gpus == "auto":
-        raise InvalidArgumentError(
-            "gpus: inference_cost prices a given number of GPUs per replica; give a number",
-            field="gpus",
-        )
+    options = _priced_serving(serving)
+    selected = _field_rows(fields)
+    rows_wanted, names = selected if selected else (None, INFERENCE_COST_FIELDS)
     kind, kv_budget, block_size = _attention_arrays(attention)
     args = Broadcast(
         {
@@ -175,16 +256,66 @@ def inference_cost(
         args.flat("batch"),
         attention=kind,
         serving=options._native,
+        fields=rows_wanted,
+        out=out,
     )
-    rows = dict(zip(_core.INFERENCE_COST_FIELDS, table, strict=True))
-    feasible = rows.pop("feasible") != 0
-    binding = _BINDINGS[rows.pop("binding").astype(np.intp)]
-    values = {name: args.shaped(row) for name, row in rows.items()}
-    if args.scalar:
-        return InferenceCost(**values, feasible=bool(feasible[0]), binding=str(binding[0]))
-    return InferenceCost(
-        **values, feasible=feasible.reshape(args.shape), binding=binding.reshape(args.shape)
+    values: dict[str, Any] = dict.fromkeys(INFERENCE_COST_FIELDS)
+    for name, row in zip(names, table, strict=True):
+        if name == "feasible":
+            feasible = row != 0
+            values[name] = bool(feasible[0]) if args.scalar else feasible.reshape(args.shape)
+        elif name == "binding":
+            binding = _BINDINGS[row.astype(np.intp)]
+            values[name] = str(binding[0]) if args.scalar else binding.reshape(args.shape)
+        else:
+            values[name] = args.shaped(row)
+    return _new_cost(values)
+
+
+def _priced_serving(serving: object) -> Serving:
+    options = serving_value(serving)
+    if options.gpus == "auto":
+        raise InvalidArgumentError(
+            "gpus: inference_cost prices a given number of GPUs per replica; give a number",
+            field="gpus",
+        )
+    return options
+
+
+def _scalar_cost(
+    model: str | Model,
+    hardware: str | Hardware,
+    prompt_tokens: object,
+    gen_tokens: object,
+    samples: object,
+    attention: str,
+    serving: Serving | None,
+    catalog: Catalog | None,
+) -> InferenceCost | None:
+    """:func:`inference_cost` of one configuration of plain Python numbers, through the
+    core's scalar entry (no arrays built or read back); None where the serving options take
+    the general path (an array of batch sizes)."""
+    m = resolve_model(model, catalog)
+    hw = resolve_hardware(hardware, catalog)
+    options = _priced_serving(serving)
+    if isinstance(options.batch, np.ndarray):
+        return None
+    a = _parsed_attention(attention)
+    row = _core.inference_cost_one(
+        m._native,
+        hw._native,
+        cast(float, prompt_tokens),
+        cast(float, gen_tokens),
+        cast(float, samples),
+        a.kv_budget,
+        a.block_size,
+        attention=a.kind,
+        serving=options._native,
     )
+    values: dict[str, Any] = dict(zip(INFERENCE_COST_FIELDS, row, strict=True))
+    values["feasible"] = row[_FEASIBLE] != 0.0
+    values["binding"] = _BINDING_NAMES[int(row[_BINDING])]
+    return _new_cost(values)
 
 
 def training_cost(

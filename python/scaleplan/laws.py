@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any, Self, cast
 
 from scaleplan import _core
 from scaleplan._arrays import Broadcast
@@ -162,7 +162,10 @@ class LossLaw:
 def law(name: str, catalog: Catalog | None = None) -> LossLaw:
     """A loss law from the catalog: hoffmann2022, besiroglu2024, sardana2023,
     gadre2024-redpajama, farseer2025, muennighoff2023, or one added from a user file."""
-    return LossLaw._from_native((catalog or default_catalog())._native.law(name))
+    cat = catalog or default_catalog()
+    return cast(
+        LossLaw, cat._entry("law", name, lambda native: LossLaw._from_native(native.law(name)))
+    )
 
 
 def resolve_law(value: str | LossLaw, catalog: Catalog | None = None) -> LossLaw:

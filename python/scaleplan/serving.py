@@ -358,10 +358,14 @@ def _from_options(options: dict[str, Any]) -> Serving:
     return Serving(**options)
 
 
+_DEFAULT_SERVING = Serving()
+
+
 def serving_value(value: object) -> Serving:
-    """``serving`` as the façade takes it: None is ``Serving()``."""
+    """``serving`` as the façade takes it: None is ``Serving()`` (one shared instance: a
+    Serving is frozen, and building one costs more than a scalar price)."""
     if value is None:
-        return Serving()
+        return _DEFAULT_SERVING
     if not isinstance(value, Serving):
         raise InvalidArgumentError(
             f"serving: expected a scaleplan.Serving or None, got {value!r}", field="serving"

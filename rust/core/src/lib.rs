@@ -15,6 +15,6 @@ pub use cancel::Cancel;
 pub use catalog::{Catalog, Dtype, Family, Hardware, Model, Moe};
 pub use cost::{
     inference_cost, training_cost, Attention, Batch, Binding, InferenceCost, InferenceOptions,
-    InferenceQuery, PrefillMode, Pricer, TimeModel, TrainingCost, TrainingOptions,
+    InferenceQuery, PrefillMode, Pricer, QueryColumns, TimeModel, TrainingCost, TrainingOptions,
 };
 pub use error::{PlanError, Result};

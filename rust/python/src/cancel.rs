@@ -126,7 +126,7 @@ pub fn run<T: Send>(
 
 /// Elements of a binding's own loop over a batch between two looks at the call's token: one
 /// element prices in ~0.1-1 us, so a fired token is seen within ~1 ms of work.
-const POLL_EVERY: usize = 1024;
+pub const POLL_EVERY: usize = 1024;
 
 /// At the head of a binding's own loop over a batch (element `i`): `Err(Cancelled)` once the
 /// call's token has fired, looked at every [`POLL_EVERY`] elements.

@@ -2,14 +2,14 @@
 //! float64 array of n per result field out (`convert::Columns`), the loop run in Rust with the
 //! GIL released (docs/architecture.md).
 
-use numpy::{PyArray1, PyReadonlyArray1};
+use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1};
 use pyo3::prelude::*;
 use scaleplan_core::{
-    training_cost as core_training_cost, Attention, Batch, Binding, Dtype, InferenceOptions,
-    InferenceQuery, PlanError, Pricer, TrainingOptions,
+    training_cost as core_training_cost, Attention, Batch, Binding, Dtype, InferenceQuery,
+    PlanError, Pricer, QueryColumns, TrainingOptions,
 };
 
-use crate::cancel::{poll, Partial};
+use crate::cancel::{poll, Partial, POLL_EVERY};
 use crate::catalog::{NativeHardware, NativeModel};
 use crate::convert::{Columns, Serving};
 use crate::errors::{element, to_py, IntoPyResult};
@@ -41,10 +41,58 @@ fn opt_slice<'a>(
     a.as_ref().map(|a| slice(field, a, n)).transpose()
 }
 
+/// The rows `fields` asks for (indices into the schema's columns; all of them when None), and
+/// whether they are all, in order.
+fn field_rows(fields: Option<Vec<usize>>) -> Result<(Vec<usize>, bool), PlanError> {
+    let width = schema::inference_cost::WIDTH;
+    let rows = fields.unwrap_or_else(|| (0..width).collect());
+    if let Some(&bad) = rows.iter().find(|&&f| f >= width) {
+        return Err(PlanError::invalid(
+            "fields",
+            format!("field index {bad} is out of range (there are {width} fields)"),
+        ));
+    }
+    let all = rows.len() == width && rows.iter().enumerate().all(|(i, &f)| i == f);
+    Ok((rows, all))
+}
+
+/// The (rows x n) output: `out` when given (checked: float64, C-contiguous, that shape, writable),
+/// else a fresh array numpy allocates (so large outputs get its huge-page-aware allocator, where
+/// Rust vectors page-faulted on every 4 KiB: docs/architecture.md, "The cost kernel").
+fn output<'py>(
+    py: Python<'py>,
+    out: Option<Bound<'py, PyAny>>,
+    rows: usize,
+    n: usize,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let Some(out) = out else {
+        // SAFETY: every element is written by the kernel before the array is returned; on an
+        // error the array is dropped unread.
+        return Ok(unsafe { PyArray2::<f64>::new(py, [rows, n], false) });
+    };
+    let bad = |reason: String| to_py(py, PlanError::invalid("out", reason));
+    let Ok(array) = out.cast_into::<PyArray2<f64>>() else {
+        return Err(bad(format!(
+            "expected a 2-D float64 numpy array of shape ({rows}, {n})"
+        )));
+    };
+    use numpy::PyUntypedArrayMethods;
+    if array.shape() != [rows, n] {
+        return Err(bad(format!(
+            "has shape {:?} where ({rows}, {n}) is needed (fields x configurations)",
+            array.shape()
+        )));
+    }
+    if !array.is_c_contiguous() {
+        return Err(bad("must be C-contiguous".to_string()));
+    }
+    Ok(array)
+}
+
 #[pyfunction]
 #[pyo3(signature = (
     model, hardware, prompt_tokens, gen_tokens, samples, kv_budget, block_size, batch_size, *,
-    attention, serving
+    attention, serving, fields=None, out=None
 ))]
 #[allow(clippy::too_many_arguments)]
 fn inference_cost<'py>(
@@ -59,7 +107,9 @@ fn inference_cost<'py>(
     batch_size: Option<PyReadonlyArray1<'py, f64>>,
     attention: &str,
     serving: &Serving,
-) -> PyResult<Vec<Bound<'py, PyArray1<f64>>>> {
+    fields: Option<Vec<usize>>,
+    out: Option<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
     let n = prompt_tokens.len()?;
     let prompt = slice("prompt_tokens", &prompt_tokens, n).py_err(py)?;
     let gen = slice("gen_tokens", &gen_tokens, n).py_err(py)?;
@@ -67,7 +117,8 @@ fn inference_cost<'py>(
     let budget = opt_slice("kv_budget", &kv_budget, n).py_err(py)?;
     let block = opt_slice("block_size", &block_size, n).py_err(py)?;
     let batch_sizes = opt_slice("batch", &batch_size, n).py_err(py)?;
-    // Parse the kind once with placeholder parameters; each element fills in its own below.
+    let (rows, all) = field_rows(fields).py_err(py)?;
+    // Parse the kind once with placeholder parameters; each element fills in its own.
     let kind =
         Attention::from_parts(attention, budget.map(|_| 1.0), block.map(|_| 1.0)).py_err(py)?;
     let options = serving.0;
@@ -76,46 +127,105 @@ fn inference_cost<'py>(
         return Err(to_py(py, PlanError::invalid("batch", reason)));
     }
     let pricer = Pricer::new(&model.0, &hardware.0, &options).py_err(py)?;
-    let fixed_batch = |b: f64| -> Result<Pricer, PlanError> {
-        Pricer::new(
-            &model.0,
-            &hardware.0,
-            &InferenceOptions {
-                batch: Batch::Fixed(b),
-                ..options
-            },
-        )
-    };
-    let out = enter(py, Work::Batch(n), || {
-        let mut out = Partial::new(Columns::new(schema::inference_cost::WIDTH, n));
-        for i in 0..n {
-            poll(i)?;
-            let attention = match kind {
-                Attention::Dense => Attention::Dense,
-                Attention::TopK { .. } => Attention::TopK {
-                    budget: budget.map_or(0.0, |b| b[i]),
-                },
-                Attention::BlockTopK { .. } => Attention::BlockTopK {
-                    budget: budget.map_or(0.0, |b| b[i]),
-                    block_size: block.map_or(0.0, |b| b[i]),
-                },
-            };
-            let q = InferenceQuery {
-                prompt_tokens: prompt[i],
-                gen_tokens: gen[i],
-                samples: k[i],
-                attention,
-            };
-            let c = match batch_sizes {
-                Some(b) => fixed_batch(b[i]).and_then(|p| p.price(&q)),
-                None => pricer.price(&q),
-            }
-            .map_err(element(i, n))?;
-            out.set(i, &schema::inference_cost::row(&c));
-        }
-        Ok(out.into_inner())
+    let array = output(py, out, rows.len(), n)?;
+    // Held to the end: numpy's borrow tracking refuses an `out` that is read-only or shares
+    // memory with an input (borrowed read-only above).
+    let mut writer = array.try_readwrite().map_err(|_| {
+        let reason = "must be writable and must not share memory with the inputs";
+        to_py(py, PlanError::invalid("out", reason))
     })?;
-    Ok(out.into_arrays(py))
+    let buffer = writer
+        .as_slice_mut()
+        .map_err(|_| to_py(py, PlanError::invalid("out", "must be C-contiguous")))?;
+    let columns = QueryColumns {
+        prompt_tokens: prompt,
+        gen_tokens: gen,
+        samples: k,
+        kv_budget: budget,
+        block_size: block,
+        batch: batch_sizes,
+    };
+    enter(py, Work::Batch(n), || {
+        let checked = pricer
+            .check_columns(columns, kind)
+            .map_err(|(i, e)| element(i, n)(e))?;
+        debug_assert_eq!(buffer.len(), rows.len() * n);
+        let base = buffer.as_mut_ptr();
+        // SAFETY (both writers): `price_columns` calls the sink with i < n only, f and j are
+        // below rows.len() (<= WIDTH), and `buffer` holds rows.len() x n elements (`output`
+        // checked the shape), so every offset is in bounds; `buffer` is borrowed mutably for
+        // the whole loop, so nothing else reads or writes it meanwhile. Unchecked: the 20
+        // bounds checks per configuration cost more than the stores.
+        let mut start = 0;
+        while start < n {
+            poll(start)?;
+            let end = (start + POLL_EVERY).min(n);
+            if all {
+                pricer.price_columns(&checked, start..end, |i, c| {
+                    let row = schema::inference_cost::row(c);
+                    for (f, &v) in row.iter().enumerate() {
+                        unsafe { *base.add(f * n + i) = v };
+                    }
+                });
+            } else {
+                pricer.price_columns(&checked, start..end, |i, c| {
+                    let row = schema::inference_cost::row(c);
+                    for (j, &f) in rows.iter().enumerate() {
+                        unsafe { *base.add(j * n + i) = row[f] };
+                    }
+                });
+            }
+            start = end;
+        }
+        Ok(())
+    })?;
+    drop(writer);
+    Ok(array)
+}
+
+/// One configuration of plain numbers: the schema's row of its cost, as floats. The façade's
+/// path for scalar arguments (no arrays to build or read back).
+#[pyfunction]
+#[pyo3(signature = (
+    model, hardware, prompt_tokens, gen_tokens, samples, kv_budget, block_size, *, attention,
+    serving
+))]
+#[allow(clippy::too_many_arguments)]
+fn inference_cost_one(
+    py: Python<'_>,
+    model: &NativeModel,
+    hardware: &NativeHardware,
+    prompt_tokens: f64,
+    gen_tokens: f64,
+    samples: f64,
+    kv_budget: Option<f64>,
+    block_size: Option<f64>,
+    attention: &str,
+    serving: &Serving,
+) -> PyResult<Vec<f64>> {
+    // The kind parsed as the array path does, so `price` checks the numbers in the same order.
+    let kind = Attention::from_parts(attention, kv_budget.map(|_| 1.0), block_size.map(|_| 1.0))
+        .py_err(py)?;
+    let q = InferenceQuery {
+        prompt_tokens,
+        gen_tokens,
+        samples,
+        attention: match kind {
+            Attention::Dense => Attention::Dense,
+            Attention::TopK { .. } => Attention::TopK {
+                budget: kv_budget.unwrap_or(0.0),
+            },
+            Attention::BlockTopK { .. } => Attention::BlockTopK {
+                budget: kv_budget.unwrap_or(0.0),
+                block_size: block_size.unwrap_or(0.0),
+            },
+        },
+    };
+    let options = serving.0;
+    enter(py, Work::Batch(1), || {
+        let c = Pricer::new(&model.0, &hardware.0, &options)?.price(&q)?;
+        Ok(schema::inference_cost::row(&c).to_vec())
+    })
 }
 
 /// Returns one array per field and whether the `usd` row is meaningful (a price is known).
@@ -166,6 +276,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         Binding::ALL.iter().map(|b| b.name()).collect::<Vec<_>>(),
     )?;
     m.add_function(wrap_pyfunction!(inference_cost, m)?)?;
+    m.add_function(wrap_pyfunction!(inference_cost_one, m)?)?;
     m.add_function(wrap_pyfunction!(training_cost, m)?)?;
     Ok(())
 }

@@ -209,7 +209,7 @@ impl InferenceQuery {
 impl InferenceQuery {
     /// The common case decided with a few comparisons; `validate` builds the error otherwise.
     #[inline(always)]
-    fn plainly_valid(&self) -> bool {
+    pub(crate) fn plainly_valid(&self) -> bool {
         let whole = |v: f64| v < 9.0e15 && (v as i64) as f64 == v;
         let base = self.prompt_tokens >= 0.0
             && self.prompt_tokens.is_finite()
@@ -402,10 +402,10 @@ impl Pricer {
         (flops * self.inv_peak).max(weights * self.inv_bandwidth) + self.step_overhead
     }
 
-    #[inline]
-    fn phase(&self, flops: f64, bytes: f64) -> f64 {
+    #[inline(always)]
+    fn phase(&self, time_model: TimeModel, flops: f64, bytes: f64) -> f64 {
         let (compute, memory) = (flops * self.inv_peak, bytes * self.inv_bandwidth);
-        match self.opt.time_model {
+        match time_model {
             TimeModel::Additive => compute + memory,
             TimeModel::Roofline => compute.max(memory),
         }
@@ -417,7 +417,23 @@ impl Pricer {
         if !q.plainly_valid() {
             q.validate()?;
         }
-        let opt = &self.opt;
+        if let Batch::Fixed(b) = self.opt.batch {
+            check_batch_holds_samples(b, q.samples)?;
+        }
+        Ok(self.cost(q, &self.opt))
+    }
+
+    /// The options this pricer was built with.
+    pub fn options(&self) -> &InferenceOptions {
+        &self.opt
+    }
+
+    /// The formulas of [`Pricer::price`] for a query and options already checked: `q` valid,
+    /// and `opt` this pricer's options but for `batch` and `time_model` (a fixed batch at least
+    /// `q.samples` and whole). Always inlined, so a caller passing constant modes (the column
+    /// kernel, `cost::kernel`) gets a loop without their branches.
+    #[inline(always)]
+    pub(crate) fn cost(&self, q: &InferenceQuery, opt: &InferenceOptions) -> InferenceCost {
         // Each of the P streams sees the prompt behind its prefix (docs/cost-model.md,
         // "Parallel streams"); with one stream the prefix is 0 and nothing changes.
         let p = self.streams;
@@ -514,18 +530,7 @@ impl Pricer {
         let batch = match opt.batch {
             Batch::Amortized => f64::INFINITY,
             Batch::Max => fit_cap,
-            Batch::Fixed(b) => {
-                if b < k {
-                    return Err(PlanError::invalid(
-                        "batch",
-                        format!(
-                            "must be at least samples ({k}) since a query's samples decode \
-                             together, got {b}"
-                        ),
-                    ));
-                }
-                b.min(fit_cap)
-            }
+            Batch::Fixed(b) => b.min(fit_cap),
         };
         let weight_bytes = if batch.is_finite() {
             b_w * self.shape.weight_params_read(batch * p) * l * k / batch
@@ -573,8 +578,10 @@ impl Pricer {
         } else {
             0.0
         };
-        let seconds =
-            prefill_charged + self.phase(decode_flops, bytes) + comm * k * l + overhead_charged;
+        let seconds = prefill_charged
+            + self.phase(opt.time_model, decode_flops, bytes)
+            + comm * k * l
+            + overhead_charged;
         // Latency: L steps, each doing the work of every sequence in the batch (the query's k
         // samples alone when the batch is unset), weights read once per step.
         let (latency_batch, share) = if batch.is_finite() {
@@ -583,13 +590,14 @@ impl Pricer {
             (k, 1.0)
         };
         let decode_latency = self.phase(
+            opt.time_model,
             decode_flops * share,
             kv_reads * share + b_w * self.shape.weight_params_read(latency_batch * p) * l,
         ) + comm * latency_batch * l
             + self.step_overhead * l;
         let needed = (self.weight_memory + kv_memory_per_query) * self.inv_hbm_per_gpu;
 
-        Ok(InferenceCost {
+        InferenceCost {
             prefill_flops,
             decode_flops,
             flops,
@@ -610,8 +618,21 @@ impl Pricer {
             min_gpus: ceil_positive(needed).max(1.0),
             feasible,
             binding,
-        })
+        }
     }
+}
+
+/// A fixed batch decodes whole queries: it holds at least one query's samples.
+pub(crate) fn check_batch_holds_samples(b: f64, k: f64) -> Result<()> {
+    if b < k {
+        return Err(PlanError::invalid(
+            "batch",
+            format!(
+                "must be at least samples ({k}) since a query's samples decode together, got {b}"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// What the sliding-window layers add to one query (docs/cost-model.md, "Sliding-window

@@ -4,6 +4,7 @@
 
 pub mod attention;
 mod inference;
+mod kernel;
 mod shape;
 mod training;
 
@@ -13,6 +14,7 @@ pub use inference::{
     InferenceQuery, PrefillMode, Pricer, TimeModel,
 };
 pub use inference::{stream_extra_params, STREAM_EXTRA_PARAMS, STREAM_PREFIX_TOKENS};
+pub use kernel::{CheckedColumns, QueryColumns};
 pub use shape::{CostShape, FamilyShapes, ImpliedShape, MoeShape, PowerLaw, SlidingShape};
 pub use training::{
     training_cost, training_flops, training_params, training_tokens, TrainingCost, TrainingOptions,

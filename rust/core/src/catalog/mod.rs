@@ -15,14 +15,16 @@ pub use hardware::{Dtype, Hardware};
 pub use model::{Model, Moe};
 
 use crate::error::{NameKind, PlanError, Result};
+use crate::laws::rag::RagLaw;
 use crate::laws::LossLaw;
 use crate::testtime::BetaPreset;
 
-const SHIPPED: [(&str, &str); 4] = [
+const SHIPPED: [(&str, &str); 5] = [
     ("hardware.toml", include_str!("../../catalog/hardware.toml")),
     ("models.toml", include_str!("../../catalog/models.toml")),
     ("laws.toml", include_str!("../../catalog/laws.toml")),
     ("testtime.toml", include_str!("../../catalog/testtime.toml")),
+    ("rag.toml", include_str!("../../catalog/rag.toml")),
 ];
 
 /// Environment variable listing extra catalog files, separated like `PATH`.
@@ -45,6 +47,8 @@ pub struct Catalog {
     pub families: BTreeMap<String, Family>,
     pub laws: BTreeMap<String, LossLaw>,
     pub accuracy: BTreeMap<String, BetaPreset>,
+    /// RAG computation allocation models (`[[rag]]`, docs/catalog.md).
+    pub rag: BTreeMap<String, RagLaw>,
 }
 
 /// Catalog entries laid out as a catalog file: one array of tables per section.
@@ -60,6 +64,8 @@ struct Document<'a> {
     law: Vec<&'a LossLaw>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     accuracy: Vec<&'a BetaPreset>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    rag: Vec<&'a RagLaw>,
 }
 
 impl Document<'_> {
@@ -77,6 +83,7 @@ pub fn model_toml(model: &Model) -> String {
         family: vec![],
         law: vec![],
         accuracy: vec![],
+        rag: vec![],
     }
     .render()
 }
@@ -90,6 +97,7 @@ pub fn hardware_toml(hw: &Hardware) -> String {
         family: vec![],
         law: vec![],
         accuracy: vec![],
+        rag: vec![],
     }
     .render()
 }
@@ -103,6 +111,7 @@ impl Catalog {
             family: self.families.values().collect(),
             law: self.laws.values().collect(),
             accuracy: self.accuracy.values().collect(),
+            rag: self.rag.values().collect(),
         }
         .render()
     }
@@ -208,6 +217,13 @@ impl Catalog {
                     |a| a.validate(),
                 )
                 .map_err(|(entry, e)| err(&entry, e.field(), reason_of(&e)))?,
+                "rag" => merge(
+                    &mut next.rag,
+                    parse_entries::<RagLaw>(file, &key, entries)?,
+                    |l| &l.name,
+                    |l| l.validate(),
+                )
+                .map_err(|(entry, e)| err(&entry, e.field(), reason_of(&e)))?,
                 "family" => merge(
                     &mut next.families,
                     parse_entries::<Family>(file, &key, entries)?,
@@ -219,7 +235,7 @@ impl Catalog {
                     return Err(err(
                         "",
                         &key,
-                        "unknown section (expected [[hardware]], [[model]], [[family]], [[law]] or [[accuracy]])"
+                        "unknown section (expected [[hardware]], [[model]], [[family]], [[law]], [[accuracy]] or [[rag]])"
                             .into(),
                     ))
                 }
@@ -274,6 +290,11 @@ impl Catalog {
 
     pub fn law(&self, name: &str) -> Result<&LossLaw> {
         lookup(&self.laws, name, "law", NameKind::Law)
+    }
+
+    /// A RAG computation allocation model (`[[rag]]`).
+    pub fn rag_law(&self, name: &str) -> Result<&RagLaw> {
+        lookup(&self.rag, name, "law", NameKind::Law)
     }
 }
 

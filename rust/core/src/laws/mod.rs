@@ -2,6 +2,7 @@
 //! tokens, its data-constrained variant, and the loss-to-task-error law.
 
 pub mod fit;
+pub mod rag;
 
 use serde::{Deserialize, Serialize};
 

@@ -3,6 +3,7 @@
 
 pub mod joint;
 pub mod lifetime;
+pub mod rag;
 pub mod scalar;
 pub mod testtime;
 pub mod training;
@@ -13,6 +14,7 @@ pub use lifetime::{
     plan_lifetime, CostUnit, Demand, InferencePricing, LifetimeGoal, LifetimeOptions, LifetimePlan,
     TP_DEGREES,
 };
+pub use rag::{plan_rag, RagOptions, RagPlan, RagServing, RagTokens};
 pub use testtime::{
     BudgetUnit, Candidate, Solution, TestTimeOptions, TestTimePlan, TestTimeSolver,
 };
@@ -62,10 +64,21 @@ pub enum Constraint {
     /// The model size sits at the largest its loss law was validated on (a law without a loss
     /// floor is planned only inside its domain; docs/planning.md, "Loss-law forms").
     LawDomain,
+    // The RAG planner's (docs/planning.md#rag).
+    /// The effective context length (input tokens over all iterations) budget.
+    ContextBudget,
+    /// Retrieved documents per query reached `max_documents`.
+    MaxDocuments,
+    /// In-context examples reached `max_shots`.
+    MaxShots,
+    /// Iterations reached `max_iterations`.
+    MaxIterations,
+    /// No more documents, examples or iterations would raise the predicted metric.
+    NoGain,
 }
 
 impl Constraint {
-    pub const ALL: [Constraint; 19] = [
+    pub const ALL: [Constraint; 24] = [
         Constraint::Budget,
         Constraint::TargetLoss,
         Constraint::LossFloor,
@@ -85,6 +98,11 @@ impl Constraint {
         Constraint::MeasuredLength,
         Constraint::MinGenTokens,
         Constraint::LawDomain,
+        Constraint::ContextBudget,
+        Constraint::MaxDocuments,
+        Constraint::MaxShots,
+        Constraint::MaxIterations,
+        Constraint::NoGain,
     ];
 
     pub fn name(self) -> &'static str {
@@ -108,6 +126,11 @@ impl Constraint {
             Constraint::MeasuredLength => "measured_length",
             Constraint::MinGenTokens => "min_gen_tokens",
             Constraint::LawDomain => "law_domain",
+            Constraint::ContextBudget => "context_budget",
+            Constraint::MaxDocuments => "max_documents",
+            Constraint::MaxShots => "max_shots",
+            Constraint::MaxIterations => "max_iterations",
+            Constraint::NoGain => "no_gain",
         }
     }
 

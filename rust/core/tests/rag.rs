@@ -297,10 +297,7 @@ fn served(
     opt.max_iterations = 3;
     opt.eflops_budget = eflops;
     opt.latency_budget_s = latency;
-    opt.serving = Some(RagServing {
-        pricer: Pricer::new(model, hw, serving).unwrap(),
-        max_context: model.max_context as f64,
-    });
+    opt.serving = Some(RagServing::new(model, hw, serving).unwrap());
     opt
 }
 
@@ -458,6 +455,18 @@ fn bad_input_names_the_field() {
     let mut opt = options(None);
     opt.eflops_budget = Some(1e15);
     assert_eq!(field(plan_rag(&opt).unwrap_err()), "model");
+    let c = Catalog::shipped();
+    let no_prefill = InferenceOptions {
+        prefill: false,
+        ..InferenceOptions::default()
+    };
+    let e = RagServing::new(
+        c.model("qwen3-8b").unwrap(),
+        c.hardware("h100-sxm").unwrap(),
+        &no_prefill,
+    )
+    .unwrap_err();
+    assert_eq!(e.field(), "prefill");
     // The refit: too few rows, a metric outside sigma's range, a grid that does not vary.
     let row = RagRow {
         documents: 1.0,
@@ -471,7 +480,7 @@ fn bad_input_names_the_field() {
     let mut rows = vec![row; 8];
     rows[5].metric = 2.0;
     let e = fit_rag(&yue(), &rows, "x").unwrap_err();
-    assert_eq!(e.field(), "metric");
+    assert_eq!(e.field(), "rows.metric");
     assert_eq!(e.location().and_then(|l| l.index), Some(5));
     assert_eq!(field(fit_rag(&yue(), &[row; 8], "x").unwrap_err()), "rows");
 }

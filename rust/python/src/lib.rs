@@ -11,6 +11,7 @@ mod errors;
 mod fit;
 mod fit_accuracy;
 mod plan;
+mod rag;
 mod schema;
 mod testtime;
 mod uncertainty;
@@ -58,6 +59,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fit::register(m)?;
     fit_accuracy::register(m)?;
     plan::register(m)?;
+    rag::register(m)?;
     schema::register(m)?;
     testtime::register(m)?;
     uncertainty::register(m)?;

@@ -136,6 +136,15 @@ impl RagLaw {
             + self.c
     }
 
+    /// P at (k, m, n) with every argument checked (k, m >= 0, n > 0, informativeness >= 0).
+    pub fn metric_checked(&self, i_doc: f64, i_shot: f64, k: f64, m: f64, n: f64) -> Result<f64> {
+        check::non_negative("documents", k)?;
+        check::non_negative("shots", m)?;
+        check::positive("iterations", n)?;
+        let info = Informativeness::new(i_doc, i_shot)?;
+        Ok(self.metric(info, k, m, n))
+    }
+
     /// The predicted metric P at (k, m, n).
     pub fn metric(&self, i: Informativeness, k: f64, m: f64, n: f64) -> f64 {
         self.sigma.apply(self.logit(i, k, m, n))
@@ -203,12 +212,12 @@ pub fn fit_rag(base: &RagLaw, rows: &[RagRow], name: &str) -> Result<RagFit> {
     let mut y = Vec::with_capacity(rows.len());
     for (i, r) in rows.iter().enumerate() {
         let located = |e: PlanError| e.at_index(i);
-        check::non_negative("documents", r.documents).map_err(located)?;
-        check::non_negative("shots", r.shots).map_err(located)?;
-        check::positive("iterations", r.iterations).map_err(located)?;
-        check::non_negative("i_doc", r.i_doc).map_err(located)?;
-        check::non_negative("i_shot", r.i_shot).map_err(located)?;
-        y.push(base.sigma.inverse("metric", r.metric).map_err(located)?);
+        check::non_negative("rows.documents", r.documents).map_err(located)?;
+        check::non_negative("rows.shots", r.shots).map_err(located)?;
+        check::positive("rows.iterations", r.iterations).map_err(located)?;
+        check::non_negative("rows.i_doc", r.i_doc).map_err(located)?;
+        check::non_negative("rows.i_shot", r.i_shot).map_err(located)?;
+        y.push(base.sigma.inverse("rows.metric", r.metric).map_err(located)?);
         x.push(regressors(r));
     }
     let beta = least_squares(&x, &y)?;

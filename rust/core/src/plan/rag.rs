@@ -13,7 +13,8 @@
 
 use super::Constraint;
 use crate::cancel;
-use crate::cost::{Attention, InferenceQuery, Pricer};
+use crate::catalog::{Hardware, Model};
+use crate::cost::{Attention, InferenceOptions, InferenceQuery, Pricer};
 use crate::error::{check, PlanError, Result};
 use crate::laws::rag::{Informativeness, RagLaw, RAG_DOC_TOKEN_CAP};
 
@@ -81,6 +82,23 @@ impl RagTokens {
 pub struct RagServing {
     pub pricer: Pricer,
     pub max_context: f64,
+}
+
+impl RagServing {
+    /// The model served on `hardware` with `serving`; prefill must be priced (the prompt is
+    /// where a RAG query's cost lies).
+    pub fn new(model: &Model, hardware: &Hardware, serving: &InferenceOptions) -> Result<Self> {
+        if !serving.prefill {
+            return Err(PlanError::invalid(
+                "prefill",
+                "the RAG planner prices the prompt: serving must include prefill",
+            ));
+        }
+        Ok(RagServing {
+            pricer: Pricer::new(model, hardware, serving)?,
+            max_context: model.max_context as f64,
+        })
+    }
 }
 
 #[derive(Debug, Clone)]

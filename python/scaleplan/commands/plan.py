@@ -17,7 +17,7 @@ import numpy as np
 
 from scaleplan import _format as fmt
 from scaleplan._arrays import FloatArray
-from scaleplan.commands import _common, _parse, _planning, _plot, _pricing, joint, testtime
+from scaleplan.commands import _common, _parse, _planning, _plot, _pricing, joint, rag, testtime
 from scaleplan.commands import _uncertainty as uncertainty
 from scaleplan.commands._planning import (
     Column,
@@ -43,7 +43,8 @@ def register(sub: _common.Subparsers) -> None:
         "  scaleplan plan lifetime --target-loss 2.1 --queries 1e10 --prompt-tokens 512 "
         "--gen-tokens 1024\n"
         "  scaleplan plan test-time --budget 1e15eflops,1e16eflops --attention dense,topk:1024\n"
-        "  scaleplan plan joint --budget 2e5gpu-h --queries 1e9 --explain\n\nplanners: "
+        "  scaleplan plan joint --budget 2e5gpu-h --queries 1e9 --explain\n"
+        "  scaleplan plan rag --context-budget 128k --i-doc 0.5 --i-shot 1\n\nplanners: "
         + ", ".join(name for name, _ in PLANNERS),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -353,5 +354,6 @@ PLANNERS: list[tuple[str, Callable[[_common.Subparsers], None]]] = [
     ("lifetime", add_lifetime),
     ("test-time", testtime.add_plan),
     ("joint", joint.add_plan),
+    ("rag", rag.add_plan),
 ]
 """(name, register) per planner."""

@@ -75,6 +75,8 @@ METHODS = (
     Method("fit.fit_law"),
     Method("calibrate.calibrate"),
     Method("accuracy_fit.fit_accuracy"),
+    Method("rag.plan_rag"),
+    Method("rag.fit_rag"),
 )
 
 _STDLIB = {

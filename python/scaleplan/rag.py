@@ -176,8 +176,7 @@ class RagPlan(Plan):
         cost = ""
         if not math.isnan(self.eflops):
             cost = (
-                f", {self.eflops:.4g} eFLOPs and {fmt.seconds(self.latency_s)} of latency per "
-                "query"
+                f", {self.eflops:.4g} eFLOPs and {fmt.seconds(self.latency_s)} of latency per query"
             )
         return (
             f"Retrieve {fmt.plural(int(self.documents), 'document')} with "
@@ -294,7 +293,8 @@ FIT_COLUMNS = ("documents", "shots", "iterations", "i_doc", "i_shot", "metric")
 """The columns of a RAG grid: one row per measured configuration."""
 
 
-def _rows_of(source: str | os.PathLike[str] | Sequence[Mapping[str, Any]]) -> list[Any]:
+def rag_rows(source: str | os.PathLike[str] | Sequence[Mapping[str, Any]]) -> list[Any]:
+    """The rows of a RAG grid: given as mappings, or read from a CSV or JSON file."""
     if isinstance(source, str | os.PathLike):
         path = Path(source)
         try:
@@ -333,13 +333,11 @@ def fit_rag(
     the grid must vary enough to determine all six coefficients. The fitted law plans like any
     other: ``plan_rag(law=fit.law, ...)``."""
     the_base = _resolve(base, catalog)
-    data = _rows_of(rows)
+    data = rag_rows(rows)
     columns: dict[str, list[float]] = {c: [] for c in FIT_COLUMNS}
     for i, row in enumerate(data):
         if not isinstance(row, Mapping):
-            raise InvalidArgumentError(
-                f"rows: row {i} is not a mapping", field="rows", index=i
-            )
+            raise InvalidArgumentError(f"rows: row {i} is not a mapping", field="rows", index=i)
         for c in FIT_COLUMNS:
             if c not in row:
                 raise InvalidArgumentError(

@@ -56,6 +56,7 @@ from scaleplan.grpc._remote import RemoteApi
 from scaleplan.joint import JointPlan
 from scaleplan.laws import LossLaw
 from scaleplan.plan import LifetimePlan, TrainingPlan
+from scaleplan.rag import RagFit, RagPlan, rag_rows
 from scaleplan.serving import (
     Serving,
     attention,
@@ -615,6 +616,17 @@ class Client(RemoteApi):
         )
         response = self._unary(self._stub.FitAccuracy, request, timeout_s)
         return conversions.accuracy_fit_from(response.fit)
+
+    def _plan_rag(self, args: dict[str, Any], timeout_s: float | None) -> RagPlan:
+        request = conversions.plan_rag_request(**_scalars(args))
+        response = self._unary(self._stub.PlanRag, request, timeout_s)
+        return conversions.rag_plan_from(response.plan)
+
+    def _fit_rag(self, args: dict[str, Any], timeout_s: float | None) -> RagFit:
+        # Files are read here; the server gets the rows.
+        request = conversions.fit_rag_request(rag_rows(args["rows"]), args["base"], args["name"])
+        response = self._unary(self._stub.FitRag, request, timeout_s)
+        return conversions.rag_fit_from(response)
 
     def _calibrate(self, args: dict[str, Any], timeout_s: float | None) -> Calibration:
         # Files are read here; the server gets the runs (and prices on its own catalog).

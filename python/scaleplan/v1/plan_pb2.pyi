@@ -117,6 +117,16 @@ class _PlanConstraintEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PlanCo
     """The model sits at the largest size its loss law was validated on (a law without a loss
     floor is planned only inside its domain).
     """
+    PLAN_CONSTRAINT_CONTEXT_BUDGET: _PlanConstraint.ValueType  # 20
+    """RAG: the effective context length budget binds."""
+    PLAN_CONSTRAINT_MAX_DOCUMENTS: _PlanConstraint.ValueType  # 21
+    """RAG: documents are at max_documents."""
+    PLAN_CONSTRAINT_MAX_SHOTS: _PlanConstraint.ValueType  # 22
+    """RAG: in-context examples are at max_shots."""
+    PLAN_CONSTRAINT_MAX_ITERATIONS: _PlanConstraint.ValueType  # 23
+    """RAG: iterations are at max_iterations."""
+    PLAN_CONSTRAINT_NO_GAIN: _PlanConstraint.ValueType  # 24
+    """RAG: nothing more would raise the predicted metric."""
 
 class PlanConstraint(_PlanConstraint, metaclass=_PlanConstraintEnumTypeWrapper):
     """The constraint that decides a plan, or that makes it infeasible."""
@@ -165,6 +175,16 @@ PLAN_CONSTRAINT_LAW_DOMAIN: PlanConstraint.ValueType  # 19
 """The model sits at the largest size its loss law was validated on (a law without a loss
 floor is planned only inside its domain).
 """
+PLAN_CONSTRAINT_CONTEXT_BUDGET: PlanConstraint.ValueType  # 20
+"""RAG: the effective context length budget binds."""
+PLAN_CONSTRAINT_MAX_DOCUMENTS: PlanConstraint.ValueType  # 21
+"""RAG: documents are at max_documents."""
+PLAN_CONSTRAINT_MAX_SHOTS: PlanConstraint.ValueType  # 22
+"""RAG: in-context examples are at max_shots."""
+PLAN_CONSTRAINT_MAX_ITERATIONS: PlanConstraint.ValueType  # 23
+"""RAG: iterations are at max_iterations."""
+PLAN_CONSTRAINT_NO_GAIN: PlanConstraint.ValueType  # 24
+"""RAG: nothing more would raise the predicted metric."""
 Global___PlanConstraint: _TypeAlias = PlanConstraint  # noqa: Y015
 
 class _AccuracyAggregator:

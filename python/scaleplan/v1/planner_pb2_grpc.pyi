@@ -102,6 +102,15 @@ class PlannerServiceStub:
     """Test-time accuracy fitted to per-problem eval counts (scaleplan.fit_accuracy): a
     beta-binomial per (model, generation length), bootstrap over problems (docs/fitting.md).
     """
+    PlanRag: _grpc.UnaryUnaryMultiCallable[_planner_pb2.PlanRagRequest, _planner_pb2.PlanRagResponse]
+    """The documents, in-context examples and iterations of a RAG query that maximise the metric
+    a RAG computation allocation model predicts (Yue et al. 2024) within a context-length, an
+    eFLOPs and a latency budget (scaleplan.plan_rag; docs/planning.md#rag).
+    """
+    FitRag: _grpc.UnaryUnaryMultiCallable[_planner_pb2.FitRagRequest, _planner_pb2.FitRagResponse]
+    """A RAG law's a, b and c refitted by least squares on a measured grid (scaleplan.fit_rag;
+    docs/fitting.md#rag-law).
+    """
 
 @_typing.type_check_only
 class PlannerServiceAsyncStub(PlannerServiceStub):
@@ -176,6 +185,15 @@ class PlannerServiceAsyncStub(PlannerServiceStub):
     FitAccuracy: _aio.UnaryUnaryMultiCallable[_planner_pb2.FitAccuracyRequest, _planner_pb2.FitAccuracyResponse]  # type: ignore[assignment]
     """Test-time accuracy fitted to per-problem eval counts (scaleplan.fit_accuracy): a
     beta-binomial per (model, generation length), bootstrap over problems (docs/fitting.md).
+    """
+    PlanRag: _aio.UnaryUnaryMultiCallable[_planner_pb2.PlanRagRequest, _planner_pb2.PlanRagResponse]  # type: ignore[assignment]
+    """The documents, in-context examples and iterations of a RAG query that maximise the metric
+    a RAG computation allocation model predicts (Yue et al. 2024) within a context-length, an
+    eFLOPs and a latency budget (scaleplan.plan_rag; docs/planning.md#rag).
+    """
+    FitRag: _aio.UnaryUnaryMultiCallable[_planner_pb2.FitRagRequest, _planner_pb2.FitRagResponse]  # type: ignore[assignment]
+    """A RAG law's a, b and c refitted by least squares on a measured grid (scaleplan.fit_rag;
+    docs/fitting.md#rag-law).
     """
 
 class PlannerServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -350,6 +368,27 @@ class PlannerServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_planner_pb2.FitAccuracyResponse, _abc.Awaitable[_planner_pb2.FitAccuracyResponse]]:
         """Test-time accuracy fitted to per-problem eval counts (scaleplan.fit_accuracy): a
         beta-binomial per (model, generation length), bootstrap over problems (docs/fitting.md).
+        """
+
+    @_abc_1.abstractmethod
+    def PlanRag(
+        self,
+        request: _planner_pb2.PlanRagRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planner_pb2.PlanRagResponse, _abc.Awaitable[_planner_pb2.PlanRagResponse]]:
+        """The documents, in-context examples and iterations of a RAG query that maximise the metric
+        a RAG computation allocation model predicts (Yue et al. 2024) within a context-length, an
+        eFLOPs and a latency budget (scaleplan.plan_rag; docs/planning.md#rag).
+        """
+
+    @_abc_1.abstractmethod
+    def FitRag(
+        self,
+        request: _planner_pb2.FitRagRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planner_pb2.FitRagResponse, _abc.Awaitable[_planner_pb2.FitRagResponse]]:
+        """A RAG law's a, b and c refitted by least squares on a measured grid (scaleplan.fit_rag;
+        docs/fitting.md#rag-law).
         """
 
 def add_PlannerServiceServicer_to_server(servicer: PlannerServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -54,6 +54,7 @@ from scaleplan.grpc.server.pool import CorePool
 from scaleplan.joint import frontier_joint, plan_joint
 from scaleplan.laws import law
 from scaleplan.plan import plan_lifetime, plan_training
+from scaleplan.rag import fit_rag, plan_rag
 from scaleplan.sweep import budget_chunks
 from scaleplan.testtime import Accuracy, frontier_test_time, plan_test_time
 from scaleplan.v1 import catalog_pb2, plan_pb2, planner_pb2_grpc
@@ -422,3 +423,15 @@ class PlannerService(planner_pb2_grpc.PlannerServiceServicer):
     def Calibrate(self, request: pb.CalibrateRequest) -> pb.CalibrateResponse:
         cal = calibrate(**conversions.calibrate_kwargs(request), catalog=self.catalog)
         return conversions.calibrate_message(cal)
+
+    @unary(paths=conversions.plan_rag_paths)
+    def PlanRag(self, request: pb.PlanRagRequest) -> pb.PlanRagResponse:
+        plan = plan_rag(**conversions.plan_rag_kwargs(request), catalog=self.catalog)
+        return pb.PlanRagResponse(
+            plan=conversions.rag_plan_message(plan), explanation=plan.explain()
+        )
+
+    @unary(paths=conversions.FIT_RAG_ARGS)
+    def FitRag(self, request: pb.FitRagRequest) -> pb.FitRagResponse:
+        fit = fit_rag(**conversions.fit_rag_kwargs(request), catalog=self.catalog)
+        return conversions.fit_rag_response(fit)

@@ -39,6 +39,16 @@ EXAMPLES = {
         "Probability of reaching loss 2.15:",
         "committing to this plan (fixed plan):",
     ],
+    # The budget type (tokens, eFLOPs, latency) changes the RAG decision.
+    "rag_budget.py": [
+        "context budget 128k tokens",
+        "eFLOPs budget 1e15 per query",
+        "latency budget 2 s per query",
+        "binding: context_budget",
+        "binding: budget",
+        "binding: latency",
+        "-> the budget type changes the decision: 3 different plans of 3.",
+    ],
 }
 
 

@@ -17,7 +17,7 @@ from scaleplan._schema import SCHEMAS, field_line
 from scaleplan.commands import joint as cli_joint
 from scaleplan.commands import testtime as cli_testtime
 from scaleplan.grpc import conversions
-from scaleplan.v1 import cost_pb2, plan_pb2
+from scaleplan.v1 import cost_pb2, plan_pb2, planner_pb2
 
 RESULTS: list[type] = [
     sp.InferenceCost,
@@ -33,6 +33,8 @@ RESULTS: list[type] = [
     sp.FittedAccuracy,
     sp.AccuracyFit,
     sp.PassAtK,
+    sp.RagPlan,
+    sp.RagFit,
 ]
 
 # The binding's column lists, by result (the plans' extrapolation columns follow their own).
@@ -43,6 +45,7 @@ COLUMNS: dict[str, list[str]] = {
     "LifetimePlan": _core.LIFETIME_PLAN_FIELDS,
     "TestTimePlan": _core.TEST_TIME_FIELDS,
     "JointPlan": _core.JOINT_FIELDS,
+    "RagPlan": _core.RAG_PLAN_FIELDS,
 }
 
 # Proto messages of each result, with the Python -> wire renames the conversions use.
@@ -59,6 +62,7 @@ MESSAGES: list[tuple[str, Any, dict[str, str]]] = [
     ("Uncertainty", plan_pb2.Uncertainty, {}),
     ("FittedAccuracy", plan_pb2.FittedAccuracy, {}),
     ("AccuracyFit", plan_pb2.AccuracyFit, {}),
+    ("RagPlan", planner_pb2.RagPlan, conversions.RAG_PLAN_FIELDS),
 ]
 
 # Fields a message numbers after the others because they were added to it later (field numbers

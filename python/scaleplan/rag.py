@@ -1,4 +1,4 @@
-"""Retrieval-augmented generation as a planner (docs/planning.md#rag, docs/design.md#rag-allocation).
+"""Retrieval-augmented generation as a planner (docs/planning.md#rag, docs/design.md).
 
 The computation allocation model of Yue et al. 2024 (arXiv:2410.04343) predicts a RAG metric
 from the documents k, in-context examples m and iterations n of a query, given how informative

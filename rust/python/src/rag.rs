@@ -139,6 +139,14 @@ fn plan_rag(
     Ok(rag_plan::row(&plan).to_vec())
 }
 
+/// What `fit_rag` returns: (law, residuals, logit_residuals, rms).
+type FitResult<'py> = (
+    NativeRagLaw,
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<f64>>,
+    f64,
+);
+
 /// The refit: (law, residuals, logit_residuals, rms).
 #[pyfunction]
 #[pyo3(signature = (
@@ -156,12 +164,7 @@ fn fit_rag<'py>(
     metric: Vec<f64>,
     name: &str,
     cancel: Option<&CancelToken>,
-) -> PyResult<(
-    NativeRagLaw,
-    Bound<'py, PyArray1<f64>>,
-    Bound<'py, PyArray1<f64>>,
-    f64,
-)> {
+) -> PyResult<FitResult<'py>> {
     let len = documents.len();
     if [
         shots.len(),

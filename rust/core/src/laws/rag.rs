@@ -217,7 +217,11 @@ pub fn fit_rag(base: &RagLaw, rows: &[RagRow], name: &str) -> Result<RagFit> {
         check::positive("rows.iterations", r.iterations).map_err(located)?;
         check::non_negative("rows.i_doc", r.i_doc).map_err(located)?;
         check::non_negative("rows.i_shot", r.i_shot).map_err(located)?;
-        y.push(base.sigma.inverse("rows.metric", r.metric).map_err(located)?);
+        y.push(
+            base.sigma
+                .inverse("rows.metric", r.metric)
+                .map_err(located)?,
+        );
         x.push(regressors(r));
     }
     let beta = least_squares(&x, &y)?;
@@ -269,7 +273,7 @@ fn least_squares(x: &[[f64; 6]], y: &[f64]) -> Result<[f64; 6]> {
             break;
         }
         let sigma: f64 = a[j][j..].iter().map(|v| v * v).sum::<f64>().sqrt();
-        if !(sigma > 1e-10 * norms[j].max(1e-300)) {
+        if sigma.is_nan() || sigma <= 1e-10 * norms[j].max(1e-300) {
             return Err(PlanError::invalid(
                 "rows",
                 format!(

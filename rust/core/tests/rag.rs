@@ -198,13 +198,12 @@ fn one_more_document_just_fits_or_just_does_not() {
     let plan = check_against_grid(&opt, None);
     assert_eq!(plan.documents, 7);
     assert_eq!(plan.effective_context_tokens, 2140.0);
-    // Of the steps blocked, the first example would raise the metric most (ln 1.01 - ln 0.01
-    // at slope 0.093, against ln(8.01/7.01) at 0.2915): its cap is named, and relaxing it
-    // changes the plan.
-    assert_eq!(plan.binding, Constraint::MaxShots);
+    // The eighth document is blocked by the budget alone (the first example, the second
+    // iteration by their caps and the budget): the budget binds, and 300 tokens more buy it.
+    assert_eq!(plan.binding, Constraint::ContextBudget);
     let mut relaxed = opt.clone();
-    relaxed.max_shots = 1;
-    assert!(plan_rag(&relaxed).unwrap().logit > plan.logit);
+    relaxed.context_budget = Some(2440.0);
+    assert_eq!(plan_rag(&relaxed).unwrap().documents, 8);
     opt.context_budget = Some(2139.0);
     let plan = check_against_grid(&opt, None);
     assert_eq!(plan.documents, 6);
@@ -495,4 +494,65 @@ fn the_search_stays_fast_at_the_limits_whatever_the_budget() {
     let plan = plan_rag(&opt).unwrap();
     assert!(plan.feasible);
     assert!(t.elapsed().as_secs_f64() < 20.0);
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Whatever the budget, caps, token counts and informativeness, the planner finds the
+        /// exhaustive lattice's best, and relaxing the reported binding raises the metric.
+        #[test]
+        fn the_planner_is_the_lattice_optimum(
+            budget in 30.0f64..2e5,
+            k_cap in 0u32..30,
+            m_cap in 0u32..6,
+            n_cap in 1u32..4,
+            doc in 1.0f64..2000.0,
+            question in 1.0f64..200.0,
+            answer in 0.0f64..100.0,
+            gen in 1.0f64..300.0,
+            i_doc in 0.0f64..8.0,
+            i_shot in 0.0f64..20.0,
+        ) {
+            let mut opt = options(Some(budget));
+            opt.max_documents = k_cap;
+            opt.max_shots = m_cap;
+            opt.max_iterations = n_cap;
+            opt.tokens = RagTokens { doc, question, answer, gen };
+            opt.informativeness = info(i_doc, i_shot);
+            let plan = check_against_grid(&opt, None);
+            if plan.feasible {
+                prop_assert!(plan.effective_context_tokens <= budget);
+                prop_assert!(plan.metric.is_finite());
+                // Relaxing the reported binding alone admits a better plan.
+                let mut relaxed = opt.clone();
+                match plan.binding {
+                    Constraint::ContextBudget => relaxed.context_budget = Some(1e12),
+                    Constraint::MaxDocuments => relaxed.max_documents += 1,
+                    Constraint::MaxShots => relaxed.max_shots += 1,
+                    Constraint::MaxIterations => relaxed.max_iterations += 1,
+                    Constraint::NoGain => return Ok(()),
+                    other => prop_assert!(false, "unexpected binding {other:?}"),
+                }
+                let after = plan_rag(&relaxed).unwrap();
+                if after.logit <= plan.logit {
+                    // Every better step was blocked by its cap and a constraint at once: the
+                    // constraint is named, and relaxing it with the caps buys a better plan.
+                    prop_assert_eq!(plan.binding, Constraint::ContextBudget);
+                    relaxed.max_documents += 1;
+                    relaxed.max_shots += 1;
+                    relaxed.max_iterations += 1;
+                    let both = plan_rag(&relaxed).unwrap();
+                    prop_assert!(both.logit > plan.logit, "{plan:?} -> {both:?}");
+                }
+            } else {
+                prop_assert_eq!(plan.binding, Constraint::ContextBudget);
+                prop_assert!(question > budget);
+            }
+        }
+    }
 }

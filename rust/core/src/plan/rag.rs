@@ -323,35 +323,42 @@ pub fn plan_rag(opt: &RagOptions) -> Result<RagPlan> {
     let priced = opt
         .price(k, m, n)
         .expect("the chosen configuration was feasible");
-    // What stops the plan: of the steps that would raise the metric (one more document,
-    // example or iteration), the one that would raise it most, and what blocks it: its cap,
-    // else the first constraint it breaks.
+    // What stops the plan: the steps that would raise the metric (one more document, example
+    // or iteration) are each blocked by their cap, by a constraint, or by both. Relaxing a lone
+    // blocker admits its step, so the plan changes: of the steps with one blocker, the one that
+    // would raise the metric most names it. When every step has two, the constraint of the
+    // best step is named (its cap would not admit it alone).
     let steps = [
         (k + 1, m, n, opt.max_documents, Constraint::MaxDocuments),
         (k, m + 1, n, opt.max_shots, Constraint::MaxShots),
         (k, m, n + 1, opt.max_iterations, Constraint::MaxIterations),
     ];
-    let mut binding = Constraint::NoGain;
-    let mut best_gain = 0.0;
+    let mut single: Option<(f64, Constraint)> = None;
+    let mut double: Option<(f64, Constraint)> = None;
     for (j, &(sk, sm, sn, limit, at_cap)) in steps.iter().enumerate() {
         if !rises[j] {
             continue;
         }
         let value = [sk, sm, sn][j];
         let gain = logit(sk, sm, sn) - x;
-        if gain <= best_gain {
+        if gain <= 0.0 {
             continue;
         }
-        let blocker = if value > limit {
-            Some(at_cap)
-        } else {
-            opt.price(sk, sm, sn).err()
+        let capped = value > limit;
+        let broken = opt.price(sk, sm, sn).err();
+        let (slot, blocker) = match (capped, broken) {
+            (true, None) => (&mut single, at_cap),
+            (false, Some(b)) => (&mut single, b),
+            (true, Some(b)) => (&mut double, b),
+            (false, None) => continue, // feasible: not a better plan only within LOGIT_TIE
         };
-        if let Some(b) = blocker {
-            best_gain = gain;
-            binding = b;
+        if slot.is_none_or(|(g, _)| gain > g) {
+            *slot = Some((gain, blocker));
         }
     }
+    let binding = single
+        .or(double)
+        .map_or(Constraint::NoGain, |(_, blocker)| blocker);
     Ok(RagPlan {
         documents: k,
         shots: m,

@@ -404,3 +404,41 @@ def test_grpc_invalid_requests_name_the_field(
 
     _, bad, _ = details(exc)
     assert [v.field for v in bad.field_violations] == [path]
+
+
+def test_a_cancelled_token_stops_the_plan_and_the_limits_bound_its_work() -> None:
+    token = sp.CancelToken()
+    token.cancel()
+    with pytest.raises(errors.Cancelled):
+        sp.plan_rag(i_doc=0.5, i_shot=1.0, context_budget_tokens=1e6, cancel=token)
+    # At every cap's limit and a budget that never binds, the plan is the caps' corner, and
+    # the search's work is bounded by the caps, not by the budget.
+    limits = {
+        "max_documents": sp.rag.MAX_RAG_DOCUMENTS,
+        "max_shots": sp.rag.MAX_RAG_SHOTS,
+        "max_iterations": sp.rag.MAX_RAG_ITERATIONS,
+    }
+    plan = sp.plan_rag(i_doc=0.5, i_shot=1.0, context_budget_tokens=1e300, **limits)
+    assert (plan.documents, plan.shots, plan.iterations) == (16384, 1024, 32)
+    served = sp.plan_rag(i_doc=0.5, i_shot=1.0, budget_eflops=1e300, model="llama-3.1-8b", **limits)
+    # The model's context window stops it (131,072 tokens for llama-3.1-8b).
+    assert served.binding == "context"
+    assert served.max_prompt_tokens + 64 <= sp.model("llama-3.1-8b").max_context
+
+
+def test_the_catalog_lists_rag_laws_with_source_and_domain(client: sp.Client) -> None:
+    assert sp.catalog()["rag"] == ["yue2024-gemini-flash"] == client.catalog()["rag"]
+    table = run("catalog", "rag").stdout
+    assert "yue2024-gemini-flash" in table and "arXiv:2410.04343" in table
+    assert "(-2.18, 1.12)" in table  # the metric's domain: sigma's range
+    # A user file adds a law in a [[rag]] section, planned by name.
+    cat = sp.default_catalog().copy()
+    cat.add_toml(
+        "[[rag]]\nname = 'mine'\na = [0.3, 0.1, 0.2]\nb = [-0.05, 0.0]\nc = -0.5\n"
+        "[rag.sigma]\nscale = 3.3\nslope = 1.81\nshift = 0.46\noffset = -2.18\n"
+    )
+    plan = sp.plan_rag(law="mine", i_doc=1, i_shot=1, context_budget_tokens=1e4, catalog=cat)
+    assert plan.law == "mine" and plan.feasible
+    with pytest.raises(errors.CatalogError) as bad:
+        cat.add_toml("[[rag]]\nname = 'bad'\na = [0.3, 0.1, 0.2]\nb = [0.0, 0.0]\nc = 0\n")
+    assert "sigma" in str(bad.value)

@@ -15,13 +15,15 @@ from scaleplan.catalog import Family, Hardware, Model, Moe, default_catalog
 from scaleplan.commands import _common
 from scaleplan.commands._output import RowWriter, plain
 from scaleplan.laws import ErrorLaw, Farseer, FittedRange, LossLaw, Repetition, law
+from scaleplan.rag import RagLaw, RagSigma, rag_law
 
-KINDS = ("hardware", "models", "families", "laws", "accuracy")
+KINDS = ("hardware", "models", "families", "laws", "accuracy", "rag")
 _CLASSES: dict[str, type] = {
     "hardware": Hardware,
     "models": Model,
     "families": Family,
     "laws": LossLaw,
+    "rag": RagLaw,
 }
 _ACCURACY_FIELDS = [
     "name",
@@ -42,6 +44,7 @@ _NESTED: dict[str, type] = {
     "fitted": FittedRange,
     "farseer": Farseer,
     "repetition": Repetition,
+    "sigma": RagSigma,
 }
 """Fields holding a dataclass (or None), flattened to ``moe_experts``, ... in CSV."""
 
@@ -53,7 +56,7 @@ def register(sub: _common.Subparsers) -> None:
         help="list catalog entries with their values",
         description="Show the catalog: hardware (spec-sheet peaks, HBM, assumed efficiencies), "
         "models (architecture from config.json, parameter counts), families, quality laws and "
-        "accuracy presets (for `plan test-time --accuracy`). "
+        "accuracy presets (for `plan test-time --accuracy`) and RAG laws (for `plan rag --law`). "
         "Includes the files named in SCALEPLAN_CATALOG. --json prints one object keyed by kind, "
         "each a list of entries with the Python dataclasses' field names.",
         examples=[
@@ -62,6 +65,7 @@ def register(sub: _common.Subparsers) -> None:
             "scaleplan catalog hardware --json",
             "scaleplan catalog laws --csv",
             "scaleplan catalog accuracy",
+            "scaleplan catalog rag",
         ],
     )
     p.add_argument("kind", nargs="?", choices=KINDS, help="one kind only (default: all)")
@@ -81,6 +85,7 @@ def entries(kind: str) -> list[Any]:
         "models": cat.model,
         "families": cat.family,
         "laws": lambda n: law(n, cat),
+        "rag": lambda n: rag_law(n, cat),
     }
     return [lookup[kind](n) for n in names]
 
@@ -295,10 +300,29 @@ def _accuracy_table(items: list[dict[str, Any]]) -> tuple[list[str], list[list[s
     return header, rows, "llrrrrl"
 
 
+def _rag_table(items: list[RagLaw]) -> tuple[list[str], list[list[str]], str]:
+    """RAG laws with their coefficients, the domain of their metric (sigma's open range) and
+    their source."""
+    header = ["name", "a (doc, shot, iter)", "b (doc, shot)", "c", "metric in", "source"]
+    rows = [
+        [
+            x.name,
+            ", ".join(f"{v:.4g}" for v in x.a),
+            ", ".join(f"{v:.4g}" for v in x.b),
+            f"{x.c:.4g}",
+            f"({x.sigma.offset:.4g}, {x.sigma.offset + x.sigma.scale:.4g})",
+            x.source,
+        ]
+        for x in items
+    ]
+    return header, rows, "lllrll"
+
+
 _TABLES: dict[str, Callable[[Any], tuple[list[str], list[list[str]], str]]] = {
     "hardware": _hardware_table,
     "models": _model_table,
     "families": _family_table,
     "laws": _law_table,
     "accuracy": _accuracy_table,
+    "rag": _rag_table,
 }

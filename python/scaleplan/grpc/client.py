@@ -339,8 +339,8 @@ class Client(RemoteApi):
         return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
 
     def catalog(self, *, timeout_s: float | None = None) -> dict[str, list[str]]:
-        """Names of the server's hardware, models, families, laws and test-time accuracy presets,
-        keyed as ``scaleplan.catalog()`` keys them."""
+        """Names of the server's hardware, models, families, laws, test-time accuracy presets and
+        RAG laws, keyed as ``scaleplan.catalog()`` keys them."""
         response = self._unary(self._stub.ListCatalog, pb.ListCatalogRequest(), timeout_s)
         return {
             "hardware": [h.name for h in response.hardware],
@@ -348,6 +348,7 @@ class Client(RemoteApi):
             "families": [f.name for f in response.families],
             "laws": [law.name for law in response.laws],
             "accuracy": [a.name for a in response.accuracy_presets],
+            "rag": [r.name for r in response.rag_laws],
         }
 
     def model(self, name: str, *, timeout_s: float | None = None) -> Model:

@@ -49,6 +49,7 @@ class ListCatalogResponse(_message.Message):
     FAMILIES_FIELD_NUMBER: _builtins.int
     LAWS_FIELD_NUMBER: _builtins.int
     ACCURACY_PRESETS_FIELD_NUMBER: _builtins.int
+    RAG_LAWS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def hardware(self) -> _containers.RepeatedCompositeFieldContainer[_catalog_pb2.Hardware]:
         """Hardware entries, in catalog order."""
@@ -69,6 +70,10 @@ class ListCatalogResponse(_message.Message):
     def accuracy_presets(self) -> _containers.RepeatedCompositeFieldContainer[_catalog_pb2.AccuracyPreset]:
         """Test-time accuracy presets, in catalog order."""
 
+    @_builtins.property
+    def rag_laws(self) -> _containers.RepeatedCompositeFieldContainer[Global___RagLaw]:
+        """RAG computation allocation models, in catalog order."""
+
     def __init__(
         self,
         *,
@@ -77,10 +82,11 @@ class ListCatalogResponse(_message.Message):
         families: _abc.Iterable[_catalog_pb2.Family] | None = ...,
         laws: _abc.Iterable[_catalog_pb2.Law] | None = ...,
         accuracy_presets: _abc.Iterable[_catalog_pb2.AccuracyPreset] | None = ...,
+        rag_laws: _abc.Iterable[Global___RagLaw] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy_presets", b"accuracy_presets", "families", b"families", "hardware", b"hardware", "laws", b"laws", "models", b"models"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy_presets", b"accuracy_presets", "families", b"families", "hardware", b"hardware", "laws", b"laws", "models", b"models", "rag_laws", b"rag_laws"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

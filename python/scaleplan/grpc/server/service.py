@@ -54,7 +54,7 @@ from scaleplan.grpc.server.pool import CorePool
 from scaleplan.joint import frontier_joint, plan_joint
 from scaleplan.laws import law
 from scaleplan.plan import plan_lifetime, plan_training
-from scaleplan.rag import fit_rag, plan_rag
+from scaleplan.rag import fit_rag, plan_rag, rag_law
 from scaleplan.sweep import budget_chunks
 from scaleplan.testtime import Accuracy, frontier_test_time, plan_test_time
 from scaleplan.v1 import catalog_pb2, plan_pb2, planner_pb2_grpc
@@ -265,6 +265,7 @@ class PlannerService(planner_pb2_grpc.PlannerServiceServicer):
                 )
                 for n in names["accuracy"]
             ],
+            rag_laws=[conversions.rag_law_message(rag_law(n, self.catalog)) for n in names["rag"]],
         )
 
     @unary(paths={"model": "name"})

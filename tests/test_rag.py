@@ -314,6 +314,11 @@ def test_cli_plans_and_names_bad_options() -> None:
             "--budget:",
         ),
         (["--latency-budget", "soon", "--i-doc", "1", "--i-shot", "1"], "--latency-budget:"),
+        (
+            ["--budget", "1e15eflops", "--model", "qwen3-8b", "--no-prefill"]
+            + ["--i-doc", "1", "--i-shot", "1"],
+            "--no-prefill: the RAG planner prices the prompt",
+        ),
     ]:
         bad = cli(*args)
         usage_error(bad, message.split(":")[0])

@@ -112,6 +112,7 @@ _OPTIONS = {
     "context_budget_tokens": "--context-budget",
     "budget_eflops": "--budget",
     "latency_budget_s": "--latency-budget",
+    "prefill": "--no-prefill",
 }
 
 

@@ -242,6 +242,8 @@ def test_bad_input_names_the_field() -> None:
         ({"i_doc": 0, "i_shot": 0, "latency_budget_s": 0, "model": "qwen3-8b"}, "latency_budget_s"),
         ({"i_doc": 0, "i_shot": 0}, "budget"),
         ({"i_doc": 0, "i_shot": 0, "budget_eflops": 1e15}, "model"),
+        # The default serving's batch is "max", under which latency falls as prompts grow.
+        ({"i_doc": 0, "i_shot": 0, "latency_budget_s": 5, "model": "qwen3-8b"}, "batch"),
         ({"i_doc": 0, "i_shot": 0, "context_budget_tokens": 1e4, "max_shots": -1}, "max_shots"),
         (
             {"i_doc": 0, "i_shot": 0, "context_budget_tokens": 1e4, "max_iterations": 0},
@@ -315,8 +317,21 @@ def test_cli_plans_and_names_bad_options() -> None:
         ),
         (["--latency-budget", "soon", "--i-doc", "1", "--i-shot", "1"], "--latency-budget:"),
         (
-            ["--budget", "1e15eflops", "--model", "qwen3-8b", "--no-prefill"]
-            + ["--i-doc", "1", "--i-shot", "1"],
+            ["--latency-budget", "5s", "--model", "qwen3-8b", "--i-doc", "1", "--i-shot", "1"],
+            "--batch: a latency budget needs a fixed batch",
+        ),
+        (
+            [
+                "--budget",
+                "1e15eflops",
+                "--model",
+                "qwen3-8b",
+                "--no-prefill",
+                "--i-doc",
+                "1",
+                "--i-shot",
+                "1",
+            ],
             "--no-prefill: the RAG planner prices the prompt",
         ),
     ]:

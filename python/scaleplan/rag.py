@@ -251,8 +251,9 @@ def plan_rag(
     law predicts at informativeness (``i_doc``, ``i_shot``), within every budget given (at
     least one): ``context_budget_tokens`` (effective context: input tokens over all
     iterations), ``budget_eflops`` and ``latency_budget_s`` per query (priced by the cost model
-    for ``model`` on ``hardware`` with ``serving``; they need a model). With a model, the last
-    iteration's prompt and its generation must fit its context window.
+    for ``model`` on ``hardware`` with ``serving``; they need a model; a latency budget needs a
+    batch other than "max"). With a model, the last iteration's prompt and its generation must
+    fit its context window.
 
     Token accounting (docs/planning.md#rag): a document counts ``min(doc_tokens, 1024)``
     tokens; iteration j's prompt is m examples (k documents, a question, an answer), k

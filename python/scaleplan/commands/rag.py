@@ -69,7 +69,8 @@ def add_plan(planners: _common.Subparsers) -> None:
     p.add_argument(
         "--latency-budget",
         metavar="SECONDS",
-        help="latency per query, all iterations: 5, 5s, 500ms (needs --model)",
+        help="latency per query, all iterations: 5, 5s, 500ms (needs --model and a --batch "
+        "other than max: under max a longer prompt shrinks the batch and can shorten latency)",
     )
     p.add_argument(
         "--law",

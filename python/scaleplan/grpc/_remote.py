@@ -408,8 +408,9 @@ class RemoteApi:
         RAG law predicts at informativeness (``i_doc``, ``i_shot``), within every budget given
         (at least one): ``context_budget_tokens`` (effective context: input tokens over all
         iterations), ``budget_eflops`` and ``latency_budget_s`` per query (priced by the cost
-        model for ``model`` on ``hardware`` with ``serving``; they need a model). With a model,
-        the last iteration's prompt and its generation must fit its context window.
+        model for ``model`` on ``hardware`` with ``serving``; they need a model; a latency budget
+        needs a batch other than "max"). With a model, the last iteration's prompt and its
+        generation must fit its context window.
 
         On the server: :func:`scaleplan.plan_rag`, the same arguments (catalog objects by name,
         scalars for the goals). ``timeout_s``: this call's deadline (default: the client's)."""

@@ -321,6 +321,20 @@ fn eflops_and_latency_budgets_match_the_exhaustive_lattice() {
             assert!(plan.latency_s <= latency);
         }
     }
+    // Under batch "max" the eFLOPs still grow with the prompt (a smaller batch shares the
+    // weight reads among fewer queries): the same search holds.
+    let max_batch = InferenceOptions {
+        batch: Batch::Max,
+        ..InferenceOptions::default()
+    };
+    for budget in [3e14, 3e15] {
+        let opt = served(model, hw, &max_batch, Some(budget), None);
+        check_against_grid(&opt, Some((model, hw, &max_batch)));
+    }
+    // Its latency does not grow with the prompt (a smaller batch decodes faster), so a latency
+    // budget under batch max is refused, naming the batch.
+    let e = plan_rag(&served(model, hw, &max_batch, None, Some(1.0))).unwrap_err();
+    assert_eq!(e.field(), "batch");
     // All three budgets at once.
     let mut opt = served(model, hw, &serving, Some(3e14), Some(0.5));
     opt.context_budget = Some(2e4);

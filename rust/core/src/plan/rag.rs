@@ -14,7 +14,7 @@
 use super::Constraint;
 use crate::cancel;
 use crate::catalog::{Hardware, Model};
-use crate::cost::{Attention, InferenceOptions, InferenceQuery, Pricer};
+use crate::cost::{Attention, Batch, InferenceOptions, InferenceQuery, Pricer};
 use crate::error::{check, PlanError, Result};
 use crate::laws::rag::{Informativeness, RagLaw, RAG_DOC_TOKEN_CAP};
 
@@ -82,6 +82,9 @@ impl RagTokens {
 pub struct RagServing {
     pub pricer: Pricer,
     pub max_context: f64,
+    /// Whether the batch is "max" (the largest that fits): a longer prompt then shrinks the
+    /// batch and can shorten a query's latency, so latency does not grow with k, m, n.
+    pub batch_max: bool,
 }
 
 impl RagServing {
@@ -97,6 +100,7 @@ impl RagServing {
         Ok(RagServing {
             pricer: Pricer::new(model, hardware, serving)?,
             max_context: model.max_context as f64,
+            batch_max: serving.batch == Batch::Max,
         })
     }
 }
@@ -195,6 +199,15 @@ impl RagOptions {
         }
         if let Some(s) = &self.serving {
             check::positive("max_context", s.max_context)?;
+            if s.batch_max && self.latency_budget_s.is_some() {
+                // The search prunes on costs that grow with k, m and n; under batch "max" a
+                // query's latency falls as its prompt grows (fewer queries share a decode step).
+                return Err(PlanError::invalid(
+                    "batch",
+                    "a latency budget needs a fixed batch (or unset): under batch max a longer \
+                     prompt shrinks the batch and can shorten the latency",
+                ));
+            }
         }
         Ok(())
     }

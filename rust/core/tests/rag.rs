@@ -129,7 +129,12 @@ fn exhaustive(
                             attention: Attention::Dense,
                         };
                         let c = inference_cost(model, hw, &q, serving).unwrap();
-                        fits &= c.feasible;
+                        // A fixed batch must fit whole (docs/planning.md#rag).
+                        let whole = match serving.batch {
+                            Batch::Fixed(b) => c.batch >= b,
+                            _ => true,
+                        };
+                        fits &= c.feasible && whole;
                         e += c.eflops;
                         lat += c.latency_s;
                     }
@@ -330,6 +335,21 @@ fn eflops_and_latency_budgets_match_the_exhaustive_lattice() {
     for budget in [3e14, 3e15] {
         let opt = served(model, hw, &max_batch, Some(budget), None);
         check_against_grid(&opt, Some((model, hw, &max_batch)));
+    }
+    // A fixed batch of 64 queries: the longest prompts no longer fit 64 KV caches beside the
+    // weights, so memory binds before the cost model would shrink the batch.
+    let fixed = InferenceOptions {
+        batch: Batch::Fixed(64.0),
+        ..InferenceOptions::default()
+    };
+    let mut big = served(model, hw, &fixed, None, Some(30.0));
+    big.max_documents = 200;
+    big.max_shots = 2;
+    let plan = check_against_grid(&big, Some((model, hw, &fixed)));
+    assert_eq!(plan.binding, Constraint::Memory);
+    for latency in [0.5, 2.0, 8.0] {
+        let opt = served(model, hw, &fixed, Some(1e17), Some(latency));
+        check_against_grid(&opt, Some((model, hw, &fixed)));
     }
     // Its latency does not grow with the prompt (a smaller batch decodes faster), so a latency
     // budget under batch max is refused, naming the batch.

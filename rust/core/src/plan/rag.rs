@@ -85,6 +85,9 @@ pub struct RagServing {
     /// Whether the batch is "max" (the largest that fits): a longer prompt then shrinks the
     /// batch and can shorten a query's latency, so latency does not grow with k, m, n.
     pub batch_max: bool,
+    /// A fixed batch: every iteration must fit it whole (the cost model would shrink it to
+    /// what fits, which makes latency fall as the prompt grows).
+    pub fixed_batch: Option<f64>,
 }
 
 impl RagServing {
@@ -101,6 +104,10 @@ impl RagServing {
             pricer: Pricer::new(model, hardware, serving)?,
             max_context: model.max_context as f64,
             batch_max: serving.batch == Batch::Max,
+            fixed_batch: match serving.batch {
+                Batch::Fixed(b) => Some(b),
+                _ => None,
+            },
         })
     }
 }
@@ -237,7 +244,7 @@ impl RagOptions {
                     attention: Attention::Dense,
                 };
                 let c = s.pricer.price(&q).map_err(|_| Constraint::Memory)?;
-                if !c.feasible {
+                if !c.feasible || s.fixed_batch.is_some_and(|b| c.batch < b) {
                     return Err(Constraint::Memory);
                 }
                 eflops += c.eflops;

@@ -399,6 +399,7 @@ def losses_at(
     cancel: CancelToken | None = None,
 ) -> npt.NDArray[np.float64]:
     """Loss of each plan (params, effective_tokens) under each sample's law, sample-major."""
+
 # ---- accuracy fit (rust/python/src/fit_accuracy.rs) ----
 FIT_ACCURACY_MAX_ROWS: int
 FIT_ACCURACY_MAX_BOOTSTRAP: int

@@ -80,6 +80,8 @@ METHODS = (
     # Parallel streams (ParScale).
     Method("parscale.plan_parscale"),
     Method("agent.plan_agent"),
+    Method("rag.plan_rag"),
+    Method("rag.fit_rag"),
 )
 
 _STDLIB = {

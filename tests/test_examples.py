@@ -63,6 +63,16 @@ EXAMPLES = {
         "each FLOP is worth 1.6368 of today's",
         "-> decision: wait 6 months if you trust the central estimate",
     ],
+    # The budget type (tokens, eFLOPs, latency) changes the RAG decision.
+    "rag_budget.py": [
+        "context budget 128k tokens",
+        "eFLOPs budget 1e15 per query",
+        "latency budget 2 s per query",
+        "binding: context_budget",
+        "binding: budget",
+        "binding: latency",
+        "-> the budget type changes the decision: 3 different plans of 3.",
+    ],
 }
 
 

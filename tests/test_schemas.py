@@ -17,7 +17,7 @@ from scaleplan._schema import SCHEMAS, field_line
 from scaleplan.commands import joint as cli_joint
 from scaleplan.commands import testtime as cli_testtime
 from scaleplan.grpc import conversions
-from scaleplan.v1 import cost_pb2, plan_pb2
+from scaleplan.v1 import cost_pb2, plan_pb2, planner_pb2
 
 RESULTS: list[type] = [
     sp.InferenceCost,
@@ -35,6 +35,8 @@ RESULTS: list[type] = [
     sp.PassAtK,
     sp.ParScalePlan,
     sp.AgentPlan,
+    sp.RagPlan,
+    sp.RagFit,
 ]
 
 # The binding's column lists, by result (the plans' extrapolation columns follow their own).
@@ -47,6 +49,7 @@ COLUMNS: dict[str, list[str]] = {
     "JointPlan": _core.JOINT_FIELDS,
     "ParScalePlan": _core.PARSCALE_PLAN_FIELDS,
     "AgentPlan": _core.AGENT_FIELDS,
+    "RagPlan": _core.RAG_PLAN_FIELDS,
 }
 
 # Proto messages of each result, with the Python -> wire renames the conversions use.
@@ -65,6 +68,7 @@ MESSAGES: list[tuple[str, Any, dict[str, str]]] = [
     ("AccuracyFit", plan_pb2.AccuracyFit, {}),
     ("ParScalePlan", plan_pb2.ParScalePlan, conversions.PARSCALE_PLAN_FIELDS),
     ("AgentPlan", plan_pb2.AgentPlan, conversions.AGENT_PLAN_FIELDS),
+    ("RagPlan", planner_pb2.RagPlan, conversions.RAG_PLAN_FIELDS),
 ]
 
 # Fields a message numbers after the others because they were added to it later (field numbers

@@ -47,6 +47,7 @@ from scaleplan.plan import (
     plan_lifetime,
     plan_training,
 )
+from scaleplan.rag import RagFit, RagLaw, RagPlan, RagSigma, fit_rag, plan_rag, rag_law
 from scaleplan.serving import Attention, Serving, attention
 from scaleplan.sweep import (
     SweepChunk,
@@ -92,6 +93,10 @@ __all__ = [
     "Moe",
     "PassAtK",
     "Plan",
+    "RagFit",
+    "RagLaw",
+    "RagPlan",
+    "RagSigma",
     "Repetition",
     "Serving",
     "SweepChunk",
@@ -107,6 +112,7 @@ __all__ = [
     "family",
     "fit_accuracy",
     "fit_law",
+    "fit_rag",
     "frontier_joint",
     "frontier_test_time",
     "hardware",
@@ -120,8 +126,10 @@ __all__ = [
     "plan_agent",
     "plan_joint",
     "plan_lifetime",
+    "plan_rag",
     "plan_test_time",
     "plan_training",
+    "rag_law",
     "register_model",
     "training_cost",
 ]

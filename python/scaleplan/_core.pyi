@@ -56,10 +56,15 @@ __all__ = [
     "MAX_AGENT_ROWS",
     "MAX_AGENT_TOOLS",
     "MAX_MAJORITY_SAMPLES",
+    "MAX_RAG_DOCUMENTS",
+    "MAX_RAG_ITERATIONS",
+    "MAX_RAG_SHOTS",
     "MAX_SAMPLES",
     "MAX_SEARCH_STEPS",
     "MAX_START_IN_MONTHS",
     "MEASURED_TABLE_SAMPLES",
+    "RAG_DOC_TOKEN_CAP",
+    "RAG_PLAN_FIELDS",
     "SCHEMAS",
     "TEST_TIME_FIELDS",
     "TRAINING_COST_FIELDS",
@@ -74,6 +79,7 @@ __all__ = [
     "NativeHardware",
     "NativeLaw",
     "NativeModel",
+    "NativeRagLaw",
     "Serving",
     "TestTimeProblem",
     "__version__",
@@ -83,10 +89,14 @@ __all__ = [
     "fit_accuracy",
     "fit_law",
     "fit_objective",
+    "fit_rag",
     "inference_cost",
     "inference_cost_one",
     "plan_lifetime",
+    "plan_rag",
     "plan_training",
+    "rag_law",
+    "rag_law_names",
     "training_cost",
 ]
 # Plans under uncertainty.
@@ -518,3 +528,62 @@ class AgentProblem:
     def solve(
         self, goal: str, values: npt.NDArray[np.float64], *, cancel: CancelToken | None = None
     ) -> list[npt.NDArray[np.float64]]: ...
+
+# RAG (rust/python/src/rag.rs; docs/planning.md#rag).
+RAG_PLAN_FIELDS: list[str]
+MAX_RAG_DOCUMENTS: int
+MAX_RAG_SHOTS: int
+MAX_RAG_ITERATIONS: int
+RAG_DOC_TOKEN_CAP: float
+
+@final
+class NativeRagLaw:
+    @staticmethod
+    def from_json(text: str) -> NativeRagLaw: ...
+    def to_json(self) -> str: ...
+    def metric(
+        self,
+        documents: npt.NDArray[np.float64],
+        shots: npt.NDArray[np.float64],
+        iterations: npt.NDArray[np.float64],
+        i_doc: npt.NDArray[np.float64],
+        i_shot: npt.NDArray[np.float64],
+    ) -> npt.NDArray[np.float64]: ...
+
+def rag_law(catalog: Catalog, name: str) -> NativeRagLaw: ...
+def rag_law_names(catalog: Catalog) -> list[str]: ...
+def plan_rag(
+    law: NativeRagLaw,
+    *,
+    i_doc: float,
+    i_shot: float,
+    doc_tokens: float,
+    question_tokens: float,
+    answer_tokens: float,
+    gen_tokens: float,
+    max_documents: int,
+    max_shots: int,
+    max_iterations: int,
+    context_budget_tokens: float | None,
+    budget_eflops: float | None,
+    latency_budget_s: float | None,
+    model: NativeModel | None,
+    hardware: NativeHardware | None,
+    serving: Serving | None,
+    cancel: CancelToken | None = None,
+) -> list[float]:
+    """One plan's row, in the order of RAG_PLAN_FIELDS."""
+
+def fit_rag(
+    base: NativeRagLaw,
+    documents: list[float],
+    shots: list[float],
+    iterations: list[float],
+    i_doc: list[float],
+    i_shot: list[float],
+    metric: list[float],
+    *,
+    name: str,
+    cancel: CancelToken | None = None,
+) -> tuple[NativeRagLaw, npt.NDArray[np.float64], npt.NDArray[np.float64], float]:
+    """(law, residuals, logit_residuals, rms)."""

@@ -295,6 +295,7 @@ class Catalog:
             "families": self._native.family_names(),
             "laws": self._native.law_names(),
             "accuracy": self._native.accuracy_names(),
+            "rag": _core.rag_law_names(self._native),
         }
 
 

@@ -17,17 +17,20 @@ from scaleplan.commands._output import RowWriter, plain
 from scaleplan.laws import ErrorLaw, Farseer, FittedRange, LossLaw, Repetition, law
 from scaleplan.parscale import STREAMS, parscale_law, parscale_law_names
 from scaleplan.plan import ALGORITHMIC_PROGRESS
+from scaleplan.rag import RagLaw, RagSigma, rag_law
 
-KINDS = ("hardware", "models", "families", "laws", "accuracy", "progress")
+KINDS = ("hardware", "models", "families", "laws", "accuracy", "rag", "progress")
 _DEFAULT_KINDS = KINDS[:-1]
 """Listed when no kind is named: the catalog's kinds (``scaleplan.catalog()``), so that
 ``scaleplan catalog --json`` holds what the Python API lists. The algorithmic-progress table is
 not a catalog kind (rust/core/src/laws/progress.rs) and is listed when named."""
+
 _CLASSES: dict[str, type] = {
     "hardware": Hardware,
     "models": Model,
     "families": Family,
     "laws": LossLaw,
+    "rag": RagLaw,
 }
 _ACCURACY_FIELDS = [
     "name",
@@ -57,6 +60,7 @@ _NESTED: dict[str, type] = {
     "fitted": FittedRange,
     "farseer": Farseer,
     "repetition": Repetition,
+    "sigma": RagSigma,
 }
 """Fields holding a dataclass (or None), flattened to ``moe_experts``, ... in CSV."""
 
@@ -70,8 +74,9 @@ def register(sub: _common.Subparsers) -> None:
         "a list price per GPU-hour with the date it was read: an assumption, the default of USD "
         "budgets), "
         "models (architecture from config.json, parameter counts), families, quality laws and "
-        "accuracy presets (for `plan test-time --accuracy`) and the algorithmic-progress "
-        "halving time (for `plan training --start-in`; only when named). "
+        "accuracy presets (for `plan test-time --accuracy`), RAG laws (for `plan rag --law`) and "
+        "the algorithmic-progress halving time (for `plan training --start-in`; only when "
+        "named). "
         "Includes the files named in SCALEPLAN_CATALOG. --json prints one object keyed by kind, "
         "each a list of entries with the Python dataclasses' field names.",
         examples=[
@@ -81,6 +86,7 @@ def register(sub: _common.Subparsers) -> None:
             "scaleplan catalog laws --csv",
             "scaleplan catalog accuracy",
             "scaleplan catalog progress",
+            "scaleplan catalog rag",
         ],
     )
     p.add_argument("kind", nargs="?", choices=KINDS, help="one kind only (default: all)")
@@ -102,6 +108,7 @@ def entries(kind: str) -> list[Any]:
         "models": cat.model,
         "families": cat.family,
         "laws": lambda n: law(n, cat),
+        "rag": lambda n: rag_law(n, cat),
     }
     return [lookup[kind](n) for n in names]
 
@@ -358,6 +365,24 @@ def _progress_table(items: list[dict[str, Any]]) -> tuple[list[str], list[list[s
     return header, rows, "lrrl"
 
 
+def _rag_table(items: list[RagLaw]) -> tuple[list[str], list[list[str]], str]:
+    """RAG laws with their coefficients, the domain of their metric (sigma's open range) and
+    their source."""
+    header = ["name", "a (doc, shot, iter)", "b (doc, shot)", "c", "metric in", "source"]
+    rows = [
+        [
+            x.name,
+            ", ".join(f"{v:.4g}" for v in x.a),
+            ", ".join(f"{v:.4g}" for v in x.b),
+            f"{x.c:.4g}",
+            f"({x.sigma.offset:.4g}, {x.sigma.offset + x.sigma.scale:.4g})",
+            x.source,
+        ]
+        for x in items
+    ]
+    return header, rows, "lllrll"
+
+
 _TABLES: dict[str, Callable[[Any], tuple[list[str], list[list[str]], str]]] = {
     "hardware": _hardware_table,
     "models": _model_table,
@@ -365,4 +390,5 @@ _TABLES: dict[str, Callable[[Any], tuple[list[str], list[list[str]], str]]] = {
     "laws": _law_table,
     "accuracy": _accuracy_table,
     "progress": _progress_table,
+    "rag": _rag_table,
 }

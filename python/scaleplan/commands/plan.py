@@ -26,6 +26,7 @@ from scaleplan.commands import (
     agent,
     joint,
     parscale,
+    rag,
     testtime,
 )
 from scaleplan.commands import _uncertainty as uncertainty
@@ -55,6 +56,7 @@ def register(sub: _common.Subparsers) -> None:
         "  scaleplan plan test-time --budget 1e15eflops,1e16eflops --attention dense,topk:1024\n"
         "  scaleplan plan joint --budget 2e5gpu-h --queries 1e9 --explain\n"
         "  scaleplan plan agent TABLE.csv --target-accuracy 0.6 --usd-per-hour 2.5\n\nplanners: "
+        "  scaleplan plan rag --context-budget 128k --i-doc 0.5 --i-shot 1\n\nplanners: "
         + ", ".join(name for name, _ in PLANNERS),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -412,5 +414,6 @@ PLANNERS: list[tuple[str, Callable[[_common.Subparsers], None]]] = [
     # Parallel streams (ParScale).
     ("parscale", parscale.add_plan),
     ("agent", agent.add_plan),
+    ("rag", rag.add_plan),
 ]
 """(name, register) per planner."""

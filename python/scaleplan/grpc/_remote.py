@@ -20,6 +20,7 @@ from scaleplan.joint import JointPlan
 from scaleplan.laws import LossLaw
 from scaleplan.parscale import Objective, ParScaleLaw, ParScalePlan
 from scaleplan.plan import LifetimePlan, TrainingPlan, Unit
+from scaleplan.rag import RagFit, RagLaw, RagPlan
 from scaleplan.serving import AttentionSpec, Dtype, Serving
 from scaleplan.sweep import SweepChunk
 from scaleplan.testtime import Accuracy, TestTimeFrontier, TestTimePlan
@@ -435,3 +436,54 @@ class RemoteApi:
         On the server: :func:`scaleplan.plan_agent`, the same arguments (catalog objects by name,
         scalars for the goals). ``timeout_s``: this call's deadline (default: the client's)."""
         return cast("AgentPlan", self._call("plan_agent", locals()))
+
+    def plan_rag(
+        self,
+        *,
+        i_doc: float,
+        i_shot: float,
+        context_budget_tokens: float | None = None,
+        budget_eflops: float | None = None,
+        latency_budget_s: float | None = None,
+        law: str | RagLaw = "yue2024-gemini-flash",
+        model: str | Model | None = None,
+        hardware: str | Hardware = "h100-sxm",
+        serving: Serving | None = None,
+        doc_tokens: float = 1024,
+        question_tokens: float = 64,
+        answer_tokens: float = 32,
+        gen_tokens: float = 64,
+        max_documents: int = 1000,
+        max_shots: int = 256,
+        max_iterations: int = 5,
+        timeout_s: float | None = None,
+    ) -> RagPlan:
+        """The documents k, in-context examples m and iterations n that maximise the metric the
+        RAG law predicts at informativeness (``i_doc``, ``i_shot``), within every budget given
+        (at least one): ``context_budget_tokens`` (effective context: input tokens over all
+        iterations), ``budget_eflops`` and ``latency_budget_s`` per query (priced by the cost
+        model for ``model`` on ``hardware`` with ``serving``; they need a model; a latency budget
+        needs a batch other than "max"). With a model, the last iteration's prompt and its
+        generation must fit its context window.
+
+        On the server: :func:`scaleplan.plan_rag`, the same arguments (catalog objects by name,
+        scalars for the goals). ``timeout_s``: this call's deadline (default: the client's)."""
+        return cast("RagPlan", self._call("plan_rag", locals()))
+
+    def fit_rag(
+        self,
+        rows: str | os.PathLike[str] | Sequence[Mapping[str, Any]],
+        *,
+        base: str | RagLaw = "yue2024-gemini-flash",
+        name: str = "rag-fit",
+        timeout_s: float | None = None,
+    ) -> RagFit:
+        """Refit a, b and c of ``base`` (sigma kept) by least squares on sigma^-1(metric), from
+        rows with ``documents``, ``shots``, ``iterations``, ``i_doc``, ``i_shot`` and ``metric``
+        (mappings, or a CSV or JSON file of them). The metric must lie in the law's sigma range;
+        the grid must vary enough to determine all six coefficients. The fitted law plans like
+        any other: ``plan_rag(law=fit.law, ...)``.
+
+        On the server: :func:`scaleplan.fit_rag`, the same arguments (catalog objects by name,
+        scalars for the goals). ``timeout_s``: this call's deadline (default: the client's)."""
+        return cast("RagFit", self._call("fit_rag", locals()))

@@ -58,6 +58,7 @@ from scaleplan.joint import JointPlan
 from scaleplan.laws import LossLaw
 from scaleplan.parscale import ParScalePlan
 from scaleplan.plan import LifetimePlan, TrainingPlan
+from scaleplan.rag import RagFit, RagPlan, rag_rows
 from scaleplan.serving import (
     Serving,
     attention,
@@ -340,8 +341,8 @@ class Client(RemoteApi):
         return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
 
     def catalog(self, *, timeout_s: float | None = None) -> dict[str, list[str]]:
-        """Names of the server's hardware, models, families, laws and test-time accuracy presets,
-        keyed as ``scaleplan.catalog()`` keys them."""
+        """Names of the server's hardware, models, families, laws, test-time accuracy presets and
+        RAG laws, keyed as ``scaleplan.catalog()`` keys them."""
         response = self._unary(self._stub.ListCatalog, pb.ListCatalogRequest(), timeout_s)
         return {
             "hardware": [h.name for h in response.hardware],
@@ -349,6 +350,7 @@ class Client(RemoteApi):
             "families": [f.name for f in response.families],
             "laws": [law.name for law in response.laws],
             "accuracy": [a.name for a in response.accuracy_presets],
+            "rag": [r.name for r in response.rag_laws],
         }
 
     def model(self, name: str, *, timeout_s: float | None = None) -> Model:
@@ -617,6 +619,17 @@ class Client(RemoteApi):
         )
         response = self._unary(self._stub.FitAccuracy, request, timeout_s)
         return conversions.accuracy_fit_from(response.fit)
+
+    def _plan_rag(self, args: dict[str, Any], timeout_s: float | None) -> RagPlan:
+        request = conversions.plan_rag_request(**_scalars(args))
+        response = self._unary(self._stub.PlanRag, request, timeout_s)
+        return conversions.rag_plan_from(response.plan)
+
+    def _fit_rag(self, args: dict[str, Any], timeout_s: float | None) -> RagFit:
+        # Files are read here; the server gets the rows.
+        request = conversions.fit_rag_request(rag_rows(args["rows"]), args["base"], args["name"])
+        response = self._unary(self._stub.FitRag, request, timeout_s)
+        return conversions.rag_fit_from(response)
 
     def _calibrate(self, args: dict[str, Any], timeout_s: float | None) -> Calibration:
         # Files are read here; the server gets the runs (and prices on its own catalog).

@@ -44,6 +44,7 @@ from scaleplan.plan import (
     TrainingPlan,
     extrapolation_records,
 )
+from scaleplan.rag import FIT_COLUMNS, RagFit, RagLaw, RagPlan, RagSigma
 from scaleplan.serving import (
     DEFAULT_BATCH,
     Attention,
@@ -2061,3 +2062,175 @@ def agent_plan_message(plan: AgentPlan) -> plan_pb2.AgentPlan:
 
 def agent_plan_from(message: plan_pb2.AgentPlan) -> AgentPlan:
     return _plan_from(AgentPlan, message, AGENT_PLAN_FIELDS)
+
+
+# ---- RAG (docs/planning.md#rag) ----
+
+RAG_PLAN_FIELDS: dict[str, str] = {}
+"""RagPlan: Python field name -> wire field name, where they differ (none)."""
+
+_RAG_SIGMA = ("scale", "slope", "shift", "offset")
+
+RAG_OPTIONS = [
+    (name, name)
+    for name in (
+        "i_doc",
+        "i_shot",
+        "context_budget_tokens",
+        "budget_eflops",
+        "latency_budget_s",
+        "model",
+        "hardware",
+        "doc_tokens",
+        "question_tokens",
+        "answer_tokens",
+        "gen_tokens",
+        "max_documents",
+        "max_shots",
+        "max_iterations",
+    )
+]
+"""Options of PlanRagRequest read and written as they are (argument name = field name)."""
+
+
+def rag_law_message(law: RagLaw) -> planner_pb2.RagLaw:
+    return planner_pb2.RagLaw(
+        name=law.name,
+        a=list(law.a),
+        b=list(law.b),
+        c=law.c,
+        description=law.description,
+        source=law.source,
+        **{f"sigma_{k}": getattr(law.sigma, k) for k in _RAG_SIGMA},
+    )
+
+
+def rag_law_from(message: planner_pb2.RagLaw, path: str) -> RagLaw:
+    """The law a message describes; an invalid coefficient names its field under ``path``."""
+    for name, size in (("a", 3), ("b", 2)):
+        if len(getattr(message, name)) != size:
+            raise InvalidArgumentError(
+                f"{path}.{name}: expected {size} values, got {len(getattr(message, name))}",
+                field=f"{path}.{name}",
+            )
+    try:
+        return RagLaw(
+            name=message.name or "custom",
+            a=tuple(message.a),  # type: ignore[arg-type]
+            b=tuple(message.b),  # type: ignore[arg-type]
+            c=message.c,
+            sigma=RagSigma(**{k: getattr(message, f"sigma_{k}") for k in _RAG_SIGMA}),
+            description=message.description,
+            source=message.source,
+        )
+    except InvalidArgumentError as exc:
+        field = exc.field.replace("sigma.", "sigma_").split("[")[0]
+        raise exc.replace(field=f"{path}.{field}") from exc
+
+
+def rag_plan_message(plan: RagPlan) -> planner_pb2.RagPlan:
+    return _plan_message(plan, planner_pb2.RagPlan(), RAG_PLAN_FIELDS)
+
+
+def rag_plan_from(message: planner_pb2.RagPlan) -> RagPlan:
+    return _plan_from(RagPlan, message, RAG_PLAN_FIELDS)
+
+
+def plan_rag_kwargs(request: planner_pb2.PlanRagRequest) -> dict[str, Any]:
+    """Keyword arguments of :func:`scaleplan.plan_rag` (an unset option takes its default)."""
+    kwargs = _read_options(request, RAG_OPTIONS)
+    for required in ("i_doc", "i_shot"):
+        if required not in kwargs:
+            raise InvalidArgumentError(f"{required}: is required", field=required)
+    which = request.WhichOneof("law")
+    if which == "law_name":
+        kwargs["law"] = request.law_name
+    elif which == "custom_law":
+        kwargs["law"] = rag_law_from(request.custom_law, "custom_law")
+    if request.HasField("serving"):
+        kwargs["serving"] = serving_from(request.serving)
+    return kwargs
+
+
+def plan_rag_paths(request: planner_pb2.PlanRagRequest) -> dict[str, str]:
+    paths = {arg: field for arg, field in RAG_OPTIONS}
+    paths.update(SERVING_ARGS)
+    paths["law"] = request.WhichOneof("law") or "law_name"
+    paths["budget"] = "context_budget_tokens"
+    paths["prefill"] = "serving.prefill"
+    return paths
+
+
+def plan_rag_request(
+    *, law: str | RagLaw, serving: Serving | None, **options: Any
+) -> planner_pb2.PlanRagRequest:
+    request = planner_pb2.PlanRagRequest()
+    for name in ("model", "hardware"):
+        value = options.get(name)
+        if value is not None and not isinstance(value, str):
+            options[name] = value.name  # a catalog entry the server knows by name
+    _write_options(request, options, RAG_OPTIONS)
+    if isinstance(law, RagLaw):
+        request.custom_law.CopyFrom(rag_law_message(law))
+    else:
+        request.law_name = law
+    if serving is not None:
+        request.serving.CopyFrom(serving_message(serving))
+    return request
+
+
+FIT_RAG_ARGS = {"rows": "rows", "base": "base_name", "name": "name"}
+"""fit_rag's arguments -> FitRagRequest field paths, for naming the field of an error."""
+
+
+def fit_rag_kwargs(request: planner_pb2.FitRagRequest) -> dict[str, Any]:
+    """Keyword arguments of :func:`scaleplan.fit_rag`."""
+    kwargs: dict[str, Any] = {
+        "rows": [
+            {c: getattr(r, c) for c in ("documents", "shots", "iterations", "i_doc", "i_shot")}
+            | {"metric": r.metric}
+            for r in request.rows
+        ]
+    }
+    which = request.WhichOneof("base")
+    if which == "base_name":
+        kwargs["base"] = request.base_name
+    elif which == "custom_base":
+        kwargs["base"] = rag_law_from(request.custom_base, "custom_base")
+    if request.name:
+        kwargs["name"] = request.name
+    return kwargs
+
+
+def fit_rag_request(rows: Sequence[Mapping[str, Any]], base: str | RagLaw, name: str) -> Any:
+    request = planner_pb2.FitRagRequest(name=name)
+    for i, row in enumerate(rows):
+        try:
+            request.rows.append(planner_pb2.RagRow(**{c: float(row[c]) for c in FIT_COLUMNS}))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidArgumentError(f"rows: row {i}: {exc}", field="rows", index=i) from None
+    if isinstance(base, RagLaw):
+        request.custom_base.CopyFrom(rag_law_message(base))
+    else:
+        request.base_name = base
+    return request
+
+
+def fit_rag_response(fit: RagFit) -> planner_pb2.FitRagResponse:
+    return planner_pb2.FitRagResponse(
+        law=rag_law_message(fit.law),
+        residuals=np.asarray(fit.residuals, dtype=np.float64).tolist(),
+        logit_residuals=np.asarray(fit.logit_residuals, dtype=np.float64).tolist(),
+        rms=fit.rms,
+        n_rows=fit.n_rows,
+    )
+
+
+def rag_fit_from(message: planner_pb2.FitRagResponse) -> RagFit:
+    return RagFit(
+        law=rag_law_from(message.law, "law"),
+        residuals=np.array(message.residuals, dtype=np.float64),
+        logit_residuals=np.array(message.logit_residuals, dtype=np.float64),
+        rms=message.rms,
+        n_rows=message.n_rows,
+    )

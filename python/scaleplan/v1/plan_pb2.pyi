@@ -127,6 +127,16 @@ class _PlanConstraintEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PlanCo
     """
     PLAN_CONSTRAINT_MEASURED_TABLE: _PlanConstraint.ValueType  # 20
     """No measured configuration of the agent table is more accurate: the table binds."""
+    PLAN_CONSTRAINT_CONTEXT_BUDGET: _PlanConstraint.ValueType  # 21
+    """RAG: the effective context length budget binds."""
+    PLAN_CONSTRAINT_MAX_DOCUMENTS: _PlanConstraint.ValueType  # 22
+    """RAG: documents are at max_documents."""
+    PLAN_CONSTRAINT_MAX_SHOTS: _PlanConstraint.ValueType  # 23
+    """RAG: in-context examples are at max_shots."""
+    PLAN_CONSTRAINT_MAX_ITERATIONS: _PlanConstraint.ValueType  # 24
+    """RAG: iterations are at max_iterations."""
+    PLAN_CONSTRAINT_NO_GAIN: _PlanConstraint.ValueType  # 25
+    """RAG: nothing more would raise the predicted metric."""
 
 class PlanConstraint(_PlanConstraint, metaclass=_PlanConstraintEnumTypeWrapper):
     """The constraint that decides a plan, or that makes it infeasible."""
@@ -177,6 +187,16 @@ floor is planned only inside its domain).
 """
 PLAN_CONSTRAINT_MEASURED_TABLE: PlanConstraint.ValueType  # 20
 """No measured configuration of the agent table is more accurate: the table binds."""
+PLAN_CONSTRAINT_CONTEXT_BUDGET: PlanConstraint.ValueType  # 21
+"""RAG: the effective context length budget binds."""
+PLAN_CONSTRAINT_MAX_DOCUMENTS: PlanConstraint.ValueType  # 22
+"""RAG: documents are at max_documents."""
+PLAN_CONSTRAINT_MAX_SHOTS: PlanConstraint.ValueType  # 23
+"""RAG: in-context examples are at max_shots."""
+PLAN_CONSTRAINT_MAX_ITERATIONS: PlanConstraint.ValueType  # 24
+"""RAG: iterations are at max_iterations."""
+PLAN_CONSTRAINT_NO_GAIN: PlanConstraint.ValueType  # 25
+"""RAG: nothing more would raise the predicted metric."""
 Global___PlanConstraint: _TypeAlias = PlanConstraint  # noqa: Y015
 
 class _AccuracyAggregator:

@@ -49,6 +49,7 @@ class ListCatalogResponse(_message.Message):
     FAMILIES_FIELD_NUMBER: _builtins.int
     LAWS_FIELD_NUMBER: _builtins.int
     ACCURACY_PRESETS_FIELD_NUMBER: _builtins.int
+    RAG_LAWS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def hardware(self) -> _containers.RepeatedCompositeFieldContainer[_catalog_pb2.Hardware]:
         """Hardware entries, in catalog order."""
@@ -69,6 +70,10 @@ class ListCatalogResponse(_message.Message):
     def accuracy_presets(self) -> _containers.RepeatedCompositeFieldContainer[_catalog_pb2.AccuracyPreset]:
         """Test-time accuracy presets, in catalog order."""
 
+    @_builtins.property
+    def rag_laws(self) -> _containers.RepeatedCompositeFieldContainer[Global___RagLaw]:
+        """RAG computation allocation models, in catalog order."""
+
     def __init__(
         self,
         *,
@@ -77,10 +82,11 @@ class ListCatalogResponse(_message.Message):
         families: _abc.Iterable[_catalog_pb2.Family] | None = ...,
         laws: _abc.Iterable[_catalog_pb2.Law] | None = ...,
         accuracy_presets: _abc.Iterable[_catalog_pb2.AccuracyPreset] | None = ...,
+        rag_laws: _abc.Iterable[Global___RagLaw] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy_presets", b"accuracy_presets", "families", b"families", "hardware", b"hardware", "laws", b"laws", "models", b"models"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy_presets", b"accuracy_presets", "families", b"families", "hardware", b"hardware", "laws", b"laws", "models", b"models", "rag_laws", b"rag_laws"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2038,3 +2044,466 @@ class PlanAgentResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PlanAgentResponse: _TypeAlias = PlanAgentResponse  # noqa: Y015
+
+@_typing.final
+class RagLaw(_message.Message):
+    """---- RAG (docs/planning.md#rag) ----
+
+    A RAG computation allocation model: sigma^-1(P) = (a + b * i)^T ln(theta + 0.01) + c,
+    theta = (documents, examples, iterations), i = (i_doc, i_shot, 0), sigma(x) = sigma_scale /
+    (1 + exp(-sigma_slope (x + sigma_shift))) + sigma_offset.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    A_FIELD_NUMBER: _builtins.int
+    B_FIELD_NUMBER: _builtins.int
+    C_FIELD_NUMBER: _builtins.int
+    SIGMA_SCALE_FIELD_NUMBER: _builtins.int
+    SIGMA_SLOPE_FIELD_NUMBER: _builtins.int
+    SIGMA_SHIFT_FIELD_NUMBER: _builtins.int
+    SIGMA_OFFSET_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Name of the law."""
+    c: _builtins.float
+    """The intercept c."""
+    sigma_scale: _builtins.float
+    """sigma's scale."""
+    sigma_slope: _builtins.float
+    """sigma's slope."""
+    sigma_shift: _builtins.float
+    """sigma's shift."""
+    sigma_offset: _builtins.float
+    """sigma's offset: the lowest metric the law predicts."""
+    description: _builtins.str
+    """What the law is."""
+    source: _builtins.str
+    """Where its values come from."""
+    @_builtins.property
+    def a(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """a for documents, examples and iterations (3 values)."""
+
+    @_builtins.property
+    def b(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """b for documents and examples (2 values)."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        a: _abc.Iterable[_builtins.float] | None = ...,
+        b: _abc.Iterable[_builtins.float] | None = ...,
+        c: _builtins.float = ...,
+        sigma_scale: _builtins.float = ...,
+        sigma_slope: _builtins.float = ...,
+        sigma_shift: _builtins.float = ...,
+        sigma_offset: _builtins.float = ...,
+        description: _builtins.str = ...,
+        source: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["a", b"a", "b", b"b", "c", b"c", "description", b"description", "name", b"name", "sigma_offset", b"sigma_offset", "sigma_scale", b"sigma_scale", "sigma_shift", b"sigma_shift", "sigma_slope", b"sigma_slope", "source", b"source"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RagLaw: _TypeAlias = RagLaw  # noqa: Y015
+
+@_typing.final
+class RagPlan(_message.Message):
+    """A RAG plan (scaleplan.RagPlan); quantities that do not apply (no plan, no model) are absent."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FEASIBLE_FIELD_NUMBER: _builtins.int
+    BINDING_FIELD_NUMBER: _builtins.int
+    LAW_FIELD_NUMBER: _builtins.int
+    DOCUMENTS_FIELD_NUMBER: _builtins.int
+    SHOTS_FIELD_NUMBER: _builtins.int
+    ITERATIONS_FIELD_NUMBER: _builtins.int
+    METRIC_FIELD_NUMBER: _builtins.int
+    LOGIT_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_CONTEXT_TOKENS_FIELD_NUMBER: _builtins.int
+    MAX_PROMPT_TOKENS_FIELD_NUMBER: _builtins.int
+    EFLOPS_FIELD_NUMBER: _builtins.int
+    LATENCY_S_FIELD_NUMBER: _builtins.int
+    feasible: _builtins.bool
+    """Whether any configuration fits; an infeasible plan names the constraint in `binding`."""
+    binding: _plan_pb2.PlanConstraint.ValueType
+    """The constraint that stops the plan, or that makes it infeasible."""
+    law: _builtins.str
+    """Name of the RAG law."""
+    documents: _builtins.float
+    """Retrieved documents per query k."""
+    shots: _builtins.float
+    """In-context examples m."""
+    iterations: _builtins.float
+    """Iterations n."""
+    metric: _builtins.float
+    """The predicted metric P."""
+    logit: _builtins.float
+    """sigma^-1(P)."""
+    effective_context_tokens: _builtins.float
+    """Input tokens over all iterations."""
+    max_prompt_tokens: _builtins.float
+    """The last iteration's prompt, tokens."""
+    eflops: _builtins.float
+    """eFLOPs of one query (with a model)."""
+    latency_s: _builtins.float
+    """Latency of one query, seconds (with a model)."""
+    def __init__(
+        self,
+        *,
+        feasible: _builtins.bool = ...,
+        binding: _plan_pb2.PlanConstraint.ValueType = ...,
+        law: _builtins.str = ...,
+        documents: _builtins.float | None = ...,
+        shots: _builtins.float | None = ...,
+        iterations: _builtins.float | None = ...,
+        metric: _builtins.float | None = ...,
+        logit: _builtins.float | None = ...,
+        effective_context_tokens: _builtins.float | None = ...,
+        max_prompt_tokens: _builtins.float | None = ...,
+        eflops: _builtins.float | None = ...,
+        latency_s: _builtins.float | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_documents", b"_documents", "_effective_context_tokens", b"_effective_context_tokens", "_eflops", b"_eflops", "_iterations", b"_iterations", "_latency_s", b"_latency_s", "_logit", b"_logit", "_max_prompt_tokens", b"_max_prompt_tokens", "_metric", b"_metric", "_shots", b"_shots", "documents", b"documents", "effective_context_tokens", b"effective_context_tokens", "eflops", b"eflops", "iterations", b"iterations", "latency_s", b"latency_s", "logit", b"logit", "max_prompt_tokens", b"max_prompt_tokens", "metric", b"metric", "shots", b"shots"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_documents", b"_documents", "_effective_context_tokens", b"_effective_context_tokens", "_eflops", b"_eflops", "_iterations", b"_iterations", "_latency_s", b"_latency_s", "_logit", b"_logit", "_max_prompt_tokens", b"_max_prompt_tokens", "_metric", b"_metric", "_shots", b"_shots", "binding", b"binding", "documents", b"documents", "effective_context_tokens", b"effective_context_tokens", "eflops", b"eflops", "feasible", b"feasible", "iterations", b"iterations", "latency_s", b"latency_s", "law", b"law", "logit", b"logit", "max_prompt_tokens", b"max_prompt_tokens", "metric", b"metric", "shots", b"shots"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__documents: _TypeAlias = _typing.Literal["documents"]  # noqa: Y015
+    _WhichOneofArgType__documents: _TypeAlias = _typing.Literal["_documents", b"_documents"]  # noqa: Y015
+    _WhichOneofReturnType__effective_context_tokens: _TypeAlias = _typing.Literal["effective_context_tokens"]  # noqa: Y015
+    _WhichOneofArgType__effective_context_tokens: _TypeAlias = _typing.Literal["_effective_context_tokens", b"_effective_context_tokens"]  # noqa: Y015
+    _WhichOneofReturnType__eflops: _TypeAlias = _typing.Literal["eflops"]  # noqa: Y015
+    _WhichOneofArgType__eflops: _TypeAlias = _typing.Literal["_eflops", b"_eflops"]  # noqa: Y015
+    _WhichOneofReturnType__iterations: _TypeAlias = _typing.Literal["iterations"]  # noqa: Y015
+    _WhichOneofArgType__iterations: _TypeAlias = _typing.Literal["_iterations", b"_iterations"]  # noqa: Y015
+    _WhichOneofReturnType__latency_s: _TypeAlias = _typing.Literal["latency_s"]  # noqa: Y015
+    _WhichOneofArgType__latency_s: _TypeAlias = _typing.Literal["_latency_s", b"_latency_s"]  # noqa: Y015
+    _WhichOneofReturnType__logit: _TypeAlias = _typing.Literal["logit"]  # noqa: Y015
+    _WhichOneofArgType__logit: _TypeAlias = _typing.Literal["_logit", b"_logit"]  # noqa: Y015
+    _WhichOneofReturnType__max_prompt_tokens: _TypeAlias = _typing.Literal["max_prompt_tokens"]  # noqa: Y015
+    _WhichOneofArgType__max_prompt_tokens: _TypeAlias = _typing.Literal["_max_prompt_tokens", b"_max_prompt_tokens"]  # noqa: Y015
+    _WhichOneofReturnType__metric: _TypeAlias = _typing.Literal["metric"]  # noqa: Y015
+    _WhichOneofArgType__metric: _TypeAlias = _typing.Literal["_metric", b"_metric"]  # noqa: Y015
+    _WhichOneofReturnType__shots: _TypeAlias = _typing.Literal["shots"]  # noqa: Y015
+    _WhichOneofArgType__shots: _TypeAlias = _typing.Literal["_shots", b"_shots"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__documents) -> _WhichOneofReturnType__documents | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__effective_context_tokens) -> _WhichOneofReturnType__effective_context_tokens | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__eflops) -> _WhichOneofReturnType__eflops | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__iterations) -> _WhichOneofReturnType__iterations | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__latency_s) -> _WhichOneofReturnType__latency_s | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__logit) -> _WhichOneofReturnType__logit | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_prompt_tokens) -> _WhichOneofReturnType__max_prompt_tokens | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__metric) -> _WhichOneofReturnType__metric | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__shots) -> _WhichOneofReturnType__shots | None: ...
+
+Global___RagPlan: _TypeAlias = RagPlan  # noqa: Y015
+
+@_typing.final
+class PlanRagRequest(_message.Message):
+    """Request of PlannerService.PlanRag. At least one budget; eflops and latency need a model."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    I_DOC_FIELD_NUMBER: _builtins.int
+    I_SHOT_FIELD_NUMBER: _builtins.int
+    CONTEXT_BUDGET_TOKENS_FIELD_NUMBER: _builtins.int
+    BUDGET_EFLOPS_FIELD_NUMBER: _builtins.int
+    LATENCY_BUDGET_S_FIELD_NUMBER: _builtins.int
+    LAW_NAME_FIELD_NUMBER: _builtins.int
+    CUSTOM_LAW_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    HARDWARE_FIELD_NUMBER: _builtins.int
+    SERVING_FIELD_NUMBER: _builtins.int
+    DOC_TOKENS_FIELD_NUMBER: _builtins.int
+    QUESTION_TOKENS_FIELD_NUMBER: _builtins.int
+    ANSWER_TOKENS_FIELD_NUMBER: _builtins.int
+    GEN_TOKENS_FIELD_NUMBER: _builtins.int
+    MAX_DOCUMENTS_FIELD_NUMBER: _builtins.int
+    MAX_SHOTS_FIELD_NUMBER: _builtins.int
+    MAX_ITERATIONS_FIELD_NUMBER: _builtins.int
+    i_doc: _builtins.float
+    """Informativeness of one retrieved document (>= 0; required)."""
+    i_shot: _builtins.float
+    """Informativeness of one in-context example (>= 0; required)."""
+    context_budget_tokens: _builtins.float
+    """Effective context length budget: input tokens over all iterations."""
+    budget_eflops: _builtins.float
+    """eFLOPs per query."""
+    latency_budget_s: _builtins.float
+    """Latency per query, seconds."""
+    law_name: _builtins.str
+    """A catalog RAG law."""
+    model: _builtins.str
+    """Catalog model serving the queries; none (no pricing, no context window) when empty."""
+    hardware: _builtins.str
+    """Catalog hardware; "h100-sxm" when empty."""
+    doc_tokens: _builtins.float
+    """Tokens of one document (counted up to 1,024); 1024 when absent."""
+    question_tokens: _builtins.float
+    """Tokens of a question; 64 when absent."""
+    answer_tokens: _builtins.float
+    """Tokens of an example's answer; 32 when absent."""
+    gen_tokens: _builtins.float
+    """Tokens generated per iteration; 64 when absent."""
+    max_documents: _builtins.int
+    """Most documents; 1000 when absent (limit 16384)."""
+    max_shots: _builtins.int
+    """Most in-context examples; 256 when absent (limit 1024)."""
+    max_iterations: _builtins.int
+    """Most iterations; 5 when absent (limit 32)."""
+    @_builtins.property
+    def custom_law(self) -> Global___RagLaw:
+        """A law given by its coefficients (FitRagResponse.law)."""
+
+    @_builtins.property
+    def serving(self) -> _plan_pb2.ServingOptions:
+        """Serving options (with a model)."""
+
+    def __init__(
+        self,
+        *,
+        i_doc: _builtins.float | None = ...,
+        i_shot: _builtins.float | None = ...,
+        context_budget_tokens: _builtins.float | None = ...,
+        budget_eflops: _builtins.float | None = ...,
+        latency_budget_s: _builtins.float | None = ...,
+        law_name: _builtins.str = ...,
+        custom_law: Global___RagLaw | None = ...,
+        model: _builtins.str = ...,
+        hardware: _builtins.str = ...,
+        serving: _plan_pb2.ServingOptions | None = ...,
+        doc_tokens: _builtins.float | None = ...,
+        question_tokens: _builtins.float | None = ...,
+        answer_tokens: _builtins.float | None = ...,
+        gen_tokens: _builtins.float | None = ...,
+        max_documents: _builtins.int | None = ...,
+        max_shots: _builtins.int | None = ...,
+        max_iterations: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_answer_tokens", b"_answer_tokens", "_budget_eflops", b"_budget_eflops", "_context_budget_tokens", b"_context_budget_tokens", "_doc_tokens", b"_doc_tokens", "_gen_tokens", b"_gen_tokens", "_i_doc", b"_i_doc", "_i_shot", b"_i_shot", "_latency_budget_s", b"_latency_budget_s", "_max_documents", b"_max_documents", "_max_iterations", b"_max_iterations", "_max_shots", b"_max_shots", "_question_tokens", b"_question_tokens", "answer_tokens", b"answer_tokens", "budget_eflops", b"budget_eflops", "context_budget_tokens", b"context_budget_tokens", "custom_law", b"custom_law", "doc_tokens", b"doc_tokens", "gen_tokens", b"gen_tokens", "i_doc", b"i_doc", "i_shot", b"i_shot", "latency_budget_s", b"latency_budget_s", "law", b"law", "law_name", b"law_name", "max_documents", b"max_documents", "max_iterations", b"max_iterations", "max_shots", b"max_shots", "question_tokens", b"question_tokens", "serving", b"serving"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_answer_tokens", b"_answer_tokens", "_budget_eflops", b"_budget_eflops", "_context_budget_tokens", b"_context_budget_tokens", "_doc_tokens", b"_doc_tokens", "_gen_tokens", b"_gen_tokens", "_i_doc", b"_i_doc", "_i_shot", b"_i_shot", "_latency_budget_s", b"_latency_budget_s", "_max_documents", b"_max_documents", "_max_iterations", b"_max_iterations", "_max_shots", b"_max_shots", "_question_tokens", b"_question_tokens", "answer_tokens", b"answer_tokens", "budget_eflops", b"budget_eflops", "context_budget_tokens", b"context_budget_tokens", "custom_law", b"custom_law", "doc_tokens", b"doc_tokens", "gen_tokens", b"gen_tokens", "hardware", b"hardware", "i_doc", b"i_doc", "i_shot", b"i_shot", "latency_budget_s", b"latency_budget_s", "law", b"law", "law_name", b"law_name", "max_documents", b"max_documents", "max_iterations", b"max_iterations", "max_shots", b"max_shots", "model", b"model", "question_tokens", b"question_tokens", "serving", b"serving"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__answer_tokens: _TypeAlias = _typing.Literal["answer_tokens"]  # noqa: Y015
+    _WhichOneofArgType__answer_tokens: _TypeAlias = _typing.Literal["_answer_tokens", b"_answer_tokens"]  # noqa: Y015
+    _WhichOneofReturnType__budget_eflops: _TypeAlias = _typing.Literal["budget_eflops"]  # noqa: Y015
+    _WhichOneofArgType__budget_eflops: _TypeAlias = _typing.Literal["_budget_eflops", b"_budget_eflops"]  # noqa: Y015
+    _WhichOneofReturnType__context_budget_tokens: _TypeAlias = _typing.Literal["context_budget_tokens"]  # noqa: Y015
+    _WhichOneofArgType__context_budget_tokens: _TypeAlias = _typing.Literal["_context_budget_tokens", b"_context_budget_tokens"]  # noqa: Y015
+    _WhichOneofReturnType__doc_tokens: _TypeAlias = _typing.Literal["doc_tokens"]  # noqa: Y015
+    _WhichOneofArgType__doc_tokens: _TypeAlias = _typing.Literal["_doc_tokens", b"_doc_tokens"]  # noqa: Y015
+    _WhichOneofReturnType__gen_tokens: _TypeAlias = _typing.Literal["gen_tokens"]  # noqa: Y015
+    _WhichOneofArgType__gen_tokens: _TypeAlias = _typing.Literal["_gen_tokens", b"_gen_tokens"]  # noqa: Y015
+    _WhichOneofReturnType__i_doc: _TypeAlias = _typing.Literal["i_doc"]  # noqa: Y015
+    _WhichOneofArgType__i_doc: _TypeAlias = _typing.Literal["_i_doc", b"_i_doc"]  # noqa: Y015
+    _WhichOneofReturnType__i_shot: _TypeAlias = _typing.Literal["i_shot"]  # noqa: Y015
+    _WhichOneofArgType__i_shot: _TypeAlias = _typing.Literal["_i_shot", b"_i_shot"]  # noqa: Y015
+    _WhichOneofReturnType__latency_budget_s: _TypeAlias = _typing.Literal["latency_budget_s"]  # noqa: Y015
+    _WhichOneofArgType__latency_budget_s: _TypeAlias = _typing.Literal["_latency_budget_s", b"_latency_budget_s"]  # noqa: Y015
+    _WhichOneofReturnType__max_documents: _TypeAlias = _typing.Literal["max_documents"]  # noqa: Y015
+    _WhichOneofArgType__max_documents: _TypeAlias = _typing.Literal["_max_documents", b"_max_documents"]  # noqa: Y015
+    _WhichOneofReturnType__max_iterations: _TypeAlias = _typing.Literal["max_iterations"]  # noqa: Y015
+    _WhichOneofArgType__max_iterations: _TypeAlias = _typing.Literal["_max_iterations", b"_max_iterations"]  # noqa: Y015
+    _WhichOneofReturnType__max_shots: _TypeAlias = _typing.Literal["max_shots"]  # noqa: Y015
+    _WhichOneofArgType__max_shots: _TypeAlias = _typing.Literal["_max_shots", b"_max_shots"]  # noqa: Y015
+    _WhichOneofReturnType__question_tokens: _TypeAlias = _typing.Literal["question_tokens"]  # noqa: Y015
+    _WhichOneofArgType__question_tokens: _TypeAlias = _typing.Literal["_question_tokens", b"_question_tokens"]  # noqa: Y015
+    _WhichOneofReturnType_law: _TypeAlias = _typing.Literal["law_name", "custom_law"]  # noqa: Y015
+    _WhichOneofArgType_law: _TypeAlias = _typing.Literal["law", b"law"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__answer_tokens) -> _WhichOneofReturnType__answer_tokens | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__budget_eflops) -> _WhichOneofReturnType__budget_eflops | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__context_budget_tokens) -> _WhichOneofReturnType__context_budget_tokens | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__doc_tokens) -> _WhichOneofReturnType__doc_tokens | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__gen_tokens) -> _WhichOneofReturnType__gen_tokens | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__i_doc) -> _WhichOneofReturnType__i_doc | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__i_shot) -> _WhichOneofReturnType__i_shot | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__latency_budget_s) -> _WhichOneofReturnType__latency_budget_s | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_documents) -> _WhichOneofReturnType__max_documents | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_iterations) -> _WhichOneofReturnType__max_iterations | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_shots) -> _WhichOneofReturnType__max_shots | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__question_tokens) -> _WhichOneofReturnType__question_tokens | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_law) -> _WhichOneofReturnType_law | None: ...
+
+Global___PlanRagRequest: _TypeAlias = PlanRagRequest  # noqa: Y015
+
+@_typing.final
+class PlanRagResponse(_message.Message):
+    """Response of PlannerService.PlanRag."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAN_FIELD_NUMBER: _builtins.int
+    EXPLANATION_FIELD_NUMBER: _builtins.int
+    explanation: _builtins.str
+    """The plan in one paragraph of English (RagPlan.explain())."""
+    @_builtins.property
+    def plan(self) -> Global___RagPlan:
+        """The plan."""
+
+    def __init__(
+        self,
+        *,
+        plan: Global___RagPlan | None = ...,
+        explanation: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["plan", b"plan"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["explanation", b"explanation", "plan", b"plan"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlanRagResponse: _TypeAlias = PlanRagResponse  # noqa: Y015
+
+@_typing.final
+class RagRow(_message.Message):
+    """One measured RAG configuration."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENTS_FIELD_NUMBER: _builtins.int
+    SHOTS_FIELD_NUMBER: _builtins.int
+    ITERATIONS_FIELD_NUMBER: _builtins.int
+    I_DOC_FIELD_NUMBER: _builtins.int
+    I_SHOT_FIELD_NUMBER: _builtins.int
+    METRIC_FIELD_NUMBER: _builtins.int
+    documents: _builtins.float
+    """Documents k."""
+    shots: _builtins.float
+    """In-context examples m."""
+    iterations: _builtins.float
+    """Iterations n."""
+    i_doc: _builtins.float
+    """Informativeness of one document."""
+    i_shot: _builtins.float
+    """Informativeness of one example."""
+    metric: _builtins.float
+    """The measured metric, inside the law's sigma range."""
+    def __init__(
+        self,
+        *,
+        documents: _builtins.float = ...,
+        shots: _builtins.float = ...,
+        iterations: _builtins.float = ...,
+        i_doc: _builtins.float = ...,
+        i_shot: _builtins.float = ...,
+        metric: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["documents", b"documents", "i_doc", b"i_doc", "i_shot", b"i_shot", "iterations", b"iterations", "metric", b"metric", "shots", b"shots"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RagRow: _TypeAlias = RagRow  # noqa: Y015
+
+@_typing.final
+class FitRagRequest(_message.Message):
+    """Request of PlannerService.FitRag."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROWS_FIELD_NUMBER: _builtins.int
+    BASE_NAME_FIELD_NUMBER: _builtins.int
+    CUSTOM_BASE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    base_name: _builtins.str
+    """A catalog RAG law."""
+    name: _builtins.str
+    """Name of the fitted law; "rag-fit" when empty."""
+    @_builtins.property
+    def rows(self) -> _containers.RepeatedCompositeFieldContainer[Global___RagRow]:
+        """The grid (at least 6 rows)."""
+
+    @_builtins.property
+    def custom_base(self) -> Global___RagLaw:
+        """A law given by its coefficients."""
+
+    def __init__(
+        self,
+        *,
+        rows: _abc.Iterable[Global___RagRow] | None = ...,
+        base_name: _builtins.str = ...,
+        custom_base: Global___RagLaw | None = ...,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["base", b"base", "base_name", b"base_name", "custom_base", b"custom_base"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["base", b"base", "base_name", b"base_name", "custom_base", b"custom_base", "name", b"name", "rows", b"rows"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_base: _TypeAlias = _typing.Literal["base_name", "custom_base"]  # noqa: Y015
+    _WhichOneofArgType_base: _TypeAlias = _typing.Literal["base", b"base"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_base) -> _WhichOneofReturnType_base | None: ...
+
+Global___FitRagRequest: _TypeAlias = FitRagRequest  # noqa: Y015
+
+@_typing.final
+class FitRagResponse(_message.Message):
+    """Response of PlannerService.FitRag (scaleplan.RagFit)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAW_FIELD_NUMBER: _builtins.int
+    RESIDUALS_FIELD_NUMBER: _builtins.int
+    LOGIT_RESIDUALS_FIELD_NUMBER: _builtins.int
+    RMS_FIELD_NUMBER: _builtins.int
+    N_ROWS_FIELD_NUMBER: _builtins.int
+    rms: _builtins.float
+    """Root mean square of residuals."""
+    n_rows: _builtins.int
+    """Rows fitted."""
+    @_builtins.property
+    def law(self) -> Global___RagLaw:
+        """The refitted law."""
+
+    @_builtins.property
+    def residuals(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Predicted minus observed metric, per row."""
+
+    @_builtins.property
+    def logit_residuals(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Fitted minus observed sigma^-1(metric), per row."""
+
+    def __init__(
+        self,
+        *,
+        law: Global___RagLaw | None = ...,
+        residuals: _abc.Iterable[_builtins.float] | None = ...,
+        logit_residuals: _abc.Iterable[_builtins.float] | None = ...,
+        rms: _builtins.float = ...,
+        n_rows: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["law", b"law"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["law", b"law", "logit_residuals", b"logit_residuals", "n_rows", b"n_rows", "residuals", b"residuals", "rms", b"rms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FitRagResponse: _TypeAlias = FitRagResponse  # noqa: Y015

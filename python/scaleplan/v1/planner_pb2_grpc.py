@@ -141,6 +141,16 @@ class PlannerServiceStub:
                 request_serializer=scaleplan_dot_v1_dot_planner__pb2.PlanAgentRequest.SerializeToString,
                 response_deserializer=scaleplan_dot_v1_dot_planner__pb2.PlanAgentResponse.FromString,
                 _registered_method=True)
+        self.PlanRag = channel.unary_unary(
+                '/scaleplan.v1.PlannerService/PlanRag',
+                request_serializer=scaleplan_dot_v1_dot_planner__pb2.PlanRagRequest.SerializeToString,
+                response_deserializer=scaleplan_dot_v1_dot_planner__pb2.PlanRagResponse.FromString,
+                _registered_method=True)
+        self.FitRag = channel.unary_unary(
+                '/scaleplan.v1.PlannerService/FitRag',
+                request_serializer=scaleplan_dot_v1_dot_planner__pb2.FitRagRequest.SerializeToString,
+                response_deserializer=scaleplan_dot_v1_dot_planner__pb2.FitRagResponse.FromString,
+                _registered_method=True)
 
 
 class PlannerServiceServicer:
@@ -307,6 +317,23 @@ class PlannerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PlanRag(self, request, context):
+        """The documents, in-context examples and iterations of a RAG query that maximise the metric
+        a RAG computation allocation model predicts (Yue et al. 2024) within a context-length, an
+        eFLOPs and a latency budget (scaleplan.plan_rag; docs/planning.md#rag).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FitRag(self, request, context):
+        """A RAG law's a, b and c refitted by least squares on a measured grid (scaleplan.fit_rag;
+        docs/fitting.md#rag-law).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PlannerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -404,6 +431,16 @@ def add_PlannerServiceServicer_to_server(servicer, server):
                     servicer.PlanAgent,
                     request_deserializer=scaleplan_dot_v1_dot_planner__pb2.PlanAgentRequest.FromString,
                     response_serializer=scaleplan_dot_v1_dot_planner__pb2.PlanAgentResponse.SerializeToString,
+            ),
+            'PlanRag': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlanRag,
+                    request_deserializer=scaleplan_dot_v1_dot_planner__pb2.PlanRagRequest.FromString,
+                    response_serializer=scaleplan_dot_v1_dot_planner__pb2.PlanRagResponse.SerializeToString,
+            ),
+            'FitRag': grpc.unary_unary_rpc_method_handler(
+                    servicer.FitRag,
+                    request_deserializer=scaleplan_dot_v1_dot_planner__pb2.FitRagRequest.FromString,
+                    response_serializer=scaleplan_dot_v1_dot_planner__pb2.FitRagResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -931,6 +968,60 @@ class PlannerService:
             '/scaleplan.v1.PlannerService/PlanAgent',
             scaleplan_dot_v1_dot_planner__pb2.PlanAgentRequest.SerializeToString,
             scaleplan_dot_v1_dot_planner__pb2.PlanAgentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PlanRag(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scaleplan.v1.PlannerService/PlanRag',
+            scaleplan_dot_v1_dot_planner__pb2.PlanRagRequest.SerializeToString,
+            scaleplan_dot_v1_dot_planner__pb2.PlanRagResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FitRag(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/scaleplan.v1.PlannerService/FitRag',
+            scaleplan_dot_v1_dot_planner__pb2.FitRagRequest.SerializeToString,
+            scaleplan_dot_v1_dot_planner__pb2.FitRagResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -111,6 +111,15 @@ class PlannerServiceStub:
     the least unified cost per query (tokens priced by the cost model plus tool calls x price),
     or the most accurate within a per-query budget (scaleplan.plan_agent; Liu et al. 2025).
     """
+    PlanRag: _grpc.UnaryUnaryMultiCallable[_planner_pb2.PlanRagRequest, _planner_pb2.PlanRagResponse]
+    """The documents, in-context examples and iterations of a RAG query that maximise the metric
+    a RAG computation allocation model predicts (Yue et al. 2024) within a context-length, an
+    eFLOPs and a latency budget (scaleplan.plan_rag; docs/planning.md#rag).
+    """
+    FitRag: _grpc.UnaryUnaryMultiCallable[_planner_pb2.FitRagRequest, _planner_pb2.FitRagResponse]
+    """A RAG law's a, b and c refitted by least squares on a measured grid (scaleplan.fit_rag;
+    docs/fitting.md#rag-law).
+    """
 
 @_typing.type_check_only
 class PlannerServiceAsyncStub(PlannerServiceStub):
@@ -194,6 +203,15 @@ class PlannerServiceAsyncStub(PlannerServiceStub):
     """The measured agent configuration (model, tool-call budget) reaching a target accuracy at
     the least unified cost per query (tokens priced by the cost model plus tool calls x price),
     or the most accurate within a per-query budget (scaleplan.plan_agent; Liu et al. 2025).
+    """
+    PlanRag: _aio.UnaryUnaryMultiCallable[_planner_pb2.PlanRagRequest, _planner_pb2.PlanRagResponse]  # type: ignore[assignment]
+    """The documents, in-context examples and iterations of a RAG query that maximise the metric
+    a RAG computation allocation model predicts (Yue et al. 2024) within a context-length, an
+    eFLOPs and a latency budget (scaleplan.plan_rag; docs/planning.md#rag).
+    """
+    FitRag: _aio.UnaryUnaryMultiCallable[_planner_pb2.FitRagRequest, _planner_pb2.FitRagResponse]  # type: ignore[assignment]
+    """A RAG law's a, b and c refitted by least squares on a measured grid (scaleplan.fit_rag;
+    docs/fitting.md#rag-law).
     """
 
 class PlannerServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -389,6 +407,27 @@ class PlannerServiceServicer(metaclass=_abc_1.ABCMeta):
         """The measured agent configuration (model, tool-call budget) reaching a target accuracy at
         the least unified cost per query (tokens priced by the cost model plus tool calls x price),
         or the most accurate within a per-query budget (scaleplan.plan_agent; Liu et al. 2025).
+        """
+
+    @_abc_1.abstractmethod
+    def PlanRag(
+        self,
+        request: _planner_pb2.PlanRagRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planner_pb2.PlanRagResponse, _abc.Awaitable[_planner_pb2.PlanRagResponse]]:
+        """The documents, in-context examples and iterations of a RAG query that maximise the metric
+        a RAG computation allocation model predicts (Yue et al. 2024) within a context-length, an
+        eFLOPs and a latency budget (scaleplan.plan_rag; docs/planning.md#rag).
+        """
+
+    @_abc_1.abstractmethod
+    def FitRag(
+        self,
+        request: _planner_pb2.FitRagRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_planner_pb2.FitRagResponse, _abc.Awaitable[_planner_pb2.FitRagResponse]]:
+        """A RAG law's a, b and c refitted by least squares on a measured grid (scaleplan.fit_rag;
+        docs/fitting.md#rag-law).
         """
 
 def add_PlannerServiceServicer_to_server(servicer: PlannerServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

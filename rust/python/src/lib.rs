@@ -13,6 +13,7 @@ mod fit;
 mod fit_accuracy;
 mod parscale;
 mod plan;
+mod rag;
 mod schema;
 mod testtime;
 mod uncertainty;
@@ -62,6 +63,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fit_accuracy::register(m)?;
     parscale::register(m)?;
     plan::register(m)?;
+    rag::register(m)?;
     schema::register(m)?;
     testtime::register(m)?;
     uncertainty::register(m)?;

@@ -8,7 +8,7 @@
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use scaleplan_core::plan::StreamPlan;
-use scaleplan_core::plan::{AgentPlan, JointPlan, LifetimePlan, Solution, TrainingPlan};
+use scaleplan_core::plan::{AgentPlan, JointPlan, LifetimePlan, RagPlan, Solution, TrainingPlan};
 use scaleplan_core::{InferenceCost, TrainingCost};
 
 use crate::convert::flag;
@@ -535,6 +535,34 @@ schema! {
 }
 
 schema! {
+    /// `scaleplan.RagPlan` (docs/planning.md#rag).
+    rag_plan "RagPlan" (p: &RagPlan) {
+        feasible [""] FEASIBLE_DOC => flag(p.feasible),
+        binding [""] BINDING_DOC => code(p.binding.code()),
+        law [""] "Name of the RAG computation allocation model.",
+        documents ["documents"] "Retrieved documents per query k (per example too)."
+            => if_feasible(p.feasible, f64::from(p.documents)),
+        shots ["examples"] "In-context examples m."
+            => if_feasible(p.feasible, f64::from(p.shots)),
+        iterations ["iterations"] "Retrieval-generation iterations n (1: no iteration)."
+            => if_feasible(p.feasible, f64::from(p.iterations)),
+        metric [""]
+            "The predicted metric P, on the law's scale (the paper's normalised metric for the \
+             shipped preset)." => p.metric,
+        logit [""] "sigma^-1(P): the law's linear predictor." => p.logit,
+        effective_context_tokens ["tokens"]
+            "Input tokens over all iterations (docs/planning.md#rag, \"Token accounting\")."
+            => p.effective_context_tokens,
+        max_prompt_tokens ["tokens"] "The longest prompt: the last iteration's."
+            => p.max_prompt_tokens,
+        eflops ["eFLOPs"] "Cost of one query, summed over its iterations; NaN without a model."
+            => p.eflops,
+        latency_s ["s"] "What one query waits, summed over its iterations; NaN without a model."
+            => p.latency_s,
+    }
+}
+
+schema! {
     /// `scaleplan.AgentPlan` (docs/planning.md, "Agent plans"). `model` travels as an index
     /// into the table's models; the façade names it.
     agent_plan "AgentPlan" (p: &AgentPlan) {
@@ -565,6 +593,17 @@ schema! {
     }
 }
 
+schema! {
+    /// `scaleplan.RagFit` (docs/fitting.md#rag-law): built by the façade from `fit_rag`.
+    rag_fit "RagFit" () {
+        law [""] "The refitted RagLaw (sigma kept), usable in plan_rag.",
+        residuals [""] "Predicted minus observed metric, per row, in input order.",
+        logit_residuals [""] "Fitted minus observed sigma^-1(metric), per row.",
+        rms [""] "Root mean square of residuals.",
+        n_rows ["rows"] "Rows the law was fitted on.",
+    }
+}
+
 /// Every schema, for `_core.SCHEMAS`.
 const ALL: &[(&str, &[Field])] = &[
     (inference_cost::TITLE, inference_cost::FIELDS),
@@ -582,6 +621,8 @@ const ALL: &[(&str, &[Field])] = &[
     (pass_at_k::TITLE, pass_at_k::FIELDS),
     (parscale_plan::TITLE, parscale_plan::FIELDS),
     (agent_plan::TITLE, agent_plan::FIELDS),
+    (rag_plan::TITLE, rag_plan::FIELDS),
+    (rag_fit::TITLE, rag_fit::FIELDS),
 ];
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

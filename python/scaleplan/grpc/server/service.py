@@ -56,6 +56,7 @@ from scaleplan.joint import frontier_joint, plan_joint
 from scaleplan.laws import law
 from scaleplan.parscale import plan_parscale
 from scaleplan.plan import plan_lifetime, plan_training
+from scaleplan.rag import fit_rag, plan_rag, rag_law
 from scaleplan.sweep import budget_chunks
 from scaleplan.testtime import Accuracy, frontier_test_time, plan_test_time
 from scaleplan.v1 import catalog_pb2, plan_pb2, planner_pb2_grpc
@@ -266,6 +267,7 @@ class PlannerService(planner_pb2_grpc.PlannerServiceServicer):
                 )
                 for n in names["accuracy"]
             ],
+            rag_laws=[conversions.rag_law_message(rag_law(n, self.catalog)) for n in names["rag"]],
         )
 
     @unary(paths={"model": "name"})
@@ -441,3 +443,15 @@ class PlannerService(planner_pb2_grpc.PlannerServiceServicer):
         return pb.PlanAgentResponse(
             plan=conversions.agent_plan_message(plan), explanation=plan.explain()
         )
+
+    @unary(paths=conversions.plan_rag_paths)
+    def PlanRag(self, request: pb.PlanRagRequest) -> pb.PlanRagResponse:
+        plan = plan_rag(**conversions.plan_rag_kwargs(request), catalog=self.catalog)
+        return pb.PlanRagResponse(
+            plan=conversions.rag_plan_message(plan), explanation=plan.explain()
+        )
+
+    @unary(paths=conversions.FIT_RAG_ARGS)
+    def FitRag(self, request: pb.FitRagRequest) -> pb.FitRagResponse:
+        fit = fit_rag(**conversions.fit_rag_kwargs(request), catalog=self.catalog)
+        return conversions.fit_rag_response(fit)

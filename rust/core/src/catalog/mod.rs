@@ -15,15 +15,17 @@ pub use hardware::{Dtype, Hardware};
 pub use model::{Model, Moe};
 
 use crate::error::{NameKind, PlanError, Result};
+use crate::laws::rag::RagLaw;
 use crate::laws::LossLaw;
 use crate::laws::ParScaleLaw;
 use crate::testtime::BetaPreset;
 
-const SHIPPED: [(&str, &str); 4] = [
+const SHIPPED: [(&str, &str); 5] = [
     ("hardware.toml", include_str!("../../catalog/hardware.toml")),
     ("models.toml", include_str!("../../catalog/models.toml")),
     ("laws.toml", include_str!("../../catalog/laws.toml")),
     ("testtime.toml", include_str!("../../catalog/testtime.toml")),
+    ("rag.toml", include_str!("../../catalog/rag.toml")),
 ];
 
 /// Environment variable listing extra catalog files, separated like `PATH`.
@@ -48,6 +50,8 @@ pub struct Catalog {
     pub accuracy: BTreeMap<String, BetaPreset>,
     /// Parallel-scaling laws (`[[parscale_law]]`, docs/design.md, "Parallel streams").
     pub parscale_laws: BTreeMap<String, ParScaleLaw>,
+    /// RAG computation allocation models (`[[rag]]`, docs/catalog.md).
+    pub rag: BTreeMap<String, RagLaw>,
 }
 
 /// Catalog entries laid out as a catalog file: one array of tables per section.
@@ -65,6 +69,7 @@ struct Document<'a> {
     accuracy: Vec<&'a BetaPreset>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     parscale_law: Vec<&'a ParScaleLaw>,
+    rag: Vec<&'a RagLaw>,
 }
 
 impl Document<'_> {
@@ -83,6 +88,7 @@ pub fn model_toml(model: &Model) -> String {
         law: vec![],
         accuracy: vec![],
         parscale_law: vec![],
+        rag: vec![],
     }
     .render()
 }
@@ -97,6 +103,7 @@ pub fn hardware_toml(hw: &Hardware) -> String {
         law: vec![],
         accuracy: vec![],
         parscale_law: vec![],
+        rag: vec![],
     }
     .render()
 }
@@ -111,6 +118,7 @@ impl Catalog {
             law: self.laws.values().collect(),
             accuracy: self.accuracy.values().collect(),
             parscale_law: self.parscale_laws.values().collect(),
+            rag: self.rag.values().collect(),
         }
         .render()
     }
@@ -223,6 +231,13 @@ impl Catalog {
                     |l| l.validate(),
                 )
                 .map_err(|(entry, e)| err(&entry, e.field(), reason_of(&e)))?,
+                "rag" => merge(
+                    &mut next.rag,
+                    parse_entries::<RagLaw>(file, &key, entries)?,
+                    |l| &l.name,
+                    |l| l.validate(),
+                )
+                .map_err(|(entry, e)| err(&entry, e.field(), reason_of(&e)))?,
                 "family" => merge(
                     &mut next.families,
                     parse_entries::<Family>(file, &key, entries)?,
@@ -234,7 +249,7 @@ impl Catalog {
                     return Err(err(
                         "",
                         &key,
-                        "unknown section (expected [[hardware]], [[model]], [[family]], [[law]], [[accuracy]] or [[parscale_law]])"
+                        "unknown section (expected [[hardware]], [[model]], [[family]], [[law]], [[accuracy]], [[parscale_law]] or [[rag]])"
                             .into(),
                     ))
                 }
@@ -293,6 +308,11 @@ impl Catalog {
 
     pub fn parscale_law(&self, name: &str) -> Result<&ParScaleLaw> {
         lookup(&self.parscale_laws, name, "law", NameKind::Law)
+    }
+
+    /// A RAG computation allocation model (`[[rag]]`).
+    pub fn rag_law(&self, name: &str) -> Result<&RagLaw> {
+        lookup(&self.rag, name, "law", NameKind::Law)
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod fit;
 pub mod parscale;
 pub mod progress;
+pub mod rag;
 
 use serde::{Deserialize, Serialize};
 

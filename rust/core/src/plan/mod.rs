@@ -5,6 +5,7 @@ pub mod agent;
 pub mod joint;
 pub mod lifetime;
 pub mod parscale;
+pub mod rag;
 pub mod scalar;
 pub mod testtime;
 pub mod training;
@@ -20,6 +21,7 @@ pub use parscale::{
     plan_streams, StreamGoal, StreamObjective, StreamOptions, StreamPlan, STREAM_MAX_PARAMS,
     STREAM_MIN_PARAMS,
 };
+pub use rag::{plan_rag, RagOptions, RagPlan, RagServing, RagTokens};
 pub use testtime::{
     BudgetUnit, Candidate, Solution, TestTimeOptions, TestTimePlan, TestTimeSolver,
 };
@@ -74,10 +76,21 @@ pub enum Constraint {
     LawDomain,
     /// No measured configuration is more accurate: the agent table, not the budget, binds.
     MeasuredTable,
+    // The RAG planner's (docs/planning.md#rag).
+    /// The effective context length (input tokens over all iterations) budget.
+    ContextBudget,
+    /// Retrieved documents per query reached `max_documents`.
+    MaxDocuments,
+    /// In-context examples reached `max_shots`.
+    MaxShots,
+    /// Iterations reached `max_iterations`.
+    MaxIterations,
+    /// No more documents, examples or iterations would raise the predicted metric.
+    NoGain,
 }
 
 impl Constraint {
-    pub const ALL: [Constraint; 20] = [
+    pub const ALL: [Constraint; 25] = [
         Constraint::Budget,
         Constraint::TargetLoss,
         Constraint::LossFloor,
@@ -98,6 +111,11 @@ impl Constraint {
         Constraint::MinGenTokens,
         Constraint::LawDomain,
         Constraint::MeasuredTable,
+        Constraint::ContextBudget,
+        Constraint::MaxDocuments,
+        Constraint::MaxShots,
+        Constraint::MaxIterations,
+        Constraint::NoGain,
     ];
 
     pub fn name(self) -> &'static str {
@@ -122,6 +140,11 @@ impl Constraint {
             Constraint::MinGenTokens => "min_gen_tokens",
             Constraint::LawDomain => "law_domain",
             Constraint::MeasuredTable => "measured_table",
+            Constraint::ContextBudget => "context_budget",
+            Constraint::MaxDocuments => "max_documents",
+            Constraint::MaxShots => "max_shots",
+            Constraint::MaxIterations => "max_iterations",
+            Constraint::NoGain => "no_gain",
         }
     }
 

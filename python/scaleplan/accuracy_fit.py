@@ -23,6 +23,7 @@ import numpy.typing as npt
 from scaleplan import _core
 from scaleplan import cancel as _cancel
 from scaleplan._arrays import Broadcast
+from scaleplan._io import read_json
 from scaleplan._schema import documented
 from scaleplan.catalog import Catalog, default_catalog
 from scaleplan.errors import InvalidArgumentError, LimitExceededError
@@ -298,19 +299,7 @@ class AccuracyFit:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> AccuracyFit:
         """Read a fit written by :meth:`save`; errors name ``accuracy_fit``."""
-        try:
-            text = Path(path).read_text()
-        except OSError as exc:
-            raise InvalidArgumentError(
-                f"accuracy_fit: cannot read {path}: {exc.strerror}", field="accuracy_fit"
-            ) from exc
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InvalidArgumentError(
-                f"accuracy_fit: {path}: not JSON ({exc})", field="accuracy_fit"
-            ) from exc
-        return cls.from_dict(data, source=str(path))
+        return cls.from_dict(read_json(path, "accuracy_fit"), source=str(path))
 
 
 def _group(raw: dict[str, Any]) -> FittedAccuracy:

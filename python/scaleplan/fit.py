@@ -17,6 +17,7 @@ import numpy.typing as npt
 from scaleplan import _core
 from scaleplan import cancel as _cancel
 from scaleplan._arrays import as_float_array
+from scaleplan._io import read_json
 from scaleplan._schema import documented
 from scaleplan.errors import InvalidArgumentError, LimitExceededError
 from scaleplan.laws import ErrorLaw, LossLaw
@@ -271,19 +272,7 @@ class LawFit:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> LawFit:
         """Read a fit written by :meth:`save`; errors name ``law_fit``."""
-        try:
-            text = Path(path).read_text()
-        except OSError as exc:
-            raise InvalidArgumentError(
-                f"law_fit: cannot read {path}: {exc.strerror}", field="law_fit"
-            ) from exc
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InvalidArgumentError(
-                f"law_fit: {path}: not JSON ({exc})", field="law_fit"
-            ) from exc
-        return cls.from_dict(data, source=str(path))
+        return cls.from_dict(read_json(path, "law_fit"), source=str(path))
 
 
 def fit_law(

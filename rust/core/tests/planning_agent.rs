@@ -217,7 +217,9 @@ fn bad_rows_are_located_and_limits_hold() {
         AgentSolver::new(&m, &many, &opt),
         Err(PlanError::LimitExceeded { .. })
     ));
+    // gaudi3 has no catalog price (h100-sxm has one): the price must then be given.
     let mut usd = options(AgentUnit::Usd);
+    usd.hardware = Catalog::shipped().hardware("gaudi3").unwrap().clone();
     usd.usd_per_hour = None;
     assert_eq!(
         AgentSolver::new(&m, &table(), &usd).err().unwrap().field(),

@@ -11,7 +11,7 @@ imported by the functions that need it, not with the package (it costs ~0.3 s).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -85,14 +85,11 @@ def column(value: Any, n: int, kind: pa.DataType | None = None) -> pa.Array:
             if isinstance(value, int | float)
             else pa.string()
         )
-    if pa.types.is_dictionary(kind):
-        return pa.DictionaryArray.from_arrays(
+    if pa.types.is_dictionary(kind) or pa.types.is_string(kind):
+        repeated = pa.DictionaryArray.from_arrays(
             pa.array(np.zeros(n, dtype=np.int32)), pa.array([_text(value)])
         )
-    if pa.types.is_string(kind):
-        return pa.DictionaryArray.from_arrays(
-            pa.array(np.zeros(n, dtype=np.int32)), pa.array([_text(value)])
-        ).cast(kind)
+        return repeated if pa.types.is_dictionary(kind) else repeated.cast(kind)
     if pa.types.is_boolean(kind):
         return pa.array(np.full(n, bool(value)))
     return pa.array(np.full(n, float(value)))
@@ -111,8 +108,3 @@ def record_batch(columns: Mapping[str, Any], n: int, schema_: pa.Schema) -> pa.R
 
     arrays = [column(columns.get(field.name), n, field.type) for field in schema_]
     return pa.RecordBatch.from_arrays(arrays, schema=schema_)
-
-
-def concat_fields(*groups: Sequence[str]) -> list[str]:
-    """Field names of several groups, in order, each once."""
-    return list(dict.fromkeys(name for group in groups for name in group))

@@ -54,8 +54,9 @@ pub struct Catalog {
     pub rag: BTreeMap<String, RagLaw>,
 }
 
-/// Catalog entries laid out as a catalog file: one array of tables per section.
-#[derive(Serialize)]
+/// Catalog entries laid out as a catalog file: one array of tables per section (empty ones
+/// are left out, so a one-entry file names only the sections it fills).
+#[derive(Serialize, Default)]
 struct Document<'a> {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     hardware: Vec<&'a Hardware>,
@@ -82,13 +83,8 @@ impl Document<'_> {
 /// equal (docs/catalog.md).
 pub fn model_toml(model: &Model) -> String {
     Document {
-        hardware: vec![],
         model: vec![model],
-        family: vec![],
-        law: vec![],
-        accuracy: vec![],
-        parscale_law: vec![],
-        rag: vec![],
+        ..Document::default()
     }
     .render()
 }
@@ -98,12 +94,7 @@ pub fn model_toml(model: &Model) -> String {
 pub fn hardware_toml(hw: &Hardware) -> String {
     Document {
         hardware: vec![hw],
-        model: vec![],
-        family: vec![],
-        law: vec![],
-        accuracy: vec![],
-        parscale_law: vec![],
-        rag: vec![],
+        ..Document::default()
     }
     .render()
 }

@@ -4,6 +4,8 @@ event loop in a thread, so tests call it with ordinary blocking clients."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import math
 import os
 import queue
 import re
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
+import numpy as np
 from scaleplan.grpc.server.app import PlannerServer, ServerConfig
 from scaleplan.v1 import planner_pb2_grpc
 
@@ -167,3 +170,23 @@ class ServeProcess:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(TIMEOUT_S)
+
+
+def assert_same(got: Any, want: Any, path: str = "") -> None:
+    """Equal field by field, exactly, through nested dataclasses and dicts (arrays: same shape,
+    kind and values; NaN, which means "not applicable", equals NaN and only NaN)."""
+    assert type(got) is type(want), path
+    if dataclasses.is_dataclass(want):
+        for f in dataclasses.fields(want):
+            assert_same(getattr(got, f.name), getattr(want, f.name), f"{path}.{f.name}")
+    elif isinstance(want, dict):
+        assert got.keys() == want.keys(), path
+        for k in want:
+            assert_same(got[k], want[k], f"{path}[{k}]")
+    elif isinstance(want, np.ndarray):
+        assert got.shape == want.shape and got.dtype.kind == want.dtype.kind, path
+        assert np.array_equal(got, want, equal_nan=want.dtype.kind == "f"), path
+    elif isinstance(want, float) and math.isnan(want):
+        assert math.isnan(got), path
+    else:
+        assert got == want, path

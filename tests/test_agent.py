@@ -5,7 +5,7 @@ every wall, ties, goals no row meets, bad rows named by their index, the CLI and
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -412,12 +412,6 @@ def test_cli_errors_name_the_option_or_the_row(tmp_path: Path) -> None:
 
 
 # ---- gRPC -------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerThread]:
-    with ServerThread() as s:
-        yield s
 
 
 def test_client_plan_is_the_local_plan(server: ServerThread) -> None:

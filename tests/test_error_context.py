@@ -12,14 +12,12 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import scaleplan as sp
 from cli_support import run
-from grpc_support import ServerThread
 from scaleplan import cancel as sp_cancel
 from scaleplan.errors import (
     CatalogError,
@@ -197,12 +195,6 @@ def test_limits_raise_limit_exceeded_with_its_numbers() -> None:
 
 
 # ---- gRPC: the client raises the same exception with the same data ----
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[sp.Client]:
-    with ServerThread() as server, sp.Client(server.target) as c:
-        yield c
 
 
 def test_grpc_client_gets_the_same_data(client: sp.Client) -> None:

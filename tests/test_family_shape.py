@@ -3,13 +3,10 @@ shape of the chosen size, through the façade, the CLI's --json and gRPC."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import scaleplan as sp
 from cli_support import json_lines, ok
-from grpc_support import TIMEOUT_S, ServerThread
 
 LIFETIME = dict(
     queries=1e9,
@@ -93,12 +90,6 @@ def test_cli_json_carries_the_shape() -> None:
         ok("plan", "joint", "--budget", "1e6gpu-h", "--queries", "1e8", "--json").stdout
     )
     assert joint["layers"] > 0 and joint["kv_heads"] == pytest.approx(8)
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[sp.Client]:
-    with ServerThread() as server, sp.Client(server.target, timeout_s=TIMEOUT_S) as c:
-        yield c
 
 
 def test_grpc_carries_the_shape(client: sp.Client) -> None:

@@ -3,8 +3,6 @@ named by request field (docs/calibration.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import grpc
 import numpy as np
 import pytest
@@ -15,18 +13,6 @@ from grpc_support import TIMEOUT_S, ServerThread, stub
 from scaleplan.v1 import planner_pb2
 
 from tests.test_calibrate import EXAMPLE, rows, truth
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerThread]:
-    with ServerThread() as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def channel(server: ServerThread) -> Iterator[grpc.Channel]:
-    with grpc.insecure_channel(server.target) as ch:
-        yield ch
 
 
 def test_client_calibrate_is_the_local_calibration(server: ServerThread) -> None:

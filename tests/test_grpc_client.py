@@ -10,7 +10,6 @@ import inspect
 import math
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,35 +17,10 @@ import numpy as np
 import pytest
 import scaleplan as sp
 from cli_support import json_lines, ok
-from grpc_support import TIMEOUT_S, ServerThread
+from grpc_support import assert_same
 from scaleplan.errors import InvalidArgumentError
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[sp.Client]:
-    with ServerThread() as server, sp.Client(server.target, timeout_s=TIMEOUT_S) as c:
-        yield c
-
-
-def assert_same(got: Any, want: Any, path: str = "") -> None:
-    """Equal field by field, exactly (arrays: same shape and values, NaN equals NaN)."""
-    assert type(got) is type(want), path
-    if dataclasses.is_dataclass(want):
-        for f in dataclasses.fields(want):
-            assert_same(getattr(got, f.name), getattr(want, f.name), f"{path}.{f.name}")
-    elif isinstance(want, dict):
-        assert got.keys() == want.keys(), path
-        for k in want:
-            assert_same(got[k], want[k], f"{path}[{k}]")
-    elif isinstance(want, np.ndarray):
-        assert got.shape == want.shape and got.dtype.kind == want.dtype.kind, path
-        assert np.array_equal(got, want, equal_nan=want.dtype.kind == "f"), path
-    elif isinstance(want, float) and math.isnan(want):
-        assert math.isnan(got), path
-    else:
-        assert got == want, path
 
 
 # ---- the signatures ----

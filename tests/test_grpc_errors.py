@@ -26,12 +26,6 @@ def server() -> Iterator[ServerThread]:
         yield s
 
 
-@pytest.fixture(scope="module")
-def channel(server: ServerThread) -> Iterator[grpc.Channel]:
-    with grpc.insecure_channel(server.target) as ch:
-        yield ch
-
-
 def details(exc: grpc.RpcError) -> tuple[Any, error_details_pb2.BadRequest, Any]:
     """The status, its BadRequest and its ErrorInfo."""
     status = rpc_status.from_call(exc)

@@ -3,8 +3,6 @@ PlanTraining as custom_law, and bad input named by request field."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import grpc
 import numpy as np
 import pytest
@@ -13,18 +11,6 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from grpc_support import TIMEOUT_S, ServerThread, stub
 from scaleplan.v1 import planner_pb2
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerThread]:
-    with ServerThread() as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def channel(server: ServerThread) -> Iterator[grpc.Channel]:
-    with grpc.insecure_channel(server.target) as ch:
-        yield ch
 
 
 def runs(n_runs: int = 50, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -3,7 +3,6 @@ by PlanTestTime as accuracy_fit, and bad input named by request field."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -17,18 +16,6 @@ from scaleplan.grpc import conversions
 from scaleplan.v1 import plan_pb2, planner_pb2
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "data" / "synthetic_eval.csv"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerThread]:
-    with ServerThread() as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def channel(server: ServerThread) -> Iterator[grpc.Channel]:
-    with grpc.insecure_channel(server.target) as ch:
-        yield ch
 
 
 def eval_rows(counts: list[tuple[int, int]], gen_tokens: float = 4096) -> list[plan_pb2.EvalRow]:

@@ -3,9 +3,7 @@ response, bad input names the request field, and the client raises the API's exc
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import grpc
@@ -14,38 +12,9 @@ import pytest
 import scaleplan as sp
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from grpc_support import TIMEOUT_S, ServerThread, stub
+from grpc_support import TIMEOUT_S, assert_same, stub
 from scaleplan.errors import InvalidArgumentError, ScaleplanError
 from scaleplan.v1 import planner_pb2
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerThread]:
-    with ServerThread() as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def client(server: ServerThread) -> Iterator[sp.Client]:
-    with sp.Client(server.target, timeout_s=TIMEOUT_S) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def channel(server: ServerThread) -> Iterator[grpc.Channel]:
-    with grpc.insecure_channel(server.target) as ch:
-        yield ch
-
-
-def assert_same(got: Any, want: Any) -> None:
-    assert type(got) is type(want)
-    for f in dataclasses.fields(want):
-        g, w = getattr(got, f.name), getattr(want, f.name)
-        if isinstance(w, float) and math.isnan(w):
-            assert isinstance(g, float) and math.isnan(g), f.name
-        else:
-            assert g == w, f.name
-
 
 SERVE = {"hardware": "h100-sxm", "prompt_tokens": 512, "gen_tokens": 1024}
 

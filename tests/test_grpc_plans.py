@@ -19,7 +19,7 @@ import scaleplan as sp
 from google.protobuf.descriptor import Descriptor
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from grpc_support import TIMEOUT_S, ServerThread, stub, wait_until
+from grpc_support import TIMEOUT_S, ServerThread, assert_same, stub, wait_until
 from scaleplan import errors
 from scaleplan.grpc import conversions
 from scaleplan.grpc.server import errors as server_errors
@@ -35,34 +35,6 @@ FRONTIER_JOINT = "/scaleplan.v1.PlannerService/FrontierJoint"
 def server() -> Iterator[ServerThread]:
     with ServerThread(max_sweep_points=MAX_BUDGETS) as s:
         yield s
-
-
-@pytest.fixture(scope="module")
-def client(server: ServerThread) -> Iterator[sp.Client]:
-    with sp.Client(server.target, timeout_s=TIMEOUT_S) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def channel(server: ServerThread) -> Iterator[grpc.Channel]:
-    with grpc.insecure_channel(server.target) as ch:
-        yield ch
-
-
-def assert_same(got: Any, want: Any) -> None:
-    """Equal field by field, exactly (arrays: same shape and values); NaN (not applicable)
-    equals NaN, and only NaN."""
-    assert type(got) is type(want)
-    for f in dataclasses.fields(want):
-        g, w = getattr(got, f.name), getattr(want, f.name)
-        if isinstance(w, np.ndarray):
-            assert isinstance(g, np.ndarray) and g.shape == w.shape, f.name
-            assert g.dtype.kind == w.dtype.kind, f.name
-            assert np.array_equal(g, w, equal_nan=w.dtype.kind == "f"), f.name
-        elif isinstance(w, float) and math.isnan(w):
-            assert isinstance(g, float) and math.isnan(g), f.name
-        else:
-            assert g == w, f.name
 
 
 # ---- catalog: laws and accuracy presets ----

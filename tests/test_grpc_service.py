@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,24 +17,6 @@ from scaleplan.grpc import conversions
 from scaleplan.grpc.server.app import banner
 from scaleplan.grpc.server.service import PlannerService
 from scaleplan.v1 import catalog_pb2, cost_pb2, planner_pb2, planner_pb2_grpc
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerThread]:
-    with ServerThread() as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def client(server: ServerThread) -> Iterator[sp.Client]:
-    with sp.Client(server.target, timeout_s=TIMEOUT_S) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def channel(server: ServerThread) -> Iterator[grpc.Channel]:
-    with grpc.insecure_channel(server.target) as ch:
-        yield ch
 
 
 def assert_same_cost(got: Any, want: Any) -> None:

@@ -19,12 +19,6 @@ from test_user_models import LIFETIME
 HF = Path(__file__).parent / "data" / "hf"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerThread]:
-    with ServerThread() as s:
-        yield s
-
-
 @pytest.fixture
 def client(server: ServerThread) -> Iterator[sp.Client]:
     with sp.Client(server.target, timeout_s=TIMEOUT_S) as c:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import grpc
@@ -152,12 +151,6 @@ def test_cli_plans_and_catalog() -> None:
     listing = ok("catalog", "laws").stdout
     line = next(x for x in listing.splitlines() if x.startswith(LAW))
     assert "farseer" in line and "bits_per_char" in line and "25.1 G" in line
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerThread]:
-    with ServerThread() as s:
-        yield s
 
 
 def test_grpc_plans_equal_the_python_api(server: ServerThread) -> None:

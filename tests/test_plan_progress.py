@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 
 import grpc
 import numpy as np
@@ -88,12 +87,6 @@ def test_cli_start_in() -> None:
     usage_error(run("plan", "training", "--budget", "1e22flops", "--start-in", "x"), "--start-in")
     helptext = ok("plan", "training", "--help").stdout
     assert "--start-in MONTHS" in helptext and "default: 0, now" in helptext
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerThread]:
-    with ServerThread() as s:
-        yield s
 
 
 def test_grpc_start_in_months_and_bad_months(server: ServerThread) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -196,12 +195,6 @@ def test_cli_writes_null_and_empty_for_an_infeasible_plan() -> None:
     )
     assert not record["feasible"] and record["attention"] is None
     assert record["marginal_accuracy"] is None and record["params"] is None
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerThread]:
-    with ServerThread() as s:
-        yield s
 
 
 def test_grpc_leaves_not_applicable_fields_unset(server: ServerThread) -> None:

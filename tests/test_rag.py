@@ -8,7 +8,6 @@ import itertools
 import json
 import math
 import subprocess
-from collections.abc import Iterator
 from typing import Any
 
 import grpc
@@ -347,18 +346,6 @@ def same_plan(a: sp.RagPlan, b: sp.RagPlan) -> bool:
         or x == y
         for x, y in zip(a.to_dict().values(), b.to_dict().values(), strict=True)
     )
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerThread]:
-    with ServerThread() as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def client(server: ServerThread) -> Iterator[sp.Client]:
-    with sp.Client(server.target, timeout_s=TIMEOUT_S) as c:
-        yield c
 
 
 def test_grpc_plans_and_fits_as_the_python_api(client: sp.Client) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import threading
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -357,12 +356,6 @@ def test_a_law_given_in_python_reaches_the_core_exactly(numbers: list[float]) ->
 
 
 # ---- gRPC -----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[sp.Client]:
-    with ServerThread() as server, sp.Client(server.target, timeout_s=TIMEOUT_S) as c:
-        yield c
 
 
 def assert_same_uncertainty(got: sp.Uncertainty, want: sp.Uncertainty) -> None:

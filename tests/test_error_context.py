@@ -12,7 +12,9 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -344,3 +346,51 @@ def test_cli_messages_are_built_from_the_data() -> None:
     )
     out = run("plan", "test-time", "--budget", "1e16eflops", "--k-max", str(2**20 + 1))
     assert out.stderr == "scaleplan: error: --k-max: 1048577 exceeds the limit of 1048576\n"
+
+
+# ---- façade arguments of the wrong type are named, not an AttributeError from inside ----
+
+EXAMPLE_TABLE = Path(__file__).resolve().parent.parent / "examples" / "data"
+
+CATALOG_CALLS: list[tuple[Callable[..., Any], dict[str, Any]]] = [
+    (sp.plan_training, {"budget_flops": 1e21}),
+    (
+        sp.plan_lifetime,
+        {"target_loss": 2.4, "queries": 1e9, "prompt_tokens": 512, "gen_tokens": 256},
+    ),
+    (sp.plan_test_time, {"budget_eflops": 1e19}),
+    (
+        sp.plan_parscale,
+        {"target_loss": 1.02, "hardware": "h100-sxm", "prompt_tokens": 512, "gen_tokens": 1024},
+    ),
+    (sp.plan_rag, {"context_budget_tokens": 128_000, "i_doc": 0.5, "i_shot": 1.0}),
+    (
+        sp.plan_agent,
+        {"table": EXAMPLE_TABLE / "synthetic_agent_table.csv", "target_accuracy": 0.45},
+    ),
+    (
+        sp.calibrate,
+        {"rows": EXAMPLE_TABLE / "vllm_bench_qwen3_8b_h100.jsonl", "hardware": "h100-sxm"},
+    ),
+]
+
+
+@pytest.mark.parametrize(("fn", "kwargs"), CATALOG_CALLS, ids=lambda v: getattr(v, "__name__", ""))
+@pytest.mark.parametrize("catalog", ["shipped", 1.0, ["x"]])
+def test_a_catalog_of_the_wrong_type_is_named(
+    fn: Callable[..., Any], kwargs: dict[str, Any], catalog: object
+) -> None:
+    fn(**kwargs)  # the call is valid with the default catalog
+    with pytest.raises(InvalidArgumentError) as caught:
+        fn(**kwargs, catalog=catalog)
+    assert caught.value.field == "catalog"
+    assert type(catalog).__name__ in str(caught.value)
+
+
+@pytest.mark.parametrize("prices", [0.001, "search", [("search", 0.001)]])
+def test_tool_prices_that_are_not_a_mapping_are_named(prices: object) -> None:
+    with pytest.raises(InvalidArgumentError) as caught:
+        sp.plan_agent(
+            EXAMPLE_TABLE / "synthetic_agent_table.csv", target_accuracy=0.45, tool_prices=prices
+        )
+    assert caught.value.field == "tool_prices"

@@ -25,7 +25,7 @@ from scaleplan import cancel as _cancel
 from scaleplan._arrays import Broadcast
 from scaleplan._io import read_json
 from scaleplan._schema import documented
-from scaleplan.catalog import Catalog, default_catalog
+from scaleplan.catalog import Catalog, catalog_or_default
 from scaleplan.errors import InvalidArgumentError, LimitExceededError
 from scaleplan.testtime import Accuracy, _located, eval_columns
 
@@ -222,7 +222,7 @@ class AccuracyFit:
         return Accuracy(
             native,
             f"fitted ({self.name}, {problems} problems)",
-            catalog or default_catalog(),
+            catalog_or_default(catalog),
             f"fitted:{self.name}",
             fit=self,
         )

@@ -28,7 +28,7 @@ from scaleplan import cancel as _cancel
 from scaleplan._arrays import Broadcast
 from scaleplan._schema import documented
 from scaleplan.cancel import CancelToken
-from scaleplan.catalog import Catalog, Hardware, default_catalog, resolve_hardware
+from scaleplan.catalog import Catalog, Hardware, catalog_or_default, resolve_hardware
 from scaleplan.cost import FloatOrArray, _text
 from scaleplan.errors import InvalidArgumentError, LimitExceededError, ScaleplanError
 from scaleplan.plan import _CONSTRAINTS, Plan, _opt
@@ -257,6 +257,12 @@ def tool_prices_for(tools: Sequence[str], given: Mapping[str, float] | None) -> 
     """USD per call of each of ``tools``: ``given`` over :data:`DEFAULT_TOOL_PRICES`. A tool
     with no price, or a price for a tool the table does not have, is an error naming
     ``tool_prices``."""
+    if given is not None and not isinstance(given, Mapping):
+        raise InvalidArgumentError(
+            "tool_prices: expected a mapping of tool name to USD per call, "
+            f"got {type(given).__name__}",
+            field="tool_prices",
+        )
     given = dict(given or {})
     for name, price in given.items():
         if name not in tools:
@@ -320,7 +326,7 @@ def plan_agent(
         )
     goal = "target_accuracy" if target_accuracy is not None else "budget"
     args = Broadcast({goal: target_accuracy if target_accuracy is not None else budget})
-    cat = catalog or default_catalog()
+    cat = catalog_or_default(catalog)
     names = list(dict.fromkeys(data.model))
     index = {n: i for i, n in enumerate(names)}
     values = args.required(goal)

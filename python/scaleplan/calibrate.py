@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from scaleplan import _core
 from scaleplan._schema import documented
-from scaleplan.catalog import Catalog, Hardware, Model, default_catalog
+from scaleplan.catalog import Catalog, Hardware, Model, catalog_or_default
 from scaleplan.errors import (
     InvalidArgumentError,
     LimitExceededError,
@@ -265,7 +265,7 @@ def calibrate(
     (:func:`read_runs`). ``model`` names the catalog model of every run, for files that name
     none or a model the catalog does not know by that name. ``name`` names the calibrated entry
     (default ``<hardware>-calibrated``)."""
-    cat = catalog if catalog is not None else default_catalog()
+    cat = catalog_or_default(catalog)
     hw = hardware if isinstance(hardware, Hardware) else cat.hardware(hardware)
     runs = runs_of(rows)
     forced = None if model is None else resolve_model(model, cat)

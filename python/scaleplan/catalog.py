@@ -312,6 +312,20 @@ def default_catalog() -> Catalog:
         return _default
 
 
+def catalog_or_default(catalog: Catalog | None) -> Catalog:
+    """``catalog`` when given (checked to be a :class:`Catalog`, the error naming ``catalog``),
+    else the process-wide :func:`default_catalog`: how every façade function resolves its
+    ``catalog=`` argument."""
+    if catalog is None:
+        return default_catalog()
+    if not isinstance(catalog, Catalog):
+        raise InvalidArgumentError(
+            f"catalog: expected a scaleplan.Catalog or None, got {type(catalog).__name__}",
+            field="catalog",
+        )
+    return catalog
+
+
 def load_catalog(path: str | os.PathLike[str]) -> None:
     """Add a user catalog file to the process-wide catalog."""
     default_catalog().add_file(path)
@@ -350,14 +364,14 @@ def resolve_model(value: str | Model, catalog: Catalog | None = None) -> Model:
             f"model: expected a catalog name or a scaleplan.Model, got {type(value).__name__}",
             field="model",
         )
-    return (catalog or default_catalog()).model(value)
+    return catalog_or_default(catalog).model(value)
 
 
 def resolve_models(values: object, catalog: Catalog | None) -> tuple[list[str], Catalog]:
     """Candidate models given by catalog name or as objects: their names, and the catalog to
     look them up in (``catalog`` itself when all are names, else a copy with the objects
     registered, an object replacing a catalog entry of the same name)."""
-    cat = catalog or default_catalog()
+    cat = catalog_or_default(catalog)
     items = [values] if isinstance(values, str | Model) else values
     if not isinstance(items, Sequence | np.ndarray):
         raise InvalidArgumentError(
@@ -385,7 +399,7 @@ def resolve_models(values: object, catalog: Catalog | None) -> tuple[list[str], 
 def resolve_family(value: object, catalog: Catalog | None) -> tuple[str, Catalog]:
     """A family given by catalog name, or as a list of models (names or objects) that becomes
     a family named "custom" in a copy of the catalog, its members ordered by size."""
-    base = catalog or default_catalog()
+    base = catalog_or_default(catalog)
     if isinstance(value, str):
         return value, base
     names, cat = resolve_models(value, base)
@@ -413,4 +427,4 @@ def resolve_hardware(value: str | Hardware, catalog: Catalog | None = None) -> H
             f"got {type(value).__name__}",
             field="hardware",
         )
-    return (catalog or default_catalog()).hardware(value)
+    return catalog_or_default(catalog).hardware(value)

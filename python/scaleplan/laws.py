@@ -9,7 +9,7 @@ from typing import Any, Self, cast
 
 from scaleplan import _core
 from scaleplan._arrays import Broadcast
-from scaleplan.catalog import Catalog, _entry_json, default_catalog
+from scaleplan.catalog import Catalog, _entry_json, catalog_or_default
 from scaleplan.errors import InvalidArgumentError
 
 DEFAULT_LAW = "gadre2024-redpajama"
@@ -162,7 +162,7 @@ class LossLaw:
 def law(name: str, catalog: Catalog | None = None) -> LossLaw:
     """A loss law from the catalog: hoffmann2022, besiroglu2024, sardana2023,
     gadre2024-redpajama, farseer2025, muennighoff2023, or one added from a user file."""
-    cat = catalog or default_catalog()
+    cat = catalog_or_default(catalog)
     return cast(
         LossLaw, cat._entry("law", name, lambda native: LossLaw._from_native(native.law(name)))
     )

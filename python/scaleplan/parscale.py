@@ -24,7 +24,7 @@ from scaleplan.catalog import (
     Hardware,
     Model,
     _entry_json,
-    default_catalog,
+    catalog_or_default,
     resolve_family,
     resolve_hardware,
 )
@@ -92,13 +92,13 @@ class ParScaleLaw:
 def parscale_law(name: str, catalog: Catalog | None = None) -> ParScaleLaw:
     """A parallel-scaling law from the catalog: parscale2025-stack (Stack-V2 Python) or
     parscale2025-pile (the Pile), or one added from a user file (``[[parscale_law]]``)."""
-    native = _core.parscale_law((catalog or default_catalog())._native, name)
+    native = _core.parscale_law(catalog_or_default(catalog)._native, name)
     return ParScaleLaw._from_native(native)
 
 
 def parscale_law_names(catalog: Catalog | None = None) -> list[str]:
     """The names of the catalog's parallel-scaling laws."""
-    return list(_core.parscale_law_names((catalog or default_catalog())._native))
+    return list(_core.parscale_law_names(catalog_or_default(catalog)._native))
 
 
 def _resolve_law(value: object, catalog: Catalog) -> ParScaleLaw:
@@ -242,7 +242,7 @@ def plan_parscale(
             "budget: give exactly one of budget and target_loss", field="budget"
         )
     kind, values = ("budget", budget) if budget is not None else ("target_loss", target_loss)
-    cat = catalog or default_catalog()
+    cat = catalog_or_default(catalog)
     the_law = _resolve_law(law, cat)
     if objective not in OBJECTIVES:
         raise InvalidArgumentError(

@@ -27,7 +27,7 @@ from scaleplan.catalog import (
     Catalog,
     Hardware,
     Model,
-    default_catalog,
+    catalog_or_default,
     resolve_family,
     resolve_hardware,
 )
@@ -561,7 +561,7 @@ def plan_lifetime(
     ``reach_loss`` then as for :func:`plan_training` (docs/uncertainty.md).
     """
     kind, values = _goal(budget, target_loss, "budget")
-    cat = catalog or default_catalog()
+    cat = catalog_or_default(catalog)
     point_law, fit = split_law(law)
     the_law = resolve_law(point_law, cat)
     reach = _reach(fit, quantiles, reach_loss, kind)

@@ -32,7 +32,7 @@ from scaleplan.catalog import (
     Hardware,
     Model,
     _entry_json,
-    default_catalog,
+    catalog_or_default,
     resolve_hardware,
     resolve_model,
 )
@@ -133,12 +133,12 @@ class RagLaw:
 
 def rag_law(name: str = DEFAULT_RAG_LAW, catalog: Catalog | None = None) -> RagLaw:
     """A RAG law from the catalog (``[[rag]]``): yue2024-gemini-flash, or one from a user file."""
-    return RagLaw._from_native(_core.rag_law((catalog or default_catalog())._native, name))
+    return RagLaw._from_native(_core.rag_law(catalog_or_default(catalog)._native, name))
 
 
 def rag_law_names(catalog: Catalog | None = None) -> list[str]:
     """The names of the catalog's RAG laws."""
-    return _core.rag_law_names((catalog or default_catalog())._native)
+    return _core.rag_law_names(catalog_or_default(catalog)._native)
 
 
 def _resolve(value: str | RagLaw, catalog: Catalog | None) -> RagLaw:
@@ -258,7 +258,7 @@ def plan_rag(
     Token accounting (docs/planning.md#rag): a document counts ``min(doc_tokens, 1024)``
     tokens; iteration j's prompt is m examples (k documents, a question, an answer), k
     documents, the question, and the ``gen_tokens`` each earlier iteration generated."""
-    cat = catalog or default_catalog()
+    cat = catalog_or_default(catalog)
     the_law = _resolve(law, cat)
     native_model = native_hardware = native_serving = None
     if model is not None:

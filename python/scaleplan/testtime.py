@@ -29,7 +29,7 @@ from scaleplan.catalog import (
     Catalog,
     Hardware,
     Model,
-    default_catalog,
+    catalog_or_default,
     resolve_hardware,
     resolve_models,
 )
@@ -121,7 +121,7 @@ class Accuracy:
     ) -> Accuracy:
         """The beta model with a catalog preset; ``aggregator="majority"`` for majority vote
         without a verifier."""
-        cat = catalog or default_catalog()
+        cat = catalog_or_default(catalog)
         native = _core.AccuracySource.preset(cat._native, name, aggregator)
         return cls(native, f"{name} ({aggregator})", cat, native.task() or name, preset_name=name)
 
@@ -138,7 +138,7 @@ class Accuracy:
         columns, path = eval_columns(source)
         with _located(path):
             native = _core.AccuracySource.measured(*columns)
-        cat = catalog or default_catalog()
+        cat = catalog_or_default(catalog)
         if name is None and isinstance(source, str | os.PathLike):
             name = Path(source).name
         label = f"measured ({name})" if name else "measured"
@@ -414,7 +414,7 @@ def _problem(
     catalog: Catalog | None,
     **kw: Any,
 ) -> tuple[_core.TestTimeProblem, list[str], list[str], Accuracy]:
-    cat = catalog or default_catalog()
+    cat = catalog_or_default(catalog)
     from scaleplan.accuracy_fit import AccuracyFit
 
     if isinstance(accuracy, AccuracyFit):

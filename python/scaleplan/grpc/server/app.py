@@ -24,7 +24,7 @@ import grpc.aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from scaleplan.catalog import Catalog, default_catalog
+from scaleplan.catalog import Catalog, catalog_or_default
 from scaleplan.grpc.server.interceptors import Admission, CallInterceptor
 from scaleplan.grpc.server.metrics import Metrics, MetricsHTTPServer
 from scaleplan.grpc.server.pool import CorePool
@@ -151,7 +151,7 @@ class PlannerServer:
             ],
         )
         self.service = PlannerService(
-            catalog or default_catalog(),
+            catalog_or_default(catalog),
             self._pool,
             self.metrics,
             Limits.for_message_size(config.max_sweep_points, config.max_message_bytes),

@@ -98,7 +98,8 @@ def main(argv: list[str]) -> int:
         nextn=0,
         database=database,
     )
-    if json.loads(spec)["engine"]["database_mode"] != "SOL":
+    mode = json.loads(spec)["engine"]["database_mode"]
+    if mode != "SOL":
         raise SystemExit("aiconfigurator did not compile the engine in SOL mode")
     spec_bytes = bytes(aiconfigurator_core.engine_spec_bincode_from_json(spec))
     aic = aiconfigurator_core.AicEngine.from_spec(spec_bytes, None)
@@ -135,7 +136,7 @@ def main(argv: list[str]) -> int:
                 "system": system,
                 "backend": backend,
                 "backend_version": database.version,
-                "database_mode": "SOL",
+                "database_mode": mode,
                 "bf16_flops": float(database.system_spec["gpu"]["bfloat16_tc_flops"]),
                 "hbm_bytes_per_s": float(database.system_spec["gpu"]["mem_bw"]),
                 "stride": STRIDE,

@@ -294,7 +294,8 @@ def aic_rows(n: int, calls: int, repeats: int, peers_python: Path = PEERS_PYTHON
     installed = "not_run" not in peer
     title = (
         f"AIC {peer['aiconfigurator']} SOL estimator (Rust engine; {peer['model']} on "
-        f"{peer['system']}, {peer['backend']} {peer['backend_version']})"
+        f"{peer['system']}, {peer['backend']} {peer['backend_version']}; decode sampled every "
+        f"{peer['stride']} steps; engine built once in {peer['setup_s']:.2f} s, not counted)"
         if installed
         else peer["not_run"]
     )
@@ -403,9 +404,10 @@ def aic_rows(n: int, calls: int, repeats: int, peers_python: Path = PEERS_PYTHON
         f"HBM bandwidth ({peaks}); ours divides them by prefill_mfu {hw.prefill_mfu} and "
         f"decode_bw_util {hw.decode_bw_util} (expect ~{1 / hw.prefill_mfu:.2f}x its compute-bound "
         f"TTFT, ~{1 / hw.decode_bw_util:.2f}x its memory-bound TPOT), takes the roofline per "
-        "phase, not per operator, counts 2 FLOPs per token on every parameter (the embedding "
-        "table too, Kinetics' convention) and decodes gen_tokens steps after prefill where AIC "
-        "decodes osl - 1 (docs/cost-model.md)"
+        "phase, not per operator, counts 2 FLOPs per prompt token on every parameter (the "
+        "embedding table and LM head too, Kinetics' convention) and decodes gen_tokens steps "
+        "after prefill where AIC decodes osl - 1 (docs/cost-model.md, 'Against aiconfigurator's "
+        "speed of light')"
     )
     print(
         f"  load average (1, 5, 15 min) {load_before[0]:.2f} {load_before[1]:.2f} "

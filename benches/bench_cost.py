@@ -317,22 +317,18 @@ def aic_rows(n: int, calls: int, repeats: int, peers_python: Path = PEERS_PYTHON
             )
 
         prompt, gen = np.full(n, float(isl)), np.full(n, float(osl))
+
+        def batched(
+            serving: sp.Serving = serving, prompt: Any = prompt, gen: Any = gen
+        ) -> sp.InferenceCost:
+            return sp.inference_cost(
+                model, hw, prompt_tokens=prompt, gen_tokens=gen, serving=serving
+            )
+
         ours = scalar()
-        batched = sp.inference_cost(
-            model, hw, prompt_tokens=prompt, gen_tokens=gen, serving=serving
-        )
-        assert np.all(batched.latency_s == ours.latency_s), "batch and scalar disagree"
+        assert np.all(batched().latency_s == ours.latency_s), "batch and scalar disagree"
         scalar_us = per_call(scalar, calls, repeats) * 1e6
-        batch_ns = (
-            timed(
-                repeats,
-                lambda s=serving, p=prompt, g=gen: sp.inference_cost(
-                    model, hw, prompt_tokens=p, gen_tokens=g, serving=s
-                ),
-            )[1]
-            / n
-            * 1e9
-        )
+        batch_ns = timed(repeats, batched)[1] / n * 1e9
         row: dict[str, Any] = {
             "isl": isl,
             "osl": osl,

@@ -28,6 +28,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from importlib import metadata
 from typing import Any
 
@@ -108,7 +109,7 @@ def main(argv: list[str]) -> int:
     for isl, osl, batch in config["cases"]:
         args = (batch, 1, isl, osl, 0, 1.0, 1.0, "static", STRIDE)
         context_ms, generation_ms, total_ms = aic.run_static(*args)
-        cpu, wall = timed(config["calls"], config["repeats"], lambda a=args: aic.run_static(*a))
+        cpu, wall = timed(config["calls"], config["repeats"], partial(aic.run_static, *args))
         context, generation = aic.run_static_per_op(*args)
         # Where each operator's time came from: "sol" for every one that takes time (the
         # all-reduce and pipeline operators are 0 on one GPU).

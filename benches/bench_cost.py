@@ -266,12 +266,15 @@ def aic_peer(calls: int, repeats: int, peers_python: Path = PEERS_PYTHON) -> dic
         "repeats": repeats,
     }
     script = Path(__file__).resolve().parent / "peer_aic.py"
-    out = subprocess.run(
-        [str(peers_python), str(script), json.dumps(config)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    try:
+        out = subprocess.run(
+            [str(peers_python), str(script), json.dumps(config)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    except subprocess.TimeoutExpired:
+        return {"not_run": "AIC failed: no answer within 600 s"}
     if out.returncode == 3:
         return {"not_run": AIC_NOT_INSTALLED}
     if out.returncode != 0:

@@ -67,3 +67,12 @@ def test_peer_prices_decode_at_the_memory_roofline() -> None:
         assert row["request_latency_ms"] == pytest.approx(row["total_ms"], rel=1e-12)
         assert row["tokens_per_s"] == pytest.approx(batch * osl / row["total_ms"] * 1e3)
         assert row["us_per_request_cpu"] > 0
+
+
+def test_a_failing_peer_is_reported_with_its_error(tmp_path: Path) -> None:
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\necho 'engine exploded' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    assert bench_cost.aic_peer(2, 1, peers_python=fake) == {
+        "not_run": "AIC failed: engine exploded"
+    }

@@ -52,12 +52,14 @@ py-test: build
 
 test: lint proto-check rust-test py-test
 
-# Peers compared in benches/ (the `chinchilla` package) live in their own environment, made here
-# only: `make test` and `make run` never install them.
+# Peers compared in benches/ (the `chinchilla` package; NVIDIA's `aiconfigurator`) live in their
+# own environment, made here only: `make test` and `make run` never install them. `pip check`
+# fails the install if the pins of benches/requirements-peers.txt stop agreeing.
 PEERS := .venv-peers
 $(PEERS)/.installed: benches/requirements-peers.txt
 	test -x $(PEERS)/bin/python || python3 -m venv $(PEERS)
 	$(PEERS)/bin/python -m pip install --quiet --disable-pip-version-check -r benches/requirements-peers.txt
+	$(PEERS)/bin/python -m pip check
 	touch $@
 
 bench: build $(PEERS)/.installed

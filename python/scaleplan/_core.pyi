@@ -26,6 +26,7 @@ MAX_MAJORITY_SAMPLES: int
 MEASURED_TABLE_SAMPLES: int
 MAX_SEARCH_STEPS: int
 MAX_START_IN_MONTHS: float
+MAX_STREAMS: int
 ALGORITHMIC_PROGRESS: dict[str, Any]
 """The halving time plan_training's start offset uses (Ho et al. 2024): name, source,
 halving_months, halving_months_slow, halving_months_fast (rust/core/src/laws/progress.rs)."""
@@ -62,6 +63,7 @@ __all__ = [
     "MAX_SAMPLES",
     "MAX_SEARCH_STEPS",
     "MAX_START_IN_MONTHS",
+    "MAX_STREAMS",
     "MEASURED_TABLE_SAMPLES",
     "RAG_DOC_TOKEN_CAP",
     "RAG_PLAN_FIELDS",
@@ -237,6 +239,7 @@ def inference_cost(
     serving: Serving,
     fields: list[int] | None = None,
     out: object | None = None,
+    streams: float = 1.0,
 ) -> npt.NDArray[np.float64]: ...
 def inference_cost_one(
     model: NativeModel,
@@ -249,6 +252,7 @@ def inference_cost_one(
     *,
     attention: str,
     serving: Serving,
+    streams: float = 1.0,
 ) -> list[float]: ...
 def training_cost(
     model: NativeModel,

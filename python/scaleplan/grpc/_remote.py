@@ -42,6 +42,7 @@ class RemoteApi:
         samples: Number = 1,
         attention: AttentionSpec | Sequence[AttentionSpec] | npt.ArrayLike = "dense",
         serving: Serving | None = None,
+        streams: int = 1,
         timeout_s: float | None = None,
     ) -> InferenceCost:
         """Price one query: FLOPs, memory traffic, eFLOPs, time, latency and memory fit.
@@ -61,13 +62,16 @@ class RemoteApi:
         samples: Number = 1,
         attention: AttentionSpec | Sequence[AttentionSpec] = "dense",
         serving: Serving | None = None,
+        streams: int = 1,
         chunk_size: int = 65536,
         timeout_s: float | None = None,
     ) -> Generator[SweepChunk]:
         """:func:`scaleplan.inference_cost` over the cartesian product of the arguments given as
         axes (prompt_tokens x gen_tokens x samples, each a number or a 1-D list, x attention, a
         list of spellings of one kind, x batch sizes, ``Serving(batch=[...])``; the last varies
-        fastest), ``chunk_size`` points per core call.
+        fastest), ``chunk_size`` points per core call. ``streams`` (default 1) prices every point
+        with that many parallel streams (ParScale, :func:`scaleplan.inference_cost`); it is one
+        value per sweep, not an axis.
 
         On the server: :func:`scaleplan.iter_inference_cost_sweep`, the same arguments (catalog
         objects by name, scalars for the goals). ``timeout_s``: this call's deadline (default:
@@ -84,6 +88,7 @@ class RemoteApi:
         samples: Number = 1,
         attention: AttentionSpec | Sequence[AttentionSpec] = "dense",
         serving: Serving | None = None,
+        streams: int = 1,
         chunk_size: int = 65536,
         timeout_s: float | None = None,
     ) -> InferenceCost:

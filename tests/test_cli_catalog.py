@@ -8,8 +8,8 @@ import os
 from pathlib import Path
 
 import scaleplan as sp
-from scaleplan.plan import ALGORITHMIC_PROGRESS
 from cli_support import csv_rows, ok, run, usage_error
+from scaleplan.plan import ALGORITHMIC_PROGRESS
 
 
 def test_table_shows_values_of_every_kind() -> None:

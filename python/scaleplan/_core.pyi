@@ -559,8 +559,8 @@ def rag_law_names(catalog: Catalog) -> list[str]: ...
 def plan_rag(
     law: NativeRagLaw,
     *,
-    i_doc: float,
-    i_shot: float,
+    i_doc: npt.NDArray[np.float64],
+    i_shot: npt.NDArray[np.float64],
     doc_tokens: float,
     question_tokens: float,
     answer_tokens: float,
@@ -568,15 +568,15 @@ def plan_rag(
     max_documents: int,
     max_shots: int,
     max_iterations: int,
-    context_budget_tokens: float | None,
-    budget_eflops: float | None,
-    latency_budget_s: float | None,
+    context_budget_tokens: npt.NDArray[np.float64] | None,
+    budget_eflops: npt.NDArray[np.float64] | None,
+    latency_budget_s: npt.NDArray[np.float64] | None,
     model: NativeModel | None,
     hardware: NativeHardware | None,
     serving: Serving | None,
     cancel: CancelToken | None = None,
-) -> list[float]:
-    """One plan's row, in the order of RAG_PLAN_FIELDS."""
+) -> list[npt.NDArray[np.float64]]:
+    """One array per RAG_PLAN_FIELDS column, one entry per element of the equal-length inputs."""
 
 def fit_rag(
     base: NativeRagLaw,

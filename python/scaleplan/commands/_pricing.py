@@ -205,7 +205,9 @@ STREAMS_HELP = (
 def streams(text: str) -> list[int]:
     """``--streams``: stream counts (a comma list), each a whole number; the core checks the
     range and names the option."""
-    return list(dict.fromkeys(_parse.whole("--streams", s) for s in _parse.names("--streams", text)))
+    return list(
+        dict.fromkeys(_parse.whole("--streams", s) for s in _parse.names("--streams", text))
+    )
 
 
 def open_mesh(axes: Mapping[str, FloatArray]) -> dict[str, FloatArray]:

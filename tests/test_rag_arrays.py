@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 import scaleplan as sp
+from grpc_support import TIMEOUT_S, ServerThread
 from scaleplan import errors
 from test_rag import CAPS, TOKENS, grid_best, prompt, sigma
 
@@ -109,3 +110,15 @@ def test_bad_elements_name_the_argument_and_index() -> None:
 def test_an_empty_array_plans_nothing() -> None:
     plans = sp.plan_rag(i_doc=0.5, i_shot=1.0, context_budget_tokens=np.array([]))
     assert np.shape(plans.documents) == (0,) and plans.feasible.shape == (0,)
+
+
+def test_the_client_plans_one_value_per_call() -> None:
+    # As for the other planners: the server plans scalars; an array is refused, named.
+    with ServerThread() as server, sp.Client(server.target, timeout_s=TIMEOUT_S) as client:
+        kw: dict[str, Any] = {"i_doc": 0.5, "i_shot": 1.0, **TOKENS, **CAPS}
+        got = client.plan_rag(context_budget_tokens=2140, **kw)
+        want = sp.plan_rag(context_budget_tokens=[2140, 9_000], **kw).at(0)
+        assert all(same(getattr(got, f), getattr(want, f)) for f in FIELDS)
+        with pytest.raises(errors.InvalidArgumentError) as caught:
+            client.plan_rag(context_budget_tokens=[2140, 9_000], **kw)
+        assert caught.value.field == "context_budget_tokens"

@@ -171,6 +171,12 @@ def test_client_prices_streams_as_the_python_api(client: sp.Client) -> None:
     arrays = client.inference_cost(MODEL, HW, prompt_tokens=[128, 1024], gen_tokens=64, streams=8)
     want = sp.inference_cost(MODEL, HW, prompt_tokens=[128, 1024], gen_tokens=64, streams=8)
     np.testing.assert_array_equal(arrays.latency_s, want.latency_s)
+    # Arrays sharing a dimension go one InferenceCost call per point, each with the streams.
+    pairs: dict[str, Any] = {"prompt_tokens": [128, 1024], "gen_tokens": [64, 512], "streams": 2}
+    np.testing.assert_array_equal(
+        client.inference_cost(MODEL, HW, **pairs).eflops,
+        sp.inference_cost(MODEL, HW, **pairs).eflops,
+    )
     with pytest.raises(LimitExceededError) as caught:
         client.inference_cost(MODEL, HW, prompt_tokens=1, gen_tokens=1, streams=65)
     assert caught.value.field == "streams"

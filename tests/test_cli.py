@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import scaleplan as sp
+from scaleplan.plan import ALGORITHMIC_PROGRESS
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -27,6 +28,8 @@ def test_catalog_json_equals_the_python_api() -> None:
     out = run("catalog", "--json")
     assert out.returncode == 0
     doc = json.loads(out.stdout)  # entries with their values; names as the Python API lists them
+    # Beside the catalog's kinds, the algorithmic-progress table plans use.
+    assert [e["name"] for e in doc.pop("progress")] == [ALGORITHMIC_PROGRESS["name"]]
     assert {kind: [e["name"] for e in entries] for kind, entries in doc.items()} == sp.catalog()
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import scaleplan as sp
 from cli_support import csv_rows, ok, run, usage_error
+from scaleplan.plan import ALGORITHMIC_PROGRESS
 
 
 def test_table_shows_values_of_every_kind() -> None:
@@ -24,6 +25,9 @@ def test_table_shows_values_of_every_kind() -> None:
 
 def test_json_equals_the_python_api() -> None:
     doc = json.loads(ok("catalog", "--json").stdout)
+    # Every catalog kind, then the algorithmic-progress table (a law plans use, not an entry).
+    progress = doc.pop("progress")
+    assert progress == [{k: ALGORITHMIC_PROGRESS[k] for k in progress[0]}]
     assert {k: [e["name"] for e in v] for k, v in doc.items()} == sp.catalog()
     for entry in doc["hardware"]:
         hw = sp.hardware(entry["name"])
@@ -39,7 +43,7 @@ def test_json_equals_the_python_api() -> None:
 
 def test_one_kind_json_and_csv() -> None:
     doc = json.loads(ok("catalog", "laws", "--json").stdout)
-    assert list(doc) == ["laws"]
+    assert list(doc) == ["laws", "parscale", "rag", "progress"]  # every law family
     rows = csv_rows(ok("catalog", "models", "--csv").stdout)
     assert [r["name"] for r in rows] == sp.catalog()["models"]
     for r in rows:

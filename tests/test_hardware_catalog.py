@@ -202,3 +202,21 @@ def test_a_usd_plans_header_names_the_price_it_used() -> None:
     assert "serving at $6/GPU-h (given)" in out.stdout.splitlines()[0]
     out = ok("plan", "test-time", "--budget", "5s", "--hardware", "h200")
     assert "GPU-h" not in out.stdout.splitlines()[0]
+
+
+# ---- Prices added with issue 14's remainder -------------------------------------------------
+
+
+def test_a_tpu_v6e_plan_in_usd_needs_no_price_flag() -> None:
+    # $2.70 per chip-hour (the catalog's dated assumption), by hand: C = 6 N D FLOPs at the
+    # chip's 918 TFLOP/s bf16 peak times the assumed 0.40 MFU.
+    hw = sp.hardware("tpu-v6e")
+    assert (hw.usd_per_hour, hw.price_date) == (2.70, "2026-11")
+    m, tokens = sp.model("qwen3-8b"), 1e12
+    hours = 6 * m.flop_params * tokens / (918e12 * 0.40) / 3600
+    cost = sp.training_cost("qwen3-8b", tokens, "tpu-v6e")
+    assert cost.gpu_hours == pytest.approx(hours, rel=1e-12)
+    assert cost.usd == pytest.approx(2.70 * hours, rel=1e-12)
+    # The entries still without a price say so, and a USD plan on them asks for one.
+    for name in ("h20", "gb200", "mi355x", "tpu-v5e", "tpu-v5p", "gaudi3"):
+        assert sp.hardware(name).usd_per_hour is None, name

@@ -26,6 +26,7 @@ MAX_MAJORITY_SAMPLES: int
 MEASURED_TABLE_SAMPLES: int
 MAX_SEARCH_STEPS: int
 MAX_START_IN_MONTHS: float
+MAX_STREAMS: int
 ALGORITHMIC_PROGRESS: dict[str, Any]
 """The halving time plan_training's start offset uses (Ho et al. 2024): name, source,
 halving_months, halving_months_slow, halving_months_fast (rust/core/src/laws/progress.rs)."""
@@ -62,6 +63,7 @@ __all__ = [
     "MAX_SAMPLES",
     "MAX_SEARCH_STEPS",
     "MAX_START_IN_MONTHS",
+    "MAX_STREAMS",
     "MEASURED_TABLE_SAMPLES",
     "RAG_DOC_TOKEN_CAP",
     "RAG_PLAN_FIELDS",
@@ -237,6 +239,7 @@ def inference_cost(
     serving: Serving,
     fields: list[int] | None = None,
     out: object | None = None,
+    streams: float = 1.0,
 ) -> npt.NDArray[np.float64]: ...
 def inference_cost_one(
     model: NativeModel,
@@ -249,6 +252,7 @@ def inference_cost_one(
     *,
     attention: str,
     serving: Serving,
+    streams: float = 1.0,
 ) -> list[float]: ...
 def training_cost(
     model: NativeModel,
@@ -555,8 +559,8 @@ def rag_law_names(catalog: Catalog) -> list[str]: ...
 def plan_rag(
     law: NativeRagLaw,
     *,
-    i_doc: float,
-    i_shot: float,
+    i_doc: npt.NDArray[np.float64],
+    i_shot: npt.NDArray[np.float64],
     doc_tokens: float,
     question_tokens: float,
     answer_tokens: float,
@@ -564,15 +568,15 @@ def plan_rag(
     max_documents: int,
     max_shots: int,
     max_iterations: int,
-    context_budget_tokens: float | None,
-    budget_eflops: float | None,
-    latency_budget_s: float | None,
+    context_budget_tokens: npt.NDArray[np.float64] | None,
+    budget_eflops: npt.NDArray[np.float64] | None,
+    latency_budget_s: npt.NDArray[np.float64] | None,
     model: NativeModel | None,
     hardware: NativeHardware | None,
     serving: Serving | None,
     cancel: CancelToken | None = None,
-) -> list[float]:
-    """One plan's row, in the order of RAG_PLAN_FIELDS."""
+) -> list[npt.NDArray[np.float64]]:
+    """One array per RAG_PLAN_FIELDS column, one entry per element of the equal-length inputs."""
 
 def fit_rag(
     base: NativeRagLaw,

@@ -296,6 +296,7 @@ class Catalog:
             "laws": self._native.law_names(),
             "accuracy": self._native.accuracy_names(),
             "rag": _core.rag_law_names(self._native),
+            "parscale": list(_core.parscale_law_names(self._native)),
         }
 
 
@@ -350,8 +351,9 @@ def family(name: str) -> Family:
 
 
 def catalog() -> dict[str, list[str]]:
-    """Names of every hardware entry, model, family, law and accuracy preset (the test-time
-    planner's ``Accuracy.preset(name)``) in the process-wide catalog."""
+    """Names of every hardware entry, model, family, law, accuracy preset (the test-time
+    planner's ``Accuracy.preset(name)``), RAG law (``rag``) and parallel-scaling law
+    (``parscale``) in the process-wide catalog."""
     return default_catalog().names()
 
 

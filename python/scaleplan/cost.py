@@ -190,6 +190,7 @@ def inference_cost(
     samples: Number = 1,
     attention: AttentionSpec | Sequence[AttentionSpec] | npt.ArrayLike = "dense",
     serving: Serving | None = None,
+    streams: int = 1,
     fields: Sequence[str] | None = None,
     out: npt.NDArray[np.float64] | None = None,
     catalog: Catalog | None = None,
@@ -208,6 +209,12 @@ def inference_cost(
     hardware's ``step_overhead_s`` (0 unless calibrated, docs/calibration.md) adds a fixed time
     to every decode step and prefill pass.
 
+    ``streams`` (default 1) runs every sequence as P parallel streams (ParScale,
+    arXiv:2505.10475; docs/cost-model.md, "Parallel streams"): P times the FLOPs, KV reads and
+    KV memory of one stream whose prompt is 48 tokens longer, weights grown by 0.2% per stream
+    and read once per step for all streams. One whole number from 1 to ``MAX_STREAMS`` (64)
+    per call; 1 prices exactly as without streams.
+
     For large arrays (docs/architecture.md, "The cost kernel"): ``fields`` (default None: all)
     names the fields to compute and return, in ``INFERENCE_COST_FIELDS`` order or any order;
     the others are None in the result. ``out`` (default None: fresh arrays) is a C-contiguous
@@ -216,6 +223,7 @@ def inference_cost(
     numeric fields are views of its rows, so a caller pricing many batches of one size reuses
     one buffer.
     """
+    p = _streams(streams)
     if (
         fields is None
         and out is None
@@ -225,7 +233,7 @@ def inference_cost(
         and type(attention) is str
     ):
         cost = _scalar_cost(
-            model, hardware, prompt_tokens, gen_tokens, samples, attention, serving, catalog
+            model, hardware, prompt_tokens, gen_tokens, samples, attention, serving, p, catalog
         )
         if cost is not None:
             return cost
@@ -258,6 +266,7 @@ def inference_cost(
         serving=options._native,
         fields=rows_wanted,
         out=out,
+        streams=p,
     )
     values: dict[str, Any] = dict.fromkeys(INFERENCE_COST_FIELDS)
     for name, row in zip(names, table, strict=True):
@@ -270,6 +279,23 @@ def inference_cost(
         else:
             values[name] = args.shaped(row)
     return _new_cost(values)
+
+
+MAX_STREAMS: int = int(_core.MAX_STREAMS)
+"""Most parallel streams (ParScale) one configuration is priced with (the core's
+``limits::MAX_STREAMS``; docs/limits.md)."""
+
+
+def _streams(value: object) -> float:
+    """``streams`` of :func:`inference_cost`: one whole number; the core checks it is in
+    [1, MAX_STREAMS] (``streams`` named in either error)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise InvalidArgumentError(
+            f"streams: expected a whole number of parallel streams from 1 to {MAX_STREAMS}, "
+            f"got {value!r}",
+            field="streams",
+        )
+    return float(value)
 
 
 def _priced_serving(serving: object) -> Serving:
@@ -290,6 +316,7 @@ def _scalar_cost(
     samples: object,
     attention: str,
     serving: Serving | None,
+    streams: float,
     catalog: Catalog | None,
 ) -> InferenceCost | None:
     """:func:`inference_cost` of one configuration of plain Python numbers, through the
@@ -311,6 +338,7 @@ def _scalar_cost(
         a.block_size,
         attention=a.kind,
         serving=options._native,
+        streams=streams,
     )
     values: dict[str, Any] = dict(zip(INFERENCE_COST_FIELDS, row, strict=True))
     values["feasible"] = row[_FEASIBLE] != 0.0

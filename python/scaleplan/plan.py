@@ -51,12 +51,16 @@ from scaleplan.uncertainty import (
 
 _CONSTRAINTS = np.array(_core.CONSTRAINTS)
 
-ALGORITHMIC_PROGRESS: dict[str, Any] = dict(_core.ALGORITHMIC_PROGRESS)
-"""The halving time :func:`plan_training`'s ``start_in_months`` uses (Ho et al. 2024): ``name``,
-``source``, ``halving_months`` and the 95% interval's ``halving_months_fast`` and
-``halving_months_slow`` (rust/core/src/laws/progress.rs)."""
 MAX_START_IN_MONTHS: float = _core.MAX_START_IN_MONTHS
 """Largest ``start_in_months`` :func:`plan_training` accepts (docs/limits.md)."""
+ALGORITHMIC_PROGRESS: dict[str, Any] = {
+    **_core.ALGORITHMIC_PROGRESS,
+    "max_start_in_months": MAX_START_IN_MONTHS,
+}
+"""The halving time :func:`plan_training`'s ``start_in_months`` uses (Ho et al. 2024): ``name``,
+``source``, ``halving_months`` and the 95% interval's ``halving_months_fast`` and
+``halving_months_slow`` (rust/core/src/laws/progress.rs), and its domain: start offsets from 0
+to ``max_start_in_months``."""
 Unit = Literal["flops", "eflops", "gpu_hours", "usd"]
 
 _WHY = {

@@ -25,6 +25,7 @@ import numpy.typing as npt
 from scaleplan import _core
 from scaleplan import _format as fmt
 from scaleplan import cancel as _cancel
+from scaleplan._arrays import Broadcast
 from scaleplan._schema import documented
 from scaleplan.cancel import CancelToken
 from scaleplan.catalog import (
@@ -36,6 +37,7 @@ from scaleplan.catalog import (
     resolve_hardware,
     resolve_model,
 )
+from scaleplan.cost import FloatOrArray, Number
 from scaleplan.errors import InvalidArgumentError, LimitExceededError
 from scaleplan.plan import Plan
 from scaleplan.serving import Serving, planner_serving
@@ -156,18 +158,19 @@ def _resolve(value: str | RagLaw, catalog: Catalog | None) -> RagLaw:
 @dataclass(frozen=True)
 class RagPlan(Plan):
     """The documents, in-context examples and iterations that maximise the predicted RAG metric
-    within the budgets."""
+    within the budgets; every numeric field an array of the broadcast shape where the
+    informativeness or a budget was an array."""
 
     law: str
-    documents: float
-    shots: float
-    iterations: float
-    metric: float
-    logit: float
-    effective_context_tokens: float
-    max_prompt_tokens: float
-    eflops: float
-    latency_s: float
+    documents: FloatOrArray
+    shots: FloatOrArray
+    iterations: FloatOrArray
+    metric: FloatOrArray
+    logit: FloatOrArray
+    effective_context_tokens: FloatOrArray
+    max_prompt_tokens: FloatOrArray
+    eflops: FloatOrArray
+    latency_s: FloatOrArray
 
     def _explain_one(self) -> str:
         why = _WHY_RAG[str(self.binding)]
@@ -175,14 +178,13 @@ class RagPlan(Plan):
             return f"No RAG configuration fits: {why}."
         cost = ""
         if not math.isnan(self.eflops):
-            cost = (
-                f", {self.eflops:.4g} eFLOPs and {fmt.seconds(self.latency_s)} of latency per query"
-            )
+            latency = fmt.seconds(float(self.latency_s))
+            cost = f", {self.eflops:.4g} eFLOPs and {latency} of latency per query"
         return (
             f"Retrieve {fmt.plural(int(self.documents), 'document')} with "
             f"{fmt.plural(int(self.shots), 'in-context example')} over "
             f"{fmt.plural(int(self.iterations), 'iteration')}: predicted metric "
-            f"{self.metric:.3f} ({self.law}) for {fmt.si(self.effective_context_tokens)} "
+            f"{self.metric:.3f} ({self.law}) for {fmt.si(float(self.effective_context_tokens))} "
             f"effective context tokens{cost}. {why[0].upper() + why[1:]}."
         )
 
@@ -228,11 +230,11 @@ def _optional(name: str, value: object) -> float | None:
 
 def plan_rag(
     *,
-    i_doc: float,
-    i_shot: float,
-    context_budget_tokens: float | None = None,
-    budget_eflops: float | None = None,
-    latency_budget_s: float | None = None,
+    i_doc: Number,
+    i_shot: Number,
+    context_budget_tokens: Number | None = None,
+    budget_eflops: Number | None = None,
+    latency_budget_s: Number | None = None,
     law: str | RagLaw = DEFAULT_RAG_LAW,
     model: str | Model | None = None,
     hardware: str | Hardware = "h100-sxm",
@@ -255,6 +257,10 @@ def plan_rag(
     batch other than "max"). With a model, the last iteration's prompt and its generation must
     fit its context window.
 
+    ``i_doc``, ``i_shot`` and the budgets broadcast like numpy: with arrays every field of the
+    plan is an array of the broadcast shape, all solved in one call into Rust (an error names
+    the argument and ``.index`` the element, in the flattened broadcast order).
+
     Token accounting (docs/planning.md#rag): a document counts ``min(doc_tokens, 1024)``
     tokens; iteration j's prompt is m examples (k documents, a question, an answer), k
     documents, the question, and the ``gen_tokens`` each earlier iteration generated."""
@@ -265,10 +271,19 @@ def plan_rag(
         native_model = resolve_model(model, cat)._native
         native_hardware = resolve_hardware(hardware, cat)._native
         native_serving = planner_serving(serving, auto_gpus=False)[0]
-    row = _core.plan_rag(
+    args = Broadcast(
+        {
+            "i_doc": i_doc,
+            "i_shot": i_shot,
+            "context_budget_tokens": context_budget_tokens,
+            "budget_eflops": budget_eflops,
+            "latency_budget_s": latency_budget_s,
+        }
+    )
+    arrays = _core.plan_rag(
         the_law._native,
-        i_doc=_number("i_doc", i_doc),
-        i_shot=_number("i_shot", i_shot),
+        i_doc=args.required("i_doc"),
+        i_shot=args.required("i_shot"),
         doc_tokens=_number("doc_tokens", doc_tokens),
         question_tokens=_number("question_tokens", question_tokens),
         answer_tokens=_number("answer_tokens", answer_tokens),
@@ -276,18 +291,24 @@ def plan_rag(
         max_documents=_count("max_documents", max_documents, 0, MAX_RAG_DOCUMENTS),
         max_shots=_count("max_shots", max_shots, 0, MAX_RAG_SHOTS),
         max_iterations=_count("max_iterations", max_iterations, 1, MAX_RAG_ITERATIONS),
-        context_budget_tokens=_optional("context_budget_tokens", context_budget_tokens),
-        budget_eflops=_optional("budget_eflops", budget_eflops),
-        latency_budget_s=_optional("latency_budget_s", latency_budget_s),
+        context_budget_tokens=args.flat("context_budget_tokens"),
+        budget_eflops=args.flat("budget_eflops"),
+        latency_budget_s=args.flat("latency_budget_s"),
         model=native_model,
         hardware=native_hardware,
         serving=native_serving,
         cancel=_cancel.resolve(cancel),
     )
-    values = dict(zip(_core.RAG_PLAN_FIELDS, row, strict=True))
-    feasible = bool(values.pop("feasible"))
-    binding = str(_CONSTRAINTS[int(values.pop("binding"))])
-    return RagPlan(feasible=feasible, binding=binding, law=the_law.name, **values)
+    values: dict[str, Any] = dict(zip(_core.RAG_PLAN_FIELDS, arrays, strict=True))
+    feasible = values.pop("feasible") != 0
+    binding = _CONSTRAINTS[values.pop("binding").astype(np.intp)]
+    plan: dict[str, Any] = {name: args.shaped(row) for name, row in values.items()}
+    if args.scalar:
+        plan["feasible"], plan["binding"] = bool(feasible[0]), str(binding[0])
+    else:
+        plan["feasible"] = feasible.reshape(args.shape)
+        plan["binding"] = binding.reshape(args.shape)
+    return RagPlan(law=the_law.name, **plan)
 
 
 FIT_COLUMNS = ("documents", "shots", "iterations", "i_doc", "i_shot", "metric")

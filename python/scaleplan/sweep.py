@@ -118,6 +118,7 @@ def iter_inference_cost_sweep(
     samples: Number = 1,
     attention: AttentionSpec | Sequence[AttentionSpec] = "dense",
     serving: Serving | None = None,
+    streams: int = 1,
     chunk_size: int = DEFAULT_CHUNK_POINTS,
     max_points: int = MAX_SWEEP_POINTS,
     catalog: Catalog | None = None,
@@ -125,7 +126,9 @@ def iter_inference_cost_sweep(
     """:func:`scaleplan.inference_cost` over the cartesian product of the arguments given as
     axes (prompt_tokens x gen_tokens x samples, each a number or a 1-D list, x attention, a list
     of spellings of one kind, x batch sizes, ``Serving(batch=[...])``; the last varies fastest),
-    ``chunk_size`` points per core call.
+    ``chunk_size`` points per core call. ``streams`` (default 1) prices every point with that
+    many parallel streams (ParScale, :func:`scaleplan.inference_cost`); it is one value per
+    sweep, not an axis.
 
     The grid is checked before the first chunk is priced: more than ``max_points`` points (at
     most MAX_SWEEP_POINTS) is a LimitExceededError naming ``grid``. An error about one point
@@ -141,7 +144,7 @@ def iter_inference_cost_sweep(
         "batch": options.batch,
     }
     grid = Grid.of(given, max_points)
-    return _sweep(model, hardware, grid, size, attention, options, catalog)
+    return _sweep(model, hardware, grid, size, attention, options, streams, catalog)
 
 
 @dataclass(frozen=True)
@@ -196,6 +199,7 @@ def _sweep(
     size: int,
     attention: object,
     serving: Serving,
+    streams: int,
     catalog: Catalog | None,
 ) -> Generator[SweepChunk]:
     for start in range(0, grid.total, size):
@@ -206,7 +210,9 @@ def _sweep(
         if "batch" in points:
             options = dataclasses.replace(serving, batch=points["batch"])
         try:
-            cost = _inference_cost(model, hardware, **arguments, serving=options, catalog=catalog)
+            cost = _inference_cost(
+                model, hardware, **arguments, serving=options, streams=streams, catalog=catalog
+            )
         except ScaleplanError as exc:
             raise _locate(exc, start, list(grid.axes), grid.shape) from exc
         yield SweepChunk(start, grid.total, grid.shape, points, cost)

@@ -35,6 +35,7 @@ SETTING_FIELDS = (
     "model",
     "hardware",
     "gpus",
+    "streams",
     "attention",
     "prefill",
     "prefill_mode",
@@ -48,6 +49,7 @@ INPUT_FIELDS = (
     "model",
     "hardware",
     "gpus",
+    "streams",
     "attention",
     "prompt_tokens",
     "gen_tokens",
@@ -65,14 +67,19 @@ INPUT_FIELDS = (
 )
 """The inputs of one row; ``attention`` is its spelling (``topk:1024``) and ``kv_budget`` and
 ``block_size`` its numbers; ``requested_batch`` is the ``batch`` argument ("unset", "max" or a
-number) since the result's own ``batch`` is the batch used (capped by memory)."""
+number) since the result's own ``batch`` is the batch used (capped by memory); ``streams`` the
+parallel streams per sequence (ParScale, 1 unless asked)."""
 COST_FIELDS = tuple(f.name for f in dataclasses.fields(InferenceCost))
 ROW_FIELDS = INPUT_FIELDS + COST_FIELDS
 ROW_KINDS = {
     **_arrow.kinds_of(
         INPUT_FIELDS,
         text=(
-            *(f for f in SETTING_FIELDS if f not in ("gpus", "prefill", "prefix_sharing")),
+            *(
+                f
+                for f in SETTING_FIELDS
+                if f not in ("gpus", "streams", "prefill", "prefix_sharing")
+            ),
             "requested_batch",
         ),
         flags=("prefill", "prefix_sharing"),
@@ -112,6 +119,8 @@ class Setting:
     hardware: str
     attention: Attention
     serving: Serving
+    streams: int = 1
+    """Parallel streams per sequence (ParScale; docs/cost-model.md, "Parallel streams")."""
 
 
 def applicable_axes(setting: Setting, axes: Mapping[str, FloatArray | None]) -> dict[str, Any]:
@@ -137,7 +146,7 @@ def arguments(setting: Setting, axes: Mapping[str, Any]) -> dict[str, Any]:
     serving = setting.serving
     if serving.batch_mode == "fixed" and axes.get("batch") is not None:
         serving = dataclasses.replace(serving, batch=np.asarray(axes["batch"], dtype=np.float64))
-    return {**out, "attention": setting.attention, "serving": serving}
+    return {**out, "attention": setting.attention, "serving": serving, "streams": setting.streams}
 
 
 def price(setting: Setting, axes: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
@@ -159,6 +168,7 @@ def rows(
         "model": setting.model,
         "hardware": setting.hardware,
         "gpus": s.gpus,
+        "streams": setting.streams,
         "attention": str(setting.attention),
         "prefill": s.prefill is not False,
         "prefill_mode": s.prefill_mode or "per_query",
@@ -183,6 +193,21 @@ def rows(
     for name in COST_FIELDS:
         columns[name] = np.asarray(getattr(cost, name)).reshape(-1)
     return columns, n
+
+
+STREAMS_HELP = (
+    "parallel streams per sequence (ParScale, arXiv:2505.10475): P times the FLOPs and KV cache "
+    "of one stream, 48 prefix tokens and +0.2%% parameters per stream, weights read once per "
+    "step for all streams; 1 to 64 (default: 1, no streams)"
+)
+
+
+def streams(text: str) -> list[int]:
+    """``--streams``: stream counts (a comma list), each a whole number; the core checks the
+    range and names the option."""
+    return list(
+        dict.fromkeys(_parse.whole("--streams", s) for s in _parse.names("--streams", text))
+    )
 
 
 def open_mesh(axes: Mapping[str, FloatArray]) -> dict[str, FloatArray]:

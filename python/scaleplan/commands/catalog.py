@@ -15,15 +15,24 @@ from scaleplan.catalog import Family, Hardware, Model, Moe, default_catalog
 from scaleplan.commands import _common
 from scaleplan.commands._output import RowWriter, plain
 from scaleplan.laws import ErrorLaw, Farseer, FittedRange, LossLaw, Repetition, law
-from scaleplan.parscale import STREAMS, parscale_law, parscale_law_names
+from scaleplan.parscale import STREAMS, ParScaleLaw, parscale_law
 from scaleplan.plan import ALGORITHMIC_PROGRESS
 from scaleplan.rag import RagLaw, RagSigma, rag_law
 
-KINDS = ("hardware", "models", "families", "laws", "accuracy", "rag", "progress")
-_DEFAULT_KINDS = KINDS[:-1]
-"""Listed when no kind is named: the catalog's kinds (``scaleplan.catalog()``), so that
-``scaleplan catalog --json`` holds what the Python API lists. The algorithmic-progress table is
-not a catalog kind (rust/core/src/laws/progress.rs) and is listed when named."""
+KINDS = ("hardware", "models", "families", "laws", "accuracy", "rag", "parscale", "progress")
+"""Listed when no kind is named: the catalog's kinds (``scaleplan.catalog()``, so that
+``scaleplan catalog --json`` holds what the Python API lists) and the algorithmic-progress
+table, which is not a catalog entry (rust/core/src/laws/progress.rs) but a law plans use."""
+LAW_KINDS = ("laws", "parscale", "rag", "progress")
+"""What ``scaleplan catalog laws`` lists: every law family, each with its source and domain
+(loss laws of every form, parallel-scaling laws, RAG allocation models, algorithmic progress);
+``--csv`` takes the loss laws alone (one kind per CSV)."""
+_TITLES = {
+    "parscale": "parallel-scaling laws, L = E + (A / (N (1 + k ln P)))^alpha",
+    "rag": "RAG computation allocation models, sigma^-1(P) = (a + b * i)^T ln(theta + 0.01) + c",
+    "progress": "algorithmic progress: the compute a fixed performance needs halves every T",
+}
+"""A line after a law family's kind in the table, saying what its law is."""
 
 _CLASSES: dict[str, type] = {
     "hardware": Hardware,
@@ -31,6 +40,7 @@ _CLASSES: dict[str, type] = {
     "families": Family,
     "laws": LossLaw,
     "rag": RagLaw,
+    "parscale": ParScaleLaw,
 }
 _ACCURACY_FIELDS = [
     "name",
@@ -50,10 +60,12 @@ _PROGRESS_FIELDS = [
     "halving_months",
     "halving_months_fast",
     "halving_months_slow",
+    "max_start_in_months",
     "source",
 ]
 """The algorithmic-progress table's fields (rust/core/src/laws/progress.rs): the halving time
-`plan training --start-in` uses and its 95% interval (docs/planning.md, "Training later")."""
+`plan training --start-in` uses, its 95% interval (docs/planning.md, "Training later") and its
+domain, start offsets from 0 to ``max_start_in_months``."""
 _NESTED: dict[str, type] = {
     "moe": Moe,
     "error": ErrorLaw,
@@ -74,9 +86,10 @@ def register(sub: _common.Subparsers) -> None:
         "a list price per GPU-hour with the date it was read: an assumption, the default of USD "
         "budgets), "
         "models (architecture from config.json, parameter counts), families, quality laws and "
-        "accuracy presets (for `plan test-time --accuracy`), RAG laws (for `plan rag --law`) and "
-        "the algorithmic-progress halving time (for `plan training --start-in`; only when "
-        "named). "
+        "accuracy presets (for `plan test-time --accuracy`), RAG laws (for `plan rag --law`), "
+        "parallel-scaling laws (for `plan parscale --law`) and the algorithmic-progress halving "
+        "time (for `plan training --start-in`). `catalog laws` lists every law family (loss "
+        "laws, parscale, rag, progress) with its source and domain. "
         "Includes the files named in SCALEPLAN_CATALOG. --json prints one object keyed by kind, "
         "each a list of entries with the Python dataclasses' field names.",
         examples=[
@@ -87,9 +100,15 @@ def register(sub: _common.Subparsers) -> None:
             "scaleplan catalog accuracy",
             "scaleplan catalog progress",
             "scaleplan catalog rag",
+            "scaleplan catalog parscale --json",
         ],
     )
-    p.add_argument("kind", nargs="?", choices=KINDS, help="one kind only (default: all)")
+    p.add_argument(
+        "kind",
+        nargs="?",
+        choices=KINDS,
+        help="one kind only (default: all; laws: every law family)",
+    )
     group = p.add_mutually_exclusive_group()
     group.add_argument("--json", action="store_true", help="one JSON object keyed by kind")
     group.add_argument("--csv", action="store_true", help="CSV of one kind (nested fields flat)")
@@ -109,6 +128,7 @@ def entries(kind: str) -> list[Any]:
         "families": cat.family,
         "laws": lambda n: law(n, cat),
         "rag": lambda n: rag_law(n, cat),
+        "parscale": lambda n: parscale_law(n, cat),
     }
     return [lookup[kind](n) for n in names]
 
@@ -145,7 +165,10 @@ def flat(record: dict[str, Any]) -> dict[str, Any]:
 
 @_common.guarded()
 def run(args: argparse.Namespace) -> int:
-    kinds = [args.kind] if args.kind else list(_DEFAULT_KINDS)
+    if args.kind is None:
+        kinds = list(KINDS)
+    else:
+        kinds = list(LAW_KINDS) if args.kind == "laws" else [args.kind]
     if args.json:
         doc = {k: [plain(e) for e in entries(k)] for k in kinds}
         print(json.dumps(doc, indent=2, allow_nan=False))
@@ -159,9 +182,8 @@ def run(args: argparse.Namespace) -> int:
     blocks = []
     for k in kinds:
         header, rows, align = _TABLES[k](entries(k))
-        blocks.append(f"{k}:\n" + fmt.table(header, rows, align=align))
-        if k == "laws":
-            blocks.append(_parscale_block())
+        title = f"{k}: {_TITLES[k]}" if k in _TITLES else f"{k}:"
+        blocks.append(f"{title}\n" + fmt.table(header, rows, align=align))
     print("\n\n".join(blocks))
     return _common.EXIT_OK
 
@@ -312,9 +334,10 @@ def _law_domain(x: LossLaw) -> str:
     return f"any (fitted {span}; beyond it flagged)"
 
 
-def _parscale_block() -> str:
-    """The parallel-scaling laws (ParScale; docs/design.md, "Parallel streams"), listed after the
-    loss laws in the table (their own form: L(N, P), no token term)."""
+def _parscale_table(items: list[ParScaleLaw]) -> tuple[list[str], list[list[str]], str]:
+    """The parallel-scaling laws (ParScale; docs/planning.md, "Parallel streams"): their own
+    form, L(N, P), with no token term; the domain is the streams and sizes fitted and the data
+    (loss scale) they were fitted on."""
     header = ["name", "E", "A", "alpha", "k", "P", "params fitted", "domain", "source"]
     rows = [
         [
@@ -328,10 +351,9 @@ def _parscale_block() -> str:
             x.domain,
             x.source,
         ]
-        for x in (parscale_law(n) for n in parscale_law_names())
+        for x in items
     ]
-    table = fmt.table(header, rows, align="lrrrrllll")
-    return "parallel-scaling laws (L = E + (A / (N (1 + k ln P)))^alpha):\n" + table
+    return header, rows, "lrrrrllll"
 
 
 def _accuracy_table(items: list[dict[str, Any]]) -> tuple[list[str], list[list[str]], str]:
@@ -352,23 +374,24 @@ def _accuracy_table(items: list[dict[str, Any]]) -> tuple[list[str], list[list[s
 
 
 def _progress_table(items: list[dict[str, Any]]) -> tuple[list[str], list[list[str]], str]:
-    header = ["name", "halving time", "95% interval", "source"]
+    header = ["name", "halving time", "95% interval", "domain", "source"]
     rows = [
         [
             x["name"],
             f"{x['halving_months']:g} months",
             f"{x['halving_months_fast']:g} to {x['halving_months_slow']:g} months",
+            f"start in 0 to {x['max_start_in_months']:g} months",
             x["source"],
         ]
         for x in items
     ]
-    return header, rows, "lrrl"
+    return header, rows, "lrrll"
 
 
 def _rag_table(items: list[RagLaw]) -> tuple[list[str], list[list[str]], str]:
     """RAG laws with their coefficients, the domain of their metric (sigma's open range) and
     their source."""
-    header = ["name", "a (doc, shot, iter)", "b (doc, shot)", "c", "metric in", "source"]
+    header = ["name", "a (doc, shot, iter)", "b (doc, shot)", "c", "domain: metric in", "source"]
     rows = [
         [
             x.name,
@@ -391,4 +414,5 @@ _TABLES: dict[str, Callable[[Any], tuple[list[str], list[list[str]], str]]] = {
     "accuracy": _accuracy_table,
     "progress": _progress_table,
     "rag": _rag_table,
+    "parscale": _parscale_table,
 }

@@ -52,6 +52,12 @@ def register(sub: _common.Subparsers) -> None:
         "--gen-tokens", required=True, metavar="TOKENS", help="tokens generated per sample"
     )
     p.add_argument("--samples", default="1", metavar="K", help="samples per query (default: 1)")
+    p.add_argument(
+        "--streams",
+        default="1",
+        metavar="P[,P]",
+        help=_pricing.STREAMS_HELP + "; a comma list gives one row each",
+    )
     _pricing.add_serving_options(
         p,
         attention_help="repeat or give a comma list for one row each (default: dense)",
@@ -80,17 +86,19 @@ def run(args: argparse.Namespace) -> int:
     names = models(args)
     hardware = _parse.names("--hardware", args.hardware)
     gpus = [_parse.whole("--gpus", g) for g in _parse.names("--gpus", args.gpus)]
+    streams = _pricing.streams(args.streams)
     attentions = _pricing.attentions(args.attention)
     axes = _pricing.numeric_axes(args)
     batch = axes["batch"][0] if "batch" in axes else _pricing.batches(args.batch)
     servings = [_pricing.serving(args, batch=batch, gpus=g) for g in gpus]
     per_setting = _pricing.grid_size(axes)
-    total = per_setting * len(names) * len(hardware) * len(gpus) * len(attentions)
+    total = per_setting * len(names) * len(hardware) * len(gpus) * len(streams) * len(attentions)
     if total > args.max_rows:
         sizes = {
             "model": len(names),
             "hardware": len(hardware),
             "gpus": len(gpus),
+            "streams": len(streams),
             "attention": len(attentions),
         }
         sizes |= {k: len(v) for k, v in axes.items()}
@@ -103,8 +111,9 @@ def run(args: argparse.Namespace) -> int:
     mesh = _pricing.open_mesh(axes)
     results: list[dict[str, Any]] = []
     counts: list[int] = []
-    for model, hw, serving, attention in itertools.product(names, hardware, servings, attentions):
-        setting = _pricing.Setting(model, hw, attention, serving)
+    combos = itertools.product(names, hardware, servings, streams, attentions)
+    for model, hw, serving, p, attention in combos:
+        setting = _pricing.Setting(model, hw, attention, serving, p)
         columns, n = _pricing.price(setting, mesh)
         results.append(columns)
         counts.append(n)
@@ -130,6 +139,7 @@ _INPUT_COLUMNS: list[tuple[str, str, Any]] = [
     ("model", "model", str),
     ("hardware", "hardware", str),
     ("gpus", "GPUs", lambda v: f"{v:.0f}"),
+    ("streams", "streams", fmt.count),
     ("prompt_tokens", "prompt", fmt.count),
     ("gen_tokens", "generated", fmt.count),
     ("samples", "samples", fmt.count),
@@ -170,6 +180,8 @@ def render_table(results: list[dict[str, Any]], counts: list[int], serving: str)
             shown.append((name, label, render))
         elif name == "attention":
             fixed.append(f"{next(iter(distinct))} attention")
+        elif name == "streams" and distinct == {1}:
+            continue  # one stream: no ParScale, nothing to say
         elif name not in ("requested_batch", "gpus") and distinct != {None}:
             fixed.append(f"{label} {render(next(iter(distinct)))}")
     caption = "One query per row; " + ", ".join(fixed) + "; serving: " + serving + "."

@@ -6,6 +6,7 @@ Scenario file (every key takes one value or a list; see examples/sweep_qwen3.tom
     family = "qwen3-dense"          # and/or model = ["qwen3-8b", ...]
     hardware = ["h100-sxm", "h200"]
     gpus = [1, 2]
+    streams = [1, 4]                # parallel streams per sequence (ParScale), 1 to 64; default 1
     prompt_tokens = [128, 512]
     gen_tokens = "1024:32768:11"    # numbers, lists, or the command line's list/range syntax
     samples = [1, 4, 16]
@@ -14,9 +15,9 @@ Scenario file (every key takes one value or a list; see examples/sweep_qwen3.tom
     prefill = true                  # also: prefix_sharing, time_model, *_dtype (one or a list)
     prefill_mode = "per_query"      # or "batch": a static batch's prefill in its TTFT (needs batch)
 
-Rows: every combination of model, hardware, gpus, attention, batch mode and the other settings
-(outer loops, in that order), and inside each, of prompt_tokens x gen_tokens x samples x batch
-sizes (C order, the last fastest).
+Rows: every combination of model, hardware, gpus, streams, attention, batch mode and the other
+settings (outer loops, in that order), and inside each, of prompt_tokens x gen_tokens x samples x
+batch sizes (C order, the last fastest).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ _TEXT_KEYS = (
 )
 _BOOL_KEYS = ("prefill", "prefix_sharing")
 _NUMERIC_KEYS = ("prompt_tokens", "gen_tokens", "samples")
-KEYS = ("family", *_TEXT_KEYS, "gpus", *_BOOL_KEYS, *_NUMERIC_KEYS, "batch")
+KEYS = ("family", *_TEXT_KEYS, "gpus", "streams", *_BOOL_KEYS, *_NUMERIC_KEYS, "batch")
 _DEFAULTS: dict[str, list[Any]] = {
     "gpus": [1],
     "attention": ["dense"],
@@ -175,6 +176,13 @@ def load(path: str) -> dict[str, Any]:
     for key in _BOOL_KEYS:
         out[key] = [_bool(option, key, v) for v in _as_list(data.get(key, _DEFAULTS[key]))]
     out["gpus"] = [_parse.whole(f"{option}: gpus", str(v)) for v in _as_list(data.get("gpus", 1))]
+    out["streams"] = list(
+        dict.fromkeys(
+            _parse.whole(f"{option}: streams", str(v)) for v in _as_list(data.get("streams", 1))
+        )
+    )
+    if not out["streams"]:
+        raise _parse.UsageError(option, "streams: empty list")
     for key in _NUMERIC_KEYS:
         if key in data:
             out[key] = _numbers(f"{option}: {key}", data[key])
@@ -221,6 +229,7 @@ def groups(scenario: dict[str, Any]) -> Iterator[Group]:
         model,
         hw,
         gpus,
+        streams,
         attention,
         batch,
         prefill,
@@ -234,6 +243,7 @@ def groups(scenario: dict[str, Any]) -> Iterator[Group]:
         scenario["model"],
         scenario["hardware"],
         scenario["gpus"],
+        scenario["streams"],
         scenario["attention"],
         scenario["batch_modes"],
         scenario["prefill"],
@@ -254,7 +264,7 @@ def groups(scenario: dict[str, Any]) -> Iterator[Group]:
             compute_dtype=cd,
             gpus=gpus,
         )
-        setting = _pricing.Setting(model, hw, attention, serving)
+        setting = _pricing.Setting(model, hw, attention, serving, streams)
         axes = _pricing.applicable_axes(setting, numeric)
         yield Group(setting, axes, _pricing.grid_size(axes))
 

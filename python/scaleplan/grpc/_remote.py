@@ -42,6 +42,7 @@ class RemoteApi:
         samples: Number = 1,
         attention: AttentionSpec | Sequence[AttentionSpec] | npt.ArrayLike = "dense",
         serving: Serving | None = None,
+        streams: int = 1,
         timeout_s: float | None = None,
     ) -> InferenceCost:
         """Price one query: FLOPs, memory traffic, eFLOPs, time, latency and memory fit.
@@ -61,13 +62,16 @@ class RemoteApi:
         samples: Number = 1,
         attention: AttentionSpec | Sequence[AttentionSpec] = "dense",
         serving: Serving | None = None,
+        streams: int = 1,
         chunk_size: int = 65536,
         timeout_s: float | None = None,
     ) -> Generator[SweepChunk]:
         """:func:`scaleplan.inference_cost` over the cartesian product of the arguments given as
         axes (prompt_tokens x gen_tokens x samples, each a number or a 1-D list, x attention, a
         list of spellings of one kind, x batch sizes, ``Serving(batch=[...])``; the last varies
-        fastest), ``chunk_size`` points per core call.
+        fastest), ``chunk_size`` points per core call. ``streams`` (default 1) prices every point
+        with that many parallel streams (ParScale, :func:`scaleplan.inference_cost`); it is one
+        value per sweep, not an axis.
 
         On the server: :func:`scaleplan.iter_inference_cost_sweep`, the same arguments (catalog
         objects by name, scalars for the goals). ``timeout_s``: this call's deadline (default:
@@ -84,6 +88,7 @@ class RemoteApi:
         samples: Number = 1,
         attention: AttentionSpec | Sequence[AttentionSpec] = "dense",
         serving: Serving | None = None,
+        streams: int = 1,
         chunk_size: int = 65536,
         timeout_s: float | None = None,
     ) -> InferenceCost:
@@ -440,11 +445,11 @@ class RemoteApi:
     def plan_rag(
         self,
         *,
-        i_doc: float,
-        i_shot: float,
-        context_budget_tokens: float | None = None,
-        budget_eflops: float | None = None,
-        latency_budget_s: float | None = None,
+        i_doc: Number,
+        i_shot: Number,
+        context_budget_tokens: Number | None = None,
+        budget_eflops: Number | None = None,
+        latency_budget_s: Number | None = None,
         law: str | RagLaw = "yue2024-gemini-flash",
         model: str | Model | None = None,
         hardware: str | Hardware = "h100-sxm",

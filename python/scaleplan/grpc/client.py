@@ -341,8 +341,8 @@ class Client(RemoteApi):
         return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
 
     def catalog(self, *, timeout_s: float | None = None) -> dict[str, list[str]]:
-        """Names of the server's hardware, models, families, laws, test-time accuracy presets and
-        RAG laws, keyed as ``scaleplan.catalog()`` keys them."""
+        """Names of the server's hardware, models, families, laws, test-time accuracy presets,
+        RAG laws and parallel-scaling laws, keyed as ``scaleplan.catalog()`` keys them."""
         response = self._unary(self._stub.ListCatalog, pb.ListCatalogRequest(), timeout_s)
         return {
             "hardware": [h.name for h in response.hardware],
@@ -351,6 +351,7 @@ class Client(RemoteApi):
             "laws": [law.name for law in response.laws],
             "accuracy": [a.name for a in response.accuracy_presets],
             "rag": [r.name for r in response.rag_laws],
+            "parscale": [p.name for p in response.parscale_laws],
         }
 
     def model(self, name: str, *, timeout_s: float | None = None) -> Model:
@@ -533,6 +534,7 @@ class Client(RemoteApi):
             attention=attention_choices(args["attention"]),
             serving=serving,
             chunk_points=_chunk_points(args.pop("chunk_size")),
+            streams=args.pop("streams", 1),
         )
         messages = self._stream(
             self._stub.InferenceCostSweep, request, timeout_s, lambda m: len(m.costs.total_flops)

@@ -13,7 +13,7 @@ import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -36,7 +36,7 @@ from scaleplan.fit import KEYS as FIT_KEYS
 from scaleplan.fit import LawFit
 from scaleplan.joint import JointPlan
 from scaleplan.laws import ErrorLaw, Farseer, FittedRange, LossLaw, Repetition
-from scaleplan.parscale import ParScalePlan
+from scaleplan.parscale import STREAMS, ParScaleLaw, ParScalePlan
 from scaleplan.plan import (
     Extrapolation,
     LifetimePlan,
@@ -372,6 +372,8 @@ def inference_cost_kwargs(request: planner_pb2.InferenceCostRequest) -> dict[str
     }
     if request.HasField("samples"):
         kwargs["samples"] = request.samples
+    if request.HasField("streams"):
+        kwargs["streams"] = request.streams
     return kwargs
 
 
@@ -407,6 +409,8 @@ def inference_cost_sweep_kwargs(request: planner_pb2.InferenceCostSweepRequest) 
     spelled = [str(attention_from(c, "attention", i)) for i, c in enumerate(grid.attention)]
     if spelled:
         kwargs["attention"] = spelled[0] if len(spelled) == 1 else spelled
+    if request.HasField("streams"):
+        kwargs["streams"] = request.streams
     return kwargs
 
 
@@ -419,9 +423,11 @@ def inference_cost_request(
     samples: float,
     attention: Any,
     serving: Serving | None,
+    streams: int = 1,
 ) -> planner_pb2.InferenceCostRequest:
     """The request for the scalar arguments of :func:`scaleplan.inference_cost`."""
     request = planner_pb2.InferenceCostRequest()
+    _set_streams(request, streams)
     _write_model(request, model)
     _set(request, "hardware", hardware, "hardware")
     for arg, value in (
@@ -448,10 +454,12 @@ def inference_cost_sweep_request(
     attention: Sequence[Attention],
     serving: Serving,
     chunk_points: int,
+    streams: int = 1,
 ) -> planner_pb2.InferenceCostSweepRequest:
     """The sweep request for numeric grid axes keyed by argument name (None: the axis is not
     swept), the attentions swept and the serving options (an array ``batch``: the batch axis)."""
     request = planner_pb2.InferenceCostSweepRequest()
+    _set_streams(request, streams)
     _write_model(request, model)
     _set(request, "hardware", hardware, "hardware")
     for arg in ("prompt_tokens", "gen_tokens", "samples"):
@@ -473,6 +481,23 @@ def inference_cost_sweep_request(
             request.serving.ClearField("batch_sequences")
     _set(request, "chunk_points", chunk_points, "chunk_points")
     return request
+
+
+def _set_streams(request: InferenceRequest, streams: object) -> None:
+    """``streams`` (ParScale) in its field: a whole number; the server checks its range."""
+    whole = (
+        not isinstance(streams, bool)
+        and isinstance(streams, int | float | np.integer | np.floating)
+        and math.isfinite(streams)
+        and float(streams).is_integer()
+        and streams >= 0
+    )
+    if not whole:
+        raise InvalidArgumentError(
+            f"streams: expected a whole number of parallel streams, got {streams!r}",
+            field="streams",
+        )
+    _set(request, "streams", int(cast(float, streams)), "streams")
 
 
 def _write_model(request: ModelRequest, model: str | Model) -> None:
@@ -2091,6 +2116,39 @@ RAG_OPTIONS = [
     )
 ]
 """Options of PlanRagRequest read and written as they are (argument name = field name)."""
+
+
+# ---- the other law families of the catalog listing (ListCatalog) ----
+
+
+def parscale_law_message(law: ParScaleLaw) -> catalog_pb2.ParScaleLaw:
+    """A parallel-scaling law (ParScale) as listed by ListCatalog."""
+    return catalog_pb2.ParScaleLaw(
+        name=law.name,
+        irreducible_loss=law.E,
+        params_coefficient=law.A,
+        params_exponent=law.alpha,
+        streams_coefficient=law.k,
+        params_min=law.params_min,
+        params_max=law.params_max,
+        streams=list(STREAMS),
+        description=law.description,
+        source=law.source,
+        domain=law.domain,
+    )
+
+
+def algorithmic_progress_message(progress: Mapping[str, Any]) -> catalog_pb2.AlgorithmicProgress:
+    """The algorithmic-progress table (``scaleplan.plan.ALGORITHMIC_PROGRESS``) and its domain,
+    the start offsets ``plan_training`` accepts."""
+    return catalog_pb2.AlgorithmicProgress(
+        name=progress["name"],
+        halving_months=progress["halving_months"],
+        halving_months_fast=progress["halving_months_fast"],
+        halving_months_slow=progress["halving_months_slow"],
+        source=progress["source"],
+        max_start_in_months=progress["max_start_in_months"],
+    )
 
 
 def rag_law_message(law: RagLaw) -> planner_pb2.RagLaw:

@@ -610,3 +610,114 @@ class AccuracyPreset(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AccuracyPreset: _TypeAlias = AccuracyPreset  # noqa: Y015
+
+@_typing.final
+class ParScaleLaw(_message.Message):
+    """A parallel-scaling law (ParScale, Chen et al. 2025, arXiv:2505.10475; docs/planning.md,
+    "Parallel streams"): L(N, P) = E + (A / (N (1 + k ln P)))^alpha, N non-embedding parameters
+    (the streams' own included), P parallel streams, natural log.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    IRREDUCIBLE_LOSS_FIELD_NUMBER: _builtins.int
+    PARAMS_COEFFICIENT_FIELD_NUMBER: _builtins.int
+    PARAMS_EXPONENT_FIELD_NUMBER: _builtins.int
+    STREAMS_COEFFICIENT_FIELD_NUMBER: _builtins.int
+    PARAMS_MIN_FIELD_NUMBER: _builtins.int
+    PARAMS_MAX_FIELD_NUMBER: _builtins.int
+    STREAMS_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    DOMAIN_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Catalog name, e.g. "parscale2025-stack"."""
+    irreducible_loss: _builtins.float
+    """E: the irreducible loss."""
+    params_coefficient: _builtins.float
+    """A: coefficient of the parameter term."""
+    params_exponent: _builtins.float
+    """alpha: exponent of the parameter term."""
+    streams_coefficient: _builtins.float
+    """k: the gain of ln P in the effective parameter count N (1 + k ln P)."""
+    params_min: _builtins.float
+    """Fewest parameters fitted."""
+    params_max: _builtins.float
+    """Most parameters fitted."""
+    description: _builtins.str
+    """One line about the entry."""
+    source: _builtins.str
+    """Where the numbers come from."""
+    domain: _builtins.str
+    """The data the law was fitted on (its loss scale)."""
+    @_builtins.property
+    def streams(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """The stream counts the law was fitted at (the only ones the stream planner chooses)."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        irreducible_loss: _builtins.float = ...,
+        params_coefficient: _builtins.float = ...,
+        params_exponent: _builtins.float = ...,
+        streams_coefficient: _builtins.float = ...,
+        params_min: _builtins.float = ...,
+        params_max: _builtins.float = ...,
+        streams: _abc.Iterable[_builtins.int] | None = ...,
+        description: _builtins.str = ...,
+        source: _builtins.str = ...,
+        domain: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "domain", b"domain", "irreducible_loss", b"irreducible_loss", "name", b"name", "params_coefficient", b"params_coefficient", "params_exponent", b"params_exponent", "params_max", b"params_max", "params_min", b"params_min", "source", b"source", "streams", b"streams", "streams_coefficient", b"streams_coefficient"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ParScaleLaw: _TypeAlias = ParScaleLaw  # noqa: Y015
+
+@_typing.final
+class AlgorithmicProgress(_message.Message):
+    """The algorithmic-progress table (Ho et al. 2024, arXiv:2403.05812) a training plan's start
+    offset uses: the compute a fixed performance needs halves every halving_months.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    HALVING_MONTHS_FIELD_NUMBER: _builtins.int
+    HALVING_MONTHS_FAST_FIELD_NUMBER: _builtins.int
+    HALVING_MONTHS_SLOW_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    MAX_START_IN_MONTHS_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Name of the table."""
+    halving_months: _builtins.float
+    """Central halving time, months."""
+    halving_months_fast: _builtins.float
+    """Shortest halving time in the 95% interval (fastest progress), months."""
+    halving_months_slow: _builtins.float
+    """Longest halving time in the 95% interval (slowest progress), months."""
+    source: _builtins.str
+    """Where the numbers come from."""
+    max_start_in_months: _builtins.float
+    """The largest start offset a training plan accepts, months (its domain: 0 to this)."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        halving_months: _builtins.float = ...,
+        halving_months_fast: _builtins.float = ...,
+        halving_months_slow: _builtins.float = ...,
+        source: _builtins.str = ...,
+        max_start_in_months: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["halving_months", b"halving_months", "halving_months_fast", b"halving_months_fast", "halving_months_slow", b"halving_months_slow", "max_start_in_months", b"max_start_in_months", "name", b"name", "source", b"source"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AlgorithmicProgress: _TypeAlias = AlgorithmicProgress  # noqa: Y015

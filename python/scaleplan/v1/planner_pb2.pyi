@@ -50,6 +50,8 @@ class ListCatalogResponse(_message.Message):
     LAWS_FIELD_NUMBER: _builtins.int
     ACCURACY_PRESETS_FIELD_NUMBER: _builtins.int
     RAG_LAWS_FIELD_NUMBER: _builtins.int
+    PARSCALE_LAWS_FIELD_NUMBER: _builtins.int
+    ALGORITHMIC_PROGRESS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def hardware(self) -> _containers.RepeatedCompositeFieldContainer[_catalog_pb2.Hardware]:
         """Hardware entries, in catalog order."""
@@ -74,6 +76,14 @@ class ListCatalogResponse(_message.Message):
     def rag_laws(self) -> _containers.RepeatedCompositeFieldContainer[Global___RagLaw]:
         """RAG computation allocation models, in catalog order."""
 
+    @_builtins.property
+    def parscale_laws(self) -> _containers.RepeatedCompositeFieldContainer[_catalog_pb2.ParScaleLaw]:
+        """Parallel-scaling laws (ParScale), in catalog order."""
+
+    @_builtins.property
+    def algorithmic_progress(self) -> _catalog_pb2.AlgorithmicProgress:
+        """The algorithmic-progress table training plans' start offsets use."""
+
     def __init__(
         self,
         *,
@@ -83,10 +93,12 @@ class ListCatalogResponse(_message.Message):
         laws: _abc.Iterable[_catalog_pb2.Law] | None = ...,
         accuracy_presets: _abc.Iterable[_catalog_pb2.AccuracyPreset] | None = ...,
         rag_laws: _abc.Iterable[Global___RagLaw] | None = ...,
+        parscale_laws: _abc.Iterable[_catalog_pb2.ParScaleLaw] | None = ...,
+        algorithmic_progress: _catalog_pb2.AlgorithmicProgress | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["algorithmic_progress", b"algorithmic_progress"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy_presets", b"accuracy_presets", "families", b"families", "hardware", b"hardware", "laws", b"laws", "models", b"models", "rag_laws", b"rag_laws"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy_presets", b"accuracy_presets", "algorithmic_progress", b"algorithmic_progress", "families", b"families", "hardware", b"hardware", "laws", b"laws", "models", b"models", "parscale_laws", b"parscale_laws", "rag_laws", b"rag_laws"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -290,6 +302,7 @@ class InferenceCostRequest(_message.Message):
     ATTENTION_FIELD_NUMBER: _builtins.int
     SERVING_FIELD_NUMBER: _builtins.int
     MODEL_SPEC_FIELD_NUMBER: _builtins.int
+    STREAMS_FIELD_NUMBER: _builtins.int
     model: _builtins.str
     """Catalog model name."""
     hardware: _builtins.str
@@ -300,6 +313,10 @@ class InferenceCostRequest(_message.Message):
     """Tokens generated per sample."""
     samples: _builtins.float
     """Samples per query (a whole number); 1 when absent."""
+    streams: _builtins.int
+    """Parallel streams per sequence (ParScale, docs/cost-model.md "Parallel streams"), 1 to 64;
+    1 when absent.
+    """
     @_builtins.property
     def attention(self) -> _plan_pb2.AttentionChoice:
         """Attention over the KV cache; dense when absent."""
@@ -325,14 +342,20 @@ class InferenceCostRequest(_message.Message):
         attention: _plan_pb2.AttentionChoice | None = ...,
         serving: _plan_pb2.ServingOptions | None = ...,
         model_spec: _catalog_pb2.Model | None = ...,
+        streams: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_samples", b"_samples", "attention", b"attention", "model_spec", b"model_spec", "samples", b"samples", "serving", b"serving"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_samples", b"_samples", "_streams", b"_streams", "attention", b"attention", "model_spec", b"model_spec", "samples", b"samples", "serving", b"serving", "streams", b"streams"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_samples", b"_samples", "attention", b"attention", "gen_tokens", b"gen_tokens", "hardware", b"hardware", "model", b"model", "model_spec", b"model_spec", "prompt_tokens", b"prompt_tokens", "samples", b"samples", "serving", b"serving"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_samples", b"_samples", "_streams", b"_streams", "attention", b"attention", "gen_tokens", b"gen_tokens", "hardware", b"hardware", "model", b"model", "model_spec", b"model_spec", "prompt_tokens", b"prompt_tokens", "samples", b"samples", "serving", b"serving", "streams", b"streams"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__samples: _TypeAlias = _typing.Literal["samples"]  # noqa: Y015
     _WhichOneofArgType__samples: _TypeAlias = _typing.Literal["_samples", b"_samples"]  # noqa: Y015
+    _WhichOneofReturnType__streams: _TypeAlias = _typing.Literal["streams"]  # noqa: Y015
+    _WhichOneofArgType__streams: _TypeAlias = _typing.Literal["_streams", b"_streams"]  # noqa: Y015
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__samples) -> _WhichOneofReturnType__samples | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__streams) -> _WhichOneofReturnType__streams | None: ...
 
 Global___InferenceCostRequest: _TypeAlias = InferenceCostRequest  # noqa: Y015
 
@@ -423,12 +446,17 @@ class InferenceCostSweepRequest(_message.Message):
     SERVING_FIELD_NUMBER: _builtins.int
     CHUNK_POINTS_FIELD_NUMBER: _builtins.int
     MODEL_SPEC_FIELD_NUMBER: _builtins.int
+    STREAMS_FIELD_NUMBER: _builtins.int
     model: _builtins.str
     """Catalog model name."""
     hardware: _builtins.str
     """Catalog hardware name."""
     chunk_points: _builtins.int
     """Points per response message; 0 lets the server choose. Clamped to the server's maximum."""
+    streams: _builtins.int
+    """Parallel streams per sequence at every point (ParScale, docs/cost-model.md "Parallel
+    streams"), 1 to 64; 1 when absent. One value per sweep, not an axis.
+    """
     @_builtins.property
     def grid(self) -> Global___InferenceCostGrid:
         """The axes swept (attention and batch sizes among them)."""
@@ -454,12 +482,15 @@ class InferenceCostSweepRequest(_message.Message):
         serving: _plan_pb2.ServingOptions | None = ...,
         chunk_points: _builtins.int = ...,
         model_spec: _catalog_pb2.Model | None = ...,
+        streams: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["grid", b"grid", "model_spec", b"model_spec", "serving", b"serving"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_streams", b"_streams", "grid", b"grid", "model_spec", b"model_spec", "serving", b"serving", "streams", b"streams"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk_points", b"chunk_points", "grid", b"grid", "hardware", b"hardware", "model", b"model", "model_spec", b"model_spec", "serving", b"serving"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_streams", b"_streams", "chunk_points", b"chunk_points", "grid", b"grid", "hardware", b"hardware", "model", b"model", "model_spec", b"model_spec", "serving", b"serving", "streams", b"streams"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__streams: _TypeAlias = _typing.Literal["streams"]  # noqa: Y015
+    _WhichOneofArgType__streams: _TypeAlias = _typing.Literal["_streams", b"_streams"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__streams) -> _WhichOneofReturnType__streams | None: ...
 
 Global___InferenceCostSweepRequest: _TypeAlias = InferenceCostSweepRequest  # noqa: Y015
 

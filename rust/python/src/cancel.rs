@@ -191,5 +191,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MAX_MAJORITY_SAMPLES", limits::MAX_MAJORITY_SAMPLES)?;
     m.add("MEASURED_TABLE_SAMPLES", limits::MEASURED_TABLE_SAMPLES)?;
     m.add("MAX_SEARCH_STEPS", limits::MAX_SEARCH_STEPS)?;
+    // Parallel streams (ParScale) the cost model prices, for the façade's messages.
+    m.add("MAX_STREAMS", limits::MAX_STREAMS as u32)?;
     Ok(())
 }

@@ -92,7 +92,7 @@ fn output<'py>(
 #[pyfunction]
 #[pyo3(signature = (
     model, hardware, prompt_tokens, gen_tokens, samples, kv_budget, block_size, batch_size, *,
-    attention, serving, fields=None, out=None
+    attention, serving, fields=None, out=None, streams=1.0
 ))]
 #[allow(clippy::too_many_arguments)]
 fn inference_cost<'py>(
@@ -109,6 +109,7 @@ fn inference_cost<'py>(
     serving: &Serving,
     fields: Option<Vec<usize>>,
     out: Option<Bound<'py, PyAny>>,
+    streams: f64,
 ) -> PyResult<Bound<'py, PyArray2<f64>>> {
     let n = prompt_tokens.len()?;
     let prompt = slice("prompt_tokens", &prompt_tokens, n).py_err(py)?;
@@ -126,7 +127,9 @@ fn inference_cost<'py>(
         let reason = "per-configuration batch sizes go with the fixed batch mode";
         return Err(to_py(py, PlanError::invalid("batch", reason)));
     }
-    let pricer = Pricer::new(&model.0, &hardware.0, &options).py_err(py)?;
+    let pricer = Pricer::new(&model.0, &hardware.0, &options)
+        .and_then(|p| p.with_streams(streams))
+        .py_err(py)?;
     let array = output(py, out, rows.len(), n)?;
     // Held to the end: numpy's borrow tracking refuses an `out` that is read-only or shares
     // memory with an input (borrowed read-only above).
@@ -188,7 +191,7 @@ fn inference_cost<'py>(
 #[pyfunction]
 #[pyo3(signature = (
     model, hardware, prompt_tokens, gen_tokens, samples, kv_budget, block_size, *, attention,
-    serving
+    serving, streams=1.0
 ))]
 #[allow(clippy::too_many_arguments)]
 fn inference_cost_one(
@@ -202,6 +205,7 @@ fn inference_cost_one(
     block_size: Option<f64>,
     attention: &str,
     serving: &Serving,
+    streams: f64,
 ) -> PyResult<Vec<f64>> {
     // The kind parsed as the array path does, so `price` checks the numbers in the same order.
     let kind = Attention::from_parts(attention, kv_budget.map(|_| 1.0), block_size.map(|_| 1.0))
@@ -223,7 +227,9 @@ fn inference_cost_one(
     };
     let options = serving.0;
     enter(py, Work::Batch(1), || {
-        let c = Pricer::new(&model.0, &hardware.0, &options)?.price(&q)?;
+        let c = Pricer::new(&model.0, &hardware.0, &options)?
+            .with_streams(streams)?
+            .price(&q)?;
         Ok(schema::inference_cost::row(&c).to_vec())
     })
 }

@@ -11,7 +11,7 @@ use scaleplan_core::PlanError;
 
 use crate::cancel::{poll, CancelToken};
 use crate::catalog::{NativeHardware, NativeModel, PyCatalog};
-use crate::convert::Serving;
+use crate::convert::{Columns, Serving};
 use crate::errors::{element, to_py, IntoPyResult};
 use crate::schema::rag_plan;
 use crate::{enter, Work};
@@ -85,7 +85,26 @@ fn rag_law_names(catalog: &PyCatalog) -> Vec<String> {
     catalog.0.rag.keys().cloned().collect()
 }
 
-/// One plan as its row of `RAG_PLAN_FIELDS` columns.
+/// A budget given for every plan (n values), or absent for all.
+fn budget_column<'a>(
+    field: &str,
+    values: &'a Option<PyReadonlyArray1<'_, f64>>,
+    n: usize,
+) -> Result<Option<&'a [f64]>, PlanError> {
+    let Some(values) = values else {
+        return Ok(None);
+    };
+    let slice = values
+        .as_slice()
+        .map_err(|_| PlanError::invalid(field, "must be a contiguous float64 array"))?;
+    if slice.len() != n {
+        return Err(PlanError::invalid(field, "arrays differ in length"));
+    }
+    Ok(Some(slice))
+}
+
+/// The plans of equal-length arrays of informativeness and budgets (an absent budget is absent
+/// for every plan), as one array per `RAG_PLAN_FIELDS` column: one call, the loop here.
 #[pyfunction]
 #[pyo3(signature = (
     law, *, i_doc, i_shot, doc_tokens, question_tokens, answer_tokens, gen_tokens,
@@ -93,11 +112,11 @@ fn rag_law_names(catalog: &PyCatalog) -> Vec<String> {
     latency_budget_s, model, hardware, serving, cancel=None
 ))]
 #[allow(clippy::too_many_arguments)]
-fn plan_rag(
-    py: Python<'_>,
+fn plan_rag<'py>(
+    py: Python<'py>,
     law: &NativeRagLaw,
-    i_doc: f64,
-    i_shot: f64,
+    i_doc: PyReadonlyArray1<'py, f64>,
+    i_shot: PyReadonlyArray1<'py, f64>,
     doc_tokens: f64,
     question_tokens: f64,
     answer_tokens: f64,
@@ -105,22 +124,32 @@ fn plan_rag(
     max_documents: u32,
     max_shots: u32,
     max_iterations: u32,
-    context_budget_tokens: Option<f64>,
-    budget_eflops: Option<f64>,
-    latency_budget_s: Option<f64>,
+    context_budget_tokens: Option<PyReadonlyArray1<'py, f64>>,
+    budget_eflops: Option<PyReadonlyArray1<'py, f64>>,
+    latency_budget_s: Option<PyReadonlyArray1<'py, f64>>,
     model: Option<&NativeModel>,
     hardware: Option<&NativeHardware>,
     serving: Option<&Serving>,
     cancel: Option<&CancelToken>,
-) -> PyResult<Vec<f64>> {
-    let informativeness = Informativeness::new(i_doc, i_shot).py_err(py)?;
+) -> PyResult<Vec<Bound<'py, PyArray1<f64>>>> {
+    let (d, s) = (i_doc.as_slice()?, i_shot.as_slice()?);
+    let n = d.len();
+    if s.len() != n {
+        return Err(to_py(
+            py,
+            PlanError::invalid("i_shot", "arrays differ in length"),
+        ));
+    }
+    let context = budget_column("context_budget_tokens", &context_budget_tokens, n).py_err(py)?;
+    let eflops = budget_column("budget_eflops", &budget_eflops, n).py_err(py)?;
+    let latency = budget_column("latency_budget_s", &latency_budget_s, n).py_err(py)?;
     let served = match (model, hardware, serving) {
         (Some(m), Some(h), Some(s)) => Some(RagServing::new(&m.0, &h.0, &s.0).py_err(py)?),
         _ => None,
     };
-    let opt = RagOptions {
+    let mut opt = RagOptions {
         law: law.0.clone(),
-        informativeness,
+        informativeness: Informativeness::new(0.0, 0.0).py_err(py)?,
         tokens: RagTokens {
             doc: doc_tokens,
             question: question_tokens,
@@ -130,13 +159,26 @@ fn plan_rag(
         max_documents,
         max_shots,
         max_iterations,
-        context_budget: context_budget_tokens,
-        eflops_budget: budget_eflops,
-        latency_budget_s,
+        context_budget: None,
+        eflops_budget: None,
+        latency_budget_s: None,
         serving: served,
     };
-    let plan = enter(py, Work::Plan(cancel), || core_plan(&opt))?;
-    Ok(rag_plan::row(&plan).to_vec())
+    let cols = enter(py, Work::Plan(cancel), || {
+        let mut cols = Columns::new(rag_plan::WIDTH, n);
+        for i in 0..n {
+            poll(i)?;
+            let at = element(i, n);
+            opt.informativeness = Informativeness::new(d[i], s[i]).map_err(&at)?;
+            opt.context_budget = context.map(|c| c[i]);
+            opt.eflops_budget = eflops.map(|e| e[i]);
+            opt.latency_budget_s = latency.map(|l| l[i]);
+            let plan = core_plan(&opt).map_err(at)?;
+            cols.set(i, &rag_plan::row(&plan));
+        }
+        Ok(cols)
+    })?;
+    Ok(cols.into_arrays(py))
 }
 
 /// What `fit_rag` returns: (law, residuals, logit_residuals, rms).

@@ -546,10 +546,10 @@ schema! {
             => if_feasible(p.feasible, f64::from(p.shots)),
         iterations ["iterations"] "Retrieval-generation iterations n (1: no iteration)."
             => if_feasible(p.feasible, f64::from(p.iterations)),
-        metric [""]
+        metric ["metric"]
             "The predicted metric P, on the law's scale (the paper's normalised metric for the \
              shipped preset)." => p.metric,
-        logit [""] "sigma^-1(P): the law's linear predictor." => p.logit,
+        logit ["logit"] "sigma^-1(P): the law's linear predictor." => p.logit,
         effective_context_tokens ["tokens"]
             "Input tokens over all iterations (docs/planning.md#rag, \"Token accounting\")."
             => p.effective_context_tokens,

@@ -54,8 +54,8 @@ from scaleplan.grpc.server.metrics import Metrics
 from scaleplan.grpc.server.pool import CorePool
 from scaleplan.joint import frontier_joint, plan_joint
 from scaleplan.laws import law
-from scaleplan.parscale import plan_parscale
-from scaleplan.plan import plan_lifetime, plan_training
+from scaleplan.parscale import parscale_law, plan_parscale
+from scaleplan.plan import ALGORITHMIC_PROGRESS, plan_lifetime, plan_training
 from scaleplan.rag import fit_rag, plan_rag, rag_law
 from scaleplan.sweep import budget_chunks
 from scaleplan.testtime import Accuracy, frontier_test_time, plan_test_time
@@ -268,6 +268,11 @@ class PlannerService(planner_pb2_grpc.PlannerServiceServicer):
                 for n in names["accuracy"]
             ],
             rag_laws=[conversions.rag_law_message(rag_law(n, self.catalog)) for n in names["rag"]],
+            parscale_laws=[
+                conversions.parscale_law_message(parscale_law(n, self.catalog))
+                for n in names["parscale"]
+            ],
+            algorithmic_progress=conversions.algorithmic_progress_message(ALGORITHMIC_PROGRESS),
         )
 
     @unary(paths={"model": "name"})

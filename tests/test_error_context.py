@@ -394,3 +394,35 @@ def test_tool_prices_that_are_not_a_mapping_are_named(prices: object) -> None:
             EXAMPLE_TABLE / "synthetic_agent_table.csv", target_accuracy=0.45, tool_prices=prices
         )
     assert caught.value.field == "tool_prices"
+
+
+@pytest.mark.parametrize(
+    ("fn", "kwargs", "field"),
+    [
+        (sp.plan_training, {"budget_flops": [1e21, True]}, "budget_flops"),
+        (sp.plan_test_time, {"budget_eflops": [[1e19], [False]]}, "budget_eflops"),
+        (
+            sp.inference_cost,
+            {
+                "model": "qwen3-8b",
+                "hardware": "h100-sxm",
+                "prompt_tokens": 128,
+                "gen_tokens": (1024, True),
+            },
+            "gen_tokens",
+        ),
+        (
+            sp.plan_rag,
+            {"context_budget_tokens": 128_000, "i_doc": [0.5, True], "i_shot": 1.0},
+            "i_doc",
+        ),
+    ],
+)
+def test_a_list_mixing_numbers_and_flags_is_refused(
+    fn: Callable[..., Any], kwargs: dict[str, Any], field: str
+) -> None:
+    """numpy reads [1e21, True] as [1e21, 1.0]: a flag where a number belongs is named, as a bool
+    array is, instead of being planned as 1."""
+    with pytest.raises(InvalidArgumentError) as caught:
+        fn(**kwargs)
+    assert caught.value.field == field and "True/False" in str(caught.value)

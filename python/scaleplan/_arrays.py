@@ -21,12 +21,24 @@ def as_float_array(name: str, value: Any) -> FloatArray:
         raise InvalidArgumentError(
             f"{name}: not a number or array of numbers ({exc})", field=name
         ) from exc
+    if _holds_bool(value):
+        raise InvalidArgumentError(
+            f"{name}: expected numbers, got a list holding True/False", field=name
+        )
     if array.dtype == np.bool_ or array.dtype.kind not in "iuf":
         raise InvalidArgumentError(
             f"{name}: expected a number or numeric array, got {array.dtype} values",
             field=name,
         )
     return array.astype(np.float64, copy=False)
+
+
+def _holds_bool(value: Any) -> bool:
+    """Whether a list or tuple mixes booleans with numbers (numpy reads ``[0.5, True]`` as
+    ``[0.5, 1.0]``): a flag where a number belongs is refused as a bool array is."""
+    if isinstance(value, np.ndarray) or not isinstance(value, (list, tuple)):
+        return False
+    return any(isinstance(x, (bool, np.bool_)) for x in np.asarray(value, dtype=object).flat)
 
 
 class Broadcast:

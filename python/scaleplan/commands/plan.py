@@ -145,6 +145,7 @@ def run_training(args: argparse.Namespace) -> int:
             *([f"{fmt.si(unique)} unique tokens"] if unique is not None else []),
             *([f"starting in {start_in:g} months"] if start_in else []),
         ],
+        provenance=plan.provenance,
     )
     goal_render = (lambda v: fmt.si(v, "FLOP")) if goal_name == "budget_flops" else loss
     columns: list[Column] = [
@@ -181,7 +182,7 @@ def run_training(args: argparse.Namespace) -> int:
             [plans],
             [""],
             xlabel="training budget (FLOPs)" if goal_name == "budget_flops" else "target loss",
-            title=caption,
+            title=_planning.title(caption),
         )
         print(f"wrote {args.plot}", file=sys.stderr)
     return code
@@ -345,6 +346,7 @@ def run_lifetime(args: argparse.Namespace) -> int:
             *([pricing, ", ".join(fixed)] if fixed else [pricing]),
             *prices,
         ],
+        provenance=plan.provenance,
     )
 
     def cost(v: float) -> str:
@@ -399,7 +401,9 @@ def run_lifetime(args: argparse.Namespace) -> int:
             if goal_name == "budget"
             else "target loss"
         )
-        _plot.allocation(args.plot, goals, lines, labels, xlabel=xlabel, title=caption)
+        _plot.allocation(
+            args.plot, goals, lines, labels, xlabel=xlabel, title=_planning.title(caption)
+        )
         print(f"wrote {args.plot}", file=sys.stderr)
     return code
 

@@ -454,3 +454,10 @@ def test_a_provenance_of_no_known_kind_is_refused() -> None:
     # and every kind round-trips
     prov = Provenance(tuple(Input(f"x{i}", k, "v", "d", i or None) for i, k in enumerate(KINDS)))
     assert conversions.provenance_from(conversions.provenance_message(prov)) == prov
+
+
+def test_help_says_where_the_header_names_its_inputs() -> None:
+    for command in ("plan", "frontier"):
+        text = " ".join(ok(command, "--help").stdout.split())
+        assert "ends with where every input comes from" in text
+        assert "docs/planning.md, 'Provenance'" in text

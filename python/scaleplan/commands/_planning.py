@@ -68,6 +68,14 @@ def header(
 INPUTS = "; inputs: "
 """Where the header's provenance starts."""
 
+PROVENANCE_HELP = (
+    "The line above each table ends with where every input comes from ('; inputs: law "
+    "hoffmann2022: published (...); hardware h100-sxm: assumed (...)'): published with its "
+    "citation, fitted or calibrated on n points, an assumed catalog value, or given by you "
+    "(user); --json and --csv write it as 'provenance' (docs/planning.md, 'Provenance')."
+)
+"""The planner commands' word on the header's inputs, in ``plan`` and ``frontier`` --help."""
+
 
 def title(caption: str) -> str:
     """A plot's title: the header without its inputs (no room for them there)."""

@@ -9,7 +9,6 @@ import dataclasses
 import itertools
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,6 @@ import numpy as np
 import pytest
 import scaleplan as sp
 from cli_support import REPO, csv_rows, json_lines, ok
-from grpc_support import ServerThread
 from scaleplan.errors import InvalidArgumentError
 from scaleplan.grpc import conversions
 from scaleplan.plan import ALGORITHMIC_PROGRESS
@@ -386,64 +384,57 @@ def test_every_plan_command_header_names_its_inputs() -> None:
 # ---- gRPC --------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerThread]:
-    with ServerThread() as s:
-        yield s
-
-
-def test_grpc_carries_the_provenance(server: ServerThread, fit: sp.LawFit) -> None:
-    with sp.Client(server.target) as client:
-        pairs = [
-            (client.plan_training, sp.plan_training, {"budget_flops": 1e21, "law": "farseer2025"}),
-            (client.plan_training, sp.plan_training, {"budget_flops": 1e21, "law": fit}),
-            (
-                client.plan_lifetime,
-                sp.plan_lifetime,
-                {
-                    "target_loss": 2.3,
-                    "queries": 1e9,
-                    "prompt_tokens": 512,
-                    "gen_tokens": 256,
-                    "hardware": "h100-sxm",
-                    "family": "qwen3-dense",
-                    "unit": "usd",
-                },
-            ),
-            (client.plan_test_time, sp.plan_test_time, {"budget_eflops": 1e16}),
-            (
-                client.plan_test_time,
-                sp.plan_test_time,
-                {"budget_eflops": 1e16, "accuracy": sp.fit_accuracy(BETA_EVAL, bootstrap=0)},
-            ),
-            (client.plan_joint, sp.plan_joint, {"budget": 1e6, "queries": 1e8, "hill": 2.0}),
-            (client.plan_agent, sp.plan_agent, {"table": AGENT, "budget": 0.05}),
-            (
-                client.plan_rag,
-                sp.plan_rag,
-                {"i_doc": 0.5, "i_shot": 1.0, "context_budget_tokens": 3e4},
-            ),
-            (
-                client.plan_parscale,
-                sp.plan_parscale,
-                {
-                    "target_loss": 1.1,
-                    "hardware": "h100-sxm",
-                    "prompt_tokens": 512,
-                    "gen_tokens": 256,
-                },
-            ),
-        ]
-        for remote, local, kwargs in pairs:
-            args = [kwargs.pop("table")] if "table" in kwargs else []
-            got, want = remote(*args, **kwargs), local(*args, **kwargs)
-            assert got.provenance == want.provenance, remote
-            assert isinstance(got.provenance.inputs[0], Input)
-        frontier = client.frontier_test_time(budgets=[1e14, 1e15, 1e16])
-        local_frontier = sp.frontier_test_time(budgets=[1e14, 1e15, 1e16])
-        assert frontier.plan.provenance == local_frontier.plan.provenance
-        joint = client.frontier_joint(budgets=[1e5, 1e6], queries=1e8)
-        assert joint.provenance == sp.frontier_joint(budgets=[1e5, 1e6], queries=1e8).provenance
+def test_grpc_carries_the_provenance(client: sp.Client, fit: sp.LawFit) -> None:
+    pairs = [
+        (client.plan_training, sp.plan_training, {"budget_flops": 1e21, "law": "farseer2025"}),
+        (client.plan_training, sp.plan_training, {"budget_flops": 1e21, "law": fit}),
+        (
+            client.plan_lifetime,
+            sp.plan_lifetime,
+            {
+                "target_loss": 2.3,
+                "queries": 1e9,
+                "prompt_tokens": 512,
+                "gen_tokens": 256,
+                "hardware": "h100-sxm",
+                "family": "qwen3-dense",
+                "unit": "usd",
+            },
+        ),
+        (client.plan_test_time, sp.plan_test_time, {"budget_eflops": 1e16}),
+        (
+            client.plan_test_time,
+            sp.plan_test_time,
+            {"budget_eflops": 1e16, "accuracy": sp.fit_accuracy(BETA_EVAL, bootstrap=0)},
+        ),
+        (client.plan_joint, sp.plan_joint, {"budget": 1e6, "queries": 1e8, "hill": 2.0}),
+        (client.plan_agent, sp.plan_agent, {"table": AGENT, "budget": 0.05}),
+        (
+            client.plan_rag,
+            sp.plan_rag,
+            {"i_doc": 0.5, "i_shot": 1.0, "context_budget_tokens": 3e4},
+        ),
+        (
+            client.plan_parscale,
+            sp.plan_parscale,
+            {
+                "target_loss": 1.1,
+                "hardware": "h100-sxm",
+                "prompt_tokens": 512,
+                "gen_tokens": 256,
+            },
+        ),
+    ]
+    for remote, local, kwargs in pairs:
+        args = [kwargs.pop("table")] if "table" in kwargs else []
+        got, want = remote(*args, **kwargs), local(*args, **kwargs)
+        assert got.provenance == want.provenance, remote
+        assert isinstance(got.provenance.inputs[0], Input)
+    frontier = client.frontier_test_time(budgets=[1e14, 1e15, 1e16])
+    local_frontier = sp.frontier_test_time(budgets=[1e14, 1e15, 1e16])
+    assert frontier.plan.provenance == local_frontier.plan.provenance
+    joint = client.frontier_joint(budgets=[1e5, 1e6], queries=1e8)
+    assert joint.provenance == sp.frontier_joint(budgets=[1e5, 1e6], queries=1e8).provenance
 
 
 def test_a_provenance_of_no_known_kind_is_refused() -> None:

@@ -195,6 +195,23 @@ def test_hardware_of_your_own_and_its_price_are_user() -> None:
     assert (price.kind, price.value) == ("user", "$3/GPU-h")
 
 
+def test_entries_of_your_own_catalog_are_user() -> None:
+    """Only the shipped catalog's entries are published or assumed: a hardware entry or a model
+    added by a catalog file or registered is the user's, even under a catalog name."""
+    shipped = sp.hardware("h100-sxm")
+    cat = sp.Catalog.shipped()
+    cat.add_toml(shipped.replace(name="my-h100").to_toml())
+    cat.add_toml(shipped.replace(decode_bw_util=0.5).to_toml())  # the catalog name, other numbers
+    for name in ("my-h100", "h100-sxm"):
+        p = sp.plan_test_time(budget_eflops=1e16, hardware=name, catalog=cat)
+        assert _kinds(p)["hardware"] == "user", name
+    mine = dataclasses.replace(sp.model("qwen3-8b"), name="my-8b")
+    with_model = sp.Catalog.shipped().with_models(mine)
+    rag = {"i_doc": 0.5, "i_shot": 1.0, "budget_eflops": 1e15, "catalog": with_model}
+    assert _get(sp.plan_rag(model="my-8b", **rag), "model").kind == "user"
+    assert _get(sp.plan_rag(model="qwen3-8b", **rag), "model").kind == "published"
+
+
 def test_calibrated_hardware_is_calibrated_on_its_runs() -> None:
     cal = sp.calibrate(CALIBRATION_RUNS, "h100-sxm")
     runs = sum(1 for line in CALIBRATION_RUNS.read_text().splitlines() if line.strip())

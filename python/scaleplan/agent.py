@@ -374,8 +374,8 @@ def plan_agent(
             n_rows,
         ),
         models_input(names, cat),
-        hardware_input(hw, catalog=cat),
-        price_input(_opt(usd_per_hour, "usd_per_hour"), hw, catalog=cat) if priced else None,
+        hardware_input(hw),
+        price_input(_opt(usd_per_hour, "usd_per_hour"), hw) if priced else None,
         tool_price_inputs(data.tools, tool_prices, DEFAULT_TOOL_PRICES),
     )
     fields: dict[str, Any] = {

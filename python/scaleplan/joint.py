@@ -231,7 +231,7 @@ def _provenance(
         uses = (*uses, *EFFICIENCIES["training"])
     elif timed:
         train = number_input("train_mfu", numbers["train_mfu"], None, "")
-    law_in = law_input(law, cat, fit)
+    law_in = law_input(law, fit)
     error: Input | None = None
     if law.error is not None and law_in.kind != "published":
         # A preset's error law is part of the preset; any other law's was given with it.
@@ -241,9 +241,9 @@ def _provenance(
         law_in,
         None if fit is None else law_samples_input(fit),
         error,
-        r_star_input(numbers.get("unique_tokens"), numbers.get("r_star"), law, cat),
+        r_star_input(numbers.get("unique_tokens"), numbers.get("r_star"), law),
         family_input(family, cat),
-        hardware_input(hardware, uses, catalog=cat),
+        hardware_input(hardware, uses),
         train,
         [
             number_input(
@@ -254,14 +254,10 @@ def _provenance(
             )
             for name, value in saturation.items()
         ],
-        price_input(
-            numbers.get("train_usd_per_hour"), hardware, name="train_usd_per_hour", catalog=cat
-        )
+        price_input(numbers.get("train_usd_per_hour"), hardware, name="train_usd_per_hour")
         if usd
         else None,
-        price_input(
-            numbers.get("infer_usd_per_hour"), hardware, name="infer_usd_per_hour", catalog=cat
-        )
+        price_input(numbers.get("infer_usd_per_hour"), hardware, name="infer_usd_per_hour")
         if usd
         else None,
     )

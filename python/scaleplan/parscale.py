@@ -290,9 +290,9 @@ def plan_parscale(
     )
     v = _assemble(args, _core.PARSCALE_PLAN_FIELDS, arrays)
     prov = provenance(
-        parscale_law_input(the_law, cat),
+        parscale_law_input(the_law),
         family_input(family, cat),
-        hardware_input(hw, catalog=cat),
+        hardware_input(hw),
     )
     return ParScalePlan(law=the_law.name, objective=str(objective), provenance=prov, **v)
 

@@ -484,9 +484,9 @@ def plan_training(
         loss_units=the_law.units,
         tokens_per_param=_ratio(v["tokens"], v["params"]),
         provenance=provenance(
-            law_input(the_law, catalog, fit),
+            law_input(the_law, fit),
             None if fit is None else law_samples_input(fit),
-            r_star_input(options["unique_tokens"], options["r_star"], the_law, catalog),
+            r_star_input(options["unique_tokens"], options["r_star"], the_law),
             progress_input(options["start_in_months"], ALGORITHMIC_PROGRESS),
         ),
         **v,
@@ -695,21 +695,19 @@ def _lifetime_provenance(
     if timed and call["train_mfu"] is not None:
         train = number_input("train_mfu", call["train_mfu"], None, "")
     elif timed and train_hw is not None:
-        train = hardware_input(
-            train_hw, EFFICIENCIES["training"], name="train_hardware", catalog=cat
-        )
+        train = hardware_input(train_hw, EFFICIENCIES["training"], name="train_hardware")
     usd = unit == "usd"
     return provenance(
-        law_input(law, cat, fit),
+        law_input(law, fit),
         None if fit is None else law_samples_input(fit),
-        r_star_input(call["unique_tokens"], call["r_star"], law, cat),
+        r_star_input(call["unique_tokens"], call["r_star"], law),
         None if family is None else family_input(family, cat),
-        None if serving_hw is None else hardware_input(serving_hw, catalog=cat),
+        None if serving_hw is None else hardware_input(serving_hw),
         train,
-        price_input(call["train_usd_per_hour"], train_hw, name="train_usd_per_hour", catalog=cat)
+        price_input(call["train_usd_per_hour"], train_hw, name="train_usd_per_hour")
         if usd
         else None,
-        price_input(call["infer_usd_per_hour"], serving_hw, name="infer_usd_per_hour", catalog=cat)
+        price_input(call["infer_usd_per_hour"], serving_hw, name="infer_usd_per_hour")
         if usd
         else None,
     )

@@ -23,11 +23,14 @@ A fitted or calibrated entry is recognised by the object the planner was given (
 :class:`scaleplan.LawFit`, an :class:`scaleplan.AccuracyFit`) or, for a bare law or hardware
 (``fit.law``, ``calibration.hardware``, an entry read back from a saved file or a gRPC
 message), by the ``source`` and ``description`` the core writes on what it fits (``_MARKS``
-below). An entry equal to its catalog namesake is the catalog's; anything else is ``user``.
+below). An entry is the catalog's (``published`` or ``assumed``) only when it equals its
+namesake in the catalog scaleplan ships, field for field: an entry of your own catalog file, a
+registered model or a shipped entry with other numbers is ``user``.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -138,6 +141,13 @@ def _fitted(mark: str, source: str, description: str) -> tuple[bool, int | None]
     return _MARKS[mark].points(source, description)
 
 
+@functools.cache
+def _shipped() -> Catalog:
+    """The catalog scaleplan ships, without user files: what ``published`` and ``assumed``
+    entries are compared with."""
+    return Catalog.shipped()
+
+
 def _catalog_entry(lookup: Any, name: str) -> Any:
     try:
         return lookup(name)
@@ -145,7 +155,7 @@ def _catalog_entry(lookup: Any, name: str) -> Any:
         return None
 
 
-def law_input(law: LossLaw, catalog: Catalog | None = None, fit: LawFit | None = None) -> Input:
+def law_input(law: LossLaw, fit: LawFit | None = None) -> Input:
     """The loss law: ``fitted`` (n runs; form chinchilla or muennighoff) when
     :func:`scaleplan.fit_law` made it, ``published`` with its citation when it is a catalog
     preset (any form: Chinchilla, Farseer, Muennighoff), else ``user``."""
@@ -157,7 +167,7 @@ def law_input(law: LossLaw, catalog: Catalog | None = None, fit: LawFit | None =
     if fitted:
         form = "muennighoff" if law.repetition is not None else law.form
         return Input("law", "fitted", law.name, f"scaleplan.fit_law, {form} form", n)
-    preset = _catalog_entry(lambda name: catalog_law(name, catalog), law.name)
+    preset = _catalog_entry(lambda name: catalog_law(name, _shipped()), law.name)
     if preset is not None and preset == law:
         form = "muennighoff" if law.repetition is not None else law.form
         return Input("law", "published", law.name, f"{form} form; {law.source}")
@@ -191,9 +201,7 @@ def progress_input(months: float, progress: Mapping[str, Any]) -> Input | None:
     )
 
 
-def r_star_input(
-    unique_tokens: float | None, r_star: float | None, law: LossLaw, catalog: Catalog | None
-) -> Input | None:
+def r_star_input(unique_tokens: float | None, r_star: float | None, law: LossLaw) -> Input | None:
     """The decay constant R*_D of repeated data, under a data limit (None without one): the
     caller's (``user``), the law's own (its ``repetition``: the law's input says where it comes
     from) or Muennighoff et al.'s ``published`` fit, the ``muennighoff2023`` preset's."""
@@ -203,7 +211,7 @@ def r_star_input(
         return None
     if r_star is not None:
         return Input("r_star", "user", _num(r_star), GIVEN)
-    published = catalog_law("muennighoff2023", catalog)
+    published = catalog_law("muennighoff2023", _shipped())
     assert published.repetition is not None
     return Input("r_star", "published", _num(published.repetition.r_star_tokens), published.source)
 
@@ -219,14 +227,13 @@ def _efficiencies(hw: Hardware, uses: Sequence[str]) -> str:
     return ", ".join(f"{k} {getattr(hw, k):.3g}" for k in uses)
 
 
-def hardware_kind(hw: Hardware, catalog: Catalog | None = None) -> tuple[Kind, int | None]:
+def hardware_kind(hw: Hardware) -> tuple[Kind, int | None]:
     """Where a hardware entry comes from: ``calibrated`` (with its runs), ``assumed`` (a
-    catalog entry as shipped or loaded) or ``user``."""
+    shipped catalog entry) or ``user``."""
     calibrated, n = _fitted("hardware", hw.source, hw.description)
     if calibrated:
         return "calibrated", n
-    cat = catalog_or_default(catalog)
-    entry = _catalog_entry(cat.hardware, hw.name)
+    entry = _catalog_entry(_shipped().hardware, hw.name)
     if entry is not None and entry == hw:
         return "assumed", None
     return "user", None
@@ -237,11 +244,10 @@ def hardware_input(
     uses: Sequence[str] = EFFICIENCIES["serving"],
     *,
     name: str = "hardware",
-    catalog: Catalog | None = None,
 ) -> Input:
     """A hardware entry: ``calibrated`` (n runs) from :func:`scaleplan.calibrate`, ``assumed``
     for a catalog entry (its efficiencies ``uses`` are catalog assumptions), else ``user``."""
-    kind, n = hardware_kind(hw, catalog)
+    kind, n = hardware_kind(hw)
     values = _efficiencies(hw, uses)
     detail = {
         "calibrated": f"scaleplan.calibrate: {values}",
@@ -256,7 +262,6 @@ def price_input(
     hw: Hardware | None,
     *,
     name: str = "usd_per_hour",
-    catalog: Catalog | None = None,
 ) -> Input | None:
     """The price of a GPU-hour: ``user`` when given; else the hardware's price, ``assumed``
     with its date and source when it is a catalog price (a calibrated entry keeps its base's),
@@ -265,7 +270,7 @@ def price_input(
         return Input(name, "user", f"${_num(given)}/GPU-h", GIVEN)
     if hw is None or hw.usd_per_hour is None:
         return None
-    kind, _ = hardware_kind(hw, catalog)
+    kind, _ = hardware_kind(hw)
     value = f"${_num(hw.usd_per_hour)}/GPU-h"
     if kind == "user":
         return Input(name, "user", value, f"the usd_per_hour of your hardware {hw.name}")
@@ -285,15 +290,16 @@ def number_input(name: str, given: float | None, default: float | None, what: st
 def models_input(
     models: Sequence[Model | str], catalog: Catalog | None = None, *, name: str = "models"
 ) -> Input:
-    """Candidate models: ``published`` architectures (the catalog's, from each model's
-    config.json) unless one is the caller's own (``user``)."""
+    """Candidate models (names in ``catalog``, or :class:`Model` objects): ``published``
+    architectures (the shipped catalog's, from each model's config.json) unless one is the
+    caller's own (``user``: built, registered or read from a catalog file of yours)."""
     cat = catalog_or_default(catalog)
     names: list[str] = []
     own = False
     for m in models:
         names.append(m if isinstance(m, str) else m.name)
-        if isinstance(m, Model):
-            own = own or _catalog_entry(cat.model, m.name) != m
+        entry = m if isinstance(m, Model) else _catalog_entry(cat.model, m)
+        own = own or entry is None or _catalog_entry(_shipped().model, entry.name) != entry
     value = ", ".join(names)
     if own:
         return Input(name, "user", value, f"architectures {GIVEN}")
@@ -338,13 +344,17 @@ def tool_price_inputs(
 
 
 def accuracy_input(accuracy: Accuracy) -> Input:
-    """Test-time accuracy: a catalog preset is ``published`` with its citation (its length
-    saturation constants are assumptions, as the citation says); a fit from
-    :func:`scaleplan.fit_accuracy` is ``fitted`` on its problems, with the samples per
-    problem; measured eval counts are ``user``."""
-    if accuracy.preset_name is not None:
-        data = json.loads(accuracy._catalog._native.accuracy_json(accuracy.preset_name))
-        return Input("accuracy", "published", accuracy.preset_name, str(data.get("source", "")))
+    """Test-time accuracy: a shipped preset is ``published`` with its citation (its length
+    saturation constants are assumptions, as the citation says), a preset of your own catalog
+    file ``user``; a fit from :func:`scaleplan.fit_accuracy` is ``fitted`` on its problems, with
+    the samples per problem; measured eval counts are ``user``."""
+    name = accuracy.preset_name
+    if name is not None:
+        entry = accuracy._catalog._native.accuracy_json(name)
+        shipped = _catalog_entry(_shipped()._native.accuracy_json, name)
+        if shipped is None or json.loads(shipped) != json.loads(entry):
+            return Input("accuracy", "user", name, f"a preset {GIVEN} (a catalog file)")
+        return Input("accuracy", "published", name, str(json.loads(entry).get("source", "")))
     if accuracy.fit is not None:
         fits = accuracy.fit.fits
         problems = max(f.problems for f in fits)
@@ -361,17 +371,17 @@ def accuracy_input(accuracy: Accuracy) -> Input:
     return Input("accuracy", "user", accuracy.task, "measured eval counts")
 
 
-def parscale_law_input(law: ParScaleLaw, catalog: Catalog | None = None) -> Input:
+def parscale_law_input(law: ParScaleLaw) -> Input:
     """A parallel-scaling law: ``published`` when it is a catalog preset, else ``user``."""
     from scaleplan.parscale import parscale_law
 
-    preset = _catalog_entry(lambda name: parscale_law(name, catalog), law.name)
+    preset = _catalog_entry(lambda name: parscale_law(name, _shipped()), law.name)
     if preset is not None and preset == law:
         return Input("law", "published", law.name, law.source)
     return Input("law", "user", law.name, GIVEN)
 
 
-def rag_law_input(law: RagLaw, catalog: Catalog | None = None) -> Input:
+def rag_law_input(law: RagLaw) -> Input:
     """A RAG law: ``fitted`` (n rows) when :func:`scaleplan.fit_rag` made it, ``published``
     when it is a catalog preset, else ``user``."""
     from scaleplan.rag import rag_law
@@ -379,7 +389,7 @@ def rag_law_input(law: RagLaw, catalog: Catalog | None = None) -> Input:
     fitted, n = _fitted("rag", law.source, law.description)
     if fitted:
         return Input("law", "fitted", law.name, "scaleplan.fit_rag (least squares)", n)
-    preset = _catalog_entry(lambda name: rag_law(name, catalog), law.name)
+    preset = _catalog_entry(lambda name: rag_law(name, _shipped()), law.name)
     if preset is not None and preset == law:
         return Input("law", "published", law.name, law.source)
     return Input("law", "user", law.name, GIVEN)

@@ -274,7 +274,7 @@ def plan_rag(
         the_model, hw = resolve_model(model, cat), resolve_hardware(hardware, cat)
         native_model, native_hardware = the_model._native, hw._native
         native_serving = planner_serving(serving, auto_gpus=False)[0]
-        priced = [models_input([model], catalog, name="model"), hardware_input(hw, catalog=cat)]
+        priced = [models_input([model], catalog, name="model"), hardware_input(hw)]
     args = Broadcast(
         {
             "i_doc": i_doc,
@@ -312,7 +312,7 @@ def plan_rag(
     else:
         plan["feasible"] = feasible.reshape(args.shape)
         plan["binding"] = binding.reshape(args.shape)
-    prov = provenance(rag_law_input(the_law, cat), priced)
+    prov = provenance(rag_law_input(the_law), priced)
     return RagPlan(law=the_law.name, provenance=prov, **plan)
 
 

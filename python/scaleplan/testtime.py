@@ -432,7 +432,7 @@ def _problem(
     elif isinstance(accuracy, Accuracy):
         acc = accuracy
     else:
-        acc = Accuracy.preset(accuracy, catalog=cat)
+        acc = Accuracy.preset(accuracy)
     if models is not None and family is not None:
         raise InvalidArgumentError("models: give models or family, not both", field="models")
     if family is not None:
@@ -458,8 +458,8 @@ def _problem(
         family_input(family, cat)
         if family is not None
         else models_input(list(given) if given is not None else names, catalog),
-        hardware_input(hw, catalog=cat),
-        price_input(kw.get("usd_per_hour"), hw, catalog=cat) if unit == "usd" else None,
+        hardware_input(hw),
+        price_input(kw.get("usd_per_hour"), hw) if unit == "usd" else None,
     )
     return problem, names, [str(c) for c in choices], acc, prov
 

@@ -425,6 +425,12 @@ def test_grpc_carries_the_provenance(client: sp.Client, fit: sp.LawFit) -> None:
             {"budget_eflops": 1e16, "accuracy": sp.fit_accuracy(BETA_EVAL, bootstrap=0)},
         ),
         (client.plan_joint, sp.plan_joint, {"budget": 1e6, "queries": 1e8, "hill": 2.0}),
+        (
+            client.plan_rag,
+            sp.plan_rag,
+            {"i_doc": 0.5, "i_shot": 1.0, "context_budget_tokens": 3e4}
+            | {"law": sp.fit_rag(_rag_rows(), name="mine").law},
+        ),
         (client.plan_agent, sp.plan_agent, {"table": AGENT, "budget": 0.05}),
         (
             client.plan_rag,

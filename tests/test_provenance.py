@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 import scaleplan as sp
 from cli_support import REPO, csv_rows, json_lines, ok
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scaleplan.errors import InvalidArgumentError
 from scaleplan.grpc import conversions
 from scaleplan.plan import ALGORITHMIC_PROGRESS
@@ -475,3 +477,40 @@ def test_help_says_where_the_header_names_its_inputs() -> None:
         text = " ".join(ok(command, "--help").stdout.split())
         assert "ends with where every input comes from" in text
         assert "docs/planning.md, 'Provenance'" in text
+
+
+# ---- invariants --------------------------------------------------------------------------------
+
+_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(
+        st.builds(
+            Input,
+            name=_TEXT,
+            kind=st.sampled_from(KINDS),
+            value=_TEXT,
+            detail=_TEXT,
+            n=st.none() | st.integers(0, 2**32 - 1),
+        ),
+        max_size=8,
+    )
+)
+def test_every_provenance_round_trips_through_its_message(inputs: list[Input]) -> None:
+    prov = Provenance(tuple(inputs))
+    wire = conversions.provenance_message(prov).SerializeToString()
+    assert conversions.provenance_from(plan_pb2.Provenance.FromString(wire)) == prov
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.floats(1e17, 1e21), st.sampled_from(["hoffmann2022", "farseer2025", "sardana2023"]))
+def test_a_plan_names_the_same_well_formed_inputs_at_every_goal(budget: float, law: str) -> None:
+    """Provenance is about the inputs, not the goal: the same at any budget, a fitted or
+    calibrated input always with its points, a published one always with its citation."""
+    one = sp.plan_training(budget_flops=budget, law=law)
+    assert one.provenance == sp.plan_training(budget_flops=1e21, law=law).provenance
+    for i in one.provenance.inputs:
+        assert (i.n is not None) == (i.kind in ("fitted", "calibrated")) or i.kind == "user"
+        assert i.kind != "published" or "arXiv:" in i.detail

@@ -26,7 +26,8 @@ from scaleplan.commands import _parse
     [
         (
             ("plan", "training", "--budget", "1e21flops"),
-            f"Training plans: budgets and costs in FLOPs; law {sp.DEFAULT_LAW}.",
+            f"Training plans: budgets and costs in FLOPs; law {sp.DEFAULT_LAW}; inputs: law "
+            f"{sp.DEFAULT_LAW}: published (chinchilla form; Gadre et al. 2024",
         ),
         (
             ("plan", "lifetime", "--budget", "1e23flops", "--queries", "1e9"),
@@ -79,6 +80,8 @@ def test_every_plan_header_names_its_unit_and_law(args: tuple[str, ...], first_l
         args = (*args, "--prompt-tokens", "512", "--gen-tokens", "1024")
     out = ok(*args).stdout
     assert out.splitlines()[0].startswith(first_line), out.splitlines()[0]
+    # and, last, where its inputs come from (docs/planning.md, "Provenance")
+    assert "; inputs: " in out.splitlines()[0]
 
 
 def test_help_shows_the_one_default_law_and_the_budget_units() -> None:

@@ -131,7 +131,8 @@ def test_lifetime_table() -> None:
     out = ok("plan", "lifetime", "--target-loss", "2.1", *DEMAND, "--explain").stdout
     assert out.startswith(
         f"Lifetime plans: budgets and costs in FLOPs; law {sp.DEFAULT_LAW}; inference priced at "
-        "2N FLOPs per token; queries 1 G, prompt tokens 512, gen tokens 1024, samples 1."
+        "2N FLOPs per token; queries 1 G, prompt tokens 512, gen tokens 1024, samples 1; "
+        f"inputs: law {sp.DEFAULT_LAW}: published"
     )
     assert "Chinchilla" in out and "ZFLOP" in out
     plan = sp.plan_lifetime(target_loss=2.1, queries=1e9, prompt_tokens=512, gen_tokens=1024)

@@ -158,6 +158,10 @@ def test_a_usd_plan_without_a_price_uses_the_catalogs_and_a_price_argument_overr
         **LIFETIME, unit="usd", train_usd_per_hour=2.99, infer_usd_per_hour=2.99
     )
     for f in dataclasses.fields(usd):
+        if f.name == "provenance":  # it says who named the price (docs/planning.md)
+            assert explicit.provenance.kinds()["infer_usd_per_hour"] == "user"
+            assert usd.provenance.kinds()["infer_usd_per_hour"] == "assumed"
+            continue
         a, b = getattr(explicit, f.name), getattr(usd, f.name)
         assert a == b or (isinstance(b, float) and math.isnan(a) and math.isnan(b)), f.name
 

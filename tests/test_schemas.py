@@ -79,6 +79,18 @@ ADDED_LATER: dict[str, tuple[str, ...]] = {
     "TrainingPlan": ("loss_units", "uncertainty"),
     "LifetimePlan": ("loss_units",),
 }
+# Every plan's provenance is field 40 of its message (docs/planning.md, "Provenance").
+PROVENANCE_PLANS = (
+    "TrainingPlan",
+    "LifetimePlan",
+    "TestTimePlan",
+    "JointPlan",
+    "ParScalePlan",
+    "AgentPlan",
+    "RagPlan",
+)
+for _plan in PROVENANCE_PLANS:
+    ADDED_LATER[_plan] = (*ADDED_LATER.get(_plan, ()), "provenance")
 
 
 def _public_fields(cls: type) -> list[dataclasses.Field[Any]]:
@@ -225,3 +237,15 @@ def test_the_wire_knows_which_plan_numbers_may_be_none() -> None:
         if str(f.type).startswith("FloatOrArray") and str(f.type).endswith("| None")
     }
     assert optional == conversions.NONE_OR_NAN_PLAN_FIELDS
+
+
+def test_every_plan_message_carries_its_provenance_as_field_40() -> None:
+    """One Provenance message, reused by every plan message under one number."""
+    carried = {
+        name for name, message, _ in MESSAGES if "provenance" in message.DESCRIPTOR.fields_by_name
+    }
+    assert carried == set(PROVENANCE_PLANS)
+    for name, message, _ in MESSAGES:
+        if name in PROVENANCE_PLANS:
+            field = message.DESCRIPTOR.fields_by_name["provenance"]
+            assert field.number == 40 and field.message_type.full_name == "scaleplan.v1.Provenance"

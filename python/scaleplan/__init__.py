@@ -47,6 +47,10 @@ from scaleplan.plan import (
     plan_lifetime,
     plan_training,
 )
+from scaleplan.provenance import Input as ProvenanceInput
+
+# Provenance on every plan (docs/planning.md, "Provenance").
+from scaleplan.provenance import Provenance
 from scaleplan.rag import RagFit, RagLaw, RagPlan, RagSigma, fit_rag, plan_rag, rag_law
 from scaleplan.serving import Attention, Serving, attention
 from scaleplan.sweep import (
@@ -137,6 +141,8 @@ __all__ = [
 __all__ += ["QUANTILES", "Uncertainty"]
 # Parallel streams (ParScale).
 __all__ += ["ParScaleLaw", "ParScalePlan", "parscale_law", "parscale_law_names", "plan_parscale"]
+# Provenance on every plan (docs/planning.md, "Provenance").
+__all__ += ["Provenance", "ProvenanceInput"]
 
 if TYPE_CHECKING:
     from scaleplan.grpc.client import Client

@@ -32,6 +32,15 @@ from scaleplan.catalog import Catalog, Hardware, catalog_or_default, resolve_har
 from scaleplan.cost import FloatOrArray, _text
 from scaleplan.errors import InvalidArgumentError, LimitExceededError, ScaleplanError
 from scaleplan.plan import _CONSTRAINTS, Plan, _opt
+from scaleplan.provenance import (
+    Input,
+    Provenance,
+    hardware_input,
+    models_input,
+    price_input,
+    provenance,
+    tool_price_inputs,
+)
 from scaleplan.serving import Serving, planner_serving
 from scaleplan.testtime import _located, _read_rows, chosen
 
@@ -88,6 +97,7 @@ class AgentPlan(Plan):
     gpu_seconds: FloatOrArray
     tool_calls: FloatOrArray
     latency_s: FloatOrArray
+    provenance: Provenance
 
     def _explain_one(self) -> str:
         goal = (
@@ -330,11 +340,13 @@ def plan_agent(
     names = list(dict.fromkeys(data.model))
     index = {n: i for i, n in enumerate(names)}
     values = args.required(goal)
+    hw = resolve_hardware(hardware, cat)
+    prices = tool_prices_for(data.tools, tool_prices)
     with _rows_of(data.source):
         problem = _core.AgentProblem(
             cat._native,
             names,
-            resolve_hardware(hardware, cat)._native,
+            hw._native,
             model=[index[m] for m in data.model],
             tool_budget=data.tool_budget,
             accuracy=data.accuracy,
@@ -343,13 +355,29 @@ def plan_agent(
             output_tokens=data.output_tokens,
             turns=data.turns,
             unit=_text("unit", unit),
-            tool_prices=tool_prices_for(data.tools, tool_prices),
+            tool_prices=prices,
             usd_per_hour=_opt(usd_per_hour, "usd_per_hour"),
             serving=planner_serving(serving, auto_gpus=False)[0],
         )
         arrays = problem.solve(goal, values, cancel=_cancel.resolve(cancel))
     rows = dict(zip(_core.AGENT_FIELDS, arrays, strict=True))
     feasible = rows.pop("feasible") != 0
+    # A GPU-hour's price enters a USD plan, and a GPU-seconds one through priced tools.
+    priced = unit == "usd" or any(p > 0 for p in prices)
+    n_rows = len(data.model)
+    prov = provenance(
+        Input(
+            "table",
+            "user",
+            f"{n_rows} rows",
+            "measured accuracy, tool calls and tokens per (model, tool budget)",
+            n_rows,
+        ),
+        models_input(names, cat),
+        hardware_input(hw),
+        price_input(_opt(usd_per_hour, "usd_per_hour"), hw) if priced else None,
+        tool_price_inputs(data.tools, tool_prices, DEFAULT_TOOL_PRICES),
+    )
     fields: dict[str, Any] = {
         "feasible": feasible,
         "binding": _CONSTRAINTS[rows.pop("binding").astype(np.intp)],
@@ -359,11 +387,12 @@ def plan_agent(
         **rows,
     }
     if args.scalar:
-        return AgentPlan(unit=str(unit), tools=data.tools, **fields).at(0)  # type: ignore[no-any-return]
+        plan = AgentPlan(unit=str(unit), tools=data.tools, provenance=prov, **fields)
+        return plan.at(0)  # type: ignore[no-any-return]
     shaped = {
         k: (v.reshape(args.shape) if isinstance(v, np.ndarray) else v) for k, v in fields.items()
     }
-    return AgentPlan(unit=str(unit), tools=data.tools, **shaped)
+    return AgentPlan(unit=str(unit), tools=data.tools, provenance=prov, **shaped)
 
 
 __all__ = [

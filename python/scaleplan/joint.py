@@ -33,6 +33,19 @@ from scaleplan.plan import (
     extrapolation_text,
     implied_shape,
 )
+from scaleplan.provenance import (
+    EFFICIENCIES,
+    Input,
+    Provenance,
+    family_input,
+    hardware_input,
+    law_input,
+    law_samples_input,
+    number_input,
+    price_input,
+    provenance,
+    r_star_input,
+)
 from scaleplan.serving import AttentionSpec, Serving, attention_choices, planner_serving
 from scaleplan.testtime import (
     _WHY_TEST_TIME,
@@ -87,6 +100,7 @@ class JointPlan(Plan):
     kv_heads: FloatOrArray
     head_dim: FloatOrArray
     extrapolated: Extrapolated | FloatArray
+    provenance: Provenance
     uncertainty: Uncertainty | None = None
 
     def _explain_one(self) -> str:
@@ -127,6 +141,7 @@ class JointProblem:
     law: str
     unit: str
     attention: tuple[str, ...]
+    provenance: Provenance
 
     def evaluate(
         self, budget: float, params: Any, samples: Any, gen_tokens: Any, attention: Any = 0
@@ -164,8 +179,9 @@ def _build(kwargs: dict[str, Any]) -> JointProblem:
     kwargs = dict(kwargs)
     for name in ("quantiles", "reach_accuracy"):  # plan_joint's own (_solve)
         kwargs.pop(name, None)
-    family, cat = resolve_family(kwargs.pop("family"), kwargs.pop("catalog"))
-    point_law, _ = split_law(kwargs.pop("law"))
+    family_arg, catalog_arg = kwargs.pop("family"), kwargs.pop("catalog")
+    family, cat = resolve_family(family_arg, catalog_arg)
+    point_law, fit = split_law(kwargs.pop("law"))
     law = resolve_law(point_law, cat)
     saturation = {name: _opt(kwargs.pop(name), name) for name in ("half_tokens", "hill", "kappa")}
     choices = attention_choices(kwargs.pop("attention"))
@@ -190,7 +206,61 @@ def _build(kwargs: dict[str, Any]) -> JointProblem:
         auto_gpus=auto_gpus,
     )
     labels = tuple(str(c) for c in choices)
-    return JointProblem(problem, law.name, str(kwargs["unit"]), labels)
+    unit = str(kwargs["unit"])
+    prov = _provenance(law, fit, family_arg, hardware, saturation, numbers, unit, cat)
+    return JointProblem(problem, law.name, unit, labels, prov)
+
+
+def _provenance(
+    law: LossLaw,
+    fit: LawFit | None,
+    family: Any,
+    hardware: Hardware,
+    saturation: dict[str, float | None],
+    numbers: dict[str, float | None],
+    unit: str,
+    cat: Catalog,
+) -> Provenance:
+    """Where a joint plan's inputs come from (docs/planning.md, "Provenance"): the law and its
+    error law, the family, the hardware (its training MFU too, or the number given, when
+    training is priced in GPU-hours or USD), the length-saturation constants and the prices."""
+    timed = unit in ("gpu_hours", "usd")
+    uses = EFFICIENCIES["serving"]
+    train: Input | None = None
+    if timed and numbers.get("train_mfu") is None:
+        uses = (*uses, *EFFICIENCIES["training"])
+    elif timed:
+        train = number_input("train_mfu", numbers["train_mfu"], None, "")
+    law_in = law_input(law, fit)
+    error: Input | None = None
+    if law.error is not None and law_in.kind != "published":
+        # A preset's error law is part of the preset; any other law's was given with it.
+        error = Input("error_law", "user", law.name, "loss-to-error law given with the law")
+    usd = unit == "usd"
+    return provenance(
+        law_in,
+        None if fit is None else law_samples_input(fit),
+        error,
+        r_star_input(numbers.get("unique_tokens"), numbers.get("r_star"), law),
+        family_input(family, cat),
+        hardware_input(hardware, uses),
+        train,
+        [
+            number_input(
+                name,
+                value,
+                _DEFAULTS[name],
+                "assumed length saturation and dispersion (as the aime24-qwen3 preset)",
+            )
+            for name, value in saturation.items()
+        ],
+        price_input(numbers.get("train_usd_per_hour"), hardware, name="train_usd_per_hour")
+        if usd
+        else None,
+        price_input(numbers.get("infer_usd_per_hour"), hardware, name="infer_usd_per_hour")
+        if usd
+        else None,
+    )
 
 
 # The joint planner's accuracy chain ends in pass@k of the beta model (rust/core/src/plan/joint.rs).
@@ -241,6 +311,7 @@ def _solve(goal: str, values: Any, kwargs: dict[str, Any]) -> JointPlan:
         task=joint_task(problem.law),
         aggregator=JOINT_AGGREGATOR,
         extrapolated=extrapolated,
+        provenance=problem.provenance,
         **values_out,
         **extra,
     )

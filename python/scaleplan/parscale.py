@@ -31,6 +31,13 @@ from scaleplan.catalog import (
 from scaleplan.cost import FloatOrArray, Number, _text
 from scaleplan.errors import InvalidArgumentError
 from scaleplan.plan import Extrapolated, Plan, _assemble, _opt, extrapolation_text
+from scaleplan.provenance import (
+    Provenance,
+    family_input,
+    hardware_input,
+    parscale_law_input,
+    provenance,
+)
 from scaleplan.serving import AttentionSpec, Serving, planner_serving
 from scaleplan.serving import attention as parse_attention
 
@@ -161,6 +168,7 @@ class ParScalePlan(Plan):
     single_stream_params: FloatOrArray
     single_stream_cost: FloatOrArray
     extrapolated: Extrapolated | Any
+    provenance: Provenance
 
     def _explain_one(self) -> str:
         binding = str(self.binding)
@@ -252,6 +260,7 @@ def plan_parscale(
     options, _ = planner_serving(serving, auto_gpus=False)
     a = parse_attention(attention)
     family_name, family_catalog = resolve_family(family, cat)
+    hw = resolve_hardware(hardware, cat)
     args = Broadcast(
         {
             kind: values,
@@ -269,7 +278,7 @@ def plan_parscale(
         args.required("samples"),
         catalog=family_catalog._native,
         family=_text("family", family_name),
-        hardware=resolve_hardware(hardware, cat)._native,
+        hardware=hw._native,
         attention=a.kind,
         kv_budget=a.kv_budget,
         block_size=a.block_size,
@@ -280,7 +289,12 @@ def plan_parscale(
         cancel=_cancel.resolve(cancel),
     )
     v = _assemble(args, _core.PARSCALE_PLAN_FIELDS, arrays)
-    return ParScalePlan(law=the_law.name, objective=str(objective), **v)
+    prov = provenance(
+        parscale_law_input(the_law),
+        family_input(family, cat),
+        hardware_input(hw),
+    )
+    return ParScalePlan(law=the_law.name, objective=str(objective), provenance=prov, **v)
 
 
 __all__ = [

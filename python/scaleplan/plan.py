@@ -35,6 +35,19 @@ from scaleplan.cost import FloatOrArray, Number, _text
 from scaleplan.errors import InvalidArgumentError, ScaleplanError
 from scaleplan.fit import LawFit
 from scaleplan.laws import DEFAULT_LAW, LOSS_UNITS, LossLaw, resolve_law
+from scaleplan.provenance import (
+    EFFICIENCIES,
+    Provenance,
+    family_input,
+    hardware_input,
+    law_input,
+    law_samples_input,
+    number_input,
+    price_input,
+    progress_input,
+    provenance,
+    r_star_input,
+)
 from scaleplan.serving import AttentionSpec, Serving, planner_serving
 from scaleplan.serving import attention as parse_attention
 from scaleplan.uncertainty import (
@@ -238,6 +251,7 @@ class TrainingPlan(Plan):
     compute_flops_fast: FloatOrArray
     loss_slow: FloatOrArray
     loss_fast: FloatOrArray
+    provenance: Provenance
     uncertainty: Uncertainty | None = None
 
     def _explain_one(self) -> str:
@@ -313,6 +327,7 @@ class LifetimePlan(Plan):
     kv_heads: FloatOrArray | None
     head_dim: FloatOrArray | None
     extrapolated: Extrapolated | FloatArray
+    provenance: Provenance
     uncertainty: Uncertainty | None = None
 
     def _explain_one(self) -> str:
@@ -468,6 +483,12 @@ def plan_training(
         law=the_law.name,
         loss_units=the_law.units,
         tokens_per_param=_ratio(v["tokens"], v["params"]),
+        provenance=provenance(
+            law_input(the_law, fit),
+            None if fit is None else law_samples_input(fit),
+            r_star_input(options["unique_tokens"], options["r_star"], the_law),
+            progress_input(options["start_in_months"], ALGORITHMIC_PROGRESS),
+        ),
         **v,
     )
     if fit is None:
@@ -625,6 +646,9 @@ def plan_lifetime(
         loss_units=the_law.units,
         unit=str(unit),
         tokens_per_param=_ratio(v["tokens"], v["params"]),
+        provenance=_lifetime_provenance(
+            the_law, fit, hardware, train_hardware, family, call, str(unit), cat
+        ),
         **v,
     )
     if fit is None:
@@ -649,6 +673,44 @@ def plan_lifetime(
 
 
 _DEMAND = ("queries", "prompt_tokens", "gen_tokens", "samples")
+
+
+def _lifetime_provenance(
+    law: LossLaw,
+    fit: LawFit | None,
+    hardware: str | Hardware | None,
+    train_hardware: str | Hardware | None,
+    family: Any,
+    call: dict[str, Any],
+    unit: str,
+    cat: Catalog,
+) -> Provenance:
+    """Where a lifetime plan's inputs come from: the law, the family and serving hardware of
+    cost-model pricing, the training hardware's MFU (or the number given) when training is
+    priced in GPU-hours or USD, and the prices of a USD plan (docs/planning.md, "Provenance")."""
+    serving_hw = None if hardware is None else resolve_hardware(hardware, cat)
+    train_hw = serving_hw if train_hardware is None else _train_hardware(train_hardware, cat)
+    timed = unit in ("gpu_hours", "usd")
+    train: Any = None
+    if timed and call["train_mfu"] is not None:
+        train = number_input("train_mfu", call["train_mfu"], None, "")
+    elif timed and train_hw is not None:
+        train = hardware_input(train_hw, EFFICIENCIES["training"], name="train_hardware")
+    usd = unit == "usd"
+    return provenance(
+        law_input(law, fit),
+        None if fit is None else law_samples_input(fit),
+        r_star_input(call["unique_tokens"], call["r_star"], law),
+        None if family is None else family_input(family, cat),
+        None if serving_hw is None else hardware_input(serving_hw),
+        train,
+        price_input(call["train_usd_per_hour"], train_hw, name="train_usd_per_hour")
+        if usd
+        else None,
+        price_input(call["infer_usd_per_hour"], serving_hw, name="infer_usd_per_hour")
+        if usd
+        else None,
+    )
 
 
 def _train_hardware(value: str | Hardware, catalog: Catalog) -> Hardware:

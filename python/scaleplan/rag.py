@@ -40,6 +40,7 @@ from scaleplan.catalog import (
 from scaleplan.cost import FloatOrArray, Number
 from scaleplan.errors import InvalidArgumentError, LimitExceededError
 from scaleplan.plan import Plan
+from scaleplan.provenance import Provenance, hardware_input, models_input, provenance, rag_law_input
 from scaleplan.serving import Serving, planner_serving
 
 DEFAULT_RAG_LAW = "yue2024-gemini-flash"
@@ -171,6 +172,7 @@ class RagPlan(Plan):
     max_prompt_tokens: FloatOrArray
     eflops: FloatOrArray
     latency_s: FloatOrArray
+    provenance: Provenance
 
     def _explain_one(self) -> str:
         why = _WHY_RAG[str(self.binding)]
@@ -267,10 +269,12 @@ def plan_rag(
     cat = catalog_or_default(catalog)
     the_law = _resolve(law, cat)
     native_model = native_hardware = native_serving = None
+    priced: list[Any] = []
     if model is not None:
-        native_model = resolve_model(model, cat)._native
-        native_hardware = resolve_hardware(hardware, cat)._native
+        the_model, hw = resolve_model(model, cat), resolve_hardware(hardware, cat)
+        native_model, native_hardware = the_model._native, hw._native
         native_serving = planner_serving(serving, auto_gpus=False)[0]
+        priced = [models_input([model], catalog, name="model"), hardware_input(hw)]
     args = Broadcast(
         {
             "i_doc": i_doc,
@@ -308,7 +312,8 @@ def plan_rag(
     else:
         plan["feasible"] = feasible.reshape(args.shape)
         plan["binding"] = binding.reshape(args.shape)
-    return RagPlan(law=the_law.name, **plan)
+    prov = provenance(rag_law_input(the_law), priced)
+    return RagPlan(law=the_law.name, provenance=prov, **plan)
 
 
 FIT_COLUMNS = ("documents", "shots", "iterations", "i_doc", "i_shot", "metric")

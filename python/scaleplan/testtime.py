@@ -36,6 +36,15 @@ from scaleplan.catalog import (
 from scaleplan.cost import FloatOrArray, _text
 from scaleplan.errors import InvalidArgumentError, ScaleplanError
 from scaleplan.plan import _CONSTRAINTS, _WHY, Plan, _opt
+from scaleplan.provenance import (
+    Provenance,
+    accuracy_input,
+    family_input,
+    hardware_input,
+    models_input,
+    price_input,
+    provenance,
+)
 from scaleplan.serving import AttentionSpec, Serving, attention_choices, planner_serving
 
 if TYPE_CHECKING:
@@ -249,6 +258,7 @@ class TestTimePlan(Plan):
     latency_s: FloatOrArray
     oracle_accuracy: FloatOrArray | None
     eval_samples: FloatOrArray | None
+    provenance: Provenance
 
     @property
     def extrapolated_samples(self) -> Any:
@@ -413,7 +423,7 @@ def _problem(
     unit: str,
     catalog: Catalog | None,
     **kw: Any,
-) -> tuple[_core.TestTimeProblem, list[str], list[str], Accuracy]:
+) -> tuple[_core.TestTimeProblem, list[str], list[str], Accuracy, Provenance]:
     cat = catalog_or_default(catalog)
     from scaleplan.accuracy_fit import AccuracyFit
 
@@ -422,7 +432,7 @@ def _problem(
     elif isinstance(accuracy, Accuracy):
         acc = accuracy
     else:
-        acc = Accuracy.preset(accuracy, catalog=cat)
+        acc = Accuracy.preset(accuracy)
     if models is not None and family is not None:
         raise InvalidArgumentError("models: give models or family, not both", field="models")
     if family is not None:
@@ -432,16 +442,26 @@ def _problem(
     else:
         names = acc.models()
     choices = attention_choices(kw.pop("attention"))
+    hw = resolve_hardware(hardware, cat)
     problem = _core.TestTimeProblem(
         cat._native,
         names,
         acc._native,
-        resolve_hardware(hardware, cat)._native,
+        hw._native,
         unit=unit,
         attention=[(c.kind, c.kv_budget, c.block_size) for c in choices],
         **kw,
     )
-    return problem, names, [str(c) for c in choices], acc
+    given = [models] if isinstance(models, str | Model) else models
+    prov = provenance(
+        accuracy_input(acc),
+        family_input(family, cat)
+        if family is not None
+        else models_input(list(given) if given is not None else names, catalog),
+        hardware_input(hw),
+        price_input(kw.get("usd_per_hour"), hw) if unit == "usd" else None,
+    )
+    return problem, names, [str(c) for c in choices], acc, prov
 
 
 def frontier_test_time(
@@ -470,7 +490,7 @@ def frontier_test_time(
     ``"block_topk:1024:16"`` (or a tuple ``("topk", 1024)``). ``serving``: a
     :class:`scaleplan.Serving` (None: ``Serving()``, batch "max", 1 GPU per replica)."""
     flat = as_float_array("budgets", budgets).reshape(-1).copy()
-    problem, names, labels, acc = _problem(
+    problem, names, labels, acc, prov = _problem(
         models,
         family,
         hardware,
@@ -487,7 +507,7 @@ def frontier_test_time(
         serving=planner_serving(serving, auto_gpus=False)[0],
     )
     arrays, per = problem.solve(flat, cancel=_cancel.resolve(cancel))
-    plan = _assemble(arrays, flat, names, labels, str(unit), acc)
+    plan = _assemble(arrays, flat, names, labels, str(unit), acc, prov)
     return TestTimeFrontier(
         budgets=flat,
         plan=plan,
@@ -536,6 +556,7 @@ def _assemble(
     labels: list[str],
     unit: str,
     accuracy: Accuracy,
+    prov: Provenance,
 ) -> TestTimePlan:
     rows = dict(zip(_core.TEST_TIME_FIELDS, arrays, strict=True))
     oracle = rows.pop("oracle_accuracy")
@@ -552,5 +573,6 @@ def _assemble(
         attention=chosen(labels, rows.pop("attention"), feasible),
         oracle_accuracy=None if np.all(oracle < 0) else oracle,
         eval_samples=None if np.all(eval_samples < 0) else eval_samples,
+        provenance=prov,
         **rows,
     )

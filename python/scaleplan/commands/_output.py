@@ -12,7 +12,8 @@ Conventions (the same for every command):
   infeasible plan) are ``null``. CSV writes ``inf`` for infinity and an empty cell for
   not-applicable (None or NaN), booleans as ``true``/``false``, whole numbers without a
   fraction (``128``, not ``128.0``; up to 2^53, past which a float's digits are written as they
-  are); a list of records (a plan's ``extrapolated``) is one cell of JSON.
+  are); a list of records (a plan's ``extrapolated``) or a record (its ``provenance``) is one
+  cell of JSON.
 """
 
 from __future__ import annotations
@@ -72,6 +73,8 @@ def _csv_cell(value: Any) -> Any:
         return int(value)
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, dict):  # a record (a plan's provenance): one cell of JSON
+        return json_line(value)
     if isinstance(value, list):
         if value and all(isinstance(v, dict) for v in value):
             return json_line({"_": value})[len('{"_": ') : -1]

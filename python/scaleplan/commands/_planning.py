@@ -18,6 +18,7 @@ from scaleplan.commands import _common, _parse, _pricing
 from scaleplan.commands._output import RowWriter
 from scaleplan.laws import LOSS_UNITS
 from scaleplan.plan import Plan
+from scaleplan.provenance import Provenance
 
 Column = tuple[str, str, Callable[[float], str]]
 """A table column: field, header, how to render the value."""
@@ -45,13 +46,40 @@ def percent(v: float) -> str:
     return f"{v:.1%}"
 
 
-def header(what: str, *, unit: str, law: str | None, details: Sequence[str] = ()) -> str:
+def header(
+    what: str,
+    *,
+    unit: str,
+    law: str | None,
+    details: Sequence[str] = (),
+    provenance: Provenance | None,
+) -> str:
     """The line above every plan table: what it is, the unit of its budgets and costs, the
-    law in use (None where the planner has no loss law) and the rest of the problem."""
+    law in use (None where the planner has no loss law), the rest of the problem and, last,
+    where each input comes from (``provenance``, docs/planning.md, "Provenance"; None only for
+    a plot's title, see :func:`title`). One line, so table parsers keep their line numbers."""
     parts = [f"budgets and costs in {unit}"]
     if law is not None:
         parts.append(f"law {law}")
-    return f"{what}: " + "; ".join([*parts, *details])
+    line = f"{what}: " + "; ".join([*parts, *details])
+    return line if provenance is None else f"{line}{INPUTS}{provenance}"
+
+
+INPUTS = "; inputs: "
+"""Where the header's provenance starts."""
+
+PROVENANCE_HELP = (
+    "The line above each table ends with where every input comes from ('; inputs: law "
+    "hoffmann2022: published (...); hardware h100-sxm: assumed (...)'): published with its "
+    "citation, fitted or calibrated on n points, an assumed catalog value, or given by you "
+    "(user); --json and --csv write it as 'provenance' (docs/planning.md, 'Provenance')."
+)
+"""The planner commands' word on the header's inputs, in ``plan`` and ``frontier`` --help."""
+
+
+def title(caption: str) -> str:
+    """A plot's title: the header without its inputs (no room for them there)."""
+    return caption.split(INPUTS)[0]
 
 
 def loss_units_detail(units: str) -> list[str]:

@@ -158,6 +158,7 @@ def run_plan(args: argparse.Namespace) -> int:
             f"tokens priced on {args.hardware}, serving: {serving}",
             "tools " + (", ".join(plan.tools) or "none"),
         ],
+        provenance=plan.provenance,
     )
     return _planning.emit(
         args,

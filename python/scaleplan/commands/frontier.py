@@ -7,6 +7,7 @@ import argparse
 from collections.abc import Callable
 
 from scaleplan.commands import _common, joint, testtime
+from scaleplan.commands._planning import PROVENANCE_HELP
 
 FRONTIERS: list[tuple[str, Callable[[_common.Subparsers], None]]] = [
     ("test-time", testtime.add_frontier),
@@ -21,7 +22,7 @@ def register(sub: _common.Subparsers) -> None:
         help="the best plan at every budget (test-time or joint), with a plot",
         description="Solve a planner at every budget of a list or range (one call) and print "
         "one row per budget; --plot draws the frontier. Exit 1 with --require-feasible when a "
-        "plan is infeasible.",
+        "plan is infeasible. " + PROVENANCE_HELP,
         epilog="examples:\n"
         "  scaleplan frontier test-time --budgets 1e13eflops:1e19eflops:200 "
         "--hardware kinetics-b200 "

@@ -21,6 +21,7 @@ from scaleplan.joint import JOINT_AGGREGATOR, JointPlan, frontier_joint, joint_t
 from scaleplan.laws import LossLaw
 from scaleplan.laws import law as law_entry
 from scaleplan.plan import Unit
+from scaleplan.provenance import Provenance
 from scaleplan.serving import attention_text
 from scaleplan.sweep import JOINT_CHUNK_BUDGETS
 from scaleplan.testtime import AGGREGATOR_MEANING
@@ -165,7 +166,13 @@ def goal(
     return "budget", values, unit
 
 
-def _caption(what: str, kwargs: dict[str, Any], unit: str, queries: FloatArray) -> str:
+def _caption(
+    what: str,
+    kwargs: dict[str, Any],
+    unit: str,
+    queries: FloatArray,
+    provenance: Provenance | None,
+) -> str:
     q = "" if len(queries) > 1 else f"{fmt.si(float(queries[0]))} queries of "
     given = kwargs["law"]
     law = given if isinstance(given, str) else getattr(given, "name", None) or given.law.name
@@ -184,7 +191,9 @@ def _caption(what: str, kwargs: dict[str, Any], unit: str, queries: FloatArray) 
         ("training", kwargs["hardware"], kwargs.get("train_usd_per_hour")),
         ("serving", kwargs["hardware"], kwargs.get("infer_usd_per_hour")),
     )
-    return _planning.header(what, unit=_parse.UNIT_LABELS[unit], law=law, details=parts)
+    return _planning.header(
+        what, unit=_parse.UNIT_LABELS[unit], law=law, details=parts, provenance=provenance
+    )
 
 
 def _columns(goal_name: str, unit: str, vary_queries: bool) -> list[Column]:
@@ -255,7 +264,8 @@ def render(
             # Not applicable (NaN) without a plan, as every quantity of an infeasible plan.
             share = p.training_cost / p.total_cost if p.feasible else math.nan
             inputs.append({goal_name: float(goals[g]), "queries": q, "training_share": share})
-    caption = _caption(what, kwargs, unit, queries)
+    # Every plan has the same inputs: the queries vary, not where the inputs come from.
+    caption = _caption(what, kwargs, unit, queries, plans[0].provenance if plans else None)
     columns = _columns(goal_name, unit, len(queries) > 1)
     note = uncertainty.note(plans)
     band: dict[str, Callable[[float], str]] = {"params": fmt.si, "tokens": fmt.si}
@@ -281,7 +291,15 @@ def render(
             if goal_name == "budget"
             else "target accuracy"
         )
-        _plot.joint(args.plot, goals, lines, labels, xlabel=xlabel, unit=unit, title=caption)
+        _plot.joint(
+            args.plot,
+            goals,
+            lines,
+            labels,
+            xlabel=xlabel,
+            unit=unit,
+            title=_planning.title(caption),
+        )
         print(f"wrote {args.plot}", file=sys.stderr)
     return code
 

@@ -148,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
             f"on {args.hardware} over family {args.family}, {attention} attention, streams "
             f"{','.join(str(s) for s in streams)}{slo}, serving: {serving}"
         ],
+        provenance=plan.provenance,
     )
 
     def cost(v: float) -> str:

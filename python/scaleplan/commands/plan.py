@@ -31,6 +31,7 @@ from scaleplan.commands import (
 )
 from scaleplan.commands import _uncertainty as uncertainty
 from scaleplan.commands._planning import (
+    PROVENANCE_HELP,
     Column,
     add_plan_options,
     default,
@@ -49,13 +50,13 @@ def register(sub: _common.Subparsers) -> None:
         "together, or an agent's tool-call budget",
         description="Solve a planning problem. Goals take lists and ranges (1e18:1e26:30); "
         "every goal is solved in one call. Exit 1 with --require-feasible when a plan is "
-        "infeasible.",
+        "infeasible. " + PROVENANCE_HELP,
         epilog="examples:\n  scaleplan plan training --budget 1e21flops,1e23flops\n"
         "  scaleplan plan lifetime --target-loss 2.1 --queries 1e10 --prompt-tokens 512 "
         "--gen-tokens 1024\n"
         "  scaleplan plan test-time --budget 1e15eflops,1e16eflops --attention dense,topk:1024\n"
         "  scaleplan plan joint --budget 2e5gpu-h --queries 1e9 --explain\n"
-        "  scaleplan plan agent TABLE.csv --target-accuracy 0.6 --usd-per-hour 2.5\n\nplanners: "
+        "  scaleplan plan agent TABLE.csv --target-accuracy 0.6 --usd-per-hour 2.5\n"
         "  scaleplan plan rag --context-budget 128k --i-doc 0.5 --i-shot 1\n\nplanners: "
         + ", ".join(name for name, _ in PLANNERS),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -145,6 +146,7 @@ def run_training(args: argparse.Namespace) -> int:
             *([f"{fmt.si(unique)} unique tokens"] if unique is not None else []),
             *([f"starting in {start_in:g} months"] if start_in else []),
         ],
+        provenance=plan.provenance,
     )
     goal_render = (lambda v: fmt.si(v, "FLOP")) if goal_name == "budget_flops" else loss
     columns: list[Column] = [
@@ -181,7 +183,7 @@ def run_training(args: argparse.Namespace) -> int:
             [plans],
             [""],
             xlabel="training budget (FLOPs)" if goal_name == "budget_flops" else "target loss",
-            title=caption,
+            title=_planning.title(caption),
         )
         print(f"wrote {args.plot}", file=sys.stderr)
     return code
@@ -345,6 +347,7 @@ def run_lifetime(args: argparse.Namespace) -> int:
             *([pricing, ", ".join(fixed)] if fixed else [pricing]),
             *prices,
         ],
+        provenance=plan.provenance,
     )
 
     def cost(v: float) -> str:
@@ -399,7 +402,9 @@ def run_lifetime(args: argparse.Namespace) -> int:
             if goal_name == "budget"
             else "target loss"
         )
-        _plot.allocation(args.plot, goals, lines, labels, xlabel=xlabel, title=caption)
+        _plot.allocation(
+            args.plot, goals, lines, labels, xlabel=xlabel, title=_planning.title(caption)
+        )
         print(f"wrote {args.plot}", file=sys.stderr)
     return code
 

@@ -170,6 +170,10 @@ def run_plan(args: argparse.Namespace) -> int:
     if args.model is not None:
         details.append(f"model {args.model} on {args.hardware}")
     caption = _planning.header(
-        "RAG plan", unit="tokens, eFLOPs and seconds", law=plan.law, details=details
+        "RAG plan",
+        unit="tokens, eFLOPs and seconds",
+        law=plan.law,
+        details=details,
+        provenance=plan.provenance,
     )
     return emit(args, [plan], inputs, list(inputs[0]), columns, caption)

@@ -331,6 +331,7 @@ def run_plan(args: argparse.Namespace) -> int:
         unit=f"{_UNIT_WORDS[unit]} per query",
         law=None,
         details=prob.details + _prices(unit, prob),
+        provenance=plan.provenance,
     )
     code = _planning.emit(
         args,
@@ -348,7 +349,7 @@ def run_plan(args: argparse.Namespace) -> int:
             plan,
             models=ordered(sorted({str(m) for m in np.asarray(plan.model).tolist() if m})),
             unit_label=_UNIT_WORDS[unit],
-            title=caption,
+            title=_planning.title(caption),
         )
         print(f"wrote {args.plot}", file=sys.stderr)
     return code
@@ -415,6 +416,7 @@ def solve_frontier(args: argparse.Namespace, option: str, text: str) -> Frontier
         unit=f"{_UNIT_WORDS[unit]} per query",
         law=None,
         details=prob.details + _prices(unit, prob),
+        provenance=f.plan.provenance,
     )
     return Frontier(values, unit, f.plan, per_model, f.oracle, prob, caption)
 
@@ -458,7 +460,7 @@ def run_frontier(args: argparse.Namespace) -> int:
             per_model=f.per_model,
             oracle=f.oracle,
             unit_label=_UNIT_WORDS[f.unit],
-            title=f.caption,
+            title=_planning.title(f.caption),
         )
         print(f"wrote {args.plot}", file=sys.stderr)
     return code
@@ -511,7 +513,7 @@ def run_frontier_plot(args: argparse.Namespace) -> int:
         per_model=f.per_model,
         oracle=f.oracle,
         unit_label=_UNIT_WORDS[f.unit],
-        title=f.caption,
+        title=_planning.title(f.caption),
     )
     print(f"wrote {args.out}", file=sys.stderr)
     return _common.EXIT_OK
@@ -560,6 +562,7 @@ def run_accuracy_plot(args: argparse.Namespace) -> int:
             unit=f"{_UNIT_WORDS[f.unit]} per query",
             law=None,
             details=f.problem.details,
+            provenance=None,
         ),
     )
     print(f"wrote {args.out}", file=sys.stderr)

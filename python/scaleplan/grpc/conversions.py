@@ -44,6 +44,8 @@ from scaleplan.plan import (
     TrainingPlan,
     extrapolation_records,
 )
+from scaleplan.provenance import KINDS, Provenance
+from scaleplan.provenance import Input as ProvenanceInput
 from scaleplan.rag import FIT_COLUMNS, RagFit, RagLaw, RagPlan, RagSigma
 from scaleplan.serving import (
     DEFAULT_BATCH,
@@ -594,6 +596,7 @@ PLAN_ENUMS: dict[str, _EnumTypeWrapper[Any]] = {
 # the wire (an Extrapolations message per element of a column).
 EXTRAPOLATED = "extrapolated"
 UNCERTAINTY = "uncertainty"
+PROVENANCE = "provenance"
 
 
 def _extrapolation_messages(items: Iterable[Extrapolation]) -> list[plan_pb2.Extrapolation]:
@@ -633,6 +636,43 @@ TEST_TIME_PLAN_FIELDS = {
 JOINT_PLAN_FIELDS: dict[str, str] = {}
 
 
+def provenance_message(prov: Provenance) -> plan_pb2.Provenance:
+    """A plan's provenance as its message (docs/planning.md, "Provenance")."""
+    out = plan_pb2.Provenance()
+    for i in prov.inputs:
+        item = out.inputs.add(
+            name=i.name,
+            kind=enum_number(plan_pb2.ProvenanceKind, i.kind, PROVENANCE),
+            value=i.value,
+            detail=i.detail,
+        )
+        if i.n is not None:
+            item.n = i.n
+    return out
+
+
+def provenance_from(message: plan_pb2.Provenance) -> Provenance:
+    """The provenance a plan message carries; an input of a kind this client does not know
+    (UNSPECIFIED) is refused, naming the field."""
+    inputs = []
+    for i in message.inputs:
+        kind = enum_text(plan_pb2.ProvenanceKind, i.kind, PROVENANCE)
+        if kind not in KINDS:
+            raise InvalidArgumentError(
+                f"provenance: input {i.name!r} has no known kind", field=PROVENANCE
+            )
+        inputs.append(
+            ProvenanceInput(
+                name=i.name,
+                kind=kind,
+                value=i.value,
+                detail=i.detail,
+                n=i.n if i.HasField("n") else None,
+            )
+        )
+    return Provenance(tuple(inputs))
+
+
 def _plan_message(plan: Plan, message: _M, renames: Mapping[str, str]) -> _M:
     """A scalar plan (from a scalar goal) into ``message``; a value that does not apply (None,
     NaN) stays unset."""
@@ -642,6 +682,9 @@ def _plan_message(plan: Plan, message: _M, renames: Mapping[str, str]) -> _M:
             continue
         if f.name == EXTRAPOLATED:
             getattr(message, EXTRAPOLATED).extend(_extrapolation_messages(value))
+            continue
+        if f.name == PROVENANCE:
+            getattr(message, PROVENANCE).CopyFrom(provenance_message(value))
             continue
         if isinstance(value, Uncertainty):
             getattr(message, f.name).CopyFrom(uncertainty_message(value))
@@ -679,6 +722,9 @@ def _plan_from(cls: type[_D], message: Message, renames: Mapping[str, str]) -> _
             present = message.HasField(name)
             kwargs[f.name] = uncertainty_from(getattr(message, name)) if present else None
             continue
+        if f.name == PROVENANCE:
+            kwargs[f.name] = provenance_from(getattr(message, name))
+            continue
         if fields[name].is_repeated:  # a list of names (an agent plan's tools)
             kwargs[f.name] = tuple(getattr(message, name))
             continue
@@ -707,6 +753,9 @@ def _columns_message(plan: Plan, message: _M, renames: Mapping[str, str]) -> _M:
             continue
         name = renames.get(f.name, f.name)
         enum = PLAN_ENUMS.get(f.name)
+        if f.name == PROVENANCE:
+            getattr(message, PROVENANCE).CopyFrom(provenance_message(value))
+            continue
         if not fields[name].is_repeated:
             setattr(message, name, str(value) if enum is None else enum_number(enum, value, name))
             continue
@@ -738,6 +787,8 @@ def _columns_from(cls: type[Plan], message: Message, renames: Mapping[str, str])
         enum = PLAN_ENUMS.get(f.name)
         if f.name == UNCERTAINTY:
             out[f.name] = None
+        elif f.name == PROVENANCE:
+            out[f.name] = provenance_from(value)
         elif not field.is_repeated:
             out[f.name] = value if enum is None else enum_text(enum, value, f.name)
         elif f.name == EXTRAPOLATED:

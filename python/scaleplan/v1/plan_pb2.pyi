@@ -223,6 +223,43 @@ ACCURACY_AGGREGATOR_MAJORITY: AccuracyAggregator.ValueType  # 2
 """Majority vote without a verifier."""
 Global___AccuracyAggregator: _TypeAlias = AccuracyAggregator  # noqa: Y015
 
+class _ProvenanceKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ProvenanceKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ProvenanceKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PROVENANCE_KIND_UNSPECIFIED: _ProvenanceKind.ValueType  # 0
+    PROVENANCE_KIND_PUBLISHED: _ProvenanceKind.ValueType  # 1
+    """A catalog preset, with its citation."""
+    PROVENANCE_KIND_FITTED: _ProvenanceKind.ValueType  # 2
+    """Fitted on your data (fit_law, fit_accuracy, fit_rag, bootstrap resamples), on n points."""
+    PROVENANCE_KIND_CALIBRATED: _ProvenanceKind.ValueType  # 3
+    """Hardware calibrated by scaleplan.calibrate on n serving runs."""
+    PROVENANCE_KIND_ASSUMED: _ProvenanceKind.ValueType  # 4
+    """A catalog assumption (an efficiency, a dated price per GPU-hour, a default constant)."""
+    PROVENANCE_KIND_USER: _ProvenanceKind.ValueType  # 5
+    """Given by the caller."""
+
+class ProvenanceKind(_ProvenanceKind, metaclass=_ProvenanceKindEnumTypeWrapper):
+    """---- provenance (docs/planning.md, "Provenance") ----
+
+    Where an input of a plan comes from.
+    """
+
+PROVENANCE_KIND_UNSPECIFIED: ProvenanceKind.ValueType  # 0
+PROVENANCE_KIND_PUBLISHED: ProvenanceKind.ValueType  # 1
+"""A catalog preset, with its citation."""
+PROVENANCE_KIND_FITTED: ProvenanceKind.ValueType  # 2
+"""Fitted on your data (fit_law, fit_accuracy, fit_rag, bootstrap resamples), on n points."""
+PROVENANCE_KIND_CALIBRATED: ProvenanceKind.ValueType  # 3
+"""Hardware calibrated by scaleplan.calibrate on n serving runs."""
+PROVENANCE_KIND_ASSUMED: ProvenanceKind.ValueType  # 4
+"""A catalog assumption (an efficiency, a dated price per GPU-hour, a default constant)."""
+PROVENANCE_KIND_USER: ProvenanceKind.ValueType  # 5
+"""Given by the caller."""
+Global___ProvenanceKind: _TypeAlias = ProvenanceKind  # noqa: Y015
+
 @_typing.final
 class ServingOptions(_message.Message):
     """How queries are served (scaleplan.Serving), in every request that prices inference. A field
@@ -935,6 +972,7 @@ class TrainingPlan(_message.Message):
     LOSS_SLOW_FIELD_NUMBER: _builtins.int
     LOSS_FAST_FIELD_NUMBER: _builtins.int
     UNCERTAINTY_FIELD_NUMBER: _builtins.int
+    PROVENANCE_FIELD_NUMBER: _builtins.int
     feasible: _builtins.bool
     """Whether the goal can be met; an infeasible plan names the constraint in `binding`."""
     binding: Global___PlanConstraint.ValueType
@@ -981,6 +1019,12 @@ class TrainingPlan(_message.Message):
     def uncertainty(self) -> Global___Uncertainty:
         """With a fitted law's samples in the request: the plan under each sample (absent otherwise)."""
 
+    @_builtins.property
+    def provenance(self) -> Global___Provenance:
+        """Where the plan's inputs come from (docs/planning.md, "Provenance"); numbered 40 on every
+        plan message.
+        """
+
     def __init__(
         self,
         *,
@@ -1004,10 +1048,11 @@ class TrainingPlan(_message.Message):
         loss_slow: _builtins.float | None = ...,
         loss_fast: _builtins.float | None = ...,
         uncertainty: Global___Uncertainty | None = ...,
+        provenance: Global___Provenance | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_compute_flops", b"_compute_flops", "_compute_flops_fast", b"_compute_flops_fast", "_compute_flops_slow", b"_compute_flops_slow", "_compute_multiplier", b"_compute_multiplier", "_compute_multiplier_fast", b"_compute_multiplier_fast", "_compute_multiplier_slow", b"_compute_multiplier_slow", "_effective_compute_flops", b"_effective_compute_flops", "_effective_tokens", b"_effective_tokens", "_loss", b"_loss", "_loss_fast", b"_loss_fast", "_loss_slow", b"_loss_slow", "_params", b"_params", "_tokens", b"_tokens", "_tokens_per_param", b"_tokens_per_param", "compute_flops", b"compute_flops", "compute_flops_fast", b"compute_flops_fast", "compute_flops_slow", b"compute_flops_slow", "compute_multiplier", b"compute_multiplier", "compute_multiplier_fast", b"compute_multiplier_fast", "compute_multiplier_slow", b"compute_multiplier_slow", "effective_compute_flops", b"effective_compute_flops", "effective_tokens", b"effective_tokens", "loss", b"loss", "loss_fast", b"loss_fast", "loss_slow", b"loss_slow", "params", b"params", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param", "uncertainty", b"uncertainty"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_compute_flops", b"_compute_flops", "_compute_flops_fast", b"_compute_flops_fast", "_compute_flops_slow", b"_compute_flops_slow", "_compute_multiplier", b"_compute_multiplier", "_compute_multiplier_fast", b"_compute_multiplier_fast", "_compute_multiplier_slow", b"_compute_multiplier_slow", "_effective_compute_flops", b"_effective_compute_flops", "_effective_tokens", b"_effective_tokens", "_loss", b"_loss", "_loss_fast", b"_loss_fast", "_loss_slow", b"_loss_slow", "_params", b"_params", "_tokens", b"_tokens", "_tokens_per_param", b"_tokens_per_param", "compute_flops", b"compute_flops", "compute_flops_fast", b"compute_flops_fast", "compute_flops_slow", b"compute_flops_slow", "compute_multiplier", b"compute_multiplier", "compute_multiplier_fast", b"compute_multiplier_fast", "compute_multiplier_slow", b"compute_multiplier_slow", "effective_compute_flops", b"effective_compute_flops", "effective_tokens", b"effective_tokens", "loss", b"loss", "loss_fast", b"loss_fast", "loss_slow", b"loss_slow", "params", b"params", "provenance", b"provenance", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param", "uncertainty", b"uncertainty"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_compute_flops", b"_compute_flops", "_compute_flops_fast", b"_compute_flops_fast", "_compute_flops_slow", b"_compute_flops_slow", "_compute_multiplier", b"_compute_multiplier", "_compute_multiplier_fast", b"_compute_multiplier_fast", "_compute_multiplier_slow", b"_compute_multiplier_slow", "_effective_compute_flops", b"_effective_compute_flops", "_effective_tokens", b"_effective_tokens", "_loss", b"_loss", "_loss_fast", b"_loss_fast", "_loss_slow", b"_loss_slow", "_params", b"_params", "_tokens", b"_tokens", "_tokens_per_param", b"_tokens_per_param", "binding", b"binding", "compute_flops", b"compute_flops", "compute_flops_fast", b"compute_flops_fast", "compute_flops_slow", b"compute_flops_slow", "compute_multiplier", b"compute_multiplier", "compute_multiplier_fast", b"compute_multiplier_fast", "compute_multiplier_slow", b"compute_multiplier_slow", "effective_compute_flops", b"effective_compute_flops", "effective_tokens", b"effective_tokens", "extrapolated", b"extrapolated", "feasible", b"feasible", "law", b"law", "loss", b"loss", "loss_fast", b"loss_fast", "loss_slow", b"loss_slow", "loss_units", b"loss_units", "params", b"params", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param", "uncertainty", b"uncertainty"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_compute_flops", b"_compute_flops", "_compute_flops_fast", b"_compute_flops_fast", "_compute_flops_slow", b"_compute_flops_slow", "_compute_multiplier", b"_compute_multiplier", "_compute_multiplier_fast", b"_compute_multiplier_fast", "_compute_multiplier_slow", b"_compute_multiplier_slow", "_effective_compute_flops", b"_effective_compute_flops", "_effective_tokens", b"_effective_tokens", "_loss", b"_loss", "_loss_fast", b"_loss_fast", "_loss_slow", b"_loss_slow", "_params", b"_params", "_tokens", b"_tokens", "_tokens_per_param", b"_tokens_per_param", "binding", b"binding", "compute_flops", b"compute_flops", "compute_flops_fast", b"compute_flops_fast", "compute_flops_slow", b"compute_flops_slow", "compute_multiplier", b"compute_multiplier", "compute_multiplier_fast", b"compute_multiplier_fast", "compute_multiplier_slow", b"compute_multiplier_slow", "effective_compute_flops", b"effective_compute_flops", "effective_tokens", b"effective_tokens", "extrapolated", b"extrapolated", "feasible", b"feasible", "law", b"law", "loss", b"loss", "loss_fast", b"loss_fast", "loss_slow", b"loss_slow", "loss_units", b"loss_units", "params", b"params", "provenance", b"provenance", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param", "uncertainty", b"uncertainty"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__compute_flops: _TypeAlias = _typing.Literal["compute_flops"]  # noqa: Y015
     _WhichOneofArgType__compute_flops: _TypeAlias = _typing.Literal["_compute_flops", b"_compute_flops"]  # noqa: Y015
@@ -1100,6 +1145,7 @@ class LifetimePlan(_message.Message):
     EXTRAPOLATED_FIELD_NUMBER: _builtins.int
     LOSS_UNITS_FIELD_NUMBER: _builtins.int
     UNCERTAINTY_FIELD_NUMBER: _builtins.int
+    PROVENANCE_FIELD_NUMBER: _builtins.int
     feasible: _builtins.bool
     """Whether the goal can be met; an infeasible plan names the constraint in `binding`."""
     binding: Global___PlanConstraint.ValueType
@@ -1163,6 +1209,12 @@ class LifetimePlan(_message.Message):
     def uncertainty(self) -> Global___Uncertainty:
         """With a fitted law's samples in the request: the plan under each sample (absent otherwise)."""
 
+    @_builtins.property
+    def provenance(self) -> Global___Provenance:
+        """Where the plan's inputs come from (docs/planning.md, "Provenance"); numbered 40 on every
+        plan message.
+        """
+
     def __init__(
         self,
         *,
@@ -1192,10 +1244,11 @@ class LifetimePlan(_message.Message):
         extrapolated: _abc.Iterable[Global___Extrapolation] | None = ...,
         loss_units: _builtins.str = ...,
         uncertainty: Global___Uncertainty | None = ...,
+        provenance: Global___Provenance | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_chinchilla_params", b"_chinchilla_params", "_chinchilla_tokens", b"_chinchilla_tokens", "_chinchilla_total_cost", b"_chinchilla_total_cost", "_cost_saved", b"_cost_saved", "_effective_tokens", b"_effective_tokens", "_gpus", b"_gpus", "_head_dim", b"_head_dim", "_inference_cost", b"_inference_cost", "_inference_cost_per_query", b"_inference_cost_per_query", "_kv_heads", b"_kv_heads", "_layers", b"_layers", "_loss", b"_loss", "_params", b"_params", "_query_heads", b"_query_heads", "_tokens", b"_tokens", "_tokens_per_param", b"_tokens_per_param", "_total_cost", b"_total_cost", "_training_cost", b"_training_cost", "_training_flops", b"_training_flops", "chinchilla_params", b"chinchilla_params", "chinchilla_tokens", b"chinchilla_tokens", "chinchilla_total_cost", b"chinchilla_total_cost", "cost_saved", b"cost_saved", "effective_tokens", b"effective_tokens", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "inference_cost_per_query", b"inference_cost_per_query", "kv_heads", b"kv_heads", "layers", b"layers", "loss", b"loss", "params", b"params", "query_heads", b"query_heads", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param", "total_cost", b"total_cost", "training_cost", b"training_cost", "training_flops", b"training_flops", "uncertainty", b"uncertainty"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_chinchilla_params", b"_chinchilla_params", "_chinchilla_tokens", b"_chinchilla_tokens", "_chinchilla_total_cost", b"_chinchilla_total_cost", "_cost_saved", b"_cost_saved", "_effective_tokens", b"_effective_tokens", "_gpus", b"_gpus", "_head_dim", b"_head_dim", "_inference_cost", b"_inference_cost", "_inference_cost_per_query", b"_inference_cost_per_query", "_kv_heads", b"_kv_heads", "_layers", b"_layers", "_loss", b"_loss", "_params", b"_params", "_query_heads", b"_query_heads", "_tokens", b"_tokens", "_tokens_per_param", b"_tokens_per_param", "_total_cost", b"_total_cost", "_training_cost", b"_training_cost", "_training_flops", b"_training_flops", "chinchilla_params", b"chinchilla_params", "chinchilla_tokens", b"chinchilla_tokens", "chinchilla_total_cost", b"chinchilla_total_cost", "cost_saved", b"cost_saved", "effective_tokens", b"effective_tokens", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "inference_cost_per_query", b"inference_cost_per_query", "kv_heads", b"kv_heads", "layers", b"layers", "loss", b"loss", "params", b"params", "provenance", b"provenance", "query_heads", b"query_heads", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param", "total_cost", b"total_cost", "training_cost", b"training_cost", "training_flops", b"training_flops", "uncertainty", b"uncertainty"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_chinchilla_params", b"_chinchilla_params", "_chinchilla_tokens", b"_chinchilla_tokens", "_chinchilla_total_cost", b"_chinchilla_total_cost", "_cost_saved", b"_cost_saved", "_effective_tokens", b"_effective_tokens", "_gpus", b"_gpus", "_head_dim", b"_head_dim", "_inference_cost", b"_inference_cost", "_inference_cost_per_query", b"_inference_cost_per_query", "_kv_heads", b"_kv_heads", "_layers", b"_layers", "_loss", b"_loss", "_params", b"_params", "_query_heads", b"_query_heads", "_tokens", b"_tokens", "_tokens_per_param", b"_tokens_per_param", "_total_cost", b"_total_cost", "_training_cost", b"_training_cost", "_training_flops", b"_training_flops", "binding", b"binding", "chinchilla_params", b"chinchilla_params", "chinchilla_tokens", b"chinchilla_tokens", "chinchilla_total_cost", b"chinchilla_total_cost", "cost_saved", b"cost_saved", "effective_tokens", b"effective_tokens", "extrapolated", b"extrapolated", "feasible", b"feasible", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "inference_cost_per_query", b"inference_cost_per_query", "kv_heads", b"kv_heads", "law", b"law", "layers", b"layers", "loss", b"loss", "loss_units", b"loss_units", "params", b"params", "query_heads", b"query_heads", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param", "total_cost", b"total_cost", "training_cost", b"training_cost", "training_flops", b"training_flops", "uncertainty", b"uncertainty", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_chinchilla_params", b"_chinchilla_params", "_chinchilla_tokens", b"_chinchilla_tokens", "_chinchilla_total_cost", b"_chinchilla_total_cost", "_cost_saved", b"_cost_saved", "_effective_tokens", b"_effective_tokens", "_gpus", b"_gpus", "_head_dim", b"_head_dim", "_inference_cost", b"_inference_cost", "_inference_cost_per_query", b"_inference_cost_per_query", "_kv_heads", b"_kv_heads", "_layers", b"_layers", "_loss", b"_loss", "_params", b"_params", "_query_heads", b"_query_heads", "_tokens", b"_tokens", "_tokens_per_param", b"_tokens_per_param", "_total_cost", b"_total_cost", "_training_cost", b"_training_cost", "_training_flops", b"_training_flops", "binding", b"binding", "chinchilla_params", b"chinchilla_params", "chinchilla_tokens", b"chinchilla_tokens", "chinchilla_total_cost", b"chinchilla_total_cost", "cost_saved", b"cost_saved", "effective_tokens", b"effective_tokens", "extrapolated", b"extrapolated", "feasible", b"feasible", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "inference_cost_per_query", b"inference_cost_per_query", "kv_heads", b"kv_heads", "law", b"law", "layers", b"layers", "loss", b"loss", "loss_units", b"loss_units", "params", b"params", "provenance", b"provenance", "query_heads", b"query_heads", "tokens", b"tokens", "tokens_per_param", b"tokens_per_param", "total_cost", b"total_cost", "training_cost", b"training_cost", "training_flops", b"training_flops", "uncertainty", b"uncertainty", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__chinchilla_params: _TypeAlias = _typing.Literal["chinchilla_params"]  # noqa: Y015
     _WhichOneofArgType__chinchilla_params: _TypeAlias = _typing.Literal["_chinchilla_params", b"_chinchilla_params"]  # noqa: Y015
@@ -1299,6 +1352,7 @@ class TestTimePlan(_message.Message):
     TASK_FIELD_NUMBER: _builtins.int
     AGGREGATOR_FIELD_NUMBER: _builtins.int
     EVAL_SAMPLES_FIELD_NUMBER: _builtins.int
+    PROVENANCE_FIELD_NUMBER: _builtins.int
     feasible: _builtins.bool
     """Whether any configuration fits the budget; an infeasible plan names the constraint."""
     binding: Global___PlanConstraint.ValueType
@@ -1342,6 +1396,12 @@ class TestTimePlan(_message.Message):
     accuracy fit); samples above it are the fit's extrapolation. Absent for a preset, NaN where
     no configuration fits.
     """
+    @_builtins.property
+    def provenance(self) -> Global___Provenance:
+        """Where the plan's inputs come from (docs/planning.md, "Provenance"); numbered 40 on every
+        plan message.
+        """
+
     def __init__(
         self,
         *,
@@ -1362,10 +1422,11 @@ class TestTimePlan(_message.Message):
         task: _builtins.str = ...,
         aggregator: Global___AccuracyAggregator.ValueType = ...,
         eval_samples: _builtins.float | None = ...,
+        provenance: Global___Provenance | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_attention", b"_attention", "_cost", b"_cost", "_eflops", b"_eflops", "_eval_samples", b"_eval_samples", "_gen_tokens", b"_gen_tokens", "_latency_s", b"_latency_s", "_model", b"_model", "_oracle_upper_bound_accuracy", b"_oracle_upper_bound_accuracy", "_replica_seconds", b"_replica_seconds", "_samples", b"_samples", "accuracy", b"accuracy", "attention", b"attention", "cost", b"cost", "eflops", b"eflops", "eval_samples", b"eval_samples", "gen_tokens", b"gen_tokens", "latency_s", b"latency_s", "model", b"model", "oracle_upper_bound_accuracy", b"oracle_upper_bound_accuracy", "replica_seconds", b"replica_seconds", "samples", b"samples"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_attention", b"_attention", "_cost", b"_cost", "_eflops", b"_eflops", "_eval_samples", b"_eval_samples", "_gen_tokens", b"_gen_tokens", "_latency_s", b"_latency_s", "_model", b"_model", "_oracle_upper_bound_accuracy", b"_oracle_upper_bound_accuracy", "_replica_seconds", b"_replica_seconds", "_samples", b"_samples", "accuracy", b"accuracy", "attention", b"attention", "cost", b"cost", "eflops", b"eflops", "eval_samples", b"eval_samples", "gen_tokens", b"gen_tokens", "latency_s", b"latency_s", "model", b"model", "oracle_upper_bound_accuracy", b"oracle_upper_bound_accuracy", "provenance", b"provenance", "replica_seconds", b"replica_seconds", "samples", b"samples"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_attention", b"_attention", "_cost", b"_cost", "_eflops", b"_eflops", "_eval_samples", b"_eval_samples", "_gen_tokens", b"_gen_tokens", "_latency_s", b"_latency_s", "_model", b"_model", "_oracle_upper_bound_accuracy", b"_oracle_upper_bound_accuracy", "_replica_seconds", b"_replica_seconds", "_samples", b"_samples", "accuracy", b"accuracy", "aggregator", b"aggregator", "attention", b"attention", "binding", b"binding", "budget", b"budget", "cost", b"cost", "eflops", b"eflops", "eval_samples", b"eval_samples", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "latency_s", b"latency_s", "model", b"model", "oracle_upper_bound_accuracy", b"oracle_upper_bound_accuracy", "replica_seconds", b"replica_seconds", "samples", b"samples", "task", b"task", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_attention", b"_attention", "_cost", b"_cost", "_eflops", b"_eflops", "_eval_samples", b"_eval_samples", "_gen_tokens", b"_gen_tokens", "_latency_s", b"_latency_s", "_model", b"_model", "_oracle_upper_bound_accuracy", b"_oracle_upper_bound_accuracy", "_replica_seconds", b"_replica_seconds", "_samples", b"_samples", "accuracy", b"accuracy", "aggregator", b"aggregator", "attention", b"attention", "binding", b"binding", "budget", b"budget", "cost", b"cost", "eflops", b"eflops", "eval_samples", b"eval_samples", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "latency_s", b"latency_s", "model", b"model", "oracle_upper_bound_accuracy", b"oracle_upper_bound_accuracy", "provenance", b"provenance", "replica_seconds", b"replica_seconds", "samples", b"samples", "task", b"task", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__accuracy: _TypeAlias = _typing.Literal["accuracy"]  # noqa: Y015
     _WhichOneofArgType__accuracy: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy"]  # noqa: Y015
@@ -1439,6 +1500,7 @@ class TestTimePlanColumns(_message.Message):
     TASK_FIELD_NUMBER: _builtins.int
     AGGREGATOR_FIELD_NUMBER: _builtins.int
     EVAL_SAMPLES_FIELD_NUMBER: _builtins.int
+    PROVENANCE_FIELD_NUMBER: _builtins.int
     unit: Global___CostUnit.ValueType
     """Unit of budget and cost (one for all budgets)."""
     task: _builtins.str
@@ -1507,6 +1569,12 @@ class TestTimePlanColumns(_message.Message):
     def eval_samples(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
         """See TestTimePlan.eval_samples; empty for a preset."""
 
+    @_builtins.property
+    def provenance(self) -> Global___Provenance:
+        """Where the plan's inputs come from (docs/planning.md, "Provenance"); numbered 40 on every
+        plan message.
+        """
+
     def __init__(
         self,
         *,
@@ -1527,10 +1595,11 @@ class TestTimePlanColumns(_message.Message):
         task: _builtins.str = ...,
         aggregator: Global___AccuracyAggregator.ValueType = ...,
         eval_samples: _abc.Iterable[_builtins.float] | None = ...,
+        provenance: Global___Provenance | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["provenance", b"provenance"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy", b"accuracy", "aggregator", b"aggregator", "attention", b"attention", "binding", b"binding", "budget", b"budget", "cost", b"cost", "eflops", b"eflops", "eval_samples", b"eval_samples", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "latency_s", b"latency_s", "model", b"model", "oracle_upper_bound_accuracy", b"oracle_upper_bound_accuracy", "replica_seconds", b"replica_seconds", "samples", b"samples", "task", b"task", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy", b"accuracy", "aggregator", b"aggregator", "attention", b"attention", "binding", b"binding", "budget", b"budget", "cost", b"cost", "eflops", b"eflops", "eval_samples", b"eval_samples", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "latency_s", b"latency_s", "model", b"model", "oracle_upper_bound_accuracy", b"oracle_upper_bound_accuracy", "provenance", b"provenance", "replica_seconds", b"replica_seconds", "samples", b"samples", "task", b"task", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1596,6 +1665,7 @@ class JointPlan(_message.Message):
     AGGREGATOR_FIELD_NUMBER: _builtins.int
     EXTRAPOLATED_FIELD_NUMBER: _builtins.int
     UNCERTAINTY_FIELD_NUMBER: _builtins.int
+    PROVENANCE_FIELD_NUMBER: _builtins.int
     feasible: _builtins.bool
     """Whether the goal can be met; an infeasible plan names the constraint in `binding`."""
     binding: Global___PlanConstraint.ValueType
@@ -1660,6 +1730,12 @@ class JointPlan(_message.Message):
     def uncertainty(self) -> Global___Uncertainty:
         """With a fitted law's samples in the request: the plan under each sample (absent otherwise)."""
 
+    @_builtins.property
+    def provenance(self) -> Global___Provenance:
+        """Where the plan's inputs come from (docs/planning.md, "Provenance"); numbered 40 on every
+        plan message.
+        """
+
     def __init__(
         self,
         *,
@@ -1689,10 +1765,11 @@ class JointPlan(_message.Message):
         aggregator: Global___AccuracyAggregator.ValueType = ...,
         extrapolated: _abc.Iterable[Global___Extrapolation] | None = ...,
         uncertainty: Global___Uncertainty | None = ...,
+        provenance: Global___Provenance | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_attention", b"_attention", "_gen_tokens", b"_gen_tokens", "_gpus", b"_gpus", "_head_dim", b"_head_dim", "_inference_cost", b"_inference_cost", "_kv_heads", b"_kv_heads", "_latency_s", b"_latency_s", "_layers", b"_layers", "_loss", b"_loss", "_marginal_accuracy", b"_marginal_accuracy", "_mu_inf", b"_mu_inf", "_params", b"_params", "_query_heads", b"_query_heads", "_samples", b"_samples", "_tokens", b"_tokens", "_total_cost", b"_total_cost", "_training_cost", b"_training_cost", "accuracy", b"accuracy", "attention", b"attention", "gen_tokens", b"gen_tokens", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "kv_heads", b"kv_heads", "latency_s", b"latency_s", "layers", b"layers", "loss", b"loss", "marginal_accuracy", b"marginal_accuracy", "mu_inf", b"mu_inf", "params", b"params", "query_heads", b"query_heads", "samples", b"samples", "tokens", b"tokens", "total_cost", b"total_cost", "training_cost", b"training_cost", "uncertainty", b"uncertainty"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_attention", b"_attention", "_gen_tokens", b"_gen_tokens", "_gpus", b"_gpus", "_head_dim", b"_head_dim", "_inference_cost", b"_inference_cost", "_kv_heads", b"_kv_heads", "_latency_s", b"_latency_s", "_layers", b"_layers", "_loss", b"_loss", "_marginal_accuracy", b"_marginal_accuracy", "_mu_inf", b"_mu_inf", "_params", b"_params", "_query_heads", b"_query_heads", "_samples", b"_samples", "_tokens", b"_tokens", "_total_cost", b"_total_cost", "_training_cost", b"_training_cost", "accuracy", b"accuracy", "attention", b"attention", "gen_tokens", b"gen_tokens", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "kv_heads", b"kv_heads", "latency_s", b"latency_s", "layers", b"layers", "loss", b"loss", "marginal_accuracy", b"marginal_accuracy", "mu_inf", b"mu_inf", "params", b"params", "provenance", b"provenance", "query_heads", b"query_heads", "samples", b"samples", "tokens", b"tokens", "total_cost", b"total_cost", "training_cost", b"training_cost", "uncertainty", b"uncertainty"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_attention", b"_attention", "_gen_tokens", b"_gen_tokens", "_gpus", b"_gpus", "_head_dim", b"_head_dim", "_inference_cost", b"_inference_cost", "_kv_heads", b"_kv_heads", "_latency_s", b"_latency_s", "_layers", b"_layers", "_loss", b"_loss", "_marginal_accuracy", b"_marginal_accuracy", "_mu_inf", b"_mu_inf", "_params", b"_params", "_query_heads", b"_query_heads", "_samples", b"_samples", "_tokens", b"_tokens", "_total_cost", b"_total_cost", "_training_cost", b"_training_cost", "accuracy", b"accuracy", "aggregator", b"aggregator", "attention", b"attention", "binding", b"binding", "extrapolated", b"extrapolated", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "kv_heads", b"kv_heads", "latency_s", b"latency_s", "law", b"law", "layers", b"layers", "loss", b"loss", "marginal_accuracy", b"marginal_accuracy", "mu_inf", b"mu_inf", "params", b"params", "query_heads", b"query_heads", "samples", b"samples", "task", b"task", "tokens", b"tokens", "total_cost", b"total_cost", "training_cost", b"training_cost", "uncertainty", b"uncertainty", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_attention", b"_attention", "_gen_tokens", b"_gen_tokens", "_gpus", b"_gpus", "_head_dim", b"_head_dim", "_inference_cost", b"_inference_cost", "_kv_heads", b"_kv_heads", "_latency_s", b"_latency_s", "_layers", b"_layers", "_loss", b"_loss", "_marginal_accuracy", b"_marginal_accuracy", "_mu_inf", b"_mu_inf", "_params", b"_params", "_query_heads", b"_query_heads", "_samples", b"_samples", "_tokens", b"_tokens", "_total_cost", b"_total_cost", "_training_cost", b"_training_cost", "accuracy", b"accuracy", "aggregator", b"aggregator", "attention", b"attention", "binding", b"binding", "extrapolated", b"extrapolated", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "kv_heads", b"kv_heads", "latency_s", b"latency_s", "law", b"law", "layers", b"layers", "loss", b"loss", "marginal_accuracy", b"marginal_accuracy", "mu_inf", b"mu_inf", "params", b"params", "provenance", b"provenance", "query_heads", b"query_heads", "samples", b"samples", "task", b"task", "tokens", b"tokens", "total_cost", b"total_cost", "training_cost", b"training_cost", "uncertainty", b"uncertainty", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__accuracy: _TypeAlias = _typing.Literal["accuracy"]  # noqa: Y015
     _WhichOneofArgType__accuracy: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy"]  # noqa: Y015
@@ -1803,6 +1880,7 @@ class JointPlanColumns(_message.Message):
     AGGREGATOR_FIELD_NUMBER: _builtins.int
     EXTRAPOLATED_FIELD_NUMBER: _builtins.int
     UNCERTAINTY_FIELD_NUMBER: _builtins.int
+    PROVENANCE_FIELD_NUMBER: _builtins.int
     law: _builtins.str
     """Name of the loss law (one for all budgets)."""
     unit: Global___CostUnit.ValueType
@@ -1899,6 +1977,12 @@ class JointPlanColumns(_message.Message):
     def uncertainty(self) -> Global___Uncertainty:
         """Never set: FrontierJoint plans a catalog or custom law, not a fit's samples."""
 
+    @_builtins.property
+    def provenance(self) -> Global___Provenance:
+        """Where the plan's inputs come from (docs/planning.md, "Provenance"); numbered 40 on every
+        plan message.
+        """
+
     def __init__(
         self,
         *,
@@ -1928,10 +2012,11 @@ class JointPlanColumns(_message.Message):
         aggregator: Global___AccuracyAggregator.ValueType = ...,
         extrapolated: _abc.Iterable[Global___Extrapolations] | None = ...,
         uncertainty: Global___Uncertainty | None = ...,
+        provenance: Global___Provenance | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["uncertainty", b"uncertainty"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["provenance", b"provenance", "uncertainty", b"uncertainty"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy", b"accuracy", "aggregator", b"aggregator", "attention", b"attention", "binding", b"binding", "extrapolated", b"extrapolated", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "kv_heads", b"kv_heads", "latency_s", b"latency_s", "law", b"law", "layers", b"layers", "loss", b"loss", "marginal_accuracy", b"marginal_accuracy", "mu_inf", b"mu_inf", "params", b"params", "query_heads", b"query_heads", "samples", b"samples", "task", b"task", "tokens", b"tokens", "total_cost", b"total_cost", "training_cost", b"training_cost", "uncertainty", b"uncertainty", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy", b"accuracy", "aggregator", b"aggregator", "attention", b"attention", "binding", b"binding", "extrapolated", b"extrapolated", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "gpus", b"gpus", "head_dim", b"head_dim", "inference_cost", b"inference_cost", "kv_heads", b"kv_heads", "latency_s", b"latency_s", "law", b"law", "layers", b"layers", "loss", b"loss", "marginal_accuracy", b"marginal_accuracy", "mu_inf", b"mu_inf", "params", b"params", "provenance", b"provenance", "query_heads", b"query_heads", "samples", b"samples", "task", b"task", "tokens", b"tokens", "total_cost", b"total_cost", "training_cost", b"training_cost", "uncertainty", b"uncertainty", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2113,6 +2198,7 @@ class ParScalePlan(_message.Message):
     SINGLE_STREAM_PARAMS_FIELD_NUMBER: _builtins.int
     SINGLE_STREAM_COST_FIELD_NUMBER: _builtins.int
     EXTRAPOLATED_FIELD_NUMBER: _builtins.int
+    PROVENANCE_FIELD_NUMBER: _builtins.int
     feasible: _builtins.bool
     """Whether the goal can be met; an infeasible plan names the constraint in `binding`."""
     binding: Global___PlanConstraint.ValueType
@@ -2153,6 +2239,12 @@ class ParScalePlan(_message.Message):
     def extrapolated(self) -> _containers.RepeatedCompositeFieldContainer[Global___Extrapolation]:
         """Where the plan lies outside the range its law was fitted on; empty when inside it."""
 
+    @_builtins.property
+    def provenance(self) -> Global___Provenance:
+        """Where the plan's inputs come from (docs/planning.md, "Provenance"); numbered 40 on every
+        plan message.
+        """
+
     def __init__(
         self,
         *,
@@ -2175,10 +2267,11 @@ class ParScalePlan(_message.Message):
         single_stream_params: _builtins.float | None = ...,
         single_stream_cost: _builtins.float | None = ...,
         extrapolated: _abc.Iterable[Global___Extrapolation] | None = ...,
+        provenance: Global___Provenance | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_backbone_params", b"_backbone_params", "_batch", b"_batch", "_cost", b"_cost", "_eflops", b"_eflops", "_gpu_seconds", b"_gpu_seconds", "_kv_memory_bytes_per_query", b"_kv_memory_bytes_per_query", "_latency_s", b"_latency_s", "_loss", b"_loss", "_max_batch", b"_max_batch", "_params", b"_params", "_single_stream_cost", b"_single_stream_cost", "_single_stream_params", b"_single_stream_params", "_streams", b"_streams", "_weight_memory_bytes", b"_weight_memory_bytes", "backbone_params", b"backbone_params", "batch", b"batch", "cost", b"cost", "eflops", b"eflops", "gpu_seconds", b"gpu_seconds", "kv_memory_bytes_per_query", b"kv_memory_bytes_per_query", "latency_s", b"latency_s", "loss", b"loss", "max_batch", b"max_batch", "params", b"params", "single_stream_cost", b"single_stream_cost", "single_stream_params", b"single_stream_params", "streams", b"streams", "weight_memory_bytes", b"weight_memory_bytes"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_backbone_params", b"_backbone_params", "_batch", b"_batch", "_cost", b"_cost", "_eflops", b"_eflops", "_gpu_seconds", b"_gpu_seconds", "_kv_memory_bytes_per_query", b"_kv_memory_bytes_per_query", "_latency_s", b"_latency_s", "_loss", b"_loss", "_max_batch", b"_max_batch", "_params", b"_params", "_single_stream_cost", b"_single_stream_cost", "_single_stream_params", b"_single_stream_params", "_streams", b"_streams", "_weight_memory_bytes", b"_weight_memory_bytes", "backbone_params", b"backbone_params", "batch", b"batch", "cost", b"cost", "eflops", b"eflops", "gpu_seconds", b"gpu_seconds", "kv_memory_bytes_per_query", b"kv_memory_bytes_per_query", "latency_s", b"latency_s", "loss", b"loss", "max_batch", b"max_batch", "params", b"params", "provenance", b"provenance", "single_stream_cost", b"single_stream_cost", "single_stream_params", b"single_stream_params", "streams", b"streams", "weight_memory_bytes", b"weight_memory_bytes"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_backbone_params", b"_backbone_params", "_batch", b"_batch", "_cost", b"_cost", "_eflops", b"_eflops", "_gpu_seconds", b"_gpu_seconds", "_kv_memory_bytes_per_query", b"_kv_memory_bytes_per_query", "_latency_s", b"_latency_s", "_loss", b"_loss", "_max_batch", b"_max_batch", "_params", b"_params", "_single_stream_cost", b"_single_stream_cost", "_single_stream_params", b"_single_stream_params", "_streams", b"_streams", "_weight_memory_bytes", b"_weight_memory_bytes", "backbone_params", b"backbone_params", "batch", b"batch", "binding", b"binding", "cost", b"cost", "eflops", b"eflops", "extrapolated", b"extrapolated", "feasible", b"feasible", "gpu_seconds", b"gpu_seconds", "kv_memory_bytes_per_query", b"kv_memory_bytes_per_query", "latency_s", b"latency_s", "law", b"law", "loss", b"loss", "max_batch", b"max_batch", "objective", b"objective", "params", b"params", "single_stream_cost", b"single_stream_cost", "single_stream_params", b"single_stream_params", "streams", b"streams", "weight_memory_bytes", b"weight_memory_bytes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_backbone_params", b"_backbone_params", "_batch", b"_batch", "_cost", b"_cost", "_eflops", b"_eflops", "_gpu_seconds", b"_gpu_seconds", "_kv_memory_bytes_per_query", b"_kv_memory_bytes_per_query", "_latency_s", b"_latency_s", "_loss", b"_loss", "_max_batch", b"_max_batch", "_params", b"_params", "_single_stream_cost", b"_single_stream_cost", "_single_stream_params", b"_single_stream_params", "_streams", b"_streams", "_weight_memory_bytes", b"_weight_memory_bytes", "backbone_params", b"backbone_params", "batch", b"batch", "binding", b"binding", "cost", b"cost", "eflops", b"eflops", "extrapolated", b"extrapolated", "feasible", b"feasible", "gpu_seconds", b"gpu_seconds", "kv_memory_bytes_per_query", b"kv_memory_bytes_per_query", "latency_s", b"latency_s", "law", b"law", "loss", b"loss", "max_batch", b"max_batch", "objective", b"objective", "params", b"params", "provenance", b"provenance", "single_stream_cost", b"single_stream_cost", "single_stream_params", b"single_stream_params", "streams", b"streams", "weight_memory_bytes", b"weight_memory_bytes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__backbone_params: _TypeAlias = _typing.Literal["backbone_params"]  # noqa: Y015
     _WhichOneofArgType__backbone_params: _TypeAlias = _typing.Literal["_backbone_params", b"_backbone_params"]  # noqa: Y015
@@ -2263,6 +2356,7 @@ class AgentPlan(_message.Message):
     GPU_SECONDS_FIELD_NUMBER: _builtins.int
     TOOL_CALLS_FIELD_NUMBER: _builtins.int
     LATENCY_S_FIELD_NUMBER: _builtins.int
+    PROVENANCE_FIELD_NUMBER: _builtins.int
     feasible: _builtins.bool
     """Whether a measured row meets the goal; an infeasible plan names the constraint."""
     binding: Global___PlanConstraint.ValueType
@@ -2297,6 +2391,12 @@ class AgentPlan(_message.Message):
     def tools(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The priced tools (the calls_<tool> columns), sorted by name."""
 
+    @_builtins.property
+    def provenance(self) -> Global___Provenance:
+        """Where the plan's inputs come from (docs/planning.md, "Provenance"); numbered 40 on every
+        plan message.
+        """
+
     def __init__(
         self,
         *,
@@ -2316,10 +2416,11 @@ class AgentPlan(_message.Message):
         gpu_seconds: _builtins.float | None = ...,
         tool_calls: _builtins.float | None = ...,
         latency_s: _builtins.float | None = ...,
+        provenance: Global___Provenance | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_budget", b"_budget", "_cost", b"_cost", "_gpu_seconds", b"_gpu_seconds", "_latency_s", b"_latency_s", "_model", b"_model", "_row", b"_row", "_target_accuracy", b"_target_accuracy", "_token_cost", b"_token_cost", "_tool_budget", b"_tool_budget", "_tool_calls", b"_tool_calls", "_tool_cost", b"_tool_cost", "accuracy", b"accuracy", "budget", b"budget", "cost", b"cost", "gpu_seconds", b"gpu_seconds", "latency_s", b"latency_s", "model", b"model", "row", b"row", "target_accuracy", b"target_accuracy", "token_cost", b"token_cost", "tool_budget", b"tool_budget", "tool_calls", b"tool_calls", "tool_cost", b"tool_cost"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_budget", b"_budget", "_cost", b"_cost", "_gpu_seconds", b"_gpu_seconds", "_latency_s", b"_latency_s", "_model", b"_model", "_row", b"_row", "_target_accuracy", b"_target_accuracy", "_token_cost", b"_token_cost", "_tool_budget", b"_tool_budget", "_tool_calls", b"_tool_calls", "_tool_cost", b"_tool_cost", "accuracy", b"accuracy", "budget", b"budget", "cost", b"cost", "gpu_seconds", b"gpu_seconds", "latency_s", b"latency_s", "model", b"model", "provenance", b"provenance", "row", b"row", "target_accuracy", b"target_accuracy", "token_cost", b"token_cost", "tool_budget", b"tool_budget", "tool_calls", b"tool_calls", "tool_cost", b"tool_cost"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_budget", b"_budget", "_cost", b"_cost", "_gpu_seconds", b"_gpu_seconds", "_latency_s", b"_latency_s", "_model", b"_model", "_row", b"_row", "_target_accuracy", b"_target_accuracy", "_token_cost", b"_token_cost", "_tool_budget", b"_tool_budget", "_tool_calls", b"_tool_calls", "_tool_cost", b"_tool_cost", "accuracy", b"accuracy", "binding", b"binding", "budget", b"budget", "cost", b"cost", "feasible", b"feasible", "gpu_seconds", b"gpu_seconds", "latency_s", b"latency_s", "model", b"model", "row", b"row", "target_accuracy", b"target_accuracy", "token_cost", b"token_cost", "tool_budget", b"tool_budget", "tool_calls", b"tool_calls", "tool_cost", b"tool_cost", "tools", b"tools", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_budget", b"_budget", "_cost", b"_cost", "_gpu_seconds", b"_gpu_seconds", "_latency_s", b"_latency_s", "_model", b"_model", "_row", b"_row", "_target_accuracy", b"_target_accuracy", "_token_cost", b"_token_cost", "_tool_budget", b"_tool_budget", "_tool_calls", b"_tool_calls", "_tool_cost", b"_tool_cost", "accuracy", b"accuracy", "binding", b"binding", "budget", b"budget", "cost", b"cost", "feasible", b"feasible", "gpu_seconds", b"gpu_seconds", "latency_s", b"latency_s", "model", b"model", "provenance", b"provenance", "row", b"row", "target_accuracy", b"target_accuracy", "token_cost", b"token_cost", "tool_budget", b"tool_budget", "tool_calls", b"tool_calls", "tool_cost", b"tool_cost", "tools", b"tools", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__accuracy: _TypeAlias = _typing.Literal["accuracy"]  # noqa: Y015
     _WhichOneofArgType__accuracy: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy"]  # noqa: Y015
@@ -2371,3 +2472,69 @@ class AgentPlan(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__tool_cost) -> _WhichOneofReturnType__tool_cost | None: ...
 
 Global___AgentPlan: _TypeAlias = AgentPlan  # noqa: Y015
+
+@_typing.final
+class ProvenanceInput(_message.Message):
+    """One input of a plan and where it comes from (scaleplan.provenance.Input)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    N_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """What the input is: law, hardware, models, accuracy, usd_per_hour, ..."""
+    kind: Global___ProvenanceKind.ValueType
+    """Where it comes from."""
+    value: _builtins.str
+    """Its value or entry."""
+    detail: _builtins.str
+    """The citation, or how it was made."""
+    n: _builtins.int
+    """Points a fitted or calibrated input rests on (runs, problems, rows, resamples); absent
+    otherwise.
+    """
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        kind: Global___ProvenanceKind.ValueType = ...,
+        value: _builtins.str = ...,
+        detail: _builtins.str = ...,
+        n: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_n", b"_n", "n", b"n"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_n", b"_n", "detail", b"detail", "kind", b"kind", "n", b"n", "name", b"name", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__n: _TypeAlias = _typing.Literal["n"]  # noqa: Y015
+    _WhichOneofArgType__n: _TypeAlias = _typing.Literal["_n", b"_n"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__n) -> _WhichOneofReturnType__n | None: ...
+
+Global___ProvenanceInput: _TypeAlias = ProvenanceInput  # noqa: Y015
+
+@_typing.final
+class Provenance(_message.Message):
+    """Where every input of a plan comes from (scaleplan.Provenance), in the planner's order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INPUTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def inputs(self) -> _containers.RepeatedCompositeFieldContainer[Global___ProvenanceInput]:
+        """One per input."""
+
+    def __init__(
+        self,
+        *,
+        inputs: _abc.Iterable[Global___ProvenanceInput] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["inputs", b"inputs"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Provenance: _TypeAlias = Provenance  # noqa: Y015

@@ -2161,6 +2161,7 @@ class RagPlan(_message.Message):
     MAX_PROMPT_TOKENS_FIELD_NUMBER: _builtins.int
     EFLOPS_FIELD_NUMBER: _builtins.int
     LATENCY_S_FIELD_NUMBER: _builtins.int
+    PROVENANCE_FIELD_NUMBER: _builtins.int
     feasible: _builtins.bool
     """Whether any configuration fits; an infeasible plan names the constraint in `binding`."""
     binding: _plan_pb2.PlanConstraint.ValueType
@@ -2185,6 +2186,12 @@ class RagPlan(_message.Message):
     """eFLOPs of one query (with a model)."""
     latency_s: _builtins.float
     """Latency of one query, seconds (with a model)."""
+    @_builtins.property
+    def provenance(self) -> _plan_pb2.Provenance:
+        """Where the plan's inputs come from (docs/planning.md, "Provenance"); numbered 40 on every
+        plan message.
+        """
+
     def __init__(
         self,
         *,
@@ -2200,10 +2207,11 @@ class RagPlan(_message.Message):
         max_prompt_tokens: _builtins.float | None = ...,
         eflops: _builtins.float | None = ...,
         latency_s: _builtins.float | None = ...,
+        provenance: _plan_pb2.Provenance | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_documents", b"_documents", "_effective_context_tokens", b"_effective_context_tokens", "_eflops", b"_eflops", "_iterations", b"_iterations", "_latency_s", b"_latency_s", "_logit", b"_logit", "_max_prompt_tokens", b"_max_prompt_tokens", "_metric", b"_metric", "_shots", b"_shots", "documents", b"documents", "effective_context_tokens", b"effective_context_tokens", "eflops", b"eflops", "iterations", b"iterations", "latency_s", b"latency_s", "logit", b"logit", "max_prompt_tokens", b"max_prompt_tokens", "metric", b"metric", "shots", b"shots"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_documents", b"_documents", "_effective_context_tokens", b"_effective_context_tokens", "_eflops", b"_eflops", "_iterations", b"_iterations", "_latency_s", b"_latency_s", "_logit", b"_logit", "_max_prompt_tokens", b"_max_prompt_tokens", "_metric", b"_metric", "_shots", b"_shots", "documents", b"documents", "effective_context_tokens", b"effective_context_tokens", "eflops", b"eflops", "iterations", b"iterations", "latency_s", b"latency_s", "logit", b"logit", "max_prompt_tokens", b"max_prompt_tokens", "metric", b"metric", "provenance", b"provenance", "shots", b"shots"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_documents", b"_documents", "_effective_context_tokens", b"_effective_context_tokens", "_eflops", b"_eflops", "_iterations", b"_iterations", "_latency_s", b"_latency_s", "_logit", b"_logit", "_max_prompt_tokens", b"_max_prompt_tokens", "_metric", b"_metric", "_shots", b"_shots", "binding", b"binding", "documents", b"documents", "effective_context_tokens", b"effective_context_tokens", "eflops", b"eflops", "feasible", b"feasible", "iterations", b"iterations", "latency_s", b"latency_s", "law", b"law", "logit", b"logit", "max_prompt_tokens", b"max_prompt_tokens", "metric", b"metric", "shots", b"shots"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_documents", b"_documents", "_effective_context_tokens", b"_effective_context_tokens", "_eflops", b"_eflops", "_iterations", b"_iterations", "_latency_s", b"_latency_s", "_logit", b"_logit", "_max_prompt_tokens", b"_max_prompt_tokens", "_metric", b"_metric", "_shots", b"_shots", "binding", b"binding", "documents", b"documents", "effective_context_tokens", b"effective_context_tokens", "eflops", b"eflops", "feasible", b"feasible", "iterations", b"iterations", "latency_s", b"latency_s", "law", b"law", "logit", b"logit", "max_prompt_tokens", b"max_prompt_tokens", "metric", b"metric", "provenance", b"provenance", "shots", b"shots"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__documents: _TypeAlias = _typing.Literal["documents"]  # noqa: Y015
     _WhichOneofArgType__documents: _TypeAlias = _typing.Literal["_documents", b"_documents"]  # noqa: Y015

@@ -163,6 +163,11 @@ const UNCERTAINTY_DOC: &str = "With a LawFit as the law: the plan re-solved unde
                                sample of the fit, its quantiles and the probability of meeting \
                                a target (scaleplan.Uncertainty, docs/uncertainty.md); None \
                                otherwise.";
+const PROVENANCE_DOC: &str = "Where the plan's inputs come from: each input (law, hardware, \
+                              models, accuracy, prices, ...) published with its citation, \
+                              fitted or calibrated on n points, an assumed catalog value, or \
+                              given by the user (scaleplan.Provenance, docs/planning.md, \
+                              \"Provenance\").";
 const LAYERS_DOC: &str = "Layers of the shape the family's smooth rule implies at params (a real \
                      number, a planning abstraction: docs/cost-model.md, \"Families\"); NaN for \
                      an infeasible plan.";
@@ -215,6 +220,7 @@ schema! {
         loss_fast ["<loss_units>"]
             "loss of the plan at the fast end (the lowest; the target, for a target goal)."
             => p.loss_fast,
+        provenance [""] PROVENANCE_DOC,
         uncertainty [""] UNCERTAINTY_DOC,
     }
 }
@@ -259,6 +265,7 @@ schema! {
         kv_heads ["heads"] "KV heads of that shape." => shape[2],
         head_dim ["dimensions"] "Head size of that shape." => shape[3],
         extrapolated [""] EXTRAPOLATED_DOC,
+        provenance [""] PROVENANCE_DOC,
         uncertainty [""] UNCERTAINTY_DOC,
     }
 }
@@ -309,6 +316,7 @@ schema! {
              or a fit); samples above it are the fit's extrapolation. None for a preset."
             // -1: no eval (a preset); NaN: no plan at this budget.
             => s.eval_samples.unwrap_or(-1.0),
+        provenance [""] PROVENANCE_DOC,
     }
 }
 
@@ -349,6 +357,7 @@ schema! {
         kv_heads ["heads"] "KV heads of that shape." => shape[2],
         head_dim ["dimensions"] "Head size of that shape." => shape[3],
         extrapolated [""] EXTRAPOLATED_DOC,
+        provenance [""] PROVENANCE_DOC,
         uncertainty [""] UNCERTAINTY_DOC,
     }
 }
@@ -531,6 +540,7 @@ schema! {
             "That model's objective per query; NaN where it does not fit in memory."
             => p.single_stream_cost,
         extrapolated [""] EXTRAPOLATED_DOC,
+        provenance [""] PROVENANCE_DOC,
     }
 }
 
@@ -559,6 +569,7 @@ schema! {
             => p.eflops,
         latency_s ["s"] "What one query waits, summed over its iterations; NaN without a model."
             => p.latency_s,
+        provenance [""] PROVENANCE_DOC,
     }
 }
 
@@ -590,6 +601,7 @@ schema! {
         tool_calls ["calls"] "Mean tool calls per query, all tools." => p.priced.tool_calls,
         latency_s ["s"] "Model time one query waits, over its turns (tool time not included)."
             => p.priced.latency_s,
+        provenance [""] PROVENANCE_DOC,
     }
 }
 

@@ -9,6 +9,7 @@ statistics) over the samples whose plan exists; ``feasible_share`` says how many
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from collections.abc import Sequence
@@ -117,7 +118,7 @@ class Uncertainty:
     def summary(self, fields: Sequence[str] = ("params", "tokens", "loss")) -> str:
         """A line per field of a scalar plan, ``params: P10 .. P50 .. P90``, and the
         probabilities."""
-        lines = [f"under {self.samples} law samples (quantiles {_levels(self.quantiles)}):"]
+        lines = [f"under {self.samples} bootstrap samples (quantiles {_levels(self.quantiles)}):"]
         for name in fields:
             if name in self.bands:
                 values = ", ".join(f"{v:.4g}" for v in self.band(name))
@@ -351,3 +352,125 @@ def sample_array(fit: LawFit) -> npt.NDArray[np.float64]:
 
 
 __all__ = ["QUANTILES", "Uncertainty"]
+
+
+# Test-time plans under an accuracy fit (docs/uncertainty.md, "Test-time plans").
+
+ACCURACY_TEST_TIME = Outcome("accuracy", True, "target_accuracy", "cost")
+"""A test-time plan's outcome: accuracy at a per-query budget (no target goal: the probability
+is of reaching ``reach_accuracy``)."""
+
+TEST_TIME_INDEX_FIELDS = ("model", "attention")
+"""Per-sample choices that are indices (into the candidates, in the order of
+``TestTimeFrontier.per_model``, and into the attention choices as given): kept per sample, no
+quantiles."""
+
+
+def accuracy_samples(fit: Any, names: Sequence[str]) -> _core.AccuracySamples | None:
+    """The bootstrap samples of an :class:`scaleplan.AccuracyFit` for the candidates ``names``,
+    as the core takes them: sample s holds the s-th resample of every fitted (model, length)
+    (each fit's resamples are drawn independently, so pairing them by index is a draw from their
+    joint distribution). Fits with failed resamples have fewer: the fewest of the candidates'
+    fits is the number of samples. None when the fit has no bootstrap (a point plan only)."""
+    if fit.bootstrap == 0:
+        return None
+    groups = [f for f in fit.fits if f.model in set(names)]
+    empty = [f for f in groups if len(f.samples) == 0]
+    if empty:
+        listed = ", ".join(f"{f.model} at {f.gen_tokens:g} tokens" for f in empty)
+        raise InvalidArgumentError(
+            f"accuracy_fit: no bootstrap resample has a fit for {listed}, so there is no "
+            "uncertainty to plan under; plan with fit.accuracy for the point plan alone",
+            field="accuracy_fit",
+        )
+    m = min(len(f.samples) for f in groups)
+    rows = np.stack([np.asarray(f.samples[:m], dtype=np.float64) for f in groups], axis=1)
+    return _core.AccuracySamples(
+        [f.model for f in groups],
+        [float(f.gen_tokens) for f in groups],
+        [int(f.eval_samples) for f in groups],
+        np.ascontiguousarray(rows),
+    )
+
+
+def test_time_uncertainty(
+    *,
+    problem: _core.TestTimeProblem,
+    samples: _core.AccuracySamples,
+    budgets: FloatArray,
+    point: dict[str, Any],
+    model_params: FloatArray,
+    quantiles: tuple[float, ...],
+    reach: float | None,
+    cancel: _cancel.CancelToken | None,
+) -> Uncertainty:
+    """The uncertainty of test-time plans (1-D ``budgets``) from the plans re-solved under each
+    accuracy sample (one core call) and the point plan's accuracy under each sample. ``point``
+    holds the point plan's flat columns (``feasible``, ``model`` index, ``samples``,
+    ``gen_tokens``, ``cost``); ``model_params`` the parameters of each candidate, so the model
+    decision has quantiles as a size (``model_params``)."""
+    token = _cancel.resolve(cancel)
+    n_samples, size = len(samples), budgets.size
+    arrays = problem.solve_samples(budgets, samples, cancel=token)
+    rows = {
+        name: np.asarray(a, dtype=np.float64).reshape(n_samples, size)
+        for name, a in zip(_core.TEST_TIME_FIELDS, arrays, strict=True)
+        if name not in ("binding", "oracle_accuracy", "eval_samples")
+    }
+    feasible = rows.pop("feasible") != 0
+    index = {name: rows.pop(name) for name in TEST_TIME_INDEX_FIELDS}
+    for name in TEST_TIME_INDEX_FIELDS:
+        index[name][~feasible] = math.nan
+    chosen_model = index["model"]
+    safe = np.where(np.isnan(chosen_model), 0, chosen_model).astype(np.intp)
+    rows = {
+        "model_params": np.where(feasible, model_params[safe], math.nan),
+        **rows,
+    }
+    point_feasible = np.asarray(point["feasible"], dtype=bool)
+    fixed = problem.accuracy_at(
+        samples,
+        np.ascontiguousarray(np.where(point_feasible, point["model"], math.nan)),
+        np.ascontiguousarray(point["gen_tokens"], dtype=np.float64),
+        np.ascontiguousarray(point["samples"], dtype=np.float64),
+        cancel=token,
+    ).reshape(n_samples, size)
+    u = assess(
+        n_samples=n_samples,
+        args=Broadcast({"budget": budgets}),
+        rows=rows,
+        feasible=feasible,
+        fixed=fixed,
+        point={"feasible": point_feasible, "cost": point["cost"]},
+        quantiles=quantiles,
+        goal="budget",
+        reach=reach,
+        outcome=ACCURACY_TEST_TIME,
+    )
+    per_sample = {**u.per_sample, **{k: v.reshape(n_samples, size) for k, v in index.items()}}
+    return dataclasses.replace(u, per_sample=per_sample)
+
+
+def reshaped(u: Uncertainty, shape: tuple[int, ...], scalar: bool) -> Uncertainty:
+    """The uncertainty of a flat 1-D plan given the goal's shape (``scalar``: one element)."""
+    if scalar:
+        return u.at(0)
+
+    def shaped(v: Any, lead: bool) -> Any:
+        if v is None:
+            return None
+        a = np.asarray(v)
+        return a.reshape(a.shape[0], *shape) if lead else a.reshape(shape)
+
+    return Uncertainty(
+        samples=u.samples,
+        quantiles=u.quantiles,
+        bands={k: shaped(v, True) for k, v in u.bands.items()},
+        fixed=shaped(u.fixed, True),
+        feasible_share=shaped(u.feasible_share, False),
+        threshold=shaped(u.threshold, False),
+        p_fixed=shaped(u.p_fixed, False),
+        p_replanned=shaped(u.p_replanned, False),
+        per_sample={k: shaped(v, True) for k, v in u.per_sample.items()},
+        outcome=u.outcome,
+    )

@@ -982,6 +982,8 @@ class PlanTestTimeRequest(_message.Message):
     BUDGET_USD_FIELD_NUMBER: _builtins.int
     BUDGET_FLOPS_FIELD_NUMBER: _builtins.int
     OPTIONS_FIELD_NUMBER: _builtins.int
+    QUANTILES_FIELD_NUMBER: _builtins.int
+    REACH_ACCURACY_FIELD_NUMBER: _builtins.int
     budget_eflops: _builtins.float
     """eFLOPs per query."""
     budget_seconds: _builtins.float
@@ -990,9 +992,19 @@ class PlanTestTimeRequest(_message.Message):
     """US dollars per query."""
     budget_flops: _builtins.float
     """FLOPs per query."""
+    reach_accuracy: _builtins.float
+    """With options.accuracy_fit carrying bootstrap samples: the accuracy whose probability of
+    being reached is reported, a fraction in (0, 1].
+    """
     @_builtins.property
     def options(self) -> _plan_pb2.TestTimeOptions:
         """Everything else."""
+
+    @_builtins.property
+    def quantiles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Plans under uncertainty (docs/uncertainty.md): with options.accuracy_fit carrying
+        bootstrap samples, quantile levels of the bands; 0.1, 0.5, 0.9 when empty.
+        """
 
     def __init__(
         self,
@@ -1002,13 +1014,20 @@ class PlanTestTimeRequest(_message.Message):
         budget_usd: _builtins.float = ...,
         budget_flops: _builtins.float = ...,
         options: _plan_pb2.TestTimeOptions | None = ...,
+        quantiles: _abc.Iterable[_builtins.float] | None = ...,
+        reach_accuracy: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "budget_eflops", b"budget_eflops", "budget_flops", b"budget_flops", "budget_seconds", b"budget_seconds", "budget_usd", b"budget_usd", "options", b"options"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_reach_accuracy", b"_reach_accuracy", "budget", b"budget", "budget_eflops", b"budget_eflops", "budget_flops", b"budget_flops", "budget_seconds", b"budget_seconds", "budget_usd", b"budget_usd", "options", b"options", "reach_accuracy", b"reach_accuracy"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "budget_eflops", b"budget_eflops", "budget_flops", b"budget_flops", "budget_seconds", b"budget_seconds", "budget_usd", b"budget_usd", "options", b"options"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_reach_accuracy", b"_reach_accuracy", "budget", b"budget", "budget_eflops", b"budget_eflops", "budget_flops", b"budget_flops", "budget_seconds", b"budget_seconds", "budget_usd", b"budget_usd", "options", b"options", "quantiles", b"quantiles", "reach_accuracy", b"reach_accuracy"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__reach_accuracy: _TypeAlias = _typing.Literal["reach_accuracy"]  # noqa: Y015
+    _WhichOneofArgType__reach_accuracy: _TypeAlias = _typing.Literal["_reach_accuracy", b"_reach_accuracy"]  # noqa: Y015
     _WhichOneofReturnType_budget: _TypeAlias = _typing.Literal["budget_eflops", "budget_seconds", "budget_usd", "budget_flops"]  # noqa: Y015
     _WhichOneofArgType_budget: _TypeAlias = _typing.Literal["budget", b"budget"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__reach_accuracy) -> _WhichOneofReturnType__reach_accuracy | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType_budget) -> _WhichOneofReturnType_budget | None: ...
 
 Global___PlanTestTimeRequest: _TypeAlias = PlanTestTimeRequest  # noqa: Y015

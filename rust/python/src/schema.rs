@@ -168,6 +168,11 @@ const PROVENANCE_DOC: &str = "Where the plan's inputs come from: each input (law
                               fitted or calibrated on n points, an assumed catalog value, or \
                               given by the user (scaleplan.Provenance, docs/planning.md, \
                               \"Provenance\").";
+const TEST_TIME_UNCERTAINTY_DOC: &str = "With an AccuracyFit that has bootstrap samples as the \
+                                         accuracy: the plan re-solved under each sample, its \
+                                         quantiles and the probability of reaching \
+                                         reach_accuracy (scaleplan.Uncertainty, \
+                                         docs/uncertainty.md); None otherwise.";
 const LAYERS_DOC: &str = "Layers of the shape the family's smooth rule implies at params (a real \
                      number, a planning abstraction: docs/cost-model.md, \"Families\"); NaN for \
                      an infeasible plan.";
@@ -317,6 +322,7 @@ schema! {
             // -1: no eval (a preset); NaN: no plan at this budget.
             => s.eval_samples.unwrap_or(-1.0),
         provenance [""] PROVENANCE_DOC,
+        uncertainty [""] TEST_TIME_UNCERTAINTY_DOC,
     }
 }
 

@@ -205,6 +205,8 @@ class RemoteApi:
         max_gen_tokens: float | None = 32768,
         usd_per_hour: float | None = None,
         serving: Serving | None = None,
+        quantiles: Sequence[float] | None = None,
+        reach_accuracy: float | None = None,
         timeout_s: float | None = None,
     ) -> TestTimePlan:
         """The model, samples k, generation length L and attention that maximise accuracy within
@@ -237,6 +239,8 @@ class RemoteApi:
         max_gen_tokens: float | None = 32768,
         usd_per_hour: float | None = None,
         serving: Serving | None = None,
+        quantiles: Sequence[float] | None = None,
+        reach_accuracy: float | None = None,
         chunk_size: int = 0,
         timeout_s: float | None = None,
     ) -> TestTimeFrontier:

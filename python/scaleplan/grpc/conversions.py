@@ -1606,7 +1606,8 @@ def plan_test_time_request(
     test_time_options(request.options, **options, fit_samples=True)
     if quantiles is not None:
         request.quantiles.extend(float(q) for q in np.atleast_1d(quantiles))
-    _set(request, "reach_accuracy", reach, "reach_accuracy")
+    if reach is not None:
+        _set(request, "reach_accuracy", reach, "reach_accuracy")
     return request
 
 

@@ -225,7 +225,9 @@ def test_groups_with_fewer_resamples_set_the_sample_count(fit: sp.AccuracyFit) -
     assert full.uncertainty is not None
     for name in PLAN_FIELDS:
         assert np.array_equal(
-            plan.uncertainty.per_sample[name], full.uncertainty.per_sample[name][:12], equal_nan=True
+            plan.uncertainty.per_sample[name],
+            full.uncertainty.per_sample[name][:12],
+            equal_nan=True,
         )
 
 
@@ -235,7 +237,10 @@ def test_the_plan_count_is_bounded_and_cancellation_stops_it(fit: sp.AccuracyFit
         sp.plan_test_time(budget_eflops=budgets, accuracy=fit)
     assert caught.value.field == "accuracy_fit" and caught.value.limit == MAX_SAMPLE_PLANS
     many = dataclasses.replace(
-        fit, fits=tuple(dataclasses.replace(g, samples=np.repeat(g.samples, 300, axis=0)) for g in fit.fits)
+        fit,
+        fits=tuple(
+            dataclasses.replace(g, samples=np.repeat(g.samples, 300, axis=0)) for g in fit.fits
+        ),
     )  # 9,000 samples
     token = sp.CancelToken()
     timer = threading.Timer(0.2, token.cancel)
@@ -291,8 +296,9 @@ def fit_file(fit: sp.AccuracyFit, tmp_path_factory: pytest.TempPathFactory) -> P
 def test_cli_prints_bands_and_probabilities(fit: sp.AccuracyFit, fit_file: Path) -> None:
     args = ["plan", "test-time", "--budget", "3e16eflops", "--accuracy-fit", str(fit_file)]
     out = cli.ok(*args, "--reach-accuracy", "0.7")
-    want = sp.plan_test_time(budget_eflops=3e16, accuracy=sp.AccuracyFit.load(fit_file),
-                             reach_accuracy=0.7)
+    want = sp.plan_test_time(
+        budget_eflops=3e16, accuracy=sp.AccuracyFit.load(fit_file), reach_accuracy=0.7
+    )
     u: Any = want.uncertainty
     header = out.stdout.splitlines()[1]
     assert "k P10/P50/P90" in header and "model size P10/P50/P90" in header
@@ -314,7 +320,13 @@ def test_cli_options_need_a_fit_with_samples(fit: sp.AccuracyFit, tmp_path: Path
     out = cli.run("plan", "test-time", "--budget", "3e16eflops", "--reach-accuracy", "0.5")
     cli.usage_error(out, "--reach-accuracy")
     out = cli.run(
-        "plan", "test-time", "--budget", "3e16eflops", "--accuracy-fit", str(bare), "--quantiles",
+        "plan",
+        "test-time",
+        "--budget",
+        "3e16eflops",
+        "--accuracy-fit",
+        str(bare),
+        "--quantiles",
         "0.5",
     )
     cli.usage_error(out, "--quantiles")

@@ -103,6 +103,7 @@ __all__ = [
 ]
 # Plans under uncertainty.
 __all__ += ["MAX_LAW_SAMPLES", "MAX_SAMPLE_PLANS", "losses_at"]
+__all__ += ["AccuracySamples"]
 
 # Parallel streams (ParScale, rust/python/src/parscale.rs).
 __all__ += [
@@ -363,6 +364,24 @@ class TestTimeProblem:
     def solve(
         self, budgets: npt.NDArray[np.float64], *, cancel: CancelToken | None = None
     ) -> tuple[list[npt.NDArray[np.float64]], npt.NDArray[np.float64]]: ...
+    def solve_samples(
+        self,
+        budgets: npt.NDArray[np.float64],
+        accuracy_samples: AccuracySamples,
+        *,
+        cancel: CancelToken | None = None,
+    ) -> list[npt.NDArray[np.float64]]:
+        """The plans of every budget under each accuracy sample, sample-major."""
+    def accuracy_at(
+        self,
+        accuracy_samples: AccuracySamples,
+        candidate: npt.NDArray[np.float64],
+        gen_tokens: npt.NDArray[np.float64],
+        samples: npt.NDArray[np.float64],
+        *,
+        cancel: CancelToken | None = None,
+    ) -> npt.NDArray[np.float64]:
+        """Accuracy of fixed plans under each accuracy sample, sample-major."""
 
 @final
 class JointProblem:
@@ -480,6 +499,19 @@ def losses_at(
     cancel: CancelToken | None = None,
 ) -> npt.NDArray[np.float64]:
     """Loss of each plan (params, effective_tokens) under each sample's law, sample-major."""
+
+@final
+class AccuracySamples:
+    """An accuracy fit's bootstrap samples: (a, b) per fitted (model, length) per sample."""
+
+    def __new__(
+        cls,
+        models: list[str],
+        gen_tokens: list[float],
+        eval_samples: list[int],
+        samples: npt.NDArray[np.float64],
+    ) -> AccuracySamples: ...
+    def __len__(self) -> int: ...
 
 # ---- accuracy fit (rust/python/src/fit_accuracy.rs) ----
 FIT_ACCURACY_MAX_ROWS: int

@@ -299,7 +299,9 @@ class TestTimePlan(Plan):
             f"(latency {fmt.seconds(float(self.latency_s))}). "
             f"{_WHY_TEST_TIME[str(self.binding)].capitalize()}.{oracle}"
             f"{self._extrapolation_note()}"
-        ) + ("" if self.uncertainty is None else " " + " ".join(probability_lines(self.uncertainty)))
+        ) + (
+            "" if self.uncertainty is None else " " + " ".join(probability_lines(self.uncertainty))
+        )
 
     def _extrapolation_note(self) -> str:
         if self.eval_samples is None or not bool(self.extrapolated_samples):
@@ -533,8 +535,7 @@ def frontier_test_time(
         for name, value in (("quantiles", quantiles), ("reach_accuracy", reach_accuracy)):
             if value is not None:
                 raise InvalidArgumentError(
-                    f"{name}: applies only when accuracy is an AccuracyFit with bootstrap "
-                    "samples",
+                    f"{name}: applies only when accuracy is an AccuracyFit with bootstrap samples",
                     field=name,
                 )
     reach = _reach_accuracy(reach_accuracy)
@@ -616,7 +617,7 @@ def _assemble(
     accuracy: Accuracy,
     prov: Provenance,
 ) -> TestTimePlan:
-    rows = dict(zip(_core.TEST_TIME_FIELDS, arrays, strict=True))
+    rows: dict[str, Any] = dict(zip(_core.TEST_TIME_FIELDS, arrays, strict=True))
     oracle = rows.pop("oracle_accuracy")
     eval_samples = rows.pop("eval_samples")
     feasible = rows.pop("feasible") != 0

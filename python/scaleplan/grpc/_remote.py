@@ -365,6 +365,8 @@ class RemoteApi:
         *,
         model: str | Model | None = None,
         name: str | None = None,
+        bootstrap: int = 0,
+        seed: int = 0,
         timeout_s: float | None = None,
     ) -> Calibration:
         """Fit ``hardware``'s prefill MFU, decode bandwidth utilisation and per-step overhead to

@@ -638,7 +638,12 @@ class Client(RemoteApi):
         runs = runs_of(args["rows"])
         model = args["model"]
         request = conversions.calibrate_request(
-            runs, args["hardware"], model.name if isinstance(model, Model) else model, args["name"]
+            runs,
+            args["hardware"],
+            model.name if isinstance(model, Model) else model,
+            args["name"],
+            args["bootstrap"],
+            args["seed"],
         )
         response = self._unary(self._stub.Calibrate, request, timeout_s)
         return conversions.calibration_from(response, runs)

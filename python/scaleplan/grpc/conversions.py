@@ -1214,7 +1214,7 @@ DEFAULT_ACCURACY_PRESET = "aime24-qwen3"  # scaleplan.frontier_test_time's defau
 
 
 def test_time_kwargs(
-    options: plan_pb2.TestTimeOptions, catalog: Catalog, *, keep_fit: bool = False
+    options: plan_pb2.TestTimeOptions, catalog: Catalog, *, keep_fit: bool
 ) -> dict[str, Any]:
     """Keyword arguments of :func:`scaleplan.frontier_test_time` but budgets and unit; the
     accuracy is always built here (from ``catalog``), so a bad one fails before any budget.
@@ -1577,7 +1577,7 @@ def test_time_options(
     accuracy: Any,
     attention: Any,
     serving: Serving | None,
-    fit_samples: bool = False,
+    fit_samples: bool,
     **values: Any,
 ) -> None:
     """Fill TestTimeOptions from :func:`scaleplan.frontier_test_time`'s arguments;
@@ -1625,7 +1625,7 @@ def frontier_test_time_request(
                 "under its samples travel one budget at a time (PlanTestTime)",
                 field=name,
             )
-    test_time_options(request.options, **options)
+    test_time_options(request.options, **options, fit_samples=False)
     return request
 
 
@@ -1833,14 +1833,24 @@ def calibrate_kwargs(request: planner_pb2.CalibrateRequest) -> dict[str, Any]:
         "hardware": request.hardware,
         "model": request.model if request.HasField("model") else None,
         "name": request.name if request.HasField("name") else None,
+        "bootstrap": request.bootstrap if request.HasField("bootstrap") else 0,
+        "seed": request.seed,
     }
 
 
 def calibrate_request(
-    runs: Sequence[Mapping[str, Any]], hardware: str, model: str | None, name: str | None
+    runs: Sequence[Mapping[str, Any]],
+    hardware: str,
+    model: str | None,
+    name: str | None,
+    bootstrap: int = 0,
+    seed: int = 0,
 ) -> planner_pb2.CalibrateRequest:
     """The request of runs in calibrate's canonical columns (``calibrate.runs_of``)."""
     request = planner_pb2.CalibrateRequest(hardware=hardware)
+    if bootstrap:
+        _set(request, "bootstrap", bootstrap, "bootstrap")
+    _set(request, "seed", seed, "seed")
     for i, r in enumerate(runs):
         gpus = float(r.get("gpus", 1))
         if not (gpus.is_integer() and 1 <= gpus < 2**32):
@@ -1872,6 +1882,10 @@ def calibrate_message(cal: Calibration) -> planner_pb2.CalibrateResponse:
         prefill_compute_bound=list(cal.prefill_compute_bound),
         n_runs=cal.n_runs,
         rms_relative_error=cal.rms_relative_error,
+        samples=cal.samples.ravel().tolist(),
+        bootstrap=cal.bootstrap,
+        seed=cal.seed,
+        bootstrap_failed=cal.bootstrap_failed,
     )
     out.hardware.CopyFrom(hardware_message(cal.hardware))
     for k in CALIBRATED:
@@ -1902,6 +1916,10 @@ def calibration_from(
         n_runs=response.n_runs,
         rms_relative_error=response.rms_relative_error,
         runs=tuple(dict(r) for r in runs),
+        samples=array(response.samples).reshape(-1, len(CALIBRATED)),
+        bootstrap=response.bootstrap,
+        seed=response.seed,
+        bootstrap_failed=response.bootstrap_failed,
     )
 
 

@@ -1590,12 +1590,18 @@ class CalibrateRequest(_message.Message):
     HARDWARE_FIELD_NUMBER: _builtins.int
     MODEL_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
+    BOOTSTRAP_FIELD_NUMBER: _builtins.int
+    SEED_FIELD_NUMBER: _builtins.int
     hardware: _builtins.str
     """Catalog hardware the runs were measured on, e.g. "h100-sxm"."""
     model: _builtins.str
     """Catalog model of every run; absent: each run's own."""
     name: _builtins.str
     """Name of the calibrated entry; "<hardware>-calibrated" when absent."""
+    bootstrap: _builtins.int
+    """Bootstrap resamples of the runs refitted for intervals (0 to 10,000); 0 when absent."""
+    seed: _builtins.int
+    """Seed of the bootstrap resampling."""
     @_builtins.property
     def runs(self) -> _containers.RepeatedCompositeFieldContainer[Global___ServingRun]:
         """The runs (at least 3, of different shapes; at most 100,000)."""
@@ -1607,15 +1613,21 @@ class CalibrateRequest(_message.Message):
         hardware: _builtins.str = ...,
         model: _builtins.str | None = ...,
         name: _builtins.str | None = ...,
+        bootstrap: _builtins.int | None = ...,
+        seed: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_model", b"_model", "_name", b"_name", "model", b"model", "name", b"name"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_bootstrap", b"_bootstrap", "_model", b"_model", "_name", b"_name", "bootstrap", b"bootstrap", "model", b"model", "name", b"name"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_model", b"_model", "_name", b"_name", "hardware", b"hardware", "model", b"model", "name", b"name", "runs", b"runs"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_bootstrap", b"_bootstrap", "_model", b"_model", "_name", b"_name", "bootstrap", b"bootstrap", "hardware", b"hardware", "model", b"model", "name", b"name", "runs", b"runs", "seed", b"seed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__bootstrap: _TypeAlias = _typing.Literal["bootstrap"]  # noqa: Y015
+    _WhichOneofArgType__bootstrap: _TypeAlias = _typing.Literal["_bootstrap", b"_bootstrap"]  # noqa: Y015
     _WhichOneofReturnType__model: _TypeAlias = _typing.Literal["model"]  # noqa: Y015
     _WhichOneofArgType__model: _TypeAlias = _typing.Literal["_model", b"_model"]  # noqa: Y015
     _WhichOneofReturnType__name: _TypeAlias = _typing.Literal["name"]  # noqa: Y015
     _WhichOneofArgType__name: _TypeAlias = _typing.Literal["_name", b"_name"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__bootstrap) -> _WhichOneofReturnType__bootstrap | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__model) -> _WhichOneofReturnType__model | None: ...
     @_typing.overload
@@ -1670,10 +1682,20 @@ class CalibrateResponse(_message.Message):
     PREFILL_COMPUTE_BOUND_FIELD_NUMBER: _builtins.int
     N_RUNS_FIELD_NUMBER: _builtins.int
     RMS_RELATIVE_ERROR_FIELD_NUMBER: _builtins.int
+    SAMPLES_FIELD_NUMBER: _builtins.int
+    BOOTSTRAP_FIELD_NUMBER: _builtins.int
+    SEED_FIELD_NUMBER: _builtins.int
+    BOOTSTRAP_FAILED_FIELD_NUMBER: _builtins.int
     n_runs: _builtins.int
     """Runs calibrated on."""
     rms_relative_error: _builtins.float
     """Root mean square of all relative residuals."""
+    bootstrap: _builtins.int
+    """Bootstrap resamples asked for."""
+    seed: _builtins.int
+    """Seed of the bootstrap resampling."""
+    bootstrap_failed: _builtins.int
+    """Resamples without a fit (left out of samples)."""
     @_builtins.property
     def hardware(self) -> _catalog_pb2.Hardware:
         """The hardware entry with the fitted values (not added to the server's catalog)."""
@@ -1710,6 +1732,12 @@ class CalibrateResponse(_message.Message):
     def prefill_compute_bound(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bool]:
         """Per run, whether its prefill is bound by compute (else by the weight reads)."""
 
+    @_builtins.property
+    def samples(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Bootstrap resamples refitted: prefill_mfu, decode_bw_util, step_overhead_s of each
+        resample with a fit, one row after another (3 numbers per resample).
+        """
+
     def __init__(
         self,
         *,
@@ -1724,10 +1752,14 @@ class CalibrateResponse(_message.Message):
         prefill_compute_bound: _abc.Iterable[_builtins.bool] | None = ...,
         n_runs: _builtins.int = ...,
         rms_relative_error: _builtins.float = ...,
+        samples: _abc.Iterable[_builtins.float] | None = ...,
+        bootstrap: _builtins.int = ...,
+        seed: _builtins.int = ...,
+        bootstrap_failed: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["decode_bw_util", b"decode_bw_util", "hardware", b"hardware", "prefill_mfu", b"prefill_mfu", "step_overhead_s", b"step_overhead_s"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["decode_bw_util", b"decode_bw_util", "hardware", b"hardware", "n_runs", b"n_runs", "prefill_compute_bound", b"prefill_compute_bound", "prefill_mfu", b"prefill_mfu", "rms_relative_error", b"rms_relative_error", "step_overhead_s", b"step_overhead_s", "tpot_predicted_s", b"tpot_predicted_s", "tpot_relative", b"tpot_relative", "ttft_predicted_s", b"ttft_predicted_s", "ttft_relative", b"ttft_relative"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bootstrap", b"bootstrap", "bootstrap_failed", b"bootstrap_failed", "decode_bw_util", b"decode_bw_util", "hardware", b"hardware", "n_runs", b"n_runs", "prefill_compute_bound", b"prefill_compute_bound", "prefill_mfu", b"prefill_mfu", "rms_relative_error", b"rms_relative_error", "samples", b"samples", "seed", b"seed", "step_overhead_s", b"step_overhead_s", "tpot_predicted_s", b"tpot_predicted_s", "tpot_relative", b"tpot_relative", "ttft_predicted_s", b"ttft_predicted_s", "ttft_relative", b"ttft_relative"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

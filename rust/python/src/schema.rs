@@ -169,7 +169,7 @@ const PROVENANCE_DOC: &str = "Where the plan's inputs come from: each input (law
                               given by the user (scaleplan.Provenance, docs/planning.md, \
                               \"Provenance\").";
 const TEST_TIME_UNCERTAINTY_DOC: &str = "With an AccuracyFit that has bootstrap samples as the \
-                                         accuracy: the plan re-solved under each sample, its \
+                                         accuracy: the plan solved again under each sample, its \
                                          quantiles and the probability of reaching \
                                          reach_accuracy (scaleplan.Uncertainty, \
                                          docs/uncertainty.md); None otherwise.";
@@ -475,6 +475,12 @@ schema! {
         rms_relative_error [""] "Root mean square of all relative residuals (TTFT and TPOT).",
         runs [""] "The runs as read: model, batch, prompt_tokens, gen_tokens, gpus, ttft_s, \
                    tpot_s, and where each came from.",
+        samples [""] "Bootstrap resamples of the runs refitted: one row per resample that has a \
+                      fit, columns prefill_mfu, decode_bw_util, step_overhead_s (empty without \
+                      bootstrap).",
+        bootstrap ["resamples"] "Bootstrap resamples of the runs asked for (0: none).",
+        seed [""] "Seed of the bootstrap resampling.",
+        bootstrap_failed ["resamples"] "Resamples without a fit (left out of samples).",
     }
 }
 

@@ -119,9 +119,8 @@ def summary(cal: Calibration, level: float = 0.95) -> str:
         if interval is not None:
             lo, hi = interval[k]
             band = f" {f'{lo:.4g} .. {hi:.4g}':>25}"
-        lines.append(
-            f"{k:16} {cal.parameters[k]:12.4g} {cal.stderr[k]:12.2g}{band} {units[k]}{note}".rstrip()
-        )
+        line = f"{k:16} {cal.parameters[k]:12.4g} {cal.stderr[k]:12.2g}{band} {units[k]}{note}"
+        lines.append(line.rstrip())
     if cal.bootstrap:
         lines.append(
             f"intervals: percentiles of {len(cal.samples)} bootstrap refits over resampled runs "

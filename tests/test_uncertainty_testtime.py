@@ -332,3 +332,88 @@ def test_cli_options_need_a_fit_with_samples(fit: sp.AccuracyFit, tmp_path: Path
     cli.usage_error(out, "--quantiles")
     out = cli.ok("plan", "test-time", "--budget", "3e16eflops", "--accuracy-fit", str(bare))
     assert "P10" not in out.stdout and "no bootstrap samples" in out.stderr
+
+
+# ---- calibrated hardware with samples --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def calibration() -> sp.Calibration:
+    """h100-sxm calibrated on noisy runs the cost model prices at known efficiencies (the runs
+    of tests/test_calibrate_bootstrap.py), 25 bootstrap resamples."""
+    from tests.test_calibrate_bootstrap import many_rows
+
+    cal = sp.calibrate(many_rows(0.05, 8, repeats=1), "h100-sxm", bootstrap=25, seed=2)
+    assert len(cal.samples) >= 20
+    return cal
+
+
+LATENCY_BUDGETS = np.array([0.05, 0.3, 1.0, 5.0])  # replica-seconds per query
+SLO = 60.0
+
+
+def test_calibrated_plans_agree_with_a_loop_over_the_sample_hardware(
+    calibration: sp.Calibration,
+) -> None:
+    kw: dict[str, Any] = {"models": ["qwen3-1.7b", "qwen3-8b"], "latency_slo_s": SLO}
+    plan = sp.plan_test_time(budget_seconds=LATENCY_BUDGETS, hardware=calibration, **kw)
+    point = sp.plan_test_time(budget_seconds=LATENCY_BUDGETS, hardware=calibration.hardware, **kw)
+    assert np.array_equal(plan.accuracy, point.accuracy, equal_nan=True)
+    u = plan.uncertainty
+    assert u is not None and u.outcome == "latency_s" and u.samples == len(calibration.samples)
+    assert np.all(u.threshold == SLO)
+    hws = calibration.sample_hardware()
+    for s, hw in enumerate(hws):
+        p = sp.plan_test_time(budget_seconds=LATENCY_BUDGETS, hardware=hw, **kw)
+        for name in PLAN_FIELDS:
+            want = np.asarray(getattr(p, name), dtype=float)
+            assert np.array_equal(u.per_sample[name][s], want, equal_nan=True), (s, name)
+    # Fixed plan: its latency on each sample's hardware, priced here by inference_cost.
+    fixed = np.full((len(hws), len(LATENCY_BUDGETS)), np.nan)
+    for s, hw in enumerate(hws):
+        for i in range(len(LATENCY_BUDGETS)):
+            if plan.feasible[i]:
+                c = sp.inference_cost(
+                    str(plan.model[i]),
+                    hw,
+                    prompt_tokens=128,
+                    gen_tokens=float(plan.gen_tokens[i]),
+                    samples=float(plan.samples[i]),
+                )
+                fixed[s, i] = float(c.latency_s)
+    assert np.allclose(u.per_sample["fixed"], fixed, rtol=1e-12, atol=0, equal_nan=True)
+    want_p = np.where(plan.feasible, (fixed <= SLO).mean(axis=0), np.nan)
+    assert np.array_equal(u.p_fixed, want_p, equal_nan=True)
+    assert np.nanmax(np.ptp(u.per_sample["fixed"], axis=0)) > 0  # latency is in doubt
+    assert "P(latency <= 60 s) committing to this plan" in plan.at(1).explain()
+
+
+def test_calibration_samples_options_are_checked(
+    calibration: sp.Calibration, fit: sp.AccuracyFit
+) -> None:
+    with pytest.raises(InvalidArgumentError) as caught:
+        sp.plan_test_time(budget_seconds=0.2, hardware=calibration, accuracy=fit)
+    assert caught.value.field == "hardware"
+    with pytest.raises(InvalidArgumentError) as caught:
+        sp.plan_test_time(budget_seconds=0.2, hardware=calibration, reach_accuracy=0.5)
+    assert caught.value.field == "reach_accuracy"
+    # A calibration without samples plans on its entry, no uncertainty; no SLO: no probability.
+    bare = dataclasses.replace(calibration, samples=np.empty((0, 3)))
+    assert sp.plan_test_time(budget_seconds=0.2, hardware=bare).uncertainty is None
+    u = sp.plan_test_time(budget_seconds=0.2, hardware=calibration).uncertainty
+    assert u is not None and u.p_fixed is None and len(u.band("latency_s")) == 3
+    bad = calibration.samples.copy()
+    bad[3, 1] = 1.5  # decode_bw_util above 1
+    with pytest.raises(InvalidArgumentError) as caught:
+        sp.plan_test_time(
+            budget_seconds=0.2, hardware=dataclasses.replace(calibration, samples=bad)
+        )
+    assert caught.value.field == "hardware" and caught.value.index == 3
+
+
+def test_the_client_refuses_a_calibration_naming_hardware(
+    client: sp.Client, calibration: sp.Calibration
+) -> None:
+    with pytest.raises(InvalidArgumentError) as caught:
+        client.plan_test_time(budget_seconds=0.2, hardware=calibration)
+    assert caught.value.field == "hardware"

@@ -25,6 +25,7 @@ from scaleplan import _format as fmt
 from scaleplan import cancel as _cancel
 from scaleplan._arrays import Broadcast, FloatArray, as_float_array
 from scaleplan._schema import documented
+from scaleplan.calibrate import Calibration
 from scaleplan.cancel import CancelToken
 from scaleplan.catalog import (
     Catalog,
@@ -54,6 +55,7 @@ from scaleplan.uncertainty import (
     check_quantiles,
     probability_lines,
     reshaped,
+    test_time_latency_uncertainty,
     test_time_uncertainty,
 )
 
@@ -486,7 +488,7 @@ def frontier_test_time(
     unit: Literal["flops", "eflops", "seconds", "usd"] = "eflops",
     models: Sequence[str | Model] | str | Model | None = None,
     family: str | None = None,
-    hardware: str | Hardware = "kinetics-b200",
+    hardware: str | Hardware | Calibration = "kinetics-b200",
     prompt_tokens: float = 128,
     accuracy: str | Accuracy | AccuracyFit = "aime24-qwen3",
     k_max: int = 64,
@@ -512,7 +514,16 @@ def frontier_test_time(
     then exactly what ``fit.accuracy`` gives, and ``plan.uncertainty`` holds the ``quantiles``
     (default 0.1, 0.5, 0.9) of the plan re-solved under each sample and the probability of
     reaching ``reach_accuracy`` committing to this plan and re-planned per sample
-    (docs/uncertainty.md, "Test-time plans")."""
+    (docs/uncertainty.md, "Test-time plans").
+
+    ``hardware`` may be a :class:`scaleplan.Calibration`: the plan is made on its calibrated
+    entry and, when it has bootstrap samples, ``plan.uncertainty`` holds the plan re-solved on
+    each sample's hardware, the point plan's latency on each (``fixed``) and, with
+    ``latency_slo_s``, the probability that the SLO is met (docs/uncertainty.md, "Calibrated
+    hardware"). Samples of an accuracy fit and of a calibration are not combined: give one."""
+    calibration = hardware if isinstance(hardware, Calibration) else None
+    if calibration is not None:
+        hardware = calibration.hardware
     flat = as_float_array("budgets", budgets).reshape(-1).copy()
     problem, names, labels, acc, prov, fit, cat = _problem(
         models,
@@ -531,11 +542,28 @@ def frontier_test_time(
         serving=planner_serving(serving, auto_gpus=False)[0],
     )
     samples = None if fit is None else accuracy_samples(fit, names)
-    if samples is None:
+    hw_samples = None
+    if calibration is not None and len(calibration.samples):
+        hw_samples = calibration.samples
+        if samples is not None:
+            raise InvalidArgumentError(
+                "hardware: plans under the samples of an accuracy fit and of a calibration at "
+                "once are not supported; pass calibration.hardware or fit.accuracy for one of "
+                "them",
+                field="hardware",
+            )
+        if reach_accuracy is not None:
+            raise InvalidArgumentError(
+                "reach_accuracy: on a calibration's samples the probability is of meeting "
+                "latency_slo_s; reach_accuracy needs an AccuracyFit with bootstrap samples",
+                field="reach_accuracy",
+            )
+    if samples is None and hw_samples is None:
         for name, value in (("quantiles", quantiles), ("reach_accuracy", reach_accuracy)):
             if value is not None:
                 raise InvalidArgumentError(
-                    f"{name}: applies only when accuracy is an AccuracyFit with bootstrap samples",
+                    f"{name}: applies only when accuracy is an AccuracyFit (or hardware a "
+                    "Calibration) with bootstrap samples",
                     field=name,
                 )
     reach = _reach_accuracy(reach_accuracy)
@@ -552,6 +580,19 @@ def frontier_test_time(
             model_params=np.array([cat.model(n).total_params for n in names]),
             quantiles=levels,
             reach=reach,
+            cancel=cancel,
+        )
+        plan = dataclasses.replace(plan, uncertainty=u)
+    if hw_samples is not None:
+        point = dict(zip(_core.TEST_TIME_FIELDS, arrays, strict=True))
+        u = test_time_latency_uncertainty(
+            problem=problem,
+            hardware_samples=hw_samples,
+            budgets=flat,
+            point=point,
+            model_params=np.array([cat.model(n).total_params for n in names]),
+            quantiles=levels,
+            latency_slo_s=_opt(latency_slo_s, "latency_slo_s"),
             cancel=cancel,
         )
         plan = dataclasses.replace(plan, uncertainty=u)

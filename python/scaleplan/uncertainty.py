@@ -136,7 +136,10 @@ def probability_lines(u: Uncertainty) -> list[str]:
     if u.threshold is None or u.p_fixed is None or u.p_replanned is None:
         return []
     t = float(u.threshold)
-    event = f"accuracy >= {t:.4g}" if u.outcome == "accuracy" else f"loss <= {t:.4g}"
+    event = {
+        "accuracy": f"accuracy >= {t:.4g}",
+        "latency_s": f"latency <= {t:.4g} s",
+    }.get(u.outcome, f"loss <= {t:.4g}")
     return [
         f"P({event}) committing to this plan (fixed plan, per sample): {float(u.p_fixed):.1%}",
         f"P({event}) had each sample's law been known (re-planned per sample): "
@@ -474,3 +477,70 @@ def reshaped(u: Uncertainty, shape: tuple[int, ...], scalar: bool) -> Uncertaint
         per_sample={k: shaped(v, True) for k, v in u.per_sample.items()},
         outcome=u.outcome,
     )
+
+
+# Test-time plans on a calibration's bootstrap samples (docs/uncertainty.md, "Calibrated
+# hardware").
+
+LATENCY_TEST_TIME = Outcome("latency_s", False, "latency_slo_s", "cost")
+"""A test-time plan's latency on calibrated hardware; its threshold is the plan's latency SLO."""
+
+
+def test_time_latency_uncertainty(
+    *,
+    problem: _core.TestTimeProblem,
+    hardware_samples: npt.NDArray[np.float64],
+    budgets: FloatArray,
+    point: dict[str, Any],
+    model_params: FloatArray,
+    quantiles: tuple[float, ...],
+    latency_slo_s: float | None,
+    cancel: _cancel.CancelToken | None,
+) -> Uncertainty:
+    """The uncertainty of test-time plans (1-D ``budgets``) on a calibration's bootstrap
+    samples (rows prefill_mfu, decode_bw_util, step_overhead_s): the plans re-solved on each
+    sample's hardware (one core call), and the point plan's latency on each (``fixed``); with a
+    latency SLO, the probability that it is met."""
+    token = _cancel.resolve(cancel)
+    rows_in = np.ascontiguousarray(hardware_samples, dtype=np.float64)
+    n_samples, size = len(rows_in), budgets.size
+    arrays = problem.solve_hardware_samples(budgets, rows_in, cancel=token)
+    rows = {
+        name: np.asarray(a, dtype=np.float64).reshape(n_samples, size)
+        for name, a in zip(_core.TEST_TIME_FIELDS, arrays, strict=True)
+        if name not in ("binding", "oracle_accuracy", "eval_samples")
+    }
+    feasible = rows.pop("feasible") != 0
+    index = {name: rows.pop(name) for name in TEST_TIME_INDEX_FIELDS}
+    for name in TEST_TIME_INDEX_FIELDS:
+        index[name][~feasible] = math.nan
+    safe = np.where(np.isnan(index["model"]), 0, index["model"]).astype(np.intp)
+    rows = {"model_params": np.where(feasible, model_params[safe], math.nan), **rows}
+    point_feasible = np.asarray(point["feasible"], dtype=bool)
+
+    def flat(name: str) -> npt.NDArray[np.float64]:
+        values = np.asarray(point[name], dtype=np.float64)
+        return np.ascontiguousarray(np.where(point_feasible, values, math.nan))
+
+    fixed = problem.latency_at(
+        rows_in,
+        flat("model"),
+        flat("gen_tokens"),
+        flat("samples"),
+        flat("attention"),
+        cancel=token,
+    ).reshape(n_samples, size)
+    u = assess(
+        n_samples=n_samples,
+        args=Broadcast({"budget": budgets}),
+        rows=rows,
+        feasible=feasible,
+        fixed=fixed,
+        point={"feasible": point_feasible, "cost": point["cost"]},
+        quantiles=quantiles,
+        goal="budget",
+        reach=latency_slo_s,
+        outcome=LATENCY_TEST_TIME,
+    )
+    per_sample = {**u.per_sample, **{k: v.reshape(n_samples, size) for k, v in index.items()}}
+    return dataclasses.replace(u, per_sample=per_sample)

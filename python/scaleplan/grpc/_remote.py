@@ -191,7 +191,7 @@ class RemoteApi:
         budget_flops: float | None = None,
         models: Sequence[str | Model] | str | Model | None = None,
         family: str | None = None,
-        hardware: str | Hardware = "kinetics-b200",
+        hardware: str | Hardware | Calibration = "kinetics-b200",
         prompt_tokens: float = 128,
         accuracy: str
         | Accuracy
@@ -225,7 +225,7 @@ class RemoteApi:
         unit: Literal["flops", "eflops", "seconds", "usd"] = "eflops",
         models: Sequence[str | Model] | str | Model | None = None,
         family: str | None = None,
-        hardware: str | Hardware = "kinetics-b200",
+        hardware: str | Hardware | Calibration = "kinetics-b200",
         prompt_tokens: float = 128,
         accuracy: str
         | Accuracy

@@ -478,9 +478,9 @@ schema! {
         samples [""] "Bootstrap resamples of the runs refitted: one row per resample that has a \
                       fit, columns prefill_mfu, decode_bw_util, step_overhead_s (empty without \
                       bootstrap).",
-        bootstrap ["resamples"] "Bootstrap resamples of the runs asked for (0: none).",
+        bootstrap ["refits"] "Bootstrap resamples of the runs asked for (0: none).",
         seed [""] "Seed of the bootstrap resampling.",
-        bootstrap_failed ["resamples"] "Resamples without a fit (left out of samples).",
+        bootstrap_failed ["refits"] "Resamples without a fit (left out of samples).",
     }
 }
 

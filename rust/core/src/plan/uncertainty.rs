@@ -9,6 +9,8 @@
 use rayon::prelude::*;
 
 use crate::cancel;
+use crate::catalog::Hardware;
+use crate::cost::{InferenceQuery, Pricer};
 use crate::error::{PlanError, Result};
 use crate::laws::fit::MAX_BOOTSTRAP;
 use crate::laws::LossLaw;
@@ -332,6 +334,130 @@ pub fn test_time_accuracy_at(
             }
             curves[c as usize].accuracy(g, kk as u32)
         }));
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Test-time plans under a calibration's bootstrap samples (docs/uncertainty.md, "Calibrated
+// hardware").
+
+/// The field hardware samples are reported under (the calibration the planner was given).
+pub const HARDWARE_SAMPLES_FIELD: &str = "hardware";
+
+/// `base` under each calibration sample: its (prefill_mfu, decode_bw_util, step_overhead_s)
+/// replaced by the sample's. A sample that is not a valid entry is an error about its row.
+pub fn sample_hardware(base: &Hardware, rows: &[[f64; 3]]) -> Result<Vec<Hardware>> {
+    if rows.is_empty() {
+        return Err(PlanError::invalid(
+            HARDWARE_SAMPLES_FIELD,
+            "no samples: calibrate with bootstrap > 0 to plan under uncertainty",
+        ));
+    }
+    if rows.len() > MAX_LAW_SAMPLES {
+        return Err(PlanError::LimitExceeded {
+            field: HARDWARE_SAMPLES_FIELD.to_string(),
+            limit: MAX_LAW_SAMPLES as u64,
+            got: rows.len() as u64,
+        });
+    }
+    rows.iter()
+        .enumerate()
+        .map(|(i, &[mfu, util, overhead])| {
+            let hw = Hardware {
+                prefill_mfu: mfu,
+                decode_bw_util: util,
+                step_overhead_s: overhead,
+                ..base.clone()
+            };
+            hw.validate().map_err(|e| {
+                PlanError::invalid(
+                    HARDWARE_SAMPLES_FIELD,
+                    format!("{}: {}", e.field(), e.reason()),
+                )
+                .at_index(i)
+            })?;
+            Ok(hw)
+        })
+        .collect()
+}
+
+/// The test-time plan of every budget on every sample's hardware, sample-major: the public
+/// solver with the sample's hardware in the options, bounded and cancelled as [`per_sample`].
+pub fn test_time_per_hardware(
+    candidates: &[Candidate],
+    options: &TestTimeOptions,
+    hardware: &[Hardware],
+    budgets: &[f64],
+) -> Result<Vec<Solution>> {
+    per_sample_with(
+        hardware,
+        budgets.len(),
+        HARDWARE_SAMPLES_FIELD,
+        |hw| {
+            Ok(TestTimeOptions {
+                hardware: hw.clone(),
+                ..options.clone()
+            })
+        },
+        |opt, i| TestTimeSolver::new(candidates, opt)?.solve(budgets[i]),
+    )
+}
+
+/// The latency of fixed test-time plans (candidate, generation length, samples k, attention
+/// index) on every sample's hardware, sample-major, priced by the cost model as the solver
+/// prices a configuration. NaN where the plan has no numbers (infeasible).
+pub fn test_time_latency_at(
+    candidates: &[Candidate],
+    options: &TestTimeOptions,
+    hardware: &[Hardware],
+    plan: [&[f64]; 4],
+) -> Result<Vec<f64>> {
+    let [candidate, gen_tokens, k, attention] = plan;
+    let n = candidate.len();
+    if [gen_tokens.len(), k.len(), attention.len()]
+        .iter()
+        .any(|&l| l != n)
+    {
+        return Err(PlanError::invalid(
+            "gen_tokens",
+            "candidate, gen_tokens, samples and attention differ in length",
+        ));
+    }
+    let total = hardware.len().saturating_mul(n);
+    if total > MAX_SAMPLE_PLANS {
+        return Err(PlanError::LimitExceeded {
+            field: HARDWARE_SAMPLES_FIELD.to_string(),
+            limit: MAX_SAMPLE_PLANS as u64,
+            got: total as u64,
+        });
+    }
+    let mut out = Vec::with_capacity(total);
+    for hw in hardware {
+        cancel::check()?;
+        for i in 0..n {
+            let (c, a) = (candidate[i], attention[i]);
+            let known = c.is_finite()
+                && a.is_finite()
+                && (c as usize) < candidates.len()
+                && (a as usize) < options.attention.len();
+            if !(known && gen_tokens[i].is_finite() && k[i].is_finite()) {
+                out.push(f64::NAN);
+                continue;
+            }
+            let pricer = Pricer::new(&candidates[c as usize].model, hw, &options.inference)?;
+            let cost = pricer.price(&InferenceQuery {
+                prompt_tokens: options.prompt_tokens,
+                gen_tokens: gen_tokens[i],
+                samples: k[i],
+                attention: options.attention[a as usize],
+            })?;
+            out.push(if cost.feasible {
+                cost.latency_s
+            } else {
+                f64::NAN
+            });
+        }
     }
     Ok(out)
 }

@@ -488,19 +488,23 @@ schema! {
     /// `scaleplan.Uncertainty` (docs/uncertainty.md): computed by the façade from the per-sample
     /// plan columns (numpy's quantiles), so no field is a column.
     uncertainty "Uncertainty" () {
-        samples ["samples"] "Law samples (the fit's bootstrap samples) each plan was solved under.",
+        samples ["samples"]
+            "Samples (a law fit's, an accuracy fit's or a calibration's bootstrap samples) each \
+             plan was solved under.",
         quantiles ["fraction"] "The quantile levels of every band, e.g. (0.1, 0.5, 0.9).",
         bands [""]
             "Per decision and outcome field of the plan, its quantiles over the re-planned \
              samples that have a plan (numpy's linear interpolation, NaN ignored): quantiles \
              first, then the goal's shape.",
         fixed ["<outcome>"]
-            "Quantiles of the outcome the point plan reaches under each sample's law (its loss \
-             at its (N, D'); the joint planner: its accuracy at its configuration and budget).",
+            "Quantiles of the outcome the point plan reaches under each sample (its loss at its \
+             (N, D'); the joint and test-time planners: its accuracy at its configuration; on a \
+             calibration's samples: its latency).",
         feasible_share ["fraction"] "Share of the samples whose re-solved plan exists.",
         threshold ["<outcome>"]
             "The outcome to reach: target_loss or target_accuracy, or reach_loss or \
-             reach_accuracy with a budget; None without one.",
+             reach_accuracy with a budget (latency_slo_s on a calibration's samples); None \
+             without one.",
         p_fixed ["fraction"]
             "Fixed plan: share of samples under whose law the point plan meets the threshold \
              (what committing to the point plan gets); NaN without a point plan.",
@@ -511,7 +515,9 @@ schema! {
             "The re-planned fields and fixed per sample: samples first, then the goal's shape.",
         outcome [""]
             "What fixed and threshold measure: loss (nats/token, lower is better; training and \
-             lifetime plans) or accuracy (a fraction, higher is better; joint plans).",
+             lifetime plans), accuracy (a fraction, higher is better; joint and test-time plans) \
+             or latency_s (seconds, lower is better; test-time plans on a calibration's \
+             samples).",
     }
 }
 

@@ -44,6 +44,7 @@ __all__ = [
     "AGENT_FIELDS",
     "ALGORITHMIC_PROGRESS",
     "BINDINGS",
+    "CALIBRATE_MAX_BOOTSTRAP",
     "CALIBRATE_MAX_RUNS",
     "CONSTRAINTS",
     "EXTRAPOLATION_VARIABLES",
@@ -372,6 +373,25 @@ class TestTimeProblem:
         cancel: CancelToken | None = None,
     ) -> list[npt.NDArray[np.float64]]:
         """The plans of every budget under each accuracy sample, sample-major."""
+    def solve_hardware_samples(
+        self,
+        budgets: npt.NDArray[np.float64],
+        hardware_samples: npt.NDArray[np.float64],
+        *,
+        cancel: CancelToken | None = None,
+    ) -> list[npt.NDArray[np.float64]]:
+        """The plans of every budget on each calibration sample's hardware, sample-major."""
+    def latency_at(
+        self,
+        hardware_samples: npt.NDArray[np.float64],
+        candidate: npt.NDArray[np.float64],
+        gen_tokens: npt.NDArray[np.float64],
+        samples: npt.NDArray[np.float64],
+        attention: npt.NDArray[np.float64],
+        *,
+        cancel: CancelToken | None = None,
+    ) -> npt.NDArray[np.float64]:
+        """Latency of fixed plans on each calibration sample's hardware, sample-major."""
     def accuracy_at(
         self,
         accuracy_samples: AccuracySamples,
@@ -442,6 +462,7 @@ class JointProblem:
         cancel: CancelToken | None = None,
     ) -> npt.NDArray[np.float64]: ...
 
+CALIBRATE_MAX_BOOTSTRAP: int
 CALIBRATE_MAX_RUNS: int
 
 def calibrate(
@@ -455,10 +476,14 @@ def calibrate(
     tpot_s: npt.NDArray[np.float64],
     *,
     name: str | None = None,
+    bootstrap: int = 0,
+    seed: int = 0,
+    cancel: CancelToken | None = None,
 ) -> dict[str, Any]:
     """Keys: hardware (NativeHardware), names, parameters, stderr, at_bound (lists of 3),
     ttft_predicted_s, tpot_predicted_s, ttft_relative, tpot_relative (arrays),
-    prefill_compute_bound (list), rms_relative_error, n_runs."""
+    prefill_compute_bound (list), rms_relative_error, n_runs, samples (array, one row of 3 per
+    bootstrap refit), bootstrap_failed."""
 
 def fit_law(
     params: npt.NDArray[np.float64],

@@ -522,13 +522,14 @@ def frontier_test_time(
     ``latency_slo_s``, the probability that the SLO is met (docs/uncertainty.md, "Calibrated
     hardware"). Samples of an accuracy fit and of a calibration are not combined: give one."""
     calibration = hardware if isinstance(hardware, Calibration) else None
-    if calibration is not None:
-        hardware = calibration.hardware
+    serving_hw: str | Hardware = (
+        hardware.hardware if isinstance(hardware, Calibration) else hardware
+    )
     flat = as_float_array("budgets", budgets).reshape(-1).copy()
     problem, names, labels, acc, prov, fit, cat = _problem(
         models,
         family,
-        hardware,
+        serving_hw,
         accuracy,
         _text("unit", unit),
         catalog,

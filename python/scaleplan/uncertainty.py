@@ -152,6 +152,13 @@ def split_law(law: Any) -> tuple[Any, LawFit | None]:
     point law (exactly as passing ``fit.law``) and, with its samples, the uncertainty."""
     if not isinstance(law, LawFit):
         return law, None
+    if law.samples.ndim == 2 and law.samples.shape[1] != 5:
+        raise InvalidArgumentError(
+            f"law: plans under the samples of a {law.form!r} fit ({law.samples.shape[1]} "
+            "parameters a sample) are not built yet: the planners vary E, A, B, alpha and beta "
+            "per sample; pass fit.law for the point plan (docs/uncertainty.md)",
+            field="law",
+        )
     if len(law.samples) == 0:
         raise InvalidArgumentError(
             "law: this LawFit has no bootstrap samples, so there is no uncertainty to plan "

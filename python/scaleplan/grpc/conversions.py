@@ -33,7 +33,7 @@ from scaleplan.catalog import Catalog, Family, Hardware, Model, Moe
 from scaleplan.cost import InferenceCost, TrainingCost
 from scaleplan.errors import InvalidArgumentError, LimitExceededError
 from scaleplan.fit import KEYS as FIT_KEYS
-from scaleplan.fit import LawFit
+from scaleplan.fit import REPETITION_KEYS, LawFit
 from scaleplan.joint import JointPlan
 from scaleplan.laws import ErrorLaw, Farseer, FittedRange, LossLaw, Repetition
 from scaleplan.parscale import STREAMS, ParScaleLaw, ParScalePlan
@@ -1774,6 +1774,16 @@ def fit_law_message(fit: LawFit, level: float) -> planner_pb2.FitLawResponse:
             param.stderr = stderr[key]
         if intervals is not None:
             param.lower, param.upper = intervals[key]
+    if fit.form == "muennighoff" and fit.converged:
+        # The decay constants: estimates from the law, spreads from the bootstrap.
+        repetition = fit.law.repetition
+        for key in REPETITION_KEYS:
+            param = getattr(out, key)
+            param.estimate = getattr(repetition, key)
+            if stderr is not None:
+                param.stderr = stderr[key]
+            if intervals is not None:
+                param.lower, param.upper = intervals[key]
     return out
 
 
@@ -1782,11 +1792,12 @@ def law_fit_from(response: planner_pb2.FitLawResponse, **settings: Any) -> LawFi
         k: getattr(response, name).estimate for k, name in zip(FIT_KEYS, _FIT_FIELDS, strict=True)
     }
     cov = np.asarray(response.covariance, dtype=np.float64)
+    width = len(FIT_KEYS) + (len(REPETITION_KEYS) if settings.get("form") == "muennighoff" else 0)
     return LawFit(
         estimate=estimate,
-        covariance=cov.reshape(5, 5) if cov.size == 25 else None,
+        covariance=cov.reshape(width, width) if cov.size == width * width else None,
         covariance_source=response.covariance_source,
-        samples=np.asarray(response.samples, dtype=np.float64).reshape(-1, 5),
+        samples=np.asarray(response.samples, dtype=np.float64).reshape(-1, width),
         residuals=np.asarray(response.residuals, dtype=np.float64),
         n_points=response.n_points,
         objective=response.objective,

@@ -2109,7 +2109,9 @@ class Uncertainty(_message.Message):
     p_replanned: _builtins.float
     """Re-planned: share of samples whose own plan meets the threshold at the same goal."""
     outcome: _builtins.str
-    """What fixed and threshold measure: "loss" (lower is better) or "accuracy" (higher is better)."""
+    """What fixed and threshold measure: "loss" (lower is better), "accuracy" (higher is better)
+    or "latency_s" (lower is better).
+    """
     @_builtins.property
     def quantiles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
         """The quantile levels of every band (fractions), e.g. 0.1, 0.5, 0.9."""

@@ -1454,6 +1454,8 @@ class FitLawResponse(_message.Message):
     SAMPLES_FIELD_NUMBER: _builtins.int
     COVARIANCE_FIELD_NUMBER: _builtins.int
     BOOTSTRAP_UNCONVERGED_FIELD_NUMBER: _builtins.int
+    R_STAR_TOKENS_FIELD_NUMBER: _builtins.int
+    R_STAR_PARAMS_FIELD_NUMBER: _builtins.int
     converged: _builtins.bool
     """Whether the fit met its convergence test and is a valid law."""
     message: _builtins.str
@@ -1467,7 +1469,9 @@ class FitLawResponse(_message.Message):
     covariance_source: _builtins.str
     """Where stderr comes from: "bootstrap", "gauss-newton" or "unavailable"."""
     bootstrap_unconverged: _builtins.int
-    """Bootstrap refits that stopped before their convergence test (kept in samples)."""
+    """Bootstrap refits that stopped before their convergence test (kept in samples); form
+    "muennighoff": refits that ended at an invalid law (left out of samples).
+    """
     @_builtins.property
     def law(self) -> _catalog_pb2.Law:
         """The fitted law, as PlanTraining's custom_law takes it; absent when converged is false."""
@@ -1498,11 +1502,23 @@ class FitLawResponse(_message.Message):
 
     @_builtins.property
     def samples(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
-        """Bootstrap samples, row-major, 5 per sample in the order E, A, B, alpha, beta."""
+        """Bootstrap samples, row-major, 5 per sample in the order E, A, B, alpha, beta; form
+        "muennighoff": 7 per sample, then R*_D (r_star_tokens) and R*_N (r_star_params).
+        """
 
     @_builtins.property
     def covariance(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
-        """Covariance of (E, A, B, alpha, beta), 25 values row-major; empty when unavailable."""
+        """Covariance of (E, A, B, alpha, beta), 25 values row-major (form "muennighoff": of the
+        seven, 49 values); empty when unavailable.
+        """
+
+    @_builtins.property
+    def r_star_tokens(self) -> Global___FittedParameter:
+        """Form "muennighoff": R*_D, the decay constant of repeated tokens; absent otherwise."""
+
+    @_builtins.property
+    def r_star_params(self) -> Global___FittedParameter:
+        """Form "muennighoff": R*_N, the decay constant of excess parameters; absent otherwise."""
 
     def __init__(
         self,
@@ -1523,10 +1539,12 @@ class FitLawResponse(_message.Message):
         samples: _abc.Iterable[_builtins.float] | None = ...,
         covariance: _abc.Iterable[_builtins.float] | None = ...,
         bootstrap_unconverged: _builtins.int = ...,
+        r_star_tokens: Global___FittedParameter | None = ...,
+        r_star_params: Global___FittedParameter | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["irreducible_loss", b"irreducible_loss", "law", b"law", "params_coefficient", b"params_coefficient", "params_exponent", b"params_exponent", "tokens_coefficient", b"tokens_coefficient", "tokens_exponent", b"tokens_exponent"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["irreducible_loss", b"irreducible_loss", "law", b"law", "params_coefficient", b"params_coefficient", "params_exponent", b"params_exponent", "r_star_params", b"r_star_params", "r_star_tokens", b"r_star_tokens", "tokens_coefficient", b"tokens_coefficient", "tokens_exponent", b"tokens_exponent"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bootstrap_unconverged", b"bootstrap_unconverged", "converged", b"converged", "covariance", b"covariance", "covariance_source", b"covariance_source", "irreducible_loss", b"irreducible_loss", "law", b"law", "level", b"level", "message", b"message", "n_points", b"n_points", "objective", b"objective", "params_coefficient", b"params_coefficient", "params_exponent", b"params_exponent", "residuals", b"residuals", "samples", b"samples", "tokens_coefficient", b"tokens_coefficient", "tokens_exponent", b"tokens_exponent"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bootstrap_unconverged", b"bootstrap_unconverged", "converged", b"converged", "covariance", b"covariance", "covariance_source", b"covariance_source", "irreducible_loss", b"irreducible_loss", "law", b"law", "level", b"level", "message", b"message", "n_points", b"n_points", "objective", b"objective", "params_coefficient", b"params_coefficient", "params_exponent", b"params_exponent", "r_star_params", b"r_star_params", "r_star_tokens", b"r_star_tokens", "residuals", b"residuals", "samples", b"samples", "tokens_coefficient", b"tokens_coefficient", "tokens_exponent", b"tokens_exponent"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -386,12 +386,13 @@ schema! {
     law_fit "LawFit" () {
         estimate [""] "The end point of the fit: E, A, B, alpha, beta by name.",
         covariance [""]
-            "5 x 5 (E, A, B, alpha, beta), from the bootstrap samples or (bootstrap = 0) the \
-             Gauss-Newton approximation s^2 (J^T J)^-1 at the optimum; None when neither is \
-             available.",
+            "5 x 5 (E, A, B, alpha, beta; form muennighoff: 7 x 7, the order of keys), from the \
+             bootstrap samples or (bootstrap = 0) the Gauss-Newton approximation s^2 (J^T J)^-1 \
+             at the optimum; None when neither is available.",
         covariance_source [""] "Where the covariance comes from: bootstrap, gauss-newton or \
                                 unavailable.",
-        samples [""] "Bootstrap estimates, shape (bootstrap, 5).",
+        samples [""] "Bootstrap estimates, shape (bootstrap, 5); form muennighoff (bootstrap, 7), \
+                      columns E, A, B, alpha, beta, r_star_tokens, r_star_params.",
         residuals [""] "ln(fitted loss) - ln(observed loss), per run, in input order.",
         n_points ["runs"] "Runs the law was fitted on.",
         objective [""] "Sum of Huber losses of the log-loss residuals at the end point.",
@@ -400,7 +401,7 @@ schema! {
         delta [""] "Huber loss threshold on the log-loss residuals.",
         bootstrap ["refits"] "Bootstrap refits requested.",
         seed [""] "Seed of the bootstrap resampling.",
-        form [""] "The law's form: chinchilla, the only one available so far.",
+        form [""] "The law's form: chinchilla or muennighoff (docs/fitting.md).",
         unique_tokens ["tokens"]
             "Unique tokens: each run's tokens counted as the effective tokens D' of repeated \
              data; None without a data limit.",

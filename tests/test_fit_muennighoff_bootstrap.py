@@ -16,6 +16,7 @@ import scaleplan as sp
 from grpc_support import TIMEOUT_S, ServerThread
 from scaleplan.errors import InvalidArgumentError
 from scaleplan.fit import KEYS, REPETITION_KEYS
+from scaleplan.laws import Repetition
 
 # Muennighoff et al. 2023's released fit (as tests/test_fit.py draws from it), U = 1e10.
 A_, B_, E_, ALPHA, RD, RN = 6.255414, 7.3049974, 0.6254804, 0.3526596, 15.387756, 5.309743
@@ -123,12 +124,81 @@ def test_save_and_load_keep_the_seven_columns(fit: sp.LawFit, tmp_path: Path) ->
     assert again.covariance is not None and again.covariance.shape == (7, 7)
 
 
-def test_planners_refuse_the_seven_column_samples_naming_law(fit: sp.LawFit) -> None:
+def sample_law(fit: sp.LawFit, row: npt.NDArray[np.float64]) -> sp.LossLaw:
+    """One sample's law, built in Python: the point law with the sample's seven numbers."""
+    e, a, b, alpha, beta, r_d, r_n = (float(v) for v in row)
+    return fit.law.replace(
+        E=e,
+        A=a,
+        B=b,
+        alpha=alpha,
+        beta=beta,
+        repetition=Repetition(r_star_tokens=r_d, r_star_params=r_n),
+    )
+
+
+TRAINING_FIELDS = ("params", "tokens", "effective_tokens", "loss", "compute_flops")
+
+
+@pytest.mark.parametrize("r_star", [None, 10.0])
+def test_training_under_the_samples_agrees_with_a_loop(
+    fit: sp.LawFit, r_star: float | None
+) -> None:
+    """Each sample plans with its own decay constants: R*_D (unless r_star is given) and R*_N
+    under the data limit; the fixed plan's loss is the sample law's at the point plan's (N, D),
+    computed here by LossLaw.loss."""
+    budgets = np.array([1e20, 3e21, 1e23])
+    plan = sp.plan_training(
+        budget_flops=budgets, law=fit, unique_tokens=U, r_star=r_star, reach_loss=2.4
+    )
+    u = plan.uncertainty
+    assert u is not None and u.samples == len(fit.samples)
+    fixed = np.empty((len(fit.samples), len(budgets)))
+    for s, row in enumerate(fit.samples):
+        law_s = sample_law(fit, row)
+        p = sp.plan_training(budget_flops=budgets, law=law_s, unique_tokens=U, r_star=r_star)
+        for name in TRAINING_FIELDS:
+            want = np.asarray(getattr(p, name), dtype=float)
+            np.testing.assert_allclose(u.per_sample[name][s], want, rtol=1e-12, atol=0)
+        fixed[s] = law_s.loss(plan.params, plan.tokens, unique_tokens=U, r_star=r_star)
+    np.testing.assert_allclose(u.per_sample["fixed"], fixed, rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(u.p_fixed, (fixed <= 2.4).mean(axis=0))
+    # Repeated data at the largest budget: the samples' own R*_D moves the plans.
+    if r_star is None:
+        assert np.ptp(u.per_sample["effective_tokens"][:, -1]) > 0
+
+
+def test_lifetime_under_the_samples_agrees_with_a_loop(fit: sp.LawFit) -> None:
+    demand: dict[str, Any] = {"queries": 1e10, "prompt_tokens": 512, "gen_tokens": 256}
+    plan = sp.plan_lifetime(budget=3e22, law=fit, unique_tokens=U, **demand)
+    u = plan.uncertainty
+    assert u is not None
+    for s, row in enumerate(fit.samples[:10]):
+        law_s = sample_law(fit, row)
+        p = sp.plan_lifetime(budget=3e22, law=law_s, unique_tokens=U, **demand)
+        for name in ("params", "tokens", "loss", "total_cost"):
+            assert u.per_sample[name][s] == pytest.approx(float(getattr(p, name)), rel=1e-12)
+        fixed = float(law_s.loss(plan.params, plan.tokens, unique_tokens=U))
+        assert u.per_sample["fixed"][s] == pytest.approx(fixed, rel=1e-12)
+
+
+def test_the_point_plan_is_the_plan_of_the_fits_law(fit: sp.LawFit) -> None:
+    a = sp.plan_training(budget_flops=3e21, law=fit, unique_tokens=U)
+    b = sp.plan_training(budget_flops=3e21, law=fit.law, unique_tokens=U)
+    assert (a.params, a.tokens, a.loss) == (b.params, b.tokens, b.loss)
+
+
+def test_joint_and_grpc_refuse_the_seven_column_samples_naming_law(
+    fit: sp.LawFit, client: sp.Client
+) -> None:
     with pytest.raises(InvalidArgumentError) as caught:
-        sp.plan_training(budget_flops=1e21, law=fit, unique_tokens=U)
+        sp.plan_joint(
+            budget=1e6, queries=1e9, law=fit.with_error(sp.law("gadre2024-redpajama").error)
+        )
     assert caught.value.field == "law" and "muennighoff" in str(caught.value)
-    # The point law plans as before.
-    assert sp.plan_training(budget_flops=1e21, law=fit.law, unique_tokens=U).feasible
+    with pytest.raises(InvalidArgumentError) as caught:
+        client.plan_training(budget_flops=3e21, law=fit, unique_tokens=U)
+    assert caught.value.field == "law"
 
 
 @pytest.fixture(scope="module")

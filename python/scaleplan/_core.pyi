@@ -104,7 +104,7 @@ __all__ = [
 ]
 # Plans under uncertainty.
 __all__ += ["MAX_LAW_SAMPLES", "MAX_SAMPLE_PLANS", "losses_at"]
-__all__ += ["AccuracySamples"]
+__all__ += ["AccuracySamples", "losses_limited_at"]
 
 # Parallel streams (ParScale, rust/python/src/parscale.rs).
 __all__ += [
@@ -524,6 +524,18 @@ def losses_at(
     cancel: CancelToken | None = None,
 ) -> npt.NDArray[np.float64]:
     """Loss of each plan (params, effective_tokens) under each sample's law, sample-major."""
+
+def losses_limited_at(
+    law: NativeLaw,
+    law_samples: npt.NDArray[np.float64],
+    params: npt.NDArray[np.float64],
+    tokens: npt.NDArray[np.float64],
+    unique_tokens: float,
+    r_star: float | None = None,
+    *,
+    cancel: CancelToken | None = None,
+) -> npt.NDArray[np.float64]:
+    """Loss of each plan (params, tokens) under each sample's law with a data limit."""
 
 @final
 class AccuracySamples:

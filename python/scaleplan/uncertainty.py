@@ -152,13 +152,6 @@ def split_law(law: Any) -> tuple[Any, LawFit | None]:
     point law (exactly as passing ``fit.law``) and, with its samples, the uncertainty."""
     if not isinstance(law, LawFit):
         return law, None
-    if law.samples.ndim == 2 and law.samples.shape[1] != 5:
-        raise InvalidArgumentError(
-            f"law: plans under the samples of a {law.form!r} fit ({law.samples.shape[1]} "
-            "parameters a sample) are not built yet: the planners vary E, A, B, alpha and beta "
-            "per sample; pass fit.law for the point plan (docs/uncertainty.md)",
-            field="law",
-        )
     if len(law.samples) == 0:
         raise InvalidArgumentError(
             "law: this LawFit has no bootstrap samples, so there is no uncertainty to plan "
@@ -325,23 +318,40 @@ def loss_uncertainty(
     reach: float | None,
     outcome: Outcome,
     cancel: _cancel.CancelToken | None,
+    unique_tokens: float | None = None,
+    r_star: float | None = None,
 ) -> Uncertainty:
     """:func:`assess` for a loss planner (training, lifetime): the fixed plan's outcome is its
-    loss L_s(N, D') under each sample's law, computed in the core."""
+    loss L_s(N, D') under each sample's law, computed in the core. A muennighoff fit's samples
+    (seven columns) under a data limit (``unique_tokens``) discount the point plan's tokens and
+    parameters with each sample's own R*_D (unless ``r_star`` is given) and R*_N."""
     n_samples, size = len(fit.samples), args.size()
     rows, feasible = per_sample_rows(fields, arrays, n_samples, size)
     if point.get("layers") is None:
         for name in ("layers", "query_heads", "kv_heads", "head_dim"):
             rows.pop(name, None)
-    fixed = _core.losses_at(
-        point_law._native,
-        sample_array(fit),
-        np.ascontiguousarray(np.reshape(np.asarray(point["params"], dtype=np.float64), -1)),
-        np.ascontiguousarray(
-            np.reshape(np.asarray(point["effective_tokens"], dtype=np.float64), -1)
-        ),
-        cancel=_cancel.resolve(cancel),
-    ).reshape(n_samples, size)
+
+    def flat(name: str) -> npt.NDArray[np.float64]:
+        return np.ascontiguousarray(np.reshape(np.asarray(point[name], dtype=np.float64), -1))
+
+    if fit.samples.shape[1] != 5 and unique_tokens is not None:
+        fixed = _core.losses_limited_at(
+            point_law._native,
+            sample_array(fit),
+            flat("params"),
+            flat("tokens"),
+            unique_tokens,
+            r_star,
+            cancel=_cancel.resolve(cancel),
+        ).reshape(n_samples, size)
+    else:
+        fixed = _core.losses_at(
+            point_law._native,
+            sample_array(fit),
+            flat("params"),
+            flat("effective_tokens"),
+            cancel=_cancel.resolve(cancel),
+        ).reshape(n_samples, size)
     return assess(
         n_samples=n_samples,
         args=args,
@@ -357,7 +367,8 @@ def loss_uncertainty(
 
 
 def sample_array(fit: LawFit) -> npt.NDArray[np.float64]:
-    """The fit's samples as the binding takes them (rows E, A, B, alpha, beta)."""
+    """The fit's samples as the binding takes them (rows E, A, B, alpha, beta; the muennighoff
+    form's then R*_D, R*_N)."""
     return np.ascontiguousarray(fit.samples, dtype=np.float64)
 
 

@@ -351,8 +351,10 @@ class RemoteApi:
         runs (deterministic per ``seed``). With ``unique_tokens``, each run's tokens count as the
         effective tokens D' of repeated data (Muennighoff et al. 2023). ``form="muennighoff"``
         (with ``unique_tokens``) also fits that paper's decay constants R*_D and R*_N of repeated
-        tokens and excess parameters (``law.repetition``; a point estimate, no bootstrap).
-        ``cancel``: a :class:`scaleplan.CancelToken`, as for the planners. See docs/fitting.md.
+        tokens and excess parameters (``law.repetition``); its ``bootstrap`` refits all seven
+        parameters on resampled runs from the point fit, and its samples have seven columns
+        (:attr:`LawFit.keys`: E, A, B, alpha, beta, r_star_tokens, r_star_params). ``cancel``: a
+        :class:`scaleplan.CancelToken`, as for the planners. See docs/fitting.md.
 
         On the server: :func:`scaleplan.fit_law`, the same arguments (catalog objects by name,
         scalars for the goals). ``timeout_s``: this call's deadline (default: the client's)."""

@@ -1467,6 +1467,13 @@ def _write_samples(
     """A LawFit's samples and the uncertainty options into ``message``; the law to send (a
     LawFit's point law)."""
     if isinstance(law, LawFit):
+        if law.samples.ndim == 2 and law.samples.shape[1] != len(FIT_KEYS):
+            raise InvalidArgumentError(
+                f"law: the samples of a {law.form!r} fit ({law.samples.shape[1]} numbers each) "
+                "do not travel over gRPC (law_samples holds E, A, B, alpha, beta); plan "
+                "locally, or send fit.law for the point plan",
+                field="law",
+            )
         message.law_samples.values.extend(np.asarray(law.samples, dtype=np.float64).ravel())
         law = law.law
     if quantiles is not None:

@@ -6,8 +6,9 @@ use numpy::{PyArray1, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3};
 use pyo3::prelude::*;
 use scaleplan_core::laws::LossLaw;
 use scaleplan_core::plan::uncertainty::{
-    losses_at as core_losses_at, sample_laws, AccuracyGroup, AccuracySamples as CoreSamples,
-    ACCURACY_SAMPLES_FIELD, MAX_LAW_SAMPLES, MAX_SAMPLE_PLANS, SAMPLES_FIELD,
+    losses_at as core_losses_at, losses_limited_at as core_losses_limited_at, sample_laws,
+    sample_laws_repeated, AccuracyGroup, AccuracySamples as CoreSamples, ACCURACY_SAMPLES_FIELD,
+    MAX_LAW_SAMPLES, MAX_SAMPLE_PLANS, SAMPLES_FIELD,
 };
 use scaleplan_core::PlanError;
 
@@ -26,24 +27,35 @@ pub fn laws_of(
         return Ok(None);
     };
     let view = samples.as_array();
-    if view.ncols() != 5 {
-        return Err(to_py(
+    match view.ncols() {
+        5 => {
+            let rows: Vec<[f64; 5]> = view
+                .rows()
+                .into_iter()
+                .map(|r| [r[0], r[1], r[2], r[3], r[4]])
+                .collect();
+            sample_laws(point, &rows).map(Some).py_err(py)
+        }
+        // The muennighoff form: then R*_D and R*_N (docs/fitting.md).
+        7 => {
+            let rows: Vec<[f64; 7]> = view
+                .rows()
+                .into_iter()
+                .map(|r| [r[0], r[1], r[2], r[3], r[4], r[5], r[6]])
+                .collect();
+            sample_laws_repeated(point, &rows).map(Some).py_err(py)
+        }
+        other => Err(to_py(
             py,
             PlanError::invalid(
                 SAMPLES_FIELD,
                 format!(
-                    "each sample has 5 numbers (E, A, B, alpha, beta), got {}",
-                    view.ncols()
+                    "each sample has 5 numbers (E, A, B, alpha, beta) or, for the muennighoff \
+                     form, 7 (then R*_D, R*_N), got {other}"
                 ),
             ),
-        ));
+        )),
     }
-    let rows: Vec<[f64; 5]> = view
-        .rows()
-        .into_iter()
-        .map(|r| [r[0], r[1], r[2], r[3], r[4]])
-        .collect();
-    sample_laws(point, &rows).map(Some).py_err(py)
 }
 
 /// Loss of the plans (params, effective_tokens) under each sample's law: S x n, sample-major.
@@ -150,8 +162,32 @@ impl AccuracySamples {
     }
 }
 
+/// Loss of the plans (params, tokens) under each sample's law with a data limit of
+/// `unique_tokens` (R*_D `r_star`, or each sample law's own): S x n, sample-major.
+#[pyfunction]
+#[pyo3(signature = (law, law_samples, params, tokens, unique_tokens, r_star=None, *, cancel=None))]
+#[allow(clippy::too_many_arguments)]
+fn losses_limited_at<'py>(
+    py: Python<'py>,
+    law: &NativeLaw,
+    law_samples: PyReadonlyArray2<'py, f64>,
+    params: PyReadonlyArray1<'py, f64>,
+    tokens: PyReadonlyArray1<'py, f64>,
+    unique_tokens: f64,
+    r_star: Option<f64>,
+    cancel: Option<&CancelToken>,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let laws = laws_of(py, &law.0, Some(law_samples))?.unwrap_or_default();
+    let (n, d) = (params.as_slice()?, tokens.as_slice()?);
+    let out = enter(py, Work::Plan(cancel), || {
+        core_losses_limited_at(&laws, n, d, unique_tokens, r_star)
+    })?;
+    Ok(PyArray1::from_vec(py, out))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(losses_at, m)?)?;
+    m.add_function(wrap_pyfunction!(losses_limited_at, m)?)?;
     m.add_class::<AccuracySamples>()?;
     m.add("MAX_LAW_SAMPLES", MAX_LAW_SAMPLES)?;
     m.add("MAX_SAMPLE_PLANS", MAX_SAMPLE_PLANS)?;

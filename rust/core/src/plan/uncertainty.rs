@@ -13,7 +13,7 @@ use crate::catalog::Hardware;
 use crate::cost::{InferenceQuery, Pricer};
 use crate::error::{PlanError, Result};
 use crate::laws::fit::MAX_BOOTSTRAP;
-use crate::laws::LossLaw;
+use crate::laws::{DataLimit, LossLaw, Repetition};
 use crate::plan::testtime::{Candidate, Solution, TestTimeOptions, TestTimeSolver};
 use crate::testtime::{Curve, FittedCurve};
 
@@ -31,6 +31,39 @@ pub const SAMPLES_FIELD: &str = "law_samples";
 /// The point law with each row (E, A, B, alpha, beta) of `samples` in place of its numbers.
 /// A sample that is not a valid law is an error about that row.
 pub fn sample_laws(point: &LossLaw, samples: &[[f64; 5]]) -> Result<Vec<LossLaw>> {
+    let rows: Vec<(&[f64; 5], Option<Repetition>)> = samples.iter().map(|r| (r, None)).collect();
+    laws_from_rows(point, &rows)
+}
+
+/// [`sample_laws`] for samples of the muennighoff form (E, A, B, alpha, beta, R*_D, R*_N): each
+/// law also carries the sample's decay constants (`repetition`), so under a data limit its
+/// repeated tokens and excess parameters are discounted as that sample says
+/// (docs/uncertainty.md).
+pub fn sample_laws_repeated(point: &LossLaw, samples: &[[f64; 7]]) -> Result<Vec<LossLaw>> {
+    let fives: Vec<[f64; 5]> = samples
+        .iter()
+        .map(|r| [r[0], r[1], r[2], r[3], r[4]])
+        .collect();
+    let rows: Vec<(&[f64; 5], Option<Repetition>)> = fives
+        .iter()
+        .zip(samples)
+        .map(|(f, r)| {
+            (
+                f,
+                Some(Repetition {
+                    r_star_tokens: r[5],
+                    r_star_params: r[6],
+                }),
+            )
+        })
+        .collect();
+    laws_from_rows(point, &rows)
+}
+
+fn laws_from_rows(
+    point: &LossLaw,
+    samples: &[(&[f64; 5], Option<Repetition>)],
+) -> Result<Vec<LossLaw>> {
     if samples.is_empty() {
         return Err(PlanError::invalid(
             SAMPLES_FIELD,
@@ -47,7 +80,7 @@ pub fn sample_laws(point: &LossLaw, samples: &[[f64; 5]]) -> Result<Vec<LossLaw>
     samples
         .iter()
         .enumerate()
-        .map(|(i, &[e, a, b, alpha, beta])| {
+        .map(|(i, &(&[e, a, b, alpha, beta], repetition))| {
             let law = LossLaw {
                 name: format!("{} (sample {i})", point.name),
                 e,
@@ -55,6 +88,7 @@ pub fn sample_laws(point: &LossLaw, samples: &[[f64; 5]]) -> Result<Vec<LossLaw>
                 b,
                 alpha,
                 beta,
+                repetition: repetition.or(point.repetition),
                 ..point.clone()
             };
             law.validate().map_err(|err| {
@@ -161,6 +195,45 @@ pub fn losses_at(laws: &[LossLaw], params: &[f64], effective_tokens: &[f64]) -> 
         );
     }
     cancel::check()?;
+    Ok(out)
+}
+
+/// The loss of a fixed plan (N, D) under every law with a data limit of `unique_tokens`,
+/// sample-major: L_s(N', D') with D' the tokens D is worth at R*_D (`r_star`, or by default
+/// the sample law's own) and N' the parameters N is worth at the law's R*_N
+/// (`LossLaw::loss_limited`). NaN where the plan has no numbers.
+pub fn losses_limited_at(
+    laws: &[LossLaw],
+    params: &[f64],
+    tokens: &[f64],
+    unique_tokens: f64,
+    r_star: Option<f64>,
+) -> Result<Vec<f64>> {
+    if params.len() != tokens.len() {
+        return Err(PlanError::invalid(
+            "tokens",
+            "params and tokens differ in length",
+        ));
+    }
+    let total = laws.len().saturating_mul(params.len());
+    if total > MAX_SAMPLE_PLANS {
+        return Err(PlanError::LimitExceeded {
+            field: SAMPLES_FIELD.to_string(),
+            limit: MAX_SAMPLE_PLANS as u64,
+            got: total as u64,
+        });
+    }
+    let mut out = Vec::with_capacity(total);
+    for law in laws {
+        cancel::check()?;
+        let limit = DataLimit::new(unique_tokens, Some(r_star.unwrap_or(law.default_r_star())))?;
+        out.extend(
+            params
+                .iter()
+                .zip(tokens)
+                .map(|(&n, &d)| law.loss_limited(n, d, Some(&limit))),
+        );
+    }
     Ok(out)
 }
 

@@ -7,13 +7,11 @@ are named."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
 import scaleplan as sp
-from grpc_support import TIMEOUT_S, ServerThread
 from scaleplan.calibrate import MAX_BOOTSTRAP, PARAMETERS
 from scaleplan.errors import InvalidArgumentError, LimitExceededError
 
@@ -130,12 +128,6 @@ def test_interval_needs_a_bootstrap_and_a_level_in_range() -> None:
         with pytest.raises(InvalidArgumentError) as caught:
             boot.interval(level)  # type: ignore[arg-type]
         assert caught.value.field == "level"
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[sp.Client]:
-    with ServerThread() as server, sp.Client(server.target, timeout_s=TIMEOUT_S) as c:
-        yield c
 
 
 def test_calibrate_rpc_carries_the_samples(client: sp.Client) -> None:

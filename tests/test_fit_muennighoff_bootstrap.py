@@ -5,7 +5,6 @@ the paper's law, determinism, save/load and gRPC, and the planners' refusal name
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,6 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 import scaleplan as sp
-from grpc_support import TIMEOUT_S, ServerThread
 from scaleplan.errors import InvalidArgumentError
 from scaleplan.fit import KEYS, REPETITION_KEYS
 from scaleplan.laws import Repetition
@@ -199,12 +197,6 @@ def test_joint_and_grpc_refuse_the_seven_column_samples_naming_law(
     with pytest.raises(InvalidArgumentError) as caught:
         client.plan_training(budget_flops=3e21, law=fit, unique_tokens=U)
     assert caught.value.field == "law"
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[sp.Client]:
-    with ServerThread() as server, sp.Client(server.target, timeout_s=TIMEOUT_S) as c:
-        yield c
 
 
 def test_fit_law_rpc_carries_the_seven_columns(client: sp.Client) -> None:

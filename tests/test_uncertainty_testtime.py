@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,6 @@ import cli_support as cli
 import numpy as np
 import pytest
 import scaleplan as sp
-from grpc_support import TIMEOUT_S, ServerThread
 from scaleplan.errors import Cancelled, InvalidArgumentError, LimitExceededError
 from scaleplan.uncertainty import MAX_SAMPLE_PLANS
 
@@ -253,12 +251,6 @@ def test_the_plan_count_is_bounded_and_cancellation_stops_it(fit: sp.AccuracyFit
 
 
 # ---- gRPC and CLI -----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[sp.Client]:
-    with ServerThread() as server, sp.Client(server.target, timeout_s=TIMEOUT_S) as c:
-        yield c
 
 
 def test_plan_test_time_rpc_carries_the_samples_and_the_uncertainty(

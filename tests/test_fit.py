@@ -261,7 +261,7 @@ def test_interval_needs_a_bootstrap_and_a_level() -> None:
         ({"seed": -3}, "seed"),
         ({"form": "nonsense"}, "form"),
         ({"form": "muennighoff"}, "unique_tokens"),
-        ({"form": "muennighoff", "unique_tokens": 1e10, "bootstrap": 3}, "bootstrap"),
+        ({"form": "muennighoff", "unique_tokens": 1e10, "bootstrap": -3}, "bootstrap"),
         ({"unique_tokens": -1.0}, "unique_tokens"),
         ({"params": [[1e8] * 10]}, "params"),
         ({"loss": ["a"] * 10}, "loss"),

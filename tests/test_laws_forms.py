@@ -224,7 +224,11 @@ def test_cli_fits_the_muennighoff_form(tmp_path: Any) -> None:
     assert out["law"]["repetition"]["r_star_params"] == pytest.approx(5.309743, rel=1e-3)
     table = ok(*args).stdout
     assert "R*_D" in table and "R*_N" in table
-    bad = run(*args, "--bootstrap", "10")
+    # With a bootstrap the decay constants get their stderr and interval (docs/fitting.md).
+    boot = ok(*args, "--bootstrap", "10").stdout
+    r_d = next(line for line in boot.splitlines() if line.startswith("R*_D"))
+    assert "[" in r_d and "]" in r_d, boot
+    bad = run(*args, "--bootstrap", "-1")
     assert bad.returncode == 2 and "--bootstrap" in bad.stderr
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "AGENT_FIELDS",
     "ALGORITHMIC_PROGRESS",
     "BINDINGS",
+    "CALIBRATE_MAX_BOOTSTRAP",
     "CALIBRATE_MAX_RUNS",
     "CONSTRAINTS",
     "EXTRAPOLATION_VARIABLES",
@@ -103,6 +104,7 @@ __all__ = [
 ]
 # Plans under uncertainty.
 __all__ += ["MAX_LAW_SAMPLES", "MAX_SAMPLE_PLANS", "losses_at"]
+__all__ += ["AccuracySamples", "losses_limited_at"]
 
 # Parallel streams (ParScale, rust/python/src/parscale.rs).
 __all__ += [
@@ -363,6 +365,43 @@ class TestTimeProblem:
     def solve(
         self, budgets: npt.NDArray[np.float64], *, cancel: CancelToken | None = None
     ) -> tuple[list[npt.NDArray[np.float64]], npt.NDArray[np.float64]]: ...
+    def solve_samples(
+        self,
+        budgets: npt.NDArray[np.float64],
+        accuracy_samples: AccuracySamples,
+        *,
+        cancel: CancelToken | None = None,
+    ) -> list[npt.NDArray[np.float64]]:
+        """The plans of every budget under each accuracy sample, sample-major."""
+    def solve_hardware_samples(
+        self,
+        budgets: npt.NDArray[np.float64],
+        hardware_samples: npt.NDArray[np.float64],
+        *,
+        cancel: CancelToken | None = None,
+    ) -> list[npt.NDArray[np.float64]]:
+        """The plans of every budget on each calibration sample's hardware, sample-major."""
+    def latency_at(
+        self,
+        hardware_samples: npt.NDArray[np.float64],
+        candidate: npt.NDArray[np.float64],
+        gen_tokens: npt.NDArray[np.float64],
+        samples: npt.NDArray[np.float64],
+        attention: npt.NDArray[np.float64],
+        *,
+        cancel: CancelToken | None = None,
+    ) -> npt.NDArray[np.float64]:
+        """Latency of fixed plans on each calibration sample's hardware, sample-major."""
+    def accuracy_at(
+        self,
+        accuracy_samples: AccuracySamples,
+        candidate: npt.NDArray[np.float64],
+        gen_tokens: npt.NDArray[np.float64],
+        samples: npt.NDArray[np.float64],
+        *,
+        cancel: CancelToken | None = None,
+    ) -> npt.NDArray[np.float64]:
+        """Accuracy of fixed plans under each accuracy sample, sample-major."""
 
 @final
 class JointProblem:
@@ -423,6 +462,7 @@ class JointProblem:
         cancel: CancelToken | None = None,
     ) -> npt.NDArray[np.float64]: ...
 
+CALIBRATE_MAX_BOOTSTRAP: int
 CALIBRATE_MAX_RUNS: int
 
 def calibrate(
@@ -436,10 +476,14 @@ def calibrate(
     tpot_s: npt.NDArray[np.float64],
     *,
     name: str | None = None,
+    bootstrap: int = 0,
+    seed: int = 0,
+    cancel: CancelToken | None = None,
 ) -> dict[str, Any]:
     """Keys: hardware (NativeHardware), names, parameters, stderr, at_bound (lists of 3),
     ttft_predicted_s, tpot_predicted_s, ttft_relative, tpot_relative (arrays),
-    prefill_compute_bound (list), rms_relative_error, n_runs."""
+    prefill_compute_bound (list), rms_relative_error, n_runs, samples (array, one row of 3 per
+    bootstrap refit), bootstrap_failed."""
 
 def fit_law(
     params: npt.NDArray[np.float64],
@@ -480,6 +524,31 @@ def losses_at(
     cancel: CancelToken | None = None,
 ) -> npt.NDArray[np.float64]:
     """Loss of each plan (params, effective_tokens) under each sample's law, sample-major."""
+
+def losses_limited_at(
+    law: NativeLaw,
+    law_samples: npt.NDArray[np.float64],
+    params: npt.NDArray[np.float64],
+    tokens: npt.NDArray[np.float64],
+    unique_tokens: float,
+    r_star: float | None = None,
+    *,
+    cancel: CancelToken | None = None,
+) -> npt.NDArray[np.float64]:
+    """Loss of each plan (params, tokens) under each sample's law with a data limit."""
+
+@final
+class AccuracySamples:
+    """An accuracy fit's bootstrap samples: (a, b) per fitted (model, length) per sample."""
+
+    def __new__(
+        cls,
+        models: list[str],
+        gen_tokens: list[float],
+        eval_samples: list[int],
+        samples: npt.NDArray[np.float64],
+    ) -> AccuracySamples: ...
+    def __len__(self) -> int: ...
 
 # ---- accuracy fit (rust/python/src/fit_accuracy.rs) ----
 FIT_ACCURACY_MAX_ROWS: int

@@ -8,6 +8,7 @@ catalog and builds the result."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -19,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from scaleplan import _core
+from scaleplan import cancel as _cancel
 from scaleplan._schema import documented
 from scaleplan.catalog import Catalog, Hardware, Model, catalog_or_default
 from scaleplan.errors import (
@@ -31,6 +33,8 @@ from scaleplan.errors import (
 PARAMETERS = ("prefill_mfu", "decode_bw_util", "step_overhead_s")
 """The fitted parameters, in the order of every vector of a calibration."""
 MAX_RUNS = _core.CALIBRATE_MAX_RUNS
+MAX_BOOTSTRAP: int = _core.CALIBRATE_MAX_BOOTSTRAP
+"""Most bootstrap resamples of one calibration."""
 COLUMNS = ("model", "batch", "prompt_tokens", "gen_tokens", "ttft_s", "tpot_s")
 """Columns every run has (``ttft_ms``/``tpot_ms`` may stand for ``ttft_s``/``tpot_s``);
 optional: ``hardware`` (checked against the hardware calibrated) and ``gpus`` (default 1)."""
@@ -53,6 +57,37 @@ class Calibration:
     n_runs: int
     rms_relative_error: float
     runs: tuple[dict[str, Any], ...]
+    samples: npt.NDArray[np.float64] = dataclasses.field(
+        default_factory=lambda: np.empty((0, len(PARAMETERS)))
+    )
+    bootstrap: int = 0
+    seed: int = 0
+    bootstrap_failed: int = 0
+
+    def interval(self, level: float = 0.95) -> dict[str, tuple[float, float]]:
+        """Percentile bootstrap intervals of the parameters at ``level``, by name (needs
+        ``bootstrap`` > 0; docs/calibration.md, "Intervals")."""
+        if isinstance(level, bool) or not isinstance(level, int | float):
+            raise InvalidArgumentError(f"level: expected a number, got {level!r}", field="level")
+        if not 0.0 < level < 1.0:
+            raise InvalidArgumentError(f"level: must be in (0, 1), got {level}", field="level")
+        if len(self.samples) == 0:
+            raise InvalidArgumentError(
+                "bootstrap: intervals are percentile intervals of bootstrap resamples; "
+                "calibrate with bootstrap > 0"
+                + (" (every resample failed)" if self.bootstrap else ""),
+                field="bootstrap",
+            )
+        q = np.quantile(self.samples, [(1.0 - level) / 2.0, (1.0 + level) / 2.0], axis=0)
+        return {k: (float(q[0, j]), float(q[1, j])) for j, k in enumerate(PARAMETERS)}
+
+    def sample_hardware(self) -> list[Hardware]:
+        """The calibrated hardware under each bootstrap resample: the entry with that
+        resample's (prefill_mfu, decode_bw_util, step_overhead_s)."""
+        return [
+            self.hardware.replace(**dict(zip(PARAMETERS, (float(v) for v in row), strict=True)))
+            for row in self.samples
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready values (the hardware as its catalog fields)."""
@@ -68,6 +103,10 @@ class Calibration:
             "n_runs": self.n_runs,
             "rms_relative_error": self.rms_relative_error,
             "runs": [dict(r) for r in self.runs],
+            "samples": self.samples.tolist(),
+            "bootstrap": self.bootstrap,
+            "seed": self.seed,
+            "bootstrap_failed": self.bootstrap_failed,
         }
 
 
@@ -255,7 +294,10 @@ def calibrate(
     *,
     model: str | Model | None = None,
     name: str | None = None,
+    bootstrap: int = 0,
+    seed: int = 0,
     catalog: Catalog | None = None,
+    cancel: _cancel.CancelToken | None = None,
 ) -> Calibration:
     """Fit ``hardware``'s prefill MFU, decode bandwidth utilisation and per-step overhead to
     measured serving runs (docs/calibration.md).
@@ -264,7 +306,14 @@ def calibrate(
     serving-benchmark results (``vllm bench serve --save-result``), or a file of either
     (:func:`read_runs`). ``model`` names the catalog model of every run, for files that name
     none or a model the catalog does not know by that name. ``name`` names the calibrated entry
-    (default ``<hardware>-calibrated``)."""
+    (default ``<hardware>-calibrated``).
+
+    ``bootstrap`` > 0 refits on that many resamples of the runs (drawn with replacement,
+    deterministic per ``seed``; at most :data:`MAX_BOOTSTRAP`): ``samples`` holds each
+    resample's parameters (columns :data:`PARAMETERS`) and :meth:`Calibration.interval` their
+    percentile intervals (docs/calibration.md, "Intervals")."""
+    boots = _whole("bootstrap", bootstrap, MAX_BOOTSTRAP)
+    seed_ = _whole("seed", seed, 2**64 - 1)
     cat = catalog_or_default(catalog)
     hw = hardware if isinstance(hardware, Hardware) else cat.hardware(hardware)
     runs = runs_of(rows)
@@ -294,6 +343,9 @@ def calibrate(
             cols["ttft_s"],
             cols["tpot_s"],
             name=name,
+            bootstrap=boots,
+            seed=seed_,
+            cancel=_cancel.resolve(cancel),
         )
     except ScaleplanError as exc:
         if exc.index is None or not 0 <= exc.index < len(runs):
@@ -314,7 +366,24 @@ def calibrate(
         n_runs=int(out["n_runs"]),
         rms_relative_error=float(out["rms_relative_error"]),
         runs=tuple(runs),
+        samples=np.asarray(out["samples"], dtype=np.float64).reshape(-1, len(PARAMETERS)),
+        bootstrap=boots,
+        seed=seed_,
+        bootstrap_failed=int(out["bootstrap_failed"]),
     )
+
+
+def _whole(name: str, value: Any, limit: int) -> int:
+    """A whole-number option in [0, ``limit``]; above it a LimitExceededError."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise InvalidArgumentError(f"{name}: expected a whole number, got {value!r}", field=name)
+    if int(value) > limit:
+        raise LimitExceededError(
+            f"{name}: {value} exceeds the limit of {limit}", field=name, limit=limit, got=int(value)
+        )
+    if int(value) < 0:
+        raise InvalidArgumentError(f"{name}: must be at least 0, got {value}", field=name)
+    return int(value)
 
 
 def _where(run: Mapping[str, Any], index: int) -> dict[str, Any]:

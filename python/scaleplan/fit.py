@@ -24,6 +24,9 @@ from scaleplan.laws import ErrorLaw, LossLaw
 
 KEYS = ("E", "A", "B", "alpha", "beta")
 """Parameter order of every vector of a fit: samples' columns, covariance rows."""
+REPETITION_KEYS = ("r_star_tokens", "r_star_params")
+"""Form ``muennighoff``: the decay constants R*_D and R*_N (``law.repetition``), after
+:data:`KEYS` in its samples' columns, covariance rows, ``stderr`` and ``interval``."""
 FORMS = ("chinchilla",)
 MAX_BOOTSTRAP = _core.FIT_MAX_BOOTSTRAP
 MAX_RUNS = _core.FIT_MAX_RUNS
@@ -107,11 +110,20 @@ class LawFit:
         return {k: p[k] for k in KEYS}
 
     @property
+    def keys(self) -> tuple[str, ...]:
+        """The parameters of the samples' columns and the covariance's rows, in order:
+        :data:`KEYS`, and for form ``muennighoff`` then :data:`REPETITION_KEYS`."""
+        return KEYS + REPETITION_KEYS if self.form == "muennighoff" else KEYS
+
+    @property
     def stderr(self) -> dict[str, float] | None:
-        """Square roots of the covariance's diagonal (None when there is no covariance)."""
+        """Square roots of the covariance's diagonal by :attr:`keys` (None when there is no
+        covariance)."""
         if self.covariance is None:
             return None
-        return {k: math.sqrt(max(float(self.covariance[i, i]), 0.0)) for i, k in enumerate(KEYS)}
+        return {
+            k: math.sqrt(max(float(self.covariance[i, i]), 0.0)) for i, k in enumerate(self.keys)
+        }
 
     def interval(self, level: float = 0.95) -> dict[str, tuple[float, float]]:
         """Percentile bootstrap intervals at ``level`` (needs bootstrap > 0)."""
@@ -126,7 +138,7 @@ class LawFit:
                 field="bootstrap",
             )
         q = np.quantile(self.samples, [(1.0 - level) / 2.0, (1.0 + level) / 2.0], axis=0)
-        return {k: (float(q[0, i]), float(q[1, i])) for i, k in enumerate(KEYS)}
+        return {k: (float(q[0, i]), float(q[1, i])) for i, k in enumerate(self.keys)}
 
     def __repr__(self) -> str:
         se = self.stderr
@@ -188,14 +200,16 @@ class LawFit:
             estimate = {k: float(data["estimate"][k]) for k in KEYS}
             cov = data["covariance"]
             covariance = None if cov is None else np.asarray(cov, dtype=np.float64)
-            samples = np.asarray(data["samples"], dtype=np.float64).reshape(-1, 5)
+            form = str(data.get("form", "chinchilla"))
+            width = len(KEYS) + (len(REPETITION_KEYS) if form == "muennighoff" else 0)
+            samples = np.asarray(data["samples"], dtype=np.float64).reshape(-1, width)
             residuals = np.asarray(data["residuals"], dtype=np.float64).reshape(-1)
             n_points, converged = int(data["n_points"]), bool(data["converged"])
             objective = float(data["objective"])
         except (KeyError, TypeError, ValueError) as exc:
             raise bad(f"malformed ({exc})") from exc
-        if covariance is not None and covariance.shape != (5, 5):
-            raise bad("covariance must be 5 x 5")
+        if covariance is not None and covariance.shape != (width, width):
+            raise bad(f"covariance must be {width} x {width}")
         values = [*estimate.values(), objective, *samples.ravel(), *residuals]
         if not all(math.isfinite(v) for v in values):
             raise bad("holds a non-finite number")
@@ -225,7 +239,7 @@ class LawFit:
             delta=float(data.get("delta", 1e-3)),
             bootstrap=int(data.get("bootstrap", len(samples))),
             seed=int(data.get("seed", 0)),
-            form=str(data.get("form", "chinchilla")),
+            form=form,
             unique_tokens=data.get("unique_tokens"),
             bootstrap_unconverged=int(data.get("bootstrap_unconverged", 0)),
             _law=law,
@@ -293,7 +307,9 @@ def fit_law(
     (deterministic per ``seed``). With ``unique_tokens``, each run's tokens count as the
     effective tokens D' of repeated data (Muennighoff et al. 2023). ``form="muennighoff"`` (with
     ``unique_tokens``) also fits that paper's decay constants R*_D and R*_N of repeated tokens and
-    excess parameters (``law.repetition``; a point estimate, no bootstrap). ``cancel``: a
+    excess parameters (``law.repetition``); its ``bootstrap`` refits all seven parameters on
+    resampled runs from the point fit, and its samples have seven columns (:attr:`LawFit.keys`:
+    E, A, B, alpha, beta, r_star_tokens, r_star_params). ``cancel``: a
     :class:`scaleplan.CancelToken`, as for the planners. See docs/fitting.md."""
     if not isinstance(form, str):
         raise InvalidArgumentError(f"form: expected a string, got {form!r}", field="form")

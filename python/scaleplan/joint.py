@@ -277,6 +277,13 @@ def _solve(goal: str, values: Any, kwargs: dict[str, Any]) -> JointPlan:
     token = kwargs.pop("cancel", None)
     cancel = _cancel.resolve(token)
     _, fit = split_law(kwargs["law"])
+    if fit is not None and fit.samples.shape[1] != 5:
+        raise InvalidArgumentError(
+            f"law: the joint planner does not plan under a {fit.form!r} fit's samples yet (its "
+            "data limit is set once, not per sample's R*_D); pass fit.law for the point plan "
+            "(docs/uncertainty.md)",
+            field="law",
+        )
     quantiles, reach = kwargs.pop("quantiles", None), kwargs.pop("reach_accuracy", None)
     if fit is None:
         no_fit_options(quantiles, reach, "reach_accuracy")

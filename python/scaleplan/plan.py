@@ -513,6 +513,8 @@ def plan_training(
         reach=reach,
         outcome=LOSS_TRAINING,
         cancel=cancel,
+        unique_tokens=options["unique_tokens"],
+        r_star=options["r_star"],
     )
     return dataclasses.replace(plan, uncertainty=u)
 
@@ -668,6 +670,8 @@ def plan_lifetime(
         reach=reach,
         outcome=LOSS_LIFETIME,
         cancel=cancel,
+        unique_tokens=call["unique_tokens"],
+        r_star=call["r_star"],
     )
     return dataclasses.replace(plan, uncertainty=u)
 

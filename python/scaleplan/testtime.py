@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -24,6 +25,7 @@ from scaleplan import _format as fmt
 from scaleplan import cancel as _cancel
 from scaleplan._arrays import Broadcast, FloatArray, as_float_array
 from scaleplan._schema import documented
+from scaleplan.calibrate import Calibration
 from scaleplan.cancel import CancelToken
 from scaleplan.catalog import (
     Catalog,
@@ -46,6 +48,16 @@ from scaleplan.provenance import (
     provenance,
 )
 from scaleplan.serving import AttentionSpec, Serving, attention_choices, planner_serving
+from scaleplan.uncertainty import (
+    QUANTILES,
+    Uncertainty,
+    accuracy_samples,
+    check_quantiles,
+    probability_lines,
+    reshaped,
+    test_time_latency_uncertainty,
+    test_time_uncertainty,
+)
 
 if TYPE_CHECKING:
     from scaleplan.accuracy_fit import AccuracyFit
@@ -259,6 +271,7 @@ class TestTimePlan(Plan):
     oracle_accuracy: FloatOrArray | None
     eval_samples: FloatOrArray | None
     provenance: Provenance
+    uncertainty: Uncertainty | None = None
 
     @property
     def extrapolated_samples(self) -> Any:
@@ -288,6 +301,8 @@ class TestTimePlan(Plan):
             f"(latency {fmt.seconds(float(self.latency_s))}). "
             f"{_WHY_TEST_TIME[str(self.binding)].capitalize()}.{oracle}"
             f"{self._extrapolation_note()}"
+        ) + (
+            "" if self.uncertainty is None else " " + " ".join(probability_lines(self.uncertainty))
         )
 
     def _extrapolation_note(self) -> str:
@@ -423,10 +438,13 @@ def _problem(
     unit: str,
     catalog: Catalog | None,
     **kw: Any,
-) -> tuple[_core.TestTimeProblem, list[str], list[str], Accuracy, Provenance]:
+) -> tuple[
+    _core.TestTimeProblem, list[str], list[str], Accuracy, Provenance, AccuracyFit | None, Catalog
+]:
     cat = catalog_or_default(catalog)
     from scaleplan.accuracy_fit import AccuracyFit
 
+    fit = accuracy if isinstance(accuracy, AccuracyFit) else None
     if isinstance(accuracy, AccuracyFit):
         acc = accuracy.as_accuracy(cat)
     elif isinstance(accuracy, Accuracy):
@@ -461,7 +479,7 @@ def _problem(
         hardware_input(hw),
         price_input(kw.get("usd_per_hour"), hw) if unit == "usd" else None,
     )
-    return problem, names, [str(c) for c in choices], acc, prov
+    return problem, names, [str(c) for c in choices], acc, prov, fit, cat
 
 
 def frontier_test_time(
@@ -470,7 +488,7 @@ def frontier_test_time(
     unit: Literal["flops", "eflops", "seconds", "usd"] = "eflops",
     models: Sequence[str | Model] | str | Model | None = None,
     family: str | None = None,
-    hardware: str | Hardware = "kinetics-b200",
+    hardware: str | Hardware | Calibration = "kinetics-b200",
     prompt_tokens: float = 128,
     accuracy: str | Accuracy | AccuracyFit = "aime24-qwen3",
     k_max: int = 64,
@@ -480,6 +498,8 @@ def frontier_test_time(
     max_gen_tokens: float | None = 32768,
     usd_per_hour: float | None = None,
     serving: Serving | None = None,
+    quantiles: Sequence[float] | None = None,
+    reach_accuracy: float | None = None,
     catalog: Catalog | None = None,
     cancel: CancelToken | None = None,
 ) -> TestTimeFrontier:
@@ -488,12 +508,28 @@ def frontier_test_time(
 
     ``attention``: the attentions the planner may pick, each ``"dense"``, ``"topk:1024"`` or
     ``"block_topk:1024:16"`` (or a tuple ``("topk", 1024)``). ``serving``: a
-    :class:`scaleplan.Serving` (None: ``Serving()``, batch "max", 1 GPU per replica)."""
+    :class:`scaleplan.Serving` (None: ``Serving()``, batch "max", 1 GPU per replica).
+
+    ``accuracy`` may be an :class:`scaleplan.AccuracyFit` with bootstrap samples: the plan is
+    then exactly what ``fit.accuracy`` gives, and ``plan.uncertainty`` holds the ``quantiles``
+    (default 0.1, 0.5, 0.9) of the plan re-solved under each sample and the probability of
+    reaching ``reach_accuracy`` committing to this plan and re-planned per sample
+    (docs/uncertainty.md, "Test-time plans").
+
+    ``hardware`` may be a :class:`scaleplan.Calibration`: the plan is made on its calibrated
+    entry and, when it has bootstrap samples, ``plan.uncertainty`` holds the plan re-solved on
+    each sample's hardware, the point plan's latency on each (``fixed``) and, with
+    ``latency_slo_s``, the probability that the SLO is met (docs/uncertainty.md, "Calibrated
+    hardware"). Samples of an accuracy fit and of a calibration are not combined: give one."""
+    calibration = hardware if isinstance(hardware, Calibration) else None
+    serving_hw: str | Hardware = (
+        hardware.hardware if isinstance(hardware, Calibration) else hardware
+    )
     flat = as_float_array("budgets", budgets).reshape(-1).copy()
-    problem, names, labels, acc, prov = _problem(
+    problem, names, labels, acc, prov, fit, cat = _problem(
         models,
         family,
-        hardware,
+        serving_hw,
         accuracy,
         _text("unit", unit),
         catalog,
@@ -506,8 +542,61 @@ def frontier_test_time(
         usd_per_hour=_opt(usd_per_hour, "usd_per_hour"),
         serving=planner_serving(serving, auto_gpus=False)[0],
     )
+    samples = None if fit is None else accuracy_samples(fit, names)
+    hw_samples = None
+    if calibration is not None and len(calibration.samples):
+        hw_samples = calibration.samples
+        if samples is not None:
+            raise InvalidArgumentError(
+                "hardware: plans under the samples of an accuracy fit and of a calibration at "
+                "once are not supported; pass calibration.hardware or fit.accuracy for one of "
+                "them",
+                field="hardware",
+            )
+        if reach_accuracy is not None:
+            raise InvalidArgumentError(
+                "reach_accuracy: on a calibration's samples the probability is of meeting "
+                "latency_slo_s; reach_accuracy needs an AccuracyFit with bootstrap samples",
+                field="reach_accuracy",
+            )
+    if samples is None and hw_samples is None:
+        for name, value in (("quantiles", quantiles), ("reach_accuracy", reach_accuracy)):
+            if value is not None:
+                raise InvalidArgumentError(
+                    f"{name}: applies only when accuracy is an AccuracyFit (or hardware a "
+                    "Calibration) with bootstrap samples",
+                    field=name,
+                )
+    reach = _reach_accuracy(reach_accuracy)
+    levels = QUANTILES if quantiles is None else check_quantiles(quantiles)
     arrays, per = problem.solve(flat, cancel=_cancel.resolve(cancel))
     plan = _assemble(arrays, flat, names, labels, str(unit), acc, prov)
+    if samples is not None:
+        point = dict(zip(_core.TEST_TIME_FIELDS, arrays, strict=True))
+        u = test_time_uncertainty(
+            problem=problem,
+            samples=samples,
+            budgets=flat,
+            point=point,
+            model_params=np.array([cat.model(n).total_params for n in names]),
+            quantiles=levels,
+            reach=reach,
+            cancel=cancel,
+        )
+        plan = dataclasses.replace(plan, uncertainty=u)
+    if hw_samples is not None:
+        point = dict(zip(_core.TEST_TIME_FIELDS, arrays, strict=True))
+        u = test_time_latency_uncertainty(
+            problem=problem,
+            hardware_samples=hw_samples,
+            budgets=flat,
+            point=point,
+            model_params=np.array([cat.model(n).total_params for n in names]),
+            quantiles=levels,
+            latency_slo_s=_opt(latency_slo_s, "latency_slo_s"),
+            cancel=cancel,
+        )
+        plan = dataclasses.replace(plan, uncertainty=u)
     return TestTimeFrontier(
         budgets=flat,
         plan=plan,
@@ -539,7 +628,19 @@ def plan_test_time(
         k: (v.reshape(args.shape) if isinstance(v, np.ndarray) else v)
         for k, v in p.to_dict().items()
     }
+    if p.uncertainty is not None:
+        shaped["uncertainty"] = reshaped(p.uncertainty, args.shape, scalar=False)
     return TestTimePlan(**shaped)
+
+
+def _reach_accuracy(reach: Any) -> float | None:
+    """``reach_accuracy``: a fraction in (0, 1]."""
+    value = _opt(reach, "reach_accuracy")
+    if value is not None and not 0.0 < value <= 1.0:
+        raise InvalidArgumentError(
+            f"reach_accuracy: must be in (0, 1], got {value}", field="reach_accuracy"
+        )
+    return value
 
 
 def chosen(options: Sequence[str], index: FloatArray, feasible: npt.NDArray[np.bool_]) -> Any:
@@ -558,7 +659,7 @@ def _assemble(
     accuracy: Accuracy,
     prov: Provenance,
 ) -> TestTimePlan:
-    rows = dict(zip(_core.TEST_TIME_FIELDS, arrays, strict=True))
+    rows: dict[str, Any] = dict(zip(_core.TEST_TIME_FIELDS, arrays, strict=True))
     oracle = rows.pop("oracle_accuracy")
     eval_samples = rows.pop("eval_samples")
     feasible = rows.pop("feasible") != 0

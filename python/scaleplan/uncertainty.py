@@ -9,6 +9,7 @@ statistics) over the samples whose plan exists; ``feasible_share`` says how many
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from collections.abc import Sequence
@@ -117,7 +118,7 @@ class Uncertainty:
     def summary(self, fields: Sequence[str] = ("params", "tokens", "loss")) -> str:
         """A line per field of a scalar plan, ``params: P10 .. P50 .. P90``, and the
         probabilities."""
-        lines = [f"under {self.samples} law samples (quantiles {_levels(self.quantiles)}):"]
+        lines = [f"under {self.samples} bootstrap samples (quantiles {_levels(self.quantiles)}):"]
         for name in fields:
             if name in self.bands:
                 values = ", ".join(f"{v:.4g}" for v in self.band(name))
@@ -135,7 +136,10 @@ def probability_lines(u: Uncertainty) -> list[str]:
     if u.threshold is None or u.p_fixed is None or u.p_replanned is None:
         return []
     t = float(u.threshold)
-    event = f"accuracy >= {t:.4g}" if u.outcome == "accuracy" else f"loss <= {t:.4g}"
+    event = {
+        "accuracy": f"accuracy >= {t:.4g}",
+        "latency_s": f"latency <= {t:.4g} s",
+    }.get(u.outcome, f"loss <= {t:.4g}")
     return [
         f"P({event}) committing to this plan (fixed plan, per sample): {float(u.p_fixed):.1%}",
         f"P({event}) had each sample's law been known (re-planned per sample): "
@@ -314,23 +318,40 @@ def loss_uncertainty(
     reach: float | None,
     outcome: Outcome,
     cancel: _cancel.CancelToken | None,
+    unique_tokens: float | None = None,
+    r_star: float | None = None,
 ) -> Uncertainty:
     """:func:`assess` for a loss planner (training, lifetime): the fixed plan's outcome is its
-    loss L_s(N, D') under each sample's law, computed in the core."""
+    loss L_s(N, D') under each sample's law, computed in the core. A muennighoff fit's samples
+    (seven columns) under a data limit (``unique_tokens``) discount the point plan's tokens and
+    parameters with each sample's own R*_D (unless ``r_star`` is given) and R*_N."""
     n_samples, size = len(fit.samples), args.size()
     rows, feasible = per_sample_rows(fields, arrays, n_samples, size)
     if point.get("layers") is None:
         for name in ("layers", "query_heads", "kv_heads", "head_dim"):
             rows.pop(name, None)
-    fixed = _core.losses_at(
-        point_law._native,
-        sample_array(fit),
-        np.ascontiguousarray(np.reshape(np.asarray(point["params"], dtype=np.float64), -1)),
-        np.ascontiguousarray(
-            np.reshape(np.asarray(point["effective_tokens"], dtype=np.float64), -1)
-        ),
-        cancel=_cancel.resolve(cancel),
-    ).reshape(n_samples, size)
+
+    def flat(name: str) -> npt.NDArray[np.float64]:
+        return np.ascontiguousarray(np.reshape(np.asarray(point[name], dtype=np.float64), -1))
+
+    if fit.samples.shape[1] != 5 and unique_tokens is not None:
+        fixed = _core.losses_limited_at(
+            point_law._native,
+            sample_array(fit),
+            flat("params"),
+            flat("tokens"),
+            unique_tokens,
+            r_star,
+            cancel=_cancel.resolve(cancel),
+        ).reshape(n_samples, size)
+    else:
+        fixed = _core.losses_at(
+            point_law._native,
+            sample_array(fit),
+            flat("params"),
+            flat("effective_tokens"),
+            cancel=_cancel.resolve(cancel),
+        ).reshape(n_samples, size)
     return assess(
         n_samples=n_samples,
         args=args,
@@ -346,8 +367,198 @@ def loss_uncertainty(
 
 
 def sample_array(fit: LawFit) -> npt.NDArray[np.float64]:
-    """The fit's samples as the binding takes them (rows E, A, B, alpha, beta)."""
+    """The fit's samples as the binding takes them (rows E, A, B, alpha, beta; the muennighoff
+    form's then R*_D, R*_N)."""
     return np.ascontiguousarray(fit.samples, dtype=np.float64)
 
 
 __all__ = ["QUANTILES", "Uncertainty"]
+
+
+# Test-time plans under an accuracy fit (docs/uncertainty.md, "Test-time plans").
+
+ACCURACY_TEST_TIME = Outcome("accuracy", True, "target_accuracy", "cost")
+"""A test-time plan's outcome: accuracy at a per-query budget (no target goal: the probability
+is of reaching ``reach_accuracy``)."""
+
+TEST_TIME_INDEX_FIELDS = ("model", "attention")
+"""Per-sample choices that are indices (into the candidates, in the order of
+``TestTimeFrontier.per_model``, and into the attention choices as given): kept per sample, no
+quantiles."""
+
+
+def accuracy_samples(fit: Any, names: Sequence[str]) -> _core.AccuracySamples | None:
+    """The bootstrap samples of an :class:`scaleplan.AccuracyFit` for the candidates ``names``,
+    as the core takes them: sample s holds the s-th resample of every fitted (model, length)
+    (each fit's resamples are drawn independently, so pairing them by index is a draw from their
+    joint distribution). Fits with failed resamples have fewer: the fewest of the candidates'
+    fits is the number of samples. None when the fit has no bootstrap (a point plan only)."""
+    if fit.bootstrap == 0:
+        return None
+    groups = [f for f in fit.fits if f.model in set(names)]
+    empty = [f for f in groups if len(f.samples) == 0]
+    if empty:
+        listed = ", ".join(f"{f.model} at {f.gen_tokens:g} tokens" for f in empty)
+        raise InvalidArgumentError(
+            f"accuracy_fit: no bootstrap resample has a fit for {listed}, so there is no "
+            "uncertainty to plan under; plan with fit.accuracy for the point plan alone",
+            field="accuracy_fit",
+        )
+    m = min(len(f.samples) for f in groups)
+    rows = np.stack([np.asarray(f.samples[:m], dtype=np.float64) for f in groups], axis=1)
+    return _core.AccuracySamples(
+        [f.model for f in groups],
+        [float(f.gen_tokens) for f in groups],
+        [int(f.eval_samples) for f in groups],
+        np.ascontiguousarray(rows),
+    )
+
+
+def test_time_uncertainty(
+    *,
+    problem: _core.TestTimeProblem,
+    samples: _core.AccuracySamples,
+    budgets: FloatArray,
+    point: dict[str, Any],
+    model_params: FloatArray,
+    quantiles: tuple[float, ...],
+    reach: float | None,
+    cancel: _cancel.CancelToken | None,
+) -> Uncertainty:
+    """The uncertainty of test-time plans (1-D ``budgets``) from the plans re-solved under each
+    accuracy sample (one core call) and the point plan's accuracy under each sample. ``point``
+    holds the point plan's flat columns (``feasible``, ``model`` index, ``samples``,
+    ``gen_tokens``, ``cost``); ``model_params`` the parameters of each candidate, so the model
+    decision has quantiles as a size (``model_params``)."""
+    token = _cancel.resolve(cancel)
+    n_samples, size = len(samples), budgets.size
+    arrays = problem.solve_samples(budgets, samples, cancel=token)
+    rows = {
+        name: np.asarray(a, dtype=np.float64).reshape(n_samples, size)
+        for name, a in zip(_core.TEST_TIME_FIELDS, arrays, strict=True)
+        if name not in ("binding", "oracle_accuracy", "eval_samples")
+    }
+    feasible = rows.pop("feasible") != 0
+    index = {name: rows.pop(name) for name in TEST_TIME_INDEX_FIELDS}
+    for name in TEST_TIME_INDEX_FIELDS:
+        index[name][~feasible] = math.nan
+    chosen_model = index["model"]
+    safe = np.where(np.isnan(chosen_model), 0, chosen_model).astype(np.intp)
+    rows = {
+        "model_params": np.where(feasible, model_params[safe], math.nan),
+        **rows,
+    }
+    point_feasible = np.asarray(point["feasible"], dtype=bool)
+    fixed = problem.accuracy_at(
+        samples,
+        np.ascontiguousarray(np.where(point_feasible, point["model"], math.nan)),
+        np.ascontiguousarray(point["gen_tokens"], dtype=np.float64),
+        np.ascontiguousarray(point["samples"], dtype=np.float64),
+        cancel=token,
+    ).reshape(n_samples, size)
+    u = assess(
+        n_samples=n_samples,
+        args=Broadcast({"budget": budgets}),
+        rows=rows,
+        feasible=feasible,
+        fixed=fixed,
+        point={"feasible": point_feasible, "cost": point["cost"]},
+        quantiles=quantiles,
+        goal="budget",
+        reach=reach,
+        outcome=ACCURACY_TEST_TIME,
+    )
+    per_sample = {**u.per_sample, **{k: v.reshape(n_samples, size) for k, v in index.items()}}
+    return dataclasses.replace(u, per_sample=per_sample)
+
+
+def reshaped(u: Uncertainty, shape: tuple[int, ...], scalar: bool) -> Uncertainty:
+    """The uncertainty of a flat 1-D plan given the goal's shape (``scalar``: one element)."""
+    if scalar:
+        return u.at(0)
+
+    def shaped(v: Any, lead: bool) -> Any:
+        if v is None:
+            return None
+        a = np.asarray(v)
+        return a.reshape(a.shape[0], *shape) if lead else a.reshape(shape)
+
+    return Uncertainty(
+        samples=u.samples,
+        quantiles=u.quantiles,
+        bands={k: shaped(v, True) for k, v in u.bands.items()},
+        fixed=shaped(u.fixed, True),
+        feasible_share=shaped(u.feasible_share, False),
+        threshold=shaped(u.threshold, False),
+        p_fixed=shaped(u.p_fixed, False),
+        p_replanned=shaped(u.p_replanned, False),
+        per_sample={k: shaped(v, True) for k, v in u.per_sample.items()},
+        outcome=u.outcome,
+    )
+
+
+# Test-time plans on a calibration's bootstrap samples (docs/uncertainty.md, "Calibrated
+# hardware").
+
+LATENCY_TEST_TIME = Outcome("latency_s", False, "latency_slo_s", "cost")
+"""A test-time plan's latency on calibrated hardware; its threshold is the plan's latency SLO."""
+
+
+def test_time_latency_uncertainty(
+    *,
+    problem: _core.TestTimeProblem,
+    hardware_samples: npt.NDArray[np.float64],
+    budgets: FloatArray,
+    point: dict[str, Any],
+    model_params: FloatArray,
+    quantiles: tuple[float, ...],
+    latency_slo_s: float | None,
+    cancel: _cancel.CancelToken | None,
+) -> Uncertainty:
+    """The uncertainty of test-time plans (1-D ``budgets``) on a calibration's bootstrap
+    samples (rows prefill_mfu, decode_bw_util, step_overhead_s): the plans re-solved on each
+    sample's hardware (one core call), and the point plan's latency on each (``fixed``); with a
+    latency SLO, the probability that it is met."""
+    token = _cancel.resolve(cancel)
+    rows_in = np.ascontiguousarray(hardware_samples, dtype=np.float64)
+    n_samples, size = len(rows_in), budgets.size
+    arrays = problem.solve_hardware_samples(budgets, rows_in, cancel=token)
+    rows = {
+        name: np.asarray(a, dtype=np.float64).reshape(n_samples, size)
+        for name, a in zip(_core.TEST_TIME_FIELDS, arrays, strict=True)
+        if name not in ("binding", "oracle_accuracy", "eval_samples")
+    }
+    feasible = rows.pop("feasible") != 0
+    index = {name: rows.pop(name) for name in TEST_TIME_INDEX_FIELDS}
+    for name in TEST_TIME_INDEX_FIELDS:
+        index[name][~feasible] = math.nan
+    safe = np.where(np.isnan(index["model"]), 0, index["model"]).astype(np.intp)
+    rows = {"model_params": np.where(feasible, model_params[safe], math.nan), **rows}
+    point_feasible = np.asarray(point["feasible"], dtype=bool)
+
+    def flat(name: str) -> npt.NDArray[np.float64]:
+        values = np.asarray(point[name], dtype=np.float64)
+        return np.ascontiguousarray(np.where(point_feasible, values, math.nan))
+
+    fixed = problem.latency_at(
+        rows_in,
+        flat("model"),
+        flat("gen_tokens"),
+        flat("samples"),
+        flat("attention"),
+        cancel=token,
+    ).reshape(n_samples, size)
+    u = assess(
+        n_samples=n_samples,
+        args=Broadcast({"budget": budgets}),
+        rows=rows,
+        feasible=feasible,
+        fixed=fixed,
+        point={"feasible": point_feasible, "cost": point["cost"]},
+        quantiles=quantiles,
+        goal="budget",
+        reach=latency_slo_s,
+        outcome=LATENCY_TEST_TIME,
+    )
+    per_sample = {**u.per_sample, **{k: v.reshape(n_samples, size) for k, v in index.items()}}
+    return dataclasses.replace(u, per_sample=per_sample)

@@ -51,6 +51,44 @@ def add_options(p: argparse.ArgumentParser, *, reach: str = "loss") -> None:
     )
 
 
+def add_accuracy_fit_options(p: argparse.ArgumentParser) -> None:
+    """``--quantiles`` and ``--reach-accuracy`` of ``plan test-time``, for an ``--accuracy-fit``
+    with bootstrap samples (docs/uncertainty.md, "Test-time plans")."""
+    levels = ",".join(f"{q:g}" for q in QUANTILES)
+    p.add_argument(
+        "--quantiles",
+        metavar="Q,...",
+        help="quantile levels of the bands with an --accuracy-fit that has bootstrap samples "
+        f"(default: {levels})",
+    )
+    p.add_argument(
+        "--reach-accuracy",
+        metavar="ACCURACY",
+        help="with an --accuracy-fit that has bootstrap samples: report the probability of "
+        "reaching this accuracy (a fraction, e.g. 0.6)",
+    )
+
+
+def accuracy_fit(args: argparse.Namespace, fit: Any) -> tuple[Any, bool]:
+    """The accuracy argument of ``plan test-time`` and whether it carries samples: the
+    AccuracyFit itself when it has bootstrap samples (the plan gets bands), else None (plan the
+    accuracy as given). A fit without samples plans its point accuracy, saying so on stderr."""
+    if fit is None or fit.bootstrap == 0 or not all(len(f.samples) for f in fit.fits):
+        for option, value in (("--quantiles", args.quantiles), _reach(args)):
+            if value is not None:
+                raise _parse.UsageError(
+                    option, "applies only with an --accuracy-fit that has bootstrap samples"
+                )
+        if fit is not None:
+            print(
+                f"scaleplan: note: {args.accuracy_fit} has no bootstrap samples for every fit: "
+                "planning with its point accuracy, without bands (fit with --bootstrap N)",
+                file=sys.stderr,
+            )
+        return None, False
+    return fit, True
+
+
 def _reach(args: argparse.Namespace) -> tuple[str, Any]:
     """(option, value) of --reach-loss or --reach-accuracy, whichever the command has."""
     if hasattr(args, "reach_accuracy"):

@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 from scaleplan.calibrate import COLUMNS, PARAMETERS, Calibration, calibrate, read_runs
-from scaleplan.commands import _common
+from scaleplan.commands import _common, _parse
 from scaleplan.commands._output import json_line
 
 
@@ -31,6 +31,7 @@ def register(sub: _common.Subparsers) -> None:
             "scaleplan calibrate bench-c1.json bench-c8.json bench-c32.json --hardware h100-sxm",
             "scaleplan calibrate runs.csv --hardware h100-sxm --save h100-mine.toml",
             "scaleplan calibrate bench.json --hardware h100-sxm --model qwen3-8b --json",
+            "scaleplan calibrate runs.csv --hardware h100-sxm --bootstrap 1000 --level 0.9",
         ],
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="benchmark results or runs")
@@ -39,6 +40,22 @@ def register(sub: _common.Subparsers) -> None:
         "--model", help="catalog model of every run (when the files name none the catalog knows)"
     )
     p.add_argument("--name", help="name of the calibrated entry (default <hardware>-calibrated)")
+    p.add_argument(
+        "--bootstrap",
+        default="0",
+        metavar="N",
+        help="refit on N resamples of the runs for percentile intervals (0 to 10,000; default "
+        "%(default)s: standard errors only)",
+    )
+    p.add_argument(
+        "--seed", default="0", metavar="SEED", help="seed of the resampling (default %(default)s)"
+    )
+    p.add_argument(
+        "--level",
+        default="0.95",
+        metavar="LEVEL",
+        help="level of the intervals with --bootstrap (default %(default)s)",
+    )
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.add_argument(
         "--save", metavar="CATALOG.toml", help="write the entry as a catalog file (load_catalog)"
@@ -46,34 +63,68 @@ def register(sub: _common.Subparsers) -> None:
     p.set_defaults(func=run)
 
 
-@_common.guarded({"rows": "FILE", "runs": "FILE", "name": "--name"})
+@_common.guarded(
+    {
+        "rows": "FILE",
+        "runs": "FILE",
+        "name": "--name",
+        "bootstrap": "--bootstrap",
+        "seed": "--seed",
+        "level": "--level",
+    }
+)
 def run(args: argparse.Namespace) -> int:
+    boots = _parse.whole("--bootstrap", args.bootstrap)
+    seed = _parse.whole("--seed", args.seed)
+    level = _parse.number("--level", args.level)
+    if not 0.0 < level < 1.0:
+        raise _parse.UsageError("--level", f"must be in (0, 1), got {args.level}")
+    if boots == 0 and args.level != "0.95":
+        raise _parse.UsageError("--level", "applies only with --bootstrap N")
     runs: list[dict[str, Any]] = []
     for path in args.files:
         runs.extend(read_runs(path))
-    cal = calibrate(runs, args.hardware, model=args.model, name=args.name)
+    cal = calibrate(
+        runs, args.hardware, model=args.model, name=args.name, bootstrap=boots, seed=seed
+    )
     if args.save:
         with open(args.save, "w") as f:
             f.write(cal.hardware.to_toml())
         print(f"wrote {args.save}", file=sys.stderr)
     if args.json:
-        print(json_line(cal.to_dict()))
+        out = cal.to_dict()
+        if len(cal.samples):
+            out["interval"] = {k: list(v) for k, v in cal.interval(level).items()}
+            out["level"] = level
+        print(json_line(out))
     else:
-        print(summary(cal))
+        print(summary(cal, level))
     return _common.EXIT_OK
 
 
-def summary(cal: Calibration) -> str:
+def summary(cal: Calibration, level: float = 0.95) -> str:
     units = {"prefill_mfu": "", "decode_bw_util": "", "step_overhead_s": "s"}
+    interval = cal.interval(level) if len(cal.samples) else None
+    head = f"{'':16} {'estimate':>12} {'stderr':>12}"
+    if interval is not None:
+        head += f" {f'{100 * level:g}% interval':>25}"
     lines = [
         f"{cal.hardware.name}: calibrated on {cal.n_runs} serving runs "
         f"(RMS relative error {100 * cal.rms_relative_error:.1f}%)",
-        f"{'':16} {'estimate':>12} {'stderr':>12}",
+        head,
     ]
     for k in PARAMETERS:
         note = "  (at its bound)" if cal.at_bound[k] else ""
+        band = ""
+        if interval is not None:
+            lo, hi = interval[k]
+            band = f" {f'{lo:.4g} .. {hi:.4g}':>25}"
+        line = f"{k:16} {cal.parameters[k]:12.4g} {cal.stderr[k]:12.2g}{band} {units[k]}{note}"
+        lines.append(line.rstrip())
+    if cal.bootstrap:
         lines.append(
-            f"{k:16} {cal.parameters[k]:12.4g} {cal.stderr[k]:12.2g} {units[k]}{note}".rstrip()
+            f"intervals: percentiles of {len(cal.samples)} bootstrap refits over resampled runs "
+            f"(seed {cal.seed}; {cal.bootstrap_failed} of {cal.bootstrap} resamples had no fit)"
         )
     lines.append("")
     lines.append(

@@ -165,8 +165,14 @@ def summary(fit: LawFit, intervals: dict[str, tuple[float, float]] | None, level
         lines.append(row)
     repetition = fit.law.repetition if fit.converged else None
     if repetition is not None:
-        lines.append(f"{'R*_D':6} {repetition.r_star_tokens:12.6g}")
-        lines.append(f"{'R*_N':6} {repetition.r_star_params:12.6g}")
+        for label, key in (("R*_D", "r_star_tokens"), ("R*_N", "r_star_params")):
+            row = f"{label:6} {getattr(repetition, key):12.6g}"
+            if se is not None and key in se:
+                row += f" {se[key]:12.3g}"
+            if intervals is not None and key in intervals:
+                lo, hi = intervals[key]
+                row += f"  [{lo:12.6g}, {hi:12.6g}]"
+            lines.append(row)
     source = {"bootstrap": "bootstrap samples", "gauss-newton": "Gauss-Newton approximation"}
     lines.append(
         f"objective {fit.objective:.6g}; residuals (log loss) rms "
@@ -209,7 +215,7 @@ def plot_fit(path: str, fit: LawFit, n: Any, d: Any, y: Any) -> None:
     line = optimal(p, "fit")
     if line is not None:
         ax.plot(line[0], line[1], color="C3", label="compute-optimal (fit)")
-    rows = [dict(zip(KEYS, row, strict=True)) for row in fit.samples]
+    rows = [dict(zip(KEYS, row[: len(KEYS)], strict=True)) for row in fit.samples]
     per_sample = [o for i, q in enumerate(rows) if (o := optimal(q, f"bootstrap {i}")) is not None]
     if len(per_sample) >= 2:
         lo, hi = np.quantile(np.array([o[0] for o in per_sample]), [0.05, 0.95], axis=0)

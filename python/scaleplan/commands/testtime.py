@@ -17,6 +17,7 @@ from scaleplan._arrays import FloatArray
 from scaleplan.accuracy_fit import AccuracyFit
 from scaleplan.catalog import model as catalog_model
 from scaleplan.commands import _common, _parse, _planning, _plot
+from scaleplan.commands import _uncertainty as uncertainty
 from scaleplan.commands._planning import Column, default, percent
 from scaleplan.commands._progress import frontier_chunks
 from scaleplan.serving import attention_text
@@ -231,6 +232,17 @@ def _accuracy(args: argparse.Namespace) -> Accuracy:
     return Accuracy.measured(args.measured)
 
 
+def catalog_size(plan: TestTimePlan, prob: Problem) -> float:
+    """The parameters of a plan's chosen model (NaN without a plan), for the model-size band."""
+    if not plan.feasible or plan.model is None:
+        return float("nan")
+    models = prob.kwargs.get("models") or []
+    for m in models:
+        if not isinstance(m, str) and getattr(m, "name", None) == plan.model:
+            return float(m.total_params)
+    return float(catalog_model(str(plan.model)).total_params)
+
+
 def _max_gen(text: str) -> float | None:
     if text.strip().lower() in ("none", "inf"):
         return None
@@ -311,19 +323,24 @@ def add_plan(planners: _common.Subparsers) -> None:
         + " (list or range)",
     )
     add_problem_options(p)
+    uncertainty.add_accuracy_fit_options(p)
     _planning.add_plan_options(
         p, plot="accuracy against budget, coloured by the chosen model (needs two budgets)"
     )
     p.set_defaults(func=run_plan)
 
 
-@_common.guarded(OPTIONS)
+@_common.guarded({**OPTIONS, **uncertainty.OPTIONS, "accuracy_fit": "--accuracy-fit"})
 def run_plan(args: argparse.Namespace) -> int:
     values, unit = budgets(args, "--budget", args.budget)
     _plot.check_path("--plot", args.plot, need_points=len(values))
     prob = problem(args)
+    fit, uncertain = uncertainty.accuracy_fit(args, prob.accuracy.fit)
     goal: dict[str, Any] = {f"budget_{unit}": values}
-    plan = plan_test_time(**goal, **prob.kwargs)
+    kwargs = dict(prob.kwargs)
+    if uncertain:
+        kwargs["accuracy"] = fit
+    plan = plan_test_time(**goal, **kwargs, **uncertainty.kwargs(args, uncertain))
     plans = [plan.at(i) for i in range(len(values))]
     has_oracle = plan.oracle_accuracy is not None
     caption = _planning.header(
@@ -333,14 +350,35 @@ def run_plan(args: argparse.Namespace) -> int:
         details=prob.details + _prices(unit, prob),
         provenance=plan.provenance,
     )
+    cols = columns(unit, oracle=has_oracle, aggregator=prob.accuracy.aggregator)
+    band: dict[str, Any] = {
+        "samples": fmt.count,
+        "gen_tokens": _tokens,
+        "accuracy": percent,
+    }
+    notes = [ORACLE_NOTE] if has_oracle else []
+    if plan.uncertainty is not None:
+        band_cols: list[Column] = [("model_params", "model size", fmt.si)]
+        cols = cols[:2] + band_cols + cols[2:]
+        band["model_params"] = fmt.si
+        cols = uncertainty.with_bands(cols, band, plan.uncertainty.quantiles)
+        notes.append(uncertainty.note(plans) or "")
+    inputs: list[dict[str, Any]] = [{"budget": b} for b in values.tolist()]
+    model_sizes = [
+        {"model_params": catalog_size(p, prob)} if plan.uncertainty is not None else {}
+        for p in plans
+    ]
+    plans, extra, names = uncertainty.rows(plans, band)
+    inputs = [{**i, **m, **e} for i, m, e in zip(inputs, model_sizes, extra, strict=True)]
     code = _planning.emit(
         args,
         plans,
-        [{"budget": b} for b in values.tolist()],
+        inputs,
         ["budget"],
-        columns(unit, oracle=has_oracle, aggregator=prob.accuracy.aggregator),
+        cols,
         caption,
-        note=ORACLE_NOTE if has_oracle else None,
+        extra_fields=names,
+        note="\n".join(n for n in notes if n) or None,
     )
     if args.plot:
         _plot.accuracy_frontier(

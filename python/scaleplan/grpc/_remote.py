@@ -191,7 +191,7 @@ class RemoteApi:
         budget_flops: float | None = None,
         models: Sequence[str | Model] | str | Model | None = None,
         family: str | None = None,
-        hardware: str | Hardware = "kinetics-b200",
+        hardware: str | Hardware | Calibration = "kinetics-b200",
         prompt_tokens: float = 128,
         accuracy: str
         | Accuracy
@@ -205,6 +205,8 @@ class RemoteApi:
         max_gen_tokens: float | None = 32768,
         usd_per_hour: float | None = None,
         serving: Serving | None = None,
+        quantiles: Sequence[float] | None = None,
+        reach_accuracy: float | None = None,
         timeout_s: float | None = None,
     ) -> TestTimePlan:
         """The model, samples k, generation length L and attention that maximise accuracy within
@@ -223,7 +225,7 @@ class RemoteApi:
         unit: Literal["flops", "eflops", "seconds", "usd"] = "eflops",
         models: Sequence[str | Model] | str | Model | None = None,
         family: str | None = None,
-        hardware: str | Hardware = "kinetics-b200",
+        hardware: str | Hardware | Calibration = "kinetics-b200",
         prompt_tokens: float = 128,
         accuracy: str
         | Accuracy
@@ -237,6 +239,8 @@ class RemoteApi:
         max_gen_tokens: float | None = 32768,
         usd_per_hour: float | None = None,
         serving: Serving | None = None,
+        quantiles: Sequence[float] | None = None,
+        reach_accuracy: float | None = None,
         chunk_size: int = 0,
         timeout_s: float | None = None,
     ) -> TestTimeFrontier:
@@ -347,8 +351,10 @@ class RemoteApi:
         runs (deterministic per ``seed``). With ``unique_tokens``, each run's tokens count as the
         effective tokens D' of repeated data (Muennighoff et al. 2023). ``form="muennighoff"``
         (with ``unique_tokens``) also fits that paper's decay constants R*_D and R*_N of repeated
-        tokens and excess parameters (``law.repetition``; a point estimate, no bootstrap).
-        ``cancel``: a :class:`scaleplan.CancelToken`, as for the planners. See docs/fitting.md.
+        tokens and excess parameters (``law.repetition``); its ``bootstrap`` refits all seven
+        parameters on resampled runs from the point fit, and its samples have seven columns
+        (:attr:`LawFit.keys`: E, A, B, alpha, beta, r_star_tokens, r_star_params). ``cancel``: a
+        :class:`scaleplan.CancelToken`, as for the planners. See docs/fitting.md.
 
         On the server: :func:`scaleplan.fit_law`, the same arguments (catalog objects by name,
         scalars for the goals). ``timeout_s``: this call's deadline (default: the client's)."""
@@ -361,6 +367,8 @@ class RemoteApi:
         *,
         model: str | Model | None = None,
         name: str | None = None,
+        bootstrap: int = 0,
+        seed: int = 0,
         timeout_s: float | None = None,
     ) -> Calibration:
         """Fit ``hardware``'s prefill MFU, decode bandwidth utilisation and per-step overhead to

@@ -414,7 +414,16 @@ class Client(RemoteApi):
 
     def _catalog_name(self, name: str, value: Any, timeout_s: float | None) -> Any:
         """A Hardware object as its catalog name, when it is the server's entry of that name:
-        the server prices its own catalog's hardware (Model objects travel whole)."""
+        the server prices its own catalog's hardware (Model objects travel whole). A
+        Calibration does not travel: plans on its bootstrap samples are made locally
+        (docs/uncertainty.md, "Calibrated hardware")."""
+        if isinstance(value, Calibration):
+            raise InvalidArgumentError(
+                f"{name}: a Calibration is not sent to the server (it prices its own catalog's "
+                "hardware); plan locally with it, or add calibration.hardware to the server's "
+                "catalog and pass that",
+                field=name,
+            )
         if not isinstance(value, Hardware):
             return value
         try:
@@ -638,7 +647,12 @@ class Client(RemoteApi):
         runs = runs_of(args["rows"])
         model = args["model"]
         request = conversions.calibrate_request(
-            runs, args["hardware"], model.name if isinstance(model, Model) else model, args["name"]
+            runs,
+            args["hardware"],
+            model.name if isinstance(model, Model) else model,
+            args["name"],
+            args["bootstrap"],
+            args["seed"],
         )
         response = self._unary(self._stub.Calibrate, request, timeout_s)
         return conversions.calibration_from(response, runs)

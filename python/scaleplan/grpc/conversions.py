@@ -33,7 +33,7 @@ from scaleplan.catalog import Catalog, Family, Hardware, Model, Moe
 from scaleplan.cost import InferenceCost, TrainingCost
 from scaleplan.errors import InvalidArgumentError, LimitExceededError
 from scaleplan.fit import KEYS as FIT_KEYS
-from scaleplan.fit import LawFit
+from scaleplan.fit import REPETITION_KEYS, LawFit
 from scaleplan.joint import JointPlan
 from scaleplan.laws import ErrorLaw, Farseer, FittedRange, LossLaw, Repetition
 from scaleplan.parscale import STREAMS, ParScaleLaw, ParScalePlan
@@ -1213,9 +1213,13 @@ def plan_lifetime_kwargs(request: planner_pb2.PlanLifetimeRequest) -> dict[str, 
 DEFAULT_ACCURACY_PRESET = "aime24-qwen3"  # scaleplan.frontier_test_time's default
 
 
-def test_time_kwargs(options: plan_pb2.TestTimeOptions, catalog: Catalog) -> dict[str, Any]:
+def test_time_kwargs(
+    options: plan_pb2.TestTimeOptions, catalog: Catalog, *, keep_fit: bool
+) -> dict[str, Any]:
     """Keyword arguments of :func:`scaleplan.frontier_test_time` but budgets and unit; the
-    accuracy is always built here (from ``catalog``), so a bad one fails before any budget."""
+    accuracy is always built here (from ``catalog``), so a bad one fails before any budget.
+    ``keep_fit``: an accuracy fit with bootstrap samples stays an AccuracyFit (PlanTestTime
+    plans under its samples, docs/uncertainty.md); otherwise it is its point accuracy."""
     kwargs = _read_options(options, TEST_TIME_OPTIONS)
     if options.user_models:
         given = [model_from(m) for m in options.user_models]
@@ -1231,7 +1235,10 @@ def test_time_kwargs(options: plan_pb2.TestTimeOptions, catalog: Catalog) -> dic
                 "accuracy_aggregator: only a preset takes an aggregator (a fit gives pass@k)",
                 field="accuracy_aggregator",
             )
-        kwargs["accuracy"] = accuracy_fit_from(options.accuracy_fit).as_accuracy(catalog)
+        fit = accuracy_fit_from(options.accuracy_fit)
+        accuracy = fit.as_accuracy(catalog)  # refuses an unconverged fit before any budget
+        has_samples = fit.bootstrap > 0 and any(len(f.samples) for f in fit.fits)
+        kwargs["accuracy"] = fit if keep_fit and has_samples else accuracy
     elif options.WhichOneof("accuracy") == "measured_accuracy":
         if aggregator is not None:
             raise InvalidArgumentError(
@@ -1306,8 +1313,17 @@ def _eval_rows(
 def plan_test_time_kwargs(
     request: planner_pb2.PlanTestTimeRequest, catalog: Catalog
 ) -> dict[str, Any]:
-    """Keyword arguments of :func:`scaleplan.plan_test_time`."""
-    return {**_goal(request, "budget"), **test_time_kwargs(request.options, catalog)}
+    """Keyword arguments of :func:`scaleplan.plan_test_time`; with an accuracy fit's samples,
+    the uncertainty options (docs/uncertainty.md)."""
+    kwargs = {
+        **_goal(request, "budget"),
+        **test_time_kwargs(request.options, catalog, keep_fit=True),
+    }
+    if request.quantiles:
+        kwargs["quantiles"] = list(request.quantiles)
+    if request.HasField("reach_accuracy"):
+        kwargs["reach_accuracy"] = request.reach_accuracy
+    return kwargs
 
 
 def joint_kwargs(options: plan_pb2.JointOptions) -> dict[str, Any]:
@@ -1373,6 +1389,8 @@ def plan_test_time_paths(request: planner_pb2.PlanTestTimeRequest) -> dict[str, 
     return {
         **_test_time_paths("options."),
         "budget": request.WhichOneof("budget") or "budget_eflops",
+        "quantiles": "quantiles",
+        "reach_accuracy": "reach_accuracy",
     }
 
 
@@ -1449,6 +1467,13 @@ def _write_samples(
     """A LawFit's samples and the uncertainty options into ``message``; the law to send (a
     LawFit's point law)."""
     if isinstance(law, LawFit):
+        if law.samples.ndim == 2 and law.samples.shape[1] != len(FIT_KEYS):
+            raise InvalidArgumentError(
+                f"law: the samples of a {law.form!r} fit ({law.samples.shape[1]} numbers each) "
+                "do not travel over gRPC (law_samples holds E, A, B, alpha, beta); plan "
+                "locally, or send fit.law for the point plan",
+                field="law",
+            )
         message.law_samples.values.extend(np.asarray(law.samples, dtype=np.float64).ravel())
         law = law.law
     if quantiles is not None:
@@ -1470,17 +1495,22 @@ def _write_law(message: LawMessage, law: str | LossLaw) -> None:
         _set(message, "law_name", law, "law")
 
 
-def _write_accuracy(options: plan_pb2.TestTimeOptions, accuracy: Any) -> None:
+def _write_accuracy(
+    options: plan_pb2.TestTimeOptions, accuracy: Any, *, samples: bool = False
+) -> None:
     """A preset name, an Accuracy.preset, measured rows (mappings) or a file of them (a path
-    object; a str is a preset name)."""
+    object; a str is a preset name). An AccuracyFit travels with its bootstrap samples when
+    ``samples`` (and it was given as the fit, not as ``fit.accuracy``)."""
     if isinstance(accuracy, str):
         options.accuracy_preset = accuracy
         options.accuracy_aggregator = plan_pb2.ACCURACY_AGGREGATOR_COVERAGE
         return
     fit = accuracy.fit if isinstance(accuracy, Accuracy) else accuracy
     if isinstance(fit, AccuracyFit):
-        # The planner needs (a, b) per model and length only, not the bootstrap samples.
-        options.accuracy_fit.CopyFrom(accuracy_fit_message(fit, samples=False))
+        # The point plan needs (a, b) per model and length only; the samples travel only when
+        # the plan is to be made under them (the fit itself given to plan_test_time).
+        keep = samples and isinstance(accuracy, AccuracyFit)
+        options.accuracy_fit.CopyFrom(accuracy_fit_message(fit, samples=keep))
         return
     if isinstance(accuracy, Accuracy):
         if accuracy.preset_name is None:
@@ -1554,15 +1584,18 @@ def test_time_options(
     accuracy: Any,
     attention: Any,
     serving: Serving | None,
+    fit_samples: bool,
     **values: Any,
 ) -> None:
-    """Fill TestTimeOptions from :func:`scaleplan.frontier_test_time`'s arguments."""
+    """Fill TestTimeOptions from :func:`scaleplan.frontier_test_time`'s arguments;
+    ``fit_samples``: an AccuracyFit travels with its bootstrap samples (PlanTestTime plans
+    under them)."""
     values = dict(values)
     if values.get("max_gen_tokens", 0) is None:
         values["max_gen_tokens"] = math.inf  # no bound
     options.user_models.extend(model_message(m) for m in _split_models(values, "models"))
     _write_options(options, values, TEST_TIME_OPTIONS)
-    _write_accuracy(options, accuracy)
+    _write_accuracy(options, accuracy, samples=fit_samples)
     options.attention.extend(attention_message(a) for a in attention_choices(attention))
     options.serving.CopyFrom(serving_message(serving_value(serving)))
 
@@ -1576,7 +1609,12 @@ def plan_test_time_request(
     request = planner_pb2.PlanTestTimeRequest()
     goal = _one_goal(TEST_TIME_BUDGETS, [budgets[n] for n in TEST_TIME_BUDGETS], "budget")
     _write_goal(request, goal)
-    test_time_options(request.options, **options)
+    quantiles, reach = options.pop("quantiles", None), options.pop("reach_accuracy", None)
+    test_time_options(request.options, **options, fit_samples=True)
+    if quantiles is not None:
+        request.quantiles.extend(float(q) for q in np.atleast_1d(quantiles))
+    if reach is not None:
+        _set(request, "reach_accuracy", reach, "reach_accuracy")
     return request
 
 
@@ -1587,7 +1625,14 @@ def frontier_test_time_request(
     _write_options(request, {"budgets": budgets}, [("budgets", "budgets")])
     request.unit = enum_number(plan_pb2.CostUnit, unit, "unit")  # type: ignore[assignment]
     _set(request, "chunk_points", chunk_points, "chunk_points")
-    test_time_options(request.options, **options)
+    for name in ("quantiles", "reach_accuracy"):
+        if options.pop(name, None) is not None:
+            raise InvalidArgumentError(
+                f"{name}: FrontierTestTime plans the accuracy fit's point accuracy; plans "
+                "under its samples travel one budget at a time (PlanTestTime)",
+                field=name,
+            )
+    test_time_options(request.options, **options, fit_samples=False)
     return request
 
 
@@ -1736,6 +1781,16 @@ def fit_law_message(fit: LawFit, level: float) -> planner_pb2.FitLawResponse:
             param.stderr = stderr[key]
         if intervals is not None:
             param.lower, param.upper = intervals[key]
+    if fit.form == "muennighoff" and fit.converged:
+        # The decay constants: estimates from the law, spreads from the bootstrap.
+        repetition = fit.law.repetition
+        for key in REPETITION_KEYS:
+            param = getattr(out, key)
+            param.estimate = getattr(repetition, key)
+            if stderr is not None:
+                param.stderr = stderr[key]
+            if intervals is not None:
+                param.lower, param.upper = intervals[key]
     return out
 
 
@@ -1744,11 +1799,12 @@ def law_fit_from(response: planner_pb2.FitLawResponse, **settings: Any) -> LawFi
         k: getattr(response, name).estimate for k, name in zip(FIT_KEYS, _FIT_FIELDS, strict=True)
     }
     cov = np.asarray(response.covariance, dtype=np.float64)
+    width = len(FIT_KEYS) + (len(REPETITION_KEYS) if settings.get("form") == "muennighoff" else 0)
     return LawFit(
         estimate=estimate,
-        covariance=cov.reshape(5, 5) if cov.size == 25 else None,
+        covariance=cov.reshape(width, width) if cov.size == width * width else None,
         covariance_source=response.covariance_source,
-        samples=np.asarray(response.samples, dtype=np.float64).reshape(-1, 5),
+        samples=np.asarray(response.samples, dtype=np.float64).reshape(-1, width),
         residuals=np.asarray(response.residuals, dtype=np.float64),
         n_points=response.n_points,
         objective=response.objective,
@@ -1795,14 +1851,24 @@ def calibrate_kwargs(request: planner_pb2.CalibrateRequest) -> dict[str, Any]:
         "hardware": request.hardware,
         "model": request.model if request.HasField("model") else None,
         "name": request.name if request.HasField("name") else None,
+        "bootstrap": request.bootstrap if request.HasField("bootstrap") else 0,
+        "seed": request.seed,
     }
 
 
 def calibrate_request(
-    runs: Sequence[Mapping[str, Any]], hardware: str, model: str | None, name: str | None
+    runs: Sequence[Mapping[str, Any]],
+    hardware: str,
+    model: str | None,
+    name: str | None,
+    bootstrap: int = 0,
+    seed: int = 0,
 ) -> planner_pb2.CalibrateRequest:
     """The request of runs in calibrate's canonical columns (``calibrate.runs_of``)."""
     request = planner_pb2.CalibrateRequest(hardware=hardware)
+    if bootstrap:
+        _set(request, "bootstrap", bootstrap, "bootstrap")
+    _set(request, "seed", seed, "seed")
     for i, r in enumerate(runs):
         gpus = float(r.get("gpus", 1))
         if not (gpus.is_integer() and 1 <= gpus < 2**32):
@@ -1834,6 +1900,10 @@ def calibrate_message(cal: Calibration) -> planner_pb2.CalibrateResponse:
         prefill_compute_bound=list(cal.prefill_compute_bound),
         n_runs=cal.n_runs,
         rms_relative_error=cal.rms_relative_error,
+        samples=cal.samples.ravel().tolist(),
+        bootstrap=cal.bootstrap,
+        seed=cal.seed,
+        bootstrap_failed=cal.bootstrap_failed,
     )
     out.hardware.CopyFrom(hardware_message(cal.hardware))
     for k in CALIBRATED:
@@ -1864,6 +1934,10 @@ def calibration_from(
         n_runs=response.n_runs,
         rms_relative_error=response.rms_relative_error,
         runs=tuple(dict(r) for r in runs),
+        samples=array(response.samples).reshape(-1, len(CALIBRATED)),
+        bootstrap=response.bootstrap,
+        seed=response.seed,
+        bootstrap_failed=response.bootstrap_failed,
     )
 
 

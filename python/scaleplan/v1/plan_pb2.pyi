@@ -1352,6 +1352,7 @@ class TestTimePlan(_message.Message):
     TASK_FIELD_NUMBER: _builtins.int
     AGGREGATOR_FIELD_NUMBER: _builtins.int
     EVAL_SAMPLES_FIELD_NUMBER: _builtins.int
+    UNCERTAINTY_FIELD_NUMBER: _builtins.int
     PROVENANCE_FIELD_NUMBER: _builtins.int
     feasible: _builtins.bool
     """Whether any configuration fits the budget; an infeasible plan names the constraint."""
@@ -1397,6 +1398,12 @@ class TestTimePlan(_message.Message):
     no configuration fits.
     """
     @_builtins.property
+    def uncertainty(self) -> Global___Uncertainty:
+        """With an accuracy fit's bootstrap samples in the request (options.accuracy_fit with
+        samples): the plan under each sample (absent otherwise; docs/uncertainty.md).
+        """
+
+    @_builtins.property
     def provenance(self) -> Global___Provenance:
         """Where the plan's inputs come from (docs/planning.md, "Provenance"); numbered 40 on every
         plan message.
@@ -1422,11 +1429,12 @@ class TestTimePlan(_message.Message):
         task: _builtins.str = ...,
         aggregator: Global___AccuracyAggregator.ValueType = ...,
         eval_samples: _builtins.float | None = ...,
+        uncertainty: Global___Uncertainty | None = ...,
         provenance: Global___Provenance | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_attention", b"_attention", "_cost", b"_cost", "_eflops", b"_eflops", "_eval_samples", b"_eval_samples", "_gen_tokens", b"_gen_tokens", "_latency_s", b"_latency_s", "_model", b"_model", "_oracle_upper_bound_accuracy", b"_oracle_upper_bound_accuracy", "_replica_seconds", b"_replica_seconds", "_samples", b"_samples", "accuracy", b"accuracy", "attention", b"attention", "cost", b"cost", "eflops", b"eflops", "eval_samples", b"eval_samples", "gen_tokens", b"gen_tokens", "latency_s", b"latency_s", "model", b"model", "oracle_upper_bound_accuracy", b"oracle_upper_bound_accuracy", "provenance", b"provenance", "replica_seconds", b"replica_seconds", "samples", b"samples"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_attention", b"_attention", "_cost", b"_cost", "_eflops", b"_eflops", "_eval_samples", b"_eval_samples", "_gen_tokens", b"_gen_tokens", "_latency_s", b"_latency_s", "_model", b"_model", "_oracle_upper_bound_accuracy", b"_oracle_upper_bound_accuracy", "_replica_seconds", b"_replica_seconds", "_samples", b"_samples", "accuracy", b"accuracy", "attention", b"attention", "cost", b"cost", "eflops", b"eflops", "eval_samples", b"eval_samples", "gen_tokens", b"gen_tokens", "latency_s", b"latency_s", "model", b"model", "oracle_upper_bound_accuracy", b"oracle_upper_bound_accuracy", "provenance", b"provenance", "replica_seconds", b"replica_seconds", "samples", b"samples", "uncertainty", b"uncertainty"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_attention", b"_attention", "_cost", b"_cost", "_eflops", b"_eflops", "_eval_samples", b"_eval_samples", "_gen_tokens", b"_gen_tokens", "_latency_s", b"_latency_s", "_model", b"_model", "_oracle_upper_bound_accuracy", b"_oracle_upper_bound_accuracy", "_replica_seconds", b"_replica_seconds", "_samples", b"_samples", "accuracy", b"accuracy", "aggregator", b"aggregator", "attention", b"attention", "binding", b"binding", "budget", b"budget", "cost", b"cost", "eflops", b"eflops", "eval_samples", b"eval_samples", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "latency_s", b"latency_s", "model", b"model", "oracle_upper_bound_accuracy", b"oracle_upper_bound_accuracy", "provenance", b"provenance", "replica_seconds", b"replica_seconds", "samples", b"samples", "task", b"task", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy", "_attention", b"_attention", "_cost", b"_cost", "_eflops", b"_eflops", "_eval_samples", b"_eval_samples", "_gen_tokens", b"_gen_tokens", "_latency_s", b"_latency_s", "_model", b"_model", "_oracle_upper_bound_accuracy", b"_oracle_upper_bound_accuracy", "_replica_seconds", b"_replica_seconds", "_samples", b"_samples", "accuracy", b"accuracy", "aggregator", b"aggregator", "attention", b"attention", "binding", b"binding", "budget", b"budget", "cost", b"cost", "eflops", b"eflops", "eval_samples", b"eval_samples", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "latency_s", b"latency_s", "model", b"model", "oracle_upper_bound_accuracy", b"oracle_upper_bound_accuracy", "provenance", b"provenance", "replica_seconds", b"replica_seconds", "samples", b"samples", "task", b"task", "uncertainty", b"uncertainty", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__accuracy: _TypeAlias = _typing.Literal["accuracy"]  # noqa: Y015
     _WhichOneofArgType__accuracy: _TypeAlias = _typing.Literal["_accuracy", b"_accuracy"]  # noqa: Y015
@@ -1500,6 +1508,7 @@ class TestTimePlanColumns(_message.Message):
     TASK_FIELD_NUMBER: _builtins.int
     AGGREGATOR_FIELD_NUMBER: _builtins.int
     EVAL_SAMPLES_FIELD_NUMBER: _builtins.int
+    UNCERTAINTY_FIELD_NUMBER: _builtins.int
     PROVENANCE_FIELD_NUMBER: _builtins.int
     unit: Global___CostUnit.ValueType
     """Unit of budget and cost (one for all budgets)."""
@@ -1570,6 +1579,10 @@ class TestTimePlanColumns(_message.Message):
         """See TestTimePlan.eval_samples; empty for a preset."""
 
     @_builtins.property
+    def uncertainty(self) -> Global___Uncertainty:
+        """Never set: FrontierTestTime plans the fit's point accuracy, not its samples."""
+
+    @_builtins.property
     def provenance(self) -> Global___Provenance:
         """Where the plan's inputs come from (docs/planning.md, "Provenance"); numbered 40 on every
         plan message.
@@ -1595,11 +1608,12 @@ class TestTimePlanColumns(_message.Message):
         task: _builtins.str = ...,
         aggregator: Global___AccuracyAggregator.ValueType = ...,
         eval_samples: _abc.Iterable[_builtins.float] | None = ...,
+        uncertainty: Global___Uncertainty | None = ...,
         provenance: Global___Provenance | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["provenance", b"provenance"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["provenance", b"provenance", "uncertainty", b"uncertainty"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy", b"accuracy", "aggregator", b"aggregator", "attention", b"attention", "binding", b"binding", "budget", b"budget", "cost", b"cost", "eflops", b"eflops", "eval_samples", b"eval_samples", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "latency_s", b"latency_s", "model", b"model", "oracle_upper_bound_accuracy", b"oracle_upper_bound_accuracy", "provenance", b"provenance", "replica_seconds", b"replica_seconds", "samples", b"samples", "task", b"task", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accuracy", b"accuracy", "aggregator", b"aggregator", "attention", b"attention", "binding", b"binding", "budget", b"budget", "cost", b"cost", "eflops", b"eflops", "eval_samples", b"eval_samples", "feasible", b"feasible", "gen_tokens", b"gen_tokens", "latency_s", b"latency_s", "model", b"model", "oracle_upper_bound_accuracy", b"oracle_upper_bound_accuracy", "provenance", b"provenance", "replica_seconds", b"replica_seconds", "samples", b"samples", "task", b"task", "uncertainty", b"uncertainty", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2095,7 +2109,9 @@ class Uncertainty(_message.Message):
     p_replanned: _builtins.float
     """Re-planned: share of samples whose own plan meets the threshold at the same goal."""
     outcome: _builtins.str
-    """What fixed and threshold measure: "loss" (lower is better) or "accuracy" (higher is better)."""
+    """What fixed and threshold measure: "loss" (lower is better), "accuracy" (higher is better)
+    or "latency_s" (lower is better).
+    """
     @_builtins.property
     def quantiles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
         """The quantile levels of every band (fractions), e.g. 0.1, 0.5, 0.9."""

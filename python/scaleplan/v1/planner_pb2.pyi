@@ -982,6 +982,8 @@ class PlanTestTimeRequest(_message.Message):
     BUDGET_USD_FIELD_NUMBER: _builtins.int
     BUDGET_FLOPS_FIELD_NUMBER: _builtins.int
     OPTIONS_FIELD_NUMBER: _builtins.int
+    QUANTILES_FIELD_NUMBER: _builtins.int
+    REACH_ACCURACY_FIELD_NUMBER: _builtins.int
     budget_eflops: _builtins.float
     """eFLOPs per query."""
     budget_seconds: _builtins.float
@@ -990,9 +992,19 @@ class PlanTestTimeRequest(_message.Message):
     """US dollars per query."""
     budget_flops: _builtins.float
     """FLOPs per query."""
+    reach_accuracy: _builtins.float
+    """With options.accuracy_fit carrying bootstrap samples: the accuracy whose probability of
+    being reached is reported, a fraction in (0, 1].
+    """
     @_builtins.property
     def options(self) -> _plan_pb2.TestTimeOptions:
         """Everything else."""
+
+    @_builtins.property
+    def quantiles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Plans under uncertainty (docs/uncertainty.md): with options.accuracy_fit carrying
+        bootstrap samples, quantile levels of the bands; 0.1, 0.5, 0.9 when empty.
+        """
 
     def __init__(
         self,
@@ -1002,13 +1014,20 @@ class PlanTestTimeRequest(_message.Message):
         budget_usd: _builtins.float = ...,
         budget_flops: _builtins.float = ...,
         options: _plan_pb2.TestTimeOptions | None = ...,
+        quantiles: _abc.Iterable[_builtins.float] | None = ...,
+        reach_accuracy: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "budget_eflops", b"budget_eflops", "budget_flops", b"budget_flops", "budget_seconds", b"budget_seconds", "budget_usd", b"budget_usd", "options", b"options"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_reach_accuracy", b"_reach_accuracy", "budget", b"budget", "budget_eflops", b"budget_eflops", "budget_flops", b"budget_flops", "budget_seconds", b"budget_seconds", "budget_usd", b"budget_usd", "options", b"options", "reach_accuracy", b"reach_accuracy"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "budget_eflops", b"budget_eflops", "budget_flops", b"budget_flops", "budget_seconds", b"budget_seconds", "budget_usd", b"budget_usd", "options", b"options"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_reach_accuracy", b"_reach_accuracy", "budget", b"budget", "budget_eflops", b"budget_eflops", "budget_flops", b"budget_flops", "budget_seconds", b"budget_seconds", "budget_usd", b"budget_usd", "options", b"options", "quantiles", b"quantiles", "reach_accuracy", b"reach_accuracy"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__reach_accuracy: _TypeAlias = _typing.Literal["reach_accuracy"]  # noqa: Y015
+    _WhichOneofArgType__reach_accuracy: _TypeAlias = _typing.Literal["_reach_accuracy", b"_reach_accuracy"]  # noqa: Y015
     _WhichOneofReturnType_budget: _TypeAlias = _typing.Literal["budget_eflops", "budget_seconds", "budget_usd", "budget_flops"]  # noqa: Y015
     _WhichOneofArgType_budget: _TypeAlias = _typing.Literal["budget", b"budget"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__reach_accuracy) -> _WhichOneofReturnType__reach_accuracy | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType_budget) -> _WhichOneofReturnType_budget | None: ...
 
 Global___PlanTestTimeRequest: _TypeAlias = PlanTestTimeRequest  # noqa: Y015
@@ -1435,6 +1454,8 @@ class FitLawResponse(_message.Message):
     SAMPLES_FIELD_NUMBER: _builtins.int
     COVARIANCE_FIELD_NUMBER: _builtins.int
     BOOTSTRAP_UNCONVERGED_FIELD_NUMBER: _builtins.int
+    R_STAR_TOKENS_FIELD_NUMBER: _builtins.int
+    R_STAR_PARAMS_FIELD_NUMBER: _builtins.int
     converged: _builtins.bool
     """Whether the fit met its convergence test and is a valid law."""
     message: _builtins.str
@@ -1448,7 +1469,9 @@ class FitLawResponse(_message.Message):
     covariance_source: _builtins.str
     """Where stderr comes from: "bootstrap", "gauss-newton" or "unavailable"."""
     bootstrap_unconverged: _builtins.int
-    """Bootstrap refits that stopped before their convergence test (kept in samples)."""
+    """Bootstrap refits that stopped before their convergence test (kept in samples); form
+    "muennighoff": refits that ended at an invalid law (left out of samples).
+    """
     @_builtins.property
     def law(self) -> _catalog_pb2.Law:
         """The fitted law, as PlanTraining's custom_law takes it; absent when converged is false."""
@@ -1479,11 +1502,23 @@ class FitLawResponse(_message.Message):
 
     @_builtins.property
     def samples(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
-        """Bootstrap samples, row-major, 5 per sample in the order E, A, B, alpha, beta."""
+        """Bootstrap samples, row-major, 5 per sample in the order E, A, B, alpha, beta; form
+        "muennighoff": 7 per sample, then R*_D (r_star_tokens) and R*_N (r_star_params).
+        """
 
     @_builtins.property
     def covariance(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
-        """Covariance of (E, A, B, alpha, beta), 25 values row-major; empty when unavailable."""
+        """Covariance of (E, A, B, alpha, beta), 25 values row-major (form "muennighoff": of the
+        seven, 49 values); empty when unavailable.
+        """
+
+    @_builtins.property
+    def r_star_tokens(self) -> Global___FittedParameter:
+        """Form "muennighoff": R*_D, the decay constant of repeated tokens; absent otherwise."""
+
+    @_builtins.property
+    def r_star_params(self) -> Global___FittedParameter:
+        """Form "muennighoff": R*_N, the decay constant of excess parameters; absent otherwise."""
 
     def __init__(
         self,
@@ -1504,10 +1539,12 @@ class FitLawResponse(_message.Message):
         samples: _abc.Iterable[_builtins.float] | None = ...,
         covariance: _abc.Iterable[_builtins.float] | None = ...,
         bootstrap_unconverged: _builtins.int = ...,
+        r_star_tokens: Global___FittedParameter | None = ...,
+        r_star_params: Global___FittedParameter | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["irreducible_loss", b"irreducible_loss", "law", b"law", "params_coefficient", b"params_coefficient", "params_exponent", b"params_exponent", "tokens_coefficient", b"tokens_coefficient", "tokens_exponent", b"tokens_exponent"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["irreducible_loss", b"irreducible_loss", "law", b"law", "params_coefficient", b"params_coefficient", "params_exponent", b"params_exponent", "r_star_params", b"r_star_params", "r_star_tokens", b"r_star_tokens", "tokens_coefficient", b"tokens_coefficient", "tokens_exponent", b"tokens_exponent"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bootstrap_unconverged", b"bootstrap_unconverged", "converged", b"converged", "covariance", b"covariance", "covariance_source", b"covariance_source", "irreducible_loss", b"irreducible_loss", "law", b"law", "level", b"level", "message", b"message", "n_points", b"n_points", "objective", b"objective", "params_coefficient", b"params_coefficient", "params_exponent", b"params_exponent", "residuals", b"residuals", "samples", b"samples", "tokens_coefficient", b"tokens_coefficient", "tokens_exponent", b"tokens_exponent"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bootstrap_unconverged", b"bootstrap_unconverged", "converged", b"converged", "covariance", b"covariance", "covariance_source", b"covariance_source", "irreducible_loss", b"irreducible_loss", "law", b"law", "level", b"level", "message", b"message", "n_points", b"n_points", "objective", b"objective", "params_coefficient", b"params_coefficient", "params_exponent", b"params_exponent", "r_star_params", b"r_star_params", "r_star_tokens", b"r_star_tokens", "residuals", b"residuals", "samples", b"samples", "tokens_coefficient", b"tokens_coefficient", "tokens_exponent", b"tokens_exponent"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1571,12 +1608,18 @@ class CalibrateRequest(_message.Message):
     HARDWARE_FIELD_NUMBER: _builtins.int
     MODEL_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
+    BOOTSTRAP_FIELD_NUMBER: _builtins.int
+    SEED_FIELD_NUMBER: _builtins.int
     hardware: _builtins.str
     """Catalog hardware the runs were measured on, e.g. "h100-sxm"."""
     model: _builtins.str
     """Catalog model of every run; absent: each run's own."""
     name: _builtins.str
     """Name of the calibrated entry; "<hardware>-calibrated" when absent."""
+    bootstrap: _builtins.int
+    """Bootstrap resamples of the runs refitted for intervals (0 to 10,000); 0 when absent."""
+    seed: _builtins.int
+    """Seed of the bootstrap resampling."""
     @_builtins.property
     def runs(self) -> _containers.RepeatedCompositeFieldContainer[Global___ServingRun]:
         """The runs (at least 3, of different shapes; at most 100,000)."""
@@ -1588,15 +1631,21 @@ class CalibrateRequest(_message.Message):
         hardware: _builtins.str = ...,
         model: _builtins.str | None = ...,
         name: _builtins.str | None = ...,
+        bootstrap: _builtins.int | None = ...,
+        seed: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_model", b"_model", "_name", b"_name", "model", b"model", "name", b"name"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_bootstrap", b"_bootstrap", "_model", b"_model", "_name", b"_name", "bootstrap", b"bootstrap", "model", b"model", "name", b"name"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_model", b"_model", "_name", b"_name", "hardware", b"hardware", "model", b"model", "name", b"name", "runs", b"runs"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_bootstrap", b"_bootstrap", "_model", b"_model", "_name", b"_name", "bootstrap", b"bootstrap", "hardware", b"hardware", "model", b"model", "name", b"name", "runs", b"runs", "seed", b"seed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__bootstrap: _TypeAlias = _typing.Literal["bootstrap"]  # noqa: Y015
+    _WhichOneofArgType__bootstrap: _TypeAlias = _typing.Literal["_bootstrap", b"_bootstrap"]  # noqa: Y015
     _WhichOneofReturnType__model: _TypeAlias = _typing.Literal["model"]  # noqa: Y015
     _WhichOneofArgType__model: _TypeAlias = _typing.Literal["_model", b"_model"]  # noqa: Y015
     _WhichOneofReturnType__name: _TypeAlias = _typing.Literal["name"]  # noqa: Y015
     _WhichOneofArgType__name: _TypeAlias = _typing.Literal["_name", b"_name"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__bootstrap) -> _WhichOneofReturnType__bootstrap | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__model) -> _WhichOneofReturnType__model | None: ...
     @_typing.overload
@@ -1651,10 +1700,20 @@ class CalibrateResponse(_message.Message):
     PREFILL_COMPUTE_BOUND_FIELD_NUMBER: _builtins.int
     N_RUNS_FIELD_NUMBER: _builtins.int
     RMS_RELATIVE_ERROR_FIELD_NUMBER: _builtins.int
+    SAMPLES_FIELD_NUMBER: _builtins.int
+    BOOTSTRAP_FIELD_NUMBER: _builtins.int
+    SEED_FIELD_NUMBER: _builtins.int
+    BOOTSTRAP_FAILED_FIELD_NUMBER: _builtins.int
     n_runs: _builtins.int
     """Runs calibrated on."""
     rms_relative_error: _builtins.float
     """Root mean square of all relative residuals."""
+    bootstrap: _builtins.int
+    """Bootstrap resamples asked for."""
+    seed: _builtins.int
+    """Seed of the bootstrap resampling."""
+    bootstrap_failed: _builtins.int
+    """Resamples without a fit (left out of samples)."""
     @_builtins.property
     def hardware(self) -> _catalog_pb2.Hardware:
         """The hardware entry with the fitted values (not added to the server's catalog)."""
@@ -1691,6 +1750,12 @@ class CalibrateResponse(_message.Message):
     def prefill_compute_bound(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bool]:
         """Per run, whether its prefill is bound by compute (else by the weight reads)."""
 
+    @_builtins.property
+    def samples(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Bootstrap resamples refitted: prefill_mfu, decode_bw_util, step_overhead_s of each
+        resample with a fit, one row after another (3 numbers per resample).
+        """
+
     def __init__(
         self,
         *,
@@ -1705,10 +1770,14 @@ class CalibrateResponse(_message.Message):
         prefill_compute_bound: _abc.Iterable[_builtins.bool] | None = ...,
         n_runs: _builtins.int = ...,
         rms_relative_error: _builtins.float = ...,
+        samples: _abc.Iterable[_builtins.float] | None = ...,
+        bootstrap: _builtins.int = ...,
+        seed: _builtins.int = ...,
+        bootstrap_failed: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["decode_bw_util", b"decode_bw_util", "hardware", b"hardware", "prefill_mfu", b"prefill_mfu", "step_overhead_s", b"step_overhead_s"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["decode_bw_util", b"decode_bw_util", "hardware", b"hardware", "n_runs", b"n_runs", "prefill_compute_bound", b"prefill_compute_bound", "prefill_mfu", b"prefill_mfu", "rms_relative_error", b"rms_relative_error", "step_overhead_s", b"step_overhead_s", "tpot_predicted_s", b"tpot_predicted_s", "tpot_relative", b"tpot_relative", "ttft_predicted_s", b"ttft_predicted_s", "ttft_relative", b"ttft_relative"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bootstrap", b"bootstrap", "bootstrap_failed", b"bootstrap_failed", "decode_bw_util", b"decode_bw_util", "hardware", b"hardware", "n_runs", b"n_runs", "prefill_compute_bound", b"prefill_compute_bound", "prefill_mfu", b"prefill_mfu", "rms_relative_error", b"rms_relative_error", "samples", b"samples", "seed", b"seed", "step_overhead_s", b"step_overhead_s", "tpot_predicted_s", b"tpot_predicted_s", "tpot_relative", b"tpot_relative", "ttft_predicted_s", b"ttft_predicted_s", "ttft_relative", b"ttft_relative"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

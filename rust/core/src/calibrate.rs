@@ -470,3 +470,66 @@ fn design(runs: &[ServingRun], all: &[Terms], compute_bound: &[bool]) -> Vec<([f
     }
     rows
 }
+
+/// Most bootstrap resamples of one calibration (the law fit's limit, docs/limits.md).
+pub const MAX_BOOTSTRAP: usize = crate::laws::fit::MAX_BOOTSTRAP;
+
+/// Bootstrap resamples of a calibration (docs/calibration.md, "Intervals").
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalibrationBootstrap {
+    /// (prefill_mfu, decode_bw_util, step_overhead_s) of each resample that has a fit, in
+    /// resample order.
+    pub samples: Vec<[f64; 3]>,
+    /// Resamples without a fit (parameters not told apart in the resample, an efficiency above
+    /// 1, ...): left out of `samples`.
+    pub failed: usize,
+}
+
+/// Refit the calibration on `resamples` resamples of the runs (n runs drawn with replacement,
+/// deterministic per `seed` and resample index), in parallel (rayon) with the calling thread's
+/// cancellation token current. Each resample is fitted exactly as [`calibrate`] fits the runs.
+pub fn bootstrap(
+    hw: &Hardware,
+    runs: &[ServingRun],
+    resamples: usize,
+    seed: u64,
+) -> Result<CalibrationBootstrap> {
+    use rayon::prelude::*;
+    if resamples > MAX_BOOTSTRAP {
+        return Err(PlanError::LimitExceeded {
+            field: "bootstrap".into(),
+            limit: MAX_BOOTSTRAP as u64,
+            got: resamples as u64,
+        });
+    }
+    let n = runs.len();
+    let token = crate::cancel::current();
+    let one = |b: u64| -> Option<Option<[f64; 3]>> {
+        if crate::cancel::fired() {
+            return None;
+        }
+        let mut rng = crate::laws::fit::SplitMix64::for_sample(seed, b);
+        let drawn: Vec<ServingRun> = (0..n).map(|_| runs[rng.below(n)].clone()).collect();
+        Some(calibrate(hw, &drawn, None).ok().map(|c| c.parameters))
+    };
+    let results: Vec<Option<Option<[f64; 3]>>> = (0..resamples as u64)
+        .into_par_iter()
+        .map(|b| match &token {
+            Some(t) => crate::cancel::scope(t, || one(b)),
+            None => one(b),
+        })
+        .collect();
+    crate::cancel::check()?;
+    let mut out = CalibrationBootstrap {
+        samples: Vec::with_capacity(resamples),
+        failed: 0,
+    };
+    for r in results {
+        match r {
+            Some(Some(p)) => out.samples.push(p),
+            Some(None) => out.failed += 1,
+            None => return Err(PlanError::Cancelled { deadline: false }),
+        }
+    }
+    Ok(out)
+}

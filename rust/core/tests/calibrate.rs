@@ -298,3 +298,23 @@ fn inconsistent_runs_fit_or_are_named() {
     }
     assert!(fitted > 0 && refused > 0, "{fitted} {refused}");
 }
+
+#[test]
+fn bootstrap_of_exact_runs_gives_the_truth_in_every_resample_and_is_seeded() {
+    use scaleplan_core::calibrate::{bootstrap, MAX_BOOTSTRAP};
+    let model = qwen8b();
+    let r = runs(&model, &truth(), &[]);
+    let a = bootstrap(&h100(), &r, 30, 7).unwrap();
+    assert_eq!(a.samples.len() + a.failed, 30);
+    assert!(a.samples.len() >= 20, "{} failed", a.failed);
+    for [p, u, o] in &a.samples {
+        assert!(
+            (p / 0.45 - 1.0).abs() < 1e-6 && (u / 0.7 - 1.0).abs() < 1e-6,
+            "{p} {u}"
+        );
+        assert!((o / 0.004 - 1.0).abs() < 1e-6, "{o}");
+    }
+    assert_eq!(bootstrap(&h100(), &r, 30, 7).unwrap(), a);
+    let err = bootstrap(&h100(), &r, MAX_BOOTSTRAP + 1, 0).unwrap_err();
+    assert_eq!(err.field(), "bootstrap");
+}

@@ -61,17 +61,31 @@ fn fit_law<'py>(
     out.set_item("law", fit.law.map(NativeLaw))?;
     out.set_item("params", fit.params.to_vec())?;
     out.set_item("theta", fit.theta.to_vec())?;
-    let cov = fit
-        .covariance
-        .map(|c| c.iter().map(|r| r.to_vec()).collect::<Vec<_>>());
+    // Form muennighoff: seven columns (E, A, B, alpha, beta, R*_D, R*_N), and the 7 x 7
+    // covariance of its bootstrap (docs/fitting.md).
+    let seven = opts.form == FitForm::Muennighoff;
+    let cov = if seven {
+        fit.covariance7.clone()
+    } else {
+        fit.covariance
+            .map(|c| c.iter().map(|r| r.to_vec()).collect::<Vec<_>>())
+    };
     match cov {
         Some(rows) => out.set_item("covariance", PyArray2::from_vec2(py, &rows)?)?,
         None => out.set_item("covariance", py.None())?,
     }
     out.set_item("covariance_source", fit.covariance_source.as_str())?;
-    let rows: Vec<Vec<f64>> = fit.samples.iter().map(|r| r.to_vec()).collect();
+    let rows: Vec<Vec<f64>> = if seven {
+        fit.samples
+            .iter()
+            .zip(&fit.repetition_samples)
+            .map(|(p, r)| p.iter().chain(r).copied().collect())
+            .collect()
+    } else {
+        fit.samples.iter().map(|r| r.to_vec()).collect()
+    };
     let samples = if rows.is_empty() {
-        PyArray2::zeros(py, [0, 5], false)
+        PyArray2::zeros(py, [0, if seven { 7 } else { 5 }], false)
     } else {
         PyArray2::from_vec2(py, &rows)?
     };

@@ -23,14 +23,15 @@ use crate::schema::{lifetime_plan, training_plan};
 use crate::uncertainty::laws_of;
 use crate::{enter, Work};
 
-/// The data limit of a request; R*_D defaults to the law's own (`LossLaw::default_r_star`).
+/// The data limit of a request; R*_D defaults to the law's own (`LossLaw::default_r_star`:
+/// under a muennighoff fit's samples, each sample law's own, docs/uncertainty.md).
 fn data_limit(
-    law: &NativeLaw,
+    law: &LossLaw,
     unique_tokens: Option<f64>,
     r_star: Option<f64>,
 ) -> Result<Option<DataLimit>, PlanError> {
     match (unique_tokens, r_star) {
-        (Some(u), r) => DataLimit::new(u, Some(r.unwrap_or(law.0.default_r_star()))).map(Some),
+        (Some(u), r) => DataLimit::new(u, Some(r.unwrap_or(law.default_r_star()))).map(Some),
         (None, Some(_)) => Err(PlanError::invalid(
             "r_star",
             "applies only with unique_tokens",
@@ -58,7 +59,7 @@ fn plan_training<'py>(
     law_samples: Option<PyReadonlyArray2<'py, f64>>,
 ) -> PyResult<Vec<Bound<'py, PyArray1<f64>>>> {
     let laws = laws_of(py, &law.0, law_samples)?;
-    let data = data_limit(law, unique_tokens, r_star).py_err(py)?;
+    let data = data_limit(&law.0, unique_tokens, r_star).py_err(py)?;
     let values = values.as_slice()?;
     let by_budget = match goal {
         "budget_flops" => true,
@@ -73,10 +74,15 @@ fn plan_training<'py>(
     let law = &law.0;
     let n = values.len();
     let plan_one = |law: &LossLaw, i: usize| {
+        // A sample law with its own R*_D (the muennighoff form) limits the data by it.
+        let own = match (&data, law.repetition) {
+            (Some(_), Some(_)) if r_star.is_none() => data_limit(law, unique_tokens, None)?,
+            _ => data,
+        };
         if by_budget {
-            plan_training_budget_at(law, values[i], data.as_ref(), &HO2024, start_in_months)
+            plan_training_budget_at(law, values[i], own.as_ref(), &HO2024, start_in_months)
         } else {
-            plan_training_target_at(law, values[i], data.as_ref(), &HO2024, start_in_months)
+            plan_training_target_at(law, values[i], own.as_ref(), &HO2024, start_in_months)
         }
     };
     let cols = enter(py, Work::Plan(cancel), || {
@@ -166,7 +172,7 @@ fn plan_lifetime<'py>(
         train_mfu,
         train_usd_per_hour,
         infer_usd_per_hour,
-        data: data_limit(law, unique_tokens, r_star).py_err(py)?,
+        data: data_limit(&law.0, unique_tokens, r_star).py_err(py)?,
         min_params,
         max_params,
         auto_gpus,
@@ -214,6 +220,14 @@ fn plan_lifetime<'py>(
             gen_tokens: gen[i],
             samples: samples[i],
         };
+        // A sample law with its own R*_D (the muennighoff form) limits the data by it.
+        if options.data.is_some() && r_star.is_none() && law.repetition.is_some() {
+            let own = LifetimeOptions {
+                data: data_limit(law, unique_tokens, None)?,
+                ..options.clone()
+            };
+            return core_plan_lifetime(law, goal, demand, &own);
+        }
         core_plan_lifetime(law, goal, demand, &options)
     };
     let cols = enter(py, Work::Plan(cancel), || {

@@ -168,6 +168,11 @@ const PROVENANCE_DOC: &str = "Where the plan's inputs come from: each input (law
                               fitted or calibrated on n points, an assumed catalog value, or \
                               given by the user (scaleplan.Provenance, docs/planning.md, \
                               \"Provenance\").";
+const TEST_TIME_UNCERTAINTY_DOC: &str = "With an AccuracyFit that has bootstrap samples as the \
+                                         accuracy: the plan solved again under each sample, its \
+                                         quantiles and the probability of reaching \
+                                         reach_accuracy (scaleplan.Uncertainty, \
+                                         docs/uncertainty.md); None otherwise.";
 const LAYERS_DOC: &str = "Layers of the shape the family's smooth rule implies at params (a real \
                      number, a planning abstraction: docs/cost-model.md, \"Families\"); NaN for \
                      an infeasible plan.";
@@ -317,6 +322,7 @@ schema! {
             // -1: no eval (a preset); NaN: no plan at this budget.
             => s.eval_samples.unwrap_or(-1.0),
         provenance [""] PROVENANCE_DOC,
+        uncertainty [""] TEST_TIME_UNCERTAINTY_DOC,
     }
 }
 
@@ -380,12 +386,13 @@ schema! {
     law_fit "LawFit" () {
         estimate [""] "The end point of the fit: E, A, B, alpha, beta by name.",
         covariance [""]
-            "5 x 5 (E, A, B, alpha, beta), from the bootstrap samples or (bootstrap = 0) the \
-             Gauss-Newton approximation s^2 (J^T J)^-1 at the optimum; None when neither is \
-             available.",
+            "5 x 5 (E, A, B, alpha, beta; form muennighoff: 7 x 7, the order of keys), from the \
+             bootstrap samples or (bootstrap = 0) the Gauss-Newton approximation s^2 (J^T J)^-1 \
+             at the optimum; None when neither is available.",
         covariance_source [""] "Where the covariance comes from: bootstrap, gauss-newton or \
                                 unavailable.",
-        samples [""] "Bootstrap estimates, shape (bootstrap, 5).",
+        samples [""] "Bootstrap estimates, shape (bootstrap, 5); form muennighoff (bootstrap, 7), \
+                      columns E, A, B, alpha, beta, r_star_tokens, r_star_params.",
         residuals [""] "ln(fitted loss) - ln(observed loss), per run, in input order.",
         n_points ["runs"] "Runs the law was fitted on.",
         objective [""] "Sum of Huber losses of the log-loss residuals at the end point.",
@@ -394,7 +401,7 @@ schema! {
         delta [""] "Huber loss threshold on the log-loss residuals.",
         bootstrap ["refits"] "Bootstrap refits requested.",
         seed [""] "Seed of the bootstrap resampling.",
-        form [""] "The law's form: chinchilla, the only one available so far.",
+        form [""] "The law's form: chinchilla or muennighoff (docs/fitting.md).",
         unique_tokens ["tokens"]
             "Unique tokens: each run's tokens counted as the effective tokens D' of repeated \
              data; None without a data limit.",
@@ -469,6 +476,12 @@ schema! {
         rms_relative_error [""] "Root mean square of all relative residuals (TTFT and TPOT).",
         runs [""] "The runs as read: model, batch, prompt_tokens, gen_tokens, gpus, ttft_s, \
                    tpot_s, and where each came from.",
+        samples [""] "Bootstrap resamples of the runs refitted: one row per resample that has a \
+                      fit, columns prefill_mfu, decode_bw_util, step_overhead_s (empty without \
+                      bootstrap).",
+        bootstrap ["refits"] "Bootstrap resamples of the runs asked for (0: none).",
+        seed [""] "Seed of the bootstrap resampling.",
+        bootstrap_failed ["refits"] "Resamples without a fit (left out of samples).",
     }
 }
 
@@ -476,19 +489,23 @@ schema! {
     /// `scaleplan.Uncertainty` (docs/uncertainty.md): computed by the façade from the per-sample
     /// plan columns (numpy's quantiles), so no field is a column.
     uncertainty "Uncertainty" () {
-        samples ["samples"] "Law samples (the fit's bootstrap samples) each plan was solved under.",
+        samples ["samples"]
+            "Samples (a law fit's, an accuracy fit's or a calibration's bootstrap samples) each \
+             plan was solved under.",
         quantiles ["fraction"] "The quantile levels of every band, e.g. (0.1, 0.5, 0.9).",
         bands [""]
             "Per decision and outcome field of the plan, its quantiles over the re-planned \
              samples that have a plan (numpy's linear interpolation, NaN ignored): quantiles \
              first, then the goal's shape.",
         fixed ["<outcome>"]
-            "Quantiles of the outcome the point plan reaches under each sample's law (its loss \
-             at its (N, D'); the joint planner: its accuracy at its configuration and budget).",
+            "Quantiles of the outcome the point plan reaches under each sample (its loss at its \
+             (N, D'); the joint and test-time planners: its accuracy at its configuration; on a \
+             calibration's samples: its latency).",
         feasible_share ["fraction"] "Share of the samples whose re-solved plan exists.",
         threshold ["<outcome>"]
             "The outcome to reach: target_loss or target_accuracy, or reach_loss or \
-             reach_accuracy with a budget; None without one.",
+             reach_accuracy with a budget (latency_slo_s on a calibration's samples); None \
+             without one.",
         p_fixed ["fraction"]
             "Fixed plan: share of samples under whose law the point plan meets the threshold \
              (what committing to the point plan gets); NaN without a point plan.",
@@ -499,7 +516,9 @@ schema! {
             "The re-planned fields and fixed per sample: samples first, then the goal's shape.",
         outcome [""]
             "What fixed and threshold measure: loss (nats/token, lower is better; training and \
-             lifetime plans) or accuracy (a fraction, higher is better; joint plans).",
+             lifetime plans), accuracy (a fraction, higher is better; joint and test-time plans) \
+             or latency_s (seconds, lower is better; test-time plans on a calibration's \
+             samples).",
     }
 }
 

@@ -7,7 +7,10 @@ use scaleplan_core::cost::{Attention, FamilyShapes};
 use scaleplan_core::error::check;
 use scaleplan_core::laws::DataLimit;
 use scaleplan_core::limits;
-use scaleplan_core::plan::uncertainty::per_sample;
+use scaleplan_core::plan::uncertainty::{
+    per_sample, sample_hardware, test_time_accuracy_at, test_time_latency_at,
+    test_time_per_hardware, test_time_per_sample, HARDWARE_SAMPLES_FIELD,
+};
 use scaleplan_core::plan::{
     BudgetUnit, Candidate, CostUnit, JointOptions, JointSolver, TestTimeOptions, TestTimeSolver,
 };
@@ -21,7 +24,7 @@ use crate::convert::{
 };
 use crate::errors::{element, to_py, IntoPyResult};
 use crate::schema::{joint_plan, test_time_plan};
-use crate::uncertainty::laws_of;
+use crate::uncertainty::{laws_of, AccuracySamples};
 use crate::{enter, Work};
 
 /// Attention choices as (kind, kv_budget, block_size) triples.
@@ -261,6 +264,8 @@ impl AccuracySource {
 pub struct TestTimeProblem {
     candidates: Vec<Candidate>,
     options: TestTimeOptions,
+    /// The candidates' names as given (accuracy samples are matched to them).
+    names: Vec<String>,
 }
 
 #[pymethods]
@@ -317,6 +322,7 @@ impl TestTimeProblem {
             Ok(TestTimeProblem {
                 candidates,
                 options,
+                names: models.clone(),
             })
         };
         build().py_err(py)
@@ -350,6 +356,108 @@ impl TestTimeProblem {
         let per = PyArray2::from_vec2(py, &per)
             .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
         Ok((cols.into_arrays(py), per))
+    }
+
+    /// The plans of every budget under each of an accuracy fit's bootstrap samples
+    /// (docs/uncertainty.md, "Test-time plans"): one array per column of the test-time schema,
+    /// samples x budgets, sample-major. One call: rayon over the samples, cancellation polled.
+    #[pyo3(signature = (budgets, accuracy_samples, *, cancel=None))]
+    fn solve_samples<'py>(
+        &self,
+        py: Python<'py>,
+        budgets: PyReadonlyArray1<'py, f64>,
+        accuracy_samples: &AccuracySamples,
+        cancel: Option<&CancelToken>,
+    ) -> PyResult<Vec<Bound<'py, PyArray1<f64>>>> {
+        let samples = accuracy_samples.for_candidates(&self.names).py_err(py)?;
+        let budgets = budgets.as_slice()?;
+        let cols = enter(py, Work::Plan(cancel), || {
+            let solutions =
+                test_time_per_sample(&self.candidates, &self.options, &samples, budgets)?;
+            let mut cols = Columns::new(test_time_plan::WIDTH, solutions.len());
+            for (i, sol) in solutions.iter().enumerate() {
+                cols.set(i, &test_time_plan::row(sol));
+            }
+            Ok(cols)
+        })?;
+        Ok(cols.into_arrays(py))
+    }
+
+    /// The plans of every budget on the hardware of each calibration sample (rows
+    /// prefill_mfu, decode_bw_util, step_overhead_s; docs/uncertainty.md, "Calibrated
+    /// hardware"): one array per column of the test-time schema, samples x budgets,
+    /// sample-major. One call: rayon over the samples, cancellation polled.
+    #[pyo3(signature = (budgets, hardware_samples, *, cancel=None))]
+    fn solve_hardware_samples<'py>(
+        &self,
+        py: Python<'py>,
+        budgets: PyReadonlyArray1<'py, f64>,
+        hardware_samples: PyReadonlyArray2<'py, f64>,
+        cancel: Option<&CancelToken>,
+    ) -> PyResult<Vec<Bound<'py, PyArray1<f64>>>> {
+        let hardware = self.hardware_of(py, hardware_samples)?;
+        let budgets = budgets.as_slice()?;
+        let cols = enter(py, Work::Plan(cancel), || {
+            let solutions =
+                test_time_per_hardware(&self.candidates, &self.options, &hardware, budgets)?;
+            let mut cols = Columns::new(test_time_plan::WIDTH, solutions.len());
+            for (i, sol) in solutions.iter().enumerate() {
+                cols.set(i, &test_time_plan::row(sol));
+            }
+            Ok(cols)
+        })?;
+        Ok(cols.into_arrays(py))
+    }
+
+    /// The latency of fixed plans (candidate index, gen_tokens, samples k, attention index) on
+    /// each calibration sample's hardware: samples x plans, sample-major.
+    #[pyo3(signature = (hardware_samples, candidate, gen_tokens, samples, attention, *, cancel=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn latency_at<'py>(
+        &self,
+        py: Python<'py>,
+        hardware_samples: PyReadonlyArray2<'py, f64>,
+        candidate: PyReadonlyArray1<'py, f64>,
+        gen_tokens: PyReadonlyArray1<'py, f64>,
+        samples: PyReadonlyArray1<'py, f64>,
+        attention: PyReadonlyArray1<'py, f64>,
+        cancel: Option<&CancelToken>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let hardware = self.hardware_of(py, hardware_samples)?;
+        let plan = [
+            candidate.as_slice()?,
+            gen_tokens.as_slice()?,
+            samples.as_slice()?,
+            attention.as_slice()?,
+        ];
+        let out = enter(py, Work::Plan(cancel), || {
+            test_time_latency_at(&self.candidates, &self.options, &hardware, plan)
+        })?;
+        Ok(out.into_pyarray(py))
+    }
+
+    /// The accuracy of fixed plans (candidate index, gen_tokens, samples k) under each accuracy
+    /// sample: samples x plans, sample-major; NaN where a plan has no numbers.
+    #[pyo3(signature = (accuracy_samples, candidate, gen_tokens, samples, *, cancel=None))]
+    fn accuracy_at<'py>(
+        &self,
+        py: Python<'py>,
+        accuracy_samples: &AccuracySamples,
+        candidate: PyReadonlyArray1<'py, f64>,
+        gen_tokens: PyReadonlyArray1<'py, f64>,
+        samples: PyReadonlyArray1<'py, f64>,
+        cancel: Option<&CancelToken>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let set = accuracy_samples.for_candidates(&self.names).py_err(py)?;
+        let (c, g, k) = (
+            candidate.as_slice()?,
+            gen_tokens.as_slice()?,
+            samples.as_slice()?,
+        );
+        let out = enter(py, Work::Plan(cancel), || {
+            test_time_accuracy_at(&set, c, g, k)
+        })?;
+        Ok(out.into_pyarray(py))
     }
 }
 
@@ -575,6 +683,36 @@ impl JointProblem {
             })
         })?;
         Ok(out.into_pyarray(py))
+    }
+}
+
+impl TestTimeProblem {
+    /// The problem's hardware under each calibration sample (rows of 3).
+    fn hardware_of(
+        &self,
+        py: Python<'_>,
+        rows: PyReadonlyArray2<'_, f64>,
+    ) -> PyResult<Vec<scaleplan_core::catalog::Hardware>> {
+        let view = rows.as_array();
+        if view.ncols() != 3 {
+            return Err(to_py(
+                py,
+                PlanError::invalid(
+                    HARDWARE_SAMPLES_FIELD,
+                    format!(
+                        "each sample has 3 numbers (prefill_mfu, decode_bw_util, \
+                         step_overhead_s), got {}",
+                        view.ncols()
+                    ),
+                ),
+            ));
+        }
+        let rows: Vec<[f64; 3]> = view
+            .rows()
+            .into_iter()
+            .map(|r| [r[0], r[1], r[2]])
+            .collect();
+        sample_hardware(&self.options.hardware, &rows).py_err(py)
     }
 }
 

@@ -358,7 +358,7 @@ class PlannerService(planner_pb2_grpc.PlannerServiceServicer):
     def FrontierTestTime(
         self, request: pb.FrontierTestTimeRequest
     ) -> Iterator[Callable[[], pb.FrontierTestTimeResponse]]:
-        kwargs = conversions.test_time_kwargs(request.options, self.catalog)
+        kwargs = conversions.test_time_kwargs(request.options, self.catalog, keep_fit=False)
         if (unit := conversions.enum_text(plan_pb2.CostUnit, request.unit, "unit")) is not None:
             kwargs["unit"] = unit
         if "models" in kwargs:

@@ -132,6 +132,12 @@ pub struct LawFit {
     pub covariance_source: CovarianceSource,
     /// Bootstrap samples, one row per resample.
     pub samples: Vec<[f64; 5]>,
+    /// Form muennighoff: (R*_D, R*_N) of each bootstrap sample, row for row with `samples`
+    /// (empty for the chinchilla form).
+    pub repetition_samples: Vec<[f64; 2]>,
+    /// Form muennighoff with a bootstrap: the 7 x 7 sample covariance of (E, A, B, alpha, beta,
+    /// R*_D, R*_N); `covariance` is its upper-left 5 x 5.
+    pub covariance7: Option<Vec<Vec<f64>>>,
     /// Bootstrap refits that did not meet the convergence test (still kept in `samples`).
     pub bootstrap_unconverged: usize,
     /// ln(fitted loss) - ln(observed loss), one per run, in input order.
@@ -763,6 +769,8 @@ pub fn fit_law(params: &[f64], tokens: &[f64], loss: &[f64], opts: &FitOptions) 
         covariance,
         covariance_source,
         samples,
+        repetition_samples: Vec::new(),
+        covariance7: None,
         bootstrap_unconverged,
         residuals,
         n_points: n,
@@ -895,16 +903,11 @@ mod muennighoff {
             )
         })?;
         check::positive("unique_tokens", unique)?;
-        if opts.bootstrap > 0 {
-            return Err(PlanError::invalid(
-                "bootstrap",
-                "is not available for form 'muennighoff' (a point estimate; docs/fitting.md)",
-            ));
-        }
         // The runs as given (validated by the Chinchilla path's checks, without a data limit).
         let plain = FitOptions {
             form: FitForm::Chinchilla,
             unique_tokens: None,
+            bootstrap: 0,
             ..opts.clone()
         };
         super::check_runs(params, tokens, loss, &plain)?;
@@ -1016,43 +1019,13 @@ mod muennighoff {
             delta: opts.delta,
             base: &base,
         };
-        let mut y: Vec<f64> = first
+        let y: Vec<f64> = first
             .theta
             .iter()
             .copied()
             .chain(x.iter().copied())
             .collect();
-        let mut objective = objective;
-        for _ in 0..3 {
-            let steps = [0.05, 0.05, 0.02, 0.01, 0.01, step, step];
-            let mut simplex = vec![y.clone()];
-            for (k, h) in steps.iter().enumerate() {
-                let mut v = y.clone();
-                v[k] += h;
-                simplex.push(v);
-            }
-            let solver = NelderMead::new(simplex)
-                .with_sd_tolerance(1e-15)
-                .map_err(|e| PlanError::invalid("form", format!("Nelder-Mead: {e}")))?;
-            let Ok(r) = Executor::new(joint.clone_ref(), solver)
-                .configure(|state| state.max_iters(10_000))
-                .run()
-            else {
-                break;
-            };
-            match r.state.best_param {
-                Some(p) if r.state.best_cost < objective => {
-                    let gain = objective - r.state.best_cost;
-                    y = p;
-                    objective = r.state.best_cost;
-                    if gain <= 1e-12 * objective.abs().max(1e-300) {
-                        break;
-                    }
-                }
-                _ => break,
-            }
-            cancel::check()?;
-        }
+        let (y, objective) = refine(&joint, y, objective, step)?;
         cancel::check()?;
         let x = vec![y[5], y[6]];
         let theta = [y[0], y[1], y[2], y[3], y[4]];
@@ -1089,6 +1062,70 @@ mod muennighoff {
                 );
             }
         }
+        // Bootstrap (docs/fitting.md, "The muennighoff form"): resample the runs and refit all
+        // seven from the point estimate (warm start), in parallel; a refit that ends at an
+        // invalid law is dropped and counted.
+        let mut samples: Vec<[f64; 5]> = Vec::new();
+        let mut repetition_samples: Vec<[f64; 2]> = Vec::new();
+        let mut bootstrap_unconverged = 0;
+        if opts.bootstrap > 0 && converged {
+            use rayon::prelude::*;
+            let token = cancel::current();
+            let n = runs.len();
+            let one = |s: u64| -> Option<Option<[f64; 7]>> {
+                if cancel::fired() {
+                    return None;
+                }
+                let mut rng = super::SplitMix64::for_sample(opts.seed, s);
+                let drawn: Vec<(f64, f64, f64)> = (0..n).map(|_| runs[rng.below(n)]).collect();
+                let j = Joint {
+                    unique,
+                    runs: &drawn,
+                    delta: opts.delta,
+                    base: &base,
+                };
+                let start = j.value(&y);
+                let (yb, _) = refine(&j, y.clone(), start, step).ok()?;
+                let law = j.law_at(&yb);
+                Some(law.validate().ok().map(|()| {
+                    [
+                        law.e,
+                        law.a,
+                        law.b,
+                        law.alpha,
+                        law.beta,
+                        yb[5].exp(),
+                        yb[6].exp(),
+                    ]
+                }))
+            };
+            let results: Vec<Option<Option<[f64; 7]>>> = (0..opts.bootstrap as u64)
+                .into_par_iter()
+                .map(|s| match &token {
+                    Some(t) => cancel::scope(t, || one(s)),
+                    None => one(s),
+                })
+                .collect();
+            cancel::check()?;
+            for r in results {
+                match r {
+                    Some(Some(v)) => {
+                        samples.push([v[0], v[1], v[2], v[3], v[4]]);
+                        repetition_samples.push([v[5], v[6]]);
+                    }
+                    Some(None) => bootstrap_unconverged += 1,
+                    None => return Err(PlanError::Cancelled { deadline: false }),
+                }
+            }
+        }
+        let covariance7 = covariance_of(&samples, &repetition_samples);
+        let covariance = covariance7.as_ref().map(|c| {
+            let mut out = [[0.0; 5]; 5];
+            for (i, row) in out.iter_mut().enumerate() {
+                row.copy_from_slice(&c[i][..5]);
+            }
+            out
+        });
         let fitted = stage2.law_at(&x);
         let limit = DataLimit {
             unique_tokens: unique,
@@ -1110,7 +1147,7 @@ mod muennighoff {
             name: format!("fitted(n={n})"),
             description: format!(
                 "muennighoff form fitted to {n} runs with {unique:e} unique tokens (Huber delta \
-                 {}, {} bootstrap samples of stage 1)",
+                 {}, {} bootstrap samples of all seven parameters)",
                 opts.delta, opts.bootstrap
             ),
             fitted: Some(FittedRange {
@@ -1129,16 +1166,93 @@ mod muennighoff {
             law,
             params: super::params_of(&theta),
             theta,
-            covariance: None,
-            covariance_source: super::CovarianceSource::Unavailable,
-            samples: Vec::new(),
-            bootstrap_unconverged: 0,
+            covariance_source: if covariance.is_some() {
+                super::CovarianceSource::Bootstrap
+            } else {
+                super::CovarianceSource::Unavailable
+            },
+            covariance,
+            covariance7,
+            samples,
+            repetition_samples,
+            bootstrap_unconverged,
             residuals,
             n_points: n,
             objective,
             converged,
             message,
         })
+    }
+
+    /// Nelder-Mead on all seven from `y` (up to three restarts while it still improves): the
+    /// refinement of the point fit and of every bootstrap refit.
+    fn refine(
+        joint: &Joint<'_>,
+        mut y: Vec<f64>,
+        mut objective: f64,
+        step: f64,
+    ) -> Result<(Vec<f64>, f64)> {
+        for _ in 0..3 {
+            let steps = [0.05, 0.05, 0.02, 0.01, 0.01, step, step];
+            let mut simplex = vec![y.clone()];
+            for (k, h) in steps.iter().enumerate() {
+                let mut v = y.clone();
+                v[k] += h;
+                simplex.push(v);
+            }
+            let solver = NelderMead::new(simplex)
+                .with_sd_tolerance(1e-15)
+                .map_err(|e| PlanError::invalid("form", format!("Nelder-Mead: {e}")))?;
+            let Ok(r) = Executor::new(joint.clone_ref(), solver)
+                .configure(|state| state.max_iters(10_000))
+                .run()
+            else {
+                break;
+            };
+            match r.state.best_param {
+                Some(p) if r.state.best_cost < objective => {
+                    let gain = objective - r.state.best_cost;
+                    y = p;
+                    objective = r.state.best_cost;
+                    if gain <= 1e-12 * objective.abs().max(1e-300) {
+                        break;
+                    }
+                }
+                _ => break,
+            }
+            cancel::check()?;
+        }
+        Ok((y, objective))
+    }
+
+    /// The sample covariance of the seven parameters (None with fewer than 2 samples).
+    fn covariance_of(samples: &[[f64; 5]], repetition: &[[f64; 2]]) -> Option<Vec<Vec<f64>>> {
+        let m = samples.len();
+        if m < 2 {
+            return None;
+        }
+        let rows: Vec<[f64; 7]> = samples
+            .iter()
+            .zip(repetition)
+            .map(|(p, r)| [p[0], p[1], p[2], p[3], p[4], r[0], r[1]])
+            .collect();
+        let mean: Vec<f64> = (0..7)
+            .map(|j| rows.iter().map(|r| r[j]).sum::<f64>() / m as f64)
+            .collect();
+        Some(
+            (0..7)
+                .map(|i| {
+                    (0..7)
+                        .map(|j| {
+                            rows.iter()
+                                .map(|r| (r[i] - mean[i]) * (r[j] - mean[j]))
+                                .sum::<f64>()
+                                / (m - 1) as f64
+                        })
+                        .collect()
+                })
+                .collect(),
+        )
     }
 
     /// All seven parameters, theta = (a, b, e, alpha, beta, ln R*_D, ln R*_N).

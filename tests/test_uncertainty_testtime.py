@@ -276,6 +276,14 @@ def test_plan_test_time_rpc_carries_the_samples_and_the_uncertainty(
     with pytest.raises(InvalidArgumentError) as caught:
         client.frontier_test_time(budgets=[1e16], accuracy=fit, reach_accuracy=0.5)
     assert caught.value.field == "reach_accuracy"
+    # The stream carries no bands: a fit with samples is refused rather than silently planned at
+    # its point accuracy (the local call gives bands); its point accuracy is the same frontier.
+    with pytest.raises(InvalidArgumentError) as caught:
+        client.frontier_test_time(budgets=[1e16, 1e17], accuracy=fit)
+    assert caught.value.field == "accuracy"
+    got_f = client.frontier_test_time(budgets=[1e16, 1e17], accuracy=fit.accuracy)
+    want_f = sp.frontier_test_time(budgets=[1e16, 1e17], accuracy=fit.accuracy)
+    assert np.array_equal(got_f.plan.accuracy, want_f.plan.accuracy)
 
 
 @pytest.fixture(scope="module")

@@ -587,6 +587,16 @@ class Client(RemoteApi):
         budgets = _values("budgets", args.pop("budgets"))
         unit, chunk = args.pop("unit"), _chunk_points(args.pop("chunk_size"))
         request = conversions.frontier_test_time_request(budgets, unit, chunk, **_scalars(args))
+        accuracy = args.get("accuracy")
+        if isinstance(accuracy, AccuracyFit) and accuracy.bootstrap > 0:
+            # The stream plans a fit's point accuracy only; a silent point frontier where the
+            # local call gives bands would be a different answer to the same call.
+            raise InvalidArgumentError(
+                "accuracy: the FrontierTestTime stream plans a fit's point accuracy, without the "
+                "bands its bootstrap samples give locally; pass accuracy=fit.accuracy for the "
+                "point frontier, or plan_test_time per budget for the bands",
+                field="accuracy",
+            )
         parts = []
         for message in self._stream(
             self._stub.FrontierTestTime, request, timeout_s, lambda m: len(m.plan.budget)

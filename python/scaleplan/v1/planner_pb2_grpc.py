@@ -252,7 +252,9 @@ class PlannerServiceServicer:
     def FrontierTestTime(self, request, context):
         """The best test-time plan at every budget, each model's own best accuracy and (measured
         accuracy) the oracle upper bound, streamed in order in chunks of budgets
-        (scaleplan.frontier_test_time). More budgets than the server's limit are refused.
+        (scaleplan.frontier_test_time). More budgets than the server's limit are refused. An
+        accuracy fit is planned at its point accuracy: the stream carries no uncertainty bands
+        (PlanTestTime does, per budget).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

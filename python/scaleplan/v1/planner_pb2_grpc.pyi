@@ -78,7 +78,9 @@ class PlannerServiceStub:
     FrontierTestTime: _grpc.UnaryStreamMultiCallable[_planner_pb2.FrontierTestTimeRequest, _planner_pb2.FrontierTestTimeResponse]
     """The best test-time plan at every budget, each model's own best accuracy and (measured
     accuracy) the oracle upper bound, streamed in order in chunks of budgets
-    (scaleplan.frontier_test_time). More budgets than the server's limit are refused.
+    (scaleplan.frontier_test_time). More budgets than the server's limit are refused. An
+    accuracy fit is planned at its point accuracy: the stream carries no uncertainty bands
+    (PlanTestTime does, per budget).
     """
     PlanJoint: _grpc.UnaryUnaryMultiCallable[_planner_pb2.PlanJointRequest, _planner_pb2.PlanJointResponse]
     """Model size, training tokens, samples, generation length and attention under one budget for
@@ -171,7 +173,9 @@ class PlannerServiceAsyncStub(PlannerServiceStub):
     FrontierTestTime: _aio.UnaryStreamMultiCallable[_planner_pb2.FrontierTestTimeRequest, _planner_pb2.FrontierTestTimeResponse]  # type: ignore[assignment]
     """The best test-time plan at every budget, each model's own best accuracy and (measured
     accuracy) the oracle upper bound, streamed in order in chunks of budgets
-    (scaleplan.frontier_test_time). More budgets than the server's limit are refused.
+    (scaleplan.frontier_test_time). More budgets than the server's limit are refused. An
+    accuracy fit is planned at its point accuracy: the stream carries no uncertainty bands
+    (PlanTestTime does, per budget).
     """
     PlanJoint: _aio.UnaryUnaryMultiCallable[_planner_pb2.PlanJointRequest, _planner_pb2.PlanJointResponse]  # type: ignore[assignment]
     """Model size, training tokens, samples, generation length and attention under one budget for
@@ -333,7 +337,9 @@ class PlannerServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_planner_pb2.FrontierTestTimeResponse], _abc.AsyncIterator[_planner_pb2.FrontierTestTimeResponse]]:
         """The best test-time plan at every budget, each model's own best accuracy and (measured
         accuracy) the oracle upper bound, streamed in order in chunks of budgets
-        (scaleplan.frontier_test_time). More budgets than the server's limit are refused.
+        (scaleplan.frontier_test_time). More budgets than the server's limit are refused. An
+        accuracy fit is planned at its point accuracy: the stream carries no uncertainty bands
+        (PlanTestTime does, per budget).
         """
 
     @_abc_1.abstractmethod

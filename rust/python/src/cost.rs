@@ -41,9 +41,8 @@ fn opt_slice<'a>(
     a.as_ref().map(|a| slice(field, a, n)).transpose()
 }
 
-/// The rows `fields` asks for (indices into the schema's columns; all of them when None), and
-/// whether they are all, in order.
-fn field_rows(fields: Option<Vec<usize>>) -> Result<(Vec<usize>, bool), PlanError> {
+/// The rows `fields` asks for (indices into the schema's columns; all of them when None).
+fn field_rows(fields: Option<Vec<usize>>) -> Result<Vec<usize>, PlanError> {
     let width = schema::inference_cost::WIDTH;
     let rows = fields.unwrap_or_else(|| (0..width).collect());
     if let Some(&bad) = rows.iter().find(|&&f| f >= width) {
@@ -52,8 +51,7 @@ fn field_rows(fields: Option<Vec<usize>>) -> Result<(Vec<usize>, bool), PlanErro
             format!("field index {bad} is out of range (there are {width} fields)"),
         ));
     }
-    let all = rows.len() == width && rows.iter().enumerate().all(|(i, &f)| i == f);
-    Ok((rows, all))
+    Ok(rows)
 }
 
 /// The (rows x n) output: `out` when given (checked: float64, C-contiguous, that shape, writable),
@@ -118,7 +116,7 @@ fn inference_cost<'py>(
     let budget = opt_slice("kv_budget", &kv_budget, n).py_err(py)?;
     let block = opt_slice("block_size", &block_size, n).py_err(py)?;
     let batch_sizes = opt_slice("batch", &batch_size, n).py_err(py)?;
-    let (rows, all) = field_rows(fields).py_err(py)?;
+    let rows = field_rows(fields).py_err(py)?;
     // Parse the kind once with placeholder parameters; each element fills in its own.
     let kind =
         Attention::from_parts(attention, budget.map(|_| 1.0), block.map(|_| 1.0)).py_err(py)?;
@@ -153,31 +151,23 @@ fn inference_cost<'py>(
             .check_columns(columns, kind)
             .map_err(|(i, e)| element(i, n)(e))?;
         debug_assert_eq!(buffer.len(), rows.len() * n);
-        let base = buffer.as_mut_ptr();
-        // SAFETY (both writers): `price_columns` calls the sink with i < n only, f and j are
-        // below rows.len() (<= WIDTH), and `buffer` holds rows.len() x n elements (`output`
-        // checked the shape), so every offset is in bounds; `buffer` is borrowed mutably for
-        // the whole loop, so nothing else reads or writes it meanwhile. Unchecked: the 20
-        // bounds checks per configuration cost more than the stores.
+        // The kernel prices a chunk into its own field-major buffer; each asked field's run of
+        // the chunk is then one copy into its row of the output.
         let mut start = 0;
         while start < n {
             poll(start)?;
             let end = (start + POLL_EVERY).min(n);
-            if all {
-                pricer.price_columns(&checked, start..end, |i, c| {
-                    let row = schema::inference_cost::row(c);
-                    for (f, &v) in row.iter().enumerate() {
-                        unsafe { *base.add(f * n + i) = v };
-                    }
-                });
-            } else {
-                pricer.price_columns(&checked, start..end, |i, c| {
-                    let row = schema::inference_cost::row(c);
+            pricer.price_rows(
+                &checked,
+                start..end,
+                schema::inference_cost::row,
+                |first, chunk, len| {
                     for (j, &f) in rows.iter().enumerate() {
-                        unsafe { *base.add(j * n + i) = row[f] };
+                        let at = j * n + first;
+                        buffer[at..at + len].copy_from_slice(&chunk[f][..len]);
                     }
-                });
-            }
+                },
+            );
             start = end;
         }
         Ok(())

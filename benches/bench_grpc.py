@@ -252,6 +252,19 @@ def main(
                     f"p99 {r['p99_ms']:6.2f} ms  {r['codes']}"
                 )
         results["scaleplan serve"]["calls_logged"] = sum(1 for _ in log.open())
+    # The row: scaleplan against the bare server, both measured above in this run.
+    ours = results["scaleplan serve"]["rpcs"]["InferenceCost"]
+    bare = results["bare grpc.aio (baseline)"]["rpcs"]["InferenceCost"]
+    ratio = {
+        "rate": ours["requests_per_s"] / bare["requests_per_s"],
+        "p99": ours["p99_ms"] / bare["p99_ms"],
+    }
+    results["inference_cost_vs_bare"] = ratio
+    print(
+        f"  InferenceCost, {concurrency} in flight: {ours['requests_per_s']:,.0f}/s vs bare "
+        f"{bare['requests_per_s']:,.0f}/s = {ratio['rate']:.2f}x (goal >= 0.8x); p99 "
+        f"{ours['p99_ms']:.2f} vs {bare['p99_ms']:.2f} ms = {ratio['p99']:.2f}x (goal <= 1.25x)"
+    )
     direct = in_process_rate()
     results["in_process_inference_cost_per_s"] = direct
     print(f"  for scale: the same InferenceCost in-process via the Python API: {direct:,.0f}/s")

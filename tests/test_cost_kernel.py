@@ -70,6 +70,40 @@ def test_arrays_equal_one_scalar_call_per_configuration(
         assert isinstance(one.feasible, bool) and isinstance(one.binding, str)
 
 
+@pytest.mark.parametrize("model", ["qwen3-8b", "qwen3-30b-a3b"])
+def test_a_large_output_written_with_streaming_stores_equals_scalar_calls(model: str) -> None:
+    """70,001 configurations: 11.2 MB of output, past the size from which the binding writes
+    with streaming stores (rust/python/src/cost.rs, STREAM_BYTES), an odd count so that every
+    other row starts off a 16-byte boundary, spanning many chunks of the kernel. Indices at
+    the chunk and poll boundaries and at random are compared with one scalar call each; the
+    same call into a reused ``out=`` and with a subset of ``fields=`` agrees bit for bit."""
+    n = 70_001
+    grid = _grid(n, seed=3)
+    serving = sp.Serving(batch="max")
+    arrays = sp.inference_cost(model, "h100-sxm", serving=serving, **grid)
+    edges = [0, 1, 63, 64, 65, 1023, 1024, 1025, n // 2, n - 2, n - 1]
+    picked = sorted({*edges, *np.random.default_rng(4).integers(0, n, 200).tolist()})
+    for i in picked:
+        one = sp.inference_cost(
+            model,
+            "h100-sxm",
+            serving=serving,
+            prompt_tokens=float(grid["prompt_tokens"][i]),
+            gen_tokens=float(grid["gen_tokens"][i]),
+            samples=float(grid["samples"][i]),
+        )
+        for name in FIELDS:
+            assert getattr(one, name) == getattr(arrays, name)[i], (i, name)
+    out = np.full((len(FIELDS), n), np.nan)
+    into = sp.inference_cost(model, "h100-sxm", serving=serving, out=out, **grid)
+    asked = ["eflops", "binding", "ttft_s"]
+    part = sp.inference_cost(model, "h100-sxm", serving=serving, fields=asked, **grid)
+    for name in FIELDS:
+        assert _same(getattr(into, name), getattr(arrays, name)), name
+    for name in asked:
+        assert _same(getattr(part, name), getattr(arrays, name)), name
+
+
 def test_per_configuration_batch_sizes_match_one_call_each() -> None:
     grid = _grid(40, seed=1)
     sizes = np.maximum(np.array([1, 2, 8, 64, 512] * 8, dtype=np.float64), grid["samples"])

@@ -87,6 +87,47 @@ fn output<'py>(
     Ok(array)
 }
 
+/// Outputs of at least this many bytes are written with streaming (non-temporal) stores: far
+/// larger than the caches, they would otherwise cost a read of every output line before its
+/// write (docs/architecture.md, "The cost kernel").
+const STREAM_BYTES: usize = 8 << 20;
+
+/// `dst.copy_from_slice(src)`; with `stream`, through streaming stores (x86-64: `movntpd` on
+/// the 16-byte-aligned part, plain stores at the ends). [`fence`] orders them before the
+/// result is handed back.
+#[inline(always)]
+fn copy(dst: &mut [f64], src: &[f64], stream: bool) {
+    #[cfg(target_arch = "x86_64")]
+    if stream {
+        use std::arch::x86_64::{_mm_loadu_pd, _mm_stream_pd};
+        let len = dst.len().min(src.len());
+        let head = (dst.as_ptr().align_offset(16)).min(len);
+        dst[..head].copy_from_slice(&src[..head]);
+        let mut i = head;
+        while i + 2 <= len {
+            // SAFETY: i + 2 <= len, both slices hold len elements; dst + i is 16-byte aligned
+            // (head aligned it and each step is 16 bytes); SSE2 is in the x86-64 baseline.
+            unsafe { _mm_stream_pd(dst.as_mut_ptr().add(i), _mm_loadu_pd(src.as_ptr().add(i))) };
+            i += 2;
+        }
+        dst[i..len].copy_from_slice(&src[i..len]);
+        return;
+    }
+    let _ = stream;
+    dst.copy_from_slice(src);
+}
+
+/// After streaming stores: make them visible before any later store (the hand-back).
+#[inline]
+fn fence(stream: bool) {
+    #[cfg(target_arch = "x86_64")]
+    if stream {
+        // SAFETY: SSE is in the x86-64 baseline.
+        unsafe { std::arch::x86_64::_mm_sfence() };
+    }
+    let _ = stream;
+}
+
 #[pyfunction]
 #[pyo3(signature = (
     model, hardware, prompt_tokens, gen_tokens, samples, kv_budget, block_size, batch_size, *,
@@ -152,7 +193,9 @@ fn inference_cost<'py>(
             .map_err(|(i, e)| element(i, n)(e))?;
         debug_assert_eq!(buffer.len(), rows.len() * n);
         // The kernel prices a chunk into its own field-major buffer; each asked field's run of
-        // the chunk is then one copy into its row of the output.
+        // the chunk is then one copy into its row of the output, with streaming stores where
+        // the output is too large to stay in cache.
+        let stream = buffer.len() * 8 >= STREAM_BYTES;
         let mut start = 0;
         while start < n {
             poll(start)?;
@@ -164,12 +207,13 @@ fn inference_cost<'py>(
                 |first, chunk, len| {
                     for (j, &f) in rows.iter().enumerate() {
                         let at = j * n + first;
-                        buffer[at..at + len].copy_from_slice(&chunk[f][..len]);
+                        copy(&mut buffer[at..at + len], &chunk[f][..len], stream);
                     }
                 },
             );
             start = end;
         }
+        fence(stream);
         Ok(())
     })?;
     drop(writer);

@@ -376,9 +376,9 @@ impl Pricer {
             block_size: Some(block),
             batch: None,
         };
-        for j in 0..len {
+        for (j, &size) in sizes.iter().enumerate() {
             let opt = super::InferenceOptions {
-                batch: batch(sizes[j]),
+                batch: batch(size),
                 time_model,
                 ..base
             };

@@ -71,6 +71,42 @@ def test_text_is_quoted_as_the_csv_module_quotes_it(texts: list[str]) -> None:
     assert _core.csv_lines(columns, n).decode() == python_csv(columns, n)
 
 
+def test_a_call_after_a_larger_one_writes_only_its_own_lines() -> None:
+    """The binding keeps its line buffer between calls (rust/python/src/csvfmt.rs): nothing of
+    an earlier, longer output may leak into a later one."""
+    long = np.arange(5000, dtype=np.float64) * 1.5
+    assert _core.csv_lines([long, "x"], 5000).decode() == python_csv([long, "x"], 5000)
+    short = np.array([0.25, 2.0, -1e-7])
+    assert _core.csv_lines([short], 3).decode() == "0.25\n2\n-1e-07\n"
+    assert _core.csv_lines([], 0) == b""
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "UTF8", "latin-1", None])
+def test_row_writer_output_is_the_same_through_any_stream(encoding: str | None) -> None:
+    """CSV columns go straight to a UTF-8 text stream's binary buffer (no decode and encode);
+    through a stream of another encoding, or one without a buffer, as text: the same rows in
+    the same order either way, also when rows written as mappings follow columns."""
+    from scaleplan.commands._output import RowWriter
+
+    def write(stream: Any) -> None:
+        writer = RowWriter(stream, "csv", ["model", "x", "flag"])
+        writer.write_columns({"model": "qwén", "x": np.array([1.0, 0.5]), "flag": True}, 2)
+        writer.write_rows([{"model": "a,b", "x": 3.0}])
+        writer.write_columns({"model": "z", "x": np.array([1e-9]), "flag": False}, 1)
+        stream.flush()
+
+    want = 'model,x,flag\nqwén,1,true\nqwén,0.5,true\n"a,b",3,\nz,1e-09,false\n'
+    if encoding is None:
+        text = io.StringIO(newline="")
+        write(text)
+        assert text.getvalue() == want
+        return
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding=encoding, newline="")
+    write(stream)
+    assert raw.getvalue().decode(encoding) == want
+
+
 def test_flags_and_repeated_cells() -> None:
     flags = np.array([True, False, True])
     assert _core.csv_lines([flags, False, 7, 1e-7, None, "x"], 3) == (

@@ -154,15 +154,38 @@ def test_parquet_sweep_types_and_values(tmp_path: Path) -> None:
     assert schema.field("eflops").type == pa.float64()
     dense = [i for i, r in enumerate(rows) if r["attention"] == "dense"]
     assert table.column("kv_budget").take(dense[:10]).null_count == 10
-    for name in ("model", "attention", "prompt_tokens", "eflops", "latency_s", "binding"):
+    names = ("model", "attention", "requested_batch", "prompt_tokens", "eflops", "binding")
+    fixed = next(i for i, r in enumerate(rows) if r["requested_batch"] == "64")
+    for name in (*names, "latency_s"):
         got = table.column(name).to_pylist()
-        for i in (0, 1, 777, len(rows) - 1):
+        for i in (0, 1, 777, fixed, fixed + 1, len(rows) - 1):
             want = rows[i][name]
             value = got[i]
             if isinstance(value, float):
                 assert value == float(want)
             else:
                 assert str(value) == want
+
+
+def test_parquet_dictionary_pages_only_for_text(tmp_path: Path) -> None:
+    """Text columns are dictionary-encoded in the file; numbers and flags are not (trying a
+    dictionary on every float column tripled the writer's CPU time)."""
+    out = tmp_path / "s.parquet"
+    small = tmp_path / "small.toml"
+    small.write_text(
+        'model = "qwen3-8b"\nhardware = "h100-sxm"\nprompt_tokens = 128\n'
+        'gen_tokens = [1024, 2048, 4096]\nbatch = ["max", 64]\n'
+    )
+    assert run("sweep", "--grid", str(small), "--out", str(out)).returncode == 0
+    meta = pq.ParquetFile(out).metadata
+    group = meta.row_group(0)
+    encodings = {
+        group.column(i).path_in_schema: group.column(i).encodings for i in range(meta.num_columns)
+    }
+    for name in ("model", "attention", "requested_batch", "binding"):
+        assert any("DICTIONARY" in e for e in encodings[name]), (name, encodings[name])
+    for name in ("eflops", "prompt_tokens", "feasible"):
+        assert not any("DICTIONARY" in e for e in encodings[name]), (name, encodings[name])
 
 
 def test_parquet_to_stdout(tmp_path: Path) -> None:

@@ -194,7 +194,21 @@ impl Case {
 /// Run the kernel over the case in two ranges (as the binding does between cancellation polls)
 /// and compare each configuration with `Pricer::price`.
 fn check_case(model: &Model, hw: &Hardware, opt: &InferenceOptions, case: &Case) -> usize {
-    let pricer = Pricer::new(model, hw, opt).unwrap();
+    check_streams(model, hw, opt, case, 1.0)
+}
+
+/// [`check_case`] for a model run as `streams` parallel streams (ParScale).
+fn check_streams(
+    model: &Model,
+    hw: &Hardware,
+    opt: &InferenceOptions,
+    case: &Case,
+    streams: f64,
+) -> usize {
+    let pricer = Pricer::new(model, hw, opt)
+        .unwrap()
+        .with_streams(streams)
+        .unwrap();
     let (prompt, gen, samples) = (case.column(0), case.column(1), case.column(2));
     let (budget, block, batch) = (case.column(3), case.column(4), case.column(5));
     let columns = QueryColumns {
@@ -252,6 +266,8 @@ fn check_case(model: &Model, hw: &Hardware, opt: &InferenceOptions, case: &Case)
                 },
             )
             .unwrap()
+            .with_streams(streams)
+            .unwrap()
         } else {
             pricer.clone()
         };
@@ -284,7 +300,8 @@ proptest! {
 
 /// Every specialised loop of the kernel (attention kind x batch mode x time model x model kind:
 /// dense, with experts, with sliding-window layers), with and without prefix sharing and
-/// prefill, on configurations spanning several chunks, against `price` bit for bit.
+/// prefill, one mode with two parallel streams, on configurations spanning several chunks,
+/// against `price` bit for bit.
 #[test]
 fn every_specialisation_matches_the_scalar_reference() {
     let all = models();
@@ -342,7 +359,9 @@ fn every_specialisation_matches_the_scalar_reference() {
                                 kind,
                                 per_config_batch: b == 3,
                             };
-                            check_case(model, &hw, &opt, &case);
+                            // Two parallel streams under one batch mode and time model, every model kind.
+                            let streams = if b == 1 && !roof { 2.0 } else { 1.0 };
+                            check_streams(model, &hw, &opt, &case, streams);
                             checked += 1;
                         }
                     }

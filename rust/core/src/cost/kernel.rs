@@ -68,6 +68,36 @@ impl<'a> QueryColumns<'a> {
         self.len() == 0
     }
 
+    /// Configurations `range` (within every column's length), with an input the attention kind
+    /// does not take standing in as the prompts (never read). Every read of the window at an
+    /// index below its length is then one the compiler knows is in bounds, so a loop over it
+    /// has no exit but its end (a bounds check is a branch out of the loop, and keeps it from
+    /// vectorising).
+    #[inline(always)]
+    fn window(&self, range: std::ops::Range<usize>) -> QueryColumns<'a> {
+        let prompt = &self.prompt_tokens[range.clone()];
+        let cut = |c: &'a [f64]| &c[range.clone()];
+        let or_prompt = |c: Option<&'a [f64]>| c.map_or(prompt, cut);
+        let window = QueryColumns {
+            prompt_tokens: prompt,
+            gen_tokens: cut(self.gen_tokens),
+            samples: cut(self.samples),
+            kv_budget: Some(or_prompt(self.kv_budget)),
+            block_size: Some(or_prompt(self.block_size)),
+            batch: self.batch.map(cut),
+        };
+        let len = prompt.len();
+        let fits = |c: Option<&[f64]>| c.is_none_or(|c| c.len() == len);
+        assert!(
+            window.gen_tokens.len() == len
+                && window.samples.len() == len
+                && fits(window.kv_budget)
+                && fits(window.block_size)
+                && fits(window.batch)
+        );
+        window
+    }
+
     /// Configuration `i` with attention of the kind of `kind` (its parameters from the columns).
     #[inline(always)]
     fn query(&self, i: usize, kind: &Attention) -> InferenceQuery {
@@ -156,8 +186,9 @@ impl Pricer {
         let mut start = 0;
         while start < n {
             let end = (start + CHUNK).min(n);
-            let valid = (start..end).fold(true, |all, i| {
-                all & columns.plainly_valid(i, &attention, batch)
+            let window = columns.window(start..end);
+            let valid = (0..window.len()).fold(true, |all, j| {
+                all & window.plainly_valid(j, &attention, batch)
             });
             if !valid {
                 for j in start..n {
@@ -350,32 +381,9 @@ impl Pricer {
         mut sink: S,
     ) {
         let base = *self.options();
-        // The range of every column, an input the attention kind or batch mode does not take
-        // standing in as the prompts (never read): every read below is then at an index the
-        // compiler knows is in bounds, so the loop has no exit but its end (a bounds check is
-        // a branch out of it, and keeps it from vectorising).
-        let prompt = &cols.prompt_tokens[range.clone()];
-        let window = |c: &'a [f64]| &c[range.clone()];
-        let or_prompt = |c: Option<&'a [f64]>| c.map_or(prompt, window);
-        let (gen, samples) = (window(cols.gen_tokens), window(cols.samples));
-        let (budget, block) = (or_prompt(cols.kv_budget), or_prompt(cols.block_size));
-        let sizes = or_prompt(cols.batch);
-        let len = prompt.len();
-        assert!(
-            gen.len() == len
-                && samples.len() == len
-                && budget.len() == len
-                && block.len() == len
-                && sizes.len() == len
-        );
-        let local = QueryColumns {
-            prompt_tokens: prompt,
-            gen_tokens: gen,
-            samples,
-            kv_budget: Some(budget),
-            block_size: Some(block),
-            batch: None,
-        };
+        let local = cols.window(range.clone());
+        // The batch-size entries where the mode takes them; otherwise any column (never read).
+        let sizes = local.batch.unwrap_or(local.prompt_tokens);
         for (j, &size) in sizes.iter().enumerate() {
             let opt = super::InferenceOptions {
                 batch: batch(size),

@@ -381,6 +381,38 @@ def test_scalar_errors_are_those_of_the_array_path(kw: dict[str, Any], field: st
     assert array.value.field == field and str(array.value) == str(scalar.value)
 
 
+def test_an_attention_object_takes_the_scalar_path_with_the_array_paths_numbers() -> None:
+    """The gRPC server passes ``attention`` as a parsed ``Attention``: that takes the scalar
+    path too (it took the array path, ~20 us a call), with the same numbers, and the same
+    error for a bad one; an Attention holding arrays still takes the array path."""
+    from scaleplan.serving import Attention
+
+    args: dict[str, Any] = {"prompt_tokens": 512, "gen_tokens": 8192, "samples": 4}
+    for spelling in ATTENTIONS:
+        parsed = sp.serving.attention(spelling)
+        assert type(parsed) is Attention
+        via_object = sp.inference_cost("qwen3-8b", "h100-sxm", attention=parsed, **args)
+        as_array = sp.inference_cost(
+            "qwen3-8b", "h100-sxm", attention=parsed, **{**args, "prompt_tokens": [512.0]}
+        )
+        for name in FIELDS:
+            assert getattr(via_object, name) == getattr(as_array, name)[0], (spelling, name)
+        assert type(via_object.eflops) is float
+    bad = Attention("topk", 10.5)
+    errors = []
+    for prompt in (512, [512.0]):
+        with pytest.raises(ScaleplanError) as caught:
+            sp.inference_cost(
+                "qwen3-8b", "h100-sxm", attention=bad, **{**args, "prompt_tokens": prompt}
+            )
+        errors.append(caught.value)
+    assert errors[0].field == errors[1].field == "kv_budget"
+    assert str(errors[0]) == str(errors[1])
+    budgets = Attention("topk", np.array([512.0, 1024.0]))  # type: ignore[arg-type]
+    both = sp.inference_cost("qwen3-8b", "h100-sxm", attention=budgets, **args)
+    assert np.shape(both.eflops) == (2,)
+
+
 def test_numpy_scalars_and_big_ints_take_the_general_path_with_the_same_result() -> None:
     plain = sp.inference_cost("qwen3-8b", "h100-sxm", prompt_tokens=512, gen_tokens=64)
     for prompt in (np.float64(512), np.int32(512), np.array(512.0)):

@@ -26,7 +26,7 @@ import json
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, BinaryIO, TextIO
+from typing import Any, BinaryIO, Literal, TextIO
 
 import numpy as np
 
@@ -104,7 +104,7 @@ def _utf8_buffer(stream: TextIO) -> BinaryIO | None:
         utf8 = codecs.lookup(encoding).name == "utf-8"
     except LookupError:
         return None
-    return buffer if utf8 else None  # type: ignore[no-any-return]
+    return buffer if utf8 else None
 
 
 class RowWriter:
@@ -119,7 +119,8 @@ class RowWriter:
         self.fields = list(fields)
         self.rows = 0
         self._csv = csv.writer(stream, lineterminator="\n") if fmt == "csv" else None
-        self._binary: BinaryIO | bool | None = None  # decided at the first CSV write
+        # The binary buffer to write lines into, or False: decided at the first CSV write.
+        self._binary: BinaryIO | Literal[False] | None = None
         if self._csv is not None:
             self._csv.writerow(self.fields)
 
@@ -168,10 +169,10 @@ class RowWriter:
         """UTF-8 lines: straight into the text stream's binary buffer where writing them as
         text would give the same bytes (a UTF-8 stream, no newline translation), which spares
         decoding and re-encoding every line; as text otherwise."""
+        if self._binary is None:
+            self._binary = _utf8_buffer(self.stream) or False
         binary = self._binary
-        if binary is None:
-            binary = self._binary = _utf8_buffer(self.stream) or False
-        if binary:
+        if binary is not False:
             self.stream.flush()  # what went as text first (the header) stays first
             binary.write(data)
         else:

@@ -210,22 +210,24 @@ impl InferenceQuery {
     /// The common case decided with a few comparisons; `validate` builds the error otherwise.
     #[inline(always)]
     pub(crate) fn plainly_valid(&self) -> bool {
-        let whole = |v: f64| v < 9.0e15 && whole_part(v) == v;
-        let base = self.prompt_tokens >= 0.0
-            && self.prompt_tokens.is_finite()
-            && self.gen_tokens > 0.0
-            && self.gen_tokens.is_finite()
-            && self.samples >= 1.0
-            && whole(self.samples);
-        base && match self.attention {
+        // `&`, not `&&`: every comparison is evaluated, without a branch, so the column
+        // kernel's check pass over many configurations vectorises.
+        let whole = |v: f64| (v < 9.0e15) & (whole_part(v) == v);
+        let base = (self.prompt_tokens >= 0.0)
+            & self.prompt_tokens.is_finite()
+            & (self.gen_tokens > 0.0)
+            & self.gen_tokens.is_finite()
+            & (self.samples >= 1.0)
+            & whole(self.samples);
+        base & match self.attention {
             Attention::Dense => true,
-            Attention::TopK { budget } => budget >= 1.0 && whole(budget),
+            Attention::TopK { budget } => (budget >= 1.0) & whole(budget),
             Attention::BlockTopK { budget, block_size } => {
-                budget >= 1.0
-                    && whole(budget)
-                    && block_size >= 1.0
-                    && whole(block_size)
-                    && block_size <= budget
+                (budget >= 1.0)
+                    & whole(budget)
+                    & (block_size >= 1.0)
+                    & whole(block_size)
+                    & (block_size <= budget)
             }
         }
     }

@@ -140,7 +140,7 @@ impl<'a> QueryColumns<'a> {
             (None, Batch::Fixed(b)) => b,
             (None, _) => return q.plainly_valid(),
         };
-        q.plainly_valid() && b >= q.samples && b < 9.0e15 && super::inference::whole_part(b) == b
+        q.plainly_valid() & (b >= q.samples) & (b < 9.0e15) & (super::inference::whole_part(b) == b)
     }
 }
 

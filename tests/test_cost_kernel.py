@@ -70,6 +70,40 @@ def test_arrays_equal_one_scalar_call_per_configuration(
         assert isinstance(one.feasible, bool) and isinstance(one.binding, str)
 
 
+@pytest.mark.parametrize("model", ["qwen3-8b", "qwen3-30b-a3b"])
+def test_a_large_output_written_with_streaming_stores_equals_scalar_calls(model: str) -> None:
+    """70,001 configurations: 11.2 MB of output, past the size from which the binding writes
+    with streaming stores (rust/python/src/cost.rs, STREAM_BYTES), an odd count so that every
+    other row starts off a 16-byte boundary, spanning many chunks of the kernel. Indices at
+    the chunk and poll boundaries and at random are compared with one scalar call each; the
+    same call into a reused ``out=`` and with a subset of ``fields=`` agrees bit for bit."""
+    n = 70_001
+    grid = _grid(n, seed=3)
+    serving = sp.Serving(batch="max")
+    arrays = sp.inference_cost(model, "h100-sxm", serving=serving, **grid)
+    edges = [0, 1, 63, 64, 65, 1023, 1024, 1025, n // 2, n - 2, n - 1]
+    picked = sorted({*edges, *np.random.default_rng(4).integers(0, n, 200).tolist()})
+    for i in picked:
+        one = sp.inference_cost(
+            model,
+            "h100-sxm",
+            serving=serving,
+            prompt_tokens=float(grid["prompt_tokens"][i]),
+            gen_tokens=float(grid["gen_tokens"][i]),
+            samples=float(grid["samples"][i]),
+        )
+        for name in FIELDS:
+            assert getattr(one, name) == getattr(arrays, name)[i], (i, name)
+    out = np.full((len(FIELDS), n), np.nan)
+    into = sp.inference_cost(model, "h100-sxm", serving=serving, out=out, **grid)
+    asked = ["eflops", "binding", "ttft_s"]
+    part = sp.inference_cost(model, "h100-sxm", serving=serving, fields=asked, **grid)
+    for name in FIELDS:
+        assert _same(getattr(into, name), getattr(arrays, name)), name
+    for name in asked:
+        assert _same(getattr(part, name), getattr(arrays, name)), name
+
+
 def test_per_configuration_batch_sizes_match_one_call_each() -> None:
     grid = _grid(40, seed=1)
     sizes = np.maximum(np.array([1, 2, 8, 64, 512] * 8, dtype=np.float64), grid["samples"])
@@ -345,6 +379,38 @@ def test_scalar_errors_are_those_of_the_array_path(kw: dict[str, Any], field: st
         sp.inference_cost(model, "h100-sxm", **args)
     assert type(array.value) is type(scalar.value)
     assert array.value.field == field and str(array.value) == str(scalar.value)
+
+
+def test_an_attention_object_takes_the_scalar_path_with_the_array_paths_numbers() -> None:
+    """The gRPC server passes ``attention`` as a parsed ``Attention``: that takes the scalar
+    path too (it took the array path, ~20 us a call), with the same numbers, and the same
+    error for a bad one; an Attention holding arrays still takes the array path."""
+    from scaleplan.serving import Attention
+
+    args: dict[str, Any] = {"prompt_tokens": 512, "gen_tokens": 8192, "samples": 4}
+    for spelling in ATTENTIONS:
+        parsed = sp.serving.attention(spelling)
+        assert type(parsed) is Attention
+        via_object = sp.inference_cost("qwen3-8b", "h100-sxm", attention=parsed, **args)
+        as_array = sp.inference_cost(
+            "qwen3-8b", "h100-sxm", attention=parsed, **{**args, "prompt_tokens": [512.0]}
+        )
+        for name in FIELDS:
+            assert getattr(via_object, name) == getattr(as_array, name)[0], (spelling, name)
+        assert type(via_object.eflops) is float
+    bad = Attention("topk", 10.5)
+    errors = []
+    for prompt in (512, [512.0]):
+        with pytest.raises(ScaleplanError) as caught:
+            sp.inference_cost(
+                "qwen3-8b", "h100-sxm", attention=bad, **{**args, "prompt_tokens": prompt}
+            )
+        errors.append(caught.value)
+    assert errors[0].field == errors[1].field == "kv_budget"
+    assert str(errors[0]) == str(errors[1])
+    budgets = Attention("topk", np.array([512.0, 1024.0]))  # type: ignore[arg-type]
+    both = sp.inference_cost("qwen3-8b", "h100-sxm", attention=budgets, **args)
+    assert np.shape(both.eflops) == (2,)
 
 
 def test_numpy_scalars_and_big_ints_take_the_general_path_with_the_same_result() -> None:

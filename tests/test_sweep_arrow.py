@@ -71,6 +71,42 @@ def test_text_is_quoted_as_the_csv_module_quotes_it(texts: list[str]) -> None:
     assert _core.csv_lines(columns, n).decode() == python_csv(columns, n)
 
 
+def test_a_call_after_a_larger_one_writes_only_its_own_lines() -> None:
+    """The binding keeps its line buffer between calls (rust/python/src/csvfmt.rs): nothing of
+    an earlier, longer output may leak into a later one."""
+    long = np.arange(5000, dtype=np.float64) * 1.5
+    assert _core.csv_lines([long, "x"], 5000).decode() == python_csv([long, "x"], 5000)
+    short = np.array([0.25, 2.0, -1e-7])
+    assert _core.csv_lines([short], 3).decode() == "0.25\n2\n-1e-07\n"
+    assert _core.csv_lines([], 0) == b""
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "UTF8", "latin-1", None])
+def test_row_writer_output_is_the_same_through_any_stream(encoding: str | None) -> None:
+    """CSV columns go straight to a UTF-8 text stream's binary buffer (no decode and encode);
+    through a stream of another encoding, or one without a buffer, as text: the same rows in
+    the same order either way, also when rows written as mappings follow columns."""
+    from scaleplan.commands._output import RowWriter
+
+    def write(stream: Any) -> None:
+        writer = RowWriter(stream, "csv", ["model", "x", "flag"])
+        writer.write_columns({"model": "qwén", "x": np.array([1.0, 0.5]), "flag": True}, 2)
+        writer.write_rows([{"model": "a,b", "x": 3.0}])
+        writer.write_columns({"model": "z", "x": np.array([1e-9]), "flag": False}, 1)
+        stream.flush()
+
+    want = 'model,x,flag\nqwén,1,true\nqwén,0.5,true\n"a,b",3,\nz,1e-09,false\n'
+    if encoding is None:
+        text = io.StringIO(newline="")
+        write(text)
+        assert text.getvalue() == want
+        return
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding=encoding, newline="")
+    write(stream)
+    assert raw.getvalue().decode(encoding) == want
+
+
 def test_flags_and_repeated_cells() -> None:
     flags = np.array([True, False, True])
     assert _core.csv_lines([flags, False, 7, 1e-7, None, "x"], 3) == (
@@ -118,15 +154,38 @@ def test_parquet_sweep_types_and_values(tmp_path: Path) -> None:
     assert schema.field("eflops").type == pa.float64()
     dense = [i for i, r in enumerate(rows) if r["attention"] == "dense"]
     assert table.column("kv_budget").take(dense[:10]).null_count == 10
-    for name in ("model", "attention", "prompt_tokens", "eflops", "latency_s", "binding"):
+    names = ("model", "attention", "requested_batch", "prompt_tokens", "eflops", "binding")
+    fixed = next(i for i, r in enumerate(rows) if r["requested_batch"] == "64")
+    for name in (*names, "latency_s"):
         got = table.column(name).to_pylist()
-        for i in (0, 1, 777, len(rows) - 1):
+        for i in (0, 1, 777, fixed, fixed + 1, len(rows) - 1):
             want = rows[i][name]
             value = got[i]
             if isinstance(value, float):
                 assert value == float(want)
             else:
                 assert str(value) == want
+
+
+def test_parquet_dictionary_pages_only_for_text(tmp_path: Path) -> None:
+    """Text columns are dictionary-encoded in the file; numbers and flags are not (trying a
+    dictionary on every float column tripled the writer's CPU time)."""
+    out = tmp_path / "s.parquet"
+    small = tmp_path / "small.toml"
+    small.write_text(
+        'model = "qwen3-8b"\nhardware = "h100-sxm"\nprompt_tokens = 128\n'
+        'gen_tokens = [1024, 2048, 4096]\nbatch = ["max", 64]\n'
+    )
+    assert run("sweep", "--grid", str(small), "--out", str(out)).returncode == 0
+    meta = pq.ParquetFile(out).metadata
+    group = meta.row_group(0)
+    encodings = {
+        group.column(i).path_in_schema: group.column(i).encodings for i in range(meta.num_columns)
+    }
+    for name in ("model", "attention", "requested_batch", "binding"):
+        assert any("DICTIONARY" in e for e in encodings[name]), (name, encodings[name])
+    for name in ("eflops", "prompt_tokens", "feasible"):
+        assert not any("DICTIONARY" in e for e in encodings[name]), (name, encodings[name])
 
 
 def test_parquet_to_stdout(tmp_path: Path) -> None:

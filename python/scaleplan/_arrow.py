@@ -65,6 +65,15 @@ def column(value: Any, n: int, kind: pa.DataType | None = None) -> pa.Array:
             else:
                 kind = pa.string()
         if pa.types.is_dictionary(kind) or pa.types.is_string(kind):
+            if flat.dtype.kind in "biuf":
+                # Numbers in a text column (a sweep's fixed batch sizes): each distinct value
+                # is formatted once, not once a row.
+                distinct, codes = np.unique(flat, return_inverse=True)
+                encoded = pa.DictionaryArray.from_arrays(
+                    pa.array(codes.reshape(-1).astype(np.int32)),
+                    pa.array([_text(v) for v in distinct.tolist()], type=pa.string()),
+                )
+                return encoded if pa.types.is_dictionary(kind) else encoded.cast(kind)
             array = pa.array(flat)
             if not pa.types.is_string(array.type):
                 array = pa.array([_text(v) for v in flat.tolist()])

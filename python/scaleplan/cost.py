@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeGuard, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -138,6 +138,16 @@ def _parsed_attention(spelling: str) -> Attention:
     return parse_attention(spelling)
 
 
+def _one_attention(value: object) -> TypeGuard[str | Attention]:
+    """A spelling, or an :class:`Attention` of plain numbers (what the gRPC server builds from
+    a request): the scalar path takes either."""
+    if type(value) is str:
+        return True
+    return type(value) is Attention and all(
+        v is None or _plain(v) for v in (value.kv_budget, value.block_size)
+    )
+
+
 def _plain(value: object) -> bool:
     """A Python int or float a float64 holds exactly or as numpy would round it (not a bool,
     not a numpy scalar, not an int too large for a float)."""
@@ -230,7 +240,7 @@ def inference_cost(
         and _plain(prompt_tokens)
         and _plain(gen_tokens)
         and _plain(samples)
-        and type(attention) is str
+        and _one_attention(attention)
     ):
         cost = _scalar_cost(
             model, hardware, prompt_tokens, gen_tokens, samples, attention, serving, p, catalog
@@ -314,7 +324,7 @@ def _scalar_cost(
     prompt_tokens: object,
     gen_tokens: object,
     samples: object,
-    attention: str,
+    attention: str | Attention,
     serving: Serving | None,
     streams: float,
     catalog: Catalog | None,
@@ -327,7 +337,7 @@ def _scalar_cost(
     options = _priced_serving(serving)
     if isinstance(options.batch, np.ndarray):
         return None
-    a = _parsed_attention(attention)
+    a = attention if isinstance(attention, Attention) else _parsed_attention(attention)
     row = _core.inference_cost_one(
         m._native,
         hw._native,

@@ -2,8 +2,10 @@
 //! reference `Pricer::price`, one configuration at a time: bit for bit, over random
 //! configurations of every attention kind, batch mode, time model, prefill mode and prefix
 //! sharing, on dense, MoE and sliding-window models, with configurations past the memory wall
-//! and the context limit; and the same first error, at the same index.
+//! and the context limit; and the same first error, at the same index. `Pricer::price_rows` (the
+//! chunked loop the binding runs, in its AVX2 build where the CPU has AVX2) is held to the same.
 use proptest::prelude::*;
+use scaleplan_core::cost::{whole_part, CHUNK};
 use scaleplan_core::*;
 
 fn models() -> Vec<Model> {
@@ -123,6 +125,32 @@ fn attention(kind: u8, row: &[f64; 6]) -> Attention {
     }
 }
 
+/// A cost as the 20 numbers `price_rows` hands on (feasible and binding as codes).
+fn numbers(c: &InferenceCost) -> [f64; 20] {
+    [
+        c.prefill_flops,
+        c.decode_flops,
+        c.flops,
+        c.kv_bytes,
+        c.weight_bytes,
+        c.bytes,
+        c.eflops,
+        c.seconds,
+        c.gpu_seconds,
+        c.ttft_s,
+        c.tpot_s,
+        c.latency_s,
+        c.batch,
+        c.max_batch,
+        c.max_queries,
+        c.weight_memory_bytes,
+        c.kv_memory_bytes_per_query,
+        c.min_gpus,
+        f64::from(u8::from(c.feasible)),
+        f64::from(c.binding.code()),
+    ]
+}
+
 /// Every field of two costs, bit for bit (NaN equal to NaN).
 fn same(got: &InferenceCost, want: &InferenceCost) -> bool {
     let bits = |c: &InferenceCost| {
@@ -166,7 +194,21 @@ impl Case {
 /// Run the kernel over the case in two ranges (as the binding does between cancellation polls)
 /// and compare each configuration with `Pricer::price`.
 fn check_case(model: &Model, hw: &Hardware, opt: &InferenceOptions, case: &Case) -> usize {
-    let pricer = Pricer::new(model, hw, opt).unwrap();
+    check_streams(model, hw, opt, case, 1.0)
+}
+
+/// [`check_case`] for a model run as `streams` parallel streams (ParScale).
+fn check_streams(
+    model: &Model,
+    hw: &Hardware,
+    opt: &InferenceOptions,
+    case: &Case,
+    streams: f64,
+) -> usize {
+    let pricer = Pricer::new(model, hw, opt)
+        .unwrap()
+        .with_streams(streams)
+        .unwrap();
     let (prompt, gen, samples) = (case.column(0), case.column(1), case.column(2));
     let (budget, block, batch) = (case.column(3), case.column(4), case.column(5));
     let columns = QueryColumns {
@@ -186,6 +228,24 @@ fn check_case(model: &Model, hw: &Hardware, opt: &InferenceOptions, case: &Case)
         pricer.price_columns(&checked, range, |i, c| got.push((i, *c)));
     }
     assert_eq!(got.len(), n);
+    // The chunked loop, over ranges that start and end inside chunks.
+    let mut rows = vec![[f64::NAN; 20]; n];
+    let cuts = [0, n / 3, (n / 3 + CHUNK + 1).min(n), n];
+    for w in cuts.windows(2) {
+        let range = w[0]..w[1];
+        pricer.price_rows(&checked, range.clone(), numbers, |start, chunk, len| {
+            assert!(start >= range.start && start + len <= range.end && len <= CHUNK);
+            for (j, row) in rows[start..start + len].iter_mut().enumerate() {
+                for (f, v) in row.iter_mut().enumerate() {
+                    *v = chunk[f][j];
+                }
+            }
+        });
+    }
+    for (j, (_, c)) in got.iter().enumerate() {
+        let bits = |r: [f64; 20]| r.map(f64::to_bits);
+        assert_eq!(bits(rows[j]), bits(numbers(c)), "price_rows, row {j}");
+    }
     let mut infeasible = 0;
     for (j, (i, c)) in got.iter().enumerate() {
         assert_eq!(*i, j);
@@ -205,6 +265,8 @@ fn check_case(model: &Model, hw: &Hardware, opt: &InferenceOptions, case: &Case)
                     ..*opt
                 },
             )
+            .unwrap()
+            .with_streams(streams)
             .unwrap()
         } else {
             pricer.clone()
@@ -233,6 +295,129 @@ proptest! {
         // A fixed batch must hold a query's samples: 64 holds every k drawn.
         let case = Case { rows, kind, per_config_batch };
         check_case(model, &hw, &opt, &case);
+    }
+}
+
+/// Every specialised loop of the kernel (attention kind x batch mode x time model x model kind:
+/// dense, with experts, with sliding-window layers), with and without prefix sharing and
+/// prefill, one mode with two parallel streams, on configurations spanning several chunks,
+/// against `price` bit for bit.
+#[test]
+fn every_specialisation_matches_the_scalar_reference() {
+    let all = models();
+    // qwen3-32b (dense), qwen3-30b-a3b (experts), the sliding-window variant, and the 70B
+    // model past the memory wall of one GPU.
+    let kinds = [&all[1], &all[2], &all[4], &all[3]];
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut uniform = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let rows: Vec<[f64; 6]> = (0..3 * CHUNK + 5)
+        .map(|i| {
+            let p = (uniform() * 60000.0).floor() + if i % 4 == 0 { 0.5 } else { 0.0 };
+            let k = (uniform() * 64.0).floor() + 1.0;
+            let log_s = 6 + (uniform() * 8.0) as u32;
+            let log_b = (uniform() * 6.0) as u32;
+            [
+                if i % 7 == 0 { 0.0 } else { p },
+                (uniform() * 40000.0).floor() + 1.0,
+                k,
+                f64::from(1u32 << log_s),
+                f64::from(1u32 << log_b.min(log_s)),
+                f64::from(1u32 << (uniform() * 13.0) as u32).max(k),
+            ]
+        })
+        .collect();
+    let mut checked = 0;
+    for model in kinds {
+        for hw in [hardware(0), hardware(2)] {
+            for b in 0..4 {
+                for roof in [false, true] {
+                    for (sharing, prefill) in [(true, true), (false, true), (true, false)] {
+                        let batch = match b {
+                            0 => Batch::Amortized,
+                            1 => Batch::Max,
+                            _ => Batch::Fixed(64.0),
+                        };
+                        let opt = InferenceOptions {
+                            prefix_sharing: sharing,
+                            prefill,
+                            batch,
+                            time_model: if roof {
+                                TimeModel::Roofline
+                            } else {
+                                TimeModel::Additive
+                            },
+                            ..InferenceOptions::default()
+                        };
+                        for kind in 0..3 {
+                            let case = Case {
+                                rows: rows.clone(),
+                                kind,
+                                per_config_batch: b == 3,
+                            };
+                            // Two parallel streams under one batch mode and time model, every model kind.
+                            let streams = if b == 1 && !roof { 2.0 } else { 1.0 };
+                            check_streams(model, &hw, &opt, &case, streams);
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 4 * 2 * 4 * 2 * 3 * 3);
+}
+
+/// `whole_part` (the kernel's branch-free floor) is the saturating cast `(x as u64) as f64` it
+/// replaced, on every kind of float: random bit patterns (negatives, NaN and infinities among
+/// them), numbers near whole ones, and the edges 2^52, 2^53 and 2^64.
+#[test]
+fn whole_part_is_the_saturating_cast() {
+    let cast = |x: f64| (x as u64) as f64;
+    // The neighbouring floats of a positive finite x.
+    let up = |x: f64| f64::from_bits(x.to_bits() + 1);
+    let down = |x: f64| f64::from_bits(x.to_bits().saturating_sub(1));
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut values: Vec<f64> = (0..400_000).map(|_| f64::from_bits(next())).collect();
+    for _ in 0..200_000 {
+        let scale = 2f64.powi((next() % 70) as i32);
+        let x = (next() >> 11) as f64 / (1u64 << 53) as f64 * scale;
+        values.extend([x, x.floor(), x.floor() + 0.5, up(x), down(x)]);
+    }
+    for e in [0.0f64, 1.0, 52.0, 53.0, 63.0, 64.0, 65.0, 1023.0] {
+        let p = 2f64.powf(e);
+        values.extend([p, up(p), down(p), p - 0.5, p + 0.5, p - 1.0]);
+    }
+    values.extend([
+        0.0,
+        -0.0,
+        0.49999999999999994,
+        0.5,
+        f64::MIN_POSITIVE,
+        5e-324,
+        f64::MAX,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+        -f64::NAN,
+    ]);
+    for x in values {
+        assert_eq!(
+            whole_part(x).to_bits(),
+            cast(x).to_bits(),
+            "{x:e} ({:#x})",
+            x.to_bits()
+        );
     }
 }
 

@@ -41,9 +41,8 @@ fn opt_slice<'a>(
     a.as_ref().map(|a| slice(field, a, n)).transpose()
 }
 
-/// The rows `fields` asks for (indices into the schema's columns; all of them when None), and
-/// whether they are all, in order.
-fn field_rows(fields: Option<Vec<usize>>) -> Result<(Vec<usize>, bool), PlanError> {
+/// The rows `fields` asks for (indices into the schema's columns; all of them when None).
+fn field_rows(fields: Option<Vec<usize>>) -> Result<Vec<usize>, PlanError> {
     let width = schema::inference_cost::WIDTH;
     let rows = fields.unwrap_or_else(|| (0..width).collect());
     if let Some(&bad) = rows.iter().find(|&&f| f >= width) {
@@ -52,8 +51,7 @@ fn field_rows(fields: Option<Vec<usize>>) -> Result<(Vec<usize>, bool), PlanErro
             format!("field index {bad} is out of range (there are {width} fields)"),
         ));
     }
-    let all = rows.len() == width && rows.iter().enumerate().all(|(i, &f)| i == f);
-    Ok((rows, all))
+    Ok(rows)
 }
 
 /// The (rows x n) output: `out` when given (checked: float64, C-contiguous, that shape, writable),
@@ -89,6 +87,47 @@ fn output<'py>(
     Ok(array)
 }
 
+/// Outputs of at least this many bytes are written with streaming (non-temporal) stores: far
+/// larger than the caches, they would otherwise cost a read of every output line before its
+/// write (docs/architecture.md, "The cost kernel").
+const STREAM_BYTES: usize = 8 << 20;
+
+/// `dst.copy_from_slice(src)`; with `stream`, through streaming stores (x86-64: `movntpd` on
+/// the 16-byte-aligned part, plain stores at the ends). [`fence`] orders them before the
+/// result is handed back.
+#[inline(always)]
+fn copy(dst: &mut [f64], src: &[f64], stream: bool) {
+    #[cfg(target_arch = "x86_64")]
+    if stream {
+        use std::arch::x86_64::{_mm_loadu_pd, _mm_stream_pd};
+        let len = dst.len().min(src.len());
+        let head = (dst.as_ptr().align_offset(16)).min(len);
+        dst[..head].copy_from_slice(&src[..head]);
+        let mut i = head;
+        while i + 2 <= len {
+            // SAFETY: i + 2 <= len, both slices hold len elements; dst + i is 16-byte aligned
+            // (head aligned it and each step is 16 bytes); SSE2 is in the x86-64 baseline.
+            unsafe { _mm_stream_pd(dst.as_mut_ptr().add(i), _mm_loadu_pd(src.as_ptr().add(i))) };
+            i += 2;
+        }
+        dst[i..len].copy_from_slice(&src[i..len]);
+        return;
+    }
+    let _ = stream;
+    dst.copy_from_slice(src);
+}
+
+/// After streaming stores: make them visible before any later store (the hand-back).
+#[inline]
+fn fence(stream: bool) {
+    #[cfg(target_arch = "x86_64")]
+    if stream {
+        // SAFETY: SSE is in the x86-64 baseline.
+        unsafe { std::arch::x86_64::_mm_sfence() };
+    }
+    let _ = stream;
+}
+
 #[pyfunction]
 #[pyo3(signature = (
     model, hardware, prompt_tokens, gen_tokens, samples, kv_budget, block_size, batch_size, *,
@@ -118,7 +157,7 @@ fn inference_cost<'py>(
     let budget = opt_slice("kv_budget", &kv_budget, n).py_err(py)?;
     let block = opt_slice("block_size", &block_size, n).py_err(py)?;
     let batch_sizes = opt_slice("batch", &batch_size, n).py_err(py)?;
-    let (rows, all) = field_rows(fields).py_err(py)?;
+    let rows = field_rows(fields).py_err(py)?;
     // Parse the kind once with placeholder parameters; each element fills in its own.
     let kind =
         Attention::from_parts(attention, budget.map(|_| 1.0), block.map(|_| 1.0)).py_err(py)?;
@@ -153,33 +192,28 @@ fn inference_cost<'py>(
             .check_columns(columns, kind)
             .map_err(|(i, e)| element(i, n)(e))?;
         debug_assert_eq!(buffer.len(), rows.len() * n);
-        let base = buffer.as_mut_ptr();
-        // SAFETY (both writers): `price_columns` calls the sink with i < n only, f and j are
-        // below rows.len() (<= WIDTH), and `buffer` holds rows.len() x n elements (`output`
-        // checked the shape), so every offset is in bounds; `buffer` is borrowed mutably for
-        // the whole loop, so nothing else reads or writes it meanwhile. Unchecked: the 20
-        // bounds checks per configuration cost more than the stores.
+        // The kernel prices a chunk into its own field-major buffer; each asked field's run of
+        // the chunk is then one copy into its row of the output, with streaming stores where
+        // the output is too large to stay in cache.
+        let stream = buffer.len() * 8 >= STREAM_BYTES;
         let mut start = 0;
         while start < n {
             poll(start)?;
             let end = (start + POLL_EVERY).min(n);
-            if all {
-                pricer.price_columns(&checked, start..end, |i, c| {
-                    let row = schema::inference_cost::row(c);
-                    for (f, &v) in row.iter().enumerate() {
-                        unsafe { *base.add(f * n + i) = v };
-                    }
-                });
-            } else {
-                pricer.price_columns(&checked, start..end, |i, c| {
-                    let row = schema::inference_cost::row(c);
+            pricer.price_rows(
+                &checked,
+                start..end,
+                schema::inference_cost::row,
+                |first, chunk, len| {
                     for (j, &f) in rows.iter().enumerate() {
-                        unsafe { *base.add(j * n + i) = row[f] };
+                        let at = j * n + first;
+                        copy(&mut buffer[at..at + len], &chunk[f][..len], stream);
                     }
-                });
-            }
+                },
+            );
             start = end;
         }
+        fence(stream);
         Ok(())
     })?;
     drop(writer);

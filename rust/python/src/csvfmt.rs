@@ -36,7 +36,8 @@ pub(crate) fn push_number(out: &mut Vec<u8>, x: f64, buffer: &mut zmij::Buffer) 
         out.extend_from_slice(if x > 0.0 { b"inf" } else { b"-inf" });
         return;
     }
-    if x.fract() == 0.0 && x.abs() < EXACT {
+    // Whole and below 2^53: the cast round-trips exactly then (`fract` is a libm call).
+    if x.abs() < EXACT && (x as i64) as f64 == x {
         let mut ints = itoa::Buffer::new();
         out.extend_from_slice(ints.format(x as i64).as_bytes());
         return;
@@ -217,8 +218,9 @@ fn csv_lines<'py>(
         .enumerate()
         .map(|(i, c)| column(c, i, n))
         .collect::<PyResult<Vec<_>>>()?;
-    let out = py.detach(|| {
-        let mut out = Vec::with_capacity(n * columns.len() * 12);
+    let text = |out: &mut Vec<u8>| {
+        out.clear();
+        out.reserve(n * columns.len() * 12);
         let mut buffer = zmij::Buffer::new();
         for row in 0..n {
             for (i, column) in columns.iter().enumerate() {
@@ -227,7 +229,7 @@ fn csv_lines<'py>(
                 }
                 match column {
                     Column::Repeat(text) => out.extend_from_slice(text.as_bytes()),
-                    Column::Numbers(values) => push_number(&mut out, values[row], &mut buffer),
+                    Column::Numbers(values) => push_number(out, values[row], &mut buffer),
                     Column::Flags(values) => {
                         out.extend_from_slice(if values[row] { b"true" } else { b"false" })
                     }
@@ -241,9 +243,25 @@ fn csv_lines<'py>(
             }
             out.push(b'\n');
         }
-        out
-    });
-    Ok(PyBytes::new(py, &out))
+    };
+    // One buffer per thread, kept between calls: a fresh one of tens of MB was mapped and
+    // page-faulted in on every call (the sweep calls once per 65,536 rows).
+    LINES.with_borrow_mut(|out| {
+        py.detach(|| text(out));
+        let bytes = PyBytes::new(py, out);
+        if out.capacity() > KEEP_BYTES {
+            *out = Vec::new();
+        }
+        Ok(bytes)
+    })
+}
+
+/// The most bytes of a thread's line buffer kept between calls (a 65,536-row slice of the
+/// sweep's 37 fields is ~20 MB).
+const KEEP_BYTES: usize = 64 << 20;
+
+thread_local! {
+    static LINES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -45,12 +45,14 @@ impl Attention {
 }
 
 /// Sum over L decode steps of the full context c = L_in + t: L_in*L + L^2/2.
+#[inline(always)]
 pub fn dense_context_sum(prompt: f64, gen: f64) -> f64 {
     prompt * gen + 0.5 * gen * gen
 }
 
 /// Sum over L decode steps of min(S, c): S*L - max(0, S - L_in)^2/2 once the context outgrows the
 /// budget (L >= S - L_in), the dense sum before that.
+#[inline(always)]
 pub fn sparse_context_sum(prompt: f64, gen: f64, budget: f64) -> f64 {
     let fill = (budget - prompt).max(0.0);
     if gen >= fill {

@@ -210,22 +210,24 @@ impl InferenceQuery {
     /// The common case decided with a few comparisons; `validate` builds the error otherwise.
     #[inline(always)]
     pub(crate) fn plainly_valid(&self) -> bool {
-        let whole = |v: f64| v < 9.0e15 && (v as i64) as f64 == v;
-        let base = self.prompt_tokens >= 0.0
-            && self.prompt_tokens.is_finite()
-            && self.gen_tokens > 0.0
-            && self.gen_tokens.is_finite()
-            && self.samples >= 1.0
-            && whole(self.samples);
-        base && match self.attention {
+        // `&`, not `&&`: every comparison is evaluated, without a branch, so the column
+        // kernel's check pass over many configurations vectorises.
+        let whole = |v: f64| (v < 9.0e15) & (whole_part(v) == v);
+        let base = (self.prompt_tokens >= 0.0)
+            & self.prompt_tokens.is_finite()
+            & (self.gen_tokens > 0.0)
+            & self.gen_tokens.is_finite()
+            & (self.samples >= 1.0)
+            & whole(self.samples);
+        base & match self.attention {
             Attention::Dense => true,
-            Attention::TopK { budget } => budget >= 1.0 && whole(budget),
+            Attention::TopK { budget } => (budget >= 1.0) & whole(budget),
             Attention::BlockTopK { budget, block_size } => {
-                budget >= 1.0
-                    && whole(budget)
-                    && block_size >= 1.0
-                    && whole(block_size)
-                    && block_size <= budget
+                (budget >= 1.0)
+                    & whole(budget)
+                    & (block_size >= 1.0)
+                    & whole(block_size)
+                    & (block_size <= budget)
             }
         }
     }
@@ -393,13 +395,34 @@ impl Pricer {
     /// One prefill pass over `tokens` prompt tokens doing `flops`: compute overlaps the single
     /// stream of the weights, so the pass takes the larger of the two times, whatever the time
     /// model (docs/cost-model.md, "Prefill"). KV-cache writes are not counted.
-    #[inline]
-    fn prefill_pass(&self, flops: f64, tokens: f64) -> f64 {
+    #[inline(always)]
+    fn prefill_pass(&self, flops: f64, tokens: f64, kind: ModelKind) -> f64 {
         if tokens <= 0.0 {
             return 0.0; // no prompt, no pass: the first token comes from decode
         }
-        let weights = self.b_w * self.shape.weight_params_read(tokens);
+        let weights = self.b_w * self.params_read(tokens, kind);
         (flops * self.inv_peak).max(weights * self.inv_bandwidth) + self.step_overhead
+    }
+
+    /// [`CostShape::weight_params_read`], with whether the model has experts a constant the
+    /// caller passes ([`Pricer::model_kind`]): the column kernel's loops for models without
+    /// experts then carry no `powf` call and vectorise.
+    #[inline(always)]
+    fn params_read(&self, tokens: f64, kind: ModelKind) -> f64 {
+        if kind.moe {
+            self.shape.weight_params_read(tokens)
+        } else {
+            self.shape.dense_params_read(tokens)
+        }
+    }
+
+    /// What the model has beyond dense layers (the `kind` argument of [`Pricer::cost`]).
+    #[inline(always)]
+    pub(crate) fn model_kind(&self) -> ModelKind {
+        ModelKind {
+            moe: self.shape.moe.is_some(),
+            sliding: self.sliding.is_some(),
+        }
     }
 
     #[inline(always)]
@@ -420,7 +443,7 @@ impl Pricer {
         if let Batch::Fixed(b) = self.opt.batch {
             check_batch_holds_samples(b, q.samples)?;
         }
-        Ok(self.cost(q, &self.opt))
+        Ok(self.cost(q, &self.opt, self.model_kind()))
     }
 
     /// The options this pricer was built with.
@@ -429,11 +452,18 @@ impl Pricer {
     }
 
     /// The formulas of [`Pricer::price`] for a query and options already checked: `q` valid,
-    /// and `opt` this pricer's options but for `batch` and `time_model` (a fixed batch at least
-    /// `q.samples` and whole). Always inlined, so a caller passing constant modes (the column
-    /// kernel, `cost::kernel`) gets a loop without their branches.
+    /// `opt` this pricer's options but for `batch` and `time_model` (a fixed batch at least
+    /// `q.samples` and whole), and `kind` this pricer's [`Pricer::model_kind`].
+    /// Always inlined, so a caller passing constant modes (the column kernel, `cost::kernel`)
+    /// gets a loop without their branches. Branch-free otherwise (selects, no float-to-integer
+    /// casts), so that loop vectorises (docs/architecture.md, "The cost kernel").
     #[inline(always)]
-    pub(crate) fn cost(&self, q: &InferenceQuery, opt: &InferenceOptions) -> InferenceCost {
+    pub(crate) fn cost(
+        &self,
+        q: &InferenceQuery,
+        opt: &InferenceOptions,
+        kind: ModelKind,
+    ) -> InferenceCost {
         // Each of the P streams sees the prompt behind its prefix (docs/cost-model.md,
         // "Parallel streams"); with one stream the prefix is 0 and nothing changes.
         let p = self.streams;
@@ -475,10 +505,10 @@ impl Pricer {
             }
         };
 
-        let window = self
-            .sliding
-            .map(|sw| sliding_terms(&sw, q, opt.prefix_sharing, b_kv))
-            .unwrap_or_default();
+        let window = match self.sliding {
+            Some(sw) if kind.sliding => sliding_terms(&sw, q, opt.prefix_sharing, b_kv),
+            _ => WindowTerms::default(),
+        };
         let kv_reads = p * (kv_reads + window.kv_reads);
 
         let prefill_flops = if opt.prefill {
@@ -533,7 +563,7 @@ impl Pricer {
             Batch::Fixed(b) => b.min(fit_cap),
         };
         let weight_bytes = if batch.is_finite() {
-            b_w * self.shape.weight_params_read(batch * p) * l * k / batch
+            b_w * self.params_read(batch * p, kind) * l * k / batch
         } else {
             0.0
         };
@@ -556,16 +586,16 @@ impl Pricer {
             match (opt.prefill_mode, batch.is_finite()) {
                 (PrefillMode::Batch, true) => {
                     let queries = batch / k;
-                    let pass = self.prefill_pass(prefill_flops * queries, l_in * queries)
+                    let pass = self.prefill_pass(prefill_flops * queries, l_in * queries, kind)
                         + comm * l_in * queries;
                     (pass, pass / queries)
                 }
                 (_, true) => {
-                    let pass = self.prefill_pass(prefill_flops, l_in) + comm * l_in;
+                    let pass = self.prefill_pass(prefill_flops, l_in, kind) + comm * l_in;
                     (pass, pass)
                 }
                 (_, false) => (
-                    self.prefill_pass(prefill_flops, l_in) + comm * l_in,
+                    self.prefill_pass(prefill_flops, l_in, kind) + comm * l_in,
                     prefill_flops * self.inv_peak + comm * l_in,
                 ),
             }
@@ -592,7 +622,7 @@ impl Pricer {
         let decode_latency = self.phase(
             opt.time_model,
             decode_flops * share,
-            kv_reads * share + b_w * self.shape.weight_params_read(latency_batch * p) * l,
+            kv_reads * share + b_w * self.params_read(latency_batch * p, kind) * l,
         ) + comm * latency_batch * l
             + self.step_overhead * l;
         let needed = (self.weight_memory + kv_memory_per_query) * self.inv_hbm_per_gpu;
@@ -622,6 +652,16 @@ impl Pricer {
     }
 }
 
+/// What a model has beyond dense layers, which the column kernel specialises its loop on
+/// ([`Pricer::model_kind`]): experts (priced with a `powf` per weight read) and layers with a
+/// sliding window (their terms computed). Each flag is true exactly when the pricer's shape
+/// has the part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ModelKind {
+    pub moe: bool,
+    pub sliding: bool,
+}
+
 /// A fixed batch decodes whole queries: it holds at least one query's samples.
 pub(crate) fn check_batch_holds_samples(b: f64, k: f64) -> Result<()> {
     if b < k {
@@ -648,7 +688,7 @@ struct WindowTerms {
 }
 
 /// Integral over t in [0, gen] of min(t, w): the context a sample's own tokens fill in a window.
-#[inline]
+#[inline(always)]
 fn own_window_sum(gen: f64, w: f64) -> f64 {
     if gen <= w {
         0.5 * gen * gen
@@ -657,6 +697,7 @@ fn own_window_sum(gen: f64, w: f64) -> f64 {
     }
 }
 
+#[inline(always)]
 fn sliding_terms(sw: &SlidingShape, q: &InferenceQuery, sharing: bool, b_kv: f64) -> WindowTerms {
     let (l_in, l, k, w) = (q.prompt_tokens, q.gen_tokens, q.samples, sw.window);
     let (a, kv) = (sw.attention_dim, sw.kv_elems_per_token);
@@ -693,7 +734,9 @@ fn sliding_terms(sw: &SlidingShape, q: &InferenceQuery, sharing: bool, b_kv: f64
     // The cache peaks at the last step: prompt tokens still in the window (shared) plus each
     // sample's own min(L, w); without sharing, min(L_in + L, w) per sample.
     let cached = if sharing {
-        (w - l).clamp(0.0, l_in) + k * l.min(w)
+        // (w - l) clamped to [0, l_in]; `f64::clamp` would carry a panic path (for l_in < 0,
+        // never reached) that keeps the kernel's loop from vectorising.
+        (w - l).max(0.0).min(l_in) + k * l.min(w)
     } else {
         k * (l_in + l).min(w)
     };
@@ -709,14 +752,28 @@ fn sliding_terms(sw: &SlidingShape, q: &InferenceQuery, sharing: bool, b_kv: f64
     }
 }
 
-/// floor() of a non-negative finite number. The cast compiles to one instruction where
-/// `f64::floor` is a libm call on baseline x86-64; both saturate far above any batch size.
-#[inline]
-fn whole_part(x: f64) -> f64 {
-    (x as u64) as f64
+/// floor() of a non-negative number, as the saturating cast `(x as u64) as f64` gives it for
+/// every f64 (0 for NaN and negatives, 2^64 at and above 2^64), in float arithmetic alone:
+/// `f64::floor` is a libm call on baseline x86-64 and a float-to-u64 cast has no packed
+/// instruction before AVX-512, and either keeps a loop over it from vectorising. Below 2^52,
+/// adding and subtracting 2^52 rounds x to the nearest whole number (the spacing of floats
+/// there is 1), one less when that rounded up; from 2^52 on every float is whole. Tested
+/// against the cast over random bit patterns (rust/core/tests/kernel.rs).
+#[inline(always)]
+pub fn whole_part(x: f64) -> f64 {
+    const EXACT: f64 = 4_503_599_627_370_496.0; // 2^52
+    const SATURATED: f64 = 18_446_744_073_709_551_616.0; // 2^64, u64::MAX as f64
+    let nearest = (x + EXACT) - EXACT;
+    let below = if nearest > x { nearest - 1.0 } else { nearest };
+    let whole = if x < EXACT { below } else { x.min(SATURATED) };
+    if x > 0.0 {
+        whole
+    } else {
+        0.0
+    }
 }
 
-#[inline]
+#[inline(always)]
 fn ceil_positive(x: f64) -> f64 {
     let w = whole_part(x);
     if x > w {

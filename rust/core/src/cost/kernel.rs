@@ -3,18 +3,29 @@
 //!
 //! Two passes. [`Pricer::check_columns`] validates every configuration first (the error of the
 //! first invalid one, with its index), so the pricing pass has no error path. The pricing pass
-//! then runs one loop per combination of attention kind, batch mode and time model: each loop
-//! calls the same formulas as [`Pricer::price`] (`Pricer::cost`, always inlined) with those
-//! modes as constants, so the per-element branches on them fold away. The scalar `price` stays
-//! the reference the kernel is tested against (rust/core/tests/kernel.rs).
+//! then runs one loop per combination of attention kind, batch mode, time model and model kind
+//! (with or without experts): each loop calls the same formulas as [`Pricer::price`]
+//! (`Pricer::cost`, always inlined) with those modes as constants, so the per-element branches
+//! on them fold away and what is left is branch-free arithmetic the compiler vectorises.
+//! [`Pricer::price_rows`] runs it over chunks of [`CHUNK`] configurations into a field-major
+//! buffer on the stack (so every store of the loop goes to memory the compiler knows is its
+//! own), built twice: for baseline x86-64 (SSE2, two lanes) and, picked at run time where the
+//! CPU has it, AVX2 (four lanes). The scalar `price` stays the reference the kernel is tested
+//! against, bit for bit (rust/core/tests/kernel.rs).
 //!
-//! Adding an input: a column here, read in [`QueryColumns::query`], and its check in
-//! [`QueryColumns::check`].
+//! Adding an input: a column here, read in [`QueryColumns::query`], its check in
+//! [`QueryColumns::check`] and its quick test in [`QueryColumns::plainly_valid`].
 
 use super::attention::Attention;
-use super::inference::{check_batch_holds_samples, Batch, InferenceCost, Pricer, TimeModel};
+use super::inference::{
+    check_batch_holds_samples, Batch, InferenceCost, ModelKind, Pricer, TimeModel,
+};
 use super::InferenceQuery;
 use crate::error::{check, PlanError, Result};
+
+/// Configurations per chunk of [`Pricer::price_rows`]: its buffer (`W` x CHUNK floats, 10 KiB
+/// for the 20 fields of a cost) stays in the L1 cache.
+pub const CHUNK: usize = 64;
 
 /// Per-configuration inputs, one slice of equal length each; `None` where the attention kind
 /// or the batch mode does not take the input.
@@ -55,6 +66,36 @@ impl<'a> QueryColumns<'a> {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Configurations `range` (within every column's length), with an input the attention kind
+    /// does not take standing in as the prompts (never read). Every read of the window at an
+    /// index below its length is then one the compiler knows is in bounds, so a loop over it
+    /// has no exit but its end (a bounds check is a branch out of the loop, and keeps it from
+    /// vectorising).
+    #[inline(always)]
+    fn window(&self, range: std::ops::Range<usize>) -> QueryColumns<'a> {
+        let prompt = &self.prompt_tokens[range.clone()];
+        let cut = |c: &'a [f64]| &c[range.clone()];
+        let or_prompt = |c: Option<&'a [f64]>| c.map_or(prompt, cut);
+        let window = QueryColumns {
+            prompt_tokens: prompt,
+            gen_tokens: cut(self.gen_tokens),
+            samples: cut(self.samples),
+            kv_budget: Some(or_prompt(self.kv_budget)),
+            block_size: Some(or_prompt(self.block_size)),
+            batch: self.batch.map(cut),
+        };
+        let len = prompt.len();
+        let fits = |c: Option<&[f64]>| c.is_none_or(|c| c.len() == len);
+        assert!(
+            window.gen_tokens.len() == len
+                && window.samples.len() == len
+                && fits(window.kv_budget)
+                && fits(window.block_size)
+                && fits(window.batch)
+        );
+        window
     }
 
     /// Configuration `i` with attention of the kind of `kind` (its parameters from the columns).
@@ -99,7 +140,7 @@ impl<'a> QueryColumns<'a> {
             (None, Batch::Fixed(b)) => b,
             (None, _) => return q.plainly_valid(),
         };
-        q.plainly_valid() && b >= q.samples && b < 9.0e15 && (b as i64) as f64 == b
+        q.plainly_valid() & (b >= q.samples) & (b < 9.0e15) & (super::inference::whole_part(b) == b)
     }
 }
 
@@ -139,20 +180,98 @@ impl Pricer {
             return Err((0, PlanError::invalid("batch", reason)));
         }
         let batch = self.options().batch;
-        if let Some(i) = (0..n).position(|i| !columns.plainly_valid(i, &attention, batch)) {
-            // The quick test is stricter than the checks only in what it cannot decide cheaply.
-            for j in i..n {
-                columns
-                    .check(j, &attention, batch)
-                    .map_err(|err| (j, err))?;
+        // The quick test over whole chunks without an early exit (a loop that vectorises); the
+        // checks, which build the error, from the first chunk with a configuration it refuses.
+        // The quick test is stricter than the checks only in what it cannot decide cheaply.
+        let mut start = 0;
+        while start < n {
+            let end = (start + CHUNK).min(n);
+            let window = columns.window(start..end);
+            let valid = (0..window.len()).fold(true, |all, j| {
+                all & window.plainly_valid(j, &attention, batch)
+            });
+            if !valid {
+                for j in start..n {
+                    columns
+                        .check(j, &attention, batch)
+                        .map_err(|err| (j, err))?;
+                }
+                break;
             }
+            start = end;
         }
         Ok(CheckedColumns { columns, attention })
     }
 
+    /// Price configurations `range` of checked columns in chunks of at most [`CHUNK`]: each
+    /// configuration's cost goes through `row` to `W` numbers, stored field-major in a buffer,
+    /// and `flush(start, &buffer, len)` receives each chunk (row `f` of configuration
+    /// `start + j` at `buffer[f][j]`, `j < len`). The same numbers as [`Pricer::price`] on each
+    /// configuration, bit for bit. Runs the AVX2 build of the loop where the CPU has AVX2.
+    pub fn price_rows<const W: usize, R, F>(
+        &self,
+        columns: &CheckedColumns<'_>,
+        range: std::ops::Range<usize>,
+        row: R,
+        flush: F,
+    ) where
+        R: Fn(&InferenceCost) -> [f64; W],
+        F: FnMut(usize, &[[f64; CHUNK]; W], usize),
+    {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, the only feature the function is built with.
+            return unsafe { self.price_rows_avx2(columns, range, row, flush) };
+        }
+        self.price_rows_in_chunks(columns, range, row, flush)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn price_rows_avx2<const W: usize, R, F>(
+        &self,
+        columns: &CheckedColumns<'_>,
+        range: std::ops::Range<usize>,
+        row: R,
+        flush: F,
+    ) where
+        R: Fn(&InferenceCost) -> [f64; W],
+        F: FnMut(usize, &[[f64; CHUNK]; W], usize),
+    {
+        self.price_rows_in_chunks(columns, range, row, flush)
+    }
+
+    #[inline(always)]
+    fn price_rows_in_chunks<const W: usize, R, F>(
+        &self,
+        columns: &CheckedColumns<'_>,
+        range: std::ops::Range<usize>,
+        row: R,
+        mut flush: F,
+    ) where
+        R: Fn(&InferenceCost) -> [f64; W],
+        F: FnMut(usize, &[[f64; CHUNK]; W], usize),
+    {
+        let mut buffer = [[0.0; CHUNK]; W];
+        let end = range.end.min(columns.len());
+        let mut start = range.start;
+        while start < end {
+            let len = (end - start).min(CHUNK);
+            self.price_columns(columns, start..start + len, |i, c| {
+                let values = row(c);
+                let j = (i - start) % CHUNK; // i - start < len <= CHUNK: no bounds check
+                for (field, &v) in buffer.iter_mut().zip(&values) {
+                    field[j] = v;
+                }
+            });
+            flush(start, &buffer, len);
+            start += len;
+        }
+    }
+
     /// Price configurations `range` of checked columns, handing each cost to `sink(i, &cost)`
     /// in order. The same numbers as [`Pricer::price`] on each configuration, bit for bit.
-    #[inline]
+    #[inline(always)]
     pub fn price_columns<S: FnMut(usize, &InferenceCost)>(
         &self,
         columns: &CheckedColumns<'_>,
@@ -160,7 +279,8 @@ impl Pricer {
         sink: S,
     ) {
         let cols = &columns.columns;
-        let range = range.start..range.end.min(cols.len());
+        let end = range.end.min(cols.len());
+        let range = range.start.min(end)..end;
         match columns.attention {
             Attention::Dense => self.by_batch(cols, range, &Attention::Dense, sink),
             Attention::TopK { .. } => {
@@ -189,15 +309,15 @@ impl Pricer {
         match (self.options().batch, cols.batch) {
             (Batch::Amortized, _) => self.by_time(cols, range, kind, |_| Batch::Amortized, sink),
             (Batch::Max, _) => self.by_time(cols, range, kind, |_| Batch::Max, sink),
-            (Batch::Fixed(_), Some(sizes)) => {
-                self.by_time(cols, range, kind, |i| Batch::Fixed(sizes[i]), sink)
-            }
+            // The closures get each configuration's batch-size column entry (never read but in
+            // this arm).
+            (Batch::Fixed(_), Some(_)) => self.by_time(cols, range, kind, Batch::Fixed, sink),
             (Batch::Fixed(b), None) => self.by_time(cols, range, kind, |_| Batch::Fixed(b), sink),
         }
     }
 
     #[inline(always)]
-    fn by_time<B: Fn(usize) -> Batch, S: FnMut(usize, &InferenceCost)>(
+    fn by_time<B: Fn(f64) -> Batch, S: FnMut(usize, &InferenceCost)>(
         &self,
         cols: &QueryColumns<'_>,
         range: std::ops::Range<usize>,
@@ -206,43 +326,72 @@ impl Pricer {
         sink: S,
     ) {
         match self.options().time_model {
-            TimeModel::Additive => self.run(cols, range, kind, batch, TimeModel::Additive, sink),
-            TimeModel::Roofline => self.run(cols, range, kind, batch, TimeModel::Roofline, sink),
+            TimeModel::Additive => {
+                self.by_model(cols, range, kind, batch, TimeModel::Additive, sink)
+            }
+            TimeModel::Roofline => {
+                self.by_model(cols, range, kind, batch, TimeModel::Roofline, sink)
+            }
         }
     }
 
-    /// One loop, its modes constants after inlining.
     #[inline(always)]
-    fn run<B: Fn(usize) -> Batch, S: FnMut(usize, &InferenceCost)>(
+    fn by_model<B: Fn(f64) -> Batch, S: FnMut(usize, &InferenceCost)>(
         &self,
         cols: &QueryColumns<'_>,
         range: std::ops::Range<usize>,
         kind: &Attention,
         batch: B,
         time_model: TimeModel,
+        sink: S,
+    ) {
+        // Experts price with a `powf` per weight read (a libm call: that loop stays scalar, and
+        // computes the sliding-window terms where the model has them).
+        let model = self.model_kind();
+        let (dense, sliding) = (
+            ModelKind {
+                moe: false,
+                sliding: false,
+            },
+            ModelKind {
+                moe: false,
+                sliding: true,
+            },
+        );
+        if model == dense {
+            self.run(cols, range, kind, batch, time_model, dense, sink)
+        } else if model == sliding {
+            self.run(cols, range, kind, batch, time_model, sliding, sink)
+        } else {
+            self.run(cols, range, kind, batch, time_model, model, sink)
+        }
+    }
+
+    /// One loop, its modes constants after inlining.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn run<'a, B: Fn(f64) -> Batch, S: FnMut(usize, &InferenceCost)>(
+        &self,
+        cols: &QueryColumns<'a>,
+        range: std::ops::Range<usize>,
+        kind: &Attention,
+        batch: B,
+        time_model: TimeModel,
+        model: ModelKind,
         mut sink: S,
     ) {
         let base = *self.options();
-        // Lengths checked by `check_columns`; stated here so the per-element reads carry no
-        // bounds checks (each one a branch out of the loop).
-        let end = range.end;
-        let long_enough = |c: Option<&[f64]>| c.is_none_or(|c| c.len() >= end);
-        assert!(
-            cols.prompt_tokens.len() >= end
-                && cols.gen_tokens.len() >= end
-                && cols.samples.len() >= end
-                && long_enough(cols.kv_budget)
-                && long_enough(cols.block_size)
-                && long_enough(cols.batch)
-        );
-        for i in range {
+        let local = cols.window(range.clone());
+        // The batch-size entries where the mode takes them; otherwise any column (never read).
+        let sizes = local.batch.unwrap_or(local.prompt_tokens);
+        for (j, &size) in sizes.iter().enumerate() {
             let opt = super::InferenceOptions {
-                batch: batch(i),
+                batch: batch(size),
                 time_model,
                 ..base
             };
-            let c = self.cost(&cols.query(i, kind), &opt);
-            sink(i, &c);
+            let c = self.cost(&local.query(j, kind), &opt, model);
+            sink(range.start + j, &c);
         }
     }
 }

@@ -9,12 +9,13 @@ mod shape;
 mod training;
 
 pub use attention::Attention;
+pub use inference::whole_part;
 pub use inference::{
     allreduce_seconds_per_token, inference_cost, Batch, Binding, InferenceCost, InferenceOptions,
     InferenceQuery, PrefillMode, Pricer, TimeModel,
 };
 pub use inference::{stream_extra_params, STREAM_EXTRA_PARAMS, STREAM_PREFIX_TOKENS};
-pub use kernel::{CheckedColumns, QueryColumns};
+pub use kernel::{CheckedColumns, QueryColumns, CHUNK};
 pub use shape::{CostShape, FamilyShapes, ImpliedShape, MoeShape, PowerLaw, SlidingShape};
 pub use training::{
     training_cost, training_flops, training_params, training_tokens, TrainingCost, TrainingOptions,

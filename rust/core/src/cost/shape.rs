@@ -51,12 +51,21 @@ impl CostShape {
     /// tokens are routed to (uniform routing: touched with probability 1 - (1 - a/E)^tokens).
     #[inline]
     pub fn weight_params_read(&self, tokens: f64) -> f64 {
-        let mut params = self.total_params - self.gathered_params + tokens * self.row_params;
-        if let Some(moe) = &self.moe {
-            let untouched = (1.0 - moe.active_experts / moe.experts).powf(tokens);
-            params -= moe.expert_params * untouched;
+        let params = self.dense_params_read(tokens);
+        match &self.moe {
+            Some(moe) => {
+                let untouched = (1.0 - moe.active_experts / moe.experts).powf(tokens);
+                params - moe.expert_params * untouched
+            }
+            None => params,
         }
-        params
+    }
+
+    /// [`CostShape::weight_params_read`] of a model without experts (its whole value when
+    /// `moe` is None): free of the `powf` call, so loops over it vectorise.
+    #[inline(always)]
+    pub(crate) fn dense_params_read(&self, tokens: f64) -> f64 {
+        self.total_params - self.gathered_params + tokens * self.row_params
     }
 }
 

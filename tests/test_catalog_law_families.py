@@ -6,10 +6,8 @@ Python API's ``scaleplan.catalog()`` and gRPC ListCatalog (with the client's ``c
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import grpc
-import pytest
 import scaleplan as sp
 from cli_support import csv_rows, ok
 from grpc_support import TIMEOUT_S, ServerThread, stub
@@ -65,12 +63,6 @@ def test_catalog_json_holds_every_law_family() -> None:
     assert list(only) == ["parscale"] and only["parscale"] == doc["parscale"]
     rows = csv_rows(ok("catalog", "parscale", "--csv").stdout)
     assert [float(r["alpha"]) for r in rows] == [sp.parscale_law(n).alpha for n in PARSCALE]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerThread]:
-    with ServerThread() as s:
-        yield s
 
 
 def test_list_catalog_carries_every_law_family(server: ServerThread) -> None:

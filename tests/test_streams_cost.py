@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ import scaleplan as sp
 from cli_support import json_lines, ok, run, usage_error
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from grpc_support import TIMEOUT_S, ServerThread, stub
+from grpc_support import TIMEOUT_S, stub
 from scaleplan.errors import InvalidArgumentError, LimitExceededError
 from scaleplan.v1 import planner_pb2
 
@@ -138,24 +137,6 @@ def test_sweep_prices_every_point_with_the_streams() -> None:
 
 
 # ---- gRPC ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerThread]:
-    with ServerThread() as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def client(server: ServerThread) -> Iterator[sp.Client]:
-    with sp.Client(server.target, timeout_s=TIMEOUT_S) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def channel(server: ServerThread) -> Iterator[grpc.Channel]:
-    with grpc.insecure_channel(server.target) as ch:
-        yield ch
 
 
 def test_client_prices_streams_as_the_python_api(client: sp.Client) -> None:

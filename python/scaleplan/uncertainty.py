@@ -433,6 +433,27 @@ def test_time_uncertainty(
     token = _cancel.resolve(cancel)
     n_samples, size = len(samples), budgets.size
     arrays = problem.solve_samples(budgets, samples, cancel=token)
+    rows, feasible, index = _test_time_rows(arrays, n_samples, size, model_params)
+    point_feasible = np.asarray(point["feasible"], dtype=bool)
+    fixed = problem.accuracy_at(
+        samples,
+        np.ascontiguousarray(np.where(point_feasible, point["model"], math.nan)),
+        np.ascontiguousarray(point["gen_tokens"], dtype=np.float64),
+        np.ascontiguousarray(point["samples"], dtype=np.float64),
+        cancel=token,
+    ).reshape(n_samples, size)
+    return _test_time_assess(
+        rows, feasible, index, fixed, budgets, point, quantiles, reach, ACCURACY_TEST_TIME
+    )
+
+
+def _test_time_rows(
+    arrays: Sequence[Any], n_samples: int, size: int, model_params: FloatArray
+) -> tuple[dict[str, FloatArray], npt.NDArray[np.bool_], dict[str, FloatArray]]:
+    """The per-sample test-time plans the core solved (``arrays``, the TEST_TIME_FIELDS
+    columns, samples x goals flattened) as quantile rows (the chosen model as its size,
+    ``model_params``), the feasibility, and the categorical choices (model and attention
+    index, NaN where no plan exists), which get no quantiles."""
     rows = {
         name: np.asarray(a, dtype=np.float64).reshape(n_samples, size)
         for name, a in zip(_core.TEST_TIME_FIELDS, arrays, strict=True)
@@ -442,31 +463,36 @@ def test_time_uncertainty(
     index = {name: rows.pop(name) for name in TEST_TIME_INDEX_FIELDS}
     for name in TEST_TIME_INDEX_FIELDS:
         index[name][~feasible] = math.nan
-    chosen_model = index["model"]
-    safe = np.where(np.isnan(chosen_model), 0, chosen_model).astype(np.intp)
-    rows = {
-        "model_params": np.where(feasible, model_params[safe], math.nan),
-        **rows,
-    }
-    point_feasible = np.asarray(point["feasible"], dtype=bool)
-    fixed = problem.accuracy_at(
-        samples,
-        np.ascontiguousarray(np.where(point_feasible, point["model"], math.nan)),
-        np.ascontiguousarray(point["gen_tokens"], dtype=np.float64),
-        np.ascontiguousarray(point["samples"], dtype=np.float64),
-        cancel=token,
-    ).reshape(n_samples, size)
+    safe = np.where(np.isnan(index["model"]), 0, index["model"]).astype(np.intp)
+    rows = {"model_params": np.where(feasible, model_params[safe], math.nan), **rows}
+    return rows, feasible, index
+
+
+def _test_time_assess(
+    rows: dict[str, FloatArray],
+    feasible: npt.NDArray[np.bool_],
+    index: dict[str, FloatArray],
+    fixed: FloatArray,
+    budgets: FloatArray,
+    point: dict[str, Any],
+    quantiles: tuple[float, ...],
+    reach: float | None,
+    outcome: Outcome,
+) -> Uncertainty:
+    """The uncertainty of test-time plans from their per-sample rows and the point plan's
+    ``outcome`` under each sample (``fixed``); the categorical choices are kept per sample."""
+    n_samples, size = fixed.shape
     u = assess(
         n_samples=n_samples,
         args=Broadcast({"budget": budgets}),
         rows=rows,
         feasible=feasible,
         fixed=fixed,
-        point={"feasible": point_feasible, "cost": point["cost"]},
+        point={"feasible": np.asarray(point["feasible"], dtype=bool), "cost": point["cost"]},
         quantiles=quantiles,
         goal="budget",
         reach=reach,
-        outcome=ACCURACY_TEST_TIME,
+        outcome=outcome,
     )
     per_sample = {**u.per_sample, **{k: v.reshape(n_samples, size) for k, v in index.items()}}
     return dataclasses.replace(u, per_sample=per_sample)
@@ -523,17 +549,7 @@ def test_time_latency_uncertainty(
     rows_in = np.ascontiguousarray(hardware_samples, dtype=np.float64)
     n_samples, size = len(rows_in), budgets.size
     arrays = problem.solve_hardware_samples(budgets, rows_in, cancel=token)
-    rows = {
-        name: np.asarray(a, dtype=np.float64).reshape(n_samples, size)
-        for name, a in zip(_core.TEST_TIME_FIELDS, arrays, strict=True)
-        if name not in ("binding", "oracle_accuracy", "eval_samples")
-    }
-    feasible = rows.pop("feasible") != 0
-    index = {name: rows.pop(name) for name in TEST_TIME_INDEX_FIELDS}
-    for name in TEST_TIME_INDEX_FIELDS:
-        index[name][~feasible] = math.nan
-    safe = np.where(np.isnan(index["model"]), 0, index["model"]).astype(np.intp)
-    rows = {"model_params": np.where(feasible, model_params[safe], math.nan), **rows}
+    rows, feasible, index = _test_time_rows(arrays, n_samples, size, model_params)
     point_feasible = np.asarray(point["feasible"], dtype=bool)
 
     def flat(name: str) -> npt.NDArray[np.float64]:
@@ -548,17 +564,6 @@ def test_time_latency_uncertainty(
         flat("attention"),
         cancel=token,
     ).reshape(n_samples, size)
-    u = assess(
-        n_samples=n_samples,
-        args=Broadcast({"budget": budgets}),
-        rows=rows,
-        feasible=feasible,
-        fixed=fixed,
-        point={"feasible": point_feasible, "cost": point["cost"]},
-        quantiles=quantiles,
-        goal="budget",
-        reach=latency_slo_s,
-        outcome=LATENCY_TEST_TIME,
+    return _test_time_assess(
+        rows, feasible, index, fixed, budgets, point, quantiles, latency_slo_s, LATENCY_TEST_TIME
     )
-    per_sample = {**u.per_sample, **{k: v.reshape(n_samples, size) for k, v in index.items()}}
-    return dataclasses.replace(u, per_sample=per_sample)

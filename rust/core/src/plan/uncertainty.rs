@@ -174,7 +174,25 @@ pub fn losses_at(laws: &[LossLaw], params: &[f64], effective_tokens: &[f64]) -> 
             "params and effective_tokens differ in length",
         ));
     }
-    let total = laws.len().saturating_mul(params.len());
+    sample_major(laws, params.len(), |law, out| {
+        out.extend(
+            params
+                .iter()
+                .zip(effective_tokens)
+                .map(|(&n, &d)| law.loss(n, d)),
+        );
+        Ok(())
+    })
+}
+
+/// Fills a sample-major table (`laws.len()` rows of `plans` values, one row per law written by
+/// `row`), bounded by [`MAX_SAMPLE_PLANS`] and stopped by cancellation between rows.
+fn sample_major(
+    laws: &[LossLaw],
+    plans: usize,
+    mut row: impl FnMut(&LossLaw, &mut Vec<f64>) -> Result<()>,
+) -> Result<Vec<f64>> {
+    let total = laws.len().saturating_mul(plans);
     if total > MAX_SAMPLE_PLANS {
         return Err(PlanError::LimitExceeded {
             field: SAMPLES_FIELD.to_string(),
@@ -184,17 +202,9 @@ pub fn losses_at(laws: &[LossLaw], params: &[f64], effective_tokens: &[f64]) -> 
     }
     let mut out = Vec::with_capacity(total);
     for law in laws {
-        if cancel::fired() {
-            break;
-        }
-        out.extend(
-            params
-                .iter()
-                .zip(effective_tokens)
-                .map(|(&n, &d)| law.loss(n, d)),
-        );
+        cancel::check()?;
+        row(law, &mut out)?;
     }
-    cancel::check()?;
     Ok(out)
 }
 
@@ -215,17 +225,7 @@ pub fn losses_limited_at(
             "params and tokens differ in length",
         ));
     }
-    let total = laws.len().saturating_mul(params.len());
-    if total > MAX_SAMPLE_PLANS {
-        return Err(PlanError::LimitExceeded {
-            field: SAMPLES_FIELD.to_string(),
-            limit: MAX_SAMPLE_PLANS as u64,
-            got: total as u64,
-        });
-    }
-    let mut out = Vec::with_capacity(total);
-    for law in laws {
-        cancel::check()?;
+    sample_major(laws, params.len(), |law, out| {
         let limit = DataLimit::new(unique_tokens, Some(r_star.unwrap_or(law.default_r_star())))?;
         out.extend(
             params
@@ -233,8 +233,8 @@ pub fn losses_limited_at(
                 .zip(tokens)
                 .map(|(&n, &d)| law.loss_limited(n, d, Some(&limit))),
         );
-    }
-    Ok(out)
+        Ok(())
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

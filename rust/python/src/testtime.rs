@@ -12,7 +12,8 @@ use scaleplan_core::plan::uncertainty::{
     test_time_per_hardware, test_time_per_sample, HARDWARE_SAMPLES_FIELD,
 };
 use scaleplan_core::plan::{
-    BudgetUnit, Candidate, CostUnit, JointOptions, JointSolver, TestTimeOptions, TestTimeSolver,
+    BudgetUnit, Candidate, CostUnit, JointOptions, JointSolver, Solution, TestTimeOptions,
+    TestTimeSolver,
 };
 use scaleplan_core::testtime::{curves_from_rows, Aggregator, Curve, EvalRow, FittedCurve};
 use scaleplan_core::PlanError;
@@ -28,6 +29,15 @@ use crate::uncertainty::{laws_of, AccuracySamples};
 use crate::{enter, Work};
 
 /// Attention choices as (kind, kv_budget, block_size) triples.
+/// Test-time plans as the schema's columns, one row per plan.
+fn plan_columns(solutions: &[Solution]) -> Columns {
+    let mut cols = Columns::new(test_time_plan::WIDTH, solutions.len());
+    for (i, sol) in solutions.iter().enumerate() {
+        cols.set(i, &test_time_plan::row(sol));
+    }
+    cols
+}
+
 fn attentions(
     choices: Vec<(String, Option<f64>, Option<f64>)>,
 ) -> Result<Vec<Attention>, PlanError> {
@@ -374,11 +384,7 @@ impl TestTimeProblem {
         let cols = enter(py, Work::Plan(cancel), || {
             let solutions =
                 test_time_per_sample(&self.candidates, &self.options, &samples, budgets)?;
-            let mut cols = Columns::new(test_time_plan::WIDTH, solutions.len());
-            for (i, sol) in solutions.iter().enumerate() {
-                cols.set(i, &test_time_plan::row(sol));
-            }
-            Ok(cols)
+            Ok(plan_columns(&solutions))
         })?;
         Ok(cols.into_arrays(py))
     }
@@ -400,11 +406,7 @@ impl TestTimeProblem {
         let cols = enter(py, Work::Plan(cancel), || {
             let solutions =
                 test_time_per_hardware(&self.candidates, &self.options, &hardware, budgets)?;
-            let mut cols = Columns::new(test_time_plan::WIDTH, solutions.len());
-            for (i, sol) in solutions.iter().enumerate() {
-                cols.set(i, &test_time_plan::row(sol));
-            }
-            Ok(cols)
+            Ok(plan_columns(&solutions))
         })?;
         Ok(cols.into_arrays(py))
     }

@@ -712,3 +712,22 @@ def test_cli_joint_with_a_fit_needs_an_error_law_and_prints_bands(
     want = sp.plan_joint(budget=3e5, law=fit.with_error(error), reach_accuracy=0.5, **JOINT)
     u: Any = want.uncertainty
     assert row["accuracy_p90"] == u.band("accuracy")[2] and row["p_fixed"] == u.p_fixed
+
+
+@pytest.mark.parametrize("name", ["muennighoff2023", "besiroglu2024"])
+def test_samples_equal_to_the_point_law_reproduce_the_point_plan_under_a_data_limit(
+    name: str,
+) -> None:
+    """Every sample is the point law (five columns; a muennighoff point law lends the samples its
+    R*_D and R*_N): the committed plan's loss under each sample is the point plan's loss, and the
+    probabilities follow from it alone (it misses 0.01 below its loss, reaches 0.01 above)."""
+    law = sp.law(name)
+    fit = sp.LawFit.from_samples(law, [[law.E, law.A, law.B, law.alpha, law.beta]] * 4)
+    point = sp.plan_training(budget_flops=1e23, law=law, unique_tokens=1e10)
+    for reach, p in ((point.loss - 0.01, 0.0), (point.loss + 0.01, 1.0)):
+        plan = sp.plan_training(budget_flops=1e23, law=fit, unique_tokens=1e10, reach_loss=reach)
+        assert plan.loss == point.loss
+        u = plan.uncertainty
+        assert u is not None
+        np.testing.assert_allclose(u.fixed, point.loss, rtol=1e-12)
+        assert (u.p_fixed, u.p_replanned) == (p, p)

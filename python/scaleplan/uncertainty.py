@@ -334,7 +334,11 @@ def loss_uncertainty(
     def flat(name: str) -> npt.NDArray[np.float64]:
         return np.ascontiguousarray(np.reshape(np.asarray(point[name], dtype=np.float64), -1))
 
-    if fit.samples.shape[1] != 5 and unique_tokens is not None:
+    # Under a data limit the fixed plan is discounted as its samples plan: by each sample's R*_D
+    # and R*_N, which a seven-column sample carries and a five-column one inherits from a point
+    # law with repetition constants (muennighoff2023 sent with five-column samples over gRPC).
+    limited = fit.samples.shape[1] != 5 or point_law.repetition is not None
+    if limited and unique_tokens is not None:
         fixed = _core.losses_limited_at(
             point_law._native,
             sample_array(fit),

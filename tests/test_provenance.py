@@ -514,3 +514,52 @@ def test_a_plan_names_the_same_well_formed_inputs_at_every_goal(budget: float, l
     for i in one.provenance.inputs:
         assert (i.n is not None) == (i.kind in ("fitted", "calibrated")) or i.kind == "user"
         assert i.kind != "published" or "arXiv:" in i.detail
+
+
+# ---- review findings: a catalog's own accuracy preset, and the samples a band rests on ----
+
+OWN_PRESET = """
+[[accuracy]]
+name = "my-preset"
+description = "an accuracy preset of the caller's catalog"
+task = "mine"
+source = "measured by the caller"
+reference_tokens = 30720
+half_tokens = 4096
+hill = 1.5
+kappa = 1.0
+
+[accuracy.pass1]
+"qwen3-8b" = 0.3
+"""
+
+
+def test_a_preset_of_the_callers_catalog_is_the_one_planned() -> None:
+    cat = sp.Catalog.shipped()
+    cat.add_toml(OWN_PRESET)
+    want = sp.Accuracy.preset("my-preset", catalog=cat)
+    plan = sp.plan_test_time(budget_eflops=1e17, accuracy="my-preset", catalog=cat)
+    assert plan.model == "qwen3-8b"
+    assert plan.accuracy == pytest.approx(float(want(plan.model, plan.gen_tokens, plan.samples)))
+    found = plan.provenance.get("accuracy")
+    assert found is not None and found.value == "my-preset"
+
+
+def test_test_time_bands_name_the_samples_they_rest_on() -> None:
+    fit = sp.fit_accuracy(REPO / "examples" / "data" / "synthetic_eval.csv", bootstrap=20, seed=1)
+    plan = sp.plan_test_time(budget_eflops=1e17, accuracy=fit)
+    found = plan.provenance.get("accuracy_samples")
+    assert plan.uncertainty is not None and found is not None
+    assert (found.kind, found.n) == ("fitted", plan.uncertainty.samples)
+    assert (
+        sp.plan_test_time(budget_eflops=1e17, accuracy=fit.accuracy).provenance.get(
+            "accuracy_samples"
+        )
+        is None
+    )
+    runs = REPO / "examples" / "data" / "vllm_bench_qwen3_8b_h100.jsonl"
+    cal = sp.calibrate(runs, "h100-sxm", bootstrap=20, seed=1)
+    on_cal = sp.plan_test_time(budget_eflops=1e17, hardware=cal, models=["qwen3-8b"])
+    found = on_cal.provenance.get("hardware_samples")
+    assert on_cal.uncertainty is not None and found is not None
+    assert (found.kind, found.n) == ("calibrated", on_cal.uncertainty.samples)

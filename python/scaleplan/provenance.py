@@ -187,6 +187,32 @@ def law_samples_input(fit: LawFit) -> Input:
     )
 
 
+def accuracy_samples_input(n: int) -> Input:
+    """The bootstrap samples of an accuracy fit a test-time plan is re-solved with
+    (docs/uncertainty.md): ``fitted``, n resamples of the eval's problems."""
+    return Input(
+        "accuracy_samples",
+        "fitted",
+        f"{n} bootstrap resamples",
+        "each (model, length) refitted on problems resampled with replacement "
+        "(scaleplan.fit_accuracy bootstrap)",
+        n,
+    )
+
+
+def hardware_samples_input(n: int) -> Input:
+    """The bootstrap samples of a calibration a test-time plan is re-solved on
+    (docs/uncertainty.md): ``calibrated``, n resamples of the serving runs."""
+    return Input(
+        "hardware_samples",
+        "calibrated",
+        f"{n} bootstrap resamples",
+        "the efficiencies refitted on serving runs resampled with replacement "
+        "(scaleplan.calibrate bootstrap)",
+        n,
+    )
+
+
 def progress_input(months: float, progress: Mapping[str, Any]) -> Input | None:
     """The algorithmic-progress halving time of a plan that starts later (None for one now):
     ``published`` with its citation."""
@@ -402,9 +428,11 @@ __all__ = [
     "Kind",
     "Provenance",
     "accuracy_input",
+    "accuracy_samples_input",
     "family_input",
     "hardware_input",
     "hardware_kind",
+    "hardware_samples_input",
     "law_input",
     "law_samples_input",
     "models_input",

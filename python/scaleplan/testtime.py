@@ -41,8 +41,10 @@ from scaleplan.plan import _CONSTRAINTS, _WHY, Plan, _opt
 from scaleplan.provenance import (
     Provenance,
     accuracy_input,
+    accuracy_samples_input,
     family_input,
     hardware_input,
+    hardware_samples_input,
     models_input,
     price_input,
     provenance,
@@ -450,7 +452,7 @@ def _problem(
     elif isinstance(accuracy, Accuracy):
         acc = accuracy
     else:
-        acc = Accuracy.preset(accuracy)
+        acc = Accuracy.preset(accuracy, catalog=cat)
     if models is not None and family is not None:
         raise InvalidArgumentError("models: give models or family, not both", field="models")
     if family is not None:
@@ -569,6 +571,10 @@ def frontier_test_time(
                 )
     reach = _reach_accuracy(reach_accuracy)
     levels = QUANTILES if quantiles is None else check_quantiles(quantiles)
+    if samples is not None:
+        prov = provenance(prov.inputs, accuracy_samples_input(len(samples)))
+    if hw_samples is not None:
+        prov = provenance(prov.inputs, hardware_samples_input(len(hw_samples)))
     arrays, per = problem.solve(flat, cancel=_cancel.resolve(cancel))
     plan = _assemble(arrays, flat, names, labels, str(unit), acc, prov)
     if samples is not None:

@@ -124,13 +124,17 @@ def test_the_point_plan_is_the_plan_of_the_fits_accuracy(fit: sp.AccuracyFit) ->
     point = sp.plan_test_time(budget_eflops=BUDGETS, accuracy=fit.accuracy)
     assert point.uncertainty is None and with_fit.uncertainty is not None
     for name, value in point.to_dict().items():
-        if name != "uncertainty":
+        if name not in ("uncertainty", "provenance"):
             got, want = np.asarray(with_fit.to_dict()[name]), np.asarray(value)
             if want.dtype.kind == "f":
                 assert np.array_equal(got, want, equal_nan=True), name
             else:
                 assert got.tolist() == want.tolist(), name
     assert with_fit.uncertainty.p_fixed is None and with_fit.uncertainty.threshold is None
+    # The same inputs, and the samples the bands rest on.
+    *inputs, samples = with_fit.provenance.inputs
+    assert tuple(inputs) == point.provenance.inputs
+    assert (samples.name, samples.n) == ("accuracy_samples", with_fit.uncertainty.samples)
 
 
 def test_scalar_and_array_budgets_and_the_frontier_agree(fit: sp.AccuracyFit) -> None:

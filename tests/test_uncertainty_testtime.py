@@ -421,3 +421,36 @@ def test_the_client_refuses_a_calibration_naming_hardware(
     with pytest.raises(InvalidArgumentError) as caught:
         client.plan_test_time(budget_seconds=0.2, hardware=calibration)
     assert caught.value.field == "hardware"
+
+
+def test_a_fit_missing_one_groups_resamples_is_planned_alike_on_every_surface(
+    fit: sp.AccuracyFit, client: sp.Client, tmp_path: Path
+) -> None:
+    """One (model, length) whose every resample failed: candidates without it get bands, and a
+    candidate with it is refused naming accuracy_fit, from the façade, the CLI and gRPC alike
+    (the CLI used to fall back to the point plan and refuse --quantiles)."""
+    fits = list(fit.fits)
+    fits[1] = dataclasses.replace(fits[1], samples=np.empty((0, 2)))
+    holed = dataclasses.replace(fit, fits=tuple(fits))
+    others = sorted({f.model for f in fit.fits} - {fits[1].model})
+    kw: dict[str, Any] = {"budget_eflops": 3e16, "accuracy": holed, "quantiles": [0.1, 0.9]}
+    want = sp.plan_test_time(models=others, **kw)
+    assert want.uncertainty is not None
+    got = client.plan_test_time(models=others, **kw)
+    assert got.uncertainty is not None
+    np.testing.assert_array_equal(
+        got.uncertainty.bands["accuracy"], want.uncertainty.bands["accuracy"]
+    )
+    path = tmp_path / "holed.json"
+    holed.save(path)
+    args = ["plan", "test-time", "--budget", "3e16eflops", "--accuracy-fit", str(path)]
+    row = cli.json_lines(
+        cli.ok(*args, "--models", ",".join(others), "--quantiles", "0.1,0.9", "--json").stdout
+    )[0]
+    assert row["accuracy_p10"] == want.uncertainty.band("accuracy")[0]
+    for plan in (sp.plan_test_time, client.plan_test_time):
+        with pytest.raises(InvalidArgumentError) as caught:
+            plan(**kw)
+        assert caught.value.field == "accuracy_fit"
+    out = cli.run(*args)
+    assert out.returncode == 2 and "--accuracy-fit: no bootstrap resample" in out.stderr

@@ -71,9 +71,10 @@ def add_accuracy_fit_options(p: argparse.ArgumentParser) -> None:
 
 def accuracy_fit(args: argparse.Namespace, fit: Any) -> tuple[Any, bool]:
     """The accuracy argument of ``plan test-time`` and whether it carries samples: the
-    AccuracyFit itself when it has bootstrap samples (the plan gets bands), else None (plan the
+    AccuracyFit itself when it was bootstrapped (the plan gets bands; as the façade and gRPC
+    decide, a candidate whose every resample failed is an error naming it), else None (plan the
     accuracy as given). A fit without samples plans its point accuracy, saying so on stderr."""
-    if fit is None or fit.bootstrap == 0 or not all(len(f.samples) for f in fit.fits):
+    if fit is None or fit.bootstrap == 0:
         for option, value in (("--quantiles", args.quantiles), _reach(args)):
             if value is not None:
                 raise _parse.UsageError(
@@ -81,7 +82,7 @@ def accuracy_fit(args: argparse.Namespace, fit: Any) -> tuple[Any, bool]:
                 )
         if fit is not None:
             print(
-                f"scaleplan: note: {args.accuracy_fit} has no bootstrap samples for every fit: "
+                f"scaleplan: note: {args.accuracy_fit} has no bootstrap samples: "
                 "planning with its point accuracy, without bands (fit with --bootstrap N)",
                 file=sys.stderr,
             )

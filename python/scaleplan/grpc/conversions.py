@@ -1237,6 +1237,9 @@ def test_time_kwargs(
             )
         fit = accuracy_fit_from(options.accuracy_fit)
         accuracy = fit.as_accuracy(catalog)  # refuses an unconverged fit before any budget
+        # Samples travel only when the caller plans under them (the point accuracy of a fit is
+        # sent without); then the planner takes the candidates' samples and names a candidate
+        # without any, as the façade and the CLI do.
         has_samples = fit.bootstrap > 0 and any(len(f.samples) for f in fit.fits)
         kwargs["accuracy"] = fit if keep_fit and has_samples else accuracy
     elif options.WhichOneof("accuracy") == "measured_accuracy":

@@ -123,6 +123,13 @@ def test_bad_streams_name_the_field(value: Any, error: type[Exception]) -> None:
         sp.inference_cost_sweep(MODEL, HW, prompt_tokens=[1, 2], gen_tokens=3, streams=value)
 
 
+def test_a_count_past_u64_is_reported_as_given() -> None:
+    """A cast to u64 saturated: 2**70 streams was reported as 18446744073709551615."""
+    with pytest.raises(InvalidArgumentError) as caught:
+        cost(2.0**70)
+    assert caught.value.field == "streams" and "1.1805916207174113e21" in str(caught.value)
+
+
 def test_sweep_prices_every_point_with_the_streams() -> None:
     kw: dict[str, Any] = {"prompt_tokens": [128, 1024], "gen_tokens": [64, 512, 2048]}
     swept = sp.inference_cost_sweep(MODEL, HW, **kw, streams=2, chunk_size=4)

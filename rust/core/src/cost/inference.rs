@@ -369,6 +369,16 @@ impl Pricer {
     pub fn with_streams(mut self, streams: f64) -> Result<Self> {
         check::whole_at_least("streams", streams, 1.0)?;
         if streams > crate::limits::MAX_STREAMS {
+            // A count past u64 would be reported as u64::MAX by the cast: say the number given.
+            if streams >= u64::MAX as f64 {
+                return Err(PlanError::invalid(
+                    "streams",
+                    format!(
+                        "{streams:e} exceeds the limit of {}",
+                        crate::limits::MAX_STREAMS
+                    ),
+                ));
+            }
             return Err(PlanError::LimitExceeded {
                 field: "streams".into(),
                 limit: crate::limits::MAX_STREAMS as u64,

@@ -173,7 +173,7 @@ const MAX_SCAN_POINTS: usize = 320;
 /// Walls are located 1e4 times finer than the minimiser's tolerance: an objective is often
 /// steep where it meets one (the cost of the largest model that fits), so a wall found only to
 /// `tol` would cost ~`tol` relative in the objective.
-const WALL_TOL: f64 = 1e-4;
+pub(crate) const WALL_TOL: f64 = 1e-4;
 
 /// Minimum of `f` on [lo, hi] where `f` is infinite on infeasible points (docs/solvers.md).
 ///

@@ -10,7 +10,8 @@
 
 use super::lifetime::{CostUnit, TP_DEGREES};
 use super::scalar::{
-    bisect_first, brent_min, grid_golden_min, min_below_wall, min_feasible, WALL_TOL,
+    bisect_first, brent_min, grid_golden_min, min_below_wall, min_feasible, min_feasible_ending,
+    WALL_TOL,
 };
 use super::Constraint;
 use crate::cancel;
@@ -730,7 +731,13 @@ impl<'a> JointSolver<'a> {
                 let (x, score) = cuts
                     .windows(2)
                     .map(|w| {
-                        grid_golden_min(&objective, w[0], w[1], N_GRID, TOL * w[1].abs().max(1.0))
+                        let tol = TOL * w[1].abs().max(1.0);
+                        if self.reference {
+                            grid_golden_min(&objective, w[0], w[1], N_GRID, tol)
+                        } else {
+                            let m = min_feasible_ending(&objective, w[0], w[1], N_GRID, tol);
+                            (m.x, m.f)
+                        }
                     })
                     .fold(
                         (cuts[0], f64::INFINITY),

@@ -105,6 +105,8 @@ const N_GRID: usize = 10;
 const L_GRID: usize = 10;
 // On ln N and ln L; the objective is flat at its optimum, so it is exact to ~TOL^2.
 const TOL: f64 = 1e-7;
+/// The faster outer search's tolerance on ln N, relative to the reference's.
+const OUTER_TOL_SCALE: f64 = 1e-3;
 
 pub struct JointSolver<'a> {
     law: &'a LossLaw,
@@ -307,7 +309,7 @@ impl<'a> JointSolver<'a> {
         attention: Attention,
         k: u32,
         budget: f64,
-        hint: Option<f64>,
+        hint: Option<(f64, f64)>,
     ) -> Option<Inner> {
         let shape_context = self.opt.family.at(n).max_context - self.opt.prompt_tokens;
         let hi = self.opt.max_gen_tokens.min(shape_context);
@@ -392,7 +394,9 @@ impl<'a> JointSolver<'a> {
                 let (i, slack) = probe(x, true);
                 (i.map_or(f64::INFINITY, |i| self.score(i.mu)), slack)
             };
-            if let Some(x) = hint.and_then(|h| bracketed_min(&objective, &both, h, ln_lo, ln_hi)) {
+            if let Some(x) =
+                hint.and_then(|(h, step)| bracketed_min(&objective, &both, h, step, ln_lo, ln_hi))
+            {
                 let gen = x.exp().clamp(lo, hi);
                 return probe_at(gen.ln(), gen, false).0;
             }
@@ -714,16 +718,21 @@ impl<'a> JointSolver<'a> {
                     }
                 }
                 // The last length chosen starts the next inner search (docs/solvers.md).
-                let hint = std::cell::Cell::new(None);
+                // (ln L, how far it moved last), the move setting the first bracket's size.
+                let hint = std::cell::Cell::new(None::<(f64, f64)>);
                 let at = |x: f64| -> Option<(Inner, f64)> {
                     let n = x.exp().clamp(self.n_lo, self.n_hi);
                     let pricer = Pricer::for_shape(self.opt.family.at(n), &self.opt.hardware, &{
                         self.serving(gpus)
                     })
                     .ok()?;
-                    let found = self.inner(n, &pricer, attention, k, budget, hint.get());
+                    let last = hint.get();
+                    let start =
+                        last.map(|(h, moved)| (h, (4.0 * moved).clamp(HINT_MIN, HINT_STEP)));
+                    let found = self.inner(n, &pricer, attention, k, budget, start);
                     if let Some(i) = found {
-                        hint.set(Some(i.gen.ln()));
+                        let x = i.gen.ln();
+                        hint.set(Some((x, last.map_or(HINT_STEP, |(h, _)| (x - h).abs()))));
                     }
                     found.map(|i| (i, n))
                 };
@@ -735,6 +744,10 @@ impl<'a> JointSolver<'a> {
                         if self.reference {
                             grid_golden_min(&objective, w[0], w[1], N_GRID, tol)
                         } else {
+                            // 1,000x finer than the reference: the optimum may sit on a kink
+                            // (a length bound starting to bind), where the objective is not
+                            // flat and the reference's tolerance costs ~1e-9 relative.
+                            let tol = OUTER_TOL_SCALE * tol;
                             let m = min_feasible_ending(&objective, w[0], w[1], N_GRID, tol);
                             (m.x, m.f)
                         }
@@ -962,14 +975,17 @@ fn slo_samples(k_max: u32) -> impl Iterator<Item = u32> {
     })
 }
 
-/// First half-width, in ln L, of the bracket tried around the previous length chosen.
+/// Largest and least first half-width, in ln L, of the bracket tried around the previous
+/// length chosen: 4x the previous move between the two (as the outer search converges, the
+/// length moves less and the bracket starts smaller).
 const HINT_STEP: f64 = 0.05;
+const HINT_MIN: f64 = 1e-4;
 
 /// The minimum of an objective unimodal on the feasible part of [lo, hi] (feasible points
 /// downward closed, as the joint planner's lengths are), found from a hint `h`. `f` is the
 /// objective (infinite where infeasible); `probe` gives it with the slack `wall_by_slack`
 /// reads. A bracket
-/// a < b < c with f(b) <= f(a), f(c) is grown from [h - HINT_STEP, h + HINT_STEP] downhill
+/// a < b < c with f(b) <= f(a), f(c) is grown from [h - step, h + step] downhill
 /// (doubling the step), the bounds taking the place of a point beyond them, and Brent's method
 /// runs inside it; an infeasible c puts the wall between b and c, located there, in its place.
 /// A unimodal function's minimum lies in any such bracket, so this is the answer of the search
@@ -979,10 +995,11 @@ fn bracketed_min(
     f: &impl Fn(f64) -> f64,
     probe: &impl Fn(f64) -> (f64, f64),
     h: f64,
+    step: f64,
     lo: f64,
     hi: f64,
 ) -> Option<f64> {
-    let mut step = HINT_STEP;
+    let mut step = step;
     if !(h >= lo && h <= hi && hi - lo > 2.0 * step) {
         return None;
     }
@@ -1010,12 +1027,30 @@ fn bracketed_min(
                 TOL * WALL_TOL,
             );
             let fw = f(wall);
+            // The end test (scalar::min_feasible_ending): f no lower one tolerance inside.
+            if fw <= fb && f(wall - TOL) >= fw {
+                return Some(wall);
+            }
             let (x, fx) = brent_min(f, a, wall, TOL);
             return Some(best_of(&[(b, fb), (x, fx), (wall, fw)]));
         }
-        let at_bound = (a == lo && fa <= fb) || (c == hi && fc <= fb);
-        if (fb <= fa && fb <= fc) || at_bound {
-            // A bracket, or the minimum between a bound and b (f falls towards the bound).
+        if fb <= fa && fb <= fc {
+            let (x, fx) = brent_min(f, a, c, TOL);
+            return Some(best_of(&[(a, fa), (b, fb), (x, fx), (c, fc)]));
+        }
+        // The minimum between a bound and b (f falls towards the bound): the bound itself
+        // where f is no lower one tolerance inside it.
+        let end = if a == lo && fa <= fb {
+            Some((lo, fa, lo + TOL))
+        } else if c == hi && fc <= fb {
+            Some((hi, fc, hi - TOL))
+        } else {
+            None
+        };
+        if let Some((bound, f_bound, inside)) = end {
+            if f(inside) >= f_bound {
+                return Some(bound);
+            }
             let (x, fx) = brent_min(f, a, c, TOL);
             return Some(best_of(&[(a, fa), (b, fb), (x, fx), (c, fc)]));
         }

@@ -10,8 +10,8 @@
 
 use super::lifetime::{CostUnit, TP_DEGREES};
 use super::scalar::{
-    bisect_first, brent_min, grid_golden_min, min_below_wall, min_feasible, min_feasible_ending,
-    WALL_TOL,
+    bisect_first, brent_min, brent_min_from, grid_golden_min, min_below_wall, min_feasible,
+    min_feasible_ending, WALL_TOL,
 };
 use super::Constraint;
 use crate::cancel;
@@ -1035,7 +1035,7 @@ fn bracketed_min(
             return Some(best_of(&[(b, fb), (x, fx), (wall, fw)]));
         }
         if fb <= fa && fb <= fc {
-            let (x, fx) = brent_min(f, a, c, TOL);
+            let (x, fx) = brent_min_from(f, a, c, (b, fb), TOL);
             return Some(best_of(&[(a, fa), (b, fb), (x, fx), (c, fc)]));
         }
         // The minimum between a bound and b (f falls towards the bound): the bound itself

@@ -58,12 +58,30 @@ pub fn golden_min(f: &impl Fn(f64) -> f64, mut lo: f64, mut hi: f64, tol: f64) -
 /// where they make progress, golden-section steps otherwise, so it is never slower than golden
 /// section and converges superlinearly on smooth minima. Exact to `tol` when `f` is unimodal.
 pub fn brent_min(f: &impl Fn(f64) -> f64, lo: f64, hi: f64, tol: f64) -> (f64, f64) {
+    let x = lo + BRENT_C * (hi - lo);
+    let fx = nan_as_infeasible(f)(x);
+    brent_min_from(f, lo, hi, (x, fx), tol)
+}
+
+const BRENT_C: f64 = 1.0 - INV_PHI; // 0.381966...
+
+/// [`brent_min`] started from a point `start` = (x, f(x)) inside [lo, hi] already evaluated
+/// (such as the middle of a bracket), saving the evaluation Brent's method starts with.
+pub fn brent_min_from(
+    f: &impl Fn(f64) -> f64,
+    lo: f64,
+    hi: f64,
+    start: (f64, f64),
+    tol: f64,
+) -> (f64, f64) {
     let f = &nan_as_infeasible(f);
-    const C: f64 = 1.0 - INV_PHI; // 0.381966...
+    const C: f64 = BRENT_C;
     let (mut a, mut b) = (lo, hi);
-    let mut x = a + C * (b - a);
+    let (mut x, mut fx) = start;
+    if fx.is_nan() {
+        fx = f64::INFINITY;
+    }
     let (mut w, mut v) = (x, x);
-    let mut fx = f(x);
     let (mut fw, mut fv) = (fx, fx);
     let (mut d, mut e) = (0.0f64, 0.0f64);
     for _ in 0..200 {

@@ -190,6 +190,16 @@ pub struct TestTimeSolver<'a> {
 /// 4x a step until the root is bracketed.
 const ROOT_STEP: f64 = 0.05;
 
+/// What a plan keeps of one pricing: its cost in the budget's unit and the reported figures
+/// (a few numbers, so a length search carries them without copying a whole `InferenceCost`).
+#[derive(Debug, Clone, Copy)]
+struct Priced {
+    cost: f64,
+    eflops: f64,
+    seconds: f64,
+    latency_s: f64,
+}
+
 /// What one budget's scan has found so far.
 struct Scan {
     best: Option<TestTimePlan>,
@@ -331,10 +341,20 @@ impl<'a> TestTimeSolver<'a> {
         cfg: &Config<'_>,
         gen: f64,
         budget: f64,
-    ) -> (f64, Option<Blocker>, InferenceCost) {
+    ) -> (f64, Option<Blocker>, Priced) {
         let c = self.price(cfg, gen);
         let (e, why) = self.excess_of(cfg, &c, budget);
-        (e, why, c)
+        (e, why, self.priced(&c))
+    }
+
+    /// What a plan keeps of a pricing.
+    fn priced(&self, c: &InferenceCost) -> Priced {
+        Priced {
+            cost: self.cost_of(c),
+            eflops: c.eflops,
+            seconds: c.seconds,
+            latency_s: c.latency_s,
+        }
     }
 
     /// The excess of one priced point. Where the KV cache is what does not fit, its excess is
@@ -390,7 +410,7 @@ impl<'a> TestTimeSolver<'a> {
         budget: f64,
         hint: Option<f64>,
         monotone: bool,
-    ) -> std::result::Result<(f64, Constraint, Option<InferenceCost>), Blocker> {
+    ) -> std::result::Result<(f64, Constraint, Option<Priced>), Blocker> {
         if cfg.lo > cfg.hi {
             return Err(Blocker::Context);
         }
@@ -433,7 +453,7 @@ impl<'a> TestTimeSolver<'a> {
             (fb, why_b) = self.excess(cfg, b.exp(), budget);
         }
         let mut side = 0i8;
-        let mut cost_a: Option<(f64, InferenceCost)> = None;
+        let mut cost_a: Option<(f64, Priced)> = None;
         for _ in 0..200 {
             let tol = 1e-13 * b.abs().max(1.0);
             if b - a <= tol || cancel::fired() {
@@ -701,7 +721,7 @@ impl<'a> TestTimeSolver<'a> {
         cfg: &Config<'_>,
         gen: f64,
         binding: Constraint,
-        cost: Option<InferenceCost>,
+        cost: Option<Priced>,
         measured: Option<&[&MeasuredCurve]>,
         scan: &mut Scan,
     ) -> f64 {
@@ -720,8 +740,8 @@ impl<'a> TestTimeSolver<'a> {
             .best
             .is_none_or(|b| accuracy >= b.accuracy - ACCURACY_TIE);
         if contender {
-            let c = cost.unwrap_or_else(|| self.price(cfg, gen));
-            let cost = self.cost_of(&c);
+            let c = cost.unwrap_or_else(|| self.priced(&self.price(cfg, gen)));
+            let cost = c.cost;
             let better = scan.best.is_none_or(|b| {
                 accuracy > b.accuracy + ACCURACY_TIE
                     || (accuracy >= b.accuracy - ACCURACY_TIE && cost < b.cost)

@@ -405,9 +405,7 @@ impl<'a> JointSolver<'a> {
             min_below_wall(&objective, ln_lo, ln_hi, L_GRID, TOL)
         } else {
             let (at_lo, slack_lo) = probe_at(ln_lo, lo, true);
-            if at_lo.is_none() {
-                return None;
-            }
+            at_lo?;
             let (at_hi, slack_hi) = probe(ln_hi, true);
             if at_hi.is_some() {
                 min_feasible(&objective, ln_lo, ln_hi, L_GRID, TOL)
@@ -1006,11 +1004,10 @@ fn bracketed_min(
     // A hint on a bound starts one step inside it.
     let h = h.clamp(lo + step, hi - step);
     let (mut a, mut b, mut c) = (h - step, h, h + step);
-    let (mut fa, (mut fb, slack_b), (mut fc, mut slack_c)) = (f(a), probe(b), probe(c));
+    let (mut fa, (mut fb, mut slack_b), (mut fc, mut slack_c)) = (f(a), probe(b), probe(c));
     if !fb.is_finite() || !fa.is_finite() {
         return None;
     }
-    let mut slack_b = slack_b;
     for _ in 0..limits::MAX_SEARCH_STEPS {
         if cancel::fired() {
             return None;

@@ -376,7 +376,7 @@ impl<'a> TestTimeSolver<'a> {
             return (e, Some(Blocker::Memory));
         }
         let memory = memory.min(0.0);
-        let over_budget = self.cost_of(&c) / budget - 1.0;
+        let over_budget = self.cost_of(c) / budget - 1.0;
         let over_latency = self
             .opt
             .latency_slo_s
@@ -421,7 +421,7 @@ impl<'a> TestTimeSolver<'a> {
         let ((mut a, mut fa), (mut b, mut fb, mut why_b)) = match near {
             Some(bracket) => bracket,
             None => {
-                let (at_lo, why, c_lo) = self.excess_cost(cfg, cfg.lo, budget);
+                let (at_lo, why) = self.excess(cfg, cfg.lo, budget);
                 if at_lo > 0.0 {
                     return Err(why.unwrap_or(Blocker::Budget));
                 }
@@ -431,7 +431,6 @@ impl<'a> TestTimeSolver<'a> {
                         return Ok((cfg.hi, cfg.hi_binding, Some(c_hi)));
                     }
                 }
-                let _ = c_lo;
                 let b = if cfg.hi.is_finite() {
                     cfg.hi.ln()
                 } else {
@@ -657,7 +656,8 @@ impl<'a> TestTimeSolver<'a> {
                 match self.longest(&cfg, budget, bound_gen.map(f64::ln), monotone) {
                     Ok((gen, binding, cost)) => {
                         bound_gen = Some(gen);
-                        let accuracy = self.record(group, &cfg, gen, binding, cost, measured, scan);
+                        let accuracy =
+                            self.record(group, &cfg, (gen, binding, cost), measured, scan);
                         if k > DENSE_SAMPLES && sparse_best.is_none_or(|b| accuracy > b.0) {
                             sparse_best = Some((accuracy, k, previous, None));
                         }
@@ -691,7 +691,7 @@ impl<'a> TestTimeSolver<'a> {
             let cfg = group.config(self.opt.prompt_tokens, k);
             Ok(match self.longest(&cfg, budget, None, monotone) {
                 Ok((gen, binding, cost)) => {
-                    self.record(group, &cfg, gen, binding, cost, measured, scan)
+                    self.record(group, &cfg, (gen, binding, cost), measured, scan)
                 }
                 Err(_) => -1.0,
             })
@@ -719,9 +719,7 @@ impl<'a> TestTimeSolver<'a> {
         &self,
         group: &Group<'_>,
         cfg: &Config<'_>,
-        gen: f64,
-        binding: Constraint,
-        cost: Option<Priced>,
+        (gen, binding, cost): (f64, Constraint, Option<Priced>),
         measured: Option<&[&MeasuredCurve]>,
         scan: &mut Scan,
     ) -> f64 {

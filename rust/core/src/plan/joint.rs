@@ -10,8 +10,7 @@
 
 use super::lifetime::{CostUnit, TP_DEGREES};
 use super::scalar::{
-    bisect_first, brent_min, brent_min_from, grid_golden_min, min_below_wall, min_feasible,
-    min_feasible_ending, WALL_TOL,
+    bisect_first, grid_golden_min, min_below_wall, min_feasible, min_feasible_ending, WALL_TOL,
 };
 use super::Constraint;
 use crate::cancel;
@@ -309,7 +308,6 @@ impl<'a> JointSolver<'a> {
         attention: Attention,
         k: u32,
         budget: f64,
-        hint: Option<(f64, f64)>,
     ) -> Option<Inner> {
         let shape_context = self.opt.family.at(n).max_context - self.opt.prompt_tokens;
         let hi = self.opt.max_gen_tokens.min(shape_context);
@@ -389,18 +387,6 @@ impl<'a> JointSolver<'a> {
         // Cost, latency and memory grow with L and the training left shrinks, so the feasible
         // lengths are [lo, L*] (docs/solvers.md): locate L* first, then search below it.
         let (ln_lo, ln_hi) = (lo.ln(), hi.ln());
-        if !self.reference {
-            let both = |x: f64| {
-                let (i, slack) = probe(x, true);
-                (i.map_or(f64::INFINITY, |i| self.score(i.mu)), slack)
-            };
-            if let Some(x) =
-                hint.and_then(|(h, step)| bracketed_min(&objective, &both, h, step, ln_lo, ln_hi))
-            {
-                let gen = x.exp().clamp(lo, hi);
-                return probe_at(gen.ln(), gen, false).0;
-            }
-        }
         let m = if self.reference {
             min_below_wall(&objective, ln_lo, ln_hi, L_GRID, TOL)
         } else {
@@ -716,22 +702,13 @@ impl<'a> JointSolver<'a> {
                     }
                 }
                 // The last length chosen starts the next inner search (docs/solvers.md).
-                // (ln L, how far it moved last), the move setting the first bracket's size.
-                let hint = std::cell::Cell::new(None::<(f64, f64)>);
                 let at = |x: f64| -> Option<(Inner, f64)> {
                     let n = x.exp().clamp(self.n_lo, self.n_hi);
                     let pricer = Pricer::for_shape(self.opt.family.at(n), &self.opt.hardware, &{
                         self.serving(gpus)
                     })
                     .ok()?;
-                    let last = hint.get();
-                    let start =
-                        last.map(|(h, moved)| (h, (4.0 * moved).clamp(HINT_MIN, HINT_STEP)));
-                    let found = self.inner(n, &pricer, attention, k, budget, start);
-                    if let Some(i) = found {
-                        let x = i.gen.ln();
-                        hint.set(Some((x, last.map_or(HINT_STEP, |(h, _)| (x - h).abs()))));
-                    }
+                    let found = self.inner(n, &pricer, attention, k, budget);
                     found.map(|i| (i, n))
                 };
                 let objective = |x: f64| at(x).map_or(f64::INFINITY, |(i, _)| self.score(i.mu));
@@ -971,112 +948,6 @@ fn slo_samples(k_max: u32) -> impl Iterator<Item = u32> {
             }
         })
     })
-}
-
-/// Largest and least first half-width, in ln L, of the bracket tried around the previous
-/// length chosen: 4x the previous move between the two (as the outer search converges, the
-/// length moves less and the bracket starts smaller).
-const HINT_STEP: f64 = 0.05;
-const HINT_MIN: f64 = 1e-4;
-
-/// The minimum of an objective unimodal on the feasible part of [lo, hi] (feasible points
-/// downward closed, as the joint planner's lengths are), found from a hint `h`. `f` is the
-/// objective (infinite where infeasible); `probe` gives it with the slack `wall_by_slack`
-/// reads. A bracket
-/// a < b < c with f(b) <= f(a), f(c) is grown from [h - step, h + step] downhill
-/// (doubling the step), the bounds taking the place of a point beyond them, and Brent's method
-/// runs inside it; an infeasible c puts the wall between b and c, located there, in its place.
-/// A unimodal function's minimum lies in any such bracket, so this is the answer of the search
-/// over the whole range, found from nearby. None (the caller searches the whole range) where
-/// the hint is outside the range or infeasible.
-fn bracketed_min(
-    f: &impl Fn(f64) -> f64,
-    probe: &impl Fn(f64) -> (f64, f64),
-    h: f64,
-    step: f64,
-    lo: f64,
-    hi: f64,
-) -> Option<f64> {
-    let mut step = step;
-    if !(h >= lo && h <= hi && hi - lo > 2.0 * step) {
-        return None;
-    }
-    // A hint on a bound starts one step inside it.
-    let h = h.clamp(lo + step, hi - step);
-    let (mut a, mut b, mut c) = (h - step, h, h + step);
-    let (mut fa, (mut fb, mut slack_b), (mut fc, mut slack_c)) = (f(a), probe(b), probe(c));
-    if !fb.is_finite() || !fa.is_finite() {
-        return None;
-    }
-    for _ in 0..limits::MAX_SEARCH_STEPS {
-        if cancel::fired() {
-            return None;
-        }
-        if !fc.is_finite() && fb <= fa {
-            // The minimum is in [a, wall], the wall between b and c.
-            let wall = wall_by_slack(
-                &|x: f64| {
-                    let (v, s) = probe(x);
-                    (v.is_finite(), s)
-                },
-                (b, slack_b),
-                (c, slack_c),
-                TOL * WALL_TOL,
-            );
-            let fw = f(wall);
-            // The end test (scalar::min_feasible_ending): f no lower one tolerance inside.
-            if fw <= fb && f(wall - TOL) >= fw {
-                return Some(wall);
-            }
-            let (x, fx) = brent_min(f, a, wall, TOL);
-            return Some(best_of(&[(b, fb), (x, fx), (wall, fw)]));
-        }
-        if fb <= fa && fb <= fc {
-            let (x, fx) = brent_min_from(f, a, c, (b, fb), TOL);
-            return Some(best_of(&[(a, fa), (b, fb), (x, fx), (c, fc)]));
-        }
-        // The minimum between a bound and b (f falls towards the bound): the bound itself
-        // where f is no lower one tolerance inside it.
-        let end = if a == lo && fa <= fb {
-            Some((lo, fa, lo + TOL))
-        } else if c == hi && fc <= fb {
-            Some((hi, fc, hi - TOL))
-        } else {
-            None
-        };
-        if let Some((bound, f_bound, inside)) = end {
-            if f(inside) >= f_bound {
-                return Some(bound);
-            }
-            let (x, fx) = brent_min(f, a, c, TOL);
-            return Some(best_of(&[(a, fa), (b, fb), (x, fx), (c, fc)]));
-        }
-        step *= 2.0;
-        if fa < fb {
-            // Downhill is below.
-            (c, fc, b, fb) = (b, fb, a, fa);
-            slack_c = f64::NAN;
-            a = (b - step).max(lo);
-            fa = f(a);
-        } else {
-            (a, fa) = (b, fb);
-            (b, fb, slack_b) = (c, fc, slack_c);
-            c = (b + step).min(hi);
-            (fc, slack_c) = probe(c);
-        }
-    }
-    None
-}
-
-/// The point of least value.
-fn best_of(points: &[(f64, f64)]) -> f64 {
-    points
-        .iter()
-        .fold(
-            (points[0].0, f64::INFINITY),
-            |b, &p| if p.1 < b.1 { p } else { b },
-        )
-        .0
 }
 
 /// The feasible end of the wall between a feasible `inside` and an infeasible `out` (each

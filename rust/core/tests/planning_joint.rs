@@ -178,3 +178,50 @@ fn latency_slo_and_bad_input() {
     };
     assert_eq!(JointSolver::new(&l, &bad).err().unwrap().field(), "queries");
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 32, ..Default::default() })]
+    /// The faster searches (docs/solvers.md, "The joint planner's searches") never give a plan
+    /// worse than the searches they replaced (`JointSolver::reference`) by more than 1e-9
+    /// relative, on random problems: small-HBM hardware (the memory wall in N and L), long
+    /// prompts (the context wall on L), small k_max with large budgets (k_max binds), an SLO
+    /// (no pruning over k), GPUs chosen or not, bounds on N, and budgets from hopeless to
+    /// ample.
+    #[test]
+    fn the_faster_searches_are_never_worse_than_the_reference(
+        hw in proptest::sample::select(vec!["h100-sxm", "l40s", "tpu-v5e", "a100-80gb"]),
+        log_queries in 4.0f64..10.0,
+        log_budget in 2.0f64..8.5,
+        k_max in 1u32..=16,
+        prompt in proptest::sample::select(vec![128.0, 4096.0, 30000.0, 38000.0]),
+        max_gen in proptest::sample::select(vec![4096.0, 32768.0]),
+        slo in proptest::option::weighted(0.2, 5.0f64..600.0),
+        auto_gpus in proptest::bool::ANY,
+        log_min_params in proptest::option::weighted(0.2, 20.5f64..23.0),
+    ) {
+        let l = law();
+        let opt = JointOptions {
+            prompt_tokens: prompt,
+            max_gen_tokens: max_gen,
+            latency_slo_s: slo,
+            min_params: log_min_params.map(f64::exp),
+            ..common::joint_options(
+                Catalog::shipped().hardware(hw).unwrap().clone(),
+                10f64.powf(log_queries),
+                k_max,
+                auto_gpus,
+            )
+        };
+        let budget = 10f64.powf(log_budget);
+        let fast = JointSolver::new(&l, &opt).unwrap();
+        let reference = JointSolver::new(&l, &opt).unwrap().reference();
+        let (new, old) = (fast.plan(budget).unwrap(), reference.plan(budget).unwrap());
+        proptest::prop_assert_eq!(new.feasible, old.feasible, "{:?} vs {:?}", new, old);
+        if old.feasible {
+            proptest::prop_assert!(
+                new.accuracy >= old.accuracy * (1.0 - 1e-9),
+                "{:?} worse than the reference {:?}", new, old
+            );
+        }
+    }
+}

@@ -456,6 +456,12 @@ impl Pricer {
         Ok(self.cost(q, &self.opt, self.model_kind()))
     }
 
+    /// HBM left for KV caches beside the weights (negative when the weights do not fit): a
+    /// query fits where its `kv_memory_bytes_per_query` is at most this.
+    pub fn free_memory(&self) -> f64 {
+        self.free_memory
+    }
+
     /// The options this pricer was built with.
     pub fn options(&self) -> &InferenceOptions {
         &self.opt

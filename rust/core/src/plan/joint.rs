@@ -9,7 +9,9 @@
 //! search on ln L, where L fixes the inference spend and D takes the rest of the budget.
 
 use super::lifetime::{CostUnit, TP_DEGREES};
-use super::scalar::{bisect_first, grid_golden_min, min_below_wall};
+use super::scalar::{
+    bisect_first, grid_golden_min, min_below_wall, min_feasible, min_feasible_ending, WALL_TOL,
+};
 use super::Constraint;
 use crate::cancel;
 use crate::catalog::Hardware;
@@ -18,7 +20,7 @@ use crate::cost::{
     InferenceQuery, Pricer, TrainingRate,
 };
 use crate::error::{check, PlanError, Result};
-use crate::laws::{DataLimit, ErrorLaw, Extrapolated, LossLaw};
+use crate::laws::{DataLimit, ErrorLaw, Extrapolated, LawForm, LossLaw};
 use crate::limits;
 use crate::testtime::passk::beta_pass_at_k;
 use crate::testtime::saturation;
@@ -102,6 +104,8 @@ const N_GRID: usize = 10;
 const L_GRID: usize = 10;
 // On ln N and ln L; the objective is flat at its optimum, so it is exact to ~TOL^2.
 const TOL: f64 = 1e-7;
+/// The faster outer search's tolerance on ln N, relative to the reference's.
+const OUTER_TOL_SCALE: f64 = 1e-3;
 
 pub struct JointSolver<'a> {
     law: &'a LossLaw,
@@ -113,6 +117,10 @@ pub struct JointSolver<'a> {
     n_hi: f64,
     /// GPUs per replica to try: the given one, or every `TP_DEGREES` entry.
     degrees: Vec<f64>,
+    /// Search as the planner did before the faster searches (docs/solvers.md), for tests that
+    /// compare the two.
+    reference: bool,
+    ln_half_tokens: f64,
 }
 
 /// The inner choice at one (N, attention, k).
@@ -120,7 +128,8 @@ pub struct JointSolver<'a> {
 struct Inner {
     gen: f64,
     tokens: f64,
-    score: f64,
+    /// Mean accuracy at this length.
+    mu: f64,
     cost: InferenceCost,
 }
 
@@ -223,7 +232,19 @@ impl<'a> JointSolver<'a> {
             n_lo,
             n_hi,
             degrees,
+            reference: false,
+            ln_half_tokens: opt.half_tokens.ln(),
         })
+    }
+
+    /// This solver searching as the planner did before the faster searches (docs/solvers.md):
+    /// the baseline the tests hold the faster one to. Not for plans.
+    #[doc(hidden)]
+    pub fn reference(self) -> Self {
+        JointSolver {
+            reference: true,
+            ..self
+        }
     }
 
     /// The most GPUs per replica the solver may choose.
@@ -252,6 +273,33 @@ impl<'a> JointSolver<'a> {
         1.0 - self.error.error(loss)
     }
 
+    /// What the searches minimise for a mean accuracy `mu`: -mu (the reference search: -ln mu;
+    /// either has the same minimiser, as pass@k grows with mu).
+    fn score(&self, mu: f64) -> f64 {
+        if self.reference {
+            -mu.ln()
+        } else {
+            -mu
+        }
+    }
+
+    /// The loss at size `n` as a function of training tokens, `loss_limited` bit for bit, with
+    /// a Chinchilla-form law's size term E + A / N'^alpha computed once.
+    fn loss_at_size(&self, n: f64) -> impl Fn(f64) -> f64 + '_ {
+        let law = self.law;
+        let data = self.opt.data.as_ref();
+        let chinchilla = matches!(law.form(), LawForm::Chinchilla);
+        let size_term = law.e + law.a * law.effective_params(n, data).powf(-law.alpha);
+        move |tokens: f64| {
+            if chinchilla {
+                let d = data.map_or(tokens, |l| l.effective_tokens(tokens));
+                size_term + law.b * d.powf(-law.beta)
+            } else {
+                law.loss_limited(n, tokens, data)
+            }
+        }
+    }
+
     /// Best (L, D) at size n for one attention and k.
     fn inner(
         &self,
@@ -267,38 +315,100 @@ impl<'a> JointSolver<'a> {
         if lo > hi {
             return None;
         }
-        let evaluate = |gen: f64| -> Option<Inner> {
+        // The choice at one length (None where infeasible) and its slack: the least of the
+        // constraints' margins, each >= 0 where it holds and continuous in L (free memory in
+        // queries that fit, latency under the SLO, the budget left, the mean accuracy at
+        // unlimited length), NaN where the failing constraint has no such measure.
+        // Invariant at this size: the loss law's size term (bit for bit `loss_limited`).
+        let loss_at = self.loss_at_size(n);
+        // `x` is ln `gen`; `want_slack` asks for a feasible point's slack too (the wall search).
+        let probe_at = |x: f64, gen: f64, want_slack: bool| -> (Option<Inner>, f64) {
             let q = InferenceQuery {
                 prompt_tokens: self.opt.prompt_tokens,
                 gen_tokens: gen,
                 samples: f64::from(k),
                 attention,
             };
-            let c = pricer.price(&q).ok()?;
-            if !c.feasible || self.opt.latency_slo_s.is_some_and(|slo| c.latency_s > slo) {
-                return None;
-            }
+            let Ok(c) = pricer.price(&q) else {
+                return (None, f64::NAN);
+            };
             let left = budget - self.opt.queries * self.query_cost(&c);
+            let slack = || {
+                let memory = match c.binding {
+                    Binding::None | Binding::KvCache => c.max_queries.ln(),
+                    _ => f64::NAN,
+                };
+                let latency = self
+                    .opt
+                    .latency_slo_s
+                    .map_or(f64::INFINITY, |slo| (slo / c.latency_s).ln());
+                memory.min(latency).min(left / budget)
+            };
+            if !c.feasible || self.opt.latency_slo_s.is_some_and(|slo| c.latency_s > slo) {
+                let s = slack();
+                return (None, if s <= 0.0 { s } else { f64::NAN });
+            }
             if left <= 0.0 {
-                return None;
+                return (None, slack());
             }
             let tokens = training_tokens(n, left / self.per_train_flop);
-            let loss = self.law.loss_limited(n, tokens, self.opt.data.as_ref());
-            let mu = self.mu_inf(loss) * saturation(gen, self.opt.half_tokens, self.opt.hill);
-            (mu > 0.0).then(|| Inner {
-                gen,
-                tokens,
-                score: mu.ln(),
-                cost: c,
-            })
+            let loss = loss_at(tokens);
+            let mu_inf = self.mu_inf(loss);
+            let sat = if self.reference {
+                saturation(gen, self.opt.half_tokens, self.opt.hill)
+            } else {
+                // (half / L)^hill as one exp of what is known in ln L.
+                1.0 / (1.0 + (self.opt.hill * (self.ln_half_tokens - x)).exp())
+            };
+            let mu = mu_inf * sat;
+            if mu > 0.0 {
+                let inner = Inner {
+                    gen,
+                    tokens,
+                    mu,
+                    cost: c,
+                };
+                let s = if want_slack {
+                    slack().min(mu_inf)
+                } else {
+                    f64::NAN
+                };
+                (Some(inner), s)
+            } else {
+                (None, if mu_inf < 0.0 { mu_inf } else { f64::NAN })
+            }
         };
-        let objective = |x: f64| evaluate(x.exp()).map_or(f64::INFINITY, |i| -i.score);
+        let probe = |x: f64, want_slack: bool| probe_at(x, x.exp(), want_slack);
+        let objective = |x: f64| {
+            probe(x, false)
+                .0
+                .map_or(f64::INFINITY, |i| self.score(i.mu))
+        };
         // Cost, latency and memory grow with L and the training left shrinks, so the feasible
         // lengths are [lo, L*] (docs/solvers.md): locate L* first, then search below it.
-        let m = min_below_wall(&objective, lo.ln(), hi.ln(), L_GRID, TOL);
+        let (ln_lo, ln_hi) = (lo.ln(), hi.ln());
+        let m = if self.reference {
+            min_below_wall(&objective, ln_lo, ln_hi, L_GRID, TOL)
+        } else {
+            let (at_lo, slack_lo) = probe_at(ln_lo, lo, true);
+            at_lo?;
+            let (at_hi, slack_hi) = probe(ln_hi, true);
+            if at_hi.is_some() {
+                min_feasible(&objective, ln_lo, ln_hi, L_GRID, TOL)
+            } else {
+                let slack = |x: f64| {
+                    let (i, s) = probe(x, true);
+                    (i.is_some(), s)
+                };
+                let top =
+                    wall_by_slack(&slack, (ln_lo, slack_lo), (ln_hi, slack_hi), TOL * WALL_TOL);
+                min_feasible(&objective, ln_lo, top, L_GRID, TOL)
+            }
+        };
         if m.feasible() {
             // exp(ln x) can land an ulp outside [lo, hi]: the plan reports the bound itself.
-            evaluate(m.x.exp().clamp(lo, hi))
+            let gen = m.x.exp().clamp(lo, hi);
+            probe_at(gen.ln(), gen, false).0
         } else {
             None
         }
@@ -388,7 +498,11 @@ impl<'a> JointSolver<'a> {
                     } else {
                         plan.samples
                     };
-                    let relaxed = JointSolver::new(self.law, &opt)?.search(
+                    let relaxed = JointSolver {
+                        reference: self.reference,
+                        ..JointSolver::new(self.law, &opt)?
+                    }
+                    .search(
                         budget,
                         Some((plan.attention, k, plan.gpus)),
                         None,
@@ -587,19 +701,31 @@ impl<'a> JointSolver<'a> {
                         continue;
                     }
                 }
+                // The last length chosen starts the next inner search (docs/solvers.md).
                 let at = |x: f64| -> Option<(Inner, f64)> {
                     let n = x.exp().clamp(self.n_lo, self.n_hi);
                     let pricer = Pricer::for_shape(self.opt.family.at(n), &self.opt.hardware, &{
                         self.serving(gpus)
                     })
                     .ok()?;
-                    self.inner(n, &pricer, attention, k, budget).map(|i| (i, n))
+                    let found = self.inner(n, &pricer, attention, k, budget);
+                    found.map(|i| (i, n))
                 };
-                let objective = |x: f64| at(x).map_or(f64::INFINITY, |(i, _)| -i.score);
+                let objective = |x: f64| at(x).map_or(f64::INFINITY, |(i, _)| self.score(i.mu));
                 let (x, score) = cuts
                     .windows(2)
                     .map(|w| {
-                        grid_golden_min(&objective, w[0], w[1], N_GRID, TOL * w[1].abs().max(1.0))
+                        let tol = TOL * w[1].abs().max(1.0);
+                        if self.reference {
+                            grid_golden_min(&objective, w[0], w[1], N_GRID, tol)
+                        } else {
+                            // 1,000x finer than the reference: the optimum may sit on a kink
+                            // (a length bound starting to bind), where the objective is not
+                            // flat and the reference's tolerance costs ~1e-9 relative.
+                            let tol = OUTER_TOL_SCALE * tol;
+                            let m = min_feasible_ending(&objective, w[0], w[1], N_GRID, tol);
+                            (m.x, m.f)
+                        }
                     })
                     .fold(
                         (cuts[0], f64::INFINITY),
@@ -612,11 +738,11 @@ impl<'a> JointSolver<'a> {
                     }
                     continue;
                 };
-                mu_bound = inner.score.exp();
+                mu_bound = inner.mu;
                 let loss = self
                     .law
                     .loss_limited(n, inner.tokens, self.opt.data.as_ref());
-                let mu = inner.score.exp();
+                let mu = inner.mu;
                 let accuracy = beta_pass_at_k(mu, self.opt.kappa, f64::from(k));
                 // Ties go to the fewer GPUs (tried first).
                 if best.is_none_or(|b| accuracy > b.accuracy * (1.0 + 1e-12)) {
@@ -822,6 +948,53 @@ fn slo_samples(k_max: u32) -> impl Iterator<Item = u32> {
             }
         })
     })
+}
+
+/// The feasible end of the wall between a feasible `inside` and an infeasible `out` (each
+/// with its slack), to `tol`: Illinois false position on the slack where both ends carry one of
+/// opposite signs, bisection on feasibility otherwise (docs/solvers.md). `probe` gives whether a
+/// point is feasible and its slack; feasibility decides the bracket, the slack only where to
+/// try next, so the result is on the feasible side of the wall as with plain bisection.
+fn wall_by_slack(
+    probe: &impl Fn(f64) -> (bool, f64),
+    inside: (f64, f64),
+    out: (f64, f64),
+    tol: f64,
+) -> f64 {
+    let ((mut a, mut fa), (mut b, mut fb)) = (inside, out);
+    let mut side = 0i8;
+    for _ in 0..200 {
+        if (b - a).abs() <= tol || cancel::fired() {
+            break;
+        }
+        let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+        let secant = fa > 0.0 && fb <= 0.0 && fa.is_finite() && fb.is_finite();
+        let x = if secant {
+            // Half the tolerance inside the bracket: once an end is the wall to rounding, the
+            // next point closes the bracket instead of creeping towards it.
+            ((a * fb - b * fa) / (fb - fa)).clamp(lo + 0.5 * tol, hi - 0.5 * tol)
+        } else {
+            0.5 * (a + b)
+        };
+        let x = if x.is_nan() { 0.5 * (a + b) } else { x };
+        let (feasible, fx) = probe(x);
+        if feasible {
+            a = x;
+            fa = fx;
+            if side == -1 {
+                fb *= 0.5;
+            }
+            side = -1;
+        } else {
+            b = x;
+            fb = fx;
+            if side == 1 {
+                fa *= 0.5;
+            }
+            side = 1;
+        }
+    }
+    a
 }
 
 #[cfg(test)]

@@ -58,12 +58,30 @@ pub fn golden_min(f: &impl Fn(f64) -> f64, mut lo: f64, mut hi: f64, tol: f64) -
 /// where they make progress, golden-section steps otherwise, so it is never slower than golden
 /// section and converges superlinearly on smooth minima. Exact to `tol` when `f` is unimodal.
 pub fn brent_min(f: &impl Fn(f64) -> f64, lo: f64, hi: f64, tol: f64) -> (f64, f64) {
+    let x = lo + BRENT_C * (hi - lo);
+    let fx = nan_as_infeasible(f)(x);
+    brent_min_from(f, lo, hi, (x, fx), tol)
+}
+
+const BRENT_C: f64 = 1.0 - INV_PHI; // 0.381966...
+
+/// [`brent_min`] started from a point `start` = (x, f(x)) inside [lo, hi] already evaluated
+/// (such as the middle of a bracket), saving the evaluation Brent's method starts with.
+pub fn brent_min_from(
+    f: &impl Fn(f64) -> f64,
+    lo: f64,
+    hi: f64,
+    start: (f64, f64),
+    tol: f64,
+) -> (f64, f64) {
     let f = &nan_as_infeasible(f);
-    const C: f64 = 1.0 - INV_PHI; // 0.381966...
+    const C: f64 = BRENT_C;
     let (mut a, mut b) = (lo, hi);
-    let mut x = a + C * (b - a);
+    let (mut x, mut fx) = start;
+    if fx.is_nan() {
+        fx = f64::INFINITY;
+    }
     let (mut w, mut v) = (x, x);
-    let mut fx = f(x);
     let (mut fw, mut fv) = (fx, fx);
     let (mut d, mut e) = (0.0f64, 0.0f64);
     for _ in 0..200 {
@@ -173,7 +191,7 @@ const MAX_SCAN_POINTS: usize = 320;
 /// Walls are located 1e4 times finer than the minimiser's tolerance: an objective is often
 /// steep where it meets one (the cost of the largest model that fits), so a wall found only to
 /// `tol` would cost ~`tol` relative in the objective.
-const WALL_TOL: f64 = 1e-4;
+pub(crate) const WALL_TOL: f64 = 1e-4;
 
 /// Minimum of `f` on [lo, hi] where `f` is infinite on infeasible points (docs/solvers.md).
 ///
@@ -189,6 +207,32 @@ const WALL_TOL: f64 = 1e-4;
 /// wider than the grid spacing or touches `lo`/`hi`; `edge` says whether the minimum sits on a
 /// bound of [lo, hi], on a wall, or inside.
 pub fn min_feasible(f: &impl Fn(f64) -> f64, lo: f64, hi: f64, points: usize, tol: f64) -> Min1 {
+    search_feasible(f, lo, hi, points, tol, false)
+}
+
+/// [`min_feasible`] with one shortcut (docs/solvers.md): where the best sample of a feasible
+/// interval is at the interval's end (a bound or wall), f one tolerance inside that end is
+/// evaluated, and if it is no lower the end is the minimum to `tol` (for f unimodal on the
+/// interval a minimum further inside would make f fall towards it), with no Brent steps
+/// creeping to the end. Same assumptions, same answer to `tol`.
+pub fn min_feasible_ending(
+    f: &impl Fn(f64) -> f64,
+    lo: f64,
+    hi: f64,
+    points: usize,
+    tol: f64,
+) -> Min1 {
+    search_feasible(f, lo, hi, points, tol, true)
+}
+
+fn search_feasible(
+    f: &impl Fn(f64) -> f64,
+    lo: f64,
+    hi: f64,
+    points: usize,
+    tol: f64,
+    end_test: bool,
+) -> Min1 {
     if !lo.is_finite() || !hi.is_finite() || lo > hi {
         return Min1::none(lo);
     }
@@ -269,7 +313,18 @@ pub fn min_feasible(f: &impl Fn(f64) -> f64, lo: f64, hi: f64, points: usize, to
         };
         let left = if k == i { a } else { values[k - 1].0 };
         let right = if k == j { b } else { values[k + 1].0 };
-        let (xb, fb) = brent_min(f, left, right, tol);
+        // The end test: the best end of the interval beside the best sample, if f rises
+        // one tolerance inside it.
+        let end = if !end_test || b - a <= 2.0 * tol {
+            None
+        } else if k == i && fa <= values[k].1 && f(a + tol) >= fa {
+            Some((a, fa))
+        } else if k == j && fbb <= values[k].1 && f(b - tol) >= fbb {
+            Some((b, fbb))
+        } else {
+            None
+        };
+        let (xb, fb) = end.unwrap_or_else(|| brent_min(f, left, right, tol));
         let mut candidates = [(values[k].0, values[k].1), (xb, fb), (a, fa), (b, fbb)];
         candidates.sort_by(|p, q| p.1.total_cmp(&q.1));
         let (x, fx) = candidates[0];
@@ -511,11 +566,15 @@ mod tests {
                 if out { f64::INFINITY } else { (x - centre).powi(2) }
             };
             let m = min_feasible(&f, -5.0, 5.0, points, 1e-10);
-            proptest::prop_assert!(m.feasible());
+            let e = min_feasible_ending(&f, -5.0, 5.0, points, 1e-10);
+            proptest::prop_assert!(m.feasible() && e.feasible());
             for i in 0..=10_000 {
                 let x = -5.0 + 1e-3 * f64::from(i);
                 proptest::prop_assert!(m.f <= f(x) + 1e-9, "{:?} beaten at {} ({})", m, x, f(x));
+                proptest::prop_assert!(e.f <= f(x) + 1e-9, "{:?} beaten at {} ({})", e, x, f(x));
             }
+            // The end test gives the plain search's minimum to its tolerance.
+            proptest::prop_assert!((e.x - m.x).abs() <= 1e-8, "{:?} vs {:?}", e, m);
         }
     }
 

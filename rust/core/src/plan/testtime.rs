@@ -9,7 +9,9 @@
 use super::Constraint;
 use crate::cancel;
 use crate::catalog::{Hardware, Model};
-use crate::cost::{Attention, Batch, InferenceCost, InferenceOptions, InferenceQuery, Pricer};
+use crate::cost::{
+    Attention, Batch, Binding, InferenceCost, InferenceOptions, InferenceQuery, Pricer,
+};
 use crate::error::{check, PlanError, Result};
 use crate::limits;
 use crate::testtime::{Curve, MeasuredCurve};
@@ -188,6 +190,16 @@ pub struct TestTimeSolver<'a> {
 /// 4x a step until the root is bracketed.
 const ROOT_STEP: f64 = 0.05;
 
+/// What a plan keeps of one pricing: its cost in the budget's unit and the reported figures
+/// (a few numbers, so a length search carries them without copying a whole `InferenceCost`).
+#[derive(Debug, Clone, Copy)]
+struct Priced {
+    cost: f64,
+    eflops: f64,
+    seconds: f64,
+    latency_s: f64,
+}
+
 /// What one budget's scan has found so far.
 struct Scan {
     best: Option<TestTimePlan>,
@@ -319,59 +331,113 @@ impl<'a> TestTimeSolver<'a> {
 
     /// Slack of the tightest constraint at `gen` (<= 0 where every constraint holds).
     fn excess(&self, cfg: &Config<'_>, gen: f64, budget: f64) -> (f64, Option<Blocker>) {
+        let (e, why, _) = self.excess_cost(cfg, gen, budget);
+        (e, why)
+    }
+
+    /// [`Self::excess`] with the cost it priced.
+    fn excess_cost(
+        &self,
+        cfg: &Config<'_>,
+        gen: f64,
+        budget: f64,
+    ) -> (f64, Option<Blocker>, Priced) {
         let c = self.price(cfg, gen);
-        if !c.feasible {
-            return (1.0, Some(Blocker::Memory));
+        let (e, why) = self.excess_of(cfg, &c, budget);
+        (e, why, self.priced(&c))
+    }
+
+    /// What a plan keeps of a pricing.
+    fn priced(&self, c: &InferenceCost) -> Priced {
+        Priced {
+            cost: self.cost_of(c),
+            eflops: c.eflops,
+            seconds: c.seconds,
+            latency_s: c.latency_s,
         }
-        let over_budget = self.cost_of(&c) / budget - 1.0;
+    }
+
+    /// The excess of one priced point. Where the KV cache is what does not fit, its excess is
+    /// continuous in L (the cache over the free memory, less 1), so the length search can
+    /// take secant steps to a memory wall instead of halving (docs/solvers.md); any other
+    /// misfit (the weights, the context) is 1.
+    fn excess_of(
+        &self,
+        cfg: &Config<'_>,
+        c: &InferenceCost,
+        budget: f64,
+    ) -> (f64, Option<Blocker>) {
+        let memory = c.kv_memory_bytes_per_query / cfg.pricer.free_memory() - 1.0;
+        if !c.feasible {
+            let e = match c.binding {
+                Binding::KvCache if memory.is_finite() => memory.max(f64::MIN_POSITIVE),
+                _ => 1.0,
+            };
+            return (e, Some(Blocker::Memory));
+        }
+        let memory = memory.min(0.0);
+        let over_budget = self.cost_of(c) / budget - 1.0;
         let over_latency = self
             .opt
             .latency_slo_s
             .map_or(f64::NEG_INFINITY, |slo| c.latency_s / slo - 1.0);
-        if over_latency > over_budget {
+        let (e, why) = if over_latency > over_budget {
             (
                 over_latency,
                 (over_latency > 0.0).then_some(Blocker::Latency),
             )
         } else {
             (over_budget, (over_budget > 0.0).then_some(Blocker::Budget))
+        };
+        // Feasible memory is at most 0: it only matters when every other excess is below it.
+        if e <= 0.0 && memory > e {
+            (memory, None)
+        } else {
+            (e, why)
         }
     }
 
-    /// The largest allowed L for one configuration, or what rules it out.
+    /// The largest allowed L for one configuration, or what rules it out; with the cost at
+    /// that L when it was priced there exactly (so `record` need not price it again).
+    /// `hint` is the previous k's root (ln L) in a scan where more samples never fit longer
+    /// generations (`monotone`): then no larger k fits at `hi` when the previous one did not,
+    /// and a bracket found from the hint needs no pricing at `lo` (a shorter generation than
+    /// a feasible one is feasible). Each saving skips a pricing whose outcome is known, so
+    /// the root is the one the full search finds (docs/solvers.md).
     fn longest(
         &self,
         cfg: &Config<'_>,
         budget: f64,
         hint: Option<f64>,
-    ) -> std::result::Result<(f64, Constraint), Blocker> {
+        monotone: bool,
+    ) -> std::result::Result<(f64, Constraint, Option<Priced>), Blocker> {
         if cfg.lo > cfg.hi {
             return Err(Blocker::Context);
         }
-        let (at_lo, why) = self.excess(cfg, cfg.lo, budget);
-        if at_lo > 0.0 {
-            return Err(why.unwrap_or(Blocker::Budget));
-        }
-        if cfg.hi.is_finite() {
-            let (at_hi, _) = self.excess(cfg, cfg.hi, budget);
-            if at_hi <= 0.0 {
-                return Ok((cfg.hi, cfg.hi_binding));
-            }
-        }
+        let ln_lo = cfg.lo.ln();
+        let hi_known_out = monotone && hint.is_some_and(|h| h < cfg.hi.ln());
+        let near = hint.and_then(|h| self.bracket_near(cfg, budget, h, ln_lo));
         // Bracket [a, b] in ln L with excess(a) <= 0 < excess(b); Illinois false position.
-        let (mut a, mut fa) = (cfg.lo.ln(), at_lo);
-        let (mut b, mut fb) = match hint.and_then(|h| self.bracket_near(cfg, budget, h, a)) {
-            Some(((wa, wfa), upper)) => {
-                (a, fa) = (wa, wfa);
-                upper
-            }
+        let ((mut a, mut fa), (mut b, mut fb, mut why_b)) = match near {
+            Some(bracket) => bracket,
             None => {
+                let (at_lo, why) = self.excess(cfg, cfg.lo, budget);
+                if at_lo > 0.0 {
+                    return Err(why.unwrap_or(Blocker::Budget));
+                }
+                if cfg.hi.is_finite() && !hi_known_out {
+                    let (at_hi, _, c_hi) = self.excess_cost(cfg, cfg.hi, budget);
+                    if at_hi <= 0.0 {
+                        return Ok((cfg.hi, cfg.hi_binding, Some(c_hi)));
+                    }
+                }
                 let b = if cfg.hi.is_finite() {
                     cfg.hi.ln()
                 } else {
-                    a + 1.0
+                    ln_lo + 1.0
                 };
-                (b, self.excess(cfg, b.exp(), budget).0)
+                let (fb, why_b) = self.excess(cfg, b.exp(), budget);
+                ((ln_lo, at_lo), (b, fb, why_b))
             }
         };
         // Tripling steps pass ln(f64::MAX) within a few dozen; there L is infinite, the cost
@@ -382,10 +448,11 @@ impl<'a> TestTimeSolver<'a> {
             }
             a = b;
             fa = fb;
-            b += 2.0 * (b - cfg.lo.ln()).max(1.0);
-            fb = self.excess(cfg, b.exp(), budget).0;
+            b += 2.0 * (b - ln_lo).max(1.0);
+            (fb, why_b) = self.excess(cfg, b.exp(), budget);
         }
         let mut side = 0i8;
+        let mut cost_a: Option<(f64, Priced)> = None;
         for _ in 0..200 {
             let tol = 1e-13 * b.abs().max(1.0);
             if b - a <= tol || cancel::fired() {
@@ -408,10 +475,11 @@ impl<'a> TestTimeSolver<'a> {
             } else {
                 x.clamp(a + 0.5 * tol, b - 0.5 * tol)
             };
-            let fx = self.excess(cfg, x.exp(), budget).0;
+            let (fx, why, c) = self.excess_cost(cfg, x.exp(), budget);
             if fx <= 0.0 {
                 a = x;
                 fa = fx;
+                cost_a = Some((x, c));
                 if side == -1 {
                     fb *= 0.5;
                 }
@@ -419,24 +487,27 @@ impl<'a> TestTimeSolver<'a> {
             } else {
                 b = x;
                 fb = fx;
+                why_b = why;
                 if side == 1 {
                     fa *= 0.5;
                 }
                 side = 1;
             }
         }
-        let binding = match self.excess(cfg, b.exp(), budget).1 {
+        let binding = match why_b {
             Some(Blocker::Latency) => Constraint::Latency,
             Some(Blocker::Memory) => Constraint::Memory,
             _ => Constraint::Budget,
         };
-        Ok((a.exp(), binding))
+        // The cost at a.exp() is known when a was last set by a pricing at that same point.
+        let cost = cost_a.filter(|&(x, _)| x == a).map(|(_, c)| c);
+        Ok((a.exp(), binding, cost))
     }
 
     /// A bracket [a, b] around the root near `h` (the previous k's root, ln L), both inside
     /// (ln lo, ln hi): steps of ROOT_STEP growing 4x from `h` towards the root. None where `h`
     /// is outside the range or no bracket is found inside it (the caller then brackets the
-    /// whole range). Returns ((a, excess(a)), (b, excess(b))).
+    /// whole range). Returns ((a, excess(a)), (b, excess(b), what exceeds at b)).
     #[allow(clippy::type_complexity)]
     fn bracket_near(
         &self,
@@ -444,13 +515,13 @@ impl<'a> TestTimeSolver<'a> {
         budget: f64,
         h: f64,
         ln_lo: f64,
-    ) -> Option<((f64, f64), (f64, f64))> {
+    ) -> Option<((f64, f64), (f64, f64, Option<Blocker>))> {
         let ln_hi = cfg.hi.ln();
         if !(h > ln_lo && h < ln_hi) {
             return None;
         }
-        let at = |x: f64| self.excess(cfg, x.exp(), budget).0;
-        let fh = at(h);
+        let at = |x: f64| self.excess(cfg, x.exp(), budget);
+        let (fh, why_h) = at(h);
         if fh.is_nan() {
             return None;
         }
@@ -463,9 +534,9 @@ impl<'a> TestTimeSolver<'a> {
                 if x >= ln_hi {
                     return None;
                 }
-                let fx = at(x);
+                let (fx, why) = at(x);
                 if fx > 0.0 {
-                    return Some(((a, fa), (x, fx)));
+                    return Some(((a, fa), (x, fx, why)));
                 }
                 if fx.is_nan() {
                     return None;
@@ -475,20 +546,20 @@ impl<'a> TestTimeSolver<'a> {
             }
         } else {
             // The root is below h.
-            let (mut b, mut fb) = (h, fh);
+            let (mut b, mut fb, mut why_b) = (h, fh, why_h);
             for _ in 0..limits::MAX_SEARCH_STEPS {
                 let x = b - step;
                 if x <= ln_lo {
                     return None;
                 }
-                let fx = at(x);
+                let (fx, why) = at(x);
                 if fx <= 0.0 {
-                    return Some(((x, fx), (b, fb)));
+                    return Some(((x, fx), (b, fb, why_b)));
                 }
                 if fx.is_nan() {
                     return None;
                 }
-                (b, fb) = (x, fx);
+                (b, fb, why_b) = (x, fx, why);
                 step *= 4.0;
             }
         }
@@ -582,10 +653,11 @@ impl<'a> TestTimeSolver<'a> {
             if !skip {
                 // The previous k's root starts this k's search: within one budget, so a plan
                 // does not depend on what else the solver was asked (docs/solvers.md).
-                match self.longest(&cfg, budget, bound_gen.map(f64::ln)) {
-                    Ok((gen, binding)) => {
+                match self.longest(&cfg, budget, bound_gen.map(f64::ln), monotone) {
+                    Ok((gen, binding, cost)) => {
                         bound_gen = Some(gen);
-                        let accuracy = self.record(group, &cfg, gen, binding, measured, scan);
+                        let accuracy =
+                            self.record(group, &cfg, (gen, binding, cost), measured, scan);
                         if k > DENSE_SAMPLES && sparse_best.is_none_or(|b| accuracy > b.0) {
                             sparse_best = Some((accuracy, k, previous, None));
                         }
@@ -617,8 +689,10 @@ impl<'a> TestTimeSolver<'a> {
         let eval = |k: u32, scan: &mut Scan| -> Result<f64> {
             cancel::check()?;
             let cfg = group.config(self.opt.prompt_tokens, k);
-            Ok(match self.longest(&cfg, budget, None) {
-                Ok((gen, binding)) => self.record(group, &cfg, gen, binding, measured, scan),
+            Ok(match self.longest(&cfg, budget, None, monotone) {
+                Ok((gen, binding, cost)) => {
+                    self.record(group, &cfg, (gen, binding, cost), measured, scan)
+                }
                 Err(_) => -1.0,
             })
         };
@@ -645,8 +719,7 @@ impl<'a> TestTimeSolver<'a> {
         &self,
         group: &Group<'_>,
         cfg: &Config<'_>,
-        gen: f64,
-        binding: Constraint,
+        (gen, binding, cost): (f64, Constraint, Option<Priced>),
         measured: Option<&[&MeasuredCurve]>,
         scan: &mut Scan,
     ) -> f64 {
@@ -665,8 +738,8 @@ impl<'a> TestTimeSolver<'a> {
             .best
             .is_none_or(|b| accuracy >= b.accuracy - ACCURACY_TIE);
         if contender {
-            let c = self.price(cfg, gen);
-            let cost = self.cost_of(&c);
+            let c = cost.unwrap_or_else(|| self.priced(&self.price(cfg, gen)));
+            let cost = c.cost;
             let better = scan.best.is_none_or(|b| {
                 accuracy > b.accuracy + ACCURACY_TIE
                     || (accuracy >= b.accuracy - ACCURACY_TIE && cost < b.cost)

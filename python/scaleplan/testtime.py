@@ -577,31 +577,23 @@ def frontier_test_time(
         prov = provenance(prov.inputs, hardware_samples_input(len(hw_samples)))
     arrays, per = problem.solve(flat, cancel=_cancel.resolve(cancel))
     plan = _assemble(arrays, flat, names, labels, str(unit), acc, prov)
-    if samples is not None:
-        point = dict(zip(_core.TEST_TIME_FIELDS, arrays, strict=True))
-        u = test_time_uncertainty(
-            problem=problem,
-            samples=samples,
-            budgets=flat,
-            point=point,
-            model_params=np.array([cat.model(n).total_params for n in names]),
-            quantiles=levels,
-            reach=reach,
-            cancel=cancel,
-        )
-        plan = dataclasses.replace(plan, uncertainty=u)
-    if hw_samples is not None:
-        point = dict(zip(_core.TEST_TIME_FIELDS, arrays, strict=True))
-        u = test_time_latency_uncertainty(
-            problem=problem,
-            hardware_samples=hw_samples,
-            budgets=flat,
-            point=point,
-            model_params=np.array([cat.model(n).total_params for n in names]),
-            quantiles=levels,
-            latency_slo_s=_opt(latency_slo_s, "latency_slo_s"),
-            cancel=cancel,
-        )
+    if samples is not None or hw_samples is not None:  # never both (refused above)
+        common: dict[str, Any] = {
+            "problem": problem,
+            "budgets": flat,
+            "point": dict(zip(_core.TEST_TIME_FIELDS, arrays, strict=True)),
+            "model_params": np.array([cat.model(n).total_params for n in names]),
+            "quantiles": levels,
+            "cancel": cancel,
+        }
+        if samples is not None:
+            u = test_time_uncertainty(samples=samples, reach=reach, **common)
+        elif hw_samples is not None:
+            u = test_time_latency_uncertainty(
+                hardware_samples=hw_samples,
+                latency_slo_s=_opt(latency_slo_s, "latency_slo_s"),
+                **common,
+            )
         plan = dataclasses.replace(plan, uncertainty=u)
     return TestTimeFrontier(
         budgets=flat,

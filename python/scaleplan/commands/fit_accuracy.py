@@ -70,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     level = _parse.number("--level", args.level)
     ks = None if args.k is None else [int(k) for k in _parse.values("--k", args.k, integer=True)]
     fit = fit_accuracy(args.evals, bootstrap=boots, seed=seed, name=args.name)
-    rows = [_row(fit, f, ks, level) for f in fit.fits]
+    intervals = fit.interval(level) if fit.bootstrap > 0 else {}
+    rows = [_row(fit, f, ks, level, intervals) for f in fit.fits]
     if args.save:
         fit.save(args.save)
         print(f"wrote {args.save}", file=sys.stderr)
@@ -84,8 +85,15 @@ def run(args: argparse.Namespace) -> int:
     return 0 if fit.converged else 1
 
 
-def _row(fit: AccuracyFit, f: Any, ks: list[int] | None, level: float) -> dict[str, Any]:
-    """One fit's numbers: the estimate, its interval, pass@k at the requested k."""
+def _row(
+    fit: AccuracyFit,
+    f: Any,
+    ks: list[int] | None,
+    level: float,
+    intervals: dict[tuple[str, float], dict[str, tuple[float, float]]],
+) -> dict[str, Any]:
+    """One fit's numbers: the estimate, its interval (from ``intervals``, the fit's intervals
+    computed once for all rows), pass@k at the requested k."""
     row: dict[str, Any] = {
         "model": f.model,
         "gen_tokens": f.gen_tokens,
@@ -98,8 +106,8 @@ def _row(fit: AccuracyFit, f: Any, ks: list[int] | None, level: float) -> dict[s
     if not f.converged:
         return row
     row.update(a=f.a, b=f.b)
-    if fit.bootstrap > 0 and len(f.samples):
-        iv = fit.interval(level)[(f.model, f.gen_tokens)]
+    iv = intervals.get((f.model, f.gen_tokens))
+    if iv is not None:
         row.update(a_interval=iv["a"], b_interval=iv["b"])
     want = ks if ks is not None else [m * f.eval_samples for m in DEFAULT_K_FACTORS]
     curve = fit.pass_at_k(f.model, f.gen_tokens, want, level)

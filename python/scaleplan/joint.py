@@ -21,6 +21,7 @@ from scaleplan.cancel import CancelToken
 from scaleplan.catalog import Catalog, Hardware, Model, resolve_family, resolve_hardware
 from scaleplan.cost import FloatOrArray, _text
 from scaleplan.errors import InvalidArgumentError
+from scaleplan.fit import KEYS as FIT_KEYS
 from scaleplan.fit import LawFit
 from scaleplan.laws import DEFAULT_LAW, LossLaw, resolve_law
 from scaleplan.plan import (
@@ -54,7 +55,6 @@ from scaleplan.testtime import (
 )
 from scaleplan.uncertainty import (
     ACCURACY_JOINT,
-    QUANTILES,
     Uncertainty,
     assess,
     check_quantiles,
@@ -177,8 +177,6 @@ def joint_problem(**kwargs: Any) -> JointProblem:
 
 def _build(kwargs: dict[str, Any]) -> JointProblem:
     kwargs = dict(kwargs)
-    for name in ("quantiles", "reach_accuracy"):  # plan_joint's own (_solve)
-        kwargs.pop(name, None)
     family_arg, catalog_arg = kwargs.pop("family"), kwargs.pop("catalog")
     family, cat = resolve_family(family_arg, catalog_arg)
     point_law, fit = split_law(kwargs.pop("law"))
@@ -277,7 +275,7 @@ def _solve(goal: str, values: Any, kwargs: dict[str, Any]) -> JointPlan:
     token = kwargs.pop("cancel", None)
     cancel = _cancel.resolve(token)
     _, fit = split_law(kwargs["law"])
-    if fit is not None and fit.samples.shape[1] != 5:
+    if fit is not None and fit.samples.shape[1] != len(FIT_KEYS):
         raise InvalidArgumentError(
             f"law: the joint planner does not plan under a {fit.form!r} fit's samples yet (its "
             "data limit is set once, not per sample's R*_D); pass fit.law for the point plan "
@@ -288,7 +286,7 @@ def _solve(goal: str, values: Any, kwargs: dict[str, Any]) -> JointPlan:
     if fit is None:
         no_fit_options(quantiles, reach, "reach_accuracy")
     reach_value = _reach_accuracy(reach, goal)
-    levels = QUANTILES if quantiles is None else check_quantiles(quantiles)
+    levels = check_quantiles(quantiles)
     problem = _build(kwargs)
     args = Broadcast({goal: values})
     arrays = problem.native.solve(goal, args.required(goal), cancel=cancel)
@@ -342,7 +340,7 @@ def _solve(goal: str, values: Any, kwargs: dict[str, Any]) -> JointPlan:
         point["gen_tokens"],
         point["attention"],
         point["gpus"],
-        cancel=_cancel.resolve(token),
+        cancel=cancel,
     ).reshape(n_samples, size)
     u = assess(
         n_samples=n_samples,

@@ -51,7 +51,6 @@ from scaleplan.provenance import (
 )
 from scaleplan.serving import AttentionSpec, Serving, attention_choices, planner_serving
 from scaleplan.uncertainty import (
-    QUANTILES,
     Uncertainty,
     accuracy_samples,
     check_quantiles,
@@ -570,7 +569,7 @@ def frontier_test_time(
                     field=name,
                 )
     reach = _reach_accuracy(reach_accuracy)
-    levels = QUANTILES if quantiles is None else check_quantiles(quantiles)
+    levels = check_quantiles(quantiles)
     if samples is not None:
         prov = provenance(prov.inputs, accuracy_samples_input(len(samples)))
     if hw_samples is not None:
@@ -627,7 +626,7 @@ def plan_test_time(
         for k, v in p.to_dict().items()
     }
     if p.uncertainty is not None:
-        shaped["uncertainty"] = reshaped(p.uncertainty, args.shape, scalar=False)
+        shaped["uncertainty"] = reshaped(p.uncertainty, args.shape)
     return TestTimePlan(**shaped)
 
 

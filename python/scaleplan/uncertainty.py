@@ -25,6 +25,7 @@ from scaleplan._arrays import Broadcast, FloatArray
 from scaleplan._schema import documented
 from scaleplan.cost import FloatOrArray
 from scaleplan.errors import InvalidArgumentError, LimitExceededError
+from scaleplan.fit import KEYS as FIT_KEYS
 from scaleplan.fit import LawFit
 from scaleplan.laws import LossLaw
 
@@ -162,7 +163,10 @@ def split_law(law: Any) -> tuple[Any, LawFit | None]:
 
 
 def check_quantiles(quantiles: Any) -> tuple[float, ...]:
-    """``quantiles=``: levels in [0, 1], at most :data:`MAX_QUANTILES` of them."""
+    """``quantiles=``: levels in [0, 1], at most :data:`MAX_QUANTILES` of them; None gives the
+    default :data:`QUANTILES`."""
+    if quantiles is None:
+        return QUANTILES
     try:
         values = tuple(float(q) for q in np.atleast_1d(np.asarray(quantiles, dtype=np.float64)))
     except (TypeError, ValueError):
@@ -337,7 +341,7 @@ def loss_uncertainty(
     # Under a data limit the fixed plan is discounted as its samples plan: by each sample's R*_D
     # and R*_N, which a seven-column sample carries and a five-column one inherits from a point
     # law with repetition constants (muennighoff2023 sent with five-column samples over gRPC).
-    limited = fit.samples.shape[1] != 5 or point_law.repetition is not None
+    limited = fit.samples.shape[1] != len(FIT_KEYS) or point_law.repetition is not None
     if limited and unique_tokens is not None:
         fixed = _core.losses_limited_at(
             point_law._native,
@@ -502,10 +506,8 @@ def _test_time_assess(
     return dataclasses.replace(u, per_sample=per_sample)
 
 
-def reshaped(u: Uncertainty, shape: tuple[int, ...], scalar: bool) -> Uncertainty:
-    """The uncertainty of a flat 1-D plan given the goal's shape (``scalar``: one element)."""
-    if scalar:
-        return u.at(0)
+def reshaped(u: Uncertainty, shape: tuple[int, ...]) -> Uncertainty:
+    """The uncertainty of a flat 1-D plan given the goal's (array) shape."""
 
     def shaped(v: Any, lead: bool) -> Any:
         if v is None:

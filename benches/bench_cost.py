@@ -11,7 +11,6 @@ than the wall time; ratios are of CPU times.
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import subprocess
@@ -29,11 +28,6 @@ REPEATS = 7
 """Timed runs of each 1M-configuration job (the minimum is reported)."""
 SCALAR_CALLS = 2000
 """Calls per timed run of the one-configuration rows (the minimum mean is reported)."""
-
-
-def best_of(repeats: int, fn: Callable[[], Any]) -> float:
-    """The least wall time of ``repeats`` runs of ``fn``."""
-    return timed(repeats, fn)[0]
 
 
 def timed(repeats: int, fn: Callable[[], Any]) -> tuple[float, float]:
@@ -57,10 +51,6 @@ def per_call(fn: Callable[[], Any], calls: int = SCALAR_CALLS, repeats: int = RE
 
     fn()
     return timed(repeats, run)[1] / calls
-
-
-def _has(fn: Callable[..., Any], parameter: str) -> bool:
-    return parameter in inspect.signature(fn).parameters
 
 
 def kernel_rows(n: int, repeats: int) -> dict[str, Any]:
@@ -94,7 +84,6 @@ def kernel_rows(n: int, repeats: int) -> dict[str, Any]:
         f"{t_alloc / n * 1e9:.1f} ns/config; refilling existing ones: "
         f"{t_refill / n * 1e9:.1f} ns/config"
     )
-    with_out = _has(sp.inference_cost, "out")
     for label, opts in cases.items():
         opts = dict(opts)
         batch = opts.pop("batch")
@@ -139,18 +128,17 @@ def kernel_rows(n: int, repeats: int) -> dict[str, Any]:
 
         measure("numpy", baseline)
         measure("facade_fresh", binding)
-        if with_out:
-            # The numeric fields only (what the numpy baseline's callers read most), and every
-            # field into one reused buffer.
-            out = np.empty((fields, n))
-            got_out = binding(out=out)
-            for name in want:
-                a, b = getattr(got_out, name), getattr(got, name)
-                assert np.array_equal(a, b) or np.allclose(a, b, rtol=0, atol=0), name
-            measure("facade_out", lambda out=out: binding(out=out))
-            numeric = [f for f in sp.INFERENCE_COST_FIELDS if f not in ("feasible", "binding")]
-            measure("facade_numeric_fields", lambda f=numeric: binding(fields=f))
-            measure("facade_one_field_out", lambda o=out[:1]: binding(fields=["eflops"], out=o))
+        # The numeric fields only (what the numpy baseline's callers read most), and every
+        # field into one reused buffer.
+        out = np.empty((fields, n))
+        got_out = binding(out=out)
+        for name in want:
+            a, b = getattr(got_out, name), getattr(got, name)
+            assert np.array_equal(a, b), name
+        measure("facade_out", lambda out=out: binding(out=out))
+        numeric = [f for f in sp.INFERENCE_COST_FIELDS if f not in ("feasible", "binding")]
+        measure("facade_numeric_fields", lambda f=numeric: binding(fields=f))
+        measure("facade_one_field_out", lambda o=out[:1]: binding(fields=["eflops"], out=o))
         for key in [name for name in row if name.startswith("facade") and "_wall" not in name]:
             row[key.replace("_ns", "_ratio")] = row["numpy_ns"] / row[key]
         results["cases"][label] = row
@@ -165,11 +153,10 @@ def kernel_rows(n: int, repeats: int) -> dict[str, Any]:
             "facade_one_field_out": "fields=['eflops'] into out=",
         }
         for key, text in names.items():
-            if f"{key}_ns" in row:
-                print(
-                    f"    {text:38s} {row[f'{key}_ns']:7.1f} ns/config CPU "
-                    f"({row[f'{key}_wall_ns']:6.1f} wall)   {row[f'{key}_ratio']:5.2f}x numpy"
-                )
+            print(
+                f"    {text:38s} {row[f'{key}_ns']:7.1f} ns/config CPU "
+                f"({row[f'{key}_wall_ns']:6.1f} wall)   {row[f'{key}_ratio']:5.2f}x numpy"
+            )
     return results
 
 
@@ -204,25 +191,24 @@ def scalar_rows(calls: int, repeats: int) -> dict[str, Any]:
         * 1e6,
         "law_by_name_us": per_call(lambda: sp.law("hoffmann2022"), calls, repeats) * 1e6,
     }
-    if hasattr(_core, "inference_cost_one"):
-        rows["core_scalar_entry_us"] = (
-            per_call(
-                lambda: _core.inference_cost_one(
-                    model._native,
-                    hw._native,
-                    512.0,
-                    8192.0,
-                    4.0,
-                    None,
-                    None,
-                    attention="dense",
-                    serving=native_serving,
-                ),
-                calls,
-                repeats,
-            )
-            * 1e6
+    rows["core_scalar_entry_us"] = (
+        per_call(
+            lambda: _core.inference_cost_one(
+                model._native,
+                hw._native,
+                512.0,
+                8192.0,
+                4.0,
+                None,
+                None,
+                attention="dense",
+                serving=native_serving,
+            ),
+            calls,
+            repeats,
         )
+        * 1e6
+    )
     print(
         f"one configuration per Python call, CPU time, mean of {calls:,} calls, "
         f"min of {repeats} runs:"

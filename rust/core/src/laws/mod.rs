@@ -374,6 +374,21 @@ impl DataLimit {
         u + u * self.r_star * (-(-r / self.r_star).exp_m1())
     }
 
+    /// The tokens D whose D' is `effective` (inverse of `effective_tokens`):
+    /// D = U (1 - R* ln(1 - (D'/U - 1) / R*)); None when no D reaches it (D' saturates at
+    /// U (1 + R*)).
+    pub fn tokens_for_effective(&self, effective: f64) -> Option<f64> {
+        let u = self.unique_tokens;
+        if effective <= u {
+            return Some(effective);
+        }
+        let fraction = (effective / u - 1.0) / self.r_star;
+        if fraction >= 1.0 {
+            return None;
+        }
+        Some(u * (1.0 - self.r_star * (-fraction).ln_1p()))
+    }
+
     /// dD'/dD: 1 while D <= U, then exp(-R / R*).
     pub fn effective_tokens_slope(&self, d: f64) -> f64 {
         if d <= self.unique_tokens {
@@ -477,34 +492,31 @@ impl LossLaw {
     /// N': the parameters N is worth under a data limit when the law carries an excess-parameter
     /// constant (`repetition`); N itself otherwise.
     pub fn effective_params(&self, n: f64, data: Option<&DataLimit>) -> f64 {
+        match self.params_limit(data) {
+            Some(limit) => limit.effective_tokens(n),
+            None => n,
+        }
+    }
+
+    /// Excess parameters repeat as tokens do (Muennighoff et al. 2023): the same decay with
+    /// U_N = N*(U) in place of U and R*_N in place of R*_D. None without a data limit or an
+    /// excess-parameter constant.
+    fn params_limit(&self, data: Option<&DataLimit>) -> Option<DataLimit> {
         match (self.repetition, data) {
-            (Some(r), Some(limit)) => {
-                let u = self.optimal_params_for_tokens(limit.unique_tokens);
-                if n <= u {
-                    return n;
-                }
-                u + u * r.r_star_params * (-(-(n / u - 1.0) / r.r_star_params).exp_m1())
-            }
-            _ => n,
+            (Some(r), Some(limit)) => Some(DataLimit {
+                unique_tokens: self.optimal_params_for_tokens(limit.unique_tokens),
+                r_star: r.r_star_params,
+            }),
+            _ => None,
         }
     }
 
     /// The least N whose N' reaches `effective` (inverse of `effective_params`); None when no
     /// N does (N' saturates at U_N (1 + R*_N)).
     pub fn params_for_effective(&self, effective: f64, data: Option<&DataLimit>) -> Option<f64> {
-        match (self.repetition, data) {
-            (Some(r), Some(limit)) => {
-                let u = self.optimal_params_for_tokens(limit.unique_tokens);
-                if effective <= u {
-                    return Some(effective);
-                }
-                let fraction = (effective / u - 1.0) / r.r_star_params;
-                if fraction >= 1.0 {
-                    return None;
-                }
-                Some(u * (1.0 - r.r_star_params * (-fraction).ln_1p()))
-            }
-            _ => Some(effective),
+        match self.params_limit(data) {
+            Some(limit) => limit.tokens_for_effective(effective),
+            None => Some(effective),
         }
     }
 

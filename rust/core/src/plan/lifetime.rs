@@ -380,15 +380,7 @@ fn tokens_for(law: &LossLaw, n: f64, target: f64, data: Option<&DataLimit>) -> O
     let effective = law.effective_tokens_for(law.effective_params(n, data), target)?;
     match data {
         None => Some((effective, effective)),
-        Some(l) if effective <= l.unique_tokens => Some((effective, effective)),
-        Some(l) => {
-            let fraction = (effective / l.unique_tokens - 1.0) / l.r_star;
-            if fraction >= 1.0 {
-                return None;
-            }
-            let repeats = -l.r_star * (-fraction).ln_1p();
-            Some((l.unique_tokens * (1.0 + repeats), effective))
-        }
+        Some(l) => Some((l.tokens_for_effective(effective)?, effective)),
     }
 }
 

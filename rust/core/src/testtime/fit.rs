@@ -543,17 +543,19 @@ impl FittedCurve {
     /// pass@k with at most `gen_tokens` tokens.
     pub fn accuracy(&self, gen_tokens: f64, samples: u32) -> f64 {
         let k = f64::from(samples.max(1));
-        let mut best = 0.0f64;
-        let values: Vec<f64> = self
-            .params
-            .iter()
-            .map(|&(a, b)| {
-                // More tokens never hurt a budgeted policy: it may stop early.
-                best = best.max(pass_at_k_ab(a, b, k));
-                best
-            })
-            .collect();
-        interpolate(&values, locate(&self.budgets, gen_tokens))
+        let (lo, w) = locate(&self.budgets, gen_tokens);
+        let hi = (lo + 1).min(self.params.len() - 1);
+        // More tokens never hurt a budgeted policy (it may stop early): the curve is pass@k's
+        // running maximum over the lengths, of which only the two around gen_tokens are read,
+        // so the lengths above them are not evaluated.
+        let (mut best, mut at_lo) = (0.0f64, 0.0f64);
+        for (i, &(a, b)) in self.params[..=hi].iter().enumerate() {
+            best = best.max(pass_at_k_ab(a, b, k));
+            if i == lo {
+                at_lo = best;
+            }
+        }
+        interpolate(&[at_lo, best], (0, w))
     }
 }
 

@@ -9,7 +9,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, cast
 
 import numpy as np
 
@@ -99,8 +99,10 @@ class ParScaleLaw:
 def parscale_law(name: str, catalog: Catalog | None = None) -> ParScaleLaw:
     """A parallel-scaling law from the catalog: parscale2025-stack (Stack-V2 Python) or
     parscale2025-pile (the Pile), or one added from a user file (``[[parscale_law]]``)."""
-    native = _core.parscale_law(catalog_or_default(catalog)._native, name)
-    return ParScaleLaw._from_native(native)
+    entry = catalog_or_default(catalog)._entry(
+        "parscale", name, lambda native: ParScaleLaw._from_native(_core.parscale_law(native, name))
+    )
+    return cast(ParScaleLaw, entry)
 
 
 def parscale_law_names(catalog: Catalog | None = None) -> list[str]:

@@ -17,7 +17,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -136,7 +136,10 @@ class RagLaw:
 
 def rag_law(name: str = DEFAULT_RAG_LAW, catalog: Catalog | None = None) -> RagLaw:
     """A RAG law from the catalog (``[[rag]]``): yue2024-gemini-flash, or one from a user file."""
-    return RagLaw._from_native(_core.rag_law(catalog_or_default(catalog)._native, name))
+    entry = catalog_or_default(catalog)._entry(
+        "rag", name, lambda native: RagLaw._from_native(_core.rag_law(native, name))
+    )
+    return cast(RagLaw, entry)
 
 
 def rag_law_names(catalog: Catalog | None = None) -> list[str]:

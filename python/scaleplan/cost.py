@@ -234,6 +234,9 @@ def inference_cost(
     one buffer.
     """
     p = _streams(streams)
+    m = resolve_model(model, catalog)
+    hw = resolve_hardware(hardware, catalog)
+    options = _priced_serving(serving)
     if (
         fields is None
         and out is None
@@ -241,15 +244,9 @@ def inference_cost(
         and _plain(gen_tokens)
         and _plain(samples)
         and _one_attention(attention)
+        and not isinstance(options.batch, np.ndarray)
     ):
-        cost = _scalar_cost(
-            model, hardware, prompt_tokens, gen_tokens, samples, attention, serving, p, catalog
-        )
-        if cost is not None:
-            return cost
-    m = resolve_model(model, catalog)
-    hw = resolve_hardware(hardware, catalog)
-    options = _priced_serving(serving)
+        return _scalar_cost(m, hw, prompt_tokens, gen_tokens, samples, attention, options, p)
     selected = _field_rows(fields)
     rows_wanted, names = selected if selected else (None, INFERENCE_COST_FIELDS)
     kind, kv_budget, block_size = _attention_arrays(attention)
@@ -319,24 +316,17 @@ def _priced_serving(serving: object) -> Serving:
 
 
 def _scalar_cost(
-    model: str | Model,
-    hardware: str | Hardware,
+    m: Model,
+    hw: Hardware,
     prompt_tokens: object,
     gen_tokens: object,
     samples: object,
     attention: str | Attention,
-    serving: Serving | None,
+    options: Serving,
     streams: float,
-    catalog: Catalog | None,
-) -> InferenceCost | None:
-    """:func:`inference_cost` of one configuration of plain Python numbers, through the
-    core's scalar entry (no arrays built or read back); None where the serving options take
-    the general path (an array of batch sizes)."""
-    m = resolve_model(model, catalog)
-    hw = resolve_hardware(hardware, catalog)
-    options = _priced_serving(serving)
-    if isinstance(options.batch, np.ndarray):
-        return None
+) -> InferenceCost:
+    """:func:`inference_cost` of one configuration of plain Python numbers (a scalar batch),
+    through the core's scalar entry (no arrays built or read back)."""
     a = attention if isinstance(attention, Attention) else _parsed_attention(attention)
     row = _core.inference_cost_one(
         m._native,

@@ -192,11 +192,6 @@ def run_training(args: argparse.Namespace) -> int:
 # ---- plan lifetime ---------------------------------------------------------------------------
 
 
-def plan_args_price(args: argparse.Namespace, role: str) -> float | None:
-    """``--train-usd-per-hour`` or ``--infer-usd-per-hour`` as a number (None when not given)."""
-    return optional_number(f"--{role}-usd-per-hour", getattr(args, f"{role}_usd_per_hour"))
-
-
 LIFETIME_UNITS = ("flops", "eflops", "gpu_hours", "usd")
 _LIFETIME_AXES = ("queries", "prompt_tokens", "gen_tokens", "samples")
 
@@ -309,8 +304,12 @@ def run_lifetime(args: argparse.Namespace) -> int:
         serving=serving,
         train_hardware=args.train_hardware,
         train_mfu=optional_number("--train-mfu", args.train_mfu),
-        train_usd_per_hour=optional_number("--train-usd-per-hour", args.train_usd_per_hour),
-        infer_usd_per_hour=optional_number("--infer-usd-per-hour", args.infer_usd_per_hour),
+        train_usd_per_hour=(
+            train_price := optional_number("--train-usd-per-hour", args.train_usd_per_hour)
+        ),
+        infer_usd_per_hour=(
+            infer_price := optional_number("--infer-usd-per-hour", args.infer_usd_per_hour)
+        ),
         unique_tokens=optional_number("--unique-tokens", args.unique_tokens),
         r_star=optional_number("--r-star", args.r_star),
         min_params=optional_number("--min-params", args.min_params),
@@ -335,8 +334,8 @@ def run_lifetime(args: argparse.Namespace) -> int:
     ]
     prices = _planning.usd_prices(
         unit,
-        ("training", args.train_hardware or args.hardware, plan_args_price(args, "train")),
-        ("serving", args.hardware, plan_args_price(args, "infer")),
+        ("training", args.train_hardware or args.hardware, train_price),
+        ("serving", args.hardware, infer_price),
     )
     caption = _planning.header(
         "Lifetime plans",

@@ -18,14 +18,9 @@ from scaleplan.laws import LossLaw
 from scaleplan.plan import Plan
 from scaleplan.uncertainty import QUANTILES, Uncertainty, probability_lines
 
-OPTIONS = {
-    "law_fit": "--law-fit",
-    "quantiles": "--quantiles",
-    "reach_loss": "--reach-loss",
-    "reach_accuracy": "--reach-accuracy",
-    "law_samples": "--law-fit",
-}
-"""Façade argument -> option, for error messages."""
+OPTIONS = {"law_samples": "--law-fit"}
+"""Façade argument -> option, for error messages, where the default ``--field-name`` rule of
+``_common.guarded`` does not hold."""
 
 
 def add_options(p: argparse.ArgumentParser, *, reach: str = "loss") -> None:

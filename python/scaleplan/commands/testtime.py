@@ -218,7 +218,6 @@ def _accuracy(args: argparse.Namespace) -> Accuracy:
             raise _parse.UsageError(
                 "--aggregator", "majority vote applies to --accuracy presets; a fit gives pass@k"
             )
-        args.option_map = {**getattr(args, "option_map", {}), "accuracy_fit": "--accuracy-fit"}
         return AccuracyFit.load(args.accuracy_fit).as_accuracy()
     if args.measured is None:
         name = args.accuracy or default(frontier_test_time, "accuracy")
@@ -330,7 +329,7 @@ def add_plan(planners: _common.Subparsers) -> None:
     p.set_defaults(func=run_plan)
 
 
-@_common.guarded({**OPTIONS, **uncertainty.OPTIONS, "accuracy_fit": "--accuracy-fit"})
+@_common.guarded({**OPTIONS, **uncertainty.OPTIONS})
 def run_plan(args: argparse.Namespace) -> int:
     values, unit = budgets(args, "--budget", args.budget)
     _plot.check_path("--plot", args.plot, need_points=len(values))
